@@ -1,0 +1,4 @@
+export * from './error-codes.js';
+export * from './errors.js';
+export * from './primitives/reader.js';
+export * from './primitives/writer.js';
