@@ -2,3 +2,4 @@ export * from './error-codes.js';
 export * from './errors.js';
 export * from './primitives/reader.js';
 export * from './primitives/writer.js';
+export * from './records/batch-layout.js';
