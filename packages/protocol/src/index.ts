@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './primitives/reader.js';
 export * from './primitives/writer.js';
 export * from './records/batch-layout.js';
+export * from './framing/index.js';

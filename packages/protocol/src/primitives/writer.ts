@@ -3,6 +3,7 @@ import type { RawTaggedField } from './reader.js';
 const INITIAL_CAPACITY = 4096;
 /** A writer that grew past this gives its buffer back on reset, so one huge message does not pin memory. */
 const RETAINED_CAPACITY = 1 << 20;
+const UUID_TEXT = /^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})$/;
 
 /**
  * Writes Kafka's primitive types into one growing Buffer.
@@ -29,7 +30,8 @@ export class Writer {
   ensure(n: number): void {
     const needed = this.offset + n;
     if (needed <= this.buffer.length) return;
-    let capacity = this.buffer.length * 2;
+    // max(…, 64): a writer made with capacity 0 would otherwise double 0 forever.
+    let capacity = Math.max(this.buffer.length * 2, 64);
     while (capacity < needed) capacity *= 2;
     const next = Buffer.allocUnsafe(capacity);
     this.buffer.copy(next, 0, 0, this.offset);
@@ -140,6 +142,8 @@ export class Writer {
 
   /** Zigzag signed varlong (an int64). */
   varlong(v: bigint): this {
+    // Without this check asUintN below would silently wrap a value outside int64.
+    if (v < -0x8000000000000000n || v > 0x7fffffffffffffffn) throw new RangeError(`varlong out of range: ${v}`);
     if (v >= -0x40000000n && v < 0x40000000n) {
       const n = Number(v);
       return this.uvarint(n >= 0 ? n * 2 : -n * 2 - 1);
@@ -148,8 +152,9 @@ export class Writer {
   }
 
   uuid(v: string): this {
+    // Canonical 8-4-4-4-12 form (dashes only at their places) or 32 bare hex digits.
+    if (!UUID_TEXT.test(v)) throw new RangeError(`not a UUID: ${v}`);
     const hex = v.length === 36 ? v.replaceAll('-', '') : v;
-    if (hex.length !== 32 || !/^[0-9a-fA-F]{32}$/.test(hex)) throw new RangeError(`not a UUID: ${v}`);
     this.ensure(16);
     this.buffer.write(hex, this.offset, 16, 'hex');
     this.offset += 16;

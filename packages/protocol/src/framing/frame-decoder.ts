@@ -1,0 +1,142 @@
+import { ERROR_CODES } from '../error-codes.js';
+import { KafkaError } from '../errors.js';
+
+/** Kafka's default `socket.request.max.bytes` (100 MiB). */
+export const DEFAULT_MAX_FRAME_SIZE = 104_857_600;
+/** The largest size an int32 size prefix can announce. */
+const INT32_MAX = 0x7fffffff;
+const SIZE_BYTES = 4;
+
+/**
+ * A size prefix that is negative or above the configured maximum. The peer is either broken or
+ * hostile and the stream cannot be resynchronised: close the connection (Kafka's broker does the
+ * same on InvalidReceiveException).
+ */
+export class InvalidFrameSizeError extends KafkaError {
+  readonly size: number;
+  readonly limit: number;
+
+  constructor(size: number, limit: number) {
+    super(
+      ERROR_CODES.INVALID_REQUEST,
+      size < 0 ? `Invalid receive (size = ${size})` : `Invalid receive (size = ${size} larger than ${limit})`,
+    );
+    this.name = 'InvalidFrameSizeError';
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+export interface FrameDecoderOptions {
+  /** Largest frame accepted, in bytes, not counting the 4-byte size. Default 100 MiB. */
+  maxFrameSize?: number;
+}
+
+/**
+ * Cuts a TCP byte stream into Kafka frames: an int32 big-endian size, then that many bytes.
+ *
+ * Chunks may split frames anywhere (even inside the size) or carry many frames. A frame lying
+ * inside one chunk is handed out as a view into that chunk (zero-copy, so callers must not reuse
+ * chunk buffers); a frame spanning chunks is assembled into one buffer, each byte copied once.
+ * The size is checked before anything is allocated, so at most one frame of at most
+ * `maxFrameSize` bytes is ever buffered. After an InvalidFrameSizeError the decoder stays failed.
+ */
+export class FrameDecoder {
+  readonly maxFrameSize: number;
+  /** The size prefix being read when it spans chunks. */
+  private readonly sizeBytes = Buffer.alloc(SIZE_BYTES);
+  private sizeHave = 0;
+  /** The frame being assembled across chunks, or null between frames. */
+  private partial: Buffer | null = null;
+  private partialHave = 0;
+  private failure: InvalidFrameSizeError | null = null;
+
+  constructor(options: FrameDecoderOptions = {}) {
+    const max = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    if (!Number.isInteger(max) || max < 0 || max > INT32_MAX) {
+      throw new RangeError(`maxFrameSize must be an integer in [0, ${INT32_MAX}], got ${max}`);
+    }
+    this.maxFrameSize = max;
+  }
+
+  /** Bytes held for a frame not yet complete (size prefix included). */
+  get buffered(): number {
+    return this.sizeHave + this.partialHave;
+  }
+
+  /** True between frames: a stream ending now ended cleanly. */
+  get idle(): boolean {
+    return this.sizeHave === 0 && this.partial === null;
+  }
+
+  /**
+   * Feeds one chunk; calls `onFrame` for every frame it completes, in order. The loop consumes
+   * at least one byte (or a whole 4-byte size) per iteration, so it is bounded by the chunk.
+   * The decoder's state is updated before each `onFrame` call.
+   */
+  push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+    if (this.failure) throw this.failure;
+    const len = chunk.length;
+    let pos = 0;
+    while (pos < len) {
+      if (this.partial !== null) {
+        // Continue a frame that started in an earlier chunk.
+        const take = Math.min(this.partial.length - this.partialHave, len - pos);
+        chunk.copy(this.partial, this.partialHave, pos, pos + take);
+        this.partialHave += take;
+        pos += take;
+        if (this.partialHave === this.partial.length) {
+          const frame = this.partial;
+          this.partial = null;
+          this.partialHave = 0;
+          onFrame(frame);
+        }
+        continue;
+      }
+
+      let size: number;
+      if (this.sizeHave === 0 && len - pos >= SIZE_BYTES) {
+        size = chunk.readInt32BE(pos);
+        pos += SIZE_BYTES;
+      } else {
+        // The size prefix itself is split: gather its bytes.
+        const take = Math.min(SIZE_BYTES - this.sizeHave, len - pos);
+        chunk.copy(this.sizeBytes, this.sizeHave, pos, pos + take);
+        this.sizeHave += take;
+        pos += take;
+        if (this.sizeHave < SIZE_BYTES) break;
+        this.sizeHave = 0;
+        size = this.sizeBytes.readInt32BE(0);
+      }
+
+      if (size < 0 || size > this.maxFrameSize) {
+        this.failure = new InvalidFrameSizeError(size, this.maxFrameSize);
+        throw this.failure;
+      }
+      if (len - pos >= size) {
+        const frame = chunk.subarray(pos, pos + size);
+        pos += size;
+        onFrame(frame);
+      } else {
+        // Spans chunks: one buffer of the validated size, filled as the rest arrives.
+        this.partial = Buffer.allocUnsafe(size);
+        this.partialHave = 0;
+      }
+    }
+  }
+
+  /** Feeds one chunk and returns the frames it completed. */
+  decode(chunk: Buffer): Buffer[] {
+    const frames: Buffer[] = [];
+    this.push(chunk, (f) => frames.push(f));
+    return frames;
+  }
+
+  /** Drops any partial frame and a recorded failure (for reuse on a new connection). */
+  reset(): void {
+    this.sizeHave = 0;
+    this.partial = null;
+    this.partialHave = 0;
+    this.failure = null;
+  }
+}
