@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+// Conformance tests run against a real Apache Kafka broker (needs java + mvn), so they stay out of
+// `npm test` and run with `npm run test:conformance`. Timeouts cover a cold Maven resolve and JVM start-up.
+export default defineConfig({
+  resolve: { conditions: ['sluice-source'] },
+  test: {
+    include: ['test/conformance/**/*.test.ts'],
+    testTimeout: 180_000,
+    hookTimeout: 300_000,
+    pool: 'forks',
+    // One reference broker at a time: the machine is small and each JVM holds ~350 MB.
+    fileParallelism: false,
+  },
+});
