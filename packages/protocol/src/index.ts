@@ -4,3 +4,5 @@ export * from './primitives/reader.js';
 export * from './primitives/writer.js';
 export * from './records/batch-layout.js';
 export * from './framing/index.js';
+export * from './api.js';
+export * from './generated/index.js';
