@@ -1,1 +1,14 @@
-export {};
+export * from './batch.js';
+export * from './checkpoint.js';
+export * from './config.js';
+export * from './crc.js';
+export * from './errors.js';
+export * from './io/fd.js';
+export * from './io/mmap.js';
+export type * from './io/types.js';
+export * from './leader-epoch-cache.js';
+export * from './lock-file.js';
+export * from './log-manager.js';
+export * from './partition-log.js';
+export * from './retention.js';
+export * from './segment.js';

@@ -1,0 +1,84 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { LogStorageError } from './errors.js';
+
+/** Upper bound on lines in a checkpoint file, so a corrupt count cannot run away. */
+const MAX_CHECKPOINT_ENTRIES = 1_000_000;
+
+/**
+ * Kafka's checkpoint text format: a version line (0), a count line, then one entry per line with
+ * space-separated fields. Written to a temp file, fsynced, and renamed over the old one.
+ */
+export function writeCheckpointFile(file: string, lines: readonly string[]): void {
+  const tmp = `${file}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, `0\n${lines.length}\n${lines.map((l) => `${l}\n`).join('')}`);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  syncDir(path.dirname(file));
+}
+
+/** Entry lines of a checkpoint file, each split into fields; [] when the file is missing. */
+export function readCheckpointFile(file: string, fieldsPerLine: number): string[][] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  const lines = text.split('\n');
+  let pos = 0;
+  const fail = (line: number, what: string): never => {
+    throw new LogStorageError(file, pos, `line ${line + 1}: ${what}`);
+  };
+  if (lines[0]?.trim() !== '0') fail(0, `unsupported version "${lines[0]}"`);
+  pos += lines[0].length + 1;
+  const count = Number(lines[1]);
+  if (!Number.isInteger(count) || count < 0 || count > MAX_CHECKPOINT_ENTRIES) fail(1, `bad entry count "${lines[1]}"`);
+  pos += (lines[1]?.length ?? 0) + 1;
+  const out: string[][] = [];
+  for (let i = 0; i < count; i++) {
+    const line = lines[2 + i];
+    if (line === undefined) fail(2 + i, `expected ${count} entries, found ${i}`);
+    const fields = line.trim().split(/\s+/);
+    if (fields.length !== fieldsPerLine) fail(2 + i, `expected ${fieldsPerLine} fields, got "${line}"`);
+    out.push(fields);
+    pos += line.length + 1;
+  }
+  return out;
+}
+
+/** `topic partition offset` checkpoints (recovery point, log start offset). */
+export function readOffsetCheckpoint(file: string): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  for (const [topic, partition, offset] of readCheckpointFile(file, 3)) {
+    if (!/^\d+$/.test(partition) || !/^-?\d+$/.test(offset)) {
+      throw new LogStorageError(file, 0, `bad entry "${topic} ${partition} ${offset}"`);
+    }
+    out.set(`${topic}-${partition}`, BigInt(offset));
+  }
+  return out;
+}
+
+export function writeOffsetCheckpoint(
+  file: string,
+  entries: Iterable<[topic: string, partition: number, offset: bigint]>,
+): void {
+  const lines: string[] = [];
+  for (const [t, p, o] of entries) lines.push(`${t} ${p} ${o}`);
+  writeCheckpointFile(file, lines);
+}
+
+export function syncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

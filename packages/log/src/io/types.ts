@@ -1,0 +1,32 @@
+/**
+ * One file of a segment (log or index) behind the I/O strategy the config chose. Positions and
+ * sizes are byte numbers below 2^53. Callers track how much of the file holds valid data.
+ */
+export interface StorageFile {
+  readonly path: string;
+  /** Copies `src` into the file at `position`, growing the file when needed. */
+  write(src: Buffer, position: number): void;
+  /** `length` bytes at `position`: a zero-copy view (mmap) or a fresh Buffer (fd). */
+  read(position: number, length: number): Buffer;
+  /** Fills `dst` from `position`; returns the bytes read (short at end of file). */
+  readInto(dst: Buffer, position: number): number;
+  /** Current length of the file on disk. */
+  size(): number;
+  /** Sets the file length (preallocation up, trimming down). */
+  resize(bytes: number): void;
+  /** Makes everything written so far durable. */
+  sync(): void;
+  close(): void;
+}
+
+export interface OpenOptions {
+  /** Create the file if missing (never truncates an existing file). */
+  create: boolean;
+}
+
+export type IoKind = 'mmap' | 'fd';
+
+export interface FileIo {
+  readonly kind: IoKind;
+  open(path: string, options: OpenOptions): StorageFile;
+}

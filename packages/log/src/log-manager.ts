@@ -1,0 +1,170 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { readOffsetCheckpoint, syncDir, writeOffsetCheckpoint } from './checkpoint.js';
+import { type LogConfig, logConfig } from './config.js';
+import { lockDataDir } from './lock-file.js';
+import { PartitionLog, parsePartitionDir } from './partition-log.js';
+import { applyRetention } from './retention.js';
+
+export const RECOVERY_POINT_CHECKPOINT = 'recovery-point-offset-checkpoint';
+export const LOG_START_OFFSET_CHECKPOINT = 'log-start-offset-checkpoint';
+export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
+
+export interface LogManagerOptions {
+  /** Per-topic overrides of the data dir's defaults. */
+  topicConfig?: (topic: string) => Partial<LogConfig>;
+  /** Runs flush.ms checks, retention and checkpoints on a timer (ms); 0 turns the timer off. */
+  maintenanceIntervalMs?: number;
+}
+
+/**
+ * All partition logs of one data directory: holds the directory lock, opens every partition
+ * found (recovering those after an unclean stop), and owns the data dir's checkpoints and the
+ * clean shutdown marker.
+ */
+export class LogManager {
+  readonly dataDir: string;
+  readonly defaults: Partial<LogConfig>;
+  private readonly options: LogManagerOptions;
+  private readonly logs = new Map<string, PartitionLog>();
+  private readonly release: () => void;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  private constructor(dataDir: string, defaults: Partial<LogConfig>, options: LogManagerOptions, release: () => void) {
+    this.dataDir = dataDir;
+    this.defaults = defaults;
+    this.options = options;
+    this.release = release;
+  }
+
+  static open(dataDir: string, defaults: Partial<LogConfig> = {}, options: LogManagerOptions = {}): LogManager {
+    fs.mkdirSync(dataDir, { recursive: true });
+    const release = lockDataDir(dataDir);
+    const m = new LogManager(dataDir, defaults, options, release);
+    try {
+      m.loadAll();
+    } catch (e) {
+      m.closeLogs();
+      release();
+      throw e;
+    }
+    const interval = options.maintenanceIntervalMs ?? 0;
+    if (interval > 0) {
+      m.timer = setInterval(() => m.runMaintenance(), interval);
+      m.timer.unref();
+    }
+    return m;
+  }
+
+  private configFor(topic: string): LogConfig {
+    return logConfig({ ...this.defaults, ...this.options.topicConfig?.(topic) });
+  }
+
+  private loadAll(): void {
+    const marker = path.join(this.dataDir, CLEAN_SHUTDOWN_FILE);
+    const hadCleanShutdown = fs.existsSync(marker);
+    const recoveryPoints = readOffsetCheckpoint(path.join(this.dataDir, RECOVERY_POINT_CHECKPOINT));
+    const startOffsets = readOffsetCheckpoint(path.join(this.dataDir, LOG_START_OFFSET_CHECKPOINT));
+    for (const entry of fs.readdirSync(this.dataDir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      let parsed: { topic: string; partition: number };
+      try {
+        parsed = parsePartitionDir(entry.name);
+      } catch {
+        this.configOrDefaultLogger().warn(`ignoring directory ${path.join(this.dataDir, entry.name)}: not a partition`);
+        continue;
+      }
+      const log = PartitionLog.open(path.join(this.dataDir, entry.name), this.configFor(parsed.topic), {
+        hadCleanShutdown,
+        recoveryPoint: recoveryPoints.get(entry.name) ?? 0n,
+        logStartOffset: startOffsets.get(entry.name),
+      });
+      this.logs.set(entry.name, log);
+    }
+    // From here on a crash is an unclean stop.
+    fs.rmSync(marker, { force: true });
+    this.checkpoint();
+  }
+
+  private configOrDefaultLogger() {
+    return logConfig(this.defaults).logger;
+  }
+
+  get(topic: string, partition: number): PartitionLog | undefined {
+    return this.logs.get(`${topic}-${partition}`);
+  }
+
+  all(): IterableIterator<PartitionLog> {
+    return this.logs.values();
+  }
+
+  getOrCreate(topic: string, partition: number, overrides: Partial<LogConfig> = {}): PartitionLog {
+    const key = `${topic}-${partition}`;
+    let log = this.logs.get(key);
+    if (log === undefined) {
+      parsePartitionDir(key);
+      log = PartitionLog.open(
+        path.join(this.dataDir, key),
+        { ...this.configFor(topic), ...overrides },
+        { hadCleanShutdown: true },
+      );
+      syncDir(this.dataDir);
+      this.logs.set(key, log);
+    }
+    return log;
+  }
+
+  deleteLog(topic: string, partition: number): boolean {
+    const key = `${topic}-${partition}`;
+    const log = this.logs.get(key);
+    if (log === undefined) return false;
+    this.logs.delete(key);
+    log.delete();
+    this.checkpoint();
+    return true;
+  }
+
+  /** Writes the recovery-point and log-start-offset checkpoints of this data dir. */
+  checkpoint(): void {
+    const logs = [...this.logs.values()];
+    writeOffsetCheckpoint(
+      path.join(this.dataDir, RECOVERY_POINT_CHECKPOINT),
+      logs.map((l) => [l.topic, l.partition, l.recoveryPoint]),
+    );
+    writeOffsetCheckpoint(
+      path.join(this.dataDir, LOG_START_OFFSET_CHECKPOINT),
+      logs.map((l) => [l.topic, l.partition, l.logStartOffset]),
+    );
+  }
+
+  /** flush.ms, retention and checkpoints; for the timer or a caller's own scheduler. */
+  runMaintenance(nowMs = Date.now()): void {
+    if (this.closed) return;
+    for (const log of this.logs.values()) {
+      try {
+        log.maybeFlushByTime(nowMs);
+        applyRetention(log, nowMs);
+      } catch (e) {
+        log.config.logger.error(`${log.topic}-${log.partition}: maintenance failed: ${(e as Error).message}`);
+      }
+    }
+    this.checkpoint();
+  }
+
+  private closeLogs(): void {
+    for (const log of this.logs.values()) log.close();
+  }
+
+  /** Flushes and closes every log, writes checkpoints and the clean shutdown marker, unlocks. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.closeLogs();
+    this.checkpoint();
+    fs.writeFileSync(path.join(this.dataDir, CLEAN_SHUTDOWN_FILE), '');
+    syncDir(this.dataDir);
+    this.release();
+  }
+}

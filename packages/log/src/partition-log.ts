@@ -1,0 +1,499 @@
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import { KafkaError } from '@sluice/protocol';
+import {
+  ATTRIBUTES_OFFSET,
+  BASE_OFFSET_OFFSET,
+  CRC_OFFSET,
+  checkBatch,
+  LAST_OFFSET_DELTA_OFFSET,
+  MAX_TIMESTAMP_OFFSET,
+  PARTITION_LEADER_EPOCH_OFFSET,
+  RECORDS_COUNT_OFFSET,
+} from './batch.js';
+import { type LogConfig, logConfig } from './config.js';
+import { crc32c } from './crc.js';
+import { CORRUPT_MESSAGE, corruptMessage, MESSAGE_TOO_LARGE, offsetOutOfRange } from './errors.js';
+import { fdIo } from './io/fd.js';
+import { mmapIo } from './io/mmap.js';
+import type { FileIo } from './io/types.js';
+import { LeaderEpochCache } from './leader-epoch-cache.js';
+import { type LoadOptions, loadSegments } from './recovery.js';
+import { LogSegment } from './segment.js';
+
+export const LATEST_TIMESTAMP = -1n;
+export const EARLIEST_TIMESTAMP = -2n;
+export const MAX_TIMESTAMP = -3n;
+
+const TIMESTAMP_TYPE_BIT = 0x08;
+
+export interface AppendResult {
+  firstOffset: bigint;
+  lastOffset: bigint;
+  /** The broker's time when the topic uses LogAppendTime, else -1. */
+  logAppendTime: bigint;
+  /** Byte position of the first batch in its segment. */
+  position: number;
+  logStartOffset: bigint;
+}
+
+export interface AppendOptions {
+  /** Stamp this leader epoch into each batch (leader appends). */
+  leaderEpoch?: number;
+  /** false for a follower: keep the offsets in the batches (they must follow the log end). */
+  assignOffsets?: boolean;
+}
+
+export interface ReadResult {
+  /** Whole batches; a view of mapped memory (mmap) or one fresh Buffer (fd). Empty at the end. */
+  records: Buffer;
+  /** Base offset of the first batch returned (may be below the requested offset). */
+  firstBatchOffset: bigint;
+  highWatermark: bigint;
+  logStartOffset: bigint;
+  logEndOffset: bigint;
+}
+
+export interface PartitionLogOptions extends Partial<LoadOptions> {
+  /** Log start offset from the data dir's checkpoint. */
+  logStartOffset?: bigint;
+}
+
+export function ioFor(kind: LogConfig['io']): FileIo {
+  return kind === 'mmap' ? mmapIo : fdIo;
+}
+
+/** `<topic>-<partition>` → its parts; the topic may itself contain dashes. */
+export function parsePartitionDir(name: string): { topic: string; partition: number } {
+  const dash = name.lastIndexOf('-');
+  const partition = Number(name.slice(dash + 1));
+  if (dash <= 0 || !/^\d+$/.test(name.slice(dash + 1)) || partition > 0x7fffffff) {
+    throw new RangeError(`"${name}" is not a <topic>-<partition> directory name`);
+  }
+  return { topic: name.slice(0, dash), partition };
+}
+
+/**
+ * The log of one partition: an ordered list of segments, the last one active. Appends go to the
+ * active segment; reads find the segment by offset. Tracks log start/end offsets, the high
+ * watermark, the recovery point (everything below it is fsynced) and the leader epoch cache.
+ * Emits 'append' (with the AppendResult) after every append, for fetch long-polls.
+ */
+export class PartitionLog extends EventEmitter {
+  readonly dir: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly config: LogConfig;
+  readonly leaderEpochCache: LeaderEpochCache;
+  private readonly io: FileIo;
+  private segments: LogSegment[];
+  private _logStartOffset: bigint;
+  private _logEndOffset: bigint;
+  private _highWatermark: bigint;
+  private _recoveryPoint: bigint;
+  private unflushedMessages = 0;
+  private lastFlushMs: number;
+  private closed = false;
+
+  private constructor(dir: string, config: LogConfig, segments: LogSegment[], options: PartitionLogOptions) {
+    super();
+    this.dir = dir;
+    ({ topic: this.topic, partition: this.partition } = parsePartitionDir(path.basename(dir)));
+    this.config = config;
+    this.io = ioFor(config.io);
+    this.segments = segments;
+    if (segments.length === 0) segments.push(LogSegment.create(this.io, dir, options.logStartOffset ?? 0n, config));
+    const active = segments[segments.length - 1];
+    this._logEndOffset = active.nextOffset;
+    let start = options.logStartOffset ?? 0n;
+    if (start < segments[0].baseOffset) start = segments[0].baseOffset;
+    if (start > this._logEndOffset) start = this._logEndOffset;
+    this._logStartOffset = start;
+    this._highWatermark = this._logEndOffset;
+    this._recoveryPoint = this._logEndOffset;
+    this.leaderEpochCache = new LeaderEpochCache(dir);
+    this.leaderEpochCache.truncateFromEnd(this._logEndOffset);
+    this.leaderEpochCache.truncateFromStart(this._logStartOffset);
+    active.activate();
+    this.lastFlushMs = config.now();
+  }
+
+  /**
+   * Opens (creating if needed) the partition directory `dir`, named `<topic>-<partition>`, and
+   * recovers it. Without options the whole log is checked, as after an unclean stop.
+   */
+  static open(dir: string, config: Partial<LogConfig> = {}, options: PartitionLogOptions = {}): PartitionLog {
+    const c = logConfig(config);
+    parsePartitionDir(path.basename(dir));
+    fs.mkdirSync(dir, { recursive: true });
+    const segments = loadSegments(dir, ioFor(c.io), c, {
+      recoveryPoint: options.recoveryPoint ?? 0n,
+      hadCleanShutdown: options.hadCleanShutdown ?? false,
+    });
+    const log = new PartitionLog(dir, c, segments, options);
+    // Recovered data is now known good: make it durable so the recovery point can move.
+    log.flush();
+    return log;
+  }
+
+  get logStartOffset(): bigint {
+    return this._logStartOffset;
+  }
+  get logEndOffset(): bigint {
+    return this._logEndOffset;
+  }
+  get highWatermark(): bigint {
+    return this._highWatermark;
+  }
+  /** The high watermark moves as replication allows; never above the log end or below the start. */
+  set highWatermark(offset: bigint) {
+    let hw = offset > this._logEndOffset ? this._logEndOffset : offset;
+    if (hw < this._logStartOffset) hw = this._logStartOffset;
+    this._highWatermark = hw;
+  }
+  /** No transactions yet: the last stable offset is the high watermark. */
+  get lastStableOffset(): bigint {
+    return this._highWatermark;
+  }
+  get recoveryPoint(): bigint {
+    return this._recoveryPoint;
+  }
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+  /** Bytes in all segments. */
+  get size(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.size;
+    return n;
+  }
+  /** Base offsets of the segments, oldest first. */
+  segmentBaseOffsets(): bigint[] {
+    return this.segments.map((s) => s.baseOffset);
+  }
+  /** Internal: the segments, for the cleaner. */
+  segmentList(): readonly LogSegment[] {
+    return this.segments;
+  }
+
+  /** Registers a wake-up for every append; returns a function that unregisters it. */
+  onAppend(listener: (result: AppendResult) => void): () => void {
+    this.on('append', listener);
+    return () => this.off('append', listener);
+  }
+
+  private get active(): LogSegment {
+    return this.segments[this.segments.length - 1];
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new KafkaError(56, `log ${this.dir} is closed`);
+  }
+
+  /**
+   * Appends one or more concatenated v2 batches. Checks each header (bounds, magic) and, unless
+   * turned off, its CRC; assigns offsets by patching each base offset in place (outside the
+   * CRC); then copies the bytes once into the active segment.
+   */
+  append(data: Buffer, options: AppendOptions = {}): AppendResult {
+    this.assertOpen();
+    const assign = options.assignOffsets ?? true;
+    const c = this.config;
+    const now = c.now();
+    const logAppendTime = c.messageTimestampType === 'LogAppendTime' ? BigInt(now) : -1n;
+    let next = this._logEndOffset;
+    let at = 0;
+    let messages = 0;
+    let batches = 0;
+    const firstOffset = assign ? next : data.length >= 8 ? data.readBigInt64BE(0) : -1n;
+    // Bounded: each round consumes one batch of at least the header size.
+    while (at < data.length) {
+      const ok = checkBatch(data, at, data.length, c.maxMessageBytes + 12, c.verifyCrcOnAppend);
+      if (typeof ok === 'string') {
+        const code = ok.includes('exceeds the maximum') ? MESSAGE_TOO_LARGE : CORRUPT_MESSAGE;
+        throw new KafkaError(code, `batch at byte ${at} of the append: ${ok}`);
+      }
+      const delta = BigInt(data.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET));
+      if (assign) {
+        data.writeBigInt64BE(next, at + BASE_OFFSET_OFFSET);
+      } else {
+        const base = data.readBigInt64BE(at + BASE_OFFSET_OFFSET);
+        if (base < next) throw corruptMessage(`follower batch base offset ${base} is below the log end offset ${next}`);
+        next = base;
+      }
+      if (options.leaderEpoch !== undefined) data.writeInt32BE(options.leaderEpoch, at + PARTITION_LEADER_EPOCH_OFFSET);
+      if (logAppendTime >= 0n) {
+        // Inside the CRC: stamping the append time means computing the CRC again.
+        data.writeInt16BE(data.readInt16BE(at + ATTRIBUTES_OFFSET) | TIMESTAMP_TYPE_BIT, at + ATTRIBUTES_OFFSET);
+        data.writeBigInt64BE(logAppendTime, at + MAX_TIMESTAMP_OFFSET);
+        data.writeUInt32BE(crc32c(data.subarray(at + ATTRIBUTES_OFFSET, at + ok)), at + CRC_OFFSET);
+      }
+      const epoch = data.readInt32BE(at + PARTITION_LEADER_EPOCH_OFFSET);
+      if (epoch > this.leaderEpochCache.latestEpoch()) this.leaderEpochCache.assign(epoch, next);
+      messages += data.readInt32BE(at + RECORDS_COUNT_OFFSET);
+      next += delta + 1n;
+      at += ok;
+      batches++;
+    }
+    if (batches === 0) throw corruptMessage('append of zero batches');
+    const lastOffset = next - 1n;
+    if (this.active.shouldRoll(data.length, lastOffset, now)) this.roll(firstOffset);
+    const position = this.active.append(data);
+    this._logEndOffset = next;
+    this.unflushedMessages += messages;
+    const result: AppendResult = {
+      firstOffset,
+      lastOffset,
+      logAppendTime,
+      position,
+      logStartOffset: this._logStartOffset,
+    };
+    if (this.unflushedMessages >= c.flushMessages || now - this.lastFlushMs >= c.flushMs) this.flush();
+    if (this.listenerCount('append') > 0) this.emit('append', result);
+    return result;
+  }
+
+  /** Starts a new active segment at `baseOffset` (default: the log end), fsyncing the old one. */
+  roll(baseOffset: bigint = this._logEndOffset): void {
+    const old = this.active;
+    if (old.size === 0 && old.baseOffset === baseOffset) return;
+    if (old.size === 0) {
+      // An empty active segment is replaced, not kept.
+      old.delete();
+      this.segments.pop();
+    } else {
+      old.deactivate();
+      old.flush();
+    }
+    const seg = LogSegment.create(this.io, this.dir, baseOffset, this.config);
+    seg.activate();
+    this.segments.push(seg);
+    if (this._recoveryPoint < baseOffset && old.size > 0) this._recoveryPoint = old.nextOffset;
+  }
+
+  /** Index of the segment that may hold `offset` (the last one with base <= offset). */
+  private segmentIndexFor(offset: bigint): number {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.segments[mid].baseOffset <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  }
+
+  /**
+   * Whole batches from the batch holding `offset`: at least one even when it exceeds
+   * `maxBytes`, then more while they fit, never a batch reaching `maxOffset` (exclusive; e.g.
+   * the high watermark). Offsets outside [log start, log end] fail with OFFSET_OUT_OF_RANGE.
+   */
+  read(offset: bigint, maxBytes: number, maxOffset: bigint = this._logEndOffset): ReadResult {
+    this.assertOpen();
+    if (offset < this._logStartOffset || offset > this._logEndOffset) {
+      throw offsetOutOfRange(
+        `offset ${offset} is outside [${this._logStartOffset}, ${this._logEndOffset}] of ${path.basename(this.dir)}`,
+      );
+    }
+    const result: ReadResult = {
+      records: EMPTY,
+      firstBatchOffset: -1n,
+      highWatermark: this._highWatermark,
+      logStartOffset: this._logStartOffset,
+      logEndOffset: this._logEndOffset,
+    };
+    // Bounded by the segment count; usually one round (later rounds skip gaps left by compaction).
+    for (let i = this.segmentIndexFor(offset); i < this.segments.length; i++) {
+      const seg = this.segments[i];
+      if (seg.baseOffset >= maxOffset) break;
+      const r = seg.read(offset, maxBytes, maxOffset);
+      if (r !== null) {
+        result.records = r.data;
+        result.firstBatchOffset = r.first.baseOffset;
+        break;
+      }
+      if (seg.nextOffset > offset) break;
+    }
+    return result;
+  }
+
+  /**
+   * ListOffsets: -1 latest, -2 earliest, -3 the max timestamp; otherwise the first batch whose
+   * max timestamp is >= `timestamp` (batch granularity: the base offset of that batch, or the
+   * log start when it lies inside). null when no such batch.
+   */
+  offsetForTimestamp(timestamp: bigint): { offset: bigint; timestamp: bigint } | null {
+    this.assertOpen();
+    if (timestamp === LATEST_TIMESTAMP) return { offset: this._logEndOffset, timestamp: -1n };
+    if (timestamp === EARLIEST_TIMESTAMP) return { offset: this._logStartOffset, timestamp: -1n };
+    if (timestamp === MAX_TIMESTAMP) {
+      let best: LogSegment | null = null;
+      for (const s of this.segments)
+        if (s.maxTimestamp >= 0n && (best === null || s.maxTimestamp > best.maxTimestamp)) best = s;
+      if (best === null) return { offset: -1n, timestamp: -1n };
+      return { offset: best.offsetOfMaxTimestamp, timestamp: best.maxTimestamp };
+    }
+    if (timestamp < 0n) return null;
+    for (const seg of this.segments) {
+      if (seg.maxTimestamp < timestamp || seg.nextOffset <= this._logStartOffset) continue;
+      const rel = seg.timeIndex.floorBefore(timestamp);
+      let position = 0;
+      if (rel >= 0) position = seg.index.lookupPosition(rel);
+      // Bounded by the segment size.
+      for (let loc = seg.batchAt(position); loc !== null; loc = seg.batchAt(loc.position + loc.size)) {
+        if (loc.lastOffset < this._logStartOffset) continue;
+        const ts = seg.maxTimestampAt(loc.position);
+        if (ts >= timestamp) {
+          const offset = loc.baseOffset < this._logStartOffset ? this._logStartOffset : loc.baseOffset;
+          return { offset, timestamp: ts };
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Makes everything appended durable and moves the recovery point to the log end. */
+  flush(): void {
+    const from = this.segmentIndexFor(this._recoveryPoint);
+    for (let i = from; i < this.segments.length; i++) this.segments[i].flush();
+    this._recoveryPoint = this._logEndOffset;
+    this.unflushedMessages = 0;
+    this.lastFlushMs = this.config.now();
+  }
+
+  /** flush.ms check for a scheduler; true when it flushed. */
+  maybeFlushByTime(nowMs = this.config.now()): boolean {
+    if (this.unflushedMessages > 0 && nowMs - this.lastFlushMs >= this.config.flushMs) {
+      this.flush();
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Removes every batch that ends at or after `offset` (a follower diverging from its leader).
+   * Below the log start it becomes truncateFullyAndStartAt. Returns true when anything changed.
+   */
+  truncateTo(offset: bigint): boolean {
+    this.assertOpen();
+    if (offset < 0n) throw offsetOutOfRange(`cannot truncate to negative offset ${offset}`);
+    if (offset >= this._logEndOffset) return false;
+    if (offset < this._logStartOffset) {
+      this.truncateFullyAndStartAt(offset);
+      return true;
+    }
+    const wasActive = this.active;
+    // Drop whole segments starting at or above the target (never the first one).
+    while (this.segments.length > 1 && this.active.baseOffset >= offset) {
+      const s = this.segments.pop()!;
+      s.delete();
+    }
+    const seg = this.active;
+    const firstRemoved = seg.truncateTo(offset);
+    let leo = firstRemoved !== null && firstRemoved < offset ? firstRemoved : offset;
+    if (leo < seg.nextOffset) leo = seg.nextOffset;
+    if (leo < seg.baseOffset) leo = seg.baseOffset;
+    if (seg !== wasActive) seg.activate();
+    this._logEndOffset = leo;
+    if (this._highWatermark > leo) this._highWatermark = leo;
+    if (this._recoveryPoint > leo) this._recoveryPoint = leo;
+    if (this._logStartOffset > leo) this._logStartOffset = leo;
+    this.leaderEpochCache.truncateFromEnd(leo);
+    return true;
+  }
+
+  /** Deletes everything and restarts the log empty at `offset` (a follower far behind). */
+  truncateFullyAndStartAt(offset: bigint): void {
+    this.assertOpen();
+    for (const s of this.segments) s.delete();
+    const seg = LogSegment.create(this.io, this.dir, offset, this.config);
+    seg.activate();
+    this.segments = [seg];
+    this._logStartOffset = offset;
+    this._logEndOffset = offset;
+    this._highWatermark = offset;
+    this._recoveryPoint = offset;
+    this.leaderEpochCache.clear();
+  }
+
+  /**
+   * DeleteRecords: moves the log start to `offset` (at most the high watermark) and deletes the
+   * segments wholly below it. Returns the new log start offset.
+   */
+  deleteRecords(offset: bigint): bigint {
+    this.assertOpen();
+    if (offset > this._highWatermark || offset < 0n) {
+      throw offsetOutOfRange(`cannot delete records below ${offset}: high watermark is ${this._highWatermark}`);
+    }
+    if (offset > this._logStartOffset) {
+      this._logStartOffset = offset;
+      this.leaderEpochCache.truncateFromStart(offset);
+    }
+    this.deleteSegmentsWhile((_seg, next) => next !== undefined && next.baseOffset <= this._logStartOffset);
+    return this._logStartOffset;
+  }
+
+  /**
+   * Deletes the oldest non-active segments while `predicate` holds; the log start moves up to
+   * the first remaining segment. Returns how many were deleted.
+   */
+  deleteSegmentsWhile(
+    predicate: (seg: LogSegment, next: LogSegment | undefined, sizeAfter: number) => boolean,
+  ): number {
+    let deleted = 0;
+    let total = this.size;
+    // Bounded by the segment count; the active segment is never deleted.
+    while (this.segments.length > 1) {
+      const seg = this.segments[0];
+      if (!predicate(seg, this.segments[1], total - seg.size)) break;
+      this.segments.shift();
+      total -= seg.size;
+      seg.delete();
+      deleted++;
+    }
+    if (deleted > 0 && this._logStartOffset < this.segments[0].baseOffset) {
+      this._logStartOffset = this.segments[0].baseOffset;
+      if (this._highWatermark < this._logStartOffset) this._highWatermark = this._logStartOffset;
+      this.leaderEpochCache.truncateFromStart(this._logStartOffset);
+    }
+    return deleted;
+  }
+
+  /** Replaces segment `old` with `replacement` (the cleaner's output); both have the same base offset. */
+  replaceSegment(old: LogSegment, replacement: LogSegment): void {
+    const i = this.segments.indexOf(old);
+    if (i < 0 || i === this.segments.length - 1) throw new Error('can only replace a non-active segment of this log');
+    this.segments[i] = replacement;
+  }
+
+  /** Flushes, trims the active segment's preallocation and closes every file. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.active.deactivate();
+    this.active.flush();
+    for (const s of this.segments) s.close();
+    this.closed = true;
+    this.removeAllListeners();
+  }
+
+  /** Closes and removes the partition directory. */
+  delete(): void {
+    if (!this.closed) {
+      for (const s of this.segments) s.close();
+      this.closed = true;
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** End offset of `epoch` as OffsetForLeaderEpoch answers it. */
+  endOffsetFor(epoch: number): { epoch: number; endOffset: bigint } {
+    return this.leaderEpochCache.endOffsetFor(epoch, this._logEndOffset);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);

@@ -1,0 +1,22 @@
+import type { PartitionLog } from './partition-log.js';
+import type { LogSegment } from './segment.js';
+
+/** The time Kafka ages a segment by: its largest record timestamp, else its file's mtime. */
+export function segmentLargestTimestampMs(seg: LogSegment): number {
+  return seg.maxTimestamp >= 0n ? Number(seg.maxTimestamp) : seg.lastModifiedMs;
+}
+
+/**
+ * Deletes whole non-active segments past `retention.ms` or beyond `retention.bytes`, and those
+ * below the log start offset (after DeleteRecords). Returns how many segments went.
+ */
+export function applyRetention(log: PartitionLog, nowMs = log.config.now()): number {
+  const c = log.config;
+  const deletes = c.cleanupPolicy !== 'compact';
+  return log.deleteSegmentsWhile((seg, next, sizeAfter) => {
+    if (next !== undefined && next.baseOffset <= log.logStartOffset) return true;
+    if (!deletes) return false;
+    if (c.retentionMs >= 0 && nowMs - segmentLargestTimestampMs(seg) > c.retentionMs) return true;
+    return c.retentionBytes >= 0 && sizeAfter >= c.retentionBytes;
+  });
+}

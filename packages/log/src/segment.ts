@@ -1,0 +1,377 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  BATCH_LENGTH_OFFSET,
+  checkBatch,
+  LAST_OFFSET_DELTA_OFFSET,
+  LOG_OVERHEAD,
+  MAX_TIMESTAMP_OFFSET,
+  RECORD_BATCH_OVERHEAD,
+} from './batch.js';
+import type { LogConfig } from './config.js';
+import { fdIo } from './io/fd.js';
+import type { FileIo, StorageFile } from './io/types.js';
+import { OffsetIndex } from './offset-index.js';
+import { TimeIndex } from './time-index.js';
+
+const HEADER_PEEK = RECORD_BATCH_OVERHEAD;
+const INT32_MAX = 0x7fffffff;
+
+export function segmentFileName(baseOffset: bigint, suffix: string): string {
+  return `${baseOffset.toString().padStart(20, '0')}${suffix}`;
+}
+
+/** Where a scan of the segment's batches stopped. */
+export interface ScanResult {
+  /** Bytes of valid batches from the start of the file. */
+  validBytes: number;
+  /** Why the scan stopped before the end of the file, or null when it reached the end. */
+  stopReason: string | null;
+  /** Whether the bytes after `validBytes` are all zeros (preallocated space, not corruption). */
+  tailIsZero: boolean;
+}
+
+/** A batch found by offset: its position and header fields. */
+export interface BatchLocation {
+  position: number;
+  baseOffset: bigint;
+  lastOffset: bigint;
+  size: number;
+}
+
+/**
+ * One segment: a `.log` file of concatenated batches with its `.index` and `.timeindex`.
+ * The owner (PartitionLog) guarantees appended batches are valid and their offsets increase.
+ */
+export class LogSegment {
+  readonly baseOffset: bigint;
+  readonly dir: string;
+  readonly log: StorageFile;
+  readonly index: OffsetIndex;
+  readonly timeIndex: TimeIndex;
+  private readonly config: LogConfig;
+  /** Bytes of valid batches. */
+  size = 0;
+  /** Last offset + 1 of the last batch, or the base offset when empty. */
+  nextOffset: bigint;
+  maxTimestamp = -1n;
+  offsetOfMaxTimestamp = -1n;
+  /** Wall-clock ms of the first append (or file mtime), for segment.ms. */
+  createdMs: number;
+  lastModifiedMs: number;
+  private bytesSinceIndexEntry = 0;
+  private active = false;
+  private readonly peek = Buffer.alloc(HEADER_PEEK);
+
+  private constructor(io: FileIo, dir: string, baseOffset: bigint, config: LogConfig) {
+    this.dir = dir;
+    this.baseOffset = baseOffset;
+    this.config = config;
+    this.nextOffset = baseOffset;
+    this.log = io.open(path.join(dir, segmentFileName(baseOffset, '.log')), { create: true });
+    // Indexes always use positional I/O on a heap copy (see IndexFile); the mapped log is what matters.
+    this.index = new OffsetIndex(fdIo, path.join(dir, segmentFileName(baseOffset, '.index')), config.segmentIndexBytes);
+    this.timeIndex = new TimeIndex(
+      fdIo,
+      path.join(dir, segmentFileName(baseOffset, '.timeindex')),
+      config.segmentIndexBytes,
+    );
+    const st = fs.statSync(this.log.path);
+    this.createdMs = config.now();
+    this.lastModifiedMs = st.mtimeMs;
+  }
+
+  static create(io: FileIo, dir: string, baseOffset: bigint, config: LogConfig): LogSegment {
+    const s = new LogSegment(io, dir, baseOffset, config);
+    s.index.reset();
+    s.timeIndex.reset();
+    s.log.resize(0);
+    return s;
+  }
+
+  static open(io: FileIo, dir: string, baseOffset: bigint, config: LogConfig): LogSegment {
+    const s = new LogSegment(io, dir, baseOffset, config);
+    s.createdMs = s.lastModifiedMs;
+    return s;
+  }
+
+  get fileName(): string {
+    return this.log.path;
+  }
+
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  /** Reads the header fields of the batch at `position` into the scratch buffer; false past the end. */
+  private peekAt(position: number): boolean {
+    if (position + HEADER_PEEK > this.size) return false;
+    return this.log.readInto(this.peek, position) === HEADER_PEEK;
+  }
+
+  /** True when a batch of `bytes` bytes ending at `lastOffset` cannot go into this segment. */
+  shouldRoll(bytes: number, lastOffset: bigint, nowMs: number): boolean {
+    if (this.size === 0) return lastOffset - this.baseOffset > BigInt(INT32_MAX);
+    return (
+      this.size + bytes > this.config.segmentBytes ||
+      nowMs - this.createdMs > this.config.segmentMs ||
+      this.index.isFull ||
+      this.timeIndex.isFull ||
+      lastOffset - this.baseOffset > BigInt(INT32_MAX)
+    );
+  }
+
+  /**
+   * Copies `data` (whole, valid batches with assigned offsets) to the end of the segment and
+   * indexes them. Returns the position it was written at.
+   */
+  append(data: Buffer): number {
+    const position = this.size;
+    if (position === 0) this.createdMs = this.config.now();
+    this.log.write(data, position);
+    this.size += data.length;
+    this.indexBatches(data, position);
+    this.lastModifiedMs = this.config.now();
+    return position;
+  }
+
+  /** Updates indexes and offset/time bookkeeping for the batches in `data`, found at `position`. */
+  private indexBatches(data: Buffer, position: number): void {
+    let at = 0;
+    while (at < data.length) {
+      const size = data.readInt32BE(at + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
+      this.noteBatch(data, at, position + at, size);
+      at += size;
+    }
+  }
+
+  private noteBatch(b: Buffer, at: number, position: number, size: number): void {
+    const base = b.readBigInt64BE(at);
+    const last = base + BigInt(b.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET));
+    const ts = b.readBigInt64BE(at + MAX_TIMESTAMP_OFFSET);
+    if (ts > this.maxTimestamp) {
+      this.maxTimestamp = ts;
+      this.offsetOfMaxTimestamp = last;
+    }
+    // Kafka indexes at most one batch per append, once index.interval.bytes have gone by.
+    if (this.bytesSinceIndexEntry > this.config.indexIntervalBytes || this.index.entries === 0) {
+      const rel = Number(last - this.baseOffset);
+      if (!this.index.isFull) this.index.append(rel, position);
+      this.timeIndex.maybeAppend(this.maxTimestamp, Number(this.offsetOfMaxTimestamp - this.baseOffset));
+      this.bytesSinceIndexEntry = 0;
+    }
+    this.bytesSinceIndexEntry += size;
+    this.nextOffset = last + 1n;
+  }
+
+  /**
+   * Walks the batches from `from` to the end of the file (checking CRCs when asked), indexing
+   * each as it goes, and sets the segment's size to the valid prefix. Used by recovery (from 0,
+   * with CRC and rebuilt indexes) and by a clean load (from the last indexed batch).
+   */
+  scan(from: number, checkCrc: boolean, maxBatchBytes: number): ScanResult {
+    const fileSize = this.log.size();
+    let at = from;
+    let stopReason: string | null = null;
+    // Bounded: each round moves `at` forward by at least one batch header or stops.
+    while (at < fileSize) {
+      const head = this.log.read(at, Math.min(fileSize - at, HEADER_PEEK));
+      if (head.length < HEADER_PEEK) {
+        stopReason = `${head.length} trailing bytes are too few for a batch header`;
+        break;
+      }
+      const size = head.readInt32BE(BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
+      const whole = checkCrc && size >= HEADER_PEEK && size <= maxBatchBytes && at + size <= fileSize;
+      const batch = whole ? this.log.read(at, size) : head;
+      const ok = checkBatch(batch, 0, fileSize - at, maxBatchBytes, checkCrc);
+      if (typeof ok === 'string') {
+        stopReason = ok;
+        break;
+      }
+      const base = batch.readBigInt64BE(0);
+      if (base < this.nextOffset || base - this.baseOffset > BigInt(INT32_MAX)) {
+        stopReason = `batch base offset ${base} is out of order (expected >= ${this.nextOffset})`;
+        break;
+      }
+      this.size = at + size;
+      this.noteBatch(batch, 0, at, size);
+      at += size;
+    }
+    this.size = at;
+    return { validBytes: at, stopReason, tailIsZero: stopReason === null || this.isZero(at, fileSize) };
+  }
+
+  private isZero(from: number, to: number): boolean {
+    // Only the first MiB is checked: enough to tell preallocated space from a torn write.
+    to = Math.min(to, from + (1 << 20));
+    const chunk = Buffer.alloc(Math.max(0, to - from));
+    for (let at = from; at < to; at += chunk.length) {
+      const n = this.log.readInto(chunk, at);
+      for (let i = 0; i < n; i++) if (chunk[i] !== 0) return false;
+      if (n === 0) break;
+    }
+    return true;
+  }
+
+  /** Clears both indexes and re-derives them from the log (recovery). */
+  resetIndexes(): void {
+    this.index.reset();
+    this.timeIndex.reset();
+    this.size = 0;
+    this.nextOffset = this.baseOffset;
+    this.maxTimestamp = -1n;
+    this.offsetOfMaxTimestamp = -1n;
+    this.bytesSinceIndexEntry = 0;
+  }
+
+  /** Position to start a clean-load scan from: the last indexed batch. */
+  lastIndexedPosition(): number {
+    const n = this.index.entries;
+    if (n === 0) return 0;
+    // Bookkeeping from the time index covers everything before that batch.
+    if (this.timeIndex.entries > 0) {
+      const i = this.timeIndex.entries - 1;
+      this.maxTimestamp = this.timeIndex.timestampAt(i);
+      this.offsetOfMaxTimestamp = this.baseOffset + BigInt(this.timeIndex.relOffsetAt(i));
+    }
+    const rel = this.index.relOffsetAt(n - 1);
+    const position = this.index.positionAt(n - 1);
+    // The scan re-indexes the batch at `position`, so drop its entry first.
+    this.index.truncateEntries(n - 1);
+    this.timeIndex.truncateToRel(rel);
+    this.nextOffset = this.baseOffset;
+    return position;
+  }
+
+  /** The first batch whose last offset is >= `offset`, searching from `startPosition`. */
+  find(offset: bigint, startPosition = 0): BatchLocation | null {
+    let position = startPosition;
+    if (startPosition === 0 && offset > this.baseOffset) {
+      position = this.index.lookupPosition(Number(offset - this.baseOffset));
+    }
+    // Bounded by the segment size: every step moves to the next batch.
+    while (this.peekAt(position)) {
+      const size = this.peek.readInt32BE(BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
+      const base = this.peek.readBigInt64BE(0);
+      const last = base + BigInt(this.peek.readInt32BE(LAST_OFFSET_DELTA_OFFSET));
+      if (last >= offset) return { position, baseOffset: base, lastOffset: last, size };
+      position += size;
+    }
+    return null;
+  }
+
+  /** Header of the batch at `position` (must be a batch boundary below `size`). */
+  batchAt(position: number): BatchLocation | null {
+    if (!this.peekAt(position)) return null;
+    const base = this.peek.readBigInt64BE(0);
+    return {
+      position,
+      baseOffset: base,
+      lastOffset: base + BigInt(this.peek.readInt32BE(LAST_OFFSET_DELTA_OFFSET)),
+      size: this.peek.readInt32BE(BATCH_LENGTH_OFFSET) + LOG_OVERHEAD,
+    };
+  }
+
+  maxTimestampAt(position: number): bigint {
+    this.peekAt(position);
+    return this.peek.readBigInt64BE(MAX_TIMESTAMP_OFFSET);
+  }
+
+  /**
+   * Whole batches from the one holding `offset`: at least one, then more while they fit in
+   * `maxBytes` and end below `maxOffset`.
+   */
+  read(offset: bigint, maxBytes: number, maxOffset: bigint): { data: Buffer; first: BatchLocation } | null {
+    const first = this.find(offset);
+    if (first === null || first.lastOffset >= maxOffset) return null;
+    const want = Math.max(first.size, Math.min(maxBytes, this.size - first.position));
+    const chunk = this.log.read(first.position, want);
+    let end = first.size;
+    // Walk the headers inside the chunk; bounded by its length.
+    while (end + HEADER_PEEK <= chunk.length) {
+      const size = chunk.readInt32BE(end + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
+      const last = chunk.readBigInt64BE(end) + BigInt(chunk.readInt32BE(end + LAST_OFFSET_DELTA_OFFSET));
+      if (end + size > chunk.length || last >= maxOffset) break;
+      end += size;
+    }
+    return { data: end === chunk.length ? chunk : chunk.subarray(0, end), first };
+  }
+
+  /**
+   * Removes every batch whose last offset is >= `offset`. Returns the base offset of the first
+   * removed batch, or null when nothing was removed.
+   */
+  truncateTo(offset: bigint): bigint | null {
+    const loc = this.find(offset);
+    if (loc === null) return null;
+    const old = this.size;
+    const rel = Number(loc.lastOffset - this.baseOffset);
+    this.index.truncateToRel(rel);
+    this.timeIndex.truncateToRel(rel);
+    this.size = loc.position;
+    if (this.config.io === 'mmap') {
+      // Zero the cut bytes instead of shrinking the file under views someone may still hold.
+      const end = Math.min(old, this.log.size());
+      if (end > this.size) this.log.write(Buffer.alloc(end - this.size), this.size);
+    } else this.log.resize(this.size);
+    this.recomputeAfterTruncate();
+    return loc.baseOffset;
+  }
+
+  private recomputeAfterTruncate(): void {
+    // Re-derive next offset and max timestamp from the remaining batches via a header scan.
+    const keep = this.size;
+    this.index.reset();
+    this.timeIndex.reset();
+    this.nextOffset = this.baseOffset;
+    this.maxTimestamp = -1n;
+    this.offsetOfMaxTimestamp = -1n;
+    this.bytesSinceIndexEntry = 0;
+    let at = 0;
+    while (at < keep && this.peekAt(at)) {
+      const size = this.peek.readInt32BE(BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
+      this.noteBatch(this.peek, 0, at, size);
+      at += size;
+    }
+  }
+
+  /** The segment takes appends: preallocate the log (mmap) and the indexes. */
+  activate(): void {
+    this.active = true;
+    if (this.config.io === 'mmap' && this.log.size() < this.config.segmentBytes)
+      this.log.resize(this.config.segmentBytes);
+    this.index.preallocate();
+    this.timeIndex.preallocate();
+  }
+
+  /** At load time (no views handed out yet): drop whatever lies past the valid bytes. */
+  trimToSize(): void {
+    if (this.log.size() !== this.size) this.log.resize(this.size);
+  }
+
+  /** The segment stops taking appends (roll, close): trim preallocated space. */
+  deactivate(): void {
+    this.active = false;
+    if (this.log.size() !== this.size) this.log.resize(this.size);
+    this.index.trim();
+    this.timeIndex.trim();
+  }
+
+  flush(): void {
+    this.log.sync();
+    this.index.sync();
+    this.timeIndex.sync();
+  }
+
+  close(): void {
+    this.log.close();
+    this.index.close();
+    this.timeIndex.close();
+  }
+
+  /** Closes and deletes the segment's files. */
+  delete(): void {
+    this.close();
+    for (const f of [this.log.path, this.index.path, this.timeIndex.path]) fs.rmSync(f, { force: true });
+  }
+}
