@@ -6,3 +6,4 @@ export * from './records/batch-layout.js';
 export * from './framing/index.js';
 export * from './api.js';
 export * from './generated/index.js';
+export * from './records/index.js';

@@ -1,0 +1,209 @@
+import { ERROR_CODES } from '../error-codes.js';
+import { DecodeError } from '../errors.js';
+
+/** One record header: a UTF-8 key and a nullable value (a zero-copy slice). */
+export interface RecordHeader {
+  key: string;
+  value: Buffer | null;
+}
+
+/** A decoded record. key, value and header values are zero-copy slices of the (decompressed) batch. */
+export interface KafkaRecord {
+  offset: bigint;
+  timestamp: bigint;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RecordHeader[];
+  /** Record attributes (unused by Kafka so far). */
+  attributes: number;
+  offsetDelta: number;
+  /** Encoded size of the record, its length varint included. */
+  sizeInBytes: number;
+}
+
+const NO_HEADERS: RecordHeader[] = [];
+Object.freeze(NO_HEADERS);
+
+/** The smallest possible record: length, attributes, timestamp delta, offset delta, key and value lengths, header count. */
+export const MIN_RECORD_BYTES = 7;
+
+function corrupt(what: string, offset: number): DecodeError {
+  return new DecodeError(what, offset, ERROR_CODES.CORRUPT_MESSAGE);
+}
+
+/**
+ * Decodes the records of one batch lazily, front to back, from `buffer[start, end)`. Every
+ * length is checked against the record it sits in; the record count must match the bytes
+ * exactly. `positionBase` is added to positions in error messages (the batch's own offset of
+ * the records for uncompressed batches).
+ */
+export class RecordIterator implements IterableIterator<KafkaRecord> {
+  private pos: number;
+  private index = 0;
+
+  constructor(
+    private readonly buffer: Buffer,
+    start: number,
+    private readonly end: number,
+    /** Number of records the batch header declares. */
+    readonly count: number,
+    private readonly baseOffset: bigint,
+    private readonly baseTimestamp: bigint,
+    /** For LogAppendTime batches every record takes the batch's max timestamp. */
+    private readonly logAppendTime: bigint | null,
+    private readonly positionBase = 0,
+    private readonly where = 'record',
+  ) {
+    this.pos = start;
+    if (count < 0 || count > (end - start) / MIN_RECORD_BYTES) {
+      throw corrupt(`${where}: record count ${count} cannot fit in ${end - start} bytes`, positionBase + start);
+    }
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(): IteratorResult<KafkaRecord> {
+    if (this.index >= this.count) {
+      if (this.pos !== this.end) {
+        throw corrupt(
+          `${this.where}: ${this.end - this.pos} bytes after the last record`,
+          this.positionBase + this.pos,
+        );
+      }
+      return { done: true, value: undefined };
+    }
+    this.index++;
+    return { done: false, value: this.read() };
+  }
+
+  /** Reads every remaining record into an array. */
+  toArray(): KafkaRecord[] {
+    const out: KafkaRecord[] = [];
+    for (let r = this.next(); !r.done; r = this.next()) out.push(r.value);
+    return out;
+  }
+
+  private fail(what: string, at: number): never {
+    throw corrupt(`${this.where} ${this.index - 1}: ${what}`, this.positionBase + at);
+  }
+
+  /** Zigzag varint (int32) ending no later than `limit`. */
+  private varint(limit: number): number {
+    const buf = this.buffer;
+    let pos = this.pos;
+    let u = 0;
+    let shift = 0;
+    for (;;) {
+      if (pos >= limit) this.fail('varint past the end of the record', pos);
+      const b = buf[pos++];
+      if (shift === 28) {
+        if (b > 0x0f) this.fail('varint longer than 32 bits', pos - 1);
+        u += b * 0x10000000;
+        break;
+      }
+      u |= (b & 0x7f) << shift;
+      if (b < 0x80) {
+        u >>>= 0;
+        break;
+      }
+      shift += 7;
+    }
+    this.pos = pos;
+    return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+  }
+
+  /** Zigzag varlong as a bigint; the common short case is computed on numbers. */
+  private varlong(limit: number): bigint {
+    const buf = this.buffer;
+    let pos = this.pos;
+    let u = 0;
+    let mul = 1;
+    for (let i = 0; i < 7; i++) {
+      if (pos >= limit) this.fail('varlong past the end of the record', pos);
+      const b = buf[pos++];
+      u += (b & 0x7f) * mul;
+      if (b < 0x80) {
+        this.pos = pos;
+        return BigInt(u % 2 === 0 ? u / 2 : -(u + 1) / 2);
+      }
+      mul *= 128;
+    }
+    // 8 to 10 bytes: finish in bigint.
+    let big = BigInt(u);
+    let shift = 49n;
+    for (let i = 7; i < 10; i++) {
+      if (pos >= limit) this.fail('varlong past the end of the record', pos);
+      const b = buf[pos++];
+      if (i === 9 && b > 0x01) this.fail('varlong longer than 64 bits', pos - 1);
+      big |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) {
+        this.pos = pos;
+        return (big >> 1n) ^ -(big & 1n);
+      }
+      shift += 7n;
+    }
+    this.fail('varlong longer than 10 bytes', pos);
+  }
+
+  private read(): KafkaRecord {
+    const buf = this.buffer;
+    const recordStart = this.pos;
+    const length = this.varint(this.end);
+    const bodyStart = this.pos;
+    if (length < MIN_RECORD_BYTES - 1 || length > this.end - bodyStart) {
+      this.fail(`record length ${length} with ${this.end - bodyStart} bytes left`, recordStart);
+    }
+    const limit = bodyStart + length;
+    const attributes = buf[this.pos++];
+    const timestampDelta = this.varlong(limit);
+    const offsetDelta = this.varint(limit);
+    const keyLength = this.varint(limit);
+    let key: Buffer | null = null;
+    if (keyLength >= 0) {
+      if (keyLength > limit - this.pos) this.fail(`key length ${keyLength} past the end of the record`, this.pos);
+      key = buf.subarray(this.pos, (this.pos += keyLength));
+    } else if (keyLength !== -1) this.fail(`invalid key length ${keyLength}`, this.pos);
+    const valueLength = this.varint(limit);
+    let value: Buffer | null = null;
+    if (valueLength >= 0) {
+      if (valueLength > limit - this.pos) this.fail(`value length ${valueLength} past the end of the record`, this.pos);
+      value = buf.subarray(this.pos, (this.pos += valueLength));
+    } else if (valueLength !== -1) this.fail(`invalid value length ${valueLength}`, this.pos);
+    const headerCount = this.varint(limit);
+    let headers = NO_HEADERS;
+    if (headerCount !== 0) {
+      // Each header takes at least two bytes (two length varints).
+      if (headerCount < 0 || headerCount * 2 > limit - this.pos) {
+        this.fail(`header count ${headerCount} cannot fit in the record`, this.pos);
+      }
+      headers = new Array<RecordHeader>(headerCount);
+      for (let h = 0; h < headerCount; h++) {
+        const keyLen = this.varint(limit);
+        if (keyLen < 0 || keyLen > limit - this.pos) this.fail(`header key length ${keyLen}`, this.pos);
+        const hkey = buf.toString('utf8', this.pos, (this.pos += keyLen));
+        const valueLen = this.varint(limit);
+        let hvalue: Buffer | null = null;
+        if (valueLen >= 0) {
+          if (valueLen > limit - this.pos)
+            this.fail(`header value length ${valueLen} past the end of the record`, this.pos);
+          hvalue = buf.subarray(this.pos, (this.pos += valueLen));
+        } else if (valueLen !== -1) this.fail(`invalid header value length ${valueLen}`, this.pos);
+        headers[h] = { key: hkey, value: hvalue };
+      }
+    }
+    if (this.pos !== limit)
+      this.fail(`record declares ${length} bytes but its fields take ${this.pos - bodyStart}`, this.pos);
+    return {
+      offset: this.baseOffset + BigInt(offsetDelta),
+      timestamp: this.logAppendTime ?? this.baseTimestamp + timestampDelta,
+      key,
+      value,
+      headers,
+      attributes,
+      offsetDelta,
+      sizeInBytes: limit - recordStart,
+    };
+  }
+}
