@@ -1,14 +1,14 @@
 // Structured JSON logs (pino), one object per line on stdout unless a destination is given.
 
-import { pino } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 import { LOG_LEVELS } from './config/broker-config.js';
 
-export type Logger = pino.Logger;
+export type { Logger };
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface LoggerOptions {
   /** Where log lines go; default stdout, written synchronously so nothing is lost on exit. */
-  destination?: pino.DestinationStream;
+  destination?: DestinationStream;
   /** Extra fields on every line, e.g. { nodeId: 1 }. */
   bindings?: Record<string, unknown>;
 }
