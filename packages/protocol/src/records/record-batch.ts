@@ -423,7 +423,7 @@ export class RecordBatchIterator implements IterableIterator<RecordBatch> {
   ) {
     this.position = options?.offset ?? 0;
     this.end = options?.end ?? buffer.length;
-    this.maxBatchSize = options?.maxBatchSize ?? 0x7fffffff;
+    this.maxBatchSize = options?.maxBatchSize ?? Number.POSITIVE_INFINITY;
     if (this.position < 0 || this.end > buffer.length || this.position > this.end) {
       throw new RangeError(`batch walk bounds [${this.position}, ${this.end}) outside ${buffer.length} bytes`);
     }
