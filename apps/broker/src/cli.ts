@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+// The `sluice` command. `sluice broker` loads the configuration (flags > SLUICE_* environment >
+// server.properties > defaults), starts one broker and stops it cleanly on SIGTERM/SIGINT.
+
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { type LoadedConfig, loadConfig } from './config/load-config.js';
+import { ConfigException } from './config/types.js';
+import { createLogger, type Logger } from './logger.js';
+
+export interface BrokerCommandOptions {
+  config?: string;
+  port?: number;
+  host?: string;
+  dataDir?: string;
+  override: string[];
+}
+
+function parsePort(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) {
+    throw new InvalidArgumentError('expected a port number 0..65535 (0 picks a free port)');
+  }
+  return Number(value);
+}
+
+function collect(value: string, previous: string[]): string[] {
+  if (!value.includes('=')) throw new InvalidArgumentError('expected key=value');
+  return [...previous, value];
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** The command tree; `onBroker` receives the parsed `sluice broker` options. */
+export function buildProgram(onBroker: (opts: BrokerCommandOptions) => Promise<void>): Command {
+  const program = new Command('sluice')
+    .description('Sluice: a Kafka-compatible streaming platform')
+    .version(packageVersion())
+    .showHelpAfterError();
+  program
+    .command('broker')
+    .description('Run a single-node Kafka-compatible broker (default 127.0.0.1:9092, data in ./data)')
+    .option('-c, --config <file>', 'a Kafka-style server.properties file')
+    .option('-p, --port <port>', 'port of the first listener (0: pick a free port)', parsePort)
+    .option('--host <host>', 'host of the first listener (empty for every interface)')
+    .option('-d, --data-dir <dir>', 'data directory (sets log.dirs)')
+    .option('-o, --override <key=value>', 'set any config by its Kafka name; repeatable', collect, [] as string[])
+    .addHelpText(
+      'after',
+      '\nEnvironment: SLUICE_<NAME> sets config <name> (SLUICE_LOG_DIRS → log.dirs, SLUICE_NUM_PARTITIONS → num.partitions);\nLOG_LEVEL sets log.level. Precedence: flags > environment > --config file > defaults.',
+    )
+    .action(async (opts: BrokerCommandOptions) => onBroker(opts));
+  return program;
+}
+
+/** Turns `sluice broker` options into the broker's configuration (no side effects besides reading the file). */
+export function configFromOptions(
+  opts: BrokerCommandOptions,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): LoadedConfig {
+  return loadConfig({
+    ...(opts.config !== undefined ? { configFile: opts.config } : {}),
+    env,
+    flags: {
+      ...(opts.host !== undefined ? { host: opts.host } : {}),
+      ...(opts.port !== undefined ? { port: opts.port } : {}),
+      ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
+      overrides: opts.override,
+    },
+  });
+}
+
+async function runBroker(opts: BrokerCommandOptions): Promise<void> {
+  let loaded: LoadedConfig;
+  try {
+    loaded = configFromOptions(opts);
+  } catch (e) {
+    if (e instanceof ConfigException) {
+      process.stderr.write(`sluice: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const { config, warnings } = loaded;
+  const logger: Logger = createLogger(config.logLevel, { bindings: { nodeId: config.nodeId } });
+  for (const w of warnings) logger.warn(w);
+
+  let broker: Awaited<ReturnType<typeof import('./server/broker.js').startBroker>>;
+  try {
+    // Loaded here so that `sluice --help` and config errors do not pay for loading the broker.
+    const { startBroker } = await import('./server/broker.js');
+    broker = await startBroker({ config, logger });
+  } catch (e) {
+    logger.fatal({ err: e }, 'broker failed to start');
+    process.exit(1);
+  }
+  logger.info({ host: broker.host, port: broker.port, logDirs: config.logDirs }, 'broker started');
+
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      // A second signal while stopping: the operator wants out now.
+      logger.warn({ signal }, 'second signal during shutdown, exiting immediately');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    broker.stop().then(
+      () => {
+        logger.info('broker stopped');
+        process.exit(0);
+      },
+      (e: unknown) => {
+        logger.error({ err: e }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+function isMain(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  buildProgram(runBroker)
+    .parseAsync(process.argv)
+    .catch((e: unknown) => {
+      process.stderr.write(`sluice: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exit(1);
+    });
+}
