@@ -106,11 +106,228 @@ describe('build -> view -> iterate', () => {
     for (const compression of CODECS) {
       const b = RecordBatch.from(await buildRecordBatch({ records, compression }));
       b.validate({ requireContiguousOffsets: true });
+      let n = 0;
+      for (const r of await b.decompressedRecords()) {
+        expect(r.key!.toString()).toBe(`key-${n}`);
+        expect(r.value!.length).toBe(1024);
+        n++;
+      }
+      expect(n).toBe(1000);
+    }
+  });
+
+  it('zstd has no sync path: a typed error, not a crash', async () => {
+    const e = await thrown(() =>
+      buildRecordBatchSync({ records: [{ value: 'x' }], compression: CompressionType.Zstd }),
+    );
+    expect((e as KafkaError).code).toBe(ERROR_CODES.UNSUPPORTED_COMPRESSION_TYPE);
+    const b = RecordBatch.from(
+      await buildRecordBatch({ records: [{ value: 'x' }], compression: CompressionType.Zstd }),
+    );
+    expect(((await thrown(() => b.records())) as KafkaError).code).toBe(ERROR_CODES.UNSUPPORTED_COMPRESSION_TYPE);
+  });
+
+  it('keeps offset gaps (compaction) and checks them only where asked', () => {
+    const buf = buildRecordBatchSync({
+      baseOffset: 100n,
+      records: [
+        { value: 'a', offsetDelta: 0, timestamp: T0 },
+        { value: 'b', offsetDelta: 5, timestamp: T0 },
+      ],
+      lastOffsetDelta: 9,
+    });
+    const b = RecordBatch.from(buf);
+    b.validate();
+    expect(b.lastOffset).toBe(109n);
+    expect(
+      b
+        .records()
+        .toArray()
+        .map((r) => r.offset),
+    ).toEqual([100n, 105n]);
+    const e = thrownSync(() => b.validate({ requireContiguousOffsets: true })) as DecodeError;
+    expect(e).toBeInstanceOf(DecodeError);
+    expect(e.code).toBe(ERROR_CODES.INVALID_RECORD);
+  });
+});
+
+describe('broker patches', () => {
+  const base = (): Buffer =>
+    buildRecordBatchSync({
+      records: [
+        { value: 'a', timestamp: T0 },
+        { value: 'b', timestamp: T0 + 10 },
+      ],
+      partitionLeaderEpoch: -1,
+    });
+
+  it('baseOffset and partitionLeaderEpoch are outside the CRC', () => {
+    const buf = base();
+    const b = RecordBatch.from(buf);
+    const crc = b.crc;
+    b.baseOffset = 123_456_789_012n;
+    b.partitionLeaderEpoch = 17;
+    expect(b.crc).toBe(crc);
+    b.validate();
+    expect(readBatchHeader(buf).baseOffset).toBe(123_456_789_012n);
+    expect(
+      b
+        .records()
+        .toArray()
+        .map((r) => r.offset),
+    ).toEqual([123_456_789_012n, 123_456_789_013n]);
+    expect(readBatchHeader(buf).partitionLeaderEpoch).toBe(17);
+  });
+
+  it('LogAppendTime patch keeps the CRC valid and gives every record the append time', () => {
+    const buf = base();
+    const b = RecordBatch.from(buf);
+    const before = b.crc;
+    b.setMaxTimestamp(1, BigInt(T0 + 5000));
+    expect(b.timestampType).toBe(1);
+    expect(b.maxTimestamp).toBe(BigInt(T0 + 5000));
+    expect(b.crc).not.toBe(before);
+    expect(b.crc).toBe(crc32cTable(buf.subarray(ATTRIBUTES_OFFSET)));
+    b.validate();
+    expect(
+      b
+        .records()
+        .toArray()
+        .map((r) => r.timestamp),
+    ).toEqual([BigInt(T0 + 5000), BigInt(T0 + 5000)]);
+    // Back to CreateTime: the records' own timestamps return.
+    b.setMaxTimestamp(0, BigInt(T0 + 10));
+    b.validate();
+    expect(b.crc).toBe(before);
+    expect(
+      b
+        .records()
+        .toArray()
+        .map((r) => r.timestamp),
+    ).toEqual([BigInt(T0), BigInt(T0 + 10)]);
+  });
+
+  it('builder LogAppendTime', () => {
+    const b = RecordBatch.from(
+      buildRecordBatchSync({ records: [{ value: 'a', timestamp: 1 }], timestampType: 1, logAppendTime: T0 }),
+    );
+    expect(b.timestampType).toBe(1);
+    expect(b.maxTimestamp).toBe(BigInt(T0));
+    expect(b.records().toArray()[0].timestamp).toBe(BigInt(T0));
+  });
+});
+
+describe('sequences', () => {
+  it('wraps at 2^31-1 as Kafka does', () => {
+    expect(incrementSequence(5, 3)).toBe(8);
+    expect(incrementSequence(0x7fffffff, 1)).toBe(0);
+    expect(incrementSequence(0x7ffffffe, 3)).toBe(1);
+    const b = RecordBatch.from(
+      buildRecordBatchSync({
+        records: [{ value: 'a' }, { value: 'b' }, { value: 'c' }],
+        baseSequence: 0x7ffffffe,
+        producerId: 1n,
+        producerEpoch: 0,
+      }),
+    );
+    expect(b.lastSequence).toBe(0); // 0x7ffffffe, 0x7fffffff, 0
+    expect(RecordBatch.from(buildRecordBatchSync({ records: [{ value: 'a' }] })).lastSequence).toBe(-1);
+  });
+});
+
+describe('control records', () => {
+  it('commit and abort markers round-trip', () => {
+    for (const commit of [true, false]) {
+      const buf = buildEndTxnMarkerBatch({
+        commit,
+        producerId: 9n,
+        producerEpoch: 2,
+        coordinatorEpoch: 77,
+        baseOffset: 40n,
+      });
+      const b = RecordBatch.from(buf);
+      b.validate({ requireContiguousOffsets: true });
+      expect(b.isControl).toBe(true);
+      expect(b.isTransactional).toBe(true);
+      expect(b.baseSequence).toBe(-1);
+      const [r] = b.records().toArray();
+      expect(r.key!.toString('hex')).toBe(commit ? '00000001' : '00000000');
+      expect(r.value!.toString('hex')).toBe('00000000004d');
+      expect(decodeEndTxnMarker(r)).toEqual({
+        type: commit ? ControlRecordType.Commit : ControlRecordType.Abort,
+        version: 0,
+        coordinatorEpoch: 77,
+      });
+    }
+  });
+
+  it('refuses short or foreign control records', async () => {
+    for (const bad of [
+      { key: null, value: Buffer.alloc(6) },
+      { key: Buffer.alloc(3), value: Buffer.alloc(6) },
+      { key: encodeControlRecordKey(ControlRecordType.LeaderChange), value: Buffer.alloc(6) },
+      { key: encodeControlRecordKey(1), value: Buffer.alloc(5) },
+    ]) {
+      const e = await thrown(() => decodeEndTxnMarker(bad));
+      expect(e).toBeInstanceOf(DecodeError);
+    }
+    expect(decodeControlRecordKey(encodeControlRecordKey(6))).toEqual({ version: 0, type: 6 });
+  });
+});
+
+describe('walking concatenated batches', () => {
+  it('yields each batch and stops at a trailing partial batch', () => {
+    const batches = [0n, 3n, 10n].map((baseOffset) =>
+      buildRecordBatchSync({ baseOffset, records: [{ value: 'x' }, { value: 'y' }, { value: 'z' }] }),
+    );
+    const all = Buffer.concat(batches);
+    for (let cut = all.length - batches[2].length; cut <= all.length; cut++) {
+      const it = iterateBatches(all.subarray(0, cut));
+      const seen = [...it].map((b) => b.baseOffset);
+      const whole = cut === all.length;
+      expect(seen).toEqual(whole ? [0n, 3n, 10n] : [0n, 3n]);
+      expect(it.truncated).toBe(!whole && cut !== all.length - batches[2].length);
+      expect(it.position).toBe(whole ? all.length : all.length - batches[2].length);
+    }
+  });
+
+  it('refuses a batch over the size limit and a bad length', () => {
+    const buf = buildRecordBatchSync({ records: [{ value: Buffer.alloc(500) }] });
+    expect((thrownSync(() => [...iterateBatches(buf, { maxBatchSize: 100 })]) as KafkaError).code).toBe(
+      ERROR_CODES.MESSAGE_TOO_LARGE,
+    );
+    const bad = Buffer.from(buf);
+    bad.writeInt32BE(3, 8);
+    expect(thrownSync(() => [...iterateBatches(bad)])).toBeInstanceOf(DecodeError);
+  });
+
+  it('reads a header from the middle of a buffer', () => {
+    const a = buildRecordBatchSync({ baseOffset: 0n, records: [{ value: 'x' }] });
+    const b = buildRecordBatchSync({ baseOffset: 1n, records: [{ value: 'y' }, { value: 'z' }], compression: 1 });
+    const h = readBatchHeader(Buffer.concat([a, b]), a.length);
+    expect([h.baseOffset, h.lastOffset, h.recordCount, h.compression, h.sizeInBytes]).toEqual([1n, 2n, 2, 1, b.length]);
+  });
+});
+
+function thrownSync(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+/** Runs everything a consumer of a batch would run; only DecodeError may come out. */
+async function consume(buf: Buffer, max = 1 << 20): Promise<void> {
+  try {
+    for (const b of iterateBatches(buf)) {
+      b.validate();
       // Touch every field, as a consumer would.
       let n = 0;
-      for (const r of await b.decompressedRecords({ maxOutputBytes: max })) n += (r.value?.length ?? 0) + r.headers.length;
-      expect(n).toBeGreaterThanOrEqual(0);
+      for (const r of await b.decompressedRecords({ maxOutputBytes: max }))
         n += (r.value?.length ?? 0) + r.headers.length;
+      expect(n).toBeGreaterThanOrEqual(0);
     }
   } catch (e) {
     if (!(e instanceof DecodeError)) throw e;
