@@ -151,6 +151,20 @@ export const BROKER_CONFIGS = {
     'How often the log cleaner checks whether any log is eligible for deletion',
     { validator: { min: 1 } },
   ),
+  'log.local.retention.ms': def(
+    'LONG',
+    '-2',
+    'cluster-wide',
+    'Local retention for tiered storage topics; -2 means log.retention.ms',
+    { validator: { min: -2 } },
+  ),
+  'log.local.retention.bytes': def(
+    'LONG',
+    '-2',
+    'cluster-wide',
+    'Local retention size for tiered storage topics; -2 means log.retention.bytes',
+    { validator: { min: -2 } },
+  ),
   'log.cleanup.policy': def(
     'LIST',
     'delete',

@@ -86,6 +86,7 @@ describe('validation of topic configs (CreateTopics)', () => {
         { name: 'max.compaction.lag.ms', value: '5' },
       ]).message,
     ).toBe('conflict topic config setting min.compaction.lag.ms (10) > max.compaction.lag.ms (5)');
+    expect(err([{ name: 'remote.storage.enable', value: 'true' }]).message).toMatch(/Value must be one of: false/);
     expect(
       r.validateNewTopic([
         { name: 'retention.ms', value: ' 100 ' },
@@ -238,6 +239,8 @@ describe('DescribeConfigs for a broker', () => {
 
   it('dynamic broker values feed the effective topic config', () => {
     const r = registry();
+    expect(r.topicConfig('t')['retention.ms']).toBe(604800000n);
+    expect(Object.isFrozen(r.topicConfig('t')['cleanup.policy'])).toBe(true);
     r.incrementalAlterConfigs([
       {
         resourceType: BROKER,

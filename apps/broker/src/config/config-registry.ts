@@ -132,6 +132,7 @@ export class ConfigResourceError extends Error {
 
 const MAX_CONFIGS_PER_RESOURCE = 1000;
 const MAX_LIST_ELEMENTS = 1000;
+const MAX_CACHED_TOPICS = 100_000;
 
 type Props = Record<string, string>;
 
@@ -142,6 +143,8 @@ export class ConfigRegistry {
   private topics: Map<string, Props>;
   private readonly staticDefaults: Props;
   private readonly listeners = new Set<(change: ConfigChange) => void>();
+  // Effective topic configs are read on hot paths (produce validation); computed once per change.
+  private readonly cache = new Map<string, TopicConfigValues>();
 
   constructor(config: BrokerConfig, state?: ConfigRegistryState) {
     this.static = config;
@@ -208,16 +211,27 @@ export class ConfigRegistry {
     this.withTopicError(() => this.effectiveTopicConfig(overrides));
     if (Object.keys(overrides).length === 0) this.topics.delete(topic);
     else this.topics.set(topic, { ...overrides });
+    this.cache.delete(topic);
   }
 
   /** Forgets a deleted topic's overrides. */
   deleteTopic(topic: string): void {
     this.topics.delete(topic);
+    this.cache.delete(topic);
   }
 
   /** Effective typed config of a topic: override, else the first broker synonym set, else Kafka's default. */
   topicConfig(topic: string): TopicConfigValues {
-    return this.effectiveTopicConfig(this.topics.get(topic) ?? {});
+    let values = this.cache.get(topic);
+    if (values === undefined) {
+      const computed = this.effectiveTopicConfig(this.topics.get(topic) ?? {});
+      for (const v of Object.values(computed)) if (Array.isArray(v)) Object.freeze(v);
+      values = Object.freeze(computed);
+      // Bounded: entries exist only for topics asked about; deleteTopic and alters drop them.
+      if (this.cache.size >= MAX_CACHED_TOPICS) this.cache.clear();
+      this.cache.set(topic, values);
+    }
+    return values;
   }
 
   private effectiveTopicConfig(overrides: Props): TopicConfigValues {
@@ -435,6 +449,7 @@ export class ConfigRegistry {
         if (!opts.validateOnly) {
           if (Object.keys(next).length === 0) this.topics.delete(resourceName);
           else this.topics.set(resourceName, next);
+          this.cache.delete(resourceName);
           this.emit(base);
         }
       } else if (resourceType === ConfigResourceType.BROKER) {
@@ -444,6 +459,7 @@ export class ConfigRegistry {
         if (!opts.validateOnly) {
           if (perBroker) this.dynamicBroker = next;
           else this.dynamicDefault = next;
+          this.cache.clear();
           this.emit(base);
         }
       } else {

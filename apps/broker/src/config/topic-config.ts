@@ -113,6 +113,32 @@ export const TOPIC_CONFIGS = {
     'How frequently an index entry is added to the offset index',
     { min: 0 },
   ),
+  'follower.replication.throttled.replicas': def(
+    'LIST',
+    '',
+    [],
+    'Replicas whose log replication is throttled on the follower side (accepted; Sluice has no throttling)',
+  ),
+  'leader.replication.throttled.replicas': def(
+    'LIST',
+    '',
+    [],
+    'Replicas whose log replication is throttled on the leader side (accepted; Sluice has no throttling)',
+  ),
+  'local.retention.bytes': def(
+    'LONG',
+    '-2',
+    ['log.local.retention.bytes'],
+    'Local retention for tiered storage; -2 means retention.bytes (accepted; Sluice has no tiered storage)',
+    { min: -2 },
+  ),
+  'local.retention.ms': def(
+    'LONG',
+    '-2',
+    ['log.local.retention.ms'],
+    'Local retention for tiered storage; -2 means retention.ms (accepted; Sluice has no tiered storage)',
+    { min: -2 },
+  ),
   'max.compaction.lag.ms': def(
     'LONG',
     LONG_MAX_STR,
@@ -170,6 +196,13 @@ export const TOPIC_CONFIGS = {
     'false',
     ['log.preallocate'],
     'Whether to preallocate the file on disk when creating a new log segment',
+  ),
+  'remote.storage.enable': def(
+    'BOOLEAN',
+    'false',
+    [],
+    'Whether tiered storage is enabled for the topic (Sluice has none: only false is accepted)',
+    { oneOf: ['false'] },
   ),
   'retention.bytes': def(
     'LONG',

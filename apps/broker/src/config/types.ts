@@ -143,6 +143,9 @@ function validateValue(def: ConfigDef, value: ConfigValue, raw: string): void {
     if (v.min !== undefined && value < v.min) throw invalid(def, raw, `Value must be at least ${v.min}`);
     if (v.max !== undefined && value > v.max) throw invalid(def, raw, `Value must be no more than ${v.max}`);
   }
+  if (v.oneOf && typeof value === 'boolean' && !v.oneOf.includes(String(value))) {
+    throw invalid(def, raw, `Value must be one of: ${v.oneOf.join(', ')}`);
+  }
   if (v.oneOf && typeof value === 'string' && !v.oneOf.includes(value)) {
     throw invalid(def, raw, `String must be one of: ${v.oneOf.join(', ')}`);
   }
