@@ -2,6 +2,7 @@
 // overrides — and the answers to DescribeConfigs, AlterConfigs and IncrementalAlterConfigs.
 // Plain data in and out: no I/O; the caller persists snapshot() and maps results to responses.
 
+import { KafkaError } from '@sluice/protocol';
 import { brokerConfigDef, brokerConfigNames, brokerSynonyms } from './broker-config.js';
 import type { BrokerConfig } from './static-config.js';
 import {
@@ -119,13 +120,10 @@ export interface ConfigChange {
   resourceName: string;
 }
 
-/** An error for one resource: the caller's response carries `code` and `message`. */
-export class ConfigResourceError extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
+/** An error for one resource (a KafkaError): the caller's response carries `code` and `message`. */
+export class ConfigResourceError extends KafkaError {
+  constructor(code: number, message: string) {
+    super(code, message);
     this.name = 'ConfigResourceError';
   }
 }
