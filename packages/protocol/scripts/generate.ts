@@ -255,7 +255,16 @@ function ifElse(c: Cond, then: string[], otherwise: string[]): string[] {
     return [`if (${not(c)}) {`, ...indent(otherwise), '}'];
   }
   if (otherwise.length === 0) return [`if (${c}) {`, ...indent(then), '}'];
+  const single = otherwise.length === 1 ? /^if \((.*)\) (throw .*;)$/.exec(otherwise[0]) : null;
+  if (single) return [`if (${c}) {`, ...indent(then), `} else if (${single[1]}) {`, `  ${single[2]}`, '}'];
   return [`if (${c}) {`, ...indent(then), '} else {', ...indent(otherwise), '}'];
+}
+
+/** A function head, with its parameters one per line when it would pass 120 columns (as Biome does). */
+function signature(name: string, params: string[], ret: string): string[] {
+  const one = `function ${name}(${params.join(', ')}): ${ret} {`;
+  if (one.length <= 120) return [one];
+  return [`function ${name}(`, ...params.map((p) => `  ${p},`), `): ${ret} {`];
 }
 
 function indent(lines: string[], n = 1): string[] {
@@ -681,7 +690,7 @@ class MessageGen {
       ]),
     );
     const lines = [
-      `function write${s.tsName}(w: Writer, version: number, m: ${s.tsName}): void {`,
+      ...signature(`write${s.tsName}`, ['w: Writer', 'version: number', `m: ${s.tsName}`], 'void'),
       ...indent(body),
       '}',
     ];
@@ -708,7 +717,13 @@ class MessageGen {
         `for (let ${i} = 0; ${i} < ${n}; ${i}++) ${a}.push(${elem});`,
         `${target} = ${a};`,
       ];
-      const lines = [`const ${n} = ${ternary(fl, `${r}.compactArrayLength(${min})`, `${r}.arrayLength(${min})`)};`];
+      const lines: string[] = [];
+      let minRef = min;
+      if (min.includes('[') && fl !== true && fl !== false) {
+        minRef = `min${depth}`;
+        lines.push(`const ${minRef} = ${min};`);
+      }
+      lines.push(`const ${n} = ${ternary(fl, `${r}.compactArrayLength(${minRef})`, `${r}.arrayLength(${minRef})`)};`);
       const onNull =
         nullCond === true
           ? [`${target} = null;`]
@@ -849,7 +864,7 @@ class MessageGen {
     body.push('return {');
     for (const f of s.fields) body.push(`  ${lowerFirst(f.name)}: f${f.name},`);
     body.push('  unknownTaggedFields: unknown,', '};');
-    return [`function read${s.tsName}(r: Reader, version: number): ${s.tsName} {`, ...indent(body), '}'];
+    return [...signature(`read${s.tsName}`, ['r: Reader', 'version: number'], s.tsName), ...indent(body), '}'];
   }
 
   // ---- the module
@@ -886,7 +901,7 @@ class MessageGen {
     const checks = s.fields.map((f) => this.isDefaultExpr(f, `m.${lowerFirst(f.name)}`));
     checks.push('(m.unknownTaggedFields === undefined || m.unknownTaggedFields.length === 0)');
     return [
-      `function isDefault${s.tsName}(m: ${s.tsName}): boolean {`,
+      ...signature(`isDefault${s.tsName}`, [`m: ${s.tsName}`], 'boolean'),
       '  return (',
       ...checks.map((c, i) => `    ${i === 0 ? '' : '&& '}${c.includes(' && ') ? `(${c})` : c}`),
       '  );',
@@ -924,11 +939,11 @@ class MessageGen {
     return [
       '{',
       `  encode(w: Writer, version: number, msg: ${name}): void {`,
-      `    if (!(version >= ${lo} && version <= ${hi}) || (version | 0) !== version) throw unsupportedVersion(${q(name)}, version);`,
+      `    checkVersion(${q(name)}, version, ${lo}, ${hi});`,
       `    write${name}(w, version, msg);`,
       '  },',
       `  decode(r: Reader, version: number): ${name} {`,
-      `    if (!(version >= ${lo} && version <= ${hi}) || (version | 0) !== version) throw unsupportedVersion(${q(name)}, version);`,
+      `    checkVersion(${q(name)}, version, ${lo}, ${hi});`,
       `    return read${name}(r, version);`,
       '  },',
       `  defaults(): ${name} {`,
@@ -980,6 +995,7 @@ function imports(gens: MessageGen[], extra: string[] = []): string[] {
   const runtime = [
     'EMPTY_BYTES',
     'ZERO_UUID',
+    'checkVersion',
     'endTaggedField',
     'keepUnknownTag',
     'nonNullable',
@@ -1141,6 +1157,11 @@ export function unsupportedVersion(message: string, version: number): KafkaError
   return new KafkaError(UNSUPPORTED_VERSION, \`\${message} has no version \${version}\`);
 }
 
+/** Throws UNSUPPORTED_VERSION unless \`version\` is an integer in [lo, hi]. */
+export function checkVersion(message: string, version: number, lo: number, hi: number): void {
+  if (!(version >= lo && version <= hi) || (version | 0) !== version) throw unsupportedVersion(message, version);
+}
+
 export function unsupportedField(field: string, version: number): KafkaError {
   return new KafkaError(UNSUPPORTED_VERSION, \`Attempted to write a non-default \${field} at version \${version}\`);
 }
@@ -1203,7 +1224,9 @@ export function writeUnknownTaggedFieldsBefore(
 export function endTaggedField(w: Writer, start: number): void {
   const size = w.offset - start;
   const n = uvarintSize(size);
-  w.ensure(n);
+  // Room for the size's varint (at most 5 bytes) past the end now: w.uvarint() below must not grow
+  // the buffer, since growing copies only up to w.offset and that is rewound to \`start\`.
+  w.ensure(5);
   w.buffer.copyWithin(start + n, start, w.offset);
   w.offset = start;
   w.uvarint(size);

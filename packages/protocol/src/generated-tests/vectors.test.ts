@@ -108,6 +108,21 @@ describe('hand-checked byte vectors', () => {
     );
   });
 
+  it('a tagged field written where the writer has to grow keeps its bytes', () => {
+    // A short value (the bool of tag 3) is where a size written back before the value could overflow.
+    const msg: ApiVersionsResponse = {
+      ...ApiVersionsApi.response.defaults(),
+      finalizedFeaturesEpoch: -2n,
+      zkMigrationReady: true,
+    };
+    const expected = hex('0000 01 00000000 02 01 08 fffffffffffffffe 03 01 01');
+    for (let capacity = 1; capacity <= expected.length + 8; capacity++) {
+      const w = new Writer(capacity);
+      ApiVersionsApi.response.encode(w, 3, msg);
+      expect(w.finish().toString('hex'), `capacity ${capacity}`).toBe(expected.toString('hex'));
+    }
+  });
+
   it('ApiVersionsResponse v0: INT32 array, no throttle time', () => {
     check(
       ApiVersionsApi.response,

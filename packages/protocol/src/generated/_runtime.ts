@@ -16,6 +16,11 @@ export function unsupportedVersion(message: string, version: number): KafkaError
   return new KafkaError(UNSUPPORTED_VERSION, `${message} has no version ${version}`);
 }
 
+/** Throws UNSUPPORTED_VERSION unless `version` is an integer in [lo, hi]. */
+export function checkVersion(message: string, version: number, lo: number, hi: number): void {
+  if (!(version >= lo && version <= hi) || (version | 0) !== version) throw unsupportedVersion(message, version);
+}
+
 export function unsupportedField(field: string, version: number): KafkaError {
   return new KafkaError(UNSUPPORTED_VERSION, `Attempted to write a non-default ${field} at version ${version}`);
 }
@@ -78,7 +83,9 @@ export function writeUnknownTaggedFieldsBefore(
 export function endTaggedField(w: Writer, start: number): void {
   const size = w.offset - start;
   const n = uvarintSize(size);
-  w.ensure(n);
+  // Room for the size's varint (at most 5 bytes) past the end now: w.uvarint() below must not grow
+  // the buffer, since growing copies only up to w.offset and that is rewound to `start`.
+  w.ensure(5);
   w.buffer.copyWithin(start + n, start, w.offset);
   w.offset = start;
   w.uvarint(size);

@@ -3,8 +3,8 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   taggedFieldsUnsupported,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -46,8 +46,8 @@ function writeAddOffsetsToTxnRequest(w: Writer, version: number, m: AddOffsetsTo
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -85,8 +85,8 @@ function writeAddOffsetsToTxnResponse(w: Writer, version: number, m: AddOffsetsT
   w.int16(m.errorCode);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -122,11 +122,11 @@ export const AddOffsetsToTxnApi: ApiDefinition<AddOffsetsToTxnRequest, AddOffset
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: AddOffsetsToTxnRequest): void {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('AddOffsetsToTxnRequest', version);
+      checkVersion('AddOffsetsToTxnRequest', version, 0, 4);
       writeAddOffsetsToTxnRequest(w, version, msg);
     },
     decode(r: Reader, version: number): AddOffsetsToTxnRequest {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('AddOffsetsToTxnRequest', version);
+      checkVersion('AddOffsetsToTxnRequest', version, 0, 4);
       return readAddOffsetsToTxnRequest(r, version);
     },
     defaults(): AddOffsetsToTxnRequest {
@@ -135,11 +135,11 @@ export const AddOffsetsToTxnApi: ApiDefinition<AddOffsetsToTxnRequest, AddOffset
   },
   response: {
     encode(w: Writer, version: number, msg: AddOffsetsToTxnResponse): void {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('AddOffsetsToTxnResponse', version);
+      checkVersion('AddOffsetsToTxnResponse', version, 0, 4);
       writeAddOffsetsToTxnResponse(w, version, msg);
     },
     decode(r: Reader, version: number): AddOffsetsToTxnResponse {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('AddOffsetsToTxnResponse', version);
+      checkVersion('AddOffsetsToTxnResponse', version, 0, 4);
       return readAddOffsetsToTxnResponse(r, version);
     },
     defaults(): AddOffsetsToTxnResponse {

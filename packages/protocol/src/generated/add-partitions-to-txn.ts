@@ -3,10 +3,10 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -106,8 +106,8 @@ function writeAddPartitionsToTxnRequest(w: Writer, version: number, m: AddPartit
         writeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.transactions.length === 0)) throw unsupportedField('Transactions', version);
+  } else if (!(m.transactions.length === 0)) {
+    throw unsupportedField('Transactions', version);
   }
   if (version <= 3) {
     if (flex) {
@@ -115,18 +115,18 @@ function writeAddPartitionsToTxnRequest(w: Writer, version: number, m: AddPartit
     } else {
       w.string(m.v3AndBelowTransactionalId);
     }
-  } else {
-    if (!(m.v3AndBelowTransactionalId === '')) throw unsupportedField('V3AndBelowTransactionalId', version);
+  } else if (!(m.v3AndBelowTransactionalId === '')) {
+    throw unsupportedField('V3AndBelowTransactionalId', version);
   }
   if (version <= 3) {
     w.int64(m.v3AndBelowProducerId);
-  } else {
-    if (!(m.v3AndBelowProducerId === 0n)) throw unsupportedField('V3AndBelowProducerId', version);
+  } else if (!(m.v3AndBelowProducerId === 0n)) {
+    throw unsupportedField('V3AndBelowProducerId', version);
   }
   if (version <= 3) {
     w.int16(m.v3AndBelowProducerEpoch);
-  } else {
-    if (!(m.v3AndBelowProducerEpoch === 0)) throw unsupportedField('V3AndBelowProducerEpoch', version);
+  } else if (!(m.v3AndBelowProducerEpoch === 0)) {
+    throw unsupportedField('V3AndBelowProducerEpoch', version);
   }
   if (version <= 3) {
     {
@@ -140,13 +140,13 @@ function writeAddPartitionsToTxnRequest(w: Writer, version: number, m: AddPartit
         writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.v3AndBelowTopics.length === 0)) throw unsupportedField('V3AndBelowTopics', version);
+  } else if (!(m.v3AndBelowTopics.length === 0)) {
+    throw unsupportedField('V3AndBelowTopics', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -180,7 +180,8 @@ function readAddPartitionsToTxnRequest(r: Reader, version: number): AddPartition
   let fV3AndBelowTopics: AddPartitionsToTxnRequestAddPartitionsToTxnTopic[] = [];
   if (version <= 3) {
     {
-      const n0 = flex ? r.compactArrayLength(MIN_AddPartitionsToTxnRequestAddPartitionsToTxnTopic[version]) : r.arrayLength(MIN_AddPartitionsToTxnRequestAddPartitionsToTxnTopic[version]);
+      const min0 = MIN_AddPartitionsToTxnRequestAddPartitionsToTxnTopic[version];
+      const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
       if (n0 < 0) {
         throw nullRead('V3AndBelowTopics', r);
       } else {
@@ -214,7 +215,11 @@ function defaultAddPartitionsToTxnRequest(): AddPartitionsToTxnRequest {
   };
 }
 
-function writeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(w: Writer, version: number, m: AddPartitionsToTxnRequestAddPartitionsToTxnTransaction): void {
+function writeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(
+  w: Writer,
+  version: number,
+  m: AddPartitionsToTxnRequestAddPartitionsToTxnTransaction,
+): void {
   w.compactString(m.transactionalId);
   w.int64(m.producerId);
   w.int16(m.producerEpoch);
@@ -229,7 +234,10 @@ function writeAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(w: Writer, 
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(r: Reader, version: number): AddPartitionsToTxnRequestAddPartitionsToTxnTransaction {
+function readAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(
+  r: Reader,
+  version: number,
+): AddPartitionsToTxnRequestAddPartitionsToTxnTransaction {
   const fTransactionalId: string = r.compactString();
   const fProducerId: bigint = r.int64();
   const fProducerEpoch: number = r.int16();
@@ -267,7 +275,11 @@ function defaultAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(): AddPar
   };
 }
 
-function writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(w: Writer, version: number, m: AddPartitionsToTxnRequestAddPartitionsToTxnTopic): void {
+function writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(
+  w: Writer,
+  version: number,
+  m: AddPartitionsToTxnRequestAddPartitionsToTxnTopic,
+): void {
   const flex = version >= 3;
   if (flex) {
     w.compactString(m.name);
@@ -287,12 +299,15 @@ function writeAddPartitionsToTxnRequestAddPartitionsToTxnTopic(w: Writer, versio
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readAddPartitionsToTxnRequestAddPartitionsToTxnTopic(r: Reader, version: number): AddPartitionsToTxnRequestAddPartitionsToTxnTopic {
+function readAddPartitionsToTxnRequestAddPartitionsToTxnTopic(
+  r: Reader,
+  version: number,
+): AddPartitionsToTxnRequestAddPartitionsToTxnTopic {
   const flex = version >= 3;
   const fName: string = flex ? r.compactString() : r.string();
   let fPartitions: number[];
@@ -347,8 +362,8 @@ function writeAddPartitionsToTxnResponse(w: Writer, version: number, m: AddParti
         writeAddPartitionsToTxnResponseAddPartitionsToTxnResult(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.resultsByTransaction.length === 0)) throw unsupportedField('ResultsByTransaction', version);
+  } else if (!(m.resultsByTransaction.length === 0)) {
+    throw unsupportedField('ResultsByTransaction', version);
   }
   if (version <= 3) {
     {
@@ -362,13 +377,13 @@ function writeAddPartitionsToTxnResponse(w: Writer, version: number, m: AddParti
         writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.resultsByTopicV3AndBelow.length === 0)) throw unsupportedField('ResultsByTopicV3AndBelow', version);
+  } else if (!(m.resultsByTopicV3AndBelow.length === 0)) {
+    throw unsupportedField('ResultsByTopicV3AndBelow', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -395,7 +410,8 @@ function readAddPartitionsToTxnResponse(r: Reader, version: number): AddPartitio
   let fResultsByTopicV3AndBelow: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[] = [];
   if (version <= 3) {
     {
-      const n0 = flex ? r.compactArrayLength(MIN_AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[version]) : r.arrayLength(MIN_AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[version]);
+      const min0 = MIN_AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[version];
+      const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
       if (n0 < 0) {
         throw nullRead('ResultsByTopicV3AndBelow', r);
       } else {
@@ -427,7 +443,11 @@ function defaultAddPartitionsToTxnResponse(): AddPartitionsToTxnResponse {
   };
 }
 
-function writeAddPartitionsToTxnResponseAddPartitionsToTxnResult(w: Writer, version: number, m: AddPartitionsToTxnResponseAddPartitionsToTxnResult): void {
+function writeAddPartitionsToTxnResponseAddPartitionsToTxnResult(
+  w: Writer,
+  version: number,
+  m: AddPartitionsToTxnResponseAddPartitionsToTxnResult,
+): void {
   w.compactString(m.transactionalId);
   {
     const a0 = m.topicResults;
@@ -439,7 +459,10 @@ function writeAddPartitionsToTxnResponseAddPartitionsToTxnResult(w: Writer, vers
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readAddPartitionsToTxnResponseAddPartitionsToTxnResult(r: Reader, version: number): AddPartitionsToTxnResponseAddPartitionsToTxnResult {
+function readAddPartitionsToTxnResponseAddPartitionsToTxnResult(
+  r: Reader,
+  version: number,
+): AddPartitionsToTxnResponseAddPartitionsToTxnResult {
   const fTransactionalId: string = r.compactString();
   let fTopicResults: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[];
   {
@@ -468,7 +491,11 @@ function defaultAddPartitionsToTxnResponseAddPartitionsToTxnResult(): AddPartiti
   };
 }
 
-function writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(w: Writer, version: number, m: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult): void {
+function writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(
+  w: Writer,
+  version: number,
+  m: AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult,
+): void {
   const flex = version >= 3;
   if (flex) {
     w.compactString(m.name);
@@ -488,17 +515,21 @@ function writeAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(w: Writer,
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(r: Reader, version: number): AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult {
+function readAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(
+  r: Reader,
+  version: number,
+): AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult {
   const flex = version >= 3;
   const fName: string = flex ? r.compactString() : r.string();
   let fResultsByPartition: AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult[version]) : r.arrayLength(MIN_AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult[version]);
+    const min0 = MIN_AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('ResultsByPartition', r);
     } else {
@@ -525,18 +556,25 @@ function defaultAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(): AddPa
   };
 }
 
-function writeAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(w: Writer, version: number, m: AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult): void {
+function writeAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(
+  w: Writer,
+  version: number,
+  m: AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult,
+): void {
   const flex = version >= 3;
   w.int32(m.partitionIndex);
   w.int16(m.partitionErrorCode);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(r: Reader, version: number): AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult {
+function readAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(
+  r: Reader,
+  version: number,
+): AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult {
   const flex = version >= 3;
   const fPartitionIndex: number = r.int32();
   const fPartitionErrorCode: number = r.int16();
@@ -568,11 +606,11 @@ export const AddPartitionsToTxnApi: ApiDefinition<AddPartitionsToTxnRequest, Add
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: AddPartitionsToTxnRequest): void {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('AddPartitionsToTxnRequest', version);
+      checkVersion('AddPartitionsToTxnRequest', version, 0, 5);
       writeAddPartitionsToTxnRequest(w, version, msg);
     },
     decode(r: Reader, version: number): AddPartitionsToTxnRequest {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('AddPartitionsToTxnRequest', version);
+      checkVersion('AddPartitionsToTxnRequest', version, 0, 5);
       return readAddPartitionsToTxnRequest(r, version);
     },
     defaults(): AddPartitionsToTxnRequest {
@@ -581,11 +619,11 @@ export const AddPartitionsToTxnApi: ApiDefinition<AddPartitionsToTxnRequest, Add
   },
   response: {
     encode(w: Writer, version: number, msg: AddPartitionsToTxnResponse): void {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('AddPartitionsToTxnResponse', version);
+      checkVersion('AddPartitionsToTxnResponse', version, 0, 5);
       writeAddPartitionsToTxnResponse(w, version, msg);
     },
     decode(r: Reader, version: number): AddPartitionsToTxnResponse {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('AddPartitionsToTxnResponse', version);
+      checkVersion('AddPartitionsToTxnResponse', version, 0, 5);
       return readAddPartitionsToTxnResponse(r, version);
     },
     defaults(): AddPartitionsToTxnResponse {

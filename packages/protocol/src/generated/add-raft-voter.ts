@@ -4,8 +4,8 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -167,11 +167,11 @@ export const AddRaftVoterApi: ApiDefinition<AddRaftVoterRequest, AddRaftVoterRes
   listeners: ['controller', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: AddRaftVoterRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('AddRaftVoterRequest', version);
+      checkVersion('AddRaftVoterRequest', version, 0, 0);
       writeAddRaftVoterRequest(w, version, msg);
     },
     decode(r: Reader, version: number): AddRaftVoterRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('AddRaftVoterRequest', version);
+      checkVersion('AddRaftVoterRequest', version, 0, 0);
       return readAddRaftVoterRequest(r, version);
     },
     defaults(): AddRaftVoterRequest {
@@ -180,11 +180,11 @@ export const AddRaftVoterApi: ApiDefinition<AddRaftVoterRequest, AddRaftVoterRes
   },
   response: {
     encode(w: Writer, version: number, msg: AddRaftVoterResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('AddRaftVoterResponse', version);
+      checkVersion('AddRaftVoterResponse', version, 0, 0);
       writeAddRaftVoterResponse(w, version, msg);
     },
     decode(r: Reader, version: number): AddRaftVoterResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('AddRaftVoterResponse', version);
+      checkVersion('AddRaftVoterResponse', version, 0, 0);
       return readAddRaftVoterResponse(r, version);
     },
     defaults(): AddRaftVoterResponse {

@@ -3,7 +3,7 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
-  unsupportedVersion,
+  checkVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -97,11 +97,11 @@ export const AllocateProducerIdsApi: ApiDefinition<AllocateProducerIdsRequest, A
   listeners: ['zkBroker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: AllocateProducerIdsRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('AllocateProducerIdsRequest', version);
+      checkVersion('AllocateProducerIdsRequest', version, 0, 0);
       writeAllocateProducerIdsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): AllocateProducerIdsRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('AllocateProducerIdsRequest', version);
+      checkVersion('AllocateProducerIdsRequest', version, 0, 0);
       return readAllocateProducerIdsRequest(r, version);
     },
     defaults(): AllocateProducerIdsRequest {
@@ -110,11 +110,11 @@ export const AllocateProducerIdsApi: ApiDefinition<AllocateProducerIdsRequest, A
   },
   response: {
     encode(w: Writer, version: number, msg: AllocateProducerIdsResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('AllocateProducerIdsResponse', version);
+      checkVersion('AllocateProducerIdsResponse', version, 0, 0);
       writeAllocateProducerIdsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): AllocateProducerIdsResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('AllocateProducerIdsResponse', version);
+      checkVersion('AllocateProducerIdsResponse', version, 0, 0);
       return readAllocateProducerIdsResponse(r, version);
     },
     defaults(): AllocateProducerIdsResponse {

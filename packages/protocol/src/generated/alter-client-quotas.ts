@@ -3,9 +3,9 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -97,8 +97,8 @@ function writeAlterClientQuotasRequest(w: Writer, version: number, m: AlterClien
   w.bool(m.validateOnly);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -106,7 +106,8 @@ function readAlterClientQuotasRequest(r: Reader, version: number): AlterClientQu
   const flex = version >= 1;
   let fEntries: AlterClientQuotasRequestEntryData[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_AlterClientQuotasRequestEntryData[version]) : r.arrayLength(MIN_AlterClientQuotasRequestEntryData[version]);
+    const min0 = MIN_AlterClientQuotasRequestEntryData[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Entries', r);
     } else {
@@ -134,7 +135,11 @@ function defaultAlterClientQuotasRequest(): AlterClientQuotasRequest {
   };
 }
 
-function writeAlterClientQuotasRequestEntryData(w: Writer, version: number, m: AlterClientQuotasRequestEntryData): void {
+function writeAlterClientQuotasRequestEntryData(
+  w: Writer,
+  version: number,
+  m: AlterClientQuotasRequestEntryData,
+): void {
   const flex = version >= 1;
   {
     const a0 = m.entity;
@@ -160,8 +165,8 @@ function writeAlterClientQuotasRequestEntryData(w: Writer, version: number, m: A
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -169,7 +174,8 @@ function readAlterClientQuotasRequestEntryData(r: Reader, version: number): Alte
   const flex = version >= 1;
   let fEntity: AlterClientQuotasRequestEntityData[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_AlterClientQuotasRequestEntityData[version]) : r.arrayLength(MIN_AlterClientQuotasRequestEntityData[version]);
+    const min0 = MIN_AlterClientQuotasRequestEntityData[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Entity', r);
     } else {
@@ -207,7 +213,11 @@ function defaultAlterClientQuotasRequestEntryData(): AlterClientQuotasRequestEnt
   };
 }
 
-function writeAlterClientQuotasRequestEntityData(w: Writer, version: number, m: AlterClientQuotasRequestEntityData): void {
+function writeAlterClientQuotasRequestEntityData(
+  w: Writer,
+  version: number,
+  m: AlterClientQuotasRequestEntityData,
+): void {
   const flex = version >= 1;
   if (flex) {
     w.compactString(m.entityType);
@@ -221,8 +231,8 @@ function writeAlterClientQuotasRequestEntityData(w: Writer, version: number, m: 
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -259,8 +269,8 @@ function writeAlterClientQuotasRequestOpData(w: Writer, version: number, m: Alte
   w.bool(m.remove);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -310,8 +320,8 @@ function writeAlterClientQuotasResponse(w: Writer, version: number, m: AlterClie
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -320,7 +330,8 @@ function readAlterClientQuotasResponse(r: Reader, version: number): AlterClientQ
   const fThrottleTimeMs: number = r.int32();
   let fEntries: AlterClientQuotasResponseEntryData[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_AlterClientQuotasResponseEntryData[version]) : r.arrayLength(MIN_AlterClientQuotasResponseEntryData[version]);
+    const min0 = MIN_AlterClientQuotasResponseEntryData[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Entries', r);
     } else {
@@ -347,7 +358,11 @@ function defaultAlterClientQuotasResponse(): AlterClientQuotasResponse {
   };
 }
 
-function writeAlterClientQuotasResponseEntryData(w: Writer, version: number, m: AlterClientQuotasResponseEntryData): void {
+function writeAlterClientQuotasResponseEntryData(
+  w: Writer,
+  version: number,
+  m: AlterClientQuotasResponseEntryData,
+): void {
   const flex = version >= 1;
   w.int16(m.errorCode);
   if (flex) {
@@ -368,8 +383,8 @@ function writeAlterClientQuotasResponseEntryData(w: Writer, version: number, m: 
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -379,7 +394,8 @@ function readAlterClientQuotasResponseEntryData(r: Reader, version: number): Alt
   const fErrorMessage: string | null = (flex ? r.compactNullableString() : r.nullableString());
   let fEntity: AlterClientQuotasResponseEntityData[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_AlterClientQuotasResponseEntityData[version]) : r.arrayLength(MIN_AlterClientQuotasResponseEntityData[version]);
+    const min0 = MIN_AlterClientQuotasResponseEntityData[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Entity', r);
     } else {
@@ -408,7 +424,11 @@ function defaultAlterClientQuotasResponseEntryData(): AlterClientQuotasResponseE
   };
 }
 
-function writeAlterClientQuotasResponseEntityData(w: Writer, version: number, m: AlterClientQuotasResponseEntityData): void {
+function writeAlterClientQuotasResponseEntityData(
+  w: Writer,
+  version: number,
+  m: AlterClientQuotasResponseEntityData,
+): void {
   const flex = version >= 1;
   if (flex) {
     w.compactString(m.entityType);
@@ -422,8 +442,8 @@ function writeAlterClientQuotasResponseEntityData(w: Writer, version: number, m:
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -459,11 +479,11 @@ export const AlterClientQuotasApi: ApiDefinition<AlterClientQuotasRequest, Alter
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: AlterClientQuotasRequest): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('AlterClientQuotasRequest', version);
+      checkVersion('AlterClientQuotasRequest', version, 0, 1);
       writeAlterClientQuotasRequest(w, version, msg);
     },
     decode(r: Reader, version: number): AlterClientQuotasRequest {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('AlterClientQuotasRequest', version);
+      checkVersion('AlterClientQuotasRequest', version, 0, 1);
       return readAlterClientQuotasRequest(r, version);
     },
     defaults(): AlterClientQuotasRequest {
@@ -472,11 +492,11 @@ export const AlterClientQuotasApi: ApiDefinition<AlterClientQuotasRequest, Alter
   },
   response: {
     encode(w: Writer, version: number, msg: AlterClientQuotasResponse): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('AlterClientQuotasResponse', version);
+      checkVersion('AlterClientQuotasResponse', version, 0, 1);
       writeAlterClientQuotasResponse(w, version, msg);
     },
     decode(r: Reader, version: number): AlterClientQuotasResponse {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('AlterClientQuotasResponse', version);
+      checkVersion('AlterClientQuotasResponse', version, 0, 1);
       return readAlterClientQuotasResponse(r, version);
     },
     defaults(): AlterClientQuotasResponse {

@@ -3,9 +3,9 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -81,8 +81,8 @@ function writeAlterConfigsRequest(w: Writer, version: number, m: AlterConfigsReq
   w.bool(m.validateOnly);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -90,7 +90,8 @@ function readAlterConfigsRequest(r: Reader, version: number): AlterConfigsReques
   const flex = version >= 2;
   let fResources: AlterConfigsRequestAlterConfigsResource[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_AlterConfigsRequestAlterConfigsResource[version]) : r.arrayLength(MIN_AlterConfigsRequestAlterConfigsResource[version]);
+    const min0 = MIN_AlterConfigsRequestAlterConfigsResource[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Resources', r);
     } else {
@@ -118,7 +119,11 @@ function defaultAlterConfigsRequest(): AlterConfigsRequest {
   };
 }
 
-function writeAlterConfigsRequestAlterConfigsResource(w: Writer, version: number, m: AlterConfigsRequestAlterConfigsResource): void {
+function writeAlterConfigsRequestAlterConfigsResource(
+  w: Writer,
+  version: number,
+  m: AlterConfigsRequestAlterConfigsResource,
+): void {
   const flex = version >= 2;
   w.int8(m.resourceType);
   if (flex) {
@@ -139,18 +144,22 @@ function writeAlterConfigsRequestAlterConfigsResource(w: Writer, version: number
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readAlterConfigsRequestAlterConfigsResource(r: Reader, version: number): AlterConfigsRequestAlterConfigsResource {
+function readAlterConfigsRequestAlterConfigsResource(
+  r: Reader,
+  version: number,
+): AlterConfigsRequestAlterConfigsResource {
   const flex = version >= 2;
   const fResourceType: number = r.int8();
   const fResourceName: string = flex ? r.compactString() : r.string();
   let fConfigs: AlterConfigsRequestAlterableConfig[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_AlterConfigsRequestAlterableConfig[version]) : r.arrayLength(MIN_AlterConfigsRequestAlterableConfig[version]);
+    const min0 = MIN_AlterConfigsRequestAlterableConfig[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Configs', r);
     } else {
@@ -179,7 +188,11 @@ function defaultAlterConfigsRequestAlterConfigsResource(): AlterConfigsRequestAl
   };
 }
 
-function writeAlterConfigsRequestAlterableConfig(w: Writer, version: number, m: AlterConfigsRequestAlterableConfig): void {
+function writeAlterConfigsRequestAlterableConfig(
+  w: Writer,
+  version: number,
+  m: AlterConfigsRequestAlterableConfig,
+): void {
   const flex = version >= 2;
   if (flex) {
     w.compactString(m.name);
@@ -193,8 +206,8 @@ function writeAlterConfigsRequestAlterableConfig(w: Writer, version: number, m: 
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -239,8 +252,8 @@ function writeAlterConfigsResponse(w: Writer, version: number, m: AlterConfigsRe
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -249,7 +262,8 @@ function readAlterConfigsResponse(r: Reader, version: number): AlterConfigsRespo
   const fThrottleTimeMs: number = r.int32();
   let fResponses: AlterConfigsResponseAlterConfigsResourceResponse[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_AlterConfigsResponseAlterConfigsResourceResponse[version]) : r.arrayLength(MIN_AlterConfigsResponseAlterConfigsResourceResponse[version]);
+    const min0 = MIN_AlterConfigsResponseAlterConfigsResourceResponse[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Responses', r);
     } else {
@@ -276,7 +290,11 @@ function defaultAlterConfigsResponse(): AlterConfigsResponse {
   };
 }
 
-function writeAlterConfigsResponseAlterConfigsResourceResponse(w: Writer, version: number, m: AlterConfigsResponseAlterConfigsResourceResponse): void {
+function writeAlterConfigsResponseAlterConfigsResourceResponse(
+  w: Writer,
+  version: number,
+  m: AlterConfigsResponseAlterConfigsResourceResponse,
+): void {
   const flex = version >= 2;
   w.int16(m.errorCode);
   if (flex) {
@@ -292,12 +310,15 @@ function writeAlterConfigsResponseAlterConfigsResourceResponse(w: Writer, versio
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readAlterConfigsResponseAlterConfigsResourceResponse(r: Reader, version: number): AlterConfigsResponseAlterConfigsResourceResponse {
+function readAlterConfigsResponseAlterConfigsResourceResponse(
+  r: Reader,
+  version: number,
+): AlterConfigsResponseAlterConfigsResourceResponse {
   const flex = version >= 2;
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (flex ? r.compactNullableString() : r.nullableString());
@@ -335,11 +356,11 @@ export const AlterConfigsApi: ApiDefinition<AlterConfigsRequest, AlterConfigsRes
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: AlterConfigsRequest): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('AlterConfigsRequest', version);
+      checkVersion('AlterConfigsRequest', version, 0, 2);
       writeAlterConfigsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): AlterConfigsRequest {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('AlterConfigsRequest', version);
+      checkVersion('AlterConfigsRequest', version, 0, 2);
       return readAlterConfigsRequest(r, version);
     },
     defaults(): AlterConfigsRequest {
@@ -348,11 +369,11 @@ export const AlterConfigsApi: ApiDefinition<AlterConfigsRequest, AlterConfigsRes
   },
   response: {
     encode(w: Writer, version: number, msg: AlterConfigsResponse): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('AlterConfigsResponse', version);
+      checkVersion('AlterConfigsResponse', version, 0, 2);
       writeAlterConfigsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): AlterConfigsResponse {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('AlterConfigsResponse', version);
+      checkVersion('AlterConfigsResponse', version, 0, 2);
       return readAlterConfigsResponse(r, version);
     },
     defaults(): AlterConfigsResponse {

@@ -3,8 +3,8 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -68,7 +68,11 @@ export interface AlterPartitionReassignmentsResponseReassignablePartitionRespons
   unknownTaggedFields?: RawTaggedField[];
 }
 
-function writeAlterPartitionReassignmentsRequest(w: Writer, version: number, m: AlterPartitionReassignmentsRequest): void {
+function writeAlterPartitionReassignmentsRequest(
+  w: Writer,
+  version: number,
+  m: AlterPartitionReassignmentsRequest,
+): void {
   w.int32(m.timeoutMs);
   {
     const a0 = m.topics;
@@ -109,7 +113,11 @@ function defaultAlterPartitionReassignmentsRequest(): AlterPartitionReassignment
   };
 }
 
-function writeAlterPartitionReassignmentsRequestReassignableTopic(w: Writer, version: number, m: AlterPartitionReassignmentsRequestReassignableTopic): void {
+function writeAlterPartitionReassignmentsRequestReassignableTopic(
+  w: Writer,
+  version: number,
+  m: AlterPartitionReassignmentsRequestReassignableTopic,
+): void {
   w.compactString(m.name);
   {
     const a0 = m.partitions;
@@ -121,7 +129,10 @@ function writeAlterPartitionReassignmentsRequestReassignableTopic(w: Writer, ver
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readAlterPartitionReassignmentsRequestReassignableTopic(r: Reader, version: number): AlterPartitionReassignmentsRequestReassignableTopic {
+function readAlterPartitionReassignmentsRequestReassignableTopic(
+  r: Reader,
+  version: number,
+): AlterPartitionReassignmentsRequestReassignableTopic {
   const fName: string = r.compactString();
   let fPartitions: AlterPartitionReassignmentsRequestReassignablePartition[];
   {
@@ -150,7 +161,11 @@ function defaultAlterPartitionReassignmentsRequestReassignableTopic(): AlterPart
   };
 }
 
-function writeAlterPartitionReassignmentsRequestReassignablePartition(w: Writer, version: number, m: AlterPartitionReassignmentsRequestReassignablePartition): void {
+function writeAlterPartitionReassignmentsRequestReassignablePartition(
+  w: Writer,
+  version: number,
+  m: AlterPartitionReassignmentsRequestReassignablePartition,
+): void {
   w.int32(m.partitionIndex);
   {
     const a0 = m.replicas;
@@ -166,7 +181,10 @@ function writeAlterPartitionReassignmentsRequestReassignablePartition(w: Writer,
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readAlterPartitionReassignmentsRequestReassignablePartition(r: Reader, version: number): AlterPartitionReassignmentsRequestReassignablePartition {
+function readAlterPartitionReassignmentsRequestReassignablePartition(
+  r: Reader,
+  version: number,
+): AlterPartitionReassignmentsRequestReassignablePartition {
   const fPartitionIndex: number = r.int32();
   let fReplicas: number[] | null;
   {
@@ -195,7 +213,11 @@ function defaultAlterPartitionReassignmentsRequestReassignablePartition(): Alter
   };
 }
 
-function writeAlterPartitionReassignmentsResponse(w: Writer, version: number, m: AlterPartitionReassignmentsResponse): void {
+function writeAlterPartitionReassignmentsResponse(
+  w: Writer,
+  version: number,
+  m: AlterPartitionReassignmentsResponse,
+): void {
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
@@ -244,7 +266,11 @@ function defaultAlterPartitionReassignmentsResponse(): AlterPartitionReassignmen
   };
 }
 
-function writeAlterPartitionReassignmentsResponseReassignableTopicResponse(w: Writer, version: number, m: AlterPartitionReassignmentsResponseReassignableTopicResponse): void {
+function writeAlterPartitionReassignmentsResponseReassignableTopicResponse(
+  w: Writer,
+  version: number,
+  m: AlterPartitionReassignmentsResponseReassignableTopicResponse,
+): void {
   w.compactString(m.name);
   {
     const a0 = m.partitions;
@@ -256,7 +282,10 @@ function writeAlterPartitionReassignmentsResponseReassignableTopicResponse(w: Wr
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readAlterPartitionReassignmentsResponseReassignableTopicResponse(r: Reader, version: number): AlterPartitionReassignmentsResponseReassignableTopicResponse {
+function readAlterPartitionReassignmentsResponseReassignableTopicResponse(
+  r: Reader,
+  version: number,
+): AlterPartitionReassignmentsResponseReassignableTopicResponse {
   const fName: string = r.compactString();
   let fPartitions: AlterPartitionReassignmentsResponseReassignablePartitionResponse[];
   {
@@ -285,14 +314,21 @@ function defaultAlterPartitionReassignmentsResponseReassignableTopicResponse(): 
   };
 }
 
-function writeAlterPartitionReassignmentsResponseReassignablePartitionResponse(w: Writer, version: number, m: AlterPartitionReassignmentsResponseReassignablePartitionResponse): void {
+function writeAlterPartitionReassignmentsResponseReassignablePartitionResponse(
+  w: Writer,
+  version: number,
+  m: AlterPartitionReassignmentsResponseReassignablePartitionResponse,
+): void {
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readAlterPartitionReassignmentsResponseReassignablePartitionResponse(r: Reader, version: number): AlterPartitionReassignmentsResponseReassignablePartitionResponse {
+function readAlterPartitionReassignmentsResponseReassignablePartitionResponse(
+  r: Reader,
+  version: number,
+): AlterPartitionReassignmentsResponseReassignablePartitionResponse {
   const fPartitionIndex: number = r.int32();
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (r.compactNullableString());
@@ -324,11 +360,11 @@ export const AlterPartitionReassignmentsApi: ApiDefinition<AlterPartitionReassig
   listeners: ['broker', 'controller', 'zkBroker'],
   request: {
     encode(w: Writer, version: number, msg: AlterPartitionReassignmentsRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('AlterPartitionReassignmentsRequest', version);
+      checkVersion('AlterPartitionReassignmentsRequest', version, 0, 0);
       writeAlterPartitionReassignmentsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): AlterPartitionReassignmentsRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('AlterPartitionReassignmentsRequest', version);
+      checkVersion('AlterPartitionReassignmentsRequest', version, 0, 0);
       return readAlterPartitionReassignmentsRequest(r, version);
     },
     defaults(): AlterPartitionReassignmentsRequest {
@@ -337,11 +373,11 @@ export const AlterPartitionReassignmentsApi: ApiDefinition<AlterPartitionReassig
   },
   response: {
     encode(w: Writer, version: number, msg: AlterPartitionReassignmentsResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('AlterPartitionReassignmentsResponse', version);
+      checkVersion('AlterPartitionReassignmentsResponse', version, 0, 0);
       writeAlterPartitionReassignmentsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): AlterPartitionReassignmentsResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('AlterPartitionReassignmentsResponse', version);
+      checkVersion('AlterPartitionReassignmentsResponse', version, 0, 0);
       return readAlterPartitionReassignmentsResponse(r, version);
     },
     defaults(): AlterPartitionReassignmentsResponse {

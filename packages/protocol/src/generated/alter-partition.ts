@@ -4,9 +4,9 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nullRead,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -204,7 +204,11 @@ function defaultAlterPartitionRequestTopicData(): AlterPartitionRequestTopicData
   };
 }
 
-function writeAlterPartitionRequestPartitionData(w: Writer, version: number, m: AlterPartitionRequestPartitionData): void {
+function writeAlterPartitionRequestPartitionData(
+  w: Writer,
+  version: number,
+  m: AlterPartitionRequestPartitionData,
+): void {
   w.int32(m.partitionIndex);
   w.int32(m.leaderEpoch);
   if (version <= 2) {
@@ -215,8 +219,8 @@ function writeAlterPartitionRequestPartitionData(w: Writer, version: number, m: 
         w.int32(a0[i0]);
       }
     }
-  } else {
-    if (!(m.newIsr.length === 0)) throw unsupportedField('NewIsr', version);
+  } else if (!(m.newIsr.length === 0)) {
+    throw unsupportedField('NewIsr', version);
   }
   if (version >= 3) {
     {
@@ -226,13 +230,13 @@ function writeAlterPartitionRequestPartitionData(w: Writer, version: number, m: 
         writeAlterPartitionRequestBrokerState(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.newIsrWithEpochs.length === 0)) throw unsupportedField('NewIsrWithEpochs', version);
+  } else if (!(m.newIsrWithEpochs.length === 0)) {
+    throw unsupportedField('NewIsrWithEpochs', version);
   }
   if (version >= 1) {
     w.int8(m.leaderRecoveryState);
-  } else {
-    if (!(m.leaderRecoveryState === 0)) throw unsupportedField('LeaderRecoveryState', version);
+  } else if (!(m.leaderRecoveryState === 0)) {
+    throw unsupportedField('LeaderRecoveryState', version);
   }
   w.int32(m.partitionEpoch);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -426,7 +430,11 @@ function defaultAlterPartitionResponseTopicData(): AlterPartitionResponseTopicDa
   };
 }
 
-function writeAlterPartitionResponsePartitionData(w: Writer, version: number, m: AlterPartitionResponsePartitionData): void {
+function writeAlterPartitionResponsePartitionData(
+  w: Writer,
+  version: number,
+  m: AlterPartitionResponsePartitionData,
+): void {
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
   w.int32(m.leaderId);
@@ -502,11 +510,11 @@ export const AlterPartitionApi: ApiDefinition<AlterPartitionRequest, AlterPartit
   listeners: ['zkBroker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: AlterPartitionRequest): void {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('AlterPartitionRequest', version);
+      checkVersion('AlterPartitionRequest', version, 0, 3);
       writeAlterPartitionRequest(w, version, msg);
     },
     decode(r: Reader, version: number): AlterPartitionRequest {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('AlterPartitionRequest', version);
+      checkVersion('AlterPartitionRequest', version, 0, 3);
       return readAlterPartitionRequest(r, version);
     },
     defaults(): AlterPartitionRequest {
@@ -515,11 +523,11 @@ export const AlterPartitionApi: ApiDefinition<AlterPartitionRequest, AlterPartit
   },
   response: {
     encode(w: Writer, version: number, msg: AlterPartitionResponse): void {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('AlterPartitionResponse', version);
+      checkVersion('AlterPartitionResponse', version, 0, 3);
       writeAlterPartitionResponse(w, version, msg);
     },
     decode(r: Reader, version: number): AlterPartitionResponse {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('AlterPartitionResponse', version);
+      checkVersion('AlterPartitionResponse', version, 0, 3);
       return readAlterPartitionResponse(r, version);
     },
     defaults(): AlterPartitionResponse {

@@ -3,9 +3,9 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -81,8 +81,8 @@ function writeAlterReplicaLogDirsRequest(w: Writer, version: number, m: AlterRep
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -90,7 +90,8 @@ function readAlterReplicaLogDirsRequest(r: Reader, version: number): AlterReplic
   const flex = version >= 2;
   let fDirs: AlterReplicaLogDirsRequestAlterReplicaLogDir[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_AlterReplicaLogDirsRequestAlterReplicaLogDir[version]) : r.arrayLength(MIN_AlterReplicaLogDirsRequestAlterReplicaLogDir[version]);
+    const min0 = MIN_AlterReplicaLogDirsRequestAlterReplicaLogDir[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Dirs', r);
     } else {
@@ -115,7 +116,11 @@ function defaultAlterReplicaLogDirsRequest(): AlterReplicaLogDirsRequest {
   };
 }
 
-function writeAlterReplicaLogDirsRequestAlterReplicaLogDir(w: Writer, version: number, m: AlterReplicaLogDirsRequestAlterReplicaLogDir): void {
+function writeAlterReplicaLogDirsRequestAlterReplicaLogDir(
+  w: Writer,
+  version: number,
+  m: AlterReplicaLogDirsRequestAlterReplicaLogDir,
+): void {
   const flex = version >= 2;
   if (flex) {
     w.compactString(m.path);
@@ -135,17 +140,21 @@ function writeAlterReplicaLogDirsRequestAlterReplicaLogDir(w: Writer, version: n
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readAlterReplicaLogDirsRequestAlterReplicaLogDir(r: Reader, version: number): AlterReplicaLogDirsRequestAlterReplicaLogDir {
+function readAlterReplicaLogDirsRequestAlterReplicaLogDir(
+  r: Reader,
+  version: number,
+): AlterReplicaLogDirsRequestAlterReplicaLogDir {
   const flex = version >= 2;
   const fPath: string = flex ? r.compactString() : r.string();
   let fTopics: AlterReplicaLogDirsRequestAlterReplicaLogDirTopic[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_AlterReplicaLogDirsRequestAlterReplicaLogDirTopic[version]) : r.arrayLength(MIN_AlterReplicaLogDirsRequestAlterReplicaLogDirTopic[version]);
+    const min0 = MIN_AlterReplicaLogDirsRequestAlterReplicaLogDirTopic[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -172,7 +181,11 @@ function defaultAlterReplicaLogDirsRequestAlterReplicaLogDir(): AlterReplicaLogD
   };
 }
 
-function writeAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(w: Writer, version: number, m: AlterReplicaLogDirsRequestAlterReplicaLogDirTopic): void {
+function writeAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(
+  w: Writer,
+  version: number,
+  m: AlterReplicaLogDirsRequestAlterReplicaLogDirTopic,
+): void {
   const flex = version >= 2;
   if (flex) {
     w.compactString(m.name);
@@ -192,12 +205,15 @@ function writeAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(w: Writer, versi
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(r: Reader, version: number): AlterReplicaLogDirsRequestAlterReplicaLogDirTopic {
+function readAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(
+  r: Reader,
+  version: number,
+): AlterReplicaLogDirsRequestAlterReplicaLogDirTopic {
   const flex = version >= 2;
   const fName: string = flex ? r.compactString() : r.string();
   let fPartitions: number[];
@@ -250,8 +266,8 @@ function writeAlterReplicaLogDirsResponse(w: Writer, version: number, m: AlterRe
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -260,7 +276,8 @@ function readAlterReplicaLogDirsResponse(r: Reader, version: number): AlterRepli
   const fThrottleTimeMs: number = r.int32();
   let fResults: AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult[version]) : r.arrayLength(MIN_AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult[version]);
+    const min0 = MIN_AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Results', r);
     } else {
@@ -287,7 +304,11 @@ function defaultAlterReplicaLogDirsResponse(): AlterReplicaLogDirsResponse {
   };
 }
 
-function writeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(w: Writer, version: number, m: AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult): void {
+function writeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(
+  w: Writer,
+  version: number,
+  m: AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult,
+): void {
   const flex = version >= 2;
   if (flex) {
     w.compactString(m.topicName);
@@ -307,17 +328,21 @@ function writeAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(w: Writer
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(r: Reader, version: number): AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult {
+function readAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(
+  r: Reader,
+  version: number,
+): AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult {
   const flex = version >= 2;
   const fTopicName: string = flex ? r.compactString() : r.string();
   let fPartitions: AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult[version]) : r.arrayLength(MIN_AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult[version]);
+    const min0 = MIN_AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -344,18 +369,25 @@ function defaultAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(): Alte
   };
 }
 
-function writeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult(w: Writer, version: number, m: AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult): void {
+function writeAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult(
+  w: Writer,
+  version: number,
+  m: AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult,
+): void {
   const flex = version >= 2;
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult(r: Reader, version: number): AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult {
+function readAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult(
+  r: Reader,
+  version: number,
+): AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult {
   const flex = version >= 2;
   const fPartitionIndex: number = r.int32();
   const fErrorCode: number = r.int16();
@@ -387,11 +419,11 @@ export const AlterReplicaLogDirsApi: ApiDefinition<AlterReplicaLogDirsRequest, A
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: AlterReplicaLogDirsRequest): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('AlterReplicaLogDirsRequest', version);
+      checkVersion('AlterReplicaLogDirsRequest', version, 0, 2);
       writeAlterReplicaLogDirsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): AlterReplicaLogDirsRequest {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('AlterReplicaLogDirsRequest', version);
+      checkVersion('AlterReplicaLogDirsRequest', version, 0, 2);
       return readAlterReplicaLogDirsRequest(r, version);
     },
     defaults(): AlterReplicaLogDirsRequest {
@@ -400,11 +432,11 @@ export const AlterReplicaLogDirsApi: ApiDefinition<AlterReplicaLogDirsRequest, A
   },
   response: {
     encode(w: Writer, version: number, msg: AlterReplicaLogDirsResponse): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('AlterReplicaLogDirsResponse', version);
+      checkVersion('AlterReplicaLogDirsResponse', version, 0, 2);
       writeAlterReplicaLogDirsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): AlterReplicaLogDirsResponse {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('AlterReplicaLogDirsResponse', version);
+      checkVersion('AlterReplicaLogDirsResponse', version, 0, 2);
       return readAlterReplicaLogDirsResponse(r, version);
     },
     defaults(): AlterReplicaLogDirsResponse {

@@ -4,8 +4,8 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   EMPTY_BYTES,
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -119,13 +119,20 @@ function defaultAlterUserScramCredentialsRequest(): AlterUserScramCredentialsReq
   };
 }
 
-function writeAlterUserScramCredentialsRequestScramCredentialDeletion(w: Writer, version: number, m: AlterUserScramCredentialsRequestScramCredentialDeletion): void {
+function writeAlterUserScramCredentialsRequestScramCredentialDeletion(
+  w: Writer,
+  version: number,
+  m: AlterUserScramCredentialsRequestScramCredentialDeletion,
+): void {
   w.compactString(m.name);
   w.int8(m.mechanism);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readAlterUserScramCredentialsRequestScramCredentialDeletion(r: Reader, version: number): AlterUserScramCredentialsRequestScramCredentialDeletion {
+function readAlterUserScramCredentialsRequestScramCredentialDeletion(
+  r: Reader,
+  version: number,
+): AlterUserScramCredentialsRequestScramCredentialDeletion {
   const fName: string = r.compactString();
   const fMechanism: number = r.int8();
   let unknown: RawTaggedField[] | undefined;
@@ -144,7 +151,11 @@ function defaultAlterUserScramCredentialsRequestScramCredentialDeletion(): Alter
   };
 }
 
-function writeAlterUserScramCredentialsRequestScramCredentialUpsertion(w: Writer, version: number, m: AlterUserScramCredentialsRequestScramCredentialUpsertion): void {
+function writeAlterUserScramCredentialsRequestScramCredentialUpsertion(
+  w: Writer,
+  version: number,
+  m: AlterUserScramCredentialsRequestScramCredentialUpsertion,
+): void {
   w.compactString(m.name);
   w.int8(m.mechanism);
   w.int32(m.iterations);
@@ -153,7 +164,10 @@ function writeAlterUserScramCredentialsRequestScramCredentialUpsertion(w: Writer
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readAlterUserScramCredentialsRequestScramCredentialUpsertion(r: Reader, version: number): AlterUserScramCredentialsRequestScramCredentialUpsertion {
+function readAlterUserScramCredentialsRequestScramCredentialUpsertion(
+  r: Reader,
+  version: number,
+): AlterUserScramCredentialsRequestScramCredentialUpsertion {
   const fName: string = r.compactString();
   const fMechanism: number = r.int8();
   const fIterations: number = r.int32();
@@ -181,7 +195,11 @@ function defaultAlterUserScramCredentialsRequestScramCredentialUpsertion(): Alte
   };
 }
 
-function writeAlterUserScramCredentialsResponse(w: Writer, version: number, m: AlterUserScramCredentialsResponse): void {
+function writeAlterUserScramCredentialsResponse(
+  w: Writer,
+  version: number,
+  m: AlterUserScramCredentialsResponse,
+): void {
   w.int32(m.throttleTimeMs);
   {
     const a0 = m.results;
@@ -222,14 +240,21 @@ function defaultAlterUserScramCredentialsResponse(): AlterUserScramCredentialsRe
   };
 }
 
-function writeAlterUserScramCredentialsResponseAlterUserScramCredentialsResult(w: Writer, version: number, m: AlterUserScramCredentialsResponseAlterUserScramCredentialsResult): void {
+function writeAlterUserScramCredentialsResponseAlterUserScramCredentialsResult(
+  w: Writer,
+  version: number,
+  m: AlterUserScramCredentialsResponseAlterUserScramCredentialsResult,
+): void {
   w.compactString(m.user);
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readAlterUserScramCredentialsResponseAlterUserScramCredentialsResult(r: Reader, version: number): AlterUserScramCredentialsResponseAlterUserScramCredentialsResult {
+function readAlterUserScramCredentialsResponseAlterUserScramCredentialsResult(
+  r: Reader,
+  version: number,
+): AlterUserScramCredentialsResponseAlterUserScramCredentialsResult {
   const fUser: string = r.compactString();
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (r.compactNullableString());
@@ -261,11 +286,11 @@ export const AlterUserScramCredentialsApi: ApiDefinition<AlterUserScramCredentia
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: AlterUserScramCredentialsRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('AlterUserScramCredentialsRequest', version);
+      checkVersion('AlterUserScramCredentialsRequest', version, 0, 0);
       writeAlterUserScramCredentialsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): AlterUserScramCredentialsRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('AlterUserScramCredentialsRequest', version);
+      checkVersion('AlterUserScramCredentialsRequest', version, 0, 0);
       return readAlterUserScramCredentialsRequest(r, version);
     },
     defaults(): AlterUserScramCredentialsRequest {
@@ -274,11 +299,11 @@ export const AlterUserScramCredentialsApi: ApiDefinition<AlterUserScramCredentia
   },
   response: {
     encode(w: Writer, version: number, msg: AlterUserScramCredentialsResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('AlterUserScramCredentialsResponse', version);
+      checkVersion('AlterUserScramCredentialsResponse', version, 0, 0);
       writeAlterUserScramCredentialsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): AlterUserScramCredentialsResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('AlterUserScramCredentialsResponse', version);
+      checkVersion('AlterUserScramCredentialsResponse', version, 0, 0);
       return readAlterUserScramCredentialsResponse(r, version);
     },
     defaults(): AlterUserScramCredentialsResponse {

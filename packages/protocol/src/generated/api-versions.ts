@@ -4,11 +4,11 @@ import { DecodeError } from '../errors.js';
 import { type RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   endTaggedField,
   keepUnknownTag,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedVersion,
   writeUnknownTaggedFields,
   writeUnknownTaggedFieldsBefore,
 } from './_runtime.js';
@@ -92,8 +92,8 @@ function writeApiVersionsRequest(w: Writer, version: number, m: ApiVersionsReque
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -199,8 +199,8 @@ function writeApiVersionsResponse(w: Writer, version: number, m: ApiVersionsResp
       endTaggedField(w, start);
     }
     writeUnknownTaggedFieldsBefore(w, unknown, u, Number.POSITIVE_INFINITY);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -209,7 +209,8 @@ function readApiVersionsResponse(r: Reader, version: number): ApiVersionsRespons
   const fErrorCode: number = r.int16();
   let fApiKeys: ApiVersionsResponseApiVersion[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_ApiVersionsResponseApiVersion[version]) : r.arrayLength(MIN_ApiVersionsResponseApiVersion[version]);
+    const min0 = MIN_ApiVersionsResponseApiVersion[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('ApiKeys', r);
     } else {
@@ -330,8 +331,8 @@ function writeApiVersionsResponseApiVersion(w: Writer, version: number, m: ApiVe
   w.int16(m.maxVersion);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -360,14 +361,21 @@ function defaultApiVersionsResponseApiVersion(): ApiVersionsResponseApiVersion {
   };
 }
 
-function writeApiVersionsResponseSupportedFeatureKey(w: Writer, version: number, m: ApiVersionsResponseSupportedFeatureKey): void {
+function writeApiVersionsResponseSupportedFeatureKey(
+  w: Writer,
+  version: number,
+  m: ApiVersionsResponseSupportedFeatureKey,
+): void {
   w.compactString(m.name);
   w.int16(m.minVersion);
   w.int16(m.maxVersion);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readApiVersionsResponseSupportedFeatureKey(r: Reader, version: number): ApiVersionsResponseSupportedFeatureKey {
+function readApiVersionsResponseSupportedFeatureKey(
+  r: Reader,
+  version: number,
+): ApiVersionsResponseSupportedFeatureKey {
   const fName: string = r.compactString();
   const fMinVersion: number = r.int16();
   const fMaxVersion: number = r.int16();
@@ -389,14 +397,21 @@ function defaultApiVersionsResponseSupportedFeatureKey(): ApiVersionsResponseSup
   };
 }
 
-function writeApiVersionsResponseFinalizedFeatureKey(w: Writer, version: number, m: ApiVersionsResponseFinalizedFeatureKey): void {
+function writeApiVersionsResponseFinalizedFeatureKey(
+  w: Writer,
+  version: number,
+  m: ApiVersionsResponseFinalizedFeatureKey,
+): void {
   w.compactString(m.name);
   w.int16(m.maxVersionLevel);
   w.int16(m.minVersionLevel);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readApiVersionsResponseFinalizedFeatureKey(r: Reader, version: number): ApiVersionsResponseFinalizedFeatureKey {
+function readApiVersionsResponseFinalizedFeatureKey(
+  r: Reader,
+  version: number,
+): ApiVersionsResponseFinalizedFeatureKey {
   const fName: string = r.compactString();
   const fMaxVersionLevel: number = r.int16();
   const fMinVersionLevel: number = r.int16();
@@ -428,11 +443,11 @@ export const ApiVersionsApi: ApiDefinition<ApiVersionsRequest, ApiVersionsRespon
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: ApiVersionsRequest): void {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('ApiVersionsRequest', version);
+      checkVersion('ApiVersionsRequest', version, 0, 4);
       writeApiVersionsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ApiVersionsRequest {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('ApiVersionsRequest', version);
+      checkVersion('ApiVersionsRequest', version, 0, 4);
       return readApiVersionsRequest(r, version);
     },
     defaults(): ApiVersionsRequest {
@@ -441,11 +456,11 @@ export const ApiVersionsApi: ApiDefinition<ApiVersionsRequest, ApiVersionsRespon
   },
   response: {
     encode(w: Writer, version: number, msg: ApiVersionsResponse): void {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('ApiVersionsResponse', version);
+      checkVersion('ApiVersionsResponse', version, 0, 4);
       writeApiVersionsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ApiVersionsResponse {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('ApiVersionsResponse', version);
+      checkVersion('ApiVersionsResponse', version, 0, 4);
       return readApiVersionsResponse(r, version);
     },
     defaults(): ApiVersionsResponse {

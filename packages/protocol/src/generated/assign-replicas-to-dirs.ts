@@ -4,8 +4,8 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -128,7 +128,11 @@ function defaultAssignReplicasToDirsRequest(): AssignReplicasToDirsRequest {
   };
 }
 
-function writeAssignReplicasToDirsRequestDirectoryData(w: Writer, version: number, m: AssignReplicasToDirsRequestDirectoryData): void {
+function writeAssignReplicasToDirsRequestDirectoryData(
+  w: Writer,
+  version: number,
+  m: AssignReplicasToDirsRequestDirectoryData,
+): void {
   w.uuid(m.id);
   {
     const a0 = m.topics;
@@ -140,7 +144,10 @@ function writeAssignReplicasToDirsRequestDirectoryData(w: Writer, version: numbe
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readAssignReplicasToDirsRequestDirectoryData(r: Reader, version: number): AssignReplicasToDirsRequestDirectoryData {
+function readAssignReplicasToDirsRequestDirectoryData(
+  r: Reader,
+  version: number,
+): AssignReplicasToDirsRequestDirectoryData {
   const fId: string = r.uuid();
   let fTopics: AssignReplicasToDirsRequestTopicData[];
   {
@@ -169,7 +176,11 @@ function defaultAssignReplicasToDirsRequestDirectoryData(): AssignReplicasToDirs
   };
 }
 
-function writeAssignReplicasToDirsRequestTopicData(w: Writer, version: number, m: AssignReplicasToDirsRequestTopicData): void {
+function writeAssignReplicasToDirsRequestTopicData(
+  w: Writer,
+  version: number,
+  m: AssignReplicasToDirsRequestTopicData,
+): void {
   w.uuid(m.topicId);
   {
     const a0 = m.partitions;
@@ -210,12 +221,19 @@ function defaultAssignReplicasToDirsRequestTopicData(): AssignReplicasToDirsRequ
   };
 }
 
-function writeAssignReplicasToDirsRequestPartitionData(w: Writer, version: number, m: AssignReplicasToDirsRequestPartitionData): void {
+function writeAssignReplicasToDirsRequestPartitionData(
+  w: Writer,
+  version: number,
+  m: AssignReplicasToDirsRequestPartitionData,
+): void {
   w.int32(m.partitionIndex);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readAssignReplicasToDirsRequestPartitionData(r: Reader, version: number): AssignReplicasToDirsRequestPartitionData {
+function readAssignReplicasToDirsRequestPartitionData(
+  r: Reader,
+  version: number,
+): AssignReplicasToDirsRequestPartitionData {
   const fPartitionIndex: number = r.int32();
   let unknown: RawTaggedField[] | undefined;
   unknown = r.taggedFields();
@@ -276,7 +294,11 @@ function defaultAssignReplicasToDirsResponse(): AssignReplicasToDirsResponse {
   };
 }
 
-function writeAssignReplicasToDirsResponseDirectoryData(w: Writer, version: number, m: AssignReplicasToDirsResponseDirectoryData): void {
+function writeAssignReplicasToDirsResponseDirectoryData(
+  w: Writer,
+  version: number,
+  m: AssignReplicasToDirsResponseDirectoryData,
+): void {
   w.uuid(m.id);
   {
     const a0 = m.topics;
@@ -288,7 +310,10 @@ function writeAssignReplicasToDirsResponseDirectoryData(w: Writer, version: numb
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readAssignReplicasToDirsResponseDirectoryData(r: Reader, version: number): AssignReplicasToDirsResponseDirectoryData {
+function readAssignReplicasToDirsResponseDirectoryData(
+  r: Reader,
+  version: number,
+): AssignReplicasToDirsResponseDirectoryData {
   const fId: string = r.uuid();
   let fTopics: AssignReplicasToDirsResponseTopicData[];
   {
@@ -317,7 +342,11 @@ function defaultAssignReplicasToDirsResponseDirectoryData(): AssignReplicasToDir
   };
 }
 
-function writeAssignReplicasToDirsResponseTopicData(w: Writer, version: number, m: AssignReplicasToDirsResponseTopicData): void {
+function writeAssignReplicasToDirsResponseTopicData(
+  w: Writer,
+  version: number,
+  m: AssignReplicasToDirsResponseTopicData,
+): void {
   w.uuid(m.topicId);
   {
     const a0 = m.partitions;
@@ -358,13 +387,20 @@ function defaultAssignReplicasToDirsResponseTopicData(): AssignReplicasToDirsRes
   };
 }
 
-function writeAssignReplicasToDirsResponsePartitionData(w: Writer, version: number, m: AssignReplicasToDirsResponsePartitionData): void {
+function writeAssignReplicasToDirsResponsePartitionData(
+  w: Writer,
+  version: number,
+  m: AssignReplicasToDirsResponsePartitionData,
+): void {
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readAssignReplicasToDirsResponsePartitionData(r: Reader, version: number): AssignReplicasToDirsResponsePartitionData {
+function readAssignReplicasToDirsResponsePartitionData(
+  r: Reader,
+  version: number,
+): AssignReplicasToDirsResponsePartitionData {
   const fPartitionIndex: number = r.int32();
   const fErrorCode: number = r.int16();
   let unknown: RawTaggedField[] | undefined;
@@ -393,11 +429,11 @@ export const AssignReplicasToDirsApi: ApiDefinition<AssignReplicasToDirsRequest,
   listeners: ['controller'],
   request: {
     encode(w: Writer, version: number, msg: AssignReplicasToDirsRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('AssignReplicasToDirsRequest', version);
+      checkVersion('AssignReplicasToDirsRequest', version, 0, 0);
       writeAssignReplicasToDirsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): AssignReplicasToDirsRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('AssignReplicasToDirsRequest', version);
+      checkVersion('AssignReplicasToDirsRequest', version, 0, 0);
       return readAssignReplicasToDirsRequest(r, version);
     },
     defaults(): AssignReplicasToDirsRequest {
@@ -406,11 +442,11 @@ export const AssignReplicasToDirsApi: ApiDefinition<AssignReplicasToDirsRequest,
   },
   response: {
     encode(w: Writer, version: number, msg: AssignReplicasToDirsResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('AssignReplicasToDirsResponse', version);
+      checkVersion('AssignReplicasToDirsResponse', version, 0, 0);
       writeAssignReplicasToDirsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): AssignReplicasToDirsResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('AssignReplicasToDirsResponse', version);
+      checkVersion('AssignReplicasToDirsResponse', version, 0, 0);
       return readAssignReplicasToDirsResponse(r, version);
     },
     defaults(): AssignReplicasToDirsResponse {

@@ -5,12 +5,12 @@ import { type RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   endTaggedField,
   keepUnknownTag,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
   writeUnknownTaggedFieldsBefore,
 } from './_runtime.js';
@@ -146,8 +146,8 @@ function writeBeginQuorumEpochRequest(w: Writer, version: number, m: BeginQuorum
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -160,7 +160,8 @@ function readBeginQuorumEpochRequest(r: Reader, version: number): BeginQuorumEpo
   }
   let fTopics: BeginQuorumEpochRequestTopicData[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_BeginQuorumEpochRequestTopicData[version]) : r.arrayLength(MIN_BeginQuorumEpochRequestTopicData[version]);
+    const min0 = MIN_BeginQuorumEpochRequestTopicData[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -224,8 +225,8 @@ function writeBeginQuorumEpochRequestTopicData(w: Writer, version: number, m: Be
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -234,7 +235,8 @@ function readBeginQuorumEpochRequestTopicData(r: Reader, version: number): Begin
   const fTopicName: string = flex ? r.compactString() : r.string();
   let fPartitions: BeginQuorumEpochRequestPartitionData[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_BeginQuorumEpochRequestPartitionData[version]) : r.arrayLength(MIN_BeginQuorumEpochRequestPartitionData[version]);
+    const min0 = MIN_BeginQuorumEpochRequestPartitionData[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -261,7 +263,11 @@ function defaultBeginQuorumEpochRequestTopicData(): BeginQuorumEpochRequestTopic
   };
 }
 
-function writeBeginQuorumEpochRequestPartitionData(w: Writer, version: number, m: BeginQuorumEpochRequestPartitionData): void {
+function writeBeginQuorumEpochRequestPartitionData(
+  w: Writer,
+  version: number,
+  m: BeginQuorumEpochRequestPartitionData,
+): void {
   const flex = version >= 1;
   w.int32(m.partitionIndex);
   if (version >= 1) {
@@ -271,8 +277,8 @@ function writeBeginQuorumEpochRequestPartitionData(w: Writer, version: number, m
   w.int32(m.leaderEpoch);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -307,7 +313,11 @@ function defaultBeginQuorumEpochRequestPartitionData(): BeginQuorumEpochRequestP
   };
 }
 
-function writeBeginQuorumEpochRequestLeaderEndpoint(w: Writer, version: number, m: BeginQuorumEpochRequestLeaderEndpoint): void {
+function writeBeginQuorumEpochRequestLeaderEndpoint(
+  w: Writer,
+  version: number,
+  m: BeginQuorumEpochRequestLeaderEndpoint,
+): void {
   w.compactString(m.name);
   w.compactString(m.host);
   w.uint16(m.port);
@@ -379,8 +389,8 @@ function writeBeginQuorumEpochResponse(w: Writer, version: number, m: BeginQuoru
       endTaggedField(w, start);
     }
     writeUnknownTaggedFieldsBefore(w, unknown, u, Number.POSITIVE_INFINITY);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -389,7 +399,8 @@ function readBeginQuorumEpochResponse(r: Reader, version: number): BeginQuorumEp
   const fErrorCode: number = r.int16();
   let fTopics: BeginQuorumEpochResponseTopicData[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_BeginQuorumEpochResponseTopicData[version]) : r.arrayLength(MIN_BeginQuorumEpochResponseTopicData[version]);
+    const min0 = MIN_BeginQuorumEpochResponseTopicData[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -452,7 +463,11 @@ function defaultBeginQuorumEpochResponse(): BeginQuorumEpochResponse {
   };
 }
 
-function writeBeginQuorumEpochResponseTopicData(w: Writer, version: number, m: BeginQuorumEpochResponseTopicData): void {
+function writeBeginQuorumEpochResponseTopicData(
+  w: Writer,
+  version: number,
+  m: BeginQuorumEpochResponseTopicData,
+): void {
   const flex = version >= 1;
   if (flex) {
     w.compactString(m.topicName);
@@ -472,8 +487,8 @@ function writeBeginQuorumEpochResponseTopicData(w: Writer, version: number, m: B
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -482,7 +497,8 @@ function readBeginQuorumEpochResponseTopicData(r: Reader, version: number): Begi
   const fTopicName: string = flex ? r.compactString() : r.string();
   let fPartitions: BeginQuorumEpochResponsePartitionData[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_BeginQuorumEpochResponsePartitionData[version]) : r.arrayLength(MIN_BeginQuorumEpochResponsePartitionData[version]);
+    const min0 = MIN_BeginQuorumEpochResponsePartitionData[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -509,7 +525,11 @@ function defaultBeginQuorumEpochResponseTopicData(): BeginQuorumEpochResponseTop
   };
 }
 
-function writeBeginQuorumEpochResponsePartitionData(w: Writer, version: number, m: BeginQuorumEpochResponsePartitionData): void {
+function writeBeginQuorumEpochResponsePartitionData(
+  w: Writer,
+  version: number,
+  m: BeginQuorumEpochResponsePartitionData,
+): void {
   const flex = version >= 1;
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
@@ -517,8 +537,8 @@ function writeBeginQuorumEpochResponsePartitionData(w: Writer, version: number, 
   w.int32(m.leaderEpoch);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -550,7 +570,11 @@ function defaultBeginQuorumEpochResponsePartitionData(): BeginQuorumEpochRespons
   };
 }
 
-function writeBeginQuorumEpochResponseNodeEndpoint(w: Writer, version: number, m: BeginQuorumEpochResponseNodeEndpoint): void {
+function writeBeginQuorumEpochResponseNodeEndpoint(
+  w: Writer,
+  version: number,
+  m: BeginQuorumEpochResponseNodeEndpoint,
+): void {
   w.int32(m.nodeId);
   w.compactString(m.host);
   w.uint16(m.port);
@@ -589,11 +613,11 @@ export const BeginQuorumEpochApi: ApiDefinition<BeginQuorumEpochRequest, BeginQu
   listeners: ['controller'],
   request: {
     encode(w: Writer, version: number, msg: BeginQuorumEpochRequest): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('BeginQuorumEpochRequest', version);
+      checkVersion('BeginQuorumEpochRequest', version, 0, 1);
       writeBeginQuorumEpochRequest(w, version, msg);
     },
     decode(r: Reader, version: number): BeginQuorumEpochRequest {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('BeginQuorumEpochRequest', version);
+      checkVersion('BeginQuorumEpochRequest', version, 0, 1);
       return readBeginQuorumEpochRequest(r, version);
     },
     defaults(): BeginQuorumEpochRequest {
@@ -602,11 +626,11 @@ export const BeginQuorumEpochApi: ApiDefinition<BeginQuorumEpochRequest, BeginQu
   },
   response: {
     encode(w: Writer, version: number, msg: BeginQuorumEpochResponse): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('BeginQuorumEpochResponse', version);
+      checkVersion('BeginQuorumEpochResponse', version, 0, 1);
       writeBeginQuorumEpochResponse(w, version, msg);
     },
     decode(r: Reader, version: number): BeginQuorumEpochResponse {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('BeginQuorumEpochResponse', version);
+      checkVersion('BeginQuorumEpochResponse', version, 0, 1);
       return readBeginQuorumEpochResponse(r, version);
     },
     defaults(): BeginQuorumEpochResponse {

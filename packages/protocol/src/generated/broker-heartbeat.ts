@@ -4,11 +4,11 @@ import { DecodeError } from '../errors.js';
 import { type RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   endTaggedField,
   keepUnknownTag,
   nullRead,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
   writeUnknownTaggedFieldsBefore,
 } from './_runtime.js';
@@ -187,11 +187,11 @@ export const BrokerHeartbeatApi: ApiDefinition<BrokerHeartbeatRequest, BrokerHea
   listeners: ['controller'],
   request: {
     encode(w: Writer, version: number, msg: BrokerHeartbeatRequest): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('BrokerHeartbeatRequest', version);
+      checkVersion('BrokerHeartbeatRequest', version, 0, 1);
       writeBrokerHeartbeatRequest(w, version, msg);
     },
     decode(r: Reader, version: number): BrokerHeartbeatRequest {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('BrokerHeartbeatRequest', version);
+      checkVersion('BrokerHeartbeatRequest', version, 0, 1);
       return readBrokerHeartbeatRequest(r, version);
     },
     defaults(): BrokerHeartbeatRequest {
@@ -200,11 +200,11 @@ export const BrokerHeartbeatApi: ApiDefinition<BrokerHeartbeatRequest, BrokerHea
   },
   response: {
     encode(w: Writer, version: number, msg: BrokerHeartbeatResponse): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('BrokerHeartbeatResponse', version);
+      checkVersion('BrokerHeartbeatResponse', version, 0, 1);
       writeBrokerHeartbeatResponse(w, version, msg);
     },
     decode(r: Reader, version: number): BrokerHeartbeatResponse {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('BrokerHeartbeatResponse', version);
+      checkVersion('BrokerHeartbeatResponse', version, 0, 1);
       return readBrokerHeartbeatResponse(r, version);
     },
     defaults(): BrokerHeartbeatResponse {

@@ -4,9 +4,9 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nullRead,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -89,8 +89,8 @@ function writeBrokerRegistrationRequest(w: Writer, version: number, m: BrokerReg
   w.compactNullableString(m.rack);
   if (version >= 1) {
     w.bool(m.isMigratingZkBroker);
-  } else {
-    if (!(m.isMigratingZkBroker === false)) throw unsupportedField('IsMigratingZkBroker', version);
+  } else if (!(m.isMigratingZkBroker === false)) {
+    throw unsupportedField('IsMigratingZkBroker', version);
   }
   if (version >= 2) {
     {
@@ -185,7 +185,11 @@ function defaultBrokerRegistrationRequest(): BrokerRegistrationRequest {
   };
 }
 
-function writeBrokerRegistrationRequestListener(w: Writer, version: number, m: BrokerRegistrationRequestListener): void {
+function writeBrokerRegistrationRequestListener(
+  w: Writer,
+  version: number,
+  m: BrokerRegistrationRequestListener,
+): void {
   w.compactString(m.name);
   w.compactString(m.host);
   w.uint16(m.port);
@@ -286,11 +290,11 @@ export const BrokerRegistrationApi: ApiDefinition<BrokerRegistrationRequest, Bro
   listeners: ['controller'],
   request: {
     encode(w: Writer, version: number, msg: BrokerRegistrationRequest): void {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('BrokerRegistrationRequest', version);
+      checkVersion('BrokerRegistrationRequest', version, 0, 4);
       writeBrokerRegistrationRequest(w, version, msg);
     },
     decode(r: Reader, version: number): BrokerRegistrationRequest {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('BrokerRegistrationRequest', version);
+      checkVersion('BrokerRegistrationRequest', version, 0, 4);
       return readBrokerRegistrationRequest(r, version);
     },
     defaults(): BrokerRegistrationRequest {
@@ -299,11 +303,11 @@ export const BrokerRegistrationApi: ApiDefinition<BrokerRegistrationRequest, Bro
   },
   response: {
     encode(w: Writer, version: number, msg: BrokerRegistrationResponse): void {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('BrokerRegistrationResponse', version);
+      checkVersion('BrokerRegistrationResponse', version, 0, 4);
       writeBrokerRegistrationResponse(w, version, msg);
     },
     decode(r: Reader, version: number): BrokerRegistrationResponse {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('BrokerRegistrationResponse', version);
+      checkVersion('BrokerRegistrationResponse', version, 0, 4);
       return readBrokerRegistrationResponse(r, version);
     },
     defaults(): BrokerRegistrationResponse {

@@ -4,8 +4,8 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -175,7 +175,11 @@ function defaultConsumerGroupDescribeResponse(): ConsumerGroupDescribeResponse {
   };
 }
 
-function writeConsumerGroupDescribeResponseDescribedGroup(w: Writer, version: number, m: ConsumerGroupDescribeResponseDescribedGroup): void {
+function writeConsumerGroupDescribeResponseDescribedGroup(
+  w: Writer,
+  version: number,
+  m: ConsumerGroupDescribeResponseDescribedGroup,
+): void {
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
   w.compactString(m.groupId);
@@ -194,7 +198,10 @@ function writeConsumerGroupDescribeResponseDescribedGroup(w: Writer, version: nu
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readConsumerGroupDescribeResponseDescribedGroup(r: Reader, version: number): ConsumerGroupDescribeResponseDescribedGroup {
+function readConsumerGroupDescribeResponseDescribedGroup(
+  r: Reader,
+  version: number,
+): ConsumerGroupDescribeResponseDescribedGroup {
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (r.compactNullableString());
   const fGroupId: string = r.compactString();
@@ -244,7 +251,11 @@ function defaultConsumerGroupDescribeResponseDescribedGroup(): ConsumerGroupDesc
   };
 }
 
-function writeConsumerGroupDescribeResponseMember(w: Writer, version: number, m: ConsumerGroupDescribeResponseMember): void {
+function writeConsumerGroupDescribeResponseMember(
+  w: Writer,
+  version: number,
+  m: ConsumerGroupDescribeResponseMember,
+): void {
   w.compactString(m.memberId);
   w.compactNullableString(m.instanceId);
   w.compactNullableString(m.rackId);
@@ -317,7 +328,11 @@ function defaultConsumerGroupDescribeResponseMember(): ConsumerGroupDescribeResp
   };
 }
 
-function writeConsumerGroupDescribeResponseAssignment(w: Writer, version: number, m: ConsumerGroupDescribeResponseAssignment): void {
+function writeConsumerGroupDescribeResponseAssignment(
+  w: Writer,
+  version: number,
+  m: ConsumerGroupDescribeResponseAssignment,
+): void {
   {
     const a0 = m.topicPartitions;
     w.uvarint(a0.length + 1);
@@ -328,7 +343,10 @@ function writeConsumerGroupDescribeResponseAssignment(w: Writer, version: number
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readConsumerGroupDescribeResponseAssignment(r: Reader, version: number): ConsumerGroupDescribeResponseAssignment {
+function readConsumerGroupDescribeResponseAssignment(
+  r: Reader,
+  version: number,
+): ConsumerGroupDescribeResponseAssignment {
   let fTopicPartitions: ConsumerGroupDescribeResponseTopicPartitions[];
   {
     const n0 = r.compactArrayLength(19);
@@ -354,7 +372,11 @@ function defaultConsumerGroupDescribeResponseAssignment(): ConsumerGroupDescribe
   };
 }
 
-function writeConsumerGroupDescribeResponseTopicPartitions(w: Writer, version: number, m: ConsumerGroupDescribeResponseTopicPartitions): void {
+function writeConsumerGroupDescribeResponseTopicPartitions(
+  w: Writer,
+  version: number,
+  m: ConsumerGroupDescribeResponseTopicPartitions,
+): void {
   w.uuid(m.topicId);
   w.compactString(m.topicName);
   {
@@ -367,7 +389,10 @@ function writeConsumerGroupDescribeResponseTopicPartitions(w: Writer, version: n
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readConsumerGroupDescribeResponseTopicPartitions(r: Reader, version: number): ConsumerGroupDescribeResponseTopicPartitions {
+function readConsumerGroupDescribeResponseTopicPartitions(
+  r: Reader,
+  version: number,
+): ConsumerGroupDescribeResponseTopicPartitions {
   const fTopicId: string = r.uuid();
   const fTopicName: string = r.compactString();
   let fPartitions: number[];
@@ -409,11 +434,11 @@ export const ConsumerGroupDescribeApi: ApiDefinition<ConsumerGroupDescribeReques
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: ConsumerGroupDescribeRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ConsumerGroupDescribeRequest', version);
+      checkVersion('ConsumerGroupDescribeRequest', version, 0, 0);
       writeConsumerGroupDescribeRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ConsumerGroupDescribeRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ConsumerGroupDescribeRequest', version);
+      checkVersion('ConsumerGroupDescribeRequest', version, 0, 0);
       return readConsumerGroupDescribeRequest(r, version);
     },
     defaults(): ConsumerGroupDescribeRequest {
@@ -422,11 +447,11 @@ export const ConsumerGroupDescribeApi: ApiDefinition<ConsumerGroupDescribeReques
   },
   response: {
     encode(w: Writer, version: number, msg: ConsumerGroupDescribeResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ConsumerGroupDescribeResponse', version);
+      checkVersion('ConsumerGroupDescribeResponse', version, 0, 0);
       writeConsumerGroupDescribeResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ConsumerGroupDescribeResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ConsumerGroupDescribeResponse', version);
+      checkVersion('ConsumerGroupDescribeResponse', version, 0, 0);
       return readConsumerGroupDescribeResponse(r, version);
     },
     defaults(): ConsumerGroupDescribeResponse {

@@ -4,10 +4,10 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nonNullable,
   nullRead,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -101,8 +101,8 @@ function writeConsumerGroupHeartbeatRequest(w: Writer, version: number, m: Consu
   if (version >= 1) {
     if (m.subscribedTopicRegex === null && !(version >= 1)) throw nonNullable('SubscribedTopicRegex', version);
     w.compactNullableString(m.subscribedTopicRegex);
-  } else {
-    if (!(m.subscribedTopicRegex === null)) throw unsupportedField('SubscribedTopicRegex', version);
+  } else if (!(m.subscribedTopicRegex === null)) {
+    throw unsupportedField('SubscribedTopicRegex', version);
   }
   w.compactNullableString(m.serverAssignor);
   {
@@ -185,7 +185,11 @@ function defaultConsumerGroupHeartbeatRequest(): ConsumerGroupHeartbeatRequest {
   };
 }
 
-function writeConsumerGroupHeartbeatRequestTopicPartitions(w: Writer, version: number, m: ConsumerGroupHeartbeatRequestTopicPartitions): void {
+function writeConsumerGroupHeartbeatRequestTopicPartitions(
+  w: Writer,
+  version: number,
+  m: ConsumerGroupHeartbeatRequestTopicPartitions,
+): void {
   w.uuid(m.topicId);
   {
     const a0 = m.partitions;
@@ -197,7 +201,10 @@ function writeConsumerGroupHeartbeatRequestTopicPartitions(w: Writer, version: n
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readConsumerGroupHeartbeatRequestTopicPartitions(r: Reader, version: number): ConsumerGroupHeartbeatRequestTopicPartitions {
+function readConsumerGroupHeartbeatRequestTopicPartitions(
+  r: Reader,
+  version: number,
+): ConsumerGroupHeartbeatRequestTopicPartitions {
   const fTopicId: string = r.uuid();
   let fPartitions: number[];
   {
@@ -276,7 +283,11 @@ function defaultConsumerGroupHeartbeatResponse(): ConsumerGroupHeartbeatResponse
   };
 }
 
-function writeConsumerGroupHeartbeatResponseAssignment(w: Writer, version: number, m: ConsumerGroupHeartbeatResponseAssignment): void {
+function writeConsumerGroupHeartbeatResponseAssignment(
+  w: Writer,
+  version: number,
+  m: ConsumerGroupHeartbeatResponseAssignment,
+): void {
   {
     const a0 = m.topicPartitions;
     w.uvarint(a0.length + 1);
@@ -287,7 +298,10 @@ function writeConsumerGroupHeartbeatResponseAssignment(w: Writer, version: numbe
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readConsumerGroupHeartbeatResponseAssignment(r: Reader, version: number): ConsumerGroupHeartbeatResponseAssignment {
+function readConsumerGroupHeartbeatResponseAssignment(
+  r: Reader,
+  version: number,
+): ConsumerGroupHeartbeatResponseAssignment {
   let fTopicPartitions: ConsumerGroupHeartbeatResponseTopicPartitions[];
   {
     const n0 = r.compactArrayLength(18);
@@ -313,7 +327,11 @@ function defaultConsumerGroupHeartbeatResponseAssignment(): ConsumerGroupHeartbe
   };
 }
 
-function writeConsumerGroupHeartbeatResponseTopicPartitions(w: Writer, version: number, m: ConsumerGroupHeartbeatResponseTopicPartitions): void {
+function writeConsumerGroupHeartbeatResponseTopicPartitions(
+  w: Writer,
+  version: number,
+  m: ConsumerGroupHeartbeatResponseTopicPartitions,
+): void {
   w.uuid(m.topicId);
   {
     const a0 = m.partitions;
@@ -325,7 +343,10 @@ function writeConsumerGroupHeartbeatResponseTopicPartitions(w: Writer, version: 
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readConsumerGroupHeartbeatResponseTopicPartitions(r: Reader, version: number): ConsumerGroupHeartbeatResponseTopicPartitions {
+function readConsumerGroupHeartbeatResponseTopicPartitions(
+  r: Reader,
+  version: number,
+): ConsumerGroupHeartbeatResponseTopicPartitions {
   const fTopicId: string = r.uuid();
   let fPartitions: number[];
   {
@@ -364,11 +385,11 @@ export const ConsumerGroupHeartbeatApi: ApiDefinition<ConsumerGroupHeartbeatRequ
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: ConsumerGroupHeartbeatRequest): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('ConsumerGroupHeartbeatRequest', version);
+      checkVersion('ConsumerGroupHeartbeatRequest', version, 0, 1);
       writeConsumerGroupHeartbeatRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ConsumerGroupHeartbeatRequest {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('ConsumerGroupHeartbeatRequest', version);
+      checkVersion('ConsumerGroupHeartbeatRequest', version, 0, 1);
       return readConsumerGroupHeartbeatRequest(r, version);
     },
     defaults(): ConsumerGroupHeartbeatRequest {
@@ -377,11 +398,11 @@ export const ConsumerGroupHeartbeatApi: ApiDefinition<ConsumerGroupHeartbeatRequ
   },
   response: {
     encode(w: Writer, version: number, msg: ConsumerGroupHeartbeatResponse): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('ConsumerGroupHeartbeatResponse', version);
+      checkVersion('ConsumerGroupHeartbeatResponse', version, 0, 1);
       writeConsumerGroupHeartbeatResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ConsumerGroupHeartbeatResponse {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('ConsumerGroupHeartbeatResponse', version);
+      checkVersion('ConsumerGroupHeartbeatResponse', version, 0, 1);
       return readConsumerGroupHeartbeatResponse(r, version);
     },
     defaults(): ConsumerGroupHeartbeatResponse {

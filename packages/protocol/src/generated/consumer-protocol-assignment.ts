@@ -3,9 +3,9 @@ import type { SchemaCodec } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedVersion,
 } from './_runtime.js';
 
 export interface ConsumerProtocolAssignment {
@@ -66,7 +66,11 @@ function defaultConsumerProtocolAssignment(): ConsumerProtocolAssignment {
   };
 }
 
-function writeConsumerProtocolAssignmentTopicPartition(w: Writer, version: number, m: ConsumerProtocolAssignmentTopicPartition): void {
+function writeConsumerProtocolAssignmentTopicPartition(
+  w: Writer,
+  version: number,
+  m: ConsumerProtocolAssignmentTopicPartition,
+): void {
   w.string(m.topic);
   {
     const a0 = m.partitions;
@@ -78,7 +82,10 @@ function writeConsumerProtocolAssignmentTopicPartition(w: Writer, version: numbe
   if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
 }
 
-function readConsumerProtocolAssignmentTopicPartition(r: Reader, version: number): ConsumerProtocolAssignmentTopicPartition {
+function readConsumerProtocolAssignmentTopicPartition(
+  r: Reader,
+  version: number,
+): ConsumerProtocolAssignmentTopicPartition {
   const fTopic: string = r.string();
   let fPartitions: number[];
   {
@@ -112,11 +119,11 @@ export const ConsumerProtocolAssignmentCodec: SchemaCodec<ConsumerProtocolAssign
   maxVersion: 3,
   flexibleMinVersion: null,
     encode(w: Writer, version: number, msg: ConsumerProtocolAssignment): void {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('ConsumerProtocolAssignment', version);
+      checkVersion('ConsumerProtocolAssignment', version, 0, 3);
       writeConsumerProtocolAssignment(w, version, msg);
     },
     decode(r: Reader, version: number): ConsumerProtocolAssignment {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('ConsumerProtocolAssignment', version);
+      checkVersion('ConsumerProtocolAssignment', version, 0, 3);
       return readConsumerProtocolAssignment(r, version);
     },
     defaults(): ConsumerProtocolAssignment {

@@ -3,10 +3,10 @@ import type { SchemaCodec } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nonNullable,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedVersion,
 } from './_runtime.js';
 
 export interface ConsumerProtocolSubscription {
@@ -116,7 +116,11 @@ function defaultConsumerProtocolSubscription(): ConsumerProtocolSubscription {
   };
 }
 
-function writeConsumerProtocolSubscriptionTopicPartition(w: Writer, version: number, m: ConsumerProtocolSubscriptionTopicPartition): void {
+function writeConsumerProtocolSubscriptionTopicPartition(
+  w: Writer,
+  version: number,
+  m: ConsumerProtocolSubscriptionTopicPartition,
+): void {
   w.string(m.topic);
   {
     const a0 = m.partitions;
@@ -128,7 +132,10 @@ function writeConsumerProtocolSubscriptionTopicPartition(w: Writer, version: num
   if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
 }
 
-function readConsumerProtocolSubscriptionTopicPartition(r: Reader, version: number): ConsumerProtocolSubscriptionTopicPartition {
+function readConsumerProtocolSubscriptionTopicPartition(
+  r: Reader,
+  version: number,
+): ConsumerProtocolSubscriptionTopicPartition {
   const fTopic: string = r.string();
   let fPartitions: number[];
   {
@@ -162,11 +169,11 @@ export const ConsumerProtocolSubscriptionCodec: SchemaCodec<ConsumerProtocolSubs
   maxVersion: 3,
   flexibleMinVersion: null,
     encode(w: Writer, version: number, msg: ConsumerProtocolSubscription): void {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('ConsumerProtocolSubscription', version);
+      checkVersion('ConsumerProtocolSubscription', version, 0, 3);
       writeConsumerProtocolSubscription(w, version, msg);
     },
     decode(r: Reader, version: number): ConsumerProtocolSubscription {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('ConsumerProtocolSubscription', version);
+      checkVersion('ConsumerProtocolSubscription', version, 0, 3);
       return readConsumerProtocolSubscription(r, version);
     },
     defaults(): ConsumerProtocolSubscription {

@@ -3,9 +3,9 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -44,8 +44,8 @@ function writeControlledShutdownRequest(w: Writer, version: number, m: Controlle
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -90,8 +90,8 @@ function writeControlledShutdownResponse(w: Writer, version: number, m: Controll
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -127,7 +127,11 @@ function defaultControlledShutdownResponse(): ControlledShutdownResponse {
   };
 }
 
-function writeControlledShutdownResponseRemainingPartition(w: Writer, version: number, m: ControlledShutdownResponseRemainingPartition): void {
+function writeControlledShutdownResponseRemainingPartition(
+  w: Writer,
+  version: number,
+  m: ControlledShutdownResponseRemainingPartition,
+): void {
   const flex = version >= 3;
   if (flex) {
     w.compactString(m.topicName);
@@ -137,12 +141,15 @@ function writeControlledShutdownResponseRemainingPartition(w: Writer, version: n
   w.int32(m.partitionIndex);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readControlledShutdownResponseRemainingPartition(r: Reader, version: number): ControlledShutdownResponseRemainingPartition {
+function readControlledShutdownResponseRemainingPartition(
+  r: Reader,
+  version: number,
+): ControlledShutdownResponseRemainingPartition {
   const flex = version >= 3;
   const fTopicName: string = flex ? r.compactString() : r.string();
   const fPartitionIndex: number = r.int32();
@@ -174,11 +181,11 @@ export const ControlledShutdownApi: ApiDefinition<ControlledShutdownRequest, Con
   listeners: ['zkBroker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: ControlledShutdownRequest): void {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('ControlledShutdownRequest', version);
+      checkVersion('ControlledShutdownRequest', version, 0, 3);
       writeControlledShutdownRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ControlledShutdownRequest {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('ControlledShutdownRequest', version);
+      checkVersion('ControlledShutdownRequest', version, 0, 3);
       return readControlledShutdownRequest(r, version);
     },
     defaults(): ControlledShutdownRequest {
@@ -187,11 +194,11 @@ export const ControlledShutdownApi: ApiDefinition<ControlledShutdownRequest, Con
   },
   response: {
     encode(w: Writer, version: number, msg: ControlledShutdownResponse): void {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('ControlledShutdownResponse', version);
+      checkVersion('ControlledShutdownResponse', version, 0, 3);
       writeControlledShutdownResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ControlledShutdownResponse {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('ControlledShutdownResponse', version);
+      checkVersion('ControlledShutdownResponse', version, 0, 3);
       return readControlledShutdownResponse(r, version);
     },
     defaults(): ControlledShutdownResponse {

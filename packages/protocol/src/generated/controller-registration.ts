@@ -4,8 +4,8 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -128,7 +128,11 @@ function defaultControllerRegistrationRequest(): ControllerRegistrationRequest {
   };
 }
 
-function writeControllerRegistrationRequestListener(w: Writer, version: number, m: ControllerRegistrationRequestListener): void {
+function writeControllerRegistrationRequestListener(
+  w: Writer,
+  version: number,
+  m: ControllerRegistrationRequestListener,
+): void {
   w.compactString(m.name);
   w.compactString(m.host);
   w.uint16(m.port);
@@ -161,7 +165,11 @@ function defaultControllerRegistrationRequestListener(): ControllerRegistrationR
   };
 }
 
-function writeControllerRegistrationRequestFeature(w: Writer, version: number, m: ControllerRegistrationRequestFeature): void {
+function writeControllerRegistrationRequestFeature(
+  w: Writer,
+  version: number,
+  m: ControllerRegistrationRequestFeature,
+): void {
   w.compactString(m.name);
   w.int16(m.minSupportedVersion);
   w.int16(m.maxSupportedVersion);
@@ -229,11 +237,11 @@ export const ControllerRegistrationApi: ApiDefinition<ControllerRegistrationRequ
   listeners: ['controller'],
   request: {
     encode(w: Writer, version: number, msg: ControllerRegistrationRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ControllerRegistrationRequest', version);
+      checkVersion('ControllerRegistrationRequest', version, 0, 0);
       writeControllerRegistrationRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ControllerRegistrationRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ControllerRegistrationRequest', version);
+      checkVersion('ControllerRegistrationRequest', version, 0, 0);
       return readControllerRegistrationRequest(r, version);
     },
     defaults(): ControllerRegistrationRequest {
@@ -242,11 +250,11 @@ export const ControllerRegistrationApi: ApiDefinition<ControllerRegistrationRequ
   },
   response: {
     encode(w: Writer, version: number, msg: ControllerRegistrationResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ControllerRegistrationResponse', version);
+      checkVersion('ControllerRegistrationResponse', version, 0, 0);
       writeControllerRegistrationResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ControllerRegistrationResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ControllerRegistrationResponse', version);
+      checkVersion('ControllerRegistrationResponse', version, 0, 0);
       return readControllerRegistrationResponse(r, version);
     },
     defaults(): ControllerRegistrationResponse {

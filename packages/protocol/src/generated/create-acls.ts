@@ -3,10 +3,10 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -72,8 +72,8 @@ function writeCreateAclsRequest(w: Writer, version: number, m: CreateAclsRequest
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -81,7 +81,8 @@ function readCreateAclsRequest(r: Reader, version: number): CreateAclsRequest {
   const flex = version >= 2;
   let fCreations: CreateAclsRequestAclCreation[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_CreateAclsRequestAclCreation[version]) : r.arrayLength(MIN_CreateAclsRequestAclCreation[version]);
+    const min0 = MIN_CreateAclsRequestAclCreation[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Creations', r);
     } else {
@@ -116,8 +117,8 @@ function writeCreateAclsRequestAclCreation(w: Writer, version: number, m: Create
   }
   if (version >= 1) {
     w.int8(m.resourcePatternType);
-  } else {
-    if (!(m.resourcePatternType === 3)) throw unsupportedField('ResourcePatternType', version);
+  } else if (!(m.resourcePatternType === 3)) {
+    throw unsupportedField('ResourcePatternType', version);
   }
   if (flex) {
     w.compactString(m.principal);
@@ -133,8 +134,8 @@ function writeCreateAclsRequestAclCreation(w: Writer, version: number, m: Create
   w.int8(m.permissionType);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -194,8 +195,8 @@ function writeCreateAclsResponse(w: Writer, version: number, m: CreateAclsRespon
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -231,7 +232,11 @@ function defaultCreateAclsResponse(): CreateAclsResponse {
   };
 }
 
-function writeCreateAclsResponseAclCreationResult(w: Writer, version: number, m: CreateAclsResponseAclCreationResult): void {
+function writeCreateAclsResponseAclCreationResult(
+  w: Writer,
+  version: number,
+  m: CreateAclsResponseAclCreationResult,
+): void {
   const flex = version >= 2;
   w.int16(m.errorCode);
   if (flex) {
@@ -241,8 +246,8 @@ function writeCreateAclsResponseAclCreationResult(w: Writer, version: number, m:
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -278,11 +283,11 @@ export const CreateAclsApi: ApiDefinition<CreateAclsRequest, CreateAclsResponse>
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: CreateAclsRequest): void {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('CreateAclsRequest', version);
+      checkVersion('CreateAclsRequest', version, 0, 3);
       writeCreateAclsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): CreateAclsRequest {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('CreateAclsRequest', version);
+      checkVersion('CreateAclsRequest', version, 0, 3);
       return readCreateAclsRequest(r, version);
     },
     defaults(): CreateAclsRequest {
@@ -291,11 +296,11 @@ export const CreateAclsApi: ApiDefinition<CreateAclsRequest, CreateAclsResponse>
   },
   response: {
     encode(w: Writer, version: number, msg: CreateAclsResponse): void {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('CreateAclsResponse', version);
+      checkVersion('CreateAclsResponse', version, 0, 3);
       writeCreateAclsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): CreateAclsResponse {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('CreateAclsResponse', version);
+      checkVersion('CreateAclsResponse', version, 0, 3);
       return readCreateAclsResponse(r, version);
     },
     defaults(): CreateAclsResponse {

@@ -4,11 +4,11 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   EMPTY_BYTES,
+  checkVersion,
   nonNullable,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -73,8 +73,8 @@ function writeCreateDelegationTokenRequest(w: Writer, version: number, m: Create
     } else {
       w.nullableString(m.ownerPrincipalType);
     }
-  } else {
-    if (!(m.ownerPrincipalType === '')) throw unsupportedField('OwnerPrincipalType', version);
+  } else if (!(m.ownerPrincipalType === '')) {
+    throw unsupportedField('OwnerPrincipalType', version);
   }
   if (version >= 3) {
     if (m.ownerPrincipalName === null && !(version >= 3)) throw nonNullable('OwnerPrincipalName', version);
@@ -83,8 +83,8 @@ function writeCreateDelegationTokenRequest(w: Writer, version: number, m: Create
     } else {
       w.nullableString(m.ownerPrincipalName);
     }
-  } else {
-    if (!(m.ownerPrincipalName === '')) throw unsupportedField('OwnerPrincipalName', version);
+  } else if (!(m.ownerPrincipalName === '')) {
+    throw unsupportedField('OwnerPrincipalName', version);
   }
   {
     const a0 = m.renewers;
@@ -100,8 +100,8 @@ function writeCreateDelegationTokenRequest(w: Writer, version: number, m: Create
   w.int64(m.maxLifetimeMs);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -117,7 +117,8 @@ function readCreateDelegationTokenRequest(r: Reader, version: number): CreateDel
   }
   let fRenewers: CreateDelegationTokenRequestCreatableRenewers[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_CreateDelegationTokenRequestCreatableRenewers[version]) : r.arrayLength(MIN_CreateDelegationTokenRequestCreatableRenewers[version]);
+    const min0 = MIN_CreateDelegationTokenRequestCreatableRenewers[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Renewers', r);
     } else {
@@ -149,7 +150,11 @@ function defaultCreateDelegationTokenRequest(): CreateDelegationTokenRequest {
   };
 }
 
-function writeCreateDelegationTokenRequestCreatableRenewers(w: Writer, version: number, m: CreateDelegationTokenRequestCreatableRenewers): void {
+function writeCreateDelegationTokenRequestCreatableRenewers(
+  w: Writer,
+  version: number,
+  m: CreateDelegationTokenRequestCreatableRenewers,
+): void {
   const flex = version >= 2;
   if (flex) {
     w.compactString(m.principalType);
@@ -163,12 +168,15 @@ function writeCreateDelegationTokenRequestCreatableRenewers(w: Writer, version: 
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readCreateDelegationTokenRequestCreatableRenewers(r: Reader, version: number): CreateDelegationTokenRequestCreatableRenewers {
+function readCreateDelegationTokenRequestCreatableRenewers(
+  r: Reader,
+  version: number,
+): CreateDelegationTokenRequestCreatableRenewers {
   const flex = version >= 2;
   const fPrincipalType: string = flex ? r.compactString() : r.string();
   const fPrincipalName: string = flex ? r.compactString() : r.string();
@@ -209,8 +217,8 @@ function writeCreateDelegationTokenResponse(w: Writer, version: number, m: Creat
     } else {
       w.string(m.tokenRequesterPrincipalType);
     }
-  } else {
-    if (!(m.tokenRequesterPrincipalType === '')) throw unsupportedField('TokenRequesterPrincipalType', version);
+  } else if (!(m.tokenRequesterPrincipalType === '')) {
+    throw unsupportedField('TokenRequesterPrincipalType', version);
   }
   if (version >= 3) {
     if (flex) {
@@ -218,8 +226,8 @@ function writeCreateDelegationTokenResponse(w: Writer, version: number, m: Creat
     } else {
       w.string(m.tokenRequesterPrincipalName);
     }
-  } else {
-    if (!(m.tokenRequesterPrincipalName === '')) throw unsupportedField('TokenRequesterPrincipalName', version);
+  } else if (!(m.tokenRequesterPrincipalName === '')) {
+    throw unsupportedField('TokenRequesterPrincipalName', version);
   }
   w.int64(m.issueTimestampMs);
   w.int64(m.expiryTimestampMs);
@@ -237,8 +245,8 @@ function writeCreateDelegationTokenResponse(w: Writer, version: number, m: Creat
   w.int32(m.throttleTimeMs);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -307,11 +315,11 @@ export const CreateDelegationTokenApi: ApiDefinition<CreateDelegationTokenReques
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: CreateDelegationTokenRequest): void {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('CreateDelegationTokenRequest', version);
+      checkVersion('CreateDelegationTokenRequest', version, 0, 3);
       writeCreateDelegationTokenRequest(w, version, msg);
     },
     decode(r: Reader, version: number): CreateDelegationTokenRequest {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('CreateDelegationTokenRequest', version);
+      checkVersion('CreateDelegationTokenRequest', version, 0, 3);
       return readCreateDelegationTokenRequest(r, version);
     },
     defaults(): CreateDelegationTokenRequest {
@@ -320,11 +328,11 @@ export const CreateDelegationTokenApi: ApiDefinition<CreateDelegationTokenReques
   },
   response: {
     encode(w: Writer, version: number, msg: CreateDelegationTokenResponse): void {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('CreateDelegationTokenResponse', version);
+      checkVersion('CreateDelegationTokenResponse', version, 0, 3);
       writeCreateDelegationTokenResponse(w, version, msg);
     },
     decode(r: Reader, version: number): CreateDelegationTokenResponse {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('CreateDelegationTokenResponse', version);
+      checkVersion('CreateDelegationTokenResponse', version, 0, 3);
       return readCreateDelegationTokenResponse(r, version);
     },
     defaults(): CreateDelegationTokenResponse {

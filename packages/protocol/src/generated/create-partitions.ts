@@ -3,9 +3,9 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -80,8 +80,8 @@ function writeCreatePartitionsRequest(w: Writer, version: number, m: CreateParti
   w.bool(m.validateOnly);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -89,7 +89,8 @@ function readCreatePartitionsRequest(r: Reader, version: number): CreatePartitio
   const flex = version >= 2;
   let fTopics: CreatePartitionsRequestCreatePartitionsTopic[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_CreatePartitionsRequestCreatePartitionsTopic[version]) : r.arrayLength(MIN_CreatePartitionsRequestCreatePartitionsTopic[version]);
+    const min0 = MIN_CreatePartitionsRequestCreatePartitionsTopic[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -120,7 +121,11 @@ function defaultCreatePartitionsRequest(): CreatePartitionsRequest {
   };
 }
 
-function writeCreatePartitionsRequestCreatePartitionsTopic(w: Writer, version: number, m: CreatePartitionsRequestCreatePartitionsTopic): void {
+function writeCreatePartitionsRequestCreatePartitionsTopic(
+  w: Writer,
+  version: number,
+  m: CreatePartitionsRequestCreatePartitionsTopic,
+): void {
   const flex = version >= 2;
   if (flex) {
     w.compactString(m.name);
@@ -149,18 +154,22 @@ function writeCreatePartitionsRequestCreatePartitionsTopic(w: Writer, version: n
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readCreatePartitionsRequestCreatePartitionsTopic(r: Reader, version: number): CreatePartitionsRequestCreatePartitionsTopic {
+function readCreatePartitionsRequestCreatePartitionsTopic(
+  r: Reader,
+  version: number,
+): CreatePartitionsRequestCreatePartitionsTopic {
   const flex = version >= 2;
   const fName: string = flex ? r.compactString() : r.string();
   const fCount: number = r.int32();
   let fAssignments: CreatePartitionsRequestCreatePartitionsAssignment[] | null;
   {
-    const n0 = flex ? r.compactArrayLength(MIN_CreatePartitionsRequestCreatePartitionsAssignment[version]) : r.arrayLength(MIN_CreatePartitionsRequestCreatePartitionsAssignment[version]);
+    const min0 = MIN_CreatePartitionsRequestCreatePartitionsAssignment[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       fAssignments = null;
     } else {
@@ -189,7 +198,11 @@ function defaultCreatePartitionsRequestCreatePartitionsTopic(): CreatePartitions
   };
 }
 
-function writeCreatePartitionsRequestCreatePartitionsAssignment(w: Writer, version: number, m: CreatePartitionsRequestCreatePartitionsAssignment): void {
+function writeCreatePartitionsRequestCreatePartitionsAssignment(
+  w: Writer,
+  version: number,
+  m: CreatePartitionsRequestCreatePartitionsAssignment,
+): void {
   const flex = version >= 2;
   {
     const a0 = m.brokerIds;
@@ -204,12 +217,15 @@ function writeCreatePartitionsRequestCreatePartitionsAssignment(w: Writer, versi
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readCreatePartitionsRequestCreatePartitionsAssignment(r: Reader, version: number): CreatePartitionsRequestCreatePartitionsAssignment {
+function readCreatePartitionsRequestCreatePartitionsAssignment(
+  r: Reader,
+  version: number,
+): CreatePartitionsRequestCreatePartitionsAssignment {
   const flex = version >= 2;
   let fBrokerIds: number[];
   {
@@ -257,8 +273,8 @@ function writeCreatePartitionsResponse(w: Writer, version: number, m: CreatePart
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -267,7 +283,8 @@ function readCreatePartitionsResponse(r: Reader, version: number): CreatePartiti
   const fThrottleTimeMs: number = r.int32();
   let fResults: CreatePartitionsResponseCreatePartitionsTopicResult[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_CreatePartitionsResponseCreatePartitionsTopicResult[version]) : r.arrayLength(MIN_CreatePartitionsResponseCreatePartitionsTopicResult[version]);
+    const min0 = MIN_CreatePartitionsResponseCreatePartitionsTopicResult[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Results', r);
     } else {
@@ -294,7 +311,11 @@ function defaultCreatePartitionsResponse(): CreatePartitionsResponse {
   };
 }
 
-function writeCreatePartitionsResponseCreatePartitionsTopicResult(w: Writer, version: number, m: CreatePartitionsResponseCreatePartitionsTopicResult): void {
+function writeCreatePartitionsResponseCreatePartitionsTopicResult(
+  w: Writer,
+  version: number,
+  m: CreatePartitionsResponseCreatePartitionsTopicResult,
+): void {
   const flex = version >= 2;
   if (flex) {
     w.compactString(m.name);
@@ -309,12 +330,15 @@ function writeCreatePartitionsResponseCreatePartitionsTopicResult(w: Writer, ver
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readCreatePartitionsResponseCreatePartitionsTopicResult(r: Reader, version: number): CreatePartitionsResponseCreatePartitionsTopicResult {
+function readCreatePartitionsResponseCreatePartitionsTopicResult(
+  r: Reader,
+  version: number,
+): CreatePartitionsResponseCreatePartitionsTopicResult {
   const flex = version >= 2;
   const fName: string = flex ? r.compactString() : r.string();
   const fErrorCode: number = r.int16();
@@ -349,11 +373,11 @@ export const CreatePartitionsApi: ApiDefinition<CreatePartitionsRequest, CreateP
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: CreatePartitionsRequest): void {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('CreatePartitionsRequest', version);
+      checkVersion('CreatePartitionsRequest', version, 0, 3);
       writeCreatePartitionsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): CreatePartitionsRequest {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('CreatePartitionsRequest', version);
+      checkVersion('CreatePartitionsRequest', version, 0, 3);
       return readCreatePartitionsRequest(r, version);
     },
     defaults(): CreatePartitionsRequest {
@@ -362,11 +386,11 @@ export const CreatePartitionsApi: ApiDefinition<CreatePartitionsRequest, CreateP
   },
   response: {
     encode(w: Writer, version: number, msg: CreatePartitionsResponse): void {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('CreatePartitionsResponse', version);
+      checkVersion('CreatePartitionsResponse', version, 0, 3);
       writeCreatePartitionsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): CreatePartitionsResponse {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('CreatePartitionsResponse', version);
+      checkVersion('CreatePartitionsResponse', version, 0, 3);
       return readCreatePartitionsResponse(r, version);
     },
     defaults(): CreatePartitionsResponse {

@@ -5,13 +5,13 @@ import { type RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   endTaggedField,
   keepUnknownTag,
   nonNullable,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
   writeUnknownTaggedFieldsBefore,
 } from './_runtime.js';
@@ -128,13 +128,13 @@ function writeCreateTopicsRequest(w: Writer, version: number, m: CreateTopicsReq
   w.int32(m.timeoutMs);
   if (version >= 1) {
     w.bool(m.validateOnly);
-  } else {
-    if (!(m.validateOnly === false)) throw unsupportedField('validateOnly', version);
+  } else if (!(m.validateOnly === false)) {
+    throw unsupportedField('validateOnly', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -142,7 +142,8 @@ function readCreateTopicsRequest(r: Reader, version: number): CreateTopicsReques
   const flex = version >= 5;
   let fTopics: CreateTopicsRequestCreatableTopic[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_CreateTopicsRequestCreatableTopic[version]) : r.arrayLength(MIN_CreateTopicsRequestCreatableTopic[version]);
+    const min0 = MIN_CreateTopicsRequestCreatableTopic[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -176,7 +177,11 @@ function defaultCreateTopicsRequest(): CreateTopicsRequest {
   };
 }
 
-function writeCreateTopicsRequestCreatableTopic(w: Writer, version: number, m: CreateTopicsRequestCreatableTopic): void {
+function writeCreateTopicsRequestCreatableTopic(
+  w: Writer,
+  version: number,
+  m: CreateTopicsRequestCreatableTopic,
+): void {
   const flex = version >= 5;
   if (flex) {
     w.compactString(m.name);
@@ -209,8 +214,8 @@ function writeCreateTopicsRequestCreatableTopic(w: Writer, version: number, m: C
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -221,7 +226,8 @@ function readCreateTopicsRequestCreatableTopic(r: Reader, version: number): Crea
   const fReplicationFactor: number = r.int16();
   let fAssignments: CreateTopicsRequestCreatableReplicaAssignment[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_CreateTopicsRequestCreatableReplicaAssignment[version]) : r.arrayLength(MIN_CreateTopicsRequestCreatableReplicaAssignment[version]);
+    const min0 = MIN_CreateTopicsRequestCreatableReplicaAssignment[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Assignments', r);
     } else {
@@ -232,7 +238,8 @@ function readCreateTopicsRequestCreatableTopic(r: Reader, version: number): Crea
   }
   let fConfigs: CreateTopicsRequestCreatableTopicConfig[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_CreateTopicsRequestCreatableTopicConfig[version]) : r.arrayLength(MIN_CreateTopicsRequestCreatableTopicConfig[version]);
+    const min0 = MIN_CreateTopicsRequestCreatableTopicConfig[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Configs', r);
     } else {
@@ -265,7 +272,11 @@ function defaultCreateTopicsRequestCreatableTopic(): CreateTopicsRequestCreatabl
   };
 }
 
-function writeCreateTopicsRequestCreatableReplicaAssignment(w: Writer, version: number, m: CreateTopicsRequestCreatableReplicaAssignment): void {
+function writeCreateTopicsRequestCreatableReplicaAssignment(
+  w: Writer,
+  version: number,
+  m: CreateTopicsRequestCreatableReplicaAssignment,
+): void {
   const flex = version >= 5;
   w.int32(m.partitionIndex);
   {
@@ -281,12 +292,15 @@ function writeCreateTopicsRequestCreatableReplicaAssignment(w: Writer, version: 
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readCreateTopicsRequestCreatableReplicaAssignment(r: Reader, version: number): CreateTopicsRequestCreatableReplicaAssignment {
+function readCreateTopicsRequestCreatableReplicaAssignment(
+  r: Reader,
+  version: number,
+): CreateTopicsRequestCreatableReplicaAssignment {
   const flex = version >= 5;
   const fPartitionIndex: number = r.int32();
   let fBrokerIds: number[];
@@ -318,7 +332,11 @@ function defaultCreateTopicsRequestCreatableReplicaAssignment(): CreateTopicsReq
   };
 }
 
-function writeCreateTopicsRequestCreatableTopicConfig(w: Writer, version: number, m: CreateTopicsRequestCreatableTopicConfig): void {
+function writeCreateTopicsRequestCreatableTopicConfig(
+  w: Writer,
+  version: number,
+  m: CreateTopicsRequestCreatableTopicConfig,
+): void {
   const flex = version >= 5;
   if (flex) {
     w.compactString(m.name);
@@ -332,12 +350,15 @@ function writeCreateTopicsRequestCreatableTopicConfig(w: Writer, version: number
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readCreateTopicsRequestCreatableTopicConfig(r: Reader, version: number): CreateTopicsRequestCreatableTopicConfig {
+function readCreateTopicsRequestCreatableTopicConfig(
+  r: Reader,
+  version: number,
+): CreateTopicsRequestCreatableTopicConfig {
   const flex = version >= 5;
   const fName: string = flex ? r.compactString() : r.string();
   const fValue: string | null = (flex ? r.compactNullableString() : r.nullableString());
@@ -380,8 +401,8 @@ function writeCreateTopicsResponse(w: Writer, version: number, m: CreateTopicsRe
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -393,7 +414,8 @@ function readCreateTopicsResponse(r: Reader, version: number): CreateTopicsRespo
   }
   let fTopics: CreateTopicsResponseCreatableTopicResult[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_CreateTopicsResponseCreatableTopicResult[version]) : r.arrayLength(MIN_CreateTopicsResponseCreatableTopicResult[version]);
+    const min0 = MIN_CreateTopicsResponseCreatableTopicResult[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -420,7 +442,11 @@ function defaultCreateTopicsResponse(): CreateTopicsResponse {
   };
 }
 
-function writeCreateTopicsResponseCreatableTopicResult(w: Writer, version: number, m: CreateTopicsResponseCreatableTopicResult): void {
+function writeCreateTopicsResponseCreatableTopicResult(
+  w: Writer,
+  version: number,
+  m: CreateTopicsResponseCreatableTopicResult,
+): void {
   const flex = version >= 5;
   if (flex) {
     w.compactString(m.name);
@@ -481,12 +507,15 @@ function writeCreateTopicsResponseCreatableTopicResult(w: Writer, version: numbe
       endTaggedField(w, start);
     }
     writeUnknownTaggedFieldsBefore(w, unknown, u, Number.POSITIVE_INFINITY);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readCreateTopicsResponseCreatableTopicResult(r: Reader, version: number): CreateTopicsResponseCreatableTopicResult {
+function readCreateTopicsResponseCreatableTopicResult(
+  r: Reader,
+  version: number,
+): CreateTopicsResponseCreatableTopicResult {
   const flex = version >= 5;
   const fName: string = flex ? r.compactString() : r.string();
   let fTopicId: string = ZERO_UUID;
@@ -575,7 +604,11 @@ function defaultCreateTopicsResponseCreatableTopicResult(): CreateTopicsResponse
   };
 }
 
-function writeCreateTopicsResponseCreatableTopicConfigs(w: Writer, version: number, m: CreateTopicsResponseCreatableTopicConfigs): void {
+function writeCreateTopicsResponseCreatableTopicConfigs(
+  w: Writer,
+  version: number,
+  m: CreateTopicsResponseCreatableTopicConfigs,
+): void {
   w.compactString(m.name);
   w.compactNullableString(m.value);
   w.bool(m.readOnly);
@@ -584,7 +617,10 @@ function writeCreateTopicsResponseCreatableTopicConfigs(w: Writer, version: numb
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readCreateTopicsResponseCreatableTopicConfigs(r: Reader, version: number): CreateTopicsResponseCreatableTopicConfigs {
+function readCreateTopicsResponseCreatableTopicConfigs(
+  r: Reader,
+  version: number,
+): CreateTopicsResponseCreatableTopicConfigs {
   const fName: string = r.compactString();
   const fValue: string | null = (r.compactNullableString());
   const fReadOnly: boolean = r.bool();
@@ -622,11 +658,11 @@ export const CreateTopicsApi: ApiDefinition<CreateTopicsRequest, CreateTopicsRes
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: CreateTopicsRequest): void {
-      if (!(version >= 0 && version <= 7) || (version | 0) !== version) throw unsupportedVersion('CreateTopicsRequest', version);
+      checkVersion('CreateTopicsRequest', version, 0, 7);
       writeCreateTopicsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): CreateTopicsRequest {
-      if (!(version >= 0 && version <= 7) || (version | 0) !== version) throw unsupportedVersion('CreateTopicsRequest', version);
+      checkVersion('CreateTopicsRequest', version, 0, 7);
       return readCreateTopicsRequest(r, version);
     },
     defaults(): CreateTopicsRequest {
@@ -635,11 +671,11 @@ export const CreateTopicsApi: ApiDefinition<CreateTopicsRequest, CreateTopicsRes
   },
   response: {
     encode(w: Writer, version: number, msg: CreateTopicsResponse): void {
-      if (!(version >= 0 && version <= 7) || (version | 0) !== version) throw unsupportedVersion('CreateTopicsResponse', version);
+      checkVersion('CreateTopicsResponse', version, 0, 7);
       writeCreateTopicsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): CreateTopicsResponse {
-      if (!(version >= 0 && version <= 7) || (version | 0) !== version) throw unsupportedVersion('CreateTopicsResponse', version);
+      checkVersion('CreateTopicsResponse', version, 0, 7);
       return readCreateTopicsResponse(r, version);
     },
     defaults(): CreateTopicsResponse {

@@ -3,7 +3,7 @@ import type { SchemaCodec } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
-  unsupportedVersion,
+  checkVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -53,11 +53,11 @@ export const DefaultPrincipalDataCodec: SchemaCodec<DefaultPrincipalData> = {
   maxVersion: 0,
   flexibleMinVersion: 0,
     encode(w: Writer, version: number, msg: DefaultPrincipalData): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DefaultPrincipalData', version);
+      checkVersion('DefaultPrincipalData', version, 0, 0);
       writeDefaultPrincipalData(w, version, msg);
     },
     decode(r: Reader, version: number): DefaultPrincipalData {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DefaultPrincipalData', version);
+      checkVersion('DefaultPrincipalData', version, 0, 0);
       return readDefaultPrincipalData(r, version);
     },
     defaults(): DefaultPrincipalData {

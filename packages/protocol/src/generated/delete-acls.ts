@@ -3,10 +3,10 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -97,8 +97,8 @@ function writeDeleteAclsRequest(w: Writer, version: number, m: DeleteAclsRequest
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -106,7 +106,8 @@ function readDeleteAclsRequest(r: Reader, version: number): DeleteAclsRequest {
   const flex = version >= 2;
   let fFilters: DeleteAclsRequestDeleteAclsFilter[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DeleteAclsRequestDeleteAclsFilter[version]) : r.arrayLength(MIN_DeleteAclsRequestDeleteAclsFilter[version]);
+    const min0 = MIN_DeleteAclsRequestDeleteAclsFilter[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Filters', r);
     } else {
@@ -131,7 +132,11 @@ function defaultDeleteAclsRequest(): DeleteAclsRequest {
   };
 }
 
-function writeDeleteAclsRequestDeleteAclsFilter(w: Writer, version: number, m: DeleteAclsRequestDeleteAclsFilter): void {
+function writeDeleteAclsRequestDeleteAclsFilter(
+  w: Writer,
+  version: number,
+  m: DeleteAclsRequestDeleteAclsFilter,
+): void {
   const flex = version >= 2;
   w.int8(m.resourceTypeFilter);
   if (flex) {
@@ -141,8 +146,8 @@ function writeDeleteAclsRequestDeleteAclsFilter(w: Writer, version: number, m: D
   }
   if (version >= 1) {
     w.int8(m.patternTypeFilter);
-  } else {
-    if (!(m.patternTypeFilter === 3)) throw unsupportedField('PatternTypeFilter', version);
+  } else if (!(m.patternTypeFilter === 3)) {
+    throw unsupportedField('PatternTypeFilter', version);
   }
   if (flex) {
     w.compactNullableString(m.principalFilter);
@@ -158,8 +163,8 @@ function writeDeleteAclsRequestDeleteAclsFilter(w: Writer, version: number, m: D
   w.int8(m.permissionType);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -224,8 +229,8 @@ function writeDeleteAclsResponse(w: Writer, version: number, m: DeleteAclsRespon
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -234,7 +239,8 @@ function readDeleteAclsResponse(r: Reader, version: number): DeleteAclsResponse 
   const fThrottleTimeMs: number = r.int32();
   let fFilterResults: DeleteAclsResponseDeleteAclsFilterResult[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DeleteAclsResponseDeleteAclsFilterResult[version]) : r.arrayLength(MIN_DeleteAclsResponseDeleteAclsFilterResult[version]);
+    const min0 = MIN_DeleteAclsResponseDeleteAclsFilterResult[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('FilterResults', r);
     } else {
@@ -261,7 +267,11 @@ function defaultDeleteAclsResponse(): DeleteAclsResponse {
   };
 }
 
-function writeDeleteAclsResponseDeleteAclsFilterResult(w: Writer, version: number, m: DeleteAclsResponseDeleteAclsFilterResult): void {
+function writeDeleteAclsResponseDeleteAclsFilterResult(
+  w: Writer,
+  version: number,
+  m: DeleteAclsResponseDeleteAclsFilterResult,
+): void {
   const flex = version >= 2;
   w.int16(m.errorCode);
   if (flex) {
@@ -282,18 +292,22 @@ function writeDeleteAclsResponseDeleteAclsFilterResult(w: Writer, version: numbe
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDeleteAclsResponseDeleteAclsFilterResult(r: Reader, version: number): DeleteAclsResponseDeleteAclsFilterResult {
+function readDeleteAclsResponseDeleteAclsFilterResult(
+  r: Reader,
+  version: number,
+): DeleteAclsResponseDeleteAclsFilterResult {
   const flex = version >= 2;
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (flex ? r.compactNullableString() : r.nullableString());
   let fMatchingAcls: DeleteAclsResponseDeleteAclsMatchingAcl[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DeleteAclsResponseDeleteAclsMatchingAcl[version]) : r.arrayLength(MIN_DeleteAclsResponseDeleteAclsMatchingAcl[version]);
+    const min0 = MIN_DeleteAclsResponseDeleteAclsMatchingAcl[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('MatchingAcls', r);
     } else {
@@ -322,7 +336,11 @@ function defaultDeleteAclsResponseDeleteAclsFilterResult(): DeleteAclsResponseDe
   };
 }
 
-function writeDeleteAclsResponseDeleteAclsMatchingAcl(w: Writer, version: number, m: DeleteAclsResponseDeleteAclsMatchingAcl): void {
+function writeDeleteAclsResponseDeleteAclsMatchingAcl(
+  w: Writer,
+  version: number,
+  m: DeleteAclsResponseDeleteAclsMatchingAcl,
+): void {
   const flex = version >= 2;
   w.int16(m.errorCode);
   if (flex) {
@@ -338,8 +356,8 @@ function writeDeleteAclsResponseDeleteAclsMatchingAcl(w: Writer, version: number
   }
   if (version >= 1) {
     w.int8(m.patternType);
-  } else {
-    if (!(m.patternType === 3)) throw unsupportedField('PatternType', version);
+  } else if (!(m.patternType === 3)) {
+    throw unsupportedField('PatternType', version);
   }
   if (flex) {
     w.compactString(m.principal);
@@ -355,12 +373,15 @@ function writeDeleteAclsResponseDeleteAclsMatchingAcl(w: Writer, version: number
   w.int8(m.permissionType);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDeleteAclsResponseDeleteAclsMatchingAcl(r: Reader, version: number): DeleteAclsResponseDeleteAclsMatchingAcl {
+function readDeleteAclsResponseDeleteAclsMatchingAcl(
+  r: Reader,
+  version: number,
+): DeleteAclsResponseDeleteAclsMatchingAcl {
   const flex = version >= 2;
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (flex ? r.compactNullableString() : r.nullableString());
@@ -416,11 +437,11 @@ export const DeleteAclsApi: ApiDefinition<DeleteAclsRequest, DeleteAclsResponse>
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: DeleteAclsRequest): void {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('DeleteAclsRequest', version);
+      checkVersion('DeleteAclsRequest', version, 0, 3);
       writeDeleteAclsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DeleteAclsRequest {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('DeleteAclsRequest', version);
+      checkVersion('DeleteAclsRequest', version, 0, 3);
       return readDeleteAclsRequest(r, version);
     },
     defaults(): DeleteAclsRequest {
@@ -429,11 +450,11 @@ export const DeleteAclsApi: ApiDefinition<DeleteAclsRequest, DeleteAclsResponse>
   },
   response: {
     encode(w: Writer, version: number, msg: DeleteAclsResponse): void {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('DeleteAclsResponse', version);
+      checkVersion('DeleteAclsResponse', version, 0, 3);
       writeDeleteAclsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DeleteAclsResponse {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('DeleteAclsResponse', version);
+      checkVersion('DeleteAclsResponse', version, 0, 3);
       return readDeleteAclsResponse(r, version);
     },
     defaults(): DeleteAclsResponse {

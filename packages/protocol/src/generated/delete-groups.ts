@@ -3,9 +3,9 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -53,8 +53,8 @@ function writeDeleteGroupsRequest(w: Writer, version: number, m: DeleteGroupsReq
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -103,8 +103,8 @@ function writeDeleteGroupsResponse(w: Writer, version: number, m: DeleteGroupsRe
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -140,7 +140,11 @@ function defaultDeleteGroupsResponse(): DeleteGroupsResponse {
   };
 }
 
-function writeDeleteGroupsResponseDeletableGroupResult(w: Writer, version: number, m: DeleteGroupsResponseDeletableGroupResult): void {
+function writeDeleteGroupsResponseDeletableGroupResult(
+  w: Writer,
+  version: number,
+  m: DeleteGroupsResponseDeletableGroupResult,
+): void {
   const flex = version >= 2;
   if (flex) {
     w.compactString(m.groupId);
@@ -150,12 +154,15 @@ function writeDeleteGroupsResponseDeletableGroupResult(w: Writer, version: numbe
   w.int16(m.errorCode);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDeleteGroupsResponseDeletableGroupResult(r: Reader, version: number): DeleteGroupsResponseDeletableGroupResult {
+function readDeleteGroupsResponseDeletableGroupResult(
+  r: Reader,
+  version: number,
+): DeleteGroupsResponseDeletableGroupResult {
   const flex = version >= 2;
   const fGroupId: string = flex ? r.compactString() : r.string();
   const fErrorCode: number = r.int16();
@@ -187,11 +194,11 @@ export const DeleteGroupsApi: ApiDefinition<DeleteGroupsRequest, DeleteGroupsRes
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: DeleteGroupsRequest): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('DeleteGroupsRequest', version);
+      checkVersion('DeleteGroupsRequest', version, 0, 2);
       writeDeleteGroupsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DeleteGroupsRequest {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('DeleteGroupsRequest', version);
+      checkVersion('DeleteGroupsRequest', version, 0, 2);
       return readDeleteGroupsRequest(r, version);
     },
     defaults(): DeleteGroupsRequest {
@@ -200,11 +207,11 @@ export const DeleteGroupsApi: ApiDefinition<DeleteGroupsRequest, DeleteGroupsRes
   },
   response: {
     encode(w: Writer, version: number, msg: DeleteGroupsResponse): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('DeleteGroupsResponse', version);
+      checkVersion('DeleteGroupsResponse', version, 0, 2);
       writeDeleteGroupsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DeleteGroupsResponse {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('DeleteGroupsResponse', version);
+      checkVersion('DeleteGroupsResponse', version, 0, 2);
       return readDeleteGroupsResponse(r, version);
     },
     defaults(): DeleteGroupsResponse {

@@ -3,9 +3,9 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -86,8 +86,8 @@ function writeDeleteRecordsRequest(w: Writer, version: number, m: DeleteRecordsR
   w.int32(m.timeoutMs);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -95,7 +95,8 @@ function readDeleteRecordsRequest(r: Reader, version: number): DeleteRecordsRequ
   const flex = version >= 2;
   let fTopics: DeleteRecordsRequestDeleteRecordsTopic[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DeleteRecordsRequestDeleteRecordsTopic[version]) : r.arrayLength(MIN_DeleteRecordsRequestDeleteRecordsTopic[version]);
+    const min0 = MIN_DeleteRecordsRequestDeleteRecordsTopic[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -123,7 +124,11 @@ function defaultDeleteRecordsRequest(): DeleteRecordsRequest {
   };
 }
 
-function writeDeleteRecordsRequestDeleteRecordsTopic(w: Writer, version: number, m: DeleteRecordsRequestDeleteRecordsTopic): void {
+function writeDeleteRecordsRequestDeleteRecordsTopic(
+  w: Writer,
+  version: number,
+  m: DeleteRecordsRequestDeleteRecordsTopic,
+): void {
   const flex = version >= 2;
   if (flex) {
     w.compactString(m.name);
@@ -143,17 +148,21 @@ function writeDeleteRecordsRequestDeleteRecordsTopic(w: Writer, version: number,
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDeleteRecordsRequestDeleteRecordsTopic(r: Reader, version: number): DeleteRecordsRequestDeleteRecordsTopic {
+function readDeleteRecordsRequestDeleteRecordsTopic(
+  r: Reader,
+  version: number,
+): DeleteRecordsRequestDeleteRecordsTopic {
   const flex = version >= 2;
   const fName: string = flex ? r.compactString() : r.string();
   let fPartitions: DeleteRecordsRequestDeleteRecordsPartition[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DeleteRecordsRequestDeleteRecordsPartition[version]) : r.arrayLength(MIN_DeleteRecordsRequestDeleteRecordsPartition[version]);
+    const min0 = MIN_DeleteRecordsRequestDeleteRecordsPartition[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -180,18 +189,25 @@ function defaultDeleteRecordsRequestDeleteRecordsTopic(): DeleteRecordsRequestDe
   };
 }
 
-function writeDeleteRecordsRequestDeleteRecordsPartition(w: Writer, version: number, m: DeleteRecordsRequestDeleteRecordsPartition): void {
+function writeDeleteRecordsRequestDeleteRecordsPartition(
+  w: Writer,
+  version: number,
+  m: DeleteRecordsRequestDeleteRecordsPartition,
+): void {
   const flex = version >= 2;
   w.int32(m.partitionIndex);
   w.int64(m.offset);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDeleteRecordsRequestDeleteRecordsPartition(r: Reader, version: number): DeleteRecordsRequestDeleteRecordsPartition {
+function readDeleteRecordsRequestDeleteRecordsPartition(
+  r: Reader,
+  version: number,
+): DeleteRecordsRequestDeleteRecordsPartition {
   const flex = version >= 2;
   const fPartitionIndex: number = r.int32();
   const fOffset: bigint = r.int64();
@@ -234,8 +250,8 @@ function writeDeleteRecordsResponse(w: Writer, version: number, m: DeleteRecords
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -244,7 +260,8 @@ function readDeleteRecordsResponse(r: Reader, version: number): DeleteRecordsRes
   const fThrottleTimeMs: number = r.int32();
   let fTopics: DeleteRecordsResponseDeleteRecordsTopicResult[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DeleteRecordsResponseDeleteRecordsTopicResult[version]) : r.arrayLength(MIN_DeleteRecordsResponseDeleteRecordsTopicResult[version]);
+    const min0 = MIN_DeleteRecordsResponseDeleteRecordsTopicResult[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -271,7 +288,11 @@ function defaultDeleteRecordsResponse(): DeleteRecordsResponse {
   };
 }
 
-function writeDeleteRecordsResponseDeleteRecordsTopicResult(w: Writer, version: number, m: DeleteRecordsResponseDeleteRecordsTopicResult): void {
+function writeDeleteRecordsResponseDeleteRecordsTopicResult(
+  w: Writer,
+  version: number,
+  m: DeleteRecordsResponseDeleteRecordsTopicResult,
+): void {
   const flex = version >= 2;
   if (flex) {
     w.compactString(m.name);
@@ -291,17 +312,21 @@ function writeDeleteRecordsResponseDeleteRecordsTopicResult(w: Writer, version: 
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDeleteRecordsResponseDeleteRecordsTopicResult(r: Reader, version: number): DeleteRecordsResponseDeleteRecordsTopicResult {
+function readDeleteRecordsResponseDeleteRecordsTopicResult(
+  r: Reader,
+  version: number,
+): DeleteRecordsResponseDeleteRecordsTopicResult {
   const flex = version >= 2;
   const fName: string = flex ? r.compactString() : r.string();
   let fPartitions: DeleteRecordsResponseDeleteRecordsPartitionResult[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DeleteRecordsResponseDeleteRecordsPartitionResult[version]) : r.arrayLength(MIN_DeleteRecordsResponseDeleteRecordsPartitionResult[version]);
+    const min0 = MIN_DeleteRecordsResponseDeleteRecordsPartitionResult[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -328,19 +353,26 @@ function defaultDeleteRecordsResponseDeleteRecordsTopicResult(): DeleteRecordsRe
   };
 }
 
-function writeDeleteRecordsResponseDeleteRecordsPartitionResult(w: Writer, version: number, m: DeleteRecordsResponseDeleteRecordsPartitionResult): void {
+function writeDeleteRecordsResponseDeleteRecordsPartitionResult(
+  w: Writer,
+  version: number,
+  m: DeleteRecordsResponseDeleteRecordsPartitionResult,
+): void {
   const flex = version >= 2;
   w.int32(m.partitionIndex);
   w.int64(m.lowWatermark);
   w.int16(m.errorCode);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDeleteRecordsResponseDeleteRecordsPartitionResult(r: Reader, version: number): DeleteRecordsResponseDeleteRecordsPartitionResult {
+function readDeleteRecordsResponseDeleteRecordsPartitionResult(
+  r: Reader,
+  version: number,
+): DeleteRecordsResponseDeleteRecordsPartitionResult {
   const flex = version >= 2;
   const fPartitionIndex: number = r.int32();
   const fLowWatermark: bigint = r.int64();
@@ -375,11 +407,11 @@ export const DeleteRecordsApi: ApiDefinition<DeleteRecordsRequest, DeleteRecords
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: DeleteRecordsRequest): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('DeleteRecordsRequest', version);
+      checkVersion('DeleteRecordsRequest', version, 0, 2);
       writeDeleteRecordsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DeleteRecordsRequest {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('DeleteRecordsRequest', version);
+      checkVersion('DeleteRecordsRequest', version, 0, 2);
       return readDeleteRecordsRequest(r, version);
     },
     defaults(): DeleteRecordsRequest {
@@ -388,11 +420,11 @@ export const DeleteRecordsApi: ApiDefinition<DeleteRecordsRequest, DeleteRecords
   },
   response: {
     encode(w: Writer, version: number, msg: DeleteRecordsResponse): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('DeleteRecordsResponse', version);
+      checkVersion('DeleteRecordsResponse', version, 0, 2);
       writeDeleteRecordsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DeleteRecordsResponse {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('DeleteRecordsResponse', version);
+      checkVersion('DeleteRecordsResponse', version, 0, 2);
       return readDeleteRecordsResponse(r, version);
     },
     defaults(): DeleteRecordsResponse {

@@ -4,8 +4,8 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -102,7 +102,11 @@ function defaultDeleteShareGroupStateRequest(): DeleteShareGroupStateRequest {
   };
 }
 
-function writeDeleteShareGroupStateRequestDeleteStateData(w: Writer, version: number, m: DeleteShareGroupStateRequestDeleteStateData): void {
+function writeDeleteShareGroupStateRequestDeleteStateData(
+  w: Writer,
+  version: number,
+  m: DeleteShareGroupStateRequestDeleteStateData,
+): void {
   w.uuid(m.topicId);
   {
     const a0 = m.partitions;
@@ -114,7 +118,10 @@ function writeDeleteShareGroupStateRequestDeleteStateData(w: Writer, version: nu
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readDeleteShareGroupStateRequestDeleteStateData(r: Reader, version: number): DeleteShareGroupStateRequestDeleteStateData {
+function readDeleteShareGroupStateRequestDeleteStateData(
+  r: Reader,
+  version: number,
+): DeleteShareGroupStateRequestDeleteStateData {
   const fTopicId: string = r.uuid();
   let fPartitions: DeleteShareGroupStateRequestPartitionData[];
   {
@@ -143,12 +150,19 @@ function defaultDeleteShareGroupStateRequestDeleteStateData(): DeleteShareGroupS
   };
 }
 
-function writeDeleteShareGroupStateRequestPartitionData(w: Writer, version: number, m: DeleteShareGroupStateRequestPartitionData): void {
+function writeDeleteShareGroupStateRequestPartitionData(
+  w: Writer,
+  version: number,
+  m: DeleteShareGroupStateRequestPartitionData,
+): void {
   w.int32(m.partition);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readDeleteShareGroupStateRequestPartitionData(r: Reader, version: number): DeleteShareGroupStateRequestPartitionData {
+function readDeleteShareGroupStateRequestPartitionData(
+  r: Reader,
+  version: number,
+): DeleteShareGroupStateRequestPartitionData {
   const fPartition: number = r.int32();
   let unknown: RawTaggedField[] | undefined;
   unknown = r.taggedFields();
@@ -201,7 +215,11 @@ function defaultDeleteShareGroupStateResponse(): DeleteShareGroupStateResponse {
   };
 }
 
-function writeDeleteShareGroupStateResponseDeleteStateResult(w: Writer, version: number, m: DeleteShareGroupStateResponseDeleteStateResult): void {
+function writeDeleteShareGroupStateResponseDeleteStateResult(
+  w: Writer,
+  version: number,
+  m: DeleteShareGroupStateResponseDeleteStateResult,
+): void {
   w.uuid(m.topicId);
   {
     const a0 = m.partitions;
@@ -213,7 +231,10 @@ function writeDeleteShareGroupStateResponseDeleteStateResult(w: Writer, version:
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readDeleteShareGroupStateResponseDeleteStateResult(r: Reader, version: number): DeleteShareGroupStateResponseDeleteStateResult {
+function readDeleteShareGroupStateResponseDeleteStateResult(
+  r: Reader,
+  version: number,
+): DeleteShareGroupStateResponseDeleteStateResult {
   const fTopicId: string = r.uuid();
   let fPartitions: DeleteShareGroupStateResponsePartitionResult[];
   {
@@ -242,14 +263,21 @@ function defaultDeleteShareGroupStateResponseDeleteStateResult(): DeleteShareGro
   };
 }
 
-function writeDeleteShareGroupStateResponsePartitionResult(w: Writer, version: number, m: DeleteShareGroupStateResponsePartitionResult): void {
+function writeDeleteShareGroupStateResponsePartitionResult(
+  w: Writer,
+  version: number,
+  m: DeleteShareGroupStateResponsePartitionResult,
+): void {
   w.int32(m.partition);
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readDeleteShareGroupStateResponsePartitionResult(r: Reader, version: number): DeleteShareGroupStateResponsePartitionResult {
+function readDeleteShareGroupStateResponsePartitionResult(
+  r: Reader,
+  version: number,
+): DeleteShareGroupStateResponsePartitionResult {
   const fPartition: number = r.int32();
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (r.compactNullableString());
@@ -281,11 +309,11 @@ export const DeleteShareGroupStateApi: ApiDefinition<DeleteShareGroupStateReques
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: DeleteShareGroupStateRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DeleteShareGroupStateRequest', version);
+      checkVersion('DeleteShareGroupStateRequest', version, 0, 0);
       writeDeleteShareGroupStateRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DeleteShareGroupStateRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DeleteShareGroupStateRequest', version);
+      checkVersion('DeleteShareGroupStateRequest', version, 0, 0);
       return readDeleteShareGroupStateRequest(r, version);
     },
     defaults(): DeleteShareGroupStateRequest {
@@ -294,11 +322,11 @@ export const DeleteShareGroupStateApi: ApiDefinition<DeleteShareGroupStateReques
   },
   response: {
     encode(w: Writer, version: number, msg: DeleteShareGroupStateResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DeleteShareGroupStateResponse', version);
+      checkVersion('DeleteShareGroupStateResponse', version, 0, 0);
       writeDeleteShareGroupStateResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DeleteShareGroupStateResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DeleteShareGroupStateResponse', version);
+      checkVersion('DeleteShareGroupStateResponse', version, 0, 0);
       return readDeleteShareGroupStateResponse(r, version);
     },
     defaults(): DeleteShareGroupStateResponse {

@@ -4,11 +4,11 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nonNullable,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -68,8 +68,8 @@ function writeDeleteTopicsRequest(w: Writer, version: number, m: DeleteTopicsReq
         writeDeleteTopicsRequestDeleteTopicState(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.topics.length === 0)) throw unsupportedField('Topics', version);
+  } else if (!(m.topics.length === 0)) {
+    throw unsupportedField('Topics', version);
   }
   if (version <= 5) {
     {
@@ -91,8 +91,8 @@ function writeDeleteTopicsRequest(w: Writer, version: number, m: DeleteTopicsReq
   w.int32(m.timeoutMs);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -145,7 +145,11 @@ function defaultDeleteTopicsRequest(): DeleteTopicsRequest {
   };
 }
 
-function writeDeleteTopicsRequestDeleteTopicState(w: Writer, version: number, m: DeleteTopicsRequestDeleteTopicState): void {
+function writeDeleteTopicsRequestDeleteTopicState(
+  w: Writer,
+  version: number,
+  m: DeleteTopicsRequestDeleteTopicState,
+): void {
   w.compactNullableString(m.name);
   w.uuid(m.topicId);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -191,8 +195,8 @@ function writeDeleteTopicsResponse(w: Writer, version: number, m: DeleteTopicsRe
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -204,7 +208,8 @@ function readDeleteTopicsResponse(r: Reader, version: number): DeleteTopicsRespo
   }
   let fResponses: DeleteTopicsResponseDeletableTopicResult[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DeleteTopicsResponseDeletableTopicResult[version]) : r.arrayLength(MIN_DeleteTopicsResponseDeletableTopicResult[version]);
+    const min0 = MIN_DeleteTopicsResponseDeletableTopicResult[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Responses', r);
     } else {
@@ -231,7 +236,11 @@ function defaultDeleteTopicsResponse(): DeleteTopicsResponse {
   };
 }
 
-function writeDeleteTopicsResponseDeletableTopicResult(w: Writer, version: number, m: DeleteTopicsResponseDeletableTopicResult): void {
+function writeDeleteTopicsResponseDeletableTopicResult(
+  w: Writer,
+  version: number,
+  m: DeleteTopicsResponseDeletableTopicResult,
+): void {
   const flex = version >= 4;
   if (m.name === null && !(version >= 6)) throw nonNullable('Name', version);
   if (flex) {
@@ -253,12 +262,15 @@ function writeDeleteTopicsResponseDeletableTopicResult(w: Writer, version: numbe
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDeleteTopicsResponseDeletableTopicResult(r: Reader, version: number): DeleteTopicsResponseDeletableTopicResult {
+function readDeleteTopicsResponseDeletableTopicResult(
+  r: Reader,
+  version: number,
+): DeleteTopicsResponseDeletableTopicResult {
   const flex = version >= 4;
   const fName: string | null = version >= 6 ? (flex ? r.compactNullableString() : r.nullableString()) : (flex ? r.compactString() : r.string());
   let fTopicId: string = ZERO_UUID;
@@ -302,11 +314,11 @@ export const DeleteTopicsApi: ApiDefinition<DeleteTopicsRequest, DeleteTopicsRes
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: DeleteTopicsRequest): void {
-      if (!(version >= 0 && version <= 6) || (version | 0) !== version) throw unsupportedVersion('DeleteTopicsRequest', version);
+      checkVersion('DeleteTopicsRequest', version, 0, 6);
       writeDeleteTopicsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DeleteTopicsRequest {
-      if (!(version >= 0 && version <= 6) || (version | 0) !== version) throw unsupportedVersion('DeleteTopicsRequest', version);
+      checkVersion('DeleteTopicsRequest', version, 0, 6);
       return readDeleteTopicsRequest(r, version);
     },
     defaults(): DeleteTopicsRequest {
@@ -315,11 +327,11 @@ export const DeleteTopicsApi: ApiDefinition<DeleteTopicsRequest, DeleteTopicsRes
   },
   response: {
     encode(w: Writer, version: number, msg: DeleteTopicsResponse): void {
-      if (!(version >= 0 && version <= 6) || (version | 0) !== version) throw unsupportedVersion('DeleteTopicsResponse', version);
+      checkVersion('DeleteTopicsResponse', version, 0, 6);
       writeDeleteTopicsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DeleteTopicsResponse {
-      if (!(version >= 0 && version <= 6) || (version | 0) !== version) throw unsupportedVersion('DeleteTopicsResponse', version);
+      checkVersion('DeleteTopicsResponse', version, 0, 6);
       return readDeleteTopicsResponse(r, version);
     },
     defaults(): DeleteTopicsResponse {

@@ -3,10 +3,10 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -78,8 +78,8 @@ function writeDescribeAclsRequest(w: Writer, version: number, m: DescribeAclsReq
   }
   if (version >= 1) {
     w.int8(m.patternTypeFilter);
-  } else {
-    if (!(m.patternTypeFilter === 3)) throw unsupportedField('PatternTypeFilter', version);
+  } else if (!(m.patternTypeFilter === 3)) {
+    throw unsupportedField('PatternTypeFilter', version);
   }
   if (flex) {
     w.compactNullableString(m.principalFilter);
@@ -95,8 +95,8 @@ function writeDescribeAclsRequest(w: Writer, version: number, m: DescribeAclsReq
   w.int8(m.permissionType);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -167,8 +167,8 @@ function writeDescribeAclsResponse(w: Writer, version: number, m: DescribeAclsRe
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -179,7 +179,8 @@ function readDescribeAclsResponse(r: Reader, version: number): DescribeAclsRespo
   const fErrorMessage: string | null = (flex ? r.compactNullableString() : r.nullableString());
   let fResources: DescribeAclsResponseDescribeAclsResource[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DescribeAclsResponseDescribeAclsResource[version]) : r.arrayLength(MIN_DescribeAclsResponseDescribeAclsResource[version]);
+    const min0 = MIN_DescribeAclsResponseDescribeAclsResource[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Resources', r);
     } else {
@@ -210,7 +211,11 @@ function defaultDescribeAclsResponse(): DescribeAclsResponse {
   };
 }
 
-function writeDescribeAclsResponseDescribeAclsResource(w: Writer, version: number, m: DescribeAclsResponseDescribeAclsResource): void {
+function writeDescribeAclsResponseDescribeAclsResource(
+  w: Writer,
+  version: number,
+  m: DescribeAclsResponseDescribeAclsResource,
+): void {
   const flex = version >= 2;
   w.int8(m.resourceType);
   if (flex) {
@@ -220,8 +225,8 @@ function writeDescribeAclsResponseDescribeAclsResource(w: Writer, version: numbe
   }
   if (version >= 1) {
     w.int8(m.patternType);
-  } else {
-    if (!(m.patternType === 3)) throw unsupportedField('PatternType', version);
+  } else if (!(m.patternType === 3)) {
+    throw unsupportedField('PatternType', version);
   }
   {
     const a0 = m.acls;
@@ -236,12 +241,15 @@ function writeDescribeAclsResponseDescribeAclsResource(w: Writer, version: numbe
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDescribeAclsResponseDescribeAclsResource(r: Reader, version: number): DescribeAclsResponseDescribeAclsResource {
+function readDescribeAclsResponseDescribeAclsResource(
+  r: Reader,
+  version: number,
+): DescribeAclsResponseDescribeAclsResource {
   const flex = version >= 2;
   const fResourceType: number = r.int8();
   const fResourceName: string = flex ? r.compactString() : r.string();
@@ -251,7 +259,8 @@ function readDescribeAclsResponseDescribeAclsResource(r: Reader, version: number
   }
   let fAcls: DescribeAclsResponseAclDescription[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DescribeAclsResponseAclDescription[version]) : r.arrayLength(MIN_DescribeAclsResponseAclDescription[version]);
+    const min0 = MIN_DescribeAclsResponseAclDescription[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Acls', r);
     } else {
@@ -282,7 +291,11 @@ function defaultDescribeAclsResponseDescribeAclsResource(): DescribeAclsResponse
   };
 }
 
-function writeDescribeAclsResponseAclDescription(w: Writer, version: number, m: DescribeAclsResponseAclDescription): void {
+function writeDescribeAclsResponseAclDescription(
+  w: Writer,
+  version: number,
+  m: DescribeAclsResponseAclDescription,
+): void {
   const flex = version >= 2;
   if (flex) {
     w.compactString(m.principal);
@@ -298,8 +311,8 @@ function writeDescribeAclsResponseAclDescription(w: Writer, version: number, m: 
   w.int8(m.permissionType);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -341,11 +354,11 @@ export const DescribeAclsApi: ApiDefinition<DescribeAclsRequest, DescribeAclsRes
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: DescribeAclsRequest): void {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('DescribeAclsRequest', version);
+      checkVersion('DescribeAclsRequest', version, 0, 3);
       writeDescribeAclsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeAclsRequest {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('DescribeAclsRequest', version);
+      checkVersion('DescribeAclsRequest', version, 0, 3);
       return readDescribeAclsRequest(r, version);
     },
     defaults(): DescribeAclsRequest {
@@ -354,11 +367,11 @@ export const DescribeAclsApi: ApiDefinition<DescribeAclsRequest, DescribeAclsRes
   },
   response: {
     encode(w: Writer, version: number, msg: DescribeAclsResponse): void {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('DescribeAclsResponse', version);
+      checkVersion('DescribeAclsResponse', version, 0, 3);
       writeDescribeAclsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeAclsResponse {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('DescribeAclsResponse', version);
+      checkVersion('DescribeAclsResponse', version, 0, 3);
       return readDescribeAclsResponse(r, version);
     },
     defaults(): DescribeAclsResponse {

@@ -3,9 +3,9 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -88,8 +88,8 @@ function writeDescribeClientQuotasRequest(w: Writer, version: number, m: Describ
   w.bool(m.strict);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -97,7 +97,8 @@ function readDescribeClientQuotasRequest(r: Reader, version: number): DescribeCl
   const flex = version >= 1;
   let fComponents: DescribeClientQuotasRequestComponentData[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DescribeClientQuotasRequestComponentData[version]) : r.arrayLength(MIN_DescribeClientQuotasRequestComponentData[version]);
+    const min0 = MIN_DescribeClientQuotasRequestComponentData[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Components', r);
     } else {
@@ -125,7 +126,11 @@ function defaultDescribeClientQuotasRequest(): DescribeClientQuotasRequest {
   };
 }
 
-function writeDescribeClientQuotasRequestComponentData(w: Writer, version: number, m: DescribeClientQuotasRequestComponentData): void {
+function writeDescribeClientQuotasRequestComponentData(
+  w: Writer,
+  version: number,
+  m: DescribeClientQuotasRequestComponentData,
+): void {
   const flex = version >= 1;
   if (flex) {
     w.compactString(m.entityType);
@@ -140,12 +145,15 @@ function writeDescribeClientQuotasRequestComponentData(w: Writer, version: numbe
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDescribeClientQuotasRequestComponentData(r: Reader, version: number): DescribeClientQuotasRequestComponentData {
+function readDescribeClientQuotasRequestComponentData(
+  r: Reader,
+  version: number,
+): DescribeClientQuotasRequestComponentData {
   const flex = version >= 1;
   const fEntityType: string = flex ? r.compactString() : r.string();
   const fMatchType: number = r.int8();
@@ -205,8 +213,8 @@ function writeDescribeClientQuotasResponse(w: Writer, version: number, m: Descri
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -217,7 +225,8 @@ function readDescribeClientQuotasResponse(r: Reader, version: number): DescribeC
   const fErrorMessage: string | null = (flex ? r.compactNullableString() : r.nullableString());
   let fEntries: DescribeClientQuotasResponseEntryData[] | null;
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DescribeClientQuotasResponseEntryData[version]) : r.arrayLength(MIN_DescribeClientQuotasResponseEntryData[version]);
+    const min0 = MIN_DescribeClientQuotasResponseEntryData[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       fEntries = null;
     } else {
@@ -248,7 +257,11 @@ function defaultDescribeClientQuotasResponse(): DescribeClientQuotasResponse {
   };
 }
 
-function writeDescribeClientQuotasResponseEntryData(w: Writer, version: number, m: DescribeClientQuotasResponseEntryData): void {
+function writeDescribeClientQuotasResponseEntryData(
+  w: Writer,
+  version: number,
+  m: DescribeClientQuotasResponseEntryData,
+): void {
   const flex = version >= 1;
   {
     const a0 = m.entity;
@@ -274,8 +287,8 @@ function writeDescribeClientQuotasResponseEntryData(w: Writer, version: number, 
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -283,7 +296,8 @@ function readDescribeClientQuotasResponseEntryData(r: Reader, version: number): 
   const flex = version >= 1;
   let fEntity: DescribeClientQuotasResponseEntityData[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DescribeClientQuotasResponseEntityData[version]) : r.arrayLength(MIN_DescribeClientQuotasResponseEntityData[version]);
+    const min0 = MIN_DescribeClientQuotasResponseEntityData[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Entity', r);
     } else {
@@ -321,7 +335,11 @@ function defaultDescribeClientQuotasResponseEntryData(): DescribeClientQuotasRes
   };
 }
 
-function writeDescribeClientQuotasResponseEntityData(w: Writer, version: number, m: DescribeClientQuotasResponseEntityData): void {
+function writeDescribeClientQuotasResponseEntityData(
+  w: Writer,
+  version: number,
+  m: DescribeClientQuotasResponseEntityData,
+): void {
   const flex = version >= 1;
   if (flex) {
     w.compactString(m.entityType);
@@ -335,12 +353,15 @@ function writeDescribeClientQuotasResponseEntityData(w: Writer, version: number,
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDescribeClientQuotasResponseEntityData(r: Reader, version: number): DescribeClientQuotasResponseEntityData {
+function readDescribeClientQuotasResponseEntityData(
+  r: Reader,
+  version: number,
+): DescribeClientQuotasResponseEntityData {
   const flex = version >= 1;
   const fEntityType: string = flex ? r.compactString() : r.string();
   const fEntityName: string | null = (flex ? r.compactNullableString() : r.nullableString());
@@ -362,7 +383,11 @@ function defaultDescribeClientQuotasResponseEntityData(): DescribeClientQuotasRe
   };
 }
 
-function writeDescribeClientQuotasResponseValueData(w: Writer, version: number, m: DescribeClientQuotasResponseValueData): void {
+function writeDescribeClientQuotasResponseValueData(
+  w: Writer,
+  version: number,
+  m: DescribeClientQuotasResponseValueData,
+): void {
   const flex = version >= 1;
   if (flex) {
     w.compactString(m.key);
@@ -372,8 +397,8 @@ function writeDescribeClientQuotasResponseValueData(w: Writer, version: number, 
   w.float64(m.value);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -409,11 +434,11 @@ export const DescribeClientQuotasApi: ApiDefinition<DescribeClientQuotasRequest,
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: DescribeClientQuotasRequest): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('DescribeClientQuotasRequest', version);
+      checkVersion('DescribeClientQuotasRequest', version, 0, 1);
       writeDescribeClientQuotasRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeClientQuotasRequest {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('DescribeClientQuotasRequest', version);
+      checkVersion('DescribeClientQuotasRequest', version, 0, 1);
       return readDescribeClientQuotasRequest(r, version);
     },
     defaults(): DescribeClientQuotasRequest {
@@ -422,11 +447,11 @@ export const DescribeClientQuotasApi: ApiDefinition<DescribeClientQuotasRequest,
   },
   response: {
     encode(w: Writer, version: number, msg: DescribeClientQuotasResponse): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('DescribeClientQuotasResponse', version);
+      checkVersion('DescribeClientQuotasResponse', version, 0, 1);
       writeDescribeClientQuotasResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeClientQuotasResponse {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('DescribeClientQuotasResponse', version);
+      checkVersion('DescribeClientQuotasResponse', version, 0, 1);
       return readDescribeClientQuotasResponse(r, version);
     },
     defaults(): DescribeClientQuotasResponse {

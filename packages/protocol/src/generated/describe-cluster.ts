@@ -3,9 +3,9 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -56,8 +56,8 @@ function writeDescribeClusterRequest(w: Writer, version: number, m: DescribeClus
   w.bool(m.includeClusterAuthorizedOperations);
   if (version >= 1) {
     w.int8(m.endpointType);
-  } else {
-    if (!(m.endpointType === 1)) throw unsupportedField('EndpointType', version);
+  } else if (!(m.endpointType === 1)) {
+    throw unsupportedField('EndpointType', version);
   }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
@@ -90,8 +90,8 @@ function writeDescribeClusterResponse(w: Writer, version: number, m: DescribeClu
   w.compactNullableString(m.errorMessage);
   if (version >= 1) {
     w.int8(m.endpointType);
-  } else {
-    if (!(m.endpointType === 1)) throw unsupportedField('EndpointType', version);
+  } else if (!(m.endpointType === 1)) {
+    throw unsupportedField('EndpointType', version);
   }
   w.compactString(m.clusterId);
   w.int32(m.controllerId);
@@ -156,7 +156,11 @@ function defaultDescribeClusterResponse(): DescribeClusterResponse {
   };
 }
 
-function writeDescribeClusterResponseDescribeClusterBroker(w: Writer, version: number, m: DescribeClusterResponseDescribeClusterBroker): void {
+function writeDescribeClusterResponseDescribeClusterBroker(
+  w: Writer,
+  version: number,
+  m: DescribeClusterResponseDescribeClusterBroker,
+): void {
   w.int32(m.brokerId);
   w.compactString(m.host);
   w.int32(m.port);
@@ -164,7 +168,10 @@ function writeDescribeClusterResponseDescribeClusterBroker(w: Writer, version: n
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readDescribeClusterResponseDescribeClusterBroker(r: Reader, version: number): DescribeClusterResponseDescribeClusterBroker {
+function readDescribeClusterResponseDescribeClusterBroker(
+  r: Reader,
+  version: number,
+): DescribeClusterResponseDescribeClusterBroker {
   const fBrokerId: number = r.int32();
   const fHost: string = r.compactString();
   const fPort: number = r.int32();
@@ -199,11 +206,11 @@ export const DescribeClusterApi: ApiDefinition<DescribeClusterRequest, DescribeC
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: DescribeClusterRequest): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('DescribeClusterRequest', version);
+      checkVersion('DescribeClusterRequest', version, 0, 1);
       writeDescribeClusterRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeClusterRequest {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('DescribeClusterRequest', version);
+      checkVersion('DescribeClusterRequest', version, 0, 1);
       return readDescribeClusterRequest(r, version);
     },
     defaults(): DescribeClusterRequest {
@@ -212,11 +219,11 @@ export const DescribeClusterApi: ApiDefinition<DescribeClusterRequest, DescribeC
   },
   response: {
     encode(w: Writer, version: number, msg: DescribeClusterResponse): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('DescribeClusterResponse', version);
+      checkVersion('DescribeClusterResponse', version, 0, 1);
       writeDescribeClusterResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeClusterResponse {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('DescribeClusterResponse', version);
+      checkVersion('DescribeClusterResponse', version, 0, 1);
       return readDescribeClusterResponse(r, version);
     },
     defaults(): DescribeClusterResponse {

@@ -3,10 +3,10 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -108,18 +108,18 @@ function writeDescribeConfigsRequest(w: Writer, version: number, m: DescribeConf
   }
   if (version >= 1) {
     w.bool(m.includeSynonyms);
-  } else {
-    if (!(m.includeSynonyms === false)) throw unsupportedField('IncludeSynonyms', version);
+  } else if (!(m.includeSynonyms === false)) {
+    throw unsupportedField('IncludeSynonyms', version);
   }
   if (version >= 3) {
     w.bool(m.includeDocumentation);
-  } else {
-    if (!(m.includeDocumentation === false)) throw unsupportedField('IncludeDocumentation', version);
+  } else if (!(m.includeDocumentation === false)) {
+    throw unsupportedField('IncludeDocumentation', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -127,7 +127,8 @@ function readDescribeConfigsRequest(r: Reader, version: number): DescribeConfigs
   const flex = version >= 4;
   let fResources: DescribeConfigsRequestDescribeConfigsResource[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DescribeConfigsRequestDescribeConfigsResource[version]) : r.arrayLength(MIN_DescribeConfigsRequestDescribeConfigsResource[version]);
+    const min0 = MIN_DescribeConfigsRequestDescribeConfigsResource[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Resources', r);
     } else {
@@ -164,7 +165,11 @@ function defaultDescribeConfigsRequest(): DescribeConfigsRequest {
   };
 }
 
-function writeDescribeConfigsRequestDescribeConfigsResource(w: Writer, version: number, m: DescribeConfigsRequestDescribeConfigsResource): void {
+function writeDescribeConfigsRequestDescribeConfigsResource(
+  w: Writer,
+  version: number,
+  m: DescribeConfigsRequestDescribeConfigsResource,
+): void {
   const flex = version >= 4;
   w.int8(m.resourceType);
   if (flex) {
@@ -197,12 +202,15 @@ function writeDescribeConfigsRequestDescribeConfigsResource(w: Writer, version: 
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDescribeConfigsRequestDescribeConfigsResource(r: Reader, version: number): DescribeConfigsRequestDescribeConfigsResource {
+function readDescribeConfigsRequestDescribeConfigsResource(
+  r: Reader,
+  version: number,
+): DescribeConfigsRequestDescribeConfigsResource {
   const flex = version >= 4;
   const fResourceType: number = r.int8();
   const fResourceName: string = flex ? r.compactString() : r.string();
@@ -260,8 +268,8 @@ function writeDescribeConfigsResponse(w: Writer, version: number, m: DescribeCon
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -270,7 +278,8 @@ function readDescribeConfigsResponse(r: Reader, version: number): DescribeConfig
   const fThrottleTimeMs: number = r.int32();
   let fResults: DescribeConfigsResponseDescribeConfigsResult[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DescribeConfigsResponseDescribeConfigsResult[version]) : r.arrayLength(MIN_DescribeConfigsResponseDescribeConfigsResult[version]);
+    const min0 = MIN_DescribeConfigsResponseDescribeConfigsResult[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Results', r);
     } else {
@@ -297,7 +306,11 @@ function defaultDescribeConfigsResponse(): DescribeConfigsResponse {
   };
 }
 
-function writeDescribeConfigsResponseDescribeConfigsResult(w: Writer, version: number, m: DescribeConfigsResponseDescribeConfigsResult): void {
+function writeDescribeConfigsResponseDescribeConfigsResult(
+  w: Writer,
+  version: number,
+  m: DescribeConfigsResponseDescribeConfigsResult,
+): void {
   const flex = version >= 4;
   w.int16(m.errorCode);
   if (flex) {
@@ -324,12 +337,15 @@ function writeDescribeConfigsResponseDescribeConfigsResult(w: Writer, version: n
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDescribeConfigsResponseDescribeConfigsResult(r: Reader, version: number): DescribeConfigsResponseDescribeConfigsResult {
+function readDescribeConfigsResponseDescribeConfigsResult(
+  r: Reader,
+  version: number,
+): DescribeConfigsResponseDescribeConfigsResult {
   const flex = version >= 4;
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (flex ? r.compactNullableString() : r.nullableString());
@@ -337,7 +353,8 @@ function readDescribeConfigsResponseDescribeConfigsResult(r: Reader, version: nu
   const fResourceName: string = flex ? r.compactString() : r.string();
   let fConfigs: DescribeConfigsResponseDescribeConfigsResourceResult[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DescribeConfigsResponseDescribeConfigsResourceResult[version]) : r.arrayLength(MIN_DescribeConfigsResponseDescribeConfigsResourceResult[version]);
+    const min0 = MIN_DescribeConfigsResponseDescribeConfigsResourceResult[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Configs', r);
     } else {
@@ -370,7 +387,11 @@ function defaultDescribeConfigsResponseDescribeConfigsResult(): DescribeConfigsR
   };
 }
 
-function writeDescribeConfigsResponseDescribeConfigsResourceResult(w: Writer, version: number, m: DescribeConfigsResponseDescribeConfigsResourceResult): void {
+function writeDescribeConfigsResponseDescribeConfigsResourceResult(
+  w: Writer,
+  version: number,
+  m: DescribeConfigsResponseDescribeConfigsResourceResult,
+): void {
   const flex = version >= 4;
   if (flex) {
     w.compactString(m.name);
@@ -385,8 +406,8 @@ function writeDescribeConfigsResponseDescribeConfigsResourceResult(w: Writer, ve
   w.bool(m.readOnly);
   if (version <= 0) {
     w.bool(m.isDefault);
-  } else {
-    if (!(m.isDefault === false)) throw unsupportedField('IsDefault', version);
+  } else if (!(m.isDefault === false)) {
+    throw unsupportedField('IsDefault', version);
   }
   if (version >= 1) {
     w.int8(m.configSource);
@@ -417,12 +438,15 @@ function writeDescribeConfigsResponseDescribeConfigsResourceResult(w: Writer, ve
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDescribeConfigsResponseDescribeConfigsResourceResult(r: Reader, version: number): DescribeConfigsResponseDescribeConfigsResourceResult {
+function readDescribeConfigsResponseDescribeConfigsResourceResult(
+  r: Reader,
+  version: number,
+): DescribeConfigsResponseDescribeConfigsResourceResult {
   const flex = version >= 4;
   const fName: string = flex ? r.compactString() : r.string();
   const fValue: string | null = (flex ? r.compactNullableString() : r.nullableString());
@@ -439,7 +463,8 @@ function readDescribeConfigsResponseDescribeConfigsResourceResult(r: Reader, ver
   let fSynonyms: DescribeConfigsResponseDescribeConfigsSynonym[] = [];
   if (version >= 1) {
     {
-      const n0 = flex ? r.compactArrayLength(MIN_DescribeConfigsResponseDescribeConfigsSynonym[version]) : r.arrayLength(MIN_DescribeConfigsResponseDescribeConfigsSynonym[version]);
+      const min0 = MIN_DescribeConfigsResponseDescribeConfigsSynonym[version];
+      const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
       if (n0 < 0) {
         throw nullRead('Synonyms', r);
       } else {
@@ -489,7 +514,11 @@ function defaultDescribeConfigsResponseDescribeConfigsResourceResult(): Describe
   };
 }
 
-function writeDescribeConfigsResponseDescribeConfigsSynonym(w: Writer, version: number, m: DescribeConfigsResponseDescribeConfigsSynonym): void {
+function writeDescribeConfigsResponseDescribeConfigsSynonym(
+  w: Writer,
+  version: number,
+  m: DescribeConfigsResponseDescribeConfigsSynonym,
+): void {
   const flex = version >= 4;
   if (flex) {
     w.compactString(m.name);
@@ -504,12 +533,15 @@ function writeDescribeConfigsResponseDescribeConfigsSynonym(w: Writer, version: 
   w.int8(m.source);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDescribeConfigsResponseDescribeConfigsSynonym(r: Reader, version: number): DescribeConfigsResponseDescribeConfigsSynonym {
+function readDescribeConfigsResponseDescribeConfigsSynonym(
+  r: Reader,
+  version: number,
+): DescribeConfigsResponseDescribeConfigsSynonym {
   const flex = version >= 4;
   const fName: string = flex ? r.compactString() : r.string();
   const fValue: string | null = (flex ? r.compactNullableString() : r.nullableString());
@@ -544,11 +576,11 @@ export const DescribeConfigsApi: ApiDefinition<DescribeConfigsRequest, DescribeC
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: DescribeConfigsRequest): void {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('DescribeConfigsRequest', version);
+      checkVersion('DescribeConfigsRequest', version, 0, 4);
       writeDescribeConfigsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeConfigsRequest {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('DescribeConfigsRequest', version);
+      checkVersion('DescribeConfigsRequest', version, 0, 4);
       return readDescribeConfigsRequest(r, version);
     },
     defaults(): DescribeConfigsRequest {
@@ -557,11 +589,11 @@ export const DescribeConfigsApi: ApiDefinition<DescribeConfigsRequest, DescribeC
   },
   response: {
     encode(w: Writer, version: number, msg: DescribeConfigsResponse): void {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('DescribeConfigsResponse', version);
+      checkVersion('DescribeConfigsResponse', version, 0, 4);
       writeDescribeConfigsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeConfigsResponse {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('DescribeConfigsResponse', version);
+      checkVersion('DescribeConfigsResponse', version, 0, 4);
       return readDescribeConfigsResponse(r, version);
     },
     defaults(): DescribeConfigsResponse {

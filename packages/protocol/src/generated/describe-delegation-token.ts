@@ -4,10 +4,10 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   EMPTY_BYTES,
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -98,8 +98,8 @@ function writeDescribeDelegationTokenRequest(w: Writer, version: number, m: Desc
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -107,7 +107,8 @@ function readDescribeDelegationTokenRequest(r: Reader, version: number): Describ
   const flex = version >= 2;
   let fOwners: DescribeDelegationTokenRequestDescribeDelegationTokenOwner[] | null;
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DescribeDelegationTokenRequestDescribeDelegationTokenOwner[version]) : r.arrayLength(MIN_DescribeDelegationTokenRequestDescribeDelegationTokenOwner[version]);
+    const min0 = MIN_DescribeDelegationTokenRequestDescribeDelegationTokenOwner[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       fOwners = null;
     } else {
@@ -132,7 +133,11 @@ function defaultDescribeDelegationTokenRequest(): DescribeDelegationTokenRequest
   };
 }
 
-function writeDescribeDelegationTokenRequestDescribeDelegationTokenOwner(w: Writer, version: number, m: DescribeDelegationTokenRequestDescribeDelegationTokenOwner): void {
+function writeDescribeDelegationTokenRequestDescribeDelegationTokenOwner(
+  w: Writer,
+  version: number,
+  m: DescribeDelegationTokenRequestDescribeDelegationTokenOwner,
+): void {
   const flex = version >= 2;
   if (flex) {
     w.compactString(m.principalType);
@@ -146,12 +151,15 @@ function writeDescribeDelegationTokenRequestDescribeDelegationTokenOwner(w: Writ
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDescribeDelegationTokenRequestDescribeDelegationTokenOwner(r: Reader, version: number): DescribeDelegationTokenRequestDescribeDelegationTokenOwner {
+function readDescribeDelegationTokenRequestDescribeDelegationTokenOwner(
+  r: Reader,
+  version: number,
+): DescribeDelegationTokenRequestDescribeDelegationTokenOwner {
   const flex = version >= 2;
   const fPrincipalType: string = flex ? r.compactString() : r.string();
   const fPrincipalName: string = flex ? r.compactString() : r.string();
@@ -195,8 +203,8 @@ function writeDescribeDelegationTokenResponse(w: Writer, version: number, m: Des
   w.int32(m.throttleTimeMs);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -205,7 +213,8 @@ function readDescribeDelegationTokenResponse(r: Reader, version: number): Descri
   const fErrorCode: number = r.int16();
   let fTokens: DescribeDelegationTokenResponseDescribedDelegationToken[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DescribeDelegationTokenResponseDescribedDelegationToken[version]) : r.arrayLength(MIN_DescribeDelegationTokenResponseDescribedDelegationToken[version]);
+    const min0 = MIN_DescribeDelegationTokenResponseDescribedDelegationToken[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Tokens', r);
     } else {
@@ -235,7 +244,11 @@ function defaultDescribeDelegationTokenResponse(): DescribeDelegationTokenRespon
   };
 }
 
-function writeDescribeDelegationTokenResponseDescribedDelegationToken(w: Writer, version: number, m: DescribeDelegationTokenResponseDescribedDelegationToken): void {
+function writeDescribeDelegationTokenResponseDescribedDelegationToken(
+  w: Writer,
+  version: number,
+  m: DescribeDelegationTokenResponseDescribedDelegationToken,
+): void {
   const flex = version >= 2;
   if (flex) {
     w.compactString(m.principalType);
@@ -253,8 +266,8 @@ function writeDescribeDelegationTokenResponseDescribedDelegationToken(w: Writer,
     } else {
       w.string(m.tokenRequesterPrincipalType);
     }
-  } else {
-    if (!(m.tokenRequesterPrincipalType === '')) throw unsupportedField('TokenRequesterPrincipalType', version);
+  } else if (!(m.tokenRequesterPrincipalType === '')) {
+    throw unsupportedField('TokenRequesterPrincipalType', version);
   }
   if (version >= 3) {
     if (flex) {
@@ -262,8 +275,8 @@ function writeDescribeDelegationTokenResponseDescribedDelegationToken(w: Writer,
     } else {
       w.string(m.tokenRequesterPrincipalName);
     }
-  } else {
-    if (!(m.tokenRequesterPrincipalName === '')) throw unsupportedField('TokenRequesterPrincipalName', version);
+  } else if (!(m.tokenRequesterPrincipalName === '')) {
+    throw unsupportedField('TokenRequesterPrincipalName', version);
   }
   w.int64(m.issueTimestamp);
   w.int64(m.expiryTimestamp);
@@ -291,12 +304,15 @@ function writeDescribeDelegationTokenResponseDescribedDelegationToken(w: Writer,
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDescribeDelegationTokenResponseDescribedDelegationToken(r: Reader, version: number): DescribeDelegationTokenResponseDescribedDelegationToken {
+function readDescribeDelegationTokenResponseDescribedDelegationToken(
+  r: Reader,
+  version: number,
+): DescribeDelegationTokenResponseDescribedDelegationToken {
   const flex = version >= 2;
   const fPrincipalType: string = flex ? r.compactString() : r.string();
   const fPrincipalName: string = flex ? r.compactString() : r.string();
@@ -315,7 +331,8 @@ function readDescribeDelegationTokenResponseDescribedDelegationToken(r: Reader, 
   const fHmac: Buffer = flex ? r.compactBytes() : r.bytes();
   let fRenewers: DescribeDelegationTokenResponseDescribedDelegationTokenRenewer[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DescribeDelegationTokenResponseDescribedDelegationTokenRenewer[version]) : r.arrayLength(MIN_DescribeDelegationTokenResponseDescribedDelegationTokenRenewer[version]);
+    const min0 = MIN_DescribeDelegationTokenResponseDescribedDelegationTokenRenewer[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Renewers', r);
     } else {
@@ -358,7 +375,11 @@ function defaultDescribeDelegationTokenResponseDescribedDelegationToken(): Descr
   };
 }
 
-function writeDescribeDelegationTokenResponseDescribedDelegationTokenRenewer(w: Writer, version: number, m: DescribeDelegationTokenResponseDescribedDelegationTokenRenewer): void {
+function writeDescribeDelegationTokenResponseDescribedDelegationTokenRenewer(
+  w: Writer,
+  version: number,
+  m: DescribeDelegationTokenResponseDescribedDelegationTokenRenewer,
+): void {
   const flex = version >= 2;
   if (flex) {
     w.compactString(m.principalType);
@@ -372,12 +393,15 @@ function writeDescribeDelegationTokenResponseDescribedDelegationTokenRenewer(w: 
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDescribeDelegationTokenResponseDescribedDelegationTokenRenewer(r: Reader, version: number): DescribeDelegationTokenResponseDescribedDelegationTokenRenewer {
+function readDescribeDelegationTokenResponseDescribedDelegationTokenRenewer(
+  r: Reader,
+  version: number,
+): DescribeDelegationTokenResponseDescribedDelegationTokenRenewer {
   const flex = version >= 2;
   const fPrincipalType: string = flex ? r.compactString() : r.string();
   const fPrincipalName: string = flex ? r.compactString() : r.string();
@@ -409,11 +433,11 @@ export const DescribeDelegationTokenApi: ApiDefinition<DescribeDelegationTokenRe
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: DescribeDelegationTokenRequest): void {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('DescribeDelegationTokenRequest', version);
+      checkVersion('DescribeDelegationTokenRequest', version, 0, 3);
       writeDescribeDelegationTokenRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeDelegationTokenRequest {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('DescribeDelegationTokenRequest', version);
+      checkVersion('DescribeDelegationTokenRequest', version, 0, 3);
       return readDescribeDelegationTokenRequest(r, version);
     },
     defaults(): DescribeDelegationTokenRequest {
@@ -422,11 +446,11 @@ export const DescribeDelegationTokenApi: ApiDefinition<DescribeDelegationTokenRe
   },
   response: {
     encode(w: Writer, version: number, msg: DescribeDelegationTokenResponse): void {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('DescribeDelegationTokenResponse', version);
+      checkVersion('DescribeDelegationTokenResponse', version, 0, 3);
       writeDescribeDelegationTokenResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeDelegationTokenResponse {
-      if (!(version >= 0 && version <= 3) || (version | 0) !== version) throw unsupportedVersion('DescribeDelegationTokenResponse', version);
+      checkVersion('DescribeDelegationTokenResponse', version, 0, 3);
       return readDescribeDelegationTokenResponse(r, version);
     },
     defaults(): DescribeDelegationTokenResponse {

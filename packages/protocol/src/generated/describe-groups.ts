@@ -4,11 +4,11 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   EMPTY_BYTES,
+  checkVersion,
   nonNullable,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -85,13 +85,13 @@ function writeDescribeGroupsRequest(w: Writer, version: number, m: DescribeGroup
   }
   if (version >= 3) {
     w.bool(m.includeAuthorizedOperations);
-  } else {
-    if (!(m.includeAuthorizedOperations === false)) throw unsupportedField('IncludeAuthorizedOperations', version);
+  } else if (!(m.includeAuthorizedOperations === false)) {
+    throw unsupportedField('IncludeAuthorizedOperations', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -153,8 +153,8 @@ function writeDescribeGroupsResponse(w: Writer, version: number, m: DescribeGrou
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -166,7 +166,8 @@ function readDescribeGroupsResponse(r: Reader, version: number): DescribeGroupsR
   }
   let fGroups: DescribeGroupsResponseDescribedGroup[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DescribeGroupsResponseDescribedGroup[version]) : r.arrayLength(MIN_DescribeGroupsResponseDescribedGroup[version]);
+    const min0 = MIN_DescribeGroupsResponseDescribedGroup[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Groups', r);
     } else {
@@ -193,7 +194,11 @@ function defaultDescribeGroupsResponse(): DescribeGroupsResponse {
   };
 }
 
-function writeDescribeGroupsResponseDescribedGroup(w: Writer, version: number, m: DescribeGroupsResponseDescribedGroup): void {
+function writeDescribeGroupsResponseDescribedGroup(
+  w: Writer,
+  version: number,
+  m: DescribeGroupsResponseDescribedGroup,
+): void {
   const flex = version >= 5;
   w.int16(m.errorCode);
   if (flex) {
@@ -229,13 +234,13 @@ function writeDescribeGroupsResponseDescribedGroup(w: Writer, version: number, m
   }
   if (version >= 3) {
     w.int32(m.authorizedOperations);
-  } else {
-    if (!(m.authorizedOperations === -2147483648)) throw unsupportedField('AuthorizedOperations', version);
+  } else if (!(m.authorizedOperations === -2147483648)) {
+    throw unsupportedField('AuthorizedOperations', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -248,7 +253,8 @@ function readDescribeGroupsResponseDescribedGroup(r: Reader, version: number): D
   const fProtocolData: string = flex ? r.compactString() : r.string();
   let fMembers: DescribeGroupsResponseDescribedGroupMember[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DescribeGroupsResponseDescribedGroupMember[version]) : r.arrayLength(MIN_DescribeGroupsResponseDescribedGroupMember[version]);
+    const min0 = MIN_DescribeGroupsResponseDescribedGroupMember[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Members', r);
     } else {
@@ -289,7 +295,11 @@ function defaultDescribeGroupsResponseDescribedGroup(): DescribeGroupsResponseDe
   };
 }
 
-function writeDescribeGroupsResponseDescribedGroupMember(w: Writer, version: number, m: DescribeGroupsResponseDescribedGroupMember): void {
+function writeDescribeGroupsResponseDescribedGroupMember(
+  w: Writer,
+  version: number,
+  m: DescribeGroupsResponseDescribedGroupMember,
+): void {
   const flex = version >= 5;
   if (flex) {
     w.compactString(m.memberId);
@@ -326,12 +336,15 @@ function writeDescribeGroupsResponseDescribedGroupMember(w: Writer, version: num
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDescribeGroupsResponseDescribedGroupMember(r: Reader, version: number): DescribeGroupsResponseDescribedGroupMember {
+function readDescribeGroupsResponseDescribedGroupMember(
+  r: Reader,
+  version: number,
+): DescribeGroupsResponseDescribedGroupMember {
   const flex = version >= 5;
   const fMemberId: string = flex ? r.compactString() : r.string();
   let fGroupInstanceId: string | null = null;
@@ -378,11 +391,11 @@ export const DescribeGroupsApi: ApiDefinition<DescribeGroupsRequest, DescribeGro
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: DescribeGroupsRequest): void {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('DescribeGroupsRequest', version);
+      checkVersion('DescribeGroupsRequest', version, 0, 5);
       writeDescribeGroupsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeGroupsRequest {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('DescribeGroupsRequest', version);
+      checkVersion('DescribeGroupsRequest', version, 0, 5);
       return readDescribeGroupsRequest(r, version);
     },
     defaults(): DescribeGroupsRequest {
@@ -391,11 +404,11 @@ export const DescribeGroupsApi: ApiDefinition<DescribeGroupsRequest, DescribeGro
   },
   response: {
     encode(w: Writer, version: number, msg: DescribeGroupsResponse): void {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('DescribeGroupsResponse', version);
+      checkVersion('DescribeGroupsResponse', version, 0, 5);
       writeDescribeGroupsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeGroupsResponse {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('DescribeGroupsResponse', version);
+      checkVersion('DescribeGroupsResponse', version, 0, 5);
       return readDescribeGroupsResponse(r, version);
     },
     defaults(): DescribeGroupsResponse {

@@ -3,9 +3,9 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -99,8 +99,8 @@ function writeDescribeLogDirsRequest(w: Writer, version: number, m: DescribeLogD
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -108,7 +108,8 @@ function readDescribeLogDirsRequest(r: Reader, version: number): DescribeLogDirs
   const flex = version >= 2;
   let fTopics: DescribeLogDirsRequestDescribableLogDirTopic[] | null;
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DescribeLogDirsRequestDescribableLogDirTopic[version]) : r.arrayLength(MIN_DescribeLogDirsRequestDescribableLogDirTopic[version]);
+    const min0 = MIN_DescribeLogDirsRequestDescribableLogDirTopic[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       fTopics = null;
     } else {
@@ -133,7 +134,11 @@ function defaultDescribeLogDirsRequest(): DescribeLogDirsRequest {
   };
 }
 
-function writeDescribeLogDirsRequestDescribableLogDirTopic(w: Writer, version: number, m: DescribeLogDirsRequestDescribableLogDirTopic): void {
+function writeDescribeLogDirsRequestDescribableLogDirTopic(
+  w: Writer,
+  version: number,
+  m: DescribeLogDirsRequestDescribableLogDirTopic,
+): void {
   const flex = version >= 2;
   if (flex) {
     w.compactString(m.topic);
@@ -153,12 +158,15 @@ function writeDescribeLogDirsRequestDescribableLogDirTopic(w: Writer, version: n
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDescribeLogDirsRequestDescribableLogDirTopic(r: Reader, version: number): DescribeLogDirsRequestDescribableLogDirTopic {
+function readDescribeLogDirsRequestDescribableLogDirTopic(
+  r: Reader,
+  version: number,
+): DescribeLogDirsRequestDescribableLogDirTopic {
   const flex = version >= 2;
   const fTopic: string = flex ? r.compactString() : r.string();
   let fPartitions: number[];
@@ -216,8 +224,8 @@ function writeDescribeLogDirsResponse(w: Writer, version: number, m: DescribeLog
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -230,7 +238,8 @@ function readDescribeLogDirsResponse(r: Reader, version: number): DescribeLogDir
   }
   let fResults: DescribeLogDirsResponseDescribeLogDirsResult[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DescribeLogDirsResponseDescribeLogDirsResult[version]) : r.arrayLength(MIN_DescribeLogDirsResponseDescribeLogDirsResult[version]);
+    const min0 = MIN_DescribeLogDirsResponseDescribeLogDirsResult[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Results', r);
     } else {
@@ -259,7 +268,11 @@ function defaultDescribeLogDirsResponse(): DescribeLogDirsResponse {
   };
 }
 
-function writeDescribeLogDirsResponseDescribeLogDirsResult(w: Writer, version: number, m: DescribeLogDirsResponseDescribeLogDirsResult): void {
+function writeDescribeLogDirsResponseDescribeLogDirsResult(
+  w: Writer,
+  version: number,
+  m: DescribeLogDirsResponseDescribeLogDirsResult,
+): void {
   const flex = version >= 2;
   w.int16(m.errorCode);
   if (flex) {
@@ -286,18 +299,22 @@ function writeDescribeLogDirsResponseDescribeLogDirsResult(w: Writer, version: n
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDescribeLogDirsResponseDescribeLogDirsResult(r: Reader, version: number): DescribeLogDirsResponseDescribeLogDirsResult {
+function readDescribeLogDirsResponseDescribeLogDirsResult(
+  r: Reader,
+  version: number,
+): DescribeLogDirsResponseDescribeLogDirsResult {
   const flex = version >= 2;
   const fErrorCode: number = r.int16();
   const fLogDir: string = flex ? r.compactString() : r.string();
   let fTopics: DescribeLogDirsResponseDescribeLogDirsTopic[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DescribeLogDirsResponseDescribeLogDirsTopic[version]) : r.arrayLength(MIN_DescribeLogDirsResponseDescribeLogDirsTopic[version]);
+    const min0 = MIN_DescribeLogDirsResponseDescribeLogDirsTopic[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -338,7 +355,11 @@ function defaultDescribeLogDirsResponseDescribeLogDirsResult(): DescribeLogDirsR
   };
 }
 
-function writeDescribeLogDirsResponseDescribeLogDirsTopic(w: Writer, version: number, m: DescribeLogDirsResponseDescribeLogDirsTopic): void {
+function writeDescribeLogDirsResponseDescribeLogDirsTopic(
+  w: Writer,
+  version: number,
+  m: DescribeLogDirsResponseDescribeLogDirsTopic,
+): void {
   const flex = version >= 2;
   if (flex) {
     w.compactString(m.name);
@@ -358,17 +379,21 @@ function writeDescribeLogDirsResponseDescribeLogDirsTopic(w: Writer, version: nu
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDescribeLogDirsResponseDescribeLogDirsTopic(r: Reader, version: number): DescribeLogDirsResponseDescribeLogDirsTopic {
+function readDescribeLogDirsResponseDescribeLogDirsTopic(
+  r: Reader,
+  version: number,
+): DescribeLogDirsResponseDescribeLogDirsTopic {
   const flex = version >= 2;
   const fName: string = flex ? r.compactString() : r.string();
   let fPartitions: DescribeLogDirsResponseDescribeLogDirsPartition[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_DescribeLogDirsResponseDescribeLogDirsPartition[version]) : r.arrayLength(MIN_DescribeLogDirsResponseDescribeLogDirsPartition[version]);
+    const min0 = MIN_DescribeLogDirsResponseDescribeLogDirsPartition[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -395,7 +420,11 @@ function defaultDescribeLogDirsResponseDescribeLogDirsTopic(): DescribeLogDirsRe
   };
 }
 
-function writeDescribeLogDirsResponseDescribeLogDirsPartition(w: Writer, version: number, m: DescribeLogDirsResponseDescribeLogDirsPartition): void {
+function writeDescribeLogDirsResponseDescribeLogDirsPartition(
+  w: Writer,
+  version: number,
+  m: DescribeLogDirsResponseDescribeLogDirsPartition,
+): void {
   const flex = version >= 2;
   w.int32(m.partitionIndex);
   w.int64(m.partitionSize);
@@ -403,12 +432,15 @@ function writeDescribeLogDirsResponseDescribeLogDirsPartition(w: Writer, version
   w.bool(m.isFutureKey);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readDescribeLogDirsResponseDescribeLogDirsPartition(r: Reader, version: number): DescribeLogDirsResponseDescribeLogDirsPartition {
+function readDescribeLogDirsResponseDescribeLogDirsPartition(
+  r: Reader,
+  version: number,
+): DescribeLogDirsResponseDescribeLogDirsPartition {
   const flex = version >= 2;
   const fPartitionIndex: number = r.int32();
   const fPartitionSize: bigint = r.int64();
@@ -446,11 +478,11 @@ export const DescribeLogDirsApi: ApiDefinition<DescribeLogDirsRequest, DescribeL
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: DescribeLogDirsRequest): void {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('DescribeLogDirsRequest', version);
+      checkVersion('DescribeLogDirsRequest', version, 0, 4);
       writeDescribeLogDirsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeLogDirsRequest {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('DescribeLogDirsRequest', version);
+      checkVersion('DescribeLogDirsRequest', version, 0, 4);
       return readDescribeLogDirsRequest(r, version);
     },
     defaults(): DescribeLogDirsRequest {
@@ -459,11 +491,11 @@ export const DescribeLogDirsApi: ApiDefinition<DescribeLogDirsRequest, DescribeL
   },
   response: {
     encode(w: Writer, version: number, msg: DescribeLogDirsResponse): void {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('DescribeLogDirsResponse', version);
+      checkVersion('DescribeLogDirsResponse', version, 0, 4);
       writeDescribeLogDirsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeLogDirsResponse {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('DescribeLogDirsResponse', version);
+      checkVersion('DescribeLogDirsResponse', version, 0, 4);
       return readDescribeLogDirsResponse(r, version);
     },
     defaults(): DescribeLogDirsResponse {

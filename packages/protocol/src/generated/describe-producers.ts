@@ -3,8 +3,8 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -109,7 +109,11 @@ function defaultDescribeProducersRequest(): DescribeProducersRequest {
   };
 }
 
-function writeDescribeProducersRequestTopicRequest(w: Writer, version: number, m: DescribeProducersRequestTopicRequest): void {
+function writeDescribeProducersRequestTopicRequest(
+  w: Writer,
+  version: number,
+  m: DescribeProducersRequestTopicRequest,
+): void {
   w.compactString(m.name);
   {
     const a0 = m.partitionIndexes;
@@ -191,7 +195,11 @@ function defaultDescribeProducersResponse(): DescribeProducersResponse {
   };
 }
 
-function writeDescribeProducersResponseTopicResponse(w: Writer, version: number, m: DescribeProducersResponseTopicResponse): void {
+function writeDescribeProducersResponseTopicResponse(
+  w: Writer,
+  version: number,
+  m: DescribeProducersResponseTopicResponse,
+): void {
   w.compactString(m.name);
   {
     const a0 = m.partitions;
@@ -203,7 +211,10 @@ function writeDescribeProducersResponseTopicResponse(w: Writer, version: number,
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readDescribeProducersResponseTopicResponse(r: Reader, version: number): DescribeProducersResponseTopicResponse {
+function readDescribeProducersResponseTopicResponse(
+  r: Reader,
+  version: number,
+): DescribeProducersResponseTopicResponse {
   const fName: string = r.compactString();
   let fPartitions: DescribeProducersResponsePartitionResponse[];
   {
@@ -232,7 +243,11 @@ function defaultDescribeProducersResponseTopicResponse(): DescribeProducersRespo
   };
 }
 
-function writeDescribeProducersResponsePartitionResponse(w: Writer, version: number, m: DescribeProducersResponsePartitionResponse): void {
+function writeDescribeProducersResponsePartitionResponse(
+  w: Writer,
+  version: number,
+  m: DescribeProducersResponsePartitionResponse,
+): void {
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
@@ -246,7 +261,10 @@ function writeDescribeProducersResponsePartitionResponse(w: Writer, version: num
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readDescribeProducersResponsePartitionResponse(r: Reader, version: number): DescribeProducersResponsePartitionResponse {
+function readDescribeProducersResponsePartitionResponse(
+  r: Reader,
+  version: number,
+): DescribeProducersResponsePartitionResponse {
   const fPartitionIndex: number = r.int32();
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (r.compactNullableString());
@@ -281,7 +299,11 @@ function defaultDescribeProducersResponsePartitionResponse(): DescribeProducersR
   };
 }
 
-function writeDescribeProducersResponseProducerState(w: Writer, version: number, m: DescribeProducersResponseProducerState): void {
+function writeDescribeProducersResponseProducerState(
+  w: Writer,
+  version: number,
+  m: DescribeProducersResponseProducerState,
+): void {
   w.int64(m.producerId);
   w.int32(m.producerEpoch);
   w.int32(m.lastSequence);
@@ -291,7 +313,10 @@ function writeDescribeProducersResponseProducerState(w: Writer, version: number,
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readDescribeProducersResponseProducerState(r: Reader, version: number): DescribeProducersResponseProducerState {
+function readDescribeProducersResponseProducerState(
+  r: Reader,
+  version: number,
+): DescribeProducersResponseProducerState {
   const fProducerId: bigint = r.int64();
   const fProducerEpoch: number = r.int32();
   const fLastSequence: number = r.int32();
@@ -332,11 +357,11 @@ export const DescribeProducersApi: ApiDefinition<DescribeProducersRequest, Descr
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: DescribeProducersRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DescribeProducersRequest', version);
+      checkVersion('DescribeProducersRequest', version, 0, 0);
       writeDescribeProducersRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeProducersRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DescribeProducersRequest', version);
+      checkVersion('DescribeProducersRequest', version, 0, 0);
       return readDescribeProducersRequest(r, version);
     },
     defaults(): DescribeProducersRequest {
@@ -345,11 +370,11 @@ export const DescribeProducersApi: ApiDefinition<DescribeProducersRequest, Descr
   },
   response: {
     encode(w: Writer, version: number, msg: DescribeProducersResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DescribeProducersResponse', version);
+      checkVersion('DescribeProducersResponse', version, 0, 0);
       writeDescribeProducersResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeProducersResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DescribeProducersResponse', version);
+      checkVersion('DescribeProducersResponse', version, 0, 0);
       return readDescribeProducersResponse(r, version);
     },
     defaults(): DescribeProducersResponse {

@@ -4,10 +4,10 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nonNullable,
   nullRead,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -190,7 +190,11 @@ function defaultDescribeQuorumRequestTopicData(): DescribeQuorumRequestTopicData
   };
 }
 
-function writeDescribeQuorumRequestPartitionData(w: Writer, version: number, m: DescribeQuorumRequestPartitionData): void {
+function writeDescribeQuorumRequestPartitionData(
+  w: Writer,
+  version: number,
+  m: DescribeQuorumRequestPartitionData,
+): void {
   w.int32(m.partitionIndex);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
@@ -237,8 +241,8 @@ function writeDescribeQuorumResponse(w: Writer, version: number, m: DescribeQuor
         writeDescribeQuorumResponseNode(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.nodes.length === 0)) throw unsupportedField('Nodes', version);
+  } else if (!(m.nodes.length === 0)) {
+    throw unsupportedField('Nodes', version);
   }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
@@ -334,7 +338,11 @@ function defaultDescribeQuorumResponseTopicData(): DescribeQuorumResponseTopicDa
   };
 }
 
-function writeDescribeQuorumResponsePartitionData(w: Writer, version: number, m: DescribeQuorumResponsePartitionData): void {
+function writeDescribeQuorumResponsePartitionData(
+  w: Writer,
+  version: number,
+  m: DescribeQuorumResponsePartitionData,
+): void {
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
   if (version >= 2) {
@@ -421,12 +429,16 @@ function defaultDescribeQuorumResponsePartitionData(): DescribeQuorumResponsePar
   };
 }
 
-function writeDescribeQuorumResponseReplicaState(w: Writer, version: number, m: DescribeQuorumResponseReplicaState): void {
+function writeDescribeQuorumResponseReplicaState(
+  w: Writer,
+  version: number,
+  m: DescribeQuorumResponseReplicaState,
+): void {
   w.int32(m.replicaId);
   if (version >= 2) {
     w.uuid(m.replicaDirectoryId);
-  } else {
-    if (!(m.replicaDirectoryId === ZERO_UUID)) throw unsupportedField('ReplicaDirectoryId', version);
+  } else if (!(m.replicaDirectoryId === ZERO_UUID)) {
+    throw unsupportedField('ReplicaDirectoryId', version);
   }
   w.int64(m.logEndOffset);
   if (version >= 1) {
@@ -555,11 +567,11 @@ export const DescribeQuorumApi: ApiDefinition<DescribeQuorumRequest, DescribeQuo
   listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: DescribeQuorumRequest): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('DescribeQuorumRequest', version);
+      checkVersion('DescribeQuorumRequest', version, 0, 2);
       writeDescribeQuorumRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeQuorumRequest {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('DescribeQuorumRequest', version);
+      checkVersion('DescribeQuorumRequest', version, 0, 2);
       return readDescribeQuorumRequest(r, version);
     },
     defaults(): DescribeQuorumRequest {
@@ -568,11 +580,11 @@ export const DescribeQuorumApi: ApiDefinition<DescribeQuorumRequest, DescribeQuo
   },
   response: {
     encode(w: Writer, version: number, msg: DescribeQuorumResponse): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('DescribeQuorumResponse', version);
+      checkVersion('DescribeQuorumResponse', version, 0, 2);
       writeDescribeQuorumResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeQuorumResponse {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('DescribeQuorumResponse', version);
+      checkVersion('DescribeQuorumResponse', version, 0, 2);
       return readDescribeQuorumResponse(r, version);
     },
     defaults(): DescribeQuorumResponse {

@@ -4,8 +4,8 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -146,12 +146,19 @@ function defaultDescribeTopicPartitionsRequest(): DescribeTopicPartitionsRequest
   };
 }
 
-function writeDescribeTopicPartitionsRequestTopicRequest(w: Writer, version: number, m: DescribeTopicPartitionsRequestTopicRequest): void {
+function writeDescribeTopicPartitionsRequestTopicRequest(
+  w: Writer,
+  version: number,
+  m: DescribeTopicPartitionsRequestTopicRequest,
+): void {
   w.compactString(m.name);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readDescribeTopicPartitionsRequestTopicRequest(r: Reader, version: number): DescribeTopicPartitionsRequestTopicRequest {
+function readDescribeTopicPartitionsRequestTopicRequest(
+  r: Reader,
+  version: number,
+): DescribeTopicPartitionsRequestTopicRequest {
   const fName: string = r.compactString();
   let unknown: RawTaggedField[] | undefined;
   unknown = r.taggedFields();
@@ -167,7 +174,11 @@ function defaultDescribeTopicPartitionsRequestTopicRequest(): DescribeTopicParti
   };
 }
 
-function writeDescribeTopicPartitionsRequestCursor(w: Writer, version: number, m: DescribeTopicPartitionsRequestCursor): void {
+function writeDescribeTopicPartitionsRequestCursor(
+  w: Writer,
+  version: number,
+  m: DescribeTopicPartitionsRequestCursor,
+): void {
   w.compactString(m.topicName);
   w.int32(m.partitionIndex);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -242,7 +253,11 @@ function defaultDescribeTopicPartitionsResponse(): DescribeTopicPartitionsRespon
   };
 }
 
-function writeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(w: Writer, version: number, m: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic): void {
+function writeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(
+  w: Writer,
+  version: number,
+  m: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic,
+): void {
   w.int16(m.errorCode);
   w.compactNullableString(m.name);
   w.uuid(m.topicId);
@@ -258,7 +273,10 @@ function writeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopi
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(r: Reader, version: number): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic {
+function readDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(
+  r: Reader,
+  version: number,
+): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic {
   const fErrorCode: number = r.int16();
   const fName: string | null = (r.compactNullableString());
   const fTopicId: string = r.uuid();
@@ -299,7 +317,11 @@ function defaultDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTo
   };
 }
 
-function writeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(w: Writer, version: number, m: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition): void {
+function writeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(
+  w: Writer,
+  version: number,
+  m: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition,
+): void {
   w.int16(m.errorCode);
   w.int32(m.partitionIndex);
   w.int32(m.leaderId);
@@ -350,7 +372,10 @@ function writeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePart
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(r: Reader, version: number): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition {
+function readDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(
+  r: Reader,
+  version: number,
+): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition {
   const fErrorCode: number = r.int16();
   const fPartitionIndex: number = r.int32();
   const fLeaderId: number = r.int32();
@@ -440,7 +465,11 @@ function defaultDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePa
   };
 }
 
-function writeDescribeTopicPartitionsResponseCursor(w: Writer, version: number, m: DescribeTopicPartitionsResponseCursor): void {
+function writeDescribeTopicPartitionsResponseCursor(
+  w: Writer,
+  version: number,
+  m: DescribeTopicPartitionsResponseCursor,
+): void {
   w.compactString(m.topicName);
   w.int32(m.partitionIndex);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -475,11 +504,11 @@ export const DescribeTopicPartitionsApi: ApiDefinition<DescribeTopicPartitionsRe
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: DescribeTopicPartitionsRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DescribeTopicPartitionsRequest', version);
+      checkVersion('DescribeTopicPartitionsRequest', version, 0, 0);
       writeDescribeTopicPartitionsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeTopicPartitionsRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DescribeTopicPartitionsRequest', version);
+      checkVersion('DescribeTopicPartitionsRequest', version, 0, 0);
       return readDescribeTopicPartitionsRequest(r, version);
     },
     defaults(): DescribeTopicPartitionsRequest {
@@ -488,11 +517,11 @@ export const DescribeTopicPartitionsApi: ApiDefinition<DescribeTopicPartitionsRe
   },
   response: {
     encode(w: Writer, version: number, msg: DescribeTopicPartitionsResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DescribeTopicPartitionsResponse', version);
+      checkVersion('DescribeTopicPartitionsResponse', version, 0, 0);
       writeDescribeTopicPartitionsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeTopicPartitionsResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DescribeTopicPartitionsResponse', version);
+      checkVersion('DescribeTopicPartitionsResponse', version, 0, 0);
       return readDescribeTopicPartitionsResponse(r, version);
     },
     defaults(): DescribeTopicPartitionsResponse {

@@ -3,8 +3,8 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -132,7 +132,11 @@ function defaultDescribeTransactionsResponse(): DescribeTransactionsResponse {
   };
 }
 
-function writeDescribeTransactionsResponseTransactionState(w: Writer, version: number, m: DescribeTransactionsResponseTransactionState): void {
+function writeDescribeTransactionsResponseTransactionState(
+  w: Writer,
+  version: number,
+  m: DescribeTransactionsResponseTransactionState,
+): void {
   w.int16(m.errorCode);
   w.compactString(m.transactionalId);
   w.compactString(m.transactionState);
@@ -150,7 +154,10 @@ function writeDescribeTransactionsResponseTransactionState(w: Writer, version: n
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readDescribeTransactionsResponseTransactionState(r: Reader, version: number): DescribeTransactionsResponseTransactionState {
+function readDescribeTransactionsResponseTransactionState(
+  r: Reader,
+  version: number,
+): DescribeTransactionsResponseTransactionState {
   const fErrorCode: number = r.int16();
   const fTransactionalId: string = r.compactString();
   const fTransactionState: string = r.compactString();
@@ -197,7 +204,11 @@ function defaultDescribeTransactionsResponseTransactionState(): DescribeTransact
   };
 }
 
-function writeDescribeTransactionsResponseTopicData(w: Writer, version: number, m: DescribeTransactionsResponseTopicData): void {
+function writeDescribeTransactionsResponseTopicData(
+  w: Writer,
+  version: number,
+  m: DescribeTransactionsResponseTopicData,
+): void {
   w.compactString(m.topic);
   {
     const a0 = m.partitions;
@@ -248,11 +259,11 @@ export const DescribeTransactionsApi: ApiDefinition<DescribeTransactionsRequest,
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: DescribeTransactionsRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DescribeTransactionsRequest', version);
+      checkVersion('DescribeTransactionsRequest', version, 0, 0);
       writeDescribeTransactionsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeTransactionsRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DescribeTransactionsRequest', version);
+      checkVersion('DescribeTransactionsRequest', version, 0, 0);
       return readDescribeTransactionsRequest(r, version);
     },
     defaults(): DescribeTransactionsRequest {
@@ -261,11 +272,11 @@ export const DescribeTransactionsApi: ApiDefinition<DescribeTransactionsRequest,
   },
   response: {
     encode(w: Writer, version: number, msg: DescribeTransactionsResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DescribeTransactionsResponse', version);
+      checkVersion('DescribeTransactionsResponse', version, 0, 0);
       writeDescribeTransactionsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeTransactionsResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DescribeTransactionsResponse', version);
+      checkVersion('DescribeTransactionsResponse', version, 0, 0);
       return readDescribeTransactionsResponse(r, version);
     },
     defaults(): DescribeTransactionsResponse {

@@ -3,8 +3,8 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -57,7 +57,11 @@ export interface DescribeUserScramCredentialsResponseCredentialInfo {
   unknownTaggedFields?: RawTaggedField[];
 }
 
-function writeDescribeUserScramCredentialsRequest(w: Writer, version: number, m: DescribeUserScramCredentialsRequest): void {
+function writeDescribeUserScramCredentialsRequest(
+  w: Writer,
+  version: number,
+  m: DescribeUserScramCredentialsRequest,
+): void {
   {
     const a0 = m.users;
     if (a0 === null) {
@@ -98,12 +102,19 @@ function defaultDescribeUserScramCredentialsRequest(): DescribeUserScramCredenti
   };
 }
 
-function writeDescribeUserScramCredentialsRequestUserName(w: Writer, version: number, m: DescribeUserScramCredentialsRequestUserName): void {
+function writeDescribeUserScramCredentialsRequestUserName(
+  w: Writer,
+  version: number,
+  m: DescribeUserScramCredentialsRequestUserName,
+): void {
   w.compactString(m.name);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readDescribeUserScramCredentialsRequestUserName(r: Reader, version: number): DescribeUserScramCredentialsRequestUserName {
+function readDescribeUserScramCredentialsRequestUserName(
+  r: Reader,
+  version: number,
+): DescribeUserScramCredentialsRequestUserName {
   const fName: string = r.compactString();
   let unknown: RawTaggedField[] | undefined;
   unknown = r.taggedFields();
@@ -119,7 +130,11 @@ function defaultDescribeUserScramCredentialsRequestUserName(): DescribeUserScram
   };
 }
 
-function writeDescribeUserScramCredentialsResponse(w: Writer, version: number, m: DescribeUserScramCredentialsResponse): void {
+function writeDescribeUserScramCredentialsResponse(
+  w: Writer,
+  version: number,
+  m: DescribeUserScramCredentialsResponse,
+): void {
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
@@ -168,7 +183,11 @@ function defaultDescribeUserScramCredentialsResponse(): DescribeUserScramCredent
   };
 }
 
-function writeDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult(w: Writer, version: number, m: DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult): void {
+function writeDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult(
+  w: Writer,
+  version: number,
+  m: DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult,
+): void {
   w.compactString(m.user);
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
@@ -182,7 +201,10 @@ function writeDescribeUserScramCredentialsResponseDescribeUserScramCredentialsRe
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult(r: Reader, version: number): DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult {
+function readDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult(
+  r: Reader,
+  version: number,
+): DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult {
   const fUser: string = r.compactString();
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (r.compactNullableString());
@@ -217,13 +239,20 @@ function defaultDescribeUserScramCredentialsResponseDescribeUserScramCredentials
   };
 }
 
-function writeDescribeUserScramCredentialsResponseCredentialInfo(w: Writer, version: number, m: DescribeUserScramCredentialsResponseCredentialInfo): void {
+function writeDescribeUserScramCredentialsResponseCredentialInfo(
+  w: Writer,
+  version: number,
+  m: DescribeUserScramCredentialsResponseCredentialInfo,
+): void {
   w.int8(m.mechanism);
   w.int32(m.iterations);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readDescribeUserScramCredentialsResponseCredentialInfo(r: Reader, version: number): DescribeUserScramCredentialsResponseCredentialInfo {
+function readDescribeUserScramCredentialsResponseCredentialInfo(
+  r: Reader,
+  version: number,
+): DescribeUserScramCredentialsResponseCredentialInfo {
   const fMechanism: number = r.int8();
   const fIterations: number = r.int32();
   let unknown: RawTaggedField[] | undefined;
@@ -252,11 +281,11 @@ export const DescribeUserScramCredentialsApi: ApiDefinition<DescribeUserScramCre
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: DescribeUserScramCredentialsRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DescribeUserScramCredentialsRequest', version);
+      checkVersion('DescribeUserScramCredentialsRequest', version, 0, 0);
       writeDescribeUserScramCredentialsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeUserScramCredentialsRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DescribeUserScramCredentialsRequest', version);
+      checkVersion('DescribeUserScramCredentialsRequest', version, 0, 0);
       return readDescribeUserScramCredentialsRequest(r, version);
     },
     defaults(): DescribeUserScramCredentialsRequest {
@@ -265,11 +294,11 @@ export const DescribeUserScramCredentialsApi: ApiDefinition<DescribeUserScramCre
   },
   response: {
     encode(w: Writer, version: number, msg: DescribeUserScramCredentialsResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DescribeUserScramCredentialsResponse', version);
+      checkVersion('DescribeUserScramCredentialsResponse', version, 0, 0);
       writeDescribeUserScramCredentialsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeUserScramCredentialsResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('DescribeUserScramCredentialsResponse', version);
+      checkVersion('DescribeUserScramCredentialsResponse', version, 0, 0);
       return readDescribeUserScramCredentialsResponse(r, version);
     },
     defaults(): DescribeUserScramCredentialsResponse {

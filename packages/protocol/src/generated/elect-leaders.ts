@@ -3,10 +3,10 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -68,8 +68,8 @@ function writeElectLeadersRequest(w: Writer, version: number, m: ElectLeadersReq
   const flex = version >= 2;
   if (version >= 1) {
     w.int8(m.electionType);
-  } else {
-    if (!(m.electionType === 0)) throw unsupportedField('ElectionType', version);
+  } else if (!(m.electionType === 0)) {
+    throw unsupportedField('ElectionType', version);
   }
   {
     const a0 = m.topicPartitions;
@@ -93,8 +93,8 @@ function writeElectLeadersRequest(w: Writer, version: number, m: ElectLeadersReq
   w.int32(m.timeoutMs);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -106,7 +106,8 @@ function readElectLeadersRequest(r: Reader, version: number): ElectLeadersReques
   }
   let fTopicPartitions: ElectLeadersRequestTopicPartitions[] | null;
   {
-    const n0 = flex ? r.compactArrayLength(MIN_ElectLeadersRequestTopicPartitions[version]) : r.arrayLength(MIN_ElectLeadersRequestTopicPartitions[version]);
+    const min0 = MIN_ElectLeadersRequestTopicPartitions[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       fTopicPartitions = null;
     } else {
@@ -136,7 +137,11 @@ function defaultElectLeadersRequest(): ElectLeadersRequest {
   };
 }
 
-function writeElectLeadersRequestTopicPartitions(w: Writer, version: number, m: ElectLeadersRequestTopicPartitions): void {
+function writeElectLeadersRequestTopicPartitions(
+  w: Writer,
+  version: number,
+  m: ElectLeadersRequestTopicPartitions,
+): void {
   const flex = version >= 2;
   if (flex) {
     w.compactString(m.topic);
@@ -156,8 +161,8 @@ function writeElectLeadersRequestTopicPartitions(w: Writer, version: number, m: 
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -201,8 +206,8 @@ function writeElectLeadersResponse(w: Writer, version: number, m: ElectLeadersRe
   w.int32(m.throttleTimeMs);
   if (version >= 1) {
     w.int16(m.errorCode);
-  } else {
-    if (!(m.errorCode === 0)) throw unsupportedField('ErrorCode', version);
+  } else if (!(m.errorCode === 0)) {
+    throw unsupportedField('ErrorCode', version);
   }
   {
     const a0 = m.replicaElectionResults;
@@ -217,8 +222,8 @@ function writeElectLeadersResponse(w: Writer, version: number, m: ElectLeadersRe
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -231,7 +236,8 @@ function readElectLeadersResponse(r: Reader, version: number): ElectLeadersRespo
   }
   let fReplicaElectionResults: ElectLeadersResponseReplicaElectionResult[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_ElectLeadersResponseReplicaElectionResult[version]) : r.arrayLength(MIN_ElectLeadersResponseReplicaElectionResult[version]);
+    const min0 = MIN_ElectLeadersResponseReplicaElectionResult[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('ReplicaElectionResults', r);
     } else {
@@ -260,7 +266,11 @@ function defaultElectLeadersResponse(): ElectLeadersResponse {
   };
 }
 
-function writeElectLeadersResponseReplicaElectionResult(w: Writer, version: number, m: ElectLeadersResponseReplicaElectionResult): void {
+function writeElectLeadersResponseReplicaElectionResult(
+  w: Writer,
+  version: number,
+  m: ElectLeadersResponseReplicaElectionResult,
+): void {
   const flex = version >= 2;
   if (flex) {
     w.compactString(m.topic);
@@ -280,12 +290,15 @@ function writeElectLeadersResponseReplicaElectionResult(w: Writer, version: numb
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readElectLeadersResponseReplicaElectionResult(r: Reader, version: number): ElectLeadersResponseReplicaElectionResult {
+function readElectLeadersResponseReplicaElectionResult(
+  r: Reader,
+  version: number,
+): ElectLeadersResponseReplicaElectionResult {
   const flex = version >= 2;
   const fTopic: string = flex ? r.compactString() : r.string();
   let fPartitionResult: ElectLeadersResponsePartitionResult[];
@@ -317,7 +330,11 @@ function defaultElectLeadersResponseReplicaElectionResult(): ElectLeadersRespons
   };
 }
 
-function writeElectLeadersResponsePartitionResult(w: Writer, version: number, m: ElectLeadersResponsePartitionResult): void {
+function writeElectLeadersResponsePartitionResult(
+  w: Writer,
+  version: number,
+  m: ElectLeadersResponsePartitionResult,
+): void {
   const flex = version >= 2;
   w.int32(m.partitionId);
   w.int16(m.errorCode);
@@ -328,8 +345,8 @@ function writeElectLeadersResponsePartitionResult(w: Writer, version: number, m:
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -368,11 +385,11 @@ export const ElectLeadersApi: ApiDefinition<ElectLeadersRequest, ElectLeadersRes
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: ElectLeadersRequest): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('ElectLeadersRequest', version);
+      checkVersion('ElectLeadersRequest', version, 0, 2);
       writeElectLeadersRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ElectLeadersRequest {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('ElectLeadersRequest', version);
+      checkVersion('ElectLeadersRequest', version, 0, 2);
       return readElectLeadersRequest(r, version);
     },
     defaults(): ElectLeadersRequest {
@@ -381,11 +398,11 @@ export const ElectLeadersApi: ApiDefinition<ElectLeadersRequest, ElectLeadersRes
   },
   response: {
     encode(w: Writer, version: number, msg: ElectLeadersResponse): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('ElectLeadersResponse', version);
+      checkVersion('ElectLeadersResponse', version, 0, 2);
       writeElectLeadersResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ElectLeadersResponse {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('ElectLeadersResponse', version);
+      checkVersion('ElectLeadersResponse', version, 0, 2);
       return readElectLeadersResponse(r, version);
     },
     defaults(): ElectLeadersResponse {

@@ -5,12 +5,12 @@ import { type RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   endTaggedField,
   keepUnknownTag,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
   writeUnknownTaggedFieldsBefore,
 } from './_runtime.js';
@@ -152,8 +152,8 @@ function writeEndQuorumEpochRequest(w: Writer, version: number, m: EndQuorumEpoc
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -162,7 +162,8 @@ function readEndQuorumEpochRequest(r: Reader, version: number): EndQuorumEpochRe
   const fClusterId: string | null = (flex ? r.compactNullableString() : r.nullableString());
   let fTopics: EndQuorumEpochRequestTopicData[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_EndQuorumEpochRequestTopicData[version]) : r.arrayLength(MIN_EndQuorumEpochRequestTopicData[version]);
+    const min0 = MIN_EndQuorumEpochRequestTopicData[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -224,8 +225,8 @@ function writeEndQuorumEpochRequestTopicData(w: Writer, version: number, m: EndQ
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -234,7 +235,8 @@ function readEndQuorumEpochRequestTopicData(r: Reader, version: number): EndQuor
   const fTopicName: string = flex ? r.compactString() : r.string();
   let fPartitions: EndQuorumEpochRequestPartitionData[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_EndQuorumEpochRequestPartitionData[version]) : r.arrayLength(MIN_EndQuorumEpochRequestPartitionData[version]);
+    const min0 = MIN_EndQuorumEpochRequestPartitionData[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -261,7 +263,11 @@ function defaultEndQuorumEpochRequestTopicData(): EndQuorumEpochRequestTopicData
   };
 }
 
-function writeEndQuorumEpochRequestPartitionData(w: Writer, version: number, m: EndQuorumEpochRequestPartitionData): void {
+function writeEndQuorumEpochRequestPartitionData(
+  w: Writer,
+  version: number,
+  m: EndQuorumEpochRequestPartitionData,
+): void {
   const flex = version >= 1;
   w.int32(m.partitionIndex);
   w.int32(m.leaderId);
@@ -294,8 +300,8 @@ function writeEndQuorumEpochRequestPartitionData(w: Writer, version: number, m: 
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -379,7 +385,11 @@ function defaultEndQuorumEpochRequestReplicaInfo(): EndQuorumEpochRequestReplica
   };
 }
 
-function writeEndQuorumEpochRequestLeaderEndpoint(w: Writer, version: number, m: EndQuorumEpochRequestLeaderEndpoint): void {
+function writeEndQuorumEpochRequestLeaderEndpoint(
+  w: Writer,
+  version: number,
+  m: EndQuorumEpochRequestLeaderEndpoint,
+): void {
   w.compactString(m.name);
   w.compactString(m.host);
   w.uint16(m.port);
@@ -451,8 +461,8 @@ function writeEndQuorumEpochResponse(w: Writer, version: number, m: EndQuorumEpo
       endTaggedField(w, start);
     }
     writeUnknownTaggedFieldsBefore(w, unknown, u, Number.POSITIVE_INFINITY);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -461,7 +471,8 @@ function readEndQuorumEpochResponse(r: Reader, version: number): EndQuorumEpochR
   const fErrorCode: number = r.int16();
   let fTopics: EndQuorumEpochResponseTopicData[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_EndQuorumEpochResponseTopicData[version]) : r.arrayLength(MIN_EndQuorumEpochResponseTopicData[version]);
+    const min0 = MIN_EndQuorumEpochResponseTopicData[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -544,8 +555,8 @@ function writeEndQuorumEpochResponseTopicData(w: Writer, version: number, m: End
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -554,7 +565,8 @@ function readEndQuorumEpochResponseTopicData(r: Reader, version: number): EndQuo
   const fTopicName: string = flex ? r.compactString() : r.string();
   let fPartitions: EndQuorumEpochResponsePartitionData[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_EndQuorumEpochResponsePartitionData[version]) : r.arrayLength(MIN_EndQuorumEpochResponsePartitionData[version]);
+    const min0 = MIN_EndQuorumEpochResponsePartitionData[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -581,7 +593,11 @@ function defaultEndQuorumEpochResponseTopicData(): EndQuorumEpochResponseTopicDa
   };
 }
 
-function writeEndQuorumEpochResponsePartitionData(w: Writer, version: number, m: EndQuorumEpochResponsePartitionData): void {
+function writeEndQuorumEpochResponsePartitionData(
+  w: Writer,
+  version: number,
+  m: EndQuorumEpochResponsePartitionData,
+): void {
   const flex = version >= 1;
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
@@ -589,8 +605,8 @@ function writeEndQuorumEpochResponsePartitionData(w: Writer, version: number, m:
   w.int32(m.leaderEpoch);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -622,7 +638,11 @@ function defaultEndQuorumEpochResponsePartitionData(): EndQuorumEpochResponsePar
   };
 }
 
-function writeEndQuorumEpochResponseNodeEndpoint(w: Writer, version: number, m: EndQuorumEpochResponseNodeEndpoint): void {
+function writeEndQuorumEpochResponseNodeEndpoint(
+  w: Writer,
+  version: number,
+  m: EndQuorumEpochResponseNodeEndpoint,
+): void {
   w.int32(m.nodeId);
   w.compactString(m.host);
   w.uint16(m.port);
@@ -661,11 +681,11 @@ export const EndQuorumEpochApi: ApiDefinition<EndQuorumEpochRequest, EndQuorumEp
   listeners: ['controller'],
   request: {
     encode(w: Writer, version: number, msg: EndQuorumEpochRequest): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('EndQuorumEpochRequest', version);
+      checkVersion('EndQuorumEpochRequest', version, 0, 1);
       writeEndQuorumEpochRequest(w, version, msg);
     },
     decode(r: Reader, version: number): EndQuorumEpochRequest {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('EndQuorumEpochRequest', version);
+      checkVersion('EndQuorumEpochRequest', version, 0, 1);
       return readEndQuorumEpochRequest(r, version);
     },
     defaults(): EndQuorumEpochRequest {
@@ -674,11 +694,11 @@ export const EndQuorumEpochApi: ApiDefinition<EndQuorumEpochRequest, EndQuorumEp
   },
   response: {
     encode(w: Writer, version: number, msg: EndQuorumEpochResponse): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('EndQuorumEpochResponse', version);
+      checkVersion('EndQuorumEpochResponse', version, 0, 1);
       writeEndQuorumEpochResponse(w, version, msg);
     },
     decode(r: Reader, version: number): EndQuorumEpochResponse {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('EndQuorumEpochResponse', version);
+      checkVersion('EndQuorumEpochResponse', version, 0, 1);
       return readEndQuorumEpochResponse(r, version);
     },
     defaults(): EndQuorumEpochResponse {

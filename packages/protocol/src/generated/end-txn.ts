@@ -3,8 +3,8 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   taggedFieldsUnsupported,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -46,8 +46,8 @@ function writeEndTxnRequest(w: Writer, version: number, m: EndTxnRequest): void 
   w.bool(m.committed);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -91,8 +91,8 @@ function writeEndTxnResponse(w: Writer, version: number, m: EndTxnResponse): voi
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -140,11 +140,11 @@ export const EndTxnApi: ApiDefinition<EndTxnRequest, EndTxnResponse> = {
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: EndTxnRequest): void {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('EndTxnRequest', version);
+      checkVersion('EndTxnRequest', version, 0, 5);
       writeEndTxnRequest(w, version, msg);
     },
     decode(r: Reader, version: number): EndTxnRequest {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('EndTxnRequest', version);
+      checkVersion('EndTxnRequest', version, 0, 5);
       return readEndTxnRequest(r, version);
     },
     defaults(): EndTxnRequest {
@@ -153,11 +153,11 @@ export const EndTxnApi: ApiDefinition<EndTxnRequest, EndTxnResponse> = {
   },
   response: {
     encode(w: Writer, version: number, msg: EndTxnResponse): void {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('EndTxnResponse', version);
+      checkVersion('EndTxnResponse', version, 0, 5);
       writeEndTxnResponse(w, version, msg);
     },
     decode(r: Reader, version: number): EndTxnResponse {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('EndTxnResponse', version);
+      checkVersion('EndTxnResponse', version, 0, 5);
       return readEndTxnResponse(r, version);
     },
     defaults(): EndTxnResponse {

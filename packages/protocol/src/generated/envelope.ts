@@ -4,7 +4,7 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   EMPTY_BYTES,
-  unsupportedVersion,
+  checkVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -92,11 +92,11 @@ export const EnvelopeApi: ApiDefinition<EnvelopeRequest, EnvelopeResponse> = {
   listeners: ['controller', 'zkBroker'],
   request: {
     encode(w: Writer, version: number, msg: EnvelopeRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('EnvelopeRequest', version);
+      checkVersion('EnvelopeRequest', version, 0, 0);
       writeEnvelopeRequest(w, version, msg);
     },
     decode(r: Reader, version: number): EnvelopeRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('EnvelopeRequest', version);
+      checkVersion('EnvelopeRequest', version, 0, 0);
       return readEnvelopeRequest(r, version);
     },
     defaults(): EnvelopeRequest {
@@ -105,11 +105,11 @@ export const EnvelopeApi: ApiDefinition<EnvelopeRequest, EnvelopeResponse> = {
   },
   response: {
     encode(w: Writer, version: number, msg: EnvelopeResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('EnvelopeResponse', version);
+      checkVersion('EnvelopeResponse', version, 0, 0);
       writeEnvelopeResponse(w, version, msg);
     },
     decode(r: Reader, version: number): EnvelopeResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('EnvelopeResponse', version);
+      checkVersion('EnvelopeResponse', version, 0, 0);
       return readEnvelopeResponse(r, version);
     },
     defaults(): EnvelopeResponse {

@@ -4,8 +4,8 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   EMPTY_BYTES,
+  checkVersion,
   taggedFieldsUnsupported,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -39,8 +39,8 @@ function writeExpireDelegationTokenRequest(w: Writer, version: number, m: Expire
   w.int64(m.expiryTimePeriodMs);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -73,8 +73,8 @@ function writeExpireDelegationTokenResponse(w: Writer, version: number, m: Expir
   w.int32(m.throttleTimeMs);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -113,11 +113,11 @@ export const ExpireDelegationTokenApi: ApiDefinition<ExpireDelegationTokenReques
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: ExpireDelegationTokenRequest): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('ExpireDelegationTokenRequest', version);
+      checkVersion('ExpireDelegationTokenRequest', version, 0, 2);
       writeExpireDelegationTokenRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ExpireDelegationTokenRequest {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('ExpireDelegationTokenRequest', version);
+      checkVersion('ExpireDelegationTokenRequest', version, 0, 2);
       return readExpireDelegationTokenRequest(r, version);
     },
     defaults(): ExpireDelegationTokenRequest {
@@ -126,11 +126,11 @@ export const ExpireDelegationTokenApi: ApiDefinition<ExpireDelegationTokenReques
   },
   response: {
     encode(w: Writer, version: number, msg: ExpireDelegationTokenResponse): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('ExpireDelegationTokenResponse', version);
+      checkVersion('ExpireDelegationTokenResponse', version, 0, 2);
       writeExpireDelegationTokenResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ExpireDelegationTokenResponse {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('ExpireDelegationTokenResponse', version);
+      checkVersion('ExpireDelegationTokenResponse', version, 0, 2);
       return readExpireDelegationTokenResponse(r, version);
     },
     defaults(): ExpireDelegationTokenResponse {

@@ -5,12 +5,12 @@ import { type RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   endTaggedField,
   keepUnknownTag,
   nonNullable,
   nullRead,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
   writeUnknownTaggedFieldsBefore,
 } from './_runtime.js';
@@ -214,7 +214,11 @@ function defaultFetchSnapshotRequest(): FetchSnapshotRequest {
   };
 }
 
-function writeFetchSnapshotRequestTopicSnapshot(w: Writer, version: number, m: FetchSnapshotRequestTopicSnapshot): void {
+function writeFetchSnapshotRequestTopicSnapshot(
+  w: Writer,
+  version: number,
+  m: FetchSnapshotRequestTopicSnapshot,
+): void {
   w.compactString(m.name);
   {
     const a0 = m.partitions;
@@ -255,7 +259,11 @@ function defaultFetchSnapshotRequestTopicSnapshot(): FetchSnapshotRequestTopicSn
   };
 }
 
-function writeFetchSnapshotRequestPartitionSnapshot(w: Writer, version: number, m: FetchSnapshotRequestPartitionSnapshot): void {
+function writeFetchSnapshotRequestPartitionSnapshot(
+  w: Writer,
+  version: number,
+  m: FetchSnapshotRequestPartitionSnapshot,
+): void {
   w.int32(m.partition);
   w.int32(m.currentLeaderEpoch);
   writeFetchSnapshotRequestSnapshotId(w, version, m.snapshotId);
@@ -456,7 +464,11 @@ function defaultFetchSnapshotResponse(): FetchSnapshotResponse {
   };
 }
 
-function writeFetchSnapshotResponseTopicSnapshot(w: Writer, version: number, m: FetchSnapshotResponseTopicSnapshot): void {
+function writeFetchSnapshotResponseTopicSnapshot(
+  w: Writer,
+  version: number,
+  m: FetchSnapshotResponseTopicSnapshot,
+): void {
   w.compactString(m.name);
   {
     const a0 = m.partitions;
@@ -497,7 +509,11 @@ function defaultFetchSnapshotResponseTopicSnapshot(): FetchSnapshotResponseTopic
   };
 }
 
-function writeFetchSnapshotResponsePartitionSnapshot(w: Writer, version: number, m: FetchSnapshotResponsePartitionSnapshot): void {
+function writeFetchSnapshotResponsePartitionSnapshot(
+  w: Writer,
+  version: number,
+  m: FetchSnapshotResponsePartitionSnapshot,
+): void {
   w.int32(m.index);
   w.int16(m.errorCode);
   writeFetchSnapshotResponseSnapshotId(w, version, m.snapshotId);
@@ -521,7 +537,10 @@ function writeFetchSnapshotResponsePartitionSnapshot(w: Writer, version: number,
   writeUnknownTaggedFieldsBefore(w, unknown, u, Number.POSITIVE_INFINITY);
 }
 
-function readFetchSnapshotResponsePartitionSnapshot(r: Reader, version: number): FetchSnapshotResponsePartitionSnapshot {
+function readFetchSnapshotResponsePartitionSnapshot(
+  r: Reader,
+  version: number,
+): FetchSnapshotResponsePartitionSnapshot {
   const fIndex: number = r.int32();
   const fErrorCode: number = r.int16();
   const fSnapshotId: FetchSnapshotResponseSnapshotId = readFetchSnapshotResponseSnapshotId(r, version);
@@ -604,7 +623,11 @@ function defaultFetchSnapshotResponseSnapshotId(): FetchSnapshotResponseSnapshot
   };
 }
 
-function writeFetchSnapshotResponseLeaderIdAndEpoch(w: Writer, version: number, m: FetchSnapshotResponseLeaderIdAndEpoch): void {
+function writeFetchSnapshotResponseLeaderIdAndEpoch(
+  w: Writer,
+  version: number,
+  m: FetchSnapshotResponseLeaderIdAndEpoch,
+): void {
   w.int32(m.leaderId);
   w.int32(m.leaderEpoch);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -629,7 +652,11 @@ function defaultFetchSnapshotResponseLeaderIdAndEpoch(): FetchSnapshotResponseLe
   };
 }
 
-function writeFetchSnapshotResponseNodeEndpoint(w: Writer, version: number, m: FetchSnapshotResponseNodeEndpoint): void {
+function writeFetchSnapshotResponseNodeEndpoint(
+  w: Writer,
+  version: number,
+  m: FetchSnapshotResponseNodeEndpoint,
+): void {
   w.int32(m.nodeId);
   w.compactString(m.host);
   w.uint16(m.port);
@@ -676,11 +703,11 @@ export const FetchSnapshotApi: ApiDefinition<FetchSnapshotRequest, FetchSnapshot
   listeners: ['controller'],
   request: {
     encode(w: Writer, version: number, msg: FetchSnapshotRequest): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('FetchSnapshotRequest', version);
+      checkVersion('FetchSnapshotRequest', version, 0, 1);
       writeFetchSnapshotRequest(w, version, msg);
     },
     decode(r: Reader, version: number): FetchSnapshotRequest {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('FetchSnapshotRequest', version);
+      checkVersion('FetchSnapshotRequest', version, 0, 1);
       return readFetchSnapshotRequest(r, version);
     },
     defaults(): FetchSnapshotRequest {
@@ -689,11 +716,11 @@ export const FetchSnapshotApi: ApiDefinition<FetchSnapshotRequest, FetchSnapshot
   },
   response: {
     encode(w: Writer, version: number, msg: FetchSnapshotResponse): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('FetchSnapshotResponse', version);
+      checkVersion('FetchSnapshotResponse', version, 0, 1);
       writeFetchSnapshotResponse(w, version, msg);
     },
     decode(r: Reader, version: number): FetchSnapshotResponse {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('FetchSnapshotResponse', version);
+      checkVersion('FetchSnapshotResponse', version, 0, 1);
       return readFetchSnapshotResponse(r, version);
     },
     defaults(): FetchSnapshotResponse {

@@ -5,13 +5,13 @@ import { type RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   endTaggedField,
   keepUnknownTag,
   nonNullable,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
   writeUnknownTaggedFieldsBefore,
 } from './_runtime.js';
@@ -208,8 +208,8 @@ function writeFetchRequest(w: Writer, version: number, m: FetchRequest): void {
   const flex = version >= 12;
   if (version <= 14) {
     w.int32(m.replicaId);
-  } else {
-    if (!(m.replicaId === -1)) throw unsupportedField('ReplicaId', version);
+  } else if (!(m.replicaId === -1)) {
+    throw unsupportedField('ReplicaId', version);
   }
   if (!(version >= 15 && flex) && !(isDefaultFetchRequestReplicaState(m.replicaState))) {
     throw unsupportedField('ReplicaState', version);
@@ -251,8 +251,8 @@ function writeFetchRequest(w: Writer, version: number, m: FetchRequest): void {
         writeFetchRequestForgottenTopic(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.forgottenTopicsData.length === 0)) throw unsupportedField('ForgottenTopicsData', version);
+  } else if (!(m.forgottenTopicsData.length === 0)) {
+    throw unsupportedField('ForgottenTopicsData', version);
   }
   if (version >= 11) {
     if (flex) {
@@ -286,8 +286,8 @@ function writeFetchRequest(w: Writer, version: number, m: FetchRequest): void {
       endTaggedField(w, start);
     }
     writeUnknownTaggedFieldsBefore(w, unknown, u, Number.POSITIVE_INFINITY);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -319,7 +319,8 @@ function readFetchRequest(r: Reader, version: number): FetchRequest {
   }
   let fTopics: FetchRequestFetchTopic[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_FetchRequestFetchTopic[version]) : r.arrayLength(MIN_FetchRequestFetchTopic[version]);
+    const min0 = MIN_FetchRequestFetchTopic[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -331,7 +332,8 @@ function readFetchRequest(r: Reader, version: number): FetchRequest {
   let fForgottenTopicsData: FetchRequestForgottenTopic[] = [];
   if (version >= 7) {
     {
-      const n0 = flex ? r.compactArrayLength(MIN_FetchRequestForgottenTopic[version]) : r.arrayLength(MIN_FetchRequestForgottenTopic[version]);
+      const min0 = MIN_FetchRequestForgottenTopic[version];
+      const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
       if (n0 < 0) {
         throw nullRead('ForgottenTopicsData', r);
       } else {
@@ -466,8 +468,8 @@ function writeFetchRequestFetchTopic(w: Writer, version: number, m: FetchRequest
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -483,7 +485,8 @@ function readFetchRequestFetchTopic(r: Reader, version: number): FetchRequestFet
   }
   let fPartitions: FetchRequestFetchPartition[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_FetchRequestFetchPartition[version]) : r.arrayLength(MIN_FetchRequestFetchPartition[version]);
+    const min0 = MIN_FetchRequestFetchPartition[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -521,8 +524,8 @@ function writeFetchRequestFetchPartition(w: Writer, version: number, m: FetchReq
   w.int64(m.fetchOffset);
   if (version >= 12) {
     w.int32(m.lastFetchedEpoch);
-  } else {
-    if (!(m.lastFetchedEpoch === -1)) throw unsupportedField('LastFetchedEpoch', version);
+  } else if (!(m.lastFetchedEpoch === -1)) {
+    throw unsupportedField('LastFetchedEpoch', version);
   }
   if (version >= 5) {
     w.int64(m.logStartOffset);
@@ -543,8 +546,8 @@ function writeFetchRequestFetchPartition(w: Writer, version: number, m: FetchReq
       endTaggedField(w, start);
     }
     writeUnknownTaggedFieldsBefore(w, unknown, u, Number.POSITIVE_INFINITY);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -643,8 +646,8 @@ function writeFetchRequestForgottenTopic(w: Writer, version: number, m: FetchReq
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -714,8 +717,8 @@ function writeFetchResponse(w: Writer, version: number, m: FetchResponse): void 
   }
   if (version >= 7) {
     w.int32(m.sessionId);
-  } else {
-    if (!(m.sessionId === 0)) throw unsupportedField('SessionId', version);
+  } else if (!(m.sessionId === 0)) {
+    throw unsupportedField('SessionId', version);
   }
   {
     const a0 = m.responses;
@@ -752,8 +755,8 @@ function writeFetchResponse(w: Writer, version: number, m: FetchResponse): void 
       endTaggedField(w, start);
     }
     writeUnknownTaggedFieldsBefore(w, unknown, u, Number.POSITIVE_INFINITY);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -773,7 +776,8 @@ function readFetchResponse(r: Reader, version: number): FetchResponse {
   }
   let fResponses: FetchResponseFetchableTopicResponse[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_FetchResponseFetchableTopicResponse[version]) : r.arrayLength(MIN_FetchResponseFetchableTopicResponse[version]);
+    const min0 = MIN_FetchResponseFetchableTopicResponse[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Responses', r);
     } else {
@@ -840,7 +844,11 @@ function defaultFetchResponse(): FetchResponse {
   };
 }
 
-function writeFetchResponseFetchableTopicResponse(w: Writer, version: number, m: FetchResponseFetchableTopicResponse): void {
+function writeFetchResponseFetchableTopicResponse(
+  w: Writer,
+  version: number,
+  m: FetchResponseFetchableTopicResponse,
+): void {
   const flex = version >= 12;
   if (version <= 12) {
     if (flex) {
@@ -865,8 +873,8 @@ function writeFetchResponseFetchableTopicResponse(w: Writer, version: number, m:
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -882,7 +890,8 @@ function readFetchResponseFetchableTopicResponse(r: Reader, version: number): Fe
   }
   let fPartitions: FetchResponsePartitionData[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_FetchResponsePartitionData[version]) : r.arrayLength(MIN_FetchResponsePartitionData[version]);
+    const min0 = MIN_FetchResponsePartitionData[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -955,8 +964,8 @@ function writeFetchResponsePartitionData(w: Writer, version: number, m: FetchRes
   }
   if (version >= 11) {
     w.int32(m.preferredReadReplica);
-  } else {
-    if (!(m.preferredReadReplica === -1)) throw unsupportedField('PreferredReadReplica', version);
+  } else if (!(m.preferredReadReplica === -1)) {
+    throw unsupportedField('PreferredReadReplica', version);
   }
   if (flex) {
     w.compactNullableBytes(m.records);
@@ -996,8 +1005,8 @@ function writeFetchResponsePartitionData(w: Writer, version: number, m: FetchRes
       endTaggedField(w, start);
     }
     writeUnknownTaggedFieldsBefore(w, unknown, u, Number.POSITIVE_INFINITY);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -1020,7 +1029,8 @@ function readFetchResponsePartitionData(r: Reader, version: number): FetchRespon
   let fAbortedTransactions: FetchResponseAbortedTransaction[] | null = [];
   if (version >= 4) {
     {
-      const n0 = flex ? r.compactArrayLength(MIN_FetchResponseAbortedTransaction[version]) : r.arrayLength(MIN_FetchResponseAbortedTransaction[version]);
+      const min0 = MIN_FetchResponseAbortedTransaction[version];
+      const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
       if (n0 < 0) {
         if (!(version >= 4)) throw nullRead('AbortedTransactions', r);
         fAbortedTransactions = null;
@@ -1195,8 +1205,8 @@ function writeFetchResponseAbortedTransaction(w: Writer, version: number, m: Fet
   w.int64(m.firstOffset);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -1289,11 +1299,11 @@ export const FetchApi: ApiDefinition<FetchRequest, FetchResponse> = {
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: FetchRequest): void {
-      if (!(version >= 0 && version <= 17) || (version | 0) !== version) throw unsupportedVersion('FetchRequest', version);
+      checkVersion('FetchRequest', version, 0, 17);
       writeFetchRequest(w, version, msg);
     },
     decode(r: Reader, version: number): FetchRequest {
-      if (!(version >= 0 && version <= 17) || (version | 0) !== version) throw unsupportedVersion('FetchRequest', version);
+      checkVersion('FetchRequest', version, 0, 17);
       return readFetchRequest(r, version);
     },
     defaults(): FetchRequest {
@@ -1302,11 +1312,11 @@ export const FetchApi: ApiDefinition<FetchRequest, FetchResponse> = {
   },
   response: {
     encode(w: Writer, version: number, msg: FetchResponse): void {
-      if (!(version >= 0 && version <= 17) || (version | 0) !== version) throw unsupportedVersion('FetchResponse', version);
+      checkVersion('FetchResponse', version, 0, 17);
       writeFetchResponse(w, version, msg);
     },
     decode(r: Reader, version: number): FetchResponse {
-      if (!(version >= 0 && version <= 17) || (version | 0) !== version) throw unsupportedVersion('FetchResponse', version);
+      checkVersion('FetchResponse', version, 0, 17);
       return readFetchResponse(r, version);
     },
     defaults(): FetchResponse {

@@ -3,11 +3,11 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nonNullable,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -66,13 +66,13 @@ function writeFindCoordinatorRequest(w: Writer, version: number, m: FindCoordina
     } else {
       w.string(m.key);
     }
-  } else {
-    if (!(m.key === '')) throw unsupportedField('Key', version);
+  } else if (!(m.key === '')) {
+    throw unsupportedField('Key', version);
   }
   if (version >= 1) {
     w.int8(m.keyType);
-  } else {
-    if (!(m.keyType === 0)) throw unsupportedField('KeyType', version);
+  } else if (!(m.keyType === 0)) {
+    throw unsupportedField('KeyType', version);
   }
   if (version >= 4) {
     {
@@ -90,13 +90,13 @@ function writeFindCoordinatorRequest(w: Writer, version: number, m: FindCoordina
         }
       }
     }
-  } else {
-    if (!(m.coordinatorKeys.length === 0)) throw unsupportedField('CoordinatorKeys', version);
+  } else if (!(m.coordinatorKeys.length === 0)) {
+    throw unsupportedField('CoordinatorKeys', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -150,8 +150,8 @@ function writeFindCoordinatorResponse(w: Writer, version: number, m: FindCoordin
   }
   if (version <= 3) {
     w.int16(m.errorCode);
-  } else {
-    if (!(m.errorCode === 0)) throw unsupportedField('ErrorCode', version);
+  } else if (!(m.errorCode === 0)) {
+    throw unsupportedField('ErrorCode', version);
   }
   if (version >= 1 && version <= 3) {
     if (m.errorMessage === null && !(version >= 1 && version <= 3)) throw nonNullable('ErrorMessage', version);
@@ -163,8 +163,8 @@ function writeFindCoordinatorResponse(w: Writer, version: number, m: FindCoordin
   }
   if (version <= 3) {
     w.int32(m.nodeId);
-  } else {
-    if (!(m.nodeId === 0)) throw unsupportedField('NodeId', version);
+  } else if (!(m.nodeId === 0)) {
+    throw unsupportedField('NodeId', version);
   }
   if (version <= 3) {
     if (flex) {
@@ -172,13 +172,13 @@ function writeFindCoordinatorResponse(w: Writer, version: number, m: FindCoordin
     } else {
       w.string(m.host);
     }
-  } else {
-    if (!(m.host === '')) throw unsupportedField('Host', version);
+  } else if (!(m.host === '')) {
+    throw unsupportedField('Host', version);
   }
   if (version <= 3) {
     w.int32(m.port);
-  } else {
-    if (!(m.port === 0)) throw unsupportedField('Port', version);
+  } else if (!(m.port === 0)) {
+    throw unsupportedField('Port', version);
   }
   if (version >= 4) {
     {
@@ -192,13 +192,13 @@ function writeFindCoordinatorResponse(w: Writer, version: number, m: FindCoordin
         writeFindCoordinatorResponseCoordinator(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.coordinators.length === 0)) throw unsupportedField('Coordinators', version);
+  } else if (!(m.coordinators.length === 0)) {
+    throw unsupportedField('Coordinators', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -269,7 +269,11 @@ function defaultFindCoordinatorResponse(): FindCoordinatorResponse {
   };
 }
 
-function writeFindCoordinatorResponseCoordinator(w: Writer, version: number, m: FindCoordinatorResponseCoordinator): void {
+function writeFindCoordinatorResponseCoordinator(
+  w: Writer,
+  version: number,
+  m: FindCoordinatorResponseCoordinator,
+): void {
   w.compactString(m.key);
   w.int32(m.nodeId);
   w.compactString(m.host);
@@ -320,11 +324,11 @@ export const FindCoordinatorApi: ApiDefinition<FindCoordinatorRequest, FindCoord
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: FindCoordinatorRequest): void {
-      if (!(version >= 0 && version <= 6) || (version | 0) !== version) throw unsupportedVersion('FindCoordinatorRequest', version);
+      checkVersion('FindCoordinatorRequest', version, 0, 6);
       writeFindCoordinatorRequest(w, version, msg);
     },
     decode(r: Reader, version: number): FindCoordinatorRequest {
-      if (!(version >= 0 && version <= 6) || (version | 0) !== version) throw unsupportedVersion('FindCoordinatorRequest', version);
+      checkVersion('FindCoordinatorRequest', version, 0, 6);
       return readFindCoordinatorRequest(r, version);
     },
     defaults(): FindCoordinatorRequest {
@@ -333,11 +337,11 @@ export const FindCoordinatorApi: ApiDefinition<FindCoordinatorRequest, FindCoord
   },
   response: {
     encode(w: Writer, version: number, msg: FindCoordinatorResponse): void {
-      if (!(version >= 0 && version <= 6) || (version | 0) !== version) throw unsupportedVersion('FindCoordinatorResponse', version);
+      checkVersion('FindCoordinatorResponse', version, 0, 6);
       writeFindCoordinatorResponse(w, version, msg);
     },
     decode(r: Reader, version: number): FindCoordinatorResponse {
-      if (!(version >= 0 && version <= 6) || (version | 0) !== version) throw unsupportedVersion('FindCoordinatorResponse', version);
+      checkVersion('FindCoordinatorResponse', version, 0, 6);
       return readFindCoordinatorResponse(r, version);
     },
     defaults(): FindCoordinatorResponse {

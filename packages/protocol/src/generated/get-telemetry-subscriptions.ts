@@ -4,8 +4,8 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -60,7 +60,11 @@ function defaultGetTelemetrySubscriptionsRequest(): GetTelemetrySubscriptionsReq
   };
 }
 
-function writeGetTelemetrySubscriptionsResponse(w: Writer, version: number, m: GetTelemetrySubscriptionsResponse): void {
+function writeGetTelemetrySubscriptionsResponse(
+  w: Writer,
+  version: number,
+  m: GetTelemetrySubscriptionsResponse,
+): void {
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
   w.uuid(m.clientInstanceId);
@@ -155,11 +159,11 @@ export const GetTelemetrySubscriptionsApi: ApiDefinition<GetTelemetrySubscriptio
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: GetTelemetrySubscriptionsRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('GetTelemetrySubscriptionsRequest', version);
+      checkVersion('GetTelemetrySubscriptionsRequest', version, 0, 0);
       writeGetTelemetrySubscriptionsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): GetTelemetrySubscriptionsRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('GetTelemetrySubscriptionsRequest', version);
+      checkVersion('GetTelemetrySubscriptionsRequest', version, 0, 0);
       return readGetTelemetrySubscriptionsRequest(r, version);
     },
     defaults(): GetTelemetrySubscriptionsRequest {
@@ -168,11 +172,11 @@ export const GetTelemetrySubscriptionsApi: ApiDefinition<GetTelemetrySubscriptio
   },
   response: {
     encode(w: Writer, version: number, msg: GetTelemetrySubscriptionsResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('GetTelemetrySubscriptionsResponse', version);
+      checkVersion('GetTelemetrySubscriptionsResponse', version, 0, 0);
       writeGetTelemetrySubscriptionsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): GetTelemetrySubscriptionsResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('GetTelemetrySubscriptionsResponse', version);
+      checkVersion('GetTelemetrySubscriptionsResponse', version, 0, 0);
       return readGetTelemetrySubscriptionsResponse(r, version);
     },
     defaults(): GetTelemetrySubscriptionsResponse {

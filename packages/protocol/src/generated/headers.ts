@@ -3,9 +3,9 @@ import type { SchemaCodec } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nonNullable,
   taggedFieldsUnsupported,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -40,8 +40,8 @@ function writeRequestHeader(w: Writer, version: number, m: RequestHeader): void 
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -81,8 +81,8 @@ function writeResponseHeader(w: Writer, version: number, m: ResponseHeader): voi
   w.int32(m.correlationId);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -111,11 +111,11 @@ export const RequestHeaderCodec: SchemaCodec<RequestHeader> = {
   maxVersion: 2,
   flexibleMinVersion: 2,
     encode(w: Writer, version: number, msg: RequestHeader): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('RequestHeader', version);
+      checkVersion('RequestHeader', version, 0, 2);
       writeRequestHeader(w, version, msg);
     },
     decode(r: Reader, version: number): RequestHeader {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('RequestHeader', version);
+      checkVersion('RequestHeader', version, 0, 2);
       return readRequestHeader(r, version);
     },
     defaults(): RequestHeader {
@@ -129,11 +129,11 @@ export const ResponseHeaderCodec: SchemaCodec<ResponseHeader> = {
   maxVersion: 1,
   flexibleMinVersion: 1,
     encode(w: Writer, version: number, msg: ResponseHeader): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('ResponseHeader', version);
+      checkVersion('ResponseHeader', version, 0, 1);
       writeResponseHeader(w, version, msg);
     },
     decode(r: Reader, version: number): ResponseHeader {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('ResponseHeader', version);
+      checkVersion('ResponseHeader', version, 0, 1);
       return readResponseHeader(r, version);
     },
     defaults(): ResponseHeader {

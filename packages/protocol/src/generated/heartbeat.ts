@@ -3,10 +3,10 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nonNullable,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -52,13 +52,13 @@ function writeHeartbeatRequest(w: Writer, version: number, m: HeartbeatRequest):
     } else {
       w.nullableString(m.groupInstanceId);
     }
-  } else {
-    if (!(m.groupInstanceId === null)) throw unsupportedField('GroupInstanceId', version);
+  } else if (!(m.groupInstanceId === null)) {
+    throw unsupportedField('GroupInstanceId', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -101,8 +101,8 @@ function writeHeartbeatResponse(w: Writer, version: number, m: HeartbeatResponse
   w.int16(m.errorCode);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -141,11 +141,11 @@ export const HeartbeatApi: ApiDefinition<HeartbeatRequest, HeartbeatResponse> = 
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: HeartbeatRequest): void {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('HeartbeatRequest', version);
+      checkVersion('HeartbeatRequest', version, 0, 4);
       writeHeartbeatRequest(w, version, msg);
     },
     decode(r: Reader, version: number): HeartbeatRequest {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('HeartbeatRequest', version);
+      checkVersion('HeartbeatRequest', version, 0, 4);
       return readHeartbeatRequest(r, version);
     },
     defaults(): HeartbeatRequest {
@@ -154,11 +154,11 @@ export const HeartbeatApi: ApiDefinition<HeartbeatRequest, HeartbeatResponse> = 
   },
   response: {
     encode(w: Writer, version: number, msg: HeartbeatResponse): void {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('HeartbeatResponse', version);
+      checkVersion('HeartbeatResponse', version, 0, 4);
       writeHeartbeatResponse(w, version, msg);
     },
     decode(r: Reader, version: number): HeartbeatResponse {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('HeartbeatResponse', version);
+      checkVersion('HeartbeatResponse', version, 0, 4);
       return readHeartbeatResponse(r, version);
     },
     defaults(): HeartbeatResponse {

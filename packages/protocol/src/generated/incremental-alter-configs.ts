@@ -3,9 +3,9 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -83,8 +83,8 @@ function writeIncrementalAlterConfigsRequest(w: Writer, version: number, m: Incr
   w.bool(m.validateOnly);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -92,7 +92,8 @@ function readIncrementalAlterConfigsRequest(r: Reader, version: number): Increme
   const flex = version >= 1;
   let fResources: IncrementalAlterConfigsRequestAlterConfigsResource[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_IncrementalAlterConfigsRequestAlterConfigsResource[version]) : r.arrayLength(MIN_IncrementalAlterConfigsRequestAlterConfigsResource[version]);
+    const min0 = MIN_IncrementalAlterConfigsRequestAlterConfigsResource[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Resources', r);
     } else {
@@ -120,7 +121,11 @@ function defaultIncrementalAlterConfigsRequest(): IncrementalAlterConfigsRequest
   };
 }
 
-function writeIncrementalAlterConfigsRequestAlterConfigsResource(w: Writer, version: number, m: IncrementalAlterConfigsRequestAlterConfigsResource): void {
+function writeIncrementalAlterConfigsRequestAlterConfigsResource(
+  w: Writer,
+  version: number,
+  m: IncrementalAlterConfigsRequestAlterConfigsResource,
+): void {
   const flex = version >= 1;
   w.int8(m.resourceType);
   if (flex) {
@@ -141,18 +146,22 @@ function writeIncrementalAlterConfigsRequestAlterConfigsResource(w: Writer, vers
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readIncrementalAlterConfigsRequestAlterConfigsResource(r: Reader, version: number): IncrementalAlterConfigsRequestAlterConfigsResource {
+function readIncrementalAlterConfigsRequestAlterConfigsResource(
+  r: Reader,
+  version: number,
+): IncrementalAlterConfigsRequestAlterConfigsResource {
   const flex = version >= 1;
   const fResourceType: number = r.int8();
   const fResourceName: string = flex ? r.compactString() : r.string();
   let fConfigs: IncrementalAlterConfigsRequestAlterableConfig[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_IncrementalAlterConfigsRequestAlterableConfig[version]) : r.arrayLength(MIN_IncrementalAlterConfigsRequestAlterableConfig[version]);
+    const min0 = MIN_IncrementalAlterConfigsRequestAlterableConfig[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Configs', r);
     } else {
@@ -181,7 +190,11 @@ function defaultIncrementalAlterConfigsRequestAlterConfigsResource(): Incrementa
   };
 }
 
-function writeIncrementalAlterConfigsRequestAlterableConfig(w: Writer, version: number, m: IncrementalAlterConfigsRequestAlterableConfig): void {
+function writeIncrementalAlterConfigsRequestAlterableConfig(
+  w: Writer,
+  version: number,
+  m: IncrementalAlterConfigsRequestAlterableConfig,
+): void {
   const flex = version >= 1;
   if (flex) {
     w.compactString(m.name);
@@ -196,12 +209,15 @@ function writeIncrementalAlterConfigsRequestAlterableConfig(w: Writer, version: 
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readIncrementalAlterConfigsRequestAlterableConfig(r: Reader, version: number): IncrementalAlterConfigsRequestAlterableConfig {
+function readIncrementalAlterConfigsRequestAlterableConfig(
+  r: Reader,
+  version: number,
+): IncrementalAlterConfigsRequestAlterableConfig {
   const flex = version >= 1;
   const fName: string = flex ? r.compactString() : r.string();
   const fConfigOperation: number = r.int8();
@@ -245,8 +261,8 @@ function writeIncrementalAlterConfigsResponse(w: Writer, version: number, m: Inc
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -255,7 +271,8 @@ function readIncrementalAlterConfigsResponse(r: Reader, version: number): Increm
   const fThrottleTimeMs: number = r.int32();
   let fResponses: IncrementalAlterConfigsResponseAlterConfigsResourceResponse[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_IncrementalAlterConfigsResponseAlterConfigsResourceResponse[version]) : r.arrayLength(MIN_IncrementalAlterConfigsResponseAlterConfigsResourceResponse[version]);
+    const min0 = MIN_IncrementalAlterConfigsResponseAlterConfigsResourceResponse[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Responses', r);
     } else {
@@ -282,7 +299,11 @@ function defaultIncrementalAlterConfigsResponse(): IncrementalAlterConfigsRespon
   };
 }
 
-function writeIncrementalAlterConfigsResponseAlterConfigsResourceResponse(w: Writer, version: number, m: IncrementalAlterConfigsResponseAlterConfigsResourceResponse): void {
+function writeIncrementalAlterConfigsResponseAlterConfigsResourceResponse(
+  w: Writer,
+  version: number,
+  m: IncrementalAlterConfigsResponseAlterConfigsResourceResponse,
+): void {
   const flex = version >= 1;
   w.int16(m.errorCode);
   if (flex) {
@@ -298,12 +319,15 @@ function writeIncrementalAlterConfigsResponseAlterConfigsResourceResponse(w: Wri
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readIncrementalAlterConfigsResponseAlterConfigsResourceResponse(r: Reader, version: number): IncrementalAlterConfigsResponseAlterConfigsResourceResponse {
+function readIncrementalAlterConfigsResponseAlterConfigsResourceResponse(
+  r: Reader,
+  version: number,
+): IncrementalAlterConfigsResponseAlterConfigsResourceResponse {
   const flex = version >= 1;
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (flex ? r.compactNullableString() : r.nullableString());
@@ -341,11 +365,11 @@ export const IncrementalAlterConfigsApi: ApiDefinition<IncrementalAlterConfigsRe
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: IncrementalAlterConfigsRequest): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('IncrementalAlterConfigsRequest', version);
+      checkVersion('IncrementalAlterConfigsRequest', version, 0, 1);
       writeIncrementalAlterConfigsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): IncrementalAlterConfigsRequest {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('IncrementalAlterConfigsRequest', version);
+      checkVersion('IncrementalAlterConfigsRequest', version, 0, 1);
       return readIncrementalAlterConfigsRequest(r, version);
     },
     defaults(): IncrementalAlterConfigsRequest {
@@ -354,11 +378,11 @@ export const IncrementalAlterConfigsApi: ApiDefinition<IncrementalAlterConfigsRe
   },
   response: {
     encode(w: Writer, version: number, msg: IncrementalAlterConfigsResponse): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('IncrementalAlterConfigsResponse', version);
+      checkVersion('IncrementalAlterConfigsResponse', version, 0, 1);
       writeIncrementalAlterConfigsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): IncrementalAlterConfigsResponse {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('IncrementalAlterConfigsResponse', version);
+      checkVersion('IncrementalAlterConfigsResponse', version, 0, 1);
       return readIncrementalAlterConfigsResponse(r, version);
     },
     defaults(): IncrementalAlterConfigsResponse {

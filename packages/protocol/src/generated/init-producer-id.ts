@@ -3,9 +3,9 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -45,18 +45,18 @@ function writeInitProducerIdRequest(w: Writer, version: number, m: InitProducerI
   w.int32(m.transactionTimeoutMs);
   if (version >= 3) {
     w.int64(m.producerId);
-  } else {
-    if (!(m.producerId === -1n)) throw unsupportedField('ProducerId', version);
+  } else if (!(m.producerId === -1n)) {
+    throw unsupportedField('ProducerId', version);
   }
   if (version >= 3) {
     w.int16(m.producerEpoch);
-  } else {
-    if (!(m.producerEpoch === -1)) throw unsupportedField('ProducerEpoch', version);
+  } else if (!(m.producerEpoch === -1)) {
+    throw unsupportedField('ProducerEpoch', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -102,8 +102,8 @@ function writeInitProducerIdResponse(w: Writer, version: number, m: InitProducer
   w.int16(m.producerEpoch);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -145,11 +145,11 @@ export const InitProducerIdApi: ApiDefinition<InitProducerIdRequest, InitProduce
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: InitProducerIdRequest): void {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('InitProducerIdRequest', version);
+      checkVersion('InitProducerIdRequest', version, 0, 5);
       writeInitProducerIdRequest(w, version, msg);
     },
     decode(r: Reader, version: number): InitProducerIdRequest {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('InitProducerIdRequest', version);
+      checkVersion('InitProducerIdRequest', version, 0, 5);
       return readInitProducerIdRequest(r, version);
     },
     defaults(): InitProducerIdRequest {
@@ -158,11 +158,11 @@ export const InitProducerIdApi: ApiDefinition<InitProducerIdRequest, InitProduce
   },
   response: {
     encode(w: Writer, version: number, msg: InitProducerIdResponse): void {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('InitProducerIdResponse', version);
+      checkVersion('InitProducerIdResponse', version, 0, 5);
       writeInitProducerIdResponse(w, version, msg);
     },
     decode(r: Reader, version: number): InitProducerIdResponse {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('InitProducerIdResponse', version);
+      checkVersion('InitProducerIdResponse', version, 0, 5);
       return readInitProducerIdResponse(r, version);
     },
     defaults(): InitProducerIdResponse {

@@ -4,8 +4,8 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -106,7 +106,11 @@ function defaultInitializeShareGroupStateRequest(): InitializeShareGroupStateReq
   };
 }
 
-function writeInitializeShareGroupStateRequestInitializeStateData(w: Writer, version: number, m: InitializeShareGroupStateRequestInitializeStateData): void {
+function writeInitializeShareGroupStateRequestInitializeStateData(
+  w: Writer,
+  version: number,
+  m: InitializeShareGroupStateRequestInitializeStateData,
+): void {
   w.uuid(m.topicId);
   {
     const a0 = m.partitions;
@@ -118,7 +122,10 @@ function writeInitializeShareGroupStateRequestInitializeStateData(w: Writer, ver
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readInitializeShareGroupStateRequestInitializeStateData(r: Reader, version: number): InitializeShareGroupStateRequestInitializeStateData {
+function readInitializeShareGroupStateRequestInitializeStateData(
+  r: Reader,
+  version: number,
+): InitializeShareGroupStateRequestInitializeStateData {
   const fTopicId: string = r.uuid();
   let fPartitions: InitializeShareGroupStateRequestPartitionData[];
   {
@@ -147,14 +154,21 @@ function defaultInitializeShareGroupStateRequestInitializeStateData(): Initializ
   };
 }
 
-function writeInitializeShareGroupStateRequestPartitionData(w: Writer, version: number, m: InitializeShareGroupStateRequestPartitionData): void {
+function writeInitializeShareGroupStateRequestPartitionData(
+  w: Writer,
+  version: number,
+  m: InitializeShareGroupStateRequestPartitionData,
+): void {
   w.int32(m.partition);
   w.int32(m.stateEpoch);
   w.int64(m.startOffset);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readInitializeShareGroupStateRequestPartitionData(r: Reader, version: number): InitializeShareGroupStateRequestPartitionData {
+function readInitializeShareGroupStateRequestPartitionData(
+  r: Reader,
+  version: number,
+): InitializeShareGroupStateRequestPartitionData {
   const fPartition: number = r.int32();
   const fStateEpoch: number = r.int32();
   const fStartOffset: bigint = r.int64();
@@ -176,7 +190,11 @@ function defaultInitializeShareGroupStateRequestPartitionData(): InitializeShare
   };
 }
 
-function writeInitializeShareGroupStateResponse(w: Writer, version: number, m: InitializeShareGroupStateResponse): void {
+function writeInitializeShareGroupStateResponse(
+  w: Writer,
+  version: number,
+  m: InitializeShareGroupStateResponse,
+): void {
   {
     const a0 = m.results;
     w.uvarint(a0.length + 1);
@@ -213,7 +231,11 @@ function defaultInitializeShareGroupStateResponse(): InitializeShareGroupStateRe
   };
 }
 
-function writeInitializeShareGroupStateResponseInitializeStateResult(w: Writer, version: number, m: InitializeShareGroupStateResponseInitializeStateResult): void {
+function writeInitializeShareGroupStateResponseInitializeStateResult(
+  w: Writer,
+  version: number,
+  m: InitializeShareGroupStateResponseInitializeStateResult,
+): void {
   w.uuid(m.topicId);
   {
     const a0 = m.partitions;
@@ -225,7 +247,10 @@ function writeInitializeShareGroupStateResponseInitializeStateResult(w: Writer, 
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readInitializeShareGroupStateResponseInitializeStateResult(r: Reader, version: number): InitializeShareGroupStateResponseInitializeStateResult {
+function readInitializeShareGroupStateResponseInitializeStateResult(
+  r: Reader,
+  version: number,
+): InitializeShareGroupStateResponseInitializeStateResult {
   const fTopicId: string = r.uuid();
   let fPartitions: InitializeShareGroupStateResponsePartitionResult[];
   {
@@ -254,14 +279,21 @@ function defaultInitializeShareGroupStateResponseInitializeStateResult(): Initia
   };
 }
 
-function writeInitializeShareGroupStateResponsePartitionResult(w: Writer, version: number, m: InitializeShareGroupStateResponsePartitionResult): void {
+function writeInitializeShareGroupStateResponsePartitionResult(
+  w: Writer,
+  version: number,
+  m: InitializeShareGroupStateResponsePartitionResult,
+): void {
   w.int32(m.partition);
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readInitializeShareGroupStateResponsePartitionResult(r: Reader, version: number): InitializeShareGroupStateResponsePartitionResult {
+function readInitializeShareGroupStateResponsePartitionResult(
+  r: Reader,
+  version: number,
+): InitializeShareGroupStateResponsePartitionResult {
   const fPartition: number = r.int32();
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (r.compactNullableString());
@@ -293,11 +325,11 @@ export const InitializeShareGroupStateApi: ApiDefinition<InitializeShareGroupSta
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: InitializeShareGroupStateRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('InitializeShareGroupStateRequest', version);
+      checkVersion('InitializeShareGroupStateRequest', version, 0, 0);
       writeInitializeShareGroupStateRequest(w, version, msg);
     },
     decode(r: Reader, version: number): InitializeShareGroupStateRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('InitializeShareGroupStateRequest', version);
+      checkVersion('InitializeShareGroupStateRequest', version, 0, 0);
       return readInitializeShareGroupStateRequest(r, version);
     },
     defaults(): InitializeShareGroupStateRequest {
@@ -306,11 +338,11 @@ export const InitializeShareGroupStateApi: ApiDefinition<InitializeShareGroupSta
   },
   response: {
     encode(w: Writer, version: number, msg: InitializeShareGroupStateResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('InitializeShareGroupStateResponse', version);
+      checkVersion('InitializeShareGroupStateResponse', version, 0, 0);
       writeInitializeShareGroupStateResponse(w, version, msg);
     },
     decode(r: Reader, version: number): InitializeShareGroupStateResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('InitializeShareGroupStateResponse', version);
+      checkVersion('InitializeShareGroupStateResponse', version, 0, 0);
       return readInitializeShareGroupStateResponse(r, version);
     },
     defaults(): InitializeShareGroupStateResponse {

@@ -4,11 +4,11 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   EMPTY_BYTES,
+  checkVersion,
   nonNullable,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -102,8 +102,8 @@ function writeJoinGroupRequest(w: Writer, version: number, m: JoinGroupRequest):
     } else {
       w.nullableString(m.groupInstanceId);
     }
-  } else {
-    if (!(m.groupInstanceId === null)) throw unsupportedField('GroupInstanceId', version);
+  } else if (!(m.groupInstanceId === null)) {
+    throw unsupportedField('GroupInstanceId', version);
   }
   if (flex) {
     w.compactString(m.protocolType);
@@ -131,8 +131,8 @@ function writeJoinGroupRequest(w: Writer, version: number, m: JoinGroupRequest):
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -152,7 +152,8 @@ function readJoinGroupRequest(r: Reader, version: number): JoinGroupRequest {
   const fProtocolType: string = flex ? r.compactString() : r.string();
   let fProtocols: JoinGroupRequestJoinGroupRequestProtocol[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_JoinGroupRequestJoinGroupRequestProtocol[version]) : r.arrayLength(MIN_JoinGroupRequestJoinGroupRequestProtocol[version]);
+    const min0 = MIN_JoinGroupRequestJoinGroupRequestProtocol[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Protocols', r);
     } else {
@@ -195,7 +196,11 @@ function defaultJoinGroupRequest(): JoinGroupRequest {
   };
 }
 
-function writeJoinGroupRequestJoinGroupRequestProtocol(w: Writer, version: number, m: JoinGroupRequestJoinGroupRequestProtocol): void {
+function writeJoinGroupRequestJoinGroupRequestProtocol(
+  w: Writer,
+  version: number,
+  m: JoinGroupRequestJoinGroupRequestProtocol,
+): void {
   const flex = version >= 6;
   if (flex) {
     w.compactString(m.name);
@@ -209,12 +214,15 @@ function writeJoinGroupRequestJoinGroupRequestProtocol(w: Writer, version: numbe
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readJoinGroupRequestJoinGroupRequestProtocol(r: Reader, version: number): JoinGroupRequestJoinGroupRequestProtocol {
+function readJoinGroupRequestJoinGroupRequestProtocol(
+  r: Reader,
+  version: number,
+): JoinGroupRequestJoinGroupRequestProtocol {
   const flex = version >= 6;
   const fName: string = flex ? r.compactString() : r.string();
   const fMetadata: Buffer = flex ? r.compactBytes() : r.bytes();
@@ -267,8 +275,8 @@ function writeJoinGroupResponse(w: Writer, version: number, m: JoinGroupResponse
   }
   if (version >= 9) {
     w.bool(m.skipAssignment);
-  } else {
-    if (!(m.skipAssignment === false)) throw unsupportedField('SkipAssignment', version);
+  } else if (!(m.skipAssignment === false)) {
+    throw unsupportedField('SkipAssignment', version);
   }
   if (flex) {
     w.compactString(m.memberId);
@@ -288,8 +296,8 @@ function writeJoinGroupResponse(w: Writer, version: number, m: JoinGroupResponse
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -314,7 +322,8 @@ function readJoinGroupResponse(r: Reader, version: number): JoinGroupResponse {
   const fMemberId: string = flex ? r.compactString() : r.string();
   let fMembers: JoinGroupResponseJoinGroupResponseMember[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_JoinGroupResponseJoinGroupResponseMember[version]) : r.arrayLength(MIN_JoinGroupResponseJoinGroupResponseMember[version]);
+    const min0 = MIN_JoinGroupResponseJoinGroupResponseMember[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Members', r);
     } else {
@@ -355,7 +364,11 @@ function defaultJoinGroupResponse(): JoinGroupResponse {
   };
 }
 
-function writeJoinGroupResponseJoinGroupResponseMember(w: Writer, version: number, m: JoinGroupResponseJoinGroupResponseMember): void {
+function writeJoinGroupResponseJoinGroupResponseMember(
+  w: Writer,
+  version: number,
+  m: JoinGroupResponseJoinGroupResponseMember,
+): void {
   const flex = version >= 6;
   if (flex) {
     w.compactString(m.memberId);
@@ -377,12 +390,15 @@ function writeJoinGroupResponseJoinGroupResponseMember(w: Writer, version: numbe
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readJoinGroupResponseJoinGroupResponseMember(r: Reader, version: number): JoinGroupResponseJoinGroupResponseMember {
+function readJoinGroupResponseJoinGroupResponseMember(
+  r: Reader,
+  version: number,
+): JoinGroupResponseJoinGroupResponseMember {
   const flex = version >= 6;
   const fMemberId: string = flex ? r.compactString() : r.string();
   let fGroupInstanceId: string | null = null;
@@ -420,11 +436,11 @@ export const JoinGroupApi: ApiDefinition<JoinGroupRequest, JoinGroupResponse> = 
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: JoinGroupRequest): void {
-      if (!(version >= 0 && version <= 9) || (version | 0) !== version) throw unsupportedVersion('JoinGroupRequest', version);
+      checkVersion('JoinGroupRequest', version, 0, 9);
       writeJoinGroupRequest(w, version, msg);
     },
     decode(r: Reader, version: number): JoinGroupRequest {
-      if (!(version >= 0 && version <= 9) || (version | 0) !== version) throw unsupportedVersion('JoinGroupRequest', version);
+      checkVersion('JoinGroupRequest', version, 0, 9);
       return readJoinGroupRequest(r, version);
     },
     defaults(): JoinGroupRequest {
@@ -433,11 +449,11 @@ export const JoinGroupApi: ApiDefinition<JoinGroupRequest, JoinGroupResponse> = 
   },
   response: {
     encode(w: Writer, version: number, msg: JoinGroupResponse): void {
-      if (!(version >= 0 && version <= 9) || (version | 0) !== version) throw unsupportedVersion('JoinGroupResponse', version);
+      checkVersion('JoinGroupResponse', version, 0, 9);
       writeJoinGroupResponse(w, version, msg);
     },
     decode(r: Reader, version: number): JoinGroupResponse {
-      if (!(version >= 0 && version <= 9) || (version | 0) !== version) throw unsupportedVersion('JoinGroupResponse', version);
+      checkVersion('JoinGroupResponse', version, 0, 9);
       return readJoinGroupResponse(r, version);
     },
     defaults(): JoinGroupResponse {

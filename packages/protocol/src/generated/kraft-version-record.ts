@@ -3,7 +3,7 @@ import type { SchemaCodec } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
-  unsupportedVersion,
+  checkVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -47,11 +47,11 @@ export const KRaftVersionRecordCodec: SchemaCodec<KRaftVersionRecord> = {
   maxVersion: 0,
   flexibleMinVersion: 0,
     encode(w: Writer, version: number, msg: KRaftVersionRecord): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('KRaftVersionRecord', version);
+      checkVersion('KRaftVersionRecord', version, 0, 0);
       writeKRaftVersionRecord(w, version, msg);
     },
     decode(r: Reader, version: number): KRaftVersionRecord {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('KRaftVersionRecord', version);
+      checkVersion('KRaftVersionRecord', version, 0, 0);
       return readKRaftVersionRecord(r, version);
     },
     defaults(): KRaftVersionRecord {

@@ -4,10 +4,10 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -124,8 +124,8 @@ function writeLeaderAndIsrRequest(w: Writer, version: number, m: LeaderAndIsrReq
   w.int32(m.controllerId);
   if (version >= 7) {
     w.bool(m.isKRaftController);
-  } else {
-    if (!(m.isKRaftController === false)) throw unsupportedField('isKRaftController', version);
+  } else if (!(m.isKRaftController === false)) {
+    throw unsupportedField('isKRaftController', version);
   }
   w.int32(m.controllerEpoch);
   if (version >= 2) {
@@ -133,8 +133,8 @@ function writeLeaderAndIsrRequest(w: Writer, version: number, m: LeaderAndIsrReq
   }
   if (version >= 5) {
     w.int8(m.type);
-  } else {
-    if (!(m.type === 0)) throw unsupportedField('Type', version);
+  } else if (!(m.type === 0)) {
+    throw unsupportedField('Type', version);
   }
   if (version <= 1) {
     {
@@ -148,8 +148,8 @@ function writeLeaderAndIsrRequest(w: Writer, version: number, m: LeaderAndIsrReq
         writeLeaderAndIsrRequestLeaderAndIsrPartitionState(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.ungroupedPartitionStates.length === 0)) throw unsupportedField('UngroupedPartitionStates', version);
+  } else if (!(m.ungroupedPartitionStates.length === 0)) {
+    throw unsupportedField('UngroupedPartitionStates', version);
   }
   if (version >= 2) {
     {
@@ -163,8 +163,8 @@ function writeLeaderAndIsrRequest(w: Writer, version: number, m: LeaderAndIsrReq
         writeLeaderAndIsrRequestLeaderAndIsrTopicState(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.topicStates.length === 0)) throw unsupportedField('TopicStates', version);
+  } else if (!(m.topicStates.length === 0)) {
+    throw unsupportedField('TopicStates', version);
   }
   {
     const a0 = m.liveLeaders;
@@ -179,8 +179,8 @@ function writeLeaderAndIsrRequest(w: Writer, version: number, m: LeaderAndIsrReq
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -203,7 +203,8 @@ function readLeaderAndIsrRequest(r: Reader, version: number): LeaderAndIsrReques
   let fUngroupedPartitionStates: LeaderAndIsrRequestLeaderAndIsrPartitionState[] = [];
   if (version <= 1) {
     {
-      const n0 = flex ? r.compactArrayLength(MIN_LeaderAndIsrRequestLeaderAndIsrPartitionState[version]) : r.arrayLength(MIN_LeaderAndIsrRequestLeaderAndIsrPartitionState[version]);
+      const min0 = MIN_LeaderAndIsrRequestLeaderAndIsrPartitionState[version];
+      const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
       if (n0 < 0) {
         throw nullRead('UngroupedPartitionStates', r);
       } else {
@@ -216,7 +217,8 @@ function readLeaderAndIsrRequest(r: Reader, version: number): LeaderAndIsrReques
   let fTopicStates: LeaderAndIsrRequestLeaderAndIsrTopicState[] = [];
   if (version >= 2) {
     {
-      const n0 = flex ? r.compactArrayLength(MIN_LeaderAndIsrRequestLeaderAndIsrTopicState[version]) : r.arrayLength(MIN_LeaderAndIsrRequestLeaderAndIsrTopicState[version]);
+      const min0 = MIN_LeaderAndIsrRequestLeaderAndIsrTopicState[version];
+      const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
       if (n0 < 0) {
         throw nullRead('TopicStates', r);
       } else {
@@ -267,7 +269,11 @@ function defaultLeaderAndIsrRequest(): LeaderAndIsrRequest {
   };
 }
 
-function writeLeaderAndIsrRequestLeaderAndIsrPartitionState(w: Writer, version: number, m: LeaderAndIsrRequestLeaderAndIsrPartitionState): void {
+function writeLeaderAndIsrRequestLeaderAndIsrPartitionState(
+  w: Writer,
+  version: number,
+  m: LeaderAndIsrRequestLeaderAndIsrPartitionState,
+): void {
   const flex = version >= 4;
   if (version <= 1) {
     if (flex) {
@@ -334,17 +340,20 @@ function writeLeaderAndIsrRequestLeaderAndIsrPartitionState(w: Writer, version: 
   }
   if (version >= 6) {
     w.int8(m.leaderRecoveryState);
-  } else {
-    if (!(m.leaderRecoveryState === 0)) throw unsupportedField('LeaderRecoveryState', version);
+  } else if (!(m.leaderRecoveryState === 0)) {
+    throw unsupportedField('LeaderRecoveryState', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readLeaderAndIsrRequestLeaderAndIsrPartitionState(r: Reader, version: number): LeaderAndIsrRequestLeaderAndIsrPartitionState {
+function readLeaderAndIsrRequestLeaderAndIsrPartitionState(
+  r: Reader,
+  version: number,
+): LeaderAndIsrRequestLeaderAndIsrPartitionState {
   const flex = version >= 4;
   let fTopicName: string = '';
   if (version <= 1) {
@@ -449,7 +458,11 @@ function defaultLeaderAndIsrRequestLeaderAndIsrPartitionState(): LeaderAndIsrReq
   };
 }
 
-function writeLeaderAndIsrRequestLeaderAndIsrTopicState(w: Writer, version: number, m: LeaderAndIsrRequestLeaderAndIsrTopicState): void {
+function writeLeaderAndIsrRequestLeaderAndIsrTopicState(
+  w: Writer,
+  version: number,
+  m: LeaderAndIsrRequestLeaderAndIsrTopicState,
+): void {
   const flex = version >= 4;
   if (flex) {
     w.compactString(m.topicName);
@@ -472,12 +485,15 @@ function writeLeaderAndIsrRequestLeaderAndIsrTopicState(w: Writer, version: numb
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readLeaderAndIsrRequestLeaderAndIsrTopicState(r: Reader, version: number): LeaderAndIsrRequestLeaderAndIsrTopicState {
+function readLeaderAndIsrRequestLeaderAndIsrTopicState(
+  r: Reader,
+  version: number,
+): LeaderAndIsrRequestLeaderAndIsrTopicState {
   const flex = version >= 4;
   const fTopicName: string = flex ? r.compactString() : r.string();
   let fTopicId: string = ZERO_UUID;
@@ -486,7 +502,8 @@ function readLeaderAndIsrRequestLeaderAndIsrTopicState(r: Reader, version: numbe
   }
   let fPartitionStates: LeaderAndIsrRequestLeaderAndIsrPartitionState[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_LeaderAndIsrRequestLeaderAndIsrPartitionState[version]) : r.arrayLength(MIN_LeaderAndIsrRequestLeaderAndIsrPartitionState[version]);
+    const min0 = MIN_LeaderAndIsrRequestLeaderAndIsrPartitionState[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('PartitionStates', r);
     } else {
@@ -515,7 +532,11 @@ function defaultLeaderAndIsrRequestLeaderAndIsrTopicState(): LeaderAndIsrRequest
   };
 }
 
-function writeLeaderAndIsrRequestLeaderAndIsrLiveLeader(w: Writer, version: number, m: LeaderAndIsrRequestLeaderAndIsrLiveLeader): void {
+function writeLeaderAndIsrRequestLeaderAndIsrLiveLeader(
+  w: Writer,
+  version: number,
+  m: LeaderAndIsrRequestLeaderAndIsrLiveLeader,
+): void {
   const flex = version >= 4;
   w.int32(m.brokerId);
   if (flex) {
@@ -526,12 +547,15 @@ function writeLeaderAndIsrRequestLeaderAndIsrLiveLeader(w: Writer, version: numb
   w.int32(m.port);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readLeaderAndIsrRequestLeaderAndIsrLiveLeader(r: Reader, version: number): LeaderAndIsrRequestLeaderAndIsrLiveLeader {
+function readLeaderAndIsrRequestLeaderAndIsrLiveLeader(
+  r: Reader,
+  version: number,
+): LeaderAndIsrRequestLeaderAndIsrLiveLeader {
   const flex = version >= 4;
   const fBrokerId: number = r.int32();
   const fHostName: string = flex ? r.compactString() : r.string();
@@ -571,8 +595,8 @@ function writeLeaderAndIsrResponse(w: Writer, version: number, m: LeaderAndIsrRe
         writeLeaderAndIsrResponseLeaderAndIsrPartitionError(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.partitionErrors.length === 0)) throw unsupportedField('PartitionErrors', version);
+  } else if (!(m.partitionErrors.length === 0)) {
+    throw unsupportedField('PartitionErrors', version);
   }
   if (version >= 5) {
     {
@@ -586,13 +610,13 @@ function writeLeaderAndIsrResponse(w: Writer, version: number, m: LeaderAndIsrRe
         writeLeaderAndIsrResponseLeaderAndIsrTopicError(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.topics.length === 0)) throw unsupportedField('Topics', version);
+  } else if (!(m.topics.length === 0)) {
+    throw unsupportedField('Topics', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -645,7 +669,11 @@ function defaultLeaderAndIsrResponse(): LeaderAndIsrResponse {
   };
 }
 
-function writeLeaderAndIsrResponseLeaderAndIsrPartitionError(w: Writer, version: number, m: LeaderAndIsrResponseLeaderAndIsrPartitionError): void {
+function writeLeaderAndIsrResponseLeaderAndIsrPartitionError(
+  w: Writer,
+  version: number,
+  m: LeaderAndIsrResponseLeaderAndIsrPartitionError,
+): void {
   const flex = version >= 4;
   if (version <= 4) {
     if (flex) {
@@ -658,12 +686,15 @@ function writeLeaderAndIsrResponseLeaderAndIsrPartitionError(w: Writer, version:
   w.int16(m.errorCode);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readLeaderAndIsrResponseLeaderAndIsrPartitionError(r: Reader, version: number): LeaderAndIsrResponseLeaderAndIsrPartitionError {
+function readLeaderAndIsrResponseLeaderAndIsrPartitionError(
+  r: Reader,
+  version: number,
+): LeaderAndIsrResponseLeaderAndIsrPartitionError {
   const flex = version >= 4;
   let fTopicName: string = '';
   if (version <= 4) {
@@ -691,7 +722,11 @@ function defaultLeaderAndIsrResponseLeaderAndIsrPartitionError(): LeaderAndIsrRe
   };
 }
 
-function writeLeaderAndIsrResponseLeaderAndIsrTopicError(w: Writer, version: number, m: LeaderAndIsrResponseLeaderAndIsrTopicError): void {
+function writeLeaderAndIsrResponseLeaderAndIsrTopicError(
+  w: Writer,
+  version: number,
+  m: LeaderAndIsrResponseLeaderAndIsrTopicError,
+): void {
   w.uuid(m.topicId);
   {
     const a0 = m.partitionErrors;
@@ -703,7 +738,10 @@ function writeLeaderAndIsrResponseLeaderAndIsrTopicError(w: Writer, version: num
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readLeaderAndIsrResponseLeaderAndIsrTopicError(r: Reader, version: number): LeaderAndIsrResponseLeaderAndIsrTopicError {
+function readLeaderAndIsrResponseLeaderAndIsrTopicError(
+  r: Reader,
+  version: number,
+): LeaderAndIsrResponseLeaderAndIsrTopicError {
   const fTopicId: string = r.uuid();
   let fPartitionErrors: LeaderAndIsrResponseLeaderAndIsrPartitionError[];
   {
@@ -742,11 +780,11 @@ export const LeaderAndIsrApi: ApiDefinition<LeaderAndIsrRequest, LeaderAndIsrRes
   listeners: ['zkBroker'],
   request: {
     encode(w: Writer, version: number, msg: LeaderAndIsrRequest): void {
-      if (!(version >= 0 && version <= 7) || (version | 0) !== version) throw unsupportedVersion('LeaderAndIsrRequest', version);
+      checkVersion('LeaderAndIsrRequest', version, 0, 7);
       writeLeaderAndIsrRequest(w, version, msg);
     },
     decode(r: Reader, version: number): LeaderAndIsrRequest {
-      if (!(version >= 0 && version <= 7) || (version | 0) !== version) throw unsupportedVersion('LeaderAndIsrRequest', version);
+      checkVersion('LeaderAndIsrRequest', version, 0, 7);
       return readLeaderAndIsrRequest(r, version);
     },
     defaults(): LeaderAndIsrRequest {
@@ -755,11 +793,11 @@ export const LeaderAndIsrApi: ApiDefinition<LeaderAndIsrRequest, LeaderAndIsrRes
   },
   response: {
     encode(w: Writer, version: number, msg: LeaderAndIsrResponse): void {
-      if (!(version >= 0 && version <= 7) || (version | 0) !== version) throw unsupportedVersion('LeaderAndIsrResponse', version);
+      checkVersion('LeaderAndIsrResponse', version, 0, 7);
       writeLeaderAndIsrResponse(w, version, msg);
     },
     decode(r: Reader, version: number): LeaderAndIsrResponse {
-      if (!(version >= 0 && version <= 7) || (version | 0) !== version) throw unsupportedVersion('LeaderAndIsrResponse', version);
+      checkVersion('LeaderAndIsrResponse', version, 0, 7);
       return readLeaderAndIsrResponse(r, version);
     },
     defaults(): LeaderAndIsrResponse {

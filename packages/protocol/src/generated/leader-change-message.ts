@@ -4,9 +4,9 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nullRead,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -104,8 +104,8 @@ function writeLeaderChangeMessageVoter(w: Writer, version: number, m: LeaderChan
   w.int32(m.voterId);
   if (version >= 1) {
     w.uuid(m.voterDirectoryId);
-  } else {
-    if (!(m.voterDirectoryId === ZERO_UUID)) throw unsupportedField('VoterDirectoryId', version);
+  } else if (!(m.voterDirectoryId === ZERO_UUID)) {
+    throw unsupportedField('VoterDirectoryId', version);
   }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
@@ -138,11 +138,11 @@ export const LeaderChangeMessageCodec: SchemaCodec<LeaderChangeMessage> = {
   maxVersion: 1,
   flexibleMinVersion: 0,
     encode(w: Writer, version: number, msg: LeaderChangeMessage): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('LeaderChangeMessage', version);
+      checkVersion('LeaderChangeMessage', version, 0, 1);
       writeLeaderChangeMessage(w, version, msg);
     },
     decode(r: Reader, version: number): LeaderChangeMessage {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('LeaderChangeMessage', version);
+      checkVersion('LeaderChangeMessage', version, 0, 1);
       return readLeaderChangeMessage(r, version);
     },
     defaults(): LeaderChangeMessage {

@@ -3,11 +3,11 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nonNullable,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -71,8 +71,8 @@ function writeLeaveGroupRequest(w: Writer, version: number, m: LeaveGroupRequest
     } else {
       w.string(m.memberId);
     }
-  } else {
-    if (!(m.memberId === '')) throw unsupportedField('MemberId', version);
+  } else if (!(m.memberId === '')) {
+    throw unsupportedField('MemberId', version);
   }
   if (version >= 3) {
     {
@@ -86,13 +86,13 @@ function writeLeaveGroupRequest(w: Writer, version: number, m: LeaveGroupRequest
         writeLeaveGroupRequestMemberIdentity(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.members.length === 0)) throw unsupportedField('Members', version);
+  } else if (!(m.members.length === 0)) {
+    throw unsupportedField('Members', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -106,7 +106,8 @@ function readLeaveGroupRequest(r: Reader, version: number): LeaveGroupRequest {
   let fMembers: LeaveGroupRequestMemberIdentity[] = [];
   if (version >= 3) {
     {
-      const n0 = flex ? r.compactArrayLength(MIN_LeaveGroupRequestMemberIdentity[version]) : r.arrayLength(MIN_LeaveGroupRequestMemberIdentity[version]);
+      const min0 = MIN_LeaveGroupRequestMemberIdentity[version];
+      const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
       if (n0 < 0) {
         throw nullRead('Members', r);
       } else {
@@ -158,8 +159,8 @@ function writeLeaveGroupRequestMemberIdentity(w: Writer, version: number, m: Lea
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -212,13 +213,13 @@ function writeLeaveGroupResponse(w: Writer, version: number, m: LeaveGroupRespon
         writeLeaveGroupResponseMemberResponse(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.members.length === 0)) throw unsupportedField('Members', version);
+  } else if (!(m.members.length === 0)) {
+    throw unsupportedField('Members', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -232,7 +233,8 @@ function readLeaveGroupResponse(r: Reader, version: number): LeaveGroupResponse 
   let fMembers: LeaveGroupResponseMemberResponse[] = [];
   if (version >= 3) {
     {
-      const n0 = flex ? r.compactArrayLength(MIN_LeaveGroupResponseMemberResponse[version]) : r.arrayLength(MIN_LeaveGroupResponseMemberResponse[version]);
+      const min0 = MIN_LeaveGroupResponseMemberResponse[version];
+      const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
       if (n0 < 0) {
         throw nullRead('Members', r);
       } else {
@@ -277,8 +279,8 @@ function writeLeaveGroupResponseMemberResponse(w: Writer, version: number, m: Le
   w.int16(m.errorCode);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -317,11 +319,11 @@ export const LeaveGroupApi: ApiDefinition<LeaveGroupRequest, LeaveGroupResponse>
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: LeaveGroupRequest): void {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('LeaveGroupRequest', version);
+      checkVersion('LeaveGroupRequest', version, 0, 5);
       writeLeaveGroupRequest(w, version, msg);
     },
     decode(r: Reader, version: number): LeaveGroupRequest {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('LeaveGroupRequest', version);
+      checkVersion('LeaveGroupRequest', version, 0, 5);
       return readLeaveGroupRequest(r, version);
     },
     defaults(): LeaveGroupRequest {
@@ -330,11 +332,11 @@ export const LeaveGroupApi: ApiDefinition<LeaveGroupRequest, LeaveGroupResponse>
   },
   response: {
     encode(w: Writer, version: number, msg: LeaveGroupResponse): void {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('LeaveGroupResponse', version);
+      checkVersion('LeaveGroupResponse', version, 0, 5);
       writeLeaveGroupResponse(w, version, msg);
     },
     decode(r: Reader, version: number): LeaveGroupResponse {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('LeaveGroupResponse', version);
+      checkVersion('LeaveGroupResponse', version, 0, 5);
       return readLeaveGroupResponse(r, version);
     },
     defaults(): LeaveGroupResponse {

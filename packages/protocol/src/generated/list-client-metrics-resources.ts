@@ -3,8 +3,8 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -31,7 +31,11 @@ export interface ListClientMetricsResourcesResponseClientMetricsResource {
   unknownTaggedFields?: RawTaggedField[];
 }
 
-function writeListClientMetricsResourcesRequest(w: Writer, version: number, m: ListClientMetricsResourcesRequest): void {
+function writeListClientMetricsResourcesRequest(
+  w: Writer,
+  version: number,
+  m: ListClientMetricsResourcesRequest,
+): void {
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
@@ -48,7 +52,11 @@ function defaultListClientMetricsResourcesRequest(): ListClientMetricsResourcesR
   };
 }
 
-function writeListClientMetricsResourcesResponse(w: Writer, version: number, m: ListClientMetricsResourcesResponse): void {
+function writeListClientMetricsResourcesResponse(
+  w: Writer,
+  version: number,
+  m: ListClientMetricsResourcesResponse,
+): void {
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
   {
@@ -93,12 +101,19 @@ function defaultListClientMetricsResourcesResponse(): ListClientMetricsResources
   };
 }
 
-function writeListClientMetricsResourcesResponseClientMetricsResource(w: Writer, version: number, m: ListClientMetricsResourcesResponseClientMetricsResource): void {
+function writeListClientMetricsResourcesResponseClientMetricsResource(
+  w: Writer,
+  version: number,
+  m: ListClientMetricsResourcesResponseClientMetricsResource,
+): void {
   w.compactString(m.name);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readListClientMetricsResourcesResponseClientMetricsResource(r: Reader, version: number): ListClientMetricsResourcesResponseClientMetricsResource {
+function readListClientMetricsResourcesResponseClientMetricsResource(
+  r: Reader,
+  version: number,
+): ListClientMetricsResourcesResponseClientMetricsResource {
   const fName: string = r.compactString();
   let unknown: RawTaggedField[] | undefined;
   unknown = r.taggedFields();
@@ -124,11 +139,11 @@ export const ListClientMetricsResourcesApi: ApiDefinition<ListClientMetricsResou
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: ListClientMetricsResourcesRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ListClientMetricsResourcesRequest', version);
+      checkVersion('ListClientMetricsResourcesRequest', version, 0, 0);
       writeListClientMetricsResourcesRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ListClientMetricsResourcesRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ListClientMetricsResourcesRequest', version);
+      checkVersion('ListClientMetricsResourcesRequest', version, 0, 0);
       return readListClientMetricsResourcesRequest(r, version);
     },
     defaults(): ListClientMetricsResourcesRequest {
@@ -137,11 +152,11 @@ export const ListClientMetricsResourcesApi: ApiDefinition<ListClientMetricsResou
   },
   response: {
     encode(w: Writer, version: number, msg: ListClientMetricsResourcesResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ListClientMetricsResourcesResponse', version);
+      checkVersion('ListClientMetricsResourcesResponse', version, 0, 0);
       writeListClientMetricsResourcesResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ListClientMetricsResourcesResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ListClientMetricsResourcesResponse', version);
+      checkVersion('ListClientMetricsResourcesResponse', version, 0, 0);
       return readListClientMetricsResourcesResponse(r, version);
     },
     defaults(): ListClientMetricsResourcesResponse {

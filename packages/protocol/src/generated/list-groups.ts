@@ -3,10 +3,10 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -61,8 +61,8 @@ function writeListGroupsRequest(w: Writer, version: number, m: ListGroupsRequest
         }
       }
     }
-  } else {
-    if (!(m.statesFilter.length === 0)) throw unsupportedField('StatesFilter', version);
+  } else if (!(m.statesFilter.length === 0)) {
+    throw unsupportedField('StatesFilter', version);
   }
   if (version >= 5) {
     {
@@ -80,13 +80,13 @@ function writeListGroupsRequest(w: Writer, version: number, m: ListGroupsRequest
         }
       }
     }
-  } else {
-    if (!(m.typesFilter.length === 0)) throw unsupportedField('TypesFilter', version);
+  } else if (!(m.typesFilter.length === 0)) {
+    throw unsupportedField('TypesFilter', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -158,8 +158,8 @@ function writeListGroupsResponse(w: Writer, version: number, m: ListGroupsRespon
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -172,7 +172,8 @@ function readListGroupsResponse(r: Reader, version: number): ListGroupsResponse 
   const fErrorCode: number = r.int16();
   let fGroups: ListGroupsResponseListedGroup[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_ListGroupsResponseListedGroup[version]) : r.arrayLength(MIN_ListGroupsResponseListedGroup[version]);
+    const min0 = MIN_ListGroupsResponseListedGroup[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Groups', r);
     } else {
@@ -229,8 +230,8 @@ function writeListGroupsResponseListedGroup(w: Writer, version: number, m: ListG
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -278,11 +279,11 @@ export const ListGroupsApi: ApiDefinition<ListGroupsRequest, ListGroupsResponse>
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: ListGroupsRequest): void {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('ListGroupsRequest', version);
+      checkVersion('ListGroupsRequest', version, 0, 5);
       writeListGroupsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ListGroupsRequest {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('ListGroupsRequest', version);
+      checkVersion('ListGroupsRequest', version, 0, 5);
       return readListGroupsRequest(r, version);
     },
     defaults(): ListGroupsRequest {
@@ -291,11 +292,11 @@ export const ListGroupsApi: ApiDefinition<ListGroupsRequest, ListGroupsResponse>
   },
   response: {
     encode(w: Writer, version: number, msg: ListGroupsResponse): void {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('ListGroupsResponse', version);
+      checkVersion('ListGroupsResponse', version, 0, 5);
       writeListGroupsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ListGroupsResponse {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('ListGroupsResponse', version);
+      checkVersion('ListGroupsResponse', version, 0, 5);
       return readListGroupsResponse(r, version);
     },
     defaults(): ListGroupsResponse {

@@ -3,10 +3,10 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -90,8 +90,8 @@ function writeListOffsetsRequest(w: Writer, version: number, m: ListOffsetsReque
   w.int32(m.replicaId);
   if (version >= 2) {
     w.int8(m.isolationLevel);
-  } else {
-    if (!(m.isolationLevel === 0)) throw unsupportedField('IsolationLevel', version);
+  } else if (!(m.isolationLevel === 0)) {
+    throw unsupportedField('IsolationLevel', version);
   }
   {
     const a0 = m.topics;
@@ -109,8 +109,8 @@ function writeListOffsetsRequest(w: Writer, version: number, m: ListOffsetsReque
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -123,7 +123,8 @@ function readListOffsetsRequest(r: Reader, version: number): ListOffsetsRequest 
   }
   let fTopics: ListOffsetsRequestListOffsetsTopic[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_ListOffsetsRequestListOffsetsTopic[version]) : r.arrayLength(MIN_ListOffsetsRequestListOffsetsTopic[version]);
+    const min0 = MIN_ListOffsetsRequestListOffsetsTopic[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -158,7 +159,11 @@ function defaultListOffsetsRequest(): ListOffsetsRequest {
   };
 }
 
-function writeListOffsetsRequestListOffsetsTopic(w: Writer, version: number, m: ListOffsetsRequestListOffsetsTopic): void {
+function writeListOffsetsRequestListOffsetsTopic(
+  w: Writer,
+  version: number,
+  m: ListOffsetsRequestListOffsetsTopic,
+): void {
   const flex = version >= 6;
   if (flex) {
     w.compactString(m.name);
@@ -178,8 +183,8 @@ function writeListOffsetsRequestListOffsetsTopic(w: Writer, version: number, m: 
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -188,7 +193,8 @@ function readListOffsetsRequestListOffsetsTopic(r: Reader, version: number): Lis
   const fName: string = flex ? r.compactString() : r.string();
   let fPartitions: ListOffsetsRequestListOffsetsPartition[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_ListOffsetsRequestListOffsetsPartition[version]) : r.arrayLength(MIN_ListOffsetsRequestListOffsetsPartition[version]);
+    const min0 = MIN_ListOffsetsRequestListOffsetsPartition[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -215,7 +221,11 @@ function defaultListOffsetsRequestListOffsetsTopic(): ListOffsetsRequestListOffs
   };
 }
 
-function writeListOffsetsRequestListOffsetsPartition(w: Writer, version: number, m: ListOffsetsRequestListOffsetsPartition): void {
+function writeListOffsetsRequestListOffsetsPartition(
+  w: Writer,
+  version: number,
+  m: ListOffsetsRequestListOffsetsPartition,
+): void {
   const flex = version >= 6;
   w.int32(m.partitionIndex);
   if (version >= 4) {
@@ -224,17 +234,20 @@ function writeListOffsetsRequestListOffsetsPartition(w: Writer, version: number,
   w.int64(m.timestamp);
   if (version <= 0) {
     w.int32(m.maxNumOffsets);
-  } else {
-    if (!(m.maxNumOffsets === 1)) throw unsupportedField('MaxNumOffsets', version);
+  } else if (!(m.maxNumOffsets === 1)) {
+    throw unsupportedField('MaxNumOffsets', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readListOffsetsRequestListOffsetsPartition(r: Reader, version: number): ListOffsetsRequestListOffsetsPartition {
+function readListOffsetsRequestListOffsetsPartition(
+  r: Reader,
+  version: number,
+): ListOffsetsRequestListOffsetsPartition {
   const flex = version >= 6;
   const fPartitionIndex: number = r.int32();
   let fCurrentLeaderEpoch: number = -1;
@@ -291,8 +304,8 @@ function writeListOffsetsResponse(w: Writer, version: number, m: ListOffsetsResp
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -304,7 +317,8 @@ function readListOffsetsResponse(r: Reader, version: number): ListOffsetsRespons
   }
   let fTopics: ListOffsetsResponseListOffsetsTopicResponse[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_ListOffsetsResponseListOffsetsTopicResponse[version]) : r.arrayLength(MIN_ListOffsetsResponseListOffsetsTopicResponse[version]);
+    const min0 = MIN_ListOffsetsResponseListOffsetsTopicResponse[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -331,7 +345,11 @@ function defaultListOffsetsResponse(): ListOffsetsResponse {
   };
 }
 
-function writeListOffsetsResponseListOffsetsTopicResponse(w: Writer, version: number, m: ListOffsetsResponseListOffsetsTopicResponse): void {
+function writeListOffsetsResponseListOffsetsTopicResponse(
+  w: Writer,
+  version: number,
+  m: ListOffsetsResponseListOffsetsTopicResponse,
+): void {
   const flex = version >= 6;
   if (flex) {
     w.compactString(m.name);
@@ -351,17 +369,21 @@ function writeListOffsetsResponseListOffsetsTopicResponse(w: Writer, version: nu
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readListOffsetsResponseListOffsetsTopicResponse(r: Reader, version: number): ListOffsetsResponseListOffsetsTopicResponse {
+function readListOffsetsResponseListOffsetsTopicResponse(
+  r: Reader,
+  version: number,
+): ListOffsetsResponseListOffsetsTopicResponse {
   const flex = version >= 6;
   const fName: string = flex ? r.compactString() : r.string();
   let fPartitions: ListOffsetsResponseListOffsetsPartitionResponse[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_ListOffsetsResponseListOffsetsPartitionResponse[version]) : r.arrayLength(MIN_ListOffsetsResponseListOffsetsPartitionResponse[version]);
+    const min0 = MIN_ListOffsetsResponseListOffsetsPartitionResponse[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -388,7 +410,11 @@ function defaultListOffsetsResponseListOffsetsTopicResponse(): ListOffsetsRespon
   };
 }
 
-function writeListOffsetsResponseListOffsetsPartitionResponse(w: Writer, version: number, m: ListOffsetsResponseListOffsetsPartitionResponse): void {
+function writeListOffsetsResponseListOffsetsPartitionResponse(
+  w: Writer,
+  version: number,
+  m: ListOffsetsResponseListOffsetsPartitionResponse,
+): void {
   const flex = version >= 6;
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
@@ -404,32 +430,35 @@ function writeListOffsetsResponseListOffsetsPartitionResponse(w: Writer, version
         w.int64(a0[i0]);
       }
     }
-  } else {
-    if (!(m.oldStyleOffsets.length === 0)) throw unsupportedField('OldStyleOffsets', version);
+  } else if (!(m.oldStyleOffsets.length === 0)) {
+    throw unsupportedField('OldStyleOffsets', version);
   }
   if (version >= 1) {
     w.int64(m.timestamp);
-  } else {
-    if (!(m.timestamp === -1n)) throw unsupportedField('Timestamp', version);
+  } else if (!(m.timestamp === -1n)) {
+    throw unsupportedField('Timestamp', version);
   }
   if (version >= 1) {
     w.int64(m.offset);
-  } else {
-    if (!(m.offset === -1n)) throw unsupportedField('Offset', version);
+  } else if (!(m.offset === -1n)) {
+    throw unsupportedField('Offset', version);
   }
   if (version >= 4) {
     w.int32(m.leaderEpoch);
-  } else {
-    if (!(m.leaderEpoch === -1)) throw unsupportedField('LeaderEpoch', version);
+  } else if (!(m.leaderEpoch === -1)) {
+    throw unsupportedField('LeaderEpoch', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readListOffsetsResponseListOffsetsPartitionResponse(r: Reader, version: number): ListOffsetsResponseListOffsetsPartitionResponse {
+function readListOffsetsResponseListOffsetsPartitionResponse(
+  r: Reader,
+  version: number,
+): ListOffsetsResponseListOffsetsPartitionResponse {
   const flex = version >= 6;
   const fPartitionIndex: number = r.int32();
   const fErrorCode: number = r.int16();
@@ -494,11 +523,11 @@ export const ListOffsetsApi: ApiDefinition<ListOffsetsRequest, ListOffsetsRespon
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: ListOffsetsRequest): void {
-      if (!(version >= 0 && version <= 10) || (version | 0) !== version) throw unsupportedVersion('ListOffsetsRequest', version);
+      checkVersion('ListOffsetsRequest', version, 0, 10);
       writeListOffsetsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ListOffsetsRequest {
-      if (!(version >= 0 && version <= 10) || (version | 0) !== version) throw unsupportedVersion('ListOffsetsRequest', version);
+      checkVersion('ListOffsetsRequest', version, 0, 10);
       return readListOffsetsRequest(r, version);
     },
     defaults(): ListOffsetsRequest {
@@ -507,11 +536,11 @@ export const ListOffsetsApi: ApiDefinition<ListOffsetsRequest, ListOffsetsRespon
   },
   response: {
     encode(w: Writer, version: number, msg: ListOffsetsResponse): void {
-      if (!(version >= 0 && version <= 10) || (version | 0) !== version) throw unsupportedVersion('ListOffsetsResponse', version);
+      checkVersion('ListOffsetsResponse', version, 0, 10);
       writeListOffsetsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ListOffsetsResponse {
-      if (!(version >= 0 && version <= 10) || (version | 0) !== version) throw unsupportedVersion('ListOffsetsResponse', version);
+      checkVersion('ListOffsetsResponse', version, 0, 10);
       return readListOffsetsResponse(r, version);
     },
     defaults(): ListOffsetsResponse {

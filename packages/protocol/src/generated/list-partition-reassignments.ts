@@ -3,8 +3,8 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -61,7 +61,11 @@ export interface ListPartitionReassignmentsResponseOngoingPartitionReassignment 
   unknownTaggedFields?: RawTaggedField[];
 }
 
-function writeListPartitionReassignmentsRequest(w: Writer, version: number, m: ListPartitionReassignmentsRequest): void {
+function writeListPartitionReassignmentsRequest(
+  w: Writer,
+  version: number,
+  m: ListPartitionReassignmentsRequest,
+): void {
   w.int32(m.timeoutMs);
   {
     const a0 = m.topics;
@@ -106,7 +110,11 @@ function defaultListPartitionReassignmentsRequest(): ListPartitionReassignmentsR
   };
 }
 
-function writeListPartitionReassignmentsRequestListPartitionReassignmentsTopics(w: Writer, version: number, m: ListPartitionReassignmentsRequestListPartitionReassignmentsTopics): void {
+function writeListPartitionReassignmentsRequestListPartitionReassignmentsTopics(
+  w: Writer,
+  version: number,
+  m: ListPartitionReassignmentsRequestListPartitionReassignmentsTopics,
+): void {
   w.compactString(m.name);
   {
     const a0 = m.partitionIndexes;
@@ -118,7 +126,10 @@ function writeListPartitionReassignmentsRequestListPartitionReassignmentsTopics(
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readListPartitionReassignmentsRequestListPartitionReassignmentsTopics(r: Reader, version: number): ListPartitionReassignmentsRequestListPartitionReassignmentsTopics {
+function readListPartitionReassignmentsRequestListPartitionReassignmentsTopics(
+  r: Reader,
+  version: number,
+): ListPartitionReassignmentsRequestListPartitionReassignmentsTopics {
   const fName: string = r.compactString();
   let fPartitionIndexes: number[];
   {
@@ -147,7 +158,11 @@ function defaultListPartitionReassignmentsRequestListPartitionReassignmentsTopic
   };
 }
 
-function writeListPartitionReassignmentsResponse(w: Writer, version: number, m: ListPartitionReassignmentsResponse): void {
+function writeListPartitionReassignmentsResponse(
+  w: Writer,
+  version: number,
+  m: ListPartitionReassignmentsResponse,
+): void {
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
@@ -196,7 +211,11 @@ function defaultListPartitionReassignmentsResponse(): ListPartitionReassignments
   };
 }
 
-function writeListPartitionReassignmentsResponseOngoingTopicReassignment(w: Writer, version: number, m: ListPartitionReassignmentsResponseOngoingTopicReassignment): void {
+function writeListPartitionReassignmentsResponseOngoingTopicReassignment(
+  w: Writer,
+  version: number,
+  m: ListPartitionReassignmentsResponseOngoingTopicReassignment,
+): void {
   w.compactString(m.name);
   {
     const a0 = m.partitions;
@@ -208,7 +227,10 @@ function writeListPartitionReassignmentsResponseOngoingTopicReassignment(w: Writ
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readListPartitionReassignmentsResponseOngoingTopicReassignment(r: Reader, version: number): ListPartitionReassignmentsResponseOngoingTopicReassignment {
+function readListPartitionReassignmentsResponseOngoingTopicReassignment(
+  r: Reader,
+  version: number,
+): ListPartitionReassignmentsResponseOngoingTopicReassignment {
   const fName: string = r.compactString();
   let fPartitions: ListPartitionReassignmentsResponseOngoingPartitionReassignment[];
   {
@@ -237,7 +259,11 @@ function defaultListPartitionReassignmentsResponseOngoingTopicReassignment(): Li
   };
 }
 
-function writeListPartitionReassignmentsResponseOngoingPartitionReassignment(w: Writer, version: number, m: ListPartitionReassignmentsResponseOngoingPartitionReassignment): void {
+function writeListPartitionReassignmentsResponseOngoingPartitionReassignment(
+  w: Writer,
+  version: number,
+  m: ListPartitionReassignmentsResponseOngoingPartitionReassignment,
+): void {
   w.int32(m.partitionIndex);
   {
     const a0 = m.replicas;
@@ -263,7 +289,10 @@ function writeListPartitionReassignmentsResponseOngoingPartitionReassignment(w: 
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readListPartitionReassignmentsResponseOngoingPartitionReassignment(r: Reader, version: number): ListPartitionReassignmentsResponseOngoingPartitionReassignment {
+function readListPartitionReassignmentsResponseOngoingPartitionReassignment(
+  r: Reader,
+  version: number,
+): ListPartitionReassignmentsResponseOngoingPartitionReassignment {
   const fPartitionIndex: number = r.int32();
   let fReplicas: number[];
   {
@@ -328,11 +357,11 @@ export const ListPartitionReassignmentsApi: ApiDefinition<ListPartitionReassignm
   listeners: ['broker', 'controller', 'zkBroker'],
   request: {
     encode(w: Writer, version: number, msg: ListPartitionReassignmentsRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ListPartitionReassignmentsRequest', version);
+      checkVersion('ListPartitionReassignmentsRequest', version, 0, 0);
       writeListPartitionReassignmentsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ListPartitionReassignmentsRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ListPartitionReassignmentsRequest', version);
+      checkVersion('ListPartitionReassignmentsRequest', version, 0, 0);
       return readListPartitionReassignmentsRequest(r, version);
     },
     defaults(): ListPartitionReassignmentsRequest {
@@ -341,11 +370,11 @@ export const ListPartitionReassignmentsApi: ApiDefinition<ListPartitionReassignm
   },
   response: {
     encode(w: Writer, version: number, msg: ListPartitionReassignmentsResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ListPartitionReassignmentsResponse', version);
+      checkVersion('ListPartitionReassignmentsResponse', version, 0, 0);
       writeListPartitionReassignmentsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ListPartitionReassignmentsResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ListPartitionReassignmentsResponse', version);
+      checkVersion('ListPartitionReassignmentsResponse', version, 0, 0);
       return readListPartitionReassignmentsResponse(r, version);
     },
     defaults(): ListPartitionReassignmentsResponse {

@@ -3,9 +3,9 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -61,8 +61,8 @@ function writeListTransactionsRequest(w: Writer, version: number, m: ListTransac
   }
   if (version >= 1) {
     w.int64(m.durationFilter);
-  } else {
-    if (!(m.durationFilter === -1n)) throw unsupportedField('DurationFilter', version);
+  } else if (!(m.durationFilter === -1n)) {
+    throw unsupportedField('DurationFilter', version);
   }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
@@ -177,14 +177,21 @@ function defaultListTransactionsResponse(): ListTransactionsResponse {
   };
 }
 
-function writeListTransactionsResponseTransactionState(w: Writer, version: number, m: ListTransactionsResponseTransactionState): void {
+function writeListTransactionsResponseTransactionState(
+  w: Writer,
+  version: number,
+  m: ListTransactionsResponseTransactionState,
+): void {
   w.compactString(m.transactionalId);
   w.int64(m.producerId);
   w.compactString(m.transactionState);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readListTransactionsResponseTransactionState(r: Reader, version: number): ListTransactionsResponseTransactionState {
+function readListTransactionsResponseTransactionState(
+  r: Reader,
+  version: number,
+): ListTransactionsResponseTransactionState {
   const fTransactionalId: string = r.compactString();
   const fProducerId: bigint = r.int64();
   const fTransactionState: string = r.compactString();
@@ -216,11 +223,11 @@ export const ListTransactionsApi: ApiDefinition<ListTransactionsRequest, ListTra
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: ListTransactionsRequest): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('ListTransactionsRequest', version);
+      checkVersion('ListTransactionsRequest', version, 0, 1);
       writeListTransactionsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ListTransactionsRequest {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('ListTransactionsRequest', version);
+      checkVersion('ListTransactionsRequest', version, 0, 1);
       return readListTransactionsRequest(r, version);
     },
     defaults(): ListTransactionsRequest {
@@ -229,11 +236,11 @@ export const ListTransactionsApi: ApiDefinition<ListTransactionsRequest, ListTra
   },
   response: {
     encode(w: Writer, version: number, msg: ListTransactionsResponse): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('ListTransactionsResponse', version);
+      checkVersion('ListTransactionsResponse', version, 0, 1);
       writeListTransactionsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ListTransactionsResponse {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('ListTransactionsResponse', version);
+      checkVersion('ListTransactionsResponse', version, 0, 1);
       return readListTransactionsResponse(r, version);
     },
     defaults(): ListTransactionsResponse {

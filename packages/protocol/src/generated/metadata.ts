@@ -4,11 +4,11 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nonNullable,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -127,23 +127,23 @@ function writeMetadataRequest(w: Writer, version: number, m: MetadataRequest): v
   }
   if (version >= 4) {
     w.bool(m.allowAutoTopicCreation);
-  } else {
-    if (!(m.allowAutoTopicCreation === true)) throw unsupportedField('AllowAutoTopicCreation', version);
+  } else if (!(m.allowAutoTopicCreation === true)) {
+    throw unsupportedField('AllowAutoTopicCreation', version);
   }
   if (version >= 8 && version <= 10) {
     w.bool(m.includeClusterAuthorizedOperations);
-  } else {
-    if (!(m.includeClusterAuthorizedOperations === false)) throw unsupportedField('IncludeClusterAuthorizedOperations', version);
+  } else if (!(m.includeClusterAuthorizedOperations === false)) {
+    throw unsupportedField('IncludeClusterAuthorizedOperations', version);
   }
   if (version >= 8) {
     w.bool(m.includeTopicAuthorizedOperations);
-  } else {
-    if (!(m.includeTopicAuthorizedOperations === false)) throw unsupportedField('IncludeTopicAuthorizedOperations', version);
+  } else if (!(m.includeTopicAuthorizedOperations === false)) {
+    throw unsupportedField('IncludeTopicAuthorizedOperations', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -151,7 +151,8 @@ function readMetadataRequest(r: Reader, version: number): MetadataRequest {
   const flex = version >= 9;
   let fTopics: MetadataRequestMetadataRequestTopic[] | null;
   {
-    const n0 = flex ? r.compactArrayLength(MIN_MetadataRequestMetadataRequestTopic[version]) : r.arrayLength(MIN_MetadataRequestMetadataRequestTopic[version]);
+    const min0 = MIN_MetadataRequestMetadataRequestTopic[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       if (!(version >= 1)) throw nullRead('Topics', r);
       fTopics = null;
@@ -195,7 +196,11 @@ function defaultMetadataRequest(): MetadataRequest {
   };
 }
 
-function writeMetadataRequestMetadataRequestTopic(w: Writer, version: number, m: MetadataRequestMetadataRequestTopic): void {
+function writeMetadataRequestMetadataRequestTopic(
+  w: Writer,
+  version: number,
+  m: MetadataRequestMetadataRequestTopic,
+): void {
   const flex = version >= 9;
   if (version >= 10) {
     w.uuid(m.topicId);
@@ -208,8 +213,8 @@ function writeMetadataRequestMetadataRequestTopic(w: Writer, version: number, m:
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -285,13 +290,13 @@ function writeMetadataResponse(w: Writer, version: number, m: MetadataResponse):
   }
   if (version >= 8 && version <= 10) {
     w.int32(m.clusterAuthorizedOperations);
-  } else {
-    if (!(m.clusterAuthorizedOperations === -2147483648)) throw unsupportedField('ClusterAuthorizedOperations', version);
+  } else if (!(m.clusterAuthorizedOperations === -2147483648)) {
+    throw unsupportedField('ClusterAuthorizedOperations', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -303,7 +308,8 @@ function readMetadataResponse(r: Reader, version: number): MetadataResponse {
   }
   let fBrokers: MetadataResponseMetadataResponseBroker[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_MetadataResponseMetadataResponseBroker[version]) : r.arrayLength(MIN_MetadataResponseMetadataResponseBroker[version]);
+    const min0 = MIN_MetadataResponseMetadataResponseBroker[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Brokers', r);
     } else {
@@ -322,7 +328,8 @@ function readMetadataResponse(r: Reader, version: number): MetadataResponse {
   }
   let fTopics: MetadataResponseMetadataResponseTopic[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_MetadataResponseMetadataResponseTopic[version]) : r.arrayLength(MIN_MetadataResponseMetadataResponseTopic[version]);
+    const min0 = MIN_MetadataResponseMetadataResponseTopic[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -361,7 +368,11 @@ function defaultMetadataResponse(): MetadataResponse {
   };
 }
 
-function writeMetadataResponseMetadataResponseBroker(w: Writer, version: number, m: MetadataResponseMetadataResponseBroker): void {
+function writeMetadataResponseMetadataResponseBroker(
+  w: Writer,
+  version: number,
+  m: MetadataResponseMetadataResponseBroker,
+): void {
   const flex = version >= 9;
   w.int32(m.nodeId);
   if (flex) {
@@ -380,12 +391,15 @@ function writeMetadataResponseMetadataResponseBroker(w: Writer, version: number,
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readMetadataResponseMetadataResponseBroker(r: Reader, version: number): MetadataResponseMetadataResponseBroker {
+function readMetadataResponseMetadataResponseBroker(
+  r: Reader,
+  version: number,
+): MetadataResponseMetadataResponseBroker {
   const flex = version >= 9;
   const fNodeId: number = r.int32();
   const fHost: string = flex ? r.compactString() : r.string();
@@ -416,7 +430,11 @@ function defaultMetadataResponseMetadataResponseBroker(): MetadataResponseMetada
   };
 }
 
-function writeMetadataResponseMetadataResponseTopic(w: Writer, version: number, m: MetadataResponseMetadataResponseTopic): void {
+function writeMetadataResponseMetadataResponseTopic(
+  w: Writer,
+  version: number,
+  m: MetadataResponseMetadataResponseTopic,
+): void {
   const flex = version >= 9;
   w.int16(m.errorCode);
   if (m.name === null && !(version >= 12)) throw nonNullable('Name', version);
@@ -444,13 +462,13 @@ function writeMetadataResponseMetadataResponseTopic(w: Writer, version: number, 
   }
   if (version >= 8) {
     w.int32(m.topicAuthorizedOperations);
-  } else {
-    if (!(m.topicAuthorizedOperations === -2147483648)) throw unsupportedField('TopicAuthorizedOperations', version);
+  } else if (!(m.topicAuthorizedOperations === -2147483648)) {
+    throw unsupportedField('TopicAuthorizedOperations', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -468,7 +486,8 @@ function readMetadataResponseMetadataResponseTopic(r: Reader, version: number): 
   }
   let fPartitions: MetadataResponseMetadataResponsePartition[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_MetadataResponseMetadataResponsePartition[version]) : r.arrayLength(MIN_MetadataResponseMetadataResponsePartition[version]);
+    const min0 = MIN_MetadataResponseMetadataResponsePartition[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -507,7 +526,11 @@ function defaultMetadataResponseMetadataResponseTopic(): MetadataResponseMetadat
   };
 }
 
-function writeMetadataResponseMetadataResponsePartition(w: Writer, version: number, m: MetadataResponseMetadataResponsePartition): void {
+function writeMetadataResponseMetadataResponsePartition(
+  w: Writer,
+  version: number,
+  m: MetadataResponseMetadataResponsePartition,
+): void {
   const flex = version >= 9;
   w.int16(m.errorCode);
   w.int32(m.partitionIndex);
@@ -552,12 +575,15 @@ function writeMetadataResponseMetadataResponsePartition(w: Writer, version: numb
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readMetadataResponseMetadataResponsePartition(r: Reader, version: number): MetadataResponseMetadataResponsePartition {
+function readMetadataResponseMetadataResponsePartition(
+  r: Reader,
+  version: number,
+): MetadataResponseMetadataResponsePartition {
   const flex = version >= 9;
   const fErrorCode: number = r.int16();
   const fPartitionIndex: number = r.int32();
@@ -639,11 +665,11 @@ export const MetadataApi: ApiDefinition<MetadataRequest, MetadataResponse> = {
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: MetadataRequest): void {
-      if (!(version >= 0 && version <= 12) || (version | 0) !== version) throw unsupportedVersion('MetadataRequest', version);
+      checkVersion('MetadataRequest', version, 0, 12);
       writeMetadataRequest(w, version, msg);
     },
     decode(r: Reader, version: number): MetadataRequest {
-      if (!(version >= 0 && version <= 12) || (version | 0) !== version) throw unsupportedVersion('MetadataRequest', version);
+      checkVersion('MetadataRequest', version, 0, 12);
       return readMetadataRequest(r, version);
     },
     defaults(): MetadataRequest {
@@ -652,11 +678,11 @@ export const MetadataApi: ApiDefinition<MetadataRequest, MetadataResponse> = {
   },
   response: {
     encode(w: Writer, version: number, msg: MetadataResponse): void {
-      if (!(version >= 0 && version <= 12) || (version | 0) !== version) throw unsupportedVersion('MetadataResponse', version);
+      checkVersion('MetadataResponse', version, 0, 12);
       writeMetadataResponse(w, version, msg);
     },
     decode(r: Reader, version: number): MetadataResponse {
-      if (!(version >= 0 && version <= 12) || (version | 0) !== version) throw unsupportedVersion('MetadataResponse', version);
+      checkVersion('MetadataResponse', version, 0, 12);
       return readMetadataResponse(r, version);
     },
     defaults(): MetadataResponse {

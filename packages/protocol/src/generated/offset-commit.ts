@@ -3,11 +3,11 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nonNullable,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -108,8 +108,8 @@ function writeOffsetCommitRequest(w: Writer, version: number, m: OffsetCommitReq
     } else {
       w.nullableString(m.groupInstanceId);
     }
-  } else {
-    if (!(m.groupInstanceId === null)) throw unsupportedField('GroupInstanceId', version);
+  } else if (!(m.groupInstanceId === null)) {
+    throw unsupportedField('GroupInstanceId', version);
   }
   if (version >= 2 && version <= 4) {
     w.int64(m.retentionTimeMs);
@@ -127,8 +127,8 @@ function writeOffsetCommitRequest(w: Writer, version: number, m: OffsetCommitReq
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -153,7 +153,8 @@ function readOffsetCommitRequest(r: Reader, version: number): OffsetCommitReques
   }
   let fTopics: OffsetCommitRequestOffsetCommitRequestTopic[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_OffsetCommitRequestOffsetCommitRequestTopic[version]) : r.arrayLength(MIN_OffsetCommitRequestOffsetCommitRequestTopic[version]);
+    const min0 = MIN_OffsetCommitRequestOffsetCommitRequestTopic[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -188,7 +189,11 @@ function defaultOffsetCommitRequest(): OffsetCommitRequest {
   };
 }
 
-function writeOffsetCommitRequestOffsetCommitRequestTopic(w: Writer, version: number, m: OffsetCommitRequestOffsetCommitRequestTopic): void {
+function writeOffsetCommitRequestOffsetCommitRequestTopic(
+  w: Writer,
+  version: number,
+  m: OffsetCommitRequestOffsetCommitRequestTopic,
+): void {
   const flex = version >= 8;
   if (flex) {
     w.compactString(m.name);
@@ -208,17 +213,21 @@ function writeOffsetCommitRequestOffsetCommitRequestTopic(w: Writer, version: nu
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readOffsetCommitRequestOffsetCommitRequestTopic(r: Reader, version: number): OffsetCommitRequestOffsetCommitRequestTopic {
+function readOffsetCommitRequestOffsetCommitRequestTopic(
+  r: Reader,
+  version: number,
+): OffsetCommitRequestOffsetCommitRequestTopic {
   const flex = version >= 8;
   const fName: string = flex ? r.compactString() : r.string();
   let fPartitions: OffsetCommitRequestOffsetCommitRequestPartition[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_OffsetCommitRequestOffsetCommitRequestPartition[version]) : r.arrayLength(MIN_OffsetCommitRequestOffsetCommitRequestPartition[version]);
+    const min0 = MIN_OffsetCommitRequestOffsetCommitRequestPartition[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -245,7 +254,11 @@ function defaultOffsetCommitRequestOffsetCommitRequestTopic(): OffsetCommitReque
   };
 }
 
-function writeOffsetCommitRequestOffsetCommitRequestPartition(w: Writer, version: number, m: OffsetCommitRequestOffsetCommitRequestPartition): void {
+function writeOffsetCommitRequestOffsetCommitRequestPartition(
+  w: Writer,
+  version: number,
+  m: OffsetCommitRequestOffsetCommitRequestPartition,
+): void {
   const flex = version >= 8;
   w.int32(m.partitionIndex);
   w.int64(m.committedOffset);
@@ -254,8 +267,8 @@ function writeOffsetCommitRequestOffsetCommitRequestPartition(w: Writer, version
   }
   if (version === 1) {
     w.int64(m.commitTimestamp);
-  } else {
-    if (!(m.commitTimestamp === -1n)) throw unsupportedField('CommitTimestamp', version);
+  } else if (!(m.commitTimestamp === -1n)) {
+    throw unsupportedField('CommitTimestamp', version);
   }
   if (flex) {
     w.compactNullableString(m.committedMetadata);
@@ -264,12 +277,15 @@ function writeOffsetCommitRequestOffsetCommitRequestPartition(w: Writer, version
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readOffsetCommitRequestOffsetCommitRequestPartition(r: Reader, version: number): OffsetCommitRequestOffsetCommitRequestPartition {
+function readOffsetCommitRequestOffsetCommitRequestPartition(
+  r: Reader,
+  version: number,
+): OffsetCommitRequestOffsetCommitRequestPartition {
   const flex = version >= 8;
   const fPartitionIndex: number = r.int32();
   const fCommittedOffset: bigint = r.int64();
@@ -329,8 +345,8 @@ function writeOffsetCommitResponse(w: Writer, version: number, m: OffsetCommitRe
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -342,7 +358,8 @@ function readOffsetCommitResponse(r: Reader, version: number): OffsetCommitRespo
   }
   let fTopics: OffsetCommitResponseOffsetCommitResponseTopic[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_OffsetCommitResponseOffsetCommitResponseTopic[version]) : r.arrayLength(MIN_OffsetCommitResponseOffsetCommitResponseTopic[version]);
+    const min0 = MIN_OffsetCommitResponseOffsetCommitResponseTopic[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -369,7 +386,11 @@ function defaultOffsetCommitResponse(): OffsetCommitResponse {
   };
 }
 
-function writeOffsetCommitResponseOffsetCommitResponseTopic(w: Writer, version: number, m: OffsetCommitResponseOffsetCommitResponseTopic): void {
+function writeOffsetCommitResponseOffsetCommitResponseTopic(
+  w: Writer,
+  version: number,
+  m: OffsetCommitResponseOffsetCommitResponseTopic,
+): void {
   const flex = version >= 8;
   if (flex) {
     w.compactString(m.name);
@@ -389,17 +410,21 @@ function writeOffsetCommitResponseOffsetCommitResponseTopic(w: Writer, version: 
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readOffsetCommitResponseOffsetCommitResponseTopic(r: Reader, version: number): OffsetCommitResponseOffsetCommitResponseTopic {
+function readOffsetCommitResponseOffsetCommitResponseTopic(
+  r: Reader,
+  version: number,
+): OffsetCommitResponseOffsetCommitResponseTopic {
   const flex = version >= 8;
   const fName: string = flex ? r.compactString() : r.string();
   let fPartitions: OffsetCommitResponseOffsetCommitResponsePartition[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_OffsetCommitResponseOffsetCommitResponsePartition[version]) : r.arrayLength(MIN_OffsetCommitResponseOffsetCommitResponsePartition[version]);
+    const min0 = MIN_OffsetCommitResponseOffsetCommitResponsePartition[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -426,18 +451,25 @@ function defaultOffsetCommitResponseOffsetCommitResponseTopic(): OffsetCommitRes
   };
 }
 
-function writeOffsetCommitResponseOffsetCommitResponsePartition(w: Writer, version: number, m: OffsetCommitResponseOffsetCommitResponsePartition): void {
+function writeOffsetCommitResponseOffsetCommitResponsePartition(
+  w: Writer,
+  version: number,
+  m: OffsetCommitResponseOffsetCommitResponsePartition,
+): void {
   const flex = version >= 8;
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readOffsetCommitResponseOffsetCommitResponsePartition(r: Reader, version: number): OffsetCommitResponseOffsetCommitResponsePartition {
+function readOffsetCommitResponseOffsetCommitResponsePartition(
+  r: Reader,
+  version: number,
+): OffsetCommitResponseOffsetCommitResponsePartition {
   const flex = version >= 8;
   const fPartitionIndex: number = r.int32();
   const fErrorCode: number = r.int16();
@@ -469,11 +501,11 @@ export const OffsetCommitApi: ApiDefinition<OffsetCommitRequest, OffsetCommitRes
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: OffsetCommitRequest): void {
-      if (!(version >= 0 && version <= 9) || (version | 0) !== version) throw unsupportedVersion('OffsetCommitRequest', version);
+      checkVersion('OffsetCommitRequest', version, 0, 9);
       writeOffsetCommitRequest(w, version, msg);
     },
     decode(r: Reader, version: number): OffsetCommitRequest {
-      if (!(version >= 0 && version <= 9) || (version | 0) !== version) throw unsupportedVersion('OffsetCommitRequest', version);
+      checkVersion('OffsetCommitRequest', version, 0, 9);
       return readOffsetCommitRequest(r, version);
     },
     defaults(): OffsetCommitRequest {
@@ -482,11 +514,11 @@ export const OffsetCommitApi: ApiDefinition<OffsetCommitRequest, OffsetCommitRes
   },
   response: {
     encode(w: Writer, version: number, msg: OffsetCommitResponse): void {
-      if (!(version >= 0 && version <= 9) || (version | 0) !== version) throw unsupportedVersion('OffsetCommitResponse', version);
+      checkVersion('OffsetCommitResponse', version, 0, 9);
       writeOffsetCommitResponse(w, version, msg);
     },
     decode(r: Reader, version: number): OffsetCommitResponse {
-      if (!(version >= 0 && version <= 9) || (version | 0) !== version) throw unsupportedVersion('OffsetCommitResponse', version);
+      checkVersion('OffsetCommitResponse', version, 0, 9);
       return readOffsetCommitResponse(r, version);
     },
     defaults(): OffsetCommitResponse {

@@ -3,9 +3,9 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedVersion,
 } from './_runtime.js';
 
 export interface OffsetDeleteRequest {
@@ -102,7 +102,11 @@ function defaultOffsetDeleteRequest(): OffsetDeleteRequest {
   };
 }
 
-function writeOffsetDeleteRequestOffsetDeleteRequestTopic(w: Writer, version: number, m: OffsetDeleteRequestOffsetDeleteRequestTopic): void {
+function writeOffsetDeleteRequestOffsetDeleteRequestTopic(
+  w: Writer,
+  version: number,
+  m: OffsetDeleteRequestOffsetDeleteRequestTopic,
+): void {
   w.string(m.name);
   {
     const a0 = m.partitions;
@@ -114,7 +118,10 @@ function writeOffsetDeleteRequestOffsetDeleteRequestTopic(w: Writer, version: nu
   if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
 }
 
-function readOffsetDeleteRequestOffsetDeleteRequestTopic(r: Reader, version: number): OffsetDeleteRequestOffsetDeleteRequestTopic {
+function readOffsetDeleteRequestOffsetDeleteRequestTopic(
+  r: Reader,
+  version: number,
+): OffsetDeleteRequestOffsetDeleteRequestTopic {
   const fName: string = r.string();
   let fPartitions: OffsetDeleteRequestOffsetDeleteRequestPartition[];
   {
@@ -142,12 +149,19 @@ function defaultOffsetDeleteRequestOffsetDeleteRequestTopic(): OffsetDeleteReque
   };
 }
 
-function writeOffsetDeleteRequestOffsetDeleteRequestPartition(w: Writer, version: number, m: OffsetDeleteRequestOffsetDeleteRequestPartition): void {
+function writeOffsetDeleteRequestOffsetDeleteRequestPartition(
+  w: Writer,
+  version: number,
+  m: OffsetDeleteRequestOffsetDeleteRequestPartition,
+): void {
   w.int32(m.partitionIndex);
   if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
 }
 
-function readOffsetDeleteRequestOffsetDeleteRequestPartition(r: Reader, version: number): OffsetDeleteRequestOffsetDeleteRequestPartition {
+function readOffsetDeleteRequestOffsetDeleteRequestPartition(
+  r: Reader,
+  version: number,
+): OffsetDeleteRequestOffsetDeleteRequestPartition {
   const fPartitionIndex: number = r.int32();
   let unknown: RawTaggedField[] | undefined;
   return {
@@ -206,7 +220,11 @@ function defaultOffsetDeleteResponse(): OffsetDeleteResponse {
   };
 }
 
-function writeOffsetDeleteResponseOffsetDeleteResponseTopic(w: Writer, version: number, m: OffsetDeleteResponseOffsetDeleteResponseTopic): void {
+function writeOffsetDeleteResponseOffsetDeleteResponseTopic(
+  w: Writer,
+  version: number,
+  m: OffsetDeleteResponseOffsetDeleteResponseTopic,
+): void {
   w.string(m.name);
   {
     const a0 = m.partitions;
@@ -218,7 +236,10 @@ function writeOffsetDeleteResponseOffsetDeleteResponseTopic(w: Writer, version: 
   if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
 }
 
-function readOffsetDeleteResponseOffsetDeleteResponseTopic(r: Reader, version: number): OffsetDeleteResponseOffsetDeleteResponseTopic {
+function readOffsetDeleteResponseOffsetDeleteResponseTopic(
+  r: Reader,
+  version: number,
+): OffsetDeleteResponseOffsetDeleteResponseTopic {
   const fName: string = r.string();
   let fPartitions: OffsetDeleteResponseOffsetDeleteResponsePartition[];
   {
@@ -246,13 +267,20 @@ function defaultOffsetDeleteResponseOffsetDeleteResponseTopic(): OffsetDeleteRes
   };
 }
 
-function writeOffsetDeleteResponseOffsetDeleteResponsePartition(w: Writer, version: number, m: OffsetDeleteResponseOffsetDeleteResponsePartition): void {
+function writeOffsetDeleteResponseOffsetDeleteResponsePartition(
+  w: Writer,
+  version: number,
+  m: OffsetDeleteResponseOffsetDeleteResponsePartition,
+): void {
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
   if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
 }
 
-function readOffsetDeleteResponseOffsetDeleteResponsePartition(r: Reader, version: number): OffsetDeleteResponseOffsetDeleteResponsePartition {
+function readOffsetDeleteResponseOffsetDeleteResponsePartition(
+  r: Reader,
+  version: number,
+): OffsetDeleteResponseOffsetDeleteResponsePartition {
   const fPartitionIndex: number = r.int32();
   const fErrorCode: number = r.int16();
   let unknown: RawTaggedField[] | undefined;
@@ -280,11 +308,11 @@ export const OffsetDeleteApi: ApiDefinition<OffsetDeleteRequest, OffsetDeleteRes
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: OffsetDeleteRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('OffsetDeleteRequest', version);
+      checkVersion('OffsetDeleteRequest', version, 0, 0);
       writeOffsetDeleteRequest(w, version, msg);
     },
     decode(r: Reader, version: number): OffsetDeleteRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('OffsetDeleteRequest', version);
+      checkVersion('OffsetDeleteRequest', version, 0, 0);
       return readOffsetDeleteRequest(r, version);
     },
     defaults(): OffsetDeleteRequest {
@@ -293,11 +321,11 @@ export const OffsetDeleteApi: ApiDefinition<OffsetDeleteRequest, OffsetDeleteRes
   },
   response: {
     encode(w: Writer, version: number, msg: OffsetDeleteResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('OffsetDeleteResponse', version);
+      checkVersion('OffsetDeleteResponse', version, 0, 0);
       writeOffsetDeleteResponse(w, version, msg);
     },
     decode(r: Reader, version: number): OffsetDeleteResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('OffsetDeleteResponse', version);
+      checkVersion('OffsetDeleteResponse', version, 0, 0);
       return readOffsetDeleteResponse(r, version);
     },
     defaults(): OffsetDeleteResponse {

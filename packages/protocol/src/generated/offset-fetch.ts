@@ -3,11 +3,11 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nonNullable,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -140,8 +140,8 @@ function writeOffsetFetchRequest(w: Writer, version: number, m: OffsetFetchReque
     } else {
       w.string(m.groupId);
     }
-  } else {
-    if (!(m.groupId === '')) throw unsupportedField('GroupId', version);
+  } else if (!(m.groupId === '')) {
+    throw unsupportedField('GroupId', version);
   }
   if (version <= 7) {
     {
@@ -164,8 +164,8 @@ function writeOffsetFetchRequest(w: Writer, version: number, m: OffsetFetchReque
         }
       }
     }
-  } else {
-    if (!(m.topics !== null && m.topics.length === 0)) throw unsupportedField('Topics', version);
+  } else if (!(m.topics !== null && m.topics.length === 0)) {
+    throw unsupportedField('Topics', version);
   }
   if (version >= 8) {
     {
@@ -179,18 +179,18 @@ function writeOffsetFetchRequest(w: Writer, version: number, m: OffsetFetchReque
         writeOffsetFetchRequestOffsetFetchRequestGroup(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.groups.length === 0)) throw unsupportedField('Groups', version);
+  } else if (!(m.groups.length === 0)) {
+    throw unsupportedField('Groups', version);
   }
   if (version >= 7) {
     w.bool(m.requireStable);
-  } else {
-    if (!(m.requireStable === false)) throw unsupportedField('RequireStable', version);
+  } else if (!(m.requireStable === false)) {
+    throw unsupportedField('RequireStable', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -203,7 +203,8 @@ function readOffsetFetchRequest(r: Reader, version: number): OffsetFetchRequest 
   let fTopics: OffsetFetchRequestOffsetFetchRequestTopic[] | null = [];
   if (version <= 7) {
     {
-      const n0 = flex ? r.compactArrayLength(MIN_OffsetFetchRequestOffsetFetchRequestTopic[version]) : r.arrayLength(MIN_OffsetFetchRequestOffsetFetchRequestTopic[version]);
+      const min0 = MIN_OffsetFetchRequestOffsetFetchRequestTopic[version];
+      const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
       if (n0 < 0) {
         if (!(version >= 2 && version <= 7)) throw nullRead('Topics', r);
         fTopics = null;
@@ -217,7 +218,8 @@ function readOffsetFetchRequest(r: Reader, version: number): OffsetFetchRequest 
   let fGroups: OffsetFetchRequestOffsetFetchRequestGroup[] = [];
   if (version >= 8) {
     {
-      const n0 = flex ? r.compactArrayLength(MIN_OffsetFetchRequestOffsetFetchRequestGroup[version]) : r.arrayLength(MIN_OffsetFetchRequestOffsetFetchRequestGroup[version]);
+      const min0 = MIN_OffsetFetchRequestOffsetFetchRequestGroup[version];
+      const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
       if (n0 < 0) {
         throw nullRead('Groups', r);
       } else {
@@ -253,7 +255,11 @@ function defaultOffsetFetchRequest(): OffsetFetchRequest {
   };
 }
 
-function writeOffsetFetchRequestOffsetFetchRequestTopic(w: Writer, version: number, m: OffsetFetchRequestOffsetFetchRequestTopic): void {
+function writeOffsetFetchRequestOffsetFetchRequestTopic(
+  w: Writer,
+  version: number,
+  m: OffsetFetchRequestOffsetFetchRequestTopic,
+): void {
   const flex = version >= 6;
   if (flex) {
     w.compactString(m.name);
@@ -273,12 +279,15 @@ function writeOffsetFetchRequestOffsetFetchRequestTopic(w: Writer, version: numb
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readOffsetFetchRequestOffsetFetchRequestTopic(r: Reader, version: number): OffsetFetchRequestOffsetFetchRequestTopic {
+function readOffsetFetchRequestOffsetFetchRequestTopic(
+  r: Reader,
+  version: number,
+): OffsetFetchRequestOffsetFetchRequestTopic {
   const flex = version >= 6;
   const fName: string = flex ? r.compactString() : r.string();
   let fPartitionIndexes: number[];
@@ -310,7 +319,11 @@ function defaultOffsetFetchRequestOffsetFetchRequestTopic(): OffsetFetchRequestO
   };
 }
 
-function writeOffsetFetchRequestOffsetFetchRequestGroup(w: Writer, version: number, m: OffsetFetchRequestOffsetFetchRequestGroup): void {
+function writeOffsetFetchRequestOffsetFetchRequestGroup(
+  w: Writer,
+  version: number,
+  m: OffsetFetchRequestOffsetFetchRequestGroup,
+): void {
   w.compactString(m.groupId);
   if (version >= 9) {
     if (m.memberId === null && !(version >= 9)) throw nonNullable('MemberId', version);
@@ -333,7 +346,10 @@ function writeOffsetFetchRequestOffsetFetchRequestGroup(w: Writer, version: numb
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readOffsetFetchRequestOffsetFetchRequestGroup(r: Reader, version: number): OffsetFetchRequestOffsetFetchRequestGroup {
+function readOffsetFetchRequestOffsetFetchRequestGroup(
+  r: Reader,
+  version: number,
+): OffsetFetchRequestOffsetFetchRequestGroup {
   const fGroupId: string = r.compactString();
   let fMemberId: string | null = null;
   if (version >= 9) {
@@ -374,7 +390,11 @@ function defaultOffsetFetchRequestOffsetFetchRequestGroup(): OffsetFetchRequestO
   };
 }
 
-function writeOffsetFetchRequestOffsetFetchRequestTopics(w: Writer, version: number, m: OffsetFetchRequestOffsetFetchRequestTopics): void {
+function writeOffsetFetchRequestOffsetFetchRequestTopics(
+  w: Writer,
+  version: number,
+  m: OffsetFetchRequestOffsetFetchRequestTopics,
+): void {
   w.compactString(m.name);
   {
     const a0 = m.partitionIndexes;
@@ -386,7 +406,10 @@ function writeOffsetFetchRequestOffsetFetchRequestTopics(w: Writer, version: num
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readOffsetFetchRequestOffsetFetchRequestTopics(r: Reader, version: number): OffsetFetchRequestOffsetFetchRequestTopics {
+function readOffsetFetchRequestOffsetFetchRequestTopics(
+  r: Reader,
+  version: number,
+): OffsetFetchRequestOffsetFetchRequestTopics {
   const fName: string = r.compactString();
   let fPartitionIndexes: number[];
   {
@@ -437,8 +460,8 @@ function writeOffsetFetchResponse(w: Writer, version: number, m: OffsetFetchResp
         writeOffsetFetchResponseOffsetFetchResponseTopic(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.topics.length === 0)) throw unsupportedField('Topics', version);
+  } else if (!(m.topics.length === 0)) {
+    throw unsupportedField('Topics', version);
   }
   if (version >= 2 && version <= 7) {
     w.int16(m.errorCode);
@@ -455,13 +478,13 @@ function writeOffsetFetchResponse(w: Writer, version: number, m: OffsetFetchResp
         writeOffsetFetchResponseOffsetFetchResponseGroup(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.groups.length === 0)) throw unsupportedField('Groups', version);
+  } else if (!(m.groups.length === 0)) {
+    throw unsupportedField('Groups', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -474,7 +497,8 @@ function readOffsetFetchResponse(r: Reader, version: number): OffsetFetchRespons
   let fTopics: OffsetFetchResponseOffsetFetchResponseTopic[] = [];
   if (version <= 7) {
     {
-      const n0 = flex ? r.compactArrayLength(MIN_OffsetFetchResponseOffsetFetchResponseTopic[version]) : r.arrayLength(MIN_OffsetFetchResponseOffsetFetchResponseTopic[version]);
+      const min0 = MIN_OffsetFetchResponseOffsetFetchResponseTopic[version];
+      const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
       if (n0 < 0) {
         throw nullRead('Topics', r);
       } else {
@@ -523,7 +547,11 @@ function defaultOffsetFetchResponse(): OffsetFetchResponse {
   };
 }
 
-function writeOffsetFetchResponseOffsetFetchResponseTopic(w: Writer, version: number, m: OffsetFetchResponseOffsetFetchResponseTopic): void {
+function writeOffsetFetchResponseOffsetFetchResponseTopic(
+  w: Writer,
+  version: number,
+  m: OffsetFetchResponseOffsetFetchResponseTopic,
+): void {
   const flex = version >= 6;
   if (flex) {
     w.compactString(m.name);
@@ -543,17 +571,21 @@ function writeOffsetFetchResponseOffsetFetchResponseTopic(w: Writer, version: nu
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readOffsetFetchResponseOffsetFetchResponseTopic(r: Reader, version: number): OffsetFetchResponseOffsetFetchResponseTopic {
+function readOffsetFetchResponseOffsetFetchResponseTopic(
+  r: Reader,
+  version: number,
+): OffsetFetchResponseOffsetFetchResponseTopic {
   const flex = version >= 6;
   const fName: string = flex ? r.compactString() : r.string();
   let fPartitions: OffsetFetchResponseOffsetFetchResponsePartition[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_OffsetFetchResponseOffsetFetchResponsePartition[version]) : r.arrayLength(MIN_OffsetFetchResponseOffsetFetchResponsePartition[version]);
+    const min0 = MIN_OffsetFetchResponseOffsetFetchResponsePartition[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -580,7 +612,11 @@ function defaultOffsetFetchResponseOffsetFetchResponseTopic(): OffsetFetchRespon
   };
 }
 
-function writeOffsetFetchResponseOffsetFetchResponsePartition(w: Writer, version: number, m: OffsetFetchResponseOffsetFetchResponsePartition): void {
+function writeOffsetFetchResponseOffsetFetchResponsePartition(
+  w: Writer,
+  version: number,
+  m: OffsetFetchResponseOffsetFetchResponsePartition,
+): void {
   const flex = version >= 6;
   w.int32(m.partitionIndex);
   w.int64(m.committedOffset);
@@ -595,12 +631,15 @@ function writeOffsetFetchResponseOffsetFetchResponsePartition(w: Writer, version
   w.int16(m.errorCode);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readOffsetFetchResponseOffsetFetchResponsePartition(r: Reader, version: number): OffsetFetchResponseOffsetFetchResponsePartition {
+function readOffsetFetchResponseOffsetFetchResponsePartition(
+  r: Reader,
+  version: number,
+): OffsetFetchResponseOffsetFetchResponsePartition {
   const flex = version >= 6;
   const fPartitionIndex: number = r.int32();
   const fCommittedOffset: bigint = r.int64();
@@ -634,7 +673,11 @@ function defaultOffsetFetchResponseOffsetFetchResponsePartition(): OffsetFetchRe
   };
 }
 
-function writeOffsetFetchResponseOffsetFetchResponseGroup(w: Writer, version: number, m: OffsetFetchResponseOffsetFetchResponseGroup): void {
+function writeOffsetFetchResponseOffsetFetchResponseGroup(
+  w: Writer,
+  version: number,
+  m: OffsetFetchResponseOffsetFetchResponseGroup,
+): void {
   w.compactString(m.groupId);
   {
     const a0 = m.topics;
@@ -647,7 +690,10 @@ function writeOffsetFetchResponseOffsetFetchResponseGroup(w: Writer, version: nu
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readOffsetFetchResponseOffsetFetchResponseGroup(r: Reader, version: number): OffsetFetchResponseOffsetFetchResponseGroup {
+function readOffsetFetchResponseOffsetFetchResponseGroup(
+  r: Reader,
+  version: number,
+): OffsetFetchResponseOffsetFetchResponseGroup {
   const fGroupId: string = r.compactString();
   let fTopics: OffsetFetchResponseOffsetFetchResponseTopics[];
   {
@@ -679,7 +725,11 @@ function defaultOffsetFetchResponseOffsetFetchResponseGroup(): OffsetFetchRespon
   };
 }
 
-function writeOffsetFetchResponseOffsetFetchResponseTopics(w: Writer, version: number, m: OffsetFetchResponseOffsetFetchResponseTopics): void {
+function writeOffsetFetchResponseOffsetFetchResponseTopics(
+  w: Writer,
+  version: number,
+  m: OffsetFetchResponseOffsetFetchResponseTopics,
+): void {
   w.compactString(m.name);
   {
     const a0 = m.partitions;
@@ -691,7 +741,10 @@ function writeOffsetFetchResponseOffsetFetchResponseTopics(w: Writer, version: n
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readOffsetFetchResponseOffsetFetchResponseTopics(r: Reader, version: number): OffsetFetchResponseOffsetFetchResponseTopics {
+function readOffsetFetchResponseOffsetFetchResponseTopics(
+  r: Reader,
+  version: number,
+): OffsetFetchResponseOffsetFetchResponseTopics {
   const fName: string = r.compactString();
   let fPartitions: OffsetFetchResponseOffsetFetchResponsePartitions[];
   {
@@ -720,7 +773,11 @@ function defaultOffsetFetchResponseOffsetFetchResponseTopics(): OffsetFetchRespo
   };
 }
 
-function writeOffsetFetchResponseOffsetFetchResponsePartitions(w: Writer, version: number, m: OffsetFetchResponseOffsetFetchResponsePartitions): void {
+function writeOffsetFetchResponseOffsetFetchResponsePartitions(
+  w: Writer,
+  version: number,
+  m: OffsetFetchResponseOffsetFetchResponsePartitions,
+): void {
   w.int32(m.partitionIndex);
   w.int64(m.committedOffset);
   w.int32(m.committedLeaderEpoch);
@@ -729,7 +786,10 @@ function writeOffsetFetchResponseOffsetFetchResponsePartitions(w: Writer, versio
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readOffsetFetchResponseOffsetFetchResponsePartitions(r: Reader, version: number): OffsetFetchResponseOffsetFetchResponsePartitions {
+function readOffsetFetchResponseOffsetFetchResponsePartitions(
+  r: Reader,
+  version: number,
+): OffsetFetchResponseOffsetFetchResponsePartitions {
   const fPartitionIndex: number = r.int32();
   const fCommittedOffset: bigint = r.int64();
   const fCommittedLeaderEpoch: number = r.int32();
@@ -767,11 +827,11 @@ export const OffsetFetchApi: ApiDefinition<OffsetFetchRequest, OffsetFetchRespon
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: OffsetFetchRequest): void {
-      if (!(version >= 0 && version <= 9) || (version | 0) !== version) throw unsupportedVersion('OffsetFetchRequest', version);
+      checkVersion('OffsetFetchRequest', version, 0, 9);
       writeOffsetFetchRequest(w, version, msg);
     },
     decode(r: Reader, version: number): OffsetFetchRequest {
-      if (!(version >= 0 && version <= 9) || (version | 0) !== version) throw unsupportedVersion('OffsetFetchRequest', version);
+      checkVersion('OffsetFetchRequest', version, 0, 9);
       return readOffsetFetchRequest(r, version);
     },
     defaults(): OffsetFetchRequest {
@@ -780,11 +840,11 @@ export const OffsetFetchApi: ApiDefinition<OffsetFetchRequest, OffsetFetchRespon
   },
   response: {
     encode(w: Writer, version: number, msg: OffsetFetchResponse): void {
-      if (!(version >= 0 && version <= 9) || (version | 0) !== version) throw unsupportedVersion('OffsetFetchResponse', version);
+      checkVersion('OffsetFetchResponse', version, 0, 9);
       writeOffsetFetchResponse(w, version, msg);
     },
     decode(r: Reader, version: number): OffsetFetchResponse {
-      if (!(version >= 0 && version <= 9) || (version | 0) !== version) throw unsupportedVersion('OffsetFetchResponse', version);
+      checkVersion('OffsetFetchResponse', version, 0, 9);
       return readOffsetFetchResponse(r, version);
     },
     defaults(): OffsetFetchResponse {

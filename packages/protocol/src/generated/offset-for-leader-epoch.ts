@@ -3,9 +3,9 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -92,8 +92,8 @@ function writeOffsetForLeaderEpochRequest(w: Writer, version: number, m: OffsetF
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -105,7 +105,8 @@ function readOffsetForLeaderEpochRequest(r: Reader, version: number): OffsetForL
   }
   let fTopics: OffsetForLeaderEpochRequestOffsetForLeaderTopic[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_OffsetForLeaderEpochRequestOffsetForLeaderTopic[version]) : r.arrayLength(MIN_OffsetForLeaderEpochRequestOffsetForLeaderTopic[version]);
+    const min0 = MIN_OffsetForLeaderEpochRequestOffsetForLeaderTopic[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -132,7 +133,11 @@ function defaultOffsetForLeaderEpochRequest(): OffsetForLeaderEpochRequest {
   };
 }
 
-function writeOffsetForLeaderEpochRequestOffsetForLeaderTopic(w: Writer, version: number, m: OffsetForLeaderEpochRequestOffsetForLeaderTopic): void {
+function writeOffsetForLeaderEpochRequestOffsetForLeaderTopic(
+  w: Writer,
+  version: number,
+  m: OffsetForLeaderEpochRequestOffsetForLeaderTopic,
+): void {
   const flex = version >= 4;
   if (flex) {
     w.compactString(m.topic);
@@ -152,17 +157,21 @@ function writeOffsetForLeaderEpochRequestOffsetForLeaderTopic(w: Writer, version
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readOffsetForLeaderEpochRequestOffsetForLeaderTopic(r: Reader, version: number): OffsetForLeaderEpochRequestOffsetForLeaderTopic {
+function readOffsetForLeaderEpochRequestOffsetForLeaderTopic(
+  r: Reader,
+  version: number,
+): OffsetForLeaderEpochRequestOffsetForLeaderTopic {
   const flex = version >= 4;
   const fTopic: string = flex ? r.compactString() : r.string();
   let fPartitions: OffsetForLeaderEpochRequestOffsetForLeaderPartition[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_OffsetForLeaderEpochRequestOffsetForLeaderPartition[version]) : r.arrayLength(MIN_OffsetForLeaderEpochRequestOffsetForLeaderPartition[version]);
+    const min0 = MIN_OffsetForLeaderEpochRequestOffsetForLeaderPartition[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -189,7 +198,11 @@ function defaultOffsetForLeaderEpochRequestOffsetForLeaderTopic(): OffsetForLead
   };
 }
 
-function writeOffsetForLeaderEpochRequestOffsetForLeaderPartition(w: Writer, version: number, m: OffsetForLeaderEpochRequestOffsetForLeaderPartition): void {
+function writeOffsetForLeaderEpochRequestOffsetForLeaderPartition(
+  w: Writer,
+  version: number,
+  m: OffsetForLeaderEpochRequestOffsetForLeaderPartition,
+): void {
   const flex = version >= 4;
   w.int32(m.partition);
   if (version >= 2) {
@@ -198,12 +211,15 @@ function writeOffsetForLeaderEpochRequestOffsetForLeaderPartition(w: Writer, ver
   w.int32(m.leaderEpoch);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readOffsetForLeaderEpochRequestOffsetForLeaderPartition(r: Reader, version: number): OffsetForLeaderEpochRequestOffsetForLeaderPartition {
+function readOffsetForLeaderEpochRequestOffsetForLeaderPartition(
+  r: Reader,
+  version: number,
+): OffsetForLeaderEpochRequestOffsetForLeaderPartition {
   const flex = version >= 4;
   const fPartition: number = r.int32();
   let fCurrentLeaderEpoch: number = -1;
@@ -254,8 +270,8 @@ function writeOffsetForLeaderEpochResponse(w: Writer, version: number, m: Offset
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -267,7 +283,8 @@ function readOffsetForLeaderEpochResponse(r: Reader, version: number): OffsetFor
   }
   let fTopics: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[version]) : r.arrayLength(MIN_OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[version]);
+    const min0 = MIN_OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -294,7 +311,11 @@ function defaultOffsetForLeaderEpochResponse(): OffsetForLeaderEpochResponse {
   };
 }
 
-function writeOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(w: Writer, version: number, m: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult): void {
+function writeOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(
+  w: Writer,
+  version: number,
+  m: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult,
+): void {
   const flex = version >= 4;
   if (flex) {
     w.compactString(m.topic);
@@ -314,17 +335,21 @@ function writeOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(w: Writer, 
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(r: Reader, version: number): OffsetForLeaderEpochResponseOffsetForLeaderTopicResult {
+function readOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(
+  r: Reader,
+  version: number,
+): OffsetForLeaderEpochResponseOffsetForLeaderTopicResult {
   const flex = version >= 4;
   const fTopic: string = flex ? r.compactString() : r.string();
   let fPartitions: OffsetForLeaderEpochResponseEpochEndOffset[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_OffsetForLeaderEpochResponseEpochEndOffset[version]) : r.arrayLength(MIN_OffsetForLeaderEpochResponseEpochEndOffset[version]);
+    const min0 = MIN_OffsetForLeaderEpochResponseEpochEndOffset[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -351,7 +376,11 @@ function defaultOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(): Offset
   };
 }
 
-function writeOffsetForLeaderEpochResponseEpochEndOffset(w: Writer, version: number, m: OffsetForLeaderEpochResponseEpochEndOffset): void {
+function writeOffsetForLeaderEpochResponseEpochEndOffset(
+  w: Writer,
+  version: number,
+  m: OffsetForLeaderEpochResponseEpochEndOffset,
+): void {
   const flex = version >= 4;
   w.int16(m.errorCode);
   w.int32(m.partition);
@@ -361,12 +390,15 @@ function writeOffsetForLeaderEpochResponseEpochEndOffset(w: Writer, version: num
   w.int64(m.endOffset);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readOffsetForLeaderEpochResponseEpochEndOffset(r: Reader, version: number): OffsetForLeaderEpochResponseEpochEndOffset {
+function readOffsetForLeaderEpochResponseEpochEndOffset(
+  r: Reader,
+  version: number,
+): OffsetForLeaderEpochResponseEpochEndOffset {
   const flex = version >= 4;
   const fErrorCode: number = r.int16();
   const fPartition: number = r.int32();
@@ -407,11 +439,11 @@ export const OffsetForLeaderEpochApi: ApiDefinition<OffsetForLeaderEpochRequest,
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: OffsetForLeaderEpochRequest): void {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('OffsetForLeaderEpochRequest', version);
+      checkVersion('OffsetForLeaderEpochRequest', version, 0, 4);
       writeOffsetForLeaderEpochRequest(w, version, msg);
     },
     decode(r: Reader, version: number): OffsetForLeaderEpochRequest {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('OffsetForLeaderEpochRequest', version);
+      checkVersion('OffsetForLeaderEpochRequest', version, 0, 4);
       return readOffsetForLeaderEpochRequest(r, version);
     },
     defaults(): OffsetForLeaderEpochRequest {
@@ -420,11 +452,11 @@ export const OffsetForLeaderEpochApi: ApiDefinition<OffsetForLeaderEpochRequest,
   },
   response: {
     encode(w: Writer, version: number, msg: OffsetForLeaderEpochResponse): void {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('OffsetForLeaderEpochResponse', version);
+      checkVersion('OffsetForLeaderEpochResponse', version, 0, 4);
       writeOffsetForLeaderEpochResponse(w, version, msg);
     },
     decode(r: Reader, version: number): OffsetForLeaderEpochResponse {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('OffsetForLeaderEpochResponse', version);
+      checkVersion('OffsetForLeaderEpochResponse', version, 0, 4);
       return readOffsetForLeaderEpochResponse(r, version);
     },
     defaults(): OffsetForLeaderEpochResponse {

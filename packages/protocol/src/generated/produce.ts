@@ -4,13 +4,13 @@ import { DecodeError } from '../errors.js';
 import { type RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   endTaggedField,
   keepUnknownTag,
   nonNullable,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
   writeUnknownTaggedFieldsBefore,
 } from './_runtime.js';
@@ -132,8 +132,8 @@ function writeProduceRequest(w: Writer, version: number, m: ProduceRequest): voi
     } else {
       w.nullableString(m.transactionalId);
     }
-  } else {
-    if (!(m.transactionalId === null)) throw unsupportedField('TransactionalId', version);
+  } else if (!(m.transactionalId === null)) {
+    throw unsupportedField('TransactionalId', version);
   }
   w.int16(m.acks);
   w.int32(m.timeoutMs);
@@ -150,8 +150,8 @@ function writeProduceRequest(w: Writer, version: number, m: ProduceRequest): voi
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -165,7 +165,8 @@ function readProduceRequest(r: Reader, version: number): ProduceRequest {
   const fTimeoutMs: number = r.int32();
   let fTopicData: ProduceRequestTopicProduceData[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_ProduceRequestTopicProduceData[version]) : r.arrayLength(MIN_ProduceRequestTopicProduceData[version]);
+    const min0 = MIN_ProduceRequestTopicProduceData[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('TopicData', r);
     } else {
@@ -216,8 +217,8 @@ function writeProduceRequestTopicProduceData(w: Writer, version: number, m: Prod
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -226,7 +227,8 @@ function readProduceRequestTopicProduceData(r: Reader, version: number): Produce
   const fName: string = flex ? r.compactString() : r.string();
   let fPartitionData: ProduceRequestPartitionProduceData[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_ProduceRequestPartitionProduceData[version]) : r.arrayLength(MIN_ProduceRequestPartitionProduceData[version]);
+    const min0 = MIN_ProduceRequestPartitionProduceData[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('PartitionData', r);
     } else {
@@ -253,7 +255,11 @@ function defaultProduceRequestTopicProduceData(): ProduceRequestTopicProduceData
   };
 }
 
-function writeProduceRequestPartitionProduceData(w: Writer, version: number, m: ProduceRequestPartitionProduceData): void {
+function writeProduceRequestPartitionProduceData(
+  w: Writer,
+  version: number,
+  m: ProduceRequestPartitionProduceData,
+): void {
   const flex = version >= 9;
   w.int32(m.index);
   if (flex) {
@@ -263,8 +269,8 @@ function writeProduceRequestPartitionProduceData(w: Writer, version: number, m: 
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -335,8 +341,8 @@ function writeProduceResponse(w: Writer, version: number, m: ProduceResponse): v
       endTaggedField(w, start);
     }
     writeUnknownTaggedFieldsBefore(w, unknown, u, Number.POSITIVE_INFINITY);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -344,7 +350,8 @@ function readProduceResponse(r: Reader, version: number): ProduceResponse {
   const flex = version >= 9;
   let fResponses: ProduceResponseTopicProduceResponse[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_ProduceResponseTopicProduceResponse[version]) : r.arrayLength(MIN_ProduceResponseTopicProduceResponse[version]);
+    const min0 = MIN_ProduceResponseTopicProduceResponse[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Responses', r);
     } else {
@@ -411,7 +418,11 @@ function defaultProduceResponse(): ProduceResponse {
   };
 }
 
-function writeProduceResponseTopicProduceResponse(w: Writer, version: number, m: ProduceResponseTopicProduceResponse): void {
+function writeProduceResponseTopicProduceResponse(
+  w: Writer,
+  version: number,
+  m: ProduceResponseTopicProduceResponse,
+): void {
   const flex = version >= 9;
   if (flex) {
     w.compactString(m.name);
@@ -431,8 +442,8 @@ function writeProduceResponseTopicProduceResponse(w: Writer, version: number, m:
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -441,7 +452,8 @@ function readProduceResponseTopicProduceResponse(r: Reader, version: number): Pr
   const fName: string = flex ? r.compactString() : r.string();
   let fPartitionResponses: ProduceResponsePartitionProduceResponse[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_ProduceResponsePartitionProduceResponse[version]) : r.arrayLength(MIN_ProduceResponsePartitionProduceResponse[version]);
+    const min0 = MIN_ProduceResponsePartitionProduceResponse[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('PartitionResponses', r);
     } else {
@@ -468,7 +480,11 @@ function defaultProduceResponseTopicProduceResponse(): ProduceResponseTopicProdu
   };
 }
 
-function writeProduceResponsePartitionProduceResponse(w: Writer, version: number, m: ProduceResponsePartitionProduceResponse): void {
+function writeProduceResponsePartitionProduceResponse(
+  w: Writer,
+  version: number,
+  m: ProduceResponsePartitionProduceResponse,
+): void {
   const flex = version >= 9;
   w.int32(m.index);
   w.int16(m.errorCode);
@@ -518,12 +534,15 @@ function writeProduceResponsePartitionProduceResponse(w: Writer, version: number
       endTaggedField(w, start);
     }
     writeUnknownTaggedFieldsBefore(w, unknown, u, Number.POSITIVE_INFINITY);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readProduceResponsePartitionProduceResponse(r: Reader, version: number): ProduceResponsePartitionProduceResponse {
+function readProduceResponsePartitionProduceResponse(
+  r: Reader,
+  version: number,
+): ProduceResponsePartitionProduceResponse {
   const flex = version >= 9;
   const fIndex: number = r.int32();
   const fErrorCode: number = r.int16();
@@ -608,7 +627,11 @@ function defaultProduceResponsePartitionProduceResponse(): ProduceResponsePartit
   };
 }
 
-function writeProduceResponseBatchIndexAndErrorMessage(w: Writer, version: number, m: ProduceResponseBatchIndexAndErrorMessage): void {
+function writeProduceResponseBatchIndexAndErrorMessage(
+  w: Writer,
+  version: number,
+  m: ProduceResponseBatchIndexAndErrorMessage,
+): void {
   const flex = version >= 9;
   w.int32(m.batchIndex);
   if (flex) {
@@ -618,12 +641,15 @@ function writeProduceResponseBatchIndexAndErrorMessage(w: Writer, version: numbe
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readProduceResponseBatchIndexAndErrorMessage(r: Reader, version: number): ProduceResponseBatchIndexAndErrorMessage {
+function readProduceResponseBatchIndexAndErrorMessage(
+  r: Reader,
+  version: number,
+): ProduceResponseBatchIndexAndErrorMessage {
   const flex = version >= 9;
   const fBatchIndex: number = r.int32();
   const fBatchIndexErrorMessage: string | null = (flex ? r.compactNullableString() : r.nullableString());
@@ -721,11 +747,11 @@ export const ProduceApi: ApiDefinition<ProduceRequest, ProduceResponse> = {
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: ProduceRequest): void {
-      if (!(version >= 0 && version <= 11) || (version | 0) !== version) throw unsupportedVersion('ProduceRequest', version);
+      checkVersion('ProduceRequest', version, 0, 11);
       writeProduceRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ProduceRequest {
-      if (!(version >= 0 && version <= 11) || (version | 0) !== version) throw unsupportedVersion('ProduceRequest', version);
+      checkVersion('ProduceRequest', version, 0, 11);
       return readProduceRequest(r, version);
     },
     defaults(): ProduceRequest {
@@ -734,11 +760,11 @@ export const ProduceApi: ApiDefinition<ProduceRequest, ProduceResponse> = {
   },
   response: {
     encode(w: Writer, version: number, msg: ProduceResponse): void {
-      if (!(version >= 0 && version <= 11) || (version | 0) !== version) throw unsupportedVersion('ProduceResponse', version);
+      checkVersion('ProduceResponse', version, 0, 11);
       writeProduceResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ProduceResponse {
-      if (!(version >= 0 && version <= 11) || (version | 0) !== version) throw unsupportedVersion('ProduceResponse', version);
+      checkVersion('ProduceResponse', version, 0, 11);
       return readProduceResponse(r, version);
     },
     defaults(): ProduceResponse {

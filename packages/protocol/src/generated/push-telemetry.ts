@@ -5,7 +5,7 @@ import type { Writer } from '../primitives/writer.js';
 import {
   EMPTY_BYTES,
   ZERO_UUID,
-  unsupportedVersion,
+  checkVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -105,11 +105,11 @@ export const PushTelemetryApi: ApiDefinition<PushTelemetryRequest, PushTelemetry
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: PushTelemetryRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('PushTelemetryRequest', version);
+      checkVersion('PushTelemetryRequest', version, 0, 0);
       writePushTelemetryRequest(w, version, msg);
     },
     decode(r: Reader, version: number): PushTelemetryRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('PushTelemetryRequest', version);
+      checkVersion('PushTelemetryRequest', version, 0, 0);
       return readPushTelemetryRequest(r, version);
     },
     defaults(): PushTelemetryRequest {
@@ -118,11 +118,11 @@ export const PushTelemetryApi: ApiDefinition<PushTelemetryRequest, PushTelemetry
   },
   response: {
     encode(w: Writer, version: number, msg: PushTelemetryResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('PushTelemetryResponse', version);
+      checkVersion('PushTelemetryResponse', version, 0, 0);
       writePushTelemetryResponse(w, version, msg);
     },
     decode(r: Reader, version: number): PushTelemetryResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('PushTelemetryResponse', version);
+      checkVersion('PushTelemetryResponse', version, 0, 0);
       return readPushTelemetryResponse(r, version);
     },
     defaults(): PushTelemetryResponse {

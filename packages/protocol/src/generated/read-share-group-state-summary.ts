@@ -4,8 +4,8 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -67,7 +67,11 @@ export interface ReadShareGroupStateSummaryResponsePartitionResult {
   unknownTaggedFields?: RawTaggedField[];
 }
 
-function writeReadShareGroupStateSummaryRequest(w: Writer, version: number, m: ReadShareGroupStateSummaryRequest): void {
+function writeReadShareGroupStateSummaryRequest(
+  w: Writer,
+  version: number,
+  m: ReadShareGroupStateSummaryRequest,
+): void {
   w.compactString(m.groupId);
   {
     const a0 = m.topics;
@@ -108,7 +112,11 @@ function defaultReadShareGroupStateSummaryRequest(): ReadShareGroupStateSummaryR
   };
 }
 
-function writeReadShareGroupStateSummaryRequestReadStateSummaryData(w: Writer, version: number, m: ReadShareGroupStateSummaryRequestReadStateSummaryData): void {
+function writeReadShareGroupStateSummaryRequestReadStateSummaryData(
+  w: Writer,
+  version: number,
+  m: ReadShareGroupStateSummaryRequestReadStateSummaryData,
+): void {
   w.uuid(m.topicId);
   {
     const a0 = m.partitions;
@@ -120,7 +128,10 @@ function writeReadShareGroupStateSummaryRequestReadStateSummaryData(w: Writer, v
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readReadShareGroupStateSummaryRequestReadStateSummaryData(r: Reader, version: number): ReadShareGroupStateSummaryRequestReadStateSummaryData {
+function readReadShareGroupStateSummaryRequestReadStateSummaryData(
+  r: Reader,
+  version: number,
+): ReadShareGroupStateSummaryRequestReadStateSummaryData {
   const fTopicId: string = r.uuid();
   let fPartitions: ReadShareGroupStateSummaryRequestPartitionData[];
   {
@@ -149,13 +160,20 @@ function defaultReadShareGroupStateSummaryRequestReadStateSummaryData(): ReadSha
   };
 }
 
-function writeReadShareGroupStateSummaryRequestPartitionData(w: Writer, version: number, m: ReadShareGroupStateSummaryRequestPartitionData): void {
+function writeReadShareGroupStateSummaryRequestPartitionData(
+  w: Writer,
+  version: number,
+  m: ReadShareGroupStateSummaryRequestPartitionData,
+): void {
   w.int32(m.partition);
   w.int32(m.leaderEpoch);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readReadShareGroupStateSummaryRequestPartitionData(r: Reader, version: number): ReadShareGroupStateSummaryRequestPartitionData {
+function readReadShareGroupStateSummaryRequestPartitionData(
+  r: Reader,
+  version: number,
+): ReadShareGroupStateSummaryRequestPartitionData {
   const fPartition: number = r.int32();
   const fLeaderEpoch: number = r.int32();
   let unknown: RawTaggedField[] | undefined;
@@ -174,7 +192,11 @@ function defaultReadShareGroupStateSummaryRequestPartitionData(): ReadShareGroup
   };
 }
 
-function writeReadShareGroupStateSummaryResponse(w: Writer, version: number, m: ReadShareGroupStateSummaryResponse): void {
+function writeReadShareGroupStateSummaryResponse(
+  w: Writer,
+  version: number,
+  m: ReadShareGroupStateSummaryResponse,
+): void {
   {
     const a0 = m.results;
     w.uvarint(a0.length + 1);
@@ -211,7 +233,11 @@ function defaultReadShareGroupStateSummaryResponse(): ReadShareGroupStateSummary
   };
 }
 
-function writeReadShareGroupStateSummaryResponseReadStateSummaryResult(w: Writer, version: number, m: ReadShareGroupStateSummaryResponseReadStateSummaryResult): void {
+function writeReadShareGroupStateSummaryResponseReadStateSummaryResult(
+  w: Writer,
+  version: number,
+  m: ReadShareGroupStateSummaryResponseReadStateSummaryResult,
+): void {
   w.uuid(m.topicId);
   {
     const a0 = m.partitions;
@@ -223,7 +249,10 @@ function writeReadShareGroupStateSummaryResponseReadStateSummaryResult(w: Writer
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readReadShareGroupStateSummaryResponseReadStateSummaryResult(r: Reader, version: number): ReadShareGroupStateSummaryResponseReadStateSummaryResult {
+function readReadShareGroupStateSummaryResponseReadStateSummaryResult(
+  r: Reader,
+  version: number,
+): ReadShareGroupStateSummaryResponseReadStateSummaryResult {
   const fTopicId: string = r.uuid();
   let fPartitions: ReadShareGroupStateSummaryResponsePartitionResult[];
   {
@@ -252,7 +281,11 @@ function defaultReadShareGroupStateSummaryResponseReadStateSummaryResult(): Read
   };
 }
 
-function writeReadShareGroupStateSummaryResponsePartitionResult(w: Writer, version: number, m: ReadShareGroupStateSummaryResponsePartitionResult): void {
+function writeReadShareGroupStateSummaryResponsePartitionResult(
+  w: Writer,
+  version: number,
+  m: ReadShareGroupStateSummaryResponsePartitionResult,
+): void {
   w.int32(m.partition);
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
@@ -261,7 +294,10 @@ function writeReadShareGroupStateSummaryResponsePartitionResult(w: Writer, versi
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readReadShareGroupStateSummaryResponsePartitionResult(r: Reader, version: number): ReadShareGroupStateSummaryResponsePartitionResult {
+function readReadShareGroupStateSummaryResponsePartitionResult(
+  r: Reader,
+  version: number,
+): ReadShareGroupStateSummaryResponsePartitionResult {
   const fPartition: number = r.int32();
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (r.compactNullableString());
@@ -299,11 +335,11 @@ export const ReadShareGroupStateSummaryApi: ApiDefinition<ReadShareGroupStateSum
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: ReadShareGroupStateSummaryRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ReadShareGroupStateSummaryRequest', version);
+      checkVersion('ReadShareGroupStateSummaryRequest', version, 0, 0);
       writeReadShareGroupStateSummaryRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ReadShareGroupStateSummaryRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ReadShareGroupStateSummaryRequest', version);
+      checkVersion('ReadShareGroupStateSummaryRequest', version, 0, 0);
       return readReadShareGroupStateSummaryRequest(r, version);
     },
     defaults(): ReadShareGroupStateSummaryRequest {
@@ -312,11 +348,11 @@ export const ReadShareGroupStateSummaryApi: ApiDefinition<ReadShareGroupStateSum
   },
   response: {
     encode(w: Writer, version: number, msg: ReadShareGroupStateSummaryResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ReadShareGroupStateSummaryResponse', version);
+      checkVersion('ReadShareGroupStateSummaryResponse', version, 0, 0);
       writeReadShareGroupStateSummaryResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ReadShareGroupStateSummaryResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ReadShareGroupStateSummaryResponse', version);
+      checkVersion('ReadShareGroupStateSummaryResponse', version, 0, 0);
       return readReadShareGroupStateSummaryResponse(r, version);
     },
     defaults(): ReadShareGroupStateSummaryResponse {

@@ -4,8 +4,8 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -123,7 +123,11 @@ function defaultReadShareGroupStateRequest(): ReadShareGroupStateRequest {
   };
 }
 
-function writeReadShareGroupStateRequestReadStateData(w: Writer, version: number, m: ReadShareGroupStateRequestReadStateData): void {
+function writeReadShareGroupStateRequestReadStateData(
+  w: Writer,
+  version: number,
+  m: ReadShareGroupStateRequestReadStateData,
+): void {
   w.uuid(m.topicId);
   {
     const a0 = m.partitions;
@@ -135,7 +139,10 @@ function writeReadShareGroupStateRequestReadStateData(w: Writer, version: number
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readReadShareGroupStateRequestReadStateData(r: Reader, version: number): ReadShareGroupStateRequestReadStateData {
+function readReadShareGroupStateRequestReadStateData(
+  r: Reader,
+  version: number,
+): ReadShareGroupStateRequestReadStateData {
   const fTopicId: string = r.uuid();
   let fPartitions: ReadShareGroupStateRequestPartitionData[];
   {
@@ -164,13 +171,20 @@ function defaultReadShareGroupStateRequestReadStateData(): ReadShareGroupStateRe
   };
 }
 
-function writeReadShareGroupStateRequestPartitionData(w: Writer, version: number, m: ReadShareGroupStateRequestPartitionData): void {
+function writeReadShareGroupStateRequestPartitionData(
+  w: Writer,
+  version: number,
+  m: ReadShareGroupStateRequestPartitionData,
+): void {
   w.int32(m.partition);
   w.int32(m.leaderEpoch);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readReadShareGroupStateRequestPartitionData(r: Reader, version: number): ReadShareGroupStateRequestPartitionData {
+function readReadShareGroupStateRequestPartitionData(
+  r: Reader,
+  version: number,
+): ReadShareGroupStateRequestPartitionData {
   const fPartition: number = r.int32();
   const fLeaderEpoch: number = r.int32();
   let unknown: RawTaggedField[] | undefined;
@@ -226,7 +240,11 @@ function defaultReadShareGroupStateResponse(): ReadShareGroupStateResponse {
   };
 }
 
-function writeReadShareGroupStateResponseReadStateResult(w: Writer, version: number, m: ReadShareGroupStateResponseReadStateResult): void {
+function writeReadShareGroupStateResponseReadStateResult(
+  w: Writer,
+  version: number,
+  m: ReadShareGroupStateResponseReadStateResult,
+): void {
   w.uuid(m.topicId);
   {
     const a0 = m.partitions;
@@ -238,7 +256,10 @@ function writeReadShareGroupStateResponseReadStateResult(w: Writer, version: num
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readReadShareGroupStateResponseReadStateResult(r: Reader, version: number): ReadShareGroupStateResponseReadStateResult {
+function readReadShareGroupStateResponseReadStateResult(
+  r: Reader,
+  version: number,
+): ReadShareGroupStateResponseReadStateResult {
   const fTopicId: string = r.uuid();
   let fPartitions: ReadShareGroupStateResponsePartitionResult[];
   {
@@ -267,7 +288,11 @@ function defaultReadShareGroupStateResponseReadStateResult(): ReadShareGroupStat
   };
 }
 
-function writeReadShareGroupStateResponsePartitionResult(w: Writer, version: number, m: ReadShareGroupStateResponsePartitionResult): void {
+function writeReadShareGroupStateResponsePartitionResult(
+  w: Writer,
+  version: number,
+  m: ReadShareGroupStateResponsePartitionResult,
+): void {
   w.int32(m.partition);
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
@@ -283,7 +308,10 @@ function writeReadShareGroupStateResponsePartitionResult(w: Writer, version: num
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readReadShareGroupStateResponsePartitionResult(r: Reader, version: number): ReadShareGroupStateResponsePartitionResult {
+function readReadShareGroupStateResponsePartitionResult(
+  r: Reader,
+  version: number,
+): ReadShareGroupStateResponsePartitionResult {
   const fPartition: number = r.int32();
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (r.compactNullableString());
@@ -324,7 +352,11 @@ function defaultReadShareGroupStateResponsePartitionResult(): ReadShareGroupStat
   };
 }
 
-function writeReadShareGroupStateResponseStateBatch(w: Writer, version: number, m: ReadShareGroupStateResponseStateBatch): void {
+function writeReadShareGroupStateResponseStateBatch(
+  w: Writer,
+  version: number,
+  m: ReadShareGroupStateResponseStateBatch,
+): void {
   w.int64(m.firstOffset);
   w.int64(m.lastOffset);
   w.int8(m.deliveryState);
@@ -367,11 +399,11 @@ export const ReadShareGroupStateApi: ApiDefinition<ReadShareGroupStateRequest, R
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: ReadShareGroupStateRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ReadShareGroupStateRequest', version);
+      checkVersion('ReadShareGroupStateRequest', version, 0, 0);
       writeReadShareGroupStateRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ReadShareGroupStateRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ReadShareGroupStateRequest', version);
+      checkVersion('ReadShareGroupStateRequest', version, 0, 0);
       return readReadShareGroupStateRequest(r, version);
     },
     defaults(): ReadShareGroupStateRequest {
@@ -380,11 +412,11 @@ export const ReadShareGroupStateApi: ApiDefinition<ReadShareGroupStateRequest, R
   },
   response: {
     encode(w: Writer, version: number, msg: ReadShareGroupStateResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ReadShareGroupStateResponse', version);
+      checkVersion('ReadShareGroupStateResponse', version, 0, 0);
       writeReadShareGroupStateResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ReadShareGroupStateResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ReadShareGroupStateResponse', version);
+      checkVersion('ReadShareGroupStateResponse', version, 0, 0);
       return readReadShareGroupStateResponse(r, version);
     },
     defaults(): ReadShareGroupStateResponse {

@@ -4,7 +4,7 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
-  unsupportedVersion,
+  checkVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -98,11 +98,11 @@ export const RemoveRaftVoterApi: ApiDefinition<RemoveRaftVoterRequest, RemoveRaf
   listeners: ['controller', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: RemoveRaftVoterRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('RemoveRaftVoterRequest', version);
+      checkVersion('RemoveRaftVoterRequest', version, 0, 0);
       writeRemoveRaftVoterRequest(w, version, msg);
     },
     decode(r: Reader, version: number): RemoveRaftVoterRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('RemoveRaftVoterRequest', version);
+      checkVersion('RemoveRaftVoterRequest', version, 0, 0);
       return readRemoveRaftVoterRequest(r, version);
     },
     defaults(): RemoveRaftVoterRequest {
@@ -111,11 +111,11 @@ export const RemoveRaftVoterApi: ApiDefinition<RemoveRaftVoterRequest, RemoveRaf
   },
   response: {
     encode(w: Writer, version: number, msg: RemoveRaftVoterResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('RemoveRaftVoterResponse', version);
+      checkVersion('RemoveRaftVoterResponse', version, 0, 0);
       writeRemoveRaftVoterResponse(w, version, msg);
     },
     decode(r: Reader, version: number): RemoveRaftVoterResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('RemoveRaftVoterResponse', version);
+      checkVersion('RemoveRaftVoterResponse', version, 0, 0);
       return readRemoveRaftVoterResponse(r, version);
     },
     defaults(): RemoveRaftVoterResponse {

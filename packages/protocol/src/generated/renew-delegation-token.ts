@@ -4,8 +4,8 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   EMPTY_BYTES,
+  checkVersion,
   taggedFieldsUnsupported,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -39,8 +39,8 @@ function writeRenewDelegationTokenRequest(w: Writer, version: number, m: RenewDe
   w.int64(m.renewPeriodMs);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -73,8 +73,8 @@ function writeRenewDelegationTokenResponse(w: Writer, version: number, m: RenewD
   w.int32(m.throttleTimeMs);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -113,11 +113,11 @@ export const RenewDelegationTokenApi: ApiDefinition<RenewDelegationTokenRequest,
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: RenewDelegationTokenRequest): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('RenewDelegationTokenRequest', version);
+      checkVersion('RenewDelegationTokenRequest', version, 0, 2);
       writeRenewDelegationTokenRequest(w, version, msg);
     },
     decode(r: Reader, version: number): RenewDelegationTokenRequest {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('RenewDelegationTokenRequest', version);
+      checkVersion('RenewDelegationTokenRequest', version, 0, 2);
       return readRenewDelegationTokenRequest(r, version);
     },
     defaults(): RenewDelegationTokenRequest {
@@ -126,11 +126,11 @@ export const RenewDelegationTokenApi: ApiDefinition<RenewDelegationTokenRequest,
   },
   response: {
     encode(w: Writer, version: number, msg: RenewDelegationTokenResponse): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('RenewDelegationTokenResponse', version);
+      checkVersion('RenewDelegationTokenResponse', version, 0, 2);
       writeRenewDelegationTokenResponse(w, version, msg);
     },
     decode(r: Reader, version: number): RenewDelegationTokenResponse {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('RenewDelegationTokenResponse', version);
+      checkVersion('RenewDelegationTokenResponse', version, 0, 2);
       return readRenewDelegationTokenResponse(r, version);
     },
     defaults(): RenewDelegationTokenResponse {

@@ -4,8 +4,8 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   EMPTY_BYTES,
+  checkVersion,
   taggedFieldsUnsupported,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -38,8 +38,8 @@ function writeSaslAuthenticateRequest(w: Writer, version: number, m: SaslAuthent
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -80,8 +80,8 @@ function writeSaslAuthenticateResponse(w: Writer, version: number, m: SaslAuthen
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -126,11 +126,11 @@ export const SaslAuthenticateApi: ApiDefinition<SaslAuthenticateRequest, SaslAut
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: SaslAuthenticateRequest): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('SaslAuthenticateRequest', version);
+      checkVersion('SaslAuthenticateRequest', version, 0, 2);
       writeSaslAuthenticateRequest(w, version, msg);
     },
     decode(r: Reader, version: number): SaslAuthenticateRequest {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('SaslAuthenticateRequest', version);
+      checkVersion('SaslAuthenticateRequest', version, 0, 2);
       return readSaslAuthenticateRequest(r, version);
     },
     defaults(): SaslAuthenticateRequest {
@@ -139,11 +139,11 @@ export const SaslAuthenticateApi: ApiDefinition<SaslAuthenticateRequest, SaslAut
   },
   response: {
     encode(w: Writer, version: number, msg: SaslAuthenticateResponse): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('SaslAuthenticateResponse', version);
+      checkVersion('SaslAuthenticateResponse', version, 0, 2);
       writeSaslAuthenticateResponse(w, version, msg);
     },
     decode(r: Reader, version: number): SaslAuthenticateResponse {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('SaslAuthenticateResponse', version);
+      checkVersion('SaslAuthenticateResponse', version, 0, 2);
       return readSaslAuthenticateResponse(r, version);
     },
     defaults(): SaslAuthenticateResponse {

@@ -3,9 +3,9 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedVersion,
 } from './_runtime.js';
 
 export interface SaslHandshakeRequest {
@@ -94,11 +94,11 @@ export const SaslHandshakeApi: ApiDefinition<SaslHandshakeRequest, SaslHandshake
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: SaslHandshakeRequest): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('SaslHandshakeRequest', version);
+      checkVersion('SaslHandshakeRequest', version, 0, 1);
       writeSaslHandshakeRequest(w, version, msg);
     },
     decode(r: Reader, version: number): SaslHandshakeRequest {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('SaslHandshakeRequest', version);
+      checkVersion('SaslHandshakeRequest', version, 0, 1);
       return readSaslHandshakeRequest(r, version);
     },
     defaults(): SaslHandshakeRequest {
@@ -107,11 +107,11 @@ export const SaslHandshakeApi: ApiDefinition<SaslHandshakeRequest, SaslHandshake
   },
   response: {
     encode(w: Writer, version: number, msg: SaslHandshakeResponse): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('SaslHandshakeResponse', version);
+      checkVersion('SaslHandshakeResponse', version, 0, 1);
       writeSaslHandshakeResponse(w, version, msg);
     },
     decode(r: Reader, version: number): SaslHandshakeResponse {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('SaslHandshakeResponse', version);
+      checkVersion('SaslHandshakeResponse', version, 0, 1);
       return readSaslHandshakeResponse(r, version);
     },
     defaults(): SaslHandshakeResponse {

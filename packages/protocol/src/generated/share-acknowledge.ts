@@ -4,8 +4,8 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -159,7 +159,11 @@ function defaultShareAcknowledgeRequest(): ShareAcknowledgeRequest {
   };
 }
 
-function writeShareAcknowledgeRequestAcknowledgeTopic(w: Writer, version: number, m: ShareAcknowledgeRequestAcknowledgeTopic): void {
+function writeShareAcknowledgeRequestAcknowledgeTopic(
+  w: Writer,
+  version: number,
+  m: ShareAcknowledgeRequestAcknowledgeTopic,
+): void {
   w.uuid(m.topicId);
   {
     const a0 = m.partitions;
@@ -171,7 +175,10 @@ function writeShareAcknowledgeRequestAcknowledgeTopic(w: Writer, version: number
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readShareAcknowledgeRequestAcknowledgeTopic(r: Reader, version: number): ShareAcknowledgeRequestAcknowledgeTopic {
+function readShareAcknowledgeRequestAcknowledgeTopic(
+  r: Reader,
+  version: number,
+): ShareAcknowledgeRequestAcknowledgeTopic {
   const fTopicId: string = r.uuid();
   let fPartitions: ShareAcknowledgeRequestAcknowledgePartition[];
   {
@@ -200,7 +207,11 @@ function defaultShareAcknowledgeRequestAcknowledgeTopic(): ShareAcknowledgeReque
   };
 }
 
-function writeShareAcknowledgeRequestAcknowledgePartition(w: Writer, version: number, m: ShareAcknowledgeRequestAcknowledgePartition): void {
+function writeShareAcknowledgeRequestAcknowledgePartition(
+  w: Writer,
+  version: number,
+  m: ShareAcknowledgeRequestAcknowledgePartition,
+): void {
   w.int32(m.partitionIndex);
   {
     const a0 = m.acknowledgementBatches;
@@ -212,7 +223,10 @@ function writeShareAcknowledgeRequestAcknowledgePartition(w: Writer, version: nu
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readShareAcknowledgeRequestAcknowledgePartition(r: Reader, version: number): ShareAcknowledgeRequestAcknowledgePartition {
+function readShareAcknowledgeRequestAcknowledgePartition(
+  r: Reader,
+  version: number,
+): ShareAcknowledgeRequestAcknowledgePartition {
   const fPartitionIndex: number = r.int32();
   let fAcknowledgementBatches: ShareAcknowledgeRequestAcknowledgementBatch[];
   {
@@ -241,7 +255,11 @@ function defaultShareAcknowledgeRequestAcknowledgePartition(): ShareAcknowledgeR
   };
 }
 
-function writeShareAcknowledgeRequestAcknowledgementBatch(w: Writer, version: number, m: ShareAcknowledgeRequestAcknowledgementBatch): void {
+function writeShareAcknowledgeRequestAcknowledgementBatch(
+  w: Writer,
+  version: number,
+  m: ShareAcknowledgeRequestAcknowledgementBatch,
+): void {
   w.int64(m.firstOffset);
   w.int64(m.lastOffset);
   {
@@ -254,7 +272,10 @@ function writeShareAcknowledgeRequestAcknowledgementBatch(w: Writer, version: nu
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readShareAcknowledgeRequestAcknowledgementBatch(r: Reader, version: number): ShareAcknowledgeRequestAcknowledgementBatch {
+function readShareAcknowledgeRequestAcknowledgementBatch(
+  r: Reader,
+  version: number,
+): ShareAcknowledgeRequestAcknowledgementBatch {
   const fFirstOffset: bigint = r.int64();
   const fLastOffset: bigint = r.int64();
   let fAcknowledgeTypes: number[];
@@ -355,7 +376,11 @@ function defaultShareAcknowledgeResponse(): ShareAcknowledgeResponse {
   };
 }
 
-function writeShareAcknowledgeResponseShareAcknowledgeTopicResponse(w: Writer, version: number, m: ShareAcknowledgeResponseShareAcknowledgeTopicResponse): void {
+function writeShareAcknowledgeResponseShareAcknowledgeTopicResponse(
+  w: Writer,
+  version: number,
+  m: ShareAcknowledgeResponseShareAcknowledgeTopicResponse,
+): void {
   w.uuid(m.topicId);
   {
     const a0 = m.partitions;
@@ -367,7 +392,10 @@ function writeShareAcknowledgeResponseShareAcknowledgeTopicResponse(w: Writer, v
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readShareAcknowledgeResponseShareAcknowledgeTopicResponse(r: Reader, version: number): ShareAcknowledgeResponseShareAcknowledgeTopicResponse {
+function readShareAcknowledgeResponseShareAcknowledgeTopicResponse(
+  r: Reader,
+  version: number,
+): ShareAcknowledgeResponseShareAcknowledgeTopicResponse {
   const fTopicId: string = r.uuid();
   let fPartitions: ShareAcknowledgeResponsePartitionData[];
   {
@@ -396,7 +424,11 @@ function defaultShareAcknowledgeResponseShareAcknowledgeTopicResponse(): ShareAc
   };
 }
 
-function writeShareAcknowledgeResponsePartitionData(w: Writer, version: number, m: ShareAcknowledgeResponsePartitionData): void {
+function writeShareAcknowledgeResponsePartitionData(
+  w: Writer,
+  version: number,
+  m: ShareAcknowledgeResponsePartitionData,
+): void {
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
@@ -429,13 +461,20 @@ function defaultShareAcknowledgeResponsePartitionData(): ShareAcknowledgeRespons
   };
 }
 
-function writeShareAcknowledgeResponseLeaderIdAndEpoch(w: Writer, version: number, m: ShareAcknowledgeResponseLeaderIdAndEpoch): void {
+function writeShareAcknowledgeResponseLeaderIdAndEpoch(
+  w: Writer,
+  version: number,
+  m: ShareAcknowledgeResponseLeaderIdAndEpoch,
+): void {
   w.int32(m.leaderId);
   w.int32(m.leaderEpoch);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readShareAcknowledgeResponseLeaderIdAndEpoch(r: Reader, version: number): ShareAcknowledgeResponseLeaderIdAndEpoch {
+function readShareAcknowledgeResponseLeaderIdAndEpoch(
+  r: Reader,
+  version: number,
+): ShareAcknowledgeResponseLeaderIdAndEpoch {
   const fLeaderId: number = r.int32();
   const fLeaderEpoch: number = r.int32();
   let unknown: RawTaggedField[] | undefined;
@@ -454,7 +493,11 @@ function defaultShareAcknowledgeResponseLeaderIdAndEpoch(): ShareAcknowledgeResp
   };
 }
 
-function writeShareAcknowledgeResponseNodeEndpoint(w: Writer, version: number, m: ShareAcknowledgeResponseNodeEndpoint): void {
+function writeShareAcknowledgeResponseNodeEndpoint(
+  w: Writer,
+  version: number,
+  m: ShareAcknowledgeResponseNodeEndpoint,
+): void {
   w.int32(m.nodeId);
   w.compactString(m.host);
   w.int32(m.port);
@@ -497,11 +540,11 @@ export const ShareAcknowledgeApi: ApiDefinition<ShareAcknowledgeRequest, ShareAc
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: ShareAcknowledgeRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ShareAcknowledgeRequest', version);
+      checkVersion('ShareAcknowledgeRequest', version, 0, 0);
       writeShareAcknowledgeRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ShareAcknowledgeRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ShareAcknowledgeRequest', version);
+      checkVersion('ShareAcknowledgeRequest', version, 0, 0);
       return readShareAcknowledgeRequest(r, version);
     },
     defaults(): ShareAcknowledgeRequest {
@@ -510,11 +553,11 @@ export const ShareAcknowledgeApi: ApiDefinition<ShareAcknowledgeRequest, ShareAc
   },
   response: {
     encode(w: Writer, version: number, msg: ShareAcknowledgeResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ShareAcknowledgeResponse', version);
+      checkVersion('ShareAcknowledgeResponse', version, 0, 0);
       writeShareAcknowledgeResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ShareAcknowledgeResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ShareAcknowledgeResponse', version);
+      checkVersion('ShareAcknowledgeResponse', version, 0, 0);
       return readShareAcknowledgeResponse(r, version);
     },
     defaults(): ShareAcknowledgeResponse {

@@ -4,8 +4,8 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -315,7 +315,11 @@ function defaultShareFetchRequestFetchPartition(): ShareFetchRequestFetchPartiti
   };
 }
 
-function writeShareFetchRequestAcknowledgementBatch(w: Writer, version: number, m: ShareFetchRequestAcknowledgementBatch): void {
+function writeShareFetchRequestAcknowledgementBatch(
+  w: Writer,
+  version: number,
+  m: ShareFetchRequestAcknowledgementBatch,
+): void {
   w.int64(m.firstOffset);
   w.int64(m.lastOffset);
   {
@@ -470,7 +474,11 @@ function defaultShareFetchResponse(): ShareFetchResponse {
   };
 }
 
-function writeShareFetchResponseShareFetchableTopicResponse(w: Writer, version: number, m: ShareFetchResponseShareFetchableTopicResponse): void {
+function writeShareFetchResponseShareFetchableTopicResponse(
+  w: Writer,
+  version: number,
+  m: ShareFetchResponseShareFetchableTopicResponse,
+): void {
   w.uuid(m.topicId);
   {
     const a0 = m.partitions;
@@ -482,7 +490,10 @@ function writeShareFetchResponseShareFetchableTopicResponse(w: Writer, version: 
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readShareFetchResponseShareFetchableTopicResponse(r: Reader, version: number): ShareFetchResponseShareFetchableTopicResponse {
+function readShareFetchResponseShareFetchableTopicResponse(
+  r: Reader,
+  version: number,
+): ShareFetchResponseShareFetchableTopicResponse {
   const fTopicId: string = r.uuid();
   let fPartitions: ShareFetchResponsePartitionData[];
   {
@@ -576,7 +587,11 @@ function defaultShareFetchResponsePartitionData(): ShareFetchResponsePartitionDa
   };
 }
 
-function writeShareFetchResponseLeaderIdAndEpoch(w: Writer, version: number, m: ShareFetchResponseLeaderIdAndEpoch): void {
+function writeShareFetchResponseLeaderIdAndEpoch(
+  w: Writer,
+  version: number,
+  m: ShareFetchResponseLeaderIdAndEpoch,
+): void {
   w.int32(m.leaderId);
   w.int32(m.leaderEpoch);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -601,7 +616,11 @@ function defaultShareFetchResponseLeaderIdAndEpoch(): ShareFetchResponseLeaderId
   };
 }
 
-function writeShareFetchResponseAcquiredRecords(w: Writer, version: number, m: ShareFetchResponseAcquiredRecords): void {
+function writeShareFetchResponseAcquiredRecords(
+  w: Writer,
+  version: number,
+  m: ShareFetchResponseAcquiredRecords,
+): void {
   w.int64(m.firstOffset);
   w.int64(m.lastOffset);
   w.int16(m.deliveryCount);
@@ -673,11 +692,11 @@ export const ShareFetchApi: ApiDefinition<ShareFetchRequest, ShareFetchResponse>
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: ShareFetchRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ShareFetchRequest', version);
+      checkVersion('ShareFetchRequest', version, 0, 0);
       writeShareFetchRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ShareFetchRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ShareFetchRequest', version);
+      checkVersion('ShareFetchRequest', version, 0, 0);
       return readShareFetchRequest(r, version);
     },
     defaults(): ShareFetchRequest {
@@ -686,11 +705,11 @@ export const ShareFetchApi: ApiDefinition<ShareFetchRequest, ShareFetchResponse>
   },
   response: {
     encode(w: Writer, version: number, msg: ShareFetchResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ShareFetchResponse', version);
+      checkVersion('ShareFetchResponse', version, 0, 0);
       writeShareFetchResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ShareFetchResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ShareFetchResponse', version);
+      checkVersion('ShareFetchResponse', version, 0, 0);
       return readShareFetchResponse(r, version);
     },
     defaults(): ShareFetchResponse {

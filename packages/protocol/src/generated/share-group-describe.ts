@@ -4,8 +4,8 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -169,7 +169,11 @@ function defaultShareGroupDescribeResponse(): ShareGroupDescribeResponse {
   };
 }
 
-function writeShareGroupDescribeResponseDescribedGroup(w: Writer, version: number, m: ShareGroupDescribeResponseDescribedGroup): void {
+function writeShareGroupDescribeResponseDescribedGroup(
+  w: Writer,
+  version: number,
+  m: ShareGroupDescribeResponseDescribedGroup,
+): void {
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
   w.compactString(m.groupId);
@@ -188,7 +192,10 @@ function writeShareGroupDescribeResponseDescribedGroup(w: Writer, version: numbe
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readShareGroupDescribeResponseDescribedGroup(r: Reader, version: number): ShareGroupDescribeResponseDescribedGroup {
+function readShareGroupDescribeResponseDescribedGroup(
+  r: Reader,
+  version: number,
+): ShareGroupDescribeResponseDescribedGroup {
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (r.compactNullableString());
   const fGroupId: string = r.compactString();
@@ -299,7 +306,11 @@ function defaultShareGroupDescribeResponseMember(): ShareGroupDescribeResponseMe
   };
 }
 
-function writeShareGroupDescribeResponseAssignment(w: Writer, version: number, m: ShareGroupDescribeResponseAssignment): void {
+function writeShareGroupDescribeResponseAssignment(
+  w: Writer,
+  version: number,
+  m: ShareGroupDescribeResponseAssignment,
+): void {
   {
     const a0 = m.topicPartitions;
     w.uvarint(a0.length + 1);
@@ -336,7 +347,11 @@ function defaultShareGroupDescribeResponseAssignment(): ShareGroupDescribeRespon
   };
 }
 
-function writeShareGroupDescribeResponseTopicPartitions(w: Writer, version: number, m: ShareGroupDescribeResponseTopicPartitions): void {
+function writeShareGroupDescribeResponseTopicPartitions(
+  w: Writer,
+  version: number,
+  m: ShareGroupDescribeResponseTopicPartitions,
+): void {
   w.uuid(m.topicId);
   w.compactString(m.topicName);
   {
@@ -349,7 +364,10 @@ function writeShareGroupDescribeResponseTopicPartitions(w: Writer, version: numb
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readShareGroupDescribeResponseTopicPartitions(r: Reader, version: number): ShareGroupDescribeResponseTopicPartitions {
+function readShareGroupDescribeResponseTopicPartitions(
+  r: Reader,
+  version: number,
+): ShareGroupDescribeResponseTopicPartitions {
   const fTopicId: string = r.uuid();
   const fTopicName: string = r.compactString();
   let fPartitions: number[];
@@ -391,11 +409,11 @@ export const ShareGroupDescribeApi: ApiDefinition<ShareGroupDescribeRequest, Sha
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: ShareGroupDescribeRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ShareGroupDescribeRequest', version);
+      checkVersion('ShareGroupDescribeRequest', version, 0, 0);
       writeShareGroupDescribeRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ShareGroupDescribeRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ShareGroupDescribeRequest', version);
+      checkVersion('ShareGroupDescribeRequest', version, 0, 0);
       return readShareGroupDescribeRequest(r, version);
     },
     defaults(): ShareGroupDescribeRequest {
@@ -404,11 +422,11 @@ export const ShareGroupDescribeApi: ApiDefinition<ShareGroupDescribeRequest, Sha
   },
   response: {
     encode(w: Writer, version: number, msg: ShareGroupDescribeResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ShareGroupDescribeResponse', version);
+      checkVersion('ShareGroupDescribeResponse', version, 0, 0);
       writeShareGroupDescribeResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ShareGroupDescribeResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ShareGroupDescribeResponse', version);
+      checkVersion('ShareGroupDescribeResponse', version, 0, 0);
       return readShareGroupDescribeResponse(r, version);
     },
     defaults(): ShareGroupDescribeResponse {

@@ -4,8 +4,8 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -166,7 +166,11 @@ function defaultShareGroupHeartbeatResponse(): ShareGroupHeartbeatResponse {
   };
 }
 
-function writeShareGroupHeartbeatResponseAssignment(w: Writer, version: number, m: ShareGroupHeartbeatResponseAssignment): void {
+function writeShareGroupHeartbeatResponseAssignment(
+  w: Writer,
+  version: number,
+  m: ShareGroupHeartbeatResponseAssignment,
+): void {
   {
     const a0 = m.topicPartitions;
     w.uvarint(a0.length + 1);
@@ -203,7 +207,11 @@ function defaultShareGroupHeartbeatResponseAssignment(): ShareGroupHeartbeatResp
   };
 }
 
-function writeShareGroupHeartbeatResponseTopicPartitions(w: Writer, version: number, m: ShareGroupHeartbeatResponseTopicPartitions): void {
+function writeShareGroupHeartbeatResponseTopicPartitions(
+  w: Writer,
+  version: number,
+  m: ShareGroupHeartbeatResponseTopicPartitions,
+): void {
   w.uuid(m.topicId);
   {
     const a0 = m.partitions;
@@ -215,7 +223,10 @@ function writeShareGroupHeartbeatResponseTopicPartitions(w: Writer, version: num
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readShareGroupHeartbeatResponseTopicPartitions(r: Reader, version: number): ShareGroupHeartbeatResponseTopicPartitions {
+function readShareGroupHeartbeatResponseTopicPartitions(
+  r: Reader,
+  version: number,
+): ShareGroupHeartbeatResponseTopicPartitions {
   const fTopicId: string = r.uuid();
   let fPartitions: number[];
   {
@@ -254,11 +265,11 @@ export const ShareGroupHeartbeatApi: ApiDefinition<ShareGroupHeartbeatRequest, S
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: ShareGroupHeartbeatRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ShareGroupHeartbeatRequest', version);
+      checkVersion('ShareGroupHeartbeatRequest', version, 0, 0);
       writeShareGroupHeartbeatRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ShareGroupHeartbeatRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ShareGroupHeartbeatRequest', version);
+      checkVersion('ShareGroupHeartbeatRequest', version, 0, 0);
       return readShareGroupHeartbeatRequest(r, version);
     },
     defaults(): ShareGroupHeartbeatRequest {
@@ -267,11 +278,11 @@ export const ShareGroupHeartbeatApi: ApiDefinition<ShareGroupHeartbeatRequest, S
   },
   response: {
     encode(w: Writer, version: number, msg: ShareGroupHeartbeatResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ShareGroupHeartbeatResponse', version);
+      checkVersion('ShareGroupHeartbeatResponse', version, 0, 0);
       writeShareGroupHeartbeatResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ShareGroupHeartbeatResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('ShareGroupHeartbeatResponse', version);
+      checkVersion('ShareGroupHeartbeatResponse', version, 0, 0);
       return readShareGroupHeartbeatResponse(r, version);
     },
     defaults(): ShareGroupHeartbeatResponse {

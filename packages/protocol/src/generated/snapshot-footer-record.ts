@@ -3,7 +3,7 @@ import type { SchemaCodec } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
-  unsupportedVersion,
+  checkVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -41,11 +41,11 @@ export const SnapshotFooterRecordCodec: SchemaCodec<SnapshotFooterRecord> = {
   maxVersion: 0,
   flexibleMinVersion: 0,
     encode(w: Writer, version: number, msg: SnapshotFooterRecord): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('SnapshotFooterRecord', version);
+      checkVersion('SnapshotFooterRecord', version, 0, 0);
       writeSnapshotFooterRecord(w, version, msg);
     },
     decode(r: Reader, version: number): SnapshotFooterRecord {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('SnapshotFooterRecord', version);
+      checkVersion('SnapshotFooterRecord', version, 0, 0);
       return readSnapshotFooterRecord(r, version);
     },
     defaults(): SnapshotFooterRecord {

@@ -3,7 +3,7 @@ import type { SchemaCodec } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
-  unsupportedVersion,
+  checkVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -47,11 +47,11 @@ export const SnapshotHeaderRecordCodec: SchemaCodec<SnapshotHeaderRecord> = {
   maxVersion: 0,
   flexibleMinVersion: 0,
     encode(w: Writer, version: number, msg: SnapshotHeaderRecord): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('SnapshotHeaderRecord', version);
+      checkVersion('SnapshotHeaderRecord', version, 0, 0);
       writeSnapshotHeaderRecord(w, version, msg);
     },
     decode(r: Reader, version: number): SnapshotHeaderRecord {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('SnapshotHeaderRecord', version);
+      checkVersion('SnapshotHeaderRecord', version, 0, 0);
       return readSnapshotHeaderRecord(r, version);
     },
     defaults(): SnapshotHeaderRecord {

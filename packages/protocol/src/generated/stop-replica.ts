@@ -3,10 +3,10 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -97,8 +97,8 @@ function writeStopReplicaRequest(w: Writer, version: number, m: StopReplicaReque
   w.int32(m.controllerId);
   if (version >= 4) {
     w.bool(m.isKRaftController);
-  } else {
-    if (!(m.isKRaftController === false)) throw unsupportedField('isKRaftController', version);
+  } else if (!(m.isKRaftController === false)) {
+    throw unsupportedField('isKRaftController', version);
   }
   w.int32(m.controllerEpoch);
   if (version >= 1) {
@@ -106,8 +106,8 @@ function writeStopReplicaRequest(w: Writer, version: number, m: StopReplicaReque
   }
   if (version <= 2) {
     w.bool(m.deletePartitions);
-  } else {
-    if (!(m.deletePartitions === false)) throw unsupportedField('DeletePartitions', version);
+  } else if (!(m.deletePartitions === false)) {
+    throw unsupportedField('DeletePartitions', version);
   }
   if (version <= 0) {
     {
@@ -121,8 +121,8 @@ function writeStopReplicaRequest(w: Writer, version: number, m: StopReplicaReque
         writeStopReplicaRequestStopReplicaPartitionV0(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.ungroupedPartitions.length === 0)) throw unsupportedField('UngroupedPartitions', version);
+  } else if (!(m.ungroupedPartitions.length === 0)) {
+    throw unsupportedField('UngroupedPartitions', version);
   }
   if (version >= 1 && version <= 2) {
     {
@@ -136,8 +136,8 @@ function writeStopReplicaRequest(w: Writer, version: number, m: StopReplicaReque
         writeStopReplicaRequestStopReplicaTopicV1(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.topics.length === 0)) throw unsupportedField('Topics', version);
+  } else if (!(m.topics.length === 0)) {
+    throw unsupportedField('Topics', version);
   }
   if (version >= 3) {
     {
@@ -151,13 +151,13 @@ function writeStopReplicaRequest(w: Writer, version: number, m: StopReplicaReque
         writeStopReplicaRequestStopReplicaTopicState(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.topicStates.length === 0)) throw unsupportedField('TopicStates', version);
+  } else if (!(m.topicStates.length === 0)) {
+    throw unsupportedField('TopicStates', version);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -193,7 +193,8 @@ function readStopReplicaRequest(r: Reader, version: number): StopReplicaRequest 
   let fTopics: StopReplicaRequestStopReplicaTopicV1[] = [];
   if (version >= 1 && version <= 2) {
     {
-      const n0 = flex ? r.compactArrayLength(MIN_StopReplicaRequestStopReplicaTopicV1[version]) : r.arrayLength(MIN_StopReplicaRequestStopReplicaTopicV1[version]);
+      const min0 = MIN_StopReplicaRequestStopReplicaTopicV1[version];
+      const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
       if (n0 < 0) {
         throw nullRead('Topics', r);
       } else {
@@ -246,13 +247,20 @@ function defaultStopReplicaRequest(): StopReplicaRequest {
   };
 }
 
-function writeStopReplicaRequestStopReplicaPartitionV0(w: Writer, version: number, m: StopReplicaRequestStopReplicaPartitionV0): void {
+function writeStopReplicaRequestStopReplicaPartitionV0(
+  w: Writer,
+  version: number,
+  m: StopReplicaRequestStopReplicaPartitionV0,
+): void {
   w.string(m.topicName);
   w.int32(m.partitionIndex);
   if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
 }
 
-function readStopReplicaRequestStopReplicaPartitionV0(r: Reader, version: number): StopReplicaRequestStopReplicaPartitionV0 {
+function readStopReplicaRequestStopReplicaPartitionV0(
+  r: Reader,
+  version: number,
+): StopReplicaRequestStopReplicaPartitionV0 {
   const fTopicName: string = r.string();
   const fPartitionIndex: number = r.int32();
   let unknown: RawTaggedField[] | undefined;
@@ -270,7 +278,11 @@ function defaultStopReplicaRequestStopReplicaPartitionV0(): StopReplicaRequestSt
   };
 }
 
-function writeStopReplicaRequestStopReplicaTopicV1(w: Writer, version: number, m: StopReplicaRequestStopReplicaTopicV1): void {
+function writeStopReplicaRequestStopReplicaTopicV1(
+  w: Writer,
+  version: number,
+  m: StopReplicaRequestStopReplicaTopicV1,
+): void {
   const flex = version >= 2;
   if (flex) {
     w.compactString(m.name);
@@ -290,8 +302,8 @@ function writeStopReplicaRequestStopReplicaTopicV1(w: Writer, version: number, m
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -327,7 +339,11 @@ function defaultStopReplicaRequestStopReplicaTopicV1(): StopReplicaRequestStopRe
   };
 }
 
-function writeStopReplicaRequestStopReplicaTopicState(w: Writer, version: number, m: StopReplicaRequestStopReplicaTopicState): void {
+function writeStopReplicaRequestStopReplicaTopicState(
+  w: Writer,
+  version: number,
+  m: StopReplicaRequestStopReplicaTopicState,
+): void {
   w.compactString(m.topicName);
   {
     const a0 = m.partitionStates;
@@ -339,7 +355,10 @@ function writeStopReplicaRequestStopReplicaTopicState(w: Writer, version: number
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readStopReplicaRequestStopReplicaTopicState(r: Reader, version: number): StopReplicaRequestStopReplicaTopicState {
+function readStopReplicaRequestStopReplicaTopicState(
+  r: Reader,
+  version: number,
+): StopReplicaRequestStopReplicaTopicState {
   const fTopicName: string = r.compactString();
   let fPartitionStates: StopReplicaRequestStopReplicaPartitionState[];
   {
@@ -368,14 +387,21 @@ function defaultStopReplicaRequestStopReplicaTopicState(): StopReplicaRequestSto
   };
 }
 
-function writeStopReplicaRequestStopReplicaPartitionState(w: Writer, version: number, m: StopReplicaRequestStopReplicaPartitionState): void {
+function writeStopReplicaRequestStopReplicaPartitionState(
+  w: Writer,
+  version: number,
+  m: StopReplicaRequestStopReplicaPartitionState,
+): void {
   w.int32(m.partitionIndex);
   w.int32(m.leaderEpoch);
   w.bool(m.deletePartition);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readStopReplicaRequestStopReplicaPartitionState(r: Reader, version: number): StopReplicaRequestStopReplicaPartitionState {
+function readStopReplicaRequestStopReplicaPartitionState(
+  r: Reader,
+  version: number,
+): StopReplicaRequestStopReplicaPartitionState {
   const fPartitionIndex: number = r.int32();
   const fLeaderEpoch: number = r.int32();
   const fDeletePartition: boolean = r.bool();
@@ -413,8 +439,8 @@ function writeStopReplicaResponse(w: Writer, version: number, m: StopReplicaResp
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -450,7 +476,11 @@ function defaultStopReplicaResponse(): StopReplicaResponse {
   };
 }
 
-function writeStopReplicaResponseStopReplicaPartitionError(w: Writer, version: number, m: StopReplicaResponseStopReplicaPartitionError): void {
+function writeStopReplicaResponseStopReplicaPartitionError(
+  w: Writer,
+  version: number,
+  m: StopReplicaResponseStopReplicaPartitionError,
+): void {
   const flex = version >= 2;
   if (flex) {
     w.compactString(m.topicName);
@@ -461,12 +491,15 @@ function writeStopReplicaResponseStopReplicaPartitionError(w: Writer, version: n
   w.int16(m.errorCode);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readStopReplicaResponseStopReplicaPartitionError(r: Reader, version: number): StopReplicaResponseStopReplicaPartitionError {
+function readStopReplicaResponseStopReplicaPartitionError(
+  r: Reader,
+  version: number,
+): StopReplicaResponseStopReplicaPartitionError {
   const flex = version >= 2;
   const fTopicName: string = flex ? r.compactString() : r.string();
   const fPartitionIndex: number = r.int32();
@@ -501,11 +534,11 @@ export const StopReplicaApi: ApiDefinition<StopReplicaRequest, StopReplicaRespon
   listeners: ['zkBroker'],
   request: {
     encode(w: Writer, version: number, msg: StopReplicaRequest): void {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('StopReplicaRequest', version);
+      checkVersion('StopReplicaRequest', version, 0, 4);
       writeStopReplicaRequest(w, version, msg);
     },
     decode(r: Reader, version: number): StopReplicaRequest {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('StopReplicaRequest', version);
+      checkVersion('StopReplicaRequest', version, 0, 4);
       return readStopReplicaRequest(r, version);
     },
     defaults(): StopReplicaRequest {
@@ -514,11 +547,11 @@ export const StopReplicaApi: ApiDefinition<StopReplicaRequest, StopReplicaRespon
   },
   response: {
     encode(w: Writer, version: number, msg: StopReplicaResponse): void {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('StopReplicaResponse', version);
+      checkVersion('StopReplicaResponse', version, 0, 4);
       writeStopReplicaResponse(w, version, msg);
     },
     decode(r: Reader, version: number): StopReplicaResponse {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('StopReplicaResponse', version);
+      checkVersion('StopReplicaResponse', version, 0, 4);
       return readStopReplicaResponse(r, version);
     },
     defaults(): StopReplicaResponse {

@@ -4,11 +4,11 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   EMPTY_BYTES,
+  checkVersion,
   nonNullable,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -78,8 +78,8 @@ function writeSyncGroupRequest(w: Writer, version: number, m: SyncGroupRequest):
     } else {
       w.nullableString(m.groupInstanceId);
     }
-  } else {
-    if (!(m.groupInstanceId === null)) throw unsupportedField('GroupInstanceId', version);
+  } else if (!(m.groupInstanceId === null)) {
+    throw unsupportedField('GroupInstanceId', version);
   }
   if (version >= 5) {
     if (m.protocolType === null && !(version >= 5)) throw nonNullable('ProtocolType', version);
@@ -110,8 +110,8 @@ function writeSyncGroupRequest(w: Writer, version: number, m: SyncGroupRequest):
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -134,7 +134,8 @@ function readSyncGroupRequest(r: Reader, version: number): SyncGroupRequest {
   }
   let fAssignments: SyncGroupRequestSyncGroupRequestAssignment[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_SyncGroupRequestSyncGroupRequestAssignment[version]) : r.arrayLength(MIN_SyncGroupRequestSyncGroupRequestAssignment[version]);
+    const min0 = MIN_SyncGroupRequestSyncGroupRequestAssignment[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Assignments', r);
     } else {
@@ -171,7 +172,11 @@ function defaultSyncGroupRequest(): SyncGroupRequest {
   };
 }
 
-function writeSyncGroupRequestSyncGroupRequestAssignment(w: Writer, version: number, m: SyncGroupRequestSyncGroupRequestAssignment): void {
+function writeSyncGroupRequestSyncGroupRequestAssignment(
+  w: Writer,
+  version: number,
+  m: SyncGroupRequestSyncGroupRequestAssignment,
+): void {
   const flex = version >= 4;
   if (flex) {
     w.compactString(m.memberId);
@@ -185,12 +190,15 @@ function writeSyncGroupRequestSyncGroupRequestAssignment(w: Writer, version: num
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readSyncGroupRequestSyncGroupRequestAssignment(r: Reader, version: number): SyncGroupRequestSyncGroupRequestAssignment {
+function readSyncGroupRequestSyncGroupRequestAssignment(
+  r: Reader,
+  version: number,
+): SyncGroupRequestSyncGroupRequestAssignment {
   const flex = version >= 4;
   const fMemberId: string = flex ? r.compactString() : r.string();
   const fAssignment: Buffer = flex ? r.compactBytes() : r.bytes();
@@ -241,8 +249,8 @@ function writeSyncGroupResponse(w: Writer, version: number, m: SyncGroupResponse
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -296,11 +304,11 @@ export const SyncGroupApi: ApiDefinition<SyncGroupRequest, SyncGroupResponse> = 
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: SyncGroupRequest): void {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('SyncGroupRequest', version);
+      checkVersion('SyncGroupRequest', version, 0, 5);
       writeSyncGroupRequest(w, version, msg);
     },
     decode(r: Reader, version: number): SyncGroupRequest {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('SyncGroupRequest', version);
+      checkVersion('SyncGroupRequest', version, 0, 5);
       return readSyncGroupRequest(r, version);
     },
     defaults(): SyncGroupRequest {
@@ -309,11 +317,11 @@ export const SyncGroupApi: ApiDefinition<SyncGroupRequest, SyncGroupResponse> = 
   },
   response: {
     encode(w: Writer, version: number, msg: SyncGroupResponse): void {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('SyncGroupResponse', version);
+      checkVersion('SyncGroupResponse', version, 0, 5);
       writeSyncGroupResponse(w, version, msg);
     },
     decode(r: Reader, version: number): SyncGroupResponse {
-      if (!(version >= 0 && version <= 5) || (version | 0) !== version) throw unsupportedVersion('SyncGroupResponse', version);
+      checkVersion('SyncGroupResponse', version, 0, 5);
       return readSyncGroupResponse(r, version);
     },
     defaults(): SyncGroupResponse {

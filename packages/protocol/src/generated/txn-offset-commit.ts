@@ -3,11 +3,11 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nonNullable,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -102,8 +102,8 @@ function writeTxnOffsetCommitRequest(w: Writer, version: number, m: TxnOffsetCom
   w.int16(m.producerEpoch);
   if (version >= 3) {
     w.int32(m.generationId);
-  } else {
-    if (!(m.generationId === -1)) throw unsupportedField('GenerationId', version);
+  } else if (!(m.generationId === -1)) {
+    throw unsupportedField('GenerationId', version);
   }
   if (version >= 3) {
     if (flex) {
@@ -111,8 +111,8 @@ function writeTxnOffsetCommitRequest(w: Writer, version: number, m: TxnOffsetCom
     } else {
       w.string(m.memberId);
     }
-  } else {
-    if (!(m.memberId === '')) throw unsupportedField('MemberId', version);
+  } else if (!(m.memberId === '')) {
+    throw unsupportedField('MemberId', version);
   }
   if (version >= 3) {
     if (m.groupInstanceId === null && !(version >= 3)) throw nonNullable('GroupInstanceId', version);
@@ -121,8 +121,8 @@ function writeTxnOffsetCommitRequest(w: Writer, version: number, m: TxnOffsetCom
     } else {
       w.nullableString(m.groupInstanceId);
     }
-  } else {
-    if (!(m.groupInstanceId === null)) throw unsupportedField('GroupInstanceId', version);
+  } else if (!(m.groupInstanceId === null)) {
+    throw unsupportedField('GroupInstanceId', version);
   }
   {
     const a0 = m.topics;
@@ -137,8 +137,8 @@ function writeTxnOffsetCommitRequest(w: Writer, version: number, m: TxnOffsetCom
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -162,7 +162,8 @@ function readTxnOffsetCommitRequest(r: Reader, version: number): TxnOffsetCommit
   }
   let fTopics: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_TxnOffsetCommitRequestTxnOffsetCommitRequestTopic[version]) : r.arrayLength(MIN_TxnOffsetCommitRequestTxnOffsetCommitRequestTopic[version]);
+    const min0 = MIN_TxnOffsetCommitRequestTxnOffsetCommitRequestTopic[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -201,7 +202,11 @@ function defaultTxnOffsetCommitRequest(): TxnOffsetCommitRequest {
   };
 }
 
-function writeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(w: Writer, version: number, m: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic): void {
+function writeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(
+  w: Writer,
+  version: number,
+  m: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic,
+): void {
   const flex = version >= 3;
   if (flex) {
     w.compactString(m.name);
@@ -221,17 +226,21 @@ function writeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(w: Writer, versi
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(r: Reader, version: number): TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
+function readTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(
+  r: Reader,
+  version: number,
+): TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
   const flex = version >= 3;
   const fName: string = flex ? r.compactString() : r.string();
   let fPartitions: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[version]) : r.arrayLength(MIN_TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[version]);
+    const min0 = MIN_TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -258,7 +267,11 @@ function defaultTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(): TxnOffsetCo
   };
 }
 
-function writeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(w: Writer, version: number, m: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition): void {
+function writeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(
+  w: Writer,
+  version: number,
+  m: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition,
+): void {
   const flex = version >= 3;
   w.int32(m.partitionIndex);
   w.int64(m.committedOffset);
@@ -272,12 +285,15 @@ function writeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(w: Writer, v
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(r: Reader, version: number): TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
+function readTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(
+  r: Reader,
+  version: number,
+): TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
   const flex = version >= 3;
   const fPartitionIndex: number = r.int32();
   const fCommittedOffset: bigint = r.int64();
@@ -329,8 +345,8 @@ function writeTxnOffsetCommitResponse(w: Writer, version: number, m: TxnOffsetCo
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -339,7 +355,8 @@ function readTxnOffsetCommitResponse(r: Reader, version: number): TxnOffsetCommi
   const fThrottleTimeMs: number = r.int32();
   let fTopics: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_TxnOffsetCommitResponseTxnOffsetCommitResponseTopic[version]) : r.arrayLength(MIN_TxnOffsetCommitResponseTxnOffsetCommitResponseTopic[version]);
+    const min0 = MIN_TxnOffsetCommitResponseTxnOffsetCommitResponseTopic[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -366,7 +383,11 @@ function defaultTxnOffsetCommitResponse(): TxnOffsetCommitResponse {
   };
 }
 
-function writeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(w: Writer, version: number, m: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic): void {
+function writeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(
+  w: Writer,
+  version: number,
+  m: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic,
+): void {
   const flex = version >= 3;
   if (flex) {
     w.compactString(m.name);
@@ -386,17 +407,21 @@ function writeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(w: Writer, ver
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(r: Reader, version: number): TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
+function readTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(
+  r: Reader,
+  version: number,
+): TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
   const flex = version >= 3;
   const fName: string = flex ? r.compactString() : r.string();
   let fPartitions: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_TxnOffsetCommitResponseTxnOffsetCommitResponsePartition[version]) : r.arrayLength(MIN_TxnOffsetCommitResponseTxnOffsetCommitResponsePartition[version]);
+    const min0 = MIN_TxnOffsetCommitResponseTxnOffsetCommitResponsePartition[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -423,18 +448,25 @@ function defaultTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(): TxnOffset
   };
 }
 
-function writeTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(w: Writer, version: number, m: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition): void {
+function writeTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(
+  w: Writer,
+  version: number,
+  m: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition,
+): void {
   const flex = version >= 3;
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(r: Reader, version: number): TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
+function readTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(
+  r: Reader,
+  version: number,
+): TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
   const flex = version >= 3;
   const fPartitionIndex: number = r.int32();
   const fErrorCode: number = r.int16();
@@ -466,11 +498,11 @@ export const TxnOffsetCommitApi: ApiDefinition<TxnOffsetCommitRequest, TxnOffset
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: TxnOffsetCommitRequest): void {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('TxnOffsetCommitRequest', version);
+      checkVersion('TxnOffsetCommitRequest', version, 0, 4);
       writeTxnOffsetCommitRequest(w, version, msg);
     },
     decode(r: Reader, version: number): TxnOffsetCommitRequest {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('TxnOffsetCommitRequest', version);
+      checkVersion('TxnOffsetCommitRequest', version, 0, 4);
       return readTxnOffsetCommitRequest(r, version);
     },
     defaults(): TxnOffsetCommitRequest {
@@ -479,11 +511,11 @@ export const TxnOffsetCommitApi: ApiDefinition<TxnOffsetCommitRequest, TxnOffset
   },
   response: {
     encode(w: Writer, version: number, msg: TxnOffsetCommitResponse): void {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('TxnOffsetCommitResponse', version);
+      checkVersion('TxnOffsetCommitResponse', version, 0, 4);
       writeTxnOffsetCommitResponse(w, version, msg);
     },
     decode(r: Reader, version: number): TxnOffsetCommitResponse {
-      if (!(version >= 0 && version <= 4) || (version | 0) !== version) throw unsupportedVersion('TxnOffsetCommitResponse', version);
+      checkVersion('TxnOffsetCommitResponse', version, 0, 4);
       return readTxnOffsetCommitResponse(r, version);
     },
     defaults(): TxnOffsetCommitResponse {

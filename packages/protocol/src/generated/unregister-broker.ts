@@ -3,7 +3,7 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
-  unsupportedVersion,
+  checkVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -85,11 +85,11 @@ export const UnregisterBrokerApi: ApiDefinition<UnregisterBrokerRequest, Unregis
   listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: UnregisterBrokerRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('UnregisterBrokerRequest', version);
+      checkVersion('UnregisterBrokerRequest', version, 0, 0);
       writeUnregisterBrokerRequest(w, version, msg);
     },
     decode(r: Reader, version: number): UnregisterBrokerRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('UnregisterBrokerRequest', version);
+      checkVersion('UnregisterBrokerRequest', version, 0, 0);
       return readUnregisterBrokerRequest(r, version);
     },
     defaults(): UnregisterBrokerRequest {
@@ -98,11 +98,11 @@ export const UnregisterBrokerApi: ApiDefinition<UnregisterBrokerRequest, Unregis
   },
   response: {
     encode(w: Writer, version: number, msg: UnregisterBrokerResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('UnregisterBrokerResponse', version);
+      checkVersion('UnregisterBrokerResponse', version, 0, 0);
       writeUnregisterBrokerResponse(w, version, msg);
     },
     decode(r: Reader, version: number): UnregisterBrokerResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('UnregisterBrokerResponse', version);
+      checkVersion('UnregisterBrokerResponse', version, 0, 0);
       return readUnregisterBrokerResponse(r, version);
     },
     defaults(): UnregisterBrokerResponse {

@@ -3,9 +3,9 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -68,8 +68,8 @@ function writeUpdateFeaturesRequest(w: Writer, version: number, m: UpdateFeature
   }
   if (version >= 1) {
     w.bool(m.validateOnly);
-  } else {
-    if (!(m.validateOnly === false)) throw unsupportedField('ValidateOnly', version);
+  } else if (!(m.validateOnly === false)) {
+    throw unsupportedField('ValidateOnly', version);
   }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
@@ -109,18 +109,22 @@ function defaultUpdateFeaturesRequest(): UpdateFeaturesRequest {
   };
 }
 
-function writeUpdateFeaturesRequestFeatureUpdateKey(w: Writer, version: number, m: UpdateFeaturesRequestFeatureUpdateKey): void {
+function writeUpdateFeaturesRequestFeatureUpdateKey(
+  w: Writer,
+  version: number,
+  m: UpdateFeaturesRequestFeatureUpdateKey,
+): void {
   w.compactString(m.feature);
   w.int16(m.maxVersionLevel);
   if (version <= 0) {
     w.bool(m.allowDowngrade);
-  } else {
-    if (!(m.allowDowngrade === false)) throw unsupportedField('AllowDowngrade', version);
+  } else if (!(m.allowDowngrade === false)) {
+    throw unsupportedField('AllowDowngrade', version);
   }
   if (version >= 1) {
     w.int8(m.upgradeType);
-  } else {
-    if (!(m.upgradeType === 1)) throw unsupportedField('UpgradeType', version);
+  } else if (!(m.upgradeType === 1)) {
+    throw unsupportedField('UpgradeType', version);
   }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
@@ -209,14 +213,21 @@ function defaultUpdateFeaturesResponse(): UpdateFeaturesResponse {
   };
 }
 
-function writeUpdateFeaturesResponseUpdatableFeatureResult(w: Writer, version: number, m: UpdateFeaturesResponseUpdatableFeatureResult): void {
+function writeUpdateFeaturesResponseUpdatableFeatureResult(
+  w: Writer,
+  version: number,
+  m: UpdateFeaturesResponseUpdatableFeatureResult,
+): void {
   w.compactString(m.feature);
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readUpdateFeaturesResponseUpdatableFeatureResult(r: Reader, version: number): UpdateFeaturesResponseUpdatableFeatureResult {
+function readUpdateFeaturesResponseUpdatableFeatureResult(
+  r: Reader,
+  version: number,
+): UpdateFeaturesResponseUpdatableFeatureResult {
   const fFeature: string = r.compactString();
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (r.compactNullableString());
@@ -248,11 +259,11 @@ export const UpdateFeaturesApi: ApiDefinition<UpdateFeaturesRequest, UpdateFeatu
   listeners: ['zkBroker', 'broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: UpdateFeaturesRequest): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('UpdateFeaturesRequest', version);
+      checkVersion('UpdateFeaturesRequest', version, 0, 2);
       writeUpdateFeaturesRequest(w, version, msg);
     },
     decode(r: Reader, version: number): UpdateFeaturesRequest {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('UpdateFeaturesRequest', version);
+      checkVersion('UpdateFeaturesRequest', version, 0, 2);
       return readUpdateFeaturesRequest(r, version);
     },
     defaults(): UpdateFeaturesRequest {
@@ -261,11 +272,11 @@ export const UpdateFeaturesApi: ApiDefinition<UpdateFeaturesRequest, UpdateFeatu
   },
   response: {
     encode(w: Writer, version: number, msg: UpdateFeaturesResponse): void {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('UpdateFeaturesResponse', version);
+      checkVersion('UpdateFeaturesResponse', version, 0, 2);
       writeUpdateFeaturesResponse(w, version, msg);
     },
     decode(r: Reader, version: number): UpdateFeaturesResponse {
-      if (!(version >= 0 && version <= 2) || (version | 0) !== version) throw unsupportedVersion('UpdateFeaturesResponse', version);
+      checkVersion('UpdateFeaturesResponse', version, 0, 2);
       return readUpdateFeaturesResponse(r, version);
     },
     defaults(): UpdateFeaturesResponse {

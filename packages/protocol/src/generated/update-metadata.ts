@@ -5,12 +5,12 @@ import { type RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   endTaggedField,
   keepUnknownTag,
   nullRead,
   taggedFieldsUnsupported,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
   writeUnknownTaggedFieldsBefore,
 } from './_runtime.js';
@@ -119,8 +119,8 @@ function writeUpdateMetadataRequest(w: Writer, version: number, m: UpdateMetadat
   w.int32(m.controllerId);
   if (version >= 8) {
     w.bool(m.isKRaftController);
-  } else {
-    if (!(m.isKRaftController === false)) throw unsupportedField('isKRaftController', version);
+  } else if (!(m.isKRaftController === false)) {
+    throw unsupportedField('isKRaftController', version);
   }
   if (!(version >= 8 && flex) && !(m.type === 0)) {
     throw unsupportedField('Type', version);
@@ -141,8 +141,8 @@ function writeUpdateMetadataRequest(w: Writer, version: number, m: UpdateMetadat
         writeUpdateMetadataRequestUpdateMetadataPartitionState(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.ungroupedPartitionStates.length === 0)) throw unsupportedField('UngroupedPartitionStates', version);
+  } else if (!(m.ungroupedPartitionStates.length === 0)) {
+    throw unsupportedField('UngroupedPartitionStates', version);
   }
   if (version >= 5) {
     {
@@ -156,8 +156,8 @@ function writeUpdateMetadataRequest(w: Writer, version: number, m: UpdateMetadat
         writeUpdateMetadataRequestUpdateMetadataTopicState(w, version, a0[i0]);
       }
     }
-  } else {
-    if (!(m.topicStates.length === 0)) throw unsupportedField('TopicStates', version);
+  } else if (!(m.topicStates.length === 0)) {
+    throw unsupportedField('TopicStates', version);
   }
   {
     const a0 = m.liveBrokers;
@@ -185,8 +185,8 @@ function writeUpdateMetadataRequest(w: Writer, version: number, m: UpdateMetadat
       endTaggedField(w, start);
     }
     writeUnknownTaggedFieldsBefore(w, unknown, u, Number.POSITIVE_INFINITY);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -206,7 +206,8 @@ function readUpdateMetadataRequest(r: Reader, version: number): UpdateMetadataRe
   let fUngroupedPartitionStates: UpdateMetadataRequestUpdateMetadataPartitionState[] = [];
   if (version <= 4) {
     {
-      const n0 = flex ? r.compactArrayLength(MIN_UpdateMetadataRequestUpdateMetadataPartitionState[version]) : r.arrayLength(MIN_UpdateMetadataRequestUpdateMetadataPartitionState[version]);
+      const min0 = MIN_UpdateMetadataRequestUpdateMetadataPartitionState[version];
+      const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
       if (n0 < 0) {
         throw nullRead('UngroupedPartitionStates', r);
       } else {
@@ -219,7 +220,8 @@ function readUpdateMetadataRequest(r: Reader, version: number): UpdateMetadataRe
   let fTopicStates: UpdateMetadataRequestUpdateMetadataTopicState[] = [];
   if (version >= 5) {
     {
-      const n0 = flex ? r.compactArrayLength(MIN_UpdateMetadataRequestUpdateMetadataTopicState[version]) : r.arrayLength(MIN_UpdateMetadataRequestUpdateMetadataTopicState[version]);
+      const min0 = MIN_UpdateMetadataRequestUpdateMetadataTopicState[version];
+      const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
       if (n0 < 0) {
         throw nullRead('TopicStates', r);
       } else {
@@ -231,7 +233,8 @@ function readUpdateMetadataRequest(r: Reader, version: number): UpdateMetadataRe
   }
   let fLiveBrokers: UpdateMetadataRequestUpdateMetadataBroker[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_UpdateMetadataRequestUpdateMetadataBroker[version]) : r.arrayLength(MIN_UpdateMetadataRequestUpdateMetadataBroker[version]);
+    const min0 = MIN_UpdateMetadataRequestUpdateMetadataBroker[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('LiveBrokers', r);
     } else {
@@ -294,7 +297,11 @@ function defaultUpdateMetadataRequest(): UpdateMetadataRequest {
   };
 }
 
-function writeUpdateMetadataRequestUpdateMetadataPartitionState(w: Writer, version: number, m: UpdateMetadataRequestUpdateMetadataPartitionState): void {
+function writeUpdateMetadataRequestUpdateMetadataPartitionState(
+  w: Writer,
+  version: number,
+  m: UpdateMetadataRequestUpdateMetadataPartitionState,
+): void {
   const flex = version >= 6;
   if (version <= 4) {
     if (flex) {
@@ -345,12 +352,15 @@ function writeUpdateMetadataRequestUpdateMetadataPartitionState(w: Writer, versi
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readUpdateMetadataRequestUpdateMetadataPartitionState(r: Reader, version: number): UpdateMetadataRequestUpdateMetadataPartitionState {
+function readUpdateMetadataRequestUpdateMetadataPartitionState(
+  r: Reader,
+  version: number,
+): UpdateMetadataRequestUpdateMetadataPartitionState {
   const flex = version >= 6;
   let fTopicName: string = '';
   if (version <= 4) {
@@ -428,7 +438,11 @@ function defaultUpdateMetadataRequestUpdateMetadataPartitionState(): UpdateMetad
   };
 }
 
-function writeUpdateMetadataRequestUpdateMetadataTopicState(w: Writer, version: number, m: UpdateMetadataRequestUpdateMetadataTopicState): void {
+function writeUpdateMetadataRequestUpdateMetadataTopicState(
+  w: Writer,
+  version: number,
+  m: UpdateMetadataRequestUpdateMetadataTopicState,
+): void {
   const flex = version >= 6;
   if (flex) {
     w.compactString(m.topicName);
@@ -451,12 +465,15 @@ function writeUpdateMetadataRequestUpdateMetadataTopicState(w: Writer, version: 
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readUpdateMetadataRequestUpdateMetadataTopicState(r: Reader, version: number): UpdateMetadataRequestUpdateMetadataTopicState {
+function readUpdateMetadataRequestUpdateMetadataTopicState(
+  r: Reader,
+  version: number,
+): UpdateMetadataRequestUpdateMetadataTopicState {
   const flex = version >= 6;
   const fTopicName: string = flex ? r.compactString() : r.string();
   let fTopicId: string = ZERO_UUID;
@@ -465,7 +482,8 @@ function readUpdateMetadataRequestUpdateMetadataTopicState(r: Reader, version: n
   }
   let fPartitionStates: UpdateMetadataRequestUpdateMetadataPartitionState[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_UpdateMetadataRequestUpdateMetadataPartitionState[version]) : r.arrayLength(MIN_UpdateMetadataRequestUpdateMetadataPartitionState[version]);
+    const min0 = MIN_UpdateMetadataRequestUpdateMetadataPartitionState[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('PartitionStates', r);
     } else {
@@ -494,7 +512,11 @@ function defaultUpdateMetadataRequestUpdateMetadataTopicState(): UpdateMetadataR
   };
 }
 
-function writeUpdateMetadataRequestUpdateMetadataBroker(w: Writer, version: number, m: UpdateMetadataRequestUpdateMetadataBroker): void {
+function writeUpdateMetadataRequestUpdateMetadataBroker(
+  w: Writer,
+  version: number,
+  m: UpdateMetadataRequestUpdateMetadataBroker,
+): void {
   const flex = version >= 6;
   w.int32(m.id);
   if (version <= 0) {
@@ -529,12 +551,15 @@ function writeUpdateMetadataRequestUpdateMetadataBroker(w: Writer, version: numb
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readUpdateMetadataRequestUpdateMetadataBroker(r: Reader, version: number): UpdateMetadataRequestUpdateMetadataBroker {
+function readUpdateMetadataRequestUpdateMetadataBroker(
+  r: Reader,
+  version: number,
+): UpdateMetadataRequestUpdateMetadataBroker {
   const flex = version >= 6;
   const fId: number = r.int32();
   let fV0Host: string = '';
@@ -548,7 +573,8 @@ function readUpdateMetadataRequestUpdateMetadataBroker(r: Reader, version: numbe
   let fEndpoints: UpdateMetadataRequestUpdateMetadataEndpoint[] = [];
   if (version >= 1) {
     {
-      const n0 = flex ? r.compactArrayLength(MIN_UpdateMetadataRequestUpdateMetadataEndpoint[version]) : r.arrayLength(MIN_UpdateMetadataRequestUpdateMetadataEndpoint[version]);
+      const min0 = MIN_UpdateMetadataRequestUpdateMetadataEndpoint[version];
+      const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
       if (n0 < 0) {
         throw nullRead('Endpoints', r);
       } else {
@@ -586,7 +612,11 @@ function defaultUpdateMetadataRequestUpdateMetadataBroker(): UpdateMetadataReque
   };
 }
 
-function writeUpdateMetadataRequestUpdateMetadataEndpoint(w: Writer, version: number, m: UpdateMetadataRequestUpdateMetadataEndpoint): void {
+function writeUpdateMetadataRequestUpdateMetadataEndpoint(
+  w: Writer,
+  version: number,
+  m: UpdateMetadataRequestUpdateMetadataEndpoint,
+): void {
   const flex = version >= 6;
   w.int32(m.port);
   if (flex) {
@@ -604,12 +634,15 @@ function writeUpdateMetadataRequestUpdateMetadataEndpoint(w: Writer, version: nu
   w.int16(m.securityProtocol);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readUpdateMetadataRequestUpdateMetadataEndpoint(r: Reader, version: number): UpdateMetadataRequestUpdateMetadataEndpoint {
+function readUpdateMetadataRequestUpdateMetadataEndpoint(
+  r: Reader,
+  version: number,
+): UpdateMetadataRequestUpdateMetadataEndpoint {
   const flex = version >= 6;
   const fPort: number = r.int32();
   const fHost: string = flex ? r.compactString() : r.string();
@@ -645,8 +678,8 @@ function writeUpdateMetadataResponse(w: Writer, version: number, m: UpdateMetada
   w.int16(m.errorCode);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -679,11 +712,11 @@ export const UpdateMetadataApi: ApiDefinition<UpdateMetadataRequest, UpdateMetad
   listeners: ['zkBroker'],
   request: {
     encode(w: Writer, version: number, msg: UpdateMetadataRequest): void {
-      if (!(version >= 0 && version <= 8) || (version | 0) !== version) throw unsupportedVersion('UpdateMetadataRequest', version);
+      checkVersion('UpdateMetadataRequest', version, 0, 8);
       writeUpdateMetadataRequest(w, version, msg);
     },
     decode(r: Reader, version: number): UpdateMetadataRequest {
-      if (!(version >= 0 && version <= 8) || (version | 0) !== version) throw unsupportedVersion('UpdateMetadataRequest', version);
+      checkVersion('UpdateMetadataRequest', version, 0, 8);
       return readUpdateMetadataRequest(r, version);
     },
     defaults(): UpdateMetadataRequest {
@@ -692,11 +725,11 @@ export const UpdateMetadataApi: ApiDefinition<UpdateMetadataRequest, UpdateMetad
   },
   response: {
     encode(w: Writer, version: number, msg: UpdateMetadataResponse): void {
-      if (!(version >= 0 && version <= 8) || (version | 0) !== version) throw unsupportedVersion('UpdateMetadataResponse', version);
+      checkVersion('UpdateMetadataResponse', version, 0, 8);
       writeUpdateMetadataResponse(w, version, msg);
     },
     decode(r: Reader, version: number): UpdateMetadataResponse {
-      if (!(version >= 0 && version <= 8) || (version | 0) !== version) throw unsupportedVersion('UpdateMetadataResponse', version);
+      checkVersion('UpdateMetadataResponse', version, 0, 8);
       return readUpdateMetadataResponse(r, version);
     },
     defaults(): UpdateMetadataResponse {

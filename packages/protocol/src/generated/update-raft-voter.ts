@@ -5,10 +5,10 @@ import { type RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   endTaggedField,
   keepUnknownTag,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
   writeUnknownTaggedFieldsBefore,
 } from './_runtime.js';
@@ -160,13 +160,20 @@ function defaultUpdateRaftVoterRequestListener(): UpdateRaftVoterRequestListener
   };
 }
 
-function writeUpdateRaftVoterRequestKRaftVersionFeature(w: Writer, version: number, m: UpdateRaftVoterRequestKRaftVersionFeature): void {
+function writeUpdateRaftVoterRequestKRaftVersionFeature(
+  w: Writer,
+  version: number,
+  m: UpdateRaftVoterRequestKRaftVersionFeature,
+): void {
   w.int16(m.minSupportedVersion);
   w.int16(m.maxSupportedVersion);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readUpdateRaftVoterRequestKRaftVersionFeature(r: Reader, version: number): UpdateRaftVoterRequestKRaftVersionFeature {
+function readUpdateRaftVoterRequestKRaftVersionFeature(
+  r: Reader,
+  version: number,
+): UpdateRaftVoterRequestKRaftVersionFeature {
   const fMinSupportedVersion: number = r.int16();
   const fMaxSupportedVersion: number = r.int16();
   let unknown: RawTaggedField[] | undefined;
@@ -248,7 +255,11 @@ function defaultUpdateRaftVoterResponse(): UpdateRaftVoterResponse {
   };
 }
 
-function writeUpdateRaftVoterResponseCurrentLeader(w: Writer, version: number, m: UpdateRaftVoterResponseCurrentLeader): void {
+function writeUpdateRaftVoterResponseCurrentLeader(
+  w: Writer,
+  version: number,
+  m: UpdateRaftVoterResponseCurrentLeader,
+): void {
   w.int32(m.leaderId);
   w.int32(m.leaderEpoch);
   w.compactString(m.host);
@@ -301,11 +312,11 @@ export const UpdateRaftVoterApi: ApiDefinition<UpdateRaftVoterRequest, UpdateRaf
   listeners: ['controller'],
   request: {
     encode(w: Writer, version: number, msg: UpdateRaftVoterRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('UpdateRaftVoterRequest', version);
+      checkVersion('UpdateRaftVoterRequest', version, 0, 0);
       writeUpdateRaftVoterRequest(w, version, msg);
     },
     decode(r: Reader, version: number): UpdateRaftVoterRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('UpdateRaftVoterRequest', version);
+      checkVersion('UpdateRaftVoterRequest', version, 0, 0);
       return readUpdateRaftVoterRequest(r, version);
     },
     defaults(): UpdateRaftVoterRequest {
@@ -314,11 +325,11 @@ export const UpdateRaftVoterApi: ApiDefinition<UpdateRaftVoterRequest, UpdateRaf
   },
   response: {
     encode(w: Writer, version: number, msg: UpdateRaftVoterResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('UpdateRaftVoterResponse', version);
+      checkVersion('UpdateRaftVoterResponse', version, 0, 0);
       writeUpdateRaftVoterResponse(w, version, msg);
     },
     decode(r: Reader, version: number): UpdateRaftVoterResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('UpdateRaftVoterResponse', version);
+      checkVersion('UpdateRaftVoterResponse', version, 0, 0);
       return readUpdateRaftVoterResponse(r, version);
     },
     defaults(): UpdateRaftVoterResponse {

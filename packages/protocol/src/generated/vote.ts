@@ -5,11 +5,11 @@ import { type RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   endTaggedField,
   keepUnknownTag,
   nullRead,
   unsupportedField,
-  unsupportedVersion,
   writeUnknownTaggedFields,
   writeUnknownTaggedFieldsBefore,
 } from './_runtime.js';
@@ -464,11 +464,11 @@ export const VoteApi: ApiDefinition<VoteRequest, VoteResponse> = {
   listeners: ['controller'],
   request: {
     encode(w: Writer, version: number, msg: VoteRequest): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('VoteRequest', version);
+      checkVersion('VoteRequest', version, 0, 1);
       writeVoteRequest(w, version, msg);
     },
     decode(r: Reader, version: number): VoteRequest {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('VoteRequest', version);
+      checkVersion('VoteRequest', version, 0, 1);
       return readVoteRequest(r, version);
     },
     defaults(): VoteRequest {
@@ -477,11 +477,11 @@ export const VoteApi: ApiDefinition<VoteRequest, VoteResponse> = {
   },
   response: {
     encode(w: Writer, version: number, msg: VoteResponse): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('VoteResponse', version);
+      checkVersion('VoteResponse', version, 0, 1);
       writeVoteResponse(w, version, msg);
     },
     decode(r: Reader, version: number): VoteResponse {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('VoteResponse', version);
+      checkVersion('VoteResponse', version, 0, 1);
       return readVoteResponse(r, version);
     },
     defaults(): VoteResponse {

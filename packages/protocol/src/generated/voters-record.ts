@@ -4,8 +4,8 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -201,11 +201,11 @@ export const VotersRecordCodec: SchemaCodec<VotersRecord> = {
   maxVersion: 0,
   flexibleMinVersion: 0,
     encode(w: Writer, version: number, msg: VotersRecord): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('VotersRecord', version);
+      checkVersion('VotersRecord', version, 0, 0);
       writeVotersRecord(w, version, msg);
     },
     decode(r: Reader, version: number): VotersRecord {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('VotersRecord', version);
+      checkVersion('VotersRecord', version, 0, 0);
       return readVotersRecord(r, version);
     },
     defaults(): VotersRecord {

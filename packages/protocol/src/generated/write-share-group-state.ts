@@ -4,8 +4,8 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
+  checkVersion,
   nullRead,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -123,7 +123,11 @@ function defaultWriteShareGroupStateRequest(): WriteShareGroupStateRequest {
   };
 }
 
-function writeWriteShareGroupStateRequestWriteStateData(w: Writer, version: number, m: WriteShareGroupStateRequestWriteStateData): void {
+function writeWriteShareGroupStateRequestWriteStateData(
+  w: Writer,
+  version: number,
+  m: WriteShareGroupStateRequestWriteStateData,
+): void {
   w.uuid(m.topicId);
   {
     const a0 = m.partitions;
@@ -135,7 +139,10 @@ function writeWriteShareGroupStateRequestWriteStateData(w: Writer, version: numb
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readWriteShareGroupStateRequestWriteStateData(r: Reader, version: number): WriteShareGroupStateRequestWriteStateData {
+function readWriteShareGroupStateRequestWriteStateData(
+  r: Reader,
+  version: number,
+): WriteShareGroupStateRequestWriteStateData {
   const fTopicId: string = r.uuid();
   let fPartitions: WriteShareGroupStateRequestPartitionData[];
   {
@@ -164,7 +171,11 @@ function defaultWriteShareGroupStateRequestWriteStateData(): WriteShareGroupStat
   };
 }
 
-function writeWriteShareGroupStateRequestPartitionData(w: Writer, version: number, m: WriteShareGroupStateRequestPartitionData): void {
+function writeWriteShareGroupStateRequestPartitionData(
+  w: Writer,
+  version: number,
+  m: WriteShareGroupStateRequestPartitionData,
+): void {
   w.int32(m.partition);
   w.int32(m.stateEpoch);
   w.int32(m.leaderEpoch);
@@ -179,7 +190,10 @@ function writeWriteShareGroupStateRequestPartitionData(w: Writer, version: numbe
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readWriteShareGroupStateRequestPartitionData(r: Reader, version: number): WriteShareGroupStateRequestPartitionData {
+function readWriteShareGroupStateRequestPartitionData(
+  r: Reader,
+  version: number,
+): WriteShareGroupStateRequestPartitionData {
   const fPartition: number = r.int32();
   const fStateEpoch: number = r.int32();
   const fLeaderEpoch: number = r.int32();
@@ -217,7 +231,11 @@ function defaultWriteShareGroupStateRequestPartitionData(): WriteShareGroupState
   };
 }
 
-function writeWriteShareGroupStateRequestStateBatch(w: Writer, version: number, m: WriteShareGroupStateRequestStateBatch): void {
+function writeWriteShareGroupStateRequestStateBatch(
+  w: Writer,
+  version: number,
+  m: WriteShareGroupStateRequestStateBatch,
+): void {
   w.int64(m.firstOffset);
   w.int64(m.lastOffset);
   w.int8(m.deliveryState);
@@ -287,7 +305,11 @@ function defaultWriteShareGroupStateResponse(): WriteShareGroupStateResponse {
   };
 }
 
-function writeWriteShareGroupStateResponseWriteStateResult(w: Writer, version: number, m: WriteShareGroupStateResponseWriteStateResult): void {
+function writeWriteShareGroupStateResponseWriteStateResult(
+  w: Writer,
+  version: number,
+  m: WriteShareGroupStateResponseWriteStateResult,
+): void {
   w.uuid(m.topicId);
   {
     const a0 = m.partitions;
@@ -299,7 +321,10 @@ function writeWriteShareGroupStateResponseWriteStateResult(w: Writer, version: n
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readWriteShareGroupStateResponseWriteStateResult(r: Reader, version: number): WriteShareGroupStateResponseWriteStateResult {
+function readWriteShareGroupStateResponseWriteStateResult(
+  r: Reader,
+  version: number,
+): WriteShareGroupStateResponseWriteStateResult {
   const fTopicId: string = r.uuid();
   let fPartitions: WriteShareGroupStateResponsePartitionResult[];
   {
@@ -328,14 +353,21 @@ function defaultWriteShareGroupStateResponseWriteStateResult(): WriteShareGroupS
   };
 }
 
-function writeWriteShareGroupStateResponsePartitionResult(w: Writer, version: number, m: WriteShareGroupStateResponsePartitionResult): void {
+function writeWriteShareGroupStateResponsePartitionResult(
+  w: Writer,
+  version: number,
+  m: WriteShareGroupStateResponsePartitionResult,
+): void {
   w.int32(m.partition);
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
-function readWriteShareGroupStateResponsePartitionResult(r: Reader, version: number): WriteShareGroupStateResponsePartitionResult {
+function readWriteShareGroupStateResponsePartitionResult(
+  r: Reader,
+  version: number,
+): WriteShareGroupStateResponsePartitionResult {
   const fPartition: number = r.int32();
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (r.compactNullableString());
@@ -367,11 +399,11 @@ export const WriteShareGroupStateApi: ApiDefinition<WriteShareGroupStateRequest,
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: WriteShareGroupStateRequest): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('WriteShareGroupStateRequest', version);
+      checkVersion('WriteShareGroupStateRequest', version, 0, 0);
       writeWriteShareGroupStateRequest(w, version, msg);
     },
     decode(r: Reader, version: number): WriteShareGroupStateRequest {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('WriteShareGroupStateRequest', version);
+      checkVersion('WriteShareGroupStateRequest', version, 0, 0);
       return readWriteShareGroupStateRequest(r, version);
     },
     defaults(): WriteShareGroupStateRequest {
@@ -380,11 +412,11 @@ export const WriteShareGroupStateApi: ApiDefinition<WriteShareGroupStateRequest,
   },
   response: {
     encode(w: Writer, version: number, msg: WriteShareGroupStateResponse): void {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('WriteShareGroupStateResponse', version);
+      checkVersion('WriteShareGroupStateResponse', version, 0, 0);
       writeWriteShareGroupStateResponse(w, version, msg);
     },
     decode(r: Reader, version: number): WriteShareGroupStateResponse {
-      if (!(version >= 0 && version <= 0) || (version | 0) !== version) throw unsupportedVersion('WriteShareGroupStateResponse', version);
+      checkVersion('WriteShareGroupStateResponse', version, 0, 0);
       return readWriteShareGroupStateResponse(r, version);
     },
     defaults(): WriteShareGroupStateResponse {

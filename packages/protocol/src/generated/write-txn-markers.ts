@@ -3,9 +3,9 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  checkVersion,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedVersion,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -94,8 +94,8 @@ function writeWriteTxnMarkersRequest(w: Writer, version: number, m: WriteTxnMark
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -103,7 +103,8 @@ function readWriteTxnMarkersRequest(r: Reader, version: number): WriteTxnMarkers
   const flex = version >= 1;
   let fMarkers: WriteTxnMarkersRequestWritableTxnMarker[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_WriteTxnMarkersRequestWritableTxnMarker[version]) : r.arrayLength(MIN_WriteTxnMarkersRequestWritableTxnMarker[version]);
+    const min0 = MIN_WriteTxnMarkersRequestWritableTxnMarker[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Markers', r);
     } else {
@@ -128,7 +129,11 @@ function defaultWriteTxnMarkersRequest(): WriteTxnMarkersRequest {
   };
 }
 
-function writeWriteTxnMarkersRequestWritableTxnMarker(w: Writer, version: number, m: WriteTxnMarkersRequestWritableTxnMarker): void {
+function writeWriteTxnMarkersRequestWritableTxnMarker(
+  w: Writer,
+  version: number,
+  m: WriteTxnMarkersRequestWritableTxnMarker,
+): void {
   const flex = version >= 1;
   w.int64(m.producerId);
   w.int16(m.producerEpoch);
@@ -147,19 +152,23 @@ function writeWriteTxnMarkersRequestWritableTxnMarker(w: Writer, version: number
   w.int32(m.coordinatorEpoch);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readWriteTxnMarkersRequestWritableTxnMarker(r: Reader, version: number): WriteTxnMarkersRequestWritableTxnMarker {
+function readWriteTxnMarkersRequestWritableTxnMarker(
+  r: Reader,
+  version: number,
+): WriteTxnMarkersRequestWritableTxnMarker {
   const flex = version >= 1;
   const fProducerId: bigint = r.int64();
   const fProducerEpoch: number = r.int16();
   const fTransactionResult: boolean = r.bool();
   let fTopics: WriteTxnMarkersRequestWritableTxnMarkerTopic[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_WriteTxnMarkersRequestWritableTxnMarkerTopic[version]) : r.arrayLength(MIN_WriteTxnMarkersRequestWritableTxnMarkerTopic[version]);
+    const min0 = MIN_WriteTxnMarkersRequestWritableTxnMarkerTopic[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -193,7 +202,11 @@ function defaultWriteTxnMarkersRequestWritableTxnMarker(): WriteTxnMarkersReques
   };
 }
 
-function writeWriteTxnMarkersRequestWritableTxnMarkerTopic(w: Writer, version: number, m: WriteTxnMarkersRequestWritableTxnMarkerTopic): void {
+function writeWriteTxnMarkersRequestWritableTxnMarkerTopic(
+  w: Writer,
+  version: number,
+  m: WriteTxnMarkersRequestWritableTxnMarkerTopic,
+): void {
   const flex = version >= 1;
   if (flex) {
     w.compactString(m.name);
@@ -213,12 +226,15 @@ function writeWriteTxnMarkersRequestWritableTxnMarkerTopic(w: Writer, version: n
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readWriteTxnMarkersRequestWritableTxnMarkerTopic(r: Reader, version: number): WriteTxnMarkersRequestWritableTxnMarkerTopic {
+function readWriteTxnMarkersRequestWritableTxnMarkerTopic(
+  r: Reader,
+  version: number,
+): WriteTxnMarkersRequestWritableTxnMarkerTopic {
   const flex = version >= 1;
   const fName: string = flex ? r.compactString() : r.string();
   let fPartitionIndexes: number[];
@@ -272,8 +288,8 @@ function writeWriteTxnMarkersResponse(w: Writer, version: number, m: WriteTxnMar
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
@@ -281,7 +297,8 @@ function readWriteTxnMarkersResponse(r: Reader, version: number): WriteTxnMarker
   const flex = version >= 1;
   let fMarkers: WriteTxnMarkersResponseWritableTxnMarkerResult[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_WriteTxnMarkersResponseWritableTxnMarkerResult[version]) : r.arrayLength(MIN_WriteTxnMarkersResponseWritableTxnMarkerResult[version]);
+    const min0 = MIN_WriteTxnMarkersResponseWritableTxnMarkerResult[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Markers', r);
     } else {
@@ -306,7 +323,11 @@ function defaultWriteTxnMarkersResponse(): WriteTxnMarkersResponse {
   };
 }
 
-function writeWriteTxnMarkersResponseWritableTxnMarkerResult(w: Writer, version: number, m: WriteTxnMarkersResponseWritableTxnMarkerResult): void {
+function writeWriteTxnMarkersResponseWritableTxnMarkerResult(
+  w: Writer,
+  version: number,
+  m: WriteTxnMarkersResponseWritableTxnMarkerResult,
+): void {
   const flex = version >= 1;
   w.int64(m.producerId);
   {
@@ -322,17 +343,21 @@ function writeWriteTxnMarkersResponseWritableTxnMarkerResult(w: Writer, version:
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readWriteTxnMarkersResponseWritableTxnMarkerResult(r: Reader, version: number): WriteTxnMarkersResponseWritableTxnMarkerResult {
+function readWriteTxnMarkersResponseWritableTxnMarkerResult(
+  r: Reader,
+  version: number,
+): WriteTxnMarkersResponseWritableTxnMarkerResult {
   const flex = version >= 1;
   const fProducerId: bigint = r.int64();
   let fTopics: WriteTxnMarkersResponseWritableTxnMarkerTopicResult[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_WriteTxnMarkersResponseWritableTxnMarkerTopicResult[version]) : r.arrayLength(MIN_WriteTxnMarkersResponseWritableTxnMarkerTopicResult[version]);
+    const min0 = MIN_WriteTxnMarkersResponseWritableTxnMarkerTopicResult[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -359,7 +384,11 @@ function defaultWriteTxnMarkersResponseWritableTxnMarkerResult(): WriteTxnMarker
   };
 }
 
-function writeWriteTxnMarkersResponseWritableTxnMarkerTopicResult(w: Writer, version: number, m: WriteTxnMarkersResponseWritableTxnMarkerTopicResult): void {
+function writeWriteTxnMarkersResponseWritableTxnMarkerTopicResult(
+  w: Writer,
+  version: number,
+  m: WriteTxnMarkersResponseWritableTxnMarkerTopicResult,
+): void {
   const flex = version >= 1;
   if (flex) {
     w.compactString(m.name);
@@ -379,17 +408,21 @@ function writeWriteTxnMarkersResponseWritableTxnMarkerTopicResult(w: Writer, ver
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readWriteTxnMarkersResponseWritableTxnMarkerTopicResult(r: Reader, version: number): WriteTxnMarkersResponseWritableTxnMarkerTopicResult {
+function readWriteTxnMarkersResponseWritableTxnMarkerTopicResult(
+  r: Reader,
+  version: number,
+): WriteTxnMarkersResponseWritableTxnMarkerTopicResult {
   const flex = version >= 1;
   const fName: string = flex ? r.compactString() : r.string();
   let fPartitions: WriteTxnMarkersResponseWritableTxnMarkerPartitionResult[];
   {
-    const n0 = flex ? r.compactArrayLength(MIN_WriteTxnMarkersResponseWritableTxnMarkerPartitionResult[version]) : r.arrayLength(MIN_WriteTxnMarkersResponseWritableTxnMarkerPartitionResult[version]);
+    const min0 = MIN_WriteTxnMarkersResponseWritableTxnMarkerPartitionResult[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -416,18 +449,25 @@ function defaultWriteTxnMarkersResponseWritableTxnMarkerTopicResult(): WriteTxnM
   };
 }
 
-function writeWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(w: Writer, version: number, m: WriteTxnMarkersResponseWritableTxnMarkerPartitionResult): void {
+function writeWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(
+  w: Writer,
+  version: number,
+  m: WriteTxnMarkersResponseWritableTxnMarkerPartitionResult,
+): void {
   const flex = version >= 1;
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else {
-    if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) throw taggedFieldsUnsupported(version);
+  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
+    throw taggedFieldsUnsupported(version);
   }
 }
 
-function readWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(r: Reader, version: number): WriteTxnMarkersResponseWritableTxnMarkerPartitionResult {
+function readWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(
+  r: Reader,
+  version: number,
+): WriteTxnMarkersResponseWritableTxnMarkerPartitionResult {
   const flex = version >= 1;
   const fPartitionIndex: number = r.int32();
   const fErrorCode: number = r.int16();
@@ -459,11 +499,11 @@ export const WriteTxnMarkersApi: ApiDefinition<WriteTxnMarkersRequest, WriteTxnM
   listeners: ['zkBroker', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: WriteTxnMarkersRequest): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('WriteTxnMarkersRequest', version);
+      checkVersion('WriteTxnMarkersRequest', version, 0, 1);
       writeWriteTxnMarkersRequest(w, version, msg);
     },
     decode(r: Reader, version: number): WriteTxnMarkersRequest {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('WriteTxnMarkersRequest', version);
+      checkVersion('WriteTxnMarkersRequest', version, 0, 1);
       return readWriteTxnMarkersRequest(r, version);
     },
     defaults(): WriteTxnMarkersRequest {
@@ -472,11 +512,11 @@ export const WriteTxnMarkersApi: ApiDefinition<WriteTxnMarkersRequest, WriteTxnM
   },
   response: {
     encode(w: Writer, version: number, msg: WriteTxnMarkersResponse): void {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('WriteTxnMarkersResponse', version);
+      checkVersion('WriteTxnMarkersResponse', version, 0, 1);
       writeWriteTxnMarkersResponse(w, version, msg);
     },
     decode(r: Reader, version: number): WriteTxnMarkersResponse {
-      if (!(version >= 0 && version <= 1) || (version | 0) !== version) throw unsupportedVersion('WriteTxnMarkersResponse', version);
+      checkVersion('WriteTxnMarkersResponse', version, 0, 1);
       return readWriteTxnMarkersResponse(r, version);
     },
     defaults(): WriteTxnMarkersResponse {
