@@ -1,0 +1,56 @@
+import {
+  DeleteTopicsApi,
+  type DeleteTopicsRequest,
+  type DeleteTopicsResponse,
+  type DeleteTopicsResponseDeletableTopicResult,
+  ERROR_CODES,
+} from '@sluice/protocol';
+import type { BrokerContext } from '../server/context.js';
+import type { ApiHandler } from '../server/dispatcher.js';
+import { INTERNAL_TOPICS } from '../state/topic-manager.js';
+import { errorCodeOf, errorMessageOf } from './partition-errors.js';
+
+const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+
+export function deleteTopicsHandler(broker: BrokerContext): ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse> {
+  const deleteOne = (name: string | null, topicId: string, byId: boolean): DeleteTopicsResponseDeletableTopicResult => {
+    const result = { name, topicId, errorCode: 0, errorMessage: null as string | null };
+    const topic = name !== null ? broker.topics.get(name) : broker.topics.getById(topicId);
+    if (topic === undefined) {
+      return {
+        ...result,
+        errorCode: byId && name === null ? ERROR_CODES.UNKNOWN_TOPIC_ID : ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION,
+      };
+    }
+    if (name !== null && topicId !== ZERO_UUID && topic.topicId !== topicId) {
+      return { ...result, errorCode: ERROR_CODES.INVALID_REQUEST, errorMessage: 'Both topic name and id were given' };
+    }
+    if (!broker.config.get('delete.topic.enable')) {
+      return { ...result, errorCode: ERROR_CODES.TOPIC_DELETION_DISABLED };
+    }
+    if (INTERNAL_TOPICS.has(topic.name)) {
+      return { ...result, name: topic.name, errorCode: ERROR_CODES.TOPIC_AUTHORIZATION_FAILED };
+    }
+    try {
+      broker.topics.delete(topic.name);
+      broker.fetchSessions.forgetTopic(topic.name);
+      return { ...result, name: topic.name, topicId: topic.topicId };
+    } catch (err) {
+      return { ...result, errorCode: errorCodeOf(err), errorMessage: errorMessageOf(err) };
+    }
+  };
+
+  return {
+    api: DeleteTopicsApi,
+    // v0 was removed in Kafka 4 (KIP-896).
+    minVersion: 1,
+    maxVersion: 6,
+    handle(req, ctx) {
+      const responses =
+        ctx.apiVersion >= 6
+          ? req.topics.map((t) => deleteOne(t.name, t.topicId, true))
+          : req.topicNames.map((n) => deleteOne(n, ZERO_UUID, false));
+      return { throttleTimeMs: 0, responses };
+    },
+  };
+}

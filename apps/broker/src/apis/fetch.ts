@@ -1,0 +1,262 @@
+import {
+  ERROR_CODES,
+  FetchApi,
+  type FetchRequest,
+  type FetchResponse,
+  type FetchResponseFetchableTopicResponse,
+  type FetchResponsePartitionData,
+  KafkaError,
+} from '@sluice/protocol';
+import type { BrokerContext } from '../server/context.js';
+import type { ApiHandler, RequestContext } from '../server/dispatcher.js';
+import {
+  type FetchSession,
+  MAX_PARTITIONS_PER_SESSION,
+  nextEpoch,
+  type SessionAction,
+  type SessionPartition,
+  sessionKey,
+} from '../state/fetch-sessions.js';
+import type { Partition } from '../state/partition.js';
+import { checkLeaderEpoch, errorCodeOf } from './partition-errors.js';
+
+const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+const EMPTY = Buffer.alloc(0);
+const READ_COMMITTED = 1;
+/** Waits longer than this are cut short: clients re-send, and a bounded wait bounds held state. */
+const MAX_WAIT_CAP_MS = 5 * 60_000;
+
+/** One partition to read in this request. */
+interface Target {
+  key: string;
+  topic: string;
+  topicId: string;
+  partition: number;
+  fetchOffset: bigint;
+  maxBytes: number;
+  currentLeaderEpoch: number;
+  state: Partition | undefined;
+  /** The session's record of it, when the request uses a session. */
+  cached?: SessionPartition;
+}
+
+interface ReadOutcome {
+  target: Target;
+  data: FetchResponsePartitionData;
+}
+
+function partitionData(partitionIndex: number, errorCode: number, readCommitted: boolean): FetchResponsePartitionData {
+  return {
+    partitionIndex,
+    errorCode,
+    highWatermark: -1n,
+    lastStableOffset: -1n,
+    logStartOffset: -1n,
+    divergingEpoch: { epoch: -1, endOffset: -1n },
+    currentLeader: { leaderId: -1, leaderEpoch: -1 },
+    snapshotId: { endOffset: -1n, epoch: -1 },
+    abortedTransactions: readCommitted ? [] : null,
+    preferredReadReplica: -1,
+    records: EMPTY,
+  };
+}
+
+export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, FetchResponse> {
+  const byIds = (version: number) => version >= 13;
+
+  /** The partitions a request names, resolved to this broker's state. */
+  const targetsOf = (req: FetchRequest, version: number): Target[] => {
+    const out: Target[] = [];
+    for (const t of req.topics) {
+      const topic = byIds(version) ? broker.topics.getById(t.topicId) : broker.topics.get(t.topic);
+      for (const p of t.partitions) {
+        out.push({
+          key: sessionKey(byIds(version) ? t.topicId : t.topic, p.partition),
+          topic: topic?.name ?? t.topic,
+          topicId: topic?.topicId ?? t.topicId,
+          partition: p.partition,
+          fetchOffset: p.fetchOffset,
+          maxBytes: p.partitionMaxBytes,
+          currentLeaderEpoch: p.currentLeaderEpoch,
+          state: topic?.partitions[p.partition],
+        });
+      }
+    }
+    return out;
+  };
+
+  /** Folds a request into its session and returns what to read: every partition the session follows. */
+  const sessionTargets = (session: FetchSession, req: FetchRequest, version: number, requested: Target[]): Target[] => {
+    for (const f of req.forgottenTopicsData) {
+      for (const p of f.partitions) session.partitions.delete(sessionKey(byIds(version) ? f.topicId : f.topic, p));
+    }
+    for (const t of requested) {
+      const existing = session.partitions.get(t.key);
+      if (existing) {
+        existing.fetchOffset = t.fetchOffset;
+        existing.maxBytes = t.maxBytes;
+      } else {
+        if (session.partitions.size >= MAX_PARTITIONS_PER_SESSION) {
+          throw new KafkaError(
+            ERROR_CODES.INVALID_REQUEST,
+            `A fetch session holds at most ${MAX_PARTITIONS_PER_SESSION} partitions`,
+          );
+        }
+        session.partitions.set(t.key, {
+          topic: t.topic,
+          topicId: t.topicId,
+          partition: t.partition,
+          fetchOffset: t.fetchOffset,
+          maxBytes: t.maxBytes,
+          sentHighWatermark: -1n,
+          sentLogStartOffset: -1n,
+        });
+      }
+    }
+    const requestedByKey = new Map(requested.map((t) => [t.key, t]));
+    const out: Target[] = [];
+    for (const [key, c] of session.partitions) {
+      const state = (broker.topics.get(c.topic) ?? broker.topics.getById(c.topicId))?.partitions[c.partition];
+      out.push({
+        key,
+        topic: c.topic,
+        topicId: c.topicId,
+        partition: c.partition,
+        fetchOffset: c.fetchOffset,
+        maxBytes: c.maxBytes,
+        currentLeaderEpoch: requestedByKey.get(key)?.currentLeaderEpoch ?? -1,
+        state,
+        cached: c,
+      });
+    }
+    return out;
+  };
+
+  /** Reads every target once, within the response's byte budget. */
+  const readAll = (targets: Target[], maxBytes: number, readCommitted: boolean, version: number): ReadOutcome[] => {
+    let budget = maxBytes;
+    let gotData = false;
+    return targets.map((target) => {
+      if (target.state === undefined) {
+        const code =
+          byIds(version) && broker.topics.getById(target.topicId) === undefined
+            ? ERROR_CODES.UNKNOWN_TOPIC_ID
+            : ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION;
+        return { target, data: partitionData(target.partition, code, readCommitted) };
+      }
+      const log = target.state.log;
+      const data = partitionData(target.partition, 0, readCommitted);
+      try {
+        checkLeaderEpoch(target.currentLeaderEpoch);
+        const limit = Math.max(0, Math.min(target.maxBytes, budget));
+        const upTo = readCommitted ? log.lastStableOffset : log.highWatermark;
+        const r = log.read(target.fetchOffset, Math.max(1, limit), upTo);
+        data.highWatermark = r.highWatermark;
+        data.lastStableOffset = log.lastStableOffset;
+        data.logStartOffset = r.logStartOffset;
+        // KIP-74: only the first partition with data may exceed the limits, by one batch.
+        if (r.records.length > 0 && (r.records.length <= limit || !gotData)) {
+          data.records = r.records;
+          budget -= r.records.length;
+          gotData = true;
+        }
+      } catch (err) {
+        data.errorCode = errorCodeOf(err);
+        data.highWatermark = log.highWatermark;
+        data.lastStableOffset = log.lastStableOffset;
+        data.logStartOffset = log.logStartOffset;
+      }
+      return { target, data };
+    });
+  };
+
+  const respond = (
+    outcomes: ReadOutcome[],
+    version: number,
+    sessionId: number,
+    incremental: boolean,
+  ): FetchResponse => {
+    const topics: FetchResponseFetchableTopicResponse[] = [];
+    let current: FetchResponseFetchableTopicResponse | undefined;
+    let currentKey = '';
+    for (const { target, data } of outcomes) {
+      const c = target.cached;
+      if (c) {
+        const changed =
+          data.records!.length > 0 ||
+          data.errorCode !== 0 ||
+          data.highWatermark !== c.sentHighWatermark ||
+          data.logStartOffset !== c.sentLogStartOffset;
+        c.sentHighWatermark = data.highWatermark;
+        c.sentLogStartOffset = data.logStartOffset;
+        if (incremental && !changed) continue;
+      }
+      if (data.records!.length > 0) broker.metrics?.bytesOut(target.topic, data.records!.length);
+      const key = byIds(version) ? target.topicId : target.topic;
+      if (current === undefined || key !== currentKey) {
+        current = {
+          topic: byIds(version) ? '' : target.topic,
+          topicId: byIds(version) ? target.topicId : ZERO_UUID,
+          partitions: [],
+        };
+        currentKey = key;
+        topics.push(current);
+      }
+      current.partitions.push(data);
+    }
+    return { throttleTimeMs: 0, errorCode: 0, sessionId, responses: topics, nodeEndpoints: [] };
+  };
+
+  const bytesOf = (outcomes: ReadOutcome[]) => outcomes.reduce((n, o) => n + o.data.records!.length, 0);
+  const hasError = (outcomes: ReadOutcome[]) => outcomes.some((o) => o.data.errorCode !== 0);
+
+  return {
+    api: FetchApi,
+    // v0-v3 may need down-conversion to old message formats, which Kafka 4 dropped too (KIP-896).
+    minVersion: 4,
+    maxVersion: 17,
+    handle(req: FetchRequest, ctx: RequestContext) {
+      const version = ctx.apiVersion;
+      let action: SessionAction;
+      try {
+        action = version >= 7 ? broker.fetchSessions.resolve(req.sessionId, req.sessionEpoch) : { kind: 'sessionless' };
+      } catch (err) {
+        return { throttleTimeMs: 0, errorCode: errorCodeOf(err), sessionId: 0, responses: [], nodeEndpoints: [] };
+      }
+      const readCommitted = req.isolationLevel === READ_COMMITTED;
+      const requested = targetsOf(req, version);
+      let targets = requested;
+      let sessionId = 0;
+      if (action.kind !== 'sessionless') {
+        try {
+          targets = sessionTargets(action.session, req, version, requested);
+        } catch (err) {
+          broker.fetchSessions.remove(action.session.id);
+          return { throttleTimeMs: 0, errorCode: errorCodeOf(err), sessionId: 0, responses: [], nodeEndpoints: [] };
+        }
+        sessionId = action.session.id;
+        if (action.kind === 'incremental') action.session.epoch = nextEpoch(action.session.epoch);
+      }
+      const incremental = action.kind === 'incremental';
+      const maxBytes = version >= 3 ? req.maxBytes : 0x7fffffff;
+      let outcomes = readAll(targets, maxBytes, readCommitted, version);
+      const enough = () =>
+        req.maxWaitMs <= 0 || bytesOf(outcomes) >= req.minBytes || hasError(outcomes) || targets.length === 0;
+      if (enough()) return respond(outcomes, version, sessionId, incremental);
+
+      const deadline = Date.now() + Math.min(req.maxWaitMs, MAX_WAIT_CAP_MS);
+      const partitions = targets.map((t) => t.state).filter((p): p is Partition => p !== undefined);
+      return (async () => {
+        // Bounded by the deadline: each round waits for an append or the remaining time.
+        for (;;) {
+          const remaining = deadline - Date.now();
+          if (remaining <= 0 || ctx.connection.closed) break;
+          await broker.notifier.waitForAppend(partitions, remaining);
+          outcomes = readAll(targets, maxBytes, readCommitted, version);
+          if (enough()) break;
+        }
+        return respond(outcomes, version, sessionId, incremental);
+      })();
+    },
+  };
+}

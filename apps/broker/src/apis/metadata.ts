@@ -1,0 +1,98 @@
+import {
+  ERROR_CODES,
+  MetadataApi,
+  type MetadataRequest,
+  type MetadataResponse,
+  type MetadataResponseMetadataResponseTopic,
+} from '@sluice/protocol';
+import type { BrokerContext } from '../server/context.js';
+import type { ApiHandler } from '../server/dispatcher.js';
+import { INTERNAL_TOPICS, type TopicState, topicNameError } from '../state/topic-manager.js';
+import { errorCodeOf, LEADER_EPOCH } from './partition-errors.js';
+
+const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+/** Kafka's "authorized operations not requested" marker. */
+const OPERATIONS_NOT_REQUESTED = -2147483648;
+/** READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS: no ACLs, so everything. */
+const ALL_TOPIC_OPERATIONS = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
+const ALL_CLUSTER_OPERATIONS = (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
+
+export function metadataHandler(broker: BrokerContext): ApiHandler<MetadataRequest, MetadataResponse> {
+  const topicResult = (t: TopicState, includeOps: boolean): MetadataResponseMetadataResponseTopic => ({
+    errorCode: 0,
+    name: t.name,
+    topicId: t.topicId,
+    isInternal: INTERNAL_TOPICS.has(t.name),
+    partitions: t.partitions.map((_, p) => ({
+      errorCode: 0,
+      partitionIndex: p,
+      leaderId: broker.nodeId,
+      leaderEpoch: LEADER_EPOCH,
+      replicaNodes: [broker.nodeId],
+      isrNodes: [broker.nodeId],
+      offlineReplicas: [],
+    })),
+    topicAuthorizedOperations: includeOps ? ALL_TOPIC_OPERATIONS : OPERATIONS_NOT_REQUESTED,
+  });
+  const errorResult = (
+    name: string | null,
+    topicId: string,
+    errorCode: number,
+  ): MetadataResponseMetadataResponseTopic => ({
+    errorCode,
+    name,
+    topicId,
+    isInternal: false,
+    partitions: [],
+    topicAuthorizedOperations: OPERATIONS_NOT_REQUESTED,
+  });
+
+  return {
+    api: MetadataApi,
+    minVersion: 0,
+    maxVersion: 12,
+    handle(req, ctx) {
+      const includeOps = req.includeTopicAuthorizedOperations;
+      // v0 asks for every topic with an empty list; v1+ with null.
+      const all = req.topics === null || (ctx.apiVersion === 0 && req.topics.length === 0);
+      const autoCreate =
+        (ctx.apiVersion < 4 || req.allowAutoTopicCreation) && broker.config.get('auto.create.topics.enable');
+      const topics: MetadataResponseMetadataResponseTopic[] = [];
+      if (all) {
+        for (const t of broker.topics.all()) topics.push(topicResult(t, includeOps));
+      } else {
+        for (const rt of req.topics ?? []) {
+          if (rt.name === null) {
+            const t = broker.topics.getById(rt.topicId);
+            topics.push(t ? topicResult(t, includeOps) : errorResult(null, rt.topicId, ERROR_CODES.UNKNOWN_TOPIC_ID));
+            continue;
+          }
+          const t = broker.topics.get(rt.name);
+          if (t) {
+            topics.push(topicResult(t, includeOps));
+          } else if (topicNameError(rt.name) !== null) {
+            topics.push(errorResult(rt.name, ZERO_UUID, ERROR_CODES.INVALID_TOPIC_EXCEPTION));
+          } else if (autoCreate && !INTERNAL_TOPICS.has(rt.name)) {
+            try {
+              topics.push(topicResult(broker.autoCreateTopic(rt.name), includeOps));
+            } catch (err) {
+              topics.push(errorResult(rt.name, ZERO_UUID, errorCodeOf(err)));
+            }
+          } else {
+            topics.push(errorResult(rt.name, ZERO_UUID, ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION));
+          }
+        }
+      }
+      return {
+        throttleTimeMs: 0,
+        brokers: [{ nodeId: broker.nodeId, host: broker.advertised.host, port: broker.advertised.port, rack: null }],
+        clusterId: broker.clusterId,
+        controllerId: broker.nodeId,
+        topics,
+        clusterAuthorizedOperations: req.includeClusterAuthorizedOperations
+          ? ALL_CLUSTER_OPERATIONS
+          : OPERATIONS_NOT_REQUESTED,
+      };
+    },
+  };
+}

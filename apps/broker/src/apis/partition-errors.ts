@@ -1,0 +1,25 @@
+import { ERROR_CODES, KafkaError } from '@sluice/protocol';
+import { ConfigResourceError } from '../config/index.js';
+
+/** The leader epoch of every partition on a single node: it has always led them. */
+export const LEADER_EPOCH = 0;
+
+/**
+ * Kafka's check of a client's current leader epoch (-1: the client does not know it): a newer
+ * epoch than ours means our metadata is stale, an older one means the client's is.
+ */
+export function checkLeaderEpoch(currentLeaderEpoch: number): void {
+  if (currentLeaderEpoch < 0 || currentLeaderEpoch === LEADER_EPOCH) return;
+  if (currentLeaderEpoch > LEADER_EPOCH) throw new KafkaError(ERROR_CODES.UNKNOWN_LEADER_EPOCH);
+  throw new KafkaError(ERROR_CODES.FENCED_LEADER_EPOCH);
+}
+
+/** The protocol error code of anything thrown while serving one partition or resource. */
+export function errorCodeOf(err: unknown): number {
+  if (err instanceof KafkaError || err instanceof ConfigResourceError) return err.code;
+  return ERROR_CODES.UNKNOWN_SERVER_ERROR;
+}
+
+export function errorMessageOf(err: unknown): string | null {
+  return err instanceof Error ? err.message : null;
+}

@@ -1,0 +1,3 @@
+export * from './config/index.js';
+export { type RunningBroker, type StartBrokerOptions, startBroker } from './server/broker.js';
+export type { BrokerContext } from './server/context.js';

@@ -1,0 +1,227 @@
+import { mkdtempSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LogManager } from '@sluice/log';
+import { alterConfigsHandler, incrementalAlterConfigsHandler } from '../apis/alter-configs.js';
+import { apiVersionsHandler } from '../apis/api-versions.js';
+import { describeClusterHandler, describeLogDirsHandler, describeProducersHandler } from '../apis/cluster.js';
+import { createPartitionsHandler } from '../apis/create-partitions.js';
+import { createTopicsHandler } from '../apis/create-topics.js';
+import { deleteRecordsHandler } from '../apis/delete-records.js';
+import { deleteTopicsHandler } from '../apis/delete-topics.js';
+import { describeConfigsHandler } from '../apis/describe-configs.js';
+import { fetchHandler } from '../apis/fetch.js';
+import { initProducerIdHandler } from '../apis/init-producer-id.js';
+import { listOffsetsHandler } from '../apis/list-offsets.js';
+import { metadataHandler } from '../apis/metadata.js';
+import { offsetForLeaderEpochHandler } from '../apis/offset-for-leader-epoch.js';
+import { produceHandler } from '../apis/produce.js';
+import { type BrokerConfig, ConfigRegistry, ConfigResourceType, createBrokerConfig } from '../config/index.js';
+import { createLogger, type Logger } from '../logger.js';
+import { type BrokerMetrics, createMetrics, type MetricsServer } from '../metrics.js';
+import { AppendNotifier } from '../state/append-notifier.js';
+import { FetchSessionCache } from '../state/fetch-sessions.js';
+import { MetadataStore } from '../state/metadata-store.js';
+import { ProducerIdManager } from '../state/producer-ids.js';
+import { logConfigFor, TopicManager } from '../state/topic-manager.js';
+import { Connection } from './connection.js';
+import type { BrokerContext } from './context.js';
+import { type ApiHandler, Dispatcher } from './dispatcher.js';
+
+export interface StartBrokerOptions {
+  /** A parsed configuration (the CLI builds one from flags, environment and file). */
+  config?: BrokerConfig;
+  /**
+   * Kafka-named properties, used when `config` is not given. Unset, the broker listens on
+   * 127.0.0.1 on an ephemeral port and stores its data in a new temporary directory.
+   */
+  props?: Record<string, string>;
+  logger?: Logger;
+}
+
+export interface RunningBroker {
+  readonly host: string;
+  readonly port: number;
+  /** `host:port`, ready for a client's bootstrap servers. */
+  readonly bootstrap: string;
+  readonly clusterId: string;
+  readonly dataDir: string;
+  readonly context: BrokerContext;
+  /** Stops accepting, finishes in-flight requests (bounded), flushes and closes the logs. */
+  stop(): Promise<void>;
+}
+
+/** Requests read but not answered per connection before the broker stops reading from it. */
+const MAX_IN_FLIGHT_PER_CONNECTION = 100;
+/** How long stop() waits for in-flight requests before closing connections anyway. */
+const SHUTDOWN_GRACE_MS = 5000;
+const MAINTENANCE_INTERVAL_MS = 5000;
+
+function defaultProps(props: Record<string, string> | undefined): Record<string, string> {
+  const out = { ...(props ?? {}) };
+  out.listeners ??= 'PLAINTEXT://127.0.0.1:0';
+  if (out['log.dirs'] === undefined && out['log.dir'] === undefined) {
+    out['log.dirs'] = mkdtempSync(join(tmpdir(), 'sluice-'));
+  }
+  return out;
+}
+
+/** Starts a broker in this process and resolves once it accepts connections. */
+export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
+  const config = options.config ?? createBrokerConfig(defaultProps(options.props));
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const dataDir = config.logDirs[0];
+  const listener = config.listeners[0];
+
+  const store = MetadataStore.open(dataDir, config.clusterId);
+  const configs = new ConfigRegistry(config, store.data.configs);
+  const logLogger = logger.child({ component: 'log' });
+  const logs = LogManager.open(
+    dataDir,
+    {
+      io: config.logIo,
+      logger: { info: (m) => logLogger.info(m), warn: (m) => logLogger.warn(m), error: (m) => logLogger.error(m) },
+    },
+    { topicConfig: (topic) => logConfigFor(configs.topicConfig(topic)) },
+  );
+  store.save();
+  const notifier = new AppendNotifier();
+  const topics = new TopicManager(store, logs, configs, (partition) => {
+    partition.log.onAppend(() => notifier.notify(partition));
+  });
+  const metrics: BrokerMetrics | undefined = config.metrics ? createMetrics() : undefined;
+  metrics?.setPartitionSizeSource(function* () {
+    for (const t of topics.all()) {
+      for (const p of t.partitions) yield { topic: t.name, partition: p.index, bytes: p.log.size };
+    }
+  });
+
+  let dispatcher: Dispatcher | undefined;
+  const context: BrokerContext = {
+    config,
+    configs,
+    nodeId: config.nodeId,
+    clusterId: store.data.clusterId,
+    logger,
+    logs,
+    store,
+    topics,
+    notifier,
+    fetchSessions: new FetchSessionCache(),
+    producerIds: new ProducerIdManager(store),
+    metrics,
+    advertised: { host: listener.host || 'localhost', port: listener.port },
+    supportedApis: () => dispatcher?.supportedApis() ?? [],
+    autoCreateTopic: (name) => topics.create(name, config.get('num.partitions')),
+  };
+
+  // Topic config changes reach the open logs and the metadata file.
+  configs.onChange((change) => {
+    if (change.resourceType === ConfigResourceType.TOPIC) {
+      const t = topics.get(change.resourceName);
+      if (t) {
+        const values = logConfigFor(configs.topicConfig(t.name));
+        for (const p of t.partitions) Object.assign(p.log.config, values);
+      }
+    }
+    topics.saveConfigs();
+  });
+
+  const handlers: ApiHandler[] = [
+    produceHandler(context),
+    fetchHandler(context),
+    listOffsetsHandler(context),
+    metadataHandler(context),
+    offsetForLeaderEpochHandler(context),
+    apiVersionsHandler(context),
+    createTopicsHandler(context),
+    deleteTopicsHandler(context),
+    deleteRecordsHandler(context),
+    initProducerIdHandler(context),
+    describeConfigsHandler(context),
+    alterConfigsHandler(context),
+    createPartitionsHandler(context),
+    incrementalAlterConfigsHandler(context),
+    describeClusterHandler(context),
+    describeLogDirsHandler(context),
+    describeProducersHandler(context),
+  ];
+  dispatcher = new Dispatcher(handlers, logger, {
+    onRequest: (api, version, seconds) => metrics?.observeRequest(api, seconds, version),
+  });
+
+  const connections = new Set<Connection>();
+  let nextConnectionId = 1;
+  const connectionOptions = {
+    maxRequestBytes: config.get('socket.request.max.bytes'),
+    maxInFlight: MAX_IN_FLIGHT_PER_CONNECTION,
+    idleTimeoutMs: Number(config.get('connections.max.idle.ms')),
+  };
+  const server: Server = createServer((socket: Socket) => {
+    const c = new Connection(socket, nextConnectionId++, dispatcher!, connectionOptions, logger, (closed) => {
+      connections.delete(closed);
+      metrics?.connectionClosed();
+    });
+    connections.add(c);
+    metrics?.connectionOpened();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listener.port, listener.host || undefined, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : listener.port;
+  const advertised = config.advertisedListeners[0];
+  context.advertised = {
+    host: advertised.host || listener.host || 'localhost',
+    port: advertised.port === 0 || advertised === listener ? port : advertised.port,
+  };
+  let metricsServer: MetricsServer | undefined;
+  if (metrics && config.metrics) metricsServer = await metrics.listen(config.metrics.port, config.metrics.host);
+
+  const maintenance = setInterval(() => {
+    try {
+      logs.runMaintenance();
+    } catch (err) {
+      logger.error({ err }, 'log maintenance failed');
+    }
+  }, MAINTENANCE_INTERVAL_MS);
+  maintenance.unref();
+
+  logger.info(
+    { host: context.advertised.host, port, dataDir, clusterId: context.clusterId, topics: topics.size },
+    'Sluice broker started',
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      clearInterval(maintenance);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // In-flight requests finish (bounded wait); then every connection goes.
+      const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+      while ([...connections].some((c) => c.inFlight > 0) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      for (const c of [...connections]) c.close();
+      await closed;
+      await metricsServer?.close();
+      for (const t of topics.all()) for (const p of t.partitions) p.saveProducerState();
+      logs.close();
+      logger.info('Sluice broker stopped');
+    })());
+
+  return {
+    host: context.advertised.host,
+    port,
+    bootstrap: `${context.advertised.host}:${port}`,
+    clusterId: context.clusterId,
+    dataDir,
+    context,
+    stop,
+  };
+}

@@ -1,0 +1,150 @@
+import type { Socket } from 'node:net';
+import { FrameDecoder } from '@sluice/protocol';
+import type { Logger } from 'pino';
+
+/** What a connection asks of the broker for each request frame. */
+export interface FrameHandler {
+  /**
+   * Handles one request frame (without its size prefix). Returns the response frame (with its
+   * size prefix), null when the request gets no response (Produce with acks=0), or a promise of
+   * either. Throwing (or rejecting) closes the connection, as Kafka does for a request it cannot parse.
+   */
+  handle(frame: Buffer, connection: ConnectionInfo): Buffer | null | Promise<Buffer | null>;
+}
+
+export interface ConnectionInfo {
+  readonly id: number;
+  readonly remote: string;
+  /** Set when the connection closes, so long-running handlers can give up early. */
+  closed: boolean;
+}
+
+export interface ConnectionOptions {
+  maxRequestBytes: number;
+  /** Requests read but not yet answered; beyond this the socket is not read (backpressure). */
+  maxInFlight: number;
+  idleTimeoutMs: number;
+}
+
+interface Pending {
+  done: boolean;
+  response: Buffer | null;
+}
+
+/**
+ * One client connection: cuts the byte stream into frames, hands each to the broker in arrival
+ * order, and writes the responses in request order even when later requests finish first.
+ * Reading stops while too many requests are unanswered or the socket's writes are not drained.
+ */
+export class Connection implements ConnectionInfo {
+  readonly id: number;
+  readonly remote: string;
+  closed = false;
+  private readonly decoder: FrameDecoder;
+  private readonly queue: Pending[] = [];
+  private writeBlocked = false;
+  private paused = false;
+
+  constructor(
+    private readonly socket: Socket,
+    id: number,
+    private readonly handler: FrameHandler,
+    private readonly options: ConnectionOptions,
+    private readonly log: Logger,
+    private readonly onClose: (c: Connection) => void,
+  ) {
+    this.id = id;
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.decoder = new FrameDecoder({ maxFrameSize: options.maxRequestBytes });
+    socket.setNoDelay(true);
+    if (options.idleTimeoutMs > 0) socket.setTimeout(options.idleTimeoutMs, () => this.close('idle timeout'));
+    socket.on('data', (chunk) => this.onData(chunk));
+    socket.on('drain', () => {
+      this.writeBlocked = false;
+      this.updateFlow();
+    });
+    socket.on('error', (err) => this.close(`socket error: ${err.message}`));
+    socket.on('close', () => this.close());
+  }
+
+  /** Requests received and not yet answered. */
+  get inFlight(): number {
+    return this.queue.length;
+  }
+
+  private onData(chunk: Buffer): void {
+    try {
+      this.decoder.push(chunk, (frame) => this.onFrame(frame));
+    } catch (err) {
+      this.close(`invalid request framing: ${(err as Error).message}`);
+    }
+  }
+
+  private onFrame(frame: Buffer): void {
+    if (this.closed) return;
+    const slot: Pending = { done: false, response: null };
+    this.queue.push(slot);
+    this.updateFlow();
+    let result: Buffer | null | Promise<Buffer | null>;
+    try {
+      result = this.handler.handle(frame, this);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (response) => this.complete(slot, response),
+        (err) => this.fail(err),
+      );
+    } else {
+      this.complete(slot, result);
+    }
+  }
+
+  private complete(slot: Pending, response: Buffer | null): void {
+    slot.done = true;
+    slot.response = response;
+    this.flush();
+  }
+
+  private fail(err: unknown): void {
+    this.close(`request failed: ${(err as Error)?.message ?? String(err)}`);
+  }
+
+  /** Writes every finished response at the front of the queue, in request order. */
+  private flush(): void {
+    if (this.closed) return;
+    const q = this.queue;
+    let n = 0;
+    while (n < q.length && q[n].done) {
+      const response = q[n].response;
+      if (response !== null && !this.socket.write(response)) this.writeBlocked = true;
+      n++;
+    }
+    if (n > 0) q.splice(0, n);
+    this.updateFlow();
+  }
+
+  private updateFlow(): void {
+    if (this.closed) return;
+    const shouldPause = this.writeBlocked || this.queue.length >= this.options.maxInFlight;
+    if (shouldPause && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    } else if (!shouldPause && this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  /** Closes the connection; `reason` (when given) is logged once. */
+  close(reason?: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (reason) this.log.info({ connection: this.id, remote: this.remote }, `closing connection: ${reason}`);
+    this.queue.length = 0;
+    this.socket.destroy();
+    this.onClose(this);
+  }
+}

@@ -1,0 +1,42 @@
+import type { LogManager } from '@sluice/log';
+import type { Logger } from 'pino';
+import type { BrokerConfig, ConfigRegistry } from '../config/index.js';
+import type { AppendNotifier } from '../state/append-notifier.js';
+import type { FetchSessionCache } from '../state/fetch-sessions.js';
+import type { MetadataStore } from '../state/metadata-store.js';
+import type { ProducerIdManager } from '../state/producer-ids.js';
+import type { TopicManager, TopicState } from '../state/topic-manager.js';
+
+/** The address clients are told to use for this broker. */
+export interface AdvertisedEndpoint {
+  host: string;
+  port: number;
+}
+
+/** Counters the handlers feed (Prometheus, when enabled). */
+export interface BrokerMetrics {
+  bytesIn(topic: string, bytes: number): void;
+  bytesOut(topic: string, bytes: number): void;
+}
+
+/** Everything the API handlers work with: the broker's state and services. */
+export interface BrokerContext {
+  readonly config: BrokerConfig;
+  readonly configs: ConfigRegistry;
+  readonly nodeId: number;
+  readonly clusterId: string;
+  readonly logger: Logger;
+  readonly logs: LogManager;
+  readonly store: MetadataStore;
+  readonly topics: TopicManager;
+  readonly notifier: AppendNotifier;
+  readonly fetchSessions: FetchSessionCache;
+  readonly producerIds: ProducerIdManager;
+  readonly metrics?: BrokerMetrics;
+  /** Filled in once the listener is bound (the port may be ephemeral). */
+  advertised: AdvertisedEndpoint;
+  /** The API versions the broker serves (ApiVersions answers this). */
+  supportedApis(): { apiKey: number; minVersion: number; maxVersion: number }[];
+  /** Creates a topic with the broker's defaults, as auto.create.topics.enable does. */
+  autoCreateTopic(name: string): TopicState;
+}

@@ -1,0 +1,115 @@
+import {
+  type ApiDefinition,
+  ApiVersionsApi,
+  type ApiVersionsResponse,
+  ERROR_CODES,
+  peekRequestHead,
+  Reader,
+  type RequestHeader,
+  RequestHeaderCodec,
+  ResponseHeaderCodec,
+  requestHeaderVersion,
+  responseHeaderVersion,
+  Writer,
+  writeFrame,
+} from '@sluice/protocol';
+import type { Logger } from 'pino';
+import type { ConnectionInfo, FrameHandler } from './connection.js';
+
+/** What a handler knows about the request it answers. */
+export interface RequestContext {
+  readonly apiVersion: number;
+  readonly header: RequestHeader;
+  readonly connection: ConnectionInfo;
+}
+
+/**
+ * One API's handler: turns a decoded request into a response (or null for no response, as for
+ * Produce with acks=0). `minVersion`/`maxVersion` are what the broker advertises and accepts.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: handlers of every API share one list; each is typed where it is written.
+export interface ApiHandler<Req = any, Res = any> {
+  readonly api: ApiDefinition<Req, Res>;
+  readonly minVersion: number;
+  readonly maxVersion: number;
+  handle(request: Req, ctx: RequestContext): Res | null | Promise<Res | null>;
+}
+
+export interface RequestObserver {
+  /** Called after each answered request. */
+  onRequest(apiName: string, apiVersion: number, seconds: number, requestBytes: number): void;
+}
+
+/**
+ * Parses request frames, routes them to the API handlers and frames their responses. Everything
+ * that is not a well-formed request of a supported API and version closes the connection with
+ * one log line, as Kafka's broker does; ApiVersions alone answers an unsupported version with
+ * UNSUPPORTED_VERSION so that clients can negotiate.
+ */
+export class Dispatcher implements FrameHandler {
+  private readonly handlers: (ApiHandler | undefined)[] = [];
+  private readonly writer = new Writer(64 * 1024);
+
+  constructor(
+    handlers: readonly ApiHandler[],
+    private readonly log: Logger,
+    private readonly observer?: RequestObserver,
+  ) {
+    for (const h of handlers) this.handlers[h.api.apiKey] = h;
+  }
+
+  /** The API keys and version ranges this broker serves, as ApiVersions advertises them. */
+  supportedApis(): { apiKey: number; minVersion: number; maxVersion: number }[] {
+    return this.handlers
+      .filter((h): h is ApiHandler => h !== undefined)
+      .map((h) => ({ apiKey: h.api.apiKey, minVersion: h.minVersion, maxVersion: h.maxVersion }));
+  }
+
+  handle(frame: Buffer, connection: ConnectionInfo): Buffer | null | Promise<Buffer | null> {
+    const started = performance.now();
+    const head = peekRequestHead(frame);
+    const handler = this.handlers[head.apiKey];
+    if (handler === undefined) {
+      throw new Error(`unknown API key ${head.apiKey} (correlation id ${head.correlationId})`);
+    }
+    const { api } = handler;
+    if (head.apiVersion < handler.minVersion || head.apiVersion > handler.maxVersion) {
+      if (api.apiKey === ApiVersionsApi.apiKey) return this.unsupportedApiVersions(head.correlationId, handler);
+      throw new Error(
+        `unsupported ${api.name} version ${head.apiVersion} (supported ${handler.minVersion}-${handler.maxVersion})`,
+      );
+    }
+    const reader = new Reader(frame);
+    const header = RequestHeaderCodec.decode(reader, requestHeaderVersion(head.apiKey, head.apiVersion));
+    const request = api.request.decode(reader, head.apiVersion);
+    const ctx: RequestContext = { apiVersion: head.apiVersion, header, connection };
+    const result = handler.handle(request, ctx);
+    const finish = (response: unknown): Buffer | null => {
+      if (response === null) return null;
+      const out = this.encodeResponse(api, head.apiVersion, head.correlationId, response);
+      this.observer?.onRequest(api.name, head.apiVersion, (performance.now() - started) / 1000, frame.length);
+      return out;
+    };
+    return result instanceof Promise ? result.then(finish) : finish(result);
+  }
+
+  private encodeResponse(api: ApiDefinition, version: number, correlationId: number, response: unknown): Buffer {
+    const w = this.writer.reset();
+    writeFrame(w, [
+      (w) => ResponseHeaderCodec.encode(w, responseHeaderVersion(api.apiKey, version), { correlationId }),
+      (w) => api.response.encode(w, version, response),
+    ]);
+    return w.toBuffer();
+  }
+
+  /** Kafka answers an ApiVersions request of a version it does not know with a v0 response. */
+  private unsupportedApiVersions(correlationId: number, handler: ApiHandler): Buffer {
+    this.log.debug({ correlationId }, 'ApiVersions request of an unsupported version');
+    const response: ApiVersionsResponse = {
+      ...ApiVersionsApi.response.defaults(),
+      errorCode: ERROR_CODES.UNSUPPORTED_VERSION,
+      apiKeys: [{ apiKey: handler.api.apiKey, minVersion: handler.minVersion, maxVersion: handler.maxVersion }],
+    };
+    return this.encodeResponse(ApiVersionsApi, 0, correlationId, response);
+  }
+}

@@ -1,0 +1,137 @@
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AppendResult, PartitionLog } from '@sluice/log';
+import {
+  BASE_SEQUENCE_OFFSET,
+  BATCH_LENGTH_OFFSET,
+  LAST_OFFSET_DELTA_OFFSET,
+  LOG_OVERHEAD,
+  MAX_TIMESTAMP_OFFSET,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
+  RECORD_BATCH_OVERHEAD,
+} from '@sluice/protocol';
+import { type BatchMetadata, type ProducerBatchInfo, ProducerStateManager } from './producer-state.js';
+
+export const PRODUCER_SNAPSHOT_FILE = 'sluice-producer-state.json';
+/** Bytes read per step when rebuilding producer state from the log. */
+const SCAN_CHUNK_BYTES = 4 << 20;
+
+export interface PartitionAppendResult extends AppendResult {
+  /** The batch was a retry of one already in the log; the offsets are the original ones. */
+  duplicate: boolean;
+}
+
+/** Reads the producer fields of the batch header at `at`. */
+export function producerInfoOf(buf: Buffer, at: number): ProducerBatchInfo {
+  return {
+    producerId: buf.readBigInt64BE(at + PRODUCER_ID_OFFSET),
+    producerEpoch: buf.readInt16BE(at + PRODUCER_EPOCH_OFFSET),
+    baseSequence: buf.readInt32BE(at + BASE_SEQUENCE_OFFSET),
+    lastOffsetDelta: buf.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET),
+    maxTimestamp: buf.readBigInt64BE(at + MAX_TIMESTAMP_OFFSET),
+  };
+}
+
+/**
+ * A partition this broker leads: its log plus the producer state that guards it. On a single
+ * node the broker is always the leader with epoch 0 and the in-sync replica set is itself, so
+ * the high watermark follows the log end.
+ */
+export class Partition {
+  readonly producers = new ProducerStateManager();
+  readonly leaderEpoch = 0;
+
+  constructor(
+    readonly topic: string,
+    readonly index: number,
+    readonly log: PartitionLog,
+  ) {
+    this.loadProducerState();
+  }
+
+  /**
+   * Appends one batch from a producer: duplicate detection and sequence checks for idempotent
+   * producers, then the log append (offset assignment, CRC check), then the producer state.
+   */
+  appendFromClient(batch: Buffer): PartitionAppendResult {
+    const info = producerInfoOf(batch, 0);
+    const idempotent = info.producerId >= 0n;
+    if (idempotent) {
+      const check = this.producers.check(info);
+      if (check.kind === 'duplicate') return this.duplicateResult(check.batch);
+    }
+    const result = this.log.append(batch, { leaderEpoch: this.leaderEpoch });
+    this.log.highWatermark = this.log.logEndOffset;
+    if (idempotent) this.producers.update(info, result.firstOffset);
+    return { ...result, duplicate: false };
+  }
+
+  private duplicateResult(m: BatchMetadata): PartitionAppendResult {
+    return {
+      firstOffset: m.firstOffset,
+      lastOffset: m.lastOffset,
+      logAppendTime: -1n,
+      position: -1,
+      logStartOffset: this.log.logStartOffset,
+      duplicate: true,
+    };
+  }
+
+  /** Writes the producer state next to the log, tagged with the log end offset it is valid at. */
+  saveProducerState(): void {
+    const file = join(this.log.dir, PRODUCER_SNAPSHOT_FILE);
+    const body = JSON.stringify({ offset: this.log.logEndOffset.toString(), producers: this.producers.toJSON() });
+    writeFileSync(`${file}.tmp`, body);
+    renameSync(`${file}.tmp`, file);
+  }
+
+  /**
+   * Producer state survives restarts: load the snapshot of the last clean stop and replay the
+   * batch headers written after it (all of them when there is no usable snapshot).
+   */
+  private loadProducerState(): void {
+    const file = join(this.log.dir, PRODUCER_SNAPSHOT_FILE);
+    let from = this.log.logStartOffset;
+    if (existsSync(file)) {
+      try {
+        const snap = JSON.parse(readFileSync(file, 'utf8')) as { offset: string; producers: unknown };
+        const offset = BigInt(snap.offset);
+        if (offset <= this.log.logEndOffset && offset >= this.log.logStartOffset) {
+          this.producers.load(snap.producers);
+          from = offset;
+        }
+      } catch {
+        this.producers.clear();
+      }
+      // A snapshot is only trusted once: after this start the log may move past it.
+      rmSync(file, { force: true });
+    }
+    this.replayFrom(from);
+  }
+
+  private replayFrom(offset: bigint): void {
+    let next = offset;
+    // Bounded: each round moves `next` past at least one batch, or stops.
+    while (next < this.log.logEndOffset) {
+      const { records } = this.log.read(next, SCAN_CHUNK_BYTES);
+      if (records.length === 0) break;
+      let at = 0;
+      let progressed = false;
+      while (at + RECORD_BATCH_OVERHEAD <= records.length) {
+        const size = records.readInt32BE(at + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
+        if (size < RECORD_BATCH_OVERHEAD || at + size > records.length) break;
+        const base = records.readBigInt64BE(at);
+        const info = producerInfoOf(records, at);
+        if (info.producerId >= 0n && base >= offset) this.producers.update(info, base);
+        const after = base + BigInt(info.lastOffsetDelta) + 1n;
+        if (after > next) {
+          next = after;
+          progressed = true;
+        }
+        at += size;
+      }
+      if (!progressed) break;
+    }
+  }
+}

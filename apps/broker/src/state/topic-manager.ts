@@ -1,0 +1,204 @@
+import type { LogConfig, LogManager } from '@sluice/log';
+import { ERROR_CODES, KafkaError } from '@sluice/protocol';
+import type { ConfigRegistry, TopicConfigValues } from '../config/index.js';
+import { type MetadataStore, newTopicId, type TopicRecord } from './metadata-store.js';
+import { Partition } from './partition.js';
+
+/** A topic and the logs of its partitions (index = partition id). */
+export interface TopicState {
+  readonly name: string;
+  readonly topicId: string;
+  readonly partitions: Partition[];
+}
+
+export const MAX_TOPIC_NAME_LENGTH = 249;
+/** A bound on partitions per topic, well above what one node serves, so a request cannot exhaust file handles. */
+export const MAX_PARTITIONS_PER_TOPIC = 10_000;
+const LEGAL_TOPIC_NAME = /^[a-zA-Z0-9._-]+$/;
+export const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state']);
+
+/** Kafka's Topic.validate: an error message, or null for a legal name. */
+export function topicNameError(name: string): string | null {
+  if (name.length === 0) return "Topic name is illegal, it can't be empty";
+  if (name === '.' || name === '..') return 'Topic name cannot be "." or ".."';
+  if (name.length > MAX_TOPIC_NAME_LENGTH) {
+    return `Topic name is illegal, it can't be longer than ${MAX_TOPIC_NAME_LENGTH} characters, topic name: ${name}`;
+  }
+  if (!LEGAL_TOPIC_NAME.test(name)) {
+    return `Topic name "${name}" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`;
+  }
+  return null;
+}
+
+/** Topics whose names differ only in '.' versus '_' collide in metric names; Kafka refuses the second. */
+function collisionKey(name: string): string {
+  return name.replaceAll('.', '_');
+}
+
+const clampToNumber = (v: bigint | number): number =>
+  typeof v === 'number' ? v : v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
+
+/** The log settings of a topic, from its effective topic config. */
+export function logConfigFor(values: TopicConfigValues): Partial<LogConfig> {
+  const policy = values['cleanup.policy'];
+  return {
+    segmentBytes: clampToNumber(values['segment.bytes']),
+    segmentMs: clampToNumber(values['segment.ms']),
+    segmentIndexBytes: clampToNumber(values['segment.index.bytes']),
+    indexIntervalBytes: clampToNumber(values['index.interval.bytes']),
+    flushMessages: clampToNumber(values['flush.messages']),
+    flushMs: clampToNumber(values['flush.ms']),
+    retentionMs: clampToNumber(values['retention.ms']),
+    retentionBytes: clampToNumber(values['retention.bytes']),
+    cleanupPolicy: policy.includes('compact') ? (policy.includes('delete') ? 'compact,delete' : 'compact') : 'delete',
+    deleteRetentionMs: clampToNumber(values['delete.retention.ms']),
+    minCleanableDirtyRatio: values['min.cleanable.dirty.ratio'],
+    minCompactionLagMs: clampToNumber(values['min.compaction.lag.ms']),
+    maxMessageBytes: clampToNumber(values['max.message.bytes']),
+    messageTimestampType: values['message.timestamp.type'] as LogConfig['messageTimestampType'],
+  };
+}
+
+/**
+ * The topics of this node: their ids and partition logs. Metadata changes go to the store
+ * first, then to the logs, so a crash between the two leaves a state that start-up repairs
+ * (missing partition logs are created again; logs of unknown topics are left alone and logged).
+ */
+export class TopicManager {
+  private readonly byName = new Map<string, TopicState>();
+  private readonly byId = new Map<string, TopicState>();
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly logs: LogManager,
+    private readonly configs: ConfigRegistry,
+    private readonly onNewPartition: (partition: Partition) => void,
+  ) {
+    for (const t of store.data.topics) this.open(t);
+  }
+
+  private open(t: TopicRecord): TopicState {
+    const overrides = logConfigFor(this.configs.topicConfig(t.name));
+    const partitions: Partition[] = [];
+    for (let p = 0; p < t.partitions; p++) partitions.push(this.openPartition(t.name, p, overrides));
+    const state: TopicState = { name: t.name, topicId: t.topicId, partitions };
+    this.byName.set(t.name, state);
+    this.byId.set(t.topicId, state);
+    return state;
+  }
+
+  private openPartition(topic: string, index: number, overrides: Partial<LogConfig>): Partition {
+    const partition = new Partition(topic, index, this.logs.getOrCreate(topic, index, overrides));
+    this.onNewPartition(partition);
+    return partition;
+  }
+
+  get(name: string): TopicState | undefined {
+    return this.byName.get(name);
+  }
+
+  getById(topicId: string): TopicState | undefined {
+    return this.byId.get(topicId);
+  }
+
+  all(): IterableIterator<TopicState> {
+    return this.byName.values();
+  }
+
+  get size(): number {
+    return this.byName.size;
+  }
+
+  partition(topic: string, partition: number): Partition | undefined {
+    return this.byName.get(topic)?.partitions[partition];
+  }
+
+  /**
+   * Checks a CreateTopics entry as Kafka does, without creating anything. Throws KafkaError
+   * with the code and message CreateTopics answers.
+   */
+  validateCreate(name: string, partitions: number): void {
+    const nameError = topicNameError(name);
+    if (nameError !== null) throw new KafkaError(ERROR_CODES.INVALID_TOPIC_EXCEPTION, nameError);
+    if (this.byName.has(name))
+      throw new KafkaError(ERROR_CODES.TOPIC_ALREADY_EXISTS, `Topic '${name}' already exists.`);
+    const key = collisionKey(name);
+    for (const other of this.byName.keys()) {
+      if (collisionKey(other) === key) {
+        throw new KafkaError(
+          ERROR_CODES.INVALID_TOPIC_EXCEPTION,
+          `Topic '${name}' collides with existing topic: ${other}`,
+        );
+      }
+    }
+    if (partitions < 1) {
+      throw new KafkaError(ERROR_CODES.INVALID_PARTITIONS, 'Number of partitions must be larger than 0.');
+    }
+    if (partitions > MAX_PARTITIONS_PER_TOPIC) {
+      throw new KafkaError(
+        ERROR_CODES.INVALID_PARTITIONS,
+        `Number of partitions ${partitions} is above the limit of ${MAX_PARTITIONS_PER_TOPIC} per topic.`,
+      );
+    }
+  }
+
+  create(name: string, partitions: number, overrides: Record<string, string> = {}): TopicState {
+    this.validateCreate(name, partitions);
+    const record: TopicRecord = { name, topicId: newTopicId(), partitions };
+    this.configs.setTopicOverrides(name, overrides);
+    this.store.data.topics.push(record);
+    this.store.data.configs = this.configs.snapshot();
+    this.store.save();
+    return this.open(record);
+  }
+
+  delete(name: string): TopicState {
+    const state = this.byName.get(name);
+    if (!state) throw new KafkaError(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION);
+    this.store.data.topics = this.store.data.topics.filter((t) => t.name !== name);
+    this.configs.deleteTopic(name);
+    this.store.data.configs = this.configs.snapshot();
+    this.store.save();
+    this.byName.delete(name);
+    this.byId.delete(state.topicId);
+    for (let p = 0; p < state.partitions.length; p++) this.logs.deleteLog(name, p);
+    return state;
+  }
+
+  /** CreatePartitions: grows a topic to `total` partitions. */
+  validateAddPartitions(name: string, total: number): TopicState {
+    const state = this.byName.get(name);
+    if (!state) throw new KafkaError(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`);
+    const current = state.partitions.length;
+    if (total < current) {
+      throw new KafkaError(
+        ERROR_CODES.INVALID_PARTITIONS,
+        `The topic ${name} currently has ${current} partition(s); ${total} would not be an increase.`,
+      );
+    }
+    if (total === current) {
+      throw new KafkaError(ERROR_CODES.INVALID_PARTITIONS, `Topic already has ${current} partition(s).`);
+    }
+    if (total > MAX_PARTITIONS_PER_TOPIC) {
+      throw new KafkaError(
+        ERROR_CODES.INVALID_PARTITIONS,
+        `Number of partitions ${total} is above the limit of ${MAX_PARTITIONS_PER_TOPIC} per topic.`,
+      );
+    }
+    return state;
+  }
+
+  addPartitions(name: string, total: number): void {
+    const state = this.validateAddPartitions(name, total);
+    const record = this.store.data.topics.find((t) => t.name === name)!;
+    record.partitions = total;
+    this.store.save();
+    const overrides = logConfigFor(this.configs.topicConfig(name));
+    for (let p = state.partitions.length; p < total; p++) state.partitions.push(this.openPartition(name, p, overrides));
+  }
+
+  /** Persists the config registry (after an AlterConfigs). */
+  saveConfigs(): void {
+    this.store.data.configs = this.configs.snapshot();
+    this.store.save();
+  }
+}
