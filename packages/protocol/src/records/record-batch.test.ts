@@ -149,6 +149,24 @@ describe('build -> view -> iterate', () => {
     expect(e).toBeInstanceOf(DecodeError);
     expect(e.code).toBe(ERROR_CODES.INVALID_RECORD);
   });
+  it('an empty batch kept by compaction (no records, even when marked compressed)', async () => {
+    const buf = buildRecordBatchSync({
+      records: [],
+      lastOffsetDelta: 4,
+      producerId: 3n,
+      producerEpoch: 1,
+      baseSequence: 7,
+    });
+    const b = RecordBatch.from(buf);
+    b.validate();
+    expect([b.recordCount, b.lastOffsetDelta, b.lastSequence]).toEqual([0, 4, 11]);
+    expect(b.records().toArray()).toEqual([]);
+    buf[ATTRIBUTES_OFFSET + 1] = CompressionType.Zstd;
+    b.updateCrc();
+    b.validate();
+    expect((await b.decompressedRecords()).toArray()).toEqual([]);
+    expect(b.records().toArray()).toEqual([]);
+  });
 });
 
 describe('broker patches', () => {

@@ -278,6 +278,11 @@ export class RecordBatch {
     );
   }
 
+  /** A compressed batch emptied by compaction may carry no payload at all: nothing to decompress. */
+  private get emptyPayload(): boolean {
+    return this.buffer.length === RECORD_BATCH_OVERHEAD && this.recordCount === 0;
+  }
+
   private decompressed(payload: Buffer): RecordIterator {
     // Offsets in errors count from the start of the decompressed records.
     return this.iterate(payload, 0, 0, 'decompressed record');
@@ -289,7 +294,7 @@ export class RecordBatch {
    */
   records(options?: DecompressOptions): RecordIterator {
     const compression = this.compression;
-    if (compression === 0) return this.iterate(this.buffer, RECORD_BATCH_OVERHEAD, 0, 'record');
+    if (compression === 0 || this.emptyPayload) return this.iterate(this.buffer, RECORD_BATCH_OVERHEAD, 0, 'record');
     if (!hasSyncCodec(compression)) {
       if (compression > MAX_COMPRESSION_ID) {
         throw corrupt(`record batch: unknown compression type ${compression}`, ATTRIBUTES_OFFSET);
@@ -306,7 +311,7 @@ export class RecordBatch {
   /** The records of any batch, decompressing first (off the main thread for gzip and zstd). */
   async decompressedRecords(options?: DecompressOptions): Promise<RecordIterator> {
     const compression = this.compression;
-    if (compression === 0) return this.iterate(this.buffer, RECORD_BATCH_OVERHEAD, 0, 'record');
+    if (compression === 0 || this.emptyPayload) return this.iterate(this.buffer, RECORD_BATCH_OVERHEAD, 0, 'record');
     if (compression > MAX_COMPRESSION_ID) {
       throw corrupt(`record batch: unknown compression type ${compression}`, ATTRIBUTES_OFFSET);
     }
