@@ -250,11 +250,15 @@ export function buildRecordBatchSync(o: BuildBatchOptions): Buffer {
   return withCompressed(o, p, codecFor(compression).compressSync!(recordsSection(o, p)));
 }
 
-/** Builds a RecordBatch with any codec (zstd compresses asynchronously). */
+/**
+ * Builds a RecordBatch with any codec. gzip, lz4 and zstd compress on the libuv thread pool,
+ * so a large batch does not hold up the event loop.
+ */
 export async function buildRecordBatch(o: BuildBatchOptions): Promise<Buffer> {
   const compression = o.compression ?? CompressionType.None;
-  if (compression !== CompressionType.Zstd) return buildRecordBatchSync(o);
+  if (compression === CompressionType.None || compression === CompressionType.Snappy) return buildRecordBatchSync(o);
+  const codec = codecFor(compression);
   const p = plan(o);
   const raw = recordsSection(o, p);
-  return withCompressed(o, p, await codecFor(compression).compress(raw));
+  return withCompressed(o, p, await codec.compress(raw));
 }

@@ -465,7 +465,8 @@ export class RecordBatchIterator implements IterableIterator<RecordBatch> {
     if (magic !== CURRENT_MAGIC) {
       throw corrupt(`record batch: magic ${magic} (legacy message sets need decodeRecordSet)`, pos + MAGIC_OFFSET);
     }
-    const batch = new RecordBatch(this.buffer.subarray(0, this.end), pos);
+    // Bounds are checked above against `end`, so the view can take the buffer as it is.
+    const batch = new RecordBatch(this.buffer, pos);
     this.position = pos + LOG_OVERHEAD + length;
     return { done: false, value: batch };
   }
