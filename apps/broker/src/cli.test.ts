@@ -1,5 +1,7 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,4 +86,47 @@ describe('the sluice process', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('Invalid value 0 for configuration num.partitions: Value must be at least 1');
   });
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`starts a broker on an ephemeral port and exits 0 on ${signal}`, async () => {
+      const data = join(dir, `data-${signal}`);
+      mkdirSync(data, { recursive: true });
+      const child = spawn(
+        process.execPath,
+        ['--conditions=sluice-source', '--import', 'tsx', cli, 'broker', '--port', '0', '--data-dir', data],
+        { cwd: process.cwd(), env: { ...process.env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let out = '';
+      let stderr = '';
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      const port = await new Promise<number>((resolvePort, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`no 'listening' line; stdout=${out} stderr=${stderr}`)),
+          20_000,
+        );
+        child.stdout.on('data', (d) => {
+          out += d;
+          for (const line of out.split('\n')) {
+            if (!line.startsWith('{')) continue;
+            const o = JSON.parse(line) as { msg?: string; port?: number };
+            if (o.msg === 'listening' && typeof o.port === 'number') {
+              clearTimeout(timer);
+              resolvePort(o.port);
+            }
+          }
+        });
+        child.once('exit', (code) => reject(new Error(`exited early with ${code}: ${stderr}`)));
+      });
+      expect(port).toBeGreaterThan(0);
+      // The port really accepts connections.
+      const sock = createConnection({ host: '127.0.0.1', port });
+      await once(sock, 'connect');
+      sock.destroy();
+      child.kill(signal);
+      const [code] = await once(child, 'exit');
+      expect(code).toBe(0);
+    });
+  }
 });

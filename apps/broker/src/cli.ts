@@ -101,7 +101,8 @@ async function runBroker(opts: BrokerCommandOptions): Promise<void> {
     logger.fatal({ err: e }, 'broker failed to start');
     process.exit(1);
   }
-  logger.info({ host: broker.host, port: broker.port, logDirs: config.logDirs }, 'broker started');
+  // The one line scripts can wait for: the bound address (port 0 resolved).
+  logger.info({ host: broker.host, port: broker.port }, 'listening');
 
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -113,10 +114,7 @@ async function runBroker(opts: BrokerCommandOptions): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     broker.stop().then(
-      () => {
-        logger.info('broker stopped');
-        process.exit(0);
-      },
+      () => process.exit(0),
       (e: unknown) => {
         logger.error({ err: e }, 'error during shutdown');
         process.exit(1);
