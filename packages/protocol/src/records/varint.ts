@@ -1,6 +1,6 @@
 /**
- * Zigzag varint helpers on plain numbers for the record hot path: writers return the next
- * position, readers leave it in a cursor. No allocation per call.
+ * Varint writers on plain numbers for the record builder's hot path: each returns the next
+ * position. No allocation per call.
  */
 
 /** Bytes an unsigned varint of `u` (0 <= u < 2^53) takes. */
@@ -12,16 +12,6 @@ export function uvarintBytes(u: number): number {
   let n = 5;
   for (let x = Math.floor(u / 0x800000000); x > 0; x = Math.floor(x / 128)) n++;
   return n;
-}
-
-/** Zigzag of a safe integer, as an exact non-negative number (valid for |v| < 2^52). */
-export function zigzag(v: number): number {
-  return v >= 0 ? v * 2 : -v * 2 - 1;
-}
-
-/** Bytes a zigzag varint or varlong of `v` takes. */
-export function varintBytes(v: number): number {
-  return uvarintBytes(v >= 0 ? v * 2 : -v * 2 - 1);
 }
 
 export function writeUvarint(buf: Buffer, pos: number, u: number): number {
@@ -39,8 +29,3 @@ export function writeVarint(buf: Buffer, pos: number, v: number): number {
 
 /** Largest magnitude whose zigzag stays an exact number. */
 export const MAX_VARLONG_NUMBER = 2 ** 51;
-
-/** A read position shared by the record decoders (one per iterator, reused for every field). */
-export interface Cursor {
-  pos: number;
-}
