@@ -50,15 +50,14 @@ export class MetadataStore {
   static open(dir: string, clusterId: string | null): MetadataStore {
     const file = join(dir, METADATA_FILE);
     if (!existsSync(file)) {
-      const store = new MetadataStore(file, {
+      // Saved by the caller once it holds the data directory's lock.
+      return new MetadataStore(file, {
         version: 1,
         clusterId: clusterId ?? newClusterId(),
         topics: [],
         configs: { dynamicBroker: {}, dynamicDefault: {}, topics: {} },
         nextProducerId: '0',
       });
-      store.save();
-      return store;
     }
     const text = readFileSync(file);
     if (text.length > MAX_METADATA_BYTES)
