@@ -889,7 +889,8 @@ class MessageGen {
 
   defaultOf(s: StructInfo): string[] {
     return [
-      `function default${s.tsName}(): ${s.tsName} {`,
+      `/** A new ${s.tsName} with every field at its schema default. */`,
+      `export function default${s.tsName}(): ${s.tsName} {`,
       '  return {',
       ...s.fields.map((f) => `    ${lowerFirst(f.name)}: ${this.defaultExpr(f)},`),
       '  };',

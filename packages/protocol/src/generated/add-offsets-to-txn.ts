@@ -70,7 +70,8 @@ function readAddOffsetsToTxnRequest(r: Reader, version: number): AddOffsetsToTxn
   };
 }
 
-function defaultAddOffsetsToTxnRequest(): AddOffsetsToTxnRequest {
+/** A new AddOffsetsToTxnRequest with every field at its schema default. */
+export function defaultAddOffsetsToTxnRequest(): AddOffsetsToTxnRequest {
   return {
     transactionalId: '',
     producerId: 0n,
@@ -105,7 +106,8 @@ function readAddOffsetsToTxnResponse(r: Reader, version: number): AddOffsetsToTx
   };
 }
 
-function defaultAddOffsetsToTxnResponse(): AddOffsetsToTxnResponse {
+/** A new AddOffsetsToTxnResponse with every field at its schema default. */
+export function defaultAddOffsetsToTxnResponse(): AddOffsetsToTxnResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,

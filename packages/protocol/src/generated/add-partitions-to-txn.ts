@@ -205,7 +205,8 @@ function readAddPartitionsToTxnRequest(r: Reader, version: number): AddPartition
   };
 }
 
-function defaultAddPartitionsToTxnRequest(): AddPartitionsToTxnRequest {
+/** A new AddPartitionsToTxnRequest with every field at its schema default. */
+export function defaultAddPartitionsToTxnRequest(): AddPartitionsToTxnRequest {
   return {
     transactions: [],
     v3AndBelowTransactionalId: '',
@@ -265,7 +266,8 @@ function readAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(
   };
 }
 
-function defaultAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(): AddPartitionsToTxnRequestAddPartitionsToTxnTransaction {
+/** A new AddPartitionsToTxnRequestAddPartitionsToTxnTransaction with every field at its schema default. */
+export function defaultAddPartitionsToTxnRequestAddPartitionsToTxnTransaction(): AddPartitionsToTxnRequestAddPartitionsToTxnTransaction {
   return {
     transactionalId: '',
     producerId: 0n,
@@ -332,7 +334,8 @@ function readAddPartitionsToTxnRequestAddPartitionsToTxnTopic(
   };
 }
 
-function defaultAddPartitionsToTxnRequestAddPartitionsToTxnTopic(): AddPartitionsToTxnRequestAddPartitionsToTxnTopic {
+/** A new AddPartitionsToTxnRequestAddPartitionsToTxnTopic with every field at its schema default. */
+export function defaultAddPartitionsToTxnRequestAddPartitionsToTxnTopic(): AddPartitionsToTxnRequestAddPartitionsToTxnTopic {
   return {
     name: '',
     partitions: [],
@@ -434,7 +437,8 @@ function readAddPartitionsToTxnResponse(r: Reader, version: number): AddPartitio
   };
 }
 
-function defaultAddPartitionsToTxnResponse(): AddPartitionsToTxnResponse {
+/** A new AddPartitionsToTxnResponse with every field at its schema default. */
+export function defaultAddPartitionsToTxnResponse(): AddPartitionsToTxnResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -484,7 +488,8 @@ function readAddPartitionsToTxnResponseAddPartitionsToTxnResult(
   };
 }
 
-function defaultAddPartitionsToTxnResponseAddPartitionsToTxnResult(): AddPartitionsToTxnResponseAddPartitionsToTxnResult {
+/** A new AddPartitionsToTxnResponseAddPartitionsToTxnResult with every field at its schema default. */
+export function defaultAddPartitionsToTxnResponseAddPartitionsToTxnResult(): AddPartitionsToTxnResponseAddPartitionsToTxnResult {
   return {
     transactionalId: '',
     topicResults: [],
@@ -549,7 +554,8 @@ function readAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(
   };
 }
 
-function defaultAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(): AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult {
+/** A new AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult with every field at its schema default. */
+export function defaultAddPartitionsToTxnResponseAddPartitionsToTxnTopicResult(): AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult {
   return {
     name: '',
     resultsByPartition: [],
@@ -589,7 +595,8 @@ function readAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(
   };
 }
 
-function defaultAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(): AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult {
+/** A new AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult with every field at its schema default. */
+export function defaultAddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult(): AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult {
   return {
     partitionIndex: 0,
     partitionErrorCode: 0,

@@ -89,7 +89,8 @@ function readAddRaftVoterRequest(r: Reader, version: number): AddRaftVoterReques
   };
 }
 
-function defaultAddRaftVoterRequest(): AddRaftVoterRequest {
+/** A new AddRaftVoterRequest with every field at its schema default. */
+export function defaultAddRaftVoterRequest(): AddRaftVoterRequest {
   return {
     clusterId: '',
     timeoutMs: 0,
@@ -120,7 +121,8 @@ function readAddRaftVoterRequestListener(r: Reader, version: number): AddRaftVot
   };
 }
 
-function defaultAddRaftVoterRequestListener(): AddRaftVoterRequestListener {
+/** A new AddRaftVoterRequestListener with every field at its schema default. */
+export function defaultAddRaftVoterRequestListener(): AddRaftVoterRequestListener {
   return {
     name: '',
     host: '',
@@ -149,7 +151,8 @@ function readAddRaftVoterResponse(r: Reader, version: number): AddRaftVoterRespo
   };
 }
 
-function defaultAddRaftVoterResponse(): AddRaftVoterResponse {
+/** A new AddRaftVoterResponse with every field at its schema default. */
+export function defaultAddRaftVoterResponse(): AddRaftVoterResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,

@@ -47,7 +47,8 @@ function readAllocateProducerIdsRequest(r: Reader, version: number): AllocatePro
   };
 }
 
-function defaultAllocateProducerIdsRequest(): AllocateProducerIdsRequest {
+/** A new AllocateProducerIdsRequest with every field at its schema default. */
+export function defaultAllocateProducerIdsRequest(): AllocateProducerIdsRequest {
   return {
     brokerId: 0,
     brokerEpoch: -1n,
@@ -78,7 +79,8 @@ function readAllocateProducerIdsResponse(r: Reader, version: number): AllocatePr
   };
 }
 
-function defaultAllocateProducerIdsResponse(): AllocateProducerIdsResponse {
+/** A new AllocateProducerIdsResponse with every field at its schema default. */
+export function defaultAllocateProducerIdsResponse(): AllocateProducerIdsResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,

@@ -128,7 +128,8 @@ function readAlterClientQuotasRequest(r: Reader, version: number): AlterClientQu
   };
 }
 
-function defaultAlterClientQuotasRequest(): AlterClientQuotasRequest {
+/** A new AlterClientQuotasRequest with every field at its schema default. */
+export function defaultAlterClientQuotasRequest(): AlterClientQuotasRequest {
   return {
     entries: [],
     validateOnly: false,
@@ -206,7 +207,8 @@ function readAlterClientQuotasRequestEntryData(r: Reader, version: number): Alte
   };
 }
 
-function defaultAlterClientQuotasRequestEntryData(): AlterClientQuotasRequestEntryData {
+/** A new AlterClientQuotasRequestEntryData with every field at its schema default. */
+export function defaultAlterClientQuotasRequestEntryData(): AlterClientQuotasRequestEntryData {
   return {
     entity: [],
     ops: [],
@@ -251,7 +253,8 @@ function readAlterClientQuotasRequestEntityData(r: Reader, version: number): Alt
   };
 }
 
-function defaultAlterClientQuotasRequestEntityData(): AlterClientQuotasRequestEntityData {
+/** A new AlterClientQuotasRequestEntityData with every field at its schema default. */
+export function defaultAlterClientQuotasRequestEntityData(): AlterClientQuotasRequestEntityData {
   return {
     entityType: '',
     entityName: '',
@@ -291,7 +294,8 @@ function readAlterClientQuotasRequestOpData(r: Reader, version: number): AlterCl
   };
 }
 
-function defaultAlterClientQuotasRequestOpData(): AlterClientQuotasRequestOpData {
+/** A new AlterClientQuotasRequestOpData with every field at its schema default. */
+export function defaultAlterClientQuotasRequestOpData(): AlterClientQuotasRequestOpData {
   return {
     key: '',
     value: 0,
@@ -351,7 +355,8 @@ function readAlterClientQuotasResponse(r: Reader, version: number): AlterClientQ
   };
 }
 
-function defaultAlterClientQuotasResponse(): AlterClientQuotasResponse {
+/** A new AlterClientQuotasResponse with every field at its schema default. */
+export function defaultAlterClientQuotasResponse(): AlterClientQuotasResponse {
   return {
     throttleTimeMs: 0,
     entries: [],
@@ -416,7 +421,8 @@ function readAlterClientQuotasResponseEntryData(r: Reader, version: number): Alt
   };
 }
 
-function defaultAlterClientQuotasResponseEntryData(): AlterClientQuotasResponseEntryData {
+/** A new AlterClientQuotasResponseEntryData with every field at its schema default. */
+export function defaultAlterClientQuotasResponseEntryData(): AlterClientQuotasResponseEntryData {
   return {
     errorCode: 0,
     errorMessage: '',
@@ -462,7 +468,8 @@ function readAlterClientQuotasResponseEntityData(r: Reader, version: number): Al
   };
 }
 
-function defaultAlterClientQuotasResponseEntityData(): AlterClientQuotasResponseEntityData {
+/** A new AlterClientQuotasResponseEntityData with every field at its schema default. */
+export function defaultAlterClientQuotasResponseEntityData(): AlterClientQuotasResponseEntityData {
   return {
     entityType: '',
     entityName: '',

@@ -112,7 +112,8 @@ function readAlterConfigsRequest(r: Reader, version: number): AlterConfigsReques
   };
 }
 
-function defaultAlterConfigsRequest(): AlterConfigsRequest {
+/** A new AlterConfigsRequest with every field at its schema default. */
+export function defaultAlterConfigsRequest(): AlterConfigsRequest {
   return {
     resources: [],
     validateOnly: false,
@@ -180,7 +181,8 @@ function readAlterConfigsRequestAlterConfigsResource(
   };
 }
 
-function defaultAlterConfigsRequestAlterConfigsResource(): AlterConfigsRequestAlterConfigsResource {
+/** A new AlterConfigsRequestAlterConfigsResource with every field at its schema default. */
+export function defaultAlterConfigsRequestAlterConfigsResource(): AlterConfigsRequestAlterConfigsResource {
   return {
     resourceType: 0,
     resourceName: '',
@@ -226,7 +228,8 @@ function readAlterConfigsRequestAlterableConfig(r: Reader, version: number): Alt
   };
 }
 
-function defaultAlterConfigsRequestAlterableConfig(): AlterConfigsRequestAlterableConfig {
+/** A new AlterConfigsRequestAlterableConfig with every field at its schema default. */
+export function defaultAlterConfigsRequestAlterableConfig(): AlterConfigsRequestAlterableConfig {
   return {
     name: '',
     value: '',
@@ -283,7 +286,8 @@ function readAlterConfigsResponse(r: Reader, version: number): AlterConfigsRespo
   };
 }
 
-function defaultAlterConfigsResponse(): AlterConfigsResponse {
+/** A new AlterConfigsResponse with every field at its schema default. */
+export function defaultAlterConfigsResponse(): AlterConfigsResponse {
   return {
     throttleTimeMs: 0,
     responses: [],
@@ -337,7 +341,8 @@ function readAlterConfigsResponseAlterConfigsResourceResponse(
   };
 }
 
-function defaultAlterConfigsResponseAlterConfigsResourceResponse(): AlterConfigsResponseAlterConfigsResourceResponse {
+/** A new AlterConfigsResponseAlterConfigsResourceResponse with every field at its schema default. */
+export function defaultAlterConfigsResponseAlterConfigsResourceResponse(): AlterConfigsResponseAlterConfigsResourceResponse {
   return {
     errorCode: 0,
     errorMessage: '',

@@ -106,7 +106,8 @@ function readAlterPartitionReassignmentsRequest(r: Reader, version: number): Alt
   };
 }
 
-function defaultAlterPartitionReassignmentsRequest(): AlterPartitionReassignmentsRequest {
+/** A new AlterPartitionReassignmentsRequest with every field at its schema default. */
+export function defaultAlterPartitionReassignmentsRequest(): AlterPartitionReassignmentsRequest {
   return {
     timeoutMs: 60000,
     topics: [],
@@ -154,7 +155,8 @@ function readAlterPartitionReassignmentsRequestReassignableTopic(
   };
 }
 
-function defaultAlterPartitionReassignmentsRequestReassignableTopic(): AlterPartitionReassignmentsRequestReassignableTopic {
+/** A new AlterPartitionReassignmentsRequestReassignableTopic with every field at its schema default. */
+export function defaultAlterPartitionReassignmentsRequestReassignableTopic(): AlterPartitionReassignmentsRequestReassignableTopic {
   return {
     name: '',
     partitions: [],
@@ -206,7 +208,8 @@ function readAlterPartitionReassignmentsRequestReassignablePartition(
   };
 }
 
-function defaultAlterPartitionReassignmentsRequestReassignablePartition(): AlterPartitionReassignmentsRequestReassignablePartition {
+/** A new AlterPartitionReassignmentsRequestReassignablePartition with every field at its schema default. */
+export function defaultAlterPartitionReassignmentsRequestReassignablePartition(): AlterPartitionReassignmentsRequestReassignablePartition {
   return {
     partitionIndex: 0,
     replicas: null,
@@ -257,7 +260,8 @@ function readAlterPartitionReassignmentsResponse(r: Reader, version: number): Al
   };
 }
 
-function defaultAlterPartitionReassignmentsResponse(): AlterPartitionReassignmentsResponse {
+/** A new AlterPartitionReassignmentsResponse with every field at its schema default. */
+export function defaultAlterPartitionReassignmentsResponse(): AlterPartitionReassignmentsResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -307,7 +311,8 @@ function readAlterPartitionReassignmentsResponseReassignableTopicResponse(
   };
 }
 
-function defaultAlterPartitionReassignmentsResponseReassignableTopicResponse(): AlterPartitionReassignmentsResponseReassignableTopicResponse {
+/** A new AlterPartitionReassignmentsResponseReassignableTopicResponse with every field at its schema default. */
+export function defaultAlterPartitionReassignmentsResponseReassignableTopicResponse(): AlterPartitionReassignmentsResponseReassignableTopicResponse {
   return {
     name: '',
     partitions: [],
@@ -342,7 +347,8 @@ function readAlterPartitionReassignmentsResponseReassignablePartitionResponse(
   };
 }
 
-function defaultAlterPartitionReassignmentsResponseReassignablePartitionResponse(): AlterPartitionReassignmentsResponseReassignablePartitionResponse {
+/** A new AlterPartitionReassignmentsResponseReassignablePartitionResponse with every field at its schema default. */
+export function defaultAlterPartitionReassignmentsResponseReassignablePartitionResponse(): AlterPartitionReassignmentsResponseReassignablePartitionResponse {
   return {
     partitionIndex: 0,
     errorCode: 0,

@@ -141,7 +141,8 @@ function readAlterPartitionRequest(r: Reader, version: number): AlterPartitionRe
   };
 }
 
-function defaultAlterPartitionRequest(): AlterPartitionRequest {
+/** A new AlterPartitionRequest with every field at its schema default. */
+export function defaultAlterPartitionRequest(): AlterPartitionRequest {
   return {
     brokerId: 0,
     brokerEpoch: -1n,
@@ -196,7 +197,8 @@ function readAlterPartitionRequestTopicData(r: Reader, version: number): AlterPa
   };
 }
 
-function defaultAlterPartitionRequestTopicData(): AlterPartitionRequestTopicData {
+/** A new AlterPartitionRequestTopicData with every field at its schema default. */
+export function defaultAlterPartitionRequestTopicData(): AlterPartitionRequestTopicData {
   return {
     topicName: '',
     topicId: ZERO_UUID,
@@ -289,7 +291,8 @@ function readAlterPartitionRequestPartitionData(r: Reader, version: number): Alt
   };
 }
 
-function defaultAlterPartitionRequestPartitionData(): AlterPartitionRequestPartitionData {
+/** A new AlterPartitionRequestPartitionData with every field at its schema default. */
+export function defaultAlterPartitionRequestPartitionData(): AlterPartitionRequestPartitionData {
   return {
     partitionIndex: 0,
     leaderEpoch: 0,
@@ -318,7 +321,8 @@ function readAlterPartitionRequestBrokerState(r: Reader, version: number): Alter
   };
 }
 
-function defaultAlterPartitionRequestBrokerState(): AlterPartitionRequestBrokerState {
+/** A new AlterPartitionRequestBrokerState with every field at its schema default. */
+export function defaultAlterPartitionRequestBrokerState(): AlterPartitionRequestBrokerState {
   return {
     brokerId: 0,
     brokerEpoch: -1n,
@@ -367,7 +371,8 @@ function readAlterPartitionResponse(r: Reader, version: number): AlterPartitionR
   };
 }
 
-function defaultAlterPartitionResponse(): AlterPartitionResponse {
+/** A new AlterPartitionResponse with every field at its schema default. */
+export function defaultAlterPartitionResponse(): AlterPartitionResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -422,7 +427,8 @@ function readAlterPartitionResponseTopicData(r: Reader, version: number): AlterP
   };
 }
 
-function defaultAlterPartitionResponseTopicData(): AlterPartitionResponseTopicData {
+/** A new AlterPartitionResponseTopicData with every field at its schema default. */
+export function defaultAlterPartitionResponseTopicData(): AlterPartitionResponseTopicData {
   return {
     topicName: '',
     topicId: ZERO_UUID,
@@ -488,7 +494,8 @@ function readAlterPartitionResponsePartitionData(r: Reader, version: number): Al
   };
 }
 
-function defaultAlterPartitionResponsePartitionData(): AlterPartitionResponsePartitionData {
+/** A new AlterPartitionResponsePartitionData with every field at its schema default. */
+export function defaultAlterPartitionResponsePartitionData(): AlterPartitionResponsePartitionData {
   return {
     partitionIndex: 0,
     errorCode: 0,

@@ -110,7 +110,8 @@ function readAlterReplicaLogDirsRequest(r: Reader, version: number): AlterReplic
   };
 }
 
-function defaultAlterReplicaLogDirsRequest(): AlterReplicaLogDirsRequest {
+/** A new AlterReplicaLogDirsRequest with every field at its schema default. */
+export function defaultAlterReplicaLogDirsRequest(): AlterReplicaLogDirsRequest {
   return {
     dirs: [],
   };
@@ -174,7 +175,8 @@ function readAlterReplicaLogDirsRequestAlterReplicaLogDir(
   };
 }
 
-function defaultAlterReplicaLogDirsRequestAlterReplicaLogDir(): AlterReplicaLogDirsRequestAlterReplicaLogDir {
+/** A new AlterReplicaLogDirsRequestAlterReplicaLogDir with every field at its schema default. */
+export function defaultAlterReplicaLogDirsRequestAlterReplicaLogDir(): AlterReplicaLogDirsRequestAlterReplicaLogDir {
   return {
     path: '',
     topics: [],
@@ -238,7 +240,8 @@ function readAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(
   };
 }
 
-function defaultAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(): AlterReplicaLogDirsRequestAlterReplicaLogDirTopic {
+/** A new AlterReplicaLogDirsRequestAlterReplicaLogDirTopic with every field at its schema default. */
+export function defaultAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(): AlterReplicaLogDirsRequestAlterReplicaLogDirTopic {
   return {
     name: '',
     partitions: [],
@@ -297,7 +300,8 @@ function readAlterReplicaLogDirsResponse(r: Reader, version: number): AlterRepli
   };
 }
 
-function defaultAlterReplicaLogDirsResponse(): AlterReplicaLogDirsResponse {
+/** A new AlterReplicaLogDirsResponse with every field at its schema default. */
+export function defaultAlterReplicaLogDirsResponse(): AlterReplicaLogDirsResponse {
   return {
     throttleTimeMs: 0,
     results: [],
@@ -362,7 +366,8 @@ function readAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(
   };
 }
 
-function defaultAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(): AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult {
+/** A new AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult with every field at its schema default. */
+export function defaultAlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult(): AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult {
   return {
     topicName: '',
     partitions: [],
@@ -402,7 +407,8 @@ function readAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult(
   };
 }
 
-function defaultAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult(): AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult {
+/** A new AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult with every field at its schema default. */
+export function defaultAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult(): AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult {
   return {
     partitionIndex: 0,
     errorCode: 0,

@@ -112,7 +112,8 @@ function readAlterUserScramCredentialsRequest(r: Reader, version: number): Alter
   };
 }
 
-function defaultAlterUserScramCredentialsRequest(): AlterUserScramCredentialsRequest {
+/** A new AlterUserScramCredentialsRequest with every field at its schema default. */
+export function defaultAlterUserScramCredentialsRequest(): AlterUserScramCredentialsRequest {
   return {
     deletions: [],
     upsertions: [],
@@ -144,7 +145,8 @@ function readAlterUserScramCredentialsRequestScramCredentialDeletion(
   };
 }
 
-function defaultAlterUserScramCredentialsRequestScramCredentialDeletion(): AlterUserScramCredentialsRequestScramCredentialDeletion {
+/** A new AlterUserScramCredentialsRequestScramCredentialDeletion with every field at its schema default. */
+export function defaultAlterUserScramCredentialsRequestScramCredentialDeletion(): AlterUserScramCredentialsRequestScramCredentialDeletion {
   return {
     name: '',
     mechanism: 0,
@@ -185,7 +187,8 @@ function readAlterUserScramCredentialsRequestScramCredentialUpsertion(
   };
 }
 
-function defaultAlterUserScramCredentialsRequestScramCredentialUpsertion(): AlterUserScramCredentialsRequestScramCredentialUpsertion {
+/** A new AlterUserScramCredentialsRequestScramCredentialUpsertion with every field at its schema default. */
+export function defaultAlterUserScramCredentialsRequestScramCredentialUpsertion(): AlterUserScramCredentialsRequestScramCredentialUpsertion {
   return {
     name: '',
     mechanism: 0,
@@ -233,7 +236,8 @@ function readAlterUserScramCredentialsResponse(r: Reader, version: number): Alte
   };
 }
 
-function defaultAlterUserScramCredentialsResponse(): AlterUserScramCredentialsResponse {
+/** A new AlterUserScramCredentialsResponse with every field at its schema default. */
+export function defaultAlterUserScramCredentialsResponse(): AlterUserScramCredentialsResponse {
   return {
     throttleTimeMs: 0,
     results: [],
@@ -268,7 +272,8 @@ function readAlterUserScramCredentialsResponseAlterUserScramCredentialsResult(
   };
 }
 
-function defaultAlterUserScramCredentialsResponseAlterUserScramCredentialsResult(): AlterUserScramCredentialsResponseAlterUserScramCredentialsResult {
+/** A new AlterUserScramCredentialsResponseAlterUserScramCredentialsResult with every field at its schema default. */
+export function defaultAlterUserScramCredentialsResponseAlterUserScramCredentialsResult(): AlterUserScramCredentialsResponseAlterUserScramCredentialsResult {
   return {
     user: '',
     errorCode: 0,

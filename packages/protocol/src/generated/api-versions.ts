@@ -118,7 +118,8 @@ function readApiVersionsRequest(r: Reader, version: number): ApiVersionsRequest 
   };
 }
 
-function defaultApiVersionsRequest(): ApiVersionsRequest {
+/** A new ApiVersionsRequest with every field at its schema default. */
+export function defaultApiVersionsRequest(): ApiVersionsRequest {
   return {
     clientSoftwareName: '',
     clientSoftwareVersion: '',
@@ -312,7 +313,8 @@ function readApiVersionsResponse(r: Reader, version: number): ApiVersionsRespons
   };
 }
 
-function defaultApiVersionsResponse(): ApiVersionsResponse {
+/** A new ApiVersionsResponse with every field at its schema default. */
+export function defaultApiVersionsResponse(): ApiVersionsResponse {
   return {
     errorCode: 0,
     apiKeys: [],
@@ -353,7 +355,8 @@ function readApiVersionsResponseApiVersion(r: Reader, version: number): ApiVersi
   };
 }
 
-function defaultApiVersionsResponseApiVersion(): ApiVersionsResponseApiVersion {
+/** A new ApiVersionsResponseApiVersion with every field at its schema default. */
+export function defaultApiVersionsResponseApiVersion(): ApiVersionsResponseApiVersion {
   return {
     apiKey: 0,
     minVersion: 0,
@@ -389,7 +392,8 @@ function readApiVersionsResponseSupportedFeatureKey(
   };
 }
 
-function defaultApiVersionsResponseSupportedFeatureKey(): ApiVersionsResponseSupportedFeatureKey {
+/** A new ApiVersionsResponseSupportedFeatureKey with every field at its schema default. */
+export function defaultApiVersionsResponseSupportedFeatureKey(): ApiVersionsResponseSupportedFeatureKey {
   return {
     name: '',
     minVersion: 0,
@@ -425,7 +429,8 @@ function readApiVersionsResponseFinalizedFeatureKey(
   };
 }
 
-function defaultApiVersionsResponseFinalizedFeatureKey(): ApiVersionsResponseFinalizedFeatureKey {
+/** A new ApiVersionsResponseFinalizedFeatureKey with every field at its schema default. */
+export function defaultApiVersionsResponseFinalizedFeatureKey(): ApiVersionsResponseFinalizedFeatureKey {
   return {
     name: '',
     maxVersionLevel: 0,

@@ -120,7 +120,8 @@ function readAssignReplicasToDirsRequest(r: Reader, version: number): AssignRepl
   };
 }
 
-function defaultAssignReplicasToDirsRequest(): AssignReplicasToDirsRequest {
+/** A new AssignReplicasToDirsRequest with every field at its schema default. */
+export function defaultAssignReplicasToDirsRequest(): AssignReplicasToDirsRequest {
   return {
     brokerId: 0,
     brokerEpoch: -1n,
@@ -169,7 +170,8 @@ function readAssignReplicasToDirsRequestDirectoryData(
   };
 }
 
-function defaultAssignReplicasToDirsRequestDirectoryData(): AssignReplicasToDirsRequestDirectoryData {
+/** A new AssignReplicasToDirsRequestDirectoryData with every field at its schema default. */
+export function defaultAssignReplicasToDirsRequestDirectoryData(): AssignReplicasToDirsRequestDirectoryData {
   return {
     id: ZERO_UUID,
     topics: [],
@@ -214,7 +216,8 @@ function readAssignReplicasToDirsRequestTopicData(r: Reader, version: number): A
   };
 }
 
-function defaultAssignReplicasToDirsRequestTopicData(): AssignReplicasToDirsRequestTopicData {
+/** A new AssignReplicasToDirsRequestTopicData with every field at its schema default. */
+export function defaultAssignReplicasToDirsRequestTopicData(): AssignReplicasToDirsRequestTopicData {
   return {
     topicId: ZERO_UUID,
     partitions: [],
@@ -243,7 +246,8 @@ function readAssignReplicasToDirsRequestPartitionData(
   };
 }
 
-function defaultAssignReplicasToDirsRequestPartitionData(): AssignReplicasToDirsRequestPartitionData {
+/** A new AssignReplicasToDirsRequestPartitionData with every field at its schema default. */
+export function defaultAssignReplicasToDirsRequestPartitionData(): AssignReplicasToDirsRequestPartitionData {
   return {
     partitionIndex: 0,
   };
@@ -286,7 +290,8 @@ function readAssignReplicasToDirsResponse(r: Reader, version: number): AssignRep
   };
 }
 
-function defaultAssignReplicasToDirsResponse(): AssignReplicasToDirsResponse {
+/** A new AssignReplicasToDirsResponse with every field at its schema default. */
+export function defaultAssignReplicasToDirsResponse(): AssignReplicasToDirsResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -335,7 +340,8 @@ function readAssignReplicasToDirsResponseDirectoryData(
   };
 }
 
-function defaultAssignReplicasToDirsResponseDirectoryData(): AssignReplicasToDirsResponseDirectoryData {
+/** A new AssignReplicasToDirsResponseDirectoryData with every field at its schema default. */
+export function defaultAssignReplicasToDirsResponseDirectoryData(): AssignReplicasToDirsResponseDirectoryData {
   return {
     id: ZERO_UUID,
     topics: [],
@@ -380,7 +386,8 @@ function readAssignReplicasToDirsResponseTopicData(r: Reader, version: number): 
   };
 }
 
-function defaultAssignReplicasToDirsResponseTopicData(): AssignReplicasToDirsResponseTopicData {
+/** A new AssignReplicasToDirsResponseTopicData with every field at its schema default. */
+export function defaultAssignReplicasToDirsResponseTopicData(): AssignReplicasToDirsResponseTopicData {
   return {
     topicId: ZERO_UUID,
     partitions: [],
@@ -412,7 +419,8 @@ function readAssignReplicasToDirsResponsePartitionData(
   };
 }
 
-function defaultAssignReplicasToDirsResponsePartitionData(): AssignReplicasToDirsResponsePartitionData {
+/** A new AssignReplicasToDirsResponsePartitionData with every field at its schema default. */
+export function defaultAssignReplicasToDirsResponsePartitionData(): AssignReplicasToDirsResponsePartitionData {
   return {
     partitionIndex: 0,
     errorCode: 0,

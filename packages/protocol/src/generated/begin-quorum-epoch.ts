@@ -196,7 +196,8 @@ function readBeginQuorumEpochRequest(r: Reader, version: number): BeginQuorumEpo
   };
 }
 
-function defaultBeginQuorumEpochRequest(): BeginQuorumEpochRequest {
+/** A new BeginQuorumEpochRequest with every field at its schema default. */
+export function defaultBeginQuorumEpochRequest(): BeginQuorumEpochRequest {
   return {
     clusterId: null,
     voterId: -1,
@@ -256,7 +257,8 @@ function readBeginQuorumEpochRequestTopicData(r: Reader, version: number): Begin
   };
 }
 
-function defaultBeginQuorumEpochRequestTopicData(): BeginQuorumEpochRequestTopicData {
+/** A new BeginQuorumEpochRequestTopicData with every field at its schema default. */
+export function defaultBeginQuorumEpochRequestTopicData(): BeginQuorumEpochRequestTopicData {
   return {
     topicName: '',
     partitions: [],
@@ -304,7 +306,8 @@ function readBeginQuorumEpochRequestPartitionData(r: Reader, version: number): B
   };
 }
 
-function defaultBeginQuorumEpochRequestPartitionData(): BeginQuorumEpochRequestPartitionData {
+/** A new BeginQuorumEpochRequestPartitionData with every field at its schema default. */
+export function defaultBeginQuorumEpochRequestPartitionData(): BeginQuorumEpochRequestPartitionData {
   return {
     partitionIndex: 0,
     voterDirectoryId: ZERO_UUID,
@@ -338,7 +341,8 @@ function readBeginQuorumEpochRequestLeaderEndpoint(r: Reader, version: number): 
   };
 }
 
-function defaultBeginQuorumEpochRequestLeaderEndpoint(): BeginQuorumEpochRequestLeaderEndpoint {
+/** A new BeginQuorumEpochRequestLeaderEndpoint with every field at its schema default. */
+export function defaultBeginQuorumEpochRequestLeaderEndpoint(): BeginQuorumEpochRequestLeaderEndpoint {
   return {
     name: '',
     host: '',
@@ -455,7 +459,8 @@ function readBeginQuorumEpochResponse(r: Reader, version: number): BeginQuorumEp
   };
 }
 
-function defaultBeginQuorumEpochResponse(): BeginQuorumEpochResponse {
+/** A new BeginQuorumEpochResponse with every field at its schema default. */
+export function defaultBeginQuorumEpochResponse(): BeginQuorumEpochResponse {
   return {
     errorCode: 0,
     topics: [],
@@ -518,7 +523,8 @@ function readBeginQuorumEpochResponseTopicData(r: Reader, version: number): Begi
   };
 }
 
-function defaultBeginQuorumEpochResponseTopicData(): BeginQuorumEpochResponseTopicData {
+/** A new BeginQuorumEpochResponseTopicData with every field at its schema default. */
+export function defaultBeginQuorumEpochResponseTopicData(): BeginQuorumEpochResponseTopicData {
   return {
     topicName: '',
     partitions: [],
@@ -561,7 +567,8 @@ function readBeginQuorumEpochResponsePartitionData(r: Reader, version: number): 
   };
 }
 
-function defaultBeginQuorumEpochResponsePartitionData(): BeginQuorumEpochResponsePartitionData {
+/** A new BeginQuorumEpochResponsePartitionData with every field at its schema default. */
+export function defaultBeginQuorumEpochResponsePartitionData(): BeginQuorumEpochResponsePartitionData {
   return {
     partitionIndex: 0,
     errorCode: 0,
@@ -595,7 +602,8 @@ function readBeginQuorumEpochResponseNodeEndpoint(r: Reader, version: number): B
   };
 }
 
-function defaultBeginQuorumEpochResponseNodeEndpoint(): BeginQuorumEpochResponseNodeEndpoint {
+/** A new BeginQuorumEpochResponseNodeEndpoint with every field at its schema default. */
+export function defaultBeginQuorumEpochResponseNodeEndpoint(): BeginQuorumEpochResponseNodeEndpoint {
   return {
     nodeId: 0,
     host: '',

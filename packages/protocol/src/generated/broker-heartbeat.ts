@@ -129,7 +129,8 @@ function readBrokerHeartbeatRequest(r: Reader, version: number): BrokerHeartbeat
   };
 }
 
-function defaultBrokerHeartbeatRequest(): BrokerHeartbeatRequest {
+/** A new BrokerHeartbeatRequest with every field at its schema default. */
+export function defaultBrokerHeartbeatRequest(): BrokerHeartbeatRequest {
   return {
     brokerId: 0,
     brokerEpoch: -1n,
@@ -167,7 +168,8 @@ function readBrokerHeartbeatResponse(r: Reader, version: number): BrokerHeartbea
   };
 }
 
-function defaultBrokerHeartbeatResponse(): BrokerHeartbeatResponse {
+/** A new BrokerHeartbeatResponse with every field at its schema default. */
+export function defaultBrokerHeartbeatResponse(): BrokerHeartbeatResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,

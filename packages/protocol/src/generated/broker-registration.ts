@@ -171,7 +171,8 @@ function readBrokerRegistrationRequest(r: Reader, version: number): BrokerRegist
   };
 }
 
-function defaultBrokerRegistrationRequest(): BrokerRegistrationRequest {
+/** A new BrokerRegistrationRequest with every field at its schema default. */
+export function defaultBrokerRegistrationRequest(): BrokerRegistrationRequest {
   return {
     brokerId: 0,
     clusterId: '',
@@ -213,7 +214,8 @@ function readBrokerRegistrationRequestListener(r: Reader, version: number): Brok
   };
 }
 
-function defaultBrokerRegistrationRequestListener(): BrokerRegistrationRequestListener {
+/** A new BrokerRegistrationRequestListener with every field at its schema default. */
+export function defaultBrokerRegistrationRequestListener(): BrokerRegistrationRequestListener {
   return {
     name: '',
     host: '',
@@ -243,7 +245,8 @@ function readBrokerRegistrationRequestFeature(r: Reader, version: number): Broke
   };
 }
 
-function defaultBrokerRegistrationRequestFeature(): BrokerRegistrationRequestFeature {
+/** A new BrokerRegistrationRequestFeature with every field at its schema default. */
+export function defaultBrokerRegistrationRequestFeature(): BrokerRegistrationRequestFeature {
   return {
     name: '',
     minSupportedVersion: 0,
@@ -272,7 +275,8 @@ function readBrokerRegistrationResponse(r: Reader, version: number): BrokerRegis
   };
 }
 
-function defaultBrokerRegistrationResponse(): BrokerRegistrationResponse {
+/** A new BrokerRegistrationResponse with every field at its schema default. */
+export function defaultBrokerRegistrationResponse(): BrokerRegistrationResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,

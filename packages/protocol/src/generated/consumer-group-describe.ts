@@ -127,7 +127,8 @@ function readConsumerGroupDescribeRequest(r: Reader, version: number): ConsumerG
   };
 }
 
-function defaultConsumerGroupDescribeRequest(): ConsumerGroupDescribeRequest {
+/** A new ConsumerGroupDescribeRequest with every field at its schema default. */
+export function defaultConsumerGroupDescribeRequest(): ConsumerGroupDescribeRequest {
   return {
     groupIds: [],
     includeAuthorizedOperations: false,
@@ -168,7 +169,8 @@ function readConsumerGroupDescribeResponse(r: Reader, version: number): Consumer
   };
 }
 
-function defaultConsumerGroupDescribeResponse(): ConsumerGroupDescribeResponse {
+/** A new ConsumerGroupDescribeResponse with every field at its schema default. */
+export function defaultConsumerGroupDescribeResponse(): ConsumerGroupDescribeResponse {
   return {
     throttleTimeMs: 0,
     groups: [],
@@ -237,7 +239,8 @@ function readConsumerGroupDescribeResponseDescribedGroup(
   };
 }
 
-function defaultConsumerGroupDescribeResponseDescribedGroup(): ConsumerGroupDescribeResponseDescribedGroup {
+/** A new ConsumerGroupDescribeResponseDescribedGroup with every field at its schema default. */
+export function defaultConsumerGroupDescribeResponseDescribedGroup(): ConsumerGroupDescribeResponseDescribedGroup {
   return {
     errorCode: 0,
     errorMessage: null,
@@ -313,7 +316,8 @@ function readConsumerGroupDescribeResponseMember(r: Reader, version: number): Co
   };
 }
 
-function defaultConsumerGroupDescribeResponseMember(): ConsumerGroupDescribeResponseMember {
+/** A new ConsumerGroupDescribeResponseMember with every field at its schema default. */
+export function defaultConsumerGroupDescribeResponseMember(): ConsumerGroupDescribeResponseMember {
   return {
     memberId: '',
     instanceId: null,
@@ -366,7 +370,8 @@ function readConsumerGroupDescribeResponseAssignment(
   };
 }
 
-function defaultConsumerGroupDescribeResponseAssignment(): ConsumerGroupDescribeResponseAssignment {
+/** A new ConsumerGroupDescribeResponseAssignment with every field at its schema default. */
+export function defaultConsumerGroupDescribeResponseAssignment(): ConsumerGroupDescribeResponseAssignment {
   return {
     topicPartitions: [],
   };
@@ -416,7 +421,8 @@ function readConsumerGroupDescribeResponseTopicPartitions(
   };
 }
 
-function defaultConsumerGroupDescribeResponseTopicPartitions(): ConsumerGroupDescribeResponseTopicPartitions {
+/** A new ConsumerGroupDescribeResponseTopicPartitions with every field at its schema default. */
+export function defaultConsumerGroupDescribeResponseTopicPartitions(): ConsumerGroupDescribeResponseTopicPartitions {
   return {
     topicId: ZERO_UUID,
     topicName: '',

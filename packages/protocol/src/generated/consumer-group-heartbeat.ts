@@ -170,7 +170,8 @@ function readConsumerGroupHeartbeatRequest(r: Reader, version: number): Consumer
   };
 }
 
-function defaultConsumerGroupHeartbeatRequest(): ConsumerGroupHeartbeatRequest {
+/** A new ConsumerGroupHeartbeatRequest with every field at its schema default. */
+export function defaultConsumerGroupHeartbeatRequest(): ConsumerGroupHeartbeatRequest {
   return {
     groupId: '',
     memberId: '',
@@ -226,7 +227,8 @@ function readConsumerGroupHeartbeatRequestTopicPartitions(
   };
 }
 
-function defaultConsumerGroupHeartbeatRequestTopicPartitions(): ConsumerGroupHeartbeatRequestTopicPartitions {
+/** A new ConsumerGroupHeartbeatRequestTopicPartitions with every field at its schema default. */
+export function defaultConsumerGroupHeartbeatRequestTopicPartitions(): ConsumerGroupHeartbeatRequestTopicPartitions {
   return {
     topicId: ZERO_UUID,
     partitions: [],
@@ -271,7 +273,8 @@ function readConsumerGroupHeartbeatResponse(r: Reader, version: number): Consume
   };
 }
 
-function defaultConsumerGroupHeartbeatResponse(): ConsumerGroupHeartbeatResponse {
+/** A new ConsumerGroupHeartbeatResponse with every field at its schema default. */
+export function defaultConsumerGroupHeartbeatResponse(): ConsumerGroupHeartbeatResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -321,7 +324,8 @@ function readConsumerGroupHeartbeatResponseAssignment(
   };
 }
 
-function defaultConsumerGroupHeartbeatResponseAssignment(): ConsumerGroupHeartbeatResponseAssignment {
+/** A new ConsumerGroupHeartbeatResponseAssignment with every field at its schema default. */
+export function defaultConsumerGroupHeartbeatResponseAssignment(): ConsumerGroupHeartbeatResponseAssignment {
   return {
     topicPartitions: [],
   };
@@ -368,7 +372,8 @@ function readConsumerGroupHeartbeatResponseTopicPartitions(
   };
 }
 
-function defaultConsumerGroupHeartbeatResponseTopicPartitions(): ConsumerGroupHeartbeatResponseTopicPartitions {
+/** A new ConsumerGroupHeartbeatResponseTopicPartitions with every field at its schema default. */
+export function defaultConsumerGroupHeartbeatResponseTopicPartitions(): ConsumerGroupHeartbeatResponseTopicPartitions {
   return {
     topicId: ZERO_UUID,
     partitions: [],

@@ -59,7 +59,8 @@ function readConsumerProtocolAssignment(r: Reader, version: number): ConsumerPro
   };
 }
 
-function defaultConsumerProtocolAssignment(): ConsumerProtocolAssignment {
+/** A new ConsumerProtocolAssignment with every field at its schema default. */
+export function defaultConsumerProtocolAssignment(): ConsumerProtocolAssignment {
   return {
     assignedPartitions: [],
     userData: null,
@@ -106,7 +107,8 @@ function readConsumerProtocolAssignmentTopicPartition(
   };
 }
 
-function defaultConsumerProtocolAssignmentTopicPartition(): ConsumerProtocolAssignmentTopicPartition {
+/** A new ConsumerProtocolAssignmentTopicPartition with every field at its schema default. */
+export function defaultConsumerProtocolAssignmentTopicPartition(): ConsumerProtocolAssignmentTopicPartition {
   return {
     topic: '',
     partitions: [],

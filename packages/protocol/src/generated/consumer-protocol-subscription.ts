@@ -106,7 +106,8 @@ function readConsumerProtocolSubscription(r: Reader, version: number): ConsumerP
   };
 }
 
-function defaultConsumerProtocolSubscription(): ConsumerProtocolSubscription {
+/** A new ConsumerProtocolSubscription with every field at its schema default. */
+export function defaultConsumerProtocolSubscription(): ConsumerProtocolSubscription {
   return {
     topics: [],
     userData: null,
@@ -156,7 +157,8 @@ function readConsumerProtocolSubscriptionTopicPartition(
   };
 }
 
-function defaultConsumerProtocolSubscriptionTopicPartition(): ConsumerProtocolSubscriptionTopicPartition {
+/** A new ConsumerProtocolSubscriptionTopicPartition with every field at its schema default. */
+export function defaultConsumerProtocolSubscriptionTopicPartition(): ConsumerProtocolSubscriptionTopicPartition {
   return {
     topic: '',
     partitions: [],

@@ -67,7 +67,8 @@ function readControlledShutdownRequest(r: Reader, version: number): ControlledSh
   };
 }
 
-function defaultControlledShutdownRequest(): ControlledShutdownRequest {
+/** A new ControlledShutdownRequest with every field at its schema default. */
+export function defaultControlledShutdownRequest(): ControlledShutdownRequest {
   return {
     brokerId: 0,
     brokerEpoch: -1n,
@@ -120,7 +121,8 @@ function readControlledShutdownResponse(r: Reader, version: number): ControlledS
   };
 }
 
-function defaultControlledShutdownResponse(): ControlledShutdownResponse {
+/** A new ControlledShutdownResponse with every field at its schema default. */
+export function defaultControlledShutdownResponse(): ControlledShutdownResponse {
   return {
     errorCode: 0,
     remainingPartitions: [],
@@ -164,7 +166,8 @@ function readControlledShutdownResponseRemainingPartition(
   };
 }
 
-function defaultControlledShutdownResponseRemainingPartition(): ControlledShutdownResponseRemainingPartition {
+/** A new ControlledShutdownResponseRemainingPartition with every field at its schema default. */
+export function defaultControlledShutdownResponseRemainingPartition(): ControlledShutdownResponseRemainingPartition {
   return {
     topicName: '',
     partitionIndex: 0,

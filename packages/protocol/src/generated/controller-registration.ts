@@ -118,7 +118,8 @@ function readControllerRegistrationRequest(r: Reader, version: number): Controll
   };
 }
 
-function defaultControllerRegistrationRequest(): ControllerRegistrationRequest {
+/** A new ControllerRegistrationRequest with every field at its schema default. */
+export function defaultControllerRegistrationRequest(): ControllerRegistrationRequest {
   return {
     controllerId: 0,
     incarnationId: ZERO_UUID,
@@ -156,7 +157,8 @@ function readControllerRegistrationRequestListener(r: Reader, version: number): 
   };
 }
 
-function defaultControllerRegistrationRequestListener(): ControllerRegistrationRequestListener {
+/** A new ControllerRegistrationRequestListener with every field at its schema default. */
+export function defaultControllerRegistrationRequestListener(): ControllerRegistrationRequestListener {
   return {
     name: '',
     host: '',
@@ -190,7 +192,8 @@ function readControllerRegistrationRequestFeature(r: Reader, version: number): C
   };
 }
 
-function defaultControllerRegistrationRequestFeature(): ControllerRegistrationRequestFeature {
+/** A new ControllerRegistrationRequestFeature with every field at its schema default. */
+export function defaultControllerRegistrationRequestFeature(): ControllerRegistrationRequestFeature {
   return {
     name: '',
     minSupportedVersion: 0,
@@ -219,7 +222,8 @@ function readControllerRegistrationResponse(r: Reader, version: number): Control
   };
 }
 
-function defaultControllerRegistrationResponse(): ControllerRegistrationResponse {
+/** A new ControllerRegistrationResponse with every field at its schema default. */
+export function defaultControllerRegistrationResponse(): ControllerRegistrationResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,

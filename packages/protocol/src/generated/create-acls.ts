@@ -101,7 +101,8 @@ function readCreateAclsRequest(r: Reader, version: number): CreateAclsRequest {
   };
 }
 
-function defaultCreateAclsRequest(): CreateAclsRequest {
+/** A new CreateAclsRequest with every field at its schema default. */
+export function defaultCreateAclsRequest(): CreateAclsRequest {
   return {
     creations: [],
   };
@@ -167,7 +168,8 @@ function readCreateAclsRequestAclCreation(r: Reader, version: number): CreateAcl
   };
 }
 
-function defaultCreateAclsRequestAclCreation(): CreateAclsRequestAclCreation {
+/** A new CreateAclsRequestAclCreation with every field at its schema default. */
+export function defaultCreateAclsRequestAclCreation(): CreateAclsRequestAclCreation {
   return {
     resourceType: 0,
     resourceName: '',
@@ -225,7 +227,8 @@ function readCreateAclsResponse(r: Reader, version: number): CreateAclsResponse 
   };
 }
 
-function defaultCreateAclsResponse(): CreateAclsResponse {
+/** A new CreateAclsResponse with every field at its schema default. */
+export function defaultCreateAclsResponse(): CreateAclsResponse {
   return {
     throttleTimeMs: 0,
     results: [],
@@ -266,7 +269,8 @@ function readCreateAclsResponseAclCreationResult(r: Reader, version: number): Cr
   };
 }
 
-function defaultCreateAclsResponseAclCreationResult(): CreateAclsResponseAclCreationResult {
+/** A new CreateAclsResponseAclCreationResult with every field at its schema default. */
+export function defaultCreateAclsResponseAclCreationResult(): CreateAclsResponseAclCreationResult {
   return {
     errorCode: 0,
     errorMessage: '',

@@ -141,7 +141,8 @@ function readCreateDelegationTokenRequest(r: Reader, version: number): CreateDel
   };
 }
 
-function defaultCreateDelegationTokenRequest(): CreateDelegationTokenRequest {
+/** A new CreateDelegationTokenRequest with every field at its schema default. */
+export function defaultCreateDelegationTokenRequest(): CreateDelegationTokenRequest {
   return {
     ownerPrincipalType: '',
     ownerPrincipalName: '',
@@ -191,7 +192,8 @@ function readCreateDelegationTokenRequestCreatableRenewers(
   };
 }
 
-function defaultCreateDelegationTokenRequestCreatableRenewers(): CreateDelegationTokenRequestCreatableRenewers {
+/** A new CreateDelegationTokenRequestCreatableRenewers with every field at its schema default. */
+export function defaultCreateDelegationTokenRequestCreatableRenewers(): CreateDelegationTokenRequestCreatableRenewers {
   return {
     principalType: '',
     principalName: '',
@@ -289,7 +291,8 @@ function readCreateDelegationTokenResponse(r: Reader, version: number): CreateDe
   };
 }
 
-function defaultCreateDelegationTokenResponse(): CreateDelegationTokenResponse {
+/** A new CreateDelegationTokenResponse with every field at its schema default. */
+export function defaultCreateDelegationTokenResponse(): CreateDelegationTokenResponse {
   return {
     errorCode: 0,
     principalType: '',

@@ -113,7 +113,8 @@ function readCreatePartitionsRequest(r: Reader, version: number): CreatePartitio
   };
 }
 
-function defaultCreatePartitionsRequest(): CreatePartitionsRequest {
+/** A new CreatePartitionsRequest with every field at its schema default. */
+export function defaultCreatePartitionsRequest(): CreatePartitionsRequest {
   return {
     topics: [],
     timeoutMs: 0,
@@ -190,7 +191,8 @@ function readCreatePartitionsRequestCreatePartitionsTopic(
   };
 }
 
-function defaultCreatePartitionsRequestCreatePartitionsTopic(): CreatePartitionsRequestCreatePartitionsTopic {
+/** A new CreatePartitionsRequestCreatePartitionsTopic with every field at its schema default. */
+export function defaultCreatePartitionsRequestCreatePartitionsTopic(): CreatePartitionsRequestCreatePartitionsTopic {
   return {
     name: '',
     count: 0,
@@ -248,7 +250,8 @@ function readCreatePartitionsRequestCreatePartitionsAssignment(
   };
 }
 
-function defaultCreatePartitionsRequestCreatePartitionsAssignment(): CreatePartitionsRequestCreatePartitionsAssignment {
+/** A new CreatePartitionsRequestCreatePartitionsAssignment with every field at its schema default. */
+export function defaultCreatePartitionsRequestCreatePartitionsAssignment(): CreatePartitionsRequestCreatePartitionsAssignment {
   return {
     brokerIds: [],
   };
@@ -304,7 +307,8 @@ function readCreatePartitionsResponse(r: Reader, version: number): CreatePartiti
   };
 }
 
-function defaultCreatePartitionsResponse(): CreatePartitionsResponse {
+/** A new CreatePartitionsResponse with every field at its schema default. */
+export function defaultCreatePartitionsResponse(): CreatePartitionsResponse {
   return {
     throttleTimeMs: 0,
     results: [],
@@ -355,7 +359,8 @@ function readCreatePartitionsResponseCreatePartitionsTopicResult(
   };
 }
 
-function defaultCreatePartitionsResponseCreatePartitionsTopicResult(): CreatePartitionsResponseCreatePartitionsTopicResult {
+/** A new CreatePartitionsResponseCreatePartitionsTopicResult with every field at its schema default. */
+export function defaultCreatePartitionsResponseCreatePartitionsTopicResult(): CreatePartitionsResponseCreatePartitionsTopicResult {
   return {
     name: '',
     errorCode: 0,

@@ -169,7 +169,8 @@ function readCreateTopicsRequest(r: Reader, version: number): CreateTopicsReques
   };
 }
 
-function defaultCreateTopicsRequest(): CreateTopicsRequest {
+/** A new CreateTopicsRequest with every field at its schema default. */
+export function defaultCreateTopicsRequest(): CreateTopicsRequest {
   return {
     topics: [],
     timeoutMs: 60000,
@@ -262,7 +263,8 @@ function readCreateTopicsRequestCreatableTopic(r: Reader, version: number): Crea
   };
 }
 
-function defaultCreateTopicsRequestCreatableTopic(): CreateTopicsRequestCreatableTopic {
+/** A new CreateTopicsRequestCreatableTopic with every field at its schema default. */
+export function defaultCreateTopicsRequestCreatableTopic(): CreateTopicsRequestCreatableTopic {
   return {
     name: '',
     numPartitions: 0,
@@ -325,7 +327,8 @@ function readCreateTopicsRequestCreatableReplicaAssignment(
   };
 }
 
-function defaultCreateTopicsRequestCreatableReplicaAssignment(): CreateTopicsRequestCreatableReplicaAssignment {
+/** A new CreateTopicsRequestCreatableReplicaAssignment with every field at its schema default. */
+export function defaultCreateTopicsRequestCreatableReplicaAssignment(): CreateTopicsRequestCreatableReplicaAssignment {
   return {
     partitionIndex: 0,
     brokerIds: [],
@@ -373,7 +376,8 @@ function readCreateTopicsRequestCreatableTopicConfig(
   };
 }
 
-function defaultCreateTopicsRequestCreatableTopicConfig(): CreateTopicsRequestCreatableTopicConfig {
+/** A new CreateTopicsRequestCreatableTopicConfig with every field at its schema default. */
+export function defaultCreateTopicsRequestCreatableTopicConfig(): CreateTopicsRequestCreatableTopicConfig {
   return {
     name: '',
     value: '',
@@ -435,7 +439,8 @@ function readCreateTopicsResponse(r: Reader, version: number): CreateTopicsRespo
   };
 }
 
-function defaultCreateTopicsResponse(): CreateTopicsResponse {
+/** A new CreateTopicsResponse with every field at its schema default. */
+export function defaultCreateTopicsResponse(): CreateTopicsResponse {
   return {
     throttleTimeMs: 0,
     topics: [],
@@ -591,7 +596,8 @@ function readCreateTopicsResponseCreatableTopicResult(
   };
 }
 
-function defaultCreateTopicsResponseCreatableTopicResult(): CreateTopicsResponseCreatableTopicResult {
+/** A new CreateTopicsResponseCreatableTopicResult with every field at its schema default. */
+export function defaultCreateTopicsResponseCreatableTopicResult(): CreateTopicsResponseCreatableTopicResult {
   return {
     name: '',
     topicId: ZERO_UUID,
@@ -638,7 +644,8 @@ function readCreateTopicsResponseCreatableTopicConfigs(
   };
 }
 
-function defaultCreateTopicsResponseCreatableTopicConfigs(): CreateTopicsResponseCreatableTopicConfigs {
+/** A new CreateTopicsResponseCreatableTopicConfigs with every field at its schema default. */
+export function defaultCreateTopicsResponseCreatableTopicConfigs(): CreateTopicsResponseCreatableTopicConfigs {
   return {
     name: '',
     value: '',

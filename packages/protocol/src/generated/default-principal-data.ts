@@ -39,7 +39,8 @@ function readDefaultPrincipalData(r: Reader, version: number): DefaultPrincipalD
   };
 }
 
-function defaultDefaultPrincipalData(): DefaultPrincipalData {
+/** A new DefaultPrincipalData with every field at its schema default. */
+export function defaultDefaultPrincipalData(): DefaultPrincipalData {
   return {
     type: '',
     name: '',

@@ -126,7 +126,8 @@ function readDeleteAclsRequest(r: Reader, version: number): DeleteAclsRequest {
   };
 }
 
-function defaultDeleteAclsRequest(): DeleteAclsRequest {
+/** A new DeleteAclsRequest with every field at its schema default. */
+export function defaultDeleteAclsRequest(): DeleteAclsRequest {
   return {
     filters: [],
   };
@@ -196,7 +197,8 @@ function readDeleteAclsRequestDeleteAclsFilter(r: Reader, version: number): Dele
   };
 }
 
-function defaultDeleteAclsRequestDeleteAclsFilter(): DeleteAclsRequestDeleteAclsFilter {
+/** A new DeleteAclsRequestDeleteAclsFilter with every field at its schema default. */
+export function defaultDeleteAclsRequestDeleteAclsFilter(): DeleteAclsRequestDeleteAclsFilter {
   return {
     resourceTypeFilter: 0,
     resourceNameFilter: '',
@@ -260,7 +262,8 @@ function readDeleteAclsResponse(r: Reader, version: number): DeleteAclsResponse 
   };
 }
 
-function defaultDeleteAclsResponse(): DeleteAclsResponse {
+/** A new DeleteAclsResponse with every field at its schema default. */
+export function defaultDeleteAclsResponse(): DeleteAclsResponse {
   return {
     throttleTimeMs: 0,
     filterResults: [],
@@ -328,7 +331,8 @@ function readDeleteAclsResponseDeleteAclsFilterResult(
   };
 }
 
-function defaultDeleteAclsResponseDeleteAclsFilterResult(): DeleteAclsResponseDeleteAclsFilterResult {
+/** A new DeleteAclsResponseDeleteAclsFilterResult with every field at its schema default. */
+export function defaultDeleteAclsResponseDeleteAclsFilterResult(): DeleteAclsResponseDeleteAclsFilterResult {
   return {
     errorCode: 0,
     errorMessage: '',
@@ -413,7 +417,8 @@ function readDeleteAclsResponseDeleteAclsMatchingAcl(
   };
 }
 
-function defaultDeleteAclsResponseDeleteAclsMatchingAcl(): DeleteAclsResponseDeleteAclsMatchingAcl {
+/** A new DeleteAclsResponseDeleteAclsMatchingAcl with every field at its schema default. */
+export function defaultDeleteAclsResponseDeleteAclsMatchingAcl(): DeleteAclsResponseDeleteAclsMatchingAcl {
   return {
     errorCode: 0,
     errorMessage: '',

@@ -81,7 +81,8 @@ function readDeleteGroupsRequest(r: Reader, version: number): DeleteGroupsReques
   };
 }
 
-function defaultDeleteGroupsRequest(): DeleteGroupsRequest {
+/** A new DeleteGroupsRequest with every field at its schema default. */
+export function defaultDeleteGroupsRequest(): DeleteGroupsRequest {
   return {
     groupsNames: [],
   };
@@ -133,7 +134,8 @@ function readDeleteGroupsResponse(r: Reader, version: number): DeleteGroupsRespo
   };
 }
 
-function defaultDeleteGroupsResponse(): DeleteGroupsResponse {
+/** A new DeleteGroupsResponse with every field at its schema default. */
+export function defaultDeleteGroupsResponse(): DeleteGroupsResponse {
   return {
     throttleTimeMs: 0,
     results: [],
@@ -177,7 +179,8 @@ function readDeleteGroupsResponseDeletableGroupResult(
   };
 }
 
-function defaultDeleteGroupsResponseDeletableGroupResult(): DeleteGroupsResponseDeletableGroupResult {
+/** A new DeleteGroupsResponseDeletableGroupResult with every field at its schema default. */
+export function defaultDeleteGroupsResponseDeletableGroupResult(): DeleteGroupsResponseDeletableGroupResult {
   return {
     groupId: '',
     errorCode: 0,

@@ -117,7 +117,8 @@ function readDeleteRecordsRequest(r: Reader, version: number): DeleteRecordsRequ
   };
 }
 
-function defaultDeleteRecordsRequest(): DeleteRecordsRequest {
+/** A new DeleteRecordsRequest with every field at its schema default. */
+export function defaultDeleteRecordsRequest(): DeleteRecordsRequest {
   return {
     topics: [],
     timeoutMs: 0,
@@ -182,7 +183,8 @@ function readDeleteRecordsRequestDeleteRecordsTopic(
   };
 }
 
-function defaultDeleteRecordsRequestDeleteRecordsTopic(): DeleteRecordsRequestDeleteRecordsTopic {
+/** A new DeleteRecordsRequestDeleteRecordsTopic with every field at its schema default. */
+export function defaultDeleteRecordsRequestDeleteRecordsTopic(): DeleteRecordsRequestDeleteRecordsTopic {
   return {
     name: '',
     partitions: [],
@@ -222,7 +224,8 @@ function readDeleteRecordsRequestDeleteRecordsPartition(
   };
 }
 
-function defaultDeleteRecordsRequestDeleteRecordsPartition(): DeleteRecordsRequestDeleteRecordsPartition {
+/** A new DeleteRecordsRequestDeleteRecordsPartition with every field at its schema default. */
+export function defaultDeleteRecordsRequestDeleteRecordsPartition(): DeleteRecordsRequestDeleteRecordsPartition {
   return {
     partitionIndex: 0,
     offset: 0n,
@@ -281,7 +284,8 @@ function readDeleteRecordsResponse(r: Reader, version: number): DeleteRecordsRes
   };
 }
 
-function defaultDeleteRecordsResponse(): DeleteRecordsResponse {
+/** A new DeleteRecordsResponse with every field at its schema default. */
+export function defaultDeleteRecordsResponse(): DeleteRecordsResponse {
   return {
     throttleTimeMs: 0,
     topics: [],
@@ -346,7 +350,8 @@ function readDeleteRecordsResponseDeleteRecordsTopicResult(
   };
 }
 
-function defaultDeleteRecordsResponseDeleteRecordsTopicResult(): DeleteRecordsResponseDeleteRecordsTopicResult {
+/** A new DeleteRecordsResponseDeleteRecordsTopicResult with every field at its schema default. */
+export function defaultDeleteRecordsResponseDeleteRecordsTopicResult(): DeleteRecordsResponseDeleteRecordsTopicResult {
   return {
     name: '',
     partitions: [],
@@ -389,7 +394,8 @@ function readDeleteRecordsResponseDeleteRecordsPartitionResult(
   };
 }
 
-function defaultDeleteRecordsResponseDeleteRecordsPartitionResult(): DeleteRecordsResponseDeleteRecordsPartitionResult {
+/** A new DeleteRecordsResponseDeleteRecordsPartitionResult with every field at its schema default. */
+export function defaultDeleteRecordsResponseDeleteRecordsPartitionResult(): DeleteRecordsResponseDeleteRecordsPartitionResult {
   return {
     partitionIndex: 0,
     lowWatermark: 0n,

@@ -95,7 +95,8 @@ function readDeleteShareGroupStateRequest(r: Reader, version: number): DeleteSha
   };
 }
 
-function defaultDeleteShareGroupStateRequest(): DeleteShareGroupStateRequest {
+/** A new DeleteShareGroupStateRequest with every field at its schema default. */
+export function defaultDeleteShareGroupStateRequest(): DeleteShareGroupStateRequest {
   return {
     groupId: '',
     topics: [],
@@ -143,7 +144,8 @@ function readDeleteShareGroupStateRequestDeleteStateData(
   };
 }
 
-function defaultDeleteShareGroupStateRequestDeleteStateData(): DeleteShareGroupStateRequestDeleteStateData {
+/** A new DeleteShareGroupStateRequestDeleteStateData with every field at its schema default. */
+export function defaultDeleteShareGroupStateRequestDeleteStateData(): DeleteShareGroupStateRequestDeleteStateData {
   return {
     topicId: ZERO_UUID,
     partitions: [],
@@ -172,7 +174,8 @@ function readDeleteShareGroupStateRequestPartitionData(
   };
 }
 
-function defaultDeleteShareGroupStateRequestPartitionData(): DeleteShareGroupStateRequestPartitionData {
+/** A new DeleteShareGroupStateRequestPartitionData with every field at its schema default. */
+export function defaultDeleteShareGroupStateRequestPartitionData(): DeleteShareGroupStateRequestPartitionData {
   return {
     partition: 0,
   };
@@ -209,7 +212,8 @@ function readDeleteShareGroupStateResponse(r: Reader, version: number): DeleteSh
   };
 }
 
-function defaultDeleteShareGroupStateResponse(): DeleteShareGroupStateResponse {
+/** A new DeleteShareGroupStateResponse with every field at its schema default. */
+export function defaultDeleteShareGroupStateResponse(): DeleteShareGroupStateResponse {
   return {
     results: [],
   };
@@ -256,7 +260,8 @@ function readDeleteShareGroupStateResponseDeleteStateResult(
   };
 }
 
-function defaultDeleteShareGroupStateResponseDeleteStateResult(): DeleteShareGroupStateResponseDeleteStateResult {
+/** A new DeleteShareGroupStateResponseDeleteStateResult with every field at its schema default. */
+export function defaultDeleteShareGroupStateResponseDeleteStateResult(): DeleteShareGroupStateResponseDeleteStateResult {
   return {
     topicId: ZERO_UUID,
     partitions: [],
@@ -291,7 +296,8 @@ function readDeleteShareGroupStateResponsePartitionResult(
   };
 }
 
-function defaultDeleteShareGroupStateResponsePartitionResult(): DeleteShareGroupStateResponsePartitionResult {
+/** A new DeleteShareGroupStateResponsePartitionResult with every field at its schema default. */
+export function defaultDeleteShareGroupStateResponsePartitionResult(): DeleteShareGroupStateResponsePartitionResult {
   return {
     partition: 0,
     errorCode: 0,

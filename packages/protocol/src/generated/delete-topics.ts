@@ -137,7 +137,8 @@ function readDeleteTopicsRequest(r: Reader, version: number): DeleteTopicsReques
   };
 }
 
-function defaultDeleteTopicsRequest(): DeleteTopicsRequest {
+/** A new DeleteTopicsRequest with every field at its schema default. */
+export function defaultDeleteTopicsRequest(): DeleteTopicsRequest {
   return {
     topics: [],
     topicNames: [],
@@ -167,7 +168,8 @@ function readDeleteTopicsRequestDeleteTopicState(r: Reader, version: number): De
   };
 }
 
-function defaultDeleteTopicsRequestDeleteTopicState(): DeleteTopicsRequestDeleteTopicState {
+/** A new DeleteTopicsRequestDeleteTopicState with every field at its schema default. */
+export function defaultDeleteTopicsRequestDeleteTopicState(): DeleteTopicsRequestDeleteTopicState {
   return {
     name: null,
     topicId: ZERO_UUID,
@@ -229,7 +231,8 @@ function readDeleteTopicsResponse(r: Reader, version: number): DeleteTopicsRespo
   };
 }
 
-function defaultDeleteTopicsResponse(): DeleteTopicsResponse {
+/** A new DeleteTopicsResponse with every field at its schema default. */
+export function defaultDeleteTopicsResponse(): DeleteTopicsResponse {
   return {
     throttleTimeMs: 0,
     responses: [],
@@ -295,7 +298,8 @@ function readDeleteTopicsResponseDeletableTopicResult(
   };
 }
 
-function defaultDeleteTopicsResponseDeletableTopicResult(): DeleteTopicsResponseDeletableTopicResult {
+/** A new DeleteTopicsResponseDeletableTopicResult with every field at its schema default. */
+export function defaultDeleteTopicsResponseDeletableTopicResult(): DeleteTopicsResponseDeletableTopicResult {
   return {
     name: '',
     topicId: ZERO_UUID,

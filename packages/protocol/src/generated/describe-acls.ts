@@ -128,7 +128,8 @@ function readDescribeAclsRequest(r: Reader, version: number): DescribeAclsReques
   };
 }
 
-function defaultDescribeAclsRequest(): DescribeAclsRequest {
+/** A new DescribeAclsRequest with every field at its schema default. */
+export function defaultDescribeAclsRequest(): DescribeAclsRequest {
   return {
     resourceTypeFilter: 0,
     resourceNameFilter: '',
@@ -202,7 +203,8 @@ function readDescribeAclsResponse(r: Reader, version: number): DescribeAclsRespo
   };
 }
 
-function defaultDescribeAclsResponse(): DescribeAclsResponse {
+/** A new DescribeAclsResponse with every field at its schema default. */
+export function defaultDescribeAclsResponse(): DescribeAclsResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -282,7 +284,8 @@ function readDescribeAclsResponseDescribeAclsResource(
   };
 }
 
-function defaultDescribeAclsResponseDescribeAclsResource(): DescribeAclsResponseDescribeAclsResource {
+/** A new DescribeAclsResponseDescribeAclsResource with every field at its schema default. */
+export function defaultDescribeAclsResponseDescribeAclsResource(): DescribeAclsResponseDescribeAclsResource {
   return {
     resourceType: 0,
     resourceName: '',
@@ -335,7 +338,8 @@ function readDescribeAclsResponseAclDescription(r: Reader, version: number): Des
   };
 }
 
-function defaultDescribeAclsResponseAclDescription(): DescribeAclsResponseAclDescription {
+/** A new DescribeAclsResponseAclDescription with every field at its schema default. */
+export function defaultDescribeAclsResponseAclDescription(): DescribeAclsResponseAclDescription {
   return {
     principal: '',
     host: '',

@@ -119,7 +119,8 @@ function readDescribeClientQuotasRequest(r: Reader, version: number): DescribeCl
   };
 }
 
-function defaultDescribeClientQuotasRequest(): DescribeClientQuotasRequest {
+/** A new DescribeClientQuotasRequest with every field at its schema default. */
+export function defaultDescribeClientQuotasRequest(): DescribeClientQuotasRequest {
   return {
     components: [],
     strict: false,
@@ -170,7 +171,8 @@ function readDescribeClientQuotasRequestComponentData(
   };
 }
 
-function defaultDescribeClientQuotasRequestComponentData(): DescribeClientQuotasRequestComponentData {
+/** A new DescribeClientQuotasRequestComponentData with every field at its schema default. */
+export function defaultDescribeClientQuotasRequestComponentData(): DescribeClientQuotasRequestComponentData {
   return {
     entityType: '',
     matchType: 0,
@@ -248,7 +250,8 @@ function readDescribeClientQuotasResponse(r: Reader, version: number): DescribeC
   };
 }
 
-function defaultDescribeClientQuotasResponse(): DescribeClientQuotasResponse {
+/** A new DescribeClientQuotasResponse with every field at its schema default. */
+export function defaultDescribeClientQuotasResponse(): DescribeClientQuotasResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -328,7 +331,8 @@ function readDescribeClientQuotasResponseEntryData(r: Reader, version: number): 
   };
 }
 
-function defaultDescribeClientQuotasResponseEntryData(): DescribeClientQuotasResponseEntryData {
+/** A new DescribeClientQuotasResponseEntryData with every field at its schema default. */
+export function defaultDescribeClientQuotasResponseEntryData(): DescribeClientQuotasResponseEntryData {
   return {
     entity: [],
     values: [],
@@ -376,7 +380,8 @@ function readDescribeClientQuotasResponseEntityData(
   };
 }
 
-function defaultDescribeClientQuotasResponseEntityData(): DescribeClientQuotasResponseEntityData {
+/** A new DescribeClientQuotasResponseEntityData with every field at its schema default. */
+export function defaultDescribeClientQuotasResponseEntityData(): DescribeClientQuotasResponseEntityData {
   return {
     entityType: '',
     entityName: '',
@@ -417,7 +422,8 @@ function readDescribeClientQuotasResponseValueData(r: Reader, version: number): 
   };
 }
 
-function defaultDescribeClientQuotasResponseValueData(): DescribeClientQuotasResponseValueData {
+/** A new DescribeClientQuotasResponseValueData with every field at its schema default. */
+export function defaultDescribeClientQuotasResponseValueData(): DescribeClientQuotasResponseValueData {
   return {
     key: '',
     value: 0,

@@ -77,7 +77,8 @@ function readDescribeClusterRequest(r: Reader, version: number): DescribeCluster
   };
 }
 
-function defaultDescribeClusterRequest(): DescribeClusterRequest {
+/** A new DescribeClusterRequest with every field at its schema default. */
+export function defaultDescribeClusterRequest(): DescribeClusterRequest {
   return {
     includeClusterAuthorizedOperations: false,
     endpointType: 1,
@@ -143,7 +144,8 @@ function readDescribeClusterResponse(r: Reader, version: number): DescribeCluste
   };
 }
 
-function defaultDescribeClusterResponse(): DescribeClusterResponse {
+/** A new DescribeClusterResponse with every field at its schema default. */
+export function defaultDescribeClusterResponse(): DescribeClusterResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -187,7 +189,8 @@ function readDescribeClusterResponseDescribeClusterBroker(
   };
 }
 
-function defaultDescribeClusterResponseDescribeClusterBroker(): DescribeClusterResponseDescribeClusterBroker {
+/** A new DescribeClusterResponseDescribeClusterBroker with every field at its schema default. */
+export function defaultDescribeClusterResponseDescribeClusterBroker(): DescribeClusterResponseDescribeClusterBroker {
   return {
     brokerId: 0,
     host: '',

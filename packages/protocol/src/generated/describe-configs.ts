@@ -157,7 +157,8 @@ function readDescribeConfigsRequest(r: Reader, version: number): DescribeConfigs
   };
 }
 
-function defaultDescribeConfigsRequest(): DescribeConfigsRequest {
+/** A new DescribeConfigsRequest with every field at its schema default. */
+export function defaultDescribeConfigsRequest(): DescribeConfigsRequest {
   return {
     resources: [],
     includeSynonyms: false,
@@ -237,7 +238,8 @@ function readDescribeConfigsRequestDescribeConfigsResource(
   };
 }
 
-function defaultDescribeConfigsRequestDescribeConfigsResource(): DescribeConfigsRequestDescribeConfigsResource {
+/** A new DescribeConfigsRequestDescribeConfigsResource with every field at its schema default. */
+export function defaultDescribeConfigsRequestDescribeConfigsResource(): DescribeConfigsRequestDescribeConfigsResource {
   return {
     resourceType: 0,
     resourceName: '',
@@ -299,7 +301,8 @@ function readDescribeConfigsResponse(r: Reader, version: number): DescribeConfig
   };
 }
 
-function defaultDescribeConfigsResponse(): DescribeConfigsResponse {
+/** A new DescribeConfigsResponse with every field at its schema default. */
+export function defaultDescribeConfigsResponse(): DescribeConfigsResponse {
   return {
     throttleTimeMs: 0,
     results: [],
@@ -377,7 +380,8 @@ function readDescribeConfigsResponseDescribeConfigsResult(
   };
 }
 
-function defaultDescribeConfigsResponseDescribeConfigsResult(): DescribeConfigsResponseDescribeConfigsResult {
+/** A new DescribeConfigsResponseDescribeConfigsResult with every field at its schema default. */
+export function defaultDescribeConfigsResponseDescribeConfigsResult(): DescribeConfigsResponseDescribeConfigsResult {
   return {
     errorCode: 0,
     errorMessage: '',
@@ -500,7 +504,8 @@ function readDescribeConfigsResponseDescribeConfigsResourceResult(
   };
 }
 
-function defaultDescribeConfigsResponseDescribeConfigsResourceResult(): DescribeConfigsResponseDescribeConfigsResourceResult {
+/** A new DescribeConfigsResponseDescribeConfigsResourceResult with every field at its schema default. */
+export function defaultDescribeConfigsResponseDescribeConfigsResourceResult(): DescribeConfigsResponseDescribeConfigsResourceResult {
   return {
     name: '',
     value: '',
@@ -558,7 +563,8 @@ function readDescribeConfigsResponseDescribeConfigsSynonym(
   };
 }
 
-function defaultDescribeConfigsResponseDescribeConfigsSynonym(): DescribeConfigsResponseDescribeConfigsSynonym {
+/** A new DescribeConfigsResponseDescribeConfigsSynonym with every field at its schema default. */
+export function defaultDescribeConfigsResponseDescribeConfigsSynonym(): DescribeConfigsResponseDescribeConfigsSynonym {
   return {
     name: '',
     value: '',

@@ -127,7 +127,8 @@ function readDescribeDelegationTokenRequest(r: Reader, version: number): Describ
   };
 }
 
-function defaultDescribeDelegationTokenRequest(): DescribeDelegationTokenRequest {
+/** A new DescribeDelegationTokenRequest with every field at its schema default. */
+export function defaultDescribeDelegationTokenRequest(): DescribeDelegationTokenRequest {
   return {
     owners: [],
   };
@@ -174,7 +175,8 @@ function readDescribeDelegationTokenRequestDescribeDelegationTokenOwner(
   };
 }
 
-function defaultDescribeDelegationTokenRequestDescribeDelegationTokenOwner(): DescribeDelegationTokenRequestDescribeDelegationTokenOwner {
+/** A new DescribeDelegationTokenRequestDescribeDelegationTokenOwner with every field at its schema default. */
+export function defaultDescribeDelegationTokenRequestDescribeDelegationTokenOwner(): DescribeDelegationTokenRequestDescribeDelegationTokenOwner {
   return {
     principalType: '',
     principalName: '',
@@ -236,7 +238,8 @@ function readDescribeDelegationTokenResponse(r: Reader, version: number): Descri
   };
 }
 
-function defaultDescribeDelegationTokenResponse(): DescribeDelegationTokenResponse {
+/** A new DescribeDelegationTokenResponse with every field at its schema default. */
+export function defaultDescribeDelegationTokenResponse(): DescribeDelegationTokenResponse {
   return {
     errorCode: 0,
     tokens: [],
@@ -360,7 +363,8 @@ function readDescribeDelegationTokenResponseDescribedDelegationToken(
   };
 }
 
-function defaultDescribeDelegationTokenResponseDescribedDelegationToken(): DescribeDelegationTokenResponseDescribedDelegationToken {
+/** A new DescribeDelegationTokenResponseDescribedDelegationToken with every field at its schema default. */
+export function defaultDescribeDelegationTokenResponseDescribedDelegationToken(): DescribeDelegationTokenResponseDescribedDelegationToken {
   return {
     principalType: '',
     principalName: '',
@@ -416,7 +420,8 @@ function readDescribeDelegationTokenResponseDescribedDelegationTokenRenewer(
   };
 }
 
-function defaultDescribeDelegationTokenResponseDescribedDelegationTokenRenewer(): DescribeDelegationTokenResponseDescribedDelegationTokenRenewer {
+/** A new DescribeDelegationTokenResponseDescribedDelegationTokenRenewer with every field at its schema default. */
+export function defaultDescribeDelegationTokenResponseDescribedDelegationTokenRenewer(): DescribeDelegationTokenResponseDescribedDelegationTokenRenewer {
   return {
     principalType: '',
     principalName: '',

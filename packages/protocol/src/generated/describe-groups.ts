@@ -123,7 +123,8 @@ function readDescribeGroupsRequest(r: Reader, version: number): DescribeGroupsRe
   };
 }
 
-function defaultDescribeGroupsRequest(): DescribeGroupsRequest {
+/** A new DescribeGroupsRequest with every field at its schema default. */
+export function defaultDescribeGroupsRequest(): DescribeGroupsRequest {
   return {
     groups: [],
     includeAuthorizedOperations: false,
@@ -187,7 +188,8 @@ function readDescribeGroupsResponse(r: Reader, version: number): DescribeGroupsR
   };
 }
 
-function defaultDescribeGroupsResponse(): DescribeGroupsResponse {
+/** A new DescribeGroupsResponse with every field at its schema default. */
+export function defaultDescribeGroupsResponse(): DescribeGroupsResponse {
   return {
     throttleTimeMs: 0,
     groups: [],
@@ -283,7 +285,8 @@ function readDescribeGroupsResponseDescribedGroup(r: Reader, version: number): D
   };
 }
 
-function defaultDescribeGroupsResponseDescribedGroup(): DescribeGroupsResponseDescribedGroup {
+/** A new DescribeGroupsResponseDescribedGroup with every field at its schema default. */
+export function defaultDescribeGroupsResponseDescribedGroup(): DescribeGroupsResponseDescribedGroup {
   return {
     errorCode: 0,
     groupId: '',
@@ -370,7 +373,8 @@ function readDescribeGroupsResponseDescribedGroupMember(
   };
 }
 
-function defaultDescribeGroupsResponseDescribedGroupMember(): DescribeGroupsResponseDescribedGroupMember {
+/** A new DescribeGroupsResponseDescribedGroupMember with every field at its schema default. */
+export function defaultDescribeGroupsResponseDescribedGroupMember(): DescribeGroupsResponseDescribedGroupMember {
   return {
     memberId: '',
     groupInstanceId: null,

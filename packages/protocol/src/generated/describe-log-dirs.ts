@@ -128,7 +128,8 @@ function readDescribeLogDirsRequest(r: Reader, version: number): DescribeLogDirs
   };
 }
 
-function defaultDescribeLogDirsRequest(): DescribeLogDirsRequest {
+/** A new DescribeLogDirsRequest with every field at its schema default. */
+export function defaultDescribeLogDirsRequest(): DescribeLogDirsRequest {
   return {
     topics: [],
   };
@@ -191,7 +192,8 @@ function readDescribeLogDirsRequestDescribableLogDirTopic(
   };
 }
 
-function defaultDescribeLogDirsRequestDescribableLogDirTopic(): DescribeLogDirsRequestDescribableLogDirTopic {
+/** A new DescribeLogDirsRequestDescribableLogDirTopic with every field at its schema default. */
+export function defaultDescribeLogDirsRequestDescribableLogDirTopic(): DescribeLogDirsRequestDescribableLogDirTopic {
   return {
     topic: '',
     partitions: [],
@@ -260,7 +262,8 @@ function readDescribeLogDirsResponse(r: Reader, version: number): DescribeLogDir
   };
 }
 
-function defaultDescribeLogDirsResponse(): DescribeLogDirsResponse {
+/** A new DescribeLogDirsResponse with every field at its schema default. */
+export function defaultDescribeLogDirsResponse(): DescribeLogDirsResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -345,7 +348,8 @@ function readDescribeLogDirsResponseDescribeLogDirsResult(
   };
 }
 
-function defaultDescribeLogDirsResponseDescribeLogDirsResult(): DescribeLogDirsResponseDescribeLogDirsResult {
+/** A new DescribeLogDirsResponseDescribeLogDirsResult with every field at its schema default. */
+export function defaultDescribeLogDirsResponseDescribeLogDirsResult(): DescribeLogDirsResponseDescribeLogDirsResult {
   return {
     errorCode: 0,
     logDir: '',
@@ -413,7 +417,8 @@ function readDescribeLogDirsResponseDescribeLogDirsTopic(
   };
 }
 
-function defaultDescribeLogDirsResponseDescribeLogDirsTopic(): DescribeLogDirsResponseDescribeLogDirsTopic {
+/** A new DescribeLogDirsResponseDescribeLogDirsTopic with every field at its schema default. */
+export function defaultDescribeLogDirsResponseDescribeLogDirsTopic(): DescribeLogDirsResponseDescribeLogDirsTopic {
   return {
     name: '',
     partitions: [],
@@ -459,7 +464,8 @@ function readDescribeLogDirsResponseDescribeLogDirsPartition(
   };
 }
 
-function defaultDescribeLogDirsResponseDescribeLogDirsPartition(): DescribeLogDirsResponseDescribeLogDirsPartition {
+/** A new DescribeLogDirsResponseDescribeLogDirsPartition with every field at its schema default. */
+export function defaultDescribeLogDirsResponseDescribeLogDirsPartition(): DescribeLogDirsResponseDescribeLogDirsPartition {
   return {
     partitionIndex: 0,
     partitionSize: 0n,

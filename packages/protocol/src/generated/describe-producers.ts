@@ -103,7 +103,8 @@ function readDescribeProducersRequest(r: Reader, version: number): DescribeProdu
   };
 }
 
-function defaultDescribeProducersRequest(): DescribeProducersRequest {
+/** A new DescribeProducersRequest with every field at its schema default. */
+export function defaultDescribeProducersRequest(): DescribeProducersRequest {
   return {
     topics: [],
   };
@@ -147,7 +148,8 @@ function readDescribeProducersRequestTopicRequest(r: Reader, version: number): D
   };
 }
 
-function defaultDescribeProducersRequestTopicRequest(): DescribeProducersRequestTopicRequest {
+/** A new DescribeProducersRequestTopicRequest with every field at its schema default. */
+export function defaultDescribeProducersRequestTopicRequest(): DescribeProducersRequestTopicRequest {
   return {
     name: '',
     partitionIndexes: [],
@@ -188,7 +190,8 @@ function readDescribeProducersResponse(r: Reader, version: number): DescribeProd
   };
 }
 
-function defaultDescribeProducersResponse(): DescribeProducersResponse {
+/** A new DescribeProducersResponse with every field at its schema default. */
+export function defaultDescribeProducersResponse(): DescribeProducersResponse {
   return {
     throttleTimeMs: 0,
     topics: [],
@@ -236,7 +239,8 @@ function readDescribeProducersResponseTopicResponse(
   };
 }
 
-function defaultDescribeProducersResponseTopicResponse(): DescribeProducersResponseTopicResponse {
+/** A new DescribeProducersResponseTopicResponse with every field at its schema default. */
+export function defaultDescribeProducersResponseTopicResponse(): DescribeProducersResponseTopicResponse {
   return {
     name: '',
     partitions: [],
@@ -290,7 +294,8 @@ function readDescribeProducersResponsePartitionResponse(
   };
 }
 
-function defaultDescribeProducersResponsePartitionResponse(): DescribeProducersResponsePartitionResponse {
+/** A new DescribeProducersResponsePartitionResponse with every field at its schema default. */
+export function defaultDescribeProducersResponsePartitionResponse(): DescribeProducersResponsePartitionResponse {
   return {
     partitionIndex: 0,
     errorCode: 0,
@@ -336,7 +341,8 @@ function readDescribeProducersResponseProducerState(
   };
 }
 
-function defaultDescribeProducersResponseProducerState(): DescribeProducersResponseProducerState {
+/** A new DescribeProducersResponseProducerState with every field at its schema default. */
+export function defaultDescribeProducersResponseProducerState(): DescribeProducersResponseProducerState {
   return {
     producerId: 0n,
     producerEpoch: 0,

@@ -143,7 +143,8 @@ function readDescribeQuorumRequest(r: Reader, version: number): DescribeQuorumRe
   };
 }
 
-function defaultDescribeQuorumRequest(): DescribeQuorumRequest {
+/** A new DescribeQuorumRequest with every field at its schema default. */
+export function defaultDescribeQuorumRequest(): DescribeQuorumRequest {
   return {
     topics: [],
   };
@@ -183,7 +184,8 @@ function readDescribeQuorumRequestTopicData(r: Reader, version: number): Describ
   };
 }
 
-function defaultDescribeQuorumRequestTopicData(): DescribeQuorumRequestTopicData {
+/** A new DescribeQuorumRequestTopicData with every field at its schema default. */
+export function defaultDescribeQuorumRequestTopicData(): DescribeQuorumRequestTopicData {
   return {
     topicName: '',
     partitions: [],
@@ -209,7 +211,8 @@ function readDescribeQuorumRequestPartitionData(r: Reader, version: number): Des
   };
 }
 
-function defaultDescribeQuorumRequestPartitionData(): DescribeQuorumRequestPartitionData {
+/** A new DescribeQuorumRequestPartitionData with every field at its schema default. */
+export function defaultDescribeQuorumRequestPartitionData(): DescribeQuorumRequestPartitionData {
   return {
     partitionIndex: 0,
   };
@@ -288,7 +291,8 @@ function readDescribeQuorumResponse(r: Reader, version: number): DescribeQuorumR
   };
 }
 
-function defaultDescribeQuorumResponse(): DescribeQuorumResponse {
+/** A new DescribeQuorumResponse with every field at its schema default. */
+export function defaultDescribeQuorumResponse(): DescribeQuorumResponse {
   return {
     errorCode: 0,
     errorMessage: '',
@@ -331,7 +335,8 @@ function readDescribeQuorumResponseTopicData(r: Reader, version: number): Descri
   };
 }
 
-function defaultDescribeQuorumResponseTopicData(): DescribeQuorumResponseTopicData {
+/** A new DescribeQuorumResponseTopicData with every field at its schema default. */
+export function defaultDescribeQuorumResponseTopicData(): DescribeQuorumResponseTopicData {
   return {
     topicName: '',
     partitions: [],
@@ -416,7 +421,8 @@ function readDescribeQuorumResponsePartitionData(r: Reader, version: number): De
   };
 }
 
-function defaultDescribeQuorumResponsePartitionData(): DescribeQuorumResponsePartitionData {
+/** A new DescribeQuorumResponsePartitionData with every field at its schema default. */
+export function defaultDescribeQuorumResponsePartitionData(): DescribeQuorumResponsePartitionData {
   return {
     partitionIndex: 0,
     errorCode: 0,
@@ -477,7 +483,8 @@ function readDescribeQuorumResponseReplicaState(r: Reader, version: number): Des
   };
 }
 
-function defaultDescribeQuorumResponseReplicaState(): DescribeQuorumResponseReplicaState {
+/** A new DescribeQuorumResponseReplicaState with every field at its schema default. */
+export function defaultDescribeQuorumResponseReplicaState(): DescribeQuorumResponseReplicaState {
   return {
     replicaId: 0,
     replicaDirectoryId: ZERO_UUID,
@@ -521,7 +528,8 @@ function readDescribeQuorumResponseNode(r: Reader, version: number): DescribeQuo
   };
 }
 
-function defaultDescribeQuorumResponseNode(): DescribeQuorumResponseNode {
+/** A new DescribeQuorumResponseNode with every field at its schema default. */
+export function defaultDescribeQuorumResponseNode(): DescribeQuorumResponseNode {
   return {
     nodeId: 0,
     listeners: [],
@@ -549,7 +557,8 @@ function readDescribeQuorumResponseListener(r: Reader, version: number): Describ
   };
 }
 
-function defaultDescribeQuorumResponseListener(): DescribeQuorumResponseListener {
+/** A new DescribeQuorumResponseListener with every field at its schema default. */
+export function defaultDescribeQuorumResponseListener(): DescribeQuorumResponseListener {
   return {
     name: '',
     host: '',

@@ -138,7 +138,8 @@ function readDescribeTopicPartitionsRequest(r: Reader, version: number): Describ
   };
 }
 
-function defaultDescribeTopicPartitionsRequest(): DescribeTopicPartitionsRequest {
+/** A new DescribeTopicPartitionsRequest with every field at its schema default. */
+export function defaultDescribeTopicPartitionsRequest(): DescribeTopicPartitionsRequest {
   return {
     topics: [],
     responsePartitionLimit: 2000,
@@ -168,7 +169,8 @@ function readDescribeTopicPartitionsRequestTopicRequest(
   };
 }
 
-function defaultDescribeTopicPartitionsRequestTopicRequest(): DescribeTopicPartitionsRequestTopicRequest {
+/** A new DescribeTopicPartitionsRequestTopicRequest with every field at its schema default. */
+export function defaultDescribeTopicPartitionsRequestTopicRequest(): DescribeTopicPartitionsRequestTopicRequest {
   return {
     name: '',
   };
@@ -196,7 +198,8 @@ function readDescribeTopicPartitionsRequestCursor(r: Reader, version: number): D
   };
 }
 
-function defaultDescribeTopicPartitionsRequestCursor(): DescribeTopicPartitionsRequestCursor {
+/** A new DescribeTopicPartitionsRequestCursor with every field at its schema default. */
+export function defaultDescribeTopicPartitionsRequestCursor(): DescribeTopicPartitionsRequestCursor {
   return {
     topicName: '',
     partitionIndex: 0,
@@ -245,7 +248,8 @@ function readDescribeTopicPartitionsResponse(r: Reader, version: number): Descri
   };
 }
 
-function defaultDescribeTopicPartitionsResponse(): DescribeTopicPartitionsResponse {
+/** A new DescribeTopicPartitionsResponse with every field at its schema default. */
+export function defaultDescribeTopicPartitionsResponse(): DescribeTopicPartitionsResponse {
   return {
     throttleTimeMs: 0,
     topics: [],
@@ -306,7 +310,8 @@ function readDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic
   };
 }
 
-function defaultDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic {
+/** A new DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic with every field at its schema default. */
+export function defaultDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic {
   return {
     errorCode: 0,
     name: '',
@@ -451,7 +456,8 @@ function readDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseParti
   };
 }
 
-function defaultDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition {
+/** A new DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition with every field at its schema default. */
+export function defaultDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition {
   return {
     errorCode: 0,
     partitionIndex: 0,
@@ -487,7 +493,8 @@ function readDescribeTopicPartitionsResponseCursor(r: Reader, version: number): 
   };
 }
 
-function defaultDescribeTopicPartitionsResponseCursor(): DescribeTopicPartitionsResponseCursor {
+/** A new DescribeTopicPartitionsResponseCursor with every field at its schema default. */
+export function defaultDescribeTopicPartitionsResponseCursor(): DescribeTopicPartitionsResponseCursor {
   return {
     topicName: '',
     partitionIndex: 0,

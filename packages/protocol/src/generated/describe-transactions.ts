@@ -85,7 +85,8 @@ function readDescribeTransactionsRequest(r: Reader, version: number): DescribeTr
   };
 }
 
-function defaultDescribeTransactionsRequest(): DescribeTransactionsRequest {
+/** A new DescribeTransactionsRequest with every field at its schema default. */
+export function defaultDescribeTransactionsRequest(): DescribeTransactionsRequest {
   return {
     transactionalIds: [],
   };
@@ -125,7 +126,8 @@ function readDescribeTransactionsResponse(r: Reader, version: number): DescribeT
   };
 }
 
-function defaultDescribeTransactionsResponse(): DescribeTransactionsResponse {
+/** A new DescribeTransactionsResponse with every field at its schema default. */
+export function defaultDescribeTransactionsResponse(): DescribeTransactionsResponse {
   return {
     throttleTimeMs: 0,
     transactionStates: [],
@@ -191,7 +193,8 @@ function readDescribeTransactionsResponseTransactionState(
   };
 }
 
-function defaultDescribeTransactionsResponseTransactionState(): DescribeTransactionsResponseTransactionState {
+/** A new DescribeTransactionsResponseTransactionState with every field at its schema default. */
+export function defaultDescribeTransactionsResponseTransactionState(): DescribeTransactionsResponseTransactionState {
   return {
     errorCode: 0,
     transactionalId: '',
@@ -242,7 +245,8 @@ function readDescribeTransactionsResponseTopicData(r: Reader, version: number): 
   };
 }
 
-function defaultDescribeTransactionsResponseTopicData(): DescribeTransactionsResponseTopicData {
+/** A new DescribeTransactionsResponseTopicData with every field at its schema default. */
+export function defaultDescribeTransactionsResponseTopicData(): DescribeTransactionsResponseTopicData {
   return {
     topic: '',
     partitions: [],

@@ -96,7 +96,8 @@ function readDescribeUserScramCredentialsRequest(r: Reader, version: number): De
   };
 }
 
-function defaultDescribeUserScramCredentialsRequest(): DescribeUserScramCredentialsRequest {
+/** A new DescribeUserScramCredentialsRequest with every field at its schema default. */
+export function defaultDescribeUserScramCredentialsRequest(): DescribeUserScramCredentialsRequest {
   return {
     users: [],
   };
@@ -124,7 +125,8 @@ function readDescribeUserScramCredentialsRequestUserName(
   };
 }
 
-function defaultDescribeUserScramCredentialsRequestUserName(): DescribeUserScramCredentialsRequestUserName {
+/** A new DescribeUserScramCredentialsRequestUserName with every field at its schema default. */
+export function defaultDescribeUserScramCredentialsRequestUserName(): DescribeUserScramCredentialsRequestUserName {
   return {
     name: '',
   };
@@ -174,7 +176,8 @@ function readDescribeUserScramCredentialsResponse(r: Reader, version: number): D
   };
 }
 
-function defaultDescribeUserScramCredentialsResponse(): DescribeUserScramCredentialsResponse {
+/** A new DescribeUserScramCredentialsResponse with every field at its schema default. */
+export function defaultDescribeUserScramCredentialsResponse(): DescribeUserScramCredentialsResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -230,7 +233,8 @@ function readDescribeUserScramCredentialsResponseDescribeUserScramCredentialsRes
   };
 }
 
-function defaultDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult(): DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult {
+/** A new DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult with every field at its schema default. */
+export function defaultDescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult(): DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult {
   return {
     user: '',
     errorCode: 0,
@@ -264,7 +268,8 @@ function readDescribeUserScramCredentialsResponseCredentialInfo(
   };
 }
 
-function defaultDescribeUserScramCredentialsResponseCredentialInfo(): DescribeUserScramCredentialsResponseCredentialInfo {
+/** A new DescribeUserScramCredentialsResponseCredentialInfo with every field at its schema default. */
+export function defaultDescribeUserScramCredentialsResponseCredentialInfo(): DescribeUserScramCredentialsResponseCredentialInfo {
   return {
     mechanism: 0,
     iterations: 0,

@@ -129,7 +129,8 @@ function readElectLeadersRequest(r: Reader, version: number): ElectLeadersReques
   };
 }
 
-function defaultElectLeadersRequest(): ElectLeadersRequest {
+/** A new ElectLeadersRequest with every field at its schema default. */
+export function defaultElectLeadersRequest(): ElectLeadersRequest {
   return {
     electionType: 0,
     topicPartitions: [],
@@ -191,7 +192,8 @@ function readElectLeadersRequestTopicPartitions(r: Reader, version: number): Ele
   };
 }
 
-function defaultElectLeadersRequestTopicPartitions(): ElectLeadersRequestTopicPartitions {
+/** A new ElectLeadersRequestTopicPartitions with every field at its schema default. */
+export function defaultElectLeadersRequestTopicPartitions(): ElectLeadersRequestTopicPartitions {
   return {
     topic: '',
     partitions: [],
@@ -258,7 +260,8 @@ function readElectLeadersResponse(r: Reader, version: number): ElectLeadersRespo
   };
 }
 
-function defaultElectLeadersResponse(): ElectLeadersResponse {
+/** A new ElectLeadersResponse with every field at its schema default. */
+export function defaultElectLeadersResponse(): ElectLeadersResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -323,7 +326,8 @@ function readElectLeadersResponseReplicaElectionResult(
   };
 }
 
-function defaultElectLeadersResponseReplicaElectionResult(): ElectLeadersResponseReplicaElectionResult {
+/** A new ElectLeadersResponseReplicaElectionResult with every field at its schema default. */
+export function defaultElectLeadersResponseReplicaElectionResult(): ElectLeadersResponseReplicaElectionResult {
   return {
     topic: '',
     partitionResult: [],
@@ -367,7 +371,8 @@ function readElectLeadersResponsePartitionResult(r: Reader, version: number): El
   };
 }
 
-function defaultElectLeadersResponsePartitionResult(): ElectLeadersResponsePartitionResult {
+/** A new ElectLeadersResponsePartitionResult with every field at its schema default. */
+export function defaultElectLeadersResponsePartitionResult(): ElectLeadersResponsePartitionResult {
   return {
     partitionId: 0,
     errorCode: 0,

@@ -197,7 +197,8 @@ function readEndQuorumEpochRequest(r: Reader, version: number): EndQuorumEpochRe
   };
 }
 
-function defaultEndQuorumEpochRequest(): EndQuorumEpochRequest {
+/** A new EndQuorumEpochRequest with every field at its schema default. */
+export function defaultEndQuorumEpochRequest(): EndQuorumEpochRequest {
   return {
     clusterId: null,
     topics: [],
@@ -256,7 +257,8 @@ function readEndQuorumEpochRequestTopicData(r: Reader, version: number): EndQuor
   };
 }
 
-function defaultEndQuorumEpochRequestTopicData(): EndQuorumEpochRequestTopicData {
+/** A new EndQuorumEpochRequestTopicData with every field at its schema default. */
+export function defaultEndQuorumEpochRequestTopicData(): EndQuorumEpochRequestTopicData {
   return {
     topicName: '',
     partitions: [],
@@ -350,7 +352,8 @@ function readEndQuorumEpochRequestPartitionData(r: Reader, version: number): End
   };
 }
 
-function defaultEndQuorumEpochRequestPartitionData(): EndQuorumEpochRequestPartitionData {
+/** A new EndQuorumEpochRequestPartitionData with every field at its schema default. */
+export function defaultEndQuorumEpochRequestPartitionData(): EndQuorumEpochRequestPartitionData {
   return {
     partitionIndex: 0,
     leaderId: 0,
@@ -378,7 +381,8 @@ function readEndQuorumEpochRequestReplicaInfo(r: Reader, version: number): EndQu
   };
 }
 
-function defaultEndQuorumEpochRequestReplicaInfo(): EndQuorumEpochRequestReplicaInfo {
+/** A new EndQuorumEpochRequestReplicaInfo with every field at its schema default. */
+export function defaultEndQuorumEpochRequestReplicaInfo(): EndQuorumEpochRequestReplicaInfo {
   return {
     candidateId: 0,
     candidateDirectoryId: ZERO_UUID,
@@ -410,7 +414,8 @@ function readEndQuorumEpochRequestLeaderEndpoint(r: Reader, version: number): En
   };
 }
 
-function defaultEndQuorumEpochRequestLeaderEndpoint(): EndQuorumEpochRequestLeaderEndpoint {
+/** A new EndQuorumEpochRequestLeaderEndpoint with every field at its schema default. */
+export function defaultEndQuorumEpochRequestLeaderEndpoint(): EndQuorumEpochRequestLeaderEndpoint {
   return {
     name: '',
     host: '',
@@ -527,7 +532,8 @@ function readEndQuorumEpochResponse(r: Reader, version: number): EndQuorumEpochR
   };
 }
 
-function defaultEndQuorumEpochResponse(): EndQuorumEpochResponse {
+/** A new EndQuorumEpochResponse with every field at its schema default. */
+export function defaultEndQuorumEpochResponse(): EndQuorumEpochResponse {
   return {
     errorCode: 0,
     topics: [],
@@ -586,7 +592,8 @@ function readEndQuorumEpochResponseTopicData(r: Reader, version: number): EndQuo
   };
 }
 
-function defaultEndQuorumEpochResponseTopicData(): EndQuorumEpochResponseTopicData {
+/** A new EndQuorumEpochResponseTopicData with every field at its schema default. */
+export function defaultEndQuorumEpochResponseTopicData(): EndQuorumEpochResponseTopicData {
   return {
     topicName: '',
     partitions: [],
@@ -629,7 +636,8 @@ function readEndQuorumEpochResponsePartitionData(r: Reader, version: number): En
   };
 }
 
-function defaultEndQuorumEpochResponsePartitionData(): EndQuorumEpochResponsePartitionData {
+/** A new EndQuorumEpochResponsePartitionData with every field at its schema default. */
+export function defaultEndQuorumEpochResponsePartitionData(): EndQuorumEpochResponsePartitionData {
   return {
     partitionIndex: 0,
     errorCode: 0,
@@ -663,7 +671,8 @@ function readEndQuorumEpochResponseNodeEndpoint(r: Reader, version: number): End
   };
 }
 
-function defaultEndQuorumEpochResponseNodeEndpoint(): EndQuorumEpochResponseNodeEndpoint {
+/** A new EndQuorumEpochResponseNodeEndpoint with every field at its schema default. */
+export function defaultEndQuorumEpochResponseNodeEndpoint(): EndQuorumEpochResponseNodeEndpoint {
   return {
     nodeId: 0,
     host: '',

@@ -70,7 +70,8 @@ function readEndTxnRequest(r: Reader, version: number): EndTxnRequest {
   };
 }
 
-function defaultEndTxnRequest(): EndTxnRequest {
+/** A new EndTxnRequest with every field at its schema default. */
+export function defaultEndTxnRequest(): EndTxnRequest {
   return {
     transactionalId: '',
     producerId: 0n,
@@ -121,7 +122,8 @@ function readEndTxnResponse(r: Reader, version: number): EndTxnResponse {
   };
 }
 
-function defaultEndTxnResponse(): EndTxnResponse {
+/** A new EndTxnResponse with every field at its schema default. */
+export function defaultEndTxnResponse(): EndTxnResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,

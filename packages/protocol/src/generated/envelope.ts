@@ -49,7 +49,8 @@ function readEnvelopeRequest(r: Reader, version: number): EnvelopeRequest {
   };
 }
 
-function defaultEnvelopeRequest(): EnvelopeRequest {
+/** A new EnvelopeRequest with every field at its schema default. */
+export function defaultEnvelopeRequest(): EnvelopeRequest {
   return {
     requestData: EMPTY_BYTES,
     requestPrincipal: EMPTY_BYTES,
@@ -75,7 +76,8 @@ function readEnvelopeResponse(r: Reader, version: number): EnvelopeResponse {
   };
 }
 
-function defaultEnvelopeResponse(): EnvelopeResponse {
+/** A new EnvelopeResponse with every field at its schema default. */
+export function defaultEnvelopeResponse(): EnvelopeResponse {
   return {
     responseData: null,
     errorCode: 0,

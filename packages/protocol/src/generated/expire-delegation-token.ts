@@ -59,7 +59,8 @@ function readExpireDelegationTokenRequest(r: Reader, version: number): ExpireDel
   };
 }
 
-function defaultExpireDelegationTokenRequest(): ExpireDelegationTokenRequest {
+/** A new ExpireDelegationTokenRequest with every field at its schema default. */
+export function defaultExpireDelegationTokenRequest(): ExpireDelegationTokenRequest {
   return {
     hmac: EMPTY_BYTES,
     expiryTimePeriodMs: 0n,
@@ -95,7 +96,8 @@ function readExpireDelegationTokenResponse(r: Reader, version: number): ExpireDe
   };
 }
 
-function defaultExpireDelegationTokenResponse(): ExpireDelegationTokenResponse {
+/** A new ExpireDelegationTokenResponse with every field at its schema default. */
+export function defaultExpireDelegationTokenResponse(): ExpireDelegationTokenResponse {
   return {
     errorCode: 0,
     expiryTimestampMs: 0n,

@@ -205,7 +205,8 @@ function readFetchSnapshotRequest(r: Reader, version: number): FetchSnapshotRequ
   };
 }
 
-function defaultFetchSnapshotRequest(): FetchSnapshotRequest {
+/** A new FetchSnapshotRequest with every field at its schema default. */
+export function defaultFetchSnapshotRequest(): FetchSnapshotRequest {
   return {
     clusterId: null,
     replicaId: -1,
@@ -252,7 +253,8 @@ function readFetchSnapshotRequestTopicSnapshot(r: Reader, version: number): Fetc
   };
 }
 
-function defaultFetchSnapshotRequestTopicSnapshot(): FetchSnapshotRequestTopicSnapshot {
+/** A new FetchSnapshotRequestTopicSnapshot with every field at its schema default. */
+export function defaultFetchSnapshotRequestTopicSnapshot(): FetchSnapshotRequestTopicSnapshot {
   return {
     name: '',
     partitions: [],
@@ -326,7 +328,8 @@ function readFetchSnapshotRequestPartitionSnapshot(r: Reader, version: number): 
   };
 }
 
-function defaultFetchSnapshotRequestPartitionSnapshot(): FetchSnapshotRequestPartitionSnapshot {
+/** A new FetchSnapshotRequestPartitionSnapshot with every field at its schema default. */
+export function defaultFetchSnapshotRequestPartitionSnapshot(): FetchSnapshotRequestPartitionSnapshot {
   return {
     partition: 0,
     currentLeaderEpoch: 0,
@@ -354,7 +357,8 @@ function readFetchSnapshotRequestSnapshotId(r: Reader, version: number): FetchSn
   };
 }
 
-function defaultFetchSnapshotRequestSnapshotId(): FetchSnapshotRequestSnapshotId {
+/** A new FetchSnapshotRequestSnapshotId with every field at its schema default. */
+export function defaultFetchSnapshotRequestSnapshotId(): FetchSnapshotRequestSnapshotId {
   return {
     endOffset: 0n,
     epoch: 0,
@@ -455,7 +459,8 @@ function readFetchSnapshotResponse(r: Reader, version: number): FetchSnapshotRes
   };
 }
 
-function defaultFetchSnapshotResponse(): FetchSnapshotResponse {
+/** A new FetchSnapshotResponse with every field at its schema default. */
+export function defaultFetchSnapshotResponse(): FetchSnapshotResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -502,7 +507,8 @@ function readFetchSnapshotResponseTopicSnapshot(r: Reader, version: number): Fet
   };
 }
 
-function defaultFetchSnapshotResponseTopicSnapshot(): FetchSnapshotResponseTopicSnapshot {
+/** A new FetchSnapshotResponseTopicSnapshot with every field at its schema default. */
+export function defaultFetchSnapshotResponseTopicSnapshot(): FetchSnapshotResponseTopicSnapshot {
   return {
     name: '',
     partitions: [],
@@ -586,7 +592,8 @@ function readFetchSnapshotResponsePartitionSnapshot(
   };
 }
 
-function defaultFetchSnapshotResponsePartitionSnapshot(): FetchSnapshotResponsePartitionSnapshot {
+/** A new FetchSnapshotResponsePartitionSnapshot with every field at its schema default. */
+export function defaultFetchSnapshotResponsePartitionSnapshot(): FetchSnapshotResponsePartitionSnapshot {
   return {
     index: 0,
     errorCode: 0,
@@ -616,7 +623,8 @@ function readFetchSnapshotResponseSnapshotId(r: Reader, version: number): FetchS
   };
 }
 
-function defaultFetchSnapshotResponseSnapshotId(): FetchSnapshotResponseSnapshotId {
+/** A new FetchSnapshotResponseSnapshotId with every field at its schema default. */
+export function defaultFetchSnapshotResponseSnapshotId(): FetchSnapshotResponseSnapshotId {
   return {
     endOffset: 0n,
     epoch: 0,
@@ -645,7 +653,8 @@ function readFetchSnapshotResponseLeaderIdAndEpoch(r: Reader, version: number): 
   };
 }
 
-function defaultFetchSnapshotResponseLeaderIdAndEpoch(): FetchSnapshotResponseLeaderIdAndEpoch {
+/** A new FetchSnapshotResponseLeaderIdAndEpoch with every field at its schema default. */
+export function defaultFetchSnapshotResponseLeaderIdAndEpoch(): FetchSnapshotResponseLeaderIdAndEpoch {
   return {
     leaderId: 0,
     leaderEpoch: 0,
@@ -677,7 +686,8 @@ function readFetchSnapshotResponseNodeEndpoint(r: Reader, version: number): Fetc
   };
 }
 
-function defaultFetchSnapshotResponseNodeEndpoint(): FetchSnapshotResponseNodeEndpoint {
+/** A new FetchSnapshotResponseNodeEndpoint with every field at its schema default. */
+export function defaultFetchSnapshotResponseNodeEndpoint(): FetchSnapshotResponseNodeEndpoint {
   return {
     nodeId: 0,
     host: '',

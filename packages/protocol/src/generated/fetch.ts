@@ -401,7 +401,8 @@ function readFetchRequest(r: Reader, version: number): FetchRequest {
   };
 }
 
-function defaultFetchRequest(): FetchRequest {
+/** A new FetchRequest with every field at its schema default. */
+export function defaultFetchRequest(): FetchRequest {
   return {
     clusterId: null,
     replicaId: -1,
@@ -436,7 +437,8 @@ function readFetchRequestReplicaState(r: Reader, version: number): FetchRequestR
   };
 }
 
-function defaultFetchRequestReplicaState(): FetchRequestReplicaState {
+/** A new FetchRequestReplicaState with every field at its schema default. */
+export function defaultFetchRequestReplicaState(): FetchRequestReplicaState {
   return {
     replicaId: -1,
     replicaEpoch: -1n,
@@ -507,7 +509,8 @@ function readFetchRequestFetchTopic(r: Reader, version: number): FetchRequestFet
   };
 }
 
-function defaultFetchRequestFetchTopic(): FetchRequestFetchTopic {
+/** A new FetchRequestFetchTopic with every field at its schema default. */
+export function defaultFetchRequestFetchTopic(): FetchRequestFetchTopic {
   return {
     topic: '',
     topicId: ZERO_UUID,
@@ -609,7 +612,8 @@ function readFetchRequestFetchPartition(r: Reader, version: number): FetchReques
   };
 }
 
-function defaultFetchRequestFetchPartition(): FetchRequestFetchPartition {
+/** A new FetchRequestFetchPartition with every field at its schema default. */
+export function defaultFetchRequestFetchPartition(): FetchRequestFetchPartition {
   return {
     partition: 0,
     currentLeaderEpoch: -1,
@@ -684,7 +688,8 @@ function readFetchRequestForgottenTopic(r: Reader, version: number): FetchReques
   };
 }
 
-function defaultFetchRequestForgottenTopic(): FetchRequestForgottenTopic {
+/** A new FetchRequestForgottenTopic with every field at its schema default. */
+export function defaultFetchRequestForgottenTopic(): FetchRequestForgottenTopic {
   return {
     topic: '',
     topicId: ZERO_UUID,
@@ -834,7 +839,8 @@ function readFetchResponse(r: Reader, version: number): FetchResponse {
   };
 }
 
-function defaultFetchResponse(): FetchResponse {
+/** A new FetchResponse with every field at its schema default. */
+export function defaultFetchResponse(): FetchResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -912,7 +918,8 @@ function readFetchResponseFetchableTopicResponse(r: Reader, version: number): Fe
   };
 }
 
-function defaultFetchResponseFetchableTopicResponse(): FetchResponseFetchableTopicResponse {
+/** A new FetchResponseFetchableTopicResponse with every field at its schema default. */
+export function defaultFetchResponseFetchableTopicResponse(): FetchResponseFetchableTopicResponse {
   return {
     topic: '',
     topicId: ZERO_UUID,
@@ -1108,7 +1115,8 @@ function readFetchResponsePartitionData(r: Reader, version: number): FetchRespon
   };
 }
 
-function defaultFetchResponsePartitionData(): FetchResponsePartitionData {
+/** A new FetchResponsePartitionData with every field at its schema default. */
+export function defaultFetchResponsePartitionData(): FetchResponsePartitionData {
   return {
     partitionIndex: 0,
     errorCode: 0,
@@ -1142,7 +1150,8 @@ function readFetchResponseEpochEndOffset(r: Reader, version: number): FetchRespo
   };
 }
 
-function defaultFetchResponseEpochEndOffset(): FetchResponseEpochEndOffset {
+/** A new FetchResponseEpochEndOffset with every field at its schema default. */
+export function defaultFetchResponseEpochEndOffset(): FetchResponseEpochEndOffset {
   return {
     epoch: -1,
     endOffset: -1n,
@@ -1167,7 +1176,8 @@ function readFetchResponseLeaderIdAndEpoch(r: Reader, version: number): FetchRes
   };
 }
 
-function defaultFetchResponseLeaderIdAndEpoch(): FetchResponseLeaderIdAndEpoch {
+/** A new FetchResponseLeaderIdAndEpoch with every field at its schema default. */
+export function defaultFetchResponseLeaderIdAndEpoch(): FetchResponseLeaderIdAndEpoch {
   return {
     leaderId: -1,
     leaderEpoch: -1,
@@ -1192,7 +1202,8 @@ function readFetchResponseSnapshotId(r: Reader, version: number): FetchResponseS
   };
 }
 
-function defaultFetchResponseSnapshotId(): FetchResponseSnapshotId {
+/** A new FetchResponseSnapshotId with every field at its schema default. */
+export function defaultFetchResponseSnapshotId(): FetchResponseSnapshotId {
   return {
     endOffset: -1n,
     epoch: -1,
@@ -1225,7 +1236,8 @@ function readFetchResponseAbortedTransaction(r: Reader, version: number): FetchR
   };
 }
 
-function defaultFetchResponseAbortedTransaction(): FetchResponseAbortedTransaction {
+/** A new FetchResponseAbortedTransaction with every field at its schema default. */
+export function defaultFetchResponseAbortedTransaction(): FetchResponseAbortedTransaction {
   return {
     producerId: 0n,
     firstOffset: 0n,
@@ -1256,7 +1268,8 @@ function readFetchResponseNodeEndpoint(r: Reader, version: number): FetchRespons
   };
 }
 
-function defaultFetchResponseNodeEndpoint(): FetchResponseNodeEndpoint {
+/** A new FetchResponseNodeEndpoint with every field at its schema default. */
+export function defaultFetchResponseNodeEndpoint(): FetchResponseNodeEndpoint {
   return {
     nodeId: 0,
     host: '',

@@ -135,7 +135,8 @@ function readFindCoordinatorRequest(r: Reader, version: number): FindCoordinator
   };
 }
 
-function defaultFindCoordinatorRequest(): FindCoordinatorRequest {
+/** A new FindCoordinatorRequest with every field at its schema default. */
+export function defaultFindCoordinatorRequest(): FindCoordinatorRequest {
   return {
     key: '',
     keyType: 0,
@@ -257,7 +258,8 @@ function readFindCoordinatorResponse(r: Reader, version: number): FindCoordinato
   };
 }
 
-function defaultFindCoordinatorResponse(): FindCoordinatorResponse {
+/** A new FindCoordinatorResponse with every field at its schema default. */
+export function defaultFindCoordinatorResponse(): FindCoordinatorResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -303,7 +305,8 @@ function readFindCoordinatorResponseCoordinator(r: Reader, version: number): Fin
   };
 }
 
-function defaultFindCoordinatorResponseCoordinator(): FindCoordinatorResponseCoordinator {
+/** A new FindCoordinatorResponseCoordinator with every field at its schema default. */
+export function defaultFindCoordinatorResponseCoordinator(): FindCoordinatorResponseCoordinator {
   return {
     key: '',
     nodeId: 0,

@@ -54,7 +54,8 @@ function readGetTelemetrySubscriptionsRequest(r: Reader, version: number): GetTe
   };
 }
 
-function defaultGetTelemetrySubscriptionsRequest(): GetTelemetrySubscriptionsRequest {
+/** A new GetTelemetrySubscriptionsRequest with every field at its schema default. */
+export function defaultGetTelemetrySubscriptionsRequest(): GetTelemetrySubscriptionsRequest {
   return {
     clientInstanceId: ZERO_UUID,
   };
@@ -135,7 +136,8 @@ function readGetTelemetrySubscriptionsResponse(r: Reader, version: number): GetT
   };
 }
 
-function defaultGetTelemetrySubscriptionsResponse(): GetTelemetrySubscriptionsResponse {
+/** A new GetTelemetrySubscriptionsResponse with every field at its schema default. */
+export function defaultGetTelemetrySubscriptionsResponse(): GetTelemetrySubscriptionsResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,

@@ -67,7 +67,8 @@ function readRequestHeader(r: Reader, version: number): RequestHeader {
   };
 }
 
-function defaultRequestHeader(): RequestHeader {
+/** A new RequestHeader with every field at its schema default. */
+export function defaultRequestHeader(): RequestHeader {
   return {
     requestApiKey: 0,
     requestApiVersion: 0,
@@ -99,7 +100,8 @@ function readResponseHeader(r: Reader, version: number): ResponseHeader {
   };
 }
 
-function defaultResponseHeader(): ResponseHeader {
+/** A new ResponseHeader with every field at its schema default. */
+export function defaultResponseHeader(): ResponseHeader {
   return {
     correlationId: 0,
   };

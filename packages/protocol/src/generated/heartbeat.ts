@@ -84,7 +84,8 @@ function readHeartbeatRequest(r: Reader, version: number): HeartbeatRequest {
   };
 }
 
-function defaultHeartbeatRequest(): HeartbeatRequest {
+/** A new HeartbeatRequest with every field at its schema default. */
+export function defaultHeartbeatRequest(): HeartbeatRequest {
   return {
     groupId: '',
     generationId: 0,
@@ -124,7 +125,8 @@ function readHeartbeatResponse(r: Reader, version: number): HeartbeatResponse {
   };
 }
 
-function defaultHeartbeatResponse(): HeartbeatResponse {
+/** A new HeartbeatResponse with every field at its schema default. */
+export function defaultHeartbeatResponse(): HeartbeatResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,

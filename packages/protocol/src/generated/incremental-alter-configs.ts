@@ -114,7 +114,8 @@ function readIncrementalAlterConfigsRequest(r: Reader, version: number): Increme
   };
 }
 
-function defaultIncrementalAlterConfigsRequest(): IncrementalAlterConfigsRequest {
+/** A new IncrementalAlterConfigsRequest with every field at its schema default. */
+export function defaultIncrementalAlterConfigsRequest(): IncrementalAlterConfigsRequest {
   return {
     resources: [],
     validateOnly: false,
@@ -182,7 +183,8 @@ function readIncrementalAlterConfigsRequestAlterConfigsResource(
   };
 }
 
-function defaultIncrementalAlterConfigsRequestAlterConfigsResource(): IncrementalAlterConfigsRequestAlterConfigsResource {
+/** A new IncrementalAlterConfigsRequestAlterConfigsResource with every field at its schema default. */
+export function defaultIncrementalAlterConfigsRequestAlterConfigsResource(): IncrementalAlterConfigsRequestAlterConfigsResource {
   return {
     resourceType: 0,
     resourceName: '',
@@ -234,7 +236,8 @@ function readIncrementalAlterConfigsRequestAlterableConfig(
   };
 }
 
-function defaultIncrementalAlterConfigsRequestAlterableConfig(): IncrementalAlterConfigsRequestAlterableConfig {
+/** A new IncrementalAlterConfigsRequestAlterableConfig with every field at its schema default. */
+export function defaultIncrementalAlterConfigsRequestAlterableConfig(): IncrementalAlterConfigsRequestAlterableConfig {
   return {
     name: '',
     configOperation: 0,
@@ -292,7 +295,8 @@ function readIncrementalAlterConfigsResponse(r: Reader, version: number): Increm
   };
 }
 
-function defaultIncrementalAlterConfigsResponse(): IncrementalAlterConfigsResponse {
+/** A new IncrementalAlterConfigsResponse with every field at its schema default. */
+export function defaultIncrementalAlterConfigsResponse(): IncrementalAlterConfigsResponse {
   return {
     throttleTimeMs: 0,
     responses: [],
@@ -346,7 +350,8 @@ function readIncrementalAlterConfigsResponseAlterConfigsResourceResponse(
   };
 }
 
-function defaultIncrementalAlterConfigsResponseAlterConfigsResourceResponse(): IncrementalAlterConfigsResponseAlterConfigsResourceResponse {
+/** A new IncrementalAlterConfigsResponseAlterConfigsResourceResponse with every field at its schema default. */
+export function defaultIncrementalAlterConfigsResponseAlterConfigsResourceResponse(): IncrementalAlterConfigsResponseAlterConfigsResourceResponse {
   return {
     errorCode: 0,
     errorMessage: '',

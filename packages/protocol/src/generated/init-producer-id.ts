@@ -85,7 +85,8 @@ function readInitProducerIdRequest(r: Reader, version: number): InitProducerIdRe
   };
 }
 
-function defaultInitProducerIdRequest(): InitProducerIdRequest {
+/** A new InitProducerIdRequest with every field at its schema default. */
+export function defaultInitProducerIdRequest(): InitProducerIdRequest {
   return {
     transactionalId: '',
     transactionTimeoutMs: 0,
@@ -126,7 +127,8 @@ function readInitProducerIdResponse(r: Reader, version: number): InitProducerIdR
   };
 }
 
-function defaultInitProducerIdResponse(): InitProducerIdResponse {
+/** A new InitProducerIdResponse with every field at its schema default. */
+export function defaultInitProducerIdResponse(): InitProducerIdResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,

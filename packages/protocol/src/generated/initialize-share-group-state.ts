@@ -99,7 +99,8 @@ function readInitializeShareGroupStateRequest(r: Reader, version: number): Initi
   };
 }
 
-function defaultInitializeShareGroupStateRequest(): InitializeShareGroupStateRequest {
+/** A new InitializeShareGroupStateRequest with every field at its schema default. */
+export function defaultInitializeShareGroupStateRequest(): InitializeShareGroupStateRequest {
   return {
     groupId: '',
     topics: [],
@@ -147,7 +148,8 @@ function readInitializeShareGroupStateRequestInitializeStateData(
   };
 }
 
-function defaultInitializeShareGroupStateRequestInitializeStateData(): InitializeShareGroupStateRequestInitializeStateData {
+/** A new InitializeShareGroupStateRequestInitializeStateData with every field at its schema default. */
+export function defaultInitializeShareGroupStateRequestInitializeStateData(): InitializeShareGroupStateRequestInitializeStateData {
   return {
     topicId: ZERO_UUID,
     partitions: [],
@@ -182,7 +184,8 @@ function readInitializeShareGroupStateRequestPartitionData(
   };
 }
 
-function defaultInitializeShareGroupStateRequestPartitionData(): InitializeShareGroupStateRequestPartitionData {
+/** A new InitializeShareGroupStateRequestPartitionData with every field at its schema default. */
+export function defaultInitializeShareGroupStateRequestPartitionData(): InitializeShareGroupStateRequestPartitionData {
   return {
     partition: 0,
     stateEpoch: 0,
@@ -225,7 +228,8 @@ function readInitializeShareGroupStateResponse(r: Reader, version: number): Init
   };
 }
 
-function defaultInitializeShareGroupStateResponse(): InitializeShareGroupStateResponse {
+/** A new InitializeShareGroupStateResponse with every field at its schema default. */
+export function defaultInitializeShareGroupStateResponse(): InitializeShareGroupStateResponse {
   return {
     results: [],
   };
@@ -272,7 +276,8 @@ function readInitializeShareGroupStateResponseInitializeStateResult(
   };
 }
 
-function defaultInitializeShareGroupStateResponseInitializeStateResult(): InitializeShareGroupStateResponseInitializeStateResult {
+/** A new InitializeShareGroupStateResponseInitializeStateResult with every field at its schema default. */
+export function defaultInitializeShareGroupStateResponseInitializeStateResult(): InitializeShareGroupStateResponseInitializeStateResult {
   return {
     topicId: ZERO_UUID,
     partitions: [],
@@ -307,7 +312,8 @@ function readInitializeShareGroupStateResponsePartitionResult(
   };
 }
 
-function defaultInitializeShareGroupStateResponsePartitionResult(): InitializeShareGroupStateResponsePartitionResult {
+/** A new InitializeShareGroupStateResponsePartitionResult with every field at its schema default. */
+export function defaultInitializeShareGroupStateResponsePartitionResult(): InitializeShareGroupStateResponsePartitionResult {
   return {
     partition: 0,
     errorCode: 0,

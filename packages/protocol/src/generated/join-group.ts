@@ -183,7 +183,8 @@ function readJoinGroupRequest(r: Reader, version: number): JoinGroupRequest {
   };
 }
 
-function defaultJoinGroupRequest(): JoinGroupRequest {
+/** A new JoinGroupRequest with every field at its schema default. */
+export function defaultJoinGroupRequest(): JoinGroupRequest {
   return {
     groupId: '',
     sessionTimeoutMs: 0,
@@ -237,7 +238,8 @@ function readJoinGroupRequestJoinGroupRequestProtocol(
   };
 }
 
-function defaultJoinGroupRequestJoinGroupRequestProtocol(): JoinGroupRequestJoinGroupRequestProtocol {
+/** A new JoinGroupRequestJoinGroupRequestProtocol with every field at its schema default. */
+export function defaultJoinGroupRequestJoinGroupRequestProtocol(): JoinGroupRequestJoinGroupRequestProtocol {
   return {
     name: '',
     metadata: EMPTY_BYTES,
@@ -350,7 +352,8 @@ function readJoinGroupResponse(r: Reader, version: number): JoinGroupResponse {
   };
 }
 
-function defaultJoinGroupResponse(): JoinGroupResponse {
+/** A new JoinGroupResponse with every field at its schema default. */
+export function defaultJoinGroupResponse(): JoinGroupResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -418,7 +421,8 @@ function readJoinGroupResponseJoinGroupResponseMember(
   };
 }
 
-function defaultJoinGroupResponseJoinGroupResponseMember(): JoinGroupResponseJoinGroupResponseMember {
+/** A new JoinGroupResponseJoinGroupResponseMember with every field at its schema default. */
+export function defaultJoinGroupResponseJoinGroupResponseMember(): JoinGroupResponseJoinGroupResponseMember {
   return {
     memberId: '',
     groupInstanceId: null,

@@ -34,7 +34,8 @@ function readKRaftVersionRecord(r: Reader, version: number): KRaftVersionRecord 
   };
 }
 
-function defaultKRaftVersionRecord(): KRaftVersionRecord {
+/** A new KRaftVersionRecord with every field at its schema default. */
+export function defaultKRaftVersionRecord(): KRaftVersionRecord {
   return {
     version: 0,
     kRaftVersion: 0,

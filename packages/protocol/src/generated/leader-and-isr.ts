@@ -256,7 +256,8 @@ function readLeaderAndIsrRequest(r: Reader, version: number): LeaderAndIsrReques
   };
 }
 
-function defaultLeaderAndIsrRequest(): LeaderAndIsrRequest {
+/** A new LeaderAndIsrRequest with every field at its schema default. */
+export function defaultLeaderAndIsrRequest(): LeaderAndIsrRequest {
   return {
     controllerId: 0,
     isKRaftController: false,
@@ -441,7 +442,8 @@ function readLeaderAndIsrRequestLeaderAndIsrPartitionState(
   };
 }
 
-function defaultLeaderAndIsrRequestLeaderAndIsrPartitionState(): LeaderAndIsrRequestLeaderAndIsrPartitionState {
+/** A new LeaderAndIsrRequestLeaderAndIsrPartitionState with every field at its schema default. */
+export function defaultLeaderAndIsrRequestLeaderAndIsrPartitionState(): LeaderAndIsrRequestLeaderAndIsrPartitionState {
   return {
     topicName: '',
     partitionIndex: 0,
@@ -524,7 +526,8 @@ function readLeaderAndIsrRequestLeaderAndIsrTopicState(
   };
 }
 
-function defaultLeaderAndIsrRequestLeaderAndIsrTopicState(): LeaderAndIsrRequestLeaderAndIsrTopicState {
+/** A new LeaderAndIsrRequestLeaderAndIsrTopicState with every field at its schema default. */
+export function defaultLeaderAndIsrRequestLeaderAndIsrTopicState(): LeaderAndIsrRequestLeaderAndIsrTopicState {
   return {
     topicName: '',
     topicId: ZERO_UUID,
@@ -572,7 +575,8 @@ function readLeaderAndIsrRequestLeaderAndIsrLiveLeader(
   };
 }
 
-function defaultLeaderAndIsrRequestLeaderAndIsrLiveLeader(): LeaderAndIsrRequestLeaderAndIsrLiveLeader {
+/** A new LeaderAndIsrRequestLeaderAndIsrLiveLeader with every field at its schema default. */
+export function defaultLeaderAndIsrRequestLeaderAndIsrLiveLeader(): LeaderAndIsrRequestLeaderAndIsrLiveLeader {
   return {
     brokerId: 0,
     hostName: '',
@@ -661,7 +665,8 @@ function readLeaderAndIsrResponse(r: Reader, version: number): LeaderAndIsrRespo
   };
 }
 
-function defaultLeaderAndIsrResponse(): LeaderAndIsrResponse {
+/** A new LeaderAndIsrResponse with every field at its schema default. */
+export function defaultLeaderAndIsrResponse(): LeaderAndIsrResponse {
   return {
     errorCode: 0,
     partitionErrors: [],
@@ -714,7 +719,8 @@ function readLeaderAndIsrResponseLeaderAndIsrPartitionError(
   };
 }
 
-function defaultLeaderAndIsrResponseLeaderAndIsrPartitionError(): LeaderAndIsrResponseLeaderAndIsrPartitionError {
+/** A new LeaderAndIsrResponseLeaderAndIsrPartitionError with every field at its schema default. */
+export function defaultLeaderAndIsrResponseLeaderAndIsrPartitionError(): LeaderAndIsrResponseLeaderAndIsrPartitionError {
   return {
     topicName: '',
     partitionIndex: 0,
@@ -763,7 +769,8 @@ function readLeaderAndIsrResponseLeaderAndIsrTopicError(
   };
 }
 
-function defaultLeaderAndIsrResponseLeaderAndIsrTopicError(): LeaderAndIsrResponseLeaderAndIsrTopicError {
+/** A new LeaderAndIsrResponseLeaderAndIsrTopicError with every field at its schema default. */
+export function defaultLeaderAndIsrResponseLeaderAndIsrTopicError(): LeaderAndIsrResponseLeaderAndIsrTopicError {
   return {
     topicId: ZERO_UUID,
     partitionErrors: [],

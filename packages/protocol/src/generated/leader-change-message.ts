@@ -91,7 +91,8 @@ function readLeaderChangeMessage(r: Reader, version: number): LeaderChangeMessag
   };
 }
 
-function defaultLeaderChangeMessage(): LeaderChangeMessage {
+/** A new LeaderChangeMessage with every field at its schema default. */
+export function defaultLeaderChangeMessage(): LeaderChangeMessage {
   return {
     version: 0,
     leaderId: 0,
@@ -125,7 +126,8 @@ function readLeaderChangeMessageVoter(r: Reader, version: number): LeaderChangeM
   };
 }
 
-function defaultLeaderChangeMessageVoter(): LeaderChangeMessageVoter {
+/** A new LeaderChangeMessageVoter with every field at its schema default. */
+export function defaultLeaderChangeMessageVoter(): LeaderChangeMessageVoter {
   return {
     voterId: 0,
     voterDirectoryId: ZERO_UUID,

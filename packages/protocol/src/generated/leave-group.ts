@@ -129,7 +129,8 @@ function readLeaveGroupRequest(r: Reader, version: number): LeaveGroupRequest {
   };
 }
 
-function defaultLeaveGroupRequest(): LeaveGroupRequest {
+/** A new LeaveGroupRequest with every field at its schema default. */
+export function defaultLeaveGroupRequest(): LeaveGroupRequest {
   return {
     groupId: '',
     memberId: '',
@@ -184,7 +185,8 @@ function readLeaveGroupRequestMemberIdentity(r: Reader, version: number): LeaveG
   };
 }
 
-function defaultLeaveGroupRequestMemberIdentity(): LeaveGroupRequestMemberIdentity {
+/** A new LeaveGroupRequestMemberIdentity with every field at its schema default. */
+export function defaultLeaveGroupRequestMemberIdentity(): LeaveGroupRequestMemberIdentity {
   return {
     memberId: '',
     groupInstanceId: null,
@@ -256,7 +258,8 @@ function readLeaveGroupResponse(r: Reader, version: number): LeaveGroupResponse 
   };
 }
 
-function defaultLeaveGroupResponse(): LeaveGroupResponse {
+/** A new LeaveGroupResponse with every field at its schema default. */
+export function defaultLeaveGroupResponse(): LeaveGroupResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -301,7 +304,8 @@ function readLeaveGroupResponseMemberResponse(r: Reader, version: number): Leave
   };
 }
 
-function defaultLeaveGroupResponseMemberResponse(): LeaveGroupResponseMemberResponse {
+/** A new LeaveGroupResponseMemberResponse with every field at its schema default. */
+export function defaultLeaveGroupResponseMemberResponse(): LeaveGroupResponseMemberResponse {
   return {
     memberId: '',
     groupInstanceId: '',

@@ -47,7 +47,8 @@ function readListClientMetricsResourcesRequest(r: Reader, version: number): List
   };
 }
 
-function defaultListClientMetricsResourcesRequest(): ListClientMetricsResourcesRequest {
+/** A new ListClientMetricsResourcesRequest with every field at its schema default. */
+export function defaultListClientMetricsResourcesRequest(): ListClientMetricsResourcesRequest {
   return {
   };
 }
@@ -93,7 +94,8 @@ function readListClientMetricsResourcesResponse(r: Reader, version: number): Lis
   };
 }
 
-function defaultListClientMetricsResourcesResponse(): ListClientMetricsResourcesResponse {
+/** A new ListClientMetricsResourcesResponse with every field at its schema default. */
+export function defaultListClientMetricsResourcesResponse(): ListClientMetricsResourcesResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -123,7 +125,8 @@ function readListClientMetricsResourcesResponseClientMetricsResource(
   };
 }
 
-function defaultListClientMetricsResourcesResponseClientMetricsResource(): ListClientMetricsResourcesResponseClientMetricsResource {
+/** A new ListClientMetricsResourcesResponseClientMetricsResource with every field at its schema default. */
+export function defaultListClientMetricsResourcesResponseClientMetricsResource(): ListClientMetricsResourcesResponseClientMetricsResource {
   return {
     name: '',
   };

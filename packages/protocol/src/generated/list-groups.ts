@@ -129,7 +129,8 @@ function readListGroupsRequest(r: Reader, version: number): ListGroupsRequest {
   };
 }
 
-function defaultListGroupsRequest(): ListGroupsRequest {
+/** A new ListGroupsRequest with every field at its schema default. */
+export function defaultListGroupsRequest(): ListGroupsRequest {
   return {
     statesFilter: [],
     typesFilter: [],
@@ -194,7 +195,8 @@ function readListGroupsResponse(r: Reader, version: number): ListGroupsResponse 
   };
 }
 
-function defaultListGroupsResponse(): ListGroupsResponse {
+/** A new ListGroupsResponse with every field at its schema default. */
+export function defaultListGroupsResponse(): ListGroupsResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -260,7 +262,8 @@ function readListGroupsResponseListedGroup(r: Reader, version: number): ListGrou
   };
 }
 
-function defaultListGroupsResponseListedGroup(): ListGroupsResponseListedGroup {
+/** A new ListGroupsResponseListedGroup with every field at its schema default. */
+export function defaultListGroupsResponseListedGroup(): ListGroupsResponseListedGroup {
   return {
     groupId: '',
     protocolType: '',

@@ -150,7 +150,8 @@ function readListOffsetsRequest(r: Reader, version: number): ListOffsetsRequest 
   };
 }
 
-function defaultListOffsetsRequest(): ListOffsetsRequest {
+/** A new ListOffsetsRequest with every field at its schema default. */
+export function defaultListOffsetsRequest(): ListOffsetsRequest {
   return {
     replicaId: 0,
     isolationLevel: 0,
@@ -214,7 +215,8 @@ function readListOffsetsRequestListOffsetsTopic(r: Reader, version: number): Lis
   };
 }
 
-function defaultListOffsetsRequestListOffsetsTopic(): ListOffsetsRequestListOffsetsTopic {
+/** A new ListOffsetsRequestListOffsetsTopic with every field at its schema default. */
+export function defaultListOffsetsRequestListOffsetsTopic(): ListOffsetsRequestListOffsetsTopic {
   return {
     name: '',
     partitions: [],
@@ -272,7 +274,8 @@ function readListOffsetsRequestListOffsetsPartition(
   };
 }
 
-function defaultListOffsetsRequestListOffsetsPartition(): ListOffsetsRequestListOffsetsPartition {
+/** A new ListOffsetsRequestListOffsetsPartition with every field at its schema default. */
+export function defaultListOffsetsRequestListOffsetsPartition(): ListOffsetsRequestListOffsetsPartition {
   return {
     partitionIndex: 0,
     currentLeaderEpoch: -1,
@@ -338,7 +341,8 @@ function readListOffsetsResponse(r: Reader, version: number): ListOffsetsRespons
   };
 }
 
-function defaultListOffsetsResponse(): ListOffsetsResponse {
+/** A new ListOffsetsResponse with every field at its schema default. */
+export function defaultListOffsetsResponse(): ListOffsetsResponse {
   return {
     throttleTimeMs: 0,
     topics: [],
@@ -403,7 +407,8 @@ function readListOffsetsResponseListOffsetsTopicResponse(
   };
 }
 
-function defaultListOffsetsResponseListOffsetsTopicResponse(): ListOffsetsResponseListOffsetsTopicResponse {
+/** A new ListOffsetsResponseListOffsetsTopicResponse with every field at its schema default. */
+export function defaultListOffsetsResponseListOffsetsTopicResponse(): ListOffsetsResponseListOffsetsTopicResponse {
   return {
     name: '',
     partitions: [],
@@ -502,7 +507,8 @@ function readListOffsetsResponseListOffsetsPartitionResponse(
   };
 }
 
-function defaultListOffsetsResponseListOffsetsPartitionResponse(): ListOffsetsResponseListOffsetsPartitionResponse {
+/** A new ListOffsetsResponseListOffsetsPartitionResponse with every field at its schema default. */
+export function defaultListOffsetsResponseListOffsetsPartitionResponse(): ListOffsetsResponseListOffsetsPartitionResponse {
   return {
     partitionIndex: 0,
     errorCode: 0,

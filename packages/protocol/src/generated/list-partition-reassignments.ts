@@ -103,7 +103,8 @@ function readListPartitionReassignmentsRequest(r: Reader, version: number): List
   };
 }
 
-function defaultListPartitionReassignmentsRequest(): ListPartitionReassignmentsRequest {
+/** A new ListPartitionReassignmentsRequest with every field at its schema default. */
+export function defaultListPartitionReassignmentsRequest(): ListPartitionReassignmentsRequest {
   return {
     timeoutMs: 60000,
     topics: null,
@@ -151,7 +152,8 @@ function readListPartitionReassignmentsRequestListPartitionReassignmentsTopics(
   };
 }
 
-function defaultListPartitionReassignmentsRequestListPartitionReassignmentsTopics(): ListPartitionReassignmentsRequestListPartitionReassignmentsTopics {
+/** A new ListPartitionReassignmentsRequestListPartitionReassignmentsTopics with every field at its schema default. */
+export function defaultListPartitionReassignmentsRequestListPartitionReassignmentsTopics(): ListPartitionReassignmentsRequestListPartitionReassignmentsTopics {
   return {
     name: '',
     partitionIndexes: [],
@@ -202,7 +204,8 @@ function readListPartitionReassignmentsResponse(r: Reader, version: number): Lis
   };
 }
 
-function defaultListPartitionReassignmentsResponse(): ListPartitionReassignmentsResponse {
+/** A new ListPartitionReassignmentsResponse with every field at its schema default. */
+export function defaultListPartitionReassignmentsResponse(): ListPartitionReassignmentsResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -252,7 +255,8 @@ function readListPartitionReassignmentsResponseOngoingTopicReassignment(
   };
 }
 
-function defaultListPartitionReassignmentsResponseOngoingTopicReassignment(): ListPartitionReassignmentsResponseOngoingTopicReassignment {
+/** A new ListPartitionReassignmentsResponseOngoingTopicReassignment with every field at its schema default. */
+export function defaultListPartitionReassignmentsResponseOngoingTopicReassignment(): ListPartitionReassignmentsResponseOngoingTopicReassignment {
   return {
     name: '',
     partitions: [],
@@ -338,7 +342,8 @@ function readListPartitionReassignmentsResponseOngoingPartitionReassignment(
   };
 }
 
-function defaultListPartitionReassignmentsResponseOngoingPartitionReassignment(): ListPartitionReassignmentsResponseOngoingPartitionReassignment {
+/** A new ListPartitionReassignmentsResponseOngoingPartitionReassignment with every field at its schema default. */
+export function defaultListPartitionReassignmentsResponseOngoingPartitionReassignment(): ListPartitionReassignmentsResponseOngoingPartitionReassignment {
   return {
     partitionIndex: 0,
     replicas: [],

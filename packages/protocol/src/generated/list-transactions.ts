@@ -104,7 +104,8 @@ function readListTransactionsRequest(r: Reader, version: number): ListTransactio
   };
 }
 
-function defaultListTransactionsRequest(): ListTransactionsRequest {
+/** A new ListTransactionsRequest with every field at its schema default. */
+export function defaultListTransactionsRequest(): ListTransactionsRequest {
   return {
     stateFilters: [],
     producerIdFilters: [],
@@ -168,7 +169,8 @@ function readListTransactionsResponse(r: Reader, version: number): ListTransacti
   };
 }
 
-function defaultListTransactionsResponse(): ListTransactionsResponse {
+/** A new ListTransactionsResponse with every field at its schema default. */
+export function defaultListTransactionsResponse(): ListTransactionsResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -205,7 +207,8 @@ function readListTransactionsResponseTransactionState(
   };
 }
 
-function defaultListTransactionsResponseTransactionState(): ListTransactionsResponseTransactionState {
+/** A new ListTransactionsResponseTransactionState with every field at its schema default. */
+export function defaultListTransactionsResponseTransactionState(): ListTransactionsResponseTransactionState {
   return {
     transactionalId: '',
     producerId: 0n,

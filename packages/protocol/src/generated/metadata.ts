@@ -187,7 +187,8 @@ function readMetadataRequest(r: Reader, version: number): MetadataRequest {
   };
 }
 
-function defaultMetadataRequest(): MetadataRequest {
+/** A new MetadataRequest with every field at its schema default. */
+export function defaultMetadataRequest(): MetadataRequest {
   return {
     topics: [],
     allowAutoTopicCreation: true,
@@ -236,7 +237,8 @@ function readMetadataRequestMetadataRequestTopic(r: Reader, version: number): Me
   };
 }
 
-function defaultMetadataRequestMetadataRequestTopic(): MetadataRequestMetadataRequestTopic {
+/** A new MetadataRequestMetadataRequestTopic with every field at its schema default. */
+export function defaultMetadataRequestMetadataRequestTopic(): MetadataRequestMetadataRequestTopic {
   return {
     topicId: ZERO_UUID,
     name: '',
@@ -357,7 +359,8 @@ function readMetadataResponse(r: Reader, version: number): MetadataResponse {
   };
 }
 
-function defaultMetadataResponse(): MetadataResponse {
+/** A new MetadataResponse with every field at its schema default. */
+export function defaultMetadataResponse(): MetadataResponse {
   return {
     throttleTimeMs: 0,
     brokers: [],
@@ -421,7 +424,8 @@ function readMetadataResponseMetadataResponseBroker(
   };
 }
 
-function defaultMetadataResponseMetadataResponseBroker(): MetadataResponseMetadataResponseBroker {
+/** A new MetadataResponseMetadataResponseBroker with every field at its schema default. */
+export function defaultMetadataResponseMetadataResponseBroker(): MetadataResponseMetadataResponseBroker {
   return {
     nodeId: 0,
     host: '',
@@ -515,7 +519,8 @@ function readMetadataResponseMetadataResponseTopic(r: Reader, version: number): 
   };
 }
 
-function defaultMetadataResponseMetadataResponseTopic(): MetadataResponseMetadataResponseTopic {
+/** A new MetadataResponseMetadataResponseTopic with every field at its schema default. */
+export function defaultMetadataResponseMetadataResponseTopic(): MetadataResponseMetadataResponseTopic {
   return {
     errorCode: 0,
     name: '',
@@ -643,7 +648,8 @@ function readMetadataResponseMetadataResponsePartition(
   };
 }
 
-function defaultMetadataResponseMetadataResponsePartition(): MetadataResponseMetadataResponsePartition {
+/** A new MetadataResponseMetadataResponsePartition with every field at its schema default. */
+export function defaultMetadataResponseMetadataResponsePartition(): MetadataResponseMetadataResponsePartition {
   return {
     errorCode: 0,
     partitionIndex: 0,

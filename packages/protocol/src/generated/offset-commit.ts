@@ -178,7 +178,8 @@ function readOffsetCommitRequest(r: Reader, version: number): OffsetCommitReques
   };
 }
 
-function defaultOffsetCommitRequest(): OffsetCommitRequest {
+/** A new OffsetCommitRequest with every field at its schema default. */
+export function defaultOffsetCommitRequest(): OffsetCommitRequest {
   return {
     groupId: '',
     generationIdOrMemberEpoch: -1,
@@ -247,7 +248,8 @@ function readOffsetCommitRequestOffsetCommitRequestTopic(
   };
 }
 
-function defaultOffsetCommitRequestOffsetCommitRequestTopic(): OffsetCommitRequestOffsetCommitRequestTopic {
+/** A new OffsetCommitRequestOffsetCommitRequestTopic with every field at its schema default. */
+export function defaultOffsetCommitRequestOffsetCommitRequestTopic(): OffsetCommitRequestOffsetCommitRequestTopic {
   return {
     name: '',
     partitions: [],
@@ -312,7 +314,8 @@ function readOffsetCommitRequestOffsetCommitRequestPartition(
   };
 }
 
-function defaultOffsetCommitRequestOffsetCommitRequestPartition(): OffsetCommitRequestOffsetCommitRequestPartition {
+/** A new OffsetCommitRequestOffsetCommitRequestPartition with every field at its schema default. */
+export function defaultOffsetCommitRequestOffsetCommitRequestPartition(): OffsetCommitRequestOffsetCommitRequestPartition {
   return {
     partitionIndex: 0,
     committedOffset: 0n,
@@ -379,7 +382,8 @@ function readOffsetCommitResponse(r: Reader, version: number): OffsetCommitRespo
   };
 }
 
-function defaultOffsetCommitResponse(): OffsetCommitResponse {
+/** A new OffsetCommitResponse with every field at its schema default. */
+export function defaultOffsetCommitResponse(): OffsetCommitResponse {
   return {
     throttleTimeMs: 0,
     topics: [],
@@ -444,7 +448,8 @@ function readOffsetCommitResponseOffsetCommitResponseTopic(
   };
 }
 
-function defaultOffsetCommitResponseOffsetCommitResponseTopic(): OffsetCommitResponseOffsetCommitResponseTopic {
+/** A new OffsetCommitResponseOffsetCommitResponseTopic with every field at its schema default. */
+export function defaultOffsetCommitResponseOffsetCommitResponseTopic(): OffsetCommitResponseOffsetCommitResponseTopic {
   return {
     name: '',
     partitions: [],
@@ -484,7 +489,8 @@ function readOffsetCommitResponseOffsetCommitResponsePartition(
   };
 }
 
-function defaultOffsetCommitResponseOffsetCommitResponsePartition(): OffsetCommitResponseOffsetCommitResponsePartition {
+/** A new OffsetCommitResponseOffsetCommitResponsePartition with every field at its schema default. */
+export function defaultOffsetCommitResponseOffsetCommitResponsePartition(): OffsetCommitResponseOffsetCommitResponsePartition {
   return {
     partitionIndex: 0,
     errorCode: 0,

@@ -95,7 +95,8 @@ function readOffsetDeleteRequest(r: Reader, version: number): OffsetDeleteReques
   };
 }
 
-function defaultOffsetDeleteRequest(): OffsetDeleteRequest {
+/** A new OffsetDeleteRequest with every field at its schema default. */
+export function defaultOffsetDeleteRequest(): OffsetDeleteRequest {
   return {
     groupId: '',
     topics: [],
@@ -142,7 +143,8 @@ function readOffsetDeleteRequestOffsetDeleteRequestTopic(
   };
 }
 
-function defaultOffsetDeleteRequestOffsetDeleteRequestTopic(): OffsetDeleteRequestOffsetDeleteRequestTopic {
+/** A new OffsetDeleteRequestOffsetDeleteRequestTopic with every field at its schema default. */
+export function defaultOffsetDeleteRequestOffsetDeleteRequestTopic(): OffsetDeleteRequestOffsetDeleteRequestTopic {
   return {
     name: '',
     partitions: [],
@@ -170,7 +172,8 @@ function readOffsetDeleteRequestOffsetDeleteRequestPartition(
   };
 }
 
-function defaultOffsetDeleteRequestOffsetDeleteRequestPartition(): OffsetDeleteRequestOffsetDeleteRequestPartition {
+/** A new OffsetDeleteRequestOffsetDeleteRequestPartition with every field at its schema default. */
+export function defaultOffsetDeleteRequestOffsetDeleteRequestPartition(): OffsetDeleteRequestOffsetDeleteRequestPartition {
   return {
     partitionIndex: 0,
   };
@@ -212,7 +215,8 @@ function readOffsetDeleteResponse(r: Reader, version: number): OffsetDeleteRespo
   };
 }
 
-function defaultOffsetDeleteResponse(): OffsetDeleteResponse {
+/** A new OffsetDeleteResponse with every field at its schema default. */
+export function defaultOffsetDeleteResponse(): OffsetDeleteResponse {
   return {
     errorCode: 0,
     throttleTimeMs: 0,
@@ -260,7 +264,8 @@ function readOffsetDeleteResponseOffsetDeleteResponseTopic(
   };
 }
 
-function defaultOffsetDeleteResponseOffsetDeleteResponseTopic(): OffsetDeleteResponseOffsetDeleteResponseTopic {
+/** A new OffsetDeleteResponseOffsetDeleteResponseTopic with every field at its schema default. */
+export function defaultOffsetDeleteResponseOffsetDeleteResponseTopic(): OffsetDeleteResponseOffsetDeleteResponseTopic {
   return {
     name: '',
     partitions: [],
@@ -291,7 +296,8 @@ function readOffsetDeleteResponseOffsetDeleteResponsePartition(
   };
 }
 
-function defaultOffsetDeleteResponseOffsetDeleteResponsePartition(): OffsetDeleteResponseOffsetDeleteResponsePartition {
+/** A new OffsetDeleteResponseOffsetDeleteResponsePartition with every field at its schema default. */
+export function defaultOffsetDeleteResponseOffsetDeleteResponsePartition(): OffsetDeleteResponseOffsetDeleteResponsePartition {
   return {
     partitionIndex: 0,
     errorCode: 0,

@@ -246,7 +246,8 @@ function readOffsetFetchRequest(r: Reader, version: number): OffsetFetchRequest 
   };
 }
 
-function defaultOffsetFetchRequest(): OffsetFetchRequest {
+/** A new OffsetFetchRequest with every field at its schema default. */
+export function defaultOffsetFetchRequest(): OffsetFetchRequest {
   return {
     groupId: '',
     topics: [],
@@ -312,7 +313,8 @@ function readOffsetFetchRequestOffsetFetchRequestTopic(
   };
 }
 
-function defaultOffsetFetchRequestOffsetFetchRequestTopic(): OffsetFetchRequestOffsetFetchRequestTopic {
+/** A new OffsetFetchRequestOffsetFetchRequestTopic with every field at its schema default. */
+export function defaultOffsetFetchRequestOffsetFetchRequestTopic(): OffsetFetchRequestOffsetFetchRequestTopic {
   return {
     name: '',
     partitionIndexes: [],
@@ -381,7 +383,8 @@ function readOffsetFetchRequestOffsetFetchRequestGroup(
   };
 }
 
-function defaultOffsetFetchRequestOffsetFetchRequestGroup(): OffsetFetchRequestOffsetFetchRequestGroup {
+/** A new OffsetFetchRequestOffsetFetchRequestGroup with every field at its schema default. */
+export function defaultOffsetFetchRequestOffsetFetchRequestGroup(): OffsetFetchRequestOffsetFetchRequestGroup {
   return {
     groupId: '',
     memberId: null,
@@ -431,7 +434,8 @@ function readOffsetFetchRequestOffsetFetchRequestTopics(
   };
 }
 
-function defaultOffsetFetchRequestOffsetFetchRequestTopics(): OffsetFetchRequestOffsetFetchRequestTopics {
+/** A new OffsetFetchRequestOffsetFetchRequestTopics with every field at its schema default. */
+export function defaultOffsetFetchRequestOffsetFetchRequestTopics(): OffsetFetchRequestOffsetFetchRequestTopics {
   return {
     name: '',
     partitionIndexes: [],
@@ -538,7 +542,8 @@ function readOffsetFetchResponse(r: Reader, version: number): OffsetFetchRespons
   };
 }
 
-function defaultOffsetFetchResponse(): OffsetFetchResponse {
+/** A new OffsetFetchResponse with every field at its schema default. */
+export function defaultOffsetFetchResponse(): OffsetFetchResponse {
   return {
     throttleTimeMs: 0,
     topics: [],
@@ -605,7 +610,8 @@ function readOffsetFetchResponseOffsetFetchResponseTopic(
   };
 }
 
-function defaultOffsetFetchResponseOffsetFetchResponseTopic(): OffsetFetchResponseOffsetFetchResponseTopic {
+/** A new OffsetFetchResponseOffsetFetchResponseTopic with every field at its schema default. */
+export function defaultOffsetFetchResponseOffsetFetchResponseTopic(): OffsetFetchResponseOffsetFetchResponseTopic {
   return {
     name: '',
     partitions: [],
@@ -663,7 +669,8 @@ function readOffsetFetchResponseOffsetFetchResponsePartition(
   };
 }
 
-function defaultOffsetFetchResponseOffsetFetchResponsePartition(): OffsetFetchResponseOffsetFetchResponsePartition {
+/** A new OffsetFetchResponseOffsetFetchResponsePartition with every field at its schema default. */
+export function defaultOffsetFetchResponseOffsetFetchResponsePartition(): OffsetFetchResponseOffsetFetchResponsePartition {
   return {
     partitionIndex: 0,
     committedOffset: 0n,
@@ -717,7 +724,8 @@ function readOffsetFetchResponseOffsetFetchResponseGroup(
   };
 }
 
-function defaultOffsetFetchResponseOffsetFetchResponseGroup(): OffsetFetchResponseOffsetFetchResponseGroup {
+/** A new OffsetFetchResponseOffsetFetchResponseGroup with every field at its schema default. */
+export function defaultOffsetFetchResponseOffsetFetchResponseGroup(): OffsetFetchResponseOffsetFetchResponseGroup {
   return {
     groupId: '',
     topics: [],
@@ -766,7 +774,8 @@ function readOffsetFetchResponseOffsetFetchResponseTopics(
   };
 }
 
-function defaultOffsetFetchResponseOffsetFetchResponseTopics(): OffsetFetchResponseOffsetFetchResponseTopics {
+/** A new OffsetFetchResponseOffsetFetchResponseTopics with every field at its schema default. */
+export function defaultOffsetFetchResponseOffsetFetchResponseTopics(): OffsetFetchResponseOffsetFetchResponseTopics {
   return {
     name: '',
     partitions: [],
@@ -807,7 +816,8 @@ function readOffsetFetchResponseOffsetFetchResponsePartitions(
   };
 }
 
-function defaultOffsetFetchResponseOffsetFetchResponsePartitions(): OffsetFetchResponseOffsetFetchResponsePartitions {
+/** A new OffsetFetchResponseOffsetFetchResponsePartitions with every field at its schema default. */
+export function defaultOffsetFetchResponseOffsetFetchResponsePartitions(): OffsetFetchResponseOffsetFetchResponsePartitions {
   return {
     partitionIndex: 0,
     committedOffset: 0n,

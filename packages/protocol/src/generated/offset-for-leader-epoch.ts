@@ -126,7 +126,8 @@ function readOffsetForLeaderEpochRequest(r: Reader, version: number): OffsetForL
   };
 }
 
-function defaultOffsetForLeaderEpochRequest(): OffsetForLeaderEpochRequest {
+/** A new OffsetForLeaderEpochRequest with every field at its schema default. */
+export function defaultOffsetForLeaderEpochRequest(): OffsetForLeaderEpochRequest {
   return {
     replicaId: -2,
     topics: [],
@@ -191,7 +192,8 @@ function readOffsetForLeaderEpochRequestOffsetForLeaderTopic(
   };
 }
 
-function defaultOffsetForLeaderEpochRequestOffsetForLeaderTopic(): OffsetForLeaderEpochRequestOffsetForLeaderTopic {
+/** A new OffsetForLeaderEpochRequestOffsetForLeaderTopic with every field at its schema default. */
+export function defaultOffsetForLeaderEpochRequestOffsetForLeaderTopic(): OffsetForLeaderEpochRequestOffsetForLeaderTopic {
   return {
     topic: '',
     partitions: [],
@@ -239,7 +241,8 @@ function readOffsetForLeaderEpochRequestOffsetForLeaderPartition(
   };
 }
 
-function defaultOffsetForLeaderEpochRequestOffsetForLeaderPartition(): OffsetForLeaderEpochRequestOffsetForLeaderPartition {
+/** A new OffsetForLeaderEpochRequestOffsetForLeaderPartition with every field at its schema default. */
+export function defaultOffsetForLeaderEpochRequestOffsetForLeaderPartition(): OffsetForLeaderEpochRequestOffsetForLeaderPartition {
   return {
     partition: 0,
     currentLeaderEpoch: -1,
@@ -304,7 +307,8 @@ function readOffsetForLeaderEpochResponse(r: Reader, version: number): OffsetFor
   };
 }
 
-function defaultOffsetForLeaderEpochResponse(): OffsetForLeaderEpochResponse {
+/** A new OffsetForLeaderEpochResponse with every field at its schema default. */
+export function defaultOffsetForLeaderEpochResponse(): OffsetForLeaderEpochResponse {
   return {
     throttleTimeMs: 0,
     topics: [],
@@ -369,7 +373,8 @@ function readOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(
   };
 }
 
-function defaultOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(): OffsetForLeaderEpochResponseOffsetForLeaderTopicResult {
+/** A new OffsetForLeaderEpochResponseOffsetForLeaderTopicResult with every field at its schema default. */
+export function defaultOffsetForLeaderEpochResponseOffsetForLeaderTopicResult(): OffsetForLeaderEpochResponseOffsetForLeaderTopicResult {
   return {
     topic: '',
     partitions: [],
@@ -420,7 +425,8 @@ function readOffsetForLeaderEpochResponseEpochEndOffset(
   };
 }
 
-function defaultOffsetForLeaderEpochResponseEpochEndOffset(): OffsetForLeaderEpochResponseEpochEndOffset {
+/** A new OffsetForLeaderEpochResponseEpochEndOffset with every field at its schema default. */
+export function defaultOffsetForLeaderEpochResponseEpochEndOffset(): OffsetForLeaderEpochResponseEpochEndOffset {
   return {
     errorCode: 0,
     partition: 0,

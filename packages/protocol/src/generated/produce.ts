@@ -188,7 +188,8 @@ function readProduceRequest(r: Reader, version: number): ProduceRequest {
   };
 }
 
-function defaultProduceRequest(): ProduceRequest {
+/** A new ProduceRequest with every field at its schema default. */
+export function defaultProduceRequest(): ProduceRequest {
   return {
     transactionalId: null,
     acks: 0,
@@ -248,7 +249,8 @@ function readProduceRequestTopicProduceData(r: Reader, version: number): Produce
   };
 }
 
-function defaultProduceRequestTopicProduceData(): ProduceRequestTopicProduceData {
+/** A new ProduceRequestTopicProduceData with every field at its schema default. */
+export function defaultProduceRequestTopicProduceData(): ProduceRequestTopicProduceData {
   return {
     name: '',
     partitionData: [],
@@ -289,7 +291,8 @@ function readProduceRequestPartitionProduceData(r: Reader, version: number): Pro
   };
 }
 
-function defaultProduceRequestPartitionProduceData(): ProduceRequestPartitionProduceData {
+/** A new ProduceRequestPartitionProduceData with every field at its schema default. */
+export function defaultProduceRequestPartitionProduceData(): ProduceRequestPartitionProduceData {
   return {
     index: 0,
     records: null,
@@ -410,7 +413,8 @@ function readProduceResponse(r: Reader, version: number): ProduceResponse {
   };
 }
 
-function defaultProduceResponse(): ProduceResponse {
+/** A new ProduceResponse with every field at its schema default. */
+export function defaultProduceResponse(): ProduceResponse {
   return {
     responses: [],
     throttleTimeMs: 0,
@@ -473,7 +477,8 @@ function readProduceResponseTopicProduceResponse(r: Reader, version: number): Pr
   };
 }
 
-function defaultProduceResponseTopicProduceResponse(): ProduceResponseTopicProduceResponse {
+/** A new ProduceResponseTopicProduceResponse with every field at its schema default. */
+export function defaultProduceResponseTopicProduceResponse(): ProduceResponseTopicProduceResponse {
   return {
     name: '',
     partitionResponses: [],
@@ -614,7 +619,8 @@ function readProduceResponsePartitionProduceResponse(
   };
 }
 
-function defaultProduceResponsePartitionProduceResponse(): ProduceResponsePartitionProduceResponse {
+/** A new ProduceResponsePartitionProduceResponse with every field at its schema default. */
+export function defaultProduceResponsePartitionProduceResponse(): ProduceResponsePartitionProduceResponse {
   return {
     index: 0,
     errorCode: 0,
@@ -664,7 +670,8 @@ function readProduceResponseBatchIndexAndErrorMessage(
   };
 }
 
-function defaultProduceResponseBatchIndexAndErrorMessage(): ProduceResponseBatchIndexAndErrorMessage {
+/** A new ProduceResponseBatchIndexAndErrorMessage with every field at its schema default. */
+export function defaultProduceResponseBatchIndexAndErrorMessage(): ProduceResponseBatchIndexAndErrorMessage {
   return {
     batchIndex: 0,
     batchIndexErrorMessage: null,
@@ -689,7 +696,8 @@ function readProduceResponseLeaderIdAndEpoch(r: Reader, version: number): Produc
   };
 }
 
-function defaultProduceResponseLeaderIdAndEpoch(): ProduceResponseLeaderIdAndEpoch {
+/** A new ProduceResponseLeaderIdAndEpoch with every field at its schema default. */
+export function defaultProduceResponseLeaderIdAndEpoch(): ProduceResponseLeaderIdAndEpoch {
   return {
     leaderId: -1,
     leaderEpoch: -1,
@@ -720,7 +728,8 @@ function readProduceResponseNodeEndpoint(r: Reader, version: number): ProduceRes
   };
 }
 
-function defaultProduceResponseNodeEndpoint(): ProduceResponseNodeEndpoint {
+/** A new ProduceResponseNodeEndpoint with every field at its schema default. */
+export function defaultProduceResponseNodeEndpoint(): ProduceResponseNodeEndpoint {
   return {
     nodeId: 0,
     host: '',

@@ -60,7 +60,8 @@ function readPushTelemetryRequest(r: Reader, version: number): PushTelemetryRequ
   };
 }
 
-function defaultPushTelemetryRequest(): PushTelemetryRequest {
+/** A new PushTelemetryRequest with every field at its schema default. */
+export function defaultPushTelemetryRequest(): PushTelemetryRequest {
   return {
     clientInstanceId: ZERO_UUID,
     subscriptionId: 0,
@@ -88,7 +89,8 @@ function readPushTelemetryResponse(r: Reader, version: number): PushTelemetryRes
   };
 }
 
-function defaultPushTelemetryResponse(): PushTelemetryResponse {
+/** A new PushTelemetryResponse with every field at its schema default. */
+export function defaultPushTelemetryResponse(): PushTelemetryResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,

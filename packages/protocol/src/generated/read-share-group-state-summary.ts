@@ -105,7 +105,8 @@ function readReadShareGroupStateSummaryRequest(r: Reader, version: number): Read
   };
 }
 
-function defaultReadShareGroupStateSummaryRequest(): ReadShareGroupStateSummaryRequest {
+/** A new ReadShareGroupStateSummaryRequest with every field at its schema default. */
+export function defaultReadShareGroupStateSummaryRequest(): ReadShareGroupStateSummaryRequest {
   return {
     groupId: '',
     topics: [],
@@ -153,7 +154,8 @@ function readReadShareGroupStateSummaryRequestReadStateSummaryData(
   };
 }
 
-function defaultReadShareGroupStateSummaryRequestReadStateSummaryData(): ReadShareGroupStateSummaryRequestReadStateSummaryData {
+/** A new ReadShareGroupStateSummaryRequestReadStateSummaryData with every field at its schema default. */
+export function defaultReadShareGroupStateSummaryRequestReadStateSummaryData(): ReadShareGroupStateSummaryRequestReadStateSummaryData {
   return {
     topicId: ZERO_UUID,
     partitions: [],
@@ -185,7 +187,8 @@ function readReadShareGroupStateSummaryRequestPartitionData(
   };
 }
 
-function defaultReadShareGroupStateSummaryRequestPartitionData(): ReadShareGroupStateSummaryRequestPartitionData {
+/** A new ReadShareGroupStateSummaryRequestPartitionData with every field at its schema default. */
+export function defaultReadShareGroupStateSummaryRequestPartitionData(): ReadShareGroupStateSummaryRequestPartitionData {
   return {
     partition: 0,
     leaderEpoch: 0,
@@ -227,7 +230,8 @@ function readReadShareGroupStateSummaryResponse(r: Reader, version: number): Rea
   };
 }
 
-function defaultReadShareGroupStateSummaryResponse(): ReadShareGroupStateSummaryResponse {
+/** A new ReadShareGroupStateSummaryResponse with every field at its schema default. */
+export function defaultReadShareGroupStateSummaryResponse(): ReadShareGroupStateSummaryResponse {
   return {
     results: [],
   };
@@ -274,7 +278,8 @@ function readReadShareGroupStateSummaryResponseReadStateSummaryResult(
   };
 }
 
-function defaultReadShareGroupStateSummaryResponseReadStateSummaryResult(): ReadShareGroupStateSummaryResponseReadStateSummaryResult {
+/** A new ReadShareGroupStateSummaryResponseReadStateSummaryResult with every field at its schema default. */
+export function defaultReadShareGroupStateSummaryResponseReadStateSummaryResult(): ReadShareGroupStateSummaryResponseReadStateSummaryResult {
   return {
     topicId: ZERO_UUID,
     partitions: [],
@@ -315,7 +320,8 @@ function readReadShareGroupStateSummaryResponsePartitionResult(
   };
 }
 
-function defaultReadShareGroupStateSummaryResponsePartitionResult(): ReadShareGroupStateSummaryResponsePartitionResult {
+/** A new ReadShareGroupStateSummaryResponsePartitionResult with every field at its schema default. */
+export function defaultReadShareGroupStateSummaryResponsePartitionResult(): ReadShareGroupStateSummaryResponsePartitionResult {
   return {
     partition: 0,
     errorCode: 0,

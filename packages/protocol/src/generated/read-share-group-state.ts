@@ -116,7 +116,8 @@ function readReadShareGroupStateRequest(r: Reader, version: number): ReadShareGr
   };
 }
 
-function defaultReadShareGroupStateRequest(): ReadShareGroupStateRequest {
+/** A new ReadShareGroupStateRequest with every field at its schema default. */
+export function defaultReadShareGroupStateRequest(): ReadShareGroupStateRequest {
   return {
     groupId: '',
     topics: [],
@@ -164,7 +165,8 @@ function readReadShareGroupStateRequestReadStateData(
   };
 }
 
-function defaultReadShareGroupStateRequestReadStateData(): ReadShareGroupStateRequestReadStateData {
+/** A new ReadShareGroupStateRequestReadStateData with every field at its schema default. */
+export function defaultReadShareGroupStateRequestReadStateData(): ReadShareGroupStateRequestReadStateData {
   return {
     topicId: ZERO_UUID,
     partitions: [],
@@ -196,7 +198,8 @@ function readReadShareGroupStateRequestPartitionData(
   };
 }
 
-function defaultReadShareGroupStateRequestPartitionData(): ReadShareGroupStateRequestPartitionData {
+/** A new ReadShareGroupStateRequestPartitionData with every field at its schema default. */
+export function defaultReadShareGroupStateRequestPartitionData(): ReadShareGroupStateRequestPartitionData {
   return {
     partition: 0,
     leaderEpoch: 0,
@@ -234,7 +237,8 @@ function readReadShareGroupStateResponse(r: Reader, version: number): ReadShareG
   };
 }
 
-function defaultReadShareGroupStateResponse(): ReadShareGroupStateResponse {
+/** A new ReadShareGroupStateResponse with every field at its schema default. */
+export function defaultReadShareGroupStateResponse(): ReadShareGroupStateResponse {
   return {
     results: [],
   };
@@ -281,7 +285,8 @@ function readReadShareGroupStateResponseReadStateResult(
   };
 }
 
-function defaultReadShareGroupStateResponseReadStateResult(): ReadShareGroupStateResponseReadStateResult {
+/** A new ReadShareGroupStateResponseReadStateResult with every field at its schema default. */
+export function defaultReadShareGroupStateResponseReadStateResult(): ReadShareGroupStateResponseReadStateResult {
   return {
     topicId: ZERO_UUID,
     partitions: [],
@@ -341,7 +346,8 @@ function readReadShareGroupStateResponsePartitionResult(
   };
 }
 
-function defaultReadShareGroupStateResponsePartitionResult(): ReadShareGroupStateResponsePartitionResult {
+/** A new ReadShareGroupStateResponsePartitionResult with every field at its schema default. */
+export function defaultReadShareGroupStateResponsePartitionResult(): ReadShareGroupStateResponsePartitionResult {
   return {
     partition: 0,
     errorCode: 0,
@@ -380,7 +386,8 @@ function readReadShareGroupStateResponseStateBatch(r: Reader, version: number): 
   };
 }
 
-function defaultReadShareGroupStateResponseStateBatch(): ReadShareGroupStateResponseStateBatch {
+/** A new ReadShareGroupStateResponseStateBatch with every field at its schema default. */
+export function defaultReadShareGroupStateResponseStateBatch(): ReadShareGroupStateResponseStateBatch {
   return {
     firstOffset: 0n,
     lastOffset: 0n,

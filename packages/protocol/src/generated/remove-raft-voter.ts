@@ -51,7 +51,8 @@ function readRemoveRaftVoterRequest(r: Reader, version: number): RemoveRaftVoter
   };
 }
 
-function defaultRemoveRaftVoterRequest(): RemoveRaftVoterRequest {
+/** A new RemoveRaftVoterRequest with every field at its schema default. */
+export function defaultRemoveRaftVoterRequest(): RemoveRaftVoterRequest {
   return {
     clusterId: '',
     voterId: 0,
@@ -80,7 +81,8 @@ function readRemoveRaftVoterResponse(r: Reader, version: number): RemoveRaftVote
   };
 }
 
-function defaultRemoveRaftVoterResponse(): RemoveRaftVoterResponse {
+/** A new RemoveRaftVoterResponse with every field at its schema default. */
+export function defaultRemoveRaftVoterResponse(): RemoveRaftVoterResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,

@@ -59,7 +59,8 @@ function readRenewDelegationTokenRequest(r: Reader, version: number): RenewDeleg
   };
 }
 
-function defaultRenewDelegationTokenRequest(): RenewDelegationTokenRequest {
+/** A new RenewDelegationTokenRequest with every field at its schema default. */
+export function defaultRenewDelegationTokenRequest(): RenewDelegationTokenRequest {
   return {
     hmac: EMPTY_BYTES,
     renewPeriodMs: 0n,
@@ -95,7 +96,8 @@ function readRenewDelegationTokenResponse(r: Reader, version: number): RenewDele
   };
 }
 
-function defaultRenewDelegationTokenResponse(): RenewDelegationTokenResponse {
+/** A new RenewDelegationTokenResponse with every field at its schema default. */
+export function defaultRenewDelegationTokenResponse(): RenewDelegationTokenResponse {
   return {
     errorCode: 0,
     expiryTimestampMs: 0n,

@@ -56,7 +56,8 @@ function readSaslAuthenticateRequest(r: Reader, version: number): SaslAuthentica
   };
 }
 
-function defaultSaslAuthenticateRequest(): SaslAuthenticateRequest {
+/** A new SaslAuthenticateRequest with every field at its schema default. */
+export function defaultSaslAuthenticateRequest(): SaslAuthenticateRequest {
   return {
     authBytes: EMPTY_BYTES,
   };
@@ -107,7 +108,8 @@ function readSaslAuthenticateResponse(r: Reader, version: number): SaslAuthentic
   };
 }
 
-function defaultSaslAuthenticateResponse(): SaslAuthenticateResponse {
+/** A new SaslAuthenticateResponse with every field at its schema default. */
+export function defaultSaslAuthenticateResponse(): SaslAuthenticateResponse {
   return {
     errorCode: 0,
     errorMessage: '',

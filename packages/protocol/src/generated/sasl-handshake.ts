@@ -38,7 +38,8 @@ function readSaslHandshakeRequest(r: Reader, version: number): SaslHandshakeRequ
   };
 }
 
-function defaultSaslHandshakeRequest(): SaslHandshakeRequest {
+/** A new SaslHandshakeRequest with every field at its schema default. */
+export function defaultSaslHandshakeRequest(): SaslHandshakeRequest {
   return {
     mechanism: '',
   };
@@ -77,7 +78,8 @@ function readSaslHandshakeResponse(r: Reader, version: number): SaslHandshakeRes
   };
 }
 
-function defaultSaslHandshakeResponse(): SaslHandshakeResponse {
+/** A new SaslHandshakeResponse with every field at its schema default. */
+export function defaultSaslHandshakeResponse(): SaslHandshakeResponse {
   return {
     errorCode: 0,
     mechanisms: [],

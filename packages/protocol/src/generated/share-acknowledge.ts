@@ -150,7 +150,8 @@ function readShareAcknowledgeRequest(r: Reader, version: number): ShareAcknowled
   };
 }
 
-function defaultShareAcknowledgeRequest(): ShareAcknowledgeRequest {
+/** A new ShareAcknowledgeRequest with every field at its schema default. */
+export function defaultShareAcknowledgeRequest(): ShareAcknowledgeRequest {
   return {
     groupId: null,
     memberId: '',
@@ -200,7 +201,8 @@ function readShareAcknowledgeRequestAcknowledgeTopic(
   };
 }
 
-function defaultShareAcknowledgeRequestAcknowledgeTopic(): ShareAcknowledgeRequestAcknowledgeTopic {
+/** A new ShareAcknowledgeRequestAcknowledgeTopic with every field at its schema default. */
+export function defaultShareAcknowledgeRequestAcknowledgeTopic(): ShareAcknowledgeRequestAcknowledgeTopic {
   return {
     topicId: ZERO_UUID,
     partitions: [],
@@ -248,7 +250,8 @@ function readShareAcknowledgeRequestAcknowledgePartition(
   };
 }
 
-function defaultShareAcknowledgeRequestAcknowledgePartition(): ShareAcknowledgeRequestAcknowledgePartition {
+/** A new ShareAcknowledgeRequestAcknowledgePartition with every field at its schema default. */
+export function defaultShareAcknowledgeRequestAcknowledgePartition(): ShareAcknowledgeRequestAcknowledgePartition {
   return {
     partitionIndex: 0,
     acknowledgementBatches: [],
@@ -299,7 +302,8 @@ function readShareAcknowledgeRequestAcknowledgementBatch(
   };
 }
 
-function defaultShareAcknowledgeRequestAcknowledgementBatch(): ShareAcknowledgeRequestAcknowledgementBatch {
+/** A new ShareAcknowledgeRequestAcknowledgementBatch with every field at its schema default. */
+export function defaultShareAcknowledgeRequestAcknowledgementBatch(): ShareAcknowledgeRequestAcknowledgementBatch {
   return {
     firstOffset: 0n,
     lastOffset: 0n,
@@ -366,7 +370,8 @@ function readShareAcknowledgeResponse(r: Reader, version: number): ShareAcknowle
   };
 }
 
-function defaultShareAcknowledgeResponse(): ShareAcknowledgeResponse {
+/** A new ShareAcknowledgeResponse with every field at its schema default. */
+export function defaultShareAcknowledgeResponse(): ShareAcknowledgeResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -417,7 +422,8 @@ function readShareAcknowledgeResponseShareAcknowledgeTopicResponse(
   };
 }
 
-function defaultShareAcknowledgeResponseShareAcknowledgeTopicResponse(): ShareAcknowledgeResponseShareAcknowledgeTopicResponse {
+/** A new ShareAcknowledgeResponseShareAcknowledgeTopicResponse with every field at its schema default. */
+export function defaultShareAcknowledgeResponseShareAcknowledgeTopicResponse(): ShareAcknowledgeResponseShareAcknowledgeTopicResponse {
   return {
     topicId: ZERO_UUID,
     partitions: [],
@@ -452,7 +458,8 @@ function readShareAcknowledgeResponsePartitionData(r: Reader, version: number): 
   };
 }
 
-function defaultShareAcknowledgeResponsePartitionData(): ShareAcknowledgeResponsePartitionData {
+/** A new ShareAcknowledgeResponsePartitionData with every field at its schema default. */
+export function defaultShareAcknowledgeResponsePartitionData(): ShareAcknowledgeResponsePartitionData {
   return {
     partitionIndex: 0,
     errorCode: 0,
@@ -486,7 +493,8 @@ function readShareAcknowledgeResponseLeaderIdAndEpoch(
   };
 }
 
-function defaultShareAcknowledgeResponseLeaderIdAndEpoch(): ShareAcknowledgeResponseLeaderIdAndEpoch {
+/** A new ShareAcknowledgeResponseLeaderIdAndEpoch with every field at its schema default. */
+export function defaultShareAcknowledgeResponseLeaderIdAndEpoch(): ShareAcknowledgeResponseLeaderIdAndEpoch {
   return {
     leaderId: 0,
     leaderEpoch: 0,
@@ -521,7 +529,8 @@ function readShareAcknowledgeResponseNodeEndpoint(r: Reader, version: number): S
   };
 }
 
-function defaultShareAcknowledgeResponseNodeEndpoint(): ShareAcknowledgeResponseNodeEndpoint {
+/** A new ShareAcknowledgeResponseNodeEndpoint with every field at its schema default. */
+export function defaultShareAcknowledgeResponseNodeEndpoint(): ShareAcknowledgeResponseNodeEndpoint {
   return {
     nodeId: 0,
     host: '',

@@ -216,7 +216,8 @@ function readShareFetchRequest(r: Reader, version: number): ShareFetchRequest {
   };
 }
 
-function defaultShareFetchRequest(): ShareFetchRequest {
+/** A new ShareFetchRequest with every field at its schema default. */
+export function defaultShareFetchRequest(): ShareFetchRequest {
   return {
     groupId: null,
     memberId: '',
@@ -263,7 +264,8 @@ function readShareFetchRequestFetchTopic(r: Reader, version: number): ShareFetch
   };
 }
 
-function defaultShareFetchRequestFetchTopic(): ShareFetchRequestFetchTopic {
+/** A new ShareFetchRequestFetchTopic with every field at its schema default. */
+export function defaultShareFetchRequestFetchTopic(): ShareFetchRequestFetchTopic {
   return {
     topicId: ZERO_UUID,
     partitions: [],
@@ -307,7 +309,8 @@ function readShareFetchRequestFetchPartition(r: Reader, version: number): ShareF
   };
 }
 
-function defaultShareFetchRequestFetchPartition(): ShareFetchRequestFetchPartition {
+/** A new ShareFetchRequestFetchPartition with every field at its schema default. */
+export function defaultShareFetchRequestFetchPartition(): ShareFetchRequestFetchPartition {
   return {
     partitionIndex: 0,
     partitionMaxBytes: 0,
@@ -356,7 +359,8 @@ function readShareFetchRequestAcknowledgementBatch(r: Reader, version: number): 
   };
 }
 
-function defaultShareFetchRequestAcknowledgementBatch(): ShareFetchRequestAcknowledgementBatch {
+/** A new ShareFetchRequestAcknowledgementBatch with every field at its schema default. */
+export function defaultShareFetchRequestAcknowledgementBatch(): ShareFetchRequestAcknowledgementBatch {
   return {
     firstOffset: 0n,
     lastOffset: 0n,
@@ -398,7 +402,8 @@ function readShareFetchRequestForgottenTopic(r: Reader, version: number): ShareF
   };
 }
 
-function defaultShareFetchRequestForgottenTopic(): ShareFetchRequestForgottenTopic {
+/** A new ShareFetchRequestForgottenTopic with every field at its schema default. */
+export function defaultShareFetchRequestForgottenTopic(): ShareFetchRequestForgottenTopic {
   return {
     topicId: ZERO_UUID,
     partitions: [],
@@ -464,7 +469,8 @@ function readShareFetchResponse(r: Reader, version: number): ShareFetchResponse 
   };
 }
 
-function defaultShareFetchResponse(): ShareFetchResponse {
+/** A new ShareFetchResponse with every field at its schema default. */
+export function defaultShareFetchResponse(): ShareFetchResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -515,7 +521,8 @@ function readShareFetchResponseShareFetchableTopicResponse(
   };
 }
 
-function defaultShareFetchResponseShareFetchableTopicResponse(): ShareFetchResponseShareFetchableTopicResponse {
+/** A new ShareFetchResponseShareFetchableTopicResponse with every field at its schema default. */
+export function defaultShareFetchResponseShareFetchableTopicResponse(): ShareFetchResponseShareFetchableTopicResponse {
   return {
     topicId: ZERO_UUID,
     partitions: [],
@@ -574,7 +581,8 @@ function readShareFetchResponsePartitionData(r: Reader, version: number): ShareF
   };
 }
 
-function defaultShareFetchResponsePartitionData(): ShareFetchResponsePartitionData {
+/** A new ShareFetchResponsePartitionData with every field at its schema default. */
+export function defaultShareFetchResponsePartitionData(): ShareFetchResponsePartitionData {
   return {
     partitionIndex: 0,
     errorCode: 0,
@@ -609,7 +617,8 @@ function readShareFetchResponseLeaderIdAndEpoch(r: Reader, version: number): Sha
   };
 }
 
-function defaultShareFetchResponseLeaderIdAndEpoch(): ShareFetchResponseLeaderIdAndEpoch {
+/** A new ShareFetchResponseLeaderIdAndEpoch with every field at its schema default. */
+export function defaultShareFetchResponseLeaderIdAndEpoch(): ShareFetchResponseLeaderIdAndEpoch {
   return {
     leaderId: 0,
     leaderEpoch: 0,
@@ -641,7 +650,8 @@ function readShareFetchResponseAcquiredRecords(r: Reader, version: number): Shar
   };
 }
 
-function defaultShareFetchResponseAcquiredRecords(): ShareFetchResponseAcquiredRecords {
+/** A new ShareFetchResponseAcquiredRecords with every field at its schema default. */
+export function defaultShareFetchResponseAcquiredRecords(): ShareFetchResponseAcquiredRecords {
   return {
     firstOffset: 0n,
     lastOffset: 0n,
@@ -673,7 +683,8 @@ function readShareFetchResponseNodeEndpoint(r: Reader, version: number): ShareFe
   };
 }
 
-function defaultShareFetchResponseNodeEndpoint(): ShareFetchResponseNodeEndpoint {
+/** A new ShareFetchResponseNodeEndpoint with every field at its schema default. */
+export function defaultShareFetchResponseNodeEndpoint(): ShareFetchResponseNodeEndpoint {
   return {
     nodeId: 0,
     host: '',

@@ -121,7 +121,8 @@ function readShareGroupDescribeRequest(r: Reader, version: number): ShareGroupDe
   };
 }
 
-function defaultShareGroupDescribeRequest(): ShareGroupDescribeRequest {
+/** A new ShareGroupDescribeRequest with every field at its schema default. */
+export function defaultShareGroupDescribeRequest(): ShareGroupDescribeRequest {
   return {
     groupIds: [],
     includeAuthorizedOperations: false,
@@ -162,7 +163,8 @@ function readShareGroupDescribeResponse(r: Reader, version: number): ShareGroupD
   };
 }
 
-function defaultShareGroupDescribeResponse(): ShareGroupDescribeResponse {
+/** A new ShareGroupDescribeResponse with every field at its schema default. */
+export function defaultShareGroupDescribeResponse(): ShareGroupDescribeResponse {
   return {
     throttleTimeMs: 0,
     groups: [],
@@ -231,7 +233,8 @@ function readShareGroupDescribeResponseDescribedGroup(
   };
 }
 
-function defaultShareGroupDescribeResponseDescribedGroup(): ShareGroupDescribeResponseDescribedGroup {
+/** A new ShareGroupDescribeResponseDescribedGroup with every field at its schema default. */
+export function defaultShareGroupDescribeResponseDescribedGroup(): ShareGroupDescribeResponseDescribedGroup {
   return {
     errorCode: 0,
     errorMessage: null,
@@ -294,7 +297,8 @@ function readShareGroupDescribeResponseMember(r: Reader, version: number): Share
   };
 }
 
-function defaultShareGroupDescribeResponseMember(): ShareGroupDescribeResponseMember {
+/** A new ShareGroupDescribeResponseMember with every field at its schema default. */
+export function defaultShareGroupDescribeResponseMember(): ShareGroupDescribeResponseMember {
   return {
     memberId: '',
     rackId: null,
@@ -341,7 +345,8 @@ function readShareGroupDescribeResponseAssignment(r: Reader, version: number): S
   };
 }
 
-function defaultShareGroupDescribeResponseAssignment(): ShareGroupDescribeResponseAssignment {
+/** A new ShareGroupDescribeResponseAssignment with every field at its schema default. */
+export function defaultShareGroupDescribeResponseAssignment(): ShareGroupDescribeResponseAssignment {
   return {
     topicPartitions: [],
   };
@@ -391,7 +396,8 @@ function readShareGroupDescribeResponseTopicPartitions(
   };
 }
 
-function defaultShareGroupDescribeResponseTopicPartitions(): ShareGroupDescribeResponseTopicPartitions {
+/** A new ShareGroupDescribeResponseTopicPartitions with every field at its schema default. */
+export function defaultShareGroupDescribeResponseTopicPartitions(): ShareGroupDescribeResponseTopicPartitions {
   return {
     topicId: ZERO_UUID,
     topicName: '',

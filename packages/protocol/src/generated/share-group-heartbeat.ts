@@ -106,7 +106,8 @@ function readShareGroupHeartbeatRequest(r: Reader, version: number): ShareGroupH
   };
 }
 
-function defaultShareGroupHeartbeatRequest(): ShareGroupHeartbeatRequest {
+/** A new ShareGroupHeartbeatRequest with every field at its schema default. */
+export function defaultShareGroupHeartbeatRequest(): ShareGroupHeartbeatRequest {
   return {
     groupId: '',
     memberId: '',
@@ -154,7 +155,8 @@ function readShareGroupHeartbeatResponse(r: Reader, version: number): ShareGroup
   };
 }
 
-function defaultShareGroupHeartbeatResponse(): ShareGroupHeartbeatResponse {
+/** A new ShareGroupHeartbeatResponse with every field at its schema default. */
+export function defaultShareGroupHeartbeatResponse(): ShareGroupHeartbeatResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -201,7 +203,8 @@ function readShareGroupHeartbeatResponseAssignment(r: Reader, version: number): 
   };
 }
 
-function defaultShareGroupHeartbeatResponseAssignment(): ShareGroupHeartbeatResponseAssignment {
+/** A new ShareGroupHeartbeatResponseAssignment with every field at its schema default. */
+export function defaultShareGroupHeartbeatResponseAssignment(): ShareGroupHeartbeatResponseAssignment {
   return {
     topicPartitions: [],
   };
@@ -248,7 +251,8 @@ function readShareGroupHeartbeatResponseTopicPartitions(
   };
 }
 
-function defaultShareGroupHeartbeatResponseTopicPartitions(): ShareGroupHeartbeatResponseTopicPartitions {
+/** A new ShareGroupHeartbeatResponseTopicPartitions with every field at its schema default. */
+export function defaultShareGroupHeartbeatResponseTopicPartitions(): ShareGroupHeartbeatResponseTopicPartitions {
   return {
     topicId: ZERO_UUID,
     partitions: [],

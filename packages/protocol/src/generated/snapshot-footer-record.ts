@@ -29,7 +29,8 @@ function readSnapshotFooterRecord(r: Reader, version: number): SnapshotFooterRec
   };
 }
 
-function defaultSnapshotFooterRecord(): SnapshotFooterRecord {
+/** A new SnapshotFooterRecord with every field at its schema default. */
+export function defaultSnapshotFooterRecord(): SnapshotFooterRecord {
   return {
     version: 0,
   };

@@ -34,7 +34,8 @@ function readSnapshotHeaderRecord(r: Reader, version: number): SnapshotHeaderRec
   };
 }
 
-function defaultSnapshotHeaderRecord(): SnapshotHeaderRecord {
+/** A new SnapshotHeaderRecord with every field at its schema default. */
+export function defaultSnapshotHeaderRecord(): SnapshotHeaderRecord {
   return {
     version: 0,
     lastContainedLogTimestamp: 0n,

@@ -234,7 +234,8 @@ function readStopReplicaRequest(r: Reader, version: number): StopReplicaRequest 
   };
 }
 
-function defaultStopReplicaRequest(): StopReplicaRequest {
+/** A new StopReplicaRequest with every field at its schema default. */
+export function defaultStopReplicaRequest(): StopReplicaRequest {
   return {
     controllerId: 0,
     isKRaftController: false,
@@ -271,7 +272,8 @@ function readStopReplicaRequestStopReplicaPartitionV0(
   };
 }
 
-function defaultStopReplicaRequestStopReplicaPartitionV0(): StopReplicaRequestStopReplicaPartitionV0 {
+/** A new StopReplicaRequestStopReplicaPartitionV0 with every field at its schema default. */
+export function defaultStopReplicaRequestStopReplicaPartitionV0(): StopReplicaRequestStopReplicaPartitionV0 {
   return {
     topicName: '',
     partitionIndex: 0,
@@ -332,7 +334,8 @@ function readStopReplicaRequestStopReplicaTopicV1(r: Reader, version: number): S
   };
 }
 
-function defaultStopReplicaRequestStopReplicaTopicV1(): StopReplicaRequestStopReplicaTopicV1 {
+/** A new StopReplicaRequestStopReplicaTopicV1 with every field at its schema default. */
+export function defaultStopReplicaRequestStopReplicaTopicV1(): StopReplicaRequestStopReplicaTopicV1 {
   return {
     name: '',
     partitionIndexes: [],
@@ -380,7 +383,8 @@ function readStopReplicaRequestStopReplicaTopicState(
   };
 }
 
-function defaultStopReplicaRequestStopReplicaTopicState(): StopReplicaRequestStopReplicaTopicState {
+/** A new StopReplicaRequestStopReplicaTopicState with every field at its schema default. */
+export function defaultStopReplicaRequestStopReplicaTopicState(): StopReplicaRequestStopReplicaTopicState {
   return {
     topicName: '',
     partitionStates: [],
@@ -415,7 +419,8 @@ function readStopReplicaRequestStopReplicaPartitionState(
   };
 }
 
-function defaultStopReplicaRequestStopReplicaPartitionState(): StopReplicaRequestStopReplicaPartitionState {
+/** A new StopReplicaRequestStopReplicaPartitionState with every field at its schema default. */
+export function defaultStopReplicaRequestStopReplicaPartitionState(): StopReplicaRequestStopReplicaPartitionState {
   return {
     partitionIndex: 0,
     leaderEpoch: -1,
@@ -469,7 +474,8 @@ function readStopReplicaResponse(r: Reader, version: number): StopReplicaRespons
   };
 }
 
-function defaultStopReplicaResponse(): StopReplicaResponse {
+/** A new StopReplicaResponse with every field at its schema default. */
+export function defaultStopReplicaResponse(): StopReplicaResponse {
   return {
     errorCode: 0,
     partitionErrors: [],
@@ -516,7 +522,8 @@ function readStopReplicaResponseStopReplicaPartitionError(
   };
 }
 
-function defaultStopReplicaResponseStopReplicaPartitionError(): StopReplicaResponseStopReplicaPartitionError {
+/** A new StopReplicaResponseStopReplicaPartitionError with every field at its schema default. */
+export function defaultStopReplicaResponseStopReplicaPartitionError(): StopReplicaResponseStopReplicaPartitionError {
   return {
     topicName: '',
     partitionIndex: 0,

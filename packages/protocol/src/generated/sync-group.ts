@@ -160,7 +160,8 @@ function readSyncGroupRequest(r: Reader, version: number): SyncGroupRequest {
   };
 }
 
-function defaultSyncGroupRequest(): SyncGroupRequest {
+/** A new SyncGroupRequest with every field at its schema default. */
+export function defaultSyncGroupRequest(): SyncGroupRequest {
   return {
     groupId: '',
     generationId: 0,
@@ -213,7 +214,8 @@ function readSyncGroupRequestSyncGroupRequestAssignment(
   };
 }
 
-function defaultSyncGroupRequestSyncGroupRequestAssignment(): SyncGroupRequestSyncGroupRequestAssignment {
+/** A new SyncGroupRequestSyncGroupRequestAssignment with every field at its schema default. */
+export function defaultSyncGroupRequestSyncGroupRequestAssignment(): SyncGroupRequestSyncGroupRequestAssignment {
   return {
     memberId: '',
     assignment: EMPTY_BYTES,
@@ -284,7 +286,8 @@ function readSyncGroupResponse(r: Reader, version: number): SyncGroupResponse {
   };
 }
 
-function defaultSyncGroupResponse(): SyncGroupResponse {
+/** A new SyncGroupResponse with every field at its schema default. */
+export function defaultSyncGroupResponse(): SyncGroupResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,

@@ -189,7 +189,8 @@ function readTxnOffsetCommitRequest(r: Reader, version: number): TxnOffsetCommit
   };
 }
 
-function defaultTxnOffsetCommitRequest(): TxnOffsetCommitRequest {
+/** A new TxnOffsetCommitRequest with every field at its schema default. */
+export function defaultTxnOffsetCommitRequest(): TxnOffsetCommitRequest {
   return {
     transactionalId: '',
     groupId: '',
@@ -260,7 +261,8 @@ function readTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(
   };
 }
 
-function defaultTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(): TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
+/** A new TxnOffsetCommitRequestTxnOffsetCommitRequestTopic with every field at its schema default. */
+export function defaultTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(): TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
   return {
     name: '',
     partitions: [],
@@ -315,7 +317,8 @@ function readTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(
   };
 }
 
-function defaultTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(): TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
+/** A new TxnOffsetCommitRequestTxnOffsetCommitRequestPartition with every field at its schema default. */
+export function defaultTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(): TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
   return {
     partitionIndex: 0,
     committedOffset: 0n,
@@ -376,7 +379,8 @@ function readTxnOffsetCommitResponse(r: Reader, version: number): TxnOffsetCommi
   };
 }
 
-function defaultTxnOffsetCommitResponse(): TxnOffsetCommitResponse {
+/** A new TxnOffsetCommitResponse with every field at its schema default. */
+export function defaultTxnOffsetCommitResponse(): TxnOffsetCommitResponse {
   return {
     throttleTimeMs: 0,
     topics: [],
@@ -441,7 +445,8 @@ function readTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(
   };
 }
 
-function defaultTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(): TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
+/** A new TxnOffsetCommitResponseTxnOffsetCommitResponseTopic with every field at its schema default. */
+export function defaultTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(): TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
   return {
     name: '',
     partitions: [],
@@ -481,7 +486,8 @@ function readTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(
   };
 }
 
-function defaultTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(): TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
+/** A new TxnOffsetCommitResponseTxnOffsetCommitResponsePartition with every field at its schema default. */
+export function defaultTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(): TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
   return {
     partitionIndex: 0,
     errorCode: 0,

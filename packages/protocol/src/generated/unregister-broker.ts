@@ -40,7 +40,8 @@ function readUnregisterBrokerRequest(r: Reader, version: number): UnregisterBrok
   };
 }
 
-function defaultUnregisterBrokerRequest(): UnregisterBrokerRequest {
+/** A new UnregisterBrokerRequest with every field at its schema default. */
+export function defaultUnregisterBrokerRequest(): UnregisterBrokerRequest {
   return {
     brokerId: 0,
   };
@@ -67,7 +68,8 @@ function readUnregisterBrokerResponse(r: Reader, version: number): UnregisterBro
   };
 }
 
-function defaultUnregisterBrokerResponse(): UnregisterBrokerResponse {
+/** A new UnregisterBrokerResponse with every field at its schema default. */
+export function defaultUnregisterBrokerResponse(): UnregisterBrokerResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,

@@ -101,7 +101,8 @@ function readUpdateFeaturesRequest(r: Reader, version: number): UpdateFeaturesRe
   };
 }
 
-function defaultUpdateFeaturesRequest(): UpdateFeaturesRequest {
+/** A new UpdateFeaturesRequest with every field at its schema default. */
+export function defaultUpdateFeaturesRequest(): UpdateFeaturesRequest {
   return {
     timeoutMs: 60000,
     featureUpdates: [],
@@ -151,7 +152,8 @@ function readUpdateFeaturesRequestFeatureUpdateKey(r: Reader, version: number): 
   };
 }
 
-function defaultUpdateFeaturesRequestFeatureUpdateKey(): UpdateFeaturesRequestFeatureUpdateKey {
+/** A new UpdateFeaturesRequestFeatureUpdateKey with every field at its schema default. */
+export function defaultUpdateFeaturesRequestFeatureUpdateKey(): UpdateFeaturesRequestFeatureUpdateKey {
   return {
     feature: '',
     maxVersionLevel: 0,
@@ -204,7 +206,8 @@ function readUpdateFeaturesResponse(r: Reader, version: number): UpdateFeaturesR
   };
 }
 
-function defaultUpdateFeaturesResponse(): UpdateFeaturesResponse {
+/** A new UpdateFeaturesResponse with every field at its schema default. */
+export function defaultUpdateFeaturesResponse(): UpdateFeaturesResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -241,7 +244,8 @@ function readUpdateFeaturesResponseUpdatableFeatureResult(
   };
 }
 
-function defaultUpdateFeaturesResponseUpdatableFeatureResult(): UpdateFeaturesResponseUpdatableFeatureResult {
+/** A new UpdateFeaturesResponseUpdatableFeatureResult with every field at its schema default. */
+export function defaultUpdateFeaturesResponseUpdatableFeatureResult(): UpdateFeaturesResponseUpdatableFeatureResult {
   return {
     feature: '',
     errorCode: 0,

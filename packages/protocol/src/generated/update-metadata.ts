@@ -284,7 +284,8 @@ function readUpdateMetadataRequest(r: Reader, version: number): UpdateMetadataRe
   };
 }
 
-function defaultUpdateMetadataRequest(): UpdateMetadataRequest {
+/** A new UpdateMetadataRequest with every field at its schema default. */
+export function defaultUpdateMetadataRequest(): UpdateMetadataRequest {
   return {
     controllerId: 0,
     isKRaftController: false,
@@ -424,7 +425,8 @@ function readUpdateMetadataRequestUpdateMetadataPartitionState(
   };
 }
 
-function defaultUpdateMetadataRequestUpdateMetadataPartitionState(): UpdateMetadataRequestUpdateMetadataPartitionState {
+/** A new UpdateMetadataRequestUpdateMetadataPartitionState with every field at its schema default. */
+export function defaultUpdateMetadataRequestUpdateMetadataPartitionState(): UpdateMetadataRequestUpdateMetadataPartitionState {
   return {
     topicName: '',
     partitionIndex: 0,
@@ -504,7 +506,8 @@ function readUpdateMetadataRequestUpdateMetadataTopicState(
   };
 }
 
-function defaultUpdateMetadataRequestUpdateMetadataTopicState(): UpdateMetadataRequestUpdateMetadataTopicState {
+/** A new UpdateMetadataRequestUpdateMetadataTopicState with every field at its schema default. */
+export function defaultUpdateMetadataRequestUpdateMetadataTopicState(): UpdateMetadataRequestUpdateMetadataTopicState {
   return {
     topicName: '',
     topicId: ZERO_UUID,
@@ -602,7 +605,8 @@ function readUpdateMetadataRequestUpdateMetadataBroker(
   };
 }
 
-function defaultUpdateMetadataRequestUpdateMetadataBroker(): UpdateMetadataRequestUpdateMetadataBroker {
+/** A new UpdateMetadataRequestUpdateMetadataBroker with every field at its schema default. */
+export function defaultUpdateMetadataRequestUpdateMetadataBroker(): UpdateMetadataRequestUpdateMetadataBroker {
   return {
     id: 0,
     v0Host: '',
@@ -664,7 +668,8 @@ function readUpdateMetadataRequestUpdateMetadataEndpoint(
   };
 }
 
-function defaultUpdateMetadataRequestUpdateMetadataEndpoint(): UpdateMetadataRequestUpdateMetadataEndpoint {
+/** A new UpdateMetadataRequestUpdateMetadataEndpoint with every field at its schema default. */
+export function defaultUpdateMetadataRequestUpdateMetadataEndpoint(): UpdateMetadataRequestUpdateMetadataEndpoint {
   return {
     port: 0,
     host: '',
@@ -696,7 +701,8 @@ function readUpdateMetadataResponse(r: Reader, version: number): UpdateMetadataR
   };
 }
 
-function defaultUpdateMetadataResponse(): UpdateMetadataResponse {
+/** A new UpdateMetadataResponse with every field at its schema default. */
+export function defaultUpdateMetadataResponse(): UpdateMetadataResponse {
   return {
     errorCode: 0,
   };

@@ -120,7 +120,8 @@ function readUpdateRaftVoterRequest(r: Reader, version: number): UpdateRaftVoter
   };
 }
 
-function defaultUpdateRaftVoterRequest(): UpdateRaftVoterRequest {
+/** A new UpdateRaftVoterRequest with every field at its schema default. */
+export function defaultUpdateRaftVoterRequest(): UpdateRaftVoterRequest {
   return {
     clusterId: '',
     currentLeaderEpoch: 0,
@@ -152,7 +153,8 @@ function readUpdateRaftVoterRequestListener(r: Reader, version: number): UpdateR
   };
 }
 
-function defaultUpdateRaftVoterRequestListener(): UpdateRaftVoterRequestListener {
+/** A new UpdateRaftVoterRequestListener with every field at its schema default. */
+export function defaultUpdateRaftVoterRequestListener(): UpdateRaftVoterRequestListener {
   return {
     name: '',
     host: '',
@@ -185,7 +187,8 @@ function readUpdateRaftVoterRequestKRaftVersionFeature(
   };
 }
 
-function defaultUpdateRaftVoterRequestKRaftVersionFeature(): UpdateRaftVoterRequestKRaftVersionFeature {
+/** A new UpdateRaftVoterRequestKRaftVersionFeature with every field at its schema default. */
+export function defaultUpdateRaftVoterRequestKRaftVersionFeature(): UpdateRaftVoterRequestKRaftVersionFeature {
   return {
     minSupportedVersion: 0,
     maxSupportedVersion: 0,
@@ -247,7 +250,8 @@ function readUpdateRaftVoterResponse(r: Reader, version: number): UpdateRaftVote
   };
 }
 
-function defaultUpdateRaftVoterResponse(): UpdateRaftVoterResponse {
+/** A new UpdateRaftVoterResponse with every field at its schema default. */
+export function defaultUpdateRaftVoterResponse(): UpdateRaftVoterResponse {
   return {
     throttleTimeMs: 0,
     errorCode: 0,
@@ -283,7 +287,8 @@ function readUpdateRaftVoterResponseCurrentLeader(r: Reader, version: number): U
   };
 }
 
-function defaultUpdateRaftVoterResponseCurrentLeader(): UpdateRaftVoterResponseCurrentLeader {
+/** A new UpdateRaftVoterResponseCurrentLeader with every field at its schema default. */
+export function defaultUpdateRaftVoterResponseCurrentLeader(): UpdateRaftVoterResponseCurrentLeader {
   return {
     leaderId: -1,
     leaderEpoch: -1,

@@ -144,7 +144,8 @@ function readVoteRequest(r: Reader, version: number): VoteRequest {
   };
 }
 
-function defaultVoteRequest(): VoteRequest {
+/** A new VoteRequest with every field at its schema default. */
+export function defaultVoteRequest(): VoteRequest {
   return {
     clusterId: null,
     voterId: -1,
@@ -186,7 +187,8 @@ function readVoteRequestTopicData(r: Reader, version: number): VoteRequestTopicD
   };
 }
 
-function defaultVoteRequestTopicData(): VoteRequestTopicData {
+/** A new VoteRequestTopicData with every field at its schema default. */
+export function defaultVoteRequestTopicData(): VoteRequestTopicData {
   return {
     topicName: '',
     partitions: [],
@@ -236,7 +238,8 @@ function readVoteRequestPartitionData(r: Reader, version: number): VoteRequestPa
   };
 }
 
-function defaultVoteRequestPartitionData(): VoteRequestPartitionData {
+/** A new VoteRequestPartitionData with every field at its schema default. */
+export function defaultVoteRequestPartitionData(): VoteRequestPartitionData {
   return {
     partitionIndex: 0,
     candidateEpoch: 0,
@@ -339,7 +342,8 @@ function readVoteResponse(r: Reader, version: number): VoteResponse {
   };
 }
 
-function defaultVoteResponse(): VoteResponse {
+/** A new VoteResponse with every field at its schema default. */
+export function defaultVoteResponse(): VoteResponse {
   return {
     errorCode: 0,
     topics: [],
@@ -381,7 +385,8 @@ function readVoteResponseTopicData(r: Reader, version: number): VoteResponseTopi
   };
 }
 
-function defaultVoteResponseTopicData(): VoteResponseTopicData {
+/** A new VoteResponseTopicData with every field at its schema default. */
+export function defaultVoteResponseTopicData(): VoteResponseTopicData {
   return {
     topicName: '',
     partitions: [],
@@ -415,7 +420,8 @@ function readVoteResponsePartitionData(r: Reader, version: number): VoteResponse
   };
 }
 
-function defaultVoteResponsePartitionData(): VoteResponsePartitionData {
+/** A new VoteResponsePartitionData with every field at its schema default. */
+export function defaultVoteResponsePartitionData(): VoteResponsePartitionData {
   return {
     partitionIndex: 0,
     errorCode: 0,
@@ -446,7 +452,8 @@ function readVoteResponseNodeEndpoint(r: Reader, version: number): VoteResponseN
   };
 }
 
-function defaultVoteResponseNodeEndpoint(): VoteResponseNodeEndpoint {
+/** A new VoteResponseNodeEndpoint with every field at its schema default. */
+export function defaultVoteResponseNodeEndpoint(): VoteResponseNodeEndpoint {
   return {
     nodeId: 0,
     host: '',

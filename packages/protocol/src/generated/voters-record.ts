@@ -85,7 +85,8 @@ function readVotersRecord(r: Reader, version: number): VotersRecord {
   };
 }
 
-function defaultVotersRecord(): VotersRecord {
+/** A new VotersRecord with every field at its schema default. */
+export function defaultVotersRecord(): VotersRecord {
   return {
     version: 0,
     voters: [],
@@ -132,7 +133,8 @@ function readVotersRecordVoter(r: Reader, version: number): VotersRecordVoter {
   };
 }
 
-function defaultVotersRecordVoter(): VotersRecordVoter {
+/** A new VotersRecordVoter with every field at its schema default. */
+export function defaultVotersRecordVoter(): VotersRecordVoter {
   return {
     voterId: 0,
     voterDirectoryId: ZERO_UUID,
@@ -162,7 +164,8 @@ function readVotersRecordEndpoint(r: Reader, version: number): VotersRecordEndpo
   };
 }
 
-function defaultVotersRecordEndpoint(): VotersRecordEndpoint {
+/** A new VotersRecordEndpoint with every field at its schema default. */
+export function defaultVotersRecordEndpoint(): VotersRecordEndpoint {
   return {
     name: '',
     host: '',
@@ -188,7 +191,8 @@ function readVotersRecordKRaftVersionFeature(r: Reader, version: number): Voters
   };
 }
 
-function defaultVotersRecordKRaftVersionFeature(): VotersRecordKRaftVersionFeature {
+/** A new VotersRecordKRaftVersionFeature with every field at its schema default. */
+export function defaultVotersRecordKRaftVersionFeature(): VotersRecordKRaftVersionFeature {
   return {
     minSupportedVersion: 0,
     maxSupportedVersion: 0,

@@ -116,7 +116,8 @@ function readWriteShareGroupStateRequest(r: Reader, version: number): WriteShare
   };
 }
 
-function defaultWriteShareGroupStateRequest(): WriteShareGroupStateRequest {
+/** A new WriteShareGroupStateRequest with every field at its schema default. */
+export function defaultWriteShareGroupStateRequest(): WriteShareGroupStateRequest {
   return {
     groupId: '',
     topics: [],
@@ -164,7 +165,8 @@ function readWriteShareGroupStateRequestWriteStateData(
   };
 }
 
-function defaultWriteShareGroupStateRequestWriteStateData(): WriteShareGroupStateRequestWriteStateData {
+/** A new WriteShareGroupStateRequestWriteStateData with every field at its schema default. */
+export function defaultWriteShareGroupStateRequestWriteStateData(): WriteShareGroupStateRequestWriteStateData {
   return {
     topicId: ZERO_UUID,
     partitions: [],
@@ -221,7 +223,8 @@ function readWriteShareGroupStateRequestPartitionData(
   };
 }
 
-function defaultWriteShareGroupStateRequestPartitionData(): WriteShareGroupStateRequestPartitionData {
+/** A new WriteShareGroupStateRequestPartitionData with every field at its schema default. */
+export function defaultWriteShareGroupStateRequestPartitionData(): WriteShareGroupStateRequestPartitionData {
   return {
     partition: 0,
     stateEpoch: 0,
@@ -259,7 +262,8 @@ function readWriteShareGroupStateRequestStateBatch(r: Reader, version: number): 
   };
 }
 
-function defaultWriteShareGroupStateRequestStateBatch(): WriteShareGroupStateRequestStateBatch {
+/** A new WriteShareGroupStateRequestStateBatch with every field at its schema default. */
+export function defaultWriteShareGroupStateRequestStateBatch(): WriteShareGroupStateRequestStateBatch {
   return {
     firstOffset: 0n,
     lastOffset: 0n,
@@ -299,7 +303,8 @@ function readWriteShareGroupStateResponse(r: Reader, version: number): WriteShar
   };
 }
 
-function defaultWriteShareGroupStateResponse(): WriteShareGroupStateResponse {
+/** A new WriteShareGroupStateResponse with every field at its schema default. */
+export function defaultWriteShareGroupStateResponse(): WriteShareGroupStateResponse {
   return {
     results: [],
   };
@@ -346,7 +351,8 @@ function readWriteShareGroupStateResponseWriteStateResult(
   };
 }
 
-function defaultWriteShareGroupStateResponseWriteStateResult(): WriteShareGroupStateResponseWriteStateResult {
+/** A new WriteShareGroupStateResponseWriteStateResult with every field at its schema default. */
+export function defaultWriteShareGroupStateResponseWriteStateResult(): WriteShareGroupStateResponseWriteStateResult {
   return {
     topicId: ZERO_UUID,
     partitions: [],
@@ -381,7 +387,8 @@ function readWriteShareGroupStateResponsePartitionResult(
   };
 }
 
-function defaultWriteShareGroupStateResponsePartitionResult(): WriteShareGroupStateResponsePartitionResult {
+/** A new WriteShareGroupStateResponsePartitionResult with every field at its schema default. */
+export function defaultWriteShareGroupStateResponsePartitionResult(): WriteShareGroupStateResponsePartitionResult {
   return {
     partition: 0,
     errorCode: 0,

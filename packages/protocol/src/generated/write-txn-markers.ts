@@ -123,7 +123,8 @@ function readWriteTxnMarkersRequest(r: Reader, version: number): WriteTxnMarkers
   };
 }
 
-function defaultWriteTxnMarkersRequest(): WriteTxnMarkersRequest {
+/** A new WriteTxnMarkersRequest with every field at its schema default. */
+export function defaultWriteTxnMarkersRequest(): WriteTxnMarkersRequest {
   return {
     markers: [],
   };
@@ -192,7 +193,8 @@ function readWriteTxnMarkersRequestWritableTxnMarker(
   };
 }
 
-function defaultWriteTxnMarkersRequestWritableTxnMarker(): WriteTxnMarkersRequestWritableTxnMarker {
+/** A new WriteTxnMarkersRequestWritableTxnMarker with every field at its schema default. */
+export function defaultWriteTxnMarkersRequestWritableTxnMarker(): WriteTxnMarkersRequestWritableTxnMarker {
   return {
     producerId: 0n,
     producerEpoch: 0,
@@ -259,7 +261,8 @@ function readWriteTxnMarkersRequestWritableTxnMarkerTopic(
   };
 }
 
-function defaultWriteTxnMarkersRequestWritableTxnMarkerTopic(): WriteTxnMarkersRequestWritableTxnMarkerTopic {
+/** A new WriteTxnMarkersRequestWritableTxnMarkerTopic with every field at its schema default. */
+export function defaultWriteTxnMarkersRequestWritableTxnMarkerTopic(): WriteTxnMarkersRequestWritableTxnMarkerTopic {
   return {
     name: '',
     partitionIndexes: [],
@@ -317,7 +320,8 @@ function readWriteTxnMarkersResponse(r: Reader, version: number): WriteTxnMarker
   };
 }
 
-function defaultWriteTxnMarkersResponse(): WriteTxnMarkersResponse {
+/** A new WriteTxnMarkersResponse with every field at its schema default. */
+export function defaultWriteTxnMarkersResponse(): WriteTxnMarkersResponse {
   return {
     markers: [],
   };
@@ -377,7 +381,8 @@ function readWriteTxnMarkersResponseWritableTxnMarkerResult(
   };
 }
 
-function defaultWriteTxnMarkersResponseWritableTxnMarkerResult(): WriteTxnMarkersResponseWritableTxnMarkerResult {
+/** A new WriteTxnMarkersResponseWritableTxnMarkerResult with every field at its schema default. */
+export function defaultWriteTxnMarkersResponseWritableTxnMarkerResult(): WriteTxnMarkersResponseWritableTxnMarkerResult {
   return {
     producerId: 0n,
     topics: [],
@@ -442,7 +447,8 @@ function readWriteTxnMarkersResponseWritableTxnMarkerTopicResult(
   };
 }
 
-function defaultWriteTxnMarkersResponseWritableTxnMarkerTopicResult(): WriteTxnMarkersResponseWritableTxnMarkerTopicResult {
+/** A new WriteTxnMarkersResponseWritableTxnMarkerTopicResult with every field at its schema default. */
+export function defaultWriteTxnMarkersResponseWritableTxnMarkerTopicResult(): WriteTxnMarkersResponseWritableTxnMarkerTopicResult {
   return {
     name: '',
     partitions: [],
@@ -482,7 +488,8 @@ function readWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(
   };
 }
 
-function defaultWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(): WriteTxnMarkersResponseWritableTxnMarkerPartitionResult {
+/** A new WriteTxnMarkersResponseWritableTxnMarkerPartitionResult with every field at its schema default. */
+export function defaultWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(): WriteTxnMarkersResponseWritableTxnMarkerPartitionResult {
   return {
     partitionIndex: 0,
     errorCode: 0,
