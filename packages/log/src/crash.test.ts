@@ -1,21 +1,20 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogManager } from './log-manager.js';
 import { expectedBatch } from './test-crash-batches.js';
+import { removeTestRoots, testRoot } from './test-dirs.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const KILLS_PER_IO = Number(process.env.LOG_CRASH_KILLS ?? 30);
+const KILLS_PER_IO = Number(process.env.LOG_CRASH_KILLS ?? 25);
 const quiet = { info() {}, warn() {}, error() {} };
 // Bundled once so each child starts in tens of milliseconds; placed under the package so that
 // native addons resolve from the workspace's node_modules.
 const bundleDir = path.join(here, '..', 'node_modules', '.cache', `crash-${process.pid}`);
 const child = path.join(bundleDir, 'child.mjs');
-const roots: string[] = [];
 
 beforeAll(() => {
   fs.mkdirSync(bundleDir, { recursive: true });
@@ -32,7 +31,7 @@ beforeAll(() => {
 });
 afterAll(() => {
   fs.rmSync(bundleDir, { recursive: true, force: true });
-  for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
+  removeTestRoots();
 });
 
 function startChild(dataDir: string, io: string): ChildProcess {
@@ -65,8 +64,7 @@ function runAndKill(p: ChildProcess, flushMessages: number, delayMs: number): Pr
 for (const io of ['fd', 'mmap'] as const) {
   describe(`crash recovery (${io})`, () => {
     it(`keeps a valid prefix holding every flushed offset across ${KILLS_PER_IO} SIGKILLs`, async () => {
-      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-crash-'));
-      roots.push(root);
+      const root = testRoot('crash');
       let lastEnd = 0n;
       let next = startChild(root, io);
       for (let kill = 0; kill < KILLS_PER_IO; kill++) {

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,6 +6,7 @@ import type { LogConfig } from './config.js';
 import { PartitionLog } from './partition-log.js';
 import { applyRetention } from './retention.js';
 import { makeBatch } from './test-batch.js';
+import { removeTestRoots, testRoot } from './test-dirs.js';
 
 /** The model: the batches the log should hold, in order, with their assigned offsets. */
 interface ModelBatch {
@@ -79,9 +79,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 );
 
 const quiet = { info() {}, warn() {}, error() {} };
-const roots: string[] = [];
 afterAll(() => {
-  for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
+  removeTestRoots();
 });
 
 function pick(lo: bigint, hi: bigint, f: number): bigint {
@@ -92,8 +91,7 @@ function pick(lo: bigint, hi: bigint, f: number): bigint {
 }
 
 function run(io: 'fd' | 'mmap', ops: Op[]): void {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-model-'));
-  roots.push(root);
+  const root = testRoot('model');
   const dir = path.join(root, 'model-topic-3');
   const config: Partial<LogConfig> = {
     io,

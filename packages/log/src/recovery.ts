@@ -81,7 +81,9 @@ export function loadSegments(dir: string, io: FileIo, config: LogConfig, options
       throw new LogStorageError(seg.fileName, 0, `segment base offset ${seg.baseOffset} overlaps the previous segment`);
     }
     segments.push(seg);
-    if (result.stopReason !== null && !result.tailIsZero) {
+    // Zeros after the last batch of a file at its preallocated size are free space, not a torn write.
+    const preallocated = result.tailIsZero && fileSize >= config.segmentBytes;
+    if (result.stopReason !== null && !preallocated) {
       cut = `truncated ${seg.fileName} at byte ${result.validBytes} of ${fileSize} (${result.stopReason})`;
     }
     seg.trimToSize();
