@@ -125,8 +125,8 @@ describe('the sluice process', () => {
       await once(sock, 'connect');
       sock.destroy();
       child.kill(signal);
-      const [code] = await once(child, 'exit');
-      expect(code).toBe(0);
+      const [code, killedBy] = await once(child, 'exit');
+      expect({ code, killedBy, stderr, tail: out.slice(-1000) }).toMatchObject({ code: 0, killedBy: null });
     });
   }
 });

@@ -92,7 +92,32 @@ async function runBroker(opts: BrokerCommandOptions): Promise<void> {
   const logger: Logger = createLogger(config.logLevel, { bindings: { nodeId: config.nodeId } });
   for (const w of warnings) logger.warn(w);
 
-  let broker: Awaited<ReturnType<typeof import('./server/broker.js').startBroker>>;
+  type Running = Awaited<ReturnType<typeof import('./server/broker.js').startBroker>>;
+  let broker: Running | undefined;
+  let stopping: NodeJS.Signals | undefined;
+  const stop = (running: Running) =>
+    running.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        logger.error({ err: e }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  // Installed before the broker starts, so a signal at any moment gets a clean stop (or a clean
+  // exit before start-up finishes) rather than the default kill.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      // A second signal while stopping: the operator wants out now.
+      logger.warn({ signal }, 'second signal during shutdown, exiting immediately');
+      process.exit(1);
+    }
+    stopping = signal;
+    logger.info({ signal }, 'shutting down');
+    if (broker) void stop(broker);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
   try {
     // Loaded here so that `sluice --help` and config errors do not pay for loading the broker.
     const { startBroker } = await import('./server/broker.js');
@@ -101,28 +126,13 @@ async function runBroker(opts: BrokerCommandOptions): Promise<void> {
     logger.fatal({ err: e }, 'broker failed to start');
     process.exit(1);
   }
+  // A signal that came during start-up: stop now that there is something to stop.
+  if (stopping) {
+    void stop(broker);
+    return;
+  }
   // The one line scripts can wait for: the bound address (port 0 resolved).
   logger.info({ host: broker.host, port: broker.port }, 'listening');
-
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      // A second signal while stopping: the operator wants out now.
-      logger.warn({ signal }, 'second signal during shutdown, exiting immediately');
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    broker.stop().then(
-      () => process.exit(0),
-      (e: unknown) => {
-        logger.error({ err: e }, 'error during shutdown');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
 }
 
 function isMain(): boolean {
