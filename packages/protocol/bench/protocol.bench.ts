@@ -61,7 +61,8 @@ function value(i: number): Buffer {
   let note = '';
   while (note.length < VALUE_BYTES) note += `${WORDS[(Math.random() * WORDS.length) | 0]} `;
   const head = `{"seq":${i},"user":"user-${i % 97}","token":"${randomBytes(24).toString('hex')}","note":"`;
-  return Buffer.from(`${head}${note}`.slice(0, VALUE_BYTES - 2) + '"}');
+  const body = `${head}${note}`.slice(0, VALUE_BYTES - 2);
+  return Buffer.from(`${body}"}`);
 }
 const values = Array.from({ length: RECORDS }, (_, i) => value(i));
 const ours: RecordInput[] = values.map((value, i) => ({
@@ -263,7 +264,12 @@ if (process.env.BENCH_PROFILE) {
   const rows = ROWS.filter((r) => !process.env.BENCH_FILTER || r.name.includes(process.env.BENCH_FILTER));
   const until = performance.now() + 5000;
   let n = 0;
-  while (performance.now() < until) for (const r of rows) r.ours(), n++;
+  while (performance.now() < until) {
+    for (const r of rows) {
+      r.ours();
+      n++;
+    }
+  }
   console.log(`profiled ${n} operations of: ${rows.map((r) => r.name).join(', ')}`);
   process.exit(0);
 }
