@@ -1,5 +1,7 @@
+import type { PartitionLog } from '@sluice/log';
 import {
   ERROR_CODES,
+  iterateBatches,
   ListOffsetsApi,
   type ListOffsetsRequest,
   type ListOffsetsResponse,
@@ -17,61 +19,92 @@ const EARLIEST_LOCAL = -4n;
 const LATEST_TIERED = -5n;
 const READ_COMMITTED = 1;
 
+/**
+ * The log finds the batch (holding `found.offset`); Kafka answers with the record inside it: the
+ * first record at or after `from` whose timestamp matches (`>=` the target, or `==` the max
+ * timestamp). Falls back to the batch-level answer when no record matches.
+ */
+async function recordInBatch(
+  log: PartitionLog,
+  found: { offset: bigint; timestamp: bigint },
+  from: bigint,
+  matches: (ts: bigint) => boolean,
+): Promise<{ offset: bigint; timestamp: bigint }> {
+  if (from < log.logStartOffset) from = log.logStartOffset;
+  const { records } = log.read(found.offset < log.logStartOffset ? log.logStartOffset : found.offset, 1);
+  const batch = iterateBatches(records).next();
+  if (batch.done) return found;
+  for (const r of await batch.value.decompressedRecords()) {
+    if (r.offset >= from && matches(r.timestamp)) return { offset: r.offset, timestamp: r.timestamp };
+  }
+  return found;
+}
+
 export function listOffsetsHandler(broker: BrokerContext): ApiHandler<ListOffsetsRequest, ListOffsetsResponse> {
   return {
     api: ListOffsetsApi,
     // v0 was removed in Kafka 4 (KIP-896).
     minVersion: 1,
     maxVersion: 10,
-    handle(req, ctx) {
-      const topics = req.topics.map((t) => ({
-        name: t.name,
-        partitions: t.partitions.map((p): ListOffsetsResponseListOffsetsPartitionResponse => {
-          const out: ListOffsetsResponseListOffsetsPartitionResponse = {
-            partitionIndex: p.partitionIndex,
-            errorCode: 0,
-            oldStyleOffsets: [],
-            timestamp: -1n,
-            offset: -1n,
-            leaderEpoch: -1,
-          };
-          const partition = broker.topics.partition(t.name, p.partitionIndex);
-          if (partition === undefined) return { ...out, errorCode: ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION };
-          const log = partition.log;
-          try {
-            checkLeaderEpoch(p.currentLeaderEpoch);
-            const ts = p.timestamp;
-            if (ts === LATEST) {
-              out.offset = req.isolationLevel === READ_COMMITTED ? log.lastStableOffset : log.highWatermark;
-            } else if (ts === EARLIEST || ts === EARLIEST_LOCAL) {
-              out.offset = log.logStartOffset;
-            } else if (ts === LATEST_TIERED) {
-              // Nothing is tiered: Kafka answers -1 then.
-              out.offset = -1n;
-            } else if (ts === MAX_TIMESTAMP) {
-              const r = log.offsetForTimestamp(MAX_TIMESTAMP);
-              if (r !== null) {
-                out.offset = r.offset;
-                out.timestamp = r.timestamp;
-              }
-            } else if (ts < 0n) {
-              return { ...out, errorCode: ERROR_CODES.INVALID_REQUEST };
-            } else {
-              const r = log.offsetForTimestamp(ts);
-              if (r !== null && r.offset < log.highWatermark) {
-                out.offset = r.offset;
-                out.timestamp = r.timestamp;
-              }
-            }
-            // The field exists from v4 and is not ignorable.
-            if (out.offset >= 0n && ctx.apiVersion >= 4) out.leaderEpoch = LEADER_EPOCH;
-            return out;
-          } catch (err) {
-            return { ...out, errorCode: errorCodeOf(err) };
-          }
-        }),
-      }));
+    async handle(req, ctx) {
+      const topics = [];
+      for (const t of req.topics) {
+        const partitions: ListOffsetsResponseListOffsetsPartitionResponse[] = [];
+        for (const p of t.partitions) partitions.push(await answer(t.name, p));
+        topics.push({ name: t.name, partitions });
+      }
       return { throttleTimeMs: 0, topics };
+
+      async function answer(
+        topic: string,
+        p: ListOffsetsRequest['topics'][number]['partitions'][number],
+      ): Promise<ListOffsetsResponseListOffsetsPartitionResponse> {
+        const out: ListOffsetsResponseListOffsetsPartitionResponse = {
+          partitionIndex: p.partitionIndex,
+          errorCode: 0,
+          oldStyleOffsets: [],
+          timestamp: -1n,
+          offset: -1n,
+          leaderEpoch: -1,
+        };
+        const partition = broker.topics.partition(topic, p.partitionIndex);
+        if (partition === undefined) return { ...out, errorCode: ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION };
+        const log = partition.log;
+        try {
+          checkLeaderEpoch(p.currentLeaderEpoch);
+          const ts = p.timestamp;
+          if (ts === LATEST) {
+            out.offset = req.isolationLevel === READ_COMMITTED ? log.lastStableOffset : log.highWatermark;
+          } else if (ts === EARLIEST || ts === EARLIEST_LOCAL) {
+            out.offset = log.logStartOffset;
+          } else if (ts === LATEST_TIERED) {
+            // Nothing is tiered: Kafka answers -1 then.
+            out.offset = -1n;
+          } else if (ts === MAX_TIMESTAMP) {
+            let r = log.offsetForTimestamp(MAX_TIMESTAMP);
+            if (r !== null && r.offset >= 0n) {
+              const max = r.timestamp;
+              r = await recordInBatch(log, r, log.logStartOffset, (ts) => ts === max);
+              out.offset = r.offset;
+              out.timestamp = r.timestamp;
+            }
+          } else if (ts < 0n) {
+            return { ...out, errorCode: ERROR_CODES.INVALID_REQUEST };
+          } else {
+            let r = log.offsetForTimestamp(ts);
+            if (r !== null && r.offset < log.highWatermark) {
+              r = await recordInBatch(log, r, r.offset, (recordTs) => recordTs >= ts);
+              out.offset = r.offset;
+              out.timestamp = r.timestamp;
+            }
+          }
+          // The field exists from v4 and is not ignorable.
+          if (out.offset >= 0n && ctx.apiVersion >= 4) out.leaderEpoch = LEADER_EPOCH;
+          return out;
+        } catch (err) {
+          return { ...out, errorCode: errorCodeOf(err) };
+        }
+      }
     },
   };
 }
