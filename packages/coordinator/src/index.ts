@@ -1,0 +1,13 @@
+export * from './coordinator.js';
+export {
+  ClassicGroup,
+  type GroupState,
+  type JoinGroupResult,
+  Member,
+  type OffsetEntry,
+  type Protocol,
+  type SyncGroupResult,
+} from './group.js';
+export * from './partitioner.js';
+export * from './records.js';
+export * from './scheduler.js';
