@@ -31,6 +31,8 @@ const { values: args } = parseArgs({
     mb: { type: 'string', default: '256' },
     trials: { type: 'string', default: '3' },
     inflight: { type: 'string', default: '16' },
+    // Writes a V8 CPU profile of each broker child into this directory (open it in Chrome DevTools).
+    profile: { type: 'string' },
   },
 });
 const TOTAL_BYTES = Number(args.mb) * 1024 * 1024;
@@ -96,7 +98,8 @@ function body<T>(frame: Buffer, flexible: boolean, decode: (r: Reader) => T): T 
 
 function startBroker(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'broker', '--port', '0', '--data-dir', dataDir], {
+    const profile = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [];
+    const child = spawn(process.execPath, [...profile, CLI, 'broker', '--port', '0', '--data-dir', dataDir], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, LOG_LEVEL: 'info' },
     });

@@ -16,6 +16,9 @@ import {
 import type { Logger } from 'pino';
 import type { ConnectionInfo, FrameHandler } from './connection.js';
 
+const WRITER_CAPACITY = 64 * 1024;
+const DETACH_ABOVE_BYTES = 32 * 1024;
+
 /** What a handler knows about the request it answers. */
 export interface RequestContext {
   readonly apiVersion: number;
@@ -33,6 +36,8 @@ export interface ApiHandler<Req = any, Res = any> {
   readonly minVersion: number;
   readonly maxVersion: number;
   handle(request: Req, ctx: RequestContext): Res | null | Promise<Res | null>;
+  /** Bytes the encoded response will roughly take, so big responses are encoded without regrowing. */
+  sizeHint?(response: Res): number;
 }
 
 export interface RequestObserver {
@@ -48,7 +53,7 @@ export interface RequestObserver {
  */
 export class Dispatcher implements FrameHandler {
   private readonly handlers: (ApiHandler | undefined)[] = [];
-  private readonly writer = new Writer(64 * 1024);
+  private readonly writer = new Writer(WRITER_CAPACITY);
 
   constructor(
     handlers: readonly ApiHandler[],
@@ -86,20 +91,28 @@ export class Dispatcher implements FrameHandler {
     const result = handler.handle(request, ctx);
     const finish = (response: unknown): Buffer | null => {
       if (response === null) return null;
-      const out = this.encodeResponse(api, head.apiVersion, head.correlationId, response);
+      const out = this.encodeResponse(api, head.apiVersion, head.correlationId, response, handler.sizeHint?.(response));
       this.observer?.onRequest(api.name, head.apiVersion, (performance.now() - started) / 1000, frame.length);
       return out;
     };
     return result instanceof Promise ? result.then(finish) : finish(result);
   }
 
-  private encodeResponse(api: ApiDefinition, version: number, correlationId: number, response: unknown): Buffer {
+  private encodeResponse(
+    api: ApiDefinition,
+    version: number,
+    correlationId: number,
+    response: unknown,
+    sizeHint = 0,
+  ): Buffer {
     const w = this.writer.reset();
+    if (sizeHint > 0) w.ensure(sizeHint);
     writeFrame(w, [
       (w) => ResponseHeaderCodec.encode(w, responseHeaderVersion(api.apiKey, version), { correlationId }),
       (w) => api.response.encode(w, version, response),
     ]);
-    return w.toBuffer();
+    // Large responses (fetches) are handed over rather than copied out of the shared writer.
+    return w.offset > DETACH_ABOVE_BYTES ? w.detach(WRITER_CAPACITY) : w.toBuffer();
   }
 
   /** Kafka answers an ApiVersions request of a version it does not know with a v0 response. */
