@@ -212,6 +212,14 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
 
   return {
     api: FetchApi,
+    sizeHint: (response) => {
+      let n = 256;
+      for (const t of response.responses) {
+        n += 64 + t.topic.length * 3;
+        for (const p of t.partitions) n += 96 + (p.records?.length ?? 0);
+      }
+      return n;
+    },
     // v0-v3 may need down-conversion to old message formats, which Kafka 4 dropped too (KIP-896).
     minVersion: 4,
     maxVersion: 17,
