@@ -87,7 +87,7 @@ function frame(body: Buffer): Buffer {
 }
 
 /** A request header v1 (api key, version, correlation id, client id) followed by `body`. */
-function header(apiKey: number, apiVersion: number, correlationId: number, body = Buffer.alloc(0)): Buffer {
+function header(apiKey: number, apiVersion: number, correlationId: number, body: Buffer = Buffer.alloc(0)): Buffer {
   const w = new Writer(64);
   w.int16(apiKey).int16(apiVersion).int32(correlationId).string('bad-client');
   return Buffer.concat([w.toBuffer(), body]);
