@@ -1,0 +1,18 @@
+export { type BrokerAddress, BrokerPool, type Lane, parseAddress } from './broker-pool.js';
+export { type ClientContext, type ClientOptions, createContext } from './client.js';
+export { Connection, type ConnectionOptions, type RequestOptions } from './connection.js';
+export * from './errors.js';
+export { type BrokerInfo, Metadata, type PartitionInfo, type TopicInfo } from './metadata.js';
+export { combineSinks, Histogram, LATENCY_BUCKETS_MS, Metrics, type MetricsSink } from './metrics.js';
+export { murmur2, partitionForKey, StickyPartitioner, toPositive } from './partitioner.js';
+export {
+  type Compression,
+  type Headers,
+  Producer,
+  type ProducerOptions,
+  type ProducerRecord,
+  type RecordMetadata,
+} from './producer/producer.js';
+export { backoffMs, type RetryOptions, withRetry } from './retry.js';
+export { type KeyOf, type Serde, serde, type Topic, topic, type ValueOf } from './serde.js';
+export { negotiateVersions } from './versions.js';

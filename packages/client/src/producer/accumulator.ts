@@ -1,0 +1,131 @@
+import type { CompressionType, RecordInput } from '@sluice/protocol';
+import { ProducerBatch } from './batch.js';
+
+/** Per partition: the open batch, closed batches in order, what is in flight and what awaits a retry. */
+export class PartitionState {
+  open: ProducerBatch | null = null;
+  /** Closed batches in close order; the head is sendable once built. */
+  readonly queue: ProducerBatch[] = [];
+  /** Sent and unanswered, in send order. */
+  readonly inflight: ProducerBatch[] = [];
+  /** Failed retriably; resent in order, one at a time, before anything newer. */
+  readonly retry: ProducerBatch[] = [];
+  nextSequence = 0;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+  ) {}
+
+  get idle(): boolean {
+    return this.open === null && this.queue.length === 0 && this.inflight.length === 0 && this.retry.length === 0;
+  }
+}
+
+export interface AccumulatorOptions {
+  batchSize: number;
+  lingerMs: number;
+  compression: CompressionType;
+  deliveryTimeoutMs: number;
+  /** A batch is built: the sender may have something to send. */
+  onReady: () => void;
+  /** A batch of `topic`/`partition` was closed (the sticky partitioner moves on). */
+  onClose: (topic: string, partition: number) => void;
+  onBuildError: (batch: ProducerBatch, err: unknown) => void;
+}
+
+/**
+ * Collects records into per-partition batches: a batch closes when it reaches batch.size or has
+ * waited linger.ms (with linger 0: at the end of the current tick, so records sent together in
+ * one tick share a batch), and is then encoded once.
+ */
+export class Accumulator {
+  readonly partitions = new Map<string, PartitionState>();
+  private readonly openBatches = new Set<PartitionState>();
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+
+  constructor(private readonly o: AccumulatorOptions) {}
+
+  state(topic: string, partition: number): PartitionState {
+    const key = `${topic}\u0000${partition}`;
+    let s = this.partitions.get(key);
+    if (s === undefined) {
+      s = new PartitionState(topic, partition);
+      this.partitions.set(key, s);
+    }
+    return s;
+  }
+
+  append(
+    topic: string,
+    partition: number,
+    record: RecordInput,
+    bytes: number,
+    cb: ProducerBatch['callbacks'][number],
+  ): void {
+    const s = this.state(topic, partition);
+    let b = s.open;
+    if (b !== null && b.bytes + bytes > this.o.batchSize && b.count > 0) {
+      this.close(s);
+      b = null;
+    }
+    if (b === null) {
+      b = new ProducerBatch(topic, partition, Date.now() + this.o.deliveryTimeoutMs);
+      s.open = b;
+      this.openBatches.add(s);
+      this.scheduleLinger();
+    }
+    b.add(record, bytes, cb);
+    if (b.bytes >= this.o.batchSize) this.close(s);
+  }
+
+  /** Closes every open batch now (flush, close). */
+  closeAll(): void {
+    for (const s of [...this.openBatches]) this.close(s);
+  }
+
+  private close(s: PartitionState): void {
+    const b = s.open;
+    if (b === null) return;
+    s.open = null;
+    this.openBatches.delete(s);
+    s.queue.push(b);
+    this.o.onClose(s.topic, s.partition);
+    b.build(this.o.compression).then(
+      () => this.o.onReady(),
+      (err) => {
+        const i = s.queue.indexOf(b);
+        if (i >= 0) s.queue.splice(i, 1);
+        this.o.onBuildError(b, err);
+        this.o.onReady();
+      },
+    );
+  }
+
+  private scheduleLinger(): void {
+    if (this.o.lingerMs <= 0) {
+      this.immediate ??= setImmediate(() => {
+        this.immediate = null;
+        this.closeAll();
+      });
+      return;
+    }
+    if (this.lingerTimer !== null) return;
+    this.lingerTimer = setTimeout(() => {
+      this.lingerTimer = null;
+      const now = Date.now();
+      for (const s of [...this.openBatches]) {
+        if ((s.open as ProducerBatch).createdAt + this.o.lingerMs <= now) this.close(s);
+      }
+      if (this.openBatches.size > 0) this.scheduleLinger();
+    }, this.o.lingerMs);
+  }
+
+  stop(): void {
+    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
+    if (this.immediate !== null) clearImmediate(this.immediate);
+    this.lingerTimer = null;
+    this.immediate = null;
+  }
+}

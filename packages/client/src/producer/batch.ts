@@ -1,0 +1,106 @@
+import {
+  BASE_SEQUENCE_OFFSET,
+  buildRecordBatch,
+  buildRecordBatchSync,
+  CompressionType,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
+  RecordBatch,
+  type RecordInput,
+} from '@sluice/protocol';
+
+export interface RecordMetadata {
+  topic: string;
+  partition: number;
+  /** -1n with acks=0 (no answer comes). */
+  offset: bigint;
+  timestamp: number;
+}
+
+interface Callback {
+  resolve: (m: RecordMetadata) => void;
+  reject: (e: unknown) => void;
+  timestamp: number;
+}
+
+/** Bytes a record adds to a batch, roughly (varints and attributes): used for batch.size and buffer.memory. */
+export function recordSize(key: Buffer | null, value: Buffer | null, headerBytes: number): number {
+  return 24 + (key?.length ?? 0) + (value?.length ?? 0) + headerBytes;
+}
+
+/** One partition's batch: records collected until full or lingered, then encoded once and sent (and resent, unchanged). */
+export class ProducerBatch {
+  readonly records: RecordInput[] = [];
+  readonly callbacks: Callback[] = [];
+  bytes = 0;
+  readonly createdAt = Date.now();
+  /** The encoded RecordBatch (set once the batch is closed and built). */
+  encoded: Buffer | null = null;
+  /** The sequence of the first record (-1: not idempotent or not yet sent). */
+  baseSequence = -1;
+  attempts = 0;
+  /** Not to be sent again before this time (retry backoff). */
+  notBefore = 0;
+  /** Resolves once every record of the batch is acknowledged or failed (for flush()). */
+  readonly settled: Promise<void>;
+  private settle!: () => void;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly deadline: number,
+  ) {
+    this.settled = new Promise((resolve) => {
+      this.settle = resolve;
+    });
+  }
+
+  add(record: RecordInput, bytes: number, cb: Callback): void {
+    this.records.push(record);
+    this.callbacks.push(cb);
+    this.bytes += bytes;
+  }
+
+  get count(): number {
+    return this.records.length;
+  }
+
+  /** Encodes the records (compression off the main thread for gzip, lz4 and zstd). */
+  async build(compression: CompressionType): Promise<void> {
+    const o = { records: this.records, compression };
+    this.encoded =
+      compression === CompressionType.None || compression === CompressionType.Snappy
+        ? buildRecordBatchSync(o)
+        : await buildRecordBatch(o);
+    // The records live on in the encoded batch only.
+    this.records.length = 0;
+  }
+
+  /** Writes producer id, epoch and base sequence into the built batch and recomputes its CRC. */
+  stamp(producerId: bigint, producerEpoch: number, baseSequence: number): void {
+    const buf = this.encoded as Buffer;
+    buf.writeBigInt64BE(producerId, PRODUCER_ID_OFFSET);
+    buf.writeInt16BE(producerEpoch, PRODUCER_EPOCH_OFFSET);
+    buf.writeInt32BE(baseSequence, BASE_SEQUENCE_OFFSET);
+    new RecordBatch(buf).updateCrc();
+    this.baseSequence = baseSequence;
+  }
+
+  complete(baseOffset: bigint): void {
+    for (let i = 0; i < this.callbacks.length; i++) {
+      const cb = this.callbacks[i];
+      cb.resolve({
+        topic: this.topic,
+        partition: this.partition,
+        offset: baseOffset < 0n ? -1n : baseOffset + BigInt(i),
+        timestamp: cb.timestamp,
+      });
+    }
+    this.settle();
+  }
+
+  fail(err: unknown): void {
+    for (const cb of this.callbacks) cb.reject(err);
+    this.settle();
+  }
+}

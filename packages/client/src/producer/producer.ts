@@ -1,0 +1,232 @@
+import { CompressionType, type RecordHeaderInput, type RecordInput } from '@sluice/protocol';
+import { type ClientContext, type ClientOptions, createContext } from '../client.js';
+import { ClientClosedError } from '../errors.js';
+import { partitionForKey, StickyPartitioner } from '../partitioner.js';
+import type { Topic } from '../serde.js';
+import { Accumulator } from './accumulator.js';
+import { type RecordMetadata, recordSize } from './batch.js';
+import { MemoryLimiter } from './memory.js';
+import { Sender } from './sender.js';
+
+export type { RecordMetadata } from './batch.js';
+
+export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+
+const COMPRESSION: Record<Compression, CompressionType> = {
+  none: CompressionType.None,
+  gzip: CompressionType.Gzip,
+  snappy: CompressionType.Snappy,
+  lz4: CompressionType.Lz4,
+  zstd: CompressionType.Zstd,
+};
+
+export interface ProducerOptions {
+  /** 'all' (-1, default), 1 or 0. */
+  acks?: 'all' | -1 | 0 | 1;
+  /** Default true with acks=all (as the Java client), false otherwise. Needs acks=all. */
+  idempotent?: boolean;
+  compression?: Compression;
+  /** Bytes per partition batch before it is sent. Default 16 KiB. */
+  batchSize?: number;
+  /** How long a batch waits for more records. Default 5 ms (Kafka 4.0's default). */
+  lingerMs?: number;
+  /** Bytes of unacknowledged records; send() waits when full. Default 32 MiB. */
+  bufferMemory?: number;
+  /** How long send() may wait for buffer memory or metadata. Default 60 s. */
+  maxBlockMs?: number;
+  /** From send() to acknowledgement, retries included. Default 120 s. */
+  deliveryTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  /** Default: effectively unlimited within deliveryTimeoutMs. */
+  retries?: number;
+  retryBackoffMs?: number;
+  retryBackoffMaxMs?: number;
+  /** Unanswered Produce requests per broker. Default 5 (the most idempotence allows). */
+  maxInFlight?: number;
+  /** Default 1 MiB. */
+  maxRequestSize?: number;
+}
+
+export type Headers = Record<string, string | Buffer> | readonly RecordHeaderInput[];
+
+/** A record for `topic`: key and value of the topic's types (the key may be left out when it is nullable). */
+export type ProducerRecord<K, V> = {
+  value: V;
+  headers?: Headers;
+  /** Send to this partition instead of the partitioner's choice. */
+  partition?: number;
+  /** Milliseconds since the epoch; default now. */
+  timestamp?: number;
+} & (null extends K ? { key?: K } : { key: K });
+
+function headerList(h: Headers | undefined): { list: RecordHeaderInput[] | undefined; bytes: number } {
+  if (h === undefined) return { list: undefined, bytes: 0 };
+  const list: RecordHeaderInput[] = Array.isArray(h)
+    ? (h as RecordHeaderInput[])
+    : Object.entries(h).map(([key, value]) => ({ key, value }));
+  let bytes = 0;
+  for (const x of list) {
+    bytes +=
+      4 +
+      Buffer.byteLength(x.key) +
+      (x.value === null || x.value === undefined
+        ? 0
+        : typeof x.value === 'string'
+          ? Buffer.byteLength(x.value)
+          : x.value.length);
+  }
+  return { list, bytes };
+}
+
+/**
+ * Sends typed records, batched per partition. `send()` resolves with the partition and offset
+ * once the broker has acknowledged the record (per `acks`).
+ */
+export class Producer {
+  private readonly ctx: ClientContext;
+  private readonly acc: Accumulator;
+  private readonly sender: Sender;
+  private readonly memory: MemoryLimiter;
+  private readonly sticky = new StickyPartitioner();
+  private closed = false;
+  readonly options: Required<Pick<ProducerOptions, 'batchSize' | 'lingerMs' | 'bufferMemory' | 'maxBlockMs'>> & {
+    acks: -1 | 0 | 1;
+    idempotent: boolean;
+  };
+
+  constructor(client: ClientOptions, o: ProducerOptions = {}) {
+    this.ctx = createContext(client, true);
+    const acks = o.acks === 'all' || o.acks === undefined ? -1 : o.acks;
+    const idempotent = o.idempotent ?? acks === -1;
+    if (idempotent && acks !== -1) throw new RangeError('an idempotent producer needs acks=all');
+    const maxInFlight = o.maxInFlight ?? 5;
+    if (idempotent && maxInFlight > 5)
+      throw new RangeError('an idempotent producer allows at most 5 requests in flight');
+    this.options = {
+      acks,
+      idempotent,
+      batchSize: o.batchSize ?? 16_384,
+      lingerMs: o.lingerMs ?? 5,
+      bufferMemory: o.bufferMemory ?? 32 * 1024 * 1024,
+      maxBlockMs: o.maxBlockMs ?? 60_000,
+    };
+    this.memory = new MemoryLimiter(this.options.bufferMemory, this.options.maxBlockMs);
+    this.acc = new Accumulator({
+      batchSize: this.options.batchSize,
+      lingerMs: this.options.lingerMs,
+      compression: COMPRESSION[o.compression ?? 'none'],
+      deliveryTimeoutMs: o.deliveryTimeoutMs ?? 120_000,
+      onReady: () => this.sender.wake(),
+      onClose: (topic, partition) => {
+        const n = this.ctx.metadata.cached(topic)?.partitions.length;
+        if (n !== undefined) this.sticky.onNewBatch(topic, partition, n);
+      },
+      onBuildError: (b, err) => this.sender.finish(b, err),
+    });
+    this.sender = new Sender(this.ctx, this.acc, this.memory, {
+      acks,
+      idempotent,
+      requestTimeoutMs: o.requestTimeoutMs ?? client.requestTimeoutMs ?? 30_000,
+      retries: o.retries ?? 2_147_483_647,
+      retryBackoffMs: o.retryBackoffMs ?? 100,
+      retryBackoffMaxMs: o.retryBackoffMaxMs ?? 1000,
+      maxInFlight,
+      maxRequestSize: o.maxRequestSize ?? 1_048_576,
+    });
+  }
+
+  /** Bytes of records accepted and not yet acknowledged (never above bufferMemory). */
+  get bufferedBytes(): number {
+    return this.memory.used;
+  }
+
+  /** Sends one record; resolves once it is acknowledged, rejects with a KafkaError after retries or the delivery timeout. */
+  send<K, V>(topic: Topic<K, V>, record: ProducerRecord<K, V>): Promise<RecordMetadata> {
+    if (this.closed) return Promise.reject(new ClientClosedError('producer'));
+    let key: Buffer | null;
+    let value: Buffer | null;
+    let headers: ReturnType<typeof headerList>;
+    try {
+      key = topic.key.serialize((record as { key?: K }).key ?? (null as K));
+      value = topic.value.serialize(record.value);
+      headers = headerList(record.headers);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const bytes = recordSize(key, value, headers.bytes);
+    const timestamp = record.timestamp ?? Date.now();
+    const input: RecordInput = { key, value, headers: headers.list, timestamp };
+    const info = this.ctx.metadata.cached(topic.name);
+    if (info !== undefined) {
+      let got: true | Promise<void>;
+      try {
+        got = this.memory.acquire(bytes);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      if (got === true)
+        return this.append(topic.name, info.partitions.length, key, record.partition, input, bytes, timestamp);
+    }
+    return this.sendSlow(topic.name, key, record.partition, input, bytes, timestamp);
+  }
+
+  private async sendSlow(
+    name: string,
+    key: Buffer | null,
+    partition: number | undefined,
+    input: RecordInput,
+    bytes: number,
+    timestamp: number,
+  ): Promise<RecordMetadata> {
+    const info = await this.ctx.metadata.topic(name);
+    const got = this.memory.acquire(bytes);
+    if (got !== true) await got;
+    if (this.closed) {
+      this.memory.release(bytes);
+      throw new ClientClosedError('producer');
+    }
+    return this.append(name, info.partitions.length, key, partition, input, bytes, timestamp);
+  }
+
+  private append(
+    name: string,
+    numPartitions: number,
+    key: Buffer | null,
+    partition: number | undefined,
+    input: RecordInput,
+    bytes: number,
+    timestamp: number,
+  ): Promise<RecordMetadata> {
+    const p =
+      partition ?? (key !== null ? partitionForKey(key, numPartitions) : this.sticky.partition(name, numPartitions));
+    if (p < 0 || p >= numPartitions || !Number.isInteger(p)) {
+      this.memory.release(bytes);
+      return Promise.reject(new RangeError(`${name} has no partition ${p} (${numPartitions} partitions)`));
+    }
+    return new Promise<RecordMetadata>((resolve, reject) => {
+      this.acc.append(name, p, input, bytes, { resolve, reject, timestamp });
+    });
+  }
+
+  /** Sends everything buffered now and waits until it is acknowledged or failed. */
+  async flush(): Promise<void> {
+    this.acc.closeAll();
+    const waits: Promise<void>[] = [];
+    for (const s of this.acc.partitions.values()) {
+      for (const b of [...s.queue, ...s.inflight, ...s.retry]) waits.push(b.settled);
+    }
+    this.sender.wake();
+    await Promise.all(waits);
+  }
+
+  /** Flushes, then closes the connections. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    this.acc.stop();
+    this.sender.close();
+    this.memory.failAll(new ClientClosedError('producer'));
+    await this.ctx.pool.close();
+  }
+}

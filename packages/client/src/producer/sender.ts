@@ -1,0 +1,315 @@
+import {
+  defaultInitProducerIdRequest,
+  defaultProduceRequest,
+  InitProducerIdApi,
+  ProduceApi,
+  type ProduceRequest,
+} from '@sluice/protocol';
+import type { ClientContext } from '../client.js';
+import { ERROR_CODES, KafkaError, needsMetadataRefresh } from '../errors.js';
+import { backoffMs, withRetry } from '../retry.js';
+import type { Accumulator, PartitionState } from './accumulator.js';
+import type { ProducerBatch } from './batch.js';
+import type { MemoryLimiter } from './memory.js';
+
+export interface SenderOptions {
+  acks: -1 | 0 | 1;
+  idempotent: boolean;
+  requestTimeoutMs: number;
+  retries: number;
+  retryBackoffMs: number;
+  retryBackoffMaxMs: number;
+  /** Unanswered Produce requests per broker (5 at most with idempotence). */
+  maxInFlight: number;
+  maxRequestSize: number;
+}
+
+const DUPLICATE_SEQUENCE_NUMBER = 46;
+const OUT_OF_ORDER_SEQUENCE_NUMBER = 45;
+
+interface NodeState {
+  inflight: number;
+}
+
+/**
+ * Drains built batches into Produce requests, one per leader broker, at most one batch per
+ * partition per request, and handles the answers. Ordering: a partition's batches go out in
+ * sequence; after a retriable failure the partition sends nothing new until everything in flight
+ * has come back, then resends the failed batches in sequence order, one at a time — so retries
+ * never reorder records (with idempotence the broker also drops duplicates by sequence).
+ */
+export class Sender {
+  private producerId = -1n;
+  private producerEpoch = -1;
+  private initializing: Promise<void> | null = null;
+  private readonly nodes = new Map<number, NodeState>();
+  private scheduled = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly ctx: ClientContext,
+    private readonly acc: Accumulator,
+    private readonly memory: MemoryLimiter,
+    private readonly o: SenderOptions,
+  ) {}
+
+  /** Requests a drain at the end of this tick (coalescing many triggers into one). */
+  wake(): void {
+    if (this.scheduled || this.closed) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.drain().catch(() => {});
+    });
+  }
+
+  private async ensureProducerId(): Promise<void> {
+    if (!this.o.idempotent || this.producerId >= 0n) return;
+    this.initializing ??= withRetry(
+      async () => {
+        const conn = await this.ctx.pool.any();
+        const req = defaultInitProducerIdRequest();
+        req.transactionalId = null;
+        req.transactionTimeoutMs = 60_000;
+        const res = await conn.request(InitProducerIdApi, req);
+        if (res.errorCode !== 0) throw new KafkaError(res.errorCode, 'InitProducerId');
+        this.producerId = res.producerId;
+        this.producerEpoch = res.producerEpoch;
+      },
+      { retries: this.o.retries },
+    ).finally(() => {
+      this.initializing = null;
+    });
+    await this.initializing;
+  }
+
+  private node(id: number): NodeState {
+    let n = this.nodes.get(id);
+    if (n === undefined) {
+      n = { inflight: 0 };
+      this.nodes.set(id, n);
+    }
+    return n;
+  }
+
+  /** The next batch a partition may send now, or null. */
+  private next(s: PartitionState, now: number): ProducerBatch | null {
+    if (s.retry.length > 0) {
+      if (s.inflight.length > 0) return null;
+      const b = s.retry[0];
+      return b.notBefore <= now ? b : null;
+    }
+    const b = s.queue[0];
+    if (b === undefined || b.encoded === null) return null;
+    return s.inflight.length < this.o.maxInFlight ? b : null;
+  }
+
+  private async drain(): Promise<void> {
+    if (this.o.idempotent && this.producerId < 0n) {
+      try {
+        await this.ensureProducerId();
+      } catch (err) {
+        this.failAll(err);
+        return;
+      }
+    }
+    const now = Date.now();
+    const byNode = new Map<number, Array<{ s: PartitionState; b: ProducerBatch }>>();
+    const sizes = new Map<number, number>();
+    let needMetadata = false;
+    let earliestRetry = Number.POSITIVE_INFINITY;
+    for (const s of this.acc.partitions.values()) {
+      // Expire batches that waited past delivery.timeout.ms before being sent.
+      while (
+        s.queue.length > 0 &&
+        s.queue[0].encoded !== null &&
+        s.queue[0].deadline <= now &&
+        s.queue[0].attempts === 0
+      ) {
+        this.finish(
+          s.queue.shift() as ProducerBatch,
+          new KafkaError(ERROR_CODES.REQUEST_TIMED_OUT, 'delivery.timeout.ms expired before the batch was sent'),
+        );
+      }
+      const b = this.next(s, now);
+      if (b === null) {
+        if (s.retry.length > 0 && s.inflight.length === 0)
+          earliestRetry = Math.min(earliestRetry, s.retry[0].notBefore);
+        continue;
+      }
+      const t = this.ctx.metadata.cached(s.topic);
+      const leader = t?.partitions[s.partition]?.leader ?? -1;
+      if (leader < 0) {
+        needMetadata = true;
+        continue;
+      }
+      const n = this.node(leader);
+      if (n.inflight >= this.o.maxInFlight) continue;
+      const size = (sizes.get(leader) ?? 0) + (b.encoded as Buffer).length;
+      let list = byNode.get(leader);
+      if (list !== undefined && size > this.o.maxRequestSize) continue;
+      sizes.set(leader, size);
+      if (list === undefined) {
+        list = [];
+        byNode.set(leader, list);
+      }
+      list.push({ s, b });
+    }
+    for (const [leader, list] of byNode) this.send(leader, list);
+    if (needMetadata) this.refreshThenWake();
+    if (earliestRetry !== Number.POSITIVE_INFINITY && this.retryTimer === null) {
+      this.retryTimer = setTimeout(
+        () => {
+          this.retryTimer = null;
+          this.wake();
+        },
+        Math.max(0, earliestRetry - now),
+      );
+    }
+  }
+
+  private refreshing = false;
+  private refreshThenWake(): void {
+    if (this.refreshing) return;
+    this.refreshing = true;
+    const topics = new Set<string>();
+    for (const s of this.acc.partitions.values()) if (!s.idle) topics.add(s.topic);
+    this.ctx.metadata
+      .refresh([...topics])
+      .catch(() => new Promise((r) => setTimeout(r, this.o.retryBackoffMs)))
+      .finally(() => {
+        this.refreshing = false;
+        this.wake();
+      });
+  }
+
+  private send(leader: number, list: Array<{ s: PartitionState; b: ProducerBatch }>): void {
+    const req: ProduceRequest = defaultProduceRequest();
+    req.acks = this.o.acks;
+    req.timeoutMs = this.o.requestTimeoutMs;
+    const topics = new Map<string, ProduceRequest['topicData'][number]>();
+    for (const { s, b } of list) {
+      // Take the batch off its queue and into flight; the sequence is fixed on the first send.
+      if (s.retry[0] === b) s.retry.shift();
+      else s.queue.shift();
+      s.inflight.push(b);
+      if (b.attempts === 0 && this.o.idempotent) {
+        b.stamp(this.producerId, this.producerEpoch, s.nextSequence);
+        s.nextSequence = (s.nextSequence + b.callbacks.length) | 0;
+        if (s.nextSequence < 0) s.nextSequence &= 0x7fffffff;
+      }
+      b.attempts++;
+      let t = topics.get(s.topic);
+      if (t === undefined) {
+        t = { name: s.topic, partitionData: [] };
+        topics.set(s.topic, t);
+        req.topicData.push(t);
+      }
+      t.partitionData.push({ index: s.partition, records: b.encoded });
+    }
+    const n = this.node(leader);
+    n.inflight++;
+    const started = performance.now();
+    this.request(leader, req).then(
+      (res) => {
+        n.inflight--;
+        const latency = performance.now() - started;
+        this.ctx.metrics?.observe('produce_request_latency_ms', latency);
+        const codes = new Map<string, { errorCode: number; baseOffset: bigint; errorMessage: string | null }>();
+        if (res !== undefined) {
+          for (const t of res.responses) {
+            for (const p of t.partitionResponses) codes.set(`${t.name}\u0000${p.index}`, p);
+          }
+        }
+        for (const { s, b } of list) {
+          if (res === undefined) {
+            this.onResult(s, b, 0, -1n, null);
+            continue;
+          }
+          const p = codes.get(`${s.topic}\u0000${s.partition}`);
+          if (p === undefined)
+            this.onResult(
+              s,
+              b,
+              ERROR_CODES.UNKNOWN_SERVER_ERROR,
+              -1n,
+              new KafkaError(ERROR_CODES.UNKNOWN_SERVER_ERROR, 'no answer for the partition'),
+            );
+          else
+            this.onResult(
+              s,
+              b,
+              p.errorCode,
+              p.baseOffset,
+              p.errorMessage ? new KafkaError(p.errorCode, p.errorMessage) : null,
+            );
+        }
+        this.wake();
+      },
+      (err: unknown) => {
+        n.inflight--;
+        const code = err instanceof KafkaError ? err.code : ERROR_CODES.NETWORK_EXCEPTION;
+        for (const { s, b } of list) this.onResult(s, b, code, -1n, err);
+        this.wake();
+      },
+    );
+  }
+
+  private async request(leader: number, req: ProduceRequest) {
+    const broker = await this.ctx.metadata.broker(leader);
+    const conn = await this.ctx.pool.get(broker, 'produce');
+    if (this.o.acks === 0) {
+      await conn.request(ProduceApi, req, { noResponse: true });
+      return undefined;
+    }
+    return conn.request(ProduceApi, req);
+  }
+
+  private onResult(s: PartitionState, b: ProducerBatch, code: number, baseOffset: bigint, err: unknown): void {
+    const i = s.inflight.indexOf(b);
+    if (i >= 0) s.inflight.splice(i, 1);
+    if (code === 0 || code === DUPLICATE_SEQUENCE_NUMBER) {
+      this.ctx.metrics?.count('records_sent', b.callbacks.length);
+      this.ctx.metrics?.count('bytes_sent', (b.encoded as Buffer).length);
+      b.complete(baseOffset);
+      this.memory.release(b.bytes);
+      return;
+    }
+    const error = err instanceof KafkaError ? err : new KafkaError(code);
+    // A batch after one that failed comes back out of order: resend it behind the failed one.
+    const retriable =
+      error.retriable || (code === OUT_OF_ORDER_SEQUENCE_NUMBER && (s.retry.length > 0 || s.inflight.length > 0));
+    const now = Date.now();
+    if (retriable && b.attempts <= this.o.retries && now < b.deadline && !this.closed) {
+      if (needsMetadataRefresh(error)) this.ctx.metadata.invalidate(s.topic);
+      this.ctx.metrics?.count('produce_retries', 1);
+      b.notBefore = now + backoffMs(b.attempts - 1, this.o.retryBackoffMs, this.o.retryBackoffMaxMs);
+      // Keep the retry list in send order (sequence order).
+      let j = s.retry.length;
+      while (j > 0 && s.retry[j - 1].baseSequence > b.baseSequence && b.baseSequence >= 0) j--;
+      s.retry.splice(j, 0, b);
+      return;
+    }
+    this.finish(b, error);
+  }
+
+  finish(b: ProducerBatch, err: unknown): void {
+    this.ctx.metrics?.count('records_failed', b.callbacks.length);
+    b.fail(err);
+    this.memory.release(b.bytes);
+  }
+
+  /** Fails every batch not yet in flight (e.g. InitProducerId failed for good). */
+  failAll(err: unknown): void {
+    for (const s of this.acc.partitions.values()) {
+      for (const b of s.queue.splice(0)) this.finish(b, err);
+      for (const b of s.retry.splice(0)) this.finish(b, err);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+  }
+}
