@@ -1,7 +1,6 @@
-// CRC-32C (Castagnoli) as RecordBatch v2 uses it. Kept behind this module so it can switch to
-// @sluice/protocol's CRC module once that lands.
-import { crc32c as nativeCrc32c } from '@node-rs/crc32';
+// CRC-32C (Castagnoli) as RecordBatch v2 uses it, from @sluice/protocol (native with a table fallback).
+import { crc32c as protocolCrc32c } from '@sluice/protocol';
 
 export function crc32c(data: Buffer): number {
-  return nativeCrc32c(data) >>> 0;
+  return protocolCrc32c(data) >>> 0;
 }

@@ -8,10 +8,12 @@ import {
   CRC_OFFSET,
   checkBatch,
   LAST_OFFSET_DELTA_OFFSET,
+  MAX_BATCH_BYTES,
   MAX_TIMESTAMP_OFFSET,
   PARTITION_LEADER_EPOCH_OFFSET,
   RECORDS_COUNT_OFFSET,
 } from './batch.js';
+import { removeStaleCleaningDir } from './cleaner.js';
 import { type LogConfig, logConfig } from './config.js';
 import { crc32c } from './crc.js';
 import { CORRUPT_MESSAGE, corruptMessage, MESSAGE_TOO_LARGE, offsetOutOfRange } from './errors.js';
@@ -20,7 +22,7 @@ import { mmapIo } from './io/mmap.js';
 import type { FileIo } from './io/types.js';
 import { LeaderEpochCache } from './leader-epoch-cache.js';
 import { type LoadOptions, loadSegments } from './recovery.js';
-import { LogSegment } from './segment.js';
+import { LogSegment, segmentFileName } from './segment.js';
 
 export const LATEST_TIMESTAMP = -1n;
 export const EARLIEST_TIMESTAMP = -2n;
@@ -86,7 +88,9 @@ export class PartitionLog extends EventEmitter {
   readonly partition: number;
   readonly config: LogConfig;
   readonly leaderEpochCache: LeaderEpochCache;
-  private readonly io: FileIo;
+  readonly io: FileIo;
+  /** First offset not yet compacted (the cleaner's checkpoint). */
+  cleanerCheckpoint = 0n;
   private segments: LogSegment[];
   private _logStartOffset: bigint;
   private _logEndOffset: bigint;
@@ -127,6 +131,7 @@ export class PartitionLog extends EventEmitter {
     const c = logConfig(config);
     parsePartitionDir(path.basename(dir));
     fs.mkdirSync(dir, { recursive: true });
+    removeStaleCleaningDir(dir);
     const segments = loadSegments(dir, ioFor(c.io), c, {
       recoveryPoint: options.recoveryPoint ?? 0n,
       hadCleanShutdown: options.hadCleanShutdown ?? false,
@@ -306,7 +311,7 @@ export class PartitionLog extends EventEmitter {
       logStartOffset: this._logStartOffset,
       logEndOffset: this._logEndOffset,
     };
-    // Bounded by the segment count; usually one round (later rounds skip gaps left by compaction).
+    // Bounded by the segment count; usually one round (later rounds skip segments emptied by compaction).
     for (let i = this.segmentIndexFor(offset); i < this.segments.length; i++) {
       const seg = this.segments[i];
       if (seg.baseOffset >= maxOffset) break;
@@ -316,7 +321,7 @@ export class PartitionLog extends EventEmitter {
         result.firstBatchOffset = r.first.baseOffset;
         break;
       }
-      if (seg.nextOffset > offset) break;
+      // Nothing at or after `offset` here (a compacted or empty segment): try the next one.
     }
     return result;
   }
@@ -463,11 +468,24 @@ export class PartitionLog extends EventEmitter {
     return deleted;
   }
 
-  /** Replaces segment `old` with `replacement` (the cleaner's output); both have the same base offset. */
-  replaceSegment(old: LogSegment, replacement: LogSegment): void {
+  /**
+   * Swaps in the cleaner's rewrite of non-active segment `old`, whose files (same names) are in
+   * `workDir`. The old indexes go first: a crash part-way leaves a .log without indexes, which
+   * the next open rebuilds. Views of the old file stay valid (the inode lives while mapped).
+   */
+  swapInCleaned(old: LogSegment, workDir: string): void {
     const i = this.segments.indexOf(old);
     if (i < 0 || i === this.segments.length - 1) throw new Error('can only replace a non-active segment of this log');
-    this.segments[i] = replacement;
+    old.close();
+    fs.rmSync(old.index.path, { force: true });
+    fs.rmSync(old.timeIndex.path, { force: true });
+    for (const suffix of ['.log', '.index', '.timeindex']) {
+      const name = segmentFileName(old.baseOffset, suffix);
+      fs.renameSync(path.join(workDir, name), path.join(this.dir, name));
+    }
+    const seg = LogSegment.open(this.io, this.dir, old.baseOffset, this.config);
+    seg.scan(seg.lastIndexedPosition(), false, MAX_BATCH_BYTES);
+    this.segments[i] = seg;
   }
 
   /** Flushes, trims the active segment's preallocation and closes every file. */

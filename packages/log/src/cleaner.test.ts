@@ -1,0 +1,145 @@
+import path from 'node:path';
+import { RecordBatch } from '@sluice/protocol';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanLog, dirtyRatio } from './cleaner.js';
+import { PartitionLog } from './partition-log.js';
+import { makeBatch } from './test-batch.js';
+import { removeTestRoots, testRoot } from './test-dirs.js';
+
+afterAll(removeTestRoots);
+const quiet = { info() {}, warn() {}, error() {} };
+
+interface Rec {
+  offset: bigint;
+  key: string | null;
+  value: string | null;
+}
+
+function allRecords(log: PartitionLog): { records: Rec[]; controlBatches: bigint[] } {
+  const records: Rec[] = [];
+  const controlBatches: bigint[] = [];
+  let off = log.logStartOffset;
+  for (let guard = 0; off < log.logEndOffset && guard < 100_000; guard++) {
+    const r = log.read(off, 1 << 20);
+    if (r.records.length === 0) break;
+    let at = 0;
+    while (at < r.records.length) {
+      const b = new RecordBatch(r.records, at);
+      expect(b.isValid()).toBe(true);
+      if (b.isControl) controlBatches.push(b.baseOffset);
+      else
+        for (const rec of b.records()) {
+          records.push({ offset: rec.offset, key: rec.key?.toString() ?? null, value: rec.value?.toString() ?? null });
+        }
+      off = b.lastOffset + 1n;
+      at += b.sizeInBytes;
+    }
+  }
+  return { records, controlBatches };
+}
+
+for (const io of ['fd', 'mmap'] as const) {
+  describe(`compaction (${io})`, () => {
+    it('keeps the latest record per key, keeps offsets, drops old tombstones, keeps control batches', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.array(fc.tuple(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 4 })), {
+              minLength: 1,
+              maxLength: 5,
+            }),
+            {
+              minLength: 2,
+              maxLength: 25,
+            },
+          ),
+          fc.integer({ min: 0, max: 24 }),
+          async (batches, controlAt) => {
+            let now = 1_000_000;
+            const dir = path.join(testRoot('clean'), 'compacted-0');
+            const log = PartitionLog.open(dir, {
+              io,
+              logger: quiet,
+              cleanupPolicy: 'compact',
+              segmentBytes: 300,
+              deleteRetentionMs: 1000,
+              minCleanableDirtyRatio: 0,
+              now: () => now,
+            });
+            const written: Rec[] = [];
+            for (const [i, recs] of batches.entries()) {
+              // The older half is past delete.retention.ms when the cleaner runs (at now + 5000); the newer half is not.
+              const ts = BigInt(i < batches.length / 2 ? now - 10_000 : now + 4500);
+              if (i === controlAt)
+                log.append(
+                  makeBatch([{ key: Buffer.alloc(4), value: Buffer.alloc(6) }], {
+                    attributes: 0x30,
+                    baseTimestamp: ts,
+                  }),
+                );
+              const first = log.logEndOffset;
+              log.append(
+                makeBatch(
+                  recs.map(([k, v]) => ({
+                    key: Buffer.from(`k${k}`),
+                    value: v === 0 ? null : Buffer.from(`v${v}-${i}`),
+                  })),
+                  { baseTimestamp: ts },
+                ),
+              );
+              recs.forEach(([k, v], j) => {
+                written.push({ offset: first + BigInt(j), key: `k${k}`, value: v === 0 ? null : `v${v}-${i}` });
+              });
+            }
+            const before = allRecords(log);
+            const activeBase = log.segmentBaseOffsets().at(-1)!;
+            now += 5000;
+            const r = await cleanLog(log);
+            const after = allRecords(log);
+            // Expected: in cleaned segments only each key's latest record survives, and tombstones whose batch is old go.
+            const latest = new Map<string, bigint>();
+            // As in Kafka, the key map covers the cleanable segments only, not the active one.
+            for (const w of written) if (w.key !== null && w.offset < activeBase) latest.set(w.key, w.offset);
+            const oldTs = (o: bigint) => {
+              // Which batch holds offset o? Those in the first half were written 10 s before `now - 5000`.
+              let off = 0n;
+              for (const [i, recs] of batches.entries()) {
+                if (i === controlAt) off += 1n;
+                if (o < off + BigInt(recs.length)) return i < batches.length / 2;
+                off += BigInt(recs.length);
+              }
+              return false;
+            };
+            const expected = written.filter((w) => {
+              if (w.offset >= activeBase || r === null) return true;
+              if (latest.get(w.key!) !== w.offset) return false;
+              return !(w.value === null && oldTs(w.offset));
+            });
+            expect(after.records).toEqual(expected);
+            expect(after.controlBatches).toEqual(before.controlBatches);
+            expect(log.logEndOffset).toBe(BigInt(written.length) + BigInt(before.controlBatches.length));
+            log.close();
+            const again = PartitionLog.open(dir, { io, logger: quiet, cleanupPolicy: 'compact', segmentBytes: 300 });
+            expect(allRecords(again).records).toEqual(expected);
+            again.close();
+          },
+        ),
+        { numRuns: 25 },
+      );
+    });
+
+    it('is not due below min.cleanable.dirty.ratio and ignores delete-policy logs', async () => {
+      const log = PartitionLog.open(path.join(testRoot('cleanratio'), 'c-1'), { io, logger: quiet, segmentBytes: 200 });
+      for (let i = 0; i < 6; i++) log.append(makeBatch([{ key: Buffer.from('a'), value: Buffer.alloc(60) }]));
+      expect(await cleanLog(log)).toBeNull();
+      (log.config as { cleanupPolicy: string }).cleanupPolicy = 'compact';
+      expect(dirtyRatio(log)).toBe(1);
+      const r = await cleanLog(log);
+      expect(r?.segmentsCleaned).toBeGreaterThan(0);
+      expect(dirtyRatio(log)).toBe(0);
+      expect(await cleanLog(log)).toBeNull();
+      log.close();
+    });
+  });
+}
