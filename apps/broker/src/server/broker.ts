@@ -24,6 +24,7 @@ import { AppendNotifier } from '../state/append-notifier.js';
 import { FetchSessionCache } from '../state/fetch-sessions.js';
 import { MetadataStore } from '../state/metadata-store.js';
 import { ProducerIdManager } from '../state/producer-ids.js';
+import { saveProducerSnapshots, takeProducerSnapshots } from '../state/producer-snapshots.js';
 import { logConfigFor, TopicManager } from '../state/topic-manager.js';
 import { Connection } from './connection.js';
 import type { BrokerContext } from './context.js';
@@ -87,14 +88,21 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   );
   store.save();
   const notifier = new AppendNotifier();
-  const topics = new TopicManager(store, logs, configs, (partition) => {
-    partition.log.onAppend(() => notifier.notify(partition));
-  });
+  const topics = new TopicManager(
+    store,
+    logs,
+    configs,
+    (partition) => {
+      partition.log.onAppend(() => notifier.notify(partition));
+    },
+    takeProducerSnapshots(dataDir),
+  );
+  const allPartitions = function* () {
+    for (const t of topics.all()) yield* t.partitions;
+  };
   const metrics: BrokerMetrics | undefined = config.metrics ? createMetrics() : undefined;
   metrics?.setPartitionSizeSource(function* () {
-    for (const t of topics.all()) {
-      for (const p of t.partitions) yield { topic: t.name, partition: p.index, bytes: p.log.size };
-    }
+    for (const p of allPartitions()) yield { topic: p.topic, partition: p.index, bytes: p.log.size };
   });
 
   let dispatcher: Dispatcher | undefined;
@@ -210,7 +218,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       for (const c of [...connections]) c.close();
       await closed;
       await metricsServer?.close();
-      for (const t of topics.all()) for (const p of t.partitions) p.saveProducerState();
+      // Connections are closed: no append can follow, so the snapshots match the final log ends.
+      saveProducerSnapshots(dataDir, allPartitions());
       logs.close();
       logger.info('Sluice broker stopped');
     })());

@@ -1,5 +1,3 @@
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { AppendResult, PartitionLog } from '@sluice/log';
 import {
   BASE_SEQUENCE_OFFSET,
@@ -11,9 +9,9 @@ import {
   PRODUCER_ID_OFFSET,
   RECORD_BATCH_OVERHEAD,
 } from '@sluice/protocol';
+import type { ProducerSnapshot } from './producer-snapshots.js';
 import { type BatchMetadata, type ProducerBatchInfo, ProducerStateManager } from './producer-state.js';
 
-export const PRODUCER_SNAPSHOT_FILE = 'sluice-producer-state.json';
 /** Bytes read per step when rebuilding producer state from the log. */
 const SCAN_CHUNK_BYTES = 4 << 20;
 
@@ -46,8 +44,9 @@ export class Partition {
     readonly topic: string,
     readonly index: number,
     readonly log: PartitionLog,
+    snapshot?: ProducerSnapshot,
   ) {
-    this.loadProducerState();
+    this.loadProducerState(snapshot);
   }
 
   /**
@@ -78,34 +77,19 @@ export class Partition {
     };
   }
 
-  /** Writes the producer state next to the log, tagged with the log end offset it is valid at. */
-  saveProducerState(): void {
-    const file = join(this.log.dir, PRODUCER_SNAPSHOT_FILE);
-    const body = JSON.stringify({ offset: this.log.logEndOffset.toString(), producers: this.producers.toJSON() });
-    writeFileSync(`${file}.tmp`, body);
-    renameSync(`${file}.tmp`, file);
-  }
-
   /**
-   * Producer state survives restarts: load the snapshot of the last clean stop and replay the
-   * batch headers written after it (all of them when there is no usable snapshot).
+   * Producer state survives restarts: start from the snapshot of the last clean stop and replay
+   * the batch headers written after it (all of them when there is no usable snapshot).
    */
-  private loadProducerState(): void {
-    const file = join(this.log.dir, PRODUCER_SNAPSHOT_FILE);
+  private loadProducerState(snapshot: ProducerSnapshot | undefined): void {
     let from = this.log.logStartOffset;
-    if (existsSync(file)) {
+    if (snapshot && snapshot.offset <= this.log.logEndOffset && snapshot.offset >= this.log.logStartOffset) {
       try {
-        const snap = JSON.parse(readFileSync(file, 'utf8')) as { offset: string; producers: unknown };
-        const offset = BigInt(snap.offset);
-        if (offset <= this.log.logEndOffset && offset >= this.log.logStartOffset) {
-          this.producers.load(snap.producers);
-          from = offset;
-        }
+        this.producers.load(snapshot.producers);
+        from = snapshot.offset;
       } catch {
         this.producers.clear();
       }
-      // A snapshot is only trusted once: after this start the log may move past it.
-      rmSync(file, { force: true });
     }
     this.replayFrom(from);
   }

@@ -3,6 +3,7 @@ import { ERROR_CODES, KafkaError } from '@sluice/protocol';
 import type { ConfigRegistry, TopicConfigValues } from '../config/index.js';
 import { type MetadataStore, newTopicId, type TopicRecord } from './metadata-store.js';
 import { Partition } from './partition.js';
+import type { ProducerSnapshot } from './producer-snapshots.js';
 
 /** A topic and the logs of its partitions (index = partition id). */
 export interface TopicState {
@@ -72,6 +73,7 @@ export class TopicManager {
     private readonly logs: LogManager,
     private readonly configs: ConfigRegistry,
     private readonly onNewPartition: (partition: Partition) => void,
+    private readonly producerSnapshots: ReadonlyMap<string, ProducerSnapshot> = new Map(),
   ) {
     for (const t of store.data.topics) this.open(t);
   }
@@ -87,7 +89,8 @@ export class TopicManager {
   }
 
   private openPartition(topic: string, index: number, overrides: Partial<LogConfig>): Partition {
-    const partition = new Partition(topic, index, this.logs.getOrCreate(topic, index, overrides));
+    const log = this.logs.getOrCreate(topic, index, overrides);
+    const partition = new Partition(topic, index, log, this.producerSnapshots.get(`${topic}-${index}`));
     this.onNewPartition(partition);
     return partition;
   }
