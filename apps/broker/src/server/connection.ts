@@ -42,6 +42,13 @@ export class Connection implements ConnectionInfo {
   closed = false;
   private readonly decoder: FrameDecoder;
   private readonly queue: Pending[] = [];
+  /**
+   * Frames cut from the last chunk but not yet handed on, because the connection must wait
+   * (too many in flight, or writes not drained). At most one read chunk's worth: the socket is
+   * paused while any are held.
+   */
+  private readonly held: Buffer[] = [];
+  private processing = false;
   private writeBlocked = false;
   private paused = false;
 
@@ -74,10 +81,35 @@ export class Connection implements ConnectionInfo {
 
   private onData(chunk: Buffer): void {
     try {
-      this.decoder.push(chunk, (frame) => this.onFrame(frame));
+      this.decoder.push(chunk, (frame) => {
+        this.held.push(frame);
+      });
     } catch (err) {
       this.close(`invalid request framing: ${(err as Error).message}`);
+      return;
     }
+    this.processHeld();
+  }
+
+  /** In flight at the bound, or responses not drained: no more requests are taken on. */
+  private mustWait(): boolean {
+    return this.writeBlocked || this.queue.length >= this.options.maxInFlight;
+  }
+
+  /**
+   * Hands held frames to the handler in order while the connection may take them. A chunk can
+   * hold hundreds of small requests; pausing the socket alone would not stop those.
+   */
+  private processHeld(): void {
+    if (this.processing) return;
+    this.processing = true;
+    try {
+      // Bounded by the held frames, each handed on once.
+      while (this.held.length > 0 && !this.closed && !this.mustWait()) this.onFrame(this.held.shift()!);
+    } finally {
+      this.processing = false;
+    }
+    this.updateFlow();
   }
 
   private onFrame(frame: Buffer): void {
@@ -128,7 +160,13 @@ export class Connection implements ConnectionInfo {
 
   private updateFlow(): void {
     if (this.closed) return;
-    const shouldPause = this.writeBlocked || this.queue.length >= this.options.maxInFlight;
+    const wait = this.mustWait();
+    // Held frames go first once the connection may take requests again.
+    if (!wait && this.held.length > 0 && !this.processing) {
+      this.processHeld();
+      return;
+    }
+    const shouldPause = wait || this.held.length > 0;
     if (shouldPause && !this.paused) {
       this.paused = true;
       this.socket.pause();
@@ -144,6 +182,7 @@ export class Connection implements ConnectionInfo {
     this.closed = true;
     if (reason) this.log.info({ connection: this.id, remote: this.remote }, `closing connection: ${reason}`);
     this.queue.length = 0;
+    this.held.length = 0;
     this.socket.destroy();
     this.onClose(this);
   }
