@@ -1,6 +1,23 @@
 export { type BrokerAddress, BrokerPool, type Lane, parseAddress } from './broker-pool.js';
 export { type ClientContext, type ClientOptions, createContext } from './client.js';
 export { Connection, type ConnectionOptions, type RequestOptions } from './connection.js';
+export {
+  ASSIGNORS,
+  type Assignor,
+  cooperativeStickyAssignor,
+  type MemberSubscription,
+  rangeAssignor,
+  roundRobinAssignor,
+} from './consumer/assignors.js';
+export {
+  type AssignedPartition,
+  type BatchContext,
+  Consumer,
+  type ConsumerOptions,
+  type ConsumerRecord,
+  type RebalanceListener,
+} from './consumer/consumer.js';
+export { EARLIEST, LATEST, type TopicPartition } from './consumer/offsets.js';
 export * from './errors.js';
 export { type BrokerInfo, Metadata, type PartitionInfo, type TopicInfo } from './metadata.js';
 export { combineSinks, Histogram, LATENCY_BUCKETS_MS, Metrics, type MetricsSink } from './metrics.js';

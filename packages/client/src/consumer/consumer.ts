@@ -1,0 +1,303 @@
+import { type ClientContext, type ClientOptions, createContext } from '../client.js';
+import { ClientClosedError } from '../errors.js';
+import type { Topic } from '../serde.js';
+import { ASSIGNORS, type Assignor } from './assignors.js';
+import { type ConsumerRecord, decodeChunk } from './decode.js';
+import { Fetcher } from './fetcher.js';
+import { GroupMember } from './group.js';
+import { EARLIEST, LATEST, type TopicPartition, tpKey } from './offsets.js';
+
+export type { ConsumerRecord } from './decode.js';
+
+export interface RebalanceListener {
+  /** After a rebalance added partitions (their positions are set). */
+  assigned?(partitions: TopicPartition[]): void | Promise<void>;
+  /** Before partitions go to another member (after their offsets are committed, with autoCommit). */
+  revoked?(partitions: TopicPartition[]): void | Promise<void>;
+  /** Partitions lost without a commit (the member was fenced or its session expired). */
+  lost?(partitions: TopicPartition[]): void | Promise<void>;
+}
+
+export interface ConsumerOptions {
+  /** With a group id, `records()`/`run()` subscribe through the group protocol; without, they read every partition. */
+  groupId?: string;
+  groupInstanceId?: string;
+  /** Default ['cooperative-sticky', 'range']. */
+  assignors?: ReadonlyArray<'range' | 'roundrobin' | 'cooperative-sticky' | Assignor>;
+  sessionTimeoutMs?: number;
+  rebalanceTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  /** Default true: positions are committed every autoCommitIntervalMs, on revoke and on close. */
+  autoCommit?: boolean;
+  autoCommitIntervalMs?: number;
+  /** Where to start without a committed offset. Default 'latest'. */
+  autoOffsetReset?: 'earliest' | 'latest' | 'none';
+  isolationLevel?: 'read_uncommitted' | 'read_committed';
+  maxWaitMs?: number;
+  minBytes?: number;
+  maxBytes?: number;
+  maxPartitionBytes?: number;
+  /** Fetched, undelivered bytes held at most. Default 64 MiB. */
+  maxPrefetchBytes?: number;
+  onRebalance?: RebalanceListener;
+}
+
+export interface AssignedPartition {
+  topic: string | Topic<unknown, unknown>;
+  partition: number;
+  /** An offset, or 'earliest'/'latest'; default: the committed offset (with a group id), else autoOffsetReset. */
+  offset?: bigint | 'earliest' | 'latest';
+}
+
+export interface BatchContext {
+  /** Commits the positions reached so far. */
+  commit(): Promise<void>;
+}
+
+/**
+ * Reads typed records. Group mode: `records(topic)` or `run(topic, handler)` subscribe through the
+ * consumer group protocol. Without a group id (or after `assign()`): the given partitions, or
+ * every partition of the topic.
+ */
+export class Consumer {
+  private readonly ctx: ClientContext;
+  private readonly fetcher: Fetcher;
+  private readonly member: GroupMember | null;
+  private readonly topics = new Map<string, Topic<unknown, unknown>>();
+  private manual = false;
+  private closed = false;
+  private lastAutoCommit = Date.now();
+  private readonly autoCommit: boolean;
+  private readonly autoCommitIntervalMs: number;
+  private readonly listener: RebalanceListener;
+  private readonly reset: 'earliest' | 'latest' | 'none';
+  private started = false;
+
+  constructor(
+    client: ClientOptions,
+    private readonly o: ConsumerOptions = {},
+  ) {
+    this.ctx = createContext(client, false);
+    this.reset = o.autoOffsetReset ?? 'latest';
+    this.fetcher = new Fetcher(this.ctx, {
+      maxWaitMs: o.maxWaitMs ?? 500,
+      minBytes: o.minBytes ?? 1,
+      maxBytes: o.maxBytes ?? 52_428_800,
+      maxPartitionBytes: o.maxPartitionBytes ?? 1_048_576,
+      maxPrefetchBytes: o.maxPrefetchBytes ?? 64 * 1024 * 1024,
+      isolationLevel: o.isolationLevel === 'read_committed' ? 1 : 0,
+      autoOffsetReset: this.reset,
+    });
+    this.autoCommit = (o.autoCommit ?? true) && o.groupId !== undefined;
+    this.autoCommitIntervalMs = o.autoCommitIntervalMs ?? 5000;
+    this.listener = o.onRebalance ?? {};
+    const assignors = (o.assignors ?? ['cooperative-sticky', 'range']).map((a) =>
+      typeof a === 'string' ? ASSIGNORS[a] : a,
+    );
+    this.member =
+      o.groupId === undefined
+        ? null
+        : new GroupMember(
+            this.ctx,
+            {
+              groupId: o.groupId,
+              groupInstanceId: o.groupInstanceId,
+              sessionTimeoutMs: o.sessionTimeoutMs ?? 45_000,
+              rebalanceTimeoutMs: o.rebalanceTimeoutMs ?? 60_000,
+              heartbeatIntervalMs: o.heartbeatIntervalMs ?? 3000,
+              assignors,
+            },
+            {
+              revoke: async (tps) => {
+                if (this.autoCommit) await this.commitPartitions(tps).catch(() => {});
+                for (const tp of tps) this.fetcher.unassign(tp);
+                await this.listener.revoked?.(tps);
+              },
+              assign: async (tps) => {
+                const committed = await (this.member as GroupMember).fetchOffsets(tps);
+                for (const tp of tps) {
+                  const c = committed.get(tpKey(tp.topic, tp.partition)) ?? -1n;
+                  this.fetcher.assign(tp, c >= 0n ? c : this.resetSentinel());
+                }
+                await this.listener.assigned?.(tps);
+              },
+              lose: async (tps) => {
+                for (const tp of tps) this.fetcher.unassign(tp);
+                await this.listener.lost?.(tps);
+              },
+              rejoinNeeded: () => this.fetcher.interrupt(),
+            },
+          );
+  }
+
+  private resetSentinel(): bigint {
+    return this.reset === 'earliest' ? EARLIEST : this.reset === 'latest' ? LATEST : -3n;
+  }
+
+  /** Reads the given partitions without group management (commits, with a group id, still go to the group). */
+  async assign(partitions: readonly AssignedPartition[]): Promise<void> {
+    this.manual = true;
+    const tps = partitions.map((p) => {
+      const t = typeof p.topic === 'string' ? p.topic : p.topic.name;
+      if (typeof p.topic !== 'string') this.topics.set(t, p.topic);
+      return { topic: t, partition: p.partition, offset: p.offset };
+    });
+    const committed =
+      this.member && tps.some((p) => p.offset === undefined) ? await this.member.fetchOffsets(tps) : new Map();
+    for (const p of tps) {
+      const c = committed.get(tpKey(p.topic, p.partition)) ?? -1n;
+      const offset =
+        p.offset === 'earliest'
+          ? EARLIEST
+          : p.offset === 'latest'
+            ? LATEST
+            : (p.offset ?? (c >= 0n ? c : this.resetSentinel()));
+      this.fetcher.assign({ topic: p.topic, partition: p.partition }, offset);
+    }
+  }
+
+  /** The partitions this consumer reads now. */
+  assignment(): TopicPartition[] {
+    return [...this.fetcher.states.values()].map((s) => ({ topic: s.topic, partition: s.partition }));
+  }
+
+  /** The next offset the application will get from a partition. */
+  position(topic: string, partition: number): bigint | undefined {
+    return this.fetcher.states.get(tpKey(topic, partition))?.position;
+  }
+
+  seek(topic: string | Topic<unknown, unknown>, partition: number, offset: bigint | 'earliest' | 'latest'): void {
+    const name = typeof topic === 'string' ? topic : topic.name;
+    this.fetcher.seek(
+      { topic: name, partition },
+      offset === 'earliest' ? EARLIEST : offset === 'latest' ? LATEST : offset,
+    );
+  }
+
+  pause(partitions: readonly TopicPartition[]): void {
+    for (const tp of partitions) this.fetcher.pause(tp, true);
+  }
+
+  resume(partitions: readonly TopicPartition[]): void {
+    for (const tp of partitions) this.fetcher.pause(tp, false);
+  }
+
+  private async start(topic: Topic<unknown, unknown>): Promise<void> {
+    this.topics.set(topic.name, topic);
+    if (this.started) return;
+    this.started = true;
+    if (this.manual) return;
+    if (this.member === null) {
+      const info = await this.ctx.metadata.topic(topic.name);
+      await this.assign(info.partitions.map((p) => ({ topic, partition: p.partition })));
+    }
+  }
+
+  /**
+   * The next records (one fetched partition chunk), decoded; joins/rejoins the group and
+   * auto-commits as needed. Null once closed.
+   */
+  private async poll(): Promise<ConsumerRecord<unknown, unknown>[] | null> {
+    for (;;) {
+      if (this.closed) return null;
+      if (this.member !== null && !this.manual) await this.member.rejoinIfNeeded([...this.topics.keys()]);
+      if (this.autoCommit && Date.now() - this.lastAutoCommit >= this.autoCommitIntervalMs) {
+        this.lastAutoCommit = Date.now();
+        this.commit().catch(() => {});
+      }
+      const chunk = await this.fetcher.next();
+      if (chunk === null) return null;
+      if (chunk === undefined) continue;
+      const st = this.fetcher.states.get(tpKey(chunk.topic, chunk.partition));
+      const t = this.topics.get(chunk.topic);
+      if (st === undefined || t === undefined) continue;
+      const records = await decodeChunk(chunk, st.position, t);
+      if (records.length > 0) {
+        this.ctx.metrics?.count('records_consumed', records.length);
+        return records;
+      }
+    }
+  }
+
+  private advance(r: ConsumerRecord<unknown, unknown>): void {
+    const st = this.fetcher.states.get(tpKey(r.topic, r.partition));
+    if (st !== undefined && r.offset >= st.position) st.position = r.offset + 1n;
+  }
+
+  /** Typed records one at a time; a record counts as consumed once the loop asks for the next. */
+  async *records<K, V>(topic: Topic<K, V>): AsyncGenerator<ConsumerRecord<K, V>> {
+    await this.start(topic as Topic<unknown, unknown>);
+    for (;;) {
+      const batch = await this.poll();
+      if (batch === null) return;
+      for (const r of batch) {
+        const st = this.fetcher.states.get(tpKey(r.topic, r.partition));
+        // A seek or revoke while the application worked makes the rest of the chunk stale.
+        if (st === undefined || r.offset < st.position) continue;
+        yield r as ConsumerRecord<K, V>;
+        this.advance(r);
+        if (this.closed) return;
+      }
+    }
+  }
+
+  /** Calls `handler` with each fetched batch of typed records until close(); positions advance when it returns. */
+  async run<K, V>(
+    topic: Topic<K, V>,
+    handler: (records: ConsumerRecord<K, V>[], ctx: BatchContext) => Promise<void> | void,
+  ): Promise<void> {
+    await this.start(topic as Topic<unknown, unknown>);
+    const ctx: BatchContext = { commit: () => this.commit() };
+    for (;;) {
+      const batch = await this.poll();
+      if (batch === null) return;
+      await handler(batch as ConsumerRecord<K, V>[], ctx);
+      const last = batch[batch.length - 1];
+      this.advance(last);
+    }
+  }
+
+  /** Commits the current positions of all partitions (synchronously: resolves when the group has them). */
+  async commit(): Promise<void> {
+    await this.commitPartitions(this.assignment());
+  }
+
+  /** Commits explicit offsets (the next offset to read). */
+  async commitOffsets(offsets: ReadonlyArray<TopicPartition & { offset: bigint }>): Promise<void> {
+    if (this.member === null) throw new RangeError('commits need a groupId');
+    await this.member.commit(new Map(offsets.map((o) => [tpKey(o.topic, o.partition), o])));
+  }
+
+  private async commitPartitions(tps: readonly TopicPartition[]): Promise<void> {
+    if (this.member === null) throw new RangeError('commits need a groupId');
+    const offsets = new Map<string, { topic: string; partition: number; offset: bigint }>();
+    for (const tp of tps) {
+      const st = this.fetcher.states.get(tpKey(tp.topic, tp.partition));
+      if (st !== undefined && st.position >= 0n)
+        offsets.set(tpKey(tp.topic, tp.partition), { ...tp, offset: st.position });
+    }
+    await this.member.commit(offsets);
+  }
+
+  /** Commits in the background; errors go to `onError` (default: ignored, the next commit covers them). */
+  commitAsync(onError?: (err: unknown) => void): void {
+    this.commit().catch((err) => onError?.(err));
+  }
+
+  /** Stops iteration, commits (autoCommit), leaves the group and closes the connections. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.fetcher.close();
+    if (this.member !== null) {
+      if (this.autoCommit) await this.commit().catch(() => {});
+      await this.member.leave();
+    }
+    await this.ctx.pool.close();
+  }
+
+  /** Throws if closed (for callers that hold on to a consumer). */
+  ensureOpen(): void {
+    if (this.closed) throw new ClientClosedError('consumer');
+  }
+}
