@@ -115,7 +115,10 @@ export class PartitionLog extends EventEmitter {
     if (start > this._logEndOffset) start = this._logEndOffset;
     this._logStartOffset = start;
     this._highWatermark = this._logEndOffset;
-    this._recoveryPoint = this._logEndOffset;
+    // Below the recovery point all was durable before; open() flushes from there (recovered
+    // segments and any truncation recovery made), then moves it to the log end.
+    const rp = options.hadCleanShutdown ? this._logEndOffset : (options.recoveryPoint ?? 0n);
+    this._recoveryPoint = rp < this._logEndOffset ? rp : this._logEndOffset;
     this.leaderEpochCache = new LeaderEpochCache(dir);
     this.leaderEpochCache.truncateFromEnd(this._logEndOffset);
     this.leaderEpochCache.truncateFromStart(this._logStartOffset);
