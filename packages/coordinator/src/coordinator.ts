@@ -524,7 +524,13 @@ export class GroupCoordinator {
             if (group.members.get(newMemberId) !== member) return;
             if (error !== E.NONE) {
               group.replaceStaticMember(instanceId, newMemberId, oldMemberId);
-              group.updateMember(member, old.protocols, old.rebalanceTimeoutMs, old.sessionTimeoutMs, member.joinWaiter);
+              group.updateMember(
+                member,
+                old.protocols,
+                old.rebalanceTimeoutMs,
+                old.sessionTimeoutMs,
+                member.joinWaiter,
+              );
               group.invokeJoin(member, joinError('', error));
               return;
             }
@@ -1171,11 +1177,8 @@ export class GroupCoordinator {
   private scheduleExpiry(): void {
     this.expiryTimer = this.scheduler.schedule(this.config.offsetsRetentionCheckIntervalMs, () => {
       if (!this.active) return;
-      void this.expireOffsets()
-        .catch((err) => this.log.error(`offset expiry failed: ${err}`))
-        .finally(() => {
-          if (this.active) this.scheduleExpiry();
-        });
+      this.scheduleExpiry();
+      void this.expireOffsets().catch((err) => this.log.error(`offset expiry failed: ${err}`));
     });
   }
 

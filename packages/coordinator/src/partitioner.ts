@@ -12,6 +12,7 @@ function kafkaAbs(n: number): number {
 
 /** The `__consumer_offsets` partition that holds a group, as Kafka computes it. */
 export function groupPartition(groupId: string, numPartitions: number): number {
-  if (!Number.isInteger(numPartitions) || numPartitions < 1) throw new RangeError(`bad partition count ${numPartitions}`);
+  if (!Number.isInteger(numPartitions) || numPartitions < 1)
+    throw new RangeError(`bad partition count ${numPartitions}`);
   return kafkaAbs(javaStringHashCode(groupId)) % numPartitions;
 }

@@ -67,7 +67,8 @@ export class ManualScheduler implements Scheduler {
       this.timers = this.timers.filter((t) => !t.cancelled);
       let next: ManualTimer | undefined;
       for (const t of this.timers) {
-        if (t.at <= target && (next === undefined || t.at < next.at || (t.at === next.at && t.seq < next.seq))) next = t;
+        if (t.at <= target && (next === undefined || t.at < next.at || (t.at === next.at && t.seq < next.seq)))
+          next = t;
       }
       if (next === undefined) {
         this.time = target;
