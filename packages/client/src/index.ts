@@ -1,3 +1,4 @@
+export { Admin, type ConfigEntry, ConfigOp, ConfigResource, type GroupDescription, type NewTopic } from './admin.js';
 export { type BrokerAddress, BrokerPool, type Lane, parseAddress } from './broker-pool.js';
 export { type ClientContext, type ClientOptions, createContext } from './client.js';
 export { Connection, type ConnectionOptions, type RequestOptions } from './connection.js';
@@ -19,6 +20,7 @@ export {
 } from './consumer/consumer.js';
 export { EARLIEST, LATEST, type TopicPartition } from './consumer/offsets.js';
 export * from './errors.js';
+export { Kafka } from './kafka.js';
 export { type BrokerInfo, Metadata, type PartitionInfo, type TopicInfo } from './metadata.js';
 export { combineSinks, Histogram, LATENCY_BUCKETS_MS, Metrics, type MetricsSink } from './metrics.js';
 export { murmur2, partitionForKey, StickyPartitioner, toPositive } from './partitioner.js';

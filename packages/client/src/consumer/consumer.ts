@@ -224,7 +224,7 @@ export class Consumer {
     if (st !== undefined && r.offset >= st.position) st.position = r.offset + 1n;
   }
 
-  /** Typed records one at a time; a record counts as consumed once the loop asks for the next. */
+  /** Typed records one at a time; a record counts as consumed once the loop has it (its body ran or broke out). */
   async *records<K, V>(topic: Topic<K, V>): AsyncGenerator<ConsumerRecord<K, V>> {
     await this.start(topic as Topic<unknown, unknown>);
     for (;;) {
@@ -234,8 +234,12 @@ export class Consumer {
         const st = this.fetcher.states.get(tpKey(r.topic, r.partition));
         // A seek or revoke while the application worked makes the rest of the chunk stale.
         if (st === undefined || r.offset < st.position) continue;
-        yield r as ConsumerRecord<K, V>;
-        this.advance(r);
+        try {
+          yield r as ConsumerRecord<K, V>;
+        } finally {
+          // Also on break: a record the loop has seen counts as consumed (as poll() in Kafka's clients).
+          this.advance(r);
+        }
         if (this.closed) return;
       }
     }

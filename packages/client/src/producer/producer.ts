@@ -157,7 +157,8 @@ export class Producer {
     const timestamp = record.timestamp ?? Date.now();
     const input: RecordInput = { key, value, headers: headers.list, timestamp };
     const info = this.ctx.metadata.cached(topic.name);
-    if (info !== undefined) {
+    // Records waiting for metadata or memory go first: send order is partition order.
+    if (info !== undefined && this.slowPending === 0) {
       let got: true | Promise<void>;
       try {
         got = this.memory.acquire(bytes);
@@ -167,8 +168,28 @@ export class Producer {
       if (got === true)
         return this.append(topic.name, info.partitions.length, key, record.partition, input, bytes, timestamp);
     }
-    return this.sendSlow(topic.name, key, record.partition, input, bytes, timestamp);
+    this.slowPending++;
+    const run = this.slowChain.then(() => this.sendSlow(topic.name, key, record.partition, input, bytes, timestamp));
+    // The chain waits for the append, not for the acknowledgement.
+    const appended = run.then(
+      (r) => r.ack,
+      (err) => {
+        throw err;
+      },
+    );
+    this.slowChain = run.then(
+      () => {
+        this.slowPending--;
+      },
+      () => {
+        this.slowPending--;
+      },
+    );
+    return appended;
   }
+
+  private slowPending = 0;
+  private slowChain: Promise<void> = Promise.resolve();
 
   private async sendSlow(
     name: string,
@@ -177,7 +198,7 @@ export class Producer {
     input: RecordInput,
     bytes: number,
     timestamp: number,
-  ): Promise<RecordMetadata> {
+  ): Promise<{ ack: Promise<RecordMetadata> }> {
     const info = await this.ctx.metadata.topic(name);
     const got = this.memory.acquire(bytes);
     if (got !== true) await got;
@@ -185,7 +206,8 @@ export class Producer {
       this.memory.release(bytes);
       throw new ClientClosedError('producer');
     }
-    return this.append(name, info.partitions.length, key, partition, input, bytes, timestamp);
+    // Wrapped so that awaiting the chain does not wait for the broker's acknowledgement.
+    return { ack: this.append(name, info.partitions.length, key, partition, input, bytes, timestamp) };
   }
 
   private append(

@@ -1,0 +1,316 @@
+import {
+  AlterConfigsApi,
+  CreatePartitionsApi,
+  CreateTopicsApi,
+  DeleteGroupsApi,
+  DeleteTopicsApi,
+  DescribeClusterApi,
+  DescribeConfigsApi,
+  DescribeGroupsApi,
+  defaultAlterConfigsRequest,
+  defaultCreatePartitionsRequest,
+  defaultCreateTopicsRequest,
+  defaultCreateTopicsRequestCreatableTopic,
+  defaultDeleteGroupsRequest,
+  defaultDeleteTopicsRequest,
+  defaultDescribeClusterRequest,
+  defaultDescribeConfigsRequest,
+  defaultDescribeGroupsRequest,
+  defaultFindCoordinatorRequest,
+  defaultIncrementalAlterConfigsRequest,
+  defaultListGroupsRequest,
+  defaultMetadataRequest,
+  defaultOffsetFetchRequest,
+  FindCoordinatorApi,
+  IncrementalAlterConfigsApi,
+  ListGroupsApi,
+  MetadataApi,
+  OffsetFetchApi,
+} from '@sluice/protocol';
+import type { BrokerAddress } from './broker-pool.js';
+import { type ClientContext, type ClientOptions, createContext } from './client.js';
+import type { Connection } from './connection.js';
+import { decodeAssignment } from './consumer/assignors.js';
+import { EARLIEST, LATEST, listOffsets, type TopicPartition, tpKey } from './consumer/offsets.js';
+import { ERROR_CODES, KafkaError, throwIfError } from './errors.js';
+import type { TopicInfo } from './metadata.js';
+import { withRetry } from './retry.js';
+
+export const ConfigResource = { TOPIC: 2, BROKER: 4, BROKER_LOGGER: 8, GROUP: 32 } as const;
+export const ConfigOp = { SET: 0, DELETE: 1, APPEND: 2, SUBTRACT: 3 } as const;
+
+export interface NewTopic {
+  name: string;
+  numPartitions?: number;
+  replicationFactor?: number;
+  configs?: Record<string, string>;
+}
+
+export interface ConfigEntry {
+  name: string;
+  value: string | null;
+  readOnly: boolean;
+  isDefault: boolean;
+  isSensitive: boolean;
+  source: number;
+}
+
+export interface GroupDescription {
+  groupId: string;
+  state: string;
+  protocolType: string;
+  protocol: string;
+  members: Array<{
+    memberId: string;
+    groupInstanceId: string | null;
+    clientId: string;
+    clientHost: string;
+    assignment: TopicPartition[];
+  }>;
+}
+
+/** Topics, partitions, configs, groups, offsets and the cluster. Every call retries retriable errors. */
+export class Admin {
+  private readonly ctx: ClientContext;
+
+  constructor(client: ClientOptions) {
+    this.ctx = createContext(client, false);
+  }
+
+  private retry<T>(fn: () => Promise<T>): Promise<T> {
+    return withRetry(fn, { retries: this.ctx.options.retries ?? 5 });
+  }
+
+  private any(): Promise<Connection> {
+    return this.ctx.pool.any();
+  }
+
+  async createTopics(
+    topics: readonly NewTopic[],
+    options: { timeoutMs?: number; validateOnly?: boolean } = {},
+  ): Promise<void> {
+    const req = defaultCreateTopicsRequest();
+    req.timeoutMs = options.timeoutMs ?? 30_000;
+    req.validateOnly = options.validateOnly ?? false;
+    req.topics = topics.map((t) => ({
+      ...defaultCreateTopicsRequestCreatableTopic(),
+      name: t.name,
+      numPartitions: t.numPartitions ?? -1,
+      replicationFactor: t.replicationFactor ?? -1,
+      configs: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+    }));
+    const res = await this.retry(async () => (await this.any()).request(CreateTopicsApi, req));
+    for (const t of res.topics) throwIfError(t.errorCode, `CreateTopics ${t.name}`, t.errorMessage);
+    // Wait until the metadata shows the topics with leaders (a create is asynchronous in Kafka).
+    if (!req.validateOnly) await Promise.all(topics.map((t) => this.ctx.metadata.topic(t.name)));
+  }
+
+  async deleteTopics(names: readonly string[], timeoutMs = 30_000): Promise<void> {
+    const conn = await this.any();
+    const req = defaultDeleteTopicsRequest();
+    req.timeoutMs = timeoutMs;
+    if (conn.version(DeleteTopicsApi) >= 6) {
+      req.topics = names.map((name) => ({ name, topicId: '00000000-0000-0000-0000-000000000000' }));
+    } else req.topicNames = [...names];
+    const res = await this.retry(async () => (await this.any()).request(DeleteTopicsApi, req));
+    for (const t of res.responses) throwIfError(t.errorCode, `DeleteTopics ${t.name}`, t.errorMessage);
+    for (const n of names) this.ctx.metadata.invalidate(n);
+  }
+
+  /** Topic names (internal topics left out unless asked for). */
+  async listTopics(options: { includeInternal?: boolean } = {}): Promise<string[]> {
+    const req = defaultMetadataRequest();
+    req.topics = null;
+    req.allowAutoTopicCreation = false;
+    const res = await this.retry(async () => (await this.any()).request(MetadataApi, req));
+    return res.topics
+      .filter((t) => t.errorCode === 0 && t.name !== null && (options.includeInternal || !t.isInternal))
+      .map((t) => t.name as string)
+      .sort();
+  }
+
+  async describeTopics(names: readonly string[]): Promise<TopicInfo[]> {
+    for (const n of names) this.ctx.metadata.invalidate(n);
+    return Promise.all(names.map((n) => this.ctx.metadata.topic(n)));
+  }
+
+  /** Grows topics to `count` partitions each. */
+  async createPartitions(topics: ReadonlyArray<{ topic: string; count: number }>, timeoutMs = 30_000): Promise<void> {
+    const req = defaultCreatePartitionsRequest();
+    req.timeoutMs = timeoutMs;
+    req.topics = topics.map((t) => ({ name: t.topic, count: t.count, assignments: null }));
+    const res = await this.retry(async () => (await this.any()).request(CreatePartitionsApi, req));
+    for (const r of res.results) throwIfError(r.errorCode, `CreatePartitions ${r.name}`, r.errorMessage);
+    for (const t of topics) this.ctx.metadata.invalidate(t.topic);
+  }
+
+  async describeConfigs(resourceType: number, resourceName: string, keys?: readonly string[]): Promise<ConfigEntry[]> {
+    const req = defaultDescribeConfigsRequest();
+    req.resources = [{ resourceType, resourceName, configurationKeys: keys ? [...keys] : null }];
+    const res = await this.retry(async () => (await this.any()).request(DescribeConfigsApi, req));
+    const r = res.results[0];
+    if (r === undefined) throw new KafkaError(ERROR_CODES.UNKNOWN_SERVER_ERROR, 'DescribeConfigs: no result');
+    throwIfError(r.errorCode, `DescribeConfigs ${resourceName}`, r.errorMessage);
+    return r.configs.map((c) => ({
+      name: c.name,
+      value: c.value,
+      readOnly: c.readOnly,
+      isDefault: c.isDefault || c.configSource === 5,
+      isSensitive: c.isSensitive,
+      source: c.configSource,
+    }));
+  }
+
+  /** Replaces the whole config of a resource (legacy AlterConfigs: unset keys go back to defaults). */
+  async alterConfigs(resourceType: number, resourceName: string, configs: Record<string, string>): Promise<void> {
+    const req = defaultAlterConfigsRequest();
+    req.resources = [
+      { resourceType, resourceName, configs: Object.entries(configs).map(([name, value]) => ({ name, value })) },
+    ];
+    const res = await this.retry(async () => (await this.any()).request(AlterConfigsApi, req));
+    for (const r of res.responses) throwIfError(r.errorCode, `AlterConfigs ${resourceName}`, r.errorMessage);
+  }
+
+  /** Sets, deletes, appends to or subtracts from single config keys. */
+  async incrementalAlterConfigs(
+    resourceType: number,
+    resourceName: string,
+    ops: ReadonlyArray<{ name: string; op?: number; value?: string | null }>,
+  ): Promise<void> {
+    const req = defaultIncrementalAlterConfigsRequest();
+    req.resources = [
+      {
+        resourceType,
+        resourceName,
+        configs: ops.map((o) => ({ name: o.name, configOperation: o.op ?? ConfigOp.SET, value: o.value ?? null })),
+      },
+    ];
+    const res = await this.retry(async () => (await this.any()).request(IncrementalAlterConfigsApi, req));
+    for (const r of res.responses) throwIfError(r.errorCode, `IncrementalAlterConfigs ${resourceName}`, r.errorMessage);
+  }
+
+  async describeCluster(): Promise<{
+    clusterId: string | null;
+    controllerId: number;
+    brokers: Array<BrokerAddress & { nodeId: number; rack: string | null }>;
+  }> {
+    const conn = await this.any();
+    if (conn.versions.has(DescribeClusterApi.apiKey)) {
+      const res = await this.retry(async () =>
+        (await this.any()).request(DescribeClusterApi, defaultDescribeClusterRequest()),
+      );
+      throwIfError(res.errorCode, 'DescribeCluster', res.errorMessage);
+      return {
+        clusterId: res.clusterId,
+        controllerId: res.controllerId,
+        brokers: res.brokers.map((b) => ({ nodeId: b.brokerId, host: b.host, port: b.port, rack: b.rack })),
+      };
+    }
+    await this.ctx.metadata.refresh([]);
+    return {
+      clusterId: this.ctx.metadata.clusterId,
+      controllerId: this.ctx.metadata.controllerId,
+      brokers: [...this.ctx.metadata.brokers.values()],
+    };
+  }
+
+  /** Offsets per partition: the earliest, the latest, or the first at or after a time (ms). */
+  async listOffsets(
+    partitions: readonly TopicPartition[],
+    spec: 'earliest' | 'latest' | number = 'latest',
+  ): Promise<Array<TopicPartition & { offset: bigint }>> {
+    const ts = spec === 'earliest' ? EARLIEST : spec === 'latest' ? LATEST : BigInt(spec);
+    const m = await listOffsets(this.ctx, partitions, ts);
+    return partitions.map((tp) => ({ ...tp, offset: m.get(tpKey(tp.topic, tp.partition)) ?? -1n }));
+  }
+
+  private async coordinator(groupId: string): Promise<Connection> {
+    return this.retry(async () => {
+      const conn = await this.any();
+      const req = defaultFindCoordinatorRequest();
+      const v = conn.version(FindCoordinatorApi);
+      if (v >= 4) req.coordinatorKeys = [groupId];
+      else req.key = groupId;
+      const res = await conn.request(FindCoordinatorApi, req);
+      const c = v >= 4 ? res.coordinators[0] : res;
+      if (c === undefined) throw new KafkaError(ERROR_CODES.COORDINATOR_NOT_AVAILABLE);
+      throwIfError(c.errorCode, `FindCoordinator ${groupId}`);
+      return this.ctx.pool.get({ host: c.host, port: c.port });
+    });
+  }
+
+  /** Groups known to any broker. */
+  async listGroups(): Promise<Array<{ groupId: string; protocolType: string; state: string }>> {
+    await this.ctx.metadata.refresh([]);
+    const out = new Map<string, { groupId: string; protocolType: string; state: string }>();
+    for (const b of this.ctx.metadata.brokers.values()) {
+      const res = await this.retry(async () =>
+        (await this.ctx.pool.get(b)).request(ListGroupsApi, defaultListGroupsRequest()),
+      );
+      throwIfError(res.errorCode, 'ListGroups');
+      for (const g of res.groups)
+        out.set(g.groupId, { groupId: g.groupId, protocolType: g.protocolType, state: g.groupState });
+    }
+    return [...out.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : 1));
+  }
+
+  async describeGroup(groupId: string): Promise<GroupDescription> {
+    const req = defaultDescribeGroupsRequest();
+    req.groups = [groupId];
+    const res = await this.retry(async () => (await this.coordinator(groupId)).request(DescribeGroupsApi, req));
+    const g = res.groups[0];
+    if (g === undefined) throw new KafkaError(ERROR_CODES.UNKNOWN_SERVER_ERROR, 'DescribeGroups: no group');
+    throwIfError(g.errorCode, `DescribeGroups ${groupId}`);
+    return {
+      groupId: g.groupId,
+      state: g.groupState,
+      protocolType: g.protocolType,
+      protocol: g.protocolData,
+      members: g.members.map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        assignment: g.protocolType === 'consumer' ? decodeAssignment(m.memberAssignment) : [],
+      })),
+    };
+  }
+
+  async deleteGroups(groupIds: readonly string[]): Promise<void> {
+    for (const id of groupIds) {
+      const req = defaultDeleteGroupsRequest();
+      req.groupsNames = [id];
+      const res = await this.retry(async () => (await this.coordinator(id)).request(DeleteGroupsApi, req));
+      for (const r of res.results) throwIfError(r.errorCode, `DeleteGroups ${r.groupId}`);
+    }
+  }
+
+  /** A group's committed offsets, every partition it has one for. */
+  async fetchGroupOffsets(groupId: string): Promise<Array<TopicPartition & { offset: bigint }>> {
+    return this.retry(async () => {
+      const conn = await this.coordinator(groupId);
+      const v = conn.version(OffsetFetchApi);
+      const req = defaultOffsetFetchRequest();
+      if (v >= 8) req.groups = [{ groupId, memberId: null, memberEpoch: -1, topics: null }];
+      else {
+        req.groupId = groupId;
+        req.topics = null;
+      }
+      const res = await conn.request(OffsetFetchApi, req);
+      const out: Array<TopicPartition & { offset: bigint }> = [];
+      const topics = v >= 8 ? (res.groups[0]?.topics ?? []) : res.topics;
+      throwIfError(v >= 8 ? (res.groups[0]?.errorCode ?? 0) : res.errorCode, `OffsetFetch ${groupId}`);
+      for (const t of topics) {
+        for (const p of t.partitions) {
+          if (p.errorCode === 0 && p.committedOffset >= 0n)
+            out.push({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset });
+        }
+      }
+      return out;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.ctx.pool.close();
+  }
+}

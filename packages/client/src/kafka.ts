@@ -1,0 +1,21 @@
+import { Admin } from './admin.js';
+import type { ClientOptions } from './client.js';
+import { Consumer, type ConsumerOptions } from './consumer/consumer.js';
+import { Producer, type ProducerOptions } from './producer/producer.js';
+
+/** Entry point: `new Kafka({ brokers: ['localhost:9092'] }).producer()`; each client has its own connections. */
+export class Kafka {
+  constructor(readonly options: ClientOptions) {}
+
+  producer(options?: ProducerOptions): Producer {
+    return new Producer(this.options, options);
+  }
+
+  consumer(options?: ConsumerOptions): Consumer {
+    return new Consumer(this.options, options);
+  }
+
+  admin(): Admin {
+    return new Admin(this.options);
+  }
+}

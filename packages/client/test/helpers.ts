@@ -1,0 +1,13 @@
+import { type RunningBroker, startBroker } from '@sluice/broker';
+
+/** An in-process Sluice broker with quiet logs and `partitions` partitions per auto-created topic. */
+export async function sluice(partitions = 1): Promise<RunningBroker> {
+  return startBroker({ props: { 'log.level': 'warn', 'num.partitions': String(partitions) } });
+}
+
+let seq = 0;
+/** A topic name unique within the test run. */
+export function uniqueTopic(prefix: string): string {
+  seq++;
+  return `${prefix}-${process.pid}-${seq}`;
+}
