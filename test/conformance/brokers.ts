@@ -1,0 +1,117 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { type RunningBroker, startBroker } from '@sluice/broker';
+
+// Starting and stopping the two brokers the conformance suite compares: Apache Kafka through
+// scripts/reference-kafka (installed into its cache on first use) and Sluice in this process.
+
+const run = promisify(execFile);
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const script = join(repoRoot, 'scripts', 'reference-kafka', 'reference-kafka.sh');
+
+/** Broker properties both brokers get, so that defaults the suite depends on agree. */
+export const COMMON_PROPS: Readonly<Record<string, string>> = {
+  'auto.create.topics.enable': 'true',
+  'num.partitions': '1',
+  'default.replication.factor': '1',
+};
+
+export interface BrokerUnderTest {
+  readonly kind: 'kafka' | 'sluice';
+  readonly port: number;
+  readonly bootstrap: string;
+  readonly nodeId: number;
+  /** Kafka's broker dir (server.properties, data/) or Sluice's data dir. */
+  readonly dir: string;
+  stop(): Promise<void>;
+}
+
+export function requireJava(): void {
+  const ok = (cmd: string, arg: string) => spawnSync(cmd, [arg], { stdio: 'ignore' }).status === 0;
+  // The conformance suite is opt-in and needs Java; say so plainly rather than passing vacuously.
+  if (!ok('java', '-version') || !ok('mvn', '-v')) {
+    throw new Error('the conformance suite needs `java` (17+) and `mvn` on PATH');
+  }
+}
+
+export async function freePort(avoid: readonly number[] = []): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        const p = typeof address === 'object' && address !== null ? address.port : 0;
+        server.close(() => resolve(p));
+      });
+    });
+    if (!avoid.includes(port)) return port;
+  }
+  throw new Error('no free port');
+}
+
+export function referenceKafka(args: string[], options: { input?: string; timeoutMs?: number } = {}) {
+  return run('bash', [script, ...args], {
+    cwd: repoRoot,
+    timeout: options.timeoutMs ?? 280_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+/** Starts a fresh single-node Kafka on free loopback ports in a new temp dir. */
+export async function startKafka(extra: Record<string, string> = {}): Promise<BrokerUnderTest> {
+  requireJava();
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-conformance-kafka-'));
+  const port = await freePort();
+  const controllerPort = await freePort([port]);
+  const sets = Object.entries({ ...COMMON_PROPS, ...extra }).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+  const where = ['--port', String(port), '--dir', dir];
+  try {
+    await referenceKafka(['start', ...where, '--controller-port', String(controllerPort), '--fresh', ...sets]);
+  } catch (err) {
+    await referenceKafka(['stop', ...where]).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    kind: 'kafka',
+    port,
+    bootstrap: `127.0.0.1:${port}`,
+    nodeId: 1,
+    dir,
+    stop: async () => {
+      await referenceKafka(['stop', ...where]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts Sluice in this process on an ephemeral port with a temp data dir. */
+export async function startSluice(
+  extra: Record<string, string> = {},
+): Promise<BrokerUnderTest & { broker: RunningBroker }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sluice-conformance-sluice-'));
+  const broker = await startBroker({
+    props: { ...COMMON_PROPS, 'node.id': '1', 'log.level': 'warn', 'log.dirs': dataDir, ...extra },
+  });
+  let stopped = false;
+  return {
+    kind: 'sluice',
+    port: broker.port,
+    bootstrap: `127.0.0.1:${broker.port}`,
+    nodeId: broker.context.nodeId,
+    dir: dataDir,
+    broker,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await broker.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,184 @@
+import {
+  type ApiDefinition,
+  buildRecordBatchSync,
+  CreateTopicsApi,
+  FetchApi,
+  type FetchRequest,
+  MetadataApi,
+  type MetadataResponse,
+  ProduceApi,
+  type ProduceResponse,
+  type RecordInput,
+} from '@sluice/protocol';
+import type { BrokerUnderTest } from './brokers.js';
+import type { WireClient } from './wire-client.js';
+
+// Building blocks for the request scripts: one side of the comparison (a broker and a connection
+// to it), version choice, topic set-up, record batches with fixed timestamps.
+
+/** One broker as a script sees it. */
+export interface Side {
+  readonly broker: BrokerUnderTest;
+  readonly client: WireClient;
+  /** Opens another connection (for long polls that must not block the main one). */
+  connect(): Promise<WireClient>;
+}
+
+/** [min, max] by API key, from each broker's ApiVersions. */
+export type Ranges = Map<number, [number, number]>;
+
+/** Timestamps in every batch the suite writes, so that both brokers store the same bytes. */
+export const T0 = Date.now() - 60_000;
+
+export function batch(
+  records: readonly RecordInput[],
+  options: Parameters<typeof buildRecordBatchSync>[0] | object = {},
+) {
+  return buildRecordBatchSync({
+    now: T0,
+    ...options,
+    records: records.map((r, i) => ({ timestamp: T0 + i, ...r })),
+  });
+}
+
+export function values(prefix: string, n: number, size = 0): RecordInput[] {
+  return Array.from({ length: n }, (_, i) => ({
+    key: `${prefix}-k${i}`,
+    value: `${prefix}-v${i}`.padEnd(size, '.'),
+  }));
+}
+
+/** The newest version the codec, Kafka and Sluice all serve, and an old one (clamped into that range). */
+export class Versions {
+  constructor(
+    private readonly kafka: Ranges,
+    private readonly sluice: Ranges,
+  ) {}
+
+  common(api: ApiDefinition): [number, number] {
+    const k = this.kafka.get(api.apiKey);
+    const s = this.sluice.get(api.apiKey);
+    if (!k || !s) throw new Error(`${api.name} is not served by ${!k ? 'Kafka' : 'Sluice'}`);
+    const lo = Math.max(k[0], s[0], api.minVersion);
+    const hi = Math.min(k[1], s[1], api.maxVersion);
+    if (lo > hi) throw new Error(`${api.name}: no version both brokers serve`);
+    return [lo, hi];
+  }
+
+  newest(api: ApiDefinition): number {
+    return this.common(api)[1];
+  }
+
+  /** `preferred` if both serve it, else the nearest version both serve. */
+  old(api: ApiDefinition, preferred: number): number {
+    const [lo, hi] = this.common(api);
+    return Math.min(hi, Math.max(lo, preferred));
+  }
+}
+
+export async function createTopic(
+  side: Side,
+  name: string,
+  options: { partitions?: number; configs?: Record<string, string> } = {},
+): Promise<string> {
+  const res = await side.client.send(CreateTopicsApi, 5, {
+    topics: [
+      {
+        name,
+        numPartitions: options.partitions ?? 1,
+        replicationFactor: 1,
+        assignments: [],
+        configs: Object.entries(options.configs ?? {}).map(([k, v]) => ({ name: k, value: v })),
+      },
+    ],
+    timeoutMs: 30_000,
+    validateOnly: false,
+  });
+  const t = res.topics[0];
+  if (t?.errorCode !== 0)
+    throw new Error(`${side.broker.kind}: creating ${name}: error ${t?.errorCode} ${t?.errorMessage}`);
+  // CreateTopics only returns the topic id from v7; Metadata has it from v10.
+  const md = await waitForLeaders(side, name);
+  return md.topics[0]!.topicId;
+}
+
+/** Polls Metadata until every partition of `topic` has a leader (Kafka's metadata propagates asynchronously). */
+export async function waitForLeaders(side: Side, topic: string): Promise<MetadataResponse> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const md = await side.client.send(MetadataApi, 12, {
+      topics: [{ topicId: '00000000-0000-0000-0000-000000000000', name: topic }],
+      allowAutoTopicCreation: false,
+      includeClusterAuthorizedOperations: false,
+      includeTopicAuthorizedOperations: false,
+    });
+    const t = md.topics[0];
+    if (t && t.errorCode === 0 && t.partitions.length > 0 && t.partitions.every((p) => p.leaderId >= 0)) return md;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${side.broker.kind}: ${topic} has no leader after 10 s`);
+}
+
+export function produceRequest(
+  topic: string,
+  records: Buffer | null,
+  options: { acks?: number; partition?: number; timeoutMs?: number } = {},
+) {
+  return {
+    transactionalId: null,
+    acks: options.acks ?? -1,
+    timeoutMs: options.timeoutMs ?? 10_000,
+    topicData: [{ name: topic, partitionData: [{ index: options.partition ?? 0, records }] }],
+  };
+}
+
+export async function produce(
+  side: Side,
+  version: number,
+  topic: string,
+  records: Buffer,
+  options: { acks?: number; partition?: number } = {},
+): Promise<ProduceResponse> {
+  return side.client.send(ProduceApi, version, produceRequest(topic, records, options));
+}
+
+export interface FetchPartitionSpec {
+  partition: number;
+  fetchOffset: bigint;
+  partitionMaxBytes?: number;
+}
+
+export function fetchRequest(
+  version: number,
+  topic: string,
+  topicId: string,
+  partitions: readonly FetchPartitionSpec[],
+  options: Partial<Pick<FetchRequest, 'maxWaitMs' | 'minBytes' | 'maxBytes' | 'sessionId' | 'sessionEpoch'>> = {},
+): FetchRequest {
+  return {
+    ...FetchApi.request.defaults(),
+    maxWaitMs: 0,
+    minBytes: 0,
+    maxBytes: 1024 * 1024,
+    sessionId: 0,
+    sessionEpoch: -1,
+    ...options,
+    topics:
+      partitions.length === 0
+        ? []
+        : [
+            {
+              topic: version >= 13 ? '' : topic,
+              topicId: version >= 13 ? topicId : '00000000-0000-0000-0000-000000000000',
+              partitions: partitions.map((p) => ({
+                partition: p.partition,
+                currentLeaderEpoch: -1,
+                fetchOffset: p.fetchOffset,
+                lastFetchedEpoch: -1,
+                logStartOffset: -1n,
+                partitionMaxBytes: p.partitionMaxBytes ?? 1024 * 1024,
+                replicaDirectoryId: '00000000-0000-0000-0000-000000000000',
+              })),
+            },
+          ],
+  };
+}
