@@ -12,6 +12,7 @@ import { deleteRecordsHandler } from '../apis/delete-records.js';
 import { deleteTopicsHandler } from '../apis/delete-topics.js';
 import { describeConfigsHandler } from '../apis/describe-configs.js';
 import { fetchHandler } from '../apis/fetch.js';
+import { createGroupCoordinator, groupHandlers } from '../apis/groups/index.js';
 import { initProducerIdHandler } from '../apis/init-producer-id.js';
 import { listOffsetsHandler } from '../apis/list-offsets.js';
 import { metadataHandler } from '../apis/metadata.js';
@@ -105,6 +106,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     for (const p of allPartitions()) yield { topic: p.topic, partition: p.index, bytes: p.log.size };
   });
 
+  const groups = createGroupCoordinator({ config, topics, logger });
   let dispatcher: Dispatcher | undefined;
   const context: BrokerContext = {
     config,
@@ -118,6 +120,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     notifier,
     fetchSessions: new FetchSessionCache(),
     producerIds: new ProducerIdManager(store),
+    groups: { coordinator: groups.coordinator, ensureOffsetsTopic: groups.ensureOffsetsTopic },
     metrics,
     advertised: { host: listener.host || 'localhost', port: listener.port },
     supportedApis: () => dispatcher?.supportedApis() ?? [],
@@ -154,6 +157,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     describeClusterHandler(context),
     describeLogDirsHandler(context),
     describeProducersHandler(context),
+    ...groupHandlers(context),
   ];
   dispatcher = new Dispatcher(handlers, logger, {
     onRequest: (api, version, seconds) => metrics?.observeRequest(api, seconds, version),
@@ -211,6 +215,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       clearInterval(maintenance);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // In-flight requests finish (bounded wait); then every connection goes.
+      // JoinGroup/SyncGroup requests waiting on a rebalance are answered now rather than held to the deadline.
+      groups.coordinator.shutdown();
       const deadline = Date.now() + SHUTDOWN_GRACE_MS;
       while ([...connections].some((c) => c.inFlight > 0) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 10));

@@ -1,5 +1,6 @@
 import type { LogManager } from '@sluice/log';
 import type { Logger } from 'pino';
+import type { GroupServices } from '../apis/groups/index.js';
 import type { BrokerConfig, ConfigRegistry } from '../config/index.js';
 import type { AppendNotifier } from '../state/append-notifier.js';
 import type { FetchSessionCache } from '../state/fetch-sessions.js';
@@ -32,6 +33,8 @@ export interface BrokerContext {
   readonly notifier: AppendNotifier;
   readonly fetchSessions: FetchSessionCache;
   readonly producerIds: ProducerIdManager;
+  /** Consumer groups and committed offsets (apis/groups). */
+  readonly groups: GroupServices;
   readonly metrics?: BrokerMetrics;
   /** Filled in once the listener is bound (the port may be ephemeral). */
   advertised: AdvertisedEndpoint;

@@ -1,0 +1,37 @@
+import { DescribeGroupsApi, type DescribeGroupsRequest, type DescribeGroupsResponse } from '@sluice/protocol';
+import type { BrokerContext } from '../../server/context.js';
+import type { ApiHandler } from '../../server/dispatcher.js';
+
+/** Without ACLs every group operation is allowed: READ (3), DELETE (6) and DESCRIBE (8), as a bit field. */
+const GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8);
+const OMITTED_OPERATIONS = -2147483648;
+
+export function describeGroupsHandler(
+  broker: BrokerContext,
+): ApiHandler<DescribeGroupsRequest, DescribeGroupsResponse> {
+  return {
+    api: DescribeGroupsApi,
+    minVersion: 0,
+    maxVersion: 5,
+    handle(req, ctx) {
+      const withOps = ctx.apiVersion >= 3 && req.includeAuthorizedOperations;
+      const groups = broker.groups.coordinator.describeGroups(req.groups).map((g) => ({
+        errorCode: g.errorCode,
+        groupId: g.groupId,
+        groupState: g.state,
+        protocolType: g.protocolType,
+        protocolData: g.protocolName,
+        members: g.members.map((m) => ({
+          memberId: m.memberId,
+          groupInstanceId: m.groupInstanceId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          memberMetadata: m.metadata,
+          memberAssignment: m.assignment,
+        })),
+        authorizedOperations: withOps ? GROUP_OPERATIONS : OMITTED_OPERATIONS,
+      }));
+      return { throttleTimeMs: 0, groups };
+    },
+  };
+}

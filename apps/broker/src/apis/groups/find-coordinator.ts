@@ -1,0 +1,64 @@
+import {
+  ERROR_CODES,
+  errorByCode,
+  FindCoordinatorApi,
+  type FindCoordinatorRequest,
+  type FindCoordinatorResponse,
+  type FindCoordinatorResponseCoordinator,
+} from '@sluice/protocol';
+import type { BrokerContext } from '../../server/context.js';
+import type { ApiHandler } from '../../server/dispatcher.js';
+
+const GROUP = 0;
+const TRANSACTION = 1;
+/** A bound on keys answered in one batched request. */
+const MAX_KEYS = 10_000;
+
+/**
+ * FindCoordinator: this node coordinates every group. Transactions are not served yet, so their
+ * coordinator is not available. Batched keys from v4 (KIP-699).
+ */
+export function findCoordinatorHandler(
+  broker: BrokerContext,
+): ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse> {
+  const lookup = (key: string, keyType: number): FindCoordinatorResponseCoordinator => {
+    const none = { key, nodeId: -1, host: '', port: -1 };
+    if (keyType === GROUP) {
+      // Kafka creates the offsets topic when a group coordinator is first looked up.
+      broker.groups.ensureOffsetsTopic();
+      return {
+        key,
+        nodeId: broker.nodeId,
+        host: broker.advertised.host,
+        port: broker.advertised.port,
+        errorCode: ERROR_CODES.NONE,
+        errorMessage: 'NONE',
+      };
+    }
+    const errorCode = keyType === TRANSACTION ? ERROR_CODES.COORDINATOR_NOT_AVAILABLE : ERROR_CODES.INVALID_REQUEST;
+    const errorMessage =
+      keyType === TRANSACTION ? (errorByCode(errorCode)?.message ?? null) : `Unknown coordinator type ${keyType}`;
+    return { ...none, errorCode, errorMessage };
+  };
+  return {
+    api: FindCoordinatorApi,
+    minVersion: 0,
+    maxVersion: 6,
+    handle(req, ctx) {
+      if (ctx.apiVersion >= 4) {
+        const coordinators = req.coordinatorKeys.slice(0, MAX_KEYS).map((k) => lookup(k, req.keyType));
+        return { ...FindCoordinatorApi.response.defaults(), throttleTimeMs: 0, coordinators };
+      }
+      const c = lookup(req.key, req.keyType);
+      return {
+        ...FindCoordinatorApi.response.defaults(),
+        throttleTimeMs: 0,
+        errorCode: c.errorCode,
+        errorMessage: ctx.apiVersion >= 1 ? c.errorMessage : null,
+        nodeId: c.nodeId,
+        host: c.host,
+        port: c.port,
+      };
+    },
+  };
+}

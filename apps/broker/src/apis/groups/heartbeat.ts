@@ -1,0 +1,20 @@
+import { HeartbeatApi, type HeartbeatRequest, type HeartbeatResponse } from '@sluice/protocol';
+import type { BrokerContext } from '../../server/context.js';
+import type { ApiHandler } from '../../server/dispatcher.js';
+
+export function heartbeatHandler(broker: BrokerContext): ApiHandler<HeartbeatRequest, HeartbeatResponse> {
+  return {
+    api: HeartbeatApi,
+    minVersion: 0,
+    maxVersion: 4,
+    handle(req) {
+      const errorCode = broker.groups.coordinator.heartbeat({
+        groupId: req.groupId,
+        generationId: req.generationId,
+        memberId: req.memberId,
+        groupInstanceId: req.groupInstanceId,
+      });
+      return { throttleTimeMs: 0, errorCode };
+    },
+  };
+}

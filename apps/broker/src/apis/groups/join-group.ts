@@ -1,0 +1,45 @@
+import { JoinGroupApi, type JoinGroupRequest, type JoinGroupResponse } from '@sluice/protocol';
+import type { BrokerContext } from '../../server/context.js';
+import type { ApiHandler } from '../../server/dispatcher.js';
+import { clientHostOf, clientIdOf } from './common.js';
+
+export function joinGroupHandler(broker: BrokerContext): ApiHandler<JoinGroupRequest, JoinGroupResponse> {
+  return {
+    api: JoinGroupApi,
+    minVersion: 0,
+    maxVersion: 9,
+    async handle(req, ctx) {
+      const v = ctx.apiVersion;
+      const r = await broker.groups.coordinator.joinGroup({
+        groupId: req.groupId,
+        memberId: req.memberId,
+        groupInstanceId: req.groupInstanceId,
+        clientId: clientIdOf(ctx),
+        clientHost: clientHostOf(ctx),
+        sessionTimeoutMs: req.sessionTimeoutMs,
+        rebalanceTimeoutMs: v >= 1 ? req.rebalanceTimeoutMs : -1,
+        protocolType: req.protocolType,
+        protocols: req.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata) })),
+        requireKnownMemberId: v >= 4,
+        supportSkippingAssignment: v >= 9,
+        reason: req.reason,
+      });
+      return {
+        throttleTimeMs: 0,
+        errorCode: r.errorCode,
+        generationId: r.generationId,
+        protocolType: r.protocolType,
+        // Before v7 the protocol name is not nullable: Kafka sends an empty string.
+        protocolName: r.protocolName ?? (v >= 7 ? null : ''),
+        leader: r.leader,
+        skipAssignment: v >= 9 ? r.skipAssignment : false,
+        memberId: r.memberId,
+        members: r.members.map((m) => ({
+          memberId: m.memberId,
+          groupInstanceId: m.groupInstanceId,
+          metadata: m.metadata,
+        })),
+      };
+    },
+  };
+}

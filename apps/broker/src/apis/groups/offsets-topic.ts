@@ -1,0 +1,98 @@
+import { type CoordinatorLogger, type CoordinatorRecord, GroupCoordinator, type Scheduler } from '@sluice/coordinator';
+import { buildRecordBatchSync, ERROR_CODES, iterateBatches, KafkaError } from '@sluice/protocol';
+import type { Logger } from 'pino';
+import type { BrokerConfig } from '../../config/index.js';
+import type { TopicManager, TopicState } from '../../state/topic-manager.js';
+
+export const OFFSETS_TOPIC = '__consumer_offsets';
+/** Bytes read per step while loading a partition of the offsets topic. */
+const LOAD_CHUNK_BYTES = 4 << 20;
+/** A bound on read steps per partition while loading (4 MiB each: far beyond any offsets partition here). */
+const MAX_LOAD_STEPS = 1_000_000;
+const MINUTE_MS = 60_000;
+
+export interface GroupCoordinatorSetup {
+  config: BrokerConfig;
+  topics: TopicManager;
+  logger: Logger;
+  scheduler?: Scheduler;
+}
+
+/**
+ * Builds the broker's group coordinator over `__consumer_offsets`: loads every partition of the
+ * topic if it exists, and appends through the partition logs, creating the topic (compacted) on
+ * first use as Kafka does.
+ */
+export function createGroupCoordinator(setup: GroupCoordinatorSetup): {
+  coordinator: GroupCoordinator;
+  ensureOffsetsTopic: () => TopicState;
+} {
+  const { config, topics, logger } = setup;
+  const existing = topics.get(OFFSETS_TOPIC);
+  const numPartitions = existing?.partitions.length ?? config.get('offsets.topic.num.partitions');
+  const ensureOffsetsTopic = (): TopicState =>
+    topics.get(OFFSETS_TOPIC) ?? topics.create(OFFSETS_TOPIC, numPartitions, { 'cleanup.policy': 'compact' });
+  const log = logger.child({ component: 'group-coordinator' });
+  const coordinatorLogger: CoordinatorLogger = {
+    info: (m) => log.info(m),
+    warn: (m) => log.warn(m),
+    error: (m) => log.error(m),
+  };
+  const coordinator = new GroupCoordinator({
+    config: {
+      numPartitions,
+      groupInitialRebalanceDelayMs: config.get('group.initial.rebalance.delay.ms'),
+      groupMinSessionTimeoutMs: config.get('group.min.session.timeout.ms'),
+      groupMaxSessionTimeoutMs: config.get('group.max.session.timeout.ms'),
+      groupMaxSize: config.get('group.max.size'),
+      offsetsRetentionMs: config.get('offsets.retention.minutes') * MINUTE_MS,
+    },
+    scheduler: setup.scheduler,
+    logger: coordinatorLogger,
+    append: (partition, records) => {
+      const topic = ensureOffsetsTopic();
+      const p = topic.partitions[partition];
+      if (p === undefined)
+        throw new KafkaError(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION, `${OFFSETS_TOPIC}-${partition}`);
+      const batch = buildRecordBatchSync({ records: records.map((r) => ({ key: r.key, value: r.value })) });
+      p.appendFromClient(batch);
+    },
+  });
+  if (existing) {
+    let count = 0;
+    for (const p of existing.partitions) {
+      coordinator.loadPartition(readPartition(p.log));
+      count++;
+    }
+    log.info({ partitions: count, groups: coordinator.listGroups().length }, 'loaded consumer groups');
+  }
+  return { coordinator, ensureOffsetsTopic };
+}
+
+interface ReadableLog {
+  readonly logStartOffset: bigint;
+  readonly logEndOffset: bigint;
+  read(offset: bigint, maxBytes: number): { records: Buffer };
+}
+
+/** Every key/value record of one offsets partition, in offset order (control batches skipped). */
+function* readPartition(log: ReadableLog): Generator<CoordinatorRecord> {
+  let offset = log.logStartOffset;
+  const end = log.logEndOffset;
+  for (let step = 0; offset < end && step < MAX_LOAD_STEPS; step++) {
+    const { records } = log.read(offset, LOAD_CHUNK_BYTES);
+    if (records.length === 0) break;
+    let advanced = false;
+    for (const batch of iterateBatches(records)) {
+      if (batch.lastOffset < offset) continue;
+      advanced = true;
+      offset = batch.nextOffset;
+      if (batch.isControl) continue;
+      for (const r of batch.records()) {
+        if (r.key === null || r.offset < log.logStartOffset) continue;
+        yield { key: r.key, value: r.value };
+      }
+    }
+    if (!advanced) break;
+  }
+}
