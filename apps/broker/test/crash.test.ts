@@ -3,7 +3,14 @@
 // acknowledged. Idempotent producer state must survive the crash too.
 
 import { rmSync } from 'node:fs';
-import { buildRecordBatchSync, CreateTopicsApi, InitProducerIdApi, ProduceApi } from '@sluice/protocol';
+import {
+  buildRecordBatchSync,
+  CreateTopicsApi,
+  DescribeConfigsApi,
+  IncrementalAlterConfigsApi,
+  InitProducerIdApi,
+  ProduceApi,
+} from '@sluice/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type BrokerProcess, RawClient, readPartition, sleep, spawnBroker, tempDir } from './helpers.js';
 
@@ -89,6 +96,18 @@ describe('crash recovery', () => {
       validateOnly: false,
     });
     expect(created.topics[0].errorCode).toBe(0);
+    // A config change acknowledged before the crash must survive it too.
+    const altered = await admin.send(IncrementalAlterConfigsApi, 1, {
+      resources: [
+        {
+          resourceType: 2,
+          resourceName: TOPIC,
+          configs: [{ name: 'retention.ms', configOperation: 0, value: '7654321' }],
+        },
+      ],
+      validateOnly: false,
+    });
+    expect(altered.responses[0].errorCode).toBe(0);
     admin.close();
 
     const acked: Acked[] = [];
@@ -134,6 +153,12 @@ describe('crash recovery', () => {
       expect(res.responses[0].partitionResponses[0]).toMatchObject({ errorCode: 0, baseOffset: last.baseOffset });
       expect((await readPartition(reader, TOPIC, p)).length).toBe(before);
     }
+    const configs = await reader.send(DescribeConfigsApi, 4, {
+      resources: [{ resourceType: 2, resourceName: TOPIC, configurationKeys: ['retention.ms'] }],
+      includeSynonyms: false,
+      includeDocumentation: false,
+    });
+    expect(configs.results[0].configs.map((c) => [c.name, c.value])).toEqual([['retention.ms', '7654321']]);
     reader.close();
     expect(acked.length).toBe(ackedAtKill);
     expect(await second.kill('SIGTERM')).toBe(0);
