@@ -505,6 +505,10 @@ describe('Produce', () => {
         out.stored = await readAll(s, t);
         return out;
       },
+      (k) => {
+        const code = (name: string) => err(k, [name, 'responses', 0, 'partitionResponses', 0, 'errorCode']);
+        expect([code('first'), code('duplicate'), code('outOfOrder'), code('fencedOldEpoch')]).toEqual([0, 0, 45, 47]);
+      },
     );
   }
 });
@@ -588,77 +592,94 @@ describe('Fetch', () => {
       };
     });
 
-    differential(`Fetch/long-poll@${which}`, pick, async (s, { v }) => {
-      const { topic, topicId } = await fetchTopic(s, `fe-poll-${v}`);
-      const c = await s.connect();
-      const atEnd = (maxWaitMs: number, minBytes: number) =>
-        fetchRequest(v, topic, topicId, [{ partition: 0, fetchOffset: 15n }], { maxWaitMs, minBytes });
-      let t = Date.now();
-      const waited = await c.send(FetchApi, v, atEnd(600, 1));
-      const waitedMs = Date.now() - t;
-      // Data arriving while the fetch waits ends the wait early.
-      t = Date.now();
-      const pending = c.send(FetchApi, v, atEnd(10_000, 1));
-      await new Promise((r) => setTimeout(r, 300));
-      await produce(s, 9, topic, batch(values('late', 2)));
-      const woken = await pending;
-      const wokenMs = Date.now() - t;
-      // minBytes already satisfied: no wait at all.
-      t = Date.now();
-      const immediate = await c.send(
-        FetchApi,
-        v,
-        fetchRequest(v, topic, topicId, [{ partition: 0, fetchOffset: 0n }], { maxWaitMs: 5000, minBytes: 1 }),
-      );
-      const immediateMs = Date.now() - t;
-      return {
-        waited,
-        waitedInBounds: waitedMs >= 500 && waitedMs < 3000 ? true : waitedMs,
-        woken,
-        wokenInBounds: wokenMs >= 250 && wokenMs < 5000 ? true : wokenMs,
-        immediate: immediate.responses[0]?.partitions[0]?.highWatermark,
-        immediateInBounds: immediateMs < 1000 ? true : immediateMs,
-      };
-    });
+    differential(
+      `Fetch/long-poll@${which}`,
+      pick,
+      async (s, { v }) => {
+        const { topic, topicId } = await fetchTopic(s, `fe-poll-${v}`);
+        const c = await s.connect();
+        const atEnd = (maxWaitMs: number, minBytes: number) =>
+          fetchRequest(v, topic, topicId, [{ partition: 0, fetchOffset: 15n }], { maxWaitMs, minBytes });
+        let t = Date.now();
+        const waited = await c.send(FetchApi, v, atEnd(600, 1));
+        const waitedMs = Date.now() - t;
+        // Data arriving while the fetch waits ends the wait early.
+        t = Date.now();
+        const pending = c.send(FetchApi, v, atEnd(10_000, 1));
+        await new Promise((r) => setTimeout(r, 300));
+        await produce(s, 9, topic, batch(values('late', 2)));
+        const woken = await pending;
+        const wokenMs = Date.now() - t;
+        // minBytes already satisfied: no wait at all.
+        t = Date.now();
+        const immediate = await c.send(
+          FetchApi,
+          v,
+          fetchRequest(v, topic, topicId, [{ partition: 0, fetchOffset: 0n }], { maxWaitMs: 5000, minBytes: 1 }),
+        );
+        const immediateMs = Date.now() - t;
+        return {
+          waited,
+          waitedInBounds: waitedMs >= 500 && waitedMs < 3000 ? true : waitedMs,
+          woken,
+          wokenInBounds: wokenMs >= 250 && wokenMs < 5000 ? true : wokenMs,
+          immediate: immediate.responses[0]?.partitions[0]?.highWatermark,
+          immediateInBounds: immediateMs < 1000 ? true : immediateMs,
+        };
+      },
+      (k) => {
+        expect(k.waitedInBounds).toBe(true);
+        expect(k.wokenInBounds).toBe(true);
+      },
+    );
   }
 
   for (const [which, pick] of both(FetchApi, 7)) {
-    differential(`Fetch/sessions@${which}`, pick, async (s, { v }) => {
-      const { topic, topicId } = await fetchTopic(s, `fe-sess-${v}`);
-      const c = await s.connect();
-      // Kafka moves partitions that returned data to the end of an incremental session (so that none
-      // starves); Sluice keeps the request order. Clients match partitions by index: compare sorted.
-      const req = (parts: { partition: number; fetchOffset: bigint }[], sessionId: number, sessionEpoch: number) =>
-        c.send(FetchApi, v, fetchRequest(v, topic, topicId, parts, { sessionId, sessionEpoch })).then((r) => ({
-          ...r,
-          responses: r.responses.map((t) => ({
-            ...t,
-            partitions: [...t.partitions].sort((a, b) => a.partitionIndex - b.partitionIndex),
-          })),
-        }));
-      const full = await req(
-        [
-          { partition: 0, fetchOffset: 0n },
-          { partition: 1, fetchOffset: 0n },
-        ],
-        0,
-        0,
-      );
-      const id = full.sessionId;
-      const out: Record<string, unknown> = { full, newSession: id !== 0 };
-      // Nothing changed since: the incremental answer lists no partitions.
-      out.incrementalNoChange = await req([], id, 1);
-      await produce(s, 9, topic, batch(values('inc', 1)), { partition: 1 });
-      out.incrementalNewData = await req([], id, 2);
-      out.incrementalUpdateOffset = await req([{ partition: 0, fetchOffset: 15n }], id, 3);
-      out.wrongEpoch = await req([], id, 7);
-      out.unknownSession = await req([], id + 12345, 1);
-      out.sessionlessFull = await req([{ partition: 0, fetchOffset: 14n }], 0, -1);
-      // Closing: epoch -1 with the session id ends it (and is a full, sessionless fetch).
-      out.close = await req([{ partition: 0, fetchOffset: 14n }], id, -1);
-      out.afterClose = await req([], id, 4);
-      return out;
-    });
+    differential(
+      `Fetch/sessions@${which}`,
+      pick,
+      async (s, { v }) => {
+        const { topic, topicId } = await fetchTopic(s, `fe-sess-${v}`);
+        const c = await s.connect();
+        // Kafka moves partitions that returned data to the end of an incremental session (so that none
+        // starves); Sluice keeps the request order. Clients match partitions by index: compare sorted.
+        const req = (parts: { partition: number; fetchOffset: bigint }[], sessionId: number, sessionEpoch: number) =>
+          c.send(FetchApi, v, fetchRequest(v, topic, topicId, parts, { sessionId, sessionEpoch })).then((r) => ({
+            ...r,
+            responses: r.responses.map((t) => ({
+              ...t,
+              partitions: [...t.partitions].sort((a, b) => a.partitionIndex - b.partitionIndex),
+            })),
+          }));
+        const full = await req(
+          [
+            { partition: 0, fetchOffset: 0n },
+            { partition: 1, fetchOffset: 0n },
+          ],
+          0,
+          0,
+        );
+        const id = full.sessionId;
+        const out: Record<string, unknown> = { full, newSession: id !== 0 };
+        // Nothing changed since: the incremental answer lists no partitions.
+        out.incrementalNoChange = await req([], id, 1);
+        await produce(s, 9, topic, batch(values('inc', 1)), { partition: 1 });
+        out.incrementalNewData = await req([], id, 2);
+        out.incrementalUpdateOffset = await req([{ partition: 0, fetchOffset: 15n }], id, 3);
+        out.wrongEpoch = await req([], id, 7);
+        out.unknownSession = await req([], id + 12345, 1);
+        out.sessionlessFull = await req([{ partition: 0, fetchOffset: 14n }], 0, -1);
+        // Closing: epoch -1 with the session id ends it (and is a full, sessionless fetch).
+        out.close = await req([{ partition: 0, fetchOffset: 14n }], id, -1);
+        out.afterClose = await req([], id, 4);
+        return out;
+      },
+      (k) => {
+        expect(k.newSession).toBe(true);
+        expect(err(k, ['wrongEpoch', 'errorCode'])).toBe(71);
+        expect(err(k, ['unknownSession', 'errorCode'])).toBe(70);
+      },
+    );
   }
 });
 
