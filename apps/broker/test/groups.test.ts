@@ -2,6 +2,7 @@
 // session expiry of a silent member, exactly-once consumption with synchronous commits, committed
 // offsets across a restart, static membership and the describe/list APIs on the wire.
 
+import { Consumer as PlatformaticConsumer, stringDeserializers } from '@platformatic/kafka';
 import {
   ConsumerProtocolSubscriptionCodec,
   ERROR_CODES,
@@ -292,6 +293,56 @@ describe('consumer groups with kafkajs', () => {
     }
     expect(sum).toBe(BigInt(N));
     await Promise.all(group.map((c) => c.disconnect()));
+  });
+
+  it('shares partitions between @platformatic/kafka consumers, each message once, committed per message', async () => {
+    const topic = 't-plat';
+    await createTopic(topic, 4);
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic, messages: Array.from({ length: 200 }, (_, i) => ({ key: `k${i}`, value: `p${i}` })) });
+    await producer.disconnect();
+    const seen = new Map<string, number>();
+    const plats = [1, 2].map(
+      (i) =>
+        new PlatformaticConsumer({
+          groupId: 'g-plat',
+          clientId: `plat-${i}`,
+          bootstrapBrokers: [broker.bootstrap],
+          deserializers: stringDeserializers,
+          sessionTimeout: 6000,
+          heartbeatInterval: 300,
+          maxWaitTime: 100,
+        }),
+    );
+    try {
+      for (const c of plats) {
+        const stream = await c.consume({
+          topics: [topic],
+          autocommit: false,
+          mode: 'committed',
+          fallbackMode: 'earliest',
+        });
+        stream.on('data', (m) => {
+          seen.set(m.value, (seen.get(m.value) ?? 0) + 1);
+          void m.commit();
+        });
+      }
+      const deadline = Date.now() + 20_000;
+      while (seen.size < 200 && Date.now() < deadline) await sleep(100);
+      expect(seen.size).toBe(200);
+      const g = await waitForStable('g-plat', topic, 2, 4);
+      expect(g.protocolType).toBe('consumer');
+      expect(g.members.map((m) => m.partitions.length)).toEqual([2, 2]);
+      await sleep(500);
+      const admin = kafka.admin();
+      await admin.connect();
+      const committed = await admin.fetchOffsets({ groupId: 'g-plat', topics: [topic] });
+      await admin.disconnect();
+      expect(committed[0].partitions.reduce((n, p) => n + Number(p.offset), 0)).toBe(200);
+    } finally {
+      await Promise.allSettled(plats.map((c) => c.close(true)));
+    }
   });
 
   it('keeps a static member’s assignment across its restart without a rebalance (KIP-345)', async () => {
