@@ -338,8 +338,6 @@ export class LogSegment {
   /** The segment takes appends: preallocate the log (mmap) and the indexes. */
   activate(): void {
     this.active = true;
-    if (this.config.io === 'mmap' && this.log.size() < this.config.segmentBytes)
-      this.log.resize(this.config.segmentBytes);
     this.index.preallocate();
     this.timeIndex.preallocate();
   }
