@@ -70,6 +70,17 @@ export class Metadata {
   async topic(name: string): Promise<TopicInfo> {
     const hit = this.topics.get(name);
     if (hit !== undefined && Date.now() - hit.at < (this.options.maxAgeMs ?? 300_000)) return hit.info;
+    // Callers asking for the same topic at once share one lookup.
+    const pending = this.lookups.get(name);
+    if (pending !== undefined) return pending;
+    const p = this.lookup(name).finally(() => this.lookups.delete(name));
+    this.lookups.set(name, p);
+    return p;
+  }
+
+  private readonly lookups = new Map<string, Promise<TopicInfo>>();
+
+  private lookup(name: string): Promise<TopicInfo> {
     return withRetry(
       async () => {
         await this.refresh([name]);
@@ -95,9 +106,19 @@ export class Metadata {
     return this.broker(p.leader);
   }
 
-  /** Forget a topic (after a leadership error), so that the next lookup refreshes it. */
+  /**
+   * Marks a topic stale after a leadership or connection error: `topic()` refreshes it, while
+   * `cached()` keeps answering with what was known so senders do not stall meanwhile.
+   */
   invalidate(topic: string): void {
-    this.topics.delete(topic);
+    const hit = this.topics.get(topic);
+    if (hit !== undefined) hit.at = 0;
+  }
+
+  /** True when the topic is unknown or marked stale. */
+  stale(topic: string): boolean {
+    const hit = this.topics.get(topic);
+    return hit === undefined || hit.at === 0;
   }
 
   /** Refreshes the given topics (with [] only the brokers; with null every topic). */

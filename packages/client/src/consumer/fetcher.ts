@@ -194,12 +194,12 @@ export class Fetcher {
         continue;
       }
       const leader = this.ctx.metadata.cached(st.topic)?.partitions[st.partition]?.leader ?? -1;
-      if (leader < 0) unknown = true;
-      else leaders.add(leader);
+      if (leader < 0 || this.ctx.metadata.stale(st.topic)) unknown = true;
+      if (leader >= 0) leaders.add(leader);
     }
     for (const l of leaders) if (!this.loops.has(l)) this.loop(l);
     if (unknown) {
-      const topics = new Set([...this.states.values()].map((s) => s.topic));
+      const topics = new Set([...this.states.values()].map((s) => s.topic).filter((t) => this.ctx.metadata.stale(t)));
       Promise.all([...topics].map((t) => this.ctx.metadata.topic(t))).then(
         () => this.kick(),
         () => sleep(500).then(() => this.kick()),

@@ -20,6 +20,13 @@ export class MemoryLimiter {
     private readonly maxBlockMs: number,
   ) {}
 
+  /** Takes `bytes` if they are free now and nobody waits; never queues. */
+  tryAcquire(bytes: number): boolean {
+    if (bytes > this.limit || this.waiters.length > 0 || this.used + bytes > this.limit) return false;
+    this.used += bytes;
+    return true;
+  }
+
   /** Takes `bytes` now (returns true) or returns a promise that resolves once they are taken. */
   acquire(bytes: number): true | Promise<void> {
     if (bytes > this.limit) {

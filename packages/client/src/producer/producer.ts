@@ -140,6 +140,11 @@ export class Producer {
     return this.memory.used;
   }
 
+  /** send() calls still waiting for metadata or buffer memory (in call order). */
+  get waitingSends(): number {
+    return this.slowPending;
+  }
+
   /** Sends one record; resolves once it is acknowledged, rejects with a KafkaError after retries or the delivery timeout. */
   send<K, V>(topic: Topic<K, V>, record: ProducerRecord<K, V>): Promise<RecordMetadata> {
     if (this.closed) return Promise.reject(new ClientClosedError('producer'));
@@ -158,15 +163,8 @@ export class Producer {
     const input: RecordInput = { key, value, headers: headers.list, timestamp };
     const info = this.ctx.metadata.cached(topic.name);
     // Records waiting for metadata or memory go first: send order is partition order.
-    if (info !== undefined && this.slowPending === 0) {
-      let got: true | Promise<void>;
-      try {
-        got = this.memory.acquire(bytes);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-      if (got === true)
-        return this.append(topic.name, info.partitions.length, key, record.partition, input, bytes, timestamp);
+    if (info !== undefined && this.slowPending === 0 && this.memory.tryAcquire(bytes)) {
+      return this.append(topic.name, info.partitions.length, key, record.partition, input, bytes, timestamp);
     }
     this.slowPending++;
     const run = this.slowChain.then(() => this.sendSlow(topic.name, key, record.partition, input, bytes, timestamp));
@@ -199,7 +197,7 @@ export class Producer {
     bytes: number,
     timestamp: number,
   ): Promise<{ ack: Promise<RecordMetadata> }> {
-    const info = await this.ctx.metadata.topic(name);
+    const info = this.ctx.metadata.cached(name) ?? (await this.ctx.metadata.topic(name));
     const got = this.memory.acquire(bytes);
     if (got !== true) await got;
     if (this.closed) {

@@ -76,6 +76,7 @@ export class Sender {
         if (res.errorCode !== 0) throw new KafkaError(res.errorCode, 'InitProducerId');
         this.producerId = res.producerId;
         this.producerEpoch = res.producerEpoch;
+        for (const s of this.acc.partitions.values()) s.nextSequence = 0;
       },
       { retries: this.o.retries },
     ).finally(() => {
@@ -120,18 +121,7 @@ export class Sender {
     let needMetadata = false;
     let earliestRetry = Number.POSITIVE_INFINITY;
     for (const s of this.acc.partitions.values()) {
-      // Expire batches that waited past delivery.timeout.ms before being sent.
-      while (
-        s.queue.length > 0 &&
-        s.queue[0].encoded !== null &&
-        s.queue[0].deadline <= now &&
-        s.queue[0].attempts === 0
-      ) {
-        this.finish(
-          s.queue.shift() as ProducerBatch,
-          new KafkaError(ERROR_CODES.REQUEST_TIMED_OUT, 'delivery.timeout.ms expired before the batch was sent'),
-        );
-      }
+      this.expire(s, now);
       const b = this.next(s, now);
       if (b === null) {
         if (s.retry.length > 0 && s.inflight.length === 0)
@@ -140,6 +130,8 @@ export class Sender {
       }
       const t = this.ctx.metadata.cached(s.topic);
       const leader = t?.partitions[s.partition]?.leader ?? -1;
+      // A stale leader is still tried (it usually still leads); the refresh runs meanwhile.
+      if (this.ctx.metadata.stale(s.topic)) needMetadata = true;
       if (leader < 0) {
         needMetadata = true;
         continue;
@@ -169,14 +161,41 @@ export class Sender {
     }
   }
 
+  /** Fails batches past delivery.timeout.ms that are not in flight (waiting to be sent, or to be retried). */
+  private expire(s: PartitionState, now: number): void {
+    const expired = (b: ProducerBatch | undefined) => b !== undefined && b.encoded !== null && b.deadline <= now;
+    let resent = false;
+    while (s.inflight.length === 0 && expired(s.retry[0])) {
+      this.finish(
+        s.retry.shift() as ProducerBatch,
+        new KafkaError(ERROR_CODES.REQUEST_TIMED_OUT, 'delivery.timeout.ms expired'),
+      );
+      resent = true;
+    }
+    while (s.retry.length === 0 && expired(s.queue[0])) {
+      this.finish(
+        s.queue.shift() as ProducerBatch,
+        new KafkaError(ERROR_CODES.REQUEST_TIMED_OUT, 'delivery.timeout.ms expired before the batch was sent'),
+      );
+    }
+    if (resent && this.o.idempotent) {
+      // A sequence the broker may never have seen is gone: continue under a new producer id from sequence 0.
+      this.producerId = -1n;
+    }
+  }
+
   private refreshing = false;
   private refreshThenWake(): void {
     if (this.refreshing) return;
     this.refreshing = true;
     const topics = new Set<string>();
     for (const s of this.acc.partitions.values()) if (!s.idle) topics.add(s.topic);
+    if (topics.size === 0) {
+      this.refreshing = false;
+      return;
+    }
     this.ctx.metadata
-      .refresh([...topics])
+      .refresh([...topics].filter((t) => this.ctx.metadata.stale(t)))
       .catch(() => new Promise((r) => setTimeout(r, this.o.retryBackoffMs)))
       .finally(() => {
         this.refreshing = false;

@@ -1,0 +1,232 @@
+import type { RunningBroker } from '@sluice/broker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  Consumer,
+  type ConsumerRecord,
+  Metrics,
+  Producer,
+  partitionForKey,
+  serde,
+  type Topic,
+  topic,
+} from '../src/index.js';
+import { sluice, uniqueTopic } from './helpers.js';
+
+let broker: RunningBroker;
+beforeAll(async () => {
+  broker = await sluice(4);
+});
+afterAll(async () => {
+  await broker.stop();
+});
+
+interface Item {
+  n: number;
+  text: string;
+}
+
+async function readAll<K, V>(t: Topic<K, V>, count: number, partitions = 4): Promise<ConsumerRecord<K, V>[]> {
+  const c = new Consumer({ brokers: [broker.bootstrap] });
+  await c.assign(
+    Array.from({ length: partitions }, (_, partition) => ({ topic: t, partition, offset: 'earliest' as const })),
+  );
+  const out: ConsumerRecord<K, V>[] = [];
+  if (count > 0) {
+    for await (const r of c.records(t)) {
+      out.push(r);
+      if (out.length >= count) break;
+    }
+  }
+  await c.close();
+  return out;
+}
+
+describe('producer', () => {
+  it.each([
+    'none',
+    'gzip',
+    'snappy',
+    'lz4',
+    'zstd',
+  ] as const)('round-trips records with %s compression', async (compression) => {
+    const t = topic(uniqueTopic(`codec-${compression}`), { key: serde.string(), value: serde.json<Item>() });
+    const p = new Producer({ brokers: [broker.bootstrap] }, { compression, lingerMs: 2 });
+    const sent = await Promise.all(
+      Array.from({ length: 400 }, (_, n) =>
+        p.send(t, {
+          key: `key-${n % 13}`,
+          value: { n, text: 'x'.repeat(n % 50) },
+          headers: { trace: `t${n}`, bin: Buffer.from([n & 255]) },
+        }),
+      ),
+    );
+    await p.close();
+    const got = await readAll(t, 400);
+    expect(got).toHaveLength(400);
+    const byN = new Map(got.map((r) => [r.value.n, r]));
+    for (let n = 0; n < 400; n++) {
+      const r = byN.get(n) as ConsumerRecord<string, Item>;
+      expect(r.key).toBe(`key-${n % 13}`);
+      expect(r.value.text).toBe('x'.repeat(n % 50));
+      expect(r.headers.trace?.toString()).toBe(`t${n}`);
+      expect(r.headers.bin).toEqual(Buffer.from([n & 255]));
+      expect(r.partition).toBe(sent[n].partition);
+      expect(r.offset).toBe(sent[n].offset);
+    }
+  });
+
+  it('places keyed records with the murmur2 partitioner and keeps per-key order', async () => {
+    const t = topic(uniqueTopic('keyed'), { key: serde.string(), value: serde.int32() });
+    const p = new Producer({ brokers: [broker.bootstrap] });
+    const sent = await Promise.all(Array.from({ length: 200 }, (_, n) => p.send(t, { key: `k${n % 10}`, value: n })));
+    await p.close();
+    for (let n = 0; n < 200; n++) expect(sent[n].partition).toBe(partitionForKey(Buffer.from(`k${n % 10}`), 4));
+    const got = await readAll(t, 200);
+    for (let k = 0; k < 10; k++) {
+      const values = got.filter((r) => r.key === `k${k}`).map((r) => r.value);
+      expect(values).toEqual(Array.from({ length: 20 }, (_, i) => k + 10 * i));
+    }
+  });
+
+  it('batches records sent together (linger.ms) and sticks keyless records to one partition', async () => {
+    const metrics = new Metrics();
+    const t = topic(uniqueTopic('sticky'), { value: serde.string() });
+    const p = new Producer({ brokers: [broker.bootstrap], metrics }, { lingerMs: 20, batchSize: 1 << 20 });
+    await p.send(t, { value: 'warm-up' });
+    const before = metrics.snapshot().counters['requests{api=Produce}'];
+    const sent = await Promise.all(Array.from({ length: 300 }, (_, n) => p.send(t, { value: `v${n}` })));
+    expect(new Set(sent.map((s) => s.partition)).size).toBe(1);
+    expect(metrics.snapshot().counters['requests{api=Produce}'] - before).toBe(1);
+    // Consecutive offsets in one batch.
+    for (let i = 1; i < 300; i++) expect(sent[i].offset).toBe(sent[0].offset + BigInt(i));
+    expect(metrics.snapshot().counters.records_sent).toBe(301);
+    await p.close();
+  });
+
+  it('closes a batch at batch.size and spreads keyless batches over partitions', async () => {
+    const t = topic(uniqueTopic('batchsize'), { value: serde.bytes() });
+    const p = new Producer({ brokers: [broker.bootstrap] }, { lingerMs: 50, batchSize: 4096 });
+    const sent = await Promise.all(Array.from({ length: 200 }, () => p.send(t, { value: Buffer.alloc(1000, 1) })));
+    await p.close();
+    // 1000-byte records in 4 KiB batches: many batches, moved between partitions (KIP-480).
+    expect(new Set(sent.map((s) => s.partition)).size).toBeGreaterThan(1);
+    expect((await readAll(t, 200)).length).toBe(200);
+  });
+
+  it('supports acks=0 (no offsets) and acks=1', async () => {
+    const t = topic(uniqueTopic('acks'), { value: serde.string() });
+    const p0 = new Producer({ brokers: [broker.bootstrap] }, { acks: 0 });
+    expect(p0.options.idempotent).toBe(false);
+    const r0 = await Promise.all(Array.from({ length: 20 }, (_, n) => p0.send(t, { value: `a0-${n}`, partition: 0 })));
+    expect(r0.every((r) => r.offset === -1n)).toBe(true);
+    await p0.close();
+    const p1 = new Producer({ brokers: [broker.bootstrap] }, { acks: 1 });
+    const r1 = await p1.send(t, { value: 'a1', partition: 0 });
+    expect(r1.offset).toBe(20n);
+    await p1.close();
+    expect(() => new Producer({ brokers: [broker.bootstrap] }, { acks: 1, idempotent: true })).toThrow(RangeError);
+    const got = await readAll(t, 21, 1);
+    expect(got.map((r) => r.value)).toEqual([...Array.from({ length: 20 }, (_, n) => `a0-${n}`), 'a1']);
+  });
+
+  it('idempotent retries after broken connections neither duplicate nor reorder records', async () => {
+    const t = topic(uniqueTopic('idem'), { key: serde.string(), value: serde.int32() });
+    const metrics = new Metrics();
+    const p = new Producer(
+      { brokers: [broker.bootstrap], metrics },
+      { lingerMs: 0, batchSize: 2048, retryBackoffMs: 5, retryBackoffMaxMs: 50 },
+    );
+    expect(p.options.idempotent).toBe(true);
+    await p.send(t, { key: 'k0', value: -1 });
+    // Cut the producer's connections while requests are in flight, again and again.
+    const pool = (
+      p as unknown as { ctx: { pool: { connections: Map<string, Promise<{ close(): void; inFlight: number }>> } } }
+    ).ctx.pool;
+    let cuts = 0;
+    const cutter = setInterval(async () => {
+      for (const [key, c] of pool.connections) {
+        if (!key.endsWith('/produce')) continue;
+        const conn = await c.catch(() => null);
+        if (conn !== null && conn.inFlight > 0) {
+          conn.close();
+          cuts++;
+        }
+      }
+    }, 10);
+    const sends: Promise<unknown>[] = [];
+    for (let n = 0; n < 3000; n++) {
+      sends.push(p.send(t, { key: `k${n % 4}`, value: n }));
+      if (n % 100 === 99) await new Promise((r) => setTimeout(r, 2));
+    }
+    await Promise.all(sends);
+    clearInterval(cutter);
+    await p.close();
+    expect(cuts).toBeGreaterThan(0);
+    expect(metrics.snapshot().counters.produce_retries).toBeGreaterThan(0);
+    const got = await readAll(t, 3001);
+    const values = got.map((r) => r.value);
+    expect(new Set(values).size).toBe(3001);
+    for (let k = 0; k < 4; k++) {
+      const vs = got.filter((r) => r.key === `k${k}` && r.value >= 0).map((r) => r.value);
+      expect(vs).toEqual([...vs].sort((a, b) => a - b));
+      expect(vs).toHaveLength(750);
+    }
+  });
+
+  it('applies backpressure: send() waits while buffer.memory is full and never exceeds it', async () => {
+    const t = topic(uniqueTopic('bufmem'), { value: serde.bytes() });
+    const limit = 64 * 1024;
+    const p = new Producer({ brokers: [broker.bootstrap] }, { bufferMemory: limit, lingerMs: 5, batchSize: 16 * 1024 });
+    await p.send(t, { value: Buffer.alloc(1) });
+    let maxUsed = 0;
+    let settled = 0;
+    const sends = Array.from({ length: 1000 }, () => {
+      const s = p.send(t, { value: Buffer.alloc(1024, 7) }).then((r) => {
+        settled++;
+        return r;
+      });
+      maxUsed = Math.max(maxUsed, p.bufferedBytes);
+      return s;
+    });
+    // Right after the calls, only what fits is buffered; the rest waits.
+    expect(p.bufferedBytes).toBeLessThanOrEqual(limit);
+    expect(p.waitingSends).toBeGreaterThan(900);
+    const watch = setInterval(() => {
+      maxUsed = Math.max(maxUsed, p.bufferedBytes);
+    }, 1);
+    await Promise.all(sends);
+    clearInterval(watch);
+    expect(settled).toBe(1000);
+    expect(maxUsed).toBeLessThanOrEqual(limit);
+    expect(p.bufferedBytes).toBe(0);
+    await p.close();
+    expect((await readAll(t, 1001)).length).toBe(1001);
+  });
+
+  it('rejects a record larger than buffer.memory at once', async () => {
+    const t = topic(uniqueTopic('huge'), { value: serde.bytes() });
+    const p = new Producer({ brokers: [broker.bootstrap] }, { bufferMemory: 1000 });
+    await expect(p.send(t, { value: Buffer.alloc(2000) })).rejects.toMatchObject({
+      errorName: 'RECORD_LIST_TOO_LARGE',
+    });
+    await p.close();
+  });
+});
+
+describe('producer delivery timeout', () => {
+  it('fails records with a typed error when the broker stays away past delivery.timeout.ms', async () => {
+    const b = await sluice(1);
+    const t = topic(uniqueTopic('gone'), { value: serde.string() });
+    const p = new Producer(
+      { brokers: [b.bootstrap], connectTimeoutMs: 200 },
+      { deliveryTimeoutMs: 800, retryBackoffMs: 20 },
+    );
+    await p.send(t, { value: 'first' });
+    await b.stop();
+    const started = Date.now();
+    const err = await p.send(t, { value: 'lost' }).catch((e) => e);
+    expect(err).toMatchObject({ retriable: true });
+    expect(Date.now() - started).toBeLessThan(5000);
+    await p.close().catch(() => {});
+  });
+});
