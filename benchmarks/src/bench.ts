@@ -1,0 +1,545 @@
+// Sluice against the reference Apache Kafka on the same machine, in the same run, alternating trials.
+//
+//   npm run bench                       full run (~15–25 min), writes benchmarks/results/ and BENCHMARKS.md
+//   npm run bench -- --quick            smoke run (one trial, tiny counts, every kind of scenario); exits 1
+//                                       when any scenario produced no numbers
+//   npm run bench -- --trials 5 --profile /tmp/prof    (Sluice under node --cpu-prof)
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Kafka } from '@sluice/client';
+import { type Broker, ensureKafkaInstalled, KafkaBroker, SluiceBroker } from './brokers.js';
+import {
+  type Acks,
+  type Codec,
+  ensureRdkafkaPerf,
+  type Generator,
+  kafkaConsumerPerf,
+  kafkaEndToEnd,
+  kafkaProducerPerf,
+  type Measurement,
+  type ProduceSpec,
+  rdkafkaProducerPerf,
+  sluiceClient,
+} from './generators.js';
+import { diskWrite, type Limit, loopbackTcp } from './limits.js';
+import { cpuSeconds, loadAverage, RssSampler, rssMiB, run, sleep } from './proc.js';
+import { machineInfo, type Report, type Row, writeOutputs } from './report.js';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    trials: { type: 'string' },
+    profile: { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+const QUICK = args.quick === true;
+const TRIALS = Number(args.trials ?? (QUICK ? 1 : 3));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const OUT = args.out ?? join(ROOT, 'benchmarks/results', QUICK ? 'quick' : '');
+const started = performance.now();
+let step = 0;
+function log(s: string): void {
+  const t = ((performance.now() - started) / 1000).toFixed(0).padStart(4);
+  process.stderr.write(`[${t}s #${++step}] ${s}\n`);
+}
+
+// ------------------------------------------------------------------------------------------- scenarios
+
+interface ProduceScenario extends Omit<ProduceSpec, 'topic' | 'throughput'> {
+  generator: Generator;
+  partitions: number;
+}
+
+const KiB = 1024;
+const recordsFor = (size: number) => (QUICK ? (size >= KiB ? 5_000 : 20_000) : size >= KiB ? 60_000 : 300_000);
+
+function produceScenarios(generators: readonly Generator[]): ProduceScenario[] {
+  const out: ProduceScenario[] = [];
+  const add = (generator: Generator, size: number, partitions: number, acks: Acks, codec: Codec) =>
+    out.push({ generator, size, partitions, acks, codec, records: recordsFor(size) });
+  if (QUICK) {
+    for (const g of generators) add(g, KiB, 6, '1', 'none');
+    return out;
+  }
+  // The full matrix with the industry-standard tool; a representative subset with the others.
+  for (const size of [100, KiB])
+    for (const p of [1, 6])
+      for (const acks of ['1', 'all'] as const)
+        for (const codec of ['none', 'lz4'] as const) add('kafka-perf', size, p, acks, codec);
+  for (const g of generators.filter((g) => g !== 'kafka-perf')) {
+    add(g, 100, 6, '1', 'none');
+    add(g, KiB, 6, '1', 'none');
+    add(g, KiB, 6, 'all', 'none');
+    add(g, KiB, 1, 'all', 'lz4');
+  }
+  return out;
+}
+
+const sizeLabel = (n: number) => (n >= KiB ? `${n / KiB} KiB` : `${n} B`);
+const produceLabel = (s: ProduceScenario) =>
+  `produce ${sizeLabel(s.size)}, ${s.partitions} p, acks=${s.acks}, ${s.codec === 'none' ? 'uncompressed' : s.codec}`;
+const topicOf = (s: ProduceScenario) => `p-${s.generator}-${s.size}-${s.partitions}-${s.acks}-${s.codec}`;
+
+// The consumer rows read what a ProducerPerformance row wrote (1 KiB, 6 partitions, acks=1, uncompressed).
+const CONSUME_SOURCE: ProduceScenario = {
+  generator: 'kafka-perf',
+  size: KiB,
+  partitions: 6,
+  acks: '1',
+  codec: 'none',
+  records: recordsFor(KiB),
+};
+// The latency rows: 1 KiB, 6 partitions, acks=all, at fixed fractions of the lower of the two brokers' maxima.
+const LATENCY_SOURCE: ProduceScenario = QUICK
+  ? CONSUME_SOURCE
+  : { generator: 'kafka-perf', size: KiB, partitions: 6, acks: 'all', codec: 'none', records: recordsFor(KiB) };
+const LATENCY_FRACTIONS = QUICK ? [0.5] : [0.1, 0.5, 0.8];
+const LATENCY_SECONDS = QUICK ? 2 : 6;
+
+// ------------------------------------------------------------------------------------------- bookkeeping
+
+const rows = new Map<string, Row>();
+const errors: string[] = [];
+
+function row(id: string, init: Omit<Row, 'id' | 'sluice' | 'kafka' | 'details'>): Row {
+  let r = rows.get(id);
+  if (!r) {
+    r = { id, ...init, sluice: [], kafka: [], details: { sluice: [], kafka: [] } };
+    rows.set(id, r);
+  }
+  return r;
+}
+
+async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (e) {
+    const msg = `${what}: ${(e as Error).message.split('\n').slice(0, 4).join(' | ')}`;
+    errors.push(msg);
+    log(`ERROR ${msg}`);
+    return undefined;
+  }
+}
+
+/** Runs one load against one broker, with its CPU time and RSS sampled around it. */
+async function measured(
+  b: Broker,
+  fn: () => Promise<Measurement>,
+): Promise<Measurement & { cpuSec: number; rssPeakMiB: number; rssMedianMiB: number }> {
+  const pid = b.pid();
+  const cpu0 = cpuSeconds(pid) ?? 0;
+  const sampler = new RssSampler(pid, 100);
+  try {
+    const m = await fn();
+    const cpu1 = cpuSeconds(pid) ?? cpu0;
+    const s = sampler.stop().sort((a, b) => a - b);
+    return { ...m, cpuSec: cpu1 - cpu0, rssPeakMiB: s[s.length - 1] ?? 0, rssMedianMiB: s[s.length >> 1] ?? 0 };
+  } finally {
+    sampler.stop();
+  }
+}
+
+async function createTopics(port: number, topics: Array<{ name: string; numPartitions: number }>): Promise<void> {
+  const admin = new Kafka({ brokers: [`127.0.0.1:${port}`], clientId: 'bench-admin' }).admin();
+  try {
+    // Kafka accepts large creates, but batches keep each request small.
+    for (let i = 0; i < topics.length; i += 50)
+      await admin.createTopics(topics.slice(i, i + 50).map((t) => ({ ...t, replicationFactor: 1 })));
+  } finally {
+    await admin.close();
+  }
+}
+
+// ------------------------------------------------------------------------------------------- phases
+
+const SLUICE_PORT = 29092;
+const KAFKA_PORT = 29192; // controller on 29193
+const work = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
+let trialDirSeq = 0;
+const freshDir = (b: Broker) => join(work, `${b.name}-${++trialDirSeq}`);
+
+function brokers(): Broker[] {
+  return [new SluiceBroker(SLUICE_PORT, args.profile), new KafkaBroker(KAFKA_PORT)];
+}
+
+async function throughputPhase(
+  scenarios: ProduceScenario[],
+  rdkafka: string | undefined,
+  withSluiceClient: boolean,
+): Promise<void> {
+  for (let t = 1; t <= TRIALS; t++) {
+    const bs = brokers();
+    const rss = new Map<string, RssSampler>();
+    try {
+      // Both brokers run for the whole trial on fresh dirs; each load alternates between them.
+      for (const b of bs) {
+        const s = await b.start(freshDir(b));
+        log(`trial ${t}/${TRIALS}: ${b.name} started in ${s.toFixed(2)} s (fresh dir)`);
+        const topics = new Map([...scenarios, CONSUME_SOURCE].map((sc) => [topicOf(sc), sc.partitions]));
+        await createTopics(
+          b.port,
+          [...topics].map(([name, numPartitions]) => ({ name, numPartitions })),
+        );
+        await sleep(500);
+        row('cost-rss-idle', {
+          kind: 'cost',
+          label: 'resident memory, idle after start',
+          unit: 'MiB',
+          higherIsBetter: false,
+        })[b.name].push(rssMiB(b.pid()) ?? Number.NaN);
+        rss.set(b.name, new RssSampler(b.pid(), 250));
+      }
+      const allProduce = [...scenarios];
+      if (!allProduce.some((s) => topicOf(s) === topicOf(CONSUME_SOURCE))) allProduce.push(CONSUME_SOURCE);
+      for (const sc of allProduce) {
+        const r = row(`produce/${sc.generator}/${topicOf(sc)}`, {
+          kind: 'produce',
+          label: produceLabel(sc),
+          generator: sc.generator,
+          unit: 'rec/s',
+          higherIsBetter: true,
+          size: sc.size,
+        });
+        for (const b of bs) {
+          const spec: ProduceSpec = { ...sc, topic: topicOf(sc), throughput: -1 };
+          const m = await attempt(`${r.label} [${sc.generator}] on ${b.name}`, () =>
+            measured(b, () => {
+              if (sc.generator === 'kafka-perf') return kafkaProducerPerf(b.port, spec);
+              if (sc.generator === 'rdkafka') return rdkafkaProducerPerf(rdkafka!, b.port, spec);
+              return sluiceClient({
+                mode: 'produce',
+                port: b.port,
+                topic: spec.topic,
+                records: sc.records,
+                size: sc.size,
+                acks: sc.acks,
+                codec: sc.codec,
+              });
+            }),
+          );
+          if (!m) continue;
+          r[b.name].push(m.recordsPerSec);
+          r.details[b.name].push(m);
+          log(
+            `${r.label} [${sc.generator}] ${b.name} t${t}: ${Math.round(m.recordsPerSec).toLocaleString('en-US')} rec/s, ${m.mibPerSec.toFixed(1)} MiB/s`,
+          );
+          if (topicOf(sc) === topicOf(CONSUME_SOURCE)) {
+            const c = row('cost-cpu-produce', {
+              kind: 'cost',
+              label: `broker CPU per GiB produced (${CONSUME_SOURCE.size} B records, ProducerPerformance)`,
+              unit: 'CPU s/GiB',
+              higherIsBetter: false,
+            });
+            c[b.name].push(m.cpuSec / ((m.records * sc.size) / 2 ** 30));
+          }
+        }
+      }
+      // Consumers read the topic ProducerPerformance filled above.
+      const consumers: Array<'kafka-perf' | 'sluice-client'> = withSluiceClient
+        ? ['kafka-perf', 'sluice-client']
+        : ['kafka-perf'];
+      for (const g of consumers) {
+        const src = CONSUME_SOURCE;
+        const r = row(`consume/${g}`, {
+          kind: 'consume',
+          label: `consume ${sizeLabel(src.size)}, ${src.partitions} p`,
+          generator: g,
+          unit: 'rec/s',
+          higherIsBetter: true,
+          size: src.size,
+        });
+        for (const b of bs) {
+          const m = await attempt(`${r.label} [${g}] on ${b.name}`, () =>
+            measured(b, () =>
+              g === 'kafka-perf'
+                ? kafkaConsumerPerf(b.port, topicOf(src), src.records, src.size, `bench-${t}-${Date.now()}`)
+                : sluiceClient({
+                    mode: 'consume',
+                    port: b.port,
+                    topic: topicOf(src),
+                    records: src.records,
+                    size: src.size,
+                  }),
+            ),
+          );
+          if (!m) continue;
+          r[b.name].push(m.recordsPerSec);
+          r.details[b.name].push(m);
+          log(
+            `${r.label} [${g}] ${b.name} t${t}: ${Math.round(m.recordsPerSec).toLocaleString('en-US')} rec/s, ${m.mibPerSec.toFixed(1)} MiB/s`,
+          );
+          if (g === 'kafka-perf') {
+            const c = row('cost-cpu-consume', {
+              kind: 'cost',
+              label: `broker CPU per GiB consumed (${src.size} B records, ConsumerPerformance)`,
+              unit: 'CPU s/GiB',
+              higherIsBetter: false,
+            });
+            c[b.name].push(m.cpuSec / ((m.records * src.size) / 2 ** 30));
+          }
+        }
+      }
+    } finally {
+      for (const b of bs) {
+        const s = rss
+          .get(b.name)
+          ?.stop()
+          .sort((x, y) => x - y);
+        if (s?.length) {
+          row('cost-rss-peak', {
+            kind: 'cost',
+            label: 'resident memory under load, peak',
+            unit: 'MiB',
+            higherIsBetter: false,
+          })[b.name].push(s[s.length - 1]);
+          row('cost-rss-median', {
+            kind: 'cost',
+            label: 'resident memory under load, median',
+            unit: 'MiB',
+            higherIsBetter: false,
+          })[b.name].push(s[s.length >> 1]);
+        }
+        await attempt(`stop ${b.name}`, () => b.stop());
+      }
+      rmSync(work, { recursive: true, force: true });
+      mkdirSync(work, { recursive: true });
+    }
+  }
+}
+
+async function latencyPhase(): Promise<void> {
+  const src = rows.get(`produce/kafka-perf/${topicOf(LATENCY_SOURCE)}`);
+  const sm = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[xs.length >> 1] : undefined);
+  const maxima = [sm(src?.sluice ?? []), sm(src?.kafka ?? [])].filter((x): x is number => x !== undefined);
+  if (maxima.length === 0) {
+    errors.push('latency: no measured maximum to take fractions of');
+    return;
+  }
+  const max = Math.min(...maxima);
+  for (let t = 1; t <= TRIALS; t++) {
+    const bs = brokers();
+    try {
+      for (const b of bs) {
+        await b.start(freshDir(b));
+        await createTopics(b.port, [
+          { name: 'lat', numPartitions: LATENCY_SOURCE.partitions },
+          { name: 'e2e', numPartitions: 1 },
+        ]);
+      }
+      for (const f of LATENCY_FRACTIONS) {
+        const rate = Math.max(100, Math.round(max * f));
+        const label = `latency ${sizeLabel(LATENCY_SOURCE.size)}, ${LATENCY_SOURCE.partitions} p, acks=all at ${Math.round(f * 100)}% of max (${rate.toLocaleString('en-US')} rec/s)`;
+        for (const b of bs) {
+          const spec: ProduceSpec = {
+            ...LATENCY_SOURCE,
+            topic: 'lat',
+            records: Math.min(rate * LATENCY_SECONDS, 1_000_000),
+            throughput: rate,
+          };
+          const m = await attempt(`${label} on ${b.name}`, () => measured(b, () => kafkaProducerPerf(b.port, spec)));
+          if (!m?.latencyMs) continue;
+          for (const [p, v] of [
+            ['p50', m.latencyMs.p50],
+            ['p99', m.latencyMs.p99],
+            ['p99.9', m.latencyMs.p999],
+          ] as const) {
+            const r = row(`latency/${f}/${p}`, {
+              kind: 'latency',
+              label: `${label} ${p}`,
+              generator: 'kafka-perf',
+              unit: 'ms',
+              higherIsBetter: false,
+              fraction: f,
+              percentile: p,
+            });
+            r[b.name].push(v ?? Number.NaN);
+            r.details[b.name].push(m);
+          }
+          log(
+            `${label} ${b.name} t${t}: p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms, p99.9 ${m.latencyMs.p999} ms (achieved ${Math.round(m.recordsPerSec)} rec/s)`,
+          );
+        }
+      }
+      // End to end (produce → consume), one record at a time, with Kafka's EndToEndLatency tool.
+      const e2eRecords = QUICK ? 200 : 2000;
+      for (const b of bs) {
+        const m = await attempt(`end-to-end latency on ${b.name}`, () =>
+          measured(b, () => kafkaEndToEnd(b.port, 'e2e', e2eRecords, LATENCY_SOURCE.size)),
+        );
+        if (!m?.latencyMs) continue;
+        for (const [p, v] of [
+          ['p50', m.latencyMs.p50],
+          ['p99', m.latencyMs.p99],
+          ['p99.9', m.latencyMs.p999],
+        ] as const) {
+          const r = row(`e2e/${p}`, {
+            kind: 'latency',
+            label: `end-to-end ${sizeLabel(LATENCY_SOURCE.size)}, one at a time, acks=all ${p}`,
+            generator: 'kafka-e2e',
+            unit: 'ms',
+            higherIsBetter: false,
+            percentile: p,
+          });
+          r[b.name].push(v ?? Number.NaN);
+          r.details[b.name].push(m);
+        }
+        log(
+          `end-to-end ${b.name} t${t}: p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms, p99.9 ${m.latencyMs.p999} ms`,
+        );
+      }
+    } finally {
+      for (const b of bs) await attempt(`stop ${b.name}`, () => b.stop());
+      rmSync(work, { recursive: true, force: true });
+      mkdirSync(work, { recursive: true });
+    }
+  }
+}
+
+/** Waits until a fresh client sees every partition of `topic` with a leader. */
+async function partitionsReady(port: number, topic: string, count: number, deadlineMs: number): Promise<number> {
+  const until = performance.now() + deadlineMs;
+  const admin = new Kafka({ brokers: [`127.0.0.1:${port}`], clientId: 'bench-ready', retries: 0 }).admin();
+  try {
+    while (performance.now() < until) {
+      try {
+        const [info] = await admin.describeTopics([topic]);
+        if (
+          info &&
+          info.partitions.length === count &&
+          info.partitions.every((p) => p.leader >= 0 && p.errorCode === 0)
+        )
+          return performance.now();
+      } catch {}
+      await sleep(20);
+    }
+  } finally {
+    await admin.close();
+  }
+  throw new Error(`${topic} not ready within ${deadlineMs} ms`);
+}
+
+async function startupPhase(): Promise<void> {
+  const trials = TRIALS;
+  for (let t = 1; t <= trials; t++) {
+    for (const b of brokers()) {
+      const dir = freshDir(b);
+      await attempt(`start-up of ${b.name}`, async () => {
+        try {
+          // The first start formats Kafka's dir (kafka-storage format); time the second, on the formatted empty dir.
+          await b.start(dir);
+          await b.stop();
+          const s = await b.start(dir);
+          row('cost-startup', {
+            kind: 'cost',
+            label: 'start-up, empty data dir (spawn → ApiVersions answers)',
+            unit: 's',
+            higherIsBetter: false,
+          })[b.name].push(s);
+          const N = 1000;
+          await createTopics(b.port, [{ name: 'many', numPartitions: N }]);
+          await partitionsReady(b.port, 'many', N, 120_000);
+          await b.stop();
+          const t0 = performance.now();
+          const answered = await b.start(dir);
+          const ready = await partitionsReady(b.port, 'many', N, 120_000);
+          row('cost-restart', {
+            kind: 'cost',
+            label: 'restart with 1,000 partitions (spawn → ApiVersions answers)',
+            unit: 's',
+            higherIsBetter: false,
+          })[b.name].push(answered);
+          row('cost-restart-ready', {
+            kind: 'cost',
+            label: 'restart with 1,000 partitions (spawn → all 1,000 leaders in Metadata)',
+            unit: 's',
+            higherIsBetter: false,
+          })[b.name].push((ready - t0) / 1000);
+          log(
+            `start-up ${b.name} t${t}: ${s.toFixed(2)} s; restart with ${N} partitions: answers ${answered.toFixed(2)} s, ready ${((ready - t0) / 1000).toFixed(2)} s`,
+          );
+        } finally {
+          await b.stop();
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+    }
+  }
+}
+
+async function limitsPhase(): Promise<Record<string, Limit>> {
+  log('limits: loopback TCP with iperf3');
+  const tcp = await attempt('iperf3', () => loopbackTcp(QUICK ? 2 : 5, log));
+  log(`limits: loopback TCP ${tcp?.value?.toFixed(0) ?? tcp?.note} MiB/s; sequential write with fdatasync (dd)`);
+  const disk = await attempt('dd', () => diskWrite(QUICK ? 256 : 1024));
+  log(`limits: disk ${disk?.value?.toFixed(0) ?? disk?.note} MiB/s`);
+  return {
+    loopbackTcp: tcp ?? { unit: 'MiB/s', note: 'failed' },
+    diskFdatasync: disk ?? { unit: 'MiB/s', note: 'failed' },
+  };
+}
+
+// ------------------------------------------------------------------------------------------- main
+
+async function main(): Promise<number> {
+  log(`${QUICK ? 'quick' : 'full'} run, ${TRIALS} trial(s), load average ${loadAverage().join(' ')}`);
+  await ensureKafkaInstalled();
+  const loadBefore = loadAverage();
+  const limits = await limitsPhase();
+  const rdkafka = await attempt('rdkafka_performance', () => ensureRdkafkaPerf(log));
+  const notes: string[] = [];
+  const generators: Generator[] = ['kafka-perf'];
+  if (rdkafka) generators.push('rdkafka');
+  else notes.push('rdkafka_performance unavailable (node-rdkafka build failed or disabled): its rows are missing.');
+  generators.push('sluice-client');
+  const scenarios = produceScenarios(generators);
+  log(`${scenarios.length} producer scenarios × ${TRIALS} trial(s) × 2 brokers`);
+  await throughputPhase(scenarios, rdkafka, true);
+  await latencyPhase();
+  await startupPhase();
+  const loadAfter = loadAverage();
+  const uptime = (await run('uptime', [], { timeoutMs: 5000 })).stdout.trim();
+  const report: Report = {
+    startedAt: new Date(Date.now() - (performance.now() - started)).toISOString(),
+    seconds: (performance.now() - started) / 1000,
+    quick: QUICK,
+    trials: TRIALS,
+    machine: await machineInfo(),
+    load: { before: loadBefore, after: loadAfter, uptime },
+    limits,
+    rows: [...rows.values()],
+    errors,
+    notes,
+  };
+  const files = writeOutputs(report, OUT, !QUICK ? join(ROOT, 'BENCHMARKS.md') : undefined);
+  log(`wrote ${files.join(', ')}`);
+  rmSync(work, { recursive: true, force: true });
+
+  // The smoke check: every scenario produced numbers for both brokers (never how fast).
+  const empty = report.rows.filter(
+    (r) => r.sluice.filter(Number.isFinite).length === 0 || r.kafka.filter(Number.isFinite).length === 0,
+  );
+  const kinds = new Set(report.rows.map((r) => r.kind));
+  const missingKinds = ['produce', 'consume', 'latency', 'cost'].filter((k) => !kinds.has(k as Row['kind']));
+  const missingLimits = Object.entries(limits).filter(([, l]) => l.value === undefined);
+  const generatorsSeen = new Set(report.rows.filter((r) => r.kind === 'produce').map((r) => r.generator));
+  const missingGenerators = generators.filter((g) => !generatorsSeen.has(g));
+  for (const r of empty) log(`CHECK FAILED: no numbers for ${r.label} [${r.generator ?? ''}]`);
+  for (const k of missingKinds) log(`CHECK FAILED: no ${k} rows`);
+  for (const [k, l] of missingLimits) log(`CHECK FAILED: limit ${k} missing (${l.note})`);
+  for (const g of missingGenerators) log(`CHECK FAILED: no producer row for ${g}`);
+  const ok =
+    empty.length === 0 && missingKinds.length === 0 && missingLimits.length === 0 && missingGenerators.length === 0;
+  log(`${ok ? 'OK' : 'FAILED'}: ${report.rows.length} rows, ${errors.length} error(s), ${report.seconds.toFixed(0)} s`);
+  return ok ? 0 : 1;
+}
+
+process.exitCode = await main().catch((e) => {
+  log(`FATAL ${(e as Error).stack}`);
+  return 2;
+});
+// Clients may hold timers; the run is over.
+process.exit(process.exitCode);

@@ -1,0 +1,122 @@
+// The two brokers under test behind one interface: start on a data dir (timed until ApiVersions answers),
+// the pid to sample, and a clean stop.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run, waitExit, waitForBroker } from './proc.js';
+
+export type BrokerName = 'sluice' | 'kafka';
+
+export interface Broker {
+  readonly name: BrokerName;
+  readonly port: number;
+  /** Starts on `dir` (created if missing); resolves with seconds from spawn to the first ApiVersions answer. */
+  start(dir: string): Promise<number>;
+  pid(): number;
+  stop(): Promise<void>;
+}
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const SLUICE_CLI = join(ROOT, 'apps/broker/dist/cli.js');
+export const KAFKA_SCRIPT = join(ROOT, 'scripts/reference-kafka/reference-kafka.sh');
+
+export class SluiceBroker implements Broker {
+  readonly name = 'sluice' as const;
+  private child: ChildProcess | undefined;
+  /** `profileDir` runs the broker under `node --cpu-prof`. */
+  constructor(
+    readonly port: number,
+    private readonly profileDir?: string,
+  ) {}
+
+  async start(dir: string): Promise<number> {
+    mkdirSync(dir, { recursive: true });
+    const log = openSync(join(dir, '..', `sluice-${this.port}.log`), 'a');
+    const prof = this.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${this.profileDir}`] : [];
+    const t0 = performance.now();
+    const child = spawn(
+      process.execPath,
+      [...prof, SLUICE_CLI, 'broker', '--port', String(this.port), '--data-dir', join(dir, 'data')],
+      { stdio: ['ignore', log, log], env: { ...process.env, LOG_LEVEL: 'warn' } },
+    );
+    this.child = child;
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`sluice exited with ${code} during start (log in ${dir}/..)`))),
+    );
+    exited.catch(() => {});
+    const t1 = await Promise.race([waitForBroker(this.port, 60_000), exited]);
+    return (t1 - t0) / 1000;
+  }
+
+  pid(): number {
+    if (!this.child?.pid) throw new Error('sluice is not running');
+    return this.child.pid;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child?.pid || child.exitCode !== null) return;
+    const gone = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000).unref());
+    if ((await Promise.race([gone, timeout])) === 'timeout') {
+      child.kill('SIGKILL');
+      await gone;
+    }
+    this.child = undefined;
+  }
+}
+
+export class KafkaBroker implements Broker {
+  readonly name = 'kafka' as const;
+  private dir: string | undefined;
+  private pidValue: number | undefined;
+  constructor(readonly port: number) {}
+
+  async start(dir: string): Promise<number> {
+    mkdirSync(dir, { recursive: true });
+    this.dir = dir;
+    const t0 = performance.now();
+    // The script formats the dir the first time, then starts the JVM in the background; poll beside it.
+    const script = run('bash', [KAFKA_SCRIPT, 'start', '--port', String(this.port), '--dir', dir], {
+      timeoutMs: 120_000,
+    });
+    const t1 = await Promise.race([
+      waitForBroker(this.port, 120_000),
+      script.then((r) => {
+        if (r.code !== 0) throw new Error(`kafka start failed: ${r.stderr.slice(-1500)}`);
+        return new Promise<never>(() => {});
+      }),
+    ]);
+    const r = await script;
+    if (r.code !== 0) throw new Error(`kafka start failed: ${r.stderr.slice(-1500)}`);
+    this.pidValue = Number(readFileSync(join(dir, 'kafka.pid'), 'utf8').trim());
+    return (t1 - t0) / 1000;
+  }
+
+  pid(): number {
+    if (this.pidValue === undefined) throw new Error('kafka is not running');
+    return this.pidValue;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.dir) return;
+    const r = await run('bash', [KAFKA_SCRIPT, 'stop', '--port', String(this.port), '--dir', this.dir], {
+      timeoutMs: 60_000,
+    });
+    if (r.code !== 0) throw new Error(`kafka stop failed: ${r.stderr.slice(-1500)}`);
+    if (this.pidValue !== undefined) await waitExit(this.pidValue, 10_000);
+    this.pidValue = undefined;
+  }
+}
+
+/** Kafka's tools (ProducerPerformance, ConsumerPerformance, …) on the reference broker's classpath. */
+export function runKafkaClass(cls: string, args: readonly string[], timeoutMs: number) {
+  return run('bash', [KAFKA_SCRIPT, 'run-class', cls, ...args], { timeoutMs });
+}
+
+export async function ensureKafkaInstalled(): Promise<void> {
+  const r = await run('bash', [KAFKA_SCRIPT, 'install'], { timeoutMs: 600_000 });
+  if (r.code !== 0) throw new Error(`reference Kafka install failed: ${r.stderr.slice(-1500)}`);
+}

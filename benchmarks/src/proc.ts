@@ -1,0 +1,166 @@
+// Child processes and /proc readings: CPU time, resident memory, and running commands with a timeout.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** utime + stime of a process in seconds, or undefined once it is gone. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** VmRSS in MiB, or undefined once the process is gone. */
+export function rssMiB(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Samples a process's RSS every `everyMs` until stopped; keeps at most `max` samples (the oldest are thinned). */
+export class RssSampler {
+  readonly samples: number[] = [];
+  private readonly timer: NodeJS.Timeout;
+  constructor(
+    private readonly pid: number,
+    everyMs = 200,
+    private readonly max = 10_000,
+  ) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), everyMs);
+  }
+  private sample(): void {
+    const v = rssMiB(this.pid);
+    if (v === undefined) return;
+    if (this.samples.length >= this.max)
+      this.samples.splice(0, this.samples.length, ...this.samples.filter((_, i) => i % 2 === 0));
+    this.samples.push(v);
+  }
+  stop(): number[] {
+    clearInterval(this.timer);
+    this.sample();
+    return this.samples;
+  }
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+const MAX_CAPTURE = 4 << 20;
+
+/** Runs a command to completion (SIGKILL of its process group after `timeoutMs`), capturing bounded output. */
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { timeoutMs: number; cwd?: string; env?: NodeJS.ProcessEnv },
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let stdout = '';
+    let stderr = '';
+    // Keep the tail: summaries are printed last.
+    child.stdout.on('data', (d: Buffer) => {
+      stdout = (stdout + d.toString()).slice(-MAX_CAPTURE);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-MAX_CAPTURE);
+    });
+    const timer = setTimeout(() => {
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {}
+    }, opts.timeoutMs);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, seconds: (performance.now() - started) / 1000 });
+    });
+  });
+}
+
+/** Sends an ApiVersions v0 request and resolves true when a response with error code 0 comes back. */
+export function apiVersionsAnswers(port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const clientId = Buffer.from('bench-probe');
+    const frame = Buffer.alloc(4 + 2 + 2 + 4 + 2 + clientId.length);
+    let o = frame.writeInt32BE(frame.length - 4, 0);
+    o = frame.writeInt16BE(18, o); // ApiVersions
+    o = frame.writeInt16BE(0, o);
+    o = frame.writeInt32BE(1, o);
+    o = frame.writeInt16BE(clientId.length, o);
+    clientId.copy(frame, o);
+    let got = Buffer.alloc(0);
+    const s = connect(port, '127.0.0.1');
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    s.on('connect', () => s.write(frame));
+    s.on('data', (d) => {
+      got = Buffer.concat([got, d]);
+      // size(4) correlationId(4) errorCode(2)
+      if (got.length >= 10) done(got.readInt32BE(4) === 1 && got.readInt16BE(8) === 0);
+    });
+    s.on('error', () => done(false));
+    s.on('close', () => done(false));
+  });
+}
+
+/** Polls until ApiVersions answers; resolves with the time it first did (performance.now()), rejects after the deadline. */
+export async function waitForBroker(port: number, deadlineMs: number, everyMs = 10): Promise<number> {
+  const until = performance.now() + deadlineMs;
+  while (performance.now() < until) {
+    if (await apiVersionsAnswers(port, 500)) return performance.now();
+    await sleep(everyMs);
+  }
+  throw new Error(`broker on port ${port} did not answer within ${deadlineMs} ms`);
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function waitExit(pid: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const until = Date.now() + timeoutMs;
+    const tick = () => {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        resolve(true);
+        return;
+      }
+      if (Date.now() > until) resolve(false);
+      else setTimeout(tick, 20);
+    };
+    tick();
+  });
+}
+
+/** 1-minute load average. */
+export function loadAverage(): number[] {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
+}

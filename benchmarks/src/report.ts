@@ -1,0 +1,287 @@
+// Results of a run: the JSON record, the Markdown table, the SVG charts, and BENCHMARKS.md.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, relative } from 'node:path';
+import type { Limit } from './limits.js';
+import { run } from './proc.js';
+import { fmt, type Summary, summarize } from './stats.js';
+import { barChart } from './svg.js';
+
+export interface Row {
+  id: string;
+  kind: 'produce' | 'consume' | 'latency' | 'cost';
+  label: string;
+  generator?: string;
+  unit: string;
+  higherIsBetter: boolean;
+  /** Record size, for throughput rows (MiB/s = rec/s × size). */
+  size?: number;
+  fraction?: number;
+  percentile?: string;
+  sluice: number[];
+  kafka: number[];
+  details: { sluice: unknown[]; kafka: unknown[] };
+}
+
+export interface Report {
+  startedAt: string;
+  seconds: number;
+  quick: boolean;
+  trials: number;
+  machine: Record<string, string | number>;
+  load: { before: number[]; after: number[]; uptime: string };
+  limits: Record<string, Limit>;
+  rows: Row[];
+  errors: string[];
+  notes: string[];
+}
+
+export async function machineInfo(): Promise<Record<string, string | number>> {
+  const sh = async (c: string) => (await run('sh', ['-c', c], { timeoutMs: 10_000 })).stdout.trim();
+  return {
+    nproc: Number(await sh('nproc')),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    freeG: await sh('free -g | sed -n 2p'),
+    kernel: await sh('uname -sr'),
+    node: process.version,
+    java: await sh('java -version 2>&1 | head -1'),
+    kafka: process.env.SLUICE_KAFKA_VERSION ?? '4.1.2',
+  };
+}
+
+const GENERATORS: Record<string, string> = {
+  'kafka-perf': 'ProducerPerformance / ConsumerPerformance',
+  rdkafka: 'rdkafka_performance',
+  'sluice-client': '@sluice/client',
+  'kafka-e2e': 'EndToEndLatency',
+};
+
+const MiB = 2 ** 20;
+const range = (s: Summary | undefined, scale = 1) =>
+  s
+    ? s.n > 1
+      ? `${fmt(s.median * scale)} (${fmt(s.min * scale)}–${fmt(s.max * scale)})`
+      : fmt(s.median * scale)
+    : '–';
+
+function limitFor(r: Row, limits: Record<string, Limit>): number | undefined {
+  const tcp = limits.loopbackTcp?.value;
+  const disk = limits.diskFdatasync?.value;
+  if (r.kind === 'consume') return tcp;
+  if (r.kind === 'produce') return tcp !== undefined && disk !== undefined ? Math.min(tcp, disk) : (tcp ?? disk);
+  return undefined;
+}
+
+export function markdownTable(rep: Report): string {
+  const out: string[] = [];
+  out.push('| scenario | generator | Sluice | Kafka | Sluice/Kafka | limit |');
+  out.push('| --- | --- | ---: | ---: | ---: | ---: |');
+  for (const r of rep.rows) {
+    const s = summarize(r.sluice);
+    const k = summarize(r.kafka);
+    const ratio = s && k && k.median !== 0 ? `${(s.median / k.median).toFixed(2)}×` : '–';
+    const gen = r.generator ? (GENERATORS[r.generator] ?? r.generator) : '';
+    if (r.size !== undefined) {
+      // Throughput: records/s, and MiB/s beside it so it reads against the physical limit.
+      const lim = limitFor(r, rep.limits);
+      const mib = (x: Summary | undefined) => (x ? ` · ${fmt((x.median * (r.size ?? 0)) / MiB)} MiB/s` : '');
+      const pct = s && lim ? ` (Sluice at ${(((s.median * (r.size ?? 0)) / MiB / lim) * 100).toFixed(0)}%)` : '';
+      out.push(
+        `| ${r.label} | ${gen} | ${range(s)} rec/s${mib(s)} | ${range(k)} rec/s${mib(k)} | ${ratio} | ${lim ? `${fmt(lim)} MiB/s${pct}` : '–'} |`,
+      );
+    } else {
+      out.push(`| ${r.label} | ${gen} | ${range(s)} ${r.unit} | ${range(k)} ${r.unit} | ${ratio} | – |`);
+    }
+  }
+  for (const [name, l] of Object.entries(rep.limits)) {
+    const what =
+      name === 'loopbackTcp'
+        ? 'machine: loopback TCP, one stream (iperf3)'
+        : 'machine: sequential write + fdatasync (dd, 1 MiB blocks)';
+    out.push(`| ${what} | | | | | ${l.value !== undefined ? `${fmt(l.value)} ${l.unit}` : `n/a: ${l.note}`} |`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+const COLORS = { Sluice: '#1f77b4', Kafka: '#d62728' };
+
+function chart(
+  title: string,
+  unit: string,
+  rows: Row[],
+  label: (r: Row) => string,
+  scale: (r: Row) => number = () => 1,
+): string {
+  const sc = (xs: number[], f: number) => summarize(xs.map((x) => x * f));
+  return barChart({
+    title,
+    unit,
+    colors: COLORS,
+    rows: rows.map((r) => ({
+      label: label(r),
+      bars: [
+        { series: 'Sluice', value: sc(r.sluice, scale(r)) },
+        { series: 'Kafka', value: sc(r.kafka, scale(r)) },
+      ],
+    })),
+  });
+}
+
+const short = (r: Row) =>
+  `${r.label.replace(/^(produce|consume) /, '')} · ${r.generator === 'kafka-perf' ? 'Kafka tool' : r.generator === 'rdkafka' ? 'librdkafka' : '@sluice/client'}`;
+
+/** Writes <out>/<stamp>.json and .md, <out>/latest.md and the SVGs; rewrites BENCHMARKS.md when given. */
+export function writeOutputs(rep: Report, outDir: string, benchmarksMd?: string): string[] {
+  mkdirSync(outDir, { recursive: true });
+  const stamp = rep.startedAt.replace(/[:.]/g, '-');
+  const files: string[] = [];
+  const write = (name: string, text: string) => {
+    const p = join(outDir, name);
+    writeFileSync(p, text);
+    files.push(p);
+    return p;
+  };
+  write(`${stamp}.json`, `${JSON.stringify(rep, null, 1)}\n`);
+  const table = markdownTable(rep);
+  write(`${stamp}.md`, table);
+  write('latest.md', table);
+  const produce = rep.rows.filter((r) => r.kind === 'produce');
+  const consume = rep.rows.filter((r) => r.kind === 'consume');
+  const latency = rep.rows.filter((r) => r.kind === 'latency');
+  const mib = (r: Row) => (r.size ?? 0) / MiB;
+  const svgs = {
+    produce: write(
+      'produce-throughput.svg',
+      chart('Producer throughput (median, whiskers min–max)', 'MiB/s', produce, short, mib),
+    ),
+    produceRecords: write(
+      'produce-records.svg',
+      chart('Producer throughput (median, whiskers min–max)', 'records/s', produce, short),
+    ),
+    consume: write(
+      'consume-throughput.svg',
+      chart('Consumer throughput (median, whiskers min–max)', 'MiB/s', consume, short, mib),
+    ),
+    latency: write(
+      'latency.svg',
+      chart('Latency percentiles (median over trials)', 'ms', latency, (r) =>
+        r.label
+          .replace(/^latency /, '')
+          .replace(/ \(.*\)/, '')
+          .replace(/, one at a time/, ''),
+      ),
+    ),
+    cost: write(
+      'cost.svg',
+      chart(
+        'Broker cost (lower is better)',
+        'MiB, CPU s/GiB, s',
+        rep.rows.filter((r) => r.kind === 'cost'),
+        (r) => `${r.label.replace(/ \(.*\)/, '')} [${r.unit}]`,
+      ),
+    ),
+  };
+  if (benchmarksMd) {
+    const rel = (p: string) => relative(join(benchmarksMd, '..'), p);
+    writeFileSync(
+      benchmarksMd,
+      benchmarksText(
+        rep,
+        table,
+        Object.fromEntries(Object.entries(svgs).map(([k, v]) => [k, rel(v)])),
+        rel(join(outDir, `${stamp}.json`)),
+      ),
+    );
+    files.push(benchmarksMd);
+  }
+  return files;
+}
+
+function ratioOf(rep: Report, pred: (r: Row) => boolean): string {
+  const rs = rep.rows
+    .filter(pred)
+    .map((r) => {
+      const s = summarize(r.sluice);
+      const k = summarize(r.kafka);
+      return s && k && k.median ? s.median / k.median : undefined;
+    })
+    .filter((x): x is number => x !== undefined);
+  if (rs.length === 0) return '–';
+  const lo = Math.min(...rs);
+  const hi = Math.max(...rs);
+  return lo === hi ? `${lo.toFixed(2)}×` : `${lo.toFixed(2)}×–${hi.toFixed(2)}×`;
+}
+
+function benchmarksText(rep: Report, table: string, svg: Record<string, string>, json: string): string {
+  const m = rep.machine;
+  const loaded = Math.max(...rep.load.before, ...rep.load.after) >= Number(m.nproc) * 0.75;
+  const headline = [
+    `- producer throughput, Sluice/Kafka: ${ratioOf(rep, (r) => r.kind === 'produce')} (goal ≥ 1.2×)`,
+    `- consumer throughput, Sluice/Kafka: ${ratioOf(rep, (r) => r.kind === 'consume')} (goal ≥ 1.2×)`,
+    `- p99 latency, Sluice/Kafka: ${ratioOf(rep, (r) => r.kind === 'latency' && r.percentile === 'p99')} (goal ≤ 0.5×)`,
+    `- resident memory under load (peak), Sluice/Kafka: ${ratioOf(rep, (r) => r.id === 'cost-rss-peak')} (goal ≤ 0.25×)`,
+    `- start-up, Sluice/Kafka: ${ratioOf(rep, (r) => r.id === 'cost-startup')} (goal ≤ 0.1×)`,
+  ];
+  return `# Benchmarks: Sluice against Apache Kafka
+
+Generated by \`npm run bench\` (benchmarks/, package \`@sluice/benchmarks\`) on ${rep.startedAt}; the run took
+${(rep.seconds / 60).toFixed(1)} min. Raw data: [${json}](${json}). Smoke run: \`npm run bench -- --quick\`.
+
+## Headline (ratios of medians)
+
+${headline.join('\n')}
+
+## Method
+
+- **Same machine, same run, alternating.** Every scenario runs against Sluice (\`apps/broker\`, built with
+  \`tsc\`, run with \`node\`) and against the reference Apache Kafka ${m.kafka} (single-node KRaft, combined
+  broker+controller, \`scripts/reference-kafka\`, heap \`-Xms256m -Xmx512m\`, Kafka's G1 flags), one after the
+  other: Sluice, Kafka, Sluice, Kafka, … Both brokers use their default durability (no fsync per write).
+- **Trials.** ${rep.trials} trial(s). Each trial starts both brokers on fresh, empty data dirs; every load in
+  the trial gets its own pre-created topic. Figures are the **median over trials**, with **min–max** in
+  brackets and as whiskers on the charts. The ratio column is Sluice's median over Kafka's.
+- **Load generators** (each its own process on the same machine, so they compete for the same cores):
+  - Kafka's \`ProducerPerformance\` and \`ConsumerPerformance\` (the tools behind \`kafka-producer-perf-test\`
+    / \`kafka-consumer-perf-test\`), default client settings except \`acks\` and \`compression.type\`;
+    consumer throughput is its \`fetch.nMsg.sec\` (excludes the group join).
+  - librdkafka's \`rdkafka_performance\` (built from node-rdkafka 3.6's bundled librdkafka 2.12, outside the
+    repository, in \`~/.cache/sluice/rdkafka\`; Debian's librdkafka-dev does not ship it).
+  - \`@sluice/client\` (\`benchmarks/src/sluice-gen.ts\`): a producer with up to 16,384 outstanding sends and
+    its default batching; a consumer without a group reading every partition from the earliest offset.
+- **Latency.** ProducerPerformance with \`--throughput\` fixed at 10%, 50% and 80% of the lower of the two
+  brokers' median maxima for the same scenario (1 KiB, 6 partitions, acks=all), so both brokers carry the
+  same offered load; percentiles are send → acknowledgement. Kafka's \`EndToEndLatency\` adds produce →
+  consume percentiles, one record at a time.
+- **Broker cost.** Resident memory is VmRSS from \`/proc/<pid>/status\`, sampled every 250 ms over the
+  throughput trial (peak and median) and once idle after start. CPU per GiB is utime+stime from
+  \`/proc/<pid>/stat\` of the broker around one load, over the record bytes moved. Start-up is process
+  spawn → first ApiVersions answer on an empty data dir (Kafka's dir already formatted, as in a deployment).
+  Restart with 1,000 partitions: create a 1,000-partition topic, stop cleanly, time the restart until
+  ApiVersions answers and until Metadata shows all 1,000 leaders.
+- **Machine limits, same run.** Loopback TCP with iperf3 (one stream) and sequential writes of 1 GiB with
+  \`dd … conv=fdatasync\`. The limit column is min(TCP, disk) for producer rows and TCP for consumer rows.
+
+## Machine
+
+- ${m.nproc} cores (\`nproc\`), ${m.cpu}; memory (\`free -g\`): \`${m.freeG}\`
+- ${m.kernel}; Node ${m.node}; ${m.java}
+- Load average (1, 5, 15 min) before: ${rep.load.before.join(', ')}; after: ${rep.load.after.join(', ')}
+${loaded ? `- **Shared, loaded machine**: other engineers' builds and tests ran on the same ${m.nproc} cores during this run (load average above), so absolute figures are low and noisy; Sluice and Kafka alternated under the same conditions, which is what the ratios rely on.\n` : ''}
+## Results
+
+${table}
+${rep.errors.length ? `\nErrors during the run (those trials are missing from the medians):\n\n${rep.errors.map((e) => `- ${e}`).join('\n')}\n` : ''}${rep.notes.length ? `\n${rep.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}
+## Charts
+
+![producer throughput, MiB/s](${svg.produce})
+
+![producer throughput, records/s](${svg.produceRecords})
+
+![consumer throughput](${svg.consume})
+
+![latency percentiles](${svg.latency})
+
+![broker cost](${svg.cost})
+`;
+}

@@ -1,0 +1,93 @@
+// @sluice/client load generator, run as a child process by the harness:
+//   tsx --conditions=sluice-source sluice-gen.ts '{"mode":"produce","port":9092,"topic":"t","records":1000,"size":100,"acks":"1","codec":"none"}'
+// Prints one JSON line (a Measurement) on stdout.
+import { Kafka, topic } from '@sluice/client';
+import type { Measurement, SluiceGenConfig } from './generators.js';
+
+const MiB = 1024 * 1024;
+const cfg = JSON.parse(process.argv[2] ?? '{}') as SluiceGenConfig;
+if (!(cfg.records > 0 && cfg.size > 0 && cfg.port > 0 && cfg.topic)) throw new Error(`bad config ${process.argv[2]}`);
+const kafka = new Kafka({ brokers: [`127.0.0.1:${cfg.port}`], clientId: 'sluice-bench' });
+const t = topic(cfg.topic);
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+async function produce(): Promise<Measurement> {
+  const producer = kafka.producer({
+    acks: cfg.acks === 'all' ? 'all' : 1,
+    compression: cfg.codec ?? 'none',
+    idempotent: false,
+  });
+  // Random upper-case letters like ProducerPerformance, from a small pool so generation costs nothing.
+  const pool = Array.from({ length: 64 }, () =>
+    Buffer.from(Array.from({ length: cfg.size }, () => 65 + Math.floor(Math.random() * 26))),
+  );
+  const latency = new Float64Array(cfg.records);
+  const WINDOW = 16_384; // outstanding sends at most: bounds the promises held
+  let pending: Promise<unknown>[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < cfg.records; i++) {
+    const s = performance.now();
+    pending.push(
+      producer.send(t, { value: pool[i & 63] }).then(() => {
+        latency[i] = performance.now() - s;
+      }),
+    );
+    if (pending.length >= WINDOW) {
+      await Promise.all(pending);
+      pending = [];
+    }
+  }
+  await Promise.all(pending);
+  await producer.flush();
+  const seconds = (performance.now() - t0) / 1000;
+  await producer.close();
+  latency.sort();
+  let sum = 0;
+  for (const v of latency) sum += v;
+  const rps = cfg.records / seconds;
+  return {
+    records: cfg.records,
+    recordsPerSec: rps,
+    mibPerSec: (rps * cfg.size) / MiB,
+    seconds,
+    latencyMs: {
+      avg: sum / cfg.records,
+      p50: percentile(latency, 0.5),
+      p99: percentile(latency, 0.99),
+      p999: percentile(latency, 0.999),
+      max: latency[latency.length - 1],
+    },
+  };
+}
+
+async function consume(): Promise<Measurement> {
+  const consumer = kafka.consumer({ autoOffsetReset: 'earliest', autoCommit: false });
+  let count = 0;
+  let t0 = 0;
+  let finish!: () => void;
+  const done = new Promise<void>((r) => {
+    finish = r;
+  });
+  const running = consumer.run(t, (batch) => {
+    // The clock starts at the first fetched batch, like ConsumerPerformance's fetch.time.ms.
+    if (t0 === 0) t0 = performance.now();
+    count += batch.length;
+    if (count >= cfg.records) finish();
+  });
+  running.catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+  await done;
+  const seconds = (performance.now() - t0) / 1000;
+  await Promise.race([consumer.close(), new Promise((r) => setTimeout(r, 5000))]);
+  const rps = count / seconds;
+  return { records: count, recordsPerSec: rps, mibPerSec: (rps * cfg.size) / MiB, seconds };
+}
+
+const result = cfg.mode === 'consume' ? await consume() : await produce();
+process.stdout.write(`${JSON.stringify(result)}\n`);
+process.exit(0);
