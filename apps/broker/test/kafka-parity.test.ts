@@ -3,10 +3,20 @@
 
 import { once } from 'node:events';
 import { createConnection } from 'node:net';
-import { ApiVersionsApi, type ApiVersionsResponse, ERROR_CODES, Reader, ResponseHeaderCodec } from '@sluice/protocol';
+import {
+  ApiVersionsApi,
+  type ApiVersionsResponse,
+  CreateTopicsApi,
+  ERROR_CODES,
+  MetadataApi,
+  Reader,
+  ResponseHeaderCodec,
+} from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
 import { RawClient, startInProcess, tempDir } from './helpers.js';
+
+const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 
 let broker: RunningBroker;
 let raw: RawClient;
@@ -58,5 +68,56 @@ describe('ApiVersions', () => {
     expect(ok.apiKeys.length).toBeGreaterThan(10);
     // v0-v2 carry no software name.
     expect((await raw.send(ApiVersionsApi, 2, {})).errorCode).toBe(0);
+  });
+});
+
+const creatable = (name: string, numPartitions = 1) => ({
+  name,
+  numPartitions,
+  replicationFactor: 1,
+  assignments: [],
+  configs: [],
+});
+
+async function createTopics(topics: ReturnType<typeof creatable>[], validateOnly = false, version = 7) {
+  return (await raw.send(CreateTopicsApi, version, { topics, timeoutMs: 5000, validateOnly })).topics;
+}
+
+describe('CreateTopics', () => {
+  it('answers a name given twice once, with INVALID_REQUEST, after the other results', async () => {
+    const r = await createTopics([creatable('ct-dup'), creatable('ct-single'), creatable('ct-dup')]);
+    expect(r.map((t) => [t.name, t.errorCode])).toEqual([
+      ['ct-single', 0],
+      ['ct-dup', ERROR_CODES.INVALID_REQUEST],
+    ]);
+    expect(r[1]).toMatchObject({ errorMessage: 'Duplicate topic name.', topicId: ZERO_UUID, numPartitions: -1 });
+    const md = await raw.send(MetadataApi, 12, {
+      topics: [{ topicId: ZERO_UUID, name: 'ct-dup' }],
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    });
+    expect(md.topics[0].errorCode).toBe(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION);
+  });
+
+  it('refuses a request of more than 10,000 partitions in all with POLICY_VIOLATION, every topic', async () => {
+    const r = await createTopics([creatable('ct-many-a', 6000), creatable('ct-many-b', 5000)], true);
+    expect(r.map((t) => [t.errorCode, t.errorMessage])).toEqual([
+      [ERROR_CODES.POLICY_VIOLATION, 'Excessively large number of partitions per request.'],
+      [ERROR_CODES.POLICY_VIOLATION, 'Excessively large number of partitions per request.'],
+    ]);
+    // Invalid counts do not add up; 10,000 in all is still allowed.
+    const ok = await createTopics([creatable('ct-many-c', 10_000), creatable('ct-many-d', -7)], true);
+    expect(ok.map((t) => t.errorCode)).toEqual([0, ERROR_CODES.INVALID_PARTITIONS]);
+  });
+
+  it('v5+: a failed topic has empty configs; validate-only returns a fresh topic id', async () => {
+    const [failed] = await createTopics([creatable('bad name!')]);
+    expect(failed.errorCode).toBe(ERROR_CODES.INVALID_TOPIC_EXCEPTION);
+    expect(failed.configs).toEqual([]);
+    const [a] = await createTopics([creatable('ct-vo')], true);
+    const [b] = await createTopics([creatable('ct-vo')], true);
+    expect(a.errorCode).toBe(0);
+    expect(a.topicId).not.toBe(ZERO_UUID);
+    expect(b.topicId).not.toBe(a.topicId);
   });
 });

@@ -10,9 +10,12 @@ import {
 import { ConfigResourceType, ConfigSource } from '../config/index.js';
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
+import { newTopicId } from '../state/metadata-store.js';
 import { errorCodeOf, errorMessageOf } from './partition-errors.js';
 
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+/** Kafka's controller writes at most this many records for one request (MAX_RECORDS_PER_USER_OP). */
+const MAX_PARTITIONS_PER_REQUEST = 10_000;
 
 export function createTopicsHandler(broker: BrokerContext): ApiHandler<CreateTopicsRequest, CreateTopicsResponse> {
   /** Partition count of a request entry, after Kafka's checks of the count, factor and assignments. */
@@ -69,39 +72,59 @@ export function createTopicsHandler(broker: BrokerContext): ApiHandler<CreateTop
     // v0-v1 were removed in Kafka 4 (KIP-896).
     minVersion: 2,
     maxVersion: 7,
-    handle(req, ctx) {
-      const counts = new Map<string, number>();
-      for (const t of req.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
-      const topics = req.topics.map((t): CreateTopicsResponseCreatableTopicResult => {
-        const result: CreateTopicsResponseCreatableTopicResult = {
-          name: t.name,
+    handle(req) {
+      const failed = (name: string, errorCode: number, errorMessage: string | null) =>
+        ({
+          name,
           topicId: ZERO_UUID,
-          errorCode: 0,
-          errorMessage: null,
+          errorCode,
+          errorMessage,
           topicConfigErrorCode: 0,
           numPartitions: -1,
           replicationFactor: -1,
-          configs: null,
+          // v5+: Kafka sends an empty Configs array (not null) for a topic it did not create.
+          configs: [],
+        }) satisfies CreateTopicsResponseCreatableTopicResult;
+
+      // A name given twice is refused once, after the other results, and creates nothing (as Kafka's controller).
+      const seen = new Set<string>();
+      const duplicates = new Set<string>();
+      for (const t of req.topics) {
+        if (seen.has(t.name)) duplicates.add(t.name);
+        seen.add(t.name);
+      }
+      const unique = req.topics.filter((t) => !duplicates.has(t.name));
+      // Kafka's controller refuses the whole request when its partitions exceed one batch of records.
+      let total = 0;
+      for (const t of unique) {
+        if (t.assignments.length > 0) total += t.assignments.length;
+        else if (t.numPartitions === -1) total += broker.config.get('num.partitions');
+        else if (t.numPartitions > 0) total += t.numPartitions;
+      }
+      if (total > MAX_PARTITIONS_PER_REQUEST) {
+        const message = 'Excessively large number of partitions per request.';
+        return {
+          throttleTimeMs: 0,
+          topics: req.topics.map((t) => failed(t.name, ERROR_CODES.POLICY_VIOLATION, message)),
         };
-        if ((counts.get(t.name) ?? 0) > 1) {
-          return {
-            ...result,
-            errorCode: ERROR_CODES.INVALID_REQUEST,
-            errorMessage: `Create topics request from client \`${ctx.header.clientId}\` contains multiple entries for the following topics: ${t.name}`,
-          };
-        }
+      }
+
+      const topics = unique.map((t): CreateTopicsResponseCreatableTopicResult => {
         try {
           const { partitions, replicationFactor } = partitionCount(t);
           broker.topics.validateCreate(t.name, partitions);
           const overrides = broker.configs.validateNewTopic(t.configs);
-          let topicId = ZERO_UUID;
-          if (!req.validateOnly) topicId = broker.topics.create(t.name, partitions, overrides).topicId;
+          // Validate-only answers carry a fresh id too, as Kafka's controller draws one before deciding.
+          const topicId = req.validateOnly ? newTopicId() : broker.topics.create(t.name, partitions, overrides).topicId;
           const described = broker.configs.describeConfigs([
             { resourceType: ConfigResourceType.TOPIC, resourceName: t.name, configurationKeys: null },
           ])[0];
           return {
-            ...result,
+            name: t.name,
             topicId,
+            errorCode: 0,
+            errorMessage: null,
+            topicConfigErrorCode: 0,
             numPartitions: partitions,
             replicationFactor,
             // Describe shows the broker's view; the request's overrides win (the topic may not exist yet).
@@ -117,9 +140,10 @@ export function createTopicsHandler(broker: BrokerContext): ApiHandler<CreateTop
             }),
           };
         } catch (err) {
-          return { ...result, errorCode: errorCodeOf(err), errorMessage: errorMessageOf(err) };
+          return failed(t.name, errorCodeOf(err), errorMessageOf(err));
         }
       });
+      for (const name of duplicates) topics.push(failed(name, ERROR_CODES.INVALID_REQUEST, 'Duplicate topic name.'));
       return { throttleTimeMs: 0, topics };
     },
   };
