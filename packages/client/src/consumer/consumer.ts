@@ -230,15 +230,19 @@ export class Consumer {
     for (;;) {
       const batch = await this.poll();
       if (batch === null) return;
+      // A batch is one partition's chunk: a seek or revoke while the loop works makes the rest stale.
+      const st = this.fetcher.states.get(tpKey(batch[0].topic, batch[0].partition));
+      if (st === undefined) continue;
+      const generation = st.generation;
       for (const r of batch) {
-        const st = this.fetcher.states.get(tpKey(r.topic, r.partition));
-        // A seek or revoke while the application worked makes the rest of the chunk stale.
-        if (st === undefined || r.offset < st.position) continue;
+        if (st.generation !== generation || this.fetcher.states.get(tpKey(r.topic, r.partition)) !== st) break;
+        if (r.offset < st.position) continue;
         try {
           yield r as ConsumerRecord<K, V>;
         } finally {
-          // Also on break: a record the loop has seen counts as consumed (as poll() in Kafka's clients).
-          this.advance(r);
+          // Also on break: a record the loop has seen counts as consumed (as poll() in Kafka's clients),
+          // unless the loop moved the partition meanwhile (seek, revoke).
+          if (st.generation === generation) this.advance(r);
         }
         if (this.closed) return;
       }
@@ -255,9 +259,11 @@ export class Consumer {
     for (;;) {
       const batch = await this.poll();
       if (batch === null) return;
-      await handler(batch as ConsumerRecord<K, V>[], ctx);
       const last = batch[batch.length - 1];
-      this.advance(last);
+      const st = this.fetcher.states.get(tpKey(last.topic, last.partition));
+      const generation = st?.generation;
+      await handler(batch as ConsumerRecord<K, V>[], ctx);
+      if (st !== undefined && st.generation === generation) this.advance(last);
     }
   }
 
