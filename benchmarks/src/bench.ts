@@ -55,7 +55,7 @@ interface ProduceScenario extends Omit<ProduceSpec, 'topic' | 'throughput'> {
 }
 
 const KiB = 1024;
-const recordsFor = (size: number) => (QUICK ? (size >= KiB ? 5_000 : 20_000) : size >= KiB ? 60_000 : 300_000);
+const recordsFor = (size: number) => (QUICK ? (size >= KiB ? 5_000 : 20_000) : size >= KiB ? 40_000 : 200_000);
 
 function produceScenarios(generators: readonly Generator[]): ProduceScenario[] {
   const out: ProduceScenario[] = [];
