@@ -230,7 +230,8 @@ export const BROKER_CONFIGS = {
   ),
   'log.message.timestamp.after.max.ms': def(
     'LONG',
-    LONG_MAX_STR,
+    // One hour since Kafka 4.0 (KIP-1030); Long.MAX_VALUE before.
+    '3600000',
     'cluster-wide',
     'How far a CreateTime message timestamp may be ahead of the broker clock',
     { validator: { min: 0 } },

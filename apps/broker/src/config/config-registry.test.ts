@@ -114,6 +114,14 @@ describe('DescribeConfigs for a topic', () => {
     expect(d.get('min.cleanable.dirty.ratio')!.configType).toBe(ConfigType.DOUBLE);
     expect(d.get('flush.messages')!.value).toBe('9223372036854775807');
     expect(d.get('cleanup.policy')!.configType).toBe(ConfigType.LIST);
+    // Kafka 4.x: future timestamps are refused beyond one hour by default; the tiered-storage switches of 3.9.
+    expect(d.get('message.timestamp.after.max.ms')).toMatchObject({
+      value: '3600000',
+      synonyms: [{ name: 'log.message.timestamp.after.max.ms', value: '3600000', source: ConfigSource.DEFAULT_CONFIG }],
+    });
+    for (const name of ['remote.log.copy.disable', 'remote.log.delete.on.disable']) {
+      expect(d.get(name)).toMatchObject({ value: 'false', configType: ConfigType.BOOLEAN, synonyms: [] });
+    }
     // Like Kafka: log.retention.ms has no default, and the synonyms before it are dropped.
     expect(d.get('retention.ms')).toMatchObject({
       value: '604800000',

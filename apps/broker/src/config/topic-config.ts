@@ -151,7 +151,8 @@ export const TOPIC_CONFIGS = {
   }),
   'message.timestamp.after.max.ms': def(
     'LONG',
-    LONG_MAX_STR,
+    // One hour since Kafka 4.0 (KIP-1030); Long.MAX_VALUE before.
+    '3600000',
     ['log.message.timestamp.after.max.ms'],
     'How far a CreateTime timestamp may be ahead of the broker clock',
     { min: 0 },
@@ -196,6 +197,18 @@ export const TOPIC_CONFIGS = {
     'false',
     ['log.preallocate'],
     'Whether to preallocate the file on disk when creating a new log segment',
+  ),
+  'remote.log.copy.disable': def(
+    'BOOLEAN',
+    'false',
+    [],
+    'Whether tiered data of the topic becomes read-only, with no more uploads (accepted; Sluice has no tiered storage)',
+  ),
+  'remote.log.delete.on.disable': def(
+    'BOOLEAN',
+    'false',
+    [],
+    'Whether tiered data is deleted once tiered storage is disabled for the topic (accepted; Sluice has no tiered storage)',
   ),
   'remote.storage.enable': def(
     'BOOLEAN',
