@@ -2,7 +2,9 @@ import { type RunningBroker, startBroker } from '@sluice/broker';
 
 /** An in-process Sluice broker with quiet logs and `partitions` partitions per auto-created topic. */
 export async function sluice(partitions = 1): Promise<RunningBroker> {
-  return startBroker({ props: { 'log.level': 'warn', 'num.partitions': String(partitions) } });
+  return startBroker({
+    props: { 'log.level': 'warn', 'num.partitions': String(partitions), 'group.initial.rebalance.delay.ms': '0' },
+  });
 }
 
 let seq = 0;

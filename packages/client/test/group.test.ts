@@ -1,0 +1,124 @@
+import type { RunningBroker } from '@sluice/broker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Admin, Consumer, type ConsumerRecord, Producer, serde, type TopicPartition, topic } from '../src/index.js';
+import { sluice, uniqueTopic } from './helpers.js';
+
+let broker: RunningBroker;
+beforeAll(async () => {
+  broker = await sluice(1);
+});
+afterAll(async () => {
+  await broker.stop();
+});
+
+const key = (tp: TopicPartition) => `${tp.topic}-${tp.partition}`;
+
+async function produce(name: string, count: number, partitions: number): Promise<void> {
+  const admin = new Admin({ brokers: [broker.bootstrap] });
+  await admin.createTopics([{ name, numPartitions: partitions }]);
+  await admin.close();
+  const p = new Producer({ brokers: [broker.bootstrap] });
+  const t = topic(name, { key: serde.string(), value: serde.int32() });
+  await Promise.all(Array.from({ length: count }, (_, n) => p.send(t, { key: `k${n}`, value: n })));
+  await p.close();
+}
+
+describe('consumer groups', () => {
+  it('commits on close and resumes from the committed offsets', async () => {
+    const name = uniqueTopic('commit');
+    await produce(name, 100, 2);
+    const t = topic(name, { key: serde.string(), value: serde.int32() });
+    const groupId = uniqueTopic('g');
+    const c1 = new Consumer(
+      { brokers: [broker.bootstrap] },
+      { groupId, autoOffsetReset: 'earliest', heartbeatIntervalMs: 200 },
+    );
+    const first: number[] = [];
+    for await (const r of c1.records(t)) {
+      first.push(r.value);
+      if (first.length === 60) break;
+    }
+    await c1.close();
+    const admin = new Admin({ brokers: [broker.bootstrap] });
+    const committed = await admin.fetchGroupOffsets(groupId);
+    expect(committed.reduce((s, o) => s + Number(o.offset), 0)).toBe(60);
+    const c2 = new Consumer(
+      { brokers: [broker.bootstrap] },
+      { groupId, autoOffsetReset: 'earliest', heartbeatIntervalMs: 200 },
+    );
+    const rest: number[] = [];
+    for await (const r of c2.records(t)) {
+      rest.push(r.value);
+      if (rest.length === 40) break;
+    }
+    await c2.close();
+    expect(new Set([...first, ...rest]).size).toBe(100);
+    expect((await admin.describeGroup(groupId)).state).toBe('Empty');
+    await admin.close();
+  });
+
+  it.each([
+    'range',
+    'roundrobin',
+    'cooperative-sticky',
+  ] as const)('splits partitions between two members with the %s assignor and never lets two own one', async (assignor) => {
+    const name = uniqueTopic(`split-${assignor}`);
+    await produce(name, 600, 6);
+    const t = topic(name, { key: serde.string(), value: serde.int32() });
+    const groupId = uniqueTopic('g');
+    const owned = new Map<string, string>();
+    const violations: string[] = [];
+    const seen = new Map<number, number>();
+    const mk = (id: string) =>
+      new Consumer(
+        { brokers: [broker.bootstrap] },
+        {
+          groupId,
+          assignors: [assignor],
+          autoOffsetReset: 'earliest',
+          heartbeatIntervalMs: 100,
+          autoCommitIntervalMs: 100,
+          onRebalance: {
+            assigned: (tps) => {
+              for (const tp of tps) {
+                const o = owned.get(key(tp));
+                if (o !== undefined && o !== id) violations.push(`${key(tp)} to ${id} while ${o} owns it`);
+                owned.set(key(tp), id);
+              }
+            },
+            revoked: (tps) => {
+              for (const tp of tps) if (owned.get(key(tp)) === id) owned.delete(key(tp));
+            },
+          },
+        },
+      );
+    const c1 = mk('c1');
+    const c2 = mk('c2');
+    const read = async (c: Consumer, stopAt: () => boolean) => {
+      for await (const r of c.records(t)) {
+        seen.set(r.value, (seen.get(r.value) ?? 0) + 1);
+        // Slow down so the second member joins while the first is still reading.
+        if (seen.size % 50 === 0) await new Promise((res) => setTimeout(res, 20));
+        if (stopAt()) break;
+      }
+    };
+    const r1 = read(c1, () => seen.size >= 600);
+    await new Promise((res) => setTimeout(res, 150));
+    const r2 = read(c2, () => seen.size >= 600);
+    // Both members end up with three partitions each once the group is stable.
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && (c1.assignment().length !== 3 || c2.assignment().length !== 3)) {
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect([c1.assignment().length, c2.assignment().length]).toEqual([3, 3]);
+    const all = [...c1.assignment(), ...c2.assignment()].map(key);
+    expect(new Set(all).size).toBe(6);
+    while (Date.now() < deadline && seen.size < 600) await new Promise((res) => setTimeout(res, 20));
+    await Promise.all([c1.close(), c2.close()]);
+    await Promise.all([r1, r2]);
+    expect(violations).toEqual([]);
+    expect(seen.size).toBe(600);
+  });
+});
+
+export type { ConsumerRecord };
