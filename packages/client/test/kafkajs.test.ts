@@ -7,9 +7,13 @@ import { sluice, uniqueTopic } from './helpers.js';
 
 // kafkajs ships gzip only; plug in the other codecs as a kafkajs user would.
 const plug =
-  (codec: { compress(b: Buffer): Promise<Buffer>; decompress(b: Buffer, max: number): Promise<Buffer> }) => () => ({
-    compress: (encoder: { buffer: Buffer }) => codec.compress(encoder.buffer),
-    decompress: (buffer: Buffer) => codec.decompress(buffer, 64 * 1024 * 1024),
+  (codec: {
+    compress(b: Buffer): Promise<Buffer> | Buffer;
+    decompress(b: Buffer, max: number): Promise<Buffer> | Buffer;
+  }) =>
+  () => ({
+    compress: async (encoder: { buffer: Buffer }) => codec.compress(encoder.buffer),
+    decompress: async (buffer: Buffer) => codec.decompress(buffer, 64 * 1024 * 1024),
   });
 CompressionCodecs[CompressionTypes.Snappy] = plug(snappyCodec);
 CompressionCodecs[CompressionTypes.LZ4] = plug(lz4Codec);
