@@ -62,7 +62,13 @@ export class Partition {
     }
     const result = this.log.append(batch, { leaderEpoch: this.leaderEpoch });
     this.log.highWatermark = this.log.logEndOffset;
-    if (idempotent) this.producers.update(info, result.firstOffset);
+    // A LogAppendTime topic stamped the batch: that is the max timestamp a retry is answered with.
+    if (idempotent) {
+      this.producers.update(
+        result.logAppendTime >= 0n ? { ...info, maxTimestamp: result.logAppendTime } : info,
+        result.firstOffset,
+      );
+    }
     return { ...result, duplicate: false };
   }
 
@@ -70,7 +76,8 @@ export class Partition {
     return {
       firstOffset: m.firstOffset,
       lastOffset: m.lastOffset,
-      logAppendTime: -1n,
+      // Kafka answers a retry with the original batch's timestamp (its BatchMetadata), whatever the topic's type.
+      logAppendTime: m.timestamp,
       position: -1,
       logStartOffset: this.log.logStartOffset,
       duplicate: true,
