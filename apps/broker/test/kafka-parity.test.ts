@@ -6,15 +6,22 @@ import { createConnection } from 'node:net';
 import {
   ApiVersionsApi,
   type ApiVersionsResponse,
+  type BuildBatchOptions,
+  buildRecordBatch,
+  CompressionType,
   CreateTopicsApi,
+  DeleteRecordsApi,
   ERROR_CODES,
+  InitProducerIdApi,
   MetadataApi,
+  ProduceApi,
   Reader,
   ResponseHeaderCodec,
+  TimestampType,
 } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
-import { RawClient, startInProcess, tempDir } from './helpers.js';
+import { RawClient, readPartition, startInProcess, tempDir } from './helpers.js';
 
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 
@@ -71,12 +78,12 @@ describe('ApiVersions', () => {
   });
 });
 
-const creatable = (name: string, numPartitions = 1) => ({
+const creatable = (name: string, numPartitions = 1, configs: Record<string, string> = {}) => ({
   name,
   numPartitions,
   replicationFactor: 1,
   assignments: [],
-  configs: [],
+  configs: Object.entries(configs).map(([k, value]) => ({ name: k, value })),
 });
 
 async function createTopics(topics: ReturnType<typeof creatable>[], validateOnly = false, version = 7) {
@@ -119,5 +126,166 @@ describe('CreateTopics', () => {
     expect(a.errorCode).toBe(0);
     expect(a.topicId).not.toBe(ZERO_UUID);
     expect(b.topicId).not.toBe(a.topicId);
+  });
+});
+
+function produceRequest(topic: string, records: Buffer, partition = 0) {
+  return {
+    transactionalId: null,
+    acks: -1,
+    timeoutMs: 5000,
+    topicData: [{ name: topic, partitionData: [{ index: partition, records }] }],
+  };
+}
+
+async function produce(topic: string, batch: BuildBatchOptions, version = 11) {
+  const res = await raw.send(ProduceApi, version, produceRequest(topic, await buildRecordBatch(batch)));
+  return res.responses[0].partitionResponses[0];
+}
+
+describe('Produce', () => {
+  const HOUR = 3_600_000;
+  const bounded = { 'message.timestamp.before.max.ms': String(HOUR), 'message.timestamp.after.max.ms': String(HOUR) };
+
+  it('checks every record against message.timestamp.before.max.ms and lists the offenders (v8+)', async () => {
+    await createTopics([creatable('pr-ts', 1, bounded)]);
+    const now = Date.now();
+    for (const compression of [CompressionType.None, CompressionType.Gzip, CompressionType.Zstd]) {
+      const r = await produce('pr-ts', {
+        compression,
+        records: [
+          { value: 'fine', timestamp: now },
+          { value: 'too-old', timestamp: now - 2 * HOUR },
+          { value: 'fine-too', timestamp: now - 1000 },
+          { value: 'old-too', timestamp: now - 3 * HOUR },
+        ],
+      });
+      expect(r, `compression ${compression}`).toMatchObject({
+        errorCode: ERROR_CODES.INVALID_TIMESTAMP,
+        baseOffset: -1n,
+        logStartOffset: 0n,
+        errorMessage: 'One or more records have been rejected due to invalid timestamp',
+      });
+      expect(r.recordErrors.map((e) => e.batchIndex)).toEqual([1, 3]);
+      expect(r.recordErrors[0].batchIndexErrorMessage).toMatch(
+        new RegExp(
+          `^Timestamp ${now - 2 * HOUR} of message with offset 1 is out of range\\. The timestamp should be within \\[\\d+, \\d+\\]$`,
+        ),
+      );
+    }
+    // A record ahead of the clock is found through the header's max timestamp.
+    const future = await produce('pr-ts', {
+      records: [
+        { value: 'a', timestamp: now },
+        { value: 'b', timestamp: now + 2 * HOUR },
+      ],
+    });
+    expect(future.errorCode).toBe(ERROR_CODES.INVALID_TIMESTAMP);
+    expect(future.recordErrors.map((e) => e.batchIndex)).toEqual([1]);
+    expect(await readPartition(raw, 'pr-ts', 0)).toEqual([]);
+    // v3-v7 have no RecordErrors, the error code is the same.
+    const v7 = await produce(
+      'pr-ts',
+      {
+        records: [
+          { value: 'x', timestamp: now },
+          { value: 'y', timestamp: now - 2 * HOUR },
+        ],
+      },
+      7,
+    );
+    expect(v7.errorCode).toBe(ERROR_CODES.INVALID_TIMESTAMP);
+  });
+
+  it("Kafka 4's default refuses records more than an hour ahead; a LogAppendTime topic refuses batches claiming LogAppendTime", async () => {
+    await createTopics([
+      creatable('pr-ts-default'),
+      creatable('pr-lat', 1, { 'message.timestamp.type': 'LogAppendTime' }),
+    ]);
+    const now = Date.now();
+    const ahead = await produce('pr-ts-default', { records: [{ value: 'later', timestamp: now + 2 * HOUR }] });
+    expect(ahead).toMatchObject({ errorCode: ERROR_CODES.INVALID_TIMESTAMP, logStartOffset: 0n });
+    const old = await produce('pr-ts-default', { records: [{ value: 'old', timestamp: now - 1000 * HOUR }] });
+    expect(old).toMatchObject({ errorCode: 0, baseOffset: 0n });
+    const claimed = await produce('pr-lat', {
+      timestampType: TimestampType.LogAppendTime,
+      records: [{ value: 'a' }, { value: 'b' }],
+    });
+    expect(claimed.errorCode).toBe(ERROR_CODES.INVALID_TIMESTAMP);
+    expect(claimed.recordErrors.map((e) => e.batchIndex)).toEqual([0, 1]);
+  });
+
+  it('keeps the order of pipelined appends when a zstd batch must be decoded first', async () => {
+    await createTopics([creatable('pr-order', 1, { 'message.timestamp.before.max.ms': String(1000 * HOUR) })]);
+    const now = Date.now();
+    const zstd = await buildRecordBatch({
+      compression: CompressionType.Zstd,
+      records: [{ value: 'first', timestamp: now }],
+    });
+    const plain = await buildRecordBatch({ records: [{ value: 'second', timestamp: now }] });
+    const [a, b] = await Promise.all([
+      raw.send(ProduceApi, 11, produceRequest('pr-order', zstd)),
+      raw.send(ProduceApi, 11, produceRequest('pr-order', plain)),
+    ]);
+    expect([a.responses[0].partitionResponses[0].baseOffset, b.responses[0].partitionResponses[0].baseOffset]).toEqual([
+      0n,
+      1n,
+    ]);
+    expect((await readPartition(raw, 'pr-order', 0)).map((r) => r.value?.toString())).toEqual(['first', 'second']);
+  });
+
+  it('errors found at the partition carry its log start (v5+); a duplicate answers the original timestamp', async () => {
+    await createTopics([
+      creatable('pr-idem'),
+      creatable('pr-idem-lat', 1, { 'message.timestamp.type': 'LogAppendTime' }),
+    ]);
+    const init = await raw.send(InitProducerIdApi, 4, {
+      transactionalId: null,
+      transactionTimeoutMs: 60_000,
+      producerId: -1n,
+      producerEpoch: -1,
+    });
+    const pid = { producerId: init.producerId, producerEpoch: init.producerEpoch };
+    const t = Date.now() - 5000;
+    const first = await produce('pr-idem', {
+      ...pid,
+      baseSequence: 0,
+      records: [
+        { value: 'a', timestamp: t },
+        { value: 'b', timestamp: t + 7 },
+      ],
+    });
+    expect(first).toMatchObject({ errorCode: 0, logAppendTimeMs: -1n });
+    const again = await produce('pr-idem', {
+      ...pid,
+      baseSequence: 0,
+      records: [
+        { value: 'a', timestamp: t },
+        { value: 'b', timestamp: t + 7 },
+      ],
+    });
+    expect(again).toMatchObject({ errorCode: 0, baseOffset: 0n, logAppendTimeMs: BigInt(t + 7) });
+
+    const stamped = await produce('pr-idem-lat', { ...pid, baseSequence: 0, records: [{ value: 'a' }] });
+    expect(stamped.logAppendTimeMs).toBeGreaterThan(0n);
+    const retried = await produce('pr-idem-lat', { ...pid, baseSequence: 0, records: [{ value: 'a' }] });
+    expect(retried.logAppendTimeMs).toBe(stamped.logAppendTimeMs);
+
+    await produce('pr-idem', { records: [{ value: 'c' }, { value: 'd' }] });
+    await raw.send(DeleteRecordsApi, 2, {
+      timeoutMs: 5000,
+      topics: [{ name: 'pr-idem', partitions: [{ partitionIndex: 0, offset: 3n }] }],
+    });
+    const gap = await produce('pr-idem', { ...pid, baseSequence: 9, records: [{ value: 'gap' }] });
+    expect(gap).toMatchObject({ errorCode: ERROR_CODES.OUT_OF_ORDER_SEQUENCE_NUMBER, logStartOffset: 3n });
+    // The producer bumps its epoch (KIP-360); a write with the old one is fenced.
+    expect(
+      (await produce('pr-idem', { ...pid, producerEpoch: 1, baseSequence: 0, records: [{ value: 'e1' }] })).errorCode,
+    ).toBe(0);
+    const fenced = await produce('pr-idem', { ...pid, baseSequence: 2, records: [{ value: 'old' }] });
+    expect(fenced).toMatchObject({ errorCode: ERROR_CODES.INVALID_PRODUCER_EPOCH, logStartOffset: 3n });
+    // Found before the log is consulted: -1, as Kafka.
+    const unknown = await produce('pr-no-such-topic', { records: [{ value: 'x' }] });
+    expect(unknown).toMatchObject({ errorCode: ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION, logStartOffset: -1n });
   });
 });

@@ -1,8 +1,8 @@
 import {
   ATTRIBUTES_OFFSET,
-  BASE_TIMESTAMP_OFFSET,
   BATCH_LENGTH_OFFSET,
   ERROR_CODES,
+  hasSyncCodec,
   KafkaError,
   LOG_OVERHEAD,
   MAGIC_OFFSET,
@@ -12,27 +12,56 @@ import {
   type ProduceResponse,
   type ProduceResponsePartitionProduceResponse,
   RECORD_BATCH_OVERHEAD,
+  RecordBatch,
+  type RecordIterator,
   TIMESTAMP_TYPE_MASK,
 } from '@sluice/protocol';
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
+import type { Partition } from '../state/partition.js';
 import { INTERNAL_TOPICS, type TopicState } from '../state/topic-manager.js';
 import { errorCodeOf, errorMessageOf } from './partition-errors.js';
 
 const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
 
+const LONG_MAX = 0x7fffffffffffffffn;
+/** RecordBatch.NO_TIMESTAMP: a record without a timestamp is not checked. */
+const NO_TIMESTAMP = -1n;
+
+/** One rejected record of a batch, as Produce v8+ lists it (RecordErrors). */
+export interface RecordError {
+  batchIndex: number;
+  batchIndexErrorMessage: string | null;
+}
+
+/**
+ * Kafka's RecordValidationException: the batch is refused because of some of its records, listed
+ * by index. The produce response carries the records and this message (Kafka's wording).
+ */
+export class RecordValidationError extends KafkaError {
+  constructor(
+    code: number,
+    message: string,
+    readonly recordErrors: RecordError[],
+  ) {
+    super(code, message);
+  }
+}
+
+/** A topic's timestamp rules (message.timestamp.*) and the broker's clock. */
+export interface TimestampRules {
+  timestampType: string;
+  beforeMaxMs: bigint;
+  afterMaxMs: bigint;
+  nowMs: bigint;
+}
+
 /**
  * Checks what Kafka checks of a produce request's records before the log sees them (v3+: one
- * record batch of magic 2; its size; its timestamps), reading the header in place.
+ * record batch of magic 2; its size), reading the header in place. Timestamps: see
+ * `checkTimestamps`.
  */
-export function validateProduceRecords(
-  records: Buffer | null,
-  maxMessageBytes: number,
-  timestampType: string,
-  beforeMaxMs: bigint,
-  afterMaxMs: bigint,
-  nowMs: bigint,
-): Buffer {
+export function validateProduceRecords(records: Buffer | null, maxMessageBytes: number): Buffer {
   if (records === null || records.length === 0) {
     throw new KafkaError(ERROR_CODES.INVALID_RECORD, 'Produce request has no record batch');
   }
@@ -68,23 +97,93 @@ export function validateProduceRecords(
       `The record batch size ${size} in the append is larger than the maximum allowed size of ${maxMessageBytes}`,
     );
   }
-  const createTime = (records.readInt16BE(ATTRIBUTES_OFFSET) & TIMESTAMP_TYPE_MASK) === 0;
-  if (timestampType === 'CreateTime' && createTime) {
-    // Header-level check: the first and the largest timestamps of the batch.
-    for (const at of [BASE_TIMESTAMP_OFFSET, MAX_TIMESTAMP_OFFSET]) {
-      const ts = records.readBigInt64BE(at);
-      if (ts < nowMs - beforeMaxMs || ts > nowMs + afterMaxMs) {
-        throw new KafkaError(
-          ERROR_CODES.INVALID_TIMESTAMP,
-          `Timestamp ${ts} of message is out of range. The timestamp should be within [${nowMs - beforeMaxMs}, ${nowMs + afterMaxMs}]`,
-        );
-      }
-    }
-  }
   return records;
 }
 
+/**
+ * Kafka's per-record timestamp check (LogValidator.validateTimestamp) on a CreateTime topic: every
+ * record's timestamp must lie within [now - before.max.ms, now + after.max.ms]; a LogAppendTime
+ * topic refuses batches that claim LogAppendTime themselves. Records are decoded only when the
+ * header cannot settle it: a finite before.max.ms (any record may be the oldest), a max
+ * timestamp past the upper bound, or a batch that claims LogAppendTime. Otherwise (Kafka's
+ * defaults) this reads two header fields.
+ *
+ * Returns null when the batch passes without decoding, else a function that decodes it and
+ * throws RecordValidationError listing the offending records (a Promise for zstd batches, whose
+ * codec is asynchronous).
+ */
+export function checkTimestamps(batch: Buffer, rules: TimestampRules): (() => void | Promise<void>) | null {
+  const createTimeTopic = rules.timestampType === 'CreateTime';
+  const batchLogAppendTime = (batch.readInt16BE(ATTRIBUTES_OFFSET) & TIMESTAMP_TYPE_MASK) !== 0;
+  const low = rules.nowMs - rules.beforeMaxMs;
+  const high = rules.nowMs + rules.afterMaxMs;
+  const outOfRange = (ts: bigint) => ts !== NO_TIMESTAMP && (ts < low || ts > high);
+  const maxTimestamp = batch.readBigInt64BE(MAX_TIMESTAMP_OFFSET);
+  let decode: boolean;
+  if (batchLogAppendTime) {
+    // Every record of such a batch reads the max timestamp.
+    decode = !createTimeTopic || outOfRange(maxTimestamp);
+  } else {
+    decode = createTimeTopic && (rules.beforeMaxMs < LONG_MAX || outOfRange(maxTimestamp));
+  }
+  if (!decode) return null;
+
+  const errorsOf = (records: RecordIterator): void => {
+    const errors: RecordError[] = [];
+    let index = 0;
+    // Bounded by the batch's record count (RecordIterator checks it against the bytes).
+    for (const r of records) {
+      if (createTimeTopic && r.timestamp !== NO_TIMESTAMP) {
+        if (outOfRange(r.timestamp)) {
+          errors.push({
+            batchIndex: index,
+            batchIndexErrorMessage: `Timestamp ${r.timestamp} of message with offset ${r.offset} is out of range. The timestamp should be within [${low}, ${high}]`,
+          });
+        }
+      } else if (batchLogAppendTime) {
+        errors.push({
+          batchIndex: index,
+          batchIndexErrorMessage: `Invalid timestamp type in message with offset ${r.offset}. Producer should not set timestamp type to LogAppendTime.`,
+        });
+      }
+      index++;
+    }
+    if (errors.length > 0) {
+      throw new RecordValidationError(
+        ERROR_CODES.INVALID_TIMESTAMP,
+        'One or more records have been rejected due to invalid timestamp',
+        errors,
+      );
+    }
+  };
+  return () => {
+    const view = new RecordBatch(batch, 0);
+    // Kafka checks the CRC before it looks at records.
+    view.validate();
+    if (hasSyncCodec(view.compression)) return errorsOf(view.records());
+    return view.decompressedRecords().then(errorsOf);
+  };
+}
+
+/** Errors Kafka answers before it knows the partition's log start offset (ReplicaManager.appendToLocalLog). */
+const WITHOUT_LOG_START = new Set<number>([
+  ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION,
+  ERROR_CODES.NOT_LEADER_OR_FOLLOWER,
+  ERROR_CODES.MESSAGE_TOO_LARGE,
+  ERROR_CODES.RECORD_LIST_TOO_LARGE,
+  ERROR_CODES.CORRUPT_MESSAGE,
+  ERROR_CODES.KAFKA_STORAGE_ERROR,
+]);
+
+type PartitionResponse = ProduceResponsePartitionProduceResponse;
+
 export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest, ProduceResponse> {
+  /**
+   * Appends waiting for an asynchronous check (zstd records), per partition: later appends to the
+   * same partition queue behind them, so the log keeps the order requests arrived in.
+   */
+  const pending = new WeakMap<Partition, Promise<unknown>>();
+
   const partitionResponse = (index: number, errorCode: number, errorMessage: string | null = null) =>
     ({
       index,
@@ -95,9 +194,38 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
       recordErrors: [],
       errorMessage,
       currentLeader: NO_LEADER,
-    }) satisfies ProduceResponsePartitionProduceResponse;
+    }) satisfies PartitionResponse;
 
-  const appendOne = (topic: TopicState | undefined, index: number, records: Buffer | null, acks: number) => {
+  const failure = (topic: TopicState, partition: Partition, index: number, err: unknown): PartitionResponse => {
+    if (!(err instanceof KafkaError)) {
+      broker.logger.error({ err, topic: topic.name, partition: index }, 'append failed');
+    }
+    const code = errorCodeOf(err);
+    return {
+      ...partitionResponse(index, code, errorMessageOf(err)),
+      // Kafka fills the log start for errors found once the partition's log is in hand.
+      logStartOffset: WITHOUT_LOG_START.has(code) ? -1n : partition.log.logStartOffset,
+      recordErrors: err instanceof RecordValidationError ? err.recordErrors : [],
+    };
+  };
+
+  const append = (topic: TopicState, partition: Partition, index: number, batch: Buffer): PartitionResponse => {
+    const r = partition.appendFromClient(batch);
+    broker.metrics?.bytesIn(topic.name, batch.length);
+    return {
+      ...partitionResponse(index, 0),
+      baseOffset: r.firstOffset,
+      logAppendTimeMs: r.logAppendTime,
+      logStartOffset: r.logStartOffset,
+    };
+  };
+
+  const appendOne = (
+    topic: TopicState | undefined,
+    index: number,
+    records: Buffer | null,
+    acks: number,
+  ): PartitionResponse | Promise<PartitionResponse> => {
     const partition = topic?.partitions[index];
     if (topic === undefined || partition === undefined) {
       return partitionResponse(index, ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION);
@@ -109,6 +237,8 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
         `Cannot append to internal topic ${topic.name}`,
       );
     }
+    let batch: Buffer;
+    let check: (() => void | Promise<void>) | null;
     try {
       const c = broker.configs.topicConfig(topic.name);
       // One node is the whole in-sync replica set.
@@ -118,27 +248,59 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
           `The size of the current ISR 1 is insufficient to satisfy the min.isr requirement of ${c['min.insync.replicas']}`,
         );
       }
-      const batch = validateProduceRecords(
-        records,
-        Number(c['max.message.bytes']),
-        c['message.timestamp.type'],
-        BigInt(c['message.timestamp.before.max.ms']),
-        BigInt(c['message.timestamp.after.max.ms']),
-        BigInt(Date.now()),
-      );
-      const r = partition.appendFromClient(batch);
-      broker.metrics?.bytesIn(topic.name, batch.length);
-      return {
-        ...partitionResponse(index, 0),
-        baseOffset: r.firstOffset,
-        logAppendTimeMs: r.logAppendTime,
-        logStartOffset: r.logStartOffset,
-      };
+      batch = validateProduceRecords(records, Number(c['max.message.bytes']));
+      check = checkTimestamps(batch, {
+        timestampType: c['message.timestamp.type'],
+        beforeMaxMs: BigInt(c['message.timestamp.before.max.ms']),
+        afterMaxMs: BigInt(c['message.timestamp.after.max.ms']),
+        nowMs: BigInt(Date.now()),
+      });
     } catch (err) {
-      if (!(err instanceof KafkaError))
-        broker.logger.error({ err, topic: topic.name, partition: index }, 'append failed');
-      return partitionResponse(index, errorCodeOf(err), errorMessageOf(err));
+      return failure(topic, partition, index, err);
     }
+    const queued = pending.get(partition);
+    if (queued === undefined) {
+      // The common path: no decoding, or a synchronous one; append now.
+      try {
+        const checked = check?.();
+        if (checked === undefined) return append(topic, partition, index, batch);
+        return queue(topic, partition, index, batch, checked);
+      } catch (err) {
+        return failure(topic, partition, index, err);
+      }
+    }
+    return queue(
+      topic,
+      partition,
+      index,
+      batch,
+      queued.then(() => check?.()),
+    );
+  };
+
+  /** Appends once `checked` settles and every earlier queued append to the partition is done. */
+  const queue = (
+    topic: TopicState,
+    partition: Partition,
+    index: number,
+    batch: Buffer,
+    checked: Promise<void>,
+  ): Promise<PartitionResponse> => {
+    const done = checked.then(
+      () => {
+        try {
+          return append(topic, partition, index, batch);
+        } catch (err) {
+          return failure(topic, partition, index, err);
+        }
+      },
+      (err: unknown) => failure(topic, partition, index, err),
+    );
+    pending.set(partition, done);
+    void done.then(() => {
+      if (pending.get(partition) === done) pending.delete(partition);
+    });
+    return done;
   };
 
   return {
@@ -148,20 +310,26 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
     maxVersion: 11,
     handle(req) {
       const acksValid = req.acks === -1 || req.acks === 0 || req.acks === 1;
+      let async = false;
       const responses = req.topicData.map((t) => {
         const topic = broker.topics.get(t.name);
         return {
           name: t.name,
-          partitionResponses: t.partitionData.map((p) =>
-            acksValid
-              ? appendOne(topic, p.index, p.records, req.acks)
-              : partitionResponse(p.index, ERROR_CODES.INVALID_REQUIRED_ACKS),
-          ),
+          partitionResponses: t.partitionData.map((p) => {
+            if (!acksValid) return partitionResponse(p.index, ERROR_CODES.INVALID_REQUIRED_ACKS);
+            const r = appendOne(topic, p.index, p.records, req.acks);
+            if (r instanceof Promise) async = true;
+            return r;
+          }),
         };
       });
-      // acks=0: the client expects no response at all.
-      if (req.acks === 0) return null;
-      return { responses, throttleTimeMs: 0, nodeEndpoints: [] };
+      const respond = (done: { name: string; partitionResponses: PartitionResponse[] }[]) =>
+        // acks=0: the client expects no response at all.
+        req.acks === 0 ? null : { responses: done, throttleTimeMs: 0, nodeEndpoints: [] };
+      if (!async) return respond(responses as { name: string; partitionResponses: PartitionResponse[] }[]);
+      return Promise.all(
+        responses.map(async (t) => ({ name: t.name, partitionResponses: await Promise.all(t.partitionResponses) })),
+      ).then(respond);
     },
   };
 }
