@@ -306,14 +306,16 @@ describe('produce requests Kafka rejects per partition', () => {
       buildRecordBatchSync({ records: records(2), producerId, producerEpoch: 0, baseSequence: 0 }),
     );
     expect(e0.errorCode).toBe(0);
-    // KIP-360: the producer bumps its epoch with its current id and epoch.
-    const bumped = await client.send(InitProducerIdApi, 4, {
+    // InitProducerId with the current id and epoch but no transactional id: Kafka hands out a new
+    // id with epoch 0; an idempotent producer bumps its epoch itself (KIP-360), as the next batch does.
+    const reinit = await client.send(InitProducerIdApi, 4, {
       transactionalId: null,
       transactionTimeoutMs: 60_000,
       producerId,
       producerEpoch: 0,
     });
-    expect(bumped).toMatchObject({ errorCode: 0, producerId, producerEpoch: 1 });
+    expect(reinit).toMatchObject({ errorCode: 0, producerEpoch: 0 });
+    expect(reinit.producerId).not.toBe(producerId);
     const e1 = await produce(
       'checked',
       1,

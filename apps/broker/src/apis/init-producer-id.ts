@@ -7,12 +7,11 @@ import {
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
 
-const MAX_EPOCH = 32767;
-
 /**
- * Idempotent (non-transactional) producers get a fresh producer id. A producer that sends its
- * current id and epoch (KIP-360, v3+) gets the epoch bumped instead, so it can reset its
- * sequences without a new id. Transactions are not served yet.
+ * Idempotent (non-transactional) producers get a fresh producer id with epoch 0, as Kafka's
+ * transaction coordinator answers whenever the transactional id is null, even to a producer that
+ * sends its current id and epoch (v3+, KIP-360): such a producer bumps its epoch itself.
+ * Transactions are not served yet.
  */
 export function initProducerIdHandler(
   broker: BrokerContext,
@@ -25,9 +24,6 @@ export function initProducerIdHandler(
       const response = { throttleTimeMs: 0, errorCode: 0, producerId: -1n, producerEpoch: -1 };
       if (req.transactionalId !== null) {
         return { ...response, errorCode: ERROR_CODES.COORDINATOR_NOT_AVAILABLE };
-      }
-      if (req.producerId >= 0n && req.producerEpoch >= 0 && req.producerEpoch < MAX_EPOCH - 1) {
-        return { ...response, producerId: req.producerId, producerEpoch: req.producerEpoch + 1 };
       }
       return { ...response, producerId: broker.producerIds.nextId(), producerEpoch: 0 };
     },
