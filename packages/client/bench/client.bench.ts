@@ -82,7 +82,7 @@ async function main(): Promise<void> {
         const name = `bench-sluice-${size}-${acks}-${seq++}`;
         await admin.createTopics([{ name, numPartitions: 3 }]);
         const t = topic(name, { value: serde.bytes() });
-        const p = new Producer({ brokers }, { acks, lingerMs: 5, batchSize: 64 * 1024 });
+        const p = new Producer({ brokers }, { acks, lingerMs: 5, batchSize: 256 * 1024 });
         await Promise.all(Array.from({ length: WARM_UP }, () => p.send(t, { value: payload })));
         rows.push(
           await measure(label, '@sluice/client', count, async () => {
