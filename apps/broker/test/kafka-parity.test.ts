@@ -12,6 +12,7 @@ import {
   CreateTopicsApi,
   DeleteRecordsApi,
   ERROR_CODES,
+  FetchApi,
   InitProducerIdApi,
   MetadataApi,
   ProduceApi,
@@ -21,7 +22,7 @@ import {
 } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
-import { RawClient, readPartition, startInProcess, tempDir } from './helpers.js';
+import { fetchRequest, RawClient, readPartition, startInProcess, tempDir } from './helpers.js';
 
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 
@@ -287,5 +288,44 @@ describe('Produce', () => {
     // Found before the log is consulted: -1, as Kafka.
     const unknown = await produce('pr-no-such-topic', { records: [{ value: 'x' }] });
     expect(unknown).toMatchObject({ errorCode: ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION, logStartOffset: -1n });
+  });
+});
+
+describe('Fetch', () => {
+  it('a failed read carries no offsets; refused partitions have empty AbortedTransactions', async () => {
+    await createTopics([creatable('fe-oor')]);
+    for (let i = 0; i < 3; i++) await produce('fe-oor', { records: [{ value: `r${i}` }] });
+    await raw.send(DeleteRecordsApi, 2, {
+      timeoutMs: 5000,
+      topics: [{ name: 'fe-oor', partitions: [{ partitionIndex: 0, offset: 1n }] }],
+    });
+    const fetch = async (fetchOffset: bigint, partition = 0, isolationLevel = 0) =>
+      (await raw.send(FetchApi, 12, fetchRequest('fe-oor', [{ partition, fetchOffset }], { isolationLevel })))
+        .responses[0].partitions[0];
+    for (const offset of [0n, 4n, 1000n, -5n]) {
+      expect(await fetch(offset), `offset ${offset}`).toMatchObject({
+        errorCode: ERROR_CODES.OFFSET_OUT_OF_RANGE,
+        highWatermark: -1n,
+        lastStableOffset: -1n,
+        logStartOffset: -1n,
+        abortedTransactions: null,
+      });
+    }
+    expect(await fetch(1n)).toMatchObject({
+      errorCode: 0,
+      highWatermark: 3n,
+      logStartOffset: 1n,
+      abortedTransactions: null,
+    });
+    expect(await fetch(1n, 0, 1)).toMatchObject({ errorCode: 0, abortedTransactions: [] });
+    expect(await fetch(0n, 0, 1)).toMatchObject({
+      errorCode: ERROR_CODES.OFFSET_OUT_OF_RANGE,
+      abortedTransactions: null,
+    });
+    expect(await fetch(0n, 7)).toMatchObject({
+      errorCode: ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION,
+      highWatermark: -1n,
+      abortedTransactions: [],
+    });
   });
 });

@@ -45,6 +45,11 @@ interface ReadOutcome {
   data: FetchResponsePartitionData;
 }
 
+/**
+ * A partition's answer before reading. AbortedTransactions is null except on a read_committed read
+ * and for partitions refused before any read (unknown topic, partition or id), where Kafka's
+ * FetchResponse.partitionResponse leaves the schema's default, an empty array.
+ */
 function partitionData(partitionIndex: number, errorCode: number, readCommitted: boolean): FetchResponsePartitionData {
   return {
     partitionIndex,
@@ -142,7 +147,7 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
           byIds(version) && broker.topics.getById(target.topicId) === undefined
             ? ERROR_CODES.UNKNOWN_TOPIC_ID
             : ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION;
-        return { target, data: partitionData(target.partition, code, readCommitted) };
+        return { target, data: { ...partitionData(target.partition, code, readCommitted), abortedTransactions: [] } };
       }
       const log = target.state.log;
       const data = partitionData(target.partition, 0, readCommitted);
@@ -161,10 +166,14 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
           gotData = true;
         }
       } catch (err) {
+        // Kafka's failed read (OFFSET_OUT_OF_RANGE, a fenced or unknown leader epoch) carries no
+        // offsets: HighWatermark, LastStableOffset and LogStartOffset -1, AbortedTransactions null.
         data.errorCode = errorCodeOf(err);
-        data.highWatermark = log.highWatermark;
-        data.lastStableOffset = log.lastStableOffset;
-        data.logStartOffset = log.logStartOffset;
+        data.highWatermark = -1n;
+        data.lastStableOffset = -1n;
+        data.logStartOffset = -1n;
+        data.abortedTransactions = null;
+        data.records = EMPTY;
       }
       return { target, data };
     });
