@@ -1,0 +1,122 @@
+// @sluice/client against Apache Kafka itself: the client is written from the protocol, so it
+// must work with the reference broker, not only with Sluice.
+import { Admin, ConfigResource, Consumer, Producer, serde, type TopicPartition, topic } from '@sluice/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BrokerUnderTest, startKafka } from './brokers.js';
+
+let kafka: BrokerUnderTest;
+let admin: Admin;
+let seq = 0;
+const unique = (p: string) => `${p}-${process.pid}-${++seq}`;
+
+beforeAll(async () => {
+  kafka = await startKafka({ 'group.initial.rebalance.delay.ms': '0' });
+  admin = new Admin({ brokers: [kafka.bootstrap] });
+});
+afterAll(async () => {
+  await admin?.close();
+  await kafka?.stop();
+});
+
+interface Item {
+  n: number;
+}
+
+describe('@sluice/client against Apache Kafka', () => {
+  it.each(['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const)('produces and consumes with %s', async (compression) => {
+    const name = unique(`client-${compression}`);
+    await admin.createTopics([{ name, numPartitions: 3 }]);
+    const t = topic(name, { key: serde.string(), value: serde.json<Item>() });
+    const p = new Producer({ brokers: [kafka.bootstrap] }, { compression });
+    const sent = await Promise.all(
+      Array.from({ length: 300 }, (_, n) => p.send(t, { key: `k${n % 17}`, value: { n } })),
+    );
+    await p.close();
+    const c = new Consumer({ brokers: [kafka.bootstrap] }, { autoOffsetReset: 'earliest' });
+    const got = new Map<number, { partition: number; offset: bigint; key: string }>();
+    for await (const r of c.records(t)) {
+      got.set(r.value.n, { partition: r.partition, offset: r.offset, key: r.key });
+      if (got.size === 300) break;
+    }
+    await c.close();
+    for (let n = 0; n < 300; n++) {
+      expect(got.get(n)).toEqual({ partition: sent[n].partition, offset: sent[n].offset, key: `k${n % 17}` });
+    }
+  });
+
+  it('runs a cooperative-sticky group of two members that commits and leaves cleanly', async () => {
+    const name = unique('client-group');
+    await admin.createTopics([{ name, numPartitions: 4 }]);
+    const t = topic(name, { value: serde.int32() });
+    const p = new Producer({ brokers: [kafka.bootstrap] });
+    await Promise.all(Array.from({ length: 400 }, (_, n) => p.send(t, { value: n, partition: n % 4 })));
+    await p.close();
+    const groupId = unique('g');
+    const seen = new Set<number>();
+    const owners = new Map<string, string>();
+    const doubles: string[] = [];
+    const mk = (id: string) =>
+      new Consumer(
+        { brokers: [kafka.bootstrap] },
+        {
+          groupId,
+          autoOffsetReset: 'earliest',
+          heartbeatIntervalMs: 200,
+          onRebalance: {
+            assigned: (tps: TopicPartition[]) => {
+              for (const tp of tps) {
+                const k = `${tp.partition}`;
+                if (owners.has(k) && owners.get(k) !== id) doubles.push(k);
+                owners.set(k, id);
+              }
+            },
+            revoked: (tps: TopicPartition[]) => {
+              for (const tp of tps) owners.delete(`${tp.partition}`);
+            },
+          },
+        },
+      );
+    const c1 = mk('c1');
+    const c2 = mk('c2');
+    const read = async (c: Consumer) => {
+      for await (const r of c.records(t)) {
+        seen.add(r.value);
+        if (seen.size % 40 === 0) await new Promise((res) => setTimeout(res, 20));
+      }
+    };
+    const r1 = read(c1);
+    await new Promise((res) => setTimeout(res, 300));
+    const r2 = read(c2);
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && (seen.size < 400 || c1.assignment().length !== 2 || c2.assignment().length !== 2)) {
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(seen.size).toBe(400);
+    expect([c1.assignment().length, c2.assignment().length]).toEqual([2, 2]);
+    expect(doubles).toEqual([]);
+    const described = await admin.describeGroup(groupId);
+    expect(described.protocol).toBe('cooperative-sticky');
+    expect(described.members).toHaveLength(2);
+    await Promise.all([c1.close(), c2.close()]);
+    await Promise.all([r1, r2]);
+    const committed = await admin.fetchGroupOffsets(groupId);
+    expect(committed.reduce((s, o) => s + Number(o.offset), 0)).toBe(400);
+    expect((await admin.describeGroup(groupId)).state).toBe('Empty');
+    expect((await admin.listGroups()).map((g) => g.groupId)).toContain(groupId);
+    await admin.deleteGroups([groupId]);
+  });
+
+  it('administers topics, partitions and configs', async () => {
+    const name = unique('client-admin');
+    await admin.createTopics([{ name, numPartitions: 2, configs: { 'retention.ms': '100000' } }]);
+    expect(await admin.listTopics()).toContain(name);
+    await admin.createPartitions([{ topic: name, count: 3 }]);
+    expect((await admin.describeTopics([name]))[0].partitions).toHaveLength(3);
+    await admin.incrementalAlterConfigs(ConfigResource.TOPIC, name, [{ name: 'retention.ms', value: '200000' }]);
+    const cfg = await admin.describeConfigs(ConfigResource.TOPIC, name, ['retention.ms']);
+    expect(cfg[0].value).toBe('200000');
+    const cluster = await admin.describeCluster();
+    expect(cluster.brokers[0].port).toBe(kafka.port);
+    await admin.deleteTopics([name]);
+  });
+});
