@@ -18,15 +18,15 @@ export const MAX_PARTITIONS_PER_TOPIC = 10_000;
 const LEGAL_TOPIC_NAME = /^[a-zA-Z0-9._-]+$/;
 export const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state']);
 
-/** Kafka's Topic.validate: an error message, or null for a legal name. */
+/** Kafka's Topic.validate (4.x wording): an error message, or null for a legal name. */
 export function topicNameError(name: string): string | null {
-  if (name.length === 0) return "Topic name is illegal, it can't be empty";
-  if (name === '.' || name === '..') return 'Topic name cannot be "." or ".."';
+  if (name.length === 0) return 'Topic name is invalid: the empty string is not allowed';
+  if (name === '.' || name === '..') return `Topic name is invalid: '${name}' is not allowed`;
   if (name.length > MAX_TOPIC_NAME_LENGTH) {
-    return `Topic name is illegal, it can't be longer than ${MAX_TOPIC_NAME_LENGTH} characters, topic name: ${name}`;
+    return `Topic name is invalid: the length of '${name}' is longer than the max allowed length ${MAX_TOPIC_NAME_LENGTH}`;
   }
   if (!LEGAL_TOPIC_NAME.test(name)) {
-    return `Topic name "${name}" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`;
+    return `Topic name is invalid: '${name}' contains one or more characters other than ASCII alphanumerics, '.', '_' and '-'`;
   }
   return null;
 }
