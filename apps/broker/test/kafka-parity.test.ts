@@ -11,8 +11,10 @@ import {
   CompressionType,
   CreateTopicsApi,
   DeleteRecordsApi,
+  DescribeConfigsApi,
   ERROR_CODES,
   FetchApi,
+  IncrementalAlterConfigsApi,
   InitProducerIdApi,
   MetadataApi,
   ProduceApi,
@@ -327,5 +329,41 @@ describe('Fetch', () => {
       highWatermark: -1n,
       abortedTransactions: [],
     });
+  });
+});
+
+describe('configs', () => {
+  const TOPIC = 2;
+  const describe1 = async (resourceName: string, version: number) =>
+    (
+      await raw.send(DescribeConfigsApi, version, {
+        resources: [{ resourceType: TOPIC, resourceName, configurationKeys: ['retention.ms'] }],
+        includeSynonyms: false,
+        includeDocumentation: false,
+      })
+    ).results[0];
+
+  it('DescribeConfigs: success has ErrorMessage ""; an invalid topic name is INVALID_TOPIC_EXCEPTION', async () => {
+    await createTopics([creatable('dc-ok')]);
+    for (const v of [1, 4]) {
+      expect(await describe1('dc-ok', v)).toMatchObject({ errorCode: 0, errorMessage: '' });
+      expect(await describe1('bad name!', v)).toMatchObject({
+        errorCode: ERROR_CODES.INVALID_TOPIC_EXCEPTION,
+        errorMessage:
+          "Topic name is invalid: 'bad name!' contains one or more characters other than ASCII alphanumerics, '.', '_' and '-'",
+      });
+      expect((await describe1('dc-missing', v)).errorCode).toBe(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION);
+    }
+    const alter = await raw.send(IncrementalAlterConfigsApi, 1, {
+      validateOnly: true,
+      resources: [
+        {
+          resourceType: TOPIC,
+          resourceName: 'bad name!',
+          configs: [{ name: 'retention.ms', configOperation: 0, value: '1' }],
+        },
+      ],
+    });
+    expect(alter.responses[0].errorCode).toBe(ERROR_CODES.INVALID_TOPIC_EXCEPTION);
   });
 });

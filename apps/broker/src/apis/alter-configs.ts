@@ -8,6 +8,7 @@ import {
 } from '@sluice/protocol';
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
+import { topicNameError } from '../state/topic-manager.js';
 
 export function alterConfigsHandler(broker: BrokerContext): ApiHandler<AlterConfigsRequest, AlterConfigsResponse> {
   return {
@@ -18,6 +19,8 @@ export function alterConfigsHandler(broker: BrokerContext): ApiHandler<AlterConf
       const responses = broker.configs.alterConfigs(req.resources, {
         validateOnly: req.validateOnly,
         topicExists: (name) => broker.topics.get(name) !== undefined,
+        // Kafka's controller validates the name before looking the topic up.
+        topicNameError,
       });
       return { throttleTimeMs: 0, responses };
     },
@@ -35,6 +38,8 @@ export function incrementalAlterConfigsHandler(
       const responses = broker.configs.incrementalAlterConfigs(req.resources, {
         validateOnly: req.validateOnly,
         topicExists: (name) => broker.topics.get(name) !== undefined,
+        // Kafka's controller validates the name before looking the topic up.
+        topicNameError,
       });
       return { throttleTimeMs: 0, responses };
     },

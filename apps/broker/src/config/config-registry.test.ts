@@ -357,7 +357,7 @@ describe('IncrementalAlterConfigs', () => {
 
   it('APPEND/SUBTRACT on non-LIST configs, duplicate keys and unknown operations are refused', () => {
     const r = registry();
-    const [a, b, c] = r.incrementalAlterConfigs([
+    const [a, b, c, d] = r.incrementalAlterConfigs([
       {
         resourceType: TOPIC,
         resourceName: 't',
@@ -376,16 +376,26 @@ describe('IncrementalAlterConfigs', () => {
         resourceName: 't',
         configs: [{ name: 'retention.ms', configOperation: 7, value: '1' }],
       },
+      {
+        resourceType: TOPIC,
+        resourceName: 't',
+        configs: [{ name: 'segment.ms', configOperation: AlterConfigOp.SUBTRACT, value: '1' }],
+      },
     ]);
     expect(a).toMatchObject({
       errorCode: CONFIG_ERRORS.INVALID_CONFIG,
-      errorMessage: 'Config value append is not allowed for config key: retention.ms',
+      errorMessage: "Can't APPEND to key retention.ms because its type is not LIST.",
     });
     expect(b).toMatchObject({
       errorCode: CONFIG_ERRORS.INVALID_REQUEST,
       errorMessage: 'Error due to duplicate config keys',
     });
     expect(c!.errorCode).toBe(CONFIG_ERRORS.INVALID_REQUEST);
+    // Kafka's wording, "to" included.
+    expect(d).toMatchObject({
+      errorCode: CONFIG_ERRORS.INVALID_CONFIG,
+      errorMessage: "Can't SUBTRACT to key segment.ms because its type is not LIST.",
+    });
     expect(r.topicOverrides('t')).toEqual({});
   });
 

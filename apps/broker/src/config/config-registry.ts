@@ -103,6 +103,11 @@ export interface AlterConfigsResult {
 export interface ConfigRequestOptions {
   /** Answers UNKNOWN_TOPIC_OR_PARTITION for topics it says do not exist; default: every topic exists. */
   topicExists?: (name: string) => boolean;
+  /**
+   * Kafka's Topic.validate: a message refuses a (non-empty) topic name with INVALID_TOPIC_EXCEPTION,
+   * checked before whether the topic exists; default: every name is legal.
+   */
+  topicNameError?: (name: string) => string | null;
 }
 
 export interface DescribeOptions extends ConfigRequestOptions {
@@ -406,7 +411,7 @@ export class ConfigRegistry {
           if (def.type !== 'LIST') {
             throw new ConfigResourceError(
               CONFIG_ERRORS.INVALID_CONFIG,
-              `Config value append is not allowed for config key: ${c.name}`,
+              `Can't ${c.configOperation === AlterConfigOp.APPEND ? 'APPEND' : 'SUBTRACT'} to key ${c.name} because its type is not LIST.`,
             );
           }
           const base = props[c.name] ?? def.default ?? '';
@@ -527,6 +532,8 @@ export class ConfigRegistry {
   private checkTopic(name: string, opts: ConfigRequestOptions): void {
     if (name === '')
       throw new ConfigResourceError(CONFIG_ERRORS.INVALID_TOPIC_EXCEPTION, 'Topic name can not be empty');
+    const invalid = opts.topicNameError?.(name) ?? null;
+    if (invalid !== null) throw new ConfigResourceError(CONFIG_ERRORS.INVALID_TOPIC_EXCEPTION, invalid);
     if (opts.topicExists && !opts.topicExists(name)) {
       throw new ConfigResourceError(CONFIG_ERRORS.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`);
     }
