@@ -5,6 +5,8 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
+import { EXIT_USAGE } from './commands/common.js';
+import { registerClientCommands } from './commands/index.js';
 import { type LoadedConfig, loadConfig } from './config/load-config.js';
 import { ConfigException } from './config/types.js';
 import { createLogger, type Logger } from './logger.js';
@@ -43,7 +45,10 @@ export function buildProgram(onBroker: (opts: BrokerCommandOptions) => Promise<v
   const program = new Command('sluice')
     .description('Sluice: a Kafka-compatible streaming platform')
     .version(packageVersion())
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Usage errors exit 2, as the client commands document; help and --version exit 0. Set before
+    // any subcommand is added, so they inherit it.
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE));
   program
     .command('broker')
     .description('Run a single-node Kafka-compatible broker (default 127.0.0.1:9092, data in ./data)')
@@ -57,6 +62,7 @@ export function buildProgram(onBroker: (opts: BrokerCommandOptions) => Promise<v
       '\nEnvironment: SLUICE_<NAME> sets config <name> (SLUICE_LOG_DIRS → log.dirs, SLUICE_NUM_PARTITIONS → num.partitions);\nLOG_LEVEL sets log.level. Precedence: flags > environment > --config file > defaults.',
     )
     .action(async (opts: BrokerCommandOptions) => onBroker(opts));
+  registerClientCommands(program);
   return program;
 }
 

@@ -1,0 +1,13 @@
+import type { Command } from 'commander';
+import { registerConsumeCommand } from './consume.js';
+import { registerGroupCommands } from './group.js';
+import { registerProduceCommand } from './produce.js';
+import { registerTopicCommands } from './topic.js';
+
+/** The client commands of `sluice`, built on @sluice/client. */
+export function registerClientCommands(program: Command): void {
+  registerTopicCommands(program);
+  registerProduceCommand(program);
+  registerConsumeCommand(program);
+  registerGroupCommands(program);
+}

@@ -1,0 +1,108 @@
+// The client commands of `sluice` (topic, produce, consume, group) run as real processes
+// against a broker, checking their output and exit codes.
+
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningBroker } from '../src/index.js';
+import { CLI, startInProcess, tempDir } from './helpers.js';
+
+let broker: RunningBroker;
+
+beforeAll(async () => {
+  broker = await startInProcess({ 'log.dirs': tempDir('sluice-cli-'), 'group.initial.rebalance.delay.ms': '0' });
+});
+
+afterAll(async () => {
+  await broker?.stop();
+});
+
+function sluice(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--conditions=sluice-source', '--import', 'tsx', CLI, ...args, '--bootstrap-server', broker.bootstrap],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+describe('sluice client commands', () => {
+  it('creates, lists, describes, alters and deletes topics', async () => {
+    const created = await sluice(['topic', 'create', 'cli-t', '--partitions', '3', '--config', 'retention.ms=3600000']);
+    expect(created).toMatchObject({ code: 0 });
+    expect((await sluice(['topic', 'create', 'cli-t'])).code).toBe(1);
+    expect((await sluice(['topic', 'list'])).stdout.split('\n')).toContain('cli-t');
+    const altered = await sluice(['topic', 'alter', 'cli-t', '--set', 'cleanup.policy=compact', '--partitions', '4']);
+    expect(altered.code).toBe(0);
+    const described = await sluice(['topic', 'describe', 'cli-t']);
+    expect(described.code).toBe(0);
+    expect(described.stdout).toMatch(/PartitionCount: 4/);
+    expect(described.stdout).toMatch(/retention\.ms=3600000/);
+    expect(described.stdout).toMatch(/cleanup\.policy=compact/);
+    expect((await sluice(['topic', 'delete', 'cli-t'])).code).toBe(0);
+    expect((await sluice(['topic', 'list'])).stdout.split('\n')).not.toContain('cli-t');
+    expect((await sluice(['topic', 'delete', 'cli-t'])).code).toBe(1);
+  });
+
+  it('produces lines with keys and headers, consumes them back, and a group resets its offsets', async () => {
+    expect((await sluice(['topic', 'create', 'cli-p', '--partitions', '2'])).code).toBe(0);
+    const lines = Array.from({ length: 50 }, (_, i) => `k${i % 5}:value-${i}`);
+    const produced = await sluice(
+      ['produce', 'cli-p', '--key-separator', ':', '--header', 'src=cli'],
+      `${lines.join('\n')}\n`,
+    );
+    expect(produced.code).toBe(0);
+
+    const consumed = await sluice(['consume', 'cli-p', '--from-beginning', '--max-messages', '50', '--format', 'json']);
+    expect(consumed.code).toBe(0);
+    const records = consumed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { key: string; value: string; partition: number; headers: Record<string, string> });
+    expect(records.map((r) => `${r.key}:${r.value}`).sort()).toEqual([...lines].sort());
+    expect(records.every((r) => r.headers.src === 'cli')).toBe(true);
+    // One key, one partition, and per key the order of the input.
+    for (let k = 0; k < 5; k++) {
+      const mine = records.filter((r) => r.key === `k${k}`);
+      expect(new Set(mine.map((r) => r.partition)).size).toBe(1);
+      expect(mine.map((r) => r.value)).toEqual(lines.filter((l) => l.startsWith(`k${k}:`)).map((l) => l.slice(3)));
+    }
+
+    const inGroup = await sluice(['consume', 'cli-p', '--group', 'cli-g', '--from-beginning', '--timeout-ms', '1500']);
+    expect(inGroup.code).toBe(0);
+    expect(inGroup.stdout.trim().split('\n')).toHaveLength(50);
+    expect(inGroup.stderr).toMatch(/Processed a total of 50 messages/);
+
+    const listed = await sluice(['group', 'list']);
+    expect(listed.stdout).toMatch(/^cli-g\tEmpty\tconsumer$/m);
+    const described = await sluice(['group', 'describe', 'cli-g']);
+    expect(described.stdout).toMatch(/cli-p\s+0\s+\d+\s+\d+\s+0\s/);
+
+    const dryRun = await sluice(['group', 'reset-offsets', 'cli-g', '--topic', 'cli-p', '--to-earliest']);
+    expect(dryRun.stdout).toMatch(/Dry run/);
+    expect((await sluice(['group', 'describe', 'cli-g'])).stdout).not.toMatch(/cli-p\s+\d\s+0\s+[1-9]/);
+    const reset = await sluice(['group', 'reset-offsets', 'cli-g', '--topic', 'cli-p', '--to-earliest', '--execute']);
+    expect(reset.code).toBe(0);
+    const again = await sluice(['consume', 'cli-p', '--group', 'cli-g', '--timeout-ms', '1500']);
+    expect(again.stdout.trim().split('\n')).toHaveLength(50);
+  });
+
+  it('exits 2 on a usage error and 1 when the cluster cannot be reached', async () => {
+    expect((await sluice(['produce'])).code).toBe(2);
+    const unreachable = await new Promise<number | null>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        ['--conditions=sluice-source', '--import', 'tsx', CLI, 'topic', 'list', '--bootstrap-server', '127.0.0.1:1'],
+        { stdio: 'ignore' },
+      );
+      child.once('exit', resolve);
+    });
+    expect(unreachable).toBe(1);
+  });
+});
