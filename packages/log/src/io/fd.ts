@@ -4,8 +4,8 @@ import type { FileIo, OpenOptions, StorageFile } from './types.js';
 /** Positional reads and writes on a file descriptor; reads return fresh Buffers. */
 export class FdFile implements StorageFile {
   readonly path: string;
-  private fd: number;
-  private length: number;
+  protected fd: number;
+  protected length: number;
 
   constructor(path: string, options: OpenOptions) {
     this.path = path;
