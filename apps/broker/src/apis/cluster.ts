@@ -13,9 +13,8 @@ import {
 } from '@sluice/protocol';
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
+import { ALL_CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED } from './constants.js';
 
-const OPERATIONS_NOT_REQUESTED = -2147483648;
-const ALL_CLUSTER_OPERATIONS = (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
 /** DescribeCluster endpoint types: brokers (1) and controllers (2). */
 const ENDPOINT_BROKERS = 1;
 

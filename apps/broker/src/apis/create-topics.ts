@@ -6,6 +6,7 @@ import {
   type CreateTopicsResponseCreatableTopicResult,
   ERROR_CODES,
   KafkaError,
+  ZERO_UUID,
 } from '@sluice/protocol';
 import { ConfigResourceType, ConfigSource } from '../config/index.js';
 import type { BrokerContext } from '../server/context.js';
@@ -13,7 +14,6 @@ import type { ApiHandler } from '../server/dispatcher.js';
 import { newTopicId } from '../state/metadata-store.js';
 import { errorCodeOf, errorMessageOf } from './partition-errors.js';
 
-const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 /** Kafka's controller writes at most this many records for one request (MAX_RECORDS_PER_USER_OP). */
 const MAX_PARTITIONS_PER_REQUEST = 10_000;
 

@@ -4,13 +4,12 @@ import {
   type DeleteTopicsResponse,
   type DeleteTopicsResponseDeletableTopicResult,
   ERROR_CODES,
+  ZERO_UUID,
 } from '@sluice/protocol';
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
 import { INTERNAL_TOPICS } from '../state/topic-manager.js';
 import { errorCodeOf, errorMessageOf } from './partition-errors.js';
-
-const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 
 export function deleteTopicsHandler(broker: BrokerContext): ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse> {
   const deleteOne = (name: string | null, topicId: string, byId: boolean): DeleteTopicsResponseDeletableTopicResult => {

@@ -6,6 +6,7 @@ import {
   type FetchResponseFetchableTopicResponse,
   type FetchResponsePartitionData,
   KafkaError,
+  ZERO_UUID,
 } from '@sluice/protocol';
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler, RequestContext } from '../server/dispatcher.js';
@@ -18,11 +19,10 @@ import {
   sessionKey,
 } from '../state/fetch-sessions.js';
 import type { Partition } from '../state/partition.js';
+import { READ_COMMITTED } from './constants.js';
 import { checkLeaderEpoch, errorCodeOf } from './partition-errors.js';
 
-const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 const EMPTY = Buffer.alloc(0);
-const READ_COMMITTED = 1;
 /** Waits longer than this are cut short: clients re-send, and a bounded wait bounds held state. */
 const MAX_WAIT_CAP_MS = 5 * 60_000;
 

@@ -9,6 +9,7 @@ import {
 } from '@sluice/protocol';
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
+import { READ_COMMITTED } from './constants.js';
 import { checkLeaderEpoch, errorCodeOf, LEADER_EPOCH } from './partition-errors.js';
 
 /** ListOffsets' special timestamps (KIP-734, KIP-405, KIP-1005). */
@@ -17,7 +18,6 @@ const EARLIEST = -2n;
 const MAX_TIMESTAMP = -3n;
 const EARLIEST_LOCAL = -4n;
 const LATEST_TIERED = -5n;
-const READ_COMMITTED = 1;
 
 /**
  * The log finds the batch (holding `found.offset`); Kafka answers with the record inside it: the

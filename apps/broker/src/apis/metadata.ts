@@ -4,18 +4,13 @@ import {
   type MetadataRequest,
   type MetadataResponse,
   type MetadataResponseMetadataResponseTopic,
+  ZERO_UUID,
 } from '@sluice/protocol';
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
 import { INTERNAL_TOPICS, type TopicState, topicNameError } from '../state/topic-manager.js';
+import { ALL_CLUSTER_OPERATIONS, ALL_TOPIC_OPERATIONS, OPERATIONS_NOT_REQUESTED } from './constants.js';
 import { errorCodeOf, LEADER_EPOCH } from './partition-errors.js';
-
-const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
-/** Kafka's "authorized operations not requested" marker. */
-const OPERATIONS_NOT_REQUESTED = -2147483648;
-/** READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS: no ACLs, so everything. */
-const ALL_TOPIC_OPERATIONS = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
-const ALL_CLUSTER_OPERATIONS = (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
 
 export function metadataHandler(broker: BrokerContext): ApiHandler<MetadataRequest, MetadataResponse> {
   const topicResult = (t: TopicState, includeOps: boolean): MetadataResponseMetadataResponseTopic => ({

@@ -8,6 +8,9 @@ export interface RawTaggedField {
 
 const UUID_BYTES = 16;
 
+/** Kafka's null topic id (Uuid.ZERO_UUID), in the canonical text form this codec uses. */
+export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+
 /**
  * Reads Kafka's primitive types from a Buffer, front to back.
  *
