@@ -26,6 +26,7 @@ import {
   ListGroupsApi,
   MetadataApi,
   OffsetFetchApi,
+  ZERO_UUID,
 } from '@sluice/protocol';
 import type { BrokerAddress } from './broker-pool.js';
 import { type ClientContext, type ClientOptions, createContext } from './client.js';
@@ -110,7 +111,7 @@ export class Admin {
     const req = defaultDeleteTopicsRequest();
     req.timeoutMs = timeoutMs;
     if (conn.version(DeleteTopicsApi) >= 6) {
-      req.topics = names.map((name) => ({ name, topicId: '00000000-0000-0000-0000-000000000000' }));
+      req.topics = names.map((name) => ({ name, topicId: ZERO_UUID }));
     } else req.topicNames = [...names];
     const res = await this.retry(async () => (await this.any()).request(DeleteTopicsApi, req));
     for (const t of res.responses) throwIfError(t.errorCode, `DeleteTopics ${t.name}`, t.errorMessage);

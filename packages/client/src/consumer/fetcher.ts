@@ -1,4 +1,4 @@
-import { defaultFetchRequest, FetchApi, type FetchRequest, iterateBatches } from '@sluice/protocol';
+import { defaultFetchRequest, FetchApi, type FetchRequest, iterateBatches, ZERO_UUID } from '@sluice/protocol';
 import type { ClientContext } from '../client.js';
 import { KafkaError, needsMetadataRefresh } from '../errors.js';
 import { backoffMs, sleep } from '../retry.js';
@@ -300,7 +300,7 @@ export class Fetcher {
       let t = byTopic.get(st.topic);
       if (t === undefined) {
         const info = this.ctx.metadata.cached(st.topic);
-        t = { topic: st.topic, topicId: info?.topicId ?? '00000000-0000-0000-0000-000000000000', partitions: [] };
+        t = { topic: st.topic, topicId: info?.topicId ?? ZERO_UUID, partitions: [] };
         byTopic.set(st.topic, t);
         req.topics.push(t);
       }
@@ -311,7 +311,7 @@ export class Fetcher {
         lastFetchedEpoch: -1,
         logStartOffset: -1n,
         partitionMaxBytes: this.o.maxPartitionBytes,
-        replicaDirectoryId: '00000000-0000-0000-0000-000000000000',
+        replicaDirectoryId: ZERO_UUID,
       });
       gens.set(tpKey(st.topic, st.partition), st.generation);
     }
