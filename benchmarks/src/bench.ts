@@ -4,9 +4,9 @@
 //   npm run bench -- --quick            smoke run (one trial, tiny counts, every kind of scenario); exits 1
 //                                       when any scenario produced no numbers
 //   npm run bench -- --trials 5 --profile /tmp/prof    (Sluice under node --cpu-prof)
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Kafka } from '@sluice/client';
@@ -34,6 +34,8 @@ const { values: args } = parseArgs({
     trials: { type: 'string' },
     profile: { type: 'string' },
     out: { type: 'string' },
+    // Re-renders the table, charts and BENCHMARKS.md from a run's JSON without running anything.
+    from: { type: 'string' },
   },
 });
 const QUICK = args.quick === true;
@@ -537,6 +539,11 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
+if (args.from) {
+  const rep = JSON.parse(readFileSync(args.from, 'utf8')) as Report;
+  writeOutputs(rep, dirname(args.from), rep.quick ? undefined : join(ROOT, 'BENCHMARKS.md'));
+  process.exit(0);
+}
 process.exitCode = await main().catch((e) => {
   log(`FATAL ${(e as Error).stack}`);
   return 2;

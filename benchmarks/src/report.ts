@@ -34,6 +34,8 @@ export interface Report {
   rows: Row[];
   errors: string[];
   notes: string[];
+  /** Where the time goes where Sluice falls short (CPU profile), added by hand after the run. */
+  profileNote?: string;
 }
 
 export async function machineInfo(): Promise<Record<string, string | number>> {
@@ -73,11 +75,18 @@ function limitFor(r: Row, limits: Record<string, Limit>): number | undefined {
   return undefined;
 }
 
+const KIND_ORDER = ['produce', 'consume', 'latency', 'cost'];
+
+/** Rows grouped by kind (their creation order interleaves them), stable within a kind. */
+export function ordered(rows: readonly Row[]): Row[] {
+  return [...rows].sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
+}
+
 export function markdownTable(rep: Report): string {
   const out: string[] = [];
   out.push('| scenario | generator | Sluice | Kafka | Sluice/Kafka | limit |');
   out.push('| --- | --- | ---: | ---: | ---: | ---: |');
-  for (const r of rep.rows) {
+  for (const r of ordered(rep.rows)) {
     const s = summarize(r.sluice);
     const k = summarize(r.kafka);
     const ratio = s && k && k.median !== 0 ? `${(s.median / k.median).toFixed(2)}×` : '–';
@@ -271,7 +280,7 @@ ${loaded ? `- **Shared, loaded machine**: other engineers' builds and tests ran 
 ## Results
 
 ${table}
-${rep.errors.length ? `\nErrors during the run (those trials are missing from the medians):\n\n${rep.errors.map((e) => `- ${e}`).join('\n')}\n` : ''}${rep.notes.length ? `\n${rep.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}
+${rep.profileNote ? `\n${rep.profileNote}\n` : ''}${rep.errors.length ? `\nErrors during the run (those trials are missing from the medians):\n\n${rep.errors.map((e) => `- ${e}`).join('\n')}\n` : ''}${rep.notes.length ? `\n${rep.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}
 ## Charts
 
 ![producer throughput, MiB/s](${svg.produce})
