@@ -19,6 +19,9 @@ export const COMMON_PROPS: Readonly<Record<string, string>> = {
   'auto.create.topics.enable': 'true',
   'num.partitions': '1',
   'default.replication.factor': '1',
+  // Group flows must not wait for more members to arrive; one offsets partition keeps Kafka's start quick.
+  'group.initial.rebalance.delay.ms': '0',
+  'offsets.topic.num.partitions': '1',
 };
 
 export interface BrokerUnderTest {

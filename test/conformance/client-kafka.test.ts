@@ -3,20 +3,32 @@
 import { Admin, ConfigResource, Consumer, Producer, serde, type TopicPartition, topic } from '@sluice/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BrokerUnderTest, startKafka } from './brokers.js';
+import { waitForLeaders, waitForPartitionsReady } from './scripts.js';
+import { WireClient } from './wire-client.js';
 
 let kafka: BrokerUnderTest;
 let admin: Admin;
+let wire: WireClient;
 let seq = 0;
 const unique = (p: string) => `${p}-${process.pid}-${++seq}`;
 
 beforeAll(async () => {
   kafka = await startKafka({ 'group.initial.rebalance.delay.ms': '0' });
   admin = new Admin({ brokers: [kafka.bootstrap] });
+  wire = await WireClient.connect(kafka.port, 'kafka');
 });
 afterAll(async () => {
+  wire?.close();
   await admin?.close();
   await kafka?.stop();
 });
+
+/** Waits until Kafka leads every partition of a new topic (its metadata can name the leader a little earlier). */
+async function ready(name: string, partitions: number) {
+  const side = { broker: kafka, client: wire, connect: () => WireClient.connect(kafka.port, 'kafka') };
+  await waitForLeaders(side, name);
+  await waitForPartitionsReady(side, name, partitions);
+}
 
 interface Item {
   n: number;
@@ -26,6 +38,7 @@ describe('@sluice/client against Apache Kafka', () => {
   it.each(['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const)('produces and consumes with %s', async (compression) => {
     const name = unique(`client-${compression}`);
     await admin.createTopics([{ name, numPartitions: 3 }]);
+    await ready(name, 3);
     const t = topic(name, { key: serde.string(), value: serde.json<Item>() });
     const p = new Producer({ brokers: [kafka.bootstrap] }, { compression });
     const sent = await Promise.all(
@@ -47,6 +60,7 @@ describe('@sluice/client against Apache Kafka', () => {
   it('runs a cooperative-sticky group of two members that commits and leaves cleanly', async () => {
     const name = unique('client-group');
     await admin.createTopics([{ name, numPartitions: 4 }]);
+    await ready(name, 4);
     const t = topic(name, { value: serde.int32() });
     const p = new Producer({ brokers: [kafka.bootstrap] });
     await Promise.all(Array.from({ length: 400 }, (_, n) => p.send(t, { value: n, partition: n % 4 })));
@@ -109,6 +123,7 @@ describe('@sluice/client against Apache Kafka', () => {
   it('administers topics, partitions and configs', async () => {
     const name = unique('client-admin');
     await admin.createTopics([{ name, numPartitions: 2, configs: { 'retention.ms': '100000' } }]);
+    await ready(name, 2);
     expect(await admin.listTopics()).toContain(name);
     await admin.createPartitions([{ topic: name, count: 3 }]);
     expect((await admin.describeTopics([name]))[0].partitions).toHaveLength(3);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diff, explain, normalise } from './compare.js';
+import { type AllowList, diff, explain, normalise } from './compare.js';
 
 // The comparison itself: a difference the allow-list does not name, or names with other values, fails.
 
@@ -38,16 +38,63 @@ describe('differential comparison', () => {
     expect(diff(a, c)).toEqual([{ path: 'configs.x', kafka: { name: 'x', value: '1' }, sluice: undefined }]);
   });
 
-  it('explains a known difference only with its exact path and values', () => {
+  // A small fixture list, so that the matching is tested whatever the real allow-list holds today.
+  const fixture: Pick<AllowList, 'knownDifferences' | 'accepted'> = {
+    knownDifferences: [
+      {
+        case: 'CreateTopics/errors@*',
+        path: 'duplicates.length',
+        kafka: 1,
+        sluice: 2,
+        status: 'bug, to fix',
+        note: 'fixture',
+      },
+    ],
+    accepted: [
+      { case: '*', path: '**.errorMessage', kafka: null, sluice: '<message>', reason: 'fixture' },
+      { case: 'Fetch/max-bytes@newest', path: '*.partitions[0].records.length', reason: 'fixture' },
+    ],
+  };
+
+  it('explains a known difference only with its exact case, path and values', () => {
     const known = { path: 'duplicates.length', kafka: 1, sluice: 2 };
-    expect(explain('CreateTopics/errors@old', [known]).unexplained).toEqual([]);
+    expect(explain('CreateTopics/errors@old', [known], fixture)).toEqual({
+      unexplained: [],
+      known: [known],
+      accepted: [],
+    });
+    expect(explain('CreateTopics/errors@newest', [known], fixture).known).toEqual([known]);
     // Same path, another wrong answer: not explained.
-    expect(explain('CreateTopics/errors@old', [{ ...known, sluice: 3 }]).unexplained).toHaveLength(1);
+    expect(explain('CreateTopics/errors@old', [{ ...known, sluice: 3 }], fixture).unexplained).toHaveLength(1);
     // Another field of the same case: not explained.
-    expect(
-      explain('CreateTopics/errors@old', [{ path: 'exists[0].errorCode', kafka: 'a', sluice: 'b' }]).unexplained,
-    ).toHaveLength(1);
+    const other = { path: 'exists[0].errorCode', kafka: 'a', sluice: 'b' };
+    expect(explain('CreateTopics/errors@old', [other], fixture).unexplained).toEqual([other]);
     // Another case: not explained.
-    expect(explain('Produce/acks@old', [known]).unexplained).toHaveLength(1);
+    expect(explain('Produce/acks@old', [known], fixture).unexplained).toEqual([known]);
+  });
+
+  it('accepts a difference by case and path globs, with values only when the entry gives them', () => {
+    const message = { path: 'responses[0].partitions[1].errorMessage', kafka: null, sluice: '<message>' };
+    expect(explain('Produce/acks@old', [message], fixture).accepted).toEqual([message]);
+    // `**` needs the path to end in the named field; the values must be the listed ones.
+    expect(explain('Produce/acks@old', [{ ...message, path: 'errorMessageX' }], fixture).unexplained).toHaveLength(1);
+    expect(explain('Produce/acks@old', [{ ...message, kafka: '' }], fixture).unexplained).toHaveLength(1);
+    // No values listed: any values; `*` is one segment, not several.
+    const records = { path: 'all.partitions[0].records.length', kafka: 2, sluice: 1 };
+    expect(explain('Fetch/max-bytes@newest', [records], fixture).accepted).toEqual([records]);
+    expect(explain('Fetch/max-bytes@newest', [{ ...records, kafka: 9 }], fixture).accepted).toHaveLength(1);
+    expect(
+      explain('Fetch/max-bytes@newest', [{ ...records, path: 'a.b.partitions[0].records.length' }], fixture)
+        .unexplained,
+    ).toHaveLength(1);
+    expect(explain('Fetch/max-bytes@old', [records], fixture).unexplained).toHaveLength(1);
+  });
+
+  it('uses the checked-in allow-list by default', () => {
+    const d = { path: 'badOperation[0].errorCode', kafka: '-1 UNKNOWN_SERVER_ERROR', sluice: '42 INVALID_REQUEST' };
+    expect(explain('IncrementalAlterConfigs/validation@old', [d]).accepted).toEqual([d]);
+    expect(
+      explain('IncrementalAlterConfigs/validation@old', [d], { knownDifferences: [], accepted: [] }).unexplained,
+    ).toEqual([d]);
   });
 });

@@ -196,12 +196,16 @@ function caseMatches(pattern: string, id: string): boolean {
  * Splits differences into the ones the allow-list explains and the rest. A known difference only
  * matches with exactly the values it records, so a different wrong answer still fails.
  */
-export function explain(caseId: string, diffs: readonly Difference[]) {
+export function explain(
+  caseId: string,
+  diffs: readonly Difference[],
+  list: Pick<AllowList, 'knownDifferences' | 'accepted'> = allowList,
+) {
   const unexplained: Difference[] = [];
   const known: Difference[] = [];
   const accepted: Difference[] = [];
   for (const d of diffs) {
-    const k = allowList.knownDifferences.find(
+    const k = list.knownDifferences.find(
       (e) =>
         caseMatches(e.case, caseId) &&
         pathMatches(e.path, d.path) &&
@@ -212,7 +216,7 @@ export function explain(caseId: string, diffs: readonly Difference[]) {
       known.push(d);
       continue;
     }
-    const ok = allowList.accepted.some(
+    const ok = list.accepted.some(
       (e) =>
         caseMatches(e.case, caseId) &&
         pathMatches(e.path, d.path) &&

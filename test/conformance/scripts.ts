@@ -4,6 +4,7 @@ import {
   CreateTopicsApi,
   FetchApi,
   type FetchRequest,
+  ListOffsetsApi,
   MetadataApi,
   type MetadataResponse,
   ProduceApi,
@@ -99,7 +100,39 @@ export async function createTopic(
     throw new Error(`${side.broker.kind}: creating ${name}: error ${t?.errorCode} ${t?.errorMessage}`);
   // CreateTopics only returns the topic id from v7; Metadata has it from v10.
   const md = await waitForLeaders(side, name);
+  await waitForPartitionsReady(side, name, md.topics[0]!.partitions.length);
   return md.topics[0]!.topicId;
+}
+
+/**
+ * Polls ListOffsets (latest) until every partition answers without error. Kafka's Metadata can name a
+ * leader before the broker's replica manager has made itself leader, and a produce in that window fails
+ * with NOT_LEADER_OR_FOLLOWER; ListOffsets goes through the same leader check.
+ */
+export async function waitForPartitionsReady(side: Side, topic: string, partitions: number): Promise<void> {
+  let last: number[] = [];
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const res = await side.client.send(ListOffsetsApi, 7, {
+      replicaId: -1,
+      isolationLevel: 0,
+      timeoutMs: 10_000,
+      topics: [
+        {
+          name: topic,
+          partitions: Array.from({ length: partitions }, (_, partitionIndex) => ({
+            partitionIndex,
+            currentLeaderEpoch: -1,
+            timestamp: -1n,
+            maxNumOffsets: 1,
+          })),
+        },
+      ],
+    });
+    last = res.topics.flatMap((t) => t.partitions.map((p) => p.errorCode));
+    if (last.length === partitions && last.every((c) => c === 0)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${side.broker.kind}: ${topic}: partitions not ready after 5 s (errors ${last.join(', ')})`);
 }
 
 /** Polls Metadata until every partition of `topic` has a leader (Kafka's metadata propagates asynchronously). */
