@@ -119,6 +119,81 @@ describe('consumer groups', () => {
     expect(violations).toEqual([]);
     expect(seen.size).toBe(600);
   });
+
+  it('gives a static member that restarts within its session timeout its assignment back without a rebalance', async () => {
+    const name = uniqueTopic('static');
+    await produce(name, 40, 4);
+    const t = topic(name, { key: serde.string(), value: serde.int32() });
+    const groupId = uniqueTopic('g');
+    const events: string[] = [];
+    const mk = (instance: string) =>
+      new Consumer(
+        { brokers: [broker.bootstrap] },
+        {
+          groupId,
+          groupInstanceId: instance,
+          // Eager: any rebalance would revoke every partition of the member that stayed.
+          assignors: ['range'],
+          autoOffsetReset: 'earliest',
+          sessionTimeoutMs: 10_000,
+          heartbeatIntervalMs: 50,
+          onRebalance: {
+            assigned: (tps) => {
+              events.push(`${instance} assigned ${tps.map(key).sort().join(',')}`);
+            },
+            revoked: (tps) => {
+              events.push(`${instance} revoked ${tps.map(key).sort().join(',')}`);
+            },
+            lost: (tps) => {
+              events.push(`${instance} lost ${tps.map(key).sort().join(',')}`);
+            },
+          },
+        },
+      );
+    const waitFor = async (what: string, ok: () => boolean) => {
+      const deadline = Date.now() + 10_000;
+      while (!ok()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; events: ${events.join('; ')}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const a = mk('a');
+    const b = mk('b');
+    const runA = a.run(t, () => {});
+    const runB = b.run(t, () => {});
+    await waitFor(
+      'two members with two partitions each',
+      () => a.assignment().length === 2 && b.assignment().length === 2,
+    );
+    const generation = b.groupMetadata()?.generationId ?? -1;
+    expect(a.groupMetadata()?.generationId).toBe(generation);
+    const before = a.assignment().map(key).sort();
+    const oldMemberId = a.groupMetadata()?.memberId;
+
+    // A static member's close does not leave the group; its replacement comes back with the same instance id.
+    await a.close();
+    await runA;
+    events.length = 0;
+    const a2 = mk('a');
+    const runA2 = a2.run(t, () => {});
+    await waitFor('the restarted member to get partitions', () => a2.assignment().length === 2);
+    // Several heartbeats of b: a rebalance would show up as REBALANCE_IN_PROGRESS by now.
+    await new Promise((r) => setTimeout(r, 400));
+
+    expect(a2.assignment().map(key).sort()).toEqual(before);
+    expect(a2.groupMetadata()?.generationId).toBe(generation);
+    expect(b.groupMetadata()?.generationId).toBe(generation);
+    expect(a2.groupMetadata()?.memberId).not.toBe(oldMemberId);
+    expect(b.assignment()).toHaveLength(2);
+    expect(events).toEqual([`a assigned ${before.join(',')}`]);
+    const admin = new Admin({ brokers: [broker.bootstrap] });
+    const g = await admin.describeGroup(groupId);
+    expect(g.state).toBe('Stable');
+    expect(g.members).toHaveLength(2);
+    await admin.close();
+    await Promise.all([a2.close(), b.close()]);
+    await Promise.all([runA2, runB]);
+  });
 });
 
 export type { ConsumerRecord };

@@ -161,6 +161,17 @@ export class Consumer {
     return [...this.fetcher.states.values()].map((s) => ({ topic: s.topic, partition: s.partition }));
   }
 
+  /** The group membership now (as Java's groupMetadata()): null without a group id. */
+  groupMetadata(): { groupId: string; memberId: string; generationId: number; groupInstanceId: string | null } | null {
+    if (this.member === null) return null;
+    return {
+      groupId: this.member.groupId,
+      memberId: this.member.memberId,
+      generationId: this.member.generationId,
+      groupInstanceId: this.member.groupInstanceId,
+    };
+  }
+
   /** The next offset the application will get from a partition. */
   position(topic: string, partition: number): bigint | undefined {
     return this.fetcher.states.get(tpKey(topic, partition))?.position;

@@ -70,6 +70,14 @@ export class GroupMember {
     private readonly cb: GroupCallbacks,
   ) {}
 
+  get groupId(): string {
+    return this.o.groupId;
+  }
+
+  get groupInstanceId(): string | null {
+    return this.o.groupInstanceId ?? null;
+  }
+
   private get cooperative(): boolean {
     const a = this.o.assignors.find((x) => x.name === this.protocol) ?? this.o.assignors[0];
     return a.cooperative;
