@@ -6,24 +6,39 @@ import {
   ApiVersionsApi,
   type ApiVersionsResponse,
   CreateTopicsApi,
+  DeleteGroupsApi,
   DeleteRecordsApi,
   DescribeConfigsApi,
+  DescribeGroupsApi,
   FetchApi,
+  FindCoordinatorApi,
+  HeartbeatApi,
   IncrementalAlterConfigsApi,
   InitProducerIdApi,
+  JoinGroupApi,
+  type JoinGroupResponse,
+  LeaveGroupApi,
+  ListGroupsApi,
+  type ListGroupsResponse,
   ListOffsetsApi,
   MetadataApi,
+  OffsetCommitApi,
+  OffsetDeleteApi,
+  OffsetFetchApi,
   OffsetForLeaderEpochApi,
   ProduceApi,
   Reader,
   RequestHeaderCodec,
   ResponseHeaderCodec,
+  SyncGroupApi,
+  type SyncGroupResponse,
   Writer,
   writeRequestFrame,
 } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BrokerUnderTest, startKafka, startSluice } from './brokers.js';
 import { allowList, type Difference, diff, explain, normalise, ZERO_UUID } from './compare.js';
+import * as grp from './groups.js';
 import {
   batch,
   createTopic,
@@ -71,8 +86,8 @@ function side(b: BrokerUnderTest): Side {
   return {
     broker: b,
     client: undefined as unknown as WireClient,
-    connect: async () => {
-      const c = await WireClient.connect(b.port, b.kind);
+    connect: async (clientId?: string) => {
+      const c = await WireClient.connect(b.port, b.kind, clientId);
       extraClients.push(c);
       return c;
     },
@@ -1049,5 +1064,361 @@ describe('AlterConfigs', () => {
       );
       return out;
     });
+  }
+});
+
+// --------------------------------------------------------------------------------------- Groups
+
+/** Every group API a group case uses, with the old version its `old` variant prefers. */
+const GROUP_APIS = {
+  find: [FindCoordinatorApi, 1],
+  join: [JoinGroupApi, 3],
+  sync: [SyncGroupApi, 1],
+  hb: [HeartbeatApi, 1],
+  leave: [LeaveGroupApi, 2],
+  describe: [DescribeGroupsApi, 1],
+  list: [ListGroupsApi, 2],
+  commit: [OffsetCommitApi, 2],
+  fetch: [OffsetFetchApi, 1],
+  del: [DeleteGroupsApi, 0],
+  offsetDelete: [OffsetDeleteApi, 0],
+} as const;
+type GroupVersions = Record<keyof typeof GROUP_APIS, number>;
+
+const groupVersions = (which: 'newest' | 'old') => () =>
+  Object.fromEntries(
+    Object.entries(GROUP_APIS).map(([k, [api, old]]) => [
+      k,
+      which === 'newest' ? versions.newest(api) : versions.old(api, old),
+    ]),
+  ) as GroupVersions;
+
+/** A JoinGroup answer with its member list in a fixed order (by member name). */
+const joined = (r: JoinGroupResponse, ids: grp.MemberIds) => ({
+  ...r,
+  members: [...r.members]
+    .sort((a, b) => ids.add(a.memberId).localeCompare(ids.add(b.memberId)))
+    .map((m) => ({ ...m, metadata: grp.readable(m.metadata, 'subscription') })),
+});
+/** A SyncGroup answer with its assignment decoded. */
+const synced = (r: SyncGroupResponse) => ({ ...r, assignment: grp.readable(r.assignment, 'assignment') });
+
+/**
+ * Groups whose id starts with `prefix` (other cases' groups are listed too), in id order. Polled (bounded:
+ * 5 s) until `settled` holds, as Kafka lists groups from its last committed state.
+ */
+async function listGroups(
+  c: WireClient,
+  v: number,
+  prefix: string,
+  settled: (groups: { groupId: string; groupState: string }[]) => boolean,
+  statesFilter: string[] = [],
+) {
+  let out: { errorCode: number; groups: ListGroupsResponse['groups'] } = { errorCode: -2, groups: [] };
+  for (let attempt = 0; attempt < 250; attempt++) {
+    const r = await c.send(ListGroupsApi, v, { statesFilter, typesFilter: [] });
+    const groups = r.groups.filter((g) => g.groupId.startsWith(prefix));
+    out = { errorCode: r.errorCode, groups: groups.sort((a, b) => a.groupId.localeCompare(b.groupId)) };
+    if (r.errorCode !== 0 || settled(groups)) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return out;
+}
+const inState =
+  (state: string, n = 1) =>
+  (gs: { groupState: string }[]) =>
+    gs.length === n && gs.every((g) => g.groupState === state || g.groupState === '');
+
+/** LeaveGroup for some members: batched from v3, one request per member before. */
+async function leave(c: WireClient, v: number, groupId: string, memberIds: string[]) {
+  if (v >= 3) {
+    const members = memberIds.map((memberId) => ({ memberId, groupInstanceId: null, reason: null }));
+    return [await c.send(LeaveGroupApi, v, { groupId, memberId: '', members })];
+  }
+  const out = [];
+  for (const memberId of memberIds) out.push(await c.send(LeaveGroupApi, v, { groupId, memberId, members: [] }));
+  return out;
+}
+
+describe('Groups', () => {
+  beforeAll(async () => {
+    await Promise.all([grp.waitForCoordinator(sides.kafka), grp.waitForCoordinator(sides.sluice)]);
+  });
+
+  for (const [which, pick] of [
+    ['newest', () => ({ v: versions.newest(FindCoordinatorApi) })],
+    ['v1', () => ({ v: versions.old(FindCoordinatorApi, 1) })],
+  ] as const) {
+    differential(`FindCoordinator/group@${which}`, pick, async (s, { v }) => {
+      const find = async (keys: string[], keyType = 0) => {
+        // A broker may close the connection on a request it rejects: a fresh one per lookup.
+        const c = await s.connect();
+        return c
+          .send(FindCoordinatorApi, v, { key: v >= 4 ? '' : keys[0]!, keyType, coordinatorKeys: v >= 4 ? keys : [] })
+          .catch(() => 'connection closed');
+      };
+      return {
+        one: await find(['fc-a']),
+        ...(v >= 4 ? { batch: await find(['fc-a', 'fc-b', 'fc-c']) } : {}),
+        emptyKey: await find(['']),
+        unknownKeyType: await find(['fc-a'], 9),
+      };
+    });
+  }
+
+  for (const which of ['newest', 'old'] as const) {
+    differential(
+      `Groups/join-sync-heartbeat-leave@${which}`,
+      groupVersions(which),
+      async (s, v) => {
+        const ids = new grp.MemberIds();
+        const g = `grp-flow-${v.join}`;
+        const t = `grp-flow-t-${v.join}`;
+        await createTopic(s, t, { partitions: 2 });
+        const c1 = await s.connect('c1');
+        const c2 = await s.connect('c2');
+        const protocols = grp.consumerProtocols(['range', 'roundrobin'], [t]);
+        const describeGroup = (state: string) => grp.describeSettled(s, v.describe, g, state, ids);
+        const out: Record<string, unknown> = {};
+
+        const first = await grp.joinNew(c1, v.join, g, { protocols }, ids);
+        const j1 = await first.joined;
+        const m1 = j1.memberId;
+        Object.assign(out, { firstRequired: first.required, firstJoin: joined(j1, ids) });
+        out.completingRebalance = await describeGroup('CompletingRebalance');
+        out.heartbeatCompleting = await grp.heartbeat(c1, v.hb, g, j1.generationId, m1);
+        const a1 = grp.assignment({ [t]: [0, 1] });
+        out.leaderSync = synced(await grp.sync(c1, v.sync, g, j1.generationId, m1, { [m1]: a1 }));
+        out.stable = await describeGroup('Stable');
+        out.heartbeat = await grp.heartbeat(c1, v.hb, g, j1.generationId, m1);
+
+        // A second member: the group rebalances, and the first member learns it from its heartbeat.
+        const second = await grp.joinNew(c2, v.join, g, { protocols }, ids);
+        out.secondRequired = second.required;
+        await grp.waitForState(s, g, 'PreparingRebalance');
+        out.heartbeatRebalancing = await grp.heartbeat(c1, v.hb, g, j1.generationId, m1);
+        out.preparingRebalance = await describeGroup('PreparingRebalance');
+        const [r1, r2] = await Promise.all([grp.join(c1, v.join, g, { memberId: m1, protocols }), second.joined]);
+        out.rejoin = [joined(r1, ids), joined(r2, ids)];
+        const gen = r1.generationId;
+        const m2 = r2.memberId;
+
+        // The follower's sync waits for the leader's, which distributes the assignment.
+        const followerSync = grp.sync(c2, v.sync, g, gen, m2);
+        const assignments = { [m1]: grp.assignment({ [t]: [0] }), [m2]: grp.assignment({ [t]: [1] }) };
+        out.leaderSync2 = synced(await grp.sync(c1, v.sync, g, gen, m1, assignments));
+        out.followerSync = synced(await followerSync);
+        out.syncUnknownMember = await grp.sync(s.client, v.sync, g, gen, 'c9-nobody');
+        out.syncIllegalGeneration = await grp.sync(s.client, v.sync, g, gen + 5, m1);
+        out.heartbeatFollower = await grp.heartbeat(c2, v.hb, g, gen, m2);
+        out.heartbeatUnknownMember = await grp.heartbeat(s.client, v.hb, g, gen, 'c9-nobody');
+        out.heartbeatIllegalGeneration = await grp.heartbeat(s.client, v.hb, g, gen - 1, m1);
+        out.stable2 = await describeGroup('Stable');
+        out.listed = await listGroups(s.client, v.list, g, inState('Stable'));
+        if (v.list >= 4) out.listedStable = await listGroups(s.client, v.list, g, inState('Stable'), ['Stable']);
+
+        out.leave = await leave(s.client, v.leave, g, [m1, 'c9-nobody']);
+        out.afterFirstLeave = await describeGroup('PreparingRebalance');
+        out.leaveLast = await leave(s.client, v.leave, g, [m2]);
+        out.empty = await describeGroup('Empty');
+        out.listedEmpty = await listGroups(s.client, v.list, g, inState('Empty'));
+        out.heartbeatAfterLeave = await grp.heartbeat(c1, v.hb, g, gen, m1);
+        out.describeUnknown = await grp.describe(s.client, v.describe, ['grp-no-such-group']);
+        return ids.anonymise(out) as Record<string, unknown>;
+      },
+      (k) => {
+        expect(err(k, ['heartbeatRebalancing', 'errorCode'])).toBe(27);
+        expect(err(k, ['syncIllegalGeneration', 'errorCode'])).toBe(22);
+        expect(err(k, ['heartbeatUnknownMember', 'errorCode'])).toBe(25);
+      },
+    );
+
+    differential(
+      `Groups/join-errors@${which}`,
+      groupVersions(which),
+      async (s, v) => {
+        const ids = new grp.MemberIds();
+        const g = `grp-err-${v.join}`;
+        const t = `grp-err-t-${v.join}`;
+        const c1 = await s.connect('c1');
+        const c2 = await s.connect('c2');
+        const c3 = await s.connect('c3');
+        const both = grp.consumerProtocols(['range', 'roundrobin'], [t]);
+        const out: Record<string, unknown> = {};
+        out.emptyGroupId = await grp.join(c3, v.join, '', { protocols: both });
+        out.sessionTooShort = await grp.join(c3, v.join, g, { protocols: both, sessionTimeoutMs: 1_000 });
+        out.sessionTooLong = await grp.join(c3, v.join, g, { protocols: both, sessionTimeoutMs: 2_000_000 });
+        out.noProtocols = await grp.join(c3, v.join, g, { protocols: [] });
+        out.emptyProtocolType = await grp.join(c3, v.join, g, { protocols: both, protocolType: '' });
+        out.unknownMemberOfNewGroup = await grp.join(c3, v.join, g, { memberId: 'c3-made-up', protocols: both });
+        // Not compared: whether the failed joins left an Empty group behind. Kafka keeps one in memory but
+        // answers reads from its last committed state, so DescribeGroups says Dead or Empty by timing.
+
+        // Protocol selection: alone, the member's first choice; with a member that only speaks the second,
+        // the one protocol everyone supports.
+        const first = await grp.joinNew(c1, v.join, g, { protocols: both }, ids);
+        const j1 = await first.joined;
+        const m1 = j1.memberId;
+        out.firstJoin = joined(j1, ids);
+        await grp.sync(c1, v.sync, g, j1.generationId, m1, { [m1]: grp.assignment({ [t]: [0] }) });
+        out.otherProtocolType = await grp.join(c3, v.join, g, { protocols: both, protocolType: 'connect' });
+        out.noCommonProtocol = await grp.join(c3, v.join, g, { protocols: grp.consumerProtocols(['sticky'], [t]) });
+        out.unknownMemberOfGroup = await grp.join(c3, v.join, g, { memberId: 'c3-made-up', protocols: both });
+        const only = grp.consumerProtocols(['roundrobin'], [t]);
+        const second = await grp.joinNew(c2, v.join, g, { protocols: only }, ids);
+        await grp.waitForState(s, g, 'PreparingRebalance');
+        const [r1, r2] = await Promise.all([grp.join(c1, v.join, g, { memberId: m1, protocols: both }), second.joined]);
+        out.rejoin = [joined(r1, ids), joined(r2, ids)];
+        if (v.sync >= 5) {
+          // From v5 the broker checks the protocol type and name a member syncs with.
+          out.syncWrongProtocol = await grp.sync(c1, v.sync, g, r1.generationId, m1, {}, 'range');
+        }
+        out.leave = await leave(s.client, v.leave, g, [m1, r2.memberId]);
+        return ids.anonymise(out) as Record<string, unknown>;
+      },
+      (k) => {
+        expect(err(k, ['sessionTooShort', 'errorCode'])).toBe(26);
+        expect(err(k, ['noCommonProtocol', 'errorCode'])).toBe(23);
+        expect(err(k, ['rejoin', 0, 'protocolName'])).toBe('roundrobin');
+      },
+    );
+
+    differential(
+      `Groups/offsets@${which}`,
+      groupVersions(which),
+      async (s, v) => {
+        const ids = new grp.MemberIds();
+        const t = `grp-off-t-${v.commit}`;
+        const simple = `grp-off-simple-${v.commit}`;
+        const active = `grp-off-active-${v.commit}`;
+        await createTopic(s, t, { partitions: 2 });
+        const commit = (
+          c: WireClient,
+          groupId: string,
+          gen: number,
+          memberId: string,
+          offsets: [string, number, bigint][],
+        ) => {
+          const topics = [...new Set(offsets.map(([name]) => name))].map((name) => ({
+            name,
+            partitions: offsets
+              .filter(([n]) => n === name)
+              .map(([, partitionIndex, committedOffset]) => ({
+                partitionIndex,
+                committedOffset,
+                committedLeaderEpoch: -1,
+                commitTimestamp: -1n,
+                committedMetadata: `md-${partitionIndex}`,
+              })),
+          }));
+          return (
+            c
+              .send(OffsetCommitApi, v.commit, {
+                groupId,
+                generationIdOrMemberEpoch: gen,
+                memberId,
+                groupInstanceId: null,
+                retentionTimeMs: -1n,
+                topics,
+              })
+              // Kafka answers topics it does not know first; clients key the answer by name.
+              .then((r) => [...r.topics].sort((a, b) => a.name.localeCompare(b.name)))
+          );
+        };
+        type FetchTopics = { name: string; partitionIndexes: number[] }[] | null;
+        const fetch = async (groups: [string, FetchTopics][]) => {
+          if (v.fetch >= 8) {
+            const r = await s.client.send(OffsetFetchApi, v.fetch, {
+              ...OffsetFetchApi.request.defaults(),
+              groups: groups.map(([groupId, topics]) => ({ groupId, memberId: null, memberEpoch: -1, topics })),
+              requireStable: false,
+            });
+            return r.groups;
+          }
+          const out = [];
+          for (const [groupId, topics] of groups) {
+            const r = await s.client.send(OffsetFetchApi, v.fetch, {
+              ...OffsetFetchApi.request.defaults(),
+              groupId,
+              topics,
+              requireStable: false,
+            });
+            out.push({ errorCode: r.errorCode, topics: r.topics });
+          }
+          return out;
+        };
+        const deleteGroups = (groupsNames: string[]) =>
+          s.client
+            .send(DeleteGroupsApi, v.del, { groupsNames })
+            // In the order asked (Kafka answers by coordinator shard, then by outcome).
+            .then((r) => groupsNames.map((id) => r.results.find((x) => x.groupId === id) ?? `${id} missing`));
+        const offsetDelete = (groupId: string, topics: [string, number[]][]) =>
+          s.client
+            .send(OffsetDeleteApi, v.offsetDelete, {
+              groupId,
+              topics: topics.map(([name, ps]) => ({
+                name,
+                partitions: ps.map((partitionIndex) => ({ partitionIndex })),
+              })),
+            })
+            .then((r) => ({ ...r, topics: [...r.topics].sort((a, b) => a.name.localeCompare(b.name)) }));
+        const both = [{ name: t, partitionIndexes: [0, 1] }];
+        const out: Record<string, unknown> = {};
+
+        // A simple consumer (no members, generation -1) commits to a group that does not exist yet.
+        out.simpleCommit = await commit(s.client, simple, -1, '', [
+          [t, 0, 5n],
+          [t, 1, 7n],
+          ['grp-off-missing-topic', 0, 1n],
+        ]);
+        out.simpleFetch = await fetch([[simple, [{ name: t, partitionIndexes: [0, 1, 2] }]]]);
+        if (v.fetch >= 2) out.simpleFetchAll = await fetch([[simple, null]]);
+        out.unknownGroupFetch = await fetch([['grp-off-no-such-group', both]]);
+        if (v.fetch >= 8) {
+          out.multiGroupFetch = await fetch([
+            [simple, [{ name: t, partitionIndexes: [1] }]],
+            ['grp-off-no-such-group', null],
+            ['grp-off-no-such-group-2', both],
+          ]);
+        }
+        out.listed = await listGroups(s.client, v.list, `grp-off-simple-${v.commit}`, inState('Empty'));
+
+        // A group with a member: commits are fenced by member id and generation.
+        const c1 = await s.connect('c1');
+        const protocols = grp.consumerProtocols(['range'], [t]);
+        const first = await grp.joinNew(c1, v.join, active, { protocols }, ids);
+        const j = await first.joined;
+        const m1 = j.memberId;
+        const gen = j.generationId;
+        out.commitCompletingRebalance = await commit(c1, active, gen, m1, [[t, 0, 1n]]);
+        await grp.sync(c1, v.sync, active, gen, m1, { [m1]: grp.assignment({ [t]: [0, 1] }) });
+        out.commitMember = await commit(c1, active, gen, m1, [
+          [t, 0, 3n],
+          [t, 1, 4n],
+        ]);
+        out.commitSimpleToActive = await commit(s.client, active, -1, '', [[t, 0, 9n]]);
+        out.commitUnknownMember = await commit(s.client, active, gen, 'c9-nobody', [[t, 0, 9n]]);
+        out.commitIllegalGeneration = await commit(s.client, active, gen + 1, m1, [[t, 0, 9n]]);
+        out.activeFetch = await fetch([[active, both]]);
+
+        out.deleteGroups = await deleteGroups([active, simple, 'grp-off-no-such-group']);
+        out.simpleAfterDelete = await fetch([[simple, both]]);
+        out.offsetDeleteSubscribed = await offsetDelete(active, [[t, [0]]]);
+        out.offsetDeleteUnknownGroup = await offsetDelete('grp-off-no-such-group', [[t, [0]]]);
+        await leave(s.client, v.leave, active, [m1]);
+        out.offsetDeleteEmpty = await offsetDelete(active, [
+          [t, [0]],
+          ['grp-off-missing-topic', [0]],
+        ]);
+        out.activeAfterOffsetDelete = await fetch([[active, both]]);
+        out.deleteEmpty = await deleteGroups([active]);
+        out.listedAfterDelete = await listGroups(s.client, v.list, `grp-off-active-${v.commit}`, inState('', 0));
+        return ids.anonymise(out) as Record<string, unknown>;
+      },
+      (k) => {
+        expect(err(k, ['commitIllegalGeneration', 0, 'partitions', 0, 'errorCode'])).toBe(22);
+        expect(err(k, ['deleteGroups', 0, 'errorCode'])).toBe(68);
+      },
+    );
   }
 });

@@ -21,8 +21,8 @@ import type { WireClient } from './wire-client.js';
 export interface Side {
   readonly broker: BrokerUnderTest;
   readonly client: WireClient;
-  /** Opens another connection (for long polls that must not block the main one). */
-  connect(): Promise<WireClient>;
+  /** Opens another connection (for long polls and group members that must not block the main one). */
+  connect(clientId?: string): Promise<WireClient>;
 }
 
 /** [min, max] by API key, from each broker's ApiVersions. */
