@@ -1,13 +1,21 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { FetchApi, iterateBatches, ListOffsetsApi, MetadataApi } from '@sluice/protocol';
+import {
+  DescribeGroupsApi,
+  FetchApi,
+  iterateBatches,
+  ListOffsetsApi,
+  MetadataApi,
+  OffsetFetchApi,
+} from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BrokerUnderTest, repoRoot, requireJava, startSluice } from './brokers.js';
 import { WireClient } from './wire-client.js';
 
-// Apache Kafka's own command-line tools (Java clients) against Sluice: console producer and consumer,
-// the verifiable producer, the producer performance tool, and the dump-log tool on Sluice's segments.
+// Apache Kafka's own command-line tools (Java clients) against Sluice: console producer and consumer (by
+// partition and through a group), the verifiable producer and consumer, kafka-consumer-groups, the producer
+// performance tool, and the dump-log tool on Sluice's segments.
 // Run with `npm run test:conformance`.
 
 const script = join(repoRoot, 'scripts', 'reference-kafka', 'reference-kafka.sh');
@@ -108,6 +116,39 @@ async function readValues(topic: string): Promise<string[]> {
   throw new Error('partition not read to its end');
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The tools' JSON event lines (VerifiableProducer, VerifiableConsumer). */
+function jsonEvents(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** A group's committed offset for partition 0 of `topic`, read with OffsetFetch. */
+async function committed(groupId: string, topic: string) {
+  const r = await client.send(OffsetFetchApi, 8, {
+    ...OffsetFetchApi.request.defaults(),
+    groups: [{ groupId, memberId: null, memberEpoch: -1, topics: [{ name: topic, partitionIndexes: [0] }] }],
+    requireStable: true,
+  });
+  const p = r.groups[0]?.topics[0]?.partitions[0];
+  return { errorCode: r.groups[0]?.errorCode ?? -2, offset: p?.committedOffset };
+}
+
+/** A group's state after its members' last requests (Sluice answers at once; bounded poll all the same). */
+async function groupState(groupId: string): Promise<string> {
+  let state = '';
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const r = await client.send(DescribeGroupsApi, 5, { groups: [groupId], includeAuthorizedOperations: false });
+    state = r.groups[0]?.groupState ?? '';
+    if (state === 'Empty') break;
+    await sleep(100);
+  }
+  return state;
+}
+
 async function latestOffset(topic: string): Promise<bigint> {
   const r = await client.send(ListOffsetsApi, 7, {
     replicaId: -1,
@@ -129,7 +170,7 @@ describe('Kafka tools against Sluice', () => {
       `${lines.join('\n')}\n`,
     );
     expect(produced.code, produced.stderr).toBe(0);
-    // No consumer groups in Sluice yet: read partition 0 directly, which needs no group coordinator.
+    // Partition 0 directly, without a group (the next test reads through one).
     const consumed = await runClass([
       'org.apache.kafka.tools.consumer.ConsoleConsumer',
       '--bootstrap-server',
@@ -179,6 +220,137 @@ describe('Kafka tools against Sluice', () => {
     expect(new Set(stored)).toEqual(new Set(acked.map((e) => e.value)));
     // Offsets the producer was told are where the values are.
     for (const e of acked.slice(0, 50)) expect(stored[e.offset!]).toBe(e.value);
+  });
+
+  it('console consumer in a group reads from the beginning and commits its position', async () => {
+    const consumed = await runClass([
+      'org.apache.kafka.tools.consumer.ConsoleConsumer',
+      '--bootstrap-server',
+      sluice.bootstrap,
+      '--topic',
+      'console-rt',
+      '--group',
+      'console-group',
+      '--from-beginning',
+      '--max-messages',
+      String(lines.length),
+      '--timeout-ms',
+      '30000',
+    ]);
+    expect(consumed.code, consumed.stderr).toBe(0);
+    expect(consumed.stdout.trimEnd().split('\n')).toEqual(lines);
+    // The consumer commits on close (auto-commit): the group's position is the end of the partition.
+    expect(await committed('console-group', 'console-rt')).toEqual({ errorCode: 0, offset: BigInt(lines.length) });
+    expect(await groupState('console-group')).toBe('Empty');
+  });
+
+  it('verifiable consumer in a group reads every record the verifiable producer wrote, once, and commits', async () => {
+    const n = 2000;
+    const r = await runClass([
+      'org.apache.kafka.tools.VerifiableConsumer',
+      '--bootstrap-server',
+      sluice.bootstrap,
+      '--topic',
+      'verifiable',
+      '--group-id',
+      'verifiable-group',
+      '--max-messages',
+      String(n),
+      '--reset-policy',
+      'earliest',
+      '--verbose',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const events = jsonEvents(r.stdout);
+    const records = events.filter((e) => e.name === 'record_data');
+    const stored = await readValues('verifiable');
+    expect(records).toHaveLength(n);
+    expect(new Set(records.map((e) => e.value)).size).toBe(n);
+    for (const e of records) expect(stored[e.offset as number]).toBe(e.value);
+    const consumed = events.filter((e) => e.name === 'records_consumed');
+    expect(consumed.reduce((sum, e) => sum + (e.count as number), 0)).toBe(n);
+    const commits = events.filter((e) => e.name === 'offsets_committed');
+    expect(commits.length).toBeGreaterThan(0);
+    expect(commits.filter((e) => e.success !== true)).toEqual([]);
+    const last = (commits.at(-1)!.offsets as { partition: number; offset: number }[]).find((o) => o.partition === 0);
+    expect(last?.offset).toBe(n);
+    expect(events.map((e) => e.name)).toContain('partitions_assigned');
+    expect(events.at(-1)?.name).toBe('shutdown_complete');
+    expect(await committed('verifiable-group', 'verifiable')).toEqual({ errorCode: 0, offset: BigInt(n) });
+
+    // kafka-consumer-groups --describe: the committed position, the log end and no lag.
+    const described = await runClass([
+      'org.apache.kafka.tools.consumer.group.ConsumerGroupCommand',
+      '--bootstrap-server',
+      sluice.bootstrap,
+      '--describe',
+      '--group',
+      'verifiable-group',
+    ]);
+    expect(described.code, described.stderr).toBe(0);
+    expect(described.stderr).toMatch(/Consumer group 'verifiable-group' has no active members/);
+    expect(described.stdout).toMatch(new RegExp(`^verifiable-group\\s+verifiable\\s+0\\s+${n}\\s+${n}\\s+0\\s`, 'm'));
+  });
+
+  it('kafka-consumer-groups describes a live group: its member, assignment and state', async () => {
+    // A consumer that keeps running (it asks for more records than there are) until it is stopped.
+    const child = spawn(
+      'bash',
+      [
+        script,
+        'run-class',
+        'org.apache.kafka.tools.VerifiableConsumer',
+        '--bootstrap-server',
+        sluice.bootstrap,
+        '--topic',
+        'verifiable',
+        '--group-id',
+        'live-group',
+        '--max-messages',
+        '1000000',
+        '--reset-policy',
+        'earliest',
+      ],
+      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    try {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        if (out.length < 1024 * 1024) out += d.toString('utf8');
+      });
+      const assigned = Date.now() + 30_000;
+      while (!out.includes('"partitions_assigned"') && Date.now() < assigned) await sleep(100);
+      expect(out).toContain('"partitions_assigned"');
+      const tool = (...args: string[]) =>
+        runClass([
+          'org.apache.kafka.tools.consumer.group.ConsumerGroupCommand',
+          '--bootstrap-server',
+          sluice.bootstrap,
+          '--describe',
+          '--group',
+          'live-group',
+          ...args,
+        ]);
+      const members = await tool('--members');
+      expect(members.code, members.stderr).toBe(0);
+      // GROUP CONSUMER-ID HOST CLIENT-ID #PARTITIONS: one member holding the topic's one partition.
+      const rows = members.stdout.split('\n').filter((l) => l.startsWith('live-group '));
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatch(
+        /^live-group\s+consumer-live-group-\S+\s+\/127\.0\.0\.1\s+consumer-live-group-\S+\s+1\s*$/,
+      );
+      const state = await tool('--state');
+      expect(state.code, state.stderr).toBe(0);
+      // GROUP COORDINATOR (ID) ASSIGNMENT-STRATEGY STATE #MEMBERS
+      expect(state.stdout).toMatch(
+        new RegExp(`^live-group\\s+127\\.0\\.0\\.1:${sluice.port}\\s+\\(1\\)\\s+range\\s+Stable\\s+1\\s*$`, 'm'),
+      );
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('close', resolve)));
+    }
+    // Stopped, the consumer left the group.
+    expect(await groupState('live-group')).toBe('Empty');
   });
 
   it('producer performance tool completes 50k records', async () => {
