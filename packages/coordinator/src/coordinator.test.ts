@@ -786,7 +786,7 @@ describe('offsets', () => {
 });
 
 describe('DescribeGroups, ListGroups, DeleteGroups', () => {
-  it('describes members with metadata and assignment only when Stable; unknown groups are Dead', async () => {
+  it('describes members with metadata only when Stable, and their last assignment always; unknown groups are Dead', async () => {
     const { h, a } = await stableGroupOfTwo();
     const [d, unknown] = h.c.describeGroups([G, 'nope']);
     expect(d).toMatchObject({ state: 'Stable', protocolType: 'consumer', protocolName: 'range' });
@@ -798,7 +798,10 @@ describe('DescribeGroups, ListGroups, DeleteGroups', () => {
     const [p] = h.c.describeGroups([G]);
     expect(p.state).toBe('PreparingRebalance');
     expect(p.protocolName).toBe('');
-    expect(p.members.every((m) => m.assignment.length === 0 && m.metadata.length === 0)).toBe(true);
+    expect(p.members.every((m) => m.metadata.length === 0)).toBe(true);
+    // As Kafka's describeNoMetadata: the last generation's assignment stays, the newcomer has none.
+    expect(p.members.find((m) => m.memberId === a)!.assignment.toString()).toBe('A2');
+    expect(p.members.find((m) => m.clientId === 'c')!.assignment.length).toBe(0);
   });
 
   it('lists groups with state (case-insensitive) and type filters', async () => {

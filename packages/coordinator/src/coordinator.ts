@@ -924,9 +924,10 @@ export class GroupCoordinator {
           groupInstanceId: m.groupInstanceId,
           clientId: m.clientId,
           clientHost: m.clientHost,
-          // Kafka shows metadata and assignment only for a Stable group.
+          // Kafka shows subscription metadata only for a Stable group; the assignment of the last
+          // generation always (ClassicGroup's describeNoMetadata keeps it).
           metadata: stable && protocol !== null ? m.metadataFor(protocol) : Buffer.alloc(0),
-          assignment: stable ? m.assignment : Buffer.alloc(0),
+          assignment: m.assignment,
         })),
       };
     });
