@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type AllowList, diff, explain, normalise } from './compare.js';
+import { type AllowList, diff, explain, normalise, staleKnownDifferences } from './compare.js';
 
 // The comparison itself: a difference the allow-list does not name, or names with other values, fails.
 
@@ -96,5 +96,22 @@ describe('differential comparison', () => {
     expect(
       explain('IncrementalAlterConfigs/validation@old', [d], { knownDifferences: [], accepted: [] }).unexplained,
     ).toEqual([d]);
+  });
+
+  it('finds known differences that no longer show in cases that ran', () => {
+    const entry = fixture.knownDifferences[0]!;
+    const d = { path: 'duplicates.length', kafka: 1, sluice: 2 };
+    // Seen in one of the matching cases: not stale.
+    expect(
+      staleKnownDifferences(fixture.knownDifferences, [
+        { case: 'CreateTopics/errors@newest', known: [] },
+        { case: 'CreateTopics/errors@old', known: [d] },
+      ]),
+    ).toEqual([]);
+    // Its cases ran without it: stale. Its cases did not run (a filtered run): not judged.
+    expect(staleKnownDifferences(fixture.knownDifferences, [{ case: 'CreateTopics/errors@old', known: [] }])).toEqual([
+      entry,
+    ]);
+    expect(staleKnownDifferences(fixture.knownDifferences, [{ case: 'Produce/acks@old', known: [d] }])).toEqual([]);
   });
 });

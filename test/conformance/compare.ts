@@ -192,6 +192,24 @@ function caseMatches(pattern: string, id: string): boolean {
   return new RegExp(`^${pattern.replace(/[.*+?^${}()|[\]\\/]/g, (c) => (c === '*' ? '.*' : `\\${c}`))}$`).test(id);
 }
 
+/** Whether a known difference names this difference of this case (case, path and both values). */
+export function knownMatches(e: KnownDifference, caseId: string, d: Difference): boolean {
+  return (
+    caseMatches(e.case, caseId) && pathMatches(e.path, d.path) && same(e.kafka, d.kafka) && same(e.sluice, d.sluice)
+  );
+}
+
+/** The known differences whose case ran (some id in `ran` matches) without the difference showing. */
+export function staleKnownDifferences(
+  known: readonly KnownDifference[],
+  ran: readonly { case: string; known: readonly Difference[] }[],
+): KnownDifference[] {
+  return known.filter((e) => {
+    const cases = ran.filter((r) => caseMatches(e.case, r.case));
+    return cases.length > 0 && !cases.some((r) => r.known.some((d) => knownMatches(e, r.case, d)));
+  });
+}
+
 /**
  * Splits differences into the ones the allow-list explains and the rest. A known difference only
  * matches with exactly the values it records, so a different wrong answer still fails.
@@ -205,13 +223,7 @@ export function explain(
   const known: Difference[] = [];
   const accepted: Difference[] = [];
   for (const d of diffs) {
-    const k = list.knownDifferences.find(
-      (e) =>
-        caseMatches(e.case, caseId) &&
-        pathMatches(e.path, d.path) &&
-        same(e.kafka, d.kafka) &&
-        same(e.sluice, d.sluice),
-    );
+    const k = list.knownDifferences.find((e) => knownMatches(e, caseId, d));
     if (k) {
       known.push(d);
       continue;
