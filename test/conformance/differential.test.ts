@@ -1227,9 +1227,19 @@ describe('Groups', () => {
         return ids.anonymise(out) as Record<string, unknown>;
       },
       (k) => {
-        expect(err(k, ['heartbeatRebalancing', 'errorCode'])).toBe(27);
-        expect(err(k, ['syncIllegalGeneration', 'errorCode'])).toBe(22);
-        expect(err(k, ['heartbeatUnknownMember', 'errorCode'])).toBe(25);
+        const code = (...path: (string | number)[]) => err(k, [...path, 'errorCode']);
+        if (err(k, ['firstRequired']) !== undefined) expect(code('firstRequired')).toBe(79);
+        expect([
+          code('firstJoin'),
+          err(k, ['firstJoin', 'generationId']),
+          err(k, ['rejoin', 0, 'generationId']),
+        ]).toEqual([0, 1, 2]);
+        // The leader's assignment reached the follower: partition 1.
+        expect(Object.values(err(k, ['followerSync', 'assignment', 'topics']) as object)).toEqual([[1]]);
+        expect(code('heartbeatRebalancing')).toBe(27);
+        expect([code('syncUnknownMember'), code('syncIllegalGeneration')]).toEqual([25, 22]);
+        expect([code('heartbeatUnknownMember'), code('heartbeatIllegalGeneration')]).toEqual([25, 22]);
+        expect(err(k, ['empty', 0, 'groupState'])).toBe('Empty');
       },
     );
 
@@ -1416,8 +1426,18 @@ describe('Groups', () => {
         return ids.anonymise(out) as Record<string, unknown>;
       },
       (k) => {
-        expect(err(k, ['commitIllegalGeneration', 0, 'partitions', 0, 'errorCode'])).toBe(22);
-        expect(err(k, ['deleteGroups', 0, 'errorCode'])).toBe(68);
+        const commitCode = (name: string) => err(k, [name, 0, 'partitions', 0, 'errorCode']);
+        expect(
+          [
+            'commitCompletingRebalance',
+            'commitMember',
+            'commitSimpleToActive',
+            'commitUnknownMember',
+            'commitIllegalGeneration',
+          ].map(commitCode),
+        ).toEqual([27, 0, 25, 25, 22]);
+        expect((k.deleteGroups as { errorCode: number }[]).map((r) => r.errorCode)).toEqual([68, 0, 69]);
+        expect(err(k, ['offsetDeleteSubscribed', 'topics', 0, 'partitions', 0, 'errorCode'])).toBe(86);
       },
     );
   }
