@@ -46,7 +46,11 @@ export function findCoordinatorHandler(
     maxVersion: 6,
     handle(req, ctx) {
       if (ctx.apiVersion >= 4) {
-        const coordinators = req.coordinatorKeys.slice(0, MAX_KEYS).map((k) => lookup(k, req.keyType));
+        // Batched answers carry an empty message on success, where v1-v3 say "NONE" (as Kafka does).
+        const coordinators = req.coordinatorKeys
+          .slice(0, MAX_KEYS)
+          .map((k) => lookup(k, req.keyType))
+          .map((c) => (c.errorCode === ERROR_CODES.NONE ? { ...c, errorMessage: '' } : c));
         return { ...FindCoordinatorApi.response.defaults(), throttleTimeMs: 0, coordinators };
       }
       const c = lookup(req.key, req.keyType);
