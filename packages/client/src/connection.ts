@@ -38,6 +38,35 @@ export interface RequestOptions {
   extraTimeoutMs?: number;
   /** acks=0 produce: no response comes; resolves once written. */
   noResponse?: boolean;
+  /**
+   * Byte fields (record batches) to hand to the socket by reference instead of copying them into
+   * the request frame. They must not change until the socket has written them.
+   */
+  splice?: ReadonlySet<Uint8Array>;
+}
+
+/**
+ * A Writer that leaves the byte fields listed in `splice` out of its buffer and remembers where
+ * they go, so a Produce request's record batches reach the socket without a copy.
+ */
+class SplicingWriter extends Writer {
+  /** [position in this writer's buffer, spliced bytes], in order. */
+  readonly spliced: Array<[number, Uint8Array]> = [];
+  splicedBytes = 0;
+
+  constructor(
+    capacity: number,
+    private readonly splice: ReadonlySet<Uint8Array>,
+  ) {
+    super(capacity);
+  }
+
+  override raw(v: Uint8Array): this {
+    if (!this.splice.has(v)) return super.raw(v);
+    this.spliced.push([this.offset, v]);
+    this.splicedBytes += v.length;
+    return this;
+  }
 }
 
 interface Pending {
@@ -199,29 +228,56 @@ export class Connection {
     const correlationId = this.nextCorrelationId;
     this.nextCorrelationId = correlationId === 0x7fffffff ? 1 : correlationId + 1;
     let frame: Buffer;
+    let spliced: SplicingWriter | null = null;
     try {
-      const w = new Writer(256);
       const hv = requestHeaderVersion(api.apiKey, version);
-      writeRequestFrame(
-        w,
-        (w) =>
-          RequestHeaderCodec.encode(w, hv, {
-            requestApiKey: api.apiKey,
-            requestApiVersion: version,
-            correlationId,
-            clientId: this.clientId,
-          }),
-        (w) => api.request.encode(w, version, body),
-      );
-      frame = w.finish();
+      const header = (w: Writer) =>
+        RequestHeaderCodec.encode(w, hv, {
+          requestApiKey: api.apiKey,
+          requestApiVersion: version,
+          correlationId,
+          clientId: this.clientId,
+        });
+      if (options.splice !== undefined && options.splice.size > 0) {
+        // Size prefix, header and body; the spliced fields count towards the size but are not copied.
+        const w = new SplicingWriter(256, options.splice);
+        w.int32(0);
+        header(w);
+        api.request.encode(w, version, body);
+        const size = w.offset - 4 + w.splicedBytes;
+        if (size > 0x7fffffff) throw new KafkaError(ERROR_CODES.MESSAGE_TOO_LARGE, `request of ${size} bytes`);
+        w.buffer.writeInt32BE(size, 0);
+        frame = w.finish();
+        spliced = w;
+      } else {
+        const w = new Writer(256);
+        writeRequestFrame(w, header, (w) => api.request.encode(w, version, body));
+        frame = w.finish();
+      }
     } catch (err) {
       reject(err);
       this.pump();
       return;
     }
+    const write = (cb?: (err?: Error | null) => void): void => {
+      if (spliced === null || spliced.spliced.length === 0) {
+        socket.write(frame, cb);
+        return;
+      }
+      // One writev: the frame's own bytes with the spliced buffers in between.
+      socket.cork();
+      let from = 0;
+      for (const [at, bytes] of spliced.spliced) {
+        if (at > from) socket.write(frame.subarray(from, at));
+        socket.write(bytes);
+        from = at;
+      }
+      socket.write(frame.subarray(from), cb);
+      socket.uncork();
+    };
     const started = performance.now();
     if (options.noResponse) {
-      socket.write(frame, (err) => (err ? reject(err) : resolve(undefined)));
+      write((err) => (err ? reject(err) : resolve(undefined)));
       this.options.metrics?.request(api.name, 0, false);
       this.pump();
       return;
@@ -231,7 +287,7 @@ export class Connection {
       this.close(new RequestTimeoutError(`${this.address} ${api.name} v${version}`, timeoutMs));
     }, timeoutMs);
     this.pending.set(correlationId, { api: api as ApiDefinition, version, resolve, reject, timer, started });
-    socket.write(frame);
+    write();
   }
 
   private pump(): void {

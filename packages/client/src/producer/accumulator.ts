@@ -1,5 +1,5 @@
 import type { CompressionType, RecordInput } from '@sluice/protocol';
-import { ProducerBatch } from './batch.js';
+import { ProducerBatch, type RecordMetadata } from './batch.js';
 
 /** Per partition: the open batch, closed batches in order, what is in flight and what awaits a retry. */
 export class PartitionState {
@@ -47,12 +47,20 @@ export class Accumulator {
 
   constructor(private readonly o: AccumulatorOptions) {}
 
+  /** Per topic, partition states by partition number: no key string built per record. */
+  private readonly byTopic = new Map<string, PartitionState[]>();
+
   state(topic: string, partition: number): PartitionState {
-    const key = `${topic}\u0000${partition}`;
-    let s = this.partitions.get(key);
+    let list = this.byTopic.get(topic);
+    if (list === undefined) {
+      list = [];
+      this.byTopic.set(topic, list);
+    }
+    let s = list[partition];
     if (s === undefined) {
       s = new PartitionState(topic, partition);
-      this.partitions.set(key, s);
+      list[partition] = s;
+      this.partitions.set(`${topic}\u0000${partition}`, s);
     }
     return s;
   }
@@ -62,7 +70,9 @@ export class Accumulator {
     partition: number,
     record: RecordInput,
     bytes: number,
-    cb: ProducerBatch['callbacks'][number],
+    resolve: (m: RecordMetadata) => void,
+    reject: (e: unknown) => void,
+    timestamp: number,
   ): void {
     const s = this.state(topic, partition);
     let b = s.open;
@@ -76,7 +86,7 @@ export class Accumulator {
       this.openBatches.add(s);
       this.scheduleLinger();
     }
-    b.add(record, bytes, cb);
+    b.add(record, bytes, resolve, reject, timestamp);
     if (b.bytes >= this.o.batchSize) this.close(s);
   }
 

@@ -59,8 +59,10 @@ export type ProducerRecord<K, V> = {
   timestamp?: number;
 } & (null extends K ? { key?: K } : { key: K });
 
+const NO_HEADERS = { list: undefined, bytes: 0 } as const;
+
 function headerList(h: Headers | undefined): { list: RecordHeaderInput[] | undefined; bytes: number } {
-  if (h === undefined) return { list: undefined, bytes: 0 };
+  if (h === undefined) return NO_HEADERS;
   const list: RecordHeaderInput[] = Array.isArray(h)
     ? (h as RecordHeaderInput[])
     : Object.entries(h).map(([key, value]) => ({ key, value }));
@@ -224,7 +226,7 @@ export class Producer {
       return Promise.reject(new RangeError(`${name} has no partition ${p} (${numPartitions} partitions)`));
     }
     return new Promise<RecordMetadata>((resolve, reject) => {
-      this.acc.append(name, p, input, bytes, { resolve, reject, timestamp });
+      this.acc.append(name, p, input, bytes, resolve, reject, timestamp);
     });
   }
 

@@ -208,6 +208,8 @@ export class Sender {
     req.acks = this.o.acks;
     req.timeoutMs = this.o.requestTimeoutMs;
     const topics = new Map<string, ProduceRequest['topicData'][number]>();
+    // Batches are immutable once stamped: the connection sends them by reference, not copied into the frame.
+    const splice = new Set<Uint8Array>();
     for (const { s, b } of list) {
       // Take the batch off its queue and into flight; the sequence is fixed on the first send.
       if (s.retry[0] === b) s.retry.shift();
@@ -215,7 +217,7 @@ export class Sender {
       s.inflight.push(b);
       if (b.attempts === 0 && this.o.idempotent) {
         b.stamp(this.producerId, this.producerEpoch, s.nextSequence);
-        s.nextSequence = (s.nextSequence + b.callbacks.length) | 0;
+        s.nextSequence = (s.nextSequence + b.count) | 0;
         if (s.nextSequence < 0) s.nextSequence &= 0x7fffffff;
       }
       b.attempts++;
@@ -226,11 +228,12 @@ export class Sender {
         req.topicData.push(t);
       }
       t.partitionData.push({ index: s.partition, records: b.encoded });
+      splice.add(b.encoded as Buffer);
     }
     const n = this.node(leader);
     n.inflight++;
     const started = performance.now();
-    this.request(leader, req).then(
+    this.request(leader, req, splice).then(
       (res) => {
         n.inflight--;
         const latency = performance.now() - started;
@@ -275,21 +278,21 @@ export class Sender {
     );
   }
 
-  private async request(leader: number, req: ProduceRequest) {
+  private async request(leader: number, req: ProduceRequest, splice: ReadonlySet<Uint8Array>) {
     const broker = await this.ctx.metadata.broker(leader);
     const conn = await this.ctx.pool.get(broker, 'produce');
     if (this.o.acks === 0) {
-      await conn.request(ProduceApi, req, { noResponse: true });
+      await conn.request(ProduceApi, req, { noResponse: true, splice });
       return undefined;
     }
-    return conn.request(ProduceApi, req);
+    return conn.request(ProduceApi, req, { splice });
   }
 
   private onResult(s: PartitionState, b: ProducerBatch, code: number, baseOffset: bigint, err: unknown): void {
     const i = s.inflight.indexOf(b);
     if (i >= 0) s.inflight.splice(i, 1);
     if (code === 0 || code === DUPLICATE_SEQUENCE_NUMBER) {
-      this.ctx.metrics?.count('records_sent', b.callbacks.length);
+      this.ctx.metrics?.count('records_sent', b.count);
       this.ctx.metrics?.count('bytes_sent', (b.encoded as Buffer).length);
       b.complete(baseOffset);
       this.memory.release(b.bytes);
@@ -314,7 +317,7 @@ export class Sender {
   }
 
   finish(b: ProducerBatch, err: unknown): void {
-    this.ctx.metrics?.count('records_failed', b.callbacks.length);
+    this.ctx.metrics?.count('records_failed', b.count);
     b.fail(err);
     this.memory.release(b.bytes);
   }
