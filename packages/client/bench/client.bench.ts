@@ -1,16 +1,46 @@
-// Producer and consumer throughput: @sluice/client vs kafkajs 2.2.4 against the same Sluice broker
-// (a child process), in the same run. Run: npm run bench -w packages/client  (or: npx tsx --conditions=sluice-source bench/client.bench.ts)
-// Env: BENCH_SCALE (default 1) multiplies the record counts.
-import { spawn } from 'node:child_process';
+// Producer and consumer throughput: @sluice/client vs kafkajs 2.2.4 vs @platformatic/kafka 1.x vs librdkafka
+// (node-rdkafka 3.6) against the same Sluice broker (a child process), in the same run; then the memory
+// each producer holds while 1 million records are buffered (broker stopped with SIGSTOP).
+// Run: npm run bench -w packages/client   (node --expose-gc --import tsx/esm --conditions=sluice-source bench/client.bench.ts)
+// Env: BENCH_SCALE (default 1) multiplies the record counts; BENCH_ONLY (a regex) keeps the rows whose
+// "<test> <client>" matches, e.g. BENCH_ONLY='produce 1 KiB.*sluice'; BENCH_MEMORY=0 skips the memory rows.
+// node-rdkafka is not a dependency (it compiles librdkafka, minutes): it is loaded from the cache the
+// benchmark harness builds (~/.cache/sluice/rdkafka, see benchmarks/src/generators.ts), when present.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { Consumer as PlatConsumer, Producer as PlatProducer } from '@platformatic/kafka';
 import { Kafka as KafkaJs, logLevel } from 'kafkajs';
 import { Admin, Consumer, Producer, serde, topic } from '../src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const scale = Number(process.env.BENCH_SCALE ?? '1');
+/** Records per awaited chunk of the @sluice/client producer (0: all records, then one await). */
+const window = Number(process.env.BENCH_WINDOW ?? '1000');
+const workers = Number(process.env.BENCH_WORKERS ?? '5');
+const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
+const SLUICE = '@sluice/client';
+const KAFKAJS = 'kafkajs';
+const PLAT = '@platformatic/kafka';
+const RDKAFKA = 'librdkafka (node-rdkafka)';
+
+// biome-ignore lint/suspicious/noExplicitAny: node-rdkafka is loaded untyped from outside the workspace
+type Any = any;
+const RDKAFKA_DIR = join(homedir(), '.cache/sluice/rdkafka');
+function loadRdkafka(): Any | null {
+  if (!existsSync(join(RDKAFKA_DIR, 'node_modules/node-rdkafka/build/Release/node-librdkafka.node'))) return null;
+  try {
+    return createRequire(join(RDKAFKA_DIR, 'package.json'))('node-rdkafka');
+  } catch {
+    return null;
+  }
+}
+const rdkafka = loadRdkafka();
 
 interface Row {
   test: string;
@@ -20,20 +50,20 @@ interface Row {
   cpuSeconds: number;
 }
 
-async function startChildBroker(): Promise<{ bootstrap: string; stop(): Promise<void> }> {
+async function startChildBroker(): Promise<{ bootstrap: string; child: ChildProcess; stop(): Promise<void> }> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx/esm', '--conditions=sluice-source', join(here, 'broker-child.ts')],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const rl = createInterface({ input: child.stdout });
   const [line] = (await once(rl, 'line')) as [string];
   const { bootstrap } = JSON.parse(line) as { bootstrap: string };
   return {
     bootstrap,
+    child,
     stop: async () => {
+      child.kill('SIGCONT');
       child.kill('SIGTERM');
       await once(child, 'exit');
     },
@@ -47,6 +77,7 @@ async function measure(
   records: number,
   fn: (start: () => void) => Promise<void>,
 ): Promise<Row> {
+  process.stderr.write(`${test} ${client}: ${records} records… `);
   let cpu0 = process.cpuUsage();
   let t0 = performance.now();
   await fn(() => {
@@ -55,10 +86,40 @@ async function measure(
   });
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  process.stderr.write(`${seconds.toFixed(2)} s\n`);
   return { test, client, records, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 const WARM_UP = 5000;
+const sizeLabel = (size: number) => (size >= 1024 ? `${size / 1024} KiB` : `${size} B`);
+const wanted = (test: string, client: string) => only === null || only.test(`${test} ${client}`);
+
+/** Waits until `n()` reaches `count` (delivery reports arrive on librdkafka's poll). */
+async function until(what: string, ok: () => boolean, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+function rdProducer(brokers: string[], acks: number, extra: Record<string, unknown> = {}): Promise<Any> {
+  const p = new rdkafka.Producer({
+    'metadata.broker.list': brokers.join(','),
+    'client.id': 'bench-rdkafka',
+    dr_cb: true,
+    'linger.ms': 5,
+    'enable.idempotence': acks === -1,
+    acks,
+    'queue.buffering.max.messages': 2_000_000,
+    'queue.buffering.max.kbytes': 2_000_000,
+    ...extra,
+  });
+  return new Promise((resolve, reject) => {
+    p.connect({}, (err: unknown) => (err ? reject(err) : resolve(p)));
+    p.setPollInterval(5);
+  });
+}
 
 async function main(): Promise<void> {
   const broker = await startChildBroker();
@@ -66,50 +127,70 @@ async function main(): Promise<void> {
   const admin = new Admin({ brokers });
   const kjs = new KafkaJs({ brokers, clientId: 'bench-kafkajs', logLevel: logLevel.NOTHING });
   const rows: Row[] = [];
+  const notes: string[] = [];
+  if (rdkafka === null)
+    notes.push(`node-rdkafka not found in ${RDKAFKA_DIR}: no librdkafka rows (the harness builds it)`);
   let seq = 0;
   const cases = [
     { size: 100, count: Math.round(200_000 * scale) },
-    { size: 1024, count: Math.round(50_000 * scale) },
+    { size: 1024, count: Math.round(100_000 * scale) },
   ];
   const consumeTopics: Array<{ name: string; size: number; count: number }> = [];
+  const newTopic = async (client: string, size: number) => {
+    const name = `bench-${client.replace(/\W+/g, '')}-${size}-${seq++}`;
+    await admin.createTopics([{ name, numPartitions: 3 }]);
+    return name;
+  };
 
   for (const { size, count } of cases) {
     const payload = Buffer.alloc(size, 'x');
     for (const acks of [1, -1] as const) {
-      const label = `produce ${size} B acks=${acks === -1 ? 'all' : '1'}`;
-      // @sluice/client
-      {
-        const name = `bench-sluice-${size}-${acks}-${seq++}`;
-        await admin.createTopics([{ name, numPartitions: 3 }]);
+      const label = `produce ${sizeLabel(size)} acks=${acks === -1 ? 'all' : '1'}`;
+      if (wanted(label, SLUICE)) {
+        const name = await newTopic(SLUICE, size);
         const t = topic(name, { value: serde.bytes() });
         const p = new Producer({ brokers }, { acks, lingerMs: 5, batchSize: 256 * 1024 });
         await Promise.all(Array.from({ length: WARM_UP }, () => p.send(t, { value: payload })));
         rows.push(
-          await measure(label, '@sluice/client', count, async () => {
-            const sends: Promise<unknown>[] = new Array(count);
-            for (let i = 0; i < count; i++) sends[i] = p.send(t, { value: payload });
-            await Promise.all(sends);
+          await measure(label, SLUICE, count, async () => {
+            if (window === 0) {
+              // Everything at once: the client encodes all records before the first request leaves.
+              const sends: Promise<unknown>[] = new Array(count);
+              for (let i = 0; i < count; i++) sends[i] = p.send(t, { value: payload });
+              await Promise.all(sends);
+              return;
+            }
+            // As the other clients: `workers` loops, each sending `window` records and awaiting them.
+            let next = 0;
+            const worker = async () => {
+              while (next < count) {
+                const n = Math.min(window, count - next);
+                next += n;
+                const sends: Promise<unknown>[] = new Array(n);
+                for (let i = 0; i < n; i++) sends[i] = p.send(t, { value: payload });
+                await Promise.all(sends);
+              }
+            };
+            await Promise.all(Array.from({ length: workers }, worker));
           }),
         );
         await p.close();
         if (acks === -1) consumeTopics.push({ name, size, count: count + WARM_UP });
       }
-      // kafkajs: batches of 1,000 messages, 5 requests in flight.
-      {
-        const name = `bench-kafkajs-${size}-${acks}-${seq++}`;
-        await admin.createTopics([{ name, numPartitions: 3 }]);
+      // kafkajs: batches of 1,000 messages, 5 sends in flight (not idempotent: its idempotence allows 1 in flight).
+      if (wanted(label, KAFKAJS)) {
+        const name = await newTopic(KAFKAJS, size);
         const p = kjs.producer({ allowAutoTopicCreation: false });
         await p.connect();
         for (let i = 0; i < WARM_UP; i += 1000) {
           await p.send({ topic: name, acks, messages: Array.from({ length: 1000 }, () => ({ value: payload })) });
         }
         rows.push(
-          await measure(label, 'kafkajs', count, async () => {
-            const batch = 1000;
+          await measure(label, KAFKAJS, count, async () => {
             let next = 0;
             const worker = async () => {
               while (next < count) {
-                const n = Math.min(batch, count - next);
+                const n = Math.min(1000, count - next);
                 next += n;
                 await p.send({ topic: name, acks, messages: Array.from({ length: n }, () => ({ value: payload })) });
               }
@@ -119,17 +200,66 @@ async function main(): Promise<void> {
         );
         await p.disconnect();
       }
+      // @platformatic/kafka: the same shape (send() takes a list and produces it at once); not idempotent, as its
+      // idempotent sends in parallel get OUT_OF_ORDER_SEQUENCE_NUMBER.
+      if (wanted(label, PLAT)) {
+        const name = await newTopic(PLAT, size);
+        const p = new PlatProducer({
+          clientId: 'bench-platformatic',
+          bootstrapBrokers: brokers,
+          autocreateTopics: false,
+          acks,
+        });
+        const batchOf = (n: number) => Array.from({ length: n }, () => ({ topic: name, value: payload }));
+        for (let i = 0; i < WARM_UP; i += 1000) await p.send({ messages: batchOf(1000) });
+        rows.push(
+          await measure(label, PLAT, count, async () => {
+            let next = 0;
+            const worker = async () => {
+              while (next < count) {
+                const n = Math.min(1000, count - next);
+                next += n;
+                await p.send({ messages: batchOf(n) });
+              }
+            };
+            await Promise.all(Array.from({ length: 5 }, worker));
+          }),
+        );
+        await p.close();
+      }
+      // librdkafka: produce() queues; delivery reports come back through the poll loop.
+      if (rdkafka !== null && wanted(label, RDKAFKA)) {
+        const name = await newTopic(RDKAFKA, size);
+        const p = await rdProducer(brokers, acks);
+        let delivered = 0;
+        let failed = 0;
+        p.on('delivery-report', (err: unknown) => {
+          if (err) failed++;
+          delivered++;
+        });
+        for (let i = 0; i < WARM_UP; i++) p.produce(name, null, payload);
+        await until('rdkafka warm-up', () => delivered >= WARM_UP);
+        rows.push(
+          await measure(label, RDKAFKA, count, async () => {
+            const target = delivered + count;
+            for (let i = 0; i < count; i++) p.produce(name, null, payload);
+            await until('rdkafka deliveries', () => delivered >= target);
+          }),
+        );
+        if (failed > 0) throw new Error(`librdkafka: ${failed} deliveries failed`);
+        await new Promise((r) => p.disconnect(r));
+      }
     }
   }
 
   for (const { name, size, count } of consumeTopics) {
-    const label = `consume ${size} B`;
-    {
+    const label = `consume ${sizeLabel(size)}`;
+    if (wanted(label, SLUICE)) {
       const t = topic(name, { value: serde.bytes() });
       const c = new Consumer({ brokers }, { groupId: `bench-sluice-${seq++}`, autoOffsetReset: 'earliest' });
       let n = 0;
       rows.push(
-        await measure(label, '@sluice/client', count, async (start) => {
+        await measure(label, SLUICE, count, async (start) => {
           await c.run(t, (records) => {
             if (n === 0) start();
             n += records.length;
@@ -138,13 +268,13 @@ async function main(): Promise<void> {
         }),
       );
     }
-    {
+    if (wanted(label, KAFKAJS)) {
       const c = kjs.consumer({ groupId: `bench-kafkajs-${seq++}`, maxBytes: 50 * 1024 * 1024 });
       await c.connect();
       await c.subscribe({ topic: name, fromBeginning: true });
       let n = 0;
       rows.push(
-        await measure(label, 'kafkajs', count, async (start) => {
+        await measure(label, KAFKAJS, count, async (start) => {
           await new Promise<void>((resolve, reject) => {
             c.run({
               eachBatch: async ({ batch }) => {
@@ -158,22 +288,195 @@ async function main(): Promise<void> {
       );
       await c.disconnect();
     }
+    if (wanted(label, PLAT)) {
+      const c = new PlatConsumer({
+        groupId: `bench-platformatic-${seq++}`,
+        clientId: 'bench-platformatic',
+        bootstrapBrokers: brokers,
+        maxWaitTime: 500,
+        maxBytes: 50 * 1024 * 1024,
+      });
+      let n = 0;
+      rows.push(
+        await measure(label, PLAT, count, async (start) => {
+          const stream = await c.consume({ topics: [name], mode: 'earliest', autocommit: true });
+          await new Promise<void>((resolve, reject) => {
+            stream.on('data', () => {
+              if (n === 0) start();
+              if (++n === count) resolve();
+            });
+            stream.on('error', reject);
+          });
+          await stream.close();
+        }),
+      );
+      await c.close(true);
+    }
+    if (rdkafka !== null && wanted(label, RDKAFKA)) {
+      const c = new rdkafka.KafkaConsumer(
+        {
+          'metadata.broker.list': brokers.join(','),
+          'group.id': `bench-rdkafka-${seq++}`,
+          'enable.auto.commit': true,
+        },
+        { 'auto.offset.reset': 'earliest' },
+      );
+      await new Promise<void>((resolve, reject) => c.connect({}, (err: unknown) => (err ? reject(err) : resolve())));
+      c.subscribe([name]);
+      let n = 0;
+      rows.push(
+        await measure(label, RDKAFKA, count, async (start) => {
+          // consume(n) hands over up to n messages per call, read on librdkafka's thread pool.
+          c.setDefaultConsumeTimeout(100);
+          while (n < count) {
+            const got = await new Promise<unknown[]>((resolve, reject) =>
+              c.consume(Math.min(10_000, count - n), (err: unknown, m: unknown[]) => (err ? reject(err) : resolve(m))),
+            );
+            if (n === 0 && got.length > 0) start();
+            n += got.length;
+          }
+        }),
+      );
+      await new Promise((r) => c.disconnect(r));
+    }
   }
 
   await admin.close();
   await broker.stop();
+  const memory: MemoryRow[] = [];
+  if (process.env.BENCH_MEMORY !== '0') {
+    for (const client of [SLUICE, ...(rdkafka !== null ? [RDKAFKA] : [])]) {
+      if (wanted('memory', client)) memory.push(await memoryInChild(client));
+    }
+  }
 
-  const sizeOf = (test: string) => Number(/(\d+) B/.exec(test)?.[1] ?? 0);
-  console.log('| test | client | records | records/s | MB/s | client CPU s per 1M records | vs kafkajs |');
-  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+  const sizeOf = (test: string) => {
+    const m = /(\d+) (B|KiB)/.exec(test);
+    return m ? Number(m[1]) * (m[2] === 'KiB' ? 1024 : 1) : 0;
+  };
+  const rate = (r: Row) => r.records / r.seconds;
+  const vs = (r: Row, client: string) => {
+    const base = rows.find((x) => x.test === r.test && x.client === client);
+    return base === undefined || base === r ? '' : `${(rate(r) / rate(base)).toFixed(2)}×`;
+  };
+  console.log(`\nBENCH_SCALE=${scale}; client CPU = user+system of the client process (all its threads)\n`);
+  console.log(
+    '| test | client | records | records/s | MB/s | CPU s per 1M records | vs kafkajs | vs platformatic | vs librdkafka |',
+  );
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) {
-    const rate = r.records / r.seconds;
-    const base = rows.find((x) => x.test === r.test && x.client === 'kafkajs');
-    const ratio = base ? rate / (base.records / base.seconds) : 1;
     console.log(
-      `| ${r.test} | ${r.client} | ${r.records} | ${Math.round(rate).toLocaleString('en')} | ${((rate * sizeOf(r.test)) / 1e6).toFixed(1)} | ${((r.cpuSeconds / r.records) * 1e6).toFixed(2)} | ${ratio.toFixed(2)}× |`,
+      `| ${r.test} | ${r.client} | ${r.records.toLocaleString('en')} | ${Math.round(rate(r)).toLocaleString('en')} | ${((rate(r) * sizeOf(r.test)) / 1e6).toFixed(1)} | ${((r.cpuSeconds / r.records) * 1e6).toFixed(2)} | ${vs(r, KAFKAJS)} | ${vs(r, PLAT)} | ${vs(r, RDKAFKA)} |`,
     );
+  }
+  if (memory.length > 0) {
+    console.log(
+      '\n| 1M × 100 B records buffered in the producer (broker stopped) | RSS MiB | heap MiB | external+arrayBuffers MiB |',
+    );
+    console.log('| --- | ---: | ---: | ---: |');
+    for (const m of memory) console.log(`| ${m.client} | ${m.rss} | ${m.heap} | ${m.external} |`);
+  }
+  for (const n of notes) console.log(`\nnote: ${n}`);
+}
+
+interface MemoryRow {
+  client: string;
+  rss: string;
+  heap: string;
+  external: string;
+}
+
+/** Runs bufferedMemory(client) in a fresh process (with --expose-gc), so earlier rows do not blur the figures. */
+async function memoryInChild(client: string): Promise<MemoryRow> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--expose-gc',
+      '--import',
+      'tsx/esm',
+      '--conditions=sluice-source',
+      fileURLToPath(import.meta.url),
+      '--memory',
+      client,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const [code] = (await once(child, 'exit')) as [number];
+  if (code !== 0) throw new Error(`memory measurement of ${client} exited with ${code}`);
+  return JSON.parse(out.trim().split('\n').pop() as string) as MemoryRow;
+}
+
+/**
+ * Memory while 1M × 100 B records sit in the producer: a fresh broker is stopped (SIGSTOP) once the
+ * producer is connected, 1M sends are issued without awaiting, and memory is read (after a GC)
+ * as growth over the baseline; then the broker resumes and everything is delivered. kafkajs and
+ * @platformatic/kafka have no producer-side buffer (send() encodes the list it is given), so only
+ * the buffering clients are measured.
+ */
+async function bufferedMemory(client: string): Promise<MemoryRow> {
+  const N = 1_000_000;
+  const payload = Buffer.alloc(100, 'x');
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const snap = () => {
+    gc?.();
+    return process.memoryUsage();
+  };
+  const mib = (n: number) => (n / 1048576).toFixed(0);
+  const row = (a: NodeJS.MemoryUsage, b: NodeJS.MemoryUsage): MemoryRow => ({
+    client,
+    rss: mib(b.rss - a.rss),
+    heap: mib(b.heapUsed - a.heapUsed),
+    external: mib(b.external - a.external),
+  });
+  const broker = await startChildBroker();
+  try {
+    if (client === SLUICE) {
+      const name = 'bench-memory';
+      const admin = new Admin({ brokers: [broker.bootstrap] });
+      await admin.createTopics([{ name, numPartitions: 3 }]);
+      await admin.close();
+      const t = topic(name, { value: serde.bytes() });
+      const p = new Producer(
+        { brokers: [broker.bootstrap] },
+        { lingerMs: 5, batchSize: 256 * 1024, bufferMemory: 512 * 1024 * 1024 },
+      );
+      await p.send(t, { value: payload });
+      const before = snap();
+      broker.child.kill('SIGSTOP');
+      const sends: Promise<unknown>[] = new Array(N);
+      for (let i = 0; i < N; i++) sends[i] = p.send(t, { value: payload });
+      await new Promise((r) => setTimeout(r, 500));
+      const r = row(before, snap());
+      broker.child.kill('SIGCONT');
+      await Promise.all(sends);
+      await p.close();
+      return r;
+    }
+    const p = await rdProducer([broker.bootstrap], -1);
+    let delivered = 0;
+    p.on('delivery-report', () => {
+      delivered++;
+    });
+    p.produce('bench-memory', null, payload);
+    await until('rdkafka first delivery', () => delivered === 1);
+    const before = snap();
+    broker.child.kill('SIGSTOP');
+    for (let i = 0; i < N; i++) p.produce('bench-memory', null, payload);
+    await new Promise((r) => setTimeout(r, 500));
+    const r = row(before, snap());
+    broker.child.kill('SIGCONT');
+    await until('rdkafka deliveries after SIGCONT', () => delivered >= N + 1);
+    await new Promise((r) => p.disconnect(r));
+    return r;
+  } finally {
+    await broker.stop();
   }
 }
 
-await main();
+const memoryArg = process.argv.indexOf('--memory');
+if (memoryArg >= 0) process.stdout.write(`${JSON.stringify(await bufferedMemory(process.argv[memoryArg + 1]))}\n`);
+else await main();
