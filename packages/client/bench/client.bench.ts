@@ -132,8 +132,8 @@ async function main(): Promise<void> {
     notes.push(`node-rdkafka not found in ${RDKAFKA_DIR}: no librdkafka rows (the harness builds it)`);
   let seq = 0;
   const cases = [
-    { size: 100, count: Math.round(200_000 * scale) },
-    { size: 1024, count: Math.round(100_000 * scale) },
+    { size: 100, count: Math.round(500_000 * scale) },
+    { size: 1024, count: Math.round(250_000 * scale) },
   ];
   const consumeTopics: Array<{ name: string; size: number; count: number }> = [];
   const newTopic = async (client: string, size: number) => {
