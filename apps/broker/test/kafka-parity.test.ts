@@ -200,6 +200,29 @@ describe('Produce', () => {
     expect(v7.errorCode).toBe(ERROR_CODES.INVALID_TIMESTAMP);
   });
 
+  it('a compacted topic refuses records without a key, listing them (INVALID_RECORD)', async () => {
+    await createTopics([creatable('pr-compact', 1, { 'cleanup.policy': 'compact' })]);
+    for (const compression of [CompressionType.None, CompressionType.Lz4, CompressionType.Zstd]) {
+      const r = await produce('pr-compact', {
+        compression,
+        records: [
+          { key: 'k1', value: 'a' },
+          { key: null, value: 'b' },
+          { key: 'k2', value: 'c' },
+          { key: null, value: 'd' },
+        ],
+      });
+      expect(r, `compression ${compression}`).toMatchObject({ errorCode: ERROR_CODES.INVALID_RECORD, baseOffset: -1n });
+      expect(r.recordErrors.map((e) => e.batchIndex)).toEqual([1, 3]);
+      expect(r.recordErrors[0].batchIndexErrorMessage).toBe(
+        'Compacted topic cannot accept message without key in topic partition pr-compact-0.',
+      );
+    }
+    expect(await readPartition(raw, 'pr-compact', 0)).toEqual([]);
+    const keyed = await produce('pr-compact', { records: [{ key: 'k', value: 'v' }] });
+    expect(keyed).toMatchObject({ errorCode: 0, baseOffset: 0n });
+  });
+
   it("Kafka 4's default refuses records more than an hour ahead; a LogAppendTime topic refuses batches claiming LogAppendTime", async () => {
     await createTopics([
       creatable('pr-ts-default'),

@@ -48,12 +48,16 @@ export class RecordValidationError extends KafkaError {
   }
 }
 
-/** A topic's timestamp rules (message.timestamp.*) and the broker's clock. */
+/** A topic's record rules: timestamps (message.timestamp.*, with the broker's clock) and keys. */
 export interface TimestampRules {
   timestampType: string;
   beforeMaxMs: bigint;
   afterMaxMs: bigint;
   nowMs: bigint;
+  /** cleanup.policy includes compact: every record needs a key. */
+  requireKeys?: boolean;
+  /** `topic-partition`, for Kafka's wording of a keyless record's error. */
+  partitionName?: string;
 }
 
 /**
@@ -126,14 +130,25 @@ export function checkTimestamps(batch: Buffer, rules: TimestampRules): (() => vo
   } else {
     decode = createTimeTopic && (rules.beforeMaxMs < LONG_MAX || outOfRange(maxTimestamp));
   }
-  if (!decode) return null;
+  // Compacted topics refuse keyless records, so their batches are always decoded (as Kafka does).
+  const requireKeys = rules.requireKeys === true;
+  if (!decode && !requireKeys) return null;
 
   const errorsOf = (records: RecordIterator): void => {
     const errors: RecordError[] = [];
+    let keyless = 0;
     let index = 0;
     // Bounded by the batch's record count (RecordIterator checks it against the bytes).
     for (const r of records) {
-      if (createTimeTopic && r.timestamp !== NO_TIMESTAMP) {
+      if (requireKeys && r.key === null) {
+        keyless++;
+        errors.push({
+          batchIndex: index,
+          batchIndexErrorMessage: `Compacted topic cannot accept message without key in topic partition ${rules.partitionName}.`,
+        });
+      } else if (!decode) {
+        // Only the keys needed checking.
+      } else if (createTimeTopic && r.timestamp !== NO_TIMESTAMP) {
         if (outOfRange(r.timestamp)) {
           errors.push({
             batchIndex: index,
@@ -147,6 +162,13 @@ export function checkTimestamps(batch: Buffer, rules: TimestampRules): (() => vo
         });
       }
       index++;
+    }
+    if (errors.length > 0 && keyless > 0) {
+      throw new RecordValidationError(
+        ERROR_CODES.INVALID_RECORD,
+        `One or more records have been rejected due to ${errors.length} record errors in total, and only showing the first three errors at most: ${JSON.stringify(errors.slice(0, 3))}`,
+        errors,
+      );
     }
     if (errors.length > 0) {
       throw new RecordValidationError(
@@ -254,6 +276,8 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
         beforeMaxMs: BigInt(c['message.timestamp.before.max.ms']),
         afterMaxMs: BigInt(c['message.timestamp.after.max.ms']),
         nowMs: BigInt(Date.now()),
+        requireKeys: c['cleanup.policy'].includes('compact'),
+        partitionName: `${topic.name}-${index}`,
       });
     } catch (err) {
       return failure(topic, partition, index, err);
