@@ -8,11 +8,18 @@ export function segmentLargestTimestampMs(seg: LogSegment): number {
 
 /**
  * Deletes whole non-active segments past `retention.ms` or beyond `retention.bytes`, and those
- * below the log start offset (after DeleteRecords). Returns how many segments went.
+ * below the log start offset (after DeleteRecords). An active segment that has itself expired is
+ * rolled first, so that it can go too, as Kafka does: otherwise an idle partition would keep
+ * expired records forever. Returns how many segments went.
  */
 export function applyRetention(log: PartitionLog, nowMs = log.config.now()): number {
   const c = log.config;
   const deletes = c.cleanupPolicy !== 'compact';
+  const segments = log.segmentList();
+  const active = segments[segments.length - 1];
+  if (deletes && c.retentionMs >= 0 && active.size > 0 && nowMs - segmentLargestTimestampMs(active) > c.retentionMs) {
+    log.roll();
+  }
   return log.deleteSegmentsWhile((seg, next, sizeAfter) => {
     if (next !== undefined && next.baseOffset <= log.logStartOffset) return true;
     if (!deletes) return false;
