@@ -3,6 +3,7 @@ import { RecordBatch } from '@sluice/protocol';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanLog, dirtyRatio } from './cleaner.js';
+import { LogManager } from './log-manager.js';
 import { PartitionLog } from './partition-log.js';
 import { makeBatch } from './test-batch.js';
 import { removeTestRoots, testRoot } from './test-dirs.js';
@@ -143,3 +144,42 @@ for (const io of ['fd', 'mmap'] as const) {
     });
   });
 }
+
+describe('compaction from the log manager', () => {
+  it('maintenance compacts logs whose cleanup.policy includes compact, and leaves delete logs alone', async () => {
+    const root = testRoot('managed-clean');
+    const manager = LogManager.open(
+      root,
+      { io: 'fd', logger: quiet, segmentBytes: 400, minCleanableDirtyRatio: 0 },
+      { topicConfig: (topic) => (topic === 'compacted' ? { cleanupPolicy: 'compact' } : {}) },
+    );
+    try {
+      const compacted = manager.getOrCreate('compacted', 0);
+      const plain = manager.getOrCreate('plain', 0);
+      // 40 records over 4 keys, one per batch, so that segments roll and the older ones are cleanable.
+      for (let i = 0; i < 40; i++) {
+        for (const log of [compacted, plain]) {
+          log.append(
+            makeBatch([{ key: Buffer.from(`k${i % 4}`), value: Buffer.from(`v${i}`) }], {
+              baseTimestamp: BigInt(Date.now()),
+            }),
+          );
+        }
+      }
+      expect(compacted.segmentCount).toBeGreaterThan(2);
+      manager.runMaintenance();
+      await manager.startCleaning();
+      const kept = allRecords(compacted).records;
+      // Offsets are kept; the cleaned segments hold only each key's latest record.
+      expect(kept.length).toBeLessThan(40);
+      expect(kept.map((r) => r.offset)).toEqual([...kept.map((r) => r.offset)].sort((a, b) => (a < b ? -1 : 1)));
+      const latest = new Map<string, bigint>();
+      for (const r of kept) latest.set(r.key!, r.offset);
+      for (let k = 0; k < 4; k++) expect(latest.get(`k${k}`)).toBe(BigInt(36 + k));
+      expect(allRecords(plain).records).toHaveLength(40);
+      expect(compacted.logEndOffset).toBe(40n);
+    } finally {
+      manager.close();
+    }
+  });
+});

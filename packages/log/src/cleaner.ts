@@ -123,7 +123,7 @@ export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Pro
         await yieldToEventLoop();
       }
       // The log may have changed while we worked (truncation, retention): then leave it be.
-      if (!log.segmentList().includes(seg) || seg.isActive || seg.size !== sizeAtStart) {
+      if (log.isClosed || !log.segmentList().includes(seg) || seg.isActive || seg.size !== sizeAtStart) {
         out.delete();
         break;
       }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { readOffsetCheckpoint, syncDir, writeOffsetCheckpoint } from './checkpoint.js';
+import { cleanLog } from './cleaner.js';
 import { type LogConfig, logConfig } from './config.js';
 import { lockDataDir } from './lock-file.js';
 import { PartitionLog, parsePartitionDir } from './partition-log.js';
@@ -29,6 +30,8 @@ export class LogManager {
   private readonly logs = new Map<string, PartitionLog>();
   private readonly release: () => void;
   private timer: NodeJS.Timeout | null = null;
+  /** The compaction pass under way, if any. */
+  private cleaning: Promise<void> | null = null;
   private closed = false;
 
   private constructor(dataDir: string, defaults: Partial<LogConfig>, options: LogManagerOptions, release: () => void) {
@@ -150,6 +153,38 @@ export class LogManager {
       }
     }
     this.checkpoint();
+    this.startCleaning(nowMs);
+  }
+
+  /**
+   * Compacts the logs whose cleanup.policy includes compact, one log at a time, in event-loop
+   * slices (cleanLog awaits between batches), so appends never wait behind it. At most one pass
+   * runs; a maintenance round that finds one running leaves it be.
+   */
+  startCleaning(nowMs = Date.now()): Promise<void> {
+    if (this.cleaning !== null) return this.cleaning;
+    const due = [...this.logs.values()].filter((l) => l.config.cleanupPolicy !== 'delete');
+    if (due.length === 0) return Promise.resolve();
+    this.cleaning = (async () => {
+      for (const log of due) {
+        if (this.closed) break;
+        try {
+          const r = await cleanLog(log, nowMs);
+          if (r !== null && r.recordsRemoved > 0) {
+            log.config.logger.info(
+              `${log.topic}-${log.partition}: compacted ${r.segmentsCleaned} segment(s), removed ${r.recordsRemoved} record(s), ${r.bytesBefore} → ${r.bytesAfter} bytes`,
+            );
+          }
+        } catch (e) {
+          if (!log.isClosed) {
+            log.config.logger.error(`${log.topic}-${log.partition}: compaction failed: ${(e as Error).message}`);
+          }
+        }
+      }
+    })().finally(() => {
+      this.cleaning = null;
+    });
+    return this.cleaning;
   }
 
   private closeLogs(): void {

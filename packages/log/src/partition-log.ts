@@ -168,6 +168,11 @@ export class PartitionLog extends EventEmitter {
   get recoveryPoint(): bigint {
     return this._recoveryPoint;
   }
+  /** Closed logs take no appends and are not cleaned. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   get segmentCount(): number {
     return this.segments.length;
   }
