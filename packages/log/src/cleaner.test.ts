@@ -178,6 +178,21 @@ describe('compaction from the log manager', () => {
       for (let k = 0; k < 4; k++) expect(latest.get(`k${k}`)).toBe(BigInt(36 + k));
       expect(allRecords(plain).records).toHaveLength(40);
       expect(compacted.logEndOffset).toBe(40n);
+      const cleanTo = compacted.cleanerCheckpoint;
+      expect(cleanTo).toBeGreaterThan(0n);
+      manager.close();
+      // The clean offset survives a restart (cleaner-offset-checkpoint), so nothing is dirty again.
+      const reopened = LogManager.open(
+        root,
+        { io: 'fd', logger: quiet, segmentBytes: 400, minCleanableDirtyRatio: 0 },
+        { topicConfig: (topic) => (topic === 'compacted' ? { cleanupPolicy: 'compact' } : {}) },
+      );
+      try {
+        expect(reopened.get('compacted', 0)!.cleanerCheckpoint).toBe(cleanTo);
+        expect(reopened.get('plain', 0)!.cleanerCheckpoint).toBe(0n);
+      } finally {
+        reopened.close();
+      }
     } finally {
       manager.close();
     }

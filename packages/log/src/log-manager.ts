@@ -10,6 +10,8 @@ import { applyRetention } from './retention.js';
 export const RECOVERY_POINT_CHECKPOINT = 'recovery-point-offset-checkpoint';
 export const LOG_START_OFFSET_CHECKPOINT = 'log-start-offset-checkpoint';
 export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
+/** How far each compacted log is clean, so a restart does not compact everything again. */
+export const CLEANER_OFFSET_CHECKPOINT = 'cleaner-offset-checkpoint';
 
 export interface LogManagerOptions {
   /** Per-topic overrides of the data dir's defaults. */
@@ -69,6 +71,7 @@ export class LogManager {
     const hadCleanShutdown = fs.existsSync(marker);
     const recoveryPoints = readOffsetCheckpoint(path.join(this.dataDir, RECOVERY_POINT_CHECKPOINT));
     const startOffsets = readOffsetCheckpoint(path.join(this.dataDir, LOG_START_OFFSET_CHECKPOINT));
+    const cleanerOffsets = readOffsetCheckpoint(path.join(this.dataDir, CLEANER_OFFSET_CHECKPOINT));
     for (const entry of fs.readdirSync(this.dataDir, { withFileTypes: true })) {
       if (!entry.isDirectory()) continue;
       let parsed: { topic: string; partition: number };
@@ -83,6 +86,9 @@ export class LogManager {
         recoveryPoint: recoveryPoints.get(entry.name) ?? 0n,
         logStartOffset: startOffsets.get(entry.name),
       });
+      // A recovery that cut the log also cuts what counts as clean.
+      const clean = cleanerOffsets.get(entry.name) ?? 0n;
+      log.cleanerCheckpoint = clean < log.logEndOffset ? clean : log.logEndOffset;
       this.logs.set(entry.name, log);
     }
     // From here on a crash is an unclean stop.
@@ -138,6 +144,10 @@ export class LogManager {
     writeOffsetCheckpoint(
       path.join(this.dataDir, LOG_START_OFFSET_CHECKPOINT),
       logs.map((l) => [l.topic, l.partition, l.logStartOffset]),
+    );
+    writeOffsetCheckpoint(
+      path.join(this.dataDir, CLEANER_OFFSET_CHECKPOINT),
+      logs.filter((l) => l.cleanerCheckpoint > 0n).map((l) => [l.topic, l.partition, l.cleanerCheckpoint]),
     );
   }
 
