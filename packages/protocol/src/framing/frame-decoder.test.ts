@@ -70,7 +70,7 @@ describe('FrameDecoder', () => {
     expect(d.buffered).toBe(2);
   });
 
-  it('copies a frame spanning chunks exactly once into a buffer of its size', () => {
+  it('assembles a small frame spanning chunks into a buffer of its size', () => {
     const payload = Buffer.from('0123456789');
     const stream = sized(payload);
     const spy = vi.spyOn(Buffer, 'allocUnsafe');
@@ -82,6 +82,39 @@ describe('FrameDecoder', () => {
     expect(frame).toEqual(payload);
     expect(frame.length).toBe(10);
     expect(frame.buffer).not.toBe(stream.buffer);
+  });
+
+  it('holds only what arrived of an announced frame, never its announced size', () => {
+    const d = new FrameDecoder({ maxFrameSize: 200 << 20 });
+    const head = Buffer.alloc(4 + 10);
+    head.writeInt32BE(150 << 20, 0);
+    const spy = vi.spyOn(Buffer, 'allocUnsafe');
+    try {
+      expect(d.decode(head)).toEqual([]);
+      const allocated = spy.mock.calls.reduce((n, [size]) => n + Number(size), 0);
+      expect(allocated).toBeLessThanOrEqual(64 * 1024);
+      expect(d.buffered).toBe(10);
+      expect(d.idle).toBe(false);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('keeps large pieces of a spanning frame as views and copies them once into the frame', () => {
+    const payload = Buffer.alloc(300_000);
+    for (let i = 0; i < payload.length; i++) payload[i] = i % 251;
+    const stream = sized(payload);
+    const d = new FrameDecoder();
+    const frames: Buffer[] = [];
+    // 64 KiB chunks, as a socket delivers them, plus a few tiny ones in the middle.
+    for (let at = 0; at < stream.length; ) {
+      const step = at > 100_000 && at < 100_010 ? 1 : 65_536;
+      frames.push(...d.decode(stream.subarray(at, Math.min(stream.length, at + step))));
+      at += step;
+    }
+    expect(frames).toHaveLength(1);
+    expect(frames[0].equals(payload)).toBe(true);
+    expect(d.idle).toBe(true);
   });
 
   it('accepts a frame of exactly the maximum size', () => {

@@ -6,6 +6,9 @@ export const DEFAULT_MAX_FRAME_SIZE = 104_857_600;
 /** The largest size an int32 size prefix can announce. */
 const INT32_MAX = 0x7fffffff;
 const SIZE_BYTES = 4;
+/** Pieces below this size are copied into a staging buffer instead of kept as views. */
+const SMALL_PIECE_BYTES = 4096;
+const STAGING_BYTES = 64 * 1024;
 
 /**
  * A size prefix that is negative or above the configured maximum. The peer is either broken or
@@ -37,9 +40,11 @@ export interface FrameDecoderOptions {
  *
  * Chunks may split frames anywhere (even inside the size) or carry many frames. A frame lying
  * inside one chunk is handed out as a view into that chunk (zero-copy, so callers must not reuse
- * chunk buffers); a frame spanning chunks is assembled into one buffer, each byte copied once.
- * The size is checked before anything is allocated, so at most one frame of at most
- * `maxFrameSize` bytes is ever buffered. After an InvalidFrameSizeError the decoder stays failed.
+ * chunk buffers); a frame spanning chunks is assembled into one buffer when its last byte
+ * arrives (large pieces are kept as views until then, small ones copied into a staging buffer).
+ * The size is checked before anything is held, and what is held follows the bytes received, so
+ * a peer announcing a large frame costs only what it sends, up to one frame of at most
+ * `maxFrameSize` bytes. After an InvalidFrameSizeError the decoder stays failed.
  */
 export class FrameDecoder {
   readonly maxFrameSize: number;
@@ -47,8 +52,18 @@ export class FrameDecoder {
   private readonly sizeBytes = Buffer.alloc(SIZE_BYTES);
   private sizeHave = 0;
   /** The frame being assembled across chunks, or null between frames. */
-  private partial: Buffer | null = null;
+  /**
+   * The pieces of a frame spanning chunks, and its announced size (-1 between frames). Pieces are
+   * kept until the frame is complete rather than copied into a buffer of the announced size, so
+   * memory follows the bytes that actually arrived: a peer announcing 100 MiB and sending one byte
+   * costs one byte, not 100 MiB.
+   */
+  private pieces: Buffer[] = [];
+  private partialSize = -1;
   private partialHave = 0;
+  /** Small pieces are copied together here, so a peer dripping bytes cannot make a view per byte. */
+  private staging: Buffer | null = null;
+  private stagingUsed = 0;
   private failure: InvalidFrameSizeError | null = null;
 
   constructor(options: FrameDecoderOptions = {}) {
@@ -66,7 +81,7 @@ export class FrameDecoder {
 
   /** True between frames: a stream ending now ended cleanly. */
   get idle(): boolean {
-    return this.sizeHave === 0 && this.partial === null;
+    return this.sizeHave === 0 && this.partialSize < 0;
   }
 
   /**
@@ -79,15 +94,16 @@ export class FrameDecoder {
     const len = chunk.length;
     let pos = 0;
     while (pos < len) {
-      if (this.partial !== null) {
-        // Continue a frame that started in an earlier chunk.
-        const take = Math.min(this.partial.length - this.partialHave, len - pos);
-        chunk.copy(this.partial, this.partialHave, pos, pos + take);
+      if (this.partialSize >= 0) {
+        const take = Math.min(this.partialSize - this.partialHave, len - pos);
+        this.addPiece(chunk.subarray(pos, pos + take));
         this.partialHave += take;
         pos += take;
-        if (this.partialHave === this.partial.length) {
-          const frame = this.partial;
-          this.partial = null;
+        if (this.partialHave === this.partialSize) {
+          this.flushStaging();
+          const frame = Buffer.concat(this.pieces, this.partialSize);
+          this.pieces = [];
+          this.partialSize = -1;
           this.partialHave = 0;
           onFrame(frame);
         }
@@ -119,10 +135,32 @@ export class FrameDecoder {
         onFrame(frame);
       } else {
         // Spans chunks: one buffer of the validated size, filled as the rest arrives.
-        this.partial = Buffer.allocUnsafe(size);
+        this.partialSize = size;
         this.partialHave = 0;
       }
     }
+  }
+
+  /** Keeps a piece of a frame: large ones as views of their chunk, small ones copied into staging. */
+  private addPiece(view: Buffer): void {
+    if (view.length >= SMALL_PIECE_BYTES) {
+      this.flushStaging();
+      this.pieces.push(view);
+      return;
+    }
+    if (this.staging === null || this.stagingUsed + view.length > this.staging.length) {
+      this.flushStaging();
+      const remaining = this.partialSize - this.partialHave;
+      this.staging = Buffer.allocUnsafe(Math.min(STAGING_BYTES, Math.max(remaining, view.length)));
+    }
+    view.copy(this.staging, this.stagingUsed);
+    this.stagingUsed += view.length;
+  }
+
+  private flushStaging(): void {
+    if (this.staging !== null && this.stagingUsed > 0) this.pieces.push(this.staging.subarray(0, this.stagingUsed));
+    this.staging = null;
+    this.stagingUsed = 0;
   }
 
   /** Feeds one chunk and returns the frames it completed. */
@@ -135,8 +173,11 @@ export class FrameDecoder {
   /** Drops any partial frame and a recorded failure (for reuse on a new connection). */
   reset(): void {
     this.sizeHave = 0;
-    this.partial = null;
+    this.pieces = [];
+    this.partialSize = -1;
     this.partialHave = 0;
+    this.staging = null;
+    this.stagingUsed = 0;
     this.failure = null;
   }
 }
