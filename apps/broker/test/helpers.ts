@@ -4,7 +4,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,14 +27,23 @@ import {
 } from '@sluice/protocol';
 import { compressFrame, decompressFrame } from 'lz4-napi';
 import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from 'snappy';
+import { afterAll } from 'vitest';
 import { type RunningBroker, startBroker } from '../src/index.js';
 import { createLogger } from '../src/logger.js';
 
 export const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
+const madeDirs: string[] = [];
+// Test files are isolated, so this module loads once per file: its directories go after the file.
+afterAll(() => {
+  for (const d of madeDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
 export function tempDir(prefix = 'sluice-e2e-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  madeDirs.push(dir);
+  return dir;
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +36,8 @@ export interface StartBrokerOptions {
   config?: BrokerConfig;
   /**
    * Kafka-named properties, used when `config` is not given. Unset, the broker listens on
-   * 127.0.0.1 on an ephemeral port and stores its data in a new temporary directory.
+   * 127.0.0.1 on an ephemeral port and stores its data in a new temporary directory, which
+   * stop() removes.
    */
   props?: Record<string, string>;
   logger?: Logger;
@@ -60,18 +61,22 @@ const MAX_IN_FLIGHT_PER_CONNECTION = 100;
 const SHUTDOWN_GRACE_MS = 5000;
 const MAINTENANCE_INTERVAL_MS = 5000;
 
-function defaultProps(props: Record<string, string> | undefined): Record<string, string> {
+/** Kafka-named props with the library defaults; `ownDir` is a temporary data dir made here (removed at stop). */
+function defaultProps(props: Record<string, string> | undefined): { props: Record<string, string>; ownDir?: string } {
   const out = { ...(props ?? {}) };
   out.listeners ??= 'PLAINTEXT://127.0.0.1:0';
   if (out['log.dirs'] === undefined && out['log.dir'] === undefined) {
-    out['log.dirs'] = mkdtempSync(join(tmpdir(), 'sluice-'));
+    const ownDir = mkdtempSync(join(tmpdir(), 'sluice-'));
+    out['log.dirs'] = ownDir;
+    return { props: out, ownDir };
   }
-  return out;
+  return { props: out };
 }
 
 /** Starts a broker in this process and resolves once it accepts connections. */
 export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
-  const config = options.config ?? createBrokerConfig(defaultProps(options.props));
+  const defaults = options.config ? undefined : defaultProps(options.props);
+  const config = options.config ?? createBrokerConfig(defaults!.props);
   const logger = options.logger ?? createLogger(config.logLevel);
   const dataDir = config.logDirs[0];
   const listener = config.listeners[0];
@@ -227,6 +232,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       // Connections are closed: no append can follow, so the snapshots match the final log ends.
       saveProducerSnapshots(dataDir, allPartitions());
       logs.close();
+      // A temporary data directory made for this broker goes with it.
+      if (defaults?.ownDir !== undefined) rmSync(defaults.ownDir, { recursive: true, force: true });
       logger.info('Sluice broker stopped');
     })());
 
