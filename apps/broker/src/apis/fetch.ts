@@ -1,5 +1,6 @@
 import {
   ERROR_CODES,
+  errorByCode,
   FetchApi,
   type FetchRequest,
   type FetchResponse,
@@ -201,6 +202,8 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
         if (incremental && !changed) continue;
       }
       if (data.records!.length > 0) broker.metrics?.bytesOut(target.topic, data.records!.length);
+      if (data.errorCode !== 0)
+        broker.metrics?.requestError('Fetch', errorByCode(data.errorCode)?.name ?? String(data.errorCode));
       const key = byIds(version) ? target.topicId : target.topic;
       if (current === undefined || key !== currentKey) {
         current = {

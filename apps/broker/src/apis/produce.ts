@@ -2,6 +2,7 @@ import {
   ATTRIBUTES_OFFSET,
   BATCH_LENGTH_OFFSET,
   ERROR_CODES,
+  errorByCode,
   hasSyncCodec,
   KafkaError,
   LOG_OVERHEAD,
@@ -223,6 +224,7 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
       broker.logger.error({ err, topic: topic.name, partition: index }, 'append failed');
     }
     const code = errorCodeOf(err);
+    broker.metrics?.requestError('Produce', errorByCode(code)?.name ?? String(code));
     return {
       ...partitionResponse(index, code, errorMessageOf(err)),
       // Kafka fills the log start for errors found once the partition's log is in hand.

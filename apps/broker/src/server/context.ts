@@ -18,6 +18,8 @@ export interface AdvertisedEndpoint {
 export interface BrokerMetrics {
   bytesIn(topic: string, bytes: number): void;
   bytesOut(topic: string, bytes: number): void;
+  /** An error code answered (by Kafka's name), per API. */
+  requestError(api: string, error: string): void;
 }
 
 /** Everything the API handlers work with: the broker's state and services. */
