@@ -6,20 +6,28 @@ import { LogStorageError } from './errors.js';
 const MAX_CHECKPOINT_ENTRIES = 1_000_000;
 
 /**
- * Kafka's checkpoint text format: a version line (0), a count line, then one entry per line with
- * space-separated fields. Written to a temp file, fsynced, and renamed over the old one.
+ * Replaces `file` with `data` so that a crash leaves either the old or the new content: written to
+ * a temp file, fsynced, renamed over the old one, and the directory synced so the rename lasts.
  */
-export function writeCheckpointFile(file: string, lines: readonly string[]): void {
+export function writeFileAtomic(file: string, data: string | Buffer): void {
   const tmp = `${file}.tmp`;
   const fd = fs.openSync(tmp, 'w');
   try {
-    fs.writeSync(fd, `0\n${lines.length}\n${lines.map((l) => `${l}\n`).join('')}`);
+    fs.writeFileSync(fd, data);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
   fs.renameSync(tmp, file);
   syncDir(path.dirname(file));
+}
+
+/**
+ * Kafka's checkpoint text format: a version line (0), a count line, then one entry per line with
+ * space-separated fields, replaced atomically.
+ */
+export function writeCheckpointFile(file: string, lines: readonly string[]): void {
+  writeFileAtomic(file, `0\n${lines.length}\n${lines.map((l) => `${l}\n`).join('')}`);
 }
 
 /** Entry lines of a checkpoint file, each split into fields; [] when the file is missing. */

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '@sluice/log';
 import type { ConfigRegistryState } from '../config/index.js';
 
 /** A topic as the single-node cluster metadata knows it. */
@@ -78,14 +79,6 @@ export class MetadataStore {
   }
 
   save(): void {
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.data, null, 1));
-    const fd = openSync(tmp, 'r+');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.file);
+    writeFileAtomic(this.file, JSON.stringify(this.data, null, 1));
   }
 }

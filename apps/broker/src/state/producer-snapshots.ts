@@ -1,5 +1,6 @@
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '@sluice/log';
 import type { Partition } from './partition.js';
 
 /** One file per data directory holds the producer state of every partition at a clean stop. */
@@ -41,7 +42,5 @@ export function saveProducerSnapshots(dataDir: string, partitions: Iterable<Part
     if (p.producers.size === 0) continue;
     data[`${p.topic}-${p.index}`] = { offset: p.log.logEndOffset.toString(), producers: p.producers.toJSON() };
   }
-  const file = join(dataDir, PRODUCER_SNAPSHOTS_FILE);
-  writeFileSync(`${file}.tmp`, JSON.stringify(data));
-  renameSync(`${file}.tmp`, file);
+  writeFileAtomic(join(dataDir, PRODUCER_SNAPSHOTS_FILE), JSON.stringify(data));
 }
