@@ -1,4 +1,4 @@
-import type { PartitionLog } from '@sluice/log';
+import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP, type PartitionLog } from '@sluice/log';
 import {
   ERROR_CODES,
   iterateBatches,
@@ -12,10 +12,7 @@ import type { ApiHandler } from '../server/dispatcher.js';
 import { READ_COMMITTED } from './constants.js';
 import { checkLeaderEpoch, errorCodeOf, LEADER_EPOCH } from './partition-errors.js';
 
-/** ListOffsets' special timestamps (KIP-734, KIP-405, KIP-1005). */
-const LATEST = -1n;
-const EARLIEST = -2n;
-const MAX_TIMESTAMP = -3n;
+/** ListOffsets' special timestamps beyond the log's latest/earliest/max (KIP-405, KIP-1005). */
 const EARLIEST_LOCAL = -4n;
 const LATEST_TIERED = -5n;
 
@@ -73,9 +70,9 @@ export function listOffsetsHandler(broker: BrokerContext): ApiHandler<ListOffset
         try {
           checkLeaderEpoch(p.currentLeaderEpoch);
           const ts = p.timestamp;
-          if (ts === LATEST) {
+          if (ts === LATEST_TIMESTAMP) {
             out.offset = req.isolationLevel === READ_COMMITTED ? log.lastStableOffset : log.highWatermark;
-          } else if (ts === EARLIEST || ts === EARLIEST_LOCAL) {
+          } else if (ts === EARLIEST_TIMESTAMP || ts === EARLIEST_LOCAL) {
             out.offset = log.logStartOffset;
           } else if (ts === LATEST_TIERED) {
             // Nothing is tiered: Kafka answers -1 then.
