@@ -223,6 +223,11 @@ export class Consumer {
       const t = this.topics.get(chunk.topic);
       if (st === undefined || t === undefined) continue;
       const records = await decodeChunk(chunk, st.position, t);
+      // Decoding may wait (zstd): a rebalance or seek meanwhile makes the chunk stale. Handing it out
+      // against the partition's new state would move the position past records not yet read.
+      if (this.fetcher.states.get(tpKey(chunk.topic, chunk.partition)) !== st || st.generation !== chunk.generation) {
+        continue;
+      }
       if (records.length > 0) {
         this.ctx.metrics?.count('records_consumed', records.length);
         return records;
