@@ -222,9 +222,14 @@ cmd_start() {
   local home
   home="$(kafka_home)"
   if [[ ! -f "${DIR}/data/meta.properties" ]]; then
-    # A KRaft cluster id is a base64url (unpadded) 16-byte UUID.
-    local cluster_id
-    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    # A KRaft cluster id is a base64url (unpadded) 16-byte UUID. One that starts with "-" reads as an
+    # option to the storage tool's argument parser (1 run in 64 failed that way), so draw again, as
+    # Kafka's own Uuid.randomUuid() does; the loop is bounded and all but never goes past one draw.
+    local cluster_id="-" draws=0
+    while [[ "$cluster_id" == -* ]]; do
+      ((draws += 1)) && ((draws <= 100)) || die "could not draw a cluster id"
+      cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    done
     # shellcheck disable=SC2086
     if ! java $TOOL_HEAP_OPTS -Dlog4j2.configurationFile="${home}/config/tools-log4j2.properties" -cp "$(java_cp)" \
       kafka.tools.StorageTool format -t "$cluster_id" -c "${DIR}/server.properties" >"${DIR}/format.log" 2>&1; then
