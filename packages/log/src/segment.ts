@@ -304,16 +304,12 @@ export class LogSegment {
   truncateTo(offset: bigint): bigint | null {
     const loc = this.find(offset);
     if (loc === null) return null;
-    const old = this.size;
     const rel = Number(loc.lastOffset - this.baseOffset);
     this.index.truncateToRel(rel);
     this.timeIndex.truncateToRel(rel);
     this.size = loc.position;
-    if (this.config.io === 'mmap') {
-      // Zero the cut bytes instead of shrinking the file under views someone may still hold.
-      const end = Math.min(old, this.log.size());
-      if (end > this.size) this.log.write(Buffer.alloc(end - this.size), this.size);
-    } else this.log.resize(this.size);
+    // Views handed out earlier (a Fetch response still being sent) keep their bytes: see StorageFile.truncate.
+    this.log.truncate(this.size);
     this.recomputeAfterTruncate();
     return loc.baseOffset;
   }

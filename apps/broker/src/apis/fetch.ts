@@ -224,14 +224,10 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
 
   return {
     api: FetchApi,
-    sizeHint: (response) => {
-      let n = 256;
-      for (const t of response.responses) {
-        n += 64 + t.topic.length * 3;
-        for (const p of t.partitions) n += 96 + (p.records?.length ?? 0);
-      }
-      return n;
-    },
+    // Record batches go to the socket as the log returned them: views of mapped segments, which
+    // never change once handed out (a truncated segment moves to a new file; a deleted one lives
+    // on while the response holds it), or fresh Buffers (fd).
+    gather: true,
     // v0-v3 may need down-conversion to old message formats, which Kafka 4 dropped too (KIP-896).
     minVersion: 4,
     maxVersion: 17,

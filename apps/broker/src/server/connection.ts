@@ -2,14 +2,17 @@ import type { Socket } from 'node:net';
 import { FrameDecoder } from '@sluice/protocol';
 import type { Logger } from 'pino';
 
+/** A response frame (with its size prefix): one Buffer, or its parts in order, written together. */
+export type ResponseFrame = Buffer | readonly Buffer[];
+
 /** What a connection asks of the broker for each request frame. */
 export interface FrameHandler {
   /**
-   * Handles one request frame (without its size prefix). Returns the response frame (with its
-   * size prefix), null when the request gets no response (Produce with acks=0), or a promise of
-   * either. Throwing (or rejecting) closes the connection, as Kafka does for a request it cannot parse.
+   * Handles one request frame (without its size prefix). Returns the response frame, null when
+   * the request gets no response (Produce with acks=0), or a promise of either. Throwing (or
+   * rejecting) closes the connection, as Kafka does for a request it cannot parse.
    */
-  handle(frame: Buffer, connection: ConnectionInfo): Buffer | null | Promise<Buffer | null>;
+  handle(frame: Buffer, connection: ConnectionInfo): ResponseFrame | null | Promise<ResponseFrame | null>;
 }
 
 export interface ConnectionInfo {
@@ -28,7 +31,7 @@ export interface ConnectionOptions {
 
 interface Pending {
   done: boolean;
-  response: Buffer | null;
+  response: ResponseFrame | null;
 }
 
 /**
@@ -117,7 +120,7 @@ export class Connection implements ConnectionInfo {
     const slot: Pending = { done: false, response: null };
     this.queue.push(slot);
     this.updateFlow();
-    let result: Buffer | null | Promise<Buffer | null>;
+    let result: ResponseFrame | null | Promise<ResponseFrame | null>;
     try {
       result = this.handler.handle(frame, this);
     } catch (err) {
@@ -134,7 +137,7 @@ export class Connection implements ConnectionInfo {
     }
   }
 
-  private complete(slot: Pending, response: Buffer | null): void {
+  private complete(slot: Pending, response: ResponseFrame | null): void {
     slot.done = true;
     slot.response = response;
     this.flush();
@@ -144,18 +147,37 @@ export class Connection implements ConnectionInfo {
     this.close(`request failed: ${(err as Error)?.message ?? String(err)}`);
   }
 
-  /** Writes every finished response at the front of the queue, in request order. */
+  /**
+   * Writes every finished response at the front of the queue, in request order. The socket is
+   * corked meanwhile, so all of them (and every part of each) leave in one gathered write.
+   */
   private flush(): void {
     if (this.closed) return;
     const q = this.queue;
     let n = 0;
+    let corked = false;
     while (n < q.length && q[n].done) {
       const response = q[n].response;
-      if (response !== null && !this.socket.write(response)) this.writeBlocked = true;
+      if (response !== null) {
+        if (!corked) {
+          this.socket.cork();
+          corked = true;
+        }
+        if (!this.write(response)) this.writeBlocked = true;
+      }
       n++;
     }
+    if (corked) this.socket.uncork();
     if (n > 0) q.splice(0, n);
     this.updateFlow();
+  }
+
+  /** Queues one response on the socket; false when the socket asks the writer to wait for 'drain'. */
+  private write(response: ResponseFrame): boolean {
+    if (Buffer.isBuffer(response)) return this.socket.write(response);
+    let ok = true;
+    for (const part of response as readonly Buffer[]) ok = this.socket.write(part);
+    return ok;
   }
 
   private updateFlow(): void {

@@ -14,7 +14,8 @@ import {
   writeFrame,
 } from '@sluice/protocol';
 import type { Logger } from 'pino';
-import type { ConnectionInfo, FrameHandler } from './connection.js';
+import type { ConnectionInfo, FrameHandler, ResponseFrame } from './connection.js';
+import { GatherWriter } from './gather-writer.js';
 
 const WRITER_CAPACITY = 64 * 1024;
 const DETACH_ABOVE_BYTES = 32 * 1024;
@@ -38,6 +39,12 @@ export interface ApiHandler<Req = any, Res = any> {
   handle(request: Req, ctx: RequestContext): Res | null | Promise<Res | null>;
   /** Bytes the encoded response will roughly take, so big responses are encoded without regrowing. */
   sizeHint?(response: Res): number;
+  /**
+   * The response's long byte fields go to the socket as they are, not copied into the frame
+   * (see GatherWriter for what the response must satisfy). The handler guarantees those Buffers
+   * do not change until written.
+   */
+  readonly gather?: boolean;
 }
 
 export interface RequestObserver {
@@ -54,6 +61,7 @@ export interface RequestObserver {
 export class Dispatcher implements FrameHandler {
   private readonly handlers: (ApiHandler | undefined)[] = [];
   private readonly writer = new Writer(WRITER_CAPACITY);
+  private readonly gatherWriter = new GatherWriter(WRITER_CAPACITY);
 
   constructor(
     handlers: readonly ApiHandler[],
@@ -70,7 +78,7 @@ export class Dispatcher implements FrameHandler {
       .map((h) => ({ apiKey: h.api.apiKey, minVersion: h.minVersion, maxVersion: h.maxVersion }));
   }
 
-  handle(frame: Buffer, connection: ConnectionInfo): Buffer | null | Promise<Buffer | null> {
+  handle(frame: Buffer, connection: ConnectionInfo): ResponseFrame | null | Promise<ResponseFrame | null> {
     const started = performance.now();
     const head = peekRequestHead(frame);
     const handler = this.handlers[head.apiKey];
@@ -89,9 +97,11 @@ export class Dispatcher implements FrameHandler {
     const request = api.request.decode(reader, head.apiVersion);
     const ctx: RequestContext = { apiVersion: head.apiVersion, header, connection };
     const result = handler.handle(request, ctx);
-    const finish = (response: unknown): Buffer | null => {
+    const finish = (response: unknown): ResponseFrame | null => {
       if (response === null) return null;
-      const out = this.encodeResponse(api, head.apiVersion, head.correlationId, response, handler.sizeHint?.(response));
+      const out = handler.gather
+        ? this.encodeGathered(api, head.apiVersion, head.correlationId, response)
+        : this.encodeResponse(api, head.apiVersion, head.correlationId, response, handler.sizeHint?.(response));
       this.observer?.onRequest(api.name, head.apiVersion, (performance.now() - started) / 1000, frame.length);
       return out;
     };
@@ -113,6 +123,14 @@ export class Dispatcher implements FrameHandler {
     ]);
     // Large responses (fetches) are handed over rather than copied out of the shared writer.
     return w.offset > DETACH_ABOVE_BYTES ? w.detach(WRITER_CAPACITY) : w.toBuffer();
+  }
+
+  /** A response frame as parts: its fields, and its long byte fields by reference (see GatherWriter). */
+  private encodeGathered(api: ApiDefinition, version: number, correlationId: number, response: unknown): Buffer[] {
+    const w = this.gatherWriter.beginFrame();
+    ResponseHeaderCodec.encode(w, responseHeaderVersion(api.apiKey, version), { correlationId });
+    api.response.encode(w, version, response);
+    return w.endFrame();
   }
 
   /** Kafka answers an ApiVersions request of a version it does not know with a v0 response. */

@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { writeFileAtomic } from '../checkpoint.js';
 import { FdFile } from './fd.js';
 import type { FileIo } from './types.js';
 
@@ -41,9 +43,16 @@ function mapSizeFor(end: number): number {
  * the file, but views are only handed out below the file's length. Mapping lazily and in
  * bounded steps matters: V8 counts a mapping as external memory, and a thousand partitions with
  * gigabyte-sized mappings kept the garbage collector busy most of the time.
+ *
+ * Bytes a view has shown never change afterwards: a Fetch response sends views as they are, and
+ * may sit in a socket's write queue for a while. Appends go past them; a truncation that would
+ * cut them moves the kept bytes to a new file instead (see truncate()); deleting the file leaves
+ * its pages to the views that hold the mapping.
  */
 export class MmapFile extends FdFile {
   private map: Buffer | null = null;
+  /** End of the furthest view handed out of the current file. */
+  private viewedEnd = 0;
 
   private mapThrough(end: number): Buffer {
     if (this.map === null || this.map.length < end) {
@@ -56,7 +65,33 @@ export class MmapFile extends FdFile {
   override read(position: number, length: number): Buffer {
     const end = Math.min(position + length, this.length);
     if (end <= position) return Buffer.alloc(0);
+    if (end > this.viewedEnd) this.viewedEnd = end;
     return this.mapThrough(end).subarray(position, end);
+  }
+
+  override resize(bytes: number): void {
+    super.resize(bytes);
+    if (this.viewedEnd > bytes) this.viewedEnd = bytes;
+  }
+
+  /**
+   * Cutting bytes a view may still show (a Fetch response being written) would change them under
+   * it, or fault (SIGBUS) on access past the end of the file. So when a view reaches past the
+   * cut, the kept bytes are written to a new file that atomically replaces this one; the old
+   * inode, untouched, lives on until the last view of its mapping is collected. Rare (a
+   * follower's divergent tail) and at most a segment's worth of copying.
+   */
+  override truncate(bytes: number): void {
+    if (bytes >= this.viewedEnd) {
+      this.resize(bytes);
+      return;
+    }
+    writeFileAtomic(this.path, bytes > 0 ? this.mapThrough(bytes).subarray(0, bytes) : Buffer.alloc(0));
+    fs.closeSync(this.fd);
+    this.fd = fs.openSync(this.path, 'r+');
+    this.length = bytes;
+    this.map = null;
+    this.viewedEnd = 0;
   }
 
   override close(): void {

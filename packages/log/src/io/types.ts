@@ -12,8 +12,13 @@ export interface StorageFile {
   readInto(dst: Buffer, position: number): number;
   /** Current length of the file on disk. */
   size(): number;
-  /** Sets the file length (preallocation up, trimming down). */
+  /** Sets the file length (preallocation up, trimming down); no view may reach past `bytes`. */
   resize(bytes: number): void;
+  /**
+   * Cuts the file to `bytes` while views handed out earlier keep showing what they showed: mmap
+   * moves the kept bytes to a new file when a view reaches past the cut; fd shrinks in place.
+   */
+  truncate(bytes: number): void;
   /** Makes everything written so far durable. */
   sync(): void;
   close(): void;
