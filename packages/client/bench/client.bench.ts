@@ -3,12 +3,13 @@
 // each producer holds while 1 million records are buffered (broker stopped with SIGSTOP).
 // Run: npm run bench -w packages/client   (node --expose-gc --import tsx/esm --conditions=sluice-source bench/client.bench.ts)
 // Env: BENCH_SCALE (default 1) multiplies the record counts; BENCH_ONLY (a regex) keeps the rows whose
-// "<test> <client>" matches, e.g. BENCH_ONLY='produce 1 KiB.*sluice'; BENCH_MEMORY=0 skips the memory rows.
+// "<test> <client>" matches, e.g. BENCH_ONLY='produce 1 KiB.*sluice' (a consume row reads the topic of the
+// sluice produce acks=all row of its size, so keep that row); BENCH_MEMORY=0 skips the memory rows.
 // node-rdkafka is not a dependency (it compiles librdkafka, minutes): it is loaded from the cache the
 // benchmark harness builds (~/.cache/sluice/rdkafka, see benchmarks/src/generators.ts), when present.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -24,6 +25,8 @@ const scale = Number(process.env.BENCH_SCALE ?? '1');
 const window = Number(process.env.BENCH_WINDOW ?? '1000');
 const workers = Number(process.env.BENCH_WORKERS ?? '5');
 const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
+/** Extra node flags for the broker child, e.g. BENCH_BROKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
+const brokerNodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 const SLUICE = '@sluice/client';
 const KAFKAJS = 'kafkajs';
 const PLAT = '@platformatic/kafka';
@@ -48,12 +51,30 @@ interface Row {
   records: number;
   seconds: number;
   cpuSeconds: number;
+  /** CPU of the broker process over the same interval (NaN where /proc is not there). */
+  brokerCpuSeconds: number;
 }
+
+/** user+system CPU seconds of another process, from /proc (Linux); NaN elsewhere. */
+function processCpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+/** USER_HZ: 100 on Linux's usual builds (getconf CLK_TCK). */
+const CLOCK_TICKS = 100;
+/** The broker child whose CPU the rows report. */
+let brokerPid: number | undefined;
 
 async function startChildBroker(): Promise<{ bootstrap: string; child: ChildProcess; stop(): Promise<void> }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx/esm', '--conditions=sluice-source', join(here, 'broker-child.ts')],
+    [...brokerNodeArgs, '--import', 'tsx/esm', '--conditions=sluice-source', join(here, 'broker-child.ts')],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const rl = createInterface({ input: child.stdout });
@@ -79,15 +100,18 @@ async function measure(
 ): Promise<Row> {
   process.stderr.write(`${test} ${client}: ${records} records… `);
   let cpu0 = process.cpuUsage();
+  let broker0 = processCpuSeconds(brokerPid);
   let t0 = performance.now();
   await fn(() => {
     cpu0 = process.cpuUsage();
+    broker0 = processCpuSeconds(brokerPid);
     t0 = performance.now();
   });
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const brokerCpuSeconds = processCpuSeconds(brokerPid) - broker0;
   process.stderr.write(`${seconds.toFixed(2)} s\n`);
-  return { test, client, records, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  return { test, client, records, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, brokerCpuSeconds };
 }
 
 const WARM_UP = 5000;
@@ -123,6 +147,7 @@ function rdProducer(brokers: string[], acks: number, extra: Record<string, unkno
 
 async function main(): Promise<void> {
   const broker = await startChildBroker();
+  brokerPid = broker.child.pid;
   const brokers = [broker.bootstrap];
   const admin = new Admin({ brokers });
   const kjs = new KafkaJs({ brokers, clientId: 'bench-kafkajs', logLevel: logLevel.NOTHING });
@@ -359,14 +384,16 @@ async function main(): Promise<void> {
     const base = rows.find((x) => x.test === r.test && x.client === client);
     return base === undefined || base === r ? '' : `${(rate(r) / rate(base)).toFixed(2)}×`;
   };
-  console.log(`\nBENCH_SCALE=${scale}; client CPU = user+system of the client process (all its threads)\n`);
   console.log(
-    '| test | client | records | records/s | MB/s | CPU s per 1M records | vs kafkajs | vs platformatic | vs librdkafka |',
+    `\nBENCH_SCALE=${scale}; client CPU = user+system of the client process (all its threads); broker CPU = the same of the broker process over the row (10 ms ticks)\n`,
   );
-  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log(
+    '| test | client | records | records/s | MB/s | client CPU s per 1M records | broker CPU s per 1M records | vs kafkajs | vs platformatic | vs librdkafka |',
+  );
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) {
     console.log(
-      `| ${r.test} | ${r.client} | ${r.records.toLocaleString('en')} | ${Math.round(rate(r)).toLocaleString('en')} | ${((rate(r) * sizeOf(r.test)) / 1e6).toFixed(1)} | ${((r.cpuSeconds / r.records) * 1e6).toFixed(2)} | ${vs(r, KAFKAJS)} | ${vs(r, PLAT)} | ${vs(r, RDKAFKA)} |`,
+      `| ${r.test} | ${r.client} | ${r.records.toLocaleString('en')} | ${Math.round(rate(r)).toLocaleString('en')} | ${((rate(r) * sizeOf(r.test)) / 1e6).toFixed(1)} | ${((r.cpuSeconds / r.records) * 1e6).toFixed(2)} | ${((r.brokerCpuSeconds / r.records) * 1e6).toFixed(2)} | ${vs(r, KAFKAJS)} | ${vs(r, PLAT)} | ${vs(r, RDKAFKA)} |`,
     );
   }
   if (memory.length > 0) {

@@ -1,5 +1,6 @@
 import type { RunningBroker } from '@sluice/broker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RecordBatch } from '@sluice/protocol';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   Consumer,
   type ConsumerRecord,
@@ -184,6 +185,29 @@ describe('producer', () => {
       expect(vs).toEqual([...vs].sort((a, b) => a - b));
       expect(vs).toHaveLength(n / 4);
     }
+  });
+
+  it('idempotent batches built while others wait are sent with the sequence they were built with', async () => {
+    const t = topic(uniqueTopic('idem-seq'), { key: serde.string(), value: serde.int32() });
+    const metrics = new Metrics();
+    // Small batches and one request in flight: many batches queue up, built before they can be sent.
+    const p = new Producer({ brokers: [broker.bootstrap], metrics }, { lingerMs: 0, batchSize: 512, maxInFlight: 1 });
+    await p.send(t, { key: 'k0', value: -1 });
+    const rewrites = vi.spyOn(RecordBatch.prototype, 'updateCrc');
+    const sends: Promise<unknown>[] = [];
+    for (let n = 0; n < 2000; n++) sends.push(p.send(t, { key: `k${n % 4}`, value: n }));
+    const acks = (await Promise.all(sends)) as Array<{ partition: number; offset: bigint }>;
+    // Every batch was built with its sequence: none had to be rewritten.
+    expect(rewrites).not.toHaveBeenCalled();
+    rewrites.mockRestore();
+    await p.close();
+    expect(metrics.snapshot().counters.produce_retries ?? 0).toBe(0);
+    const got = await readAll(t, 2001);
+    for (let k = 0; k < 4; k++) {
+      const vs = got.filter((r) => r.key === `k${k}` && r.value >= 0).map((r) => r.value);
+      expect(vs).toEqual(Array.from({ length: 500 }, (_, i) => i * 4 + k));
+    }
+    expect(new Set(acks.map((a) => `${a.partition}/${a.offset}`)).size).toBe(2000);
   });
 
   it('applies backpressure: send() waits while buffer.memory is full and never exceeds it', async () => {

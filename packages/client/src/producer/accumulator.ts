@@ -1,5 +1,5 @@
 import type { CompressionType, RecordInput } from '@sluice/protocol';
-import { ProducerBatch, type RecordMetadata } from './batch.js';
+import { type BatchStamp, ProducerBatch, type RecordMetadata } from './batch.js';
 
 /** Per partition: the open batch, closed batches in order, what is in flight and what awaits a retry. */
 export class PartitionState {
@@ -32,6 +32,8 @@ export interface AccumulatorOptions {
   /** A batch of `topic`/`partition` was closed (the sticky partitioner moves on). */
   onClose: (topic: string, partition: number) => void;
   onBuildError: (batch: ProducerBatch, err: unknown) => void;
+  /** The stamp a batch just queued on `s` will most likely get when first sent (idempotence), or null. */
+  predictStamp?: (s: PartitionState, batch: ProducerBatch) => BatchStamp | null;
 }
 
 /**
@@ -102,7 +104,7 @@ export class Accumulator {
     this.openBatches.delete(s);
     s.queue.push(b);
     this.o.onClose(s.topic, s.partition);
-    b.build(this.o.compression).then(
+    b.build(this.o.compression, this.o.predictStamp?.(s, b) ?? null).then(
       () => this.o.onReady(),
       (err) => {
         const i = s.queue.indexOf(b);

@@ -22,6 +22,13 @@ export function recordSize(key: Buffer | null, value: Buffer | null, headerBytes
   return 24 + (key?.length ?? 0) + (value?.length ?? 0) + headerBytes;
 }
 
+/** Producer id, epoch and base sequence an idempotent batch carries. */
+export interface BatchStamp {
+  producerId: bigint;
+  producerEpoch: number;
+  baseSequence: number;
+}
+
 /** One partition's batch: records collected until full or lingered, then encoded once and sent (and resent, unchanged). */
 export class ProducerBatch {
   readonly records: RecordInput[] = [];
@@ -40,6 +47,8 @@ export class ProducerBatch {
   attempts = 0;
   /** Not to be sent again before this time (retry backoff). */
   notBefore = 0;
+  /** The stamp written when the batch was built (a prediction), or null: stamp() then skips an equal one. */
+  private built: BatchStamp | null = null;
   /** Resolves once every record of the batch is acknowledged or failed (for flush()). */
   readonly settled: Promise<void>;
   private settle!: () => void;
@@ -69,19 +78,44 @@ export class ProducerBatch {
     this.bytes += bytes;
   }
 
-  /** Encodes the records (compression off the main thread for gzip, lz4 and zstd). */
-  async build(compression: CompressionType): Promise<void> {
-    const o = { records: this.records, compression };
+  /**
+   * Encodes the records (compression off the main thread for gzip, lz4 and zstd). With `predicted`,
+   * the batch is built with that producer id, epoch and base sequence already in it, so that
+   * stamp() with the same values has nothing to rewrite (the CRC is computed once, not twice).
+   */
+  async build(compression: CompressionType, predicted: BatchStamp | null = null): Promise<void> {
+    const o = {
+      records: this.records,
+      compression,
+      producerId: predicted?.producerId,
+      producerEpoch: predicted?.producerEpoch,
+      baseSequence: predicted?.baseSequence,
+    };
     this.encoded =
       compression === CompressionType.None || compression === CompressionType.Snappy
         ? buildRecordBatchSync(o)
         : await buildRecordBatch(o);
+    this.built = predicted;
     // The records live on in the encoded batch only.
     this.records.length = 0;
   }
 
-  /** Writes producer id, epoch and base sequence into the built batch and recomputes its CRC. */
+  /**
+   * Writes producer id, epoch and base sequence into the built batch and recomputes its CRC,
+   * unless the batch was built with exactly these.
+   */
   stamp(producerId: bigint, producerEpoch: number, baseSequence: number): void {
+    const w = this.built;
+    this.built = null;
+    if (
+      w !== null &&
+      w.producerId === producerId &&
+      w.producerEpoch === producerEpoch &&
+      w.baseSequence === baseSequence
+    ) {
+      this.baseSequence = baseSequence;
+      return;
+    }
     const buf = this.encoded as Buffer;
     buf.writeBigInt64BE(producerId, PRODUCER_ID_OFFSET);
     buf.writeInt16BE(producerEpoch, PRODUCER_EPOCH_OFFSET);

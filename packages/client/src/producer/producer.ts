@@ -124,6 +124,7 @@ export class Producer {
         if (n !== undefined) this.sticky.onNewBatch(topic, partition, n);
       },
       onBuildError: (b, err) => this.sender.finish(b, err),
+      predictStamp: (s, b) => this.sender.predictStamp(s, b),
     });
     this.sender = new Sender(this.ctx, this.acc, this.memory, {
       acks,

@@ -9,7 +9,7 @@ import type { ClientContext } from '../client.js';
 import { ERROR_CODES, KafkaError, needsMetadataRefresh } from '../errors.js';
 import { backoffMs, withRetry } from '../retry.js';
 import type { Accumulator, PartitionState } from './accumulator.js';
-import type { ProducerBatch } from './batch.js';
+import type { BatchStamp, ProducerBatch } from './batch.js';
 import type { MemoryLimiter } from './memory.js';
 
 export interface SenderOptions {
@@ -83,6 +83,23 @@ export class Sender {
       this.initializing = null;
     });
     await this.initializing;
+  }
+
+  /**
+   * The stamp `b`, just queued behind the other unsent batches of `s`, gets when it is first sent if
+   * nothing changes meanwhile (no new producer id, no failed build): the next sequence plus the
+   * records queued ahead of it. send() checks it against the real one, so a wrong guess costs
+   * only the rewrite it would have cost anyway.
+   */
+  predictStamp(s: PartitionState, b: ProducerBatch): BatchStamp | null {
+    if (!this.o.idempotent || this.producerId < 0n) return null;
+    let seq = s.nextSequence;
+    for (const q of s.queue) {
+      if (q === b) break;
+      seq = (seq + q.count) | 0;
+      if (seq < 0) seq &= 0x7fffffff;
+    }
+    return { producerId: this.producerId, producerEpoch: this.producerEpoch, baseSequence: seq };
   }
 
   private node(id: number): NodeState {

@@ -1,0 +1,57 @@
+import { iterateBatches, RecordBatch } from '@sluice/protocol';
+import { describe, expect, it } from 'vitest';
+import { ProducerBatch } from '../src/producer/batch.js';
+
+function batchOf(n: number): ProducerBatch {
+  const b = new ProducerBatch('t', 0, Date.now() + 60_000);
+  for (let i = 0; i < n; i++)
+    b.add(
+      { value: Buffer.from(`v${i}`), timestamp: 1000 + i },
+      30,
+      () => {},
+      () => {},
+      1000 + i,
+    );
+  return b;
+}
+
+function header(buf: Buffer) {
+  const [rb] = [...iterateBatches(buf)];
+  rb.validate();
+  return { producerId: rb.producerId, producerEpoch: rb.producerEpoch, baseSequence: rb.baseSequence };
+}
+
+describe('ProducerBatch stamps', () => {
+  it('built with the stamp it is sent with: stamp() leaves the bytes as they are', async () => {
+    const b = batchOf(5);
+    await b.build(0, { producerId: 7n, producerEpoch: 2, baseSequence: 40 });
+    const before = Buffer.from(b.encoded as Buffer);
+    expect(header(before)).toEqual({ producerId: 7n, producerEpoch: 2, baseSequence: 40 });
+    b.stamp(7n, 2, 40);
+    expect(b.baseSequence).toBe(40);
+    expect((b.encoded as Buffer).equals(before)).toBe(true);
+  });
+
+  it('a wrong prediction is rewritten, with a valid CRC', async () => {
+    for (const [pid, epoch, seq] of [
+      [8n, 2, 40],
+      [7n, 3, 40],
+      [7n, 2, 45],
+    ] as const) {
+      const b = batchOf(3);
+      await b.build(0, { producerId: 7n, producerEpoch: 2, baseSequence: 40 });
+      b.stamp(pid, epoch, seq);
+      expect(header(b.encoded as Buffer)).toEqual({ producerId: pid, producerEpoch: epoch, baseSequence: seq });
+      expect(b.baseSequence).toBe(seq);
+    }
+  });
+
+  it('without a prediction, stamp() writes the ids and the CRC', async () => {
+    const b = batchOf(2);
+    await b.build(0);
+    expect(header(b.encoded as Buffer)).toEqual({ producerId: -1n, producerEpoch: -1, baseSequence: -1 });
+    b.stamp(3n, 0, 0);
+    expect(header(b.encoded as Buffer)).toEqual({ producerId: 3n, producerEpoch: 0, baseSequence: 0 });
+    expect(new RecordBatch(b.encoded as Buffer).isValid()).toBe(true);
+  });
+});
