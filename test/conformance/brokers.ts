@@ -66,21 +66,32 @@ export function referenceKafka(args: string[], options: { input?: string; timeou
   });
 }
 
-/** Starts a fresh single-node Kafka on free loopback ports in a new temp dir. */
+/**
+ * Starts a fresh single-node Kafka on free loopback ports in a new temp dir. A port found free can be
+ * taken by another process (an outgoing connection's ephemeral port) before Kafka binds it, so a start
+ * that fails is tried again on new ports, a bounded number of times; the last error is thrown.
+ */
 export async function startKafka(extra: Record<string, string> = {}): Promise<BrokerUnderTest> {
   requireJava();
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-conformance-kafka-'));
-  const port = await freePort();
-  const controllerPort = await freePort([port]);
   const sets = Object.entries({ ...COMMON_PROPS, ...extra }).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
-  const where = ['--port', String(port), '--dir', dir];
-  try {
-    await referenceKafka(['start', ...where, '--controller-port', String(controllerPort), '--fresh', ...sets]);
-  } catch (err) {
-    await referenceKafka(['stop', ...where]).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
+  const attempts = 3;
+  for (let attempt = 1; ; attempt++) {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-conformance-kafka-'));
+    const port = await freePort();
+    const controllerPort = await freePort([port]);
+    const where = ['--port', String(port), '--dir', dir];
+    try {
+      await referenceKafka(['start', ...where, '--controller-port', String(controllerPort), '--fresh', ...sets]);
+      return kafkaUnderTest(port, dir, where);
+    } catch (err) {
+      await referenceKafka(['stop', ...where]).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+      if (attempt >= attempts) throw err;
+    }
   }
+}
+
+function kafkaUnderTest(port: number, dir: string, where: string[]): BrokerUnderTest {
   return {
     kind: 'kafka',
     port,

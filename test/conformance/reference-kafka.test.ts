@@ -1,11 +1,12 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from './brokers.js';
 
 // Smoke test of scripts/reference-kafka: the reference Apache Kafka broker installs, starts, answers a
 // hand-built ApiVersions v0 request on a raw socket, and stops. Run with `npm run test:conformance`.
@@ -21,18 +22,6 @@ const MAX_RESPONSE = 64 * 1024;
 
 function hasTool(cmd: string, arg: string): boolean {
   return spawnSync(cmd, [arg], { stdio: 'ignore' }).status === 0;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function refKafka(args: string[]) {
@@ -92,8 +81,7 @@ describe('reference Apache Kafka broker', () => {
     }
     dir = mkdtempSync(join(tmpdir(), 'sluice-ref-kafka-'));
     port = await freePort();
-    do controllerPort = await freePort();
-    while (controllerPort === port);
+    controllerPort = await freePort([port]);
     await refKafka(['start', '--port', String(port), '--controller-port', String(controllerPort), '--dir', dir]);
   });
 
