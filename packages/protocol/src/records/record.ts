@@ -32,14 +32,54 @@ function corrupt(what: string, offset: number): DecodeError {
 }
 
 /**
+ * Recently decoded ASCII header keys, by header index: record after record carries the same keys
+ * ("trace-id", …), so a key whose bytes equal the cached string's char codes reuses it instead
+ * of decoding UTF-8 again. Only ASCII strings are cached, where bytes and char codes coincide.
+ */
+const HEADER_KEY_CACHE_SIZE = 8;
+const headerKeyCache: string[] = new Array<string>(HEADER_KEY_CACHE_SIZE).fill('');
+
+function headerKey(buf: Buffer, start: number, end: number, index: number): string {
+  const length = end - start;
+  if (index < HEADER_KEY_CACHE_SIZE) {
+    const cached = headerKeyCache[index];
+    if (cached.length === length) {
+      let i = 0;
+      while (i < length && buf[start + i] === cached.charCodeAt(i)) i++;
+      if (i === length) return cached;
+    }
+  }
+  const key = buf.toString('utf8', start, end);
+  if (index < HEADER_KEY_CACHE_SIZE && length <= 64 && key.length === length) {
+    let ascii = true;
+    for (let i = 0; i < length && ascii; i++) ascii = key.charCodeAt(i) < 0x80;
+    if (ascii) headerKeyCache[index] = key;
+  }
+  return key;
+}
+
+/** `Number(v)` when v is a safe integer, else NaN (which keeps every sum with it unsafe). */
+function safeNumber(v: bigint): number {
+  return v >= -MAX_SAFE && v <= MAX_SAFE ? Number(v) : Number.NaN;
+}
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
  * Decodes the records of one batch lazily, front to back, from `buffer[start, end)`. Every
  * length is checked against the record it sits in; the record count must match the bytes
  * exactly. `positionBase` is added to positions in error messages (the batch's own offset of
  * the records for uncompressed batches).
+ *
+ * Offsets and timestamps are int64: they are summed as numbers while base and delta and the sum
+ * are safe integers (the usual case), and as bigints otherwise, so either way the result is exact.
  */
 export class RecordIterator implements IterableIterator<KafkaRecord> {
   private pos: number;
   private index = 0;
+  private readonly baseOffsetNumber: number;
+  private readonly baseTimestampNumber: number;
+  /** A varlong that did not fit the number path, as varlong() left it (it then returns NaN). */
+  private wide = 0n;
 
   constructor(
     private readonly buffer: Buffer,
@@ -58,6 +98,8 @@ export class RecordIterator implements IterableIterator<KafkaRecord> {
     if (count < 0 || count > (end - start) / MIN_RECORD_BYTES) {
       throw corrupt(`${where}: record count ${count} cannot fit in ${end - start} bytes`, positionBase + start);
     }
+    this.baseOffsetNumber = safeNumber(baseOffset);
+    this.baseTimestampNumber = safeNumber(baseTimestamp);
   }
 
   [Symbol.iterator](): this {
@@ -93,6 +135,22 @@ export class RecordIterator implements IterableIterator<KafkaRecord> {
   private varint(limit: number): number {
     const buf = this.buffer;
     let pos = this.pos;
+    if (pos < limit) {
+      // One or two bytes (-8192..8191): the usual lengths, deltas and counts.
+      const b0 = buf[pos];
+      if (b0 < 0x80) {
+        this.pos = pos + 1;
+        return (b0 >>> 1) ^ -(b0 & 1);
+      }
+      if (pos + 1 < limit) {
+        const b1 = buf[pos + 1];
+        if (b1 < 0x80) {
+          const u = (b0 & 0x7f) | (b1 << 7);
+          this.pos = pos + 2;
+          return (u >>> 1) ^ -(u & 1);
+        }
+      }
+    }
     let u = 0;
     let shift = 0;
     for (;;) {
@@ -114,8 +172,11 @@ export class RecordIterator implements IterableIterator<KafkaRecord> {
     return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
   }
 
-  /** Zigzag varlong as a bigint; the common short case is computed on numbers. */
-  private varlong(limit: number): bigint {
+  /**
+   * Zigzag varlong. Up to 7 bytes (49 bits) it is computed on numbers and returned; longer ones
+   * are finished in bigint, left in `wide`, and NaN is returned.
+   */
+  private varlong(limit: number): number {
     const buf = this.buffer;
     let pos = this.pos;
     let u = 0;
@@ -126,7 +187,7 @@ export class RecordIterator implements IterableIterator<KafkaRecord> {
       u += (b & 0x7f) * mul;
       if (b < 0x80) {
         this.pos = pos;
-        return BigInt(u % 2 === 0 ? u / 2 : -(u + 1) / 2);
+        return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
       }
       mul *= 128;
     }
@@ -140,7 +201,8 @@ export class RecordIterator implements IterableIterator<KafkaRecord> {
       big |= BigInt(b & 0x7f) << shift;
       if (b < 0x80) {
         this.pos = pos;
-        return (big >> 1n) ^ -(big & 1n);
+        this.wide = (big >> 1n) ^ -(big & 1n);
+        return Number.NaN;
       }
       shift += 7n;
     }
@@ -182,7 +244,7 @@ export class RecordIterator implements IterableIterator<KafkaRecord> {
       for (let h = 0; h < headerCount; h++) {
         const keyLen = this.varint(limit);
         if (keyLen < 0 || keyLen > limit - this.pos) this.fail(`header key length ${keyLen}`, this.pos);
-        const hkey = buf.toString('utf8', this.pos, (this.pos += keyLen));
+        const hkey = headerKey(buf, this.pos, (this.pos += keyLen), h);
         const valueLen = this.varint(limit);
         let hvalue: Buffer | null = null;
         if (valueLen >= 0) {
@@ -195,9 +257,17 @@ export class RecordIterator implements IterableIterator<KafkaRecord> {
     }
     if (this.pos !== limit)
       this.fail(`record declares ${length} bytes but its fields take ${this.pos - bodyStart}`, this.pos);
+    const offsetSum = this.baseOffsetNumber + offsetDelta;
+    let timestamp = this.logAppendTime;
+    if (timestamp === null) {
+      const timestampSum = this.baseTimestampNumber + timestampDelta;
+      timestamp = Number.isSafeInteger(timestampSum)
+        ? BigInt(timestampSum)
+        : this.baseTimestamp + (timestampDelta === timestampDelta ? BigInt(timestampDelta) : this.wide);
+    }
     return {
-      offset: this.baseOffset + BigInt(offsetDelta),
-      timestamp: this.logAppendTime ?? this.baseTimestamp + timestampDelta,
+      offset: Number.isSafeInteger(offsetSum) ? BigInt(offsetSum) : this.baseOffset + BigInt(offsetDelta),
+      timestamp,
       key,
       value,
       headers,
