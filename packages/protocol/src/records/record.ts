@@ -263,7 +263,7 @@ export class RecordIterator implements IterableIterator<KafkaRecord> {
       const timestampSum = this.baseTimestampNumber + timestampDelta;
       timestamp = Number.isSafeInteger(timestampSum)
         ? BigInt(timestampSum)
-        : this.baseTimestamp + (timestampDelta === timestampDelta ? BigInt(timestampDelta) : this.wide);
+        : this.baseTimestamp + (Number.isNaN(timestampDelta) ? this.wide : BigInt(timestampDelta));
     }
     return {
       offset: Number.isSafeInteger(offsetSum) ? BigInt(offsetSum) : this.baseOffset + BigInt(offsetDelta),
