@@ -1,0 +1,132 @@
+// Fetch responses carry the log's record batches by reference (views of mapped segments, or the
+// fd read's own Buffer) until the socket has sent them. A slow reader keeps such a response in
+// the broker's write queue while its segments are deleted (DeleteRecords, topic deletion) and
+// replaced by other data under the same names: the reader must still get every batch whole and
+// unchanged, and the broker must keep serving.
+import {
+  buildRecordBatchSync,
+  CreateTopicsApi,
+  DeleteRecordsApi,
+  DeleteTopicsApi,
+  FetchApi,
+  type FetchResponse,
+  ProduceApi,
+} from '@sluice/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BrokerProcess, decodeRecords, fetchRequest, RawClient, sleep, spawnBroker } from './helpers.js';
+
+const PARTITIONS = 6;
+const RECORDS_PER_BATCH = 50;
+const BATCHES_PER_PARTITION = 120; // ~6 MiB a partition, in two segments
+const SEGMENT_BYTES = 4 << 20; // a fetch reads one segment: ~24 MiB a response, more than socket buffers hold
+const VALUE_BYTES = 1000;
+
+/** The value of the record at `offset`, distinct per generation so stale or overwritten bytes show. */
+function producedValue(generation: number, partition: number, offset: number): Buffer {
+  const v = Buffer.alloc(VALUE_BYTES, (offset * 7 + partition + generation * 13) % 251);
+  v.write(`g${generation} p${partition} o${offset}`);
+  return v;
+}
+
+async function createAndFill(client: RawClient, topic: string, generation: number): Promise<void> {
+  const created = await client.send(CreateTopicsApi, 7, {
+    topics: [
+      {
+        name: topic,
+        numPartitions: PARTITIONS,
+        replicationFactor: 1,
+        assignments: [],
+        configs: [{ name: 'segment.bytes', value: String(SEGMENT_BYTES) }],
+      },
+    ],
+    timeoutMs: 10_000,
+  });
+  expect(created.topics[0].errorCode).toBe(0);
+  for (let b = 0; b < BATCHES_PER_PARTITION; b++) {
+    const partitionData = Array.from({ length: PARTITIONS }, (_, index) => ({
+      index,
+      records: buildRecordBatchSync({
+        records: Array.from({ length: RECORDS_PER_BATCH }, (_, i) => ({
+          value: producedValue(generation, index, b * RECORDS_PER_BATCH + i),
+        })),
+      }),
+    }));
+    const res = await client.send(ProduceApi, 9, {
+      acks: 1,
+      timeoutMs: 10_000,
+      topicData: [{ name: topic, partitionData }],
+    });
+    for (const p of res.responses[0].partitionResponses) expect(p.errorCode).toBe(0);
+  }
+}
+
+/** Every partition answers the whole first segment it had, batch for batch as produced. */
+async function expectWholeGeneration(res: FetchResponse, generation: number): Promise<void> {
+  expect(res.errorCode).toBe(0);
+  const partitions = res.responses[0].partitions;
+  expect(partitions.length).toBe(PARTITIONS);
+  for (const p of partitions) {
+    expect(p.errorCode).toBe(0);
+    expect(p.records!.length).toBeGreaterThan(SEGMENT_BYTES - 128 * 1024);
+    // decodeRecords checks every batch's CRC.
+    const records = await decodeRecords(p.partitionIndex, p.records);
+    expect(records.length % RECORDS_PER_BATCH).toBe(0);
+    records.forEach((r, i) => {
+      if (r.offset !== BigInt(i) || !r.value!.equals(producedValue(generation, p.partitionIndex, i))) {
+        throw new Error(`partition ${p.partitionIndex} record ${i} (offset ${r.offset}) is not the one produced`);
+      }
+    });
+  }
+}
+
+for (const io of ['mmap', 'fd'] as const) {
+  describe(`a Fetch response still being written when its segments go away (log.io=${io})`, () => {
+    let broker: BrokerProcess;
+    beforeAll(async () => {
+      broker = await spawnBroker({ overrides: { 'log.io': io } });
+    }, 60_000);
+    afterAll(async () => {
+      await broker?.kill();
+    });
+
+    it('reaches a slow reader whole and unchanged; the broker keeps serving', async () => {
+      const admin = await RawClient.connect(broker.port);
+      const topic = 'zero-copy';
+      await createAndFill(admin, topic, 1);
+
+      const slow = await RawClient.connect(broker.port);
+      const all = Array.from({ length: PARTITIONS }, (_, partition) => ({
+        partition,
+        fetchOffset: 0n,
+        partitionMaxBytes: 64 << 20,
+      }));
+      const response = slow.send(FetchApi, 12, fetchRequest(topic, all));
+      slow.socket.pause();
+      // The broker answers at once; most of the ~24 MiB then waits in its write queue.
+      await sleep(300);
+
+      const deleted = await admin.send(DeleteRecordsApi, 2, {
+        topics: [{ name: topic, partitions: [{ partitionIndex: 0, offset: -1n }] }],
+        timeoutMs: 10_000,
+      });
+      expect(deleted.topics[0].partitions[0].errorCode).toBe(0);
+      const gone = await admin.send(DeleteTopicsApi, 6, {
+        topics: [{ name: topic, topicId: '00000000-0000-0000-0000-000000000000' }],
+        timeoutMs: 10_000,
+      });
+      expect(gone.responses[0].errorCode).toBe(0);
+      // The same names again, with other bytes: files (and freed pages) are reused.
+      await createAndFill(admin, topic, 2);
+
+      slow.socket.resume();
+      await expectWholeGeneration(await response, 1);
+
+      // The broker is alive and serves the new data.
+      expect(broker.child.exitCode).toBeNull();
+      const again = await admin.send(FetchApi, 12, fetchRequest(topic, all));
+      await expectWholeGeneration(again, 2);
+      slow.close();
+      admin.close();
+    }, 120_000);
+  });
+}
