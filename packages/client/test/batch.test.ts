@@ -55,3 +55,33 @@ describe('ProducerBatch stamps', () => {
     expect(new RecordBatch(b.encoded as Buffer).isValid()).toBe(true);
   });
 });
+
+describe('ProducerBatch completion', () => {
+  it('resolves each record with its exact offset, below and above 2^53, and -1 without one', async () => {
+    for (const base of [0n, 5n, 2n ** 53n - 3n, 2n ** 62n]) {
+      const offsets: bigint[] = [];
+      const b = new ProducerBatch('t', 1, Date.now() + 60_000);
+      for (let i = 0; i < 5; i++)
+        b.add(
+          { value: Buffer.from('v') },
+          30,
+          (m) => offsets.push(m.offset),
+          () => {},
+          1000 + i,
+        );
+      b.complete(base);
+      expect(offsets).toEqual([0n, 1n, 2n, 3n, 4n].map((i) => base + i));
+    }
+    const metas: Array<{ offset: bigint; timestamp: number; partition: number }> = [];
+    const b = new ProducerBatch('t', 2, Date.now() + 60_000);
+    b.add(
+      { value: null },
+      30,
+      (m) => metas.push(m),
+      () => {},
+      1234,
+    );
+    b.complete(-1n);
+    expect(metas).toEqual([{ topic: 't', partition: 2, offset: -1n, timestamp: 1234 }]);
+  });
+});

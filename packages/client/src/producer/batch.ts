@@ -125,11 +125,14 @@ export class ProducerBatch {
   }
 
   complete(baseOffset: bigint): void {
+    // Offsets below 2^53 (all in practice) are added as numbers: one bigint per record, not two.
+    const small = baseOffset >= 0n && baseOffset <= BigInt(Number.MAX_SAFE_INTEGER - this.count);
+    const base = Number(baseOffset);
     for (let i = 0; i < this.count; i++) {
       this.resolves[i]({
         topic: this.topic,
         partition: this.partition,
-        offset: baseOffset < 0n ? -1n : baseOffset + BigInt(i),
+        offset: baseOffset < 0n ? -1n : small ? BigInt(base + i) : baseOffset + BigInt(i),
         timestamp: this.timestamps[i],
       });
     }

@@ -80,6 +80,16 @@ function headerList(h: Headers | undefined): { list: RecordHeaderInput[] | undef
   return { list, bytes };
 }
 
+/** Where `capture` leaves the resolving functions of the promise being constructed. */
+const captured: { resolve: ((m: RecordMetadata) => void) | null; reject: ((e: unknown) => void) | null } = {
+  resolve: null,
+  reject: null,
+};
+function capture(resolve: (m: RecordMetadata) => void, reject: (e: unknown) => void): void {
+  captured.resolve = resolve;
+  captured.reject = reject;
+}
+
 /**
  * Sends typed records, batched per partition. `send()` resolves with the partition and offset
  * once the broker has acknowledged the record (per `acks`).
@@ -226,9 +236,13 @@ export class Producer {
       this.memory.release(bytes);
       return Promise.reject(new RangeError(`${name} has no partition ${p} (${numPartitions} partitions)`));
     }
-    return new Promise<RecordMetadata>((resolve, reject) => {
-      this.acc.append(name, p, input, bytes, resolve, reject, timestamp);
-    });
+    // One shared executor instead of a closure per record (send() is the per-record hot path).
+    const promise = new Promise<RecordMetadata>(capture);
+    const resolve = captured.resolve as (m: RecordMetadata) => void;
+    const reject = captured.reject as (e: unknown) => void;
+    captured.resolve = captured.reject = null;
+    this.acc.append(name, p, input, bytes, resolve, reject, timestamp);
+    return promise;
   }
 
   /** Sends everything buffered now and waits until it is acknowledged or failed. */
