@@ -20,7 +20,7 @@ import { offsetForLeaderEpochHandler } from '../apis/offset-for-leader-epoch.js'
 import { produceHandler } from '../apis/produce.js';
 import { type BrokerConfig, ConfigRegistry, ConfigResourceType, createBrokerConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../logger.js';
-import { type BrokerMetrics, createMetrics, type MetricsServer } from '../metrics.js';
+import type { BrokerMetrics, MetricsServer } from '../metrics.js';
 import { AppendNotifier } from '../state/append-notifier.js';
 import { FetchSessionCache } from '../state/fetch-sessions.js';
 import { MetadataStore } from '../state/metadata-store.js';
@@ -80,6 +80,9 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const logger = options.logger ?? createLogger(config.logLevel);
   const dataDir = config.logDirs[0];
   const listener = config.listeners[0];
+  // prom-client is loaded only when the endpoint is on (it is a seventh of the modules start-up
+  // would load), and before anything is opened, so a failure to load leaves nothing behind.
+  const metricsModule = config.metrics ? await import('../metrics.js') : undefined;
 
   const store = MetadataStore.open(dataDir, config.clusterId);
   const configs = new ConfigRegistry(config, store.data.configs);
@@ -106,7 +109,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const allPartitions = function* () {
     for (const t of topics.all()) yield* t.partitions;
   };
-  const metrics: BrokerMetrics | undefined = config.metrics ? createMetrics() : undefined;
+  const metrics: BrokerMetrics | undefined = metricsModule?.createMetrics();
   metrics?.setPartitionSizeSource(function* () {
     for (const p of allPartitions()) yield { topic: p.topic, partition: p.index, bytes: p.log.size };
   });
