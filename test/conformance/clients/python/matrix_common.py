@@ -1,0 +1,144 @@
+"""What the client-matrix scripts share: the records, the checks and the JSON result.
+
+The scenario (the same as ../go/main.go): create a 3-partition topic through the admin API; for each
+codec produce keyed records with headers (acks=all, idempotent where the client can); consume them back
+in a group of two members that commit; check every record against what the producer was told
+(partition, offset, key, value, headers) and the order of each member's stream per partition; describe
+the group and its committed offsets; delete the topic.
+"""
+
+import json
+import sys
+import threading
+import time
+
+PARTITIONS = 3
+MEMBERS = 2
+CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
+PER_CODEC = {"roundtrip": 3000, "quick": 300}
+
+
+def record(codec, i):
+    """Key, value and headers of record i of a codec, as str/bytes the clients take."""
+    key = f"key-{i % 50}".encode()
+    value = f"{codec}|{i}|compressible value text, compressible value text, compressible".encode()
+    headers = [("seq", str(i).encode()), ("codec", codec.encode()), ("empty", b"")]
+    return key, value, headers
+
+
+class Result:
+    def __init__(self, client, scenario, bootstrap):
+        self.started = time.monotonic()
+        self.lock = threading.Lock()
+        self.data = {
+            "client": client,
+            "scenario": scenario,
+            "bootstrap": bootstrap,
+            "topic": f"matrix-{client}-{time.time_ns()}",
+            "ok": False,
+            "produced": {},
+            "consumed": 0,
+            "redelivered": 0,
+            "group": {},
+            "committed": {},
+            "endOffsets": {},
+            "errors": [],
+            "elapsedMs": 0,
+        }
+        self.expected = {}  # (partition, offset) -> (key, value, headers)
+        self.seen = set()
+        self.complete = threading.Event()
+
+    @property
+    def topic(self):
+        return self.data["topic"]
+
+    def fail(self, message):
+        with self.lock:
+            # Bounded: a broken broker must not flood the report.
+            if len(self.data["errors"]) < 50:
+                self.data["errors"].append(message)
+
+    def acked(self, codec, i, partition, offset):
+        with self.lock:
+            where = (partition, offset)
+            if where in self.expected:
+                self.data["errors"].append(f"produce {codec} #{i}: offset {partition}/{offset} acknowledged twice")
+            self.expected[where] = record(codec, i)
+            self.data["produced"][codec] = self.data["produced"].get(codec, 0) + 1
+
+    def check(self, member, last, partition, offset, key, value, headers):
+        """One consumed record; `last` is this member's last offset per partition while it owns it."""
+        with self.lock:
+            prev = last.get(partition)
+            if prev is not None and offset <= prev:
+                self.fail_locked(f"member {member} partition {partition}: offset {offset} after {prev}")
+            last[partition] = offset
+            want = self.expected.get((partition, offset))
+            if want is None:
+                self.fail_locked(f"record at {partition}/{offset} was never acknowledged")
+                return
+            if (partition, offset) in self.seen:
+                self.data["redelivered"] += 1
+            self.seen.add((partition, offset))
+            got = (key, value, [(k, v if v is not None else b"") for k, v in (headers or [])])
+            if got != want:
+                self.fail_locked(f"record at {partition}/{offset}: got {got!r}, sent {want!r}")
+            if len(self.seen) == len(self.expected):
+                self.complete.set()
+
+    def fail_locked(self, message):
+        if len(self.data["errors"]) < 50:
+            self.data["errors"].append(message)
+
+    def finish(self):
+        self.data["consumed"] = len(self.seen)
+        self.data["elapsedMs"] = int((time.monotonic() - self.started) * 1000)
+        self.data["ok"] = not self.data["errors"]
+        print(json.dumps(self.data))
+        sys.exit(0 if self.data["ok"] else 1)
+
+
+def check_group(res, state, protocol_type, members, assigned):
+    res.data["group"] = {
+        "state": state,
+        "protocolType": protocol_type,
+        "members": members,
+        "assigned": sorted(assigned),
+    }
+    if state != "Stable" or protocol_type != "consumer" or members != MEMBERS:
+        res.fail(f"group: state {state}, protocol type {protocol_type!r}, {members} members")
+    if sorted(assigned) != list(range(PARTITIONS)):
+        res.fail(f"group assignment covers partitions {sorted(assigned)}")
+
+
+def check_offsets(res, committed, ends):
+    """committed and ends: partition -> offset (committed None when missing)."""
+    for p in range(PARTITIONS):
+        res.data["endOffsets"][str(p)] = ends.get(p)
+        res.data["committed"][str(p)] = committed.get(p)
+        if committed.get(p) != ends.get(p):
+            res.fail(f"partition {p}: committed {committed.get(p)}, end offset {ends.get(p)}")
+
+
+def args(client):
+    if len(sys.argv) != 3 or sys.argv[2] not in PER_CODEC:
+        print(f"usage: {sys.argv[0]} <bootstrap host:port> <{'|'.join(PER_CODEC)}>", file=sys.stderr)
+        sys.exit(2)
+    return Result(client, sys.argv[2], sys.argv[1]), PER_CODEC[sys.argv[2]]
+
+
+def run_members(res, consumers, loop, deadline_s):
+    """Runs loop(consumer, member number, stop) for each consumer in its own thread until every record
+    is seen or the deadline passes. The consumers stay open (in the group) for the caller to describe."""
+    stop = threading.Event()
+    threads = [threading.Thread(target=loop, args=(c, n + 1, stop), daemon=True) for n, c in enumerate(consumers)]
+    for t in threads:
+        t.start()
+    res.complete.wait(deadline_s)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    with res.lock:
+        if len(res.seen) != len(res.expected):
+            res.fail_locked(f"consumed {len(res.seen)} distinct records, {len(res.expected)} were acknowledged")
