@@ -85,3 +85,29 @@ describe('ProducerBatch completion', () => {
     expect(metas).toEqual([{ topic: 't', partition: 2, offset: -1n, timestamp: 1234 }]);
   });
 });
+
+describe('ProducerBatch sizing', () => {
+  it('a batch sized for many records holds, encodes and fails exactly the ones added', async () => {
+    const b = new ProducerBatch('t', 0, Date.now() + 60_000, 1000);
+    const failed: unknown[] = [];
+    for (let i = 0; i < 3; i++)
+      b.add(
+        { value: Buffer.from(`v${i}`) },
+        30,
+        () => {},
+        (e) => failed.push(e),
+        1000 + i,
+      );
+    await b.build(0);
+    const [rb] = [...iterateBatches(b.encoded as Buffer)];
+    expect(rb.recordCount).toBe(3);
+    expect(
+      rb
+        .records()
+        .toArray()
+        .map((r) => r.value?.toString()),
+    ).toEqual(['v0', 'v1', 'v2']);
+    b.fail(new Error('x'));
+    expect(failed).toHaveLength(3);
+  });
+});

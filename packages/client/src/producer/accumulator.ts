@@ -83,7 +83,12 @@ export class Accumulator {
       b = null;
     }
     if (b === null) {
-      b = new ProducerBatch(topic, partition, Date.now() + this.o.deliveryTimeoutMs);
+      b = new ProducerBatch(
+        topic,
+        partition,
+        Date.now() + this.o.deliveryTimeoutMs,
+        Math.ceil(this.o.batchSize / Math.max(1, bytes)),
+      );
       s.open = b;
       this.openBatches.add(s);
       this.scheduleLinger();

@@ -22,6 +22,9 @@ export function recordSize(key: Buffer | null, value: Buffer | null, headerBytes
   return 24 + (key?.length ?? 0) + (value?.length ?? 0) + headerBytes;
 }
 
+/** Bound on the slots a batch preallocates per array (a larger batch grows them as it fills). */
+const MAX_PREALLOCATED_RECORDS = 16_384;
+
 /** Producer id, epoch and base sequence an idempotent batch carries. */
 export interface BatchStamp {
   producerId: bigint;
@@ -31,11 +34,12 @@ export interface BatchStamp {
 
 /** One partition's batch: records collected until full or lingered, then encoded once and sent (and resent, unchanged). */
 export class ProducerBatch {
-  readonly records: RecordInput[] = [];
-  // Per record, in parallel arrays (fewer objects per record than one callback object each).
-  private readonly resolves: Array<(m: RecordMetadata) => void> = [];
-  private readonly rejects: Array<(e: unknown) => void> = [];
-  private readonly timestamps: number[] = [];
+  readonly records: RecordInput[];
+  // Per record, in parallel arrays (fewer objects per record than one callback object each), sized
+  // up front from the expected record count so they are not regrown (and copied) while filling.
+  private readonly resolves: Array<(m: RecordMetadata) => void>;
+  private readonly rejects: Array<(e: unknown) => void>;
+  private readonly timestamps: number[];
   /** Records in the batch (stays after build, when `records` is emptied). */
   count = 0;
   bytes = 0;
@@ -57,7 +61,14 @@ export class ProducerBatch {
     readonly topic: string,
     readonly partition: number,
     readonly deadline: number,
+    /** Records the batch will most likely hold (batch.size over the first record's size). */
+    expectedRecords = 0,
   ) {
+    const n = Math.max(0, Math.min(expectedRecords, MAX_PREALLOCATED_RECORDS));
+    this.records = new Array(n);
+    this.resolves = new Array(n);
+    this.rejects = new Array(n);
+    this.timestamps = new Array(n);
     this.settled = new Promise((resolve) => {
       this.settle = resolve;
     });
@@ -70,11 +81,12 @@ export class ProducerBatch {
     reject: (e: unknown) => void,
     timestamp: number,
   ): void {
-    this.records.push(record);
-    this.resolves.push(resolve);
-    this.rejects.push(reject);
-    this.timestamps.push(timestamp);
-    this.count++;
+    const i = this.count;
+    this.records[i] = record;
+    this.resolves[i] = resolve;
+    this.rejects[i] = reject;
+    this.timestamps[i] = timestamp;
+    this.count = i + 1;
     this.bytes += bytes;
   }
 
@@ -84,6 +96,11 @@ export class ProducerBatch {
    * stamp() with the same values has nothing to rewrite (the CRC is computed once, not twice).
    */
   async build(compression: CompressionType, predicted: BatchStamp | null = null): Promise<void> {
+    // Drop the preallocated slots that were not filled (a lingered batch may be far from full).
+    this.records.length = this.count;
+    this.resolves.length = this.count;
+    this.rejects.length = this.count;
+    this.timestamps.length = this.count;
     const o = {
       records: this.records,
       compression,
@@ -140,7 +157,7 @@ export class ProducerBatch {
   }
 
   fail(err: unknown): void {
-    for (const reject of this.rejects) reject(err);
+    for (let i = 0; i < this.count; i++) this.rejects[i](err);
     this.settle();
   }
 }
