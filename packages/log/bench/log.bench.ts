@@ -1,9 +1,13 @@
 // Partition log benchmark: append throughput against plain fs.writeSync of the same bytes, sequential
 // read throughput, and append cost on a small vs a big log. `npm run bench -w @sluice/log`.
+// The log checks each batch's CRC-32C on append; the "fs.writeSync + CRC-32C" row does the same
+// write and checksum with nothing else, the ceiling for an append at this machine's CRC speed.
 // Environment: LOG_BENCH_MS (per case, default 1500), LOG_BENCH_DIR (default os.tmpdir()), LOG_BENCH_BIG_MB (default 2048).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ATTRIBUTES_OFFSET, CRC_OFFSET } from '../src/batch.js';
+import { crc32c } from '../src/crc.js';
 import { PartitionLog } from '../src/partition-log.js';
 import { makeValueBatch } from '../src/test-batch.js';
 
@@ -36,7 +40,7 @@ function timeLoop(step: () => void, bytesPerStep: number, ms = CASE_MS): number 
   return (n * bytesPerStep) / (Number(elapsed) / 1e9);
 }
 
-function baselineWrite(batch: Buffer, ms = CASE_MS): number {
+function baselineWrite(batch: Buffer, ms = CASE_MS, withCrc = false): number {
   const file = path.join(fresh('baseline'), 'plain.bin');
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const fd = fs.openSync(file, 'w');
@@ -44,6 +48,9 @@ function baselineWrite(batch: Buffer, ms = CASE_MS): number {
   // Same bytes, one positional write each, to one growing file (wrapping to overwrite past 8 GiB).
   const rate = timeLoop(
     () => {
+      if (withCrc && crc32c(batch.subarray(ATTRIBUTES_OFFSET)) !== batch.readUInt32BE(CRC_OFFSET)) {
+        throw new Error('bench batch has a bad CRC');
+      }
       fs.writeSync(fd, batch, 0, batch.length, pos);
       pos += batch.length;
       if (pos >= 8 * 2 ** 30) pos = 0;
@@ -79,10 +86,11 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 for (const batchKiB of [16, 1024]) {
   const batch = makeValueBatch(batchKiB, 1024 - 8);
   // Baseline and candidates alternate in rounds (the machine's load drifts); each reports its median.
-  const rates: Record<string, number[]> = { base: [], fd: [], mmap: [] };
+  const rates: Record<string, number[]> = { base: [], crc: [], fd: [], mmap: [] };
   const logs: Partial<Record<(typeof ios)[number], PartitionLog>> = {};
   for (let round = 0; round < ROUNDS; round++) {
     rates.base.push(baselineWrite(batch, CASE_MS / ROUNDS));
+    rates.crc.push(baselineWrite(batch, CASE_MS / ROUNDS, true));
     for (const io of ios) {
       const dir = fresh(`append-${io}-${batchKiB}-0`);
       logs[io]?.close();
@@ -93,6 +101,13 @@ for (const batchKiB of [16, 1024]) {
   }
   const base = median(rates.base);
   rows.push([`append ${batchKiB} KiB batches`, 'fs.writeSync', `${gb(base)} GB/s`, '1.00']);
+  const crcRate = median(rates.crc);
+  rows.push([
+    `append ${batchKiB} KiB batches`,
+    'fs.writeSync + CRC-32C',
+    `${gb(crcRate)} GB/s`,
+    (crcRate / base).toFixed(2),
+  ]);
   for (const io of ios) {
     const rate = median(rates[io]);
     rows.push([`append ${batchKiB} KiB batches`, io, `${gb(rate)} GB/s`, (rate / base).toFixed(2)]);
