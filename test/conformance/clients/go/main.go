@@ -45,6 +45,7 @@ type header struct{ key, value string }
 type sent struct {
 	key, value string
 	headers    []header
+	timestamp  time.Time // as the producer was told on acknowledgement
 }
 
 type where struct {
@@ -53,6 +54,7 @@ type where struct {
 }
 
 type result struct {
+	mu        sync.Mutex
 	Client    string           `json:"client"`
 	Scenario  string           `json:"scenario"`
 	Bootstrap string           `json:"bootstrap"`
@@ -69,10 +71,22 @@ type result struct {
 }
 
 func (r *result) fail(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	// Bounded: a broken broker must not flood the report.
 	if len(r.Errors) < 50 {
 		r.Errors = append(r.Errors, fmt.Sprintf(format, args...))
 	}
+}
+
+// opts are the options every client of the run shares: the seed broker and, with MATRIX_DEBUG=1,
+// franz-go's own debug log on stderr (to compare what the client saw from two brokers).
+func opts(bootstrap string, more ...kgo.Opt) []kgo.Opt {
+	o := []kgo.Opt{kgo.SeedBrokers(bootstrap)}
+	if os.Getenv("MATRIX_DEBUG") == "1" {
+		o = append(o, kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelDebug, nil)))
+	}
+	return append(o, more...)
 }
 
 func record(codec string, i int) sent {
@@ -118,7 +132,7 @@ func main() {
 }
 
 func run(ctx context.Context, res *result, perCodec int) {
-	adminClient, err := kgo.NewClient(kgo.SeedBrokers(res.Bootstrap))
+	adminClient, err := kgo.NewClient(opts(res.Bootstrap)...)
 	if err != nil {
 		res.fail("admin client: %v", err)
 		return
@@ -139,11 +153,14 @@ func run(ctx context.Context, res *result, perCodec int) {
 		res.fail("create topic answered %d partitions", created.NumPartitions)
 	}
 
+	describeTopic(ctx, res, adm)
+
 	expected := produce(ctx, res, perCodec)
 	if len(res.Errors) > 0 {
 		return
 	}
 	consume(ctx, res, adm, expected)
+	deleteGroup(ctx, res, adm, res.Topic+"-group")
 	deleted, err := adm.DeleteTopics(ctx, topic)
 	if err == nil {
 		if d, ok := deleted[topic]; !ok {
@@ -154,6 +171,84 @@ func run(ctx context.Context, res *result, perCodec int) {
 	} else {
 		res.fail("delete topic: %v", err)
 	}
+	// Deletion may take effect a little later (Kafka's controller): poll a bounded while.
+	for attempt := 0; ; attempt++ {
+		topics, err := adm.ListTopics(ctx)
+		if err != nil {
+			res.fail("list topics after delete: %v", err)
+			break
+		}
+		if !topics.Has(topic) {
+			break
+		}
+		if attempt >= 50 {
+			res.fail("topic still listed after delete")
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// describeTopic checks the new topic through the admin API: 3 partitions, each with a leader.
+func describeTopic(ctx context.Context, res *result, adm *kadm.Client) {
+	topics, err := adm.ListTopics(ctx, res.Topic)
+	if err != nil {
+		res.fail("describe topic: %v", err)
+		return
+	}
+	t, ok := topics[res.Topic]
+	if !ok || t.Err != nil {
+		res.fail("describe topic: missing or %v", t.Err)
+		return
+	}
+	if len(t.Partitions) != partitions {
+		res.fail("describe topic: %d partitions", len(t.Partitions))
+	}
+	for _, p := range t.Partitions {
+		if p.Err != nil || p.Leader < 0 || len(p.Replicas) != 1 || len(p.ISR) != 1 {
+			res.fail("describe topic: partition %d leader %d replicas %v isr %v err %v", p.Partition, p.Leader, p.Replicas, p.ISR, p.Err)
+		}
+	}
+}
+
+// deleteGroup runs after the members left: the group is listed as Empty, then deleted and gone.
+func deleteGroup(ctx context.Context, res *result, adm *kadm.Client, group string) {
+	state := ""
+	for attempt := 0; attempt < 50; attempt++ {
+		listed, err := adm.ListGroups(ctx)
+		if err != nil {
+			res.fail("list groups: %v", err)
+			return
+		}
+		g, ok := listed[group]
+		state = g.State
+		if ok && g.State == "Empty" && g.ProtocolType == "consumer" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	res.Group["stateAfterLeave"] = state
+	if state != "Empty" {
+		res.fail("group after the members left: listed as %q, not Empty", state)
+	}
+	deleted, err := adm.DeleteGroups(ctx, group)
+	if err == nil {
+		if d, ok := deleted[group]; !ok {
+			err = fmt.Errorf("no answer for the group")
+		} else {
+			err = d.Err
+		}
+	}
+	if err != nil {
+		res.fail("delete group: %v", err)
+		return
+	}
+	listed, err := adm.ListGroups(ctx)
+	if err != nil {
+		res.fail("list groups after delete: %v", err)
+	} else if _, ok := listed[group]; ok {
+		res.fail("group still listed after delete")
+	}
 }
 
 // produce sends every codec's records with its own idempotent acks=all producer and returns what
@@ -162,14 +257,13 @@ func produce(ctx context.Context, res *result, perCodec int) map[where]sent {
 	expected := map[where]sent{}
 	var mu sync.Mutex
 	for _, c := range codecs {
-		cl, err := kgo.NewClient(
-			kgo.SeedBrokers(res.Bootstrap),
+		cl, err := kgo.NewClient(opts(res.Bootstrap,
 			kgo.DefaultProduceTopic(res.Topic),
 			kgo.RequiredAcks(kgo.AllISRAcks()), // idempotence is franz-go's default with acks=all
 			kgo.ProducerBatchCompression(c.codec),
 			kgo.ProducerLinger(5*time.Millisecond),
 			kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
-		)
+		)...)
 		if err != nil {
 			res.fail("producer %s: %v", c.name, err)
 			return nil
@@ -192,6 +286,7 @@ func produce(ctx context.Context, res *result, perCodec int) map[where]sent {
 				if _, dup := expected[w]; dup {
 					res.fail("produce %s #%d: offset %d/%d acknowledged twice", c.name, i, r.Partition, r.Offset)
 				}
+				s.timestamp = r.Timestamp
 				expected[w] = s
 				acked++
 			})
@@ -228,8 +323,7 @@ func consume(ctx context.Context, res *result, adm *kadm.Client, expected map[wh
 				delete(m.last, p)
 			}
 		}
-		cl, err := kgo.NewClient(
-			kgo.SeedBrokers(res.Bootstrap),
+		cl, err := kgo.NewClient(opts(res.Bootstrap,
 			kgo.ConsumerGroup(group),
 			kgo.ConsumeTopics(res.Topic),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -238,7 +332,7 @@ func consume(ctx context.Context, res *result, adm *kadm.Client, expected map[wh
 			kgo.OnPartitionsRevoked(forget),
 			kgo.OnPartitionsLost(forget),
 			kgo.ClientID(fmt.Sprintf("matrix-member-%d", n+1)),
-		)
+		)...)
 		if err != nil {
 			res.fail("consumer %d: %v", n+1, err)
 			return
@@ -246,16 +340,18 @@ func consume(ctx context.Context, res *result, adm *kadm.Client, expected map[wh
 		m.cl = cl
 		ms[n] = m
 	}
+	// Closing leaves the group (LeaveGroup), so it is Empty afterwards.
 	defer func() {
 		for _, m := range ms {
 			m.cl.Close()
 		}
 	}()
 
-	// Both members poll until every acknowledged record has been seen; then both stay in the group
-	// (still polling briefly) while it is described.
+	// Both members poll until every acknowledged record has been seen, and go on polling while the group
+	// is described, so that a member that joined late is rebalanced in; then they stop (still members).
 	var wg sync.WaitGroup
 	done := make(chan struct{})
+	stop := make(chan struct{})
 	var once sync.Once
 	for n, m := range ms {
 		wg.Add(1)
@@ -263,7 +359,7 @@ func consume(ctx context.Context, res *result, adm *kadm.Client, expected map[wh
 			defer wg.Done()
 			for {
 				select {
-				case <-done:
+				case <-stop:
 					return
 				default:
 				}
@@ -312,9 +408,10 @@ func consume(ctx context.Context, res *result, adm *kadm.Client, expected map[wh
 		res.fail("consumed %d distinct records, %d were acknowledged", len(seen), len(expected))
 	}
 	mu.Unlock()
+	describeGroup(ctx, res, adm, group)
+	close(stop)
 	wg.Wait()
-
-	describe(ctx, res, adm, group)
+	offsets(ctx, res, adm, group)
 }
 
 func check(res *result, m *member, n int, r *kgo.Record, expected map[where]sent, seen map[where]bool) {
@@ -335,6 +432,9 @@ func check(res *result, m *member, n int, r *kgo.Record, expected map[where]sent
 	if string(r.Key) != want.key || string(r.Value) != want.value {
 		res.fail("record at %d/%d: key %q value %q, sent %q %q", r.Partition, r.Offset, r.Key, r.Value, want.key, want.value)
 	}
+	if !r.Timestamp.Equal(want.timestamp) || r.Attrs.TimestampType() != 0 {
+		res.fail("record at %d/%d: timestamp %v (type %d), sent %v (CreateTime)", r.Partition, r.Offset, r.Timestamp, r.Attrs.TimestampType(), want.timestamp)
+	}
 	got := make([]header, 0, len(r.Headers))
 	for _, h := range r.Headers {
 		got = append(got, header{h.Key, string(h.Value)})
@@ -344,9 +444,8 @@ func check(res *result, m *member, n int, r *kgo.Record, expected map[where]sent
 	}
 }
 
-// describe checks the group (two members, every partition assigned once) while both are still in it,
-// and that the committed offsets reached each partition's end.
-func describe(ctx context.Context, res *result, adm *kadm.Client, group string) {
+// describeGroup checks the group (two members, every partition assigned once) while both are in it.
+func describeGroup(ctx context.Context, res *result, adm *kadm.Client, group string) {
 	// A member that joined late may still be rebalancing in: poll the description a bounded while.
 	var g kadm.DescribedGroup
 	for attempt := 0; ; attempt++ {
@@ -360,33 +459,43 @@ func describe(ctx context.Context, res *result, adm *kadm.Client, group string) 
 			res.fail("describe group: %v", g.Err)
 			return
 		}
-		if (g.State == "Stable" && len(g.Members) == members) || attempt >= 50 {
+		if (g.State == "Stable" && len(g.Members) == members && fmt.Sprint(assigned(res, g)) == "[0 1 2]") || attempt >= 50 {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	got := assigned(res, g)
 	res.Group["state"] = g.State
 	res.Group["protocolType"] = g.ProtocolType
 	res.Group["protocol"] = g.Protocol
 	res.Group["members"] = len(g.Members)
-	assigned := []int32{}
+	res.Group["assigned"] = got
+	if g.State != "Stable" || g.ProtocolType != "consumer" || len(g.Members) != members {
+		res.fail("group %s: state %s, protocol type %q, %d members", group, g.State, g.ProtocolType, len(g.Members))
+	}
+	if fmt.Sprint(got) != "[0 1 2]" {
+		res.fail("group assignment covers partitions %v", got)
+	}
+}
+
+// assigned lists the topic's partitions the members of g are assigned, sorted.
+func assigned(res *result, g kadm.DescribedGroup) []int32 {
+	ps := []int32{}
 	for _, m := range g.Members {
 		if c, ok := m.Assigned.AsConsumer(); ok {
 			for _, t := range c.Topics {
 				if t.Topic == res.Topic {
-					assigned = append(assigned, t.Partitions...)
+					ps = append(ps, t.Partitions...)
 				}
 			}
 		}
 	}
-	sort.Slice(assigned, func(i, j int) bool { return assigned[i] < assigned[j] })
-	res.Group["assigned"] = assigned
-	if g.State != "Stable" || g.ProtocolType != "consumer" || len(g.Members) != members {
-		res.fail("group %s: state %s, protocol type %q, %d members", group, g.State, g.ProtocolType, len(g.Members))
-	}
-	if fmt.Sprint(assigned) != "[0 1 2]" {
-		res.fail("group assignment covers partitions %v", assigned)
-	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i] < ps[j] })
+	return ps
+}
+
+// offsets checks that the committed offsets reached each partition's end.
+func offsets(ctx context.Context, res *result, adm *kadm.Client, group string) {
 
 	ends, err := adm.ListEndOffsets(ctx, res.Topic)
 	if err != nil {

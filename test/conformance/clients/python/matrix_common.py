@@ -8,6 +8,8 @@ the group and its committed offsets; delete the topic.
 """
 
 import json
+import logging
+import os
 import sys
 import threading
 import time
@@ -16,6 +18,10 @@ PARTITIONS = 3
 MEMBERS = 2
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
 PER_CODEC = {"roundtrip": 3000, "quick": 300}
+# MATRIX_DEBUG=1: the client's own debug log on stderr (to compare what it saw from two brokers).
+DEBUG = os.environ.get("MATRIX_DEBUG") == "1"
+if DEBUG:
+    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
 
 def record(codec, i):
@@ -45,7 +51,7 @@ class Result:
             "errors": [],
             "elapsedMs": 0,
         }
-        self.expected = {}  # (partition, offset) -> (key, value, headers)
+        self.expected = {}  # (partition, offset) -> (key, value, headers, timestamp ms)
         self.seen = set()
         self.complete = threading.Event()
 
@@ -59,16 +65,18 @@ class Result:
             if len(self.data["errors"]) < 50:
                 self.data["errors"].append(message)
 
-    def acked(self, codec, i, partition, offset):
+    def acked(self, codec, i, partition, offset, timestamp_ms):
+        """timestamp_ms: the record's timestamp as the producer was told on acknowledgement."""
         with self.lock:
             where = (partition, offset)
             if where in self.expected:
-                self.data["errors"].append(f"produce {codec} #{i}: offset {partition}/{offset} acknowledged twice")
-            self.expected[where] = record(codec, i)
+                self.fail_locked(f"produce {codec} #{i}: offset {partition}/{offset} acknowledged twice")
+            self.expected[where] = (*record(codec, i), timestamp_ms)
             self.data["produced"][codec] = self.data["produced"].get(codec, 0) + 1
 
-    def check(self, member, last, partition, offset, key, value, headers):
-        """One consumed record; `last` is this member's last offset per partition while it owns it."""
+    def check(self, member, last, partition, offset, key, value, headers, timestamp_ms, create_time):
+        """One consumed record; `last` is this member's last offset per partition while it owns it;
+        create_time: whether the record's timestamp type is CreateTime."""
         with self.lock:
             prev = last.get(partition)
             if prev is not None and offset <= prev:
@@ -81,7 +89,7 @@ class Result:
             if (partition, offset) in self.seen:
                 self.data["redelivered"] += 1
             self.seen.add((partition, offset))
-            got = (key, value, [(k, v if v is not None else b"") for k, v in (headers or [])])
+            got = (key, value, list(headers or []), timestamp_ms if create_time else ("LogAppendTime", timestamp_ms))
             if got != want:
                 self.fail_locked(f"record at {partition}/{offset}: got {got!r}, sent {want!r}")
             if len(self.seen) == len(self.expected):
@@ -112,6 +120,24 @@ def check_group(res, state, protocol_type, members, assigned):
         res.fail(f"group assignment covers partitions {sorted(assigned)}")
 
 
+def check_topic(res, partitions):
+    """partitions: (partition, leader, replicas, isr, error) per partition of the described topic."""
+    if sorted(p[0] for p in partitions) != list(range(PARTITIONS)):
+        res.fail(f"describe topic: partitions {sorted(p[0] for p in partitions)}")
+    for partition, leader, replicas, isr, error in partitions:
+        if error or leader is None or leader < 0 or len(replicas) != 1 or len(isr) != 1:
+            res.fail(f"describe topic: partition {partition} leader {leader} replicas {replicas} isr {isr} error {error}")
+
+
+def poll(what, attempts=50, pause_s=0.1):
+    """Calls what() until it returns a true value, a bounded number of times; returns the last value."""
+    for attempt in range(attempts):
+        value = what()
+        if value or attempt == attempts - 1:
+            return value
+        time.sleep(pause_s)
+
+
 def check_offsets(res, committed, ends):
     """committed and ends: partition -> offset (committed None when missing)."""
     for p in range(PARTITIONS):
@@ -128,17 +154,32 @@ def args(client):
     return Result(client, sys.argv[2], sys.argv[1]), PER_CODEC[sys.argv[2]]
 
 
-def run_members(res, consumers, loop, deadline_s):
+def run_members(res, consumers, loop, deadline_s, settle):
     """Runs loop(consumer, member number, stop) for each consumer in its own thread until every record
-    is seen or the deadline passes. The consumers stay open (in the group) for the caller to describe."""
+    is seen or the deadline passes, then settle() (describing the group) while the members still poll,
+    so that a member that joined late is rebalanced in. The consumers stay open for the caller."""
     stop = threading.Event()
     threads = [threading.Thread(target=loop, args=(c, n + 1, stop), daemon=True) for n, c in enumerate(consumers)]
     for t in threads:
         t.start()
-    res.complete.wait(deadline_s)
-    stop.set()
-    for t in threads:
-        t.join(10)
-    with res.lock:
-        if len(res.seen) != len(res.expected):
-            res.fail_locked(f"consumed {len(res.seen)} distinct records, {len(res.expected)} were acknowledged")
+    try:
+        res.complete.wait(deadline_s)
+        with res.lock:
+            if len(res.seen) != len(res.expected):
+                res.fail_locked(f"consumed {len(res.seen)} distinct records, {len(res.expected)} were acknowledged")
+        settle()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+
+
+def settle_group(res, describe):
+    """Polls describe() -> (state, protocol type, members, assigned partitions) a bounded while until the
+    group is stable with every member, then checks the last answer."""
+    for attempt in range(50):
+        state, protocol_type, members, assigned = describe()
+        if (state == "Stable" and members == MEMBERS and sorted(assigned) == list(range(PARTITIONS))) or attempt == 49:
+            break
+        time.sleep(0.2)
+    check_group(res, state, protocol_type, members, assigned)

@@ -4,14 +4,33 @@ its wheel bundles, unmodified.
     python matrix_confluent.py <bootstrap host:port> <roundtrip|quick>
 """
 
-import time
-
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka import (
+    TIMESTAMP_CREATE_TIME,
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    Producer,
+    TopicCollection,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from matrix_common import CODECS, MEMBERS, PARTITIONS, args, check_group, check_offsets, record, run_members
+from matrix_common import (
+    CODECS,
+    DEBUG,
+    MEMBERS,
+    PARTITIONS,
+    args,
+    check_offsets,
+    check_topic,
+    poll,
+    record,
+    run_members,
+    settle_group,
+)
 
 TIMEOUT_S = 30
+# librdkafka's own log (on stderr) with MATRIX_DEBUG=1.
+EXTRA = {"debug": "broker,protocol,cgrp,topic,msg,eos,fetch"} if DEBUG else {}
 
 
 def produce(res, per_codec):
@@ -23,6 +42,7 @@ def produce(res, per_codec):
                 "enable.idempotence": True,
                 "compression.type": codec,
                 "linger.ms": 5,
+                **EXTRA,
             }
         )
         for i in range(per_codec):
@@ -32,7 +52,7 @@ def produce(res, per_codec):
                 if err is not None:
                     res.fail(f"produce {codec} #{i}: {err}")
                 else:
-                    res.acked(codec, i, msg.partition(), msg.offset())
+                    res.acked(codec, i, msg.partition(), msg.offset(), msg.timestamp()[1])
 
             while True:
                 try:
@@ -45,7 +65,7 @@ def produce(res, per_codec):
             res.fail(f"produce {codec}: {left} records not delivered within {TIMEOUT_S} s")
 
 
-def consume(res, group):
+def consume(res, admin, group):
     consumers = []
     lasts = []
     for n in range(MEMBERS):
@@ -62,6 +82,7 @@ def consume(res, group):
                 "client.id": f"matrix-member-{n + 1}",
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
+                **EXTRA,
             }
         )
         consumer.subscribe([res.topic], on_revoke=forget, on_lost=forget)
@@ -79,24 +100,23 @@ def consume(res, group):
                         res.fail(f"member {member}: {m.error()}")
                         continue
                     got = True
-                    res.check(member, last, m.partition(), m.offset(), m.key(), m.value(), m.headers())
+                    ts_type, ts = m.timestamp()
+                    res.check(
+                        member, last, m.partition(), m.offset(), m.key(), m.value(), m.headers(), ts, ts_type == TIMESTAMP_CREATE_TIME
+                    )
                 if got:
                     consumer.commit(asynchronous=False)
             except Exception as e:  # noqa: BLE001 - reported, not hidden
                 res.fail(f"member {member}: {e!r}")
                 return
 
-    run_members(res, consumers, loop, 60)
+    run_members(res, consumers, loop, 60, lambda: settle_group(res, lambda: describe_group(res, admin, group)))
     return consumers
 
 
-def describe(res, admin, group, consumer):
-    for attempt in range(50):
-        g = admin.describe_consumer_groups([group])[group].result(TIMEOUT_S)
-        state = g.state.name.capitalize() if hasattr(g.state, "name") else str(g.state)
-        if (state == "Stable" and len(g.members) == MEMBERS) or attempt == 49:
-            break
-        time.sleep(0.2)
+def describe_group(res, admin, group):
+    g = admin.describe_consumer_groups([group])[group].result(TIMEOUT_S)
+    state = g.state.name.capitalize() if hasattr(g.state, "name") else str(g.state)
     assigned = [
         tp.partition
         for m in g.members
@@ -104,37 +124,77 @@ def describe(res, admin, group, consumer):
         for tp in m.assignment.topic_partitions
         if tp.topic == res.topic
     ]
+    res.data["assignor"] = g.partition_assignor
     # The description has no protocol type; a "simple" group is one without it.
-    protocol_type = "" if g.is_simple_consumer_group else "consumer"
-    check_group(res, state, protocol_type, len(g.members), assigned)
-    res.data["group"]["assignor"] = g.partition_assignor
+    return state, "" if g.is_simple_consumer_group else "consumer", len(g.members), assigned
+
+
+def offsets(res, admin, group, consumer):
     listed = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result(TIMEOUT_S)
     committed = {tp.partition: tp.offset for tp in listed.topic_partitions if tp.topic == res.topic and not tp.error}
     for tp in listed.topic_partitions:
         if tp.error:
             res.fail(f"committed offset of partition {tp.partition}: {tp.error}")
-    ends = {p: consumer.get_watermark_offsets(TopicPartition(res.topic, p), timeout=TIMEOUT_S)[1] for p in range(PARTITIONS)}
+    ends = {
+        p: consumer.get_watermark_offsets(TopicPartition(res.topic, p), timeout=TIMEOUT_S)[1] for p in range(PARTITIONS)
+    }
     check_offsets(res, committed, ends)
+
+
+def describe_topic(res, admin):
+    t = admin.describe_topics(TopicCollection([res.topic]))[res.topic].result(TIMEOUT_S)
+    check_topic(
+        res,
+        [(p.id, p.leader.id if p.leader else None, p.replicas, p.isr, None) for p in t.partitions],
+    )
+
+
+def delete_group(res, admin, group):
+    """After the members left: the group is listed as Empty, then deleted and gone."""
+
+    def listed():
+        result = admin.list_consumer_groups().result(TIMEOUT_S)
+        for e in result.errors:
+            res.fail(f"list groups: {e}")
+        return next((g for g in result.valid if g.group_id == group), None)
+
+    def state(g):
+        return g.state.name.capitalize() if g and hasattr(g.state, "name") else None
+
+    g = poll(lambda: (lambda g: g if state(g) == "Empty" else None)(listed())) or listed()
+    res.data["group"]["stateAfterLeave"] = state(g)
+    if not g or state(g) != "Empty" or g.is_simple_consumer_group:
+        res.fail(f"group after the members left: listed as {g}")
+    admin.delete_consumer_groups([group])[group].result(TIMEOUT_S)
+    if listed() is not None:
+        res.fail("group still listed after delete")
 
 
 def main():
     res, per_codec = args("confluent-kafka")
-    admin = AdminClient({"bootstrap.servers": res.data["bootstrap"]})
+    admin = AdminClient({"bootstrap.servers": res.data["bootstrap"], **EXTRA})
     consumers = []
     try:
         res.data["librdkafka"] = __import__("confluent_kafka").libversion()[0]
         admin.create_topics([NewTopic(res.topic, num_partitions=PARTITIONS, replication_factor=1)])[res.topic].result(
             TIMEOUT_S
         )
+        # Kafka's controller makes a new topic visible a little after answering.
+        poll(lambda: res.topic in admin.list_topics(res.topic, timeout=TIMEOUT_S).topics)
+        describe_topic(res, admin)
         produce(res, per_codec)
+        group = res.topic + "-group"
         if not res.data["errors"]:
-            group = res.topic + "-group"
-            consumers = consume(res, group)
-            describe(res, admin, group, consumers[0])
+            consumers = consume(res, admin, group)
+            offsets(res, admin, group, consumers[0])
         for c in consumers:
-            c.close()
+            c.close()  # leaves the group
+        if consumers:
+            delete_group(res, admin, group)
         consumers = []
         admin.delete_topics([res.topic])[res.topic].result(TIMEOUT_S)
+        if not poll(lambda: res.topic not in admin.list_topics(timeout=TIMEOUT_S).topics):
+            res.fail("topic still listed after delete")
     except Exception as e:  # noqa: BLE001 - reported, not hidden
         res.fail(f"{type(e).__name__}: {e}")
     finally:

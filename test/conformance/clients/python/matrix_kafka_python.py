@@ -3,12 +3,21 @@
     python matrix_kafka_python.py <bootstrap host:port> <roundtrip|quick>
 """
 
-import time
-
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
-from matrix_common import CODECS, MEMBERS, PARTITIONS, args, check_group, check_offsets, record, run_members
+from matrix_common import (
+    CODECS,
+    MEMBERS,
+    PARTITIONS,
+    args,
+    check_offsets,
+    check_topic,
+    poll,
+    record,
+    run_members,
+    settle_group,
+)
 
 TIMEOUT_MS = 30_000
 
@@ -30,7 +39,7 @@ def produce(res, per_codec):
         for i, future in futures:
             try:
                 meta = future.get(timeout=TIMEOUT_MS / 1000)
-                res.acked(codec, i, meta.partition, meta.offset)
+                res.acked(codec, i, meta.partition, meta.offset, meta.timestamp)
             except Exception as e:  # noqa: BLE001 - reported, not hidden
                 res.fail(f"produce {codec} #{i}: {e!r}")
                 break
@@ -51,7 +60,7 @@ class Forget(ConsumerRebalanceListener):
         pass
 
 
-def consume(res, group):
+def consume(res, admin, group):
     consumers = []
     lasts = []
     for n in range(MEMBERS):
@@ -74,26 +83,21 @@ def consume(res, group):
                 batches = consumer.poll(timeout_ms=300)
                 for tp, records in batches.items():
                     for r in records:
-                        res.check(member, last, tp.partition, r.offset, r.key, r.value, r.headers)
+                        res.check(member, last, tp.partition, r.offset, r.key, r.value, r.headers, r.timestamp, r.timestamp_type == 0)
                 if batches:
                     consumer.commit()
             except Exception as e:  # noqa: BLE001 - reported, not hidden
                 res.fail(f"member {member}: {e!r}")
                 return
 
-    run_members(res, consumers, loop, 60)
+    run_members(res, consumers, loop, 60, lambda: settle_group(res, lambda: describe_group(res, admin, group)))
     return consumers
 
 
-def describe(res, admin, group, consumer):
-    for attempt in range(50):
-        g = admin.describe_groups([group])[group]
-        if (g.get("group_state") == "Stable" and len(g["members"]) == MEMBERS) or attempt == 49:
-            break
-        time.sleep(0.2)
+def describe_group(res, admin, group):
+    g = admin.describe_groups([group])[group]
     if g.get("error"):
         res.fail(f"describe group: {g['error']}")
-        return
     assigned = []
     for m in g["members"]:
         assignment = m["member_assignment"]
@@ -101,11 +105,44 @@ def describe(res, admin, group, consumer):
             topic, parts = (t["topic"], t["partitions"]) if isinstance(t, dict) else t
             if topic == res.topic:
                 assigned.extend(parts)
-    check_group(res, g.get("group_state"), g.get("protocol_type"), len(g["members"]), assigned)
-    offsets = admin.list_group_offsets(group)[group]
-    committed = {tp.partition: om.offset for tp, om in offsets.items() if tp.topic == res.topic}
+    return g.get("group_state"), g.get("protocol_type"), len(g["members"]), assigned
+
+
+def offsets(res, admin, group, consumer):
+    listed = admin.list_group_offsets(group)[group]
+    committed = {tp.partition: om.offset for tp, om in listed.items() if tp.topic == res.topic}
     ends = consumer.end_offsets([TopicPartition(res.topic, p) for p in range(PARTITIONS)])
     check_offsets(res, committed, {tp.partition: o for tp, o in ends.items()})
+
+
+def describe_topic(res, admin):
+    (t,) = admin.describe_topics([res.topic])
+    if t.get("error_code"):
+        res.fail(f"describe topic: {t}")
+    check_topic(
+        res,
+        [
+            (p["partition_index"], p["leader_id"], p["replica_nodes"], p["isr_nodes"], p["error_code"])
+            for p in t.get("partitions", [])
+        ],
+    )
+
+
+def delete_group(res, admin, group):
+    """After the members left: the group is listed as Empty, then deleted and gone."""
+
+    def listed():
+        return next((g for g in admin.list_groups() if g["group_id"] == group), None)
+
+    g = poll(lambda: (lambda g: g if g and g.get("group_state") == "Empty" else None)(listed())) or listed()
+    res.data["group"]["stateAfterLeave"] = g and g.get("group_state")
+    if not g or g.get("group_state") != "Empty" or g.get("protocol_type") != "consumer":
+        res.fail(f"group after the members left: listed as {g}")
+    deleted = admin.delete_groups([group])
+    if deleted.get(group) != "OK":
+        res.fail(f"delete group: {deleted}")
+    if listed() is not None:
+        res.fail("group still listed after delete")
 
 
 def main():
@@ -118,16 +155,19 @@ def main():
         )
         if created["topics"][0].get("num_partitions") != PARTITIONS:
             res.fail(f"create topic answered {created['topics'][0]}")
+        describe_topic(res, admin)
         produce(res, per_codec)
+        group = res.topic + "-group"
         if not res.data["errors"]:
-            group = res.topic + "-group"
-            consumers = consume(res, group)
-            describe(res, admin, group, consumers[0])
+            consumers = consume(res, admin, group)
+            offsets(res, admin, group, consumers[0])
         for c in consumers:
-            c.close()
+            c.close()  # leaves the group
+        if consumers:
+            delete_group(res, admin, group)
         consumers = []
         admin.delete_topics([res.topic])
-        if res.topic in admin.list_topics():
+        if not poll(lambda: res.topic not in admin.list_topics()):
             res.fail("topic still listed after delete")
     except Exception as e:  # noqa: BLE001 - reported, not hidden
         res.fail(f"{type(e).__name__}: {e}")
