@@ -83,6 +83,17 @@ export const BROKER_CONFIGS = {
   'socket.request.max.bytes': def('INT', '104857600', 'read-only', 'The maximum number of bytes in a socket request', {
     validator: { min: 1 },
   }),
+  // Kafka's default is -1 (no bound). Sluice bounds it by default at 100 MiB, the size of the
+  // largest request (socket.request.max.bytes): bytes of requests in flight, across every
+  // connection, then stay under 200 MiB however many clients send at once, and the measured
+  // loads (clients.test, the benchmark harness) have never more than a few MiB in flight.
+  'queued.max.request.bytes': def(
+    'LONG',
+    '104857600',
+    'read-only',
+    'The number of queued bytes allowed before no more requests are read; -1 (or 0) for no bound',
+    { validator: { min: -1 } },
+  ),
   'connections.max.idle.ms': def(
     'LONG',
     '600000',

@@ -30,6 +30,7 @@ import { logConfigFor, TopicManager } from '../state/topic-manager.js';
 import { Connection } from './connection.js';
 import type { BrokerContext } from './context.js';
 import { type ApiHandler, Dispatcher } from './dispatcher.js';
+import { RequestBudget } from './request-budget.js';
 
 export interface StartBrokerOptions {
   /** A parsed configuration (the CLI builds one from flags, environment and file). */
@@ -177,6 +178,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     maxRequestBytes: config.get('socket.request.max.bytes'),
     maxInFlight: MAX_IN_FLIGHT_PER_CONNECTION,
     idleTimeoutMs: Number(config.get('connections.max.idle.ms')),
+    budget: new RequestBudget(Number(config.get('queued.max.request.bytes'))),
   };
   const server: Server = createServer((socket: Socket) => {
     const c = new Connection(socket, nextConnectionId++, dispatcher!, connectionOptions, logger, (closed) => {

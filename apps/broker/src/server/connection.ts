@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { FrameDecoder } from '@sluice/protocol';
 import type { Logger } from 'pino';
+import type { RequestBudget } from './request-budget.js';
 
 /** A response frame (with its size prefix): one Buffer, or its parts in order, written together. */
 export type ResponseFrame = Buffer | readonly Buffer[];
@@ -27,11 +28,15 @@ export interface ConnectionOptions {
   /** Requests read but not yet answered; beyond this the socket is not read (backpressure). */
   maxInFlight: number;
   idleTimeoutMs: number;
+  /** Broker-wide bytes of requests in flight (queued.max.request.bytes); none: unbounded. */
+  budget?: RequestBudget;
 }
 
 interface Pending {
   done: boolean;
   response: ResponseFrame | null;
+  /** Request bytes taken from the budget, 0 once given back. */
+  bytes: number;
 }
 
 /**
@@ -54,6 +59,14 @@ export class Connection implements ConnectionInfo {
   private processing = false;
   private writeBlocked = false;
   private paused = false;
+  /** Held frames wait for the broker-wide budget until `wake` runs (bytes came back). */
+  private waitingForBudget = false;
+  // A microtask, so that one connection's answer does not run another connection's handler inside it.
+  private readonly wake = () =>
+    queueMicrotask(() => {
+      this.waitingForBudget = false;
+      this.processHeld();
+    });
 
   constructor(
     private readonly socket: Socket,
@@ -96,7 +109,7 @@ export class Connection implements ConnectionInfo {
 
   /** In flight at the bound, or responses not drained: no more requests are taken on. */
   private mustWait(): boolean {
-    return this.writeBlocked || this.queue.length >= this.options.maxInFlight;
+    return this.writeBlocked || this.waitingForBudget || this.queue.length >= this.options.maxInFlight;
   }
 
   /**
@@ -108,16 +121,24 @@ export class Connection implements ConnectionInfo {
     this.processing = true;
     try {
       // Bounded by the held frames, each handed on once.
-      while (this.held.length > 0 && !this.closed && !this.mustWait()) this.onFrame(this.held.shift()!);
+      const budget = this.options.budget;
+      while (this.held.length > 0 && !this.closed && !this.mustWait()) {
+        const bytes = this.held[0].length;
+        if (budget && !budget.tryAcquire(bytes)) {
+          this.waitingForBudget = true;
+          budget.waitForRoom(this.wake);
+          break;
+        }
+        this.onFrame(this.held.shift()!, budget ? bytes : 0);
+      }
     } finally {
       this.processing = false;
     }
     this.updateFlow();
   }
 
-  private onFrame(frame: Buffer): void {
-    if (this.closed) return;
-    const slot: Pending = { done: false, response: null };
+  private onFrame(frame: Buffer, bytes: number): void {
+    const slot: Pending = { done: false, response: null, bytes };
     this.queue.push(slot);
     this.updateFlow();
     let result: ResponseFrame | null | Promise<ResponseFrame | null>;
@@ -138,9 +159,19 @@ export class Connection implements ConnectionInfo {
   }
 
   private complete(slot: Pending, response: ResponseFrame | null): void {
+    this.giveBack(slot);
     slot.done = true;
     slot.response = response;
     this.flush();
+  }
+
+  /** The request is answered (or abandoned): its bytes go back to the broker-wide budget, once. */
+  private giveBack(slot: Pending): void {
+    if (slot.bytes > 0) {
+      const bytes = slot.bytes;
+      slot.bytes = 0;
+      this.options.budget?.release(bytes);
+    }
   }
 
   private fail(err: unknown): void {
@@ -203,8 +234,10 @@ export class Connection implements ConnectionInfo {
     if (this.closed) return;
     this.closed = true;
     if (reason) this.log.info({ connection: this.id, remote: this.remote }, `closing connection: ${reason}`);
+    for (const slot of this.queue) this.giveBack(slot);
     this.queue.length = 0;
     this.held.length = 0;
+    this.options.budget?.cancelWait(this.wake);
     this.socket.destroy();
     this.onClose(this);
   }
