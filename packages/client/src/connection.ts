@@ -2,7 +2,6 @@ import { connect, type Socket } from 'node:net';
 import {
   type ApiDefinition,
   ApiVersionsApi,
-  FrameDecoder,
   Reader,
   RequestHeaderCodec,
   ResponseHeaderCodec,
@@ -12,6 +11,7 @@ import {
   writeRequestFrame,
 } from '@sluice/protocol';
 import { ConnectionError, ERROR_CODES, KafkaError, RequestTimeoutError } from './errors.js';
+import { FrameReader } from './frame-reader.js';
 import type { MetricsSink } from './metrics.js';
 import { negotiateVersions, pickVersion } from './versions.js';
 
@@ -95,7 +95,7 @@ export class Connection {
   readonly address: string;
   versions: Map<number, number> = new Map();
   private socket: Socket | null = null;
-  private readonly decoder: FrameDecoder;
+  private readonly reader: FrameReader;
   private readonly pending = new Map<number, Pending>();
   private readonly queue: Queued[] = [];
   private nextCorrelationId = 1;
@@ -112,7 +112,7 @@ export class Connection {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.maxInFlight = options.maxInFlight ?? 5;
     this.maxQueued = options.maxQueued ?? 10_000;
-    this.decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize });
+    this.reader = new FrameReader((frame) => this.onFrame(frame), options.maxFrameSize);
   }
 
   /** Connects and negotiates API versions. */
@@ -142,7 +142,23 @@ export class Connection {
 
   private connect(timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: this.options.host, port: this.options.port, noDelay: true });
+      // Reads go where the reader says: large frames straight into their own buffer.
+      const socket = connect({
+        host: this.options.host,
+        port: this.options.port,
+        noDelay: true,
+        onread: {
+          buffer: () => this.reader.nextBuffer(),
+          callback: (n: number, buf: Uint8Array) => {
+            try {
+              this.reader.received(n, buf as Buffer);
+            } catch (err) {
+              this.close(err as Error);
+            }
+            return true;
+          },
+        },
+      });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new ConnectionError(this.address, `connect timed out after ${timeoutMs} ms`));
@@ -158,13 +174,6 @@ export class Connection {
         else this.close(new ConnectionError(this.address, err.message, { cause: err }));
       });
       socket.on('close', () => this.close(new ConnectionError(this.address, 'connection closed')));
-      socket.on('data', (chunk: Buffer) => {
-        try {
-          this.decoder.push(chunk, (frame) => this.onFrame(frame));
-        } catch (err) {
-          this.close(err as Error);
-        }
-      });
     });
   }
 
