@@ -63,6 +63,11 @@ describe('RecordIterator number fast paths', () => {
     63n,
     -64n,
     64n,
+    -65n,
+    8191n,
+    -8192n,
+    8192n,
+    -8193n,
     2n ** 48n - 1n,
     -(2n ** 48n),
     2n ** 48n,
@@ -112,6 +117,21 @@ describe('RecordIterator number fast paths', () => {
     const e = decodeError(buf);
     expect(e.message).toContain('varlong past the end of the record');
     expect(e.offset).toBe(8);
+  });
+
+  it('rejects a varlong whose continuation bytes run to the record end, though more bytes follow it', () => {
+    // Length 6: attributes and five continuation bytes; the bytes after the record must not be read.
+    const buf = Buffer.from([0x0c, 0x00, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x00]);
+    const e = new RecordIterator(buf, 0, 7, 1, 0n, 0n, null);
+    let err: unknown;
+    try {
+      e.toArray();
+    } catch (x) {
+      err = x;
+    }
+    expect(err).toBeInstanceOf(DecodeError);
+    expect((err as DecodeError).message).toContain('varlong past the end of the record');
+    expect((err as DecodeError).offset).toBe(7);
   });
 
   it('rejects a varlong over 64 bits', () => {

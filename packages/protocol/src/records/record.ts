@@ -124,7 +124,7 @@ export class RecordIterator implements IterableIterator<KafkaRecord> {
   /** Zigzag varint (int32) ending no later than `limit`. */
   private varint(limit: number): number {
     const buf = this.buffer;
-    let pos = this.pos;
+    const pos = this.pos;
     if (pos < limit) {
       // One or two bytes (-8192..8191): the usual lengths, deltas and counts.
       const b0 = buf[pos];
@@ -141,6 +141,13 @@ export class RecordIterator implements IterableIterator<KafkaRecord> {
         }
       }
     }
+    return this.varintSlow(limit);
+  }
+
+  /** varint() past its fast path: any length, with the bounds and 32-bit checks. */
+  private varintSlow(limit: number): number {
+    const buf = this.buffer;
+    let pos = this.pos;
     let u = 0;
     let shift = 0;
     for (;;) {
@@ -168,6 +175,27 @@ export class RecordIterator implements IterableIterator<KafkaRecord> {
    * are finished in bigint, left in `wide`, and NaN is returned.
    */
   private varlong(limit: number): number {
+    const buf = this.buffer;
+    const pos = this.pos;
+    if (pos + 1 < limit) {
+      // One or two bytes: timestamps within ±8 s of the batch's first.
+      const b0 = buf[pos];
+      if (b0 < 0x80) {
+        this.pos = pos + 1;
+        return (b0 >>> 1) ^ -(b0 & 1);
+      }
+      const b1 = buf[pos + 1];
+      if (b1 < 0x80) {
+        const u = (b0 & 0x7f) | (b1 << 7);
+        this.pos = pos + 2;
+        return (u >>> 1) ^ -(u & 1);
+      }
+    }
+    return this.varlongSlow(limit);
+  }
+
+  /** varlong() past its fast path: up to 10 bytes, with the bounds and 64-bit checks. */
+  private varlongSlow(limit: number): number {
     const buf = this.buffer;
     let pos = this.pos;
     let u = 0;
