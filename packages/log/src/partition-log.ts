@@ -320,6 +320,8 @@ export class PartitionLog extends EventEmitter {
       logStartOffset: this._logStartOffset,
       logEndOffset: this._logEndOffset,
     };
+    // Nothing below `maxOffset` to return (a consumer at the high watermark): no segment to search.
+    if (offset >= maxOffset) return result;
     // Bounded by the segment count; usually one round (later rounds skip segments emptied by compaction).
     for (let i = this.segmentIndexFor(offset); i < this.segments.length; i++) {
       const seg = this.segments[i];

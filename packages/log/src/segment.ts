@@ -62,6 +62,9 @@ export class LogSegment {
   private bytesSinceIndexEntry = 0;
   private active = false;
   private readonly peek = Buffer.alloc(HEADER_PEEK);
+  private readonly mapped: boolean;
+  /** The log file is mapped (a read handed out a view): headers are a memory copy away, not a pread. */
+  private peekMapped = false;
 
   private constructor(io: FileIo, dir: string, baseOffset: bigint, config: LogConfig) {
     this.dir = dir;
@@ -69,6 +72,7 @@ export class LogSegment {
     this.config = config;
     this.nextOffset = baseOffset;
     this.log = io.open(path.join(dir, segmentFileName(baseOffset, '.log')), { create: true });
+    this.mapped = io.kind === 'mmap';
     // Indexes always use positional I/O on a heap copy (see IndexFile); the mapped log is what matters.
     this.index = new OffsetIndex(fdIo, path.join(dir, segmentFileName(baseOffset, '.index')), config.segmentIndexBytes);
     this.timeIndex = new TimeIndex(
@@ -106,6 +110,7 @@ export class LogSegment {
   /** Reads the header fields of the batch at `position` into the scratch buffer; false past the end. */
   private peekAt(position: number): boolean {
     if (position + HEADER_PEEK > this.size) return false;
+    if (this.peekMapped) return this.log.read(position, HEADER_PEEK).copy(this.peek) === HEADER_PEEK;
     return this.log.readInto(this.peek, position) === HEADER_PEEK;
   }
 
@@ -286,6 +291,8 @@ export class LogSegment {
     if (first === null || first.lastOffset >= maxOffset) return null;
     const want = Math.max(first.size, Math.min(maxBytes, this.size - first.position));
     const chunk = this.log.read(first.position, want);
+    // Once read() has mapped the file (mmap), later peeks need no system call; an fd read is a copy.
+    this.peekMapped = this.mapped;
     let end = first.size;
     // Walk the headers inside the chunk; bounded by its length.
     while (end + HEADER_PEEK <= chunk.length) {

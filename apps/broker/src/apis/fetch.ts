@@ -11,6 +11,7 @@ import {
 } from '@sluice/protocol';
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler, RequestContext } from '../server/dispatcher.js';
+import { copiedBytes } from '../server/gather-writer.js';
 import {
   type FetchSession,
   MAX_PARTITIONS_PER_SESSION,
@@ -26,6 +27,11 @@ import { checkLeaderEpoch, errorCodeOf } from './partition-errors.js';
 const EMPTY = Buffer.alloc(0);
 /** Waits longer than this are cut short: clients re-send, and a bounded wait bounds held state. */
 const MAX_WAIT_CAP_MS = 5 * 60_000;
+
+// The tagged fields' defaults (left out of the encoding), shared by every answer: nothing changes them.
+const NO_DIVERGING_EPOCH = Object.freeze({ epoch: -1, endOffset: -1n });
+const NO_CURRENT_LEADER = Object.freeze({ leaderId: -1, leaderEpoch: -1 });
+const NO_SNAPSHOT_ID = Object.freeze({ endOffset: -1n, epoch: -1 });
 
 /** One partition to read in this request. */
 interface Target {
@@ -58,9 +64,9 @@ function partitionData(partitionIndex: number, errorCode: number, readCommitted:
     highWatermark: -1n,
     lastStableOffset: -1n,
     logStartOffset: -1n,
-    divergingEpoch: { epoch: -1, endOffset: -1n },
-    currentLeader: { leaderId: -1, leaderEpoch: -1 },
-    snapshotId: { endOffset: -1n, epoch: -1 },
+    divergingEpoch: NO_DIVERGING_EPOCH,
+    currentLeader: NO_CURRENT_LEADER,
+    snapshotId: NO_SNAPSHOT_ID,
     abortedTransactions: readCommitted ? [] : null,
     preferredReadReplica: -1,
     records: EMPTY,
@@ -228,6 +234,14 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
     // never change once handed out (a truncated segment moves to a new file; a deleted one lives
     // on while the response holds it), or fresh Buffers (fd).
     gather: true,
+    sizeHint: (response) => {
+      let n = 256;
+      for (const t of response.responses) {
+        n += 64 + t.topic.length * 3;
+        for (const p of t.partitions) n += 96 + copiedBytes(p.records);
+      }
+      return n;
+    },
     // v0-v3 may need down-conversion to old message formats, which Kafka 4 dropped too (KIP-896).
     minVersion: 4,
     maxVersion: 17,

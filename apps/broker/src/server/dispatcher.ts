@@ -37,7 +37,10 @@ export interface ApiHandler<Req = any, Res = any> {
   readonly minVersion: number;
   readonly maxVersion: number;
   handle(request: Req, ctx: RequestContext): Res | null | Promise<Res | null>;
-  /** Bytes the encoded response will roughly take, so big responses are encoded without regrowing. */
+  /**
+   * Bytes the encoded response will roughly take, so big responses are encoded without regrowing
+   * (with `gather`, the bytes written, not those referenced).
+   */
   sizeHint?(response: Res): number;
   /**
    * The response's long byte fields go to the socket as they are, not copied into the frame
@@ -61,7 +64,7 @@ export interface RequestObserver {
 export class Dispatcher implements FrameHandler {
   private readonly handlers: (ApiHandler | undefined)[] = [];
   private readonly writer = new Writer(WRITER_CAPACITY);
-  private readonly gatherWriter = new GatherWriter(WRITER_CAPACITY);
+  private readonly gatherWriter = new GatherWriter();
 
   constructor(
     handlers: readonly ApiHandler[],
@@ -99,9 +102,10 @@ export class Dispatcher implements FrameHandler {
     const result = handler.handle(request, ctx);
     const finish = (response: unknown): ResponseFrame | null => {
       if (response === null) return null;
+      const sizeHint = handler.sizeHint?.(response);
       const out = handler.gather
-        ? this.encodeGathered(api, head.apiVersion, head.correlationId, response)
-        : this.encodeResponse(api, head.apiVersion, head.correlationId, response, handler.sizeHint?.(response));
+        ? this.encodeGathered(api, head.apiVersion, head.correlationId, response, sizeHint)
+        : this.encodeResponse(api, head.apiVersion, head.correlationId, response, sizeHint);
       this.observer?.onRequest(api.name, head.apiVersion, (performance.now() - started) / 1000, frame.length);
       return out;
     };
@@ -126,8 +130,14 @@ export class Dispatcher implements FrameHandler {
   }
 
   /** A response frame as parts: its fields, and its long byte fields by reference (see GatherWriter). */
-  private encodeGathered(api: ApiDefinition, version: number, correlationId: number, response: unknown): Buffer[] {
-    const w = this.gatherWriter.beginFrame();
+  private encodeGathered(
+    api: ApiDefinition,
+    version: number,
+    correlationId: number,
+    response: unknown,
+    sizeHint?: number,
+  ): Buffer[] {
+    const w = this.gatherWriter.beginFrame(sizeHint);
     ResponseHeaderCodec.encode(w, responseHeaderVersion(api.apiKey, version), { correlationId });
     api.response.encode(w, version, response);
     return w.endFrame();

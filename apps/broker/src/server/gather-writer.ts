@@ -3,6 +3,14 @@ import { ERROR_CODES, KafkaError, Writer } from '@sluice/protocol';
 /** Byte fields at least this long are referenced, not copied: below it a copy costs less than another iovec. */
 const REFERENCE_MIN_BYTES = 2048;
 const MAX_FRAME_BYTES = 0x7fffffff;
+/** Written bytes above this are handed over with the writer's buffer rather than copied out of it. */
+const DETACH_ABOVE_BYTES = 32 * 1024;
+const CAPACITY = 64 * 1024;
+
+/** Bytes of a byte field that a GatherWriter copies (short fields) rather than references, for size hints. */
+export function copiedBytes(field: Uint8Array | null | undefined): number {
+  return field != null && field.length < REFERENCE_MIN_BYTES ? field.length : 0;
+}
 
 /**
  * Encodes one response frame as a list of Buffers for a single gathered write: the fields go into
@@ -31,17 +39,22 @@ export class GatherWriter extends Writer {
     return this;
   }
 
-  /** Starts a frame: reserves its size prefix. */
-  beginFrame(): this {
+  constructor() {
+    super(CAPACITY);
+  }
+
+  /** Starts a frame: reserves its size prefix, and room for about `sizeHint` written bytes. */
+  beginFrame(sizeHint = 0): this {
     this.reset();
+    if (sizeHint > 0) this.ensure(sizeHint);
     this.int32(0);
     return this;
   }
 
   /**
    * Ends the frame begun by beginFrame(): fills in its size (written bytes and referenced ones)
-   * and returns its parts in order. The written bytes are copied out (they are small), so the
-   * writer can be reused at once.
+   * and returns its parts in order. The written bytes are copied out when small, else handed over
+   * with the buffer; either way the writer can be reused at once.
    */
   endFrame(): Buffer[] {
     const size = this.offset - 4 + this.referencedBytes;
@@ -49,7 +62,7 @@ export class GatherWriter extends Writer {
       throw new KafkaError(ERROR_CODES.MESSAGE_TOO_LARGE, `frame of ${size} bytes is larger than ${MAX_FRAME_BYTES}`);
     }
     this.buffer.writeInt32BE(size, 0);
-    const own = Buffer.from(this.finish());
+    const own = this.offset > DETACH_ABOVE_BYTES ? this.detach(CAPACITY) : Buffer.from(this.finish());
     const parts: Buffer[] = [];
     let from = 0;
     for (const { at, bytes } of this.refs) {
