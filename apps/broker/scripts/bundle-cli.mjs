@@ -3,9 +3,10 @@
 // commander, pino), 0.40 s against 0.23 s measured here. The library entry (dist/index.js) stays
 // tsc's output. Native addons are loaded through createRequire at run time, so they stay outside
 // the bundle and resolve from node_modules as before. @sluice/* come from their built dist.
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
-const pkgDir = new URL('..', import.meta.url).pathname;
+const pkgDir = fileURLToPath(new URL('..', import.meta.url));
 
 await build({
   absWorkingDir: pkgDir,
