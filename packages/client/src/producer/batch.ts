@@ -22,8 +22,11 @@ export function recordSize(key: Buffer | null, value: Buffer | null, headerBytes
   return 24 + (key?.length ?? 0) + (value?.length ?? 0) + headerBytes;
 }
 
-/** Bound on the slots a batch preallocates per array (a larger batch grows them as it fills). */
-const MAX_PREALLOCATED_RECORDS = 16_384;
+/**
+ * Bound on the slots a batch preallocates per array (a larger batch grows them as it fills): at
+ * most 4 × 4096 slots (128 KiB) per open batch, as Java's client holds batch.size bytes per open batch.
+ */
+const MAX_PREALLOCATED_RECORDS = 4096;
 
 /** Producer id, epoch and base sequence an idempotent batch carries. */
 export interface BatchStamp {
