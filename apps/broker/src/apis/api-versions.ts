@@ -1,9 +1,28 @@
-import { ApiVersionsApi, type ApiVersionsRequest, type ApiVersionsResponse, ERROR_CODES } from '@sluice/protocol';
+import {
+  ApiVersionsApi,
+  type ApiVersionsRequest,
+  type ApiVersionsResponse,
+  ERROR_CODES,
+  ProduceApi,
+} from '@sluice/protocol';
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
 
 /** What Kafka accepts as ClientSoftwareName and ClientSoftwareVersion (KIP-511). */
 const SOFTWARE_NAME_VERSION = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/;
+
+type ApiRange = { apiKey: number; minVersion: number; maxVersion: number };
+
+/**
+ * The ranges ApiVersions lists. Produce is listed from v0 although v0-2 are refused (the dispatcher closes the
+ * connection, as Kafka does since KIP-896), exactly as Kafka 4.x lists it (KAFKA-18659): librdkafka before the
+ * fix of its issue 4956 (2.6 here) turns gzip, snappy and lz4 on only when the Produce range starts at v0, and
+ * otherwise sends every batch uncompressed without a word. Clients pick the highest common version, so none
+ * chooses v0-2 from this.
+ */
+function advertisedApis(served: readonly ApiRange[]): ApiRange[] {
+  return served.map((a) => (a.apiKey === ProduceApi.apiKey ? { ...a, minVersion: 0 } : a));
+}
 
 export function apiVersionsHandler(broker: BrokerContext): ApiHandler<ApiVersionsRequest, ApiVersionsResponse> {
   return {
@@ -18,7 +37,7 @@ export function apiVersionsHandler(broker: BrokerContext): ApiHandler<ApiVersion
       return {
         ...ApiVersionsApi.response.defaults(),
         errorCode: valid ? 0 : ERROR_CODES.INVALID_REQUEST,
-        apiKeys: valid ? broker.supportedApis() : [],
+        apiKeys: valid ? advertisedApis(broker.supportedApis()) : [],
         throttleTimeMs: 0,
       };
     },
