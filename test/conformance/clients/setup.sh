@@ -15,7 +15,8 @@ fail() {
   exit 1
 }
 
-command -v go >/dev/null || fail "needs Go (1.22 or newer) on PATH to build the franz-go client"
+# franz-go v1.22 needs Go 1.26; an older go (1.21+) fetches that toolchain itself (GOTOOLCHAIN=auto).
+command -v go >/dev/null || fail "needs Go (1.26, or 1.21+ that can fetch it) on PATH to build the franz-go client"
 command -v python3 >/dev/null || fail "needs python3 (3.9 or newer, with the venv module) on PATH"
 python3 -c 'import sys, venv; sys.exit(0 if sys.version_info >= (3, 9) else 1)' 2>/dev/null ||
   fail "python3 must be 3.9 or newer and have the venv module (Debian: apt-get install python3-venv)"

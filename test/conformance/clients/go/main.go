@@ -68,6 +68,17 @@ type result struct {
 	EndOffset map[string]int64 `json:"endOffsets"`
 	Errors    []string         `json:"errors"`
 	ElapsedMs int64            `json:"elapsedMs"`
+	PhasesMs  map[string]int64 `json:"phasesMs"`
+	lastMark  time.Time
+}
+
+// mark records how long the phase that just ended took (to compare the brokers' latencies).
+func (r *result) mark(phase string) {
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.PhasesMs[phase] = now.Sub(r.lastMark).Milliseconds()
+	r.lastMark = now
 }
 
 func (r *result) fail(format string, args ...any) {
@@ -117,7 +128,7 @@ func main() {
 		Client: "franz-go", Scenario: scenario, Bootstrap: bootstrap,
 		Topic:    fmt.Sprintf("matrix-franz-go-%d", time.Now().UnixNano()),
 		Produced: map[string]int{}, Committed: map[string]int64{}, EndOffset: map[string]int64{},
-		Group: map[string]any{}, Errors: []string{},
+		Group: map[string]any{}, Errors: []string{}, PhasesMs: map[string]int64{}, lastMark: start,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -154,13 +165,16 @@ func run(ctx context.Context, res *result, perCodec int) {
 	}
 
 	describeTopic(ctx, res, adm)
+	res.mark("createTopic")
 
 	expected := produce(ctx, res, perCodec)
+	res.mark("produce")
 	if len(res.Errors) > 0 {
 		return
 	}
 	consume(ctx, res, adm, expected)
 	deleteGroup(ctx, res, adm, res.Topic+"-group")
+	res.mark("deleteGroup")
 	deleted, err := adm.DeleteTopics(ctx, topic)
 	if err == nil {
 		if d, ok := deleted[topic]; !ok {
@@ -171,6 +185,7 @@ func run(ctx context.Context, res *result, perCodec int) {
 	} else {
 		res.fail("delete topic: %v", err)
 	}
+	defer res.mark("deleteTopic")
 	// Deletion may take effect a little later (Kafka's controller): poll a bounded while.
 	for attempt := 0; ; attempt++ {
 		topics, err := adm.ListTopics(ctx)
@@ -408,10 +423,13 @@ func consume(ctx context.Context, res *result, adm *kadm.Client, expected map[wh
 		res.fail("consumed %d distinct records, %d were acknowledged", len(seen), len(expected))
 	}
 	mu.Unlock()
+	res.mark("consume")
 	describeGroup(ctx, res, adm, group)
+	res.mark("describeGroup")
 	close(stop)
 	wg.Wait()
 	offsets(ctx, res, adm, group)
+	res.mark("offsets")
 }
 
 func check(res *result, m *member, n int, r *kgo.Record, expected map[where]sent, seen map[where]bool) {

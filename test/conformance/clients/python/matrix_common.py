@@ -50,10 +50,18 @@ class Result:
             "endOffsets": {},
             "errors": [],
             "elapsedMs": 0,
+            "phasesMs": {},
         }
+        self.last_mark = self.started
         self.expected = {}  # (partition, offset) -> (key, value, headers, timestamp ms)
         self.seen = set()
         self.complete = threading.Event()
+
+    def mark(self, phase):
+        """Records how long the phase that just ended took (to compare the brokers' latencies)."""
+        now = time.monotonic()
+        self.data["phasesMs"][phase] = int((now - self.last_mark) * 1000)
+        self.last_mark = now
 
     @property
     def topic(self):
@@ -164,10 +172,12 @@ def run_members(res, consumers, loop, deadline_s, settle):
         t.start()
     try:
         res.complete.wait(deadline_s)
+        res.mark("consume")
         with res.lock:
             if len(res.seen) != len(res.expected):
                 res.fail_locked(f"consumed {len(res.seen)} distinct records, {len(res.expected)} were acknowledged")
         settle()
+        res.mark("describeGroup")
     finally:
         stop.set()
         for t in threads:

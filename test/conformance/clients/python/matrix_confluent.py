@@ -82,6 +82,7 @@ def consume(res, admin, group):
                 "client.id": f"matrix-member-{n + 1}",
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
+                "check.crcs": True,  # verify every fetched batch's CRC-32C (kafka-python does by default)
                 **EXTRA,
             }
         )
@@ -182,19 +183,25 @@ def main():
         # Kafka's controller makes a new topic visible a little after answering.
         poll(lambda: res.topic in admin.list_topics(res.topic, timeout=TIMEOUT_S).topics)
         describe_topic(res, admin)
+        res.mark("createTopic")
         produce(res, per_codec)
+        res.mark("produce")
         group = res.topic + "-group"
         if not res.data["errors"]:
             consumers = consume(res, admin, group)
             offsets(res, admin, group, consumers[0])
+            res.mark("offsets")
         for c in consumers:
             c.close()  # leaves the group
+        res.mark("close")
         if consumers:
             delete_group(res, admin, group)
+            res.mark("deleteGroup")
         consumers = []
         admin.delete_topics([res.topic])[res.topic].result(TIMEOUT_S)
         if not poll(lambda: res.topic not in admin.list_topics(timeout=TIMEOUT_S).topics):
             res.fail("topic still listed after delete")
+        res.mark("deleteTopic")
     except Exception as e:  # noqa: BLE001 - reported, not hidden
         res.fail(f"{type(e).__name__}: {e}")
     finally:

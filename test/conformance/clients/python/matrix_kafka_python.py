@@ -156,19 +156,25 @@ def main():
         if created["topics"][0].get("num_partitions") != PARTITIONS:
             res.fail(f"create topic answered {created['topics'][0]}")
         describe_topic(res, admin)
+        res.mark("createTopic")
         produce(res, per_codec)
+        res.mark("produce")
         group = res.topic + "-group"
         if not res.data["errors"]:
             consumers = consume(res, admin, group)
             offsets(res, admin, group, consumers[0])
+            res.mark("offsets")
         for c in consumers:
             c.close()  # leaves the group
+        res.mark("close")
         if consumers:
             delete_group(res, admin, group)
+            res.mark("deleteGroup")
         consumers = []
         admin.delete_topics([res.topic])
         if not poll(lambda: res.topic not in admin.list_topics()):
             res.fail("topic still listed after delete")
+        res.mark("deleteTopic")
     except Exception as e:  # noqa: BLE001 - reported, not hidden
         res.fail(f"{type(e).__name__}: {e}")
     finally:
