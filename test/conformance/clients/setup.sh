@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what test/conformance/client-matrix.test.ts runs, outside the repository, and prints where:
 #   franz=<the franz-go program>   python=<the venv's python with kafka-python and confluent-kafka>
+#   legacy=<a venv's python with an older confluent-kafka (librdkafka 2.6.1, python/requirements-legacy.txt)>
 # Go modules come through `go mod download` (go.mod/go.sum pin them; GOMODCACHE as Go configures it); the
 # binary goes to $SLUICE_CACHE/go-clients, the venv to $SLUICE_CACHE/py-clients (default ~/.cache/sluice).
 # Both are rebuilt only when their pinned inputs change, so a warm run takes well under a second.
@@ -39,16 +40,21 @@ if [[ ! -x "$franz" || "$(cat "$go_out/stamp" 2>/dev/null)" != "$go_stamp" ]]; t
   echo "$go_stamp" >"$go_out/stamp"
 fi
 
-venv="$cache/py-clients"
-requirements="$here/python/requirements.txt"
-py_stamp=$(stamp_of "$requirements"; python3 --version 2>&1)
-if [[ ! -x "$venv/bin/python" || "$(cat "$venv/stamp" 2>/dev/null)" != "$py_stamp" ]]; then
-  rm -rf "$venv"
-  python3 -m venv "$venv" >&2 || fail "python3 -m venv $venv failed"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" >&2 ||
-    fail "pip install -r $requirements failed (is PyPI reachable?)"
-  echo "$py_stamp" >"$venv/stamp"
-fi
+# venv <dir> <requirements file>: (re)creates the venv when the pinned requirements changed.
+venv() {
+  local dir=$1 requirements=$2 stamp
+  stamp=$(stamp_of "$requirements"; python3 --version 2>&1)
+  if [[ ! -x "$dir/bin/python" || "$(cat "$dir/stamp" 2>/dev/null)" != "$stamp" ]]; then
+    rm -rf "$dir"
+    python3 -m venv "$dir" >&2 || fail "python3 -m venv $dir failed"
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" >&2 ||
+      fail "pip install -r $requirements failed (is PyPI reachable?)"
+    echo "$stamp" >"$dir/stamp"
+  fi
+}
+venv "$cache/py-clients" "$here/python/requirements.txt"
+venv "$cache/py-clients-legacy" "$here/python/requirements-legacy.txt"
 
 echo "franz=$franz"
-echo "python=$venv/bin/python"
+echo "python=$cache/py-clients/bin/python"
+echo "legacy=$cache/py-clients-legacy/bin/python"

@@ -1,7 +1,7 @@
 """The client-matrix scenario (see matrix_common.py) with confluent-kafka-python, i.e. the librdkafka
 its wheel bundles, unmodified.
 
-    python matrix_confluent.py <bootstrap host:port> <roundtrip|quick>
+    python matrix_confluent.py <bootstrap host:port> <roundtrip|quick|codecs>
 """
 
 from confluent_kafka import (
@@ -187,6 +187,8 @@ def main():
         produce(res, per_codec)
         res.mark("produce")
         group = res.topic + "-group"
+        if res.data["scenario"] == "codecs":
+            res.finish()  # prints and exits; `finally` still closes the clients
         if not res.data["errors"]:
             consumers = consume(res, admin, group)
             offsets(res, admin, group, consumers[0])
