@@ -27,7 +27,11 @@ export function writeFileAtomic(file: string, data: string | Buffer): void {
  * space-separated fields, replaced atomically.
  */
 export function writeCheckpointFile(file: string, lines: readonly string[]): void {
-  writeFileAtomic(file, `0\n${lines.length}\n${lines.map((l) => `${l}\n`).join('')}`);
+  writeFileAtomic(file, checkpointText(lines));
+}
+
+function checkpointText(lines: readonly string[]): string {
+  return `0\n${lines.length}\n${lines.map((l) => `${l}\n`).join('')}`;
 }
 
 /** Entry lines of a checkpoint file, each split into fields; [] when the file is missing. */
@@ -77,9 +81,14 @@ export function writeOffsetCheckpoint(
   file: string,
   entries: Iterable<[topic: string, partition: number, offset: bigint]>,
 ): void {
+  writeFileAtomic(file, offsetCheckpointText(entries));
+}
+
+/** The text of a `topic partition offset` checkpoint file. */
+export function offsetCheckpointText(entries: Iterable<[topic: string, partition: number, offset: bigint]>): string {
   const lines: string[] = [];
   for (const [t, p, o] of entries) lines.push(`${t} ${p} ${o}`);
-  writeCheckpointFile(file, lines);
+  return checkpointText(lines);
 }
 
 export function syncDir(dir: string): void {

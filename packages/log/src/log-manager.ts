@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { readOffsetCheckpoint, syncDir, writeOffsetCheckpoint } from './checkpoint.js';
+import { offsetCheckpointText, readOffsetCheckpoint, syncDir, writeFileAtomic } from './checkpoint.js';
 import { cleanLog } from './cleaner.js';
 import { type LogConfig, logConfig } from './config.js';
 import { lockDataDir } from './lock-file.js';
@@ -30,6 +30,8 @@ export class LogManager {
   readonly defaults: Partial<LogConfig>;
   private readonly options: LogManagerOptions;
   private readonly logs = new Map<string, PartitionLog>();
+  /** The text last written to each checkpoint file, by file name. */
+  private readonly writtenCheckpoints = new Map<string, string>();
   private readonly release: () => void;
   private timer: NodeJS.Timeout | null = null;
   /** The compaction pass under way, if any. */
@@ -134,21 +136,32 @@ export class LogManager {
     return true;
   }
 
-  /** Writes the recovery-point and log-start-offset checkpoints of this data dir. */
+  /**
+   * Writes the recovery-point, log-start-offset and cleaner-offset checkpoints of this data dir —
+   * each only when its content changed since this manager last wrote it, so an idle broker does
+   * not rewrite and fsync three files every maintenance round.
+   */
   checkpoint(): void {
     const logs = [...this.logs.values()];
-    writeOffsetCheckpoint(
-      path.join(this.dataDir, RECOVERY_POINT_CHECKPOINT),
+    this.writeCheckpoint(
+      RECOVERY_POINT_CHECKPOINT,
       logs.map((l) => [l.topic, l.partition, l.recoveryPoint]),
     );
-    writeOffsetCheckpoint(
-      path.join(this.dataDir, LOG_START_OFFSET_CHECKPOINT),
+    this.writeCheckpoint(
+      LOG_START_OFFSET_CHECKPOINT,
       logs.map((l) => [l.topic, l.partition, l.logStartOffset]),
     );
-    writeOffsetCheckpoint(
-      path.join(this.dataDir, CLEANER_OFFSET_CHECKPOINT),
+    this.writeCheckpoint(
+      CLEANER_OFFSET_CHECKPOINT,
       logs.filter((l) => l.cleanerCheckpoint > 0n).map((l) => [l.topic, l.partition, l.cleanerCheckpoint]),
     );
+  }
+
+  private writeCheckpoint(name: string, entries: [string, number, bigint][]): void {
+    const text = offsetCheckpointText(entries);
+    if (this.writtenCheckpoints.get(name) === text) return;
+    writeFileAtomic(path.join(this.dataDir, name), text);
+    this.writtenCheckpoints.set(name, text);
   }
 
   /** flush.ms, retention and checkpoints; for the timer or a caller's own scheduler. */
