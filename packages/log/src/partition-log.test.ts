@@ -180,7 +180,7 @@ describe('LogManager', () => {
 
   it('rewrites a checkpoint file only when its content changes', () => {
     const root = testRoot('mgr-idle');
-    const m = LogManager.open(root, { io: 'fd', logger: quiet, maintenanceIntervalMs: 0 });
+    const m = LogManager.open(root, { io: 'fd', logger: quiet });
     const log = m.getOrCreate('orders', 0);
     m.runMaintenance();
     const file = path.join(root, RECOVERY_POINT_CHECKPOINT);
