@@ -6,9 +6,7 @@
 //   npm run build && npx tsx apps/broker/bench/consume.ts --mb 1024 --trials 3 \
 //     --variant before=/tmp/before/apps/broker/dist/cli.js --variant after=apps/broker/dist/cli.js
 //   (add --profile DIR to write a V8 CPU profile of each broker child)
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,14 +18,10 @@ import {
   CreateTopicsApi,
   defaultFetchRequestFetchPartition,
   FetchApi,
-  FrameDecoder,
   ProduceApi,
-  Reader,
-  RequestHeaderCodec,
-  requestHeaderVersion,
-  Writer,
-  writeRequestFrame,
 } from '@sluice/protocol';
+import { cpuSeconds, startBroker, stopBroker } from './broker-child.js';
+import { body, RawClient } from './raw-client.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -52,89 +46,8 @@ const variants = (args.variant ?? [`current=${fileURLToPath(new URL('../dist/cli
   return { name, cli: resolvePath(cli) };
 });
 
-/** A connection that sends pre-encoded frames and hands back response frames in order. */
-class RawClient {
-  private readonly decoder = new FrameDecoder({ maxFrameSize: 256 << 20 });
-  private readonly waiting: ((frame: Buffer) => void)[] = [];
-  private correlationId = 0;
-  private constructor(private readonly socket: Socket) {
-    socket.on('data', (chunk) => this.decoder.push(chunk, (f) => this.waiting.shift()?.(f)));
-  }
-  static open(port: number): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
-      const s = connect(port, '127.0.0.1', () => resolve(new RawClient(s)));
-      s.setNoDelay(true);
-      s.once('error', reject);
-    });
-  }
-  frame<T>(
-    api: { apiKey: number; request: { encode(w: Writer, v: number, m: T): void } },
-    version: number,
-    msg: T,
-  ): Buffer {
-    const w = new Writer(1 << 20);
-    const correlationId = ++this.correlationId;
-    writeRequestFrame(
-      w,
-      (w) =>
-        RequestHeaderCodec.encode(w, requestHeaderVersion(api.apiKey, version), {
-          requestApiKey: api.apiKey,
-          requestApiVersion: version,
-          correlationId,
-          clientId: 'bench',
-        }),
-      (w) => api.request.encode(w, version, msg),
-    );
-    return w.toBuffer();
-  }
-  send(frame: Buffer): Promise<Buffer> {
-    return new Promise((resolve) => {
-      this.waiting.push(resolve);
-      this.socket.write(frame);
-    });
-  }
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
-function body<T>(frame: Buffer, decode: (r: Reader) => T): T {
-  const r = new Reader(frame);
-  r.int32();
-  r.taggedFields();
-  return decode(r);
-}
-
-function startBroker(cli: string, dataDir: string, tag: string): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    const profile = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(args.profile, tag)}`] : [];
-    const child = spawn(
-      process.execPath,
-      [...profile, cli, 'broker', '--port', '0', '--data-dir', dataDir, '--override', `log.io=${args.io}`],
-      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'info' } },
-    );
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /"port":(\d+),"msg":"listening"/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.once('exit', (code) => reject(new Error(`broker exited with ${code}: ${out.slice(-2000)}`)));
-  });
-}
-
-async function stopBroker(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
-
-/** User + system CPU seconds of a process so far. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
+const startBrokerFor = (cli: string, dataDir: string, tag: string) =>
+  startBroker({ cli, dataDir, overrides: [`log.io=${args.io}`], profileDir: args.profile && join(args.profile, tag) });
 
 async function produceAll(port: number): Promise<number> {
   const client = await RawClient.open(port);
@@ -253,7 +166,7 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-consume-bench-'));
   if (args.profile) for (const v of variants) mkdirSync(join(args.profile, v.name), { recursive: true });
   try {
-    const w = await startBroker(variants[0].cli, dir, '_produce');
+    const w = await startBrokerFor(variants[0].cli, dir, '_produce');
     const total = await produceAll(w.port);
     await stopBroker(w.child);
     console.log(`wrote ${total} records of ${RECORD_BYTES} B in ${PARTITIONS} partitions`);
@@ -272,7 +185,7 @@ async function main() {
     for (let trial = 0; trial < TRIALS; trial++) {
       const order = trial % 2 === 0 ? variants : [...variants].reverse();
       for (const v of order) {
-        const { child, port } = await startBroker(v.cli, dir, v.name);
+        const { child, port } = await startBrokerFor(v.cli, dir, v.name);
         try {
           for (const [kind, drain] of [
             ['raw fetch v12', () => rawDrain(port)],

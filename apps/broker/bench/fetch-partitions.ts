@@ -3,9 +3,7 @@
 //
 //   npm run build && npx tsx apps/broker/bench/fetch-partitions.ts --partitions 1000 --fetches 3000 \
 //     --variant before=/tmp/before/apps/broker/dist/cli.js --variant after=apps/broker/dist/cli.js
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,13 +14,10 @@ import {
   CreateTopicsApi,
   defaultFetchRequestFetchPartition,
   FetchApi,
-  FrameDecoder,
   ProduceApi,
-  RequestHeaderCodec,
-  requestHeaderVersion,
-  Writer,
-  writeRequestFrame,
 } from '@sluice/protocol';
+import { cpuSeconds, startBroker, stopBroker } from './broker-child.js';
+import { RawClient } from './raw-client.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -44,76 +39,17 @@ const variants = (args.variant ?? [`current=${fileURLToPath(new URL('../dist/cli
   return { name, cli: resolvePath(cli) };
 });
 
-class RawClient {
-  private readonly decoder = new FrameDecoder({ maxFrameSize: 256 << 20 });
-  private readonly waiting: ((frame: Buffer) => void)[] = [];
-  private correlationId = 0;
-  private constructor(private readonly socket: Socket) {
-    socket.on('data', (chunk) => this.decoder.push(chunk, (f) => this.waiting.shift()?.(f)));
-  }
-  static open(port: number): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
-      const s = connect(port, '127.0.0.1', () => resolve(new RawClient(s)));
-      s.setNoDelay(true);
-      s.once('error', reject);
-    });
-  }
-  frame<T>(api: { apiKey: number; request: { encode(w: Writer, v: number, m: T): void } }, version: number, msg: T) {
-    const w = new Writer(1 << 16);
-    const correlationId = ++this.correlationId;
-    writeRequestFrame(
-      w,
-      (w) =>
-        RequestHeaderCodec.encode(w, requestHeaderVersion(api.apiKey, version), {
-          requestApiKey: api.apiKey,
-          requestApiVersion: version,
-          correlationId,
-          clientId: 'bench',
-        }),
-      (w) => api.request.encode(w, version, msg),
-    );
-    return w.toBuffer();
-  }
-  send(frame: Buffer): Promise<Buffer> {
-    return new Promise((resolve) => {
-      this.waiting.push(resolve);
-      this.socket.write(frame);
-    });
-  }
-  close(): void {
-    this.socket.destroy();
-  }
-}
+const startBrokerFor = (cli: string, dataDir: string, tag: string) =>
+  startBroker({ cli, dataDir, overrides: [`log.io=${args.io}`], profileDir: args.profile && join(args.profile, tag) });
 
-function startBroker(cli: string, dataDir: string, tag: string): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    const profile = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(args.profile, tag)}`] : [];
-    const child = spawn(
-      process.execPath,
-      [...profile, cli, 'broker', '--port', '0', '--data-dir', dataDir, '--override', `log.io=${args.io}`],
-      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'info' } },
-    );
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /"port":(\d+),"msg":"listening"/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.once('exit', (code) => reject(new Error(`broker exited with ${code}: ${out.slice(-2000)}`)));
-  });
-}
-
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
+// Up to one frame per fetch is built up front: a writer smaller than the 1 MiB default to start.
+const FRAME_CAPACITY = 1 << 16;
 
 /** The end offset every partition got: 10 batches of 10 small records each. */
 const END = 100n;
 
 async function fill(port: number): Promise<void> {
-  const c = await RawClient.open(port);
+  const c = await RawClient.open(port, FRAME_CAPACITY);
   await c.send(c.frame(ApiVersionsApi, 3, ApiVersionsApi.request.defaults()));
   await c.send(
     c.frame(CreateTopicsApi, 7, {
@@ -164,7 +100,7 @@ function request(sessionId: number, sessionEpoch: number, fetchOffset: bigint, w
 }
 
 async function run(port: number, pid: number, kind: string): Promise<number> {
-  const c = await RawClient.open(port);
+  const c = await RawClient.open(port, FRAME_CAPACITY);
   await c.send(c.frame(ApiVersionsApi, 3, ApiVersionsApi.request.defaults()));
   let frames: Buffer[];
   if (kind === 'sessionless, at the end') frames = [c.frame(FetchApi, 12, request(0, -1, END, true))];
@@ -188,14 +124,13 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-fetch-partitions-'));
   try {
-    const w = await startBroker(variants[0].cli, dir, '_fill');
+    const w = await startBrokerFor(variants[0].cli, dir, '_fill');
     await fill(w.port);
-    w.child.kill('SIGTERM');
-    await new Promise((r) => w.child.once('exit', r));
+    await stopBroker(w.child);
     const results = new Map<string, number[]>();
     for (let trial = 0; trial < TRIALS; trial++) {
       for (const v of trial % 2 === 0 ? variants : [...variants].reverse()) {
-        const { child, port } = await startBroker(v.cli, dir, v.name);
+        const { child, port } = await startBrokerFor(v.cli, dir, v.name);
         try {
           for (const kind of [
             'sessionless, at the end',
@@ -207,8 +142,7 @@ async function main() {
             results.set(key, [...(results.get(key) ?? []), us]);
           }
         } finally {
-          child.kill('SIGTERM');
-          await new Promise((r) => child.once('exit', r));
+          await stopBroker(child);
         }
       }
     }

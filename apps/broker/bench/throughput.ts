@@ -4,9 +4,9 @@
 //
 //   npm run bench -w @sluice/broker            (after `npm run build`)
 //   npm run bench -w @sluice/broker -- --mb 256 --trials 3
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,14 +17,10 @@ import {
   CreateTopicsApi,
   defaultFetchRequestFetchPartition,
   FetchApi,
-  FrameDecoder,
   ProduceApi,
-  Reader,
-  RequestHeaderCodec,
-  requestHeaderVersion,
-  Writer,
-  writeRequestFrame,
 } from '@sluice/protocol';
+import { startBroker, stopBroker } from './broker-child.js';
+import { body, RawClient } from './raw-client.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -41,77 +37,6 @@ const IN_FLIGHT = Number(args.inflight);
 const RECORD_BYTES = 1024;
 const PARTITIONS = 6;
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-
-/** A connection that sends pre-encoded frames and hands back response frames in order. */
-class RawClient {
-  private readonly decoder = new FrameDecoder({ maxFrameSize: 256 << 20 });
-  private readonly waiting: ((frame: Buffer) => void)[] = [];
-  private correlationId = 0;
-  private constructor(private readonly socket: Socket) {
-    socket.on('data', (chunk) => this.decoder.push(chunk, (f) => this.waiting.shift()?.(f)));
-  }
-  static open(port: number): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
-      const s = connect(port, '127.0.0.1', () => resolve(new RawClient(s)));
-      s.setNoDelay(true);
-      s.once('error', reject);
-    });
-  }
-  frame<T>(
-    api: { apiKey: number; request: { encode(w: Writer, v: number, m: T): void } },
-    version: number,
-    msg: T,
-  ): Buffer {
-    const w = new Writer(1 << 20);
-    const correlationId = ++this.correlationId;
-    writeRequestFrame(
-      w,
-      (w) =>
-        RequestHeaderCodec.encode(w, requestHeaderVersion(api.apiKey, version), {
-          requestApiKey: api.apiKey,
-          requestApiVersion: version,
-          correlationId,
-          clientId: 'bench',
-        }),
-      (w) => api.request.encode(w, version, msg),
-    );
-    return w.toBuffer();
-  }
-  send(frame: Buffer): Promise<Buffer> {
-    return new Promise((resolve) => {
-      this.waiting.push(resolve);
-      this.socket.write(frame);
-    });
-  }
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
-/** Skips the response header (v0 or v1) and decodes the body. */
-function body<T>(frame: Buffer, flexible: boolean, decode: (r: Reader) => T): T {
-  const r = new Reader(frame);
-  r.int32();
-  if (flexible) r.taggedFields();
-  return decode(r);
-}
-
-function startBroker(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    const profile = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [];
-    const child = spawn(process.execPath, [...profile, CLI, 'broker', '--port', '0', '--data-dir', dataDir], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, LOG_LEVEL: 'info' },
-    });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /"port":(\d+),"msg":"listening"/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.once('exit', (code) => reject(new Error(`broker exited with ${code}: ${out.slice(-2000)}`)));
-  });
-}
 
 /** Raw loopback TCP from this process into a child process that discards what it reads. */
 async function rawTcpMBps(bytes: number): Promise<number> {
@@ -169,7 +94,7 @@ async function produceRun(client: RawClient, topic: string, batchBytes: number, 
       while (sent < requests && sent - done < IN_FLIGHT) {
         sent++;
         client.send(frame).then((resp) => {
-          const r = body(resp, true, (rd) => ProduceApi.response.decode(rd, 9));
+          const r = body(resp, (rd) => ProduceApi.response.decode(rd, 9));
           const err = r.responses[0].partitionResponses.find((p) => p.errorCode !== 0);
           if (err) return reject(new Error(`produce error ${err.errorCode}`));
           if (++done === requests) resolve();
@@ -210,7 +135,7 @@ async function fetchRun(client: RawClient, topic: string) {
       ],
       forgottenTopicsData: [],
     };
-    const resp = body(await client.send(client.frame(FetchApi, 12, req)), true, (r) => FetchApi.response.decode(r, 12));
+    const resp = body(await client.send(client.frame(FetchApi, 12, req)), (r) => FetchApi.response.decode(r, 12));
     let progressed = false;
     for (const p of resp.responses[0].partitions) {
       ends[p.partitionIndex] = p.highWatermark;
@@ -245,7 +170,7 @@ async function main() {
   for (let trial = 0; trial < TRIALS; trial++) {
     add('raw loopback TCP (Node → Node)', await rawTcpMBps(TOTAL_BYTES));
     const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
-    const { child, port } = await startBroker(dir);
+    const { child, port } = await startBroker({ cli: CLI, dataDir: dir, profileDir: args.profile });
     try {
       const client = await RawClient.open(port);
       await client.send(client.frame(ApiVersionsApi, 3, ApiVersionsApi.request.defaults()));
@@ -269,8 +194,7 @@ async function main() {
       }
       client.close();
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await stopBroker(child);
       rmSync(dir, { recursive: true, force: true });
     }
   }
