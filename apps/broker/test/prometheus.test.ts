@@ -1,22 +1,13 @@
 // The broker's Prometheus endpoint (metrics.port): requests, bytes in/out per topic, error codes
 // answered, partition sizes and connections, scraped over HTTP from a running broker.
 
-import { createServer } from 'node:net';
 import { buildRecordBatchSync, ERROR_CODES, MetadataApi, ProduceApi, ZERO_UUID } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
-import { RawClient, readPartition, startInProcess, tempDir } from './helpers.js';
+import { freePort, RawClient, readPartition, startInProcess, tempDir } from './helpers.js';
 
 let broker: RunningBroker;
 let metricsPort: number;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
 
 beforeAll(async () => {
   metricsPort = await freePort();

@@ -5,25 +5,16 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { buildRecordBatchSync, MetadataApi, ProduceApi, ZERO_UUID } from '@sluice/protocol';
 import { describe, expect, it } from 'vitest';
-import { RawClient, readPartition, tempDir } from './helpers.js';
+import { freePort, RawClient, readPartition, tempDir } from './helpers.js';
 
 const DIST_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
 function builtCli(): string {
   if (!existsSync(DIST_CLI)) throw new Error(`${DIST_CLI} is missing: build first (npm run build)`);
   return DIST_CLI;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
 }
 
 /** Spawns the built CLI from an unrelated working directory; resolves with the port from its 'listening' line. */
