@@ -194,3 +194,82 @@ def settle_group(res, describe):
             break
         time.sleep(0.2)
     check_group(res, state, protocol_type, members, assigned)
+
+
+def consume_in_group(res, new_member, poll_once, describe):
+    """Consumes the topic with MEMBERS consumers in one group (see run_members) and returns them open.
+    new_member(member, last) -> a consumer subscribed to the topic that drops from `last` the partitions it
+    gives up; poll_once(consumer, member, last) checks (res.check) and commits what one poll returned;
+    describe: as settle_group takes it."""
+    consumers = []
+    lasts = []
+    for n in range(MEMBERS):
+        last = {}
+        consumers.append(new_member(n + 1, last))
+        lasts.append(last)
+
+    def loop(consumer, member, stop):
+        last = lasts[member - 1]
+        while not stop.is_set():
+            try:
+                poll_once(consumer, member, last)
+            except Exception as e:  # noqa: BLE001 - reported, not hidden
+                res.fail(f"member {member}: {e!r}")
+                return
+
+    run_members(res, consumers, loop, 60, lambda: settle_group(res, describe))
+    return consumers
+
+
+def delete_empty_group(res, listed, state, is_consumer, delete):
+    """After the members left: the group is listed as Empty, then deleted and gone. listed() -> the group's
+    listing or None; state(listing) -> its state (None for None); is_consumer(listing) -> whether its
+    protocol type is "consumer"; delete() deletes the group."""
+    g = poll(lambda: (lambda g: g if state(g) == "Empty" else None)(listed())) or listed()
+    res.data["group"]["stateAfterLeave"] = state(g)
+    if not g or state(g) != "Empty" or not is_consumer(g):
+        res.fail(f"group after the members left: listed as {g}")
+    delete()
+    if listed() is not None:
+        res.fail("group still listed after delete")
+
+
+def run_scenario(res, per_codec, admin, client, close_admin=None):
+    """Runs the scenario's steps in order with one client's functions, then prints the result and exits.
+    client: a module with create_topic(res, admin) (returns once the topic is visible),
+    describe_topic(res, admin), produce(res, per_codec), consume(res, admin, group) -> the open consumers,
+    offsets(res, admin, group, consumer), delete_group(res, admin, group), delete_topic(res, admin) and
+    topic_listed(res, admin)."""
+    consumers = []
+    try:
+        client.create_topic(res, admin)
+        client.describe_topic(res, admin)
+        res.mark("createTopic")
+        client.produce(res, per_codec)
+        res.mark("produce")
+        group = res.topic + "-group"
+        if res.data["scenario"] == "codecs":
+            res.finish()  # prints and exits; `finally` still closes the clients
+        if not res.data["errors"]:
+            consumers = client.consume(res, admin, group)
+            client.offsets(res, admin, group, consumers[0])
+            res.mark("offsets")
+        for c in consumers:
+            c.close()  # leaves the group
+        res.mark("close")
+        if consumers:
+            client.delete_group(res, admin, group)
+            res.mark("deleteGroup")
+        consumers = []
+        client.delete_topic(res, admin)
+        if not poll(lambda: not client.topic_listed(res, admin)):
+            res.fail("topic still listed after delete")
+        res.mark("deleteTopic")
+    except Exception as e:  # noqa: BLE001 - reported, not hidden
+        res.fail(f"{type(e).__name__}: {e}")
+    finally:
+        for c in consumers:
+            c.close()
+        if close_admin:
+            close_admin()
+    res.finish()

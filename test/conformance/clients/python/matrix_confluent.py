@@ -4,6 +4,8 @@ its wheel bundles, unmodified.
     python matrix_confluent.py <bootstrap host:port> <roundtrip|quick|codecs>
 """
 
+import sys
+
 from confluent_kafka import (
     TIMESTAMP_CREATE_TIME,
     Consumer,
@@ -17,15 +19,15 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from matrix_common import (
     CODECS,
     DEBUG,
-    MEMBERS,
     PARTITIONS,
     args,
     check_offsets,
     check_topic,
+    consume_in_group,
+    delete_empty_group,
     poll,
     record,
-    run_members,
-    settle_group,
+    run_scenario,
 )
 
 TIMEOUT_S = 30
@@ -66,12 +68,8 @@ def produce(res, per_codec):
 
 
 def consume(res, admin, group):
-    consumers = []
-    lasts = []
-    for n in range(MEMBERS):
-        last = {}
-
-        def forget(_consumer, partitions, last=last):
+    def new_member(member, last):
+        def forget(_consumer, partitions):
             for tp in partitions:
                 last.pop(tp.partition, None)
 
@@ -79,7 +77,7 @@ def consume(res, admin, group):
             {
                 "bootstrap.servers": res.data["bootstrap"],
                 "group.id": group,
-                "client.id": f"matrix-member-{n + 1}",
+                "client.id": f"matrix-member-{member}",
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
                 "check.crcs": True,  # verify every fetched batch's CRC-32C (kafka-python does by default)
@@ -87,32 +85,24 @@ def consume(res, admin, group):
             }
         )
         consumer.subscribe([res.topic], on_revoke=forget, on_lost=forget)
-        consumers.append(consumer)
-        lasts.append(last)
+        return consumer
 
-    def loop(consumer, member, stop):
-        last = lasts[member - 1]
-        while not stop.is_set():
-            try:
-                msgs = consumer.consume(num_messages=500, timeout=0.3)
-                got = False
-                for m in msgs:
-                    if m.error():
-                        res.fail(f"member {member}: {m.error()}")
-                        continue
-                    got = True
-                    ts_type, ts = m.timestamp()
-                    res.check(
-                        member, last, m.partition(), m.offset(), m.key(), m.value(), m.headers(), ts, ts_type == TIMESTAMP_CREATE_TIME
-                    )
-                if got:
-                    consumer.commit(asynchronous=False)
-            except Exception as e:  # noqa: BLE001 - reported, not hidden
-                res.fail(f"member {member}: {e!r}")
-                return
+    def poll_once(consumer, member, last):
+        msgs = consumer.consume(num_messages=500, timeout=0.3)
+        got = False
+        for m in msgs:
+            if m.error():
+                res.fail(f"member {member}: {m.error()}")
+                continue
+            got = True
+            ts_type, ts = m.timestamp()
+            res.check(
+                member, last, m.partition(), m.offset(), m.key(), m.value(), m.headers(), ts, ts_type == TIMESTAMP_CREATE_TIME
+            )
+        if got:
+            consumer.commit(asynchronous=False)
 
-    run_members(res, consumers, loop, 60, lambda: settle_group(res, lambda: describe_group(res, admin, group)))
-    return consumers
+    return consume_in_group(res, new_member, poll_once, lambda: describe_group(res, admin, group))
 
 
 def describe_group(res, admin, group):
@@ -151,65 +141,42 @@ def describe_topic(res, admin):
 
 
 def delete_group(res, admin, group):
-    """After the members left: the group is listed as Empty, then deleted and gone."""
-
     def listed():
         result = admin.list_consumer_groups().result(TIMEOUT_S)
         for e in result.errors:
             res.fail(f"list groups: {e}")
         return next((g for g in result.valid if g.group_id == group), None)
 
-    def state(g):
-        return g.state.name.capitalize() if g and hasattr(g.state, "name") else None
+    delete_empty_group(
+        res,
+        listed,
+        lambda g: g.state.name.capitalize() if g and hasattr(g.state, "name") else None,
+        lambda g: not g.is_simple_consumer_group,
+        lambda: admin.delete_consumer_groups([group])[group].result(TIMEOUT_S),
+    )
 
-    g = poll(lambda: (lambda g: g if state(g) == "Empty" else None)(listed())) or listed()
-    res.data["group"]["stateAfterLeave"] = state(g)
-    if not g or state(g) != "Empty" or g.is_simple_consumer_group:
-        res.fail(f"group after the members left: listed as {g}")
-    admin.delete_consumer_groups([group])[group].result(TIMEOUT_S)
-    if listed() is not None:
-        res.fail("group still listed after delete")
+
+def create_topic(res, admin):
+    res.data["librdkafka"] = __import__("confluent_kafka").libversion()[0]
+    admin.create_topics([NewTopic(res.topic, num_partitions=PARTITIONS, replication_factor=1)])[res.topic].result(
+        TIMEOUT_S
+    )
+    # Kafka's controller makes a new topic visible a little after answering.
+    poll(lambda: res.topic in admin.list_topics(res.topic, timeout=TIMEOUT_S).topics)
+
+
+def delete_topic(res, admin):
+    admin.delete_topics([res.topic])[res.topic].result(TIMEOUT_S)
+
+
+def topic_listed(res, admin):
+    return res.topic in admin.list_topics(timeout=TIMEOUT_S).topics
 
 
 def main():
     res, per_codec = args("confluent-kafka")
     admin = AdminClient({"bootstrap.servers": res.data["bootstrap"], **EXTRA})
-    consumers = []
-    try:
-        res.data["librdkafka"] = __import__("confluent_kafka").libversion()[0]
-        admin.create_topics([NewTopic(res.topic, num_partitions=PARTITIONS, replication_factor=1)])[res.topic].result(
-            TIMEOUT_S
-        )
-        # Kafka's controller makes a new topic visible a little after answering.
-        poll(lambda: res.topic in admin.list_topics(res.topic, timeout=TIMEOUT_S).topics)
-        describe_topic(res, admin)
-        res.mark("createTopic")
-        produce(res, per_codec)
-        res.mark("produce")
-        group = res.topic + "-group"
-        if res.data["scenario"] == "codecs":
-            res.finish()  # prints and exits; `finally` still closes the clients
-        if not res.data["errors"]:
-            consumers = consume(res, admin, group)
-            offsets(res, admin, group, consumers[0])
-            res.mark("offsets")
-        for c in consumers:
-            c.close()  # leaves the group
-        res.mark("close")
-        if consumers:
-            delete_group(res, admin, group)
-            res.mark("deleteGroup")
-        consumers = []
-        admin.delete_topics([res.topic])[res.topic].result(TIMEOUT_S)
-        if not poll(lambda: res.topic not in admin.list_topics(timeout=TIMEOUT_S).topics):
-            res.fail("topic still listed after delete")
-        res.mark("deleteTopic")
-    except Exception as e:  # noqa: BLE001 - reported, not hidden
-        res.fail(f"{type(e).__name__}: {e}")
-    finally:
-        for c in consumers:
-            c.close()
-    res.finish()
+    run_scenario(res, per_codec, admin, sys.modules[__name__])
 
 
 if __name__ == "__main__":

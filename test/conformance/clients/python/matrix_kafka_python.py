@@ -3,20 +3,21 @@
     python matrix_kafka_python.py <bootstrap host:port> <roundtrip|quick|codecs>
 """
 
+import sys
+
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
 from matrix_common import (
     CODECS,
-    MEMBERS,
     PARTITIONS,
     args,
     check_offsets,
     check_topic,
-    poll,
+    consume_in_group,
+    delete_empty_group,
     record,
-    run_members,
-    settle_group,
+    run_scenario,
 )
 
 TIMEOUT_MS = 30_000
@@ -61,37 +62,26 @@ class Forget(ConsumerRebalanceListener):
 
 
 def consume(res, admin, group):
-    consumers = []
-    lasts = []
-    for n in range(MEMBERS):
-        last = {}
+    def new_member(member, last):
         consumer = KafkaConsumer(
             bootstrap_servers=res.data["bootstrap"],
             group_id=group,
-            client_id=f"matrix-member-{n + 1}",
+            client_id=f"matrix-member-{member}",
             auto_offset_reset="earliest",
             enable_auto_commit=False,
         )
         consumer.subscribe([res.topic], listener=Forget(last))
-        consumers.append(consumer)
-        lasts.append(last)
+        return consumer
 
-    def loop(consumer, member, stop):
-        last = lasts[member - 1]
-        while not stop.is_set():
-            try:
-                batches = consumer.poll(timeout_ms=300)
-                for tp, records in batches.items():
-                    for r in records:
-                        res.check(member, last, tp.partition, r.offset, r.key, r.value, r.headers, r.timestamp, r.timestamp_type == 0)
-                if batches:
-                    consumer.commit()
-            except Exception as e:  # noqa: BLE001 - reported, not hidden
-                res.fail(f"member {member}: {e!r}")
-                return
+    def poll_once(consumer, member, last):
+        batches = consumer.poll(timeout_ms=300)
+        for tp, records in batches.items():
+            for r in records:
+                res.check(member, last, tp.partition, r.offset, r.key, r.value, r.headers, r.timestamp, r.timestamp_type == 0)
+        if batches:
+            consumer.commit()
 
-    run_members(res, consumers, loop, 60, lambda: settle_group(res, lambda: describe_group(res, admin, group)))
-    return consumers
+    return consume_in_group(res, new_member, poll_once, lambda: describe_group(res, admin, group))
 
 
 def describe_group(res, admin, group):
@@ -129,61 +119,40 @@ def describe_topic(res, admin):
 
 
 def delete_group(res, admin, group):
-    """After the members left: the group is listed as Empty, then deleted and gone."""
+    def delete():
+        deleted = admin.delete_groups([group])
+        if deleted.get(group) != "OK":
+            res.fail(f"delete group: {deleted}")
 
-    def listed():
-        return next((g for g in admin.list_groups() if g["group_id"] == group), None)
+    delete_empty_group(
+        res,
+        lambda: next((g for g in admin.list_groups() if g["group_id"] == group), None),
+        lambda g: g and g.get("group_state"),
+        lambda g: g.get("protocol_type") == "consumer",
+        delete,
+    )
 
-    g = poll(lambda: (lambda g: g if g and g.get("group_state") == "Empty" else None)(listed())) or listed()
-    res.data["group"]["stateAfterLeave"] = g and g.get("group_state")
-    if not g or g.get("group_state") != "Empty" or g.get("protocol_type") != "consumer":
-        res.fail(f"group after the members left: listed as {g}")
-    deleted = admin.delete_groups([group])
-    if deleted.get(group) != "OK":
-        res.fail(f"delete group: {deleted}")
-    if listed() is not None:
-        res.fail("group still listed after delete")
+
+def create_topic(res, admin):
+    created = admin.create_topics(
+        {res.topic: {"num_partitions": PARTITIONS, "replication_factor": 1}}, wait_for_metadata=True
+    )
+    if created["topics"][0].get("num_partitions") != PARTITIONS:
+        res.fail(f"create topic answered {created['topics'][0]}")
+
+
+def delete_topic(res, admin):
+    admin.delete_topics([res.topic])
+
+
+def topic_listed(res, admin):
+    return res.topic in admin.list_topics()
 
 
 def main():
     res, per_codec = args("kafka-python")
     admin = KafkaAdminClient(bootstrap_servers=res.data["bootstrap"])
-    consumers = []
-    try:
-        created = admin.create_topics(
-            {res.topic: {"num_partitions": PARTITIONS, "replication_factor": 1}}, wait_for_metadata=True
-        )
-        if created["topics"][0].get("num_partitions") != PARTITIONS:
-            res.fail(f"create topic answered {created['topics'][0]}")
-        describe_topic(res, admin)
-        res.mark("createTopic")
-        produce(res, per_codec)
-        res.mark("produce")
-        group = res.topic + "-group"
-        if res.data["scenario"] == "codecs":
-            res.finish()  # prints and exits; `finally` still closes the clients
-        if not res.data["errors"]:
-            consumers = consume(res, admin, group)
-            offsets(res, admin, group, consumers[0])
-            res.mark("offsets")
-        for c in consumers:
-            c.close()  # leaves the group
-        res.mark("close")
-        if consumers:
-            delete_group(res, admin, group)
-            res.mark("deleteGroup")
-        consumers = []
-        admin.delete_topics([res.topic])
-        if not poll(lambda: res.topic not in admin.list_topics()):
-            res.fail("topic still listed after delete")
-        res.mark("deleteTopic")
-    except Exception as e:  # noqa: BLE001 - reported, not hidden
-        res.fail(f"{type(e).__name__}: {e}")
-    finally:
-        for c in consumers:
-            c.close()
-        admin.close()
-    res.finish()
+    run_scenario(res, per_codec, admin, sys.modules[__name__], close_admin=admin.close)
 
 
 if __name__ == "__main__":
