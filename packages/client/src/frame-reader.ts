@@ -1,8 +1,7 @@
-import { DEFAULT_MAX_FRAME_SIZE, InvalidFrameSizeError } from '@sluice/protocol';
+import { DEFAULT_MAX_FRAME_SIZE, FrameSizeReader } from '@sluice/protocol';
 
 /** Bytes of the reusable buffer that reads land in between large frames. */
 const STAGING_BYTES = 64 * 1024;
-const SIZE_BYTES = 4;
 
 /**
  * Cuts a socket's bytes into Kafka frames (int32 size, then that many bytes), reading large
@@ -18,14 +17,12 @@ const SIZE_BYTES = 4;
  */
 export class FrameReader {
   private readonly staging = Buffer.allocUnsafe(STAGING_BYTES);
-  private readonly sizeBytes = Buffer.alloc(SIZE_BYTES);
-  private sizeHave = 0;
+  private readonly sizes: FrameSizeReader;
   /** The frame being filled by direct reads, and how much of it has arrived. */
   private frame: Buffer | null = null;
   private have = 0;
   /** What nextBuffer() last handed out: `received()` must get that back. */
   private lent: Buffer | null = null;
-  private failure: InvalidFrameSizeError | null = null;
   readonly maxFrameSize: number;
 
   constructor(
@@ -33,11 +30,12 @@ export class FrameReader {
     maxFrameSize = DEFAULT_MAX_FRAME_SIZE,
   ) {
     this.maxFrameSize = maxFrameSize;
+    this.sizes = new FrameSizeReader(maxFrameSize);
   }
 
   /** True between frames. */
   get idle(): boolean {
-    return this.sizeHave === 0 && this.frame === null;
+    return this.sizes.buffered === 0 && this.frame === null;
   }
 
   /** The buffer the next read fills: the rest of the frame in progress, else the staging buffer. */
@@ -48,7 +46,7 @@ export class FrameReader {
 
   /** `n` bytes were read into `buf` (what nextBuffer() returned); calls onFrame for every frame completed. */
   received(n: number, buf: Buffer): void {
-    if (this.failure) throw this.failure;
+    if (this.sizes.failure) throw this.sizes.failure;
     if (buf !== this.lent || n > buf.length) throw new Error('frame reader: a read into a buffer it did not lend');
     this.lent = null;
     const frame = this.frame;
@@ -64,23 +62,9 @@ export class FrameReader {
     // Staging: size prefixes and whole frames; a frame cut off at the end continues by direct reads.
     let pos = 0;
     while (pos < n) {
-      let size: number;
-      if (this.sizeHave === 0 && n - pos >= SIZE_BYTES) {
-        size = buf.readInt32BE(pos);
-        pos += SIZE_BYTES;
-      } else {
-        const take = Math.min(SIZE_BYTES - this.sizeHave, n - pos);
-        buf.copy(this.sizeBytes, this.sizeHave, pos, pos + take);
-        this.sizeHave += take;
-        pos += take;
-        if (this.sizeHave < SIZE_BYTES) break;
-        this.sizeHave = 0;
-        size = this.sizeBytes.readInt32BE(0);
-      }
-      if (size < 0 || size > this.maxFrameSize) {
-        this.failure = new InvalidFrameSizeError(size, this.maxFrameSize);
-        throw this.failure;
-      }
+      const size = this.sizes.read(buf, pos, n);
+      pos = this.sizes.offset;
+      if (size < 0) break;
       // A copy: the staging buffer is reused by the next read.
       const out = Buffer.allocUnsafe(size);
       const take = Math.min(size, n - pos);

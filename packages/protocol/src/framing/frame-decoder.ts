@@ -30,6 +30,78 @@ export class InvalidFrameSizeError extends KafkaError {
   }
 }
 
+/**
+ * Reads frames' int32 size prefixes from a byte stream, where a prefix may be split across reads,
+ * and checks each against the maximum before anything is allocated for its frame. After an
+ * InvalidFrameSizeError it stays failed (`failure`).
+ */
+export class FrameSizeReader {
+  /** The size prefix being read when it is split across reads. */
+  private readonly bytes = Buffer.alloc(SIZE_BYTES);
+  private have = 0;
+  private consumedTo = 0;
+  private failed: InvalidFrameSizeError | null = null;
+
+  constructor(readonly maxFrameSize: number) {}
+
+  /** Bytes of a split prefix held so far (0 between prefixes). */
+  get buffered(): number {
+    return this.have;
+  }
+
+  /** In the buffer the last read() was given: the offset just past what it consumed. */
+  get offset(): number {
+    return this.consumedTo;
+  }
+
+  /** The error read() threw, if it did: the stream cannot be resynchronised after it. */
+  get failure(): InvalidFrameSizeError | null {
+    return this.failed;
+  }
+
+  /**
+   * Reads a size prefix from `buf[pos, end)`, with `end - pos >= 1`: the frame's size once all
+   * four bytes are in, or -1 when `end` came first (the bytes are kept for the next read).
+   * Either way `offset` is then just past the bytes consumed. Throws InvalidFrameSizeError for
+   * a size that is negative or above the maximum. (The split prefix and the error are handled
+   * out of line, so the common case stays small enough to inline into the callers' loops.)
+   */
+  read(buf: Buffer, pos: number, end: number): number {
+    let size: number;
+    if (this.have === 0 && end - pos >= SIZE_BYTES) {
+      size = buf.readInt32BE(pos);
+      this.consumedTo = pos + SIZE_BYTES;
+    } else {
+      if (!this.gather(buf, pos, end)) return -1;
+      size = this.bytes.readInt32BE(0);
+    }
+    if (size < 0 || size > this.maxFrameSize) this.fail(size);
+    return size;
+  }
+
+  /** Gathers the bytes of a prefix split across reads; true once all four are in. */
+  private gather(buf: Buffer, pos: number, end: number): boolean {
+    const take = Math.min(SIZE_BYTES - this.have, end - pos);
+    buf.copy(this.bytes, this.have, pos, pos + take);
+    this.have += take;
+    this.consumedTo = pos + take;
+    if (this.have < SIZE_BYTES) return false;
+    this.have = 0;
+    return true;
+  }
+
+  private fail(size: number): never {
+    this.failed = new InvalidFrameSizeError(size, this.maxFrameSize);
+    throw this.failed;
+  }
+
+  /** Drops a partial prefix and a recorded failure. */
+  reset(): void {
+    this.have = 0;
+    this.failed = null;
+  }
+}
+
 export interface FrameDecoderOptions {
   /** Largest frame accepted, in bytes, not counting the 4-byte size. Default 100 MiB. */
   maxFrameSize?: number;
@@ -48,9 +120,7 @@ export interface FrameDecoderOptions {
  */
 export class FrameDecoder {
   readonly maxFrameSize: number;
-  /** The size prefix being read when it spans chunks. */
-  private readonly sizeBytes = Buffer.alloc(SIZE_BYTES);
-  private sizeHave = 0;
+  private readonly sizes: FrameSizeReader;
   /** The frame being assembled across chunks, or null between frames. */
   /**
    * The pieces of a frame spanning chunks, and its announced size (-1 between frames). Pieces are
@@ -64,7 +134,6 @@ export class FrameDecoder {
   /** Small pieces are copied together here, so a peer dripping bytes cannot make a view per byte. */
   private staging: Buffer | null = null;
   private stagingUsed = 0;
-  private failure: InvalidFrameSizeError | null = null;
 
   constructor(options: FrameDecoderOptions = {}) {
     const max = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
@@ -72,16 +141,17 @@ export class FrameDecoder {
       throw new RangeError(`maxFrameSize must be an integer in [0, ${INT32_MAX}], got ${max}`);
     }
     this.maxFrameSize = max;
+    this.sizes = new FrameSizeReader(max);
   }
 
   /** Bytes held for a frame not yet complete (size prefix included). */
   get buffered(): number {
-    return this.sizeHave + this.partialHave;
+    return this.sizes.buffered + this.partialHave;
   }
 
   /** True between frames: a stream ending now ended cleanly. */
   get idle(): boolean {
-    return this.sizeHave === 0 && this.partialSize < 0;
+    return this.sizes.buffered === 0 && this.partialSize < 0;
   }
 
   /**
@@ -90,7 +160,7 @@ export class FrameDecoder {
    * The decoder's state is updated before each `onFrame` call.
    */
   push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
-    if (this.failure) throw this.failure;
+    if (this.sizes.failure) throw this.sizes.failure;
     const len = chunk.length;
     let pos = 0;
     while (pos < len) {
@@ -110,25 +180,9 @@ export class FrameDecoder {
         continue;
       }
 
-      let size: number;
-      if (this.sizeHave === 0 && len - pos >= SIZE_BYTES) {
-        size = chunk.readInt32BE(pos);
-        pos += SIZE_BYTES;
-      } else {
-        // The size prefix itself is split: gather its bytes.
-        const take = Math.min(SIZE_BYTES - this.sizeHave, len - pos);
-        chunk.copy(this.sizeBytes, this.sizeHave, pos, pos + take);
-        this.sizeHave += take;
-        pos += take;
-        if (this.sizeHave < SIZE_BYTES) break;
-        this.sizeHave = 0;
-        size = this.sizeBytes.readInt32BE(0);
-      }
-
-      if (size < 0 || size > this.maxFrameSize) {
-        this.failure = new InvalidFrameSizeError(size, this.maxFrameSize);
-        throw this.failure;
-      }
+      const size = this.sizes.read(chunk, pos, len);
+      pos = this.sizes.offset;
+      if (size < 0) break; // the size prefix itself is split: the rest comes with the next chunk
       if (len - pos >= size) {
         const frame = chunk.subarray(pos, pos + size);
         pos += size;
@@ -172,12 +226,11 @@ export class FrameDecoder {
 
   /** Drops any partial frame and a recorded failure (for reuse on a new connection). */
   reset(): void {
-    this.sizeHave = 0;
+    this.sizes.reset();
     this.pieces = [];
     this.partialSize = -1;
     this.partialHave = 0;
     this.staging = null;
     this.stagingUsed = 0;
-    this.failure = null;
   }
 }
