@@ -126,7 +126,13 @@ async function runBroker(opts: BrokerCommandOptions): Promise<void> {
 
   try {
     // Loaded here so that `sluice --help` and config errors do not pay for loading the broker.
-    const { startBroker } = await import('./server/broker.js');
+    const [{ startBroker }, { tuneHeapGrowth }] = await Promise.all([
+      import('./server/broker.js'),
+      import('./server/heap-tuning.js'),
+    ]);
+    // Process-wide, so set by the broker command, not by startBroker() inside an embedder's process:
+    // without it V8 runs a full GC every few MiB produced (see heap-tuning.ts).
+    tuneHeapGrowth();
     broker = await startBroker({ config, logger });
   } catch (e) {
     logger.fatal({ err: e }, 'broker failed to start');

@@ -30,7 +30,6 @@ import { logConfigFor, TopicManager } from '../state/topic-manager.js';
 import { Connection } from './connection.js';
 import type { BrokerContext } from './context.js';
 import { type ApiHandler, Dispatcher } from './dispatcher.js';
-import { tuneHeapGrowth } from './heap-tuning.js';
 import { RequestBudget } from './request-budget.js';
 
 export interface StartBrokerOptions {
@@ -81,8 +80,6 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const config = options.config ?? createBrokerConfig(defaults!.props);
   const logger = options.logger ?? createLogger(config.logLevel);
   const dataDir = config.logDirs[0];
-  // Process-wide, once: without it V8 runs a full GC every few MiB produced (see heap-tuning.ts).
-  tuneHeapGrowth();
   const listener = config.listeners[0];
   // prom-client is loaded only when the endpoint is on (it is a seventh of the modules start-up
   // would load), and before anything is opened, so a failure to load leaves nothing behind.
