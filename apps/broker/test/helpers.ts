@@ -4,7 +4,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +32,13 @@ import { type RunningBroker, startBroker } from '../src/index.js';
 import { createLogger } from '../src/logger.js';
 
 export const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const DIST_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+
+/** The built `sluice` entry (dist/cli.js): what `npm start`, the benchmarks and users run. */
+export function builtCli(): string {
+  if (!existsSync(DIST_CLI)) throw new Error(`${DIST_CLI} is missing: build first (npm run build)`);
+  return DIST_CLI;
+}
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 const madeDirs: string[] = [];
@@ -82,18 +89,22 @@ export interface SpawnOptions {
   /** Kafka-named overrides, passed as `--override k=v`. */
   overrides?: Record<string, string>;
   timeoutMs?: number;
+  /** Run the built entry (`builtCli()`) from an unrelated working directory instead of the sources under tsx. */
+  built?: boolean;
 }
 
 /**
- * Starts `sluice broker` as a child process from the TypeScript sources (no build step), reads
- * the bound port from its 'listening' log line and waits until it answers ApiVersions.
+ * Starts `sluice broker` as a child process from the TypeScript sources (no build step) or, with
+ * `built`, from the built entry; reads the bound port from its 'listening' log line and waits until
+ * it answers ApiVersions.
  */
 export async function spawnBroker(opts: SpawnOptions = {}): Promise<BrokerProcess> {
   const dataDir = opts.dataDir ?? tempDir();
-  const args = ['--conditions=sluice-source', '--import', 'tsx', CLI, 'broker', '--port', '0', '--data-dir', dataDir];
+  const entry = opts.built ? [builtCli()] : ['--conditions=sluice-source', '--import', 'tsx', CLI];
+  const args = [...entry, 'broker', '--port', '0', '--data-dir', dataDir];
   for (const [k, v] of Object.entries(opts.overrides ?? {})) args.push('--override', `${k}=${v}`);
   const child = spawn(process.execPath, args, {
-    cwd: REPO_ROOT,
+    cwd: opts.built ? tempDir('sluice-cwd-') : REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -3,51 +3,24 @@
 // request Buffers counted against an old-generation limit sized for the broker's ~10 MiB heap.
 // The built entry (dist/cli.js) is what shows it: under tsx the heap is larger and hides it.
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { buildRecordBatchSync, MetadataApi, ProduceApi, ZERO_UUID } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, RawClient, tempDir } from './helpers.js';
+import { type BrokerProcess, freePort, RawClient, spawnBroker, tempDir } from './helpers.js';
 
-const DIST_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-
-let child: ChildProcess;
-let port: number;
+let broker: BrokerProcess | undefined;
 let metricsPort: number;
 
 beforeAll(async () => {
-  if (!existsSync(DIST_CLI)) throw new Error(`${DIST_CLI} is missing: build first (npm run build)`);
   metricsPort = await freePort();
-  const args = ['broker', '--port', '0', '--data-dir', tempDir('sluice-gc-')];
-  for (const o of [`metrics.port=${metricsPort}`, 'num.partitions=6']) args.push('--override', o);
-  child = spawn(process.execPath, [DIST_CLI, ...args], {
-    env: { ...process.env, LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stderr!.on('data', (d) => {
-    out += d;
-  });
-  port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no 'listening' line: ${out}`)), 20_000);
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /"port":(\d+),"msg":"listening"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
+  broker = await spawnBroker({
+    built: true,
+    dataDir: tempDir('sluice-gc-'),
+    overrides: { 'metrics.port': String(metricsPort), 'num.partitions': '6' },
   });
 }, 30_000);
 
 afterAll(async () => {
-  if (!child || child.exitCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  await exited;
+  await broker?.kill();
 });
 
 const majorGcs = async (): Promise<number> => {
@@ -58,7 +31,7 @@ const majorGcs = async (): Promise<number> => {
 
 describe('Produce and the broker heap', () => {
   it('takes 192 MiB of 96 KiB requests with at most a few full GCs', async () => {
-    const raw = await RawClient.connect(port);
+    const raw = await RawClient.connect(broker!.port);
     await raw.send(MetadataApi, 9, { topics: [{ topicId: ZERO_UUID, name: 'gc' }], allowAutoTopicCreation: true });
     // Six ~16 KiB batches per request, one per partition, as Kafka's Java producer sends them.
     const value = Buffer.alloc(1000, 7);

@@ -2,56 +2,11 @@
 // file that starts a broker from any working directory, loads its native addons (CRC-32C, mmap) at
 // run time, serves Prometheus when asked to, and restarts on its own data.
 
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { buildRecordBatchSync, MetadataApi, ProduceApi, ZERO_UUID } from '@sluice/protocol';
 import { describe, expect, it } from 'vitest';
-import { freePort, RawClient, readPartition, tempDir } from './helpers.js';
-
-const DIST_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-
-function builtCli(): string {
-  if (!existsSync(DIST_CLI)) throw new Error(`${DIST_CLI} is missing: build first (npm run build)`);
-  return DIST_CLI;
-}
-
-/** Spawns the built CLI from an unrelated working directory; resolves with the port from its 'listening' line. */
-async function startBuilt(dataDir: string, extra: string[] = []): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [builtCli(), 'broker', '--port', '0', '--data-dir', dataDir, ...extra], {
-    cwd: tempDir('sluice-cwd-'),
-    env: { ...process.env, LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stderr!.on('data', (d) => {
-    out += d;
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no 'listening' line: ${out}`)), 20_000);
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /"port":(\d+),"msg":"listening"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited early with ${code}: ${out}`));
-    });
-  });
-  return { child, port };
-}
-
-async function stop(child: ChildProcess): Promise<number | null> {
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const [code] = await exited;
-  return code as number | null;
-}
+import { builtCli, freePort, RawClient, readPartition, spawnBroker, tempDir } from './helpers.js';
 
 async function produce(port: number, topic: string, values: string[]): Promise<void> {
   const raw = await RawClient.connect(port);
@@ -85,31 +40,31 @@ describe('the built sluice entry (dist/cli.js)', () => {
   });
 
   it('starts, stores and serves records, stops with 0 and restarts on the same data', async () => {
-    const data = tempDir('sluice-built-');
-    const first = await startBuilt(data);
+    const dataDir = tempDir('sluice-built-');
+    const first = await spawnBroker({ built: true, dataDir });
     await produce(first.port, 'built', ['one', 'two', 'three']);
-    expect(await stop(first.child)).toBe(0);
+    expect(await first.kill()).toBe(0);
 
-    const second = await startBuilt(data);
+    const second = await spawnBroker({ built: true, dataDir });
     try {
       const raw = await RawClient.connect(second.port);
       const got = await readPartition(raw, 'built', 0);
       raw.close();
       expect(got.map((r) => r.value?.toString())).toEqual(['one', 'two', 'three']);
     } finally {
-      expect(await stop(second.child)).toBe(0);
+      expect(await second.kill()).toBe(0);
     }
   });
 
   it('loads the Prometheus endpoint when metrics.port is set', async () => {
     const metricsPort = await freePort();
-    const { child, port } = await startBuilt(tempDir('sluice-built-'), ['--override', `metrics.port=${metricsPort}`]);
+    const broker = await spawnBroker({ built: true, overrides: { 'metrics.port': String(metricsPort) } });
     try {
-      await produce(port, 'metered', ['x']);
+      await produce(broker.port, 'metered', ['x']);
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       expect(text).toMatch(/sluice_requests_total\{api="Produce",version="9"\} 1/);
     } finally {
-      expect(await stop(child)).toBe(0);
+      expect(await broker.kill()).toBe(0);
     }
   });
 });
