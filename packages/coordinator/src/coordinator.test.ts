@@ -6,6 +6,19 @@ import { flush, harness, protocols, subscription } from './test-helpers.js';
 
 const G = 'group-a';
 
+/** A SyncGroup of group G that hands out no assignment (a follower's, or a leader's with nothing to assign). */
+function syncWithoutAssignments(memberId: string, generationId = 1) {
+  return {
+    groupId: G,
+    generationId,
+    memberId,
+    groupInstanceId: null,
+    protocolType: null,
+    protocolName: null,
+    assignments: [],
+  };
+}
+
 /** Two dynamic members in a Stable group with the leader's assignment handed out. */
 async function stableGroupOfTwo(h = harness()) {
   const a = await h.joinNew(G, { clientId: 'a' });
@@ -182,15 +195,7 @@ describe('JoinGroup', () => {
     const a = await h.joinNew(G, { sessionTimeoutMs: 60_000 });
     await h.tick(0);
     await a.result;
-    await h.c.syncGroup({
-      groupId: G,
-      generationId: 1,
-      memberId: a.memberId,
-      groupInstanceId: null,
-      protocolType: null,
-      protocolName: null,
-      assignments: [],
-    });
+    await h.c.syncGroup(syncWithoutAssignments(a.memberId));
     const pending = await h.join(G, { sessionTimeoutMs: 5000 }); // never comes back
     expect(pending.errorCode).toBe(E.MEMBER_ID_REQUIRED);
     let done = false;
@@ -274,15 +279,7 @@ describe('SyncGroup', () => {
     await h.tick(0);
     const [ra, rb] = await Promise.all([a.result, b.result]);
     const follower = ra.members.length > 0 ? rb : ra;
-    const waiting = h.c.syncGroup({
-      groupId: G,
-      generationId: 1,
-      memberId: follower.memberId,
-      groupInstanceId: null,
-      protocolType: null,
-      protocolName: null,
-      assignments: [],
-    });
+    const waiting = h.c.syncGroup(syncWithoutAssignments(follower.memberId));
     void h.joinNew(G, { clientId: 'c' });
     await flush();
     expect((await waiting).errorCode).toBe(E.REBALANCE_IN_PROGRESS);
@@ -296,15 +293,7 @@ describe('SyncGroup', () => {
     const [ra, rb] = await Promise.all([a.result, b.result]);
     const leader = ra.members.length > 0 ? ra : rb;
     const follower = leader === ra ? rb : ra;
-    await h.c.syncGroup({
-      groupId: G,
-      generationId: 1,
-      memberId: leader.memberId,
-      groupInstanceId: null,
-      protocolType: null,
-      protocolName: null,
-      assignments: [],
-    });
+    await h.c.syncGroup(syncWithoutAssignments(leader.memberId));
     expect(h.c.group(G)!.state).toBe('Stable');
     await h.tick(20_000);
     expect(h.c.group(G)!.has(follower.memberId)).toBe(false);
@@ -317,15 +306,7 @@ describe('SyncGroup', () => {
     await h.tick(0);
     await a.result;
     h.failWith.error = new KafkaError(E.NOT_LEADER_OR_FOLLOWER, 'moved');
-    const r = await h.c.syncGroup({
-      groupId: G,
-      generationId: 1,
-      memberId: a.memberId,
-      groupInstanceId: null,
-      protocolType: null,
-      protocolName: null,
-      assignments: [],
-    });
+    const r = await h.c.syncGroup(syncWithoutAssignments(a.memberId));
     expect(r.errorCode).toBe(E.NOT_COORDINATOR);
     expect(h.c.group(G)!.state).toBe('PreparingRebalance');
   });
@@ -746,15 +727,7 @@ describe('offsets', () => {
     const a = await h.joinNew(G);
     await h.tick(0);
     await a.result;
-    await h.c.syncGroup({
-      groupId: G,
-      generationId: 1,
-      memberId: a.memberId,
-      groupInstanceId: null,
-      protocolType: null,
-      protocolName: null,
-      assignments: [],
-    });
+    await h.c.syncGroup(syncWithoutAssignments(a.memberId));
     expect((await commit(h, { generationId: 1, memberId: a.memberId }))[0].partitions[0].errorCode).toBe(E.NONE);
     for (let i = 0; i < 20; i++) {
       // The member keeps heartbeating: nothing expires while the group is active.
@@ -888,15 +861,7 @@ describe('loading from __consumer_offsets', () => {
     });
     // A reloaded member goes on where it was: heartbeat and sync answer as before.
     expect(fresh.c.heartbeat({ groupId: G, generationId: 2, memberId: a, groupInstanceId: null })).toBe(E.NONE);
-    const s = await fresh.c.syncGroup({
-      groupId: G,
-      generationId: 2,
-      memberId: b,
-      groupInstanceId: null,
-      protocolType: null,
-      protocolName: null,
-      assignments: [],
-    });
+    const s = await fresh.c.syncGroup(syncWithoutAssignments(b, 2));
     expect(s.assignment.toString()).toBe('B2');
     await fresh.tick(10_001);
     expect(fresh.c.group(G)!.size).toBe(0);
