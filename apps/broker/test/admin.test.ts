@@ -13,14 +13,21 @@ import {
   ERROR_CODES,
   FetchApi,
   InitProducerIdApi,
-  ListOffsetsApi,
   MetadataApi,
   ProduceApi,
 } from '@sluice/protocol';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
-import { decodeRecords, fetchRequest, RawClient, readPartition, startInProcess, tempDir } from './helpers.js';
+import {
+  decodeRecords,
+  fetchRequest,
+  listOffset,
+  RawClient,
+  readPartition,
+  startInProcess,
+  tempDir,
+} from './helpers.js';
 
 const { Kafka, logLevel } = kafkajs;
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
@@ -277,16 +284,7 @@ describe('topic administration', () => {
     };
     raw.sendOneWay(ProduceApi, 9, body);
     raw.sendOneWay(ProduceApi, 9, body);
-    const latest = await raw.send(ListOffsetsApi, 7, {
-      replicaId: -1,
-      topics: [
-        {
-          name: 'fire-and-forget',
-          partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n, maxNumOffsets: 1 }],
-        },
-      ],
-    });
-    expect(latest.topics[0].partitions[0].offset).toBe(2n);
+    expect((await listOffset(raw, 'fire-and-forget', 0, -1n)).offset).toBe(2n);
   });
 
   it('a clean restart keeps topics, ids, configs, data and producer state', async () => {
@@ -304,16 +302,7 @@ describe('topic administration', () => {
       before.topics.map((t) => [t.name, t.topicId, t.partitions.length]),
     );
     expect((await readPartition(raw, 'growing', 4)).map((r) => r.value?.toString())).toEqual(['in-new-partition']);
-    const offsets = await raw.send(ListOffsetsApi, 7, {
-      replicaId: -1,
-      topics: [
-        {
-          name: 'trimmed',
-          partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -2n, maxNumOffsets: 1 }],
-        },
-      ],
-    });
-    expect(offsets.topics[0].partitions[0].offset).toBe(12n);
+    expect((await listOffset(raw, 'trimmed', 0, -2n)).offset).toBe(12n);
     const admin = kafka.admin();
     await admin.connect();
     try {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type BrokerProcess,
   type ConsumedRecord,
+  listOffset,
   RawClient,
   readPartition,
   registerKafkajsCodecs,
@@ -255,16 +256,7 @@ describe('kafkajs and @platformatic/kafka against a broker process', () => {
     });
     await producer.disconnect();
     const lookup = async (timestamp: bigint) => {
-      const r = await raw.send(ListOffsetsApi, 7, {
-        replicaId: -1,
-        topics: [
-          {
-            name: 'ts-order',
-            partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp, maxNumOffsets: 1 }],
-          },
-        ],
-      });
-      const { errorCode, offset, timestamp: ts } = r.topics[0].partitions[0];
+      const { errorCode, offset, timestamp: ts } = await listOffset(raw, 'ts-order', 0, timestamp);
       return { errorCode, offset, timestamp: ts };
     };
     expect(await lookup(-3n)).toEqual({ errorCode: 0, offset: 1n, timestamp: BigInt(t + 9) });

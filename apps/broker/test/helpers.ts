@@ -17,6 +17,7 @@ import {
   type FetchRequest,
   FrameDecoder,
   iterateBatches,
+  ListOffsetsApi,
   Reader,
   RequestHeaderCodec,
   ResponseHeaderCodec,
@@ -372,6 +373,22 @@ export async function decodeRecords(partition: number, records: Buffer | null): 
     }
   }
   return out;
+}
+
+/**
+ * One partition's ListOffsets v7 answer for `timestamp` (-1 latest, -2 earliest, -3 max timestamp,
+ * or a time in ms).
+ */
+export async function listOffset(client: RawClient, topic: string, partition: number, timestamp: bigint) {
+  const res = await client.send(ListOffsetsApi, 7, {
+    replicaId: -1,
+    topics: [
+      { name: topic, partitions: [{ partitionIndex: partition, currentLeaderEpoch: -1, timestamp, maxNumOffsets: 1 }] },
+    ],
+  });
+  const p = res.topics[0]?.partitions[0];
+  if (p === undefined) throw new Error('ListOffsets response without the partition');
+  return p;
 }
 
 /**
