@@ -19,6 +19,7 @@ import { crc32c } from './crc.js';
 import { CORRUPT_MESSAGE, corruptMessage, MESSAGE_TOO_LARGE, offsetOutOfRange } from './errors.js';
 import { fdIo } from './io/fd.js';
 import { mmapIo } from './io/mmap.js';
+import type { ViewLease } from './io/retired-mappings.js';
 import type { FileIo } from './io/types.js';
 import { LeaderEpochCache } from './leader-epoch-cache.js';
 import { type LoadOptions, loadSegments } from './recovery.js';
@@ -305,8 +306,10 @@ export class PartitionLog extends EventEmitter {
    * Whole batches from the batch holding `offset`: at least one even when it exceeds
    * `maxBytes`, then more while they fit, never a batch reaching `maxOffset` (exclusive; e.g.
    * the high watermark). Offsets outside [log start, log end] fail with OFFSET_OUT_OF_RANGE.
+   * A reader that keeps the records past the current tick (a response waiting to be written)
+   * passes a `lease` and releases it when done, so a deleted segment's mapping can be freed then.
    */
-  read(offset: bigint, maxBytes: number, maxOffset: bigint = this._logEndOffset): ReadResult {
+  read(offset: bigint, maxBytes: number, maxOffset: bigint = this._logEndOffset, lease?: ViewLease): ReadResult {
     this.assertOpen();
     if (offset < this._logStartOffset || offset > this._logEndOffset) {
       throw offsetOutOfRange(
@@ -326,7 +329,7 @@ export class PartitionLog extends EventEmitter {
     for (let i = this.segmentIndexFor(offset); i < this.segments.length; i++) {
       const seg = this.segments[i];
       if (seg.baseOffset >= maxOffset) break;
-      const r = seg.read(offset, maxBytes, maxOffset);
+      const r = seg.read(offset, maxBytes, maxOffset, lease);
       if (r !== null) {
         result.records = r.data;
         result.firstBatchOffset = r.first.baseOffset;
@@ -487,7 +490,7 @@ export class PartitionLog extends EventEmitter {
   swapInCleaned(old: LogSegment, workDir: string): void {
     const i = this.segments.indexOf(old);
     if (i < 0 || i === this.segments.length - 1) throw new Error('can only replace a non-active segment of this log');
-    old.close();
+    old.retire();
     fs.rmSync(old.index.path, { force: true });
     fs.rmSync(old.timeIndex.path, { force: true });
     for (const suffix of ['.log', '.index', '.timeindex']) {
@@ -514,10 +517,9 @@ export class PartitionLog extends EventEmitter {
 
   /** Closes and removes the partition directory. */
   delete(): void {
-    if (!this.closed) {
-      for (const s of this.segments) s.close();
-      this.closed = true;
-    }
+    // Also after close(): the mappings of a deleted log must go, closed or not.
+    for (const s of this.segments) s.retire();
+    this.closed = true;
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 

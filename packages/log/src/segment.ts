@@ -10,6 +10,7 @@ import {
 } from './batch.js';
 import type { LogConfig } from './config.js';
 import { fdIo } from './io/fd.js';
+import type { ViewLease } from './io/retired-mappings.js';
 import type { FileIo, StorageFile } from './io/types.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
@@ -284,13 +285,18 @@ export class LogSegment {
 
   /**
    * Whole batches from the one holding `offset`: at least one, then more while they fit in
-   * `maxBytes` and end below `maxOffset`.
+   * `maxBytes` and end below `maxOffset`. `lease` records the mapping the view belongs to.
    */
-  read(offset: bigint, maxBytes: number, maxOffset: bigint): { data: Buffer; first: BatchLocation } | null {
+  read(
+    offset: bigint,
+    maxBytes: number,
+    maxOffset: bigint,
+    lease?: ViewLease,
+  ): { data: Buffer; first: BatchLocation } | null {
     const first = this.find(offset);
     if (first === null || first.lastOffset >= maxOffset) return null;
     const want = Math.max(first.size, Math.min(maxBytes, this.size - first.position));
-    const chunk = this.log.read(first.position, want);
+    const chunk = this.log.read(first.position, want, lease);
     // Once read() has mapped the file (mmap), later peeks need no system call; an fd read is a copy.
     this.peekMapped = this.mapped;
     let end = first.size;
@@ -370,9 +376,16 @@ export class LogSegment {
     this.timeIndex.close();
   }
 
+  /** Closes the segment's files, which are being deleted or replaced: their mappings go promptly. */
+  retire(): void {
+    this.log.retire();
+    this.index.close();
+    this.timeIndex.close();
+  }
+
   /** Closes and deletes the segment's files. */
   delete(): void {
-    this.close();
+    this.retire();
     for (const f of [this.log.path, this.index.path, this.timeIndex.path]) fs.rmSync(f, { force: true });
   }
 }

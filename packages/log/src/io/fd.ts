@@ -60,6 +60,10 @@ export class FdFile implements StorageFile {
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
   }
+
+  retire(): void {
+    this.close();
+  }
 }
 
 export const fdIo: FileIo = {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { writeFileAtomic } from '../checkpoint.js';
 import { FdFile } from './fd.js';
+import { MappingUse, retired, type ViewLease } from './retired-mappings.js';
 import type { FileIo } from './types.js';
 
 interface MmapBinding {
@@ -47,10 +48,14 @@ function mapSizeFor(end: number): number {
  * Bytes a view has shown never change afterwards: a Fetch response sends views as they are, and
  * may sit in a socket's write queue for a while. Appends go past them; a truncation that would
  * cut them moves the kept bytes to a new file instead (see truncate()); deleting the file leaves
- * its pages to the views that hold the mapping.
+ * its pages to the views that hold the mapping, and retire() has the mapping freed as soon as no
+ * lease holds it (see retired-mappings.ts).
  */
 export class MmapFile extends FdFile {
   private map: Buffer | null = null;
+  /** The current mapping's bookkeeping, and that of earlier (smaller) mappings of this file. */
+  private use: MappingUse | null = null;
+  private earlierUses: MappingUse[] = [];
   /** End of the furthest view handed out of the current file. */
   private viewedEnd = 0;
 
@@ -58,15 +63,35 @@ export class MmapFile extends FdFile {
     if (this.map === null || this.map.length < end) {
       const m = mmapBinding();
       this.map = m.map(mapSizeFor(end), m.PROT_READ, m.MAP_SHARED, this.fd, 0);
+      if (this.use !== null) this.earlierUses.push(this.use);
+      // Bounded: a file is remapped O(log size) times, and collected ones are dropped here.
+      this.earlierUses = this.earlierUses.filter((u) => u.leases > 0 || !u.collected);
+      this.use = new MappingUse(this.path, this.map);
     }
     return this.map;
   }
 
-  override read(position: number, length: number): Buffer {
+  override read(position: number, length: number, lease?: ViewLease): Buffer {
     const end = Math.min(position + length, this.length);
     if (end <= position) return Buffer.alloc(0);
     if (end > this.viewedEnd) this.viewedEnd = end;
-    return this.mapThrough(end).subarray(position, end);
+    const view = this.mapThrough(end).subarray(position, end);
+    if (lease !== undefined && this.use !== null) lease.hold(this.use);
+    return view;
+  }
+
+  /** The file is gone or replaced: its mappings are freed once no lease holds them. */
+  private retireMappings(): void {
+    for (const u of this.earlierUses) retired.retire(u);
+    if (this.use !== null) retired.retire(this.use);
+    this.earlierUses = [];
+    this.use = null;
+    this.map = null;
+  }
+
+  override retire(): void {
+    this.close();
+    this.retireMappings();
   }
 
   override resize(bytes: number): void {
@@ -90,7 +115,7 @@ export class MmapFile extends FdFile {
     fs.closeSync(this.fd);
     this.fd = fs.openSync(this.path, 'r+');
     this.length = bytes;
-    this.map = null;
+    this.retireMappings();
     this.viewedEnd = 0;
   }
 

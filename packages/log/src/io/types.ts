@@ -1,3 +1,5 @@
+import type { ViewLease } from './retired-mappings.js';
+
 /**
  * One file of a segment (log or index) behind the I/O strategy the config chose. Positions and
  * sizes are byte numbers below 2^53. Callers track how much of the file holds valid data.
@@ -6,8 +8,11 @@ export interface StorageFile {
   readonly path: string;
   /** Copies `src` into the file at `position`, growing the file when needed. */
   write(src: Buffer, position: number): void;
-  /** `length` bytes at `position`: a zero-copy view (mmap) or a fresh Buffer (fd). */
-  read(position: number, length: number): Buffer;
+  /**
+   * `length` bytes at `position`: a zero-copy view (mmap) or a fresh Buffer (fd). A reader that
+   * keeps the view past the current tick passes a lease and releases it when done with the view.
+   */
+  read(position: number, length: number, lease?: ViewLease): Buffer;
   /** Fills `dst` from `position`; returns the bytes read (short at end of file). */
   readInto(dst: Buffer, position: number): number;
   /** Current length of the file on disk. */
@@ -22,6 +27,8 @@ export interface StorageFile {
   /** Makes everything written so far durable. */
   sync(): void;
   close(): void;
+  /** Closes a file that has been (or is about to be) deleted or replaced, freeing its mappings promptly. */
+  retire(): void;
 }
 
 export interface OpenOptions {
