@@ -3,6 +3,8 @@
 // the broker's write queue while its segments are deleted (DeleteRecords, topic deletion) and
 // replaced by other data under the same names: the reader must still get every batch whole and
 // unchanged, and the broker must keep serving.
+
+import fs from 'node:fs';
 import {
   buildRecordBatchSync,
   CreateTopicsApi,
@@ -79,6 +81,26 @@ async function expectWholeGeneration(res: FetchResponse, generation: number): Pr
   }
 }
 
+/** Mappings of deleted files under the broker's data dir, from /proc/PID/maps (Linux; [] elsewhere). */
+function deletedMappings(broker: BrokerProcess): string[] {
+  if (process.platform !== 'linux') return [];
+  return fs
+    .readFileSync(`/proc/${broker.child.pid}/maps`, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(broker.dataDir) && l.endsWith('(deleted)'));
+}
+
+/** Waits (bounded) for the broker to hold no mapping of a deleted file; returns those left. */
+async function deletedMappingsGone(broker: BrokerProcess, withinMs = 5000): Promise<string[]> {
+  const until = Date.now() + withinMs;
+  let left = deletedMappings(broker);
+  while (left.length > 0 && Date.now() < until) {
+    await sleep(50);
+    left = deletedMappings(broker);
+  }
+  return left;
+}
+
 for (const io of ['mmap', 'fd'] as const) {
   describe(`a Fetch response still being written when its segments go away (log.io=${io})`, () => {
     let broker: BrokerProcess;
@@ -115,17 +137,45 @@ for (const io of ['mmap', 'fd'] as const) {
         timeoutMs: 10_000,
       });
       expect(gone.responses[0].errorCode).toBe(0);
+      // The response in flight holds the deleted segments' mappings (and their disk space) ...
+      if (io === 'mmap' && process.platform === 'linux') {
+        await sleep(500);
+        expect(deletedMappings(broker).length).toBeGreaterThan(0);
+      }
       // The same names again, with other bytes: files (and freed pages) are reused.
       await createAndFill(admin, topic, 2);
 
       slow.socket.resume();
       await expectWholeGeneration(await response, 1);
+      // ... until it has been written: then they go at once, not at the collector's leisure.
+      expect(await deletedMappingsGone(broker)).toEqual([]);
 
       // The broker is alive and serves the new data.
       expect(broker.child.exitCode).toBeNull();
       const again = await admin.send(FetchApi, 12, fetchRequest(topic, all));
       await expectWholeGeneration(again, 2);
       slow.close();
+      admin.close();
+    }, 120_000);
+
+    it('frees the mappings of a deleted topic with no fetch in flight', async () => {
+      const admin = await RawClient.connect(broker.port);
+      const topic = 'deleted-while-idle';
+      await createAndFill(admin, topic, 3);
+      const all = Array.from({ length: PARTITIONS }, (_, partition) => ({
+        partition,
+        fetchOffset: 0n,
+        partitionMaxBytes: 64 << 20,
+      }));
+      await expectWholeGeneration(await admin.send(FetchApi, 12, fetchRequest(topic, all)), 3);
+      // Let the mappings age past young-generation collections, as on a broker that has run a while.
+      await sleep(1000);
+      const gone = await admin.send(DeleteTopicsApi, 6, {
+        topics: [{ name: topic, topicId: '00000000-0000-0000-0000-000000000000' }],
+        timeoutMs: 10_000,
+      });
+      expect(gone.responses[0].errorCode).toBe(0);
+      expect(await deletedMappingsGone(broker)).toEqual([]);
       admin.close();
     }, 120_000);
   });

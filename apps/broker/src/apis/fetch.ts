@@ -1,3 +1,4 @@
+import { ViewLease } from '@sluice/log';
 import {
   ERROR_CODES,
   errorByCode,
@@ -145,7 +146,16 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
   };
 
   /** Reads every target once, within the response's byte budget. */
-  const readAll = (targets: Target[], maxBytes: number, readCommitted: boolean, version: number): ReadOutcome[] => {
+  const readAll = (
+    targets: Target[],
+    maxBytes: number,
+    readCommitted: boolean,
+    version: number,
+    ctx: RequestContext,
+  ): ReadOutcome[] => {
+    // The records stay views of the log until the response is written: the lease says so.
+    const lease = new ViewLease();
+    ctx.holdViews(lease);
     let budget = maxBytes;
     let gotData = false;
     return targets.map((target) => {
@@ -162,7 +172,7 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
         checkLeaderEpoch(target.currentLeaderEpoch);
         const limit = Math.max(0, Math.min(target.maxBytes, budget));
         const upTo = readCommitted ? log.lastStableOffset : log.highWatermark;
-        const r = log.read(target.fetchOffset, Math.max(1, limit), upTo);
+        const r = log.read(target.fetchOffset, Math.max(1, limit), upTo, lease);
         data.highWatermark = r.highWatermark;
         data.lastStableOffset = log.lastStableOffset;
         data.logStartOffset = r.logStartOffset;
@@ -269,7 +279,7 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
       }
       const incremental = action.kind === 'incremental';
       const maxBytes = version >= 3 ? req.maxBytes : 0x7fffffff;
-      let outcomes = readAll(targets, maxBytes, readCommitted, version);
+      let outcomes = readAll(targets, maxBytes, readCommitted, version, ctx);
       const enough = () =>
         req.maxWaitMs <= 0 || bytesOf(outcomes) >= req.minBytes || hasError(outcomes) || targets.length === 0;
       if (enough()) return respond(outcomes, version, sessionId, incremental);
@@ -282,7 +292,7 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
           const remaining = deadline - Date.now();
           if (remaining <= 0 || ctx.connection.closed) break;
           await broker.notifier.waitForAppend(partitions, remaining);
-          outcomes = readAll(targets, maxBytes, readCommitted, version);
+          outcomes = readAll(targets, maxBytes, readCommitted, version, ctx);
           if (enough()) break;
         }
         return respond(outcomes, version, sessionId, incremental);

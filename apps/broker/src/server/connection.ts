@@ -4,7 +4,24 @@ import type { Logger } from 'pino';
 import type { RequestBudget } from './request-budget.js';
 
 /** A response frame (with its size prefix): one Buffer, or its parts in order, written together. */
-export type ResponseFrame = Buffer | readonly Buffer[];
+export type ResponseFrame = Buffer | GatheredFrame;
+
+/**
+ * A frame's parts; `onWritten` runs once when they have left for the socket or will never be
+ * written (the connection closed), so whoever lent the referenced Buffers (the log's mapped
+ * views) can take them back.
+ */
+export type GatheredFrame = readonly Buffer[] & { onWritten?: () => void };
+
+/** Tells a frame's lender that its parts are done with (written or dropped); at most once per frame. */
+function done(response: ResponseFrame | null): void {
+  if (response === null || Buffer.isBuffer(response)) return;
+  const cb = (response as GatheredFrame).onWritten;
+  if (cb !== undefined) {
+    (response as { onWritten?: () => void }).onWritten = undefined;
+    cb();
+  }
+}
 
 /** What a connection asks of the broker for each request frame. */
 export interface FrameHandler {
@@ -21,6 +38,8 @@ export interface ConnectionInfo {
   readonly remote: string;
   /** Set when the connection closes, so long-running handlers can give up early. */
   closed: boolean;
+  /** Closes the connection, logging `reason`. */
+  close?(reason: string): void;
 }
 
 export interface ConnectionOptions {
@@ -160,6 +179,8 @@ export class Connection implements ConnectionInfo {
 
   private complete(slot: Pending, response: ResponseFrame | null): void {
     this.giveBack(slot);
+    // Answered after the connection closed: it will never be written.
+    if (this.closed) done(response);
     slot.done = true;
     slot.response = response;
     this.flush();
@@ -206,8 +227,13 @@ export class Connection implements ConnectionInfo {
   /** Queues one response on the socket; false when the socket asks the writer to wait for 'drain'. */
   private write(response: ResponseFrame): boolean {
     if (Buffer.isBuffer(response)) return this.socket.write(response);
+    const parts = response as GatheredFrame;
+    // The last part's callback runs when all have left (or failed, when the socket is destroyed).
+    const last = parts.length - 1;
+    const written = parts.onWritten === undefined ? undefined : () => done(parts);
+    if (last < 0) written?.();
     let ok = true;
-    for (const part of response as readonly Buffer[]) ok = this.socket.write(part);
+    for (let i = 0; i <= last; i++) ok = this.socket.write(parts[i], i === last ? written : undefined);
     return ok;
   }
 
@@ -234,7 +260,10 @@ export class Connection implements ConnectionInfo {
     if (this.closed) return;
     this.closed = true;
     if (reason) this.log.info({ connection: this.id, remote: this.remote }, `closing connection: ${reason}`);
-    for (const slot of this.queue) this.giveBack(slot);
+    for (const slot of this.queue) {
+      this.giveBack(slot);
+      done(slot.response);
+    }
     this.queue.length = 0;
     this.held.length = 0;
     this.options.budget?.cancelWait(this.wake);

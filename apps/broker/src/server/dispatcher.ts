@@ -1,3 +1,4 @@
+import type { ViewLease } from '@sluice/log';
 import {
   type ApiDefinition,
   ApiVersionsApi,
@@ -14,7 +15,7 @@ import {
   writeFrame,
 } from '@sluice/protocol';
 import type { Logger } from 'pino';
-import type { ConnectionInfo, FrameHandler, ResponseFrame } from './connection.js';
+import type { ConnectionInfo, FrameHandler, GatheredFrame, ResponseFrame } from './connection.js';
 import { GatherWriter } from './gather-writer.js';
 
 const WRITER_CAPACITY = 64 * 1024;
@@ -25,6 +26,12 @@ export interface RequestContext {
   readonly apiVersion: number;
   readonly header: RequestHeader;
   readonly connection: ConnectionInfo;
+  /**
+   * The lease of the log views the response will carry: released once the response has been
+   * written (or dropped), or at once when it is not sent by reference. Replaces, and releases,
+   * a lease set earlier for this request (a long poll that read again).
+   */
+  holdViews(lease: ViewLease): void;
 }
 
 /**
@@ -98,18 +105,66 @@ export class Dispatcher implements FrameHandler {
     const reader = new Reader(frame);
     const header = RequestHeaderCodec.decode(reader, requestHeaderVersion(head.apiKey, head.apiVersion));
     const request = api.request.decode(reader, head.apiVersion);
-    const ctx: RequestContext = { apiVersion: head.apiVersion, header, connection };
-    const result = handler.handle(request, ctx);
-    const finish = (response: unknown): ResponseFrame | null => {
-      if (response === null) return null;
-      const sizeHint = handler.sizeHint?.(response);
-      const out = handler.gather
-        ? this.encodeGathered(api, head.apiVersion, head.correlationId, response, sizeHint)
-        : this.encodeResponse(api, head.apiVersion, head.correlationId, response, sizeHint);
-      this.observer?.onRequest(api.name, head.apiVersion, (performance.now() - started) / 1000, frame.length);
-      return out;
+    let lease: ViewLease | null = null;
+    const ctx: RequestContext = {
+      apiVersion: head.apiVersion,
+      header,
+      connection,
+      holdViews(next) {
+        if (lease !== null && lease !== next) lease.release();
+        lease = next;
+        // Held past the bound by a response that does not leave (a stalled client): Kafka closes
+        // a fetch whose segment file is gone; so does this.
+        next.onRevoke = () => connection.close?.('a response held views of a deleted segment too long');
+      },
     };
-    return result instanceof Promise ? result.then(finish) : finish(result);
+    const release = () => {
+      const l = lease as ViewLease | null;
+      l?.release();
+    };
+    const finish = (response: unknown): ResponseFrame | null => {
+      try {
+        if (response === null) {
+          release();
+          return null;
+        }
+        const sizeHint = handler.sizeHint?.(response);
+        let out: ResponseFrame;
+        if (handler.gather) {
+          const parts: GatheredFrame = this.encodeGathered(
+            api,
+            head.apiVersion,
+            head.correlationId,
+            response,
+            sizeHint,
+          );
+          if (lease !== null) parts.onWritten = release;
+          out = parts;
+        } else {
+          out = this.encodeResponse(api, head.apiVersion, head.correlationId, response, sizeHint);
+          release();
+        }
+        this.observer?.onRequest(api.name, head.apiVersion, (performance.now() - started) / 1000, frame.length);
+        return out;
+      } catch (err) {
+        release();
+        throw err;
+      }
+    };
+    let result: unknown;
+    try {
+      result = handler.handle(request, ctx);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    if (result instanceof Promise) {
+      return result.then(finish, (err) => {
+        release();
+        throw err;
+      });
+    }
+    return finish(result);
   }
 
   private encodeResponse(
@@ -136,7 +191,7 @@ export class Dispatcher implements FrameHandler {
     correlationId: number,
     response: unknown,
     sizeHint?: number,
-  ): Buffer[] {
+  ): GatheredFrame {
     const w = this.gatherWriter.beginFrame(sizeHint);
     ResponseHeaderCodec.encode(w, responseHeaderVersion(api.apiKey, version), { correlationId });
     api.response.encode(w, version, response);
