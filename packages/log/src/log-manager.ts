@@ -115,11 +115,15 @@ export class LogManager {
     let log = this.logs.get(key);
     if (log === undefined) {
       parsePartitionDir(key);
-      log = PartitionLog.open(
-        path.join(this.dataDir, key),
-        { ...this.configFor(topic), ...overrides },
-        { hadCleanShutdown: true },
-      );
+      const dir = path.join(this.dataDir, key);
+      const existed = fs.existsSync(dir);
+      try {
+        log = PartitionLog.open(dir, { ...this.configFor(topic), ...overrides }, { hadCleanShutdown: true });
+      } catch (e) {
+        // A partition that could not be created (out of descriptors or space) leaves no directory.
+        if (!existed) fs.rmSync(dir, { recursive: true, force: true });
+        throw e;
+      }
       syncDir(this.dataDir);
       this.logs.set(key, log);
     }

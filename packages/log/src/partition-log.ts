@@ -140,7 +140,14 @@ export class PartitionLog extends EventEmitter {
       recoveryPoint: options.recoveryPoint ?? 0n,
       hadCleanShutdown: options.hadCleanShutdown ?? false,
     });
-    const log = new PartitionLog(dir, c, segments, options);
+    let log: PartitionLog;
+    try {
+      log = new PartitionLog(dir, c, segments, options);
+    } catch (e) {
+      // Out of descriptors (or space) part-way: close what was opened rather than leak it.
+      for (const s of segments) s.close();
+      throw e;
+    }
     // Recovered data is now known good: make it durable so the recovery point can move. After a
     // clean stop everything was flushed at close, and a thousand partitions need no thousand fsyncs.
     if (!options.hadCleanShutdown) log.flush();

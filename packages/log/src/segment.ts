@@ -9,7 +9,7 @@ import {
   RECORD_BATCH_OVERHEAD,
 } from './batch.js';
 import type { LogConfig } from './config.js';
-import { fdIo } from './io/fd.js';
+import { onDemandFdIo } from './io/fd.js';
 import type { ViewLease } from './io/retired-mappings.js';
 import type { FileIo, StorageFile } from './io/types.js';
 import { OffsetIndex } from './offset-index.js';
@@ -74,13 +74,25 @@ export class LogSegment {
     this.nextOffset = baseOffset;
     this.log = io.open(path.join(dir, segmentFileName(baseOffset, '.log')), { create: true });
     this.mapped = io.kind === 'mmap';
-    // Indexes always use positional I/O on a heap copy (see IndexFile); the mapped log is what matters.
-    this.index = new OffsetIndex(fdIo, path.join(dir, segmentFileName(baseOffset, '.index')), config.segmentIndexBytes);
-    this.timeIndex = new TimeIndex(
-      fdIo,
-      path.join(dir, segmentFileName(baseOffset, '.timeindex')),
-      config.segmentIndexBytes,
-    );
+    try {
+      // Indexes use positional I/O on a heap copy (see IndexFile), opening their files only to
+      // read or write them: a segment holds one descriptor, its log's.
+      const indexIo = onDemandFdIo;
+      this.index = new OffsetIndex(
+        indexIo,
+        path.join(dir, segmentFileName(baseOffset, '.index')),
+        config.segmentIndexBytes,
+      );
+      this.timeIndex = new TimeIndex(
+        indexIo,
+        path.join(dir, segmentFileName(baseOffset, '.timeindex')),
+        config.segmentIndexBytes,
+      );
+    } catch (e) {
+      // Out of descriptors (or space) part-way: leak nothing.
+      this.log.close();
+      throw e;
+    }
     const st = fs.statSync(this.log.path);
     this.createdMs = config.now();
     this.lastModifiedMs = st.mtimeMs;

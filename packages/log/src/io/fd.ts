@@ -70,3 +70,73 @@ export const fdIo: FileIo = {
   kind: 'fd',
   open: (path, options) => new FdFile(path, options),
 };
+
+/**
+ * A file opened for each operation and closed after it, so it holds no descriptor in between.
+ * For the indexes: they live in memory and touch their files only on flush, roll and close, so
+ * a partition costs one descriptor (its active log), not three — as Kafka, whose indexes are
+ * mapped and closed.
+ */
+export class OnDemandFdFile implements StorageFile {
+  readonly path: string;
+  private length: number;
+
+  constructor(path: string, options: OpenOptions) {
+    this.path = path;
+    const fd = fs.openSync(path, options.create && !fs.existsSync(path) ? 'w+' : 'r+');
+    try {
+      this.length = fs.fstatSync(fd).size;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  private with<T>(use: (file: FdFile) => T): T {
+    const file = new FdFile(this.path, { create: false });
+    try {
+      return use(file);
+    } finally {
+      file.close();
+    }
+  }
+
+  write(src: Buffer, position: number): void {
+    this.with((f) => f.write(src, position));
+    if (position + src.length > this.length) this.length = position + src.length;
+  }
+
+  read(position: number, length: number): Buffer {
+    return this.with((f) => f.read(position, length));
+  }
+
+  readInto(dst: Buffer, position: number): number {
+    return this.with((f) => f.readInto(dst, position));
+  }
+
+  size(): number {
+    return this.length;
+  }
+
+  resize(bytes: number): void {
+    fs.truncateSync(this.path, bytes);
+    this.length = bytes;
+  }
+
+  truncate(bytes: number): void {
+    this.resize(bytes);
+  }
+
+  /** fsync applies to the file, whichever descriptor asks. */
+  sync(): void {
+    this.with((f) => f.sync());
+  }
+
+  close(): void {}
+
+  retire(): void {}
+}
+
+export const onDemandFdIo: FileIo = {
+  kind: 'fd',
+  open: (path, options) => new OnDemandFdFile(path, options),
+};
