@@ -92,6 +92,8 @@ export interface SpawnOptions {
   timeoutMs?: number;
   /** Run the built entry (`builtCli()`) from an unrelated working directory instead of the sources under tsx. */
   built?: boolean;
+  /** Start the broker under this open-file limit (`ulimit -n`, through sh). */
+  openFileLimit?: number;
 }
 
 /**
@@ -104,7 +106,12 @@ export async function spawnBroker(opts: SpawnOptions = {}): Promise<BrokerProces
   const entry = opts.built ? [builtCli()] : ['--conditions=sluice-source', '--import', 'tsx', CLI];
   const args = [...entry, 'broker', '--port', '0', '--data-dir', dataDir];
   for (const [k, v] of Object.entries(opts.overrides ?? {})) args.push('--override', `${k}=${v}`);
-  const child = spawn(process.execPath, args, {
+  // `exec` keeps the pid: it is the broker's own, for /proc/PID and signals.
+  const [command, argv] =
+    opts.openFileLimit === undefined
+      ? [process.execPath, args]
+      : ['/bin/sh', ['-c', `ulimit -n ${opts.openFileLimit} && exec "$0" "$@"`, process.execPath, ...args]];
+  const child = spawn(command, argv, {
     cwd: opts.built ? tempDir('sluice-cwd-') : REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],

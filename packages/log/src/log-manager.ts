@@ -131,13 +131,26 @@ export class LogManager {
   }
 
   deleteLog(topic: string, partition: number): boolean {
-    const key = `${topic}-${partition}`;
-    const log = this.logs.get(key);
-    if (log === undefined) return false;
-    this.logs.delete(key);
-    log.delete();
-    this.checkpoint();
-    return true;
+    return this.deleteLogs(topic, partition, partition + 1) > 0;
+  }
+
+  /**
+   * Deletes the logs of partitions [from, to) of `topic` that exist, then checkpoints once (not
+   * once per partition: a topic of thousands would rewrite the checkpoints thousands of times).
+   * Returns how many it deleted.
+   */
+  deleteLogs(topic: string, from: number, to: number): number {
+    let deleted = 0;
+    for (let p = from; p < to; p++) {
+      const key = `${topic}-${p}`;
+      const log = this.logs.get(key);
+      if (log === undefined) continue;
+      this.logs.delete(key);
+      log.delete();
+      deleted++;
+    }
+    if (deleted > 0) this.checkpoint();
+    return deleted;
   }
 
   /**

@@ -61,6 +61,8 @@ const MAX_IN_FLIGHT_PER_CONNECTION = 100;
 /** How long stop() waits for in-flight requests before closing connections anyway. */
 const SHUTDOWN_GRACE_MS = 5000;
 const MAINTENANCE_INTERVAL_MS = 5000;
+/** Failed accepts (out of descriptors) are logged at most this often, with how many there were. */
+const ACCEPT_ERROR_LOG_INTERVAL_MS = 10_000;
 
 /** Kafka-named props with the library defaults; `ownDir` is a temporary data dir made here (removed at stop). */
 function defaultProps(props: Record<string, string> | undefined): { props: Record<string, string>; ownDir?: string } {
@@ -194,6 +196,22 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       server.off('error', reject);
       resolve();
     });
+  });
+  // Accepting fails when the process is out of descriptors (EMFILE): libuv then drops the
+  // pending connections and the server reports the error. It must not end the broker (an
+  // 'error' without a listener would): log it, at most once per interval, and go on accepting.
+  let acceptErrors = 0;
+  let acceptErrorLoggedAt = Number.NEGATIVE_INFINITY;
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    acceptErrors++;
+    const now = Date.now();
+    if (now - acceptErrorLoggedAt < ACCEPT_ERROR_LOG_INTERVAL_MS) return;
+    acceptErrorLoggedAt = now;
+    logger.error(
+      { code: err.code, errors: acceptErrors },
+      `accepting connections failed: ${err.message}${err.code === 'EMFILE' || err.code === 'ENFILE' ? ' (raise the open-file limit, ulimit -n)' : ''}`,
+    );
+    acceptErrors = 0;
   });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : listener.port;

@@ -39,6 +39,25 @@ function collisionKey(name: string): string {
 const clampToNumber = (v: bigint | number): number =>
   typeof v === 'number' ? v : v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
 
+/** Out of file descriptors, for the process (EMFILE) or the whole system (ENFILE). */
+export function isOutOfDescriptors(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'EMFILE' || code === 'ENFILE';
+}
+
+/**
+ * A failure to create partition logs, as the client should see it: running out of descriptors is
+ * KAFKA_STORAGE_ERROR (retriable: it passes when files are closed or the limit is raised), with
+ * what to do about it; anything else goes on as it is.
+ */
+function resourceError(err: unknown, what: string): unknown {
+  if (!isOutOfDescriptors(err)) return err;
+  return new KafkaError(
+    ERROR_CODES.KAFKA_STORAGE_ERROR,
+    `Cannot create ${what}: the broker is out of file descriptors (${(err as NodeJS.ErrnoException).code}). Each partition needs about one open file per segment; raise the open-file limit (ulimit -n).`,
+  );
+}
+
 /** The log settings of a topic, from its effective topic config. */
 export function logConfigFor(values: TopicConfigValues): Partial<LogConfig> {
   const policy = values['cleanup.policy'];
@@ -144,14 +163,40 @@ export class TopicManager {
     }
   }
 
+  /**
+   * Creates a topic whole or not at all: every partition log is created before the topic is
+   * saved, and when one cannot be (out of descriptors, say) those made so far are deleted and
+   * nothing is saved.
+   */
   create(name: string, partitions: number, overrides: Record<string, string> = {}): TopicState {
     this.validateCreate(name, partitions);
     const record: TopicRecord = { name, topicId: newTopicId(), partitions };
     this.configs.setTopicOverrides(name, overrides);
-    this.store.data.topics.push(record);
-    this.store.data.configs = this.configs.snapshot();
-    this.store.save();
+    try {
+      this.createLogs(name, 0, partitions);
+      this.store.data.topics.push(record);
+      this.store.data.configs = this.configs.snapshot();
+      this.store.save();
+    } catch (err) {
+      this.store.data.topics = this.store.data.topics.filter((t) => t !== record);
+      this.configs.deleteTopic(name);
+      this.store.data.configs = this.configs.snapshot();
+      this.logs.deleteLogs(name, 0, partitions);
+      throw resourceError(err, `topic '${name}' with ${partitions} partitions`);
+    }
     return this.open(record);
+  }
+
+  /** Creates the logs of partitions [from, to) of `topic`; on failure deletes those it made and throws. */
+  private createLogs(topic: string, from: number, to: number): void {
+    const overrides = logConfigFor(this.configs.topicConfig(topic));
+    let p = from;
+    try {
+      for (; p < to; p++) this.logs.getOrCreate(topic, p, overrides);
+    } catch (err) {
+      this.logs.deleteLogs(topic, from, p);
+      throw err;
+    }
   }
 
   delete(name: string): TopicState {
@@ -163,7 +208,7 @@ export class TopicManager {
     this.store.save();
     this.byName.delete(name);
     this.byId.delete(state.topicId);
-    for (let p = 0; p < state.partitions.length; p++) this.logs.deleteLog(name, p);
+    this.logs.deleteLogs(name, 0, state.partitions.length);
     return state;
   }
 
@@ -193,8 +238,16 @@ export class TopicManager {
   addPartitions(name: string, total: number): void {
     const state = this.validateAddPartitions(name, total);
     const record = this.store.data.topics.find((t) => t.name === name)!;
-    record.partitions = total;
-    this.store.save();
+    const before = record.partitions;
+    try {
+      this.createLogs(name, state.partitions.length, total);
+      record.partitions = total;
+      this.store.save();
+    } catch (err) {
+      record.partitions = before;
+      this.logs.deleteLogs(name, state.partitions.length, total);
+      throw resourceError(err, `${total - state.partitions.length} new partitions of topic '${name}'`);
+    }
     const overrides = logConfigFor(this.configs.topicConfig(name));
     for (let p = state.partitions.length; p < total; p++) state.partitions.push(this.openPartition(name, p, overrides));
   }
