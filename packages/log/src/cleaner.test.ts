@@ -1,10 +1,12 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { RecordBatch } from '@sluice/protocol';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
-import { cleanLog, dirtyRatio } from './cleaner.js';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { cleanLog, dirtyRatio, groupSegmentsBySize } from './cleaner.js';
 import { LogManager } from './log-manager.js';
 import { PartitionLog } from './partition-log.js';
+import type { LogSegment } from './segment.js';
 import { makeBatch } from './test-batch.js';
 import { removeTestRoots, testRoot } from './test-dirs.js';
 
@@ -196,5 +198,111 @@ describe('compaction from the log manager', () => {
     } finally {
       manager.close();
     }
+  });
+});
+
+describe('compaction merges the segments it shrinks', () => {
+  const KEYS = 50;
+  /** One round: every key written again, 10 records a batch of 100-byte values. */
+  function writeRound(log: PartitionLog, round: number): void {
+    for (let k = 0; k < KEYS; k += 10) {
+      log.append(
+        makeBatch(
+          Array.from({ length: 10 }, (_, j) => ({
+            key: Buffer.from(`k${k + j}`),
+            value: Buffer.alloc(100, 0x61 + round),
+          })),
+        ),
+      );
+    }
+  }
+
+  for (const io of ['fd', 'mmap'] as const) {
+    it(`keeps the segment count bounded over write rounds and leaves no empty segment (${io})`, async () => {
+      const dir = path.join(testRoot('clean-merge'), 'm-0');
+      const log = PartitionLog.open(dir, {
+        io,
+        logger: quiet,
+        cleanupPolicy: 'compact',
+        segmentBytes: 3000,
+        minCleanableDirtyRatio: 0,
+      });
+      const counts: number[] = [];
+      for (let round = 0; round < 3; round++) {
+        // 10 rounds of writes between passes, as a busy compacted topic sees.
+        for (let r = 0; r < 10; r++) writeRound(log, round * 10 + r);
+        await cleanLog(log);
+        counts.push(log.segmentCount);
+        const segs = log.segmentList();
+        // No empty segment but (possibly) the first, which keeps the log start where it is.
+        for (const s of segs.slice(1, -1)) expect(s.size).toBeGreaterThan(0);
+        // Every key once with its latest value, whatever the segment layout.
+        const latest = new Map<string, string>();
+        for (const rec of allRecords(log).records) latest.set(rec.key!, rec.value!);
+        expect(latest.size).toBe(KEYS);
+        for (const v of latest.values()) expect(v.charCodeAt(0)).toBe(0x61 + round * 10 + 9);
+        expect(log.logStartOffset).toBe(0n);
+      }
+      // Each round writes ~20 segments' worth; all but the newest records of each key go, so the
+      // cleaned ones merge into a few (KEYS × ~120 bytes ≈ 2 segments) instead of piling up.
+      for (const n of counts) expect(n).toBeLessThanOrEqual(8);
+      log.close();
+      const again = PartitionLog.open(dir, { io, logger: quiet, cleanupPolicy: 'compact', segmentBytes: 3000 });
+      expect(allRecords(again).records.length).toBe(allRecords(again).records.length);
+      expect(again.segmentCount).toBe(counts[2]);
+      again.close();
+    });
+  }
+
+  it('groups consecutive segments while bytes, index entries and offsets fit (groupSegmentsBySize)', () => {
+    const seg = (base: bigint, size: number, next: bigint, entries = 1) =>
+      ({
+        baseOffset: base,
+        size,
+        nextOffset: next,
+        index: { entries },
+        timeIndex: { entries },
+      }) as unknown as LogSegment;
+    const a = seg(0n, 400, 10n);
+    const b = seg(10n, 500, 20n);
+    const c = seg(20n, 200, 30n);
+    const d = seg(30n, 50, 2n ** 31n + 100n);
+    expect(groupSegmentsBySize([a, b, c, d], 1000, 1 << 20)).toEqual([[a, b], [c], [d]]);
+    expect(groupSegmentsBySize([a, b, c], 1100, 1 << 20)).toEqual([[a, b, c]]);
+    // Index room: 12 bytes a time index entry, two of them fit in 24.
+    expect(groupSegmentsBySize([a, b, c], 1100, 24)).toEqual([[a, b], [c]]);
+  });
+
+  it('a crash part-way through a group swap is finished at the next open, losing nothing', async () => {
+    const dir = path.join(testRoot('clean-swap-crash'), 's-0');
+    const config = {
+      io: 'fd' as const,
+      logger: quiet,
+      cleanupPolicy: 'compact' as const,
+      segmentBytes: 3000,
+      minCleanableDirtyRatio: 0,
+    };
+    const log = PartitionLog.open(dir, config);
+    for (let r = 0; r < 6; r++) writeRound(log, r);
+    const expected = new Map<string, string>();
+    for (const rec of allRecords(log).records) expected.set(rec.key!, rec.value!);
+    // The crash: moving the cleaned log into place fails, after the group's later segments are deleted.
+    const rename = fs.renameSync;
+    const spy = vi.spyOn(fs, 'renameSync').mockImplementation((from, to) => {
+      if (String(to).startsWith(dir + path.sep) && String(to).endsWith('.log')) throw new Error('crash');
+      return rename(from, to);
+    });
+    try {
+      await expect(cleanLog(log)).rejects.toThrow('crash');
+    } finally {
+      spy.mockRestore();
+    }
+    log.close();
+    const again = PartitionLog.open(dir, config);
+    const got = new Map<string, string>();
+    for (const rec of allRecords(again).records) got.set(rec.key!, rec.value!);
+    expect(got).toEqual(expected);
+    expect(fs.existsSync(`${dir}.cleaning`)).toBe(false);
+    again.close();
   });
 });

@@ -3,14 +3,22 @@ import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { buildRecordBatch, type KafkaRecord, RecordBatch, type RecordInput } from '@sluice/protocol';
 import { BATCH_LENGTH_OFFSET, LOG_OVERHEAD, MAX_BATCH_BYTES } from './batch.js';
+import { syncDir, writeFileAtomic } from './checkpoint.js';
+import { LogStorageError } from './errors.js';
+import { OFFSET_INDEX_ENTRY_BYTES } from './offset-index.js';
 import type { PartitionLog } from './partition-log.js';
 import { segmentLargestTimestampMs } from './retention.js';
-import { LogSegment } from './segment.js';
+import { LogSegment, segmentFileName } from './segment.js';
+import { TIME_INDEX_ENTRY_BYTES } from './time-index.js';
 
 /** Bound on distinct keys held in memory per cleaning pass; the pass stops early beyond it. */
 export const MAX_OFFSET_MAP_KEYS = 1_000_000;
 /** Where a cleaning pass writes segments before swapping them in. */
 export const CLEANING_DIR_SUFFIX = '.cleaning';
+/** In the cleaning dir: the segments a cleaned one replaces, written once it is durable (see completeSwap). */
+export const SWAP_MARKER = 'swap.json';
+const INT32_MAX = 0x7fffffff;
+const SEGMENT_SUFFIXES = ['.log', '.index', '.timeindex'] as const;
 
 export interface CleanResult {
   segmentsCleaned: number;
@@ -59,6 +67,10 @@ function* batchesOf(seg: LogSegment): Generator<Buffer> {
   }
 }
 
+function* batchesOfGroup(group: readonly LogSegment[]): Generator<Buffer> {
+  for (const seg of group) yield* batchesOf(seg);
+}
+
 async function recordsOf(batch: RecordBatch): Promise<KafkaRecord[]> {
   return (await batch.decompressedRecords()).toArray();
 }
@@ -94,17 +106,17 @@ export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Pro
     if (latest.size > MAX_OFFSET_MAP_KEYS) break;
   }
 
-  // Pass 2: rewrite each mapped segment beside the log, then swap it in.
+  // Pass 2: rewrite each group of mapped segments into one beside the log, then swap it in.
   const work = `${log.dir}${CLEANING_DIR_SUFFIX}`;
   fs.rmSync(work, { recursive: true, force: true });
   fs.mkdirSync(work);
   const result: CleanResult = { segmentsCleaned: 0, bytesBefore: 0, bytesAfter: 0, recordsRemoved: 0 };
+  const tombstoneHorizon = nowMs - c.deleteRetentionMs;
   try {
-    for (const seg of segments.slice(0, mapped)) {
-      const sizeAtStart = seg.size;
-      const tombstoneHorizon = nowMs - c.deleteRetentionMs;
-      const out = LogSegment.create(log.io, work, seg.baseOffset, c);
-      for (const bytes of batchesOf(seg)) {
+    for (const group of groupSegmentsBySize(segments.slice(0, mapped), c.segmentBytes, c.segmentIndexBytes)) {
+      const sizesAtStart = group.map((seg) => seg.size);
+      const out = LogSegment.create(log.io, work, group[0].baseOffset, c);
+      for (const bytes of batchesOfGroup(group)) {
         const batch = new RecordBatch(bytes);
         if (batch.isControl) {
           out.append(bytes);
@@ -123,17 +135,21 @@ export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Pro
         await yieldToEventLoop();
       }
       // The log may have changed while we worked (truncation, retention): then leave it be.
-      if (log.isClosed || !log.segmentList().includes(seg) || seg.isActive || seg.size !== sizeAtStart) {
+      const current = log.segmentList();
+      if (
+        log.isClosed ||
+        group.some((seg, i) => !current.includes(seg) || seg.isActive || seg.size !== sizesAtStart[i])
+      ) {
         out.delete();
         break;
       }
       out.deactivate();
       out.flush();
       out.close();
-      result.bytesBefore += sizeAtStart;
+      result.bytesBefore += sizesAtStart.reduce((a, b) => a + b, 0);
       result.bytesAfter += out.size;
-      log.swapInCleaned(seg, work);
-      result.segmentsCleaned++;
+      log.swapInCleaned(group, work);
+      result.segmentsCleaned += group.length;
     }
     if (result.segmentsCleaned === mapped) log.cleanerCheckpoint = endOffset;
   } finally {
@@ -166,9 +182,103 @@ function rebuild(batch: RecordBatch, kept: KafkaRecord[]): Promise<Buffer> {
   });
 }
 
-/** Removes a cleaning directory left by a crash mid-pass (its segments were never swapped in). */
+/**
+ * Kafka's groupSegmentsBySize: consecutive segments are cleaned into one while their bytes fit in
+ * segment.bytes, their index entries in segment.index.bytes, and their offsets in an int32 from
+ * the group's base offset. Cleaned segments shrink, so the next pass merges them.
+ */
+export function groupSegmentsBySize(
+  segments: readonly LogSegment[],
+  maxBytes: number,
+  maxIndexBytes: number,
+): LogSegment[][] {
+  const groups: LogSegment[][] = [];
+  let i = 0;
+  // Bounded: every round of either loop takes one segment.
+  while (i < segments.length) {
+    const group = [segments[i]];
+    let bytes = segments[i].size;
+    let indexBytes = segments[i].index.entries * OFFSET_INDEX_ENTRY_BYTES;
+    let timeIndexBytes = segments[i].timeIndex.entries * TIME_INDEX_ENTRY_BYTES;
+    i++;
+    while (i < segments.length) {
+      const next = segments[i];
+      if (
+        bytes + next.size > maxBytes ||
+        indexBytes + next.index.entries * OFFSET_INDEX_ENTRY_BYTES > maxIndexBytes ||
+        timeIndexBytes + next.timeIndex.entries * TIME_INDEX_ENTRY_BYTES > maxIndexBytes ||
+        next.nextOffset - 1n - group[0].baseOffset > BigInt(INT32_MAX)
+      ) {
+        break;
+      }
+      group.push(next);
+      bytes += next.size;
+      indexBytes += next.index.entries * OFFSET_INDEX_ENTRY_BYTES;
+      timeIndexBytes += next.timeIndex.entries * TIME_INDEX_ENTRY_BYTES;
+      i++;
+    }
+    groups.push(group);
+  }
+  return groups;
+}
+
+interface SwapPlan {
+  /** Base offsets of the segments replaced, oldest first; the cleaned one takes the first's name. */
+  bases: string[];
+  /** The cleaned segment is empty and not the log's first: the group goes without replacement. */
+  drop: boolean;
+}
+
+/**
+ * Replaces a group of segments in `dir` with the cleaned segment in `work` (named after the
+ * group's first). The plan is written to the cleaning dir first, once the cleaned files are
+ * durable; every step after it can be done again, so a crash part-way is finished by the next
+ * open (removeStaleCleaningDir) and the log never holds two segments for the same offsets.
+ */
+export function swapCleanedFiles(dir: string, work: string, bases: readonly bigint[], drop: boolean): void {
+  const plan: SwapPlan = { bases: bases.map(String), drop };
+  writeFileAtomic(path.join(work, SWAP_MARKER), JSON.stringify(plan));
+  completeSwap(dir, work);
+}
+
+/** Carries out a written swap plan, if any; returns whether there was one. */
+function completeSwap(dir: string, work: string): boolean {
+  const marker = path.join(work, SWAP_MARKER);
+  if (!fs.existsSync(marker)) return false;
+  let plan: SwapPlan;
+  try {
+    plan = JSON.parse(fs.readFileSync(marker, 'utf8')) as SwapPlan;
+    if (!Array.isArray(plan.bases) || plan.bases.length === 0 || !plan.bases.every((b) => /^\d{1,20}$/.test(b))) {
+      throw new Error('no base offsets');
+    }
+  } catch (e) {
+    throw new LogStorageError(marker, 0, `unreadable compaction swap plan: ${(e as Error).message}`);
+  }
+  const bases = plan.bases.map((b) => BigInt(b));
+  // The group's later segments go first: until the cleaned one is in place, the first still holds its own records.
+  for (const base of plan.drop ? bases : bases.slice(1)) {
+    for (const suffix of SEGMENT_SUFFIXES) fs.rmSync(path.join(dir, segmentFileName(base, suffix)), { force: true });
+  }
+  if (!plan.drop) {
+    // The log last: an index renamed over the old log's is rebuilt if a crash comes between.
+    for (const suffix of ['.index', '.timeindex', '.log']) {
+      const name = segmentFileName(bases[0], suffix);
+      if (fs.existsSync(path.join(work, name))) fs.renameSync(path.join(work, name), path.join(dir, name));
+    }
+  }
+  syncDir(dir);
+  fs.rmSync(marker, { force: true });
+  return true;
+}
+
+/**
+ * Finishes a swap a crash interrupted (its plan was written), then removes the cleaning dir; a
+ * pass that had not reached its swap leaves the log as it was.
+ */
 export function removeStaleCleaningDir(dir: string): void {
-  fs.rmSync(`${dir}${CLEANING_DIR_SUFFIX}`, { recursive: true, force: true });
+  const work = `${dir}${CLEANING_DIR_SUFFIX}`;
+  if (fs.existsSync(work)) completeSwap(dir, work);
+  fs.rmSync(work, { recursive: true, force: true });
 }
 
 export const cleaningDirFor = (dir: string): string =>

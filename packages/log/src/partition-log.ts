@@ -13,7 +13,7 @@ import {
   PARTITION_LEADER_EPOCH_OFFSET,
   RECORDS_COUNT_OFFSET,
 } from './batch.js';
-import { removeStaleCleaningDir } from './cleaner.js';
+import { removeStaleCleaningDir, swapCleanedFiles } from './cleaner.js';
 import { type LogConfig, logConfig } from './config.js';
 import { crc32c } from './crc.js';
 import { CORRUPT_MESSAGE, corruptMessage, MESSAGE_TOO_LARGE, offsetOutOfRange } from './errors.js';
@@ -490,23 +490,37 @@ export class PartitionLog extends EventEmitter {
   }
 
   /**
-   * Swaps in the cleaner's rewrite of non-active segment `old`, whose files (same names) are in
-   * `workDir`. The old indexes go first: a crash part-way leaves a .log without indexes, which
-   * the next open rebuilds. Views of the old file stay valid (the inode lives while mapped).
+   * Swaps in the cleaner's rewrite of `group`, consecutive non-active segments, as one segment
+   * (named after the group's first) whose files are in `workDir`; see swapCleanedFiles for how a
+   * crash part-way is finished. An empty rewrite replaces nothing unless it starts the log (the
+   * log start offset stays put). Views of the old files stay valid; their mappings go when released.
    */
-  swapInCleaned(old: LogSegment, workDir: string): void {
-    const i = this.segments.indexOf(old);
-    if (i < 0 || i === this.segments.length - 1) throw new Error('can only replace a non-active segment of this log');
-    old.retire();
-    fs.rmSync(old.index.path, { force: true });
-    fs.rmSync(old.timeIndex.path, { force: true });
-    for (const suffix of ['.log', '.index', '.timeindex']) {
-      const name = segmentFileName(old.baseOffset, suffix);
-      fs.renameSync(path.join(workDir, name), path.join(this.dir, name));
+  swapInCleaned(group: readonly LogSegment[], workDir: string): void {
+    const first = this.segments.indexOf(group[0]);
+    if (
+      first < 0 ||
+      first + group.length > this.segments.length - 1 ||
+      group.some((s, i) => this.segments[first + i] !== s)
+    ) {
+      throw new Error('can only replace consecutive non-active segments of this log');
     }
-    const seg = LogSegment.open(this.io, this.dir, old.baseOffset, this.config);
-    seg.scan(seg.lastIndexedPosition(), false, MAX_BATCH_BYTES);
-    this.segments[i] = seg;
+    const base = group[0].baseOffset;
+    const empty = fs.statSync(path.join(workDir, segmentFileName(base, '.log'))).size === 0;
+    const drop = empty && first > 0;
+    for (const s of group) s.retire();
+    swapCleanedFiles(
+      this.dir,
+      workDir,
+      group.map((s) => s.baseOffset),
+      drop,
+    );
+    const replacement: LogSegment[] = [];
+    if (!drop) {
+      const seg = LogSegment.open(this.io, this.dir, base, this.config);
+      seg.scan(seg.lastIndexedPosition(), false, MAX_BATCH_BYTES);
+      replacement.push(seg);
+    }
+    this.segments.splice(first, group.length, ...replacement);
   }
 
   /** Flushes, trims the active segment's preallocation and closes every file. */
