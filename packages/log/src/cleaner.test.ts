@@ -3,7 +3,7 @@ import path from 'node:path';
 import { RecordBatch } from '@sluice/protocol';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { cleanLog, dirtyRatio, groupSegmentsBySize } from './cleaner.js';
+import { cleanLog, dirtyRatio, groupSegmentsBySize, SLICE_BYTES } from './cleaner.js';
 import { LogManager } from './log-manager.js';
 import { PartitionLog } from './partition-log.js';
 import type { LogSegment } from './segment.js';
@@ -304,5 +304,37 @@ describe('compaction merges the segments it shrinks', () => {
     expect(got).toEqual(expected);
     expect(fs.existsSync(`${dir}.cleaning`)).toBe(false);
     again.close();
+  });
+});
+
+describe('cleaner slices', () => {
+  it(`handles at most SLICE_BYTES of records between yields, even inside one big batch`, async () => {
+    const dir = path.join(testRoot('clean-slices'), 'big-0');
+    const log = PartitionLog.open(dir, {
+      io: 'fd',
+      logger: quiet,
+      cleanupPolicy: 'compact',
+      minCleanableDirtyRatio: 0,
+      segmentBytes: 4 << 20,
+      maxMessageBytes: 2 << 20,
+    });
+    // One ~1 MiB batch of 5,000 records, every key written again later: all of it is looked up
+    // and dropped, and none of it may be one slice.
+    const records = (v: number) =>
+      Array.from({ length: 5000 }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.alloc(200, v) }));
+    log.append(makeBatch(records(1)));
+    log.append(makeBatch(records(2)));
+    log.roll();
+    log.append(makeBatch([{ key: Buffer.from('x'), value: Buffer.from('y') }]));
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 0);
+    const r = await cleanLog(log);
+    clearInterval(ticker);
+    expect(r?.recordsRemoved).toBe(5000);
+    expect(r!.longestSliceBytes).toBeGreaterThan(0);
+    expect(r!.longestSliceBytes).toBeLessThanOrEqual(SLICE_BYTES);
+    // The cleaner yielded many times: timers ran between its slices.
+    expect(ticks).toBeGreaterThan(10);
+    log.close();
   });
 });

@@ -25,7 +25,38 @@ export interface CleanResult {
   bytesBefore: number;
   bytesAfter: number;
   recordsRemoved: number;
+  /** Most record bytes handled between two yields to the event loop (see SLICE_BYTES). */
+  longestSliceBytes: number;
 }
+
+/**
+ * Record bytes (decoded, looked up, re-encoded) the cleaner handles before it yields to the event
+ * loop, so one slice of its work stays well under a millisecond and appends never queue behind
+ * it. A batch is cut into slices as its records are decoded; a rebuilt batch (the kept records of
+ * one that lost some) is one step, of at most a batch.
+ */
+export const SLICE_BYTES = 64 * 1024;
+
+/** Counts the record bytes of the current slice and ends it (yields) when it is full. */
+class SliceMeter {
+  private bytes = 0;
+  longest = 0;
+
+  /** Ends the slice first when `next` more bytes would overfill it. */
+  async reserve(next: number): Promise<void> {
+    if (this.bytes > 0 && this.bytes + next > SLICE_BYTES) await this.yield();
+    this.bytes += next;
+    if (this.bytes > this.longest) this.longest = this.bytes;
+  }
+
+  async yield(): Promise<void> {
+    this.bytes = 0;
+    await yieldToEventLoop();
+  }
+}
+
+/** What a record costs to decode and look up, in bytes (its key, value and a fixed overhead). */
+const recordBytes = (r: KafkaRecord): number => (r.key?.length ?? 0) + (r.value?.length ?? 0) + 16;
 
 const keyOf = (k: Buffer): string => k.toString('latin1');
 
@@ -71,15 +102,35 @@ function* batchesOfGroup(group: readonly LogSegment[]): Generator<Buffer> {
   for (const seg of group) yield* batchesOf(seg);
 }
 
-async function recordsOf(batch: RecordBatch): Promise<KafkaRecord[]> {
-  return (await batch.decompressedRecords()).toArray();
+/** The records of a batch, decoded lazily, the meter ending slices between them. */
+async function* recordsOf(batch: RecordBatch, meter: SliceMeter): AsyncGenerator<KafkaRecord> {
+  for (const r of await batch.decompressedRecords()) {
+    await meter.reserve(recordBytes(r));
+    yield r;
+  }
+}
+
+/**
+ * fsyncs files off the event loop (the thread pool's fdatasync): a cleaned segment can be as big
+ * as segment.bytes, and a synchronous fsync of it stalled every append for its duration.
+ */
+async function syncFiles(files: readonly string[]): Promise<void> {
+  for (const f of files) {
+    const h = await fs.promises.open(f, 'r+');
+    try {
+      await h.datasync();
+    } finally {
+      await h.close();
+    }
+  }
 }
 
 /**
  * One compaction pass over a log with cleanup.policy compact (or compact,delete): keeps the
  * latest record per key in the non-active segments, drops tombstones older than
- * delete.retention.ms, keeps offsets (gaps are fine) and control batches. Runs in slices:
- * it awaits the event loop between batches, so appends never wait behind it. Returns null when
+ * delete.retention.ms, keeps offsets (gaps are fine) and control batches. Runs in slices of at
+ * most SLICE_BYTES of records, yielding to the event loop between them, and fsyncs off the event
+ * loop, so appends never wait long behind it. Returns null when
  * the log is not due (policy, dirty ratio).
  */
 export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Promise<CleanResult | null> {
@@ -90,16 +141,16 @@ export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Pro
 
   // Pass 1: the latest offset of every key in the cleanable range.
   const latest = new Map<string, bigint>();
+  const meter = new SliceMeter();
   let endOffset = segments[0].baseOffset;
   let mapped = 0;
   for (const seg of segments) {
     for (const bytes of batchesOf(seg)) {
       const batch = new RecordBatch(bytes);
       if (batch.isControl) continue;
-      for (const r of await recordsOf(batch)) {
+      for await (const r of recordsOf(batch, meter)) {
         if (r.key !== null) latest.set(keyOf(r.key), r.offset);
       }
-      await yieldToEventLoop();
     }
     mapped++;
     endOffset = seg.nextOffset;
@@ -110,7 +161,13 @@ export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Pro
   const work = `${log.dir}${CLEANING_DIR_SUFFIX}`;
   fs.rmSync(work, { recursive: true, force: true });
   fs.mkdirSync(work);
-  const result: CleanResult = { segmentsCleaned: 0, bytesBefore: 0, bytesAfter: 0, recordsRemoved: 0 };
+  const result: CleanResult = {
+    segmentsCleaned: 0,
+    bytesBefore: 0,
+    bytesAfter: 0,
+    recordsRemoved: 0,
+    longestSliceBytes: 0,
+  };
   const tombstoneHorizon = nowMs - c.deleteRetentionMs;
   try {
     for (const group of groupSegmentsBySize(segments.slice(0, mapped), c.segmentBytes, c.segmentIndexBytes)) {
@@ -122,17 +179,25 @@ export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Pro
           out.append(bytes);
           continue;
         }
-        const records = await recordsOf(batch);
-        const kept = records.filter((r) => {
-          if (r.key === null) return true;
-          const last = latest.get(keyOf(r.key));
-          if (last !== undefined && last > r.offset) return false;
-          return !(r.value === null && batch.maxTimestamp < BigInt(tombstoneHorizon));
-        });
-        result.recordsRemoved += records.length - kept.length;
-        if (kept.length === records.length) out.append(bytes);
-        else if (kept.length > 0) out.append(await rebuild(batch, kept));
-        await yieldToEventLoop();
+        const kept: KafkaRecord[] = [];
+        let keptBytes = 0;
+        let count = 0;
+        for await (const r of recordsOf(batch, meter)) {
+          count++;
+          if (r.key !== null) {
+            const last = latest.get(keyOf(r.key));
+            if (last !== undefined && last > r.offset) continue;
+            if (r.value === null && batch.maxTimestamp < BigInt(tombstoneHorizon)) continue;
+          }
+          kept.push(r);
+          keptBytes += recordBytes(r);
+        }
+        result.recordsRemoved += count - kept.length;
+        if (kept.length === count) out.append(bytes);
+        else if (kept.length > 0) {
+          await meter.reserve(keptBytes);
+          out.append(await rebuild(batch, kept));
+        }
       }
       // The log may have changed while we worked (truncation, retention): then leave it be.
       const current = log.segmentList();
@@ -144,14 +209,21 @@ export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Pro
         break;
       }
       out.deactivate();
-      out.flush();
       out.close();
+      await syncFiles([out.log.path, out.index.path, out.timeIndex.path]);
+      await meter.yield();
+      // Checked again: the log may have changed during the fsync.
+      if (log.isClosed || group.some((seg, i) => !log.segmentList().includes(seg) || seg.size !== sizesAtStart[i])) {
+        out.delete();
+        break;
+      }
       result.bytesBefore += sizesAtStart.reduce((a, b) => a + b, 0);
       result.bytesAfter += out.size;
       log.swapInCleaned(group, work);
       result.segmentsCleaned += group.length;
     }
     if (result.segmentsCleaned === mapped) log.cleanerCheckpoint = endOffset;
+    result.longestSliceBytes = meter.longest;
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
