@@ -2,7 +2,7 @@
 // appends with the cleaner idle. An append is scheduled APPEND_EVERY_MS after the last one; its
 // latency is from when it was due to when it returned, so whatever holds the event loop (a cleaner slice, an
 // fsync, a GC the cleaner's garbage causes) shows as it would in a broker's Produce.
-// Run: npx tsx --conditions sluice-source packages/log/bench/cleaner-latency.ts
+// Run: npm run bench:cleaner -w @sluice/log
 // Environment: CLEAN_BENCH_MB (data to compact, default 64), CLEAN_BENCH_KEYS (distinct keys,
 // default 100000), CLEAN_BENCH_DIR (default os.tmpdir()), CLEAN_BENCH_RUNS (default 3; medians).
 import fs from 'node:fs';
