@@ -157,11 +157,14 @@ function isMain(): boolean {
   }
 }
 
-if (isMain()) {
+/** Runs the `sluice` command line on `argv` (process.argv's shape); bin/sluice.js calls this. */
+export function main(argv: readonly string[]): void {
   buildProgram(runBroker)
-    .parseAsync(process.argv)
+    .parseAsync([...argv])
     .catch((e: unknown) => {
       process.stderr.write(`sluice: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
       process.exit(1);
     });
 }
+
+if (isMain()) main(process.argv);
