@@ -176,7 +176,7 @@ const expected: Array<{ command: RegExp; check(r: Ran): void }> = [
 describe('the README quick start in a fresh clone', () => {
   it('has the examples this test knows, in this order', () => {
     expect(steps.map((s) => s.command)).toHaveLength(expected.length);
-    steps.forEach((s, i) => expect(s.command).toMatch(expected[i].command));
+    for (const [i, s] of steps.entries()) expect(s.command).toMatch(expected[i].command);
   });
 
   steps.forEach((step, i) => {
