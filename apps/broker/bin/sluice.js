@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 
 const cli = new URL('../dist/cli.js', import.meta.url);
 if (!existsSync(fileURLToPath(cli))) {
-  process.stderr.write(`sluice: ${fileURLToPath(cli)} is not built yet: run \`npm run build\` (or \`npm start\`) first\n`);
+  process.stderr.write(
+    `sluice: ${fileURLToPath(cli)} is not built yet: run \`npm run build\` (or \`npm start\`) first\n`,
+  );
   process.exit(1);
 }
 const { main } = await import(cli.href);
