@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { Consumer, topic } from '@sluice/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
 import { builtCli, startInProcess, tempDir } from './helpers.js';
@@ -115,6 +116,39 @@ describe('sluice client commands', () => {
       child.once('exit', resolve);
     });
     expect(unreachable).toBe(1);
+  });
+
+  it('describes a Stable group that has committed nothing with every assigned partition, lag "-"', async () => {
+    expect((await sluice(['topic', 'create', 'cli-d', '--partitions', '2'])).code).toBe(0);
+    expect((await sluice(['produce', 'cli-d', '--partition', '1'], 'a\nb\nc\n')).code).toBe(0);
+    let assigned!: () => void;
+    const isAssigned = new Promise<void>((resolve) => {
+      assigned = resolve;
+    });
+    const member = new Consumer(
+      { brokers: [broker.bootstrap] },
+      { groupId: 'cli-dg', autoCommit: false, onRebalance: { assigned: () => assigned() } },
+    );
+    const reading = (async () => {
+      for await (const _ of member.records(topic('cli-d'))) {
+        // Reads without committing.
+      }
+    })();
+    try {
+      await isAssigned;
+      const memberId = member.groupMetadata()?.memberId as string;
+      const described = await sluice(['group', 'describe', 'cli-dg']);
+      expect(described.code).toBe(0);
+      expect(described.stdout).toMatch(/is Stable with 1 member/);
+      const rows = described.stdout.split('\n').filter((l) => l.startsWith('cli-d '));
+      expect(rows.map((r) => r.split(/\s+/))).toEqual([
+        ['cli-d', '0', '-', '0', '-', memberId],
+        ['cli-d', '1', '-', '3', '-', memberId],
+      ]);
+    } finally {
+      await member.close();
+      await reading;
+    }
   });
 
   it('exits 2 on every usage error, before connecting', async () => {

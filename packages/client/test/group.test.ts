@@ -57,6 +57,45 @@ describe('consumer groups', () => {
     await admin.close();
   });
 
+  it('commits what it read on the auto-commit interval while no new records arrive', async () => {
+    const name = uniqueTopic('idle');
+    const admin = new Admin({ brokers: [broker.bootstrap] });
+    await admin.createTopics([{ name, numPartitions: 1 }]);
+    const t = topic(name, { key: serde.string(), value: serde.int32() });
+    const groupId = uniqueTopic('g');
+    let assigned!: () => void;
+    const isAssigned = new Promise<void>((resolve) => {
+      assigned = resolve;
+    });
+    const c = new Consumer(
+      { brokers: [broker.bootstrap] },
+      { groupId, autoOffsetReset: 'earliest', autoCommitIntervalMs: 2000, onRebalance: { assigned: () => assigned() } },
+    );
+    let read = 0;
+    const reading = (async () => {
+      for await (const _ of c.records(t)) read++;
+    })();
+    try {
+      // The records arrive well within one commit interval of the consumer's first poll, and then
+      // nothing more: only a commit made while the consumer waits can store them.
+      await isAssigned;
+      const p = new Producer({ brokers: [broker.bootstrap] });
+      await Promise.all(Array.from({ length: 30 }, (_, n) => p.send(t, { key: `k${n}`, value: n })));
+      await p.close();
+      const deadline = Date.now() + 15_000;
+      let committed = -1n;
+      while (Date.now() < deadline && committed !== 30n) {
+        await new Promise((res) => setTimeout(res, 100));
+        committed = (await admin.fetchGroupOffsets(groupId))[0]?.offset ?? -1n;
+      }
+      expect({ read, committed }).toEqual({ read: 30, committed: 30n });
+    } finally {
+      await c.close();
+      await reading;
+      await admin.close();
+    }
+  });
+
   it.each([
     'range',
     'roundrobin',

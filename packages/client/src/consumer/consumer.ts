@@ -216,7 +216,11 @@ export class Consumer {
         this.lastAutoCommit = Date.now();
         this.commit().catch(() => {});
       }
-      const chunk = await this.fetcher.next();
+      // With auto-commit, wait for records no longer than until the next commit is due: an idle
+      // consumer still commits what the application has read (as Java's poll() loop does).
+      const chunk = await this.fetcher.next(
+        this.autoCommit ? Math.max(0, this.lastAutoCommit + this.autoCommitIntervalMs - Date.now()) : undefined,
+      );
       if (chunk === null) return null;
       if (chunk === undefined) continue;
       const st = this.fetcher.states.get(tpKey(chunk.topic, chunk.partition));
