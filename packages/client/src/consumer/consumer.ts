@@ -286,19 +286,21 @@ export class Consumer {
           await this.undeserializable(r);
           continue;
         }
-        try {
-          yield r as ConsumerRecord<K, V>;
-        } finally {
-          // Also on break: a record the loop has seen counts as consumed (as poll() in Kafka's clients),
-          // unless the loop moved the partition meanwhile (seek, revoke).
-          if (st.generation === generation) this.advance(r);
-        }
+        // A record counts as consumed once it is handed out (as after poll() in Kafka's clients), before
+        // the loop body runs: a commit while the body works (close(), the application's own) covers it.
+        // Moving the position after the body instead lost the last record of a body busy during close().
+        st.position = r.offset + 1n;
+        yield r as ConsumerRecord<K, V>;
         if (this.closed) return;
       }
     }
   }
 
-  /** Calls `handler` with each fetched batch of typed records until close(); positions advance when it returns. */
+  /**
+   * Calls `handler` with each fetched batch of typed records until close(). A batch counts as consumed
+   * once handed to the handler (a commit meanwhile covers it) unless the handler throws: then the
+   * position goes back to the batch's first record and run() rejects.
+   */
   async run<K, V>(
     topic: Topic<K, V>,
     handler: (records: ConsumerRecord<K, V>[], ctx: BatchContext) => Promise<void> | void,
@@ -318,9 +320,15 @@ export class Consumer {
         const records = batch.slice(from, i) as ConsumerRecord<K, V>[];
         from = i + 1;
         if (records.length > 0) {
-          await handler(records, ctx);
           if (st === undefined || st.generation !== generation) break;
           this.advance(records[records.length - 1]);
+          try {
+            await handler(records, ctx);
+          } catch (err) {
+            if (st.generation === generation) st.position = records[0].offset;
+            throw err;
+          }
+          if (st.generation !== generation) break;
         }
         if (failed instanceof DeserializationError) {
           if (st === undefined || st.generation !== generation) break;
