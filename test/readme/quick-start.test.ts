@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ReadmeStep, readmeSteps } from './readme-steps.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+// The repository cloned: this one, or SLUICE_README_REPO (to show the test failing on an older commit).
+const ROOT = process.env.SLUICE_README_REPO ?? fileURLToPath(new URL('../../', import.meta.url));
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const QUICK_START = 'npm install && npm start';
 
