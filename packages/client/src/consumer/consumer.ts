@@ -269,7 +269,7 @@ export class Consumer {
     this.advance(err);
   }
 
-  /** Typed records one at a time; a record counts as consumed once the loop has it (its body ran or broke out). */
+  /** Typed records one at a time; a record counts as consumed (for commits) once handed to the loop. */
   async *records<K, V>(topic: Topic<K, V>): AsyncGenerator<ConsumerRecord<K, V>> {
     await this.start(topic as Topic<unknown, unknown>);
     for (;;) {
@@ -317,7 +317,8 @@ export class Consumer {
       for (let i = 0; i <= batch.length; i++) {
         const failed = batch[i];
         if (i < batch.length && !(failed instanceof DeserializationError)) continue;
-        const records = batch.slice(from, i) as ConsumerRecord<K, V>[];
+        // The whole chunk as it is when every record deserialized (the common case: no copy).
+        const records = (from === 0 && i === batch.length ? batch : batch.slice(from, i)) as ConsumerRecord<K, V>[];
         from = i + 1;
         if (records.length > 0) {
           if (st === undefined || st.generation !== generation) break;
