@@ -31,20 +31,18 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
+/** `sluice --version`: @sluice/broker's version, read from its package.json (dist/ and src/ both sit beside it). */
+export function versionText(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  // 0.0.0 is the version of a package that was never released (see "Packages" in the README).
+  return pkg.version === '0.0.0' ? '0.0.0 (unreleased: built from a clone of the repository)' : pkg.version;
 }
 
 /** The command tree; `onBroker` receives the parsed `sluice broker` options. */
 export function buildProgram(onBroker: (opts: BrokerCommandOptions) => Promise<void>): Command {
   const program = new Command('sluice')
     .description('Sluice: a Kafka-compatible streaming platform')
-    .version(packageVersion())
+    .version(versionText())
     .showHelpAfterError()
     // Usage errors exit 2, as the client commands document; help and --version exit 0. Set before
     // any subcommand is added, so they inherit it.
@@ -157,11 +155,14 @@ function isMain(): boolean {
   }
 }
 
-if (isMain()) {
+/** Runs the `sluice` command line on `argv` (process.argv's shape); bin/sluice.js calls this. */
+export function main(argv: readonly string[]): void {
   buildProgram(runBroker)
-    .parseAsync(process.argv)
+    .parseAsync([...argv])
     .catch((e: unknown) => {
       process.stderr.write(`sluice: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
       process.exit(1);
     });
 }
+
+if (isMain()) main(process.argv);

@@ -225,19 +225,18 @@ export class Admin {
     return partitions.map((tp) => ({ ...tp, offset: m.get(tpKey(tp.topic, tp.partition)) ?? -1n }));
   }
 
+  /** The group's coordinator, without retries of its own: every caller runs it inside this.retry(). */
   private async coordinator(groupId: string): Promise<Connection> {
-    return this.retry(async () => {
-      const conn = await this.any();
-      const req = defaultFindCoordinatorRequest();
-      const v = conn.version(FindCoordinatorApi);
-      if (v >= 4) req.coordinatorKeys = [groupId];
-      else req.key = groupId;
-      const res = await conn.request(FindCoordinatorApi, req);
-      const c = v >= 4 ? res.coordinators[0] : res;
-      if (c === undefined) throw new KafkaError(ERROR_CODES.COORDINATOR_NOT_AVAILABLE);
-      throwIfError(c.errorCode, `FindCoordinator ${groupId}`);
-      return this.ctx.pool.get({ host: c.host, port: c.port });
-    });
+    const conn = await this.any();
+    const req = defaultFindCoordinatorRequest();
+    const v = conn.version(FindCoordinatorApi);
+    if (v >= 4) req.coordinatorKeys = [groupId];
+    else req.key = groupId;
+    const res = await conn.request(FindCoordinatorApi, req);
+    const c = v >= 4 ? res.coordinators[0] : res;
+    if (c === undefined) throw new KafkaError(ERROR_CODES.COORDINATOR_NOT_AVAILABLE);
+    throwIfError(c.errorCode, `FindCoordinator ${groupId}`);
+    return this.ctx.pool.get({ host: c.host, port: c.port });
   }
 
   /** Groups known to any broker. */

@@ -16,6 +16,8 @@ export {
   Consumer,
   type ConsumerOptions,
   type ConsumerRecord,
+  DeserializationError,
+  type DeserializationErrorPolicy,
   type RebalanceListener,
 } from './consumer/consumer.js';
 export { EARLIEST, LATEST, type TopicPartition } from './consumer/offsets.js';

@@ -1,3 +1,4 @@
+import { Admin, type ClientOptions, ConnectionError } from '@sluice/client';
 import { type Command, InvalidArgumentError } from 'commander';
 
 /** Exit codes scripts can rely on. */
@@ -13,9 +14,73 @@ export interface ClientFlags {
   bootstrapServer: string;
 }
 
+/** A wrong combination of options found after parsing: exits 2, as commander's own usage errors. */
+export class UsageError extends Error {}
+
+/** The command failed for a reason the message says in full (no code or stack to add). */
+export class CommandError extends Error {}
+
+/** `host:port[,host:port…]` with ports 1..65535; anything else is a usage error. */
+export function parseBootstrap(value: string): string {
+  const entries = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (entries.length === 0) throw new InvalidArgumentError('expected host:port[,host:port…], e.g. 127.0.0.1:9092');
+  for (const e of entries) {
+    const m = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(e);
+    if (m === null) throw new InvalidArgumentError(`expected host:port, got '${e}' (e.g. 127.0.0.1:9092)`);
+    const port = Number(m[2]);
+    if (port < 1 || port > 65535) throw new InvalidArgumentError(`port ${m[2]} of '${e}' is not in 1..65535`);
+  }
+  return value;
+}
+
 /** Adds `--bootstrap-server` (Kafka's tools' name for it) to a client command. */
 export function withBootstrap(cmd: Command): Command {
-  return cmd.option('-b, --bootstrap-server <host:port,...>', 'brokers to bootstrap from', DEFAULT_BOOTSTRAP);
+  return cmd.option(
+    '-b, --bootstrap-server <host:port,...>',
+    'brokers to bootstrap from',
+    parseBootstrap,
+    DEFAULT_BOOTSTRAP,
+  );
+}
+
+/** Client options of every command: a short connect timeout, so an unreachable cluster fails in seconds. */
+export function clientOptions(flags: ClientFlags): ClientOptions {
+  return { brokers: brokersOf(flags), clientId: 'sluice-cli', connectTimeoutMs: 5000 };
+}
+
+/**
+ * Opens an admin client after one request to a bootstrap broker, so that an unreachable cluster is
+ * reported at once instead of after the retries of whatever the command does first.
+ */
+export async function connectAdmin(flags: ClientFlags): Promise<Admin> {
+  const admin = new Admin(clientOptions(flags));
+  try {
+    await admin.describeCluster();
+    return admin;
+  } catch (err) {
+    await admin.close();
+    throw err;
+  }
+}
+
+export async function withAdmin<T>(flags: ClientFlags, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = await connectAdmin(flags);
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.close();
+  }
+}
+
+/** Fails with Kafka's wording when any of `names` is not a topic of the cluster (one Metadata request). */
+export async function requireTopics(admin: Admin, names: readonly string[]): Promise<void> {
+  const known = new Set(await admin.listTopics({ includeInternal: true }));
+  const missing = names.filter((n) => !known.has(n));
+  if (missing.length === 1) throw new CommandError(`topic '${missing[0]}' does not exist`);
+  if (missing.length > 1) throw new CommandError(`topics ${missing.map((n) => `'${n}'`).join(', ')} do not exist`);
 }
 
 export function brokersOf(flags: ClientFlags): string[] {
@@ -49,13 +114,19 @@ export async function runAction(action: () => Promise<void>): Promise<void> {
   try {
     await action();
   } catch (err) {
-    process.stderr.write(`sluice: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = EXIT_FAILED;
+    process.stderr.write(`sluice: ${describeError(err)}\n`);
+    process.exitCode = err instanceof UsageError ? EXIT_USAGE : EXIT_FAILED;
   }
 }
 
-/** A progress line on stderr, at most once a second, only when stderr is a terminal. */
-export function progress(label: string): { tick(n: number): void; done(n: number): void } {
+function describeError(err: unknown): string {
+  if (err instanceof UsageError) return `${err.message} (see --help)`;
+  if (err instanceof ConnectionError) return `cannot reach the cluster: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A progress line on stderr, at most once a second, only when stderr is a terminal; then a summary line. */
+export function progress(label: string): { tick(n: number): void; done(summary: string): void } {
   const tty = process.stderr.isTTY === true;
   let last = 0;
   return {
@@ -65,8 +136,9 @@ export function progress(label: string): { tick(n: number): void; done(n: number
       last = now;
       process.stderr.write(`\r${label}: ${n}`);
     },
-    done(n) {
-      if (tty) process.stderr.write(`\r${label}: ${n}\n`);
+    done(summary) {
+      // Over the progress line (erased to its end) on a terminal; one line of its own otherwise.
+      process.stderr.write(`${tty && last > 0 ? '\r\x1b[K' : ''}${summary}\n`);
     },
   };
 }

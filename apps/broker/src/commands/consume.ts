@@ -1,6 +1,14 @@
 import { Consumer, type ConsumerRecord, topic } from '@sluice/client';
 import { type Command, InvalidArgumentError } from 'commander';
-import { brokersOf, type ClientFlags, parseCount, runAction, withBootstrap } from './common.js';
+import {
+  type ClientFlags,
+  clientOptions,
+  parseCount,
+  requireTopics,
+  runAction,
+  withAdmin,
+  withBootstrap,
+} from './common.js';
 
 interface ConsumeFlags extends ClientFlags {
   group?: string;
@@ -75,6 +83,8 @@ export function registerConsumeCommand(program: Command): void {
     .option('-f, --format <format>', 'value, json, or a template such as "%p:%o %k=%v"', parseFormat, 'value')
     .action((name: string, flags: ConsumeFlags) =>
       runAction(async () => {
+        // A topic that does not exist is an error at once (as kcat), not an empty wait.
+        await withAdmin(flags, (admin) => requireTopics(admin, [name]));
         // --timeout-ms counts idle time once there is something to read: in a group, from the first
         // assignment (joining takes group.initial.rebalance.delay.ms and more).
         let assigned!: () => void;
@@ -82,14 +92,11 @@ export function registerConsumeCommand(program: Command): void {
           assigned = resolve;
         });
         if (flags.group === undefined) assigned();
-        const consumer = new Consumer(
-          { brokers: brokersOf(flags), clientId: 'sluice-cli' },
-          {
-            ...(flags.group !== undefined ? { groupId: flags.group } : {}),
-            autoOffsetReset: flags.fromBeginning ? 'earliest' : 'latest',
-            onRebalance: { assigned: () => assigned() },
-          },
-        );
+        const consumer = new Consumer(clientOptions(flags), {
+          ...(flags.group !== undefined ? { groupId: flags.group } : {}),
+          autoOffsetReset: flags.fromBeginning ? 'earliest' : 'latest',
+          onRebalance: { assigned: () => assigned() },
+        });
         const stop = () => void consumer.close();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);

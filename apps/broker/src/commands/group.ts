@@ -1,6 +1,16 @@
-import { Admin, Consumer, type TopicPartition } from '@sluice/client';
+import { Consumer, type TopicPartition } from '@sluice/client';
 import { type Command, InvalidArgumentError } from 'commander';
-import { brokersOf, type ClientFlags, parseSigned, runAction, withBootstrap } from './common.js';
+import {
+  type ClientFlags,
+  CommandError,
+  clientOptions,
+  parseSigned,
+  requireTopics,
+  runAction,
+  UsageError,
+  withAdmin,
+  withBootstrap,
+} from './common.js';
 
 interface ResetFlags extends ClientFlags {
   topic: string;
@@ -11,13 +21,12 @@ interface ResetFlags extends ClientFlags {
   execute?: boolean;
 }
 
-async function withAdmin<T>(flags: ClientFlags, fn: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = new Admin({ brokers: brokersOf(flags), clientId: 'sluice-cli' });
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.close();
+/** An ISO-8601 date and time (`2026-01-01T00:00:00Z`); anything Date.parse rejects is a usage error. */
+function parseDatetime(value: string): string {
+  if (Number.isNaN(Date.parse(value))) {
+    throw new InvalidArgumentError(`not a date and time: '${value}' (e.g. 2026-01-01T00:00:00Z)`);
   }
+  return value;
 }
 
 function table(rows: string[][]): string {
@@ -52,22 +61,42 @@ export function registerGroupCommands(program: Command): void {
       runAction(() =>
         withAdmin(flags, async (admin) => {
           const desc = await admin.describeGroup(groupId);
-          const committed = await admin.fetchGroupOffsets(groupId);
-          const ends = await admin.listOffsets(committed, 'latest');
+          // A group the coordinator does not know is answered as Dead (Kafka's tool words it so).
+          if (desc.state === 'Dead') throw new CommandError(`Consumer group '${groupId}' does not exist.`);
+          const committed = new Map(
+            (await admin.fetchGroupOffsets(groupId)).map((c) => [`${c.topic}\u0000${c.partition}`, c.offset]),
+          );
+          // Every partition with a commit or an owner: an assigned partition nothing was committed
+          // for yet shows '-', as in kafka-consumer-groups.sh.
           const owner = new Map<string, string>();
-          for (const m of desc.members)
-            for (const tp of m.assignment) owner.set(`${tp.topic}/${tp.partition}`, m.memberId);
+          const partitions = new Map<string, TopicPartition>();
+          for (const m of desc.members) {
+            for (const tp of m.assignment) {
+              owner.set(`${tp.topic}\u0000${tp.partition}`, m.memberId);
+              partitions.set(`${tp.topic}\u0000${tp.partition}`, tp);
+            }
+          }
+          for (const key of committed.keys()) {
+            const [topic, partition] = key.split('\u0000');
+            partitions.set(key, { topic, partition: Number(partition) });
+          }
+          const tps = [...partitions.values()].sort((a, b) =>
+            a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1,
+          );
+          const ends = tps.length > 0 ? await admin.listOffsets(tps, 'latest') : [];
           process.stdout.write(`Group ${groupId} is ${desc.state} with ${desc.members.length} member(s).\n\n`);
           const rows = [['TOPIC', 'PARTITION', 'CURRENT-OFFSET', 'LOG-END-OFFSET', 'LAG', 'CONSUMER-ID']];
-          committed.forEach((c, i) => {
+          tps.forEach((tp, i) => {
+            const key = `${tp.topic}\u0000${tp.partition}`;
+            const offset = committed.get(key);
             const end = ends[i].offset;
             rows.push([
-              c.topic,
-              String(c.partition),
-              c.offset.toString(),
-              end.toString(),
-              c.offset >= 0n && end >= 0n ? (end - c.offset).toString() : '-',
-              owner.get(`${c.topic}/${c.partition}`) ?? '-',
+              tp.topic,
+              String(tp.partition),
+              offset === undefined ? '-' : offset.toString(),
+              end >= 0n ? end.toString() : '-',
+              offset !== undefined && end >= 0n ? (end - offset).toString() : '-',
+              owner.get(key) ?? '-',
             ]);
           });
           process.stdout.write(`${table(rows)}\n`);
@@ -84,7 +113,11 @@ export function registerGroupCommands(program: Command): void {
     .option('--to-earliest', 'to the earliest offset')
     .option('--to-latest', 'to the latest offset')
     .option('--to-offset <n>', 'to this offset', parseSigned)
-    .option('--to-datetime <iso>', 'to the first offset at or after this time (e.g. 2026-01-01T00:00:00Z)')
+    .option(
+      '--to-datetime <iso>',
+      'to the first offset at or after this time (e.g. 2026-01-01T00:00:00Z)',
+      parseDatetime,
+    )
     .option('--execute', 'commit the new offsets (without it, only print them)')
     .action((groupId: string, flags: ResetFlags) =>
       runAction(async () => {
@@ -92,22 +125,19 @@ export function registerGroupCommands(program: Command): void {
           Boolean,
         );
         if (targets.length !== 1) {
-          throw new InvalidArgumentError('give exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime');
+          throw new UsageError('give exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime');
         }
         const offsets = await withAdmin(flags, async (admin) => {
+          await requireTopics(admin, [flags.topic]);
           const desc = await admin.describeGroup(groupId);
           if (desc.members.length > 0) {
-            throw new Error(`group ${groupId} has ${desc.members.length} active member(s); stop them first`);
+            throw new CommandError(`group ${groupId} has ${desc.members.length} active member(s); stop them first`);
           }
           const [info] = await admin.describeTopics([flags.topic]);
           const tps: TopicPartition[] = info.partitions.map((p) => ({ topic: flags.topic, partition: p.partition }));
           if (flags.toOffset !== undefined) return tps.map((tp) => ({ ...tp, offset: BigInt(flags.toOffset!) }));
           let spec: 'earliest' | 'latest' | number = flags.toEarliest ? 'earliest' : 'latest';
-          if (flags.toDatetime !== undefined) {
-            const ms = Date.parse(flags.toDatetime);
-            if (Number.isNaN(ms)) throw new InvalidArgumentError(`not a date and time: ${flags.toDatetime}`);
-            spec = ms;
-          }
+          if (flags.toDatetime !== undefined) spec = Date.parse(flags.toDatetime);
           const found = await admin.listOffsets(tps, spec);
           // No record at or after the time: the log end, as Kafka's tool does.
           if (typeof spec === 'number') {
@@ -123,10 +153,7 @@ export function registerGroupCommands(program: Command): void {
           process.stdout.write('Dry run: nothing was committed (add --execute).\n');
           return;
         }
-        const consumer = new Consumer(
-          { brokers: brokersOf(flags), clientId: 'sluice-cli' },
-          { groupId, autoCommit: false },
-        );
+        const consumer = new Consumer(clientOptions(flags), { groupId, autoCommit: false });
         try {
           await consumer.commitOffsets(offsets);
         } finally {

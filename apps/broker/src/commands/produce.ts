@@ -2,12 +2,13 @@ import { createInterface } from 'node:readline';
 import { type Compression, Producer, topic } from '@sluice/client';
 import { type Command, InvalidArgumentError } from 'commander';
 import {
-  brokersOf,
   type ClientFlags,
+  clientOptions,
   collectKeyValue,
   parseCount,
   progress,
   runAction,
+  withAdmin,
   withBootstrap,
 } from './common.js';
 
@@ -44,10 +45,12 @@ export function registerProduceCommand(program: Command): void {
     .option('-z, --compression <codec>', 'none, gzip, snappy, lz4 or zstd', parseCompression, 'none')
     .action((name: string, flags: ProduceFlags) =>
       runAction(async () => {
-        const producer = new Producer(
-          { brokers: brokersOf(flags), clientId: 'sluice-cli' },
-          { acks: flags.acks === 'all' ? 'all' : (Number(flags.acks) as 0 | 1 | -1), compression: flags.compression },
-        );
+        // An unreachable cluster is reported before reading any input (the topic may be auto-created).
+        await withAdmin(flags, async () => {});
+        const producer = new Producer(clientOptions(flags), {
+          acks: flags.acks === 'all' ? 'all' : (Number(flags.acks) as 0 | 1 | -1),
+          compression: flags.compression,
+        });
         const target = topic(name);
         const headers = Object.keys(flags.header).length > 0 ? flags.header : undefined;
         const shown = progress(`produced to ${name}`);
@@ -93,7 +96,7 @@ export function registerProduceCommand(program: Command): void {
           await producer.close();
         }
         if (failure !== undefined) throw failure;
-        shown.done(sent);
+        shown.done(`sent ${sent} record${sent === 1 ? '' : 's'} to ${name}`);
       }),
     );
 }

@@ -1,6 +1,14 @@
-import { Admin, ConfigOp, ConfigResource } from '@sluice/client';
+import { ConfigOp, ConfigResource } from '@sluice/client';
 import type { Command } from 'commander';
-import { brokersOf, type ClientFlags, collectKeyValue, parseCount, runAction, withBootstrap } from './common.js';
+import {
+  type ClientFlags,
+  collectKeyValue,
+  parseCount,
+  requireTopics,
+  runAction,
+  withAdmin,
+  withBootstrap,
+} from './common.js';
 
 interface CreateFlags extends ClientFlags {
   partitions?: number;
@@ -12,15 +20,6 @@ interface AlterFlags extends ClientFlags {
   set: Record<string, string>;
   delete: string[];
   partitions?: number;
-}
-
-async function withAdmin(flags: ClientFlags, fn: (admin: Admin) => Promise<void>): Promise<void> {
-  const admin = new Admin({ brokers: brokersOf(flags), clientId: 'sluice-cli' });
-  try {
-    await fn(admin);
-  } finally {
-    await admin.close();
-  }
 }
 
 /** `sluice topic create|list|describe|alter|delete`. */
@@ -62,6 +61,7 @@ export function registerTopicCommands(program: Command): void {
     (names: string[], flags: ClientFlags) =>
       runAction(() =>
         withAdmin(flags, async (admin) => {
+          await requireTopics(admin, names);
           for (const info of await admin.describeTopics(names)) {
             const configs = await admin.describeConfigs(ConfigResource.TOPIC, info.name);
             const overrides = configs.filter((c) => !c.isDefault && c.source === 1);
@@ -92,6 +92,7 @@ export function registerTopicCommands(program: Command): void {
     .action((name: string, flags: AlterFlags) =>
       runAction(() =>
         withAdmin(flags, async (admin) => {
+          await requireTopics(admin, [name]);
           const ops = [
             ...Object.entries(flags.set).map(([n, value]) => ({ name: n, op: ConfigOp.SET, value })),
             ...flags.delete.map((n) => ({ name: n, op: ConfigOp.DELETE, value: null })),
@@ -107,6 +108,7 @@ export function registerTopicCommands(program: Command): void {
     (names: string[], flags: ClientFlags) =>
       runAction(() =>
         withAdmin(flags, async (admin) => {
+          await requireTopics(admin, names);
           await admin.deleteTopics(names);
           process.stdout.write(`Deleted ${names.join(', ')}.\n`);
         }),

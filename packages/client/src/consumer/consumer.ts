@@ -2,12 +2,21 @@ import { type ClientContext, type ClientOptions, createContext } from '../client
 import { ClientClosedError } from '../errors.js';
 import type { Topic } from '../serde.js';
 import { ASSIGNORS, type Assignor } from './assignors.js';
-import { type ConsumerRecord, decodeChunk } from './decode.js';
+import { type ConsumerRecord, DeserializationError, decodeChunk } from './decode.js';
 import { Fetcher } from './fetcher.js';
 import { GroupMember } from './group.js';
 import { EARLIEST, LATEST, type TopicPartition, tpKey } from './offsets.js';
 
-export type { ConsumerRecord } from './decode.js';
+export { type ConsumerRecord, DeserializationError } from './decode.js';
+
+/**
+ * What the consumer does with a record whose key or value does not deserialize: 'throw' (the
+ * default) ends `records()`/`run()` with a DeserializationError and leaves the position at that
+ * record, so iterating again meets it again (seek past it to go on, as with Java's
+ * RecordDeserializationException); 'skip' passes over it; a function gets the error (which carries
+ * the raw record) and the consumer passes over the record once it returns.
+ */
+export type DeserializationErrorPolicy = 'throw' | 'skip' | ((err: DeserializationError) => void | Promise<void>);
 
 export interface RebalanceListener {
   /** After a rebalance added partitions (their positions are set). */
@@ -40,6 +49,8 @@ export interface ConsumerOptions {
   /** Fetched, undelivered bytes held at most. Default 64 MiB. */
   maxPrefetchBytes?: number;
   onRebalance?: RebalanceListener;
+  /** A record whose key or value does not deserialize: 'throw' (default), 'skip' or a handler. */
+  onDeserializationError?: DeserializationErrorPolicy;
 }
 
 export interface AssignedPartition {
@@ -208,7 +219,7 @@ export class Consumer {
    * The next records (one fetched partition chunk), decoded; joins/rejoins the group and
    * auto-commits as needed. Null once closed.
    */
-  private async poll(): Promise<ConsumerRecord<unknown, unknown>[] | null> {
+  private async poll(): Promise<Array<ConsumerRecord<unknown, unknown> | DeserializationError> | null> {
     for (;;) {
       if (this.closed) return null;
       if (this.member !== null && !this.manual) await this.member.rejoinIfNeeded([...this.topics.keys()]);
@@ -216,7 +227,11 @@ export class Consumer {
         this.lastAutoCommit = Date.now();
         this.commit().catch(() => {});
       }
-      const chunk = await this.fetcher.next();
+      // With auto-commit, wait for records no longer than until the next commit is due: an idle
+      // consumer still commits what the application has read (as Java's poll() loop does).
+      const chunk = await this.fetcher.next(
+        this.autoCommit ? Math.max(0, this.lastAutoCommit + this.autoCommitIntervalMs - Date.now()) : undefined,
+      );
       if (chunk === null) return null;
       if (chunk === undefined) continue;
       const st = this.fetcher.states.get(tpKey(chunk.topic, chunk.partition));
@@ -235,12 +250,26 @@ export class Consumer {
     }
   }
 
-  private advance(r: ConsumerRecord<unknown, unknown>): void {
+  private advance(r: { topic: string; partition: number; offset: bigint }): void {
     const st = this.fetcher.states.get(tpKey(r.topic, r.partition));
     if (st !== undefined && r.offset >= st.position) st.position = r.offset + 1n;
   }
 
-  /** Typed records one at a time; a record counts as consumed once the loop has it (its body ran or broke out). */
+  /** Applies onDeserializationError to a record that did not deserialize (in its place among the records). */
+  private async undeserializable(err: DeserializationError): Promise<void> {
+    const policy = this.o.onDeserializationError ?? 'throw';
+    if (policy === 'throw') {
+      // Fetch again from this record: the next iteration meets it again unless the application seeks.
+      if (this.fetcher.states.has(tpKey(err.topic, err.partition))) {
+        this.fetcher.seek({ topic: err.topic, partition: err.partition }, err.offset);
+      }
+      throw err;
+    }
+    if (policy !== 'skip') await policy(err);
+    this.advance(err);
+  }
+
+  /** Typed records one at a time; a record counts as consumed (for commits) once handed to the loop. */
   async *records<K, V>(topic: Topic<K, V>): AsyncGenerator<ConsumerRecord<K, V>> {
     await this.start(topic as Topic<unknown, unknown>);
     for (;;) {
@@ -253,19 +282,25 @@ export class Consumer {
       for (const r of batch) {
         if (st.generation !== generation || this.fetcher.states.get(tpKey(r.topic, r.partition)) !== st) break;
         if (r.offset < st.position) continue;
-        try {
-          yield r as ConsumerRecord<K, V>;
-        } finally {
-          // Also on break: a record the loop has seen counts as consumed (as poll() in Kafka's clients),
-          // unless the loop moved the partition meanwhile (seek, revoke).
-          if (st.generation === generation) this.advance(r);
+        if (r instanceof DeserializationError) {
+          await this.undeserializable(r);
+          continue;
         }
+        // A record counts as consumed once it is handed out (as after poll() in Kafka's clients), before
+        // the loop body runs: a commit while the body works (close(), the application's own) covers it.
+        // Moving the position after the body instead lost the last record of a body busy during close().
+        st.position = r.offset + 1n;
+        yield r as ConsumerRecord<K, V>;
         if (this.closed) return;
       }
     }
   }
 
-  /** Calls `handler` with each fetched batch of typed records until close(); positions advance when it returns. */
+  /**
+   * Calls `handler` with each fetched batch of typed records until close(). A batch counts as consumed
+   * once handed to the handler (a commit meanwhile covers it) unless the handler throws: then the
+   * position goes back to the batch's first record and run() rejects.
+   */
   async run<K, V>(
     topic: Topic<K, V>,
     handler: (records: ConsumerRecord<K, V>[], ctx: BatchContext) => Promise<void> | void,
@@ -275,11 +310,32 @@ export class Consumer {
     for (;;) {
       const batch = await this.poll();
       if (batch === null) return;
-      const last = batch[batch.length - 1];
-      const st = this.fetcher.states.get(tpKey(last.topic, last.partition));
+      const st = this.fetcher.states.get(tpKey(batch[0].topic, batch[0].partition));
       const generation = st?.generation;
-      await handler(batch as ConsumerRecord<K, V>[], ctx);
-      if (st !== undefined && st.generation === generation) this.advance(last);
+      // The records between undeserializable ones go to the handler in order, each run on its own.
+      let from = 0;
+      for (let i = 0; i <= batch.length; i++) {
+        const failed = batch[i];
+        if (i < batch.length && !(failed instanceof DeserializationError)) continue;
+        // The whole chunk as it is when every record deserialized (the common case: no copy).
+        const records = (from === 0 && i === batch.length ? batch : batch.slice(from, i)) as ConsumerRecord<K, V>[];
+        from = i + 1;
+        if (records.length > 0) {
+          if (st === undefined || st.generation !== generation) break;
+          this.advance(records[records.length - 1]);
+          try {
+            await handler(records, ctx);
+          } catch (err) {
+            if (st.generation === generation) st.position = records[0].offset;
+            throw err;
+          }
+          if (st.generation !== generation) break;
+        }
+        if (failed instanceof DeserializationError) {
+          if (st === undefined || st.generation !== generation) break;
+          await this.undeserializable(failed);
+        }
+      }
     }
   }
 

@@ -21,17 +21,48 @@ function headersOf(r: KafkaRecord): Record<string, Buffer | null> {
 const ABORT = 0;
 
 /**
+ * A record whose key or value its topic's serde could not read (JSON that is not JSON, a 3-byte
+ * int32, …): names where the record is and carries it raw. Not a KafkaError: the broker answered
+ * fine, the bytes are the application's.
+ */
+export class DeserializationError extends Error {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: bigint;
+  /** Which part failed. */
+  readonly part: 'key' | 'value';
+  /** The record as stored, key and value undecoded. */
+  readonly record: ConsumerRecord<Buffer | null, Buffer | null>;
+
+  constructor(record: ConsumerRecord<Buffer | null, Buffer | null>, part: 'key' | 'value', cause: unknown) {
+    super(
+      `cannot deserialize the ${part} of the record at ${record.topic}-${record.partition} offset ${record.offset}: ${
+        cause instanceof Error ? cause.message : String(cause)
+      }`,
+      { cause },
+    );
+    this.name = 'DeserializationError';
+    this.topic = record.topic;
+    this.partition = record.partition;
+    this.offset = record.offset;
+    this.part = part;
+    this.record = record;
+  }
+}
+
+/**
  * Decodes one fetched chunk into typed records from offset `from` on: skips control batches,
  * records below `from` (a compressed batch starts before the fetch offset) and, with aborted
- * transactions listed (read_committed), the batches of aborted transactions.
+ * transactions listed (read_committed), the batches of aborted transactions. A record whose key or
+ * value does not deserialize is a DeserializationError in its place, for the consumer's policy.
  */
 export async function decodeChunk<K, V>(
   chunk: FetchedChunk,
   from: bigint,
   serdes: Pick<Topic<K, V>, 'key' | 'value'>,
   maxDecompressedBytes?: number,
-): Promise<ConsumerRecord<K, V>[]> {
-  const out: ConsumerRecord<K, V>[] = [];
+): Promise<Array<ConsumerRecord<K, V> | DeserializationError>> {
+  const out: Array<ConsumerRecord<K, V> | DeserializationError> = [];
   const pending = chunk.aborted ? [...chunk.aborted].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : 1)) : [];
   const abortedProducers = new Set<bigint>();
   const keySerde: Serde<K> = serdes.key;
@@ -52,18 +83,44 @@ export async function decodeChunk<K, V>(
         : batch.records({ maxOutputBytes: maxDecompressedBytes });
     for (const r of records) {
       if (r.offset < from) continue;
+      let key: K;
+      let value: V;
+      try {
+        key = keySerde.deserialize(r.key);
+      } catch (cause) {
+        out.push(new DeserializationError(rawRecord(chunk, r), 'key', cause));
+        continue;
+      }
+      try {
+        value = valueSerde.deserialize(r.value);
+      } catch (cause) {
+        out.push(new DeserializationError(rawRecord(chunk, r), 'value', cause));
+        continue;
+      }
       out.push({
         topic: chunk.topic,
         partition: chunk.partition,
         offset: r.offset,
         timestamp: r.timestamp,
-        key: keySerde.deserialize(r.key),
-        value: valueSerde.deserialize(r.value),
+        key,
+        value,
         headers: r.headers.length === 0 ? {} : headersOf(r),
       });
     }
   }
   return out;
+}
+
+function rawRecord(chunk: FetchedChunk, r: KafkaRecord): ConsumerRecord<Buffer | null, Buffer | null> {
+  return {
+    topic: chunk.topic,
+    partition: chunk.partition,
+    offset: r.offset,
+    timestamp: r.timestamp,
+    key: r.key,
+    value: r.value,
+    headers: r.headers.length === 0 ? {} : headersOf(r),
+  };
 }
 
 function isAbortMarker(batch: RecordBatch): boolean {

@@ -122,8 +122,12 @@ export class Fetcher {
     this.wakeRoom();
   }
 
-  /** The next chunk, waiting for one; null once closed, undefined when interrupted (a rebalance is due). */
-  async next(): Promise<FetchedChunk | null | undefined> {
+  /**
+   * The next chunk, waiting for one (at most `maxWaitMs` when given); null once closed, undefined
+   * when interrupted (a rebalance is due) or when the wait ran out.
+   */
+  async next(maxWaitMs?: number): Promise<FetchedChunk | null | undefined> {
+    const deadline = maxWaitMs === undefined ? undefined : Date.now() + maxWaitMs;
     for (;;) {
       if (this.interrupted) {
         this.interrupted = false;
@@ -150,9 +154,13 @@ export class Fetcher {
         }
         return c;
       }
+      if (deadline !== undefined && Date.now() >= deadline) return undefined;
+      let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         this.consumerWaiter = resolve;
+        if (deadline !== undefined) timer = setTimeout(() => this.wakeConsumer(), deadline - Date.now());
       });
+      clearTimeout(timer);
     }
   }
 
