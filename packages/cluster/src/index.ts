@@ -4,7 +4,8 @@ export * from './controller/placement.js';
 export * from './controller/producer-ids.js';
 export * from './embedded-store.js';
 export * from './errors.js';
-
+export * from './etcd/etcd-store.js';
+export * from './etcd/local-etcd.js';
 export * from './image.js';
 export * from './model.js';
 export * from './store.js';
