@@ -74,6 +74,28 @@ describe('placeReplicas', () => {
     );
   });
 
+  it('spreads leaders evenly over brokers, one per rack or all in none', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 6 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.boolean(),
+        fc.integer(),
+        (n, k, racks, seed) => {
+          const brokers = Array.from({ length: n }, (_, i) => ({
+            id: i + 1,
+            rack: racks ? `r${i}` : null,
+            fenced: false,
+          }));
+          const counts = new Map<number, number>();
+          for (const r of placeReplicas(n * k, 1, brokers, seeded(seed))) counts.set(r[0], (counts.get(r[0]) ?? 0) + 1);
+          expect([...counts.values()]).toEqual(Array(n).fill(k));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('spreads leaders evenly over unfenced brokers without racks', () => {
     const brokers = [1, 2, 3].map((id) => ({ id, rack: null, fenced: false }));
     const placed = placeReplicas(12, 3, brokers, seeded(7));

@@ -101,17 +101,20 @@ export function placeReplicas(
   // Racks with no rack name sort first, then by name (Kafka's OptionalStringComparator).
   const rackNames = [...racks.keys()].sort((a, b) => (a === b ? 0 : a === null ? -1 : b === null ? 1 : a < b ? -1 : 1));
   let rackStart = Math.floor(random() * rackNames.length);
+  // `round` never repeats (a rotation that served a round must not mistake a later one for it);
+  // `sinceShuffle` counts partitions since the last reshuffle.
   let round = 0;
+  let sinceShuffle = 0;
   const out: number[][] = [];
   for (let p = 0; p < numPartitions; p++) {
     // After every unfenced broker led once, reshuffle so the next partitions do not repeat the same sets.
-    if (round === unfencedCount && unfencedCount > 1) {
+    if (sinceShuffle === unfencedCount && unfencedCount > 1) {
       shuffleInPlace(rackNames, random);
       for (const rack of racks.values()) {
         rack.unfenced.shuffle(random);
         rack.fenced.shuffle(random);
       }
-      round = 0;
+      sinceShuffle = 0;
     }
     rackStart %= rackNames.length;
     const replicas: number[] = [];
@@ -140,6 +143,7 @@ export function placeReplicas(
     }
     out.push(replicas);
     round++;
+    sinceShuffle++;
     rackStart++;
   }
   return out;
