@@ -108,6 +108,19 @@ describe('ClusterController', () => {
     const topic = await first.controller.createTopic({ name: 'replicated', partitions: 6, replicationFactor: 3 });
     for (const p of first.store.image.partitionsOf(topic.topicId)) expect(new Set(p.replicas).size).toBe(3);
 
+    // Controlled shutdown of another broker: its leaderships move and it leaves the ISRs before it stops.
+    const leaving = brokers.find((b) => b !== first)!;
+    const leavingReg = leaving.store.localRegistration!;
+    await leaving.store.setControlledShutdown(leavingReg.nodeId, leavingReg.brokerEpoch, true);
+    await eventually(
+      () => first.store.image.partitionsOf(topic.topicId).every((p) => p.leader !== leavingReg.nodeId && !p.isr.includes(leavingReg.nodeId)),
+      5000,
+      'leaderships moved off the broker in controlled shutdown',
+    );
+    // Its broker epoch is unchanged: it is still registered, only no longer a leader candidate.
+    expect(first.store.image.brokers.get(leavingReg.nodeId)).toMatchObject({ brokerEpoch: leavingReg.brokerEpoch, inControlledShutdown: true });
+    await leaving.store.setControlledShutdown(leavingReg.nodeId, leavingReg.brokerEpoch, false);
+
     const deadId = first.store.localRegistration!.nodeId;
     await kill(first);
     const t0 = Date.now();
