@@ -113,12 +113,18 @@ describe('ClusterController', () => {
     const leavingReg = leaving.store.localRegistration!;
     await leaving.store.setControlledShutdown(leavingReg.nodeId, leavingReg.brokerEpoch, true);
     await eventually(
-      () => first.store.image.partitionsOf(topic.topicId).every((p) => p.leader !== leavingReg.nodeId && !p.isr.includes(leavingReg.nodeId)),
+      () =>
+        first.store.image
+          .partitionsOf(topic.topicId)
+          .every((p) => p.leader !== leavingReg.nodeId && !p.isr.includes(leavingReg.nodeId)),
       5000,
       'leaderships moved off the broker in controlled shutdown',
     );
     // Its broker epoch is unchanged: it is still registered, only no longer a leader candidate.
-    expect(first.store.image.brokers.get(leavingReg.nodeId)).toMatchObject({ brokerEpoch: leavingReg.brokerEpoch, inControlledShutdown: true });
+    expect(first.store.image.brokers.get(leavingReg.nodeId)).toMatchObject({
+      brokerEpoch: leavingReg.brokerEpoch,
+      inControlledShutdown: true,
+    });
     await leaving.store.setControlledShutdown(leavingReg.nodeId, leavingReg.brokerEpoch, false);
 
     const deadId = first.store.localRegistration!.nodeId;

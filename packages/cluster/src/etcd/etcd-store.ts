@@ -31,7 +31,7 @@ export interface EtcdStoreOptions {
   requestTimeoutMs?: number;
   /** etcd's --max-txn-ops (128 by default): writes are cut into transactions that fit. */
   maxTxnOps?: number;
-  /** Told about keys that do not decode and watch trouble; the store carries on. */
+  /** Told about keys that do not decode and watch trouble (default: console.warn); the store carries on. */
   onProblem?: (error: Error) => void;
 }
 
@@ -95,7 +95,8 @@ export class EtcdMetadataStore implements MetadataStore {
     this.timeoutMs = options.requestTimeoutMs ?? 5000;
     // One compare is the writer's fence; the rest pair one compare with one put each.
     this.chunk = (options.maxTxnOps ?? 128) - 1;
-    this.onProblem = options.onProblem ?? (() => {});
+    // Never silent: a skipped key or a broken watch is worth a line somewhere.
+    this.onProblem = options.onProblem ?? ((error) => console.warn(`@sluice/cluster: ${error.message}`));
   }
 
   /** Connects, finds (or makes) the cluster, reads its key space and starts watching it. */
