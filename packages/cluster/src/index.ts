@@ -10,4 +10,5 @@ export * from './etcd/etcd-store.js';
 export * from './etcd/local-etcd.js';
 export * from './image.js';
 export * from './model.js';
+export * from './producer-id-allocator.js';
 export * from './store.js';
