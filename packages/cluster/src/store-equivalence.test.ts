@@ -96,9 +96,10 @@ async function applyOp(
         break;
       case 'alter': {
         const id = existing?.topicId ?? topicId;
+        // A partition that does not exist gets a placeholder record: both stores must refuse it.
         const p = store.image.partition(id, op.partition) ?? {
-          topicId: id, partition: op.partition, replicas: [1], isr: [1], leader: 1, leaderEpoch: 0, partitionEpoch: 0, addingReplicas: [], removingReplicas: [],
-        }; // biome-ignore format: a placeholder record for a partition that does not exist
+          ...initialPartitionRecords(id, op.partition, [[1]], () => true)[0],
+        };
         const expected = op.stale ? p.partitionEpoch + 3 : p.partitionEpoch;
         await store.alterPartitions(
           [
