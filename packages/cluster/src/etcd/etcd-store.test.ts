@@ -355,6 +355,33 @@ describe('EtcdMetadataStore on one etcd member', () => {
     // The lease outlived the short outage: still the same broker epoch.
     expect(a.localRegistration?.brokerEpoch).toBe(reg.brokerEpoch);
   });
+
+  it('after an outage longer than its lease, a broker is told it was fenced and registers again with a new epoch', async () => {
+    const cluster = `long-down-${Date.now()}`;
+    const a = await store(etcd, cluster, { leaseTtlSeconds: 1 });
+    const reg = await register(a, 1);
+    await asController(a, 1);
+    const fenced: BrokerRegistration[] = [];
+    a.onFenced((r) => fenced.push(r));
+    await etcd.stopAll('SIGKILL');
+    try {
+      // The client gives the lease up after twice its TTL without an answer.
+      await eventually(() => fenced.length === 1, 5000, 'a is told it was fenced');
+      expect(a.localRegistration).toBeNull();
+    } finally {
+      await etcd.startAll();
+    }
+    await eventually(() => (a.localRegistration?.brokerEpoch ?? 0) > reg.brokerEpoch, 10_000, 'a registers again');
+    await eventually(
+      () => a.image.brokers.get(1)?.brokerEpoch === a.localRegistration?.brokerEpoch,
+      5000,
+      'the cache shows the new registration',
+    );
+    // The controller role went with the old registration; the new one can campaign and win.
+    await eventually(() => a.image.controller === null, 5000, 'the old controller key is gone');
+    const c = await a.campaign(1);
+    expect(c.controllerEpoch).toBeGreaterThan(reg.brokerEpoch);
+  });
 });
 
 describe('EtcdMetadataStore on three etcd members', () => {

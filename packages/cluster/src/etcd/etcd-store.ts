@@ -1,6 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { ERROR_CODES, KafkaError } from '@sluice/protocol';
-import { Etcd3, type IKeyValue, type IOperation, type Lease, type Namespace, type Watcher } from 'etcd3';
+import { ConsecutiveBreaker, circuitBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
+import {
+  Etcd3,
+  type IKeyValue,
+  type IOperation,
+  isRecoverableError,
+  type Lease,
+  type Namespace,
+  type Watcher,
+} from 'etcd3';
 import { RecordReader } from '../codec.js';
 import { allocateProducerIdBlock } from '../controller/producer-ids.js';
 import { checkNewPartitions, checkPartitionUpdate } from '../embedded-store.js';
@@ -107,6 +116,14 @@ export class EtcdMetadataStore implements MetadataStore {
       dialTimeout: timeoutMs,
       defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeoutMs }),
       grpcOptions: { 'grpc.max_receive_message_length': MAX_READ_BYTES },
+      // The client's defaults stop talking to a failed member for 5 s and back watches off up to
+      // 30 s; metadata should be back within a second or two of etcd.
+      faultHandling: {
+        host: () =>
+          circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+        global: retry(handleWhen(isRecoverableError), { maxAttempts: 3 }),
+        watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }).next(),
+      },
     });
     try {
       const root = client.namespace(`${(options.root ?? '/sluice').replace(/\/+$/, '')}/`);
@@ -276,7 +293,7 @@ export class EtcdMetadataStore implements MetadataStore {
           return;
         } catch (err) {
           if (attempt === 0) this.onProblem(err as Error);
-          await sleep(Math.min(2000, 100 * 2 ** attempt));
+          await sleep(Math.min(1000, 100 * 2 ** attempt));
         }
       }
     })().finally(() => {
@@ -437,7 +454,7 @@ export class EtcdMetadataStore implements MetadataStore {
         return;
       } catch (err) {
         if (attempt === 0) this.onProblem(err as Error);
-        await sleep(Math.min(2000, 200 * 2 ** attempt));
+        await sleep(Math.min(1000, 100 * 2 ** attempt));
       }
     }
   }
