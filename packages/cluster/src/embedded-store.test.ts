@@ -137,6 +137,19 @@ describe('EmbeddedMetadataStore', () => {
     expect(store.image.partition(TOPIC_ID, 0)).toMatchObject({ leaderEpoch: 2, partitionEpoch: 2 });
   });
 
+  it('lets a live broker write topics with its broker fence, and refuses a stale one', async () => {
+    const { store, reg } = await openAsController();
+    const records = initialPartitionRecords(TOPIC_ID, 0, [[1]], () => true);
+    const topic = { name: 'b', topicId: TOPIC_ID, configs: {}, partitionCount: 1 };
+    await expect(
+      store.createTopic(topic, records, { kind: 'broker', nodeId: 1, brokerEpoch: reg.brokerEpoch - 1 }),
+    ).rejects.toMatchObject({
+      errorName: 'STALE_BROKER_EPOCH',
+    });
+    await store.createTopic(topic, records, { kind: 'broker', nodeId: 1, brokerEpoch: reg.brokerEpoch });
+    expect(store.image.topics.has('b')).toBe(true);
+  });
+
   it('grows the broker epoch across restarts and never reuses a producer id', async () => {
     const first = await openAsController();
     const a = await first.store.allocateProducerIds(1, first.reg.brokerEpoch);

@@ -182,7 +182,7 @@ export class EmbeddedMetadataStore implements MetadataStore {
 
   async createTopic(topic: TopicRecord, partitions: readonly PartitionRecord[], fence: WriteFence): Promise<void> {
     this.checkOpen();
-    this.checkFence(fence, 'controller');
+    this.checkFence(fence);
     if (this.current.topics.has(topic.name)) {
       throw new MetadataConflictError(ERROR_CODES.TOPIC_ALREADY_EXISTS, `Topic '${topic.name}' already exists.`);
     }
@@ -203,7 +203,7 @@ export class EmbeddedMetadataStore implements MetadataStore {
     fence: WriteFence,
   ): Promise<void> {
     this.checkOpen();
-    this.checkFence(fence, 'controller');
+    this.checkFence(fence);
     const topic = this.checkTopic(name, topicId);
     checkNewPartitions(topicId, topic.partitionCount, topic.partitionCount + partitions.length, partitions);
     this.commit((out) => {
@@ -219,14 +219,14 @@ export class EmbeddedMetadataStore implements MetadataStore {
     fence: WriteFence,
   ): Promise<void> {
     this.checkOpen();
-    this.checkFence(fence, 'controller');
+    this.checkFence(fence);
     const topic = this.checkTopic(name, topicId);
     this.commit((out) => this.current.setTopic(name, { ...topic, configs: { ...configs } }, out));
   }
 
   async deleteTopic(name: string, topicId: string, fence: WriteFence): Promise<void> {
     this.checkOpen();
-    this.checkFence(fence, 'controller');
+    this.checkFence(fence);
     const topic = this.checkTopic(name, topicId);
     this.commit((out) => {
       this.current.setTopic(name, undefined, out);
@@ -236,7 +236,7 @@ export class EmbeddedMetadataStore implements MetadataStore {
 
   async alterPartitions(updates: readonly PartitionUpdate[], fence: WriteFence): Promise<void> {
     this.checkOpen();
-    this.checkFence(fence, 'any');
+    this.checkFence(fence);
     for (const u of updates) {
       const stored = this.current.partition(u.next.topicId, u.next.partition);
       checkPartitionUpdate(u, stored);
@@ -310,10 +310,8 @@ export class EmbeddedMetadataStore implements MetadataStore {
     return reg;
   }
 
-  private checkFence(fence: WriteFence, allowed: 'controller' | 'any'): void {
+  private checkFence(fence: WriteFence): void {
     if (fence.kind === 'broker') {
-      if (allowed === 'controller')
-        throw new MetadataConflictError(ERROR_CODES.NOT_CONTROLLER, 'Only the controller makes this change.');
       this.checkBroker(fence.nodeId, fence.brokerEpoch);
       return;
     }

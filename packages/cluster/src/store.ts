@@ -12,6 +12,10 @@ import type {
 /**
  * Who makes a write. The write lands only if this still holds at that moment, so a controller
  * that lost the election, or a broker whose registration lapsed, cannot overwrite newer state.
+ * Topic writes (create, grow, configs, delete) take either kind: any live broker can serve an admin
+ * request itself, since the compares on the topic's keys keep concurrent writers apart; leadership
+ * changes are the controller's (ClusterController), and a leader's own ISR change (AlterPartition)
+ * uses its broker fence.
  */
 export type WriteFence =
   | { kind: 'controller'; nodeId: number; controllerEpoch: number }

@@ -210,6 +210,15 @@ describe('EtcdMetadataStore on one etcd member', () => {
     });
     expect(a.image.partition(topicId, 1)?.partitionEpoch).toBe(2);
 
+    // Topic writes also take a live broker's fence (an admin request served by any broker).
+    const brokerFence = { kind: 'broker', nodeId: 1, brokerEpoch: reg.brokerEpoch } as const;
+    await expect(
+      a.setTopicConfigs('t', topicId, { 'retention.ms': '4' }, { ...brokerFence, brokerEpoch: reg.brokerEpoch + 1 }),
+    ).rejects.toMatchObject({
+      errorName: 'STALE_BROKER_EPOCH',
+    });
+    await a.setTopicConfigs('t', topicId, { 'retention.ms': '4' }, brokerFence);
+    expect(a.image.topics.get('t')?.configs).toEqual({ 'retention.ms': '4' });
     await a.setTopicConfigs('t', topicId, { 'retention.ms': '5' }, fence);
     await a.addPartitions(
       't',
