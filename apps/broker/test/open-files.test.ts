@@ -22,7 +22,10 @@ async function createTopic(client: RawClient, name: string, numPartitions: numbe
 }
 
 async function partitionCount(client: RawClient, name: string): Promise<number | null> {
-  const res = await client.send(MetadataApi, 9, { topics: [{ topicId: ZERO_UUID, name }], allowAutoTopicCreation: false });
+  const res = await client.send(MetadataApi, 9, {
+    topics: [{ topicId: ZERO_UUID, name }],
+    allowAutoTopicCreation: false,
+  });
   const t = res.topics[0];
   return t.errorCode === 0 ? t.partitions.length : null;
 }
