@@ -45,15 +45,27 @@ export class IndexFile {
       return true;
     };
     if (!isZero(slots - 1)) return slots;
-    // The first zero slot lies in [lo, hi]; about 20 reads for a 10 MiB file.
-    let lo = 0;
-    let hi = slots - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (isZero(mid)) hi = mid;
-      else lo = mid + 1;
+    // Most indexes hold a few entries: one read of the first slots usually finds the first zero one.
+    const head = Buffer.alloc(Math.min(slots, Math.floor(4096 / this.entrySize)) * this.entrySize);
+    const got = Math.floor(this.file.readInto(head, 0) / this.entrySize);
+    const zeroInHead = (i: number): boolean => {
+      for (let b = i * this.entrySize; b < (i + 1) * this.entrySize; b++) if (head[b] !== 0) return false;
+      return true;
+    };
+    // Slot 0 may be a real entry of zeros (offset 0 at position 0); from slot 1 on, zeros end the entries.
+    let lo = 1;
+    while (lo < got && !zeroInHead(lo)) lo++;
+    if (lo >= got) {
+      // The first zero slot lies in [lo, hi]; about 20 reads for a 10 MiB file.
+      let hi = slots - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (isZero(mid)) hi = mid;
+        else lo = mid + 1;
+      }
     }
-    return lo;
+    // A lone slot of zeros is no entry (as a file of zeros has none).
+    return lo === 1 && got > 0 && zeroInHead(0) ? 0 : lo;
   }
 
   get path(): string {
