@@ -41,7 +41,7 @@ async function idempotentProduce(client: RawClient, values: string[]): Promise<b
   return r.baseOffset;
 }
 
-const valueOf = (batch: number, i: number) => `${batch}-${i}-${'x'.repeat(500)}`;
+const recordValue = (batch: number, i: number) => `${batch}-${i}-${'x'.repeat(500)}`;
 
 describe('a torn last batch after a clean stop', () => {
   it('keeps the 90 records before it, and the next produce gets offset 90', async () => {
@@ -57,7 +57,7 @@ describe('a torn last batch after a clean stop', () => {
     // Ten batches of ten 500-byte records: each passes index.interval.bytes, so the torn batch is
     // the last indexed one, where a clean start resumes its scan.
     for (let b = 0; b < 10; b++) {
-      const values = Array.from({ length: 10 }, (_, i) => valueOf(b, i));
+      const values = Array.from({ length: 10 }, (_, i) => recordValue(b, i));
       expect(await idempotentProduce(client, values)).toBe(BigInt(b * 10));
     }
     client.close();
@@ -72,7 +72,7 @@ describe('a torn last batch after a clean stop', () => {
     expect((await listOffset(c2, TOPIC, 0, -1n)).offset).toBe(90n);
     const kept = await readPartition(c2, TOPIC, 0);
     expect(kept.map((r) => r.offset)).toEqual(Array.from({ length: 90 }, (_, i) => BigInt(i)));
-    expect(kept.map((r) => r.value?.toString())).toEqual(kept.map((_, i) => valueOf(Math.floor(i / 10), i % 10)));
+    expect(kept.map((r) => r.value?.toString())).toEqual(kept.map((_, i) => recordValue(Math.floor(i / 10), i % 10)));
     expect(await idempotentProduce(c2, ['after the cut'])).toBe(90n);
     c2.close();
     expect(await second.kill('SIGKILL')).toBeNull();
