@@ -5,7 +5,7 @@ import type { LogConfig } from './config.js';
 import { LogStorageError } from './errors.js';
 import type { FileIo } from './io/types.js';
 import { LEADER_EPOCH_CHECKPOINT } from './leader-epoch-cache.js';
-import { LogSegment } from './segment.js';
+import { LogSegment, type ScanResult } from './segment.js';
 
 export interface LoadOptions {
   /** Offset below which everything was flushed before the last stop. */
@@ -69,21 +69,22 @@ export function loadSegments(dir: string, io: FileIo, config: LogConfig, options
         recovered = true;
       }
     }
-    let result: ReturnType<LogSegment['scan']>;
-    if (recovered) {
+    // Zeros after the last batch of a file at its preallocated size are free space, not a torn write.
+    const torn = (r: ScanResult) => r.stopReason !== null && !(r.tailIsZero && fileSize >= config.segmentBytes);
+    let result = recovered ? null : seg.scan(seg.lastIndexedPosition(), false, maxBatch);
+    // A scan from the last indexed batch knows nothing of the batches before it: when it stops
+    // early (that batch or a later one is torn), the end offset must come from the whole segment,
+    // or offsets still on disk would be handed out again.
+    if (result === null || torn(result)) {
       seg.resetIndexes();
       result = seg.scan(0, true, maxBatch);
-    } else {
-      result = seg.scan(seg.lastIndexedPosition(), false, maxBatch);
     }
     if (i > 0 && segments.length > 0 && segments[segments.length - 1].nextOffset > seg.baseOffset) {
       seg.close();
       throw new LogStorageError(seg.fileName, 0, `segment base offset ${seg.baseOffset} overlaps the previous segment`);
     }
     segments.push(seg);
-    // Zeros after the last batch of a file at its preallocated size are free space, not a torn write.
-    const preallocated = result.tailIsZero && fileSize >= config.segmentBytes;
-    if (result.stopReason !== null && !preallocated) {
+    if (torn(result)) {
       cut = `truncated ${seg.fileName} at byte ${result.validBytes} of ${fileSize} (${result.stopReason})`;
     }
     seg.trimToSize();

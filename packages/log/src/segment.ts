@@ -191,16 +191,23 @@ export class LogSegment {
     const fileSize = this.log.size();
     let at = from;
     let stopReason: string | null = null;
+    // Positional reads into one scratch buffer rather than views of a mapping: a restart checks
+    // thousands of logs, and mapping each (1 MiB of V8 external memory) kept the GC busy.
+    let buf = Buffer.allocUnsafe(4096);
     // Bounded: each round moves `at` forward by at least one batch header or stops.
     while (at < fileSize) {
-      const head = this.log.read(at, Math.min(fileSize - at, HEADER_PEEK));
-      if (head.length < HEADER_PEEK) {
-        stopReason = `${head.length} trailing bytes are too few for a batch header`;
+      const headLength = this.log.readInto(buf.subarray(0, Math.min(fileSize - at, HEADER_PEEK)), at);
+      if (headLength < HEADER_PEEK) {
+        stopReason = `${headLength} trailing bytes are too few for a batch header`;
         break;
       }
-      const size = head.readInt32BE(BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
+      const size = buf.readInt32BE(BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
       const whole = checkCrc && size >= HEADER_PEEK && size <= maxBatchBytes && at + size <= fileSize;
-      const batch = whole ? this.log.read(at, size) : head;
+      if (whole) {
+        if (buf.length < size) buf = Buffer.allocUnsafe(size);
+        this.log.readInto(buf.subarray(0, size), at);
+      }
+      const batch = buf.subarray(0, whole ? size : HEADER_PEEK);
       const ok = checkBatch(batch, 0, fileSize - at, maxBatchBytes, checkCrc);
       if (typeof ok === 'string') {
         stopReason = ok;
