@@ -42,7 +42,8 @@ interface Pending {
 /**
  * One client connection: cuts the byte stream into frames, hands each to the broker in arrival
  * order, and writes the responses in request order even when later requests finish first.
- * Reading stops while too many requests are unanswered or the socket's writes are not drained.
+ * Reading stops while too many requests are unanswered, the socket's writes are not drained, or
+ * the broker-wide budget of request bytes is spent.
  */
 export class Connection implements ConnectionInfo {
   readonly id: number;
@@ -59,13 +60,16 @@ export class Connection implements ConnectionInfo {
   private processing = false;
   private writeBlocked = false;
   private paused = false;
-  /** Held frames wait for the broker-wide budget until `wake` runs (bytes came back). */
+  /** Reading waits for the broker-wide budget until `wake` runs (bytes came back). */
   private waitingForBudget = false;
+  /** Bytes of the partial frame (or size prefix) counted in the budget. */
+  private partialCounted = 0;
   // A microtask, so that one connection's answer does not run another connection's handler inside it.
   private readonly wake = () =>
     queueMicrotask(() => {
+      if (this.closed) return;
       this.waitingForBudget = false;
-      this.processHeld();
+      this.updateFlow();
     });
 
   constructor(
@@ -96,20 +100,45 @@ export class Connection implements ConnectionInfo {
   }
 
   private onData(chunk: Buffer): void {
+    let completed = 0;
     try {
       this.decoder.push(chunk, (frame) => {
         this.held.push(frame);
+        completed += frame.length;
       });
     } catch (err) {
       this.close(`invalid request framing: ${(err as Error).message}`);
       return;
     }
+    const budget = this.options.budget;
+    if (budget) {
+      // Every byte read counts from now: whole frames until answered, a partial one as it grows.
+      const partial = this.decoder.buffered;
+      budget.acquire(completed + partial - this.partialCounted);
+      this.partialCounted = partial;
+    }
     this.processHeld();
+  }
+
+  /**
+   * Whether the budget lets this connection read on: it has room, or this connection may finish
+   * the frame it is receiving (one connection at a time). When not, waits for room.
+   */
+  private budgetAllowsReading(): boolean {
+    const budget = this.options.budget;
+    if (!budget) return true;
+    // Between frames there is nothing to finish: the right goes to another connection.
+    if (this.decoder.idle) budget.releaseCompletion(this);
+    if (!budget.exhausted) return true;
+    if (!this.decoder.idle && budget.claimCompletion(this)) return true;
+    this.waitingForBudget = true;
+    budget.waitForRoom(this.wake);
+    return false;
   }
 
   /** In flight at the bound, or responses not drained: no more requests are taken on. */
   private mustWait(): boolean {
-    return this.writeBlocked || this.waitingForBudget || this.queue.length >= this.options.maxInFlight;
+    return this.writeBlocked || this.queue.length >= this.options.maxInFlight;
   }
 
   /**
@@ -120,16 +149,11 @@ export class Connection implements ConnectionInfo {
     if (this.processing) return;
     this.processing = true;
     try {
-      // Bounded by the held frames, each handed on once.
-      const budget = this.options.budget;
+      // Bounded by the held frames, each handed on once. Their bytes are counted in the budget already.
+      const counted = this.options.budget !== undefined;
       while (this.held.length > 0 && !this.closed && !this.mustWait()) {
-        const bytes = this.held[0].length;
-        if (budget && !budget.tryAcquire(bytes)) {
-          this.waitingForBudget = true;
-          budget.waitForRoom(this.wake);
-          break;
-        }
-        this.onFrame(this.held.shift()!, budget ? bytes : 0);
+        const frame = this.held.shift()!;
+        this.onFrame(frame, counted ? frame.length : 0);
       }
     } finally {
       this.processing = false;
@@ -219,7 +243,9 @@ export class Connection implements ConnectionInfo {
       this.processHeld();
       return;
     }
-    const shouldPause = wait || this.held.length > 0;
+    // A connection waiting on itself (its client's reads, its answers) does not keep others waiting.
+    if (wait || this.held.length > 0) this.options.budget?.releaseCompletion(this);
+    const shouldPause = wait || this.held.length > 0 || this.waitingForBudget || !this.budgetAllowsReading();
     if (shouldPause && !this.paused) {
       this.paused = true;
       this.socket.pause();
@@ -236,8 +262,16 @@ export class Connection implements ConnectionInfo {
     if (reason) this.log.info({ connection: this.id, remote: this.remote }, `closing connection: ${reason}`);
     for (const slot of this.queue) this.giveBack(slot);
     this.queue.length = 0;
+    const budget = this.options.budget;
+    if (budget) {
+      let heldBytes = this.partialCounted;
+      for (const frame of this.held) heldBytes += frame.length;
+      this.partialCounted = 0;
+      budget.cancelWait(this.wake);
+      budget.release(heldBytes);
+      budget.releaseCompletion(this);
+    }
     this.held.length = 0;
-    this.options.budget?.cancelWait(this.wake);
     this.socket.destroy();
     this.onClose(this);
   }
