@@ -42,6 +42,9 @@ export class BrokerMetrics {
   private readonly recordsInTotal: Counter<'topic'>;
   private readonly connections: Gauge;
   private readonly connectionsOpened: Counter;
+  private readonly connectionsRejected: Counter<'limit'>;
+  private readonly invalidRequests: Counter;
+  private readonly logLinesSuppressed: Counter;
   private partitionSizes: () => Iterable<PartitionSize> = () => [];
   private readonly topics = new Set<string>();
   private readonly maxTopics: number;
@@ -92,6 +95,22 @@ export class BrokerMetrics {
       help: 'Client connections accepted',
       registers,
     });
+    this.connectionsRejected = new Counter({
+      name: 'sluice_connections_rejected_total',
+      help: 'New connections closed at once for a connection limit (max.connections, max.connections.per.ip)',
+      labelNames: ['limit'],
+      registers,
+    });
+    this.invalidRequests = new Counter({
+      name: 'sluice_invalid_requests_total',
+      help: 'Connections closed for a malformed request (framing, header or body), each counted though its log line may be suppressed',
+      registers,
+    });
+    this.logLinesSuppressed = new Counter({
+      name: 'sluice_log_lines_suppressed_total',
+      help: 'Log lines about connections not written because their source exceeded its lines per interval',
+      registers,
+    });
     const self = this;
     new Gauge({
       name: 'sluice_partition_size_bytes',
@@ -137,6 +156,18 @@ export class BrokerMetrics {
 
   connectionClosed(): void {
     this.connections.dec();
+  }
+
+  connectionRejected(limit: 'max.connections' | 'max.connections.per.ip'): void {
+    this.connectionsRejected.inc({ limit });
+  }
+
+  invalidRequest(): void {
+    this.invalidRequests.inc();
+  }
+
+  logLineSuppressed(): void {
+    this.logLinesSuppressed.inc();
   }
 
   /** The callback the partition-size gauge calls at each scrape. */

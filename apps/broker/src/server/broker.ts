@@ -19,6 +19,7 @@ import { metadataHandler } from '../apis/metadata.js';
 import { offsetForLeaderEpochHandler } from '../apis/offset-for-leader-epoch.js';
 import { produceHandler } from '../apis/produce.js';
 import { type BrokerConfig, ConfigRegistry, ConfigResourceType, createBrokerConfig } from '../config/index.js';
+import { ConfigException } from '../config/types.js';
 import { createLogger, type Logger } from '../logger.js';
 import type { BrokerMetrics, MetricsServer } from '../metrics.js';
 import { AppendNotifier } from '../state/append-notifier.js';
@@ -28,8 +29,10 @@ import { ProducerIdManager } from '../state/producer-ids.js';
 import { saveProducerSnapshots, takeProducerSnapshots } from '../state/producer-snapshots.js';
 import { logConfigFor, TopicManager } from '../state/topic-manager.js';
 import { Connection } from './connection.js';
+import { type ConnectionLimits, ConnectionQuotas, normalizeIp, parseIpOverrides } from './connection-quotas.js';
 import type { BrokerContext } from './context.js';
 import { type ApiHandler, Dispatcher } from './dispatcher.js';
+import { LogLimiter } from './log-limiter.js';
 import { RequestBudget } from './request-budget.js';
 
 export interface StartBrokerOptions {
@@ -74,10 +77,51 @@ function defaultProps(props: Record<string, string> | undefined): { props: Recor
   return { props: out };
 }
 
+/**
+ * The connection limits as configured now (they are dynamic). An overrides value that does not
+ * parse (set through AlterConfigs) is logged once and the last good one kept.
+ */
+function connectionLimits(configs: ConfigRegistry, logger: Logger): () => ConnectionLimits {
+  let overridesText: string | null = null;
+  let overrides = new Map<string, number>();
+  return () => {
+    const text = configs.brokerValueString('max.connections.per.ip.overrides') ?? '';
+    if (text !== overridesText) {
+      overridesText = text;
+      try {
+        overrides = parseIpOverrides(text);
+      } catch (err) {
+        logger.error({ err }, 'max.connections.per.ip.overrides ignored');
+      }
+    }
+    return {
+      maxConnections: Number(configs.brokerValue('max.connections')),
+      maxPerIp: Number(configs.brokerValue('max.connections.per.ip')),
+      perIpOverrides: overrides,
+    };
+  };
+}
+
+/** As Kafka: the overrides parse, and a per-IP maximum of 0 comes with overrides (else nobody could connect). */
+function checkConnectionLimits(config: BrokerConfig): void {
+  let overrides: Map<string, number>;
+  try {
+    overrides = parseIpOverrides(config.get('max.connections.per.ip.overrides'));
+  } catch (err) {
+    throw new ConfigException((err as Error).message);
+  }
+  if (config.get('max.connections.per.ip') === 0 && overrides.size === 0) {
+    throw new ConfigException(
+      'max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides is set',
+    );
+  }
+}
+
 /** Starts a broker in this process and resolves once it accepts connections. */
 export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
   const defaults = options.config ? undefined : defaultProps(options.props);
   const config = options.config ?? createBrokerConfig(defaults!.props);
+  checkConnectionLimits(config);
   const logger = options.logger ?? createLogger(config.logLevel);
   const dataDir = config.logDirs[0];
   const listener = config.listeners[0];
@@ -174,15 +218,52 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
 
   const connections = new Set<Connection>();
   let nextConnectionId = 1;
+  // Lines about connections (closes, refusals) are bounded per client address; all are counted.
+  const connectionLog = new LogLimiter();
+  const reportSuppressed = (ended: readonly { source: string; suppressed: number }[]) => {
+    for (const e of ended) {
+      logger.warn(
+        { remote: e.source, suppressed: e.suppressed },
+        `suppressed ${e.suppressed} log lines about connections from ${e.source}`,
+      );
+    }
+  };
+  const logConnection = (address: string, fields: Record<string, unknown>, msg: string) => {
+    const { write, ended } = connectionLog.admit(address);
+    reportSuppressed(ended);
+    if (write) logger.info(fields, msg);
+    else metrics?.logLineSuppressed();
+  };
   const connectionOptions = {
     maxRequestBytes: config.get('socket.request.max.bytes'),
     maxInFlight: MAX_IN_FLIGHT_PER_CONNECTION,
     idleTimeoutMs: Number(config.get('connections.max.idle.ms')),
     budget: new RequestBudget(Number(config.get('queued.max.request.bytes'))),
+    reportClose: (c: Connection, reason: string, invalid: boolean) => {
+      if (invalid) metrics?.invalidRequest();
+      logConnection(
+        normalizeIp(c.remoteAddress),
+        { connection: c.id, remote: c.remote },
+        `closing connection: ${reason}`,
+      );
+    },
   };
+  const quotas = new ConnectionQuotas(connectionLimits(configs, logger));
   const server: Server = createServer((socket: Socket) => {
+    const admitted = quotas.tryOpen(socket.remoteAddress ?? 'unknown');
+    if (!admitted.ok) {
+      metrics?.connectionRejected(admitted.reason.startsWith('address') ? 'max.connections.per.ip' : 'max.connections');
+      logConnection(
+        admitted.ip,
+        { remote: admitted.ip },
+        `rejected connection from ${admitted.ip}: ${admitted.reason}`,
+      );
+      socket.destroy();
+      return;
+    }
     const c = new Connection(socket, nextConnectionId++, dispatcher!, connectionOptions, logger, (closed) => {
       connections.delete(closed);
+      quotas.closed(admitted.ip);
       metrics?.connectionClosed();
     });
     connections.add(c);
@@ -206,6 +287,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   if (metrics && config.metrics) metricsServer = await metrics.listen(config.metrics.port, config.metrics.host);
 
   const maintenance = setInterval(() => {
+    reportSuppressed(connectionLog.sweep());
     try {
       logs.runMaintenance();
     } catch (err) {

@@ -30,6 +30,11 @@ export interface ConnectionOptions {
   idleTimeoutMs: number;
   /** Broker-wide bytes of requests in flight (queued.max.request.bytes); none: unbounded. */
   budget?: RequestBudget;
+  /**
+   * Reports why a connection closed (instead of one info line per close); `invalid` when the peer
+   * sent something that is not a well-formed request.
+   */
+  reportClose?: (connection: Connection, reason: string, invalid: boolean) => void;
 }
 
 interface Pending {
@@ -48,6 +53,8 @@ interface Pending {
 export class Connection implements ConnectionInfo {
   readonly id: number;
   readonly remote: string;
+  /** The peer's address without its port. */
+  readonly remoteAddress: string;
   closed = false;
   private readonly decoder: FrameDecoder;
   private readonly queue: Pending[] = [];
@@ -81,7 +88,8 @@ export class Connection implements ConnectionInfo {
     private readonly onClose: (c: Connection) => void,
   ) {
     this.id = id;
-    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.remoteAddress = socket.remoteAddress ?? 'unknown';
+    this.remote = `${this.remoteAddress}:${socket.remotePort}`;
     this.decoder = new FrameDecoder({ maxFrameSize: options.maxRequestBytes });
     socket.setNoDelay(true);
     if (options.idleTimeoutMs > 0) socket.setTimeout(options.idleTimeoutMs, () => this.close('idle timeout'));
@@ -107,7 +115,7 @@ export class Connection implements ConnectionInfo {
         completed += frame.length;
       });
     } catch (err) {
-      this.close(`invalid request framing: ${(err as Error).message}`);
+      this.close(`invalid request framing: ${(err as Error).message}`, true);
       return;
     }
     const budget = this.options.budget;
@@ -199,7 +207,7 @@ export class Connection implements ConnectionInfo {
   }
 
   private fail(err: unknown): void {
-    this.close(`request failed: ${(err as Error)?.message ?? String(err)}`);
+    this.close(`request failed: ${(err as Error)?.message ?? String(err)}`, true);
   }
 
   /**
@@ -255,11 +263,14 @@ export class Connection implements ConnectionInfo {
     }
   }
 
-  /** Closes the connection; `reason` (when given) is logged once. */
-  close(reason?: string): void {
+  /** Closes the connection; `reason` (when given) is reported once. `invalid`: the peer sent a malformed request. */
+  close(reason?: string, invalid = false): void {
     if (this.closed) return;
     this.closed = true;
-    if (reason) this.log.info({ connection: this.id, remote: this.remote }, `closing connection: ${reason}`);
+    if (reason) {
+      if (this.options.reportClose) this.options.reportClose(this, reason, invalid);
+      else this.log.info({ connection: this.id, remote: this.remote }, `closing connection: ${reason}`);
+    }
     for (const slot of this.queue) this.giveBack(slot);
     this.queue.length = 0;
     const budget = this.options.budget;
