@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { LogStorageError } from './errors.js';
+import { isDiskFailure, LogStorageError } from './errors.js';
 
 export const LOCK_FILE = '.lock';
 
@@ -23,8 +23,14 @@ export function lockDataDir(dir: string): () => void {
   for (let round = 0; round < 2; round++) {
     try {
       const fd = fs.openSync(file, 'wx');
-      fs.writeSync(fd, `${process.pid}\n`);
-      fs.closeSync(fd);
+      try {
+        fs.writeSync(fd, `${process.pid}\n`);
+      } catch (err) {
+        // A full disk: the lock is the file itself, so the broker can still start (read-only).
+        if (!isDiskFailure(err)) throw err;
+      } finally {
+        fs.closeSync(fd);
+      }
       return () => fs.rmSync(file, { force: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;

@@ -16,7 +16,7 @@ import {
 import { removeStaleCleaningDir } from './cleaner.js';
 import { type LogConfig, logConfig } from './config.js';
 import { crc32c } from './crc.js';
-import { CORRUPT_MESSAGE, corruptMessage, MESSAGE_TOO_LARGE, offsetOutOfRange } from './errors.js';
+import { CORRUPT_MESSAGE, corruptMessage, isDiskFailure, MESSAGE_TOO_LARGE, offsetOutOfRange } from './errors.js';
 import { fdIo } from './io/fd.js';
 import { mmapIo } from './io/mmap.js';
 import type { FileIo } from './io/types.js';
@@ -142,7 +142,14 @@ export class PartitionLog extends EventEmitter {
     const log = new PartitionLog(dir, c, segments, options);
     // Recovered data is now known good: make it durable so the recovery point can move. After a
     // clean stop everything was flushed at close, and a thousand partitions need no thousand fsyncs.
-    if (!options.hadCleanShutdown) log.flush();
+    if (!options.hadCleanShutdown) {
+      try {
+        log.flush();
+      } catch (err) {
+        // A full disk: the recovery point stays, and the log opens to be read.
+        if (!isDiskFailure(err)) throw err;
+      }
+    }
     return log;
   }
 

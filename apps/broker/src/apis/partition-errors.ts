@@ -1,5 +1,6 @@
 import { ERROR_CODES, KafkaError } from '@sluice/protocol';
 import { ConfigResourceError } from '../config/index.js';
+import { isStorageError } from '../state/log-dir-health.js';
 
 /** The leader epoch of every partition on a single node: it has always led them. */
 export const LEADER_EPOCH = 0;
@@ -17,6 +18,8 @@ export function checkLeaderEpoch(currentLeaderEpoch: number): void {
 /** The protocol error code of anything thrown while serving one partition or resource. */
 export function errorCodeOf(err: unknown): number {
   if (err instanceof KafkaError || err instanceof ConfigResourceError) return err.code;
+  // A full or failing disk is Kafka's KAFKA_STORAGE_ERROR, not an unknown error.
+  if (isStorageError(err)) return ERROR_CODES.KAFKA_STORAGE_ERROR;
   return ERROR_CODES.UNKNOWN_SERVER_ERROR;
 }
 

@@ -24,6 +24,7 @@ import { createLogger, type Logger } from '../logger.js';
 import type { BrokerMetrics, MetricsServer } from '../metrics.js';
 import { AppendNotifier } from '../state/append-notifier.js';
 import { FetchSessionCache } from '../state/fetch-sessions.js';
+import { isStorageError, LogDirHealth } from '../state/log-dir-health.js';
 import { MetadataStore } from '../state/metadata-store.js';
 import { ProducerIdManager } from '../state/producer-ids.js';
 import { saveProducerSnapshots, takeProducerSnapshots } from '../state/producer-snapshots.js';
@@ -129,6 +130,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   // would load), and before anything is opened, so a failure to load leaves nothing behind.
   const metricsModule = config.metrics ? await import('../metrics.js') : undefined;
 
+  const logDir = new LogDirHealth(dataDir, logger);
   const store = MetadataStore.open(dataDir, config.clusterId);
   const configs = new ConfigRegistry(config, store.data.configs);
   const logLogger = logger.child({ component: 'log' });
@@ -140,7 +142,12 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     },
     { topicConfig: (topic) => logConfigFor(configs.topicConfig(topic)) },
   );
-  store.save();
+  // On a full disk the broker starts read-only rather than not at all.
+  try {
+    store.save();
+  } catch (err) {
+    if (!logDir.noteError(err, 'start-up')) throw err;
+  }
   const notifier = new AppendNotifier();
   const topics = new TopicManager(
     store,
@@ -159,7 +166,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     for (const p of allPartitions()) yield { topic: p.topic, partition: p.index, bytes: p.log.size };
   });
 
-  const groups = createGroupCoordinator({ config, topics, logger });
+  const groups = createGroupCoordinator({ config, topics, logger, logDir });
   let dispatcher: Dispatcher | undefined;
   const context: BrokerContext = {
     config,
@@ -168,6 +175,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     clusterId: store.data.clusterId,
     logger,
     logs,
+    logDir,
     store,
     topics,
     notifier,
@@ -177,7 +185,15 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     metrics,
     advertised: { host: listener.host || 'localhost', port: listener.port },
     supportedApis: () => dispatcher?.supportedApis() ?? [],
-    autoCreateTopic: (name) => topics.create(name, config.get('num.partitions')),
+    autoCreateTopic: (name) => {
+      logDir.checkWritable();
+      try {
+        return topics.create(name, config.get('num.partitions'));
+      } catch (err) {
+        logDir.noteError(err, `creating topic ${name}`);
+        throw err;
+      }
+    },
   };
 
   // Topic config changes reach the open logs and the metadata file.
@@ -291,7 +307,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     try {
       logs.runMaintenance();
     } catch (err) {
-      logger.error({ err }, 'log maintenance failed');
+      if (!logDir.noteError(err, 'log maintenance')) logger.error({ err }, 'log maintenance failed');
     }
   }, MAINTENANCE_INTERVAL_MS);
   maintenance.unref();
@@ -316,9 +332,24 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       for (const c of [...connections]) c.close();
       await closed;
       await metricsServer?.close();
+      logDir.close();
       // Connections are closed: no append can follow, so the snapshots match the final log ends.
-      saveProducerSnapshots(dataDir, allPartitions());
-      logs.close();
+      // On a full disk what cannot be written is rebuilt by the next start's recovery.
+      try {
+        saveProducerSnapshots(dataDir, allPartitions());
+      } catch (err) {
+        if (!isStorageError(err)) throw err;
+        logger.warn({ code: (err as { code?: string }).code }, 'producer snapshots not saved (the disk is full)');
+      }
+      try {
+        logs.close();
+      } catch (err) {
+        if (!isStorageError(err)) throw err;
+        logger.warn(
+          { code: (err as { code?: string }).code },
+          'log checkpoints not written (the disk is full): the next start recovers',
+        );
+      }
       // A temporary data directory made for this broker goes with it.
       if (defaults?.ownDir !== undefined) rmSync(defaults.ownDir, { recursive: true, force: true });
       logger.info('Sluice broker stopped');
