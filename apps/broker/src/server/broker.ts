@@ -20,7 +20,7 @@ import { offsetForLeaderEpochHandler } from '../apis/offset-for-leader-epoch.js'
 import { produceHandler } from '../apis/produce.js';
 import { type BrokerConfig, ConfigRegistry, ConfigResourceType, createBrokerConfig } from '../config/index.js';
 import { ConfigException } from '../config/types.js';
-import { createLogger, type Logger } from '../logger.js';
+import { type BrokerLogger, brokerLogger, type Logger } from '../logger.js';
 import type { BrokerMetrics, MetricsServer } from '../metrics.js';
 import { AppendNotifier } from '../state/append-notifier.js';
 import { FetchSessionCache } from '../state/fetch-sessions.js';
@@ -45,7 +45,12 @@ export interface StartBrokerOptions {
    * stop() removes.
    */
   props?: Record<string, string>;
-  logger?: Logger;
+  /**
+   * Where the broker's log lines go: a pino logger, or any object with error/warn/info(/debug)
+   * methods taking (fields, message). None: the broker logs nothing (the `sluice broker` command
+   * passes its JSON logger on stdout).
+   */
+  logger?: Logger | BrokerLogger;
 }
 
 export interface RunningBroker {
@@ -123,7 +128,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const defaults = options.config ? undefined : defaultProps(options.props);
   const config = options.config ?? createBrokerConfig(defaults!.props);
   checkConnectionLimits(config);
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const logger = brokerLogger(options.logger, config.logLevel);
   const dataDir = config.logDirs[0];
   const listener = config.listeners[0];
   // prom-client is loaded only when the endpoint is on (it is a seventh of the modules start-up
