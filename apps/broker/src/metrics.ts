@@ -12,6 +12,12 @@ export interface PartitionSize {
   bytes: number;
 }
 
+/** Broker-wide state read at each scrape. */
+export interface BrokerState {
+  logDirOffline: boolean;
+  queuedRequestBytes: number;
+}
+
 export interface MetricsOptions {
   /** Also export Node's process metrics (CPU, memory, event loop lag, GC). Default true. */
   defaultMetrics?: boolean;
@@ -46,6 +52,7 @@ export class BrokerMetrics {
   private readonly invalidRequests: Counter;
   private readonly logLinesSuppressed: Counter;
   private partitionSizes: () => Iterable<PartitionSize> = () => [];
+  private brokerState: () => BrokerState = () => ({ logDirOffline: false, queuedRequestBytes: 0 });
   private readonly topics = new Set<string>();
   private readonly maxTopics: number;
 
@@ -124,6 +131,22 @@ export class BrokerMetrics {
         }
       },
     });
+    new Gauge({
+      name: 'sluice_log_dir_offline',
+      help: '1 while the data directory is offline (a full disk or an I/O error): writes are refused',
+      registers,
+      collect() {
+        this.set(self.brokerState().logDirOffline ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'sluice_queued_request_bytes',
+      help: 'Bytes of requests read and not yet answered, partly received ones included (queued.max.request.bytes)',
+      registers,
+      collect() {
+        this.set(self.brokerState().queuedRequestBytes);
+      },
+    });
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'sluice_' });
   }
 
@@ -173,6 +196,11 @@ export class BrokerMetrics {
   /** The callback the partition-size gauge calls at each scrape. */
   setPartitionSizeSource(source: () => Iterable<PartitionSize>): void {
     this.partitionSizes = source;
+  }
+
+  /** The callback the log-dir and request-bytes gauges call at each scrape. */
+  setBrokerStateSource(source: () => BrokerState): void {
+    this.brokerState = source;
   }
 
   /** Drops a deleted topic's series. */

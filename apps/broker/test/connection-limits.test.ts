@@ -110,5 +110,6 @@ describe('malformed requests from one address', () => {
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     expect(text).toMatch(/^sluice_invalid_requests_total 60$/m);
     expect(text).toMatch(/^sluice_log_lines_suppressed_total 40$/m);
+    expect(text).toMatch(/^sluice_log_dir_offline 0$/m);
   });
 });

@@ -10,6 +10,7 @@ import {
   ERROR_CODES,
   FindCoordinatorApi,
   InitProducerIdApi,
+  OffsetCommitApi,
   ProduceApi,
 } from '@sluice/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -131,6 +132,44 @@ describe('a full disk', () => {
     const fc2 = await client.send(FindCoordinatorApi, 3, { key: 'g', keyType: 0, coordinatorKeys: [] });
     expect(fc2.errorCode).toBe(0);
     expect((await readPartition(client, 'd', 0)).map((r) => r.value?.toString())).toEqual(['before', 'after']);
+  });
+
+  it('answers an offset commit COORDINATOR_NOT_AVAILABLE, adding no log line per commit', async () => {
+    const lines: Line[] = [];
+    const { client } = await start(tempDir('sluice-full-'), lines);
+    expect(await createTopic(client, 'c')).toBe(0);
+    // The offsets topic exists before the disk fills.
+    expect((await client.send(FindCoordinatorApi, 3, { key: 'g', keyType: 0, coordinatorKeys: [] })).errorCode).toBe(0);
+    const commit = (offset: bigint) =>
+      client.send(OffsetCommitApi, 8, {
+        groupId: 'g',
+        generationIdOrMemberEpoch: -1,
+        memberId: '',
+        groupInstanceId: null,
+        retentionTimeMs: -1n,
+        topics: [
+          {
+            name: 'c',
+            partitions: [
+              {
+                partitionIndex: 0,
+                committedOffset: offset,
+                committedLeaderEpoch: -1,
+                commitTimestamp: -1n,
+                committedMetadata: null,
+              },
+            ],
+          },
+        ],
+      });
+    expect((await commit(1n)).topics[0].partitions[0].errorCode).toBe(0);
+    diskFull = true;
+    for (let i = 0; i < 20; i++) {
+      const r = await commit(2n);
+      expect(r.topics[0].partitions[0].errorCode).toBe(ERROR_CODES.COORDINATOR_NOT_AVAILABLE);
+    }
+    expect(lines.filter((l) => l.level === 'error')).toHaveLength(1);
+    expect(offlineLines(lines)).toHaveLength(1);
   });
 
   it('lets a broker stop and start again read-only, and take writes once space returns', async () => {

@@ -255,11 +255,13 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     if (write) logger.info(fields, msg);
     else metrics?.logLineSuppressed();
   };
+  const budget = new RequestBudget(Number(config.get('queued.max.request.bytes')));
+  metrics?.setBrokerStateSource(() => ({ logDirOffline: !logDir.online, queuedRequestBytes: budget.inUse }));
   const connectionOptions = {
     maxRequestBytes: config.get('socket.request.max.bytes'),
     maxInFlight: MAX_IN_FLIGHT_PER_CONNECTION,
     idleTimeoutMs: Number(config.get('connections.max.idle.ms')),
-    budget: new RequestBudget(Number(config.get('queued.max.request.bytes'))),
+    budget,
     reportClose: (c: Connection, reason: string, invalid: boolean) => {
       if (invalid) metrics?.invalidRequest();
       logConnection(

@@ -62,7 +62,10 @@ export function createGroupCoordinator(setup: GroupCoordinatorSetup): {
       try {
         p.appendFromClient(batch);
       } catch (err) {
-        setup.logDir?.noteError(err, `append to ${OFFSETS_TOPIC}-${partition}`);
+        // A full disk is KAFKA_STORAGE_ERROR, which the coordinator answers as COORDINATOR_NOT_AVAILABLE.
+        if (setup.logDir?.noteError(err, `append to ${OFFSETS_TOPIC}-${partition}`)) {
+          throw new KafkaError(ERROR_CODES.KAFKA_STORAGE_ERROR, (err as Error).message);
+        }
         throw err;
       }
     },
