@@ -110,7 +110,7 @@ export class BrokerMetrics {
     });
     this.invalidRequests = new Counter({
       name: 'sluice_invalid_requests_total',
-      help: 'Connections closed for a malformed request (framing, header or body), each counted though its log line may be suppressed',
+      help: 'Connections closed because a request could not be parsed (framing, header, body) or served, each counted though its log line may be suppressed',
       registers,
     });
     this.logLinesSuppressed = new Counter({
