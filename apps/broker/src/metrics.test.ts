@@ -25,6 +25,7 @@ describe('metrics', () => {
     m.connectionOpened();
     m.connectionClosed();
     m.requestError('Produce', 'MESSAGE_TOO_LARGE');
+    m.setBrokerStateSource(() => ({ logDirOffline: true, queuedRequestBytes: 4242 }));
     let scrapes = 0;
     m.setPartitionSizeSource(() => {
       scrapes++;
@@ -51,6 +52,8 @@ describe('metrics', () => {
     expect(sample(text, 'sluice_connections_opened_total')).toBe(2);
     expect(sample(text, 'sluice_request_errors_total{api="Produce",error="MESSAGE_TOO_LARGE"}')).toBe(1);
     expect(sample(text, 'sluice_partition_size_bytes{topic="orders",partition="1"}')).toBe(8192);
+    expect(sample(text, 'sluice_log_dir_offline')).toBe(1);
+    expect(sample(text, 'sluice_queued_request_bytes')).toBe(4242);
 
     // The gauge is computed at each scrape.
     const again = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();

@@ -12,6 +12,12 @@ export interface PartitionSize {
   bytes: number;
 }
 
+/** Broker-wide state read at each scrape. */
+export interface BrokerState {
+  logDirOffline: boolean;
+  queuedRequestBytes: number;
+}
+
 export interface MetricsOptions {
   /** Also export Node's process metrics (CPU, memory, event loop lag, GC). Default true. */
   defaultMetrics?: boolean;
@@ -42,7 +48,11 @@ export class BrokerMetrics {
   private readonly recordsInTotal: Counter<'topic'>;
   private readonly connections: Gauge;
   private readonly connectionsOpened: Counter;
+  private readonly connectionsRejected: Counter<'limit'>;
+  private readonly invalidRequests: Counter;
+  private readonly logLinesSuppressed: Counter;
   private partitionSizes: () => Iterable<PartitionSize> = () => [];
+  private brokerState: () => BrokerState = () => ({ logDirOffline: false, queuedRequestBytes: 0 });
   private readonly topics = new Set<string>();
   private readonly maxTopics: number;
 
@@ -92,6 +102,22 @@ export class BrokerMetrics {
       help: 'Client connections accepted',
       registers,
     });
+    this.connectionsRejected = new Counter({
+      name: 'sluice_connections_rejected_total',
+      help: 'New connections closed at once for a connection limit (max.connections, max.connections.per.ip)',
+      labelNames: ['limit'],
+      registers,
+    });
+    this.invalidRequests = new Counter({
+      name: 'sluice_invalid_requests_total',
+      help: 'Connections closed because a request could not be parsed (framing, header, body) or served, each counted though its log line may be suppressed',
+      registers,
+    });
+    this.logLinesSuppressed = new Counter({
+      name: 'sluice_log_lines_suppressed_total',
+      help: 'Log lines about connections not written because their source exceeded its lines per interval',
+      registers,
+    });
     const self = this;
     new Gauge({
       name: 'sluice_partition_size_bytes',
@@ -103,6 +129,22 @@ export class BrokerMetrics {
         for (const p of self.partitionSizes()) {
           this.set({ topic: p.topic, partition: String(p.partition) }, p.bytes);
         }
+      },
+    });
+    new Gauge({
+      name: 'sluice_log_dir_offline',
+      help: '1 while the data directory is offline (a full disk or an I/O error): writes are refused',
+      registers,
+      collect() {
+        this.set(self.brokerState().logDirOffline ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'sluice_queued_request_bytes',
+      help: 'Bytes of requests read and not yet answered, partly received ones included (queued.max.request.bytes)',
+      registers,
+      collect() {
+        this.set(self.brokerState().queuedRequestBytes);
       },
     });
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'sluice_' });
@@ -139,9 +181,26 @@ export class BrokerMetrics {
     this.connections.dec();
   }
 
+  connectionRejected(limit: 'max.connections' | 'max.connections.per.ip'): void {
+    this.connectionsRejected.inc({ limit });
+  }
+
+  invalidRequest(): void {
+    this.invalidRequests.inc();
+  }
+
+  logLineSuppressed(): void {
+    this.logLinesSuppressed.inc();
+  }
+
   /** The callback the partition-size gauge calls at each scrape. */
   setPartitionSizeSource(source: () => Iterable<PartitionSize>): void {
     this.partitionSizes = source;
+  }
+
+  /** The callback the log-dir and request-bytes gauges call at each scrape. */
+  setBrokerStateSource(source: () => BrokerState): void {
+    this.brokerState = source;
   }
 
   /** Drops a deleted topic's series. */

@@ -1,7 +1,9 @@
 // The broker as a library: startBroker() with no options runs on an ephemeral port with a
 // temporary data directory of its own, which stop() removes; a given directory is left alone.
 
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { ApiVersionsApi } from '@sluice/protocol';
 import { describe, expect, it } from 'vitest';
 import { startBroker } from '../src/index.js';
@@ -32,5 +34,46 @@ describe('startBroker as a library', () => {
     await broker.stop();
     expect(existsSync(dir)).toBe(true);
     expect(existsSync(`${dir}/sluice-cluster-metadata.json`)).toBe(true);
+  });
+});
+
+describe('startBroker logging', () => {
+  it('writes nothing to stdout or stderr without a logger', async () => {
+    // A child process, so that every write to fd 1 and 2 is seen (pino writes there synchronously).
+    const script = [
+      "import { startBroker } from './apps/broker/src/index.ts';",
+      "import { createConnection } from 'node:net';",
+      'const b = await startBroker();',
+      // A malformed frame makes the broker close the connection, which it logs when it logs at all.
+      "const s = createConnection({ host: '127.0.0.1', port: b.port });",
+      "await new Promise((r) => s.on('connect', () => s.write(Buffer.from([0, 0, 0, 4, 0x7a, 0xbc, 0, 0]))).on('close', r));",
+      'await b.stop();',
+    ].join('\n');
+    const out = spawnSync(
+      process.execPath,
+      ['--conditions=sluice-source', '--import', 'tsx', '--input-type=module', '-e', script],
+      { cwd: fileURLToPath(new URL('../../../', import.meta.url)), encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(out.status, out.stderr).toBe(0);
+    expect(out.stdout).toBe('');
+    expect(out.stderr).toBe('');
+  });
+
+  it('hands each line to a logger that is not pino as (fields, message)', async () => {
+    const lines: { level: string; fields: Record<string, unknown>; msg?: string }[] = [];
+    const collect = (level: string) => (fields: Record<string, unknown>, msg?: string) =>
+      lines.push({ level, fields, msg });
+    const broker = await startBroker({
+      logger: { error: collect('error'), warn: collect('warn'), info: collect('info') },
+    });
+    const raw = await RawClient.connect(broker.port);
+    raw.writeRaw(Buffer.from([0, 0, 0, 4, 0x7a, 0xbc, 0, 0]));
+    await raw.closed;
+    await broker.stop();
+    const started = lines.find((l) => l.msg === 'Sluice broker started');
+    expect(started?.level).toBe('info');
+    expect(started?.fields.port).toBe(broker.port);
+    expect(lines.some((l) => l.level === 'info' && /closing connection/.test(l.msg ?? ''))).toBe(true);
+    expect(lines.at(-1)?.msg).toBe('Sluice broker stopped');
   });
 });

@@ -1217,7 +1217,10 @@ export class GroupCoordinator {
       await this.append(partition, records);
       return E.NONE;
     } catch (err) {
-      this.log.error(`append to __consumer_offsets-${partition} failed: ${err}`);
+      // A storage failure is the log dir's, reported once by whoever owns it, not once per append.
+      if (!(err instanceof KafkaError && err.code === E.KAFKA_STORAGE_ERROR)) {
+        this.log.error(`append to __consumer_offsets-${partition} failed: ${err}`);
+      }
       return storeErrorCode(err, forOffsets);
     }
   }

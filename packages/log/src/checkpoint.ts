@@ -15,9 +15,13 @@ export function writeFileAtomic(file: string, data: string | Buffer): void {
   try {
     fs.writeFileSync(fd, data);
     fs.fsyncSync(fd);
-  } finally {
+  } catch (err) {
+    // A partial temp file (a full disk) would only take more of the space that is missing.
     fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
   }
+  fs.closeSync(fd);
   fs.renameSync(tmp, file);
   syncDir(path.dirname(file));
 }

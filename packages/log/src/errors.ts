@@ -15,6 +15,15 @@ export function corruptMessage(message: string): KafkaError {
   return new KafkaError(CORRUPT_MESSAGE, message);
 }
 
+/** Error codes that say the disk, not the data, is at fault: no space, no quota, I/O error, read-only. */
+const DISK_FAILURE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS']);
+
+/** A write failed because of the disk (Kafka's IOException on a log dir), not because of what was written. */
+export function isDiskFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && DISK_FAILURE_CODES.has(code);
+}
+
 /** A problem with files on disk: names the file and position so an operator can find it. */
 export class LogStorageError extends KafkaError {
   readonly file: string;

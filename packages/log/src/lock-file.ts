@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { LogStorageError } from './errors.js';
+import { isDiskFailure, LogStorageError } from './errors.js';
 
 export const LOCK_FILE = '.lock';
 
@@ -50,8 +50,16 @@ export function lockDataDir(dir: string): () => void {
     }
     throw new LogStorageError(file, 0, `could not lock data directory ${dir}: ${(e as Error).message}`);
   }
-  fs.ftruncateSync(fd, 0);
-  fs.writeSync(fd, `${process.pid}\n`, 0);
+  try {
+    fs.ftruncateSync(fd, 0);
+    fs.writeSync(fd, `${process.pid}\n`, 0);
+  } catch (err) {
+    // A full disk: the pid is only for others' error messages; the flock is the lock.
+    if (!isDiskFailure(err)) {
+      fs.closeSync(fd);
+      throw err;
+    }
+  }
   let held = true;
   return () => {
     if (!held) return;

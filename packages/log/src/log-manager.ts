@@ -3,6 +3,7 @@ import path from 'node:path';
 import { offsetCheckpointText, readOffsetCheckpoint, syncDir, writeFileAtomic } from './checkpoint.js';
 import { cleanLog } from './cleaner.js';
 import { type LogConfig, logConfig } from './config.js';
+import { isDiskFailure } from './errors.js';
 import { lockDataDir } from './lock-file.js';
 import { PartitionLog, parsePartitionDir } from './partition-log.js';
 import { applyRetention } from './retention.js';
@@ -52,8 +53,11 @@ export class LogManager {
     try {
       m.loadAll();
     } catch (e) {
-      m.closeLogs();
-      release();
+      try {
+        m.closeLogs();
+      } finally {
+        release();
+      }
       throw e;
     }
     const interval = options.maintenanceIntervalMs ?? 0;
@@ -95,7 +99,13 @@ export class LogManager {
     }
     // From here on a crash is an unclean stop.
     fs.rmSync(marker, { force: true });
-    this.checkpoint();
+    try {
+      this.checkpoint();
+    } catch (err) {
+      // A full disk leaves the logs readable: the checkpoints are written by a later round.
+      if (!isDiskFailure(err)) throw err;
+      this.configOrDefaultLogger().warn(`checkpoints not written at start-up: ${(err as Error).message}`);
+    }
   }
 
   private configOrDefaultLogger() {
@@ -227,8 +237,17 @@ export class LogManager {
     return this.cleaning;
   }
 
+  /** Closes every log even when one fails to (a full disk); the first failure is thrown after. */
   private closeLogs(): void {
-    for (const log of this.logs.values()) log.close();
+    let failure: unknown;
+    for (const log of this.logs.values()) {
+      try {
+        log.close();
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 
   /** Flushes and closes every log, writes checkpoints and the clean shutdown marker, unlocks. */
@@ -236,10 +255,14 @@ export class LogManager {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== null) clearInterval(this.timer);
-    this.closeLogs();
-    this.checkpoint();
-    fs.writeFileSync(path.join(this.dataDir, CLEAN_SHUTDOWN_FILE), '');
-    syncDir(this.dataDir);
-    this.release();
+    // The lock goes even when a full disk fails the last writes (then there is no clean shutdown marker).
+    try {
+      this.closeLogs();
+      this.checkpoint();
+      fs.writeFileSync(path.join(this.dataDir, CLEAN_SHUTDOWN_FILE), '');
+      syncDir(this.dataDir);
+    } finally {
+      this.release();
+    }
   }
 }

@@ -11,6 +11,7 @@ import {
 import type { LogConfig } from './config.js';
 import { onDemandFdIo } from './io/fd.js';
 import type { ViewLease } from './io/retired-mappings.js';
+import { isDiskFailure } from './errors.js';
 import type { FileIo, StorageFile } from './io/types.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
@@ -366,8 +367,14 @@ export class LogSegment {
   /** The segment takes appends: preallocate the log (mmap) and the indexes. */
   activate(): void {
     this.active = true;
-    this.index.preallocate();
-    this.timeIndex.preallocate();
+    try {
+      this.index.preallocate();
+      this.timeIndex.preallocate();
+    } catch (err) {
+      // A full disk: the indexes stay in memory until the next flush, roll or close writes them,
+      // so the log still opens to be read.
+      if (!isDiskFailure(err)) throw err;
+    }
   }
 
   /** At load time (no views handed out yet): drop whatever lies past the valid bytes. */

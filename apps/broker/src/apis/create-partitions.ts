@@ -44,6 +44,7 @@ export function createPartitionsHandler(
           if (!req.validateOnly) broker.topics.addPartitions(t.name, t.count);
           return { name: t.name, errorCode: 0, errorMessage: null };
         } catch (err) {
+          broker.logDir.noteError(err, `adding partitions to ${t.name}`);
           return { name: t.name, errorCode: errorCodeOf(err), errorMessage: errorMessageOf(err) };
         }
       });

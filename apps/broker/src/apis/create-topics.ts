@@ -140,6 +140,7 @@ export function createTopicsHandler(broker: BrokerContext): ApiHandler<CreateTop
             }),
           };
         } catch (err) {
+          broker.logDir.noteError(err, `creating topic ${t.name}`);
           return failed(t.name, errorCodeOf(err), errorMessageOf(err));
         }
       });

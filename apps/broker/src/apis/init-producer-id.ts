@@ -25,7 +25,16 @@ export function initProducerIdHandler(
       if (req.transactionalId !== null) {
         return { ...response, errorCode: ERROR_CODES.COORDINATOR_NOT_AVAILABLE };
       }
-      return { ...response, producerId: broker.producerIds.nextId(), producerEpoch: 0 };
+      let producerId: bigint;
+      try {
+        producerId = broker.producerIds.nextId();
+      } catch (err) {
+        // A new block of ids could not be stored (a full disk): retriable for the client, as
+        // Kafka's coordinator answers while it cannot allocate ids.
+        if (!broker.logDir.noteError(err, 'allocating producer ids')) throw err;
+        return { ...response, errorCode: ERROR_CODES.COORDINATOR_NOT_AVAILABLE };
+      }
+      return { ...response, producerId, producerEpoch: 0 };
     },
   };
 }

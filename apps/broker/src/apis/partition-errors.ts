@@ -1,6 +1,7 @@
 import { ERROR_CODES, KafkaError } from '@sluice/protocol';
 import { ConfigResourceError } from '../config/index.js';
 import { isOutOfDescriptors } from '../state/topic-manager.js';
+import { isStorageError } from '../state/log-dir-health.js';
 
 /** The leader epoch of every partition on a single node: it has always led them. */
 export const LEADER_EPOCH = 0;
@@ -20,6 +21,8 @@ export function errorCodeOf(err: unknown): number {
   if (err instanceof KafkaError || err instanceof ConfigResourceError) return err.code;
   // Out of descriptors (a segment roll, say) passes when files are closed: retriable, as Kafka's storage errors.
   if (isOutOfDescriptors(err)) return ERROR_CODES.KAFKA_STORAGE_ERROR;
+  // A full or failing disk is Kafka's KAFKA_STORAGE_ERROR, not an unknown error.
+  if (isStorageError(err)) return ERROR_CODES.KAFKA_STORAGE_ERROR;
   return ERROR_CODES.UNKNOWN_SERVER_ERROR;
 }
 

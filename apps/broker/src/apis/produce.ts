@@ -220,7 +220,8 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
     }) satisfies PartitionResponse;
 
   const failure = (topic: TopicState, partition: Partition, index: number, err: unknown): PartitionResponse => {
-    if (!(err instanceof KafkaError)) {
+    // A full or failing disk takes the log dir offline with one line, not a stack trace per write.
+    if (!(err instanceof KafkaError) && !broker.logDir.noteError(err, `append to ${topic.name}-${index}`)) {
       broker.logger.error({ err, topic: topic.name, partition: index }, 'append failed');
     }
     const code = errorCodeOf(err);
@@ -234,6 +235,7 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
   };
 
   const append = (topic: TopicState, partition: Partition, index: number, batch: Buffer): PartitionResponse => {
+    broker.logDir.checkWritable();
     const r = partition.appendFromClient(batch);
     broker.metrics?.bytesIn(topic.name, batch.length);
     return {

@@ -100,6 +100,26 @@ export const BROKER_CONFIGS = {
     'read-only',
     'Idle connections timeout: connections idle longer than this are closed',
   ),
+  'max.connections': def(
+    'INT',
+    INT_MAX_STR,
+    'cluster-wide',
+    'The maximum number of connections allowed in the broker at any time; a new connection over it is closed',
+    { validator: { min: 0 } },
+  ),
+  'max.connections.per.ip': def(
+    'INT',
+    INT_MAX_STR,
+    'cluster-wide',
+    'The maximum number of connections allowed from each ip address; a new connection over it is closed',
+    { validator: { min: 0 } },
+  ),
+  'max.connections.per.ip.overrides': def(
+    'STRING',
+    '',
+    'cluster-wide',
+    'A comma-separated list of per-ip overrides of the default maximum number of connections, e.g. 127.0.0.1:200',
+  ),
   'message.max.bytes': def(
     'INT',
     '1048588',

@@ -19,17 +19,21 @@ import { metadataHandler } from '../apis/metadata.js';
 import { offsetForLeaderEpochHandler } from '../apis/offset-for-leader-epoch.js';
 import { produceHandler } from '../apis/produce.js';
 import { type BrokerConfig, ConfigRegistry, ConfigResourceType, createBrokerConfig } from '../config/index.js';
-import { createLogger, type Logger } from '../logger.js';
+import { ConfigException } from '../config/types.js';
+import { type BrokerLogger, brokerLogger, type Logger } from '../logger.js';
 import type { BrokerMetrics, MetricsServer } from '../metrics.js';
 import { AppendNotifier } from '../state/append-notifier.js';
 import { FetchSessionCache } from '../state/fetch-sessions.js';
+import { isStorageError, LogDirHealth } from '../state/log-dir-health.js';
 import { MetadataStore } from '../state/metadata-store.js';
 import { ProducerIdManager } from '../state/producer-ids.js';
 import { saveProducerSnapshots, takeProducerSnapshots } from '../state/producer-snapshots.js';
 import { logConfigFor, TopicManager } from '../state/topic-manager.js';
 import { Connection } from './connection.js';
+import { type ConnectionLimits, ConnectionQuotas, normalizeIp, parseIpOverrides } from './connection-quotas.js';
 import type { BrokerContext } from './context.js';
 import { type ApiHandler, Dispatcher } from './dispatcher.js';
+import { LogLimiter } from './log-limiter.js';
 import { RequestBudget } from './request-budget.js';
 
 export interface StartBrokerOptions {
@@ -41,7 +45,12 @@ export interface StartBrokerOptions {
    * stop() removes.
    */
   props?: Record<string, string>;
-  logger?: Logger;
+  /**
+   * Where the broker's log lines go: a pino logger, or any object with error/warn/info(/debug)
+   * methods taking (fields, message). None: the broker logs nothing (the `sluice broker` command
+   * passes its JSON logger on stdout).
+   */
+  logger?: Logger | BrokerLogger;
 }
 
 export interface RunningBroker {
@@ -76,17 +85,59 @@ function defaultProps(props: Record<string, string> | undefined): { props: Recor
   return { props: out };
 }
 
+/**
+ * The connection limits as configured now (they are dynamic). An overrides value that does not
+ * parse (set through AlterConfigs) is logged once and the last good one kept.
+ */
+function connectionLimits(configs: ConfigRegistry, logger: Logger): () => ConnectionLimits {
+  let overridesText: string | null = null;
+  let overrides = new Map<string, number>();
+  return () => {
+    const text = configs.brokerValueString('max.connections.per.ip.overrides') ?? '';
+    if (text !== overridesText) {
+      overridesText = text;
+      try {
+        overrides = parseIpOverrides(text);
+      } catch (err) {
+        logger.error({ err }, 'max.connections.per.ip.overrides ignored');
+      }
+    }
+    return {
+      maxConnections: Number(configs.brokerValue('max.connections')),
+      maxPerIp: Number(configs.brokerValue('max.connections.per.ip')),
+      perIpOverrides: overrides,
+    };
+  };
+}
+
+/** As Kafka: the overrides parse, and a per-IP maximum of 0 comes with overrides (else nobody could connect). */
+function checkConnectionLimits(config: BrokerConfig): void {
+  let overrides: Map<string, number>;
+  try {
+    overrides = parseIpOverrides(config.get('max.connections.per.ip.overrides'));
+  } catch (err) {
+    throw new ConfigException((err as Error).message);
+  }
+  if (config.get('max.connections.per.ip') === 0 && overrides.size === 0) {
+    throw new ConfigException(
+      'max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides is set',
+    );
+  }
+}
+
 /** Starts a broker in this process and resolves once it accepts connections. */
 export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
   const defaults = options.config ? undefined : defaultProps(options.props);
   const config = options.config ?? createBrokerConfig(defaults!.props);
-  const logger = options.logger ?? createLogger(config.logLevel);
+  checkConnectionLimits(config);
+  const logger = brokerLogger(options.logger, config.logLevel);
   const dataDir = config.logDirs[0];
   const listener = config.listeners[0];
   // prom-client is loaded only when the endpoint is on (it is a seventh of the modules start-up
   // would load), and before anything is opened, so a failure to load leaves nothing behind.
   const metricsModule = config.metrics ? await import('../metrics.js') : undefined;
 
+  const logDir = new LogDirHealth(dataDir, logger);
   const store = MetadataStore.open(dataDir, config.clusterId);
   const configs = new ConfigRegistry(config, store.data.configs);
   const logLogger = logger.child({ component: 'log' });
@@ -98,7 +149,12 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     },
     { topicConfig: (topic) => logConfigFor(configs.topicConfig(topic)) },
   );
-  store.save();
+  // On a full disk the broker starts read-only rather than not at all.
+  try {
+    store.save();
+  } catch (err) {
+    if (!logDir.noteError(err, 'start-up')) throw err;
+  }
   const notifier = new AppendNotifier();
   const topics = new TopicManager(
     store,
@@ -117,7 +173,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     for (const p of allPartitions()) yield { topic: p.topic, partition: p.index, bytes: p.log.size };
   });
 
-  const groups = createGroupCoordinator({ config, topics, logger });
+  const groups = createGroupCoordinator({ config, topics, logger, logDir });
   let dispatcher: Dispatcher | undefined;
   const context: BrokerContext = {
     config,
@@ -126,6 +182,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     clusterId: store.data.clusterId,
     logger,
     logs,
+    logDir,
     store,
     topics,
     notifier,
@@ -135,7 +192,15 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     metrics,
     advertised: { host: listener.host || 'localhost', port: listener.port },
     supportedApis: () => dispatcher?.supportedApis() ?? [],
-    autoCreateTopic: (name) => topics.create(name, config.get('num.partitions')),
+    autoCreateTopic: (name) => {
+      logDir.checkWritable();
+      try {
+        return topics.create(name, config.get('num.partitions'));
+      } catch (err) {
+        logDir.noteError(err, `creating topic ${name}`);
+        throw err;
+      }
+    },
   };
 
   // Topic config changes reach the open logs and the metadata file.
@@ -176,15 +241,54 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
 
   const connections = new Set<Connection>();
   let nextConnectionId = 1;
+  // Lines about connections (closes, refusals) are bounded per client address; all are counted.
+  const connectionLog = new LogLimiter();
+  const reportSuppressed = (ended: readonly { source: string; suppressed: number }[]) => {
+    for (const e of ended) {
+      logger.warn(
+        { remote: e.source, suppressed: e.suppressed },
+        `suppressed ${e.suppressed} log lines about connections from ${e.source}`,
+      );
+    }
+  };
+  const logConnection = (address: string, fields: Record<string, unknown>, msg: string) => {
+    const { write, ended } = connectionLog.admit(address);
+    reportSuppressed(ended);
+    if (write) logger.info(fields, msg);
+    else metrics?.logLineSuppressed();
+  };
+  const budget = new RequestBudget(Number(config.get('queued.max.request.bytes')));
+  metrics?.setBrokerStateSource(() => ({ logDirOffline: !logDir.online, queuedRequestBytes: budget.inUse }));
   const connectionOptions = {
     maxRequestBytes: config.get('socket.request.max.bytes'),
     maxInFlight: MAX_IN_FLIGHT_PER_CONNECTION,
     idleTimeoutMs: Number(config.get('connections.max.idle.ms')),
-    budget: new RequestBudget(Number(config.get('queued.max.request.bytes'))),
+    budget,
+    reportClose: (c: Connection, reason: string, invalid: boolean) => {
+      if (invalid) metrics?.invalidRequest();
+      logConnection(
+        normalizeIp(c.remoteAddress),
+        { connection: c.id, remote: c.remote },
+        `closing connection: ${reason}`,
+      );
+    },
   };
+  const quotas = new ConnectionQuotas(connectionLimits(configs, logger));
   const server: Server = createServer((socket: Socket) => {
+    const admitted = quotas.tryOpen(socket.remoteAddress ?? 'unknown');
+    if (!admitted.ok) {
+      metrics?.connectionRejected(admitted.reason.startsWith('address') ? 'max.connections.per.ip' : 'max.connections');
+      logConnection(
+        admitted.ip,
+        { remote: admitted.ip },
+        `rejected connection from ${admitted.ip}: ${admitted.reason}`,
+      );
+      socket.destroy();
+      return;
+    }
     const c = new Connection(socket, nextConnectionId++, dispatcher!, connectionOptions, logger, (closed) => {
       connections.delete(closed);
+      quotas.closed(admitted.ip);
       metrics?.connectionClosed();
     });
     connections.add(c);
@@ -224,10 +328,11 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   if (metrics && config.metrics) metricsServer = await metrics.listen(config.metrics.port, config.metrics.host);
 
   const maintenance = setInterval(() => {
+    reportSuppressed(connectionLog.sweep());
     try {
       logs.runMaintenance();
     } catch (err) {
-      logger.error({ err }, 'log maintenance failed');
+      if (!logDir.noteError(err, 'log maintenance')) logger.error({ err }, 'log maintenance failed');
     }
   }, MAINTENANCE_INTERVAL_MS);
   maintenance.unref();
@@ -252,9 +357,24 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       for (const c of [...connections]) c.close();
       await closed;
       await metricsServer?.close();
+      logDir.close();
       // Connections are closed: no append can follow, so the snapshots match the final log ends.
-      saveProducerSnapshots(dataDir, allPartitions());
-      logs.close();
+      // On a full disk what cannot be written is rebuilt by the next start's recovery.
+      try {
+        saveProducerSnapshots(dataDir, allPartitions());
+      } catch (err) {
+        if (!isStorageError(err)) throw err;
+        logger.warn({ code: (err as { code?: string }).code }, 'producer snapshots not saved (the disk is full)');
+      }
+      try {
+        logs.close();
+      } catch (err) {
+        if (!isStorageError(err)) throw err;
+        logger.warn(
+          { code: (err as { code?: string }).code },
+          'log checkpoints not written (the disk is full): the next start recovers',
+        );
+      }
       // A temporary data directory made for this broker goes with it.
       if (defaults?.ownDir !== undefined) rmSync(defaults.ownDir, { recursive: true, force: true });
       logger.info('Sluice broker stopped');

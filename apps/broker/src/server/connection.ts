@@ -49,6 +49,11 @@ export interface ConnectionOptions {
   idleTimeoutMs: number;
   /** Broker-wide bytes of requests in flight (queued.max.request.bytes); none: unbounded. */
   budget?: RequestBudget;
+  /**
+   * Reports why a connection closed (instead of one info line per close); `invalid` when the peer
+   * sent something that is not a well-formed request.
+   */
+  reportClose?: (connection: Connection, reason: string, invalid: boolean) => void;
 }
 
 interface Pending {
@@ -61,11 +66,14 @@ interface Pending {
 /**
  * One client connection: cuts the byte stream into frames, hands each to the broker in arrival
  * order, and writes the responses in request order even when later requests finish first.
- * Reading stops while too many requests are unanswered or the socket's writes are not drained.
+ * Reading stops while too many requests are unanswered, the socket's writes are not drained, or
+ * the broker-wide budget of request bytes is spent.
  */
 export class Connection implements ConnectionInfo {
   readonly id: number;
   readonly remote: string;
+  /** The peer's address without its port. */
+  readonly remoteAddress: string;
   closed = false;
   private readonly decoder: FrameDecoder;
   private readonly queue: Pending[] = [];
@@ -78,13 +86,16 @@ export class Connection implements ConnectionInfo {
   private processing = false;
   private writeBlocked = false;
   private paused = false;
-  /** Held frames wait for the broker-wide budget until `wake` runs (bytes came back). */
+  /** Reading waits for the broker-wide budget until `wake` runs (bytes came back). */
   private waitingForBudget = false;
+  /** Bytes of the partial frame (or size prefix) counted in the budget. */
+  private partialCounted = 0;
   // A microtask, so that one connection's answer does not run another connection's handler inside it.
   private readonly wake = () =>
     queueMicrotask(() => {
+      if (this.closed) return;
       this.waitingForBudget = false;
-      this.processHeld();
+      this.updateFlow();
     });
 
   constructor(
@@ -96,7 +107,8 @@ export class Connection implements ConnectionInfo {
     private readonly onClose: (c: Connection) => void,
   ) {
     this.id = id;
-    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.remoteAddress = socket.remoteAddress ?? 'unknown';
+    this.remote = `${this.remoteAddress}:${socket.remotePort}`;
     this.decoder = new FrameDecoder({ maxFrameSize: options.maxRequestBytes });
     socket.setNoDelay(true);
     if (options.idleTimeoutMs > 0) socket.setTimeout(options.idleTimeoutMs, () => this.close('idle timeout'));
@@ -115,20 +127,45 @@ export class Connection implements ConnectionInfo {
   }
 
   private onData(chunk: Buffer): void {
+    let completed = 0;
     try {
       this.decoder.push(chunk, (frame) => {
         this.held.push(frame);
+        completed += frame.length;
       });
     } catch (err) {
-      this.close(`invalid request framing: ${(err as Error).message}`);
+      this.close(`invalid request framing: ${(err as Error).message}`, true);
       return;
+    }
+    const budget = this.options.budget;
+    if (budget) {
+      // Every byte read counts from now: whole frames until answered, a partial one as it grows.
+      const partial = this.decoder.buffered;
+      budget.acquire(completed + partial - this.partialCounted);
+      this.partialCounted = partial;
     }
     this.processHeld();
   }
 
+  /**
+   * Whether the budget lets this connection read on: it has room, or this connection may finish
+   * the frame it is receiving (one connection at a time). When not, waits for room.
+   */
+  private budgetAllowsReading(): boolean {
+    const budget = this.options.budget;
+    if (!budget) return true;
+    // Between frames there is nothing to finish: the right goes to another connection.
+    if (this.decoder.idle) budget.releaseCompletion(this);
+    if (!budget.exhausted) return true;
+    if (!this.decoder.idle && budget.claimCompletion(this)) return true;
+    this.waitingForBudget = true;
+    budget.waitForRoom(this.wake);
+    return false;
+  }
+
   /** In flight at the bound, or responses not drained: no more requests are taken on. */
   private mustWait(): boolean {
-    return this.writeBlocked || this.waitingForBudget || this.queue.length >= this.options.maxInFlight;
+    return this.writeBlocked || this.queue.length >= this.options.maxInFlight;
   }
 
   /**
@@ -139,16 +176,11 @@ export class Connection implements ConnectionInfo {
     if (this.processing) return;
     this.processing = true;
     try {
-      // Bounded by the held frames, each handed on once.
-      const budget = this.options.budget;
+      // Bounded by the held frames, each handed on once. Their bytes are counted in the budget already.
+      const counted = this.options.budget !== undefined;
       while (this.held.length > 0 && !this.closed && !this.mustWait()) {
-        const bytes = this.held[0].length;
-        if (budget && !budget.tryAcquire(bytes)) {
-          this.waitingForBudget = true;
-          budget.waitForRoom(this.wake);
-          break;
-        }
-        this.onFrame(this.held.shift()!, budget ? bytes : 0);
+        const frame = this.held.shift()!;
+        this.onFrame(frame, counted ? frame.length : 0);
       }
     } finally {
       this.processing = false;
@@ -196,7 +228,7 @@ export class Connection implements ConnectionInfo {
   }
 
   private fail(err: unknown): void {
-    this.close(`request failed: ${(err as Error)?.message ?? String(err)}`);
+    this.close(`request failed: ${(err as Error)?.message ?? String(err)}`, true);
   }
 
   /**
@@ -245,7 +277,9 @@ export class Connection implements ConnectionInfo {
       this.processHeld();
       return;
     }
-    const shouldPause = wait || this.held.length > 0;
+    // A connection waiting on itself (its client's reads, its answers) does not keep others waiting.
+    if (wait || this.held.length > 0) this.options.budget?.releaseCompletion(this);
+    const shouldPause = wait || this.held.length > 0 || this.waitingForBudget || !this.budgetAllowsReading();
     if (shouldPause && !this.paused) {
       this.paused = true;
       this.socket.pause();
@@ -255,18 +289,29 @@ export class Connection implements ConnectionInfo {
     }
   }
 
-  /** Closes the connection; `reason` (when given) is logged once. */
-  close(reason?: string): void {
+  /** Closes the connection; `reason` (when given) is reported once. `invalid`: the peer sent a malformed request. */
+  close(reason?: string, invalid = false): void {
     if (this.closed) return;
     this.closed = true;
-    if (reason) this.log.info({ connection: this.id, remote: this.remote }, `closing connection: ${reason}`);
+    if (reason) {
+      if (this.options.reportClose) this.options.reportClose(this, reason, invalid);
+      else this.log.info({ connection: this.id, remote: this.remote }, `closing connection: ${reason}`);
+    }
     for (const slot of this.queue) {
       this.giveBack(slot);
       done(slot.response);
     }
     this.queue.length = 0;
+    const budget = this.options.budget;
+    if (budget) {
+      let heldBytes = this.partialCounted;
+      for (const frame of this.held) heldBytes += frame.length;
+      this.partialCounted = 0;
+      budget.cancelWait(this.wake);
+      budget.release(heldBytes);
+      budget.releaseCompletion(this);
+    }
     this.held.length = 0;
-    this.options.budget?.cancelWait(this.wake);
     this.socket.destroy();
     this.onClose(this);
   }

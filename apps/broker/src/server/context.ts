@@ -4,6 +4,7 @@ import type { GroupServices } from '../apis/groups/index.js';
 import type { BrokerConfig, ConfigRegistry } from '../config/index.js';
 import type { AppendNotifier } from '../state/append-notifier.js';
 import type { FetchSessionCache } from '../state/fetch-sessions.js';
+import type { LogDirHealth } from '../state/log-dir-health.js';
 import type { MetadataStore } from '../state/metadata-store.js';
 import type { ProducerIdManager } from '../state/producer-ids.js';
 import type { TopicManager, TopicState } from '../state/topic-manager.js';
@@ -30,6 +31,8 @@ export interface BrokerContext {
   readonly clusterId: string;
   readonly logger: Logger;
   readonly logs: LogManager;
+  /** Whether the data directory takes writes (offline after ENOSPC or an I/O error, until a probe succeeds). */
+  readonly logDir: LogDirHealth;
   readonly store: MetadataStore;
   readonly topics: TopicManager;
   readonly notifier: AppendNotifier;

@@ -121,7 +121,6 @@ export interface FrameDecoderOptions {
 export class FrameDecoder {
   readonly maxFrameSize: number;
   private readonly sizes: FrameSizeReader;
-  /** The frame being assembled across chunks, or null between frames. */
   /**
    * The pieces of a frame spanning chunks, and its announced size (-1 between frames). Pieces are
    * kept until the frame is complete rather than copied into a buffer of the announced size, so
@@ -188,7 +187,7 @@ export class FrameDecoder {
         pos += size;
         onFrame(frame);
       } else {
-        // Spans chunks: one buffer of the validated size, filled as the rest arrives.
+        // Spans chunks: its pieces are kept as they arrive and joined when the last one does.
         this.partialSize = size;
         this.partialHave = 0;
       }

@@ -24,8 +24,15 @@ export function findCoordinatorHandler(
   const lookup = (key: string, keyType: number): FindCoordinatorResponseCoordinator => {
     const none = { key, nodeId: -1, host: '', port: -1 };
     if (keyType === GROUP) {
-      // Kafka creates the offsets topic when a group coordinator is first looked up.
-      broker.groups.ensureOffsetsTopic();
+      // Kafka creates the offsets topic when a group coordinator is first looked up; when it
+      // cannot (a full disk), the coordinator is not available yet.
+      try {
+        broker.groups.ensureOffsetsTopic();
+      } catch (err) {
+        broker.logDir.noteError(err, 'creating __consumer_offsets');
+        const errorCode = ERROR_CODES.COORDINATOR_NOT_AVAILABLE;
+        return { ...none, errorCode, errorMessage: `${errorByCode(errorCode)?.message} (${(err as Error).message})` };
+      }
       return {
         key,
         nodeId: broker.nodeId,

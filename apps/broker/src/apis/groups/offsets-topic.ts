@@ -2,6 +2,7 @@ import { type CoordinatorLogger, type CoordinatorRecord, GroupCoordinator, type 
 import { buildRecordBatchSync, ERROR_CODES, iterateBatches, KafkaError } from '@sluice/protocol';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../../config/index.js';
+import type { LogDirHealth } from '../../state/log-dir-health.js';
 import type { TopicManager, TopicState } from '../../state/topic-manager.js';
 
 export const OFFSETS_TOPIC = '__consumer_offsets';
@@ -16,6 +17,8 @@ export interface GroupCoordinatorSetup {
   topics: TopicManager;
   logger: Logger;
   scheduler?: Scheduler;
+  /** Appends are refused while the data dir is offline, and a storage error takes it offline. */
+  logDir?: LogDirHealth;
 }
 
 /**
@@ -55,7 +58,16 @@ export function createGroupCoordinator(setup: GroupCoordinatorSetup): {
       if (p === undefined)
         throw new KafkaError(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION, `${OFFSETS_TOPIC}-${partition}`);
       const batch = buildRecordBatchSync({ records: records.map((r) => ({ key: r.key, value: r.value })) });
-      p.appendFromClient(batch);
+      setup.logDir?.checkWritable();
+      try {
+        p.appendFromClient(batch);
+      } catch (err) {
+        // A full disk is KAFKA_STORAGE_ERROR, which the coordinator answers as COORDINATOR_NOT_AVAILABLE.
+        if (setup.logDir?.noteError(err, `append to ${OFFSETS_TOPIC}-${partition}`)) {
+          throw new KafkaError(ERROR_CODES.KAFKA_STORAGE_ERROR, (err as Error).message);
+        }
+        throw err;
+      }
     },
   });
   if (existing) {
