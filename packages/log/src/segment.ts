@@ -9,9 +9,9 @@ import {
   RECORD_BATCH_OVERHEAD,
 } from './batch.js';
 import type { LogConfig } from './config.js';
+import { isDiskFailure } from './errors.js';
 import { onDemandFdIo } from './io/fd.js';
 import type { ViewLease } from './io/retired-mappings.js';
-import { isDiskFailure } from './errors.js';
 import type { FileIo, StorageFile } from './io/types.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';

@@ -1,7 +1,7 @@
 import { ERROR_CODES, KafkaError } from '@sluice/protocol';
 import { ConfigResourceError } from '../config/index.js';
-import { isOutOfDescriptors } from '../state/topic-manager.js';
 import { isStorageError } from '../state/log-dir-health.js';
+import { isOutOfDescriptors } from '../state/topic-manager.js';
 
 /** The leader epoch of every partition on a single node: it has always led them. */
 export const LEADER_EPOCH = 0;
