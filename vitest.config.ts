@@ -9,6 +9,7 @@ export default defineConfig({
       'packages/*/test/**/*.test.ts',
       'apps/*/src/**/*.test.ts',
       'apps/*/test/**/*.test.ts',
+      'benchmarks/src/**/*.test.ts',
     ],
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -25,6 +25,7 @@ import {
   sluiceClient,
 } from './generators.js';
 import { diskWrite, type Limit, loopbackTcp } from './limits.js';
+import { freePorts } from './ports.js';
 import { cpuSeconds, loadAverage, RssSampler, rssMiB, run, sleep } from './proc.js';
 import { machineInfo, type Report, type Row, writeOutputs } from './report.js';
 
@@ -158,14 +159,14 @@ async function createTopics(port: number, topics: Array<{ name: string; numParti
 
 // ------------------------------------------------------------------------------------------- phases
 
-const SLUICE_PORT = 29092;
-const KAFKA_PORT = 29192; // controller on 29193
 const work = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
 let trialDirSeq = 0;
 const freshDir = (b: Broker) => join(work, `${b.name}-${++trialDirSeq}`);
 
-function brokers(): Broker[] {
-  return [new SluiceBroker(SLUICE_PORT, args.profile), new KafkaBroker(KAFKA_PORT)];
+/** Both brokers on ports picked free now (never fixed ones: another broker there would be measured instead). */
+async function brokers(): Promise<Broker[]> {
+  const [sluicePort, kafkaPort, controllerPort] = await freePorts(3);
+  return [new SluiceBroker(sluicePort, args.profile), new KafkaBroker(kafkaPort, controllerPort)];
 }
 
 async function throughputPhase(
@@ -174,7 +175,7 @@ async function throughputPhase(
   withSluiceClient: boolean,
 ): Promise<void> {
   for (let t = 1; t <= TRIALS; t++) {
-    const bs = brokers();
+    const bs = await brokers();
     const rss = new Map<string, RssSampler>();
     try {
       // Both brokers run for the whole trial on fresh dirs; each load alternates between them.
@@ -323,7 +324,7 @@ async function latencyPhase(): Promise<void> {
   }
   const max = Math.min(...maxima);
   for (let t = 1; t <= TRIALS; t++) {
-    const bs = brokers();
+    const bs = await brokers();
     try {
       for (const b of bs) {
         await b.start(freshDir(b));
@@ -427,7 +428,7 @@ async function partitionsReady(port: number, topic: string, count: number, deadl
 async function startupPhase(): Promise<void> {
   const trials = TRIALS;
   for (let t = 1; t <= trials; t++) {
-    for (const b of brokers()) {
+    for (const b of await brokers()) {
       const dir = freshDir(b);
       await attempt(`start-up of ${b.name}`, async () => {
         try {
