@@ -4,12 +4,15 @@
 //   npm run bench -- --quick            smoke run (one trial, tiny counts, every kind of scenario); exits 1
 //                                       when any scenario produced no numbers
 //   npm run bench -- --trials 5 --profile /tmp/prof    (Sluice under node --cpu-prof)
+//   npm run bench -- --quick --only crash,compaction    only these phases (throughput, latency, startup,
+//                                       crash, compaction, scale); results go to benchmarks/results/only, never
+//                                       to BENCHMARKS.md, and the smoke check covers only their rows
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Kafka } from '@sluice/client';
+import { Kafka, topic } from '@sluice/client';
 import { type Broker, ensureKafkaInstalled, KafkaBroker, SluiceBroker } from './brokers.js';
 import {
   type Acks,
@@ -26,7 +29,7 @@ import {
 } from './generators.js';
 import { diskWrite, type Limit, loopbackTcp } from './limits.js';
 import { freePorts } from './ports.js';
-import { cpuSeconds, loadAverage, RssSampler, rssMiB, run, sleep } from './proc.js';
+import { cpuSeconds, loadAverage, peakRssMiB, RssSampler, rssMiB, run, sleep } from './proc.js';
 import { machineInfo, type Report, type Row, writeOutputs } from './report.js';
 
 const { values: args } = parseArgs({
@@ -35,6 +38,7 @@ const { values: args } = parseArgs({
     trials: { type: 'string' },
     profile: { type: 'string' },
     out: { type: 'string' },
+    only: { type: 'string' },
     // Re-renders the table, charts and BENCHMARKS.md from a run's JSON without running anything.
     from: { type: 'string' },
   },
@@ -42,7 +46,12 @@ const { values: args } = parseArgs({
 const QUICK = args.quick === true;
 const TRIALS = Number(args.trials ?? (QUICK ? 1 : 3));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const OUT = args.out ?? join(ROOT, 'benchmarks/results', QUICK ? 'quick' : '');
+const PHASES = ['throughput', 'latency', 'startup', 'crash', 'compaction', 'scale'] as const;
+const ONLY = args.only?.split(',').map((x) => x.trim()) ?? [];
+for (const p of ONLY)
+  if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--only: unknown phase ${p} (${PHASES.join(', ')})`);
+const runs = (phase: (typeof PHASES)[number]) => ONLY.length === 0 || ONLY.includes(phase);
+const OUT = args.out ?? join(ROOT, 'benchmarks/results', ONLY.length ? 'only' : QUICK ? 'quick' : '');
 const started = performance.now();
 let step = 0;
 function log(s: string): void {
@@ -473,6 +482,114 @@ async function startupPhase(): Promise<void> {
   }
 }
 
+// Restart after a crash: N partitions with a few records each, SIGKILL, start again. Unlike the clean
+// restart above, the broker finds no clean-shutdown marker and must recover its logs.
+const CRASH_PARTITIONS = QUICK ? [100] : [1000, 10_000];
+const CRASH_RECORDS_PER_PARTITION = 3;
+// A restart that needs more than this is recorded as a failure rather than left to take the machine.
+const CRASH_DEADLINE_MS = QUICK ? 60_000 : 300_000;
+const CRASH_RSS_LIMIT_MIB = 8192;
+
+/** Writes `perPartition` small records to every partition of `topicName` (acks=all) and waits for all acks. */
+async function fillPartitions(port: number, topicName: string, partitions: number, perPartition: number) {
+  const producer = new Kafka({ brokers: [`127.0.0.1:${port}`], clientId: 'bench-fill' }).producer({
+    acks: 'all',
+    idempotent: false,
+  });
+  const t = topic(topicName);
+  const value = Buffer.alloc(100, 'x');
+  try {
+    const WINDOW = 20_000; // outstanding sends at most
+    let pending: Promise<unknown>[] = [];
+    for (let p = 0; p < partitions; p++)
+      for (let i = 0; i < perPartition; i++) {
+        pending.push(producer.send(t, { value, partition: p }));
+        if (pending.length >= WINDOW) {
+          await Promise.all(pending);
+          pending = [];
+        }
+      }
+    await Promise.all(pending);
+  } finally {
+    await producer.close();
+  }
+}
+
+/**
+ * Polls until `check` passes, with the broker's RSS bounded; resolves with performance.now() at success.
+ * Errors from `check` (a broker still recovering) count as not yet.
+ */
+async function until(what: string, pid: number, deadlineMs: number, check: () => Promise<boolean>): Promise<number> {
+  const end = performance.now() + deadlineMs;
+  while (performance.now() < end) {
+    const rss = rssMiB(pid);
+    if (rss === undefined) throw new Error(`${what}: the broker (pid ${pid}) exited`);
+    if (rss > CRASH_RSS_LIMIT_MIB)
+      throw new Error(`${what}: gave up at ${rss.toFixed(0)} MiB resident (limit ${CRASH_RSS_LIMIT_MIB} MiB)`);
+    try {
+      if (await check()) return performance.now();
+    } catch {}
+    await sleep(50);
+  }
+  throw new Error(`${what}: not within ${deadlineMs} ms`);
+}
+
+async function crashRestartPhase(): Promise<void> {
+  for (let t = 1; t <= TRIALS; t++)
+    for (const N of CRASH_PARTITIONS)
+      for (const b of await brokers()) {
+        const dir = freshDir(b);
+        const label = `restart after SIGKILL with ${N.toLocaleString('en-US')} partitions`;
+        // Made before the attempt, so a broker that fails leaves an empty row the smoke check reports.
+        const cost = (id: string, what: string, unit: string) =>
+          row(`crash-restart/${N}/${id}`, { kind: 'cost', label: `${label} (${what})`, unit, higherIsBetter: false });
+        const answersRow = cost('answers', 'spawn → ApiVersions answers', 's');
+        const metadataRow = cost('metadata', `spawn → all ${N.toLocaleString('en-US')} leaders in Metadata`, 's');
+        const readableRow = cost('readable', 'spawn → every partition lists its records', 's');
+        const rssRow = cost('rss', 'peak resident memory until readable', 'MiB');
+        await attempt(`${label} on ${b.name}`, async () => {
+          try {
+            await b.start(dir);
+            await createTopics(b.port, [{ name: 'crash', numPartitions: N }]);
+            await partitionsReady(b.port, 'crash', N, CRASH_DEADLINE_MS);
+            await fillPartitions(b.port, 'crash', N, CRASH_RECORDS_PER_PARTITION);
+            await b.kill();
+            const t0 = performance.now();
+            const answered = await b.start(dir);
+            const pid = b.pid();
+            const client = new Kafka({ brokers: [`127.0.0.1:${b.port}`], clientId: 'bench-crash', retries: 0 });
+            const admin = client.admin();
+            const tps = Array.from({ length: N }, (_, partition) => ({ topic: 'crash', partition }));
+            try {
+              const metadata = await until(`${label}: Metadata`, pid, CRASH_DEADLINE_MS, async () => {
+                const [info] = await admin.describeTopics(['crash']);
+                return (
+                  info?.partitions.length === N && info.partitions.every((p) => p.leader >= 0 && p.errorCode === 0)
+                );
+              });
+              // Readable: every partition answers ListOffsets with the records written before the kill.
+              const readable = await until(`${label}: ListOffsets`, pid, CRASH_DEADLINE_MS, async () =>
+                (await admin.listOffsets(tps, 'latest')).every((o) => o.offset >= BigInt(CRASH_RECORDS_PER_PARTITION)),
+              );
+              const peak = peakRssMiB(pid) ?? Number.NaN;
+              answersRow[b.name].push(answered);
+              metadataRow[b.name].push((metadata - t0) / 1000);
+              readableRow[b.name].push((readable - t0) / 1000);
+              rssRow[b.name].push(peak);
+              log(
+                `${label} ${b.name} t${t}: answers ${answered.toFixed(2)} s, Metadata ${((metadata - t0) / 1000).toFixed(2)} s, readable ${((readable - t0) / 1000).toFixed(2)} s, peak RSS ${peak.toFixed(0)} MiB`,
+              );
+            } finally {
+              await admin.close();
+            }
+          } finally {
+            await b.kill();
+            rmSync(dir, { recursive: true, force: true });
+          }
+        });
+      }
+}
+
 async function limitsPhase(): Promise<Record<string, Limit>> {
   log('limits: loopback TCP with iperf3');
   const tcp = await attempt('iperf3', () => loopbackTcp(QUICK ? 2 : 5, log));
@@ -491,18 +608,25 @@ async function main(): Promise<number> {
   log(`${QUICK ? 'quick' : 'full'} run, ${TRIALS} trial(s), load average ${loadAverage().join(' ')}`);
   await ensureKafkaInstalled();
   const loadBefore = loadAverage();
-  const limits = await limitsPhase();
-  const rdkafka = await attempt('rdkafka_performance', () => ensureRdkafkaPerf(log));
+  const limits: Record<string, Limit> = runs('throughput')
+    ? await limitsPhase()
+    : {
+        loopbackTcp: { unit: 'MiB/s', note: 'not run (--only)' },
+        diskFdatasync: { unit: 'MiB/s', note: 'not run (--only)' },
+      };
+  const rdkafka = runs('throughput') ? await attempt('rdkafka_performance', () => ensureRdkafkaPerf(log)) : undefined;
   const notes: string[] = [];
   const generators: Generator[] = ['kafka-perf'];
   if (rdkafka) generators.push('rdkafka');
-  else notes.push('rdkafka_performance unavailable (node-rdkafka build failed or disabled): its rows are missing.');
+  else if (runs('throughput'))
+    notes.push('rdkafka_performance unavailable (node-rdkafka build failed or disabled): its rows are missing.');
   generators.push('sluice-client');
   const scenarios = produceScenarios(generators);
   log(`${scenarios.length} producer scenarios × ${TRIALS} trial(s) × 2 brokers`);
-  await throughputPhase(scenarios, rdkafka, true);
-  await latencyPhase();
-  await startupPhase();
+  if (runs('throughput')) await throughputPhase(scenarios, rdkafka, true);
+  if (runs('latency')) await latencyPhase();
+  if (runs('startup')) await startupPhase();
+  if (runs('crash')) await crashRestartPhase();
   const loadAfter = loadAverage();
   const uptime = (await run('uptime', [], { timeoutMs: 5000 })).stdout.trim();
   const report: Report = {
@@ -517,7 +641,7 @@ async function main(): Promise<number> {
     errors,
     notes,
   };
-  const files = writeOutputs(report, OUT, !QUICK ? join(ROOT, 'BENCHMARKS.md') : undefined);
+  const files = writeOutputs(report, OUT, !QUICK && ONLY.length === 0 ? join(ROOT, 'BENCHMARKS.md') : undefined);
   log(`wrote ${files.join(', ')}`);
   rmSync(work, { recursive: true, force: true });
 
@@ -526,10 +650,12 @@ async function main(): Promise<number> {
     (r) => r.sluice.filter(Number.isFinite).length === 0 || r.kafka.filter(Number.isFinite).length === 0,
   );
   const kinds = new Set(report.rows.map((r) => r.kind));
-  const missingKinds = ['produce', 'consume', 'latency', 'cost'].filter((k) => !kinds.has(k as Row['kind']));
-  const missingLimits = Object.entries(limits).filter(([, l]) => l.value === undefined);
+  const missingKinds = ONLY.length
+    ? []
+    : ['produce', 'consume', 'latency', 'cost'].filter((k) => !kinds.has(k as Row['kind']));
+  const missingLimits = Object.entries(limits).filter(([, l]) => runs('throughput') && l.value === undefined);
   const generatorsSeen = new Set(report.rows.filter((r) => r.kind === 'produce').map((r) => r.generator));
-  const missingGenerators = generators.filter((g) => !generatorsSeen.has(g));
+  const missingGenerators = generators.filter((g) => runs('throughput') && !generatorsSeen.has(g));
   for (const r of empty) log(`CHECK FAILED: no numbers for ${r.label} [${r.generator ?? ''}]`);
   for (const k of missingKinds) log(`CHECK FAILED: no ${k} rows`);
   for (const [k, l] of missingLimits) log(`CHECK FAILED: limit ${k} missing (${l.note})`);

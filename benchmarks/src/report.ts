@@ -267,7 +267,10 @@ ${headline.join('\n')}
   \`/proc/<pid>/stat\` of the broker around one load, over the record bytes moved. Start-up is process
   spawn → first ApiVersions answer on an empty data dir (Kafka's dir already formatted, as in a deployment).
   Restart with 1,000 partitions: create a 1,000-partition topic, stop cleanly, time the restart until
-  ApiVersions answers and until Metadata shows all 1,000 leaders.
+  ApiVersions answers and until Metadata shows all 1,000 leaders. Restart after SIGKILL with 1,000 and
+  10,000 partitions: write 3 records of 100 B to every partition (acks=all), SIGKILL the broker, time the
+  restart until ApiVersions answers, until Metadata shows every leader and until ListOffsets shows every
+  partition's records; its memory is the restarted process's peak resident set (VmHWM) by then.
 - **Machine limits, same run.** Loopback TCP with iperf3 (one stream) and sequential writes of 1 GiB with
   \`dd … conv=fdatasync\`. The limit column is min(TCP, disk) for producer rows and TCP for consumer rows.
 
