@@ -7,12 +7,12 @@
 //   npm run bench -- --quick --only crash,compaction    only these phases (throughput, latency, startup,
 //                                       crash, compaction, scale); results go to benchmarks/results/only, never
 //                                       to BENCHMARKS.md, and the smoke check covers only their rows
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Kafka, topic } from '@sluice/client';
+import { ConfigResource, Kafka, topic } from '@sluice/client';
 import { type Broker, ensureKafkaInstalled, KafkaBroker, SluiceBroker } from './brokers.js';
 import {
   type Acks,
@@ -155,7 +155,10 @@ async function measured(
   }
 }
 
-async function createTopics(port: number, topics: Array<{ name: string; numPartitions: number }>): Promise<void> {
+async function createTopics(
+  port: number,
+  topics: Array<{ name: string; numPartitions: number; configs?: Record<string, string> }>,
+): Promise<void> {
   const admin = new Kafka({ brokers: [`127.0.0.1:${port}`], clientId: 'bench-admin' }).admin();
   try {
     // Kafka accepts large creates, but batches keep each request small.
@@ -542,7 +545,7 @@ async function crashRestartPhase(): Promise<void> {
         const label = `restart after SIGKILL with ${N.toLocaleString('en-US')} partitions`;
         // Made before the attempt, so a broker that fails leaves an empty row the smoke check reports.
         const cost = (id: string, what: string, unit: string) =>
-          row(`crash-restart/${N}/${id}`, { kind: 'cost', label: `${label} (${what})`, unit, higherIsBetter: false });
+          row(`crash-restart/${N}/${id}`, { kind: 'cost', label: `${label}: ${what}`, unit, higherIsBetter: false });
         const answersRow = cost('answers', 'spawn → ApiVersions answers', 's');
         const metadataRow = cost('metadata', `spawn → all ${N.toLocaleString('en-US')} leaders in Metadata`, 's');
         const readableRow = cost('readable', 'spawn → every partition lists its records', 's');
@@ -590,6 +593,125 @@ async function crashRestartPhase(): Promise<void> {
       }
 }
 
+// Produce latency while the log cleaner works: a topic filled with overwrites of a few keys in 1 MiB
+// segments, a steady keyed producer timed send → ack, first while the topic's policy is delete (nothing
+// to clean), then after switching it to compact (the cleaner rewrites the backlog beside the producer).
+const COMPACT_PREFILL_MIB = QUICK ? 32 : 256;
+const COMPACT_KEYS = 1000;
+const COMPACT_RATE = 1000; // rec/s offered by the timed producer
+const COMPACT_WINDOW_S = QUICK ? 10 : 20; // both brokers look for cleanable logs every 5 s
+const COMPACT_VALUE = KiB;
+
+/** Bytes of a partition's live segment files (`*.log`; Kafka keeps replaced ones as `*.log.deleted` for a while). */
+function segmentBytes(partitionDir: string): number {
+  let total = 0;
+  for (const f of readdirSync(partitionDir)) if (f.endsWith('.log')) total += statSync(join(partitionDir, f)).size;
+  return total;
+}
+
+async function prefillKeys(port: number, topicName: string, mib: number): Promise<void> {
+  const producer = new Kafka({ brokers: [`127.0.0.1:${port}`], clientId: 'bench-prefill' }).producer({
+    acks: 1,
+    idempotent: false,
+    batchSize: 256 * KiB,
+  });
+  const t = topic(topicName);
+  const value = Buffer.alloc(COMPACT_VALUE, 'p');
+  try {
+    let pending: Promise<unknown>[] = [];
+    for (let i = 0; i < (mib * 1024 * 1024) / COMPACT_VALUE; i++) {
+      pending.push(producer.send(t, { key: Buffer.from(`k${i % COMPACT_KEYS}`), value }));
+      if (pending.length >= 16_384) {
+        await Promise.all(pending);
+        pending = [];
+      }
+    }
+    await Promise.all(pending);
+  } finally {
+    await producer.close();
+  }
+}
+
+async function compactionPhase(): Promise<void> {
+  const label = (cleaning: boolean) =>
+    `produce p99, ${COMPACT_RATE.toLocaleString('en-US')} keyed rec/s of ${sizeLabel(COMPACT_VALUE)}, acks=all, ${cleaning ? `while the cleaner compacts ${COMPACT_PREFILL_MIB} MiB of overwrites` : 'same topic, nothing to clean'}`;
+  const rowOf = (cleaning: boolean) =>
+    row(`compaction/${cleaning ? 'cleaning' : 'idle'}/p99`, {
+      kind: 'latency',
+      label: label(cleaning),
+      generator: 'sluice-client',
+      unit: 'ms',
+      higherIsBetter: false,
+    });
+  const idleRow = rowOf(false);
+  const cleaningRow = rowOf(true);
+  const records = COMPACT_RATE * COMPACT_WINDOW_S;
+  for (let t = 1; t <= TRIALS; t++)
+    for (const b of await brokers()) {
+      const dir = freshDir(b);
+      await attempt(`produce latency during compaction on ${b.name}`, async () => {
+        try {
+          // Kafka's cleaner looks for work every 15 s by default; Sluice's maintenance every 5 s. Same here.
+          await b.start(dir, b.name === 'kafka' ? { 'log.cleaner.backoff.ms': '5000' } : {});
+          await createTopics(b.port, [
+            {
+              name: 'compact',
+              numPartitions: 1,
+              configs: {
+                'cleanup.policy': 'delete',
+                'segment.bytes': String(1 << 20),
+                'min.cleanable.dirty.ratio': '0.01',
+              },
+            },
+          ]);
+          await prefillKeys(b.port, 'compact', COMPACT_PREFILL_MIB);
+          const steady = () =>
+            measured(b, () =>
+              sluiceClient({
+                mode: 'steady',
+                port: b.port,
+                topic: 'compact',
+                records,
+                size: COMPACT_VALUE,
+                acks: 'all',
+                rate: COMPACT_RATE,
+                keys: COMPACT_KEYS,
+              }),
+            );
+          const idle = await steady();
+          const partitionDir = join(dir, 'data', 'compact-0');
+          const before = segmentBytes(partitionDir);
+          const admin = new Kafka({ brokers: [`127.0.0.1:${b.port}`], clientId: 'bench-admin' }).admin();
+          try {
+            await admin.incrementalAlterConfigs(ConfigResource.TOPIC, 'compact', [
+              { name: 'cleanup.policy', value: 'compact' },
+            ]);
+          } finally {
+            await admin.close();
+          }
+          const cleaning = await steady();
+          const after = segmentBytes(partitionDir);
+          // The row means something only if the cleaner did shrink the log during the window.
+          if (!(after < before / 2))
+            throw new Error(`the cleaner did not compact within ${COMPACT_WINDOW_S} s (${before} → ${after} bytes)`);
+          idleRow[b.name].push(idle.latencyMs?.p99 ?? Number.NaN);
+          idleRow.details[b.name].push(idle);
+          cleaningRow[b.name].push(cleaning.latencyMs?.p99 ?? Number.NaN);
+          cleaningRow.details[b.name].push({
+            ...cleaning,
+            extra: { segmentBytesBefore: before, segmentBytesAfter: after },
+          });
+          log(
+            `compaction ${b.name} t${t}: produce p99 ${idle.latencyMs?.p99?.toFixed(1)} ms without cleaning, ${cleaning.latencyMs?.p99?.toFixed(1)} ms while cleaning (max ${cleaning.latencyMs?.max?.toFixed(0)} ms); log ${(before / 2 ** 20).toFixed(0)} → ${(after / 2 ** 20).toFixed(1)} MiB`,
+          );
+        } finally {
+          await b.kill();
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+    }
+}
+
 async function limitsPhase(): Promise<Record<string, Limit>> {
   log('limits: loopback TCP with iperf3');
   const tcp = await attempt('iperf3', () => loopbackTcp(QUICK ? 2 : 5, log));
@@ -627,6 +749,7 @@ async function main(): Promise<number> {
   if (runs('latency')) await latencyPhase();
   if (runs('startup')) await startupPhase();
   if (runs('crash')) await crashRestartPhase();
+  if (runs('compaction')) await compactionPhase();
   const loadAfter = loadAverage();
   const uptime = (await run('uptime', [], { timeoutMs: 5000 })).stdout.trim();
   const report: Report = {

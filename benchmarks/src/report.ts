@@ -271,6 +271,12 @@ ${headline.join('\n')}
   10,000 partitions: write 3 records of 100 B to every partition (acks=all), SIGKILL the broker, time the
   restart until ApiVersions answers, until Metadata shows every leader and until ListOffsets shows every
   partition's records; its memory is the restarted process's peak resident set (VmHWM) by then.
+- **Produce latency during compaction.** One partition in 1 MiB segments filled with 256 MiB of 1 KiB
+  overwrites of 1,000 keys; \`@sluice/client\` sends 1,000 keyed rec/s (acks=all, no linger) on a fixed
+  schedule for 20 s and times each send → ack: first with \`cleanup.policy=delete\` (nothing to clean),
+  then again right after switching the topic to \`compact\`, so the cleaner rewrites the backlog beside the
+  producer (the row is kept only if the log's \`*.log\` bytes at least halved). Kafka's
+  \`log.cleaner.backoff.ms\` is set to 5 s, Sluice's maintenance interval.
 - **Machine limits, same run.** Loopback TCP with iperf3 (one stream) and sequential writes of 1 GiB with
   \`dd … conv=fdatasync\`. The limit column is min(TCP, disk) for producer rows and TCP for consumer rows.
 
