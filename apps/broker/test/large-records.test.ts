@@ -27,7 +27,7 @@ afterAll(async () => {
   await broker?.stop();
 });
 
-const produce = (value: Buffer, compression = CompressionType.None) =>
+const produce = (value: Buffer, compression: CompressionType = CompressionType.None) =>
   raw.send(ProduceApi, 9, {
     transactionalId: null,
     acks: -1,
