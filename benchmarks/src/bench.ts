@@ -162,8 +162,17 @@ async function createTopics(
   const admin = new Kafka({ brokers: [`127.0.0.1:${port}`], clientId: 'bench-admin' }).admin();
   try {
     // Kafka accepts large creates, but batches keep each request small.
-    for (let i = 0; i < topics.length; i += 50)
-      await admin.createTopics(topics.slice(i, i + 50).map((t) => ({ ...t, replicationFactor: 1 })));
+    for (let i = 0; i < topics.length; i += 50) {
+      const batch = topics.slice(i, i + 50);
+      try {
+        await admin.createTopics(batch.map((t) => ({ ...t, replicationFactor: 1 })));
+      } catch (e) {
+        // Created, but the client's short wait for the new topics' metadata ran out (a busy Kafka
+        // takes seconds to show them): wait longer, as partitionsReady does.
+        if (!/^topic /.test((e as Error).message)) throw e;
+        for (const t of batch) await partitionsReady(port, t.name, t.numPartitions, 120_000);
+      }
+    }
   } finally {
     await admin.close();
   }
@@ -712,6 +721,82 @@ async function compactionPhase(): Promise<void> {
     }
 }
 
+// Scale at rest: many idle partitions (memory, CPU while nothing happens), then a large consumer group
+// (time to settle with one owner per partition, broker memory with the group in place).
+const IDLE_PARTITIONS = QUICK ? 600 : 6000;
+const IDLE_WINDOW_S = QUICK ? 3 : 20;
+const GROUP_MEMBERS = QUICK ? 20 : 100;
+const GROUP_PARTITIONS = GROUP_MEMBERS * 2;
+
+async function scalePhase(): Promise<void> {
+  const cost = (id: string, label: string, unit: string) =>
+    row(`scale/${id}`, { kind: 'cost', label, unit, higherIsBetter: false });
+  const n = (x: number) => x.toLocaleString('en-US');
+  const idleRss = cost('idle-rss', `resident memory, ${n(IDLE_PARTITIONS)} idle partitions`, 'MiB');
+  const idleCpu = cost('idle-cpu', `broker CPU, ${n(IDLE_PARTITIONS)} idle partitions (% of one core)`, '%');
+  const groupJoin = cost(
+    'group-join',
+    `consumer group of ${GROUP_MEMBERS} on ${GROUP_PARTITIONS} partitions: start → one owner per partition`,
+    's',
+  );
+  const groupRss = cost('group-rss', `resident memory, with the ${GROUP_MEMBERS}-member group in place`, 'MiB');
+  for (let t = 1; t <= TRIALS; t++)
+    for (const b of await brokers()) {
+      const dir = freshDir(b);
+      await attempt(`scale on ${b.name}`, async () => {
+        try {
+          await b.start(dir);
+          // Topics of 100 partitions, as an application would have them.
+          const topics = Array.from({ length: Math.ceil(IDLE_PARTITIONS / 100) }, (_, i) => ({
+            name: `idle-${i}`,
+            numPartitions: Math.min(100, IDLE_PARTITIONS - i * 100),
+          }));
+          await createTopics(b.port, topics);
+          for (const tp of topics) await partitionsReady(b.port, tp.name, tp.numPartitions, 120_000);
+          await sleep(QUICK ? 2000 : 15_000); // creation's garbage and background work settle
+          const cpu0 = cpuSeconds(b.pid()) ?? Number.NaN;
+          await sleep(IDLE_WINDOW_S * 1000);
+          const cpu = (((cpuSeconds(b.pid()) ?? Number.NaN) - cpu0) / IDLE_WINDOW_S) * 100;
+          const rss = rssMiB(b.pid()) ?? Number.NaN;
+          idleRss[b.name].push(rss);
+          idleCpu[b.name].push(cpu);
+          log(
+            `scale ${b.name} t${t}: ${n(IDLE_PARTITIONS)} idle partitions: ${rss.toFixed(0)} MiB, CPU ${cpu.toFixed(1)}%`,
+          );
+
+          await createTopics(b.port, [{ name: 'wide', numPartitions: GROUP_PARTITIONS }]);
+          await partitionsReady(b.port, 'wide', GROUP_PARTITIONS, 120_000);
+          const kafka = new Kafka({ brokers: [`127.0.0.1:${b.port}`], clientId: 'bench-group' });
+          const consumers = Array.from({ length: GROUP_MEMBERS }, () => kafka.consumer({ groupId: 'bench-wide' }));
+          const t0 = performance.now();
+          const runs = consumers.map((c) => c.run(topic('wide'), () => {}).catch((e: unknown) => e));
+          try {
+            const settled = () => {
+              const gens = new Set(consumers.map((c) => c.groupMetadata()?.generationId ?? -1));
+              const owned = new Set(consumers.flatMap((c) => c.assignment().map((tp) => tp.partition)));
+              const count = consumers.reduce((k, c) => k + c.assignment().length, 0);
+              return gens.size === 1 && !gens.has(-1) && owned.size === GROUP_PARTITIONS && count === GROUP_PARTITIONS;
+            };
+            const joined = await until(`${GROUP_MEMBERS}-member group`, b.pid(), 120_000, async () => settled());
+            await sleep(2000);
+            const rssGroup = rssMiB(b.pid()) ?? Number.NaN;
+            groupJoin[b.name].push((joined - t0) / 1000);
+            groupRss[b.name].push(rssGroup);
+            log(
+              `scale ${b.name} t${t}: ${GROUP_MEMBERS}-member group settled in ${((joined - t0) / 1000).toFixed(1)} s; ${rssGroup.toFixed(0)} MiB`,
+            );
+          } finally {
+            await Promise.all(consumers.map((c) => Promise.race([c.close(), sleep(10_000)])));
+            await Promise.race([Promise.all(runs), sleep(10_000)]);
+          }
+        } finally {
+          await b.kill();
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+    }
+}
+
 async function limitsPhase(): Promise<Record<string, Limit>> {
   log('limits: loopback TCP with iperf3');
   const tcp = await attempt('iperf3', () => loopbackTcp(QUICK ? 2 : 5, log));
@@ -750,6 +835,7 @@ async function main(): Promise<number> {
   if (runs('startup')) await startupPhase();
   if (runs('crash')) await crashRestartPhase();
   if (runs('compaction')) await compactionPhase();
+  if (runs('scale')) await scalePhase();
   const loadAfter = loadAverage();
   const uptime = (await run('uptime', [], { timeoutMs: 5000 })).stdout.trim();
   const report: Report = {
