@@ -10,6 +10,7 @@ export default defineConfig({
       'apps/*/src/**/*.test.ts',
       'apps/*/test/**/*.test.ts',
       'test/readme/package-readmes.test.ts',
+      'benchmarks/src/**/*.test.ts',
     ],
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -4,12 +4,15 @@
 //   npm run bench -- --quick            smoke run (one trial, tiny counts, every kind of scenario); exits 1
 //                                       when any scenario produced no numbers
 //   npm run bench -- --trials 5 --profile /tmp/prof    (Sluice under node --cpu-prof)
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+//   npm run bench -- --quick --only crash,compaction    only these phases (throughput, latency, startup,
+//                                       crash, compaction, scale); results go to benchmarks/results/only, never
+//                                       to BENCHMARKS.md, and the smoke check covers only their rows
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Kafka } from '@sluice/client';
+import { ConfigResource, Kafka, topic } from '@sluice/client';
 import { type Broker, ensureKafkaInstalled, KafkaBroker, SluiceBroker } from './brokers.js';
 import {
   type Acks,
@@ -25,7 +28,8 @@ import {
   sluiceClient,
 } from './generators.js';
 import { diskWrite, type Limit, loopbackTcp } from './limits.js';
-import { cpuSeconds, loadAverage, RssSampler, rssMiB, run, sleep } from './proc.js';
+import { freePorts } from './ports.js';
+import { cpuSeconds, loadAverage, peakRssMiB, RssSampler, rssMiB, run, sleep } from './proc.js';
 import { machineInfo, type Report, type Row, writeOutputs } from './report.js';
 
 const { values: args } = parseArgs({
@@ -34,6 +38,7 @@ const { values: args } = parseArgs({
     trials: { type: 'string' },
     profile: { type: 'string' },
     out: { type: 'string' },
+    only: { type: 'string' },
     // Re-renders the table, charts and BENCHMARKS.md from a run's JSON without running anything.
     from: { type: 'string' },
   },
@@ -41,7 +46,12 @@ const { values: args } = parseArgs({
 const QUICK = args.quick === true;
 const TRIALS = Number(args.trials ?? (QUICK ? 1 : 3));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const OUT = args.out ?? join(ROOT, 'benchmarks/results', QUICK ? 'quick' : '');
+const PHASES = ['throughput', 'latency', 'startup', 'crash', 'compaction', 'scale'] as const;
+const ONLY = args.only?.split(',').map((x) => x.trim()) ?? [];
+for (const p of ONLY)
+  if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--only: unknown phase ${p} (${PHASES.join(', ')})`);
+const runs = (phase: (typeof PHASES)[number]) => ONLY.length === 0 || ONLY.includes(phase);
+const OUT = args.out ?? join(ROOT, 'benchmarks/results', ONLY.length ? 'only' : QUICK ? 'quick' : '');
 const started = performance.now();
 let step = 0;
 function log(s: string): void {
@@ -145,12 +155,24 @@ async function measured(
   }
 }
 
-async function createTopics(port: number, topics: Array<{ name: string; numPartitions: number }>): Promise<void> {
+async function createTopics(
+  port: number,
+  topics: Array<{ name: string; numPartitions: number; configs?: Record<string, string> }>,
+): Promise<void> {
   const admin = new Kafka({ brokers: [`127.0.0.1:${port}`], clientId: 'bench-admin' }).admin();
   try {
     // Kafka accepts large creates, but batches keep each request small.
-    for (let i = 0; i < topics.length; i += 50)
-      await admin.createTopics(topics.slice(i, i + 50).map((t) => ({ ...t, replicationFactor: 1 })));
+    for (let i = 0; i < topics.length; i += 50) {
+      const batch = topics.slice(i, i + 50);
+      try {
+        await admin.createTopics(batch.map((t) => ({ ...t, replicationFactor: 1 })));
+      } catch (e) {
+        // Created, but the client's short wait for the new topics' metadata ran out (a busy Kafka
+        // takes seconds to show them): wait longer, as partitionsReady does.
+        if (!/^topic /.test((e as Error).message)) throw e;
+        for (const t of batch) await partitionsReady(port, t.name, t.numPartitions, 120_000);
+      }
+    }
   } finally {
     await admin.close();
   }
@@ -158,14 +180,14 @@ async function createTopics(port: number, topics: Array<{ name: string; numParti
 
 // ------------------------------------------------------------------------------------------- phases
 
-const SLUICE_PORT = 29092;
-const KAFKA_PORT = 29192; // controller on 29193
 const work = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
 let trialDirSeq = 0;
 const freshDir = (b: Broker) => join(work, `${b.name}-${++trialDirSeq}`);
 
-function brokers(): Broker[] {
-  return [new SluiceBroker(SLUICE_PORT, args.profile), new KafkaBroker(KAFKA_PORT)];
+/** Both brokers on ports picked free now (never fixed ones: another broker there would be measured instead). */
+async function brokers(): Promise<Broker[]> {
+  const [sluicePort, kafkaPort, controllerPort] = await freePorts(3);
+  return [new SluiceBroker(sluicePort, args.profile), new KafkaBroker(kafkaPort, controllerPort)];
 }
 
 async function throughputPhase(
@@ -174,7 +196,7 @@ async function throughputPhase(
   withSluiceClient: boolean,
 ): Promise<void> {
   for (let t = 1; t <= TRIALS; t++) {
-    const bs = brokers();
+    const bs = await brokers();
     const rss = new Map<string, RssSampler>();
     try {
       // Both brokers run for the whole trial on fresh dirs; each load alternates between them.
@@ -323,7 +345,7 @@ async function latencyPhase(): Promise<void> {
   }
   const max = Math.min(...maxima);
   for (let t = 1; t <= TRIALS; t++) {
-    const bs = brokers();
+    const bs = await brokers();
     try {
       for (const b of bs) {
         await b.start(freshDir(b));
@@ -427,7 +449,7 @@ async function partitionsReady(port: number, topic: string, count: number, deadl
 async function startupPhase(): Promise<void> {
   const trials = TRIALS;
   for (let t = 1; t <= trials; t++) {
-    for (const b of brokers()) {
+    for (const b of await brokers()) {
       const dir = freshDir(b);
       await attempt(`start-up of ${b.name}`, async () => {
         try {
@@ -472,6 +494,309 @@ async function startupPhase(): Promise<void> {
   }
 }
 
+// Restart after a crash: N partitions with a few records each, SIGKILL, start again. Unlike the clean
+// restart above, the broker finds no clean-shutdown marker and must recover its logs.
+const CRASH_PARTITIONS = QUICK ? [100] : [1000, 10_000];
+const CRASH_RECORDS_PER_PARTITION = 3;
+// A restart that needs more than this is recorded as a failure rather than left to take the machine.
+const CRASH_DEADLINE_MS = QUICK ? 60_000 : 300_000;
+const CRASH_RSS_LIMIT_MIB = 8192;
+
+/** Writes `perPartition` small records to every partition of `topicName` (acks=all) and waits for all acks. */
+async function fillPartitions(port: number, topicName: string, partitions: number, perPartition: number) {
+  const producer = new Kafka({ brokers: [`127.0.0.1:${port}`], clientId: 'bench-fill' }).producer({
+    acks: 'all',
+    idempotent: false,
+  });
+  const t = topic(topicName);
+  const value = Buffer.alloc(100, 'x');
+  try {
+    const WINDOW = 20_000; // outstanding sends at most
+    let pending: Promise<unknown>[] = [];
+    for (let p = 0; p < partitions; p++)
+      for (let i = 0; i < perPartition; i++) {
+        pending.push(producer.send(t, { value, partition: p }));
+        if (pending.length >= WINDOW) {
+          await Promise.all(pending);
+          pending = [];
+        }
+      }
+    await Promise.all(pending);
+  } finally {
+    await producer.close();
+  }
+}
+
+/**
+ * Polls until `check` passes, with the broker's RSS bounded; resolves with performance.now() at success.
+ * Errors from `check` (a broker still recovering) count as not yet.
+ */
+async function until(what: string, pid: number, deadlineMs: number, check: () => Promise<boolean>): Promise<number> {
+  const end = performance.now() + deadlineMs;
+  while (performance.now() < end) {
+    const rss = rssMiB(pid);
+    if (rss === undefined) throw new Error(`${what}: the broker (pid ${pid}) exited`);
+    if (rss > CRASH_RSS_LIMIT_MIB)
+      throw new Error(`${what}: gave up at ${rss.toFixed(0)} MiB resident (limit ${CRASH_RSS_LIMIT_MIB} MiB)`);
+    try {
+      if (await check()) return performance.now();
+    } catch {}
+    await sleep(50);
+  }
+  throw new Error(`${what}: not within ${deadlineMs} ms`);
+}
+
+async function crashRestartPhase(): Promise<void> {
+  for (let t = 1; t <= TRIALS; t++)
+    for (const N of CRASH_PARTITIONS)
+      for (const b of await brokers()) {
+        const dir = freshDir(b);
+        const label = `restart after SIGKILL with ${N.toLocaleString('en-US')} partitions`;
+        // Made before the attempt, so a broker that fails leaves an empty row the smoke check reports.
+        const cost = (id: string, what: string, unit: string) =>
+          row(`crash-restart/${N}/${id}`, { kind: 'cost', label: `${label}: ${what}`, unit, higherIsBetter: false });
+        const answersRow = cost('answers', 'spawn → ApiVersions answers', 's');
+        const metadataRow = cost('metadata', `spawn → all ${N.toLocaleString('en-US')} leaders in Metadata`, 's');
+        const readableRow = cost('readable', 'spawn → every partition lists its records', 's');
+        const rssRow = cost('rss', 'peak resident memory until readable', 'MiB');
+        await attempt(`${label} on ${b.name}`, async () => {
+          try {
+            await b.start(dir);
+            await createTopics(b.port, [{ name: 'crash', numPartitions: N }]);
+            await partitionsReady(b.port, 'crash', N, CRASH_DEADLINE_MS);
+            await fillPartitions(b.port, 'crash', N, CRASH_RECORDS_PER_PARTITION);
+            await b.kill();
+            const t0 = performance.now();
+            const answered = await b.start(dir);
+            const pid = b.pid();
+            const client = new Kafka({ brokers: [`127.0.0.1:${b.port}`], clientId: 'bench-crash', retries: 0 });
+            const admin = client.admin();
+            const tps = Array.from({ length: N }, (_, partition) => ({ topic: 'crash', partition }));
+            try {
+              const metadata = await until(`${label}: Metadata`, pid, CRASH_DEADLINE_MS, async () => {
+                const [info] = await admin.describeTopics(['crash']);
+                return (
+                  info?.partitions.length === N && info.partitions.every((p) => p.leader >= 0 && p.errorCode === 0)
+                );
+              });
+              // Readable: every partition answers ListOffsets with the records written before the kill.
+              const readable = await until(`${label}: ListOffsets`, pid, CRASH_DEADLINE_MS, async () =>
+                (await admin.listOffsets(tps, 'latest')).every((o) => o.offset >= BigInt(CRASH_RECORDS_PER_PARTITION)),
+              );
+              const peak = peakRssMiB(pid) ?? Number.NaN;
+              answersRow[b.name].push(answered);
+              metadataRow[b.name].push((metadata - t0) / 1000);
+              readableRow[b.name].push((readable - t0) / 1000);
+              rssRow[b.name].push(peak);
+              log(
+                `${label} ${b.name} t${t}: answers ${answered.toFixed(2)} s, Metadata ${((metadata - t0) / 1000).toFixed(2)} s, readable ${((readable - t0) / 1000).toFixed(2)} s, peak RSS ${peak.toFixed(0)} MiB`,
+              );
+            } finally {
+              await admin.close();
+            }
+          } finally {
+            await b.kill();
+            rmSync(dir, { recursive: true, force: true });
+          }
+        });
+      }
+}
+
+// Produce latency while the log cleaner works: a topic filled with overwrites of a few keys in 1 MiB
+// segments, a steady keyed producer timed send → ack, first while the topic's policy is delete (nothing
+// to clean), then after switching it to compact (the cleaner rewrites the backlog beside the producer).
+const COMPACT_PREFILL_MIB = QUICK ? 32 : 256;
+const COMPACT_KEYS = 1000;
+const COMPACT_RATE = 1000; // rec/s offered by the timed producer
+const COMPACT_WINDOW_S = QUICK ? 10 : 20; // both brokers look for cleanable logs every 5 s
+const COMPACT_VALUE = KiB;
+
+/** Bytes of a partition's live segment files (`*.log`; Kafka keeps replaced ones as `*.log.deleted` for a while). */
+function segmentBytes(partitionDir: string): number {
+  let total = 0;
+  for (const f of readdirSync(partitionDir)) if (f.endsWith('.log')) total += statSync(join(partitionDir, f)).size;
+  return total;
+}
+
+async function prefillKeys(port: number, topicName: string, mib: number): Promise<void> {
+  const producer = new Kafka({ brokers: [`127.0.0.1:${port}`], clientId: 'bench-prefill' }).producer({
+    acks: 1,
+    idempotent: false,
+    batchSize: 256 * KiB,
+  });
+  const t = topic(topicName);
+  const value = Buffer.alloc(COMPACT_VALUE, 'p');
+  try {
+    let pending: Promise<unknown>[] = [];
+    for (let i = 0; i < (mib * 1024 * 1024) / COMPACT_VALUE; i++) {
+      pending.push(producer.send(t, { key: Buffer.from(`k${i % COMPACT_KEYS}`), value }));
+      if (pending.length >= 16_384) {
+        await Promise.all(pending);
+        pending = [];
+      }
+    }
+    await Promise.all(pending);
+  } finally {
+    await producer.close();
+  }
+}
+
+async function compactionPhase(): Promise<void> {
+  const label = (cleaning: boolean) =>
+    `produce p99, ${COMPACT_RATE.toLocaleString('en-US')} keyed rec/s of ${sizeLabel(COMPACT_VALUE)}, acks=all, ${cleaning ? `while the cleaner compacts ${COMPACT_PREFILL_MIB} MiB of overwrites` : 'same topic, nothing to clean'}`;
+  const rowOf = (cleaning: boolean) =>
+    row(`compaction/${cleaning ? 'cleaning' : 'idle'}/p99`, {
+      kind: 'latency',
+      label: label(cleaning),
+      generator: 'sluice-client',
+      unit: 'ms',
+      higherIsBetter: false,
+    });
+  const idleRow = rowOf(false);
+  const cleaningRow = rowOf(true);
+  const records = COMPACT_RATE * COMPACT_WINDOW_S;
+  for (let t = 1; t <= TRIALS; t++)
+    for (const b of await brokers()) {
+      const dir = freshDir(b);
+      await attempt(`produce latency during compaction on ${b.name}`, async () => {
+        try {
+          // Kafka's cleaner looks for work every 15 s by default; Sluice's maintenance every 5 s. Same here.
+          await b.start(dir, b.name === 'kafka' ? { 'log.cleaner.backoff.ms': '5000' } : {});
+          await createTopics(b.port, [
+            {
+              name: 'compact',
+              numPartitions: 1,
+              configs: {
+                'cleanup.policy': 'delete',
+                'segment.bytes': String(1 << 20),
+                'min.cleanable.dirty.ratio': '0.01',
+              },
+            },
+          ]);
+          await prefillKeys(b.port, 'compact', COMPACT_PREFILL_MIB);
+          const steady = () =>
+            measured(b, () =>
+              sluiceClient({
+                mode: 'steady',
+                port: b.port,
+                topic: 'compact',
+                records,
+                size: COMPACT_VALUE,
+                acks: 'all',
+                rate: COMPACT_RATE,
+                keys: COMPACT_KEYS,
+              }),
+            );
+          const idle = await steady();
+          const partitionDir = join(dir, 'data', 'compact-0');
+          const before = segmentBytes(partitionDir);
+          const admin = new Kafka({ brokers: [`127.0.0.1:${b.port}`], clientId: 'bench-admin' }).admin();
+          try {
+            await admin.incrementalAlterConfigs(ConfigResource.TOPIC, 'compact', [
+              { name: 'cleanup.policy', value: 'compact' },
+            ]);
+          } finally {
+            await admin.close();
+          }
+          const cleaning = await steady();
+          const after = segmentBytes(partitionDir);
+          // The row means something only if the cleaner did shrink the log during the window.
+          if (!(after < before / 2))
+            throw new Error(`the cleaner did not compact within ${COMPACT_WINDOW_S} s (${before} → ${after} bytes)`);
+          idleRow[b.name].push(idle.latencyMs?.p99 ?? Number.NaN);
+          idleRow.details[b.name].push(idle);
+          cleaningRow[b.name].push(cleaning.latencyMs?.p99 ?? Number.NaN);
+          cleaningRow.details[b.name].push({
+            ...cleaning,
+            extra: { segmentBytesBefore: before, segmentBytesAfter: after },
+          });
+          log(
+            `compaction ${b.name} t${t}: produce p99 ${idle.latencyMs?.p99?.toFixed(1)} ms without cleaning, ${cleaning.latencyMs?.p99?.toFixed(1)} ms while cleaning (max ${cleaning.latencyMs?.max?.toFixed(0)} ms); log ${(before / 2 ** 20).toFixed(0)} → ${(after / 2 ** 20).toFixed(1)} MiB`,
+          );
+        } finally {
+          await b.kill();
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+    }
+}
+
+// Scale at rest: many idle partitions (memory, CPU while nothing happens), then a large consumer group
+// (time to settle with one owner per partition, broker memory with the group in place).
+const IDLE_PARTITIONS = QUICK ? 600 : 6000;
+const IDLE_WINDOW_S = QUICK ? 3 : 20;
+const GROUP_MEMBERS = QUICK ? 20 : 100;
+const GROUP_PARTITIONS = GROUP_MEMBERS * 2;
+
+async function scalePhase(): Promise<void> {
+  const cost = (id: string, label: string, unit: string) =>
+    row(`scale/${id}`, { kind: 'cost', label, unit, higherIsBetter: false });
+  const n = (x: number) => x.toLocaleString('en-US');
+  const idleRss = cost('idle-rss', `resident memory, ${n(IDLE_PARTITIONS)} idle partitions`, 'MiB');
+  const idleCpu = cost('idle-cpu', `broker CPU, ${n(IDLE_PARTITIONS)} idle partitions (% of one core)`, '%');
+  const groupJoin = cost(
+    'group-join',
+    `consumer group of ${GROUP_MEMBERS} on ${GROUP_PARTITIONS} partitions: start → one owner per partition`,
+    's',
+  );
+  const groupRss = cost('group-rss', `resident memory, with the ${GROUP_MEMBERS}-member group in place`, 'MiB');
+  for (let t = 1; t <= TRIALS; t++)
+    for (const b of await brokers()) {
+      const dir = freshDir(b);
+      await attempt(`scale on ${b.name}`, async () => {
+        try {
+          await b.start(dir);
+          // Topics of 100 partitions, as an application would have them.
+          const topics = Array.from({ length: Math.ceil(IDLE_PARTITIONS / 100) }, (_, i) => ({
+            name: `idle-${i}`,
+            numPartitions: Math.min(100, IDLE_PARTITIONS - i * 100),
+          }));
+          await createTopics(b.port, topics);
+          for (const tp of topics) await partitionsReady(b.port, tp.name, tp.numPartitions, 120_000);
+          await sleep(QUICK ? 2000 : 15_000); // creation's garbage and background work settle
+          const cpu0 = cpuSeconds(b.pid()) ?? Number.NaN;
+          await sleep(IDLE_WINDOW_S * 1000);
+          const cpu = (((cpuSeconds(b.pid()) ?? Number.NaN) - cpu0) / IDLE_WINDOW_S) * 100;
+          const rss = rssMiB(b.pid()) ?? Number.NaN;
+          idleRss[b.name].push(rss);
+          idleCpu[b.name].push(cpu);
+          log(
+            `scale ${b.name} t${t}: ${n(IDLE_PARTITIONS)} idle partitions: ${rss.toFixed(0)} MiB, CPU ${cpu.toFixed(1)}%`,
+          );
+
+          await createTopics(b.port, [{ name: 'wide', numPartitions: GROUP_PARTITIONS }]);
+          await partitionsReady(b.port, 'wide', GROUP_PARTITIONS, 120_000);
+          const kafka = new Kafka({ brokers: [`127.0.0.1:${b.port}`], clientId: 'bench-group' });
+          const consumers = Array.from({ length: GROUP_MEMBERS }, () => kafka.consumer({ groupId: 'bench-wide' }));
+          const t0 = performance.now();
+          const runs = consumers.map((c) => c.run(topic('wide'), () => {}).catch((e: unknown) => e));
+          try {
+            const settled = () => {
+              const gens = new Set(consumers.map((c) => c.groupMetadata()?.generationId ?? -1));
+              const owned = new Set(consumers.flatMap((c) => c.assignment().map((tp) => tp.partition)));
+              const count = consumers.reduce((k, c) => k + c.assignment().length, 0);
+              return gens.size === 1 && !gens.has(-1) && owned.size === GROUP_PARTITIONS && count === GROUP_PARTITIONS;
+            };
+            const joined = await until(`${GROUP_MEMBERS}-member group`, b.pid(), 120_000, async () => settled());
+            await sleep(2000);
+            const rssGroup = rssMiB(b.pid()) ?? Number.NaN;
+            groupJoin[b.name].push((joined - t0) / 1000);
+            groupRss[b.name].push(rssGroup);
+            log(
+              `scale ${b.name} t${t}: ${GROUP_MEMBERS}-member group settled in ${((joined - t0) / 1000).toFixed(1)} s; ${rssGroup.toFixed(0)} MiB`,
+            );
+          } finally {
+            await Promise.all(consumers.map((c) => Promise.race([c.close(), sleep(10_000)])));
+            await Promise.race([Promise.all(runs), sleep(10_000)]);
+          }
+        } finally {
+          await b.kill();
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+    }
+}
+
 async function limitsPhase(): Promise<Record<string, Limit>> {
   log('limits: loopback TCP with iperf3');
   const tcp = await attempt('iperf3', () => loopbackTcp(QUICK ? 2 : 5, log));
@@ -490,18 +815,27 @@ async function main(): Promise<number> {
   log(`${QUICK ? 'quick' : 'full'} run, ${TRIALS} trial(s), load average ${loadAverage().join(' ')}`);
   await ensureKafkaInstalled();
   const loadBefore = loadAverage();
-  const limits = await limitsPhase();
-  const rdkafka = await attempt('rdkafka_performance', () => ensureRdkafkaPerf(log));
+  const limits: Record<string, Limit> = runs('throughput')
+    ? await limitsPhase()
+    : {
+        loopbackTcp: { unit: 'MiB/s', note: 'not run (--only)' },
+        diskFdatasync: { unit: 'MiB/s', note: 'not run (--only)' },
+      };
+  const rdkafka = runs('throughput') ? await attempt('rdkafka_performance', () => ensureRdkafkaPerf(log)) : undefined;
   const notes: string[] = [];
   const generators: Generator[] = ['kafka-perf'];
   if (rdkafka) generators.push('rdkafka');
-  else notes.push('rdkafka_performance unavailable (node-rdkafka build failed or disabled): its rows are missing.');
+  else if (runs('throughput'))
+    notes.push('rdkafka_performance unavailable (node-rdkafka build failed or disabled): its rows are missing.');
   generators.push('sluice-client');
   const scenarios = produceScenarios(generators);
   log(`${scenarios.length} producer scenarios × ${TRIALS} trial(s) × 2 brokers`);
-  await throughputPhase(scenarios, rdkafka, true);
-  await latencyPhase();
-  await startupPhase();
+  if (runs('throughput')) await throughputPhase(scenarios, rdkafka, true);
+  if (runs('latency')) await latencyPhase();
+  if (runs('startup')) await startupPhase();
+  if (runs('crash')) await crashRestartPhase();
+  if (runs('compaction')) await compactionPhase();
+  if (runs('scale')) await scalePhase();
   const loadAfter = loadAverage();
   const uptime = (await run('uptime', [], { timeoutMs: 5000 })).stdout.trim();
   const report: Report = {
@@ -516,7 +850,7 @@ async function main(): Promise<number> {
     errors,
     notes,
   };
-  const files = writeOutputs(report, OUT, !QUICK ? join(ROOT, 'BENCHMARKS.md') : undefined);
+  const files = writeOutputs(report, OUT, !QUICK && ONLY.length === 0 ? join(ROOT, 'BENCHMARKS.md') : undefined);
   log(`wrote ${files.join(', ')}`);
   rmSync(work, { recursive: true, force: true });
 
@@ -525,10 +859,12 @@ async function main(): Promise<number> {
     (r) => r.sluice.filter(Number.isFinite).length === 0 || r.kafka.filter(Number.isFinite).length === 0,
   );
   const kinds = new Set(report.rows.map((r) => r.kind));
-  const missingKinds = ['produce', 'consume', 'latency', 'cost'].filter((k) => !kinds.has(k as Row['kind']));
-  const missingLimits = Object.entries(limits).filter(([, l]) => l.value === undefined);
+  const missingKinds = ONLY.length
+    ? []
+    : ['produce', 'consume', 'latency', 'cost'].filter((k) => !kinds.has(k as Row['kind']));
+  const missingLimits = Object.entries(limits).filter(([, l]) => runs('throughput') && l.value === undefined);
   const generatorsSeen = new Set(report.rows.filter((r) => r.kind === 'produce').map((r) => r.generator));
-  const missingGenerators = generators.filter((g) => !generatorsSeen.has(g));
+  const missingGenerators = generators.filter((g) => runs('throughput') && !generatorsSeen.has(g));
   for (const r of empty) log(`CHECK FAILED: no numbers for ${r.label} [${r.generator ?? ''}]`);
   for (const k of missingKinds) log(`CHECK FAILED: no ${k} rows`);
   for (const [k, l] of missingLimits) log(`CHECK FAILED: limit ${k} missing (${l.note})`);

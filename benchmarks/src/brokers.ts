@@ -1,9 +1,11 @@
 // The two brokers under test behind one interface: start on a data dir (timed until ApiVersions answers),
-// the pid to sample, and a clean stop.
+// the pid to sample, a clean stop and a SIGKILL. Ports are the caller's (picked free, see ports.ts); a
+// start refuses a port that is taken and checks that the process answering is the one it spawned.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assertListenerIs, assertPortFree } from './ports.js';
 import { run, waitExit, waitForBroker } from './proc.js';
 
 export type BrokerName = 'sluice' | 'kafka';
@@ -11,10 +13,15 @@ export type BrokerName = 'sluice' | 'kafka';
 export interface Broker {
   readonly name: BrokerName;
   readonly port: number;
-  /** Starts on `dir` (created if missing); resolves with seconds from spawn to the first ApiVersions answer. */
-  start(dir: string): Promise<number>;
+  /**
+   * Starts on `dir` (created if missing); resolves with seconds from spawn to the first ApiVersions answer.
+   * `config` holds broker configs by their Kafka names (both brokers take the same ones).
+   */
+  start(dir: string, config?: Readonly<Record<string, string>>): Promise<number>;
   pid(): number;
   stop(): Promise<void>;
+  /** SIGKILL, as a crash: no shutdown work, the data dir left as it is. */
+  kill(): Promise<void>;
 }
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -30,14 +37,27 @@ export class SluiceBroker implements Broker {
     private readonly profileDir?: string,
   ) {}
 
-  async start(dir: string): Promise<number> {
+  async start(dir: string, config: Readonly<Record<string, string>> = {}): Promise<number> {
+    await assertPortFree(this.port, 'sluice');
     mkdirSync(dir, { recursive: true });
     const log = openSync(join(dir, '..', `sluice-${this.port}.log`), 'a');
+    const overrides = Object.entries(config).flatMap(([k, v]) => ['-o', `${k}=${v}`]);
     const prof = this.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${this.profileDir}`] : [];
     const t0 = performance.now();
     const child = spawn(
       process.execPath,
-      [...prof, SLUICE_CLI, 'broker', '--port', String(this.port), '--data-dir', join(dir, 'data')],
+      [
+        ...prof,
+        SLUICE_CLI,
+        'broker',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(this.port),
+        '--data-dir',
+        join(dir, 'data'),
+        ...overrides,
+      ],
       { stdio: ['ignore', log, log], env: { ...process.env, LOG_LEVEL: 'warn' } },
     );
     this.child = child;
@@ -46,6 +66,13 @@ export class SluiceBroker implements Broker {
     );
     exited.catch(() => {});
     const t1 = await Promise.race([waitForBroker(this.port, 60_000), exited]);
+    try {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`sluice exited during start`);
+      assertListenerIs(child.pid!, this.port, 'sluice start');
+    } catch (e) {
+      await this.kill();
+      throw e;
+    }
     return (t1 - t0) / 1000;
   }
 
@@ -66,22 +93,49 @@ export class SluiceBroker implements Broker {
     }
     this.child = undefined;
   }
+
+  async kill(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGKILL');
+    await gone;
+  }
 }
 
 export class KafkaBroker implements Broker {
   readonly name = 'kafka' as const;
   private dir: string | undefined;
   private pidValue: number | undefined;
-  constructor(readonly port: number) {}
+  constructor(
+    readonly port: number,
+    private readonly controllerPort: number,
+  ) {}
 
-  async start(dir: string): Promise<number> {
+  async start(dir: string, config: Readonly<Record<string, string>> = {}): Promise<number> {
+    await assertPortFree(this.port, 'kafka');
+    await assertPortFree(this.controllerPort, 'kafka controller');
     mkdirSync(dir, { recursive: true });
     this.dir = dir;
+    const sets = Object.entries(config).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
     const t0 = performance.now();
     // The script formats the dir the first time, then starts the JVM in the background; poll beside it.
-    const script = run('bash', [KAFKA_SCRIPT, 'start', '--port', String(this.port), '--dir', dir], {
-      timeoutMs: 120_000,
-    });
+    const script = run(
+      'bash',
+      [
+        KAFKA_SCRIPT,
+        'start',
+        '--port',
+        String(this.port),
+        '--controller-port',
+        String(this.controllerPort),
+        '--dir',
+        dir,
+        ...sets,
+      ],
+      { timeoutMs: 120_000 },
+    );
     const t1 = await Promise.race([
       waitForBroker(this.port, 120_000),
       script.then((r) => {
@@ -92,6 +146,12 @@ export class KafkaBroker implements Broker {
     const r = await script;
     if (r.code !== 0) throw new Error(`kafka start failed: ${r.stderr.slice(-1500)}`);
     this.pidValue = Number(readFileSync(join(dir, 'kafka.pid'), 'utf8').trim());
+    try {
+      assertListenerIs(this.pidValue, this.port, 'kafka start');
+    } catch (e) {
+      await this.kill();
+      throw e;
+    }
     return (t1 - t0) / 1000;
   }
 
@@ -108,6 +168,18 @@ export class KafkaBroker implements Broker {
     if (r.code !== 0) throw new Error(`kafka stop failed: ${r.stderr.slice(-1500)}`);
     if (this.pidValue !== undefined) await waitExit(this.pidValue, 10_000);
     this.pidValue = undefined;
+  }
+
+  async kill(): Promise<void> {
+    const pid = this.pidValue;
+    this.pidValue = undefined;
+    if (pid === undefined || !this.dir) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+    if (!(await waitExit(pid, 10_000))) throw new Error(`kafka pid ${pid} still alive 10 s after SIGKILL`);
+    // The script's pid file now names a dead process; a later start must not mistake it for ours.
+    rmSync(join(this.dir, 'kafka.pid'), { force: true });
   }
 }
 

@@ -233,13 +233,18 @@ const SLUICE_GEN = fileURLToPath(new URL('./sluice-gen.ts', import.meta.url));
 const TSX = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 
 export interface SluiceGenConfig {
-  mode: 'produce' | 'consume';
+  /** steady: `records` keyed records at `rate` per second, each timed send → ack, no batching delay. */
+  mode: 'produce' | 'consume' | 'steady';
   port: number;
   topic: string;
   records: number;
   size: number;
   acks?: Acks;
   codec?: Codec;
+  /** steady: records per second. */
+  rate?: number;
+  /** steady: keys cycle through this many distinct values (overwrites, for a compacted topic). */
+  keys?: number;
 }
 
 /** @sluice/client in its own Node process (so its CPU is not the harness's); prints one JSON Measurement. */

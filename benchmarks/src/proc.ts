@@ -27,6 +27,16 @@ export function rssMiB(pid: number): number | undefined {
   }
 }
 
+/** VmHWM in MiB: the most resident memory the process has had since it started (undefined once it is gone). */
+export function peakRssMiB(pid: number): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Samples a process's RSS every `everyMs` until stopped; keeps at most `max` samples (the oldest are thinned). */
 export class RssSampler {
   readonly samples: number[] = [];

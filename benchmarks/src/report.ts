@@ -267,7 +267,20 @@ ${headline.join('\n')}
   \`/proc/<pid>/stat\` of the broker around one load, over the record bytes moved. Start-up is process
   spawn → first ApiVersions answer on an empty data dir (Kafka's dir already formatted, as in a deployment).
   Restart with 1,000 partitions: create a 1,000-partition topic, stop cleanly, time the restart until
-  ApiVersions answers and until Metadata shows all 1,000 leaders.
+  ApiVersions answers and until Metadata shows all 1,000 leaders. Restart after SIGKILL with 1,000 and
+  10,000 partitions: write 3 records of 100 B to every partition (acks=all), SIGKILL the broker, time the
+  restart until ApiVersions answers, until Metadata shows every leader and until ListOffsets shows every
+  partition's records; its memory is the restarted process's peak resident set (VmHWM) by then.
+- **Produce latency during compaction.** One partition in 1 MiB segments filled with 256 MiB of 1 KiB
+  overwrites of 1,000 keys; \`@sluice/client\` sends 1,000 keyed rec/s (acks=all, no linger) on a fixed
+  schedule for 20 s and times each send → ack: first with \`cleanup.policy=delete\` (nothing to clean),
+  then again right after switching the topic to \`compact\`, so the cleaner rewrites the backlog beside the
+  producer (the row is kept only if the log's \`*.log\` bytes at least halved). Kafka's
+  \`log.cleaner.backoff.ms\` is set to 5 s, Sluice's maintenance interval.
+- **Scale at rest.** 6,000 partitions in topics of 100, idle: resident memory and the broker's CPU
+  (utime+stime over 20 s, as % of one core) after 15 s of settling. Then a consumer group of 100
+  \`@sluice/client\` members (default assignors) on a 200-partition topic: time from starting them until
+  every partition has exactly one owner in one generation, and the broker's resident memory 2 s later.
 - **Machine limits, same run.** Loopback TCP with iperf3 (one stream) and sequential writes of 1 GiB with
   \`dd … conv=fdatasync\`. The limit column is min(TCP, disk) for producer rows and TCP for consumer rows.
 

@@ -1,5 +1,6 @@
 // @sluice/client load generator, run as a child process by the harness:
 //   tsx --conditions=sluice-source sluice-gen.ts '{"mode":"produce","port":9092,"topic":"t","records":1000,"size":100,"acks":"1","codec":"none"}'
+//   (mode "steady" adds "rate" and "keys": keyed records at a fixed rate, for produce latency during compaction)
 // Prints one JSON line (a Measurement) on stdout.
 import { Kafka, topic } from '@sluice/client';
 import type { Measurement, SluiceGenConfig } from './generators.js';
@@ -63,6 +64,55 @@ async function produce(): Promise<Measurement> {
   };
 }
 
+/**
+ * A fixed offered load, as ProducerPerformance --throughput: sends are issued on schedule (not after the
+ * previous ack), so a broker that stalls shows in the latency of every record sent during the stall.
+ */
+async function steady(): Promise<Measurement> {
+  const rate = cfg.rate ?? 0;
+  const keys = cfg.keys ?? 0;
+  if (!(rate > 0 && keys > 0)) throw new Error(`steady needs rate and keys: ${process.argv[2]}`);
+  const producer = kafka.producer({ acks: cfg.acks === 'all' ? 'all' : 1, idempotent: false, lingerMs: 0 });
+  const value = Buffer.alloc(cfg.size, 'v');
+  const latency = new Float64Array(cfg.records);
+  const sends: Promise<unknown>[] = [];
+  const t0 = performance.now();
+  let sent = 0;
+  while (sent < cfg.records) {
+    // Catch up to the schedule in one go after a late tick (as a rate limiter does), then sleep a tick.
+    const due = Math.min(cfg.records, Math.floor(((performance.now() - t0) / 1000) * rate) + 1);
+    for (; sent < due; sent++) {
+      const i = sent;
+      const s = performance.now();
+      sends.push(
+        producer.send(t, { key: Buffer.from(`k${i % keys}`), value }).then(() => {
+          latency[i] = performance.now() - s;
+        }),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  await Promise.all(sends);
+  const seconds = (performance.now() - t0) / 1000;
+  await producer.close();
+  latency.sort();
+  let sum = 0;
+  for (const v of latency) sum += v;
+  return {
+    records: cfg.records,
+    recordsPerSec: cfg.records / seconds,
+    mibPerSec: (cfg.records * cfg.size) / seconds / MiB,
+    seconds,
+    latencyMs: {
+      avg: sum / cfg.records,
+      p50: percentile(latency, 0.5),
+      p99: percentile(latency, 0.99),
+      p999: percentile(latency, 0.999),
+      max: latency[latency.length - 1],
+    },
+  };
+}
+
 async function consume(): Promise<Measurement> {
   const consumer = kafka.consumer({ autoOffsetReset: 'earliest', autoCommit: false });
   let count = 0;
@@ -88,6 +138,6 @@ async function consume(): Promise<Measurement> {
   return { records: count, recordsPerSec: rps, mibPerSec: (rps * cfg.size) / MiB, seconds };
 }
 
-const result = cfg.mode === 'consume' ? await consume() : await produce();
+const result = cfg.mode === 'consume' ? await consume() : cfg.mode === 'steady' ? await steady() : await produce();
 process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(0);
