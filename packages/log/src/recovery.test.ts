@@ -3,28 +3,12 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PartitionLog } from './partition-log.js';
-import { makeBatch } from './test-batch.js';
+import { collectBatches as collect, makeBatch } from './test-batch.js';
 import { removeTestRoots, testRoot } from './test-dirs.js';
 
 afterAll(() => {
   removeTestRoots();
 });
-
-function collect(log: PartitionLog): Buffer {
-  const parts: Buffer[] = [];
-  let off = log.logStartOffset;
-  for (let guard = 0; off < log.logEndOffset && guard < 100_000; guard++) {
-    const r = log.read(off, 64 * 1024);
-    if (r.records.length === 0) break;
-    parts.push(Buffer.from(r.records));
-    let at = 0;
-    while (at < r.records.length) {
-      off = r.records.readBigInt64BE(at) + BigInt(r.records.readInt32BE(at + 23)) + 1n;
-      at += r.records.readInt32BE(at + 8) + 12;
-    }
-  }
-  return Buffer.concat(parts);
-}
 
 /** Byte positions inside a batch that no checksum covers (base offset, leader epoch), as in Kafka. */
 function uncovered(posInBatch: number): boolean {

@@ -13,6 +13,7 @@ import {
   RECORDS_COUNT_OFFSET,
 } from './batch.js';
 import { crc32c } from './crc.js';
+import type { PartitionLog } from './partition-log.js';
 
 export interface TestRecord {
   key?: Buffer | null;
@@ -89,4 +90,21 @@ export function makeValueBatch(count: number, valueBytes: number, fill = 0x61, b
     Array.from({ length: count }, () => ({ value })),
     { baseTimestamp },
   );
+}
+
+/** Every batch readable from the log start, concatenated (bounded by `maxReads` reads). */
+export function collectBatches(log: PartitionLog, maxReads = 100_000): Buffer {
+  const parts: Buffer[] = [];
+  let off = log.logStartOffset;
+  for (let guard = 0; off < log.logEndOffset && guard < maxReads; guard++) {
+    const r = log.read(off, 64 * 1024);
+    if (r.records.length === 0) break;
+    parts.push(Buffer.from(r.records));
+    let at = 0;
+    while (at < r.records.length) {
+      off = r.records.readBigInt64BE(at) + BigInt(r.records.readInt32BE(at + 23)) + 1n;
+      at += r.records.readInt32BE(at + 8) + 12;
+    }
+  }
+  return Buffer.concat(parts);
 }

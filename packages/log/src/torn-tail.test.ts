@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LogManager } from './log-manager.js';
 import { PartitionLog } from './partition-log.js';
-import { makeBatch } from './test-batch.js';
+import { collectBatches as collect, makeBatch } from './test-batch.js';
 import { removeTestRoots, testRoot } from './test-dirs.js';
 
 afterAll(() => {
@@ -11,23 +11,6 @@ afterAll(() => {
 });
 
 const quiet = { info() {}, warn() {}, error() {} };
-
-/** Every batch readable from the log start, concatenated. */
-function collect(log: PartitionLog): Buffer {
-  const parts: Buffer[] = [];
-  let off = log.logStartOffset;
-  for (let guard = 0; off < log.logEndOffset && guard < 10_000; guard++) {
-    const r = log.read(off, 64 * 1024);
-    if (r.records.length === 0) break;
-    parts.push(Buffer.from(r.records));
-    let at = 0;
-    while (at < r.records.length) {
-      off = r.records.readBigInt64BE(at) + BigInt(r.records.readInt32BE(at + 23)) + 1n;
-      at += r.records.readInt32BE(at + 8) + 12;
-    }
-  }
-  return Buffer.concat(parts);
-}
 
 function segmentLog(dir: string, base: bigint): string {
   return path.join(dir, `${base.toString().padStart(20, '0')}.log`);
