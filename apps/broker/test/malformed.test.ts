@@ -75,7 +75,7 @@ function produceBody(topic: string, partition: number, records: Buffer, acks = -
     transactionalId: null,
     acks,
     timeoutMs: 5000,
-    topicData: [{ name: topic, partitionData: [{ index: partition, records }] }],
+    topicData: [{ name: topic, topicId: ZERO_UUID, partitionData: [{ index: partition, records }] }],
   };
 }
 

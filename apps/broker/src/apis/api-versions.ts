@@ -28,16 +28,23 @@ export function apiVersionsHandler(broker: BrokerContext): ApiHandler<ApiVersion
   return {
     api: ApiVersionsApi,
     minVersion: 0,
-    maxVersion: 4,
+    maxVersion: 5,
     handle: (req, ctx) => {
       // v3+: Kafka answers a malformed client name or version with INVALID_REQUEST and no ApiKeys.
       const valid =
         ctx.apiVersion < 3 ||
         (SOFTWARE_NAME_VERSION.test(req.clientSoftwareName) && SOFTWARE_NAME_VERSION.test(req.clientSoftwareVersion));
+      // v5 (KIP-1242): a client that names the cluster or node it means to reach and finds another
+      // one here (an address reused by another cluster) is told to bootstrap again.
+      const elsewhere =
+        ctx.apiVersion >= 5 &&
+        ((req.clusterId !== null && req.clusterId !== broker.clusterId) ||
+          (req.nodeId !== -1 && req.nodeId !== broker.nodeId));
+      const errorCode = !valid ? ERROR_CODES.INVALID_REQUEST : elsewhere ? ERROR_CODES.REBOOTSTRAP_REQUIRED : 0;
       return {
         ...ApiVersionsApi.response.defaults(),
-        errorCode: valid ? 0 : ERROR_CODES.INVALID_REQUEST,
-        apiKeys: valid ? advertisedApis(broker.supportedApis()) : [],
+        errorCode,
+        apiKeys: errorCode === 0 ? advertisedApis(broker.supportedApis()) : [],
         throttleTimeMs: 0,
       };
     },
