@@ -97,6 +97,7 @@ async function readValues(topic: string): Promise<string[]> {
               logStartOffset: -1n,
               partitionMaxBytes: 4 * 1024 * 1024,
               replicaDirectoryId: ZERO_UUID,
+              highWatermark: 0x7fffffffffffffffn,
             },
           ],
         },
@@ -130,7 +131,14 @@ function jsonEvents(stdout: string): Record<string, unknown>[] {
 async function committed(groupId: string, topic: string) {
   const r = await client.send(OffsetFetchApi, 8, {
     ...OffsetFetchApi.request.defaults(),
-    groups: [{ groupId, memberId: null, memberEpoch: -1, topics: [{ name: topic, partitionIndexes: [0] }] }],
+    groups: [
+      {
+        groupId,
+        memberId: null,
+        memberEpoch: -1,
+        topics: [{ name: topic, topicId: ZERO_UUID, partitionIndexes: [0] }],
+      },
+    ],
     requireStable: true,
   });
   const p = r.groups[0]?.topics[0]?.partitions[0];
@@ -154,9 +162,7 @@ async function latestOffset(topic: string): Promise<bigint> {
     replicaId: -1,
     isolationLevel: 0,
     timeoutMs: 10_000,
-    topics: [
-      { name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n, maxNumOffsets: 1 }] },
-    ],
+    topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] }],
   });
   return r.topics[0]!.partitions[0]!.offset;
 }
