@@ -1005,6 +1005,61 @@ describe('DescribeConfigs', () => {
   );
 });
 
+describe('Broker configs Sluice does not act on', () => {
+  differential(
+    'IncrementalAlterConfigs/broker-configs-not-acted-on',
+    () => ({ v: versions.newest(IncrementalAlterConfigsApi) }),
+    async (s, { v }) => {
+      const node = String(s.broker.nodeId);
+      const alter = (resourceName: string, name: string, value: string | null, validateOnly: boolean, op = 0) =>
+        s.client
+          .send(IncrementalAlterConfigsApi, v, {
+            validateOnly,
+            resources: [{ resourceType: BROKER, resourceName, configs: [{ name, configOperation: op, value }] }],
+          })
+          .then((r) => r.responses);
+      const describe = () =>
+        s.client
+          .send(DescribeConfigsApi, versions.newest(DescribeConfigsApi), {
+            resources: [
+              {
+                resourceType: BROKER,
+                resourceName: node,
+                configurationKeys: ['sasl.kerberos.min.time.before.relogin', 'background.threads'],
+              },
+            ],
+            includeSynonyms: false,
+            includeDocumentation: false,
+          })
+          .then((r) =>
+            r.results[0]!.configs.map((c) => ({ name: c.name, value: c.value, source: c.configSource })).sort((a, b) =>
+              a.name.localeCompare(b.name),
+            ),
+          );
+      const out: Record<string, unknown> = {
+        perBrokerValidate: await alter(node, 'sasl.kerberos.min.time.before.relogin', '120000', true),
+        perBrokerAtClusterDefault: await alter('', 'sasl.kerberos.min.time.before.relogin', '120000', true),
+        clusterWideAtClusterDefault: await alter('', 'background.threads', '12', true),
+        readOnly: await alter(node, 'replica.fetch.max.bytes', '2097152', true),
+        badValue: await alter(node, 'sasl.kerberos.min.time.before.relogin', 'soon', true),
+        badValueActedOn: await alter(node, 'log.retention.ms', 'soon', true),
+        outOfRangeActedOn: await alter(node, 'log.segment.bytes', '1', true),
+        outOfRangeAtClusterDefault: await alter('', 'log.segment.bytes', '1', true),
+        badValueAtClusterDefault: await alter('', 'background.threads', 'many', true),
+        unknownName: await alter(node, 'no.such.broker.config', '1', true),
+        unknownNameAtClusterDefault: await alter('', 'no.such.broker.config', '1', true),
+        applied: await alter(node, 'sasl.kerberos.min.time.before.relogin', '120000', false),
+      };
+      // Kafka's metadata image may lag the applied change: read until it holds still.
+      out.afterSet = await settled(describe);
+      out.deleted = await alter(node, 'sasl.kerberos.min.time.before.relogin', null, false, 1);
+      out.afterDelete = await settled(describe);
+      return out;
+    },
+    (k) => expect(err(k, ['applied', 0, 'errorCode'])).toBe(0),
+  );
+});
+
 describe('AlterConfigs', () => {
   for (const [which, pick] of both(AlterConfigsApi, 0)) {
     differential(`AlterConfigs/validation@${which}`, pick, async (s, { v }) => {
