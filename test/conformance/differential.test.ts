@@ -232,6 +232,40 @@ describe('ApiVersions', () => {
   }
 
   differential(
+    'ApiVersions/cluster-and-node-check',
+    () => ({ v: versions.newest(ApiVersionsApi) }),
+    async (s, { v }) => {
+      // v5 (KIP-1242): a client names the cluster and node it means to reach.
+      const md = await s.client.send(MetadataApi, 12, {
+        topics: [],
+        allowAutoTopicCreation: false,
+        includeClusterAuthorizedOperations: false,
+        includeTopicAuthorizedOperations: false,
+      });
+      const ask = async (clusterId: string | null, nodeId: number) => {
+        const c = await s.connect();
+        const res = await c.send(ApiVersionsApi, v, {
+          clientSoftwareName: 'sluice-conformance',
+          clientSoftwareVersion: '1.0.0',
+          clusterId,
+          nodeId,
+        });
+        c.close();
+        // Features are compared in ApiVersions/response.
+        return { errorCode: res.errorCode, apiKeys: res.apiKeys.length > 0 };
+      };
+      return {
+        matching: await ask(md.clusterId, s.broker.nodeId),
+        onlyNode: await ask(null, s.broker.nodeId),
+        otherCluster: await ask('AAAAAAAAAAAAAAAAAAAAAA', s.broker.nodeId),
+        otherNode: await ask(md.clusterId, s.broker.nodeId + 7),
+        onlyCluster: await ask(md.clusterId, -1),
+        neither: await ask(null, -1),
+      };
+    },
+  );
+
+  differential(
     'ApiVersions/invalid-client-software-name',
     () => ({ v: versions.newest(ApiVersionsApi) }),
     async (s, { v }) => {

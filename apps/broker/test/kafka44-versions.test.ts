@@ -163,7 +163,10 @@ describe('Kafka 4.4 API versions', () => {
     expect(right.errorCode).toBe(0);
     expect(right.apiKeys.length).toBeGreaterThan(0);
     expect((await ask(null, -1)).errorCode).toBe(0);
-    expect((await ask('another-cluster', -1)).errorCode).toBe(ERROR_CODES.REBOOTSTRAP_REQUIRED);
+    // Both or neither, as Kafka: one alone is an invalid request.
+    expect((await ask(md.clusterId, -1)).errorCode).toBe(ERROR_CODES.INVALID_REQUEST);
+    expect((await ask(null, md.brokers[0].nodeId)).errorCode).toBe(ERROR_CODES.INVALID_REQUEST);
+    expect((await ask('another-cluster', md.brokers[0].nodeId)).errorCode).toBe(ERROR_CODES.REBOOTSTRAP_REQUIRED);
     expect((await ask(md.clusterId, md.brokers[0].nodeId + 1)).errorCode).toBe(ERROR_CODES.REBOOTSTRAP_REQUIRED);
   });
 

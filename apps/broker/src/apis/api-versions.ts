@@ -34,13 +34,15 @@ export function apiVersionsHandler(broker: BrokerContext): ApiHandler<ApiVersion
       const valid =
         ctx.apiVersion < 3 ||
         (SOFTWARE_NAME_VERSION.test(req.clientSoftwareName) && SOFTWARE_NAME_VERSION.test(req.clientSoftwareVersion));
-      // v5 (KIP-1242): a client that names the cluster or node it means to reach and finds another
-      // one here (an address reused by another cluster) is told to bootstrap again.
+      // v5 (KIP-1242): a client names both the cluster and the node it means to reach, or neither (one
+      // alone is an INVALID_REQUEST, as in Kafka); finding another one here (an address reused by another
+      // cluster) tells it to bootstrap again.
+      const v5 = ctx.apiVersion >= 5;
+      const halfNamed = v5 && (req.clusterId !== null) !== (req.nodeId !== -1);
       const elsewhere =
-        ctx.apiVersion >= 5 &&
-        ((req.clusterId !== null && req.clusterId !== broker.clusterId) ||
-          (req.nodeId !== -1 && req.nodeId !== broker.nodeId));
-      const errorCode = !valid ? ERROR_CODES.INVALID_REQUEST : elsewhere ? ERROR_CODES.REBOOTSTRAP_REQUIRED : 0;
+        v5 && req.clusterId !== null && (req.clusterId !== broker.clusterId || req.nodeId !== broker.nodeId);
+      const errorCode =
+        !valid || halfNamed ? ERROR_CODES.INVALID_REQUEST : elsewhere ? ERROR_CODES.REBOOTSTRAP_REQUIRED : 0;
       return {
         ...ApiVersionsApi.response.defaults(),
         errorCode,
