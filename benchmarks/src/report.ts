@@ -48,7 +48,7 @@ export async function machineInfo(): Promise<Record<string, string | number>> {
     kernel: await sh('uname -sr'),
     node: process.version,
     java: await sh('java -version 2>&1 | head -1'),
-    kafka: process.env.SLUICE_KAFKA_VERSION ?? '4.1.2',
+    kafka: process.env.SLUICE_KAFKA_VERSION ?? '4.4.0',
   };
 }
 

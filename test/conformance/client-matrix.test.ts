@@ -187,6 +187,7 @@ async function storedCodecs(broker: BrokerUnderTest, topic: string) {
                   logStartOffset: -1n,
                   partitionMaxBytes: 8 * 1024 * 1024,
                   replicaDirectoryId: '00000000-0000-0000-0000-000000000000',
+                  highWatermark: 0x7fffffffffffffffn,
                 },
               ],
             },

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type AllowList, diff, explain, normalise, staleKnownDifferences } from './compare.js';
+import { settled } from './scripts.js';
 
 // The comparison itself: a difference the allow-list does not name, or names with other values, fails.
 
@@ -113,5 +114,22 @@ describe('differential comparison', () => {
       entry,
     ]);
     expect(staleKnownDifferences(fixture.knownDifferences, [{ case: 'Produce/acks@old', known: [d] }])).toEqual([]);
+  });
+});
+
+describe('settled', () => {
+  it('reads until the answer holds still, so a read that lags a change is not the one compared', async () => {
+    // Kafka right after an AlterConfigs: the first reads still show the old value.
+    const answers = ['old', 'old', 'new', 'new', 'new', 'new'];
+    let reads = 0;
+    const value = await settled(async () => answers[Math.min(reads++, answers.length - 1)]);
+    expect(value).toBe('new');
+    expect(reads).toBe(5);
+  });
+
+  it('gives up after maxReads with the last answer', async () => {
+    let reads = 0;
+    expect(await settled(async () => reads++, 3, 4)).toBe(3);
+    expect(reads).toBe(4);
   });
 });

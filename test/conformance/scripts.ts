@@ -123,7 +123,6 @@ export async function waitForPartitionsReady(side: Side, topic: string, partitio
             partitionIndex,
             currentLeaderEpoch: -1,
             timestamp: -1n,
-            maxNumOffsets: 1,
           })),
         },
       ],
@@ -151,19 +150,61 @@ export async function waitForLeaders(side: Side, topic: string): Promise<Metadat
   throw new Error(`${side.broker.kind}: ${topic} has no leader after 10 s`);
 }
 
+const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+/** The id scripts send for a topic that does not exist (any id neither broker gave out). */
+export const UNKNOWN_TOPIC_ID = '5ca1ab1e-0000-4000-8000-00000000dead';
+
 export function produceRequest(
   topic: string,
   records: Buffer | null,
-  options: { acks?: number; partition?: number; timeoutMs?: number } = {},
+  options: { acks?: number; partition?: number; timeoutMs?: number; topicId?: string } = {},
 ) {
   return {
     transactionalId: null,
     acks: options.acks ?? -1,
     timeoutMs: options.timeoutMs ?? 10_000,
-    topicData: [{ name: topic, partitionData: [{ index: options.partition ?? 0, records }] }],
+    topicData: [
+      {
+        name: topic,
+        topicId: options.topicId ?? ZERO_UUID,
+        partitionData: [{ index: options.partition ?? 0, records }],
+      },
+    ],
   };
 }
 
+/**
+ * Reads until the answer holds still: the same (JSON) answer `stableReads` times in a row, 100 ms apart,
+ * at most `maxReads` reads. Kafka acknowledges an AlterConfigs once its controller has committed the
+ * change, and a broker serves DescribeConfigs from its metadata image, which catches up a moment later:
+ * a single read right after the alter can still show the old value (seen under load).
+ */
+export async function settled<T>(read: () => Promise<T>, stableReads = 3, maxReads = 50): Promise<T> {
+  const key = (x: T) => JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
+  let last = await read();
+  let same = 1;
+  for (let i = 1; i < maxReads && same < stableReads; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const next = await read();
+    same = key(next) === key(last) ? same + 1 : 1;
+    last = next;
+  }
+  return last;
+}
+
+/** A topic's id on `side` (Metadata), or UNKNOWN_TOPIC_ID when it has none. */
+export async function topicIdOf(side: Side, topic: string): Promise<string> {
+  const md = await side.client.send(MetadataApi, 12, {
+    topics: [{ topicId: ZERO_UUID, name: topic }],
+    allowAutoTopicCreation: false,
+    includeClusterAuthorizedOperations: false,
+    includeTopicAuthorizedOperations: false,
+  });
+  const t = md.topics[0];
+  return t !== undefined && t.errorCode === 0 && t.topicId !== ZERO_UUID ? t.topicId : UNKNOWN_TOPIC_ID;
+}
+
+/** Produces one batch; from v13 the request names the topic by its id (KIP-516). */
 export async function produce(
   side: Side,
   version: number,
@@ -171,7 +212,8 @@ export async function produce(
   records: Buffer,
   options: { acks?: number; partition?: number } = {},
 ): Promise<ProduceResponse> {
-  return side.client.send(ProduceApi, version, produceRequest(topic, records, options));
+  const topicId = version >= 13 ? await topicIdOf(side, topic) : ZERO_UUID;
+  return side.client.send(ProduceApi, version, produceRequest(topic, records, { ...options, topicId }));
 }
 
 export interface FetchPartitionSpec {
@@ -210,6 +252,7 @@ export function fetchRequest(
                 logStartOffset: -1n,
                 partitionMaxBytes: p.partitionMaxBytes ?? 1024 * 1024,
                 replicaDirectoryId: '00000000-0000-0000-0000-000000000000',
+                highWatermark: 0x7fffffffffffffffn,
               })),
             },
           ],

@@ -31,6 +31,8 @@ import {
 
 const { Kafka, logLevel } = kafkajs;
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+/** Fetch v18's HighWatermark default: a consumer has none to report. */
+const NO_HIGH_WATERMARK = 0x7fffffffffffffffn;
 
 let broker: RunningBroker;
 let raw: RawClient;
@@ -56,6 +58,7 @@ async function produce(topic: string, partition: number, values: string[], acks 
     topicData: [
       {
         name: topic,
+        topicId: ZERO_UUID,
         partitionData: [
           { index: partition, records: buildRecordBatchSync({ records: values.map((value) => ({ value })) }) },
         ],
@@ -179,6 +182,7 @@ describe('topic administration', () => {
               logStartOffset: -1n,
               partitionMaxBytes: 1 << 20,
               replicaDirectoryId: ZERO_UUID,
+              highWatermark: NO_HIGH_WATERMARK,
             },
           ],
         },
@@ -215,6 +219,7 @@ describe('topic administration', () => {
             logStartOffset: -1n,
             partitionMaxBytes: 1 << 20,
             replicaDirectoryId: ZERO_UUID,
+            highWatermark: NO_HIGH_WATERMARK,
           },
         ],
       })),
@@ -256,7 +261,7 @@ describe('topic administration', () => {
       transactionalId: null,
       acks: -1,
       timeoutMs: 5000,
-      topicData: [{ name: 'described', partitionData: [{ index: 0, records: batch }] }],
+      topicData: [{ name: 'described', topicId: ZERO_UUID, partitionData: [{ index: 0, records: batch }] }],
     });
     const producers = await raw.send(DescribeProducersApi, 0, {
       topics: [{ name: 'described', partitionIndexes: [0, 1] }],
@@ -278,6 +283,7 @@ describe('topic administration', () => {
       topicData: [
         {
           name: 'fire-and-forget',
+          topicId: ZERO_UUID,
           partitionData: [{ index: 0, records: buildRecordBatchSync({ records: [{ value: 'nobody answers' }] }) }],
         },
       ],

@@ -3,7 +3,7 @@
 // on only when the Produce range starts at v0; against a range starting at v3 it sent every batch of those
 // codecs uncompressed, silently (found by test/conformance/client-matrix's clients, compared with Kafka).
 
-import { ApiVersionsApi, buildRecordBatchSync, FetchApi, ProduceApi } from '@sluice/protocol';
+import { ApiVersionsApi, buildRecordBatchSync, FetchApi, ProduceApi, ZERO_UUID } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
 import { closedWithin, RawClient, startInProcess, tempDir } from './helpers.js';
@@ -23,7 +23,7 @@ afterAll(async () => {
 
 describe('ApiVersions', () => {
   it('lists Produce from v0 up to the newest version served, at every ApiVersions version', async () => {
-    for (let version = 0; version <= 4; version++) {
+    for (let version = 0; version <= 5; version++) {
       const body = version >= 3 ? { clientSoftwareName: 'rdkafka', clientSoftwareVersion: '2.6.1' } : {};
       const r = await raw.send(ApiVersionsApi, version, body);
       expect(r.errorCode, `v${version}`).toBe(0);
@@ -32,7 +32,7 @@ describe('ApiVersions', () => {
         `v${version}`,
       ).toMatchObject({
         minVersion: 0,
-        maxVersion: 11,
+        maxVersion: 13,
       });
       // Only Produce: every other range is the one served (Fetch from v4, as Kafka 4.x).
       expect(
@@ -55,6 +55,7 @@ describe('ApiVersions', () => {
           topicData: [
             {
               name: 'old-produce',
+              topicId: ZERO_UUID,
               partitionData: [{ index: 0, records: buildRecordBatchSync({ records: [{ value: 'x' }] }) }],
             },
           ],

@@ -11,6 +11,7 @@ import {
   FrameDecoder,
   MetadataApi,
   ProduceApi,
+  ZERO_UUID,
 } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
@@ -36,7 +37,11 @@ beforeAll(async () => {
     acks: 1,
     timeoutMs: 5000,
     topicData: [
-      { name: 'big', partitionData: [{ index: 0, records: buildRecordBatchSync({ records: [{ value }] }) }] },
+      {
+        name: 'big',
+        topicId: ZERO_UUID,
+        partitionData: [{ index: 0, records: buildRecordBatchSync({ records: [{ value }] }) }],
+      },
     ],
   });
   expect(res.responses[0].partitionResponses[0].errorCode).toBe(0);

@@ -10,6 +10,7 @@ import {
   IncrementalAlterConfigsApi,
   InitProducerIdApi,
   ProduceApi,
+  ZERO_UUID,
 } from '@sluice/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type BrokerProcess, RawClient, readPartition, sleep, spawnBroker, tempDir } from './helpers.js';
@@ -40,7 +41,7 @@ const produceBody = (partition: number, records: Buffer) => ({
   transactionalId: null,
   acks: -1,
   timeoutMs: 10_000,
-  topicData: [{ name: TOPIC, partitionData: [{ index: partition, records }] }],
+  topicData: [{ name: TOPIC, topicId: ZERO_UUID, partitionData: [{ index: partition, records }] }],
 });
 
 /** One connection writing idempotent batches to its own partition, PIPELINE requests in flight. */

@@ -13,6 +13,7 @@ import {
   FetchApi,
   type FetchResponse,
   ProduceApi,
+  ZERO_UUID,
 } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BrokerProcess, decodeRecords, fetchRequest, RawClient, sleep, spawnBroker } from './helpers.js';
@@ -56,7 +57,7 @@ async function createAndFill(client: RawClient, topic: string, generation: numbe
     const res = await client.send(ProduceApi, 9, {
       acks: 1,
       timeoutMs: 10_000,
-      topicData: [{ name: topic, partitionData }],
+      topicData: [{ name: topic, topicId: ZERO_UUID, partitionData }],
     });
     for (const p of res.responses[0].partitionResponses) expect(p.errorCode).toBe(0);
   }

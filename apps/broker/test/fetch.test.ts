@@ -8,6 +8,7 @@ import {
   type FetchResponse,
   MetadataApi,
   ProduceApi,
+  ZERO_UUID,
 } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
@@ -49,6 +50,7 @@ async function produce(topic: string, partition: number, values: string[]): Prom
     topicData: [
       {
         name: topic,
+        topicId: ZERO_UUID,
         partitionData: [
           { index: partition, records: buildRecordBatchSync({ records: values.map((value) => ({ value })) }) },
         ],

@@ -1,7 +1,7 @@
 // Committed offsets and group metadata survive a SIGKILL of the broker: once OffsetCommit is
 // answered, the commit is in __consumer_offsets, and the restarted broker loads it.
 
-import { CreateTopicsApi, OffsetCommitApi, OffsetFetchApi } from '@sluice/protocol';
+import { CreateTopicsApi, OffsetCommitApi, OffsetFetchApi, ZERO_UUID } from '@sluice/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type BrokerProcess, RawClient, spawnBroker, tempDir } from './helpers.js';
 
@@ -39,11 +39,11 @@ describe('committed offsets across a SIGKILL', () => {
           topics: [
             {
               name: 'orders',
+              topicId: ZERO_UUID,
               partitions: offsets.map((committedOffset, partitionIndex) => ({
                 partitionIndex,
                 committedOffset,
                 committedLeaderEpoch: -1,
-                commitTimestamp: -1n,
                 committedMetadata: `round-${round}`,
               })),
             },
@@ -67,7 +67,7 @@ describe('committed offsets across a SIGKILL', () => {
         groupId: `g-${g}`,
         memberId: null,
         memberEpoch: -1,
-        topics: [{ name: 'orders', partitionIndexes: [0, 1, 2, 3] }],
+        topics: [{ name: 'orders', topicId: ZERO_UUID, partitionIndexes: [0, 1, 2, 3] }],
       })),
       requireStable: false,
     });

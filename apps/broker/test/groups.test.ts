@@ -15,6 +15,7 @@ import {
   OffsetFetchApi,
   SyncGroupApi,
   Writer,
+  ZERO_UUID,
 } from '@sluice/protocol';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -407,12 +408,12 @@ describe('consumer groups with kafkajs', () => {
       topics: [
         {
           name: 't-three',
+          topicId: ZERO_UUID,
           partitions: [
             {
               partitionIndex: 4,
               committedOffset: 1234n,
               committedLeaderEpoch: 0,
-              commitTimestamp: -1n,
               committedMetadata: 'md',
             },
           ],
@@ -449,7 +450,7 @@ describe('consumer groups with kafkajs', () => {
           groupId: 'g-simple',
           memberId: null,
           memberEpoch: -1,
-          topics: [{ name: 't-three', partitionIndexes: [4, 5] }],
+          topics: [{ name: 't-three', topicId: ZERO_UUID, partitionIndexes: [4, 5] }],
         },
       ],
       requireStable: true,

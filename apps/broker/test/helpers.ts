@@ -231,9 +231,9 @@ export class RawClient {
       if (header.correlationId !== p.correlationId) {
         throw new Error(`correlation id ${header.correlationId}, expected ${p.correlationId}`);
       }
-      // ApiVersions answers an unsupported version with a v0 body.
+      // ApiVersions answers an unsupported version (35) with a v0 body; other errors in the version asked.
       const bodyVersion =
-        p.api.apiKey === ApiVersionsApi.apiKey && frame.length >= 6 && frame.readInt16BE(4) !== 0 ? 0 : p.version;
+        p.api.apiKey === ApiVersionsApi.apiKey && frame.length >= 6 && frame.readInt16BE(4) === 35 ? 0 : p.version;
       p.resolve(p.api.response.decode(r, bodyVersion));
     } catch (err) {
       p.reject(err as Error);
@@ -348,6 +348,7 @@ export function fetchRequest(
           logStartOffset: -1n,
           partitionMaxBytes: p.partitionMaxBytes ?? 8 * 1024 * 1024,
           replicaDirectoryId: '00000000-0000-0000-0000-000000000000',
+          highWatermark: 0x7fffffffffffffffn,
         })),
       },
     ],
@@ -389,9 +390,7 @@ export async function decodeRecords(partition: number, records: Buffer | null): 
 export async function listOffset(client: RawClient, topic: string, partition: number, timestamp: bigint) {
   const res = await client.send(ListOffsetsApi, 7, {
     replicaId: -1,
-    topics: [
-      { name: topic, partitions: [{ partitionIndex: partition, currentLeaderEpoch: -1, timestamp, maxNumOffsets: 1 }] },
-    ],
+    topics: [{ name: topic, partitions: [{ partitionIndex: partition, currentLeaderEpoch: -1, timestamp }] }],
   });
   const p = res.topics[0]?.partitions[0];
   if (p === undefined) throw new Error('ListOffsets response without the partition');

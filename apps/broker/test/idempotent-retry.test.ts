@@ -4,7 +4,7 @@
 
 import { once } from 'node:events';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { buildRecordBatchSync, FrameDecoder, InitProducerIdApi, ProduceApi } from '@sluice/protocol';
+import { buildRecordBatchSync, FrameDecoder, InitProducerIdApi, ProduceApi, ZERO_UUID } from '@sluice/protocol';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
@@ -122,7 +122,7 @@ describe('idempotent producer retries after a dropped connection', () => {
       transactionalId: null,
       acks: -1,
       timeoutMs: 5000,
-      topicData: [{ name: 'raw-retry', partitionData: [{ index: 0, records: batch }] }],
+      topicData: [{ name: 'raw-retry', topicId: ZERO_UUID, partitionData: [{ index: 0, records: batch }] }],
     };
     broker.context.autoCreateTopic('raw-retry');
     proxy.dropNextProduceResponse = true;

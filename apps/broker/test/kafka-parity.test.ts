@@ -137,7 +137,7 @@ function produceRequest(topic: string, records: Buffer, partition = 0) {
     transactionalId: null,
     acks: -1,
     timeoutMs: 5000,
-    topicData: [{ name: topic, partitionData: [{ index: partition, records }] }],
+    topicData: [{ name: topic, topicId: ZERO_UUID, partitionData: [{ index: partition, records }] }],
   };
 }
 

@@ -40,7 +40,13 @@ describe('Produce and the broker heap', () => {
       transactionalId: null,
       acks: 1,
       timeoutMs: 5000,
-      topicData: [{ name: 'gc', partitionData: Array.from({ length: 6 }, (_, index) => ({ index, records: batch })) }],
+      topicData: [
+        {
+          name: 'gc',
+          topicId: ZERO_UUID,
+          partitionData: Array.from({ length: 6 }, (_, index) => ({ index, records: batch })),
+        },
+      ],
     };
     // Five requests in flight, as max.in.flight.requests.per.connection allows.
     const produce = async (requests: number) => {

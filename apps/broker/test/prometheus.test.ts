@@ -23,7 +23,7 @@ function produceBody(records: Buffer) {
     transactionalId: null,
     acks: -1,
     timeoutMs: 5000,
-    topicData: [{ name: 'metered', partitionData: [{ index: 0, records }] }],
+    topicData: [{ name: 'metered', topicId: ZERO_UUID, partitionData: [{ index: 0, records }] }],
   };
 }
 

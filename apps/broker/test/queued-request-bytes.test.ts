@@ -1,7 +1,7 @@
 // queued.max.request.bytes end to end: a broker whose budget is far below one request still answers
 // every pipelined request from several connections, in order, and stores every record once.
 
-import { buildRecordBatchSync, CreateTopicsApi, ProduceApi } from '@sluice/protocol';
+import { buildRecordBatchSync, CreateTopicsApi, ProduceApi, ZERO_UUID } from '@sluice/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigException } from '../src/config/types.js';
 import type { RunningBroker } from '../src/index.js';
@@ -34,6 +34,7 @@ describe('queued.max.request.bytes', () => {
           topicData: [
             {
               name: 'q',
+              topicId: ZERO_UUID,
               partitionData: [{ index: 0, records: buildRecordBatchSync({ records: [{ key: `${ci}-${i}`, value }] }) }],
             },
           ],

@@ -8,6 +8,7 @@ import {
   ERROR_CODES,
   FetchApi,
   ProduceApi,
+  ZERO_UUID,
 } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
@@ -56,7 +57,7 @@ const produceTo = (topic: string, parts: { index: number; records: Buffer }[]) =
     transactionalId: null,
     acks: -1,
     timeoutMs: 5000,
-    topicData: [{ name: topic, partitionData: parts }],
+    topicData: [{ name: topic, topicId: ZERO_UUID, partitionData: parts }],
   });
 
 describe('record rules', () => {

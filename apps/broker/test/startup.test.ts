@@ -17,7 +17,7 @@ async function produce(port: number, topic: string, values: string[]): Promise<v
       transactionalId: null,
       acks: -1,
       timeoutMs: 5000,
-      topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
+      topicData: [{ name: topic, topicId: ZERO_UUID, partitionData: [{ index: 0, records }] }],
     });
     expect(res.responses[0].partitionResponses[0].errorCode).toBe(0);
   } finally {

@@ -156,7 +156,7 @@ export class Admin {
       name: c.name,
       value: c.value,
       readOnly: c.readOnly,
-      isDefault: c.isDefault || c.configSource === 5,
+      isDefault: c.configSource === 5,
       isSensitive: c.isSensitive,
       source: c.configSource,
     }));

@@ -1,9 +1,30 @@
-import { API_DEFINITIONS, type ApiDefinition, type ApiVersionsResponseApiVersion } from '@sluice/protocol';
+import { API_DEFINITIONS, type ApiDefinition, ApiKey, type ApiVersionsResponseApiVersion } from '@sluice/protocol';
 import { ERROR_CODES, KafkaError } from './errors.js';
+
+/**
+ * The highest version the client implements where the codec (Kafka 4.4 schemas) goes further: those
+ * versions change what the request means (topic ids instead of names, transactions V2, new error
+ * codes to handle), so the client keeps to the versions it was written and tested against.
+ */
+const CLIENT_MAX_VERSION: ReadonlyMap<number, number> = new Map([
+  [ApiKey.Produce, 11], // 12: transactions V2 (KIP-890), 13: topic ids (KIP-516)
+  [ApiKey.Fetch, 17], // 18: replica high watermark (KIP-1166)
+  [ApiKey.ListOffsets, 10], // 11: earliest pending upload offset (KIP-1023)
+  [ApiKey.Metadata, 12], // 13: top-level error code
+  [ApiKey.OffsetCommit, 9], // 10: topic ids instead of names
+  [ApiKey.OffsetFetch, 9], // 10: topic ids instead of names
+  [ApiKey.DescribeGroups, 5], // 6: GROUP_ID_NOT_FOUND (KIP-1043)
+  [ApiKey.DeleteGroups, 2], // 3: per-group error message
+  [ApiKey.InitProducerId, 5], // 6: two-phase commit (KIP-939)
+  [ApiKey.TxnOffsetCommit, 4], // 5: transactions V2, 6: topic ids
+  [ApiKey.DescribeCluster, 1], // 2: fenced brokers (KIP-1073)
+  [ApiKey.ListTransactions, 1], // 2: id pattern (KIP-1152)
+]);
 
 /** Versions this client can speak per API key: the generated codec's range, minus an unstable latest version. */
 export function clientRange(api: ApiDefinition): { min: number; max: number } {
-  const max = api.latestVersionUnstable ? api.maxVersion - 1 : api.maxVersion;
+  let max = api.latestVersionUnstable ? api.maxVersion - 1 : api.maxVersion;
+  max = Math.min(max, CLIENT_MAX_VERSION.get(api.apiKey) ?? max);
   return { min: api.minVersion, max };
 }
 

@@ -87,7 +87,9 @@ function ourProduce(compression: CompressionType): Buffer {
     transactionalId: null,
     acks: -1,
     timeoutMs: 30000,
-    topicData: [{ name: 'bench', partitionData: [{ index: 0, records }] }],
+    topicData: [
+      { name: 'bench', topicId: '00000000-0000-0000-0000-000000000000', partitionData: [{ index: 0, records }] },
+    ],
   };
   // Rewind rather than reset(): reset() drops buffers above 1 MiB, and this request is just over.
   writer.offset = 0;

@@ -1,6 +1,7 @@
 /**
- * Generates the Kafka message codecs in src/generated/ from Kafka's JSON message definitions
- * (../shared/kafka-protocol/message/*.json, or $SLUICE_PROTOCOL_SCHEMAS).
+ * Generates the Kafka message codecs in src/generated/ from Kafka's JSON message definitions,
+ * vendored in schemas/message/*.json (Apache Kafka 4.4.0; see schemas/SOURCE.txt), or from
+ * $SLUICE_PROTOCOL_SCHEMAS.
  *
  *   npx tsx packages/protocol/scripts/generate.ts
  *
@@ -15,9 +16,9 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 /** Where the generated tree lives. */
 export const OUTPUT_DIR = resolve(HERE, '../src/generated');
 
-/** The schema folder: $SLUICE_PROTOCOL_SCHEMAS, else ../shared beside the repository. */
+/** The schema folder: $SLUICE_PROTOCOL_SCHEMAS, else the schemas vendored in the package. */
 export function schemaDir(): string {
-  return process.env.SLUICE_PROTOCOL_SCHEMAS ?? resolve(HERE, '../../../../shared/kafka-protocol/message');
+  return process.env.SLUICE_PROTOCOL_SCHEMAS ?? resolve(HERE, '../schemas/message');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -148,8 +149,12 @@ export function loadSchemas(dir = schemaDir()): MessageSpec[] {
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort();
-  return files.map((file) => {
+  const specs: MessageSpec[] = [];
+  for (const file of files) {
     const raw = JSON.parse(stripComments(readFileSync(join(dir, file), 'utf8')));
+    // Kafka keeps the schemas of retired APIs (LeaderAndIsr, StopReplica, UpdateMetadata,
+    // ControlledShutdown since 4.0) with validVersions "none": they have no codec.
+    if (raw.validVersions === 'none') continue;
     const validVersions = parseRange(raw.validVersions, file);
     if (!validVersions || !Number.isFinite(validVersions.hi)) throw new Error(`${file}: bad validVersions`);
     const commonStructs = new Map<string, FieldSpec[]>();
@@ -159,7 +164,7 @@ export function loadSchemas(dir = schemaDir()): MessageSpec[] {
         (c.fields as RawField[]).map((x) => toField(x, `${file}:${c.name}`)),
       );
     }
-    return {
+    specs.push({
       file,
       name: raw.name,
       type: raw.type,
@@ -172,8 +177,9 @@ export function loadSchemas(dir = schemaDir()): MessageSpec[] {
       listeners: raw.listeners ?? [],
       fields: (raw.fields as RawField[]).map((x) => toField(x, file)),
       commonStructs,
-    };
-  });
+    });
+  }
+  return specs;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1122,8 +1128,6 @@ function headersModule(reqH: MessageSpec, resH: MessageSpec, apis: MessageSpec[]
     '',
     '/** The request header version a request of this API and version is framed with. */',
     'export function requestHeaderVersion(apiKey: number, apiVersion: number): number {',
-    '  // ControlledShutdown v0 predates the client id.',
-    '  if (apiKey === 7 && apiVersion === 0) return 0;',
     '  const flexMin = FLEXIBLE_MIN_VERSION[apiKey];',
     '  return flexMin !== undefined && flexMin >= 0 && apiVersion >= flexMin ? 2 : 1;',
     '}',

@@ -28,16 +28,25 @@ export function apiVersionsHandler(broker: BrokerContext): ApiHandler<ApiVersion
   return {
     api: ApiVersionsApi,
     minVersion: 0,
-    maxVersion: 4,
+    maxVersion: 5,
     handle: (req, ctx) => {
       // v3+: Kafka answers a malformed client name or version with INVALID_REQUEST and no ApiKeys.
       const valid =
         ctx.apiVersion < 3 ||
         (SOFTWARE_NAME_VERSION.test(req.clientSoftwareName) && SOFTWARE_NAME_VERSION.test(req.clientSoftwareVersion));
+      // v5 (KIP-1242): a client names both the cluster and the node it means to reach, or neither (one
+      // alone is an INVALID_REQUEST, as in Kafka); finding another one here (an address reused by another
+      // cluster) tells it to bootstrap again.
+      const v5 = ctx.apiVersion >= 5;
+      const halfNamed = v5 && (req.clusterId !== null) !== (req.nodeId !== -1);
+      const elsewhere =
+        v5 && req.clusterId !== null && (req.clusterId !== broker.clusterId || req.nodeId !== broker.nodeId);
+      const errorCode =
+        !valid || halfNamed ? ERROR_CODES.INVALID_REQUEST : elsewhere ? ERROR_CODES.REBOOTSTRAP_REQUIRED : 0;
       return {
         ...ApiVersionsApi.response.defaults(),
-        errorCode: valid ? 0 : ERROR_CODES.INVALID_REQUEST,
-        apiKeys: valid ? advertisedApis(broker.supportedApis()) : [],
+        errorCode,
+        apiKeys: errorCode === 0 ? advertisedApis(broker.supportedApis()) : [],
         throttleTimeMs: 0,
       };
     },

@@ -24,7 +24,8 @@ export function describeClusterHandler(
   return {
     api: DescribeClusterApi,
     minVersion: 0,
-    maxVersion: 1,
+    // v2: fenced brokers on request (KIP-1073); a single live node is never fenced.
+    maxVersion: 2,
     handle(req) {
       const response: DescribeClusterResponse = {
         throttleTimeMs: 0,
@@ -33,7 +34,15 @@ export function describeClusterHandler(
         endpointType: req.endpointType,
         clusterId: broker.clusterId,
         controllerId: broker.nodeId,
-        brokers: [{ brokerId: broker.nodeId, host: broker.advertised.host, port: broker.advertised.port, rack: null }],
+        brokers: [
+          {
+            brokerId: broker.nodeId,
+            host: broker.advertised.host,
+            port: broker.advertised.port,
+            rack: null,
+            isFenced: false,
+          },
+        ],
         clusterAuthorizedOperations: req.includeClusterAuthorizedOperations
           ? ALL_CLUSTER_OPERATIONS
           : OPERATIONS_NOT_REQUESTED,
@@ -59,7 +68,8 @@ export function describeLogDirsHandler(
     api: DescribeLogDirsApi,
     // v0 was removed in Kafka 4 (KIP-896).
     minVersion: 1,
-    maxVersion: 4,
+    // v5 adds IsCordoned (KIP-1066); Sluice's one log dir is never cordoned.
+    maxVersion: 5,
     handle(req) {
       const wanted = req.topics === null ? null : new Map(req.topics.map((t) => [t.topic, new Set(t.partitions)]));
       const topics = [];
@@ -90,7 +100,7 @@ export function describeLogDirsHandler(
       return {
         throttleTimeMs: 0,
         errorCode: 0,
-        results: [{ errorCode: 0, logDir: dir, topics, totalBytes, usableBytes }],
+        results: [{ errorCode: 0, logDir: dir, topics, totalBytes, usableBytes, isCordoned: false }],
       };
     },
   };

@@ -254,7 +254,8 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
     },
     // v0-v3 may need down-conversion to old message formats, which Kafka 4 dropped too (KIP-896).
     minVersion: 4,
-    maxVersion: 17,
+    // v18 adds a follower's high watermark (KIP-1166), a tagged field consumers leave at its default.
+    maxVersion: 18,
     handle(req: FetchRequest, ctx: RequestContext) {
       const version = ctx.apiVersion;
       let action: SessionAction;

@@ -19,9 +19,17 @@ export function initProducerIdHandler(
   return {
     api: InitProducerIdApi,
     minVersion: 0,
+    // v6 (two-phase commit, KIP-939) is still unstable in Kafka 4.4, which does not list it either.
     maxVersion: 5,
     handle(req) {
-      const response = { throttleTimeMs: 0, errorCode: 0, producerId: -1n, producerEpoch: -1 };
+      const response = {
+        throttleTimeMs: 0,
+        errorCode: 0,
+        producerId: -1n,
+        producerEpoch: -1,
+        ongoingTxnProducerId: -1n,
+        ongoingTxnProducerEpoch: -1,
+      };
       if (req.transactionalId !== null) {
         return { ...response, errorCode: ERROR_CODES.COORDINATOR_NOT_AVAILABLE };
       }

@@ -15,6 +15,8 @@ import { checkLeaderEpoch, errorCodeOf, LEADER_EPOCH } from './partition-errors.
 /** ListOffsets' special timestamps beyond the log's latest/earliest/max (KIP-405, KIP-1005). */
 const EARLIEST_LOCAL = -4n;
 const LATEST_TIERED = -5n;
+/** v11 (KIP-1023): the first offset not yet uploaded to tiered storage. */
+const EARLIEST_PENDING_UPLOAD = -6n;
 
 /**
  * The log finds the batch (holding `found.offset`); Kafka answers with the record inside it: the
@@ -42,7 +44,7 @@ export function listOffsetsHandler(broker: BrokerContext): ApiHandler<ListOffset
     api: ListOffsetsApi,
     // v0 was removed in Kafka 4 (KIP-896).
     minVersion: 1,
-    maxVersion: 10,
+    maxVersion: 11,
     async handle(req, ctx) {
       const topics = [];
       for (const t of req.topics) {
@@ -59,7 +61,6 @@ export function listOffsetsHandler(broker: BrokerContext): ApiHandler<ListOffset
         const out: ListOffsetsResponseListOffsetsPartitionResponse = {
           partitionIndex: p.partitionIndex,
           errorCode: 0,
-          oldStyleOffsets: [],
           timestamp: -1n,
           offset: -1n,
           leaderEpoch: -1,
@@ -74,7 +75,7 @@ export function listOffsetsHandler(broker: BrokerContext): ApiHandler<ListOffset
             out.offset = req.isolationLevel === READ_COMMITTED ? log.lastStableOffset : log.highWatermark;
           } else if (ts === EARLIEST_TIMESTAMP || ts === EARLIEST_LOCAL) {
             out.offset = log.logStartOffset;
-          } else if (ts === LATEST_TIERED) {
+          } else if (ts === LATEST_TIERED || ts === EARLIEST_PENDING_UPLOAD) {
             // Nothing is tiered: Kafka answers -1 then.
             out.offset = -1n;
           } else if (ts === MAX_TIMESTAMP) {

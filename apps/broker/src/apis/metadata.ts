@@ -45,7 +45,8 @@ export function metadataHandler(broker: BrokerContext): ApiHandler<MetadataReque
   return {
     api: MetadataApi,
     minVersion: 0,
-    maxVersion: 12,
+    // v13 adds a top-level error code, which Kafka sets only to ask a client to rebootstrap (KIP-1102).
+    maxVersion: 13,
     handle(req, ctx) {
       const includeOps = req.includeTopicAuthorizedOperations;
       // v0 asks for every topic with an empty list; v1+ with null.
@@ -87,6 +88,7 @@ export function metadataHandler(broker: BrokerContext): ApiHandler<MetadataReque
         clusterAuthorizedOperations: req.includeClusterAuthorizedOperations
           ? ALL_CLUSTER_OPERATIONS
           : OPERATIONS_NOT_REQUESTED,
+        errorCode: 0,
       };
     },
   };

@@ -334,29 +334,35 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
   return {
     api: ProduceApi,
     // v0-v2 carry magic 0/1 message sets, which Kafka 4 no longer accepts either (KIP-896).
+    // v12 is v11 for a broker without transactions V2; v13 names topics by id (KIP-516).
     minVersion: 3,
-    maxVersion: 11,
-    handle(req) {
+    maxVersion: 13,
+    handle(req, ctx) {
       const acksValid = req.acks === -1 || req.acks === 0 || req.acks === 1;
+      const byId = ctx.apiVersion >= 13;
       let async = false;
       const responses = req.topicData.map((t) => {
-        const topic = broker.topics.get(t.name);
+        const topic = byId ? broker.topics.getById(t.topicId) : broker.topics.get(t.name);
         return {
-          name: t.name,
+          name: topic?.name ?? t.name,
+          topicId: topic?.topicId ?? t.topicId,
           partitionResponses: t.partitionData.map((p) => {
             if (!acksValid) return partitionResponse(p.index, ERROR_CODES.INVALID_REQUIRED_ACKS);
+            // Kafka answers an id it does not know with UNKNOWN_TOPIC_ID, a name with UNKNOWN_TOPIC_OR_PARTITION.
+            if (byId && topic === undefined) return partitionResponse(p.index, ERROR_CODES.UNKNOWN_TOPIC_ID);
             const r = appendOne(topic, p.index, p.records, req.acks);
             if (r instanceof Promise) async = true;
             return r;
           }),
         };
       });
-      const respond = (done: { name: string; partitionResponses: PartitionResponse[] }[]) =>
+      type TopicResponse = { name: string; topicId: string; partitionResponses: PartitionResponse[] };
+      const respond = (done: TopicResponse[]) =>
         // acks=0: the client expects no response at all.
         req.acks === 0 ? null : { responses: done, throttleTimeMs: 0, nodeEndpoints: [] };
-      if (!async) return respond(responses as { name: string; partitionResponses: PartitionResponse[] }[]);
+      if (!async) return respond(responses as TopicResponse[]);
       return Promise.all(
-        responses.map(async (t) => ({ name: t.name, partitionResponses: await Promise.all(t.partitionResponses) })),
+        responses.map(async (t) => ({ ...t, partitionResponses: await Promise.all(t.partitionResponses) })),
       ).then(respond);
     },
   };

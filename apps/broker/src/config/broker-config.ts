@@ -1,11 +1,14 @@
 // The broker configs Sluice honours, with Kafka's names, types, defaults and dynamic update modes.
 // Sluice extensions (not in Kafka) are marked `sluice: true`.
 
+import { KAFKA_BROKER_CONFIGS } from '../generated/kafka-broker-configs.js';
 import { type ConfigDef, ConfigException, type ConfigTypeName, type DynamicMode, type ValueOf } from './types.js';
 
 export interface BrokerConfigDef extends ConfigDef {
   dynamic: DynamicMode;
   sluice?: boolean;
+  /** A Kafka config Sluice knows (lists, stores, validates by type) but does not act on. */
+  notActedOn?: boolean;
 }
 
 const LONG_MAX_STR = '9223372036854775807';
@@ -396,6 +399,20 @@ export type BrokerValue<K extends BrokerConfigName> =
 const DEFS = new Map<string, BrokerConfigDef>(
   Object.entries(BROKER_CONFIGS).map(([name, d]) => [name, { name, ...d } as BrokerConfigDef]),
 );
+// Every other broker config Kafka defines (a generated table, see scripts/kafka-broker-configs.ts):
+// DescribeConfigs lists it with Kafka's default, and AlterConfigs stores it where Kafka would allow
+// the update, so that admin tools that set them work; Sluice does not act on them.
+for (const k of KAFKA_BROKER_CONFIGS) {
+  if (DEFS.has(k.name)) continue;
+  DEFS.set(k.name, {
+    name: k.name,
+    type: k.type,
+    default: k.default,
+    dynamic: k.dynamic,
+    doc: k.doc ?? '',
+    notActedOn: true,
+  });
+}
 
 export function brokerConfigDef(name: string): BrokerConfigDef | undefined {
   return DEFS.get(name);

@@ -304,18 +304,17 @@ describe('AlterConfigs (replace all dynamic configs)', () => {
       { resourceType: BROKER, resourceName: '', configs: [{ name: 'log.retention.ms', value: '-7' }] },
       { resourceType: BROKER, resourceName: 'x', configs: [] },
     ]);
+    // Kafka 4.4: INVALID_REQUEST for every refused broker value; a name it does not define is stored.
     expect(res.map((x) => x.errorCode)).toEqual([
       CONFIG_ERRORS.INVALID_REQUEST,
-      CONFIG_ERRORS.INVALID_CONFIG,
-      CONFIG_ERRORS.INVALID_CONFIG,
-      CONFIG_ERRORS.INVALID_CONFIG,
+      CONFIG_ERRORS.NONE,
+      CONFIG_ERRORS.INVALID_REQUEST,
+      CONFIG_ERRORS.INVALID_REQUEST,
       CONFIG_ERRORS.INVALID_REQUEST,
     ]);
-    expect(res[0]!.errorMessage).toBe(
-      "Invalid config value for resource ConfigResource(type=BROKER, name='1'): Cannot update these configs dynamically: Set(num.partitions)",
-    );
+    expect(res[0]!.errorMessage).toBe('Cannot update these configs dynamically: [num.partitions]');
     expect(res[3]!.errorMessage).toMatch(/Value must be at least -1/);
-    expect(r.snapshot()).toEqual({ dynamicBroker: {}, dynamicDefault: {}, topics: {} });
+    expect(r.snapshot()).toEqual({ dynamicBroker: {}, dynamicDefault: { 'made.up': '4' }, topics: {} });
   });
 });
 
@@ -428,5 +427,54 @@ describe('IncrementalAlterConfigs', () => {
     expect(again.topicConfig('u')['max.message.bytes']).toBe(9);
     again.deleteTopic('t');
     expect(again.topicConfig('t')['retention.ms']).toBe(604800000n);
+  });
+});
+
+describe("broker configs Kafka defines and Sluice does not act on (the generated table of Kafka's)", () => {
+  const alter = (r: ConfigRegistry, resourceName: string, name: string, value: string) =>
+    r.incrementalAlterConfigs([
+      { resourceType: BROKER, resourceName, configs: [{ name, configOperation: AlterConfigOp.SET, value }] },
+    ])[0]!;
+  const describeBroker = (r: ConfigRegistry, keys: string[]) =>
+    new Map(
+      r
+        .describeConfigs([{ resourceType: BROKER, resourceName: '1', configurationKeys: keys }], {
+          includeSynonyms: true,
+        })[0]!
+        .configs.map((c) => [c.name, c]),
+    );
+
+  it("are listed with Kafka's default, type and read-only flag", () => {
+    const d = describeBroker(registry(), ['sasl.kerberos.min.time.before.relogin', 'replica.fetch.max.bytes']);
+    expect(d.get('sasl.kerberos.min.time.before.relogin')).toMatchObject({
+      value: '60000',
+      configSource: ConfigSource.DEFAULT_CONFIG,
+      readOnly: false,
+      configType: ConfigType.LONG,
+    });
+    expect(d.get('replica.fetch.max.bytes')).toMatchObject({ value: '1048576', readOnly: true });
+  });
+
+  it('a dynamic one is accepted, stored and described as set; a read-only one is refused as Kafka refuses it', () => {
+    const r = registry();
+    expect(alter(r, '1', 'sasl.kerberos.min.time.before.relogin', '120000')).toMatchObject({ errorCode: 0 });
+    expect(r.snapshot().dynamicBroker).toEqual({ 'sasl.kerberos.min.time.before.relogin': '120000' });
+    expect(
+      describeBroker(r, ['sasl.kerberos.min.time.before.relogin']).get('sasl.kerberos.min.time.before.relogin'),
+    ).toMatchObject({ value: '120000', configSource: ConfigSource.DYNAMIC_BROKER_CONFIG });
+    // Cluster-wide ones also at the cluster default.
+    expect(alter(r, '', 'background.threads', '4')).toMatchObject({ errorCode: 0 });
+    // Per-broker ones not at the cluster default, read-only ones nowhere, bad values never.
+    expect(alter(r, '', 'sasl.kerberos.min.time.before.relogin', '1')).toMatchObject({
+      errorCode: CONFIG_ERRORS.INVALID_REQUEST,
+    });
+    const readOnly = alter(r, '1', 'replica.fetch.max.bytes', '2048');
+    expect(readOnly.errorCode).toBe(CONFIG_ERRORS.INVALID_REQUEST);
+    expect(readOnly.errorMessage).toContain('Cannot update these configs dynamically');
+    expect(alter(r, '1', 'sasl.kerberos.min.time.before.relogin', 'soon').errorCode).toBe(
+      CONFIG_ERRORS.INVALID_REQUEST,
+    );
+    // As Kafka 4.4: a name it does not define is stored unchecked (custom configs of plugins).
+    expect(alter(r, '1', 'no.such.config', '1').errorCode).toBe(CONFIG_ERRORS.NONE);
   });
 });

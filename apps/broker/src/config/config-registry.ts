@@ -285,7 +285,9 @@ export class ConfigRegistry {
     }
     if (r.resourceType === ConfigResourceType.BROKER) {
       const perBroker = this.brokerResource(r.resourceName, false);
-      const names = perBroker ? brokerConfigNames() : Object.keys(this.dynamicDefault);
+      const names = perBroker
+        ? brokerConfigNames()
+        : Object.keys(this.dynamicDefault).filter((n) => brokerConfigDef(n) !== undefined);
       return names.filter((n) => keys === null || keys.has(n)).map((n) => this.brokerEntry(n, perBroker, opts));
     }
     throw new ConfigResourceError(CONFIG_ERRORS.INVALID_REQUEST, `Unsupported resource type: ${r.resourceType}`);
@@ -483,20 +485,21 @@ export class ConfigRegistry {
       );
     const names = Object.keys(props);
     if (names.length > MAX_CONFIGS_PER_RESOURCE) throw fail(`Too many configs (${names.length})`);
-    const unknown = names.filter((n) => !brokerConfigDef(n));
-    if (unknown.length > 0)
-      throw new ConfigResourceError(CONFIG_ERRORS.INVALID_CONFIG, `Unknown broker config name: ${unknown.join(', ')}`);
-    const readOnly = names.filter((n) => brokerConfigDef(n)!.dynamic === 'read-only');
-    if (readOnly.length > 0) throw fail(`Cannot update these configs dynamically: Set(${readOnly.join(', ')})`);
+    // Kafka stores broker config names it does not define (custom configs, e.g. of plugins) unchecked.
+    const known = names.filter((n) => brokerConfigDef(n) !== undefined);
+    // Kafka 4.4's wording (a Java set), and INVALID_REQUEST for every refused broker value.
+    const refuse = (why: string) => new ConfigResourceError(CONFIG_ERRORS.INVALID_REQUEST, why);
+    const readOnly = known.filter((n) => brokerConfigDef(n)!.dynamic === 'read-only');
+    if (readOnly.length > 0) throw refuse(`Cannot update these configs dynamically: [${readOnly.join(', ')}]`);
     if (!perBroker) {
-      const onlyPerBroker = names.filter((n) => brokerConfigDef(n)!.dynamic === 'per-broker');
+      const onlyPerBroker = known.filter((n) => brokerConfigDef(n)!.dynamic === 'per-broker');
       if (onlyPerBroker.length > 0) {
-        throw fail(
-          `Cannot update these configs at default cluster level, broker id must be specified: Set(${onlyPerBroker.join(', ')})`,
+        throw refuse(
+          `Cannot update these configs at default cluster level, broker id must be specified: [${onlyPerBroker.join(', ')}]`,
         );
       }
     }
-    for (const n of names) {
+    for (const n of known) {
       try {
         parseConfigValue(brokerConfigDef(n)!, props[n]!);
         // A broker default for a topic config must also be a valid topic value (Kafka checks LogConfig too).
@@ -506,7 +509,7 @@ export class ConfigRegistry {
           parseConfigValue({ ...topicDef, name: n }, props[n]!);
         }
       } catch (e) {
-        if (e instanceof ConfigException) throw new ConfigResourceError(CONFIG_ERRORS.INVALID_CONFIG, e.message);
+        if (e instanceof ConfigException) throw refuse(e.message);
         throw e;
       }
     }

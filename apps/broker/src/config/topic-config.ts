@@ -85,6 +85,12 @@ export const TOPIC_CONFIGS = {
     'How long delete tombstone markers are retained for compacted topics',
     { min: 0 },
   ),
+  'errors.deadletterqueue.group.enable': def(
+    'BOOLEAN',
+    'false',
+    [],
+    'Whether share groups may write records they cannot deliver to a dead-letter queue topic (Kafka 4.4; accepted, Sluice has no share groups)',
+  ),
   'file.delete.delay.ms': def(
     'LONG',
     '60000',
@@ -145,6 +151,12 @@ export const TOPIC_CONFIGS = {
     ['log.cleaner.max.compaction.lag.ms'],
     'The maximum time a message will remain ineligible for compaction',
     { min: 1 },
+  ),
+  'max.decompressed.message.bytes': def(
+    'INT',
+    '2147483639',
+    ['max.decompressed.message.bytes'],
+    'The largest size a record batch may decompress to (Kafka 4.4; accepted, not enforced by Sluice)',
   ),
   'max.message.bytes': def('INT', '1048588', ['message.max.bytes'], 'The largest record batch size allowed', {
     min: 0,
@@ -209,6 +221,18 @@ export const TOPIC_CONFIGS = {
     'false',
     [],
     'Whether tiered data is deleted once tiered storage is disabled for the topic (accepted; Sluice has no tiered storage)',
+  ),
+  'remote.copy.lag.bytes': def(
+    'LONG',
+    '-1',
+    ['log.remote.copy.lag.bytes'],
+    'How far the tiered copy may lag, in bytes (Kafka 4.4; accepted, Sluice has no tiered storage)',
+  ),
+  'remote.copy.lag.ms': def(
+    'LONG',
+    '0',
+    ['log.remote.copy.lag.ms'],
+    'How far the tiered copy may lag, in ms (Kafka 4.4; accepted, Sluice has no tiered storage)',
   ),
   'remote.storage.enable': def(
     'BOOLEAN',

@@ -320,6 +320,7 @@ export class Fetcher {
         logStartOffset: -1n,
         partitionMaxBytes: this.o.maxPartitionBytes,
         replicaDirectoryId: ZERO_UUID,
+        highWatermark: 9223372036854775807n,
       });
       gens.set(tpKey(st.topic, st.partition), st.generation);
     }

@@ -13,6 +13,7 @@ import {
   OffsetCommitApi,
   OffsetFetchApi,
   SyncGroupApi,
+  ZERO_UUID,
 } from '@sluice/protocol';
 import type { BrokerAddress, Lane } from '../broker-pool.js';
 import type { ClientContext } from '../client.js';
@@ -285,7 +286,7 @@ export class GroupMember {
         for (const o of offsets.values()) {
           let t = topics.get(o.topic);
           if (t === undefined) {
-            t = { name: o.topic, partitions: [] };
+            t = { name: o.topic, topicId: ZERO_UUID, partitions: [] };
             topics.set(o.topic, t);
             req.topics.push(t);
           }
@@ -293,7 +294,6 @@ export class GroupMember {
             partitionIndex: o.partition,
             committedOffset: o.offset,
             committedLeaderEpoch: -1,
-            commitTimestamp: -1n,
             committedMetadata: '',
           });
         }
@@ -320,7 +320,7 @@ export class GroupMember {
           l.push(tp.partition);
           byTopic.set(tp.topic, l);
         }
-        const topics = [...byTopic].map(([name, partitionIndexes]) => ({ name, partitionIndexes }));
+        const topics = [...byTopic].map(([name, partitionIndexes]) => ({ name, topicId: ZERO_UUID, partitionIndexes }));
         if (v >= 8) {
           req.groups = [{ groupId: this.o.groupId, memberId: null, memberEpoch: -1, topics }];
         } else {

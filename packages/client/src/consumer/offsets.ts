@@ -55,7 +55,7 @@ export async function listOffsets(
               topics.set(tp.topic, t);
               req.topics.push(t);
             }
-            t.partitions.push({ partitionIndex: tp.partition, currentLeaderEpoch: -1, timestamp, maxNumOffsets: 1 });
+            t.partitions.push({ partitionIndex: tp.partition, currentLeaderEpoch: -1, timestamp });
           }
           const res = await conn.request(ListOffsetsApi, req);
           for (const t of res.topics) {
@@ -65,8 +65,7 @@ export async function listOffsets(
                 if (needsMetadataRefresh(err)) ctx.metadata.invalidate(t.name);
                 throw err;
               }
-              const offset = p.oldStyleOffsets.length > 0 && p.offset < 0n ? p.oldStyleOffsets[0] : p.offset;
-              out.set(tpKey(t.name, p.partitionIndex), offset);
+              out.set(tpKey(t.name, p.partitionIndex), p.offset);
             }
           }
         }),

@@ -4,6 +4,7 @@ import {
   InitProducerIdApi,
   ProduceApi,
   type ProduceRequest,
+  ZERO_UUID,
 } from '@sluice/protocol';
 import type { ClientContext } from '../client.js';
 import { ERROR_CODES, KafkaError, needsMetadataRefresh } from '../errors.js';
@@ -240,7 +241,7 @@ export class Sender {
       b.attempts++;
       let t = topics.get(s.topic);
       if (t === undefined) {
-        t = { name: s.topic, partitionData: [] };
+        t = { name: s.topic, topicId: ZERO_UUID, partitionData: [] };
         topics.set(s.topic, t);
         req.topicData.push(t);
       }

@@ -28,6 +28,18 @@ export interface SchemaMeta {
 
 export const SCHEMAS: readonly SchemaMeta[] = [
   {
+    name: 'AbortedTxn',
+    type: 'data',
+    validVersions: '0',
+    flexibleVersions: 'none',
+    fields: [
+      { name: 'ProducerId', type: 'int64', versions: '0+' },
+      { name: 'FirstOffset', type: 'int64', versions: '0+' },
+      { name: 'LastOffset', type: 'int64', versions: '0+' },
+      { name: 'LastStableOffset', type: 'int64', versions: '0+' },
+    ],
+  },
+  {
     name: 'AddOffsetsToTxnRequest',
     type: 'request',
     apiKey: 25,
@@ -109,7 +121,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'AddRaftVoterRequest',
     type: 'request',
     apiKey: 80,
-    validVersions: '0',
+    validVersions: '0-1',
     flexibleVersions: '0+',
     fields: [
       { name: 'ClusterId', type: 'string', versions: '0+', nullableVersions: '0+' },
@@ -121,13 +133,14 @@ export const SCHEMAS: readonly SchemaMeta[] = [
         { name: 'Host', type: 'string', versions: '0+' },
         { name: 'Port', type: 'uint16', versions: '0+' },
       ] },
+      { name: 'AckWhenCommitted', type: 'bool', versions: '1+', default: 'true' },
     ],
   },
   {
     name: 'AddRaftVoterResponse',
     type: 'response',
     apiKey: 80,
-    validVersions: '0',
+    validVersions: '0-1',
     flexibleVersions: '0+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
@@ -236,10 +249,11 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'AlterPartitionReassignmentsRequest',
     type: 'request',
     apiKey: 45,
-    validVersions: '0',
+    validVersions: '0-1',
     flexibleVersions: '0+',
     fields: [
       { name: 'TimeoutMs', type: 'int32', versions: '0+', default: '60000' },
+      { name: 'AllowReplicationFactorChange', type: 'bool', versions: '1+', default: 'true' },
       { name: 'Topics', type: '[]ReassignableTopic', versions: '0+', fields: [
         { name: 'Name', type: 'string', versions: '0+' },
         { name: 'Partitions', type: '[]ReassignablePartition', versions: '0+', fields: [
@@ -253,10 +267,11 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'AlterPartitionReassignmentsResponse',
     type: 'response',
     apiKey: 45,
-    validVersions: '0',
+    validVersions: '0-1',
     flexibleVersions: '0+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
+      { name: 'AllowReplicationFactorChange', type: 'bool', versions: '1+', default: 'true', ignorable: true },
       { name: 'ErrorCode', type: 'int16', versions: '0+' },
       { name: 'ErrorMessage', type: 'string', versions: '0+', nullableVersions: '0+' },
       { name: 'Responses', type: '[]ReassignableTopicResponse', versions: '0+', fields: [
@@ -273,13 +288,12 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'AlterPartitionRequest',
     type: 'request',
     apiKey: 56,
-    validVersions: '0-3',
+    validVersions: '2-3',
     flexibleVersions: '0+',
     fields: [
       { name: 'BrokerId', type: 'int32', versions: '0+' },
       { name: 'BrokerEpoch', type: 'int64', versions: '0+', default: '-1' },
       { name: 'Topics', type: '[]TopicData', versions: '0+', fields: [
-        { name: 'TopicName', type: 'string', versions: '0-1', ignorable: true },
         { name: 'TopicId', type: 'uuid', versions: '2+', ignorable: true },
         { name: 'Partitions', type: '[]PartitionData', versions: '0+', fields: [
           { name: 'PartitionIndex', type: 'int32', versions: '0+' },
@@ -299,13 +313,12 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'AlterPartitionResponse',
     type: 'response',
     apiKey: 56,
-    validVersions: '0-3',
+    validVersions: '2-3',
     flexibleVersions: '0+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
       { name: 'ErrorCode', type: 'int16', versions: '0+' },
       { name: 'Topics', type: '[]TopicData', versions: '0+', fields: [
-        { name: 'TopicName', type: 'string', versions: '0-1', ignorable: true },
         { name: 'TopicId', type: 'uuid', versions: '2+', ignorable: true },
         { name: 'Partitions', type: '[]PartitionData', versions: '0+', fields: [
           { name: 'PartitionIndex', type: 'int32', versions: '0+' },
@@ -323,7 +336,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'AlterReplicaLogDirsRequest',
     type: 'request',
     apiKey: 34,
-    validVersions: '0-2',
+    validVersions: '1-2',
     flexibleVersions: '2+',
     fields: [
       { name: 'Dirs', type: '[]AlterReplicaLogDir', versions: '0+', fields: [
@@ -339,7 +352,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'AlterReplicaLogDirsResponse',
     type: 'response',
     apiKey: 34,
-    validVersions: '0-2',
+    validVersions: '1-2',
     flexibleVersions: '2+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
@@ -348,6 +361,44 @@ export const SCHEMAS: readonly SchemaMeta[] = [
         { name: 'Partitions', type: '[]AlterReplicaLogDirPartitionResult', versions: '0+', fields: [
           { name: 'PartitionIndex', type: 'int32', versions: '0+' },
           { name: 'ErrorCode', type: 'int16', versions: '0+' },
+        ] },
+      ] },
+    ],
+  },
+  {
+    name: 'AlterShareGroupOffsetsRequest',
+    type: 'request',
+    apiKey: 91,
+    validVersions: '0',
+    flexibleVersions: '0+',
+    fields: [
+      { name: 'GroupId', type: 'string', versions: '0+' },
+      { name: 'Topics', type: '[]AlterShareGroupOffsetsRequestTopic', versions: '0+', fields: [
+        { name: 'TopicName', type: 'string', versions: '0+' },
+        { name: 'Partitions', type: '[]AlterShareGroupOffsetsRequestPartition', versions: '0+', fields: [
+          { name: 'PartitionIndex', type: 'int32', versions: '0+' },
+          { name: 'StartOffset', type: 'int64', versions: '0+' },
+        ] },
+      ] },
+    ],
+  },
+  {
+    name: 'AlterShareGroupOffsetsResponse',
+    type: 'response',
+    apiKey: 91,
+    validVersions: '0',
+    flexibleVersions: '0+',
+    fields: [
+      { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
+      { name: 'ErrorCode', type: 'int16', versions: '0+' },
+      { name: 'ErrorMessage', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
+      { name: 'Responses', type: '[]AlterShareGroupOffsetsResponseTopic', versions: '0+', fields: [
+        { name: 'TopicName', type: 'string', versions: '0+' },
+        { name: 'TopicId', type: 'uuid', versions: '0+' },
+        { name: 'Partitions', type: '[]AlterShareGroupOffsetsResponsePartition', versions: '0+', fields: [
+          { name: 'PartitionIndex', type: 'int32', versions: '0+' },
+          { name: 'ErrorCode', type: 'int16', versions: '0+' },
+          { name: 'ErrorMessage', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
         ] },
       ] },
     ],
@@ -391,18 +442,20 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'ApiVersionsRequest',
     type: 'request',
     apiKey: 18,
-    validVersions: '0-4',
+    validVersions: '0-5',
     flexibleVersions: '3+',
     fields: [
       { name: 'ClientSoftwareName', type: 'string', versions: '3+', ignorable: true },
       { name: 'ClientSoftwareVersion', type: 'string', versions: '3+', ignorable: true },
+      { name: 'ClusterId', type: 'string', versions: '5+', nullableVersions: '5+', default: 'null', ignorable: true },
+      { name: 'NodeId', type: 'int32', versions: '5+', default: '-1', ignorable: true },
     ],
   },
   {
     name: 'ApiVersionsResponse',
     type: 'response',
     apiKey: 18,
-    validVersions: '0-4',
+    validVersions: '0-5',
     flexibleVersions: '3+',
     fields: [
       { name: 'ErrorCode', type: 'int16', versions: '0+' },
@@ -520,7 +573,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'BrokerHeartbeatRequest',
     type: 'request',
     apiKey: 63,
-    validVersions: '0-1',
+    validVersions: '0-2',
     flexibleVersions: '0+',
     fields: [
       { name: 'BrokerId', type: 'int32', versions: '0+' },
@@ -529,13 +582,14 @@ export const SCHEMAS: readonly SchemaMeta[] = [
       { name: 'WantFence', type: 'bool', versions: '0+' },
       { name: 'WantShutDown', type: 'bool', versions: '0+' },
       { name: 'OfflineLogDirs', type: '[]uuid', versions: '1+', tag: 0, taggedVersions: '1+' },
+      { name: 'CordonedLogDirs', type: '[]uuid', versions: '2+', nullableVersions: '2+', tag: 1, taggedVersions: '2+', default: 'null' },
     ],
   },
   {
     name: 'BrokerHeartbeatResponse',
     type: 'response',
     apiKey: 63,
-    validVersions: '0-1',
+    validVersions: '0-2',
     flexibleVersions: '0+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
@@ -588,7 +642,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'ConsumerGroupDescribeRequest',
     type: 'request',
     apiKey: 69,
-    validVersions: '0',
+    validVersions: '0-1',
     flexibleVersions: '0+',
     fields: [
       { name: 'GroupIds', type: '[]string', versions: '0+' },
@@ -599,7 +653,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'ConsumerGroupDescribeResponse',
     type: 'response',
     apiKey: 69,
-    validVersions: '0',
+    validVersions: '0-1',
     flexibleVersions: '0+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
@@ -634,6 +688,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
               { name: 'Partitions', type: '[]int32', versions: '0+' },
             ] },
           ] },
+          { name: 'MemberType', type: 'int8', versions: '1+', default: '-1', ignorable: true },
         ] },
         { name: 'AuthorizedOperations', type: 'int32', versions: '0+', default: '-2147483648' },
       ] },
@@ -712,28 +767,12 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     ],
   },
   {
-    name: 'ControlledShutdownRequest',
-    type: 'request',
-    apiKey: 7,
-    validVersions: '0-3',
-    flexibleVersions: '3+',
+    name: 'ControlRecordTypeSchema',
+    type: 'data',
+    validVersions: '0',
+    flexibleVersions: 'none',
     fields: [
-      { name: 'BrokerId', type: 'int32', versions: '0+' },
-      { name: 'BrokerEpoch', type: 'int64', versions: '2+', default: '-1', ignorable: true },
-    ],
-  },
-  {
-    name: 'ControlledShutdownResponse',
-    type: 'response',
-    apiKey: 7,
-    validVersions: '0-3',
-    flexibleVersions: '3+',
-    fields: [
-      { name: 'ErrorCode', type: 'int16', versions: '0+' },
-      { name: 'RemainingPartitions', type: '[]RemainingPartition', versions: '0+', fields: [
-        { name: 'TopicName', type: 'string', versions: '0+' },
-        { name: 'PartitionIndex', type: 'int32', versions: '0+' },
-      ] },
+      { name: 'Type', type: 'int16', versions: '0+' },
     ],
   },
   {
@@ -775,7 +814,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'CreateAclsRequest',
     type: 'request',
     apiKey: 30,
-    validVersions: '0-3',
+    validVersions: '1-3',
     flexibleVersions: '2+',
     fields: [
       { name: 'Creations', type: '[]AclCreation', versions: '0+', fields: [
@@ -793,7 +832,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'CreateAclsResponse',
     type: 'response',
     apiKey: 30,
-    validVersions: '0-3',
+    validVersions: '1-3',
     flexibleVersions: '2+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
@@ -807,7 +846,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'CreateDelegationTokenRequest',
     type: 'request',
     apiKey: 38,
-    validVersions: '0-3',
+    validVersions: '1-3',
     flexibleVersions: '2+',
     fields: [
       { name: 'OwnerPrincipalType', type: 'string', versions: '3+', nullableVersions: '3+' },
@@ -823,7 +862,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'CreateDelegationTokenResponse',
     type: 'response',
     apiKey: 38,
-    validVersions: '0-3',
+    validVersions: '1-3',
     flexibleVersions: '2+',
     fields: [
       { name: 'ErrorCode', type: 'int16', versions: '0+' },
@@ -876,7 +915,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'CreateTopicsRequest',
     type: 'request',
     apiKey: 19,
-    validVersions: '0-7',
+    validVersions: '2-7',
     flexibleVersions: '5+',
     fields: [
       { name: 'Topics', type: '[]CreatableTopic', versions: '0+', fields: [
@@ -900,7 +939,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'CreateTopicsResponse',
     type: 'response',
     apiKey: 19,
-    validVersions: '0-7',
+    validVersions: '2-7',
     flexibleVersions: '5+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '2+', ignorable: true },
@@ -937,7 +976,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'DeleteAclsRequest',
     type: 'request',
     apiKey: 31,
-    validVersions: '0-3',
+    validVersions: '1-3',
     flexibleVersions: '2+',
     fields: [
       { name: 'Filters', type: '[]DeleteAclsFilter', versions: '0+', fields: [
@@ -955,7 +994,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'DeleteAclsResponse',
     type: 'response',
     apiKey: 31,
-    validVersions: '0-3',
+    validVersions: '1-3',
     flexibleVersions: '2+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
@@ -980,7 +1019,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'DeleteGroupsRequest',
     type: 'request',
     apiKey: 42,
-    validVersions: '0-2',
+    validVersions: '0-3',
     flexibleVersions: '2+',
     fields: [
       { name: 'GroupsNames', type: '[]string', versions: '0+' },
@@ -990,13 +1029,14 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'DeleteGroupsResponse',
     type: 'response',
     apiKey: 42,
-    validVersions: '0-2',
+    validVersions: '0-3',
     flexibleVersions: '2+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
       { name: 'Results', type: '[]DeletableGroupResult', versions: '0+', fields: [
         { name: 'GroupId', type: 'string', versions: '0+' },
         { name: 'ErrorCode', type: 'int16', versions: '0+' },
+        { name: 'ErrorMessage', type: 'string', versions: '3+', nullableVersions: '3+', default: 'null', ignorable: true },
       ] },
     ],
   },
@@ -1032,6 +1072,37 @@ export const SCHEMAS: readonly SchemaMeta[] = [
           { name: 'LowWatermark', type: 'int64', versions: '0+' },
           { name: 'ErrorCode', type: 'int16', versions: '0+' },
         ] },
+      ] },
+    ],
+  },
+  {
+    name: 'DeleteShareGroupOffsetsRequest',
+    type: 'request',
+    apiKey: 92,
+    validVersions: '0',
+    flexibleVersions: '0+',
+    fields: [
+      { name: 'GroupId', type: 'string', versions: '0+' },
+      { name: 'Topics', type: '[]DeleteShareGroupOffsetsRequestTopic', versions: '0+', fields: [
+        { name: 'TopicName', type: 'string', versions: '0+' },
+      ] },
+    ],
+  },
+  {
+    name: 'DeleteShareGroupOffsetsResponse',
+    type: 'response',
+    apiKey: 92,
+    validVersions: '0',
+    flexibleVersions: '0+',
+    fields: [
+      { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
+      { name: 'ErrorCode', type: 'int16', versions: '0+' },
+      { name: 'ErrorMessage', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
+      { name: 'Responses', type: '[]DeleteShareGroupOffsetsResponseTopic', versions: '0+', fields: [
+        { name: 'TopicName', type: 'string', versions: '0+' },
+        { name: 'TopicId', type: 'uuid', versions: '0+' },
+        { name: 'ErrorCode', type: 'int16', versions: '0+' },
+        { name: 'ErrorMessage', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
       ] },
     ],
   },
@@ -1072,7 +1143,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'DeleteTopicsRequest',
     type: 'request',
     apiKey: 20,
-    validVersions: '0-6',
+    validVersions: '1-6',
     flexibleVersions: '4+',
     fields: [
       { name: 'Topics', type: '[]DeleteTopicState', versions: '6+', fields: [
@@ -1087,7 +1158,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'DeleteTopicsResponse',
     type: 'response',
     apiKey: 20,
-    validVersions: '0-6',
+    validVersions: '1-6',
     flexibleVersions: '4+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '1+', ignorable: true },
@@ -1103,7 +1174,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'DescribeAclsRequest',
     type: 'request',
     apiKey: 29,
-    validVersions: '0-3',
+    validVersions: '1-3',
     flexibleVersions: '2+',
     fields: [
       { name: 'ResourceTypeFilter', type: 'int8', versions: '0+' },
@@ -1119,7 +1190,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'DescribeAclsResponse',
     type: 'response',
     apiKey: 29,
-    validVersions: '0-3',
+    validVersions: '1-3',
     flexibleVersions: '2+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
@@ -1179,18 +1250,19 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'DescribeClusterRequest',
     type: 'request',
     apiKey: 60,
-    validVersions: '0-1',
+    validVersions: '0-2',
     flexibleVersions: '0+',
     fields: [
       { name: 'IncludeClusterAuthorizedOperations', type: 'bool', versions: '0+' },
       { name: 'EndpointType', type: 'int8', versions: '1+', default: '1' },
+      { name: 'IncludeFencedBrokers', type: 'bool', versions: '2+' },
     ],
   },
   {
     name: 'DescribeClusterResponse',
     type: 'response',
     apiKey: 60,
-    validVersions: '0-1',
+    validVersions: '0-2',
     flexibleVersions: '0+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
@@ -1204,6 +1276,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
         { name: 'Host', type: 'string', versions: '0+' },
         { name: 'Port', type: 'int32', versions: '0+' },
         { name: 'Rack', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
+        { name: 'IsFenced', type: 'bool', versions: '2+' },
       ] },
       { name: 'ClusterAuthorizedOperations', type: 'int32', versions: '0+', default: '-2147483648' },
     ],
@@ -1212,7 +1285,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'DescribeConfigsRequest',
     type: 'request',
     apiKey: 32,
-    validVersions: '0-4',
+    validVersions: '1-4',
     flexibleVersions: '4+',
     fields: [
       { name: 'Resources', type: '[]DescribeConfigsResource', versions: '0+', fields: [
@@ -1228,7 +1301,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'DescribeConfigsResponse',
     type: 'response',
     apiKey: 32,
-    validVersions: '0-4',
+    validVersions: '1-4',
     flexibleVersions: '4+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
@@ -1241,7 +1314,6 @@ export const SCHEMAS: readonly SchemaMeta[] = [
           { name: 'Name', type: 'string', versions: '0+' },
           { name: 'Value', type: 'string', versions: '0+', nullableVersions: '0+' },
           { name: 'ReadOnly', type: 'bool', versions: '0+' },
-          { name: 'IsDefault', type: 'bool', versions: '0' },
           { name: 'ConfigSource', type: 'int8', versions: '1+', default: '-1', ignorable: true },
           { name: 'IsSensitive', type: 'bool', versions: '0+' },
           { name: 'Synonyms', type: '[]DescribeConfigsSynonym', versions: '1+', ignorable: true, fields: [
@@ -1259,7 +1331,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'DescribeDelegationTokenRequest',
     type: 'request',
     apiKey: 41,
-    validVersions: '0-3',
+    validVersions: '1-3',
     flexibleVersions: '2+',
     fields: [
       { name: 'Owners', type: '[]DescribeDelegationTokenOwner', versions: '0+', nullableVersions: '0+', fields: [
@@ -1272,7 +1344,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'DescribeDelegationTokenResponse',
     type: 'response',
     apiKey: 41,
-    validVersions: '0-3',
+    validVersions: '1-3',
     flexibleVersions: '2+',
     fields: [
       { name: 'ErrorCode', type: 'int16', versions: '0+' },
@@ -1298,7 +1370,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'DescribeGroupsRequest',
     type: 'request',
     apiKey: 15,
-    validVersions: '0-5',
+    validVersions: '0-6',
     flexibleVersions: '5+',
     fields: [
       { name: 'Groups', type: '[]string', versions: '0+' },
@@ -1309,12 +1381,13 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'DescribeGroupsResponse',
     type: 'response',
     apiKey: 15,
-    validVersions: '0-5',
+    validVersions: '0-6',
     flexibleVersions: '5+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '1+', ignorable: true },
       { name: 'Groups', type: '[]DescribedGroup', versions: '0+', fields: [
         { name: 'ErrorCode', type: 'int16', versions: '0+' },
+        { name: 'ErrorMessage', type: 'string', versions: '6+', nullableVersions: '6+', default: 'null' },
         { name: 'GroupId', type: 'string', versions: '0+' },
         { name: 'GroupState', type: 'string', versions: '0+' },
         { name: 'ProtocolType', type: 'string', versions: '0+' },
@@ -1335,7 +1408,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'DescribeLogDirsRequest',
     type: 'request',
     apiKey: 35,
-    validVersions: '0-4',
+    validVersions: '1-5',
     flexibleVersions: '2+',
     fields: [
       { name: 'Topics', type: '[]DescribableLogDirTopic', versions: '0+', nullableVersions: '0+', fields: [
@@ -1348,7 +1421,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'DescribeLogDirsResponse',
     type: 'response',
     apiKey: 35,
-    validVersions: '0-4',
+    validVersions: '1-5',
     flexibleVersions: '2+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
@@ -1367,6 +1440,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
         ] },
         { name: 'TotalBytes', type: 'int64', versions: '4+', default: '-1', ignorable: true },
         { name: 'UsableBytes', type: 'int64', versions: '4+', default: '-1', ignorable: true },
+        { name: 'IsCordoned', type: 'bool', versions: '5+', default: 'false', ignorable: true },
       ] },
     ],
   },
@@ -1465,6 +1539,49 @@ export const SCHEMAS: readonly SchemaMeta[] = [
           { name: 'Host', type: 'string', versions: '2+' },
           { name: 'Port', type: 'uint16', versions: '2+' },
         ] },
+      ] },
+    ],
+  },
+  {
+    name: 'DescribeShareGroupOffsetsRequest',
+    type: 'request',
+    apiKey: 90,
+    validVersions: '0-1',
+    flexibleVersions: '0+',
+    fields: [
+      { name: 'Groups', type: '[]DescribeShareGroupOffsetsRequestGroup', versions: '0+', fields: [
+        { name: 'GroupId', type: 'string', versions: '0+' },
+        { name: 'Topics', type: '[]DescribeShareGroupOffsetsRequestTopic', versions: '0+', nullableVersions: '0+', fields: [
+          { name: 'TopicName', type: 'string', versions: '0+' },
+          { name: 'Partitions', type: '[]int32', versions: '0+' },
+        ] },
+      ] },
+    ],
+  },
+  {
+    name: 'DescribeShareGroupOffsetsResponse',
+    type: 'response',
+    apiKey: 90,
+    validVersions: '0-1',
+    flexibleVersions: '0+',
+    fields: [
+      { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
+      { name: 'Groups', type: '[]DescribeShareGroupOffsetsResponseGroup', versions: '0+', fields: [
+        { name: 'GroupId', type: 'string', versions: '0+' },
+        { name: 'Topics', type: '[]DescribeShareGroupOffsetsResponseTopic', versions: '0+', fields: [
+          { name: 'TopicName', type: 'string', versions: '0+' },
+          { name: 'TopicId', type: 'uuid', versions: '0+' },
+          { name: 'Partitions', type: '[]DescribeShareGroupOffsetsResponsePartition', versions: '0+', fields: [
+            { name: 'PartitionIndex', type: 'int32', versions: '0+' },
+            { name: 'StartOffset', type: 'int64', versions: '0+' },
+            { name: 'LeaderEpoch', type: 'int32', versions: '0+' },
+            { name: 'Lag', type: 'int64', versions: '1+', default: '-1', ignorable: true },
+            { name: 'ErrorCode', type: 'int16', versions: '0+' },
+            { name: 'ErrorMessage', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
+          ] },
+        ] },
+        { name: 'ErrorCode', type: 'int16', versions: '0+' },
+        { name: 'ErrorMessage', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
       ] },
     ],
   },
@@ -1670,6 +1787,15 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     ],
   },
   {
+    name: 'EndTxnMarker',
+    type: 'data',
+    validVersions: '0',
+    flexibleVersions: 'none',
+    fields: [
+      { name: 'CoordinatorEpoch', type: 'int32', versions: '0+' },
+    ],
+  },
+  {
     name: 'EndTxnRequest',
     type: 'request',
     apiKey: 26,
@@ -1722,7 +1848,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'ExpireDelegationTokenRequest',
     type: 'request',
     apiKey: 40,
-    validVersions: '0-2',
+    validVersions: '1-2',
     flexibleVersions: '2+',
     fields: [
       { name: 'Hmac', type: 'bytes', versions: '0+' },
@@ -1733,7 +1859,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'ExpireDelegationTokenResponse',
     type: 'response',
     apiKey: 40,
-    validVersions: '0-2',
+    validVersions: '1-2',
     flexibleVersions: '2+',
     fields: [
       { name: 'ErrorCode', type: 'int16', versions: '0+' },
@@ -1745,7 +1871,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'FetchRequest',
     type: 'request',
     apiKey: 1,
-    validVersions: '0-17',
+    validVersions: '4-18',
     flexibleVersions: '12+',
     fields: [
       { name: 'ClusterId', type: 'string', versions: '12+', nullableVersions: '12+', tag: 0, taggedVersions: '12+', default: 'null', ignorable: true },
@@ -1771,6 +1897,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
           { name: 'LogStartOffset', type: 'int64', versions: '5+', default: '-1', ignorable: true },
           { name: 'PartitionMaxBytes', type: 'int32', versions: '0+' },
           { name: 'ReplicaDirectoryId', type: 'uuid', versions: '17+', tag: 0, taggedVersions: '17+', ignorable: true },
+          { name: 'HighWatermark', type: 'int64', versions: '18+', tag: 1, taggedVersions: '18+', default: '9223372036854775807', ignorable: true },
         ] },
       ] },
       { name: 'ForgottenTopicsData', type: '[]ForgottenTopic', versions: '7+', fields: [
@@ -1785,7 +1912,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'FetchResponse',
     type: 'response',
     apiKey: 1,
-    validVersions: '0-17',
+    validVersions: '4-18',
     flexibleVersions: '12+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '1+', ignorable: true },
@@ -2013,26 +2140,30 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'InitProducerIdRequest',
     type: 'request',
     apiKey: 22,
-    validVersions: '0-5',
+    validVersions: '0-6',
     flexibleVersions: '2+',
     fields: [
       { name: 'TransactionalId', type: 'string', versions: '0+', nullableVersions: '0+' },
       { name: 'TransactionTimeoutMs', type: 'int32', versions: '0+' },
       { name: 'ProducerId', type: 'int64', versions: '3+', default: '-1' },
       { name: 'ProducerEpoch', type: 'int16', versions: '3+', default: '-1' },
+      { name: 'Enable2Pc', type: 'bool', versions: '6+', default: 'false' },
+      { name: 'KeepPreparedTxn', type: 'bool', versions: '6+', default: 'false' },
     ],
   },
   {
     name: 'InitProducerIdResponse',
     type: 'response',
     apiKey: 22,
-    validVersions: '0-5',
+    validVersions: '0-6',
     flexibleVersions: '2+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '0+', ignorable: true },
       { name: 'ErrorCode', type: 'int16', versions: '0+' },
       { name: 'ProducerId', type: 'int64', versions: '0+', default: '-1' },
       { name: 'ProducerEpoch', type: 'int16', versions: '0+' },
+      { name: 'OngoingTxnProducerId', type: 'int64', versions: '6+', default: '-1' },
+      { name: 'OngoingTxnProducerEpoch', type: 'int16', versions: '6+', default: '-1' },
     ],
   },
   {
@@ -2123,80 +2254,6 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     ],
   },
   {
-    name: 'LeaderAndIsrRequest',
-    type: 'request',
-    apiKey: 4,
-    validVersions: '0-7',
-    flexibleVersions: '4+',
-    fields: [
-      { name: 'ControllerId', type: 'int32', versions: '0+' },
-      { name: 'isKRaftController', type: 'bool', versions: '7+', default: 'false' },
-      { name: 'ControllerEpoch', type: 'int32', versions: '0+' },
-      { name: 'BrokerEpoch', type: 'int64', versions: '2+', default: '-1', ignorable: true },
-      { name: 'Type', type: 'int8', versions: '5+' },
-      { name: 'UngroupedPartitionStates', type: '[]LeaderAndIsrPartitionState', versions: '0-1', fields: [
-        { name: 'TopicName', type: 'string', versions: '0-1', ignorable: true },
-        { name: 'PartitionIndex', type: 'int32', versions: '0+' },
-        { name: 'ControllerEpoch', type: 'int32', versions: '0+' },
-        { name: 'Leader', type: 'int32', versions: '0+' },
-        { name: 'LeaderEpoch', type: 'int32', versions: '0+' },
-        { name: 'Isr', type: '[]int32', versions: '0+' },
-        { name: 'PartitionEpoch', type: 'int32', versions: '0+' },
-        { name: 'Replicas', type: '[]int32', versions: '0+' },
-        { name: 'AddingReplicas', type: '[]int32', versions: '3+', ignorable: true },
-        { name: 'RemovingReplicas', type: '[]int32', versions: '3+', ignorable: true },
-        { name: 'IsNew', type: 'bool', versions: '1+', default: 'false', ignorable: true },
-        { name: 'LeaderRecoveryState', type: 'int8', versions: '6+', default: '0' },
-      ] },
-      { name: 'TopicStates', type: '[]LeaderAndIsrTopicState', versions: '2+', fields: [
-        { name: 'TopicName', type: 'string', versions: '2+' },
-        { name: 'TopicId', type: 'uuid', versions: '5+', ignorable: true },
-        { name: 'PartitionStates', type: '[]LeaderAndIsrPartitionState', versions: '2+', fields: [
-          { name: 'TopicName', type: 'string', versions: '0-1', ignorable: true },
-          { name: 'PartitionIndex', type: 'int32', versions: '0+' },
-          { name: 'ControllerEpoch', type: 'int32', versions: '0+' },
-          { name: 'Leader', type: 'int32', versions: '0+' },
-          { name: 'LeaderEpoch', type: 'int32', versions: '0+' },
-          { name: 'Isr', type: '[]int32', versions: '0+' },
-          { name: 'PartitionEpoch', type: 'int32', versions: '0+' },
-          { name: 'Replicas', type: '[]int32', versions: '0+' },
-          { name: 'AddingReplicas', type: '[]int32', versions: '3+', ignorable: true },
-          { name: 'RemovingReplicas', type: '[]int32', versions: '3+', ignorable: true },
-          { name: 'IsNew', type: 'bool', versions: '1+', default: 'false', ignorable: true },
-          { name: 'LeaderRecoveryState', type: 'int8', versions: '6+', default: '0' },
-        ] },
-      ] },
-      { name: 'LiveLeaders', type: '[]LeaderAndIsrLiveLeader', versions: '0+', fields: [
-        { name: 'BrokerId', type: 'int32', versions: '0+' },
-        { name: 'HostName', type: 'string', versions: '0+' },
-        { name: 'Port', type: 'int32', versions: '0+' },
-      ] },
-    ],
-  },
-  {
-    name: 'LeaderAndIsrResponse',
-    type: 'response',
-    apiKey: 4,
-    validVersions: '0-7',
-    flexibleVersions: '4+',
-    fields: [
-      { name: 'ErrorCode', type: 'int16', versions: '0+' },
-      { name: 'PartitionErrors', type: '[]LeaderAndIsrPartitionError', versions: '0-4', fields: [
-        { name: 'TopicName', type: 'string', versions: '0-4', ignorable: true },
-        { name: 'PartitionIndex', type: 'int32', versions: '0+' },
-        { name: 'ErrorCode', type: 'int16', versions: '0+' },
-      ] },
-      { name: 'Topics', type: '[]LeaderAndIsrTopicError', versions: '5+', fields: [
-        { name: 'TopicId', type: 'uuid', versions: '5+' },
-        { name: 'PartitionErrors', type: '[]LeaderAndIsrPartitionError', versions: '5+', fields: [
-          { name: 'TopicName', type: 'string', versions: '0-4', ignorable: true },
-          { name: 'PartitionIndex', type: 'int32', versions: '0+' },
-          { name: 'ErrorCode', type: 'int16', versions: '0+' },
-        ] },
-      ] },
-    ],
-  },
-  {
     name: 'LeaderChangeMessage',
     type: 'data',
     validVersions: '0-1',
@@ -2247,25 +2304,27 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     ],
   },
   {
-    name: 'ListClientMetricsResourcesRequest',
+    name: 'ListConfigResourcesRequest',
     type: 'request',
     apiKey: 74,
-    validVersions: '0',
+    validVersions: '0-1',
     flexibleVersions: '0+',
     fields: [
+      { name: 'ResourceTypes', type: '[]int8', versions: '1+' },
     ],
   },
   {
-    name: 'ListClientMetricsResourcesResponse',
+    name: 'ListConfigResourcesResponse',
     type: 'response',
     apiKey: 74,
-    validVersions: '0',
+    validVersions: '0-1',
     flexibleVersions: '0+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
       { name: 'ErrorCode', type: 'int16', versions: '0+' },
-      { name: 'ClientMetricsResources', type: '[]ClientMetricsResource', versions: '0+', fields: [
-        { name: 'Name', type: 'string', versions: '0+' },
+      { name: 'ConfigResources', type: '[]ConfigResource', versions: '0+', fields: [
+        { name: 'ResourceName', type: 'string', versions: '0+' },
+        { name: 'ResourceType', type: 'int8', versions: '1+', default: '16', ignorable: true },
       ] },
     ],
   },
@@ -2301,7 +2360,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'ListOffsetsRequest',
     type: 'request',
     apiKey: 2,
-    validVersions: '0-10',
+    validVersions: '1-11',
     flexibleVersions: '6+',
     fields: [
       { name: 'ReplicaId', type: 'int32', versions: '0+' },
@@ -2312,7 +2371,6 @@ export const SCHEMAS: readonly SchemaMeta[] = [
           { name: 'PartitionIndex', type: 'int32', versions: '0+' },
           { name: 'CurrentLeaderEpoch', type: 'int32', versions: '4+', default: '-1', ignorable: true },
           { name: 'Timestamp', type: 'int64', versions: '0+' },
-          { name: 'MaxNumOffsets', type: 'int32', versions: '0', default: '1' },
         ] },
       ] },
       { name: 'TimeoutMs', type: 'int32', versions: '10+', ignorable: true },
@@ -2322,7 +2380,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'ListOffsetsResponse',
     type: 'response',
     apiKey: 2,
-    validVersions: '0-10',
+    validVersions: '1-11',
     flexibleVersions: '6+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '2+', ignorable: true },
@@ -2331,7 +2389,6 @@ export const SCHEMAS: readonly SchemaMeta[] = [
         { name: 'Partitions', type: '[]ListOffsetsPartitionResponse', versions: '0+', fields: [
           { name: 'PartitionIndex', type: 'int32', versions: '0+' },
           { name: 'ErrorCode', type: 'int16', versions: '0+' },
-          { name: 'OldStyleOffsets', type: '[]int64', versions: '0' },
           { name: 'Timestamp', type: 'int64', versions: '1+', default: '-1' },
           { name: 'Offset', type: 'int64', versions: '1+', default: '-1' },
           { name: 'LeaderEpoch', type: 'int32', versions: '4+', default: '-1' },
@@ -2378,19 +2435,20 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'ListTransactionsRequest',
     type: 'request',
     apiKey: 66,
-    validVersions: '0-1',
+    validVersions: '0-2',
     flexibleVersions: '0+',
     fields: [
       { name: 'StateFilters', type: '[]string', versions: '0+' },
       { name: 'ProducerIdFilters', type: '[]int64', versions: '0+' },
       { name: 'DurationFilter', type: 'int64', versions: '1+', default: '-1' },
+      { name: 'TransactionalIdPattern', type: 'string', versions: '2+', nullableVersions: '2+', default: 'null' },
     ],
   },
   {
     name: 'ListTransactionsResponse',
     type: 'response',
     apiKey: 66,
-    validVersions: '0-1',
+    validVersions: '0-2',
     flexibleVersions: '0+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
@@ -2407,7 +2465,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'MetadataRequest',
     type: 'request',
     apiKey: 3,
-    validVersions: '0-12',
+    validVersions: '0-13',
     flexibleVersions: '9+',
     fields: [
       { name: 'Topics', type: '[]MetadataRequestTopic', versions: '0+', nullableVersions: '1+', fields: [
@@ -2423,7 +2481,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'MetadataResponse',
     type: 'response',
     apiKey: 3,
-    validVersions: '0-12',
+    validVersions: '0-13',
     flexibleVersions: '9+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '3+', ignorable: true },
@@ -2452,13 +2510,14 @@ export const SCHEMAS: readonly SchemaMeta[] = [
         { name: 'TopicAuthorizedOperations', type: 'int32', versions: '8+', default: '-2147483648' },
       ] },
       { name: 'ClusterAuthorizedOperations', type: 'int32', versions: '8-10', default: '-2147483648' },
+      { name: 'ErrorCode', type: 'int16', versions: '13+', ignorable: true },
     ],
   },
   {
     name: 'OffsetCommitRequest',
     type: 'request',
     apiKey: 8,
-    validVersions: '0-9',
+    validVersions: '2-10',
     flexibleVersions: '8+',
     fields: [
       { name: 'GroupId', type: 'string', versions: '0+' },
@@ -2467,12 +2526,12 @@ export const SCHEMAS: readonly SchemaMeta[] = [
       { name: 'GroupInstanceId', type: 'string', versions: '7+', nullableVersions: '7+', default: 'null' },
       { name: 'RetentionTimeMs', type: 'int64', versions: '2-4', default: '-1', ignorable: true },
       { name: 'Topics', type: '[]OffsetCommitRequestTopic', versions: '0+', fields: [
-        { name: 'Name', type: 'string', versions: '0+' },
+        { name: 'Name', type: 'string', versions: '0-9', ignorable: true },
+        { name: 'TopicId', type: 'uuid', versions: '10+', ignorable: true },
         { name: 'Partitions', type: '[]OffsetCommitRequestPartition', versions: '0+', fields: [
           { name: 'PartitionIndex', type: 'int32', versions: '0+' },
           { name: 'CommittedOffset', type: 'int64', versions: '0+' },
           { name: 'CommittedLeaderEpoch', type: 'int32', versions: '6+', default: '-1', ignorable: true },
-          { name: 'CommitTimestamp', type: 'int64', versions: '1', default: '-1' },
           { name: 'CommittedMetadata', type: 'string', versions: '0+', nullableVersions: '0+' },
         ] },
       ] },
@@ -2482,12 +2541,13 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'OffsetCommitResponse',
     type: 'response',
     apiKey: 8,
-    validVersions: '0-9',
+    validVersions: '2-10',
     flexibleVersions: '8+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '3+', ignorable: true },
       { name: 'Topics', type: '[]OffsetCommitResponseTopic', versions: '0+', fields: [
-        { name: 'Name', type: 'string', versions: '0+' },
+        { name: 'Name', type: 'string', versions: '0-9', ignorable: true },
+        { name: 'TopicId', type: 'uuid', versions: '10+', ignorable: true },
         { name: 'Partitions', type: '[]OffsetCommitResponsePartition', versions: '0+', fields: [
           { name: 'PartitionIndex', type: 'int32', versions: '0+' },
           { name: 'ErrorCode', type: 'int16', versions: '0+' },
@@ -2533,7 +2593,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'OffsetFetchRequest',
     type: 'request',
     apiKey: 9,
-    validVersions: '0-9',
+    validVersions: '1-10',
     flexibleVersions: '6+',
     fields: [
       { name: 'GroupId', type: 'string', versions: '0-7' },
@@ -2546,7 +2606,8 @@ export const SCHEMAS: readonly SchemaMeta[] = [
         { name: 'MemberId', type: 'string', versions: '9+', nullableVersions: '9+', default: 'null', ignorable: true },
         { name: 'MemberEpoch', type: 'int32', versions: '9+', default: '-1', ignorable: true },
         { name: 'Topics', type: '[]OffsetFetchRequestTopics', versions: '8+', nullableVersions: '8+', fields: [
-          { name: 'Name', type: 'string', versions: '8+' },
+          { name: 'Name', type: 'string', versions: '8-9', ignorable: true },
+          { name: 'TopicId', type: 'uuid', versions: '10+', ignorable: true },
           { name: 'PartitionIndexes', type: '[]int32', versions: '8+' },
         ] },
       ] },
@@ -2557,7 +2618,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'OffsetFetchResponse',
     type: 'response',
     apiKey: 9,
-    validVersions: '0-9',
+    validVersions: '1-10',
     flexibleVersions: '6+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '3+', ignorable: true },
@@ -2575,7 +2636,8 @@ export const SCHEMAS: readonly SchemaMeta[] = [
       { name: 'Groups', type: '[]OffsetFetchResponseGroup', versions: '8+', fields: [
         { name: 'GroupId', type: 'string', versions: '8+' },
         { name: 'Topics', type: '[]OffsetFetchResponseTopics', versions: '8+', fields: [
-          { name: 'Name', type: 'string', versions: '8+' },
+          { name: 'Name', type: 'string', versions: '8-9', ignorable: true },
+          { name: 'TopicId', type: 'uuid', versions: '10+', ignorable: true },
           { name: 'Partitions', type: '[]OffsetFetchResponsePartitions', versions: '8+', fields: [
             { name: 'PartitionIndex', type: 'int32', versions: '8+' },
             { name: 'CommittedOffset', type: 'int64', versions: '8+' },
@@ -2592,7 +2654,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'OffsetForLeaderEpochRequest',
     type: 'request',
     apiKey: 23,
-    validVersions: '0-4',
+    validVersions: '2-4',
     flexibleVersions: '4+',
     fields: [
       { name: 'ReplicaId', type: 'int32', versions: '3+', default: '-2', ignorable: true },
@@ -2610,7 +2672,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'OffsetForLeaderEpochResponse',
     type: 'response',
     apiKey: 23,
-    validVersions: '0-4',
+    validVersions: '2-4',
     flexibleVersions: '4+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '2+', ignorable: true },
@@ -2629,14 +2691,15 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'ProduceRequest',
     type: 'request',
     apiKey: 0,
-    validVersions: '0-11',
+    validVersions: '3-13',
     flexibleVersions: '9+',
     fields: [
       { name: 'TransactionalId', type: 'string', versions: '3+', nullableVersions: '3+', default: 'null' },
       { name: 'Acks', type: 'int16', versions: '0+' },
       { name: 'TimeoutMs', type: 'int32', versions: '0+' },
       { name: 'TopicData', type: '[]TopicProduceData', versions: '0+', fields: [
-        { name: 'Name', type: 'string', versions: '0+' },
+        { name: 'Name', type: 'string', versions: '0-12', ignorable: true },
+        { name: 'TopicId', type: 'uuid', versions: '13+', ignorable: true },
         { name: 'PartitionData', type: '[]PartitionProduceData', versions: '0+', fields: [
           { name: 'Index', type: 'int32', versions: '0+' },
           { name: 'Records', type: 'records', versions: '0+', nullableVersions: '0+' },
@@ -2648,11 +2711,12 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'ProduceResponse',
     type: 'response',
     apiKey: 0,
-    validVersions: '0-11',
+    validVersions: '3-13',
     flexibleVersions: '9+',
     fields: [
       { name: 'Responses', type: '[]TopicProduceResponse', versions: '0+', fields: [
-        { name: 'Name', type: 'string', versions: '0+' },
+        { name: 'Name', type: 'string', versions: '0-12', ignorable: true },
+        { name: 'TopicId', type: 'uuid', versions: '13+', ignorable: true },
         { name: 'PartitionResponses', type: '[]PartitionProduceResponse', versions: '0+', fields: [
           { name: 'Index', type: 'int32', versions: '0+' },
           { name: 'ErrorCode', type: 'int16', versions: '0+' },
@@ -2750,7 +2814,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'ReadShareGroupStateSummaryRequest',
     type: 'request',
     apiKey: 87,
-    validVersions: '0',
+    validVersions: '0-1',
     flexibleVersions: '0+',
     fields: [
       { name: 'GroupId', type: 'string', versions: '0+' },
@@ -2767,7 +2831,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'ReadShareGroupStateSummaryResponse',
     type: 'response',
     apiKey: 87,
-    validVersions: '0',
+    validVersions: '0-1',
     flexibleVersions: '0+',
     fields: [
       { name: 'Results', type: '[]ReadStateSummaryResult', versions: '0+', fields: [
@@ -2777,7 +2841,9 @@ export const SCHEMAS: readonly SchemaMeta[] = [
           { name: 'ErrorCode', type: 'int16', versions: '0+' },
           { name: 'ErrorMessage', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
           { name: 'StateEpoch', type: 'int32', versions: '0+' },
+          { name: 'LeaderEpoch', type: 'int32', versions: '0+' },
           { name: 'StartOffset', type: 'int64', versions: '0+' },
+          { name: 'DeliveryCompleteCount', type: 'int32', versions: '1+', default: '-1', ignorable: true },
         ] },
       ] },
     ],
@@ -2810,7 +2876,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'RenewDelegationTokenRequest',
     type: 'request',
     apiKey: 39,
-    validVersions: '0-2',
+    validVersions: '1-2',
     flexibleVersions: '2+',
     fields: [
       { name: 'Hmac', type: 'bytes', versions: '0+' },
@@ -2821,7 +2887,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'RenewDelegationTokenResponse',
     type: 'response',
     apiKey: 39,
-    validVersions: '0-2',
+    validVersions: '1-2',
     flexibleVersions: '2+',
     fields: [
       { name: 'ErrorCode', type: 'int16', versions: '0+' },
@@ -2832,13 +2898,13 @@ export const SCHEMAS: readonly SchemaMeta[] = [
   {
     name: 'RequestHeader',
     type: 'header',
-    validVersions: '0-2',
+    validVersions: '1-2',
     flexibleVersions: '2+',
     fields: [
       { name: 'RequestApiKey', type: 'int16', versions: '0+' },
       { name: 'RequestApiVersion', type: 'int16', versions: '0+' },
       { name: 'CorrelationId', type: 'int32', versions: '0+' },
-      { name: 'ClientId', type: 'string', versions: '1+', nullableVersions: '1+', flexibleVersions: 'none', ignorable: true },
+      { name: 'ClientId', type: 'string', versions: '1+', nullableVersions: '1+', flexibleVersions: 'none' },
     ],
   },
   {
@@ -2898,12 +2964,13 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'ShareAcknowledgeRequest',
     type: 'request',
     apiKey: 79,
-    validVersions: '0',
+    validVersions: '1-2',
     flexibleVersions: '0+',
     fields: [
       { name: 'GroupId', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
       { name: 'MemberId', type: 'string', versions: '0+', nullableVersions: '0+' },
       { name: 'ShareSessionEpoch', type: 'int32', versions: '0+' },
+      { name: 'IsRenewAck', type: 'bool', versions: '2+', default: 'false' },
       { name: 'Topics', type: '[]AcknowledgeTopic', versions: '0+', fields: [
         { name: 'TopicId', type: 'uuid', versions: '0+' },
         { name: 'Partitions', type: '[]AcknowledgePartition', versions: '0+', fields: [
@@ -2921,14 +2988,15 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'ShareAcknowledgeResponse',
     type: 'response',
     apiKey: 79,
-    validVersions: '0',
+    validVersions: '1-2',
     flexibleVersions: '0+',
     fields: [
-      { name: 'ThrottleTimeMs', type: 'int32', versions: '0+', ignorable: true },
-      { name: 'ErrorCode', type: 'int16', versions: '0+', ignorable: true },
+      { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
+      { name: 'ErrorCode', type: 'int16', versions: '0+' },
       { name: 'ErrorMessage', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
+      { name: 'AcquisitionLockTimeoutMs', type: 'int32', versions: '2+', ignorable: true },
       { name: 'Responses', type: '[]ShareAcknowledgeTopicResponse', versions: '0+', fields: [
-        { name: 'TopicId', type: 'uuid', versions: '0+', ignorable: true },
+        { name: 'TopicId', type: 'uuid', versions: '0+' },
         { name: 'Partitions', type: '[]PartitionData', versions: '0+', fields: [
           { name: 'PartitionIndex', type: 'int32', versions: '0+' },
           { name: 'ErrorCode', type: 'int16', versions: '0+' },
@@ -2951,7 +3019,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'ShareFetchRequest',
     type: 'request',
     apiKey: 78,
-    validVersions: '0',
+    validVersions: '1-2',
     flexibleVersions: '0+',
     fields: [
       { name: 'GroupId', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
@@ -2960,11 +3028,15 @@ export const SCHEMAS: readonly SchemaMeta[] = [
       { name: 'MaxWaitMs', type: 'int32', versions: '0+' },
       { name: 'MinBytes', type: 'int32', versions: '0+' },
       { name: 'MaxBytes', type: 'int32', versions: '0+', default: '0x7fffffff' },
+      { name: 'MaxRecords', type: 'int32', versions: '1+' },
+      { name: 'BatchSize', type: 'int32', versions: '1+' },
+      { name: 'ShareAcquireMode', type: 'int8', versions: '2+', default: '0', ignorable: true },
+      { name: 'IsRenewAck', type: 'bool', versions: '2+', default: 'false' },
       { name: 'Topics', type: '[]FetchTopic', versions: '0+', fields: [
         { name: 'TopicId', type: 'uuid', versions: '0+' },
         { name: 'Partitions', type: '[]FetchPartition', versions: '0+', fields: [
           { name: 'PartitionIndex', type: 'int32', versions: '0+' },
-          { name: 'PartitionMaxBytes', type: 'int32', versions: '0+' },
+          { name: 'PartitionMaxBytes', type: 'int32', versions: '0' },
           { name: 'AcknowledgementBatches', type: '[]AcknowledgementBatch', versions: '0+', fields: [
             { name: 'FirstOffset', type: 'int64', versions: '0+' },
             { name: 'LastOffset', type: 'int64', versions: '0+' },
@@ -2982,12 +3054,13 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'ShareFetchResponse',
     type: 'response',
     apiKey: 78,
-    validVersions: '0',
+    validVersions: '1-2',
     flexibleVersions: '0+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
       { name: 'ErrorCode', type: 'int16', versions: '0+' },
       { name: 'ErrorMessage', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
+      { name: 'AcquisitionLockTimeoutMs', type: 'int32', versions: '1+' },
       { name: 'Responses', type: '[]ShareFetchableTopicResponse', versions: '0+', fields: [
         { name: 'TopicId', type: 'uuid', versions: '0+' },
         { name: 'Partitions', type: '[]PartitionData', versions: '0+', fields: [
@@ -3000,7 +3073,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
             { name: 'LeaderId', type: 'int32', versions: '0+' },
             { name: 'LeaderEpoch', type: 'int32', versions: '0+' },
           ] },
-          { name: 'Records', type: 'records', versions: '0+', nullableVersions: '0+' },
+          { name: 'Records', type: 'records', versions: '0+', nullableVersions: '0' },
           { name: 'AcquiredRecords', type: '[]AcquiredRecords', versions: '0+', fields: [
             { name: 'FirstOffset', type: 'int64', versions: '0+' },
             { name: 'LastOffset', type: 'int64', versions: '0+' },
@@ -3020,7 +3093,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'ShareGroupDescribeRequest',
     type: 'request',
     apiKey: 77,
-    validVersions: '0',
+    validVersions: '1',
     flexibleVersions: '0+',
     fields: [
       { name: 'GroupIds', type: '[]string', versions: '0+' },
@@ -3031,7 +3104,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'ShareGroupDescribeResponse',
     type: 'response',
     apiKey: 77,
-    validVersions: '0',
+    validVersions: '1',
     flexibleVersions: '0+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
@@ -3066,7 +3139,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'ShareGroupHeartbeatRequest',
     type: 'request',
     apiKey: 76,
-    validVersions: '0',
+    validVersions: '1',
     flexibleVersions: '0+',
     fields: [
       { name: 'GroupId', type: 'string', versions: '0+' },
@@ -3080,7 +3153,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'ShareGroupHeartbeatResponse',
     type: 'response',
     apiKey: 76,
-    validVersions: '0',
+    validVersions: '1',
     flexibleVersions: '0+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
@@ -3117,48 +3190,335 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     ],
   },
   {
-    name: 'StopReplicaRequest',
+    name: 'StreamsGroupDescribeRequest',
     type: 'request',
-    apiKey: 5,
-    validVersions: '0-4',
-    flexibleVersions: '2+',
+    apiKey: 89,
+    validVersions: '0-1',
+    flexibleVersions: '0+',
     fields: [
-      { name: 'ControllerId', type: 'int32', versions: '0+' },
-      { name: 'isKRaftController', type: 'bool', versions: '4+', default: 'false' },
-      { name: 'ControllerEpoch', type: 'int32', versions: '0+' },
-      { name: 'BrokerEpoch', type: 'int64', versions: '1+', default: '-1', ignorable: true },
-      { name: 'DeletePartitions', type: 'bool', versions: '0-2' },
-      { name: 'UngroupedPartitions', type: '[]StopReplicaPartitionV0', versions: '0', fields: [
-        { name: 'TopicName', type: 'string', versions: '0' },
-        { name: 'PartitionIndex', type: 'int32', versions: '0' },
+      { name: 'GroupIds', type: '[]string', versions: '0+' },
+      { name: 'IncludeAuthorizedOperations', type: 'bool', versions: '0+' },
+      { name: 'IncludeTopologyDescription', type: 'bool', versions: '1+', default: 'false' },
+    ],
+  },
+  {
+    name: 'StreamsGroupDescribeResponse',
+    type: 'response',
+    apiKey: 89,
+    validVersions: '0-1',
+    flexibleVersions: '0+',
+    fields: [
+      { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
+      { name: 'Groups', type: '[]DescribedGroup', versions: '0+', fields: [
+        { name: 'ErrorCode', type: 'int16', versions: '0+' },
+        { name: 'ErrorMessage', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
+        { name: 'GroupId', type: 'string', versions: '0+' },
+        { name: 'GroupState', type: 'string', versions: '0+' },
+        { name: 'GroupEpoch', type: 'int32', versions: '0+' },
+        { name: 'AssignmentEpoch', type: 'int32', versions: '0+' },
+        { name: 'Topology', type: 'Topology', versions: '0+', nullableVersions: '0+', default: 'null', fields: [
+          { name: 'Epoch', type: 'int32', versions: '0+' },
+          { name: 'Subtopologies', type: '[]Subtopology', versions: '0+', nullableVersions: '0+', default: 'null', fields: [
+            { name: 'SubtopologyId', type: 'string', versions: '0+' },
+            { name: 'SourceTopics', type: '[]string', versions: '0+' },
+            { name: 'RepartitionSinkTopics', type: '[]string', versions: '0+' },
+            { name: 'StateChangelogTopics', type: '[]TopicInfo', versions: '0+', fields: [
+              { name: 'Name', type: 'string', versions: '0+' },
+              { name: 'Partitions', type: 'int32', versions: '0+' },
+              { name: 'ReplicationFactor', type: 'int16', versions: '0+' },
+              { name: 'TopicConfigs', type: '[]KeyValue', versions: '0+', fields: [
+                { name: 'Key', type: 'string', versions: '0+' },
+                { name: 'Value', type: 'string', versions: '0+' },
+              ] },
+            ] },
+            { name: 'RepartitionSourceTopics', type: '[]TopicInfo', versions: '0+', fields: [
+              { name: 'Name', type: 'string', versions: '0+' },
+              { name: 'Partitions', type: 'int32', versions: '0+' },
+              { name: 'ReplicationFactor', type: 'int16', versions: '0+' },
+              { name: 'TopicConfigs', type: '[]KeyValue', versions: '0+', fields: [
+                { name: 'Key', type: 'string', versions: '0+' },
+                { name: 'Value', type: 'string', versions: '0+' },
+              ] },
+            ] },
+          ] },
+        ] },
+        { name: 'Members', type: '[]Member', versions: '0+', fields: [
+          { name: 'MemberId', type: 'string', versions: '0+' },
+          { name: 'MemberEpoch', type: 'int32', versions: '0+' },
+          { name: 'InstanceId', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
+          { name: 'RackId', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
+          { name: 'ClientId', type: 'string', versions: '0+' },
+          { name: 'ClientHost', type: 'string', versions: '0+' },
+          { name: 'TopologyEpoch', type: 'int32', versions: '0+' },
+          { name: 'ProcessId', type: 'string', versions: '0+' },
+          { name: 'UserEndpoint', type: 'Endpoint', versions: '0+', nullableVersions: '0+', default: 'null', fields: [
+            { name: 'Host', type: 'string', versions: '0+' },
+            { name: 'Port', type: 'uint16', versions: '0+' },
+          ] },
+          { name: 'ClientTags', type: '[]KeyValue', versions: '0+', fields: [
+            { name: 'Key', type: 'string', versions: '0+' },
+            { name: 'Value', type: 'string', versions: '0+' },
+          ] },
+          { name: 'TaskOffsets', type: '[]TaskOffset', versions: '0+', fields: [
+            { name: 'SubtopologyId', type: 'string', versions: '0+' },
+            { name: 'Partition', type: 'int32', versions: '0+' },
+            { name: 'Offset', type: 'int64', versions: '0+' },
+          ] },
+          { name: 'TaskEndOffsets', type: '[]TaskOffset', versions: '0+', fields: [
+            { name: 'SubtopologyId', type: 'string', versions: '0+' },
+            { name: 'Partition', type: 'int32', versions: '0+' },
+            { name: 'Offset', type: 'int64', versions: '0+' },
+          ] },
+          { name: 'Assignment', type: 'Assignment', versions: '0+', fields: [
+            { name: 'ActiveTasks', type: '[]TaskIds', versions: '0+', fields: [
+              { name: 'SubtopologyId', type: 'string', versions: '0+' },
+              { name: 'Partitions', type: '[]int32', versions: '0+' },
+            ] },
+            { name: 'StandbyTasks', type: '[]TaskIds', versions: '0+', fields: [
+              { name: 'SubtopologyId', type: 'string', versions: '0+' },
+              { name: 'Partitions', type: '[]int32', versions: '0+' },
+            ] },
+            { name: 'WarmupTasks', type: '[]TaskIds', versions: '0+', fields: [
+              { name: 'SubtopologyId', type: 'string', versions: '0+' },
+              { name: 'Partitions', type: '[]int32', versions: '0+' },
+            ] },
+          ] },
+          { name: 'TargetAssignment', type: 'Assignment', versions: '0+', fields: [
+            { name: 'ActiveTasks', type: '[]TaskIds', versions: '0+', fields: [
+              { name: 'SubtopologyId', type: 'string', versions: '0+' },
+              { name: 'Partitions', type: '[]int32', versions: '0+' },
+            ] },
+            { name: 'StandbyTasks', type: '[]TaskIds', versions: '0+', fields: [
+              { name: 'SubtopologyId', type: 'string', versions: '0+' },
+              { name: 'Partitions', type: '[]int32', versions: '0+' },
+            ] },
+            { name: 'WarmupTasks', type: '[]TaskIds', versions: '0+', fields: [
+              { name: 'SubtopologyId', type: 'string', versions: '0+' },
+              { name: 'Partitions', type: '[]int32', versions: '0+' },
+            ] },
+          ] },
+          { name: 'IsClassic', type: 'bool', versions: '0+' },
+        ] },
+        { name: 'AuthorizedOperations', type: 'int32', versions: '0+', default: '-2147483648' },
+        { name: 'TopologyDescription', type: 'TopologyDescription', versions: '1+', nullableVersions: '1+', default: 'null', fields: [
+          { name: 'Subtopologies', type: '[]TopologyDescriptionSubtopology', versions: '1+', fields: [
+            { name: 'SubtopologyId', type: 'string', versions: '1+' },
+            { name: 'Nodes', type: '[]TopologyDescriptionNode', versions: '1+', fields: [
+              { name: 'Name', type: 'string', versions: '1+' },
+              { name: 'NodeType', type: 'int8', versions: '1+' },
+              { name: 'SourceTopics', type: '[]string', versions: '1+' },
+              { name: 'SinkTopic', type: 'string', versions: '1+', nullableVersions: '1+', default: 'null' },
+              { name: 'Stores', type: '[]string', versions: '1+' },
+              { name: 'Successors', type: '[]string', versions: '1+' },
+            ] },
+          ] },
+          { name: 'GlobalStores', type: '[]TopologyDescriptionGlobalStore', versions: '1+', fields: [
+            { name: 'Source', type: 'TopologyDescriptionNode', versions: '1+', fields: [
+              { name: 'Name', type: 'string', versions: '1+' },
+              { name: 'NodeType', type: 'int8', versions: '1+' },
+              { name: 'SourceTopics', type: '[]string', versions: '1+' },
+              { name: 'SinkTopic', type: 'string', versions: '1+', nullableVersions: '1+', default: 'null' },
+              { name: 'Stores', type: '[]string', versions: '1+' },
+              { name: 'Successors', type: '[]string', versions: '1+' },
+            ] },
+            { name: 'Processor', type: 'TopologyDescriptionNode', versions: '1+', fields: [
+              { name: 'Name', type: 'string', versions: '1+' },
+              { name: 'NodeType', type: 'int8', versions: '1+' },
+              { name: 'SourceTopics', type: '[]string', versions: '1+' },
+              { name: 'SinkTopic', type: 'string', versions: '1+', nullableVersions: '1+', default: 'null' },
+              { name: 'Stores', type: '[]string', versions: '1+' },
+              { name: 'Successors', type: '[]string', versions: '1+' },
+            ] },
+          ] },
+        ] },
+        { name: 'TopologyDescriptionStatus', type: 'int8', versions: '1+', default: '0' },
+        { name: 'AssignorName', type: 'string', versions: '1+', nullableVersions: '1+', default: 'null', ignorable: true },
       ] },
-      { name: 'Topics', type: '[]StopReplicaTopicV1', versions: '1-2', fields: [
-        { name: 'Name', type: 'string', versions: '1-2' },
-        { name: 'PartitionIndexes', type: '[]int32', versions: '1-2' },
+    ],
+  },
+  {
+    name: 'StreamsGroupHeartbeatRequest',
+    type: 'request',
+    apiKey: 88,
+    validVersions: '0-1',
+    flexibleVersions: '0+',
+    fields: [
+      { name: 'GroupId', type: 'string', versions: '0+' },
+      { name: 'MemberId', type: 'string', versions: '0+' },
+      { name: 'MemberEpoch', type: 'int32', versions: '0+' },
+      { name: 'EndpointInformationEpoch', type: 'int32', versions: '0+' },
+      { name: 'InstanceId', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
+      { name: 'RackId', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
+      { name: 'RebalanceTimeoutMs', type: 'int32', versions: '0+', default: '-1' },
+      { name: 'Topology', type: 'Topology', versions: '0+', nullableVersions: '0+', default: 'null', fields: [
+        { name: 'Epoch', type: 'int32', versions: '0+' },
+        { name: 'Subtopologies', type: '[]Subtopology', versions: '0+', fields: [
+          { name: 'SubtopologyId', type: 'string', versions: '0+' },
+          { name: 'SourceTopics', type: '[]string', versions: '0+' },
+          { name: 'SourceTopicRegex', type: '[]string', versions: '0+' },
+          { name: 'StateChangelogTopics', type: '[]TopicInfo', versions: '0+', fields: [
+            { name: 'Name', type: 'string', versions: '0+' },
+            { name: 'Partitions', type: 'int32', versions: '0+' },
+            { name: 'ReplicationFactor', type: 'int16', versions: '0+' },
+            { name: 'TopicConfigs', type: '[]KeyValue', versions: '0+', fields: [
+              { name: 'Key', type: 'string', versions: '0+' },
+              { name: 'Value', type: 'string', versions: '0+' },
+            ] },
+          ] },
+          { name: 'RepartitionSinkTopics', type: '[]string', versions: '0+' },
+          { name: 'RepartitionSourceTopics', type: '[]TopicInfo', versions: '0+', fields: [
+            { name: 'Name', type: 'string', versions: '0+' },
+            { name: 'Partitions', type: 'int32', versions: '0+' },
+            { name: 'ReplicationFactor', type: 'int16', versions: '0+' },
+            { name: 'TopicConfigs', type: '[]KeyValue', versions: '0+', fields: [
+              { name: 'Key', type: 'string', versions: '0+' },
+              { name: 'Value', type: 'string', versions: '0+' },
+            ] },
+          ] },
+          { name: 'CopartitionGroups', type: '[]CopartitionGroup', versions: '0+', fields: [
+            { name: 'SourceTopics', type: '[]int16', versions: '0+' },
+            { name: 'SourceTopicRegex', type: '[]int16', versions: '0+' },
+            { name: 'RepartitionSourceTopics', type: '[]int16', versions: '0+' },
+          ] },
+        ] },
       ] },
-      { name: 'TopicStates', type: '[]StopReplicaTopicState', versions: '3+', fields: [
-        { name: 'TopicName', type: 'string', versions: '3+' },
-        { name: 'PartitionStates', type: '[]StopReplicaPartitionState', versions: '3+', fields: [
-          { name: 'PartitionIndex', type: 'int32', versions: '3+' },
-          { name: 'LeaderEpoch', type: 'int32', versions: '3+', default: '-1' },
-          { name: 'DeletePartition', type: 'bool', versions: '3+' },
+      { name: 'ActiveTasks', type: '[]TaskIds', versions: '0+', nullableVersions: '0+', default: 'null', fields: [
+        { name: 'SubtopologyId', type: 'string', versions: '0+' },
+        { name: 'Partitions', type: '[]int32', versions: '0+' },
+      ] },
+      { name: 'StandbyTasks', type: '[]TaskIds', versions: '0+', nullableVersions: '0+', default: 'null', fields: [
+        { name: 'SubtopologyId', type: 'string', versions: '0+' },
+        { name: 'Partitions', type: '[]int32', versions: '0+' },
+      ] },
+      { name: 'WarmupTasks', type: '[]TaskIds', versions: '0+', nullableVersions: '0+', default: 'null', fields: [
+        { name: 'SubtopologyId', type: 'string', versions: '0+' },
+        { name: 'Partitions', type: '[]int32', versions: '0+' },
+      ] },
+      { name: 'ProcessId', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
+      { name: 'UserEndpoint', type: 'Endpoint', versions: '0+', nullableVersions: '0+', default: 'null', fields: [
+        { name: 'Host', type: 'string', versions: '0+' },
+        { name: 'Port', type: 'uint16', versions: '0+' },
+      ] },
+      { name: 'ClientTags', type: '[]KeyValue', versions: '0+', nullableVersions: '0+', default: 'null', fields: [
+        { name: 'Key', type: 'string', versions: '0+' },
+        { name: 'Value', type: 'string', versions: '0+' },
+      ] },
+      { name: 'TaskOffsets', type: '[]TaskOffset', versions: '0+', nullableVersions: '0+', default: 'null', fields: [
+        { name: 'SubtopologyId', type: 'string', versions: '0+' },
+        { name: 'Partition', type: 'int32', versions: '0+' },
+        { name: 'Offset', type: 'int64', versions: '0+' },
+      ] },
+      { name: 'TaskEndOffsets', type: '[]TaskOffset', versions: '0+', nullableVersions: '0+', default: 'null', fields: [
+        { name: 'SubtopologyId', type: 'string', versions: '0+' },
+        { name: 'Partition', type: 'int32', versions: '0+' },
+        { name: 'Offset', type: 'int64', versions: '0+' },
+      ] },
+      { name: 'ShutdownApplication', type: 'bool', versions: '0+', default: 'false' },
+    ],
+  },
+  {
+    name: 'StreamsGroupHeartbeatResponse',
+    type: 'response',
+    apiKey: 88,
+    validVersions: '0-1',
+    flexibleVersions: '0+',
+    fields: [
+      { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
+      { name: 'ErrorCode', type: 'int16', versions: '0+' },
+      { name: 'ErrorMessage', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
+      { name: 'MemberId', type: 'string', versions: '0+' },
+      { name: 'MemberEpoch', type: 'int32', versions: '0+' },
+      { name: 'HeartbeatIntervalMs', type: 'int32', versions: '0+' },
+      { name: 'AcceptableRecoveryLagLegacy', type: 'int32', versions: '0' },
+      { name: 'TaskOffsetIntervalMs', type: 'int32', versions: '0+' },
+      { name: 'AcceptableRecoveryLag', type: 'int64', versions: '1+', default: '-1', ignorable: true },
+      { name: 'Status', type: '[]Status', versions: '0+', nullableVersions: '0+', fields: [
+        { name: 'StatusCode', type: 'int8', versions: '0+' },
+        { name: 'StatusDetail', type: 'string', versions: '0+' },
+      ] },
+      { name: 'ActiveTasks', type: '[]TaskIds', versions: '0+', nullableVersions: '0+', default: 'null', fields: [
+        { name: 'SubtopologyId', type: 'string', versions: '0+' },
+        { name: 'Partitions', type: '[]int32', versions: '0+' },
+      ] },
+      { name: 'StandbyTasks', type: '[]TaskIds', versions: '0+', nullableVersions: '0+', default: 'null', fields: [
+        { name: 'SubtopologyId', type: 'string', versions: '0+' },
+        { name: 'Partitions', type: '[]int32', versions: '0+' },
+      ] },
+      { name: 'WarmupTasks', type: '[]TaskIds', versions: '0+', nullableVersions: '0+', default: 'null', fields: [
+        { name: 'SubtopologyId', type: 'string', versions: '0+' },
+        { name: 'Partitions', type: '[]int32', versions: '0+' },
+      ] },
+      { name: 'TopologyDescriptionRequired', type: 'bool', versions: '1+', default: 'false' },
+      { name: 'EndpointInformationEpoch', type: 'int32', versions: '0+' },
+      { name: 'PartitionsByUserEndpoint', type: '[]EndpointToPartitions', versions: '0+', nullableVersions: '0+', default: 'null', fields: [
+        { name: 'UserEndpoint', type: 'Endpoint', versions: '0+', fields: [
+          { name: 'Host', type: 'string', versions: '0+' },
+          { name: 'Port', type: 'uint16', versions: '0+' },
+        ] },
+        { name: 'ActivePartitions', type: '[]TopicPartition', versions: '0+', fields: [
+          { name: 'Topic', type: 'string', versions: '0+' },
+          { name: 'Partitions', type: '[]int32', versions: '0+' },
+        ] },
+        { name: 'StandbyPartitions', type: '[]TopicPartition', versions: '0+', fields: [
+          { name: 'Topic', type: 'string', versions: '0+' },
+          { name: 'Partitions', type: '[]int32', versions: '0+' },
         ] },
       ] },
     ],
   },
   {
-    name: 'StopReplicaResponse',
-    type: 'response',
-    apiKey: 5,
-    validVersions: '0-4',
-    flexibleVersions: '2+',
+    name: 'StreamsGroupTopologyDescriptionUpdateRequest',
+    type: 'request',
+    apiKey: 93,
+    validVersions: '0',
+    flexibleVersions: '0+',
     fields: [
-      { name: 'ErrorCode', type: 'int16', versions: '0+' },
-      { name: 'PartitionErrors', type: '[]StopReplicaPartitionError', versions: '0+', fields: [
-        { name: 'TopicName', type: 'string', versions: '0+' },
-        { name: 'PartitionIndex', type: 'int32', versions: '0+' },
-        { name: 'ErrorCode', type: 'int16', versions: '0+' },
+      { name: 'GroupId', type: 'string', versions: '0+' },
+      { name: 'MemberId', type: 'string', versions: '0+' },
+      { name: 'TopologyEpoch', type: 'int32', versions: '0+' },
+      { name: 'TopologyDescription', type: 'TopologyDescription', versions: '0+', fields: [
+        { name: 'Subtopologies', type: '[]TopologyDescriptionSubtopology', versions: '0+', fields: [
+          { name: 'SubtopologyId', type: 'string', versions: '0+' },
+          { name: 'Nodes', type: '[]TopologyDescriptionNode', versions: '0+', fields: [
+            { name: 'Name', type: 'string', versions: '0+' },
+            { name: 'NodeType', type: 'int8', versions: '0+' },
+            { name: 'SourceTopics', type: '[]string', versions: '0+' },
+            { name: 'SinkTopic', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
+            { name: 'Stores', type: '[]string', versions: '0+' },
+            { name: 'Successors', type: '[]string', versions: '0+' },
+          ] },
+        ] },
+        { name: 'GlobalStores', type: '[]TopologyDescriptionGlobalStore', versions: '0+', fields: [
+          { name: 'Source', type: 'TopologyDescriptionNode', versions: '0+', fields: [
+            { name: 'Name', type: 'string', versions: '0+' },
+            { name: 'NodeType', type: 'int8', versions: '0+' },
+            { name: 'SourceTopics', type: '[]string', versions: '0+' },
+            { name: 'SinkTopic', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
+            { name: 'Stores', type: '[]string', versions: '0+' },
+            { name: 'Successors', type: '[]string', versions: '0+' },
+          ] },
+          { name: 'Processor', type: 'TopologyDescriptionNode', versions: '0+', fields: [
+            { name: 'Name', type: 'string', versions: '0+' },
+            { name: 'NodeType', type: 'int8', versions: '0+' },
+            { name: 'SourceTopics', type: '[]string', versions: '0+' },
+            { name: 'SinkTopic', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
+            { name: 'Stores', type: '[]string', versions: '0+' },
+            { name: 'Successors', type: '[]string', versions: '0+' },
+          ] },
+        ] },
       ] },
+    ],
+  },
+  {
+    name: 'StreamsGroupTopologyDescriptionUpdateResponse',
+    type: 'response',
+    apiKey: 93,
+    validVersions: '0',
+    flexibleVersions: '0+',
+    fields: [
+      { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
+      { name: 'ErrorCode', type: 'int16', versions: '0+' },
+      { name: 'ErrorMessage', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
     ],
   },
   {
@@ -3198,18 +3558,19 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'TxnOffsetCommitRequest',
     type: 'request',
     apiKey: 28,
-    validVersions: '0-4',
+    validVersions: '0-6',
     flexibleVersions: '3+',
     fields: [
       { name: 'TransactionalId', type: 'string', versions: '0+' },
       { name: 'GroupId', type: 'string', versions: '0+' },
       { name: 'ProducerId', type: 'int64', versions: '0+' },
       { name: 'ProducerEpoch', type: 'int16', versions: '0+' },
-      { name: 'GenerationId', type: 'int32', versions: '3+', default: '-1' },
+      { name: 'GenerationIdOrMemberEpoch', type: 'int32', versions: '3+', default: '-1' },
       { name: 'MemberId', type: 'string', versions: '3+', default: '' },
       { name: 'GroupInstanceId', type: 'string', versions: '3+', nullableVersions: '3+', default: 'null' },
       { name: 'Topics', type: '[]TxnOffsetCommitRequestTopic', versions: '0+', fields: [
-        { name: 'Name', type: 'string', versions: '0+' },
+        { name: 'Name', type: 'string', versions: '0-5', ignorable: true },
+        { name: 'TopicId', type: 'uuid', versions: '6+', ignorable: true },
         { name: 'Partitions', type: '[]TxnOffsetCommitRequestPartition', versions: '0+', fields: [
           { name: 'PartitionIndex', type: 'int32', versions: '0+' },
           { name: 'CommittedOffset', type: 'int64', versions: '0+' },
@@ -3223,12 +3584,13 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'TxnOffsetCommitResponse',
     type: 'response',
     apiKey: 28,
-    validVersions: '0-4',
+    validVersions: '0-6',
     flexibleVersions: '3+',
     fields: [
       { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
       { name: 'Topics', type: '[]TxnOffsetCommitResponseTopic', versions: '0+', fields: [
-        { name: 'Name', type: 'string', versions: '0+' },
+        { name: 'Name', type: 'string', versions: '0-5', ignorable: true },
+        { name: 'TopicId', type: 'uuid', versions: '6+', ignorable: true },
         { name: 'Partitions', type: '[]TxnOffsetCommitResponsePartition', versions: '0+', fields: [
           { name: 'PartitionIndex', type: 'int32', versions: '0+' },
           { name: 'ErrorCode', type: 'int16', versions: '0+' },
@@ -3250,6 +3612,28 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'UnregisterBrokerResponse',
     type: 'response',
     apiKey: 64,
+    validVersions: '0',
+    flexibleVersions: '0+',
+    fields: [
+      { name: 'ThrottleTimeMs', type: 'int32', versions: '0+' },
+      { name: 'ErrorCode', type: 'int16', versions: '0+' },
+      { name: 'ErrorMessage', type: 'string', versions: '0+', nullableVersions: '0+' },
+    ],
+  },
+  {
+    name: 'UnregisterControllerRequest',
+    type: 'request',
+    apiKey: 94,
+    validVersions: '0',
+    flexibleVersions: '0+',
+    fields: [
+      { name: 'ControllerId', type: 'int32', versions: '0+' },
+    ],
+  },
+  {
+    name: 'UnregisterControllerResponse',
+    type: 'response',
+    apiKey: 94,
     validVersions: '0',
     flexibleVersions: '0+',
     fields: [
@@ -3290,68 +3674,6 @@ export const SCHEMAS: readonly SchemaMeta[] = [
         { name: 'ErrorCode', type: 'int16', versions: '0+' },
         { name: 'ErrorMessage', type: 'string', versions: '0+', nullableVersions: '0+' },
       ] },
-    ],
-  },
-  {
-    name: 'UpdateMetadataRequest',
-    type: 'request',
-    apiKey: 6,
-    validVersions: '0-8',
-    flexibleVersions: '6+',
-    fields: [
-      { name: 'ControllerId', type: 'int32', versions: '0+' },
-      { name: 'isKRaftController', type: 'bool', versions: '8+', default: 'false' },
-      { name: 'Type', type: 'int8', versions: '8+', tag: 0, taggedVersions: '8+', default: '0' },
-      { name: 'ControllerEpoch', type: 'int32', versions: '0+' },
-      { name: 'BrokerEpoch', type: 'int64', versions: '5+', default: '-1', ignorable: true },
-      { name: 'UngroupedPartitionStates', type: '[]UpdateMetadataPartitionState', versions: '0-4', fields: [
-        { name: 'TopicName', type: 'string', versions: '0-4', ignorable: true },
-        { name: 'PartitionIndex', type: 'int32', versions: '0+' },
-        { name: 'ControllerEpoch', type: 'int32', versions: '0+' },
-        { name: 'Leader', type: 'int32', versions: '0+' },
-        { name: 'LeaderEpoch', type: 'int32', versions: '0+' },
-        { name: 'Isr', type: '[]int32', versions: '0+' },
-        { name: 'ZkVersion', type: 'int32', versions: '0+' },
-        { name: 'Replicas', type: '[]int32', versions: '0+' },
-        { name: 'OfflineReplicas', type: '[]int32', versions: '4+', ignorable: true },
-      ] },
-      { name: 'TopicStates', type: '[]UpdateMetadataTopicState', versions: '5+', fields: [
-        { name: 'TopicName', type: 'string', versions: '5+' },
-        { name: 'TopicId', type: 'uuid', versions: '7+', ignorable: true },
-        { name: 'PartitionStates', type: '[]UpdateMetadataPartitionState', versions: '5+', fields: [
-          { name: 'TopicName', type: 'string', versions: '0-4', ignorable: true },
-          { name: 'PartitionIndex', type: 'int32', versions: '0+' },
-          { name: 'ControllerEpoch', type: 'int32', versions: '0+' },
-          { name: 'Leader', type: 'int32', versions: '0+' },
-          { name: 'LeaderEpoch', type: 'int32', versions: '0+' },
-          { name: 'Isr', type: '[]int32', versions: '0+' },
-          { name: 'ZkVersion', type: 'int32', versions: '0+' },
-          { name: 'Replicas', type: '[]int32', versions: '0+' },
-          { name: 'OfflineReplicas', type: '[]int32', versions: '4+', ignorable: true },
-        ] },
-      ] },
-      { name: 'LiveBrokers', type: '[]UpdateMetadataBroker', versions: '0+', fields: [
-        { name: 'Id', type: 'int32', versions: '0+' },
-        { name: 'V0Host', type: 'string', versions: '0', ignorable: true },
-        { name: 'V0Port', type: 'int32', versions: '0', ignorable: true },
-        { name: 'Endpoints', type: '[]UpdateMetadataEndpoint', versions: '1+', ignorable: true, fields: [
-          { name: 'Port', type: 'int32', versions: '1+' },
-          { name: 'Host', type: 'string', versions: '1+' },
-          { name: 'Listener', type: 'string', versions: '3+', ignorable: true },
-          { name: 'SecurityProtocol', type: 'int16', versions: '1+' },
-        ] },
-        { name: 'Rack', type: 'string', versions: '2+', nullableVersions: '0+', ignorable: true },
-      ] },
-    ],
-  },
-  {
-    name: 'UpdateMetadataResponse',
-    type: 'response',
-    apiKey: 6,
-    validVersions: '0-8',
-    flexibleVersions: '6+',
-    fields: [
-      { name: 'ErrorCode', type: 'int16', versions: '0+' },
     ],
   },
   {
@@ -3397,7 +3719,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'VoteRequest',
     type: 'request',
     apiKey: 52,
-    validVersions: '0-1',
+    validVersions: '0-2',
     flexibleVersions: '0+',
     fields: [
       { name: 'ClusterId', type: 'string', versions: '0+', nullableVersions: '0+', default: 'null' },
@@ -3406,12 +3728,13 @@ export const SCHEMAS: readonly SchemaMeta[] = [
         { name: 'TopicName', type: 'string', versions: '0+' },
         { name: 'Partitions', type: '[]PartitionData', versions: '0+', fields: [
           { name: 'PartitionIndex', type: 'int32', versions: '0+' },
-          { name: 'CandidateEpoch', type: 'int32', versions: '0+' },
-          { name: 'CandidateId', type: 'int32', versions: '0+' },
-          { name: 'CandidateDirectoryId', type: 'uuid', versions: '1+', ignorable: true },
+          { name: 'ReplicaEpoch', type: 'int32', versions: '0+' },
+          { name: 'ReplicaId', type: 'int32', versions: '0+' },
+          { name: 'ReplicaDirectoryId', type: 'uuid', versions: '1+', ignorable: true },
           { name: 'VoterDirectoryId', type: 'uuid', versions: '1+', ignorable: true },
           { name: 'LastOffsetEpoch', type: 'int32', versions: '0+' },
           { name: 'LastOffset', type: 'int64', versions: '0+' },
+          { name: 'PreVote', type: 'bool', versions: '2+' },
         ] },
       ] },
     ],
@@ -3420,7 +3743,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'VoteResponse',
     type: 'response',
     apiKey: 52,
-    validVersions: '0-1',
+    validVersions: '0-2',
     flexibleVersions: '0+',
     fields: [
       { name: 'ErrorCode', type: 'int16', versions: '0+' },
@@ -3467,7 +3790,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'WriteShareGroupStateRequest',
     type: 'request',
     apiKey: 85,
-    validVersions: '0',
+    validVersions: '0-1',
     flexibleVersions: '0+',
     fields: [
       { name: 'GroupId', type: 'string', versions: '0+' },
@@ -3478,6 +3801,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
           { name: 'StateEpoch', type: 'int32', versions: '0+' },
           { name: 'LeaderEpoch', type: 'int32', versions: '0+' },
           { name: 'StartOffset', type: 'int64', versions: '0+' },
+          { name: 'DeliveryCompleteCount', type: 'int32', versions: '1+', default: '-1', ignorable: true },
           { name: 'StateBatches', type: '[]StateBatch', versions: '0+', fields: [
             { name: 'FirstOffset', type: 'int64', versions: '0+' },
             { name: 'LastOffset', type: 'int64', versions: '0+' },
@@ -3492,7 +3816,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'WriteShareGroupStateResponse',
     type: 'response',
     apiKey: 85,
-    validVersions: '0',
+    validVersions: '0-1',
     flexibleVersions: '0+',
     fields: [
       { name: 'Results', type: '[]WriteStateResult', versions: '0+', fields: [
@@ -3509,7 +3833,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'WriteTxnMarkersRequest',
     type: 'request',
     apiKey: 27,
-    validVersions: '0-1',
+    validVersions: '1-2',
     flexibleVersions: '1+',
     fields: [
       { name: 'Markers', type: '[]WritableTxnMarker', versions: '0+', fields: [
@@ -3521,6 +3845,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
           { name: 'PartitionIndexes', type: '[]int32', versions: '0+' },
         ] },
         { name: 'CoordinatorEpoch', type: 'int32', versions: '0+' },
+        { name: 'TransactionVersion', type: 'int8', versions: '2+', default: '0', ignorable: true },
       ] },
     ],
   },
@@ -3528,7 +3853,7 @@ export const SCHEMAS: readonly SchemaMeta[] = [
     name: 'WriteTxnMarkersResponse',
     type: 'response',
     apiKey: 27,
-    validVersions: '0-1',
+    validVersions: '1-2',
     flexibleVersions: '1+',
     fields: [
       { name: 'Markers', type: '[]WritableTxnMarkerResult', versions: '0+', fields: [

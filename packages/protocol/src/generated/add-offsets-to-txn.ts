@@ -121,7 +121,7 @@ export const AddOffsetsToTxnApi: ApiDefinition<AddOffsetsToTxnRequest, AddOffset
   maxVersion: 4,
   flexibleMinVersion: 3,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: AddOffsetsToTxnRequest): void {
       checkVersion('AddOffsetsToTxnRequest', version, 0, 4);

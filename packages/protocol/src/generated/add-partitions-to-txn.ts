@@ -610,7 +610,7 @@ export const AddPartitionsToTxnApi: ApiDefinition<AddPartitionsToTxnRequest, Add
   maxVersion: 5,
   flexibleMinVersion: 3,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: AddPartitionsToTxnRequest): void {
       checkVersion('AddPartitionsToTxnRequest', version, 0, 5);

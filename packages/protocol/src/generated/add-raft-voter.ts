@@ -6,6 +6,7 @@ import {
   ZERO_UUID,
   checkVersion,
   nullRead,
+  unsupportedField,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -20,6 +21,8 @@ export interface AddRaftVoterRequest {
   voterDirectoryId: string;
   /** []Listener, versions 0+ */
   listeners: AddRaftVoterRequestListener[];
+  /** bool, versions 1+; default true */
+  ackWhenCommitted: boolean;
   /** Tagged fields this code does not know, kept from decoding and written back. */
   unknownTaggedFields?: RawTaggedField[];
 }
@@ -58,6 +61,11 @@ function writeAddRaftVoterRequest(w: Writer, version: number, m: AddRaftVoterReq
       writeAddRaftVoterRequestListener(w, version, a0[i0]);
     }
   }
+  if (version >= 1) {
+    w.bool(m.ackWhenCommitted);
+  } else if (!(m.ackWhenCommitted === true)) {
+    throw unsupportedField('AckWhenCommitted', version);
+  }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
@@ -77,6 +85,10 @@ function readAddRaftVoterRequest(r: Reader, version: number): AddRaftVoterReques
       fListeners = a0;
     }
   }
+  let fAckWhenCommitted: boolean = true;
+  if (version >= 1) {
+    fAckWhenCommitted = r.bool();
+  }
   let unknown: RawTaggedField[] | undefined;
   unknown = r.taggedFields();
   return {
@@ -85,6 +97,7 @@ function readAddRaftVoterRequest(r: Reader, version: number): AddRaftVoterReques
     voterId: fVoterId,
     voterDirectoryId: fVoterDirectoryId,
     listeners: fListeners,
+    ackWhenCommitted: fAckWhenCommitted,
     unknownTaggedFields: unknown,
   };
 }
@@ -97,6 +110,7 @@ export function defaultAddRaftVoterRequest(): AddRaftVoterRequest {
     voterId: 0,
     voterDirectoryId: ZERO_UUID,
     listeners: [],
+    ackWhenCommitted: true,
   };
 }
 
@@ -164,17 +178,17 @@ export const AddRaftVoterApi: ApiDefinition<AddRaftVoterRequest, AddRaftVoterRes
   apiKey: 80,
   name: 'AddRaftVoter',
   minVersion: 0,
-  maxVersion: 0,
+  maxVersion: 1,
   flexibleMinVersion: 0,
   latestVersionUnstable: false,
   listeners: ['controller', 'broker'],
   request: {
     encode(w: Writer, version: number, msg: AddRaftVoterRequest): void {
-      checkVersion('AddRaftVoterRequest', version, 0, 0);
+      checkVersion('AddRaftVoterRequest', version, 0, 1);
       writeAddRaftVoterRequest(w, version, msg);
     },
     decode(r: Reader, version: number): AddRaftVoterRequest {
-      checkVersion('AddRaftVoterRequest', version, 0, 0);
+      checkVersion('AddRaftVoterRequest', version, 0, 1);
       return readAddRaftVoterRequest(r, version);
     },
     defaults(): AddRaftVoterRequest {
@@ -183,11 +197,11 @@ export const AddRaftVoterApi: ApiDefinition<AddRaftVoterRequest, AddRaftVoterRes
   },
   response: {
     encode(w: Writer, version: number, msg: AddRaftVoterResponse): void {
-      checkVersion('AddRaftVoterResponse', version, 0, 0);
+      checkVersion('AddRaftVoterResponse', version, 0, 1);
       writeAddRaftVoterResponse(w, version, msg);
     },
     decode(r: Reader, version: number): AddRaftVoterResponse {
-      checkVersion('AddRaftVoterResponse', version, 0, 0);
+      checkVersion('AddRaftVoterResponse', version, 0, 1);
       return readAddRaftVoterResponse(r, version);
     },
     defaults(): AddRaftVoterResponse {

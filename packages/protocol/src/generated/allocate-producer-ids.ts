@@ -96,7 +96,7 @@ export const AllocateProducerIdsApi: ApiDefinition<AllocateProducerIdsRequest, A
   maxVersion: 0,
   flexibleMinVersion: 0,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'controller'],
+  listeners: ['controller'],
   request: {
     encode(w: Writer, version: number, msg: AllocateProducerIdsRequest): void {
       checkVersion('AllocateProducerIdsRequest', version, 0, 0);

@@ -483,7 +483,7 @@ export const AlterClientQuotasApi: ApiDefinition<AlterClientQuotasRequest, Alter
   maxVersion: 1,
   flexibleMinVersion: 1,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: AlterClientQuotasRequest): void {
       checkVersion('AlterClientQuotasRequest', version, 0, 1);

@@ -358,7 +358,7 @@ export const AlterConfigsApi: ApiDefinition<AlterConfigsRequest, AlterConfigsRes
   maxVersion: 2,
   flexibleMinVersion: 2,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: AlterConfigsRequest): void {
       checkVersion('AlterConfigsRequest', version, 0, 2);

@@ -5,12 +5,15 @@ import type { Writer } from '../primitives/writer.js';
 import {
   checkVersion,
   nullRead,
+  unsupportedField,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
 export interface AlterPartitionReassignmentsRequest {
   /** int32, versions 0+; default 60000 */
   timeoutMs: number;
+  /** bool, versions 1+; default true */
+  allowReplicationFactorChange: boolean;
   /** []ReassignableTopic, versions 0+ */
   topics: AlterPartitionReassignmentsRequestReassignableTopic[];
   /** Tagged fields this code does not know, kept from decoding and written back. */
@@ -38,6 +41,8 @@ export interface AlterPartitionReassignmentsRequestReassignablePartition {
 export interface AlterPartitionReassignmentsResponse {
   /** int32, versions 0+ */
   throttleTimeMs: number;
+  /** bool, versions 1+; default true; ignorable */
+  allowReplicationFactorChange: boolean;
   /** int16, versions 0+ */
   errorCode: number;
   /** string, versions 0+; nullable 0+ */
@@ -74,6 +79,11 @@ function writeAlterPartitionReassignmentsRequest(
   m: AlterPartitionReassignmentsRequest,
 ): void {
   w.int32(m.timeoutMs);
+  if (version >= 1) {
+    w.bool(m.allowReplicationFactorChange);
+  } else if (!(m.allowReplicationFactorChange === true)) {
+    throw unsupportedField('AllowReplicationFactorChange', version);
+  }
   {
     const a0 = m.topics;
     w.uvarint(a0.length + 1);
@@ -86,6 +96,10 @@ function writeAlterPartitionReassignmentsRequest(
 
 function readAlterPartitionReassignmentsRequest(r: Reader, version: number): AlterPartitionReassignmentsRequest {
   const fTimeoutMs: number = r.int32();
+  let fAllowReplicationFactorChange: boolean = true;
+  if (version >= 1) {
+    fAllowReplicationFactorChange = r.bool();
+  }
   let fTopics: AlterPartitionReassignmentsRequestReassignableTopic[];
   {
     const n0 = r.compactArrayLength(3);
@@ -101,6 +115,7 @@ function readAlterPartitionReassignmentsRequest(r: Reader, version: number): Alt
   unknown = r.taggedFields();
   return {
     timeoutMs: fTimeoutMs,
+    allowReplicationFactorChange: fAllowReplicationFactorChange,
     topics: fTopics,
     unknownTaggedFields: unknown,
   };
@@ -110,6 +125,7 @@ function readAlterPartitionReassignmentsRequest(r: Reader, version: number): Alt
 export function defaultAlterPartitionReassignmentsRequest(): AlterPartitionReassignmentsRequest {
   return {
     timeoutMs: 60000,
+    allowReplicationFactorChange: true,
     topics: [],
   };
 }
@@ -222,6 +238,9 @@ function writeAlterPartitionReassignmentsResponse(
   m: AlterPartitionReassignmentsResponse,
 ): void {
   w.int32(m.throttleTimeMs);
+  if (version >= 1) {
+    w.bool(m.allowReplicationFactorChange);
+  }
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
   {
@@ -236,6 +255,10 @@ function writeAlterPartitionReassignmentsResponse(
 
 function readAlterPartitionReassignmentsResponse(r: Reader, version: number): AlterPartitionReassignmentsResponse {
   const fThrottleTimeMs: number = r.int32();
+  let fAllowReplicationFactorChange: boolean = true;
+  if (version >= 1) {
+    fAllowReplicationFactorChange = r.bool();
+  }
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (r.compactNullableString());
   let fResponses: AlterPartitionReassignmentsResponseReassignableTopicResponse[];
@@ -253,6 +276,7 @@ function readAlterPartitionReassignmentsResponse(r: Reader, version: number): Al
   unknown = r.taggedFields();
   return {
     throttleTimeMs: fThrottleTimeMs,
+    allowReplicationFactorChange: fAllowReplicationFactorChange,
     errorCode: fErrorCode,
     errorMessage: fErrorMessage,
     responses: fResponses,
@@ -264,6 +288,7 @@ function readAlterPartitionReassignmentsResponse(r: Reader, version: number): Al
 export function defaultAlterPartitionReassignmentsResponse(): AlterPartitionReassignmentsResponse {
   return {
     throttleTimeMs: 0,
+    allowReplicationFactorChange: true,
     errorCode: 0,
     errorMessage: '',
     responses: [],
@@ -360,17 +385,17 @@ export const AlterPartitionReassignmentsApi: ApiDefinition<AlterPartitionReassig
   apiKey: 45,
   name: 'AlterPartitionReassignments',
   minVersion: 0,
-  maxVersion: 0,
+  maxVersion: 1,
   flexibleMinVersion: 0,
   latestVersionUnstable: false,
-  listeners: ['broker', 'controller', 'zkBroker'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: AlterPartitionReassignmentsRequest): void {
-      checkVersion('AlterPartitionReassignmentsRequest', version, 0, 0);
+      checkVersion('AlterPartitionReassignmentsRequest', version, 0, 1);
       writeAlterPartitionReassignmentsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): AlterPartitionReassignmentsRequest {
-      checkVersion('AlterPartitionReassignmentsRequest', version, 0, 0);
+      checkVersion('AlterPartitionReassignmentsRequest', version, 0, 1);
       return readAlterPartitionReassignmentsRequest(r, version);
     },
     defaults(): AlterPartitionReassignmentsRequest {
@@ -379,11 +404,11 @@ export const AlterPartitionReassignmentsApi: ApiDefinition<AlterPartitionReassig
   },
   response: {
     encode(w: Writer, version: number, msg: AlterPartitionReassignmentsResponse): void {
-      checkVersion('AlterPartitionReassignmentsResponse', version, 0, 0);
+      checkVersion('AlterPartitionReassignmentsResponse', version, 0, 1);
       writeAlterPartitionReassignmentsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): AlterPartitionReassignmentsResponse {
-      checkVersion('AlterPartitionReassignmentsResponse', version, 0, 0);
+      checkVersion('AlterPartitionReassignmentsResponse', version, 0, 1);
       return readAlterPartitionReassignmentsResponse(r, version);
     },
     defaults(): AlterPartitionReassignmentsResponse {

@@ -22,8 +22,6 @@ export interface AlterPartitionRequest {
 }
 
 export interface AlterPartitionRequestTopicData {
-  /** string, versions 0-1; ignorable */
-  topicName: string;
   /** uuid, versions 2+; ignorable */
   topicId: string;
   /** []PartitionData, versions 0+ */
@@ -70,8 +68,6 @@ export interface AlterPartitionResponse {
 }
 
 export interface AlterPartitionResponseTopicData {
-  /** string, versions 0-1; ignorable */
-  topicName: string;
   /** uuid, versions 2+; ignorable */
   topicId: string;
   /** []PartitionData, versions 0+ */
@@ -99,11 +95,6 @@ export interface AlterPartitionResponsePartitionData {
   unknownTaggedFields?: RawTaggedField[];
 }
 
-/** Fewest bytes a AlterPartitionRequestTopicData takes, by version. */
-const MIN_AlterPartitionRequestTopicData = [3, 3, 18, 18];
-/** Fewest bytes a AlterPartitionRequestPartitionData takes, by version. */
-const MIN_AlterPartitionRequestPartitionData = [14, 15, 15, 15];
-
 function writeAlterPartitionRequest(w: Writer, version: number, m: AlterPartitionRequest): void {
   w.int32(m.brokerId);
   w.int64(m.brokerEpoch);
@@ -122,7 +113,7 @@ function readAlterPartitionRequest(r: Reader, version: number): AlterPartitionRe
   const fBrokerEpoch: bigint = r.int64();
   let fTopics: AlterPartitionRequestTopicData[];
   {
-    const n0 = r.compactArrayLength(MIN_AlterPartitionRequestTopicData[version]);
+    const n0 = r.compactArrayLength(18);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -151,12 +142,7 @@ export function defaultAlterPartitionRequest(): AlterPartitionRequest {
 }
 
 function writeAlterPartitionRequestTopicData(w: Writer, version: number, m: AlterPartitionRequestTopicData): void {
-  if (version <= 1) {
-    w.compactString(m.topicName);
-  }
-  if (version >= 2) {
-    w.uuid(m.topicId);
-  }
+  w.uuid(m.topicId);
   {
     const a0 = m.partitions;
     w.uvarint(a0.length + 1);
@@ -168,17 +154,10 @@ function writeAlterPartitionRequestTopicData(w: Writer, version: number, m: Alte
 }
 
 function readAlterPartitionRequestTopicData(r: Reader, version: number): AlterPartitionRequestTopicData {
-  let fTopicName: string = '';
-  if (version <= 1) {
-    fTopicName = r.compactString();
-  }
-  let fTopicId: string = ZERO_UUID;
-  if (version >= 2) {
-    fTopicId = r.uuid();
-  }
+  const fTopicId: string = r.uuid();
   let fPartitions: AlterPartitionRequestPartitionData[];
   {
-    const n0 = r.compactArrayLength(MIN_AlterPartitionRequestPartitionData[version]);
+    const n0 = r.compactArrayLength(15);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -190,7 +169,6 @@ function readAlterPartitionRequestTopicData(r: Reader, version: number): AlterPa
   let unknown: RawTaggedField[] | undefined;
   unknown = r.taggedFields();
   return {
-    topicName: fTopicName,
     topicId: fTopicId,
     partitions: fPartitions,
     unknownTaggedFields: unknown,
@@ -200,7 +178,6 @@ function readAlterPartitionRequestTopicData(r: Reader, version: number): AlterPa
 /** A new AlterPartitionRequestTopicData with every field at its schema default. */
 export function defaultAlterPartitionRequestTopicData(): AlterPartitionRequestTopicData {
   return {
-    topicName: '',
     topicId: ZERO_UUID,
     partitions: [],
   };
@@ -235,11 +212,7 @@ function writeAlterPartitionRequestPartitionData(
   } else if (!(m.newIsrWithEpochs.length === 0)) {
     throw unsupportedField('NewIsrWithEpochs', version);
   }
-  if (version >= 1) {
-    w.int8(m.leaderRecoveryState);
-  } else if (!(m.leaderRecoveryState === 0)) {
-    throw unsupportedField('LeaderRecoveryState', version);
-  }
+  w.int8(m.leaderRecoveryState);
   w.int32(m.partitionEpoch);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
@@ -273,10 +246,7 @@ function readAlterPartitionRequestPartitionData(r: Reader, version: number): Alt
       }
     }
   }
-  let fLeaderRecoveryState: number = 0;
-  if (version >= 1) {
-    fLeaderRecoveryState = r.int8();
-  }
+  const fLeaderRecoveryState: number = r.int8();
   const fPartitionEpoch: number = r.int32();
   let unknown: RawTaggedField[] | undefined;
   unknown = r.taggedFields();
@@ -329,11 +299,6 @@ export function defaultAlterPartitionRequestBrokerState(): AlterPartitionRequest
   };
 }
 
-/** Fewest bytes a AlterPartitionResponseTopicData takes, by version. */
-const MIN_AlterPartitionResponseTopicData = [3, 3, 18, 18];
-/** Fewest bytes a AlterPartitionResponsePartitionData takes, by version. */
-const MIN_AlterPartitionResponsePartitionData = [20, 21, 21, 21];
-
 function writeAlterPartitionResponse(w: Writer, version: number, m: AlterPartitionResponse): void {
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
@@ -352,7 +317,7 @@ function readAlterPartitionResponse(r: Reader, version: number): AlterPartitionR
   const fErrorCode: number = r.int16();
   let fTopics: AlterPartitionResponseTopicData[];
   {
-    const n0 = r.compactArrayLength(MIN_AlterPartitionResponseTopicData[version]);
+    const n0 = r.compactArrayLength(18);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -381,12 +346,7 @@ export function defaultAlterPartitionResponse(): AlterPartitionResponse {
 }
 
 function writeAlterPartitionResponseTopicData(w: Writer, version: number, m: AlterPartitionResponseTopicData): void {
-  if (version <= 1) {
-    w.compactString(m.topicName);
-  }
-  if (version >= 2) {
-    w.uuid(m.topicId);
-  }
+  w.uuid(m.topicId);
   {
     const a0 = m.partitions;
     w.uvarint(a0.length + 1);
@@ -398,17 +358,10 @@ function writeAlterPartitionResponseTopicData(w: Writer, version: number, m: Alt
 }
 
 function readAlterPartitionResponseTopicData(r: Reader, version: number): AlterPartitionResponseTopicData {
-  let fTopicName: string = '';
-  if (version <= 1) {
-    fTopicName = r.compactString();
-  }
-  let fTopicId: string = ZERO_UUID;
-  if (version >= 2) {
-    fTopicId = r.uuid();
-  }
+  const fTopicId: string = r.uuid();
   let fPartitions: AlterPartitionResponsePartitionData[];
   {
-    const n0 = r.compactArrayLength(MIN_AlterPartitionResponsePartitionData[version]);
+    const n0 = r.compactArrayLength(21);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -420,7 +373,6 @@ function readAlterPartitionResponseTopicData(r: Reader, version: number): AlterP
   let unknown: RawTaggedField[] | undefined;
   unknown = r.taggedFields();
   return {
-    topicName: fTopicName,
     topicId: fTopicId,
     partitions: fPartitions,
     unknownTaggedFields: unknown,
@@ -430,7 +382,6 @@ function readAlterPartitionResponseTopicData(r: Reader, version: number): AlterP
 /** A new AlterPartitionResponseTopicData with every field at its schema default. */
 export function defaultAlterPartitionResponseTopicData(): AlterPartitionResponseTopicData {
   return {
-    topicName: '',
     topicId: ZERO_UUID,
     partitions: [],
   };
@@ -452,9 +403,7 @@ function writeAlterPartitionResponsePartitionData(
       w.int32(a0[i0]);
     }
   }
-  if (version >= 1) {
-    w.int8(m.leaderRecoveryState);
-  }
+  w.int8(m.leaderRecoveryState);
   w.int32(m.partitionEpoch);
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
@@ -475,10 +424,7 @@ function readAlterPartitionResponsePartitionData(r: Reader, version: number): Al
       fIsr = a0;
     }
   }
-  let fLeaderRecoveryState: number = 0;
-  if (version >= 1) {
-    fLeaderRecoveryState = r.int8();
-  }
+  const fLeaderRecoveryState: number = r.int8();
   const fPartitionEpoch: number = r.int32();
   let unknown: RawTaggedField[] | undefined;
   unknown = r.taggedFields();
@@ -510,18 +456,18 @@ export function defaultAlterPartitionResponsePartitionData(): AlterPartitionResp
 export const AlterPartitionApi: ApiDefinition<AlterPartitionRequest, AlterPartitionResponse> = {
   apiKey: 56,
   name: 'AlterPartition',
-  minVersion: 0,
+  minVersion: 2,
   maxVersion: 3,
   flexibleMinVersion: 0,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'controller'],
+  listeners: ['controller'],
   request: {
     encode(w: Writer, version: number, msg: AlterPartitionRequest): void {
-      checkVersion('AlterPartitionRequest', version, 0, 3);
+      checkVersion('AlterPartitionRequest', version, 2, 3);
       writeAlterPartitionRequest(w, version, msg);
     },
     decode(r: Reader, version: number): AlterPartitionRequest {
-      checkVersion('AlterPartitionRequest', version, 0, 3);
+      checkVersion('AlterPartitionRequest', version, 2, 3);
       return readAlterPartitionRequest(r, version);
     },
     defaults(): AlterPartitionRequest {
@@ -530,11 +476,11 @@ export const AlterPartitionApi: ApiDefinition<AlterPartitionRequest, AlterPartit
   },
   response: {
     encode(w: Writer, version: number, msg: AlterPartitionResponse): void {
-      checkVersion('AlterPartitionResponse', version, 0, 3);
+      checkVersion('AlterPartitionResponse', version, 2, 3);
       writeAlterPartitionResponse(w, version, msg);
     },
     decode(r: Reader, version: number): AlterPartitionResponse {
-      checkVersion('AlterPartitionResponse', version, 0, 3);
+      checkVersion('AlterPartitionResponse', version, 2, 3);
       return readAlterPartitionResponse(r, version);
     },
     defaults(): AlterPartitionResponse {

@@ -62,9 +62,9 @@ export interface AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult {
 }
 
 /** Fewest bytes a AlterReplicaLogDirsRequestAlterReplicaLogDir takes, by version. */
-const MIN_AlterReplicaLogDirsRequestAlterReplicaLogDir = [6, 6, 3];
+const MIN_AlterReplicaLogDirsRequestAlterReplicaLogDir = [0, 6, 3];
 /** Fewest bytes a AlterReplicaLogDirsRequestAlterReplicaLogDirTopic takes, by version. */
-const MIN_AlterReplicaLogDirsRequestAlterReplicaLogDirTopic = [6, 6, 3];
+const MIN_AlterReplicaLogDirsRequestAlterReplicaLogDirTopic = [0, 6, 3];
 
 function writeAlterReplicaLogDirsRequest(w: Writer, version: number, m: AlterReplicaLogDirsRequest): void {
   const flex = version >= 2;
@@ -249,9 +249,9 @@ export function defaultAlterReplicaLogDirsRequestAlterReplicaLogDirTopic(): Alte
 }
 
 /** Fewest bytes a AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult takes, by version. */
-const MIN_AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult = [6, 6, 3];
+const MIN_AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult = [0, 6, 3];
 /** Fewest bytes a AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult takes, by version. */
-const MIN_AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult = [6, 6, 7];
+const MIN_AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult = [0, 6, 7];
 
 function writeAlterReplicaLogDirsResponse(w: Writer, version: number, m: AlterReplicaLogDirsResponse): void {
   const flex = version >= 2;
@@ -418,18 +418,18 @@ export function defaultAlterReplicaLogDirsResponseAlterReplicaLogDirPartitionRes
 export const AlterReplicaLogDirsApi: ApiDefinition<AlterReplicaLogDirsRequest, AlterReplicaLogDirsResponse> = {
   apiKey: 34,
   name: 'AlterReplicaLogDirs',
-  minVersion: 0,
+  minVersion: 1,
   maxVersion: 2,
   flexibleMinVersion: 2,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: AlterReplicaLogDirsRequest): void {
-      checkVersion('AlterReplicaLogDirsRequest', version, 0, 2);
+      checkVersion('AlterReplicaLogDirsRequest', version, 1, 2);
       writeAlterReplicaLogDirsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): AlterReplicaLogDirsRequest {
-      checkVersion('AlterReplicaLogDirsRequest', version, 0, 2);
+      checkVersion('AlterReplicaLogDirsRequest', version, 1, 2);
       return readAlterReplicaLogDirsRequest(r, version);
     },
     defaults(): AlterReplicaLogDirsRequest {
@@ -438,11 +438,11 @@ export const AlterReplicaLogDirsApi: ApiDefinition<AlterReplicaLogDirsRequest, A
   },
   response: {
     encode(w: Writer, version: number, msg: AlterReplicaLogDirsResponse): void {
-      checkVersion('AlterReplicaLogDirsResponse', version, 0, 2);
+      checkVersion('AlterReplicaLogDirsResponse', version, 1, 2);
       writeAlterReplicaLogDirsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): AlterReplicaLogDirsResponse {
-      checkVersion('AlterReplicaLogDirsResponse', version, 0, 2);
+      checkVersion('AlterReplicaLogDirsResponse', version, 1, 2);
       return readAlterReplicaLogDirsResponse(r, version);
     },
     defaults(): AlterReplicaLogDirsResponse {

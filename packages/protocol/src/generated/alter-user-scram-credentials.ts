@@ -288,7 +288,7 @@ export const AlterUserScramCredentialsApi: ApiDefinition<AlterUserScramCredentia
   maxVersion: 0,
   flexibleMinVersion: 0,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: AlterUserScramCredentialsRequest): void {
       checkVersion('AlterUserScramCredentialsRequest', version, 0, 0);

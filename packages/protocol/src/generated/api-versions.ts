@@ -7,6 +7,7 @@ import {
   checkVersion,
   endTaggedField,
   keepUnknownTag,
+  nonNullable,
   nullRead,
   taggedFieldsUnsupported,
   writeUnknownTaggedFields,
@@ -18,6 +19,10 @@ export interface ApiVersionsRequest {
   clientSoftwareName: string;
   /** string, versions 3+; ignorable */
   clientSoftwareVersion: string;
+  /** string, versions 5+; nullable 5+; default null; ignorable */
+  clusterId: string | null;
+  /** int32, versions 5+; default -1; ignorable */
+  nodeId: number;
   /** Tagged fields this code does not know, kept from decoding and written back. */
   unknownTaggedFields?: RawTaggedField[];
 }
@@ -90,6 +95,17 @@ function writeApiVersionsRequest(w: Writer, version: number, m: ApiVersionsReque
       w.string(m.clientSoftwareVersion);
     }
   }
+  if (version >= 5) {
+    if (m.clusterId === null && !(version >= 5)) throw nonNullable('ClusterId', version);
+    if (flex) {
+      w.compactNullableString(m.clusterId);
+    } else {
+      w.nullableString(m.clusterId);
+    }
+  }
+  if (version >= 5) {
+    w.int32(m.nodeId);
+  }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
   } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
@@ -107,6 +123,14 @@ function readApiVersionsRequest(r: Reader, version: number): ApiVersionsRequest 
   if (version >= 3) {
     fClientSoftwareVersion = flex ? r.compactString() : r.string();
   }
+  let fClusterId: string | null = null;
+  if (version >= 5) {
+    fClusterId = version >= 5 ? (flex ? r.compactNullableString() : r.nullableString()) : (flex ? r.compactString() : r.string());
+  }
+  let fNodeId: number = -1;
+  if (version >= 5) {
+    fNodeId = r.int32();
+  }
   let unknown: RawTaggedField[] | undefined;
   if (flex) {
     unknown = r.taggedFields();
@@ -114,6 +138,8 @@ function readApiVersionsRequest(r: Reader, version: number): ApiVersionsRequest 
   return {
     clientSoftwareName: fClientSoftwareName,
     clientSoftwareVersion: fClientSoftwareVersion,
+    clusterId: fClusterId,
+    nodeId: fNodeId,
     unknownTaggedFields: unknown,
   };
 }
@@ -123,11 +149,13 @@ export function defaultApiVersionsRequest(): ApiVersionsRequest {
   return {
     clientSoftwareName: '',
     clientSoftwareVersion: '',
+    clusterId: null,
+    nodeId: -1,
   };
 }
 
 /** Fewest bytes a ApiVersionsResponseApiVersion takes, by version. */
-const MIN_ApiVersionsResponseApiVersion = [6, 6, 6, 7, 7];
+const MIN_ApiVersionsResponseApiVersion = [6, 6, 6, 7, 7, 7];
 
 function writeApiVersionsResponse(w: Writer, version: number, m: ApiVersionsResponse): void {
   const flex = version >= 3;
@@ -442,17 +470,17 @@ export const ApiVersionsApi: ApiDefinition<ApiVersionsRequest, ApiVersionsRespon
   apiKey: 18,
   name: 'ApiVersions',
   minVersion: 0,
-  maxVersion: 4,
+  maxVersion: 5,
   flexibleMinVersion: 3,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: ApiVersionsRequest): void {
-      checkVersion('ApiVersionsRequest', version, 0, 4);
+      checkVersion('ApiVersionsRequest', version, 0, 5);
       writeApiVersionsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ApiVersionsRequest {
-      checkVersion('ApiVersionsRequest', version, 0, 4);
+      checkVersion('ApiVersionsRequest', version, 0, 5);
       return readApiVersionsRequest(r, version);
     },
     defaults(): ApiVersionsRequest {
@@ -461,11 +489,11 @@ export const ApiVersionsApi: ApiDefinition<ApiVersionsRequest, ApiVersionsRespon
   },
   response: {
     encode(w: Writer, version: number, msg: ApiVersionsResponse): void {
-      checkVersion('ApiVersionsResponse', version, 0, 4);
+      checkVersion('ApiVersionsResponse', version, 0, 5);
       writeApiVersionsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ApiVersionsResponse {
-      checkVersion('ApiVersionsResponse', version, 0, 4);
+      checkVersion('ApiVersionsResponse', version, 0, 5);
       return readApiVersionsResponse(r, version);
     },
     defaults(): ApiVersionsResponse {

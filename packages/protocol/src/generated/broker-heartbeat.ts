@@ -7,6 +7,7 @@ import {
   checkVersion,
   endTaggedField,
   keepUnknownTag,
+  nonNullable,
   nullRead,
   unsupportedField,
   writeUnknownTaggedFields,
@@ -26,6 +27,8 @@ export interface BrokerHeartbeatRequest {
   wantShutDown: boolean;
   /** []uuid, versions 1+; tag 0 */
   offlineLogDirs: string[];
+  /** []uuid, versions 2+; nullable 2+; tag 1; default null */
+  cordonedLogDirs: string[] | null;
   /** Tagged fields this code does not know, kept from decoding and written back. */
   unknownTaggedFields?: RawTaggedField[];
 }
@@ -54,10 +57,15 @@ function writeBrokerHeartbeatRequest(w: Writer, version: number, m: BrokerHeartb
   if (!(version >= 1) && !(m.offlineLogDirs.length === 0)) {
     throw unsupportedField('OfflineLogDirs', version);
   }
+  if (!(version >= 2) && !(m.cordonedLogDirs === null)) {
+    throw unsupportedField('CordonedLogDirs', version);
+  }
   const unknown = m.unknownTaggedFields;
   let count = unknown === undefined ? 0 : unknown.length;
   const t0 = version >= 1 && !(m.offlineLogDirs.length === 0);
   if (t0) count++;
+  const t1 = version >= 2 && !(m.cordonedLogDirs === null);
+  if (t1) count++;
   w.uvarint(count);
   let u = 0;
   if (t0) {
@@ -73,6 +81,24 @@ function writeBrokerHeartbeatRequest(w: Writer, version: number, m: BrokerHeartb
     }
     endTaggedField(w, start);
   }
+  if (t1) {
+    u = writeUnknownTaggedFieldsBefore(w, unknown, u, 1);
+    w.uvarint(1);
+    const start = w.offset;
+    {
+      if (m.cordonedLogDirs === null && !(version >= 2)) throw nonNullable('CordonedLogDirs', version);
+      const a0 = m.cordonedLogDirs;
+      if (a0 === null) {
+        w.uvarint(0);
+      } else {
+        w.uvarint(a0.length + 1);
+        for (let i0 = 0; i0 < a0.length; i0++) {
+          w.uuid(a0[i0]);
+        }
+      }
+    }
+    endTaggedField(w, start);
+  }
   writeUnknownTaggedFieldsBefore(w, unknown, u, Number.POSITIVE_INFINITY);
 }
 
@@ -83,6 +109,7 @@ function readBrokerHeartbeatRequest(r: Reader, version: number): BrokerHeartbeat
   const fWantFence: boolean = r.bool();
   const fWantShutDown: boolean = r.bool();
   let fOfflineLogDirs: string[] = [];
+  let fCordonedLogDirs: string[] | null = null;
   let unknown: RawTaggedField[] | undefined;
   const count = r.uvarint();
   r.need(count * 2, 'tagged fields');
@@ -113,6 +140,25 @@ function readBrokerHeartbeatRequest(r: Reader, version: number): BrokerHeartbeat
         }
         unknown = keepUnknownTag(unknown, tag, r, end);
         break;
+      case 1:
+        if (version >= 2) {
+          const t = new Reader(r.buffer, r.offset, end);
+          {
+            const n0 = t.compactArrayLength(16);
+            if (n0 < 0) {
+              if (!(version >= 2)) throw nullRead('CordonedLogDirs', t);
+              fCordonedLogDirs = null;
+            } else {
+              const a0: string[] = [];
+              for (let i0 = 0; i0 < n0; i0++) a0.push(t.uuid());
+              fCordonedLogDirs = a0;
+            }
+          }
+          if (t.offset !== end) throw new DecodeError('tagged field CordonedLogDirs: bytes left over', t.offset);
+          break;
+        }
+        unknown = keepUnknownTag(unknown, tag, r, end);
+        break;
       default:
         unknown = keepUnknownTag(unknown, tag, r, end);
     }
@@ -125,6 +171,7 @@ function readBrokerHeartbeatRequest(r: Reader, version: number): BrokerHeartbeat
     wantFence: fWantFence,
     wantShutDown: fWantShutDown,
     offlineLogDirs: fOfflineLogDirs,
+    cordonedLogDirs: fCordonedLogDirs,
     unknownTaggedFields: unknown,
   };
 }
@@ -138,6 +185,7 @@ export function defaultBrokerHeartbeatRequest(): BrokerHeartbeatRequest {
     wantFence: false,
     wantShutDown: false,
     offlineLogDirs: [],
+    cordonedLogDirs: null,
   };
 }
 
@@ -183,17 +231,17 @@ export const BrokerHeartbeatApi: ApiDefinition<BrokerHeartbeatRequest, BrokerHea
   apiKey: 63,
   name: 'BrokerHeartbeat',
   minVersion: 0,
-  maxVersion: 1,
+  maxVersion: 2,
   flexibleMinVersion: 0,
   latestVersionUnstable: false,
   listeners: ['controller'],
   request: {
     encode(w: Writer, version: number, msg: BrokerHeartbeatRequest): void {
-      checkVersion('BrokerHeartbeatRequest', version, 0, 1);
+      checkVersion('BrokerHeartbeatRequest', version, 0, 2);
       writeBrokerHeartbeatRequest(w, version, msg);
     },
     decode(r: Reader, version: number): BrokerHeartbeatRequest {
-      checkVersion('BrokerHeartbeatRequest', version, 0, 1);
+      checkVersion('BrokerHeartbeatRequest', version, 0, 2);
       return readBrokerHeartbeatRequest(r, version);
     },
     defaults(): BrokerHeartbeatRequest {
@@ -202,11 +250,11 @@ export const BrokerHeartbeatApi: ApiDefinition<BrokerHeartbeatRequest, BrokerHea
   },
   response: {
     encode(w: Writer, version: number, msg: BrokerHeartbeatResponse): void {
-      checkVersion('BrokerHeartbeatResponse', version, 0, 1);
+      checkVersion('BrokerHeartbeatResponse', version, 0, 2);
       writeBrokerHeartbeatResponse(w, version, msg);
     },
     decode(r: Reader, version: number): BrokerHeartbeatResponse {
-      checkVersion('BrokerHeartbeatResponse', version, 0, 1);
+      checkVersion('BrokerHeartbeatResponse', version, 0, 2);
       return readBrokerHeartbeatResponse(r, version);
     },
     defaults(): BrokerHeartbeatResponse {

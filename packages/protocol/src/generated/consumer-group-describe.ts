@@ -71,6 +71,8 @@ export interface ConsumerGroupDescribeResponseMember {
   assignment: ConsumerGroupDescribeResponseAssignment;
   /** Assignment, versions 0+ */
   targetAssignment: ConsumerGroupDescribeResponseAssignment;
+  /** int8, versions 1+; default -1; ignorable */
+  memberType: number;
   /** Tagged fields this code does not know, kept from decoding and written back. */
   unknownTaggedFields?: RawTaggedField[];
 }
@@ -134,6 +136,9 @@ export function defaultConsumerGroupDescribeRequest(): ConsumerGroupDescribeRequ
     includeAuthorizedOperations: false,
   };
 }
+
+/** Fewest bytes a ConsumerGroupDescribeResponseMember takes, by version. */
+const MIN_ConsumerGroupDescribeResponseMember = [16, 17];
 
 function writeConsumerGroupDescribeResponse(w: Writer, version: number, m: ConsumerGroupDescribeResponse): void {
   w.int32(m.throttleTimeMs);
@@ -213,7 +218,7 @@ function readConsumerGroupDescribeResponseDescribedGroup(
   const fAssignorName: string = r.compactString();
   let fMembers: ConsumerGroupDescribeResponseMember[];
   {
-    const n0 = r.compactArrayLength(16);
+    const n0 = r.compactArrayLength(MIN_ConsumerGroupDescribeResponseMember[version]);
     if (n0 < 0) {
       throw nullRead('Members', r);
     } else {
@@ -275,6 +280,9 @@ function writeConsumerGroupDescribeResponseMember(
   w.compactNullableString(m.subscribedTopicRegex);
   writeConsumerGroupDescribeResponseAssignment(w, version, m.assignment);
   writeConsumerGroupDescribeResponseAssignment(w, version, m.targetAssignment);
+  if (version >= 1) {
+    w.int8(m.memberType);
+  }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
@@ -299,6 +307,10 @@ function readConsumerGroupDescribeResponseMember(r: Reader, version: number): Co
   const fSubscribedTopicRegex: string | null = (r.compactNullableString());
   const fAssignment: ConsumerGroupDescribeResponseAssignment = readConsumerGroupDescribeResponseAssignment(r, version);
   const fTargetAssignment: ConsumerGroupDescribeResponseAssignment = readConsumerGroupDescribeResponseAssignment(r, version);
+  let fMemberType: number = -1;
+  if (version >= 1) {
+    fMemberType = r.int8();
+  }
   let unknown: RawTaggedField[] | undefined;
   unknown = r.taggedFields();
   return {
@@ -312,6 +324,7 @@ function readConsumerGroupDescribeResponseMember(r: Reader, version: number): Co
     subscribedTopicRegex: fSubscribedTopicRegex,
     assignment: fAssignment,
     targetAssignment: fTargetAssignment,
+    memberType: fMemberType,
     unknownTaggedFields: unknown,
   };
 }
@@ -329,6 +342,7 @@ export function defaultConsumerGroupDescribeResponseMember(): ConsumerGroupDescr
     subscribedTopicRegex: null,
     assignment: defaultConsumerGroupDescribeResponseAssignment(),
     targetAssignment: defaultConsumerGroupDescribeResponseAssignment(),
+    memberType: -1,
   };
 }
 
@@ -434,17 +448,17 @@ export const ConsumerGroupDescribeApi: ApiDefinition<ConsumerGroupDescribeReques
   apiKey: 69,
   name: 'ConsumerGroupDescribe',
   minVersion: 0,
-  maxVersion: 0,
+  maxVersion: 1,
   flexibleMinVersion: 0,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: ConsumerGroupDescribeRequest): void {
-      checkVersion('ConsumerGroupDescribeRequest', version, 0, 0);
+      checkVersion('ConsumerGroupDescribeRequest', version, 0, 1);
       writeConsumerGroupDescribeRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ConsumerGroupDescribeRequest {
-      checkVersion('ConsumerGroupDescribeRequest', version, 0, 0);
+      checkVersion('ConsumerGroupDescribeRequest', version, 0, 1);
       return readConsumerGroupDescribeRequest(r, version);
     },
     defaults(): ConsumerGroupDescribeRequest {
@@ -453,11 +467,11 @@ export const ConsumerGroupDescribeApi: ApiDefinition<ConsumerGroupDescribeReques
   },
   response: {
     encode(w: Writer, version: number, msg: ConsumerGroupDescribeResponse): void {
-      checkVersion('ConsumerGroupDescribeResponse', version, 0, 0);
+      checkVersion('ConsumerGroupDescribeResponse', version, 0, 1);
       writeConsumerGroupDescribeResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ConsumerGroupDescribeResponse {
-      checkVersion('ConsumerGroupDescribeResponse', version, 0, 0);
+      checkVersion('ConsumerGroupDescribeResponse', version, 0, 1);
       return readConsumerGroupDescribeResponse(r, version);
     },
     defaults(): ConsumerGroupDescribeResponse {

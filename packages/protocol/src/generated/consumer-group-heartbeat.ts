@@ -386,8 +386,8 @@ export const ConsumerGroupHeartbeatApi: ApiDefinition<ConsumerGroupHeartbeatRequ
   minVersion: 0,
   maxVersion: 1,
   flexibleMinVersion: 0,
-  latestVersionUnstable: true,
-  listeners: ['zkBroker', 'broker'],
+  latestVersionUnstable: false,
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: ConsumerGroupHeartbeatRequest): void {
       checkVersion('ConsumerGroupHeartbeatRequest', version, 0, 1);

@@ -6,7 +6,6 @@ import {
   checkVersion,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedField,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -55,7 +54,7 @@ export interface CreateAclsResponseAclCreationResult {
 }
 
 /** Fewest bytes a CreateAclsRequestAclCreation takes, by version. */
-const MIN_CreateAclsRequestAclCreation = [9, 10, 8, 8];
+const MIN_CreateAclsRequestAclCreation = [0, 10, 8, 8];
 
 function writeCreateAclsRequest(w: Writer, version: number, m: CreateAclsRequest): void {
   const flex = version >= 2;
@@ -116,11 +115,7 @@ function writeCreateAclsRequestAclCreation(w: Writer, version: number, m: Create
   } else {
     w.string(m.resourceName);
   }
-  if (version >= 1) {
-    w.int8(m.resourcePatternType);
-  } else if (!(m.resourcePatternType === 3)) {
-    throw unsupportedField('ResourcePatternType', version);
-  }
+  w.int8(m.resourcePatternType);
   if (flex) {
     w.compactString(m.principal);
   } else {
@@ -144,10 +139,7 @@ function readCreateAclsRequestAclCreation(r: Reader, version: number): CreateAcl
   const flex = version >= 2;
   const fResourceType: number = r.int8();
   const fResourceName: string = flex ? r.compactString() : r.string();
-  let fResourcePatternType: number = 3;
-  if (version >= 1) {
-    fResourcePatternType = r.int8();
-  }
+  const fResourcePatternType: number = r.int8();
   const fPrincipal: string = flex ? r.compactString() : r.string();
   const fHost: string = flex ? r.compactString() : r.string();
   const fOperation: number = r.int8();
@@ -280,18 +272,18 @@ export function defaultCreateAclsResponseAclCreationResult(): CreateAclsResponse
 export const CreateAclsApi: ApiDefinition<CreateAclsRequest, CreateAclsResponse> = {
   apiKey: 30,
   name: 'CreateAcls',
-  minVersion: 0,
+  minVersion: 1,
   maxVersion: 3,
   flexibleMinVersion: 2,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: CreateAclsRequest): void {
-      checkVersion('CreateAclsRequest', version, 0, 3);
+      checkVersion('CreateAclsRequest', version, 1, 3);
       writeCreateAclsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): CreateAclsRequest {
-      checkVersion('CreateAclsRequest', version, 0, 3);
+      checkVersion('CreateAclsRequest', version, 1, 3);
       return readCreateAclsRequest(r, version);
     },
     defaults(): CreateAclsRequest {
@@ -300,11 +292,11 @@ export const CreateAclsApi: ApiDefinition<CreateAclsRequest, CreateAclsResponse>
   },
   response: {
     encode(w: Writer, version: number, msg: CreateAclsResponse): void {
-      checkVersion('CreateAclsResponse', version, 0, 3);
+      checkVersion('CreateAclsResponse', version, 1, 3);
       writeCreateAclsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): CreateAclsResponse {
-      checkVersion('CreateAclsResponse', version, 0, 3);
+      checkVersion('CreateAclsResponse', version, 1, 3);
       return readCreateAclsResponse(r, version);
     },
     defaults(): CreateAclsResponse {

@@ -62,7 +62,7 @@ export interface CreateDelegationTokenResponse {
 }
 
 /** Fewest bytes a CreateDelegationTokenRequestCreatableRenewers takes, by version. */
-const MIN_CreateDelegationTokenRequestCreatableRenewers = [4, 4, 3, 3];
+const MIN_CreateDelegationTokenRequestCreatableRenewers = [0, 4, 3, 3];
 
 function writeCreateDelegationTokenRequest(w: Writer, version: number, m: CreateDelegationTokenRequest): void {
   const flex = version >= 2;
@@ -311,18 +311,18 @@ export function defaultCreateDelegationTokenResponse(): CreateDelegationTokenRes
 export const CreateDelegationTokenApi: ApiDefinition<CreateDelegationTokenRequest, CreateDelegationTokenResponse> = {
   apiKey: 38,
   name: 'CreateDelegationToken',
-  minVersion: 0,
+  minVersion: 1,
   maxVersion: 3,
   flexibleMinVersion: 2,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: CreateDelegationTokenRequest): void {
-      checkVersion('CreateDelegationTokenRequest', version, 0, 3);
+      checkVersion('CreateDelegationTokenRequest', version, 1, 3);
       writeCreateDelegationTokenRequest(w, version, msg);
     },
     decode(r: Reader, version: number): CreateDelegationTokenRequest {
-      checkVersion('CreateDelegationTokenRequest', version, 0, 3);
+      checkVersion('CreateDelegationTokenRequest', version, 1, 3);
       return readCreateDelegationTokenRequest(r, version);
     },
     defaults(): CreateDelegationTokenRequest {
@@ -331,11 +331,11 @@ export const CreateDelegationTokenApi: ApiDefinition<CreateDelegationTokenReques
   },
   response: {
     encode(w: Writer, version: number, msg: CreateDelegationTokenResponse): void {
-      checkVersion('CreateDelegationTokenResponse', version, 0, 3);
+      checkVersion('CreateDelegationTokenResponse', version, 1, 3);
       writeCreateDelegationTokenResponse(w, version, msg);
     },
     decode(r: Reader, version: number): CreateDelegationTokenResponse {
-      checkVersion('CreateDelegationTokenResponse', version, 0, 3);
+      checkVersion('CreateDelegationTokenResponse', version, 1, 3);
       return readCreateDelegationTokenResponse(r, version);
     },
     defaults(): CreateDelegationTokenResponse {

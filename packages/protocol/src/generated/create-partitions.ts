@@ -375,7 +375,7 @@ export const CreatePartitionsApi: ApiDefinition<CreatePartitionsRequest, CreateP
   maxVersion: 3,
   flexibleMinVersion: 2,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: CreatePartitionsRequest): void {
       checkVersion('CreatePartitionsRequest', version, 0, 3);

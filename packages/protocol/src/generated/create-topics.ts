@@ -11,7 +11,6 @@ import {
   nonNullable,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedField,
   writeUnknownTaggedFields,
   writeUnknownTaggedFieldsBefore,
 } from './_runtime.js';
@@ -106,11 +105,11 @@ export interface CreateTopicsResponseCreatableTopicConfigs {
 }
 
 /** Fewest bytes a CreateTopicsRequestCreatableTopic takes, by version. */
-const MIN_CreateTopicsRequestCreatableTopic = [16, 16, 16, 16, 16, 10, 10, 10];
+const MIN_CreateTopicsRequestCreatableTopic = [0, 0, 16, 16, 16, 10, 10, 10];
 /** Fewest bytes a CreateTopicsRequestCreatableReplicaAssignment takes, by version. */
-const MIN_CreateTopicsRequestCreatableReplicaAssignment = [8, 8, 8, 8, 8, 6, 6, 6];
+const MIN_CreateTopicsRequestCreatableReplicaAssignment = [0, 0, 8, 8, 8, 6, 6, 6];
 /** Fewest bytes a CreateTopicsRequestCreatableTopicConfig takes, by version. */
-const MIN_CreateTopicsRequestCreatableTopicConfig = [4, 4, 4, 4, 4, 3, 3, 3];
+const MIN_CreateTopicsRequestCreatableTopicConfig = [0, 0, 4, 4, 4, 3, 3, 3];
 
 function writeCreateTopicsRequest(w: Writer, version: number, m: CreateTopicsRequest): void {
   const flex = version >= 5;
@@ -126,11 +125,7 @@ function writeCreateTopicsRequest(w: Writer, version: number, m: CreateTopicsReq
     }
   }
   w.int32(m.timeoutMs);
-  if (version >= 1) {
-    w.bool(m.validateOnly);
-  } else if (!(m.validateOnly === false)) {
-    throw unsupportedField('validateOnly', version);
-  }
+  w.bool(m.validateOnly);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
   } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
@@ -153,10 +148,7 @@ function readCreateTopicsRequest(r: Reader, version: number): CreateTopicsReques
     }
   }
   const ftimeoutMs: number = r.int32();
-  let fvalidateOnly: boolean = false;
-  if (version >= 1) {
-    fvalidateOnly = r.bool();
-  }
+  const fvalidateOnly: boolean = r.bool();
   let unknown: RawTaggedField[] | undefined;
   if (flex) {
     unknown = r.taggedFields();
@@ -385,13 +377,11 @@ export function defaultCreateTopicsRequestCreatableTopicConfig(): CreateTopicsRe
 }
 
 /** Fewest bytes a CreateTopicsResponseCreatableTopicResult takes, by version. */
-const MIN_CreateTopicsResponseCreatableTopicResult = [4, 6, 6, 6, 6, 12, 12, 28];
+const MIN_CreateTopicsResponseCreatableTopicResult = [0, 0, 6, 6, 6, 12, 12, 28];
 
 function writeCreateTopicsResponse(w: Writer, version: number, m: CreateTopicsResponse): void {
   const flex = version >= 5;
-  if (version >= 2) {
-    w.int32(m.throttleTimeMs);
-  }
+  w.int32(m.throttleTimeMs);
   {
     const a0 = m.topics;
     if (flex) {
@@ -412,10 +402,7 @@ function writeCreateTopicsResponse(w: Writer, version: number, m: CreateTopicsRe
 
 function readCreateTopicsResponse(r: Reader, version: number): CreateTopicsResponse {
   const flex = version >= 5;
-  let fThrottleTimeMs: number = 0;
-  if (version >= 2) {
-    fThrottleTimeMs = r.int32();
-  }
+  const fThrottleTimeMs: number = r.int32();
   let fTopics: CreateTopicsResponseCreatableTopicResult[];
   {
     const min0 = MIN_CreateTopicsResponseCreatableTopicResult[version];
@@ -462,12 +449,10 @@ function writeCreateTopicsResponseCreatableTopicResult(
     w.uuid(m.topicId);
   }
   w.int16(m.errorCode);
-  if (version >= 1) {
-    if (flex) {
-      w.compactNullableString(m.errorMessage);
-    } else {
-      w.nullableString(m.errorMessage);
-    }
+  if (flex) {
+    w.compactNullableString(m.errorMessage);
+  } else {
+    w.nullableString(m.errorMessage);
   }
   if (version >= 5) {
     w.int32(m.numPartitions);
@@ -528,10 +513,7 @@ function readCreateTopicsResponseCreatableTopicResult(
     fTopicId = r.uuid();
   }
   const fErrorCode: number = r.int16();
-  let fErrorMessage: string | null = '';
-  if (version >= 1) {
-    fErrorMessage = (flex ? r.compactNullableString() : r.nullableString());
-  }
+  const fErrorMessage: string | null = (flex ? r.compactNullableString() : r.nullableString());
   let fTopicConfigErrorCode: number = 0;
   let fNumPartitions: number = -1;
   if (version >= 5) {
@@ -658,18 +640,18 @@ export function defaultCreateTopicsResponseCreatableTopicConfigs(): CreateTopics
 export const CreateTopicsApi: ApiDefinition<CreateTopicsRequest, CreateTopicsResponse> = {
   apiKey: 19,
   name: 'CreateTopics',
-  minVersion: 0,
+  minVersion: 2,
   maxVersion: 7,
   flexibleMinVersion: 5,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: CreateTopicsRequest): void {
-      checkVersion('CreateTopicsRequest', version, 0, 7);
+      checkVersion('CreateTopicsRequest', version, 2, 7);
       writeCreateTopicsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): CreateTopicsRequest {
-      checkVersion('CreateTopicsRequest', version, 0, 7);
+      checkVersion('CreateTopicsRequest', version, 2, 7);
       return readCreateTopicsRequest(r, version);
     },
     defaults(): CreateTopicsRequest {
@@ -678,11 +660,11 @@ export const CreateTopicsApi: ApiDefinition<CreateTopicsRequest, CreateTopicsRes
   },
   response: {
     encode(w: Writer, version: number, msg: CreateTopicsResponse): void {
-      checkVersion('CreateTopicsResponse', version, 0, 7);
+      checkVersion('CreateTopicsResponse', version, 2, 7);
       writeCreateTopicsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): CreateTopicsResponse {
-      checkVersion('CreateTopicsResponse', version, 0, 7);
+      checkVersion('CreateTopicsResponse', version, 2, 7);
       return readCreateTopicsResponse(r, version);
     },
     defaults(): CreateTopicsResponse {

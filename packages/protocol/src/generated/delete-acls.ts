@@ -6,7 +6,6 @@ import {
   checkVersion,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedField,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -80,7 +79,7 @@ export interface DeleteAclsResponseDeleteAclsMatchingAcl {
 }
 
 /** Fewest bytes a DeleteAclsRequestDeleteAclsFilter takes, by version. */
-const MIN_DeleteAclsRequestDeleteAclsFilter = [9, 10, 8, 8];
+const MIN_DeleteAclsRequestDeleteAclsFilter = [0, 10, 8, 8];
 
 function writeDeleteAclsRequest(w: Writer, version: number, m: DeleteAclsRequest): void {
   const flex = version >= 2;
@@ -145,11 +144,7 @@ function writeDeleteAclsRequestDeleteAclsFilter(
   } else {
     w.nullableString(m.resourceNameFilter);
   }
-  if (version >= 1) {
-    w.int8(m.patternTypeFilter);
-  } else if (!(m.patternTypeFilter === 3)) {
-    throw unsupportedField('PatternTypeFilter', version);
-  }
+  w.int8(m.patternTypeFilter);
   if (flex) {
     w.compactNullableString(m.principalFilter);
   } else {
@@ -173,10 +168,7 @@ function readDeleteAclsRequestDeleteAclsFilter(r: Reader, version: number): Dele
   const flex = version >= 2;
   const fResourceTypeFilter: number = r.int8();
   const fResourceNameFilter: string | null = (flex ? r.compactNullableString() : r.nullableString());
-  let fPatternTypeFilter: number = 3;
-  if (version >= 1) {
-    fPatternTypeFilter = r.int8();
-  }
+  const fPatternTypeFilter: number = r.int8();
   const fPrincipalFilter: string | null = (flex ? r.compactNullableString() : r.nullableString());
   const fHostFilter: string | null = (flex ? r.compactNullableString() : r.nullableString());
   const fOperation: number = r.int8();
@@ -211,9 +203,9 @@ export function defaultDeleteAclsRequestDeleteAclsFilter(): DeleteAclsRequestDel
 }
 
 /** Fewest bytes a DeleteAclsResponseDeleteAclsFilterResult takes, by version. */
-const MIN_DeleteAclsResponseDeleteAclsFilterResult = [8, 8, 5, 5];
+const MIN_DeleteAclsResponseDeleteAclsFilterResult = [0, 8, 5, 5];
 /** Fewest bytes a DeleteAclsResponseDeleteAclsMatchingAcl takes, by version. */
-const MIN_DeleteAclsResponseDeleteAclsMatchingAcl = [13, 14, 11, 11];
+const MIN_DeleteAclsResponseDeleteAclsMatchingAcl = [0, 14, 11, 11];
 
 function writeDeleteAclsResponse(w: Writer, version: number, m: DeleteAclsResponse): void {
   const flex = version >= 2;
@@ -358,11 +350,7 @@ function writeDeleteAclsResponseDeleteAclsMatchingAcl(
   } else {
     w.string(m.resourceName);
   }
-  if (version >= 1) {
-    w.int8(m.patternType);
-  } else if (!(m.patternType === 3)) {
-    throw unsupportedField('PatternType', version);
-  }
+  w.int8(m.patternType);
   if (flex) {
     w.compactString(m.principal);
   } else {
@@ -391,10 +379,7 @@ function readDeleteAclsResponseDeleteAclsMatchingAcl(
   const fErrorMessage: string | null = (flex ? r.compactNullableString() : r.nullableString());
   const fResourceType: number = r.int8();
   const fResourceName: string = flex ? r.compactString() : r.string();
-  let fPatternType: number = 3;
-  if (version >= 1) {
-    fPatternType = r.int8();
-  }
+  const fPatternType: number = r.int8();
   const fPrincipal: string = flex ? r.compactString() : r.string();
   const fHost: string = flex ? r.compactString() : r.string();
   const fOperation: number = r.int8();
@@ -435,18 +420,18 @@ export function defaultDeleteAclsResponseDeleteAclsMatchingAcl(): DeleteAclsResp
 export const DeleteAclsApi: ApiDefinition<DeleteAclsRequest, DeleteAclsResponse> = {
   apiKey: 31,
   name: 'DeleteAcls',
-  minVersion: 0,
+  minVersion: 1,
   maxVersion: 3,
   flexibleMinVersion: 2,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: DeleteAclsRequest): void {
-      checkVersion('DeleteAclsRequest', version, 0, 3);
+      checkVersion('DeleteAclsRequest', version, 1, 3);
       writeDeleteAclsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DeleteAclsRequest {
-      checkVersion('DeleteAclsRequest', version, 0, 3);
+      checkVersion('DeleteAclsRequest', version, 1, 3);
       return readDeleteAclsRequest(r, version);
     },
     defaults(): DeleteAclsRequest {
@@ -455,11 +440,11 @@ export const DeleteAclsApi: ApiDefinition<DeleteAclsRequest, DeleteAclsResponse>
   },
   response: {
     encode(w: Writer, version: number, msg: DeleteAclsResponse): void {
-      checkVersion('DeleteAclsResponse', version, 0, 3);
+      checkVersion('DeleteAclsResponse', version, 1, 3);
       writeDeleteAclsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DeleteAclsResponse {
-      checkVersion('DeleteAclsResponse', version, 0, 3);
+      checkVersion('DeleteAclsResponse', version, 1, 3);
       return readDeleteAclsResponse(r, version);
     },
     defaults(): DeleteAclsResponse {

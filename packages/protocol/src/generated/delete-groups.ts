@@ -4,6 +4,7 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   checkVersion,
+  nonNullable,
   nullRead,
   taggedFieldsUnsupported,
   writeUnknownTaggedFields,
@@ -30,6 +31,8 @@ export interface DeleteGroupsResponseDeletableGroupResult {
   groupId: string;
   /** int16, versions 0+ */
   errorCode: number;
+  /** string, versions 3+; nullable 3+; default null; ignorable */
+  errorMessage: string | null;
   /** Tagged fields this code does not know, kept from decoding and written back. */
   unknownTaggedFields?: RawTaggedField[];
 }
@@ -88,6 +91,9 @@ export function defaultDeleteGroupsRequest(): DeleteGroupsRequest {
   };
 }
 
+/** Fewest bytes a DeleteGroupsResponseDeletableGroupResult takes, by version. */
+const MIN_DeleteGroupsResponseDeletableGroupResult = [4, 4, 4, 5];
+
 function writeDeleteGroupsResponse(w: Writer, version: number, m: DeleteGroupsResponse): void {
   const flex = version >= 2;
   w.int32(m.throttleTimeMs);
@@ -114,7 +120,8 @@ function readDeleteGroupsResponse(r: Reader, version: number): DeleteGroupsRespo
   const fThrottleTimeMs: number = r.int32();
   let fResults: DeleteGroupsResponseDeletableGroupResult[];
   {
-    const n0 = flex ? r.compactArrayLength(4) : r.arrayLength(4);
+    const min0 = MIN_DeleteGroupsResponseDeletableGroupResult[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
     if (n0 < 0) {
       throw nullRead('Results', r);
     } else {
@@ -154,6 +161,14 @@ function writeDeleteGroupsResponseDeletableGroupResult(
     w.string(m.groupId);
   }
   w.int16(m.errorCode);
+  if (version >= 3) {
+    if (m.errorMessage === null && !(version >= 3)) throw nonNullable('ErrorMessage', version);
+    if (flex) {
+      w.compactNullableString(m.errorMessage);
+    } else {
+      w.nullableString(m.errorMessage);
+    }
+  }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
   } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
@@ -168,6 +183,10 @@ function readDeleteGroupsResponseDeletableGroupResult(
   const flex = version >= 2;
   const fGroupId: string = flex ? r.compactString() : r.string();
   const fErrorCode: number = r.int16();
+  let fErrorMessage: string | null = null;
+  if (version >= 3) {
+    fErrorMessage = version >= 3 ? (flex ? r.compactNullableString() : r.nullableString()) : (flex ? r.compactString() : r.string());
+  }
   let unknown: RawTaggedField[] | undefined;
   if (flex) {
     unknown = r.taggedFields();
@@ -175,6 +194,7 @@ function readDeleteGroupsResponseDeletableGroupResult(
   return {
     groupId: fGroupId,
     errorCode: fErrorCode,
+    errorMessage: fErrorMessage,
     unknownTaggedFields: unknown,
   };
 }
@@ -184,6 +204,7 @@ export function defaultDeleteGroupsResponseDeletableGroupResult(): DeleteGroupsR
   return {
     groupId: '',
     errorCode: 0,
+    errorMessage: null,
   };
 }
 
@@ -191,17 +212,17 @@ export const DeleteGroupsApi: ApiDefinition<DeleteGroupsRequest, DeleteGroupsRes
   apiKey: 42,
   name: 'DeleteGroups',
   minVersion: 0,
-  maxVersion: 2,
+  maxVersion: 3,
   flexibleMinVersion: 2,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: DeleteGroupsRequest): void {
-      checkVersion('DeleteGroupsRequest', version, 0, 2);
+      checkVersion('DeleteGroupsRequest', version, 0, 3);
       writeDeleteGroupsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DeleteGroupsRequest {
-      checkVersion('DeleteGroupsRequest', version, 0, 2);
+      checkVersion('DeleteGroupsRequest', version, 0, 3);
       return readDeleteGroupsRequest(r, version);
     },
     defaults(): DeleteGroupsRequest {
@@ -210,11 +231,11 @@ export const DeleteGroupsApi: ApiDefinition<DeleteGroupsRequest, DeleteGroupsRes
   },
   response: {
     encode(w: Writer, version: number, msg: DeleteGroupsResponse): void {
-      checkVersion('DeleteGroupsResponse', version, 0, 2);
+      checkVersion('DeleteGroupsResponse', version, 0, 3);
       writeDeleteGroupsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DeleteGroupsResponse {
-      checkVersion('DeleteGroupsResponse', version, 0, 2);
+      checkVersion('DeleteGroupsResponse', version, 0, 3);
       return readDeleteGroupsResponse(r, version);
     },
     defaults(): DeleteGroupsResponse {

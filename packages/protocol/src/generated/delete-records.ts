@@ -410,7 +410,7 @@ export const DeleteRecordsApi: ApiDefinition<DeleteRecordsRequest, DeleteRecords
   maxVersion: 2,
   flexibleMinVersion: 2,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: DeleteRecordsRequest): void {
       checkVersion('DeleteRecordsRequest', version, 0, 2);

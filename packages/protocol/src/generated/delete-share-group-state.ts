@@ -311,7 +311,7 @@ export const DeleteShareGroupStateApi: ApiDefinition<DeleteShareGroupStateReques
   minVersion: 0,
   maxVersion: 0,
   flexibleMinVersion: 0,
-  latestVersionUnstable: true,
+  latestVersionUnstable: false,
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: DeleteShareGroupStateRequest): void {

@@ -177,13 +177,11 @@ export function defaultDeleteTopicsRequestDeleteTopicState(): DeleteTopicsReques
 }
 
 /** Fewest bytes a DeleteTopicsResponseDeletableTopicResult takes, by version. */
-const MIN_DeleteTopicsResponseDeletableTopicResult = [4, 4, 4, 4, 4, 5, 21];
+const MIN_DeleteTopicsResponseDeletableTopicResult = [0, 4, 4, 4, 4, 5, 21];
 
 function writeDeleteTopicsResponse(w: Writer, version: number, m: DeleteTopicsResponse): void {
   const flex = version >= 4;
-  if (version >= 1) {
-    w.int32(m.throttleTimeMs);
-  }
+  w.int32(m.throttleTimeMs);
   {
     const a0 = m.responses;
     if (flex) {
@@ -204,10 +202,7 @@ function writeDeleteTopicsResponse(w: Writer, version: number, m: DeleteTopicsRe
 
 function readDeleteTopicsResponse(r: Reader, version: number): DeleteTopicsResponse {
   const flex = version >= 4;
-  let fThrottleTimeMs: number = 0;
-  if (version >= 1) {
-    fThrottleTimeMs = r.int32();
-  }
+  const fThrottleTimeMs: number = r.int32();
   let fResponses: DeleteTopicsResponseDeletableTopicResult[];
   {
     const min0 = MIN_DeleteTopicsResponseDeletableTopicResult[version];
@@ -311,18 +306,18 @@ export function defaultDeleteTopicsResponseDeletableTopicResult(): DeleteTopicsR
 export const DeleteTopicsApi: ApiDefinition<DeleteTopicsRequest, DeleteTopicsResponse> = {
   apiKey: 20,
   name: 'DeleteTopics',
-  minVersion: 0,
+  minVersion: 1,
   maxVersion: 6,
   flexibleMinVersion: 4,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: DeleteTopicsRequest): void {
-      checkVersion('DeleteTopicsRequest', version, 0, 6);
+      checkVersion('DeleteTopicsRequest', version, 1, 6);
       writeDeleteTopicsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DeleteTopicsRequest {
-      checkVersion('DeleteTopicsRequest', version, 0, 6);
+      checkVersion('DeleteTopicsRequest', version, 1, 6);
       return readDeleteTopicsRequest(r, version);
     },
     defaults(): DeleteTopicsRequest {
@@ -331,11 +326,11 @@ export const DeleteTopicsApi: ApiDefinition<DeleteTopicsRequest, DeleteTopicsRes
   },
   response: {
     encode(w: Writer, version: number, msg: DeleteTopicsResponse): void {
-      checkVersion('DeleteTopicsResponse', version, 0, 6);
+      checkVersion('DeleteTopicsResponse', version, 1, 6);
       writeDeleteTopicsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DeleteTopicsResponse {
-      checkVersion('DeleteTopicsResponse', version, 0, 6);
+      checkVersion('DeleteTopicsResponse', version, 1, 6);
       return readDeleteTopicsResponse(r, version);
     },
     defaults(): DeleteTopicsResponse {

@@ -6,7 +6,6 @@ import {
   checkVersion,
   nullRead,
   taggedFieldsUnsupported,
-  unsupportedField,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -76,11 +75,7 @@ function writeDescribeAclsRequest(w: Writer, version: number, m: DescribeAclsReq
   } else {
     w.nullableString(m.resourceNameFilter);
   }
-  if (version >= 1) {
-    w.int8(m.patternTypeFilter);
-  } else if (!(m.patternTypeFilter === 3)) {
-    throw unsupportedField('PatternTypeFilter', version);
-  }
+  w.int8(m.patternTypeFilter);
   if (flex) {
     w.compactNullableString(m.principalFilter);
   } else {
@@ -104,10 +99,7 @@ function readDescribeAclsRequest(r: Reader, version: number): DescribeAclsReques
   const flex = version >= 2;
   const fResourceTypeFilter: number = r.int8();
   const fResourceNameFilter: string | null = (flex ? r.compactNullableString() : r.nullableString());
-  let fPatternTypeFilter: number = 3;
-  if (version >= 1) {
-    fPatternTypeFilter = r.int8();
-  }
+  const fPatternTypeFilter: number = r.int8();
   const fPrincipalFilter: string | null = (flex ? r.compactNullableString() : r.nullableString());
   const fHostFilter: string | null = (flex ? r.compactNullableString() : r.nullableString());
   const fOperation: number = r.int8();
@@ -142,9 +134,9 @@ export function defaultDescribeAclsRequest(): DescribeAclsRequest {
 }
 
 /** Fewest bytes a DescribeAclsResponseDescribeAclsResource takes, by version. */
-const MIN_DescribeAclsResponseDescribeAclsResource = [7, 8, 5, 5];
+const MIN_DescribeAclsResponseDescribeAclsResource = [0, 8, 5, 5];
 /** Fewest bytes a DescribeAclsResponseAclDescription takes, by version. */
-const MIN_DescribeAclsResponseAclDescription = [6, 6, 5, 5];
+const MIN_DescribeAclsResponseAclDescription = [0, 6, 5, 5];
 
 function writeDescribeAclsResponse(w: Writer, version: number, m: DescribeAclsResponse): void {
   const flex = version >= 2;
@@ -225,11 +217,7 @@ function writeDescribeAclsResponseDescribeAclsResource(
   } else {
     w.string(m.resourceName);
   }
-  if (version >= 1) {
-    w.int8(m.patternType);
-  } else if (!(m.patternType === 3)) {
-    throw unsupportedField('PatternType', version);
-  }
+  w.int8(m.patternType);
   {
     const a0 = m.acls;
     if (flex) {
@@ -255,10 +243,7 @@ function readDescribeAclsResponseDescribeAclsResource(
   const flex = version >= 2;
   const fResourceType: number = r.int8();
   const fResourceName: string = flex ? r.compactString() : r.string();
-  let fPatternType: number = 3;
-  if (version >= 1) {
-    fPatternType = r.int8();
-  }
+  const fPatternType: number = r.int8();
   let fAcls: DescribeAclsResponseAclDescription[];
   {
     const min0 = MIN_DescribeAclsResponseAclDescription[version];
@@ -351,18 +336,18 @@ export function defaultDescribeAclsResponseAclDescription(): DescribeAclsRespons
 export const DescribeAclsApi: ApiDefinition<DescribeAclsRequest, DescribeAclsResponse> = {
   apiKey: 29,
   name: 'DescribeAcls',
-  minVersion: 0,
+  minVersion: 1,
   maxVersion: 3,
   flexibleMinVersion: 2,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: DescribeAclsRequest): void {
-      checkVersion('DescribeAclsRequest', version, 0, 3);
+      checkVersion('DescribeAclsRequest', version, 1, 3);
       writeDescribeAclsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeAclsRequest {
-      checkVersion('DescribeAclsRequest', version, 0, 3);
+      checkVersion('DescribeAclsRequest', version, 1, 3);
       return readDescribeAclsRequest(r, version);
     },
     defaults(): DescribeAclsRequest {
@@ -371,11 +356,11 @@ export const DescribeAclsApi: ApiDefinition<DescribeAclsRequest, DescribeAclsRes
   },
   response: {
     encode(w: Writer, version: number, msg: DescribeAclsResponse): void {
-      checkVersion('DescribeAclsResponse', version, 0, 3);
+      checkVersion('DescribeAclsResponse', version, 1, 3);
       writeDescribeAclsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeAclsResponse {
-      checkVersion('DescribeAclsResponse', version, 0, 3);
+      checkVersion('DescribeAclsResponse', version, 1, 3);
       return readDescribeAclsResponse(r, version);
     },
     defaults(): DescribeAclsResponse {

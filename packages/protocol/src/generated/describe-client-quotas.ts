@@ -437,7 +437,7 @@ export const DescribeClientQuotasApi: ApiDefinition<DescribeClientQuotasRequest,
   maxVersion: 1,
   flexibleMinVersion: 1,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: DescribeClientQuotasRequest): void {
       checkVersion('DescribeClientQuotasRequest', version, 0, 1);

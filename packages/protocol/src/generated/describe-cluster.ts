@@ -14,6 +14,8 @@ export interface DescribeClusterRequest {
   includeClusterAuthorizedOperations: boolean;
   /** int8, versions 1+; default 1 */
   endpointType: number;
+  /** bool, versions 2+ */
+  includeFencedBrokers: boolean;
   /** Tagged fields this code does not know, kept from decoding and written back. */
   unknownTaggedFields?: RawTaggedField[];
 }
@@ -48,6 +50,8 @@ export interface DescribeClusterResponseDescribeClusterBroker {
   port: number;
   /** string, versions 0+; nullable 0+; default null */
   rack: string | null;
+  /** bool, versions 2+ */
+  isFenced: boolean;
   /** Tagged fields this code does not know, kept from decoding and written back. */
   unknownTaggedFields?: RawTaggedField[];
 }
@@ -59,6 +63,11 @@ function writeDescribeClusterRequest(w: Writer, version: number, m: DescribeClus
   } else if (!(m.endpointType === 1)) {
     throw unsupportedField('EndpointType', version);
   }
+  if (version >= 2) {
+    w.bool(m.includeFencedBrokers);
+  } else if (!(m.includeFencedBrokers === false)) {
+    throw unsupportedField('IncludeFencedBrokers', version);
+  }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
@@ -68,11 +77,16 @@ function readDescribeClusterRequest(r: Reader, version: number): DescribeCluster
   if (version >= 1) {
     fEndpointType = r.int8();
   }
+  let fIncludeFencedBrokers: boolean = false;
+  if (version >= 2) {
+    fIncludeFencedBrokers = r.bool();
+  }
   let unknown: RawTaggedField[] | undefined;
   unknown = r.taggedFields();
   return {
     includeClusterAuthorizedOperations: fIncludeClusterAuthorizedOperations,
     endpointType: fEndpointType,
+    includeFencedBrokers: fIncludeFencedBrokers,
     unknownTaggedFields: unknown,
   };
 }
@@ -82,8 +96,12 @@ export function defaultDescribeClusterRequest(): DescribeClusterRequest {
   return {
     includeClusterAuthorizedOperations: false,
     endpointType: 1,
+    includeFencedBrokers: false,
   };
 }
+
+/** Fewest bytes a DescribeClusterResponseDescribeClusterBroker takes, by version. */
+const MIN_DescribeClusterResponseDescribeClusterBroker = [11, 11, 12];
 
 function writeDescribeClusterResponse(w: Writer, version: number, m: DescribeClusterResponse): void {
   w.int32(m.throttleTimeMs);
@@ -119,7 +137,7 @@ function readDescribeClusterResponse(r: Reader, version: number): DescribeCluste
   const fControllerId: number = r.int32();
   let fBrokers: DescribeClusterResponseDescribeClusterBroker[];
   {
-    const n0 = r.compactArrayLength(11);
+    const n0 = r.compactArrayLength(MIN_DescribeClusterResponseDescribeClusterBroker[version]);
     if (n0 < 0) {
       throw nullRead('Brokers', r);
     } else {
@@ -167,6 +185,11 @@ function writeDescribeClusterResponseDescribeClusterBroker(
   w.compactString(m.host);
   w.int32(m.port);
   w.compactNullableString(m.rack);
+  if (version >= 2) {
+    w.bool(m.isFenced);
+  } else if (!(m.isFenced === false)) {
+    throw unsupportedField('IsFenced', version);
+  }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
@@ -178,6 +201,10 @@ function readDescribeClusterResponseDescribeClusterBroker(
   const fHost: string = r.compactString();
   const fPort: number = r.int32();
   const fRack: string | null = (r.compactNullableString());
+  let fIsFenced: boolean = false;
+  if (version >= 2) {
+    fIsFenced = r.bool();
+  }
   let unknown: RawTaggedField[] | undefined;
   unknown = r.taggedFields();
   return {
@@ -185,6 +212,7 @@ function readDescribeClusterResponseDescribeClusterBroker(
     host: fHost,
     port: fPort,
     rack: fRack,
+    isFenced: fIsFenced,
     unknownTaggedFields: unknown,
   };
 }
@@ -196,6 +224,7 @@ export function defaultDescribeClusterResponseDescribeClusterBroker(): DescribeC
     host: '',
     port: 0,
     rack: null,
+    isFenced: false,
   };
 }
 
@@ -203,17 +232,17 @@ export const DescribeClusterApi: ApiDefinition<DescribeClusterRequest, DescribeC
   apiKey: 60,
   name: 'DescribeCluster',
   minVersion: 0,
-  maxVersion: 1,
+  maxVersion: 2,
   flexibleMinVersion: 0,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: DescribeClusterRequest): void {
-      checkVersion('DescribeClusterRequest', version, 0, 1);
+      checkVersion('DescribeClusterRequest', version, 0, 2);
       writeDescribeClusterRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeClusterRequest {
-      checkVersion('DescribeClusterRequest', version, 0, 1);
+      checkVersion('DescribeClusterRequest', version, 0, 2);
       return readDescribeClusterRequest(r, version);
     },
     defaults(): DescribeClusterRequest {
@@ -222,11 +251,11 @@ export const DescribeClusterApi: ApiDefinition<DescribeClusterRequest, DescribeC
   },
   response: {
     encode(w: Writer, version: number, msg: DescribeClusterResponse): void {
-      checkVersion('DescribeClusterResponse', version, 0, 1);
+      checkVersion('DescribeClusterResponse', version, 0, 2);
       writeDescribeClusterResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeClusterResponse {
-      checkVersion('DescribeClusterResponse', version, 0, 1);
+      checkVersion('DescribeClusterResponse', version, 0, 2);
       return readDescribeClusterResponse(r, version);
     },
     defaults(): DescribeClusterResponse {

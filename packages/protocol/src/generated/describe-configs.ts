@@ -63,8 +63,6 @@ export interface DescribeConfigsResponseDescribeConfigsResourceResult {
   value: string | null;
   /** bool, versions 0+ */
   readOnly: boolean;
-  /** bool, versions 0 */
-  isDefault: boolean;
   /** int8, versions 1+; default -1; ignorable */
   configSource: number;
   /** bool, versions 0+ */
@@ -91,7 +89,7 @@ export interface DescribeConfigsResponseDescribeConfigsSynonym {
 }
 
 /** Fewest bytes a DescribeConfigsRequestDescribeConfigsResource takes, by version. */
-const MIN_DescribeConfigsRequestDescribeConfigsResource = [7, 7, 7, 7, 4];
+const MIN_DescribeConfigsRequestDescribeConfigsResource = [0, 7, 7, 7, 4];
 
 function writeDescribeConfigsRequest(w: Writer, version: number, m: DescribeConfigsRequest): void {
   const flex = version >= 4;
@@ -106,11 +104,7 @@ function writeDescribeConfigsRequest(w: Writer, version: number, m: DescribeConf
       writeDescribeConfigsRequestDescribeConfigsResource(w, version, a0[i0]);
     }
   }
-  if (version >= 1) {
-    w.bool(m.includeSynonyms);
-  } else if (!(m.includeSynonyms === false)) {
-    throw unsupportedField('IncludeSynonyms', version);
-  }
+  w.bool(m.includeSynonyms);
   if (version >= 3) {
     w.bool(m.includeDocumentation);
   } else if (!(m.includeDocumentation === false)) {
@@ -137,10 +131,7 @@ function readDescribeConfigsRequest(r: Reader, version: number): DescribeConfigs
       fResources = a0;
     }
   }
-  let fIncludeSynonyms: boolean = false;
-  if (version >= 1) {
-    fIncludeSynonyms = r.bool();
-  }
+  const fIncludeSynonyms: boolean = r.bool();
   let fIncludeDocumentation: boolean = false;
   if (version >= 3) {
     fIncludeDocumentation = r.bool();
@@ -248,9 +239,9 @@ export function defaultDescribeConfigsRequestDescribeConfigsResource(): Describe
 }
 
 /** Fewest bytes a DescribeConfigsResponseDescribeConfigsResult takes, by version. */
-const MIN_DescribeConfigsResponseDescribeConfigsResult = [11, 11, 11, 11, 7];
+const MIN_DescribeConfigsResponseDescribeConfigsResult = [0, 11, 11, 11, 7];
 /** Fewest bytes a DescribeConfigsResponseDescribeConfigsResourceResult takes, by version. */
-const MIN_DescribeConfigsResponseDescribeConfigsResourceResult = [7, 11, 11, 14, 9];
+const MIN_DescribeConfigsResponseDescribeConfigsResourceResult = [0, 11, 11, 14, 9];
 /** Fewest bytes a DescribeConfigsResponseDescribeConfigsSynonym takes, by version. */
 const MIN_DescribeConfigsResponseDescribeConfigsSynonym = [0, 5, 5, 5, 4];
 
@@ -408,26 +399,17 @@ function writeDescribeConfigsResponseDescribeConfigsResourceResult(
     w.nullableString(m.value);
   }
   w.bool(m.readOnly);
-  if (version <= 0) {
-    w.bool(m.isDefault);
-  } else if (!(m.isDefault === false)) {
-    throw unsupportedField('IsDefault', version);
-  }
-  if (version >= 1) {
-    w.int8(m.configSource);
-  }
+  w.int8(m.configSource);
   w.bool(m.isSensitive);
-  if (version >= 1) {
-    {
-      const a0 = m.synonyms;
-      if (flex) {
-        w.uvarint(a0.length + 1);
-      } else {
-        w.int32(a0.length);
-      }
-      for (let i0 = 0; i0 < a0.length; i0++) {
-        writeDescribeConfigsResponseDescribeConfigsSynonym(w, version, a0[i0]);
-      }
+  {
+    const a0 = m.synonyms;
+    if (flex) {
+      w.uvarint(a0.length + 1);
+    } else {
+      w.int32(a0.length);
+    }
+    for (let i0 = 0; i0 < a0.length; i0++) {
+      writeDescribeConfigsResponseDescribeConfigsSynonym(w, version, a0[i0]);
     }
   }
   if (version >= 3) {
@@ -455,27 +437,18 @@ function readDescribeConfigsResponseDescribeConfigsResourceResult(
   const fName: string = flex ? r.compactString() : r.string();
   const fValue: string | null = (flex ? r.compactNullableString() : r.nullableString());
   const fReadOnly: boolean = r.bool();
-  let fIsDefault: boolean = false;
-  if (version <= 0) {
-    fIsDefault = r.bool();
-  }
-  let fConfigSource: number = -1;
-  if (version >= 1) {
-    fConfigSource = r.int8();
-  }
+  const fConfigSource: number = r.int8();
   const fIsSensitive: boolean = r.bool();
-  let fSynonyms: DescribeConfigsResponseDescribeConfigsSynonym[] = [];
-  if (version >= 1) {
-    {
-      const min0 = MIN_DescribeConfigsResponseDescribeConfigsSynonym[version];
-      const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
-      if (n0 < 0) {
-        throw nullRead('Synonyms', r);
-      } else {
-        const a0: DescribeConfigsResponseDescribeConfigsSynonym[] = [];
-        for (let i0 = 0; i0 < n0; i0++) a0.push(readDescribeConfigsResponseDescribeConfigsSynonym(r, version));
-        fSynonyms = a0;
-      }
+  let fSynonyms: DescribeConfigsResponseDescribeConfigsSynonym[];
+  {
+    const min0 = MIN_DescribeConfigsResponseDescribeConfigsSynonym[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
+    if (n0 < 0) {
+      throw nullRead('Synonyms', r);
+    } else {
+      const a0: DescribeConfigsResponseDescribeConfigsSynonym[] = [];
+      for (let i0 = 0; i0 < n0; i0++) a0.push(readDescribeConfigsResponseDescribeConfigsSynonym(r, version));
+      fSynonyms = a0;
     }
   }
   let fConfigType: number = 0;
@@ -494,7 +467,6 @@ function readDescribeConfigsResponseDescribeConfigsResourceResult(
     name: fName,
     value: fValue,
     readOnly: fReadOnly,
-    isDefault: fIsDefault,
     configSource: fConfigSource,
     isSensitive: fIsSensitive,
     synonyms: fSynonyms,
@@ -510,7 +482,6 @@ export function defaultDescribeConfigsResponseDescribeConfigsResourceResult(): D
     name: '',
     value: '',
     readOnly: false,
-    isDefault: false,
     configSource: -1,
     isSensitive: false,
     synonyms: [],
@@ -575,18 +546,18 @@ export function defaultDescribeConfigsResponseDescribeConfigsSynonym(): Describe
 export const DescribeConfigsApi: ApiDefinition<DescribeConfigsRequest, DescribeConfigsResponse> = {
   apiKey: 32,
   name: 'DescribeConfigs',
-  minVersion: 0,
+  minVersion: 1,
   maxVersion: 4,
   flexibleMinVersion: 4,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: DescribeConfigsRequest): void {
-      checkVersion('DescribeConfigsRequest', version, 0, 4);
+      checkVersion('DescribeConfigsRequest', version, 1, 4);
       writeDescribeConfigsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeConfigsRequest {
-      checkVersion('DescribeConfigsRequest', version, 0, 4);
+      checkVersion('DescribeConfigsRequest', version, 1, 4);
       return readDescribeConfigsRequest(r, version);
     },
     defaults(): DescribeConfigsRequest {
@@ -595,11 +566,11 @@ export const DescribeConfigsApi: ApiDefinition<DescribeConfigsRequest, DescribeC
   },
   response: {
     encode(w: Writer, version: number, msg: DescribeConfigsResponse): void {
-      checkVersion('DescribeConfigsResponse', version, 0, 4);
+      checkVersion('DescribeConfigsResponse', version, 1, 4);
       writeDescribeConfigsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeConfigsResponse {
-      checkVersion('DescribeConfigsResponse', version, 0, 4);
+      checkVersion('DescribeConfigsResponse', version, 1, 4);
       return readDescribeConfigsResponse(r, version);
     },
     defaults(): DescribeConfigsResponse {

@@ -73,7 +73,7 @@ export interface DescribeDelegationTokenResponseDescribedDelegationTokenRenewer 
 }
 
 /** Fewest bytes a DescribeDelegationTokenRequestDescribeDelegationTokenOwner takes, by version. */
-const MIN_DescribeDelegationTokenRequestDescribeDelegationTokenOwner = [4, 4, 3, 3];
+const MIN_DescribeDelegationTokenRequestDescribeDelegationTokenOwner = [0, 4, 3, 3];
 
 function writeDescribeDelegationTokenRequest(w: Writer, version: number, m: DescribeDelegationTokenRequest): void {
   const flex = version >= 2;
@@ -184,9 +184,9 @@ export function defaultDescribeDelegationTokenRequestDescribeDelegationTokenOwne
 }
 
 /** Fewest bytes a DescribeDelegationTokenResponseDescribedDelegationToken takes, by version. */
-const MIN_DescribeDelegationTokenResponseDescribedDelegationToken = [38, 38, 30, 32];
+const MIN_DescribeDelegationTokenResponseDescribedDelegationToken = [0, 38, 30, 32];
 /** Fewest bytes a DescribeDelegationTokenResponseDescribedDelegationTokenRenewer takes, by version. */
-const MIN_DescribeDelegationTokenResponseDescribedDelegationTokenRenewer = [4, 4, 3, 3];
+const MIN_DescribeDelegationTokenResponseDescribedDelegationTokenRenewer = [0, 4, 3, 3];
 
 function writeDescribeDelegationTokenResponse(w: Writer, version: number, m: DescribeDelegationTokenResponse): void {
   const flex = version >= 2;
@@ -431,18 +431,18 @@ export function defaultDescribeDelegationTokenResponseDescribedDelegationTokenRe
 export const DescribeDelegationTokenApi: ApiDefinition<DescribeDelegationTokenRequest, DescribeDelegationTokenResponse> = {
   apiKey: 41,
   name: 'DescribeDelegationToken',
-  minVersion: 0,
+  minVersion: 1,
   maxVersion: 3,
   flexibleMinVersion: 2,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: DescribeDelegationTokenRequest): void {
-      checkVersion('DescribeDelegationTokenRequest', version, 0, 3);
+      checkVersion('DescribeDelegationTokenRequest', version, 1, 3);
       writeDescribeDelegationTokenRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeDelegationTokenRequest {
-      checkVersion('DescribeDelegationTokenRequest', version, 0, 3);
+      checkVersion('DescribeDelegationTokenRequest', version, 1, 3);
       return readDescribeDelegationTokenRequest(r, version);
     },
     defaults(): DescribeDelegationTokenRequest {
@@ -451,11 +451,11 @@ export const DescribeDelegationTokenApi: ApiDefinition<DescribeDelegationTokenRe
   },
   response: {
     encode(w: Writer, version: number, msg: DescribeDelegationTokenResponse): void {
-      checkVersion('DescribeDelegationTokenResponse', version, 0, 3);
+      checkVersion('DescribeDelegationTokenResponse', version, 1, 3);
       writeDescribeDelegationTokenResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeDelegationTokenResponse {
-      checkVersion('DescribeDelegationTokenResponse', version, 0, 3);
+      checkVersion('DescribeDelegationTokenResponse', version, 1, 3);
       return readDescribeDelegationTokenResponse(r, version);
     },
     defaults(): DescribeDelegationTokenResponse {

@@ -33,6 +33,8 @@ export interface DescribeGroupsResponse {
 export interface DescribeGroupsResponseDescribedGroup {
   /** int16, versions 0+ */
   errorCode: number;
+  /** string, versions 6+; nullable 6+; default null */
+  errorMessage: string | null;
   /** string, versions 0+ */
   groupId: string;
   /** string, versions 0+ */
@@ -132,9 +134,9 @@ export function defaultDescribeGroupsRequest(): DescribeGroupsRequest {
 }
 
 /** Fewest bytes a DescribeGroupsResponseDescribedGroup takes, by version. */
-const MIN_DescribeGroupsResponseDescribedGroup = [14, 14, 14, 18, 18, 12];
+const MIN_DescribeGroupsResponseDescribedGroup = [14, 14, 14, 18, 18, 12, 13];
 /** Fewest bytes a DescribeGroupsResponseDescribedGroupMember takes, by version. */
-const MIN_DescribeGroupsResponseDescribedGroupMember = [14, 14, 14, 14, 16, 7];
+const MIN_DescribeGroupsResponseDescribedGroupMember = [14, 14, 14, 14, 16, 7, 7];
 
 function writeDescribeGroupsResponse(w: Writer, version: number, m: DescribeGroupsResponse): void {
   const flex = version >= 5;
@@ -203,6 +205,16 @@ function writeDescribeGroupsResponseDescribedGroup(
 ): void {
   const flex = version >= 5;
   w.int16(m.errorCode);
+  if (version >= 6) {
+    if (m.errorMessage === null && !(version >= 6)) throw nonNullable('ErrorMessage', version);
+    if (flex) {
+      w.compactNullableString(m.errorMessage);
+    } else {
+      w.nullableString(m.errorMessage);
+    }
+  } else if (!(m.errorMessage === null)) {
+    throw unsupportedField('ErrorMessage', version);
+  }
   if (flex) {
     w.compactString(m.groupId);
   } else {
@@ -249,6 +261,10 @@ function writeDescribeGroupsResponseDescribedGroup(
 function readDescribeGroupsResponseDescribedGroup(r: Reader, version: number): DescribeGroupsResponseDescribedGroup {
   const flex = version >= 5;
   const fErrorCode: number = r.int16();
+  let fErrorMessage: string | null = null;
+  if (version >= 6) {
+    fErrorMessage = version >= 6 ? (flex ? r.compactNullableString() : r.nullableString()) : (flex ? r.compactString() : r.string());
+  }
   const fGroupId: string = flex ? r.compactString() : r.string();
   const fGroupState: string = flex ? r.compactString() : r.string();
   const fProtocolType: string = flex ? r.compactString() : r.string();
@@ -275,6 +291,7 @@ function readDescribeGroupsResponseDescribedGroup(r: Reader, version: number): D
   }
   return {
     errorCode: fErrorCode,
+    errorMessage: fErrorMessage,
     groupId: fGroupId,
     groupState: fGroupState,
     protocolType: fProtocolType,
@@ -289,6 +306,7 @@ function readDescribeGroupsResponseDescribedGroup(r: Reader, version: number): D
 export function defaultDescribeGroupsResponseDescribedGroup(): DescribeGroupsResponseDescribedGroup {
   return {
     errorCode: 0,
+    errorMessage: null,
     groupId: '',
     groupState: '',
     protocolType: '',
@@ -389,17 +407,17 @@ export const DescribeGroupsApi: ApiDefinition<DescribeGroupsRequest, DescribeGro
   apiKey: 15,
   name: 'DescribeGroups',
   minVersion: 0,
-  maxVersion: 5,
+  maxVersion: 6,
   flexibleMinVersion: 5,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: DescribeGroupsRequest): void {
-      checkVersion('DescribeGroupsRequest', version, 0, 5);
+      checkVersion('DescribeGroupsRequest', version, 0, 6);
       writeDescribeGroupsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeGroupsRequest {
-      checkVersion('DescribeGroupsRequest', version, 0, 5);
+      checkVersion('DescribeGroupsRequest', version, 0, 6);
       return readDescribeGroupsRequest(r, version);
     },
     defaults(): DescribeGroupsRequest {
@@ -408,11 +426,11 @@ export const DescribeGroupsApi: ApiDefinition<DescribeGroupsRequest, DescribeGro
   },
   response: {
     encode(w: Writer, version: number, msg: DescribeGroupsResponse): void {
-      checkVersion('DescribeGroupsResponse', version, 0, 5);
+      checkVersion('DescribeGroupsResponse', version, 0, 6);
       writeDescribeGroupsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeGroupsResponse {
-      checkVersion('DescribeGroupsResponse', version, 0, 5);
+      checkVersion('DescribeGroupsResponse', version, 0, 6);
       return readDescribeGroupsResponse(r, version);
     },
     defaults(): DescribeGroupsResponse {

@@ -47,6 +47,8 @@ export interface DescribeLogDirsResponseDescribeLogDirsResult {
   totalBytes: bigint;
   /** int64, versions 4+; default -1; ignorable */
   usableBytes: bigint;
+  /** bool, versions 5+; default false; ignorable */
+  isCordoned: boolean;
   /** Tagged fields this code does not know, kept from decoding and written back. */
   unknownTaggedFields?: RawTaggedField[];
 }
@@ -74,7 +76,7 @@ export interface DescribeLogDirsResponseDescribeLogDirsPartition {
 }
 
 /** Fewest bytes a DescribeLogDirsRequestDescribableLogDirTopic takes, by version. */
-const MIN_DescribeLogDirsRequestDescribableLogDirTopic = [6, 6, 3, 3, 3];
+const MIN_DescribeLogDirsRequestDescribableLogDirTopic = [0, 6, 3, 3, 3, 3];
 
 function writeDescribeLogDirsRequest(w: Writer, version: number, m: DescribeLogDirsRequest): void {
   const flex = version >= 2;
@@ -201,11 +203,11 @@ export function defaultDescribeLogDirsRequestDescribableLogDirTopic(): DescribeL
 }
 
 /** Fewest bytes a DescribeLogDirsResponseDescribeLogDirsResult takes, by version. */
-const MIN_DescribeLogDirsResponseDescribeLogDirsResult = [8, 8, 5, 5, 21];
+const MIN_DescribeLogDirsResponseDescribeLogDirsResult = [0, 8, 5, 5, 21, 22];
 /** Fewest bytes a DescribeLogDirsResponseDescribeLogDirsTopic takes, by version. */
-const MIN_DescribeLogDirsResponseDescribeLogDirsTopic = [6, 6, 3, 3, 3];
+const MIN_DescribeLogDirsResponseDescribeLogDirsTopic = [0, 6, 3, 3, 3, 3];
 /** Fewest bytes a DescribeLogDirsResponseDescribeLogDirsPartition takes, by version. */
-const MIN_DescribeLogDirsResponseDescribeLogDirsPartition = [21, 21, 22, 22, 22];
+const MIN_DescribeLogDirsResponseDescribeLogDirsPartition = [0, 21, 22, 22, 22, 22];
 
 function writeDescribeLogDirsResponse(w: Writer, version: number, m: DescribeLogDirsResponse): void {
   const flex = version >= 2;
@@ -300,6 +302,9 @@ function writeDescribeLogDirsResponseDescribeLogDirsResult(
   if (version >= 4) {
     w.int64(m.usableBytes);
   }
+  if (version >= 5) {
+    w.bool(m.isCordoned);
+  }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
   } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
@@ -334,6 +339,10 @@ function readDescribeLogDirsResponseDescribeLogDirsResult(
   if (version >= 4) {
     fUsableBytes = r.int64();
   }
+  let fIsCordoned: boolean = false;
+  if (version >= 5) {
+    fIsCordoned = r.bool();
+  }
   let unknown: RawTaggedField[] | undefined;
   if (flex) {
     unknown = r.taggedFields();
@@ -344,6 +353,7 @@ function readDescribeLogDirsResponseDescribeLogDirsResult(
     topics: fTopics,
     totalBytes: fTotalBytes,
     usableBytes: fUsableBytes,
+    isCordoned: fIsCordoned,
     unknownTaggedFields: unknown,
   };
 }
@@ -356,6 +366,7 @@ export function defaultDescribeLogDirsResponseDescribeLogDirsResult(): DescribeL
     topics: [],
     totalBytes: -1n,
     usableBytes: -1n,
+    isCordoned: false,
   };
 }
 
@@ -477,18 +488,18 @@ export function defaultDescribeLogDirsResponseDescribeLogDirsPartition(): Descri
 export const DescribeLogDirsApi: ApiDefinition<DescribeLogDirsRequest, DescribeLogDirsResponse> = {
   apiKey: 35,
   name: 'DescribeLogDirs',
-  minVersion: 0,
-  maxVersion: 4,
+  minVersion: 1,
+  maxVersion: 5,
   flexibleMinVersion: 2,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: DescribeLogDirsRequest): void {
-      checkVersion('DescribeLogDirsRequest', version, 0, 4);
+      checkVersion('DescribeLogDirsRequest', version, 1, 5);
       writeDescribeLogDirsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeLogDirsRequest {
-      checkVersion('DescribeLogDirsRequest', version, 0, 4);
+      checkVersion('DescribeLogDirsRequest', version, 1, 5);
       return readDescribeLogDirsRequest(r, version);
     },
     defaults(): DescribeLogDirsRequest {
@@ -497,11 +508,11 @@ export const DescribeLogDirsApi: ApiDefinition<DescribeLogDirsRequest, DescribeL
   },
   response: {
     encode(w: Writer, version: number, msg: DescribeLogDirsResponse): void {
-      checkVersion('DescribeLogDirsResponse', version, 0, 4);
+      checkVersion('DescribeLogDirsResponse', version, 1, 5);
       writeDescribeLogDirsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): DescribeLogDirsResponse {
-      checkVersion('DescribeLogDirsResponse', version, 0, 4);
+      checkVersion('DescribeLogDirsResponse', version, 1, 5);
       return readDescribeLogDirsResponse(r, version);
     },
     defaults(): DescribeLogDirsResponse {

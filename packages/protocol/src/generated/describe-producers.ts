@@ -360,7 +360,7 @@ export const DescribeProducersApi: ApiDefinition<DescribeProducersRequest, Descr
   maxVersion: 0,
   flexibleMinVersion: 0,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: DescribeProducersRequest): void {
       checkVersion('DescribeProducersRequest', version, 0, 0);

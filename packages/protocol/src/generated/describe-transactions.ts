@@ -260,7 +260,7 @@ export const DescribeTransactionsApi: ApiDefinition<DescribeTransactionsRequest,
   maxVersion: 0,
   flexibleMinVersion: 0,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: DescribeTransactionsRequest): void {
       checkVersion('DescribeTransactionsRequest', version, 0, 0);

@@ -283,7 +283,7 @@ export const DescribeUserScramCredentialsApi: ApiDefinition<DescribeUserScramCre
   maxVersion: 0,
   flexibleMinVersion: 0,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: DescribeUserScramCredentialsRequest): void {
       checkVersion('DescribeUserScramCredentialsRequest', version, 0, 0);

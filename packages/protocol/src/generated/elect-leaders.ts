@@ -387,7 +387,7 @@ export const ElectLeadersApi: ApiDefinition<ElectLeadersRequest, ElectLeadersRes
   maxVersion: 2,
   flexibleMinVersion: 2,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: ElectLeadersRequest): void {
       checkVersion('ElectLeadersRequest', version, 0, 2);

@@ -138,8 +138,8 @@ export const EndTxnApi: ApiDefinition<EndTxnRequest, EndTxnResponse> = {
   minVersion: 0,
   maxVersion: 5,
   flexibleMinVersion: 3,
-  latestVersionUnstable: true,
-  listeners: ['zkBroker', 'broker'],
+  latestVersionUnstable: false,
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: EndTxnRequest): void {
       checkVersion('EndTxnRequest', version, 0, 5);

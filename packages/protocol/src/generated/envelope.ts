@@ -91,7 +91,7 @@ export const EnvelopeApi: ApiDefinition<EnvelopeRequest, EnvelopeResponse> = {
   maxVersion: 0,
   flexibleMinVersion: 0,
   latestVersionUnstable: false,
-  listeners: ['controller', 'zkBroker'],
+  listeners: ['controller'],
   request: {
     encode(w: Writer, version: number, msg: EnvelopeRequest): void {
       checkVersion('EnvelopeRequest', version, 0, 0);

@@ -108,18 +108,18 @@ export function defaultExpireDelegationTokenResponse(): ExpireDelegationTokenRes
 export const ExpireDelegationTokenApi: ApiDefinition<ExpireDelegationTokenRequest, ExpireDelegationTokenResponse> = {
   apiKey: 40,
   name: 'ExpireDelegationToken',
-  minVersion: 0,
+  minVersion: 1,
   maxVersion: 2,
   flexibleMinVersion: 2,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: ExpireDelegationTokenRequest): void {
-      checkVersion('ExpireDelegationTokenRequest', version, 0, 2);
+      checkVersion('ExpireDelegationTokenRequest', version, 1, 2);
       writeExpireDelegationTokenRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ExpireDelegationTokenRequest {
-      checkVersion('ExpireDelegationTokenRequest', version, 0, 2);
+      checkVersion('ExpireDelegationTokenRequest', version, 1, 2);
       return readExpireDelegationTokenRequest(r, version);
     },
     defaults(): ExpireDelegationTokenRequest {
@@ -128,11 +128,11 @@ export const ExpireDelegationTokenApi: ApiDefinition<ExpireDelegationTokenReques
   },
   response: {
     encode(w: Writer, version: number, msg: ExpireDelegationTokenResponse): void {
-      checkVersion('ExpireDelegationTokenResponse', version, 0, 2);
+      checkVersion('ExpireDelegationTokenResponse', version, 1, 2);
       writeExpireDelegationTokenResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ExpireDelegationTokenResponse {
-      checkVersion('ExpireDelegationTokenResponse', version, 0, 2);
+      checkVersion('ExpireDelegationTokenResponse', version, 1, 2);
       return readExpireDelegationTokenResponse(r, version);
     },
     defaults(): ExpireDelegationTokenResponse {

@@ -80,6 +80,8 @@ export interface FetchRequestFetchPartition {
   partitionMaxBytes: number;
   /** uuid, versions 17+; tag 0; ignorable */
   replicaDirectoryId: string;
+  /** int64, versions 18+; tag 1; default 9223372036854775807; ignorable */
+  highWatermark: bigint;
   /** Tagged fields this code does not know, kept from decoding and written back. */
   unknownTaggedFields?: RawTaggedField[];
 }
@@ -198,11 +200,11 @@ export interface FetchResponseNodeEndpoint {
 }
 
 /** Fewest bytes a FetchRequestFetchTopic takes, by version. */
-const MIN_FetchRequestFetchTopic = [6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 3, 18, 18, 18, 18, 18];
+const MIN_FetchRequestFetchTopic = [0, 0, 0, 0, 6, 6, 6, 6, 6, 6, 6, 6, 3, 18, 18, 18, 18, 18, 18];
 /** Fewest bytes a FetchRequestForgottenTopic takes, by version. */
-const MIN_FetchRequestForgottenTopic = [0, 0, 0, 0, 0, 0, 0, 6, 6, 6, 6, 6, 3, 18, 18, 18, 18, 18];
+const MIN_FetchRequestForgottenTopic = [0, 0, 0, 0, 0, 0, 0, 6, 6, 6, 6, 6, 3, 18, 18, 18, 18, 18, 18];
 /** Fewest bytes a FetchRequestFetchPartition takes, by version. */
-const MIN_FetchRequestFetchPartition = [16, 16, 16, 16, 16, 24, 24, 24, 24, 28, 28, 28, 33, 33, 33, 33, 33, 33];
+const MIN_FetchRequestFetchPartition = [0, 0, 0, 0, 16, 24, 24, 24, 24, 28, 28, 28, 33, 33, 33, 33, 33, 33, 33];
 
 function writeFetchRequest(w: Writer, version: number, m: FetchRequest): void {
   const flex = version >= 12;
@@ -216,12 +218,8 @@ function writeFetchRequest(w: Writer, version: number, m: FetchRequest): void {
   }
   w.int32(m.maxWaitMs);
   w.int32(m.minBytes);
-  if (version >= 3) {
-    w.int32(m.maxBytes);
-  }
-  if (version >= 4) {
-    w.int8(m.isolationLevel);
-  }
+  w.int32(m.maxBytes);
+  w.int8(m.isolationLevel);
   if (version >= 7) {
     w.int32(m.sessionId);
   }
@@ -301,14 +299,8 @@ function readFetchRequest(r: Reader, version: number): FetchRequest {
   let fReplicaState: FetchRequestReplicaState = defaultFetchRequestReplicaState();
   const fMaxWaitMs: number = r.int32();
   const fMinBytes: number = r.int32();
-  let fMaxBytes: number = 2147483647;
-  if (version >= 3) {
-    fMaxBytes = r.int32();
-  }
-  let fIsolationLevel: number = 0;
-  if (version >= 4) {
-    fIsolationLevel = r.int8();
-  }
+  const fMaxBytes: number = r.int32();
+  const fIsolationLevel: number = r.int8();
   let fSessionId: number = 0;
   if (version >= 7) {
     fSessionId = r.int32();
@@ -539,6 +531,8 @@ function writeFetchRequestFetchPartition(w: Writer, version: number, m: FetchReq
     let count = unknown === undefined ? 0 : unknown.length;
     const t0 = version >= 17 && !(m.replicaDirectoryId === ZERO_UUID);
     if (t0) count++;
+    const t1 = version >= 18 && !(m.highWatermark === 9223372036854775807n);
+    if (t1) count++;
     w.uvarint(count);
     let u = 0;
     if (t0) {
@@ -546,6 +540,13 @@ function writeFetchRequestFetchPartition(w: Writer, version: number, m: FetchReq
       w.uvarint(0);
       const start = w.offset;
       w.uuid(m.replicaDirectoryId);
+      endTaggedField(w, start);
+    }
+    if (t1) {
+      u = writeUnknownTaggedFieldsBefore(w, unknown, u, 1);
+      w.uvarint(1);
+      const start = w.offset;
+      w.int64(m.highWatermark);
       endTaggedField(w, start);
     }
     writeUnknownTaggedFieldsBefore(w, unknown, u, Number.POSITIVE_INFINITY);
@@ -572,6 +573,7 @@ function readFetchRequestFetchPartition(r: Reader, version: number): FetchReques
   }
   const fPartitionMaxBytes: number = r.int32();
   let fReplicaDirectoryId: string = ZERO_UUID;
+  let fHighWatermark: bigint = 9223372036854775807n;
   let unknown: RawTaggedField[] | undefined;
   if (flex) {
     const count = r.uvarint();
@@ -594,6 +596,15 @@ function readFetchRequestFetchPartition(r: Reader, version: number): FetchReques
           }
           unknown = keepUnknownTag(unknown, tag, r, end);
           break;
+        case 1:
+          if (version >= 18) {
+            const t = new Reader(r.buffer, r.offset, end);
+            fHighWatermark = t.int64();
+            if (t.offset !== end) throw new DecodeError('tagged field HighWatermark: bytes left over', t.offset);
+            break;
+          }
+          unknown = keepUnknownTag(unknown, tag, r, end);
+          break;
         default:
           unknown = keepUnknownTag(unknown, tag, r, end);
       }
@@ -608,6 +619,7 @@ function readFetchRequestFetchPartition(r: Reader, version: number): FetchReques
     logStartOffset: fLogStartOffset,
     partitionMaxBytes: fPartitionMaxBytes,
     replicaDirectoryId: fReplicaDirectoryId,
+    highWatermark: fHighWatermark,
     unknownTaggedFields: unknown,
   };
 }
@@ -622,6 +634,7 @@ export function defaultFetchRequestFetchPartition(): FetchRequestFetchPartition 
     logStartOffset: -1n,
     partitionMaxBytes: 0,
     replicaDirectoryId: ZERO_UUID,
+    highWatermark: 9223372036854775807n,
   };
 }
 
@@ -706,17 +719,15 @@ function isDefaultFetchRequestReplicaState(m: FetchRequestReplicaState): boolean
 }
 
 /** Fewest bytes a FetchResponseFetchableTopicResponse takes, by version. */
-const MIN_FetchResponseFetchableTopicResponse = [6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 3, 18, 18, 18, 18, 18];
+const MIN_FetchResponseFetchableTopicResponse = [0, 0, 0, 0, 6, 6, 6, 6, 6, 6, 6, 6, 3, 18, 18, 18, 18, 18, 18];
 /** Fewest bytes a FetchResponsePartitionData takes, by version. */
-const MIN_FetchResponsePartitionData = [18, 18, 18, 18, 30, 38, 38, 38, 38, 38, 38, 42, 37, 37, 37, 37, 37, 37];
+const MIN_FetchResponsePartitionData = [0, 0, 0, 0, 30, 38, 38, 38, 38, 38, 38, 42, 37, 37, 37, 37, 37, 37, 37];
 /** Fewest bytes a FetchResponseAbortedTransaction takes, by version. */
-const MIN_FetchResponseAbortedTransaction = [0, 0, 0, 0, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17];
+const MIN_FetchResponseAbortedTransaction = [0, 0, 0, 0, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17];
 
 function writeFetchResponse(w: Writer, version: number, m: FetchResponse): void {
   const flex = version >= 12;
-  if (version >= 1) {
-    w.int32(m.throttleTimeMs);
-  }
+  w.int32(m.throttleTimeMs);
   if (version >= 7) {
     w.int16(m.errorCode);
   }
@@ -767,10 +778,7 @@ function writeFetchResponse(w: Writer, version: number, m: FetchResponse): void 
 
 function readFetchResponse(r: Reader, version: number): FetchResponse {
   const flex = version >= 12;
-  let fThrottleTimeMs: number = 0;
-  if (version >= 1) {
-    fThrottleTimeMs = r.int32();
-  }
+  const fThrottleTimeMs: number = r.int32();
   let fErrorCode: number = 0;
   if (version >= 7) {
     fErrorCode = r.int16();
@@ -932,9 +940,7 @@ function writeFetchResponsePartitionData(w: Writer, version: number, m: FetchRes
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
   w.int64(m.highWatermark);
-  if (version >= 4) {
-    w.int64(m.lastStableOffset);
-  }
+  w.int64(m.lastStableOffset);
   if (version >= 5) {
     w.int64(m.logStartOffset);
   }
@@ -947,25 +953,22 @@ function writeFetchResponsePartitionData(w: Writer, version: number, m: FetchRes
   if (!(version >= 12 && flex) && !(isDefaultFetchResponseSnapshotId(m.snapshotId))) {
     throw unsupportedField('SnapshotId', version);
   }
-  if (version >= 4) {
-    {
-      if (m.abortedTransactions === null && !(version >= 4)) throw nonNullable('AbortedTransactions', version);
-      const a0 = m.abortedTransactions;
-      if (a0 === null) {
-        if (flex) {
-          w.uvarint(0);
-        } else {
-          w.int32(-1);
-        }
+  {
+    const a0 = m.abortedTransactions;
+    if (a0 === null) {
+      if (flex) {
+        w.uvarint(0);
       } else {
-        if (flex) {
-          w.uvarint(a0.length + 1);
-        } else {
-          w.int32(a0.length);
-        }
-        for (let i0 = 0; i0 < a0.length; i0++) {
-          writeFetchResponseAbortedTransaction(w, version, a0[i0]);
-        }
+        w.int32(-1);
+      }
+    } else {
+      if (flex) {
+        w.uvarint(a0.length + 1);
+      } else {
+        w.int32(a0.length);
+      }
+      for (let i0 = 0; i0 < a0.length; i0++) {
+        writeFetchResponseAbortedTransaction(w, version, a0[i0]);
       }
     }
   }
@@ -1022,10 +1025,7 @@ function readFetchResponsePartitionData(r: Reader, version: number): FetchRespon
   const fPartitionIndex: number = r.int32();
   const fErrorCode: number = r.int16();
   const fHighWatermark: bigint = r.int64();
-  let fLastStableOffset: bigint = -1n;
-  if (version >= 4) {
-    fLastStableOffset = r.int64();
-  }
+  const fLastStableOffset: bigint = r.int64();
   let fLogStartOffset: bigint = -1n;
   if (version >= 5) {
     fLogStartOffset = r.int64();
@@ -1033,19 +1033,16 @@ function readFetchResponsePartitionData(r: Reader, version: number): FetchRespon
   let fDivergingEpoch: FetchResponseEpochEndOffset = defaultFetchResponseEpochEndOffset();
   let fCurrentLeader: FetchResponseLeaderIdAndEpoch = defaultFetchResponseLeaderIdAndEpoch();
   let fSnapshotId: FetchResponseSnapshotId = defaultFetchResponseSnapshotId();
-  let fAbortedTransactions: FetchResponseAbortedTransaction[] | null = [];
-  if (version >= 4) {
-    {
-      const min0 = MIN_FetchResponseAbortedTransaction[version];
-      const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
-      if (n0 < 0) {
-        if (!(version >= 4)) throw nullRead('AbortedTransactions', r);
-        fAbortedTransactions = null;
-      } else {
-        const a0: FetchResponseAbortedTransaction[] = [];
-        for (let i0 = 0; i0 < n0; i0++) a0.push(readFetchResponseAbortedTransaction(r, version));
-        fAbortedTransactions = a0;
-      }
+  let fAbortedTransactions: FetchResponseAbortedTransaction[] | null;
+  {
+    const min0 = MIN_FetchResponseAbortedTransaction[version];
+    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
+    if (n0 < 0) {
+      fAbortedTransactions = null;
+    } else {
+      const a0: FetchResponseAbortedTransaction[] = [];
+      for (let i0 = 0; i0 < n0; i0++) a0.push(readFetchResponseAbortedTransaction(r, version));
+      fAbortedTransactions = a0;
     }
   }
   let fPreferredReadReplica: number = -1;
@@ -1305,18 +1302,18 @@ function isDefaultFetchResponseSnapshotId(m: FetchResponseSnapshotId): boolean {
 export const FetchApi: ApiDefinition<FetchRequest, FetchResponse> = {
   apiKey: 1,
   name: 'Fetch',
-  minVersion: 0,
-  maxVersion: 17,
+  minVersion: 4,
+  maxVersion: 18,
   flexibleMinVersion: 12,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: FetchRequest): void {
-      checkVersion('FetchRequest', version, 0, 17);
+      checkVersion('FetchRequest', version, 4, 18);
       writeFetchRequest(w, version, msg);
     },
     decode(r: Reader, version: number): FetchRequest {
-      checkVersion('FetchRequest', version, 0, 17);
+      checkVersion('FetchRequest', version, 4, 18);
       return readFetchRequest(r, version);
     },
     defaults(): FetchRequest {
@@ -1325,11 +1322,11 @@ export const FetchApi: ApiDefinition<FetchRequest, FetchResponse> = {
   },
   response: {
     encode(w: Writer, version: number, msg: FetchResponse): void {
-      checkVersion('FetchResponse', version, 0, 17);
+      checkVersion('FetchResponse', version, 4, 18);
       writeFetchResponse(w, version, msg);
     },
     decode(r: Reader, version: number): FetchResponse {
-      checkVersion('FetchResponse', version, 0, 17);
+      checkVersion('FetchResponse', version, 4, 18);
       return readFetchResponse(r, version);
     },
     defaults(): FetchResponse {

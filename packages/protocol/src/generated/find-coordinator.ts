@@ -324,7 +324,7 @@ export const FindCoordinatorApi: ApiDefinition<FindCoordinatorRequest, FindCoord
   maxVersion: 6,
   flexibleMinVersion: 3,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: FindCoordinatorRequest): void {
       checkVersion('FindCoordinatorRequest', version, 0, 6);

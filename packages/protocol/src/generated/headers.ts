@@ -4,7 +4,6 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   checkVersion,
-  nonNullable,
   taggedFieldsUnsupported,
   writeUnknownTaggedFields,
 } from './_runtime.js';
@@ -16,7 +15,7 @@ export interface RequestHeader {
   requestApiVersion: number;
   /** int32, versions 0+ */
   correlationId: number;
-  /** string, versions 1+; nullable 1+; ignorable; flexible none */
+  /** string, versions 1+; nullable 1+; flexible none */
   clientId: string | null;
   /** Tagged fields this code does not know, kept from decoding and written back. */
   unknownTaggedFields?: RawTaggedField[];
@@ -34,10 +33,7 @@ function writeRequestHeader(w: Writer, version: number, m: RequestHeader): void 
   w.int16(m.requestApiKey);
   w.int16(m.requestApiVersion);
   w.int32(m.correlationId);
-  if (version >= 1) {
-    if (m.clientId === null && !(version >= 1)) throw nonNullable('ClientId', version);
-    w.nullableString(m.clientId);
-  }
+  w.nullableString(m.clientId);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
   } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
@@ -50,10 +46,7 @@ function readRequestHeader(r: Reader, version: number): RequestHeader {
   const fRequestApiKey: number = r.int16();
   const fRequestApiVersion: number = r.int16();
   const fCorrelationId: number = r.int32();
-  let fClientId: string | null = '';
-  if (version >= 1) {
-    fClientId = version >= 1 ? (r.nullableString()) : (r.string());
-  }
+  const fClientId: string | null = (r.nullableString());
   let unknown: RawTaggedField[] | undefined;
   if (flex) {
     unknown = r.taggedFields();
@@ -109,15 +102,15 @@ export function defaultResponseHeader(): ResponseHeader {
 
 export const RequestHeaderCodec: SchemaCodec<RequestHeader> = {
   name: 'RequestHeader',
-  minVersion: 0,
+  minVersion: 1,
   maxVersion: 2,
   flexibleMinVersion: 2,
     encode(w: Writer, version: number, msg: RequestHeader): void {
-      checkVersion('RequestHeader', version, 0, 2);
+      checkVersion('RequestHeader', version, 1, 2);
       writeRequestHeader(w, version, msg);
     },
     decode(r: Reader, version: number): RequestHeader {
-      checkVersion('RequestHeader', version, 0, 2);
+      checkVersion('RequestHeader', version, 1, 2);
       return readRequestHeader(r, version);
     },
     defaults(): RequestHeader {
@@ -144,12 +137,10 @@ export const ResponseHeaderCodec: SchemaCodec<ResponseHeader> = {
 };
 
 /** First flexible version of each API key (32767: never flexible, -1: no such API). */
-const FLEXIBLE_MIN_VERSION: readonly number[] = [9, 12, 6, 9, 4, 2, 6, 3, 8, 6, 3, 6, 4, 4, 4, 5, 3, 32767, 3, 5, 4, 2, 2, 4, 3, 3, 3, 1, 3, 2, 2, 2, 4, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 0, 0, 32767, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+const FLEXIBLE_MIN_VERSION: readonly number[] = [9, 12, 6, 9, -1, -1, -1, -1, 8, 6, 3, 6, 4, 4, 4, 5, 3, 32767, 3, 5, 4, 2, 2, 4, 3, 3, 3, 1, 3, 2, 2, 2, 4, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 0, 0, 32767, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
 /** The request header version a request of this API and version is framed with. */
 export function requestHeaderVersion(apiKey: number, apiVersion: number): number {
-  // ControlledShutdown v0 predates the client id.
-  if (apiKey === 7 && apiVersion === 0) return 0;
   const flexMin = FLEXIBLE_MIN_VERSION[apiKey];
   return flexMin !== undefined && flexMin >= 0 && apiVersion >= flexMin ? 2 : 1;
 }

@@ -140,7 +140,7 @@ export const HeartbeatApi: ApiDefinition<HeartbeatRequest, HeartbeatResponse> = 
   maxVersion: 4,
   flexibleMinVersion: 4,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: HeartbeatRequest): void {
       checkVersion('HeartbeatRequest', version, 0, 4);

@@ -367,7 +367,7 @@ export const IncrementalAlterConfigsApi: ApiDefinition<IncrementalAlterConfigsRe
   maxVersion: 1,
   flexibleMinVersion: 1,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: IncrementalAlterConfigsRequest): void {
       checkVersion('IncrementalAlterConfigsRequest', version, 0, 1);

@@ -4,10 +4,6 @@ import { ProduceApi } from './produce.js';
 import { FetchApi } from './fetch.js';
 import { ListOffsetsApi } from './list-offsets.js';
 import { MetadataApi } from './metadata.js';
-import { LeaderAndIsrApi } from './leader-and-isr.js';
-import { StopReplicaApi } from './stop-replica.js';
-import { UpdateMetadataApi } from './update-metadata.js';
-import { ControlledShutdownApi } from './controlled-shutdown.js';
 import { OffsetCommitApi } from './offset-commit.js';
 import { OffsetFetchApi } from './offset-fetch.js';
 import { FindCoordinatorApi } from './find-coordinator.js';
@@ -74,7 +70,7 @@ import { ControllerRegistrationApi } from './controller-registration.js';
 import { GetTelemetrySubscriptionsApi } from './get-telemetry-subscriptions.js';
 import { PushTelemetryApi } from './push-telemetry.js';
 import { AssignReplicasToDirsApi } from './assign-replicas-to-dirs.js';
-import { ListClientMetricsResourcesApi } from './list-client-metrics-resources.js';
+import { ListConfigResourcesApi } from './list-config-resources.js';
 import { DescribeTopicPartitionsApi } from './describe-topic-partitions.js';
 import { ShareGroupHeartbeatApi } from './share-group-heartbeat.js';
 import { ShareGroupDescribeApi } from './share-group-describe.js';
@@ -88,10 +84,20 @@ import { ReadShareGroupStateApi } from './read-share-group-state.js';
 import { WriteShareGroupStateApi } from './write-share-group-state.js';
 import { DeleteShareGroupStateApi } from './delete-share-group-state.js';
 import { ReadShareGroupStateSummaryApi } from './read-share-group-state-summary.js';
+import { StreamsGroupHeartbeatApi } from './streams-group-heartbeat.js';
+import { StreamsGroupDescribeApi } from './streams-group-describe.js';
+import { DescribeShareGroupOffsetsApi } from './describe-share-group-offsets.js';
+import { AlterShareGroupOffsetsApi } from './alter-share-group-offsets.js';
+import { DeleteShareGroupOffsetsApi } from './delete-share-group-offsets.js';
+import { StreamsGroupTopologyDescriptionUpdateApi } from './streams-group-topology-description-update.js';
+import { UnregisterControllerApi } from './unregister-controller.js';
 import { RequestHeaderCodec, ResponseHeaderCodec } from './headers.js';
+import { AbortedTxnCodec } from './aborted-txn.js';
 import { ConsumerProtocolAssignmentCodec } from './consumer-protocol-assignment.js';
 import { ConsumerProtocolSubscriptionCodec } from './consumer-protocol-subscription.js';
+import { ControlRecordTypeSchemaCodec } from './control-record-type-schema.js';
 import { DefaultPrincipalDataCodec } from './default-principal-data.js';
+import { EndTxnMarkerCodec } from './end-txn-marker.js';
 import { KRaftVersionRecordCodec } from './kraft-version-record.js';
 import { LeaderChangeMessageCodec } from './leader-change-message.js';
 import { SnapshotFooterRecordCodec } from './snapshot-footer-record.js';
@@ -102,10 +108,6 @@ export * from './produce.js';
 export * from './fetch.js';
 export * from './list-offsets.js';
 export * from './metadata.js';
-export * from './leader-and-isr.js';
-export * from './stop-replica.js';
-export * from './update-metadata.js';
-export * from './controlled-shutdown.js';
 export * from './offset-commit.js';
 export * from './offset-fetch.js';
 export * from './find-coordinator.js';
@@ -172,7 +174,7 @@ export * from './controller-registration.js';
 export * from './get-telemetry-subscriptions.js';
 export * from './push-telemetry.js';
 export * from './assign-replicas-to-dirs.js';
-export * from './list-client-metrics-resources.js';
+export * from './list-config-resources.js';
 export * from './describe-topic-partitions.js';
 export * from './share-group-heartbeat.js';
 export * from './share-group-describe.js';
@@ -186,10 +188,20 @@ export * from './read-share-group-state.js';
 export * from './write-share-group-state.js';
 export * from './delete-share-group-state.js';
 export * from './read-share-group-state-summary.js';
+export * from './streams-group-heartbeat.js';
+export * from './streams-group-describe.js';
+export * from './describe-share-group-offsets.js';
+export * from './alter-share-group-offsets.js';
+export * from './delete-share-group-offsets.js';
+export * from './streams-group-topology-description-update.js';
+export * from './unregister-controller.js';
 export * from './headers.js';
+export * from './aborted-txn.js';
 export * from './consumer-protocol-assignment.js';
 export * from './consumer-protocol-subscription.js';
+export * from './control-record-type-schema.js';
 export * from './default-principal-data.js';
+export * from './end-txn-marker.js';
 export * from './kraft-version-record.js';
 export * from './leader-change-message.js';
 export * from './snapshot-footer-record.js';
@@ -202,10 +214,6 @@ export const API_DEFINITIONS: readonly ApiDefinition[] = [
   FetchApi,
   ListOffsetsApi,
   MetadataApi,
-  LeaderAndIsrApi,
-  StopReplicaApi,
-  UpdateMetadataApi,
-  ControlledShutdownApi,
   OffsetCommitApi,
   OffsetFetchApi,
   FindCoordinatorApi,
@@ -272,7 +280,7 @@ export const API_DEFINITIONS: readonly ApiDefinition[] = [
   GetTelemetrySubscriptionsApi,
   PushTelemetryApi,
   AssignReplicasToDirsApi,
-  ListClientMetricsResourcesApi,
+  ListConfigResourcesApi,
   DescribeTopicPartitionsApi,
   ShareGroupHeartbeatApi,
   ShareGroupDescribeApi,
@@ -286,6 +294,13 @@ export const API_DEFINITIONS: readonly ApiDefinition[] = [
   WriteShareGroupStateApi,
   DeleteShareGroupStateApi,
   ReadShareGroupStateSummaryApi,
+  StreamsGroupHeartbeatApi,
+  StreamsGroupDescribeApi,
+  DescribeShareGroupOffsetsApi,
+  AlterShareGroupOffsetsApi,
+  DeleteShareGroupOffsetsApi,
+  StreamsGroupTopologyDescriptionUpdateApi,
+  UnregisterControllerApi,
 ];
 
 /** API keys by name. */
@@ -294,10 +309,6 @@ export const ApiKey = {
   Fetch: 1,
   ListOffsets: 2,
   Metadata: 3,
-  LeaderAndIsr: 4,
-  StopReplica: 5,
-  UpdateMetadata: 6,
-  ControlledShutdown: 7,
   OffsetCommit: 8,
   OffsetFetch: 9,
   FindCoordinator: 10,
@@ -364,7 +375,7 @@ export const ApiKey = {
   GetTelemetrySubscriptions: 71,
   PushTelemetry: 72,
   AssignReplicasToDirs: 73,
-  ListClientMetricsResources: 74,
+  ListConfigResources: 74,
   DescribeTopicPartitions: 75,
   ShareGroupHeartbeat: 76,
   ShareGroupDescribe: 77,
@@ -378,6 +389,13 @@ export const ApiKey = {
   WriteShareGroupState: 85,
   DeleteShareGroupState: 86,
   ReadShareGroupStateSummary: 87,
+  StreamsGroupHeartbeat: 88,
+  StreamsGroupDescribe: 89,
+  DescribeShareGroupOffsets: 90,
+  AlterShareGroupOffsets: 91,
+  DeleteShareGroupOffsets: 92,
+  StreamsGroupTopologyDescriptionUpdate: 93,
+  UnregisterController: 94,
 } as const;
 
 const BY_KEY: (ApiDefinition | undefined)[] = [];
@@ -391,9 +409,12 @@ export function apiByKey(apiKey: number): ApiDefinition | undefined {
 export const SCHEMA_CODECS: Readonly<Record<string, SchemaCodec>> = {
   RequestHeader: RequestHeaderCodec,
   ResponseHeader: ResponseHeaderCodec,
+  AbortedTxn: AbortedTxnCodec,
   ConsumerProtocolAssignment: ConsumerProtocolAssignmentCodec,
   ConsumerProtocolSubscription: ConsumerProtocolSubscriptionCodec,
+  ControlRecordTypeSchema: ControlRecordTypeSchemaCodec,
   DefaultPrincipalData: DefaultPrincipalDataCodec,
+  EndTxnMarker: EndTxnMarkerCodec,
   KRaftVersionRecord: KRaftVersionRecordCodec,
   LeaderChangeMessage: LeaderChangeMessageCodec,
   SnapshotFooterRecord: SnapshotFooterRecordCodec,

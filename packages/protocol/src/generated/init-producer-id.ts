@@ -18,6 +18,10 @@ export interface InitProducerIdRequest {
   producerId: bigint;
   /** int16, versions 3+; default -1 */
   producerEpoch: number;
+  /** bool, versions 6+; default false */
+  enable2Pc: boolean;
+  /** bool, versions 6+; default false */
+  keepPreparedTxn: boolean;
   /** Tagged fields this code does not know, kept from decoding and written back. */
   unknownTaggedFields?: RawTaggedField[];
 }
@@ -31,6 +35,10 @@ export interface InitProducerIdResponse {
   producerId: bigint;
   /** int16, versions 0+ */
   producerEpoch: number;
+  /** int64, versions 6+; default -1 */
+  ongoingTxnProducerId: bigint;
+  /** int16, versions 6+; default -1 */
+  ongoingTxnProducerEpoch: number;
   /** Tagged fields this code does not know, kept from decoding and written back. */
   unknownTaggedFields?: RawTaggedField[];
 }
@@ -53,6 +61,16 @@ function writeInitProducerIdRequest(w: Writer, version: number, m: InitProducerI
   } else if (!(m.producerEpoch === -1)) {
     throw unsupportedField('ProducerEpoch', version);
   }
+  if (version >= 6) {
+    w.bool(m.enable2Pc);
+  } else if (!(m.enable2Pc === false)) {
+    throw unsupportedField('Enable2Pc', version);
+  }
+  if (version >= 6) {
+    w.bool(m.keepPreparedTxn);
+  } else if (!(m.keepPreparedTxn === false)) {
+    throw unsupportedField('KeepPreparedTxn', version);
+  }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
   } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
@@ -72,6 +90,14 @@ function readInitProducerIdRequest(r: Reader, version: number): InitProducerIdRe
   if (version >= 3) {
     fProducerEpoch = r.int16();
   }
+  let fEnable2Pc: boolean = false;
+  if (version >= 6) {
+    fEnable2Pc = r.bool();
+  }
+  let fKeepPreparedTxn: boolean = false;
+  if (version >= 6) {
+    fKeepPreparedTxn = r.bool();
+  }
   let unknown: RawTaggedField[] | undefined;
   if (flex) {
     unknown = r.taggedFields();
@@ -81,6 +107,8 @@ function readInitProducerIdRequest(r: Reader, version: number): InitProducerIdRe
     transactionTimeoutMs: fTransactionTimeoutMs,
     producerId: fProducerId,
     producerEpoch: fProducerEpoch,
+    enable2Pc: fEnable2Pc,
+    keepPreparedTxn: fKeepPreparedTxn,
     unknownTaggedFields: unknown,
   };
 }
@@ -92,6 +120,8 @@ export function defaultInitProducerIdRequest(): InitProducerIdRequest {
     transactionTimeoutMs: 0,
     producerId: -1n,
     producerEpoch: -1,
+    enable2Pc: false,
+    keepPreparedTxn: false,
   };
 }
 
@@ -101,6 +131,16 @@ function writeInitProducerIdResponse(w: Writer, version: number, m: InitProducer
   w.int16(m.errorCode);
   w.int64(m.producerId);
   w.int16(m.producerEpoch);
+  if (version >= 6) {
+    w.int64(m.ongoingTxnProducerId);
+  } else if (!(m.ongoingTxnProducerId === -1n)) {
+    throw unsupportedField('OngoingTxnProducerId', version);
+  }
+  if (version >= 6) {
+    w.int16(m.ongoingTxnProducerEpoch);
+  } else if (!(m.ongoingTxnProducerEpoch === -1)) {
+    throw unsupportedField('OngoingTxnProducerEpoch', version);
+  }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
   } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
@@ -114,6 +154,14 @@ function readInitProducerIdResponse(r: Reader, version: number): InitProducerIdR
   const fErrorCode: number = r.int16();
   const fProducerId: bigint = r.int64();
   const fProducerEpoch: number = r.int16();
+  let fOngoingTxnProducerId: bigint = -1n;
+  if (version >= 6) {
+    fOngoingTxnProducerId = r.int64();
+  }
+  let fOngoingTxnProducerEpoch: number = -1;
+  if (version >= 6) {
+    fOngoingTxnProducerEpoch = r.int16();
+  }
   let unknown: RawTaggedField[] | undefined;
   if (flex) {
     unknown = r.taggedFields();
@@ -123,6 +171,8 @@ function readInitProducerIdResponse(r: Reader, version: number): InitProducerIdR
     errorCode: fErrorCode,
     producerId: fProducerId,
     producerEpoch: fProducerEpoch,
+    ongoingTxnProducerId: fOngoingTxnProducerId,
+    ongoingTxnProducerEpoch: fOngoingTxnProducerEpoch,
     unknownTaggedFields: unknown,
   };
 }
@@ -134,6 +184,8 @@ export function defaultInitProducerIdResponse(): InitProducerIdResponse {
     errorCode: 0,
     producerId: -1n,
     producerEpoch: 0,
+    ongoingTxnProducerId: -1n,
+    ongoingTxnProducerEpoch: -1,
   };
 }
 
@@ -141,17 +193,17 @@ export const InitProducerIdApi: ApiDefinition<InitProducerIdRequest, InitProduce
   apiKey: 22,
   name: 'InitProducerId',
   minVersion: 0,
-  maxVersion: 5,
+  maxVersion: 6,
   flexibleMinVersion: 2,
-  latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  latestVersionUnstable: true,
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: InitProducerIdRequest): void {
-      checkVersion('InitProducerIdRequest', version, 0, 5);
+      checkVersion('InitProducerIdRequest', version, 0, 6);
       writeInitProducerIdRequest(w, version, msg);
     },
     decode(r: Reader, version: number): InitProducerIdRequest {
-      checkVersion('InitProducerIdRequest', version, 0, 5);
+      checkVersion('InitProducerIdRequest', version, 0, 6);
       return readInitProducerIdRequest(r, version);
     },
     defaults(): InitProducerIdRequest {
@@ -160,11 +212,11 @@ export const InitProducerIdApi: ApiDefinition<InitProducerIdRequest, InitProduce
   },
   response: {
     encode(w: Writer, version: number, msg: InitProducerIdResponse): void {
-      checkVersion('InitProducerIdResponse', version, 0, 5);
+      checkVersion('InitProducerIdResponse', version, 0, 6);
       writeInitProducerIdResponse(w, version, msg);
     },
     decode(r: Reader, version: number): InitProducerIdResponse {
-      checkVersion('InitProducerIdResponse', version, 0, 5);
+      checkVersion('InitProducerIdResponse', version, 0, 6);
       return readInitProducerIdResponse(r, version);
     },
     defaults(): InitProducerIdResponse {

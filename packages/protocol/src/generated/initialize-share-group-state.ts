@@ -327,7 +327,7 @@ export const InitializeShareGroupStateApi: ApiDefinition<InitializeShareGroupSta
   minVersion: 0,
   maxVersion: 0,
   flexibleMinVersion: 0,
-  latestVersionUnstable: true,
+  latestVersionUnstable: false,
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: InitializeShareGroupStateRequest): void {

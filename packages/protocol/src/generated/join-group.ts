@@ -437,7 +437,7 @@ export const JoinGroupApi: ApiDefinition<JoinGroupRequest, JoinGroupResponse> = 
   maxVersion: 9,
   flexibleMinVersion: 6,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: JoinGroupRequest): void {
       checkVersion('JoinGroupRequest', version, 0, 9);

@@ -320,7 +320,7 @@ export const LeaveGroupApi: ApiDefinition<LeaveGroupRequest, LeaveGroupResponse>
   maxVersion: 5,
   flexibleMinVersion: 4,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: LeaveGroupRequest): void {
       checkVersion('LeaveGroupRequest', version, 0, 5);

@@ -279,7 +279,7 @@ export const ListGroupsApi: ApiDefinition<ListGroupsRequest, ListGroupsResponse>
   maxVersion: 5,
   flexibleMinVersion: 3,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: ListGroupsRequest): void {
       checkVersion('ListGroupsRequest', version, 0, 5);

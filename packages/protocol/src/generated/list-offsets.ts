@@ -39,8 +39,6 @@ export interface ListOffsetsRequestListOffsetsPartition {
   currentLeaderEpoch: number;
   /** int64, versions 0+ */
   timestamp: bigint;
-  /** int32, versions 0; default 1 */
-  maxNumOffsets: number;
   /** Tagged fields this code does not know, kept from decoding and written back. */
   unknownTaggedFields?: RawTaggedField[];
 }
@@ -68,8 +66,6 @@ export interface ListOffsetsResponseListOffsetsPartitionResponse {
   partitionIndex: number;
   /** int16, versions 0+ */
   errorCode: number;
-  /** []int64, versions 0 */
-  oldStyleOffsets: bigint[];
   /** int64, versions 1+; default -1 */
   timestamp: bigint;
   /** int64, versions 1+; default -1 */
@@ -81,9 +77,9 @@ export interface ListOffsetsResponseListOffsetsPartitionResponse {
 }
 
 /** Fewest bytes a ListOffsetsRequestListOffsetsTopic takes, by version. */
-const MIN_ListOffsetsRequestListOffsetsTopic = [6, 6, 6, 6, 6, 6, 3, 3, 3, 3, 3];
+const MIN_ListOffsetsRequestListOffsetsTopic = [0, 6, 6, 6, 6, 6, 3, 3, 3, 3, 3, 3];
 /** Fewest bytes a ListOffsetsRequestListOffsetsPartition takes, by version. */
-const MIN_ListOffsetsRequestListOffsetsPartition = [16, 12, 12, 12, 16, 16, 17, 17, 17, 17, 17];
+const MIN_ListOffsetsRequestListOffsetsPartition = [0, 12, 12, 12, 16, 16, 17, 17, 17, 17, 17, 17];
 
 function writeListOffsetsRequest(w: Writer, version: number, m: ListOffsetsRequest): void {
   const flex = version >= 6;
@@ -234,11 +230,6 @@ function writeListOffsetsRequestListOffsetsPartition(
     w.int32(m.currentLeaderEpoch);
   }
   w.int64(m.timestamp);
-  if (version <= 0) {
-    w.int32(m.maxNumOffsets);
-  } else if (!(m.maxNumOffsets === 1)) {
-    throw unsupportedField('MaxNumOffsets', version);
-  }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
   } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
@@ -257,10 +248,6 @@ function readListOffsetsRequestListOffsetsPartition(
     fCurrentLeaderEpoch = r.int32();
   }
   const fTimestamp: bigint = r.int64();
-  let fMaxNumOffsets: number = 1;
-  if (version <= 0) {
-    fMaxNumOffsets = r.int32();
-  }
   let unknown: RawTaggedField[] | undefined;
   if (flex) {
     unknown = r.taggedFields();
@@ -269,7 +256,6 @@ function readListOffsetsRequestListOffsetsPartition(
     partitionIndex: fPartitionIndex,
     currentLeaderEpoch: fCurrentLeaderEpoch,
     timestamp: fTimestamp,
-    maxNumOffsets: fMaxNumOffsets,
     unknownTaggedFields: unknown,
   };
 }
@@ -280,14 +266,13 @@ export function defaultListOffsetsRequestListOffsetsPartition(): ListOffsetsRequ
     partitionIndex: 0,
     currentLeaderEpoch: -1,
     timestamp: 0n,
-    maxNumOffsets: 1,
   };
 }
 
 /** Fewest bytes a ListOffsetsResponseListOffsetsTopicResponse takes, by version. */
-const MIN_ListOffsetsResponseListOffsetsTopicResponse = [6, 6, 6, 6, 6, 6, 3, 3, 3, 3, 3];
+const MIN_ListOffsetsResponseListOffsetsTopicResponse = [0, 6, 6, 6, 6, 6, 3, 3, 3, 3, 3, 3];
 /** Fewest bytes a ListOffsetsResponseListOffsetsPartitionResponse takes, by version. */
-const MIN_ListOffsetsResponseListOffsetsPartitionResponse = [10, 22, 22, 22, 26, 26, 27, 27, 27, 27, 27];
+const MIN_ListOffsetsResponseListOffsetsPartitionResponse = [0, 22, 22, 22, 26, 26, 27, 27, 27, 27, 27, 27];
 
 function writeListOffsetsResponse(w: Writer, version: number, m: ListOffsetsResponse): void {
   const flex = version >= 6;
@@ -423,31 +408,8 @@ function writeListOffsetsResponseListOffsetsPartitionResponse(
   const flex = version >= 6;
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
-  if (version <= 0) {
-    {
-      const a0 = m.oldStyleOffsets;
-      if (flex) {
-        w.uvarint(a0.length + 1);
-      } else {
-        w.int32(a0.length);
-      }
-      for (let i0 = 0; i0 < a0.length; i0++) {
-        w.int64(a0[i0]);
-      }
-    }
-  } else if (!(m.oldStyleOffsets.length === 0)) {
-    throw unsupportedField('OldStyleOffsets', version);
-  }
-  if (version >= 1) {
-    w.int64(m.timestamp);
-  } else if (!(m.timestamp === -1n)) {
-    throw unsupportedField('Timestamp', version);
-  }
-  if (version >= 1) {
-    w.int64(m.offset);
-  } else if (!(m.offset === -1n)) {
-    throw unsupportedField('Offset', version);
-  }
+  w.int64(m.timestamp);
+  w.int64(m.offset);
   if (version >= 4) {
     w.int32(m.leaderEpoch);
   } else if (!(m.leaderEpoch === -1)) {
@@ -467,27 +429,8 @@ function readListOffsetsResponseListOffsetsPartitionResponse(
   const flex = version >= 6;
   const fPartitionIndex: number = r.int32();
   const fErrorCode: number = r.int16();
-  let fOldStyleOffsets: bigint[] = [];
-  if (version <= 0) {
-    {
-      const n0 = flex ? r.compactArrayLength(flex ? 8 : 8) : r.arrayLength(flex ? 8 : 8);
-      if (n0 < 0) {
-        throw nullRead('OldStyleOffsets', r);
-      } else {
-        const a0: bigint[] = [];
-        for (let i0 = 0; i0 < n0; i0++) a0.push(r.int64());
-        fOldStyleOffsets = a0;
-      }
-    }
-  }
-  let fTimestamp: bigint = -1n;
-  if (version >= 1) {
-    fTimestamp = r.int64();
-  }
-  let fOffset: bigint = -1n;
-  if (version >= 1) {
-    fOffset = r.int64();
-  }
+  const fTimestamp: bigint = r.int64();
+  const fOffset: bigint = r.int64();
   let fLeaderEpoch: number = -1;
   if (version >= 4) {
     fLeaderEpoch = r.int32();
@@ -499,7 +442,6 @@ function readListOffsetsResponseListOffsetsPartitionResponse(
   return {
     partitionIndex: fPartitionIndex,
     errorCode: fErrorCode,
-    oldStyleOffsets: fOldStyleOffsets,
     timestamp: fTimestamp,
     offset: fOffset,
     leaderEpoch: fLeaderEpoch,
@@ -512,7 +454,6 @@ export function defaultListOffsetsResponseListOffsetsPartitionResponse(): ListOf
   return {
     partitionIndex: 0,
     errorCode: 0,
-    oldStyleOffsets: [],
     timestamp: -1n,
     offset: -1n,
     leaderEpoch: -1,
@@ -522,18 +463,18 @@ export function defaultListOffsetsResponseListOffsetsPartitionResponse(): ListOf
 export const ListOffsetsApi: ApiDefinition<ListOffsetsRequest, ListOffsetsResponse> = {
   apiKey: 2,
   name: 'ListOffsets',
-  minVersion: 0,
-  maxVersion: 10,
+  minVersion: 1,
+  maxVersion: 11,
   flexibleMinVersion: 6,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: ListOffsetsRequest): void {
-      checkVersion('ListOffsetsRequest', version, 0, 10);
+      checkVersion('ListOffsetsRequest', version, 1, 11);
       writeListOffsetsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ListOffsetsRequest {
-      checkVersion('ListOffsetsRequest', version, 0, 10);
+      checkVersion('ListOffsetsRequest', version, 1, 11);
       return readListOffsetsRequest(r, version);
     },
     defaults(): ListOffsetsRequest {
@@ -542,11 +483,11 @@ export const ListOffsetsApi: ApiDefinition<ListOffsetsRequest, ListOffsetsRespon
   },
   response: {
     encode(w: Writer, version: number, msg: ListOffsetsResponse): void {
-      checkVersion('ListOffsetsResponse', version, 0, 10);
+      checkVersion('ListOffsetsResponse', version, 1, 11);
       writeListOffsetsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ListOffsetsResponse {
-      checkVersion('ListOffsetsResponse', version, 0, 10);
+      checkVersion('ListOffsetsResponse', version, 1, 11);
       return readListOffsetsResponse(r, version);
     },
     defaults(): ListOffsetsResponse {

@@ -359,7 +359,7 @@ export const ListPartitionReassignmentsApi: ApiDefinition<ListPartitionReassignm
   maxVersion: 0,
   flexibleMinVersion: 0,
   latestVersionUnstable: false,
-  listeners: ['broker', 'controller', 'zkBroker'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: ListPartitionReassignmentsRequest): void {
       checkVersion('ListPartitionReassignmentsRequest', version, 0, 0);

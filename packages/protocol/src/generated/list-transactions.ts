@@ -4,6 +4,7 @@ import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
   checkVersion,
+  nonNullable,
   nullRead,
   unsupportedField,
   writeUnknownTaggedFields,
@@ -16,6 +17,8 @@ export interface ListTransactionsRequest {
   producerIdFilters: bigint[];
   /** int64, versions 1+; default -1 */
   durationFilter: bigint;
+  /** string, versions 2+; nullable 2+; default null */
+  transactionalIdPattern: string | null;
   /** Tagged fields this code does not know, kept from decoding and written back. */
   unknownTaggedFields?: RawTaggedField[];
 }
@@ -64,6 +67,12 @@ function writeListTransactionsRequest(w: Writer, version: number, m: ListTransac
   } else if (!(m.durationFilter === -1n)) {
     throw unsupportedField('DurationFilter', version);
   }
+  if (version >= 2) {
+    if (m.transactionalIdPattern === null && !(version >= 2)) throw nonNullable('TransactionalIdPattern', version);
+    w.compactNullableString(m.transactionalIdPattern);
+  } else if (!(m.transactionalIdPattern === null)) {
+    throw unsupportedField('TransactionalIdPattern', version);
+  }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
@@ -94,12 +103,17 @@ function readListTransactionsRequest(r: Reader, version: number): ListTransactio
   if (version >= 1) {
     fDurationFilter = r.int64();
   }
+  let fTransactionalIdPattern: string | null = null;
+  if (version >= 2) {
+    fTransactionalIdPattern = version >= 2 ? (r.compactNullableString()) : (r.compactString());
+  }
   let unknown: RawTaggedField[] | undefined;
   unknown = r.taggedFields();
   return {
     stateFilters: fStateFilters,
     producerIdFilters: fProducerIdFilters,
     durationFilter: fDurationFilter,
+    transactionalIdPattern: fTransactionalIdPattern,
     unknownTaggedFields: unknown,
   };
 }
@@ -110,6 +124,7 @@ export function defaultListTransactionsRequest(): ListTransactionsRequest {
     stateFilters: [],
     producerIdFilters: [],
     durationFilter: -1n,
+    transactionalIdPattern: null,
   };
 }
 
@@ -220,17 +235,17 @@ export const ListTransactionsApi: ApiDefinition<ListTransactionsRequest, ListTra
   apiKey: 66,
   name: 'ListTransactions',
   minVersion: 0,
-  maxVersion: 1,
+  maxVersion: 2,
   flexibleMinVersion: 0,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: ListTransactionsRequest): void {
-      checkVersion('ListTransactionsRequest', version, 0, 1);
+      checkVersion('ListTransactionsRequest', version, 0, 2);
       writeListTransactionsRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ListTransactionsRequest {
-      checkVersion('ListTransactionsRequest', version, 0, 1);
+      checkVersion('ListTransactionsRequest', version, 0, 2);
       return readListTransactionsRequest(r, version);
     },
     defaults(): ListTransactionsRequest {
@@ -239,11 +254,11 @@ export const ListTransactionsApi: ApiDefinition<ListTransactionsRequest, ListTra
   },
   response: {
     encode(w: Writer, version: number, msg: ListTransactionsResponse): void {
-      checkVersion('ListTransactionsResponse', version, 0, 1);
+      checkVersion('ListTransactionsResponse', version, 0, 2);
       writeListTransactionsResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ListTransactionsResponse {
-      checkVersion('ListTransactionsResponse', version, 0, 1);
+      checkVersion('ListTransactionsResponse', version, 0, 2);
       return readListTransactionsResponse(r, version);
     },
     defaults(): ListTransactionsResponse {

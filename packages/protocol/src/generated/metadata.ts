@@ -47,6 +47,8 @@ export interface MetadataResponse {
   topics: MetadataResponseMetadataResponseTopic[];
   /** int32, versions 8-10; default -2147483648 */
   clusterAuthorizedOperations: number;
+  /** int16, versions 13+; ignorable */
+  errorCode: number;
   /** Tagged fields this code does not know, kept from decoding and written back. */
   unknownTaggedFields?: RawTaggedField[];
 }
@@ -101,7 +103,7 @@ export interface MetadataResponseMetadataResponsePartition {
 }
 
 /** Fewest bytes a MetadataRequestMetadataRequestTopic takes, by version. */
-const MIN_MetadataRequestMetadataRequestTopic = [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 18, 18, 18];
+const MIN_MetadataRequestMetadataRequestTopic = [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 18, 18, 18, 18];
 
 function writeMetadataRequest(w: Writer, version: number, m: MetadataRequest): void {
   const flex = version >= 9;
@@ -246,11 +248,11 @@ export function defaultMetadataRequestMetadataRequestTopic(): MetadataRequestMet
 }
 
 /** Fewest bytes a MetadataResponseMetadataResponseBroker takes, by version. */
-const MIN_MetadataResponseMetadataResponseBroker = [10, 12, 12, 12, 12, 12, 12, 12, 12, 11, 11, 11, 11];
+const MIN_MetadataResponseMetadataResponseBroker = [10, 12, 12, 12, 12, 12, 12, 12, 12, 11, 11, 11, 11, 11];
 /** Fewest bytes a MetadataResponseMetadataResponseTopic takes, by version. */
-const MIN_MetadataResponseMetadataResponseTopic = [8, 9, 9, 9, 9, 9, 9, 9, 13, 10, 26, 26, 26];
+const MIN_MetadataResponseMetadataResponseTopic = [8, 9, 9, 9, 9, 9, 9, 9, 13, 10, 26, 26, 26, 26];
 /** Fewest bytes a MetadataResponseMetadataResponsePartition takes, by version. */
-const MIN_MetadataResponseMetadataResponsePartition = [18, 18, 18, 18, 18, 22, 22, 26, 26, 18, 18, 18, 18];
+const MIN_MetadataResponseMetadataResponsePartition = [18, 18, 18, 18, 18, 22, 22, 26, 26, 18, 18, 18, 18, 18];
 
 function writeMetadataResponse(w: Writer, version: number, m: MetadataResponse): void {
   const flex = version >= 9;
@@ -294,6 +296,9 @@ function writeMetadataResponse(w: Writer, version: number, m: MetadataResponse):
     w.int32(m.clusterAuthorizedOperations);
   } else if (!(m.clusterAuthorizedOperations === -2147483648)) {
     throw unsupportedField('ClusterAuthorizedOperations', version);
+  }
+  if (version >= 13) {
+    w.int16(m.errorCode);
   }
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -344,6 +349,10 @@ function readMetadataResponse(r: Reader, version: number): MetadataResponse {
   if (version >= 8 && version <= 10) {
     fClusterAuthorizedOperations = r.int32();
   }
+  let fErrorCode: number = 0;
+  if (version >= 13) {
+    fErrorCode = r.int16();
+  }
   let unknown: RawTaggedField[] | undefined;
   if (flex) {
     unknown = r.taggedFields();
@@ -355,6 +364,7 @@ function readMetadataResponse(r: Reader, version: number): MetadataResponse {
     controllerId: fControllerId,
     topics: fTopics,
     clusterAuthorizedOperations: fClusterAuthorizedOperations,
+    errorCode: fErrorCode,
     unknownTaggedFields: unknown,
   };
 }
@@ -368,6 +378,7 @@ export function defaultMetadataResponse(): MetadataResponse {
     controllerId: -1,
     topics: [],
     clusterAuthorizedOperations: -2147483648,
+    errorCode: 0,
   };
 }
 
@@ -665,17 +676,17 @@ export const MetadataApi: ApiDefinition<MetadataRequest, MetadataResponse> = {
   apiKey: 3,
   name: 'Metadata',
   minVersion: 0,
-  maxVersion: 12,
+  maxVersion: 13,
   flexibleMinVersion: 9,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: MetadataRequest): void {
-      checkVersion('MetadataRequest', version, 0, 12);
+      checkVersion('MetadataRequest', version, 0, 13);
       writeMetadataRequest(w, version, msg);
     },
     decode(r: Reader, version: number): MetadataRequest {
-      checkVersion('MetadataRequest', version, 0, 12);
+      checkVersion('MetadataRequest', version, 0, 13);
       return readMetadataRequest(r, version);
     },
     defaults(): MetadataRequest {
@@ -684,11 +695,11 @@ export const MetadataApi: ApiDefinition<MetadataRequest, MetadataResponse> = {
   },
   response: {
     encode(w: Writer, version: number, msg: MetadataResponse): void {
-      checkVersion('MetadataResponse', version, 0, 12);
+      checkVersion('MetadataResponse', version, 0, 13);
       writeMetadataResponse(w, version, msg);
     },
     decode(r: Reader, version: number): MetadataResponse {
-      checkVersion('MetadataResponse', version, 0, 12);
+      checkVersion('MetadataResponse', version, 0, 13);
       return readMetadataResponse(r, version);
     },
     defaults(): MetadataResponse {

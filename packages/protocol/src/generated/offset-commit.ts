@@ -3,6 +3,7 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  ZERO_UUID,
   checkVersion,
   nonNullable,
   nullRead,
@@ -29,8 +30,10 @@ export interface OffsetCommitRequest {
 }
 
 export interface OffsetCommitRequestOffsetCommitRequestTopic {
-  /** string, versions 0+ */
+  /** string, versions 0-9; ignorable */
   name: string;
+  /** uuid, versions 10+; ignorable */
+  topicId: string;
   /** []OffsetCommitRequestPartition, versions 0+ */
   partitions: OffsetCommitRequestOffsetCommitRequestPartition[];
   /** Tagged fields this code does not know, kept from decoding and written back. */
@@ -44,8 +47,6 @@ export interface OffsetCommitRequestOffsetCommitRequestPartition {
   committedOffset: bigint;
   /** int32, versions 6+; default -1; ignorable */
   committedLeaderEpoch: number;
-  /** int64, versions 1; default -1 */
-  commitTimestamp: bigint;
   /** string, versions 0+; nullable 0+ */
   committedMetadata: string | null;
   /** Tagged fields this code does not know, kept from decoding and written back. */
@@ -62,8 +63,10 @@ export interface OffsetCommitResponse {
 }
 
 export interface OffsetCommitResponseOffsetCommitResponseTopic {
-  /** string, versions 0+ */
+  /** string, versions 0-9; ignorable */
   name: string;
+  /** uuid, versions 10+; ignorable */
+  topicId: string;
   /** []OffsetCommitResponsePartition, versions 0+ */
   partitions: OffsetCommitResponseOffsetCommitResponsePartition[];
   /** Tagged fields this code does not know, kept from decoding and written back. */
@@ -80,9 +83,9 @@ export interface OffsetCommitResponseOffsetCommitResponsePartition {
 }
 
 /** Fewest bytes a OffsetCommitRequestOffsetCommitRequestTopic takes, by version. */
-const MIN_OffsetCommitRequestOffsetCommitRequestTopic = [6, 6, 6, 6, 6, 6, 6, 6, 3, 3];
+const MIN_OffsetCommitRequestOffsetCommitRequestTopic = [0, 0, 6, 6, 6, 6, 6, 6, 3, 3, 18];
 /** Fewest bytes a OffsetCommitRequestOffsetCommitRequestPartition takes, by version. */
-const MIN_OffsetCommitRequestOffsetCommitRequestPartition = [14, 22, 14, 14, 14, 14, 18, 18, 18, 18];
+const MIN_OffsetCommitRequestOffsetCommitRequestPartition = [0, 0, 14, 14, 14, 14, 18, 18, 18, 18, 18];
 
 function writeOffsetCommitRequest(w: Writer, version: number, m: OffsetCommitRequest): void {
   const flex = version >= 8;
@@ -91,15 +94,11 @@ function writeOffsetCommitRequest(w: Writer, version: number, m: OffsetCommitReq
   } else {
     w.string(m.groupId);
   }
-  if (version >= 1) {
-    w.int32(m.generationIdOrMemberEpoch);
-  }
-  if (version >= 1) {
-    if (flex) {
-      w.compactString(m.memberId);
-    } else {
-      w.string(m.memberId);
-    }
+  w.int32(m.generationIdOrMemberEpoch);
+  if (flex) {
+    w.compactString(m.memberId);
+  } else {
+    w.string(m.memberId);
   }
   if (version >= 7) {
     if (m.groupInstanceId === null && !(version >= 7)) throw nonNullable('GroupInstanceId', version);
@@ -111,7 +110,7 @@ function writeOffsetCommitRequest(w: Writer, version: number, m: OffsetCommitReq
   } else if (!(m.groupInstanceId === null)) {
     throw unsupportedField('GroupInstanceId', version);
   }
-  if (version >= 2 && version <= 4) {
+  if (version <= 4) {
     w.int64(m.retentionTimeMs);
   }
   {
@@ -135,20 +134,14 @@ function writeOffsetCommitRequest(w: Writer, version: number, m: OffsetCommitReq
 function readOffsetCommitRequest(r: Reader, version: number): OffsetCommitRequest {
   const flex = version >= 8;
   const fGroupId: string = flex ? r.compactString() : r.string();
-  let fGenerationIdOrMemberEpoch: number = -1;
-  if (version >= 1) {
-    fGenerationIdOrMemberEpoch = r.int32();
-  }
-  let fMemberId: string = '';
-  if (version >= 1) {
-    fMemberId = flex ? r.compactString() : r.string();
-  }
+  const fGenerationIdOrMemberEpoch: number = r.int32();
+  const fMemberId: string = flex ? r.compactString() : r.string();
   let fGroupInstanceId: string | null = null;
   if (version >= 7) {
     fGroupInstanceId = version >= 7 ? (flex ? r.compactNullableString() : r.nullableString()) : (flex ? r.compactString() : r.string());
   }
   let fRetentionTimeMs: bigint = -1n;
-  if (version >= 2 && version <= 4) {
+  if (version <= 4) {
     fRetentionTimeMs = r.int64();
   }
   let fTopics: OffsetCommitRequestOffsetCommitRequestTopic[];
@@ -196,10 +189,15 @@ function writeOffsetCommitRequestOffsetCommitRequestTopic(
   m: OffsetCommitRequestOffsetCommitRequestTopic,
 ): void {
   const flex = version >= 8;
-  if (flex) {
-    w.compactString(m.name);
-  } else {
-    w.string(m.name);
+  if (version <= 9) {
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
+  }
+  if (version >= 10) {
+    w.uuid(m.topicId);
   }
   {
     const a0 = m.partitions;
@@ -224,7 +222,14 @@ function readOffsetCommitRequestOffsetCommitRequestTopic(
   version: number,
 ): OffsetCommitRequestOffsetCommitRequestTopic {
   const flex = version >= 8;
-  const fName: string = flex ? r.compactString() : r.string();
+  let fName: string = '';
+  if (version <= 9) {
+    fName = flex ? r.compactString() : r.string();
+  }
+  let fTopicId: string = ZERO_UUID;
+  if (version >= 10) {
+    fTopicId = r.uuid();
+  }
   let fPartitions: OffsetCommitRequestOffsetCommitRequestPartition[];
   {
     const min0 = MIN_OffsetCommitRequestOffsetCommitRequestPartition[version];
@@ -243,6 +248,7 @@ function readOffsetCommitRequestOffsetCommitRequestTopic(
   }
   return {
     name: fName,
+    topicId: fTopicId,
     partitions: fPartitions,
     unknownTaggedFields: unknown,
   };
@@ -252,6 +258,7 @@ function readOffsetCommitRequestOffsetCommitRequestTopic(
 export function defaultOffsetCommitRequestOffsetCommitRequestTopic(): OffsetCommitRequestOffsetCommitRequestTopic {
   return {
     name: '',
+    topicId: ZERO_UUID,
     partitions: [],
   };
 }
@@ -266,11 +273,6 @@ function writeOffsetCommitRequestOffsetCommitRequestPartition(
   w.int64(m.committedOffset);
   if (version >= 6) {
     w.int32(m.committedLeaderEpoch);
-  }
-  if (version === 1) {
-    w.int64(m.commitTimestamp);
-  } else if (!(m.commitTimestamp === -1n)) {
-    throw unsupportedField('CommitTimestamp', version);
   }
   if (flex) {
     w.compactNullableString(m.committedMetadata);
@@ -295,10 +297,6 @@ function readOffsetCommitRequestOffsetCommitRequestPartition(
   if (version >= 6) {
     fCommittedLeaderEpoch = r.int32();
   }
-  let fCommitTimestamp: bigint = -1n;
-  if (version === 1) {
-    fCommitTimestamp = r.int64();
-  }
   const fCommittedMetadata: string | null = (flex ? r.compactNullableString() : r.nullableString());
   let unknown: RawTaggedField[] | undefined;
   if (flex) {
@@ -308,7 +306,6 @@ function readOffsetCommitRequestOffsetCommitRequestPartition(
     partitionIndex: fPartitionIndex,
     committedOffset: fCommittedOffset,
     committedLeaderEpoch: fCommittedLeaderEpoch,
-    commitTimestamp: fCommitTimestamp,
     committedMetadata: fCommittedMetadata,
     unknownTaggedFields: unknown,
   };
@@ -320,15 +317,14 @@ export function defaultOffsetCommitRequestOffsetCommitRequestPartition(): Offset
     partitionIndex: 0,
     committedOffset: 0n,
     committedLeaderEpoch: -1,
-    commitTimestamp: -1n,
     committedMetadata: '',
   };
 }
 
 /** Fewest bytes a OffsetCommitResponseOffsetCommitResponseTopic takes, by version. */
-const MIN_OffsetCommitResponseOffsetCommitResponseTopic = [6, 6, 6, 6, 6, 6, 6, 6, 3, 3];
+const MIN_OffsetCommitResponseOffsetCommitResponseTopic = [0, 0, 6, 6, 6, 6, 6, 6, 3, 3, 18];
 /** Fewest bytes a OffsetCommitResponseOffsetCommitResponsePartition takes, by version. */
-const MIN_OffsetCommitResponseOffsetCommitResponsePartition = [6, 6, 6, 6, 6, 6, 6, 6, 7, 7];
+const MIN_OffsetCommitResponseOffsetCommitResponsePartition = [0, 0, 6, 6, 6, 6, 6, 6, 7, 7, 7];
 
 function writeOffsetCommitResponse(w: Writer, version: number, m: OffsetCommitResponse): void {
   const flex = version >= 8;
@@ -396,10 +392,15 @@ function writeOffsetCommitResponseOffsetCommitResponseTopic(
   m: OffsetCommitResponseOffsetCommitResponseTopic,
 ): void {
   const flex = version >= 8;
-  if (flex) {
-    w.compactString(m.name);
-  } else {
-    w.string(m.name);
+  if (version <= 9) {
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
+  }
+  if (version >= 10) {
+    w.uuid(m.topicId);
   }
   {
     const a0 = m.partitions;
@@ -424,7 +425,14 @@ function readOffsetCommitResponseOffsetCommitResponseTopic(
   version: number,
 ): OffsetCommitResponseOffsetCommitResponseTopic {
   const flex = version >= 8;
-  const fName: string = flex ? r.compactString() : r.string();
+  let fName: string = '';
+  if (version <= 9) {
+    fName = flex ? r.compactString() : r.string();
+  }
+  let fTopicId: string = ZERO_UUID;
+  if (version >= 10) {
+    fTopicId = r.uuid();
+  }
   let fPartitions: OffsetCommitResponseOffsetCommitResponsePartition[];
   {
     const min0 = MIN_OffsetCommitResponseOffsetCommitResponsePartition[version];
@@ -443,6 +451,7 @@ function readOffsetCommitResponseOffsetCommitResponseTopic(
   }
   return {
     name: fName,
+    topicId: fTopicId,
     partitions: fPartitions,
     unknownTaggedFields: unknown,
   };
@@ -452,6 +461,7 @@ function readOffsetCommitResponseOffsetCommitResponseTopic(
 export function defaultOffsetCommitResponseOffsetCommitResponseTopic(): OffsetCommitResponseOffsetCommitResponseTopic {
   return {
     name: '',
+    topicId: ZERO_UUID,
     partitions: [],
   };
 }
@@ -500,18 +510,18 @@ export function defaultOffsetCommitResponseOffsetCommitResponsePartition(): Offs
 export const OffsetCommitApi: ApiDefinition<OffsetCommitRequest, OffsetCommitResponse> = {
   apiKey: 8,
   name: 'OffsetCommit',
-  minVersion: 0,
-  maxVersion: 9,
+  minVersion: 2,
+  maxVersion: 10,
   flexibleMinVersion: 8,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: OffsetCommitRequest): void {
-      checkVersion('OffsetCommitRequest', version, 0, 9);
+      checkVersion('OffsetCommitRequest', version, 2, 10);
       writeOffsetCommitRequest(w, version, msg);
     },
     decode(r: Reader, version: number): OffsetCommitRequest {
-      checkVersion('OffsetCommitRequest', version, 0, 9);
+      checkVersion('OffsetCommitRequest', version, 2, 10);
       return readOffsetCommitRequest(r, version);
     },
     defaults(): OffsetCommitRequest {
@@ -520,11 +530,11 @@ export const OffsetCommitApi: ApiDefinition<OffsetCommitRequest, OffsetCommitRes
   },
   response: {
     encode(w: Writer, version: number, msg: OffsetCommitResponse): void {
-      checkVersion('OffsetCommitResponse', version, 0, 9);
+      checkVersion('OffsetCommitResponse', version, 2, 10);
       writeOffsetCommitResponse(w, version, msg);
     },
     decode(r: Reader, version: number): OffsetCommitResponse {
-      checkVersion('OffsetCommitResponse', version, 0, 9);
+      checkVersion('OffsetCommitResponse', version, 2, 10);
       return readOffsetCommitResponse(r, version);
     },
     defaults(): OffsetCommitResponse {

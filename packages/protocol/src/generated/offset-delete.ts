@@ -311,7 +311,7 @@ export const OffsetDeleteApi: ApiDefinition<OffsetDeleteRequest, OffsetDeleteRes
   maxVersion: 0,
   flexibleMinVersion: null,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: OffsetDeleteRequest): void {
       checkVersion('OffsetDeleteRequest', version, 0, 0);

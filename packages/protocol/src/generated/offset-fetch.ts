@@ -3,6 +3,7 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  ZERO_UUID,
   checkVersion,
   nonNullable,
   nullRead,
@@ -47,8 +48,10 @@ export interface OffsetFetchRequestOffsetFetchRequestGroup {
 }
 
 export interface OffsetFetchRequestOffsetFetchRequestTopics {
-  /** string, versions 8+ */
+  /** string, versions 8-9; ignorable */
   name: string;
+  /** uuid, versions 10+; ignorable */
+  topicId: string;
   /** []int32, versions 8+ */
   partitionIndexes: number[];
   /** Tagged fields this code does not know, kept from decoding and written back. */
@@ -104,8 +107,10 @@ export interface OffsetFetchResponseOffsetFetchResponseGroup {
 }
 
 export interface OffsetFetchResponseOffsetFetchResponseTopics {
-  /** string, versions 8+ */
+  /** string, versions 8-9; ignorable */
   name: string;
+  /** uuid, versions 10+; ignorable */
+  topicId: string;
   /** []OffsetFetchResponsePartitions, versions 8+ */
   partitions: OffsetFetchResponseOffsetFetchResponsePartitions[];
   /** Tagged fields this code does not know, kept from decoding and written back. */
@@ -128,9 +133,11 @@ export interface OffsetFetchResponseOffsetFetchResponsePartitions {
 }
 
 /** Fewest bytes a OffsetFetchRequestOffsetFetchRequestTopic takes, by version. */
-const MIN_OffsetFetchRequestOffsetFetchRequestTopic = [6, 6, 6, 6, 6, 6, 3, 3, 1, 1];
+const MIN_OffsetFetchRequestOffsetFetchRequestTopic = [0, 6, 6, 6, 6, 6, 3, 3, 1, 1, 1];
 /** Fewest bytes a OffsetFetchRequestOffsetFetchRequestGroup takes, by version. */
-const MIN_OffsetFetchRequestOffsetFetchRequestGroup = [0, 0, 0, 0, 0, 0, 1, 1, 3, 8];
+const MIN_OffsetFetchRequestOffsetFetchRequestGroup = [0, 0, 0, 0, 0, 0, 1, 1, 3, 8, 8];
+/** Fewest bytes a OffsetFetchRequestOffsetFetchRequestTopics takes, by version. */
+const MIN_OffsetFetchRequestOffsetFetchRequestTopics = [0, 0, 0, 0, 0, 0, 1, 1, 3, 3, 18];
 
 function writeOffsetFetchRequest(w: Writer, version: number, m: OffsetFetchRequest): void {
   const flex = version >= 6;
@@ -363,7 +370,7 @@ function readOffsetFetchRequestOffsetFetchRequestGroup(
   }
   let fTopics: OffsetFetchRequestOffsetFetchRequestTopics[] | null;
   {
-    const n0 = r.compactArrayLength(3);
+    const n0 = r.compactArrayLength(MIN_OffsetFetchRequestOffsetFetchRequestTopics[version]);
     if (n0 < 0) {
       fTopics = null;
     } else {
@@ -398,7 +405,12 @@ function writeOffsetFetchRequestOffsetFetchRequestTopics(
   version: number,
   m: OffsetFetchRequestOffsetFetchRequestTopics,
 ): void {
-  w.compactString(m.name);
+  if (version <= 9) {
+    w.compactString(m.name);
+  }
+  if (version >= 10) {
+    w.uuid(m.topicId);
+  }
   {
     const a0 = m.partitionIndexes;
     w.uvarint(a0.length + 1);
@@ -413,7 +425,14 @@ function readOffsetFetchRequestOffsetFetchRequestTopics(
   r: Reader,
   version: number,
 ): OffsetFetchRequestOffsetFetchRequestTopics {
-  const fName: string = r.compactString();
+  let fName: string = '';
+  if (version <= 9) {
+    fName = r.compactString();
+  }
+  let fTopicId: string = ZERO_UUID;
+  if (version >= 10) {
+    fTopicId = r.uuid();
+  }
   let fPartitionIndexes: number[];
   {
     const n0 = r.compactArrayLength(4);
@@ -429,6 +448,7 @@ function readOffsetFetchRequestOffsetFetchRequestTopics(
   unknown = r.taggedFields();
   return {
     name: fName,
+    topicId: fTopicId,
     partitionIndexes: fPartitionIndexes,
     unknownTaggedFields: unknown,
   };
@@ -438,14 +458,17 @@ function readOffsetFetchRequestOffsetFetchRequestTopics(
 export function defaultOffsetFetchRequestOffsetFetchRequestTopics(): OffsetFetchRequestOffsetFetchRequestTopics {
   return {
     name: '',
+    topicId: ZERO_UUID,
     partitionIndexes: [],
   };
 }
 
 /** Fewest bytes a OffsetFetchResponseOffsetFetchResponseTopic takes, by version. */
-const MIN_OffsetFetchResponseOffsetFetchResponseTopic = [6, 6, 6, 6, 6, 6, 3, 3, 1, 1];
+const MIN_OffsetFetchResponseOffsetFetchResponseTopic = [0, 6, 6, 6, 6, 6, 3, 3, 1, 1, 1];
 /** Fewest bytes a OffsetFetchResponseOffsetFetchResponsePartition takes, by version. */
-const MIN_OffsetFetchResponseOffsetFetchResponsePartition = [16, 16, 16, 16, 16, 20, 20, 20, 1, 1];
+const MIN_OffsetFetchResponseOffsetFetchResponsePartition = [0, 16, 16, 16, 16, 20, 20, 20, 1, 1, 1];
+/** Fewest bytes a OffsetFetchResponseOffsetFetchResponseTopics takes, by version. */
+const MIN_OffsetFetchResponseOffsetFetchResponseTopics = [0, 0, 0, 0, 0, 0, 1, 1, 3, 3, 18];
 
 function writeOffsetFetchResponse(w: Writer, version: number, m: OffsetFetchResponse): void {
   const flex = version >= 6;
@@ -704,7 +727,7 @@ function readOffsetFetchResponseOffsetFetchResponseGroup(
   const fGroupId: string = r.compactString();
   let fTopics: OffsetFetchResponseOffsetFetchResponseTopics[];
   {
-    const n0 = r.compactArrayLength(3);
+    const n0 = r.compactArrayLength(MIN_OffsetFetchResponseOffsetFetchResponseTopics[version]);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -738,7 +761,12 @@ function writeOffsetFetchResponseOffsetFetchResponseTopics(
   version: number,
   m: OffsetFetchResponseOffsetFetchResponseTopics,
 ): void {
-  w.compactString(m.name);
+  if (version <= 9) {
+    w.compactString(m.name);
+  }
+  if (version >= 10) {
+    w.uuid(m.topicId);
+  }
   {
     const a0 = m.partitions;
     w.uvarint(a0.length + 1);
@@ -753,7 +781,14 @@ function readOffsetFetchResponseOffsetFetchResponseTopics(
   r: Reader,
   version: number,
 ): OffsetFetchResponseOffsetFetchResponseTopics {
-  const fName: string = r.compactString();
+  let fName: string = '';
+  if (version <= 9) {
+    fName = r.compactString();
+  }
+  let fTopicId: string = ZERO_UUID;
+  if (version >= 10) {
+    fTopicId = r.uuid();
+  }
   let fPartitions: OffsetFetchResponseOffsetFetchResponsePartitions[];
   {
     const n0 = r.compactArrayLength(20);
@@ -769,6 +804,7 @@ function readOffsetFetchResponseOffsetFetchResponseTopics(
   unknown = r.taggedFields();
   return {
     name: fName,
+    topicId: fTopicId,
     partitions: fPartitions,
     unknownTaggedFields: unknown,
   };
@@ -778,6 +814,7 @@ function readOffsetFetchResponseOffsetFetchResponseTopics(
 export function defaultOffsetFetchResponseOffsetFetchResponseTopics(): OffsetFetchResponseOffsetFetchResponseTopics {
   return {
     name: '',
+    topicId: ZERO_UUID,
     partitions: [],
   };
 }
@@ -830,18 +867,18 @@ export function defaultOffsetFetchResponseOffsetFetchResponsePartitions(): Offse
 export const OffsetFetchApi: ApiDefinition<OffsetFetchRequest, OffsetFetchResponse> = {
   apiKey: 9,
   name: 'OffsetFetch',
-  minVersion: 0,
-  maxVersion: 9,
+  minVersion: 1,
+  maxVersion: 10,
   flexibleMinVersion: 6,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: OffsetFetchRequest): void {
-      checkVersion('OffsetFetchRequest', version, 0, 9);
+      checkVersion('OffsetFetchRequest', version, 1, 10);
       writeOffsetFetchRequest(w, version, msg);
     },
     decode(r: Reader, version: number): OffsetFetchRequest {
-      checkVersion('OffsetFetchRequest', version, 0, 9);
+      checkVersion('OffsetFetchRequest', version, 1, 10);
       return readOffsetFetchRequest(r, version);
     },
     defaults(): OffsetFetchRequest {
@@ -850,11 +887,11 @@ export const OffsetFetchApi: ApiDefinition<OffsetFetchRequest, OffsetFetchRespon
   },
   response: {
     encode(w: Writer, version: number, msg: OffsetFetchResponse): void {
-      checkVersion('OffsetFetchResponse', version, 0, 9);
+      checkVersion('OffsetFetchResponse', version, 1, 10);
       writeOffsetFetchResponse(w, version, msg);
     },
     decode(r: Reader, version: number): OffsetFetchResponse {
-      checkVersion('OffsetFetchResponse', version, 0, 9);
+      checkVersion('OffsetFetchResponse', version, 1, 10);
       return readOffsetFetchResponse(r, version);
     },
     defaults(): OffsetFetchResponse {

@@ -70,9 +70,9 @@ export interface OffsetForLeaderEpochResponseEpochEndOffset {
 }
 
 /** Fewest bytes a OffsetForLeaderEpochRequestOffsetForLeaderTopic takes, by version. */
-const MIN_OffsetForLeaderEpochRequestOffsetForLeaderTopic = [6, 6, 6, 6, 3];
+const MIN_OffsetForLeaderEpochRequestOffsetForLeaderTopic = [0, 0, 6, 6, 3];
 /** Fewest bytes a OffsetForLeaderEpochRequestOffsetForLeaderPartition takes, by version. */
-const MIN_OffsetForLeaderEpochRequestOffsetForLeaderPartition = [8, 8, 12, 12, 13];
+const MIN_OffsetForLeaderEpochRequestOffsetForLeaderPartition = [0, 0, 12, 12, 13];
 
 function writeOffsetForLeaderEpochRequest(w: Writer, version: number, m: OffsetForLeaderEpochRequest): void {
   const flex = version >= 4;
@@ -207,9 +207,7 @@ function writeOffsetForLeaderEpochRequestOffsetForLeaderPartition(
 ): void {
   const flex = version >= 4;
   w.int32(m.partition);
-  if (version >= 2) {
-    w.int32(m.currentLeaderEpoch);
-  }
+  w.int32(m.currentLeaderEpoch);
   w.int32(m.leaderEpoch);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -224,10 +222,7 @@ function readOffsetForLeaderEpochRequestOffsetForLeaderPartition(
 ): OffsetForLeaderEpochRequestOffsetForLeaderPartition {
   const flex = version >= 4;
   const fPartition: number = r.int32();
-  let fCurrentLeaderEpoch: number = -1;
-  if (version >= 2) {
-    fCurrentLeaderEpoch = r.int32();
-  }
+  const fCurrentLeaderEpoch: number = r.int32();
   const fLeaderEpoch: number = r.int32();
   let unknown: RawTaggedField[] | undefined;
   if (flex) {
@@ -251,15 +246,13 @@ export function defaultOffsetForLeaderEpochRequestOffsetForLeaderPartition(): Of
 }
 
 /** Fewest bytes a OffsetForLeaderEpochResponseOffsetForLeaderTopicResult takes, by version. */
-const MIN_OffsetForLeaderEpochResponseOffsetForLeaderTopicResult = [6, 6, 6, 6, 3];
+const MIN_OffsetForLeaderEpochResponseOffsetForLeaderTopicResult = [0, 0, 6, 6, 3];
 /** Fewest bytes a OffsetForLeaderEpochResponseEpochEndOffset takes, by version. */
-const MIN_OffsetForLeaderEpochResponseEpochEndOffset = [14, 18, 18, 18, 19];
+const MIN_OffsetForLeaderEpochResponseEpochEndOffset = [0, 0, 18, 18, 19];
 
 function writeOffsetForLeaderEpochResponse(w: Writer, version: number, m: OffsetForLeaderEpochResponse): void {
   const flex = version >= 4;
-  if (version >= 2) {
-    w.int32(m.throttleTimeMs);
-  }
+  w.int32(m.throttleTimeMs);
   {
     const a0 = m.topics;
     if (flex) {
@@ -280,10 +273,7 @@ function writeOffsetForLeaderEpochResponse(w: Writer, version: number, m: Offset
 
 function readOffsetForLeaderEpochResponse(r: Reader, version: number): OffsetForLeaderEpochResponse {
   const flex = version >= 4;
-  let fThrottleTimeMs: number = 0;
-  if (version >= 2) {
-    fThrottleTimeMs = r.int32();
-  }
+  const fThrottleTimeMs: number = r.int32();
   let fTopics: OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[];
   {
     const min0 = MIN_OffsetForLeaderEpochResponseOffsetForLeaderTopicResult[version];
@@ -389,9 +379,7 @@ function writeOffsetForLeaderEpochResponseEpochEndOffset(
   const flex = version >= 4;
   w.int16(m.errorCode);
   w.int32(m.partition);
-  if (version >= 1) {
-    w.int32(m.leaderEpoch);
-  }
+  w.int32(m.leaderEpoch);
   w.int64(m.endOffset);
   if (flex) {
     writeUnknownTaggedFields(w, m.unknownTaggedFields);
@@ -407,10 +395,7 @@ function readOffsetForLeaderEpochResponseEpochEndOffset(
   const flex = version >= 4;
   const fErrorCode: number = r.int16();
   const fPartition: number = r.int32();
-  let fLeaderEpoch: number = -1;
-  if (version >= 1) {
-    fLeaderEpoch = r.int32();
-  }
+  const fLeaderEpoch: number = r.int32();
   const fEndOffset: bigint = r.int64();
   let unknown: RawTaggedField[] | undefined;
   if (flex) {
@@ -438,18 +423,18 @@ export function defaultOffsetForLeaderEpochResponseEpochEndOffset(): OffsetForLe
 export const OffsetForLeaderEpochApi: ApiDefinition<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse> = {
   apiKey: 23,
   name: 'OffsetForLeaderEpoch',
-  minVersion: 0,
+  minVersion: 2,
   maxVersion: 4,
   flexibleMinVersion: 4,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: OffsetForLeaderEpochRequest): void {
-      checkVersion('OffsetForLeaderEpochRequest', version, 0, 4);
+      checkVersion('OffsetForLeaderEpochRequest', version, 2, 4);
       writeOffsetForLeaderEpochRequest(w, version, msg);
     },
     decode(r: Reader, version: number): OffsetForLeaderEpochRequest {
-      checkVersion('OffsetForLeaderEpochRequest', version, 0, 4);
+      checkVersion('OffsetForLeaderEpochRequest', version, 2, 4);
       return readOffsetForLeaderEpochRequest(r, version);
     },
     defaults(): OffsetForLeaderEpochRequest {
@@ -458,11 +443,11 @@ export const OffsetForLeaderEpochApi: ApiDefinition<OffsetForLeaderEpochRequest,
   },
   response: {
     encode(w: Writer, version: number, msg: OffsetForLeaderEpochResponse): void {
-      checkVersion('OffsetForLeaderEpochResponse', version, 0, 4);
+      checkVersion('OffsetForLeaderEpochResponse', version, 2, 4);
       writeOffsetForLeaderEpochResponse(w, version, msg);
     },
     decode(r: Reader, version: number): OffsetForLeaderEpochResponse {
-      checkVersion('OffsetForLeaderEpochResponse', version, 0, 4);
+      checkVersion('OffsetForLeaderEpochResponse', version, 2, 4);
       return readOffsetForLeaderEpochResponse(r, version);
     },
     defaults(): OffsetForLeaderEpochResponse {

@@ -4,6 +4,7 @@ import { DecodeError } from '../errors.js';
 import { type RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  ZERO_UUID,
   checkVersion,
   endTaggedField,
   keepUnknownTag,
@@ -29,8 +30,10 @@ export interface ProduceRequest {
 }
 
 export interface ProduceRequestTopicProduceData {
-  /** string, versions 0+ */
+  /** string, versions 0-12; ignorable */
   name: string;
+  /** uuid, versions 13+; ignorable */
+  topicId: string;
   /** []PartitionProduceData, versions 0+ */
   partitionData: ProduceRequestPartitionProduceData[];
   /** Tagged fields this code does not know, kept from decoding and written back. */
@@ -58,8 +61,10 @@ export interface ProduceResponse {
 }
 
 export interface ProduceResponseTopicProduceResponse {
-  /** string, versions 0+ */
+  /** string, versions 0-12; ignorable */
   name: string;
+  /** uuid, versions 13+; ignorable */
+  topicId: string;
   /** []PartitionProduceResponse, versions 0+ */
   partitionResponses: ProduceResponsePartitionProduceResponse[];
   /** Tagged fields this code does not know, kept from decoding and written back. */
@@ -119,21 +124,16 @@ export interface ProduceResponseNodeEndpoint {
 }
 
 /** Fewest bytes a ProduceRequestTopicProduceData takes, by version. */
-const MIN_ProduceRequestTopicProduceData = [6, 6, 6, 6, 6, 6, 6, 6, 6, 3, 3, 3];
+const MIN_ProduceRequestTopicProduceData = [0, 0, 0, 6, 6, 6, 6, 6, 6, 3, 3, 3, 3, 18];
 /** Fewest bytes a ProduceRequestPartitionProduceData takes, by version. */
-const MIN_ProduceRequestPartitionProduceData = [8, 8, 8, 8, 8, 8, 8, 8, 8, 6, 6, 6];
+const MIN_ProduceRequestPartitionProduceData = [0, 0, 0, 8, 8, 8, 8, 8, 8, 6, 6, 6, 6, 6];
 
 function writeProduceRequest(w: Writer, version: number, m: ProduceRequest): void {
   const flex = version >= 9;
-  if (version >= 3) {
-    if (m.transactionalId === null && !(version >= 3)) throw nonNullable('TransactionalId', version);
-    if (flex) {
-      w.compactNullableString(m.transactionalId);
-    } else {
-      w.nullableString(m.transactionalId);
-    }
-  } else if (!(m.transactionalId === null)) {
-    throw unsupportedField('TransactionalId', version);
+  if (flex) {
+    w.compactNullableString(m.transactionalId);
+  } else {
+    w.nullableString(m.transactionalId);
   }
   w.int16(m.acks);
   w.int32(m.timeoutMs);
@@ -157,10 +157,7 @@ function writeProduceRequest(w: Writer, version: number, m: ProduceRequest): voi
 
 function readProduceRequest(r: Reader, version: number): ProduceRequest {
   const flex = version >= 9;
-  let fTransactionalId: string | null = null;
-  if (version >= 3) {
-    fTransactionalId = version >= 3 ? (flex ? r.compactNullableString() : r.nullableString()) : (flex ? r.compactString() : r.string());
-  }
+  const fTransactionalId: string | null = (flex ? r.compactNullableString() : r.nullableString());
   const fAcks: number = r.int16();
   const fTimeoutMs: number = r.int32();
   let fTopicData: ProduceRequestTopicProduceData[];
@@ -200,10 +197,15 @@ export function defaultProduceRequest(): ProduceRequest {
 
 function writeProduceRequestTopicProduceData(w: Writer, version: number, m: ProduceRequestTopicProduceData): void {
   const flex = version >= 9;
-  if (flex) {
-    w.compactString(m.name);
-  } else {
-    w.string(m.name);
+  if (version <= 12) {
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
+  }
+  if (version >= 13) {
+    w.uuid(m.topicId);
   }
   {
     const a0 = m.partitionData;
@@ -225,7 +227,14 @@ function writeProduceRequestTopicProduceData(w: Writer, version: number, m: Prod
 
 function readProduceRequestTopicProduceData(r: Reader, version: number): ProduceRequestTopicProduceData {
   const flex = version >= 9;
-  const fName: string = flex ? r.compactString() : r.string();
+  let fName: string = '';
+  if (version <= 12) {
+    fName = flex ? r.compactString() : r.string();
+  }
+  let fTopicId: string = ZERO_UUID;
+  if (version >= 13) {
+    fTopicId = r.uuid();
+  }
   let fPartitionData: ProduceRequestPartitionProduceData[];
   {
     const min0 = MIN_ProduceRequestPartitionProduceData[version];
@@ -244,6 +253,7 @@ function readProduceRequestTopicProduceData(r: Reader, version: number): Produce
   }
   return {
     name: fName,
+    topicId: fTopicId,
     partitionData: fPartitionData,
     unknownTaggedFields: unknown,
   };
@@ -253,6 +263,7 @@ function readProduceRequestTopicProduceData(r: Reader, version: number): Produce
 export function defaultProduceRequestTopicProduceData(): ProduceRequestTopicProduceData {
   return {
     name: '',
+    topicId: ZERO_UUID,
     partitionData: [],
   };
 }
@@ -300,9 +311,9 @@ export function defaultProduceRequestPartitionProduceData(): ProduceRequestParti
 }
 
 /** Fewest bytes a ProduceResponseTopicProduceResponse takes, by version. */
-const MIN_ProduceResponseTopicProduceResponse = [6, 6, 6, 6, 6, 6, 6, 6, 6, 3, 3, 3];
+const MIN_ProduceResponseTopicProduceResponse = [0, 0, 0, 6, 6, 6, 6, 6, 6, 3, 3, 3, 3, 18];
 /** Fewest bytes a ProduceResponsePartitionProduceResponse takes, by version. */
-const MIN_ProduceResponsePartitionProduceResponse = [14, 14, 22, 22, 22, 30, 30, 30, 36, 33, 33, 33];
+const MIN_ProduceResponsePartitionProduceResponse = [0, 0, 0, 22, 22, 30, 30, 30, 36, 33, 33, 33, 33, 33];
 
 function writeProduceResponse(w: Writer, version: number, m: ProduceResponse): void {
   const flex = version >= 9;
@@ -317,9 +328,7 @@ function writeProduceResponse(w: Writer, version: number, m: ProduceResponse): v
       writeProduceResponseTopicProduceResponse(w, version, a0[i0]);
     }
   }
-  if (version >= 1) {
-    w.int32(m.throttleTimeMs);
-  }
+  w.int32(m.throttleTimeMs);
   if (!(version >= 10 && flex) && !(m.nodeEndpoints.length === 0)) {
     throw unsupportedField('NodeEndpoints', version);
   }
@@ -363,10 +372,7 @@ function readProduceResponse(r: Reader, version: number): ProduceResponse {
       fResponses = a0;
     }
   }
-  let fThrottleTimeMs: number = 0;
-  if (version >= 1) {
-    fThrottleTimeMs = r.int32();
-  }
+  const fThrottleTimeMs: number = r.int32();
   let fNodeEndpoints: ProduceResponseNodeEndpoint[] = [];
   let unknown: RawTaggedField[] | undefined;
   if (flex) {
@@ -428,10 +434,15 @@ function writeProduceResponseTopicProduceResponse(
   m: ProduceResponseTopicProduceResponse,
 ): void {
   const flex = version >= 9;
-  if (flex) {
-    w.compactString(m.name);
-  } else {
-    w.string(m.name);
+  if (version <= 12) {
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
+  }
+  if (version >= 13) {
+    w.uuid(m.topicId);
   }
   {
     const a0 = m.partitionResponses;
@@ -453,7 +464,14 @@ function writeProduceResponseTopicProduceResponse(
 
 function readProduceResponseTopicProduceResponse(r: Reader, version: number): ProduceResponseTopicProduceResponse {
   const flex = version >= 9;
-  const fName: string = flex ? r.compactString() : r.string();
+  let fName: string = '';
+  if (version <= 12) {
+    fName = flex ? r.compactString() : r.string();
+  }
+  let fTopicId: string = ZERO_UUID;
+  if (version >= 13) {
+    fTopicId = r.uuid();
+  }
   let fPartitionResponses: ProduceResponsePartitionProduceResponse[];
   {
     const min0 = MIN_ProduceResponsePartitionProduceResponse[version];
@@ -472,6 +490,7 @@ function readProduceResponseTopicProduceResponse(r: Reader, version: number): Pr
   }
   return {
     name: fName,
+    topicId: fTopicId,
     partitionResponses: fPartitionResponses,
     unknownTaggedFields: unknown,
   };
@@ -481,6 +500,7 @@ function readProduceResponseTopicProduceResponse(r: Reader, version: number): Pr
 export function defaultProduceResponseTopicProduceResponse(): ProduceResponseTopicProduceResponse {
   return {
     name: '',
+    topicId: ZERO_UUID,
     partitionResponses: [],
   };
 }
@@ -494,9 +514,7 @@ function writeProduceResponsePartitionProduceResponse(
   w.int32(m.index);
   w.int16(m.errorCode);
   w.int64(m.baseOffset);
-  if (version >= 2) {
-    w.int64(m.logAppendTimeMs);
-  }
+  w.int64(m.logAppendTimeMs);
   if (version >= 5) {
     w.int64(m.logStartOffset);
   }
@@ -552,10 +570,7 @@ function readProduceResponsePartitionProduceResponse(
   const fIndex: number = r.int32();
   const fErrorCode: number = r.int16();
   const fBaseOffset: bigint = r.int64();
-  let fLogAppendTimeMs: bigint = -1n;
-  if (version >= 2) {
-    fLogAppendTimeMs = r.int64();
-  }
+  const fLogAppendTimeMs: bigint = r.int64();
   let fLogStartOffset: bigint = -1n;
   if (version >= 5) {
     fLogStartOffset = r.int64();
@@ -749,18 +764,18 @@ function isDefaultProduceResponseLeaderIdAndEpoch(m: ProduceResponseLeaderIdAndE
 export const ProduceApi: ApiDefinition<ProduceRequest, ProduceResponse> = {
   apiKey: 0,
   name: 'Produce',
-  minVersion: 0,
-  maxVersion: 11,
+  minVersion: 3,
+  maxVersion: 13,
   flexibleMinVersion: 9,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: ProduceRequest): void {
-      checkVersion('ProduceRequest', version, 0, 11);
+      checkVersion('ProduceRequest', version, 3, 13);
       writeProduceRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ProduceRequest {
-      checkVersion('ProduceRequest', version, 0, 11);
+      checkVersion('ProduceRequest', version, 3, 13);
       return readProduceRequest(r, version);
     },
     defaults(): ProduceRequest {
@@ -769,11 +784,11 @@ export const ProduceApi: ApiDefinition<ProduceRequest, ProduceResponse> = {
   },
   response: {
     encode(w: Writer, version: number, msg: ProduceResponse): void {
-      checkVersion('ProduceResponse', version, 0, 11);
+      checkVersion('ProduceResponse', version, 3, 13);
       writeProduceResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ProduceResponse {
-      checkVersion('ProduceResponse', version, 0, 11);
+      checkVersion('ProduceResponse', version, 3, 13);
       return readProduceResponse(r, version);
     },
     defaults(): ProduceResponse {

@@ -61,8 +61,12 @@ export interface ReadShareGroupStateSummaryResponsePartitionResult {
   errorMessage: string | null;
   /** int32, versions 0+ */
   stateEpoch: number;
+  /** int32, versions 0+ */
+  leaderEpoch: number;
   /** int64, versions 0+ */
   startOffset: bigint;
+  /** int32, versions 1+; default -1; ignorable */
+  deliveryCompleteCount: number;
   /** Tagged fields this code does not know, kept from decoding and written back. */
   unknownTaggedFields?: RawTaggedField[];
 }
@@ -195,6 +199,9 @@ export function defaultReadShareGroupStateSummaryRequestPartitionData(): ReadSha
   };
 }
 
+/** Fewest bytes a ReadShareGroupStateSummaryResponsePartitionResult takes, by version. */
+const MIN_ReadShareGroupStateSummaryResponsePartitionResult = [24, 28];
+
 function writeReadShareGroupStateSummaryResponse(
   w: Writer,
   version: number,
@@ -260,7 +267,7 @@ function readReadShareGroupStateSummaryResponseReadStateSummaryResult(
   const fTopicId: string = r.uuid();
   let fPartitions: ReadShareGroupStateSummaryResponsePartitionResult[];
   {
-    const n0 = r.compactArrayLength(20);
+    const n0 = r.compactArrayLength(MIN_ReadShareGroupStateSummaryResponsePartitionResult[version]);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -295,7 +302,11 @@ function writeReadShareGroupStateSummaryResponsePartitionResult(
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
   w.int32(m.stateEpoch);
+  w.int32(m.leaderEpoch);
   w.int64(m.startOffset);
+  if (version >= 1) {
+    w.int32(m.deliveryCompleteCount);
+  }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
@@ -307,7 +318,12 @@ function readReadShareGroupStateSummaryResponsePartitionResult(
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (r.compactNullableString());
   const fStateEpoch: number = r.int32();
+  const fLeaderEpoch: number = r.int32();
   const fStartOffset: bigint = r.int64();
+  let fDeliveryCompleteCount: number = -1;
+  if (version >= 1) {
+    fDeliveryCompleteCount = r.int32();
+  }
   let unknown: RawTaggedField[] | undefined;
   unknown = r.taggedFields();
   return {
@@ -315,7 +331,9 @@ function readReadShareGroupStateSummaryResponsePartitionResult(
     errorCode: fErrorCode,
     errorMessage: fErrorMessage,
     stateEpoch: fStateEpoch,
+    leaderEpoch: fLeaderEpoch,
     startOffset: fStartOffset,
+    deliveryCompleteCount: fDeliveryCompleteCount,
     unknownTaggedFields: unknown,
   };
 }
@@ -327,7 +345,9 @@ export function defaultReadShareGroupStateSummaryResponsePartitionResult(): Read
     errorCode: 0,
     errorMessage: null,
     stateEpoch: 0,
+    leaderEpoch: 0,
     startOffset: 0n,
+    deliveryCompleteCount: -1,
   };
 }
 
@@ -335,17 +355,17 @@ export const ReadShareGroupStateSummaryApi: ApiDefinition<ReadShareGroupStateSum
   apiKey: 87,
   name: 'ReadShareGroupStateSummary',
   minVersion: 0,
-  maxVersion: 0,
+  maxVersion: 1,
   flexibleMinVersion: 0,
-  latestVersionUnstable: true,
+  latestVersionUnstable: false,
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: ReadShareGroupStateSummaryRequest): void {
-      checkVersion('ReadShareGroupStateSummaryRequest', version, 0, 0);
+      checkVersion('ReadShareGroupStateSummaryRequest', version, 0, 1);
       writeReadShareGroupStateSummaryRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ReadShareGroupStateSummaryRequest {
-      checkVersion('ReadShareGroupStateSummaryRequest', version, 0, 0);
+      checkVersion('ReadShareGroupStateSummaryRequest', version, 0, 1);
       return readReadShareGroupStateSummaryRequest(r, version);
     },
     defaults(): ReadShareGroupStateSummaryRequest {
@@ -354,11 +374,11 @@ export const ReadShareGroupStateSummaryApi: ApiDefinition<ReadShareGroupStateSum
   },
   response: {
     encode(w: Writer, version: number, msg: ReadShareGroupStateSummaryResponse): void {
-      checkVersion('ReadShareGroupStateSummaryResponse', version, 0, 0);
+      checkVersion('ReadShareGroupStateSummaryResponse', version, 0, 1);
       writeReadShareGroupStateSummaryResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ReadShareGroupStateSummaryResponse {
-      checkVersion('ReadShareGroupStateSummaryResponse', version, 0, 0);
+      checkVersion('ReadShareGroupStateSummaryResponse', version, 0, 1);
       return readReadShareGroupStateSummaryResponse(r, version);
     },
     defaults(): ReadShareGroupStateSummaryResponse {

@@ -402,7 +402,7 @@ export const ReadShareGroupStateApi: ApiDefinition<ReadShareGroupStateRequest, R
   minVersion: 0,
   maxVersion: 0,
   flexibleMinVersion: 0,
-  latestVersionUnstable: true,
+  latestVersionUnstable: false,
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: ReadShareGroupStateRequest): void {

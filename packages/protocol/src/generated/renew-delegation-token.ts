@@ -108,18 +108,18 @@ export function defaultRenewDelegationTokenResponse(): RenewDelegationTokenRespo
 export const RenewDelegationTokenApi: ApiDefinition<RenewDelegationTokenRequest, RenewDelegationTokenResponse> = {
   apiKey: 39,
   name: 'RenewDelegationToken',
-  minVersion: 0,
+  minVersion: 1,
   maxVersion: 2,
   flexibleMinVersion: 2,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: RenewDelegationTokenRequest): void {
-      checkVersion('RenewDelegationTokenRequest', version, 0, 2);
+      checkVersion('RenewDelegationTokenRequest', version, 1, 2);
       writeRenewDelegationTokenRequest(w, version, msg);
     },
     decode(r: Reader, version: number): RenewDelegationTokenRequest {
-      checkVersion('RenewDelegationTokenRequest', version, 0, 2);
+      checkVersion('RenewDelegationTokenRequest', version, 1, 2);
       return readRenewDelegationTokenRequest(r, version);
     },
     defaults(): RenewDelegationTokenRequest {
@@ -128,11 +128,11 @@ export const RenewDelegationTokenApi: ApiDefinition<RenewDelegationTokenRequest,
   },
   response: {
     encode(w: Writer, version: number, msg: RenewDelegationTokenResponse): void {
-      checkVersion('RenewDelegationTokenResponse', version, 0, 2);
+      checkVersion('RenewDelegationTokenResponse', version, 1, 2);
       writeRenewDelegationTokenResponse(w, version, msg);
     },
     decode(r: Reader, version: number): RenewDelegationTokenResponse {
-      checkVersion('RenewDelegationTokenResponse', version, 0, 2);
+      checkVersion('RenewDelegationTokenResponse', version, 1, 2);
       return readRenewDelegationTokenResponse(r, version);
     },
     defaults(): RenewDelegationTokenResponse {

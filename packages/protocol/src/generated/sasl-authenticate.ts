@@ -125,7 +125,7 @@ export const SaslAuthenticateApi: ApiDefinition<SaslAuthenticateRequest, SaslAut
   maxVersion: 2,
   flexibleMinVersion: 2,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: SaslAuthenticateRequest): void {
       checkVersion('SaslAuthenticateRequest', version, 0, 2);

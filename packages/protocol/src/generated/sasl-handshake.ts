@@ -93,7 +93,7 @@ export const SaslHandshakeApi: ApiDefinition<SaslHandshakeRequest, SaslHandshake
   maxVersion: 1,
   flexibleMinVersion: null,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: SaslHandshakeRequest): void {
       checkVersion('SaslHandshakeRequest', version, 0, 1);

@@ -6,6 +6,7 @@ import {
   ZERO_UUID,
   checkVersion,
   nullRead,
+  unsupportedField,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -16,6 +17,8 @@ export interface ShareAcknowledgeRequest {
   memberId: string | null;
   /** int32, versions 0+ */
   shareSessionEpoch: number;
+  /** bool, versions 2+; default false */
+  isRenewAck: boolean;
   /** []AcknowledgeTopic, versions 0+ */
   topics: ShareAcknowledgeRequestAcknowledgeTopic[];
   /** Tagged fields this code does not know, kept from decoding and written back. */
@@ -52,12 +55,14 @@ export interface ShareAcknowledgeRequestAcknowledgementBatch {
 }
 
 export interface ShareAcknowledgeResponse {
-  /** int32, versions 0+; ignorable */
+  /** int32, versions 0+ */
   throttleTimeMs: number;
-  /** int16, versions 0+; ignorable */
+  /** int16, versions 0+ */
   errorCode: number;
   /** string, versions 0+; nullable 0+; default null */
   errorMessage: string | null;
+  /** int32, versions 2+; ignorable */
+  acquisitionLockTimeoutMs: number;
   /** []ShareAcknowledgeTopicResponse, versions 0+ */
   responses: ShareAcknowledgeResponseShareAcknowledgeTopicResponse[];
   /** []NodeEndpoint, versions 0+ */
@@ -67,7 +72,7 @@ export interface ShareAcknowledgeResponse {
 }
 
 export interface ShareAcknowledgeResponseShareAcknowledgeTopicResponse {
-  /** uuid, versions 0+; ignorable */
+  /** uuid, versions 0+ */
   topicId: string;
   /** []PartitionData, versions 0+ */
   partitions: ShareAcknowledgeResponsePartitionData[];
@@ -114,6 +119,11 @@ function writeShareAcknowledgeRequest(w: Writer, version: number, m: ShareAcknow
   w.compactNullableString(m.groupId);
   w.compactNullableString(m.memberId);
   w.int32(m.shareSessionEpoch);
+  if (version >= 2) {
+    w.bool(m.isRenewAck);
+  } else if (!(m.isRenewAck === false)) {
+    throw unsupportedField('IsRenewAck', version);
+  }
   {
     const a0 = m.topics;
     w.uvarint(a0.length + 1);
@@ -128,6 +138,10 @@ function readShareAcknowledgeRequest(r: Reader, version: number): ShareAcknowled
   const fGroupId: string | null = (r.compactNullableString());
   const fMemberId: string | null = (r.compactNullableString());
   const fShareSessionEpoch: number = r.int32();
+  let fIsRenewAck: boolean = false;
+  if (version >= 2) {
+    fIsRenewAck = r.bool();
+  }
   let fTopics: ShareAcknowledgeRequestAcknowledgeTopic[];
   {
     const n0 = r.compactArrayLength(18);
@@ -145,6 +159,7 @@ function readShareAcknowledgeRequest(r: Reader, version: number): ShareAcknowled
     groupId: fGroupId,
     memberId: fMemberId,
     shareSessionEpoch: fShareSessionEpoch,
+    isRenewAck: fIsRenewAck,
     topics: fTopics,
     unknownTaggedFields: unknown,
   };
@@ -156,6 +171,7 @@ export function defaultShareAcknowledgeRequest(): ShareAcknowledgeRequest {
     groupId: null,
     memberId: '',
     shareSessionEpoch: 0,
+    isRenewAck: false,
     topics: [],
   };
 }
@@ -315,6 +331,9 @@ function writeShareAcknowledgeResponse(w: Writer, version: number, m: ShareAckno
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
+  if (version >= 2) {
+    w.int32(m.acquisitionLockTimeoutMs);
+  }
   {
     const a0 = m.responses;
     w.uvarint(a0.length + 1);
@@ -336,6 +355,10 @@ function readShareAcknowledgeResponse(r: Reader, version: number): ShareAcknowle
   const fThrottleTimeMs: number = r.int32();
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (r.compactNullableString());
+  let fAcquisitionLockTimeoutMs: number = 0;
+  if (version >= 2) {
+    fAcquisitionLockTimeoutMs = r.int32();
+  }
   let fResponses: ShareAcknowledgeResponseShareAcknowledgeTopicResponse[];
   {
     const n0 = r.compactArrayLength(18);
@@ -364,6 +387,7 @@ function readShareAcknowledgeResponse(r: Reader, version: number): ShareAcknowle
     throttleTimeMs: fThrottleTimeMs,
     errorCode: fErrorCode,
     errorMessage: fErrorMessage,
+    acquisitionLockTimeoutMs: fAcquisitionLockTimeoutMs,
     responses: fResponses,
     nodeEndpoints: fNodeEndpoints,
     unknownTaggedFields: unknown,
@@ -376,6 +400,7 @@ export function defaultShareAcknowledgeResponse(): ShareAcknowledgeResponse {
     throttleTimeMs: 0,
     errorCode: 0,
     errorMessage: null,
+    acquisitionLockTimeoutMs: 0,
     responses: [],
     nodeEndpoints: [],
   };
@@ -542,18 +567,18 @@ export function defaultShareAcknowledgeResponseNodeEndpoint(): ShareAcknowledgeR
 export const ShareAcknowledgeApi: ApiDefinition<ShareAcknowledgeRequest, ShareAcknowledgeResponse> = {
   apiKey: 79,
   name: 'ShareAcknowledge',
-  minVersion: 0,
-  maxVersion: 0,
+  minVersion: 1,
+  maxVersion: 2,
   flexibleMinVersion: 0,
-  latestVersionUnstable: true,
+  latestVersionUnstable: false,
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: ShareAcknowledgeRequest): void {
-      checkVersion('ShareAcknowledgeRequest', version, 0, 0);
+      checkVersion('ShareAcknowledgeRequest', version, 1, 2);
       writeShareAcknowledgeRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ShareAcknowledgeRequest {
-      checkVersion('ShareAcknowledgeRequest', version, 0, 0);
+      checkVersion('ShareAcknowledgeRequest', version, 1, 2);
       return readShareAcknowledgeRequest(r, version);
     },
     defaults(): ShareAcknowledgeRequest {
@@ -562,11 +587,11 @@ export const ShareAcknowledgeApi: ApiDefinition<ShareAcknowledgeRequest, ShareAc
   },
   response: {
     encode(w: Writer, version: number, msg: ShareAcknowledgeResponse): void {
-      checkVersion('ShareAcknowledgeResponse', version, 0, 0);
+      checkVersion('ShareAcknowledgeResponse', version, 1, 2);
       writeShareAcknowledgeResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ShareAcknowledgeResponse {
-      checkVersion('ShareAcknowledgeResponse', version, 0, 0);
+      checkVersion('ShareAcknowledgeResponse', version, 1, 2);
       return readShareAcknowledgeResponse(r, version);
     },
     defaults(): ShareAcknowledgeResponse {

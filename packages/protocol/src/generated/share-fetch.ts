@@ -5,7 +5,9 @@ import type { Writer } from '../primitives/writer.js';
 import {
   ZERO_UUID,
   checkVersion,
+  nonNullable,
   nullRead,
+  unsupportedField,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -22,6 +24,14 @@ export interface ShareFetchRequest {
   minBytes: number;
   /** int32, versions 0+; default 0x7fffffff */
   maxBytes: number;
+  /** int32, versions 1+ */
+  maxRecords: number;
+  /** int32, versions 1+ */
+  batchSize: number;
+  /** int8, versions 2+; default 0; ignorable */
+  shareAcquireMode: number;
+  /** bool, versions 2+; default false */
+  isRenewAck: boolean;
   /** []FetchTopic, versions 0+ */
   topics: ShareFetchRequestFetchTopic[];
   /** []ForgottenTopic, versions 0+ */
@@ -42,7 +52,7 @@ export interface ShareFetchRequestFetchTopic {
 export interface ShareFetchRequestFetchPartition {
   /** int32, versions 0+ */
   partitionIndex: number;
-  /** int32, versions 0+ */
+  /** int32, versions 0 */
   partitionMaxBytes: number;
   /** []AcknowledgementBatch, versions 0+ */
   acknowledgementBatches: ShareFetchRequestAcknowledgementBatch[];
@@ -77,6 +87,8 @@ export interface ShareFetchResponse {
   errorCode: number;
   /** string, versions 0+; nullable 0+; default null */
   errorMessage: string | null;
+  /** int32, versions 1+ */
+  acquisitionLockTimeoutMs: number;
   /** []ShareFetchableTopicResponse, versions 0+ */
   responses: ShareFetchResponseShareFetchableTopicResponse[];
   /** []NodeEndpoint, versions 0+ */
@@ -107,7 +119,7 @@ export interface ShareFetchResponsePartitionData {
   acknowledgeErrorMessage: string | null;
   /** LeaderIdAndEpoch, versions 0+ */
   currentLeader: ShareFetchResponseLeaderIdAndEpoch;
-  /** records, versions 0+; nullable 0+ */
+  /** records, versions 0+; nullable 0 */
   records: Buffer | null;
   /** []AcquiredRecords, versions 0+ */
   acquiredRecords: ShareFetchResponseAcquiredRecords[];
@@ -155,6 +167,16 @@ function writeShareFetchRequest(w: Writer, version: number, m: ShareFetchRequest
   w.int32(m.maxWaitMs);
   w.int32(m.minBytes);
   w.int32(m.maxBytes);
+  w.int32(m.maxRecords);
+  w.int32(m.batchSize);
+  if (version >= 2) {
+    w.int8(m.shareAcquireMode);
+  }
+  if (version >= 2) {
+    w.bool(m.isRenewAck);
+  } else if (!(m.isRenewAck === false)) {
+    throw unsupportedField('IsRenewAck', version);
+  }
   {
     const a0 = m.topics;
     w.uvarint(a0.length + 1);
@@ -179,6 +201,16 @@ function readShareFetchRequest(r: Reader, version: number): ShareFetchRequest {
   const fMaxWaitMs: number = r.int32();
   const fMinBytes: number = r.int32();
   const fMaxBytes: number = r.int32();
+  const fMaxRecords: number = r.int32();
+  const fBatchSize: number = r.int32();
+  let fShareAcquireMode: number = 0;
+  if (version >= 2) {
+    fShareAcquireMode = r.int8();
+  }
+  let fIsRenewAck: boolean = false;
+  if (version >= 2) {
+    fIsRenewAck = r.bool();
+  }
   let fTopics: ShareFetchRequestFetchTopic[];
   {
     const n0 = r.compactArrayLength(18);
@@ -210,6 +242,10 @@ function readShareFetchRequest(r: Reader, version: number): ShareFetchRequest {
     maxWaitMs: fMaxWaitMs,
     minBytes: fMinBytes,
     maxBytes: fMaxBytes,
+    maxRecords: fMaxRecords,
+    batchSize: fBatchSize,
+    shareAcquireMode: fShareAcquireMode,
+    isRenewAck: fIsRenewAck,
     topics: fTopics,
     forgottenTopicsData: fForgottenTopicsData,
     unknownTaggedFields: unknown,
@@ -225,6 +261,10 @@ export function defaultShareFetchRequest(): ShareFetchRequest {
     maxWaitMs: 0,
     minBytes: 0,
     maxBytes: 2147483647,
+    maxRecords: 0,
+    batchSize: 0,
+    shareAcquireMode: 0,
+    isRenewAck: false,
     topics: [],
     forgottenTopicsData: [],
   };
@@ -246,7 +286,7 @@ function readShareFetchRequestFetchTopic(r: Reader, version: number): ShareFetch
   const fTopicId: string = r.uuid();
   let fPartitions: ShareFetchRequestFetchPartition[];
   {
-    const n0 = r.compactArrayLength(10);
+    const n0 = r.compactArrayLength(6);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -274,7 +314,7 @@ export function defaultShareFetchRequestFetchTopic(): ShareFetchRequestFetchTopi
 
 function writeShareFetchRequestFetchPartition(w: Writer, version: number, m: ShareFetchRequestFetchPartition): void {
   w.int32(m.partitionIndex);
-  w.int32(m.partitionMaxBytes);
+  if (!(m.partitionMaxBytes === 0)) throw unsupportedField('PartitionMaxBytes', version);
   {
     const a0 = m.acknowledgementBatches;
     w.uvarint(a0.length + 1);
@@ -287,7 +327,7 @@ function writeShareFetchRequestFetchPartition(w: Writer, version: number, m: Sha
 
 function readShareFetchRequestFetchPartition(r: Reader, version: number): ShareFetchRequestFetchPartition {
   const fPartitionIndex: number = r.int32();
-  const fPartitionMaxBytes: number = r.int32();
+  let fPartitionMaxBytes: number = 0;
   let fAcknowledgementBatches: ShareFetchRequestAcknowledgementBatch[];
   {
     const n0 = r.compactArrayLength(18);
@@ -414,6 +454,7 @@ function writeShareFetchResponse(w: Writer, version: number, m: ShareFetchRespon
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
   w.compactNullableString(m.errorMessage);
+  w.int32(m.acquisitionLockTimeoutMs);
   {
     const a0 = m.responses;
     w.uvarint(a0.length + 1);
@@ -435,6 +476,7 @@ function readShareFetchResponse(r: Reader, version: number): ShareFetchResponse 
   const fThrottleTimeMs: number = r.int32();
   const fErrorCode: number = r.int16();
   const fErrorMessage: string | null = (r.compactNullableString());
+  const fAcquisitionLockTimeoutMs: number = r.int32();
   let fResponses: ShareFetchResponseShareFetchableTopicResponse[];
   {
     const n0 = r.compactArrayLength(18);
@@ -463,6 +505,7 @@ function readShareFetchResponse(r: Reader, version: number): ShareFetchResponse 
     throttleTimeMs: fThrottleTimeMs,
     errorCode: fErrorCode,
     errorMessage: fErrorMessage,
+    acquisitionLockTimeoutMs: fAcquisitionLockTimeoutMs,
     responses: fResponses,
     nodeEndpoints: fNodeEndpoints,
     unknownTaggedFields: unknown,
@@ -475,6 +518,7 @@ export function defaultShareFetchResponse(): ShareFetchResponse {
     throttleTimeMs: 0,
     errorCode: 0,
     errorMessage: null,
+    acquisitionLockTimeoutMs: 0,
     responses: [],
     nodeEndpoints: [],
   };
@@ -536,6 +580,7 @@ function writeShareFetchResponsePartitionData(w: Writer, version: number, m: Sha
   w.int16(m.acknowledgeErrorCode);
   w.compactNullableString(m.acknowledgeErrorMessage);
   writeShareFetchResponseLeaderIdAndEpoch(w, version, m.currentLeader);
+  if (m.records === null) throw nonNullable('Records', version);
   w.compactNullableBytes(m.records);
   {
     const a0 = m.acquiredRecords;
@@ -554,7 +599,9 @@ function readShareFetchResponsePartitionData(r: Reader, version: number): ShareF
   const fAcknowledgeErrorCode: number = r.int16();
   const fAcknowledgeErrorMessage: string | null = (r.compactNullableString());
   const fCurrentLeader: ShareFetchResponseLeaderIdAndEpoch = readShareFetchResponseLeaderIdAndEpoch(r, version);
-  const fRecords: Buffer | null = r.compactNullableBytes();
+  let fRecords: Buffer | null;
+  fRecords = r.compactNullableBytes();
+  if (fRecords === null) throw nullRead('Records', r);
   let fAcquiredRecords: ShareFetchResponseAcquiredRecords[];
   {
     const n0 = r.compactArrayLength(19);
@@ -696,18 +743,18 @@ export function defaultShareFetchResponseNodeEndpoint(): ShareFetchResponseNodeE
 export const ShareFetchApi: ApiDefinition<ShareFetchRequest, ShareFetchResponse> = {
   apiKey: 78,
   name: 'ShareFetch',
-  minVersion: 0,
-  maxVersion: 0,
+  minVersion: 1,
+  maxVersion: 2,
   flexibleMinVersion: 0,
-  latestVersionUnstable: true,
+  latestVersionUnstable: false,
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: ShareFetchRequest): void {
-      checkVersion('ShareFetchRequest', version, 0, 0);
+      checkVersion('ShareFetchRequest', version, 1, 2);
       writeShareFetchRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ShareFetchRequest {
-      checkVersion('ShareFetchRequest', version, 0, 0);
+      checkVersion('ShareFetchRequest', version, 1, 2);
       return readShareFetchRequest(r, version);
     },
     defaults(): ShareFetchRequest {
@@ -716,11 +763,11 @@ export const ShareFetchApi: ApiDefinition<ShareFetchRequest, ShareFetchResponse>
   },
   response: {
     encode(w: Writer, version: number, msg: ShareFetchResponse): void {
-      checkVersion('ShareFetchResponse', version, 0, 0);
+      checkVersion('ShareFetchResponse', version, 1, 2);
       writeShareFetchResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ShareFetchResponse {
-      checkVersion('ShareFetchResponse', version, 0, 0);
+      checkVersion('ShareFetchResponse', version, 1, 2);
       return readShareFetchResponse(r, version);
     },
     defaults(): ShareFetchResponse {

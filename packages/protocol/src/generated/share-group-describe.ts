@@ -408,18 +408,18 @@ export function defaultShareGroupDescribeResponseTopicPartitions(): ShareGroupDe
 export const ShareGroupDescribeApi: ApiDefinition<ShareGroupDescribeRequest, ShareGroupDescribeResponse> = {
   apiKey: 77,
   name: 'ShareGroupDescribe',
-  minVersion: 0,
-  maxVersion: 0,
+  minVersion: 1,
+  maxVersion: 1,
   flexibleMinVersion: 0,
-  latestVersionUnstable: true,
+  latestVersionUnstable: false,
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: ShareGroupDescribeRequest): void {
-      checkVersion('ShareGroupDescribeRequest', version, 0, 0);
+      checkVersion('ShareGroupDescribeRequest', version, 1, 1);
       writeShareGroupDescribeRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ShareGroupDescribeRequest {
-      checkVersion('ShareGroupDescribeRequest', version, 0, 0);
+      checkVersion('ShareGroupDescribeRequest', version, 1, 1);
       return readShareGroupDescribeRequest(r, version);
     },
     defaults(): ShareGroupDescribeRequest {
@@ -428,11 +428,11 @@ export const ShareGroupDescribeApi: ApiDefinition<ShareGroupDescribeRequest, Sha
   },
   response: {
     encode(w: Writer, version: number, msg: ShareGroupDescribeResponse): void {
-      checkVersion('ShareGroupDescribeResponse', version, 0, 0);
+      checkVersion('ShareGroupDescribeResponse', version, 1, 1);
       writeShareGroupDescribeResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ShareGroupDescribeResponse {
-      checkVersion('ShareGroupDescribeResponse', version, 0, 0);
+      checkVersion('ShareGroupDescribeResponse', version, 1, 1);
       return readShareGroupDescribeResponse(r, version);
     },
     defaults(): ShareGroupDescribeResponse {

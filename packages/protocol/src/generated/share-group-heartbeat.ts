@@ -262,18 +262,18 @@ export function defaultShareGroupHeartbeatResponseTopicPartitions(): ShareGroupH
 export const ShareGroupHeartbeatApi: ApiDefinition<ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse> = {
   apiKey: 76,
   name: 'ShareGroupHeartbeat',
-  minVersion: 0,
-  maxVersion: 0,
+  minVersion: 1,
+  maxVersion: 1,
   flexibleMinVersion: 0,
-  latestVersionUnstable: true,
+  latestVersionUnstable: false,
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: ShareGroupHeartbeatRequest): void {
-      checkVersion('ShareGroupHeartbeatRequest', version, 0, 0);
+      checkVersion('ShareGroupHeartbeatRequest', version, 1, 1);
       writeShareGroupHeartbeatRequest(w, version, msg);
     },
     decode(r: Reader, version: number): ShareGroupHeartbeatRequest {
-      checkVersion('ShareGroupHeartbeatRequest', version, 0, 0);
+      checkVersion('ShareGroupHeartbeatRequest', version, 1, 1);
       return readShareGroupHeartbeatRequest(r, version);
     },
     defaults(): ShareGroupHeartbeatRequest {
@@ -282,11 +282,11 @@ export const ShareGroupHeartbeatApi: ApiDefinition<ShareGroupHeartbeatRequest, S
   },
   response: {
     encode(w: Writer, version: number, msg: ShareGroupHeartbeatResponse): void {
-      checkVersion('ShareGroupHeartbeatResponse', version, 0, 0);
+      checkVersion('ShareGroupHeartbeatResponse', version, 1, 1);
       writeShareGroupHeartbeatResponse(w, version, msg);
     },
     decode(r: Reader, version: number): ShareGroupHeartbeatResponse {
-      checkVersion('ShareGroupHeartbeatResponse', version, 0, 0);
+      checkVersion('ShareGroupHeartbeatResponse', version, 1, 1);
       return readShareGroupHeartbeatResponse(r, version);
     },
     defaults(): ShareGroupHeartbeatResponse {

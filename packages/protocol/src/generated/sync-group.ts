@@ -304,7 +304,7 @@ export const SyncGroupApi: ApiDefinition<SyncGroupRequest, SyncGroupResponse> = 
   maxVersion: 5,
   flexibleMinVersion: 4,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: SyncGroupRequest): void {
       checkVersion('SyncGroupRequest', version, 0, 5);

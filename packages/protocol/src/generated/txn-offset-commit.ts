@@ -3,6 +3,7 @@ import type { ApiDefinition } from '../api.js';
 import type { RawTaggedField, Reader } from '../primitives/reader.js';
 import type { Writer } from '../primitives/writer.js';
 import {
+  ZERO_UUID,
   checkVersion,
   nonNullable,
   nullRead,
@@ -21,7 +22,7 @@ export interface TxnOffsetCommitRequest {
   /** int16, versions 0+ */
   producerEpoch: number;
   /** int32, versions 3+; default -1 */
-  generationId: number;
+  generationIdOrMemberEpoch: number;
   /** string, versions 3+; default  */
   memberId: string;
   /** string, versions 3+; nullable 3+; default null */
@@ -33,8 +34,10 @@ export interface TxnOffsetCommitRequest {
 }
 
 export interface TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
-  /** string, versions 0+ */
+  /** string, versions 0-5; ignorable */
   name: string;
+  /** uuid, versions 6+; ignorable */
+  topicId: string;
   /** []TxnOffsetCommitRequestPartition, versions 0+ */
   partitions: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[];
   /** Tagged fields this code does not know, kept from decoding and written back. */
@@ -64,8 +67,10 @@ export interface TxnOffsetCommitResponse {
 }
 
 export interface TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
-  /** string, versions 0+ */
+  /** string, versions 0-5; ignorable */
   name: string;
+  /** uuid, versions 6+; ignorable */
+  topicId: string;
   /** []TxnOffsetCommitResponsePartition, versions 0+ */
   partitions: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition[];
   /** Tagged fields this code does not know, kept from decoding and written back. */
@@ -82,9 +87,9 @@ export interface TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
 }
 
 /** Fewest bytes a TxnOffsetCommitRequestTxnOffsetCommitRequestTopic takes, by version. */
-const MIN_TxnOffsetCommitRequestTxnOffsetCommitRequestTopic = [6, 6, 6, 3, 3];
+const MIN_TxnOffsetCommitRequestTxnOffsetCommitRequestTopic = [6, 6, 6, 3, 3, 3, 18];
 /** Fewest bytes a TxnOffsetCommitRequestTxnOffsetCommitRequestPartition takes, by version. */
-const MIN_TxnOffsetCommitRequestTxnOffsetCommitRequestPartition = [14, 14, 18, 18, 18];
+const MIN_TxnOffsetCommitRequestTxnOffsetCommitRequestPartition = [14, 14, 18, 18, 18, 18, 18];
 
 function writeTxnOffsetCommitRequest(w: Writer, version: number, m: TxnOffsetCommitRequest): void {
   const flex = version >= 3;
@@ -101,9 +106,9 @@ function writeTxnOffsetCommitRequest(w: Writer, version: number, m: TxnOffsetCom
   w.int64(m.producerId);
   w.int16(m.producerEpoch);
   if (version >= 3) {
-    w.int32(m.generationId);
-  } else if (!(m.generationId === -1)) {
-    throw unsupportedField('GenerationId', version);
+    w.int32(m.generationIdOrMemberEpoch);
+  } else if (!(m.generationIdOrMemberEpoch === -1)) {
+    throw unsupportedField('GenerationIdOrMemberEpoch', version);
   }
   if (version >= 3) {
     if (flex) {
@@ -148,9 +153,9 @@ function readTxnOffsetCommitRequest(r: Reader, version: number): TxnOffsetCommit
   const fGroupId: string = flex ? r.compactString() : r.string();
   const fProducerId: bigint = r.int64();
   const fProducerEpoch: number = r.int16();
-  let fGenerationId: number = -1;
+  let fGenerationIdOrMemberEpoch: number = -1;
   if (version >= 3) {
-    fGenerationId = r.int32();
+    fGenerationIdOrMemberEpoch = r.int32();
   }
   let fMemberId: string = '';
   if (version >= 3) {
@@ -181,7 +186,7 @@ function readTxnOffsetCommitRequest(r: Reader, version: number): TxnOffsetCommit
     groupId: fGroupId,
     producerId: fProducerId,
     producerEpoch: fProducerEpoch,
-    generationId: fGenerationId,
+    generationIdOrMemberEpoch: fGenerationIdOrMemberEpoch,
     memberId: fMemberId,
     groupInstanceId: fGroupInstanceId,
     topics: fTopics,
@@ -196,7 +201,7 @@ export function defaultTxnOffsetCommitRequest(): TxnOffsetCommitRequest {
     groupId: '',
     producerId: 0n,
     producerEpoch: 0,
-    generationId: -1,
+    generationIdOrMemberEpoch: -1,
     memberId: '',
     groupInstanceId: null,
     topics: [],
@@ -209,10 +214,15 @@ function writeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(
   m: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic,
 ): void {
   const flex = version >= 3;
-  if (flex) {
-    w.compactString(m.name);
-  } else {
-    w.string(m.name);
+  if (version <= 5) {
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
+  }
+  if (version >= 6) {
+    w.uuid(m.topicId);
   }
   {
     const a0 = m.partitions;
@@ -237,7 +247,14 @@ function readTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(
   version: number,
 ): TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
   const flex = version >= 3;
-  const fName: string = flex ? r.compactString() : r.string();
+  let fName: string = '';
+  if (version <= 5) {
+    fName = flex ? r.compactString() : r.string();
+  }
+  let fTopicId: string = ZERO_UUID;
+  if (version >= 6) {
+    fTopicId = r.uuid();
+  }
   let fPartitions: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[];
   {
     const min0 = MIN_TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[version];
@@ -256,6 +273,7 @@ function readTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(
   }
   return {
     name: fName,
+    topicId: fTopicId,
     partitions: fPartitions,
     unknownTaggedFields: unknown,
   };
@@ -265,6 +283,7 @@ function readTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(
 export function defaultTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(): TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
   return {
     name: '',
+    topicId: ZERO_UUID,
     partitions: [],
   };
 }
@@ -328,9 +347,9 @@ export function defaultTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(): 
 }
 
 /** Fewest bytes a TxnOffsetCommitResponseTxnOffsetCommitResponseTopic takes, by version. */
-const MIN_TxnOffsetCommitResponseTxnOffsetCommitResponseTopic = [6, 6, 6, 3, 3];
+const MIN_TxnOffsetCommitResponseTxnOffsetCommitResponseTopic = [6, 6, 6, 3, 3, 3, 18];
 /** Fewest bytes a TxnOffsetCommitResponseTxnOffsetCommitResponsePartition takes, by version. */
-const MIN_TxnOffsetCommitResponseTxnOffsetCommitResponsePartition = [6, 6, 6, 7, 7];
+const MIN_TxnOffsetCommitResponseTxnOffsetCommitResponsePartition = [6, 6, 6, 7, 7, 7, 7];
 
 function writeTxnOffsetCommitResponse(w: Writer, version: number, m: TxnOffsetCommitResponse): void {
   const flex = version >= 3;
@@ -393,10 +412,15 @@ function writeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(
   m: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic,
 ): void {
   const flex = version >= 3;
-  if (flex) {
-    w.compactString(m.name);
-  } else {
-    w.string(m.name);
+  if (version <= 5) {
+    if (flex) {
+      w.compactString(m.name);
+    } else {
+      w.string(m.name);
+    }
+  }
+  if (version >= 6) {
+    w.uuid(m.topicId);
   }
   {
     const a0 = m.partitions;
@@ -421,7 +445,14 @@ function readTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(
   version: number,
 ): TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
   const flex = version >= 3;
-  const fName: string = flex ? r.compactString() : r.string();
+  let fName: string = '';
+  if (version <= 5) {
+    fName = flex ? r.compactString() : r.string();
+  }
+  let fTopicId: string = ZERO_UUID;
+  if (version >= 6) {
+    fTopicId = r.uuid();
+  }
   let fPartitions: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition[];
   {
     const min0 = MIN_TxnOffsetCommitResponseTxnOffsetCommitResponsePartition[version];
@@ -440,6 +471,7 @@ function readTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(
   }
   return {
     name: fName,
+    topicId: fTopicId,
     partitions: fPartitions,
     unknownTaggedFields: unknown,
   };
@@ -449,6 +481,7 @@ function readTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(
 export function defaultTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(): TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
   return {
     name: '',
+    topicId: ZERO_UUID,
     partitions: [],
   };
 }
@@ -498,17 +531,17 @@ export const TxnOffsetCommitApi: ApiDefinition<TxnOffsetCommitRequest, TxnOffset
   apiKey: 28,
   name: 'TxnOffsetCommit',
   minVersion: 0,
-  maxVersion: 4,
+  maxVersion: 6,
   flexibleMinVersion: 3,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: TxnOffsetCommitRequest): void {
-      checkVersion('TxnOffsetCommitRequest', version, 0, 4);
+      checkVersion('TxnOffsetCommitRequest', version, 0, 6);
       writeTxnOffsetCommitRequest(w, version, msg);
     },
     decode(r: Reader, version: number): TxnOffsetCommitRequest {
-      checkVersion('TxnOffsetCommitRequest', version, 0, 4);
+      checkVersion('TxnOffsetCommitRequest', version, 0, 6);
       return readTxnOffsetCommitRequest(r, version);
     },
     defaults(): TxnOffsetCommitRequest {
@@ -517,11 +550,11 @@ export const TxnOffsetCommitApi: ApiDefinition<TxnOffsetCommitRequest, TxnOffset
   },
   response: {
     encode(w: Writer, version: number, msg: TxnOffsetCommitResponse): void {
-      checkVersion('TxnOffsetCommitResponse', version, 0, 4);
+      checkVersion('TxnOffsetCommitResponse', version, 0, 6);
       writeTxnOffsetCommitResponse(w, version, msg);
     },
     decode(r: Reader, version: number): TxnOffsetCommitResponse {
-      checkVersion('TxnOffsetCommitResponse', version, 0, 4);
+      checkVersion('TxnOffsetCommitResponse', version, 0, 6);
       return readTxnOffsetCommitResponse(r, version);
     },
     defaults(): TxnOffsetCommitResponse {

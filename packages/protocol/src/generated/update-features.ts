@@ -260,7 +260,7 @@ export const UpdateFeaturesApi: ApiDefinition<UpdateFeaturesRequest, UpdateFeatu
   maxVersion: 2,
   flexibleMinVersion: 0,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker', 'controller'],
+  listeners: ['broker', 'controller'],
   request: {
     encode(w: Writer, version: number, msg: UpdateFeaturesRequest): void {
       checkVersion('UpdateFeaturesRequest', version, 0, 2);

@@ -38,17 +38,19 @@ export interface VoteRequestPartitionData {
   /** int32, versions 0+ */
   partitionIndex: number;
   /** int32, versions 0+ */
-  candidateEpoch: number;
+  replicaEpoch: number;
   /** int32, versions 0+ */
-  candidateId: number;
+  replicaId: number;
   /** uuid, versions 1+; ignorable */
-  candidateDirectoryId: string;
+  replicaDirectoryId: string;
   /** uuid, versions 1+; ignorable */
   voterDirectoryId: string;
   /** int32, versions 0+ */
   lastOffsetEpoch: number;
   /** int64, versions 0+ */
   lastOffset: bigint;
+  /** bool, versions 2+ */
+  preVote: boolean;
   /** Tagged fields this code does not know, kept from decoding and written back. */
   unknownTaggedFields?: RawTaggedField[];
 }
@@ -100,7 +102,7 @@ export interface VoteResponseNodeEndpoint {
 }
 
 /** Fewest bytes a VoteRequestPartitionData takes, by version. */
-const MIN_VoteRequestPartitionData = [25, 57];
+const MIN_VoteRequestPartitionData = [25, 57, 58];
 
 function writeVoteRequest(w: Writer, version: number, m: VoteRequest): void {
   w.compactNullableString(m.clusterId);
@@ -197,26 +199,31 @@ export function defaultVoteRequestTopicData(): VoteRequestTopicData {
 
 function writeVoteRequestPartitionData(w: Writer, version: number, m: VoteRequestPartitionData): void {
   w.int32(m.partitionIndex);
-  w.int32(m.candidateEpoch);
-  w.int32(m.candidateId);
+  w.int32(m.replicaEpoch);
+  w.int32(m.replicaId);
   if (version >= 1) {
-    w.uuid(m.candidateDirectoryId);
+    w.uuid(m.replicaDirectoryId);
   }
   if (version >= 1) {
     w.uuid(m.voterDirectoryId);
   }
   w.int32(m.lastOffsetEpoch);
   w.int64(m.lastOffset);
+  if (version >= 2) {
+    w.bool(m.preVote);
+  } else if (!(m.preVote === false)) {
+    throw unsupportedField('PreVote', version);
+  }
   writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
 function readVoteRequestPartitionData(r: Reader, version: number): VoteRequestPartitionData {
   const fPartitionIndex: number = r.int32();
-  const fCandidateEpoch: number = r.int32();
-  const fCandidateId: number = r.int32();
-  let fCandidateDirectoryId: string = ZERO_UUID;
+  const fReplicaEpoch: number = r.int32();
+  const fReplicaId: number = r.int32();
+  let fReplicaDirectoryId: string = ZERO_UUID;
   if (version >= 1) {
-    fCandidateDirectoryId = r.uuid();
+    fReplicaDirectoryId = r.uuid();
   }
   let fVoterDirectoryId: string = ZERO_UUID;
   if (version >= 1) {
@@ -224,16 +231,21 @@ function readVoteRequestPartitionData(r: Reader, version: number): VoteRequestPa
   }
   const fLastOffsetEpoch: number = r.int32();
   const fLastOffset: bigint = r.int64();
+  let fPreVote: boolean = false;
+  if (version >= 2) {
+    fPreVote = r.bool();
+  }
   let unknown: RawTaggedField[] | undefined;
   unknown = r.taggedFields();
   return {
     partitionIndex: fPartitionIndex,
-    candidateEpoch: fCandidateEpoch,
-    candidateId: fCandidateId,
-    candidateDirectoryId: fCandidateDirectoryId,
+    replicaEpoch: fReplicaEpoch,
+    replicaId: fReplicaId,
+    replicaDirectoryId: fReplicaDirectoryId,
     voterDirectoryId: fVoterDirectoryId,
     lastOffsetEpoch: fLastOffsetEpoch,
     lastOffset: fLastOffset,
+    preVote: fPreVote,
     unknownTaggedFields: unknown,
   };
 }
@@ -242,12 +254,13 @@ function readVoteRequestPartitionData(r: Reader, version: number): VoteRequestPa
 export function defaultVoteRequestPartitionData(): VoteRequestPartitionData {
   return {
     partitionIndex: 0,
-    candidateEpoch: 0,
-    candidateId: 0,
-    candidateDirectoryId: ZERO_UUID,
+    replicaEpoch: 0,
+    replicaId: 0,
+    replicaDirectoryId: ZERO_UUID,
     voterDirectoryId: ZERO_UUID,
     lastOffsetEpoch: 0,
     lastOffset: 0n,
+    preVote: false,
   };
 }
 
@@ -465,17 +478,17 @@ export const VoteApi: ApiDefinition<VoteRequest, VoteResponse> = {
   apiKey: 52,
   name: 'Vote',
   minVersion: 0,
-  maxVersion: 1,
+  maxVersion: 2,
   flexibleMinVersion: 0,
   latestVersionUnstable: false,
   listeners: ['controller'],
   request: {
     encode(w: Writer, version: number, msg: VoteRequest): void {
-      checkVersion('VoteRequest', version, 0, 1);
+      checkVersion('VoteRequest', version, 0, 2);
       writeVoteRequest(w, version, msg);
     },
     decode(r: Reader, version: number): VoteRequest {
-      checkVersion('VoteRequest', version, 0, 1);
+      checkVersion('VoteRequest', version, 0, 2);
       return readVoteRequest(r, version);
     },
     defaults(): VoteRequest {
@@ -484,11 +497,11 @@ export const VoteApi: ApiDefinition<VoteRequest, VoteResponse> = {
   },
   response: {
     encode(w: Writer, version: number, msg: VoteResponse): void {
-      checkVersion('VoteResponse', version, 0, 1);
+      checkVersion('VoteResponse', version, 0, 2);
       writeVoteResponse(w, version, msg);
     },
     decode(r: Reader, version: number): VoteResponse {
-      checkVersion('VoteResponse', version, 0, 1);
+      checkVersion('VoteResponse', version, 0, 2);
       return readVoteResponse(r, version);
     },
     defaults(): VoteResponse {

@@ -36,6 +36,8 @@ export interface WriteShareGroupStateRequestPartitionData {
   leaderEpoch: number;
   /** int64, versions 0+ */
   startOffset: bigint;
+  /** int32, versions 1+; default -1; ignorable */
+  deliveryCompleteCount: number;
   /** []StateBatch, versions 0+ */
   stateBatches: WriteShareGroupStateRequestStateBatch[];
   /** Tagged fields this code does not know, kept from decoding and written back. */
@@ -81,6 +83,9 @@ export interface WriteShareGroupStateResponsePartitionResult {
   /** Tagged fields this code does not know, kept from decoding and written back. */
   unknownTaggedFields?: RawTaggedField[];
 }
+
+/** Fewest bytes a WriteShareGroupStateRequestPartitionData takes, by version. */
+const MIN_WriteShareGroupStateRequestPartitionData = [22, 26];
 
 function writeWriteShareGroupStateRequest(w: Writer, version: number, m: WriteShareGroupStateRequest): void {
   w.compactString(m.groupId);
@@ -147,7 +152,7 @@ function readWriteShareGroupStateRequestWriteStateData(
   const fTopicId: string = r.uuid();
   let fPartitions: WriteShareGroupStateRequestPartitionData[];
   {
-    const n0 = r.compactArrayLength(22);
+    const n0 = r.compactArrayLength(MIN_WriteShareGroupStateRequestPartitionData[version]);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -182,6 +187,9 @@ function writeWriteShareGroupStateRequestPartitionData(
   w.int32(m.stateEpoch);
   w.int32(m.leaderEpoch);
   w.int64(m.startOffset);
+  if (version >= 1) {
+    w.int32(m.deliveryCompleteCount);
+  }
   {
     const a0 = m.stateBatches;
     w.uvarint(a0.length + 1);
@@ -200,6 +208,10 @@ function readWriteShareGroupStateRequestPartitionData(
   const fStateEpoch: number = r.int32();
   const fLeaderEpoch: number = r.int32();
   const fStartOffset: bigint = r.int64();
+  let fDeliveryCompleteCount: number = -1;
+  if (version >= 1) {
+    fDeliveryCompleteCount = r.int32();
+  }
   let fStateBatches: WriteShareGroupStateRequestStateBatch[];
   {
     const n0 = r.compactArrayLength(20);
@@ -218,6 +230,7 @@ function readWriteShareGroupStateRequestPartitionData(
     stateEpoch: fStateEpoch,
     leaderEpoch: fLeaderEpoch,
     startOffset: fStartOffset,
+    deliveryCompleteCount: fDeliveryCompleteCount,
     stateBatches: fStateBatches,
     unknownTaggedFields: unknown,
   };
@@ -230,6 +243,7 @@ export function defaultWriteShareGroupStateRequestPartitionData(): WriteShareGro
     stateEpoch: 0,
     leaderEpoch: 0,
     startOffset: 0n,
+    deliveryCompleteCount: -1,
     stateBatches: [],
   };
 }
@@ -400,17 +414,17 @@ export const WriteShareGroupStateApi: ApiDefinition<WriteShareGroupStateRequest,
   apiKey: 85,
   name: 'WriteShareGroupState',
   minVersion: 0,
-  maxVersion: 0,
+  maxVersion: 1,
   flexibleMinVersion: 0,
-  latestVersionUnstable: true,
+  latestVersionUnstable: false,
   listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: WriteShareGroupStateRequest): void {
-      checkVersion('WriteShareGroupStateRequest', version, 0, 0);
+      checkVersion('WriteShareGroupStateRequest', version, 0, 1);
       writeWriteShareGroupStateRequest(w, version, msg);
     },
     decode(r: Reader, version: number): WriteShareGroupStateRequest {
-      checkVersion('WriteShareGroupStateRequest', version, 0, 0);
+      checkVersion('WriteShareGroupStateRequest', version, 0, 1);
       return readWriteShareGroupStateRequest(r, version);
     },
     defaults(): WriteShareGroupStateRequest {
@@ -419,11 +433,11 @@ export const WriteShareGroupStateApi: ApiDefinition<WriteShareGroupStateRequest,
   },
   response: {
     encode(w: Writer, version: number, msg: WriteShareGroupStateResponse): void {
-      checkVersion('WriteShareGroupStateResponse', version, 0, 0);
+      checkVersion('WriteShareGroupStateResponse', version, 0, 1);
       writeWriteShareGroupStateResponse(w, version, msg);
     },
     decode(r: Reader, version: number): WriteShareGroupStateResponse {
-      checkVersion('WriteShareGroupStateResponse', version, 0, 0);
+      checkVersion('WriteShareGroupStateResponse', version, 0, 1);
       return readWriteShareGroupStateResponse(r, version);
     },
     defaults(): WriteShareGroupStateResponse {

@@ -5,7 +5,6 @@ import type { Writer } from '../primitives/writer.js';
 import {
   checkVersion,
   nullRead,
-  taggedFieldsUnsupported,
   writeUnknownTaggedFields,
 } from './_runtime.js';
 
@@ -27,6 +26,8 @@ export interface WriteTxnMarkersRequestWritableTxnMarker {
   topics: WriteTxnMarkersRequestWritableTxnMarkerTopic[];
   /** int32, versions 0+ */
   coordinatorEpoch: number;
+  /** int8, versions 2+; default 0; ignorable */
+  transactionVersion: number;
   /** Tagged fields this code does not know, kept from decoding and written back. */
   unknownTaggedFields?: RawTaggedField[];
 }
@@ -75,36 +76,23 @@ export interface WriteTxnMarkersResponseWritableTxnMarkerPartitionResult {
 }
 
 /** Fewest bytes a WriteTxnMarkersRequestWritableTxnMarker takes, by version. */
-const MIN_WriteTxnMarkersRequestWritableTxnMarker = [19, 17];
-/** Fewest bytes a WriteTxnMarkersRequestWritableTxnMarkerTopic takes, by version. */
-const MIN_WriteTxnMarkersRequestWritableTxnMarkerTopic = [6, 3];
+const MIN_WriteTxnMarkersRequestWritableTxnMarker = [0, 17, 18];
 
 function writeWriteTxnMarkersRequest(w: Writer, version: number, m: WriteTxnMarkersRequest): void {
-  const flex = version >= 1;
   {
     const a0 = m.markers;
-    if (flex) {
-      w.uvarint(a0.length + 1);
-    } else {
-      w.int32(a0.length);
-    }
+    w.uvarint(a0.length + 1);
     for (let i0 = 0; i0 < a0.length; i0++) {
       writeWriteTxnMarkersRequestWritableTxnMarker(w, version, a0[i0]);
     }
   }
-  if (flex) {
-    writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
-    throw taggedFieldsUnsupported(version);
-  }
+  writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
 function readWriteTxnMarkersRequest(r: Reader, version: number): WriteTxnMarkersRequest {
-  const flex = version >= 1;
   let fMarkers: WriteTxnMarkersRequestWritableTxnMarker[];
   {
-    const min0 = MIN_WriteTxnMarkersRequestWritableTxnMarker[version];
-    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
+    const n0 = r.compactArrayLength(MIN_WriteTxnMarkersRequestWritableTxnMarker[version]);
     if (n0 < 0) {
       throw nullRead('Markers', r);
     } else {
@@ -114,9 +102,7 @@ function readWriteTxnMarkersRequest(r: Reader, version: number): WriteTxnMarkers
     }
   }
   let unknown: RawTaggedField[] | undefined;
-  if (flex) {
-    unknown = r.taggedFields();
-  }
+  unknown = r.taggedFields();
   return {
     markers: fMarkers,
     unknownTaggedFields: unknown,
@@ -135,41 +121,33 @@ function writeWriteTxnMarkersRequestWritableTxnMarker(
   version: number,
   m: WriteTxnMarkersRequestWritableTxnMarker,
 ): void {
-  const flex = version >= 1;
   w.int64(m.producerId);
   w.int16(m.producerEpoch);
   w.bool(m.transactionResult);
   {
     const a0 = m.topics;
-    if (flex) {
-      w.uvarint(a0.length + 1);
-    } else {
-      w.int32(a0.length);
-    }
+    w.uvarint(a0.length + 1);
     for (let i0 = 0; i0 < a0.length; i0++) {
       writeWriteTxnMarkersRequestWritableTxnMarkerTopic(w, version, a0[i0]);
     }
   }
   w.int32(m.coordinatorEpoch);
-  if (flex) {
-    writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
-    throw taggedFieldsUnsupported(version);
+  if (version >= 2) {
+    w.int8(m.transactionVersion);
   }
+  writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
 function readWriteTxnMarkersRequestWritableTxnMarker(
   r: Reader,
   version: number,
 ): WriteTxnMarkersRequestWritableTxnMarker {
-  const flex = version >= 1;
   const fProducerId: bigint = r.int64();
   const fProducerEpoch: number = r.int16();
   const fTransactionResult: boolean = r.bool();
   let fTopics: WriteTxnMarkersRequestWritableTxnMarkerTopic[];
   {
-    const min0 = MIN_WriteTxnMarkersRequestWritableTxnMarkerTopic[version];
-    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
+    const n0 = r.compactArrayLength(3);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -179,16 +157,19 @@ function readWriteTxnMarkersRequestWritableTxnMarker(
     }
   }
   const fCoordinatorEpoch: number = r.int32();
-  let unknown: RawTaggedField[] | undefined;
-  if (flex) {
-    unknown = r.taggedFields();
+  let fTransactionVersion: number = 0;
+  if (version >= 2) {
+    fTransactionVersion = r.int8();
   }
+  let unknown: RawTaggedField[] | undefined;
+  unknown = r.taggedFields();
   return {
     producerId: fProducerId,
     producerEpoch: fProducerEpoch,
     transactionResult: fTransactionResult,
     topics: fTopics,
     coordinatorEpoch: fCoordinatorEpoch,
+    transactionVersion: fTransactionVersion,
     unknownTaggedFields: unknown,
   };
 }
@@ -201,6 +182,7 @@ export function defaultWriteTxnMarkersRequestWritableTxnMarker(): WriteTxnMarker
     transactionResult: false,
     topics: [],
     coordinatorEpoch: 0,
+    transactionVersion: 0,
   };
 }
 
@@ -209,39 +191,25 @@ function writeWriteTxnMarkersRequestWritableTxnMarkerTopic(
   version: number,
   m: WriteTxnMarkersRequestWritableTxnMarkerTopic,
 ): void {
-  const flex = version >= 1;
-  if (flex) {
-    w.compactString(m.name);
-  } else {
-    w.string(m.name);
-  }
+  w.compactString(m.name);
   {
     const a0 = m.partitionIndexes;
-    if (flex) {
-      w.uvarint(a0.length + 1);
-    } else {
-      w.int32(a0.length);
-    }
+    w.uvarint(a0.length + 1);
     for (let i0 = 0; i0 < a0.length; i0++) {
       w.int32(a0[i0]);
     }
   }
-  if (flex) {
-    writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
-    throw taggedFieldsUnsupported(version);
-  }
+  writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
 function readWriteTxnMarkersRequestWritableTxnMarkerTopic(
   r: Reader,
   version: number,
 ): WriteTxnMarkersRequestWritableTxnMarkerTopic {
-  const flex = version >= 1;
-  const fName: string = flex ? r.compactString() : r.string();
+  const fName: string = r.compactString();
   let fPartitionIndexes: number[];
   {
-    const n0 = flex ? r.compactArrayLength(flex ? 4 : 4) : r.arrayLength(flex ? 4 : 4);
+    const n0 = r.compactArrayLength(4);
     if (n0 < 0) {
       throw nullRead('PartitionIndexes', r);
     } else {
@@ -251,9 +219,7 @@ function readWriteTxnMarkersRequestWritableTxnMarkerTopic(
     }
   }
   let unknown: RawTaggedField[] | undefined;
-  if (flex) {
-    unknown = r.taggedFields();
-  }
+  unknown = r.taggedFields();
   return {
     name: fName,
     partitionIndexes: fPartitionIndexes,
@@ -269,39 +235,21 @@ export function defaultWriteTxnMarkersRequestWritableTxnMarkerTopic(): WriteTxnM
   };
 }
 
-/** Fewest bytes a WriteTxnMarkersResponseWritableTxnMarkerResult takes, by version. */
-const MIN_WriteTxnMarkersResponseWritableTxnMarkerResult = [12, 10];
-/** Fewest bytes a WriteTxnMarkersResponseWritableTxnMarkerTopicResult takes, by version. */
-const MIN_WriteTxnMarkersResponseWritableTxnMarkerTopicResult = [6, 3];
-/** Fewest bytes a WriteTxnMarkersResponseWritableTxnMarkerPartitionResult takes, by version. */
-const MIN_WriteTxnMarkersResponseWritableTxnMarkerPartitionResult = [6, 7];
-
 function writeWriteTxnMarkersResponse(w: Writer, version: number, m: WriteTxnMarkersResponse): void {
-  const flex = version >= 1;
   {
     const a0 = m.markers;
-    if (flex) {
-      w.uvarint(a0.length + 1);
-    } else {
-      w.int32(a0.length);
-    }
+    w.uvarint(a0.length + 1);
     for (let i0 = 0; i0 < a0.length; i0++) {
       writeWriteTxnMarkersResponseWritableTxnMarkerResult(w, version, a0[i0]);
     }
   }
-  if (flex) {
-    writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
-    throw taggedFieldsUnsupported(version);
-  }
+  writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
 function readWriteTxnMarkersResponse(r: Reader, version: number): WriteTxnMarkersResponse {
-  const flex = version >= 1;
   let fMarkers: WriteTxnMarkersResponseWritableTxnMarkerResult[];
   {
-    const min0 = MIN_WriteTxnMarkersResponseWritableTxnMarkerResult[version];
-    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
+    const n0 = r.compactArrayLength(10);
     if (n0 < 0) {
       throw nullRead('Markers', r);
     } else {
@@ -311,9 +259,7 @@ function readWriteTxnMarkersResponse(r: Reader, version: number): WriteTxnMarker
     }
   }
   let unknown: RawTaggedField[] | undefined;
-  if (flex) {
-    unknown = r.taggedFields();
-  }
+  unknown = r.taggedFields();
   return {
     markers: fMarkers,
     unknownTaggedFields: unknown,
@@ -332,36 +278,25 @@ function writeWriteTxnMarkersResponseWritableTxnMarkerResult(
   version: number,
   m: WriteTxnMarkersResponseWritableTxnMarkerResult,
 ): void {
-  const flex = version >= 1;
   w.int64(m.producerId);
   {
     const a0 = m.topics;
-    if (flex) {
-      w.uvarint(a0.length + 1);
-    } else {
-      w.int32(a0.length);
-    }
+    w.uvarint(a0.length + 1);
     for (let i0 = 0; i0 < a0.length; i0++) {
       writeWriteTxnMarkersResponseWritableTxnMarkerTopicResult(w, version, a0[i0]);
     }
   }
-  if (flex) {
-    writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
-    throw taggedFieldsUnsupported(version);
-  }
+  writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
 function readWriteTxnMarkersResponseWritableTxnMarkerResult(
   r: Reader,
   version: number,
 ): WriteTxnMarkersResponseWritableTxnMarkerResult {
-  const flex = version >= 1;
   const fProducerId: bigint = r.int64();
   let fTopics: WriteTxnMarkersResponseWritableTxnMarkerTopicResult[];
   {
-    const min0 = MIN_WriteTxnMarkersResponseWritableTxnMarkerTopicResult[version];
-    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
+    const n0 = r.compactArrayLength(3);
     if (n0 < 0) {
       throw nullRead('Topics', r);
     } else {
@@ -371,9 +306,7 @@ function readWriteTxnMarkersResponseWritableTxnMarkerResult(
     }
   }
   let unknown: RawTaggedField[] | undefined;
-  if (flex) {
-    unknown = r.taggedFields();
-  }
+  unknown = r.taggedFields();
   return {
     producerId: fProducerId,
     topics: fTopics,
@@ -394,40 +327,25 @@ function writeWriteTxnMarkersResponseWritableTxnMarkerTopicResult(
   version: number,
   m: WriteTxnMarkersResponseWritableTxnMarkerTopicResult,
 ): void {
-  const flex = version >= 1;
-  if (flex) {
-    w.compactString(m.name);
-  } else {
-    w.string(m.name);
-  }
+  w.compactString(m.name);
   {
     const a0 = m.partitions;
-    if (flex) {
-      w.uvarint(a0.length + 1);
-    } else {
-      w.int32(a0.length);
-    }
+    w.uvarint(a0.length + 1);
     for (let i0 = 0; i0 < a0.length; i0++) {
       writeWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(w, version, a0[i0]);
     }
   }
-  if (flex) {
-    writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
-    throw taggedFieldsUnsupported(version);
-  }
+  writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
 function readWriteTxnMarkersResponseWritableTxnMarkerTopicResult(
   r: Reader,
   version: number,
 ): WriteTxnMarkersResponseWritableTxnMarkerTopicResult {
-  const flex = version >= 1;
-  const fName: string = flex ? r.compactString() : r.string();
+  const fName: string = r.compactString();
   let fPartitions: WriteTxnMarkersResponseWritableTxnMarkerPartitionResult[];
   {
-    const min0 = MIN_WriteTxnMarkersResponseWritableTxnMarkerPartitionResult[version];
-    const n0 = flex ? r.compactArrayLength(min0) : r.arrayLength(min0);
+    const n0 = r.compactArrayLength(7);
     if (n0 < 0) {
       throw nullRead('Partitions', r);
     } else {
@@ -437,9 +355,7 @@ function readWriteTxnMarkersResponseWritableTxnMarkerTopicResult(
     }
   }
   let unknown: RawTaggedField[] | undefined;
-  if (flex) {
-    unknown = r.taggedFields();
-  }
+  unknown = r.taggedFields();
   return {
     name: fName,
     partitions: fPartitions,
@@ -460,27 +376,19 @@ function writeWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(
   version: number,
   m: WriteTxnMarkersResponseWritableTxnMarkerPartitionResult,
 ): void {
-  const flex = version >= 1;
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
-  if (flex) {
-    writeUnknownTaggedFields(w, m.unknownTaggedFields);
-  } else if (m.unknownTaggedFields !== undefined && m.unknownTaggedFields.length > 0) {
-    throw taggedFieldsUnsupported(version);
-  }
+  writeUnknownTaggedFields(w, m.unknownTaggedFields);
 }
 
 function readWriteTxnMarkersResponseWritableTxnMarkerPartitionResult(
   r: Reader,
   version: number,
 ): WriteTxnMarkersResponseWritableTxnMarkerPartitionResult {
-  const flex = version >= 1;
   const fPartitionIndex: number = r.int32();
   const fErrorCode: number = r.int16();
   let unknown: RawTaggedField[] | undefined;
-  if (flex) {
-    unknown = r.taggedFields();
-  }
+  unknown = r.taggedFields();
   return {
     partitionIndex: fPartitionIndex,
     errorCode: fErrorCode,
@@ -499,18 +407,18 @@ export function defaultWriteTxnMarkersResponseWritableTxnMarkerPartitionResult()
 export const WriteTxnMarkersApi: ApiDefinition<WriteTxnMarkersRequest, WriteTxnMarkersResponse> = {
   apiKey: 27,
   name: 'WriteTxnMarkers',
-  minVersion: 0,
-  maxVersion: 1,
+  minVersion: 1,
+  maxVersion: 2,
   flexibleMinVersion: 1,
   latestVersionUnstable: false,
-  listeners: ['zkBroker', 'broker'],
+  listeners: ['broker'],
   request: {
     encode(w: Writer, version: number, msg: WriteTxnMarkersRequest): void {
-      checkVersion('WriteTxnMarkersRequest', version, 0, 1);
+      checkVersion('WriteTxnMarkersRequest', version, 1, 2);
       writeWriteTxnMarkersRequest(w, version, msg);
     },
     decode(r: Reader, version: number): WriteTxnMarkersRequest {
-      checkVersion('WriteTxnMarkersRequest', version, 0, 1);
+      checkVersion('WriteTxnMarkersRequest', version, 1, 2);
       return readWriteTxnMarkersRequest(r, version);
     },
     defaults(): WriteTxnMarkersRequest {
@@ -519,11 +427,11 @@ export const WriteTxnMarkersApi: ApiDefinition<WriteTxnMarkersRequest, WriteTxnM
   },
   response: {
     encode(w: Writer, version: number, msg: WriteTxnMarkersResponse): void {
-      checkVersion('WriteTxnMarkersResponse', version, 0, 1);
+      checkVersion('WriteTxnMarkersResponse', version, 1, 2);
       writeWriteTxnMarkersResponse(w, version, msg);
     },
     decode(r: Reader, version: number): WriteTxnMarkersResponse {
-      checkVersion('WriteTxnMarkersResponse', version, 0, 1);
+      checkVersion('WriteTxnMarkersResponse', version, 1, 2);
       return readWriteTxnMarkersResponse(r, version);
     },
     defaults(): WriteTxnMarkersResponse {

@@ -4,6 +4,7 @@ import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { type FieldMeta, SCHEMAS } from '../../src/generated/_schemas.js';
+import { apiByKey } from '../../src/generated/index.js';
 
 export const require = createRequire(import.meta.url);
 export const KAFKAJS_DIR = dirname(require.resolve('kafkajs/package.json'));
@@ -37,6 +38,16 @@ export function kafkajsApis(): { folder: string; versions: number[] }[] {
     out.push({ folder: entry.name, versions });
   }
   return out.sort((a, b) => a.folder.localeCompare(b.folder));
+}
+
+/**
+ * Whether the codec has this version. It follows Kafka 4.4's schemas, without the versions Kafka 4
+ * removed (KIP-896): no broker of Kafka 4 or Sluice accepts those, and kafkajs, which takes min(its
+ * newest, the broker's newest), never picks them from a broker that lists newer ones.
+ */
+export function codecHas(apiKey: number, version: number): boolean {
+  const api = apiByKey(apiKey);
+  return api !== undefined && version >= api.minVersion && version <= api.maxVersion;
 }
 
 export function kafkajsRequest(folder: string, version: number): KjsRequestFactory {

@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { apiByKey, Writer } from '../../src/index.js';
 import { buildRecordBatchSync, encodeLegacyMessageSet } from '../../src/records/index.js';
-import { kafkajsApis, kafkajsRequest, kafkajsResponse, shape } from './helpers.js';
+import { codecHas, kafkajsApis, kafkajsRequest, kafkajsResponse, shape } from './helpers.js';
 
 type Msg = Record<string, unknown>;
 
@@ -181,7 +181,7 @@ const CASES: Record<string, ResponseCase> = {
       topics: [
         {
           name: 't',
-          partitions: [{ partitionIndex: 0, errorCode: 0, oldStyleOffsets: [17n], timestamp: TS, offset: 17n }],
+          partitions: [{ partitionIndex: 0, errorCode: 0, timestamp: TS, offset: 17n }],
         },
       ],
     }),
@@ -324,9 +324,12 @@ const CASES: Record<string, ResponseCase> = {
 };
 
 const versions = new Map(kafkajsApis().map((a) => [a.folder, a.versions]));
-const rows = Object.keys(CASES).flatMap((folder) =>
-  (versions.get(folder) ?? []).map((version) => ({ folder, version })),
-);
+const keyOf = (folder: string, version: number) =>
+  kafkajsRequest(folder, version)(folder === 'deleteGroups' ? [] : {}).apiKey;
+// Versions Kafka 4 removed are not in the codec (see codecHas).
+const rows = Object.keys(CASES)
+  .flatMap((folder) => (versions.get(folder) ?? []).map((version) => ({ folder, version })))
+  .filter(({ folder, version }) => codecHas(keyOf(folder, version), version));
 
 describe('kafkajs response compatibility', () => {
   it('every table entry is a kafkajs API folder', () => {

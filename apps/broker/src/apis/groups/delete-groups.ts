@@ -1,15 +1,31 @@
-import { DeleteGroupsApi, type DeleteGroupsRequest, type DeleteGroupsResponse } from '@sluice/protocol';
+import {
+  DeleteGroupsApi,
+  type DeleteGroupsRequest,
+  type DeleteGroupsResponse,
+  ERROR_CODES,
+  errorByCode,
+} from '@sluice/protocol';
 import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
+
+/** What Kafka says beside a group it did not delete (v3+). */
+function deleteErrorMessage(r: { groupId: string; errorCode: number }): string {
+  if (r.errorCode === ERROR_CODES.GROUP_ID_NOT_FOUND) return `Group ${r.groupId} not found.`;
+  return errorByCode(r.errorCode)?.message ?? `Error ${r.errorCode}`;
+}
 
 export function deleteGroupsHandler(broker: BrokerContext): ApiHandler<DeleteGroupsRequest, DeleteGroupsResponse> {
   return {
     api: DeleteGroupsApi,
     minVersion: 0,
-    maxVersion: 2,
+    // v3 adds a message per failed group.
+    maxVersion: 3,
     async handle(req) {
       const results = await broker.groups.coordinator.deleteGroups(req.groupsNames);
-      return { throttleTimeMs: 0, results };
+      return {
+        throttleTimeMs: 0,
+        results: results.map((r) => ({ ...r, errorMessage: r.errorCode === 0 ? null : deleteErrorMessage(r) })),
+      };
     },
   };
 }

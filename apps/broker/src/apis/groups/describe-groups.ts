@@ -1,4 +1,9 @@
-import { DescribeGroupsApi, type DescribeGroupsRequest, type DescribeGroupsResponse } from '@sluice/protocol';
+import {
+  DescribeGroupsApi,
+  type DescribeGroupsRequest,
+  type DescribeGroupsResponse,
+  ERROR_CODES,
+} from '@sluice/protocol';
 import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
 
@@ -12,25 +17,30 @@ export function describeGroupsHandler(
   return {
     api: DescribeGroupsApi,
     minVersion: 0,
-    maxVersion: 5,
+    // v6 answers a group that does not exist with GROUP_ID_NOT_FOUND instead of a Dead group (KIP-1043).
+    maxVersion: 6,
     handle(req, ctx) {
       const withOps = ctx.apiVersion >= 3 && req.includeAuthorizedOperations;
-      const groups = broker.groups.coordinator.describeGroups(req.groups).map((g) => ({
-        errorCode: g.errorCode,
-        groupId: g.groupId,
-        groupState: g.state,
-        protocolType: g.protocolType,
-        protocolData: g.protocolName,
-        members: g.members.map((m) => ({
-          memberId: m.memberId,
-          groupInstanceId: m.groupInstanceId,
-          clientId: m.clientId,
-          clientHost: m.clientHost,
-          memberMetadata: m.metadata,
-          memberAssignment: m.assignment,
-        })),
-        authorizedOperations: withOps ? GROUP_OPERATIONS : OMITTED_OPERATIONS,
-      }));
+      const groups = broker.groups.coordinator.describeGroups(req.groups).map((g) => {
+        const notFound = ctx.apiVersion >= 6 && g.errorCode === 0 && g.state === 'Dead';
+        return {
+          errorCode: notFound ? ERROR_CODES.GROUP_ID_NOT_FOUND : g.errorCode,
+          errorMessage: notFound ? `Group ${g.groupId} not found.` : null,
+          groupId: g.groupId,
+          groupState: g.state,
+          protocolType: g.protocolType,
+          protocolData: g.protocolName,
+          members: g.members.map((m) => ({
+            memberId: m.memberId,
+            groupInstanceId: m.groupInstanceId,
+            clientId: m.clientId,
+            clientHost: m.clientHost,
+            memberMetadata: m.metadata,
+            memberAssignment: m.assignment,
+          })),
+          authorizedOperations: withOps ? GROUP_OPERATIONS : OMITTED_OPERATIONS,
+        };
+      });
       return { throttleTimeMs: 0, groups };
     },
   };

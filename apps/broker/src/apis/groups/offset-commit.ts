@@ -8,20 +8,21 @@ export function offsetCommitHandler(broker: BrokerContext): ApiHandler<OffsetCom
     api: OffsetCommitApi,
     // v0 and v1 were removed in Kafka 4 (KIP-896).
     minVersion: 2,
-    maxVersion: 9,
+    // v10 names topics by id (KIP-848): an id the broker does not know answers UNKNOWN_TOPIC_ID.
+    maxVersion: 10,
     async handle(req, ctx) {
       const v = ctx.apiVersion;
+      const byId = v >= 10;
+      const nameOf = (t: OffsetCommitRequest['topics'][number]) =>
+        byId ? (broker.topics.getById(t.topicId)?.name ?? null) : t.name;
       // Partitions of unknown topics are answered here; the rest go to the coordinator.
-      const unknown = new Map<string, number[]>();
       const known: { name: string; partitions: CommitPartition[] }[] = [];
       for (const t of req.topics) {
+        const name = nameOf(t);
+        if (name === null) continue;
         const parts: CommitPartition[] = [];
         for (const p of t.partitions) {
-          if (broker.topics.partition(t.name, p.partitionIndex) === undefined) {
-            const list = unknown.get(t.name) ?? [];
-            list.push(p.partitionIndex);
-            unknown.set(t.name, list);
-          } else {
+          if (broker.topics.partition(name, p.partitionIndex) !== undefined) {
             parts.push({
               partitionIndex: p.partitionIndex,
               committedOffset: p.committedOffset,
@@ -30,7 +31,7 @@ export function offsetCommitHandler(broker: BrokerContext): ApiHandler<OffsetCom
             });
           }
         }
-        if (parts.length > 0) known.push({ name: t.name, partitions: parts });
+        if (parts.length > 0) known.push({ name, partitions: parts });
       }
       const results = await broker.groups.coordinator.commitOffsets({
         groupId: req.groupId,
@@ -47,13 +48,18 @@ export function offsetCommitHandler(broker: BrokerContext): ApiHandler<OffsetCom
         byTopic.set(t.name, m);
       }
       // Answer in the request's order.
-      const topics = req.topics.map((t) => ({
-        name: t.name,
-        partitions: t.partitions.map((p) => ({
-          partitionIndex: p.partitionIndex,
-          errorCode: byTopic.get(t.name)?.get(p.partitionIndex) ?? ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION,
-        })),
-      }));
+      const topics = req.topics.map((t) => {
+        const name = nameOf(t);
+        const unknown = name === null ? ERROR_CODES.UNKNOWN_TOPIC_ID : ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION;
+        return {
+          name: name ?? '',
+          topicId: t.topicId,
+          partitions: t.partitions.map((p) => ({
+            partitionIndex: p.partitionIndex,
+            errorCode: (name === null ? undefined : byTopic.get(name)?.get(p.partitionIndex)) ?? unknown,
+          })),
+        };
+      });
       return { throttleTimeMs: 0, topics };
     },
   };

@@ -1,8 +1,10 @@
 import {
+  ERROR_CODES,
   OffsetFetchApi,
   type OffsetFetchRequest,
   type OffsetFetchResponse,
   type OffsetFetchResponseOffsetFetchResponseGroup,
+  ZERO_UUID,
 } from '@sluice/protocol';
 import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
@@ -10,19 +12,78 @@ import type { ApiHandler } from '../../server/dispatcher.js';
 /** A bound on groups answered in one request (v8+). */
 const MAX_GROUPS = 10_000;
 
+/**
+ * One group of a v10+ request, whose topics are ids: known ids are looked up by their names, an
+ * unknown id answers UNKNOWN_TOPIC_ID in each partition, as Kafka does. All of a group's offsets
+ * (topics null) come back with their topics' ids; offsets of topics that no longer exist have no
+ * id to be named by and are left out.
+ */
+function fetchByTopicIdFor(broker: BrokerContext) {
+  return (
+    g: OffsetFetchRequest['groups'][number],
+    requireStable: boolean,
+  ): OffsetFetchResponseOffsetFetchResponseGroup => {
+    const coordinator = broker.groups.coordinator;
+    if (g.topics === null) {
+      const r = coordinator.fetchOffsets(g.groupId, null, requireStable);
+      const topics = [];
+      for (const t of r.topics) {
+        const topicId = broker.topics.get(t.name)?.topicId;
+        if (topicId !== undefined) topics.push({ ...t, topicId });
+      }
+      return { groupId: g.groupId, errorCode: r.errorCode, topics };
+    }
+    const named: { name: string; partitionIndexes: number[] }[] = [];
+    for (const t of g.topics) {
+      const name = broker.topics.getById(t.topicId)?.name;
+      if (name !== undefined) named.push({ name, partitionIndexes: t.partitionIndexes });
+    }
+    const r = coordinator.fetchOffsets(g.groupId, named, requireStable);
+    if (r.errorCode !== 0) return { groupId: g.groupId, errorCode: r.errorCode, topics: [] };
+    const byName = new Map(r.topics.map((t) => [t.name, t]));
+    const topics = g.topics.map((t) => {
+      const name = broker.topics.getById(t.topicId)?.name;
+      const found = name === undefined ? undefined : byName.get(name);
+      if (found !== undefined) return { ...found, topicId: t.topicId };
+      return {
+        name: '',
+        topicId: t.topicId,
+        partitions: t.partitionIndexes.map((partitionIndex) => ({
+          partitionIndex,
+          committedOffset: -1n,
+          committedLeaderEpoch: -1,
+          metadata: '',
+          errorCode: ERROR_CODES.UNKNOWN_TOPIC_ID,
+        })),
+      };
+    });
+    return { groupId: g.groupId, errorCode: 0, topics };
+  };
+}
+
 export function offsetFetchHandler(broker: BrokerContext): ApiHandler<OffsetFetchRequest, OffsetFetchResponse> {
   const coordinator = () => broker.groups.coordinator;
+  const fetchByTopicId = fetchByTopicIdFor(broker);
   return {
     api: OffsetFetchApi,
     // v0 was removed in Kafka 4 (KIP-896).
     minVersion: 1,
-    maxVersion: 9,
+    // v10 names topics by id (KIP-848).
+    maxVersion: 10,
     handle(req, ctx) {
       const v = ctx.apiVersion;
+      if (v >= 10) {
+        const groups = req.groups.slice(0, MAX_GROUPS).map((g) => fetchByTopicId(g, req.requireStable));
+        return { ...OffsetFetchApi.response.defaults(), throttleTimeMs: 0, groups };
+      }
       if (v >= 8) {
         const groups = req.groups.slice(0, MAX_GROUPS).map((g): OffsetFetchResponseOffsetFetchResponseGroup => {
           const r = coordinator().fetchOffsets(g.groupId, g.topics, req.requireStable);
-          return { groupId: g.groupId, errorCode: r.errorCode, topics: r.topics };
+          return {
+            groupId: g.groupId,
+            errorCode: r.errorCode,
+            topics: r.topics.map((t) => ({ ...t, topicId: ZERO_UUID })),
+          };
         });
         return { ...OffsetFetchApi.response.defaults(), throttleTimeMs: 0, groups };
       }
