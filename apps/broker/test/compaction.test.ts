@@ -2,7 +2,7 @@
 // compacted topic, every surviving key is there once with its latest value and tombstoned keys are gone
 // (issue 20, "keep what works"; the cleaner's rules are unit-tested in packages/log/src/cleaner.test.ts).
 
-import { buildRecordBatchSync, CreateTopicsApi, ProduceApi, type RecordInput } from '@sluice/protocol';
+import { buildRecordBatchSync, CreateTopicsApi, ProduceApi, type RecordInput, ZERO_UUID } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
 import { type ConsumedRecord, RawClient, readPartition, sleep, startInProcess } from './helpers.js';
@@ -47,7 +47,13 @@ async function produce(records: RecordInput[]): Promise<void> {
     transactionalId: null,
     acks: -1,
     timeoutMs: 5000,
-    topicData: [{ name: 'compacted', partitionData: [{ index: 0, records: buildRecordBatchSync({ records }) }] }],
+    topicData: [
+      {
+        name: 'compacted',
+        topicId: ZERO_UUID,
+        partitionData: [{ index: 0, records: buildRecordBatchSync({ records }) }],
+      },
+    ],
   });
   expect(res.responses[0].partitionResponses[0].errorCode).toBe(0);
 }

@@ -12,6 +12,7 @@ import {
   InitProducerIdApi,
   OffsetCommitApi,
   ProduceApi,
+  ZERO_UUID,
 } from '@sluice/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type RunningBroker, startBroker } from '../src/index.js';
@@ -73,7 +74,11 @@ async function produce(
     acks: -1,
     timeoutMs: 5000,
     topicData: [
-      { name: topic, partitionData: [{ index: 0, records: buildRecordBatchSync({ records: [{ value }] }) }] },
+      {
+        name: topic,
+        topicId: ZERO_UUID,
+        partitionData: [{ index: 0, records: buildRecordBatchSync({ records: [{ value }] }) }],
+      },
     ],
   });
   return r.responses[0].partitionResponses[0];
@@ -150,12 +155,12 @@ describe('a full disk', () => {
         topics: [
           {
             name: 'c',
+            topicId: ZERO_UUID,
             partitions: [
               {
                 partitionIndex: 0,
                 committedOffset: offset,
                 committedLeaderEpoch: -1,
-                commitTimestamp: -1n,
                 committedMetadata: null,
               },
             ],

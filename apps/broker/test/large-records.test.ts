@@ -2,7 +2,14 @@
 // and one past the limit refused with MESSAGE_TOO_LARGE without touching the log (issue 20, "keep what works").
 
 import { randomBytes } from 'node:crypto';
-import { buildRecordBatchSync, CompressionType, CreateTopicsApi, ERROR_CODES, ProduceApi } from '@sluice/protocol';
+import {
+  buildRecordBatchSync,
+  CompressionType,
+  CreateTopicsApi,
+  ERROR_CODES,
+  ProduceApi,
+  ZERO_UUID,
+} from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
 import { listOffset, RawClient, readPartition, startInProcess } from './helpers.js';
@@ -35,6 +42,7 @@ const produce = (value: Buffer, compression: CompressionType = CompressionType.N
     topicData: [
       {
         name: 'big',
+        topicId: ZERO_UUID,
         partitionData: [{ index: 0, records: buildRecordBatchSync({ records: [{ value }], compression }) }],
       },
     ],

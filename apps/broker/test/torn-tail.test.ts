@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildRecordBatchSync, CreateTopicsApi, InitProducerIdApi, ProduceApi } from '@sluice/protocol';
+import { buildRecordBatchSync, CreateTopicsApi, InitProducerIdApi, ProduceApi, ZERO_UUID } from '@sluice/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type BrokerProcess, listOffset, RawClient, readPartition, spawnBroker, tempDir } from './helpers.js';
 
@@ -34,7 +34,7 @@ async function idempotentProduce(client: RawClient, values: string[]): Promise<b
     transactionalId: null,
     acks: -1,
     timeoutMs: 10_000,
-    topicData: [{ name: TOPIC, partitionData: [{ index: 0, records: batch }] }],
+    topicData: [{ name: TOPIC, topicId: ZERO_UUID, partitionData: [{ index: 0, records: batch }] }],
   });
   const r = res.responses[0].partitionResponses[0];
   if (r.errorCode !== 0) throw new Error(`produce error ${r.errorCode}`);
