@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   CreateTopicsApi,
   type CreateTopicsRequest,
@@ -11,7 +12,6 @@ import {
 import { ConfigResourceType, ConfigSource } from '../config/index.js';
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
-import { newTopicId } from '../state/metadata-store.js';
 import { errorCodeOf, errorMessageOf } from './partition-errors.js';
 
 /** Kafka's controller writes at most this many records for one request (MAX_RECORDS_PER_USER_OP). */
@@ -115,7 +115,7 @@ export function createTopicsHandler(broker: BrokerContext): ApiHandler<CreateTop
           broker.topics.validateCreate(t.name, partitions);
           const overrides = broker.configs.validateNewTopic(t.configs);
           // Validate-only answers carry a fresh id too, as Kafka's controller draws one before deciding.
-          const topicId = req.validateOnly ? newTopicId() : broker.topics.create(t.name, partitions, overrides).topicId;
+          const topicId = req.validateOnly ? randomUUID() : broker.topics.create(t.name, partitions, overrides).topicId;
           const described = broker.configs.describeConfigs([
             { resourceType: ConfigResourceType.TOPIC, resourceName: t.name, configurationKeys: null },
           ])[0];

@@ -25,7 +25,10 @@ export function initProducerIdHandler(
       if (req.transactionalId !== null) {
         return { ...response, errorCode: ERROR_CODES.COORDINATOR_NOT_AVAILABLE };
       }
-      return { ...response, producerId: broker.producerIds.nextId(), producerEpoch: 0 };
+      const producerId = broker.producerIds.nextId();
+      // No block of ids at hand yet (the next one is being reserved): Kafka's answer, the client retries.
+      if (producerId === null) return { ...response, errorCode: ERROR_CODES.COORDINATOR_LOAD_IN_PROGRESS };
+      return { ...response, producerId, producerEpoch: 0 };
     },
   };
 }

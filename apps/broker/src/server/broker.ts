@@ -1,8 +1,18 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  type BrokerRegistration,
+  DEFAULT_BROKER_CONFIG_KEY,
+  EmbeddedMetadataStore,
+  type MetadataImage,
+  ProducerIdAllocator,
+  type WriteFence,
+} from '@sluice/cluster/core';
 import { LogManager } from '@sluice/log';
+import { ERROR_CODES, KafkaError } from '@sluice/protocol';
 import { alterConfigsHandler, incrementalAlterConfigsHandler } from '../apis/alter-configs.js';
 import { apiVersionsHandler } from '../apis/api-versions.js';
 import { describeClusterHandler, describeLogDirsHandler, describeProducersHandler } from '../apis/cluster.js';
@@ -18,13 +28,17 @@ import { listOffsetsHandler } from '../apis/list-offsets.js';
 import { metadataHandler } from '../apis/metadata.js';
 import { offsetForLeaderEpochHandler } from '../apis/offset-for-leader-epoch.js';
 import { produceHandler } from '../apis/produce.js';
-import { type BrokerConfig, ConfigRegistry, ConfigResourceType, createBrokerConfig } from '../config/index.js';
+import {
+  type BrokerConfig,
+  ConfigRegistry,
+  type ConfigRegistryState,
+  ConfigResourceType,
+  createBrokerConfig,
+} from '../config/index.js';
 import { createLogger, type Logger } from '../logger.js';
 import type { BrokerMetrics, MetricsServer } from '../metrics.js';
 import { AppendNotifier } from '../state/append-notifier.js';
 import { FetchSessionCache } from '../state/fetch-sessions.js';
-import { MetadataStore } from '../state/metadata-store.js';
-import { ProducerIdManager } from '../state/producer-ids.js';
 import { saveProducerSnapshots, takeProducerSnapshots } from '../state/producer-snapshots.js';
 import { logConfigFor, TopicManager } from '../state/topic-manager.js';
 import { Connection } from './connection.js';
@@ -76,6 +90,17 @@ function defaultProps(props: Record<string, string> | undefined): { props: Recor
   return { props: out };
 }
 
+/** The dynamic configs the metadata image holds, as the config registry keeps them. */
+function configStateOf(image: MetadataImage, nodeId: number): ConfigRegistryState {
+  const topics: Record<string, Record<string, string>> = {};
+  for (const t of image.topics.values()) if (Object.keys(t.configs).length > 0) topics[t.name] = { ...t.configs };
+  return {
+    dynamicBroker: { ...image.brokerConfigs(nodeId) },
+    dynamicDefault: { ...image.brokerConfigs(DEFAULT_BROKER_CONFIG_KEY) },
+    topics,
+  };
+}
+
 /** Starts a broker in this process and resolves once it accepts connections. */
 export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
   const defaults = options.config ? undefined : defaultProps(options.props);
@@ -87,8 +112,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   // would load), and before anything is opened, so a failure to load leaves nothing behind.
   const metricsModule = config.metrics ? await import('../metrics.js') : undefined;
 
-  const store = MetadataStore.open(dataDir, config.clusterId);
-  const configs = new ConfigRegistry(config, store.data.configs);
+  const store = EmbeddedMetadataStore.open({ dir: dataDir, nodeId: config.nodeId, clusterId: config.clusterId });
+  const configs = new ConfigRegistry(config, configStateOf(store.image, config.nodeId));
   const logLogger = logger.child({ component: 'log' });
   const logs = LogManager.open(
     dataDir,
@@ -98,7 +123,14 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     },
     { topicConfig: (topic) => logConfigFor(configs.topicConfig(topic)) },
   );
+  // Written only now that the data directory's lock is held.
   store.save();
+  let registration: BrokerRegistration | null = null;
+  const storeLogger = logger.child({ component: 'metadata' });
+  const brokerFence = (): WriteFence => {
+    if (!registration) throw new KafkaError(ERROR_CODES.BROKER_NOT_AVAILABLE, 'The broker is not registered yet.');
+    return { kind: 'broker', nodeId: registration.nodeId, brokerEpoch: registration.brokerEpoch };
+  };
   const notifier = new AppendNotifier();
   const topics = new TopicManager(
     store,
@@ -108,6 +140,11 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       partition.log.onAppend(() => notifier.notify(partition));
     },
     takeProducerSnapshots(dataDir),
+    {
+      nodeId: config.nodeId,
+      fence: brokerFence,
+      onError: (err, what) => storeLogger.error({ err }, `metadata write failed: ${what}`),
+    },
   );
   const allPartitions = function* () {
     for (const t of topics.all()) yield* t.partitions;
@@ -123,14 +160,20 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     config,
     configs,
     nodeId: config.nodeId,
-    clusterId: store.data.clusterId,
+    clusterId: store.image.clusterId,
     logger,
     logs,
     store,
     topics,
     notifier,
     fetchSessions: new FetchSessionCache(),
-    producerIds: new ProducerIdManager(store),
+    producerIds: new ProducerIdAllocator(
+      () => {
+        if (!registration) return Promise.reject(new Error('the broker is not registered yet'));
+        return store.allocateProducerIds(registration.nodeId, registration.brokerEpoch);
+      },
+      { onError: (err) => storeLogger.error({ err }, 'reserving producer ids failed') },
+    ),
     groups: { coordinator: groups.coordinator, ensureOffsetsTopic: groups.ensureOffsetsTopic },
     metrics,
     advertised: { host: listener.host || 'localhost', port: listener.port },
@@ -138,16 +181,25 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     autoCreateTopic: (name) => topics.create(name, config.get('num.partitions')),
   };
 
-  // Topic config changes reach the open logs and the metadata file.
+  // Config changes reach the open logs and the metadata store.
   configs.onChange((change) => {
+    const failed = (err: unknown) => storeLogger.error({ err }, 'saving dynamic configs failed');
     if (change.resourceType === ConfigResourceType.TOPIC) {
       const t = topics.get(change.resourceName);
       if (t) {
         const values = logConfigFor(configs.topicConfig(t.name));
         for (const p of t.partitions) Object.assign(p.log.config, values);
+        try {
+          store.setTopicConfigs(t.name, t.topicId, configs.topicOverrides(t.name), brokerFence()).catch(failed);
+        } catch (err) {
+          failed(err);
+        }
       }
+      return;
     }
-    topics.saveConfigs();
+    const state = configs.snapshot();
+    store.setBrokerConfigs(config.nodeId, state.dynamicBroker).catch(failed);
+    store.setBrokerConfigs(DEFAULT_BROKER_CONFIG_KEY, state.dynamicDefault).catch(failed);
   });
 
   const handlers: ApiHandler[] = [
@@ -220,6 +272,22 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     host: advertised.host || listener.host || 'localhost',
     port: advertised.port === 0 || advertised === listener ? port : advertised.port,
   };
+  // Registered once clients can reach it (the listener's port may be ephemeral). The embedded store
+  // never unregisters: its broker epoch (and so the controller epoch) grows once per start.
+  registration = await store.registerBroker({
+    nodeId: config.nodeId,
+    incarnationId: randomUUID(),
+    listeners: [
+      {
+        name: advertised.name,
+        host: context.advertised.host,
+        port: context.advertised.port,
+        securityProtocol: advertised.securityProtocol,
+      },
+    ],
+    rack: null,
+  });
+  await context.producerIds.ready();
   let metricsServer: MetricsServer | undefined;
   if (metrics && config.metrics) metricsServer = await metrics.listen(config.metrics.port, config.metrics.host);
 
@@ -255,6 +323,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       // Connections are closed: no append can follow, so the snapshots match the final log ends.
       saveProducerSnapshots(dataDir, allPartitions());
       logs.close();
+      await store.close();
       // A temporary data directory made for this broker goes with it.
       if (defaults?.ownDir !== undefined) rmSync(defaults.ownDir, { recursive: true, force: true });
       logger.info('Sluice broker stopped');

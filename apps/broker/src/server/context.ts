@@ -1,11 +1,10 @@
+import type { MetadataStore, ProducerIdAllocator } from '@sluice/cluster/core';
 import type { LogManager } from '@sluice/log';
 import type { Logger } from 'pino';
 import type { GroupServices } from '../apis/groups/index.js';
 import type { BrokerConfig, ConfigRegistry } from '../config/index.js';
 import type { AppendNotifier } from '../state/append-notifier.js';
 import type { FetchSessionCache } from '../state/fetch-sessions.js';
-import type { MetadataStore } from '../state/metadata-store.js';
-import type { ProducerIdManager } from '../state/producer-ids.js';
 import type { TopicManager, TopicState } from '../state/topic-manager.js';
 
 /** The address clients are told to use for this broker. */
@@ -34,7 +33,7 @@ export interface BrokerContext {
   readonly topics: TopicManager;
   readonly notifier: AppendNotifier;
   readonly fetchSessions: FetchSessionCache;
-  readonly producerIds: ProducerIdManager;
+  readonly producerIds: ProducerIdAllocator;
   /** Consumer groups and committed offsets (apis/groups). */
   readonly groups: GroupServices;
   readonly metrics?: BrokerMetrics;

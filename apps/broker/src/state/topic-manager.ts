@@ -1,7 +1,14 @@
+import { randomUUID } from 'node:crypto';
+import {
+  initialPartitionRecords,
+  type MetadataChange,
+  type MetadataStore,
+  type TopicRecord,
+  type WriteFence,
+} from '@sluice/cluster/core';
 import type { LogConfig, LogManager } from '@sluice/log';
 import { ERROR_CODES, KafkaError } from '@sluice/protocol';
 import type { ConfigRegistry, TopicConfigValues } from '../config/index.js';
-import { type MetadataStore, newTopicId, type TopicRecord } from './metadata-store.js';
 import { Partition } from './partition.js';
 import type { ProducerSnapshot } from './producer-snapshots.js';
 
@@ -79,10 +86,24 @@ export function logConfigFor(values: TopicConfigValues): Partial<LogConfig> {
   };
 }
 
+/** Who writes this node's topic changes to the metadata store. */
+export interface TopicWriter {
+  readonly nodeId: number;
+  /** This broker's registration (throws while it is not registered). */
+  fence(): WriteFence;
+  /** A store write that failed (the request gets KAFKA_STORAGE_ERROR). */
+  onError(err: unknown, what: string): void;
+}
+
 /**
- * The topics of this node: their ids and partition logs. Metadata changes go to the store
- * first, then to the logs, so a crash between the two leaves a state that start-up repairs
- * (missing partition logs are created again; logs of unknown topics are left alone and logged).
+ * The topics of this node: their ids and partition logs, following the metadata store. Changes go
+ * to the store first (after the new logs are created), and the logs follow the store's change
+ * events, so a crash between the two leaves a state that start-up repairs (missing partition logs
+ * are created again; logs of unknown topics are left alone and logged).
+ *
+ * Topic admin stays synchronous (auto-creation and the group coordinator's first append need the
+ * topic at once): the embedded store commits a write before its promise is returned, and
+ * `writeNow` checks the image for the result.
  */
 export class TopicManager {
   private readonly byName = new Map<string, TopicState>();
@@ -93,18 +114,49 @@ export class TopicManager {
     private readonly configs: ConfigRegistry,
     private readonly onNewPartition: (partition: Partition) => void,
     private readonly producerSnapshots: ReadonlyMap<string, ProducerSnapshot> = new Map(),
+    private readonly writer: TopicWriter,
   ) {
-    for (const t of store.data.topics) this.open(t);
+    for (const t of store.image.topics.values()) this.open(t);
+    store.onChange((changes) => this.follow(changes));
+  }
+
+  /** Applies the store's topic changes to the open logs. */
+  private follow(changes: readonly MetadataChange[]): void {
+    for (const change of changes) {
+      if (change.type !== 'topic') continue;
+      const { before, after } = change;
+      if (before && (!after || after.topicId !== before.topicId)) this.close(before.name, before.topicId);
+      if (after && (!before || after.topicId !== before.topicId)) this.open(after);
+      else if (after && before && after.partitionCount > before.partitionCount) this.grow(after);
+    }
   }
 
   private open(t: TopicRecord): TopicState {
     const overrides = logConfigFor(this.configs.topicConfig(t.name));
     const partitions: Partition[] = [];
-    for (let p = 0; p < t.partitions; p++) partitions.push(this.openPartition(t.name, p, overrides));
+    for (let p = 0; p < t.partitionCount; p++) partitions.push(this.openPartition(t.name, p, overrides));
     const state: TopicState = { name: t.name, topicId: t.topicId, partitions };
     this.byName.set(t.name, state);
     this.byId.set(t.topicId, state);
     return state;
+  }
+
+  private grow(t: TopicRecord): void {
+    const state = this.byName.get(t.name);
+    if (!state) return;
+    const overrides = logConfigFor(this.configs.topicConfig(t.name));
+    for (let p = state.partitions.length; p < t.partitionCount; p++) {
+      state.partitions.push(this.openPartition(t.name, p, overrides));
+    }
+  }
+
+  private close(name: string, topicId: string): void {
+    const state = this.byId.get(topicId);
+    if (!state) return;
+    this.byName.delete(name);
+    this.byId.delete(topicId);
+    this.configs.deleteTopic(name);
+    this.logs.deleteLogs(name, 0, state.partitions.length);
   }
 
   private openPartition(topic: string, index: number, overrides: Partial<LogConfig>): Partition {
@@ -112,6 +164,17 @@ export class TopicManager {
     const partition = new Partition(topic, index, log, this.producerSnapshots.get(`${topic}-${index}`));
     this.onNewPartition(partition);
     return partition;
+  }
+
+  /**
+   * Starts a store write and checks that it took effect at once (the embedded store commits before
+   * returning); the store's own error goes to `writer.onError` (logged), the caller gets
+   * KAFKA_STORAGE_ERROR.
+   */
+  private writeNow(write: Promise<void>, applied: () => boolean, what: string): void {
+    write.catch((err) => this.writer.onError(err, what));
+    if (applied()) return;
+    throw new KafkaError(ERROR_CODES.KAFKA_STORAGE_ERROR, `The metadata store did not take the change (${what}).`);
   }
 
   get(name: string): TopicState | undefined {
@@ -170,21 +233,23 @@ export class TopicManager {
    */
   create(name: string, partitions: number, overrides: Record<string, string> = {}): TopicState {
     this.validateCreate(name, partitions);
-    const record: TopicRecord = { name, topicId: newTopicId(), partitions };
+    const record: TopicRecord = { name, topicId: randomUUID(), configs: { ...overrides }, partitionCount: partitions };
     this.configs.setTopicOverrides(name, overrides);
     try {
       this.createLogs(name, 0, partitions);
-      this.store.data.topics.push(record);
-      this.store.data.configs = this.configs.snapshot();
-      this.store.save();
+      const assignments = Array.from({ length: partitions }, () => [this.writer.nodeId]);
+      const records = initialPartitionRecords(record.topicId, 0, assignments, () => true);
+      this.writeNow(
+        this.store.createTopic(record, records, this.writer.fence()),
+        () => this.store.image.topics.get(name)?.topicId === record.topicId,
+        `create topic '${name}'`,
+      );
     } catch (err) {
-      this.store.data.topics = this.store.data.topics.filter((t) => t !== record);
       this.configs.deleteTopic(name);
-      this.store.data.configs = this.configs.snapshot();
       this.logs.deleteLogs(name, 0, partitions);
       throw resourceError(err, `topic '${name}' with ${partitions} partitions`);
     }
-    return this.open(record);
+    return this.byName.get(name) ?? this.open(record);
   }
 
   /** Creates the logs of partitions [from, to) of `topic`; on failure deletes those it made and throws. */
@@ -202,13 +267,13 @@ export class TopicManager {
   delete(name: string): TopicState {
     const state = this.byName.get(name);
     if (!state) throw new KafkaError(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION);
-    this.store.data.topics = this.store.data.topics.filter((t) => t.name !== name);
-    this.configs.deleteTopic(name);
-    this.store.data.configs = this.configs.snapshot();
-    this.store.save();
-    this.byName.delete(name);
-    this.byId.delete(state.topicId);
-    this.logs.deleteLogs(name, 0, state.partitions.length);
+    this.writeNow(
+      this.store.deleteTopic(name, state.topicId, this.writer.fence()),
+      () => !this.store.image.topics.has(name),
+      `delete topic '${name}'`,
+    );
+    // The change event closed and deleted the logs.
+    this.close(name, state.topicId);
     return state;
   }
 
@@ -237,24 +302,21 @@ export class TopicManager {
 
   addPartitions(name: string, total: number): void {
     const state = this.validateAddPartitions(name, total);
-    const record = this.store.data.topics.find((t) => t.name === name)!;
-    const before = record.partitions;
+    const from = state.partitions.length;
     try {
-      this.createLogs(name, state.partitions.length, total);
-      record.partitions = total;
-      this.store.save();
+      this.createLogs(name, from, total);
+      const assignments = Array.from({ length: total - from }, () => [this.writer.nodeId]);
+      const records = initialPartitionRecords(state.topicId, from, assignments, () => true);
+      this.writeNow(
+        this.store.addPartitions(name, state.topicId, records, this.writer.fence()),
+        () => this.store.image.topics.get(name)?.partitionCount === total,
+        `grow topic '${name}'`,
+      );
     } catch (err) {
-      record.partitions = before;
-      this.logs.deleteLogs(name, state.partitions.length, total);
-      throw resourceError(err, `${total - state.partitions.length} new partitions of topic '${name}'`);
+      this.logs.deleteLogs(name, from, total);
+      throw resourceError(err, `${total - from} new partitions of topic '${name}'`);
     }
-    const overrides = logConfigFor(this.configs.topicConfig(name));
-    for (let p = state.partitions.length; p < total; p++) state.partitions.push(this.openPartition(name, p, overrides));
-  }
-
-  /** Persists the config registry (after an AlterConfigs). */
-  saveConfigs(): void {
-    this.store.data.configs = this.configs.snapshot();
-    this.store.save();
+    // The change event opened the new partitions.
+    this.grow({ ...this.store.image.topics.get(name)!, partitionCount: total });
   }
 }
