@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   type BrokerRegistration,
+  ClusterController,
   DEFAULT_BROKER_CONFIG_KEY,
   EmbeddedMetadataStore,
   type MetadataImage,
@@ -201,6 +202,29 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     store.setBrokerConfigs(config.nodeId, state.dynamicBroker).catch(failed);
     store.setBrokerConfigs(DEFAULT_BROKER_CONFIG_KEY, state.dynamicDefault).catch(failed);
   });
+  // And configs written by other brokers (or read back after a re-read of the store) reach the registry.
+  store.onChange((changes, image) => {
+    for (const change of changes) {
+      if (change.type === 'brokerConfig') {
+        if (change.target === String(config.nodeId)) {
+          configs.setStoredBrokerConfigs('broker', { ...image.brokerConfigs(config.nodeId) });
+        } else if (change.target === DEFAULT_BROKER_CONFIG_KEY) {
+          configs.setStoredBrokerConfigs('default', { ...image.brokerConfigs(DEFAULT_BROKER_CONFIG_KEY) });
+        }
+      } else if (change.type === 'topic' && change.after && change.before?.topicId === change.after.topicId) {
+        const { name, configs: stored } = change.after;
+        if (JSON.stringify(configs.topicOverrides(name)) === JSON.stringify(stored)) continue;
+        try {
+          configs.setTopicOverrides(name, stored);
+        } catch (err) {
+          storeLogger.warn({ err, topic: name }, 'stored topic configs not taken');
+          continue;
+        }
+        const values = logConfigFor(configs.topicConfig(name));
+        for (const p of topics.get(name)?.partitions ?? []) Object.assign(p.log.config, values);
+      }
+    }
+  });
 
   const handlers: ApiHandler[] = [
     produceHandler(context),
@@ -288,6 +312,13 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     rack: null,
   });
   await context.producerIds.ready();
+  // The controller's term is the registration's; in single-node mode it has nothing to move but
+  // reports the controller id and keeps the rules the same as in a cluster.
+  const controller = new ClusterController(store, config.nodeId, {
+    uncleanFor: (topic) => configs.topicConfig(topic)['unclean.leader.election.enable'],
+    onError: (err) => storeLogger.warn({ err }, 'controller round failed (retried)'),
+  });
+  controller.start();
   let metricsServer: MetricsServer | undefined;
   if (metrics && config.metrics) metricsServer = await metrics.listen(config.metrics.port, config.metrics.host);
 
@@ -309,6 +340,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       clearInterval(maintenance);
+      await controller.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // In-flight requests finish (bounded wait); then every connection goes.
       // JoinGroup/SyncGroup requests waiting on a rebalance are answered now rather than held to the deadline.

@@ -126,8 +126,15 @@ export class TopicManager {
       if (change.type !== 'topic') continue;
       const { before, after } = change;
       if (before && (!after || after.topicId !== before.topicId)) this.close(before.name, before.topicId);
-      if (after && (!before || after.topicId !== before.topicId)) this.open(after);
-      else if (after && before && after.partitionCount > before.partitionCount) this.grow(after);
+      if (after && (!before || after.topicId !== before.topicId)) {
+        // A topic another broker created comes with its overrides; the log settings need them.
+        try {
+          this.configs.setTopicOverrides(after.name, after.configs);
+        } catch (err) {
+          this.writer.onError(err, `configs of topic '${after.name}'`);
+        }
+        this.open(after);
+      } else if (after && before && after.partitionCount > before.partitionCount) this.grow(after);
     }
   }
 
