@@ -13,6 +13,7 @@ import {
 } from '@sluice/protocol';
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
+import { clusterBrokers, controllerId } from './cluster-view.js';
 import { ALL_CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED } from './constants.js';
 
 /** DescribeCluster endpoint types: brokers (1) and controllers (2). */
@@ -32,8 +33,8 @@ export function describeClusterHandler(
         errorMessage: null,
         endpointType: req.endpointType,
         clusterId: broker.clusterId,
-        controllerId: broker.nodeId,
-        brokers: [{ brokerId: broker.nodeId, host: broker.advertised.host, port: broker.advertised.port, rack: null }],
+        controllerId: controllerId(broker),
+        brokers: clusterBrokers(broker).map(({ nodeId, host, port, rack }) => ({ brokerId: nodeId, host, port, rack })),
         clusterAuthorizedOperations: req.includeClusterAuthorizedOperations
           ? ALL_CLUSTER_OPERATIONS
           : OPERATIONS_NOT_REQUESTED,

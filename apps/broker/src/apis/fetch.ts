@@ -22,6 +22,7 @@ import {
   sessionKey,
 } from '../state/fetch-sessions.js';
 import type { Partition } from '../state/partition.js';
+import { leadsPartition } from './cluster-view.js';
 import { READ_COMMITTED } from './constants.js';
 import { checkLeaderEpoch, errorCodeOf } from './partition-errors.js';
 
@@ -164,6 +165,10 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
           byIds(version) && broker.topics.getById(target.topicId) === undefined
             ? ERROR_CODES.UNKNOWN_TOPIC_ID
             : ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION;
+        return { target, data: { ...partitionData(target.partition, code, readCommitted), abortedTransactions: [] } };
+      }
+      if (!leadsPartition(broker, target.topicId, target.partition)) {
+        const code = ERROR_CODES.NOT_LEADER_OR_FOLLOWER;
         return { target, data: { ...partitionData(target.partition, code, readCommitted), abortedTransactions: [] } };
       }
       const log = target.state.log;

@@ -9,6 +9,7 @@ import {
 } from '@sluice/protocol';
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
+import { leadsPartition } from './cluster-view.js';
 import { READ_COMMITTED } from './constants.js';
 import { checkLeaderEpoch, errorCodeOf, LEADER_EPOCH } from './partition-errors.js';
 
@@ -66,6 +67,10 @@ export function listOffsetsHandler(broker: BrokerContext): ApiHandler<ListOffset
         };
         const partition = broker.topics.partition(topic, p.partitionIndex);
         if (partition === undefined) return { ...out, errorCode: ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION };
+        const topicId = broker.topics.get(topic)?.topicId;
+        if (topicId !== undefined && !leadsPartition(broker, topicId, p.partitionIndex)) {
+          return { ...out, errorCode: ERROR_CODES.NOT_LEADER_OR_FOLLOWER };
+        }
         const log = partition.log;
         try {
           checkLeaderEpoch(p.currentLeaderEpoch);

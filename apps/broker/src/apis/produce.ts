@@ -21,7 +21,8 @@ import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
 import type { Partition } from '../state/partition.js';
 import { INTERNAL_TOPICS, type TopicState } from '../state/topic-manager.js';
-import { errorCodeOf, errorMessageOf } from './partition-errors.js';
+import { type BrokerEndpoint, leaderEndpoint, leadsPartition } from './cluster-view.js';
+import { errorCodeOf, errorMessageOf, LEADER_EPOCH } from './partition-errors.js';
 
 const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
 
@@ -337,12 +338,26 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
     handle(req) {
       const acksValid = req.acks === -1 || req.acks === 0 || req.acks === 1;
       let async = false;
+      // KIP-951: where a partition's leader is another broker, the answer says who and where.
+      const nodeEndpoints = new Map<number, BrokerEndpoint>();
+      const notLeader = (topicId: string, index: number): PartitionResponse => {
+        const record = broker.store.image.partition(topicId, index);
+        const leader = leaderEndpoint(broker, topicId, index);
+        if (leader) nodeEndpoints.set(leader.nodeId, leader);
+        return {
+          ...partitionResponse(index, ERROR_CODES.NOT_LEADER_OR_FOLLOWER),
+          currentLeader: leader && record ? { leaderId: leader.nodeId, leaderEpoch: LEADER_EPOCH } : NO_LEADER,
+        };
+      };
       const responses = req.topicData.map((t) => {
         const topic = broker.topics.get(t.name);
         return {
           name: t.name,
           partitionResponses: t.partitionData.map((p) => {
             if (!acksValid) return partitionResponse(p.index, ERROR_CODES.INVALID_REQUIRED_ACKS);
+            if (topic && p.index < topic.partitions.length && !leadsPartition(broker, topic.topicId, p.index)) {
+              return notLeader(topic.topicId, p.index);
+            }
             const r = appendOne(topic, p.index, p.records, req.acks);
             if (r instanceof Promise) async = true;
             return r;
@@ -351,7 +366,7 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
       });
       const respond = (done: { name: string; partitionResponses: PartitionResponse[] }[]) =>
         // acks=0: the client expects no response at all.
-        req.acks === 0 ? null : { responses: done, throttleTimeMs: 0, nodeEndpoints: [] };
+        req.acks === 0 ? null : { responses: done, throttleTimeMs: 0, nodeEndpoints: [...nodeEndpoints.values()] };
       if (!async) return respond(responses as { name: string; partitionResponses: PartitionResponse[] }[]);
       return Promise.all(
         responses.map(async (t) => ({ name: t.name, partitionResponses: await Promise.all(t.partitionResponses) })),

@@ -9,6 +9,7 @@ import {
   DEFAULT_BROKER_CONFIG_KEY,
   EmbeddedMetadataStore,
   type MetadataImage,
+  type MetadataStore,
   ProducerIdAllocator,
   type WriteFence,
 } from '@sluice/cluster/core';
@@ -113,7 +114,21 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   // would load), and before anything is opened, so a failure to load leaves nothing behind.
   const metricsModule = config.metrics ? await import('../metrics.js') : undefined;
 
-  const store = EmbeddedMetadataStore.open({ dir: dataDir, nodeId: config.nodeId, clusterId: config.clusterId });
+  const etcdEndpoints = config.get('metadata.etcd.endpoints');
+  const embedded =
+    etcdEndpoints === null
+      ? EmbeddedMetadataStore.open({ dir: dataDir, nodeId: config.nodeId, clusterId: config.clusterId })
+      : null;
+  // The etcd client (gRPC) is loaded only for a cluster.
+  const store: MetadataStore =
+    embedded ??
+    (await (
+      await import('@sluice/cluster')
+    ).EtcdMetadataStore.open({
+      endpoints: etcdEndpoints!,
+      clusterId: config.clusterId,
+      onProblem: (err) => logger.warn({ err }, 'etcd metadata'),
+    }));
   const configs = new ConfigRegistry(config, configStateOf(store.image, config.nodeId));
   const logLogger = logger.child({ component: 'log' });
   const logs = LogManager.open(
@@ -125,7 +140,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     { topicConfig: (topic) => logConfigFor(configs.topicConfig(topic)) },
   );
   // Written only now that the data directory's lock is held.
-  store.save();
+  embedded?.save();
   let registration: BrokerRegistration | null = null;
   const storeLogger = logger.child({ component: 'metadata' });
   const brokerFence = (): WriteFence => {
@@ -309,7 +324,23 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
         securityProtocol: advertised.securityProtocol,
       },
     ],
-    rack: null,
+    rack: config.get('broker.rack'),
+  });
+  // A lapsed registration (etcd lease) is replaced by the store; writes then use the new epoch.
+  store.onFenced(() => {
+    storeLogger.warn('the broker registration lapsed (fenced); registering again');
+  });
+  store.onChange((changes) => {
+    for (const c of changes) {
+      if (
+        c.type === 'broker' &&
+        c.nodeId === config.nodeId &&
+        c.after &&
+        registration?.incarnationId === c.after.incarnationId
+      ) {
+        registration = c.after;
+      }
+    }
   });
   await context.producerIds.ready();
   // The controller's term is the registration's; in single-node mode it has nothing to move but
@@ -341,6 +372,15 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     (stopping ??= (async () => {
       clearInterval(maintenance);
       await controller.stop();
+      // In a cluster, leave it cleanly: leaderships move before this broker stops serving. The
+      // embedded store keeps the registration (its epoch would otherwise grow at every restart).
+      if (!embedded && registration) {
+        const { nodeId, brokerEpoch } = registration;
+        await store.setControlledShutdown(nodeId, brokerEpoch, true).catch(() => {});
+        await store
+          .unregisterBroker(nodeId, brokerEpoch)
+          .catch((err) => storeLogger.warn({ err }, 'unregistering failed'));
+      }
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // In-flight requests finish (bounded wait); then every connection goes.
       // JoinGroup/SyncGroup requests waiting on a rebalance are answered now rather than held to the deadline.

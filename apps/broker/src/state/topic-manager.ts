@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import {
+  activeBrokers,
   initialPartitionRecords,
   type MetadataChange,
   type MetadataStore,
+  placeReplicas,
   type TopicRecord,
   type WriteFence,
 } from '@sluice/cluster/core';
@@ -239,6 +241,12 @@ export class TopicManager {
    * nothing is saved.
    */
   create(name: string, partitions: number, overrides: Record<string, string> = {}): TopicState {
+    if (this.store.kind !== 'embedded') {
+      // A cluster store writes asynchronously: start the creation, and answer as Kafka's
+      // auto-creation does until the topic shows (retriable).
+      this.createAsync(name, partitions, overrides).catch((err) => this.writer.onError(err, `create topic '${name}'`));
+      throw new KafkaError(ERROR_CODES.LEADER_NOT_AVAILABLE, `Topic '${name}' is being created.`);
+    }
     this.validateCreate(name, partitions);
     const record: TopicRecord = { name, topicId: randomUUID(), configs: { ...overrides }, partitionCount: partitions };
     this.configs.setTopicOverrides(name, overrides);
@@ -257,6 +265,34 @@ export class TopicManager {
       throw resourceError(err, `topic '${name}' with ${partitions} partitions`);
     }
     return this.byName.get(name) ?? this.open(record);
+  }
+
+  /**
+   * Creates a topic through the store and resolves once it is open here. In a cluster the
+   * partitions are spread over the registered brokers (Kafka's placement, one replica each: data
+   * replication is not there yet); a single node writes synchronously through `create`.
+   */
+  async createAsync(name: string, partitions: number, overrides: Record<string, string> = {}): Promise<TopicState> {
+    if (this.store.kind === 'embedded') return this.create(name, partitions, overrides);
+    this.validateCreate(name, partitions);
+    this.configs.validateNewTopic(Object.entries(overrides).map(([n, value]) => ({ name: n, value })));
+    const image = this.store.image;
+    const brokers = [...image.brokers.values()].map((b) => ({
+      id: b.nodeId,
+      rack: b.rack,
+      fenced: b.inControlledShutdown,
+    }));
+    const assignments = placeReplicas(partitions, 1, brokers);
+    const record: TopicRecord = { name, topicId: randomUUID(), configs: { ...overrides }, partitionCount: partitions };
+    const records = initialPartitionRecords(record.topicId, 0, assignments, activeBrokers(image));
+    try {
+      await this.store.createTopic(record, records, this.writer.fence());
+    } catch (err) {
+      throw resourceError(err, `topic '${name}' with ${partitions} partitions`);
+    }
+    const state = this.byId.get(record.topicId);
+    if (!state) throw new KafkaError(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${name}' was deleted meanwhile.`);
+    return state;
   }
 
   /** Creates the logs of partitions [from, to) of `topic`; on failure deletes those it made and throws. */

@@ -1,0 +1,129 @@
+// Three brokers sharing their metadata through etcd on loopback (in one process, each with its own
+// data directory): they see each other, agree on the controller and on who leads what, spread a
+// topic's partitions, and send clients to the leader of each partition.
+
+import { LocalEtcd } from '@sluice/cluster';
+import { ERROR_CODES, MetadataApi, ProduceApi, ZERO_UUID } from '@sluice/protocol';
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningBroker, startBroker } from '../src/index.js';
+import { createLogger } from '../src/logger.js';
+import { RawClient, readPartition, sleep, tempDir } from './helpers.js';
+
+const logger = createLogger('silent');
+const TOPIC = 'spread';
+const PARTITIONS = 12;
+
+async function until(what: string, ok: () => boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+describe('a 3-broker cluster on etcd', { timeout: 60_000 }, () => {
+  let etcd: LocalEtcd;
+  const brokers: RunningBroker[] = [];
+  const clients: RawClient[] = [];
+
+  beforeAll(async () => {
+    etcd = await LocalEtcd.start({ members: 1 });
+    for (const nodeId of [1, 2, 3]) {
+      brokers.push(
+        await startBroker({
+          logger,
+          props: {
+            'node.id': String(nodeId),
+            'metadata.etcd.endpoints': etcd.endpoints.join(','),
+            'log.dirs': tempDir(`sluice-cluster-${nodeId}-`),
+            listeners: 'PLAINTEXT://127.0.0.1:0',
+          },
+        }),
+      );
+    }
+    for (const b of brokers) clients.push(await RawClient.connect(b.port));
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    for (const b of brokers) await b.stop();
+    await etcd?.stop();
+  });
+
+  const metadata = (c: RawClient) =>
+    c.send(MetadataApi, 12, {
+      topics: [{ name: TOPIC, topicId: ZERO_UUID }],
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    });
+
+  it('every broker lists all three and the same controller', async () => {
+    await until('all brokers registered everywhere', () =>
+      brokers.every((b) => b.context.store.image.brokers.size === 3),
+    );
+    expect(new Set(brokers.map((b) => b.clusterId)).size).toBe(1);
+    const answers = await Promise.all(clients.map(metadata));
+    for (const [i, md] of answers.entries()) {
+      expect(md.brokers.map((b) => [b.nodeId, b.port])).toEqual(brokers.map((b, j) => [j + 1, b.port]));
+      expect(md.controllerId).toBe(answers[0].controllerId);
+      expect(md.clusterId).toBe(brokers[i].clusterId);
+    }
+    expect([1, 2, 3]).toContain(answers[0].controllerId);
+  });
+
+  it('spreads a 12-partition topic over the brokers; produce/consume through kafkajs lands on the leaders', async () => {
+    const kafka = new Kafka({ clientId: 'cluster-test', brokers: [brokers[1].bootstrap], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    expect(
+      await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: PARTITIONS }], waitForLeaders: true }),
+    ).toBe(true);
+    await admin.disconnect();
+    await until('the topic on every broker', () => brokers.every((b) => b.context.topics.get(TOPIC) !== undefined));
+
+    // Metadata agrees from every broker, and each broker leads a third of the partitions.
+    const answers = await Promise.all(clients.map(metadata));
+    const leaders = answers[0].topics[0].partitions.map((p) => p.leaderId);
+    expect(leaders).toHaveLength(PARTITIONS);
+    for (const md of answers) {
+      expect(md.topics[0].errorCode).toBe(0);
+      expect(md.topics[0].partitions.map((p) => p.leaderId)).toEqual(leaders);
+      expect(md.topics[0].partitions.map((p) => p.replicaNodes)).toEqual(leaders.map((l) => [l]));
+    }
+    for (const id of [1, 2, 3]) expect(leaders.filter((l) => l === id)).toHaveLength(PARTITIONS / 3);
+
+    const producer = kafka.producer();
+    await producer.connect();
+    const messages = Array.from({ length: 120 }, (_, i) => ({ key: `k${i}`, value: `v${i}` }));
+    const sent = await producer.send({ topic: TOPIC, messages });
+    await producer.disconnect();
+    expect(sent.every((r) => r.errorCode === 0)).toBe(true);
+
+    // Each partition's records are in its leader's log only; reading every leader gives all 120.
+    const values: string[] = [];
+    for (let p = 0; p < PARTITIONS; p++) {
+      const leader = leaders[p] - 1;
+      for (const [i, b] of brokers.entries()) {
+        if (i !== leader) expect(b.context.topics.partition(TOPIC, p)!.log.highWatermark).toBe(0n);
+      }
+      for (const r of await readPartition(clients[leader], TOPIC, p)) values.push(r.value!.toString());
+    }
+    expect(values.sort()).toEqual(messages.map((m) => m.value).sort());
+  });
+
+  it('a broker that does not lead a partition answers NOT_LEADER_OR_FOLLOWER with the current leader', async () => {
+    const md = await metadata(clients[0]);
+    const p = md.topics[0].partitions.find((x) => x.leaderId !== 1)!;
+    const res = await clients[0].send(ProduceApi, 11, {
+      transactionalId: null,
+      acks: 1,
+      timeoutMs: 1000,
+      topicData: [{ name: TOPIC, partitionData: [{ index: p.partitionIndex, records: null }] }],
+    });
+    const answer = res.responses[0].partitionResponses[0];
+    expect(answer.errorCode).toBe(ERROR_CODES.NOT_LEADER_OR_FOLLOWER);
+    expect(answer.currentLeader.leaderId).toBe(p.leaderId);
+    expect(res.nodeEndpoints.map((e) => [e.nodeId, e.port])).toEqual([[p.leaderId, brokers[p.leaderId - 1].port]]);
+  });
+});
