@@ -2,6 +2,7 @@
 // data directory): they see each other, agree on the controller and on who leads what, spread a
 // topic's partitions, and send clients to the leader of each partition.
 
+import { readdirSync } from 'node:fs';
 import { LocalEtcd } from '@sluice/cluster';
 import { ERROR_CODES, MetadataApi, ProduceApi, ZERO_UUID } from '@sluice/protocol';
 import { Kafka, logLevel } from 'kafkajs';
@@ -125,5 +126,29 @@ describe('a 3-broker cluster on etcd', { timeout: 60_000 }, () => {
     expect(answer.errorCode).toBe(ERROR_CODES.NOT_LEADER_OR_FOLLOWER);
     expect(answer.currentLeader.leaderId).toBe(p.leaderId);
     expect(res.nodeEndpoints.map((e) => [e.nodeId, e.port])).toEqual([[p.leaderId, brokers[p.leaderId - 1].port]]);
+  });
+
+  it('grows and deletes the topic from any broker; every broker follows', async () => {
+    const kafka = new Kafka({ clientId: 'cluster-test', brokers: [brokers[2].bootstrap], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.createPartitions({ topicPartitions: [{ topic: TOPIC, count: PARTITIONS + 3 }] });
+      await until('15 partitions everywhere', () =>
+        brokers.every((b) => b.context.topics.get(TOPIC)?.partitions.length === PARTITIONS + 3),
+      );
+      const md = await metadata(clients[0]);
+      expect(md.topics[0].partitions.slice(PARTITIONS).every((p) => [1, 2, 3].includes(p.leaderId))).toBe(true);
+      await admin.deleteTopics({ topics: [TOPIC] });
+      await until('the topic gone everywhere', () => brokers.every((b) => b.context.topics.get(TOPIC) === undefined));
+      for (const b of brokers) {
+        expect(readdirSync(b.dataDir).filter((d) => d.startsWith(`${TOPIC}-`))).toEqual([]);
+      }
+      for (const md of await Promise.all(clients.map(metadata))) {
+        expect(md.topics[0].errorCode).toBe(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION);
+      }
+    } finally {
+      await admin.disconnect();
+    }
   });
 });

@@ -320,6 +320,15 @@ export class TopicManager {
     return state;
   }
 
+  /** Deletes a topic through the store; every broker's logs follow the change (here: before this resolves). */
+  async deleteAsync(name: string): Promise<TopicState> {
+    if (this.store.kind === 'embedded') return this.delete(name);
+    const state = this.byName.get(name);
+    if (!state) throw new KafkaError(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION);
+    await this.store.deleteTopic(name, state.topicId, this.writer.fence());
+    return state;
+  }
+
   /** CreatePartitions: grows a topic to `total` partitions. */
   validateAddPartitions(name: string, total: number): TopicState {
     const state = this.byName.get(name);
@@ -341,6 +350,26 @@ export class TopicManager {
       );
     }
     return state;
+  }
+
+  /** Grows a topic through the store; in a cluster the new partitions are spread over the brokers. */
+  async addPartitionsAsync(name: string, total: number): Promise<void> {
+    if (this.store.kind === 'embedded') return this.addPartitions(name, total);
+    const state = this.validateAddPartitions(name, total);
+    const image = this.store.image;
+    const from = state.partitions.length;
+    const brokers = [...image.brokers.values()].map((b) => ({
+      id: b.nodeId,
+      rack: b.rack,
+      fenced: b.inControlledShutdown,
+    }));
+    const records = initialPartitionRecords(
+      state.topicId,
+      from,
+      placeReplicas(total - from, 1, brokers),
+      activeBrokers(image),
+    );
+    await this.store.addPartitions(name, state.topicId, records, this.writer.fence());
   }
 
   addPartitions(name: string, total: number): void {
