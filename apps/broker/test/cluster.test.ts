@@ -4,7 +4,7 @@
 
 import { readdirSync } from 'node:fs';
 import { LocalEtcd } from '@sluice/cluster';
-import { ERROR_CODES, MetadataApi, ProduceApi, ZERO_UUID } from '@sluice/protocol';
+import { ERROR_CODES, FindCoordinatorApi, MetadataApi, ProduceApi, ZERO_UUID } from '@sluice/protocol';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from '../src/index.js';
@@ -39,6 +39,8 @@ describe('a 3-broker cluster on etcd', { timeout: 60_000 }, () => {
             'metadata.etcd.endpoints': etcd.endpoints.join(','),
             'log.dirs': tempDir(`sluice-cluster-${nodeId}-`),
             listeners: 'PLAINTEXT://127.0.0.1:0',
+            'offsets.topic.num.partitions': '6',
+            'group.initial.rebalance.delay.ms': '0',
           },
         }),
       );
@@ -126,6 +128,34 @@ describe('a 3-broker cluster on etcd', { timeout: 60_000 }, () => {
     expect(answer.errorCode).toBe(ERROR_CODES.NOT_LEADER_OR_FOLLOWER);
     expect(answer.currentLeader.leaderId).toBe(p.leaderId);
     expect(res.nodeEndpoints.map((e) => [e.nodeId, e.port])).toEqual([[p.leaderId, brokers[p.leaderId - 1].port]]);
+  });
+
+  it('a consumer group reads the whole topic; every broker names the same coordinator, the offsets partition leader', async () => {
+    const kafka = new Kafka({ clientId: 'cluster-test', brokers: [brokers[0].bootstrap], logLevel: logLevel.NOTHING });
+    const consumer = kafka.consumer({ groupId: 'spread-readers' });
+    await consumer.connect();
+    const seen = new Set<string>();
+    try {
+      await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          seen.add(message.value!.toString());
+        },
+      });
+      await until('120 records consumed', () => seen.size === 120, 30_000);
+    } finally {
+      await consumer.disconnect();
+    }
+    const answers = await Promise.all(
+      clients.map((c) => c.send(FindCoordinatorApi, 4, { key: '', keyType: 0, coordinatorKeys: ['spread-readers'] })),
+    );
+    const coordinator = answers[0].coordinators[0];
+    expect(coordinator.errorCode).toBe(0);
+    for (const a of answers)
+      expect(a.coordinators[0]).toMatchObject({ nodeId: coordinator.nodeId, port: coordinator.port });
+    const offsets = brokers[0].context.topics.get('__consumer_offsets')!;
+    const p = brokers[0].context.groups.coordinator.partitionFor('spread-readers');
+    expect(coordinator.nodeId).toBe(brokers[0].context.store.image.partition(offsets.topicId, p)!.leader);
   });
 
   it('grows and deletes the topic from any broker; every broker follows', async () => {
