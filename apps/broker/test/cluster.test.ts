@@ -4,12 +4,12 @@
 
 import { readdirSync } from 'node:fs';
 import { LocalEtcd } from '@sluice/cluster';
-import { ERROR_CODES, FindCoordinatorApi, MetadataApi, ProduceApi, ZERO_UUID } from '@sluice/protocol';
+import { ERROR_CODES, FetchApi, FindCoordinatorApi, MetadataApi, ProduceApi, ZERO_UUID } from '@sluice/protocol';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from '../src/index.js';
 import { createLogger } from '../src/logger.js';
-import { RawClient, readPartition, sleep, tempDir } from './helpers.js';
+import { fetchRequest, RawClient, readPartition, sleep, tempDir } from './helpers.js';
 
 const logger = createLogger('silent');
 const TOPIC = 'spread';
@@ -128,6 +128,34 @@ describe('a 3-broker cluster on etcd', { timeout: 60_000 }, () => {
     expect(answer.errorCode).toBe(ERROR_CODES.NOT_LEADER_OR_FOLLOWER);
     expect(answer.currentLeader.leaderId).toBe(p.leaderId);
     expect(res.nodeEndpoints.map((e) => [e.nodeId, e.port])).toEqual([[p.leaderId, brokers[p.leaderId - 1].port]]);
+
+    // Versions before the KIP-951 fields get the error alone.
+    const old = await clients[0].send(ProduceApi, 9, {
+      transactionalId: null,
+      acks: 1,
+      timeoutMs: 1000,
+      topicData: [{ name: TOPIC, partitionData: [{ index: p.partitionIndex, records: null }] }],
+    });
+    expect(old.responses[0].partitionResponses[0].errorCode).toBe(ERROR_CODES.NOT_LEADER_OR_FOLLOWER);
+
+    const topicId = md.topics[0].topicId;
+    const fetch16 = await clients[0].send(
+      FetchApi,
+      16,
+      fetchRequest(TOPIC, [{ partition: p.partitionIndex, fetchOffset: 0n }], {
+        topics: [{ ...fetchRequest(TOPIC, [{ partition: p.partitionIndex, fetchOffset: 0n }]).topics![0], topicId }],
+      }),
+    );
+    const fetched = fetch16.responses[0].partitions[0];
+    expect(fetched.errorCode).toBe(ERROR_CODES.NOT_LEADER_OR_FOLLOWER);
+    expect(fetched.currentLeader.leaderId).toBe(p.leaderId);
+    expect(fetch16.nodeEndpoints.map((e) => [e.nodeId, e.port])).toEqual([[p.leaderId, brokers[p.leaderId - 1].port]]);
+    const fetch4 = await clients[0].send(
+      FetchApi,
+      4,
+      fetchRequest(TOPIC, [{ partition: p.partitionIndex, fetchOffset: 0n }]),
+    );
+    expect(fetch4.responses[0].partitions[0].errorCode).toBe(ERROR_CODES.NOT_LEADER_OR_FOLLOWER);
   });
 
   it('a consumer group reads the whole topic; every broker names the same coordinator, the offsets partition leader', async () => {

@@ -335,14 +335,15 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
     // v0-v2 carry magic 0/1 message sets, which Kafka 4 no longer accepts either (KIP-896).
     minVersion: 3,
     maxVersion: 11,
-    handle(req) {
+    handle(req, ctx) {
       const acksValid = req.acks === -1 || req.acks === 0 || req.acks === 1;
       let async = false;
       // KIP-951: where a partition's leader is another broker, the answer says who and where.
       const nodeEndpoints = new Map<number, BrokerEndpoint>();
       const notLeader = (topicId: string, index: number): PartitionResponse => {
         const record = broker.store.image.partition(topicId, index);
-        const leader = leaderEndpoint(broker, topicId, index);
+        // Both fields are there from v10.
+        const leader = ctx.apiVersion >= 10 ? leaderEndpoint(broker, topicId, index) : null;
         if (leader) nodeEndpoints.set(leader.nodeId, leader);
         return {
           ...partitionResponse(index, ERROR_CODES.NOT_LEADER_OR_FOLLOWER),
