@@ -25,6 +25,8 @@ export const MAX_TOPIC_NAME_LENGTH = 249;
 /** A bound on partitions per topic, well above what one node serves, so a request cannot exhaust file handles. */
 export const MAX_PARTITIONS_PER_TOPIC = 10_000;
 const LEGAL_TOPIC_NAME = /^[a-zA-Z0-9._-]+$/;
+/** A bound on auto-creations in flight at once in a cluster (each is one etcd write). */
+const MAX_PENDING_CREATIONS = 1000;
 export const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state']);
 
 /** Kafka's Topic.validate (4.x wording): an error message, or null for a legal name. */
@@ -110,6 +112,8 @@ export interface TopicWriter {
 export class TopicManager {
   private readonly byName = new Map<string, TopicState>();
   private readonly byId = new Map<string, TopicState>();
+  /** Auto-creations under way in a cluster. */
+  private readonly creating = new Set<string>();
   constructor(
     private readonly store: MetadataStore,
     private readonly logs: LogManager,
@@ -244,7 +248,13 @@ export class TopicManager {
     if (this.store.kind !== 'embedded') {
       // A cluster store writes asynchronously: start the creation, and answer as Kafka's
       // auto-creation does until the topic shows (retriable).
-      this.createAsync(name, partitions, overrides).catch((err) => this.writer.onError(err, `create topic '${name}'`));
+      // One creation at a time per name: clients ask again while it is under way.
+      if (!this.creating.has(name) && this.creating.size < MAX_PENDING_CREATIONS) {
+        this.creating.add(name);
+        this.createAsync(name, partitions, overrides)
+          .catch((err) => this.writer.onError(err, `create topic '${name}'`))
+          .finally(() => this.creating.delete(name));
+      }
       throw new KafkaError(ERROR_CODES.LEADER_NOT_AVAILABLE, `Topic '${name}' is being created.`);
     }
     this.validateCreate(name, partitions);
