@@ -2,7 +2,8 @@
 // data directory): they see each other, agree on the controller and on who leads what, spread a
 // topic's partitions, and send clients to the leader of each partition.
 
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { LocalEtcd } from '@sluice/cluster';
 import { ERROR_CODES, FetchApi, FindCoordinatorApi, MetadataApi, ProduceApi, ZERO_UUID } from '@sluice/protocol';
 import { Kafka, logLevel } from 'kafkajs';
@@ -103,12 +104,13 @@ describe('a 3-broker cluster on etcd', { timeout: 60_000 }, () => {
     await producer.disconnect();
     expect(sent.every((r) => r.errorCode === 0)).toBe(true);
 
-    // Each partition's records are in its leader's log only; reading every leader gives all 120.
+    // Each partition's log is on its leader only (one replica each); reading every leader gives all 120.
     const values: string[] = [];
     for (let p = 0; p < PARTITIONS; p++) {
       const leader = leaders[p] - 1;
       for (const [i, b] of brokers.entries()) {
-        if (i !== leader) expect(b.context.topics.partition(TOPIC, p)!.log.highWatermark).toBe(0n);
+        expect(b.context.topics.partition(TOPIC, p) === undefined).toBe(i !== leader);
+        expect(existsSync(join(b.dataDir, `${TOPIC}-${p}`))).toBe(i === leader);
       }
       for (const r of await readPartition(clients[leader], TOPIC, p)) values.push(r.value!.toString());
     }

@@ -70,6 +70,7 @@ export function describeLogDirsHandler(
         const partitions = t.partitions
           .map((p, i) => ({ p, i }))
           .filter(({ i }) => parts === null || parts === undefined || parts.has(i))
+          .flatMap(({ p, i }) => (p === undefined ? [] : [{ p, i }]))
           .map(({ p, i }) => ({
             partitionIndex: i,
             partitionSize: BigInt(p.log.size),

@@ -160,19 +160,20 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
     let budget = maxBytes;
     let gotData = false;
     return targets.map((target) => {
-      if (target.state === undefined) {
-        const code =
-          byIds(version) && broker.topics.getById(target.topicId) === undefined
-            ? ERROR_CODES.UNKNOWN_TOPIC_ID
-            : ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION;
-        return { target, data: { ...partitionData(target.partition, code, readCommitted), abortedTransactions: [] } };
-      }
+      // Partitions led elsewhere are not held here (or not served): tell the client where to go.
       if (!leadsPartition(broker, target.topicId, target.partition)) {
         // KIP-951: the current leader, whose endpoint the response lists.
         const leader = leaderEndpoint(broker, target.topicId, target.partition);
         const data = partitionData(target.partition, ERROR_CODES.NOT_LEADER_OR_FOLLOWER, readCommitted);
         if (leader && version >= 12) data.currentLeader = { leaderId: leader.nodeId, leaderEpoch: LEADER_EPOCH };
         return { target, data: { ...data, abortedTransactions: [] } };
+      }
+      if (target.state === undefined) {
+        const code =
+          byIds(version) && broker.topics.getById(target.topicId) === undefined
+            ? ERROR_CODES.UNKNOWN_TOPIC_ID
+            : ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION;
+        return { target, data: { ...partitionData(target.partition, code, readCommitted), abortedTransactions: [] } };
       }
       const log = target.state.log;
       const data = partitionData(target.partition, 0, readCommitted);

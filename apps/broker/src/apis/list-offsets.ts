@@ -66,11 +66,11 @@ export function listOffsetsHandler(broker: BrokerContext): ApiHandler<ListOffset
           leaderEpoch: -1,
         };
         const partition = broker.topics.partition(topic, p.partitionIndex);
-        if (partition === undefined) return { ...out, errorCode: ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION };
         const topicId = broker.topics.get(topic)?.topicId;
         if (topicId !== undefined && !leadsPartition(broker, topicId, p.partitionIndex)) {
           return { ...out, errorCode: ERROR_CODES.NOT_LEADER_OR_FOLLOWER };
         }
+        if (partition === undefined) return { ...out, errorCode: ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION };
         const log = partition.log;
         try {
           checkLeaderEpoch(p.currentLeaderEpoch);

@@ -163,7 +163,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     },
   );
   const allPartitions = function* () {
-    for (const t of topics.all()) yield* t.partitions;
+    for (const t of topics.all()) for (const p of t.partitions) if (p) yield p;
   };
   const metrics: BrokerMetrics | undefined = metricsModule?.createMetrics();
   metrics?.setPartitionSizeSource(function* () {
@@ -204,7 +204,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       const t = topics.get(change.resourceName);
       if (t) {
         const values = logConfigFor(configs.topicConfig(t.name));
-        for (const p of t.partitions) Object.assign(p.log.config, values);
+        for (const p of t.partitions) if (p) Object.assign(p.log.config, values);
         try {
           store.setTopicConfigs(t.name, t.topicId, configs.topicOverrides(t.name), brokerFence()).catch(failed);
         } catch (err) {
@@ -236,7 +236,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
           continue;
         }
         const values = logConfigFor(configs.topicConfig(name));
-        for (const p of topics.get(name)?.partitions ?? []) Object.assign(p.log.config, values);
+        for (const p of topics.get(name)?.partitions ?? []) if (p) Object.assign(p.log.config, values);
       }
     }
   });

@@ -14,11 +14,15 @@ import type { ConfigRegistry, TopicConfigValues } from '../config/index.js';
 import { Partition } from './partition.js';
 import type { ProducerSnapshot } from './producer-snapshots.js';
 
-/** A topic and the logs of its partitions (index = partition id). */
+/**
+ * A topic and the logs of its partitions (index = partition id; the length is the partition
+ * count). In a cluster a broker holds only the partitions it is a replica of: the others are
+ * undefined.
+ */
 export interface TopicState {
   readonly name: string;
   readonly topicId: string;
-  readonly partitions: Partition[];
+  readonly partitions: (Partition | undefined)[];
 }
 
 export const MAX_TOPIC_NAME_LENGTH = 249;
@@ -129,6 +133,7 @@ export class TopicManager {
   /** Applies the store's topic changes to the open logs. */
   private follow(changes: readonly MetadataChange[]): void {
     for (const change of changes) {
+      if (change.type === 'partition' && change.after) this.openIfReplica(change.after.topicId, change.after.partition);
       if (change.type !== 'topic') continue;
       const { before, after } = change;
       if (before && (!after || after.topicId !== before.topicId)) this.close(before.name, before.topicId);
@@ -144,14 +149,34 @@ export class TopicManager {
     }
   }
 
+  /** Whether this node holds a replica of the partition (a single node holds every one). */
+  private isReplica(topicId: string, partition: number): boolean {
+    if (this.store.kind === 'embedded') return true;
+    return this.store.image.partition(topicId, partition)?.replicas.includes(this.writer.nodeId) ?? false;
+  }
+
   private open(t: TopicRecord): TopicState {
     const overrides = logConfigFor(this.configs.topicConfig(t.name));
-    const partitions: Partition[] = [];
-    for (let p = 0; p < t.partitionCount; p++) partitions.push(this.openPartition(t.name, p, overrides));
+    const partitions: (Partition | undefined)[] = [];
+    for (let p = 0; p < t.partitionCount; p++) {
+      partitions.push(this.isReplica(t.topicId, p) ? this.openPartition(t.name, p, overrides) : undefined);
+    }
     const state: TopicState = { name: t.name, topicId: t.topicId, partitions };
     this.byName.set(t.name, state);
     this.byId.set(t.topicId, state);
     return state;
+  }
+
+  /** Opens the log of a partition of a visible topic once this node becomes one of its replicas. */
+  private openIfReplica(topicId: string, partition: number): void {
+    const state = this.byId.get(topicId);
+    if (!state || partition >= state.partitions.length || state.partitions[partition] !== undefined) return;
+    if (!this.isReplica(topicId, partition)) return;
+    state.partitions[partition] = this.openPartition(
+      state.name,
+      partition,
+      logConfigFor(this.configs.topicConfig(state.name)),
+    );
   }
 
   private grow(t: TopicRecord): void {
@@ -159,7 +184,7 @@ export class TopicManager {
     if (!state) return;
     const overrides = logConfigFor(this.configs.topicConfig(t.name));
     for (let p = state.partitions.length; p < t.partitionCount; p++) {
-      state.partitions.push(this.openPartition(t.name, p, overrides));
+      state.partitions.push(this.isReplica(t.topicId, p) ? this.openPartition(t.name, p, overrides) : undefined);
     }
   }
 
@@ -188,6 +213,12 @@ export class TopicManager {
     write.catch((err) => this.writer.onError(err, what));
     if (applied()) return;
     throw new KafkaError(ERROR_CODES.KAFKA_STORAGE_ERROR, `The metadata store did not take the change (${what}).`);
+  }
+
+  /** Whether the topic has this partition (anywhere in the cluster). */
+  hasPartition(topic: string, partition: number): boolean {
+    const state = this.byName.get(topic);
+    return state !== undefined && partition >= 0 && partition < state.partitions.length;
   }
 
   get(name: string): TopicState | undefined {

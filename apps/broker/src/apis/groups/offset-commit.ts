@@ -17,7 +17,7 @@ export function offsetCommitHandler(broker: BrokerContext): ApiHandler<OffsetCom
       for (const t of req.topics) {
         const parts: CommitPartition[] = [];
         for (const p of t.partitions) {
-          if (broker.topics.partition(t.name, p.partitionIndex) === undefined) {
+          if (!broker.topics.hasPartition(t.name, p.partitionIndex)) {
             const list = unknown.get(t.name) ?? [];
             list.push(p.partitionIndex);
             unknown.set(t.name, list);

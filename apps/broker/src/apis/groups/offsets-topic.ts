@@ -61,6 +61,7 @@ export function createGroupCoordinator(setup: GroupCoordinatorSetup): {
   if (existing) {
     let count = 0;
     for (const p of existing.partitions) {
+      if (p === undefined) continue;
       coordinator.loadPartition(readPartition(p.log));
       count++;
     }
