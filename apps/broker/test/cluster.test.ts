@@ -211,4 +211,57 @@ describe('a 3-broker cluster on etcd', { timeout: 60_000 }, () => {
       await admin.disconnect();
     }
   });
+
+  it('a broker that stops cleanly loses its leaderships; back on the same data, it leads them again', async () => {
+    const admin = new Kafka({ clientId: 't', brokers: [brokers[0].bootstrap], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'bounce', numPartitions: 6 }], waitForLeaders: true });
+    await admin.disconnect();
+    await until('the topic on every broker', () => brokers.every((b) => b.context.topics.get('bounce') !== undefined));
+    const image = () => brokers[0].context.store.image;
+    const topicId = image().topics.get('bounce')!.topicId;
+    const ledBy3 = image()
+      .partitionsOf(topicId)
+      .filter((p) => p.leader === 3)
+      .map((p) => p.partition);
+    expect(ledBy3.length).toBeGreaterThan(0);
+    const third = brokers[2];
+    const dir = third.dataDir;
+    clients[2].close();
+    await third.stop();
+    await until('broker 3 gone and its partitions leaderless', () =>
+      brokers.slice(0, 2).every((b) => {
+        const img = b.context.store.image;
+        return !img.brokers.has(3) && ledBy3.every((p) => img.partition(topicId, p)!.leader === -1);
+      }),
+    );
+    const md = await clients[0].send(MetadataApi, 12, {
+      topics: [{ name: 'bounce', topicId: ZERO_UUID }],
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    });
+    for (const p of ledBy3) {
+      expect(md.topics[0].partitions[p]).toMatchObject({ errorCode: ERROR_CODES.LEADER_NOT_AVAILABLE, leaderId: -1 });
+    }
+    expect(md.brokers.map((b) => b.nodeId)).toEqual([1, 2]);
+    expect([1, 2]).toContain(md.controllerId);
+
+    brokers[2] = await startBroker({
+      logger,
+      props: {
+        'node.id': '3',
+        'metadata.etcd.endpoints': etcd.endpoints.join(','),
+        'log.dirs': dir,
+        listeners: 'PLAINTEXT://127.0.0.1:0',
+        'offsets.topic.num.partitions': '6',
+      },
+    });
+    clients[2] = await RawClient.connect(brokers[2].port);
+    await until('broker 3 leads its partitions again', () =>
+      brokers.every((b) => ledBy3.every((p) => b.context.store.image.partition(topicId, p)!.leader === 3)),
+    );
+    expect(brokers[2].context.topics.get('bounce')!.partitions.filter((p) => p !== undefined)).toHaveLength(
+      ledBy3.length,
+    );
+  });
 });
