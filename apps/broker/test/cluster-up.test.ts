@@ -1,6 +1,7 @@
-// `sluice cluster up`: a local etcd and N broker processes that form one cluster, stopped together.
+// `sluice cluster up` (a local etcd and N broker processes that form one cluster, stopped together)
+// and `sluice cluster status`.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MetadataApi } from '@sluice/protocol';
@@ -9,7 +10,7 @@ import { CLI, RawClient, tempDir } from './helpers.js';
 
 describe('sluice cluster up', () => {
   it(
-    'starts 2 brokers on one etcd, prints the bootstrap, and stops everything on SIGINT',
+    'starts 2 brokers on one etcd, prints the bootstrap, reports status, and stops everything on SIGINT',
     { timeout: 90_000 },
     async () => {
       const dir = tempDir('sluice-cluster-up-');
@@ -68,6 +69,16 @@ describe('sluice cluster up', () => {
           raw.close();
           expect(brokers).toEqual([1, 2]);
         }
+        const status = spawnSync(
+          process.execPath,
+          ['--conditions=sluice-source', '--import', 'tsx', CLI, 'cluster', 'status', '-b', bootstrap],
+          { encoding: 'utf8', timeout: 30_000 },
+        );
+        expect(status.status).toBe(0);
+        expect(status.stdout).toMatch(/^Cluster: \S+\tController: [12]$/m);
+        expect(status.stdout).toContain(`Broker: 1\t${addresses[0]}`);
+        expect(status.stdout).toContain(`Broker: 2\t${addresses[1]}`);
+        expect(status.stdout).toMatch(/Without leader: 0\tUnder-replicated: 0/);
       } finally {
         child.kill('SIGINT');
       }

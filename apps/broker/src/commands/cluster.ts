@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
+import { type ClientFlags, runAction, withAdmin, withBootstrap } from './common.js';
 
 const MAX_BROKERS = 64;
 /** How long a broker may take to say it listens, and to stop on SIGTERM, before it is given up on. */
@@ -39,6 +40,37 @@ export function registerClusterCommands(program: Command): void {
     .option('-d, --dir <dir>', 'directory for etcd data, broker data and logs', './cluster-data')
     .option('-p, --port <port>', 'port of broker 1; the others follow (0: free ports)', parseFirstPort, 9092)
     .action(async (opts: ClusterUpOptions) => clusterUp(opts));
+  withBootstrap(
+    cluster
+      .command('status')
+      .description('Brokers, the controller, and partitions without a leader or under-replicated'),
+  ).action((flags: ClientFlags) => runAction(() => withAdmin(flags, clusterStatus)));
+}
+
+async function clusterStatus(admin: Parameters<Parameters<typeof withAdmin>[1]>[0]): Promise<void> {
+  const cluster = await admin.describeCluster();
+  const out: string[] = [`Cluster: ${cluster.clusterId ?? '(none)'}\tController: ${cluster.controllerId}`];
+  for (const b of [...cluster.brokers].sort((x, y) => x.nodeId - y.nodeId)) {
+    out.push(`Broker: ${b.nodeId}\t${b.host}:${b.port}${b.rack === null ? '' : `\tRack: ${b.rack}`}`);
+  }
+  const names = await admin.listTopics({ includeInternal: true });
+  let leaderless = 0;
+  let underReplicated = 0;
+  for (const t of names.length === 0 ? [] : await admin.describeTopics(names)) {
+    for (const p of t.partitions) {
+      if (p.leader < 0) {
+        leaderless++;
+        out.push(`No leader: ${t.name}-${p.partition}\tReplicas: ${p.replicas.join(',')}`);
+      } else if (p.isr.length < p.replicas.length) {
+        underReplicated++;
+        out.push(
+          `Under-replicated: ${t.name}-${p.partition}\tReplicas: ${p.replicas.join(',')}\tIsr: ${p.isr.join(',')}`,
+        );
+      }
+    }
+  }
+  out.push(`Topics: ${names.length}\tWithout leader: ${leaderless}\tUnder-replicated: ${underReplicated}`);
+  process.stdout.write(`${out.join('\n')}\n`);
 }
 
 async function clusterUp(opts: ClusterUpOptions): Promise<void> {
