@@ -5,7 +5,15 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalEtcd } from '@sluice/cluster';
-import { ERROR_CODES, FetchApi, FindCoordinatorApi, MetadataApi, ProduceApi, ZERO_UUID } from '@sluice/protocol';
+import {
+  ERROR_CODES,
+  FetchApi,
+  FindCoordinatorApi,
+  MetadataApi,
+  OffsetCommitApi,
+  ProduceApi,
+  ZERO_UUID,
+} from '@sluice/protocol';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from '../src/index.js';
@@ -186,6 +194,33 @@ describe('a 3-broker cluster on etcd', { timeout: 60_000 }, () => {
     const offsets = brokers[0].context.topics.get('__consumer_offsets')!;
     const p = brokers[0].context.groups.coordinator.partitionFor('spread-readers');
     expect(coordinator.nodeId).toBe(brokers[0].context.store.image.partition(offsets.topicId, p)!.leader);
+
+    // A broker that is not the coordinator refuses the group's writes with NOT_COORDINATOR.
+    const commit = (c: RawClient) =>
+      c.send(OffsetCommitApi, 8, {
+        groupId: 'spread-readers',
+        generationIdOrMemberEpoch: -1,
+        memberId: '',
+        groupInstanceId: null,
+        retentionTimeMs: -1n,
+        topics: [
+          {
+            name: TOPIC,
+            partitions: [
+              {
+                partitionIndex: 0,
+                committedOffset: 1n,
+                committedLeaderEpoch: -1,
+                commitTimestamp: -1n,
+                committedMetadata: null,
+              },
+            ],
+          },
+        ],
+      });
+    const other = clients[coordinator.nodeId % 3];
+    expect((await commit(other)).topics[0].partitions[0].errorCode).toBe(ERROR_CODES.NOT_COORDINATOR);
+    expect((await commit(clients[coordinator.nodeId - 1])).topics[0].partitions[0].errorCode).toBe(0);
   });
 
   it('grows and deletes the topic from any broker; every broker follows', async () => {

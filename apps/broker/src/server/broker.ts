@@ -24,7 +24,7 @@ import { deleteRecordsHandler } from '../apis/delete-records.js';
 import { deleteTopicsHandler } from '../apis/delete-topics.js';
 import { describeConfigsHandler } from '../apis/describe-configs.js';
 import { fetchHandler } from '../apis/fetch.js';
-import { createGroupCoordinator, groupHandlers } from '../apis/groups/index.js';
+import { createGroupCoordinator, groupHandlers, OFFSETS_TOPIC } from '../apis/groups/index.js';
 import { initProducerIdHandler } from '../apis/init-producer-id.js';
 import { listOffsetsHandler } from '../apis/list-offsets.js';
 import { metadataHandler } from '../apis/metadata.js';
@@ -170,7 +170,20 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     for (const p of allPartitions()) yield { topic: p.topic, partition: p.index, bytes: p.log.size };
   });
 
-  const groups = createGroupCoordinator({ config, topics, logger });
+  const leads = (topicId: string, partition: number): boolean => {
+    const record = store.image.partition(topicId, partition);
+    return record === undefined || record.leader === config.nodeId;
+  };
+  const groups = createGroupCoordinator({ config, topics, logger, leads });
+  // Leadership of an offsets partition moved here (a broker left, or came back): its groups are ours now.
+  store.onChange((changes, image) => {
+    const offsets = image.topics.get(OFFSETS_TOPIC);
+    if (!offsets) return;
+    for (const c of changes) {
+      if (c.type !== 'partition' || c.topicId !== offsets.topicId || !c.before || !c.after) continue;
+      if (c.after.leader === config.nodeId && c.before.leader !== config.nodeId) groups.loadLedPartition(c.partition);
+    }
+  });
   let dispatcher: Dispatcher | undefined;
   const context: BrokerContext = {
     config,
