@@ -18,6 +18,8 @@ await build({
   target: 'node20',
   sourcemap: 'linked',
   logLevel: 'warning',
+  // etcd3 (through @sluice/cluster) reads its .proto files next to its own modules (__dirname).
+  external: ['etcd3'],
   // CommonJS dependencies (pino, commander, prom-client) call require() for Node's modules.
   banner: {
     js: "import { createRequire as __sluiceCreateRequire } from 'node:module';\nconst require = __sluiceCreateRequire(import.meta.url);",

@@ -59,6 +59,25 @@ describe('sluice broker options', () => {
     expect(config.logDirs).toEqual([join(process.cwd(), 'data')]);
   });
 
+  it("takes a cluster member's node id and etcd endpoints (flags, or Kafka-style properties)", async () => {
+    const { config } = configFromOptions(
+      await parse(['broker', '--node-id', '3', '--metadata', 'etcd://127.0.0.1:2379,10.0.0.2:2380']),
+      {},
+    );
+    expect(config.nodeId).toBe(3);
+    expect(config.get('metadata.etcd.endpoints')).toEqual(['http://127.0.0.1:2379', 'http://10.0.0.2:2380']);
+    const file = join(dir, 'cluster.properties');
+    writeFileSync(file, 'node.id=2\nbroker.rack=r1\nmetadata.etcd.endpoints=http://127.0.0.1:2379\n');
+    const fromFile = configFromOptions(await parse(['broker', '--config', file]), {}).config;
+    expect([fromFile.nodeId, fromFile.get('broker.rack'), fromFile.get('metadata.etcd.endpoints')]).toEqual([
+      2,
+      'r1',
+      ['http://127.0.0.1:2379'],
+    ]);
+    await expect(parse(['broker', '--metadata', 'http://127.0.0.1:2379'])).rejects.toThrow(/etcd:\/\/host:port/);
+    await expect(parse(['broker', '--node-id', '-1'])).rejects.toThrow(/node id/);
+  });
+
   it('rejects a bad port and a malformed override', async () => {
     await expect(parse(['broker', '--port', 'http'])).rejects.toThrow(/port number/);
     await expect(parse(['broker', '--override', 'nokey'])).rejects.toThrow(/key=value/);

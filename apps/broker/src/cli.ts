@@ -16,7 +16,24 @@ export interface BrokerCommandOptions {
   port?: number;
   host?: string;
   dataDir?: string;
+  nodeId?: number;
+  metadata?: string;
   override: string[];
+}
+
+/** `--metadata etcd://host:port[,host:port]` → the etcd client URLs (metadata.etcd.endpoints). */
+export function etcdEndpointsOf(uri: string): string {
+  const m = /^etcd:\/\/(.+)$/.exec(uri);
+  const hosts = m ? m[1].replace(/\/+$/, '').split(',') : [];
+  if (hosts.length === 0 || hosts.some((h) => !/^[A-Za-z0-9.[\]:_-]+:\d{1,5}$/.test(h))) {
+    throw new InvalidArgumentError('expected etcd://host:port[,host:port...]');
+  }
+  return hosts.map((h) => `http://${h}`).join(',');
+}
+
+function parseNodeId(value: string): number {
+  if (!/^\d{1,9}$/.test(value)) throw new InvalidArgumentError('expected a node id 0..999999999');
+  return Number(value);
 }
 
 function parsePort(value: string): number {
@@ -54,6 +71,12 @@ export function buildProgram(onBroker: (opts: BrokerCommandOptions) => Promise<v
     .option('-p, --port <port>', 'port of the first listener (0: pick a free port)', parsePort)
     .option('--host <host>', 'host of the first listener (empty for every interface)')
     .option('-d, --data-dir <dir>', 'data directory (sets log.dirs)')
+    .option('--node-id <id>', "this broker's node id in a cluster (sets node.id)", parseNodeId)
+    .option(
+      '--metadata <uri>',
+      'cluster metadata in etcd, etcd://host:port[,host:port] (sets metadata.etcd.endpoints)',
+      etcdEndpointsOf,
+    )
     .option('-o, --override <key=value>', 'set any config by its Kafka name; repeatable', collect, [] as string[])
     .addHelpText(
       'after',
@@ -76,7 +99,11 @@ export function configFromOptions(
       ...(opts.host !== undefined ? { host: opts.host } : {}),
       ...(opts.port !== undefined ? { port: opts.port } : {}),
       ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
-      overrides: opts.override,
+      overrides: [
+        ...opts.override,
+        ...(opts.nodeId !== undefined ? [`node.id=${opts.nodeId}`] : []),
+        ...(opts.metadata !== undefined ? [`metadata.etcd.endpoints=${opts.metadata}`] : []),
+      ],
     },
   });
 }

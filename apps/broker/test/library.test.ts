@@ -2,9 +2,9 @@
 // temporary data directory of its own, which stop() removes; a given directory is left alone.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ApiVersionsApi } from '@sluice/protocol';
+import { ApiVersionsApi, DescribeConfigsApi, InitProducerIdApi, MetadataApi } from '@sluice/protocol';
 import { describe, expect, it } from 'vitest';
 import { startBroker } from '../src/index.js';
 import { createLogger } from '../src/logger.js';
@@ -34,6 +34,56 @@ describe('startBroker as a library', () => {
     await broker.stop();
     expect(existsSync(dir)).toBe(true);
     expect(existsSync(`${dir}/sluice-cluster-metadata.json`)).toBe(true);
+  });
+
+  it('opens a metadata file written before @sluice/cluster: topics, configs and producer ids carry over', async () => {
+    const dir = tempDir('sluice-library-');
+    const topicId = '3f2b8a4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b';
+    writeFileSync(
+      `${dir}/sluice-cluster-metadata.json`,
+      JSON.stringify({
+        version: 1,
+        clusterId: 'AAAAAAAAAAAAAAAAAAAAAA',
+        topics: [{ name: 'old', topicId, partitions: 3 }],
+        configs: { dynamicBroker: {}, dynamicDefault: {}, topics: { old: { 'retention.ms': '12345' } } },
+        nextProducerId: '7000',
+      }),
+    );
+    const broker = await startBroker({ props: { 'log.dirs': dir }, logger });
+    try {
+      expect(broker.clusterId).toBe('AAAAAAAAAAAAAAAAAAAAAA');
+      const raw = await RawClient.connect(broker.port);
+      const md = await raw.send(MetadataApi, 12, {
+        topics: [{ name: 'old', topicId: '00000000-0000-0000-0000-000000000000' }],
+        allowAutoTopicCreation: false,
+        includeTopicAuthorizedOperations: false,
+      });
+      expect(md.topics[0].errorCode).toBe(0);
+      expect(md.topics[0].topicId).toBe(topicId);
+      expect(md.topics[0].partitions.map((p) => p.leaderId)).toEqual([1, 1, 1]);
+      const described = await raw.send(DescribeConfigsApi, 4, {
+        resources: [{ resourceType: 2, resourceName: 'old', configurationKeys: ['retention.ms'] }],
+        includeSynonyms: false,
+        includeDocumentation: false,
+      });
+      expect(described.results[0].configs[0].value).toBe('12345');
+      const pid = await raw.send(InitProducerIdApi, 4, {
+        transactionalId: null,
+        transactionTimeoutMs: 60000,
+        producerId: -1n,
+        producerEpoch: -1,
+      });
+      expect(pid.errorCode).toBe(0);
+      expect(pid.producerId).toBeGreaterThanOrEqual(7000n);
+      raw.close();
+    } finally {
+      await broker.stop();
+    }
+    const saved = JSON.parse(readFileSync(`${dir}/sluice-cluster-metadata.json`, 'utf8'));
+    expect(saved.version).toBe(1);
+    expect(saved.topics[0]).toMatchObject({ name: 'old', topicId, partitions: 3 });
+    expect(saved.configs.topics.old).toEqual({ 'retention.ms': '12345' });
+    expect(BigInt(saved.nextProducerId)).toBeGreaterThan(7000n);
   });
 });
 

@@ -13,6 +13,7 @@ import {
 } from '@sluice/protocol';
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
+import { clusterBrokers, controllerId } from './cluster-view.js';
 import { ALL_CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED } from './constants.js';
 
 /** DescribeCluster endpoint types: brokers (1) and controllers (2). */
@@ -33,16 +34,14 @@ export function describeClusterHandler(
         errorMessage: null,
         endpointType: req.endpointType,
         clusterId: broker.clusterId,
-        controllerId: broker.nodeId,
-        brokers: [
-          {
-            brokerId: broker.nodeId,
-            host: broker.advertised.host,
-            port: broker.advertised.port,
-            rack: null,
-            isFenced: false,
-          },
-        ],
+        controllerId: controllerId(broker),
+        brokers: clusterBrokers(broker).map(({ nodeId, host, port, rack }) => ({
+          brokerId: nodeId,
+          host,
+          port,
+          rack,
+          isFenced: false,
+        })),
         clusterAuthorizedOperations: req.includeClusterAuthorizedOperations
           ? ALL_CLUSTER_OPERATIONS
           : OPERATIONS_NOT_REQUESTED,
@@ -79,6 +78,7 @@ export function describeLogDirsHandler(
         const partitions = t.partitions
           .map((p, i) => ({ p, i }))
           .filter(({ i }) => parts === null || parts === undefined || parts.has(i))
+          .flatMap(({ p, i }) => (p === undefined ? [] : [{ p, i }]))
           .map(({ p, i }) => ({
             partitionIndex: i,
             partitionSize: BigInt(p.log.size),

@@ -15,10 +15,10 @@ export function createPartitionsHandler(
     api: CreatePartitionsApi,
     minVersion: 0,
     maxVersion: 3,
-    handle(req) {
+    async handle(req) {
       const counts = new Map<string, number>();
       for (const t of req.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
-      const results = req.topics.map((t) => {
+      const pending = req.topics.map(async (t) => {
         if ((counts.get(t.name) ?? 0) > 1) {
           return { name: t.name, errorCode: ERROR_CODES.INVALID_REQUEST, errorMessage: 'Duplicate topic in request.' };
         }
@@ -41,13 +41,14 @@ export function createPartitionsHandler(
               };
             }
           }
-          if (!req.validateOnly) broker.topics.addPartitions(t.name, t.count);
+          if (!req.validateOnly) await broker.topics.addPartitionsAsync(t.name, t.count);
           return { name: t.name, errorCode: 0, errorMessage: null };
         } catch (err) {
           broker.logDir.noteError(err, `adding partitions to ${t.name}`);
           return { name: t.name, errorCode: errorCodeOf(err), errorMessage: errorMessageOf(err) };
         }
       });
+      const results = await Promise.all(pending);
       return { throttleTimeMs: 0, results };
     },
   };

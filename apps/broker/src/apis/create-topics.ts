@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   CreateTopicsApi,
   type CreateTopicsRequest,
@@ -11,7 +12,6 @@ import {
 import { ConfigResourceType, ConfigSource } from '../config/index.js';
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
-import { newTopicId } from '../state/metadata-store.js';
 import { errorCodeOf, errorMessageOf } from './partition-errors.js';
 
 /** Kafka's controller writes at most this many records for one request (MAX_RECORDS_PER_USER_OP). */
@@ -72,7 +72,7 @@ export function createTopicsHandler(broker: BrokerContext): ApiHandler<CreateTop
     // v0-v1 were removed in Kafka 4 (KIP-896).
     minVersion: 2,
     maxVersion: 7,
-    handle(req) {
+    async handle(req) {
       const failed = (name: string, errorCode: number, errorMessage: string | null) =>
         ({
           name,
@@ -109,13 +109,15 @@ export function createTopicsHandler(broker: BrokerContext): ApiHandler<CreateTop
         };
       }
 
-      const topics = unique.map((t): CreateTopicsResponseCreatableTopicResult => {
+      const results = unique.map(async (t): Promise<CreateTopicsResponseCreatableTopicResult> => {
         try {
           const { partitions, replicationFactor } = partitionCount(t);
           broker.topics.validateCreate(t.name, partitions);
           const overrides = broker.configs.validateNewTopic(t.configs);
           // Validate-only answers carry a fresh id too, as Kafka's controller draws one before deciding.
-          const topicId = req.validateOnly ? newTopicId() : broker.topics.create(t.name, partitions, overrides).topicId;
+          const topicId = req.validateOnly
+            ? randomUUID()
+            : (await broker.topics.createAsync(t.name, partitions, overrides)).topicId;
           const described = broker.configs.describeConfigs([
             { resourceType: ConfigResourceType.TOPIC, resourceName: t.name, configurationKeys: null },
           ])[0];
@@ -144,6 +146,7 @@ export function createTopicsHandler(broker: BrokerContext): ApiHandler<CreateTop
           return failed(t.name, errorCodeOf(err), errorMessageOf(err));
         }
       });
+      const topics = await Promise.all(results);
       for (const name of duplicates) topics.push(failed(name, ERROR_CODES.INVALID_REQUEST, 'Duplicate topic name.'));
       return { throttleTimeMs: 0, topics };
     },

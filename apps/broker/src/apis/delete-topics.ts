@@ -12,7 +12,11 @@ import { INTERNAL_TOPICS } from '../state/topic-manager.js';
 import { errorCodeOf, errorMessageOf } from './partition-errors.js';
 
 export function deleteTopicsHandler(broker: BrokerContext): ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse> {
-  const deleteOne = (name: string | null, topicId: string, byId: boolean): DeleteTopicsResponseDeletableTopicResult => {
+  const deleteOne = async (
+    name: string | null,
+    topicId: string,
+    byId: boolean,
+  ): Promise<DeleteTopicsResponseDeletableTopicResult> => {
     const result = { name, topicId, errorCode: 0, errorMessage: null as string | null };
     const topic = name !== null ? broker.topics.get(name) : broker.topics.getById(topicId);
     if (topic === undefined) {
@@ -31,7 +35,7 @@ export function deleteTopicsHandler(broker: BrokerContext): ApiHandler<DeleteTop
       return { ...result, name: topic.name, errorCode: ERROR_CODES.TOPIC_AUTHORIZATION_FAILED };
     }
     try {
-      broker.topics.delete(topic.name);
+      await broker.topics.deleteAsync(topic.name);
       broker.fetchSessions.forgetTopic(topic.name);
       return { ...result, name: topic.name, topicId: topic.topicId };
     } catch (err) {
@@ -44,11 +48,12 @@ export function deleteTopicsHandler(broker: BrokerContext): ApiHandler<DeleteTop
     // v0 was removed in Kafka 4 (KIP-896).
     minVersion: 1,
     maxVersion: 6,
-    handle(req, ctx) {
-      const responses =
+    async handle(req, ctx) {
+      const responses = await Promise.all(
         ctx.apiVersion >= 6
           ? req.topics.map((t) => deleteOne(t.name, t.topicId, true))
-          : req.topicNames.map((n) => deleteOne(n, ZERO_UUID, false));
+          : req.topicNames.map((n) => deleteOne(n, ZERO_UUID, false)),
+      );
       return { throttleTimeMs: 0, responses };
     },
   };

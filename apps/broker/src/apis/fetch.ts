@@ -22,8 +22,9 @@ import {
   sessionKey,
 } from '../state/fetch-sessions.js';
 import type { Partition } from '../state/partition.js';
+import { clusterBrokers, leaderEndpoint, leadsPartition } from './cluster-view.js';
 import { READ_COMMITTED } from './constants.js';
-import { checkLeaderEpoch, errorCodeOf } from './partition-errors.js';
+import { checkLeaderEpoch, errorCodeOf, LEADER_EPOCH } from './partition-errors.js';
 
 const EMPTY = Buffer.alloc(0);
 /** Waits longer than this are cut short: clients re-send, and a bounded wait bounds held state. */
@@ -159,6 +160,14 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
     let budget = maxBytes;
     let gotData = false;
     return targets.map((target) => {
+      // Partitions led elsewhere are not held here (or not served): tell the client where to go.
+      if (!leadsPartition(broker, target.topicId, target.partition)) {
+        // KIP-951: the current leader, whose endpoint the response lists.
+        const leader = leaderEndpoint(broker, target.topicId, target.partition);
+        const data = partitionData(target.partition, ERROR_CODES.NOT_LEADER_OR_FOLLOWER, readCommitted);
+        if (leader && version >= 12) data.currentLeader = { leaderId: leader.nodeId, leaderEpoch: LEADER_EPOCH };
+        return { target, data: { ...data, abortedTransactions: [] } };
+      }
       if (target.state === undefined) {
         const code =
           byIds(version) && broker.topics.getById(target.topicId) === undefined
@@ -232,7 +241,14 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
       }
       current.partitions.push(data);
     }
-    return { throttleTimeMs: 0, errorCode: 0, sessionId, responses: topics, nodeEndpoints: [] };
+    const leaders = new Set<number>();
+    for (const { data } of outcomes) {
+      if (data.errorCode === ERROR_CODES.NOT_LEADER_OR_FOLLOWER && data.currentLeader.leaderId >= 0) {
+        leaders.add(data.currentLeader.leaderId);
+      }
+    }
+    const nodeEndpoints = leaders.size === 0 ? [] : clusterBrokers(broker).filter((b) => leaders.has(b.nodeId));
+    return { throttleTimeMs: 0, errorCode: 0, sessionId, responses: topics, nodeEndpoints };
   };
 
   const bytesOf = (outcomes: ReadOutcome[]) => outcomes.reduce((n, o) => n + o.data.records!.length, 0);

@@ -33,7 +33,7 @@ export function initProducerIdHandler(
       if (req.transactionalId !== null) {
         return { ...response, errorCode: ERROR_CODES.COORDINATOR_NOT_AVAILABLE };
       }
-      let producerId: bigint;
+      let producerId: bigint | null;
       try {
         producerId = broker.producerIds.nextId();
       } catch (err) {
@@ -42,6 +42,8 @@ export function initProducerIdHandler(
         if (!broker.logDir.noteError(err, 'allocating producer ids')) throw err;
         return { ...response, errorCode: ERROR_CODES.COORDINATOR_NOT_AVAILABLE };
       }
+      // No block of ids at hand yet (the next one is being reserved): Kafka's answer, the client retries.
+      if (producerId === null) return { ...response, errorCode: ERROR_CODES.COORDINATOR_LOAD_IN_PROGRESS };
       return { ...response, producerId, producerEpoch: 0 };
     },
   };

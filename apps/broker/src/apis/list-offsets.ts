@@ -9,6 +9,7 @@ import {
 } from '@sluice/protocol';
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
+import { leadsPartition } from './cluster-view.js';
 import { READ_COMMITTED } from './constants.js';
 import { checkLeaderEpoch, errorCodeOf, LEADER_EPOCH } from './partition-errors.js';
 
@@ -66,6 +67,10 @@ export function listOffsetsHandler(broker: BrokerContext): ApiHandler<ListOffset
           leaderEpoch: -1,
         };
         const partition = broker.topics.partition(topic, p.partitionIndex);
+        const topicId = broker.topics.get(topic)?.topicId;
+        if (topicId !== undefined && !leadsPartition(broker, topicId, p.partitionIndex)) {
+          return { ...out, errorCode: ERROR_CODES.NOT_LEADER_OR_FOLLOWER };
+        }
         if (partition === undefined) return { ...out, errorCode: ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION };
         const log = partition.log;
         try {

@@ -1,3 +1,4 @@
+import { NO_LEADER } from '@sluice/cluster/core';
 import {
   ERROR_CODES,
   MetadataApi,
@@ -9,6 +10,7 @@ import {
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
 import { INTERNAL_TOPICS, type TopicState, topicNameError } from '../state/topic-manager.js';
+import { clusterBrokers, controllerId, partitionView } from './cluster-view.js';
 import { ALL_CLUSTER_OPERATIONS, ALL_TOPIC_OPERATIONS, OPERATIONS_NOT_REQUESTED } from './constants.js';
 import { errorCodeOf, LEADER_EPOCH } from './partition-errors.js';
 
@@ -18,15 +20,18 @@ export function metadataHandler(broker: BrokerContext): ApiHandler<MetadataReque
     name: t.name,
     topicId: t.topicId,
     isInternal: INTERNAL_TOPICS.has(t.name),
-    partitions: t.partitions.map((_, p) => ({
-      errorCode: 0,
-      partitionIndex: p,
-      leaderId: broker.nodeId,
-      leaderEpoch: LEADER_EPOCH,
-      replicaNodes: [broker.nodeId],
-      isrNodes: [broker.nodeId],
-      offlineReplicas: [],
-    })),
+    partitions: t.partitions.map((_, p) => {
+      const view = partitionView(broker, t.topicId, p);
+      return {
+        errorCode: view.leader === NO_LEADER ? ERROR_CODES.LEADER_NOT_AVAILABLE : 0,
+        partitionIndex: p,
+        leaderId: view.leader,
+        leaderEpoch: LEADER_EPOCH,
+        replicaNodes: view.replicas,
+        isrNodes: view.isr,
+        offlineReplicas: view.offline,
+      };
+    }),
     topicAuthorizedOperations: includeOps ? ALL_TOPIC_OPERATIONS : OPERATIONS_NOT_REQUESTED,
   });
   const errorResult = (
@@ -81,9 +86,9 @@ export function metadataHandler(broker: BrokerContext): ApiHandler<MetadataReque
       }
       return {
         throttleTimeMs: 0,
-        brokers: [{ nodeId: broker.nodeId, host: broker.advertised.host, port: broker.advertised.port, rack: null }],
+        brokers: clusterBrokers(broker),
         clusterId: broker.clusterId,
-        controllerId: broker.nodeId,
+        controllerId: controllerId(broker),
         topics,
         clusterAuthorizedOperations: req.includeClusterAuthorizedOperations
           ? ALL_CLUSTER_OPERATIONS

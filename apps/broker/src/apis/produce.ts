@@ -21,7 +21,8 @@ import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
 import type { Partition } from '../state/partition.js';
 import { INTERNAL_TOPICS, type TopicState } from '../state/topic-manager.js';
-import { errorCodeOf, errorMessageOf } from './partition-errors.js';
+import { type BrokerEndpoint, leaderEndpoint, leadsPartition } from './cluster-view.js';
+import { errorCodeOf, errorMessageOf, LEADER_EPOCH } from './partition-errors.js';
 
 const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
 
@@ -341,6 +342,18 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
       const acksValid = req.acks === -1 || req.acks === 0 || req.acks === 1;
       const byId = ctx.apiVersion >= 13;
       let async = false;
+      // KIP-951: where a partition's leader is another broker, the answer says who and where.
+      const nodeEndpoints = new Map<number, BrokerEndpoint>();
+      const notLeader = (topicId: string, index: number): PartitionResponse => {
+        const record = broker.store.image.partition(topicId, index);
+        // Both fields are there from v10.
+        const leader = ctx.apiVersion >= 10 ? leaderEndpoint(broker, topicId, index) : null;
+        if (leader) nodeEndpoints.set(leader.nodeId, leader);
+        return {
+          ...partitionResponse(index, ERROR_CODES.NOT_LEADER_OR_FOLLOWER),
+          currentLeader: leader && record ? { leaderId: leader.nodeId, leaderEpoch: LEADER_EPOCH } : NO_LEADER,
+        };
+      };
       const responses = req.topicData.map((t) => {
         const topic = byId ? broker.topics.getById(t.topicId) : broker.topics.get(t.name);
         return {
@@ -350,6 +363,9 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
             if (!acksValid) return partitionResponse(p.index, ERROR_CODES.INVALID_REQUIRED_ACKS);
             // Kafka answers an id it does not know with UNKNOWN_TOPIC_ID, a name with UNKNOWN_TOPIC_OR_PARTITION.
             if (byId && topic === undefined) return partitionResponse(p.index, ERROR_CODES.UNKNOWN_TOPIC_ID);
+            if (topic && p.index < topic.partitions.length && !leadsPartition(broker, topic.topicId, p.index)) {
+              return notLeader(topic.topicId, p.index);
+            }
             const r = appendOne(topic, p.index, p.records, req.acks);
             if (r instanceof Promise) async = true;
             return r;
@@ -359,7 +375,7 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
       type TopicResponse = { name: string; topicId: string; partitionResponses: PartitionResponse[] };
       const respond = (done: TopicResponse[]) =>
         // acks=0: the client expects no response at all.
-        req.acks === 0 ? null : { responses: done, throttleTimeMs: 0, nodeEndpoints: [] };
+        req.acks === 0 ? null : { responses: done, throttleTimeMs: 0, nodeEndpoints: [...nodeEndpoints.values()] };
       if (!async) return respond(responses as TopicResponse[]);
       return Promise.all(
         responses.map(async (t) => ({ ...t, partitionResponses: await Promise.all(t.partitionResponses) })),

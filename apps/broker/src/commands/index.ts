@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerClusterCommands } from './cluster.js';
 import { registerConsumeCommand } from './consume.js';
 import { registerGroupCommands } from './group.js';
 import { registerProduceCommand } from './produce.js';
@@ -10,4 +11,5 @@ export function registerClientCommands(program: Command): void {
   registerProduceCommand(program);
   registerConsumeCommand(program);
   registerGroupCommands(program);
+  registerClusterCommands(program);
 }

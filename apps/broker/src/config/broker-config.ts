@@ -58,6 +58,14 @@ export const BROKER_CONFIGS = {
     'Cluster ID; generated and stored in the data directory when not set',
     { sluice: true },
   ),
+  'broker.rack': def('STRING', null, 'read-only', 'Rack of the broker, used in rack-aware replica placement'),
+  'metadata.etcd.endpoints': def(
+    'LIST',
+    null,
+    'read-only',
+    'etcd client URLs of the cluster metadata (http://host:port,...); unset: single node, metadata in the data directory',
+    { sluice: true },
+  ),
   'log.dirs': def(
     'LIST',
     null,

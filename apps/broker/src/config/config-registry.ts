@@ -217,6 +217,17 @@ export class ConfigRegistry {
     this.cache.delete(topic);
   }
 
+  /**
+   * Takes the dynamic broker configs the metadata store holds (another broker may have written
+   * them) — no change event: the store has them already.
+   */
+  setStoredBrokerConfigs(scope: 'broker' | 'default', props: Props): void {
+    if (scope === 'broker') this.dynamicBroker = { ...props };
+    else this.dynamicDefault = { ...props };
+    // Topic values fall back on broker values.
+    this.cache.clear();
+  }
+
   /** Forgets a deleted topic's overrides. */
   deleteTopic(topic: string): void {
     this.topics.delete(topic);

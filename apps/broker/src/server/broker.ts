@@ -1,8 +1,20 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  type BrokerRegistration,
+  ClusterController,
+  DEFAULT_BROKER_CONFIG_KEY,
+  EmbeddedMetadataStore,
+  type MetadataImage,
+  type MetadataStore,
+  ProducerIdAllocator,
+  type WriteFence,
+} from '@sluice/cluster/core';
 import { LogManager } from '@sluice/log';
+import { ERROR_CODES, KafkaError } from '@sluice/protocol';
 import { alterConfigsHandler, incrementalAlterConfigsHandler } from '../apis/alter-configs.js';
 import { apiVersionsHandler } from '../apis/api-versions.js';
 import { describeClusterHandler, describeLogDirsHandler, describeProducersHandler } from '../apis/cluster.js';
@@ -12,21 +24,25 @@ import { deleteRecordsHandler } from '../apis/delete-records.js';
 import { deleteTopicsHandler } from '../apis/delete-topics.js';
 import { describeConfigsHandler } from '../apis/describe-configs.js';
 import { fetchHandler } from '../apis/fetch.js';
-import { createGroupCoordinator, groupHandlers } from '../apis/groups/index.js';
+import { createGroupCoordinator, groupHandlers, OFFSETS_TOPIC } from '../apis/groups/index.js';
 import { initProducerIdHandler } from '../apis/init-producer-id.js';
 import { listOffsetsHandler } from '../apis/list-offsets.js';
 import { metadataHandler } from '../apis/metadata.js';
 import { offsetForLeaderEpochHandler } from '../apis/offset-for-leader-epoch.js';
 import { produceHandler } from '../apis/produce.js';
-import { type BrokerConfig, ConfigRegistry, ConfigResourceType, createBrokerConfig } from '../config/index.js';
+import {
+  type BrokerConfig,
+  ConfigRegistry,
+  type ConfigRegistryState,
+  ConfigResourceType,
+  createBrokerConfig,
+} from '../config/index.js';
 import { ConfigException } from '../config/types.js';
 import { type BrokerLogger, brokerLogger, type Logger } from '../logger.js';
 import type { BrokerMetrics, MetricsServer } from '../metrics.js';
 import { AppendNotifier } from '../state/append-notifier.js';
 import { FetchSessionCache } from '../state/fetch-sessions.js';
 import { isStorageError, LogDirHealth } from '../state/log-dir-health.js';
-import { MetadataStore } from '../state/metadata-store.js';
-import { ProducerIdManager } from '../state/producer-ids.js';
 import { saveProducerSnapshots, takeProducerSnapshots } from '../state/producer-snapshots.js';
 import { logConfigFor, TopicManager } from '../state/topic-manager.js';
 import { Connection } from './connection.js';
@@ -125,6 +141,17 @@ function checkConnectionLimits(config: BrokerConfig): void {
   }
 }
 
+/** The dynamic configs the metadata image holds, as the config registry keeps them. */
+function configStateOf(image: MetadataImage, nodeId: number): ConfigRegistryState {
+  const topics: Record<string, Record<string, string>> = {};
+  for (const t of image.topics.values()) if (Object.keys(t.configs).length > 0) topics[t.name] = { ...t.configs };
+  return {
+    dynamicBroker: { ...image.brokerConfigs(nodeId) },
+    dynamicDefault: { ...image.brokerConfigs(DEFAULT_BROKER_CONFIG_KEY) },
+    topics,
+  };
+}
+
 /** Starts a broker in this process and resolves once it accepts connections. */
 export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
   const defaults = options.config ? undefined : defaultProps(options.props);
@@ -138,8 +165,22 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const metricsModule = config.metrics ? await import('../metrics.js') : undefined;
 
   const logDir = new LogDirHealth(dataDir, logger);
-  const store = MetadataStore.open(dataDir, config.clusterId);
-  const configs = new ConfigRegistry(config, store.data.configs);
+  const etcdEndpoints = config.get('metadata.etcd.endpoints');
+  const embedded =
+    etcdEndpoints === null
+      ? EmbeddedMetadataStore.open({ dir: dataDir, nodeId: config.nodeId, clusterId: config.clusterId })
+      : null;
+  // The etcd client (gRPC) is loaded only for a cluster.
+  const store: MetadataStore =
+    embedded ??
+    (await (
+      await import('@sluice/cluster')
+    ).EtcdMetadataStore.open({
+      endpoints: etcdEndpoints!,
+      clusterId: config.clusterId,
+      onProblem: (err) => logger.warn({ err }, 'etcd metadata'),
+    }));
+  const configs = new ConfigRegistry(config, configStateOf(store.image, config.nodeId));
   const logLogger = logger.child({ component: 'log' });
   const logs = LogManager.open(
     dataDir,
@@ -149,12 +190,19 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     },
     { topicConfig: (topic) => logConfigFor(configs.topicConfig(topic)) },
   );
-  // On a full disk the broker starts read-only rather than not at all.
+  // Written only now that the data directory's lock is held. On a full disk the broker starts
+  // read-only rather than not at all.
   try {
-    store.save();
+    embedded?.save();
   } catch (err) {
     if (!logDir.noteError(err, 'start-up')) throw err;
   }
+  let registration: BrokerRegistration | null = null;
+  const storeLogger = logger.child({ component: 'metadata' });
+  const brokerFence = (): WriteFence => {
+    if (!registration) throw new KafkaError(ERROR_CODES.BROKER_NOT_AVAILABLE, 'The broker is not registered yet.');
+    return { kind: 'broker', nodeId: registration.nodeId, brokerEpoch: registration.brokerEpoch };
+  };
   const notifier = new AppendNotifier();
   const topics = new TopicManager(
     store,
@@ -164,22 +212,40 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       partition.log.onAppend(() => notifier.notify(partition));
     },
     takeProducerSnapshots(dataDir),
+    {
+      nodeId: config.nodeId,
+      fence: brokerFence,
+      onError: (err, what) => storeLogger.error({ err }, `metadata write failed: ${what}`),
+    },
   );
   const allPartitions = function* () {
-    for (const t of topics.all()) yield* t.partitions;
+    for (const t of topics.all()) for (const p of t.partitions) if (p) yield p;
   };
   const metrics: BrokerMetrics | undefined = metricsModule?.createMetrics();
   metrics?.setPartitionSizeSource(function* () {
     for (const p of allPartitions()) yield { topic: p.topic, partition: p.index, bytes: p.log.size };
   });
 
-  const groups = createGroupCoordinator({ config, topics, logger, logDir });
+  const leads = (topicId: string, partition: number): boolean => {
+    const record = store.image.partition(topicId, partition);
+    return record === undefined || record.leader === config.nodeId;
+  };
+  const groups = createGroupCoordinator({ config, topics, logger, logDir, leads });
+  // Leadership of an offsets partition moved here (a broker left, or came back): its groups are ours now.
+  store.onChange((changes, image) => {
+    const offsets = image.topics.get(OFFSETS_TOPIC);
+    if (!offsets) return;
+    for (const c of changes) {
+      if (c.type !== 'partition' || c.topicId !== offsets.topicId || !c.before || !c.after) continue;
+      if (c.after.leader === config.nodeId && c.before.leader !== config.nodeId) groups.loadLedPartition(c.partition);
+    }
+  });
   let dispatcher: Dispatcher | undefined;
   const context: BrokerContext = {
     config,
     configs,
     nodeId: config.nodeId,
-    clusterId: store.data.clusterId,
+    clusterId: store.image.clusterId,
     logger,
     logs,
     logDir,
@@ -187,7 +253,13 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     topics,
     notifier,
     fetchSessions: new FetchSessionCache(),
-    producerIds: new ProducerIdManager(store),
+    producerIds: new ProducerIdAllocator(
+      () => {
+        if (!registration) return Promise.reject(new Error('the broker is not registered yet'));
+        return store.allocateProducerIds(registration.nodeId, registration.brokerEpoch);
+      },
+      { onError: (err) => storeLogger.error({ err }, 'reserving producer ids failed') },
+    ),
     groups: { coordinator: groups.coordinator, ensureOffsetsTopic: groups.ensureOffsetsTopic },
     metrics,
     advertised: { host: listener.host || 'localhost', port: listener.port },
@@ -203,16 +275,48 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     },
   };
 
-  // Topic config changes reach the open logs and the metadata file.
+  // Config changes reach the open logs and the metadata store.
   configs.onChange((change) => {
+    const failed = (err: unknown) => storeLogger.error({ err }, 'saving dynamic configs failed');
     if (change.resourceType === ConfigResourceType.TOPIC) {
       const t = topics.get(change.resourceName);
       if (t) {
         const values = logConfigFor(configs.topicConfig(t.name));
-        for (const p of t.partitions) Object.assign(p.log.config, values);
+        for (const p of t.partitions) if (p) Object.assign(p.log.config, values);
+        try {
+          store.setTopicConfigs(t.name, t.topicId, configs.topicOverrides(t.name), brokerFence()).catch(failed);
+        } catch (err) {
+          failed(err);
+        }
+      }
+      return;
+    }
+    const state = configs.snapshot();
+    store.setBrokerConfigs(config.nodeId, state.dynamicBroker).catch(failed);
+    store.setBrokerConfigs(DEFAULT_BROKER_CONFIG_KEY, state.dynamicDefault).catch(failed);
+  });
+  // And configs written by other brokers (or read back after a re-read of the store) reach the registry.
+  store.onChange((changes, image) => {
+    for (const change of changes) {
+      if (change.type === 'brokerConfig') {
+        if (change.target === String(config.nodeId)) {
+          configs.setStoredBrokerConfigs('broker', { ...image.brokerConfigs(config.nodeId) });
+        } else if (change.target === DEFAULT_BROKER_CONFIG_KEY) {
+          configs.setStoredBrokerConfigs('default', { ...image.brokerConfigs(DEFAULT_BROKER_CONFIG_KEY) });
+        }
+      } else if (change.type === 'topic' && change.after && change.before?.topicId === change.after.topicId) {
+        const { name, configs: stored } = change.after;
+        if (JSON.stringify(configs.topicOverrides(name)) === JSON.stringify(stored)) continue;
+        try {
+          configs.setTopicOverrides(name, stored);
+        } catch (err) {
+          storeLogger.warn({ err, topic: name }, 'stored topic configs not taken');
+          continue;
+        }
+        const values = logConfigFor(configs.topicConfig(name));
+        for (const p of topics.get(name)?.partitions ?? []) if (p) Object.assign(p.log.config, values);
       }
     }
-    topics.saveConfigs();
   });
 
   const handlers: ApiHandler[] = [
@@ -324,6 +428,45 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     host: advertised.host || listener.host || 'localhost',
     port: advertised.port === 0 || advertised === listener ? port : advertised.port,
   };
+  // Registered once clients can reach it (the listener's port may be ephemeral). The embedded store
+  // never unregisters: its broker epoch (and so the controller epoch) grows once per start.
+  registration = await store.registerBroker({
+    nodeId: config.nodeId,
+    incarnationId: randomUUID(),
+    listeners: [
+      {
+        name: advertised.name,
+        host: context.advertised.host,
+        port: context.advertised.port,
+        securityProtocol: advertised.securityProtocol,
+      },
+    ],
+    rack: config.get('broker.rack'),
+  });
+  // A lapsed registration (etcd lease) is replaced by the store; writes then use the new epoch.
+  store.onFenced(() => {
+    storeLogger.warn('the broker registration lapsed (fenced); registering again');
+  });
+  store.onChange((changes) => {
+    for (const c of changes) {
+      if (
+        c.type === 'broker' &&
+        c.nodeId === config.nodeId &&
+        c.after &&
+        registration?.incarnationId === c.after.incarnationId
+      ) {
+        registration = c.after;
+      }
+    }
+  });
+  await context.producerIds.ready();
+  // The controller's term is the registration's; in single-node mode it has nothing to move but
+  // reports the controller id and keeps the rules the same as in a cluster.
+  const controller = new ClusterController(store, config.nodeId, {
+    uncleanFor: (topic) => configs.topicConfig(topic)['unclean.leader.election.enable'],
+    onError: (err) => storeLogger.warn({ err }, 'controller round failed (retried)'),
+  });
+  controller.start();
   let metricsServer: MetricsServer | undefined;
   if (metrics && config.metrics) metricsServer = await metrics.listen(config.metrics.port, config.metrics.host);
 
@@ -346,6 +489,16 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       clearInterval(maintenance);
+      await controller.stop();
+      // In a cluster, leave it cleanly: leaderships move before this broker stops serving. The
+      // embedded store keeps the registration (its epoch would otherwise grow at every restart).
+      if (!embedded && registration) {
+        const { nodeId, brokerEpoch } = registration;
+        await store.setControlledShutdown(nodeId, brokerEpoch, true).catch(() => {});
+        await store
+          .unregisterBroker(nodeId, brokerEpoch)
+          .catch((err) => storeLogger.warn({ err }, 'unregistering failed'));
+      }
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // In-flight requests finish (bounded wait); then every connection goes.
       // JoinGroup/SyncGroup requests waiting on a rebalance are answered now rather than held to the deadline.
@@ -375,6 +528,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
           'log checkpoints not written (the disk is full): the next start recovers',
         );
       }
+      await store.close();
       // A temporary data directory made for this broker goes with it.
       if (defaults?.ownDir !== undefined) rmSync(defaults.ownDir, { recursive: true, force: true });
       logger.info('Sluice broker stopped');

@@ -1,3 +1,4 @@
+import type { MetadataStore, ProducerIdAllocator } from '@sluice/cluster/core';
 import type { LogManager } from '@sluice/log';
 import type { Logger } from 'pino';
 import type { GroupServices } from '../apis/groups/index.js';
@@ -5,8 +6,6 @@ import type { BrokerConfig, ConfigRegistry } from '../config/index.js';
 import type { AppendNotifier } from '../state/append-notifier.js';
 import type { FetchSessionCache } from '../state/fetch-sessions.js';
 import type { LogDirHealth } from '../state/log-dir-health.js';
-import type { MetadataStore } from '../state/metadata-store.js';
-import type { ProducerIdManager } from '../state/producer-ids.js';
 import type { TopicManager, TopicState } from '../state/topic-manager.js';
 
 /** The address clients are told to use for this broker. */
@@ -37,7 +36,7 @@ export interface BrokerContext {
   readonly topics: TopicManager;
   readonly notifier: AppendNotifier;
   readonly fetchSessions: FetchSessionCache;
-  readonly producerIds: ProducerIdManager;
+  readonly producerIds: ProducerIdAllocator;
   /** Consumer groups and committed offsets (apis/groups). */
   readonly groups: GroupServices;
   readonly metrics?: BrokerMetrics;

@@ -1,21 +1,36 @@
+import { randomUUID } from 'node:crypto';
+import {
+  activeBrokers,
+  initialPartitionRecords,
+  type MetadataChange,
+  type MetadataStore,
+  placeReplicas,
+  type TopicRecord,
+  type WriteFence,
+} from '@sluice/cluster/core';
 import type { LogConfig, LogManager } from '@sluice/log';
 import { ERROR_CODES, KafkaError } from '@sluice/protocol';
 import type { ConfigRegistry, TopicConfigValues } from '../config/index.js';
-import { type MetadataStore, newTopicId, type TopicRecord } from './metadata-store.js';
 import { Partition } from './partition.js';
 import type { ProducerSnapshot } from './producer-snapshots.js';
 
-/** A topic and the logs of its partitions (index = partition id). */
+/**
+ * A topic and the logs of its partitions (index = partition id; the length is the partition
+ * count). In a cluster a broker holds only the partitions it is a replica of: the others are
+ * undefined.
+ */
 export interface TopicState {
   readonly name: string;
   readonly topicId: string;
-  readonly partitions: Partition[];
+  readonly partitions: (Partition | undefined)[];
 }
 
 export const MAX_TOPIC_NAME_LENGTH = 249;
 /** A bound on partitions per topic, well above what one node serves, so a request cannot exhaust file handles. */
 export const MAX_PARTITIONS_PER_TOPIC = 10_000;
 const LEGAL_TOPIC_NAME = /^[a-zA-Z0-9._-]+$/;
+/** A bound on auto-creations in flight at once in a cluster (each is one etcd write). */
+const MAX_PENDING_CREATIONS = 1000;
 export const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state']);
 
 /** Kafka's Topic.validate (4.x wording): an error message, or null for a legal name. */
@@ -79,32 +94,107 @@ export function logConfigFor(values: TopicConfigValues): Partial<LogConfig> {
   };
 }
 
+/** Who writes this node's topic changes to the metadata store. */
+export interface TopicWriter {
+  readonly nodeId: number;
+  /** This broker's registration (throws while it is not registered). */
+  fence(): WriteFence;
+  /** A store write that failed (the request gets KAFKA_STORAGE_ERROR). */
+  onError(err: unknown, what: string): void;
+}
+
 /**
- * The topics of this node: their ids and partition logs. Metadata changes go to the store
- * first, then to the logs, so a crash between the two leaves a state that start-up repairs
- * (missing partition logs are created again; logs of unknown topics are left alone and logged).
+ * The topics of this node: their ids and partition logs, following the metadata store. Changes go
+ * to the store first (after the new logs are created), and the logs follow the store's change
+ * events, so a crash between the two leaves a state that start-up repairs (missing partition logs
+ * are created again; logs of unknown topics are left alone and logged).
+ *
+ * Topic admin stays synchronous (auto-creation and the group coordinator's first append need the
+ * topic at once): the embedded store commits a write before its promise is returned, and
+ * `writeNow` checks the image for the result.
  */
 export class TopicManager {
   private readonly byName = new Map<string, TopicState>();
   private readonly byId = new Map<string, TopicState>();
+  /** Auto-creations under way in a cluster. */
+  private readonly creating = new Set<string>();
   constructor(
     private readonly store: MetadataStore,
     private readonly logs: LogManager,
     private readonly configs: ConfigRegistry,
     private readonly onNewPartition: (partition: Partition) => void,
     private readonly producerSnapshots: ReadonlyMap<string, ProducerSnapshot> = new Map(),
+    private readonly writer: TopicWriter,
   ) {
-    for (const t of store.data.topics) this.open(t);
+    for (const t of store.image.topics.values()) this.open(t);
+    store.onChange((changes) => this.follow(changes));
+  }
+
+  /** Applies the store's topic changes to the open logs. */
+  private follow(changes: readonly MetadataChange[]): void {
+    for (const change of changes) {
+      if (change.type === 'partition' && change.after) this.openIfReplica(change.after.topicId, change.after.partition);
+      if (change.type !== 'topic') continue;
+      const { before, after } = change;
+      if (before && (!after || after.topicId !== before.topicId)) this.close(before.name, before.topicId);
+      if (after && (!before || after.topicId !== before.topicId)) {
+        // A topic another broker created comes with its overrides; the log settings need them.
+        try {
+          this.configs.setTopicOverrides(after.name, after.configs);
+        } catch (err) {
+          this.writer.onError(err, `configs of topic '${after.name}'`);
+        }
+        this.open(after);
+      } else if (after && before && after.partitionCount > before.partitionCount) this.grow(after);
+    }
+  }
+
+  /** Whether this node holds a replica of the partition (a single node holds every one). */
+  private isReplica(topicId: string, partition: number): boolean {
+    if (this.store.kind === 'embedded') return true;
+    return this.store.image.partition(topicId, partition)?.replicas.includes(this.writer.nodeId) ?? false;
   }
 
   private open(t: TopicRecord): TopicState {
     const overrides = logConfigFor(this.configs.topicConfig(t.name));
-    const partitions: Partition[] = [];
-    for (let p = 0; p < t.partitions; p++) partitions.push(this.openPartition(t.name, p, overrides));
+    const partitions: (Partition | undefined)[] = [];
+    for (let p = 0; p < t.partitionCount; p++) {
+      partitions.push(this.isReplica(t.topicId, p) ? this.openPartition(t.name, p, overrides) : undefined);
+    }
     const state: TopicState = { name: t.name, topicId: t.topicId, partitions };
     this.byName.set(t.name, state);
     this.byId.set(t.topicId, state);
     return state;
+  }
+
+  /** Opens the log of a partition of a visible topic once this node becomes one of its replicas. */
+  private openIfReplica(topicId: string, partition: number): void {
+    const state = this.byId.get(topicId);
+    if (!state || partition >= state.partitions.length || state.partitions[partition] !== undefined) return;
+    if (!this.isReplica(topicId, partition)) return;
+    state.partitions[partition] = this.openPartition(
+      state.name,
+      partition,
+      logConfigFor(this.configs.topicConfig(state.name)),
+    );
+  }
+
+  private grow(t: TopicRecord): void {
+    const state = this.byName.get(t.name);
+    if (!state) return;
+    const overrides = logConfigFor(this.configs.topicConfig(t.name));
+    for (let p = state.partitions.length; p < t.partitionCount; p++) {
+      state.partitions.push(this.isReplica(t.topicId, p) ? this.openPartition(t.name, p, overrides) : undefined);
+    }
+  }
+
+  private close(name: string, topicId: string): void {
+    const state = this.byId.get(topicId);
+    if (!state) return;
+    this.byName.delete(name);
+    this.byId.delete(topicId);
+    this.configs.deleteTopic(name);
+    this.logs.deleteLogs(name, 0, state.partitions.length);
   }
 
   private openPartition(topic: string, index: number, overrides: Partial<LogConfig>): Partition {
@@ -112,6 +202,23 @@ export class TopicManager {
     const partition = new Partition(topic, index, log, this.producerSnapshots.get(`${topic}-${index}`));
     this.onNewPartition(partition);
     return partition;
+  }
+
+  /**
+   * Starts a store write and checks that it took effect at once (the embedded store commits before
+   * returning); the store's own error goes to `writer.onError` (logged), the caller gets
+   * KAFKA_STORAGE_ERROR.
+   */
+  private writeNow(write: Promise<void>, applied: () => boolean, what: string): void {
+    write.catch((err) => this.writer.onError(err, what));
+    if (applied()) return;
+    throw new KafkaError(ERROR_CODES.KAFKA_STORAGE_ERROR, `The metadata store did not take the change (${what}).`);
+  }
+
+  /** Whether the topic has this partition (anywhere in the cluster). */
+  hasPartition(topic: string, partition: number): boolean {
+    const state = this.byName.get(topic);
+    return state !== undefined && partition >= 0 && partition < state.partitions.length;
   }
 
   get(name: string): TopicState | undefined {
@@ -169,22 +276,64 @@ export class TopicManager {
    * nothing is saved.
    */
   create(name: string, partitions: number, overrides: Record<string, string> = {}): TopicState {
+    if (this.store.kind !== 'embedded') {
+      // A cluster store writes asynchronously: start the creation, and answer as Kafka's
+      // auto-creation does until the topic shows (retriable).
+      // One creation at a time per name: clients ask again while it is under way.
+      if (!this.creating.has(name) && this.creating.size < MAX_PENDING_CREATIONS) {
+        this.creating.add(name);
+        this.createAsync(name, partitions, overrides)
+          .catch((err) => this.writer.onError(err, `create topic '${name}'`))
+          .finally(() => this.creating.delete(name));
+      }
+      throw new KafkaError(ERROR_CODES.LEADER_NOT_AVAILABLE, `Topic '${name}' is being created.`);
+    }
     this.validateCreate(name, partitions);
-    const record: TopicRecord = { name, topicId: newTopicId(), partitions };
+    const record: TopicRecord = { name, topicId: randomUUID(), configs: { ...overrides }, partitionCount: partitions };
     this.configs.setTopicOverrides(name, overrides);
     try {
       this.createLogs(name, 0, partitions);
-      this.store.data.topics.push(record);
-      this.store.data.configs = this.configs.snapshot();
-      this.store.save();
+      const assignments = Array.from({ length: partitions }, () => [this.writer.nodeId]);
+      const records = initialPartitionRecords(record.topicId, 0, assignments, () => true);
+      this.writeNow(
+        this.store.createTopic(record, records, this.writer.fence()),
+        () => this.store.image.topics.get(name)?.topicId === record.topicId,
+        `create topic '${name}'`,
+      );
     } catch (err) {
-      this.store.data.topics = this.store.data.topics.filter((t) => t !== record);
       this.configs.deleteTopic(name);
-      this.store.data.configs = this.configs.snapshot();
       this.logs.deleteLogs(name, 0, partitions);
       throw resourceError(err, `topic '${name}' with ${partitions} partitions`);
     }
-    return this.open(record);
+    return this.byName.get(name) ?? this.open(record);
+  }
+
+  /**
+   * Creates a topic through the store and resolves once it is open here. In a cluster the
+   * partitions are spread over the registered brokers (Kafka's placement, one replica each: data
+   * replication is not there yet); a single node writes synchronously through `create`.
+   */
+  async createAsync(name: string, partitions: number, overrides: Record<string, string> = {}): Promise<TopicState> {
+    if (this.store.kind === 'embedded') return this.create(name, partitions, overrides);
+    this.validateCreate(name, partitions);
+    this.configs.validateNewTopic(Object.entries(overrides).map(([n, value]) => ({ name: n, value })));
+    const image = this.store.image;
+    const brokers = [...image.brokers.values()].map((b) => ({
+      id: b.nodeId,
+      rack: b.rack,
+      fenced: b.inControlledShutdown,
+    }));
+    const assignments = placeReplicas(partitions, 1, brokers);
+    const record: TopicRecord = { name, topicId: randomUUID(), configs: { ...overrides }, partitionCount: partitions };
+    const records = initialPartitionRecords(record.topicId, 0, assignments, activeBrokers(image));
+    try {
+      await this.store.createTopic(record, records, this.writer.fence());
+    } catch (err) {
+      throw resourceError(err, `topic '${name}' with ${partitions} partitions`);
+    }
+    const state = this.byId.get(record.topicId);
+    if (!state) throw new KafkaError(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${name}' was deleted meanwhile.`);
+    return state;
   }
 
   /** Creates the logs of partitions [from, to) of `topic`; on failure deletes those it made and throws. */
@@ -202,13 +351,22 @@ export class TopicManager {
   delete(name: string): TopicState {
     const state = this.byName.get(name);
     if (!state) throw new KafkaError(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION);
-    this.store.data.topics = this.store.data.topics.filter((t) => t.name !== name);
-    this.configs.deleteTopic(name);
-    this.store.data.configs = this.configs.snapshot();
-    this.store.save();
-    this.byName.delete(name);
-    this.byId.delete(state.topicId);
-    this.logs.deleteLogs(name, 0, state.partitions.length);
+    this.writeNow(
+      this.store.deleteTopic(name, state.topicId, this.writer.fence()),
+      () => !this.store.image.topics.has(name),
+      `delete topic '${name}'`,
+    );
+    // The change event closed and deleted the logs.
+    this.close(name, state.topicId);
+    return state;
+  }
+
+  /** Deletes a topic through the store; every broker's logs follow the change (here: before this resolves). */
+  async deleteAsync(name: string): Promise<TopicState> {
+    if (this.store.kind === 'embedded') return this.delete(name);
+    const state = this.byName.get(name);
+    if (!state) throw new KafkaError(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION);
+    await this.store.deleteTopic(name, state.topicId, this.writer.fence());
     return state;
   }
 
@@ -235,26 +393,43 @@ export class TopicManager {
     return state;
   }
 
-  addPartitions(name: string, total: number): void {
+  /** Grows a topic through the store; in a cluster the new partitions are spread over the brokers. */
+  async addPartitionsAsync(name: string, total: number): Promise<void> {
+    if (this.store.kind === 'embedded') return this.addPartitions(name, total);
     const state = this.validateAddPartitions(name, total);
-    const record = this.store.data.topics.find((t) => t.name === name)!;
-    const before = record.partitions;
-    try {
-      this.createLogs(name, state.partitions.length, total);
-      record.partitions = total;
-      this.store.save();
-    } catch (err) {
-      record.partitions = before;
-      this.logs.deleteLogs(name, state.partitions.length, total);
-      throw resourceError(err, `${total - state.partitions.length} new partitions of topic '${name}'`);
-    }
-    const overrides = logConfigFor(this.configs.topicConfig(name));
-    for (let p = state.partitions.length; p < total; p++) state.partitions.push(this.openPartition(name, p, overrides));
+    const image = this.store.image;
+    const from = state.partitions.length;
+    const brokers = [...image.brokers.values()].map((b) => ({
+      id: b.nodeId,
+      rack: b.rack,
+      fenced: b.inControlledShutdown,
+    }));
+    const records = initialPartitionRecords(
+      state.topicId,
+      from,
+      placeReplicas(total - from, 1, brokers),
+      activeBrokers(image),
+    );
+    await this.store.addPartitions(name, state.topicId, records, this.writer.fence());
   }
 
-  /** Persists the config registry (after an AlterConfigs). */
-  saveConfigs(): void {
-    this.store.data.configs = this.configs.snapshot();
-    this.store.save();
+  addPartitions(name: string, total: number): void {
+    const state = this.validateAddPartitions(name, total);
+    const from = state.partitions.length;
+    try {
+      this.createLogs(name, from, total);
+      const assignments = Array.from({ length: total - from }, () => [this.writer.nodeId]);
+      const records = initialPartitionRecords(state.topicId, from, assignments, () => true);
+      this.writeNow(
+        this.store.addPartitions(name, state.topicId, records, this.writer.fence()),
+        () => this.store.image.topics.get(name)?.partitionCount === total,
+        `grow topic '${name}'`,
+      );
+    } catch (err) {
+      this.logs.deleteLogs(name, from, total);
+      throw resourceError(err, `${total - from} new partitions of topic '${name}'`);
+    }
+    // The change event opened the new partitions.
+    this.grow({ ...this.store.image.topics.get(name)!, partitionCount: total });
   }
 }

@@ -5,9 +5,12 @@ import {
   type FindCoordinatorRequest,
   type FindCoordinatorResponse,
   type FindCoordinatorResponseCoordinator,
+  KafkaError,
 } from '@sluice/protocol';
 import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
+import type { TopicState } from '../../state/topic-manager.js';
+import { leaderEndpoint } from '../cluster-view.js';
 
 const GROUP = 0;
 const TRANSACTION = 1;
@@ -15,29 +18,43 @@ const TRANSACTION = 1;
 const MAX_KEYS = 10_000;
 
 /**
- * FindCoordinator: this node coordinates every group. Transactions are not served yet, so their
+ * FindCoordinator: a group's coordinator is the leader of its `__consumer_offsets` partition. Transactions are not served yet, so their
  * coordinator is not available. Batched keys from v4 (KIP-699).
  */
 export function findCoordinatorHandler(
   broker: BrokerContext,
 ): ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse> {
+  const notAvailable = (key: string): FindCoordinatorResponseCoordinator => ({
+    key,
+    nodeId: -1,
+    host: '',
+    port: -1,
+    errorCode: ERROR_CODES.COORDINATOR_NOT_AVAILABLE,
+    errorMessage: errorByCode(ERROR_CODES.COORDINATOR_NOT_AVAILABLE)?.message ?? null,
+  });
   const lookup = (key: string, keyType: number): FindCoordinatorResponseCoordinator => {
     const none = { key, nodeId: -1, host: '', port: -1 };
     if (keyType === GROUP) {
-      // Kafka creates the offsets topic when a group coordinator is first looked up; when it
-      // cannot (a full disk), the coordinator is not available yet.
+      // Kafka creates the offsets topic when a group coordinator is first looked up.
+      let offsets: TopicState;
       try {
-        broker.groups.ensureOffsetsTopic();
+        offsets = broker.groups.ensureOffsetsTopic();
       } catch (err) {
+        // In a cluster the topic is being created (asynchronously): retriable.
+        if (err instanceof KafkaError && err.code === ERROR_CODES.LEADER_NOT_AVAILABLE) return notAvailable(key);
+        // It cannot be created (a full disk): the coordinator is not available yet.
         broker.logDir.noteError(err, 'creating __consumer_offsets');
         const errorCode = ERROR_CODES.COORDINATOR_NOT_AVAILABLE;
         return { ...none, errorCode, errorMessage: `${errorByCode(errorCode)?.message} (${(err as Error).message})` };
       }
+      // The coordinator of a group is the leader of its offsets partition.
+      const leader = leaderEndpoint(broker, offsets.topicId, broker.groups.coordinator.partitionFor(key));
+      if (leader === null) return notAvailable(key);
       return {
         key,
-        nodeId: broker.nodeId,
-        host: broker.advertised.host,
-        port: broker.advertised.port,
+        nodeId: leader.nodeId,
+        host: leader.host,
+        port: leader.port,
         errorCode: ERROR_CODES.NONE,
         errorMessage: 'NONE',
       };

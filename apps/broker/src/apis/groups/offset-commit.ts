@@ -22,7 +22,7 @@ export function offsetCommitHandler(broker: BrokerContext): ApiHandler<OffsetCom
         if (name === null) continue;
         const parts: CommitPartition[] = [];
         for (const p of t.partitions) {
-          if (broker.topics.partition(name, p.partitionIndex) !== undefined) {
+          if (broker.topics.hasPartition(name, p.partitionIndex)) {
             parts.push({
               partitionIndex: p.partitionIndex,
               committedOffset: p.committedOffset,

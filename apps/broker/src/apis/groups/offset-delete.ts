@@ -11,9 +11,7 @@ export function offsetDeleteHandler(broker: BrokerContext): ApiHandler<OffsetDel
       const known = req.topics
         .map((t) => ({
           name: t.name,
-          partitions: t.partitions
-            .map((p) => p.partitionIndex)
-            .filter((i) => broker.topics.partition(t.name, i) !== undefined),
+          partitions: t.partitions.map((p) => p.partitionIndex).filter((i) => broker.topics.hasPartition(t.name, i)),
         }))
         .filter((t) => t.partitions.length > 0);
       const r = await broker.groups.coordinator.deleteOffsets(req.groupId, known);

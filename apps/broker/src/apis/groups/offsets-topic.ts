@@ -19,6 +19,8 @@ export interface GroupCoordinatorSetup {
   scheduler?: Scheduler;
   /** Appends are refused while the data dir is offline, and a storage error takes it offline. */
   logDir?: LogDirHealth;
+  /** Whether this broker leads a partition (in a cluster, a group's coordinator is its offsets partition's leader). */
+  leads?: (topicId: string, partition: number) => boolean;
 }
 
 /**
@@ -29,6 +31,7 @@ export interface GroupCoordinatorSetup {
 export function createGroupCoordinator(setup: GroupCoordinatorSetup): {
   coordinator: GroupCoordinator;
   ensureOffsetsTopic: () => TopicState;
+  loadLedPartition: (partition: number) => void;
 } {
   const { config, topics, logger } = setup;
   const existing = topics.get(OFFSETS_TOPIC);
@@ -54,6 +57,10 @@ export function createGroupCoordinator(setup: GroupCoordinatorSetup): {
     logger: coordinatorLogger,
     append: (partition, records) => {
       const topic = ensureOffsetsTopic();
+      // Another broker coordinates this group: the coordinator answers NOT_COORDINATOR, the client looks again.
+      if (setup.leads && !setup.leads(topic.topicId, partition)) {
+        throw new KafkaError(ERROR_CODES.NOT_LEADER_OR_FOLLOWER, `${OFFSETS_TOPIC}-${partition} is led elsewhere`);
+      }
       const p = topic.partitions[partition];
       if (p === undefined)
         throw new KafkaError(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION, `${OFFSETS_TOPIC}-${partition}`);
@@ -73,12 +80,20 @@ export function createGroupCoordinator(setup: GroupCoordinatorSetup): {
   if (existing) {
     let count = 0;
     for (const p of existing.partitions) {
+      if (p === undefined) continue;
       coordinator.loadPartition(readPartition(p.log));
       count++;
     }
     log.info({ partitions: count, groups: coordinator.listGroups().length }, 'loaded consumer groups');
   }
-  return { coordinator, ensureOffsetsTopic };
+  /** Loads the groups of an offsets partition this broker has just become the leader of. */
+  const loadLedPartition = (partition: number): void => {
+    const p = topics.get(OFFSETS_TOPIC)?.partitions[partition];
+    if (p === undefined) return;
+    coordinator.loadPartition(readPartition(p.log));
+    log.info({ partition }, 'loaded the consumer groups of a partition this broker now leads');
+  };
+  return { coordinator, ensureOffsetsTopic, loadLedPartition };
 }
 
 interface ReadableLog {
