@@ -46,7 +46,7 @@ export interface CleanJob {
   tombstoneHorizonMs: number;
 }
 
-/** Messages from the pass to the main thread, in this order: group*, done. */
+/** Messages from the pass to the main thread, in this order: group*, then done or error. */
 export type CleanMessage =
   | {
       type: 'group';
@@ -67,10 +67,20 @@ export type CleanMessage =
     }
   | { type: 'error'; name: string; message: string };
 
+/** Thrown inside a pass the main thread cancelled (its log was closed, deleted or changed). */
+export class CleanCancelled extends Error {
+  constructor() {
+    super('cleaning cancelled');
+    this.name = 'CleanCancelled';
+  }
+}
+
 /** Counts the record bytes of the current slice and ends it (yields) when it is full. */
 class SliceMeter {
   private bytes = 0;
   longest = 0;
+
+  constructor(private readonly isCancelled: () => boolean) {}
 
   /** Ends the slice first when `next` more bytes would overfill it. */
   async reserve(next: number): Promise<void> {
@@ -82,6 +92,8 @@ class SliceMeter {
   async yield(): Promise<void> {
     this.bytes = 0;
     await yieldToEventLoop();
+    // A cancel message is seen between slices, so a cancelled pass stops within one.
+    if (this.isCancelled()) throw new CleanCancelled();
   }
 }
 
@@ -144,13 +156,18 @@ function syncFiles(files: readonly string[]): void {
  * segments (groupSegmentsBySize) is written as one durable segment into the cleaning dir and
  * reported through `emit` before the next is started, so the main thread can swap it in.
  */
-export async function runCleanPass(job: CleanJob, threadId: number, emit: (m: CleanMessage) => void): Promise<void> {
+export async function runCleanPass(
+  job: CleanJob,
+  threadId: number,
+  emit: (m: CleanMessage) => void,
+  isCancelled: () => boolean = () => false,
+): Promise<void> {
   const { segments } = job;
   const config: LogConfig = { ...DEFAULT_LOG_CONFIG, ...job.config, io: 'fd' };
 
   // Pass 1: the latest offset of every key in the cleanable range.
   const latest = new Map<string, bigint>();
-  const meter = new SliceMeter();
+  const meter = new SliceMeter(isCancelled);
   let endOffset = segments[0].baseOffset;
   let mapped = 0;
   for (const seg of segments) {
@@ -197,6 +214,10 @@ export async function runCleanPass(job: CleanJob, threadId: number, emit: (m: Cl
         await meter.reserve(keptBytes);
         out.append(await rebuild(batch, kept));
       }
+    }
+    if (isCancelled()) {
+      out.delete();
+      throw new CleanCancelled();
     }
     out.deactivate();
     out.close();

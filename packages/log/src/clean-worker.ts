@@ -1,13 +1,32 @@
-// Entry of the cleaner's worker thread: runs one compaction pass (clean-pass.ts) for the job it is
-// started with and posts its progress to the main thread (cleaner.ts), errors included.
-import { parentPort, threadId, workerData } from 'node:worker_threads';
+// Entry of the cleaner's worker thread: runs the compaction passes (clean-pass.ts) the main thread
+// (cleaner.ts) sends it and posts their progress back, each message tagged with its pass's id.
+// One worker serves every pass of the process, so its start-up is paid once.
+import { parentPort, threadId } from 'node:worker_threads';
 import { type CleanJob, type CleanMessage, runCleanPass } from './clean-pass.js';
+
+/** What the main thread sends: start a pass, or cancel one. */
+export type CleanRequest = { type: 'run'; id: number; job: CleanJob } | { type: 'cancel'; id: number };
 
 const port = parentPort;
 if (port !== null) {
-  const emit = (m: CleanMessage): void => port.postMessage(m);
-  runCleanPass(workerData as CleanJob, threadId, emit).catch((e: unknown) => {
-    const err = e instanceof Error ? e : new Error(String(e));
-    emit({ type: 'error', name: err.name, message: err.message });
+  const cancelled = new Set<number>();
+  const running = new Set<number>();
+  port.on('message', (req: CleanRequest) => {
+    if (req.type === 'cancel') {
+      if (running.has(req.id)) cancelled.add(req.id);
+      return;
+    }
+    const { id } = req;
+    running.add(id);
+    const emit = (m: CleanMessage): void => port.postMessage({ ...m, id });
+    runCleanPass(req.job, threadId, emit, () => cancelled.has(id))
+      .catch((e: unknown) => {
+        const err = e instanceof Error ? e : new Error(String(e));
+        emit({ type: 'error', name: err.name, message: err.message });
+      })
+      .finally(() => {
+        running.delete(id);
+        cancelled.delete(id);
+      });
   });
 }

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { syncDir, writeFileAtomic } from './checkpoint.js';
 import type { CleanJob, CleanMessage } from './clean-pass.js';
+import type { CleanRequest } from './clean-worker.js';
 import { LogStorageError } from './errors.js';
 import type { PartitionLog } from './partition-log.js';
 import { segmentLargestTimestampMs } from './retention.js';
@@ -19,6 +20,8 @@ export const SWAP_MARKER = 'swap.json';
 const SEGMENT_SUFFIXES = ['.log', '.index', '.timeindex'] as const;
 /** How often a pass checks whether its log was closed or deleted, to cancel the worker. */
 const CANCEL_POLL_MS = 20;
+/** How long a cancelled pass may take to stop (it stops between slices) before its worker is terminated. */
+const CANCEL_WAIT_MS = 2000;
 
 export interface CleanResult {
   segmentsCleaned: number;
@@ -58,16 +61,40 @@ export function dirtyRatio(log: PartitionLog, nowMs = log.config.now()): number 
  * broker's bundle script emits beside its bundled cli.js. Run from source (tests, tsx benches), the
  * .ts entry is loaded through tsx's API (a worker's execArgv cannot take --import hooks).
  */
-function startCleanWorker(job: CleanJob): Worker {
-  if (!import.meta.url.endsWith('.ts')) {
-    return new Worker(new URL('./clean-worker.js', import.meta.url), { workerData: job });
-  }
+function startCleanWorker(): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./clean-worker.js', import.meta.url));
   const entry = new URL('./clean-worker.ts', import.meta.url).href;
   // tsx's ESM build of its API (require.resolve would give the CommonJS one).
   const tsxDir = path.dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
   const tsx = pathToFileURL(path.join(tsxDir, 'dist/esm/api/index.mjs')).href;
   const boot = `import(${JSON.stringify(tsx)}).then((api) => api.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}))`;
-  return new Worker(boot, { eval: true, workerData: job });
+  return new Worker(boot, { eval: true });
+}
+
+/** The cleaner's worker, shared by every pass, and the message handler of each pass it runs. */
+interface CleanWorker {
+  worker: Worker;
+  passes: Map<number, (m: CleanMessage) => void>;
+}
+let shared: CleanWorker | null = null;
+let nextPassId = 0;
+
+/** The running worker, started on first use; idle, it does not keep the process alive. */
+function cleanWorker(): CleanWorker {
+  if (shared !== null) return shared;
+  const w: CleanWorker = { worker: startCleanWorker(), passes: new Map() };
+  w.worker.unref();
+  w.worker.on('message', (m: CleanMessage & { id: number }) => w.passes.get(m.id)?.(m));
+  // A worker that fails or dies fails the passes it was running; the next pass starts a new one.
+  const fail = (message: string): void => {
+    if (shared === w) shared = null;
+    for (const handle of w.passes.values()) handle({ type: 'error', name: 'Error', message });
+    w.passes.clear();
+  };
+  w.worker.on('error', (e) => fail(e.message));
+  w.worker.on('exit', (code) => fail(`the cleaner's worker stopped (exit code ${code}) before finishing`));
+  shared = w;
+  return w;
 }
 
 /**
@@ -112,16 +139,21 @@ export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Pro
     longestSliceBytes: 0,
     threadId: -1,
   };
-  const worker = startCleanWorker(job);
+  const w = cleanWorker();
+  const id = nextPassId++;
   let poll: NodeJS.Timeout | undefined;
+  let cancelWait: NodeJS.Timeout | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const finish = (err?: Error): void => {
-        if (settled) return;
-        settled = true;
-        if (err === undefined) resolve();
-        else reject(err);
+      let cancelling = false;
+      let failure: unknown;
+      // Asks the worker to stop and waits for it to, so nothing writes into the cleaning dir once
+      // it goes; a worker that does not stop within CANCEL_WAIT_MS is terminated.
+      const cancel = (): void => {
+        if (cancelling) return;
+        cancelling = true;
+        w.worker.postMessage({ type: 'cancel', id } satisfies CleanRequest);
+        cancelWait = setTimeout(() => void w.worker.terminate(), CANCEL_WAIT_MS);
       };
       // The log may have changed while the worker ran (truncation, retention, close): then leave it be.
       const unchanged = (first: number, count: number): boolean => {
@@ -133,16 +165,20 @@ export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Pro
         return !log.isClosed;
       };
       poll = setInterval(() => {
-        if (log.isClosed) finish();
+        if (log.isClosed) cancel();
       }, CANCEL_POLL_MS);
-      worker.on('message', (m: CleanMessage) => {
-        if (settled) return;
+      w.passes.set(id, (m) => {
+        if (cancelling) {
+          // A cancelled pass ends without a result for what it did not swap.
+          if (m.type !== 'group') failure === undefined ? resolve() : reject(failure);
+          return;
+        }
         try {
           if (m.type === 'group') {
-            if (!unchanged(m.first, m.count)) return finish();
+            if (!unchanged(m.first, m.count)) return cancel();
             const group = segments.slice(m.first, m.first + m.count);
             log.swapInCleaned(group, work);
-            result.bytesBefore += sizesAtStart.slice(m.first, m.first + m.count).reduce((a, b) => a + b, 0);
+            result.bytesBefore += sizesAtStart.slice(m.first, m.first + m.count).reduce((x, y) => x + y, 0);
             result.bytesAfter += m.bytesAfter;
             result.recordsRemoved += m.recordsRemoved;
             result.segmentsCleaned += m.count;
@@ -150,25 +186,24 @@ export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Pro
             if (result.segmentsCleaned === m.mapped) log.cleanerCheckpoint = m.endOffset;
             result.longestSliceBytes = m.longestSliceBytes;
             result.threadId = m.threadId;
-            finish();
+            resolve();
           } else {
             const err = new Error(m.message);
             err.name = m.name;
-            finish(err);
+            reject(err);
           }
         } catch (e) {
-          finish(e as Error);
+          // The swap failed (a full disk): the worker's output is no longer wanted.
+          failure = e;
+          cancel();
         }
       });
-      worker.on('error', (e) => finish(e));
-      worker.on('exit', (code) =>
-        finish(new Error(`the cleaner's worker stopped (exit code ${code}) before finishing`)),
-      );
+      w.worker.postMessage({ type: 'run', id, job } satisfies CleanRequest);
     });
   } finally {
+    w.passes.delete(id);
     clearInterval(poll);
-    // Nothing may still write into the cleaning dir when it goes.
-    await worker.terminate();
+    clearTimeout(cancelWait);
     fs.rmSync(work, { recursive: true, force: true });
   }
   return result;
