@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { threadId } from 'node:worker_threads';
 import { RecordBatch } from '@sluice/protocol';
 import fc from 'fast-check';
@@ -401,5 +403,35 @@ describe('cleaner worker', () => {
     const again = PartitionLog.open(log.dir, { io: 'fd', logger: quiet, cleanupPolicy: 'compact' });
     expect(allRecords(again).records.length).toBe(recordsBefore);
     again.close();
+  });
+});
+
+describe('cleaner worker lifetime', () => {
+  it('an idle cleaner worker does not keep the process alive', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--conditions',
+        'sluice-source',
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('./test-clean-child.ts', import.meta.url)),
+        path.join(testRoot('clean-exit'), 'e-0'),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    // Bounded: a child still running after 20 s (start-up included) is killed and fails the test.
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    clearTimeout(killer);
+    expect(out).toContain('removed 9');
+    expect(code).toBe(0);
   });
 });

@@ -83,7 +83,6 @@ let nextPassId = 0;
 function cleanWorker(): CleanWorker {
   if (shared !== null) return shared;
   const w: CleanWorker = { worker: startCleanWorker(), passes: new Map() };
-  w.worker.unref();
   w.worker.on('message', (m: CleanMessage & { id: number }) => w.passes.get(m.id)?.(m));
   // A worker that fails or dies fails the passes it was running; the next pass starts a new one.
   const fail = (message: string): void => {
@@ -93,6 +92,8 @@ function cleanWorker(): CleanWorker {
   };
   w.worker.on('error', (e) => fail(e.message));
   w.worker.on('exit', (code) => fail(`the cleaner's worker stopped (exit code ${code}) before finishing`));
+  // After the listeners: adding a 'message' listener refs the worker's port again.
+  w.worker.unref();
   shared = w;
   return w;
 }
