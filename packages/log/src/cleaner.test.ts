@@ -406,6 +406,30 @@ describe('cleaner worker', () => {
   });
 });
 
+describe('cleaner worker errors', () => {
+  it('a batch the worker cannot read fails the pass with the same error as before and leaves the log as it was', async () => {
+    const dir = path.join(testRoot('clean-worker-corrupt'), 'c-0');
+    const config = { io: 'fd' as const, logger: quiet, cleanupPolicy: 'compact' as const, minCleanableDirtyRatio: 0 };
+    const log = PartitionLog.open(dir, config);
+    for (let i = 0; i < 4; i++) log.append(makeBatch([{ key: Buffer.from('k'), value: Buffer.from(`v${i}`) }]));
+    log.roll();
+    log.append(makeBatch([{ key: Buffer.from('x'), value: Buffer.from('y') }]));
+    // The second batch's length field claims more than the segment holds.
+    const first = log.segmentList()[0];
+    const firstBatch = new RecordBatch(first.log.read(0, first.size)).sizeInBytes;
+    const fd = fs.openSync(first.log.path, 'r+');
+    fs.writeSync(fd, Buffer.from([0x7f, 0, 0, 0]), 0, 4, firstBatch + 8);
+    fs.closeSync(fd);
+    const files = () => fs.readdirSync(dir).map((f) => [f, fs.readFileSync(path.join(dir, f)).toString('hex')]);
+    const before = files();
+    await expect(cleanLog(log)).rejects.toThrow(`${first.log.path}: bad batch at byte ${firstBatch} while cleaning`);
+    expect(files()).toEqual(before);
+    expect(fs.existsSync(`${dir}.cleaning`)).toBe(false);
+    expect(log.segmentCount).toBe(2);
+    log.close();
+  });
+});
+
 describe('cleaner worker lifetime', () => {
   it('an idle cleaner worker does not keep the process alive', async () => {
     const child = spawn(
