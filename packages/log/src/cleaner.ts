@@ -105,8 +105,9 @@ function cleanWorker(): CleanWorker {
  * decoded, looked up and rewritten in a worker thread (clean-pass.ts), so neither that work nor
  * the collection of its garbage stalls appends; this thread only swaps each finished segment
  * into the log. A worker that fails or dies leaves the log as it was (but for groups already
- * swapped, which are whole); a log closed or deleted meanwhile cancels the pass within
- * CANCEL_POLL_MS. Returns null when the log is not due (policy, dirty ratio).
+ * swapped, which are whole); a log closed or deleted meanwhile cancels the pass, which stops at
+ * its next slice or has its worker terminated after CANCEL_WAIT_MS. Returns null when the log is
+ * not due (policy, dirty ratio).
  */
 export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Promise<CleanResult | null> {
   const c = log.config;
