@@ -154,13 +154,14 @@ function syncFiles(files: readonly string[]): void {
  * One compaction pass over the job's segments: keeps the latest record per key, drops tombstones
  * older than the horizon, keeps offsets (gaps are fine) and control batches. Each group of
  * segments (groupSegmentsBySize) is written as one durable segment into the cleaning dir and
- * reported through `emit` before the next is started, so the main thread can swap it in.
+ * reported through `emit`; the next is started once the main thread has swapped it in (`swapped`).
  */
 export async function runCleanPass(
   job: CleanJob,
   threadId: number,
   emit: (m: CleanMessage) => void,
   isCancelled: () => boolean = () => false,
+  swapped: () => Promise<void> = async () => {},
 ): Promise<void> {
   const { segments } = job;
   const config: LogConfig = { ...DEFAULT_LOG_CONFIG, ...job.config, io: 'fd' };
@@ -224,6 +225,9 @@ export async function runCleanPass(
     syncFiles([out.log.path, out.index.path, out.timeIndex.path]);
     emit({ type: 'group', first, count: group.length, bytesAfter: out.size, recordsRemoved });
     first += group.length;
+    // One cleaned segment waits in the cleaning dir at a time: that bounds its disk use, and the
+    // main thread's swaps (each with its fsyncs) come one per group instead of in a burst.
+    await swapped();
     await meter.yield();
   }
   emit({ type: 'done', mapped, endOffset, longestSliceBytes: meter.longest, threadId });

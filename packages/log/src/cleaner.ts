@@ -184,6 +184,7 @@ export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Pro
             result.bytesAfter += m.bytesAfter;
             result.recordsRemoved += m.recordsRemoved;
             result.segmentsCleaned += m.count;
+            w.worker.postMessage({ type: 'swapped', id } satisfies CleanRequest);
           } else if (m.type === 'done') {
             if (result.segmentsCleaned === m.mapped) log.cleanerCheckpoint = m.endOffset;
             result.longestSliceBytes = m.longestSliceBytes;
