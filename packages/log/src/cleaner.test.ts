@@ -308,6 +308,43 @@ describe('compaction merges the segments it shrinks', () => {
     expect(fs.existsSync(`${dir}.cleaning`)).toBe(false);
     again.close();
   });
+
+  it('writes the next cleaned segment only after the last one was swapped in', async () => {
+    const dir = path.join(testRoot('clean-worker-pacing'), 'p-0');
+    const log = PartitionLog.open(dir, {
+      io: 'fd',
+      logger: quiet,
+      cleanupPolicy: 'compact',
+      minCleanableDirtyRatio: 0,
+      segmentBytes: 3000,
+    });
+    for (let r = 0; r < 6; r++) writeRound(log, r);
+    const waiting: number[] = [];
+    const swap = PartitionLog.prototype.swapInCleaned;
+    const spy = vi.spyOn(PartitionLog.prototype, 'swapInCleaned').mockImplementation(function (
+      this: PartitionLog,
+      group,
+      work,
+    ) {
+      // Holds this thread a while: a worker not waiting for the swap would write its next group meanwhile.
+      const until = performance.now() + 30;
+      while (performance.now() < until);
+      // Cleaned segments with records in the cleaning dir (an empty one dropped from the log stays there).
+      waiting.push(
+        fs.readdirSync(work).filter((f) => f.endsWith('.log') && fs.statSync(path.join(work, f)).size > 0).length,
+      );
+      return swap.call(this, group, work);
+    });
+    try {
+      const r = await cleanLog(log);
+      expect(r!.segmentsCleaned).toBeGreaterThan(3);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(waiting.length).toBeGreaterThan(1);
+    for (const n of waiting) expect(n).toBeLessThanOrEqual(1);
+    log.close();
+  });
 });
 
 describe('cleaner slices', () => {
