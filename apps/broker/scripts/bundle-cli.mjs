@@ -3,15 +3,20 @@
 // commander, pino), 0.40 s against 0.23 s measured here. The library entry (dist/index.js) stays
 // tsc's output. Native addons are loaded through createRequire at run time, so they stay outside
 // the bundle and resolve from node_modules as before. @sluice/* come from their built dist.
+// The log cleaner's worker thread has its own entry, bundled too and emitted beside cli.js as
+// clean-worker.js, where @sluice/log's cleaner looks for it (new URL('./clean-worker.js', import.meta.url)).
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const pkgDir = fileURLToPath(new URL('..', import.meta.url));
+const logDist = path.dirname(createRequire(import.meta.url).resolve('@sluice/log'));
 
 await build({
   absWorkingDir: pkgDir,
-  entryPoints: ['src/cli.ts'],
-  outfile: 'dist/cli.js',
+  entryPoints: { cli: 'src/cli.ts', 'clean-worker': path.join(logDist, 'clean-worker.js') },
+  outdir: 'dist',
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -5,17 +5,21 @@
 import { buildRecordBatchSync, CreateTopicsApi, ProduceApi, type RecordInput, ZERO_UUID } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
-import { type ConsumedRecord, RawClient, readPartition, sleep, startInProcess } from './helpers.js';
+import {
+  type BrokerProcess,
+  type ConsumedRecord,
+  RawClient,
+  readPartition,
+  sleep,
+  spawnBroker,
+  startInProcess,
+} from './helpers.js';
 
 const KiB = 1024;
 const KEYS = 500;
 const TOMBSTONED = 100; // keys 0..99 end with a tombstone
-let broker: RunningBroker;
-let raw: RawClient;
 
-beforeAll(async () => {
-  broker = await startInProcess();
-  raw = await RawClient.connect(broker.port);
+async function createCompactedTopic(raw: RawClient): Promise<void> {
   const res = await raw.send(CreateTopicsApi, 5, {
     topics: [
       {
@@ -35,14 +39,9 @@ beforeAll(async () => {
     validateOnly: false,
   });
   expect(res.topics[0].errorCode).toBe(0);
-});
+}
 
-afterAll(async () => {
-  raw?.close();
-  await broker?.stop();
-});
-
-async function produce(records: RecordInput[]): Promise<void> {
+async function produce(raw: RawClient, records: RecordInput[]): Promise<void> {
   const res = await raw.send(ProduceApi, 9, {
     transactionalId: null,
     acks: -1,
@@ -72,22 +71,54 @@ function byKey(records: ConsumedRecord[]): Map<string, Array<Buffer | null>> {
   return out;
 }
 
-describe('compaction through the broker', () => {
+// In process (from source), and the built dist/cli.js: there the cleaner's worker runs from the
+// clean-worker.js the bundle script emits beside cli.js.
+describe.each(['in process', 'built'] as const)('compaction through the broker (%s)', (target) => {
+  let broker: RunningBroker | undefined;
+  let spawned: BrokerProcess | undefined;
+  let raw: RawClient;
+
+  beforeAll(async () => {
+    let port: number;
+    if (target === 'built') {
+      spawned = await spawnBroker({ built: true });
+      port = spawned.port;
+    } else {
+      broker = await startInProcess();
+      port = broker.port;
+    }
+    raw = await RawClient.connect(port);
+    await createCompactedTopic(raw);
+  });
+
+  afterAll(async () => {
+    raw?.close();
+    await broker?.stop();
+    await spawned?.kill();
+  });
+
   it('leaves every surviving key once with its latest value and no trace of tombstoned keys', async () => {
     // Three rounds of overwrites of 1 KiB, tombstones for the first 100 keys, a last round of 3 KiB
     // values for the rest, then two large filler records that push the last round out of the active
     // segment (which is never cleaned). 1 MiB segments: several of them to clean.
     for (let round = 1; round <= 3; round++)
-      await produce(Array.from({ length: KEYS }, (_, k) => ({ key: key(k), value: valueFor(round, k, KiB) })));
-    await produce(Array.from({ length: TOMBSTONED }, (_, k) => ({ key: key(k), value: null })));
+      await produce(
+        raw,
+        Array.from({ length: KEYS }, (_, k) => ({ key: key(k), value: valueFor(round, k, KiB) })),
+      );
+    await produce(
+      raw,
+      Array.from({ length: TOMBSTONED }, (_, k) => ({ key: key(k), value: null })),
+    );
     for (let from = TOMBSTONED; from < KEYS; from += 200)
       await produce(
+        raw,
         Array.from({ length: Math.min(200, KEYS - from) }, (_, i) => ({
           key: key(from + i),
           value: valueFor(4, from + i, 3 * KiB),
         })),
       );
-    for (let i = 0; i < 2; i++) await produce([{ key: 'filler', value: Buffer.alloc(600 * KiB, 'f') }]);
+    for (let i = 0; i < 2; i++) await produce(raw, [{ key: 'filler', value: Buffer.alloc(600 * KiB, 'f') }]);
     const before = await readPartition(raw, 'compacted', 0);
     expect(before.length).toBe(3 * KEYS + TOMBSTONED + (KEYS - TOMBSTONED) + 2);
 
@@ -104,6 +135,10 @@ describe('compaction through the broker', () => {
       const vs = keys.get(key(k)) ?? [];
       expect(vs.length, key(k)).toBe(1);
       expect(vs[0]?.equals(valueFor(4, k, 3 * KiB)), key(k)).toBe(true);
+    }
+    if (spawned !== undefined) {
+      expect(spawned.output()).toMatch(/compacted-0: compacted \d+ segment/);
+      expect(spawned.output()).not.toMatch(/compaction failed/);
     }
   });
 });

@@ -1,5 +1,8 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { threadId } from 'node:worker_threads';
 import { RecordBatch } from '@sluice/protocol';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -305,6 +308,43 @@ describe('compaction merges the segments it shrinks', () => {
     expect(fs.existsSync(`${dir}.cleaning`)).toBe(false);
     again.close();
   });
+
+  it('writes the next cleaned segment only after the last one was swapped in', async () => {
+    const dir = path.join(testRoot('clean-worker-pacing'), 'p-0');
+    const log = PartitionLog.open(dir, {
+      io: 'fd',
+      logger: quiet,
+      cleanupPolicy: 'compact',
+      minCleanableDirtyRatio: 0,
+      segmentBytes: 3000,
+    });
+    for (let r = 0; r < 6; r++) writeRound(log, r);
+    const waiting: number[] = [];
+    const swap = PartitionLog.prototype.swapInCleaned;
+    const spy = vi.spyOn(PartitionLog.prototype, 'swapInCleaned').mockImplementation(function (
+      this: PartitionLog,
+      group,
+      work,
+    ) {
+      // Holds this thread a while: a worker not waiting for the swap would write its next group meanwhile.
+      const until = performance.now() + 30;
+      while (performance.now() < until);
+      // Cleaned segments with records in the cleaning dir (an empty one dropped from the log stays there).
+      waiting.push(
+        fs.readdirSync(work).filter((f) => f.endsWith('.log') && fs.statSync(path.join(work, f)).size > 0).length,
+      );
+      return swap.call(this, group, work);
+    });
+    try {
+      const r = await cleanLog(log);
+      expect(r!.segmentsCleaned).toBeGreaterThan(3);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(waiting.length).toBeGreaterThan(1);
+    for (const n of waiting) expect(n).toBeLessThanOrEqual(1);
+    log.close();
+  });
 });
 
 describe('cleaner slices', () => {
@@ -336,5 +376,123 @@ describe('cleaner slices', () => {
     // The cleaner yielded many times: timers ran between its slices.
     expect(ticks).toBeGreaterThan(10);
     log.close();
+  });
+});
+
+describe('cleaner worker', () => {
+  /** A compacted log of ~`mb` MiB where every key is written 4 times, plus an active segment. */
+  function bigCompactedLog(name: string, mb: number): PartitionLog {
+    const log = PartitionLog.open(path.join(testRoot(name), 'w-0'), {
+      io: 'fd',
+      logger: quiet,
+      cleanupPolicy: 'compact',
+      minCleanableDirtyRatio: 0,
+      segmentBytes: 64 << 20,
+    });
+    const batches = Math.ceil((mb << 20) / (100 * 320));
+    const keys = batches * 25;
+    let k = 0;
+    for (let b = 0; b < batches; b++) {
+      log.append(
+        makeBatch(
+          Array.from({ length: 100 }, () => ({ key: Buffer.from(`k${k++ % keys}`), value: Buffer.alloc(300, b) })),
+        ),
+      );
+    }
+    log.roll();
+    log.append(makeBatch([{ key: Buffer.from('x'), value: Buffer.from('y') }]));
+    return log;
+  }
+
+  it("decodes and rewrites the records on a worker thread, so the event loop's heap and timers are spared", async () => {
+    const log = bigCompactedLog('clean-worker', 16);
+    const recordsBefore = allRecords(log).records.length;
+    // The longest gap between timer ticks while the pass runs: the event loop's worst stall.
+    let last = performance.now();
+    let longestGapMs = 0;
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      longestGapMs = Math.max(longestGapMs, now - last);
+      last = now;
+    }, 1);
+    const r = await cleanLog(log);
+    clearInterval(ticker);
+    expect(typeof r?.threadId).toBe('number');
+    expect(r!.threadId).not.toBe(threadId);
+    expect(r!.recordsRemoved).toBe(Math.floor((recordsBefore - 1) * 0.75));
+    // Generous (a loaded machine); the pass itself takes over a second.
+    expect(longestGapMs).toBeLessThan(200);
+    log.close();
+  });
+
+  it('cancels a pass whose log is closed meanwhile, promptly, leaving the log whole', async () => {
+    const log = bigCompactedLog('clean-worker-cancel', 16);
+    const recordsBefore = allRecords(log).records.length;
+    const started = performance.now();
+    const pass = cleanLog(log);
+    // The worker is on its first pass over 16 MiB (one group: nothing swapped yet) when the log closes.
+    await new Promise((r) => setTimeout(r, 100));
+    log.close();
+    const r = await pass;
+    expect(performance.now() - started).toBeLessThan(3000);
+    expect(r?.segmentsCleaned).toBe(0);
+    expect(fs.existsSync(`${log.dir}.cleaning`)).toBe(false);
+    const again = PartitionLog.open(log.dir, { io: 'fd', logger: quiet, cleanupPolicy: 'compact' });
+    expect(allRecords(again).records.length).toBe(recordsBefore);
+    again.close();
+  });
+});
+
+describe('cleaner worker errors', () => {
+  it('a batch the worker cannot read fails the pass with the same error as before and leaves the log as it was', async () => {
+    const dir = path.join(testRoot('clean-worker-corrupt'), 'c-0');
+    const config = { io: 'fd' as const, logger: quiet, cleanupPolicy: 'compact' as const, minCleanableDirtyRatio: 0 };
+    const log = PartitionLog.open(dir, config);
+    for (let i = 0; i < 4; i++) log.append(makeBatch([{ key: Buffer.from('k'), value: Buffer.from(`v${i}`) }]));
+    log.roll();
+    log.append(makeBatch([{ key: Buffer.from('x'), value: Buffer.from('y') }]));
+    // The second batch's length field claims more than the segment holds.
+    const first = log.segmentList()[0];
+    const firstBatch = new RecordBatch(first.log.read(0, first.size)).sizeInBytes;
+    const fd = fs.openSync(first.log.path, 'r+');
+    fs.writeSync(fd, Buffer.from([0x7f, 0, 0, 0]), 0, 4, firstBatch + 8);
+    fs.closeSync(fd);
+    const files = () => fs.readdirSync(dir).map((f) => [f, fs.readFileSync(path.join(dir, f)).toString('hex')]);
+    const before = files();
+    await expect(cleanLog(log)).rejects.toThrow(`${first.log.path}: bad batch at byte ${firstBatch} while cleaning`);
+    expect(files()).toEqual(before);
+    expect(fs.existsSync(`${dir}.cleaning`)).toBe(false);
+    expect(log.segmentCount).toBe(2);
+    log.close();
+  });
+});
+
+describe('cleaner worker lifetime', () => {
+  it('an idle cleaner worker does not keep the process alive', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--conditions',
+        'sluice-source',
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('./test-clean-child.ts', import.meta.url)),
+        path.join(testRoot('clean-exit'), 'e-0'),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    // Bounded: a child still running after 20 s (start-up included) is killed and fails the test.
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    clearTimeout(killer);
+    expect(out).toContain('removed 9');
+    expect(code).toBe(0);
   });
 });

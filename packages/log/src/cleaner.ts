@@ -1,64 +1,38 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { buildRecordBatch, type KafkaRecord, RecordBatch, type RecordInput } from '@sluice/protocol';
-import { BATCH_LENGTH_OFFSET, LOG_OVERHEAD, MAX_BATCH_BYTES } from './batch.js';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { syncDir, writeFileAtomic } from './checkpoint.js';
+import type { CleanJob, CleanMessage } from './clean-pass.js';
+import type { CleanRequest } from './clean-worker.js';
 import { LogStorageError } from './errors.js';
-import { OFFSET_INDEX_ENTRY_BYTES } from './offset-index.js';
 import type { PartitionLog } from './partition-log.js';
 import { segmentLargestTimestampMs } from './retention.js';
-import { LogSegment, segmentFileName } from './segment.js';
-import { TIME_INDEX_ENTRY_BYTES } from './time-index.js';
+import { type LogSegment, segmentFileName } from './segment.js';
 
-/** Bound on distinct keys held in memory per cleaning pass; the pass stops early beyond it. */
-export const MAX_OFFSET_MAP_KEYS = 1_000_000;
+export { groupSegmentsBySize, MAX_OFFSET_MAP_KEYS, SLICE_BYTES } from './clean-pass.js';
+
 /** Where a cleaning pass writes segments before swapping them in. */
 export const CLEANING_DIR_SUFFIX = '.cleaning';
 /** In the cleaning dir: the segments a cleaned one replaces, written once it is durable (see completeSwap). */
 export const SWAP_MARKER = 'swap.json';
-const INT32_MAX = 0x7fffffff;
 const SEGMENT_SUFFIXES = ['.log', '.index', '.timeindex'] as const;
+/** How often a pass checks whether its log was closed or deleted, to cancel the worker. */
+const CANCEL_POLL_MS = 20;
+/** How long a cancelled pass may take to stop (it stops between slices) before its worker is terminated. */
+const CANCEL_WAIT_MS = 2000;
 
 export interface CleanResult {
   segmentsCleaned: number;
   bytesBefore: number;
   bytesAfter: number;
   recordsRemoved: number;
-  /** Most record bytes handled between two yields to the event loop (see SLICE_BYTES). */
+  /** Most record bytes the worker handled between two yields to its event loop (see SLICE_BYTES). */
   longestSliceBytes: number;
+  /** The thread that decoded and rewrote the records: the cleaner's worker, never the caller's. */
+  threadId: number;
 }
-
-/**
- * Record bytes (decoded, looked up, re-encoded) the cleaner handles before it yields to the event
- * loop, so one slice of its work stays well under a millisecond and appends never queue behind
- * it. A batch is cut into slices as its records are decoded; a rebuilt batch (the kept records of
- * one that lost some) is one step, of at most a batch.
- */
-export const SLICE_BYTES = 64 * 1024;
-
-/** Counts the record bytes of the current slice and ends it (yields) when it is full. */
-class SliceMeter {
-  private bytes = 0;
-  longest = 0;
-
-  /** Ends the slice first when `next` more bytes would overfill it. */
-  async reserve(next: number): Promise<void> {
-    if (this.bytes > 0 && this.bytes + next > SLICE_BYTES) await this.yield();
-    this.bytes += next;
-    if (this.bytes > this.longest) this.longest = this.bytes;
-  }
-
-  async yield(): Promise<void> {
-    this.bytes = 0;
-    await yieldToEventLoop();
-  }
-}
-
-/** What a record costs to decode and look up, in bytes (its key, value and a fixed overhead). */
-const recordBytes = (r: KafkaRecord): number => (r.key?.length ?? 0) + (r.value?.length ?? 0) + 16;
-
-const keyOf = (k: Buffer): string => k.toString('latin1');
 
 /** Non-active segments old enough for min.compaction.lag.ms, oldest first. */
 function cleanableSegments(log: PartitionLog, nowMs: number): LogSegment[] {
@@ -82,56 +56,58 @@ export function dirtyRatio(log: PartitionLog, nowMs = log.config.now()): number 
   return total === 0 ? 0 : dirty / total;
 }
 
-/** Reads every batch of a segment, yielding to the event loop between chunks of work. */
-function* batchesOf(seg: LogSegment): Generator<Buffer> {
-  let pos = 0;
-  // Bounded by the segment size: each step moves past one batch.
-  while (pos < seg.size) {
-    const head = seg.log.read(pos, LOG_OVERHEAD);
-    const size = head.readInt32BE(BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
-    if (size < LOG_OVERHEAD || size > MAX_BATCH_BYTES || pos + size > seg.size) {
-      throw new Error(`${seg.fileName}: bad batch at byte ${pos} while cleaning`);
-    }
-    // A copy: the cleaner must not hold views of a file it is about to replace.
-    yield Buffer.from(seg.log.read(pos, size));
-    pos += size;
-  }
-}
-
-function* batchesOfGroup(group: readonly LogSegment[]): Generator<Buffer> {
-  for (const seg of group) yield* batchesOf(seg);
-}
-
-/** The records of a batch, decoded lazily, the meter ending slices between them. */
-async function* recordsOf(batch: RecordBatch, meter: SliceMeter): AsyncGenerator<KafkaRecord> {
-  for (const r of await batch.decompressedRecords()) {
-    await meter.reserve(recordBytes(r));
-    yield r;
-  }
-}
-
 /**
- * fsyncs files off the event loop (the thread pool's fdatasync): a cleaned segment can be as big
- * as segment.bytes, and a synchronous fsync of it stalled every append for its duration.
+ * The worker's entry beside this module: clean-worker.js in packages/log's dist, and the file the
+ * broker's bundle script emits beside its bundled cli.js. Run from source (tests, tsx benches), the
+ * .ts entry is loaded through tsx's API (a worker's execArgv cannot take --import hooks).
  */
-async function syncFiles(files: readonly string[]): Promise<void> {
-  for (const f of files) {
-    const h = await fs.promises.open(f, 'r+');
-    try {
-      await h.datasync();
-    } finally {
-      await h.close();
-    }
-  }
+function startCleanWorker(): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./clean-worker.js', import.meta.url));
+  const entry = new URL('./clean-worker.ts', import.meta.url).href;
+  // tsx's ESM build of its API (require.resolve would give the CommonJS one).
+  const tsxDir = path.dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
+  const tsx = pathToFileURL(path.join(tsxDir, 'dist/esm/api/index.mjs')).href;
+  const boot = `import(${JSON.stringify(tsx)}).then((api) => api.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}))`;
+  return new Worker(boot, { eval: true });
+}
+
+/** The cleaner's worker, shared by every pass, and the message handler of each pass it runs. */
+interface CleanWorker {
+  worker: Worker;
+  passes: Map<number, (m: CleanMessage) => void>;
+}
+let shared: CleanWorker | null = null;
+let nextPassId = 0;
+
+/** The running worker, started on first use; idle, it does not keep the process alive. */
+function cleanWorker(): CleanWorker {
+  if (shared !== null) return shared;
+  const w: CleanWorker = { worker: startCleanWorker(), passes: new Map() };
+  w.worker.on('message', (m: CleanMessage & { id: number }) => w.passes.get(m.id)?.(m));
+  // A worker that fails or dies fails the passes it was running; the next pass starts a new one.
+  const fail = (message: string): void => {
+    if (shared === w) shared = null;
+    for (const handle of w.passes.values()) handle({ type: 'error', name: 'Error', message });
+    w.passes.clear();
+  };
+  w.worker.on('error', (e) => fail(e.message));
+  w.worker.on('exit', (code) => fail(`the cleaner's worker stopped (exit code ${code}) before finishing`));
+  // After the listeners: adding a 'message' listener refs the worker's port again.
+  w.worker.unref();
+  shared = w;
+  return w;
 }
 
 /**
  * One compaction pass over a log with cleanup.policy compact (or compact,delete): keeps the
  * latest record per key in the non-active segments, drops tombstones older than
- * delete.retention.ms, keeps offsets (gaps are fine) and control batches. Runs in slices of at
- * most SLICE_BYTES of records, yielding to the event loop between them, and fsyncs off the event
- * loop, so appends never wait long behind it. Returns null when
- * the log is not due (policy, dirty ratio).
+ * delete.retention.ms, keeps offsets (gaps are fine) and control batches. The records are
+ * decoded, looked up and rewritten in a worker thread (clean-pass.ts), so neither that work nor
+ * the collection of its garbage stalls appends; this thread only swaps each finished segment
+ * into the log. A worker that fails or dies leaves the log as it was (but for groups already
+ * swapped, which are whole); a log closed or deleted meanwhile cancels the pass, which stops at
+ * its next slice or has its worker terminated after CANCEL_WAIT_MS. Returns null when the log is
+ * not due (policy, dirty ratio).
  */
 export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Promise<CleanResult | null> {
   const c = log.config;
@@ -139,159 +115,101 @@ export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Pro
   const segments = cleanableSegments(log, nowMs);
   if (segments.length === 0 || dirtyRatio(log, nowMs) < c.minCleanableDirtyRatio) return null;
 
-  // Pass 1: the latest offset of every key in the cleanable range.
-  const latest = new Map<string, bigint>();
-  const meter = new SliceMeter();
-  let endOffset = segments[0].baseOffset;
-  let mapped = 0;
-  for (const seg of segments) {
-    for (const bytes of batchesOf(seg)) {
-      const batch = new RecordBatch(bytes);
-      if (batch.isControl) continue;
-      for await (const r of recordsOf(batch, meter)) {
-        if (r.key !== null) latest.set(keyOf(r.key), r.offset);
-      }
-    }
-    mapped++;
-    endOffset = seg.nextOffset;
-    if (latest.size > MAX_OFFSET_MAP_KEYS) break;
-  }
-
-  // Pass 2: rewrite each group of mapped segments into one beside the log, then swap it in.
   const work = `${log.dir}${CLEANING_DIR_SUFFIX}`;
   fs.rmSync(work, { recursive: true, force: true });
   fs.mkdirSync(work);
+  const sizesAtStart = segments.map((seg) => seg.size);
+  const { logger: _logger, now: _now, ...config } = c;
+  const job: CleanJob = {
+    segments: segments.map((seg, i) => ({
+      logPath: seg.log.path,
+      baseOffset: seg.baseOffset,
+      nextOffset: seg.nextOffset,
+      size: sizesAtStart[i],
+      indexEntries: seg.index.entries,
+      timeIndexEntries: seg.timeIndex.entries,
+    })),
+    work,
+    config,
+    tombstoneHorizonMs: nowMs - c.deleteRetentionMs,
+  };
   const result: CleanResult = {
     segmentsCleaned: 0,
     bytesBefore: 0,
     bytesAfter: 0,
     recordsRemoved: 0,
     longestSliceBytes: 0,
+    threadId: -1,
   };
-  const tombstoneHorizon = nowMs - c.deleteRetentionMs;
+  const w = cleanWorker();
+  const id = nextPassId++;
+  let poll: NodeJS.Timeout | undefined;
+  let cancelWait: NodeJS.Timeout | undefined;
   try {
-    for (const group of groupSegmentsBySize(segments.slice(0, mapped), c.segmentBytes, c.segmentIndexBytes)) {
-      const sizesAtStart = group.map((seg) => seg.size);
-      const out = LogSegment.create(log.io, work, group[0].baseOffset, c);
-      for (const bytes of batchesOfGroup(group)) {
-        const batch = new RecordBatch(bytes);
-        if (batch.isControl) {
-          out.append(bytes);
-          continue;
+    await new Promise<void>((resolve, reject) => {
+      let cancelling = false;
+      let failure: unknown;
+      // Asks the worker to stop and waits for it to, so nothing writes into the cleaning dir once
+      // it goes; a worker that does not stop within CANCEL_WAIT_MS is terminated.
+      const cancel = (): void => {
+        if (cancelling) return;
+        cancelling = true;
+        w.worker.postMessage({ type: 'cancel', id } satisfies CleanRequest);
+        cancelWait = setTimeout(() => void w.worker.terminate(), CANCEL_WAIT_MS);
+      };
+      // The log may have changed while the worker ran (truncation, retention, close): then leave it be.
+      const unchanged = (first: number, count: number): boolean => {
+        const current = log.segmentList();
+        for (let i = first; i < first + count; i++) {
+          const seg = segments[i];
+          if (!current.includes(seg) || seg.isActive || seg.size !== sizesAtStart[i]) return false;
         }
-        const kept: KafkaRecord[] = [];
-        let keptBytes = 0;
-        let count = 0;
-        for await (const r of recordsOf(batch, meter)) {
-          count++;
-          if (r.key !== null) {
-            const last = latest.get(keyOf(r.key));
-            if (last !== undefined && last > r.offset) continue;
-            if (r.value === null && batch.maxTimestamp < BigInt(tombstoneHorizon)) continue;
+        return !log.isClosed;
+      };
+      poll = setInterval(() => {
+        if (log.isClosed) cancel();
+      }, CANCEL_POLL_MS);
+      w.passes.set(id, (m) => {
+        if (cancelling) {
+          // A cancelled pass ends without a result for what it did not swap.
+          if (m.type !== 'group') failure === undefined ? resolve() : reject(failure);
+          return;
+        }
+        try {
+          if (m.type === 'group') {
+            if (!unchanged(m.first, m.count)) return cancel();
+            const group = segments.slice(m.first, m.first + m.count);
+            log.swapInCleaned(group, work);
+            result.bytesBefore += sizesAtStart.slice(m.first, m.first + m.count).reduce((x, y) => x + y, 0);
+            result.bytesAfter += m.bytesAfter;
+            result.recordsRemoved += m.recordsRemoved;
+            result.segmentsCleaned += m.count;
+            w.worker.postMessage({ type: 'swapped', id } satisfies CleanRequest);
+          } else if (m.type === 'done') {
+            if (result.segmentsCleaned === m.mapped) log.cleanerCheckpoint = m.endOffset;
+            result.longestSliceBytes = m.longestSliceBytes;
+            result.threadId = m.threadId;
+            resolve();
+          } else {
+            const err = new Error(m.message);
+            err.name = m.name;
+            reject(err);
           }
-          kept.push(r);
-          keptBytes += recordBytes(r);
+        } catch (e) {
+          // The swap failed (a full disk): the worker's output is no longer wanted.
+          failure = e;
+          cancel();
         }
-        result.recordsRemoved += count - kept.length;
-        if (kept.length === count) out.append(bytes);
-        else if (kept.length > 0) {
-          await meter.reserve(keptBytes);
-          out.append(await rebuild(batch, kept));
-        }
-      }
-      // The log may have changed while we worked (truncation, retention): then leave it be.
-      const current = log.segmentList();
-      if (
-        log.isClosed ||
-        group.some((seg, i) => !current.includes(seg) || seg.isActive || seg.size !== sizesAtStart[i])
-      ) {
-        out.delete();
-        break;
-      }
-      out.deactivate();
-      out.close();
-      await syncFiles([out.log.path, out.index.path, out.timeIndex.path]);
-      await meter.yield();
-      // Checked again: the log may have changed during the fsync.
-      if (log.isClosed || group.some((seg, i) => !log.segmentList().includes(seg) || seg.size !== sizesAtStart[i])) {
-        out.delete();
-        break;
-      }
-      result.bytesBefore += sizesAtStart.reduce((a, b) => a + b, 0);
-      result.bytesAfter += out.size;
-      log.swapInCleaned(group, work);
-      result.segmentsCleaned += group.length;
-    }
-    if (result.segmentsCleaned === mapped) log.cleanerCheckpoint = endOffset;
-    result.longestSliceBytes = meter.longest;
+      });
+      w.worker.postMessage({ type: 'run', id, job } satisfies CleanRequest);
+    });
   } finally {
+    w.passes.delete(id);
+    clearInterval(poll);
+    clearTimeout(cancelWait);
     fs.rmSync(work, { recursive: true, force: true });
   }
   return result;
-}
-
-/** The same batch (offsets, producer fields, codec) holding only `kept`. */
-function rebuild(batch: RecordBatch, kept: KafkaRecord[]): Promise<Buffer> {
-  const records: RecordInput[] = kept.map((r) => ({
-    key: r.key,
-    value: r.value,
-    headers: r.headers,
-    timestamp: r.timestamp,
-    offsetDelta: r.offsetDelta,
-  }));
-  return buildRecordBatch({
-    records,
-    baseOffset: batch.baseOffset,
-    compression: batch.compression,
-    producerId: batch.producerId,
-    producerEpoch: batch.producerEpoch,
-    baseSequence: batch.baseSequence,
-    isTransactional: batch.isTransactional,
-    partitionLeaderEpoch: batch.partitionLeaderEpoch,
-    timestampType: batch.timestampType,
-    logAppendTime: batch.timestampType === 1 ? batch.maxTimestamp : undefined,
-    lastOffsetDelta: batch.lastOffsetDelta,
-  });
-}
-
-/**
- * Kafka's groupSegmentsBySize: consecutive segments are cleaned into one while their bytes fit in
- * segment.bytes, their index entries in segment.index.bytes, and their offsets in an int32 from
- * the group's base offset. Cleaned segments shrink, so the next pass merges them.
- */
-export function groupSegmentsBySize(
-  segments: readonly LogSegment[],
-  maxBytes: number,
-  maxIndexBytes: number,
-): LogSegment[][] {
-  const groups: LogSegment[][] = [];
-  let i = 0;
-  // Bounded: every round of either loop takes one segment.
-  while (i < segments.length) {
-    const group = [segments[i]];
-    let bytes = segments[i].size;
-    let indexBytes = segments[i].index.entries * OFFSET_INDEX_ENTRY_BYTES;
-    let timeIndexBytes = segments[i].timeIndex.entries * TIME_INDEX_ENTRY_BYTES;
-    i++;
-    while (i < segments.length) {
-      const next = segments[i];
-      if (
-        bytes + next.size > maxBytes ||
-        indexBytes + next.index.entries * OFFSET_INDEX_ENTRY_BYTES > maxIndexBytes ||
-        timeIndexBytes + next.timeIndex.entries * TIME_INDEX_ENTRY_BYTES > maxIndexBytes ||
-        next.nextOffset - 1n - group[0].baseOffset > BigInt(INT32_MAX)
-      ) {
-        break;
-      }
-      group.push(next);
-      bytes += next.size;
-      indexBytes += next.index.entries * OFFSET_INDEX_ENTRY_BYTES;
-      timeIndexBytes += next.timeIndex.entries * TIME_INDEX_ENTRY_BYTES;
-      i++;
-    }
-    groups.push(group);
-  }
-  return groups;
 }
 
 interface SwapPlan {

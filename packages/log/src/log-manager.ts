@@ -207,8 +207,8 @@ export class LogManager {
   }
 
   /**
-   * Compacts the logs whose cleanup.policy includes compact, one log at a time, in event-loop
-   * slices (cleanLog awaits between batches), so appends never wait behind it. At most one pass
+   * Compacts the logs whose cleanup.policy includes compact, one log at a time, in the cleaner's
+   * worker thread (see cleanLog), so appends never wait behind it. At most one pass
    * runs; a maintenance round that finds one running leaves it be.
    */
   startCleaning(nowMs = Date.now()): Promise<void> {

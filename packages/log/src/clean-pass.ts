@@ -1,0 +1,312 @@
+// The compaction work itself — building the key → offset map and writing cleaned segments — as it
+// runs inside the cleaner's worker thread (clean-worker.ts), so its allocations (decoded records,
+// the map) are collected in the worker's heap and never pause the broker's event loop. It reads
+// segment files with plain positional reads and touches nothing of the log but its own output
+// directory; the main thread swaps finished segments in (cleaner.ts).
+import fs from 'node:fs';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { buildRecordBatch, type KafkaRecord, RecordBatch, type RecordInput } from '@sluice/protocol';
+import { BATCH_LENGTH_OFFSET, LOG_OVERHEAD, MAX_BATCH_BYTES } from './batch.js';
+import { DEFAULT_LOG_CONFIG, type LogConfig } from './config.js';
+import { fdIo } from './io/fd.js';
+import { OFFSET_INDEX_ENTRY_BYTES } from './offset-index.js';
+import { LogSegment } from './segment.js';
+import { TIME_INDEX_ENTRY_BYTES } from './time-index.js';
+
+/** Bound on distinct keys held in memory per cleaning pass; the pass stops early beyond it. */
+export const MAX_OFFSET_MAP_KEYS = 1_000_000;
+const INT32_MAX = 0x7fffffff;
+
+/**
+ * Record bytes (decoded, looked up, re-encoded) the cleaner handles before it yields to its
+ * event loop. In the worker this no longer guards appends; it keeps a cancel message from
+ * waiting behind a whole segment. A rebuilt batch is one step, of at most a batch.
+ */
+export const SLICE_BYTES = 64 * 1024;
+
+/** A cleanable segment as the main thread saw it when the pass started. */
+export interface SegmentSnapshot {
+  logPath: string;
+  baseOffset: bigint;
+  nextOffset: bigint;
+  /** Bytes of the .log file that hold batches; the pass reads no further. */
+  size: number;
+  indexEntries: number;
+  timeIndexEntries: number;
+}
+
+/** Everything a pass needs, structured-clonable (sent to the worker). */
+export interface CleanJob {
+  segments: SegmentSnapshot[];
+  /** The cleaning dir the cleaned segments are written to. */
+  work: string;
+  /** The log's config without its functions (logger, clock). */
+  config: Omit<LogConfig, 'logger' | 'now'>;
+  /** Tombstones in batches older than this are dropped. */
+  tombstoneHorizonMs: number;
+}
+
+/** Messages from the pass to the main thread, in this order: group*, then done or error. */
+export type CleanMessage =
+  | {
+      type: 'group';
+      /** Index in CleanJob.segments of the group's first segment, and how many it has. */
+      first: number;
+      count: number;
+      bytesAfter: number;
+      recordsRemoved: number;
+    }
+  | {
+      type: 'done';
+      /** Segments covered by the key map (a prefix of the job's); only they were cleaned. */
+      mapped: number;
+      endOffset: bigint;
+      longestSliceBytes: number;
+      /** The thread the pass ran on (worker_threads threadId; 0 is the main thread). */
+      threadId: number;
+    }
+  | { type: 'error'; name: string; message: string };
+
+/** Thrown inside a pass the main thread cancelled (its log was closed, deleted or changed). */
+export class CleanCancelled extends Error {
+  constructor() {
+    super('cleaning cancelled');
+    this.name = 'CleanCancelled';
+  }
+}
+
+/** Counts the record bytes of the current slice and ends it (yields) when it is full. */
+class SliceMeter {
+  private bytes = 0;
+  longest = 0;
+
+  constructor(private readonly isCancelled: () => boolean) {}
+
+  /** Ends the slice first when `next` more bytes would overfill it. */
+  async reserve(next: number): Promise<void> {
+    if (this.bytes > 0 && this.bytes + next > SLICE_BYTES) await this.yield();
+    this.bytes += next;
+    if (this.bytes > this.longest) this.longest = this.bytes;
+  }
+
+  async yield(): Promise<void> {
+    this.bytes = 0;
+    await yieldToEventLoop();
+    // A cancel message is seen between slices, so a cancelled pass stops within one.
+    if (this.isCancelled()) throw new CleanCancelled();
+  }
+}
+
+/** What a record costs to decode and look up, in bytes (its key, value and a fixed overhead). */
+const recordBytes = (r: KafkaRecord): number => (r.key?.length ?? 0) + (r.value?.length ?? 0) + 16;
+
+const keyOf = (k: Buffer): string => k.toString('latin1');
+
+/** Reads every batch of a segment's first `size` bytes with positional reads of its file. */
+function* batchesOf(seg: SegmentSnapshot): Generator<Buffer> {
+  const fd = fs.openSync(seg.logPath, 'r');
+  try {
+    const head = Buffer.alloc(LOG_OVERHEAD);
+    let pos = 0;
+    // Bounded by the segment size: each step moves past one batch.
+    while (pos < seg.size) {
+      const got = pos + LOG_OVERHEAD <= seg.size ? fs.readSync(fd, head, 0, LOG_OVERHEAD, pos) : 0;
+      const size = got === LOG_OVERHEAD ? head.readInt32BE(BATCH_LENGTH_OFFSET) + LOG_OVERHEAD : -1;
+      if (size < LOG_OVERHEAD || size > MAX_BATCH_BYTES || pos + size > seg.size) {
+        throw new Error(`${seg.logPath}: bad batch at byte ${pos} while cleaning`);
+      }
+      const batch = Buffer.allocUnsafe(size);
+      if (fs.readSync(fd, batch, 0, size, pos) !== size) {
+        throw new Error(`${seg.logPath}: bad batch at byte ${pos} while cleaning`);
+      }
+      yield batch;
+      pos += size;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function* batchesOfGroup(group: readonly SegmentSnapshot[]): Generator<Buffer> {
+  for (const seg of group) yield* batchesOf(seg);
+}
+
+/** The records of a batch, decoded lazily, the meter ending slices between them. */
+async function* recordsOf(batch: RecordBatch, meter: SliceMeter): AsyncGenerator<KafkaRecord> {
+  for (const r of await batch.decompressedRecords()) {
+    await meter.reserve(recordBytes(r));
+    yield r;
+  }
+}
+
+function syncFiles(files: readonly string[]): void {
+  for (const f of files) {
+    const fd = fs.openSync(f, 'r+');
+    try {
+      fs.fdatasyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
+
+/**
+ * One compaction pass over the job's segments: keeps the latest record per key, drops tombstones
+ * older than the horizon, keeps offsets (gaps are fine) and control batches. Each group of
+ * segments (groupSegmentsBySize) is written as one durable segment into the cleaning dir and
+ * reported through `emit`; the next is started once the main thread has swapped it in (`swapped`).
+ */
+export async function runCleanPass(
+  job: CleanJob,
+  threadId: number,
+  emit: (m: CleanMessage) => void,
+  isCancelled: () => boolean = () => false,
+  swapped: () => Promise<void> = async () => {},
+): Promise<void> {
+  const { segments } = job;
+  const config: LogConfig = { ...DEFAULT_LOG_CONFIG, ...job.config, io: 'fd' };
+
+  // Pass 1: the latest offset of every key in the cleanable range.
+  const latest = new Map<string, bigint>();
+  const meter = new SliceMeter(isCancelled);
+  let endOffset = segments[0].baseOffset;
+  let mapped = 0;
+  for (const seg of segments) {
+    for (const bytes of batchesOf(seg)) {
+      const batch = new RecordBatch(bytes);
+      if (batch.isControl) continue;
+      for await (const r of recordsOf(batch, meter)) {
+        if (r.key !== null) latest.set(keyOf(r.key), r.offset);
+      }
+    }
+    mapped++;
+    endOffset = seg.nextOffset;
+    if (latest.size > MAX_OFFSET_MAP_KEYS) break;
+  }
+
+  // Pass 2: rewrite each group of mapped segments into one in the cleaning dir.
+  const horizon = BigInt(job.tombstoneHorizonMs);
+  let first = 0;
+  for (const group of groupSegmentsBySize(segments.slice(0, mapped), config.segmentBytes, config.segmentIndexBytes)) {
+    const out = LogSegment.create(fdIo, job.work, group[0].baseOffset, config);
+    let recordsRemoved = 0;
+    for (const bytes of batchesOfGroup(group)) {
+      const batch = new RecordBatch(bytes);
+      if (batch.isControl) {
+        out.append(bytes);
+        continue;
+      }
+      const kept: KafkaRecord[] = [];
+      let keptBytes = 0;
+      let count = 0;
+      for await (const r of recordsOf(batch, meter)) {
+        count++;
+        if (r.key !== null) {
+          const last = latest.get(keyOf(r.key));
+          if (last !== undefined && last > r.offset) continue;
+          if (r.value === null && batch.maxTimestamp < horizon) continue;
+        }
+        kept.push(r);
+        keptBytes += recordBytes(r);
+      }
+      recordsRemoved += count - kept.length;
+      if (kept.length === count) out.append(bytes);
+      else if (kept.length > 0) {
+        await meter.reserve(keptBytes);
+        out.append(await rebuild(batch, kept));
+      }
+    }
+    if (isCancelled()) {
+      out.delete();
+      throw new CleanCancelled();
+    }
+    out.deactivate();
+    out.close();
+    syncFiles([out.log.path, out.index.path, out.timeIndex.path]);
+    emit({ type: 'group', first, count: group.length, bytesAfter: out.size, recordsRemoved });
+    first += group.length;
+    // One cleaned segment waits in the cleaning dir at a time: that bounds its disk use, and the
+    // main thread's swaps (each with its fsyncs) come one per group instead of in a burst.
+    await swapped();
+    await meter.yield();
+  }
+  emit({ type: 'done', mapped, endOffset, longestSliceBytes: meter.longest, threadId });
+}
+
+/** The same batch (offsets, producer fields, codec) holding only `kept`. */
+function rebuild(batch: RecordBatch, kept: KafkaRecord[]): Promise<Buffer> {
+  const records: RecordInput[] = kept.map((r) => ({
+    key: r.key,
+    value: r.value,
+    headers: r.headers,
+    timestamp: r.timestamp,
+    offsetDelta: r.offsetDelta,
+  }));
+  return buildRecordBatch({
+    records,
+    baseOffset: batch.baseOffset,
+    compression: batch.compression,
+    producerId: batch.producerId,
+    producerEpoch: batch.producerEpoch,
+    baseSequence: batch.baseSequence,
+    isTransactional: batch.isTransactional,
+    partitionLeaderEpoch: batch.partitionLeaderEpoch,
+    timestampType: batch.timestampType,
+    logAppendTime: batch.timestampType === 1 ? batch.maxTimestamp : undefined,
+    lastOffsetDelta: batch.lastOffsetDelta,
+  });
+}
+
+/** What grouping needs of a segment (a LogSegment or a snapshot of one). */
+export interface GroupableSegment {
+  readonly baseOffset: bigint;
+  readonly nextOffset: bigint;
+  readonly size: number;
+}
+
+const indexEntriesOf = (s: GroupableSegment): [offsets: number, times: number] =>
+  'indexEntries' in s
+    ? [(s as SegmentSnapshot).indexEntries, (s as SegmentSnapshot).timeIndexEntries]
+    : [(s as LogSegment).index.entries, (s as LogSegment).timeIndex.entries];
+
+/**
+ * Kafka's groupSegmentsBySize: consecutive segments are cleaned into one while their bytes fit in
+ * segment.bytes, their index entries in segment.index.bytes, and their offsets in an int32 from
+ * the group's base offset. Cleaned segments shrink, so the next pass merges them.
+ */
+export function groupSegmentsBySize<S extends GroupableSegment>(
+  segments: readonly S[],
+  maxBytes: number,
+  maxIndexBytes: number,
+): S[][] {
+  const groups: S[][] = [];
+  let i = 0;
+  // Bounded: every round of either loop takes one segment.
+  while (i < segments.length) {
+    const group = [segments[i]];
+    let bytes = segments[i].size;
+    const [entries, timeEntries] = indexEntriesOf(segments[i]);
+    let indexBytes = entries * OFFSET_INDEX_ENTRY_BYTES;
+    let timeIndexBytes = timeEntries * TIME_INDEX_ENTRY_BYTES;
+    i++;
+    while (i < segments.length) {
+      const next = segments[i];
+      const [nextEntries, nextTimeEntries] = indexEntriesOf(next);
+      if (
+        bytes + next.size > maxBytes ||
+        indexBytes + nextEntries * OFFSET_INDEX_ENTRY_BYTES > maxIndexBytes ||
+        timeIndexBytes + nextTimeEntries * TIME_INDEX_ENTRY_BYTES > maxIndexBytes ||
+        next.nextOffset - 1n - group[0].baseOffset > BigInt(INT32_MAX)
+      ) {
+        break;
+      }
+      group.push(next);
+      bytes += next.size;
+      indexBytes += nextEntries * OFFSET_INDEX_ENTRY_BYTES;
+      timeIndexBytes += nextTimeEntries * TIME_INDEX_ENTRY_BYTES;
+      i++;
+    }
+    groups.push(group);
+  }
+  return groups;
+}
