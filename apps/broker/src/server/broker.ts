@@ -215,7 +215,10 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     {
       nodeId: config.nodeId,
       fence: brokerFence,
-      onError: (err, what) => storeLogger.error({ err }, `metadata write failed: ${what}`),
+      // A full disk takes the log dir offline with one line, not a stack trace per write.
+      onError: (err, what) => {
+        if (!logDir.noteError(err, what)) storeLogger.error({ err }, `metadata write failed: ${what}`);
+      },
     },
   );
   const allPartitions = function* () {
@@ -258,7 +261,12 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
         if (!registration) return Promise.reject(new Error('the broker is not registered yet'));
         return store.allocateProducerIds(registration.nodeId, registration.brokerEpoch);
       },
-      { onError: (err) => storeLogger.error({ err }, 'reserving producer ids failed') },
+      {
+        onError: (err) => {
+          if (!logDir.noteError(err, 'reserving producer ids'))
+            storeLogger.error({ err }, 'reserving producer ids failed');
+        },
+      },
     ),
     groups: { coordinator: groups.coordinator, ensureOffsetsTopic: groups.ensureOffsetsTopic },
     metrics,
@@ -430,19 +438,36 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   };
   // Registered once clients can reach it (the listener's port may be ephemeral). The embedded store
   // never unregisters: its broker epoch (and so the controller epoch) grows once per start.
-  registration = await store.registerBroker({
-    nodeId: config.nodeId,
-    incarnationId: randomUUID(),
-    listeners: [
-      {
-        name: advertised.name,
-        host: context.advertised.host,
-        port: context.advertised.port,
-        securityProtocol: advertised.securityProtocol,
-      },
-    ],
-    rack: config.get('broker.rack'),
-  });
+  const register = () =>
+    store.registerBroker({
+      nodeId: config.nodeId,
+      incarnationId: randomUUID(),
+      listeners: [
+        {
+          name: advertised.name,
+          host: context.advertised.host,
+          port: context.advertised.port,
+          securityProtocol: advertised.securityProtocol,
+        },
+      ],
+      rack: config.get('broker.rack'),
+    });
+  try {
+    registration = await register();
+  } catch (err) {
+    // A full disk at start (the embedded store cannot write its file): the broker starts read-only
+    // and registers once the log dir is back online.
+    if (!embedded || !logDir.noteError(err, 'registering the broker')) throw err;
+    logDir.onOnline(() => {
+      if (registration) return;
+      register().then(
+        (r) => {
+          registration = r;
+        },
+        (e) => logDir.noteError(e, 'registering the broker') || storeLogger.error({ err: e }, 'registering failed'),
+      );
+    });
+  }
   // A lapsed registration (etcd lease) is replaced by the store; writes then use the new epoch.
   store.onFenced(() => {
     storeLogger.warn('the broker registration lapsed (fenced); registering again');
@@ -459,7 +484,15 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       }
     }
   });
-  await context.producerIds.ready();
+  // A block of producer ids at hand before clients arrive; on a full disk InitProducerId answers
+  // retriably until one can be stored.
+  if (registration) {
+    try {
+      await context.producerIds.ready();
+    } catch (err) {
+      if (!logDir.noteError(err, 'reserving producer ids')) throw err;
+    }
+  }
   // The controller's term is the registration's; in single-node mode it has nothing to move but
   // reports the controller id and keeps the rules the same as in a cluster.
   const controller = new ClusterController(store, config.nodeId, {

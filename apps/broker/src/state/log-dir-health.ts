@@ -10,8 +10,13 @@ import { isDiskFailure } from '@sluice/log';
 import { ERROR_CODES, KafkaError } from '@sluice/protocol';
 import type { Logger } from 'pino';
 
-/** The disk, not the request, is at fault (Kafka's IOException on a log dir). */
-export const isStorageError = isDiskFailure;
+/**
+ * The disk, not the request, is at fault (Kafka's IOException on a log dir): a disk failure, or an
+ * error that wraps one (the metadata store answers KAFKA_STORAGE_ERROR with the cause).
+ */
+export function isStorageError(err: unknown): boolean {
+  return isDiskFailure(err) || isDiskFailure((err as { cause?: unknown } | null)?.cause);
+}
 
 /** A probe writes this much, so a directory with a few bytes free is not taken for usable. */
 const PROBE_BYTES = 64 * 1024;
@@ -31,6 +36,7 @@ export class LogDirHealth {
   private timer: NodeJS.Timeout | null = null;
   private readonly probeIntervalMs: number;
   private readonly now: () => number;
+  private readonly onlineListeners: (() => void)[] = [];
 
   constructor(
     readonly dir: string,
@@ -53,15 +59,21 @@ export class LogDirHealth {
     if (!isStorageError(err)) return false;
     this.failures++;
     if (this.offlineError !== null) return true;
-    this.offlineError = err as Error;
+    const cause = (err as { cause?: unknown }).cause;
+    this.offlineError = (isDiskFailure(err) ? err : cause) as Error;
     this.offlineSinceMs = this.now();
     this.logger.error(
-      { dir: this.dir, code: (err as { code: string }).code, during: what },
-      `log dir ${this.dir} is offline: ${(err as Error).message} (during ${what}); writes are refused with KAFKA_STORAGE_ERROR, reads go on, and it comes back once a probe write succeeds`,
+      { dir: this.dir, code: (this.offlineError as { code?: string }).code, during: what },
+      `log dir ${this.dir} is offline: ${this.offlineError.message} (during ${what}); writes are refused with KAFKA_STORAGE_ERROR, reads go on, and it comes back once a probe write succeeds`,
     );
     this.timer = setInterval(() => this.probe(), this.probeIntervalMs);
     this.timer.unref();
     return true;
+  }
+
+  /** Runs `listener` each time the directory comes back online. */
+  onOnline(listener: () => void): void {
+    this.onlineListeners.push(listener);
   }
 
   /** Throws KAFKA_STORAGE_ERROR while the directory is offline. */
@@ -98,6 +110,7 @@ export class LogDirHealth {
     this.offlineError = null;
     this.failures = 0;
     this.stopProbing();
+    for (const listener of this.onlineListeners) listener();
     return true;
   }
 
