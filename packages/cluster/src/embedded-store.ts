@@ -204,7 +204,7 @@ export class EmbeddedMetadataStore implements MetadataStore {
   ): Promise<void> {
     this.checkOpen();
     this.checkFence(fence);
-    const topic = this.checkTopic(name, topicId);
+    const topic = existingTopic(this.current, name, topicId);
     checkNewPartitions(topicId, topic.partitionCount, topic.partitionCount + partitions.length, partitions);
     this.commit((out) => {
       for (const p of partitions) this.current.setPartition(p.topicId, p.partition, p, out);
@@ -220,14 +220,14 @@ export class EmbeddedMetadataStore implements MetadataStore {
   ): Promise<void> {
     this.checkOpen();
     this.checkFence(fence);
-    const topic = this.checkTopic(name, topicId);
+    const topic = existingTopic(this.current, name, topicId);
     this.commit((out) => this.current.setTopic(name, { ...topic, configs: { ...configs } }, out));
   }
 
   async deleteTopic(name: string, topicId: string, fence: WriteFence): Promise<void> {
     this.checkOpen();
     this.checkFence(fence);
-    const topic = this.checkTopic(name, topicId);
+    const topic = existingTopic(this.current, name, topicId);
     this.commit((out) => {
       this.current.setTopic(name, undefined, out);
       for (let p = 0; p < topic.partitionCount; p++) this.current.setPartition(topicId, p, undefined, out);
@@ -323,17 +323,18 @@ export class EmbeddedMetadataStore implements MetadataStore {
       );
     }
   }
+}
 
-  private checkTopic(name: string, topicId: string): TopicRecord {
-    const topic = this.current.topics.get(name);
-    if (!topic || topic.topicId !== topicId) {
-      throw new MetadataConflictError(
-        ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION,
-        `Topic '${name}' with id ${topicId} does not exist.`,
-      );
-    }
-    return topic;
+/** The topic `name` as the image has it, refused unless it still has id `topicId`. */
+export function existingTopic(image: MetadataImage, name: string, topicId: string): TopicRecord {
+  const topic = image.topics.get(name);
+  if (!topic || topic.topicId !== topicId) {
+    throw new MetadataConflictError(
+      ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION,
+      `Topic '${name}' with id ${topicId} does not exist.`,
+    );
   }
+  return topic;
 }
 
 /** The partition records of new partitions must be exactly partitions [from, to) of the topic, at epoch 0. */

@@ -12,7 +12,7 @@ import {
 } from 'etcd3';
 import { RecordReader } from '../codec.js';
 import { allocateProducerIdBlock } from '../controller/producer-ids.js';
-import { checkNewPartitions, checkPartitionUpdate } from '../embedded-store.js';
+import { checkNewPartitions, checkPartitionUpdate, existingTopic } from '../embedded-store.js';
 import { MetadataConflictError, MetadataUnavailableError } from '../errors.js';
 import { ClusterImage, type MetadataChange, type MetadataImage } from '../image.js';
 import type {
@@ -633,7 +633,7 @@ export class EtcdMetadataStore implements MetadataStore {
     partitions: readonly PartitionRecord[],
     fence: WriteFence,
   ): Promise<void> {
-    const topic = this.requireTopic(name, topicId);
+    const topic = existingTopic(this.current, name, topicId);
     const from = topic.partitionCount;
     checkNewPartitions(topicId, from, from + partitions.length, partitions);
     const key = KEYS.topic(name);
@@ -667,7 +667,7 @@ export class EtcdMetadataStore implements MetadataStore {
     configs: Record<string, string>,
     fence: WriteFence,
   ): Promise<void> {
-    const topic = this.requireTopic(name, topicId);
+    const topic = existingTopic(this.current, name, topicId);
     const key = KEYS.topic(name);
     const res = await this.txn(
       [this.fenceCompare(fence), [key, 'Mod', this.revs.get(key)?.mod ?? 0]],
@@ -682,7 +682,7 @@ export class EtcdMetadataStore implements MetadataStore {
   }
 
   async deleteTopic(name: string, topicId: string, fence: WriteFence): Promise<void> {
-    this.requireTopic(name, topicId);
+    existingTopic(this.current, name, topicId);
     const key = KEYS.topic(name);
     // One transaction whatever the partition count: the partitions go as one prefix delete.
     const res = await this.txn(
@@ -721,17 +721,6 @@ export class EtcdMetadataStore implements MetadataStore {
       applied += slice.length;
       await this.waitForRevision(Number(res.header.revision));
     }
-  }
-
-  private requireTopic(name: string, topicId: string): TopicRecord {
-    const topic = this.current.topics.get(name);
-    if (!topic || topic.topicId !== topicId) {
-      throw new MetadataConflictError(
-        ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION,
-        `Topic '${name}' with id ${topicId} does not exist.`,
-      );
-    }
-    return topic;
   }
 
   // ---- configs and producer ids ----
