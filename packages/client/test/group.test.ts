@@ -57,6 +57,15 @@ describe('consumer groups', () => {
     await admin.close();
   });
 
+  /** A promise and the function that resolves it, to hold a loop body open until the test lets it go. */
+  function signal(): [Promise<void>, () => void] {
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => {
+      resolve = r;
+    });
+    return [promise, resolve];
+  }
+
   // Two members closing at once after reading everything used to commit 398 or 399 of 400 against
   // Apache Kafka: close() committed while a loop body was still busy with the last record handed out.
   it('commits on close every record handed to the application, even one whose loop body is still running', async () => {
@@ -65,14 +74,8 @@ describe('consumer groups', () => {
     const t = topic(name, { key: serde.string(), value: serde.int32() });
     const groupId = uniqueTopic('g');
     const c = new Consumer({ brokers: [broker.bootstrap] }, { groupId, autoOffsetReset: 'earliest' });
-    let gate!: () => void;
-    const open = new Promise<void>((resolve) => {
-      gate = resolve;
-    });
-    let reachedLast!: () => void;
-    const atLast = new Promise<void>((resolve) => {
-      reachedLast = resolve;
-    });
+    const [open, gate] = signal();
+    const [atLast, reachedLast] = signal();
     let read = 0;
     const reading = (async () => {
       for await (const _ of c.records(t)) {
@@ -98,15 +101,9 @@ describe('consumer groups', () => {
     const t = topic(name, { key: serde.string(), value: serde.int32() });
     const groupId = uniqueTopic('g');
     const c = new Consumer({ brokers: [broker.bootstrap] }, { groupId, autoOffsetReset: 'earliest' });
-    let gate!: () => void;
-    const open = new Promise<void>((resolve) => {
-      gate = resolve;
-    });
+    const [open, gate] = signal();
     let handled = 0;
-    let inHandler!: () => void;
-    const busy = new Promise<void>((resolve) => {
-      inHandler = resolve;
-    });
+    const [busy, inHandler] = signal();
     const running = c.run(t, async (records) => {
       handled += records.length;
       if (handled === 10) {
