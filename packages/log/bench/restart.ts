@@ -2,8 +2,8 @@
 // same directory: the time LogManager.open takes and the peak resident memory of the process.
 // `npm run bench:restart -w @sluice/log -- <partitions> [rounds]` (default 1000 partitions, 3 rounds).
 // Environment: LOG_BENCH_DIR (default os.tmpdir()). Each partition holds one small batch and the
-// default segment.index.bytes (10 MiB), as a broker's would. Needs about 3 open files per
-// partition (ulimit -n).
+// default segment.index.bytes (10 MiB), as a broker's would. Needs about one open file per
+// partition (ulimit -n): a segment holds only its log's descriptor.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
