@@ -48,7 +48,11 @@ export function partitionView(
 }
 
 /** Whether this broker leads the partition (a partition without a record is this node's: single-node data). */
-export function leadsPartition(broker: BrokerContext, topicId: string, partition: number): boolean {
+export function leadsPartition(
+  broker: Pick<BrokerContext, 'store' | 'nodeId'>,
+  topicId: string,
+  partition: number,
+): boolean {
   const record = broker.store.image.partition(topicId, partition);
   return record === undefined || record.leader === broker.nodeId;
 }

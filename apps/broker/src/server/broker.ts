@@ -18,6 +18,7 @@ import { ERROR_CODES, KafkaError } from '@sluice/protocol';
 import { alterConfigsHandler, incrementalAlterConfigsHandler } from '../apis/alter-configs.js';
 import { apiVersionsHandler } from '../apis/api-versions.js';
 import { describeClusterHandler, describeLogDirsHandler, describeProducersHandler } from '../apis/cluster.js';
+import { leadsPartition } from '../apis/cluster-view.js';
 import { createPartitionsHandler } from '../apis/create-partitions.js';
 import { createTopicsHandler } from '../apis/create-topics.js';
 import { deleteRecordsHandler } from '../apis/delete-records.js';
@@ -229,10 +230,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     for (const p of allPartitions()) yield { topic: p.topic, partition: p.index, bytes: p.log.size };
   });
 
-  const leads = (topicId: string, partition: number): boolean => {
-    const record = store.image.partition(topicId, partition);
-    return record === undefined || record.leader === config.nodeId;
-  };
+  const leads = (topicId: string, partition: number): boolean =>
+    leadsPartition({ store, nodeId: config.nodeId }, topicId, partition);
   const groups = createGroupCoordinator({ config, topics, logger, logDir, leads });
   // Leadership of an offsets partition moved here (a broker left, or came back): its groups are ours now.
   store.onChange((changes, image) => {
