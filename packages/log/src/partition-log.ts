@@ -16,7 +16,7 @@ import {
 import { removeStaleCleaningDir, swapCleanedFiles } from './cleaner.js';
 import { type LogConfig, logConfig } from './config.js';
 import { crc32c } from './crc.js';
-import { CORRUPT_MESSAGE, corruptMessage, isDiskFailure, MESSAGE_TOO_LARGE, offsetOutOfRange } from './errors.js';
+import { CORRUPT_MESSAGE, corruptMessage, MESSAGE_TOO_LARGE, offsetOutOfRange } from './errors.js';
 import { fdIo } from './io/fd.js';
 import { mmapIo } from './io/mmap.js';
 import type { ViewLease } from './io/retired-mappings.js';
