@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerClusterCommands } from './cluster.js';
+import { registerConsoleCommand } from './console.js';
 import { registerConsumeCommand } from './consume.js';
 import { registerGroupCommands } from './group.js';
 import { registerProduceCommand } from './produce.js';
@@ -12,4 +13,5 @@ export function registerClientCommands(program: Command): void {
   registerConsumeCommand(program);
   registerGroupCommands(program);
   registerClusterCommands(program);
+  registerConsoleCommand(program);
 }

@@ -1,0 +1,297 @@
+// The console's routes: read the request, validate it, ask the cluster, render a page. Forms post
+// back and redirect (with a short message) so that reloading never repeats an action.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { ERROR_CODES, KafkaError, Producer, topic as rawTopic } from '@sluice/client';
+import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { csrf } from 'hono/csrf';
+import { HTTPException } from 'hono/http-exception';
+import { type BrowseQuery, browse, type StartFrom } from './browse.js';
+import type { ClusterView } from './cluster.js';
+import { ENCODINGS } from './format.js';
+import { errorBox, type Html, page, STYLE, seg } from './layout.js';
+import { readCounters } from './metrics.js';
+import { groupLag, groupPage, groupsPage, type ResetPlan, resetPreviewPage } from './pages/groups.js';
+import { LIVE_SCRIPT, livePage } from './pages/live.js';
+import { type MessagesForm, messagesPage } from './pages/messages.js';
+import { overviewPage } from './pages/overview.js';
+import { topicPage, topicsPage } from './pages/topics.js';
+import * as v from './validate.js';
+
+/** A request body larger than this is refused with 413 (a produced test record is the largest). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+export const MAX_VALUE_BYTES = 512 * 1024;
+export const MAX_PARTITIONS = 10_000;
+
+export interface AppOptions {
+  cluster: ClusterView;
+  /** Prometheus endpoints of the brokers; empty → the live chart samples end offsets. */
+  metricsUrls: () => Promise<string[]>;
+  /** Host header values accepted besides loopback names (a console bound to a LAN address). */
+  allowedHosts?: readonly string[];
+}
+
+const require = createRequire(import.meta.url);
+const uplotDir = require.resolve('uplot/dist/uPlot.iife.min.js').replace(/uPlot\.iife\.min\.js$/, '');
+const STATIC: Record<string, { type: string; body: () => string }> = {
+  'style.css': { type: 'text/css', body: () => STYLE },
+  'live.js': { type: 'text/javascript', body: () => LIVE_SCRIPT },
+  'uPlot.iife.min.js': { type: 'text/javascript', body: () => readFileSync(`${uplotDir}uPlot.iife.min.js`, 'utf8') },
+  'uPlot.min.css': { type: 'text/css', body: () => readFileSync(`${uplotDir}uPlot.min.css`, 'utf8') },
+};
+
+/** The flash message passed through a redirect (`?ok=`), bounded. */
+function flash(c: Context): string | null {
+  const m = c.req.query('ok');
+  return m ? m.slice(0, 300) : null;
+}
+
+function redirect(c: Context, path: string, message: string): Response {
+  return c.redirect(`${path}?ok=${encodeURIComponent(message)}`, 303);
+}
+
+async function form(c: Context): Promise<Record<string, string>> {
+  const body = await c.req.parseBody();
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(body)) {
+    if (typeof val !== 'string') throw new v.InputError(`${k}: files are not accepted`);
+    out[k] = val;
+  }
+  return out;
+}
+
+function loopbackHost(host: string): boolean {
+  const name = host.replace(/:\d+$/, '');
+  return name === 'localhost' || name === '127.0.0.1' || name === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(name);
+}
+
+export function createApp(options: AppOptions): Hono {
+  const { cluster } = options;
+  const app = new Hono();
+  const allowed = new Set((options.allowedHosts ?? []).map((h) => h.toLowerCase()));
+
+  // DNS rebinding: a page on another name that resolves to this machine must not reach the console.
+  app.use(async (c, next) => {
+    const host = (c.req.header('host') ?? '').toLowerCase();
+    if (!loopbackHost(host) && !allowed.has(host) && !allowed.has(host.replace(/:\d+$/, ''))) {
+      return c.text(`Host ${host.slice(0, 100)} is not allowed (start the console with --allow-host)`, 403);
+    }
+    await next();
+  });
+  app.use(csrf());
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.text(`request body over ${MAX_BODY_BYTES} bytes`, 413),
+    }),
+  );
+  app.use(async (c, next) => {
+    await next();
+    c.header('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; style-src 'self'");
+    c.header('X-Content-Type-Options', 'nosniff');
+    c.header('Referrer-Policy', 'no-referrer');
+  });
+
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) return err.getResponse();
+    if (err instanceof v.InputError || err instanceof RangeError) {
+      return c.html(page('Invalid request', errorBox('Invalid input:', err.message)), 400);
+    }
+    if (err instanceof KafkaError) {
+      const status = err.code === ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION ? 404 : err.retriable ? 503 : 422;
+      return c.html(page('Kafka error', errorBox(`${err.errorName}:`, err.message)), status);
+    }
+    return c.html(page('Error', errorBox(`${(err as Error).name ?? 'Error'}:`, String((err as Error).message))), 500);
+  });
+
+  const render = async (c: Context, h: Html | Promise<Html>) => c.html(await h);
+
+  app.get('/static/:file', (c) => {
+    const f = STATIC[c.req.param('file')];
+    if (f === undefined) return c.notFound();
+    c.header('Cache-Control', 'max-age=300');
+    return c.body(f.body(), 200, { 'Content-Type': `${f.type}; charset=utf-8` });
+  });
+
+  app.get('/', (c) => render(c, overviewPage(cluster)));
+
+  app.get('/topics', (c) => render(c, topicsPage(cluster, v.text(c.req.query('q'), 'search', 249), flash(c))));
+
+  app.post('/topics', async (c) => {
+    const f = await form(c);
+    const name = v.topicName(f.name);
+    const configs = Object.fromEntries(v.keyValueLines(f.configs, 'configs', 16 * 1024));
+    for (const k of Object.keys(configs)) v.configKey(k);
+    await cluster.admin.createTopics([
+      {
+        name,
+        numPartitions: v.optionalInt(f.partitions, 'partitions', 1, MAX_PARTITIONS) ?? -1,
+        replicationFactor: v.optionalInt(f.replicationFactor, 'replication factor', 1, 32) ?? -1,
+        configs,
+      },
+    ]);
+    return redirect(c, `/topics/${seg(name)}`, `Created ${name}.`);
+  });
+
+  app.get('/topics/:name', (c) => render(c, topicPage(cluster, v.topicName(c.req.param('name')), flash(c))));
+
+  app.post('/topics/:name/delete', async (c) => {
+    const name = v.topicName(c.req.param('name'));
+    const f = await form(c);
+    if (f.confirm !== name) throw new v.InputError(`type the topic's name (${name}) to confirm the deletion`);
+    await cluster.admin.deleteTopics([name]);
+    return redirect(c, '/topics', `Deleted ${name}.`);
+  });
+
+  app.post('/topics/:name/partitions', async (c) => {
+    const name = v.topicName(c.req.param('name'));
+    const count = v.int((await form(c)).count, 'partition count', 1, MAX_PARTITIONS);
+    await cluster.admin.createPartitions([{ topic: name, count }]);
+    return redirect(c, `/topics/${seg(name)}`, `${name} now has ${count} partitions.`);
+  });
+
+  app.post('/topics/:name/configs', async (c) => {
+    const name = v.topicName(c.req.param('name'));
+    const f = await form(c);
+    const key = v.configKey(f.key);
+    const action = v.oneOf(f.action, ['set', 'reset'] as const, 'set', 'action');
+    const value = action === 'reset' ? null : (v.text(f.value, 'value', 4096) ?? '');
+    await cluster.setTopicConfig(name, key, value);
+    return redirect(c, `/topics/${seg(name)}`, value === null ? `${key} reset to its default.` : `${key} set.`);
+  });
+
+  app.get('/topics/:name/messages', async (c) => {
+    const name = v.topicName(c.req.param('name'));
+    const t = await cluster.topic(name);
+    const qs = c.req.query();
+    const fromKind = v.oneOf(qs.from, ['beginning', 'offset', 'timestamp', 'newest'] as const, 'newest', 'from');
+    const formState: MessagesForm = {
+      from: fromKind,
+      offset: v.text(qs.offset, 'offset', 19) ?? '',
+      timestamp: v.text(qs.timestamp, 'time', 40) ?? '',
+      encoding: v.oneOf(qs.encoding, ENCODINGS, 'text', 'encoding'),
+    };
+    const q: BrowseQuery = {
+      topic: name,
+      partition: v.optionalInt(qs.partition, 'partition', 0, MAX_PARTITIONS),
+      from: { kind: 'newest' },
+      limit: v.optionalInt(qs.limit, 'limit', 1, 500) ?? 50,
+      filter: v.text(qs.filter, 'filter', 1024),
+      filterField: v.oneOf(qs.field, ['any', 'key', 'value'] as const, 'any', 'filter field'),
+    };
+    let from: StartFrom = { kind: fromKind } as StartFrom;
+    if (fromKind === 'offset') from = { kind: 'offset', offset: v.offset(qs.offset) };
+    if (fromKind === 'timestamp') from = { kind: 'timestamp', ms: v.timestamp(qs.timestamp) };
+    q.from = from;
+    // The first visit shows the form only; a read happens when it is submitted (or a link asks for one).
+    const run = qs.run !== undefined || qs.from !== undefined;
+    const result = run ? await browse(cluster, q) : null;
+    return c.html(await messagesPage(t, q, formState, result, flash(c)));
+  });
+
+  app.post('/topics/:name/produce', async (c) => {
+    const name = v.topicName(c.req.param('name'));
+    const f = await form(c);
+    const partition = v.optionalInt(f.partition, 'partition', 0, MAX_PARTITIONS);
+    const key = v.text(f.key, 'key', 4096);
+    const value = v.text(f.value, 'value', MAX_VALUE_BYTES);
+    const headers = v.keyValueLines(f.headers, 'headers', 16 * 1024).map(([k, val]) => ({ key: k, value: val }));
+    const producer = new Producer(
+      { brokers: cluster.bootstrap, clientId: 'sluice-console-producer', retries: 2 },
+      { deliveryTimeoutMs: 15_000 },
+    );
+    try {
+      const md = await producer.send(rawTopic(name), {
+        key: key === null ? null : Buffer.from(key),
+        value: value === null ? null : Buffer.from(value),
+        headers,
+        ...(partition === null ? {} : { partition }),
+      });
+      return redirect(
+        c,
+        `/topics/${seg(name)}/messages`,
+        `Produced to partition ${md.partition} at offset ${md.offset}.`,
+      );
+    } finally {
+      await producer.close();
+    }
+  });
+
+  app.get('/groups', (c) => render(c, groupsPage(cluster, flash(c))));
+
+  app.get('/groups/:id', (c) => render(c, groupPage(cluster, v.groupId(c.req.param('id')), flash(c))));
+
+  app.post('/groups/:id/delete', async (c) => {
+    const id = v.groupId(c.req.param('id'));
+    const f = await form(c);
+    if (f.confirm !== id) throw new v.InputError(`type the group id (${id}) to confirm the deletion`);
+    await cluster.admin.deleteGroups([id]);
+    return redirect(c, '/groups', `Deleted group ${id}.`);
+  });
+
+  app.post('/groups/:id/reset', async (c) => {
+    const groupId = v.groupId(c.req.param('id'));
+    const f = await form(c);
+    const plan = await planReset(cluster, groupId, f);
+    const { desc } = await groupLag(cluster, groupId);
+    if (f.execute !== '1' || desc.members.length > 0) {
+      return c.html(await resetPreviewPage(plan, desc.members.length));
+    }
+    await cluster.commitGroupOffsets(
+      groupId,
+      plan.rows.map((r) => ({ topic: plan.topic, partition: r.partition, offset: r.next })),
+    );
+    return redirect(c, `/groups/${seg(groupId)}`, `Reset ${plan.rows.length} partition(s) of ${plan.topic}.`);
+  });
+
+  app.get('/live', (c) => render(c, livePage()));
+
+  app.get('/api/counters', async (c) => {
+    try {
+      return c.json(await readCounters(cluster, await options.metricsUrls()));
+    } catch (err) {
+      const e = err as Error;
+      return c.json({ error: e instanceof KafkaError ? `${e.errorName}: ${e.message}` : e.message }, 502);
+    }
+  });
+
+  return app;
+}
+
+async function planReset(cluster: ClusterView, groupId: string, f: Record<string, string>): Promise<ResetPlan> {
+  const topic = v.topicName(f.topic);
+  const to = v.oneOf(f.to, ['earliest', 'latest', 'offset', 'timestamp'] as const, 'earliest', 'to');
+  const t = await cluster.topic(topic);
+  const only = v.optionalInt(f.partition, 'partition', 0, MAX_PARTITIONS);
+  const partitions = t.partitions.map((p) => p.partition).filter((p) => only === null || p === only);
+  if (partitions.length === 0) throw new v.InputError(`${topic} has no partition ${only}`);
+  const bounds = await cluster.offsets(topic, partitions);
+  const committed = new Map(
+    (await cluster.admin.fetchGroupOffsets(groupId))
+      .filter((o) => o.topic === topic)
+      .map((o) => [o.partition, o.offset]),
+  );
+  let next: bigint[];
+  if (to === 'earliest') next = bounds.map((b) => b.start);
+  else if (to === 'latest') next = bounds.map((b) => b.end);
+  else if (to === 'offset') {
+    const o = v.offset(f.value);
+    // Kafka's tool clamps an offset outside the log to its nearest end.
+    next = bounds.map((b) => (o < b.start ? b.start : o > b.end ? b.end : o));
+  } else {
+    const found = await cluster.admin.listOffsets(
+      partitions.map((partition) => ({ topic, partition })),
+      v.timestamp(f.value),
+    );
+    next = found.map((x, i) => (x.offset < 0n ? bounds[i].end : x.offset));
+  }
+  return {
+    groupId,
+    topic,
+    partition: only,
+    to,
+    value: f.value ?? '',
+    rows: partitions.map((partition, i) => ({ partition, current: committed.get(partition) ?? null, next: next[i] })),
+  };
+}

@@ -1,0 +1,86 @@
+// The page frame and small pieces every page uses. Built with Hono's `html` tag, which escapes
+// every interpolated value: record contents, topic names and error messages cannot become markup.
+import { html } from 'hono/html';
+import type { HtmlEscapedString } from 'hono/utils/html';
+
+export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
+
+const NAV: ReadonlyArray<[string, string]> = [
+  ['/', 'Overview'],
+  ['/topics', 'Topics'],
+  ['/groups', 'Consumer groups'],
+  ['/live', 'Live'],
+];
+
+export function page(title: string, body: Html, options: { head?: Html; active?: string } = {}): Html {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · Sluice console</title>
+<link rel="stylesheet" href="/static/style.css">
+${options.head ?? ''}
+</head>
+<body>
+<header><strong>Sluice console</strong>
+<nav>${NAV.map(([href, label]) => html`<a href="${href}"${options.active === href ? html` class="active"` : ''}>${label}</a>`)}</nav>
+</header>
+<main>
+<h1>${title}</h1>
+${body}
+</main>
+</body>
+</html>`;
+}
+
+/** A path segment for a name (topic or group) in a link. */
+export function seg(name: string): string {
+  return encodeURIComponent(name);
+}
+
+export function errorBox(kind: string, message: string): Html {
+  return html`<div class="error" role="alert"><strong>${kind}</strong> ${message}</div>`;
+}
+
+export function notice(message: string): Html {
+  return html`<div class="notice" role="status">${message}</div>`;
+}
+
+export function bytes(n: bigint | number | null | undefined): string {
+  if (n === null || n === undefined) return '—';
+  const v = Number(n);
+  if (v < 1024) return `${v} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let x = v / 1024;
+  let i = 0;
+  while (x >= 1024 && i < units.length - 1) {
+    x /= 1024;
+    i++;
+  }
+  return `${x.toFixed(1)} ${units[i]}`;
+}
+
+export function ms(v: string | null | undefined): string {
+  if (v === null || v === undefined) return '—';
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) return v;
+  if (n % 86_400_000 === 0) return `${n / 86_400_000} d`;
+  if (n % 3_600_000 === 0) return `${n / 3_600_000} h`;
+  return `${n} ms`;
+}
+
+export const STYLE = `
+body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#222}
+header{display:flex;gap:2em;align-items:center;background:#1d3557;color:#fff;padding:.6em 1.2em}
+header nav a{color:#cfe;margin-right:1.2em;text-decoration:none}header nav a.active{color:#fff;font-weight:bold}
+main{padding:1em 1.5em}h1{font-size:1.4em;margin:.2em 0 .6em}h2{font-size:1.15em;margin-top:1.4em}
+table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
+th{background:#f1f4f8}td.num{text-align:right;font-variant-numeric:tabular-nums}
+pre{margin:0;white-space:pre-wrap;word-break:break-all;max-width:60em;font-size:12px}
+.error{background:#fde8e8;border:1px solid #e0a0a0;padding:.6em;margin:.6em 0}
+.notice{background:#e8f6e8;border:1px solid #9c9;padding:.6em;margin:.6em 0}
+.muted{color:#777}form.inline{display:inline}fieldset{margin:.6em 0;border:1px solid #ccc}
+label{margin-right:1em}input,select,textarea{font:inherit}.danger{background:#c0392b;color:#fff;border:0;padding:.3em .8em}
+.cards{display:flex;gap:1em;flex-wrap:wrap}.card{border:1px solid #ccc;padding:.6em 1em;min-width:9em}.card b{display:block;font-size:1.5em}
+`;
