@@ -19,6 +19,7 @@ export function page(title: string, body: Html, options: { head?: Html; active?:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · Sluice console</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/static/style.css">
 ${options.head ?? ''}
 </head>
