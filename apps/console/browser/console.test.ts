@@ -151,6 +151,17 @@ describe('the console in Chromium', () => {
 
   it('the live page draws charts from the broker’s metrics', async () => {
     await page.goto(url('/live'));
+    if (shotsDir !== undefined) {
+      // For the picture only: a few seconds of traffic so the chart has a line (bounded: 20 sends).
+      await admin.createTopics([{ name: 'live-traffic', numPartitions: 1 }]);
+      const producer = new Kafka({ brokers: [stack.broker.bootstrap] }).producer();
+      for (let i = 0; i < 20; i++) {
+        await producer.send(topic('live-traffic'), { value: Buffer.alloc(2000 + 500 * (i % 7), 120) });
+        await new Promise((r) => setTimeout(r, 400));
+      }
+      await producer.close();
+      await page.waitForFunction('Number(document.body.dataset.samples || 0) >= 4', undefined, { timeout: 15_000 });
+    }
     // Two readings make the first rate point; the page marks how many it has.
     await page.waitForFunction('Number(document.body.dataset.samples || 0) >= 1', undefined, { timeout: 15_000 });
     expect(await page.locator('#chart-bytes canvas').count()).toBe(1);

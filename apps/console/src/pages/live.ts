@@ -22,14 +22,15 @@ export function livePage(): Html {
 export const LIVE_SCRIPT = `
 'use strict';
 (function () {
-  var MAX_POINTS = 150, INTERVAL_MS = 2000;
+  var MAX_POINTS = 60, INTERVAL_MS = 2000;
   var prev = null, xs = [], a = [], b = [], r = [], charts = null;
   var err = document.getElementById('live-error');
   function rate(now, before, dt) { return now === null || before === null ? null : Math.max(0, (now - before) / dt); }
   function make(el, title, labels) {
-    // The last five minutes, whatever the number of points (one point alone would span years).
+    // The last two minutes, whatever the number of points (one point alone would span years).
     var opts = { width: Math.min(900, window.innerWidth - 60), height: 240, title: title,
-      scales: { x: { time: true, range: function (u, min, max) { return [max - 300, max]; } } },
+      scales: { x: { time: true, range: function (u, min, max) { return [max - 120, max]; } } },
+      axes: [{}, { size: 80 }],
       series: [{}].concat(labels.map(function (l, i) { return { label: l, stroke: ['#1d3557', '#e63946'][i] }; })) };
     return new uPlot(opts, [[]].concat(labels.map(function () { return []; })), el);
   }

@@ -44,8 +44,8 @@ ${sizes === null ? html`<p class="muted">Sizes: the cluster does not answer Desc
 <h2>Create a topic</h2>
 <form method="post" action="/topics" id="create-topic">
 <label>Name <input name="name" required maxlength="249" pattern="[a-zA-Z0-9._\\-]+"></label>
-<label>Partitions <input name="partitions" type="number" min="1" max="10000" placeholder="broker default"></label>
-<label>Replication factor <input name="replicationFactor" type="number" min="1" max="32" placeholder="broker default"></label>
+<label>Partitions <input name="partitions" type="number" min="1" max="10000" placeholder="default"></label>
+<label>Replication factor <input name="replicationFactor" type="number" min="1" max="32" placeholder="default"></label>
 <br><label>Configs (key=value per line)<br><textarea name="configs" rows="3" cols="50" placeholder="retention.ms=86400000"></textarea></label>
 <br><button>Create</button>
 </form>`,
