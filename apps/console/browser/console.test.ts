@@ -160,10 +160,12 @@ describe('the console in Chromium', () => {
         await new Promise((r) => setTimeout(r, 400));
       }
       await producer.close();
-      await page.waitForFunction('Number(document.body.dataset.samples || 0) >= 4', undefined, { timeout: 15_000 });
+      await expect
+        .poll(async () => Number(await page.getAttribute('body', 'data-samples')), { timeout: 15_000 })
+        .toBeGreaterThanOrEqual(4);
     }
     // Two readings make the first rate point; the page marks how many it has.
-    await page.waitForFunction('Number(document.body.dataset.samples || 0) >= 1', undefined, { timeout: 15_000 });
+    await page.waitForSelector('body[data-samples]', { timeout: 15_000 });
     expect(await page.locator('#chart-bytes canvas').count()).toBe(1);
     expect(await page.textContent('#live-source')).toContain('Prometheus');
     await shot('live');

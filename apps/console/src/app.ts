@@ -10,7 +10,7 @@ import { HTTPException } from 'hono/http-exception';
 import { type BrowseQuery, browse, type StartFrom } from './browse.js';
 import type { ClusterView } from './cluster.js';
 import { ENCODINGS } from './format.js';
-import { errorBox, type Html, page, STYLE, seg } from './layout.js';
+import { errorBox, FORMS_SCRIPT, type Html, page, STYLE, seg } from './layout.js';
 import { readCounters } from './metrics.js';
 import { groupLag, groupPage, groupsPage, type ResetPlan, resetPreviewPage } from './pages/groups.js';
 import { LIVE_SCRIPT, livePage } from './pages/live.js';
@@ -37,6 +37,7 @@ const uplotDir = require.resolve('uplot/dist/uPlot.iife.min.js').replace(/uPlot\
 const STATIC: Record<string, { type: string; body: () => string }> = {
   'style.css': { type: 'text/css', body: () => STYLE },
   'live.js': { type: 'text/javascript', body: () => LIVE_SCRIPT },
+  'forms.js': { type: 'text/javascript', body: () => FORMS_SCRIPT },
   'uPlot.iife.min.js': { type: 'text/javascript', body: () => readFileSync(`${uplotDir}uPlot.iife.min.js`, 'utf8') },
   'uPlot.min.css': { type: 'text/css', body: () => readFileSync(`${uplotDir}uPlot.min.css`, 'utf8') },
 };

@@ -22,6 +22,7 @@ import {
   defaultDescribeConfigsRequest,
   defaultDescribeLogDirsRequest,
   defaultMetadataRequest,
+  defaultMetadataRequestMetadataRequestTopic,
   MetadataApi,
 } from '@sluice/protocol';
 
@@ -108,11 +109,11 @@ export class ClusterView {
     this.ctx = createContext(options, false);
   }
 
-  /** Brokers, controller and every topic with its partitions, from one Metadata request. */
-  async snapshot(): Promise<ClusterSnapshot> {
+  /** Brokers, controller and every topic (or the named ones) with its partitions, from one Metadata request. */
+  async snapshot(only: readonly string[] | null = null): Promise<ClusterSnapshot> {
     const conn = await this.ctx.pool.any();
     const req = defaultMetadataRequest();
-    req.topics = null;
+    req.topics = only === null ? null : only.map((name) => ({ ...defaultMetadataRequestMetadataRequestTopic(), name }));
     req.allowAutoTopicCreation = false;
     const res = await conn.request(MetadataApi, req);
     const topics: TopicView[] = [];
@@ -147,7 +148,10 @@ export class ClusterView {
   }
 
   async topic(name: string): Promise<TopicView> {
-    const snap = await this.snapshot();
+    return this.topicIn(await this.snapshot([name]), name);
+  }
+
+  topicIn(snap: ClusterSnapshot, name: string): TopicView {
     const t = snap.topics.find((x) => x.name === name);
     if (t === undefined) throw new KafkaError(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION, `topic ${name} does not exist`);
     return t;
@@ -179,13 +183,13 @@ export class ClusterView {
    * Bytes on disk per topic-partition (`topic\0partition` → bytes), summed over the brokers' log
    * dirs (the leader's copy only would hide replicas). Null when DescribeLogDirs is missing.
    */
-  async partitionSizes(brokers: readonly BrokerView[]): Promise<Map<string, bigint> | null> {
+  async partitionSizes(brokers: readonly BrokerView[], only?: TopicView): Promise<Map<string, bigint> | null> {
     const out = new Map<string, bigint>();
     try {
       for (const b of brokers) {
         const conn = await this.ctx.pool.get({ host: b.host, port: b.port });
         const req = defaultDescribeLogDirsRequest();
-        req.topics = null;
+        req.topics = only ? [{ topic: only.name, partitions: only.partitions.map((p) => p.partition) }] : null;
         const res = await conn.request(DescribeLogDirsApi, req);
         for (const dir of res.results) {
           if (dir.errorCode !== 0) continue;
@@ -235,6 +239,23 @@ export class ClusterView {
         };
       })
       .sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /** One config key of many topics (`topic` → value; missing when the cluster did not say), 100 topics a request. */
+  async topicConfigValue(topics: readonly string[], key: string): Promise<Map<string, string | null>> {
+    const out = new Map<string, string | null>();
+    const conn = await this.ctx.pool.any();
+    for (let i = 0; i < topics.length; i += 100) {
+      const req = defaultDescribeConfigsRequest();
+      req.resources = topics
+        .slice(i, i + 100)
+        .map((name) => ({ resourceType: ConfigResource.TOPIC, resourceName: name, configurationKeys: [key] }));
+      const res = await conn.request(DescribeConfigsApi, req);
+      for (const r of res.results) {
+        if (r.errorCode === 0) out.set(r.resourceName, r.configs.find((c) => c.name === key)?.value ?? null);
+      }
+    }
+    return out;
   }
 
   async setTopicConfig(topic: string, key: string, value: string | null): Promise<void> {

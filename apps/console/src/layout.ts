@@ -21,6 +21,7 @@ export function page(title: string, body: Html, options: { head?: Html; active?:
 <title>${title} · Sluice console</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/static/style.css">
+<script src="/static/forms.js" defer></script>
 ${options.head ?? ''}
 </head>
 <body>
@@ -84,4 +85,22 @@ pre{margin:0;white-space:pre-wrap;word-break:break-all;max-width:60em;font-size:
 .muted{color:#777}form.inline{display:inline}fieldset{margin:.6em 0;border:1px solid #ccc}
 label{margin-right:1em}input,select,textarea{font:inherit}.danger{background:#c0392b;color:#fff;border:0;padding:.3em .8em}
 .cards{display:flex;gap:1em;flex-wrap:wrap}.card{border:1px solid #ccc;padding:.6em 1em;min-width:9em}.card b{display:block;font-size:1.5em}
+`;
+
+/**
+ * Shows that a submitted form is being worked on (creating a topic or reading a page of records can
+ * take seconds): its button is disabled (no double submit) and says so.
+ */
+export const FORMS_SCRIPT = `
+'use strict';
+document.addEventListener('submit', function (e) {
+  var form = e.target;
+  var button = form.querySelector('button');
+  if (!button || form.dataset.busy) return;
+  form.dataset.busy = '1';
+  setTimeout(function () { button.disabled = true; button.textContent = form.method === 'get' ? 'Reading…' : 'Working…'; }, 0);
+});
+window.addEventListener('pageshow', function () {
+  document.querySelectorAll('form[data-busy]').forEach(function (f) { delete f.dataset.busy; });
+});
 `;

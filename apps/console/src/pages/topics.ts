@@ -13,16 +13,12 @@ export async function topicsPage(cluster: ClusterView, search: string | null, fl
   const all = snap.topics.filter((t) => needle === null || t.name.toLowerCase().includes(needle));
   const topics = all.slice(0, MAX_LISTED_TOPICS);
   const sizes = await cluster.partitionSizes(snap.brokers).catch(() => null);
-  // retention.ms per topic: one DescribeConfigs each, bounded by the list size.
-  const retention = new Map<string, string | null>();
-  await Promise.all(
-    topics.map(async (t) => {
-      const c = await cluster.admin
-        .describeConfigs(ConfigResource.TOPIC, t.name, ['retention.ms'])
-        .catch(() => [] as Array<{ value: string | null }>);
-      retention.set(t.name, c[0]?.value ?? null);
-    }),
-  );
+  const retention = await cluster
+    .topicConfigValue(
+      topics.map((t) => t.name),
+      'retention.ms',
+    )
+    .catch(() => new Map<string, string | null>());
   const sizeOf = (name: string, count: number): bigint | null => {
     if (sizes === null) return null;
     let sum = 0n;
@@ -55,13 +51,14 @@ ${sizes === null ? html`<p class="muted">Sizes: the cluster does not answer Desc
 
 /** A topic: partitions with leader, replicas, ISR, offsets and size; its configs; add partitions; delete. */
 export async function topicPage(cluster: ClusterView, name: string, flash: string | null): Promise<Html> {
-  const [t, snap] = await Promise.all([cluster.topic(name), cluster.snapshot()]);
+  const snap = await cluster.snapshot([name]);
+  const t = cluster.topicIn(snap, name);
   const [offsets, sizes, configs] = await Promise.all([
     cluster.offsets(
       name,
       t.partitions.map((p) => p.partition),
     ),
-    cluster.partitionSizes(snap.brokers).catch(() => null),
+    cluster.partitionSizes(snap.brokers, t).catch(() => null),
     cluster.configs(ConfigResource.TOPIC, name).catch((err: Error) => err),
   ]);
   return page(
