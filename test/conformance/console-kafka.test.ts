@@ -4,6 +4,7 @@
 import { Admin, Consumer, Kafka, topic } from '@sluice/client';
 import { type RunningConsole, startConsole } from '@sluice/console';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launch } from '../../apps/console/browser/chromium.js';
 import { type BrokerUnderTest, startKafka } from './brokers.js';
 
 let kafka: BrokerUnderTest;
@@ -119,6 +120,44 @@ describe('the console against Apache Kafka 4.4', () => {
     expect(c.source).toBe('offsets');
     expect(c.records).toBeGreaterThanOrEqual(7);
     expect(c.bytesIn).toBeNull();
+  });
+
+  it('in Chromium: creates a topic, produces and finds a record, resets a group through the forms', async () => {
+    const browser = await launch();
+    try {
+      const page = await browser.newPage();
+      page.setDefaultTimeout(20_000);
+      await page.goto(`${base}/topics`);
+      await page.fill('#create-topic input[name=name]', 'browser-on-kafka');
+      await page.fill('#create-topic input[name=partitions]', '2');
+      await Promise.all([page.waitForURL(/\/topics\/browser-on-kafka/), page.click('#create-topic button')]);
+      expect(await page.locator('#partitions tbody tr').count()).toBe(2);
+      await page.goto(`${base}/topics/browser-on-kafka/messages`);
+      await page.selectOption('#produce select[name=partition]', '0');
+      await page.fill('#produce input[name=key]', 'from-chromium');
+      await page.fill('#produce textarea[name=value]', 'hello kafka');
+      await Promise.all([page.waitForURL(/ok=/), page.click('#produce button')]);
+      await page.selectOption('#browse select[name=from]', 'beginning');
+      await Promise.all([page.waitForURL(/run=1/), page.click('#browse button')]);
+      expect(await page.textContent('#records tbody tr td:nth-child(5) pre')).toBe('hello kafka');
+
+      const c = new Consumer({ brokers: [kafka.bootstrap] }, { groupId: 'browser-kafka-group', autoCommit: false });
+      await c.commitOffsets([{ topic: 'browser-on-kafka', partition: 0, offset: 1n }]);
+      await c.close();
+      await page.goto(`${base}/groups/browser-kafka-group`);
+      await page.fill('#reset-offsets input[name=topic]', 'browser-on-kafka');
+      await page.selectOption('#reset-offsets select[name=to]', 'earliest');
+      await page.click('#reset-offsets button');
+      await page.waitForSelector('#reset-preview');
+      await Promise.all([page.waitForURL(/\/groups\/browser-kafka-group\?ok=/), page.click('#reset-execute button')]);
+      const offsets = await admin.fetchGroupOffsets('browser-kafka-group');
+      expect(offsets.map((o) => [o.partition, o.offset]).sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual([
+        [0, 0n],
+        [1, 0n],
+      ]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('deletes the topic after the typed confirmation', async () => {
