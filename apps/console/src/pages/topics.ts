@@ -1,4 +1,4 @@
-import { ConfigResource } from '@sluice/client';
+import { ConfigResource, KafkaError } from '@sluice/client';
 import { html } from 'hono/html';
 import type { ClusterView } from '../cluster.js';
 import { bytes, type Html, ms, notice, page, seg } from '../layout.js';
@@ -78,7 +78,7 @@ ${t.partitions.map((p, i) => {
 <h2>Configs</h2>
 ${
   configs instanceof Error
-    ? html`<p class="muted">DescribeConfigs failed: ${configs.message}</p>`
+    ? html`<p class="muted">DescribeConfigs failed: ${configs instanceof KafkaError ? `${configs.errorName}: ` : ''}${configs.message}</p>`
     : html`<table id="configs"><thead><tr><th>Name</th><th>Value</th><th>Source</th><th>Default</th><th></th></tr></thead><tbody>
 ${configs.map(
   (c) =>
