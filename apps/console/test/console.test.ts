@@ -252,6 +252,39 @@ describe('console pages', () => {
     expect((await admin.listGroups()).map((g) => g.groupId)).not.toContain('billing');
   });
 
+  it('shows an active group’s members and their assignment, and refuses to reset it', async () => {
+    await admin.createTopics([{ name: 'active', numPartitions: 2 }]);
+    const member = new Consumer(
+      { brokers: [stack.broker.bootstrap], clientId: 'ui-member' },
+      { groupId: 'busy', autoOffsetReset: 'earliest' },
+    );
+    const reading = (async () => {
+      for await (const _ of member.records(topic('active'))) {
+        // Membership is what the page shows; the records do not matter.
+      }
+    })();
+    try {
+      for (let i = 0; i < 100; i++) {
+        const g = await admin.describeGroup('busy');
+        if (g.state === 'Stable' && g.members.length === 1) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const page = await get('/groups/busy');
+      expect(page.body).toContain('<b data-testid="group-state">Stable</b>');
+      expect(page.body).toContain('<b data-testid="member-count">1</b>');
+      expect(page.body).toMatch(/<td>ui-member<\/td><td>[^<]+<\/td><td>—<\/td><td>active-0, active-1<\/td>/);
+      const before = await admin.fetchGroupOffsets('busy');
+      const refused = await post('/groups/busy/reset', { topic: 'active', to: 'latest', execute: '1' });
+      expect(refused.status).toBe(200);
+      expect(refused.body).toContain('The group has 1 active member(s)');
+      expect(refused.body).not.toContain('id="reset-execute"');
+      expect(await admin.fetchGroupOffsets('busy')).toEqual(before);
+    } finally {
+      await member.close();
+      await reading.catch(() => {});
+    }
+  });
+
   it('deletes a topic only with the typed confirmation', async () => {
     await admin.createTopics([{ name: 'doomed', numPartitions: 1 }]);
     const refused = await post('/topics/doomed/delete', { confirm: 'doome' });
