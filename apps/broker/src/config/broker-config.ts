@@ -384,6 +384,19 @@ export const BROKER_CONFIGS = {
   'metrics.host': def('STRING', '127.0.0.1', 'read-only', 'Address the Prometheus /metrics HTTP endpoint binds to', {
     sluice: true,
   }),
+  'console.port': def(
+    'INT',
+    '-1',
+    'read-only',
+    'Port of the web console (@sluice/console) served by the broker; 0 or -1 disables it',
+    {
+      sluice: true,
+      validator: { min: -1, max: 65535 },
+    },
+  ),
+  'console.host': def('STRING', '127.0.0.1', 'read-only', 'Address the web console binds to', {
+    sluice: true,
+  }),
   'log.io': def(
     'STRING',
     'mmap',

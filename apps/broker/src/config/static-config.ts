@@ -28,6 +28,8 @@ export interface BrokerConfig {
   readonly logDirs: readonly string[];
   /** The Prometheus endpoint, or null when metrics.port is 0 or -1. */
   readonly metrics: { readonly host: string; readonly port: number } | null;
+  /** The web console served by the broker, or null when console.port is 0 or -1. */
+  readonly console: { readonly host: string; readonly port: number } | null;
   readonly logLevel: LogLevel;
   readonly logIo: 'mmap' | 'fd';
   /** The static properties exactly as given, by Kafka name (DescribeConfigs' STATIC_BROKER_CONFIG). */
@@ -81,6 +83,7 @@ export function createBrokerConfig(props: Readonly<Record<string, string>> = {})
 
   const dirs = get('log.dirs') ?? get('log.dir');
   const metricsPort = get('metrics.port');
+  const consolePort = get('console.port');
   const clusterId = get('cluster.id');
   if (clusterId !== null && clusterId === '') throw new ConfigException('cluster.id must not be empty');
 
@@ -91,6 +94,7 @@ export function createBrokerConfig(props: Readonly<Record<string, string>> = {})
     advertisedListeners: Object.freeze(advertisedListeners),
     logDirs: Object.freeze(dirs.map((d) => resolve(d))),
     metrics: metricsPort > 0 ? Object.freeze({ host: get('metrics.host'), port: metricsPort }) : null,
+    console: consolePort > 0 ? Object.freeze({ host: get('console.host'), port: consolePort }) : null,
     logLevel: get('log.level') as LogLevel,
     logIo: get('log.io') as 'mmap' | 'fd',
     props: Object.freeze({ ...props }),

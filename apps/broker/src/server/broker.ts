@@ -501,6 +501,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   controller.start();
   let metricsServer: MetricsServer | undefined;
   if (metrics && config.metrics) metricsServer = await metrics.listen(config.metrics.port, config.metrics.host);
+  let consoleServer: { close(): Promise<void> } | undefined;
 
   const maintenance = setInterval(() => {
     reportSuppressed(connectionLog.sweep());
@@ -521,6 +522,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       clearInterval(maintenance);
+      await consoleServer?.close();
       await controller.stop();
       // In a cluster, leave it cleanly: leaderships move before this broker stops serving. The
       // embedded store keeps the registration (its epoch would otherwise grow at every restart).
@@ -566,6 +568,17 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       logger.info('Sluice broker stopped');
     })());
 
+  if (config.console) {
+    // In-process, the console reaches the broker on the address it listens on (loopback for any-address).
+    const reach = listener.host && listener.host !== '0.0.0.0' && listener.host !== '::' ? listener.host : '127.0.0.1';
+    try {
+      consoleServer = await startWebConsole(config.console, `${reach}:${port}`, config.metrics);
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+  }
+
   return {
     host: context.advertised.host,
     port,
@@ -575,4 +588,33 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     context,
     stop,
   };
+}
+
+/**
+ * The web console (console.port): @sluice/console is loaded by name when asked for, so the broker
+ * does not depend on it (the console depends on the client only).
+ */
+async function startWebConsole(
+  at: { host: string; port: number },
+  bootstrap: string,
+  metrics: { host: string; port: number } | null,
+): Promise<{ close(): Promise<void> }> {
+  const specifier = '@sluice/console';
+  let mod: {
+    startConsole(o: { bootstrap: string[]; port: number; host: string; metricsUrls?: string[] }): Promise<{
+      close(): Promise<void>;
+    }>;
+  };
+  try {
+    mod = await import(specifier);
+  } catch (err) {
+    throw new ConfigException(`console.port is set but @sluice/console cannot be loaded: ${(err as Error).message}`);
+  }
+  const metricsHost = metrics && (metrics.host === '0.0.0.0' || metrics.host === '' ? '127.0.0.1' : metrics.host);
+  return mod.startConsole({
+    bootstrap: [bootstrap],
+    port: at.port,
+    host: at.host,
+    ...(metrics ? { metricsUrls: [`http://${metricsHost}:${metrics.port}/metrics`] } : {}),
+  });
 }
