@@ -179,6 +179,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     ).EtcdMetadataStore.open({
       endpoints: etcdEndpoints!,
       clusterId: config.clusterId,
+      leaseTtlSeconds: Math.max(1, Math.ceil(config.get('broker.session.timeout.ms') / 1000)),
       onProblem: (err) => logger.warn({ err }, 'etcd metadata'),
     }));
   const configs = new ConfigRegistry(config, configStateOf(store.image, config.nodeId));
@@ -282,25 +283,14 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     },
   };
 
-  // Config changes reach the open logs and the metadata store.
+  // Config changes reach the open logs (the AlterConfigs handlers store them in the metadata store
+  // before they answer).
   configs.onChange((change) => {
-    const failed = (err: unknown) => storeLogger.error({ err }, 'saving dynamic configs failed');
-    if (change.resourceType === ConfigResourceType.TOPIC) {
-      const t = topics.get(change.resourceName);
-      if (t) {
-        const values = logConfigFor(configs.topicConfig(t.name));
-        for (const p of t.partitions) if (p) Object.assign(p.log.config, values);
-        try {
-          store.setTopicConfigs(t.name, t.topicId, configs.topicOverrides(t.name), brokerFence()).catch(failed);
-        } catch (err) {
-          failed(err);
-        }
-      }
-      return;
-    }
-    const state = configs.snapshot();
-    store.setBrokerConfigs(config.nodeId, state.dynamicBroker).catch(failed);
-    store.setBrokerConfigs(DEFAULT_BROKER_CONFIG_KEY, state.dynamicDefault).catch(failed);
+    if (change.resourceType !== ConfigResourceType.TOPIC) return;
+    const t = topics.get(change.resourceName);
+    if (!t) return;
+    const values = logConfigFor(configs.topicConfig(t.name));
+    for (const p of t.partitions) if (p) Object.assign(p.log.config, values);
   });
   // And configs written by other brokers (or read back after a re-read of the store) reach the registry.
   store.onChange((changes, image) => {
