@@ -234,13 +234,18 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const leads = (topicId: string, partition: number): boolean =>
     leadsPartition({ store, nodeId: config.nodeId }, topicId, partition);
   const groups = createGroupCoordinator({ config, topics, logger, logDir, leads });
-  // Leadership of an offsets partition moved here (a broker left, or came back): its groups are ours now.
+  // Leadership of an offsets partition moved here (a broker left, or came back): its groups are ours
+  // now. Moved away (this broker was fenced, or shuts down): its groups are dropped, their waiting
+  // members told NOT_COORDINATOR, and the new leader loads them.
   store.onChange((changes, image) => {
     const offsets = image.topics.get(OFFSETS_TOPIC);
     if (!offsets) return;
     for (const c of changes) {
       if (c.type !== 'partition' || c.topicId !== offsets.topicId || !c.before || !c.after) continue;
-      if (c.after.leader === config.nodeId && c.before.leader !== config.nodeId) groups.loadLedPartition(c.partition);
+      const was = c.before.leader === config.nodeId;
+      const is = c.after.leader === config.nodeId;
+      if (is && !was) groups.loadLedPartition(c.partition);
+      if (was && !is) groups.unloadPartition(c.partition);
     }
   });
   let dispatcher: Dispatcher | undefined;
