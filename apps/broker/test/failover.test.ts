@@ -388,7 +388,22 @@ describe('a 3-broker cluster of processes under failures', { timeout: 120_000 },
     } finally {
       await etcd.startAll();
     }
-    // Back: metadata changes work again, every broker is listed and every partition led.
+    // Back: etcd kept the leases over its restart, so the brokers take their registrations back as
+    // they were — no partition loses its leader on the way.
+    let stopWatching = false;
+    const leaderless: string[] = [];
+    const watching = (async () => {
+      while (!stopWatching) {
+        for (const n of nodes) {
+          const md = await metadata(n.client!);
+          for (const p of md.topics[0].partitions) {
+            if (p.leaderId < 0) leaderless.push(`${TOPIC}-${p.partitionIndex} on broker ${n.id}`);
+          }
+        }
+        await sleep(20);
+      }
+    })();
+    // Metadata changes work again, every broker is listed and every partition led.
     const created = await until(
       'CreateTopics to work again',
       async () => (await createTopic(nodes[0].client!, 'after-etcd-is-back')).errorCode === 0,
@@ -406,6 +421,10 @@ describe('a 3-broker cluster of processes under failures', { timeout: 120_000 },
       },
       20_000,
     );
+    await sleep(2 * SESSION_MS);
+    stopWatching = true;
+    await watching;
+    expect(leaderless).toEqual([]);
     await produceEverywhere();
     await expectAllAcknowledged();
   });

@@ -428,21 +428,11 @@ export class EtcdMetadataStore implements MetadataStore {
           [this.ns.get(key)],
         );
         if (res.succeeded) {
-          const registration: BrokerRegistration = {
+          return await this.holdRegistration(lease, {
             ...request,
             brokerEpoch: Number(res.header.revision),
             inControlledShutdown: false,
-          };
-          this.lease = lease;
-          this.leaseAliveUntil = Date.now() + this.ttl * 1000;
-          lease.on('keepaliveSucceeded', () => {
-            this.leaseAliveUntil = Date.now() + this.ttl * 1000;
           });
-          lease.on('lost', (err) => this.leaseLost(lease, err));
-          this.registration = registration;
-          this.lastRegistration = registration;
-          await this.waitForRevision(registration.brokerEpoch);
-          return registration;
         }
         const existing = res.responses[0]?.response_range?.kvs[0];
         if (existing) {
@@ -451,7 +441,29 @@ export class EtcdMetadataStore implements MetadataStore {
             incarnation = (JSON.parse(existing.value.toString('utf8')) as { incarnationId?: unknown }).incarnationId;
           } catch {}
           if (incarnation === request.incarnationId) {
-            // Our own earlier registration (its lease lapsed on our side): replace it, new epoch.
+            const epoch = Number(existing.create_revision);
+            if (epoch === this.lastRegistration?.brokerEpoch) {
+              // Our registration outlived our lease's end as the client saw it (etcd was down longer
+              // than twice the TTL, and keeps leases alive over its own restart): nobody was fenced.
+              // Move it to the new lease in place — same create revision, same broker epoch — so
+              // that no leadership moves for an outage nobody could act on.
+              const kept = await this.txn(
+                [
+                  [key, 'Create', epoch],
+                  [key, 'Mod', Number(existing.mod_revision)],
+                ],
+                [this.ns.put(key).value(value).lease(leaseId)],
+              );
+              if (kept.succeeded) {
+                return await this.holdRegistration(lease, {
+                  ...request,
+                  brokerEpoch: epoch,
+                  inControlledShutdown: false,
+                });
+              }
+              continue;
+            }
+            // An older registration of ours whose epoch we no longer hold: replace it, new epoch.
             await this.txn([[key, 'Mod', Number(existing.mod_revision)]], [this.ns.delete().key(key)]);
             continue;
           }
@@ -468,6 +480,20 @@ export class EtcdMetadataStore implements MetadataStore {
       await lease.revoke().catch(() => lease.release());
       throw err;
     }
+  }
+
+  /** Keeps `lease` alive as the registration's from now on. */
+  private async holdRegistration(lease: Lease, registration: BrokerRegistration): Promise<BrokerRegistration> {
+    this.lease = lease;
+    this.leaseAliveUntil = Date.now() + this.ttl * 1000;
+    lease.on('keepaliveSucceeded', () => {
+      this.leaseAliveUntil = Date.now() + this.ttl * 1000;
+    });
+    lease.on('lost', (err) => this.leaseLost(lease, err));
+    this.registration = registration;
+    this.lastRegistration = registration;
+    await this.waitForRevision(registration.brokerEpoch);
+    return registration;
   }
 
   private leaseLost(lease: Lease, err: Error): void {
