@@ -11,6 +11,7 @@ import {
   CreatePartitionsApi,
   CreateTopicsApi,
   DeleteTopicsApi,
+  DescribeConfigsApi,
   ERROR_CODES,
   MetadataApi,
   ProduceApi,
@@ -379,6 +380,13 @@ describe('a 3-broker cluster of processes under failures', { timeout: 120_000 },
         }),
       );
       expect(altered.responses[0].errorCode).toBe(ERROR_CODES.REQUEST_TIMED_OUT);
+      // The refused change is not kept by the broker that took the request either.
+      const described = await c.send(DescribeConfigsApi, 4, {
+        resources: [{ resourceType: 2, resourceName: TOPIC, configurationKeys: ['retention.ms'] }],
+        includeSynonyms: false,
+        includeDocumentation: false,
+      });
+      expect(described.results[0].configs.map((x) => [x.name, x.value])).toEqual([['retention.ms', '604800000']]);
       // Nothing changed anywhere meanwhile.
       for (const n of nodes) {
         const md = await metadata(n.client!, [TOPIC, 'while-etcd-is-down']);
