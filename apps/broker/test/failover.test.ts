@@ -429,7 +429,8 @@ describe('a 3-broker cluster of processes under failures', { timeout: 120_000 },
       },
       20_000,
     );
-    await sleep(2 * SESSION_MS);
+    // A lease's life more: a broker that had to register anew would have shown by now.
+    await sleep(SESSION_MS);
     stopWatching = true;
     await watching;
     expect(leaderless).toEqual([]);
