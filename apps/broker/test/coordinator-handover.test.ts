@@ -24,7 +24,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from '../src/index.js';
 import { createLogger } from '../src/logger.js';
-import { RawClient, sleep, tempDir } from './helpers.js';
+import { listOffset, RawClient, sleep, tempDir } from './helpers.js';
 
 const logger = createLogger('silent');
 const TOPIC = 'handover';
@@ -265,6 +265,91 @@ describe('group coordinator handover in a 3-broker cluster', { timeout: 90_000 }
       await sleep(500);
       expect(seen.slice(30).sort()).toEqual(Array.from({ length: 30 }, (_, i) => `v${30 + i}`).sort());
       expect(new Set(seen).size).toBe(seen.length);
+    } finally {
+      await consumer.disconnect();
+      await producer.disconnect();
+    }
+  });
+
+  it('the coordinator broker restarts: while it is away FindCoordinator answers COORDINATOR_NOT_AVAILABLE; back on its data, a kafkajs consumer goes on from its committed offsets', async () => {
+    const group = 'restarted';
+    const kafka = new Kafka({
+      clientId: 'restart',
+      brokers: brokers.map((b) => b.bootstrap),
+      logLevel: logLevel.NOTHING,
+      retry: { initialRetryTime: 100, retries: 30, maxRetryTime: 1000 },
+    });
+    const producer = kafka.producer();
+    await producer.connect();
+    const send = (from: number, n: number) =>
+      producer.send({
+        topic: TOPIC,
+        messages: Array.from({ length: n }, (_, i) => ({ key: `r${from + i}`, value: `r${from + i}` })),
+      });
+    const seen: string[] = [];
+    const consumer = kafka.consumer({ groupId: group, heartbeatInterval: 200, sessionTimeout: 6000 });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+      await consumer.run({
+        autoCommitInterval: 100,
+        autoCommitThreshold: 1,
+        eachMessage: async ({ message }) => {
+          if (message.value!.toString().startsWith('r')) seen.push(message.value!.toString());
+        },
+      });
+      const id = await coordinatorOf(group);
+      await until(
+        'the consumer in the group',
+        () => brokers[id - 1].context.groups.coordinator.group(group)?.state === 'Stable',
+      );
+      await send(0, 20);
+      await until('20 records consumed', () => seen.length >= 20, 30_000);
+      // Everything in the topic consumed and committed before the coordinator goes.
+      const img = brokers[0].context.store.image;
+      const topicId = img.topics.get(TOPIC)!.topicId;
+      let end = 0n;
+      for (const p of img.partitionsOf(topicId)) {
+        end += (await listOffset(clients[p.leader - 1], TOPIC, p.partition, -1n)).offset;
+      }
+      await until('all offsets committed', async () => {
+        const r = await clients[id - 1].send(OffsetFetchApi, 8, {
+          groups: [{ groupId: group, memberId: null, memberEpoch: -1, topics: null }],
+          requireStable: false,
+        });
+        return r.groups[0].topics.flatMap((t) => t.partitions).reduce((n, p) => n + p.committedOffset, 0n) === end;
+      });
+      // The coordinator stops (cleanly: its leaderships move away first) and comes back on its data.
+      const old = brokers[id - 1];
+      const dir = old.dataDir;
+      clients[id - 1].close();
+      await old.stop();
+      const others = clients.filter((_, i) => i !== id - 1);
+      const lookup = await others[0].send(FindCoordinatorApi, 4, { key: '', keyType: 0, coordinatorKeys: [group] });
+      expect(lookup.coordinators[0].errorCode).toBe(ERROR_CODES.COORDINATOR_NOT_AVAILABLE);
+      brokers[id - 1] = await startBroker({
+        logger,
+        props: {
+          'node.id': String(id),
+          'metadata.etcd.endpoints': etcd.endpoints.join(','),
+          'log.dirs': dir,
+          listeners: 'PLAINTEXT://127.0.0.1:0',
+          'offsets.topic.num.partitions': '6',
+          'group.initial.rebalance.delay.ms': '0',
+        },
+      });
+      clients[id - 1] = await RawClient.connect(brokers[id - 1].port);
+      expect(await coordinatorOf(group)).toBe(id);
+      await until('every topic partition led again', () => {
+        const img = brokers[0].context.store.image;
+        const t = img.topics.get(TOPIC)!;
+        return img.partitionsOf(t.topicId).every((x) => x.leader > 0);
+      });
+      await send(20, 20);
+      await until('40 records consumed', () => seen.length >= 40, 45_000);
+      await sleep(500);
+      // Nothing read twice: the group's committed offsets came back with its coordinator.
+      expect([...seen].sort()).toEqual(Array.from({ length: 40 }, (_, i) => `r${i}`).sort());
     } finally {
       await consumer.disconnect();
       await producer.disconnect();
