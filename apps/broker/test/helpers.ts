@@ -94,6 +94,8 @@ export interface SpawnOptions {
   built?: boolean;
   /** Start the broker under this open-file limit (`ulimit -n`, through sh). */
   openFileLimit?: number;
+  /** More `sluice broker` flags (e.g. `--node-id 2 --metadata etcd://…`). */
+  args?: string[];
 }
 
 /**
@@ -106,6 +108,7 @@ export async function spawnBroker(opts: SpawnOptions = {}): Promise<BrokerProces
   const entry = opts.built ? [builtCli()] : ['--conditions=sluice-source', '--import', 'tsx', CLI];
   const args = [...entry, 'broker', '--port', '0', '--data-dir', dataDir];
   for (const [k, v] of Object.entries(opts.overrides ?? {})) args.push('--override', `${k}=${v}`);
+  args.push(...(opts.args ?? []));
   // `exec` keeps the pid: it is the broker's own, for /proc/PID and signals.
   const [command, argv] =
     opts.openFileLimit === undefined

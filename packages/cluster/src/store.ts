@@ -28,6 +28,14 @@ export interface PartitionUpdate {
   next: PartitionRecord;
 }
 
+/**
+ * Whether this process may still act on its broker registration (lead partitions, take writes):
+ * `current` (the lease is alive, or etcd just said so), `fenced` (etcd no longer holds it: the
+ * broker must not act as a leader until it has registered again), or `unreachable` (etcd does not
+ * answer; nobody can change metadata meanwhile, so the cached metadata stands).
+ */
+export type RegistrationCheck = 'current' | 'fenced' | 'unreachable';
+
 export type ChangeListener = (changes: readonly MetadataChange[], image: MetadataImage) => void;
 
 /**
@@ -54,6 +62,12 @@ export interface MetadataStore {
   /** Removes the broker's registration (clean shutdown), and gives up the controller role if held. */
   unregisterBroker(nodeId: number, brokerEpoch: number): Promise<void>;
   onFenced(listener: (registration: BrokerRegistration) => void): () => void;
+  /**
+   * Before acting as a leader: `current` at once while the registration is surely alive; past
+   * that (its lease may have run out unseen, e.g. the process was stopped), the store asks etcd, and
+   * the promise says what it found. Absent: registrations never lapse (the embedded store).
+   */
+  checkRegistration?(): RegistrationCheck | Promise<RegistrationCheck>;
 
   /**
    * Campaigns for the controller role for the registered broker `nodeId`; resolves once it holds it.

@@ -877,3 +877,46 @@ describe('shutdown', () => {
     expect((await h.join(G)).errorCode).toBe(E.COORDINATOR_NOT_AVAILABLE);
   });
 });
+
+describe('unloading a partition (its leadership moved to another broker)', () => {
+  it("drops that partition's groups only, answers their waiting members NOT_COORDINATOR, and stops their timers", async () => {
+    const h = harness({ groupInitialRebalanceDelayMs: 5000 });
+    const other = ['g1', 'g2', 'g3', 'g4', 'g5', 'g6'].find((g) => h.c.partitionFor(g) !== h.c.partitionFor(G))!;
+    await h.c.commitOffsets({
+      groupId: other,
+      generationId: -1,
+      memberId: '',
+      groupInstanceId: null,
+      retentionTimeMs: -1,
+      topics: [
+        {
+          name: 't',
+          partitions: [{ partitionIndex: 0, committedOffset: 7n, committedLeaderEpoch: -1, committedMetadata: '' }],
+        },
+      ],
+    });
+    const waiting = await h.joinNew(G);
+    expect(h.c.unloadPartition(h.c.partitionFor(G))).toBe(1);
+    expect((await waiting.result).errorCode).toBe(E.NOT_COORDINATOR);
+    expect(h.c.group(G)).toBeUndefined();
+    // The initial-rebalance timer of the dropped group does nothing when it fires.
+    const appendedBefore = h.appended.length;
+    await h.tick(10_000);
+    expect(h.appended.length).toBe(appendedBefore);
+    expect(h.c.group(G)).toBeUndefined();
+    // Another partition's group is untouched.
+    expect(
+      h.c.fetchOffsets(other, [{ name: 't', partitionIndexes: [0] }]).topics[0].partitions[0].committedOffset,
+    ).toBe(7n);
+  });
+
+  it('a stable group unloaded and loaded again from its records goes on where it was', async () => {
+    const { h, a, b } = await stableGroupOfTwo();
+    expect(h.c.unloadPartition(h.c.partitionFor(G))).toBe(1);
+    expect(h.c.describeGroups([G])[0].state).toBe('Dead');
+    h.c.loadPartition(h.records());
+    expect(h.c.group(G)!.state).toBe('Stable');
+    expect(h.c.heartbeat({ groupId: G, generationId: 2, memberId: a, groupInstanceId: null })).toBe(E.NONE);
+    expect(h.c.heartbeat({ groupId: G, generationId: 2, memberId: b, groupInstanceId: null })).toBe(E.NONE);
+  });
+});

@@ -253,17 +253,37 @@ export class GroupCoordinator {
   shutdown(): void {
     this.active = false;
     this.expiryTimer?.cancel();
-    for (const group of this.groups.values()) {
-      group.joinTimer?.cancel();
-      group.syncTimer?.cancel();
-      for (const t of group.pendingMembers.values()) t.cancel();
-      for (const m of group.members.values()) {
-        m.heartbeatTimer?.cancel();
-        group.invokeJoin(m, joinError(m.memberId, E.NOT_COORDINATOR));
-        group.invokeSync(m, syncError(E.NOT_COORDINATOR));
-      }
-    }
+    for (const group of this.groups.values()) this.abandon(group);
     this.groups.clear();
+  }
+
+  /**
+   * Drops the groups of one `__consumer_offsets` partition whose leadership moved to another broker
+   * (Kafka's unload of a coordinator shard): their timers stop, waiting JoinGroup/SyncGroup requests
+   * are answered NOT_COORDINATOR, and the broker that leads the partition now loads them from it.
+   * Returns how many groups were dropped.
+   */
+  unloadPartition(partition: number): number {
+    let dropped = 0;
+    for (const [groupId, group] of this.groups) {
+      if (this.partitionFor(groupId) !== partition) continue;
+      this.abandon(group);
+      this.groups.delete(groupId);
+      dropped++;
+    }
+    return dropped;
+  }
+
+  /** Stops a group's timers and answers its waiting members NOT_COORDINATOR (this broker no longer has it). */
+  private abandon(group: ClassicGroup): void {
+    group.joinTimer?.cancel();
+    group.syncTimer?.cancel();
+    for (const t of group.pendingMembers.values()) t.cancel();
+    for (const m of group.members.values()) {
+      m.heartbeatTimer?.cancel();
+      group.invokeJoin(m, joinError(m.memberId, E.NOT_COORDINATOR));
+      group.invokeSync(m, syncError(E.NOT_COORDINATOR));
+    }
   }
 
   // ---------------------------------------------------------------- loading

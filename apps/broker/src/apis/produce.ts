@@ -354,6 +354,14 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
           currentLeader: leader && record ? { leaderId: leader.nodeId, leaderEpoch: LEADER_EPOCH } : NO_LEADER,
         };
       };
+      // A broker whose registration may have lapsed unseen (it was stopped) asks etcd before it
+      // takes a write as leader; fenced, it answers as a broker that leads nothing.
+      let registration: ReturnType<NonNullable<typeof broker.store.checkRegistration>> | undefined;
+      const checkRegistration = () => {
+        registration ??= broker.store.checkRegistration?.() ?? 'current';
+        return registration;
+      };
+      const fenced = (index: number) => partitionResponse(index, ERROR_CODES.NOT_LEADER_OR_FOLLOWER);
       const responses = req.topicData.map((t) => {
         const topic = byId ? broker.topics.getById(t.topicId) : broker.topics.get(t.name);
         return {
@@ -365,6 +373,14 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
             if (byId && topic === undefined) return partitionResponse(p.index, ERROR_CODES.UNKNOWN_TOPIC_ID);
             if (topic && p.index < topic.partitions.length && !leadsPartition(broker, topic.topicId, p.index)) {
               return notLeader(topic.topicId, p.index);
+            }
+            const check = topic ? checkRegistration() : 'current';
+            if (check === 'fenced') return fenced(p.index);
+            if (check instanceof Promise) {
+              async = true;
+              return check.then((c) =>
+                c === 'fenced' ? fenced(p.index) : appendOne(topic, p.index, p.records, req.acks),
+              );
             }
             const r = appendOne(topic, p.index, p.records, req.acks);
             if (r instanceof Promise) async = true;

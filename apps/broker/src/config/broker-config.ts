@@ -66,6 +66,13 @@ export const BROKER_CONFIGS = {
     'etcd client URLs of the cluster metadata (http://host:port,...); unset: single node, metadata in the data directory',
     { sluice: true },
   ),
+  // In a cluster the broker's etcd lease lasts this long (rounded up to whole seconds, etcd's unit).
+  'broker.session.timeout.ms': def(
+    'INT',
+    '9000',
+    'read-only',
+    'The length of time in milliseconds that a broker lease lasts if no heartbeats are made.',
+  ),
   'log.dirs': def(
     'LIST',
     null,

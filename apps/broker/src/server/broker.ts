@@ -179,6 +179,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     ).EtcdMetadataStore.open({
       endpoints: etcdEndpoints!,
       clusterId: config.clusterId,
+      leaseTtlSeconds: Math.max(1, Math.ceil(config.get('broker.session.timeout.ms') / 1000)),
       onProblem: (err) => logger.warn({ err }, 'etcd metadata'),
     }));
   const configs = new ConfigRegistry(config, configStateOf(store.image, config.nodeId));
@@ -233,13 +234,18 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const leads = (topicId: string, partition: number): boolean =>
     leadsPartition({ store, nodeId: config.nodeId }, topicId, partition);
   const groups = createGroupCoordinator({ config, topics, logger, logDir, leads });
-  // Leadership of an offsets partition moved here (a broker left, or came back): its groups are ours now.
+  // Leadership of an offsets partition moved here (a broker left, or came back): its groups are ours
+  // now. Moved away (this broker was fenced, or shuts down): its groups are dropped, their waiting
+  // members told NOT_COORDINATOR, and the new leader loads them.
   store.onChange((changes, image) => {
     const offsets = image.topics.get(OFFSETS_TOPIC);
     if (!offsets) return;
     for (const c of changes) {
       if (c.type !== 'partition' || c.topicId !== offsets.topicId || !c.before || !c.after) continue;
-      if (c.after.leader === config.nodeId && c.before.leader !== config.nodeId) groups.loadLedPartition(c.partition);
+      const was = c.before.leader === config.nodeId;
+      const is = c.after.leader === config.nodeId;
+      if (is && !was) groups.loadLedPartition(c.partition);
+      if (was && !is) groups.unloadPartition(c.partition);
     }
   });
   let dispatcher: Dispatcher | undefined;
@@ -282,25 +288,14 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     },
   };
 
-  // Config changes reach the open logs and the metadata store.
+  // Config changes reach the open logs (the AlterConfigs handlers store them in the metadata store
+  // before they answer).
   configs.onChange((change) => {
-    const failed = (err: unknown) => storeLogger.error({ err }, 'saving dynamic configs failed');
-    if (change.resourceType === ConfigResourceType.TOPIC) {
-      const t = topics.get(change.resourceName);
-      if (t) {
-        const values = logConfigFor(configs.topicConfig(t.name));
-        for (const p of t.partitions) if (p) Object.assign(p.log.config, values);
-        try {
-          store.setTopicConfigs(t.name, t.topicId, configs.topicOverrides(t.name), brokerFence()).catch(failed);
-        } catch (err) {
-          failed(err);
-        }
-      }
-      return;
-    }
-    const state = configs.snapshot();
-    store.setBrokerConfigs(config.nodeId, state.dynamicBroker).catch(failed);
-    store.setBrokerConfigs(DEFAULT_BROKER_CONFIG_KEY, state.dynamicDefault).catch(failed);
+    if (change.resourceType !== ConfigResourceType.TOPIC) return;
+    const t = topics.get(change.resourceName);
+    if (!t) return;
+    const values = logConfigFor(configs.topicConfig(t.name));
+    for (const p of t.partitions) if (p) Object.assign(p.log.config, values);
   });
   // And configs written by other brokers (or read back after a re-read of the store) reach the registry.
   store.onChange((changes, image) => {

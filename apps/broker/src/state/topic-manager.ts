@@ -370,6 +370,13 @@ export class TopicManager {
     return state;
   }
 
+  /** Stores a topic's config overrides (AlterConfigs); every broker's registry follows the change event. */
+  async storeConfigs(name: string, overrides: Record<string, string>): Promise<void> {
+    const state = this.byName.get(name);
+    if (!state) throw new KafkaError(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION);
+    await this.store.setTopicConfigs(name, state.topicId, overrides, this.writer.fence());
+  }
+
   /** CreatePartitions: grows a topic to `total` partitions. */
   validateAddPartitions(name: string, total: number): TopicState {
     const state = this.byName.get(name);

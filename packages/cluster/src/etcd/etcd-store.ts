@@ -24,7 +24,7 @@ import type {
   ProducerIdBlock,
   TopicRecord,
 } from '../model.js';
-import type { ChangeListener, MetadataStore, PartitionUpdate, WriteFence } from '../store.js';
+import type { ChangeListener, MetadataStore, PartitionUpdate, RegistrationCheck, WriteFence } from '../store.js';
 import { applyKv, KEYS, partitionValue, type StoredKv, topicValue } from './keys.js';
 
 export interface EtcdStoreOptions {
@@ -86,6 +86,14 @@ export class EtcdMetadataStore implements MetadataStore {
   private leaseAliveUntil = 0;
   private registrationRequest: BrokerRegistrationRequest | null = null;
   private registration: BrokerRegistration | null = null;
+  /** The last registration this process held (kept while it registers again, for checkRegistration). */
+  private lastRegistration: BrokerRegistration | null = null;
+  /** The last answer of etcd on checkRegistration, shared by concurrent callers. */
+  private registrationProbe: {
+    at: number;
+    result: Promise<RegistrationCheck>;
+    settled: RegistrationCheck | null;
+  } | null = null;
   private controllerEpoch: number | null = null;
   private closed = false;
   private readonly ttl: number;
@@ -163,6 +171,40 @@ export class EtcdMetadataStore implements MetadataStore {
   onFenced(listener: (registration: BrokerRegistration) => void): () => void {
     this.fencedListeners.add(listener);
     return () => this.fencedListeners.delete(listener);
+  }
+
+  checkRegistration(): RegistrationCheck | Promise<RegistrationCheck> {
+    const now = Date.now();
+    if (this.registration && now <= this.leaseAliveUntil) return 'current';
+    // Past the lease's sure life: the process may have been stopped while etcd let the lease run
+    // out and the controller moved leaderships; its cache may not show that yet. Ask etcd, at most
+    // one question at a time, and use an answer for a short while (never a lease's life: an answer
+    // from before a stop is no answer).
+    const maxAgeMs = Math.min(1000, (this.ttl * 1000) / 3);
+    const probe = this.registrationProbe;
+    if (probe && now - probe.at <= maxAgeMs) return probe.settled ?? probe.result;
+    // etcd did not answer the last question either: go on with the cached metadata, and ask again.
+    const stillUnreachable = probe?.settled === 'unreachable' && now - probe.at <= 2 * maxAgeMs;
+    const next = { at: now, settled: null as RegistrationCheck | null, result: this.probeRegistration() };
+    void next.result.then((r) => {
+      next.settled = r;
+    });
+    this.registrationProbe = next;
+    return stillUnreachable ? 'unreachable' : next.result;
+  }
+
+  /** Whether etcd holds this process's registration (its last one, while it registers again). */
+  private async probeRegistration(): Promise<RegistrationCheck> {
+    const reg = this.registration ?? this.lastRegistration;
+    if (!reg || this.closed) return 'fenced';
+    const deadline = Date.now() + Math.min(1000, this.timeoutMs);
+    try {
+      const res = await this.ns.get(KEYS.broker(reg.nodeId)).options({ deadline }).exec();
+      const kv = res.kvs[0];
+      return kv && Number(kv.create_revision) === reg.brokerEpoch ? 'current' : 'fenced';
+    } catch {
+      return 'unreachable';
+    }
   }
 
   // ---- the cache ----
@@ -386,20 +428,11 @@ export class EtcdMetadataStore implements MetadataStore {
           [this.ns.get(key)],
         );
         if (res.succeeded) {
-          const registration: BrokerRegistration = {
+          return await this.holdRegistration(lease, {
             ...request,
             brokerEpoch: Number(res.header.revision),
             inControlledShutdown: false,
-          };
-          this.lease = lease;
-          this.leaseAliveUntil = Date.now() + this.ttl * 1000;
-          lease.on('keepaliveSucceeded', () => {
-            this.leaseAliveUntil = Date.now() + this.ttl * 1000;
           });
-          lease.on('lost', (err) => this.leaseLost(lease, err));
-          this.registration = registration;
-          await this.waitForRevision(registration.brokerEpoch);
-          return registration;
         }
         const existing = res.responses[0]?.response_range?.kvs[0];
         if (existing) {
@@ -408,7 +441,29 @@ export class EtcdMetadataStore implements MetadataStore {
             incarnation = (JSON.parse(existing.value.toString('utf8')) as { incarnationId?: unknown }).incarnationId;
           } catch {}
           if (incarnation === request.incarnationId) {
-            // Our own earlier registration (its lease lapsed on our side): replace it, new epoch.
+            const epoch = Number(existing.create_revision);
+            if (epoch === this.lastRegistration?.brokerEpoch) {
+              // Our registration outlived our lease's end as the client saw it (etcd was down longer
+              // than twice the TTL, and keeps leases alive over its own restart): nobody was fenced.
+              // Move it to the new lease in place — same create revision, same broker epoch — so
+              // that no leadership moves for an outage nobody could act on.
+              const kept = await this.txn(
+                [
+                  [key, 'Create', epoch],
+                  [key, 'Mod', Number(existing.mod_revision)],
+                ],
+                [this.ns.put(key).value(value).lease(leaseId)],
+              );
+              if (kept.succeeded) {
+                return await this.holdRegistration(lease, {
+                  ...request,
+                  brokerEpoch: epoch,
+                  inControlledShutdown: false,
+                });
+              }
+              continue;
+            }
+            // An older registration of ours whose epoch we no longer hold: replace it, new epoch.
             await this.txn([[key, 'Mod', Number(existing.mod_revision)]], [this.ns.delete().key(key)]);
             continue;
           }
@@ -425,6 +480,20 @@ export class EtcdMetadataStore implements MetadataStore {
       await lease.revoke().catch(() => lease.release());
       throw err;
     }
+  }
+
+  /** Keeps `lease` alive as the registration's from now on. */
+  private async holdRegistration(lease: Lease, registration: BrokerRegistration): Promise<BrokerRegistration> {
+    this.lease = lease;
+    this.leaseAliveUntil = Date.now() + this.ttl * 1000;
+    lease.on('keepaliveSucceeded', () => {
+      this.leaseAliveUntil = Date.now() + this.ttl * 1000;
+    });
+    lease.on('lost', (err) => this.leaseLost(lease, err));
+    this.registration = registration;
+    this.lastRegistration = registration;
+    await this.waitForRevision(registration.brokerEpoch);
+    return registration;
   }
 
   private leaseLost(lease: Lease, err: Error): void {

@@ -7,6 +7,7 @@ import {
 } from '@sluice/protocol';
 import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
+import { coordinates } from './common.js';
 
 /** What Kafka says beside a group it did not delete (v3+). */
 function deleteErrorMessage(r: { groupId: string; errorCode: number }): string {
@@ -21,7 +22,11 @@ export function deleteGroupsHandler(broker: BrokerContext): ApiHandler<DeleteGro
     // v3 adds a message per failed group.
     maxVersion: 3,
     async handle(req) {
-      const results = await broker.groups.coordinator.deleteGroups(req.groupsNames);
+      const ours = req.groupsNames.filter((g) => coordinates(broker, g));
+      const deleted = new Map((await broker.groups.coordinator.deleteGroups(ours)).map((r) => [r.groupId, r]));
+      const results = req.groupsNames.map(
+        (groupId) => deleted.get(groupId) ?? { groupId, errorCode: ERROR_CODES.NOT_COORDINATOR },
+      );
       return {
         throttleTimeMs: 0,
         results: results.map((r) => ({ ...r, errorMessage: r.errorCode === 0 ? null : deleteErrorMessage(r) })),

@@ -6,6 +6,7 @@ import {
 } from '@sluice/protocol';
 import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
+import { coordinates } from './common.js';
 
 /** Without ACLs every group operation is allowed: READ (3), DELETE (6) and DESCRIBE (8), as a bit field. */
 const GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8);
@@ -21,7 +22,23 @@ export function describeGroupsHandler(
     maxVersion: 6,
     handle(req, ctx) {
       const withOps = ctx.apiVersion >= 3 && req.includeAuthorizedOperations;
-      const groups = broker.groups.coordinator.describeGroups(req.groups).map((g) => {
+      // Groups another broker coordinates get Kafka's error entry (empty state, no members).
+      const ours = req.groups.filter((g) => coordinates(broker, g));
+      const described = new Map(broker.groups.coordinator.describeGroups(ours).map((g) => [g.groupId, g]));
+      const groups = req.groups.map((groupId) => {
+        const g = described.get(groupId);
+        if (g === undefined) {
+          return {
+            errorCode: ERROR_CODES.NOT_COORDINATOR,
+            errorMessage: null,
+            groupId,
+            groupState: '',
+            protocolType: '',
+            protocolData: '',
+            members: [],
+            authorizedOperations: OMITTED_OPERATIONS,
+          };
+        }
         const notFound = ctx.apiVersion >= 6 && g.errorCode === 0 && g.state === 'Dead';
         return {
           errorCode: notFound ? ERROR_CODES.GROUP_ID_NOT_FOUND : g.errorCode,

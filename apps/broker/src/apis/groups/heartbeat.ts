@@ -1,6 +1,7 @@
-import { HeartbeatApi, type HeartbeatRequest, type HeartbeatResponse } from '@sluice/protocol';
+import { ERROR_CODES, HeartbeatApi, type HeartbeatRequest, type HeartbeatResponse } from '@sluice/protocol';
 import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
+import { coordinates } from './common.js';
 
 export function heartbeatHandler(broker: BrokerContext): ApiHandler<HeartbeatRequest, HeartbeatResponse> {
   return {
@@ -8,6 +9,7 @@ export function heartbeatHandler(broker: BrokerContext): ApiHandler<HeartbeatReq
     minVersion: 0,
     maxVersion: 4,
     handle(req) {
+      if (!coordinates(broker, req.groupId)) return { throttleTimeMs: 0, errorCode: ERROR_CODES.NOT_COORDINATOR };
       const errorCode = broker.groups.coordinator.heartbeat({
         groupId: req.groupId,
         generationId: req.generationId,

@@ -1,7 +1,21 @@
-import { JoinGroupApi, type JoinGroupRequest, type JoinGroupResponse } from '@sluice/protocol';
+import { ERROR_CODES, JoinGroupApi, type JoinGroupRequest, type JoinGroupResponse } from '@sluice/protocol';
 import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
-import { clientHostOf, clientIdOf } from './common.js';
+import { clientHostOf, clientIdOf, coordinates } from './common.js';
+
+/** Kafka's answer from a broker that does not coordinate the group: the member id as sent, no generation. */
+function notCoordinator(memberId: string) {
+  return {
+    errorCode: ERROR_CODES.NOT_COORDINATOR,
+    generationId: -1,
+    protocolType: null,
+    protocolName: null,
+    leader: '',
+    memberId,
+    skipAssignment: false,
+    members: [],
+  };
+}
 
 export function joinGroupHandler(broker: BrokerContext): ApiHandler<JoinGroupRequest, JoinGroupResponse> {
   return {
@@ -10,20 +24,22 @@ export function joinGroupHandler(broker: BrokerContext): ApiHandler<JoinGroupReq
     maxVersion: 9,
     async handle(req, ctx) {
       const v = ctx.apiVersion;
-      const r = await broker.groups.coordinator.joinGroup({
-        groupId: req.groupId,
-        memberId: req.memberId,
-        groupInstanceId: req.groupInstanceId,
-        clientId: clientIdOf(ctx),
-        clientHost: clientHostOf(ctx),
-        sessionTimeoutMs: req.sessionTimeoutMs,
-        rebalanceTimeoutMs: v >= 1 ? req.rebalanceTimeoutMs : -1,
-        protocolType: req.protocolType,
-        protocols: req.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata) })),
-        requireKnownMemberId: v >= 4,
-        supportSkippingAssignment: v >= 9,
-        reason: req.reason,
-      });
+      const r = !coordinates(broker, req.groupId)
+        ? notCoordinator(req.memberId)
+        : await broker.groups.coordinator.joinGroup({
+            groupId: req.groupId,
+            memberId: req.memberId,
+            groupInstanceId: req.groupInstanceId,
+            clientId: clientIdOf(ctx),
+            clientHost: clientHostOf(ctx),
+            sessionTimeoutMs: req.sessionTimeoutMs,
+            rebalanceTimeoutMs: v >= 1 ? req.rebalanceTimeoutMs : -1,
+            protocolType: req.protocolType,
+            protocols: req.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata) })),
+            requireKnownMemberId: v >= 4,
+            supportSkippingAssignment: v >= 9,
+            reason: req.reason,
+          });
       return {
         throttleTimeMs: 0,
         errorCode: r.errorCode,

@@ -1,6 +1,7 @@
-import { LeaveGroupApi, type LeaveGroupRequest, type LeaveGroupResponse } from '@sluice/protocol';
+import { ERROR_CODES, LeaveGroupApi, type LeaveGroupRequest, type LeaveGroupResponse } from '@sluice/protocol';
 import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
+import { coordinates } from './common.js';
 
 export function leaveGroupHandler(broker: BrokerContext): ApiHandler<LeaveGroupRequest, LeaveGroupResponse> {
   return {
@@ -8,6 +9,9 @@ export function leaveGroupHandler(broker: BrokerContext): ApiHandler<LeaveGroupR
     minVersion: 0,
     maxVersion: 5,
     handle(req, ctx) {
+      if (!coordinates(broker, req.groupId)) {
+        return { throttleTimeMs: 0, errorCode: ERROR_CODES.NOT_COORDINATOR, members: [] };
+      }
       const batched = ctx.apiVersion >= 3;
       const members = batched
         ? req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId }))

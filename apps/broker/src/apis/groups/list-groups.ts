@@ -1,6 +1,7 @@
 import { ListGroupsApi, type ListGroupsRequest, type ListGroupsResponse } from '@sluice/protocol';
 import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
+import { coordinates } from './common.js';
 
 export function listGroupsHandler(broker: BrokerContext): ApiHandler<ListGroupsRequest, ListGroupsResponse> {
   return {
@@ -11,6 +12,8 @@ export function listGroupsHandler(broker: BrokerContext): ApiHandler<ListGroupsR
       const v = ctx.apiVersion;
       const groups = broker.groups.coordinator
         .listGroups(v >= 4 ? req.statesFilter : [], v >= 5 ? req.typesFilter : [])
+        // Only the groups this broker coordinates, as in Kafka (each broker lists its own).
+        .filter((g) => coordinates(broker, g.groupId))
         .map((g) => ({
           groupId: g.groupId,
           protocolType: g.protocolType,

@@ -2,6 +2,7 @@ import type { CommitPartition } from '@sluice/coordinator';
 import { ERROR_CODES, OffsetCommitApi, type OffsetCommitRequest, type OffsetCommitResponse } from '@sluice/protocol';
 import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
+import { coordinates } from './common.js';
 
 export function offsetCommitHandler(broker: BrokerContext): ApiHandler<OffsetCommitRequest, OffsetCommitResponse> {
   return {
@@ -33,14 +34,23 @@ export function offsetCommitHandler(broker: BrokerContext): ApiHandler<OffsetCom
         }
         if (parts.length > 0) known.push({ name, partitions: parts });
       }
-      const results = await broker.groups.coordinator.commitOffsets({
-        groupId: req.groupId,
-        generationId: req.generationIdOrMemberEpoch,
-        memberId: req.memberId,
-        groupInstanceId: req.groupInstanceId,
-        retentionTimeMs: v <= 4 ? Number(req.retentionTimeMs) : -1,
-        topics: known,
-      });
+      // Not the coordinator: the partitions the coordinator would see get NOT_COORDINATOR.
+      const results = !coordinates(broker, req.groupId)
+        ? known.map((t) => ({
+            name: t.name,
+            partitions: t.partitions.map((p) => ({
+              partitionIndex: p.partitionIndex,
+              errorCode: ERROR_CODES.NOT_COORDINATOR,
+            })),
+          }))
+        : await broker.groups.coordinator.commitOffsets({
+            groupId: req.groupId,
+            generationId: req.generationIdOrMemberEpoch,
+            memberId: req.memberId,
+            groupInstanceId: req.groupInstanceId,
+            retentionTimeMs: v <= 4 ? Number(req.retentionTimeMs) : -1,
+            topics: known,
+          });
       const byTopic = new Map<string, Map<number, number>>();
       for (const t of results) {
         const m = byTopic.get(t.name) ?? new Map<number, number>();

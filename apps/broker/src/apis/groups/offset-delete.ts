@@ -1,6 +1,7 @@
 import { ERROR_CODES, OffsetDeleteApi, type OffsetDeleteRequest, type OffsetDeleteResponse } from '@sluice/protocol';
 import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
+import { coordinates } from './common.js';
 
 export function offsetDeleteHandler(broker: BrokerContext): ApiHandler<OffsetDeleteRequest, OffsetDeleteResponse> {
   return {
@@ -8,6 +9,9 @@ export function offsetDeleteHandler(broker: BrokerContext): ApiHandler<OffsetDel
     minVersion: 0,
     maxVersion: 0,
     async handle(req) {
+      if (!coordinates(broker, req.groupId)) {
+        return { errorCode: ERROR_CODES.NOT_COORDINATOR, throttleTimeMs: 0, topics: [] };
+      }
       const known = req.topics
         .map((t) => ({
           name: t.name,

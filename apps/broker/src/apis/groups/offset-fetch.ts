@@ -1,3 +1,4 @@
+import type { GroupCoordinator } from '@sluice/coordinator';
 import {
   ERROR_CODES,
   OffsetFetchApi,
@@ -8,6 +9,17 @@ import {
 } from '@sluice/protocol';
 import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
+import { coordinates } from './common.js';
+
+type FetchOffsets = GroupCoordinator['fetchOffsets'];
+
+/** The coordinator's answer, or NOT_COORDINATOR (no offsets) for a group another broker coordinates. */
+function fetchOffsetsFor(broker: BrokerContext): FetchOffsets {
+  return (groupId, topics, requireStable) =>
+    coordinates(broker, groupId)
+      ? broker.groups.coordinator.fetchOffsets(groupId, topics, requireStable)
+      : { errorCode: ERROR_CODES.NOT_COORDINATOR, topics: [] };
+}
 
 /** A bound on groups answered in one request (v8+). */
 const MAX_GROUPS = 10_000;
@@ -23,9 +35,9 @@ function fetchByTopicIdFor(broker: BrokerContext) {
     g: OffsetFetchRequest['groups'][number],
     requireStable: boolean,
   ): OffsetFetchResponseOffsetFetchResponseGroup => {
-    const coordinator = broker.groups.coordinator;
+    const fetchOffsets = fetchOffsetsFor(broker);
     if (g.topics === null) {
-      const r = coordinator.fetchOffsets(g.groupId, null, requireStable);
+      const r = fetchOffsets(g.groupId, null, requireStable);
       const topics = [];
       for (const t of r.topics) {
         const topicId = broker.topics.get(t.name)?.topicId;
@@ -38,7 +50,7 @@ function fetchByTopicIdFor(broker: BrokerContext) {
       const name = broker.topics.getById(t.topicId)?.name;
       if (name !== undefined) named.push({ name, partitionIndexes: t.partitionIndexes });
     }
-    const r = coordinator.fetchOffsets(g.groupId, named, requireStable);
+    const r = fetchOffsets(g.groupId, named, requireStable);
     if (r.errorCode !== 0) return { groupId: g.groupId, errorCode: r.errorCode, topics: [] };
     const byName = new Map(r.topics.map((t) => [t.name, t]));
     const topics = g.topics.map((t) => {
@@ -62,7 +74,7 @@ function fetchByTopicIdFor(broker: BrokerContext) {
 }
 
 export function offsetFetchHandler(broker: BrokerContext): ApiHandler<OffsetFetchRequest, OffsetFetchResponse> {
-  const coordinator = () => broker.groups.coordinator;
+  const fetchOffsets = fetchOffsetsFor(broker);
   const fetchByTopicId = fetchByTopicIdFor(broker);
   return {
     api: OffsetFetchApi,
@@ -78,7 +90,7 @@ export function offsetFetchHandler(broker: BrokerContext): ApiHandler<OffsetFetc
       }
       if (v >= 8) {
         const groups = req.groups.slice(0, MAX_GROUPS).map((g): OffsetFetchResponseOffsetFetchResponseGroup => {
-          const r = coordinator().fetchOffsets(g.groupId, g.topics, req.requireStable);
+          const r = fetchOffsets(g.groupId, g.topics, req.requireStable);
           return {
             groupId: g.groupId,
             errorCode: r.errorCode,
@@ -88,7 +100,21 @@ export function offsetFetchHandler(broker: BrokerContext): ApiHandler<OffsetFetc
         return { ...OffsetFetchApi.response.defaults(), throttleTimeMs: 0, groups };
       }
       // Before v2 a null topic list cannot be sent; from v2 it asks for all of the group's offsets.
-      const r = coordinator().fetchOffsets(req.groupId, req.topics, v >= 7 && req.requireStable);
+      const r = fetchOffsets(req.groupId, req.topics, v >= 7 && req.requireStable);
+      // v1 has no top-level error: a group error with no offsets shows in each partition asked for.
+      const asked = v < 2 && r.errorCode !== 0 && r.topics.length === 0 ? (req.topics ?? []) : [];
+      for (const t of asked) {
+        r.topics.push({
+          name: t.name,
+          partitions: t.partitionIndexes.map((partitionIndex) => ({
+            partitionIndex,
+            committedOffset: -1n,
+            committedLeaderEpoch: -1,
+            metadata: '',
+            errorCode: r.errorCode,
+          })),
+        });
+      }
       const topics = r.topics.map((t) => ({
         name: t.name,
         partitions: t.partitions.map((p) => ({

@@ -32,6 +32,7 @@ export function createGroupCoordinator(setup: GroupCoordinatorSetup): {
   coordinator: GroupCoordinator;
   ensureOffsetsTopic: () => TopicState;
   loadLedPartition: (partition: number) => void;
+  unloadPartition: (partition: number) => void;
 } {
   const { config, topics, logger } = setup;
   const existing = topics.get(OFFSETS_TOPIC);
@@ -93,7 +94,12 @@ export function createGroupCoordinator(setup: GroupCoordinatorSetup): {
     coordinator.loadPartition(readPartition(p.log));
     log.info({ partition }, 'loaded the consumer groups of a partition this broker now leads');
   };
-  return { coordinator, ensureOffsetsTopic, loadLedPartition };
+  /** Drops the groups of an offsets partition another broker leads now. */
+  const unloadPartition = (partition: number): void => {
+    const groups = coordinator.unloadPartition(partition);
+    log.info({ partition, groups }, 'unloaded the consumer groups of a partition this broker no longer leads');
+  };
+  return { coordinator, ensureOffsetsTopic, loadLedPartition, unloadPartition };
 }
 
 interface ReadableLog {

@@ -1,6 +1,7 @@
 import { ERROR_CODES, SyncGroupApi, type SyncGroupRequest, type SyncGroupResponse } from '@sluice/protocol';
 import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
+import { coordinates } from './common.js';
 
 export function syncGroupHandler(broker: BrokerContext): ApiHandler<SyncGroupRequest, SyncGroupResponse> {
   return {
@@ -13,6 +14,15 @@ export function syncGroupHandler(broker: BrokerContext): ApiHandler<SyncGroupReq
         return {
           throttleTimeMs: 0,
           errorCode: ERROR_CODES.INCONSISTENT_GROUP_PROTOCOL,
+          protocolType: null,
+          protocolName: null,
+          assignment: Buffer.alloc(0),
+        };
+      }
+      if (!coordinates(broker, req.groupId)) {
+        return {
+          throttleTimeMs: 0,
+          errorCode: ERROR_CODES.NOT_COORDINATOR,
           protocolType: null,
           protocolName: null,
           assignment: Buffer.alloc(0),
