@@ -24,6 +24,7 @@ import { createTopicsHandler } from '../apis/create-topics.js';
 import { deleteRecordsHandler } from '../apis/delete-records.js';
 import { deleteTopicsHandler } from '../apis/delete-topics.js';
 import { describeConfigsHandler } from '../apis/describe-configs.js';
+import { describeTopicPartitionsHandler } from '../apis/describe-topic-partitions.js';
 import { fetchHandler } from '../apis/fetch.js';
 import { createGroupCoordinator, groupHandlers, OFFSETS_TOPIC } from '../apis/groups/index.js';
 import { initProducerIdHandler } from '../apis/init-producer-id.js';
@@ -344,6 +345,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     describeClusterHandler(context),
     describeLogDirsHandler(context),
     describeProducersHandler(context),
+    describeTopicPartitionsHandler(context),
     ...groupHandlers(context),
   ];
   dispatcher = new Dispatcher(handlers, logger, {
