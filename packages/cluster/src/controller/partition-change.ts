@@ -211,7 +211,7 @@ export function initialPartitionRecords(
     if (isr.length === 0) {
       throw new KafkaError(
         ERROR_CODES.INVALID_REPLICA_ASSIGNMENT,
-        `All brokers specified in the partition assignment for partition ${firstPartition + i} are fenced or in controlled shutdown.`,
+        `All brokers specified in the manual partition assignment for partition ${firstPartition + i} are fenced or in controlled shutdown.`,
       );
     }
     return {
