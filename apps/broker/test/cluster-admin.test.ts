@@ -2,12 +2,16 @@
 // assignments in CreateTopics/CreatePartitions, DescribeTopicPartitions from every broker, and
 // ElectLeaders / partition reassignments through the metadata store.
 
+import type { PartitionRecord } from '@sluice/cluster';
 import { LocalEtcd } from '@sluice/cluster';
 import {
+  AlterPartitionReassignmentsApi,
   CreatePartitionsApi,
   CreateTopicsApi,
   DescribeTopicPartitionsApi,
+  ElectLeadersApi,
   ERROR_CODES,
+  ListPartitionReassignmentsApi,
   MetadataApi,
   ZERO_UUID,
 } from '@sluice/protocol';
@@ -175,5 +179,187 @@ describe('the admin surface of a 3-broker cluster', { timeout: 60_000 }, () => {
       [5, 1],
     ]);
     expect(rest.nextCursor).toBeNull();
+  });
+
+  /**
+   * Sets fields of a partition record directly in the store, as replication (#12) will once followers
+   * join ISRs: the states ElectLeaders and reassignments act on with more than one replica.
+   */
+  const craft = async (topic: string, partition: number, fields: Partial<PartitionRecord>) => {
+    const store = brokers[0].context.store;
+    const t = store.image.topics.get(topic)!;
+    const current = store.image.partition(t.topicId, partition)!;
+    const next = { ...current, ...fields, partitionEpoch: current.partitionEpoch + 1 };
+    await store.alterPartitions(
+      [{ expectedPartitionEpoch: current.partitionEpoch, next }],
+      brokers[0].context.writeFence(),
+    );
+    await until('the crafted record everywhere', () =>
+      brokers.every(
+        (b) => b.context.store.image.partition(t.topicId, partition)?.partitionEpoch === next.partitionEpoch,
+      ),
+    );
+  };
+  const recordOf = (b: RunningBroker, topic: string, partition: number) => {
+    const image = b.context.store.image;
+    return image.partition(image.topics.get(topic)!.topicId, partition)!;
+  };
+  const elect = (
+    c: RawClient,
+    electionType: number,
+    topicPartitions: { topic: string; partitions: number[] }[] | null,
+  ) => c.send(ElectLeadersApi, 2, { electionType, topicPartitions, timeoutMs: 5000 });
+  const results = (res: Awaited<ReturnType<typeof elect>>) =>
+    res.replicaElectionResults.flatMap((t) =>
+      t.partitionResult.map((p) => [t.topic, p.partitionId, p.errorCode, p.errorMessage]),
+    );
+
+  it('ElectLeaders: nothing to do where the preferred replica leads; unknown partitions named', async () => {
+    const res = await elect(clients[1], 0, [
+      { topic: 'placed', partitions: [0, 1] },
+      { topic: 'nosuch', partitions: [0] },
+    ]);
+    expect(res.errorCode).toBe(0);
+    expect(results(res)).toEqual([
+      ['placed', 0, ERROR_CODES.ELECTION_NOT_NEEDED, 'Leader election not needed for topic partition.'],
+      ['placed', 1, ERROR_CODES.ELECTION_NOT_NEEDED, 'Leader election not needed for topic partition.'],
+      ['nosuch', 0, ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION, 'No such topic as nosuch'],
+    ]);
+    const unclean = await elect(clients[2], 1, [{ topic: 'placed', partitions: [2] }]);
+    expect(results(unclean)).toEqual([
+      ['placed', 2, ERROR_CODES.ELECTION_NOT_NEEDED, 'Leader election not needed for topic partition.'],
+    ]);
+    // Every partition: those needing no election are left out; every topic is still listed.
+    const all = await elect(clients[0], 0, null);
+    expect(all.replicaElectionResults.find((t) => t.topic === 'placed')).toEqual({
+      topic: 'placed',
+      partitionResult: [],
+    });
+    const bad = await elect(clients[0], 7, [{ topic: 'placed', partitions: [0] }]);
+    expect([bad.errorCode, results(bad)]).toEqual([
+      ERROR_CODES.INVALID_REQUEST,
+      [['placed', 0, ERROR_CODES.INVALID_REQUEST, 'Unknown election type 7']],
+    ]);
+  });
+
+  it('ElectLeaders PREFERRED moves leadership back to the first replica; every broker follows', async () => {
+    await create(clients[0], 'electable', lists([1], [2]));
+    await until('the topic everywhere', () => brokers.every((b) => b.context.topics.get('electable') !== undefined));
+    await craft('electable', 0, { replicas: [1, 2], isr: [1, 2], leader: 2 });
+    const res = await elect(clients[2], 0, [{ topic: 'electable', partitions: [0] }]);
+    expect(results(res)).toEqual([['electable', 0, 0, null]]);
+    await until('leader 1 everywhere', () => brokers.every((b) => recordOf(b, 'electable', 0).leader === 1));
+    expect((await leadersOf(clients[1], 'electable'))[0]).toEqual([1, [1, 2]]);
+    // Its preferred replica out of the ISR: PREFERRED_LEADER_NOT_AVAILABLE.
+    await craft('electable', 0, { replicas: [2, 1], isr: [1], leader: 1 });
+    expect(results(await elect(clients[0], 0, [{ topic: 'electable', partitions: [0] }]))).toEqual([
+      ['electable', 0, ERROR_CODES.PREFERRED_LEADER_NOT_AVAILABLE, 'The preferred leader was not available.'],
+    ]);
+  });
+
+  it('ElectLeaders UNCLEAN gives a partition whose ISR is gone a live replica; none live is ELIGIBLE_LEADERS_NOT_AVAILABLE', async () => {
+    // Broker 9 never registered: the partition is leaderless and the controller cannot elect cleanly.
+    await craft('electable', 1, { replicas: [9, 2], isr: [9], leader: -1 });
+    await sleep(200);
+    expect(recordOf(brokers[0], 'electable', 1).leader).toBe(-1);
+    expect(results(await elect(clients[0], 0, [{ topic: 'electable', partitions: [1] }]))).toEqual([
+      ['electable', 1, ERROR_CODES.PREFERRED_LEADER_NOT_AVAILABLE, 'The preferred leader was not available.'],
+    ]);
+    expect(results(await elect(clients[1], 1, [{ topic: 'electable', partitions: [1] }]))).toEqual([
+      ['electable', 1, 0, null],
+    ]);
+    await until('leader 2 everywhere', () => brokers.every((b) => recordOf(b, 'electable', 1).leader === 2));
+    expect(recordOf(brokers[2], 'electable', 1).isr).toEqual([2]);
+
+    await craft('electable', 1, { replicas: [9, 8], isr: [9], leader: -1 });
+    const none = await elect(clients[1], 1, null);
+    expect(none.replicaElectionResults.find((t) => t.topic === 'electable')?.partitionResult).toEqual([
+      {
+        partitionId: 1,
+        errorCode: ERROR_CODES.ELIGIBLE_LEADERS_NOT_AVAILABLE,
+        errorMessage: 'Eligible topic partition leaders are not available.',
+      },
+    ]);
+  });
+
+  const reassign = (
+    c: RawClient,
+    topic: string,
+    partitions: { partitionIndex: number; replicas: number[] | null }[],
+    allow = true,
+  ) =>
+    c.send(AlterPartitionReassignmentsApi, 1, {
+      timeoutMs: 5000,
+      allowReplicationFactorChange: allow,
+      topics: [{ name: topic, partitions }],
+    });
+  const listed = async (c: RawClient) =>
+    (await c.send(ListPartitionReassignmentsApi, 0, { timeoutMs: 5000, topics: null })).topics.map((t) => [
+      t.name,
+      t.partitions.map((p) => [p.partitionIndex, p.replicas, p.addingReplicas, p.removingReplicas]),
+    ]);
+
+  it('a reassignment that moves a replica is recorded, listed from every broker, and cancelled', async () => {
+    await create(clients[0], 'moving', lists([1]));
+    await until('the topic everywhere', () => brokers.every((b) => b.context.topics.get('moving') !== undefined));
+    const res = await reassign(clients[1], 'moving', [{ partitionIndex: 0, replicas: [2] }]);
+    expect([res.errorCode, res.responses]).toEqual([
+      0,
+      [{ name: 'moving', partitions: [{ partitionIndex: 0, errorCode: 0, errorMessage: null }] }],
+    ]);
+    await until('the reassignment everywhere', () =>
+      brokers.every((b) => recordOf(b, 'moving', 0).addingReplicas.length === 1),
+    );
+    for (const c of clients) expect(await listed(c)).toEqual([['moving', [[0, [2, 1], [2], [1]]]]]);
+    // The leader stays until the new replica is in the ISR (replication); the new replica has its log.
+    expect(recordOf(brokers[2], 'moving', 0)).toMatchObject({ leader: 1, isr: [1] });
+    await until('the log on broker 2', () => brokers[1].context.topics.partition('moving', 0) !== undefined);
+
+    const cancel = await reassign(clients[2], 'moving', [{ partitionIndex: 0, replicas: null }]);
+    expect(cancel.responses[0].partitions[0].errorCode).toBe(0);
+    await until('cancelled everywhere', () =>
+      brokers.every((b) => recordOf(b, 'moving', 0).addingReplicas.length === 0),
+    );
+    expect(recordOf(brokers[0], 'moving', 0)).toMatchObject({
+      replicas: [1],
+      isr: [1],
+      leader: 1,
+      removingReplicas: [],
+    });
+    expect(await listed(clients[0])).toEqual([]);
+    const again = await reassign(clients[2], 'moving', [{ partitionIndex: 0, replicas: null }]);
+    expect(again.responses[0].partitions[0]).toMatchObject({
+      errorCode: ERROR_CODES.NO_REASSIGNMENT_IN_PROGRESS,
+      errorMessage: 'No partition reassignment is in progress.',
+    });
+  });
+
+  it('a reassignment that only removes replicas completes at once; targets are checked', async () => {
+    await craft('moving', 0, { replicas: [1, 3], isr: [1, 3], leader: 1 });
+    const refused = await reassign(clients[0], 'moving', [{ partitionIndex: 0, replicas: [3] }], false);
+    expect(refused.responses[0].partitions[0]).toMatchObject({
+      errorCode: ERROR_CODES.INVALID_REPLICATION_FACTOR,
+      errorMessage: 'The replication factor is changed from 2 to 1',
+    });
+    const res = await reassign(clients[0], 'moving', [
+      { partitionIndex: 0, replicas: [3] },
+      { partitionIndex: 5, replicas: [1] },
+    ]);
+    expect(res.responses[0].partitions.map((p) => [p.partitionIndex, p.errorCode])).toEqual([
+      [0, 0],
+      [5, ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION],
+    ]);
+    await until('leader 3 everywhere', () => brokers.every((b) => recordOf(b, 'moving', 0).leader === 3));
+    expect(recordOf(brokers[1], 'moving', 0)).toMatchObject({
+      replicas: [3],
+      isr: [3],
+      addingReplicas: [],
+      removingReplicas: [],
+    });
+    const checks = await reassign(clients[1], 'moving', [{ partitionIndex: 0, replicas: [4] }]);
+    expect(checks.responses[0].partitions[0]).toMatchObject({ errorCode: ERROR_CODES.INVALID_REPLICA_ASSIGNMENT });
+    // Until replication lands, a target of more than one replica is refused.
+    const two = await reassign(clients[1], 'moving', [{ partitionIndex: 0, replicas: [3, 1] }]);
+    expect(two.responses[0].partitions[0]).toMatchObject({ errorCode: ERROR_CODES.INVALID_REPLICATION_FACTOR });
   });
 });

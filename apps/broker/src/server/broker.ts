@@ -31,6 +31,11 @@ import { initProducerIdHandler } from '../apis/init-producer-id.js';
 import { listOffsetsHandler } from '../apis/list-offsets.js';
 import { metadataHandler } from '../apis/metadata.js';
 import { offsetForLeaderEpochHandler } from '../apis/offset-for-leader-epoch.js';
+import {
+  alterPartitionReassignmentsHandler,
+  electLeadersHandler,
+  listPartitionReassignmentsHandler,
+} from '../apis/partition-admin.js';
 import { produceHandler } from '../apis/produce.js';
 import {
   type BrokerConfig,
@@ -253,6 +258,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     logs,
     logDir,
     store,
+    writeFence: brokerFence,
     topics,
     notifier,
     fetchSessions: new FetchSessionCache(),
@@ -346,6 +352,9 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     describeLogDirsHandler(context),
     describeProducersHandler(context),
     describeTopicPartitionsHandler(context),
+    electLeadersHandler(context),
+    alterPartitionReassignmentsHandler(context),
+    listPartitionReassignmentsHandler(context),
     ...groupHandlers(context),
   ];
   dispatcher = new Dispatcher(handlers, logger, {

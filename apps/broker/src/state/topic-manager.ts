@@ -40,7 +40,8 @@ export const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_sta
  */
 export const MAX_REPLICATION_FACTOR = 1;
 
-function checkReplicationSupported(replicationFactor: number): void {
+/** Refuses replica lists longer than MAX_REPLICATION_FACTOR (INVALID_REPLICATION_FACTOR). */
+export function checkReplicationSupported(replicationFactor: number): void {
   if (replicationFactor <= MAX_REPLICATION_FACTOR) return;
   throw new KafkaError(
     ERROR_CODES.INVALID_REPLICATION_FACTOR,
