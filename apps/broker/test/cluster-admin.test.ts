@@ -363,3 +363,77 @@ describe('the admin surface of a 3-broker cluster', { timeout: 60_000 }, () => {
     expect(two.responses[0].partitions[0]).toMatchObject({ errorCode: ERROR_CODES.INVALID_REPLICATION_FACTOR });
   });
 });
+
+describe('auto.leader.rebalance.enable on a 2-broker cluster', { timeout: 60_000 }, () => {
+  let etcd: LocalEtcd;
+  const brokers: RunningBroker[] = [];
+
+  beforeAll(async () => {
+    etcd = await LocalEtcd.start({ members: 1 });
+    for (const nodeId of [1, 2]) {
+      brokers.push(
+        await startBroker({
+          logger,
+          props: {
+            'node.id': String(nodeId),
+            'metadata.etcd.endpoints': etcd.endpoints.join(','),
+            'log.dirs': tempDir(`sluice-rebalance-${nodeId}-`),
+            listeners: 'PLAINTEXT://127.0.0.1:0',
+            'leader.imbalance.check.interval.seconds': '1',
+          },
+        }),
+      );
+    }
+    await until('both registered', () => brokers.every((b) => b.context.store.image.brokers.size === 2));
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const b of brokers) await b.stop();
+    await etcd?.stop();
+  });
+
+  it('the controller gives leadership back to the preferred replica within the check interval', async () => {
+    const c = await RawClient.connect(brokers[0].port);
+    try {
+      const res = await c.send(CreateTopicsApi, 7, {
+        topics: [
+          { name: 'rebalanced', numPartitions: -1, replicationFactor: -1, assignments: lists([1]), configs: [] },
+        ],
+        timeoutMs: 5000,
+        validateOnly: false,
+      });
+      expect(res.topics[0].errorCode).toBe(0);
+    } finally {
+      c.close();
+    }
+    const store = brokers[0].context.store;
+    await until('the topic', () => store.image.topics.has('rebalanced'));
+    const topicId = store.image.topics.get('rebalanced')!.topicId;
+    const current = store.image.partition(topicId, 0)!;
+    // Both replicas in the ISR and the second one leading (as replication will make it after a restart).
+    await store.alterPartitions(
+      [
+        {
+          expectedPartitionEpoch: current.partitionEpoch,
+          next: {
+            ...current,
+            replicas: [1, 2],
+            isr: [1, 2],
+            leader: 2,
+            leaderEpoch: current.leaderEpoch + 1,
+            partitionEpoch: current.partitionEpoch + 1,
+          },
+        },
+      ],
+      brokers[0].context.writeFence(),
+    );
+    await until('leader 2 written', () => store.image.partition(topicId, 0)?.leader === 2);
+    const t0 = Date.now();
+    await until(
+      'leader back on 1',
+      () => brokers.every((b) => b.context.store.image.partition(topicId, 0)?.leader === 1),
+      5000,
+    );
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+});

@@ -508,6 +508,10 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const controller = new ClusterController(store, config.nodeId, {
     uncleanFor: (topic) => configs.topicConfig(topic)['unclean.leader.election.enable'],
     onError: (err) => storeLogger.warn({ err }, 'controller round failed (retried)'),
+    // Kafka's defaults: on, every 300 s. Read once, as Kafka (both are read-only configs).
+    leaderRebalanceIntervalMs: configs.brokerValue('auto.leader.rebalance.enable')
+      ? Number(configs.brokerValue('leader.imbalance.check.interval.seconds')) * 1000
+      : undefined,
   });
   controller.start();
   let metricsServer: MetricsServer | undefined;
