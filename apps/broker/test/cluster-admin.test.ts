@@ -330,7 +330,7 @@ describe('the admin surface of a 3-broker cluster', { timeout: 60_000 }, () => {
     const again = await reassign(clients[2], 'moving', [{ partitionIndex: 0, replicas: null }]);
     expect(again.responses[0].partitions[0]).toMatchObject({
       errorCode: ERROR_CODES.NO_REASSIGNMENT_IN_PROGRESS,
-      errorMessage: 'No partition reassignment is in progress.',
+      errorMessage: null,
     });
   });
 

@@ -126,12 +126,16 @@ export function alterPartitionReassignmentsHandler(
                 );
               }
             }
-            checkReplicationSupported(replicas.length);
           }
           const next = planReassignment(image, topic, partition, replicas, uncleanFor(topic));
+          // After Kafka's checks of the target (an invalid one answers as in Kafka).
+          if (replicas !== null) checkReplicationSupported(replicas.length);
           return { topic, partition, errorCode: 0, message: null, ...(next ? { next } : {}) };
         } catch (err) {
-          return { topic, partition, errorCode: errorCodeOf(err), message: errorMessageOf(err) };
+          const errorCode = errorCodeOf(err);
+          // Kafka sends no message where it is the error's generic one (ApiError.fromThrowable).
+          const generic = errorCode === ERROR_CODES.NO_REASSIGNMENT_IN_PROGRESS;
+          return { topic, partition, errorCode, message: generic ? null : errorMessageOf(err) };
         }
       };
       const wanted = new Map<string, number[] | null>();
