@@ -2,6 +2,8 @@
 // assignments in CreateTopics/CreatePartitions, DescribeTopicPartitions from every broker, and
 // ElectLeaders / partition reassignments through the metadata store.
 
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { PartitionRecord } from '@sluice/cluster';
 import { LocalEtcd } from '@sluice/cluster';
 import {
@@ -350,6 +352,10 @@ describe('the admin surface of a 3-broker cluster', { timeout: 60_000 }, () => {
       [5, ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION],
     ]);
     await until('leader 3 everywhere', () => brokers.every((b) => recordOf(b, 'moving', 0).leader === 3));
+    // The removed replica's log is deleted on broker 1; broker 3 keeps its own.
+    await until('the log gone from broker 1', () => brokers[0].context.topics.partition('moving', 0) === undefined);
+    expect(existsSync(join(brokers[0].context.config.logDirs[0], 'moving-0'))).toBe(false);
+    expect(existsSync(join(brokers[2].context.config.logDirs[0], 'moving-0'))).toBe(true);
     expect(recordOf(brokers[1], 'moving', 0)).toMatchObject({
       replicas: [3],
       isr: [3],

@@ -150,6 +150,14 @@ export class TopicManager {
   private follow(changes: readonly MetadataChange[]): void {
     for (const change of changes) {
       if (change.type === 'partition' && change.after) this.openIfReplica(change.after.topicId, change.after.partition);
+      if (
+        change.type === 'partition' &&
+        change.before?.replicas.includes(this.writer.nodeId) &&
+        change.after &&
+        !change.after.replicas.includes(this.writer.nodeId)
+      ) {
+        this.dropReplica(change.after.topicId, change.after.partition);
+      }
       if (change.type !== 'topic') continue;
       const { before, after } = change;
       if (before && (!after || after.topicId !== before.topicId)) this.close(before.name, before.topicId);
@@ -193,6 +201,17 @@ export class TopicManager {
       partition,
       logConfigFor(this.configs.topicConfig(state.name)),
     );
+  }
+
+  /**
+   * A completed reassignment took this node out of a partition's replicas: its log goes (Kafka's
+   * StopReplica with deletion). Only in a cluster; a single node holds every partition.
+   */
+  private dropReplica(topicId: string, partition: number): void {
+    const state = this.byId.get(topicId);
+    if (this.store.kind === 'embedded' || !state || state.partitions[partition] === undefined) return;
+    state.partitions[partition] = undefined;
+    this.logs.deleteLog(state.name, partition);
   }
 
   private grow(t: TopicRecord): void {
