@@ -1,13 +1,14 @@
 // Unmodified clients against a 3-broker Sluice cluster of processes (`sluice cluster up --brokers 3`: its own
 // etcd and three broker processes on loopback): Kafka's own admin tools (kafka-cluster, kafka-topics with a
 // replica assignment and --describe, kafka-leader-election, kafka-reassign-partitions; all Java AdminClient),
-// and the client-matrix programs — franz-go, librdkafka (confluent-kafka-python) and kafka-python — which
+// kafkajs, and the client-matrix programs — franz-go, librdkafka (confluent-kafka-python) and kafka-python — which
 // create a 3-partition topic (placement gives each broker one partition to lead), produce keyed records with
 // every codec, consume them in a two-member group that commits, and check every record.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { referenceKafka, repoRoot, requireJava } from './brokers.js';
 
@@ -228,5 +229,55 @@ describe.each([
     expect(result.consumed).toBe(15_000);
     expect(result.group).toMatchObject({ state: 'Stable', members: 2, assigned: [0, 1, 2] });
     expect(result.committed).toEqual(result.endOffsets);
+  });
+});
+
+describe('kafkajs against 3 Sluice brokers', () => {
+  it('a 12-partition topic spread 4/4/4; keyed records land on their leaders and come back through a group', async () => {
+    const kafka = new kafkajs.Kafka({
+      clientId: 'cluster-clients',
+      brokers: [bootstrap[2]],
+      logLevel: kafkajs.logLevel.NOTHING,
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    const producer = kafka.producer();
+    const consumer = kafka.consumer({ groupId: 'cluster-kafkajs' });
+    try {
+      expect(await admin.createTopics({ topics: [{ topic: 'kjs', numPartitions: 12 }], waitForLeaders: true })).toBe(
+        true,
+      );
+      const meta = await admin.fetchTopicMetadata({ topics: ['kjs'] });
+      const leaders = meta.topics[0].partitions.map((p) => p.leader);
+      for (const id of [1, 2, 3]) expect(leaders.filter((l) => l === id)).toHaveLength(4);
+      await producer.connect();
+      const sent = await producer.send({
+        topic: 'kjs',
+        messages: Array.from({ length: 240 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })),
+      });
+      expect(sent.every((r) => r.errorCode === 0)).toBe(true);
+      // Every partition got records (keys hash over all 12), so every broker took writes it leads.
+      expect(new Set(sent.map((r) => r.partition)).size).toBe(12);
+      await consumer.connect();
+      await consumer.subscribe({ topic: 'kjs', fromBeginning: true });
+      const seen = new Map<string, number>();
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`consumed ${seen.size} of 240`)), 60_000);
+        void consumer.run({
+          eachMessage: async ({ partition, message }) => {
+            seen.set(String(message.key), partition);
+            if (seen.size === 240) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        });
+      });
+      expect(seen.size).toBe(240);
+    } finally {
+      await consumer.disconnect().catch(() => {});
+      await producer.disconnect().catch(() => {});
+      await admin.disconnect().catch(() => {});
+    }
   });
 });
