@@ -264,6 +264,19 @@ describe('the admin surface of a 3-broker cluster', { timeout: 60_000 }, () => {
     await craft('electable', 1, { replicas: [9, 2], isr: [9], leader: -1 });
     await sleep(200);
     expect(recordOf(brokers[0], 'electable', 1).leader).toBe(-1);
+    // DescribeTopicPartitions: no leader (without an error code, as Kafka), the unregistered replica offline.
+    const described = await clients[2].send(DescribeTopicPartitionsApi, 0, {
+      topics: [{ name: 'electable' }],
+      responsePartitionLimit: 10,
+      cursor: null,
+    });
+    expect(described.topics[0].partitions[1]).toMatchObject({
+      errorCode: 0,
+      leaderId: -1,
+      replicaNodes: [9, 2],
+      isrNodes: [9],
+      offlineReplicas: [9],
+    });
     expect(results(await elect(clients[0], 0, [{ topic: 'electable', partitions: [1] }]))).toEqual([
       ['electable', 1, ERROR_CODES.PREFERRED_LEADER_NOT_AVAILABLE, 'The preferred leader was not available.'],
     ]);

@@ -46,7 +46,6 @@ export function describeTopicPartitionsHandler(
     const partitions: PartitionResult[] = [];
     for (let p = start; p < upper; p++) {
       const view = partitionView(broker, topicId, p);
-      const fenced = (id: number) => image.brokers.get(id)?.inControlledShutdown === true;
       partitions.push({
         errorCode: 0,
         partitionIndex: p,
@@ -61,7 +60,9 @@ export function describeTopicPartitionsHandler(
         // Eligible leader replicas (KIP-966) are not modelled: always none, as Kafka without ELR.
         eligibleLeaderReplicas: [],
         lastKnownElr: [],
-        offlineReplicas: [...new Set([...view.offline, ...view.replicas.filter(fenced)])],
+        // Replicas on brokers that are not registered (a lapsed lease is Kafka's fenced broker); a broker in
+        // controlled shutdown is not offline, as in Kafka.
+        offlineReplicas: view.offline,
       });
     }
     return { partitions, next: upper < count ? upper : -1 };
