@@ -1,5 +1,6 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -126,6 +127,149 @@ export async function startSluice(
       stopped = true;
       await broker.stop();
       rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A broker of a multi-node cluster under test: its own port and directory; `stop` stops that one broker. */
+export interface ClusterUnderTest {
+  readonly kind: 'kafka' | 'sluice';
+  readonly brokers: readonly BrokerUnderTest[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a fresh `nodes`-node KRaft Kafka on loopback: every node is broker and controller (combined mode),
+ * the voters are all of them, and the node directories are formatted with one cluster id before the
+ * nodes start together (a quorum needs a majority up). Node ids are 1..nodes.
+ */
+export async function startKafkaCluster(nodes = 3, extra: Record<string, string> = {}): Promise<ClusterUnderTest> {
+  requireJava();
+  const taken: number[] = [];
+  const spec: { nodeId: number; port: number; controllerPort: number; dir: string }[] = [];
+  for (let nodeId = 1; nodeId <= nodes; nodeId++) {
+    const port = await freePort(taken);
+    taken.push(port);
+    const controllerPort = await freePort(taken);
+    taken.push(controllerPort);
+    spec.push({ nodeId, port, controllerPort, dir: mkdtempSync(join(tmpdir(), `sluice-conformance-kafka${nodeId}-`)) });
+  }
+  const voters = spec.map((s) => `${s.nodeId}@127.0.0.1:${s.controllerPort}`).join(',');
+  // A KRaft cluster id: 16 random bytes, base64url without padding; one starting with '-' reads as an option.
+  let clusterId = '-';
+  while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
+  const propsOf = (s: (typeof spec)[number]) => ({
+    ...COMMON_PROPS,
+    'node.id': String(s.nodeId),
+    'controller.quorum.voters': voters,
+    ...extra,
+  });
+  // Formatted here (reference-kafka.sh formats a dir without meta.properties with a random id of its own).
+  await Promise.all(
+    spec.map(async (s) => {
+      const file = join(s.dir, 'format.properties');
+      const lines = {
+        'process.roles': 'broker,controller',
+        'node.id': String(s.nodeId),
+        'controller.quorum.voters': voters,
+        listeners: `PLAINTEXT://127.0.0.1:${s.port},CONTROLLER://127.0.0.1:${s.controllerPort}`,
+        'controller.listener.names': 'CONTROLLER',
+        'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+        'log.dirs': join(s.dir, 'data'),
+      };
+      writeFileSync(
+        file,
+        `${Object.entries(lines)
+          .map(([k, v]) => `${k}=${v}`)
+          .join('\n')}\n`,
+      );
+      await referenceKafka(['run-class', 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', file]);
+    }),
+  );
+  const where = (s: (typeof spec)[number]) => ['--port', String(s.port), '--dir', s.dir];
+  const stopAll = () =>
+    Promise.allSettled(
+      spec.map(async (s) => {
+        await referenceKafka(['stop', ...where(s)]);
+        rmSync(s.dir, { recursive: true, force: true });
+      }),
+    );
+  try {
+    await Promise.all(
+      spec.map((s) =>
+        referenceKafka([
+          'start',
+          ...where(s),
+          '--controller-port',
+          String(s.controllerPort),
+          ...Object.entries(propsOf(s)).flatMap(([k, v]) => ['--set', `${k}=${v}`]),
+        ]),
+      ),
+    );
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  return {
+    kind: 'kafka',
+    brokers: spec.map((s) => ({
+      kind: 'kafka' as const,
+      port: s.port,
+      bootstrap: `127.0.0.1:${s.port}`,
+      nodeId: s.nodeId,
+      dir: s.dir,
+      stop: async () => {
+        await referenceKafka(['stop', ...where(s)]);
+      },
+    })),
+    stop: async () => {
+      await stopAll();
+    },
+  };
+}
+
+/** Starts a `nodes`-broker Sluice cluster in this process on its own etcd (node ids 1..nodes). */
+export async function startSluiceCluster(nodes = 3, extra: Record<string, string> = {}): Promise<ClusterUnderTest> {
+  const { LocalEtcd } = await import('@sluice/cluster');
+  const etcd = await LocalEtcd.start({ members: 1 });
+  const running: { broker: RunningBroker; dir: string }[] = [];
+  try {
+    for (let nodeId = 1; nodeId <= nodes; nodeId++) {
+      const dir = mkdtempSync(join(tmpdir(), `sluice-conformance-sluice${nodeId}-`));
+      const broker = await startBroker({
+        props: {
+          ...COMMON_PROPS,
+          'node.id': String(nodeId),
+          'metadata.etcd.endpoints': etcd.endpoints.join(','),
+          listeners: 'PLAINTEXT://127.0.0.1:0',
+          'log.level': 'warn',
+          'log.dirs': dir,
+          ...extra,
+        },
+      });
+      running.push({ broker, dir });
+    }
+  } catch (err) {
+    for (const r of running) await r.broker.stop();
+    await etcd.stop();
+    throw err;
+  }
+  return {
+    kind: 'sluice',
+    brokers: running.map(({ broker, dir }) => ({
+      kind: 'sluice' as const,
+      port: broker.port,
+      bootstrap: `127.0.0.1:${broker.port}`,
+      nodeId: broker.context.nodeId,
+      dir,
+      stop: () => broker.stop(),
+    })),
+    stop: async () => {
+      for (const r of running) {
+        await r.broker.stop();
+        rmSync(r.dir, { recursive: true, force: true });
+      }
+      await etcd.stop();
     },
   };
 }

@@ -10,6 +10,8 @@ import {
   DeleteRecordsApi,
   DescribeConfigsApi,
   DescribeGroupsApi,
+  DescribeTopicPartitionsApi,
+  ElectLeadersApi,
   FetchApi,
   FindCoordinatorApi,
   HeartbeatApi,
@@ -1591,6 +1593,48 @@ describe('Groups', () => {
       },
     );
   }
+});
+
+// ----------------------------------------------------- DescribeTopicPartitions, ElectLeaders (one node)
+
+describe('Partition admin on one node', () => {
+  differential(
+    'DescribeTopicPartitions/paging',
+    () => ({ v: versions.newest(DescribeTopicPartitionsApi) }),
+    async (s, { v }) => {
+      await createTopic(s, 'dtp-one-a', { partitions: 3 });
+      await createTopic(s, 'dtp-one-b', { partitions: 2 });
+      const ask = (topics: string[], limit: number, cursor: { topicName: string; partitionIndex: number } | null) =>
+        s.client.send(DescribeTopicPartitionsApi, v, {
+          topics: topics.map((name) => ({ name })),
+          responsePartitionLimit: limit,
+          cursor,
+        });
+      return {
+        named: await ask(['dtp-one-b', 'dtp-one-a', 'no-such-topic', 'bad name!'], 2000, null),
+        page1: await ask(['dtp-one-a', 'dtp-one-b'], 2, null),
+        page2: await ask(['dtp-one-a', 'dtp-one-b'], 2, { topicName: 'dtp-one-a', partitionIndex: 2 }),
+        fullTopicLeftForCursor: await ask(['dtp-one-a', 'dtp-one-b'], 3, null),
+        cursorNotListed: await ask(['dtp-one-a'], 2, { topicName: 'dtp-one-b', partitionIndex: 0 }),
+        negativeCursor: await ask(['dtp-one-a'], 2, { topicName: 'dtp-one-a', partitionIndex: -1 }),
+      };
+    },
+  );
+
+  differential(
+    'ElectLeaders/one-node',
+    () => ({ v: versions.newest(ElectLeadersApi) }),
+    async (s, { v }) => {
+      await createTopic(s, 'elect-one', { partitions: 2 });
+      const elect = (electionType: number, topicPartitions: { topic: string; partitions: number[] }[] | null) =>
+        s.client.send(ElectLeadersApi, v, { electionType, topicPartitions, timeoutMs: 30_000 });
+      return {
+        preferred: await elect(0, [{ topic: 'elect-one', partitions: [0, 1, 5] }]),
+        unclean: await elect(1, [{ topic: 'elect-one', partitions: [0] }]),
+        unknownTopic: await elect(0, [{ topic: 'no-such-topic', partitions: [0] }]),
+      };
+    },
+  );
 });
 
 // ------------------------------------------------------------------------------------ allow-list

@@ -2,6 +2,7 @@
 // second): a single-node broker imports this and loads `@sluice/cluster` only for etcd.
 export * from './codec.js';
 export * from './controller/controller.js';
+export * from './controller/partition-admin.js';
 export * from './controller/partition-change.js';
 export * from './controller/placement.js';
 export * from './controller/producer-ids.js';

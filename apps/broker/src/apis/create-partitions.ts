@@ -23,25 +23,13 @@ export function createPartitionsHandler(
           return { name: t.name, errorCode: ERROR_CODES.INVALID_REQUEST, errorMessage: 'Duplicate topic in request.' };
         }
         try {
-          const state = broker.topics.validateAddPartitions(t.name, t.count);
-          if (t.assignments !== null) {
-            const added = t.count - state.partitions.length;
-            if (t.assignments.length !== added) {
-              return {
-                name: t.name,
-                errorCode: ERROR_CODES.INVALID_REPLICA_ASSIGNMENT,
-                errorMessage: `Increasing the number of partitions by ${added} but ${t.assignments.length} assignments provided.`,
-              };
-            }
-            if (t.assignments.some((a) => a.brokerIds.length !== 1 || a.brokerIds[0] !== broker.nodeId)) {
-              return {
-                name: t.name,
-                errorCode: ERROR_CODES.INVALID_REPLICA_ASSIGNMENT,
-                errorMessage: `Only broker ${broker.nodeId} exists to hold the new partitions.`,
-              };
-            }
-          }
-          if (!req.validateOnly) await broker.topics.addPartitionsAsync(t.name, t.count);
+          // Explicit lists are checked against the topic's replication factor and the registered brokers.
+          const assignments = broker.topics.assignmentsToGrow(
+            t.name,
+            t.count,
+            t.assignments === null ? undefined : t.assignments.map((a) => a.brokerIds),
+          );
+          if (!req.validateOnly) await broker.topics.addPartitionsAsync(t.name, t.count, assignments);
           return { name: t.name, errorCode: 0, errorMessage: null };
         } catch (err) {
           broker.logDir.noteError(err, `adding partitions to ${t.name}`);

@@ -18,52 +18,69 @@ import { errorCodeOf, errorMessageOf } from './partition-errors.js';
 const MAX_PARTITIONS_PER_REQUEST = 10_000;
 
 export function createTopicsHandler(broker: BrokerContext): ApiHandler<CreateTopicsRequest, CreateTopicsResponse> {
-  /** Partition count of a request entry, after Kafka's checks of the count, factor and assignments. */
-  const partitionCount = (t: CreateTopicsRequestCreatableTopic): { partitions: number; replicationFactor: number } => {
+  /**
+   * Partition count, replication factor and replica lists of a request entry, after Kafka's checks
+   * (ReplicationControlManager.createTopic): explicit assignments with -1 for both counts, partition
+   * indexes 0..n-1 once each, then the lists themselves (TopicManager.assignmentsFor).
+   */
+  const plan = (
+    t: CreateTopicsRequestCreatableTopic,
+  ): { partitions: number; replicationFactor: number; assignments?: number[][] } => {
     if (t.assignments.length > 0) {
-      if (t.numPartitions !== -1 || t.replicationFactor !== -1) {
+      if (t.replicationFactor !== -1) {
         throw new KafkaError(
           ERROR_CODES.INVALID_REQUEST,
-          'Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.',
+          'A manual partition assignment was specified, but replication factor was not set to -1.',
         );
       }
-      t.assignments.forEach((a, i) => {
-        if (a.partitionIndex !== i) {
+      if (t.numPartitions !== -1) {
+        throw new KafkaError(
+          ERROR_CODES.INVALID_REQUEST,
+          'A manual partition assignment was specified, but numPartitions was not set to -1.',
+        );
+      }
+      const byIndex = new Map<number, number[]>();
+      for (const a of t.assignments) {
+        if (byIndex.has(a.partitionIndex)) {
           throw new KafkaError(
             ERROR_CODES.INVALID_REPLICA_ASSIGNMENT,
-            'Partitions should be a consecutive 0-based integer sequence',
+            `Found multiple manual partition assignments for partition ${a.partitionIndex}`,
           );
         }
-        if (a.brokerIds.length === 0 || a.brokerIds.some((b) => b !== broker.nodeId) || a.brokerIds.length > 1) {
+        byIndex.set(a.partitionIndex, a.brokerIds);
+      }
+      const lists: number[][] = [];
+      for (let i = 0; i < byIndex.size; i++) {
+        const replicas = byIndex.get(i);
+        if (replicas === undefined) {
           throw new KafkaError(
             ERROR_CODES.INVALID_REPLICA_ASSIGNMENT,
-            `Replica assignment ${JSON.stringify(a.brokerIds)} names brokers other than the only one, ${broker.nodeId}`,
+            'partitions should be a consecutive 0-based integer sequence',
           );
         }
-      });
-      return { partitions: t.assignments.length, replicationFactor: 1 };
+        lists.push(replicas);
+      }
+      broker.topics.validateCreate(t.name, lists.length);
+      const assignments = broker.topics.assignmentsFor(lists.length, -1, lists);
+      return { partitions: assignments.length, replicationFactor: assignments[0].length, assignments };
     }
-    const partitions = t.numPartitions === -1 ? broker.config.get('num.partitions') : t.numPartitions;
-    const replicationFactor =
-      t.replicationFactor === -1 ? broker.config.get('default.replication.factor') : t.replicationFactor;
-    if (partitions < 1) {
-      throw new KafkaError(
-        ERROR_CODES.INVALID_PARTITIONS,
-        'Number of partitions was set to an invalid non-positive value.',
-      );
-    }
-    if (replicationFactor < 1) {
+    if (t.replicationFactor < -1 || t.replicationFactor === 0) {
       throw new KafkaError(
         ERROR_CODES.INVALID_REPLICATION_FACTOR,
         'Replication factor must be larger than 0, or -1 to use the default value.',
       );
     }
-    if (replicationFactor > 1) {
+    if (t.numPartitions < -1 || t.numPartitions === 0) {
       throw new KafkaError(
-        ERROR_CODES.INVALID_REPLICATION_FACTOR,
-        `Unable to replicate the partition ${replicationFactor} time(s): The target replication factor of ${replicationFactor} cannot be reached because only 1 broker(s) are registered.`,
+        ERROR_CODES.INVALID_PARTITIONS,
+        'Number of partitions was set to an invalid non-positive value.',
       );
     }
+    const partitions = t.numPartitions === -1 ? broker.config.get('num.partitions') : t.numPartitions;
+    const replicationFactor =
+      t.replicationFactor === -1 ? broker.config.get('default.replication.factor') : t.replicationFactor;
+    broker.topics.validateCreate(t.name, partitions);
+    broker.topics.assignmentsFor(partitions, replicationFactor);
     return { partitions, replicationFactor };
   };
 
@@ -111,13 +128,13 @@ export function createTopicsHandler(broker: BrokerContext): ApiHandler<CreateTop
 
       const results = unique.map(async (t): Promise<CreateTopicsResponseCreatableTopicResult> => {
         try {
-          const { partitions, replicationFactor } = partitionCount(t);
-          broker.topics.validateCreate(t.name, partitions);
+          broker.topics.validateNewName(t.name);
           const overrides = broker.configs.validateNewTopic(t.configs);
+          const { partitions, replicationFactor, assignments } = plan(t);
           // Validate-only answers carry a fresh id too, as Kafka's controller draws one before deciding.
           const topicId = req.validateOnly
             ? randomUUID()
-            : (await broker.topics.createAsync(t.name, partitions, overrides)).topicId;
+            : (await broker.topics.createAsync(t.name, partitions, overrides, assignments)).topicId;
           const described = broker.configs.describeConfigs([
             { resourceType: ConfigResourceType.TOPIC, resourceName: t.name, configurationKeys: null },
           ])[0];

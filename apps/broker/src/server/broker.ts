@@ -24,12 +24,18 @@ import { createTopicsHandler } from '../apis/create-topics.js';
 import { deleteRecordsHandler } from '../apis/delete-records.js';
 import { deleteTopicsHandler } from '../apis/delete-topics.js';
 import { describeConfigsHandler } from '../apis/describe-configs.js';
+import { describeTopicPartitionsHandler } from '../apis/describe-topic-partitions.js';
 import { fetchHandler } from '../apis/fetch.js';
 import { createGroupCoordinator, groupHandlers, OFFSETS_TOPIC } from '../apis/groups/index.js';
 import { initProducerIdHandler } from '../apis/init-producer-id.js';
 import { listOffsetsHandler } from '../apis/list-offsets.js';
 import { metadataHandler } from '../apis/metadata.js';
 import { offsetForLeaderEpochHandler } from '../apis/offset-for-leader-epoch.js';
+import {
+  alterPartitionReassignmentsHandler,
+  electLeadersHandler,
+  listPartitionReassignmentsHandler,
+} from '../apis/partition-admin.js';
 import { produceHandler } from '../apis/produce.js';
 import {
   type BrokerConfig,
@@ -258,6 +264,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     logs,
     logDir,
     store,
+    writeFence: brokerFence,
     topics,
     notifier,
     fetchSessions: new FetchSessionCache(),
@@ -339,6 +346,10 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     describeClusterHandler(context),
     describeLogDirsHandler(context),
     describeProducersHandler(context),
+    describeTopicPartitionsHandler(context),
+    electLeadersHandler(context),
+    alterPartitionReassignmentsHandler(context),
+    listPartitionReassignmentsHandler(context),
     ...groupHandlers(context),
   ];
   dispatcher = new Dispatcher(handlers, logger, {
@@ -492,6 +503,10 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const controller = new ClusterController(store, config.nodeId, {
     uncleanFor: (topic) => configs.topicConfig(topic)['unclean.leader.election.enable'],
     onError: (err) => storeLogger.warn({ err }, 'controller round failed (retried)'),
+    // Kafka's defaults: on, every 300 s. Read once, as Kafka (both are read-only configs).
+    leaderRebalanceIntervalMs: configs.brokerValue('auto.leader.rebalance.enable')
+      ? Number(configs.brokerValue('leader.imbalance.check.interval.seconds')) * 1000
+      : undefined,
   });
   controller.start();
   let metricsServer: MetricsServer | undefined;

@@ -1,4 +1,4 @@
-import type { MetadataStore, ProducerIdAllocator } from '@sluice/cluster/core';
+import type { MetadataStore, ProducerIdAllocator, WriteFence } from '@sluice/cluster/core';
 import type { LogManager } from '@sluice/log';
 import type { Logger } from 'pino';
 import type { GroupServices } from '../apis/groups/index.js';
@@ -33,6 +33,8 @@ export interface BrokerContext {
   /** Whether the data directory takes writes (offline after ENOSPC or an I/O error, until a probe succeeds). */
   readonly logDir: LogDirHealth;
   readonly store: MetadataStore;
+  /** This broker's registration as a metadata write fence (throws BROKER_NOT_AVAILABLE before it registers). */
+  writeFence(): WriteFence;
   readonly topics: TopicManager;
   readonly notifier: AppendNotifier;
   readonly fetchSessions: FetchSessionCache;

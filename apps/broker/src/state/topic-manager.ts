@@ -6,6 +6,7 @@ import {
   type MetadataStore,
   placeReplicas,
   type TopicRecord,
+  validateAssignments,
   type WriteFence,
 } from '@sluice/cluster/core';
 import type { LogConfig, LogManager } from '@sluice/log';
@@ -32,6 +33,21 @@ const LEGAL_TOPIC_NAME = /^[a-zA-Z0-9._-]+$/;
 /** A bound on auto-creations in flight at once in a cluster (each is one etcd write). */
 const MAX_PENDING_CREATIONS = 1000;
 export const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state']);
+
+/**
+ * Replicas per partition the brokers keep today. Replication (#12) raises it; this is the one place
+ * that refuses more, for placement and explicit assignments alike.
+ */
+export const MAX_REPLICATION_FACTOR = 1;
+
+/** Refuses replica lists longer than MAX_REPLICATION_FACTOR (INVALID_REPLICATION_FACTOR). */
+export function checkReplicationSupported(replicationFactor: number): void {
+  if (replicationFactor <= MAX_REPLICATION_FACTOR) return;
+  throw new KafkaError(
+    ERROR_CODES.INVALID_REPLICATION_FACTOR,
+    `Unable to replicate the partition ${replicationFactor} time(s): Sluice keeps ${MAX_REPLICATION_FACTOR} replica(s) per partition until replication is built.`,
+  );
+}
 
 /** Kafka's Topic.validate (4.x wording): an error message, or null for a legal name. */
 export function topicNameError(name: string): string | null {
@@ -134,6 +150,14 @@ export class TopicManager {
   private follow(changes: readonly MetadataChange[]): void {
     for (const change of changes) {
       if (change.type === 'partition' && change.after) this.openIfReplica(change.after.topicId, change.after.partition);
+      if (
+        change.type === 'partition' &&
+        change.before?.replicas.includes(this.writer.nodeId) &&
+        change.after &&
+        !change.after.replicas.includes(this.writer.nodeId)
+      ) {
+        this.dropReplica(change.after.topicId, change.after.partition);
+      }
       if (change.type !== 'topic') continue;
       const { before, after } = change;
       if (before && (!after || after.topicId !== before.topicId)) this.close(before.name, before.topicId);
@@ -177,6 +201,17 @@ export class TopicManager {
       partition,
       logConfigFor(this.configs.topicConfig(state.name)),
     );
+  }
+
+  /**
+   * A completed reassignment took this node out of a partition's replicas: its log goes (Kafka's
+   * StopReplica with deletion). Only in a cluster; a single node holds every partition.
+   */
+  private dropReplica(topicId: string, partition: number): void {
+    const state = this.byId.get(topicId);
+    if (this.store.kind === 'embedded' || !state || state.partitions[partition] === undefined) return;
+    state.partitions[partition] = undefined;
+    this.logs.deleteLog(state.name, partition);
   }
 
   private grow(t: TopicRecord): void {
@@ -241,11 +276,8 @@ export class TopicManager {
     return this.byName.get(topic)?.partitions[partition];
   }
 
-  /**
-   * Checks a CreateTopics entry as Kafka does, without creating anything. Throws KafkaError
-   * with the code and message CreateTopics answers.
-   */
-  validateCreate(name: string, partitions: number): void {
+  /** A new topic's name: legal, not taken, not colliding with another in '.' versus '_' (Kafka's order of checks). */
+  validateNewName(name: string): void {
     const nameError = topicNameError(name);
     if (nameError !== null) throw new KafkaError(ERROR_CODES.INVALID_TOPIC_EXCEPTION, nameError);
     if (this.byName.has(name))
@@ -259,6 +291,14 @@ export class TopicManager {
         );
       }
     }
+  }
+
+  /**
+   * Checks a CreateTopics entry as Kafka does, without creating anything. Throws KafkaError
+   * with the code and message CreateTopics answers.
+   */
+  validateCreate(name: string, partitions: number): void {
+    this.validateNewName(name);
     if (partitions < 1) {
       throw new KafkaError(ERROR_CODES.INVALID_PARTITIONS, 'Number of partitions must be larger than 0.');
     }
@@ -271,29 +311,80 @@ export class TopicManager {
   }
 
   /**
+   * Replica lists for `count` new partitions from `firstPartition` on: explicit ones checked as
+   * Kafka's controller checks them (registered brokers, none twice, one replication factor, at
+   * least one live replica each), else Kafka's placement over the registered brokers. Throws
+   * INVALID_REPLICA_ASSIGNMENT / INVALID_REPLICATION_FACTOR with Kafka's messages.
+   */
+  assignmentsFor(
+    count: number,
+    replicationFactor: number,
+    explicit?: readonly (readonly number[])[],
+    firstPartition = 0,
+  ): number[][] {
+    const image = this.store.image;
+    const registered = new Map(
+      [...image.brokers.values()].map((b) => [
+        b.nodeId,
+        { id: b.nodeId, rack: b.rack, fenced: b.inControlledShutdown },
+      ]),
+    );
+    // A single node answers before its registration shows (a full disk at start): it is the broker.
+    if (this.store.kind === 'embedded' && !registered.has(this.writer.nodeId)) {
+      registered.set(this.writer.nodeId, { id: this.writer.nodeId, rack: null, fenced: false });
+    }
+    let assignments: number[][];
+    if (explicit) {
+      validateAssignments(
+        explicit,
+        new Set(registered.keys()),
+        replicationFactor === -1 ? undefined : replicationFactor,
+      );
+      assignments = explicit.map((r) => [...r]);
+      const live = (id: number) => registered.get(id)?.fenced === false;
+      // Throws INVALID_REPLICA_ASSIGNMENT for a partition with no live replica.
+      initialPartitionRecords('', firstPartition, assignments, live);
+    } else {
+      try {
+        assignments = placeReplicas(count, replicationFactor, [...registered.values()]);
+      } catch (err) {
+        if (err instanceof KafkaError && err.code === ERROR_CODES.INVALID_REPLICATION_FACTOR) {
+          throw new KafkaError(
+            err.code,
+            `Unable to replicate the partition ${replicationFactor} time(s): ${err.message}`,
+          );
+        }
+        throw err;
+      }
+    }
+    if (assignments.length > 0) checkReplicationSupported(assignments[0].length);
+    return assignments;
+  }
+
+  /**
    * Creates a topic whole or not at all: every partition log is created before the topic is
    * saved, and when one cannot be (out of descriptors, say) those made so far are deleted and
    * nothing is saved.
    */
-  create(name: string, partitions: number, overrides: Record<string, string> = {}): TopicState {
+  create(name: string, partitions: number, overrides: Record<string, string> = {}, explicit?: number[][]): TopicState {
     if (this.store.kind !== 'embedded') {
       // A cluster store writes asynchronously: start the creation, and answer as Kafka's
       // auto-creation does until the topic shows (retriable).
       // One creation at a time per name: clients ask again while it is under way.
       if (!this.creating.has(name) && this.creating.size < MAX_PENDING_CREATIONS) {
         this.creating.add(name);
-        this.createAsync(name, partitions, overrides)
+        this.createAsync(name, partitions, overrides, explicit)
           .catch((err) => this.writer.onError(err, `create topic '${name}'`))
           .finally(() => this.creating.delete(name));
       }
       throw new KafkaError(ERROR_CODES.LEADER_NOT_AVAILABLE, `Topic '${name}' is being created.`);
     }
     this.validateCreate(name, partitions);
+    const assignments = explicit ?? this.assignmentsFor(partitions, 1);
     const record: TopicRecord = { name, topicId: randomUUID(), configs: { ...overrides }, partitionCount: partitions };
     this.configs.setTopicOverrides(name, overrides);
     try {
       this.createLogs(name, 0, partitions);
-      const assignments = Array.from({ length: partitions }, () => [this.writer.nodeId]);
       const records = initialPartitionRecords(record.topicId, 0, assignments, () => true);
       this.writeNow(
         this.store.createTopic(record, records, this.writer.fence()),
@@ -310,20 +401,20 @@ export class TopicManager {
 
   /**
    * Creates a topic through the store and resolves once it is open here. In a cluster the
-   * partitions are spread over the registered brokers (Kafka's placement, one replica each: data
-   * replication is not there yet); a single node writes synchronously through `create`.
+   * partitions go where `assignments` says (by default Kafka's placement over the registered
+   * brokers, see assignmentsFor); a single node writes synchronously through `create`.
    */
-  async createAsync(name: string, partitions: number, overrides: Record<string, string> = {}): Promise<TopicState> {
-    if (this.store.kind === 'embedded') return this.create(name, partitions, overrides);
+  async createAsync(
+    name: string,
+    partitions: number,
+    overrides: Record<string, string> = {},
+    explicit?: number[][],
+  ): Promise<TopicState> {
+    if (this.store.kind === 'embedded') return this.create(name, partitions, overrides, explicit);
     this.validateCreate(name, partitions);
+    const assignments = explicit ?? this.assignmentsFor(partitions, 1);
     this.configs.validateNewTopic(Object.entries(overrides).map(([n, value]) => ({ name: n, value })));
     const image = this.store.image;
-    const brokers = [...image.brokers.values()].map((b) => ({
-      id: b.nodeId,
-      rack: b.rack,
-      fenced: b.inControlledShutdown,
-    }));
-    const assignments = placeReplicas(partitions, 1, brokers);
     const record: TopicRecord = { name, topicId: randomUUID(), configs: { ...overrides }, partitionCount: partitions };
     const records = initialPartitionRecords(record.topicId, 0, assignments, activeBrokers(image));
     try {
@@ -400,32 +491,40 @@ export class TopicManager {
     return state;
   }
 
-  /** Grows a topic through the store; in a cluster the new partitions are spread over the brokers. */
-  async addPartitionsAsync(name: string, total: number): Promise<void> {
-    if (this.store.kind === 'embedded') return this.addPartitions(name, total);
+  /**
+   * Replica lists for the partitions a CreatePartitions entry adds: explicit ones held to the topic's
+   * replication factor, else placement with it.
+   */
+  assignmentsToGrow(name: string, total: number, explicit?: readonly (readonly number[])[]): number[][] {
     const state = this.validateAddPartitions(name, total);
+    const from = state.partitions.length;
+    if (explicit && explicit.length !== total - from) {
+      throw new KafkaError(
+        ERROR_CODES.INVALID_REPLICA_ASSIGNMENT,
+        `Attempted to add ${total - from} additional partition(s), but only ${explicit.length} assignment(s) were specified.`,
+      );
+    }
+    const factor = this.store.image.partition(state.topicId, 0)?.replicas.length ?? 1;
+    return this.assignmentsFor(total - from, factor, explicit, from);
+  }
+
+  /** Grows a topic through the store; in a cluster the new partitions are spread over the brokers. */
+  async addPartitionsAsync(name: string, total: number, explicit?: number[][]): Promise<void> {
+    if (this.store.kind === 'embedded') return this.addPartitions(name, total, explicit);
+    const state = this.validateAddPartitions(name, total);
+    const assignments = explicit ?? this.assignmentsToGrow(name, total);
     const image = this.store.image;
     const from = state.partitions.length;
-    const brokers = [...image.brokers.values()].map((b) => ({
-      id: b.nodeId,
-      rack: b.rack,
-      fenced: b.inControlledShutdown,
-    }));
-    const records = initialPartitionRecords(
-      state.topicId,
-      from,
-      placeReplicas(total - from, 1, brokers),
-      activeBrokers(image),
-    );
+    const records = initialPartitionRecords(state.topicId, from, assignments, activeBrokers(image));
     await this.store.addPartitions(name, state.topicId, records, this.writer.fence());
   }
 
-  addPartitions(name: string, total: number): void {
+  addPartitions(name: string, total: number, explicit?: number[][]): void {
     const state = this.validateAddPartitions(name, total);
+    const assignments = explicit ?? this.assignmentsToGrow(name, total);
     const from = state.partitions.length;
     try {
       this.createLogs(name, from, total);
-      const assignments = Array.from({ length: total - from }, () => [this.writer.nodeId]);
       const records = initialPartitionRecords(state.topicId, from, assignments, () => true);
       this.writeNow(
         this.store.addPartitions(name, state.topicId, records, this.writer.fence()),

@@ -27,7 +27,11 @@ afterEach(async () => {
   }
 });
 
-async function startBroker(cluster: string, nodeId: number): Promise<Broker> {
+async function startBroker(
+  cluster: string,
+  nodeId: number,
+  options: { leaderRebalanceIntervalMs?: number } = {},
+): Promise<Broker> {
   const store = await EtcdMetadataStore.open({
     endpoints: etcd.endpoints,
     clusterId: cluster,
@@ -35,7 +39,7 @@ async function startBroker(cluster: string, nodeId: number): Promise<Broker> {
     requestTimeoutMs: 1500,
   });
   await store.registerBroker({ nodeId, incarnationId: randomUUID(), listeners: [], rack: `rack-${nodeId}` });
-  const controller = new ClusterController(store, nodeId, { retryMs: 100 });
+  const controller = new ClusterController(store, nodeId, { retryMs: 100, ...options });
   controller.start();
   const broker = { store, controller };
   running.push(broker);
@@ -149,5 +153,43 @@ describe('ClusterController', () => {
     await next.controller.createTopic({ name: 'after', partitions: 2, replicationFactor: 2 });
     expect(next.store.image.topics.has('after')).toBe(true);
     expect(takeoverMs).toBeLessThan(TTL_S * 1000 + 4000);
+  });
+
+  it('with auto.leader.rebalance.enable moves leadership back to live preferred replicas every interval', async () => {
+    for (const interval of [undefined, 150]) {
+      const cluster = `ctl-rebalance-${interval}-${Date.now()}`;
+      const options = { leaderRebalanceIntervalMs: interval };
+      const brokers = [await startBroker(cluster, 1, options), await startBroker(cluster, 2, options)];
+      await eventually(() => brokers.some((b) => b.controller.isActive), 5000, 'a controller is elected');
+      const active = brokers.find((b) => b.controller.isActive)!;
+      await eventually(() => active.store.image.brokers.size === 2, 2000, 'two brokers registered');
+      const topic = await active.controller.createTopic({
+        name: 'imbalanced',
+        assignments: [
+          [1, 2],
+          [2, 1],
+        ],
+      });
+      // Leadership away from the preferred replica while it stays in the ISR (as after a restart).
+      const records = active.store.image.partitionsOf(topic.topicId);
+      await active.store.alterPartitions(
+        records.map((p) => ({
+          expectedPartitionEpoch: p.partitionEpoch,
+          next: { ...p, leader: p.replicas[1], leaderEpoch: p.leaderEpoch + 1, partitionEpoch: p.partitionEpoch + 1 },
+        })),
+        active.controller.fence!,
+      );
+      const leaders = () => active.store.image.partitionsOf(topic.topicId).map((p) => p.leader);
+      if (interval === undefined) {
+        await new Promise((r) => setTimeout(r, 600));
+        expect(leaders()).toEqual([2, 1]);
+      } else {
+        await eventually(() => leaders().join() === '1,2', 3000, 'leaders back on the preferred replicas');
+      }
+      for (const b of running.splice(0)) {
+        await b.controller.stop();
+        await b.store.close();
+      }
+    }
   });
 });

@@ -4,6 +4,7 @@ import { MetadataConflictError, MetadataUnavailableError } from '../errors.js';
 import type { MetadataImage } from '../image.js';
 import type { ControllerRecord, TopicRecord } from '../model.js';
 import type { MetadataStore, WriteFence } from '../store.js';
+import { MAX_ELECTIONS_PER_REBALANCE, planLeaderRebalance } from './partition-admin.js';
 import { initialPartitionRecords } from './partition-change.js';
 import { placeReplicas, validateAssignments } from './placement.js';
 import { activeBrokers, planReconciliation } from './reconcile.js';
@@ -16,7 +17,16 @@ export interface ClusterControllerOptions {
   /** Delay before retrying a failed round (ms). */
   retryMs?: number;
   random?: () => number;
+  /**
+   * `auto.leader.rebalance.enable` with `leader.imbalance.check.interval.seconds` (in ms here): while
+   * active, the controller moves leadership back to preferred replicas every interval (Kafka's KRaft
+   * maybeBalancePartitionLeaders). Absent: off.
+   */
+  leaderRebalanceIntervalMs?: number;
 }
+
+/** Kafka reschedules a rebalance round that hit its cap almost at once (10 ms), so a backlog drains. */
+const REBALANCE_BACKLOG_DELAY_MS = 10;
 
 export interface NewTopic {
   name: string;
@@ -40,6 +50,7 @@ export class ClusterController {
   private pending = false;
   private running: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
+  private rebalanceTimer: NodeJS.Timeout | null = null;
   private readonly uncleanFor: (topicName: string) => boolean;
   private readonly onError: (error: Error) => void;
 
@@ -81,6 +92,7 @@ export class ClusterController {
       try {
         this.role = await this.store.campaign(this.nodeId, this.abort.signal);
         this.schedule();
+        this.scheduleRebalance(this.options.leaderRebalanceIntervalMs);
       } catch (err) {
         if (this.stopped) return;
         this.onError(err as Error);
@@ -124,6 +136,40 @@ export class ClusterController {
     );
   }
 
+  /** Arms the next automatic leader rebalance round (one timer at a time; none when off or stopped). */
+  private scheduleRebalance(delayMs: number | undefined): void {
+    if (delayMs === undefined || this.stopped || this.rebalanceTimer) return;
+    this.rebalanceTimer = setTimeout(() => {
+      this.rebalanceTimer = null;
+      this.rebalanceOnce().then(
+        (backlog) =>
+          this.scheduleRebalance(backlog ? REBALANCE_BACKLOG_DELAY_MS : this.options.leaderRebalanceIntervalMs),
+        (err) => {
+          this.onError(err as Error);
+          this.scheduleRebalance(this.options.leaderRebalanceIntervalMs);
+        },
+      );
+    }, delayMs);
+    this.rebalanceTimer.unref();
+  }
+
+  /**
+   * One automatic leader rebalance round while this broker is the active controller: preferred
+   * elections where the preferred replica is a live ISR member and does not lead. True when the round
+   * hit its cap (more are waiting).
+   */
+  async rebalanceOnce(): Promise<boolean> {
+    const fence = this.fence;
+    if (!fence || !this.isActive) return false;
+    const changes = planLeaderRebalance(this.store.image, MAX_ELECTIONS_PER_REBALANCE);
+    if (changes.length === 0) return false;
+    await this.store.alterPartitions(
+      changes.map((next) => ({ expectedPartitionEpoch: next.partitionEpoch - 1, next })),
+      fence,
+    );
+    return changes.length >= MAX_ELECTIONS_PER_REBALANCE;
+  }
+
   /** Resolves when no reconciliation round is running or pending. */
   async idle(): Promise<void> {
     while (this.running) await this.running;
@@ -165,6 +211,8 @@ export class ClusterController {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.rebalanceTimer) clearTimeout(this.rebalanceTimer);
+    this.rebalanceTimer = null;
     this.abort.abort(new Error('controller stopped'));
     this.unsubscribe?.();
     await this.idle();

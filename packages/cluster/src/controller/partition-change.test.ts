@@ -158,6 +158,15 @@ describe('electLeaders', () => {
       next: { leader: 2, isr: [2] },
     });
   });
+  it('a leaderless partition whose preferred replica is down gets another ISR member, as Kafka’s preferred election', () => {
+    expect(electLeaders(record({ leader: NO_LEADER, isr: [1, 2] }), 'preferred', except(1))).toMatchObject({
+      next: { leader: 2 },
+    });
+    expect(electLeaders(record({ leader: NO_LEADER, isr: [1] }), 'preferred', except(1))).toMatchObject({
+      errorCode: 80,
+      message: 'The preferred leader was not available.',
+    });
+  });
 });
 
 describe('initialPartitionRecords', () => {

@@ -157,42 +157,30 @@ export function changesForLeaderlessPartitions(
 export type ElectLeadersResult = { next: PartitionRecord } | { errorCode: number; message: string };
 
 /**
- * ElectLeaders (KIP-460). PREFERRED: ELECTION_NOT_NEEDED when the preferred replica leads already,
- * PREFERRED_LEADER_NOT_AVAILABLE when it is not a live ISR member. UNCLEAN: ELECTION_NOT_NEEDED
- * when the partition has a leader, else an election that may pick a replica outside the ISR,
- * ELIGIBLE_LEADERS_NOT_AVAILABLE when no replica is live.
+ * ElectLeaders (KIP-460) for one partition, as Kafka's ReplicationControlManager.electLeader with
+ * its messages. PREFERRED: ELECTION_NOT_NEEDED when the first replica leads already; otherwise
+ * Kafka's preferred election (the first replica if it is a live ISR member, else the current leader
+ * if still valid, else another live ISR member), PREFERRED_LEADER_NOT_AVAILABLE when that changes
+ * nothing. UNCLEAN: ELECTION_NOT_NEEDED when the partition has a leader, else an election that may
+ * pick a live replica outside the ISR, ELIGIBLE_LEADERS_NOT_AVAILABLE when none is live.
  */
 export function electLeaders(
   current: PartitionRecord,
   kind: 'preferred' | 'unclean',
   isActive: IsActive,
 ): ElectLeadersResult {
-  if (kind === 'preferred') {
-    const preferred = current.replicas[0];
-    if (current.leader === preferred) {
-      return { errorCode: ERROR_CODES.ELECTION_NOT_NEEDED, message: 'Leader election not needed for topic partition.' };
-    }
-    if (!current.isr.includes(preferred) || !isActive(preferred)) {
-      return {
-        errorCode: ERROR_CODES.PREFERRED_LEADER_NOT_AVAILABLE,
-        message: `Failed to elect leader for partition ${current.partition}: the preferred replica ${preferred} is not in the ISR or not alive.`,
-      };
-    }
-    const next = buildPartitionChange(current, { election: 'preferred' }, isActive);
-    if (!next) return { errorCode: ERROR_CODES.ELECTION_NOT_NEEDED, message: 'Leader election not needed.' };
-    return { next };
-  }
-  if (current.leader !== NO_LEADER) {
+  const notNeeded = kind === 'preferred' ? current.leader === current.replicas[0] : current.leader !== NO_LEADER;
+  if (notNeeded) {
     return { errorCode: ERROR_CODES.ELECTION_NOT_NEEDED, message: 'Leader election not needed for topic partition.' };
   }
-  const next = buildPartitionChange(current, { election: 'unclean' }, isActive);
-  if (!next || next.leader === NO_LEADER) {
-    return {
-      errorCode: ERROR_CODES.ELIGIBLE_LEADERS_NOT_AVAILABLE,
-      message: `Failed to elect leader for partition ${current.partition}: no replica is alive.`,
-    };
-  }
-  return { next };
+  const next = buildPartitionChange(current, { election: kind }, isActive);
+  if (next && next.leader !== NO_LEADER) return { next };
+  return kind === 'preferred'
+    ? { errorCode: ERROR_CODES.PREFERRED_LEADER_NOT_AVAILABLE, message: 'The preferred leader was not available.' }
+    : {
+        errorCode: ERROR_CODES.ELIGIBLE_LEADERS_NOT_AVAILABLE,
+        message: 'Eligible topic partition leaders are not available.',
+      };
 }
 
 /**
@@ -211,7 +199,7 @@ export function initialPartitionRecords(
     if (isr.length === 0) {
       throw new KafkaError(
         ERROR_CODES.INVALID_REPLICA_ASSIGNMENT,
-        `All brokers specified in the partition assignment for partition ${firstPartition + i} are fenced or in controlled shutdown.`,
+        `All brokers specified in the manual partition assignment for partition ${firstPartition + i} are fenced or in controlled shutdown.`,
       );
     }
     return {

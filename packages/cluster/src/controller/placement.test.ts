@@ -143,13 +143,21 @@ describe('validateAssignments', () => {
   });
   it.each([
     [[[1, 2], [3]], /not consistent with previous partitions/],
-    [[[1, 1]], /duplicate replicas/],
+    [[[1, 1]], /includes the broker 1 more than once/],
     [[[1, 4]], /broker 4, but no such broker is registered/],
     [[[]], /empty replica list/],
+    // Checked in broker id order, as Kafka: the duplicate 2 comes before the unknown 4.
+    [[[4, 2, 2]], /includes the broker 2 more than once/],
   ])('refuses %j with INVALID_REPLICA_ASSIGNMENT', (assignment, message) => {
     expect(() => validateAssignments(assignment, registered)).toThrow(message);
     expect(() => validateAssignments(assignment, registered)).toThrow(
       expect.objectContaining({ errorName: 'INVALID_REPLICA_ASSIGNMENT' }),
+    );
+  });
+  it("holds new partitions to the topic's replication factor when given (CreatePartitions)", () => {
+    expect(() => validateAssignments([[1]], registered, 1)).not.toThrow();
+    expect(() => validateAssignments([[1, 2]], registered, 1)).toThrow(
+      'includes a partition with 2 replica(s), but this is not consistent with previous partitions, which have 1 replica(s)',
     );
   });
 });

@@ -150,34 +150,39 @@ export function placeReplicas(
 }
 
 /**
- * Checks explicit assignments of CreateTopics / CreatePartitions as Kafka does: every partition
- * non-empty, the same replication factor everywhere, no broker twice, every broker registered.
+ * Checks explicit assignments of CreateTopics / CreatePartitions as Kafka's controller does
+ * (ReplicationControlManager.validateManualPartitionAssignment), with its messages: every partition
+ * non-empty, every broker registered and named once, the same replication factor everywhere (and
+ * `replicationFactor`, the topic's, when given: CreatePartitions).
  */
 export function validateAssignments(
   assignments: readonly (readonly number[])[],
   registered: ReadonlySet<number>,
+  replicationFactor?: number,
 ): void {
-  let factor = -1;
-  for (let p = 0; p < assignments.length; p++) {
-    const replicas = assignments[p];
+  let factor = replicationFactor ?? -1;
+  for (const replicas of assignments) {
     if (replicas.length === 0)
-      throw invalidAssignment(`The manual partition assignment includes an empty replica list.`);
-    if (factor === -1) factor = replicas.length;
-    else if (replicas.length !== factor) {
-      throw invalidAssignment(
-        `The manual partition assignment includes the partition ${p} with ${replicas.length} replica(s), but this is not consistent with previous partitions, which have ${factor} replica(s).`,
-      );
-    }
-    if (new Set(replicas).size !== replicas.length) {
-      throw invalidAssignment(`The manual partition assignment includes the partition ${p} with duplicate replicas.`);
-    }
-    for (const id of replicas) {
+      throw invalidAssignment('The manual partition assignment includes an empty replica list.');
+    const sorted = [...replicas].sort((a, b) => a - b);
+    let previous: number | undefined;
+    for (const id of sorted) {
       if (!registered.has(id)) {
         throw invalidAssignment(
           `The manual partition assignment includes broker ${id}, but no such broker is registered.`,
         );
       }
+      if (id === previous) {
+        throw invalidAssignment(`The manual partition assignment includes the broker ${id} more than once.`);
+      }
+      previous = id;
     }
+    if (factor !== -1 && sorted.length !== factor) {
+      throw invalidAssignment(
+        `The manual partition assignment includes a partition with ${sorted.length} replica(s), but this is not consistent with previous partitions, which have ${factor} replica(s).`,
+      );
+    }
+    factor = sorted.length;
   }
 }
 
