@@ -232,7 +232,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
 
   const leads = (topicId: string, partition: number): boolean =>
     leadsPartition({ store, nodeId: config.nodeId }, topicId, partition);
-  const groups = createGroupCoordinator({ config, topics, logger, logDir, leads });
+  const groups = createGroupCoordinator({ config, topics, logger, logDir, leads, image: () => store.image });
   // Leadership of an offsets partition moved here (a broker left, or came back): its groups are ours now.
   store.onChange((changes, image) => {
     const offsets = image.topics.get(OFFSETS_TOPIC);
@@ -267,7 +267,11 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
         },
       },
     ),
-    groups: { coordinator: groups.coordinator, ensureOffsetsTopic: groups.ensureOffsetsTopic },
+    groups: {
+      coordinator: groups.coordinator,
+      consumerGroups: groups.consumerGroups,
+      ensureOffsetsTopic: groups.ensureOffsetsTopic,
+    },
     metrics,
     advertised: { host: listener.host || 'localhost', port: listener.port },
     supportedApis: () => dispatcher?.supportedApis() ?? [],
@@ -535,6 +539,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       // In-flight requests finish (bounded wait); then every connection goes.
       // JoinGroup/SyncGroup requests waiting on a rebalance are answered now rather than held to the deadline.
       groups.coordinator.shutdown();
+      groups.consumerGroups.shutdown();
       const deadline = Date.now() + SHUTDOWN_GRACE_MS;
       while ([...connections].some((c) => c.inFlight > 0) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 10));

@@ -1,4 +1,4 @@
-import { JoinGroupApi, type JoinGroupRequest, type JoinGroupResponse } from '@sluice/protocol';
+import { ERROR_CODES, JoinGroupApi, type JoinGroupRequest, type JoinGroupResponse } from '@sluice/protocol';
 import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
 import { clientHostOf, clientIdOf } from './common.js';
@@ -10,6 +10,15 @@ export function joinGroupHandler(broker: BrokerContext): ApiHandler<JoinGroupReq
     maxVersion: 9,
     async handle(req, ctx) {
       const v = ctx.apiVersion;
+      // A KIP-848 consumer group takes no classic members (no mixed mode: as Kafka with migration disabled).
+      if (broker.groups.consumerGroups.has(req.groupId)) {
+        return {
+          ...JoinGroupApi.response.defaults(),
+          errorCode: ERROR_CODES.INCONSISTENT_GROUP_PROTOCOL,
+          protocolName: v >= 7 ? null : '',
+          memberId: req.memberId,
+        };
+      }
       const r = await broker.groups.coordinator.joinGroup({
         groupId: req.groupId,
         memberId: req.memberId,

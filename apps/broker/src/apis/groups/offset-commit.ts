@@ -33,14 +33,36 @@ export function offsetCommitHandler(broker: BrokerContext): ApiHandler<OffsetCom
         }
         if (parts.length > 0) known.push({ name, partitions: parts });
       }
-      const results = await broker.groups.coordinator.commitOffsets({
-        groupId: req.groupId,
-        generationId: req.generationIdOrMemberEpoch,
-        memberId: req.memberId,
-        groupInstanceId: req.groupInstanceId,
-        retentionTimeMs: v <= 4 ? Number(req.retentionTimeMs) : -1,
-        topics: known,
-      });
+      // A KIP-848 consumer group checks the member epoch; its offsets then go to the offset store
+      // as a commit outside any generation (the classic side of that id holds only offsets).
+      const consumerGroups = broker.groups.consumerGroups;
+      const isConsumerGroup = consumerGroups.has(req.groupId);
+      const check = isConsumerGroup
+        ? consumerGroups.validateOffsetCommit(
+            req.groupId,
+            req.memberId,
+            req.generationIdOrMemberEpoch,
+            v,
+            known.flatMap((t) => {
+              const topicId = broker.topics.get(t.name)?.topicId ?? '';
+              return t.partitions.map((p) => ({ topicId, partition: p.partitionIndex }));
+            }),
+          )
+        : null;
+      const results =
+        check !== null && check.errorCode !== ERROR_CODES.NONE
+          ? known.map((t) => ({
+              name: t.name,
+              partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: check.errorCode })),
+            }))
+          : await broker.groups.coordinator.commitOffsets({
+              groupId: req.groupId,
+              generationId: isConsumerGroup ? -1 : req.generationIdOrMemberEpoch,
+              memberId: isConsumerGroup ? '' : req.memberId,
+              groupInstanceId: isConsumerGroup ? null : req.groupInstanceId,
+              retentionTimeMs: v <= 4 ? Number(req.retentionTimeMs) : -1,
+              topics: known,
+            });
       const byTopic = new Map<string, Map<number, number>>();
       for (const t of results) {
         const m = byTopic.get(t.name) ?? new Map<number, number>();
