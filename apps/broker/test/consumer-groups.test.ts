@@ -137,7 +137,7 @@ describe('KIP-848 consumer groups over the wire', () => {
             groupId: 'g848',
             memberId: 'member-a',
             memberEpoch,
-            topics: [{ name: 'orders', partitionIndexes: [partitionsOf(a2)[0]] }],
+            topics: [{ name: 'orders', topicId, partitionIndexes: [partitionsOf(a2)[0]] }],
           },
         ],
         requireStable: false,
