@@ -14,6 +14,7 @@ import {
   JoinGroupApi,
   ListGroupsApi,
   OffsetCommitApi,
+  OffsetDeleteApi,
   OffsetFetchApi,
 } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -174,6 +175,12 @@ describe('KIP-848 consumer groups over the wire', () => {
     expect(join.errorCode).toBe(E.INCONSISTENT_GROUP_PROTOCOL);
     const del = await raw.send(DeleteGroupsApi, 2, { groupsNames: ['g848'] });
     expect(del.results[0].errorCode).toBe(E.NON_EMPTY_GROUP);
+    // The members subscribe to 'orders': its offsets cannot be deleted while they do.
+    const od = await raw.send(OffsetDeleteApi, 0, {
+      groupId: 'g848',
+      topics: [{ name: 'orders', partitions: [{ partitionIndex: 0 }] }],
+    });
+    expect(od.topics[0].partitions[0].errorCode).toBe(E.GROUP_SUBSCRIBED_TO_TOPIC);
   });
 
   it('keeps the group, its epochs and assignments across a restart', async () => {

@@ -548,12 +548,12 @@ export class ConsumerGroupCoordinator {
       );
     }
     if (epoch < m.memberEpoch) {
+      // Unknown owned partitions (null) are not a subset.
       const subset =
-        owned !== null &&
-        owned.every((tp) => {
+        owned?.every((tp) => {
           const s = m.assigned.get(tp.topicId);
           return s !== undefined && tp.partitions.every((x) => s.has(x));
-        });
+        }) === true;
       if (epoch !== m.previousMemberEpoch || !subset) {
         throw new HeartbeatError(
           E.FENCED_MEMBER_EPOCH,

@@ -89,6 +89,8 @@ export function createGroupCoordinator(setup: GroupCoordinatorSetup): {
     scheduler: setup.scheduler,
     logger: coordinatorLogger,
     append,
+    // Runs on the expiry timer, after consumerGroups below exists.
+    offsetsInUse: (groupId) => (consumerGroups.has(groupId) ? consumerGroups.subscribedTopics(groupId) : null),
   });
   const consumerGroups = createConsumerGroupCoordinator({
     config,
