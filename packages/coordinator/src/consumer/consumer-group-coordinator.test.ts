@@ -258,6 +258,19 @@ describe('ConsumerGroupCoordinator heartbeat', () => {
     expect(third.has('g')).toBe(false);
   });
 
+  it('unloads the groups of a partition another broker now leads, timers included', async () => {
+    const h = harness();
+    await h.hb({});
+    const pending = h.clock.pending;
+    expect(h.c.unloadPartition(h.c.partitionFor('g') + 1)).toBe(0);
+    expect(h.c.unloadPartition(h.c.partitionFor('g'))).toBe(1);
+    expect(h.c.has('g')).toBe(false);
+    expect(h.clock.pending).toBe(pending - 1);
+    // Loading the partition back restores it.
+    h.c.loadPartition(h.written);
+    expect(h.c.describe(['g'])[0].members).toHaveLength(1);
+  });
+
   it('validates offset commits and fetches against member epochs', async () => {
     const h = harness();
     const a = await h.hb({});

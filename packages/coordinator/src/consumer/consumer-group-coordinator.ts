@@ -296,6 +296,18 @@ export class ConsumerGroupCoordinator {
     return this.groups.has(groupId);
   }
 
+  /** Forgets the groups of one `__consumer_offsets` partition (another broker coordinates them now). */
+  unloadPartition(partition: number): number {
+    let n = 0;
+    for (const [groupId, g] of [...this.groups]) {
+      if (this.partitionFor(groupId) !== partition) continue;
+      for (const m of g.members.values()) this.cancelTimers(m);
+      this.groups.delete(groupId);
+      n++;
+    }
+    return n;
+  }
+
   shutdown(): void {
     this.active = false;
     for (const g of this.groups.values()) for (const m of g.members.values()) this.cancelTimers(m);
