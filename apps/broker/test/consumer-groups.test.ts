@@ -2,6 +2,7 @@
 // ConsumerGroupDescribe/ListGroups/DescribeGroups answer as Kafka does, offsets are checked
 // against member epochs, and the group survives a broker restart.
 
+import { Admin } from '@sluice/client';
 import {
   ConsumerGroupDescribeApi,
   ConsumerGroupHeartbeatApi,
@@ -104,6 +105,16 @@ describe('KIP-848 consumer groups over the wire', () => {
       errorCode: E.GROUP_ID_NOT_FOUND,
       errorMessage: 'Group nope not found.',
     });
+    // @sluice/client's Admin (and so `sluice group describe`) falls back to ConsumerGroupDescribe.
+    const admin = new Admin({ brokers: [`127.0.0.1:${broker.port}`] });
+    try {
+      const viaAdmin = await admin.describeGroup('g848');
+      expect(viaAdmin).toMatchObject({ type: 'consumer', state: 'Reconciling', groupEpoch: 2, protocol: 'range' });
+      expect(viaAdmin.members.find((m) => m.memberId === 'member-a')?.memberEpoch).toBe(1);
+      expect(viaAdmin.members.find((m) => m.memberId === 'member-a')?.assignment[0]?.topic).toBe('orders');
+    } finally {
+      await admin.close();
+    }
 
     // Offsets: the current epoch commits; a newer one is stale; an unknown member is refused.
     const commit = (memberId: string, epoch: number, version = 9) =>
