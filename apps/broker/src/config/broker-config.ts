@@ -400,7 +400,7 @@ export const BROKER_CONFIGS = {
   ),
   'group.consumer.assignors': def(
     'LIST',
-    'org.apache.kafka.coordinator.group.assignor.UniformAssignor,org.apache.kafka.coordinator.group.assignor.RangeAssignor',
+    'uniform,range',
     'read-only',
     'The server-side assignors (uniform, range) as a list of names or Kafka class names; the first one is the default',
   ),

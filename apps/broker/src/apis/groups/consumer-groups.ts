@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { BrokerConfig } from '../../config/index.js';
 import type { TopicManager } from '../../state/topic-manager.js';
 
-/** Kafka names its assignors in group.consumer.assignors by class; heartbeats name them short. */
+/** group.consumer.assignors takes short names (Kafka 4.4's default: uniform,range) or Kafka's class names. */
 const ASSIGNOR_CLASSES: Record<string, string> = {
   'org.apache.kafka.coordinator.group.assignor.UniformAssignor': 'uniform',
   'org.apache.kafka.coordinator.group.assignor.RangeAssignor': 'range',
