@@ -1,5 +1,6 @@
 import {
   AlterConfigsApi,
+  ConsumerGroupDescribeApi,
   CreatePartitionsApi,
   CreateTopicsApi,
   DeleteGroupsApi,
@@ -8,6 +9,7 @@ import {
   DescribeConfigsApi,
   DescribeGroupsApi,
   defaultAlterConfigsRequest,
+  defaultConsumerGroupDescribeRequest,
   defaultCreatePartitionsRequest,
   defaultCreateTopicsRequest,
   defaultCreateTopicsRequestCreatableTopic,
@@ -58,15 +60,22 @@ export interface ConfigEntry {
 
 export interface GroupDescription {
   groupId: string;
+  /** 'consumer' for a KIP-848 group (group.protocol=consumer), described with ConsumerGroupDescribe. */
+  type: 'classic' | 'consumer';
   state: string;
   protocolType: string;
+  /** The protocol of a classic group; the server-side assignor of a consumer group. */
   protocol: string;
+  /** A consumer group's epoch (-1 for a classic group). */
+  groupEpoch: number;
   members: Array<{
     memberId: string;
     groupInstanceId: string | null;
     clientId: string;
     clientHost: string;
     assignment: TopicPartition[];
+    /** A consumer-group member's epoch (-1 in a classic group). */
+    memberEpoch: number;
   }>;
 }
 
@@ -260,18 +269,60 @@ export class Admin {
     const res = await this.retry(async () => (await this.coordinator(groupId)).request(DescribeGroupsApi, req));
     const g = res.groups[0];
     if (g === undefined) throw new KafkaError(ERROR_CODES.UNKNOWN_SERVER_ERROR, 'DescribeGroups: no group');
+    // Not a classic group (Dead, or GROUP_ID_NOT_FOUND from v6): it may be a KIP-848 consumer group.
+    if (g.errorCode === ERROR_CODES.GROUP_ID_NOT_FOUND || (g.errorCode === 0 && g.groupState === 'Dead')) {
+      const consumer = await this.describeConsumerGroup(groupId);
+      if (consumer !== null) return consumer;
+    }
     throwIfError(g.errorCode, `DescribeGroups ${groupId}`);
     return {
       groupId: g.groupId,
+      type: 'classic',
       state: g.groupState,
       protocolType: g.protocolType,
       protocol: g.protocolData,
+      groupEpoch: -1,
       members: g.members.map((m) => ({
         memberId: m.memberId,
         groupInstanceId: m.groupInstanceId,
         clientId: m.clientId,
         clientHost: m.clientHost,
         assignment: g.protocolType === 'consumer' ? decodeAssignment(m.memberAssignment) : [],
+        memberEpoch: -1,
+      })),
+    };
+  }
+
+  /** A KIP-848 consumer group through ConsumerGroupDescribe; null when there is none (or the broker lacks the API). */
+  private async describeConsumerGroup(groupId: string): Promise<GroupDescription | null> {
+    try {
+      (await this.coordinator(groupId)).version(ConsumerGroupDescribeApi);
+    } catch (err) {
+      if (err instanceof KafkaError && err.code === ERROR_CODES.UNSUPPORTED_VERSION) return null;
+      throw err;
+    }
+    const req = defaultConsumerGroupDescribeRequest();
+    req.groupIds = [groupId];
+    const res = await this.retry(async () => (await this.coordinator(groupId)).request(ConsumerGroupDescribeApi, req));
+    const g = res.groups[0];
+    if (g === undefined || g.errorCode === ERROR_CODES.GROUP_ID_NOT_FOUND) return null;
+    throwIfError(g.errorCode, `ConsumerGroupDescribe ${groupId}`);
+    return {
+      groupId: g.groupId,
+      type: 'consumer',
+      state: g.groupState,
+      protocolType: 'consumer',
+      protocol: g.assignorName,
+      groupEpoch: g.groupEpoch,
+      members: g.members.map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.instanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        assignment: m.assignment.topicPartitions.flatMap((t) =>
+          t.partitions.map((partition) => ({ topic: t.topicName, partition })),
+        ),
+        memberEpoch: m.memberEpoch,
       })),
     };
   }

@@ -85,6 +85,11 @@ export interface CoordinatorOptions {
   logger?: CoordinatorLogger;
   /** Makes new member ids (default: clientId-UUID, as Kafka does). */
   newMemberId?: (clientId: string) => string;
+  /**
+   * Topics whose offsets a KIP-848 consumer group of that id subscribes to now (null: no such group).
+   * Offset expiry keeps them, as Kafka keeps the offsets of topics a consumer group is subscribed to.
+   */
+  offsetsInUse?: (groupId: string) => ReadonlySet<string> | null;
 }
 
 export interface JoinGroupParams {
@@ -227,6 +232,7 @@ export class GroupCoordinator {
   private readonly scheduler: Scheduler;
   private readonly log: CoordinatorLogger;
   private readonly newMemberId: (clientId: string) => string;
+  private readonly offsetsInUse: (groupId: string) => ReadonlySet<string> | null;
   private active = true;
   private expiryTimer: TimerHandle | null = null;
 
@@ -236,6 +242,7 @@ export class GroupCoordinator {
     this.scheduler = options.scheduler ?? systemScheduler;
     this.log = options.logger ?? silentLogger;
     this.newMemberId = options.newMemberId ?? ((clientId) => `${clientId}-${randomUUID()}`);
+    this.offsetsInUse = options.offsetsInUse ?? (() => null);
     this.scheduleExpiry();
   }
 
@@ -1160,7 +1167,7 @@ export class GroupCoordinator {
     let removed = 0;
     for (const group of [...this.groups.values()]) {
       const records: CoordinatorRecord[] = [];
-      const expired = (base: (e: OffsetEntry) => number, keep?: Set<string>) => {
+      const expired = (base: (e: OffsetEntry) => number, keep?: ReadonlySet<string>) => {
         for (const [topic, parts] of [...group.offsets]) {
           if (keep?.has(topic)) continue;
           for (const [p, e] of [...parts]) {
@@ -1179,7 +1186,7 @@ export class GroupCoordinator {
         // KIP-496: offsets of topics an active consumer group no longer subscribes to.
         expired((e) => e.commitTimestamp, group.subscribedTopics);
       } else if (group.protocolType === null) {
-        expired((e) => e.commitTimestamp);
+        expired((e) => e.commitTimestamp, this.offsetsInUse(group.groupId) ?? undefined);
       }
       removed += records.length;
       if (group.is('Empty') && !group.hasOffsets() && group.pendingMembers.size === 0) {

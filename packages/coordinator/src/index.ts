@@ -1,3 +1,8 @@
+export * from './consumer/assignors.js';
+export * from './consumer/consumer-group-coordinator.js';
+export * from './consumer/consumer-records.js';
+export * from './consumer/reconcile.js';
+export { compileSubscriptionRegex } from './consumer/regex.js';
 export * from './coordinator.js';
 export {
   ClassicGroup,

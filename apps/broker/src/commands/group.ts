@@ -84,7 +84,20 @@ export function registerGroupCommands(program: Command): void {
             a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1,
           );
           const ends = tps.length > 0 ? await admin.listOffsets(tps, 'latest') : [];
-          process.stdout.write(`Group ${groupId} is ${desc.state} with ${desc.members.length} member(s).\n\n`);
+          if (desc.type === 'consumer') {
+            // A KIP-848 group: its epoch, assignor and each member's epoch.
+            process.stdout.write(
+              `Group ${groupId} (consumer protocol, assignor ${desc.protocol}) is ${desc.state} at epoch ${desc.groupEpoch} with ${desc.members.length} member(s).\n`,
+            );
+            const members = [['CONSUMER-ID', 'CLIENT-ID', 'HOST', 'MEMBER-EPOCH', 'ASSIGNMENT']];
+            for (const m of desc.members) {
+              const parts = m.assignment.map((tp) => `${tp.topic}-${tp.partition}`).join(',');
+              members.push([m.memberId, m.clientId, m.clientHost, String(m.memberEpoch), parts === '' ? '-' : parts]);
+            }
+            process.stdout.write(`${desc.members.length > 0 ? table(members) : ''}\n`);
+          } else {
+            process.stdout.write(`Group ${groupId} is ${desc.state} with ${desc.members.length} member(s).\n\n`);
+          }
           const rows = [['TOPIC', 'PARTITION', 'CURRENT-OFFSET', 'LOG-END-OFFSET', 'LAG', 'CONSUMER-ID']];
           tps.forEach((tp, i) => {
             const key = `${tp.topic}\u0000${tp.partition}`;

@@ -384,6 +384,33 @@ export const BROKER_CONFIGS = {
     'The maximum number of consumers that a single consumer group can accommodate',
     { validator: { min: 1 } },
   ),
+  'group.consumer.session.timeout.ms': def(
+    'INT',
+    '45000',
+    'read-only',
+    'The timeout to detect client failures when using the consumer group protocol',
+    { validator: { min: 1 } },
+  ),
+  'group.consumer.heartbeat.interval.ms': def(
+    'INT',
+    '5000',
+    'read-only',
+    'The heartbeat interval given to the members of a consumer group',
+    { validator: { min: 1 } },
+  ),
+  'group.consumer.max.size': def(
+    'INT',
+    INT_MAX_STR,
+    'read-only',
+    'The maximum number of consumers that a single consumer group can accommodate',
+    { validator: { min: 1 } },
+  ),
+  'group.consumer.assignors': def(
+    'LIST',
+    'uniform,range',
+    'read-only',
+    'The server-side assignors (uniform, range) as a list of names or Kafka class names; the first one is the default',
+  ),
   'metrics.port': def('INT', '-1', 'read-only', 'Port of the Prometheus /metrics HTTP endpoint; 0 or -1 disables it', {
     sluice: true,
     validator: { min: -1, max: 65535 },

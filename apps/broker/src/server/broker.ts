@@ -239,7 +239,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
 
   const leads = (topicId: string, partition: number): boolean =>
     leadsPartition({ store, nodeId: config.nodeId }, topicId, partition);
-  const groups = createGroupCoordinator({ config, topics, logger, logDir, leads });
+  const groups = createGroupCoordinator({ config, topics, logger, logDir, leads, image: () => store.image });
   // Leadership of an offsets partition moved here (a broker left, or came back): its groups are ours
   // now. Moved away (this broker was fenced, or shuts down): its groups are dropped, their waiting
   // members told NOT_COORDINATOR, and the new leader loads them.
@@ -280,7 +280,11 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
         },
       },
     ),
-    groups: { coordinator: groups.coordinator, ensureOffsetsTopic: groups.ensureOffsetsTopic },
+    groups: {
+      coordinator: groups.coordinator,
+      consumerGroups: groups.consumerGroups,
+      ensureOffsetsTopic: groups.ensureOffsetsTopic,
+    },
     metrics,
     advertised: { host: listener.host || 'localhost', port: listener.port },
     supportedApis: () => dispatcher?.supportedApis() ?? [],
@@ -547,6 +551,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       // In-flight requests finish (bounded wait); then every connection goes.
       // JoinGroup/SyncGroup requests waiting on a rebalance are answered now rather than held to the deadline.
       groups.coordinator.shutdown();
+      groups.consumerGroups.shutdown();
       const deadline = Date.now() + SHUTDOWN_GRACE_MS;
       while ([...connections].some((c) => c.inFlight > 0) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 10));

@@ -9,6 +9,9 @@ import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
 import { coordinates } from './common.js';
 
+/** A bound on groups deleted by one request. */
+const MAX_GROUPS = 10_000;
+
 /** What Kafka says beside a group it did not delete (v3+). */
 function deleteErrorMessage(r: { groupId: string; errorCode: number }): string {
   if (r.errorCode === ERROR_CODES.GROUP_ID_NOT_FOUND) return `Group ${r.groupId} not found.`;
@@ -22,11 +25,27 @@ export function deleteGroupsHandler(broker: BrokerContext): ApiHandler<DeleteGro
     // v3 adds a message per failed group.
     maxVersion: 3,
     async handle(req) {
-      const ours = req.groupsNames.filter((g) => coordinates(broker, g));
-      const deleted = new Map((await broker.groups.coordinator.deleteGroups(ours)).map((r) => [r.groupId, r]));
-      const results = req.groupsNames.map(
-        (groupId) => deleted.get(groupId) ?? { groupId, errorCode: ERROR_CODES.NOT_COORDINATOR },
-      );
+      const { consumerGroups, coordinator } = broker.groups;
+      const results: { groupId: string; errorCode: number }[] = [];
+      for (const groupId of req.groupsNames.slice(0, MAX_GROUPS)) {
+        if (!coordinates(broker, groupId)) {
+          results.push({ groupId, errorCode: ERROR_CODES.NOT_COORDINATOR });
+          continue;
+        }
+        if (!consumerGroups.has(groupId)) {
+          results.push(...(await coordinator.deleteGroups([groupId])));
+          continue;
+        }
+        // A KIP-848 consumer group must be empty; its offsets go with the classic side of the id.
+        const errorCode = await consumerGroups.deleteGroup(groupId);
+        if (errorCode !== ERROR_CODES.NONE) {
+          results.push({ groupId, errorCode });
+          continue;
+        }
+        const [offsets] = await coordinator.deleteGroups([groupId]);
+        const noOffsets = offsets.errorCode === ERROR_CODES.GROUP_ID_NOT_FOUND;
+        results.push({ groupId, errorCode: noOffsets ? ERROR_CODES.NONE : offsets.errorCode });
+      }
       return {
         throttleTimeMs: 0,
         results: results.map((r) => ({ ...r, errorMessage: r.errorCode === 0 ? null : deleteErrorMessage(r) })),

@@ -39,15 +39,21 @@ export function describeGroupsHandler(
             authorizedOperations: OMITTED_OPERATIONS,
           };
         }
-        const notFound = ctx.apiVersion >= 6 && g.errorCode === 0 && g.state === 'Dead';
+        // A KIP-848 consumer group is not a classic group: Kafka describes it as a Dead one (v6: not found).
+        const consumer = broker.groups.consumerGroups.has(g.groupId);
+        const notFound = ctx.apiVersion >= 6 && ((g.errorCode === 0 && g.state === 'Dead') || consumer);
         return {
           errorCode: notFound ? ERROR_CODES.GROUP_ID_NOT_FOUND : g.errorCode,
-          errorMessage: notFound ? `Group ${g.groupId} not found.` : null,
+          errorMessage: notFound
+            ? consumer
+              ? `Group ${g.groupId} is not a classic group.`
+              : `Group ${g.groupId} not found.`
+            : null,
           groupId: g.groupId,
-          groupState: g.state,
-          protocolType: g.protocolType,
-          protocolData: g.protocolName,
-          members: g.members.map((m) => ({
+          groupState: consumer ? 'Dead' : g.state,
+          protocolType: consumer ? '' : g.protocolType,
+          protocolData: consumer ? '' : g.protocolName,
+          members: (consumer ? [] : g.members).map((m) => ({
             memberId: m.memberId,
             groupInstanceId: m.groupInstanceId,
             clientId: m.clientId,

@@ -1,7 +1,9 @@
-import type { GroupCoordinator } from '@sluice/coordinator';
+import type { ConsumerGroupCoordinator, GroupCoordinator } from '@sluice/coordinator';
 import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
 import type { TopicState } from '../../state/topic-manager.js';
+import { consumerGroupDescribeHandler } from './consumer-group-describe.js';
+import { consumerGroupHeartbeatHandler } from './consumer-group-heartbeat.js';
 import { deleteGroupsHandler } from './delete-groups.js';
 import { describeGroupsHandler } from './describe-groups.js';
 import { findCoordinatorHandler } from './find-coordinator.js';
@@ -19,6 +21,8 @@ export { createGroupCoordinator, OFFSETS_TOPIC } from './offsets-topic.js';
 /** What the broker holds for consumer groups (BrokerContext.groups). */
 export interface GroupServices {
   readonly coordinator: GroupCoordinator;
+  /** KIP-848 consumer groups; their offsets live in `coordinator`'s offset store. */
+  readonly consumerGroups: ConsumerGroupCoordinator;
   /** Creates `__consumer_offsets` if it does not exist yet. */
   ensureOffsetsTopic(): TopicState;
 }
@@ -37,5 +41,7 @@ export function groupHandlers(broker: BrokerContext): ApiHandler[] {
     offsetCommitHandler(broker),
     offsetFetchHandler(broker),
     offsetDeleteHandler(broker),
+    consumerGroupHeartbeatHandler(broker),
+    consumerGroupDescribeHandler(broker),
   ];
 }

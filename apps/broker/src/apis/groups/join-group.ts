@@ -24,6 +24,15 @@ export function joinGroupHandler(broker: BrokerContext): ApiHandler<JoinGroupReq
     maxVersion: 9,
     async handle(req, ctx) {
       const v = ctx.apiVersion;
+      // A KIP-848 consumer group takes no classic members (no mixed mode: as Kafka with migration disabled).
+      if (coordinates(broker, req.groupId) && broker.groups.consumerGroups.has(req.groupId)) {
+        return {
+          ...JoinGroupApi.response.defaults(),
+          errorCode: ERROR_CODES.INCONSISTENT_GROUP_PROTOCOL,
+          protocolName: v >= 7 ? null : '',
+          memberId: req.memberId,
+        };
+      }
       const r = !coordinates(broker, req.groupId)
         ? notCoordinator(req.memberId)
         : await broker.groups.coordinator.joinGroup({

@@ -34,23 +34,43 @@ export function offsetCommitHandler(broker: BrokerContext): ApiHandler<OffsetCom
         }
         if (parts.length > 0) known.push({ name, partitions: parts });
       }
+      // A KIP-848 consumer group checks the member epoch; its offsets then go to the offset store
+      // as a commit outside any generation (the classic side of that id holds only offsets).
+      const consumerGroups = broker.groups.consumerGroups;
+      const ours = coordinates(broker, req.groupId);
+      const isConsumerGroup = ours && consumerGroups.has(req.groupId);
+      const check = isConsumerGroup
+        ? consumerGroups.validateOffsetCommit(
+            req.groupId,
+            req.memberId,
+            req.generationIdOrMemberEpoch,
+            v,
+            known.flatMap((t) => {
+              const topicId = broker.topics.get(t.name)?.topicId ?? '';
+              return t.partitions.map((p) => ({ topicId, partition: p.partitionIndex }));
+            }),
+          )
+        : null;
       // Not the coordinator: the partitions the coordinator would see get NOT_COORDINATOR.
-      const results = !coordinates(broker, req.groupId)
-        ? known.map((t) => ({
-            name: t.name,
-            partitions: t.partitions.map((p) => ({
-              partitionIndex: p.partitionIndex,
-              errorCode: ERROR_CODES.NOT_COORDINATOR,
-            })),
-          }))
-        : await broker.groups.coordinator.commitOffsets({
-            groupId: req.groupId,
-            generationId: req.generationIdOrMemberEpoch,
-            memberId: req.memberId,
-            groupInstanceId: req.groupInstanceId,
-            retentionTimeMs: v <= 4 ? Number(req.retentionTimeMs) : -1,
-            topics: known,
-          });
+      const refusal = !ours
+        ? ERROR_CODES.NOT_COORDINATOR
+        : check !== null && check.errorCode !== ERROR_CODES.NONE
+          ? check.errorCode
+          : null;
+      const results =
+        refusal !== null
+          ? known.map((t) => ({
+              name: t.name,
+              partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: refusal })),
+            }))
+          : await broker.groups.coordinator.commitOffsets({
+              groupId: req.groupId,
+              generationId: isConsumerGroup ? -1 : req.generationIdOrMemberEpoch,
+              memberId: isConsumerGroup ? '' : req.memberId,
+              groupInstanceId: isConsumerGroup ? null : req.groupInstanceId,
+              retentionTimeMs: v <= 4 ? Number(req.retentionTimeMs) : -1,
+              topics: known,
+            });
       const byTopic = new Map<string, Map<number, number>>();
       for (const t of results) {
         const m = byTopic.get(t.name) ?? new Map<number, number>();

@@ -18,9 +18,21 @@ export function offsetDeleteHandler(broker: BrokerContext): ApiHandler<OffsetDel
           partitions: t.partitions.map((p) => p.partitionIndex).filter((i) => broker.topics.hasPartition(t.name, i)),
         }))
         .filter((t) => t.partitions.length > 0);
-      const r = await broker.groups.coordinator.deleteOffsets(req.groupId, known);
-      if (r.errorCode !== ERROR_CODES.NONE) return { errorCode: r.errorCode, throttleTimeMs: 0, topics: [] };
+      // A KIP-848 consumer group keeps the offsets of topics its members subscribe to; the rest are in the
+      // offset store under its id (which may hold none yet: nothing to delete is no error then).
+      const consumerGroups = broker.groups.consumerGroups;
+      const isConsumerGroup = consumerGroups.has(req.groupId);
+      const subscribed = isConsumerGroup ? consumerGroups.subscribedTopics(req.groupId) : new Set<string>();
       const errors = new Map<string, number>();
+      for (const t of known) {
+        if (!subscribed.has(t.name)) continue;
+        for (const i of t.partitions) errors.set(`${i}:${t.name}`, ERROR_CODES.GROUP_SUBSCRIBED_TO_TOPIC);
+      }
+      const deletable = known.filter((t) => !subscribed.has(t.name));
+      const r = await broker.groups.coordinator.deleteOffsets(req.groupId, deletable);
+      const nothingStored = isConsumerGroup && r.errorCode === ERROR_CODES.GROUP_ID_NOT_FOUND;
+      if (nothingStored) for (const t of deletable) for (const i of t.partitions) errors.set(`${i}:${t.name}`, 0);
+      else if (r.errorCode !== ERROR_CODES.NONE) return { errorCode: r.errorCode, throttleTimeMs: 0, topics: [] };
       for (const t of r.topics) for (const p of t.partitions) errors.set(`${p.partitionIndex}:${t.name}`, p.errorCode);
       const topics = req.topics.map((t) => ({
         name: t.name,

@@ -84,12 +84,27 @@ export function offsetFetchHandler(broker: BrokerContext): ApiHandler<OffsetFetc
     maxVersion: 10,
     handle(req, ctx) {
       const v = ctx.apiVersion;
+      // v9+: a member of a KIP-848 consumer group names itself and its epoch, which must be current.
+      const memberError = (
+        g: OffsetFetchRequest['groups'][number],
+      ): OffsetFetchResponseOffsetFetchResponseGroup | null => {
+        // Another broker's group: NOT_COORDINATOR comes from fetchOffsets.
+        if (v < 9 || !coordinates(broker, g.groupId)) return null;
+        const check = broker.groups.consumerGroups.validateOffsetFetch(g.groupId, g.memberId ?? '', g.memberEpoch);
+        return check.errorCode === ERROR_CODES.NONE
+          ? null
+          : { groupId: g.groupId, errorCode: check.errorCode, topics: [] };
+      };
       if (v >= 10) {
-        const groups = req.groups.slice(0, MAX_GROUPS).map((g) => fetchByTopicId(g, req.requireStable));
+        const groups = req.groups
+          .slice(0, MAX_GROUPS)
+          .map((g) => memberError(g) ?? fetchByTopicId(g, req.requireStable));
         return { ...OffsetFetchApi.response.defaults(), throttleTimeMs: 0, groups };
       }
       if (v >= 8) {
         const groups = req.groups.slice(0, MAX_GROUPS).map((g): OffsetFetchResponseOffsetFetchResponseGroup => {
+          const failed = memberError(g);
+          if (failed !== null) return failed;
           const r = fetchOffsets(g.groupId, g.topics, req.requireStable);
           return {
             groupId: g.groupId,

@@ -1,9 +1,18 @@
-import { type CoordinatorLogger, type CoordinatorRecord, GroupCoordinator, type Scheduler } from '@sluice/coordinator';
+import type { MetadataImage } from '@sluice/cluster';
+import {
+  type AppendFunction,
+  type ConsumerGroupCoordinator,
+  type CoordinatorLogger,
+  type CoordinatorRecord,
+  GroupCoordinator,
+  type Scheduler,
+} from '@sluice/coordinator';
 import { buildRecordBatchSync, ERROR_CODES, iterateBatches, KafkaError } from '@sluice/protocol';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../../config/index.js';
 import type { LogDirHealth } from '../../state/log-dir-health.js';
 import type { TopicManager, TopicState } from '../../state/topic-manager.js';
+import { createConsumerGroupCoordinator } from './consumer-groups.js';
 
 export const OFFSETS_TOPIC = '__consumer_offsets';
 /** Bytes read per step while loading a partition of the offsets topic. */
@@ -21,6 +30,8 @@ export interface GroupCoordinatorSetup {
   logDir?: LogDirHealth;
   /** Whether this broker leads a partition (in a cluster, a group's coordinator is its offsets partition's leader). */
   leads?: (topicId: string, partition: number) => boolean;
+  /** The cluster image, for rack-aware assignment of consumer groups. */
+  image?: () => MetadataImage;
 }
 
 /**
@@ -30,6 +41,8 @@ export interface GroupCoordinatorSetup {
  */
 export function createGroupCoordinator(setup: GroupCoordinatorSetup): {
   coordinator: GroupCoordinator;
+  /** KIP-848 consumer groups, in the same offsets partitions. */
+  consumerGroups: ConsumerGroupCoordinator;
   ensureOffsetsTopic: () => TopicState;
   loadLedPartition: (partition: number) => void;
   unloadPartition: (partition: number) => void;
@@ -45,6 +58,26 @@ export function createGroupCoordinator(setup: GroupCoordinatorSetup): {
     warn: (m) => log.warn(m),
     error: (m) => log.error(m),
   };
+  const append: AppendFunction = (partition, records) => {
+    const topic = ensureOffsetsTopic();
+    // Another broker coordinates this group: the coordinator answers NOT_COORDINATOR, the client looks again.
+    if (setup.leads && !setup.leads(topic.topicId, partition)) {
+      throw new KafkaError(ERROR_CODES.NOT_LEADER_OR_FOLLOWER, `${OFFSETS_TOPIC}-${partition} is led elsewhere`);
+    }
+    const p = topic.partitions[partition];
+    if (p === undefined) throw new KafkaError(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION, `${OFFSETS_TOPIC}-${partition}`);
+    const batch = buildRecordBatchSync({ records: records.map((r) => ({ key: r.key, value: r.value })) });
+    setup.logDir?.checkWritable();
+    try {
+      p.appendFromClient(batch);
+    } catch (err) {
+      // A full disk is KAFKA_STORAGE_ERROR, which the coordinator answers as COORDINATOR_NOT_AVAILABLE.
+      if (setup.logDir?.noteError(err, `append to ${OFFSETS_TOPIC}-${partition}`)) {
+        throw new KafkaError(ERROR_CODES.KAFKA_STORAGE_ERROR, (err as Error).message);
+      }
+      throw err;
+    }
+  };
   const coordinator = new GroupCoordinator({
     config: {
       numPartitions,
@@ -56,33 +89,26 @@ export function createGroupCoordinator(setup: GroupCoordinatorSetup): {
     },
     scheduler: setup.scheduler,
     logger: coordinatorLogger,
-    append: (partition, records) => {
-      const topic = ensureOffsetsTopic();
-      // Another broker coordinates this group: the coordinator answers NOT_COORDINATOR, the client looks again.
-      if (setup.leads && !setup.leads(topic.topicId, partition)) {
-        throw new KafkaError(ERROR_CODES.NOT_LEADER_OR_FOLLOWER, `${OFFSETS_TOPIC}-${partition} is led elsewhere`);
-      }
-      const p = topic.partitions[partition];
-      if (p === undefined)
-        throw new KafkaError(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION, `${OFFSETS_TOPIC}-${partition}`);
-      const batch = buildRecordBatchSync({ records: records.map((r) => ({ key: r.key, value: r.value })) });
-      setup.logDir?.checkWritable();
-      try {
-        p.appendFromClient(batch);
-      } catch (err) {
-        // A full disk is KAFKA_STORAGE_ERROR, which the coordinator answers as COORDINATOR_NOT_AVAILABLE.
-        if (setup.logDir?.noteError(err, `append to ${OFFSETS_TOPIC}-${partition}`)) {
-          throw new KafkaError(ERROR_CODES.KAFKA_STORAGE_ERROR, (err as Error).message);
-        }
-        throw err;
-      }
-    },
+    append,
+    // Runs on the expiry timer, after consumerGroups below exists.
+    offsetsInUse: (groupId) => (consumerGroups.has(groupId) ? consumerGroups.subscribedTopics(groupId) : null),
+  });
+  const consumerGroups = createConsumerGroupCoordinator({
+    config,
+    topics,
+    logger,
+    append,
+    classic: coordinator,
+    numPartitions,
+    scheduler: setup.scheduler,
+    image: setup.image,
   });
   if (existing) {
     let count = 0;
     for (const p of existing.partitions) {
       if (p === undefined) continue;
       coordinator.loadPartition(readPartition(p.log));
+      consumerGroups.loadPartition(readPartition(p.log));
       count++;
     }
     log.info({ partitions: count, groups: coordinator.listGroups().length }, 'loaded consumer groups');
@@ -92,14 +118,16 @@ export function createGroupCoordinator(setup: GroupCoordinatorSetup): {
     const p = topics.get(OFFSETS_TOPIC)?.partitions[partition];
     if (p === undefined) return;
     coordinator.loadPartition(readPartition(p.log));
+    consumerGroups.loadPartition(readPartition(p.log));
     log.info({ partition }, 'loaded the consumer groups of a partition this broker now leads');
   };
   /** Drops the groups of an offsets partition another broker leads now. */
   const unloadPartition = (partition: number): void => {
     const groups = coordinator.unloadPartition(partition);
+    consumerGroups.unloadPartition(partition);
     log.info({ partition, groups }, 'unloaded the consumer groups of a partition this broker no longer leads');
   };
-  return { coordinator, ensureOffsetsTopic, loadLedPartition, unloadPartition };
+  return { coordinator, consumerGroups, ensureOffsetsTopic, loadLedPartition, unloadPartition };
 }
 
 interface ReadableLog {

@@ -1,0 +1,236 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { ConsumerGroupDescribeApi, CreateTopicsApi, OffsetFetchApi } from '@sluice/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BrokerUnderTest, repoRoot, requireJava, startSluice } from './brokers.js';
+import { WireClient } from './wire-client.js';
+
+// KIP-848 consumer groups (group.protocol=consumer) driven by real clients against Sluice: Apache Kafka
+// 4.4's own KafkaConsumer (through its console consumer, three members joining and one leaving while
+// records arrive: every record consumed exactly once, commits kept), and franz-go's own kgo group tests
+// with their 848 variants (they skip themselves unless the broker serves ConsumerGroupHeartbeat v1).
+// Run with `npm run test:conformance`.
+
+const script = join(repoRoot, 'scripts', 'reference-kafka', 'reference-kafka.sh');
+const goDir = join(repoRoot, 'test', 'conformance', 'clients', 'go');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to its end (killed after `timeoutMs`), collecting bounded output. */
+function run(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number },
+): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd ?? repoRoot,
+      env: opts.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+    child.stdout.on('data', (d: Buffer) => {
+      if (stdout.length < 16 * 1024 * 1024) stdout += d.toString('utf8');
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < 1024 * 1024) stderr += d.toString('utf8');
+    });
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let sluice: BrokerUnderTest & { broker: { stop(): Promise<void> } };
+let client: WireClient;
+
+beforeAll(async () => {
+  requireJava();
+  // A short heartbeat interval keeps reconciliation (one interval per step) quick in the test.
+  sluice = await startSluice({
+    'group.consumer.heartbeat.interval.ms': '1000',
+    'group.consumer.session.timeout.ms': '10000',
+  });
+  client = await WireClient.connect(sluice.port, 'sluice');
+});
+
+afterAll(async () => {
+  client?.close();
+  await sluice?.stop();
+});
+
+describe('KIP-848 consumer groups with real clients', () => {
+  it("Kafka 4.4's KafkaConsumer (group.protocol=consumer): three members join, one leaves, each record once, commits kept", async () => {
+    const topic = 'kip848-java';
+    const created = await client.send(CreateTopicsApi, 7, {
+      topics: [{ name: topic, numPartitions: 6, replicationFactor: 1, assignments: [], configs: [] }],
+      timeoutMs: 5000,
+      validateOnly: false,
+    });
+    expect(created.topics[0]?.errorCode).toBe(0);
+    const n = 6000;
+    const bootstrap = sluice.bootstrap;
+    const joined = async (clientId: string): Promise<boolean> => {
+      const d = await client.send(ConsumerGroupDescribeApi, 1, {
+        groupIds: ['kip848-java-group'],
+        includeAuthorizedOperations: false,
+      });
+      return d.groups[0]?.members.some((m) => m.clientId === clientId) ?? false;
+    };
+    /** Waits (bounded) until a member has joined: JVM start-up times vary a lot on a busy machine. */
+    const untilJoined = async (clientId: string) => {
+      for (let i = 0; i < 1200 && !(await joined(clientId)); i++) await sleep(100);
+      expect(await joined(clientId), `${clientId} joined`).toBe(true);
+    };
+    const consumer = (id: string, extra: string[]) =>
+      run(
+        'bash',
+        [
+          script,
+          'run-class',
+          'org.apache.kafka.tools.consumer.ConsoleConsumer',
+          '--bootstrap-server',
+          bootstrap,
+          '--topic',
+          topic,
+          '--group',
+          'kip848-java-group',
+          '--from-beginning',
+          '--timeout-ms',
+          '30000',
+          '--consumer-property',
+          'group.protocol=consumer',
+          '--consumer-property',
+          `client.id=${id}`,
+          ...extra,
+        ],
+        { timeoutMs: 250_000 },
+      );
+    // One producer whose input the test writes in three parts, each after a member joined (JVM start-up
+    // times vary a lot on a busy machine, so the steps wait for the group, not for the clock).
+    const producerChild = spawn(
+      'bash',
+      [
+        script,
+        'run-class',
+        'org.apache.kafka.tools.ConsoleProducer',
+        '--bootstrap-server',
+        bootstrap,
+        '--topic',
+        topic,
+        '--property',
+        'parse.key=true',
+        '--property',
+        'key.separator=:',
+      ],
+      { cwd: repoRoot, stdio: ['pipe', 'ignore', 'pipe'] },
+    );
+    let producerErr = '';
+    producerChild.stderr.on('data', (d: Buffer) => {
+      if (producerErr.length < 64 * 1024) producerErr += d.toString('utf8');
+    });
+    const producerKill = setTimeout(() => producerChild.kill('SIGKILL'), 250_000);
+    const producer = new Promise<Run>((resolve) =>
+      producerChild.once('close', (code) => {
+        clearTimeout(producerKill);
+        resolve({ code, stdout: '', stderr: producerErr });
+      }),
+    );
+    // Keyed records, so that they spread over the partitions.
+    const write = (from: number, to: number) => {
+      let lines = '';
+      for (let i = from; i <= to; i++) lines += `${i}:${i}\n`;
+      producerChild.stdin.write(lines);
+    };
+    const c1 = consumer('c1', []);
+    await untilJoined('c1');
+    write(1, 2000);
+    // c2 leaves after 500 records (a clean leave: it commits and sends epoch -1).
+    const c2 = consumer('c2', ['--max-messages', '500']);
+    await untilJoined('c2');
+    write(2001, 4000);
+    const c3 = consumer('c3', []);
+    await untilJoined('c3');
+    write(4001, n);
+    producerChild.stdin.end();
+    const runs = await Promise.all([producer, c1, c2, c3]);
+    expect(runs[0].code, runs[0].stderr.slice(-2000)).toBe(0);
+    const values = runs.slice(1).map((r) => r.stdout.split('\n').filter((l) => /^\d+$/.test(l)));
+    // Every member got records: the group really shared the partitions.
+    const counts = values.map((v) => v.length);
+    for (const [i, v] of values.entries())
+      expect(v.length, `c${i + 1} of ${counts}: ${runs[i + 1].stderr.slice(-1500)}`).toBeGreaterThan(0);
+    const all = values.flat();
+    expect(new Set(all).size).toBe(n);
+    expect(all.length).toBe(n);
+    // The group's commits reach the end of every partition.
+    const fetched = await client.send(OffsetFetchApi, 9, {
+      ...OffsetFetchApi.request.defaults(),
+      groups: [{ groupId: 'kip848-java-group', memberId: null, memberEpoch: -1, topics: null }],
+      requireStable: false,
+    });
+    const committed =
+      fetched.groups[0]?.topics.flatMap((t) => t.partitions.map((p) => Number(p.committedOffset))) ?? [];
+    expect(committed.reduce((a, b) => a + b, 0)).toBe(n);
+    const described = await client.send(ConsumerGroupDescribeApi, 1, {
+      groupIds: ['kip848-java-group'],
+      includeAuthorizedOperations: false,
+    });
+    expect(described.groups[0]).toMatchObject({ errorCode: 0, groupState: 'Empty' });
+    expect(described.groups[0]?.groupEpoch).toBeGreaterThanOrEqual(6);
+  }, 400_000);
+
+  it("franz-go's kgo group tests, 848 variants included, pass against Sluice", async () => {
+    const env = { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: process.env.GOPROXY ?? 'off' };
+    const dir = spawnSync('go', ['list', '-m', '-f', '{{.Dir}}', 'github.com/twmb/franz-go'], {
+      cwd: goDir,
+      env,
+      encoding: 'utf8',
+    });
+    expect(dir.status, `go list failed (run test/conformance/clients/setup.sh first): ${dir.stderr}`).toBe(0);
+    const r = await run(
+      'go',
+      ['test', '-count=1', '-v', '-run', '^(TestGroupETL|TestGroupSimple|Test848RegexBrokerResolves)$', './pkg/kgo'],
+      {
+        cwd: dir.stdout.trim(),
+        env: { ...env, KGO_SEEDS: sluice.bootstrap, KGO_TEST_RF: '1', KGO_TEST_RECORDS: '20000' },
+        timeoutMs: 170_000,
+      },
+    );
+    const lines = r.stdout.split('\n');
+    expect(
+      r.code,
+      lines
+        .filter((l) => /--- FAIL|panic|_test\.go/.test(l))
+        .slice(-40)
+        .join('\n'),
+    ).toBe(0);
+    // The 848 variants ran (a broker without ConsumerGroupHeartbeat v1 would have them skipped).
+    for (const name of [
+      'TestGroupETL/range/848',
+      'TestGroupETL/sticky/848',
+      'TestGroupETL/sticky/848/static',
+      'TestGroupSimple/848',
+      'Test848RegexBrokerResolves',
+    ]) {
+      expect(
+        lines.some((l) => l.includes(`--- PASS: ${name} `)),
+        name,
+      ).toBe(true);
+    }
+  });
+});
