@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import {
   type BrokerRegistration,
   ClusterController,
@@ -31,6 +32,7 @@ import { listOffsetsHandler } from '../apis/list-offsets.js';
 import { metadataHandler } from '../apis/metadata.js';
 import { offsetForLeaderEpochHandler } from '../apis/offset-for-leader-epoch.js';
 import { produceHandler } from '../apis/produce.js';
+import { saslAuthenticateHandler, saslHandshakeHandler } from '../apis/sasl.js';
 import {
   type BrokerConfig,
   ConfigRegistry,
@@ -46,12 +48,15 @@ import { FetchSessionCache } from '../state/fetch-sessions.js';
 import { isStorageError, LogDirHealth } from '../state/log-dir-health.js';
 import { saveProducerSnapshots, takeProducerSnapshots } from '../state/producer-snapshots.js';
 import { logConfigFor, TopicManager } from '../state/topic-manager.js';
-import { Connection } from './connection.js';
+import { type BrokerSecurity, createBrokerSecurity } from './broker-security.js';
+import { Connection, type ConnectionSecurity } from './connection.js';
 import { type ConnectionLimits, ConnectionQuotas, normalizeIp, parseIpOverrides } from './connection-quotas.js';
 import type { BrokerContext } from './context.js';
 import { type ApiHandler, Dispatcher } from './dispatcher.js';
+import { ANONYMOUS, type ListenerSecurity, listenerSecurity } from './listener-security.js';
 import { LogLimiter } from './log-limiter.js';
 import { RequestBudget } from './request-budget.js';
+import { SaslSession } from './sasl-session.js';
 
 export interface StartBrokerOptions {
   /** A parsed configuration (the CLI builds one from flags, environment and file). */
@@ -75,6 +80,8 @@ export interface RunningBroker {
   readonly port: number;
   /** `host:port`, ready for a client's bootstrap servers. */
   readonly bootstrap: string;
+  /** Every listener by name with the port it is bound to (`host:port` as advertised). */
+  readonly listeners: Readonly<Record<string, { host: string; port: number; securityProtocol: string }>>;
   readonly clusterId: string;
   readonly dataDir: string;
   readonly context: BrokerContext;
@@ -84,6 +91,8 @@ export interface RunningBroker {
 
 /** Requests read but not answered per connection before the broker stops reading from it. */
 const MAX_IN_FLIGHT_PER_CONNECTION = 100;
+/** A TLS handshake that takes longer is cut off (a slow or stalled client holds no slot for long). */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** How long stop() waits for in-flight requests before closing connections anyway. */
 const SHUTDOWN_GRACE_MS = 5000;
 const MAINTENANCE_INTERVAL_MS = 5000;
@@ -161,6 +170,12 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const logger = brokerLogger(options.logger, config.logLevel);
   const dataDir = config.logDirs[0];
   const listener = config.listeners[0];
+  // Every listener's TLS and SASL settings, checked before anything is opened. SCRAM credentials
+  // are read from the metadata store at login.
+  let security: BrokerSecurity | undefined;
+  const listenerSecurities: ListenerSecurity[] = config.listeners.map((l) =>
+    listenerSecurity(config, l, (user, mechanism) => security?.scramCredential(user, mechanism)),
+  );
   // prom-client is loaded only when the endpoint is on (it is a seventh of the modules start-up
   // would load), and before anything is opened, so a failure to load leaves nothing behind.
   const metricsModule = config.metrics ? await import('../metrics.js') : undefined;
@@ -182,6 +197,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       onProblem: (err) => logger.warn({ err }, 'etcd metadata'),
     }));
   const configs = new ConfigRegistry(config, configStateOf(store.image, config.nodeId));
+  security = createBrokerSecurity(config, store);
   const logLogger = logger.child({ component: 'log' });
   const logs = LogManager.open(
     dataDir,
@@ -269,6 +285,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     ),
     groups: { coordinator: groups.coordinator, ensureOffsetsTopic: groups.ensureOffsetsTopic },
     metrics,
+    security,
     advertised: { host: listener.host || 'localhost', port: listener.port },
     supportedApis: () => dispatcher?.supportedApis() ?? [],
     autoCreateTopic: (name) => {
@@ -344,6 +361,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     describeClusterHandler(context),
     describeLogDirsHandler(context),
     describeProducersHandler(context),
+    saslHandshakeHandler(context),
+    saslAuthenticateHandler(context),
     ...groupHandlers(context),
   ];
   dispatcher = new Dispatcher(handlers, logger, {
@@ -385,39 +404,97 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     },
   };
   const quotas = new ConnectionQuotas(connectionLimits(configs, logger));
-  const server: Server = createServer((socket: Socket) => {
-    const admitted = quotas.tryOpen(socket.remoteAddress ?? 'unknown');
-    if (!admitted.ok) {
-      metrics?.connectionRejected(admitted.reason.startsWith('address') ? 'max.connections.per.ip' : 'max.connections');
-      logConnection(
-        admitted.ip,
-        { remote: admitted.ip },
-        `rejected connection from ${admitted.ip}: ${admitted.reason}`,
-      );
-      socket.destroy();
-      return;
-    }
-    const c = new Connection(socket, nextConnectionId++, dispatcher!, connectionOptions, logger, (closed) => {
-      connections.delete(closed);
-      quotas.closed(admitted.ip);
-      metrics?.connectionClosed();
-    });
+  /** A connection that passed its listener's transport (TLS done, if any): served from now on. */
+  const serve = (socket: Socket, ip: string, connectionSecurity: ConnectionSecurity, ownsQuotaSlot = true) => {
+    const c = new Connection(
+      socket,
+      nextConnectionId++,
+      dispatcher!,
+      connectionOptions,
+      logger,
+      (closed) => {
+        connections.delete(closed);
+        if (ownsQuotaSlot) quotas.closed(ip);
+        metrics?.connectionClosed();
+      },
+      connectionSecurity,
+    );
     connections.add(c);
     metrics?.connectionOpened();
+  };
+  const securityOf = (ls: ListenerSecurity, principal: string): ConnectionSecurity => ({
+    listener: ls.name,
+    principal: ls.sasl ? ANONYMOUS : principal,
+    sasl: ls.sasl ? new SaslSession(ls.name, ls.sasl) : undefined,
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listener.port, listener.host || undefined, () => {
-      server.off('error', reject);
-      resolve();
+  const servers: Server[] = [];
+  for (const ls of listenerSecurities) {
+    // TLS listeners hand each admitted socket to a TLS server that is never bound itself: the
+    // limits above apply before the handshake, which is bounded in time.
+    const tlsServer =
+      ls.tls === undefined
+        ? undefined
+        : createTlsServer({ ...ls.tls.options, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, (tlsSocket: TLSSocket) => {
+            const ip = normalizeIp(tlsSocket.remoteAddress ?? 'unknown');
+            if (ls.tls!.clientAuth === 'requested' && !tlsSocket.authorized && tlsSocket.getPeerX509Certificate()) {
+              logConnection(
+                ip,
+                { remote: ip, listener: ls.name },
+                `closing TLS connection: client certificate not trusted (${tlsSocket.authorizationError})`,
+              );
+              tlsSocket.destroy();
+              return;
+            }
+            serve(tlsSocket, ip, securityOf(ls, ls.principalOf(tlsSocket)), false);
+          });
+    tlsServer?.on('tlsClientError', (err, tlsSocket) => {
+      const ip = normalizeIp(tlsSocket.remoteAddress ?? 'unknown');
+      logConnection(ip, { remote: ip, listener: ls.name }, `TLS handshake failed: ${err.message}`);
+      tlsSocket.destroy();
     });
-  });
+    const server: Server = createServer((socket: Socket) => {
+      const admitted = quotas.tryOpen(socket.remoteAddress ?? 'unknown');
+      if (!admitted.ok) {
+        metrics?.connectionRejected(
+          admitted.reason.startsWith('address') ? 'max.connections.per.ip' : 'max.connections',
+        );
+        logConnection(
+          admitted.ip,
+          { remote: admitted.ip },
+          `rejected connection from ${admitted.ip}: ${admitted.reason}`,
+        );
+        socket.destroy();
+        return;
+      }
+      if (tlsServer === undefined) {
+        serve(socket, admitted.ip, securityOf(ls, ANONYMOUS));
+        return;
+      }
+      // The raw socket holds the connection's slot, through the handshake and after it.
+      socket.once('close', () => quotas.closed(admitted.ip));
+      tlsServer.emit('connection', socket);
+    });
+    servers.push(server);
+  }
+  await Promise.all(
+    servers.map(
+      (srv, i) =>
+        new Promise<void>((resolve, reject) => {
+          const l = config.listeners[i];
+          srv.once('error', reject);
+          srv.listen(l.port, l.host || undefined, () => {
+            srv.off('error', reject);
+            resolve();
+          });
+        }),
+    ),
+  );
   // Accepting fails when the process is out of descriptors (EMFILE): libuv then drops the
   // pending connections and the server reports the error. It must not end the broker (an
   // 'error' without a listener would): log it, at most once per interval, and go on accepting.
   let acceptErrors = 0;
   let acceptErrorLoggedAt = Number.NEGATIVE_INFINITY;
-  server.on('error', (err: NodeJS.ErrnoException) => {
+  const onAcceptError = (err: NodeJS.ErrnoException) => {
     acceptErrors++;
     const now = Date.now();
     if (now - acceptErrorLoggedAt < ACCEPT_ERROR_LOG_INTERVAL_MS) return;
@@ -427,28 +504,38 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       `accepting connections failed: ${err.message}${err.code === 'EMFILE' || err.code === 'ENFILE' ? ' (raise the open-file limit, ulimit -n)' : ''}`,
     );
     acceptErrors = 0;
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : listener.port;
-  const advertised = config.advertisedListeners[0];
-  context.advertised = {
-    host: advertised.host || listener.host || 'localhost',
-    port: advertised.port === 0 || advertised === listener ? port : advertised.port,
   };
+  for (const srv of servers) srv.on('error', onAcceptError);
+  // Each listener's bound port (it may be ephemeral), and what each advertises.
+  const boundPorts = new Map<string, number>();
+  servers.forEach((srv, i) => {
+    const address = srv.address();
+    const l = config.listeners[i];
+    boundPorts.set(l.name, typeof address === 'object' && address !== null ? address.port : l.port);
+  });
+  const port = boundPorts.get(listener.name)!;
+  const advertisedEndpoints = config.advertisedListeners.map((a) => {
+    const bound = config.listeners.find((l) => l.name === a.name)!;
+    return {
+      name: a.name,
+      securityProtocol: a.securityProtocol,
+      host: a.host || bound.host || 'localhost',
+      port: a.port === 0 || a === bound ? boundPorts.get(a.name)! : a.port,
+    };
+  });
+  context.advertised = { host: advertisedEndpoints[0].host, port: advertisedEndpoints[0].port };
   // Registered once clients can reach it (the listener's port may be ephemeral). The embedded store
   // never unregisters: its broker epoch (and so the controller epoch) grows once per start.
   const register = () =>
     store.registerBroker({
       nodeId: config.nodeId,
       incarnationId: randomUUID(),
-      listeners: [
-        {
-          name: advertised.name,
-          host: context.advertised.host,
-          port: context.advertised.port,
-          securityProtocol: advertised.securityProtocol,
-        },
-      ],
+      listeners: advertisedEndpoints.map(({ name, host, port, securityProtocol }) => ({
+        name,
+        host,
+        port,
+        securityProtocol,
+      })),
       rack: config.get('broker.rack'),
     });
   try {
@@ -531,7 +618,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
           .unregisterBroker(nodeId, brokerEpoch)
           .catch((err) => storeLogger.warn({ err }, 'unregistering failed'));
       }
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
       // In-flight requests finish (bounded wait); then every connection goes.
       // JoinGroup/SyncGroup requests waiting on a rebalance are answered now rather than held to the deadline.
       groups.coordinator.shutdown();
@@ -570,6 +657,9 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     host: context.advertised.host,
     port,
     bootstrap: `${context.advertised.host}:${port}`,
+    listeners: Object.fromEntries(
+      advertisedEndpoints.map((e) => [e.name, { host: e.host, port: e.port, securityProtocol: e.securityProtocol }]),
+    ),
     clusterId: context.clusterId,
     dataDir,
     context,
