@@ -188,6 +188,22 @@ export class Authorizer {
     return this.superUsers.has(principal);
   }
 
+  /**
+   * Whether `who` may do `operation` on some resource of the type (Kafka's authorizeByResourceType,
+   * used by InitProducerId: WRITE on any topic): an ALLOW that matches the principal and host, and
+   * no DENY of the wildcard resource that covers it. With no ACL of that type at all,
+   * allow.everyone.if.no.acl.found decides.
+   */
+  authorizeAny(who: RequestIdentity, operation: number, resourceType: number): boolean {
+    if (this.superUsers.has(who.principal)) return true;
+    const index = this.byType.get(resourceType);
+    if (!index) return this.allowIfNoAcl;
+    const wildcard = index.literal.get(WILDCARD) ?? [];
+    if (wildcard.some((acl) => aclResult(who, operation, acl) === 'deny')) return false;
+    const all = [...index.literal.values(), index.prefixed];
+    return all.some((list) => list.some((acl) => aclResult(who, operation, acl) === 'allow'));
+  }
+
   /** Whether `who` may do `operation` on the resource `resourceType`/`name`. */
   authorize(who: RequestIdentity, operation: number, resourceType: number, name: string): boolean {
     if (this.superUsers.has(who.principal)) return true;

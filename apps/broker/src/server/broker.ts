@@ -16,8 +16,10 @@ import {
 } from '@sluice/cluster/core';
 import { LogManager } from '@sluice/log';
 import { ERROR_CODES, KafkaError } from '@sluice/protocol';
+import { createAclsHandler, deleteAclsHandler, describeAclsHandler } from '../apis/acls.js';
 import { alterConfigsHandler, incrementalAlterConfigsHandler } from '../apis/alter-configs.js';
 import { apiVersionsHandler } from '../apis/api-versions.js';
+import { withAuthorization } from '../apis/authorization.js';
 import { describeClusterHandler, describeLogDirsHandler, describeProducersHandler } from '../apis/cluster.js';
 import { leadsPartition } from '../apis/cluster-view.js';
 import { createPartitionsHandler } from '../apis/create-partitions.js';
@@ -33,6 +35,7 @@ import { metadataHandler } from '../apis/metadata.js';
 import { offsetForLeaderEpochHandler } from '../apis/offset-for-leader-epoch.js';
 import { produceHandler } from '../apis/produce.js';
 import { saslAuthenticateHandler, saslHandshakeHandler } from '../apis/sasl.js';
+import { alterUserScramCredentialsHandler, describeUserScramCredentialsHandler } from '../apis/scram-credentials.js';
 import {
   type BrokerConfig,
   ConfigRegistry,
@@ -363,9 +366,14 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     describeProducersHandler(context),
     saslHandshakeHandler(context),
     saslAuthenticateHandler(context),
+    createAclsHandler(context),
+    describeAclsHandler(context),
+    deleteAclsHandler(context),
+    describeUserScramCredentialsHandler(context),
+    alterUserScramCredentialsHandler(context),
     ...groupHandlers(context),
   ];
-  dispatcher = new Dispatcher(handlers, logger, {
+  dispatcher = new Dispatcher(withAuthorization(context, handlers), logger, {
     onRequest: (api, version, seconds) => metrics?.observeRequest(api, seconds, version),
   });
 
