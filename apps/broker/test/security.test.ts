@@ -158,4 +158,46 @@ describe('listeners with security protocols', () => {
     expect((await ok.request(MetadataApi, { ...MetadataApi.request.defaults(), topics: [] })).brokers.length).toBe(1);
     ok.close();
   }, 60_000);
+
+  it('bounds what a client sends before authenticating by sasl.server.max.receive.size', async () => {
+    const raw = await RawClient.connect(port('SASL_PLAINTEXT'));
+    // A frame declaring 1 MiB, sent in pieces: closed once past 512 KiB, not buffered to the end.
+    const head = Buffer.alloc(4);
+    head.writeInt32BE(1 << 20);
+    raw.writeRaw(head);
+    for (let i = 0; i < 10 && !raw.isClosed; i++) raw.writeRaw(Buffer.alloc(64 * 1024));
+    expect(await closedWithin(raw, 2000)).toBe(true);
+  });
+});
+
+describe('re-authentication (KIP-368)', () => {
+  it('reports the session lifetime, accepts a re-authentication, and closes a connection used after it expired', async () => {
+    const b = await startInProcess({
+      'log.dirs': tempDir('sluice-reauth-'),
+      listeners: 'SASL_PLAINTEXT://127.0.0.1:0',
+      'sasl.enabled.mechanisms': 'PLAIN',
+      'listener.name.sasl_plaintext.plain.sasl.jaas.config': PLAIN_JAAS,
+      'connections.max.reauth.ms': '800',
+    });
+    try {
+      const raw = await RawClient.connect(b.port);
+      const login = async () => {
+        expect((await raw.send(SaslHandshakeApi, 1, { mechanism: 'PLAIN' })).errorCode).toBe(0);
+        return raw.send(SaslAuthenticateApi, 2, { authBytes: Buffer.from('\0alice\0alice-secret') });
+      };
+      const first = await login();
+      expect([first.errorCode, first.sessionLifetimeMs]).toEqual([0, 800n]);
+      const md = () => raw.send(MetadataApi, 12, { topics: [] });
+      expect((await md()).brokers.length).toBe(1);
+      await new Promise((r) => setTimeout(r, 900));
+      // Expired, but a new handshake on the same connection is re-authentication.
+      expect((await login()).errorCode).toBe(0);
+      expect((await md()).brokers.length).toBe(1);
+      await new Promise((r) => setTimeout(r, 900));
+      await expect(md()).rejects.toThrow();
+      expect(await closedWithin(raw, 2000)).toBe(true);
+    } finally {
+      await b.stop();
+    }
+  });
 });

@@ -59,7 +59,8 @@ function invalidFilterReason(f: AclBindingFilter): string | null {
 export function createAclsHandler(broker: BrokerContext): ApiHandler<CreateAclsRequest, CreateAclsResponse> {
   return {
     api: CreateAclsApi,
-    minVersion: 0,
+    // v0 (no pattern types) is gone since Kafka 4.0 (KIP-896).
+    minVersion: 1,
     maxVersion: 3,
     async handle(req, ctx) {
       const each = (errorCode: number, errorMessage: string | null) =>
@@ -115,7 +116,8 @@ function currentAcls(broker: BrokerContext): readonly AclBinding[] {
 export function describeAclsHandler(broker: BrokerContext): ApiHandler<DescribeAclsRequest, DescribeAclsResponse> {
   return {
     api: DescribeAclsApi,
-    minVersion: 0,
+    // v0 (no pattern types) is gone since Kafka 4.0 (KIP-896).
+    minVersion: 1,
     maxVersion: 3,
     handle(req, ctx) {
       const fail = (errorCode: number, errorMessage: string | null): DescribeAclsResponse => ({
@@ -160,7 +162,8 @@ export function describeAclsHandler(broker: BrokerContext): ApiHandler<DescribeA
 export function deleteAclsHandler(broker: BrokerContext): ApiHandler<DeleteAclsRequest, DeleteAclsResponse> {
   return {
     api: DeleteAclsApi,
-    minVersion: 0,
+    // v0 (no pattern types) is gone since Kafka 4.0 (KIP-896).
+    minVersion: 1,
     maxVersion: 3,
     async handle(req, ctx: RequestContext) {
       const each = (errorCode: number, errorMessage: string | null) =>

@@ -453,7 +453,17 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
               tlsSocket.destroy();
               return;
             }
-            serve(tlsSocket, ip, securityOf(ls, ls.principalOf(tlsSocket)), false);
+            const principal = ls.principalOf(tlsSocket);
+            if (principal === null) {
+              logConnection(
+                ip,
+                { remote: ip, listener: ls.name },
+                'closing TLS connection: no ssl.principal.mapping.rules rule applies to the client certificate',
+              );
+              tlsSocket.destroy();
+              return;
+            }
+            serve(tlsSocket, ip, securityOf(ls, principal), false);
           });
     tlsServer?.on('tlsClientError', (err, tlsSocket) => {
       const ip = normalizeIp(tlsSocket.remoteAddress ?? 'unknown');

@@ -170,6 +170,12 @@ export class Connection implements ConnectionInfo {
       this.close(`invalid request framing: ${(err as Error).message}`, true);
       return;
     }
+    // Before a SASL client has authenticated, frames are bounded by sasl.server.max.receive.size.
+    const sasl = this.sasl;
+    if (sasl !== undefined && !sasl.authenticated && this.decoder.buffered + completed > sasl.maxReceiveBytes) {
+      this.close(`more than sasl.server.max.receive.size (${sasl.maxReceiveBytes}) bytes before authentication`, true);
+      return;
+    }
     const budget = this.options.budget;
     if (budget) {
       // Every byte read counts from now: whole frames until answered, a partial one as it grows.

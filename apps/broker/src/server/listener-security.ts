@@ -27,8 +27,11 @@ export interface ListenerSecurity {
   readonly protocol: string;
   readonly tls?: ServerTlsSettings;
   readonly sasl?: SaslListenerSettings;
-  /** The principal of a TLS client from its certificate (ANONYMOUS without one). */
-  principalOf(socket: TLSSocket): string;
+  /**
+   * The principal of a TLS client from its certificate (ANONYMOUS without one); null when no
+   * ssl.principal.mapping.rules rule applies (the connection is refused, as Kafka does).
+   */
+  principalOf(socket: TLSSocket): string | null;
 }
 
 function saslSettings(
@@ -68,11 +71,13 @@ function saslSettings(
     plain = plainUsers(users);
   }
   const reauth = Number(listenerConfig(config, listener, 'connections.max.reauth.ms') ?? '0');
+  const maxReceive = Number(listenerConfig(config, listener, 'sasl.server.max.receive.size') ?? '524288');
   return {
     mechanisms: enabled as SaslMechanismName[],
     plainCheck: () => plain ?? (() => false),
     scramLookup,
     maxReauthMs: Number.isFinite(reauth) && reauth > 0 ? reauth : 0,
+    maxReceiveBytes: Number.isInteger(maxReceive) && maxReceive > 0 ? maxReceive : 524288,
   };
 }
 
@@ -112,7 +117,7 @@ export function listenerSecurity(
       try {
         return `User:${mapper(subjectDn(cert))}`;
       } catch {
-        return ANONYMOUS;
+        return null;
       }
     },
   };

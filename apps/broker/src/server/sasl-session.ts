@@ -21,6 +21,8 @@ export interface SaslListenerSettings {
   readonly scramLookup: ScramCredentialLookup;
   /** connections.max.reauth.ms; 0: sessions do not expire. */
   readonly maxReauthMs: number;
+  /** sasl.server.max.receive.size: bytes a client may send before it has authenticated. */
+  readonly maxReceiveBytes: number;
 }
 
 type State = 'handshake' | 'authenticate' | 'complete' | 'reauth-authenticate' | 'failed';
@@ -39,6 +41,10 @@ export class SaslSession {
     private readonly settings: SaslListenerSettings,
     private readonly now: () => number = Date.now,
   ) {}
+
+  get maxReceiveBytes(): number {
+    return this.settings.maxReceiveBytes;
+  }
 
   get mechanisms(): readonly SaslMechanismName[] {
     return this.settings.mechanisms;
