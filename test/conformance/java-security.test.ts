@@ -114,7 +114,7 @@ async function roundTrip(listener: string, props: string, topic: string) {
 }
 
 describe('Kafka tools against Sluice over SASL_SSL and mTLS', () => {
-  it('kafka-configs creates a SCRAM-SHA-512 user; console producer and consumer use it over SASL_SSL', async () => {
+  it('kafka-configs creates a SCRAM-SHA-512 user and a quota, describes both; console producer and consumer use it over SASL_SSL', async () => {
     const created = await runClass([
       'org.apache.kafka.tools.ConfigCommand',
       '--bootstrap-server',
@@ -128,6 +128,31 @@ describe('Kafka tools against Sluice over SASL_SSL and mTLS', () => {
       'alice',
     ]);
     expect(created.code, created.stderr).toBe(0);
+    const quota = await runClass([
+      'org.apache.kafka.tools.ConfigCommand',
+      '--bootstrap-server',
+      bootstrap('PLAINTEXT'),
+      '--alter',
+      '--add-config',
+      'producer_byte_rate=1048576',
+      '--entity-type',
+      'users',
+      '--entity-name',
+      'alice',
+    ]);
+    expect(quota.code, quota.stderr).toBe(0);
+    const described = await runClass([
+      'org.apache.kafka.tools.ConfigCommand',
+      '--bootstrap-server',
+      bootstrap('PLAINTEXT'),
+      '--describe',
+      '--entity-type',
+      'users',
+      '--entity-name',
+      'alice',
+    ]);
+    expect(described.stdout, described.stderr).toMatch(/producer_byte_rate=1048576/);
+    expect(described.stdout, described.stderr).toMatch(/SCRAM-SHA-512=iterations=8192/);
     await roundTrip('SASL_SSL', scramProps('alice-secret'), 'scram-rt');
   });
 

@@ -20,6 +20,7 @@ import { createAclsHandler, deleteAclsHandler, describeAclsHandler } from '../ap
 import { alterConfigsHandler, incrementalAlterConfigsHandler } from '../apis/alter-configs.js';
 import { apiVersionsHandler } from '../apis/api-versions.js';
 import { withAuthorization } from '../apis/authorization.js';
+import { alterClientQuotasHandler, describeClientQuotasHandler } from '../apis/client-quotas.js';
 import { describeClusterHandler, describeLogDirsHandler, describeProducersHandler } from '../apis/cluster.js';
 import { leadsPartition } from '../apis/cluster-view.js';
 import { createPartitionsHandler } from '../apis/create-partitions.js';
@@ -371,6 +372,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     deleteAclsHandler(context),
     describeUserScramCredentialsHandler(context),
     alterUserScramCredentialsHandler(context),
+    describeClientQuotasHandler(context),
+    alterClientQuotasHandler(context),
     ...groupHandlers(context),
   ];
   dispatcher = new Dispatcher(withAuthorization(context, handlers), logger, {
