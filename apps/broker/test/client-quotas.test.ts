@@ -2,10 +2,18 @@
 // and their defaults, kept in the metadata store, with Kafka's validation and filter matching.
 
 import { Connection } from '@sluice/client';
-import { AlterClientQuotasApi, DescribeClientQuotasApi, ERROR_CODES } from '@sluice/protocol';
+import {
+  AlterClientQuotasApi,
+  ApiVersionsApi,
+  buildRecordBatchSync,
+  CreateTopicsApi,
+  DescribeClientQuotasApi,
+  ERROR_CODES,
+  ProduceApi,
+} from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
-import { startInProcess, tempDir } from './helpers.js';
+import { RawClient, startInProcess, tempDir } from './helpers.js';
 
 let broker: RunningBroker;
 let c: Connection;
@@ -76,5 +84,39 @@ describe('client quota configs', () => {
     await alter({ user: 'carol' }, [{ key: 'producer_byte_rate', remove: true }]);
     expect((await describeQuotas([{ entityType: 'user', matchType: 0, match: 'carol' }])).entries).toEqual([]);
     expect([...broker.context.store.image.securityRecords('quotas').keys()].length).toBe(3);
+  });
+
+  it('throttles a client over its producer_byte_rate (throttle_time_ms, then no reads for that long); others are not', async () => {
+    await c.request(CreateTopicsApi, {
+      ...CreateTopicsApi.request.defaults(),
+      topics: [{ name: 'quota', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+      timeoutMs: 5000,
+    });
+    // RawClient's client id is sluice-e2e; the Connection above is sluice-client.
+    await alter({ 'client-id': 'sluice-e2e' }, [{ key: 'producer_byte_rate', value: 10_000 }]);
+    const records = buildRecordBatchSync({ records: [{ value: Buffer.alloc(120_000, 1) }] });
+    const produce = {
+      transactionalId: null,
+      acks: 1,
+      timeoutMs: 5000,
+      topicData: [
+        { name: 'quota', topicId: '00000000-0000-0000-0000-000000000000', partitionData: [{ index: 0, records }] },
+      ],
+    };
+    const raw = await RawClient.connect(broker.port);
+    try {
+      const res = await raw.send(ProduceApi, 9, produce);
+      expect(res.responses[0]!.partitionResponses[0]!.errorCode).toBe(0);
+      // 120 kB over the 10 s minimum span is 12 kB/s: 20 % over 10 kB/s, 2 s of throttle.
+      expect(res.throttleTimeMs).toBeGreaterThanOrEqual(1500);
+      expect(res.throttleTimeMs).toBeLessThanOrEqual(2500);
+      const started = Date.now();
+      await raw.send(ApiVersionsApi, 3, { clientSoftwareName: 't', clientSoftwareVersion: '1' });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(res.throttleTimeMs - 200);
+      const other = await c.request(ProduceApi, produce);
+      expect(other.throttleTimeMs).toBe(0);
+    } finally {
+      raw.close();
+    }
   });
 });

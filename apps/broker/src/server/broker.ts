@@ -35,6 +35,7 @@ import { listOffsetsHandler } from '../apis/list-offsets.js';
 import { metadataHandler } from '../apis/metadata.js';
 import { offsetForLeaderEpochHandler } from '../apis/offset-for-leader-epoch.js';
 import { produceHandler } from '../apis/produce.js';
+import { withQuotas } from '../apis/quota-enforcement.js';
 import { saslAuthenticateHandler, saslHandshakeHandler } from '../apis/sasl.js';
 import { alterUserScramCredentialsHandler, describeUserScramCredentialsHandler } from '../apis/scram-credentials.js';
 import {
@@ -53,6 +54,7 @@ import { isStorageError, LogDirHealth } from '../state/log-dir-health.js';
 import { saveProducerSnapshots, takeProducerSnapshots } from '../state/producer-snapshots.js';
 import { logConfigFor, TopicManager } from '../state/topic-manager.js';
 import { type BrokerSecurity, createBrokerSecurity } from './broker-security.js';
+import { ClientQuotaManager } from './client-quota-manager.js';
 import { Connection, type ConnectionSecurity } from './connection.js';
 import { type ConnectionLimits, ConnectionQuotas, normalizeIp, parseIpOverrides } from './connection-quotas.js';
 import type { BrokerContext } from './context.js';
@@ -376,7 +378,9 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     alterClientQuotasHandler(context),
     ...groupHandlers(context),
   ];
-  dispatcher = new Dispatcher(withAuthorization(context, handlers), logger, {
+  // Quotas count what was allowed: they sit inside the ACL checks.
+  const clientQuotas = new ClientQuotaManager(store);
+  dispatcher = new Dispatcher(withAuthorization(context, withQuotas(clientQuotas, handlers)), logger, {
     onRequest: (api, version, seconds) => metrics?.observeRequest(api, seconds, version),
   });
 

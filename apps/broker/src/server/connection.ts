@@ -54,6 +54,8 @@ export interface ConnectionInfo {
   readonly sasl?: SaslSession;
   /** Closes the connection once the responses queued so far are written (a refused login's answer). */
   closeAfterResponses?(reason: string): void;
+  /** Reads no further request for `ms` (a client over its quota, KIP-219). */
+  throttle?(ms: number): void;
 }
 
 /** Who a connection is, set at accept (the certificate on SSL) or by SASL. */
@@ -101,6 +103,8 @@ export class Connection implements ConnectionInfo {
   closed = false;
   /** Set by closeAfterResponses: the reason to close with once the queue is written. */
   private closeWhenWritten: string | null = null;
+  /** A quota throttle: no request is taken on until it ends. */
+  private throttled: NodeJS.Timeout | null = null;
   private readonly decoder: FrameDecoder;
   private readonly queue: Pending[] = [];
   /**
@@ -204,7 +208,12 @@ export class Connection implements ConnectionInfo {
 
   /** In flight at the bound, or responses not drained: no more requests are taken on. */
   private mustWait(): boolean {
-    return this.writeBlocked || this.queue.length >= this.options.maxInFlight || this.closeWhenWritten !== null;
+    return (
+      this.writeBlocked ||
+      this.queue.length >= this.options.maxInFlight ||
+      this.closeWhenWritten !== null ||
+      this.throttled !== null
+    );
   }
 
   /**
@@ -299,6 +308,16 @@ export class Connection implements ConnectionInfo {
     this.updateFlow();
   }
 
+  throttle(ms: number): void {
+    if (this.closed || ms <= 0) return;
+    if (this.throttled !== null) clearTimeout(this.throttled);
+    this.throttled = setTimeout(() => {
+      this.throttled = null;
+      this.updateFlow();
+    }, ms);
+    this.updateFlow();
+  }
+
   closeAfterResponses(reason: string): void {
     if (this.closed) return;
     // Nothing more is read or handed on (mustWait); what is queued is answered, then the socket ends.
@@ -373,6 +392,8 @@ export class Connection implements ConnectionInfo {
       budget.releaseCompletion(this);
     }
     this.held.length = 0;
+    if (this.throttled !== null) clearTimeout(this.throttled);
+    this.throttled = null;
     if (!ended) this.socket.destroy();
     this.onClose(this);
   }
