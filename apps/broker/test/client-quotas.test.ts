@@ -9,11 +9,12 @@ import {
   CreateTopicsApi,
   DescribeClientQuotasApi,
   ERROR_CODES,
+  FetchApi,
   ProduceApi,
 } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
-import { RawClient, startInProcess, tempDir } from './helpers.js';
+import { fetchRequest, RawClient, startInProcess, tempDir } from './helpers.js';
 
 let broker: RunningBroker;
 let c: Connection;
@@ -115,6 +116,19 @@ describe('client quota configs', () => {
       expect(Date.now() - started).toBeGreaterThanOrEqual(res.throttleTimeMs - 200);
       const other = await c.request(ProduceApi, produce);
       expect(other.throttleTimeMs).toBe(0);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('throttles a consumer over its consumer_byte_rate the same way', async () => {
+    // The topic holds the 240 kB produced above; the default client-id quota applies to sluice-e2e.
+    await alter({ 'client-id': null }, [{ key: 'consumer_byte_rate', value: 10_000 }]);
+    const raw = await RawClient.connect(broker.port);
+    try {
+      const res = await raw.send(FetchApi, 12, fetchRequest('quota', [{ partition: 0, fetchOffset: 0n }]));
+      expect(res.responses[0]!.partitions[0]!.records!.length).toBeGreaterThan(200_000);
+      expect(res.throttleTimeMs).toBeGreaterThan(1000);
     } finally {
       raw.close();
     }
