@@ -88,7 +88,8 @@ export class Metadata {
         await this.refresh([name]);
         const t = this.topics.get(name)?.info;
         const refused = this.refused.get(name);
-        if (t === undefined && refused !== undefined) throw new KafkaError(refused, `topic ${name}`);
+        if (t === undefined && refused !== undefined)
+          throw new KafkaError(refused, `topic ${name}: not authorized (TOPIC_AUTHORIZATION_FAILED)`);
         if (t === undefined) throw new KafkaError(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION, `topic ${name}`);
         return t;
       },

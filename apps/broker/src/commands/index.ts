@@ -3,6 +3,7 @@ import { registerClusterCommands } from './cluster.js';
 import { registerConsumeCommand } from './consume.js';
 import { registerGroupCommands } from './group.js';
 import { registerProduceCommand } from './produce.js';
+import { registerSecurityCommands } from './security.js';
 import { registerTopicCommands } from './topic.js';
 
 /** The client commands of `sluice`, built on @sluice/client. */
@@ -12,4 +13,5 @@ export function registerClientCommands(program: Command): void {
   registerConsumeCommand(program);
   registerGroupCommands(program);
   registerClusterCommands(program);
+  registerSecurityCommands(program);
 }
