@@ -8,7 +8,8 @@ import { type BrokerUnderTest, repoRoot, requireJava, startSluice } from './brok
 
 // Apache Kafka's own tools (Java clients), unmodified, against Sluice's secured listeners: a SCRAM
 // user created with kafka-configs (AlterUserScramCredentials), then the console producer and
-// consumer over SASL_SSL with SCRAM-SHA-512, and over mutual TLS; a wrong password is refused.
+// consumer over SASL_SSL with SCRAM-SHA-512, and over mutual TLS; a wrong password is refused;
+// kafka-acls adds and lists ACLs, which then hold for the certificate's principal.
 // Run with `npm run test:conformance`.
 
 const script = join(repoRoot, 'scripts', 'reference-kafka', 'reference-kafka.sh');
@@ -54,6 +55,10 @@ beforeAll(async () => {
     'ssl.truststore.type': 'PEM',
     'ssl.truststore.location': certs.caFile,
     'listener.name.ssl.ssl.client.auth': 'required',
+    // ACLs on, open where none are set: the PLAINTEXT admin (ANONYMOUS) is a super user.
+    'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+    'super.users': 'User:ANONYMOUS',
+    'allow.everyone.if.no.acl.found': 'true',
   });
 });
 
@@ -185,5 +190,71 @@ describe('Kafka tools against Sluice over SASL_SSL and mTLS', () => {
       `ssl.keystore.location=${keystore}`,
     ]);
     await roundTrip('SSL', props, 'mtls-rt');
+  });
+
+  it('kafka-acls adds and lists ACLs; the client certificate principal is refused where only alice may write', async () => {
+    const added = await runClass([
+      'org.apache.kafka.tools.AclCommand',
+      '--bootstrap-server',
+      bootstrap('PLAINTEXT'),
+      '--add',
+      '--allow-principal',
+      'User:alice',
+      '--operation',
+      'Write',
+      '--operation',
+      'Describe',
+      '--topic',
+      'acl-t',
+    ]);
+    expect(added.code, added.stderr).toBe(0);
+    const listed = await runClass([
+      'org.apache.kafka.tools.AclCommand',
+      '--bootstrap-server',
+      bootstrap('PLAINTEXT'),
+      '--list',
+      '--topic',
+      'acl-t',
+    ]);
+    expect(listed.stdout, listed.stderr).toMatch(
+      /principal=User:alice, host=\*, operation=WRITE, permissionType=ALLOW/,
+    );
+    const client = certs.client('java-denied');
+    const keystore = join(certs.dir, 'java-denied.keystore.pem');
+    writeFileSync(keystore, client.key + client.cert);
+    const props = clientProperties('mtls-denied.properties', [
+      'security.protocol=SSL',
+      'ssl.truststore.type=PEM',
+      `ssl.truststore.location=${certs.caFile}`,
+      'ssl.keystore.type=PEM',
+      `ssl.keystore.location=${keystore}`,
+    ]);
+    const denied = await runClass(
+      [
+        'org.apache.kafka.tools.ConsoleProducer',
+        '--bootstrap-server',
+        bootstrap('SSL'),
+        '--topic',
+        'acl-t',
+        '--command-config',
+        props,
+      ],
+      'x\n',
+      90_000,
+    );
+    expect(`${denied.stdout}${denied.stderr}`).toMatch(/TopicAuthorizationException|Not authorized to access topics/);
+    const allowed = await runClass(
+      [
+        'org.apache.kafka.tools.ConsoleProducer',
+        '--bootstrap-server',
+        bootstrap('SASL_SSL'),
+        '--topic',
+        'acl-t',
+        '--command-config',
+        scramProps('alice-secret'),
+      ],
+      'y\n',
+    );
+    expect(allowed.code, allowed.stderr).toBe(0);
   });
 });
