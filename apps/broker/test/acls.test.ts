@@ -7,13 +7,18 @@ import { Connection, Kafka, KafkaError, serde, topic } from '@sluice/client';
 import {
   AlterUserScramCredentialsApi,
   CreateAclsApi,
+  CreatePartitionsApi,
   CreateTopicsApi,
   DeleteAclsApi,
+  DeleteGroupsApi,
+  DeleteRecordsApi,
   DescribeAclsApi,
   DescribeConfigsApi,
+  DescribeGroupsApi,
   DescribeUserScramCredentialsApi,
   ERROR_CODES,
   JoinGroupApi,
+  ListGroupsApi,
   MetadataApi,
 } from '@sluice/protocol';
 import {
@@ -228,6 +233,33 @@ describe('ACLs', () => {
       ERROR_CODES.TOPIC_AUTHORIZATION_FAILED,
       ERROR_CODES.CLUSTER_AUTHORIZATION_FAILED,
     ]);
+  });
+
+  it('checks group listing, describing and deleting, partition creation and record deletion', async () => {
+    const bob = await as('bob');
+    const described = await bob.request(DescribeGroupsApi, { groups: ['g'], includeAuthorizedOperations: false });
+    expect(described.groups.map((g) => [g.groupId, g.errorCode])).toEqual([
+      ['g', ERROR_CODES.GROUP_AUTHORIZATION_FAILED],
+    ]);
+    expect((await bob.request(ListGroupsApi, { statesFilter: [], typesFilter: [] })).groups).toEqual([]);
+    const alice = await as('alice');
+    const listed = await alice.request(ListGroupsApi, { statesFilter: [], typesFilter: [] });
+    expect(listed.groups.map((g) => g.groupId)).toEqual(['g']);
+    const deleted = await bob.request(DeleteGroupsApi, { groupsNames: ['g'] });
+    expect(deleted.results).toEqual([
+      { groupId: 'g', errorCode: ERROR_CODES.GROUP_AUTHORIZATION_FAILED, errorMessage: null },
+    ]);
+    const grown = await bob.request(CreatePartitionsApi, {
+      topics: [{ name: 'orders-1', count: 2, assignments: null }],
+      timeoutMs: 5000,
+      validateOnly: false,
+    });
+    expect(grown.results[0]!.errorCode).toBe(ERROR_CODES.TOPIC_AUTHORIZATION_FAILED);
+    const truncated = await bob.request(DeleteRecordsApi, {
+      topics: [{ name: 'orders-1', partitions: [{ partitionIndex: 0, offset: 1n }] }],
+      timeoutMs: 5000,
+    });
+    expect(truncated.topics[0]!.partitions[0]!.errorCode).toBe(ERROR_CODES.TOPIC_AUTHORIZATION_FAILED);
   });
 
   it('the principal of a client certificate is its DN', async () => {

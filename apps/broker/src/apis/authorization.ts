@@ -8,15 +8,27 @@ import {
   AlterConfigsApi,
   type AlterConfigsRequest,
   type AlterConfigsResponse,
+  CreatePartitionsApi,
+  type CreatePartitionsRequest,
+  type CreatePartitionsResponse,
   CreateTopicsApi,
   type CreateTopicsRequest,
   type CreateTopicsResponse,
+  DeleteGroupsApi,
+  type DeleteGroupsRequest,
+  type DeleteGroupsResponse,
+  DeleteRecordsApi,
+  type DeleteRecordsRequest,
+  type DeleteRecordsResponse,
   DeleteTopicsApi,
   type DeleteTopicsRequest,
   type DeleteTopicsResponse,
   DescribeConfigsApi,
   type DescribeConfigsRequest,
   type DescribeConfigsResponse,
+  DescribeGroupsApi,
+  type DescribeGroupsRequest,
+  type DescribeGroupsResponse,
   ERROR_CODES,
   FetchApi,
   type FetchRequest,
@@ -34,6 +46,9 @@ import {
   type InitProducerIdResponse,
   JoinGroupApi,
   LeaveGroupApi,
+  ListGroupsApi,
+  type ListGroupsRequest,
+  type ListGroupsResponse,
   ListOffsetsApi,
   type ListOffsetsRequest,
   type ListOffsetsResponse,
@@ -434,7 +449,111 @@ const initProducerIdGuard: Guard<InitProducerIdRequest, InitProducerIdResponse> 
   return { ...InitProducerIdApi.response.defaults(), errorCode: CAF };
 };
 
+/**
+ * A guard for requests that are lists of independent items: the items the principal may act on go
+ * to the handler, the others are answered with `denied` and merged into its response.
+ */
+function listGuard<Req, Res, Item, Out>(o: {
+  items: (req: Req) => readonly Item[];
+  withItems: (req: Req, items: Item[]) => Req;
+  allowed: (broker: BrokerContext, ctx: RequestContext, item: Item) => boolean;
+  denied: (item: Item) => Out;
+  merge: (res: Res, denied: Out[]) => Res;
+  empty: () => Res;
+}): Guard<Req, Res> {
+  return (broker, req, ctx, next) => {
+    const all = o.items(req);
+    const allowed = all.filter((i) => o.allowed(broker, ctx, i));
+    if (allowed.length === all.length) return next(req);
+    const denied = all.filter((i) => !allowed.includes(i)).map(o.denied);
+    if (allowed.length === 0) return o.merge(o.empty(), denied);
+    return then(next(o.withItems(req, allowed)), (res) => o.merge(res, denied));
+  };
+}
+
+const describeGroupsGuard = listGuard<
+  DescribeGroupsRequest,
+  DescribeGroupsResponse,
+  string,
+  DescribeGroupsResponse['groups'][number]
+>({
+  items: (req) => req.groups,
+  withItems: (req, groups) => ({ ...req, groups }),
+  allowed: (broker, ctx, g) => authorize(broker, ctx, Op.DESCRIBE, RT.GROUP, g),
+  denied: (groupId) => ({
+    errorCode: GAF,
+    errorMessage: null,
+    groupId,
+    groupState: '',
+    protocolType: '',
+    protocolData: '',
+    members: [],
+    authorizedOperations: -2147483648,
+  }),
+  merge: (res, denied) => ({ ...res, groups: [...res.groups, ...denied] }),
+  empty: () => ({ throttleTimeMs: 0, groups: [] }),
+});
+
+const deleteGroupsGuard = listGuard<
+  DeleteGroupsRequest,
+  DeleteGroupsResponse,
+  string,
+  DeleteGroupsResponse['results'][number]
+>({
+  items: (req) => req.groupsNames,
+  withItems: (req, groupsNames) => ({ ...req, groupsNames }),
+  allowed: (broker, ctx, g) => authorize(broker, ctx, Op.DELETE, RT.GROUP, g),
+  denied: (groupId) => ({ groupId, errorCode: GAF, errorMessage: null }),
+  merge: (res, denied) => ({ ...res, results: [...res.results, ...denied] }),
+  empty: () => ({ throttleTimeMs: 0, results: [] }),
+});
+
+const createPartitionsGuard = listGuard<
+  CreatePartitionsRequest,
+  CreatePartitionsResponse,
+  CreatePartitionsRequest['topics'][number],
+  CreatePartitionsResponse['results'][number]
+>({
+  items: (req) => req.topics,
+  withItems: (req, topics) => ({ ...req, topics }),
+  allowed: (broker, ctx, t) => authorize(broker, ctx, Op.ALTER, RT.TOPIC, t.name),
+  denied: (t) => ({ name: t.name, errorCode: TAF, errorMessage: null }),
+  merge: (res, denied) => ({ ...res, results: [...res.results, ...denied] }),
+  empty: () => ({ throttleTimeMs: 0, results: [] }),
+});
+
+const deleteRecordsGuard = listGuard<
+  DeleteRecordsRequest,
+  DeleteRecordsResponse,
+  DeleteRecordsRequest['topics'][number],
+  DeleteRecordsResponse['topics'][number]
+>({
+  items: (req) => req.topics,
+  withItems: (req, topics) => ({ ...req, topics }),
+  allowed: (broker, ctx, t) => authorize(broker, ctx, Op.DELETE, RT.TOPIC, t.name),
+  denied: (t) => ({
+    name: t.name,
+    partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, lowWatermark: -1n, errorCode: TAF })),
+  }),
+  merge: (res, denied) => ({ ...res, topics: [...res.topics, ...denied] }),
+  empty: () => ({ throttleTimeMs: 0, topics: [] }),
+});
+
+/** ListGroups: all groups with DESCRIBE on the cluster, else only those the principal may describe. */
+const listGroupsGuard: Guard<ListGroupsRequest, ListGroupsResponse> = (broker, req, ctx, next) => {
+  if (authorizeCluster(broker, ctx, Op.DESCRIBE)) return next(req);
+  return then(next(req), (res) => ({
+    ...res,
+    groups: res.groups.filter((g) => authorize(broker, ctx, Op.DESCRIBE, RT.GROUP, g.groupId)),
+  }));
+};
+
 const GUARDS = new Map<number, Guard>([
+  [DescribeGroupsApi.apiKey, describeGroupsGuard],
+  [DeleteGroupsApi.apiKey, deleteGroupsGuard],
+  [ListGroupsApi.apiKey, listGroupsGuard],
+  [CreatePartitionsApi.apiKey, createPartitionsGuard],
+  [DeleteRecordsApi.apiKey, deleteRecordsGuard],
   [ProduceApi.apiKey, produceGuard],
   [FetchApi.apiKey, fetchGuard],
   [ListOffsetsApi.apiKey, listOffsetsGuard],
