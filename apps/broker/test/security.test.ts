@@ -20,7 +20,11 @@ beforeAll(async () => {
   certs = makeTestCerts();
   broker = await startInProcess({
     'log.dirs': tempDir('sluice-security-'),
-    listeners: 'PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0',
+    listeners:
+      'PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0,OPTIONAL://127.0.0.1:0',
+    'listener.security.protocol.map':
+      'PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,OPTIONAL:SSL',
+    'listener.name.optional.ssl.client.auth': 'requested',
     'ssl.keystore.type': 'PEM',
     'ssl.keystore.location': certs.brokerKeystore,
     'ssl.truststore.type': 'PEM',
@@ -50,7 +54,7 @@ const open = (name: string, extra: Partial<Parameters<typeof Connection.open>[0]
 
 describe('listeners with security protocols', () => {
   it('binds every listener and answers Metadata with the endpoint of the listener asked', async () => {
-    expect(Object.keys(broker.listeners)).toEqual(['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL']);
+    expect(Object.keys(broker.listeners)).toEqual(['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL', 'OPTIONAL']);
     const c = await open('SASL_SSL', {
       ssl: { ca: certs.ca },
       sasl: { mechanism: 'PLAIN', username: 'alice', password: 'alice-secret' },
@@ -75,6 +79,20 @@ describe('listeners with security protocols', () => {
     const raw = await RawClient.connect(port('SSL'));
     raw.writeRaw(Buffer.from('this is not a TLS client hello, not at all'));
     expect(await closedWithin(raw, 5000)).toBe(true);
+  });
+
+  it('SSL with ssl.client.auth=requested: served with a trusted certificate or none, closed with an untrusted one', async () => {
+    const metadataOk = async (c: Connection) =>
+      (await c.request(MetadataApi, { ...MetadataApi.request.defaults(), topics: [] })).brokers.length === 1;
+    const none = await open('OPTIONAL', { ssl: { ca: certs.ca } });
+    expect(await metadataOk(none)).toBe(true);
+    none.close();
+    const trusted = await open('OPTIONAL', { ssl: { ca: certs.ca, ...certs.client('dora') } });
+    expect(await metadataOk(trusted)).toBe(true);
+    trusted.close();
+    await expect(
+      open('OPTIONAL', { ssl: { ca: certs.ca, ...certs.untrustedClient() }, connectTimeoutMs: 3000 }).then(metadataOk),
+    ).rejects.toThrow();
   });
 
   it('SASL_SSL with SCRAM-SHA-512 and SASL_PLAINTEXT with PLAIN: produce and consume end to end', async () => {
