@@ -22,6 +22,7 @@ const READMES: Record<string, (stdout: string) => void> = {
   },
   'packages/coordinator/README.md': (out) =>
     expect(out).toBe('commit error code 0\ncommitted 42n in 1 record(s)\nafter replay 42n\n'),
+  'packages/security/README.md': (out) => expect(out).toBe('alice\n'),
   'apps/broker/README.md': (out) => expect(out).toBe('hello\n'),
 };
 

@@ -1,13 +1,19 @@
+import { randomBytes } from 'node:crypto';
 import {
   AlterConfigsApi,
+  AlterUserScramCredentialsApi,
   ConsumerGroupDescribeApi,
+  CreateAclsApi,
   CreatePartitionsApi,
   CreateTopicsApi,
+  DeleteAclsApi,
   DeleteGroupsApi,
   DeleteTopicsApi,
+  DescribeAclsApi,
   DescribeClusterApi,
   DescribeConfigsApi,
   DescribeGroupsApi,
+  DescribeUserScramCredentialsApi,
   defaultAlterConfigsRequest,
   defaultConsumerGroupDescribeRequest,
   defaultCreatePartitionsRequest,
@@ -30,6 +36,14 @@ import {
   OffsetFetchApi,
   ZERO_UUID,
 } from '@sluice/protocol';
+import {
+  type AclBinding,
+  type AclBindingFilter,
+  SCRAM_MECHANISMS,
+  type ScramMechanismName,
+  saltedPassword,
+  scramMechanismByType,
+} from '@sluice/security';
 import type { BrokerAddress } from './broker-pool.js';
 import { type ClientContext, type ClientOptions, createContext } from './client.js';
 import type { Connection } from './connection.js';
@@ -358,6 +372,108 @@ export class Admin {
         }
       }
       return out;
+    });
+  }
+
+  /** CreateAcls: every binding is stored, or the first refusal throws. */
+  async createAcls(acls: readonly AclBinding[]): Promise<void> {
+    const creations = acls.map((a) => ({ ...a, resourcePatternType: a.patternType }));
+    const res = await this.retry(async () => (await this.any()).request(CreateAclsApi, { creations }));
+    for (const r of res.results) throwIfError(r.errorCode, `CreateAcls: ${r.errorMessage ?? ''}`);
+  }
+
+  /** DescribeAcls: the bindings the filter matches. */
+  async describeAcls(filter: AclBindingFilter): Promise<AclBinding[]> {
+    const req = {
+      resourceTypeFilter: filter.resourceType,
+      resourceNameFilter: filter.resourceName,
+      patternTypeFilter: filter.patternType,
+      principalFilter: filter.principal,
+      hostFilter: filter.host,
+      operation: filter.operation,
+      permissionType: filter.permissionType,
+    };
+    const res = await this.retry(async () => (await this.any()).request(DescribeAclsApi, req));
+    throwIfError(res.errorCode, `DescribeAcls: ${res.errorMessage ?? ''}`);
+    return res.resources.flatMap((r) =>
+      r.acls.map((a) => ({
+        resourceType: r.resourceType,
+        resourceName: r.resourceName,
+        patternType: r.patternType,
+        ...a,
+      })),
+    );
+  }
+
+  /** DeleteAcls: removes what the filters match and returns it. */
+  async deleteAcls(filters: readonly AclBindingFilter[]): Promise<AclBinding[]> {
+    const req = {
+      filters: filters.map((f) => ({
+        resourceTypeFilter: f.resourceType,
+        resourceNameFilter: f.resourceName,
+        patternTypeFilter: f.patternType,
+        principalFilter: f.principal,
+        hostFilter: f.host,
+        operation: f.operation,
+        permissionType: f.permissionType,
+      })),
+    };
+    const res = await this.retry(async () => (await this.any()).request(DeleteAclsApi, req));
+    const out: AclBinding[] = [];
+    for (const r of res.filterResults) {
+      throwIfError(r.errorCode, `DeleteAcls: ${r.errorMessage ?? ''}`);
+      for (const m of r.matchingAcls) {
+        const { errorCode: _e, errorMessage: _m, unknownTaggedFields: _t, ...acl } = m;
+        out.push(acl);
+      }
+    }
+    return out;
+  }
+
+  /** Sets a SCRAM password: the salted password is computed here, the broker never sees the password. */
+  async upsertScramCredential(user: string, mechanism: ScramMechanismName, password: string, iterations = 8192) {
+    const salt = randomBytes(32);
+    const upsertions = [
+      {
+        name: user,
+        mechanism: SCRAM_MECHANISMS[mechanism].type,
+        iterations,
+        salt,
+        saltedPassword: saltedPassword(mechanism, password, salt, iterations),
+      },
+    ];
+    const res = await this.retry(async () =>
+      (await this.any()).request(AlterUserScramCredentialsApi, { deletions: [], upsertions }),
+    );
+    for (const r of res.results)
+      throwIfError(r.errorCode, `AlterUserScramCredentials ${r.user}: ${r.errorMessage ?? ''}`);
+  }
+
+  async deleteScramCredential(user: string, mechanism: ScramMechanismName): Promise<void> {
+    const deletions = [{ name: user, mechanism: SCRAM_MECHANISMS[mechanism].type }];
+    const res = await this.retry(async () =>
+      (await this.any()).request(AlterUserScramCredentialsApi, { deletions, upsertions: [] }),
+    );
+    for (const r of res.results)
+      throwIfError(r.errorCode, `AlterUserScramCredentials ${r.user}: ${r.errorMessage ?? ''}`);
+  }
+
+  /** The SCRAM mechanisms and iterations of each user (all users when none are named). */
+  async describeScramCredentials(
+    users?: readonly string[],
+  ): Promise<Array<{ user: string; credentials: Array<{ mechanism: string; iterations: number }> }>> {
+    const req = { users: users === undefined ? null : users.map((name) => ({ name })) };
+    const res = await this.retry(async () => (await this.any()).request(DescribeUserScramCredentialsApi, req));
+    throwIfError(res.errorCode, `DescribeUserScramCredentials: ${res.errorMessage ?? ''}`);
+    return res.results.map((r) => {
+      throwIfError(r.errorCode, `DescribeUserScramCredentials ${r.user}: ${r.errorMessage ?? ''}`);
+      return {
+        user: r.user,
+        credentials: r.credentialInfos.map((c) => ({
+          mechanism: scramMechanismByType(c.mechanism) ?? `UNKNOWN(${c.mechanism})`,
+          iterations: c.iterations,
+        })),
+      };
     });
   }
 

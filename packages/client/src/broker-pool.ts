@@ -1,4 +1,4 @@
-import { Connection, type ConnectionOptions } from './connection.js';
+import { Connection, type ConnectionOptions, type SaslOptions, type SslOptions } from './connection.js';
 import { ClientClosedError, ConnectionError } from './errors.js';
 import type { MetricsSink } from './metrics.js';
 
@@ -14,6 +14,8 @@ export interface PoolOptions {
   maxInFlight?: number;
   maxFrameSize?: number;
   metrics?: MetricsSink;
+  ssl?: SslOptions;
+  sasl?: SaslOptions;
 }
 
 /**

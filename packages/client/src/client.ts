@@ -1,4 +1,5 @@
 import { BrokerPool, parseAddress } from './broker-pool.js';
+import type { SaslOptions, SslOptions } from './connection.js';
 import { Metadata } from './metadata.js';
 import type { MetricsSink } from './metrics.js';
 
@@ -14,6 +15,10 @@ export interface ClientOptions {
   /** Retries of retriable errors (metadata, admin and group calls). Default 5. */
   retries?: number;
   metrics?: MetricsSink;
+  /** TLS to every broker (Kafka's security.protocol SSL or SASL_SSL). */
+  ssl?: SslOptions;
+  /** SASL login on every connection (SASL_PLAINTEXT, or SASL_SSL with `ssl`). */
+  sasl?: SaslOptions;
 }
 
 /** What producer, consumer and admin share: their own connections and metadata cache. */
@@ -31,6 +36,8 @@ export function createContext(options: ClientOptions, allowAutoTopicCreation: bo
     requestTimeoutMs: options.requestTimeoutMs,
     maxInFlight: options.maxInFlightPerConnection,
     metrics: options.metrics,
+    ssl: options.ssl,
+    sasl: options.sasl,
   });
   return { options, pool, metadata: new Metadata(pool, { allowAutoTopicCreation }), metrics: options.metrics };
 }

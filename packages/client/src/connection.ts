@@ -1,4 +1,5 @@
-import { connect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
+import { type ConnectionOptions as TlsConnectionOptions, connect as tlsConnect } from 'node:tls';
 import {
   type ApiDefinition,
   ApiVersionsApi,
@@ -7,13 +8,37 @@ import {
   ResponseHeaderCodec,
   requestHeaderVersion,
   responseHeaderVersion,
+  SaslAuthenticateApi,
+  SaslHandshakeApi,
   Writer,
   writeRequestFrame,
 } from '@sluice/protocol';
+import { PlainClient, type SaslClient, ScramClient } from '@sluice/security';
 import { ConnectionError, ERROR_CODES, KafkaError, RequestTimeoutError } from './errors.js';
 import { FrameReader } from './frame-reader.js';
 import type { MetricsSink } from './metrics.js';
 import { negotiateVersions, pickVersion } from './versions.js';
+
+/**
+ * TLS to the broker (Kafka's `security.protocol=SSL`/`SASL_SSL`): `true` for the system's trusted
+ * CAs, or node:tls options (`ca`, and `cert`/`key` for a client certificate).
+ */
+export type SslOptions =
+  | true
+  | Pick<
+      TlsConnectionOptions,
+      'ca' | 'cert' | 'key' | 'pfx' | 'passphrase' | 'servername' | 'rejectUnauthorized' | 'checkServerIdentity'
+    >;
+
+/** SASL login (Kafka's `sasl.mechanism` with its JAAS username and password). */
+export interface SaslOptions {
+  mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+  username: string;
+  password: string;
+}
+
+/** Rounds of one SASL exchange a client goes through at most (SCRAM takes 2). */
+const MAX_SASL_ROUNDS = 10;
 
 export interface ConnectionOptions {
   host: string;
@@ -29,6 +54,8 @@ export interface ConnectionOptions {
   /** Largest response frame accepted. Default 100 MiB. */
   maxFrameSize?: number;
   metrics?: MetricsSink;
+  ssl?: SslOptions;
+  sasl?: SaslOptions;
 }
 
 export interface RequestOptions {
@@ -121,6 +148,7 @@ export class Connection {
     await c.connect(options.connectTimeoutMs ?? 10_000);
     try {
       await c.negotiate();
+      if (options.sasl) await c.authenticate(options.sasl);
     } catch (err) {
       c.close(err as Error);
       throw err;
@@ -143,7 +171,13 @@ export class Connection {
   private connect(timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
       // Reads go where the reader says: large frames straight into their own buffer.
-      const socket = connect({
+      const ssl = this.options.ssl;
+      const tlsOptions: TlsConnectionOptions = ssl === undefined || ssl === true ? {} : { ...ssl };
+      // SNI takes host names only.
+      if (ssl !== undefined && tlsOptions.servername === undefined && isIP(this.options.host) === 0) {
+        tlsOptions.servername = this.options.host;
+      }
+      const socketOptions = {
         host: this.options.host,
         port: this.options.port,
         noDelay: true,
@@ -158,12 +192,14 @@ export class Connection {
             return true;
           },
         },
-      });
+      };
+      const socket: Socket =
+        ssl === undefined ? netConnect(socketOptions) : tlsConnect({ ...tlsOptions, ...socketOptions });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new ConnectionError(this.address, `connect timed out after ${timeoutMs} ms`));
       }, timeoutMs);
-      socket.once('connect', () => {
+      socket.once(ssl === undefined ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
         this.socket = socket;
         resolve();
@@ -196,6 +232,30 @@ export class Connection {
     }
     if (res.errorCode !== 0) throw new KafkaError(res.errorCode, `${this.address}: ApiVersions failed`);
     this.versions = negotiateVersions(res.apiKeys);
+  }
+
+  /** SaslHandshake, then SaslAuthenticate rounds until the mechanism is done (and the server verified). */
+  private async authenticate(sasl: SaslOptions): Promise<void> {
+    const handshake = await this.request(SaslHandshakeApi, { mechanism: sasl.mechanism });
+    if (handshake.errorCode !== 0) {
+      throw new KafkaError(
+        handshake.errorCode,
+        `${this.address}: SASL mechanism ${sasl.mechanism} refused (enabled: ${handshake.mechanisms.join(', ')})`,
+      );
+    }
+    const client: SaslClient =
+      sasl.mechanism === 'PLAIN'
+        ? new PlainClient(sasl.username, sasl.password)
+        : new ScramClient(sasl.mechanism, sasl.username, sasl.password);
+    let token: Buffer | null = client.first();
+    for (let round = 0; token !== null; round++) {
+      if (round >= MAX_SASL_ROUNDS) throw new ConnectionError(this.address, 'SASL exchange did not end');
+      const res = await this.request(SaslAuthenticateApi, { authBytes: token });
+      if (res.errorCode !== 0) {
+        throw new KafkaError(res.errorCode, `${this.address}: ${res.errorMessage ?? 'SASL authentication failed'}`);
+      }
+      token = client.evaluate(res.authBytes);
+    }
   }
 
   /** The version `request()` will use for `api` (throws UNSUPPORTED_VERSION when none is common). */

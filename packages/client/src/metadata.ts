@@ -79,12 +79,17 @@ export class Metadata {
   }
 
   private readonly lookups = new Map<string, Promise<TopicInfo>>();
+  /** Topics the last Metadata refused with an error that retrying does not fix (authorization). */
+  private readonly refused = new Map<string, number>();
 
   private lookup(name: string): Promise<TopicInfo> {
     return withRetry(
       async () => {
         await this.refresh([name]);
         const t = this.topics.get(name)?.info;
+        const refused = this.refused.get(name);
+        if (t === undefined && refused !== undefined)
+          throw new KafkaError(refused, `topic ${name}: not authorized (TOPIC_AUTHORIZATION_FAILED)`);
         if (t === undefined) throw new KafkaError(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION, `topic ${name}`);
         return t;
       },
@@ -155,8 +160,10 @@ export class Metadata {
       if (t.name === null) continue;
       if (t.errorCode !== 0) {
         this.topics.delete(t.name);
+        if (t.errorCode === ERROR_CODES.TOPIC_AUTHORIZATION_FAILED) this.refused.set(t.name, t.errorCode);
         continue;
       }
+      this.refused.delete(t.name);
       const partitions = t.partitions
         .map((p) => ({
           partition: p.partitionIndex,

@@ -177,4 +177,24 @@ describe('EmbeddedMetadataStore', () => {
       /does not match the configured cluster.id other/,
     );
   });
+  it('keeps security records (ACLs, SCRAM credentials) across a restart and tells listeners', async () => {
+    const store = EmbeddedMetadataStore.open({ dir, nodeId: 1, clusterId: null });
+    const changes: MetadataChange[] = [];
+    store.onChange((c) => changes.push(...c));
+    await store.setSecurityRecords([
+      { kind: 'acls', key: 'a/1', value: '{"x":1}' },
+      { kind: 'scram', key: 'alice/SCRAM-SHA-512', value: '{"iterations":4096}' },
+    ]);
+    await store.setSecurityRecords([{ kind: 'acls', key: 'a/1', value: null }]);
+    expect(changes.map((c) => c.type === 'security' && `${c.kind}:${c.key}:${c.after ?? '-'}`)).toEqual([
+      'acls:a/1:{"x":1}',
+      'scram:alice/SCRAM-SHA-512:{"iterations":4096}',
+      'acls:a/1:-',
+    ]);
+    await store.close();
+    const again = EmbeddedMetadataStore.open({ dir, nodeId: 1, clusterId: null });
+    expect([...again.image.securityRecords('scram')]).toEqual([['alice/SCRAM-SHA-512', '{"iterations":4096}']]);
+    expect(again.image.securityRecords('acls').size).toBe(0);
+    await again.close();
+  });
 });

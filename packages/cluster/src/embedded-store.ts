@@ -6,7 +6,13 @@ import { ERROR_CODES, KafkaError } from '@sluice/protocol';
 import { checkTopicId, partitionJson, RecordReader, readPartition } from './codec.js';
 import { allocateProducerIdBlock } from './controller/producer-ids.js';
 import { CorruptMetadataError, MetadataConflictError } from './errors.js';
-import { ClusterImage, type MetadataChange, type MetadataImage } from './image.js';
+import {
+  ClusterImage,
+  type MetadataChange,
+  type MetadataImage,
+  SECURITY_RECORD_KINDS,
+  type SecurityRecordChange,
+} from './image.js';
 import {
   type BrokerConfigTarget,
   type BrokerRegistration,
@@ -41,6 +47,8 @@ interface MetadataFileV1 {
   nextProducerId: string;
   brokerEpoch?: number;
   revision?: number;
+  /** ACLs, SCRAM credentials and quotas by kind: key → JSON text. */
+  security?: Record<string, Record<string, string>>;
 }
 
 /** Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding. */
@@ -257,6 +265,13 @@ export class EmbeddedMetadataStore implements MetadataStore {
     this.commit((out) => this.current.setBrokerConfigs(String(target), { ...configs }, out));
   }
 
+  async setSecurityRecords(changes: readonly SecurityRecordChange[]): Promise<void> {
+    this.checkOpen();
+    this.commit((out) => {
+      for (const c of changes) this.current.setSecurityRecord(c.kind, c.key, c.value ?? undefined, out);
+    });
+  }
+
   async allocateProducerIds(nodeId: number, brokerEpoch: number): Promise<ProducerIdBlock> {
     this.checkOpen();
     // Producer ids outlive registrations: a broker starting up may reserve before it registers.
@@ -451,6 +466,11 @@ export function readMetadataFile(file: string, nodeId: number): { image: Cluster
     image.setBrokerConfigs(String(nodeId), configs.stringMap('dynamicBroker'), out);
     image.setBrokerConfigs(DEFAULT_BROKER_CONFIG_KEY, configs.stringMap('dynamicDefault'), out);
     image.setNextProducerId(root.bigint('nextProducerId'), out);
+    const security = RecordReader.of(`${file} security`, data.security ?? {});
+    for (const kind of SECURITY_RECORD_KINDS) {
+      for (const [key, value] of Object.entries(security.stringMap(kind)))
+        image.setSecurityRecord(kind, key, value, out);
+    }
     image.revision = root.optionalInt('revision', 0, 0);
     return { image, brokerEpoch: root.optionalInt('brokerEpoch', 0, 0) };
   } catch (err) {
@@ -482,5 +502,15 @@ function toFile(image: ClusterImage, nodeId: number, brokerEpoch: number): Metad
     nextProducerId: image.nextProducerId.toString(),
     brokerEpoch,
     revision: image.revision,
+    security: securityJson(image),
   };
+}
+
+function securityJson(image: ClusterImage): Record<string, Record<string, string>> | undefined {
+  const out: Record<string, Record<string, string>> = {};
+  for (const kind of SECURITY_RECORD_KINDS) {
+    const records = image.securityRecords(kind);
+    if (records.size > 0) out[kind] = Object.fromEntries(records);
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }

@@ -25,6 +25,19 @@ export interface MetadataImage {
   brokerConfigs(target: BrokerConfigTarget): Readonly<Record<string, string>>;
   /** The first producer id not yet handed out in any block. */
   readonly nextProducerId: bigint;
+  /** Security records of one kind (ACLs, SCRAM credentials, client quotas): key → JSON text. */
+  securityRecords(kind: SecurityRecordKind): ReadonlyMap<string, string>;
+}
+
+/** The kinds of security records the store keeps; the broker gives each key and value its meaning. */
+export const SECURITY_RECORD_KINDS = ['acls', 'scram', 'quotas'] as const;
+export type SecurityRecordKind = (typeof SECURITY_RECORD_KINDS)[number];
+
+/** One security record to write; value null deletes it. */
+export interface SecurityRecordChange {
+  kind: SecurityRecordKind;
+  key: string;
+  value: string | null;
 }
 
 /** What changed in one store update; listeners get them in the order they were applied. */
@@ -34,9 +47,11 @@ export type MetadataChange =
   | { type: 'topic'; name: string; before?: TopicRecord; after?: TopicRecord }
   | { type: 'partition'; topicId: string; partition: number; before?: PartitionRecord; after?: PartitionRecord }
   | { type: 'brokerConfig'; target: string; before?: Record<string, string>; after?: Record<string, string> }
-  | { type: 'producerIds'; before: bigint; after: bigint };
+  | { type: 'producerIds'; before: bigint; after: bigint }
+  | { type: 'security'; kind: SecurityRecordKind; key: string; before?: string; after?: string };
 
 const EMPTY_CONFIGS: Readonly<Record<string, string>> = Object.freeze({});
+const EMPTY_RECORDS: ReadonlyMap<string, string> = new Map();
 
 /**
  * The mutable image both backends keep. Every setter records a MetadataChange when the value
@@ -51,8 +66,25 @@ export class ClusterImage implements MetadataImage {
   private readonly partitions = new Map<string, PartitionRecord>();
   private readonly configs = new Map<string, Record<string, string>>();
   nextProducerId = 0n;
+  private readonly security = new Map<SecurityRecordKind, Map<string, string>>();
 
   constructor(readonly clusterId: string) {}
+
+  securityRecords(kind: SecurityRecordKind): ReadonlyMap<string, string> {
+    return this.security.get(kind) ?? EMPTY_RECORDS;
+  }
+
+  setSecurityRecord(kind: SecurityRecordKind, key: string, after: string | undefined, out: MetadataChange[]): void {
+    let records = this.security.get(kind);
+    const before = records?.get(key);
+    if (before === after) return;
+    if (after === undefined) records?.delete(key);
+    else {
+      if (!records) this.security.set(kind, (records = new Map()));
+      records.set(key, after);
+    }
+    out.push({ type: 'security', kind, key, before, after });
+  }
 
   topicById(topicId: string): TopicRecord | undefined {
     return this.topicsById.get(topicId);
@@ -155,6 +187,13 @@ export class ClusterImage implements MetadataImage {
     }
     for (const [target, c] of other.configs) this.setBrokerConfigs(target, c, out);
     this.setNextProducerId(other.nextProducerId, out);
+    for (const kind of SECURITY_RECORD_KINDS) {
+      const theirs = other.securityRecords(kind);
+      for (const key of [...this.securityRecords(kind).keys()]) {
+        if (!theirs.has(key)) this.setSecurityRecord(kind, key, undefined, out);
+      }
+      for (const [key, value] of theirs) this.setSecurityRecord(kind, key, value, out);
+    }
     this.revision = other.revision;
   }
 }

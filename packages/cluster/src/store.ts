@@ -1,4 +1,4 @@
-import type { MetadataChange, MetadataImage } from './image.js';
+import type { MetadataChange, MetadataImage, SecurityRecordChange } from './image.js';
 import type {
   BrokerConfigTarget,
   BrokerRegistration,
@@ -100,6 +100,9 @@ export interface MetadataStore {
   setBrokerConfigs(target: BrokerConfigTarget, configs: Record<string, string>): Promise<void>;
   /** Reserves the next block of producer ids for a registered broker; no id is ever handed out twice. */
   allocateProducerIds(nodeId: number, brokerEpoch: number): Promise<ProducerIdBlock>;
+
+  /** Writes security records (ACLs, SCRAM credentials, quotas) together; a null value deletes. */
+  setSecurityRecords(changes: readonly SecurityRecordChange[]): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -10,13 +10,14 @@ export interface BrokerEndpoint {
 }
 
 /**
- * The registered brokers from the metadata image (each at its first advertised listener), in node
- * id order; this broker alone until its registration shows in the image.
+ * The registered brokers from the metadata image, each at the advertised listener named `listener`
+ * (the one the client connected to, as Kafka answers; unnamed: the first), in node id order; this
+ * broker alone until its registration shows in the image.
  */
-export function clusterBrokers(broker: BrokerContext): BrokerEndpoint[] {
+export function clusterBrokers(broker: BrokerContext, listener?: string): BrokerEndpoint[] {
   const out: BrokerEndpoint[] = [];
   for (const b of broker.store.image.brokers.values()) {
-    const l = b.listeners[0];
+    const l = (listener !== undefined && b.listeners.find((x) => x.name === listener)) || b.listeners[0];
     if (l) out.push({ nodeId: b.nodeId, host: l.host, port: l.port, rack: b.rack });
   }
   if (!out.some((b) => b.nodeId === broker.nodeId)) {
@@ -58,8 +59,13 @@ export function leadsPartition(
 }
 
 /** The leader's endpoint for KIP-951's current-leader fields, or null when it has none or is unknown. */
-export function leaderEndpoint(broker: BrokerContext, topicId: string, partition: number): BrokerEndpoint | null {
+export function leaderEndpoint(
+  broker: BrokerContext,
+  topicId: string,
+  partition: number,
+  listener?: string,
+): BrokerEndpoint | null {
   const leader = broker.store.image.partition(topicId, partition)?.leader ?? NO_LEADER;
   if (leader === NO_LEADER) return null;
-  return clusterBrokers(broker).find((b) => b.nodeId === leader) ?? null;
+  return clusterBrokers(broker, listener).find((b) => b.nodeId === leader) ?? null;
 }

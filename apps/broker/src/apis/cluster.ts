@@ -27,7 +27,7 @@ export function describeClusterHandler(
     minVersion: 0,
     // v2: fenced brokers on request (KIP-1073); a single live node is never fenced.
     maxVersion: 2,
-    handle(req) {
+    handle(req, ctx) {
       const response: DescribeClusterResponse = {
         throttleTimeMs: 0,
         errorCode: 0,
@@ -35,7 +35,7 @@ export function describeClusterHandler(
         endpointType: req.endpointType,
         clusterId: broker.clusterId,
         controllerId: controllerId(broker),
-        brokers: clusterBrokers(broker).map(({ nodeId, host, port, rack }) => ({
+        brokers: clusterBrokers(broker, ctx.connection.listener).map(({ nodeId, host, port, rack }) => ({
           brokerId: nodeId,
           host,
           port,

@@ -163,7 +163,7 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
       // Partitions led elsewhere are not held here (or not served): tell the client where to go.
       if (!leadsPartition(broker, target.topicId, target.partition)) {
         // KIP-951: the current leader, whose endpoint the response lists.
-        const leader = leaderEndpoint(broker, target.topicId, target.partition);
+        const leader = leaderEndpoint(broker, target.topicId, target.partition, ctx.connection.listener);
         const data = partitionData(target.partition, ERROR_CODES.NOT_LEADER_OR_FOLLOWER, readCommitted);
         if (leader && version >= 12) data.currentLeader = { leaderId: leader.nodeId, leaderEpoch: LEADER_EPOCH };
         return { target, data: { ...data, abortedTransactions: [] } };

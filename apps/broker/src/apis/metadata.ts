@@ -86,7 +86,7 @@ export function metadataHandler(broker: BrokerContext): ApiHandler<MetadataReque
       }
       return {
         throttleTimeMs: 0,
-        brokers: clusterBrokers(broker),
+        brokers: clusterBrokers(broker, ctx.connection.listener),
         clusterId: broker.clusterId,
         controllerId: controllerId(broker),
         topics,

@@ -347,7 +347,7 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
       const notLeader = (topicId: string, index: number): PartitionResponse => {
         const record = broker.store.image.partition(topicId, index);
         // Both fields are there from v10.
-        const leader = ctx.apiVersion >= 10 ? leaderEndpoint(broker, topicId, index) : null;
+        const leader = ctx.apiVersion >= 10 ? leaderEndpoint(broker, topicId, index, ctx.connection.listener) : null;
         if (leader) nodeEndpoints.set(leader.nodeId, leader);
         return {
           ...partitionResponse(index, ERROR_CODES.NOT_LEADER_OR_FOLLOWER),

@@ -1,5 +1,7 @@
 import { Admin, type ClientOptions, ConnectionError } from '@sluice/client';
 import { type Command, InvalidArgumentError } from 'commander';
+import { clientSecurityFromProperties } from './client-security.js';
+import { CommandError, UsageError } from './common-errors.js';
 
 /** Exit codes scripts can rely on. */
 export const EXIT_OK = 0;
@@ -12,13 +14,11 @@ export const DEFAULT_BOOTSTRAP = '127.0.0.1:9092';
 
 export interface ClientFlags {
   bootstrapServer: string;
+  /** A Kafka client properties file with the security settings (security.protocol, sasl.*, ssl.*). */
+  commandConfig?: string;
 }
 
-/** A wrong combination of options found after parsing: exits 2, as commander's own usage errors. */
-export class UsageError extends Error {}
-
-/** The command failed for a reason the message says in full (no code or stack to add). */
-export class CommandError extends Error {}
+export { CommandError, UsageError } from './common-errors.js';
 
 /** `host:port[,host:port…]` with ports 1..65535; anything else is a usage error. */
 export function parseBootstrap(value: string): string {
@@ -38,17 +38,18 @@ export function parseBootstrap(value: string): string {
 
 /** Adds `--bootstrap-server` (Kafka's tools' name for it) to a client command. */
 export function withBootstrap(cmd: Command): Command {
-  return cmd.option(
-    '-b, --bootstrap-server <host:port,...>',
-    'brokers to bootstrap from',
-    parseBootstrap,
-    DEFAULT_BOOTSTRAP,
-  );
+  return cmd
+    .option('-b, --bootstrap-server <host:port,...>', 'brokers to bootstrap from', parseBootstrap, DEFAULT_BOOTSTRAP)
+    .option(
+      '--command-config <file>',
+      'Kafka client properties: security.protocol, sasl.mechanism, sasl.jaas.config, ssl.truststore.location, …',
+    );
 }
 
 /** Client options of every command: a short connect timeout, so an unreachable cluster fails in seconds. */
 export function clientOptions(flags: ClientFlags): ClientOptions {
-  return { brokers: brokersOf(flags), clientId: 'sluice-cli', connectTimeoutMs: 5000 };
+  const security = flags.commandConfig === undefined ? {} : clientSecurityFromProperties(flags.commandConfig);
+  return { brokers: brokersOf(flags), clientId: 'sluice-cli', connectTimeoutMs: 5000, ...security };
 }
 
 /**

@@ -4,6 +4,7 @@ import { registerConsoleCommand } from './console.js';
 import { registerConsumeCommand } from './consume.js';
 import { registerGroupCommands } from './group.js';
 import { registerProduceCommand } from './produce.js';
+import { registerSecurityCommands } from './security.js';
 import { registerTopicCommands } from './topic.js';
 
 /** The client commands of `sluice`, built on @sluice/client. */
@@ -14,4 +15,5 @@ export function registerClientCommands(program: Command): void {
   registerGroupCommands(program);
   registerClusterCommands(program);
   registerConsoleCommand(program);
+  registerSecurityCommands(program);
 }

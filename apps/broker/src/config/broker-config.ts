@@ -505,6 +505,7 @@ export interface Listener {
 // NAME://host:port, with IPv6 hosts in brackets (as Kafka's listener parsing accepts them).
 const LISTENER_RE = /^([A-Za-z0-9_-]+):\/\/(\[[0-9A-Fa-f:.%a-zA-Z]*\]|[0-9A-Za-z\-%._]*):(-?\d+)$/;
 const MAX_LISTENERS = 64;
+export const SECURITY_PROTOCOLS: readonly string[] = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'];
 
 /** Parses `listeners`/`advertised.listeners` against `listener.security.protocol.map`. */
 export function parseListeners(value: string, protocolMap: string, configName = 'listeners'): Listener[] {
@@ -549,8 +550,8 @@ export function parseListeners(value: string, protocolMap: string, configName = 
     if (securityProtocol === undefined) {
       throw new ConfigException(`No security protocol defined for listener ${name}`);
     }
-    if (securityProtocol !== 'PLAINTEXT') {
-      throw new ConfigException(`Listener ${name} uses ${securityProtocol}; Sluice supports only PLAINTEXT listeners`);
+    if (!SECURITY_PROTOCOLS.includes(securityProtocol)) {
+      throw new ConfigException(`Listener ${name} uses unknown security protocol ${securityProtocol}`);
     }
     if (seen.has(name)) {
       throw new ConfigException(`Each listener must have a different name, listeners: ${value}`);

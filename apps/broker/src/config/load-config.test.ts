@@ -166,7 +166,21 @@ describe('validation of static config', () => {
     ]);
     expect(() => createBrokerConfig({ listeners: 'localhost:9092' })).toThrow(/Unable to parse/);
     expect(() => createBrokerConfig({ listeners: 'PLAINTEXT://a:1,PLAINTEXT://b:2' })).toThrow(/different name/);
-    expect(() => createBrokerConfig({ listeners: 'SSL://a:1' })).toThrow(/only PLAINTEXT/);
+    expect(
+      createBrokerConfig({ listeners: 'SSL://a:1,SASL_SSL://b:2' }).listeners.map((l) => l.securityProtocol),
+    ).toEqual(['SSL', 'SASL_SSL']);
+    expect(() => createBrokerConfig({ listeners: 'X://a:1', 'listener.security.protocol.map': 'X:KERBEROS' })).toThrow(
+      /unknown security protocol KERBEROS/,
+    );
+    // Per-listener security settings are known configs (no "unknown config" warning), as in Kafka.
+    expect(
+      createBrokerConfig({
+        'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config': 'x',
+        'listener.name.ssl.ssl.client.auth': 'required',
+        'super.users': 'User:admin',
+        'listener.name.x.no.such.config': '1',
+      }).unknown,
+    ).toEqual(['listener.name.x.no.such.config']);
     expect(() => createBrokerConfig({ listeners: 'FOO://a:1' })).toThrow(/No security protocol/);
     expect(() => createBrokerConfig({ listeners: 'PLAINTEXT://a:65536' })).toThrow(/out of range/);
   });

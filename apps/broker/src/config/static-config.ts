@@ -42,6 +42,40 @@ export interface BrokerConfig {
 
 const MAX_PROPS = 10_000;
 
+// `listener.name.<listener>.[<sasl mechanism>.]<config>`: Kafka's per-listener security settings.
+const LISTENER_PREFIX_RE =
+  /^listener\.name\.[a-z0-9_-]+\.(?:(?:plain|scram-sha-256|scram-sha-512|oauthbearer|gssapi)\.)?(.+)$/;
+
+/** The StandardAuthorizer's own settings: Kafka passes them to the authorizer, not in its config table. */
+const AUTHORIZER_PROPS: ReadonlySet<string> = new Set(['super.users', 'allow.everyone.if.no.acl.found']);
+
+/** A known config under a listener (and mechanism) prefix, which Kafka accepts. */
+function isListenerPrefixed(name: string): boolean {
+  const m = LISTENER_PREFIX_RE.exec(name);
+  return m !== null && brokerConfigDef(m[1]!) !== undefined;
+}
+
+/**
+ * A security config for one listener, as Kafka resolves it: `listener.name.<l>.<name>` first, then
+ * `<name>`, then Kafka's default. `mechanism` (lower case) for per-mechanism SASL settings.
+ */
+export function listenerConfig(
+  config: BrokerConfig,
+  listener: string,
+  name: string,
+  mechanism?: string,
+): string | null {
+  const prefix = `listener.name.${listener.toLowerCase()}.`;
+  const props = config.props;
+  if (mechanism !== undefined) {
+    const v = props[`${prefix}${mechanism.toLowerCase()}.${name}`];
+    if (v !== undefined) return v;
+  }
+  const v = props[`${prefix}${name}`] ?? props[name];
+  if (v !== undefined) return v;
+  return brokerConfigDef(name)?.default ?? null;
+}
+
 /**
  * Builds the static configuration from Kafka-named properties (values as strings, as in
  * server.properties). Throws ConfigException with Kafka's wording on the first invalid value.
@@ -55,7 +89,9 @@ export function createBrokerConfig(props: Readonly<Record<string, string>> = {})
     const raw = Object.hasOwn(props, name) ? props[name]! : d.default;
     values.set(name, raw === null ? null : parseConfigValue(def, raw));
   }
-  const unknown = names.filter((n) => brokerConfigDef(n) === undefined);
+  const unknown = names.filter(
+    (n) => brokerConfigDef(n) === undefined && !isListenerPrefixed(n) && !AUTHORIZER_PROPS.has(n),
+  );
   const get = <K extends BrokerConfigName>(name: K) => values.get(name) as BrokerValue<K>;
 
   const nodeIdSetting = get('node.id');

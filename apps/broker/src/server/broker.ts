@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import {
   type BrokerRegistration,
   ClusterController,
@@ -15,8 +16,11 @@ import {
 } from '@sluice/cluster/core';
 import { LogManager } from '@sluice/log';
 import { ERROR_CODES, KafkaError } from '@sluice/protocol';
+import { createAclsHandler, deleteAclsHandler, describeAclsHandler } from '../apis/acls.js';
 import { alterConfigsHandler, incrementalAlterConfigsHandler } from '../apis/alter-configs.js';
 import { apiVersionsHandler } from '../apis/api-versions.js';
+import { withAuthorization } from '../apis/authorization.js';
+import { alterClientQuotasHandler, describeClientQuotasHandler } from '../apis/client-quotas.js';
 import { describeClusterHandler, describeLogDirsHandler, describeProducersHandler } from '../apis/cluster.js';
 import { leadsPartition } from '../apis/cluster-view.js';
 import { createPartitionsHandler } from '../apis/create-partitions.js';
@@ -37,6 +41,9 @@ import {
   listPartitionReassignmentsHandler,
 } from '../apis/partition-admin.js';
 import { produceHandler } from '../apis/produce.js';
+import { withQuotas } from '../apis/quota-enforcement.js';
+import { saslAuthenticateHandler, saslHandshakeHandler } from '../apis/sasl.js';
+import { alterUserScramCredentialsHandler, describeUserScramCredentialsHandler } from '../apis/scram-credentials.js';
 import {
   type BrokerConfig,
   ConfigRegistry,
@@ -52,12 +59,16 @@ import { FetchSessionCache } from '../state/fetch-sessions.js';
 import { isStorageError, LogDirHealth } from '../state/log-dir-health.js';
 import { saveProducerSnapshots, takeProducerSnapshots } from '../state/producer-snapshots.js';
 import { logConfigFor, TopicManager } from '../state/topic-manager.js';
-import { Connection } from './connection.js';
+import { type BrokerSecurity, createBrokerSecurity } from './broker-security.js';
+import { ClientQuotaManager } from './client-quota-manager.js';
+import { Connection, type ConnectionSecurity } from './connection.js';
 import { type ConnectionLimits, ConnectionQuotas, normalizeIp, parseIpOverrides } from './connection-quotas.js';
 import type { BrokerContext } from './context.js';
 import { type ApiHandler, Dispatcher } from './dispatcher.js';
+import { ANONYMOUS, type ListenerSecurity, listenerSecurity } from './listener-security.js';
 import { LogLimiter } from './log-limiter.js';
 import { RequestBudget } from './request-budget.js';
+import { SaslSession } from './sasl-session.js';
 
 export interface StartBrokerOptions {
   /** A parsed configuration (the CLI builds one from flags, environment and file). */
@@ -81,6 +92,8 @@ export interface RunningBroker {
   readonly port: number;
   /** `host:port`, ready for a client's bootstrap servers. */
   readonly bootstrap: string;
+  /** Every listener by name with the port it is bound to (`host:port` as advertised). */
+  readonly listeners: Readonly<Record<string, { host: string; port: number; securityProtocol: string }>>;
   readonly clusterId: string;
   readonly dataDir: string;
   readonly context: BrokerContext;
@@ -90,6 +103,8 @@ export interface RunningBroker {
 
 /** Requests read but not answered per connection before the broker stops reading from it. */
 const MAX_IN_FLIGHT_PER_CONNECTION = 100;
+/** A TLS handshake that takes longer is cut off (a slow or stalled client holds no slot for long). */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** How long stop() waits for in-flight requests before closing connections anyway. */
 const SHUTDOWN_GRACE_MS = 5000;
 const MAINTENANCE_INTERVAL_MS = 5000;
@@ -167,6 +182,12 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const logger = brokerLogger(options.logger, config.logLevel);
   const dataDir = config.logDirs[0];
   const listener = config.listeners[0];
+  // Every listener's TLS and SASL settings, checked before anything is opened. SCRAM credentials
+  // are read from the metadata store at login.
+  let security: BrokerSecurity | undefined;
+  const listenerSecurities: ListenerSecurity[] = config.listeners.map((l) =>
+    listenerSecurity(config, l, (user, mechanism) => security?.scramCredential(user, mechanism)),
+  );
   // prom-client is loaded only when the endpoint is on (it is a seventh of the modules start-up
   // would load), and before anything is opened, so a failure to load leaves nothing behind.
   const metricsModule = config.metrics ? await import('../metrics.js') : undefined;
@@ -189,6 +210,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       onProblem: (err) => logger.warn({ err }, 'etcd metadata'),
     }));
   const configs = new ConfigRegistry(config, configStateOf(store.image, config.nodeId));
+  security = createBrokerSecurity(config, store);
   const logLogger = logger.child({ component: 'log' });
   const logs = LogManager.open(
     dataDir,
@@ -286,6 +308,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       ensureOffsetsTopic: groups.ensureOffsetsTopic,
     },
     metrics,
+    security,
     advertised: { host: listener.host || 'localhost', port: listener.port },
     supportedApis: () => dispatcher?.supportedApis() ?? [],
     autoCreateTopic: (name) => {
@@ -354,9 +377,20 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     electLeadersHandler(context),
     alterPartitionReassignmentsHandler(context),
     listPartitionReassignmentsHandler(context),
+    saslHandshakeHandler(context),
+    saslAuthenticateHandler(context),
+    createAclsHandler(context),
+    describeAclsHandler(context),
+    deleteAclsHandler(context),
+    describeUserScramCredentialsHandler(context),
+    alterUserScramCredentialsHandler(context),
+    describeClientQuotasHandler(context),
+    alterClientQuotasHandler(context),
     ...groupHandlers(context),
   ];
-  dispatcher = new Dispatcher(handlers, logger, {
+  // Quotas count what was allowed: they sit inside the ACL checks.
+  const clientQuotas = new ClientQuotaManager(store);
+  dispatcher = new Dispatcher(withAuthorization(context, withQuotas(clientQuotas, handlers)), logger, {
     onRequest: (api, version, seconds) => metrics?.observeRequest(api, seconds, version),
   });
 
@@ -395,39 +429,107 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     },
   };
   const quotas = new ConnectionQuotas(connectionLimits(configs, logger));
-  const server: Server = createServer((socket: Socket) => {
-    const admitted = quotas.tryOpen(socket.remoteAddress ?? 'unknown');
-    if (!admitted.ok) {
-      metrics?.connectionRejected(admitted.reason.startsWith('address') ? 'max.connections.per.ip' : 'max.connections');
-      logConnection(
-        admitted.ip,
-        { remote: admitted.ip },
-        `rejected connection from ${admitted.ip}: ${admitted.reason}`,
-      );
-      socket.destroy();
-      return;
-    }
-    const c = new Connection(socket, nextConnectionId++, dispatcher!, connectionOptions, logger, (closed) => {
-      connections.delete(closed);
-      quotas.closed(admitted.ip);
-      metrics?.connectionClosed();
-    });
+  /** A connection that passed its listener's transport (TLS done, if any): served from now on. */
+  const serve = (socket: Socket, ip: string, connectionSecurity: ConnectionSecurity, ownsQuotaSlot = true) => {
+    const c = new Connection(
+      socket,
+      nextConnectionId++,
+      dispatcher!,
+      connectionOptions,
+      logger,
+      (closed) => {
+        connections.delete(closed);
+        if (ownsQuotaSlot) quotas.closed(ip);
+        metrics?.connectionClosed();
+      },
+      connectionSecurity,
+    );
     connections.add(c);
     metrics?.connectionOpened();
+  };
+  const securityOf = (ls: ListenerSecurity, principal: string): ConnectionSecurity => ({
+    listener: ls.name,
+    principal: ls.sasl ? ANONYMOUS : principal,
+    sasl: ls.sasl ? new SaslSession(ls.name, ls.sasl) : undefined,
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listener.port, listener.host || undefined, () => {
-      server.off('error', reject);
-      resolve();
+  const servers: Server[] = [];
+  for (const ls of listenerSecurities) {
+    // TLS listeners hand each admitted socket to a TLS server that is never bound itself: the
+    // limits above apply before the handshake, which is bounded in time.
+    const tlsServer =
+      ls.tls === undefined
+        ? undefined
+        : createTlsServer({ ...ls.tls.options, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, (tlsSocket: TLSSocket) => {
+            const ip = normalizeIp(tlsSocket.remoteAddress ?? 'unknown');
+            if (ls.tls!.clientAuth === 'requested' && !tlsSocket.authorized && tlsSocket.getPeerX509Certificate()) {
+              logConnection(
+                ip,
+                { remote: ip, listener: ls.name },
+                `closing TLS connection: client certificate not trusted (${tlsSocket.authorizationError})`,
+              );
+              tlsSocket.destroy();
+              return;
+            }
+            const principal = ls.principalOf(tlsSocket);
+            if (principal === null) {
+              logConnection(
+                ip,
+                { remote: ip, listener: ls.name },
+                'closing TLS connection: no ssl.principal.mapping.rules rule applies to the client certificate',
+              );
+              tlsSocket.destroy();
+              return;
+            }
+            serve(tlsSocket, ip, securityOf(ls, principal), false);
+          });
+    tlsServer?.on('tlsClientError', (err, tlsSocket) => {
+      const ip = normalizeIp(tlsSocket.remoteAddress ?? 'unknown');
+      logConnection(ip, { remote: ip, listener: ls.name }, `TLS handshake failed: ${err.message}`);
+      tlsSocket.destroy();
     });
-  });
+    const server: Server = createServer((socket: Socket) => {
+      const admitted = quotas.tryOpen(socket.remoteAddress ?? 'unknown');
+      if (!admitted.ok) {
+        metrics?.connectionRejected(
+          admitted.reason.startsWith('address') ? 'max.connections.per.ip' : 'max.connections',
+        );
+        logConnection(
+          admitted.ip,
+          { remote: admitted.ip },
+          `rejected connection from ${admitted.ip}: ${admitted.reason}`,
+        );
+        socket.destroy();
+        return;
+      }
+      if (tlsServer === undefined) {
+        serve(socket, admitted.ip, securityOf(ls, ANONYMOUS));
+        return;
+      }
+      // The raw socket holds the connection's slot, through the handshake and after it.
+      socket.once('close', () => quotas.closed(admitted.ip));
+      tlsServer.emit('connection', socket);
+    });
+    servers.push(server);
+  }
+  await Promise.all(
+    servers.map(
+      (srv, i) =>
+        new Promise<void>((resolve, reject) => {
+          const l = config.listeners[i];
+          srv.once('error', reject);
+          srv.listen(l.port, l.host || undefined, () => {
+            srv.off('error', reject);
+            resolve();
+          });
+        }),
+    ),
+  );
   // Accepting fails when the process is out of descriptors (EMFILE): libuv then drops the
   // pending connections and the server reports the error. It must not end the broker (an
   // 'error' without a listener would): log it, at most once per interval, and go on accepting.
   let acceptErrors = 0;
   let acceptErrorLoggedAt = Number.NEGATIVE_INFINITY;
-  server.on('error', (err: NodeJS.ErrnoException) => {
+  const onAcceptError = (err: NodeJS.ErrnoException) => {
     acceptErrors++;
     const now = Date.now();
     if (now - acceptErrorLoggedAt < ACCEPT_ERROR_LOG_INTERVAL_MS) return;
@@ -437,28 +539,38 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       `accepting connections failed: ${err.message}${err.code === 'EMFILE' || err.code === 'ENFILE' ? ' (raise the open-file limit, ulimit -n)' : ''}`,
     );
     acceptErrors = 0;
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : listener.port;
-  const advertised = config.advertisedListeners[0];
-  context.advertised = {
-    host: advertised.host || listener.host || 'localhost',
-    port: advertised.port === 0 || advertised === listener ? port : advertised.port,
   };
+  for (const srv of servers) srv.on('error', onAcceptError);
+  // Each listener's bound port (it may be ephemeral), and what each advertises.
+  const boundPorts = new Map<string, number>();
+  servers.forEach((srv, i) => {
+    const address = srv.address();
+    const l = config.listeners[i];
+    boundPorts.set(l.name, typeof address === 'object' && address !== null ? address.port : l.port);
+  });
+  const port = boundPorts.get(listener.name)!;
+  const advertisedEndpoints = config.advertisedListeners.map((a) => {
+    const bound = config.listeners.find((l) => l.name === a.name)!;
+    return {
+      name: a.name,
+      securityProtocol: a.securityProtocol,
+      host: a.host || bound.host || 'localhost',
+      port: a.port === 0 || a === bound ? boundPorts.get(a.name)! : a.port,
+    };
+  });
+  context.advertised = { host: advertisedEndpoints[0].host, port: advertisedEndpoints[0].port };
   // Registered once clients can reach it (the listener's port may be ephemeral). The embedded store
   // never unregisters: its broker epoch (and so the controller epoch) grows once per start.
   const register = () =>
     store.registerBroker({
       nodeId: config.nodeId,
       incarnationId: randomUUID(),
-      listeners: [
-        {
-          name: advertised.name,
-          host: context.advertised.host,
-          port: context.advertised.port,
-          securityProtocol: advertised.securityProtocol,
-        },
-      ],
+      listeners: advertisedEndpoints.map(({ name, host, port, securityProtocol }) => ({
+        name,
+        host,
+        port,
+        securityProtocol,
+      })),
       rack: config.get('broker.rack'),
     });
   try {
@@ -547,7 +659,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
           .unregisterBroker(nodeId, brokerEpoch)
           .catch((err) => storeLogger.warn({ err }, 'unregistering failed'));
       }
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
       // In-flight requests finish (bounded wait); then every connection goes.
       // JoinGroup/SyncGroup requests waiting on a rebalance are answered now rather than held to the deadline.
       groups.coordinator.shutdown();
@@ -598,6 +710,9 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     host: context.advertised.host,
     port,
     bootstrap: `${context.advertised.host}:${port}`,
+    listeners: Object.fromEntries(
+      advertisedEndpoints.map((e) => [e.name, { host: e.host, port: e.port, securityProtocol: e.securityProtocol }]),
+    ),
     clusterId: context.clusterId,
     dataDir,
     context,

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { FrameDecoder } from '@sluice/protocol';
 import type { Logger } from 'pino';
 import type { RequestBudget } from './request-budget.js';
+import type { SaslSession } from './sasl-session.js';
 
 /** A response frame (with its size prefix): one Buffer, or its parts in order, written together. */
 export type ResponseFrame = Buffer | GatheredFrame;
@@ -40,6 +41,28 @@ export interface ConnectionInfo {
   closed: boolean;
   /** Closes the connection, logging `reason`. */
   close?(reason: string): void;
+  /** The listener the client connected to (Kafka's listener name); unset: the only one. */
+  readonly listener?: string;
+  /** The peer's address without its port (ACL host matching). */
+  readonly remoteAddress?: string;
+  /**
+   * Who the client is, as Kafka's KafkaPrincipal (`User:alice`; `User:ANONYMOUS` on PLAINTEXT). On a
+   * SASL listener it is set once the client has authenticated.
+   */
+  principal?: string;
+  /** The SASL state on a SASL_PLAINTEXT/SASL_SSL listener; unset elsewhere. */
+  readonly sasl?: SaslSession;
+  /** Closes the connection once the responses queued so far are written (a refused login's answer). */
+  closeAfterResponses?(reason: string): void;
+  /** Reads no further request for `ms` (a client over its quota, KIP-219). */
+  throttle?(ms: number): void;
+}
+
+/** Who a connection is, set at accept (the certificate on SSL) or by SASL. */
+export interface ConnectionSecurity {
+  listener: string;
+  principal: string;
+  sasl?: SaslSession;
 }
 
 export interface ConnectionOptions {
@@ -74,7 +97,14 @@ export class Connection implements ConnectionInfo {
   readonly remote: string;
   /** The peer's address without its port. */
   readonly remoteAddress: string;
+  readonly listener?: string;
+  principal?: string;
+  readonly sasl?: SaslSession;
   closed = false;
+  /** Set by closeAfterResponses: the reason to close with once the queue is written. */
+  private closeWhenWritten: string | null = null;
+  /** A quota throttle: no request is taken on until it ends. */
+  private throttled: NodeJS.Timeout | null = null;
   private readonly decoder: FrameDecoder;
   private readonly queue: Pending[] = [];
   /**
@@ -105,8 +135,14 @@ export class Connection implements ConnectionInfo {
     private readonly options: ConnectionOptions,
     private readonly log: Logger,
     private readonly onClose: (c: Connection) => void,
+    security?: ConnectionSecurity,
   ) {
     this.id = id;
+    if (security) {
+      this.listener = security.listener;
+      this.principal = security.principal;
+      this.sasl = security.sasl;
+    }
     this.remoteAddress = socket.remoteAddress ?? 'unknown';
     this.remote = `${this.remoteAddress}:${socket.remotePort}`;
     this.decoder = new FrameDecoder({ maxFrameSize: options.maxRequestBytes });
@@ -127,6 +163,7 @@ export class Connection implements ConnectionInfo {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.closeWhenWritten !== null) return;
     let completed = 0;
     try {
       this.decoder.push(chunk, (frame) => {
@@ -135,6 +172,12 @@ export class Connection implements ConnectionInfo {
       });
     } catch (err) {
       this.close(`invalid request framing: ${(err as Error).message}`, true);
+      return;
+    }
+    // Before a SASL client has authenticated, frames are bounded by sasl.server.max.receive.size.
+    const sasl = this.sasl;
+    if (sasl !== undefined && !sasl.authenticated && this.decoder.buffered + completed > sasl.maxReceiveBytes) {
+      this.close(`more than sasl.server.max.receive.size (${sasl.maxReceiveBytes}) bytes before authentication`, true);
       return;
     }
     const budget = this.options.budget;
@@ -165,7 +208,12 @@ export class Connection implements ConnectionInfo {
 
   /** In flight at the bound, or responses not drained: no more requests are taken on. */
   private mustWait(): boolean {
-    return this.writeBlocked || this.queue.length >= this.options.maxInFlight;
+    return (
+      this.writeBlocked ||
+      this.queue.length >= this.options.maxInFlight ||
+      this.closeWhenWritten !== null ||
+      this.throttled !== null
+    );
   }
 
   /**
@@ -253,7 +301,39 @@ export class Connection implements ConnectionInfo {
     }
     if (corked) this.socket.uncork();
     if (n > 0) q.splice(0, n);
+    if (this.closeWhenWritten !== null && q.length === 0) {
+      this.endGracefully(this.closeWhenWritten);
+      return;
+    }
     this.updateFlow();
+  }
+
+  throttle(ms: number): void {
+    if (this.closed || ms <= 0) return;
+    if (this.throttled !== null) clearTimeout(this.throttled);
+    this.throttled = setTimeout(() => {
+      this.throttled = null;
+      this.updateFlow();
+    }, ms);
+    this.updateFlow();
+  }
+
+  closeAfterResponses(reason: string): void {
+    if (this.closed) return;
+    // Nothing more is read or handed on (mustWait); what is queued is answered, then the socket ends.
+    this.closeWhenWritten = reason;
+  }
+
+  /** Closes after the written responses have left (bounded: a peer that does not read is cut off). */
+  private endGracefully(reason: string): void {
+    const socket = this.socket;
+    const timer = setTimeout(() => socket.destroy(), 5000);
+    timer.unref();
+    socket.end(() => {
+      clearTimeout(timer);
+      socket.destroy();
+    });
+    this.close(reason, false, true);
   }
 
   /** Queues one response on the socket; false when the socket asks the writer to wait for 'drain'. */
@@ -290,7 +370,7 @@ export class Connection implements ConnectionInfo {
   }
 
   /** Closes the connection; `reason` (when given) is reported once. `invalid`: the peer sent a malformed request. */
-  close(reason?: string, invalid = false): void {
+  close(reason?: string, invalid = false, ended = false): void {
     if (this.closed) return;
     this.closed = true;
     if (reason) {
@@ -312,7 +392,9 @@ export class Connection implements ConnectionInfo {
       budget.releaseCompletion(this);
     }
     this.held.length = 0;
-    this.socket.destroy();
+    if (this.throttled !== null) clearTimeout(this.throttled);
+    this.throttled = null;
+    if (!ended) this.socket.destroy();
     this.onClose(this);
   }
 }

@@ -7,6 +7,7 @@ import type { AppendNotifier } from '../state/append-notifier.js';
 import type { FetchSessionCache } from '../state/fetch-sessions.js';
 import type { LogDirHealth } from '../state/log-dir-health.js';
 import type { TopicManager, TopicState } from '../state/topic-manager.js';
+import type { BrokerSecurity } from './broker-security.js';
 
 /** The address clients are told to use for this broker. */
 export interface AdvertisedEndpoint {
@@ -42,6 +43,8 @@ export interface BrokerContext {
   /** Consumer groups and committed offsets (apis/groups). */
   readonly groups: GroupServices;
   readonly metrics?: BrokerMetrics;
+  /** SCRAM credentials and the authorizer (on when `authorizer.class.name` is set). */
+  readonly security?: BrokerSecurity;
   /** Filled in once the listener is bound (the port may be ephemeral). */
   advertised: AdvertisedEndpoint;
   /** The API versions the broker serves (ApiVersions answers this). */

@@ -95,6 +95,12 @@ export class Dispatcher implements FrameHandler {
     if (handler === undefined) {
       throw new Error(`unknown API key ${head.apiKey} (correlation id ${head.correlationId})`);
     }
+    // On a SASL listener nothing but the handshake is served before the client has authenticated.
+    const sasl = connection.sasl;
+    if (sasl !== undefined) {
+      const refused = sasl.refusal(head.apiKey);
+      if (refused !== null) throw new Error(refused);
+    }
     const { api } = handler;
     if (head.apiVersion < handler.minVersion || head.apiVersion > handler.maxVersion) {
       if (api.apiKey === ApiVersionsApi.apiKey) return this.unsupportedApiVersions(head.correlationId, handler);

@@ -282,6 +282,20 @@ describe('EtcdMetadataStore on one etcd member', () => {
     expect(new Set(starts).size).toBe(10);
   });
 
+  it('writes security records (keys with slashes) and another cache sees them, deletions too', async () => {
+    const cluster = `security-${Date.now()}`;
+    const a = await store(etcd, cluster);
+    const b = await store(etcd, cluster);
+    await a.setSecurityRecords([
+      { kind: 'acls', key: 'TOPIC/LITERAL/a,b/User:x', value: '{"v":1}' },
+      { kind: 'scram', key: 'alice/SCRAM-SHA-512', value: '{"i":4096}' },
+    ]);
+    await eventually(() => b.image.securityRecords('scram').size === 1, 2000, 'b sees the credential');
+    expect([...b.image.securityRecords('acls')]).toEqual([['TOPIC/LITERAL/a,b/User:x', '{"v":1}']]);
+    await a.setSecurityRecords([{ kind: 'acls', key: 'TOPIC/LITERAL/a,b/User:x', value: null }]);
+    await eventually(() => b.image.securityRecords('acls').size === 0, 2000, 'b sees the deletion');
+  });
+
   it('re-reads the key space when its watch was compacted away', async () => {
     const cluster = `compact-${Date.now()}`;
     // B reaches etcd through a proxy; while it is cut off, A writes and etcd compacts the history.

@@ -14,7 +14,7 @@ import { RecordReader } from '../codec.js';
 import { allocateProducerIdBlock } from '../controller/producer-ids.js';
 import { checkNewPartitions, checkPartitionUpdate, existingTopic } from '../embedded-store.js';
 import { MetadataConflictError, MetadataUnavailableError } from '../errors.js';
-import { ClusterImage, type MetadataChange, type MetadataImage } from '../image.js';
+import { ClusterImage, type MetadataChange, type MetadataImage, type SecurityRecordChange } from '../image.js';
 import type {
   BrokerConfigTarget,
   BrokerRegistration,
@@ -802,6 +802,23 @@ export class EtcdMetadataStore implements MetadataStore {
         : this.ns.put(key).value(JSON.stringify({ configs })).exec(),
     );
     await this.waitForRevision(Number(res.header.revision));
+  }
+
+  async setSecurityRecords(changes: readonly SecurityRecordChange[]): Promise<void> {
+    // In chunks of etcd's operations per transaction; each chunk applies whole.
+    for (let i = 0; i < changes.length; i += this.chunk) {
+      const ops: IOperation[] = changes.slice(i, i + this.chunk).map((c) => {
+        const key = KEYS.security(c.kind, c.key);
+        return c.value === null ? this.ns.delete().key(key) : this.ns.put(key).value(c.value);
+      });
+      const res = await this.call(() =>
+        this.ns
+          .if(KEYS.cluster, 'Version', '>', 0)
+          .then(...ops)
+          .commit(),
+      );
+      await this.waitForRevision(Number(res.header.revision));
+    }
   }
 
   async allocateProducerIds(nodeId: number, brokerEpoch: number): Promise<ProducerIdBlock> {

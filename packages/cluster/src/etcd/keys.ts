@@ -1,6 +1,6 @@
 import { checkTopicId, partitionJson, RecordReader, readPartition, readTopic } from '../codec.js';
 import { CorruptMetadataError } from '../errors.js';
-import type { ClusterImage, MetadataChange } from '../image.js';
+import { type ClusterImage, type MetadataChange, SECURITY_RECORD_KINDS, type SecurityRecordKind } from '../image.js';
 import type { BrokerRegistration, PartitionRecord, TopicRecord } from '../model.js';
 
 /**
@@ -14,6 +14,7 @@ import type { BrokerRegistration, PartitionRecord, TopicRecord } from '../model.
  *   partitions/<topic-id>/<p>       {replicas, isr, leader, leaderEpoch, partitionEpoch, addingReplicas, removingReplicas}
  *   configs/broker/<id|default>     {configs}
  *   producer-ids                    {nextProducerId}
+ *   security/<kind>/<key>           ACLs, SCRAM credentials, quotas (JSON the broker defines)
  *
  * Epochs that etcd already counts (revisions) are not stored twice in the values.
  */
@@ -26,6 +27,8 @@ export const KEYS = {
   partitionsOf: (topicId: string) => `partitions/${topicId}/`,
   brokerConfigs: (target: string) => `configs/broker/${target}`,
   producerIds: 'producer-ids',
+  /** The record key is URI-encoded: ACL keys hold any character. */
+  security: (kind: string, key: string) => `security/${kind}/${encodeURIComponent(key)}`,
 } as const;
 
 export interface StoredKv {
@@ -103,6 +106,18 @@ export function applyKv(image: ClusterImage, kv: StoredKv, deleted: boolean, out
     case 'producer-ids':
       image.setNextProducerId(deleted ? 0n : read().bigint('nextProducerId'), out);
       return;
+    case 'security': {
+      const kind = parts[1] as SecurityRecordKind;
+      if (parts.length !== 3 || !SECURITY_RECORD_KINDS.includes(kind)) return;
+      let recordKey: string;
+      try {
+        recordKey = decodeURIComponent(parts[2]);
+      } catch {
+        throw new CorruptMetadataError(key, 'bad security record key');
+      }
+      image.setSecurityRecord(kind, recordKey, deleted ? undefined : kv.value, out);
+      return;
+    }
     default:
       // Keys of later versions (acls, scram, quotas, ...) are not this version's business.
       return;

@@ -32,7 +32,7 @@ export function findCoordinatorHandler(
     errorCode: ERROR_CODES.COORDINATOR_NOT_AVAILABLE,
     errorMessage: errorByCode(ERROR_CODES.COORDINATOR_NOT_AVAILABLE)?.message ?? null,
   });
-  const lookup = (key: string, keyType: number): FindCoordinatorResponseCoordinator => {
+  const lookup = (key: string, keyType: number, listener?: string): FindCoordinatorResponseCoordinator => {
     const none = { key, nodeId: -1, host: '', port: -1 };
     if (keyType === GROUP) {
       // Kafka creates the offsets topic when a group coordinator is first looked up.
@@ -48,7 +48,7 @@ export function findCoordinatorHandler(
         return { ...none, errorCode, errorMessage: `${errorByCode(errorCode)?.message} (${(err as Error).message})` };
       }
       // The coordinator of a group is the leader of its offsets partition.
-      const leader = leaderEndpoint(broker, offsets.topicId, broker.groups.coordinator.partitionFor(key));
+      const leader = leaderEndpoint(broker, offsets.topicId, broker.groups.coordinator.partitionFor(key), listener);
       if (leader === null) return notAvailable(key);
       return {
         key,
@@ -73,11 +73,11 @@ export function findCoordinatorHandler(
         // Batched answers carry an empty message on success, where v1-v3 say "NONE" (as Kafka does).
         const coordinators = req.coordinatorKeys
           .slice(0, MAX_KEYS)
-          .map((k) => lookup(k, req.keyType))
+          .map((k) => lookup(k, req.keyType, ctx.connection.listener))
           .map((c) => (c.errorCode === ERROR_CODES.NONE ? { ...c, errorMessage: '' } : c));
         return { ...FindCoordinatorApi.response.defaults(), throttleTimeMs: 0, coordinators };
       }
-      const c = lookup(req.key, req.keyType);
+      const c = lookup(req.key, req.keyType, ctx.connection.listener);
       return {
         ...FindCoordinatorApi.response.defaults(),
         throttleTimeMs: 0,

@@ -1,0 +1,124 @@
+// What each listener asks of a connection before it is served: TLS (SSL, SASL_SSL) and SASL
+// (SASL_PLAINTEXT, SASL_SSL), from Kafka's config names, resolved per listener.
+
+import type { TLSSocket } from 'node:tls';
+import {
+  jaasPlainUsers,
+  type PlainPasswordCheck,
+  parseJaasConfig,
+  plainUsers,
+  SASL_MECHANISMS,
+  type SaslMechanismName,
+  type ScramCredentialLookup,
+  type ServerTlsSettings,
+  serverTlsSettings,
+  sslPrincipalMapper,
+  subjectDn,
+} from '@sluice/security';
+import type { BrokerConfig, Listener } from '../config/index.js';
+import { listenerConfig } from '../config/index.js';
+import { ConfigException } from '../config/types.js';
+import type { SaslListenerSettings } from './sasl-session.js';
+
+export const ANONYMOUS = 'User:ANONYMOUS';
+
+export interface ListenerSecurity {
+  readonly name: string;
+  readonly protocol: string;
+  readonly tls?: ServerTlsSettings;
+  readonly sasl?: SaslListenerSettings;
+  /**
+   * The principal of a TLS client from its certificate (ANONYMOUS without one); null when no
+   * ssl.principal.mapping.rules rule applies (the connection is refused, as Kafka does).
+   */
+  principalOf(socket: TLSSocket): string | null;
+}
+
+function saslSettings(
+  config: BrokerConfig,
+  listener: string,
+  scramLookup: ScramCredentialLookup,
+): SaslListenerSettings {
+  const enabled = (listenerConfig(config, listener, 'sasl.enabled.mechanisms') ?? '')
+    .split(',')
+    .map((m) => m.trim().toUpperCase())
+    .filter((m) => m !== '');
+  for (const m of enabled) {
+    if (!(SASL_MECHANISMS as readonly string[]).includes(m)) {
+      throw new ConfigException(
+        m === 'GSSAPI'
+          ? `Listener ${listener}: SASL mechanism GSSAPI (Kerberos) is not supported by Sluice; set sasl.enabled.mechanisms to PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`
+          : `Listener ${listener}: SASL mechanism ${m} is not supported by Sluice (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)`,
+      );
+    }
+  }
+  if (enabled.length === 0) throw new ConfigException(`Listener ${listener}: sasl.enabled.mechanisms is empty`);
+  let plain: PlainPasswordCheck | undefined;
+  if (enabled.includes('PLAIN')) {
+    // Kafka's PLAIN users: `user_<name>="<password>"` in listener.name.<l>.plain.sasl.jaas.config.
+    const jaas = listenerConfig(config, listener, 'sasl.jaas.config', 'plain');
+    if (jaas === null) {
+      throw new ConfigException(
+        `Listener ${listener}: PLAIN needs listener.name.${listener.toLowerCase()}.plain.sasl.jaas.config with user_<name> entries`,
+      );
+    }
+    let users: Map<string, string>;
+    try {
+      users = jaasPlainUsers(parseJaasConfig(jaas));
+    } catch (err) {
+      throw new ConfigException(`Listener ${listener}: ${(err as Error).message}`);
+    }
+    plain = plainUsers(users);
+  }
+  const reauth = Number(listenerConfig(config, listener, 'connections.max.reauth.ms') ?? '0');
+  const maxReceive = Number(listenerConfig(config, listener, 'sasl.server.max.receive.size') ?? '524288');
+  return {
+    mechanisms: enabled as SaslMechanismName[],
+    plainCheck: () => plain ?? (() => false),
+    scramLookup,
+    maxReauthMs: Number.isFinite(reauth) && reauth > 0 ? reauth : 0,
+    maxReceiveBytes: Number.isInteger(maxReceive) && maxReceive > 0 ? maxReceive : 524288,
+  };
+}
+
+/** The security of one listener; throws ConfigException for settings Sluice cannot honour. */
+export function listenerSecurity(
+  config: BrokerConfig,
+  listener: Listener,
+  scramLookup: ScramCredentialLookup,
+): ListenerSecurity {
+  const { name, securityProtocol: protocol } = listener;
+  const get = (key: string) => listenerConfig(config, name, key);
+  let tls: ServerTlsSettings | undefined;
+  if (protocol === 'SSL' || protocol === 'SASL_SSL') {
+    try {
+      tls = serverTlsSettings(get);
+    } catch (err) {
+      throw new ConfigException(`Listener ${name}: ${(err as Error).message}`);
+    }
+  }
+  const sasl =
+    protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL' ? saslSettings(config, name, scramLookup) : undefined;
+  let mapper: (dn: string) => string;
+  try {
+    mapper = sslPrincipalMapper(get('ssl.principal.mapping.rules'));
+  } catch (err) {
+    throw new ConfigException(`ssl.principal.mapping.rules: ${(err as Error).message}`);
+  }
+  return {
+    name,
+    protocol,
+    tls,
+    sasl,
+    principalOf(socket) {
+      if (!socket.authorized) return ANONYMOUS;
+      const cert = socket.getPeerX509Certificate();
+      if (!cert) return ANONYMOUS;
+      try {
+        return `User:${mapper(subjectDn(cert))}`;
+      } catch {
+        return null;
+      }
+    },
+  };
+}

@@ -1,0 +1,111 @@
+// `sluice user` and `sluice acl` as real processes against a broker with SASL and ACLs, and
+// `--command-config` taking a Kafka client properties file (security.protocol, sasl.*) for every
+// client command.
+
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningBroker } from '../src/index.js';
+import { builtCli, startInProcess, tempDir } from './helpers.js';
+
+const BIN = fileURLToPath(new URL('../bin/sluice.js', import.meta.url));
+let broker: RunningBroker;
+let dir: string;
+
+const properties = (name: string, lines: string[]) => {
+  const file = join(dir, name);
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+};
+let admin: string;
+let carol: string;
+
+beforeAll(async () => {
+  builtCli();
+  dir = tempDir('sluice-cli-security-');
+  broker = await startInProcess({
+    'log.dirs': join(dir, 'data'),
+    listeners: 'SASL_PLAINTEXT://127.0.0.1:0',
+    'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-512',
+    'listener.name.sasl_plaintext.plain.sasl.jaas.config':
+      'org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="admin-pw";',
+    'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+    'super.users': 'User:admin',
+  });
+  admin = properties('admin.properties', [
+    'security.protocol=SASL_PLAINTEXT',
+    'sasl.mechanism=PLAIN',
+    'sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-pw";',
+  ]);
+  carol = properties('carol.properties', [
+    'security.protocol=SASL_PLAINTEXT',
+    'sasl.mechanism=SCRAM-SHA-512',
+    'sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="carol" password="carol-pw";',
+  ]);
+});
+afterAll(async () => {
+  await broker?.stop();
+});
+
+function sluice(args: string[], config: string, stdin = '') {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [BIN, ...args, '--bootstrap-server', broker.bootstrap, '--command-config', config],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+describe('sluice user and acl', () => {
+  it('creates a SCRAM user and ACLs for it; the user is then held to them', async () => {
+    expect(await sluice(['user', 'create', 'carol', '--password', 'carol-pw'], admin)).toMatchObject({ code: 0 });
+    expect((await sluice(['user', 'list'], admin)).stdout).toBe('carol SCRAM-SHA-512 iterations=8192\n');
+    const created = await sluice(
+      [
+        'acl',
+        'create',
+        '--principal',
+        'User:carol',
+        '--operation',
+        'write',
+        '--operation',
+        'describe',
+        '--topic',
+        'cli-',
+        '--prefixed',
+      ],
+      admin,
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const listed = await sluice(['acl', 'list', '--principal', 'User:carol'], admin);
+    expect(listed.stdout.trim().split('\n').sort()).toEqual([
+      'TOPIC:PREFIXED:cli- User:carol * DESCRIBE ALLOW',
+      'TOPIC:PREFIXED:cli- User:carol * WRITE ALLOW',
+    ]);
+    expect((await sluice(['topic', 'create', 'cli-x'], admin)).code).toBe(0);
+    expect((await sluice(['topic', 'create', 'other'], admin)).code).toBe(0);
+    const ok = await sluice(['produce', 'cli-x'], carol, 'hello\n');
+    expect(ok.code, ok.stderr).toBe(0);
+    const refused = await sluice(['produce', 'other'], carol, 'hello\n');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/TOPIC_AUTHORIZATION_FAILED|authorization/i);
+    // carol may not manage ACLs.
+    expect((await sluice(['acl', 'list'], carol)).code).toBe(1);
+    const deleted = await sluice(['acl', 'delete', '--principal', 'User:carol'], admin);
+    expect(deleted.stdout.trim().split('\n').length).toBe(2);
+    expect((await sluice(['acl', 'list'], admin)).stdout).toBe('');
+    expect((await sluice(['user', 'delete', 'carol'], admin)).code).toBe(0);
+    expect((await sluice(['topic', 'list'], carol)).code).toBe(1);
+  }, 60_000);
+});

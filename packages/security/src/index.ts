@@ -1,0 +1,6 @@
+export * from './authorizer.js';
+export * from './jaas.js';
+export * from './plain.js';
+export * from './sasl.js';
+export * from './scram.js';
+export * from './tls.js';
