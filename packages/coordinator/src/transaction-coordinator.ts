@@ -575,7 +575,13 @@ export class TransactionCoordinator {
         });
         failed = remaining.filter((_, i) => {
           const c = codes[i] ?? E.UNKNOWN_SERVER_ERROR;
-          return c !== E.NONE && c !== E.UNKNOWN_TOPIC_OR_PARTITION;
+          // A deleted partition needs no marker; a newer producer epoch there means a later decision superseded this one.
+          return (
+            c !== E.NONE &&
+            c !== E.UNKNOWN_TOPIC_OR_PARTITION &&
+            c !== E.INVALID_PRODUCER_EPOCH &&
+            c !== E.TRANSACTION_COORDINATOR_FENCED
+          );
         });
       } catch (err) {
         this.log.warn(`writing markers of ${meta.transactionalId} failed: ${(err as Error).message}`);

@@ -77,7 +77,7 @@ export function listOffsetsHandler(broker: BrokerContext): ApiHandler<ListOffset
           checkLeaderEpoch(p.currentLeaderEpoch);
           const ts = p.timestamp;
           if (ts === LATEST_TIMESTAMP) {
-            out.offset = req.isolationLevel === READ_COMMITTED ? log.lastStableOffset : log.highWatermark;
+            out.offset = req.isolationLevel === READ_COMMITTED ? partition.lastStableOffset : log.highWatermark;
           } else if (ts === EARLIEST_TIMESTAMP || ts === EARLIEST_LOCAL) {
             out.offset = log.logStartOffset;
           } else if (ts === LATEST_TIERED || ts === EARLIEST_PENDING_UPLOAD) {

@@ -31,6 +31,7 @@ import { listOffsetsHandler } from '../apis/list-offsets.js';
 import { metadataHandler } from '../apis/metadata.js';
 import { offsetForLeaderEpochHandler } from '../apis/offset-for-leader-epoch.js';
 import { produceHandler } from '../apis/produce.js';
+import { createTransactionCoordinator, transactionHandlers, writeMarkersLocally } from '../apis/transactions/index.js';
 import {
   type BrokerConfig,
   ConfigRegistry,
@@ -243,6 +244,16 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     }
   });
   let dispatcher: Dispatcher | undefined;
+  // Markers to partitions this broker leads are local appends; in a cluster the rest go to their leaders.
+  const transactions = createTransactionCoordinator({
+    config,
+    topics,
+    logger,
+    logDir,
+    leads,
+    nextProducerId: () => context.producerIds.nextId(),
+    writeMarkers: (m) => writeMarkersLocally(context, m),
+  });
   const context: BrokerContext = {
     config,
     configs,
@@ -268,6 +279,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       },
     ),
     groups: { coordinator: groups.coordinator, ensureOffsetsTopic: groups.ensureOffsetsTopic },
+    transactions,
     metrics,
     advertised: { host: listener.host || 'localhost', port: listener.port },
     supportedApis: () => dispatcher?.supportedApis() ?? [],
@@ -345,6 +357,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     describeLogDirsHandler(context),
     describeProducersHandler(context),
     ...groupHandlers(context),
+    ...transactionHandlers(context),
   ];
   dispatcher = new Dispatcher(handlers, logger, {
     onRequest: (api, version, seconds) => metrics?.observeRequest(api, seconds, version),
@@ -535,6 +548,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       // In-flight requests finish (bounded wait); then every connection goes.
       // JoinGroup/SyncGroup requests waiting on a rebalance are answered now rather than held to the deadline.
       groups.coordinator.shutdown();
+      transactions.coordinator.shutdown();
       const deadline = Date.now() + SHUTDOWN_GRACE_MS;
       while ([...connections].some((c) => c.inFlight > 0) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 10));

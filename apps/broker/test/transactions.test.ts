@@ -1,0 +1,214 @@
+// Transactions end to end: kafkajs's transactional producer and read_committed consumer against
+// an in-process broker, and the raw protocol for what a consumer is told (LSO, aborted
+// transactions). Every wait is bounded.
+
+import { CreateTopicsApi, ERROR_CODES, FetchApi, ListOffsetsApi, OffsetFetchApi } from '@sluice/protocol';
+import kafkajs from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningBroker } from '../src/index.js';
+import { decodeRecords, fetchRequest, RawClient, sleep, startInProcess } from './helpers.js';
+
+const { Kafka, logLevel } = kafkajs;
+const READ_COMMITTED = 1;
+
+let broker: RunningBroker;
+let raw: RawClient;
+let kafka: InstanceType<typeof Kafka>;
+
+beforeAll(async () => {
+  broker = await startInProcess({
+    'transaction.state.log.num.partitions': '3',
+    'offsets.topic.num.partitions': '3',
+    'group.initial.rebalance.delay.ms': '0',
+    'transaction.abort.timed.out.transaction.cleanup.interval.ms': '200',
+  });
+  raw = await RawClient.connect(broker.port);
+  kafka = new Kafka({ brokers: [broker.bootstrap], clientId: 'txn-test', logLevel: logLevel.NOTHING });
+});
+
+afterAll(async () => {
+  raw?.close();
+  await broker?.stop();
+});
+
+async function createTopic(name: string, partitions = 1): Promise<void> {
+  const r = await raw.send(CreateTopicsApi, 7, {
+    timeoutMs: 10_000,
+    validateOnly: false,
+    topics: [{ name, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: [] }],
+  });
+  expect(r.topics[0].errorCode).toBe(0);
+}
+
+/** One Fetch v12 of partition 0 from `offset` in the given isolation level. */
+async function fetchOnce(topic: string, isolationLevel: number, offset = 0n) {
+  const res = await raw.send(
+    FetchApi,
+    12,
+    fetchRequest(topic, [{ partition: 0, fetchOffset: offset }], { isolationLevel }),
+  );
+  const p = res.responses[0].partitions[0];
+  return { ...p, decoded: await decodeRecords(0, p.records) };
+}
+
+/** The values of the data records a fetch returned (the test's records have no key; markers do). */
+const values = (records: Awaited<ReturnType<typeof decodeRecords>>) =>
+  records.filter((r) => r.key === null).map((r) => r.value?.toString());
+
+async function latest(topic: string, isolationLevel: number): Promise<bigint> {
+  const r = await raw.send(ListOffsetsApi, 7, {
+    replicaId: -1,
+    isolationLevel,
+    topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] }],
+  });
+  return r.topics[0].partitions[0].offset;
+}
+
+function transactionalProducer(transactionalId: string, transactionTimeout = 30_000) {
+  return kafka.producer({ transactionalId, maxInFlightRequests: 1, idempotent: true, transactionTimeout });
+}
+
+describe('transactions', () => {
+  it('a committed transaction is visible to read_committed only after the commit', async () => {
+    await createTopic('tx-commit');
+    const producer = transactionalProducer('tx-commit-1');
+    await producer.connect();
+    const tx = await producer.transaction();
+    await tx.send({ topic: 'tx-commit', messages: [{ value: 'a' }, { value: 'b' }] });
+
+    // Open: read_uncommitted sees the records, read_committed stops at the LSO before them.
+    const uncommitted = await fetchOnce('tx-commit', 0);
+    expect(values(uncommitted.decoded)).toEqual(['a', 'b']);
+    expect(uncommitted.highWatermark).toBe(2n);
+    expect(uncommitted.lastStableOffset).toBe(0n);
+    const committedView = await fetchOnce('tx-commit', READ_COMMITTED);
+    expect(committedView.decoded).toEqual([]);
+    expect(committedView.lastStableOffset).toBe(0n);
+    expect(await latest('tx-commit', READ_COMMITTED)).toBe(0n);
+    expect(await latest('tx-commit', 0)).toBe(2n);
+
+    await tx.commit();
+    // The marker is written right after EndTxn is answered: bounded wait for the LSO to move.
+    for (let i = 0; i < 50 && (await latest('tx-commit', READ_COMMITTED)) < 3n; i++) await sleep(20);
+    const after = await fetchOnce('tx-commit', READ_COMMITTED);
+    expect(after.lastStableOffset).toBe(3n);
+    expect(values(after.decoded)).toEqual(['a', 'b']);
+    expect(after.abortedTransactions).toEqual([]);
+    await producer.disconnect();
+  });
+
+  it('an aborted transaction is never visible to a read_committed consumer', async () => {
+    await createTopic('tx-abort');
+    const producer = transactionalProducer('tx-abort-1');
+    await producer.connect();
+    const aborted = await producer.transaction();
+    await aborted.send({ topic: 'tx-abort', messages: [{ value: 'bad-1' }, { value: 'bad-2' }] });
+    await aborted.abort();
+    const committed = await producer.transaction();
+    await committed.send({ topic: 'tx-abort', messages: [{ value: 'good' }] });
+    await committed.commit();
+    await producer.disconnect();
+    for (let i = 0; i < 50 && (await latest('tx-abort', READ_COMMITTED)) < 5n; i++) await sleep(20);
+
+    // The broker tells read_committed fetchers which producer aborted from which offset.
+    const f = await fetchOnce('tx-abort', READ_COMMITTED);
+    expect(f.lastStableOffset).toBe(5n);
+    expect(f.abortedTransactions).toEqual([{ producerId: f.decoded[0].producerId, firstOffset: 0n }]);
+
+    // kafkajs's consumer (read_committed by default) skips the aborted records.
+    const consumer = kafka.consumer({ groupId: 'tx-abort-reader', maxWaitTimeInMs: 100 });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'tx-abort', fromBeginning: true });
+    const seen: string[] = [];
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        seen.push(message.value?.toString() ?? '');
+      },
+    });
+    for (let i = 0; i < 200 && seen.length < 1; i++) await sleep(25);
+    await sleep(200);
+    await consumer.disconnect();
+    expect(seen).toEqual(['good']);
+  });
+
+  it('a new producer with the same transactional id fences the old one and aborts its open transaction', async () => {
+    await createTopic('tx-fence');
+    const zombie = transactionalProducer('tx-fence-1');
+    await zombie.connect();
+    const open = await zombie.transaction();
+    await open.send({ topic: 'tx-fence', messages: [{ value: 'zombie' }] });
+
+    const successor = transactionalProducer('tx-fence-1');
+    await successor.connect();
+    const tx = await successor.transaction();
+    await tx.send({ topic: 'tx-fence', messages: [{ value: 'successor' }] });
+    await tx.commit();
+
+    // The zombie can neither write nor commit any more.
+    const err = await open.commit().then(
+      () => null,
+      (e: Error & { type?: string }) => e,
+    );
+    expect(err?.type).toMatch(/INVALID_PRODUCER_EPOCH|PRODUCER_FENCED/);
+    for (let i = 0; i < 50 && (await latest('tx-fence', READ_COMMITTED)) < 4n; i++) await sleep(20);
+    const f = await fetchOnce('tx-fence', READ_COMMITTED);
+    expect(f.abortedTransactions).toHaveLength(1);
+    expect(f.abortedTransactions?.[0].firstOffset).toBe(0n);
+    await successor.disconnect();
+    await zombie.disconnect().catch(() => {});
+  });
+
+  it('offsets sent in a transaction become the group offsets only on commit', async () => {
+    await createTopic('tx-offsets');
+    const producer = transactionalProducer('tx-offsets-1');
+    await producer.connect();
+    const fetchGroup = async (requireStable: boolean) => {
+      const r = await raw.send(OffsetFetchApi, 7, {
+        groupId: 'tx-group',
+        topics: [{ name: 'tx-offsets', partitionIndexes: [0] }],
+        requireStable,
+      });
+      return r.topics[0].partitions[0];
+    };
+    const aborted = await producer.transaction();
+    await aborted.sendOffsets({
+      consumerGroupId: 'tx-group',
+      topics: [{ topic: 'tx-offsets', partitions: [{ partition: 0, offset: '7' }] }],
+    });
+    expect((await fetchGroup(true)).errorCode).toBe(ERROR_CODES.UNSTABLE_OFFSET_COMMIT);
+    await aborted.abort();
+    for (let i = 0; i < 50 && (await fetchGroup(true)).errorCode !== 0; i++) await sleep(20);
+    expect(await fetchGroup(true)).toMatchObject({ errorCode: 0, committedOffset: -1n });
+
+    const committed = await producer.transaction();
+    await committed.sendOffsets({
+      consumerGroupId: 'tx-group',
+      topics: [{ topic: 'tx-offsets', partitions: [{ partition: 0, offset: '9' }] }],
+    });
+    expect((await fetchGroup(false)).committedOffset).toBe(-1n);
+    await committed.commit();
+    for (let i = 0; i < 50 && (await fetchGroup(true)).committedOffset !== 9n; i++) await sleep(20);
+    expect(await fetchGroup(true)).toMatchObject({ errorCode: 0, committedOffset: 9n });
+    await producer.disconnect();
+  });
+
+  it('the coordinator aborts a transaction past its timeout and fences its producer', async () => {
+    await createTopic('tx-timeout');
+    const producer = transactionalProducer('tx-timeout-1', 1000);
+    await producer.connect();
+    const tx = await producer.transaction();
+    await tx.send({ topic: 'tx-timeout', messages: [{ value: 'late' }] });
+    expect(await latest('tx-timeout', READ_COMMITTED)).toBe(0n);
+    // Timeout 1 s, checked every 200 ms: aborted within a few seconds (bounded).
+    for (let i = 0; i < 100 && (await latest('tx-timeout', READ_COMMITTED)) < 2n; i++) await sleep(50);
+    expect(await latest('tx-timeout', READ_COMMITTED)).toBe(2n);
+    const f = await fetchOnce('tx-timeout', READ_COMMITTED);
+    expect(f.abortedTransactions).toHaveLength(1);
+    const err = await tx.commit().then(
+      () => null,
+      (e: Error & { type?: string }) => e,
+    );
+    expect(err?.type).toMatch(/INVALID_PRODUCER_EPOCH|PRODUCER_FENCED/);
+    await producer.disconnect().catch(() => {});
+  });
+});
