@@ -28,11 +28,13 @@ export { combineSinks, Histogram, LATENCY_BUCKETS_MS, Metrics, type MetricsSink 
 export { murmur2, partitionForKey, StickyPartitioner, toPositive } from './partitioner.js';
 export {
   type Compression,
+  type ConsumerGroupMetadata,
   type Headers,
   Producer,
   type ProducerOptions,
   type ProducerRecord,
   type RecordMetadata,
+  type TransactionOffsets,
 } from './producer/producer.js';
 export { backoffMs, type RetryOptions, withRetry } from './retry.js';
 export { type KeyOf, type Serde, serde, type Topic, topic, type ValueOf } from './serde.js';
