@@ -2,6 +2,8 @@
 // aborted transactions from the log and the coordinator reloads `__transaction_state`; after a
 // clean stop they come back from the producer snapshot. Bounded: two restarts, seconds each.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { FetchApi, iterateBatches, ListOffsetsApi } from '@sluice/protocol';
 import kafkajs from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -115,5 +117,9 @@ describe('transactions across restarts', () => {
     expect(await broker.kill('SIGTERM')).toBe(0);
     broker = await spawnBroker({ dataDir, overrides: OVERRIDES });
     expect(await view(broker.port)).toEqual(done);
+    // The aborted transactions are in Kafka's .txnindex beside the segment: two 34-byte entries.
+    const index = readFileSync(join(dataDir, `${TOPIC}-0`, '00000000000000000000.txnindex'));
+    expect(index.length).toBe(68);
+    expect([index.readBigInt64BE(10), index.readBigInt64BE(18)]).toEqual([2n, 3n]);
   }, 60_000);
 });

@@ -41,7 +41,7 @@ describe('PartitionTxns', () => {
     expect(ids(0n, 10n)).toEqual([2n, 3n]);
   });
 
-  it('round-trips its snapshot and refuses a malformed one', () => {
+  it('round-trips its snapshot of open transactions and refuses a malformed one', () => {
     const t = new PartitionTxns();
     t.onData(1n, 0n);
     t.onMarker(1n, false, 2n);
@@ -49,7 +49,8 @@ describe('PartitionTxns', () => {
     const u = new PartitionTxns();
     u.load(JSON.parse(JSON.stringify(t.toJSON())));
     expect(u.lastStableOffset(10n)).toBe(3n);
-    expect(u.abortedBetween(0n, 10n)).toEqual(t.abortedBetween(0n, 10n));
+    // Aborted transactions are not in the snapshot: the .txnindex files hold them.
+    expect(u.abortedBetween(0n, 10n)).toEqual([]);
     expect(() => u.load({ ongoing: 'x', aborted: [] })).toThrow(/malformed/);
     expect(() => u.load({ ongoing: [], aborted: [['1', '2']] })).toThrow(/bad aborted/);
   });

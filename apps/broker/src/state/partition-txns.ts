@@ -94,9 +94,9 @@ export class PartitionTxns {
     return out;
   }
 
-  /** Every aborted transaction remembered (for snapshots). */
-  allAborted(): readonly AbortedTxn[] {
-    return this.aborted;
+  /** Replaces the aborted transactions (loaded from the segments' transaction indexes), in offset order. */
+  setAborted(entries: readonly AbortedTxn[]): void {
+    this.aborted = entries.slice(-MAX_ABORTED_TXNS_PER_PARTITION);
   }
 
   /** Forgets aborted transactions wholly below the log start (retention, DeleteRecords). */
@@ -121,27 +121,25 @@ export class PartitionTxns {
     this.aborted = [];
   }
 
-  /** JSON-able snapshot (bigints as strings). */
-  toJSON(): { ongoing: [string, string][]; aborted: string[][] } {
-    return {
-      ongoing: [...this.ongoing].map(([p, o]) => [p.toString(), o.toString()]),
-      aborted: this.aborted.map((a) => [a.producerId, a.firstOffset, a.lastOffset, a.lastStableOffset].map(String)),
-    };
+  /** JSON-able snapshot of the open transactions (bigints as strings); aborted ones live in the `.txnindex` files. */
+  toJSON(): { ongoing: [string, string][] } {
+    return { ongoing: [...this.ongoing].map(([p, o]) => [p.toString(), o.toString()]) };
   }
 
   /** Loads a snapshot written by toJSON; throws on anything malformed. */
   load(data: unknown): void {
     const d = data as { ongoing?: unknown; aborted?: unknown };
-    if (typeof d !== 'object' || d === null || !Array.isArray(d.ongoing) || !Array.isArray(d.aborted)) {
+    if (typeof d !== 'object' || d === null || !Array.isArray(d.ongoing)) {
       throw new Error('transaction snapshot: malformed');
     }
-    if (d.aborted.length > MAX_ABORTED_TXNS_PER_PARTITION) throw new Error('transaction snapshot: too many entries');
+    const aborted = Array.isArray(d.aborted) ? d.aborted : [];
+    if (aborted.length > MAX_ABORTED_TXNS_PER_PARTITION) throw new Error('transaction snapshot: too many entries');
     this.clear();
     for (const e of d.ongoing as unknown[]) {
       if (!Array.isArray(e) || e.length !== 2) throw new Error('transaction snapshot: bad open transaction');
       this.ongoing.set(BigInt(e[0]), BigInt(e[1]));
     }
-    for (const e of d.aborted as unknown[]) {
+    for (const e of aborted as unknown[]) {
       if (!Array.isArray(e) || e.length !== 4) throw new Error('transaction snapshot: bad aborted transaction');
       const [producerId, firstOffset, lastOffset, lastStableOffset] = e.map((x) => BigInt(x as string));
       this.aborted.push({ producerId, firstOffset, lastOffset, lastStableOffset });

@@ -166,7 +166,8 @@ export class Partition {
     const result = this.log.append(batch, { leaderEpoch: this.leaderEpoch });
     this.log.highWatermark = this.log.logEndOffset;
     this.producers.endTransaction(m.producerId, m.producerEpoch, m.coordinatorEpoch);
-    this.txns.onMarker(m.producerId, m.commit, result.firstOffset);
+    const aborted = this.txns.onMarker(m.producerId, m.commit, result.firstOffset);
+    if (aborted !== null) this.log.appendAbortedTxn(aborted);
     return { ...result, duplicate: false };
   }
 
@@ -198,10 +199,14 @@ export class Partition {
         this.txns.clear();
       }
     }
-    this.replayFrom(from);
+    // Aborted transactions below `from` come from the segments' .txnindex files; replay adds the rest
+    // (and writes the index entries a crash may have lost).
+    const indexed = this.log.abortedTxns();
+    this.txns.setAborted(indexed.filter((e) => e.lastOffset < from));
+    this.replayFrom(from, new Set(indexed.map((e) => e.lastOffset)));
   }
 
-  private replayFrom(offset: bigint): void {
+  private replayFrom(offset: bigint, indexedMarkers: ReadonlySet<bigint>): void {
     let next = offset;
     // Bounded: each round moves `next` past at least one batch, or stops.
     while (next < this.log.logEndOffset) {
@@ -220,7 +225,8 @@ export class Partition {
             const commit = isCommitMarker(records, at, size);
             if (commit !== null) {
               this.producers.endTransaction(info.producerId, info.producerEpoch, -1);
-              this.txns.onMarker(info.producerId, commit, base);
+              const aborted = this.txns.onMarker(info.producerId, commit, base);
+              if (aborted !== null && !indexedMarkers.has(base)) this.log.appendAbortedTxn(aborted);
             }
           } else {
             this.producers.update(info, base);
