@@ -2,7 +2,22 @@
 // an in-process broker, and the raw protocol for what a consumer is told (LSO, aborted
 // transactions). Every wait is bounded.
 
-import { CreateTopicsApi, ERROR_CODES, FetchApi, ListOffsetsApi, OffsetFetchApi } from '@sluice/protocol';
+import {
+  AddPartitionsToTxnApi,
+  buildRecordBatchSync,
+  CreateTopicsApi,
+  DescribeProducersApi,
+  DescribeTransactionsApi,
+  EndTxnApi,
+  ERROR_CODES,
+  FetchApi,
+  InitProducerIdApi,
+  ListOffsetsApi,
+  ListTransactionsApi,
+  OffsetFetchApi,
+  ProduceApi,
+  ZERO_UUID,
+} from '@sluice/protocol';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
@@ -210,5 +225,85 @@ describe('transactions', () => {
     );
     expect(err?.type).toMatch(/INVALID_PRODUCER_EPOCH|PRODUCER_FENCED/);
     await producer.disconnect().catch(() => {});
+  });
+
+  it('raw: a transactional batch for a partition not in the transaction is refused (KIP-890 part 1); describe and list show the transaction', async () => {
+    await createTopic('tx-raw');
+    const init = await raw.send(InitProducerIdApi, 4, {
+      transactionalId: 'raw-1',
+      transactionTimeoutMs: 60_000,
+      producerId: -1n,
+      producerEpoch: -1,
+    });
+    expect(init.errorCode).toBe(0);
+    const who = { producerId: init.producerId, producerEpoch: init.producerEpoch };
+    const produce = (baseSequence: number) =>
+      raw.send(ProduceApi, 9, {
+        transactionalId: 'raw-1',
+        acks: -1,
+        timeoutMs: 5000,
+        topicData: [
+          {
+            name: 'tx-raw',
+            topicId: ZERO_UUID,
+            partitionData: [
+              {
+                index: 0,
+                records: buildRecordBatchSync({
+                  records: [{ value: 'v' }],
+                  ...who,
+                  baseSequence,
+                  isTransactional: true,
+                }),
+              },
+            ],
+          },
+        ],
+      });
+    // Not added to a transaction: refused, nothing stored, the LSO not held back.
+    expect((await produce(0)).responses[0].partitionResponses[0].errorCode).toBe(ERROR_CODES.INVALID_TXN_STATE);
+    expect(await latest('tx-raw', 0)).toBe(0n);
+    const added = await raw.send(AddPartitionsToTxnApi, 3, {
+      v3AndBelowTransactionalId: 'raw-1',
+      v3AndBelowProducerId: who.producerId,
+      v3AndBelowProducerEpoch: who.producerEpoch,
+      v3AndBelowTopics: [{ name: 'tx-raw', partitions: [0] }],
+    });
+    expect(added.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode).toBe(0);
+    expect((await produce(0)).responses[0].partitionResponses[0]).toMatchObject({ errorCode: 0, baseOffset: 0n });
+
+    const described = await raw.send(DescribeTransactionsApi, 0, { transactionalIds: ['raw-1', 'nobody'] });
+    expect(described.transactionStates[0]).toMatchObject({
+      errorCode: 0,
+      transactionState: 'Ongoing',
+      producerId: who.producerId,
+      topics: [{ topic: 'tx-raw', partitions: [0] }],
+    });
+    expect(described.transactionStates[1].errorCode).toBe(ERROR_CODES.TRANSACTIONAL_ID_NOT_FOUND);
+    const listed = await raw.send(ListTransactionsApi, 1, {
+      stateFilters: ['Ongoing', 'Bogus'],
+      producerIdFilters: [],
+      durationFilter: -1n,
+    });
+    expect(listed.unknownStateFilters).toEqual(['Bogus']);
+    expect(listed.transactionStates.map((t) => t.transactionalId)).toContain('raw-1');
+    const producers = async () =>
+      (await raw.send(DescribeProducersApi, 0, { topics: [{ name: 'tx-raw', partitionIndexes: [0] }] })).topics[0]
+        .partitions[0].activeProducers[0];
+    expect((await producers()).currentTxnStartOffset).toBe(0n);
+
+    const ended = await raw.send(EndTxnApi, 3, { transactionalId: 'raw-1', ...who, committed: false });
+    expect(ended.errorCode).toBe(0);
+    for (let i = 0; i < 50 && (await latest('tx-raw', READ_COMMITTED)) < 2n; i++) await sleep(20);
+    expect((await producers()).currentTxnStartOffset).toBe(-1n);
+    // EndTxn for the wrong epoch: PRODUCER_FENCED from v2, INVALID_PRODUCER_EPOCH before.
+    const stale = {
+      transactionalId: 'raw-1',
+      producerId: who.producerId,
+      producerEpoch: who.producerEpoch - 1,
+      committed: true,
+    };
+    expect((await raw.send(EndTxnApi, 3, stale)).errorCode).toBe(ERROR_CODES.PRODUCER_FENCED);
+    expect((await raw.send(EndTxnApi, 1, stale)).errorCode).toBe(ERROR_CODES.INVALID_PRODUCER_EPOCH);
   });
 });
