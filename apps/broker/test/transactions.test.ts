@@ -3,6 +3,7 @@
 // transactions). Every wait is bounded.
 
 import {
+  AddOffsetsToTxnApi,
   AddPartitionsToTxnApi,
   buildRecordBatchSync,
   CreateTopicsApi,
@@ -16,6 +17,7 @@ import {
   ListTransactionsApi,
   OffsetFetchApi,
   ProduceApi,
+  TxnOffsetCommitApi,
   ZERO_UUID,
 } from '@sluice/protocol';
 import kafkajs from 'kafkajs';
@@ -305,5 +307,44 @@ describe('transactions', () => {
     };
     expect((await raw.send(EndTxnApi, 3, stale)).errorCode).toBe(ERROR_CODES.PRODUCER_FENCED);
     expect((await raw.send(EndTxnApi, 1, stale)).errorCode).toBe(ERROR_CODES.INVALID_PRODUCER_EPOCH);
+  });
+
+  it('raw: TxnOffsetCommit needs the group in the transaction (AddOffsetsToTxn) and the current epoch', async () => {
+    await createTopic('tx-raw-offsets');
+    const init = await raw.send(InitProducerIdApi, 4, {
+      transactionalId: 'raw-offsets',
+      transactionTimeoutMs: 60_000,
+      producerId: -1n,
+      producerEpoch: -1,
+    });
+    const commit = async (producerEpoch: number) =>
+      (
+        await raw.send(TxnOffsetCommitApi, 3, {
+          transactionalId: 'raw-offsets',
+          groupId: 'raw-offsets-group',
+          producerId: init.producerId,
+          producerEpoch,
+          generationIdOrMemberEpoch: -1,
+          memberId: '',
+          groupInstanceId: null,
+          topics: [
+            {
+              name: 'tx-raw-offsets',
+              topicId: ZERO_UUID,
+              partitions: [{ partitionIndex: 0, committedOffset: 5n, committedLeaderEpoch: -1, committedMetadata: '' }],
+            },
+          ],
+        })
+      ).topics[0].partitions[0].errorCode;
+    expect(await commit(init.producerEpoch)).toBe(ERROR_CODES.INVALID_TXN_STATE);
+    const added = await raw.send(AddOffsetsToTxnApi, 3, {
+      transactionalId: 'raw-offsets',
+      producerId: init.producerId,
+      producerEpoch: init.producerEpoch,
+      groupId: 'raw-offsets-group',
+    });
+    expect(added.errorCode).toBe(0);
+    expect(await commit(init.producerEpoch - 1)).toBe(ERROR_CODES.INVALID_PRODUCER_EPOCH);
+    expect(await commit(init.producerEpoch)).toBe(0);
   });
 });

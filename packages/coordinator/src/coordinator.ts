@@ -1312,7 +1312,9 @@ export class GroupCoordinator {
         producerEpoch: p.producerEpoch,
       });
     } catch (err) {
-      const code = storeErrorCode(err, true);
+      // A fenced producer is told so; storage failures are mapped as for any commit.
+      const fenced = err instanceof KafkaError && err.code === E.INVALID_PRODUCER_EPOCH;
+      const code = fenced ? E.INVALID_PRODUCER_EPOCH : storeErrorCode(err, true);
       for (const t of results) for (const x of t.partitions) if (x.errorCode === E.NONE) x.errorCode = code;
       return results;
     }

@@ -123,9 +123,18 @@ export class Partition {
    */
   appendFromCoordinator(batch: Buffer): PartitionAppendResult {
     const info = producerInfoOf(batch, 0);
+    const transactional = info.producerId >= 0n && flagsOf(batch, 0).transactional;
+    const entry = transactional ? this.producers.get(info.producerId) : undefined;
+    // A fenced producer's offsets (TxnOffsetCommit from a zombie) never reach the log.
+    if (entry !== undefined && info.producerEpoch < entry.epoch) {
+      throw new KafkaError(
+        ERROR_CODES.INVALID_PRODUCER_EPOCH,
+        `Epoch of producer ${info.producerId} is ${info.producerEpoch}, older than the current epoch ${entry.epoch}`,
+      );
+    }
     const result = this.log.append(batch, { leaderEpoch: this.leaderEpoch });
     this.log.highWatermark = this.log.logEndOffset;
-    if (info.producerId >= 0n && flagsOf(batch, 0).transactional) {
+    if (transactional) {
       this.producers.update(info, result.firstOffset);
       this.onTransactionalData(info.producerId, result.firstOffset);
     }

@@ -7,6 +7,8 @@ import {
 } from '@sluice/protocol';
 import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
+import { OFFSETS_TOPIC } from '../groups/offsets-topic.js';
+import { coordinatorError } from './common.js';
 
 /**
  * TxnOffsetCommit (sent to the group's coordinator): the offsets are stored as part of the
@@ -22,6 +24,25 @@ export function txnOffsetCommitHandler(
     maxVersion: 5,
     async handle(req, ctx) {
       const v = ctx.apiVersion;
+      const all = (errorCode: number) => ({
+        throttleTimeMs: 0,
+        topics: req.topics.map((t) => ({
+          name: t.name,
+          topicId: t.topicId,
+          partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })),
+        })),
+      });
+      // The group's offsets partition must be in the producer's ongoing transaction (AddOffsetsToTxn
+      // first), as Kafka verifies it; where another broker coordinates the transaction, it is not checked here.
+      if (coordinatorError(broker, req.transactionalId) === ERROR_CODES.NONE) {
+        const [code] = broker.transactions.coordinator.verifyPartitions(
+          { transactionalId: req.transactionalId, producerId: req.producerId, producerEpoch: req.producerEpoch },
+          [{ topic: OFFSETS_TOPIC, partition: broker.groups.coordinator.partitionFor(req.groupId) }],
+        );
+        if (code === ERROR_CODES.PRODUCER_FENCED) return all(ERROR_CODES.INVALID_PRODUCER_EPOCH);
+        if (code === ERROR_CODES.CONCURRENT_TRANSACTIONS) return all(code);
+        if (code !== ERROR_CODES.NONE) return all(ERROR_CODES.INVALID_TXN_STATE);
+      }
       const known: { name: string; partitions: CommitPartition[] }[] = [];
       for (const t of req.topics) {
         const partitions = t.partitions
