@@ -81,6 +81,15 @@ async function latest(topic: string, isolationLevel: number): Promise<bigint> {
   return r.topics[0].partitions[0].offset;
 }
 
+async function byTime(topic: string, isolationLevel: number, timestamp: bigint): Promise<bigint> {
+  const r = await raw.send(ListOffsetsApi, 7, {
+    replicaId: -1,
+    isolationLevel,
+    topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp }] }],
+  });
+  return r.topics[0].partitions[0].offset;
+}
+
 function transactionalProducer(transactionalId: string, transactionTimeout = 30_000) {
   return kafka.producer({ transactionalId, maxInFlightRequests: 1, idempotent: true, transactionTimeout });
 }
@@ -103,6 +112,9 @@ describe('transactions', () => {
     expect(committedView.lastStableOffset).toBe(0n);
     expect(await latest('tx-commit', READ_COMMITTED)).toBe(0n);
     expect(await latest('tx-commit', 0)).toBe(2n);
+    // A lookup by timestamp finds nothing a read_committed consumer may read yet.
+    expect(await byTime('tx-commit', READ_COMMITTED, 0n)).toBe(-1n);
+    expect(await byTime('tx-commit', 0, 0n)).toBe(0n);
 
     await tx.commit();
     // The marker is written right after EndTxn is answered: bounded wait for the LSO to move.

@@ -95,7 +95,9 @@ export function listOffsetsHandler(broker: BrokerContext): ApiHandler<ListOffset
             return { ...out, errorCode: ERROR_CODES.INVALID_REQUEST };
           } else {
             let r = log.offsetForTimestamp(ts);
-            if (r !== null && r.offset < log.highWatermark) {
+            // As Kafka: an offset at or past what the isolation level may read is no answer.
+            const fetchable = req.isolationLevel === READ_COMMITTED ? partition.lastStableOffset : log.highWatermark;
+            if (r !== null && r.offset < fetchable) {
               r = await recordInBatch(log, r, r.offset, (recordTs) => recordTs >= ts);
               out.offset = r.offset;
               out.timestamp = r.timestamp;

@@ -31,7 +31,12 @@ import { listOffsetsHandler } from '../apis/list-offsets.js';
 import { metadataHandler } from '../apis/metadata.js';
 import { offsetForLeaderEpochHandler } from '../apis/offset-for-leader-epoch.js';
 import { produceHandler } from '../apis/produce.js';
-import { createTransactionCoordinator, transactionHandlers, writeMarkersLocally } from '../apis/transactions/index.js';
+import {
+  createTransactionCoordinator,
+  TRANSACTION_STATE_TOPIC,
+  transactionHandlers,
+  writeMarkersLocally,
+} from '../apis/transactions/index.js';
 import {
   type BrokerConfig,
   ConfigRegistry,
@@ -253,6 +258,16 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     leads,
     nextProducerId: () => context.producerIds.nextId(),
     writeMarkers: (m) => writeMarkersLocally(context, m),
+  });
+  // Leadership of a transaction state partition moved here: its transactions are ours now.
+  store.onChange((changes, image) => {
+    const state = image.topics.get(TRANSACTION_STATE_TOPIC);
+    if (!state) return;
+    for (const c of changes) {
+      if (c.type !== 'partition' || c.topicId !== state.topicId || !c.before || !c.after) continue;
+      if (c.after.leader === config.nodeId && c.before.leader !== config.nodeId)
+        transactions.loadLedPartition(c.partition);
+    }
   });
   const context: BrokerContext = {
     config,

@@ -30,6 +30,7 @@ export interface TransactionCoordinatorSetup {
 export function createTransactionCoordinator(setup: TransactionCoordinatorSetup): {
   coordinator: TransactionCoordinator;
   ensureTransactionTopic: () => TopicState;
+  loadLedPartition: (partition: number) => void;
 } {
   const { config, topics, logger } = setup;
   const existing = topics.get(TRANSACTION_STATE_TOPIC);
@@ -88,5 +89,12 @@ export function createTransactionCoordinator(setup: TransactionCoordinatorSetup)
     }
     log.info({ transactions: count }, 'loaded transactions');
   }
-  return { coordinator, ensureTransactionTopic };
+  /** Loads the transactions of a state partition this broker has just become the leader of (and finishes decided ones). */
+  const loadLedPartition = (partition: number): void => {
+    const p = topics.get(TRANSACTION_STATE_TOPIC)?.partitions[partition];
+    if (p === undefined) return;
+    coordinator.loadPartition(partition, readPartition(p.log), p.leaderEpoch);
+    log.info({ partition }, 'loaded the transactions of a partition this broker now leads');
+  };
+  return { coordinator, ensureTransactionTopic, loadLedPartition };
 }
