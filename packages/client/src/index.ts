@@ -1,4 +1,12 @@
-export { Admin, type ConfigEntry, ConfigOp, ConfigResource, type GroupDescription, type NewTopic } from './admin.js';
+export {
+  Admin,
+  type ConfigEntry,
+  ConfigOp,
+  ConfigResource,
+  type GroupDescription,
+  type NewTopic,
+  type TransactionDescription,
+} from './admin.js';
 export { type BrokerAddress, BrokerPool, type Lane, parseAddress } from './broker-pool.js';
 export { type ClientContext, type ClientOptions, createContext } from './client.js';
 export { Connection, type ConnectionOptions, type RequestOptions } from './connection.js';

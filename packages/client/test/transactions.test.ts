@@ -1,6 +1,6 @@
 import type { RunningBroker } from '@sluice/broker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Consumer, ERROR_CODES, KafkaError, Producer, serde, topic } from '../src/index.js';
+import { Admin, Consumer, ERROR_CODES, KafkaError, Producer, serde, topic } from '../src/index.js';
 import { sluice, uniqueTopic } from './helpers.js';
 
 let broker: RunningBroker;
@@ -128,5 +128,36 @@ describe('transactional producer', () => {
       true,
     );
     expect(offsets.topics[0].partitions[0]).toMatchObject({ committedOffset: 3n, errorCode: 0 });
+  });
+
+  it('admin lists and describes transactions', async () => {
+    const name = uniqueTopic('txn-admin');
+    const t = topic(name, { value: serde.string() });
+    const p = new Producer(
+      { brokers: [broker.bootstrap] },
+      { transactionalId: `${name}-tx`, lingerMs: 1, transactionTimeoutMs: 30_000 },
+    );
+    await p.initTransactions();
+    p.beginTransaction();
+    await p.send(t, { value: 'open', partition: 0 });
+    const admin = new Admin({ brokers: [broker.bootstrap] });
+    try {
+      const listed = await admin.listTransactions(['Ongoing']);
+      expect(listed.map((x) => x.transactionalId)).toContain(`${name}-tx`);
+      const d = await admin.describeTransaction(`${name}-tx`);
+      expect(d).toMatchObject({ state: 'Ongoing', timeoutMs: 30_000, partitions: [{ topic: name, partition: 0 }] });
+      expect(d.startTimeMs).toBeGreaterThan(0n);
+      await expect(admin.describeTransaction('no-such-id')).rejects.toMatchObject({
+        code: ERROR_CODES.TRANSACTIONAL_ID_NOT_FOUND,
+      });
+      await p.abortTransaction();
+      for (let i = 0; i < 50 && (await admin.describeTransaction(`${name}-tx`)).state !== 'CompleteAbort'; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect((await admin.describeTransaction(`${name}-tx`)).state).toBe('CompleteAbort');
+    } finally {
+      await admin.close();
+      await p.close();
+    }
   });
 });

@@ -4,6 +4,7 @@ import { registerConsumeCommand } from './consume.js';
 import { registerGroupCommands } from './group.js';
 import { registerProduceCommand } from './produce.js';
 import { registerTopicCommands } from './topic.js';
+import { registerTransactionCommands } from './transactions.js';
 
 /** The client commands of `sluice`, built on @sluice/client. */
 export function registerClientCommands(program: Command): void {
@@ -12,4 +13,5 @@ export function registerClientCommands(program: Command): void {
   registerConsumeCommand(program);
   registerGroupCommands(program);
   registerClusterCommands(program);
+  registerTransactionCommands(program);
 }

@@ -269,6 +269,8 @@ export class Sender {
     const req: ProduceRequest = defaultProduceRequest();
     req.acks = this.o.acks;
     req.timeoutMs = this.o.requestTimeoutMs;
+    // Brokers check a transactional batch against its producer's transaction (KIP-890).
+    req.transactionalId = this.o.txn?.transactionalId ?? null;
     const topics = new Map<string, ProduceRequest['topicData'][number]>();
     // Batches are immutable once stamped: the connection sends them by reference, not copied into the frame.
     const splice = new Set<Uint8Array>();
