@@ -422,7 +422,8 @@ export class TransactionCoordinator {
         state: '',
         producerId: -1n,
         producerEpoch: -1,
-        timeoutMs: -1,
+        // Kafka answers an unknown id with the field's zero, not -1.
+        timeoutMs: 0,
         startTimestampMs: -1,
         topics: [],
       };
