@@ -379,7 +379,7 @@ describe('consumer groups with kafkajs', () => {
     raw.close();
   });
 
-  it('answers FindCoordinator for groups (batched from v4) and not yet for transactions', async () => {
+  it('answers FindCoordinator for groups (batched from v4) and for transactions', async () => {
     const raw = await RawClient.connect(broker.port);
     const v4 = await raw.send(FindCoordinatorApi, 4, {
       key: '',
@@ -391,7 +391,9 @@ describe('consumer groups with kafkajs', () => {
       ['b', 0, broker.port],
     ]);
     const txn = await raw.send(FindCoordinatorApi, 3, { key: 'tx', keyType: 1, coordinatorKeys: [] });
-    expect(txn.errorCode).toBe(ERROR_CODES.COORDINATOR_NOT_AVAILABLE);
+    expect([txn.errorCode, txn.port]).toEqual([0, broker.port]);
+    const unknownType = await raw.send(FindCoordinatorApi, 3, { key: 'x', keyType: 7, coordinatorKeys: [] });
+    expect(unknownType.errorCode).toBe(ERROR_CODES.INVALID_REQUEST);
     const v0 = await raw.send(FindCoordinatorApi, 0, { key: 'g', keyType: 0, coordinatorKeys: [] });
     expect([v0.errorCode, v0.nodeId, v0.port]).toEqual([0, broker.context.nodeId, broker.port]);
     raw.close();

@@ -13,6 +13,7 @@ import {
   DescribeClusterApi,
   DescribeConfigsApi,
   DescribeGroupsApi,
+  DescribeTransactionsApi,
   DescribeUserScramCredentialsApi,
   defaultAlterConfigsRequest,
   defaultConsumerGroupDescribeRequest,
@@ -24,14 +25,17 @@ import {
   defaultDescribeClusterRequest,
   defaultDescribeConfigsRequest,
   defaultDescribeGroupsRequest,
+  defaultDescribeTransactionsRequest,
   defaultFindCoordinatorRequest,
   defaultIncrementalAlterConfigsRequest,
   defaultListGroupsRequest,
+  defaultListTransactionsRequest,
   defaultMetadataRequest,
   defaultOffsetFetchRequest,
   FindCoordinatorApi,
   IncrementalAlterConfigsApi,
   ListGroupsApi,
+  ListTransactionsApi,
   MetadataApi,
   OffsetFetchApi,
   ZERO_UUID,
@@ -52,6 +56,17 @@ import { EARLIEST, LATEST, listOffsets, type TopicPartition, tpKey } from './con
 import { ERROR_CODES, KafkaError, throwIfError } from './errors.js';
 import type { TopicInfo } from './metadata.js';
 import { withRetry } from './retry.js';
+
+export interface TransactionDescription {
+  transactionalId: string;
+  state: string;
+  producerId: bigint;
+  producerEpoch: number;
+  timeoutMs: number;
+  /** -1 when no transaction is open. */
+  startTimeMs: bigint;
+  partitions: TopicPartition[];
+}
 
 export const ConfigResource = { TOPIC: 2, BROKER: 4, BROKER_LOGGER: 8, GROUP: 32 } as const;
 export const ConfigOp = { SET: 0, DELETE: 1, APPEND: 2, SUBTRACT: 3 } as const;
@@ -249,9 +264,10 @@ export class Admin {
   }
 
   /** The group's coordinator, without retries of its own: every caller runs it inside this.retry(). */
-  private async coordinator(groupId: string): Promise<Connection> {
+  private async coordinator(groupId: string, keyType = 0): Promise<Connection> {
     const conn = await this.any();
     const req = defaultFindCoordinatorRequest();
+    req.keyType = keyType;
     const v = conn.version(FindCoordinatorApi);
     if (v >= 4) req.coordinatorKeys = [groupId];
     else req.key = groupId;
@@ -475,6 +491,53 @@ export class Admin {
         })),
       };
     });
+  }
+
+  /** Transactions known to any broker's coordinator, optionally only in these states (Kafka's names: Ongoing, …). */
+  async listTransactions(
+    states: readonly string[] = [],
+  ): Promise<Array<{ transactionalId: string; producerId: bigint; state: string }>> {
+    await this.ctx.metadata.refresh([]);
+    const out = new Map<string, { transactionalId: string; producerId: bigint; state: string }>();
+    for (const b of this.ctx.metadata.brokers.values()) {
+      const res = await this.retry(async () =>
+        (await this.ctx.pool.get(b)).request(ListTransactionsApi, {
+          ...defaultListTransactionsRequest(),
+          stateFilters: [...states],
+        }),
+      );
+      throwIfError(res.errorCode, 'ListTransactions');
+      for (const t of res.transactionStates) {
+        out.set(t.transactionalId, {
+          transactionalId: t.transactionalId,
+          producerId: t.producerId,
+          state: t.transactionState,
+        });
+      }
+    }
+    return [...out.values()].sort((a, b) => (a.transactionalId < b.transactionalId ? -1 : 1));
+  }
+
+  /** One transactional id's state at its coordinator: producer, epoch, timeout, start time and partitions. */
+  async describeTransaction(transactionalId: string): Promise<TransactionDescription> {
+    const res = await this.retry(async () =>
+      (await this.coordinator(transactionalId, 1)).request(DescribeTransactionsApi, {
+        ...defaultDescribeTransactionsRequest(),
+        transactionalIds: [transactionalId],
+      }),
+    );
+    const t = res.transactionStates[0];
+    if (t === undefined) throw new KafkaError(ERROR_CODES.UNKNOWN_SERVER_ERROR, 'DescribeTransactions: no answer');
+    throwIfError(t.errorCode, `DescribeTransactions ${transactionalId}`);
+    return {
+      transactionalId,
+      state: t.transactionState,
+      producerId: t.producerId,
+      producerEpoch: t.producerEpoch,
+      timeoutMs: t.transactionTimeoutMs,
+      startTimeMs: t.transactionStartTimeMs,
+      partitions: t.topics.flatMap((x) => x.partitions.map((partition) => ({ topic: x.topic, partition }))),
+    };
   }
 
   async close(): Promise<void> {

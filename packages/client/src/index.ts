@@ -1,4 +1,12 @@
-export { Admin, type ConfigEntry, ConfigOp, ConfigResource, type GroupDescription, type NewTopic } from './admin.js';
+export {
+  Admin,
+  type ConfigEntry,
+  ConfigOp,
+  ConfigResource,
+  type GroupDescription,
+  type NewTopic,
+  type TransactionDescription,
+} from './admin.js';
 export { type BrokerAddress, BrokerPool, type Lane, parseAddress } from './broker-pool.js';
 export { type ClientContext, type ClientOptions, createContext } from './client.js';
 export {
@@ -34,11 +42,13 @@ export { combineSinks, Histogram, LATENCY_BUCKETS_MS, Metrics, type MetricsSink 
 export { murmur2, partitionForKey, StickyPartitioner, toPositive } from './partitioner.js';
 export {
   type Compression,
+  type ConsumerGroupMetadata,
   type Headers,
   Producer,
   type ProducerOptions,
   type ProducerRecord,
   type RecordMetadata,
+  type TransactionOffsets,
 } from './producer/producer.js';
 export { backoffMs, type RetryOptions, withRetry } from './retry.js';
 export { type KeyOf, type Serde, serde, type Topic, topic, type ValueOf } from './serde.js';

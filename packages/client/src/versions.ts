@@ -17,6 +17,8 @@ const CLIENT_MAX_VERSION: ReadonlyMap<number, number> = new Map([
   [ApiKey.DeleteGroups, 2], // 3: per-group error message
   [ApiKey.InitProducerId, 5], // 6: two-phase commit (KIP-939)
   [ApiKey.TxnOffsetCommit, 4], // 5: transactions V2, 6: topic ids
+  [ApiKey.AddPartitionsToTxn, 3], // 4+: broker to broker (KIP-890)
+  [ApiKey.EndTxn, 4], // 5: epoch bump per transaction (transactions V2)
   [ApiKey.DescribeCluster, 1], // 2: fenced brokers (KIP-1073)
   [ApiKey.ListTransactions, 1], // 2: id pattern (KIP-1152)
 ]);

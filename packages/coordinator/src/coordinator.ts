@@ -23,6 +23,7 @@ import {
   encodeOffsetCommitValue,
 } from './records.js';
 import { type Scheduler, systemScheduler, type TimerHandle } from './scheduler.js';
+import { PendingTxnOffsets } from './txn-offsets.js';
 
 const E = ERROR_CODES;
 
@@ -65,10 +66,24 @@ const MAX_BATCH = 10_000;
 export interface CoordinatorRecord {
   key: Buffer;
   value: Buffer | null;
+  /** When loading: the producer of a transactional record (a TxnOffsetCommit), else absent. */
+  txnProducerId?: bigint;
+  /** When loading: a transaction marker of `txnProducerId` (key and value are then empty). */
+  marker?: 'commit' | 'abort';
+}
+
+/** The producer whose transaction an append belongs to (TxnOffsetCommit). */
+export interface TxnProducer {
+  producerId: bigint;
+  producerEpoch: number;
 }
 
 /** Appends records to one `__consumer_offsets` partition; resolves once they are in the log. */
-export type AppendFunction = (partition: number, records: CoordinatorRecord[]) => void | Promise<void>;
+export type AppendFunction = (
+  partition: number,
+  records: CoordinatorRecord[],
+  txn?: TxnProducer,
+) => void | Promise<void>;
 
 export interface CoordinatorLogger {
   info(msg: string): void;
@@ -235,6 +250,8 @@ export class GroupCoordinator {
   private readonly offsetsInUse: (groupId: string) => ReadonlySet<string> | null;
   private active = true;
   private expiryTimer: TimerHandle | null = null;
+  /** Offsets committed inside transactions not yet decided. */
+  private readonly txnOffsets = new PendingTxnOffsets();
 
   constructor(options: CoordinatorOptions) {
     this.config = { ...DEFAULT_COORDINATOR_CONFIG, ...options.config };
@@ -305,8 +322,28 @@ export class GroupCoordinator {
     const offsets = new Map<string, Map<string, OffsetEntry | null>>();
     const groupValues = new Map<string, Buffer | null>();
     for (const r of records) {
+      if (r.marker !== undefined && r.txnProducerId !== undefined) {
+        // A transaction's end: its offsets take effect here, in log order, or are dropped.
+        for (const o of this.txnOffsets.take(r.txnProducerId, () => true)) {
+          if (r.marker !== 'commit') continue;
+          let g = offsets.get(o.groupId);
+          if (g === undefined) offsets.set(o.groupId, (g = new Map()));
+          g.set(`${o.partition}:${o.topic}`, o.entry);
+        }
+        continue;
+      }
       const key = decodeKey(r.key);
-      if (key.type === 'offset') {
+      if (key.type === 'offset' && r.txnProducerId !== undefined) {
+        if (r.value !== null) {
+          const entry = decodeOffsetCommitValue(r.value);
+          this.txnOffsets.add(r.txnProducerId, {
+            groupId: key.group,
+            topic: key.topic,
+            partition: key.partition,
+            entry,
+          });
+        }
+      } else if (key.type === 'offset') {
         let g = offsets.get(key.group);
         if (g === undefined) offsets.set(key.group, (g = new Map()));
         g.set(`${key.partition}:${key.topic}`, r.value === null ? null : decodeOffsetCommitValue(r.value));
@@ -1088,7 +1125,7 @@ export class GroupCoordinator {
   fetchOffsets(
     groupId: string,
     topics: readonly { name: string; partitionIndexes: readonly number[] }[] | null,
-    _requireStable = false,
+    requireStable = false,
   ): FetchOffsetsResult {
     if (!this.active) return { errorCode: E.COORDINATOR_NOT_AVAILABLE, topics: [] };
     const group = this.groups.get(groupId);
@@ -1117,7 +1154,12 @@ export class GroupCoordinator {
       errorCode: E.NONE,
       topics: topics.map((t) => ({
         name: t.name,
-        partitions: t.partitionIndexes.map((i) => entry(i, usable?.offset(t.name, i))),
+        partitions: t.partitionIndexes.map((i) =>
+          // An offset an undecided transaction is about to change is not stable yet.
+          requireStable && this.txnOffsets.has(groupId, t.name, i)
+            ? { ...entry(i, undefined), errorCode: E.UNSTABLE_OFFSET_COMMIT }
+            : entry(i, usable?.offset(t.name, i)),
+        ),
       })),
     };
   }
@@ -1237,6 +1279,100 @@ export class GroupCoordinator {
       [{ key: encodeGroupMetadataKey(group.groupId), value }],
       false,
     );
+  }
+
+  // ---------------------------------------------------------------- Transactional offsets
+
+  /**
+   * TxnOffsetCommit: the offsets are written now, as records of the producer's transaction, and
+   * become the group's committed offsets only when the commit marker arrives (completeTxnOffsets).
+   */
+  async commitTxnOffsets(p: CommitOffsetsParams & TxnProducer): Promise<TopicPartitionErrors[]> {
+    const all = (errorCode: number): TopicPartitionErrors[] =>
+      p.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((x) => ({ partitionIndex: x.partitionIndex, errorCode })),
+      }));
+    if (!this.active) return all(E.COORDINATOR_NOT_AVAILABLE);
+    let group = this.groups.get(p.groupId);
+    if (group === undefined) {
+      group = new ClassicGroup(p.groupId, this.scheduler.now());
+      this.groups.set(p.groupId, group);
+    }
+    // Producers without the group's metadata (TxnOffsetCommit v0-v2) commit without member checks.
+    const withoutMember = p.memberId === '' && p.generationId < 0;
+    const error = group.is('Dead')
+      ? E.COORDINATOR_NOT_AVAILABLE
+      : withoutMember
+        ? E.NONE
+        : this.validateTxnCommit(group, p);
+    if (error !== E.NONE) return all(error);
+    const now = this.scheduler.now();
+    const records: CoordinatorRecord[] = [];
+    const accepted: { topic: string; partition: number; entry: OffsetEntry }[] = [];
+    const results: TopicPartitionErrors[] = p.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((x) => {
+        const metadata = x.committedMetadata ?? '';
+        if (Buffer.byteLength(metadata) > this.config.offsetMetadataMaxBytes) {
+          return { partitionIndex: x.partitionIndex, errorCode: E.OFFSET_METADATA_TOO_LARGE };
+        }
+        const entry: OffsetEntry = {
+          offset: x.committedOffset,
+          leaderEpoch: x.committedLeaderEpoch,
+          metadata,
+          commitTimestamp: now,
+          expireTimestamp: -1,
+        };
+        accepted.push({ topic: t.name, partition: x.partitionIndex, entry });
+        records.push({
+          key: encodeOffsetCommitKey(p.groupId, t.name, x.partitionIndex),
+          value: encodeOffsetCommitValue(entry),
+        });
+        return { partitionIndex: x.partitionIndex, errorCode: E.NONE };
+      }),
+    }));
+    if (records.length === 0) return results;
+    try {
+      await this.append(this.partitionFor(p.groupId), records, {
+        producerId: p.producerId,
+        producerEpoch: p.producerEpoch,
+      });
+    } catch (err) {
+      // A fenced producer is told so; storage failures are mapped as for any commit.
+      const fenced = err instanceof KafkaError && err.code === E.INVALID_PRODUCER_EPOCH;
+      const code = fenced ? E.INVALID_PRODUCER_EPOCH : storeErrorCode(err, true);
+      for (const t of results) for (const x of t.partitions) if (x.errorCode === E.NONE) x.errorCode = code;
+      return results;
+    }
+    for (const a of accepted) {
+      this.txnOffsets.add(p.producerId, { groupId: p.groupId, topic: a.topic, partition: a.partition, entry: a.entry });
+    }
+    return results;
+  }
+
+  private validateTxnCommit(group: ClassicGroup, p: CommitOffsetsParams): number {
+    if (group.isStaticMemberFenced(p.groupInstanceId, p.memberId)) return E.FENCED_INSTANCE_ID;
+    if (!group.has(p.memberId)) return E.UNKNOWN_MEMBER_ID;
+    if (p.generationId !== group.generationId) return E.ILLEGAL_GENERATION;
+    return E.NONE;
+  }
+
+  /**
+   * A transaction marker reached `__consumer_offsets` partition `partition`: the producer's
+   * pending offsets of groups there become committed offsets (commit) or are dropped (abort).
+   */
+  completeTxnOffsets(partition: number, producerId: bigint, commit: boolean): void {
+    const done = this.txnOffsets.take(producerId, (groupId) => this.partitionFor(groupId) === partition);
+    if (!commit) return;
+    for (const o of done) {
+      let group = this.groups.get(o.groupId);
+      if (group === undefined || group.is('Dead')) {
+        group = new ClassicGroup(o.groupId, this.scheduler.now());
+        this.groups.set(o.groupId, group);
+      }
+      group.setOffset(o.topic, o.partition, o.entry);
+    }
   }
 
   private async appendRecords(partition: number, records: CoordinatorRecord[], forOffsets: boolean): Promise<number> {

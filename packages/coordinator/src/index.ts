@@ -16,3 +16,5 @@ export {
 export * from './partitioner.js';
 export * from './records.js';
 export * from './scheduler.js';
+export * from './transaction-coordinator.js';
+export * from './transaction-records.js';

@@ -13,3 +13,4 @@ export * from './log-manager.js';
 export * from './partition-log.js';
 export * from './retention.js';
 export * from './segment.js';
+export * from './txn-index.js';

@@ -24,6 +24,7 @@ import type { FileIo } from './io/types.js';
 import { LeaderEpochCache } from './leader-epoch-cache.js';
 import { type LoadOptions, loadSegments } from './recovery.js';
 import { LogSegment, segmentFileName } from './segment.js';
+import { type AbortedTxnEntry, appendTxnIndexEntry, readTxnIndex } from './txn-index.js';
 
 export const LATEST_TIMESTAMP = -1n;
 export const EARLIEST_TIMESTAMP = -2n;
@@ -398,6 +399,26 @@ export class PartitionLog extends EventEmitter {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Records an aborted transaction in the transaction index of the segment holding its abort
+   * marker (Kafka's `.txnindex`), so read_committed fetches after a restart still skip it.
+   */
+  appendAbortedTxn(entry: AbortedTxnEntry): void {
+    this.assertOpen();
+    const seg = this.segments[this.segmentIndexFor(entry.lastOffset)];
+    appendTxnIndexEntry(seg.txnIndexPath, entry);
+  }
+
+  /** Every aborted transaction in the transaction indexes, in offset order (markers below the log end only). */
+  abortedTxns(): AbortedTxnEntry[] {
+    this.assertOpen();
+    const out: AbortedTxnEntry[] = [];
+    for (const s of this.segments) {
+      for (const e of readTxnIndex(s.txnIndexPath)) if (e.lastOffset < this._logEndOffset) out.push(e);
+    }
+    return out;
   }
 
   /**

@@ -14,7 +14,7 @@ export interface LoadOptions {
   hadCleanShutdown: boolean;
 }
 
-const SEGMENT_FILE = /^(\d{20})\.(log|index|timeindex)$/;
+const SEGMENT_FILE = /^(\d{20})\.(log|index|timeindex|txnindex)$/;
 const LEFTOVER = /\.(deleted|cleaned|tmp)$/;
 const KNOWN = new Set([LEADER_EPOCH_CHECKPOINT, 'partition.metadata']);
 /** Bound on segments per partition (a 1 GiB segment each would be a petabyte). */

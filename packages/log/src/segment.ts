@@ -15,6 +15,7 @@ import type { ViewLease } from './io/retired-mappings.js';
 import type { FileIo, StorageFile } from './io/types.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
+import { truncateTxnIndex } from './txn-index.js';
 
 const HEADER_PEEK = RECORD_BATCH_OVERHEAD;
 const INT32_MAX = 0x7fffffff;
@@ -115,6 +116,11 @@ export class LogSegment {
 
   get fileName(): string {
     return this.log.path;
+  }
+
+  /** The segment's transaction index (aborted transactions whose marker is here); written only when there is one. */
+  get txnIndexPath(): string {
+    return path.join(this.dir, segmentFileName(this.baseOffset, '.txnindex'));
   }
 
   get isActive(): boolean {
@@ -340,6 +346,7 @@ export class LogSegment {
     const rel = Number(loc.lastOffset - this.baseOffset);
     this.index.truncateToRel(rel);
     this.timeIndex.truncateToRel(rel);
+    truncateTxnIndex(this.txnIndexPath, offset);
     this.size = loc.position;
     // Views handed out earlier (a Fetch response still being sent) keep their bytes: see StorageFile.truncate.
     this.log.truncate(this.size);
@@ -412,6 +419,7 @@ export class LogSegment {
   /** Closes and deletes the segment's files. */
   delete(): void {
     this.retire();
-    for (const f of [this.log.path, this.index.path, this.timeIndex.path]) fs.rmSync(f, { force: true });
+    for (const f of [this.log.path, this.index.path, this.timeIndex.path, this.txnIndexPath])
+      fs.rmSync(f, { force: true });
   }
 }

@@ -180,10 +180,13 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
       try {
         checkLeaderEpoch(target.currentLeaderEpoch);
         const limit = Math.max(0, Math.min(target.maxBytes, budget));
-        const upTo = readCommitted ? log.lastStableOffset : log.highWatermark;
+        const lastStable = target.state.lastStableOffset;
+        const upTo = readCommitted ? lastStable : log.highWatermark;
         const r = log.read(target.fetchOffset, Math.max(1, limit), upTo, lease);
         data.highWatermark = r.highWatermark;
-        data.lastStableOffset = log.lastStableOffset;
+        data.lastStableOffset = lastStable;
+        // read_committed: the aborted transactions among what is returned, for the consumer to skip.
+        if (readCommitted) data.abortedTransactions = target.state.abortedTransactions(target.fetchOffset, upTo);
         data.logStartOffset = r.logStartOffset;
         // KIP-74: only the first partition with data may exceed the limits, by one batch.
         if (r.records.length > 0 && (r.records.length <= limit || !gotData)) {

@@ -77,7 +77,7 @@ export function listOffsetsHandler(broker: BrokerContext): ApiHandler<ListOffset
           checkLeaderEpoch(p.currentLeaderEpoch);
           const ts = p.timestamp;
           if (ts === LATEST_TIMESTAMP) {
-            out.offset = req.isolationLevel === READ_COMMITTED ? log.lastStableOffset : log.highWatermark;
+            out.offset = req.isolationLevel === READ_COMMITTED ? partition.lastStableOffset : log.highWatermark;
           } else if (ts === EARLIEST_TIMESTAMP || ts === EARLIEST_LOCAL) {
             out.offset = log.logStartOffset;
           } else if (ts === LATEST_TIERED || ts === EARLIEST_PENDING_UPLOAD) {
@@ -95,7 +95,9 @@ export function listOffsetsHandler(broker: BrokerContext): ApiHandler<ListOffset
             return { ...out, errorCode: ERROR_CODES.INVALID_REQUEST };
           } else {
             let r = log.offsetForTimestamp(ts);
-            if (r !== null && r.offset < log.highWatermark) {
+            // As Kafka: an offset at or past what the isolation level may read is no answer.
+            const fetchable = req.isolationLevel === READ_COMMITTED ? partition.lastStableOffset : log.highWatermark;
+            if (r !== null && r.offset < fetchable) {
               r = await recordInBatch(log, r, r.offset, (recordTs) => recordTs >= ts);
               out.offset = r.offset;
               out.timestamp = r.timestamp;

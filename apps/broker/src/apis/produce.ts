@@ -23,6 +23,7 @@ import type { Partition } from '../state/partition.js';
 import { INTERNAL_TOPICS, type TopicState } from '../state/topic-manager.js';
 import { type BrokerEndpoint, leaderEndpoint, leadsPartition } from './cluster-view.js';
 import { errorCodeOf, errorMessageOf, LEADER_EPOCH } from './partition-errors.js';
+import { verifyTransactionalBatch } from './transactions/verify.js';
 
 const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
 
@@ -252,6 +253,7 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
     index: number,
     records: Buffer | null,
     acks: number,
+    transactionalId: string | null = null,
   ): PartitionResponse | Promise<PartitionResponse> => {
     const partition = topic?.partitions[index];
     if (topic === undefined || partition === undefined) {
@@ -276,6 +278,7 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
         );
       }
       batch = validateProduceRecords(records, Number(c['max.message.bytes']));
+      verifyTransactionalBatch(broker, transactionalId, topic.name, partition, batch);
       check = checkTimestamps(batch, {
         timestampType: c['message.timestamp.type'],
         beforeMaxMs: BigInt(c['message.timestamp.before.max.ms']),
@@ -379,10 +382,10 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
             if (check instanceof Promise) {
               async = true;
               return check.then((c) =>
-                c === 'fenced' ? fenced(p.index) : appendOne(topic, p.index, p.records, req.acks),
+                c === 'fenced' ? fenced(p.index) : appendOne(topic, p.index, p.records, req.acks, req.transactionalId),
               );
             }
-            const r = appendOne(topic, p.index, p.records, req.acks);
+            const r = appendOne(topic, p.index, p.records, req.acks, req.transactionalId);
             if (r instanceof Promise) async = true;
             return r;
           }),

@@ -6,6 +6,7 @@ import { registerGroupCommands } from './group.js';
 import { registerProduceCommand } from './produce.js';
 import { registerSecurityCommands } from './security.js';
 import { registerTopicCommands } from './topic.js';
+import { registerTransactionCommands } from './transactions.js';
 
 /** The client commands of `sluice`, built on @sluice/client. */
 export function registerClientCommands(program: Command): void {
@@ -16,4 +17,5 @@ export function registerClientCommands(program: Command): void {
   registerClusterCommands(program);
   registerConsoleCommand(program);
   registerSecurityCommands(program);
+  registerTransactionCommands(program);
 }

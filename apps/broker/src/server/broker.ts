@@ -45,6 +45,12 @@ import { withQuotas } from '../apis/quota-enforcement.js';
 import { saslAuthenticateHandler, saslHandshakeHandler } from '../apis/sasl.js';
 import { alterUserScramCredentialsHandler, describeUserScramCredentialsHandler } from '../apis/scram-credentials.js';
 import {
+  createTransactionCoordinator,
+  TRANSACTION_STATE_TOPIC,
+  transactionHandlers,
+  writeMarkersLocally,
+} from '../apis/transactions/index.js';
+import {
   type BrokerConfig,
   ConfigRegistry,
   type ConfigRegistryState,
@@ -277,6 +283,26 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     }
   });
   let dispatcher: Dispatcher | undefined;
+  // Markers to partitions this broker leads are local appends; in a cluster the rest go to their leaders.
+  const transactions = createTransactionCoordinator({
+    config,
+    topics,
+    logger,
+    logDir,
+    leads,
+    nextProducerId: () => context.producerIds.nextId(),
+    writeMarkers: (m) => writeMarkersLocally(context, m),
+  });
+  // Leadership of a transaction state partition moved here: its transactions are ours now.
+  store.onChange((changes, image) => {
+    const state = image.topics.get(TRANSACTION_STATE_TOPIC);
+    if (!state) return;
+    for (const c of changes) {
+      if (c.type !== 'partition' || c.topicId !== state.topicId || !c.before || !c.after) continue;
+      if (c.after.leader === config.nodeId && c.before.leader !== config.nodeId)
+        transactions.loadLedPartition(c.partition);
+    }
+  });
   const context: BrokerContext = {
     config,
     configs,
@@ -307,6 +333,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       consumerGroups: groups.consumerGroups,
       ensureOffsetsTopic: groups.ensureOffsetsTopic,
     },
+    transactions,
     metrics,
     security,
     advertised: { host: listener.host || 'localhost', port: listener.port },
@@ -387,6 +414,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     describeClientQuotasHandler(context),
     alterClientQuotasHandler(context),
     ...groupHandlers(context),
+    ...transactionHandlers(context),
   ];
   // Quotas count what was allowed: they sit inside the ACL checks.
   const clientQuotas = new ClientQuotaManager(store);
@@ -664,6 +692,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       // JoinGroup/SyncGroup requests waiting on a rebalance are answered now rather than held to the deadline.
       groups.coordinator.shutdown();
       groups.consumerGroups.shutdown();
+      transactions.coordinator.shutdown();
       const deadline = Date.now() + SHUTDOWN_GRACE_MS;
       while ([...connections].some((c) => c.inFlight > 0) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 10));

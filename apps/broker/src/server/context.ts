@@ -2,6 +2,7 @@ import type { MetadataStore, ProducerIdAllocator, WriteFence } from '@sluice/clu
 import type { LogManager } from '@sluice/log';
 import type { Logger } from 'pino';
 import type { GroupServices } from '../apis/groups/index.js';
+import type { TransactionServices } from '../apis/transactions/index.js';
 import type { BrokerConfig, ConfigRegistry } from '../config/index.js';
 import type { AppendNotifier } from '../state/append-notifier.js';
 import type { FetchSessionCache } from '../state/fetch-sessions.js';
@@ -42,6 +43,8 @@ export interface BrokerContext {
   readonly producerIds: ProducerIdAllocator;
   /** Consumer groups and committed offsets (apis/groups). */
   readonly groups: GroupServices;
+  /** The transaction coordinator (apis/transactions). */
+  readonly transactions: TransactionServices;
   readonly metrics?: BrokerMetrics;
   /** SCRAM credentials and the authorizer (on when `authorizer.class.name` is set). */
   readonly security?: BrokerSecurity;

@@ -1,14 +1,24 @@
 import type { AppendResult, PartitionLog } from '@sluice/log';
 import {
+  ATTRIBUTES_OFFSET,
   BASE_SEQUENCE_OFFSET,
   BATCH_LENGTH_OFFSET,
+  buildEndTxnMarkerBatch,
+  CONTROL_FLAG_MASK,
+  ControlRecordType,
+  decodeControlRecordKey,
+  ERROR_CODES,
+  KafkaError,
   LAST_OFFSET_DELTA_OFFSET,
   LOG_OVERHEAD,
   MAX_TIMESTAMP_OFFSET,
   PRODUCER_EPOCH_OFFSET,
   PRODUCER_ID_OFFSET,
   RECORD_BATCH_OVERHEAD,
+  RecordBatch,
+  TRANSACTIONAL_FLAG_MASK,
 } from '@sluice/protocol';
+import { type AbortedTxn, PartitionTxns } from './partition-txns.js';
 import type { ProducerSnapshot } from './producer-snapshots.js';
 import { type BatchMetadata, type ProducerBatchInfo, ProducerStateManager } from './producer-state.js';
 
@@ -31,6 +41,35 @@ export function producerInfoOf(buf: Buffer, at: number): ProducerBatchInfo {
   };
 }
 
+/** A commit or abort marker for one producer's transaction (WriteTxnMarkers). */
+export interface TxnMarkerInput {
+  producerId: bigint;
+  producerEpoch: number;
+  coordinatorEpoch: number;
+  commit: boolean;
+}
+
+/** The transactional and control flags of the batch header at `at`. */
+function flagsOf(buf: Buffer, at: number): { transactional: boolean; control: boolean } {
+  const attributes = buf.readInt16BE(at + ATTRIBUTES_OFFSET);
+  return {
+    transactional: (attributes & TRANSACTIONAL_FLAG_MASK) !== 0,
+    control: (attributes & CONTROL_FLAG_MASK) !== 0,
+  };
+}
+
+/** Whether a control batch holds a commit marker (false: an abort, or another control record). */
+function isCommitMarker(buf: Buffer, at: number, size: number): boolean | null {
+  const batch = new RecordBatch(buf.subarray(at, at + size), 0);
+  for (const r of batch.records()) {
+    const { type } = decodeControlRecordKey(r.key);
+    if (type === ControlRecordType.Commit) return true;
+    if (type === ControlRecordType.Abort) return false;
+    return null;
+  }
+  return null;
+}
+
 /**
  * A partition this broker leads: its log plus the producer state that guards it. On a single
  * node the broker is always the leader with epoch 0 and the in-sync replica set is itself, so
@@ -38,6 +77,8 @@ export function producerInfoOf(buf: Buffer, at: number): ProducerBatchInfo {
  */
 export class Partition {
   readonly producers = new ProducerStateManager();
+  /** Open and aborted transactions, and the last stable offset. */
+  readonly txns = new PartitionTxns();
   readonly leaderEpoch = 0;
 
   constructor(
@@ -56,6 +97,9 @@ export class Partition {
   appendFromClient(batch: Buffer): PartitionAppendResult {
     const info = producerInfoOf(batch, 0);
     const idempotent = info.producerId >= 0n;
+    const flags = flagsOf(batch, 0);
+    // Only the transaction coordinator writes markers (Kafka's LogValidator refuses them from clients).
+    if (flags.control) throw new KafkaError(ERROR_CODES.INVALID_RECORD, 'Control records are not allowed from clients');
     if (idempotent) {
       const check = this.producers.check(info);
       if (check.kind === 'duplicate') return this.duplicateResult(check.batch);
@@ -68,7 +112,71 @@ export class Partition {
         result.logAppendTime >= 0n ? { ...info, maxTimestamp: result.logAppendTime } : info,
         result.firstOffset,
       );
+      if (flags.transactional) this.onTransactionalData(info.producerId, result.firstOffset);
     }
+    return { ...result, duplicate: false };
+  }
+
+  /**
+   * Appends a batch the broker's own coordinators built (`__consumer_offsets` records, some of
+   * them transactional): no sequence checks, as Kafka's coordinator-origin appends.
+   */
+  appendFromCoordinator(batch: Buffer): PartitionAppendResult {
+    const info = producerInfoOf(batch, 0);
+    const transactional = info.producerId >= 0n && flagsOf(batch, 0).transactional;
+    const entry = transactional ? this.producers.get(info.producerId) : undefined;
+    // A fenced producer's offsets (TxnOffsetCommit from a zombie) never reach the log.
+    if (entry !== undefined && info.producerEpoch < entry.epoch) {
+      throw new KafkaError(
+        ERROR_CODES.INVALID_PRODUCER_EPOCH,
+        `Epoch of producer ${info.producerId} is ${info.producerEpoch}, older than the current epoch ${entry.epoch}`,
+      );
+    }
+    const result = this.log.append(batch, { leaderEpoch: this.leaderEpoch });
+    this.log.highWatermark = this.log.logEndOffset;
+    if (transactional) {
+      this.producers.update(info, result.firstOffset);
+      this.onTransactionalData(info.producerId, result.firstOffset);
+    }
+    return { ...result, duplicate: false };
+  }
+
+  /** The last stable offset: read_committed consumers read below it. */
+  get lastStableOffset(): bigint {
+    return this.txns.lastStableOffset(this.log.highWatermark);
+  }
+
+  /** The aborted transactions a read_committed fetch from `fetchOffset` up to `upperBound` must skip. */
+  abortedTransactions(fetchOffset: bigint, upperBound: bigint): AbortedTxn[] {
+    this.txns.dropBefore(this.log.logStartOffset);
+    return this.txns.abortedBetween(fetchOffset, upperBound);
+  }
+
+  private onTransactionalData(producerId: bigint, firstOffset: bigint): void {
+    this.txns.onData(producerId, firstOffset);
+    const entry = this.producers.get(producerId);
+    if (entry && entry.currentTxnFirstOffset < 0n) entry.currentTxnFirstOffset = firstOffset;
+  }
+
+  /**
+   * Appends a commit or abort marker (a control batch) for a producer's transaction, as the
+   * transaction coordinator asks through WriteTxnMarkers. A marker of an older producer epoch is
+   * refused; a newer one fences the producer's older epochs here.
+   */
+  appendMarker(m: TxnMarkerInput): PartitionAppendResult {
+    const entry = this.producers.get(m.producerId);
+    if (entry && m.producerEpoch < entry.epoch) {
+      throw new KafkaError(
+        ERROR_CODES.INVALID_PRODUCER_EPOCH,
+        `Epoch of producer ${m.producerId} in the marker is ${m.producerEpoch}, older than the current epoch ${entry.epoch}`,
+      );
+    }
+    const batch = buildEndTxnMarkerBatch({ ...m, partitionLeaderEpoch: this.leaderEpoch });
+    const result = this.log.append(batch, { leaderEpoch: this.leaderEpoch });
+    this.log.highWatermark = this.log.logEndOffset;
+    this.producers.endTransaction(m.producerId, m.producerEpoch, m.coordinatorEpoch);
+    const aborted = this.txns.onMarker(m.producerId, m.commit, result.firstOffset);
+    if (aborted !== null) this.log.appendAbortedTxn(aborted);
     return { ...result, duplicate: false };
   }
 
@@ -93,15 +201,21 @@ export class Partition {
     if (snapshot && snapshot.offset <= this.log.logEndOffset && snapshot.offset >= this.log.logStartOffset) {
       try {
         this.producers.load(snapshot.producers);
+        if (snapshot.txns !== undefined) this.txns.load(snapshot.txns);
         from = snapshot.offset;
       } catch {
         this.producers.clear();
+        this.txns.clear();
       }
     }
-    this.replayFrom(from);
+    // Aborted transactions below `from` come from the segments' .txnindex files; replay adds the rest
+    // (and writes the index entries a crash may have lost).
+    const indexed = this.log.abortedTxns();
+    this.txns.setAborted(indexed.filter((e) => e.lastOffset < from));
+    this.replayFrom(from, new Set(indexed.map((e) => e.lastOffset)));
   }
 
-  private replayFrom(offset: bigint): void {
+  private replayFrom(offset: bigint, indexedMarkers: ReadonlySet<bigint>): void {
     let next = offset;
     // Bounded: each round moves `next` past at least one batch, or stops.
     while (next < this.log.logEndOffset) {
@@ -114,7 +228,20 @@ export class Partition {
         if (size < RECORD_BATCH_OVERHEAD || at + size > records.length) break;
         const base = records.readBigInt64BE(at);
         const info = producerInfoOf(records, at);
-        if (info.producerId >= 0n && base >= offset) this.producers.update(info, base);
+        const flags = flagsOf(records, at);
+        if (info.producerId >= 0n && base >= offset) {
+          if (flags.control) {
+            const commit = isCommitMarker(records, at, size);
+            if (commit !== null) {
+              this.producers.endTransaction(info.producerId, info.producerEpoch, -1);
+              const aborted = this.txns.onMarker(info.producerId, commit, base);
+              if (aborted !== null && !indexedMarkers.has(base)) this.log.appendAbortedTxn(aborted);
+            }
+          } else {
+            this.producers.update(info, base);
+            if (flags.transactional) this.onTransactionalData(info.producerId, base);
+          }
+        }
         const after = base + BigInt(info.lastOffsetDelta) + 1n;
         if (after > next) {
           next = after;

@@ -11,6 +11,8 @@ const MAX_SNAPSHOT_FILE_BYTES = 512 << 20;
 export interface ProducerSnapshot {
   offset: bigint;
   producers: unknown;
+  /** The partition's open and aborted transactions (absent in snapshots of older versions). */
+  txns?: unknown;
 }
 
 /**
@@ -25,8 +27,13 @@ export function takeProducerSnapshots(dataDir: string): Map<string, ProducerSnap
   try {
     const text = readFileSync(file);
     if (text.length <= MAX_SNAPSHOT_FILE_BYTES) {
-      const data = JSON.parse(text.toString('utf8')) as Record<string, { offset: string; producers: unknown }>;
-      for (const [key, s] of Object.entries(data)) out.set(key, { offset: BigInt(s.offset), producers: s.producers });
+      const data = JSON.parse(text.toString('utf8')) as Record<
+        string,
+        { offset: string; producers: unknown; txns?: unknown }
+      >;
+      for (const [key, s] of Object.entries(data)) {
+        out.set(key, { offset: BigInt(s.offset), producers: s.producers, txns: s.txns });
+      }
     }
   } catch {
     out.clear();
@@ -37,10 +44,14 @@ export function takeProducerSnapshots(dataDir: string): Map<string, ProducerSnap
 
 /** Writes the producer state of every partition (at a clean stop, after the last append). */
 export function saveProducerSnapshots(dataDir: string, partitions: Iterable<Partition>): void {
-  const data: Record<string, { offset: string; producers: unknown }> = {};
+  const data: Record<string, { offset: string; producers: unknown; txns: unknown }> = {};
   for (const p of partitions) {
     if (p.producers.size === 0) continue;
-    data[`${p.topic}-${p.index}`] = { offset: p.log.logEndOffset.toString(), producers: p.producers.toJSON() };
+    data[`${p.topic}-${p.index}`] = {
+      offset: p.log.logEndOffset.toString(),
+      producers: p.producers.toJSON(),
+      txns: p.txns.toJSON(),
+    };
   }
   writeFileAtomic(join(dataDir, PRODUCER_SNAPSHOTS_FILE), JSON.stringify(data));
 }

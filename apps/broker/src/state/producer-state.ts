@@ -135,6 +135,28 @@ export class ProducerStateManager {
     entry.lastTimestamp = b.maxTimestamp;
   }
 
+  /**
+   * A transaction marker of `producerId` was written: its open transaction is over, and a marker
+   * of a newer epoch (an abort by the coordinator after a timeout or a new InitProducerId) fences
+   * the older epochs, as Kafka's ProducerAppendInfo.appendEndTxnMarker does.
+   */
+  endTransaction(producerId: bigint, epoch: number, coordinatorEpoch: number): void {
+    let entry = this.producers.get(producerId);
+    if (entry === undefined) {
+      if (this.producers.size >= MAX_PRODUCERS_PER_PARTITION) {
+        this.producers.delete(this.producers.keys().next().value as bigint);
+      }
+      entry = { producerId, epoch, batches: [], lastTimestamp: -1n, coordinatorEpoch, currentTxnFirstOffset: -1n };
+      this.producers.set(producerId, entry);
+    }
+    if (epoch > entry.epoch) {
+      entry.epoch = epoch;
+      entry.batches.length = 0;
+    }
+    entry.coordinatorEpoch = coordinatorEpoch;
+    entry.currentTxnFirstOffset = -1n;
+  }
+
   /** Forgets batches at or above `offset` (after a truncation) and producers left with none. */
   truncateTo(offset: bigint): void {
     for (const [id, e] of this.producers) {
@@ -153,6 +175,7 @@ export class ProducerStateManager {
       producerId: e.producerId.toString(),
       epoch: e.epoch,
       lastTimestamp: e.lastTimestamp.toString(),
+      currentTxnFirstOffset: e.currentTxnFirstOffset.toString(),
       batches: e.batches.map((m) => ({
         firstSeq: m.firstSeq,
         lastSeq: m.lastSeq,
@@ -178,7 +201,8 @@ export class ProducerStateManager {
         epoch: Number(raw.epoch),
         lastTimestamp: BigInt(raw.lastTimestamp as string),
         coordinatorEpoch: -1,
-        currentTxnFirstOffset: -1n,
+        currentTxnFirstOffset:
+          raw.currentTxnFirstOffset === undefined ? -1n : BigInt(raw.currentTxnFirstOffset as string),
         batches: batches.map((m) => ({
           firstSeq: Number(m.firstSeq),
           lastSeq: Number(m.lastSeq),

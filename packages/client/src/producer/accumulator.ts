@@ -32,6 +32,8 @@ export interface AccumulatorOptions {
   /** A batch of `topic`/`partition` was closed (the sticky partitioner moves on). */
   onClose: (topic: string, partition: number) => void;
   onBuildError: (batch: ProducerBatch, err: unknown) => void;
+  /** Batches belong to transactions (the transactional attribute is set when they are built). */
+  transactional?: boolean;
   /** The stamp a batch just queued on `s` will most likely get when first sent (idempotence), or null. */
   predictStamp?: (s: PartitionState, batch: ProducerBatch) => BatchStamp | null;
 }
@@ -109,7 +111,7 @@ export class Accumulator {
     this.openBatches.delete(s);
     s.queue.push(b);
     this.o.onClose(s.topic, s.partition);
-    b.build(this.o.compression, this.o.predictStamp?.(s, b) ?? null).then(
+    b.build(this.o.compression, this.o.predictStamp?.(s, b) ?? null, this.o.transactional === true).then(
       () => this.o.onReady(),
       (err) => {
         const i = s.queue.indexOf(b);

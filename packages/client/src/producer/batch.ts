@@ -98,7 +98,11 @@ export class ProducerBatch {
    * the batch is built with that producer id, epoch and base sequence already in it, so that
    * stamp() with the same values has nothing to rewrite (the CRC is computed once, not twice).
    */
-  async build(compression: CompressionType, predicted: BatchStamp | null = null): Promise<void> {
+  async build(
+    compression: CompressionType,
+    predicted: BatchStamp | null = null,
+    isTransactional = false,
+  ): Promise<void> {
     // Drop the preallocated slots that were not filled (a lingered batch may be far from full).
     this.records.length = this.count;
     this.resolves.length = this.count;
@@ -110,6 +114,7 @@ export class ProducerBatch {
       producerId: predicted?.producerId,
       producerEpoch: predicted?.producerEpoch,
       baseSequence: predicted?.baseSequence,
+      isTransactional,
     };
     this.encoded =
       compression === CompressionType.None || compression === CompressionType.Snappy

@@ -1,14 +1,16 @@
 import { CompressionType, type RecordHeaderInput, type RecordInput } from '@sluice/protocol';
 import { type ClientContext, type ClientOptions, createContext } from '../client.js';
-import { ClientClosedError } from '../errors.js';
+import { ClientClosedError, ERROR_CODES, KafkaError } from '../errors.js';
 import { partitionForKey, StickyPartitioner } from '../partitioner.js';
 import type { Topic } from '../serde.js';
 import { Accumulator } from './accumulator.js';
 import { type RecordMetadata, recordSize } from './batch.js';
 import { MemoryLimiter } from './memory.js';
 import { Sender } from './sender.js';
+import { type ConsumerGroupMetadata, TransactionManager, type TransactionOffsets } from './transaction.js';
 
 export type { RecordMetadata } from './batch.js';
+export type { ConsumerGroupMetadata, TransactionOffsets } from './transaction.js';
 
 export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 
@@ -45,6 +47,14 @@ export interface ProducerOptions {
   maxInFlight?: number;
   /** Default 1 MiB. */
   maxRequestSize?: number;
+  /**
+   * Makes the producer transactional (exactly-once): records are sent inside transactions that
+   * commit or abort as a whole, and a new producer with the same id fences this one. Implies
+   * idempotence and acks=all.
+   */
+  transactionalId?: string;
+  /** How long a transaction may stay open before the coordinator aborts it. Default 60 s. */
+  transactionTimeoutMs?: number;
 }
 
 export type Headers = Record<string, string | Buffer> | readonly RecordHeaderInput[];
@@ -100,6 +110,7 @@ export class Producer {
   private readonly sender: Sender;
   private readonly memory: MemoryLimiter;
   private readonly sticky = new StickyPartitioner();
+  private readonly txn: TransactionManager | undefined;
   private closed = false;
   readonly options: Required<Pick<ProducerOptions, 'batchSize' | 'lingerMs' | 'bufferMemory' | 'maxBlockMs'>> & {
     acks: -1 | 0 | 1;
@@ -109,6 +120,9 @@ export class Producer {
   constructor(client: ClientOptions, o: ProducerOptions = {}) {
     this.ctx = createContext(client, true);
     const acks = o.acks === 'all' || o.acks === undefined ? -1 : o.acks;
+    if (o.transactionalId !== undefined && (acks !== -1 || o.idempotent === false)) {
+      throw new RangeError('a transactional producer is idempotent with acks=all');
+    }
     const idempotent = o.idempotent ?? acks === -1;
     if (idempotent && acks !== -1) throw new RangeError('an idempotent producer needs acks=all');
     const maxInFlight = o.maxInFlight ?? 5;
@@ -123,6 +137,14 @@ export class Producer {
       maxBlockMs: o.maxBlockMs ?? 60_000,
     };
     this.memory = new MemoryLimiter(this.options.bufferMemory, this.options.maxBlockMs);
+    if (o.transactionalId !== undefined) {
+      this.txn = new TransactionManager(
+        this.ctx,
+        o.transactionalId,
+        o.transactionTimeoutMs ?? 60_000,
+        o.requestTimeoutMs ?? client.requestTimeoutMs ?? 30_000,
+      );
+    }
     this.acc = new Accumulator({
       batchSize: this.options.batchSize,
       lingerMs: this.options.lingerMs,
@@ -135,6 +157,7 @@ export class Producer {
       },
       onBuildError: (b, err) => this.sender.finish(b, err),
       predictStamp: (s, b) => this.sender.predictStamp(s, b),
+      transactional: this.txn !== undefined,
     });
     this.sender = new Sender(this.ctx, this.acc, this.memory, {
       acks,
@@ -145,6 +168,7 @@ export class Producer {
       retryBackoffMaxMs: o.retryBackoffMaxMs ?? 1000,
       maxInFlight,
       maxRequestSize: o.maxRequestSize ?? 1_048_576,
+      txn: this.txn,
     });
   }
 
@@ -161,6 +185,11 @@ export class Producer {
   /** Sends one record; resolves once it is acknowledged, rejects with a KafkaError after retries or the delivery timeout. */
   send<K, V>(topic: Topic<K, V>, record: ProducerRecord<K, V>): Promise<RecordMetadata> {
     if (this.closed) return Promise.reject(new ClientClosedError('producer'));
+    if (this.txn !== undefined && !this.txn.inTransaction) {
+      return Promise.reject(
+        new KafkaError(ERROR_CODES.INVALID_TXN_STATE, 'a transactional producer sends inside a transaction only'),
+      );
+    }
     let key: Buffer | null;
     let value: Buffer | null;
     let headers: ReturnType<typeof headerList>;
@@ -254,6 +283,88 @@ export class Producer {
     }
     this.sender.wake();
     await Promise.all(waits);
+  }
+
+  // ---------------------------------------------------------------- Transactions
+
+  private transactional(): TransactionManager {
+    if (this.txn === undefined) throw new KafkaError(ERROR_CODES.INVALID_TXN_STATE, 'not a transactional producer');
+    return this.txn;
+  }
+
+  /**
+   * Registers the transactional id with its coordinator: fences older producers of the same id
+   * and aborts a transaction they left open. Call once, before the first transaction.
+   */
+  async initTransactions(): Promise<void> {
+    const txn = this.transactional();
+    await txn.init();
+    this.sender.setProducer(txn.producerId, txn.producerEpoch);
+  }
+
+  beginTransaction(): void {
+    this.transactional().begin();
+    this.sender.txnError = null;
+  }
+
+  /** Commits consumed offsets of `group` with the open transaction (consume-transform-produce). */
+  async sendOffsetsToTransaction(
+    offsets: readonly TransactionOffsets[],
+    group: ConsumerGroupMetadata | string,
+  ): Promise<void> {
+    await this.transactional().sendOffsets(offsets, typeof group === 'string' ? { groupId: group } : group);
+  }
+
+  /** Sends what is buffered, then commits: everything sent in the transaction becomes visible at once. */
+  async commitTransaction(): Promise<void> {
+    const txn = this.transactional();
+    await this.flush();
+    if (this.sender.txnError !== null) {
+      const cause = this.sender.txnError;
+      throw new KafkaError(
+        cause instanceof KafkaError ? cause.code : ERROR_CODES.UNKNOWN_SERVER_ERROR,
+        'a record of the transaction failed: abort it',
+        { cause },
+      );
+    }
+    await txn.end(true);
+  }
+
+  /** Waits for what is in flight, then aborts: nothing sent in the transaction is ever read by read_committed consumers. */
+  async abortTransaction(): Promise<void> {
+    const txn = this.transactional();
+    await this.flush();
+    this.sender.txnError = null;
+    if (txn.fatal) {
+      // Fenced: the coordinator aborted it already (or the new producer will).
+      txn.forget();
+      throw txn.fatal;
+    }
+    await txn.end(false);
+  }
+
+  /**
+   * Runs `body` inside a transaction: commits when it resolves, aborts when it throws (and rethrows).
+   * `initTransactions()` runs first when it has not yet.
+   */
+  async transaction<T>(body: (producer: this) => Promise<T>): Promise<T> {
+    const txn = this.transactional();
+    if (txn.producerId < 0n) await this.initTransactions();
+    this.beginTransaction();
+    let result: T;
+    try {
+      result = await body(this);
+    } catch (err) {
+      await this.abortTransaction().catch(() => {});
+      throw err;
+    }
+    try {
+      await this.commitTransaction();
+    } catch (err) {
+      await this.abortTransaction().catch(() => {});
+      throw err;
+    }
+    return result;
   }
 
   /** Flushes, then closes the connections. */

@@ -12,6 +12,7 @@ import { backoffMs, withRetry } from '../retry.js';
 import type { Accumulator, PartitionState } from './accumulator.js';
 import type { BatchStamp, ProducerBatch } from './batch.js';
 import type { MemoryLimiter } from './memory.js';
+import type { TransactionManager } from './transaction.js';
 
 export interface SenderOptions {
   acks: -1 | 0 | 1;
@@ -23,6 +24,8 @@ export interface SenderOptions {
   /** Unanswered Produce requests per broker (5 at most with idempotence). */
   maxInFlight: number;
   maxRequestSize: number;
+  /** A transactional producer: batches wait until their partition is added to the open transaction. */
+  txn?: TransactionManager;
 }
 
 const DUPLICATE_SEQUENCE_NUMBER = 46;
@@ -65,8 +68,39 @@ export class Sender {
     });
   }
 
+  /** The first error of a batch sent in the open transaction: it can then only be aborted. */
+  txnError: unknown = null;
+  private adding: Promise<void> | null = null;
+
+  /** A new producer id or epoch (initTransactions): sequences start over. */
+  setProducer(producerId: bigint, producerEpoch: number): void {
+    this.producerId = producerId;
+    this.producerEpoch = producerEpoch;
+    for (const s of this.acc.partitions.values()) s.nextSequence = 0;
+  }
+
+  /** Adds partitions to the open transaction before their first batch goes out; their batches fail if it cannot. */
+  private addToTransaction(txn: TransactionManager, partitions: PartitionState[]): void {
+    if (this.adding !== null) return;
+    this.adding = txn
+      .addPartitions(partitions.map((s) => ({ topic: s.topic, partition: s.partition })))
+      .catch((err: unknown) => {
+        this.txnError ??= err;
+        for (const s of partitions) {
+          for (const b of s.queue.splice(0)) this.finish(b, err);
+          for (const b of s.retry.splice(0)) this.finish(b, err);
+        }
+      })
+      .finally(() => {
+        this.adding = null;
+        this.wake();
+      });
+  }
+
   private async ensureProducerId(): Promise<void> {
     if (!this.o.idempotent || this.producerId >= 0n) return;
+    // A transactional producer gets its id from initTransactions(), never from here.
+    if (this.o.txn) throw new KafkaError(ERROR_CODES.INVALID_TXN_STATE, 'initTransactions() first');
     this.initializing ??= withRetry(
       async () => {
         const conn = await this.ctx.pool.any();
@@ -138,12 +172,18 @@ export class Sender {
     const sizes = new Map<number, number>();
     let needMetadata = false;
     let earliestRetry = Number.POSITIVE_INFINITY;
+    const txn = this.o.txn;
+    const toAdd: PartitionState[] = [];
     for (const s of this.acc.partitions.values()) {
       this.expire(s, now);
       const b = this.next(s, now);
       if (b === null) {
         if (s.retry.length > 0 && s.inflight.length === 0)
           earliestRetry = Math.min(earliestRetry, s.retry[0].notBefore);
+        continue;
+      }
+      if (txn && !txn.isAdded(s.topic, s.partition)) {
+        toAdd.push(s);
         continue;
       }
       const t = this.ctx.metadata.cached(s.topic);
@@ -167,6 +207,7 @@ export class Sender {
       list.push({ s, b });
     }
     for (const [leader, list] of byNode) this.send(leader, list);
+    if (txn && toAdd.length > 0) this.addToTransaction(txn, toAdd);
     if (needMetadata) this.refreshThenWake();
     if (earliestRetry !== Number.POSITIVE_INFINITY && this.retryTimer === null) {
       this.retryTimer = setTimeout(
@@ -196,7 +237,10 @@ export class Sender {
         new KafkaError(ERROR_CODES.REQUEST_TIMED_OUT, 'delivery.timeout.ms expired before the batch was sent'),
       );
     }
-    if (resent && this.o.idempotent) {
+    // In a transaction a lost sequence makes the transaction abortable instead.
+    if (resent && this.o.txn)
+      this.txnError ??= new KafkaError(ERROR_CODES.REQUEST_TIMED_OUT, 'delivery.timeout.ms expired');
+    else if (resent && this.o.idempotent) {
       // A sequence the broker may never have seen is gone: continue under a new producer id from sequence 0.
       this.producerId = -1n;
     }
@@ -225,6 +269,8 @@ export class Sender {
     const req: ProduceRequest = defaultProduceRequest();
     req.acks = this.o.acks;
     req.timeoutMs = this.o.requestTimeoutMs;
+    // Brokers check a transactional batch against its producer's transaction (KIP-890).
+    req.transactionalId = this.o.txn?.transactionalId ?? null;
     const topics = new Map<string, ProduceRequest['topicData'][number]>();
     // Batches are immutable once stamped: the connection sends them by reference, not copied into the frame.
     const splice = new Set<Uint8Array>();
@@ -335,6 +381,7 @@ export class Sender {
   }
 
   finish(b: ProducerBatch, err: unknown): void {
+    if (this.o.txn) this.txnError ??= err;
     this.ctx.metrics?.count('records_failed', b.count);
     b.fail(err);
     this.memory.release(b.bytes);

@@ -18,8 +18,8 @@ const TRANSACTION = 1;
 const MAX_KEYS = 10_000;
 
 /**
- * FindCoordinator: a group's coordinator is the leader of its `__consumer_offsets` partition. Transactions are not served yet, so their
- * coordinator is not available. Batched keys from v4 (KIP-699).
+ * FindCoordinator: a group's coordinator is the leader of its `__consumer_offsets` partition, a transactional id's the leader of its
+ * `__transaction_state` partition. Batched keys from v4 (KIP-699).
  */
 export function findCoordinatorHandler(
   broker: BrokerContext,
@@ -34,11 +34,11 @@ export function findCoordinatorHandler(
   });
   const lookup = (key: string, keyType: number, listener?: string): FindCoordinatorResponseCoordinator => {
     const none = { key, nodeId: -1, host: '', port: -1 };
-    if (keyType === GROUP) {
-      // Kafka creates the offsets topic when a group coordinator is first looked up.
+    if (keyType === GROUP || keyType === TRANSACTION) {
+      // Kafka creates the offsets (or transaction state) topic when a coordinator is first looked up.
       let offsets: TopicState;
       try {
-        offsets = broker.groups.ensureOffsetsTopic();
+        offsets = keyType === GROUP ? broker.groups.ensureOffsetsTopic() : broker.transactions.ensureTransactionTopic();
       } catch (err) {
         // In a cluster the topic is being created (asynchronously): retriable.
         if (err instanceof KafkaError && err.code === ERROR_CODES.LEADER_NOT_AVAILABLE) return notAvailable(key);
@@ -47,8 +47,12 @@ export function findCoordinatorHandler(
         const errorCode = ERROR_CODES.COORDINATOR_NOT_AVAILABLE;
         return { ...none, errorCode, errorMessage: `${errorByCode(errorCode)?.message} (${(err as Error).message})` };
       }
-      // The coordinator of a group is the leader of its offsets partition.
-      const leader = leaderEndpoint(broker, offsets.topicId, broker.groups.coordinator.partitionFor(key), listener);
+      // The coordinator of a group is the leader of its offsets partition (of a transaction, of its state partition).
+      const partition =
+        keyType === GROUP
+          ? broker.groups.coordinator.partitionFor(key)
+          : broker.transactions.coordinator.partitionFor(key);
+      const leader = leaderEndpoint(broker, offsets.topicId, partition, listener);
       if (leader === null) return notAvailable(key);
       return {
         key,
@@ -59,10 +63,7 @@ export function findCoordinatorHandler(
         errorMessage: 'NONE',
       };
     }
-    const errorCode = keyType === TRANSACTION ? ERROR_CODES.COORDINATOR_NOT_AVAILABLE : ERROR_CODES.INVALID_REQUEST;
-    const errorMessage =
-      keyType === TRANSACTION ? (errorByCode(errorCode)?.message ?? null) : `Unknown coordinator type ${keyType}`;
-    return { ...none, errorCode, errorMessage };
+    return { ...none, errorCode: ERROR_CODES.INVALID_REQUEST, errorMessage: `Unknown coordinator type ${keyType}` };
   };
   return {
     api: FindCoordinatorApi,

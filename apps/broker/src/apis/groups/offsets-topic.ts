@@ -7,7 +7,14 @@ import {
   GroupCoordinator,
   type Scheduler,
 } from '@sluice/coordinator';
-import { buildRecordBatchSync, ERROR_CODES, iterateBatches, KafkaError } from '@sluice/protocol';
+import {
+  buildRecordBatchSync,
+  ControlRecordType,
+  decodeControlRecordKey,
+  ERROR_CODES,
+  iterateBatches,
+  KafkaError,
+} from '@sluice/protocol';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../../config/index.js';
 import type { LogDirHealth } from '../../state/log-dir-health.js';
@@ -20,6 +27,7 @@ const LOAD_CHUNK_BYTES = 4 << 20;
 /** A bound on read steps per partition while loading (4 MiB each: far beyond any offsets partition here). */
 const MAX_LOAD_STEPS = 1_000_000;
 const MINUTE_MS = 60_000;
+const EMPTY = Buffer.alloc(0);
 
 export interface GroupCoordinatorSetup {
   config: BrokerConfig;
@@ -58,7 +66,7 @@ export function createGroupCoordinator(setup: GroupCoordinatorSetup): {
     warn: (m) => log.warn(m),
     error: (m) => log.error(m),
   };
-  const append: AppendFunction = (partition, records) => {
+  const append: AppendFunction = (partition, records, txn) => {
     const topic = ensureOffsetsTopic();
     // Another broker coordinates this group: the coordinator answers NOT_COORDINATOR, the client looks again.
     if (setup.leads && !setup.leads(topic.topicId, partition)) {
@@ -66,10 +74,15 @@ export function createGroupCoordinator(setup: GroupCoordinatorSetup): {
     }
     const p = topic.partitions[partition];
     if (p === undefined) throw new KafkaError(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION, `${OFFSETS_TOPIC}-${partition}`);
-    const batch = buildRecordBatchSync({ records: records.map((r) => ({ key: r.key, value: r.value })) });
+    const batch = buildRecordBatchSync({
+      records: records.map((r) => ({ key: r.key, value: r.value })),
+      // TxnOffsetCommit: the records belong to the producer's transaction until its marker.
+      ...(txn && { producerId: txn.producerId, producerEpoch: txn.producerEpoch, isTransactional: true }),
+    });
     setup.logDir?.checkWritable();
     try {
-      p.appendFromClient(batch);
+      if (txn) p.appendFromCoordinator(batch);
+      else p.appendFromClient(batch);
     } catch (err) {
       // A full disk is KAFKA_STORAGE_ERROR, which the coordinator answers as COORDINATOR_NOT_AVAILABLE.
       if (setup.logDir?.noteError(err, `append to ${OFFSETS_TOPIC}-${partition}`)) {
@@ -136,8 +149,11 @@ interface ReadableLog {
   read(offset: bigint, maxBytes: number): { records: Buffer };
 }
 
-/** Every key/value record of one offsets partition, in offset order (control batches skipped). */
-function* readPartition(log: ReadableLog): Generator<CoordinatorRecord> {
+/**
+ * Every key/value record of one coordinator partition, in offset order; records of transactions
+ * carry their producer id, and transaction markers come as `marker` records (other control batches skipped).
+ */
+export function* readPartition(log: ReadableLog): Generator<CoordinatorRecord> {
   let offset = log.logStartOffset;
   const end = log.logEndOffset;
   for (let step = 0; offset < end && step < MAX_LOAD_STEPS; step++) {
@@ -148,10 +164,27 @@ function* readPartition(log: ReadableLog): Generator<CoordinatorRecord> {
       if (batch.lastOffset < offset) continue;
       advanced = true;
       offset = batch.nextOffset;
-      if (batch.isControl) continue;
+      const txnProducerId = batch.isTransactional ? batch.producerId : undefined;
+      if (batch.isControl) {
+        if (txnProducerId === undefined) continue;
+        for (const r of batch.records()) {
+          const { type } = decodeControlRecordKey(r.key);
+          if (type === ControlRecordType.Commit || type === ControlRecordType.Abort) {
+            yield {
+              key: EMPTY,
+              value: null,
+              txnProducerId,
+              marker: type === ControlRecordType.Commit ? 'commit' : 'abort',
+            };
+          }
+        }
+        continue;
+      }
       for (const r of batch.records()) {
         if (r.key === null || r.offset < log.logStartOffset) continue;
-        yield { key: r.key, value: r.value };
+        yield txnProducerId === undefined
+          ? { key: r.key, value: r.value }
+          : { key: r.key, value: r.value, txnProducerId };
       }
     }
     if (!advanced) break;

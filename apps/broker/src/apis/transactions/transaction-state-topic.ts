@@ -1,0 +1,100 @@
+import { type CoordinatorLogger, type Scheduler, TransactionCoordinator, type TxnMarkers } from '@sluice/coordinator';
+import { buildRecordBatchSync, ERROR_CODES, KafkaError } from '@sluice/protocol';
+import type { Logger } from 'pino';
+import type { BrokerConfig } from '../../config/index.js';
+import type { LogDirHealth } from '../../state/log-dir-health.js';
+import type { TopicManager, TopicState } from '../../state/topic-manager.js';
+import { readPartition } from '../groups/offsets-topic.js';
+
+export const TRANSACTION_STATE_TOPIC = '__transaction_state';
+
+export interface TransactionCoordinatorSetup {
+  config: BrokerConfig;
+  topics: TopicManager;
+  logger: Logger;
+  /** Hands out producer ids (the broker's block allocator); null while none is at hand. */
+  nextProducerId: () => bigint | null;
+  /** Writes markers to partitions' leaders (on one node: local appends, see markers.ts). */
+  writeMarkers: (markers: TxnMarkers) => number[] | Promise<number[]>;
+  scheduler?: Scheduler;
+  logDir?: LogDirHealth;
+  /** Whether this broker leads a partition (a transaction's coordinator leads its state partition). */
+  leads?: (topicId: string, partition: number) => boolean;
+}
+
+/**
+ * Builds the broker's transaction coordinator over `__transaction_state` (compacted, created on
+ * first use as Kafka does): loads every partition of the topic that exists, and appends through
+ * the partition logs.
+ */
+export function createTransactionCoordinator(setup: TransactionCoordinatorSetup): {
+  coordinator: TransactionCoordinator;
+  ensureTransactionTopic: () => TopicState;
+  loadLedPartition: (partition: number) => void;
+} {
+  const { config, topics, logger } = setup;
+  const existing = topics.get(TRANSACTION_STATE_TOPIC);
+  const numPartitions = existing?.partitions.length ?? config.get('transaction.state.log.num.partitions');
+  const ensureTransactionTopic = (): TopicState =>
+    topics.get(TRANSACTION_STATE_TOPIC) ??
+    topics.create(TRANSACTION_STATE_TOPIC, numPartitions, { 'cleanup.policy': 'compact' });
+  const log = logger.child({ component: 'transaction-coordinator' });
+  const coordinatorLogger: CoordinatorLogger = {
+    info: (m) => log.info(m),
+    warn: (m) => log.warn(m),
+    error: (m) => log.error(m),
+  };
+  const coordinator = new TransactionCoordinator({
+    config: {
+      numPartitions,
+      transactionMaxTimeoutMs: config.get('transaction.max.timeout.ms'),
+      transactionalIdExpirationMs: config.get('transactional.id.expiration.ms'),
+      abortTimedOutTransactionsIntervalMs: config.get('transaction.abort.timed.out.transaction.cleanup.interval.ms'),
+      removeExpiredTransactionalIdsIntervalMs: config.get('transaction.remove.expired.transaction.cleanup.interval.ms'),
+    },
+    scheduler: setup.scheduler,
+    logger: coordinatorLogger,
+    nextProducerId: setup.nextProducerId,
+    writeMarkers: setup.writeMarkers,
+    append: (partition, records) => {
+      const topic = ensureTransactionTopic();
+      if (setup.leads && !setup.leads(topic.topicId, partition)) {
+        throw new KafkaError(
+          ERROR_CODES.NOT_LEADER_OR_FOLLOWER,
+          `${TRANSACTION_STATE_TOPIC}-${partition} is led elsewhere`,
+        );
+      }
+      const p = topic.partitions[partition];
+      if (p === undefined) {
+        throw new KafkaError(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION, `${TRANSACTION_STATE_TOPIC}-${partition}`);
+      }
+      const batch = buildRecordBatchSync({ records: records.map((r) => ({ key: r.key, value: r.value })) });
+      setup.logDir?.checkWritable();
+      try {
+        p.appendFromCoordinator(batch);
+      } catch (err) {
+        if (setup.logDir?.noteError(err, `append to ${TRANSACTION_STATE_TOPIC}-${partition}`)) {
+          throw new KafkaError(ERROR_CODES.KAFKA_STORAGE_ERROR, (err as Error).message);
+        }
+        throw err;
+      }
+    },
+  });
+  if (existing) {
+    let count = 0;
+    for (const p of existing.partitions) {
+      if (p === undefined) continue;
+      if (setup.leads && !setup.leads(existing.topicId, p.index)) continue;
+      count += coordinator.loadPartition(p.index, readPartition(p.log), p.leaderEpoch);
+    }
+    log.info({ transactions: count }, 'loaded transactions');
+  }
+  /** Loads the transactions of a state partition this broker has just become the leader of (and finishes decided ones). */
+  const loadLedPartition = (partition: number): void => {
+    const p = topics.get(TRANSACTION_STATE_TOPIC)?.partitions[partition];
+    if (p === undefined) return;
+    coordinator.loadPartition(partition, readPartition(p.log), p.leaderEpoch);
+    log.info({ partition }, 'loaded the transactions of a partition this broker now leads');
+  };
+  return { coordinator, ensureTransactionTopic, loadLedPartition };
+}

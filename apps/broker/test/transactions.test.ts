@@ -1,0 +1,362 @@
+// Transactions end to end: kafkajs's transactional producer and read_committed consumer against
+// an in-process broker, and the raw protocol for what a consumer is told (LSO, aborted
+// transactions). Every wait is bounded.
+
+import {
+  AddOffsetsToTxnApi,
+  AddPartitionsToTxnApi,
+  buildRecordBatchSync,
+  CreateTopicsApi,
+  DescribeProducersApi,
+  DescribeTransactionsApi,
+  EndTxnApi,
+  ERROR_CODES,
+  FetchApi,
+  InitProducerIdApi,
+  ListOffsetsApi,
+  ListTransactionsApi,
+  OffsetFetchApi,
+  ProduceApi,
+  TxnOffsetCommitApi,
+  ZERO_UUID,
+} from '@sluice/protocol';
+import kafkajs from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningBroker } from '../src/index.js';
+import { decodeRecords, fetchRequest, RawClient, sleep, startInProcess } from './helpers.js';
+
+const { Kafka, logLevel } = kafkajs;
+const READ_COMMITTED = 1;
+
+let broker: RunningBroker;
+let raw: RawClient;
+let kafka: InstanceType<typeof Kafka>;
+
+beforeAll(async () => {
+  broker = await startInProcess({
+    'transaction.state.log.num.partitions': '3',
+    'offsets.topic.num.partitions': '3',
+    'group.initial.rebalance.delay.ms': '0',
+    'transaction.abort.timed.out.transaction.cleanup.interval.ms': '200',
+  });
+  raw = await RawClient.connect(broker.port);
+  kafka = new Kafka({ brokers: [broker.bootstrap], clientId: 'txn-test', logLevel: logLevel.NOTHING });
+});
+
+afterAll(async () => {
+  raw?.close();
+  await broker?.stop();
+});
+
+async function createTopic(name: string, partitions = 1): Promise<void> {
+  const r = await raw.send(CreateTopicsApi, 7, {
+    timeoutMs: 10_000,
+    validateOnly: false,
+    topics: [{ name, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: [] }],
+  });
+  expect(r.topics[0].errorCode).toBe(0);
+}
+
+/** One Fetch v12 of partition 0 from `offset` in the given isolation level. */
+async function fetchOnce(topic: string, isolationLevel: number, offset = 0n) {
+  const res = await raw.send(
+    FetchApi,
+    12,
+    fetchRequest(topic, [{ partition: 0, fetchOffset: offset }], { isolationLevel }),
+  );
+  const p = res.responses[0].partitions[0];
+  return { ...p, decoded: await decodeRecords(0, p.records) };
+}
+
+/** The values of the data records a fetch returned (the test's records have no key; markers do). */
+const values = (records: Awaited<ReturnType<typeof decodeRecords>>) =>
+  records.filter((r) => r.key === null).map((r) => r.value?.toString());
+
+async function latest(topic: string, isolationLevel: number): Promise<bigint> {
+  const r = await raw.send(ListOffsetsApi, 7, {
+    replicaId: -1,
+    isolationLevel,
+    topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] }],
+  });
+  return r.topics[0].partitions[0].offset;
+}
+
+async function byTime(topic: string, isolationLevel: number, timestamp: bigint): Promise<bigint> {
+  const r = await raw.send(ListOffsetsApi, 7, {
+    replicaId: -1,
+    isolationLevel,
+    topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp }] }],
+  });
+  return r.topics[0].partitions[0].offset;
+}
+
+function transactionalProducer(transactionalId: string, transactionTimeout = 30_000) {
+  return kafka.producer({ transactionalId, maxInFlightRequests: 1, idempotent: true, transactionTimeout });
+}
+
+describe('transactions', () => {
+  it('a committed transaction is visible to read_committed only after the commit', async () => {
+    await createTopic('tx-commit');
+    const producer = transactionalProducer('tx-commit-1');
+    await producer.connect();
+    const tx = await producer.transaction();
+    await tx.send({ topic: 'tx-commit', messages: [{ value: 'a' }, { value: 'b' }] });
+
+    // Open: read_uncommitted sees the records, read_committed stops at the LSO before them.
+    const uncommitted = await fetchOnce('tx-commit', 0);
+    expect(values(uncommitted.decoded)).toEqual(['a', 'b']);
+    expect(uncommitted.highWatermark).toBe(2n);
+    expect(uncommitted.lastStableOffset).toBe(0n);
+    const committedView = await fetchOnce('tx-commit', READ_COMMITTED);
+    expect(committedView.decoded).toEqual([]);
+    expect(committedView.lastStableOffset).toBe(0n);
+    expect(await latest('tx-commit', READ_COMMITTED)).toBe(0n);
+    expect(await latest('tx-commit', 0)).toBe(2n);
+    // A lookup by timestamp finds nothing a read_committed consumer may read yet.
+    expect(await byTime('tx-commit', READ_COMMITTED, 0n)).toBe(-1n);
+    expect(await byTime('tx-commit', 0, 0n)).toBe(0n);
+
+    await tx.commit();
+    // The marker is written right after EndTxn is answered: bounded wait for the LSO to move.
+    for (let i = 0; i < 50 && (await latest('tx-commit', READ_COMMITTED)) < 3n; i++) await sleep(20);
+    const after = await fetchOnce('tx-commit', READ_COMMITTED);
+    expect(after.lastStableOffset).toBe(3n);
+    expect(values(after.decoded)).toEqual(['a', 'b']);
+    expect(after.abortedTransactions).toEqual([]);
+    await producer.disconnect();
+  });
+
+  it('an aborted transaction is never visible to a read_committed consumer', async () => {
+    await createTopic('tx-abort');
+    const producer = transactionalProducer('tx-abort-1');
+    await producer.connect();
+    const aborted = await producer.transaction();
+    await aborted.send({ topic: 'tx-abort', messages: [{ value: 'bad-1' }, { value: 'bad-2' }] });
+    await aborted.abort();
+    const committed = await producer.transaction();
+    await committed.send({ topic: 'tx-abort', messages: [{ value: 'good' }] });
+    await committed.commit();
+    await producer.disconnect();
+    for (let i = 0; i < 50 && (await latest('tx-abort', READ_COMMITTED)) < 5n; i++) await sleep(20);
+
+    // The broker tells read_committed fetchers which producer aborted from which offset.
+    const f = await fetchOnce('tx-abort', READ_COMMITTED);
+    expect(f.lastStableOffset).toBe(5n);
+    expect(f.abortedTransactions).toEqual([{ producerId: f.decoded[0].producerId, firstOffset: 0n }]);
+
+    // kafkajs's consumer (read_committed by default) skips the aborted records.
+    const consumer = kafka.consumer({ groupId: 'tx-abort-reader', maxWaitTimeInMs: 100 });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'tx-abort', fromBeginning: true });
+    const seen: string[] = [];
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        seen.push(message.value?.toString() ?? '');
+      },
+    });
+    for (let i = 0; i < 200 && seen.length < 1; i++) await sleep(25);
+    await sleep(200);
+    await consumer.disconnect();
+    expect(seen).toEqual(['good']);
+  });
+
+  it('a new producer with the same transactional id fences the old one and aborts its open transaction', async () => {
+    await createTopic('tx-fence');
+    const zombie = transactionalProducer('tx-fence-1');
+    await zombie.connect();
+    const open = await zombie.transaction();
+    await open.send({ topic: 'tx-fence', messages: [{ value: 'zombie' }] });
+
+    const successor = transactionalProducer('tx-fence-1');
+    await successor.connect();
+    const tx = await successor.transaction();
+    await tx.send({ topic: 'tx-fence', messages: [{ value: 'successor' }] });
+    await tx.commit();
+
+    // The zombie can neither write nor commit any more.
+    const err = await open.commit().then(
+      () => null,
+      (e: Error & { type?: string }) => e,
+    );
+    expect(err?.type).toMatch(/INVALID_PRODUCER_EPOCH|PRODUCER_FENCED/);
+    for (let i = 0; i < 50 && (await latest('tx-fence', READ_COMMITTED)) < 4n; i++) await sleep(20);
+    const f = await fetchOnce('tx-fence', READ_COMMITTED);
+    expect(f.abortedTransactions).toHaveLength(1);
+    expect(f.abortedTransactions?.[0].firstOffset).toBe(0n);
+    await successor.disconnect();
+    await zombie.disconnect().catch(() => {});
+  });
+
+  it('offsets sent in a transaction become the group offsets only on commit', async () => {
+    await createTopic('tx-offsets');
+    const producer = transactionalProducer('tx-offsets-1');
+    await producer.connect();
+    const fetchGroup = async (requireStable: boolean) => {
+      const r = await raw.send(OffsetFetchApi, 7, {
+        groupId: 'tx-group',
+        topics: [{ name: 'tx-offsets', partitionIndexes: [0] }],
+        requireStable,
+      });
+      return r.topics[0].partitions[0];
+    };
+    const aborted = await producer.transaction();
+    await aborted.sendOffsets({
+      consumerGroupId: 'tx-group',
+      topics: [{ topic: 'tx-offsets', partitions: [{ partition: 0, offset: '7' }] }],
+    });
+    expect((await fetchGroup(true)).errorCode).toBe(ERROR_CODES.UNSTABLE_OFFSET_COMMIT);
+    await aborted.abort();
+    for (let i = 0; i < 50 && (await fetchGroup(true)).errorCode !== 0; i++) await sleep(20);
+    expect(await fetchGroup(true)).toMatchObject({ errorCode: 0, committedOffset: -1n });
+
+    const committed = await producer.transaction();
+    await committed.sendOffsets({
+      consumerGroupId: 'tx-group',
+      topics: [{ topic: 'tx-offsets', partitions: [{ partition: 0, offset: '9' }] }],
+    });
+    expect((await fetchGroup(false)).committedOffset).toBe(-1n);
+    await committed.commit();
+    for (let i = 0; i < 50 && (await fetchGroup(true)).committedOffset !== 9n; i++) await sleep(20);
+    expect(await fetchGroup(true)).toMatchObject({ errorCode: 0, committedOffset: 9n });
+    await producer.disconnect();
+  });
+
+  it('the coordinator aborts a transaction past its timeout and fences its producer', async () => {
+    await createTopic('tx-timeout');
+    const producer = transactionalProducer('tx-timeout-1', 1000);
+    await producer.connect();
+    const tx = await producer.transaction();
+    await tx.send({ topic: 'tx-timeout', messages: [{ value: 'late' }] });
+    expect(await latest('tx-timeout', READ_COMMITTED)).toBe(0n);
+    // Timeout 1 s, checked every 200 ms: aborted within a few seconds (bounded).
+    for (let i = 0; i < 100 && (await latest('tx-timeout', READ_COMMITTED)) < 2n; i++) await sleep(50);
+    expect(await latest('tx-timeout', READ_COMMITTED)).toBe(2n);
+    const f = await fetchOnce('tx-timeout', READ_COMMITTED);
+    expect(f.abortedTransactions).toHaveLength(1);
+    const err = await tx.commit().then(
+      () => null,
+      (e: Error & { type?: string }) => e,
+    );
+    expect(err?.type).toMatch(/INVALID_PRODUCER_EPOCH|PRODUCER_FENCED/);
+    await producer.disconnect().catch(() => {});
+  });
+
+  it('raw: a transactional batch for a partition not in the transaction is refused (KIP-890 part 1); describe and list show the transaction', async () => {
+    await createTopic('tx-raw');
+    const init = await raw.send(InitProducerIdApi, 4, {
+      transactionalId: 'raw-1',
+      transactionTimeoutMs: 60_000,
+      producerId: -1n,
+      producerEpoch: -1,
+    });
+    expect(init.errorCode).toBe(0);
+    const who = { producerId: init.producerId, producerEpoch: init.producerEpoch };
+    const produce = (baseSequence: number) =>
+      raw.send(ProduceApi, 9, {
+        transactionalId: 'raw-1',
+        acks: -1,
+        timeoutMs: 5000,
+        topicData: [
+          {
+            name: 'tx-raw',
+            topicId: ZERO_UUID,
+            partitionData: [
+              {
+                index: 0,
+                records: buildRecordBatchSync({
+                  records: [{ value: 'v' }],
+                  ...who,
+                  baseSequence,
+                  isTransactional: true,
+                }),
+              },
+            ],
+          },
+        ],
+      });
+    // Not added to a transaction: refused, nothing stored, the LSO not held back.
+    expect((await produce(0)).responses[0].partitionResponses[0].errorCode).toBe(ERROR_CODES.INVALID_TXN_STATE);
+    expect(await latest('tx-raw', 0)).toBe(0n);
+    const added = await raw.send(AddPartitionsToTxnApi, 3, {
+      v3AndBelowTransactionalId: 'raw-1',
+      v3AndBelowProducerId: who.producerId,
+      v3AndBelowProducerEpoch: who.producerEpoch,
+      v3AndBelowTopics: [{ name: 'tx-raw', partitions: [0] }],
+    });
+    expect(added.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode).toBe(0);
+    expect((await produce(0)).responses[0].partitionResponses[0]).toMatchObject({ errorCode: 0, baseOffset: 0n });
+
+    const described = await raw.send(DescribeTransactionsApi, 0, { transactionalIds: ['raw-1', 'nobody'] });
+    expect(described.transactionStates[0]).toMatchObject({
+      errorCode: 0,
+      transactionState: 'Ongoing',
+      producerId: who.producerId,
+      topics: [{ topic: 'tx-raw', partitions: [0] }],
+    });
+    expect(described.transactionStates[1].errorCode).toBe(ERROR_CODES.TRANSACTIONAL_ID_NOT_FOUND);
+    const listed = await raw.send(ListTransactionsApi, 1, {
+      stateFilters: ['Ongoing', 'Bogus'],
+      producerIdFilters: [],
+      durationFilter: -1n,
+    });
+    expect(listed.unknownStateFilters).toEqual(['Bogus']);
+    expect(listed.transactionStates.map((t) => t.transactionalId)).toContain('raw-1');
+    const producers = async () =>
+      (await raw.send(DescribeProducersApi, 0, { topics: [{ name: 'tx-raw', partitionIndexes: [0] }] })).topics[0]
+        .partitions[0].activeProducers[0];
+    expect((await producers()).currentTxnStartOffset).toBe(0n);
+
+    const ended = await raw.send(EndTxnApi, 3, { transactionalId: 'raw-1', ...who, committed: false });
+    expect(ended.errorCode).toBe(0);
+    for (let i = 0; i < 50 && (await latest('tx-raw', READ_COMMITTED)) < 2n; i++) await sleep(20);
+    expect((await producers()).currentTxnStartOffset).toBe(-1n);
+    // EndTxn for the wrong epoch: PRODUCER_FENCED from v2, INVALID_PRODUCER_EPOCH before.
+    const stale = {
+      transactionalId: 'raw-1',
+      producerId: who.producerId,
+      producerEpoch: who.producerEpoch - 1,
+      committed: true,
+    };
+    expect((await raw.send(EndTxnApi, 3, stale)).errorCode).toBe(ERROR_CODES.PRODUCER_FENCED);
+    expect((await raw.send(EndTxnApi, 1, stale)).errorCode).toBe(ERROR_CODES.INVALID_PRODUCER_EPOCH);
+  });
+
+  it('raw: TxnOffsetCommit needs the group in the transaction (AddOffsetsToTxn) and the current epoch', async () => {
+    await createTopic('tx-raw-offsets');
+    const init = await raw.send(InitProducerIdApi, 4, {
+      transactionalId: 'raw-offsets',
+      transactionTimeoutMs: 60_000,
+      producerId: -1n,
+      producerEpoch: -1,
+    });
+    const commit = async (producerEpoch: number) =>
+      (
+        await raw.send(TxnOffsetCommitApi, 3, {
+          transactionalId: 'raw-offsets',
+          groupId: 'raw-offsets-group',
+          producerId: init.producerId,
+          producerEpoch,
+          generationIdOrMemberEpoch: -1,
+          memberId: '',
+          groupInstanceId: null,
+          topics: [
+            {
+              name: 'tx-raw-offsets',
+              topicId: ZERO_UUID,
+              partitions: [{ partitionIndex: 0, committedOffset: 5n, committedLeaderEpoch: -1, committedMetadata: '' }],
+            },
+          ],
+        })
+      ).topics[0].partitions[0].errorCode;
+    expect(await commit(init.producerEpoch)).toBe(ERROR_CODES.INVALID_TXN_STATE);
+    const added = await raw.send(AddOffsetsToTxnApi, 3, {
+      transactionalId: 'raw-offsets',
+      producerId: init.producerId,
+      producerEpoch: init.producerEpoch,
+      groupId: 'raw-offsets-group',
+    });
+    expect(added.errorCode).toBe(0);
+    expect(await commit(init.producerEpoch - 1)).toBe(ERROR_CODES.INVALID_PRODUCER_EPOCH);
+    expect(await commit(init.producerEpoch)).toBe(0);
+  });
+});
