@@ -1,0 +1,3 @@
+export * from './isr-updater.js';
+export * from './partition-replica.js';
+export * from './produce-purgatory.js';
