@@ -58,10 +58,15 @@ export function createTopicsHandler(broker: BrokerContext): ApiHandler<CreateTop
         'Replication factor must be larger than 0, or -1 to use the default value.',
       );
     }
-    if (replicationFactor > 1) {
+    // Placement needs as many registered brokers as replicas (Kafka's StripedReplicaPlacer).
+    const registered = Math.max(
+      1,
+      [...broker.store.image.brokers.values()].filter((b) => !b.inControlledShutdown).length,
+    );
+    if (replicationFactor > registered) {
       throw new KafkaError(
         ERROR_CODES.INVALID_REPLICATION_FACTOR,
-        `Unable to replicate the partition ${replicationFactor} time(s): The target replication factor of ${replicationFactor} cannot be reached because only 1 broker(s) are registered.`,
+        `Unable to replicate the partition ${replicationFactor} time(s): The target replication factor of ${replicationFactor} cannot be reached because only ${registered} broker(s) are registered.`,
       );
     }
     return { partitions, replicationFactor };
@@ -117,7 +122,7 @@ export function createTopicsHandler(broker: BrokerContext): ApiHandler<CreateTop
           // Validate-only answers carry a fresh id too, as Kafka's controller draws one before deciding.
           const topicId = req.validateOnly
             ? randomUUID()
-            : (await broker.topics.createAsync(t.name, partitions, overrides)).topicId;
+            : (await broker.topics.createAsync(t.name, partitions, overrides, replicationFactor)).topicId;
           const described = broker.configs.describeConfigs([
             { resourceType: ConfigResourceType.TOPIC, resourceName: t.name, configurationKeys: null },
           ])[0];

@@ -22,9 +22,9 @@ import {
   sessionKey,
 } from '../state/fetch-sessions.js';
 import type { Partition } from '../state/partition.js';
-import { clusterBrokers, leaderEndpoint, leadsPartition } from './cluster-view.js';
+import { clusterBrokers, leaderEndpoint, leaderEpochOf, leadsPartition } from './cluster-view.js';
 import { READ_COMMITTED } from './constants.js';
-import { checkLeaderEpoch, errorCodeOf, LEADER_EPOCH } from './partition-errors.js';
+import { checkLeaderEpoch, errorCodeOf } from './partition-errors.js';
 
 const EMPTY = Buffer.alloc(0);
 /** Waits longer than this are cut short: clients re-send, and a bounded wait bounds held state. */
@@ -44,6 +44,9 @@ interface Target {
   fetchOffset: bigint;
   maxBytes: number;
   currentLeaderEpoch: number;
+  /** A follower's: the epoch of the last batch it has (-1: unknown), and its log start. */
+  lastFetchedEpoch: number;
+  logStartOffset: bigint;
   state: Partition | undefined;
   /** The session's record of it, when the request uses a session. */
   cached?: SessionPartition;
@@ -92,6 +95,8 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
           fetchOffset: p.fetchOffset,
           maxBytes: p.partitionMaxBytes,
           currentLeaderEpoch: p.currentLeaderEpoch,
+          lastFetchedEpoch: p.lastFetchedEpoch,
+          logStartOffset: p.logStartOffset,
           state: topic?.partitions[p.partition],
         });
       }
@@ -139,6 +144,8 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
         fetchOffset: c.fetchOffset,
         maxBytes: c.maxBytes,
         currentLeaderEpoch: requestedByKey.get(key)?.currentLeaderEpoch ?? -1,
+        lastFetchedEpoch: requestedByKey.get(key)?.lastFetchedEpoch ?? -1,
+        logStartOffset: requestedByKey.get(key)?.logStartOffset ?? -1n,
         state,
         cached: c,
       });
@@ -153,6 +160,7 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
     readCommitted: boolean,
     version: number,
     ctx: RequestContext,
+    followerId = -1,
   ): ReadOutcome[] => {
     // The records stay views of the log until the response is written: the lease says so.
     const lease = new ViewLease();
@@ -165,7 +173,12 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
         // KIP-951: the current leader, whose endpoint the response lists.
         const leader = leaderEndpoint(broker, target.topicId, target.partition);
         const data = partitionData(target.partition, ERROR_CODES.NOT_LEADER_OR_FOLLOWER, readCommitted);
-        if (leader && version >= 12) data.currentLeader = { leaderId: leader.nodeId, leaderEpoch: LEADER_EPOCH };
+        if (leader && version >= 12) {
+          data.currentLeader = {
+            leaderId: leader.nodeId,
+            leaderEpoch: leaderEpochOf(broker, target.topicId, target.partition),
+          };
+        }
         return { target, data: { ...data, abortedTransactions: [] } };
       }
       if (target.state === undefined) {
@@ -178,11 +191,27 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
       const log = target.state.log;
       const data = partitionData(target.partition, 0, readCommitted);
       try {
-        checkLeaderEpoch(target.currentLeaderEpoch);
+        checkLeaderEpoch(target.currentLeaderEpoch, target.state.leaderEpoch);
+        if (followerId >= 0 && target.lastFetchedEpoch >= 0) {
+          // KIP-320: the follower's last epoch ends earlier here than its fetch offset, or is not
+          // ours: it must truncate to where our logs agree before fetching on.
+          const end = log.endOffsetFor(target.lastFetchedEpoch);
+          if (end.epoch < target.lastFetchedEpoch || end.endOffset < target.fetchOffset) {
+            data.divergingEpoch = { epoch: end.epoch, endOffset: end.endOffset };
+            data.highWatermark = log.highWatermark;
+            data.lastStableOffset = log.lastStableOffset;
+            data.logStartOffset = log.logStartOffset;
+            return { target, data };
+          }
+        }
         const limit = Math.max(0, Math.min(target.maxBytes, budget));
-        const upTo = readCommitted ? log.lastStableOffset : log.highWatermark;
+        // A follower replicates everything; clients read only what the ISR has (the high watermark).
+        const upTo = followerId >= 0 ? log.logEndOffset : readCommitted ? log.lastStableOffset : log.highWatermark;
         const r = log.read(target.fetchOffset, Math.max(1, limit), upTo, lease);
-        data.highWatermark = r.highWatermark;
+        if (followerId >= 0) {
+          broker.replication.onFollowerFetch(target.state, followerId, target.fetchOffset, target.logStartOffset);
+        }
+        data.highWatermark = followerId >= 0 ? log.highWatermark : r.highWatermark;
         data.lastStableOffset = log.lastStableOffset;
         data.logStartOffset = r.logStartOffset;
         // KIP-74: only the first partition with data may exceed the limits, by one batch.
@@ -252,7 +281,9 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
   };
 
   const bytesOf = (outcomes: ReadOutcome[]) => outcomes.reduce((n, o) => n + o.data.records!.length, 0);
-  const hasError = (outcomes: ReadOutcome[]) => outcomes.some((o) => o.data.errorCode !== 0);
+  // A diverging epoch (KIP-320) is answered at once, as an error is.
+  const hasError = (outcomes: ReadOutcome[]) =>
+    outcomes.some((o) => o.data.errorCode !== 0 || o.data.divergingEpoch.epoch >= 0);
 
   return {
     api: FetchApi,
@@ -281,6 +312,8 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
         return { throttleTimeMs: 0, errorCode: errorCodeOf(err), sessionId: 0, responses: [], nodeEndpoints: [] };
       }
       const readCommitted = req.isolationLevel === READ_COMMITTED;
+      // A broker's replica fetcher names itself (ReplicaState from v15, ReplicaId before).
+      const followerId = version >= 15 ? req.replicaState.replicaId : req.replicaId;
       const requested = targetsOf(req, version);
       let targets = requested;
       let sessionId = 0;
@@ -296,7 +329,7 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
       }
       const incremental = action.kind === 'incremental';
       const maxBytes = version >= 3 ? req.maxBytes : 0x7fffffff;
-      let outcomes = readAll(targets, maxBytes, readCommitted, version, ctx);
+      let outcomes = readAll(targets, maxBytes, readCommitted, version, ctx, followerId);
       const enough = () =>
         req.maxWaitMs <= 0 || bytesOf(outcomes) >= req.minBytes || hasError(outcomes) || targets.length === 0;
       if (enough()) return respond(outcomes, version, sessionId, incremental);
@@ -309,7 +342,7 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
           const remaining = deadline - Date.now();
           if (remaining <= 0 || ctx.connection.closed) break;
           await broker.notifier.waitForAppend(partitions, remaining);
-          outcomes = readAll(targets, maxBytes, readCommitted, version, ctx);
+          outcomes = readAll(targets, maxBytes, readCommitted, version, ctx, followerId);
           if (enough()) break;
         }
         return respond(outcomes, version, sessionId, incremental);

@@ -45,6 +45,7 @@ import { AppendNotifier } from '../state/append-notifier.js';
 import { FetchSessionCache } from '../state/fetch-sessions.js';
 import { isStorageError, LogDirHealth } from '../state/log-dir-health.js';
 import { saveProducerSnapshots, takeProducerSnapshots } from '../state/producer-snapshots.js';
+import { ReplicationService } from '../state/replication.js';
 import { logConfigFor, TopicManager } from '../state/topic-manager.js';
 import { Connection } from './connection.js';
 import { type ConnectionLimits, ConnectionQuotas, normalizeIp, parseIpOverrides } from './connection-quotas.js';
@@ -205,12 +206,21 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     return { kind: 'broker', nodeId: registration.nodeId, brokerEpoch: registration.brokerEpoch };
   };
   const notifier = new AppendNotifier();
+  const replication = new ReplicationService({
+    nodeId: config.nodeId,
+    store,
+    notifier,
+    fence: brokerFence,
+    lagMaxMs: Number(configs.brokerValue('replica.lag.time.max.ms')),
+    logger: logger.child({ component: 'replication' }),
+  });
   const topics = new TopicManager(
     store,
     logs,
     configs,
     (partition) => {
       partition.log.onAppend(() => notifier.notify(partition));
+      replication.attach(partition);
     },
     takeProducerSnapshots(dataDir),
     {
@@ -222,6 +232,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       },
     },
   );
+  replication.setTopics(topics);
   const allPartitions = function* () {
     for (const t of topics.all()) for (const p of t.partitions) if (p) yield p;
   };
@@ -254,6 +265,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     store,
     topics,
     notifier,
+    replication,
     fetchSessions: new FetchSessionCache(),
     producerIds: new ProducerIdAllocator(
       () => {
@@ -521,6 +533,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       clearInterval(maintenance);
+      replication.close();
       await controller.stop();
       // In a cluster, leave it cleanly: leaderships move before this broker stops serving. The
       // embedded store keeps the registration (its epoch would otherwise grow at every restart).

@@ -6,6 +6,7 @@ import type { BrokerConfig, ConfigRegistry } from '../config/index.js';
 import type { AppendNotifier } from '../state/append-notifier.js';
 import type { FetchSessionCache } from '../state/fetch-sessions.js';
 import type { LogDirHealth } from '../state/log-dir-health.js';
+import type { ReplicationService } from '../state/replication.js';
 import type { TopicManager, TopicState } from '../state/topic-manager.js';
 
 /** The address clients are told to use for this broker. */
@@ -35,6 +36,8 @@ export interface BrokerContext {
   readonly store: MetadataStore;
   readonly topics: TopicManager;
   readonly notifier: AppendNotifier;
+  /** Replica state of every partition held here: ISR, high watermark, acks=all waiting. */
+  readonly replication: ReplicationService;
   readonly fetchSessions: FetchSessionCache;
   readonly producerIds: ProducerIdAllocator;
   /** Consumer groups and committed offsets (apis/groups). */

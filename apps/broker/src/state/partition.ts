@@ -9,6 +9,7 @@ import {
   PRODUCER_ID_OFFSET,
   RECORD_BATCH_OVERHEAD,
 } from '@sluice/protocol';
+import type { PartitionReplica } from '@sluice/replication';
 import type { ProducerSnapshot } from './producer-snapshots.js';
 import { type BatchMetadata, type ProducerBatchInfo, ProducerStateManager } from './producer-state.js';
 
@@ -32,13 +33,18 @@ export function producerInfoOf(buf: Buffer, at: number): ProducerBatchInfo {
 }
 
 /**
- * A partition this broker leads: its log plus the producer state that guards it. On a single
- * node the broker is always the leader with epoch 0 and the in-sync replica set is itself, so
- * the high watermark follows the log end.
+ * A partition this broker holds a replica of: its log plus the producer state that guards it.
+ * Its `replica` (leader or follower, ISR, high watermark) is attached by the broker's replication
+ * service; without one (a single node) the broker leads with epoch 0 and the high watermark
+ * follows the log end.
  */
 export class Partition {
   readonly producers = new ProducerStateManager();
-  readonly leaderEpoch = 0;
+  replica: PartitionReplica | null = null;
+
+  get leaderEpoch(): number {
+    return Math.max(0, this.replica?.leaderEpoch ?? 0);
+  }
 
   constructor(
     readonly topic: string,
@@ -61,7 +67,8 @@ export class Partition {
       if (check.kind === 'duplicate') return this.duplicateResult(check.batch);
     }
     const result = this.log.append(batch, { leaderEpoch: this.leaderEpoch });
-    this.log.highWatermark = this.log.logEndOffset;
+    if (this.replica) this.replica.maybeIncrementHighWatermark();
+    else this.log.highWatermark = this.log.logEndOffset;
     // A LogAppendTime topic stamped the batch: that is the max timestamp a retry is answered with.
     if (idempotent) {
       this.producers.update(
@@ -70,6 +77,24 @@ export class Partition {
       );
     }
     return { ...result, duplicate: false };
+  }
+
+  /**
+   * Appends batches fetched from the leader, with the leader's offsets and epochs, and keeps the
+   * producer state as the leader's (so that this replica can lead without duplicates).
+   */
+  appendAsFollower(records: Buffer): AppendResult | null {
+    if (records.length === 0) return null;
+    const result = this.log.append(records, { assignOffsets: false });
+    let at = 0;
+    // Bounded by the buffer: the log checked every batch header above.
+    while (at + RECORD_BATCH_OVERHEAD <= records.length) {
+      const size = records.readInt32BE(at + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
+      const info = producerInfoOf(records, at);
+      if (info.producerId >= 0n) this.producers.update(info, records.readBigInt64BE(at));
+      at += size;
+    }
+    return result;
   }
 
   private duplicateResult(m: BatchMetadata): PartitionAppendResult {

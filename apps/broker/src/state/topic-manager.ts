@@ -310,10 +310,15 @@ export class TopicManager {
 
   /**
    * Creates a topic through the store and resolves once it is open here. In a cluster the
-   * partitions are spread over the registered brokers (Kafka's placement, one replica each: data
-   * replication is not there yet); a single node writes synchronously through `create`.
+   * partitions' replicas are spread over the registered brokers (Kafka's placement); a single
+   * node writes synchronously through `create`.
    */
-  async createAsync(name: string, partitions: number, overrides: Record<string, string> = {}): Promise<TopicState> {
+  async createAsync(
+    name: string,
+    partitions: number,
+    overrides: Record<string, string> = {},
+    replicationFactor = 1,
+  ): Promise<TopicState> {
     if (this.store.kind === 'embedded') return this.create(name, partitions, overrides);
     this.validateCreate(name, partitions);
     this.configs.validateNewTopic(Object.entries(overrides).map(([n, value]) => ({ name: n, value })));
@@ -323,7 +328,7 @@ export class TopicManager {
       rack: b.rack,
       fenced: b.inControlledShutdown,
     }));
-    const assignments = placeReplicas(partitions, 1, brokers);
+    const assignments = placeReplicas(partitions, replicationFactor, brokers);
     const record: TopicRecord = { name, topicId: randomUUID(), configs: { ...overrides }, partitionCount: partitions };
     const records = initialPartitionRecords(record.topicId, 0, assignments, activeBrokers(image));
     try {
