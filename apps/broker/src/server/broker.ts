@@ -180,6 +180,11 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     ).EtcdMetadataStore.open({
       endpoints: etcdEndpoints!,
       clusterId: config.clusterId,
+      // Kafka's broker.session.timeout.ms, when given, is how long the registration lease lasts.
+      leaseTtlSeconds:
+        config.props['broker.session.timeout.ms'] === undefined
+          ? undefined
+          : Math.max(1, Math.ceil(Number(config.props['broker.session.timeout.ms']) / 1000)),
       onProblem: (err) => logger.warn({ err }, 'etcd metadata'),
     }));
   const configs = new ConfigRegistry(config, configStateOf(store.image, config.nodeId));
@@ -233,6 +238,16 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     },
   );
   replication.setTopics(topics);
+  // Followers exist only in a cluster; the fetchers' client is loaded only there.
+  const followerFetchers = embedded
+    ? null
+    : (await import('../state/follower-fetchers.js')).createFollowerFetchers({
+        nodeId: config.nodeId,
+        store,
+        configs,
+        logger: logger.child({ component: 'replica-fetcher' }),
+      });
+  if (followerFetchers) replication.setFollowerFetchers(followerFetchers);
   const allPartitions = function* () {
     for (const t of topics.all()) for (const p of t.partitions) if (p) yield p;
   };
@@ -534,6 +549,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     (stopping ??= (async () => {
       clearInterval(maintenance);
       replication.close();
+      await followerFetchers?.stop();
       await controller.stop();
       // In a cluster, leave it cleanly: leaderships move before this broker stops serving. The
       // embedded store keeps the registration (its epoch would otherwise grow at every restart).

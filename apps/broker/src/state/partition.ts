@@ -83,8 +83,19 @@ export class Partition {
    * Appends batches fetched from the leader, with the leader's offsets and epochs, and keeps the
    * producer state as the leader's (so that this replica can lead without duplicates).
    */
-  appendAsFollower(records: Buffer): AppendResult | null {
-    if (records.length === 0) return null;
+  appendAsFollower(fetched: Buffer): AppendResult | null {
+    // A fetch from the middle of a batch returns the whole batch: skip what this log already has.
+    let from = 0;
+    // Bounded by the buffer: each round moves past one batch header's length (checked).
+    while (from + RECORD_BATCH_OVERHEAD <= fetched.length) {
+      const last = fetched.readBigInt64BE(from) + BigInt(fetched.readInt32BE(from + LAST_OFFSET_DELTA_OFFSET));
+      if (last >= this.log.logEndOffset) break;
+      const size = fetched.readInt32BE(from + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
+      if (size < RECORD_BATCH_OVERHEAD) break;
+      from += size;
+    }
+    const records = from === 0 ? fetched : fetched.subarray(from);
+    if (records.length < RECORD_BATCH_OVERHEAD) return null;
     const result = this.log.append(records, { assignOffsets: false });
     let at = 0;
     // Bounded by the buffer: the log checked every batch header above.
@@ -95,6 +106,19 @@ export class Partition {
       at += size;
     }
     return result;
+  }
+
+  /** A follower drops a divergent tail; the producer state is rebuilt from what is left. */
+  truncateTo(offset: bigint): void {
+    if (!this.log.truncateTo(offset)) return;
+    this.producers.clear();
+    this.replayFrom(this.log.logStartOffset);
+  }
+
+  /** A follower far behind the leader's log start: empty, starting there. */
+  truncateFullyAndStartAt(offset: bigint): void {
+    this.log.truncateFullyAndStartAt(offset);
+    this.producers.clear();
   }
 
   private duplicateResult(m: BatchMetadata): PartitionAppendResult {

@@ -104,8 +104,13 @@ export class ReplicationService {
     }
     const outcome = replica.applyRecord(record);
     if (outcome === 'unchanged') return;
-    if (outcome === 'became-leader') this.followers?.unfollow(partition);
-    else if (outcome === 'became-follower') this.followers?.follow(partition, topicId, record);
+    if (outcome === 'became-leader') {
+      this.followers?.unfollow(partition);
+      // As Kafka's makeLeader: the new epoch starts at this log's end, so a follower that fetches
+      // with an older epoch learns where that one ended here even before anything is appended.
+      if (record.replicas.length > 1)
+        partition.log.leaderEpochCache.assign(record.leaderEpoch, partition.log.logEndOffset);
+    } else if (outcome === 'became-follower') this.followers?.follow(partition, topicId, record);
     // Waiters complete (an ISR change), or learn that this broker no longer leads.
     this.purgatory.wake(partitionKeyOf(partition));
     this.options.notifier.notify(partition);
