@@ -190,7 +190,7 @@ export class PartitionReplica {
     if (isr.length < minInsyncReplicas) {
       throw new KafkaError(
         ERROR_CODES.NOT_ENOUGH_REPLICAS,
-        `The size of the current ISR [${isr.join(', ')}] is insufficient to satisfy the min.isr requirement of ${minInsyncReplicas} for partition ${partitionName}`,
+        `The size of the current ISR Set(${isr.join(', ')}) is insufficient to satisfy the min.isr requirement of ${minInsyncReplicas} for partition ${partitionName}`,
       );
     }
   }

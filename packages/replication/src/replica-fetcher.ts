@@ -266,23 +266,23 @@ export class ReplicaFetcher {
   }
 
   /**
-   * KIP-320: the leader's log ends epoch `epoch` at `endOffset`. Where this log has that epoch,
-   * the logs agree up to the smaller end; where it has only an older one, up to that one's end,
-   * and the next fetch (with that older epoch as the last fetched) narrows it further.
+   * KIP-320, with Kafka's rules (getOffsetTruncationState): the leader's log ends epoch `epoch`
+   * at `endOffset`. No offset from the leader: keep only what was committed (the high
+   * watermark). Where this log has that epoch, the logs agree up to the smaller end; where it has
+   * only an older one, up to that one's end, and the next fetch (with that older epoch as the
+   * last fetched) narrows it further; where it has none at or below, up to the leader's end.
    */
   private truncateDivergent(target: FollowedPartition, epoch: number, endOffset: bigint): void {
     const log = target.log;
-    if (epoch < 0) {
-      // The leader has no epoch at or below ours: only what was committed is known to be common.
-      target.truncateTo(log.highWatermark);
-      return;
-    }
-    const local = log.endOffsetFor(epoch);
+    const min = (a: bigint, b: bigint) => (a < b ? a : b);
     let to: bigint;
-    if (local.epoch < 0) to = log.highWatermark;
-    else to = local.endOffset < endOffset ? local.endOffset : endOffset;
-    if (to > log.logEndOffset) to = log.logEndOffset;
-    target.truncateTo(to);
+    if (endOffset < 0n) to = log.highWatermark;
+    else if (epoch < 0) to = endOffset;
+    else {
+      const local = log.endOffsetFor(epoch);
+      to = local.epoch < 0 ? endOffset : local.epoch !== epoch ? local.endOffset : min(local.endOffset, endOffset);
+    }
+    target.truncateTo(min(to, log.logEndOffset));
   }
 }
 

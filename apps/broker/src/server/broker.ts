@@ -87,6 +87,8 @@ export interface RunningBroker {
 const MAX_IN_FLIGHT_PER_CONNECTION = 100;
 /** How long stop() waits for in-flight requests before closing connections anyway. */
 const SHUTDOWN_GRACE_MS = 5000;
+/** How long a clean stop in a cluster waits for the controller to move this broker's leaderships away. */
+const CONTROLLED_SHUTDOWN_WAIT_MS = 15_000;
 const MAINTENANCE_INTERVAL_MS = 5000;
 /** Failed accepts (out of descriptors) are logged at most this often, with how many there were. */
 const ACCEPT_ERROR_LOG_INTERVAL_MS = 10_000;
@@ -548,18 +550,24 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       clearInterval(maintenance);
-      replication.close();
-      await followerFetchers?.stop();
       await controller.stop();
       // In a cluster, leave it cleanly: leaderships move before this broker stops serving. The
       // embedded store keeps the registration (its epoch would otherwise grow at every restart).
       if (!embedded && registration) {
         const { nodeId, brokerEpoch } = registration;
         await store.setControlledShutdown(nodeId, brokerEpoch, true).catch(() => {});
+        // Kafka's controlled shutdown: the leaderships move to other ISR members first, so clients
+        // see NOT_LEADER_OR_FOLLOWER and go to the new leaders, and no acknowledged write is lost.
+        const stillLeading = await replication.awaitLeadershipsMoved(CONTROLLED_SHUTDOWN_WAIT_MS);
+        if (stillLeading > 0)
+          storeLogger.warn({ partitions: stillLeading }, 'controlled shutdown: leaderships not moved in time');
         await store
           .unregisterBroker(nodeId, brokerEpoch)
           .catch((err) => storeLogger.warn({ err }, 'unregistering failed'));
       }
+      // Fetching for followers goes on until the controller has taken this broker out of the ISRs.
+      replication.close();
+      await followerFetchers?.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // In-flight requests finish (bounded wait); then every connection goes.
       // JoinGroup/SyncGroup requests waiting on a rebalance are answered now rather than held to the deadline.

@@ -1,4 +1,5 @@
 import { activeBrokers, type MetadataStore, type PartitionRecord, type WriteFence } from '@sluice/cluster/core';
+import { ERROR_CODES } from '@sluice/protocol';
 import { PartitionReplica, ProducePurgatory, updateIsr } from '@sluice/replication';
 import type { Logger } from '../logger.js';
 import type { AppendNotifier } from './append-notifier.js';
@@ -45,6 +46,11 @@ export class ReplicationService {
     this.purgatory = new ProducePurgatory(options.maxWaiting);
     options.store.onChange((changes) => {
       for (const c of changes) {
+        // A deleted topic: its fetchers stop before its logs close (this listener runs first).
+        if (c.type === 'topic' && c.before && c.after?.topicId !== c.before.topicId) {
+          for (const p of this.topics?.getById(c.before.topicId)?.partitions ?? []) if (p?.replica) this.detach(p);
+          continue;
+        }
         if (c.type !== 'partition') continue;
         const partition = this.topics?.getById(c.topicId)?.partitions[c.partition];
         if (!partition?.replica) continue;
@@ -185,7 +191,41 @@ export class ReplicationService {
     }
   }
 
+  /**
+   * Controlled shutdown: resolves once this broker leads no partition that another live ISR
+   * member could lead (the controller moves those once the broker is marked as shutting down),
+   * or after `timeoutMs`. Resolves with how many it still leads then.
+   */
+  awaitLeadershipsMoved(timeoutMs: number): Promise<number> {
+    const { store, nodeId } = this.options;
+    const movable = () => {
+      const active = activeBrokers(store.image);
+      let n = 0;
+      for (const p of this.attached) {
+        const r = p.replica;
+        if (r?.role === 'leader' && r.isr.some((id) => id !== nodeId && active(id))) n++;
+      }
+      return n;
+    };
+    return new Promise((resolve) => {
+      if (movable() === 0) {
+        resolve(0);
+        return;
+      }
+      const done = () => {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve(movable());
+      };
+      const timer = setTimeout(done, timeoutMs);
+      const unsubscribe = store.onChange(() => {
+        if (movable() === 0) done();
+      });
+    });
+  }
+
   close(): void {
     clearInterval(this.isrTimer);
+    this.purgatory.failAll(ERROR_CODES.NOT_LEADER_OR_FOLLOWER);
   }
 }
