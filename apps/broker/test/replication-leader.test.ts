@@ -2,7 +2,10 @@
 // etcd, and this test plays its replica fetcher with raw Fetch requests (ReplicaState), so every
 // step of the high watermark, acks=all and the ISR is in the test's hands.
 
+import { join } from 'node:path';
+import { Connection } from '@sluice/client';
 import { EtcdMetadataStore, LocalEtcd } from '@sluice/cluster';
+import { PartitionLog } from '@sluice/log';
 import {
   buildRecordBatchSync,
   CreateTopicsApi,
@@ -13,10 +16,13 @@ import {
   ProduceApi,
   ZERO_UUID,
 } from '@sluice/protocol';
+import { ReplicaFetcher } from '@sluice/replication';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
 import { startBroker } from '../src/index.js';
 import { createLogger } from '../src/logger.js';
+import { followed, leaderConnection } from '../src/state/follower-fetchers.js';
+import { Partition } from '../src/state/partition.js';
 import { fetchRequest, RawClient, sleep, tempDir } from './helpers.js';
 
 const TOPIC = 'replicated';
@@ -34,6 +40,7 @@ describe('replication, leader side (one broker, a scripted follower)', { timeout
   let etcd: LocalEtcd;
   let broker: RunningBroker;
   let fake: EtcdMetadataStore;
+  let fakeEpoch = -1;
   let raw: RawClient;
   // Responses on one connection come in request order: a waiting acks=all produce would hold up
   // the fetches behind it, so the consumer and the follower have their own connections.
@@ -56,7 +63,8 @@ describe('replication, leader side (one broker, a scripted follower)', { timeout
       },
     });
     fake = await EtcdMetadataStore.open({ endpoints: etcd.endpoints, clusterId: broker.clusterId });
-    await fake.registerBroker({ nodeId: 2, incarnationId: 'fake', listeners: [], rack: null });
+    fakeEpoch = (await fake.registerBroker({ nodeId: 2, incarnationId: 'fake', listeners: [], rack: null }))
+      .brokerEpoch;
     await until('both brokers registered', () => broker.context.store.image.brokers.size === 2);
     raw = await RawClient.connect(broker.port);
     consumer = await RawClient.connect(broker.port);
@@ -86,8 +94,10 @@ describe('replication, leader side (one broker, a scripted follower)', { timeout
     raw?.close();
     consumer?.close();
     follower?.close();
-    await broker?.stop();
+    // The scripted broker leaves first: nobody would move leaderships to it on a controlled shutdown.
+    await fake?.unregisterBroker(2, fakeEpoch).catch(() => {});
     await fake?.close();
+    await broker?.stop();
     await etcd?.stop();
   });
 
@@ -199,5 +209,64 @@ describe('replication, leader side (one broker, a scripted follower)', { timeout
     const r = await produce(['g'], -1, 500);
     expect(r.errorCode).toBe(ERROR_CODES.REQUEST_TIMED_OUT);
     expect(Date.now() - started).toBeGreaterThanOrEqual(450);
+  });
+
+  it('a follower with a divergent tail truncates it through the diverging epoch and ends byte-identical (real fetcher and logs)', async () => {
+    const leaderPartition = broker.context.topics.partition(TOPIC, partition)!;
+    const leaderEnd = leaderPartition.log.logEndOffset;
+    const dir = tempDir('sluice-repl-follower-');
+    const follower = new Partition(TOPIC, partition, PartitionLog.open(join(dir, `${TOPIC}-${partition}`)));
+    // The follower has everything the leader has, plus a tail of the same epoch the leader never had.
+    follower.appendAsFollower(Buffer.from(leaderPartition.log.read(0n, 1 << 24).records));
+    const epoch = record().leaderEpoch;
+    follower.appendAsFollower(
+      buildRecordBatchSync({
+        records: ['x', 'y', 'z'].map((value) => ({ value })),
+        baseOffset: leaderEnd,
+        partitionLeaderEpoch: epoch,
+      }),
+    );
+    expect(follower.log.logEndOffset).toBe(leaderEnd + 3n);
+
+    // A new leader epoch (as after an election that kept broker 1), then records in it.
+    const before = record();
+    await fake.alterPartitions(
+      [
+        {
+          expectedPartitionEpoch: before.partitionEpoch,
+          next: { ...before, leaderEpoch: epoch + 1, partitionEpoch: before.partitionEpoch + 1 },
+        },
+      ],
+      { kind: 'broker', nodeId: 2, brokerEpoch: fakeEpoch },
+    );
+    await until('the new epoch on the broker', () => leaderPartition.leaderEpoch === epoch + 1);
+    expect((await consume(0n, epoch)).errorCode).toBe(ERROR_CODES.FENCED_LEADER_EPOCH);
+    expect((await produce(['n1', 'n2'], 1)).errorCode).toBe(0);
+
+    const fetcher = new ReplicaFetcher({
+      nodeId: 2,
+      maxWaitMs: 100,
+      minBytes: 1,
+      partitionMaxBytes: 1 << 20,
+      responseMaxBytes: 10 << 20,
+      backoffMs: 50,
+      connect: async () => leaderConnection(await Connection.open({ host: '127.0.0.1', port: broker.port }), 2, 100),
+    });
+    try {
+      fetcher.add(followed(follower, topicId), epoch + 1);
+      await until(
+        'the follower caught up in the new epoch',
+        () =>
+          follower.log.logEndOffset === leaderPartition.log.logEndOffset &&
+          follower.log.leaderEpochCache.latestEpoch() === epoch + 1,
+      );
+    } finally {
+      await fetcher.stop();
+    }
+    expect(follower.log.logEndOffset).toBe(leaderEnd + 2n);
+    expect(Buffer.compare(follower.log.read(0n, 1 << 24).records, leaderPartition.log.read(0n, 1 << 24).records)).toBe(
+      0,
+    );
+    follower.log.close();
   });
 });

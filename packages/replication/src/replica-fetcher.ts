@@ -256,7 +256,10 @@ export class ReplicaFetcher {
     }
     const diverging = data.divergingEpoch;
     if (diverging.epoch >= 0 || diverging.endOffset >= 0n) {
+      const before = log.logEndOffset;
       this.truncateDivergent(target, diverging.epoch, diverging.endOffset);
+      // Nothing left to drop and still diverging: wait rather than ask again at once.
+      if (log.logEndOffset >= before) state.retryAtMs = Date.now() + this.options.backoffMs;
       return;
     }
     const records = data.records;

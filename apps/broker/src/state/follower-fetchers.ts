@@ -29,7 +29,7 @@ export interface FollowerFetchersOptions {
 const num = (configs: ConfigRegistry, name: string) => Number(configs.brokerValue(name));
 
 /** The leader's side over a @sluice/client connection, in the newest Fetch both brokers speak. */
-function leaderConnection(connection: Connection, nodeId: number, extraTimeoutMs: number): LeaderConnection {
+export function leaderConnection(connection: Connection, nodeId: number, extraTimeoutMs: number): LeaderConnection {
   return {
     fetch(request) {
       const version = connection.version(FetchApi, FETCH_VERSION);
@@ -60,7 +60,7 @@ function leaderConnection(connection: Connection, nodeId: number, extraTimeoutMs
 }
 
 /** A partition as its fetcher drives it: the log, and the partition's follower appends and truncations. */
-function followed(partition: Partition, topicId: string): FollowedPartition {
+export function followed(partition: Partition, topicId: string): FollowedPartition {
   const log = partition.log;
   return {
     topic: partition.topic,
