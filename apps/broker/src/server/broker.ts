@@ -220,6 +220,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     fence: brokerFence,
     lagMaxMs: Number(configs.brokerValue('replica.lag.time.max.ms')),
     logger: logger.child({ component: 'replication' }),
+    dataDir,
+    checkpointIntervalMs: Number(configs.brokerValue('replica.high.watermark.checkpoint.interval.ms')),
   });
   const topics = new TopicManager(
     store,

@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { activeBrokers, type MetadataStore, type PartitionRecord, type WriteFence } from '@sluice/cluster/core';
+import { offsetCheckpointText, readOffsetCheckpoint, writeFileAtomic } from '@sluice/log';
 import { ERROR_CODES } from '@sluice/protocol';
 import { PartitionReplica, ProducePurgatory, updateIsr } from '@sluice/replication';
 import type { Logger } from '../logger.js';
@@ -25,7 +27,14 @@ export interface ReplicationOptions {
   logger: Logger;
   /** acks=all appends waiting at once. */
   maxWaiting?: number;
+  /** Where the high watermarks of replicated partitions are kept across restarts (none: not kept). */
+  dataDir?: string;
+  /** `replica.high.watermark.checkpoint.interval.ms`. */
+  checkpointIntervalMs?: number;
 }
+
+/** Kafka's file of high watermarks per log dir. */
+export const HIGH_WATERMARK_CHECKPOINT = 'replication-offset-checkpoint';
 
 /** The purgatory key of a partition. */
 export const partitionKeyOf = (p: Partition) => `${p.topic}-${p.index}`;
@@ -41,9 +50,25 @@ export class ReplicationService {
   private readonly isrTimer: ReturnType<typeof setInterval>;
   private followers: FollowerFetchers | null = null;
   private topics: TopicManager | null = null;
+  /** The high watermarks read at start-up, by `topic-partition`. */
+  private readonly checkpointed: Map<string, bigint>;
+  private readonly checkpointTimer: ReturnType<typeof setInterval> | null = null;
+  // Nothing replicated, nothing written: a single node never writes the file.
+  private lastCheckpoint = offsetCheckpointText([]);
 
   constructor(private readonly options: ReplicationOptions) {
     this.purgatory = new ProducePurgatory(options.maxWaiting);
+    this.checkpointed = new Map();
+    if (options.dataDir !== undefined) {
+      try {
+        this.checkpointed = readOffsetCheckpoint(join(options.dataDir, HIGH_WATERMARK_CHECKPOINT));
+      } catch (err) {
+        // Unreadable: every replicated partition starts from its log start, which is safe (it moves up).
+        options.logger.warn({ err }, 'high watermark checkpoint not read');
+      }
+      this.checkpointTimer = setInterval(() => this.checkpointHighWatermarks(), options.checkpointIntervalMs ?? 5000);
+      this.checkpointTimer.unref();
+    }
     options.store.onChange((changes) => {
       for (const c of changes) {
         // A deleted topic: its fetchers stop before its logs close (this listener runs first).
@@ -86,6 +111,12 @@ export class ReplicationService {
     const topicId = store.image.topics.get(partition.topic)?.topicId;
     const record = topicId === undefined ? undefined : store.image.partition(topicId, partition.index);
     if (record && topicId !== undefined) {
+      // A replicated partition's log may end past what the ISR had: the high watermark comes back
+      // from the checkpoint (Kafka's replication-offset-checkpoint), not from the log end.
+      if (record.replicas.length > 1) {
+        const hw = this.checkpointed.get(partitionKeyOf(partition)) ?? partition.log.logStartOffset;
+        partition.log.highWatermark = hw;
+      }
       this.apply(partition, topicId, record);
       return;
     }
@@ -224,8 +255,28 @@ export class ReplicationService {
     });
   }
 
+  /** Writes the high watermarks of replicated partitions when they changed (Kafka's checkpointHighWatermarks). */
+  checkpointHighWatermarks(): void {
+    if (this.options.dataDir === undefined) return;
+    const entries: [string, number, bigint][] = [];
+    for (const p of this.attached) {
+      if (p.log.isClosed || (p.replica?.record?.replicas.length ?? 1) < 2) continue;
+      entries.push([p.topic, p.index, p.log.highWatermark]);
+    }
+    const text = offsetCheckpointText(entries);
+    if (text === this.lastCheckpoint) return;
+    try {
+      writeFileAtomic(join(this.options.dataDir, HIGH_WATERMARK_CHECKPOINT), text);
+      this.lastCheckpoint = text;
+    } catch (err) {
+      this.options.logger.warn({ err }, 'high watermark checkpoint not written');
+    }
+  }
+
   close(): void {
     clearInterval(this.isrTimer);
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    this.checkpointHighWatermarks();
     this.purgatory.failAll(ERROR_CODES.NOT_LEADER_OR_FOLLOWER);
   }
 }
