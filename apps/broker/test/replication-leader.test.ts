@@ -8,6 +8,7 @@ import { EtcdMetadataStore, LocalEtcd } from '@sluice/cluster';
 import { PartitionLog } from '@sluice/log';
 import {
   buildRecordBatchSync,
+  CreatePartitionsApi,
   CreateTopicsApi,
   ERROR_CODES,
   FetchApi,
@@ -268,5 +269,17 @@ describe('replication, leader side (one broker, a scripted follower)', { timeout
       0,
     );
     follower.log.close();
+  });
+
+  it('CreatePartitions gives the new partitions the topic replication factor', async () => {
+    const r = await raw.send(CreatePartitionsApi, 3, {
+      topics: [{ name: TOPIC, count: 6, assignments: null }],
+      timeoutMs: 5000,
+      validateOnly: false,
+    });
+    expect(r.results[0].errorCode).toBe(0);
+    const image = broker.context.store.image;
+    await until('the new partitions', () => image.partitionsOf(topicId).length === 6);
+    expect(image.partitionsOf(topicId).map((p) => p.replicas.length)).toEqual([2, 2, 2, 2, 2, 2]);
   });
 });

@@ -282,7 +282,8 @@ export class TopicManager {
       // One creation at a time per name: clients ask again while it is under way.
       if (!this.creating.has(name) && this.creating.size < MAX_PENDING_CREATIONS) {
         this.creating.add(name);
-        this.createAsync(name, partitions, overrides)
+        // Auto-creation uses default.replication.factor, as Kafka's.
+        this.createAsync(name, partitions, overrides, Number(this.configs.brokerValue('default.replication.factor')))
           .catch((err) => this.writer.onError(err, `create topic '${name}'`))
           .finally(() => this.creating.delete(name));
       }
@@ -409,10 +410,12 @@ export class TopicManager {
       rack: b.rack,
       fenced: b.inControlledShutdown,
     }));
+    // New partitions get the topic's replication factor (that of its first partition, as Kafka's).
+    const replicationFactor = image.partition(state.topicId, 0)?.replicas.length ?? 1;
     const records = initialPartitionRecords(
       state.topicId,
       from,
-      placeReplicas(total - from, 1, brokers),
+      placeReplicas(total - from, replicationFactor, brokers),
       activeBrokers(image),
     );
     await this.store.addPartitions(name, state.topicId, records, this.writer.fence());
