@@ -4,9 +4,18 @@
 // the new leader exactly once and in order, and the surviving replicas must hold the same records.
 
 import { EtcdMetadataStore, LocalEtcd } from '@sluice/cluster';
+import { FetchApi } from '@sluice/protocol';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BrokerProcess, RawClient, readPartition, sleep, spawnBroker } from './helpers.js';
+import {
+  type BrokerProcess,
+  decodeRecords,
+  fetchRequest,
+  RawClient,
+  readPartition,
+  sleep,
+  spawnBroker,
+} from './helpers.js';
 
 const TOPIC = 'acked';
 const RECORDS = 600;
@@ -157,6 +166,19 @@ describe('replication across leader failures (RF=3, acks=all, idempotent)', { ti
     // The stopped broker comes back as a follower, catches up, and rejoins the ISR.
     await start(leader);
     await until('the restarted broker back in the ISR', async () => (await partitionInfo()).isr.length === 3, 60_000);
+
+    // KIP-392: a v11+ consumer may read from a follower, up to the follower's high watermark.
+    const client = await RawClient.connect(brokers.get(leader)!.port);
+    try {
+      await until('the follower serving everything acknowledged', async () => {
+        const p = (await client.send(FetchApi, 12, fetchRequest(TOPIC, [{ partition: 0, fetchOffset: 0n }])))
+          .responses[0].partitions[0];
+        expect(p.errorCode).toBe(0);
+        return (await decodeRecords(0, p.records)).length === acked.length;
+      });
+    } finally {
+      client.close();
+    }
   });
 
   it('a SIGKILLed leader: every acknowledged record is readable from the new leader exactly once, in order', async () => {

@@ -61,10 +61,12 @@ describe('replication, leader side (one broker, a scripted follower)', { timeout
         'log.dirs': tempDir('sluice-repl-leader-'),
         listeners: 'PLAINTEXT://127.0.0.1:0',
         'replica.lag.time.max.ms': String(LAG_MS),
+        'broker.rack': 'r1',
+        'replica.selector.class': 'org.apache.kafka.common.replica.RackAwareReplicaSelector',
       },
     });
     fake = await EtcdMetadataStore.open({ endpoints: etcd.endpoints, clusterId: broker.clusterId });
-    fakeEpoch = (await fake.registerBroker({ nodeId: 2, incarnationId: 'fake', listeners: [], rack: null }))
+    fakeEpoch = (await fake.registerBroker({ nodeId: 2, incarnationId: 'fake', listeners: [], rack: 'r2' }))
       .brokerEpoch;
     await until('both brokers registered', () => broker.context.store.image.brokers.size === 2);
     raw = await RawClient.connect(broker.port);
@@ -162,6 +164,22 @@ describe('replication, leader side (one broker, a scripted follower)', { timeout
     const after = await consume(0n);
     expect(after.highWatermark).toBe(3n);
     expect(after.records!.length).toBeGreaterThan(0);
+  });
+
+  it('KIP-392: a consumer in the follower rack is sent to the in-sync follower; one in the leader rack reads here', async () => {
+    const inRack = async (rackId: string) => {
+      const req = fetchRequest(TOPIC, [{ partition, fetchOffset: 0n }], { rackId });
+      return (await consumer.send(FetchApi, 12, req)).responses[0].partitions[0];
+    };
+    const there = await inRack('r2');
+    expect(there.preferredReadReplica).toBe(2);
+    expect(there.records?.length ?? 0).toBe(0);
+    expect(there.highWatermark).toBe(3n);
+    for (const rack of ['r1', '']) {
+      const here = await inRack(rack);
+      expect(here.preferredReadReplica).toBe(-1);
+      expect(here.records!.length).toBeGreaterThan(0);
+    }
   });
 
   it('reports the leader epoch from the metadata and checks the current leader epoch as Kafka', async () => {

@@ -27,6 +27,8 @@ import { READ_COMMITTED } from './constants.js';
 import { checkLeaderEpoch, errorCodeOf } from './partition-errors.js';
 
 const EMPTY = Buffer.alloc(0);
+/** Kafka's rack-aware replica selector, by the class name `replica.selector.class` takes. */
+const RACK_AWARE_SELECTOR = 'org.apache.kafka.common.replica.RackAwareReplicaSelector';
 /** Waits longer than this are cut short: clients re-send, and a bounded wait bounds held state. */
 const MAX_WAIT_CAP_MS = 5 * 60_000;
 
@@ -161,6 +163,7 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
     version: number,
     ctx: RequestContext,
     followerId = -1,
+    clientRack = '',
   ): ReadOutcome[] => {
     // The records stay views of the log until the response is written: the lease says so.
     const lease = new ViewLease();
@@ -168,8 +171,10 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
     let budget = maxBytes;
     let gotData = false;
     return targets.map((target) => {
+      // KIP-392: from v11 a consumer may read from a follower (up to the follower's high watermark).
+      const fromFollower = followerId < 0 && version >= 11 && target.state?.replica?.role === 'follower';
       // Partitions led elsewhere are not held here (or not served): tell the client where to go.
-      if (!leadsPartition(broker, target.topicId, target.partition)) {
+      if (!fromFollower && !leadsPartition(broker, target.topicId, target.partition)) {
         // KIP-951: the current leader, whose endpoint the response lists.
         const leader = leaderEndpoint(broker, target.topicId, target.partition);
         const data = partitionData(target.partition, ERROR_CODES.NOT_LEADER_OR_FOLLOWER, readCommitted);
@@ -203,6 +208,16 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
             data.logStartOffset = log.logStartOffset;
             return { target, data };
           }
+        }
+        // KIP-392: a consumer in another rack is sent to an in-sync replica in its own rack.
+        const preferred =
+          followerId < 0 && version >= 11 ? preferredReadReplica(target.state, target.fetchOffset, clientRack) : -1;
+        if (preferred >= 0) {
+          data.preferredReadReplica = preferred;
+          data.highWatermark = log.highWatermark;
+          data.lastStableOffset = log.lastStableOffset;
+          data.logStartOffset = log.logStartOffset;
+          return { target, data };
         }
         const limit = Math.max(0, Math.min(target.maxBytes, budget));
         // A follower replicates everything; clients read only what the ISR has (the high watermark).
@@ -280,6 +295,25 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
     return { throttleTimeMs: 0, errorCode: 0, sessionId, responses: topics, nodeEndpoints };
   };
 
+  /**
+   * Kafka's RackAwareReplicaSelector (when `replica.selector.class` names it): the leader keeps a
+   * consumer in its own rack; else a replica in the consumer's rack that has the offset asked
+   * for. -1: read here.
+   */
+  const preferredReadReplica = (partition: Partition, fetchOffset: bigint, clientRack: string): number => {
+    const replica = partition.replica;
+    if (clientRack === '' || replica?.role !== 'leader') return -1;
+    if (broker.configs.brokerValueString('replica.selector.class') !== RACK_AWARE_SELECTOR) return -1;
+    const brokers = broker.store.image.brokers;
+    if (brokers.get(broker.nodeId)?.rack === clientRack) return -1;
+    for (const id of replica.isr) {
+      const f = replica.follower(id);
+      if (!f || brokers.get(id)?.rack !== clientRack) continue;
+      if (f.logEndOffset >= fetchOffset && f.logStartOffset <= fetchOffset) return id;
+    }
+    return -1;
+  };
+
   const bytesOf = (outcomes: ReadOutcome[]) => outcomes.reduce((n, o) => n + o.data.records!.length, 0);
   // A diverging epoch (KIP-320) is answered at once, as an error is.
   const hasError = (outcomes: ReadOutcome[]) =>
@@ -329,7 +363,8 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
       }
       const incremental = action.kind === 'incremental';
       const maxBytes = version >= 3 ? req.maxBytes : 0x7fffffff;
-      let outcomes = readAll(targets, maxBytes, readCommitted, version, ctx, followerId);
+      const clientRack = version >= 11 ? req.rackId : '';
+      let outcomes = readAll(targets, maxBytes, readCommitted, version, ctx, followerId, clientRack);
       const enough = () =>
         req.maxWaitMs <= 0 || bytesOf(outcomes) >= req.minBytes || hasError(outcomes) || targets.length === 0;
       if (enough()) return respond(outcomes, version, sessionId, incremental);
@@ -342,7 +377,7 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
           const remaining = deadline - Date.now();
           if (remaining <= 0 || ctx.connection.closed) break;
           await broker.notifier.waitForAppend(partitions, remaining);
-          outcomes = readAll(targets, maxBytes, readCommitted, version, ctx, followerId);
+          outcomes = readAll(targets, maxBytes, readCommitted, version, ctx, followerId, clientRack);
           if (enough()) break;
         }
         return respond(outcomes, version, sessionId, incremental);
