@@ -240,8 +240,11 @@ export class ReplicaFetcher {
         const connection = this.connection;
         if (!connection) return;
         const leaderStart = await connection.logStartOffset(target.topic, target.partition, state.leaderEpoch);
-        if (log.logEndOffset < leaderStart) target.truncateFullyAndStartAt(leaderStart);
+        const before = log.logEndOffset;
+        if (before < leaderStart) target.truncateFullyAndStartAt(leaderStart);
         else target.truncateTo(log.highWatermark);
+        // Nothing changed: ask again after the backoff, not at once.
+        if (log.logEndOffset === before) state.retryAtMs = Date.now() + this.options.backoffMs;
         return;
       }
       case ERROR_CODES.FENCED_LEADER_EPOCH:

@@ -201,6 +201,14 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
           // KIP-320: the follower's last epoch ends earlier here than its fetch offset, or is not
           // ours: it must truncate to where our logs agree before fetching on.
           const end = log.endOffsetFor(target.lastFetchedEpoch);
+          // No epoch at or below it here: Kafka answers OFFSET_OUT_OF_RANGE (the follower then
+          // compares offsets instead).
+          if (end.epoch < 0 || end.endOffset < 0n) {
+            throw new KafkaError(
+              ERROR_CODES.OFFSET_OUT_OF_RANGE,
+              `Could not determine the end offset of the last fetched epoch ${target.lastFetchedEpoch}`,
+            );
+          }
           if (end.epoch < target.lastFetchedEpoch || end.endOffset < target.fetchOffset) {
             data.divergingEpoch = { epoch: end.epoch, endOffset: end.endOffset };
             data.highWatermark = log.highWatermark;
