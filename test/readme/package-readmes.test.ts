@@ -24,6 +24,7 @@ const READMES: Record<string, (stdout: string) => void> = {
     expect(out).toBe('commit error code 0\ncommitted 42n in 1 record(s)\nafter replay 42n\n'),
   'packages/security/README.md': (out) => expect(out).toBe('alice\n'),
   'apps/broker/README.md': (out) => expect(out).toBe('hello\n'),
+  'packages/replication/README.md': (out) => expect(out).toBe('hw 0n\nhw 3n\nacked 0\n'),
 };
 
 function run(command: string, cwd: string, env: NodeJS.ProcessEnv) {

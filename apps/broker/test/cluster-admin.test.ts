@@ -113,7 +113,7 @@ describe('the admin surface of a 3-broker cluster', { timeout: 60_000 }, () => {
     ]);
   });
 
-  it('refuses unknown brokers, inconsistent lengths and (until replication) more than one replica', async () => {
+  it('refuses unknown brokers and inconsistent lengths; takes lists of more than one replica', async () => {
     const unknown = await create(clients[1], 'refused', lists([1], [4]));
     expect([unknown.errorCode, unknown.errorMessage]).toEqual([
       ERROR_CODES.INVALID_REPLICA_ASSIGNMENT,
@@ -122,10 +122,15 @@ describe('the admin surface of a 3-broker cluster', { timeout: 60_000 }, () => {
     const uneven = await create(clients[1], 'refused', lists([1], [2, 3]));
     expect(uneven.errorCode).toBe(ERROR_CODES.INVALID_REPLICA_ASSIGNMENT);
     expect(uneven.errorMessage).toMatch(/not consistent with previous partitions, which have 1 replica/);
-    const twoReplicas = await create(clients[1], 'refused', lists([1, 2], [2, 3]));
-    expect(twoReplicas.errorCode).toBe(ERROR_CODES.INVALID_REPLICATION_FACTOR);
-    const placedTwo = await create(clients[1], 'refused', [], 3, 2);
-    expect(placedTwo.errorCode).toBe(ERROR_CODES.INVALID_REPLICATION_FACTOR);
+    const twoReplicas = await create(clients[1], 'two-listed', lists([1, 2], [2, 3]));
+    expect(twoReplicas.errorCode).toBe(0);
+    const placedTwo = await create(clients[1], 'two-placed', [], 3, 2);
+    expect(placedTwo.errorCode).toBe(0);
+    await until('both topics in the image', () =>
+      ['two-listed', 'two-placed'].every((t) => brokers[0].context.store.image.topics.has(t)),
+    );
+    expect(recordOf(brokers[0], 'two-listed', 1)?.replicas).toEqual([2, 3]);
+    expect(recordOf(brokers[0], 'two-placed', 0)?.replicas).toHaveLength(2);
     const four = await create(clients[1], 'refused', [], 3, 4);
     expect([four.errorCode, four.errorMessage]).toEqual([
       ERROR_CODES.INVALID_REPLICATION_FACTOR,
@@ -403,9 +408,14 @@ describe('the admin surface of a 3-broker cluster', { timeout: 60_000 }, () => {
     });
     const checks = await reassign(clients[1], 'moving', [{ partitionIndex: 0, replicas: [4] }]);
     expect(checks.responses[0].partitions[0]).toMatchObject({ errorCode: ERROR_CODES.INVALID_REPLICA_ASSIGNMENT });
-    // Until replication lands, a target of more than one replica is refused.
+    // A replica added by a reassignment fetches from the leader, joins the ISR and the move completes.
     const two = await reassign(clients[1], 'moving', [{ partitionIndex: 0, replicas: [3, 1] }]);
-    expect(two.responses[0].partitions[0]).toMatchObject({ errorCode: ERROR_CODES.INVALID_REPLICATION_FACTOR });
+    expect(two.responses[0].partitions[0]).toMatchObject({ errorCode: 0 });
+    await until('the added replica in the ISR', () => {
+      const r = recordOf(brokers[1], 'moving', 0);
+      return r?.addingReplicas.length === 0 && r.isr.includes(1) && r.isr.includes(3);
+    });
+    expect(recordOf(brokers[1], 'moving', 0)?.replicas).toEqual([3, 1]);
   });
 });
 

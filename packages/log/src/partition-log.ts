@@ -224,7 +224,8 @@ export class PartitionLog extends EventEmitter {
     const assign = options.assignOffsets ?? true;
     const c = this.config;
     const now = c.now();
-    const logAppendTime = c.messageTimestampType === 'LogAppendTime' ? BigInt(now) : -1n;
+    // A follower keeps the leader's bytes: its append time was stamped there.
+    const logAppendTime = assign && c.messageTimestampType === 'LogAppendTime' ? BigInt(now) : -1n;
     let next = this._logEndOffset;
     let at = 0;
     let messages = 0;

@@ -36,12 +36,15 @@ export function partitionView(
   broker: BrokerContext,
   topicId: string,
   partition: number,
-): { leader: number; replicas: number[]; isr: number[]; offline: number[] } {
+): { leader: number; leaderEpoch: number; replicas: number[]; isr: number[]; offline: number[] } {
   const record = broker.store.image.partition(topicId, partition);
-  if (!record) return { leader: broker.nodeId, replicas: [broker.nodeId], isr: [broker.nodeId], offline: [] };
+  if (!record) {
+    return { leader: broker.nodeId, leaderEpoch: 0, replicas: [broker.nodeId], isr: [broker.nodeId], offline: [] };
+  }
   const brokers = broker.store.image.brokers;
   return {
     leader: record.leader,
+    leaderEpoch: record.leaderEpoch,
     replicas: record.replicas,
     isr: record.isr,
     offline: record.replicas.filter((id) => !brokers.has(id)),
@@ -56,6 +59,11 @@ export function leadsPartition(
 ): boolean {
   const record = broker.store.image.partition(topicId, partition);
   return record === undefined || record.leader === broker.nodeId;
+}
+
+/** The partition's leader epoch as the metadata image has it (0 without a record: single-node data). */
+export function leaderEpochOf(broker: Pick<BrokerContext, 'store'>, topicId: string, partition: number): number {
+  return broker.store.image.partition(topicId, partition)?.leaderEpoch ?? 0;
 }
 
 /** The leader's endpoint for KIP-951's current-leader fields, or null when it has none or is unknown. */

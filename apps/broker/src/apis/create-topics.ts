@@ -80,8 +80,8 @@ export function createTopicsHandler(broker: BrokerContext): ApiHandler<CreateTop
     const replicationFactor =
       t.replicationFactor === -1 ? broker.config.get('default.replication.factor') : t.replicationFactor;
     broker.topics.validateCreate(t.name, partitions);
-    broker.topics.assignmentsFor(partitions, replicationFactor);
-    return { partitions, replicationFactor };
+    const assignments = broker.topics.assignmentsFor(partitions, replicationFactor);
+    return { partitions, replicationFactor, assignments };
   };
 
   return {

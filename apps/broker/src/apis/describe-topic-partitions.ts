@@ -13,7 +13,6 @@ import type { ApiHandler } from '../server/dispatcher.js';
 import { INTERNAL_TOPICS, topicNameError } from '../state/topic-manager.js';
 import { partitionView } from './cluster-view.js';
 import { ALL_TOPIC_OPERATIONS, OPERATIONS_NOT_REQUESTED } from './constants.js';
-import { LEADER_EPOCH } from './partition-errors.js';
 
 /**
  * DescribeTopicPartitions (KIP-966), answered from the metadata image as Kafka's
@@ -54,7 +53,7 @@ export function describeTopicPartitionsHandler(
           view.leader !== NO_LEADER && (image.brokers.has(view.leader) || view.leader === broker.nodeId)
             ? view.leader
             : NO_LEADER,
-        leaderEpoch: LEADER_EPOCH,
+        leaderEpoch: view.leaderEpoch,
         replicaNodes: view.replicas,
         isrNodes: view.isr,
         // Eligible leader replicas (KIP-966) are not modelled: always none, as Kafka without ELR.

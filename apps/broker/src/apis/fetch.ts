@@ -22,11 +22,13 @@ import {
   sessionKey,
 } from '../state/fetch-sessions.js';
 import type { Partition } from '../state/partition.js';
-import { clusterBrokers, leaderEndpoint, leadsPartition } from './cluster-view.js';
+import { clusterBrokers, leaderEndpoint, leaderEpochOf, leadsPartition } from './cluster-view.js';
 import { READ_COMMITTED } from './constants.js';
-import { checkLeaderEpoch, errorCodeOf, LEADER_EPOCH } from './partition-errors.js';
+import { checkLeaderEpoch, errorCodeOf } from './partition-errors.js';
 
 const EMPTY = Buffer.alloc(0);
+/** Kafka's rack-aware replica selector, by the class name `replica.selector.class` takes. */
+const RACK_AWARE_SELECTOR = 'org.apache.kafka.common.replica.RackAwareReplicaSelector';
 /** Waits longer than this are cut short: clients re-send, and a bounded wait bounds held state. */
 const MAX_WAIT_CAP_MS = 5 * 60_000;
 
@@ -44,6 +46,9 @@ interface Target {
   fetchOffset: bigint;
   maxBytes: number;
   currentLeaderEpoch: number;
+  /** A follower's: the epoch of the last batch it has (-1: unknown), and its log start. */
+  lastFetchedEpoch: number;
+  logStartOffset: bigint;
   state: Partition | undefined;
   /** The session's record of it, when the request uses a session. */
   cached?: SessionPartition;
@@ -92,6 +97,8 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
           fetchOffset: p.fetchOffset,
           maxBytes: p.partitionMaxBytes,
           currentLeaderEpoch: p.currentLeaderEpoch,
+          lastFetchedEpoch: p.lastFetchedEpoch,
+          logStartOffset: p.logStartOffset,
           state: topic?.partitions[p.partition],
         });
       }
@@ -139,6 +146,8 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
         fetchOffset: c.fetchOffset,
         maxBytes: c.maxBytes,
         currentLeaderEpoch: requestedByKey.get(key)?.currentLeaderEpoch ?? -1,
+        lastFetchedEpoch: requestedByKey.get(key)?.lastFetchedEpoch ?? -1,
+        logStartOffset: requestedByKey.get(key)?.logStartOffset ?? -1n,
         state,
         cached: c,
       });
@@ -153,6 +162,8 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
     readCommitted: boolean,
     version: number,
     ctx: RequestContext,
+    followerId = -1,
+    clientRack = '',
   ): ReadOutcome[] => {
     // The records stay views of the log until the response is written: the lease says so.
     const lease = new ViewLease();
@@ -160,12 +171,19 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
     let budget = maxBytes;
     let gotData = false;
     return targets.map((target) => {
+      // KIP-392: from v11 a consumer may read from a follower (up to the follower's high watermark).
+      const fromFollower = followerId < 0 && version >= 11 && target.state?.replica?.role === 'follower';
       // Partitions led elsewhere are not held here (or not served): tell the client where to go.
-      if (!leadsPartition(broker, target.topicId, target.partition)) {
+      if (!fromFollower && !leadsPartition(broker, target.topicId, target.partition)) {
         // KIP-951: the current leader, whose endpoint the response lists.
         const leader = leaderEndpoint(broker, target.topicId, target.partition, ctx.connection.listener);
         const data = partitionData(target.partition, ERROR_CODES.NOT_LEADER_OR_FOLLOWER, readCommitted);
-        if (leader && version >= 12) data.currentLeader = { leaderId: leader.nodeId, leaderEpoch: LEADER_EPOCH };
+        if (leader && version >= 12) {
+          data.currentLeader = {
+            leaderId: leader.nodeId,
+            leaderEpoch: leaderEpochOf(broker, target.topicId, target.partition),
+          };
+        }
         return { target, data: { ...data, abortedTransactions: [] } };
       }
       if (target.state === undefined) {
@@ -178,15 +196,51 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
       const log = target.state.log;
       const data = partitionData(target.partition, 0, readCommitted);
       try {
-        checkLeaderEpoch(target.currentLeaderEpoch);
+        checkLeaderEpoch(target.currentLeaderEpoch, target.state.leaderEpoch);
+        if (followerId >= 0 && target.lastFetchedEpoch >= 0) {
+          // KIP-320: the follower's last epoch ends earlier here than its fetch offset, or is not
+          // ours: it must truncate to where our logs agree before fetching on.
+          const end = log.endOffsetFor(target.lastFetchedEpoch);
+          // No epoch at or below it here: Kafka answers OFFSET_OUT_OF_RANGE (the follower then
+          // compares offsets instead).
+          if (end.epoch < 0 || end.endOffset < 0n) {
+            throw new KafkaError(
+              ERROR_CODES.OFFSET_OUT_OF_RANGE,
+              `Could not determine the end offset of the last fetched epoch ${target.lastFetchedEpoch}`,
+            );
+          }
+          if (end.epoch < target.lastFetchedEpoch || end.endOffset < target.fetchOffset) {
+            data.divergingEpoch = { epoch: end.epoch, endOffset: end.endOffset };
+            data.highWatermark = log.highWatermark;
+            data.lastStableOffset = log.lastStableOffset;
+            data.logStartOffset = log.logStartOffset;
+            return { target, data };
+          }
+        }
+        // KIP-392: a consumer in another rack is sent to an in-sync replica in its own rack.
+        const preferred =
+          followerId < 0 && version >= 11 ? preferredReadReplica(target.state, target.fetchOffset, clientRack) : -1;
+        if (preferred >= 0) {
+          data.preferredReadReplica = preferred;
+          data.highWatermark = log.highWatermark;
+          data.lastStableOffset = log.lastStableOffset;
+          data.logStartOffset = log.logStartOffset;
+          return { target, data };
+        }
         const limit = Math.max(0, Math.min(target.maxBytes, budget));
+        // A follower replicates everything; clients read only what the ISR has (the high watermark).
         const lastStable = target.state.lastStableOffset;
-        const upTo = readCommitted ? lastStable : log.highWatermark;
+        const upTo = followerId >= 0 ? log.logEndOffset : readCommitted ? lastStable : log.highWatermark;
         const r = log.read(target.fetchOffset, Math.max(1, limit), upTo, lease);
-        data.highWatermark = r.highWatermark;
+        if (followerId >= 0) {
+          broker.replication.onFollowerFetch(target.state, followerId, target.fetchOffset, target.logStartOffset);
+        }
+        data.highWatermark = followerId >= 0 ? log.highWatermark : r.highWatermark;
         data.lastStableOffset = lastStable;
         // read_committed: the aborted transactions among what is returned, for the consumer to skip.
-        if (readCommitted) data.abortedTransactions = target.state.abortedTransactions(target.fetchOffset, upTo);
+        if (readCommitted && followerId < 0) {
+          data.abortedTransactions = target.state.abortedTransactions(target.fetchOffset, upTo);
+        }
         data.logStartOffset = r.logStartOffset;
         // KIP-74: only the first partition with data may exceed the limits, by one batch.
         if (r.records.length > 0 && (r.records.length <= limit || !gotData)) {
@@ -254,8 +308,29 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
     return { throttleTimeMs: 0, errorCode: 0, sessionId, responses: topics, nodeEndpoints };
   };
 
+  /**
+   * Kafka's RackAwareReplicaSelector (when `replica.selector.class` names it): the leader keeps a
+   * consumer in its own rack; else a replica in the consumer's rack that has the offset asked
+   * for. -1: read here.
+   */
+  const preferredReadReplica = (partition: Partition, fetchOffset: bigint, clientRack: string): number => {
+    const replica = partition.replica;
+    if (clientRack === '' || replica?.role !== 'leader') return -1;
+    if (broker.configs.brokerValueString('replica.selector.class') !== RACK_AWARE_SELECTOR) return -1;
+    const brokers = broker.store.image.brokers;
+    if (brokers.get(broker.nodeId)?.rack === clientRack) return -1;
+    for (const id of replica.isr) {
+      const f = replica.follower(id);
+      if (!f || brokers.get(id)?.rack !== clientRack) continue;
+      if (f.logEndOffset >= fetchOffset && f.logStartOffset <= fetchOffset) return id;
+    }
+    return -1;
+  };
+
   const bytesOf = (outcomes: ReadOutcome[]) => outcomes.reduce((n, o) => n + o.data.records!.length, 0);
-  const hasError = (outcomes: ReadOutcome[]) => outcomes.some((o) => o.data.errorCode !== 0);
+  // A diverging epoch (KIP-320) is answered at once, as an error is.
+  const hasError = (outcomes: ReadOutcome[]) =>
+    outcomes.some((o) => o.data.errorCode !== 0 || o.data.divergingEpoch.epoch >= 0);
 
   return {
     api: FetchApi,
@@ -284,6 +359,8 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
         return { throttleTimeMs: 0, errorCode: errorCodeOf(err), sessionId: 0, responses: [], nodeEndpoints: [] };
       }
       const readCommitted = req.isolationLevel === READ_COMMITTED;
+      // A broker's replica fetcher names itself (ReplicaState from v15, ReplicaId before).
+      const followerId = version >= 15 ? req.replicaState.replicaId : req.replicaId;
       const requested = targetsOf(req, version);
       let targets = requested;
       let sessionId = 0;
@@ -299,7 +376,8 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
       }
       const incremental = action.kind === 'incremental';
       const maxBytes = version >= 3 ? req.maxBytes : 0x7fffffff;
-      let outcomes = readAll(targets, maxBytes, readCommitted, version, ctx);
+      const clientRack = version >= 11 ? req.rackId : '';
+      let outcomes = readAll(targets, maxBytes, readCommitted, version, ctx, followerId, clientRack);
       const enough = () =>
         req.maxWaitMs <= 0 || bytesOf(outcomes) >= req.minBytes || hasError(outcomes) || targets.length === 0;
       if (enough()) return respond(outcomes, version, sessionId, incremental);
@@ -312,7 +390,7 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
           const remaining = deadline - Date.now();
           if (remaining <= 0 || ctx.connection.closed) break;
           await broker.notifier.waitForAppend(partitions, remaining);
-          outcomes = readAll(targets, maxBytes, readCommitted, version, ctx);
+          outcomes = readAll(targets, maxBytes, readCommitted, version, ctx, followerId, clientRack);
           if (enough()) break;
         }
         return respond(outcomes, version, sessionId, incremental);

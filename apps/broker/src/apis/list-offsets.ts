@@ -11,7 +11,7 @@ import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
 import { leadsPartition } from './cluster-view.js';
 import { READ_COMMITTED } from './constants.js';
-import { checkLeaderEpoch, errorCodeOf, LEADER_EPOCH } from './partition-errors.js';
+import { checkLeaderEpoch, errorCodeOf } from './partition-errors.js';
 
 /** ListOffsets' special timestamps beyond the log's latest/earliest/max (KIP-405, KIP-1005). */
 const EARLIEST_LOCAL = -4n;
@@ -74,7 +74,7 @@ export function listOffsetsHandler(broker: BrokerContext): ApiHandler<ListOffset
         if (partition === undefined) return { ...out, errorCode: ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION };
         const log = partition.log;
         try {
-          checkLeaderEpoch(p.currentLeaderEpoch);
+          checkLeaderEpoch(p.currentLeaderEpoch, partition.leaderEpoch);
           const ts = p.timestamp;
           if (ts === LATEST_TIMESTAMP) {
             out.offset = req.isolationLevel === READ_COMMITTED ? partition.lastStableOffset : log.highWatermark;
@@ -104,7 +104,7 @@ export function listOffsetsHandler(broker: BrokerContext): ApiHandler<ListOffset
             }
           }
           // The field exists from v4 and is not ignorable.
-          if (out.offset >= 0n && ctx.apiVersion >= 4) out.leaderEpoch = LEADER_EPOCH;
+          if (out.offset >= 0n && ctx.apiVersion >= 4) out.leaderEpoch = partition.leaderEpoch;
           return out;
         } catch (err) {
           return { ...out, errorCode: errorCodeOf(err) };

@@ -12,7 +12,7 @@ import type { ApiHandler } from '../server/dispatcher.js';
 import { INTERNAL_TOPICS, type TopicState, topicNameError } from '../state/topic-manager.js';
 import { clusterBrokers, controllerId, partitionView } from './cluster-view.js';
 import { ALL_CLUSTER_OPERATIONS, ALL_TOPIC_OPERATIONS, OPERATIONS_NOT_REQUESTED } from './constants.js';
-import { errorCodeOf, LEADER_EPOCH } from './partition-errors.js';
+import { errorCodeOf } from './partition-errors.js';
 
 export function metadataHandler(broker: BrokerContext): ApiHandler<MetadataRequest, MetadataResponse> {
   const topicResult = (t: TopicState, includeOps: boolean): MetadataResponseMetadataResponseTopic => ({
@@ -26,7 +26,7 @@ export function metadataHandler(broker: BrokerContext): ApiHandler<MetadataReque
         errorCode: view.leader === NO_LEADER ? ERROR_CODES.LEADER_NOT_AVAILABLE : 0,
         partitionIndex: p,
         leaderId: view.leader,
-        leaderEpoch: LEADER_EPOCH,
+        leaderEpoch: view.leaderEpoch,
         replicaNodes: view.replicas,
         isrNodes: view.isr,
         offlineReplicas: view.offline,

@@ -26,7 +26,11 @@ export function offsetForLeaderEpochHandler(
             const partition = broker.topics.partition(t.topic, p.partition);
             if (partition === undefined) return { ...out, errorCode: ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION };
             try {
-              checkLeaderEpoch(p.currentLeaderEpoch);
+              checkLeaderEpoch(p.currentLeaderEpoch, partition.leaderEpoch);
+              // Kafka answers only as leader (fetchOnlyFromLeader), to followers as to clients.
+              if (partition.replica && partition.replica.role !== 'leader') {
+                return { ...out, errorCode: ERROR_CODES.NOT_LEADER_OR_FOLLOWER };
+              }
               const r = partition.log.endOffsetFor(p.leaderEpoch);
               return { ...out, leaderEpoch: r.epoch, endOffset: r.endOffset };
             } catch (err) {

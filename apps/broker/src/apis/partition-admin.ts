@@ -21,7 +21,6 @@ import {
 } from '@sluice/protocol';
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
-import { checkReplicationSupported } from '../state/topic-manager.js';
 import { errorCodeOf, errorMessageOf } from './partition-errors.js';
 
 /*
@@ -129,7 +128,6 @@ export function alterPartitionReassignmentsHandler(
           }
           const next = planReassignment(image, topic, partition, replicas, uncleanFor(topic));
           // After Kafka's checks of the target (an invalid one answers as in Kafka).
-          if (replicas !== null) checkReplicationSupported(replicas.length);
           return { topic, partition, errorCode: 0, message: null, ...(next ? { next } : {}) };
         } catch (err) {
           const errorCode = errorCodeOf(err);

@@ -10,9 +10,9 @@ export const LEADER_EPOCH = 0;
  * Kafka's check of a client's current leader epoch (-1: the client does not know it): a newer
  * epoch than ours means our metadata is stale, an older one means the client's is.
  */
-export function checkLeaderEpoch(currentLeaderEpoch: number): void {
-  if (currentLeaderEpoch < 0 || currentLeaderEpoch === LEADER_EPOCH) return;
-  if (currentLeaderEpoch > LEADER_EPOCH) throw new KafkaError(ERROR_CODES.UNKNOWN_LEADER_EPOCH);
+export function checkLeaderEpoch(currentLeaderEpoch: number, leaderEpoch = LEADER_EPOCH): void {
+  if (currentLeaderEpoch < 0 || currentLeaderEpoch === leaderEpoch) return;
+  if (currentLeaderEpoch > leaderEpoch) throw new KafkaError(ERROR_CODES.UNKNOWN_LEADER_EPOCH);
   throw new KafkaError(ERROR_CODES.FENCED_LEADER_EPOCH);
 }
 

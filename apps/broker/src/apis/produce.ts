@@ -22,7 +22,7 @@ import type { ApiHandler } from '../server/dispatcher.js';
 import type { Partition } from '../state/partition.js';
 import { INTERNAL_TOPICS, type TopicState } from '../state/topic-manager.js';
 import { type BrokerEndpoint, leaderEndpoint, leadsPartition } from './cluster-view.js';
-import { errorCodeOf, errorMessageOf, LEADER_EPOCH } from './partition-errors.js';
+import { errorCodeOf, errorMessageOf } from './partition-errors.js';
 import { verifyTransactionalBatch } from './transactions/verify.js';
 
 const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
@@ -236,16 +236,30 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
     };
   };
 
-  const append = (topic: TopicState, partition: Partition, index: number, batch: Buffer): PartitionResponse => {
+  const append = (
+    topic: TopicState,
+    partition: Partition,
+    index: number,
+    batch: Buffer,
+    acks: number,
+    timeoutMs: number,
+  ): PartitionResponse | Promise<PartitionResponse> => {
     broker.logDir.checkWritable();
     const r = partition.appendFromClient(batch);
     broker.metrics?.bytesIn(topic.name, batch.length);
-    return {
+    const response = {
       ...partitionResponse(index, 0),
       baseOffset: r.firstOffset,
       logAppendTimeMs: r.logAppendTime,
       logStartOffset: r.logStartOffset,
     };
+    if (acks !== -1) return response;
+    // acks=all: answered once the ISR has the batch (Kafka's DelayedProduce); a retry of a batch
+    // already in the log waits for it too.
+    const minIsr = Number(broker.configs.topicConfig(topic.name)['min.insync.replicas']);
+    const waited = broker.replication.awaitReplication(partition, r.lastOffset, timeoutMs, minIsr);
+    const withCode = (code: number): PartitionResponse => (code === 0 ? response : { ...response, errorCode: code });
+    return typeof waited === 'number' ? withCode(waited) : waited.then(withCode);
   };
 
   const appendOne = (
@@ -253,6 +267,7 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
     index: number,
     records: Buffer | null,
     acks: number,
+    timeoutMs: number,
     transactionalId: string | null = null,
   ): PartitionResponse | Promise<PartitionResponse> => {
     const partition = topic?.partitions[index];
@@ -270,8 +285,10 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
     let check: (() => void | Promise<void>) | null;
     try {
       const c = broker.configs.topicConfig(topic.name);
-      // One node is the whole in-sync replica set.
-      if (acks === -1 && Number(c['min.insync.replicas']) > 1) {
+      if (acks === -1 && partition.replica) {
+        partition.replica.checkMinIsr(Number(c['min.insync.replicas']), `${topic.name}-${index}`);
+      } else if (acks === -1 && Number(c['min.insync.replicas']) > 1) {
+        // One node is the whole in-sync replica set.
         throw new KafkaError(
           ERROR_CODES.NOT_ENOUGH_REPLICAS,
           `The size of the current ISR 1 is insufficient to satisfy the min.isr requirement of ${c['min.insync.replicas']}`,
@@ -295,8 +312,8 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
       // The common path: no decoding, or a synchronous one; append now.
       try {
         const checked = check?.();
-        if (checked === undefined) return append(topic, partition, index, batch);
-        return queue(topic, partition, index, batch, checked);
+        if (checked === undefined) return append(topic, partition, index, batch, acks, timeoutMs);
+        return queue(topic, partition, index, batch, checked, acks, timeoutMs);
       } catch (err) {
         return failure(topic, partition, index, err);
       }
@@ -307,6 +324,8 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
       index,
       batch,
       queued.then(() => check?.()),
+      acks,
+      timeoutMs,
     );
   };
 
@@ -317,22 +336,26 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
     index: number,
     batch: Buffer,
     checked: Promise<void>,
+    acks: number,
+    timeoutMs: number,
   ): Promise<PartitionResponse> => {
-    const done = checked.then(
+    // Later appends queue behind this append, not behind its wait for replication (acks=all):
+    // the answer is boxed so that the append's promise does not take on the wait.
+    const appended = checked.then(
       () => {
         try {
-          return append(topic, partition, index, batch);
+          return { answer: append(topic, partition, index, batch, acks, timeoutMs) };
         } catch (err) {
-          return failure(topic, partition, index, err);
+          return { answer: failure(topic, partition, index, err) };
         }
       },
-      (err: unknown) => failure(topic, partition, index, err),
+      (err: unknown) => ({ answer: failure(topic, partition, index, err) }),
     );
-    pending.set(partition, done);
-    void done.then(() => {
-      if (pending.get(partition) === done) pending.delete(partition);
+    pending.set(partition, appended);
+    void appended.then(() => {
+      if (pending.get(partition) === appended) pending.delete(partition);
     });
-    return done;
+    return appended.then((a) => a.answer);
   };
 
   return {
@@ -354,7 +377,7 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
         if (leader) nodeEndpoints.set(leader.nodeId, leader);
         return {
           ...partitionResponse(index, ERROR_CODES.NOT_LEADER_OR_FOLLOWER),
-          currentLeader: leader && record ? { leaderId: leader.nodeId, leaderEpoch: LEADER_EPOCH } : NO_LEADER,
+          currentLeader: leader && record ? { leaderId: leader.nodeId, leaderEpoch: record.leaderEpoch } : NO_LEADER,
         };
       };
       // A broker whose registration may have lapsed unseen (it was stopped) asks etcd before it
@@ -382,10 +405,12 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
             if (check instanceof Promise) {
               async = true;
               return check.then((c) =>
-                c === 'fenced' ? fenced(p.index) : appendOne(topic, p.index, p.records, req.acks, req.transactionalId),
+                c === 'fenced'
+                  ? fenced(p.index)
+                  : appendOne(topic, p.index, p.records, req.acks, req.timeoutMs, req.transactionalId),
               );
             }
-            const r = appendOne(topic, p.index, p.records, req.acks, req.transactionalId);
+            const r = appendOne(topic, p.index, p.records, req.acks, req.timeoutMs, req.transactionalId);
             if (r instanceof Promise) async = true;
             return r;
           }),

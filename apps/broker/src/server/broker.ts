@@ -64,6 +64,7 @@ import { AppendNotifier } from '../state/append-notifier.js';
 import { FetchSessionCache } from '../state/fetch-sessions.js';
 import { isStorageError, LogDirHealth } from '../state/log-dir-health.js';
 import { saveProducerSnapshots, takeProducerSnapshots } from '../state/producer-snapshots.js';
+import { ReplicationService } from '../state/replication.js';
 import { logConfigFor, TopicManager } from '../state/topic-manager.js';
 import { type BrokerSecurity, createBrokerSecurity } from './broker-security.js';
 import { ClientQuotaManager } from './client-quota-manager.js';
@@ -113,6 +114,8 @@ const MAX_IN_FLIGHT_PER_CONNECTION = 100;
 const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** How long stop() waits for in-flight requests before closing connections anyway. */
 const SHUTDOWN_GRACE_MS = 5000;
+/** How long a clean stop in a cluster waits for the controller to move this broker's leaderships away. */
+const CONTROLLED_SHUTDOWN_WAIT_MS = 15_000;
 const MAINTENANCE_INTERVAL_MS = 5000;
 /** Failed accepts (out of descriptors) are logged at most this often, with how many there were. */
 const ACCEPT_ERROR_LOG_INTERVAL_MS = 10_000;
@@ -240,12 +243,23 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     return { kind: 'broker', nodeId: registration.nodeId, brokerEpoch: registration.brokerEpoch };
   };
   const notifier = new AppendNotifier();
+  const replication = new ReplicationService({
+    nodeId: config.nodeId,
+    store,
+    notifier,
+    fence: brokerFence,
+    lagMaxMs: Number(configs.brokerValue('replica.lag.time.max.ms')),
+    logger: logger.child({ component: 'replication' }),
+    dataDir,
+    checkpointIntervalMs: Number(configs.brokerValue('replica.high.watermark.checkpoint.interval.ms')),
+  });
   const topics = new TopicManager(
     store,
     logs,
     configs,
     (partition) => {
       partition.log.onAppend(() => notifier.notify(partition));
+      replication.attach(partition);
     },
     takeProducerSnapshots(dataDir),
     {
@@ -257,6 +271,17 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       },
     },
   );
+  replication.setTopics(topics);
+  // Followers exist only in a cluster; the fetchers' client is loaded only there.
+  const followerFetchers = embedded
+    ? null
+    : (await import('../state/follower-fetchers.js')).createFollowerFetchers({
+        nodeId: config.nodeId,
+        store,
+        configs,
+        logger: logger.child({ component: 'replica-fetcher' }),
+      });
+  if (followerFetchers) replication.setFollowerFetchers(followerFetchers);
   const allPartitions = function* () {
     for (const t of topics.all()) for (const p of t.partitions) if (p) yield p;
   };
@@ -315,6 +340,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     writeFence: brokerFence,
     topics,
     notifier,
+    replication,
     fetchSessions: new FetchSessionCache(),
     producerIds: new ProducerIdAllocator(
       () => {
@@ -683,10 +709,18 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       if (!embedded && registration) {
         const { nodeId, brokerEpoch } = registration;
         await store.setControlledShutdown(nodeId, brokerEpoch, true).catch(() => {});
+        // Kafka's controlled shutdown: the leaderships move to other ISR members first, so clients
+        // see NOT_LEADER_OR_FOLLOWER and go to the new leaders, and no acknowledged write is lost.
+        const stillLeading = await replication.awaitLeadershipsMoved(CONTROLLED_SHUTDOWN_WAIT_MS);
+        if (stillLeading > 0)
+          storeLogger.warn({ partitions: stillLeading }, 'controlled shutdown: leaderships not moved in time');
         await store
           .unregisterBroker(nodeId, brokerEpoch)
           .catch((err) => storeLogger.warn({ err }, 'unregistering failed'));
       }
+      // Fetching for followers goes on until the controller has taken this broker out of the ISRs.
+      replication.close();
+      await followerFetchers?.stop();
       const closed = Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
       // In-flight requests finish (bounded wait); then every connection goes.
       // JoinGroup/SyncGroup requests waiting on a rebalance are answered now rather than held to the deadline.

@@ -7,6 +7,7 @@ import type { BrokerConfig, ConfigRegistry } from '../config/index.js';
 import type { AppendNotifier } from '../state/append-notifier.js';
 import type { FetchSessionCache } from '../state/fetch-sessions.js';
 import type { LogDirHealth } from '../state/log-dir-health.js';
+import type { ReplicationService } from '../state/replication.js';
 import type { TopicManager, TopicState } from '../state/topic-manager.js';
 import type { BrokerSecurity } from './broker-security.js';
 
@@ -39,6 +40,8 @@ export interface BrokerContext {
   writeFence(): WriteFence;
   readonly topics: TopicManager;
   readonly notifier: AppendNotifier;
+  /** Replica state of every partition held here: ISR, high watermark, acks=all waiting. */
+  readonly replication: ReplicationService;
   readonly fetchSessions: FetchSessionCache;
   readonly producerIds: ProducerIdAllocator;
   /** Consumer groups and committed offsets (apis/groups). */

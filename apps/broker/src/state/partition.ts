@@ -18,6 +18,7 @@ import {
   RecordBatch,
   TRANSACTIONAL_FLAG_MASK,
 } from '@sluice/protocol';
+import type { PartitionReplica } from '@sluice/replication';
 import { type AbortedTxn, PartitionTxns } from './partition-txns.js';
 import type { ProducerSnapshot } from './producer-snapshots.js';
 import { type BatchMetadata, type ProducerBatchInfo, ProducerStateManager } from './producer-state.js';
@@ -71,15 +72,20 @@ function isCommitMarker(buf: Buffer, at: number, size: number): boolean | null {
 }
 
 /**
- * A partition this broker leads: its log plus the producer state that guards it. On a single
- * node the broker is always the leader with epoch 0 and the in-sync replica set is itself, so
- * the high watermark follows the log end.
+ * A partition this broker holds a replica of: its log plus the producer state that guards it.
+ * Its `replica` (leader or follower, ISR, high watermark) is attached by the broker's replication
+ * service; without one (a single node) the broker leads with epoch 0 and the high watermark
+ * follows the log end.
  */
 export class Partition {
   readonly producers = new ProducerStateManager();
   /** Open and aborted transactions, and the last stable offset. */
   readonly txns = new PartitionTxns();
-  readonly leaderEpoch = 0;
+  replica: PartitionReplica | null = null;
+
+  get leaderEpoch(): number {
+    return Math.max(0, this.replica?.leaderEpoch ?? 0);
+  }
 
   constructor(
     readonly topic: string,
@@ -105,7 +111,7 @@ export class Partition {
       if (check.kind === 'duplicate') return this.duplicateResult(check.batch);
     }
     const result = this.log.append(batch, { leaderEpoch: this.leaderEpoch });
-    this.log.highWatermark = this.log.logEndOffset;
+    this.advanceHighWatermark();
     // A LogAppendTime topic stamped the batch: that is the max timestamp a retry is answered with.
     if (idempotent) {
       this.producers.update(
@@ -133,12 +139,18 @@ export class Partition {
       );
     }
     const result = this.log.append(batch, { leaderEpoch: this.leaderEpoch });
-    this.log.highWatermark = this.log.logEndOffset;
+    this.advanceHighWatermark();
     if (transactional) {
       this.producers.update(info, result.firstOffset);
       this.onTransactionalData(info.producerId, result.firstOffset);
     }
     return { ...result, duplicate: false };
+  }
+
+  /** A replicated partition's high watermark waits for the ISR; a single replica's follows the log end. */
+  private advanceHighWatermark(): void {
+    if (this.replica) this.replica.maybeIncrementHighWatermark();
+    else this.log.highWatermark = this.log.logEndOffset;
   }
 
   /** The last stable offset: read_committed consumers read below it. */
@@ -173,11 +185,55 @@ export class Partition {
     }
     const batch = buildEndTxnMarkerBatch({ ...m, partitionLeaderEpoch: this.leaderEpoch });
     const result = this.log.append(batch, { leaderEpoch: this.leaderEpoch });
-    this.log.highWatermark = this.log.logEndOffset;
+    this.advanceHighWatermark();
     this.producers.endTransaction(m.producerId, m.producerEpoch, m.coordinatorEpoch);
     const aborted = this.txns.onMarker(m.producerId, m.commit, result.firstOffset);
     if (aborted !== null) this.log.appendAbortedTxn(aborted);
     return { ...result, duplicate: false };
+  }
+
+  /**
+   * Appends batches fetched from the leader, with the leader's offsets and epochs, and keeps the
+   * producer state as the leader's (so that this replica can lead without duplicates).
+   */
+  appendAsFollower(fetched: Buffer): AppendResult | null {
+    // A fetch from the middle of a batch returns the whole batch: skip what this log already has.
+    let from = 0;
+    // Bounded by the buffer: each round moves past one batch header's length (checked).
+    while (from + RECORD_BATCH_OVERHEAD <= fetched.length) {
+      const last = fetched.readBigInt64BE(from) + BigInt(fetched.readInt32BE(from + LAST_OFFSET_DELTA_OFFSET));
+      if (last >= this.log.logEndOffset) break;
+      const size = fetched.readInt32BE(from + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
+      if (size < RECORD_BATCH_OVERHEAD) break;
+      from += size;
+    }
+    const records = from === 0 ? fetched : fetched.subarray(from);
+    if (records.length < RECORD_BATCH_OVERHEAD) return null;
+    const result = this.log.append(records, { assignOffsets: false });
+    let at = 0;
+    // Bounded by the buffer: the log checked every batch header above.
+    while (at + RECORD_BATCH_OVERHEAD <= records.length) {
+      const size = records.readInt32BE(at + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
+      // Producer and transaction state as the leader's: open transactions, the LSO, aborted ones indexed.
+      this.observeBatch(records, at, size, records.readBigInt64BE(at));
+      at += size;
+    }
+    return result;
+  }
+
+  /** A follower drops a divergent tail; the producer and transaction state is rebuilt from what is left. */
+  truncateTo(offset: bigint): void {
+    if (!this.log.truncateTo(offset)) return;
+    this.producers.clear();
+    this.txns.clear();
+    this.loadProducerState(undefined);
+  }
+
+  /** A follower far behind the leader's log start: empty, starting there. */
+  truncateFullyAndStartAt(offset: bigint): void {
+    this.log.truncateFullyAndStartAt(offset);
+    this.producers.clear();
+    this.txns.clear();
   }
 
   private duplicateResult(m: BatchMetadata): PartitionAppendResult {
@@ -228,20 +284,7 @@ export class Partition {
         if (size < RECORD_BATCH_OVERHEAD || at + size > records.length) break;
         const base = records.readBigInt64BE(at);
         const info = producerInfoOf(records, at);
-        const flags = flagsOf(records, at);
-        if (info.producerId >= 0n && base >= offset) {
-          if (flags.control) {
-            const commit = isCommitMarker(records, at, size);
-            if (commit !== null) {
-              this.producers.endTransaction(info.producerId, info.producerEpoch, -1);
-              const aborted = this.txns.onMarker(info.producerId, commit, base);
-              if (aborted !== null && !indexedMarkers.has(base)) this.log.appendAbortedTxn(aborted);
-            }
-          } else {
-            this.producers.update(info, base);
-            if (flags.transactional) this.onTransactionalData(info.producerId, base);
-          }
-        }
+        if (base >= offset) this.observeBatch(records, at, size, base, indexedMarkers);
         const after = base + BigInt(info.lastOffsetDelta) + 1n;
         if (after > next) {
           next = after;
@@ -250,6 +293,32 @@ export class Partition {
         at += size;
       }
       if (!progressed) break;
+    }
+  }
+
+  /**
+   * The producer and transaction state a batch already in the log implies (replay, follower
+   * appends): a producer's sequence, a transaction's data, or a marker ending one (an aborted
+   * transaction goes to the .txnindex unless `indexedMarkers` shows it is there).
+   */
+  private observeBatch(
+    records: Buffer,
+    at: number,
+    size: number,
+    base: bigint,
+    indexedMarkers: ReadonlySet<bigint> = new Set(),
+  ): void {
+    const info = producerInfoOf(records, at);
+    if (info.producerId < 0n) return;
+    if (flagsOf(records, at).control) {
+      const commit = isCommitMarker(records, at, size);
+      if (commit === null) return;
+      this.producers.endTransaction(info.producerId, info.producerEpoch, -1);
+      const aborted = this.txns.onMarker(info.producerId, commit, base);
+      if (aborted !== null && !indexedMarkers.has(base)) this.log.appendAbortedTxn(aborted);
+    } else {
+      this.producers.update(info, base);
+      if (flagsOf(records, at).transactional) this.onTransactionalData(info.producerId, base);
     }
   }
 }

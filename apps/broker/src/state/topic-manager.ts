@@ -38,17 +38,6 @@ export const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_sta
  * Replicas per partition the brokers keep today. Replication (#12) raises it; this is the one place
  * that refuses more, for placement and explicit assignments alike.
  */
-export const MAX_REPLICATION_FACTOR = 1;
-
-/** Refuses replica lists longer than MAX_REPLICATION_FACTOR (INVALID_REPLICATION_FACTOR). */
-export function checkReplicationSupported(replicationFactor: number): void {
-  if (replicationFactor <= MAX_REPLICATION_FACTOR) return;
-  throw new KafkaError(
-    ERROR_CODES.INVALID_REPLICATION_FACTOR,
-    `Unable to replicate the partition ${replicationFactor} time(s): Sluice keeps ${MAX_REPLICATION_FACTOR} replica(s) per partition until replication is built.`,
-  );
-}
-
 /** Kafka's Topic.validate (4.x wording): an error message, or null for a legal name. */
 export function topicNameError(name: string): string | null {
   if (name.length === 0) return 'Topic name is invalid: the empty string is not allowed';
@@ -357,7 +346,6 @@ export class TopicManager {
         throw err;
       }
     }
-    if (assignments.length > 0) checkReplicationSupported(assignments[0].length);
     return assignments;
   }
 
@@ -412,7 +400,9 @@ export class TopicManager {
   ): Promise<TopicState> {
     if (this.store.kind === 'embedded') return this.create(name, partitions, overrides, explicit);
     this.validateCreate(name, partitions);
-    const assignments = explicit ?? this.assignmentsFor(partitions, 1);
+    // Auto-creation (no assignment given) uses default.replication.factor, as Kafka's.
+    const assignments =
+      explicit ?? this.assignmentsFor(partitions, Number(this.configs.brokerValue('default.replication.factor')));
     this.configs.validateNewTopic(Object.entries(overrides).map(([n, value]) => ({ name: n, value })));
     const image = this.store.image;
     const record: TopicRecord = { name, topicId: randomUUID(), configs: { ...overrides }, partitionCount: partitions };
