@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerClusterCommands } from './cluster.js';
 import { registerConsumeCommand } from './consume.js';
 import { registerGroupCommands } from './group.js';
+import { registerMirrorCommand } from './mirror.js';
 import { registerProduceCommand } from './produce.js';
 import { registerTopicCommands } from './topic.js';
 
@@ -12,4 +13,5 @@ export function registerClientCommands(program: Command): void {
   registerConsumeCommand(program);
   registerGroupCommands(program);
   registerClusterCommands(program);
+  registerMirrorCommand(program);
 }
