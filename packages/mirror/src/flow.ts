@@ -19,6 +19,7 @@ import type { FlowConfig } from './config.js';
 import { ensureCompactedTopic, readToEnd } from './internal-topics.js';
 import type { MirrorMetrics } from './metrics.js';
 import { OffsetSyncStore } from './offset-sync-store.js';
+import { OffsetSyncWriter } from './offset-sync-writer.js';
 import {
   checkpointsTopic,
   heartbeatsTopic,
@@ -34,6 +35,7 @@ import {
   encodeHeartbeat,
   encodeOffsetSync,
   encodeSourcePosition,
+  type OffsetSync,
 } from './records.js';
 
 /** pino's shape (fields first); `console`-like loggers work through the mirror's adapter. */
@@ -45,8 +47,6 @@ export interface MirrorLogger {
 
 type Raw = Topic<Buffer | null, Buffer | null>;
 
-/** Offset syncs sent and not yet acknowledged before further ones wait for a later record (as MM2's semaphore). */
-const MAX_OUTSTANDING_SYNCS = 100;
 /** Topics and groups handled per flow: discovery refuses to grow past this. */
 const MAX_TOPICS = 10_000;
 const MAX_GROUPS = 10_000;
@@ -61,11 +61,6 @@ interface PartitionState {
   acked: bigint;
   /** Upstream offset last written to the positions topic. */
   stored: bigint;
-  /** MM2's PartitionState: when to write an offset sync. */
-  prevUpstream: bigint;
-  prevDownstream: bigint;
-  lastSyncDownstream: bigint;
-  syncPending: boolean;
 }
 
 interface TopicState {
@@ -102,7 +97,7 @@ export class MirrorFlow {
   private readonly timers: NodeJS.Timeout[] = [];
   private inflightBytes = 0;
   private wakeSender: (() => void) | null = null;
-  private outstandingSyncs = 0;
+  private readonly syncWriter: OffsetSyncWriter;
   private stopped = false;
   private failure: Error | null = null;
   private failed: (err: Error) => void = () => {};
@@ -142,6 +137,7 @@ export class MirrorFlow {
       acks: 'all',
     });
     this.log = o.logger;
+    this.syncWriter = new OffsetSyncWriter(BigInt(config.offsetLagMax), (sync) => this.writeOffsetSync(sync));
     this.failedPromise = new Promise<never>((_, reject) => {
       this.failed = reject;
     });
@@ -289,12 +285,13 @@ export class MirrorFlow {
       const [remoteInfo] = await this.targetAdmin.describeTopics([remote]);
       if (remoteInfo.partitions.length < count) {
         await this.targetAdmin.createPartitions([{ topic: remote, count }]);
-        await this.targetAdmin.describeTopics([remote]);
         this.log.info(
           { flow: this.name, topic: info.name, remote, partitions: count },
           `mirror ${this.name}: ${remote} grown to ${count} partitions`,
         );
       }
+      // Copying into a partition starts once the target's metadata shows it with a leader.
+      await this.partitionsReady(remote, count);
       const state: TopicState = known ?? {
         name: info.name,
         remote,
@@ -315,15 +312,24 @@ export class MirrorFlow {
           remote,
           acked: resume === undefined ? -1n : resume - 1n,
           stored: resume === undefined ? -1n : resume - 1n,
-          prevUpstream: -1n,
-          prevDownstream: -1n,
-          lastSyncDownstream: -1n,
-          syncPending: false,
         });
         // New partitions of a known topic, and partitions without a stored position, start at the beginning.
         assign.push({ topic: state.raw, partition: p, offset: resume ?? ('earliest' as const) });
       }
       await this.consumer.assign(assign);
+    }
+  }
+
+  /** Waits (bounded) until the target's metadata shows `count` partitions of `name`, each with a leader. */
+  private async partitionsReady(name: string, count: number): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const [info] = await this.targetAdmin.describeTopics([name]);
+      if (info.partitions.length >= count && info.partitions.every((p) => p.leader >= 0)) return;
+      if (Date.now() > deadline) {
+        throw new KafkaError(ERROR_CODES.LEADER_NOT_AVAILABLE, `${name}: ${count} partitions with leaders not seen`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 
@@ -419,50 +425,19 @@ export class MirrorFlow {
     m.bytes.inc(this.labels(st.topic), bytes);
     if (timestamp > 0) m.latency.observe(this.labels(st.topic), Math.max(0, Date.now() - timestamp) / 1000);
     this.copiedSinceLog.set(st.topic, (this.copiedSinceLog.get(st.topic) ?? 0) + 1);
-    // MM2's MirrorSourceTask.PartitionState.update: a sync when none was written in this run, when the
-    // translation would lag offset.lag.max behind, or when offsets stop lining up (gaps, truncation).
-    const lagMax = BigInt(this.config.offsetLagMax);
-    if (
-      st.lastSyncDownstream === -1n ||
-      downstream - (st.lastSyncDownstream + 1n) >= lagMax ||
-      upstream - st.prevUpstream !== 1n ||
-      downstream < st.prevDownstream
-    ) {
-      st.lastSyncDownstream = downstream;
-      st.syncPending = true;
-    }
-    st.prevUpstream = upstream;
-    st.prevDownstream = downstream;
-    if (st.syncPending && this.outstandingSyncs < MAX_OUTSTANDING_SYNCS) {
-      st.syncPending = false;
-      this.writeOffsetSync({
-        topic: st.topic,
-        partition: st.partition,
-        upstreamOffset: upstream,
-        downstreamOffset: downstream,
-      });
-    }
+    this.syncWriter.copied(st.topic, st.partition, upstream, downstream);
   }
 
-  private writeOffsetSync(sync: {
-    topic: string;
-    partition: number;
-    upstreamOffset: bigint;
-    downstreamOffset: bigint;
-  }): void {
+  /** Sends one offset sync (the OffsetSyncWriter decides when). */
+  private async writeOffsetSync(sync: OffsetSync): Promise<void> {
     this.offsetSyncs.add(sync);
     const { key, value } = encodeOffsetSync(sync);
-    this.outstandingSyncs++;
-    this.syncProducer.send(topic(this.syncsTopic), { key, value, partition: 0 }).then(
-      () => {
-        this.outstandingSyncs--;
-        this.o.metrics.offsetSyncs.inc(this.labels());
-      },
-      (err) => {
-        this.outstandingSyncs--;
-        this.log.warn({ flow: this.name, err: String(err) }, `mirror ${this.name}: an offset sync was not written`);
-      },
-    );
+    try {
+      await this.syncProducer.send(topic(this.syncsTopic), { key, value, partition: 0 });
+      this.o.metrics.offsetSyncs.inc(this.labels());
+    } catch (err) {
+      this.log.warn({ flow: this.name, err: String(err) }, `mirror ${this.name}: an offset sync was not written`);
+    }
   }
 
   /** Writes the positions acknowledged since the last store (Connect's offset flush). */
@@ -557,6 +532,12 @@ export class MirrorFlow {
       }
     }
     await Promise.all(writes);
+    if (writes.length > 0) {
+      this.log.info(
+        { flow: this.name, checkpoints: writes.length },
+        `mirror ${this.name}: ${writes.length} checkpoints written`,
+      );
+    }
   }
 
   /**
