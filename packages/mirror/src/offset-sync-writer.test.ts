@@ -32,15 +32,28 @@ describe('OffsetSyncWriter', () => {
     expect(out.sent.map(brief)).toEqual(['t-0:0->100', 't-0:4->104', 't-0:10->108', 't-0:11->50']);
   });
 
-  it("while the sender is busy a partition keeps its oldest sync, so every partition's first record is translatable", async () => {
+  it('while the sender is busy a partition keeps its oldest and newest syncs, so its first records stay translatable', async () => {
     const out = heldSender();
-    const w = new OffsetSyncWriter(2n, out.send, 1);
+    const w = new OffsetSyncWriter(2n, out.send, 1, 2);
     w.copied('t', 0, 0n, 0n); // sent: the sender is now full
     for (let i = 0n; i < 10n; i++) w.copied('t', 1, i, i); // partition 1: syncs due at 0, 3, 6, 9
-    expect(w.waiting).toBe(1);
-    await out.release();
-    await out.release();
-    expect(out.sent.map(brief)).toEqual(['t-0:0->0', 't-1:0->0']);
+    expect(w.waiting).toBe(2);
+    for (let i = 0; i < 4; i++) await out.release();
+    expect(out.sent.map(brief)).toEqual(['t-0:0->0', 't-1:0->0', 't-1:9->9']);
     expect(w.waiting).toBe(0);
+  });
+
+  it('thins waiting syncs over the range when more are due than it keeps', async () => {
+    const out = heldSender();
+    const w = new OffsetSyncWriter(1n, out.send, 1, 8);
+    w.copied('u', 0, 0n, 0n); // fills the sender
+    for (let i = 0n; i < 100n; i += 2n) w.copied('t', 0, i, i); // a gap before each: every record is due
+    expect(w.waiting).toBe(8);
+    for (let i = 0; i < 10; i++) await out.release();
+    const ups = out.sent.filter((s) => s.topic === 't').map((s) => Number(s.upstreamOffset));
+    expect(ups[0]).toBe(0);
+    expect(ups[ups.length - 1]).toBe(98);
+    // Spread over the range (denser towards the newest, as the store keeps them), not bunched at one end.
+    expect(ups.some((u) => u > 10 && u < 70)).toBe(true);
   });
 });

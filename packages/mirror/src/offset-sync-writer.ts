@@ -3,8 +3,9 @@
 // would lag offset.lag.max records behind, and wherever offsets stop lining up (gaps, truncation).
 import type { OffsetSync } from './records.js';
 
-/** Offset syncs sent and not yet acknowledged; more wait, at most one per partition. */
+/** Offset syncs sent and not yet acknowledged; more wait, up to PENDING_PER_PARTITION per partition. */
 export const MAX_OUTSTANDING_SYNCS = 100;
+export const PENDING_PER_PARTITION = 32;
 
 interface PartitionSyncState {
   prevUpstream: bigint;
@@ -14,8 +15,8 @@ interface PartitionSyncState {
 
 export class OffsetSyncWriter {
   private readonly states = new Map<string, PartitionSyncState>();
-  /** At most one sync per partition waiting for the sender (bounded by the partitions mirrored). */
-  private readonly pending = new Map<string, OffsetSync>();
+  /** Syncs waiting for the sender, per partition in offset order (bounded: PENDING_PER_PARTITION each). */
+  private readonly pending = new Map<string, OffsetSync[]>();
   private outstanding = 0;
 
   constructor(
@@ -23,7 +24,10 @@ export class OffsetSyncWriter {
     /** Sends a sync; resolves or rejects once the cluster answered. */
     private readonly send: (sync: OffsetSync) => Promise<void>,
     private readonly maxOutstanding = MAX_OUTSTANDING_SYNCS,
-  ) {}
+    private readonly pendingPerPartition = PENDING_PER_PARTITION,
+  ) {
+    if (maxOutstanding < 1 || pendingPerPartition < 2) throw new RangeError('offset sync bounds too small');
+  }
 
   /** A record copied: `upstream` on the source became `downstream` on the target. */
   copied(topic: string, partition: number, upstream: bigint, downstream: bigint): void {
@@ -42,23 +46,36 @@ export class OffsetSyncWriter {
     st.prevDownstream = downstream;
     if (!due) return;
     st.lastSyncDownstream = downstream;
-    // While the sender is busy a partition keeps its oldest unsent sync: translating from an older
-    // sync is coarser but never past the record, while only a newer one would leave the offsets
-    // before it without any translation.
-    if (!this.pending.has(key))
-      this.pending.set(key, { topic, partition, upstreamOffset: upstream, downstreamOffset: downstream });
+    // While the sender is busy a partition's syncs wait; when too many wait, the one whose removal
+    // leaves the smallest gap goes. The oldest stays (without it the offsets before the next sync
+    // would have no translation at all), the newest is added, and the rest thin out evenly.
+    const sync = { topic, partition, upstreamOffset: upstream, downstreamOffset: downstream };
+    const waiting = this.pending.get(key);
+    if (waiting === undefined) this.pending.set(key, [sync]);
+    else {
+      if (waiting.length >= this.pendingPerPartition) waiting.splice(thinnest(waiting), 1);
+      waiting.push(sync);
+    }
     this.drain();
   }
 
   /** Syncs waiting for the sender now. */
   get waiting(): number {
-    return this.pending.size;
+    let n = 0;
+    for (const w of this.pending.values()) n += w.length;
+    return n;
   }
 
+  /** Sends waiting syncs, one partition after another (each partition's in offset order). */
   private drain(): void {
-    for (const [key, sync] of this.pending) {
-      if (this.outstanding >= this.maxOutstanding) return;
+    while (this.outstanding < this.maxOutstanding) {
+      const first = this.pending.entries().next();
+      if (first.done) return;
+      const [key, waiting] = first.value;
+      const sync = waiting.shift() as OffsetSync;
+      // The partition goes to the back of the line (or leaves it).
       this.pending.delete(key);
+      if (waiting.length > 0) this.pending.set(key, waiting);
       this.outstanding++;
       this.send(sync)
         .catch(() => {})
@@ -68,4 +85,18 @@ export class OffsetSyncWriter {
         });
     }
   }
+}
+
+/** The index (never the first) whose removal leaves the smallest upstream gap; the last when there are two. */
+function thinnest(syncs: readonly OffsetSync[]): number {
+  let best = syncs.length - 1;
+  let bestGap: bigint | null = null;
+  for (let i = 1; i < syncs.length - 1; i++) {
+    const gap = syncs[i + 1].upstreamOffset - syncs[i - 1].upstreamOffset;
+    if (bestGap === null || gap < bestGap) {
+      best = i;
+      bestGap = gap;
+    }
+  }
+  return best;
 }
