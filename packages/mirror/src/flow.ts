@@ -290,8 +290,9 @@ export class MirrorFlow {
           `mirror ${this.name}: ${remote} grown to ${count} partitions`,
         );
       }
-      // Copying into a partition starts once the target's metadata shows it with a leader.
-      await this.partitionsReady(remote, count);
+      // Copying a partition starts once both clusters' metadata show it with a leader.
+      await this.partitionsReady(this.sourceAdmin, info.name, count);
+      await this.partitionsReady(this.targetAdmin, remote, count);
       const state: TopicState = known ?? {
         name: info.name,
         remote,
@@ -320,11 +321,11 @@ export class MirrorFlow {
     }
   }
 
-  /** Waits (bounded) until the target's metadata shows `count` partitions of `name`, each with a leader. */
-  private async partitionsReady(name: string, count: number): Promise<void> {
+  /** Waits (bounded) until a cluster's metadata shows `count` partitions of `name`, each with a leader. */
+  private async partitionsReady(admin: Admin, name: string, count: number): Promise<void> {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const [info] = await this.targetAdmin.describeTopics([name]);
+      const [info] = await admin.describeTopics([name]);
       if (info.partitions.length >= count && info.partitions.every((p) => p.leader >= 0)) return;
       if (Date.now() > deadline) {
         throw new KafkaError(ERROR_CODES.LEADER_NOT_AVAILABLE, `${name}: ${count} partitions with leaders not seen`);

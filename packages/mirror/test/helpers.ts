@@ -12,7 +12,10 @@ export function collectingLogger(): MirrorLogger & { lines: Array<{ level: strin
   const lines: Array<{ level: string; msg: string; fields: object }> = [];
   return {
     lines,
-    info: (fields, msg) => lines.push({ level: 'info', msg, fields }),
+    info: (fields, msg) => {
+      lines.push({ level: 'info', msg, fields });
+      if (process.env.MIRROR_DEBUG) console.log(new Date().toISOString(), msg, JSON.stringify(fields));
+    },
     warn: (fields, msg) => {
       lines.push({ level: 'warn', msg, fields });
       console.warn(msg, fields);
