@@ -85,6 +85,8 @@ export class MirrorFlow {
   private readonly targetAdmin: Admin;
   private readonly consumer: Consumer;
   private readonly producer: Producer;
+  /** Writes positions, checkpoints and heartbeats to the target, not queued behind copied records. */
+  private readonly stateProducer: Producer;
   /** Writes offset syncs (to the source by default, as MM2). */
   private readonly syncProducer: Producer;
   private readonly topics = new Map<string, TopicState>();
@@ -132,6 +134,7 @@ export class MirrorFlow {
       lingerMs: 5,
       batchSize: 256 * 1024,
     });
+    this.stateProducer = new Producer(this.targetOpts, { acks: 'all' });
     this.syncsTopic = offsetSyncsTopic(config.policy, config.target.alias);
     this.syncProducer = new Producer(config.offsetSyncsTopicLocation === 'source' ? this.sourceOpts : this.targetOpts, {
       acks: 'all',
@@ -455,7 +458,7 @@ export class MirrorFlow {
         offset,
       });
       writes.push(
-        this.producer.send(raw, { key, value, partition: 0 }).then(() => {
+        this.stateProducer.send(raw, { key, value, partition: 0 }).then(() => {
           if (offset > st.stored) st.stored = offset;
         }),
       );
@@ -469,7 +472,7 @@ export class MirrorFlow {
       targetClusterAlias: this.config.target.alias,
       timestamp: BigInt(Date.now()),
     });
-    await this.producer.send(topic(heartbeatsTopic()), { key, value, partition: 0 });
+    await this.stateProducer.send(topic(heartbeatsTopic()), { key, value, partition: 0 });
     this.o.metrics.heartbeats.inc(this.labels());
   }
 
@@ -525,7 +528,7 @@ export class MirrorFlow {
         const entry = { upstream: o.upstream, downstream: o.downstream };
         const map = last;
         writes.push(
-          this.producer.send(raw, { key, value, partition: 0 }).then(() => {
+          this.stateProducer.send(raw, { key, value, partition: 0 }).then(() => {
             map.set(k, entry);
             this.o.metrics.checkpoints.inc(this.labels());
           }),
@@ -626,6 +629,7 @@ export class MirrorFlow {
     await Promise.allSettled([
       this.producer.close(),
       this.syncProducer.close(),
+      this.stateProducer.close(),
       this.sourceAdmin.close(),
       this.targetAdmin.close(),
     ]);
