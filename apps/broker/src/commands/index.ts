@@ -3,6 +3,7 @@ import { registerClusterCommands } from './cluster.js';
 import { registerConsoleCommand } from './console.js';
 import { registerConsumeCommand } from './consume.js';
 import { registerGroupCommands } from './group.js';
+import { registerMirrorCommand } from './mirror.js';
 import { registerProduceCommand } from './produce.js';
 import { registerSecurityCommands } from './security.js';
 import { registerTopicCommands } from './topic.js';
@@ -18,4 +19,5 @@ export function registerClientCommands(program: Command): void {
   registerConsoleCommand(program);
   registerSecurityCommands(program);
   registerTransactionCommands(program);
+  registerMirrorCommand(program);
 }

@@ -195,6 +195,7 @@ export class Fetcher {
     if (this.closed) return;
     const leaders = new Set<number>();
     let unknown = false;
+    let leaderless = false;
     for (const st of this.states.values()) {
       if (st.paused) continue;
       if (st.resetting) {
@@ -202,6 +203,11 @@ export class Fetcher {
         continue;
       }
       const leader = this.ctx.metadata.cached(st.topic)?.partitions[st.partition]?.leader ?? -1;
+      // A partition the cached metadata does not have (added since) or without a leader: look again.
+      if (leader < 0 && !this.ctx.metadata.stale(st.topic)) {
+        this.ctx.metadata.invalidate(st.topic);
+        leaderless = true;
+      }
       if (leader < 0 || this.ctx.metadata.stale(st.topic)) unknown = true;
       if (leader >= 0) leaders.add(leader);
     }
@@ -209,7 +215,8 @@ export class Fetcher {
     if (unknown) {
       const topics = new Set([...this.states.values()].map((s) => s.topic).filter((t) => this.ctx.metadata.stale(t)));
       Promise.all([...topics].map((t) => this.ctx.metadata.topic(t))).then(
-        () => this.kick(),
+        // Paced while a partition stays without a leader, so that it does not spin on Metadata requests.
+        () => (leaderless ? sleep(100).then(() => this.kick()) : this.kick()),
         () => sleep(500).then(() => this.kick()),
       );
     }

@@ -1,6 +1,6 @@
 import { defaultListOffsetsRequest, ListOffsetsApi } from '@sluice/protocol';
 import type { ClientContext } from '../client.js';
-import { KafkaError, needsMetadataRefresh } from '../errors.js';
+import { ERROR_CODES, KafkaError, needsMetadataRefresh } from '../errors.js';
 import { withRetry } from '../retry.js';
 
 export const EARLIEST = -2n;
@@ -33,6 +33,11 @@ export async function listOffsets(
         if (out.has(tpKey(tp.topic, tp.partition))) continue;
         const t = await ctx.metadata.topic(tp.topic);
         const leader = t.partitions[tp.partition]?.leader ?? -1;
+        if (leader < 0) {
+          // Added since the metadata was cached, or between leaders: retried after a refresh.
+          ctx.metadata.invalidate(tp.topic);
+          throw new KafkaError(ERROR_CODES.LEADER_NOT_AVAILABLE, `${tp.topic}-${tp.partition} has no known leader`);
+        }
         let list = byLeader.get(leader);
         if (list === undefined) {
           list = [];

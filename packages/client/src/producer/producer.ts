@@ -203,7 +203,12 @@ export class Producer {
     const bytes = recordSize(key, value, headers.bytes);
     const timestamp = record.timestamp ?? Date.now();
     const input: RecordInput = { key, value, headers: headers.list, timestamp };
-    const info = this.ctx.metadata.cached(topic.name);
+    let info = this.ctx.metadata.cached(topic.name);
+    // A partition beyond the cached count may have been added since: refresh (in the slow path) before refusing it.
+    if (info !== undefined && record.partition !== undefined && record.partition >= info.partitions.length) {
+      this.ctx.metadata.invalidate(topic.name);
+      info = undefined;
+    }
     // Records waiting for metadata or memory go first: send order is partition order.
     if (info !== undefined && this.slowPending === 0 && this.memory.tryAcquire(bytes)) {
       return this.append(topic.name, info.partitions.length, key, record.partition, input, bytes, timestamp);
@@ -239,7 +244,10 @@ export class Producer {
     bytes: number,
     timestamp: number,
   ): Promise<{ ack: Promise<RecordMetadata> }> {
-    const info = this.ctx.metadata.cached(name) ?? (await this.ctx.metadata.topic(name));
+    let info = this.ctx.metadata.cached(name);
+    if (info === undefined || (partition !== undefined && partition >= info.partitions.length)) {
+      info = await this.ctx.metadata.topic(name);
+    }
     const got = this.memory.acquire(bytes);
     if (got !== true) await got;
     if (this.closed) {
