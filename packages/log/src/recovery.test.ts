@@ -62,14 +62,17 @@ for (const io of ['fd', 'mmap'] as const) {
             } else {
               const data = fs.readFileSync(file);
               const tailFrom = Math.floor(where * validEnd);
+              // Net change per byte: two flips of one byte with one mask cancel out and damage nothing.
+              const xor = new Map<number, number>();
               for (const [f, mask] of flips) {
                 const p = tailFrom + Math.floor(f * (validEnd - tailFrom));
                 if (p >= validEnd) continue;
                 const owner = inTarget.find((b) => b.pos <= p && p < b.pos + b.bytes.length)!;
                 if (uncovered(p - owner.pos)) continue;
                 data[p] ^= mask;
-                firstBad = Math.min(firstBad, p);
+                xor.set(p, (xor.get(p) ?? 0) ^ mask);
               }
+              for (const [p, net] of xor) if (net !== 0) firstBad = Math.min(firstBad, p);
               fs.writeFileSync(file, data);
             }
             // A cut exactly at a batch boundary leaves a shorter but valid segment: later ones stay.

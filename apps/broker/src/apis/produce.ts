@@ -404,11 +404,13 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
             if (check === 'fenced') return fenced(p.index);
             if (check instanceof Promise) {
               async = true;
-              return check.then((c) =>
-                c === 'fenced'
-                  ? fenced(p.index)
-                  : appendOne(topic, p.index, p.records, req.acks, req.timeoutMs, req.transactionalId),
-              );
+              // The answer may come after this broker registered again: it takes the write only if the
+              // metadata it has by then still (or again) makes it the leader.
+              return check.then((c) => {
+                if (c === 'fenced') return fenced(p.index);
+                if (topic && !leadsPartition(broker, topic.topicId, p.index)) return notLeader(topic.topicId, p.index);
+                return appendOne(topic, p.index, p.records, req.acks, req.timeoutMs, req.transactionalId);
+              });
             }
             const r = appendOne(topic, p.index, p.records, req.acks, req.timeoutMs, req.transactionalId);
             if (r instanceof Promise) async = true;

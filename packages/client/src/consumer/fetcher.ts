@@ -146,7 +146,7 @@ export class Fetcher {
         const st = this.states.get(tpKey(c.topic, c.partition));
         if (st === undefined || st.generation !== c.generation || st.paused) {
           // Paused partitions keep their place: fetch again from the position once resumed.
-          if (st !== undefined && st.paused && st.generation === c.generation) {
+          if (st?.paused && st.generation === c.generation) {
             st.fetchPosition = st.position;
             st.generation++;
           }
