@@ -92,7 +92,7 @@ beforeAll(async () => {
   admin = await as('admin');
   alice = await as('alice');
   bob = await as('bob');
-  for (const name of ['ga', 'gb']) {
+  for (const name of ['ga', 'gb', 'gc']) {
     const r = await admin.request(CreateTopicsApi, {
       ...CreateTopicsApi.request.defaults(),
       topics: [{ name, numPartitions: 2, replicationFactor: 1, assignments: [], configs: [] }],
@@ -171,7 +171,7 @@ describe('cluster APIs', () => {
     const adminDirs = await dirs(admin);
     expect(adminDirs.errorCode).toBe(0);
     expect(adminDirs.results.length).toBe(1);
-    // DESCRIBE is implied by ALTER (given to alice above) — use a principal-free check: DENY none, ALLOW DESCRIBE.
+    // alice has ALTER on the cluster (above), which implies DESCRIBE.
     const aliceList = await list(alice);
     expect(aliceList.errorCode).toBe(0);
     expect(body(aliceList)).toEqual(body(await list(admin)));
@@ -298,6 +298,24 @@ describe('KIP-848 groups and offsets', () => {
     expect(mixed.groups.find((g) => g.groupId === 'cg-admin')!.errorCode).toBe(GAF);
     const all = await describeGroups(admin);
     expect(all.groups.map((g) => g.errorCode)).toEqual([0, 0]);
+  });
+
+  it('ConsumerGroupDescribe hides a group whose members use a topic the principal may not describe', async () => {
+    expect((await heartbeat(admin, 'cg-secret', ['gc'])).errorCode).toBe(0);
+    await allowAlice(RT.GROUP, 'cg-secret', Op.DESCRIBE);
+    const res = await alice.request(ConsumerGroupDescribeApi, {
+      groupIds: ['cg-secret'],
+      includeAuthorizedOperations: false,
+    });
+    expect(res.groups[0]!.errorCode).toBe(TAF);
+    expect(res.groups[0]!.members).toEqual([]);
+    await allowAlice(RT.TOPIC, 'gc', Op.DESCRIBE);
+    const allowed = await alice.request(ConsumerGroupDescribeApi, {
+      groupIds: ['cg-secret'],
+      includeAuthorizedOperations: false,
+    });
+    expect(allowed.groups[0]!.errorCode).toBe(0);
+    expect(allowed.groups[0]!.members.map((m) => m.subscribedTopicNames)).toEqual([['gc']]);
   });
 
   it('OffsetDelete needs DELETE on the group and READ per topic', async () => {

@@ -271,7 +271,8 @@ const describeTopicPartitionsGuard: Guard<DescribeTopicPartitionsRequest, Descri
 };
 
 // ConsumerGroupHeartbeat: READ on the group (GROUP_AUTHORIZATION_FAILED), and DESCRIBE on every
-// subscribed topic named (TOPIC_AUTHORIZATION_FAILED), so a member cannot learn of topics it may not see.
+// subscribed topic named (TOPIC_AUTHORIZATION_FAILED; KAFKA-18813, Kafka 4.0), so a member cannot
+// learn of topics it may not see. A regex subscription is not checked here (Kafka filters it when resolved).
 const consumerGroupHeartbeatGuard: Guard<ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse> = (
   broker,
   req,
@@ -283,17 +284,38 @@ const consumerGroupHeartbeatGuard: Guard<ConsumerGroupHeartbeatRequest, Consumer
   }
   const refusedTopics = (req.subscribedTopicNames ?? []).filter((n) => !topicOk(broker, ctx, Op.DESCRIBE, n));
   if (refusedTopics.length > 0) {
-    return {
-      ...ConsumerGroupHeartbeatApi.response.defaults(),
-      errorCode: TAF,
-      errorMessage: `Topic authorization failed for topics ${JSON.stringify(refusedTopics)}`,
-    };
+    return { ...ConsumerGroupHeartbeatApi.response.defaults(), errorCode: TAF };
   }
   return next(req);
 };
 
-// ConsumerGroupDescribe: DESCRIBE per group (GROUP_AUTHORIZATION_FAILED); the group's authorized
-// operations are the principal's when asked for.
+// ConsumerGroupDescribe: DESCRIBE per group (GROUP_AUTHORIZATION_FAILED); a group with a member
+// subscribed to or assigned a topic the principal may not describe is answered TOPIC_AUTHORIZATION_FAILED
+// without its description (KAFKA-18813). The group's authorized operations are the principal's when asked for.
+type DescribedGroup = ConsumerGroupDescribeResponse['groups'][number];
+const refusedGroup = (groupId: string, errorCode: number): DescribedGroup => ({
+  errorCode,
+  errorMessage: null,
+  groupId,
+  groupState: '',
+  groupEpoch: 0,
+  assignmentEpoch: 0,
+  assignorName: '',
+  members: [],
+  authorizedOperations: OPERATIONS_OMITTED,
+});
+/** Whether every topic a member subscribes to or is (to be) assigned may be described. */
+function groupTopicsDescribable(broker: BrokerContext, ctx: RequestContext, g: DescribedGroup): boolean {
+  const topics = new Set<string>();
+  for (const m of g.members) {
+    for (const t of m.subscribedTopicNames) topics.add(t);
+    for (const tp of m.assignment.topicPartitions) topics.add(tp.topicName);
+    for (const tp of m.targetAssignment.topicPartitions) topics.add(tp.topicName);
+  }
+  for (const t of topics) if (!topicOk(broker, ctx, Op.DESCRIBE, t)) return false;
+  return true;
+}
+
 const consumerGroupDescribeGuard: Guard<ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse> = (
   broker,
   req,
@@ -301,31 +323,24 @@ const consumerGroupDescribeGuard: Guard<ConsumerGroupDescribeRequest, ConsumerGr
   next,
 ) => {
   const allowed = req.groupIds.filter((g) => authorize(broker, ctx, Op.DESCRIBE, RT.GROUP, g));
-  const denied = req.groupIds
-    .filter((g) => !allowed.includes(g))
-    .map((groupId) => ({
-      errorCode: GAF,
-      errorMessage: null,
-      groupId,
-      groupState: '',
-      groupEpoch: 0,
-      assignmentEpoch: 0,
-      assignorName: '',
-      members: [],
-      authorizedOperations: OPERATIONS_OMITTED,
-    }));
+  const denied = req.groupIds.filter((g) => !allowed.includes(g)).map((groupId) => refusedGroup(groupId, GAF));
   const merge = (res: ConsumerGroupDescribeResponse) => ({
     ...res,
     groups: [
       ...res.groups.map((g) =>
-        req.includeAuthorizedOperations && g.errorCode === 0
+        g.errorCode === 0 && !groupTopicsDescribable(broker, ctx, g)
           ? {
-              ...g,
-              authorizedOperations: operationBits(GROUP_OPERATIONS, (op) =>
-                authorize(broker, ctx, op, RT.GROUP, g.groupId),
-              ),
+              ...refusedGroup(g.groupId, TAF),
+              errorMessage: 'The group has described topic(s) that the client is not authorized to describe.',
             }
-          : g,
+          : req.includeAuthorizedOperations && g.errorCode === 0
+            ? {
+                ...g,
+                authorizedOperations: operationBits(GROUP_OPERATIONS, (op) =>
+                  authorize(broker, ctx, op, RT.GROUP, g.groupId),
+                ),
+              }
+            : g,
       ),
       ...denied,
     ],
