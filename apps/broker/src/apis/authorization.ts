@@ -5,15 +5,20 @@
 // path without ACLs) stay as they are.
 
 import {
+  AlterClientQuotasApi,
   AlterConfigsApi,
   type AlterConfigsRequest,
   type AlterConfigsResponse,
+  AlterUserScramCredentialsApi,
+  ApiVersionsApi,
+  CreateAclsApi,
   CreatePartitionsApi,
   type CreatePartitionsRequest,
   type CreatePartitionsResponse,
   CreateTopicsApi,
   type CreateTopicsRequest,
   type CreateTopicsResponse,
+  DeleteAclsApi,
   DeleteGroupsApi,
   type DeleteGroupsRequest,
   type DeleteGroupsResponse,
@@ -23,12 +28,15 @@ import {
   DeleteTopicsApi,
   type DeleteTopicsRequest,
   type DeleteTopicsResponse,
+  DescribeAclsApi,
+  DescribeClientQuotasApi,
   DescribeConfigsApi,
   type DescribeConfigsRequest,
   type DescribeConfigsResponse,
   DescribeGroupsApi,
   type DescribeGroupsRequest,
   type DescribeGroupsResponse,
+  DescribeUserScramCredentialsApi,
   ERROR_CODES,
   FetchApi,
   type FetchRequest,
@@ -65,6 +73,8 @@ import {
   type ProduceRequest,
   type ProduceResponse,
   type ProduceResponseTopicProduceResponse,
+  SaslAuthenticateApi,
+  SaslHandshakeApi,
   SyncGroupApi,
   ZERO_UUID,
 } from '@sluice/protocol';
@@ -579,17 +589,26 @@ const GUARDS = new Map<number, Guard>([
  * (Kafka checks none), or the handler makes Kafka's check itself. Any other API without a guard
  * is refused, so that an API added later is not served to every principal by default.
  */
-export const UNGUARDED_APIS: ReadonlyMap<number, string> = new Map([
-  [18, 'ApiVersions: before authentication, no ACL in Kafka'],
-  [17, 'SaslHandshake: authentication itself'],
-  [36, 'SaslAuthenticate: authentication itself'],
-  [29, 'DescribeAcls: DESCRIBE on the cluster, checked in acls.ts'],
-  [30, 'CreateAcls: ALTER on the cluster, checked in acls.ts'],
-  [31, 'DeleteAcls: ALTER on the cluster, checked in acls.ts'],
-  [50, 'DescribeUserScramCredentials: DESCRIBE on the cluster, checked in scram-credentials.ts'],
-  [51, 'AlterUserScramCredentials: ALTER on the cluster, checked in scram-credentials.ts'],
-  [48, 'DescribeClientQuotas: DESCRIBE_CONFIGS on the cluster, checked in client-quotas.ts'],
-  [49, 'AlterClientQuotas: ALTER_CONFIGS on the cluster, checked in client-quotas.ts'],
+export const UNGUARDED_APIS: ReadonlyMap<number, string> = new Map<number, string>([
+  [ApiVersionsApi.apiKey, 'ApiVersions: before authentication, no ACL in Kafka'],
+  [SaslHandshakeApi.apiKey, 'SaslHandshake: authentication itself'],
+  [SaslAuthenticateApi.apiKey, 'SaslAuthenticate: authentication itself'],
+  [DescribeAclsApi.apiKey, 'DescribeAcls: DESCRIBE on the cluster, checked in acls.ts'],
+  [CreateAclsApi.apiKey, 'CreateAcls: ALTER on the cluster, checked in acls.ts'],
+  [DeleteAclsApi.apiKey, 'DeleteAcls: ALTER on the cluster, checked in acls.ts'],
+  [
+    DescribeUserScramCredentialsApi.apiKey,
+    'DescribeUserScramCredentials: DESCRIBE on the cluster, checked in scram-credentials.ts',
+  ],
+  [
+    AlterUserScramCredentialsApi.apiKey,
+    'AlterUserScramCredentials: ALTER on the cluster, checked in scram-credentials.ts',
+  ],
+  [
+    DescribeClientQuotasApi.apiKey,
+    'DescribeClientQuotas: DESCRIBE_CONFIGS on the cluster, checked in client-quotas.ts',
+  ],
+  [AlterClientQuotasApi.apiKey, 'AlterClientQuotas: ALTER_CONFIGS on the cluster, checked in client-quotas.ts'],
 ]);
 
 /** Whether an API has an ACL check with an authorizer on (a guard, or a reason it needs none here). */
