@@ -6,17 +6,22 @@ import { Connection } from '@sluice/client';
 import {
   AddOffsetsToTxnApi,
   AddPartitionsToTxnApi,
+  AlterClientQuotasApi,
   AlterPartitionReassignmentsApi,
   ApiVersionsApi,
   ConsumerGroupDescribeApi,
   ConsumerGroupHeartbeatApi,
   CreateAclsApi,
   CreateTopicsApi,
+  DeleteAclsApi,
+  DescribeAclsApi,
+  DescribeClientQuotasApi,
   DescribeClusterApi,
   DescribeLogDirsApi,
   DescribeProducersApi,
   DescribeTopicPartitionsApi,
   DescribeTransactionsApi,
+  DescribeUserScramCredentialsApi,
   ElectLeadersApi,
   EndTxnApi,
   ERROR_CODES,
@@ -133,6 +138,53 @@ describe('every served API has an ACL check', () => {
     const [plain] = withAuthorization(off, [handler as any]);
     // biome-ignore lint/suspicious/noExplicitAny: as above.
     expect(plain!.handle({}, {} as any)).toEqual({ ok: 1 });
+  });
+});
+
+describe('APIs that check in their handler', () => {
+  it('ACL, SCRAM and quota APIs refuse a principal without the cluster ACL', async () => {
+    const describeAcls = (c: Connection) =>
+      c.request(DescribeAclsApi, {
+        resourceTypeFilter: RT.ANY,
+        resourceNameFilter: null,
+        patternTypeFilter: PatternType.ANY,
+        principalFilter: null,
+        hostFilter: null,
+        operation: Op.ANY,
+        permissionType: Perm.ANY,
+      });
+    expect((await describeAcls(bob)).errorCode).toBe(CAF);
+    expect((await describeAcls(admin)).errorCode).toBe(0);
+    const deleteAcls = await bob.request(DeleteAclsApi, {
+      filters: [
+        {
+          resourceTypeFilter: RT.ANY,
+          resourceNameFilter: null,
+          patternTypeFilter: PatternType.ANY,
+          principalFilter: null,
+          hostFilter: null,
+          operation: Op.ANY,
+          permissionType: Perm.ANY,
+        },
+      ],
+    });
+    expect(deleteAcls.filterResults[0]!.errorCode).toBe(CAF);
+    const scram = (c: Connection) => c.request(DescribeUserScramCredentialsApi, { users: null });
+    expect((await scram(bob)).errorCode).toBe(CAF);
+    expect((await scram(admin)).errorCode).toBe(0);
+    const quotas = (c: Connection) => c.request(DescribeClientQuotasApi, { components: [], strict: false });
+    expect((await quotas(bob)).errorCode).toBe(CAF);
+    expect((await quotas(admin)).errorCode).toBe(0);
+    const alterQuotas = await bob.request(AlterClientQuotasApi, {
+      entries: [
+        {
+          entity: [{ entityType: 'user', entityName: 'bob' }],
+          ops: [{ key: 'producer_byte_rate', value: 1e9, remove: false }],
+        },
+      ],
+      validateOnly: true,
+    });
+    expect(alterQuotas.entries[0]!.errorCode).toBe(CAF);
   });
 });
 
