@@ -25,6 +25,7 @@ import {
   ElectLeadersApi,
   EndTxnApi,
   ERROR_CODES,
+  FindCoordinatorApi,
   InitProducerIdApi,
   ListPartitionReassignmentsApi,
   ListTransactionsApi,
@@ -436,6 +437,15 @@ describe('transactions', () => {
     const aliceDescribe = await describeTxn(alice);
     expect(aliceDescribe.transactionStates[0]!.errorCode).toBe(0);
     expect(body(aliceDescribe)).toEqual(body(await describeTxn(admin)));
+  });
+
+  it('FindCoordinator for a transactional id needs DESCRIBE on it', async () => {
+    const find = (c: Connection) =>
+      c.request(FindCoordinatorApi, { ...FindCoordinatorApi.request.defaults(), keyType: 1, coordinatorKeys: [TX] });
+    expect((await find(bob)).coordinators[0]!.errorCode).toBe(TXAF);
+    const byAlice = await find(alice); // DESCRIBE on TX (above)
+    expect(byAlice.coordinators[0]!.errorCode).toBe(0);
+    expect(byAlice.coordinators[0]!.nodeId).toBe((await find(admin)).coordinators[0]!.nodeId);
   });
 
   it('AddPartitionsToTxn v3: WRITE on the transactional id, then WRITE on every topic', async () => {
