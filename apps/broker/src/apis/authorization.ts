@@ -5,15 +5,20 @@
 // path without ACLs) stay as they are.
 
 import {
+  AlterClientQuotasApi,
   AlterConfigsApi,
   type AlterConfigsRequest,
   type AlterConfigsResponse,
+  AlterUserScramCredentialsApi,
+  ApiVersionsApi,
+  CreateAclsApi,
   CreatePartitionsApi,
   type CreatePartitionsRequest,
   type CreatePartitionsResponse,
   CreateTopicsApi,
   type CreateTopicsRequest,
   type CreateTopicsResponse,
+  DeleteAclsApi,
   DeleteGroupsApi,
   type DeleteGroupsRequest,
   type DeleteGroupsResponse,
@@ -23,12 +28,15 @@ import {
   DeleteTopicsApi,
   type DeleteTopicsRequest,
   type DeleteTopicsResponse,
+  DescribeAclsApi,
+  DescribeClientQuotasApi,
   DescribeConfigsApi,
   type DescribeConfigsRequest,
   type DescribeConfigsResponse,
   DescribeGroupsApi,
   type DescribeGroupsRequest,
   type DescribeGroupsResponse,
+  DescribeUserScramCredentialsApi,
   ERROR_CODES,
   FetchApi,
   type FetchRequest,
@@ -65,6 +73,8 @@ import {
   type ProduceRequest,
   type ProduceResponse,
   type ProduceResponseTopicProduceResponse,
+  SaslAuthenticateApi,
+  SaslHandshakeApi,
   SyncGroupApi,
   ZERO_UUID,
 } from '@sluice/protocol';
@@ -73,6 +83,7 @@ import { ConfigResourceType } from '../config/index.js';
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler, RequestContext } from '../server/dispatcher.js';
 import { ANONYMOUS } from '../server/listener-security.js';
+import { MORE_GUARDS } from './authorization-guards.js';
 import { authorize, authorizeCluster } from './authorize.js';
 
 type Result<Res> = Res | null | Promise<Res | null>;
@@ -573,12 +584,54 @@ const GUARDS = new Map<number, Guard>([
   [InitProducerIdApi.apiKey, initProducerIdGuard],
 ]);
 
+/**
+ * APIs served with an authorizer on that have no guard here, each for a reason: no ACL applies
+ * (Kafka checks none), or the handler makes Kafka's check itself. Any other API without a guard
+ * is refused, so that an API added later is not served to every principal by default.
+ */
+export const UNGUARDED_APIS: ReadonlyMap<number, string> = new Map<number, string>([
+  [ApiVersionsApi.apiKey, 'ApiVersions: before authentication, no ACL in Kafka'],
+  [SaslHandshakeApi.apiKey, 'SaslHandshake: authentication itself'],
+  [SaslAuthenticateApi.apiKey, 'SaslAuthenticate: authentication itself'],
+  [DescribeAclsApi.apiKey, 'DescribeAcls: DESCRIBE on the cluster, checked in acls.ts'],
+  [CreateAclsApi.apiKey, 'CreateAcls: ALTER on the cluster, checked in acls.ts'],
+  [DeleteAclsApi.apiKey, 'DeleteAcls: ALTER on the cluster, checked in acls.ts'],
+  [
+    DescribeUserScramCredentialsApi.apiKey,
+    'DescribeUserScramCredentials: DESCRIBE on the cluster, checked in scram-credentials.ts',
+  ],
+  [
+    AlterUserScramCredentialsApi.apiKey,
+    'AlterUserScramCredentials: ALTER on the cluster, checked in scram-credentials.ts',
+  ],
+  [
+    DescribeClientQuotasApi.apiKey,
+    'DescribeClientQuotas: DESCRIBE_CONFIGS on the cluster, checked in client-quotas.ts',
+  ],
+  [AlterClientQuotasApi.apiKey, 'AlterClientQuotas: ALTER_CONFIGS on the cluster, checked in client-quotas.ts'],
+]);
+
+/** Whether an API has an ACL check with an authorizer on (a guard, or a reason it needs none here). */
+export function aclCoverage(apiKey: number): 'guard' | 'unguarded' | 'none' {
+  if (GUARDS.has(apiKey) || MORE_GUARDS.has(apiKey)) return 'guard';
+  return UNGUARDED_APIS.has(apiKey) ? 'unguarded' : 'none';
+}
+
 /** The handlers with Kafka's ACL checks in front, when an authorizer is configured; else as they are. */
 export function withAuthorization(broker: BrokerContext, handlers: readonly ApiHandler[]): ApiHandler[] {
   if (!broker.security?.authorizer) return [...handlers];
   return handlers.map((h) => {
-    const guard = GUARDS.get(h.api.apiKey);
-    if (!guard) return h;
+    const guard = GUARDS.get(h.api.apiKey) ?? MORE_GUARDS.get(h.api.apiKey);
+    if (!guard) {
+      if (UNGUARDED_APIS.has(h.api.apiKey)) return h;
+      // Fail closed: the connection is closed with a log line naming the API.
+      return {
+        ...h,
+        handle: () => {
+          throw new Error(`${h.api.name} has no ACL check and is refused while an authorizer is configured`);
+        },
+      };
+    }
     return { ...h, handle: (req: unknown, ctx: RequestContext) => guard(broker, req, ctx, (r) => h.handle(r, ctx)) };
   });
 }
