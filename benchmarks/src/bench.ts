@@ -5,7 +5,7 @@
 //                                       when any scenario produced no numbers
 //   npm run bench -- --trials 5 --profile /tmp/prof    (Sluice under node --cpu-prof)
 //   npm run bench -- --quick --only crash,compaction    only these phases (throughput, latency, startup,
-//                                       crash, compaction, scale); results go to benchmarks/results/only, never
+//                                       crash, compaction, scale, cluster); results go to benchmarks/results/only, never
 //                                       to BENCHMARKS.md, and the smoke check covers only their rows
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigResource, Kafka, topic } from '@sluice/client';
 import { type Broker, ensureKafkaInstalled, KafkaBroker, SluiceBroker } from './brokers.js';
+import { createReplicatedTopic, type SluiceCluster, startSluiceCluster } from './cluster.js';
 import {
   type Acks,
   type Codec,
@@ -46,7 +47,7 @@ const { values: args } = parseArgs({
 const QUICK = args.quick === true;
 const TRIALS = Number(args.trials ?? (QUICK ? 1 : 3));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const PHASES = ['throughput', 'latency', 'startup', 'crash', 'compaction', 'scale'] as const;
+const PHASES = ['throughput', 'latency', 'startup', 'crash', 'compaction', 'scale', 'cluster'] as const;
 const ONLY = args.only?.split(',').map((x) => x.trim()) ?? [];
 for (const p of ONLY)
   if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--only: unknown phase ${p} (${PHASES.join(', ')})`);
@@ -797,6 +798,133 @@ async function scalePhase(): Promise<void> {
     }
 }
 
+// One broker against a 3-broker cluster of processes on the same machine (its own etcd), same load:
+// @sluice/client producing 1 KiB records to 6 partitions with acks=all, to one broker, to the cluster
+// with RF=1, and to the cluster with RF=3 (min.insync.replicas=2, every replica in the ISR first). The
+// cost is the summed utime+stime of every broker process over the load, per GiB produced, and etcd's.
+const CLUSTER_BROKERS = 3;
+const CLUSTER_PARTITIONS = 6;
+const CLUSTER_RECORDS = QUICK ? 2_000 : 40_000;
+
+type ClusterSetup = 'single' | 'rf1' | 'rf3';
+const CLUSTER_SETUPS: ReadonlyArray<{ id: ClusterSetup; label: string; rf: number }> = [
+  { id: 'single', label: 'one broker', rf: 1 },
+  { id: 'rf1', label: `${CLUSTER_BROKERS}-broker cluster, RF=1`, rf: 1 },
+  { id: 'rf3', label: `${CLUSTER_BROKERS}-broker cluster, RF=3, min.insync.replicas=2`, rf: 3 },
+];
+
+async function clusterPhase(): Promise<void> {
+  const load = `produce ${sizeLabel(KiB)}, ${CLUSTER_PARTITIONS} p, acks=all`;
+  const rowsOf = (s: (typeof CLUSTER_SETUPS)[number]) => ({
+    rate: row(`cluster/${s.id}/produce`, {
+      kind: 'cluster',
+      label: `${load}: ${s.label}`,
+      generator: 'sluice-client',
+      unit: 'rec/s',
+      higherIsBetter: true,
+      size: KiB,
+      baseline: s.id === 'single' ? undefined : 'cluster/single/produce',
+    }),
+    cpu: row(`cluster/${s.id}/cpu`, {
+      kind: 'cluster',
+      label: `broker CPU per GiB produced (all broker processes): ${s.label}`,
+      unit: 'CPU s/GiB',
+      higherIsBetter: false,
+      baseline: s.id === 'single' ? undefined : 'cluster/single/cpu',
+    }),
+    etcd:
+      s.id === 'single'
+        ? undefined
+        : row(`cluster/${s.id}/etcd`, {
+            kind: 'cluster',
+            label: `etcd CPU per GiB produced: ${s.label}`,
+            unit: 'CPU s/GiB',
+            higherIsBetter: false,
+          }),
+  });
+  // Made before any attempt, so a setup that fails leaves empty rows the smoke check reports.
+  const rowsBySetup = new Map(CLUSTER_SETUPS.map((s) => [s.id, rowsOf(s)]));
+  const measure = async (
+    s: (typeof CLUSTER_SETUPS)[number],
+    t: number,
+    port: number,
+    pids: number[],
+    etcdPid?: number,
+  ) => {
+    const topicName = `cluster-${s.id}`;
+    const sum = (ps: number[]) =>
+      ps.reduce((a, p) => {
+        const c = cpuSeconds(p);
+        if (c === undefined) throw new Error(`${s.label}: process ${p} is gone`);
+        return a + c;
+      }, 0);
+    const cpu0 = sum(pids);
+    const etcd0 = etcdPid === undefined ? 0 : sum([etcdPid]);
+    const m = await sluiceClient({
+      mode: 'produce',
+      port,
+      topic: topicName,
+      records: CLUSTER_RECORDS,
+      size: KiB,
+      acks: 'all',
+      codec: 'none',
+    });
+    const cpu = sum(pids) - cpu0;
+    const etcdCpu = etcdPid === undefined ? 0 : sum([etcdPid]) - etcd0;
+    const gib = (m.records * KiB) / 2 ** 30;
+    const r = rowsBySetup.get(s.id)!;
+    r.rate.sluice.push(m.recordsPerSec);
+    r.rate.details.sluice.push({ ...m, extra: { brokerCpuSec: cpu, etcdCpuSec: etcdCpu, brokers: pids.length } });
+    r.cpu.sluice.push(cpu / gib);
+    r.etcd?.sluice.push(etcdCpu / gib);
+    log(
+      `cluster ${s.label} t${t}: ${Math.round(m.recordsPerSec).toLocaleString('en-US')} rec/s, ${m.mibPerSec.toFixed(1)} MiB/s; brokers ${cpu.toFixed(2)} CPU s (${(cpu / gib).toFixed(1)} s/GiB)${etcdPid === undefined ? '' : `, etcd ${etcdCpu.toFixed(2)} CPU s`}`,
+    );
+  };
+  for (let t = 1; t <= TRIALS; t++) {
+    const single = CLUSTER_SETUPS[0];
+    await attempt(`cluster row, ${single.label}`, async () => {
+      const [port] = await freePorts(1);
+      const b = new SluiceBroker(port, args.profile);
+      const dir = join(work, `cluster-single-${++trialDirSeq}`);
+      try {
+        await b.start(dir);
+        await createTopics(port, [{ name: `cluster-${single.id}`, numPartitions: CLUSTER_PARTITIONS }]);
+        await measure(single, t, port, [b.pid()]);
+      } finally {
+        await b.kill();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+    const dir = join(work, `cluster-${++trialDirSeq}`);
+    let cluster: SluiceCluster | undefined;
+    try {
+      cluster = await attempt(`cluster row: start etcd and ${CLUSTER_BROKERS} brokers`, () =>
+        startSluiceCluster(dir, CLUSTER_BROKERS),
+      );
+      const c = cluster;
+      if (!c) continue;
+      const port = c.brokers[0].port;
+      const pids = c.brokers.map((b) => b.pid());
+      log(`cluster t${t}: etcd and ${CLUSTER_BROKERS} brokers up (ports ${c.brokers.map((b) => b.port).join(', ')})`);
+      for (const s of CLUSTER_SETUPS.slice(1))
+        await attempt(`cluster row, ${s.label}`, async () => {
+          await createReplicatedTopic(
+            port,
+            `cluster-${s.id}`,
+            CLUSTER_PARTITIONS,
+            s.rf,
+            s.rf > 1 ? { 'min.insync.replicas': '2' } : {},
+          );
+          await measure(s, t, port, pids, c.etcdPid);
+        });
+    } finally {
+      await attempt('cluster row: stop the cluster', async () => cluster?.stop());
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
 async function limitsPhase(): Promise<Record<string, Limit>> {
   log('limits: loopback TCP with iperf3');
   const tcp = await attempt('iperf3', () => loopbackTcp(QUICK ? 2 : 5, log));
@@ -813,7 +941,7 @@ async function limitsPhase(): Promise<Record<string, Limit>> {
 
 async function main(): Promise<number> {
   log(`${QUICK ? 'quick' : 'full'} run, ${TRIALS} trial(s), load average ${loadAverage().join(' ')}`);
-  await ensureKafkaInstalled();
+  if (PHASES.some((p) => p !== 'cluster' && runs(p))) await ensureKafkaInstalled();
   const loadBefore = loadAverage();
   const limits: Record<string, Limit> = runs('throughput')
     ? await limitsPhase()
@@ -836,6 +964,7 @@ async function main(): Promise<number> {
   if (runs('crash')) await crashRestartPhase();
   if (runs('compaction')) await compactionPhase();
   if (runs('scale')) await scalePhase();
+  if (runs('cluster')) await clusterPhase();
   const loadAfter = loadAverage();
   const uptime = (await run('uptime', [], { timeoutMs: 5000 })).stdout.trim();
   const report: Report = {
@@ -855,13 +984,16 @@ async function main(): Promise<number> {
   rmSync(work, { recursive: true, force: true });
 
   // The smoke check: every scenario produced numbers for both brokers (never how fast).
+  // The cluster rows are Sluice only (one broker against its own cluster): no Kafka numbers expected.
   const empty = report.rows.filter(
-    (r) => r.sluice.filter(Number.isFinite).length === 0 || r.kafka.filter(Number.isFinite).length === 0,
+    (r) =>
+      r.sluice.filter(Number.isFinite).length === 0 ||
+      (r.kind !== 'cluster' && r.kafka.filter(Number.isFinite).length === 0),
   );
   const kinds = new Set(report.rows.map((r) => r.kind));
   const missingKinds = ONLY.length
     ? []
-    : ['produce', 'consume', 'latency', 'cost'].filter((k) => !kinds.has(k as Row['kind']));
+    : ['produce', 'consume', 'latency', 'cost', 'cluster'].filter((k) => !kinds.has(k as Row['kind']));
   const missingLimits = Object.entries(limits).filter(([, l]) => runs('throughput') && l.value === undefined);
   const generatorsSeen = new Set(report.rows.filter((r) => r.kind === 'produce').map((r) => r.generator));
   const missingGenerators = generators.filter((g) => runs('throughput') && !generatorsSeen.has(g));

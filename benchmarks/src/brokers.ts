@@ -31,10 +31,11 @@ export const KAFKA_SCRIPT = join(ROOT, 'scripts/reference-kafka/reference-kafka.
 export class SluiceBroker implements Broker {
   readonly name = 'sluice' as const;
   private child: ChildProcess | undefined;
-  /** `profileDir` runs the broker under `node --cpu-prof`. */
+  /** `profileDir` runs the broker under `node --cpu-prof`; `extraArgs` go to `sluice broker` (cluster mode). */
   constructor(
     readonly port: number,
     private readonly profileDir?: string,
+    private readonly extraArgs: readonly string[] = [],
   ) {}
 
   async start(dir: string, config: Readonly<Record<string, string>> = {}): Promise<number> {
@@ -56,6 +57,7 @@ export class SluiceBroker implements Broker {
         String(this.port),
         '--data-dir',
         join(dir, 'data'),
+        ...this.extraArgs,
         ...overrides,
       ],
       { stdio: ['ignore', log, log], env: { ...process.env, LOG_LEVEL: 'warn' } },

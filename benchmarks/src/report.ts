@@ -9,7 +9,8 @@ import { barChart } from './svg.js';
 
 export interface Row {
   id: string;
-  kind: 'produce' | 'consume' | 'latency' | 'cost';
+  /** cluster: Sluice only, one broker against a cluster of Sluice processes (see `baseline`). */
+  kind: 'produce' | 'consume' | 'latency' | 'cost' | 'cluster';
   label: string;
   generator?: string;
   unit: string;
@@ -18,6 +19,8 @@ export interface Row {
   size?: number;
   fraction?: number;
   percentile?: string;
+  /** Cluster rows: the id of the one-broker row this one is compared with. */
+  baseline?: string;
   sluice: number[];
   kafka: number[];
   details: { sluice: unknown[]; kafka: unknown[] };
@@ -75,7 +78,7 @@ function limitFor(r: Row, limits: Record<string, Limit>): number | undefined {
   return undefined;
 }
 
-const KIND_ORDER = ['produce', 'consume', 'latency', 'cost'];
+const KIND_ORDER = ['produce', 'consume', 'latency', 'cost', 'cluster'];
 
 /** Rows grouped by kind (their creation order interleaves them), stable within a kind. */
 export function ordered(rows: readonly Row[]): Row[] {
@@ -87,6 +90,7 @@ export function markdownTable(rep: Report): string {
   out.push('| scenario | generator | Sluice | Kafka | Sluice/Kafka | limit |');
   out.push('| --- | --- | ---: | ---: | ---: | ---: |');
   for (const r of ordered(rep.rows)) {
+    if (r.kind === 'cluster') continue;
     const s = summarize(r.sluice);
     const k = summarize(r.kafka);
     const ratio = s && k && k.median !== 0 ? `${(s.median / k.median).toFixed(2)}×` : '–';
@@ -109,6 +113,27 @@ export function markdownTable(rep: Report): string {
         ? 'machine: loopback TCP, one stream (iperf3)'
         : 'machine: sequential write + fdatasync (dd, 1 MiB blocks)';
     out.push(`| ${what} | | | | | ${l.value !== undefined ? `${fmt(l.value)} ${l.unit}` : `n/a: ${l.note}`} |`);
+  }
+  const cluster = clusterTable(rep);
+  return `${out.join('\n')}\n${cluster ? `\n${cluster}` : ''}`;
+}
+
+/** One Sluice broker against a cluster of Sluice processes, same load: its own table (no Kafka column). */
+export function clusterTable(rep: Report): string | undefined {
+  const rows = rep.rows.filter((r) => r.kind === 'cluster');
+  if (rows.length === 0) return undefined;
+  const byId = new Map(rep.rows.map((r) => [r.id, r]));
+  const out = [
+    '| cluster scenario (Sluice only) | generator | Sluice | against one broker |',
+    '| --- | --- | ---: | ---: |',
+  ];
+  for (const r of rows) {
+    const s = summarize(r.sluice);
+    const base = r.baseline ? summarize(byId.get(r.baseline)?.sluice ?? []) : undefined;
+    const ratio = s && base && base.median !== 0 ? `${(s.median / base.median).toFixed(2)}×` : '–';
+    const gen = r.generator ? (GENERATORS[r.generator] ?? r.generator) : '';
+    const mib = s && r.size !== undefined ? ` · ${fmt((s.median * r.size) / MiB)} MiB/s` : '';
+    out.push(`| ${r.label} | ${gen} | ${range(s)} ${r.unit}${mib} | ${ratio} |`);
   }
   return `${out.join('\n')}\n`;
 }
@@ -222,6 +247,17 @@ function ratioOf(rep: Report, pred: (r: Row) => boolean): string {
   return lo === hi ? `${lo.toFixed(2)}×` : `${lo.toFixed(2)}×–${hi.toFixed(2)}×`;
 }
 
+/** Cluster rows of one metric against their one-broker row: "RF=1 ×; RF=3 ×". */
+function clusterRatio(rep: Report, metric: 'produce' | 'cpu'): string {
+  const median = (id: string) => summarize(rep.rows.find((r) => r.id === id)?.sluice ?? [])?.median;
+  const base = median(`cluster/single/${metric}`);
+  const of = (setup: string) => {
+    const v = median(`cluster/${setup}/${metric}`);
+    return v !== undefined && base ? `${(v / base).toFixed(2)}×` : '–';
+  };
+  return `${of('rf1')}; ${of('rf3')}`;
+}
+
 function benchmarksText(rep: Report, table: string, svg: Record<string, string>, json: string): string {
   const m = rep.machine;
   const loaded = Math.max(...rep.load.before, ...rep.load.after) >= Number(m.nproc) * 0.75;
@@ -231,6 +267,7 @@ function benchmarksText(rep: Report, table: string, svg: Record<string, string>,
     `- p99 latency, Sluice/Kafka: ${ratioOf(rep, (r) => r.kind === 'latency' && r.percentile === 'p99')} (goal ≤ 0.5×)`,
     `- resident memory under load (peak), Sluice/Kafka: ${ratioOf(rep, (r) => r.id === 'cost-rss-peak')} (goal ≤ 0.25×)`,
     `- start-up, Sluice/Kafka: ${ratioOf(rep, (r) => r.id === 'cost-startup')} (goal ≤ 0.1×)`,
+    `- 3-broker Sluice cluster against one Sluice broker, same load (RF=1; RF=3): throughput ${clusterRatio(rep, 'produce')}, broker CPU per GiB ${clusterRatio(rep, 'cpu')}`,
   ];
   return `# Benchmarks: Sluice against Apache Kafka
 
@@ -281,6 +318,11 @@ ${headline.join('\n')}
   (utime+stime over 20 s, as % of one core) after 15 s of settling. Then a consumer group of 100
   \`@sluice/client\` members (default assignors) on a 200-partition topic: time from starting them until
   every partition has exactly one owner in one generation, and the broker's resident memory 2 s later.
+- **Cluster.** The same load (\`@sluice/client\`, 1 KiB records, 6 partitions, acks=all) against one Sluice
+  broker, then against 3 Sluice broker processes (\`--node-id N --metadata etcd://…\`) with their own
+  one-member etcd on the same machine: a topic with RF=1, then one with RF=3 and \`min.insync.replicas=2\`
+  (every replica in the ISR before the load). CPU per GiB sums utime+stime of all broker processes over the
+  load; etcd's is its own row. The ratio column there is against the one-broker row, not Kafka.
 - **Machine limits, same run.** Loopback TCP with iperf3 (one stream) and sequential writes of 1 GiB with
   \`dd … conv=fdatasync\`. The limit column is min(TCP, disk) for producer rows and TCP for consumer rows.
 
