@@ -31,7 +31,7 @@ import {
 import { diskWrite, type Limit, loopbackTcp } from './limits.js';
 import { freePorts } from './ports.js';
 import { cpuSeconds, loadAverage, peakRssMiB, RssSampler, rssMiB, run, sleep } from './proc.js';
-import { machineInfo, type Report, type Row, writeOutputs } from './report.js';
+import { machineInfo, type Report, type Row, rowsWithoutNumbers, writeOutputs } from './report.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -984,12 +984,7 @@ async function main(): Promise<number> {
   rmSync(work, { recursive: true, force: true });
 
   // The smoke check: every scenario produced numbers for both brokers (never how fast).
-  // The cluster rows are Sluice only (one broker against its own cluster): no Kafka numbers expected.
-  const empty = report.rows.filter(
-    (r) =>
-      r.sluice.filter(Number.isFinite).length === 0 ||
-      (r.kind !== 'cluster' && r.kafka.filter(Number.isFinite).length === 0),
-  );
+  const empty = rowsWithoutNumbers(report.rows);
   const kinds = new Set(report.rows.map((r) => r.kind));
   const missingKinds = ONLY.length
     ? []

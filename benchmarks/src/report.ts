@@ -118,6 +118,12 @@ export function markdownTable(rep: Report): string {
   return `${out.join('\n')}\n${cluster ? `\n${cluster}` : ''}`;
 }
 
+/** Rows the smoke check fails: no numbers for a broker that ran (cluster rows are Sluice only). */
+export function rowsWithoutNumbers(rows: readonly Row[]): Row[] {
+  const none = (xs: number[]) => xs.filter(Number.isFinite).length === 0;
+  return rows.filter((r) => none(r.sluice) || (r.kind !== 'cluster' && none(r.kafka)));
+}
+
 /** One Sluice broker against a cluster of Sluice processes, same load: its own table (no Kafka column). */
 export function clusterTable(rep: Report): string | undefined {
   const rows = rep.rows.filter((r) => r.kind === 'cluster');
