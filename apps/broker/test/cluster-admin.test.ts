@@ -20,17 +20,9 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from '../src/index.js';
 import { createLogger } from '../src/logger.js';
-import { RawClient, sleep, tempDir } from './helpers.js';
+import { RawClient, sleep, startEtcdCluster, tempDir, until } from './helpers.js';
 
 const logger = createLogger('silent');
-
-async function until(what: string, ok: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 type Assignment = { partitionIndex: number; brokerIds: number[] };
 const lists = (...replicas: number[][]): Assignment[] =>
@@ -42,25 +34,10 @@ describe('the admin surface of a 3-broker cluster', { timeout: 60_000 }, () => {
   const clients: RawClient[] = [];
 
   beforeAll(async () => {
-    etcd = await LocalEtcd.start({ members: 1 });
-    for (const nodeId of [1, 2, 3]) {
-      brokers.push(
-        await startBroker({
-          logger,
-          props: {
-            'node.id': String(nodeId),
-            'metadata.etcd.endpoints': etcd.endpoints.join(','),
-            'log.dirs': tempDir(`sluice-cluster-admin-${nodeId}-`),
-            listeners: 'PLAINTEXT://127.0.0.1:0',
-            'auto.create.topics.enable': 'false',
-          },
-        }),
-      );
-    }
-    for (const b of brokers) clients.push(await RawClient.connect(b.port));
-    await until('all brokers registered everywhere', () =>
-      brokers.every((b) => b.context.store.image.brokers.size === 3),
-    );
+    const started = await startEtcdCluster('sluice-cluster-admin', { 'auto.create.topics.enable': 'false' });
+    etcd = started.etcd;
+    brokers.push(...started.brokers);
+    clients.push(...started.clients);
   }, 60_000);
 
   afterAll(async () => {

@@ -4,7 +4,7 @@
 
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { LocalEtcd } from '@sluice/cluster';
+import type { LocalEtcd } from '@sluice/cluster';
 import {
   ERROR_CODES,
   FetchApi,
@@ -18,19 +18,11 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from '../src/index.js';
 import { createLogger } from '../src/logger.js';
-import { fetchRequest, RawClient, readPartition, sleep, tempDir } from './helpers.js';
+import { clusterBrokerProps, fetchRequest, RawClient, readPartition, startEtcdCluster, until } from './helpers.js';
 
 const logger = createLogger('silent');
 const TOPIC = 'spread';
 const PARTITIONS = 12;
-
-async function until(what: string, ok: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 describe('a 3-broker cluster on etcd', { timeout: 60_000 }, () => {
   let etcd: LocalEtcd;
@@ -38,23 +30,13 @@ describe('a 3-broker cluster on etcd', { timeout: 60_000 }, () => {
   const clients: RawClient[] = [];
 
   beforeAll(async () => {
-    etcd = await LocalEtcd.start({ members: 1 });
-    for (const nodeId of [1, 2, 3]) {
-      brokers.push(
-        await startBroker({
-          logger,
-          props: {
-            'node.id': String(nodeId),
-            'metadata.etcd.endpoints': etcd.endpoints.join(','),
-            'log.dirs': tempDir(`sluice-cluster-${nodeId}-`),
-            listeners: 'PLAINTEXT://127.0.0.1:0',
-            'offsets.topic.num.partitions': '6',
-            'group.initial.rebalance.delay.ms': '0',
-          },
-        }),
-      );
-    }
-    for (const b of brokers) clients.push(await RawClient.connect(b.port));
+    const started = await startEtcdCluster('sluice-cluster', {
+      'offsets.topic.num.partitions': '6',
+      'group.initial.rebalance.delay.ms': '0',
+    });
+    etcd = started.etcd;
+    brokers.push(...started.brokers);
+    clients.push(...started.clients);
   }, 60_000);
 
   afterAll(async () => {
@@ -283,13 +265,7 @@ describe('a 3-broker cluster on etcd', { timeout: 60_000 }, () => {
 
     brokers[2] = await startBroker({
       logger,
-      props: {
-        'node.id': '3',
-        'metadata.etcd.endpoints': etcd.endpoints.join(','),
-        'log.dirs': dir,
-        listeners: 'PLAINTEXT://127.0.0.1:0',
-        'offsets.topic.num.partitions': '6',
-      },
+      props: clusterBrokerProps(etcd, 3, dir, { 'offsets.topic.num.partitions': '6' }),
     });
     clients[2] = await RawClient.connect(brokers[2].port);
     await until('broker 3 leads its partitions again', () =>

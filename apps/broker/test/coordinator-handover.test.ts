@@ -4,7 +4,7 @@
 // drops the groups, and when it comes back it loads them from the partition — a kafkajs consumer
 // finds its coordinator again and goes on from its committed offsets.
 
-import { LocalEtcd } from '@sluice/cluster';
+import type { LocalEtcd } from '@sluice/cluster';
 import {
   DeleteGroupsApi,
   DescribeGroupsApi,
@@ -24,18 +24,11 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningBroker, startBroker } from '../src/index.js';
 import { createLogger } from '../src/logger.js';
-import { listOffset, RawClient, sleep, tempDir } from './helpers.js';
+import { clusterBrokerProps, listOffset, RawClient, sleep, startEtcdCluster, until } from './helpers.js';
 
 const logger = createLogger('silent');
 const TOPIC = 'handover';
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+const CLUSTER_PROPS = { 'offsets.topic.num.partitions': '6', 'group.initial.rebalance.delay.ms': '0' };
 
 describe('group coordinator handover in a 3-broker cluster', { timeout: 90_000 }, () => {
   let etcd: LocalEtcd;
@@ -43,26 +36,10 @@ describe('group coordinator handover in a 3-broker cluster', { timeout: 90_000 }
   const clients: RawClient[] = [];
 
   beforeAll(async () => {
-    etcd = await LocalEtcd.start({ members: 1 });
-    for (const nodeId of [1, 2, 3]) {
-      brokers.push(
-        await startBroker({
-          logger,
-          props: {
-            'node.id': String(nodeId),
-            'metadata.etcd.endpoints': etcd.endpoints.join(','),
-            'log.dirs': tempDir(`sluice-handover-${nodeId}-`),
-            listeners: 'PLAINTEXT://127.0.0.1:0',
-            'offsets.topic.num.partitions': '6',
-            'group.initial.rebalance.delay.ms': '0',
-          },
-        }),
-      );
-    }
-    for (const b of brokers) clients.push(await RawClient.connect(b.port));
-    await until('all brokers registered everywhere', () =>
-      brokers.every((b) => b.context.store.image.brokers.size === 3),
-    );
+    const started = await startEtcdCluster('sluice-handover', CLUSTER_PROPS);
+    etcd = started.etcd;
+    brokers.push(...started.brokers);
+    clients.push(...started.clients);
     const admin = new Kafka({ clientId: 't', brokers: [brokers[0].bootstrap], logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3 }], waitForLeaders: true });
@@ -329,14 +306,7 @@ describe('group coordinator handover in a 3-broker cluster', { timeout: 90_000 }
       expect(lookup.coordinators[0].errorCode).toBe(ERROR_CODES.COORDINATOR_NOT_AVAILABLE);
       brokers[id - 1] = await startBroker({
         logger,
-        props: {
-          'node.id': String(id),
-          'metadata.etcd.endpoints': etcd.endpoints.join(','),
-          'log.dirs': dir,
-          listeners: 'PLAINTEXT://127.0.0.1:0',
-          'offsets.topic.num.partitions': '6',
-          'group.initial.rebalance.delay.ms': '0',
-        },
+        props: clusterBrokerProps(etcd, id, dir, CLUSTER_PROPS),
       });
       clients[id - 1] = await RawClient.connect(brokers[id - 1].port);
       expect(await coordinatorOf(group)).toBe(id);

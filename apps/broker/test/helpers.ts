@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compress as zstdCompress, decompress as zstdDecompress } from '@mongodb-js/zstd';
+import { LocalEtcd } from '@sluice/cluster';
 import {
   type ApiDefinition,
   ApiVersionsApi,
@@ -71,6 +72,54 @@ export async function freePort(): Promise<number> {
 /** A broker inside the test process: fast, for tests that do not need a process boundary. */
 export function startInProcess(props: Record<string, string> = {}): Promise<RunningBroker> {
   return startBroker({ props, logger: createLogger('silent') });
+}
+
+/** Waits until `ok` holds, polling; throws naming `what` after `ms`. */
+export async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** The props of broker `nodeId` of an in-process cluster on `etcd` (its data in `logDir`). */
+export function clusterBrokerProps(
+  etcd: LocalEtcd,
+  nodeId: number,
+  logDir: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    'node.id': String(nodeId),
+    'metadata.etcd.endpoints': etcd.endpoints.join(','),
+    'log.dirs': logDir,
+    listeners: 'PLAINTEXT://127.0.0.1:0',
+    ...extra,
+  };
+}
+
+/**
+ * Brokers 1..count in this process on a one-member etcd of their own, each with a raw client,
+ * once every broker sees all of them registered.
+ */
+export async function startEtcdCluster(
+  prefix: string,
+  extra: Record<string, string> = {},
+  count = 3,
+): Promise<{ etcd: LocalEtcd; brokers: RunningBroker[]; clients: RawClient[] }> {
+  const etcd = await LocalEtcd.start({ members: 1 });
+  const brokers: RunningBroker[] = [];
+  for (let nodeId = 1; nodeId <= count; nodeId++) {
+    const props = clusterBrokerProps(etcd, nodeId, tempDir(`${prefix}-${nodeId}-`), extra);
+    brokers.push(await startBroker({ logger: createLogger('silent'), props }));
+  }
+  const clients: RawClient[] = [];
+  for (const b of brokers) clients.push(await RawClient.connect(b.port));
+  await until('all brokers registered everywhere', () =>
+    brokers.every((b) => b.context.store.image.brokers.size === count),
+  );
+  return { etcd, brokers, clients };
 }
 
 export interface BrokerProcess {
