@@ -66,15 +66,14 @@ import type { BrokerContext } from '../server/context.js';
 import type { RequestContext } from '../server/dispatcher.js';
 import { INTERNAL_TOPICS } from '../state/topic-manager.js';
 import { authorize, authorizeCluster } from './authorize.js';
-
-type Result<Res> = Res | null | Promise<Res | null>;
-// biome-ignore lint/suspicious/noExplicitAny: guards of every API share one table; each is typed where it is written.
-export type Guard<Req = any, Res = any> = (
-  broker: BrokerContext,
-  req: Req,
-  ctx: RequestContext,
-  next: (req: Req) => Result<Res>,
-) => Result<Res>;
+import {
+  CLUSTER_OPERATIONS,
+  GROUP_OPERATIONS,
+  type Guard,
+  mapResult,
+  operationBits,
+  TOPIC_OPERATIONS,
+} from './guard-common.js';
 
 const TAF = ERROR_CODES.TOPIC_AUTHORIZATION_FAILED;
 const GAF = ERROR_CODES.GROUP_AUTHORIZATION_FAILED;
@@ -82,38 +81,6 @@ const CAF = ERROR_CODES.CLUSTER_AUTHORIZATION_FAILED;
 const TXAF = ERROR_CODES.TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 /** authorizedOperations when not asked for (Kafka's Integer.MIN_VALUE). */
 const OPERATIONS_OMITTED = -2147483648;
-
-/** Applies `merge` to a handler result, sync or async. */
-function then<Res>(r: Result<Res>, merge: (res: Res) => Res): Result<Res> {
-  if (r instanceof Promise) return r.then((res) => (res === null ? null : merge(res)));
-  return r === null ? null : merge(r);
-}
-
-const TOPIC_OPERATIONS = [
-  Op.READ,
-  Op.WRITE,
-  Op.CREATE,
-  Op.DELETE,
-  Op.ALTER,
-  Op.DESCRIBE,
-  Op.DESCRIBE_CONFIGS,
-  Op.ALTER_CONFIGS,
-];
-const GROUP_OPERATIONS = [Op.READ, Op.DELETE, Op.DESCRIBE, Op.DESCRIBE_CONFIGS, Op.ALTER_CONFIGS];
-const CLUSTER_OPERATIONS = [
-  Op.CREATE,
-  Op.ALTER,
-  Op.DESCRIBE,
-  Op.CLUSTER_ACTION,
-  Op.DESCRIBE_CONFIGS,
-  Op.ALTER_CONFIGS,
-  Op.IDEMPOTENT_WRITE,
-];
-function operationBits(ops: readonly number[], allowed: (op: number) => boolean): number {
-  let bits = 0;
-  for (const op of ops) if (allowed(op)) bits |= 1 << op;
-  return bits;
-}
 
 const topicOk = (broker: BrokerContext, ctx: RequestContext, op: number, name: string) =>
   authorize(broker, ctx, op, RT.TOPIC, name);
@@ -153,7 +120,7 @@ const describeLogDirsGuard = clusterGuard<DescribeLogDirsRequest, DescribeLogDir
 
 // DescribeCluster needs no ACL; the operations bit set is the principal's when asked for.
 const describeClusterGuard: Guard<DescribeClusterRequest, DescribeClusterResponse> = (broker, req, ctx, next) =>
-  then(next(req), (res) => ({
+  mapResult(next(req), (res) => ({
     ...res,
     clusterAuthorizedOperations: req.includeClusterAuthorizedOperations
       ? operationBits(CLUSTER_OPERATIONS, (op) => authorizeCluster(broker, ctx, op))
@@ -199,7 +166,7 @@ const offsetForLeaderEpochGuard: Guard<OffsetForLeaderEpochRequest, OffsetForLea
     }));
   const merge = (res: OffsetForLeaderEpochResponse) => ({ ...res, topics: [...res.topics, ...denied] });
   if (allowed.length === 0) return merge({ ...OffsetForLeaderEpochApi.response.defaults(), topics: [] });
-  return then(next({ ...req, topics: allowed }), merge);
+  return mapResult(next({ ...req, topics: allowed }), merge);
 };
 
 // DescribeProducers: READ per topic, else TOPIC_AUTHORIZATION_FAILED on its partitions.
@@ -219,7 +186,7 @@ const describeProducersGuard: Guard<DescribeProducersRequest, DescribeProducersR
     }));
   const merge = (res: DescribeProducersResponse) => ({ ...res, topics: [...res.topics, ...denied] });
   if (allowed.length === 0) return merge({ ...DescribeProducersApi.response.defaults(), topics: [] });
-  return then(next({ ...req, topics: allowed }), merge);
+  return mapResult(next({ ...req, topics: allowed }), merge);
 };
 
 // DescribeTopicPartitions: DESCRIBE per topic. Topics named in the request that may not be described
@@ -267,7 +234,7 @@ const describeTopicPartitionsGuard: Guard<DescribeTopicPartitionsRequest, Descri
     return merge({ ...DescribeTopicPartitionsApi.response.defaults(), topics: [], nextCursor: null });
   // The handler gets the topics that may be described, by name; the cursor stays only on such a topic.
   const cursor = req.cursor !== null && allowed.includes(req.cursor.topicName) ? req.cursor : null;
-  return then(next({ ...req, topics: allowed.map((name) => ({ name })), cursor }), merge);
+  return mapResult(next({ ...req, topics: allowed.map((name) => ({ name })), cursor }), merge);
 };
 
 // ConsumerGroupHeartbeat: READ on the group (GROUP_AUTHORIZATION_FAILED), and DESCRIBE on every
@@ -346,7 +313,7 @@ const consumerGroupDescribeGuard: Guard<ConsumerGroupDescribeRequest, ConsumerGr
     ],
   });
   if (allowed.length === 0) return merge({ ...ConsumerGroupDescribeApi.response.defaults(), groups: [] });
-  return then(next(allowed.length === req.groupIds.length ? req : { ...req, groupIds: allowed }), merge);
+  return mapResult(next(allowed.length === req.groupIds.length ? req : { ...req, groupIds: allowed }), merge);
 };
 
 // OffsetDelete: DELETE on the group (GROUP_AUTHORIZATION_FAILED at the top), READ per topic.
@@ -364,7 +331,7 @@ const offsetDeleteGuard: Guard<OffsetDeleteRequest, OffsetDeleteResponse> = (bro
     }));
   const merge = (res: OffsetDeleteResponse) => ({ ...res, topics: [...res.topics, ...denied] });
   if (allowed.length === 0) return merge({ ...OffsetDeleteApi.response.defaults(), topics: [] });
-  return then(next({ ...req, topics: allowed }), merge);
+  return mapResult(next({ ...req, topics: allowed }), merge);
 };
 
 const txnIdOk = (broker: BrokerContext, ctx: RequestContext, op: number, id: string) =>
@@ -456,7 +423,7 @@ const txnOffsetCommitGuard: Guard<TxnOffsetCommitRequest, TxnOffsetCommitRespons
   );
   const merge = (res: TxnOffsetCommitResponse) => ({ ...res, topics: [...res.topics, ...denied] });
   if (allowed.length === 0) return merge({ ...TxnOffsetCommitApi.response.defaults(), topics: [] });
-  return then(next({ ...req, topics: allowed }), merge);
+  return mapResult(next({ ...req, topics: allowed }), merge);
 };
 
 // DescribeTransactions: DESCRIBE on each transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), and
@@ -491,7 +458,7 @@ const describeTransactionsGuard: Guard<DescribeTransactionsRequest, DescribeTran
     ],
   });
   if (allowed.length === 0) return merge({ ...DescribeTransactionsApi.response.defaults(), transactionStates: [] });
-  return then(
+  return mapResult(
     next(allowed.length === req.transactionalIds.length ? req : { ...req, transactionalIds: allowed }),
     merge,
   );
@@ -499,7 +466,7 @@ const describeTransactionsGuard: Guard<DescribeTransactionsRequest, DescribeTran
 
 // ListTransactions: only the transactional ids the principal may describe.
 const listTransactionsGuard: Guard<ListTransactionsRequest, ListTransactionsResponse> = (broker, req, ctx, next) =>
-  then(next(req), (res) => ({
+  mapResult(next(req), (res) => ({
     ...res,
     transactionStates: res.transactionStates.filter((s) => txnIdOk(broker, ctx, Op.DESCRIBE, s.transactionalId)),
   }));

@@ -85,27 +85,12 @@ import type { ApiHandler, RequestContext } from '../server/dispatcher.js';
 import { ANONYMOUS } from '../server/listener-security.js';
 import { MORE_GUARDS } from './authorization-guards.js';
 import { authorize, authorizeCluster } from './authorize.js';
-
-type Result<Res> = Res | null | Promise<Res | null>;
-type Next<Req, Res> = (req: Req) => Result<Res>;
-// biome-ignore lint/suspicious/noExplicitAny: guards of every API share one table; each is typed where it is written.
-type Guard<Req = any, Res = any> = (
-  broker: BrokerContext,
-  req: Req,
-  ctx: RequestContext,
-  next: Next<Req, Res>,
-) => Result<Res>;
+import { CLUSTER_OPERATIONS, type Guard, mapResult, operationBits, TOPIC_OPERATIONS } from './guard-common.js';
 
 const TAF = ERROR_CODES.TOPIC_AUTHORIZATION_FAILED;
 const GAF = ERROR_CODES.GROUP_AUTHORIZATION_FAILED;
 const CAF = ERROR_CODES.CLUSTER_AUTHORIZATION_FAILED;
 const TXAF = ERROR_CODES.TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-
-/** Applies `merge` to a handler result, sync or async. */
-function then<Res>(r: Result<Res>, merge: (res: Res) => Res): Result<Res> {
-  if (r instanceof Promise) return r.then((res) => (res === null ? null : merge(res)));
-  return r === null ? null : merge(r);
-}
 
 /** A topic's name from the request: by name, or by id through the metadata (unknown ids are the handler's). */
 function topicName(broker: BrokerContext, name: string | null, topicId: string): string | null {
@@ -146,7 +131,10 @@ const produceGuard: Guard<ProduceRequest, ProduceResponse> = (broker, req, ctx, 
   if (allowed.length === 0) {
     return req.acks === 0 ? null : { responses: denied, throttleTimeMs: 0, nodeEndpoints: [] };
   }
-  return then(next({ ...req, topicData: allowed }), (res) => ({ ...res, responses: [...res.responses, ...denied] }));
+  return mapResult(next({ ...req, topicData: allowed }), (res) => ({
+    ...res,
+    responses: [...res.responses, ...denied],
+  }));
 };
 
 const fetchGuard: Guard<FetchRequest, FetchResponse> = (broker, req, ctx, next) => {
@@ -181,7 +169,7 @@ const fetchGuard: Guard<FetchRequest, FetchResponse> = (broker, req, ctx, next) 
     }
   }
   if (denied.length === 0) return next(req);
-  return then(next({ ...req, topics: allowed }), (res) => ({ ...res, responses: [...res.responses, ...denied] }));
+  return mapResult(next({ ...req, topics: allowed }), (res) => ({ ...res, responses: [...res.responses, ...denied] }));
 };
 
 const listOffsetsGuard: Guard<ListOffsetsRequest, ListOffsetsResponse> = (broker, req, ctx, next) => {
@@ -199,34 +187,8 @@ const listOffsetsGuard: Guard<ListOffsetsRequest, ListOffsetsResponse> = (broker
         leaderEpoch: -1,
       })),
     }));
-  return then(next({ ...req, topics: allowed }), (res) => ({ ...res, topics: [...res.topics, ...denied] }));
+  return mapResult(next({ ...req, topics: allowed }), (res) => ({ ...res, topics: [...res.topics, ...denied] }));
 };
-
-/** The bit set of the operations allowed on a topic (Metadata's topicAuthorizedOperations). */
-const TOPIC_OPERATIONS = [
-  Op.READ,
-  Op.WRITE,
-  Op.CREATE,
-  Op.DELETE,
-  Op.ALTER,
-  Op.DESCRIBE,
-  Op.DESCRIBE_CONFIGS,
-  Op.ALTER_CONFIGS,
-];
-const CLUSTER_OPERATIONS = [
-  Op.CREATE,
-  Op.ALTER,
-  Op.DESCRIBE,
-  Op.CLUSTER_ACTION,
-  Op.DESCRIBE_CONFIGS,
-  Op.ALTER_CONFIGS,
-  Op.IDEMPOTENT_WRITE,
-];
-function operationBits(ops: readonly number[], allowed: (op: number) => boolean): number {
-  let bits = 0;
-  for (const op of ops) if (allowed(op)) bits |= 1 << op;
-  return bits;
-}
 
 const metadataGuard: Guard<MetadataRequest, MetadataResponse> = (broker, req, ctx, next) => {
   const denied: MetadataResponse['topics'] = [];
@@ -254,7 +216,7 @@ const metadataGuard: Guard<MetadataRequest, MetadataResponse> = (broker, req, ct
     }
     forward = { ...req, topics: allowed };
   }
-  return then(next(forward), (res) => {
+  return mapResult(next(forward), (res) => {
     // All topics asked for: those the principal may not describe are not listed at all.
     let topics =
       req.topics === null ? res.topics.filter((t) => topicAllowed(broker, ctx, Op.DESCRIBE, t.name)) : res.topics;
@@ -297,7 +259,7 @@ const createTopicsGuard: Guard<CreateTopicsRequest, CreateTopicsResponse> = (bro
     topics: [...res.topics, ...denied].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name)),
   });
   if (allowed.length === 0) return merge({ throttleTimeMs: 0, topics: [] });
-  return then(next({ ...req, topics: allowed }), merge);
+  return mapResult(next({ ...req, topics: allowed }), merge);
 };
 
 const deleteTopicsGuard: Guard<DeleteTopicsRequest, DeleteTopicsResponse> = (broker, req, ctx, next) => {
@@ -315,7 +277,7 @@ const deleteTopicsGuard: Guard<DeleteTopicsRequest, DeleteTopicsResponse> = (bro
   if (deniedResults.length === 0) return next(req);
   const merge = (res: DeleteTopicsResponse) => ({ ...res, responses: [...res.responses, ...deniedResults] });
   if (names.length === 0 && topics.length === 0) return merge({ throttleTimeMs: 0, responses: [] });
-  return then(next({ ...req, topicNames: names, topics }), merge);
+  return mapResult(next({ ...req, topicNames: names, topics }), merge);
 };
 
 /** JoinGroup, SyncGroup, Heartbeat, LeaveGroup: READ on the group, else GROUP_AUTHORIZATION_FAILED. */
@@ -341,7 +303,7 @@ const offsetCommitGuard: Guard<OffsetCommitRequest, OffsetCommitResponse> = (bro
   if (denied.length === 0) return next(req);
   const merge = (res: OffsetCommitResponse) => ({ ...res, topics: [...res.topics, ...denied] });
   if (allowed.length === 0) return merge({ throttleTimeMs: 0, topics: [] });
-  return then(next({ ...req, topics: allowed }), merge);
+  return mapResult(next({ ...req, topics: allowed }), merge);
 };
 
 const offsetFetchGuard: Guard<OffsetFetchRequest, OffsetFetchResponse> = (broker, req, ctx, next) => {
@@ -351,7 +313,7 @@ const offsetFetchGuard: Guard<OffsetFetchRequest, OffsetFetchResponse> = (broker
     if (!authorize(broker, ctx, Op.DESCRIBE, RT.GROUP, req.groupId)) {
       return { ...OffsetFetchApi.response.defaults(), errorCode: GAF, topics: [] };
     }
-    return then(next(req), (res) => ({ ...res, topics: res.topics.filter((t) => describable(t.name)) }));
+    return mapResult(next(req), (res) => ({ ...res, topics: res.topics.filter((t) => describable(t.name)) }));
   }
   const deniedGroups = req.groups.filter((g) => !authorize(broker, ctx, Op.DESCRIBE, RT.GROUP, g.groupId));
   const allowed = req.groups.filter((g) => !deniedGroups.includes(g));
@@ -367,7 +329,7 @@ const offsetFetchGuard: Guard<OffsetFetchRequest, OffsetFetchResponse> = (broker
     ],
   });
   if (allowed.length === 0) return merge({ ...OffsetFetchApi.response.defaults(), groups: [] });
-  return then(next({ ...req, groups: allowed }), merge);
+  return mapResult(next({ ...req, groups: allowed }), merge);
 };
 
 const findCoordinatorGuard: Guard<FindCoordinatorRequest, FindCoordinatorResponse> = (broker, req, ctx, next) => {
@@ -389,7 +351,7 @@ const findCoordinatorGuard: Guard<FindCoordinatorRequest, FindCoordinatorRespons
     .map((key) => ({ key, nodeId: -1, host: '', port: -1, errorCode: code, errorMessage: null }));
   const merge = (res: FindCoordinatorResponse) => ({ ...res, coordinators: [...res.coordinators, ...denied] });
   if (allowed.length === 0) return merge({ ...FindCoordinatorApi.response.defaults(), coordinators: [] });
-  return then(next({ ...req, coordinatorKeys: allowed }), merge);
+  return mapResult(next({ ...req, coordinatorKeys: allowed }), merge);
 };
 
 /** Who may read or change a config resource: DESCRIBE_CONFIGS / ALTER_CONFIGS on the topic, or on the cluster for brokers. */
@@ -416,7 +378,7 @@ const describeConfigsGuard: Guard<DescribeConfigsRequest, DescribeConfigsRespons
     }));
   const merge = (res: DescribeConfigsResponse) => ({ ...res, results: [...res.results, ...denied] });
   if (allowed.length === 0) return merge({ throttleTimeMs: 0, results: [] });
-  return then(next({ ...req, resources: allowed }), merge);
+  return mapResult(next({ ...req, resources: allowed }), merge);
 };
 
 function alterConfigsGuard<R extends AlterConfigsRequest | IncrementalAlterConfigsRequest>(): Guard<
@@ -439,7 +401,7 @@ function alterConfigsGuard<R extends AlterConfigsRequest | IncrementalAlterConfi
       }));
     const merge = (res: AlterConfigsResponse) => ({ ...res, responses: [...res.responses, ...denied] });
     if (allowed.length === 0) return merge({ throttleTimeMs: 0, responses: [] });
-    return then(next({ ...req, resources: allowed } as R), merge);
+    return mapResult(next({ ...req, resources: allowed } as R), merge);
   };
 }
 
@@ -478,7 +440,7 @@ function listGuard<Req, Res, Item, Out>(o: {
     if (allowed.length === all.length) return next(req);
     const denied = all.filter((i) => !allowed.includes(i)).map(o.denied);
     if (allowed.length === 0) return o.merge(o.empty(), denied);
-    return then(next(o.withItems(req, allowed)), (res) => o.merge(res, denied));
+    return mapResult(next(o.withItems(req, allowed)), (res) => o.merge(res, denied));
   };
 }
 
@@ -553,7 +515,7 @@ const deleteRecordsGuard = listGuard<
 /** ListGroups: all groups with DESCRIBE on the cluster, else only those the principal may describe. */
 const listGroupsGuard: Guard<ListGroupsRequest, ListGroupsResponse> = (broker, req, ctx, next) => {
   if (authorizeCluster(broker, ctx, Op.DESCRIBE)) return next(req);
-  return then(next(req), (res) => ({
+  return mapResult(next(req), (res) => ({
     ...res,
     groups: res.groups.filter((g) => authorize(broker, ctx, Op.DESCRIBE, RT.GROUP, g.groupId)),
   }));

@@ -310,7 +310,8 @@ export class Partition {
   ): void {
     const info = producerInfoOf(records, at);
     if (info.producerId < 0n) return;
-    if (flagsOf(records, at).control) {
+    const flags = flagsOf(records, at);
+    if (flags.control) {
       const commit = isCommitMarker(records, at, size);
       if (commit === null) return;
       this.producers.endTransaction(info.producerId, info.producerEpoch, -1);
@@ -318,7 +319,7 @@ export class Partition {
       if (aborted !== null && !indexedMarkers.has(base)) this.log.appendAbortedTxn(aborted);
     } else {
       this.producers.update(info, base);
-      if (flagsOf(records, at).transactional) this.onTransactionalData(info.producerId, base);
+      if (flags.transactional) this.onTransactionalData(info.producerId, base);
     }
   }
 }
