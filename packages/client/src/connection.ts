@@ -13,7 +13,7 @@ import {
   Writer,
   writeRequestFrame,
 } from '@sluice/protocol';
-import { PlainClient, type SaslClient, ScramClient } from '@sluice/security';
+import { OAuthBearerClient, PlainClient, type SaslClient, ScramClient } from '@sluice/security';
 import { ConnectionError, ERROR_CODES, KafkaError, RequestTimeoutError } from './errors.js';
 import { FrameReader } from './frame-reader.js';
 import type { MetricsSink } from './metrics.js';
@@ -30,12 +30,20 @@ export type SslOptions =
       'ca' | 'cert' | 'key' | 'pfx' | 'passphrase' | 'servername' | 'rejectUnauthorized' | 'checkServerIdentity'
     >;
 
-/** SASL login (Kafka's `sasl.mechanism` with its JAAS username and password). */
-export interface SaslOptions {
-  mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
-  username: string;
-  password: string;
-}
+/**
+ * SASL login: Kafka's `sasl.mechanism` with its JAAS username and password, or OAUTHBEARER with a
+ * function that gives the bearer token (called for each connection, so it may refresh it).
+ */
+export type SaslOptions =
+  | {
+      mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+      username: string;
+      password: string;
+    }
+  | {
+      mechanism: 'OAUTHBEARER' | 'oauthbearer';
+      token: () => string | Promise<string>;
+    };
 
 /** Rounds of one SASL exchange a client goes through at most (SCRAM takes 2). */
 const MAX_SASL_ROUNDS = 10;
@@ -236,17 +244,20 @@ export class Connection {
 
   /** SaslHandshake, then SaslAuthenticate rounds until the mechanism is done (and the server verified). */
   private async authenticate(sasl: SaslOptions): Promise<void> {
-    const handshake = await this.request(SaslHandshakeApi, { mechanism: sasl.mechanism });
+    const mechanism = sasl.mechanism.toUpperCase();
+    const handshake = await this.request(SaslHandshakeApi, { mechanism });
     if (handshake.errorCode !== 0) {
       throw new KafkaError(
         handshake.errorCode,
-        `${this.address}: SASL mechanism ${sasl.mechanism} refused (enabled: ${handshake.mechanisms.join(', ')})`,
+        `${this.address}: SASL mechanism ${mechanism} refused (enabled: ${handshake.mechanisms.join(', ')})`,
       );
     }
     const client: SaslClient =
-      sasl.mechanism === 'PLAIN'
-        ? new PlainClient(sasl.username, sasl.password)
-        : new ScramClient(sasl.mechanism, sasl.username, sasl.password);
+      'token' in sasl
+        ? new OAuthBearerClient(await sasl.token())
+        : sasl.mechanism === 'PLAIN'
+          ? new PlainClient(sasl.username, sasl.password)
+          : new ScramClient(sasl.mechanism, sasl.username, sasl.password);
     let token: Buffer | null = client.first();
     for (let round = 0; token !== null; round++) {
       if (round >= MAX_SASL_ROUNDS) throw new ConnectionError(this.address, 'SASL exchange did not end');

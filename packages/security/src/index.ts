@@ -1,5 +1,6 @@
 export * from './authorizer.js';
 export * from './jaas.js';
+export * from './oauthbearer.js';
 export * from './plain.js';
 export * from './sasl.js';
 export * from './scram.js';

@@ -1,5 +1,5 @@
 /** The SASL mechanisms Sluice implements, by their IANA names as Kafka spells them. */
-export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
+export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER'] as const;
 export type SaslMechanismName = (typeof SASL_MECHANISMS)[number];
 
 /** Kafka sends this (errorMessage of SaslAuthenticate) for a refused login; the connection then closes. */
@@ -13,13 +13,16 @@ export class SaslAuthenticationError extends Error {
 /**
  * One authentication exchange on the server side. `evaluate` takes the client's next token and
  * returns the server's answer; `complete` is true once the client is authenticated, and then
- * `authorizationId` names it. A refused login throws SaslAuthenticationError.
+ * `authorizationId` names it. A refused login throws SaslAuthenticationError (or rejects, for a
+ * mechanism that validates asynchronously, as OAUTHBEARER against a JWKS).
  */
 export interface SaslServer {
   readonly mechanism: SaslMechanismName;
-  evaluate(token: Buffer): Buffer;
+  evaluate(token: Buffer): Buffer | Promise<Buffer>;
   readonly complete: boolean;
   readonly authorizationId: string | null;
+  /** When the credential expires (ms since the epoch), for mechanisms whose credential does (OAUTHBEARER). */
+  readonly credentialExpiresAtMs?: number | null;
 }
 
 /** The client side of one exchange: `first()` the opening token, `evaluate` each server answer. */

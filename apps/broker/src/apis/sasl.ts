@@ -10,6 +10,7 @@ import {
 import { SaslAuthenticationError } from '@sluice/security';
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
+import type { AuthenticateResult } from '../server/sasl-session.js';
 
 /** SaslHandshake: the mechanism the client will use; an unknown one is answered with the enabled list, then the connection closes. */
 export function saslHandshakeHandler(_broker: BrokerContext): ApiHandler<SaslHandshakeRequest, SaslHandshakeResponse> {
@@ -65,11 +66,11 @@ export function saslAuthenticateHandler(
           'SaslAuthenticate request received after successful authentication',
         );
       }
-      try {
-        const { response, sessionLifetimeMs } = sasl.authenticate(req.authBytes, ctx.apiVersion);
+      const succeeded = ({ response, sessionLifetimeMs }: AuthenticateResult) => {
         if (sasl.authenticated) connection.principal = `User:${sasl.user}`;
         return answer(0, null, response, sessionLifetimeMs);
-      } catch (err) {
+      };
+      const failed = (err: unknown) => {
         const refused = err instanceof SaslAuthenticationError;
         const message = (err as Error).message;
         // One line per refused login (bounded per client address by the connection log limiter).
@@ -78,6 +79,13 @@ export function saslAuthenticateHandler(
         return refused
           ? answer(ERROR_CODES.SASL_AUTHENTICATION_FAILED, message)
           : answer(ERROR_CODES.ILLEGAL_SASL_STATE, message);
+      };
+      try {
+        const result = sasl.authenticate(req.authBytes, ctx.apiVersion);
+        // OAUTHBEARER against a JWKS validates asynchronously.
+        return result instanceof Promise ? result.then(succeeded, failed) : succeeded(result);
+      } catch (err) {
+        return failed(err);
       }
     },
   };

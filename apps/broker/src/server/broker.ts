@@ -195,7 +195,12 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   // are read from the metadata store at login.
   let security: BrokerSecurity | undefined;
   const listenerSecurities: ListenerSecurity[] = config.listeners.map((l) =>
-    listenerSecurity(config, l, (user, mechanism) => security?.scramCredential(user, mechanism)),
+    listenerSecurity(
+      config,
+      l,
+      (user, mechanism) => security?.scramCredential(user, mechanism),
+      (name, reason) => logger.debug({ listener: name }, `OAUTHBEARER token refused: ${reason}`),
+    ),
   );
   // prom-client is loaded only when the endpoint is on (it is a seventh of the modules start-up
   // would load), and before anything is opened, so a failure to load leaves nothing behind.

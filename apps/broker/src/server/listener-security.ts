@@ -4,6 +4,8 @@
 import type { TLSSocket } from 'node:tls';
 import {
   jaasPlainUsers,
+  jwtValidator,
+  type OAuthBearerValidator,
   type PlainPasswordCheck,
   parseJaasConfig,
   plainUsers,
@@ -14,6 +16,8 @@ import {
   serverTlsSettings,
   sslPrincipalMapper,
   subjectDn,
+  unsecuredJwsValidator,
+  unsecuredValidatorOptions,
 } from '@sluice/security';
 import type { BrokerConfig, Listener } from '../config/index.js';
 import { listenerConfig } from '../config/index.js';
@@ -38,6 +42,7 @@ function saslSettings(
   config: BrokerConfig,
   listener: string,
   scramLookup: ScramCredentialLookup,
+  onOAuthRefusal?: (listener: string, reason: string) => void,
 ): SaslListenerSettings {
   const enabled = (listenerConfig(config, listener, 'sasl.enabled.mechanisms') ?? '')
     .split(',')
@@ -47,8 +52,8 @@ function saslSettings(
     if (!(SASL_MECHANISMS as readonly string[]).includes(m)) {
       throw new ConfigException(
         m === 'GSSAPI'
-          ? `Listener ${listener}: SASL mechanism GSSAPI (Kerberos) is not supported by Sluice; set sasl.enabled.mechanisms to PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`
-          : `Listener ${listener}: SASL mechanism ${m} is not supported by Sluice (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)`,
+          ? `Listener ${listener}: SASL mechanism GSSAPI (Kerberos) is not supported by Sluice; set sasl.enabled.mechanisms to PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER`
+          : `Listener ${listener}: SASL mechanism ${m} is not supported by Sluice (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER)`,
       );
     }
   }
@@ -70,15 +75,71 @@ function saslSettings(
     }
     plain = plainUsers(users);
   }
+  const oauthValidator = enabled.includes('OAUTHBEARER') ? oauthBearerValidator(config, listener) : undefined;
   const reauth = Number(listenerConfig(config, listener, 'connections.max.reauth.ms') ?? '0');
   const maxReceive = Number(listenerConfig(config, listener, 'sasl.server.max.receive.size') ?? '524288');
   return {
     mechanisms: enabled as SaslMechanismName[],
     plainCheck: () => plain ?? (() => false),
     scramLookup,
+    oauthValidator,
+    onOAuthRefusal: onOAuthRefusal === undefined ? undefined : (reason) => onOAuthRefusal(listener, reason),
     maxReauthMs: Number.isFinite(reauth) && reauth > 0 ? reauth : 0,
     maxReceiveBytes: Number.isInteger(maxReceive) && maxReceive > 0 ? maxReceive : 524288,
   };
+}
+
+/**
+ * OAUTHBEARER's validator, chosen as Kafka chooses its server callback handler: JWT verification
+ * against a JWKS when sasl.oauthbearer.jwks.endpoint.url is set (Kafka's
+ * OAuthBearerValidatorCallbackHandler), else the unsecured JWS validator with the
+ * `unsecuredValidator*` options of listener.name.<l>.oauthbearer.sasl.jaas.config.
+ */
+function oauthBearerValidator(config: BrokerConfig, listener: string): OAuthBearerValidator {
+  const get = (key: string) => listenerConfig(config, listener, key, 'oauthbearer');
+  const jwksUrl = get('sasl.oauthbearer.jwks.endpoint.url');
+  const fail = (msg: string): never => {
+    throw new ConfigException(`Listener ${listener}: ${msg}`);
+  };
+  if (jwksUrl !== null && jwksUrl !== '') {
+    const audience = (get('sasl.oauthbearer.expected.audience') ?? '')
+      .split(',')
+      .map((a) => a.trim())
+      .filter((a) => a !== '');
+    const issuer = get('sasl.oauthbearer.expected.issuer');
+    // Kafka 4.4 asks for both unless the operator opts out explicitly.
+    if (audience.length === 0 && get('sasl.oauthbearer.allow.unverified.audience') !== 'true') {
+      fail(
+        'sasl.oauthbearer.expected.audience is required with sasl.oauthbearer.jwks.endpoint.url (or set sasl.oauthbearer.allow.unverified.audience=true)',
+      );
+    }
+    if ((issuer === null || issuer === '') && get('sasl.oauthbearer.allow.unverified.issuer') !== 'true') {
+      fail(
+        'sasl.oauthbearer.expected.issuer is required with sasl.oauthbearer.jwks.endpoint.url (or set sasl.oauthbearer.allow.unverified.issuer=true)',
+      );
+    }
+    const skew = Number(get('sasl.oauthbearer.clock.skew.seconds') ?? '30');
+    const refresh = Number(get('sasl.oauthbearer.jwks.endpoint.refresh.ms') ?? '3600000');
+    try {
+      return jwtValidator({
+        jwksUrl,
+        expectedAudience: audience,
+        expectedIssuer: issuer === '' ? null : issuer,
+        subClaimName: get('sasl.oauthbearer.sub.claim.name') ?? 'sub',
+        scopeClaimName: get('sasl.oauthbearer.scope.claim.name') ?? 'scope',
+        clockSkewSeconds: Number.isFinite(skew) && skew >= 0 ? skew : 30,
+        refreshMs: Number.isFinite(refresh) && refresh > 0 ? refresh : 3_600_000,
+      });
+    } catch (err) {
+      return fail(`sasl.oauthbearer.jwks.endpoint.url: ${(err as Error).message}`);
+    }
+  }
+  const jaas = get('sasl.jaas.config');
+  try {
+    return unsecuredJwsValidator(jaas === null ? {} : unsecuredValidatorOptions(parseJaasConfig(jaas).options));
+  } catch (err) {
+    return fail(`OAUTHBEARER: ${(err as Error).message}`);
+  }
 }
 
 /** The security of one listener; throws ConfigException for settings Sluice cannot honour. */
@@ -86,6 +147,7 @@ export function listenerSecurity(
   config: BrokerConfig,
   listener: Listener,
   scramLookup: ScramCredentialLookup,
+  onOAuthRefusal?: (listener: string, reason: string) => void,
 ): ListenerSecurity {
   const { name, securityProtocol: protocol } = listener;
   const get = (key: string) => listenerConfig(config, name, key);
@@ -98,7 +160,9 @@ export function listenerSecurity(
     }
   }
   const sasl =
-    protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL' ? saslSettings(config, name, scramLookup) : undefined;
+    protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL'
+      ? saslSettings(config, name, scramLookup, onOAuthRefusal)
+      : undefined;
   let mapper: (dn: string) => string;
   try {
     mapper = sslPrincipalMapper(get('ssl.principal.mapping.rules'));

@@ -6,6 +6,8 @@
 
 import { ApiVersionsApi, SaslAuthenticateApi, SaslHandshakeApi } from '@sluice/protocol';
 import {
+  OAuthBearerServer,
+  type OAuthBearerValidator,
   type PlainPasswordCheck,
   PlainServer,
   type SaslMechanismName,
@@ -19,10 +21,19 @@ export interface SaslListenerSettings {
   readonly mechanisms: readonly SaslMechanismName[];
   plainCheck(listener: string): PlainPasswordCheck;
   readonly scramLookup: ScramCredentialLookup;
+  /** OAUTHBEARER's token check (unsecured JWS or JWKS), when the mechanism is enabled. */
+  readonly oauthValidator?: OAuthBearerValidator;
+  /** Where a refused OAUTHBEARER token's reason goes (the client only sees the JSON status). */
+  readonly onOAuthRefusal?: (reason: string) => void;
   /** connections.max.reauth.ms; 0: sessions do not expire. */
   readonly maxReauthMs: number;
   /** sasl.server.max.receive.size: bytes a client may send before it has authenticated. */
   readonly maxReceiveBytes: number;
+}
+
+export interface AuthenticateResult {
+  response: Buffer;
+  sessionLifetimeMs: number;
 }
 
 type State = 'handshake' | 'authenticate' | 'complete' | 'reauth-authenticate' | 'failed';
@@ -103,7 +114,12 @@ export class SaslSession {
     this.server =
       m === 'PLAIN'
         ? new PlainServer(this.settings.plainCheck(this.listener))
-        : new ScramServer(m, this.settings.scramLookup);
+        : m === 'OAUTHBEARER'
+          ? new OAuthBearerServer(
+              this.settings.oauthValidator ?? (() => Promise.reject(new Error('OAUTHBEARER has no validator'))),
+              this.settings.onOAuthRefusal,
+            )
+          : new ScramServer(m, this.settings.scramLookup);
     return true;
   }
 
@@ -111,20 +127,33 @@ export class SaslSession {
    * One SaslAuthenticate token: the answer, and the session lifetime to report once complete.
    * Throws SaslAuthenticationError when the login is refused (the state is then `failed`).
    */
-  authenticate(token: Buffer, apiVersion: number): { response: Buffer; sessionLifetimeMs: number } {
+  authenticate(token: Buffer, apiVersion: number): AuthenticateResult | Promise<AuthenticateResult> {
     const server = this.server;
     if (server === null || (this.state !== 'authenticate' && this.state !== 'reauth-authenticate')) {
       this.state = 'failed';
       throw new Error('SaslAuthenticate without a SaslHandshake');
     }
     const reauth = this.state === 'reauth-authenticate';
-    let response: Buffer;
+    let response: Buffer | Promise<Buffer>;
     try {
       response = server.evaluate(token);
     } catch (err) {
       this.state = 'failed';
       throw err;
     }
+    if (response instanceof Promise) {
+      return response.then(
+        (r) => this.afterEvaluate(server, r, reauth, apiVersion),
+        (err) => {
+          this.state = 'failed';
+          throw err;
+        },
+      );
+    }
+    return this.afterEvaluate(server, response, reauth, apiVersion);
+  }
+
+  private afterEvaluate(server: SaslServer, response: Buffer, reauth: boolean, apiVersion: number): AuthenticateResult {
     if (!server.complete) return { response, sessionLifetimeMs: 0 };
     const user = server.authorizationId!;
     if (reauth && user !== this.user) {
@@ -134,9 +163,23 @@ export class SaslSession {
     this.user = user;
     this.state = 'complete';
     this.server = null;
-    // KIP-368: only clients that understand the lifetime (v1+) are held to it.
-    const lifetime = this.settings.maxReauthMs > 0 && apiVersion >= 1 ? this.settings.maxReauthMs : 0;
-    this.expiresAtMs = lifetime > 0 ? this.now() + lifetime : Number.POSITIVE_INFINITY;
-    return { response, sessionLifetimeMs: lifetime };
+    // KIP-368, as Kafka's SaslServerAuthenticator: the lifetime is connections.max.reauth.ms, or the
+    // credential's remaining life (an OAUTHBEARER token's exp), whichever is shorter; only clients
+    // that understand the lifetime (v1+) are held to it.
+    const now = this.now();
+    const maxReauth = this.settings.maxReauthMs;
+    const expiresAt = server.credentialExpiresAtMs ?? null;
+    let lifetime = 0;
+    let bounded = false;
+    if (expiresAt !== null) {
+      lifetime = Math.max(0, maxReauth > 0 ? Math.min(expiresAt - now, maxReauth) : expiresAt - now);
+      bounded = true;
+    } else if (maxReauth > 0) {
+      lifetime = maxReauth;
+      bounded = true;
+    }
+    if (apiVersion < 1) bounded = false;
+    this.expiresAtMs = bounded ? now + lifetime : Number.POSITIVE_INFINITY;
+    return { response, sessionLifetimeMs: bounded ? lifetime : 0 };
   }
 }
