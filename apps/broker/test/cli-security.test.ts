@@ -1,4 +1,4 @@
-// `sluice user` and `sluice acl` as real processes against a broker with SASL and ACLs, and
+// `sluice user`, `sluice acl` and `sluice quota` as real processes against a broker with SASL and ACLs, and
 // `--command-config` taking a Kafka client properties file (security.protocol, sasl.*) for every
 // client command.
 
@@ -107,5 +107,42 @@ describe('sluice user and acl', () => {
     expect((await sluice(['acl', 'list'], admin)).stdout).toBe('');
     expect((await sluice(['user', 'delete', 'carol'], admin)).code).toBe(0);
     expect((await sluice(['topic', 'list'], carol)).code).toBe(1);
+  }, 60_000);
+});
+
+describe('sluice quota', () => {
+  it('sets, describes and removes request_percentage and controller_mutation_rate (and the byte rates) per user, client id and default', async () => {
+    const set = await sluice(
+      ['quota', 'set', '--user', 'carol', '--add', 'request_percentage=25.5', '--add', 'controller_mutation_rate=2'],
+      admin,
+    );
+    expect(set.code, set.stderr).toBe(0);
+    expect(
+      (
+        await sluice(
+          ['quota', 'set', '--user-default', '--client-id', 'app', '--add', 'producer_byte_rate=1048576'],
+          admin,
+        )
+      ).code,
+    ).toBe(0);
+    expect((await sluice(['quota', 'describe', '--user', 'carol'], admin)).stdout).toBe(
+      'user=carol controller_mutation_rate=2 request_percentage=25.5\n',
+    );
+    const all = await sluice(['quota', 'describe'], admin);
+    expect(all.stdout.trim().split('\n').sort()).toEqual([
+      'client-id=app,user=<default> producer_byte_rate=1048576',
+      'user=carol controller_mutation_rate=2 request_percentage=25.5',
+    ]);
+    expect(broker.context.store.image.securityRecords('quotas').size).toBe(2);
+    const removed = await sluice(['quota', 'set', '--user', 'carol', '--delete', 'request_percentage'], admin);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect((await sluice(['quota', 'describe', '--user', 'carol'], admin)).stdout).toBe(
+      'user=carol controller_mutation_rate=2\n',
+    );
+    // Kafka's validation: an unknown key, a byte rate that is not whole.
+    const bad = await sluice(['quota', 'set', '--client-id', 'x', '--add', 'producer_byte_rate=1.5'], admin);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/INVALID_REQUEST|producer_byte_rate/);
+    expect((await sluice(['quota', 'set', '--add', 'request_percentage=1'], admin)).code).toBe(2);
   }, 60_000);
 });

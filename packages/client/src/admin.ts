@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  AlterClientQuotasApi,
   AlterConfigsApi,
   AlterUserScramCredentialsApi,
   ConsumerGroupDescribeApi,
@@ -10,6 +11,7 @@ import {
   DeleteGroupsApi,
   DeleteTopicsApi,
   DescribeAclsApi,
+  DescribeClientQuotasApi,
   DescribeClusterApi,
   DescribeConfigsApi,
   DescribeGroupsApi,
@@ -472,6 +474,60 @@ export class Admin {
     );
     for (const r of res.results)
       throwIfError(r.errorCode, `AlterUserScramCredentials ${r.user}: ${r.errorMessage ?? ''}`);
+  }
+
+  /**
+   * Sets and removes client quotas (Kafka's AlterClientQuotas): per entity (`user`, `client-id`, or
+   * both; a null name is that type's default), values to set and keys to remove.
+   */
+  async alterClientQuotas(
+    entries: readonly {
+      entity: Readonly<Record<string, string | null>>;
+      set?: Readonly<Record<string, number>>;
+      remove?: readonly string[];
+    }[],
+    validateOnly = false,
+  ): Promise<void> {
+    const req = {
+      entries: entries.map((e) => ({
+        entity: Object.entries(e.entity).map(([entityType, entityName]) => ({ entityType, entityName })),
+        ops: [
+          ...Object.entries(e.set ?? {}).map(([key, value]) => ({ key, value, remove: false })),
+          ...(e.remove ?? []).map((key) => ({ key, value: 0, remove: true })),
+        ],
+      })),
+      validateOnly,
+    };
+    const res = await this.retry(async () => (await this.any()).request(AlterClientQuotasApi, req));
+    for (const r of res.entries) {
+      const name = r.entity.map((c) => `${c.entityType}=${c.entityName ?? '<default>'}`).join(',');
+      throwIfError(r.errorCode, `AlterClientQuotas ${name}: ${r.errorMessage ?? ''}`);
+    }
+  }
+
+  /**
+   * Client quotas whose entities match (Kafka's DescribeClientQuotas): per entity type, a name, null
+   * for the default, or undefined for any named entity; `strict` leaves out entities with other types.
+   */
+  async describeClientQuotas(
+    filter: Readonly<Record<string, string | null | undefined>> = {},
+    strict = false,
+  ): Promise<Array<{ entity: Record<string, string | null>; values: Record<string, number> }>> {
+    const components = Object.entries(filter).map(([entityType, match]) =>
+      match === undefined
+        ? { entityType, matchType: 2, match: null }
+        : match === null
+          ? { entityType, matchType: 1, match: null }
+          : { entityType, matchType: 0, match },
+    );
+    const res = await this.retry(async () =>
+      (await this.any()).request(DescribeClientQuotasApi, { components, strict }),
+    );
+    throwIfError(res.errorCode, `DescribeClientQuotas: ${res.errorMessage ?? ''}`);
+    return (res.entries ?? []).map((e) => ({
+      entity: Object.fromEntries(e.entity.map((c) => [c.entityType, c.entityName])),
+      values: Object.fromEntries(e.values.map((v) => [v.key, v.value])),
+    }));
   }
 
   /** The SCRAM mechanisms and iterations of each user (all users when none are named). */

@@ -7,6 +7,7 @@ import {
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
 import { errorCodeOf, errorMessageOf } from './partition-errors.js';
+import type { MutationQuotaContext } from './quota-enforcement.js';
 
 export function createPartitionsHandler(
   broker: BrokerContext,
@@ -15,7 +16,7 @@ export function createPartitionsHandler(
     api: CreatePartitionsApi,
     minVersion: 0,
     maxVersion: 3,
-    async handle(req) {
+    async handle(req, ctx: MutationQuotaContext) {
       const counts = new Map<string, number>();
       for (const t of req.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
       const pending = req.topics.map(async (t) => {
@@ -29,6 +30,8 @@ export function createPartitionsHandler(
             t.count,
             t.assignments === null ? undefined : t.assignments.map((a) => a.brokerIds),
           );
+          // KIP-599: the partitions added count against controller_mutation_rate.
+          ctx.mutationQuota?.record(assignments.length);
           if (!req.validateOnly) await broker.topics.addPartitionsAsync(t.name, t.count, assignments);
           return { name: t.name, errorCode: 0, errorMessage: null };
         } catch (err) {

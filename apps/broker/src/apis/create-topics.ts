@@ -13,6 +13,7 @@ import { ConfigResourceType, ConfigSource } from '../config/index.js';
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
 import { errorCodeOf, errorMessageOf } from './partition-errors.js';
+import type { MutationQuotaContext } from './quota-enforcement.js';
 
 /** Kafka's controller writes at most this many records for one request (MAX_RECORDS_PER_USER_OP). */
 const MAX_PARTITIONS_PER_REQUEST = 10_000;
@@ -89,7 +90,7 @@ export function createTopicsHandler(broker: BrokerContext): ApiHandler<CreateTop
     // v0-v1 were removed in Kafka 4 (KIP-896).
     minVersion: 2,
     maxVersion: 7,
-    async handle(req) {
+    async handle(req, ctx: MutationQuotaContext) {
       const failed = (name: string, errorCode: number, errorMessage: string | null) =>
         ({
           name,
@@ -131,6 +132,8 @@ export function createTopicsHandler(broker: BrokerContext): ApiHandler<CreateTop
           broker.topics.validateNewName(t.name);
           const overrides = broker.configs.validateNewTopic(t.configs);
           const { partitions, replicationFactor, assignments } = plan(t);
+          // KIP-599: charged once the topic is valid, before it is created (refused here when strict and in debt).
+          ctx.mutationQuota?.record(partitions);
           // Validate-only answers carry a fresh id too, as Kafka's controller draws one before deciding.
           const topicId = req.validateOnly
             ? randomUUID()

@@ -10,12 +10,14 @@ import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
 import { INTERNAL_TOPICS } from '../state/topic-manager.js';
 import { errorCodeOf, errorMessageOf } from './partition-errors.js';
+import type { MutationQuotaContext } from './quota-enforcement.js';
 
 export function deleteTopicsHandler(broker: BrokerContext): ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse> {
   const deleteOne = async (
     name: string | null,
     topicId: string,
     byId: boolean,
+    ctx: MutationQuotaContext,
   ): Promise<DeleteTopicsResponseDeletableTopicResult> => {
     const result = { name, topicId, errorCode: 0, errorMessage: null as string | null };
     const topic = name !== null ? broker.topics.get(name) : broker.topics.getById(topicId);
@@ -35,6 +37,8 @@ export function deleteTopicsHandler(broker: BrokerContext): ApiHandler<DeleteTop
       return { ...result, name: topic.name, errorCode: ERROR_CODES.TOPIC_AUTHORIZATION_FAILED };
     }
     try {
+      // KIP-599: a deleted topic's partitions count against controller_mutation_rate.
+      ctx.mutationQuota?.record(topic.partitions.length);
       await broker.topics.deleteAsync(topic.name);
       broker.fetchSessions.forgetTopic(topic.name);
       return { ...result, name: topic.name, topicId: topic.topicId };
@@ -51,8 +55,8 @@ export function deleteTopicsHandler(broker: BrokerContext): ApiHandler<DeleteTop
     async handle(req, ctx) {
       const responses = await Promise.all(
         ctx.apiVersion >= 6
-          ? req.topics.map((t) => deleteOne(t.name, t.topicId, true))
-          : req.topicNames.map((n) => deleteOne(n, ZERO_UUID, false)),
+          ? req.topics.map((t) => deleteOne(t.name, t.topicId, true, ctx))
+          : req.topicNames.map((n) => deleteOne(n, ZERO_UUID, false, ctx)),
       );
       return { throttleTimeMs: 0, responses };
     },

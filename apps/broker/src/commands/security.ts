@@ -1,5 +1,6 @@
-// `sluice acl create|list|delete` and `sluice user create|list|delete` (SCRAM credentials), with the
-// names Kafka's kafka-acls and kafka-configs use for the same things.
+// `sluice acl create|list|delete`, `sluice user create|list|delete` (SCRAM credentials) and `sluice
+// quota set|describe` (client quotas), with the names Kafka's kafka-acls and kafka-configs use for
+// the same things.
 
 import {
   type AclBinding,
@@ -12,7 +13,15 @@ import {
   type ScramMechanismName,
 } from '@sluice/security';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { type ClientFlags, parseCount, runAction, UsageError, withAdmin, withBootstrap } from './common.js';
+import {
+  type ClientFlags,
+  collectKeyValue,
+  parseCount,
+  runAction,
+  UsageError,
+  withAdmin,
+  withBootstrap,
+} from './common.js';
 
 interface AclFlags extends ClientFlags {
   principal?: string;
@@ -181,4 +190,85 @@ export function registerSecurityCommands(program: Command): void {
     .action((name: string, flags: ClientFlags & { mechanism: ScramMechanismName }) =>
       runAction(() => withAdmin(flags, (admin) => admin.deleteScramCredential(name, flags.mechanism))),
     );
+
+  registerQuotaCommands(program);
+}
+
+interface QuotaFlags extends ClientFlags {
+  user?: string;
+  userDefault?: boolean;
+  clientId?: string;
+  clientIdDefault?: boolean;
+}
+
+/** The entity the flags name: a user and/or a client id, each a name or the default. */
+function quotaEntity(flags: QuotaFlags, required: boolean): Record<string, string | null | undefined> {
+  if (flags.user !== undefined && flags.userDefault) throw new UsageError('give --user or --user-default, not both');
+  if (flags.clientId !== undefined && flags.clientIdDefault) {
+    throw new UsageError('give --client-id or --client-id-default, not both');
+  }
+  const entity: Record<string, string | null | undefined> = {};
+  if (flags.user !== undefined || flags.userDefault) entity.user = flags.userDefault ? null : flags.user;
+  if (flags.clientId !== undefined || flags.clientIdDefault) {
+    entity['client-id'] = flags.clientIdDefault ? null : flags.clientId;
+  }
+  if (required && Object.keys(entity).length === 0) {
+    throw new UsageError('name an entity: --user, --user-default, --client-id and/or --client-id-default');
+  }
+  return entity;
+}
+
+function quotaOptions(cmd: Command): Command {
+  return withBootstrap(cmd)
+    .option('--user <name>', 'a user (the principal name, e.g. alice for User:alice)')
+    .option('--user-default', 'the default of every user that has no quota of its own')
+    .option('--client-id <id>', 'a client id')
+    .option('--client-id-default', 'the default of every client id that has no quota of its own');
+}
+
+function registerQuotaCommands(program: Command): void {
+  const quota = program
+    .command('quota')
+    .description(
+      'Set and describe client quotas: producer_byte_rate, consumer_byte_rate, request_percentage, controller_mutation_rate',
+    );
+  quotaOptions(quota.command('set').description('Set (--add) or remove (--delete) quota values of one entity'))
+    .option('--add <key=value>', 'a quota value to set; repeatable', collectKeyValue, {})
+    .option('--delete <key>', 'a quota key to remove; repeatable', (v: string, prev: string[]) => [...prev, v], [])
+    .action((flags: QuotaFlags & { add: Record<string, string>; delete: string[] }) =>
+      runAction(async () => {
+        const entity = quotaEntity(flags, true) as Record<string, string | null>;
+        const set: Record<string, number> = {};
+        for (const [key, raw] of Object.entries(flags.add)) {
+          const value = Number(raw);
+          if (raw.trim() === '' || !Number.isFinite(value))
+            throw new UsageError(`--add ${key}: ${raw} is not a number`);
+          set[key] = value;
+        }
+        if (Object.keys(set).length === 0 && flags.delete.length === 0) {
+          throw new UsageError('give at least one --add key=value or --delete key');
+        }
+        await withAdmin(flags, (admin) => admin.alterClientQuotas([{ entity, set, remove: flags.delete }]));
+      }),
+    );
+  quotaOptions(
+    quota
+      .command('describe')
+      .description('Describe the quotas of the entities the options match (all without options)'),
+  ).action((flags: QuotaFlags) =>
+    runAction(() =>
+      withAdmin(flags, async (admin) => {
+        for (const e of await admin.describeClientQuotas(quotaEntity(flags, false))) {
+          const entity = Object.entries(e.entity)
+            .map(([t, n]) => `${t}=${n ?? '<default>'}`)
+            .join(',');
+          const values = Object.entries(e.values)
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ');
+          process.stdout.write(`${entity} ${values}\n`);
+        }
+      }),
+    ),
+  );
 }
