@@ -16,6 +16,11 @@ export interface TestCerts {
   client(name: string): { key: string; cert: string };
   /** A client certificate from a CA the broker does not trust. */
   untrustedClient(): { key: string; cert: string };
+  /**
+   * A new broker PEM key store (new key and certificate from the same CA), by default with the
+   * first one's subject and SANs; written to `file` (a new file in the directory by default).
+   */
+  renewedBrokerKeystore(options?: { subject?: string; file?: string }): string;
 }
 
 const openssl = (args: string[], cwd: string) => execFileSync('openssl', args, { cwd, stdio: 'pipe' });
@@ -79,6 +84,7 @@ export function makeTestCerts(): TestCerts {
   const brokerKeystore = join(dir, 'broker.keystore.pem');
   writeFileSync(brokerKeystore, read('broker.key') + read('broker.pem'));
   let untrusted = 0;
+  let renewed = 0;
   return {
     dir,
     caFile: join(dir, 'ca.pem'),
@@ -87,6 +93,19 @@ export function makeTestCerts(): TestCerts {
     client(name) {
       signed(dir, 'ca', `client-${name}`, `/O=Sluice/CN=${name}`);
       return { key: read(`client-${name}.key`), cert: read(`client-${name}.pem`) };
+    },
+    renewedBrokerKeystore(options = {}) {
+      const name = `broker-renewed-${renewed++}`;
+      signed(
+        dir,
+        'ca',
+        name,
+        options.subject ?? '/CN=localhost/O=Sluice',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1\n',
+      );
+      const file = options.file ?? join(dir, `${name}.keystore.pem`);
+      writeFileSync(file, read(`${name}.key`) + read(`${name}.pem`));
+      return file;
     },
     untrustedClient() {
       const name = `untrusted-${untrusted++}`;

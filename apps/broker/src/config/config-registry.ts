@@ -146,6 +146,8 @@ export class ConfigRegistry {
   private topics: Map<string, Props>;
   private readonly staticDefaults: Props;
   private readonly listeners = new Set<(change: ConfigChange) => void>();
+  /** A check of broker updates beyond the config table (that new TLS key stores load); throws the reason. */
+  private brokerUpdateCheck: ((next: Props, perBroker: boolean) => void) | null = null;
   // Effective topic configs are read on hot paths (produce validation); computed once per change.
   private readonly cache = new Map<string, TopicConfigValues>();
 
@@ -166,6 +168,16 @@ export class ConfigRegistry {
     const topics: Record<string, Props> = {};
     for (const [t, p] of this.topics) topics[t] = { ...p };
     return { dynamicBroker: { ...this.dynamicBroker }, dynamicDefault: { ...this.dynamicDefault }, topics };
+  }
+
+  /** Sets the check every dynamic broker update (the whole next set of values) must pass. */
+  setBrokerUpdateCheck(check: (next: Readonly<Props>, perBroker: boolean) => void): void {
+    this.brokerUpdateCheck = check;
+  }
+
+  /** The dynamic values of this broker's own resource. */
+  dynamicBrokerProps(): Readonly<Props> {
+    return { ...this.dynamicBroker };
   }
 
   /** Called after every applied alter; returns an unsubscribe function. */
@@ -522,6 +534,13 @@ export class ConfigRegistry {
       } catch (e) {
         if (e instanceof ConfigException) throw refuse(e.message);
         throw e;
+      }
+    }
+    if (this.brokerUpdateCheck !== null) {
+      try {
+        this.brokerUpdateCheck(props, perBroker);
+      } catch (e) {
+        throw refuse((e as Error).message);
       }
     }
   }

@@ -76,6 +76,7 @@ import { ANONYMOUS, type ListenerSecurity, listenerSecurity } from './listener-s
 import { LogLimiter } from './log-limiter.js';
 import { RequestBudget } from './request-budget.js';
 import { SaslSession } from './sasl-session.js';
+import { TlsReloader } from './tls-reload.js';
 
 export interface StartBrokerOptions {
   /** A parsed configuration (the CLI builds one from flags, environment and file). */
@@ -512,6 +513,12 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     sasl: ls.sasl ? new SaslSession(ls.name, ls.sasl) : undefined,
   });
   const servers: Server[] = [];
+  // Dynamic ssl.* updates per listener (IncrementalAlterConfigs) re-read the key stores.
+  const tlsReloader = new TlsReloader(config, (name, err) =>
+    err === undefined
+      ? logger.info({ listener: name }, 'TLS key and trust stores re-read')
+      : logger.warn({ listener: name, err }, 'TLS stores not re-read: keeping the previous ones'),
+  );
   for (const ls of listenerSecurities) {
     // TLS listeners hand each admitted socket to a TLS server that is never bound itself: the
     // limits above apply before the handshake, which is bounded in time.
@@ -541,6 +548,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
             }
             serve(tlsSocket, ip, securityOf(ls, principal), false);
           });
+    if (tlsServer !== undefined) tlsReloader.add(ls.name, tlsServer, ls.tls!.options);
     tlsServer?.on('tlsClientError', (err, tlsSocket) => {
       const ip = normalizeIp(tlsSocket.remoteAddress ?? 'unknown');
       logConnection(ip, { remote: ip, listener: ls.name }, `TLS handshake failed: ${err.message}`);
@@ -570,6 +578,14 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     });
     servers.push(server);
   }
+  configs.setBrokerUpdateCheck((next, perBroker) => tlsReloader.check(next, perBroker));
+  configs.onChange((change) => {
+    if (change.resourceType === ConfigResourceType.BROKER && change.resourceName !== '') {
+      tlsReloader.apply(configs.dynamicBrokerProps());
+    }
+  });
+  // Values stored by an earlier run count from the start.
+  tlsReloader.apply(configs.dynamicBrokerProps());
   await Promise.all(
     servers.map(
       (srv, i) =>
