@@ -72,6 +72,7 @@ import { Connection, type ConnectionSecurity } from './connection.js';
 import { type ConnectionLimits, ConnectionQuotas, normalizeIp, parseIpOverrides } from './connection-quotas.js';
 import type { BrokerContext } from './context.js';
 import { type ApiHandler, Dispatcher } from './dispatcher.js';
+import { interBrokerSettings } from './inter-broker.js';
 import { ANONYMOUS, type ListenerSecurity, listenerSecurity } from './listener-security.js';
 import { LogLimiter } from './log-limiter.js';
 import { RequestBudget } from './request-budget.js';
@@ -203,6 +204,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       (name, reason) => logger.debug({ listener: name }, `OAUTHBEARER token refused: ${reason}`),
     ),
   );
+  // In a cluster, how this broker reaches the others (inter.broker.listener.name), also checked first.
+  const interBroker = config.get('metadata.etcd.endpoints') === null ? null : interBrokerSettings(config);
   // prom-client is loaded only when the endpoint is on (it is a seventh of the modules start-up
   // would load), and before anything is opened, so a failure to load leaves nothing behind.
   const metricsModule = config.metrics ? await import('../metrics.js') : undefined;
@@ -283,6 +286,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     ? null
     : (await import('../state/follower-fetchers.js')).createFollowerFetchers({
         nodeId: config.nodeId,
+        interBroker: interBroker!,
         store,
         configs,
         logger: logger.child({ component: 'replica-fetcher' }),

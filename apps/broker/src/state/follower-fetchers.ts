@@ -9,6 +9,7 @@ import {
 } from '@sluice/replication';
 import type { ConfigRegistry } from '../config/index.js';
 import type { Logger } from '../logger.js';
+import { type InterBrokerSettings, interBrokerConnection } from '../server/inter-broker.js';
 import type { Partition } from './partition.js';
 import type { FollowerFetchers } from './replication.js';
 
@@ -21,6 +22,8 @@ const ERROR_LOG_INTERVAL_MS = 10_000;
 
 export interface FollowerFetchersOptions {
   nodeId: number;
+  /** The listener and security followers reach leaders with (inter.broker.listener.name). */
+  interBroker: InterBrokerSettings;
   store: MetadataStore;
   configs: ConfigRegistry;
   logger: Logger;
@@ -92,10 +95,10 @@ export function followed(partition: Partition, topicId: string): FollowedPartiti
 
 /**
  * The broker's replica fetchers (Kafka's ReplicaFetcherManager with its config names): one per
- * leader and fetcher id, each a connection to the leader's first listener.
+ * leader and fetcher id, each a connection to the leader's inter-broker listener.
  */
 export function createFollowerFetchers(options: FollowerFetchersOptions): FollowerFetchers & { stop(): Promise<void> } {
-  const { nodeId, store, configs, logger } = options;
+  const { nodeId, store, configs, logger, interBroker } = options;
   const maxWaitMs = num(configs, 'replica.fetch.wait.max.ms');
   const lastLogged = new Map<number, number>();
   const manager = new ReplicaFetcherManager(Math.max(1, num(configs, 'num.replica.fetchers')), (leaderId) => {
@@ -108,11 +111,13 @@ export function createFollowerFetchers(options: FollowerFetchersOptions): Follow
       responseMaxBytes: num(configs, 'replica.fetch.response.max.bytes'),
       backoffMs: num(configs, 'replica.fetch.backoff.ms'),
       connect: async () => {
-        const leader = store.image.brokers.get(leaderId)?.listeners[0];
-        if (!leader) throw new Error(`broker ${leaderId} is not registered`);
+        const registered = store.image.brokers.get(leaderId);
+        if (!registered) throw new Error(`broker ${leaderId} is not registered`);
+        const leader = interBrokerConnection(interBroker, registered.listeners);
+        if (!leader)
+          throw new Error(`broker ${leaderId} has no ${interBroker.listener} listener (inter.broker.listener.name)`);
         const connection = await Connection.open({
-          host: leader.host,
-          port: leader.port,
+          ...leader,
           clientId: `sluice-replica-fetcher-${nodeId}`,
           requestTimeoutMs: num(configs, 'replica.socket.timeout.ms'),
           connectTimeoutMs: num(configs, 'replica.socket.timeout.ms'),
