@@ -104,6 +104,8 @@ export class ClientQuotaManager {
   private values = new Map<string, Record<string, number>>();
   private readonly sensors = new Map<string, RateSensor>();
   private readonly buckets = new Map<string, TokenBucket>();
+  /** quotaFor's answers (every request asks once a quota is set), dropped when the quotas change. */
+  private readonly resolved = new Map<string, { bound: number; entity: string } | null>();
 
   constructor(
     store: MetadataStore,
@@ -119,6 +121,7 @@ export class ClientQuotaManager {
         }
       }
       this.values = next;
+      this.resolved.clear();
     };
     load();
     store.onChange((changes) => {
@@ -133,6 +136,16 @@ export class ClientQuotaManager {
 
   /** The quota that applies to (user, clientId) and the entity it was set on, in KIP-55 order. */
   quotaFor(kind: QuotaKind, user: string, clientId: string): { bound: number; entity: string } | null {
+    const cacheKey = `${kind}\0${user}\0${clientId}`;
+    const cached = this.resolved.get(cacheKey);
+    if (cached !== undefined) return cached;
+    const found = this.lookUp(kind, user, clientId);
+    if (this.resolved.size >= MAX_SENSORS) this.resolved.clear();
+    this.resolved.set(cacheKey, found);
+    return found;
+  }
+
+  private lookUp(kind: QuotaKind, user: string, clientId: string): { bound: number; entity: string } | null {
     const candidates: [string, string | null][][] = [
       [
         ['client-id', clientId],
