@@ -11,6 +11,7 @@ import {
   oauthBearerClientFirst,
   parseOAuthBearerClientFirst,
   unsecuredJwsValidator,
+  unsecuredLoginToken,
   unsecuredValidatorOptions,
 } from './oauthbearer.js';
 import { SaslAuthenticationError } from './sasl.js';
@@ -161,5 +162,39 @@ describe('JWT validator against a JWKS', () => {
     ]) {
       await expect(validate(bad)).rejects.toMatchObject({ status: 'invalid_token' });
     }
+  });
+});
+
+describe("Kafka's unsecured login token (OAuthBearerUnsecuredLoginCallbackHandler options)", () => {
+  it('makes a token the unsecured validator accepts, with string, number and list claims', async () => {
+    const token = unsecuredLoginToken(
+      new Map([
+        ['unsecuredLoginStringClaim_sub', 'alice'],
+        ['unsecuredLoginListClaim_scope', ',kafka,other'],
+        ['unsecuredLoginNumberClaim_tier', '2'],
+        ['unsecuredLoginLifetimeSeconds', '60'],
+      ]),
+      () => NOW,
+    );
+    const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
+    expect(claims).toEqual({ sub: 'alice', scope: ['kafka', 'other'], tier: 2, iat: NOW / 1000, exp: NOW / 1000 + 60 });
+    const validate = unsecuredJwsValidator({ requiredScope: ['kafka'] }, () => NOW);
+    await expect(validate(token)).resolves.toEqual({
+      principal: 'alice',
+      expiresAtMs: NOW + 60_000,
+      scope: ['kafka', 'other'],
+    });
+  });
+
+  it('needs the principal claim and a positive lifetime', () => {
+    expect(() => unsecuredLoginToken(new Map())).toThrow('unsecuredLoginStringClaim_sub is needed');
+    expect(() =>
+      unsecuredLoginToken(
+        new Map([
+          ['unsecuredLoginStringClaim_sub', 'a'],
+          ['unsecuredLoginLifetimeSeconds', '-1'],
+        ]),
+      ),
+    ).toThrow('unsecuredLoginLifetimeSeconds');
   });
 });

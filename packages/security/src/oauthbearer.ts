@@ -313,3 +313,45 @@ export function jwtValidator(options: JwtValidatorOptions): OAuthBearerValidator
     return { principal: sub.trim(), expiresAtMs: (payload.exp as number) * 1000, scope: scopeOf(payload[scopeClaim]) };
   };
 }
+
+/**
+ * The token Kafka's OAuthBearerUnsecuredLoginCallbackHandler makes from the JAAS options of
+ * OAuthBearerLoginModule: `unsecuredLoginStringClaim_<name>`, `unsecuredLoginNumberClaim_<name>`,
+ * `unsecuredLoginListClaim_<name>` (the first character is the separator), the principal claim
+ * (`unsecuredLoginPrincipalClaimName`, default sub) required, `iat` now and `exp` after
+ * `unsecuredLoginLifetimeSeconds` (default 3600). Throws when the options do not make a token.
+ */
+export function unsecuredLoginToken(options: ReadonlyMap<string, string>, now: () => number = Date.now): string {
+  const claims: Record<string, unknown> = {};
+  for (const [key, value] of options) {
+    const m = /^unsecuredLogin(String|Number|List)Claim_(.+)$/.exec(key);
+    if (m === null) continue;
+    const name = m[2]!;
+    if (name === 'iat' || name === 'exp')
+      throw new Error(`unsecuredLogin${m[1]}Claim_${name}: ${name} is set by the login`);
+    if (m[1] === 'String') claims[name] = value;
+    else if (m[1] === 'Number') {
+      const n = Number(value);
+      if (value.trim() === '' || !Number.isFinite(n)) throw new Error(`${key}: ${value} is not a number`);
+      claims[name] = n;
+    } else
+      claims[name] =
+        value.length === 0
+          ? []
+          : value
+              .slice(1)
+              .split(value[0]!)
+              .filter((s) => s !== '');
+  }
+  const principalClaim = options.get('unsecuredLoginPrincipalClaimName')?.trim() || 'sub';
+  if (typeof claims[principalClaim] !== 'string' || (claims[principalClaim] as string).trim() === '') {
+    throw new Error(`unsecuredLoginStringClaim_${principalClaim} is needed for the token's principal`);
+  }
+  const lifetimeRaw = options.get('unsecuredLoginLifetimeSeconds');
+  const lifetime = lifetimeRaw === undefined || lifetimeRaw.trim() === '' ? 3600 : Number(lifetimeRaw);
+  if (!Number.isInteger(lifetime) || lifetime <= 0)
+    throw new Error(`unsecuredLoginLifetimeSeconds: ${lifetimeRaw} is not a positive whole number`);
+  const iat = Math.floor(now() / 1000);
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  return `${b64({ alg: 'none' })}.${b64({ ...claims, iat, exp: iat + lifetime })}.`;
+}

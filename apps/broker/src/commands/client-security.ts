@@ -1,15 +1,16 @@
 // `--command-config <file>`: a Kafka client properties file (as Kafka's tools take it) turned into
 // @sluice/client's ssl and sasl options: security.protocol, sasl.mechanism, sasl.jaas.config
-// (username and password), ssl.truststore.location / ssl.keystore.location (PEM), ssl.key.password.
+// (username and password; for OAUTHBEARER Kafka's unsecured login options), ssl.truststore.location /
+// ssl.keystore.location (PEM), ssl.key.password.
 
 import { readFileSync } from 'node:fs';
 import type { ClientOptions } from '@sluice/client';
-import { clientTlsOptions, parseJaasConfig } from '@sluice/security';
+import { clientTlsOptions, parseJaasConfig, unsecuredLoginToken } from '@sluice/security';
 import { parseProperties } from '../config/properties.js';
 import { UsageError } from './common-errors.js';
 
 const MAX_PROPERTIES_BYTES = 1 << 20;
-const MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
+const MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER'] as const;
 
 export function clientSecurityFromProperties(file: string): Pick<ClientOptions, 'ssl' | 'sasl'> {
   const text = readFileSync(file);
@@ -35,7 +36,7 @@ export function clientSecurityFromProperties(file: string): Pick<ClientOptions, 
     const mechanism = (get('sasl.mechanism') ?? 'GSSAPI').toUpperCase();
     if (!(MECHANISMS as readonly string[]).includes(mechanism)) {
       throw new UsageError(
-        `${file}: sasl.mechanism ${mechanism} is not supported (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)`,
+        `${file}: sasl.mechanism ${mechanism} is not supported (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER)`,
       );
     }
     const jaas = get('sasl.jaas.config');
@@ -46,12 +47,22 @@ export function clientSecurityFromProperties(file: string): Pick<ClientOptions, 
     } catch (err) {
       throw new UsageError(`${file}: ${(err as Error).message}`);
     }
+    if (mechanism === 'OAUTHBEARER') {
+      // Kafka's unsecured login (OAuthBearerLoginModule's unsecuredLogin* options): checked now, made per connection.
+      try {
+        unsecuredLoginToken(options);
+      } catch (err) {
+        throw new UsageError(`${file}: sasl.jaas.config: ${(err as Error).message}`);
+      }
+      out.sasl = { mechanism: 'OAUTHBEARER', token: () => unsecuredLoginToken(options) };
+      return out;
+    }
     const username = options.get('username');
     const password = options.get('password');
     if (username === undefined || password === undefined) {
       throw new UsageError(`${file}: sasl.jaas.config needs username and password`);
     }
-    out.sasl = { mechanism: mechanism as (typeof MECHANISMS)[number], username, password };
+    out.sasl = { mechanism: mechanism as 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512', username, password };
   }
   return out;
 }

@@ -6,7 +6,7 @@
 // mechanism's JAAS entry on the listener (as Kafka's brokers do).
 
 import type { ConnectionOptions, SaslOptions, SslOptions } from '@sluice/client';
-import { clientTlsOptions, parseJaasConfig } from '@sluice/security';
+import { clientTlsOptions, parseJaasConfig, unsecuredLoginToken } from '@sluice/security';
 import type { BrokerConfig } from '../config/index.js';
 import { listenerConfig } from '../config/index.js';
 import { ConfigException } from '../config/types.js';
@@ -23,13 +23,6 @@ export interface BrokerEndpoint {
   readonly name: string;
   readonly host: string;
   readonly port: number;
-}
-
-/** Kafka's unsecured login token (OAuthBearerUnsecuredLoginCallbackHandler) for `sub`, valid for an hour. */
-function unsecuredToken(sub: string): string {
-  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const now = Math.floor(Date.now() / 1000);
-  return `${b64({ alg: 'none' })}.${b64({ sub, iat: now, exp: now + 3600 })}.`;
 }
 
 function saslLogin(config: BrokerConfig, listener: string): SaslOptions {
@@ -50,10 +43,12 @@ function saslLogin(config: BrokerConfig, listener: string): SaslOptions {
   }
   const options = parseJaasConfig(jaas).options;
   if (mechanism === 'OAUTHBEARER') {
-    const sub = options.get('unsecuredLoginStringClaim_sub');
-    if (sub === undefined)
-      return fail("the OAUTHBEARER JAAS entry needs unsecuredLoginStringClaim_sub for the broker's own login");
-    return { mechanism: 'OAUTHBEARER', token: () => unsecuredToken(sub) };
+    try {
+      unsecuredLoginToken(options);
+    } catch (err) {
+      return fail(`the OAUTHBEARER JAAS entry does not make the broker's own token: ${(err as Error).message}`);
+    }
+    return { mechanism: 'OAUTHBEARER', token: () => unsecuredLoginToken(options) };
   }
   const username = options.get('username');
   const password = options.get('password');
