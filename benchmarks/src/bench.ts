@@ -1125,7 +1125,7 @@ async function profilePhase(): Promise<void> {
 }
 
 // Replicated rows (#12): a 3-broker Sluice cluster (etcd) against a 3-node KRaft Apache Kafka on the same
-// machine, one after the other in each trial, both with a 6-partition topic at RF=3 and
+// machine, both up for the whole trial and loaded one at a time, both with a 6-partition topic at RF=3 and
 // min.insync.replicas=2, acks=all. Throughput from @sluice/client at full speed; p99 send→ack at a fixed
 // offered load of half the lower of the two maxima of this trial; produce→consume p99 from Kafka's
 // EndToEndLatency on a 1-partition RF=3 topic; summed RSS peaks and CPU per GiB of every process of the
@@ -1195,81 +1195,74 @@ async function replicatedPhase(): Promise<void> {
     ];
     const running = new Map<string, { port: number; pids: number[]; stop: () => Promise<void> }>();
     try {
-      // Throughput first on both (each cluster alone on the machine), then the fixed-load rows.
-      for (const c of clusters) {
-        await attempt(`replicated throughput, ${c.name} cluster`, async () => {
-          const dir = join(work, `replicated-${c.name}-${++trialDirSeq}`);
-          const cl = await c.start(dir);
-          try {
-            await createReplicatedTopic(cl.port, 'rep', CLUSTER_PARTITIONS, 3, topicConfigs, 120_000);
-            await createReplicatedTopic(cl.port, 'rep-lat', CLUSTER_PARTITIONS, 3, topicConfigs, 120_000);
-            await createReplicatedTopic(cl.port, 'rep-e2e', 1, 3, topicConfigs, 120_000);
-            const samplers = cl.pids.map((p) => new RssSampler(p, 250));
-            const sum = () => cl.pids.reduce((a, p) => a + (cpuSeconds(p) ?? Number.NaN), 0);
-            const cpu0 = sum();
-            const m = await sluiceClient({
-              mode: 'produce',
-              port: cl.port,
-              topic: 'rep',
-              records: REPLICATED_RECORDS,
-              size: KiB,
-              acks: 'all',
-              codec: 'none',
-            });
-            const cpu = sum() - cpu0;
-            const peaks = samplers.map((s) => Math.max(...s.stop(), 0));
-            rows.produce[c.name].push(m.recordsPerSec);
-            rows.produce.details[c.name].push({ ...m, cpuSec: cpu });
-            rows.cpu[c.name].push(cpu / ((m.records * KiB) / 2 ** 30));
-            rows.rss[c.name].push(peaks.reduce((a, x) => a + x, 0));
-            maxima.set(c.name, m.recordsPerSec);
-            log(
-              `replicated ${c.name} t${t}: ${Math.round(m.recordsPerSec).toLocaleString('en-US')} rec/s; cluster ${cpu.toFixed(1)} CPU s (${(cpu / ((m.records * KiB) / 2 ** 30)).toFixed(1)} s/GiB), RSS ${peaks.map((x) => x.toFixed(0)).join('+')} MiB`,
-            );
-            running.set(c.name, cl);
-          } catch (e) {
-            await cl.stop();
-            throw e;
-          }
+      // Both clusters up for the whole trial (one starts per trial, not per row); each load runs on one
+      // of them while the other idles: throughput on both first, then the fixed-load rows at a rate
+      // both sustain.
+      for (const c of clusters)
+        await attempt(`replicated rows: start the ${c.name} cluster`, async () => {
+          const cl = await c.start(join(work, `replicated-${c.name}-${++trialDirSeq}`));
+          running.set(c.name, cl);
+          for (const [name, partitions] of [
+            ['rep', CLUSTER_PARTITIONS],
+            ['rep-lat', CLUSTER_PARTITIONS],
+            ['rep-e2e', 1],
+          ] as const)
+            await createReplicatedTopic(cl.port, name, partitions, 3, topicConfigs, 120_000);
+          log(`replicated t${t}: ${c.name} cluster up, topics at RF=3 with every replica in the ISR`);
         });
-        // One cluster at a time on the machine: stop it after its throughput, restart for the fixed load.
+      for (const c of clusters) {
         const cl = running.get(c.name);
-        if (cl && clusters.length > 1) {
-          running.delete(c.name);
-          await attempt(`stop ${c.name} cluster`, () => cl.stop());
-        }
+        if (!cl) continue;
+        await attempt(`replicated throughput, ${c.name} cluster`, async () => {
+          const samplers = cl.pids.map((p) => new RssSampler(p, 250));
+          const sum = () => cl.pids.reduce((a, p) => a + (cpuSeconds(p) ?? Number.NaN), 0);
+          const cpu0 = sum();
+          const m = await sluiceClient({
+            mode: 'produce',
+            port: cl.port,
+            topic: 'rep',
+            records: REPLICATED_RECORDS,
+            size: KiB,
+            acks: 'all',
+            codec: 'none',
+          });
+          const cpu = sum() - cpu0;
+          const peaks = samplers.map((s) => Math.max(...s.stop(), 0));
+          rows.produce[c.name].push(m.recordsPerSec);
+          rows.produce.details[c.name].push({ ...m, cpuSec: cpu });
+          rows.cpu[c.name].push(cpu / ((m.records * KiB) / 2 ** 30));
+          rows.rss[c.name].push(peaks.reduce((a, x) => a + x, 0));
+          maxima.set(c.name, m.recordsPerSec);
+          log(
+            `replicated ${c.name} t${t}: ${Math.round(m.recordsPerSec).toLocaleString('en-US')} rec/s (generator ${m.generator?.maxCores.toFixed(2)} cores); cluster ${cpu.toFixed(1)} CPU s (${(cpu / ((m.records * KiB) / 2 ** 30)).toFixed(1)} s/GiB), RSS ${peaks.map((x) => x.toFixed(0)).join('+')} MiB`,
+          );
+        });
       }
       const lower = Math.min(...maxima.values());
-      if (!Number.isFinite(lower)) continue;
+      if (maxima.size < clusters.length || !Number.isFinite(lower)) continue;
       const rate = Math.max(100, Math.round(lower * 0.5));
       for (const c of clusters) {
+        const cl = running.get(c.name);
+        if (!cl) continue;
         await attempt(`replicated latency, ${c.name} cluster`, async () => {
-          const dir = join(work, `replicated-lat-${c.name}-${++trialDirSeq}`);
-          const cl = await c.start(dir);
-          try {
-            await createReplicatedTopic(cl.port, 'rep-lat', CLUSTER_PARTITIONS, 3, topicConfigs, 120_000);
-            await createReplicatedTopic(cl.port, 'rep-e2e', 1, 3, topicConfigs, 120_000);
-            const m = await sluiceClient({
-              mode: 'steady',
-              port: cl.port,
-              topic: 'rep-lat',
-              records: Math.round(rate * (QUICK ? 1 : 5)),
-              size: KiB,
-              acks: 'all',
-              rate,
-              keys: 1000,
-            });
-            rows.p99[c.name].push(m.latencyMs?.p99 ?? Number.NaN);
-            rows.p99.details[c.name].push({ ...m, extra: { offeredRecordsPerSec: rate } });
-            const e = await kafkaEndToEnd(cl.port, 'rep-e2e', REPLICATED_E2E, KiB);
-            rows.e2e[c.name].push(e.latencyMs?.p99 ?? Number.NaN);
-            rows.e2e.details[c.name].push(e);
-            log(
-              `replicated ${c.name} t${t}: p99 send→ack ${m.latencyMs?.p99?.toFixed(1)} ms at ${rate} rec/s; produce→consume p99 ${e.latencyMs?.p99?.toFixed(1)} ms`,
-            );
-          } finally {
-            await cl.stop();
-          }
+          const m = await sluiceClient({
+            mode: 'steady',
+            port: cl.port,
+            topic: 'rep-lat',
+            records: Math.round(rate * (QUICK ? 1 : 5)),
+            size: KiB,
+            acks: 'all',
+            rate,
+            keys: 1000,
+          });
+          rows.p99[c.name].push(m.latencyMs?.p99 ?? Number.NaN);
+          rows.p99.details[c.name].push({ ...m, extra: { offeredRecordsPerSec: rate } });
+          const e = await kafkaEndToEnd(cl.port, 'rep-e2e', REPLICATED_E2E, KiB);
+          rows.e2e[c.name].push(e.latencyMs?.p99 ?? Number.NaN);
+          rows.e2e.details[c.name].push(e);
+          log(
+            `replicated ${c.name} t${t}: p99 send→ack ${m.latencyMs?.p99?.toFixed(1)} ms at ${rate} rec/s; produce→consume p99 ${e.latencyMs?.p99?.toFixed(1)} ms`,
+          );
         });
       }
     } finally {

@@ -396,7 +396,35 @@ ${headline.join('\n')}
     / \`kafka-consumer-perf-test\`), default client settings except \`acks\` and \`compression.type\`;
     consumer throughput is its \`fetch.nMsg.sec\` (excludes the group join).
   - librdkafka's \`rdkafka_performance\` (built from node-rdkafka 3.6's bundled librdkafka 2.12, outside the
-    repository, in \`~/.cache/sluice/rdkafka\`; Debian's librdkafka-dev does not ship it).
+    repository, in \`~/.cache/sluice/rdkafka\`; Debian's librdkafka-dev does not ship it), with
+    \`linger.ms=5\`, \`batch.size=1000000\` and a queue that holds a whole run: the tool sets
+    \`linger.ms=1000\` itself, so a run that enqueues its records in under a second waited a second for
+    its last batches (the ~39 k records/s both brokers once "reached").
+  - The raw-protocol generator (\`benchmarks/src/raw-gen.ts\`, the broker bench's RawClient): Produce v9
+    requests encoded once (16 KiB batches, up to 16 partitions a request) and sent again and again, 8
+    outstanding on each of 4 connections; Fetch v12 reads the topic back (1 MiB per partition, partitions
+    dealt over the connections). Its rows are each broker's ceiling ("broker's ceiling" in the label).
+  - \`--producers N\` runs N \`@sluice/client\` / \`rdkafka_performance\` processes at once, each with its share.
+- **Generator-bound or broker-bound.** Every throughput trial records the generator's CPU and the
+  broker's (utime+stime from \`/proc/<pid>/stat\`): the Node generators measure their own process over the
+  load (\`process.cpuUsage\`); the JVM tools and rdkafka_performance are measured whole (bash's \`times\` over
+  the process tree, start-up included); the broker's cores are its CPU over the generator's measured
+  window. A trial is generator-bound when a generator process used ≥ 0.9 core while the broker used
+  < 0.9 core; a row is generator-bound when most of its trials (both brokers) are. Those rows measure the
+  generator; the headline ratios use broker-bound rows only.
+- **Cost table** (ceiling phase, raw-protocol generator, warm brokers): broker CPU s per GiB of record
+  values produced and fetched, by record size, codec, acks and partition count (the default run has a
+  subset; \`--cost-matrix\` runs 100 B/1 KiB × none/lz4 × acks=1/all × 1/6/1000 partitions); peak resident
+  memory over that phase split into file-backed (\`RssFile\`) and anonymous (\`RssAnon\`) parts.
+- **Replicated** (3 brokers, RF=3, acks=all, \`min.insync.replicas=2\`): a 3-broker Sluice cluster with its
+  etcd and a 3-node KRaft Apache Kafka (every node broker+controller) on the same machine, both up for the
+  trial, loaded one at a time: \`@sluice/client\` at full speed (40,000 records of 1 KiB, 6 partitions);
+  p99 send→ack at a fixed offered load of 50% of the lower of the two maxima; Kafka's \`EndToEndLatency\`
+  (produce→consume, 1 partition); resident memory as the sum of every process's peak; CPU per GiB summed
+  over every process of the cluster (Sluice's etcd included).
+- **Profile** (profile phase): the Sluice broker under \`node --cpu-prof\` through the raw produce and then
+  the raw fetch load; \`profile-<run>.md\` beside the results lists the top self-time frames within the load
+  window and the garbage collector's share.
   - \`@sluice/client\` (\`benchmarks/src/sluice-gen.ts\`): a producer with up to 16,384 outstanding sends and
     its default batching; a consumer without a group reading every partition from the earliest offset.
 - **Latency.** ProducerPerformance with \`--throughput\` fixed at 10%, 50% and 80% of the lower of the two
