@@ -133,7 +133,10 @@ export function boundTables(rep: Report): string | undefined {
   if (rows.length === 0) return undefined;
   const out: string[] = [];
   for (const [which, title] of [
-    ['broker', 'Broker-bound throughput (the broker, not the generator, was the limit)'],
+    [
+      'broker',
+      'Broker-bound throughput (no generator process at ≥ 90% of a core while the broker idled; on a shared machine neither may reach a full core: see the cores columns)',
+    ],
     [
       'generator',
       'Generator-bound throughput (a generator process at ≥ 90% of a core while the broker idled: these rows measure the generator)',
@@ -428,7 +431,8 @@ ${headline.join('\n')}
   - \`@sluice/client\` (\`benchmarks/src/sluice-gen.ts\`): a producer with up to 16,384 outstanding sends and
     its default batching; a consumer without a group reading every partition from the earliest offset.
 - **Latency.** ProducerPerformance with \`--throughput\` fixed at 10%, 50% and 80% of the lower of the two
-  brokers' median maxima for the same scenario (1 KiB, 6 partitions, acks=all), so both brokers carry the
+  brokers' median maxima for the same scenario (1 KiB, 6 partitions, acks=all; the maxima are the raw-protocol
+  ceiling rows when the ceiling phase ran, else ProducerPerformance's own), so both brokers carry the
   same offered load; percentiles are send → acknowledgement. Kafka's \`EndToEndLatency\` adds produce →
   consume percentiles, one record at a time.
 - **Broker cost.** Resident memory is VmRSS from \`/proc/<pid>/status\`, sampled every 250 ms over the
