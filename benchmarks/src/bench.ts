@@ -1209,13 +1209,19 @@ async function replicatedPhase(): Promise<void> {
       for (const c of clusters)
         await attempt(`replicated rows: start the ${c.name} cluster`, async () => {
           const cl = await c.start(join(work, `replicated-${c.name}-${++trialDirSeq}`));
+          try {
+            for (const [name, partitions] of [
+              ['rep', CLUSTER_PARTITIONS],
+              ['rep-lat', CLUSTER_PARTITIONS],
+              ['rep-e2e', 1],
+            ] as const)
+              await createReplicatedTopic(cl.port, name, partitions, 3, topicConfigs, 120_000);
+          } catch (e) {
+            // Never measured without its RF=3 topics (a produce would auto-create one at RF=1).
+            await cl.stop();
+            throw e;
+          }
           running.set(c.name, cl);
-          for (const [name, partitions] of [
-            ['rep', CLUSTER_PARTITIONS],
-            ['rep-lat', CLUSTER_PARTITIONS],
-            ['rep-e2e', 1],
-          ] as const)
-            await createReplicatedTopic(cl.port, name, partitions, 3, topicConfigs, 120_000);
           log(`replicated t${t}: ${c.name} cluster up, topics at RF=3 with every replica in the ISR`);
         });
       for (const c of clusters) {
