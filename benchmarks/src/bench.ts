@@ -4,10 +4,14 @@
 //   npm run bench -- --quick            smoke run (one trial, tiny counts, every kind of scenario); exits 1
 //                                       when any scenario produced no numbers
 //   npm run bench -- --trials 5 --profile /tmp/prof    (Sluice under node --cpu-prof)
-//   npm run bench -- --quick --only crash,compaction    only these phases (throughput, latency, startup,
-//                                       crash, compaction, scale, cluster); results go to benchmarks/results/only, never
-//                                       to BENCHMARKS.md, and the smoke check covers only their rows
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+//   npm run bench -- --quick --only crash,compaction    only these phases (throughput, ceiling, latency,
+//                                       startup, crash, compaction, scale, cluster, replicated, profile); results go
+//                                       to benchmarks/results/only, never to BENCHMARKS.md, and the smoke check
+//                                       covers only their rows
+//   npm run bench -- --producers 2      the @sluice/client and rdkafka_performance rows run 2 generator processes at once
+//   npm run bench -- --cost-matrix      the ceiling phase's full cost matrix (100 B/1 KiB × none/lz4 × acks=1/all ×
+//                                       1/6/1000 partitions) instead of its default subset
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,12 +29,17 @@ import {
   kafkaProducerPerf,
   type Measurement,
   type ProduceSpec,
+  type RawGenConfig,
+  rawProtocol,
   rdkafkaProducerPerf,
   sluiceClient,
+  together,
 } from './generators.js';
+import { startKafkaCluster } from './kafka-cluster.js';
 import { diskWrite, type Limit, loopbackTcp } from './limits.js';
 import { freePorts } from './ports.js';
 import { cpuSeconds, loadAverage, peakRssMiB, RssSampler, rssMiB, run, sleep } from './proc.js';
+import { profileMarkdown, summarizeProfiles } from './profile-summary.js';
 import { machineInfo, type Report, type Row, rowsWithoutNumbers, writeOutputs } from './report.js';
 
 const { values: args } = parseArgs({
@@ -40,6 +49,8 @@ const { values: args } = parseArgs({
     profile: { type: 'string' },
     out: { type: 'string' },
     only: { type: 'string' },
+    producers: { type: 'string' },
+    'cost-matrix': { type: 'boolean', default: false },
     // Re-renders the table, charts and BENCHMARKS.md from a run's JSON without running anything.
     from: { type: 'string' },
   },
@@ -47,7 +58,19 @@ const { values: args } = parseArgs({
 const QUICK = args.quick === true;
 const TRIALS = Number(args.trials ?? (QUICK ? 1 : 3));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const PHASES = ['throughput', 'latency', 'startup', 'crash', 'compaction', 'scale', 'cluster'] as const;
+const PHASES = [
+  'throughput',
+  'ceiling',
+  'latency',
+  'startup',
+  'crash',
+  'compaction',
+  'scale',
+  'cluster',
+  'replicated',
+  'profile',
+] as const;
+const PRODUCERS = Math.max(1, Math.min(16, Number(args.producers ?? 1)));
 const ONLY = args.only?.split(',').map((x) => x.trim()) ?? [];
 for (const p of ONLY)
   if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--only: unknown phase ${p} (${PHASES.join(', ')})`);
@@ -221,9 +244,10 @@ async function throughputPhase(
       const allProduce = [...scenarios];
       if (!allProduce.some((s) => topicOf(s) === topicOf(CONSUME_SOURCE))) allProduce.push(CONSUME_SOURCE);
       for (const sc of allProduce) {
+        const procs = PRODUCERS > 1 && sc.generator !== 'kafka-perf' ? ` (${PRODUCERS} generator processes)` : '';
         const r = row(`produce/${sc.generator}/${topicOf(sc)}`, {
           kind: 'produce',
-          label: produceLabel(sc),
+          label: `${produceLabel(sc)}${procs}`,
           generator: sc.generator,
           unit: 'rec/s',
           higherIsBetter: true,
@@ -234,16 +258,26 @@ async function throughputPhase(
           const m = await attempt(`${r.label} [${sc.generator}] on ${b.name}`, () =>
             measured(b, () => {
               if (sc.generator === 'kafka-perf') return kafkaProducerPerf(b.port, spec);
-              if (sc.generator === 'rdkafka') return rdkafkaProducerPerf(rdkafka!, b.port, spec);
-              return sluiceClient({
-                mode: 'produce',
-                port: b.port,
-                topic: spec.topic,
-                records: sc.records,
-                size: sc.size,
-                acks: sc.acks,
-                codec: sc.codec,
-              });
+              if (sc.generator === 'rdkafka')
+                return together(
+                  PRODUCERS,
+                  (_, records) => rdkafkaProducerPerf(rdkafka!, b.port, { ...spec, records }),
+                  sc.records,
+                );
+              return together(
+                PRODUCERS,
+                (_, records) =>
+                  sluiceClient({
+                    mode: 'produce',
+                    port: b.port,
+                    topic: spec.topic,
+                    records,
+                    size: sc.size,
+                    acks: sc.acks,
+                    codec: sc.codec,
+                  }),
+                sc.records,
+              );
             }),
           );
           if (!m) continue;
@@ -337,7 +371,12 @@ async function throughputPhase(
 }
 
 async function latencyPhase(): Promise<void> {
-  const src = rows.get(`produce/kafka-perf/${topicOf(LATENCY_SOURCE)}`);
+  // The brokers' maxima: their ceiling with the raw-protocol generator for the same shape when the ceiling
+  // phase ran (ProducerPerformance's own maximum is the tool's, not the broker's), else ProducerPerformance's.
+  const ceiling = rows.get(
+    `produce/raw/${costTopic({ size: LATENCY_SOURCE.size, codec: LATENCY_SOURCE.codec, acks: LATENCY_SOURCE.acks, partitions: LATENCY_SOURCE.partitions })}`,
+  );
+  const src = ceiling?.sluice.length ? ceiling : rows.get(`produce/kafka-perf/${topicOf(LATENCY_SOURCE)}`);
   const sm = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[xs.length >> 1] : undefined);
   const maxima = [sm(src?.sluice ?? []), sm(src?.kafka ?? [])].filter((x): x is number => x !== undefined);
   if (maxima.length === 0) {
@@ -925,6 +964,329 @@ async function clusterPhase(): Promise<void> {
   }
 }
 
+// The ceiling: the raw-protocol generator (pre-built batches, many requests in flight, next to no client
+// cost) against both brokers, produce and then fetch of what was produced, each with the broker's CPU per
+// GiB (the cost table) and its peak resident memory split into file-backed and anonymous parts.
+interface CostCase {
+  size: number;
+  codec: Codec;
+  acks: Acks;
+  partitions: number;
+}
+const COST_MATRIX: CostCase[] = [100, KiB].flatMap((size) =>
+  (['none', 'lz4'] as const).flatMap((codec) =>
+    (['1', 'all'] as const).flatMap((acks) => [1, 6, 1000].map((partitions) => ({ size, codec, acks, partitions }))),
+  ),
+);
+const COST_CASES: CostCase[] = QUICK
+  ? [{ size: KiB, codec: 'none', acks: '1', partitions: 6 }]
+  : args['cost-matrix']
+    ? COST_MATRIX
+    : [
+        { size: 100, codec: 'none', acks: '1', partitions: 6 },
+        { size: KiB, codec: 'none', acks: '1', partitions: 6 },
+        { size: KiB, codec: 'none', acks: 'all', partitions: 6 },
+        { size: KiB, codec: 'lz4', acks: '1', partitions: 6 },
+        { size: KiB, codec: 'none', acks: '1', partitions: 1 },
+        { size: KiB, codec: 'none', acks: '1', partitions: 1000 },
+      ];
+// Enough for a few seconds a load at this machine's rates; 1,000 partitions a quarter (Kafka takes ~4 k
+// records/s there while it creates each partition's segment files).
+const rawBytes = (size: number, partitions = 6) =>
+  ((QUICK ? 8 : size >= KiB ? 128 : 32) * 2 ** 20) / (partitions >= 1000 && !QUICK ? 4 : 1);
+const costLabel = (c: CostCase) =>
+  `${sizeLabel(c.size)}, ${c.partitions} p, acks=${c.acks}, ${c.codec === 'none' ? 'uncompressed' : c.codec}`;
+const costTopic = (c: CostCase) => `raw-${c.size}-${c.partitions}-${c.acks}-${c.codec}`;
+
+async function ceilingPhase(): Promise<void> {
+  for (let t = 1; t <= TRIALS; t++) {
+    const bs = await brokers();
+    const rss = new Map<string, RssSampler>();
+    try {
+      for (const b of bs) {
+        await b.start(freshDir(b));
+        await createTopics(
+          b.port,
+          COST_CASES.map((c) => ({ name: costTopic(c), numPartitions: c.partitions })),
+        );
+        for (const c of COST_CASES) await partitionsReady(b.port, costTopic(c), c.partitions, 120_000);
+        // A warm-up load first (a JVM compiles its hot paths under load; a server runs warm).
+        await createTopics(b.port, [{ name: 'raw-warmup', numPartitions: 6 }]);
+        await partitionsReady(b.port, 'raw-warmup', 6, 120_000);
+        await rawProtocol({
+          mode: 'produce',
+          port: b.port,
+          topic: 'raw-warmup',
+          partitions: 6,
+          size: KiB,
+          bytes: (QUICK ? 4 : 64) * 2 ** 20,
+        });
+        rss.set(b.name, new RssSampler(b.pid(), 250));
+      }
+      for (const c of COST_CASES) {
+        const base: Omit<RawGenConfig, 'mode' | 'port'> = {
+          topic: costTopic(c),
+          partitions: c.partitions,
+          size: c.size,
+          bytes: rawBytes(c.size, c.partitions),
+          acks: c.acks,
+          codec: c.codec,
+        };
+        for (const mode of ['produce', 'fetch'] as const) {
+          // Reading back is the same whatever acks wrote it: fetch only after the acks=1 load.
+          if (mode === 'fetch' && c.acks !== '1') continue;
+          const kind = mode === 'produce' ? 'produce' : 'consume';
+          const r = row(`${kind}/raw/${costTopic(c)}`, {
+            kind,
+            label: `${kind} ${costLabel(c)}, broker's ceiling`,
+            generator: 'raw',
+            unit: 'rec/s',
+            higherIsBetter: true,
+            size: c.size,
+          });
+          const cost = row(`cost/${kind}/${costTopic(c)}`, {
+            kind: 'cost',
+            label: `broker CPU per GiB ${mode === 'produce' ? 'produced' : 'consumed'} (${costLabel(c)}, raw protocol)`,
+            unit: 'CPU s/GiB',
+            higherIsBetter: false,
+          });
+          for (const b of bs) {
+            const m = await attempt(`${r.label} on ${b.name}`, () =>
+              measured(b, () => rawProtocol({ ...base, mode, port: b.port })),
+            );
+            if (!m) continue;
+            r[b.name].push(m.recordsPerSec);
+            r.details[b.name].push(m);
+            cost[b.name].push(m.cpuSec / ((m.records * c.size) / 2 ** 30));
+            log(
+              `${r.label} ${b.name} t${t}: ${Math.round(m.recordsPerSec).toLocaleString('en-US')} rec/s, ${m.mibPerSec.toFixed(1)} MiB/s; broker ${(m.cpuSec / ((m.records * c.size) / 2 ** 30)).toFixed(2)} CPU s/GiB; generator ${m.generator?.maxCores.toFixed(2)} cores`,
+            );
+          }
+        }
+      }
+    } finally {
+      for (const b of bs) {
+        const s = rss.get(b.name);
+        if (s) {
+          s.stop();
+          for (const part of ['file', 'anon'] as const)
+            row(`ceiling/rss-${part}`, {
+              kind: 'cost',
+              label: `resident memory under the raw-protocol load, peak ${part === 'file' ? 'file-backed (RssFile)' : 'anonymous (RssAnon)'}`,
+              unit: 'MiB',
+              higherIsBetter: false,
+            })[b.name].push(s.peakSplit[part]);
+        }
+        await attempt(`stop ${b.name}`, () => b.stop());
+      }
+      rmSync(work, { recursive: true, force: true });
+      mkdirSync(work, { recursive: true });
+    }
+  }
+}
+
+// A CPU profile of the Sluice broker at its ceiling: one broker under node --cpu-prof through the raw
+// produce load, a second (on the same data, restarted under the profiler) through the raw fetch of it;
+// top self-time frames and the GC share go to profile-<stamp>.md beside the results.
+const PROFILE_CASE: CostCase = { size: KiB, codec: 'none', acks: '1', partitions: 6 };
+const profileSections: string[] = [];
+
+async function profilePhase(): Promise<void> {
+  const [port] = await freePorts(1);
+  const dir = join(work, `profile-${++trialDirSeq}`);
+  const base = {
+    topic: costTopic(PROFILE_CASE),
+    partitions: PROFILE_CASE.partitions,
+    size: PROFILE_CASE.size,
+    bytes: rawBytes(PROFILE_CASE.size) * (QUICK ? 1 : 2),
+    acks: PROFILE_CASE.acks,
+    codec: PROFILE_CASE.codec,
+  };
+  for (const mode of ['produce', 'fetch'] as const) {
+    const profDir = join(work, `cpuprofile-${mode}`);
+    mkdirSync(profDir, { recursive: true });
+    const b = new SluiceBroker(port, profDir);
+    let window: { fromUs: number; toUs: number } | undefined;
+    await attempt(`profile under ${mode}`, async () => {
+      await b.start(dir);
+      try {
+        if (mode === 'produce') await createTopics(port, [{ name: base.topic, numPartitions: base.partitions }]);
+        const m = await rawProtocol({ ...base, mode, port });
+        // The load's own window (the generator's start-up and the broker's left out), on the profiler's clock.
+        const toUs = Number(process.hrtime.bigint() / 1000n);
+        window = { fromUs: toUs - m.seconds * 1e6, toUs };
+        log(`profile ${mode}: ${Math.round(m.recordsPerSec).toLocaleString('en-US')} rec/s under --cpu-prof`);
+      } finally {
+        await b.stop(); // a clean exit writes the profile
+      }
+      const s = summarizeProfiles(profDir, 20, window);
+      if (s.totalUs === 0) throw new Error(`no profile samples in ${profDir}`);
+      profileSections.push(
+        profileMarkdown(
+          `Sluice broker, raw-protocol ${mode} of ${sizeLabel(base.size)} records to ${base.partitions} partitions at its ceiling`,
+          s,
+        ),
+      );
+    });
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// Replicated rows (#12): a 3-broker Sluice cluster (etcd) against a 3-node KRaft Apache Kafka on the same
+// machine, both up for the whole trial and loaded one at a time, both with a 6-partition topic at RF=3 and
+// min.insync.replicas=2, acks=all. Throughput from @sluice/client at full speed; p99 send→ack at a fixed
+// offered load of half the lower of the two maxima of this trial; produce→consume p99 from Kafka's
+// EndToEndLatency on a 1-partition RF=3 topic; summed RSS peaks and CPU per GiB of every process of the
+// cluster (Sluice's etcd included; Kafka's controllers run inside its nodes).
+const REPLICATED_RECORDS = QUICK ? 2_000 : 40_000;
+const REPLICATED_E2E = QUICK ? 100 : 2_000;
+
+async function replicatedPhase(): Promise<void> {
+  const label = `${sizeLabel(KiB)}, ${CLUSTER_PARTITIONS} p`;
+  const rows = {
+    produce: row('replicated/produce', {
+      kind: 'replicated',
+      label: `produce ${label}, full speed`,
+      generator: 'sluice-client',
+      unit: 'rec/s',
+      higherIsBetter: true,
+      size: KiB,
+    }),
+    p99: row('replicated/p99', {
+      kind: 'replicated',
+      label: `p99 send→ack at 50% of the lower maximum (${label})`,
+      generator: 'sluice-client',
+      unit: 'ms',
+      higherIsBetter: false,
+    }),
+    e2e: row('replicated/e2e-p99', {
+      kind: 'replicated',
+      label: 'p99 produce→consume, one record at a time (1 p)',
+      generator: 'kafka-e2e',
+      unit: 'ms',
+      higherIsBetter: false,
+    }),
+    rss: row('replicated/rss', {
+      kind: 'replicated',
+      label: 'resident memory of the whole cluster under load, sum of peaks',
+      unit: 'MiB',
+      higherIsBetter: false,
+    }),
+    cpu: row('replicated/cpu', {
+      kind: 'replicated',
+      label: 'CPU per GiB produced, whole cluster',
+      unit: 'CPU s/GiB',
+      higherIsBetter: false,
+    }),
+  };
+  const topicConfigs = { 'min.insync.replicas': '2' };
+  for (let t = 1; t <= TRIALS; t++) {
+    const maxima = new Map<'sluice' | 'kafka', number>();
+    const clusters: Array<{
+      name: 'sluice' | 'kafka';
+      start: (dir: string) => Promise<{ port: number; pids: number[]; stop: () => Promise<void> }>;
+    }> = [
+      {
+        name: 'sluice',
+        start: async (dir) => {
+          const c = await startSluiceCluster(dir, CLUSTER_BROKERS);
+          return { port: c.brokers[0].port, pids: [...c.brokers.map((b) => b.pid()), c.etcdPid], stop: c.stop };
+        },
+      },
+      {
+        name: 'kafka',
+        start: async (dir) => {
+          const c = await startKafkaCluster(dir, CLUSTER_BROKERS);
+          return { port: c.ports[0], pids: c.pids(), stop: c.stop };
+        },
+      },
+    ];
+    const running = new Map<string, { port: number; pids: number[]; stop: () => Promise<void> }>();
+    try {
+      // Both clusters up for the whole trial (one starts per trial, not per row); each load runs on one
+      // of them while the other idles: throughput on both first, then the fixed-load rows at a rate
+      // both sustain.
+      for (const c of clusters)
+        await attempt(`replicated rows: start the ${c.name} cluster`, async () => {
+          const cl = await c.start(join(work, `replicated-${c.name}-${++trialDirSeq}`));
+          try {
+            for (const [name, partitions] of [
+              ['rep', CLUSTER_PARTITIONS],
+              ['rep-lat', CLUSTER_PARTITIONS],
+              ['rep-e2e', 1],
+            ] as const)
+              await createReplicatedTopic(cl.port, name, partitions, 3, topicConfigs, 120_000);
+          } catch (e) {
+            // Never measured without its RF=3 topics (a produce would auto-create one at RF=1).
+            await cl.stop();
+            throw e;
+          }
+          running.set(c.name, cl);
+          log(`replicated t${t}: ${c.name} cluster up, topics at RF=3 with every replica in the ISR`);
+        });
+      for (const c of clusters) {
+        const cl = running.get(c.name);
+        if (!cl) continue;
+        await attempt(`replicated throughput, ${c.name} cluster`, async () => {
+          const samplers = cl.pids.map((p) => new RssSampler(p, 250));
+          const sum = () => cl.pids.reduce((a, p) => a + (cpuSeconds(p) ?? Number.NaN), 0);
+          const cpu0 = sum();
+          const m = await sluiceClient({
+            mode: 'produce',
+            port: cl.port,
+            topic: 'rep',
+            records: REPLICATED_RECORDS,
+            size: KiB,
+            acks: 'all',
+            codec: 'none',
+          });
+          const cpu = sum() - cpu0;
+          const peaks = samplers.map((s) => Math.max(...s.stop(), 0));
+          rows.produce[c.name].push(m.recordsPerSec);
+          rows.produce.details[c.name].push({ ...m, cpuSec: cpu });
+          rows.cpu[c.name].push(cpu / ((m.records * KiB) / 2 ** 30));
+          rows.rss[c.name].push(peaks.reduce((a, x) => a + x, 0));
+          maxima.set(c.name, m.recordsPerSec);
+          log(
+            `replicated ${c.name} t${t}: ${Math.round(m.recordsPerSec).toLocaleString('en-US')} rec/s (generator ${m.generator?.maxCores.toFixed(2)} cores); cluster ${cpu.toFixed(1)} CPU s (${(cpu / ((m.records * KiB) / 2 ** 30)).toFixed(1)} s/GiB), RSS ${peaks.map((x) => x.toFixed(0)).join('+')} MiB`,
+          );
+        });
+      }
+      const lower = Math.min(...maxima.values());
+      if (maxima.size < clusters.length || !Number.isFinite(lower)) continue;
+      const rate = Math.max(100, Math.round(lower * 0.5));
+      for (const c of clusters) {
+        const cl = running.get(c.name);
+        if (!cl) continue;
+        await attempt(`replicated latency, ${c.name} cluster`, async () => {
+          const m = await sluiceClient({
+            mode: 'steady',
+            port: cl.port,
+            topic: 'rep-lat',
+            records: Math.round(rate * (QUICK ? 1 : 5)),
+            size: KiB,
+            acks: 'all',
+            rate,
+            keys: 1000,
+          });
+          rows.p99[c.name].push(m.latencyMs?.p99 ?? Number.NaN);
+          rows.p99.details[c.name].push({ ...m, extra: { offeredRecordsPerSec: rate } });
+          const e = await kafkaEndToEnd(cl.port, 'rep-e2e', REPLICATED_E2E, KiB);
+          rows.e2e[c.name].push(e.latencyMs?.p99 ?? Number.NaN);
+          rows.e2e.details[c.name].push(e);
+          log(
+            `replicated ${c.name} t${t}: p99 send→ack ${m.latencyMs?.p99?.toFixed(1)} ms at ${rate} rec/s; produce→consume p99 ${e.latencyMs?.p99?.toFixed(1)} ms`,
+          );
+        });
+      }
+    } finally {
+      for (const cl of running.values()) await attempt('stop a replicated cluster', () => cl.stop());
+      rmSync(work, { recursive: true, force: true });
+      mkdirSync(work, { recursive: true });
+    }
+  }
+}
+
 async function limitsPhase(): Promise<Record<string, Limit>> {
   log('limits: loopback TCP with iperf3');
   const tcp = await attempt('iperf3', () => loopbackTcp(QUICK ? 2 : 5, log));
@@ -941,7 +1303,7 @@ async function limitsPhase(): Promise<Record<string, Limit>> {
 
 async function main(): Promise<number> {
   log(`${QUICK ? 'quick' : 'full'} run, ${TRIALS} trial(s), load average ${loadAverage().join(' ')}`);
-  if (PHASES.some((p) => p !== 'cluster' && runs(p))) await ensureKafkaInstalled();
+  if (PHASES.some((p) => p !== 'cluster' && p !== 'profile' && runs(p))) await ensureKafkaInstalled();
   const loadBefore = loadAverage();
   const limits: Record<string, Limit> = runs('throughput')
     ? await limitsPhase()
@@ -959,12 +1321,15 @@ async function main(): Promise<number> {
   const scenarios = produceScenarios(generators);
   log(`${scenarios.length} producer scenarios × ${TRIALS} trial(s) × 2 brokers`);
   if (runs('throughput')) await throughputPhase(scenarios, rdkafka, true);
+  if (runs('ceiling')) await ceilingPhase();
   if (runs('latency')) await latencyPhase();
   if (runs('startup')) await startupPhase();
   if (runs('crash')) await crashRestartPhase();
   if (runs('compaction')) await compactionPhase();
   if (runs('scale')) await scalePhase();
   if (runs('cluster')) await clusterPhase();
+  if (runs('replicated')) await replicatedPhase();
+  if (runs('profile')) await profilePhase();
   const loadAfter = loadAverage();
   const uptime = (await run('uptime', [], { timeoutMs: 5000 })).stdout.trim();
   const report: Report = {
@@ -980,6 +1345,14 @@ async function main(): Promise<number> {
     notes,
   };
   const files = writeOutputs(report, OUT, !QUICK && ONLY.length === 0 ? join(ROOT, 'BENCHMARKS.md') : undefined);
+  if (profileSections.length) {
+    const p = join(OUT, `profile-${report.startedAt.replace(/[:.]/g, '-')}.md`);
+    writeFileSync(
+      p,
+      `# CPU profile of the Sluice broker at its ceiling\n\nRun of ${report.startedAt} (\`npm run bench${QUICK ? ' -- --quick' : ''}\`, profile phase); self time by frame from \`node --cpu-prof\` on the broker process.\n\n${profileSections.join('\n')}`,
+    );
+    files.push(p);
+  }
   log(`wrote ${files.join(', ')}`);
   rmSync(work, { recursive: true, force: true });
 
@@ -988,7 +1361,9 @@ async function main(): Promise<number> {
   const kinds = new Set(report.rows.map((r) => r.kind));
   const missingKinds = ONLY.length
     ? []
-    : ['produce', 'consume', 'latency', 'cost', 'cluster'].filter((k) => !kinds.has(k as Row['kind']));
+    : ['produce', 'consume', 'latency', 'cost', 'cluster', 'replicated'].filter((k) => !kinds.has(k as Row['kind']));
+  const missingProfile = runs('profile') && profileSections.length < 2;
+  if (missingProfile) log('CHECK FAILED: the profile phase wrote no profile summary');
   const missingLimits = Object.entries(limits).filter(([, l]) => runs('throughput') && l.value === undefined);
   const generatorsSeen = new Set(report.rows.filter((r) => r.kind === 'produce').map((r) => r.generator));
   const missingGenerators = generators.filter((g) => runs('throughput') && !generatorsSeen.has(g));
@@ -997,7 +1372,11 @@ async function main(): Promise<number> {
   for (const [k, l] of missingLimits) log(`CHECK FAILED: limit ${k} missing (${l.note})`);
   for (const g of missingGenerators) log(`CHECK FAILED: no producer row for ${g}`);
   const ok =
-    empty.length === 0 && missingKinds.length === 0 && missingLimits.length === 0 && missingGenerators.length === 0;
+    empty.length === 0 &&
+    missingKinds.length === 0 &&
+    missingLimits.length === 0 &&
+    missingGenerators.length === 0 &&
+    !missingProfile;
   log(`${ok ? 'OK' : 'FAILED'}: ${report.rows.length} rows, ${errors.length} error(s), ${report.seconds.toFixed(0)} s`);
   return ok ? 0 : 1;
 }

@@ -187,7 +187,7 @@ export class KafkaBroker implements Broker {
 
 /** Kafka's tools (ProducerPerformance, ConsumerPerformance, …) on the reference broker's classpath. */
 export function runKafkaClass(cls: string, args: readonly string[], timeoutMs: number) {
-  return run('bash', [KAFKA_SCRIPT, 'run-class', cls, ...args], { timeoutMs });
+  return run('bash', [KAFKA_SCRIPT, 'run-class', cls, ...args], { timeoutMs, cpu: true });
 }
 
 export async function ensureKafkaInstalled(): Promise<void> {

@@ -72,11 +72,21 @@ export async function createReplicatedTopic(
 ): Promise<void> {
   const admin = new Kafka({ brokers: [`127.0.0.1:${port}`], clientId: 'bench-cluster' }).admin();
   try {
-    await admin.createTopics([{ name, numPartitions: partitions, replicationFactor, configs }]).catch((e: Error) => {
-      // Created, but the client's own short wait for its metadata ran out: the loop below waits longer.
-      if (e.message !== `topic ${name}`) throw e;
-    });
     const until = performance.now() + deadlineMs;
+    for (;;) {
+      const created = await admin.createTopics([{ name, numPartitions: partitions, replicationFactor, configs }]).then(
+        () => true,
+        (e: Error) => {
+          // Created, but the client's own short wait for its metadata ran out: the loop below waits longer.
+          if (e.message === `topic ${name}`) return true;
+          // A broker's registration lapsed for a moment (a loaded machine delays its heartbeats): retry.
+          if (/INVALID_REPLICATION_FACTOR/.test(e.message) && performance.now() < until) return false;
+          throw e;
+        },
+      );
+      if (created) break;
+      await sleep(500);
+    }
     for (;;) {
       const [info] = await admin.describeTopics([name]).catch(() => []);
       if (

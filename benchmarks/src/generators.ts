@@ -10,7 +10,7 @@ import { type RunResult, run } from './proc.js';
 
 export type Acks = '1' | 'all';
 export type Codec = 'none' | 'lz4';
-export type Generator = 'kafka-perf' | 'rdkafka' | 'sluice-client';
+export type Generator = 'kafka-perf' | 'rdkafka' | 'sluice-client' | 'raw';
 
 export interface ProduceSpec {
   topic: string;
@@ -30,6 +30,56 @@ export interface Measurement {
   seconds: number;
   latencyMs?: { avg?: number; p50?: number; p99?: number; p999?: number; max?: number };
   extra?: Record<string, number>;
+  /**
+   * The load generator's own cost: the Node generators measure their own process over the load; the JVM
+   * tools and rdkafka_performance are measured whole (utime+stime of the process tree over its wall time,
+   * start-up included).
+   */
+  generator?: GeneratorCpu;
+}
+
+export interface GeneratorCpu {
+  cpuSec: number;
+  wallSec: number;
+  processes: number;
+  /** The busiest single generator process, in cores (CPU s over its wall s). */
+  maxCores: number;
+}
+
+function generatorCpu(r: RunResult): GeneratorCpu | undefined {
+  if (r.cpuSec === undefined) return undefined;
+  return { cpuSec: r.cpuSec, wallSec: r.seconds, processes: 1, maxCores: r.cpuSec / Math.max(r.seconds, 1e-3) };
+}
+
+/**
+ * `n` generator processes at once (--producers N), each given its share of the records: the rate is all
+ * records over the longest one's time, the CPU is summed, and the busiest process is kept.
+ */
+export async function together(n: number, one: (i: number, records: number) => Promise<Measurement>, records: number) {
+  const share = Math.ceil(records / n);
+  const ms = await Promise.all(Array.from({ length: n }, (_, i) => one(i, share)));
+  if (n === 1) return ms[0];
+  const total = ms.reduce((a, m) => a + m.records, 0);
+  const seconds = Math.max(...ms.map((m) => m.seconds));
+  const mib = ms.reduce((a, m) => a + m.mibPerSec * m.seconds, 0) / seconds;
+  const gens = ms.map((m) => m.generator).filter((g): g is GeneratorCpu => g !== undefined);
+  const p99s = ms.map((m) => m.latencyMs?.p99).filter((x): x is number => x !== undefined);
+  return {
+    records: total,
+    recordsPerSec: total / seconds,
+    mibPerSec: mib,
+    seconds,
+    latencyMs: p99s.length ? { p99: Math.max(...p99s) } : undefined,
+    generator:
+      gens.length === ms.length
+        ? {
+            cpuSec: gens.reduce((a, g) => a + g.cpuSec, 0),
+            wallSec: Math.max(...gens.map((g) => g.wallSec)),
+            processes: gens.reduce((a, g) => a + g.processes, 0),
+            maxCores: Math.max(...gens.map((g) => g.maxCores)),
+          }
+        : undefined,
+  } satisfies Measurement;
 }
 
 const MiB = 1024 * 1024;
@@ -82,7 +132,7 @@ export async function kafkaProducerPerf(port: number, s: ProduceSpec): Promise<M
     TIMEOUT,
   );
   if (r.code !== 0) fail('ProducerPerformance', r);
-  return parseProducerPerformance(r.stdout, s.size);
+  return { ...parseProducerPerformance(r.stdout, s.size), generator: generatorCpu(r) };
 }
 
 /** ConsumerPerformance prints a CSV header and one row; the fetch.* columns exclude the group join. */
@@ -135,7 +185,7 @@ export async function kafkaConsumerPerf(
   if (r.code !== 0) fail('ConsumerPerformance', r);
   const m = parseConsumerPerformance(r.stdout, size);
   if (m.records < records) throw new Error(`ConsumerPerformance read ${m.records} of ${records} records`);
-  return m;
+  return { ...m, generator: generatorCpu(r) };
 }
 
 /** EndToEndLatency: one record at a time, produce → consume; prints "Percentiles: 50th = a, 99th = b, 99.9th = c". */
@@ -215,16 +265,30 @@ export function parseRdkafkaPerformance(out: string, size: number): Measurement 
   return { records: delivered, recordsPerSec: rps, mibPerSec: (rps * size) / MiB, seconds };
 }
 
+/**
+ * librdkafka's batching, set explicitly: rdkafka_performance sets linger.ms=1000 itself (its source, before
+ * the -X options apply), so a run that enqueues its records in well under a second waits out that linger
+ * for its last batches and reports records / ~1 s: the ~39 k records/s both brokers "reached" with
+ * 40,000 records. librdkafka's own default (5 ms) and room for a whole run in its queue let it batch.
+ */
+export const RDKAFKA_BATCHING: Readonly<Record<string, string>> = {
+  'linger.ms': '5',
+  'batch.size': '1000000',
+  'queue.buffering.max.messages': '1000000',
+  'queue.buffering.max.kbytes': '1048576',
+};
+
 export async function rdkafkaProducerPerf(bin: string, port: number, s: ProduceSpec): Promise<Measurement> {
   const args = ['-P', '-t', s.topic, '-b', `127.0.0.1:${port}`, '-s', String(s.size), '-c', String(s.records)];
   args.push('-a', s.acks === 'all' ? '-1' : '1', '-X', `compression.codec=${s.codec}`);
+  for (const [k, v] of Object.entries(RDKAFKA_BATCHING)) args.push('-X', `${k}=${v}`);
   if (s.throughput > 0) args.push('-r', String(s.throughput));
-  const r = await run(bin, args, { timeoutMs: TIMEOUT });
+  const r = await run(bin, args, { timeoutMs: TIMEOUT, cpu: true });
   const out = `${r.stdout}\n${r.stderr}`;
   if (r.code !== 0) fail('rdkafka_performance', r);
   const m = parseRdkafkaPerformance(out, s.size);
   if (m.records < s.records) throw new Error(`rdkafka_performance delivered ${m.records} of ${s.records}`);
-  return m;
+  return { ...m, generator: m.generator ?? generatorCpu(r) };
 }
 
 // ------------------------------------------------------------------------------------------- @sluice/client
@@ -249,10 +313,43 @@ export interface SluiceGenConfig {
 
 /** @sluice/client in its own Node process (so its CPU is not the harness's); prints one JSON Measurement. */
 export async function sluiceClient(cfg: SluiceGenConfig): Promise<Measurement> {
-  const r = await run(TSX, ['--conditions=sluice-source', SLUICE_GEN, JSON.stringify(cfg)], { timeoutMs: TIMEOUT });
+  const r = await run(TSX, ['--conditions=sluice-source', SLUICE_GEN, JSON.stringify(cfg)], {
+    timeoutMs: TIMEOUT,
+    cpu: true,
+  });
   if (r.code !== 0) fail(`@sluice/client ${cfg.mode}`, r);
   const line = r.stdout.trim().split('\n').pop() ?? '';
   const m = JSON.parse(line) as Measurement;
   if (m.records < cfg.records) throw new Error(`@sluice/client ${cfg.mode}: ${m.records} of ${cfg.records} records`);
-  return m;
+  return { ...m, generator: m.generator ?? generatorCpu(r) };
+}
+
+// ------------------------------------------------------------------------------------------- raw protocol
+
+const RAW_GEN = fileURLToPath(new URL('./raw-gen.ts', import.meta.url));
+
+export interface RawGenConfig {
+  /** produce: pre-built batches, `inflight` requests outstanding on each of `connections`; fetch: read it all back. */
+  mode: 'produce' | 'fetch';
+  port: number;
+  topic: string;
+  partitions: number;
+  size: number;
+  /** Bytes of record values to move. */
+  bytes: number;
+  acks?: Acks;
+  codec?: Codec;
+  connections?: number;
+  inflight?: number;
+}
+
+/** The raw-protocol generator (raw-gen.ts) in its own process: what a broker can take, with the client adding next to nothing. */
+export async function rawProtocol(cfg: RawGenConfig): Promise<Measurement> {
+  const r = await run(TSX, ['--conditions=sluice-source', RAW_GEN, JSON.stringify(cfg)], {
+    timeoutMs: TIMEOUT,
+    cpu: true,
+  });
+  if (r.code !== 0) fail(`raw protocol ${cfg.mode}`, r);
+  const m = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as Measurement;
+  return { ...m, generator: m.generator ?? generatorCpu(r) };
 }

@@ -37,9 +37,23 @@ export function peakRssMiB(pid: number): number | undefined {
   }
 }
 
+/** Resident memory split into file-backed (page cache mapped by the process) and anonymous (heap), MiB. */
+export function rssSplitMiB(pid: number): { file: number; anon: number } | undefined {
+  try {
+    const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const file = /RssFile:\s+(\d+) kB/.exec(st);
+    const anon = /RssAnon:\s+(\d+) kB/.exec(st);
+    return file && anon ? { file: Number(file[1]) / 1024, anon: Number(anon[1]) / 1024 } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Samples a process's RSS every `everyMs` until stopped; keeps at most `max` samples (the oldest are thinned). */
 export class RssSampler {
   readonly samples: number[] = [];
+  /** The largest file-backed and anonymous parts seen (each its own peak). */
+  readonly peakSplit = { file: 0, anon: 0 };
   private readonly timer: NodeJS.Timeout;
   constructor(
     private readonly pid: number,
@@ -52,6 +66,11 @@ export class RssSampler {
   private sample(): void {
     const v = rssMiB(this.pid);
     if (v === undefined) return;
+    const split = rssSplitMiB(this.pid);
+    if (split) {
+      this.peakSplit.file = Math.max(this.peakSplit.file, split.file);
+      this.peakSplit.anon = Math.max(this.peakSplit.anon, split.anon);
+    }
     if (this.samples.length >= this.max)
       this.samples.splice(0, this.samples.length, ...this.samples.filter((_, i) => i % 2 === 0));
     this.samples.push(v);
@@ -68,6 +87,16 @@ export interface RunResult {
   stdout: string;
   stderr: string;
   seconds: number;
+  /** With `cpu: true`: utime+stime of the command and every descendant it waited for, in seconds. */
+  cpuSec?: number;
+}
+
+/** bash's `times` prints the shell's and then its children's user and system time ("0m1.234s 0m0.056s"). */
+export function parseTimes(stderr: string): { cpuSec: number; rest: string } | undefined {
+  const m = /\n?(\d+)m([\d.]+)s (\d+)m([\d.]+)s\n(\d+)m([\d.]+)s (\d+)m([\d.]+)s\n?$/.exec(stderr);
+  if (!m) return undefined;
+  const sec = (min: string, s: string) => Number(min) * 60 + Number(s);
+  return { cpuSec: sec(m[5], m[6]) + sec(m[7], m[8]), rest: stderr.slice(0, m.index) };
 }
 
 const MAX_CAPTURE = 4 << 20;
@@ -76,8 +105,17 @@ const MAX_CAPTURE = 4 << 20;
 export function run(
   cmd: string,
   args: readonly string[],
-  opts: { timeoutMs: number; cwd?: string; env?: NodeJS.ProcessEnv },
+  opts: { timeoutMs: number; cwd?: string; env?: NodeJS.ProcessEnv; cpu?: boolean },
 ): Promise<RunResult> {
+  // The CPU of a process tree (a JVM behind a script, tsx's node child) is only exact once it has been
+  // reaped: a bash parent runs the command, then prints its children's rusage with `times`.
+  if (opts.cpu) {
+    const wrapped = ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'bench-generator', cmd, ...args];
+    return run('bash', wrapped, { ...opts, cpu: false }).then((r) => {
+      const t = parseTimes(r.stderr);
+      return t ? { ...r, stderr: t.rest, cpuSec: t.cpuSec } : r;
+    });
+  }
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(cmd, args, {

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { clusterTable, markdownTable, type Report, type Row, rowsWithoutNumbers } from './report.js';
+import {
+  boundOf,
+  boundTables,
+  clusterTable,
+  markdownTable,
+  type Report,
+  type Row,
+  rowsWithoutNumbers,
+  trialCores,
+} from './report.js';
 
 const row = (id: string, kind: Row['kind'], sluice: number[], kafka: number[], extra: Partial<Row> = {}): Row => ({
   id,
@@ -47,5 +56,42 @@ describe('cluster rows', () => {
     expect(rowsWithoutNumbers(rows)).toEqual([]);
     const failed = [row('cluster/rf1/cpu', 'cluster', [Number.NaN], []), row('cost-rss-peak', 'cost', [1], [])];
     expect(rowsWithoutNumbers([...rows, ...failed]).map((r) => r.id)).toEqual(['cluster/rf1/cpu', 'cost-rss-peak']);
+  });
+});
+
+describe('generator-bound rows', () => {
+  const trial = (genCores: number, brokerCpuSec: number, seconds = 2) => ({
+    seconds,
+    cpuSec: brokerCpuSec,
+    generator: { cpuSec: genCores * seconds, wallSec: seconds, processes: 1, maxCores: genCores },
+  });
+  const tp = (id: string, sluice: unknown[], kafka: unknown[]): Row => ({
+    ...row(id, 'produce', [100, 100, 100], [50, 50, 50], { size: 1024, generator: 'sluice-client' }),
+    details: { sluice, kafka },
+  });
+
+  it('are those where a generator used ≥ 90% of a core while the broker idled, in most trials', () => {
+    // 0.95 core generator, broker 0.5 core (1 CPU s over 2 s): generator-bound.
+    const gen = tp('g', [trial(0.95, 1), trial(0.97, 1)], [trial(0.99, 0.8)]);
+    expect(boundOf(gen)).toBe('generator');
+    // The broker at 0.95 core: the broker is the limit even though the generator is busy too.
+    const busyBroker = tp('b', [trial(0.95, 1.9), trial(0.95, 1.9)], [trial(0.95, 1.9)]);
+    expect(boundOf(busyBroker)).toBe('broker');
+    // A light generator: broker-bound.
+    expect(boundOf(tp('l', [trial(0.3, 0.5)], [trial(0.2, 0.4)]))).toBe('broker');
+    // No CPU readings: no verdict.
+    expect(boundOf(tp('n', [{}], [{}]))).toBeUndefined();
+    expect(trialCores(trial(0.5, 1, 4))).toEqual({ generator: 0.5, broker: 0.25 });
+  });
+
+  it('sit in their own table, and the headline ratio comes from broker-bound rows only', () => {
+    const gen = tp('produce/gen', [trial(0.95, 0.2)], [trial(0.95, 0.2)]);
+    const brk = { ...tp('produce/brk', [trial(0.3, 1.9)], [trial(0.3, 1.9)]), sluice: [300], kafka: [100] };
+    const tables = boundTables(report([gen, brk]))!;
+    const [broker, generator] = tables.split('**Generator-bound');
+    expect(broker).toContain('| produce/brk |');
+    expect(broker).not.toContain('| produce/gen |');
+    expect(generator).toContain('| produce/gen |');
+    expect(broker).toContain('| 0.30 / 0.95 |');
   });
 });

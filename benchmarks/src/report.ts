@@ -10,7 +10,7 @@ import { barChart } from './svg.js';
 export interface Row {
   id: string;
   /** cluster: Sluice only, one broker against a cluster of Sluice processes (see `baseline`). */
-  kind: 'produce' | 'consume' | 'latency' | 'cost' | 'cluster';
+  kind: 'produce' | 'consume' | 'latency' | 'cost' | 'cluster' | 'replicated';
   label: string;
   generator?: string;
   unit: string;
@@ -60,6 +60,7 @@ const GENERATORS: Record<string, string> = {
   rdkafka: 'rdkafka_performance',
   'sluice-client': '@sluice/client',
   'kafka-e2e': 'EndToEndLatency',
+  raw: 'raw protocol (pre-built batches)',
 };
 
 const MiB = 2 ** 20;
@@ -78,11 +79,107 @@ function limitFor(r: Row, limits: Record<string, Limit>): number | undefined {
   return undefined;
 }
 
-const KIND_ORDER = ['produce', 'consume', 'latency', 'cost', 'cluster'];
+const KIND_ORDER = ['produce', 'consume', 'latency', 'cost', 'cluster', 'replicated'];
+
+/** What one throughput trial records beside its rate (bench.ts `measured`). */
+interface TrialCpu {
+  cpuSec?: number;
+  /** The generator's measured window (the broker's cores are over it: it idles while a generator starts). */
+  seconds?: number;
+  generator?: { cpuSec: number; wallSec: number; maxCores: number; processes: number };
+}
+
+/** A generator process at or above this many cores while the broker was below it: the generator was the limit. */
+export const BOUND_CORES = 0.9;
+
+/** Cores used by the generator (busiest process) and the broker over one trial; undefined without the readings. */
+export function trialCores(d: unknown): { generator: number; broker: number } | undefined {
+  const t = d as TrialCpu;
+  const window = t?.seconds ?? t?.generator?.wallSec ?? 0;
+  if (!t?.generator || t.cpuSec === undefined || !(window > 0)) return undefined;
+  return { generator: t.generator.maxCores, broker: t.cpuSec / window };
+}
+
+/**
+ * A throughput row is generator-bound when most of its trials (both brokers together) had a generator
+ * process at ≥ 90% of a core while the broker had idle time (< 90% of a core); broker-bound otherwise;
+ * undefined when no trial has the CPU readings.
+ */
+export function boundOf(r: Row): 'broker' | 'generator' | undefined {
+  const trials = [...r.details.sluice, ...r.details.kafka].map(trialCores).filter((x) => x !== undefined);
+  if (trials.length === 0) return undefined;
+  const gen = trials.filter((t) => t.generator >= BOUND_CORES && t.broker < BOUND_CORES).length;
+  return gen * 2 > trials.length ? 'generator' : 'broker';
+}
+
+const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[xs.length >> 1] : undefined);
+
+/** "gen 0.95 / broker 0.40" cores, medians over trials of one broker. */
+function coresOf(details: unknown[]): string {
+  const t = details.map(trialCores).filter((x) => x !== undefined);
+  const g = median(t.map((x) => x.generator));
+  const b = median(t.map((x) => x.broker));
+  return g === undefined || b === undefined ? '–' : `${g.toFixed(2)} / ${b.toFixed(2)}`;
+}
 
 /** Rows grouped by kind (their creation order interleaves them), stable within a kind. */
 export function ordered(rows: readonly Row[]): Row[] {
   return [...rows].sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
+}
+
+/** Throughput rows by what limited them, each group its own table with the CPU of generator and broker. */
+export function boundTables(rep: Report): string | undefined {
+  const rows = ordered(rep.rows).filter((r) => (r.kind === 'produce' || r.kind === 'consume') && boundOf(r));
+  if (rows.length === 0) return undefined;
+  const out: string[] = [];
+  for (const [which, title] of [
+    [
+      'broker',
+      'Broker-bound throughput (no generator process at ≥ 90% of a core while the broker idled; on a shared machine neither may reach a full core: see the cores columns)',
+    ],
+    [
+      'generator',
+      'Generator-bound throughput (a generator process at ≥ 90% of a core while the broker idled: these rows measure the generator)',
+    ],
+  ] as const) {
+    const mine = rows.filter((r) => boundOf(r) === which);
+    if (mine.length === 0) continue;
+    out.push(`**${title}**`, '');
+    out.push(
+      '| scenario | generator | Sluice | Kafka | Sluice/Kafka | cores gen / broker, Sluice | cores gen / broker, Kafka |',
+    );
+    out.push('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const r of mine) {
+      const s = summarize(r.sluice);
+      const k = summarize(r.kafka);
+      const ratio = s && k && k.median !== 0 ? `${(s.median / k.median).toFixed(2)}×` : '–';
+      const gen = r.generator ? (GENERATORS[r.generator] ?? r.generator) : '';
+      const mib = (x: Summary | undefined) => (x ? ` · ${fmt((x.median * (r.size ?? 0)) / MiB)} MiB/s` : '');
+      out.push(
+        `| ${r.label} | ${gen} | ${range(s)} rec/s${mib(s)} | ${range(k)} rec/s${mib(k)} | ${ratio} | ${coresOf(r.details.sluice)} | ${coresOf(r.details.kafka)} |`,
+      );
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+/** Sluice against Kafka, same rows in both (the replicated rows: a 3-broker cluster of each). */
+function replicatedTable(rep: Report): string | undefined {
+  const rows = rep.rows.filter((r) => r.kind === 'replicated');
+  if (rows.length === 0) return undefined;
+  const out = [
+    '| 3 brokers, RF=3, acks=all | generator | Sluice cluster | Kafka cluster | Sluice/Kafka |',
+    '| --- | --- | ---: | ---: | ---: |',
+  ];
+  for (const r of rows) {
+    const s = summarize(r.sluice);
+    const k = summarize(r.kafka);
+    const ratio = s && k && k.median !== 0 ? `${(s.median / k.median).toFixed(2)}×` : '–';
+    const gen = r.generator ? (GENERATORS[r.generator] ?? r.generator) : '';
+    out.push(`| ${r.label} | ${gen} | ${range(s)} ${r.unit} | ${range(k)} ${r.unit} | ${ratio} |`);
+  }
+  return `${out.join('\n')}\n`;
 }
 
 export function markdownTable(rep: Report): string {
@@ -90,7 +187,7 @@ export function markdownTable(rep: Report): string {
   out.push('| scenario | generator | Sluice | Kafka | Sluice/Kafka | limit |');
   out.push('| --- | --- | ---: | ---: | ---: | ---: |');
   for (const r of ordered(rep.rows)) {
-    if (r.kind === 'cluster') continue;
+    if (r.kind === 'cluster' || r.kind === 'replicated') continue;
     const s = summarize(r.sluice);
     const k = summarize(r.kafka);
     const ratio = s && k && k.median !== 0 ? `${(s.median / k.median).toFixed(2)}×` : '–';
@@ -115,7 +212,9 @@ export function markdownTable(rep: Report): string {
     out.push(`| ${what} | | | | | ${l.value !== undefined ? `${fmt(l.value)} ${l.unit}` : `n/a: ${l.note}`} |`);
   }
   const cluster = clusterTable(rep);
-  return `${out.join('\n')}\n${cluster ? `\n${cluster}` : ''}`;
+  const bound = boundTables(rep);
+  const replicated = replicatedTable(rep);
+  return `${out.join('\n')}\n${cluster ? `\n${cluster}` : ''}${bound ? `\n${bound}` : ''}${replicated ? `\n${replicated}` : ''}`;
 }
 
 /** Rows the smoke check fails: no numbers for a broker that ran (cluster rows are Sluice only). */
@@ -268,8 +367,10 @@ function benchmarksText(rep: Report, table: string, svg: Record<string, string>,
   const m = rep.machine;
   const loaded = Math.max(...rep.load.before, ...rep.load.after) >= Number(m.nproc) * 0.75;
   const headline = [
-    `- producer throughput, Sluice/Kafka: ${ratioOf(rep, (r) => r.kind === 'produce')} (goal ≥ 1.2×)`,
-    `- consumer throughput, Sluice/Kafka: ${ratioOf(rep, (r) => r.kind === 'consume')} (goal ≥ 1.2×)`,
+    `- producer throughput, Sluice/Kafka, broker-bound rows only: ${ratioOf(rep, (r) => r.kind === 'produce' && boundOf(r) === 'broker')} (goal ≥ 1.2×)`,
+    `- consumer throughput, Sluice/Kafka, broker-bound rows only: ${ratioOf(rep, (r) => r.kind === 'consume' && boundOf(r) === 'broker')} (goal ≥ 1.2×)`,
+    `- broker CPU per GiB, Sluice/Kafka (raw-protocol cost table): produce ${ratioOf(rep, (r) => r.id.startsWith('cost/produce/'))} (goal ≤ 0.4×), consume ${ratioOf(rep, (r) => r.id.startsWith('cost/consume/'))} (goal ≤ 0.15×)`,
+    `- 3 brokers RF=3 acks=all, Sluice cluster / Kafka cluster: throughput ${ratioOf(rep, (r) => r.id === 'replicated/produce')} (goal ≥ 1.2×), p99 send→ack ${ratioOf(rep, (r) => r.id === 'replicated/p99')} (goal ≤ 0.5×)`,
     `- p99 latency, Sluice/Kafka: ${ratioOf(rep, (r) => r.kind === 'latency' && r.percentile === 'p99')} (goal ≤ 0.5×)`,
     `- resident memory under load (peak), Sluice/Kafka: ${ratioOf(rep, (r) => r.id === 'cost-rss-peak')} (goal ≤ 0.25×)`,
     `- start-up, Sluice/Kafka: ${ratioOf(rep, (r) => r.id === 'cost-startup')} (goal ≤ 0.1×)`,
@@ -298,11 +399,40 @@ ${headline.join('\n')}
     / \`kafka-consumer-perf-test\`), default client settings except \`acks\` and \`compression.type\`;
     consumer throughput is its \`fetch.nMsg.sec\` (excludes the group join).
   - librdkafka's \`rdkafka_performance\` (built from node-rdkafka 3.6's bundled librdkafka 2.12, outside the
-    repository, in \`~/.cache/sluice/rdkafka\`; Debian's librdkafka-dev does not ship it).
+    repository, in \`~/.cache/sluice/rdkafka\`; Debian's librdkafka-dev does not ship it), with
+    \`linger.ms=5\`, \`batch.size=1000000\` and a queue that holds a whole run: the tool sets
+    \`linger.ms=1000\` itself, so a run that enqueues its records in under a second waited a second for
+    its last batches (the ~39 k records/s both brokers once "reached").
+  - The raw-protocol generator (\`benchmarks/src/raw-gen.ts\`, the broker bench's RawClient): Produce v9
+    requests encoded once (16 KiB batches, up to 16 partitions a request) and sent again and again, 8
+    outstanding on each of 4 connections; Fetch v12 reads the topic back (1 MiB per partition, partitions
+    dealt over the connections). Its rows are each broker's ceiling ("broker's ceiling" in the label).
+  - \`--producers N\` runs N \`@sluice/client\` / \`rdkafka_performance\` processes at once, each with its share.
+- **Generator-bound or broker-bound.** Every throughput trial records the generator's CPU and the
+  broker's (utime+stime from \`/proc/<pid>/stat\`): the Node generators measure their own process over the
+  load (\`process.cpuUsage\`); the JVM tools and rdkafka_performance are measured whole (bash's \`times\` over
+  the process tree, start-up included); the broker's cores are its CPU over the generator's measured
+  window. A trial is generator-bound when a generator process used ≥ 0.9 core while the broker used
+  < 0.9 core; a row is generator-bound when most of its trials (both brokers) are. Those rows measure the
+  generator; the headline ratios use broker-bound rows only.
+- **Cost table** (ceiling phase, raw-protocol generator, warm brokers): broker CPU s per GiB of record
+  values produced and fetched, by record size, codec, acks and partition count (the default run has a
+  subset; \`--cost-matrix\` runs 100 B/1 KiB × none/lz4 × acks=1/all × 1/6/1000 partitions); peak resident
+  memory over that phase split into file-backed (\`RssFile\`) and anonymous (\`RssAnon\`) parts.
+- **Replicated** (3 brokers, RF=3, acks=all, \`min.insync.replicas=2\`): a 3-broker Sluice cluster with its
+  etcd and a 3-node KRaft Apache Kafka (every node broker+controller) on the same machine, both up for the
+  trial, loaded one at a time: \`@sluice/client\` at full speed (40,000 records of 1 KiB, 6 partitions);
+  p99 send→ack at a fixed offered load of 50% of the lower of the two maxima; Kafka's \`EndToEndLatency\`
+  (produce→consume, 1 partition); resident memory as the sum of every process's peak; CPU per GiB summed
+  over every process of the cluster (Sluice's etcd included).
+- **Profile** (profile phase): the Sluice broker under \`node --cpu-prof\` through the raw produce and then
+  the raw fetch load; \`profile-<run>.md\` beside the results lists the top self-time frames within the load
+  window and the garbage collector's share.
   - \`@sluice/client\` (\`benchmarks/src/sluice-gen.ts\`): a producer with up to 16,384 outstanding sends and
     its default batching; a consumer without a group reading every partition from the earliest offset.
 - **Latency.** ProducerPerformance with \`--throughput\` fixed at 10%, 50% and 80% of the lower of the two
-  brokers' median maxima for the same scenario (1 KiB, 6 partitions, acks=all), so both brokers carry the
+  brokers' median maxima for the same scenario (1 KiB, 6 partitions, acks=all; the maxima are the raw-protocol
+  ceiling rows when the ceiling phase ran, else ProducerPerformance's own), so both brokers carry the
   same offered load; percentiles are send → acknowledgement. Kafka's \`EndToEndLatency\` adds produce →
   consume percentiles, one record at a time.
 - **Broker cost.** Resident memory is VmRSS from \`/proc/<pid>/status\`, sampled every 250 ms over the

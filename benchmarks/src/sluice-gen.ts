@@ -138,6 +138,11 @@ async function consume(): Promise<Measurement> {
   return { records: count, recordsPerSec: rps, mibPerSec: (rps * cfg.size) / MiB, seconds };
 }
 
+const cpu0 = process.cpuUsage();
 const result = cfg.mode === 'consume' ? await consume() : cfg.mode === 'steady' ? await steady() : await produce();
+// This process's own CPU over the load (start-up and connecting included, tsx's compile not), for the bound check.
+const cpu = process.cpuUsage(cpu0);
+const cpuSec = (cpu.user + cpu.system) / 1e6;
+result.generator = { cpuSec, wallSec: result.seconds, processes: 1, maxCores: cpuSec / result.seconds };
 process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(0);

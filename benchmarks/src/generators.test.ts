@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { type Measurement, RDKAFKA_BATCHING, together } from './generators.js';
+
+const m = (records: number, seconds: number, cores: number): Measurement => ({
+  records,
+  recordsPerSec: records / seconds,
+  mibPerSec: records / seconds / 1024,
+  seconds,
+  generator: { cpuSec: cores * seconds, wallSec: seconds, processes: 1, maxCores: cores },
+});
+
+describe('several generator processes at once (--producers N)', () => {
+  it('split the records, rate over the longest, CPU summed, busiest process kept', async () => {
+    const shares: number[] = [];
+    const r = await together(
+      3,
+      async (i, records) => {
+        shares.push(records);
+        return m(records, [1, 2, 4][i], [0.5, 0.9, 0.7][i]);
+      },
+      30_000,
+    );
+    expect(shares).toEqual([10_000, 10_000, 10_000]);
+    expect(r.records).toBe(30_000);
+    expect(r.recordsPerSec).toBe(7_500);
+    expect(r.generator).toEqual({ cpuSec: 0.5 + 1.8 + 2.8, wallSec: 4, processes: 3, maxCores: 0.9 });
+  });
+
+  it('one process is passed through as it is', async () => {
+    const one = m(100, 1, 0.2);
+    expect(await together(1, async () => one, 100)).toBe(one);
+  });
+});
+
+it('rdkafka_performance gets a linger far below its own 1000 ms', () => {
+  expect(Number(RDKAFKA_BATCHING['linger.ms'])).toBeLessThan(100);
+});
