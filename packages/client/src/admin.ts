@@ -257,9 +257,11 @@ export class Admin {
   async listOffsets(
     partitions: readonly TopicPartition[],
     spec: 'earliest' | 'latest' | number = 'latest',
+    /** read_committed: 'latest' is the last stable offset (below any open transaction). */
+    isolation: 'read_uncommitted' | 'read_committed' = 'read_uncommitted',
   ): Promise<Array<TopicPartition & { offset: bigint }>> {
     const ts = spec === 'earliest' ? EARLIEST : spec === 'latest' ? LATEST : BigInt(spec);
-    const m = await listOffsets(this.ctx, partitions, ts);
+    const m = await listOffsets(this.ctx, partitions, ts, isolation === 'read_committed' ? 1 : 0);
     return partitions.map((tp) => ({ ...tp, offset: m.get(tpKey(tp.topic, tp.partition)) ?? -1n }));
   }
 
