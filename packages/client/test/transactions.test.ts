@@ -109,6 +109,22 @@ describe('transactional producer', () => {
     expect(seen).toEqual(['committed']);
   });
 
+  it('commit includes a record sent without awaiting to a topic whose metadata was not yet known', async () => {
+    const name = uniqueTopic('txn-slow');
+    const admin = new Admin({ brokers: [broker.bootstrap] });
+    await admin.createTopics([{ name, numPartitions: 1 }]);
+    await admin.close();
+    const t = topic(name, { value: serde.string() });
+    const p = new Producer({ brokers: [broker.bootstrap] }, { transactionalId: `${name}-tx`, lingerMs: 1 });
+    await p.initTransactions();
+    p.beginTransaction();
+    const sent = p.send(t, { value: 'in-the-transaction' });
+    await p.commitTransaction();
+    await sent;
+    await p.close();
+    expect(await readAll(name, 'read_committed', 1)).toEqual(['in-the-transaction']);
+  });
+
   it('sends outside a transaction are refused, and a second producer of the id fences the first', async () => {
     const name = uniqueTopic('txn-fence');
     const t = topic(name, { value: serde.string() });
