@@ -12,6 +12,7 @@ import type { ClusterView } from './cluster.js';
 import { ENCODINGS } from './format.js';
 import { errorBox, FORMS_SCRIPT, type Html, page, STYLE, seg } from './layout.js';
 import { readCounters } from './metrics.js';
+import { aclFromForm, aclsPage } from './pages/acls.js';
 import { groupLag, groupPage, groupsPage, type ResetPlan, resetPreviewPage } from './pages/groups.js';
 import { LIVE_SCRIPT, livePage } from './pages/live.js';
 import { type MessagesForm, messagesPage } from './pages/messages.js';
@@ -247,6 +248,20 @@ export function createApp(options: AppOptions): Hono {
   });
 
   app.get('/live', (c) => render(c, livePage()));
+
+  app.get('/acls', (c) => render(c, aclsPage(cluster, flash(c))));
+
+  app.post('/acls', async (c) => {
+    const acl = aclFromForm(await form(c));
+    await cluster.admin.createAcls([acl]);
+    return redirect(c, '/acls', `Added the ACL for ${acl.principal} on ${acl.resourceName}.`);
+  });
+
+  app.post('/acls/delete', async (c) => {
+    // The binding itself is the filter: exactly it matches (no ANY codes come from the form).
+    const deleted = await cluster.admin.deleteAcls([aclFromForm(await form(c))]);
+    return redirect(c, '/acls', `Deleted ${deleted.length} ACL(s).`);
+  });
 
   app.get('/api/counters', async (c) => {
     try {

@@ -2,7 +2,8 @@
 // and exactly-once side by side in one run (trials alternate, medians reported). Each broker runs in
 // its own process; the mirror and the load run here.
 // - throughput: a backlog of RECORDS records (VALUE_BYTES each, 6 partitions) copied from a cold
-//   start until the target's end offsets hold them all (MB/s of key+value bytes, records/s);
+//   start (topic creation included) until the target's end offsets hold them all (MB/s of key+value
+//   bytes, records/s);
 // - lag: with the mirror caught up, RATE records/s produced for LAG_SECONDS, each record's
 //   time from its CreateTime on the source to a consumer reading it on the target (read_committed
 //   for exactly-once, where a record shows once its transaction commits: every offset.flush.interval.ms).
