@@ -259,6 +259,42 @@ describe('the console in Chromium', () => {
     }
   });
 
+  it('sets, edits and removes client quotas through the page, checked with DescribeClientQuotas', async () => {
+    const carol = [{ entityType: 'user', entityName: 'carol' }];
+    await admin.alterClientQuotas([{ entity: carol, values: { consumer_byte_rate: 5000 } }]);
+    await page.goto(url('/quotas'));
+    expect(await page.textContent('#quotas tbody')).toContain('user=carol');
+
+    // A user with a client id, then the same key again with another value (an edit).
+    for (const value of ['1048576', '2097152']) {
+      await page.fill('#set-quota input[name=user]', 'dave');
+      await page.fill('#set-quota input[name=clientId]', 'reports');
+      await page.selectOption('#set-quota select[name=key]', 'producer_byte_rate');
+      await page.fill('#set-quota input[name=value]', value);
+      await Promise.all([page.waitForURL(/ok=/), page.click('#set-quota button')]);
+      expect(await page.textContent('.notice')).toContain(
+        `Set producer_byte_rate of user=dave, client-id=reports to ${value}`,
+      );
+    }
+    const dave = [
+      { entityType: 'user', entityName: 'dave' },
+      { entityType: 'client-id', entityName: 'reports' },
+    ];
+    const quotaOf = async (entity: typeof dave) =>
+      (await admin.describeClientQuotas()).find(
+        (e) =>
+          e.entity.length === entity.length &&
+          entity.every((x) => e.entity.some((y) => y.entityType === x.entityType && y.entityName === x.entityName)),
+      )?.values;
+    expect(await quotaOf(dave)).toEqual({ producer_byte_rate: 2097152 });
+    await shot('quotas');
+
+    const carolRow = page.locator('#quotas tbody tr', { hasText: 'user=carol' });
+    await Promise.all([page.waitForURL(/ok=/), carolRow.locator('button').click()]);
+    expect(await page.textContent('.notice')).toContain('Removed consumer_byte_rate of user=carol');
+    expect(await quotaOf(carol)).toBeUndefined();
+  });
+
   it('no page logged an error or opened a dialog', () => {
     expect(problems).toEqual([]);
   });

@@ -17,6 +17,7 @@ import { groupLag, groupPage, groupsPage, type ResetPlan, resetPreviewPage } fro
 import { LIVE_SCRIPT, livePage } from './pages/live.js';
 import { type MessagesForm, messagesPage } from './pages/messages.js';
 import { overviewPage } from './pages/overview.js';
+import { entityText, quotaFromForm, quotasPage } from './pages/quotas.js';
 import { topicPage, topicsPage } from './pages/topics.js';
 import * as v from './validate.js';
 
@@ -255,6 +256,19 @@ export function createApp(options: AppOptions): Hono {
     const acl = aclFromForm(await form(c));
     await cluster.admin.createAcls([acl]);
     return redirect(c, '/acls', `Added the ACL for ${acl.principal} on ${acl.resourceName}.`);
+  });
+
+  app.get('/quotas', (c) => render(c, quotasPage(cluster, flash(c))));
+
+  app.post('/quotas', async (c) => {
+    const q = quotaFromForm(await form(c));
+    await cluster.admin.alterClientQuotas([{ entity: q.entity, values: { [q.key]: q.value } }]);
+    const who = entityText(q.entity);
+    return redirect(
+      c,
+      '/quotas',
+      q.value === null ? `Removed ${q.key} of ${who}.` : `Set ${q.key} of ${who} to ${q.value}.`,
+    );
   });
 
   app.post('/acls/delete', async (c) => {

@@ -11,6 +11,7 @@ const NAV: ReadonlyArray<[string, string]> = [
   ['/groups', 'Consumer groups'],
   ['/live', 'Live'],
   ['/acls', 'ACLs'],
+  ['/quotas', 'Quotas'],
 ];
 
 export function page(title: string, body: Html, options: { head?: Html; active?: string } = {}): Html {
