@@ -200,10 +200,7 @@ export function createApp(options: AppOptions): Hono {
     const key = v.text(f.key, 'key', 4096);
     const value = v.text(f.value, 'value', MAX_VALUE_BYTES);
     const headers = v.keyValueLines(f.headers, 'headers', 16 * 1024).map(([k, val]) => ({ key: k, value: val }));
-    const producer = new Producer(
-      { brokers: cluster.bootstrap, clientId: 'sluice-console-producer', retries: 2 },
-      { deliveryTimeoutMs: 15_000 },
-    );
+    const producer = new Producer(cluster.clientOptions('sluice-console-producer'), { deliveryTimeoutMs: 15_000 });
     try {
       const md = await producer.send(rawTopic(name), {
         key: key === null ? null : Buffer.from(key),
