@@ -295,6 +295,32 @@ describe('the console in Chromium', () => {
     expect(await quotaOf(carol)).toBeUndefined();
   });
 
+  it('deletes the topics matching a search as a job whose progress page counts up to the end', async () => {
+    const names = Array.from({ length: 40 }, (_, i) => `bulk-${String(i).padStart(2, '0')}`);
+    await admin.createTopics(names.map((name) => ({ name, numPartitions: 1 })));
+    await admin.createTopics([{ name: 'keep-me', numPartitions: 1 }]);
+    await page.goto(url('/topics?q=bulk-'));
+    await page.fill('#delete-matching input[name=confirm]', '40');
+    await Promise.all([page.waitForURL(/\/jobs\//), page.click('#delete-matching button')]);
+    // The progress counts in steps of the batch size; the page refreshes until it says done.
+    const seen = new Set<string>();
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const count = await page.textContent('#job-count').catch(() => null);
+      if (count !== null) seen.add(count);
+      if ((await page.textContent('#job-state').catch(() => null)) === 'done') break;
+      if (Date.now() > deadline) throw new Error(`the job did not end: ${[...seen].join(', ')}`);
+      await page.waitForTimeout(100);
+    }
+    console.log(`bulk delete progress seen: ${[...seen].join(' → ')}`);
+    expect(await page.textContent('#job-count')).toBe('40 of 40');
+    expect(await page.getAttribute('#job-progress', 'value')).toBe('40');
+    await shot('job');
+    const left = await admin.listTopics();
+    expect(left.filter((n) => n.startsWith('bulk-'))).toEqual([]);
+    expect(left).toContain('keep-me');
+  });
+
   it('no page logged an error or opened a dialog', () => {
     expect(problems).toEqual([]);
   });
