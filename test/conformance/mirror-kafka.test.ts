@@ -229,4 +229,89 @@ describe('mirror between Apache Kafka and Sluice', () => {
       }
     },
   );
+
+  it(
+    'exactly-once into Kafka: a second mirror fences the first mid-copy; read_committed finds each record once',
+    { timeout: 240_000 },
+    async () => {
+      const N = 6_000;
+      const sluiceAdmin = new Admin({ brokers: [sluice.bootstrap] });
+      await sluiceAdmin.createTopics([{ name: 'eos', numPartitions: PARTITIONS }]);
+      await sluiceAdmin.close();
+      const producer = new Producer({ brokers: [sluice.bootstrap] }, { lingerMs: 5 });
+      await Promise.all(
+        Array.from({ length: N }, (_, i) =>
+          producer.send(topic('eos'), {
+            key: Buffer.from(`e-${i}`),
+            value: Buffer.alloc(200),
+            partition: i % PARTITIONS,
+          }),
+        ),
+      );
+      await producer.close();
+      const config = () =>
+        parseMirrorConfig({
+          clusters: 'eosrc, kafka',
+          'eosrc.bootstrap.servers': sluice.bootstrap,
+          'kafka.bootstrap.servers': kafka.bootstrap,
+          'eosrc->kafka.enabled': 'true',
+          'eosrc->kafka.topics': 'eos',
+          'kafka.exactly.once.source.support': 'enabled',
+          'offset.flush.interval.ms': '500',
+          'producer.buffer.memory': '32768',
+          'emit.checkpoints.enabled': 'false',
+        });
+      const first = new MirrorMaker(config());
+      await first.start();
+      const endTotal = async (isolation: 'read_committed' | 'read_uncommitted') => {
+        const admin = new Admin({ brokers: [kafka.bootstrap] });
+        try {
+          if (!(await admin.listTopics()).includes('eosrc.eos')) return 0n;
+          const tps = Array.from({ length: PARTITIONS }, (_, partition) => ({ topic: 'eosrc.eos', partition }));
+          return (await admin.listOffsets(tps, 'latest', isolation)).reduce((n, e) => n + e.offset, 0n);
+        } finally {
+          await admin.close();
+        }
+      };
+      // The first mirror is left running (a zombie) once part of the copy is on Kafka.
+      await waitFor(
+        'part of the copy on Kafka',
+        async () => (await endTotal('read_uncommitted')) > BigInt(N / 4),
+        60_000,
+      );
+      const second = new MirrorMaker(config());
+      await second.start();
+      await first.failed().catch(() => {});
+      try {
+        const seen = new Map<string, number>();
+        const consumer = new Consumer({ brokers: [kafka.bootstrap] }, { isolationLevel: 'read_committed' });
+        const t = topic('eosrc.eos', {
+          key: { serialize: () => null, deserialize: (b) => String(b) },
+          value: { serialize: () => null, deserialize: () => '' },
+        });
+        await consumer.assign(
+          Array.from({ length: PARTITIONS }, (_, partition) => ({ topic: t, partition, offset: 'earliest' as const })),
+        );
+        let done: () => void = () => {};
+        const finished = new Promise<void>((r) => {
+          done = r;
+        });
+        const timer = setTimeout(done, 120_000);
+        const run = consumer.run(t, (records) => {
+          for (const r of records) seen.set(r.key ?? '', (seen.get(r.key ?? '') ?? 0) + 1);
+          if (seen.size >= N) setTimeout(done, 2000);
+        });
+        await Promise.race([finished, run]);
+        clearTimeout(timer);
+        await consumer.close();
+        expect(seen.size).toBe(N);
+        expect([...seen.values()].filter((n) => n > 1)).toEqual([]);
+        console.log(
+          `exactly-once Sluice -> Kafka: ${N} records once each read_committed; ${await endTotal('read_uncommitted')} offsets written (aborted copies and markers included)`,
+        );
+      } finally {
+        await Promise.allSettled([first.stop(), second.stop()]);
+      }
+    },
+  );
 });

@@ -3,9 +3,11 @@
 // are driven through the UI and checked through the Kafka protocol afterwards.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { startBroker } from '@sluice/broker';
 import { Admin, Consumer, Kafka, topic } from '@sluice/client';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startConsole } from '../src/index.js';
 import { type Stack, startStack } from '../test/helpers.js';
 import { launch } from './chromium.js';
 
@@ -179,6 +181,144 @@ describe('the console in Chromium', () => {
     expect(await admin.listTopics()).not.toContain('to-delete');
     await page.goto(url('/topics'));
     await shot('topics');
+  });
+
+  it('the ACL page says the cluster has no authorizer (SECURITY_DISABLED) instead of failing', async () => {
+    await page.goto(url('/acls'));
+    expect(await page.textContent('#acls-disabled')).toContain('SECURITY_DISABLED');
+    expect(await page.locator('#create-acl').count()).toBe(0);
+  });
+
+  it('adds and deletes ACLs through the page on a cluster with an authorizer, checked with DescribeAcls', async () => {
+    // PLAINTEXT connections are User:ANONYMOUS: made a super user, the console may do everything.
+    const secured = await startBroker({
+      props: {
+        'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+        'super.users': 'User:ANONYMOUS',
+      },
+    });
+    const securedConsole = await startConsole({ bootstrap: [secured.bootstrap], port: 0 });
+    const securedAdmin = new Admin({ brokers: [secured.bootstrap] });
+    const all = {
+      resourceType: 1,
+      resourceName: null,
+      patternType: 1,
+      principal: null,
+      host: null,
+      operation: 1,
+      permissionType: 1,
+    };
+    try {
+      await securedAdmin.createAcls([
+        {
+          resourceType: 3,
+          resourceName: 'billing',
+          patternType: 3,
+          principal: 'User:bob',
+          host: '*',
+          operation: 3,
+          permissionType: 3,
+        },
+      ]);
+      await page.goto(`${securedConsole.url}/acls`);
+      expect(await page.locator('#acls tbody tr').count()).toBe(1);
+      expect(await page.textContent('#acls tbody tr')).toContain('User:bob');
+
+      await page.selectOption('#create-acl select[name=resourceType]', 'TOPIC');
+      await page.fill('#create-acl input[name=resourceName]', 'orders-');
+      await page.selectOption('#create-acl select[name=patternType]', 'PREFIXED');
+      await page.fill('#create-acl input[name=principal]', 'User:alice');
+      await page.selectOption('#create-acl select[name=operation]', 'WRITE');
+      await page.selectOption('#create-acl select[name=permissionType]', 'DENY');
+      await Promise.all([page.waitForURL(/ok=/), page.click('#create-acl button')]);
+      expect(await page.textContent('.notice')).toContain('Added the ACL for User:alice');
+      expect(await page.locator('#acls tbody tr').count()).toBe(2);
+      const made = await securedAdmin.describeAcls({ ...all, principal: 'User:alice' });
+      expect(made).toEqual([
+        {
+          resourceType: 2,
+          resourceName: 'orders-',
+          patternType: 4,
+          principal: 'User:alice',
+          host: '*',
+          operation: 4,
+          permissionType: 2,
+        },
+      ]);
+      await shot('acls');
+
+      const bobRow = page.locator('#acls tbody tr', { hasText: 'User:bob' });
+      await Promise.all([page.waitForURL(/ok=/), bobRow.locator('button').click()]);
+      expect(await page.textContent('.notice')).toContain('Deleted 1 ACL(s)');
+      const left = await securedAdmin.describeAcls(all);
+      expect(left.map((a) => a.principal)).toEqual(['User:alice']);
+    } finally {
+      await securedAdmin.close();
+      await securedConsole.close();
+      await secured.stop();
+    }
+  });
+
+  it('sets, edits and removes client quotas through the page, checked with DescribeClientQuotas', async () => {
+    const carol = [{ entityType: 'user', entityName: 'carol' }];
+    await admin.alterClientQuotas([{ entity: carol, values: { consumer_byte_rate: 5000 } }]);
+    await page.goto(url('/quotas'));
+    expect(await page.textContent('#quotas tbody')).toContain('user=carol');
+
+    // A user with a client id, then the same key again with another value (an edit).
+    for (const value of ['1048576', '2097152']) {
+      await page.fill('#set-quota input[name=user]', 'dave');
+      await page.fill('#set-quota input[name=clientId]', 'reports');
+      await page.selectOption('#set-quota select[name=key]', 'producer_byte_rate');
+      await page.fill('#set-quota input[name=value]', value);
+      await Promise.all([page.waitForURL(/ok=/), page.click('#set-quota button')]);
+      expect(await page.textContent('.notice')).toContain(
+        `Set producer_byte_rate of user=dave, client-id=reports to ${value}`,
+      );
+    }
+    const dave = [
+      { entityType: 'user', entityName: 'dave' },
+      { entityType: 'client-id', entityName: 'reports' },
+    ];
+    const quotaOf = async (entity: typeof dave) =>
+      (await admin.describeClientQuotas()).find(
+        (e) =>
+          e.entity.length === entity.length &&
+          entity.every((x) => e.entity.some((y) => y.entityType === x.entityType && y.entityName === x.entityName)),
+      )?.values;
+    expect(await quotaOf(dave)).toEqual({ producer_byte_rate: 2097152 });
+    await shot('quotas');
+
+    const carolRow = page.locator('#quotas tbody tr', { hasText: 'user=carol' });
+    await Promise.all([page.waitForURL(/ok=/), carolRow.locator('button').click()]);
+    expect(await page.textContent('.notice')).toContain('Removed consumer_byte_rate of user=carol');
+    expect(await quotaOf(carol)).toBeUndefined();
+  });
+
+  it('deletes the topics matching a search as a job whose progress page counts up to the end', async () => {
+    const names = Array.from({ length: 40 }, (_, i) => `bulk-${String(i).padStart(2, '0')}`);
+    await admin.createTopics(names.map((name) => ({ name, numPartitions: 1 })));
+    await admin.createTopics([{ name: 'keep-me', numPartitions: 1 }]);
+    await page.goto(url('/topics?q=bulk-'));
+    await page.fill('#delete-matching input[name=confirm]', '40');
+    await Promise.all([page.waitForURL(/\/jobs\//), page.click('#delete-matching button')]);
+    // The progress counts in steps of the batch size; the page refreshes until it says done.
+    const seen = new Set<string>();
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const count = await page.textContent('#job-count').catch(() => null);
+      if (count !== null) seen.add(count);
+      if ((await page.textContent('#job-state').catch(() => null)) === 'done') break;
+      if (Date.now() > deadline) throw new Error(`the job did not end: ${[...seen].join(', ')}`);
+      await page.waitForTimeout(100);
+    }
+    console.log(`bulk delete progress seen: ${[...seen].join(' → ')}`);
+    expect(await page.textContent('#job-count')).toBe('40 of 40');
+    expect(await page.getAttribute('#job-progress', 'value')).toBe('40');
+    await shot('job');
+    const left = await admin.listTopics();
+    expect(left.filter((n) => n.startsWith('bulk-'))).toEqual([]);
+    expect(left).toContain('keep-me');
   });
 
   it('no page logged an error or opened a dialog', () => {

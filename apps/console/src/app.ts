@@ -10,19 +10,24 @@ import { HTTPException } from 'hono/http-exception';
 import { type BrowseQuery, browse, type StartFrom } from './browse.js';
 import type { ClusterView } from './cluster.js';
 import { ENCODINGS } from './format.js';
+import { Jobs, jobPage } from './jobs.js';
 import { errorBox, FORMS_SCRIPT, type Html, page, STYLE, seg } from './layout.js';
 import { readCounters } from './metrics.js';
+import { aclFromForm, aclsPage } from './pages/acls.js';
 import { groupLag, groupPage, groupsPage, type ResetPlan, resetPreviewPage } from './pages/groups.js';
 import { LIVE_SCRIPT, livePage } from './pages/live.js';
 import { type MessagesForm, messagesPage } from './pages/messages.js';
 import { overviewPage } from './pages/overview.js';
-import { topicPage, topicsPage } from './pages/topics.js';
+import { entityText, quotaFromForm, quotasPage } from './pages/quotas.js';
+import { deletable, MAX_LISTED_TOPICS, topicPage, topicsPage } from './pages/topics.js';
 import * as v from './validate.js';
 
 /** A request body larger than this is refused with 413 (a produced test record is the largest). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_VALUE_BYTES = 512 * 1024;
 export const MAX_PARTITIONS = 10_000;
+/** Topics per DeleteTopics request of a bulk delete (each batch is one step of its progress). */
+export const DELETE_BATCH = 5;
 
 export interface AppOptions {
   cluster: ClusterView;
@@ -107,6 +112,7 @@ export function createApp(options: AppOptions): Hono {
   });
 
   const render = async (c: Context, h: Html | Promise<Html>) => c.html(await h);
+  const jobs = new Jobs();
 
   app.get('/static/:file', (c) => {
     const f = STATIC[c.req.param('file')];
@@ -133,6 +139,41 @@ export function createApp(options: AppOptions): Hono {
       },
     ]);
     return redirect(c, `/topics/${seg(name)}`, `Created ${name}.`);
+  });
+
+  // Deleting many topics is a job: DeleteTopics in batches, with a progress page.
+  app.post('/topics/delete-matching', async (c) => {
+    const f = await form(c);
+    const search = v.text(f.q, 'search', 249);
+    if (search === null || search === '') throw new v.InputError('search for the topics to delete first');
+    const needle = search.toLowerCase();
+    const names = deletable((await cluster.snapshot()).topics.filter((t) => t.name.toLowerCase().includes(needle)));
+    if (names.length > MAX_LISTED_TOPICS)
+      throw new v.InputError(`over ${MAX_LISTED_TOPICS} topics match: narrow the search`);
+    if ((f.confirm ?? '').trim() !== String(names.length)) {
+      throw new v.InputError(`type the number of matching topics (${names.length}) to confirm the deletion`);
+    }
+    const steps = [];
+    for (let i = 0; i < names.length; i += DELETE_BATCH) {
+      const batch = names.slice(i, i + DELETE_BATCH);
+      steps.push({
+        weight: batch.length,
+        label: batch.length === 1 ? batch[0] : `${batch[0]} … ${batch[batch.length - 1]}`,
+        run: () => cluster.admin.deleteTopics(batch),
+      });
+    }
+    const job = jobs.start(`Deleting ${names.length} topic(s) matching “${search}”`, '/topics', steps);
+    return c.redirect(`/jobs/${job.id}`, 303);
+  });
+
+  app.get('/jobs/:id', (c) => {
+    const job = jobs.get(c.req.param('id'));
+    if (job === undefined)
+      return c.html(
+        page('No such operation', errorBox('Not found:', 'no such operation (it may have been forgotten)')),
+        404,
+      );
+    return render(c, jobPage(job));
   });
 
   app.get('/topics/:name', (c) => render(c, topicPage(cluster, v.topicName(c.req.param('name')), flash(c))));
@@ -198,10 +239,7 @@ export function createApp(options: AppOptions): Hono {
     const key = v.text(f.key, 'key', 4096);
     const value = v.text(f.value, 'value', MAX_VALUE_BYTES);
     const headers = v.keyValueLines(f.headers, 'headers', 16 * 1024).map(([k, val]) => ({ key: k, value: val }));
-    const producer = new Producer(
-      { brokers: cluster.bootstrap, clientId: 'sluice-console-producer', retries: 2 },
-      { deliveryTimeoutMs: 15_000 },
-    );
+    const producer = new Producer(cluster.clientOptions('sluice-console-producer'), { deliveryTimeoutMs: 15_000 });
     try {
       const md = await producer.send(rawTopic(name), {
         key: key === null ? null : Buffer.from(key),
@@ -247,6 +285,33 @@ export function createApp(options: AppOptions): Hono {
   });
 
   app.get('/live', (c) => render(c, livePage()));
+
+  app.get('/acls', (c) => render(c, aclsPage(cluster, flash(c))));
+
+  app.post('/acls', async (c) => {
+    const acl = aclFromForm(await form(c));
+    await cluster.admin.createAcls([acl]);
+    return redirect(c, '/acls', `Added the ACL for ${acl.principal} on ${acl.resourceName}.`);
+  });
+
+  app.get('/quotas', (c) => render(c, quotasPage(cluster, flash(c))));
+
+  app.post('/quotas', async (c) => {
+    const q = quotaFromForm(await form(c));
+    await cluster.admin.alterClientQuotas([{ entity: q.entity, values: { [q.key]: q.value } }]);
+    const who = entityText(q.entity);
+    return redirect(
+      c,
+      '/quotas',
+      q.value === null ? `Removed ${q.key} of ${who}.` : `Set ${q.key} of ${who} to ${q.value}.`,
+    );
+  });
+
+  app.post('/acls/delete', async (c) => {
+    // The binding itself is the filter: exactly it matches (no ANY codes come from the form).
+    const deleted = await cluster.admin.deleteAcls([aclFromForm(await form(c))]);
+    return redirect(c, '/acls', `Deleted ${deleted.length} ACL(s).`);
+  });
 
   app.get('/api/counters', async (c) => {
     try {

@@ -91,10 +91,12 @@ export async function browse(cluster: ClusterView, q: BrowseQuery): Promise<Brow
 
   const needle = q.filter ? Buffer.from(q.filter, 'utf8') : null;
   const newest = q.from.kind === 'newest';
-  const consumer = new Consumer(
-    { brokers: cluster.bootstrap, clientId: 'sluice-console-browser', retries: 2 },
-    { maxWaitMs: 200, maxPartitionBytes: 256 * 1024, maxBytes: 1024 * 1024, maxPrefetchBytes: 2 * 1024 * 1024 },
-  );
+  const consumer = new Consumer(cluster.clientOptions('sluice-console-browser'), {
+    maxWaitMs: 200,
+    maxPartitionBytes: 256 * 1024,
+    maxBytes: 1024 * 1024,
+    maxPrefetchBytes: 2 * 1024 * 1024,
+  });
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;

@@ -1,12 +1,19 @@
 // `sluice console` (and `sluice-console`): serves the console until Ctrl-C.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { SaslOptions } from '@sluice/client';
+import { parseClientProperties, saslFromProperties } from './sasl-config.js';
 import { startConsole } from './server.js';
 
 const USAGE = `Usage: sluice console [--bootstrap-server host:port] [--port 8080] [--host 127.0.0.1]
                       [--metrics-url http://host:port/metrics …] [--allow-host name …]
+                      [--command-config client.properties] [--security-protocol SASL_PLAINTEXT]
+                      [--sasl-mechanism PLAIN|SCRAM-SHA-256|SCRAM-SHA-512]
 
 Serves a web console for a Sluice or Apache Kafka cluster. It binds to 127.0.0.1 unless --host
-says otherwise; a console reached through another name needs --allow-host NAME.`;
+says otherwise; a console reached through another name needs --allow-host NAME. On a SASL listener
+it logs in as the user of --command-config's sasl.jaas.config (Kafka's client settings, as for
+kafka-topics --command-config); --security-protocol and --sasl-mechanism override the file's.`;
 
 /** Runs the console command on arguments after the command name; resolves once it is serving. */
 export async function runConsoleCommand(args: readonly string[]): Promise<number | null> {
@@ -27,7 +34,19 @@ export async function runConsoleCommand(args: readonly string[]): Promise<number
     return 2;
   }
   const bootstrap = (values['bootstrap-server'] ?? '127.0.0.1:9092').split(',').filter((s) => s !== '');
+  let sasl: SaslOptions | undefined;
+  try {
+    const file = values['command-config'];
+    sasl = saslFromProperties(file === undefined ? {} : parseClientProperties(readFileSync(file, 'utf8')), {
+      securityProtocol: values['security-protocol'],
+      saslMechanism: values['sasl-mechanism'],
+    });
+  } catch (err) {
+    process.stderr.write(`sluice console: ${(err as Error).message}\n`);
+    return 2;
+  }
   const running = await startConsole({
+    sasl,
     bootstrap,
     port,
     host: values.host ?? '127.0.0.1',
@@ -52,6 +71,9 @@ function parse(args: readonly string[]) {
       host: { type: 'string' },
       'metrics-url': { type: 'string', multiple: true },
       'allow-host': { type: 'string', multiple: true },
+      'command-config': { type: 'string' },
+      'security-protocol': { type: 'string' },
+      'sasl-mechanism': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,

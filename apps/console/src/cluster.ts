@@ -6,12 +6,14 @@
 import {
   Admin,
   type ClientContext,
+  type ClientOptions,
   ConfigOp,
   ConfigResource,
   Consumer,
   createContext,
   ERROR_CODES,
   KafkaError,
+  type SaslOptions,
   throwIfError,
 } from '@sluice/client';
 import {
@@ -103,10 +105,19 @@ export class ClusterView {
   readonly admin: Admin;
   private readonly ctx: ClientContext;
 
-  constructor(readonly bootstrap: readonly string[]) {
-    const options = { brokers: bootstrap, clientId: 'sluice-console', retries: 2, requestTimeoutMs: 15_000 };
+  constructor(
+    readonly bootstrap: readonly string[],
+    /** The console's one identity on a SASL listener (SASL_PLAINTEXT). */
+    private readonly sasl?: SaslOptions,
+  ) {
+    const options = { ...this.clientOptions('sluice-console'), requestTimeoutMs: 15_000 };
     this.admin = new Admin(options);
     this.ctx = createContext(options, false);
+  }
+
+  /** Client options for the console's own producers and consumers: same brokers, same identity. */
+  clientOptions(clientId: string): ClientOptions {
+    return { brokers: [...this.bootstrap], clientId, retries: 2, sasl: this.sasl };
   }
 
   /** Brokers, controller and every topic (or the named ones) with its partitions, from one Metadata request. */

@@ -10,6 +10,8 @@ const NAV: ReadonlyArray<[string, string]> = [
   ['/topics', 'Topics'],
   ['/groups', 'Consumer groups'],
   ['/live', 'Live'],
+  ['/acls', 'ACLs'],
+  ['/quotas', 'Quotas'],
 ];
 
 export function page(title: string, body: Html, options: { head?: Html; active?: string } = {}): Html {

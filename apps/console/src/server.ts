@@ -1,7 +1,7 @@
 // Starts the console's HTTP server (Hono on Node's http through @hono/node-server).
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { ConfigResource } from '@sluice/client';
+import { ConfigResource, type SaslOptions } from '@sluice/client';
 import { createApp } from './app.js';
 import { ClusterView } from './cluster.js';
 
@@ -19,6 +19,8 @@ export interface ConsoleOptions {
   metricsUrls?: readonly string[];
   /** Host header values accepted besides loopback names. */
   allowedHosts?: readonly string[];
+  /** Log in to the brokers with these SASL credentials (a SASL_PLAINTEXT listener). */
+  sasl?: SaslOptions;
 }
 
 export interface RunningConsole {
@@ -45,7 +47,7 @@ export async function discoverMetricsUrls(cluster: ClusterView): Promise<string[
 }
 
 export async function startConsole(options: ConsoleOptions): Promise<RunningConsole> {
-  const cluster = new ClusterView(options.bootstrap);
+  const cluster = new ClusterView(options.bootstrap, options.sasl);
   let metrics: Promise<string[]> | null = options.metricsUrls ? Promise.resolve([...options.metricsUrls]) : null;
   const metricsUrls = () => {
     // Discovered once; a failed discovery is tried again on the next reading.

@@ -1,5 +1,6 @@
 export {
   Admin,
+  type ClientQuotaEntry,
   type ConfigEntry,
   ConfigOp,
   ConfigResource,

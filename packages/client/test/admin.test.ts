@@ -45,6 +45,27 @@ describe('admin', () => {
     expect(cfg[0].value).toBe('60000');
   });
 
+  it('sets, describes and removes client quotas', async () => {
+    const alice = [{ entityType: 'user', entityName: 'alice' }];
+    const dflt = [{ entityType: 'client-id', entityName: null }];
+    await admin.alterClientQuotas([
+      { entity: alice, values: { producer_byte_rate: 1048576, consumer_byte_rate: 2097152 } },
+      { entity: dflt, values: { request_percentage: 50 } },
+    ]);
+    const all = await admin.describeClientQuotas();
+    expect(all).toContainEqual({
+      entity: alice,
+      values: { producer_byte_rate: 1048576, consumer_byte_rate: 2097152 },
+    });
+    expect(all).toContainEqual({ entity: dflt, values: { request_percentage: 50 } });
+    const users = await admin.describeClientQuotas([{ entityType: 'user', matchType: 0, match: 'alice' }]);
+    expect(users).toEqual([{ entity: alice, values: { producer_byte_rate: 1048576, consumer_byte_rate: 2097152 } }]);
+    await admin.alterClientQuotas([{ entity: alice, values: { producer_byte_rate: null } }]);
+    expect(await admin.describeClientQuotas([{ entityType: 'user', matchType: 0, match: 'alice' }])).toEqual([
+      { entity: alice, values: { consumer_byte_rate: 2097152 } },
+    ]);
+  });
+
   it('lists offsets and describes the cluster', async () => {
     const name = uniqueTopic('offs');
     const kafka = new Kafka({ brokers: [broker.bootstrap] });

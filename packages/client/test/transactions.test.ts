@@ -68,6 +68,63 @@ describe('transactional producer', () => {
     ]);
   });
 
+  it("a read_committed consumer's position passes the markers and aborted records at the end", async () => {
+    const name = uniqueTopic('txn-tail');
+    const t = topic(name, { value: serde.string() });
+    const p = new Producer({ brokers: [broker.bootstrap] }, { transactionalId: `${name}-tx`, lingerMs: 1 });
+    await p.transaction(async (tx) => {
+      await tx.send(t, { value: 'committed', partition: 0 });
+    });
+    p.beginTransaction();
+    await p.send(t, { value: 'aborted', partition: 0 });
+    await p.abortTransaction();
+    await p.close();
+    // committed, its marker, aborted, its marker: the end offset is 4.
+    const admin = new Admin({ brokers: [broker.bootstrap] });
+    const [end] = await admin.listOffsets([{ topic: name, partition: 0 }], 'latest', 'read_committed');
+    await admin.close();
+    expect(end.offset).toBe(4n);
+    const c = new Consumer({ brokers: [broker.bootstrap] }, { isolationLevel: 'read_committed', maxWaitMs: 50 });
+    await c.assign([{ topic: t, partition: 0, offset: 'earliest' }]);
+    const seen: string[] = [];
+    const reached = new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        if ((c.position(name, 0) ?? 0n) >= end.offset) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 20);
+      setTimeout(() => {
+        clearInterval(timer);
+        resolve();
+      }, 5000);
+    });
+    const run = c.run(t, (records) => {
+      for (const r of records) seen.push(r.value);
+    });
+    await reached;
+    expect(c.position(name, 0)).toBe(4n);
+    await c.close();
+    await run;
+    expect(seen).toEqual(['committed']);
+  });
+
+  it('commit includes a record sent without awaiting to a topic whose metadata was not yet known', async () => {
+    const name = uniqueTopic('txn-slow');
+    const admin = new Admin({ brokers: [broker.bootstrap] });
+    await admin.createTopics([{ name, numPartitions: 1 }]);
+    await admin.close();
+    const t = topic(name, { value: serde.string() });
+    const p = new Producer({ brokers: [broker.bootstrap] }, { transactionalId: `${name}-tx`, lingerMs: 1 });
+    await p.initTransactions();
+    p.beginTransaction();
+    const sent = p.send(t, { value: 'in-the-transaction' });
+    await p.commitTransaction();
+    await sent;
+    await p.close();
+    expect(await readAll(name, 'read_committed', 1)).toEqual(['in-the-transaction']);
+  });
+
   it('sends outside a transaction are refused, and a second producer of the id fences the first', async () => {
     const name = uniqueTopic('txn-fence');
     const t = topic(name, { value: serde.string() });

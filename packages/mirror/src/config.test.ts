@@ -65,6 +65,24 @@ describe('parseMirrorConfig', () => {
     expect(both.flows).toHaveLength(2);
   });
 
+  it("reads exactly-once from MM2's exactly.once.source.support of the target cluster", () => {
+    expect(parseMirrorConfig(base).flows[0].exactlyOnce).toBe(false);
+    expect(parseMirrorConfig({ ...base, 'B.exactly.once.source.support': 'enabled' }).flows[0].exactlyOnce).toBe(true);
+    // Set for the source cluster only: the flow writes to B, so it stays at least once.
+    expect(parseMirrorConfig({ ...base, 'A.exactly.once.source.support': 'enabled' }).flows[0].exactlyOnce).toBe(false);
+    expect(parseMirrorConfig({ ...base, 'exactly.once.source.support': 'enabled' }).flows[0].exactlyOnce).toBe(true);
+    expect(
+      parseMirrorConfig({
+        ...base,
+        'B.exactly.once.source.support': 'enabled',
+        'A->B.exactly.once.source.support': 'preparing',
+      }).flows[0].exactlyOnce,
+    ).toBe(false);
+    expect(() => parseMirrorConfig({ ...base, 'exactly.once.source.support': 'yes' })).toThrow(
+      /exactly.once.source.support: expected enabled, preparing or disabled/,
+    );
+  });
+
   it('names what is wrong', () => {
     expect(() => parseMirrorConfig({})).toThrow(/clusters: missing/);
     expect(() => parseMirrorConfig({ ...base, 'B.bootstrap.servers': '' })).toThrow(/B.bootstrap.servers: missing/);

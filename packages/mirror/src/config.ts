@@ -48,6 +48,11 @@ export interface FlowConfig {
   progressIntervalMs: number;
   /** Compression of the batches written to the target (producer.compression.type). */
   compression: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+  /**
+   * Exactly-once (MM2's `exactly.once.source.support = enabled` for the target cluster, KIP-618):
+   * copied records and the source positions are written to the target in one transaction.
+   */
+  exactlyOnce: boolean;
 }
 
 export interface MirrorConfig {
@@ -84,6 +89,7 @@ const DEFAULTS: Record<string, string> = {
   'producer.buffer.memory': String(32 * 1024 * 1024),
   'progress.interval.seconds': '10',
   'producer.compression.type': 'none',
+  'exactly.once.source.support': 'disabled',
 };
 
 const ALIAS = /^[A-Za-z0-9_-]+$/;
@@ -184,6 +190,12 @@ export function parseMirrorConfig(props: Readonly<Record<string, string>>): Mirr
         bufferMemory: int('producer.buffer.memory', get('producer.buffer.memory'), 1024, 2 ** 31 - 1),
         progressIntervalMs: seconds('progress.interval.seconds'),
         compression: compressionOf(get('producer.compression.type')),
+        // MM2 sets it per cluster written to (`B.exactly.once.source.support`); a flow or top-level key works too.
+        exactlyOnce: exactlyOnceOf(
+          props[`${prefix}exactly.once.source.support`] ??
+            props[`${target.alias}.exactly.once.source.support`] ??
+            get('exactly.once.source.support'),
+        ),
       });
     }
   }
@@ -197,6 +209,14 @@ function compressionOf(value: string): FlowConfig['compression'] {
   const v = value.trim();
   if (v === 'none' || v === 'gzip' || v === 'snappy' || v === 'lz4' || v === 'zstd') return v;
   throw new MirrorConfigError(`producer.compression.type: expected none, gzip, snappy, lz4 or zstd, got '${value}'`);
+}
+
+/** Connect's values: `preparing` is the step of a rolling upgrade and still copies at least once. */
+function exactlyOnceOf(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (v === 'enabled') return true;
+  if (v === 'disabled' || v === 'preparing') return false;
+  throw new MirrorConfigError(`exactly.once.source.support: expected enabled, preparing or disabled, got '${value}'`);
 }
 
 function syncLocation(value: string): 'source' | 'target' {

@@ -1,5 +1,6 @@
 // One replication flow source->target: finds the topics to mirror, creates them on the target,
-// copies records (key, value, headers, timestamp, partition) at least once, stores its positions,
+// copies records (key, value, headers, timestamp, partition) at least once — or exactly once, records
+// and positions in one transaction on the target (KIP-618) — stores its positions,
 // writes offset syncs, checkpoints and heartbeats, and syncs group offsets — MirrorSourceConnector,
 // MirrorCheckpointConnector and MirrorHeartbeatConnector of MM2 in one loop.
 import {
@@ -61,6 +62,8 @@ interface PartitionState {
   acked: bigint;
   /** Upstream offset last written to the positions topic. */
   stored: bigint;
+  /** Exactly-once: upstream offset of the last record sent in the open transaction; -1 for none. */
+  sent: bigint;
 }
 
 interface TopicState {
@@ -109,6 +112,12 @@ export class MirrorFlow {
   private readonly log: MirrorLogger;
   private readonly copiedSinceLog = new Map<string, number>();
   private readonly lagByTopic = new Map<string, bigint>();
+  /** Exactly-once: a transaction is open on `producer`. */
+  private txnOpen = false;
+  /** Exactly-once: when the open transaction began (a long chunk commits on the way). */
+  private txnSince = 0;
+  /** Exactly-once: copying and committing take turns (a commit never sees a chunk half sent). */
+  private turn: Promise<void> = Promise.resolve();
 
   constructor(
     readonly config: FlowConfig,
@@ -122,6 +131,8 @@ export class MirrorFlow {
     this.targetAdmin = new Admin(this.targetOpts);
     this.consumer = new Consumer(this.sourceOpts, {
       autoOffsetReset: 'earliest',
+      // Exactly-once copies only committed source records: an aborted one would become committed on the target.
+      isolationLevel: config.exactlyOnce ? 'read_committed' : 'read_uncommitted',
       // The prefetch is the source side of the memory bound; the in-flight budget is the target side.
       maxPrefetchBytes: Math.max(1024 * 1024, Math.min(config.bufferMemory, 64 * 1024 * 1024)),
     });
@@ -133,6 +144,11 @@ export class MirrorFlow {
       bufferMemory: config.bufferMemory * 2 + 1024 * 1024,
       lingerMs: 5,
       batchSize: 256 * 1024,
+      // One id per flow, as MM2's per task: a restarted (or second) mirror fences the old one and
+      // aborts the transaction it left open.
+      transactionalId: config.exactlyOnce ? `${clientId}-transactions` : undefined,
+      // Outlives the commit interval with room to spare (Kafka's transaction.max.timeout.ms is 15 min).
+      transactionTimeoutMs: Math.min(900_000, Math.max(60_000, config.offsetFlushIntervalMs * 3)),
     });
     this.stateProducer = new Producer(this.targetOpts, { acks: 'all' });
     this.syncsTopic = offsetSyncsTopic(config.policy, config.target.alias);
@@ -182,10 +198,18 @@ export class MirrorFlow {
       await ensureCompactedTopic(this.targetAdmin, checkpointsTopic(c.policy, c.source.alias), 1, rf);
     if (c.emitHeartbeats) await ensureCompactedTopic(this.targetAdmin, heartbeatsTopic(), 1, rf);
 
-    await readToEnd(this.targetOpts, positionsTopic(c.source.alias), (r) => {
-      const p = decodeSourcePosition(r.key, r.value);
-      if (p !== null && p.cluster === c.source.alias) this.resumeAt.set(`${p.topic}:${p.partition}`, p.offset + 1n);
-    });
+    // Exactly-once: fencing first, so that a killed mirror's open transaction is aborted before the
+    // positions are read (read_committed: only positions committed with their records count).
+    if (c.exactlyOnce) await this.producer.initTransactions();
+    await readToEnd(
+      this.targetOpts,
+      positionsTopic(c.source.alias),
+      (r) => {
+        const p = decodeSourcePosition(r.key, r.value);
+        if (p !== null && p.cluster === c.source.alias) this.resumeAt.set(`${p.topic}:${p.partition}`, p.offset + 1n);
+      },
+      c.exactlyOnce ? 'read_committed' : 'read_uncommitted',
+    );
     await readToEnd(
       c.offsetSyncsTopicLocation === 'source' ? this.sourceOpts : this.targetOpts,
       this.syncsTopic,
@@ -207,7 +231,8 @@ export class MirrorFlow {
     this.runPromise = this.consumer.run(topic('__sluice_mirror_none'), (records) => this.copy(records));
     this.runPromise.catch((err) => this.fail(err));
 
-    this.every(c.offsetFlushIntervalMs, 'storing positions', () => this.storePositions());
+    if (c.exactlyOnce) this.every(c.offsetFlushIntervalMs, 'committing', () => this.commitCopied());
+    else this.every(c.offsetFlushIntervalMs, 'storing positions', () => this.storePositions());
     if (c.refreshTopics) this.every(c.refreshTopicsIntervalMs, 'topic refresh', () => this.refreshTopics());
     if (c.syncTopicConfigs)
       this.every(c.syncTopicConfigsIntervalMs, 'topic config sync', () => this.syncAllTopicConfigs());
@@ -316,6 +341,7 @@ export class MirrorFlow {
           remote,
           acked: resume === undefined ? -1n : resume - 1n,
           stored: resume === undefined ? -1n : resume - 1n,
+          sent: resume === undefined ? -1n : resume - 1n,
         });
         // New partitions of a known topic, and partitions without a stored position, start at the beginning.
         assign.push({ topic: state.raw, partition: p, offset: resume ?? ('earliest' as const) });
@@ -386,8 +412,19 @@ export class MirrorFlow {
     wake?.();
   }
 
+  /** Runs `task` after every task queued before it (exactly-once: copying and committing). */
+  private inTurn(task: () => Promise<void>): Promise<void> {
+    const run = this.turn.then(task);
+    this.turn = run.catch(() => {});
+    return run;
+  }
+
   /** The consumer's handler: one fetched chunk of one source partition, sent in order. */
-  private async copy(records: ConsumerRecord<Buffer | null, Buffer | null>[]): Promise<void> {
+  private copy(records: ConsumerRecord<Buffer | null, Buffer | null>[]): Promise<void> {
+    return this.config.exactlyOnce ? this.inTurn(() => this.copyChunk(records)) : this.copyChunk(records);
+  }
+
+  private async copyChunk(records: ConsumerRecord<Buffer | null, Buffer | null>[]): Promise<void> {
     if (this.failure !== null) throw this.failure;
     const first = records[0];
     const st = this.partitions.get(`${first.topic}:${first.partition}`);
@@ -396,6 +433,14 @@ export class MirrorFlow {
     for (const r of records) {
       let bytes = 70 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
       for (const k in r.headers) bytes += k.length + (r.headers[k]?.length ?? 0) + 4;
+      if (this.config.exactlyOnce) {
+        if (this.txnOpen && Date.now() - this.txnSince >= this.config.offsetFlushIntervalMs) await this.commitOpen();
+        if (!this.txnOpen) {
+          this.producer.beginTransaction();
+          this.txnOpen = true;
+          this.txnSince = Date.now();
+        }
+      }
       await this.reserve(bytes);
       if (this.failure !== null) throw this.failure;
       const upstream = r.offset;
@@ -418,6 +463,7 @@ export class MirrorFlow {
             this.fail(err);
           },
         );
+      if (upstream > st.sent) st.sent = upstream;
     }
     this.o.metrics.bufferedBytes.set(this.labels(), this.inflightBytes);
   }
@@ -464,6 +510,43 @@ export class MirrorFlow {
       );
     }
     await Promise.all(writes);
+  }
+
+  /**
+   * Exactly-once: writes the position of each partition copied in the open transaction into it and
+   * commits — the records and the positions they reach become visible together. A failed commit
+   * stops the flow (a restart resumes from the last committed positions).
+   */
+  commitCopied(): Promise<void> {
+    return this.inTurn(() => this.commitOpen());
+  }
+
+  /** commitCopied's work, for callers already in turn. */
+  private async commitOpen(): Promise<void> {
+    if (!this.txnOpen) return;
+    const raw = topic(positionsTopic(this.config.source.alias));
+    const moved: Array<[PartitionState, bigint]> = [];
+    try {
+      for (const st of this.partitions.values()) {
+        if (st.sent <= st.stored) continue;
+        const { key, value } = encodeSourcePosition({
+          cluster: this.config.source.alias,
+          topic: st.topic,
+          partition: st.partition,
+          offset: st.sent,
+        });
+        this.producer.send(raw, { key, value, partition: 0 }).catch(() => {});
+        moved.push([st, st.sent]);
+      }
+      await this.producer.commitTransaction();
+    } catch (err) {
+      this.fail(err);
+      throw err;
+    } finally {
+      this.txnOpen = false;
+    }
+    for (const [st, offset] of moved) if (offset > st.stored) st.stored = offset;
+    this.o.metrics.transactions.inc(this.labels());
   }
 
   async emitHeartbeat(): Promise<void> {
@@ -618,7 +701,11 @@ export class MirrorFlow {
     for (const t of this.timers) clearInterval(t);
     await this.consumer.close();
     await this.runPromise?.catch(() => {});
-    if (this.failure === null) {
+    if (this.failure === null && this.config.exactlyOnce) {
+      await this.commitCopied().catch((err) =>
+        this.log.warn({ flow: this.name, err: String(err) }, `mirror ${this.name}: last transaction not committed`),
+      );
+    } else if (this.failure === null) {
       await this.producer.flush().catch(() => {});
       await this.storePositions().catch((err) =>
         this.log.warn({ flow: this.name, err: String(err) }, `mirror ${this.name}: positions not stored at stop`),

@@ -36,6 +36,8 @@ export async function readToEnd(
   options: ClientOptions,
   name: string,
   onRecord: (r: ConsumerRecord<Buffer | null, Buffer | null>) => void,
+  /** read_committed: only committed records, up to the last stable offset (exactly-once positions). */
+  isolation: 'read_uncommitted' | 'read_committed' = 'read_uncommitted',
 ): Promise<void> {
   const admin = new Admin(options);
   let ends: Map<number, bigint>;
@@ -46,6 +48,7 @@ export async function readToEnd(
     const latest = await admin.listOffsets(
       info.partitions.map((p) => ({ topic: name, partition: p.partition })),
       'latest',
+      isolation,
     );
     ends = new Map(latest.filter((e) => e.offset > 0n).map((e) => [e.partition, e.offset]));
   } finally {
@@ -53,7 +56,7 @@ export async function readToEnd(
   }
   if (ends.size === 0) return;
   const t = topic(name);
-  const consumer = new Consumer(options, { autoOffsetReset: 'earliest' });
+  const consumer = new Consumer(options, { autoOffsetReset: 'earliest', isolationLevel: isolation });
   let finish: () => void = () => {};
   const finished = new Promise<void>((resolve) => {
     finish = resolve;

@@ -12,6 +12,7 @@ export class MirrorMetrics {
   readonly heartbeats: Counter<'source' | 'target'>;
   readonly groupOffsetsSynced: Counter<'source' | 'target'>;
   readonly bufferedBytes: Gauge<'source' | 'target'>;
+  readonly transactions: Counter<'source' | 'target'>;
 
   constructor(registry = new Registry()) {
     this.registry = registry;
@@ -70,6 +71,12 @@ export class MirrorMetrics {
     this.bufferedBytes = new Gauge({
       name: 'sluice_mirror_buffered_bytes',
       help: 'Bytes sent to the target and not yet acknowledged',
+      labelNames: flow,
+      registers,
+    });
+    this.transactions = new Counter({
+      name: 'sluice_mirror_transactions_total',
+      help: 'Exactly-once transactions committed (copied records with their source positions)',
       labelNames: flow,
       registers,
     });

@@ -1,5 +1,7 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { type RunningBroker, startBroker } from '@sluice/broker';
-import { Admin, Consumer, type ConsumerRecord, topic } from '@sluice/client';
+import { Admin, Consumer, type ConsumerRecord, Producer, topic } from '@sluice/client';
 import type { MirrorLogger } from '../src/flow.js';
 
 /** An in-process Sluice broker with quiet logs. */
@@ -99,4 +101,53 @@ export async function readAll(
   await consumer.close();
   if (left.size > 0) throw new Error(`${name}: partitions ${[...left.keys()]} not read to the end`);
   return out;
+}
+
+const BIN = fileURLToPath(new URL('../../../apps/broker/bin/sluice.js', import.meta.url));
+
+/** `sluice mirror --config <file>` as a process (the built CLI); `children` collects it for cleanup. */
+export function startMirror(
+  configFile: string,
+  children: ChildProcess[],
+): { child: ChildProcess; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [BIN, 'mirror', '--config', configFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let err = '';
+  child.stderr?.on('data', (d) => {
+    err += String(d);
+  });
+  if (process.env.MIRROR_DEBUG) {
+    child.stdout?.pipe(process.stdout);
+    child.stderr?.pipe(process.stderr);
+  } else child.stdout?.resume();
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => {
+      if (code !== 0 && code !== null) console.error(`sluice mirror exited ${code}: ${err}`);
+      resolve(code);
+    });
+  });
+  return { child, exited };
+}
+
+/** Records `<p>-<n>` (key) with 100-byte values, n in [from, to), on each of `partitions` partitions. */
+export async function produceNumbered(
+  brokers: string[],
+  name: string,
+  partitions: number,
+  from: number,
+  to: number,
+): Promise<void> {
+  const producer = new Producer({ brokers }, { compression: 'lz4', lingerMs: 5 });
+  const t = topic(name);
+  const sends: Promise<unknown>[] = [];
+  for (let n = from; n < to; n++) {
+    for (let p = 0; p < partitions; p++) {
+      sends.push(producer.send(t, { key: Buffer.from(`${p}-${n}`), value: Buffer.alloc(100, n % 256), partition: p }));
+    }
+    if (sends.length >= 5000) await Promise.all(sends.splice(0));
+  }
+  await Promise.all(sends);
+  await producer.close();
 }

@@ -1,20 +1,19 @@
 // `sluice mirror` as a process (bin/sluice.js, the built CLI: `npm run build` first, as `npm test` does),
 // SIGKILLed mid-copy and restarted: nothing lost, every partition in order, duplicates only from
 // the SIGKILL (records copied after the last stored position); a SIGTERM stop adds none.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { RunningBroker } from '@sluice/broker';
-import { Admin, Producer, topic } from '@sluice/client';
+import { Admin } from '@sluice/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { readAll, sluice, totalRecords, waitFor } from './helpers.js';
+import { produceNumbered, readAll, sluice, startMirror as startMirrorIn, totalRecords, waitFor } from './helpers.js';
 
-const BIN = fileURLToPath(new URL('../../../apps/broker/bin/sluice.js', import.meta.url));
 const PARTITIONS = 3;
 const PER_PARTITION = 15_000;
 
+const startMirror = (configFile: string) => startMirrorIn(configFile, children);
 let a: RunningBroker;
 let b: RunningBroker;
 const children: ChildProcess[] = [];
@@ -28,37 +27,8 @@ afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop()]);
 });
 
-function startMirror(configFile: string): { child: ChildProcess; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [BIN, 'mirror', '--config', configFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let err = '';
-  child.stderr?.on('data', (d) => {
-    err += String(d);
-  });
-  child.stdout?.resume();
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code) => {
-      if (code !== 0 && code !== null) console.error(`sluice mirror exited ${code}: ${err}`);
-      resolve(code);
-    });
-  });
-  return { child, exited };
-}
-
-async function produce(name: string, from: number, to: number): Promise<void> {
-  const producer = new Producer({ brokers: [a.bootstrap] }, { compression: 'lz4', lingerMs: 5 });
-  const t = topic(name);
-  const sends: Promise<unknown>[] = [];
-  for (let n = from; n < to; n++) {
-    for (let p = 0; p < PARTITIONS; p++) {
-      sends.push(producer.send(t, { key: Buffer.from(`${p}-${n}`), value: Buffer.alloc(100, n % 256), partition: p }));
-    }
-    if (sends.length >= 5000) await Promise.all(sends.splice(0));
-  }
-  await Promise.all(sends);
-  await producer.close();
+function produce(name: string, from: number, to: number): Promise<void> {
+  return produceNumbered([a.bootstrap], name, PARTITIONS, from, to);
 }
 
 /**

@@ -37,6 +37,7 @@ ${topics.map(
 </tbody></table>
 ${all.length > topics.length ? html`<p class="muted">Showing ${topics.length} of ${all.length}: search to narrow.</p>` : ''}
 ${sizes === null ? html`<p class="muted">Sizes: the cluster does not answer DescribeLogDirs.</p>` : ''}
+${search !== null && search !== '' && deletable(all).length > 0 ? deleteMatchingForm(search, deletable(all).length) : ''}
 <h2>Create a topic</h2>
 <form method="post" action="/topics" id="create-topic">
 <label>Name <input name="name" required maxlength="249" pattern="[a-zA-Z0-9._\\-]+"></label>
@@ -47,6 +48,18 @@ ${sizes === null ? html`<p class="muted">Sizes: the cluster does not answer Desc
 </form>`,
     { active: '/topics' },
   );
+}
+
+/** Topics a bulk delete may take: never internal ones. */
+export function deletable(topics: ReadonlyArray<{ name: string; isInternal: boolean }>): string[] {
+  return topics.filter((t) => !t.isInternal && !t.name.startsWith('__')).map((t) => t.name);
+}
+
+function deleteMatchingForm(search: string, count: number): Html {
+  return html`<form method="post" action="/topics/delete-matching" id="delete-matching">
+<input type="hidden" name="q" value="${search}">
+<label>Delete the ${count} topic(s) matching “${search}”: type ${count} to confirm <input name="confirm" required maxlength="6" size="6"></label>
+<button class="danger">Delete them</button></form>`;
 }
 
 /** A topic: partitions with leader, replicas, ISR, offsets and size; its configs; add partitions; delete. */

@@ -3,7 +3,7 @@ import { ClientClosedError } from '../errors.js';
 import type { Topic } from '../serde.js';
 import { ASSIGNORS, type Assignor } from './assignors.js';
 import { type ConsumerRecord, DeserializationError, decodeChunk } from './decode.js';
-import { Fetcher } from './fetcher.js';
+import { Fetcher, type PartitionFetchState } from './fetcher.js';
 import { GroupMember } from './group.js';
 import { EARLIEST, LATEST, type TopicPartition, tpKey } from './offsets.js';
 
@@ -77,6 +77,8 @@ export class Consumer {
   private readonly topics = new Map<string, Topic<unknown, unknown>>();
   private manual = false;
   private closed = false;
+  /** The tail of the chunk last handed out: passed once its records are consumed (see passTail). */
+  private tail: { st: PartitionFetchState; generation: number; after: bigint; end: bigint } | null = null;
   private lastAutoCommit = Date.now();
   private readonly autoCommit: boolean;
   private readonly autoCommitIntervalMs: number;
@@ -220,6 +222,7 @@ export class Consumer {
    * auto-commits as needed. Null once closed.
    */
   private async poll(): Promise<Array<ConsumerRecord<unknown, unknown> | DeserializationError> | null> {
+    this.passTail();
     for (;;) {
       if (this.closed) return null;
       if (this.member !== null && !this.manual) await this.member.rejoinIfNeeded([...this.topics.keys()]);
@@ -245,9 +248,26 @@ export class Consumer {
       }
       if (records.length > 0) {
         this.ctx.metrics?.count('records_consumed', records.length);
+        const after = records[records.length - 1].offset + 1n;
+        if (chunk.nextOffset > after) this.tail = { st, generation: st.generation, after, end: chunk.nextOffset };
         return records;
       }
+      // Only control batches or aborted records: the position moves past them (as Kafka's consumers').
+      if (chunk.nextOffset > st.position) st.position = chunk.nextOffset;
     }
+  }
+
+  /**
+   * Once the records before a chunk's tail of control batches or aborted records were handed out,
+   * the position moves past the tail: without it a read_committed reader stops short of the end
+   * offset when a transaction marker comes last.
+   */
+  private passTail(): void {
+    const t = this.tail;
+    this.tail = null;
+    if (t === null) return;
+    if (this.fetcher.states.get(tpKey(t.st.topic, t.st.partition)) !== t.st || t.st.generation !== t.generation) return;
+    if (t.st.position === t.after) t.st.position = t.end;
   }
 
   private advance(r: { topic: string; partition: number; offset: bigint }): void {

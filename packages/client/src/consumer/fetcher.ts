@@ -18,6 +18,8 @@ export interface FetchedChunk {
   generation: number;
   highWatermark: bigint;
   aborted: AbortedTxn[] | null;
+  /** The offset after the chunk's last batch (control batches and aborted records included). */
+  nextOffset: bigint;
 }
 
 export class PartitionFetchState {
@@ -370,6 +372,7 @@ export class Fetcher {
           generation: st.generation,
           highWatermark: p.highWatermark,
           aborted: p.abortedTransactions,
+          nextOffset: next,
         });
         this.bufferedBytes += whole.length;
       }

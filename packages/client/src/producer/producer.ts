@@ -284,6 +284,9 @@ export class Producer {
 
   /** Sends everything buffered now and waits until it is acknowledged or failed. */
   async flush(): Promise<void> {
+    // send() calls still waiting for metadata or memory count as buffered (Java's send() blocks for
+    // them): without this a commit could end the transaction before their records were appended.
+    await this.slowChain;
     this.acc.closeAll();
     const waits: Promise<void>[] = [];
     for (const s of this.acc.partitions.values()) {
