@@ -1,12 +1,22 @@
 // The nemesis: one fault at a time, chosen at random (seeded), each undone before the next, with a
 // quiet spell in between. Faults: SIGKILL a broker and start it again; SIGSTOP a partition leader
 // for longer than the broker session timeout, then SIGCONT; cut replica fetching between two
-// brokers for longer than replica.lag.time.max.ms; restart an etcd member.
+// brokers for longer than replica.lag.time.max.ms; restart an etcd member; and compounds: a clean
+// restart (SIGTERM, leadership moved first), two brokers killed in turn (the second as soon as the
+// first is back, before it caught up), and a leader killed while replication between the other two is
+// cut (its partitions wait for the cut to heal: availability is lost, no acknowledged record may be).
 
 import { sleep } from '../../apps/broker/test/helpers.js';
 import type { ChaosCluster } from './cluster.js';
 
-export type FaultKind = 'kill' | 'pause-leader' | 'cut-replication' | 'etcd-restart';
+export type FaultKind =
+  | 'kill'
+  | 'pause-leader'
+  | 'cut-replication'
+  | 'etcd-restart'
+  | 'clean-restart'
+  | 'kill-two-in-turn'
+  | 'cut-then-kill-leader';
 
 export interface Fault {
   kind: FaultKind;
@@ -102,6 +112,38 @@ export class Nemesis {
         c.restoreReplication();
         break;
       }
+      case 'clean-restart': {
+        const id = this.pick(brokers);
+        target = `broker ${id}`;
+        await c.stopBroker(id, 'SIGTERM');
+        await c.startBroker(id);
+        break;
+      }
+      case 'kill-two-in-turn': {
+        const a = this.pick(brokers);
+        const b = this.pick(brokers.filter((x) => x !== a));
+        target = `brokers ${a} then ${b}`;
+        await c.stopBroker(a, 'SIGKILL');
+        await sleep(1000 + this.random() * 2000);
+        await c.startBroker(a);
+        await c.stopBroker(b, 'SIGKILL');
+        await sleep(1000 + this.random() * 2000);
+        await c.startBroker(b);
+        break;
+      }
+      case 'cut-then-kill-leader': {
+        const leader = await this.someLeader();
+        const [a, b] = brokers.filter((x) => x !== leader);
+        target = `brokers ${a}<->${b} cut, leader ${leader} killed`;
+        c.cutReplication(a, b);
+        await sleep(1000 + this.random() * 3000);
+        await c.stopBroker(leader, 'SIGKILL');
+        await sleep(2000 + this.random() * 3000);
+        c.restoreReplication();
+        await sleep(this.random() * 2000);
+        await c.startBroker(leader);
+        break;
+      }
       case 'etcd-restart': {
         const i = Math.floor(this.random() * c.etcd.endpoints.length);
         target = `etcd member ${i}`;
@@ -116,7 +158,15 @@ export class Nemesis {
 
   /** Injects faults until `stop()`, each undone before a quiet spell and the next. */
   start(): void {
-    const kinds: FaultKind[] = ['kill', 'pause-leader', 'cut-replication', 'etcd-restart'];
+    const kinds: FaultKind[] = [
+      'kill',
+      'pause-leader',
+      'cut-replication',
+      'etcd-restart',
+      'clean-restart',
+      'kill-two-in-turn',
+      'cut-then-kill-leader',
+    ];
     this.running = (async () => {
       while (!this.stopped) {
         await this.inject(this.pick(kinds));
