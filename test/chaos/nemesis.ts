@@ -4,7 +4,8 @@
 // brokers for longer than replica.lag.time.max.ms; restart an etcd member; and compounds: a clean
 // restart (SIGTERM, leadership moved first), two brokers killed in turn (the second as soon as the
 // first is back, before it caught up), and a leader killed while replication between the other two is
-// cut (its partitions wait for the cut to heal: availability is lost, no acknowledged record may be).
+// cut (its partitions wait for the cut to heal: availability is lost, no acknowledged record may be),
+// and a leader whose replication to both followers is cut.
 
 import { sleep } from '../../apps/broker/test/helpers.js';
 import type { ChaosCluster } from './cluster.js';
@@ -16,7 +17,8 @@ export type FaultKind =
   | 'etcd-restart'
   | 'clean-restart'
   | 'kill-two-in-turn'
-  | 'cut-then-kill-leader';
+  | 'cut-then-kill-leader'
+  | 'isolate-leader-replication';
 
 export interface Fault {
   kind: FaultKind;
@@ -144,6 +146,16 @@ export class Nemesis {
         await c.startBroker(leader);
         break;
       }
+      case 'isolate-leader-replication': {
+        // The leader keeps etcd and its clients but no follower reaches it: the ISR shrinks to it,
+        // below min.insync.replicas, and writes must be refused, never acknowledged.
+        const leader = await this.someLeader();
+        target = `leader ${leader} cut from both followers`;
+        for (const other of brokers) if (other !== leader) c.cutReplication(leader, other);
+        await sleep(this.options.replicaLagMs + 2000 + this.random() * 3000);
+        c.restoreReplication();
+        break;
+      }
       case 'etcd-restart': {
         const i = Math.floor(this.random() * c.etcd.endpoints.length);
         target = `etcd member ${i}`;
@@ -166,6 +178,7 @@ export class Nemesis {
       'clean-restart',
       'kill-two-in-turn',
       'cut-then-kill-leader',
+      'isolate-leader-replication',
     ];
     this.running = (async () => {
       while (!this.stopped) {

@@ -86,6 +86,13 @@ export function checkAcks(log: AckLog, content: PartitionContent[]): AckCheck {
     .map(([v, at]) => `${v} at ${JSON.stringify(at, big)}`);
   const lost: string[] = [];
   const misplaced: string[] = [];
+  for (const a of log.acks) {
+    const at = where.get(a.value);
+    if (!at) lost.push(`${a.value} (acked at ${a.partition}/${a.offset})`);
+    else if (!at.some((x) => x.partition === a.partition && x.offset === a.offset)) {
+      misplaced.push(`${a.value}: acked at ${a.partition}/${a.offset}, stored at ${JSON.stringify(at, big)}`);
+    }
+  }
   // Per producer and partition, records sent later (a higher number) must sit at higher offsets:
   // the order of sending, which for an idempotent producer is also the order of acknowledgement
   // (the application may see two acknowledgements' callbacks in either order, so that is not used).
