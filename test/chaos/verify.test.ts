@@ -45,7 +45,7 @@ describe('checkAcks', () => {
     const r = checkAcks(log, [stored(0, ['p:0', 'p:2', 'p:0']), stored(1, [])]);
     expect(r.lost.map((l) => l.split(' ')[0]).sort()).toEqual(['p:1', 'q:0']);
     expect(r.duplicated.map((d) => d.split(' ')[0])).toEqual(['p:0']);
-    expect(r.misplaced.map((m) => m.split(':')[0] + ':' + m.split(':')[1])).toEqual(['p:2']);
+    expect(r.misplaced).toEqual(['p:2: acked at 0/2, stored at [{"partition":0,"offset":"1"}]']);
   });
 
   it('finds records of one producer stored out of their send order', () => {
