@@ -45,6 +45,7 @@ function ensureRdkafka(): void {
 
 describe(`chaos: ${DURATION_S} s of faults against 3 brokers, RF=3, min.insync.replicas=2`, () => {
   let cluster: ChaosCluster;
+  let passed = false;
 
   beforeAll(async () => {
     if (CLIENTS.includes('rdkafka')) ensureRdkafka();
@@ -61,6 +62,8 @@ describe(`chaos: ${DURATION_S} s of faults against 3 brokers, RF=3, min.insync.r
   });
 
   afterAll(async () => {
+    // A failed run shows what the brokers said last.
+    if (!passed && cluster) console.log(cluster.outputs());
     await cluster?.stop();
   });
 
@@ -171,5 +174,6 @@ describe(`chaos: ${DURATION_S} s of faults against 3 brokers, RF=3, min.insync.r
     expect(group.regressions).toEqual([]);
     expect(group.commitsSeen).toBeGreaterThan(0);
     expect(notConsumed).toBe(0);
+    passed = true;
   });
 });

@@ -16,6 +16,8 @@ export interface ChaosNode {
   readonly dataDir: string;
   process: BrokerProcess | null;
   paused: boolean;
+  /** The end of the previous processes' output (bounded), for a failing run's report. */
+  earlierOutput: string;
 }
 
 export interface ChaosClusterOptions {
@@ -63,6 +65,7 @@ export class ChaosCluster {
         dataDir: tempDir(`sluice-chaos-${nodeId}-`),
         process: null,
         paused: false,
+        earlierOutput: '',
       });
     }
     const cluster = new ChaosCluster(etcd, nodes, { ...CHAOS_BROKER_SETTINGS, ...options.overrides });
@@ -130,7 +133,16 @@ export class ChaosCluster {
     if (n.paused) p.child.kill('SIGCONT');
     n.process = null;
     n.paused = false;
-    return p.kill(signal);
+    const code = await p.kill(signal);
+    n.earlierOutput = `${n.earlierOutput}${p.output()}\n--- exit ${code ?? signal}\n`.slice(-32 * 1024);
+    return code;
+  }
+
+  /** The last `chars` of every broker's output, earlier processes included. */
+  outputs(chars = 8 * 1024): string {
+    return [...this.nodes.values()]
+      .map((n) => `=== broker ${n.nodeId}\n${`${n.earlierOutput}${n.process?.output() ?? ''}`.slice(-chars)}`)
+      .join('\n');
   }
 
   pause(nodeId: number): void {

@@ -21,12 +21,15 @@ const PARTITIONS = 3;
 
 describe('Kafka replication system-test scenarios (3 brokers, RF=3, min.insync.replicas=2)', () => {
   let cluster: ChaosCluster;
+  let failures = 0;
 
   beforeAll(async () => {
     cluster = await ChaosCluster.start();
   });
 
   afterAll(async () => {
+    // A failed case shows what the brokers said last.
+    if (failures > 0 && cluster) console.log(cluster.outputs());
     await cluster?.stop();
   });
 
@@ -43,6 +46,7 @@ describe('Kafka replication system-test scenarios (3 brokers, RF=3, min.insync.r
   for (const type of TYPES) {
     for (const mode of MODES) {
       it(`${mode} of the ${type}: no acknowledged record lost or duplicated (none, lz4, zstd)`, async () => {
+        failures++; // undone when the case passes
         const topic = `scenario-${mode}-${type}`.replace(/_/g, '-');
         const admin = cluster.kafka('scenario-admin').admin();
         await admin.createTopics([
@@ -103,6 +107,7 @@ describe('Kafka replication system-test scenarios (3 brokers, RF=3, min.insync.r
         // With one broker of three away, min.insync.replicas=2 still holds: retries ride over the
         // leader change and no send fails.
         expect(failed).toBe(0);
+        failures--;
       });
     }
   }
