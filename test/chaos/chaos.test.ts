@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../../apps/broker/test/helpers.js';
 import { CHAOS_BROKER_SETTINGS, ChaosCluster } from './cluster.js';
 import { Nemesis } from './nemesis.js';
-import { checkAcks, checkReplicas, readTopic, settle } from './verify.js';
+import { checkAcks, checkReplicas, phantomReads, readTopic, settle } from './verify.js';
 import {
   AckLog,
   groupConsumer,
@@ -117,6 +117,7 @@ describe(`chaos: ${DURATION_S} s of faults against 3 brokers, RF=3, min.insync.r
     const acks = checkAcks(log, content);
     const replicas = await checkReplicas(cluster, TOPIC, content);
     const notConsumed = log.acks.filter((a) => !group.consumed.has(a.value)).length;
+    const phantoms = phantomReads(group.consumed, content);
     const byKind: Record<string, number> = {};
     for (const f of nemesis.faults) byKind[f.kind] = (byKind[f.kind] ?? 0) + 1;
     const perProducer = Object.fromEntries(
@@ -152,6 +153,7 @@ describe(`chaos: ${DURATION_S} s of faults against 3 brokers, RF=3, min.insync.r
       groupCommitsSeen: group.commitsSeen,
       groupOffsetRegressions: group.regressions.length,
       ackedNotConsumedByGroup: notConsumed,
+      consumedButNotStored: phantoms.length,
       groupMemberRestarts: group.memberErrors.length,
       fatalClientErrors: log.fatal,
       samples: {
@@ -174,6 +176,7 @@ describe(`chaos: ${DURATION_S} s of faults against 3 brokers, RF=3, min.insync.r
     expect(group.regressions).toEqual([]);
     expect(group.commitsSeen).toBeGreaterThan(0);
     expect(notConsumed).toBe(0);
+    expect(phantoms.slice(0, 20)).toEqual([]);
     passed = true;
   });
 });

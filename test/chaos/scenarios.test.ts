@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../../apps/broker/test/helpers.js';
 import { ChaosCluster } from './cluster.js';
-import { checkAcks, checkReplicas, readTopic, settle } from './verify.js';
+import { checkAcks, checkReplicas, phantomReads, readTopic, settle } from './verify.js';
 import { AckLog, groupConsumer, type RunningProducer, sluiceProducer } from './workload.js';
 
 type FailureMode = 'clean_shutdown' | 'hard_shutdown' | 'clean_bounce' | 'hard_bounce';
@@ -104,6 +104,7 @@ describe('Kafka replication system-test scenarios (3 brokers, RF=3, min.insync.r
         expect(replicas.filter((r) => !r.identical)).toEqual([]);
         expect(group.regressions).toEqual([]);
         expect(log.acks.filter((a) => !group.consumed.has(a.value)).length).toBe(0);
+        expect(phantomReads(group.consumed, content)).toEqual([]);
         // With one broker of three away, min.insync.replicas=2 still holds: retries ride over the
         // leader change and no send fails.
         expect(failed).toBe(0);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildRecordBatchSync } from '@sluice/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkAcks, type PartitionContent, replicaBytes } from './verify.js';
+import { checkAcks, type PartitionContent, phantomReads, replicaBytes } from './verify.js';
 import { AckLog } from './workload.js';
 
 const stored = (partition: number, values: string[]): PartitionContent => ({
@@ -58,6 +58,12 @@ describe('checkAcks', () => {
     );
     expect(r.lost).toEqual([]);
     expect(r.misplaced).toEqual(['p/0: record 1 at 0, not after record 0 at 1']);
+  });
+});
+
+describe('phantomReads', () => {
+  it('names what a consumer read that the final log does not hold', () => {
+    expect(phantomReads(['p:0', 'p:1', 'q:0'], [stored(0, ['p:0']), stored(1, ['q:0'])])).toEqual(['p:1']);
   });
 });
 

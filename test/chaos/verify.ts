@@ -123,6 +123,16 @@ function sendNumber(value: string): number {
   return Number(m[1]);
 }
 
+/**
+ * Values a consumer read that the final log does not hold: a read above what was committed (the
+ * high watermark must keep consumers from records that can still be lost).
+ */
+export function phantomReads(consumed: Iterable<string>, content: PartitionContent[]): string[] {
+  const stored = new Set<string>();
+  for (const c of content) for (const v of c.values.values()) stored.add(v);
+  return [...consumed].filter((v) => !stored.has(v));
+}
+
 function big(_k: string, v: unknown) {
   return typeof v === 'bigint' ? String(v) : v;
 }
