@@ -12,7 +12,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../../apps/broker/test/helpers.js';
 import { CHAOS_BROKER_SETTINGS, ChaosCluster } from './cluster.js';
-import { Nemesis } from './nemesis.js';
+import { type FaultKind, Nemesis } from './nemesis.js';
 import { checkAcks, checkReplicas, phantomReads, readTopic, settle } from './verify.js';
 import {
   AckLog,
@@ -28,6 +28,8 @@ const DURATION_S = Number(process.env.CHAOS_DURATION_S ?? 120);
 const SEED = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 /** Which producers run: sluice, rdkafka, java (all by default). */
 const CLIENTS = (process.env.CHAOS_CLIENTS ?? 'sluice,rdkafka,java').split(',');
+/** Only these fault kinds (comma-separated, nemesis.ts names), for repeating one kind of fault. */
+const FAULTS = (process.env.CHAOS_FAULTS ?? '').split(',').filter(Boolean) as FaultKind[];
 const TOPIC = 'chaos';
 const PARTITIONS = 3;
 
@@ -96,7 +98,7 @@ describe(`chaos: ${DURATION_S} s of faults against 3 brokers, RF=3, min.insync.r
     let content: Awaited<ReturnType<typeof readTopic>> = [];
     try {
       await sleep(5000);
-      nemesis.start();
+      nemesis.start(FAULTS);
       await sleep(DURATION_S * 1000);
       await nemesis.stop();
       await cluster.heal();

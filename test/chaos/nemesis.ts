@@ -5,7 +5,7 @@
 // restart (SIGTERM, leadership moved first), two brokers killed in turn (the second as soon as the
 // first is back, before it caught up), and a leader killed while replication between the other two is
 // cut (its partitions wait for the cut to heal: availability is lost, no acknowledged record may be),
-// and a leader whose replication to both followers is cut.
+// a leader whose replication to both followers is cut, and such a leader killed before its ISR shrinks.
 
 import { sleep } from '../../apps/broker/test/helpers.js';
 import type { ChaosCluster } from './cluster.js';
@@ -18,7 +18,8 @@ export type FaultKind =
   | 'clean-restart'
   | 'kill-two-in-turn'
   | 'cut-then-kill-leader'
-  | 'isolate-leader-replication';
+  | 'isolate-leader-replication'
+  | 'isolate-then-kill-leader';
 
 export interface Fault {
   kind: FaultKind;
@@ -156,6 +157,19 @@ export class Nemesis {
         c.restoreReplication();
         break;
       }
+      case 'isolate-then-kill-leader': {
+        // Cut off from both followers, the leader must acknowledge nothing; killed before the ISR
+        // shrinks, a follower takes over without whatever only the old leader had.
+        const leader = await this.someLeader();
+        target = `leader ${leader} cut from both followers, then killed`;
+        for (const other of brokers) if (other !== leader) c.cutReplication(leader, other);
+        await sleep(1000 + this.random() * (this.options.replicaLagMs - 2000));
+        await c.stopBroker(leader, 'SIGKILL');
+        c.restoreReplication();
+        await sleep(1000 + this.random() * 2000);
+        await c.startBroker(leader);
+        break;
+      }
       case 'etcd-restart': {
         const i = Math.floor(this.random() * c.etcd.endpoints.length);
         target = `etcd member ${i}`;
@@ -168,9 +182,9 @@ export class Nemesis {
     this.faults.push({ kind, target, atMs, heldMs: Date.now() - begin });
   }
 
-  /** Injects faults until `stop()`, each undone before a quiet spell and the next. */
-  start(): void {
-    const kinds: FaultKind[] = [
+  /** Injects faults (of `only` kinds when given) until `stop()`, each undone before a quiet spell and the next. */
+  start(only?: readonly FaultKind[]): void {
+    const all: FaultKind[] = [
       'kill',
       'pause-leader',
       'cut-replication',
@@ -179,7 +193,10 @@ export class Nemesis {
       'kill-two-in-turn',
       'cut-then-kill-leader',
       'isolate-leader-replication',
+      'isolate-then-kill-leader',
     ];
+    const kinds = only && only.length > 0 ? all.filter((k) => only.includes(k)) : all;
+    if (kinds.length === 0) throw new Error(`no known fault among ${only?.join(',')}`);
     this.running = (async () => {
       while (!this.stopped) {
         await this.inject(this.pick(kinds));

@@ -22,12 +22,54 @@ export async function settle(cluster: ChaosCluster, topic: string, timeoutMs = 1
       } catch (err) {
         last = (err as Error).message;
       }
-      if (Date.now() > deadline) throw new Error(`${topic} not fully in sync after ${timeoutMs} ms: ${last}`);
+      if (Date.now() > deadline) {
+        throw new Error(`${topic} not fully in sync after ${timeoutMs} ms: ${last}\n${replicaStates(cluster, topic)}`);
+      }
       await sleep(500);
     }
   } finally {
     await admin.close().catch(() => {});
   }
+}
+
+/** Each replica's leader-epoch checkpoint and log end, for a report on a partition that does not heal. */
+function replicaStates(cluster: ChaosCluster, topic: string): string {
+  const out: string[] = [];
+  for (const n of cluster.nodes.values()) {
+    for (const d of readdirSync(n.dataDir).filter((x) => x.startsWith(`${topic}-`))) {
+      let epochs = '';
+      let end = -1n;
+      try {
+        epochs = readFileSync(join(n.dataDir, d, 'leader-epoch-checkpoint'), 'utf8')
+          .trim()
+          .split('\n')
+          .slice(2)
+          .join(' | ');
+        end = replicaEnd(join(n.dataDir, d));
+      } catch (err) {
+        epochs ||= (err as Error).message;
+      }
+      out.push(`broker ${n.nodeId} ${d}: log end ${end}, epochs ${epochs}`);
+    }
+  }
+  return out.join('\n');
+}
+
+/** The offset after a replica's last whole batch. */
+function replicaEnd(dir: string): bigint {
+  let next = 0n;
+  for (const f of readdirSync(dir)
+    .filter((x) => /^\d{20}\.log$/.test(x))
+    .sort()) {
+    const buf = readFileSync(join(dir, f));
+    for (let pos = 0; pos + 61 <= buf.length; ) {
+      const size = 12 + buf.readInt32BE(pos + 8);
+      if (size < 61 || pos + size > buf.length) break;
+      next = buf.readBigInt64BE(pos) + BigInt(buf.readInt32BE(pos + 23)) + 1n;
+      pos += size;
+    }
+  }
+  return next;
 }
 
 export interface PartitionContent {
