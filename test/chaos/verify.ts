@@ -4,6 +4,7 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Kafka } from '@sluice/client';
 import { listOffset, RawClient, readPartition, sleep } from '../../apps/broker/test/helpers.js';
 import type { ChaosCluster } from './cluster.js';
 import type { AckLog } from './workload.js';
@@ -23,13 +24,33 @@ export async function settle(cluster: ChaosCluster, topic: string, timeoutMs = 1
         last = (err as Error).message;
       }
       if (Date.now() > deadline) {
-        throw new Error(`${topic} not fully in sync after ${timeoutMs} ms: ${last}\n${replicaStates(cluster, topic)}`);
+        const views = await brokerViews(cluster, topic);
+        throw new Error(
+          `${topic} not fully in sync after ${timeoutMs} ms: ${last}\n${replicaStates(cluster, topic)}\n${views}`,
+        );
       }
       await sleep(500);
     }
   } finally {
     await admin.close().catch(() => {});
   }
+}
+
+/** The partitions as each broker's own metadata has them (a broker whose image is behind shows here). */
+async function brokerViews(cluster: ChaosCluster, topic: string): Promise<string> {
+  const out: string[] = [];
+  for (const n of cluster.nodes.values()) {
+    const admin = new Kafka({ brokers: [`127.0.0.1:${n.clientPort}`], clientId: 'chaos-view', retries: 1 }).admin();
+    try {
+      const [t] = await admin.describeTopics([topic]);
+      out.push(`broker ${n.nodeId} sees ${JSON.stringify(t.partitions)}`);
+    } catch (err) {
+      out.push(`broker ${n.nodeId}: ${(err as Error).message}`);
+    } finally {
+      await admin.close().catch(() => {});
+    }
+  }
+  return out.join('\n');
 }
 
 /** Each replica's leader-epoch checkpoint and log end, for a report on a partition that does not heal. */
