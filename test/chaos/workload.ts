@@ -142,7 +142,8 @@ function processProducer(
   child.stderr.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString('utf8')).slice(-64 * 1024);
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': the last acknowledgement lines may still be in the pipe when the process exits.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   exited.then((code) => {
     if (code !== 0 && code !== 143) log.fatal.push(`${name} exited with ${code}: ${stderr.slice(-2000)}`);
   });
