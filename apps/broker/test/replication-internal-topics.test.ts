@@ -9,8 +9,10 @@ import { LocalEtcd } from '@sluice/cluster';
 import {
   CreateTopicsApi,
   DescribeConfigsApi,
+  DescribeTransactionsApi,
   ERROR_CODES,
   FindCoordinatorApi,
+  InitProducerIdApi,
   MetadataApi,
   OffsetCommitApi,
   OffsetFetchApi,
@@ -48,22 +50,21 @@ describe('internal topics replicated (offsets.topic.replication.factor)', { time
   const brokers = new Map<number, BrokerProcess>();
   const clients = new Map<number, RawClient>();
 
+  const overridesOf = (nodeId: number) => ({
+    'node.id': String(nodeId),
+    'metadata.etcd.endpoints': etcd.endpoints.join(','),
+    'broker.session.timeout.ms': '3000',
+    'replica.lag.time.max.ms': '10000',
+    'offsets.topic.num.partitions': '3',
+    'transaction.state.log.num.partitions': '3',
+    'group.initial.rebalance.delay.ms': '0',
+  });
+
   beforeAll(async () => {
     etcd = await LocalEtcd.start({ members: 1 });
     await Promise.all(
       [1, 2, 3].map(async (nodeId) => {
-        const b = await spawnBroker({
-          overrides: {
-            'node.id': String(nodeId),
-            'metadata.etcd.endpoints': etcd.endpoints.join(','),
-            'broker.session.timeout.ms': '3000',
-            'replica.lag.time.max.ms': '10000',
-            'offsets.topic.num.partitions': '3',
-            'transaction.state.log.num.partitions': '3',
-            'group.initial.rebalance.delay.ms': '0',
-          },
-          timeoutMs: 60_000,
-        });
+        const b = await spawnBroker({ overrides: overridesOf(nodeId), timeoutMs: 60_000 });
         brokers.set(nodeId, b);
         clients.set(nodeId, await RawClient.connect(b.port));
       }),
@@ -169,6 +170,55 @@ describe('internal topics replicated (offsets.topic.replication.factor)', { time
     const values = configs.results.map((r) => Object.fromEntries(r.configs.map((e) => [e.name, e.value])));
     expect(values[0]).toEqual({ 'min.insync.replicas': '2', 'cleanup.policy': 'compact' });
     expect(values[1]).toEqual({ 'cleanup.policy': 'compact' });
+  });
+
+  it("a transactional id's producer id and epoch survive a SIGKILL of its coordinator", async () => {
+    const txnId = 'survives-txn-coordinator-kill';
+    const first = await coordinatorOf(txnId, 1);
+    const init = () =>
+      clients.get(first)!.send(InitProducerIdApi, 4, {
+        transactionalId: txnId,
+        transactionTimeoutMs: 60_000,
+        producerId: -1n,
+        producerEpoch: -1,
+      });
+    let started = await init();
+    await until('a producer id', async () => {
+      started = started.errorCode === 0 ? started : await init();
+      return started.errorCode === 0;
+    });
+    const dataDir = brokers.get(first)!.dataDir;
+    await brokers.get(first)!.kill('SIGKILL');
+    const next = await coordinatorOf(txnId, 1, [first]);
+    const c = clients.get(next)!;
+    let described = await c.send(DescribeTransactionsApi, 0, { transactionalIds: [txnId] });
+    await until('the transaction on the new coordinator', async () => {
+      described = await c.send(DescribeTransactionsApi, 0, { transactionalIds: [txnId] });
+      return described.transactionStates[0].errorCode === 0;
+    });
+    expect(described.transactionStates[0]).toMatchObject({
+      transactionState: 'Empty',
+      producerId: started.producerId,
+      producerEpoch: started.producerEpoch,
+    });
+    // The producer starting again is fenced from its old epoch: same producer id, the next epoch.
+    const again = await c.send(InitProducerIdApi, 4, {
+      transactionalId: txnId,
+      transactionTimeoutMs: 60_000,
+      producerId: -1n,
+      producerEpoch: -1,
+    });
+    expect(again).toMatchObject({
+      errorCode: 0,
+      producerId: started.producerId,
+      producerEpoch: started.producerEpoch + 1,
+    });
+    // Back on its data, for the cases below.
+    clients.get(first)!.close();
+    const restarted = await spawnBroker({ dataDir, overrides: overridesOf(first), timeoutMs: 60_000 });
+    brokers.set(first, restarted);
+    clients.set(first, await RawClient.connect(restarted.port));
+    await until('the restarted broker registered', async () => (await metadata(c, [])).brokers.length === 3);
   });
 
   it('answers an offset commit only once the followers have it: none answered is lost when the coordinator dies', async () => {
