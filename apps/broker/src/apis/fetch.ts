@@ -317,7 +317,9 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
         leaders.add(data.currentLeader.leaderId);
       }
     }
-    const nodeEndpoints = leaders.size === 0 ? [] : clusterBrokers(broker).filter((b) => leaders.has(b.nodeId));
+    // NodeEndpoints exists from v16 (the current leader fields from v12).
+    const nodeEndpoints =
+      leaders.size === 0 || version < 16 ? [] : clusterBrokers(broker).filter((b) => leaders.has(b.nodeId));
     return { throttleTimeMs: 0, errorCode: 0, sessionId, responses: topics, nodeEndpoints };
   };
 
