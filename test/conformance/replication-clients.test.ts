@@ -2,7 +2,8 @@
 // with replication factor 3 and min.insync.replicas=2 per client; each client produces numbered records with
 // acks=all (idempotent) while the test SIGKILLs the partition's leader — Java (the reference Kafka's
 // VerifiableProducer), librdkafka (confluent-kafka) and kafka-python (test/conformance/clients/python/
-// failover_produce.py, which then reads the records back with its own consumer), kafkajs (in this process). A kafkajs
+// failover_produce.py), franz-go (clients/go/failover.go) — those three then read the records back with their
+// own consumer — and kafkajs (in this process). A kafkajs
 // consumer group reads the topic through the kill too. Every client must see its sends succeed (the
 // failover costs only retriable errors, which the clients retry) and every acknowledged record must be
 // read back exactly once.
@@ -30,6 +31,7 @@ interface Broker {
 let etcd: LocalEtcd;
 const brokers = new Map<number, Broker>();
 let python: string;
+let franz: string;
 
 /** `sluice broker` as a process (from the sources), resolved with its port once it logs 'listening'. */
 function startBroker(nodeId: number, dataDir: string): Promise<Broker> {
@@ -99,7 +101,9 @@ beforeAll(async () => {
     [1, 2, 3].map((id) => startBroker(id, mkdtempSync(join(tmpdir(), `sluice-repl-clients-${id}-`)))),
   );
   for (const [i, b] of started.entries()) brokers.set(i + 1, b);
-  python = /^python=(.*)$/m.exec(await setup)![1];
+  const paths = await setup;
+  python = /^python=(.*)$/m.exec(paths)![1];
+  franz = /^franz=(.*)$/m.exec(paths)![1];
 }, 300_000);
 
 afterAll(async () => {
@@ -290,6 +294,13 @@ describe('unmodified clients through a SIGKILL of the partition leader (RF=3, mi
       },
     );
   }
+
+  it('franz-go (idempotent), then reads them back', { timeout: 300_000 }, async () => {
+    const r = await throughLeaderKill('fo-franz', (onAcked) =>
+      runProgram(franz, [bootstrap().join(','), 'failover', 'fo-franz', String(COUNT)], onAcked),
+    );
+    expectNoneLost(r);
+  });
 
   it('kafkajs (idempotent)', { timeout: 300_000 }, async () => {
     const r = await throughLeaderKill('fo-kafkajs', async (onAcked) => {
