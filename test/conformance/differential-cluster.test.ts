@@ -8,13 +8,25 @@ import {
   DescribeClusterApi,
   DescribeTopicPartitionsApi,
   ElectLeadersApi,
+  FetchApi,
+  ListOffsetsApi,
   ListPartitionReassignmentsApi,
   MetadataApi,
+  OffsetForLeaderEpochApi,
 } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClusterUnderTest, startKafkaCluster, startSluiceCluster } from './brokers.js';
 import { type Difference, diff, explain, normalise, ZERO_UUID } from './compare.js';
-import { type Side, waitForLeaders } from './scripts.js';
+import {
+  batch,
+  fetchRequest,
+  produce,
+  type Side,
+  topicIdOf,
+  values,
+  waitForLeaders,
+  waitForPartitionsReady,
+} from './scripts.js';
 import { WireClient } from './wire-client.js';
 
 // Multi-broker differential cases: the same request scripts against a 3-node KRaft Apache Kafka and a
@@ -112,7 +124,7 @@ const metadataOf = (s: Side, topic: string) =>
     includeTopicAuthorizedOperations: false,
   });
 
-async function createAssigned(s: Side, name: string, lists: number[][]) {
+async function createAssigned(s: Side, name: string, lists: number[][], configs: Record<string, string> = {}) {
   const res = await s.client.send(CreateTopicsApi, 7, {
     topics: [
       {
@@ -120,7 +132,7 @@ async function createAssigned(s: Side, name: string, lists: number[][]) {
         numPartitions: -1,
         replicationFactor: -1,
         assignments: lists.map((brokerIds, partitionIndex) => ({ partitionIndex, brokerIds })),
-        configs: [],
+        configs: Object.entries(configs).map(([k, value]) => ({ name: k, value })),
       },
     ],
     timeoutMs: 30_000,
@@ -301,6 +313,155 @@ describe('a 3-broker cluster, Kafka (KRaft) vs Sluice (etcd)', () => {
       unknownTopic: await alter([{ partitionIndex: 0, replicas: [1] }], 'nosuch'),
       sameReplicas: await alter([{ partitionIndex: 1, replicas: [1] }]),
       list: await s[2].client.send(ListPartitionReassignmentsApi, 0, { timeoutMs: 30_000, topics: null }),
+    };
+  });
+
+  // Replication: acks=all against min.insync.replicas, leader epochs in Fetch / ListOffsets /
+  // OffsetForLeaderEpoch after a leader change (epoch 0 → 1), asked of the leader and of a follower.
+  differential('Replication/acks-all-min-isr', async (s) => {
+    // ISR of 3 under min.insync.replicas=4; a single replica under 2 (Kafka accepts both at creation).
+    const created = {
+      over: await createAssigned(s[0], 'r-minisr', [[1, 2, 3]], { 'min.insync.replicas': '4' }),
+      single: await createAssigned(s[0], 'r-single', [[2]], { 'min.insync.replicas': '2' }),
+    };
+    await waitForLeaders(s[0], 'r-minisr');
+    await waitForLeaders(s[1], 'r-single');
+    await waitForPartitionsReady(s[0], 'r-minisr', 1);
+    await waitForPartitionsReady(s[1], 'r-single', 1);
+    const answer = async (side: Side, topic: string, acks: number) => {
+      const r = await produce(side, 11, topic, batch(values(`${topic}-${acks}`, 2)), { acks });
+      const p = r.responses[0].partitionResponses[0];
+      return { errorCode: p.errorCode, errorMessage: p.errorMessage, baseOffset: p.baseOffset };
+    };
+    return {
+      created,
+      overAll: await answer(s[0], 'r-minisr', -1),
+      overOne: await answer(s[0], 'r-minisr', 1),
+      singleAll: await answer(s[1], 'r-single', -1),
+      singleOne: await answer(s[1], 'r-single', 1),
+      // The acks=1 records are there; the refused ones are not.
+      latest: await s[0].client
+        .send(ListOffsetsApi, 7, {
+          replicaId: -1,
+          isolationLevel: 0,
+          timeoutMs: 10_000,
+          topics: [{ name: 'r-minisr', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] }],
+        })
+        .then((r) => r.topics[0].partitions[0].offset),
+    };
+  });
+
+  differential('Replication/leader-epochs', async (s) => {
+    const topic = 'r-epochs';
+    const created = await createAssigned(s[0], topic, [[2, 1, 3]]);
+    await waitForLeaders(s[1], topic);
+    await waitForPartitionsReady(s[1], topic, 1);
+    const first = await produce(s[1], 11, topic, batch(values('e0', 3)), { acks: -1 });
+    // Broker 1 becomes the preferred replica, then the leader: leader epoch 0 → 1.
+    const reorder = await s[0].client.send(AlterPartitionReassignmentsApi, 0, {
+      timeoutMs: 30_000,
+      allowReplicationFactorChange: true,
+      topics: [{ name: topic, partitions: [{ partitionIndex: 0, replicas: [1, 2, 3] }] }],
+    });
+    let elected: unknown;
+    let partition: { leaderId: number; leaderEpoch: number } = { leaderId: -1, leaderEpoch: -1 };
+    for (let i = 0; i < 100; i++) {
+      const r = await s[2].client.send(ElectLeadersApi, 2, {
+        electionType: 0,
+        topicPartitions: [{ topic, partitions: [0] }],
+        timeoutMs: 30_000,
+      });
+      // The first answer (Kafka's brokers learn the new leader a moment later: a second asks ELECTION_NOT_NEEDED).
+      elected ??= r.replicaElectionResults[0]?.partitionResult[0]?.errorCode;
+      const views = await Promise.all(s.map((side) => metadataOf(side, topic)));
+      const ps = views.map((md) => md.topics[0].partitions[0]);
+      if (ps.every((p) => p.leaderId === 1 && p.leaderEpoch === ps[0].leaderEpoch)) {
+        partition = { leaderId: ps[0].leaderId, leaderEpoch: ps[0].leaderEpoch };
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await waitForPartitionsReady(s[0], topic, 1);
+    const second = await produce(s[0], 11, topic, batch(values('e1', 2)), { acks: -1 });
+    const topicId = await topicIdOf(s[0], topic);
+    const fetchAt = async (side: Side, currentLeaderEpoch: number, lastFetchedEpoch = -1, fetchOffset = 0n) => {
+      const req = fetchRequest(16, topic, topicId, [{ partition: 0, fetchOffset }]);
+      req.topics[0].partitions[0].currentLeaderEpoch = currentLeaderEpoch;
+      req.topics[0].partitions[0].lastFetchedEpoch = lastFetchedEpoch;
+      const r = await side.client.send(FetchApi, 16, req);
+      const p = r.responses[0].partitions[0];
+      return {
+        errorCode: p.errorCode,
+        highWatermark: p.highWatermark,
+        divergingEpoch: p.divergingEpoch,
+        currentLeader: p.currentLeader,
+        bytes: p.records?.length ?? 0,
+      };
+    };
+    const listAt = async (side: Side, currentLeaderEpoch: number) => {
+      const r = await side.client.send(ListOffsetsApi, 7, {
+        replicaId: -1,
+        isolationLevel: 0,
+        timeoutMs: 10_000,
+        topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch, timestamp: -1n }] }],
+      });
+      return r.topics[0].partitions[0];
+    };
+    const epochAt = async (
+      side: Side,
+      currentLeaderEpoch: number,
+      leaderEpoch: number,
+      replicaId = -1,
+      name = topic,
+    ) => {
+      const r = await side.client.send(OffsetForLeaderEpochApi, 4, {
+        replicaId,
+        topics: [{ topic: name, partitions: [{ partition: 0, currentLeaderEpoch, leaderEpoch }] }],
+      });
+      return r.topics[0].partitions[0];
+    };
+    const leader = s[0];
+    const follower = s[1];
+    // A follower learns the high watermark from its next fetch: wait for it, on both clusters.
+    for (let i = 0; i < 100 && (await fetchAt(follower, 1)).highWatermark !== 5n; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return {
+      created,
+      first: first.responses[0].partitionResponses[0].errorCode,
+      reorder: reorder.responses,
+      elected,
+      partition,
+      second: second.responses[0].partitionResponses[0].errorCode,
+      fetch: {
+        none: await fetchAt(leader, -1),
+        fenced: await fetchAt(leader, 0),
+        current: await fetchAt(leader, 1),
+        unknown: await fetchAt(leader, 2),
+        // A consumer that read epoch 0 up to offset 4 (past epoch 0's end, 3): told where epoch 0 ends.
+        diverging: await fetchAt(leader, 1, 0, 4n),
+        followerCurrent: await fetchAt(follower, 1),
+        followerFenced: await fetchAt(follower, 0),
+        followerUnknown: await fetchAt(follower, 2),
+      },
+      listOffsets: {
+        none: await listAt(leader, -1),
+        fenced: await listAt(leader, 0),
+        current: await listAt(leader, 1),
+        unknown: await listAt(leader, 2),
+        followerCurrent: await listAt(follower, 1),
+        followerFenced: await listAt(follower, 0),
+      },
+      offsetForLeaderEpoch: {
+        epoch0: await epochAt(leader, -1, 0),
+        epoch1: await epochAt(leader, 1, 1),
+        epoch2: await epochAt(leader, -1, 2),
+        fenced: await epochAt(leader, 0, 0),
+        unknown: await epochAt(leader, 2, 0),
+        fromFollower: await epochAt(follower, -1, 0),
+        fromFollowerAsReplica: await epochAt(follower, -1, 0, 3),
+        unknownTopic: await epochAt(leader, -1, 0, -1, 'nosuch'),
+      },
     };
   });
 });

@@ -28,7 +28,12 @@ import { clusterBrokerProps, listOffset, RawClient, sleep, startEtcdCluster, unt
 
 const logger = createLogger('silent');
 const TOPIC = 'handover';
-const CLUSTER_PROPS = { 'offsets.topic.num.partitions': '6', 'group.initial.rebalance.delay.ms': '0' };
+// One replica of each offsets partition: these cases move or stop its only copy.
+const CLUSTER_PROPS = {
+  'offsets.topic.num.partitions': '6',
+  'offsets.topic.replication.factor': '1',
+  'group.initial.rebalance.delay.ms': '0',
+};
 
 describe('group coordinator handover in a 3-broker cluster', { timeout: 90_000 }, () => {
   let etcd: LocalEtcd;

@@ -259,8 +259,17 @@ describe('replication, leader side (one broker, a scripted follower)', { timeout
       { kind: 'broker', nodeId: 2, brokerEpoch: fakeEpoch },
     );
     await until('the new epoch on the broker', () => leaderPartition.leaderEpoch === epoch + 1);
-    expect((await consume(0n, epoch)).errorCode).toBe(ERROR_CODES.FENCED_LEADER_EPOCH);
+    const fenced = await consume(0n, epoch);
+    expect(fenced.errorCode).toBe(ERROR_CODES.FENCED_LEADER_EPOCH);
+    // KIP-951: a fenced fetch names the current leader (as Kafka's does).
+    expect(fenced.currentLeader).toEqual({ leaderId: 1, leaderEpoch: epoch + 1 });
     expect((await produce(['n1', 'n2'], 1)).errorCode).toBe(0);
+    // KIP-320 for consumers too: one that read epoch `epoch` past where it ends here learns where it ends.
+    const req = fetchRequest(TOPIC, [{ partition, fetchOffset: leaderEnd + 3n }]);
+    req.topics![0].partitions[0].currentLeaderEpoch = epoch + 1;
+    req.topics![0].partitions[0].lastFetchedEpoch = epoch;
+    const diverging = (await consumer.send(FetchApi, 12, req)).responses[0].partitions[0];
+    expect(diverging).toMatchObject({ errorCode: 0, divergingEpoch: { epoch, endOffset: leaderEnd } });
 
     const fetcher = new ReplicaFetcher({
       nodeId: 2,

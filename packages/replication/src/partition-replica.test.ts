@@ -201,6 +201,20 @@ describe('PartitionReplica: checks on requests', () => {
     expect(codeOf(() => replica.checkMinIsr(1, 't-0'))).toBeNull();
   });
 
+  it('min.insync.replicas above the replica count is capped at it (Kafka effectiveMinIsr): the whole ISR suffices', () => {
+    const full = leader();
+    expect(codeOf(() => full.replica.checkMinIsr(4, 't-0'))).toBeNull();
+    full.log.logEndOffset = 3n;
+    full.replica.updateFollowerFetchState(2, 3n, 0n);
+    full.replica.updateFollowerFetchState(3, 3n, 0n);
+    expect(full.replica.appendCompletion(3n, 4)).toBe(0);
+    const single = leader({ replicas: [1], isr: [1] });
+    expect(codeOf(() => single.replica.checkMinIsr(2, 't-0'))).toBeNull();
+    // The cap is the replica count, not the ISR: two of three in sync is still short of 3.
+    const shrunk = leader({ isr: [1, 2] });
+    expect(codeOf(() => shrunk.replica.checkMinIsr(4, 't-0'))).toBe(ERROR_CODES.NOT_ENOUGH_REPLICAS);
+  });
+
   it('an acks=all append completes at the high watermark; after the ISR shrank below min.isr it is NOT_ENOUGH_REPLICAS_AFTER_APPEND', () => {
     const { replica, log } = leader();
     log.logEndOffset = 10n;

@@ -187,12 +187,21 @@ export class PartitionReplica {
   /** acks=all before the append: the ISR must hold `min.insync.replicas` members (Kafka's appendRecordsToLeader). */
   checkMinIsr(minInsyncReplicas: number, partitionName: string): void {
     const isr = this.isr;
-    if (isr.length < minInsyncReplicas) {
+    const minIsr = this.effectiveMinIsr(minInsyncReplicas);
+    if (isr.length < minIsr) {
       throw new KafkaError(
         ERROR_CODES.NOT_ENOUGH_REPLICAS,
-        `The size of the current ISR Set(${isr.join(', ')}) is insufficient to satisfy the min.isr requirement of ${minInsyncReplicas} for partition ${partitionName}`,
+        `The size of the current ISR Set(${isr.join(', ')}) is insufficient to satisfy the min.isr requirement of ${minIsr} for partition ${partitionName}`,
       );
     }
+  }
+
+  /**
+   * min.insync.replicas capped at the replication factor (Kafka's Partition.effectiveMinIsr): a topic
+   * may set it above its replica count, and then every replica in sync is enough.
+   */
+  private effectiveMinIsr(minInsyncReplicas: number): number {
+    return Math.min(minInsyncReplicas, Math.max(1, this._record?.replicas.length ?? 1));
   }
 
   /**
@@ -204,7 +213,9 @@ export class PartitionReplica {
   appendCompletion(requiredOffset: bigint, minInsyncReplicas: number): number | null {
     if (this._role !== 'leader') return ERROR_CODES.NOT_LEADER_OR_FOLLOWER;
     if (this.log.highWatermark < requiredOffset) return null;
-    return this.maximalIsr.length >= minInsyncReplicas ? 0 : ERROR_CODES.NOT_ENOUGH_REPLICAS_AFTER_APPEND;
+    return this.maximalIsr.length >= this.effectiveMinIsr(minInsyncReplicas)
+      ? 0
+      : ERROR_CODES.NOT_ENOUGH_REPLICAS_AFTER_APPEND;
   }
 
   /**

@@ -31,7 +31,7 @@ stamp_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 go_dir="$here/go"
 go_out="$cache/go-clients"
 franz="$go_out/franz-client"
-go_stamp=$(stamp_of "$go_dir/go.mod" "$go_dir/go.sum" "$go_dir/main.go"; go version)
+go_stamp=$(stamp_of "$go_dir/go.mod" "$go_dir/go.sum" "$go_dir/main.go" "$go_dir/failover.go"; go version)
 if [[ ! -x "$franz" || "$(cat "$go_out/stamp" 2>/dev/null)" != "$go_stamp" ]]; then
   mkdir -p "$go_out"
   (cd "$go_dir" && go mod download && go build -mod=readonly -o "$franz.tmp" .) >&2 ||

@@ -24,7 +24,7 @@ import {
 import type { Partition } from '../state/partition.js';
 import { clusterBrokers, leaderEndpoint, leaderEpochOf, leadsPartition } from './cluster-view.js';
 import { READ_COMMITTED } from './constants.js';
-import { checkLeaderEpoch, errorCodeOf } from './partition-errors.js';
+import { checkLeaderEpoch, epochErrorCode, errorCodeOf } from './partition-errors.js';
 
 const EMPTY = Buffer.alloc(0);
 /** Kafka's rack-aware replica selector, by the class name `replica.selector.class` takes. */
@@ -173,18 +173,26 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
     return targets.map((target) => {
       // KIP-392: from v11 a consumer may read from a follower (up to the follower's high watermark).
       const fromFollower = followerId < 0 && version >= 11 && target.state?.replica?.role === 'follower';
-      // Partitions led elsewhere are not held here (or not served): tell the client where to go.
-      if (!fromFollower && !leadsPartition(broker, target.topicId, target.partition)) {
-        // KIP-951: the current leader, whose endpoint the response lists.
+      // KIP-951: the current leader, whose endpoint the response lists.
+      const withCurrentLeader = (data: ReturnType<typeof partitionData>) => {
         const leader = leaderEndpoint(broker, target.topicId, target.partition, ctx.connection.listener);
-        const data = partitionData(target.partition, ERROR_CODES.NOT_LEADER_OR_FOLLOWER, readCommitted);
         if (leader && version >= 12) {
           data.currentLeader = {
             leaderId: leader.nodeId,
             leaderEpoch: leaderEpochOf(broker, target.topicId, target.partition),
           };
         }
-        return { target, data: { ...data, abortedTransactions: [] } };
+        return data;
+      };
+      // As Kafka's Partition.getLocalLog: the client's leader epoch is checked before leadership.
+      const staleEpoch =
+        target.state !== undefined && target.currentLeaderEpoch >= 0
+          ? epochErrorCode(target.currentLeaderEpoch, target.state.leaderEpoch)
+          : 0;
+      // Partitions led elsewhere are not held here (or not served): tell the client where to go.
+      if (staleEpoch === 0 && !fromFollower && !leadsPartition(broker, target.topicId, target.partition)) {
+        const data = partitionData(target.partition, ERROR_CODES.NOT_LEADER_OR_FOLLOWER, readCommitted);
+        return { target, data: { ...withCurrentLeader(data), abortedTransactions: [] } };
       }
       if (target.state === undefined) {
         const code =
@@ -197,9 +205,10 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
       const data = partitionData(target.partition, 0, readCommitted);
       try {
         checkLeaderEpoch(target.currentLeaderEpoch, target.state.leaderEpoch);
-        if (followerId >= 0 && target.lastFetchedEpoch >= 0) {
-          // KIP-320: the follower's last epoch ends earlier here than its fetch offset, or is not
-          // ours: it must truncate to where our logs agree before fetching on.
+        if (target.lastFetchedEpoch >= 0) {
+          // KIP-320: the fetcher's last epoch (a follower's, or a consumer's since Fetch v12) ends
+          // earlier here than its fetch offset, or is not ours: it must truncate to where our logs
+          // agree before fetching on.
           const end = log.endOffsetFor(target.lastFetchedEpoch);
           // No epoch at or below it here: Kafka answers OFFSET_OUT_OF_RANGE (the follower then
           // compares offsets instead).
@@ -257,6 +266,8 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
         data.logStartOffset = -1n;
         data.abortedTransactions = null;
         data.records = EMPTY;
+        // KIP-951: a fenced epoch is answered with the current leader too.
+        if (data.errorCode === ERROR_CODES.FENCED_LEADER_EPOCH) withCurrentLeader(data);
       }
       return { target, data };
     });
@@ -300,11 +311,15 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
     }
     const leaders = new Set<number>();
     for (const { data } of outcomes) {
-      if (data.errorCode === ERROR_CODES.NOT_LEADER_OR_FOLLOWER && data.currentLeader.leaderId >= 0) {
+      const redirects =
+        data.errorCode === ERROR_CODES.NOT_LEADER_OR_FOLLOWER || data.errorCode === ERROR_CODES.FENCED_LEADER_EPOCH;
+      if (redirects && data.currentLeader.leaderId >= 0) {
         leaders.add(data.currentLeader.leaderId);
       }
     }
-    const nodeEndpoints = leaders.size === 0 ? [] : clusterBrokers(broker).filter((b) => leaders.has(b.nodeId));
+    // NodeEndpoints exists from v16 (the current leader fields from v12).
+    const nodeEndpoints =
+      leaders.size === 0 || version < 16 ? [] : clusterBrokers(broker).filter((b) => leaders.has(b.nodeId));
     return { throttleTimeMs: 0, errorCode: 0, sessionId, responses: topics, nodeEndpoints };
   };
 

@@ -11,7 +11,7 @@ import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
 import { leadsPartition } from './cluster-view.js';
 import { READ_COMMITTED } from './constants.js';
-import { checkLeaderEpoch, errorCodeOf } from './partition-errors.js';
+import { checkLeaderEpoch, epochErrorCode, errorCodeOf } from './partition-errors.js';
 
 /** ListOffsets' special timestamps beyond the log's latest/earliest/max (KIP-405, KIP-1005). */
 const EARLIEST_LOCAL = -4n;
@@ -68,6 +68,9 @@ export function listOffsetsHandler(broker: BrokerContext): ApiHandler<ListOffset
         };
         const partition = broker.topics.partition(topic, p.partitionIndex);
         const topicId = broker.topics.get(topic)?.topicId;
+        // As Kafka's Partition.getLocalLog: a replica checks the client's leader epoch before leadership.
+        const staleEpoch = partition === undefined ? 0 : epochErrorCode(p.currentLeaderEpoch, partition.leaderEpoch);
+        if (staleEpoch !== 0) return { ...out, errorCode: staleEpoch };
         if (topicId !== undefined && !leadsPartition(broker, topicId, p.partitionIndex)) {
           return { ...out, errorCode: ERROR_CODES.NOT_LEADER_OR_FOLLOWER };
         }

@@ -11,9 +11,14 @@ export const LEADER_EPOCH = 0;
  * epoch than ours means our metadata is stale, an older one means the client's is.
  */
 export function checkLeaderEpoch(currentLeaderEpoch: number, leaderEpoch = LEADER_EPOCH): void {
-  if (currentLeaderEpoch < 0 || currentLeaderEpoch === leaderEpoch) return;
-  if (currentLeaderEpoch > leaderEpoch) throw new KafkaError(ERROR_CODES.UNKNOWN_LEADER_EPOCH);
-  throw new KafkaError(ERROR_CODES.FENCED_LEADER_EPOCH);
+  const code = epochErrorCode(currentLeaderEpoch, leaderEpoch);
+  if (code !== ERROR_CODES.NONE) throw new KafkaError(code);
+}
+
+/** checkLeaderEpoch's answer as an error code (NONE when the epoch passes). */
+export function epochErrorCode(currentLeaderEpoch: number, leaderEpoch = LEADER_EPOCH): number {
+  if (currentLeaderEpoch < 0 || currentLeaderEpoch === leaderEpoch) return ERROR_CODES.NONE;
+  return currentLeaderEpoch > leaderEpoch ? ERROR_CODES.UNKNOWN_LEADER_EPOCH : ERROR_CODES.FENCED_LEADER_EPOCH;
 }
 
 /** The protocol error code of anything thrown while serving one partition or resource. */

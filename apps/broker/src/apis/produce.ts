@@ -285,14 +285,9 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
     let check: (() => void | Promise<void>) | null;
     try {
       const c = broker.configs.topicConfig(topic.name);
+      // min.insync.replicas is capped at the replica count (as Kafka's): a single replica always suffices.
       if (acks === -1 && partition.replica) {
         partition.replica.checkMinIsr(Number(c['min.insync.replicas']), `${topic.name}-${index}`);
-      } else if (acks === -1 && Number(c['min.insync.replicas']) > 1) {
-        // One node is the whole in-sync replica set.
-        throw new KafkaError(
-          ERROR_CODES.NOT_ENOUGH_REPLICAS,
-          `The size of the current ISR 1 is insufficient to satisfy the min.isr requirement of ${c['min.insync.replicas']}`,
-        );
       }
       batch = validateProduceRecords(records, Number(c['max.message.bytes']));
       verifyTransactionalBatch(broker, transactionalId, topic.name, partition, batch);

@@ -127,6 +127,15 @@ async function clusterUp(opts: ClusterUpOptions): Promise<void> {
       '--data-dir',
       join(dir, `broker-${id}`),
     ];
+    // Fewer brokers than the internal topics' replication factors (3, Kafka's): as Kafka's own
+    // single-node config does, lower them so that groups and transactions work.
+    if (opts.brokers < 3) {
+      const rf = String(opts.brokers);
+      for (const name of ['offsets.topic.replication.factor', 'transaction.state.log.replication.factor']) {
+        args.push('--override', `${name}=${rf}`);
+      }
+      args.push('--override', `transaction.state.log.min.isr=${Math.min(2, opts.brokers)}`);
+    }
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     const log = createWriteStream(join(dir, `broker-${id}.log`), { flags: 'a' });

@@ -352,6 +352,20 @@ export const BROKER_CONFIGS = {
     'The number of partitions for the offset commit topic',
     { validator: { min: 1 } },
   ),
+  'offsets.topic.replication.factor': def(
+    'SHORT',
+    '3',
+    'read-only',
+    'The replication factor of the offsets topic; in a cluster its creation waits until this many brokers are registered (a single node keeps one replica)',
+    { validator: { min: 1 } },
+  ),
+  'offsets.commit.timeout.ms': def(
+    'INT',
+    '5000',
+    'read-only',
+    'How long a coordinator write (offset commit, group or transaction state) waits for the in-sync replicas',
+    { validator: { min: 1 } },
+  ),
   'offsets.retention.minutes': def(
     'INT',
     '10080',
@@ -416,6 +430,20 @@ export const BROKER_CONFIGS = {
     '50',
     'read-only',
     'The number of partitions for the transaction topic (should not change after deployment).',
+    { validator: { min: 1 } },
+  ),
+  'transaction.state.log.replication.factor': def(
+    'SHORT',
+    '3',
+    'read-only',
+    'The replication factor of the transaction topic; in a cluster its creation waits until this many brokers are registered (a single node keeps one replica)',
+    { validator: { min: 1 } },
+  ),
+  'transaction.state.log.min.isr': def(
+    'INT',
+    '2',
+    'read-only',
+    'min.insync.replicas of the transaction topic (in a cluster)',
     { validator: { min: 1 } },
   ),
   'transaction.max.timeout.ms': def(

@@ -30,7 +30,7 @@ import { deleteTopicsHandler } from '../apis/delete-topics.js';
 import { describeConfigsHandler } from '../apis/describe-configs.js';
 import { describeTopicPartitionsHandler } from '../apis/describe-topic-partitions.js';
 import { fetchHandler } from '../apis/fetch.js';
-import { createGroupCoordinator, groupHandlers, OFFSETS_TOPIC } from '../apis/groups/index.js';
+import { createGroupCoordinator, groupHandlers, OFFSETS_TOPIC, type ReplicatedAppend } from '../apis/groups/index.js';
 import { initProducerIdHandler } from '../apis/init-producer-id.js';
 import { listOffsetsHandler } from '../apis/list-offsets.js';
 import { metadataHandler } from '../apis/metadata.js';
@@ -302,7 +302,26 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
 
   const leads = (topicId: string, partition: number): boolean =>
     leadsPartition({ store, nodeId: config.nodeId }, topicId, partition);
-  const groups = createGroupCoordinator({ config, topics, logger, logDir, leads, image: () => store.image });
+  // Coordinator writes in a cluster are acks=all (Kafka's coordinators write so): a new coordinator
+  // after a failover has them. A single node appends locally, as before.
+  const replicatedAppend: ReplicatedAppend | undefined = embedded
+    ? undefined
+    : (topic, partition, append) =>
+        replication.appendAcksAll(
+          partition,
+          Number(configs.topicConfig(topic)['min.insync.replicas']),
+          config.get('offsets.commit.timeout.ms'),
+          append,
+        );
+  const groups = createGroupCoordinator({
+    config,
+    topics,
+    logger,
+    logDir,
+    leads,
+    image: () => store.image,
+    replicatedAppend,
+  });
   // Leadership of an offsets partition moved here (a broker left, or came back): its groups are ours
   // now. Moved away (this broker was fenced, or shuts down): its groups are dropped, their waiting
   // members told NOT_COORDINATOR, and the new leader loads them.
@@ -325,6 +344,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     logger,
     logDir,
     leads,
+    replicatedAppend,
     nextProducerId: () => context.producerIds.nextId(),
     writeMarkers: (m) => writeMarkersLocally(context, m),
   });

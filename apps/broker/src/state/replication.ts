@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { activeBrokers, type MetadataStore, type PartitionRecord, type WriteFence } from '@sluice/cluster/core';
 import { offsetCheckpointText, readOffsetCheckpoint, writeFileAtomic } from '@sluice/log';
-import { ERROR_CODES } from '@sluice/protocol';
+import { ERROR_CODES, KafkaError } from '@sluice/protocol';
 import { PartitionReplica, ProducePurgatory, updateIsr } from '@sluice/replication';
 import type { Logger } from '../logger.js';
 import type { AppendNotifier } from './append-notifier.js';
@@ -192,6 +192,33 @@ export class ReplicationService {
     const now = check();
     if (now !== null) return now;
     return this.purgatory.wait(partitionKeyOf(partition), required, timeoutMs, check);
+  }
+
+  /**
+   * A coordinator's write to its own partition (offsets, transaction state), acks=all as Kafka's
+   * coordinators write: refused before the append while the ISR is below `minInsyncReplicas`, done
+   * once the in-sync replicas have it, so the coordinator that takes over after a failover finds
+   * it. A write that is not replicated throws the partition's error (the coordinator maps it).
+   */
+  appendAcksAll(
+    partition: Partition,
+    minInsyncReplicas: number,
+    timeoutMs: number,
+    append: () => { lastOffset: bigint },
+  ): void | Promise<void> {
+    const name = partitionKeyOf(partition);
+    partition.replica?.checkMinIsr(minInsyncReplicas, name);
+    const { lastOffset } = append();
+    const settle = (code: number): void => {
+      if (code !== ERROR_CODES.NONE) {
+        throw new KafkaError(
+          code,
+          `The write to ${name} at offset ${lastOffset} did not reach the in-sync replicas (error ${code}).`,
+        );
+      }
+    };
+    const waited = this.awaitReplication(partition, lastOffset, timeoutMs, minInsyncReplicas);
+    return typeof waited === 'number' ? settle(waited) : waited.then(settle);
   }
 
   private proposeIsr(partition: Partition): void {

@@ -239,6 +239,11 @@ export class TopicManager {
     throw new KafkaError(ERROR_CODES.KAFKA_STORAGE_ERROR, `The metadata store did not take the change (${what}).`);
   }
 
+  /** Whether topics are replicated over several brokers (a cluster store); a single node keeps one replica. */
+  get replicated(): boolean {
+    return this.store.kind !== 'embedded';
+  }
+
   /** Whether the topic has this partition (anywhere in the cluster). */
   hasPartition(topic: string, partition: number): boolean {
     const state = this.byName.get(topic);
@@ -352,16 +357,28 @@ export class TopicManager {
   /**
    * Creates a topic whole or not at all: every partition log is created before the topic is
    * saved, and when one cannot be (out of descriptors, say) those made so far are deleted and
-   * nothing is saved.
+   * nothing is saved. In a cluster the partitions get `replicationFactor` replicas (by default
+   * default.replication.factor); a single node keeps one.
    */
-  create(name: string, partitions: number, overrides: Record<string, string> = {}, explicit?: number[][]): TopicState {
+  create(
+    name: string,
+    partitions: number,
+    overrides: Record<string, string> = {},
+    explicit?: number[][],
+    replicationFactor?: number,
+  ): TopicState {
     if (this.store.kind !== 'embedded') {
       // A cluster store writes asynchronously: start the creation, and answer as Kafka's
       // auto-creation does until the topic shows (retriable).
       // One creation at a time per name: clients ask again while it is under way.
       if (!this.creating.has(name) && this.creating.size < MAX_PENDING_CREATIONS) {
+        // A replication factor above the registered brokers fails here, at once (Kafka's controller
+        // refuses it with INVALID_REPLICATION_FACTOR; internal topics wait until enough brokers register).
+        const assignments =
+          explicit ??
+          (replicationFactor === undefined ? undefined : this.assignmentsFor(partitions, replicationFactor));
         this.creating.add(name);
-        this.createAsync(name, partitions, overrides, explicit)
+        this.createAsync(name, partitions, overrides, assignments)
           .catch((err) => this.writer.onError(err, `create topic '${name}'`))
           .finally(() => this.creating.delete(name));
       }

@@ -113,6 +113,16 @@ func record(codec string, i int) sent {
 }
 
 func main() {
+	// franz-client <bootstrap> failover <topic> <count>: see failover.go.
+	if len(os.Args) == 5 && os.Args[2] == "failover" {
+		count, err := strconv.Atoi(os.Args[4])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "usage: franz-client <bootstrap> failover <topic> <count>")
+			os.Exit(2)
+		}
+		failover(os.Args[1], os.Args[3], count)
+		return
+	}
 	if len(os.Args) != 3 {
 		fmt.Fprintln(os.Stderr, "usage: franz-client <bootstrap host:port> <roundtrip|quick|codecs>")
 		os.Exit(2)

@@ -16,7 +16,7 @@ import { offsetDeleteHandler } from './offset-delete.js';
 import { offsetFetchHandler } from './offset-fetch.js';
 import { syncGroupHandler } from './sync-group.js';
 
-export { createGroupCoordinator, OFFSETS_TOPIC } from './offsets-topic.js';
+export { createGroupCoordinator, OFFSETS_TOPIC, type ReplicatedAppend } from './offsets-topic.js';
 
 /** What the broker holds for consumer groups (BrokerContext.groups). */
 export interface GroupServices {

@@ -18,6 +18,7 @@ import {
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../../config/index.js';
 import type { LogDirHealth } from '../../state/log-dir-health.js';
+import type { Partition } from '../../state/partition.js';
 import type { TopicManager, TopicState } from '../../state/topic-manager.js';
 import { createConsumerGroupCoordinator } from './consumer-groups.js';
 
@@ -40,7 +41,16 @@ export interface GroupCoordinatorSetup {
   leads?: (topicId: string, partition: number) => boolean;
   /** The cluster image, for rack-aware assignment of consumer groups. */
   image?: () => MetadataImage;
+  /** Runs an append to a coordinator partition as acks=all (see ReplicationService.appendAcksAll); none: local only. */
+  replicatedAppend?: ReplicatedAppend;
 }
+
+/** Runs `append` on `partition` of internal topic `topic` and settles once the in-sync replicas have it. */
+export type ReplicatedAppend = (
+  topic: string,
+  partition: Partition,
+  append: () => { lastOffset: bigint },
+) => void | Promise<void>;
 
 /**
  * Builds the broker's group coordinator over `__consumer_offsets`: loads every partition of the
@@ -58,8 +68,17 @@ export function createGroupCoordinator(setup: GroupCoordinatorSetup): {
   const { config, topics, logger } = setup;
   const existing = topics.get(OFFSETS_TOPIC);
   const numPartitions = existing?.partitions.length ?? config.get('offsets.topic.num.partitions');
+  // In a cluster, offsets.topic.replication.factor replicas: creation fails (COORDINATOR_NOT_AVAILABLE)
+  // until that many brokers are registered, as in Kafka; a single node keeps one.
   const ensureOffsetsTopic = (): TopicState =>
-    topics.get(OFFSETS_TOPIC) ?? topics.create(OFFSETS_TOPIC, numPartitions, { 'cleanup.policy': 'compact' });
+    topics.get(OFFSETS_TOPIC) ??
+    topics.create(
+      OFFSETS_TOPIC,
+      numPartitions,
+      { 'cleanup.policy': 'compact' },
+      undefined,
+      config.get('offsets.topic.replication.factor'),
+    );
   const log = logger.child({ component: 'group-coordinator' });
   const coordinatorLogger: CoordinatorLogger = {
     info: (m) => log.info(m),
@@ -80,16 +99,19 @@ export function createGroupCoordinator(setup: GroupCoordinatorSetup): {
       ...(txn && { producerId: txn.producerId, producerEpoch: txn.producerEpoch, isTransactional: true }),
     });
     setup.logDir?.checkWritable();
-    try {
-      if (txn) p.appendFromCoordinator(batch);
-      else p.appendFromClient(batch);
-    } catch (err) {
-      // A full disk is KAFKA_STORAGE_ERROR, which the coordinator answers as COORDINATOR_NOT_AVAILABLE.
-      if (setup.logDir?.noteError(err, `append to ${OFFSETS_TOPIC}-${partition}`)) {
-        throw new KafkaError(ERROR_CODES.KAFKA_STORAGE_ERROR, (err as Error).message);
+    const write = () => {
+      try {
+        return txn ? p.appendFromCoordinator(batch) : p.appendFromClient(batch);
+      } catch (err) {
+        // A full disk is KAFKA_STORAGE_ERROR, which the coordinator answers as COORDINATOR_NOT_AVAILABLE.
+        if (setup.logDir?.noteError(err, `append to ${OFFSETS_TOPIC}-${partition}`)) {
+          throw new KafkaError(ERROR_CODES.KAFKA_STORAGE_ERROR, (err as Error).message);
+        }
+        throw err;
       }
-      throw err;
-    }
+    };
+    if (setup.replicatedAppend) return setup.replicatedAppend(OFFSETS_TOPIC, p, write);
+    write();
   };
   const coordinator = new GroupCoordinator({
     config: {

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { BrokerConfig } from '../../config/index.js';
 import type { LogDirHealth } from '../../state/log-dir-health.js';
 import type { TopicManager, TopicState } from '../../state/topic-manager.js';
-import { readPartition } from '../groups/offsets-topic.js';
+import { type ReplicatedAppend, readPartition } from '../groups/offsets-topic.js';
 
 export const TRANSACTION_STATE_TOPIC = '__transaction_state';
 
@@ -20,6 +20,8 @@ export interface TransactionCoordinatorSetup {
   logDir?: LogDirHealth;
   /** Whether this broker leads a partition (a transaction's coordinator leads its state partition). */
   leads?: (topicId: string, partition: number) => boolean;
+  /** Runs an append to a state partition as acks=all; none: local only. */
+  replicatedAppend?: ReplicatedAppend;
 }
 
 /**
@@ -35,9 +37,19 @@ export function createTransactionCoordinator(setup: TransactionCoordinatorSetup)
   const { config, topics, logger } = setup;
   const existing = topics.get(TRANSACTION_STATE_TOPIC);
   const numPartitions = existing?.partitions.length ?? config.get('transaction.state.log.num.partitions');
+  // In a cluster, transaction.state.log.replication.factor replicas (creation fails until that many
+  // brokers are registered, as in Kafka) and transaction.state.log.min.isr; a single node keeps one.
   const ensureTransactionTopic = (): TopicState =>
     topics.get(TRANSACTION_STATE_TOPIC) ??
-    topics.create(TRANSACTION_STATE_TOPIC, numPartitions, { 'cleanup.policy': 'compact' });
+    topics.create(
+      TRANSACTION_STATE_TOPIC,
+      numPartitions,
+      topics.replicated
+        ? { 'cleanup.policy': 'compact', 'min.insync.replicas': String(config.get('transaction.state.log.min.isr')) }
+        : { 'cleanup.policy': 'compact' },
+      undefined,
+      config.get('transaction.state.log.replication.factor'),
+    );
   const log = logger.child({ component: 'transaction-coordinator' });
   const coordinatorLogger: CoordinatorLogger = {
     info: (m) => log.info(m),
@@ -70,14 +82,18 @@ export function createTransactionCoordinator(setup: TransactionCoordinatorSetup)
       }
       const batch = buildRecordBatchSync({ records: records.map((r) => ({ key: r.key, value: r.value })) });
       setup.logDir?.checkWritable();
-      try {
-        p.appendFromCoordinator(batch);
-      } catch (err) {
-        if (setup.logDir?.noteError(err, `append to ${TRANSACTION_STATE_TOPIC}-${partition}`)) {
-          throw new KafkaError(ERROR_CODES.KAFKA_STORAGE_ERROR, (err as Error).message);
+      const write = () => {
+        try {
+          return p.appendFromCoordinator(batch);
+        } catch (err) {
+          if (setup.logDir?.noteError(err, `append to ${TRANSACTION_STATE_TOPIC}-${partition}`)) {
+            throw new KafkaError(ERROR_CODES.KAFKA_STORAGE_ERROR, (err as Error).message);
+          }
+          throw err;
         }
-        throw err;
-      }
+      };
+      if (setup.replicatedAppend) return setup.replicatedAppend(TRANSACTION_STATE_TOPIC, p, write);
+      write();
     },
   });
   if (existing) {
