@@ -298,7 +298,10 @@ export function createApp(options: AppOptions): Hono {
 
   app.post('/quotas', async (c) => {
     const q = quotaFromForm(await form(c));
-    await cluster.admin.alterClientQuotas([{ entity: q.entity, values: { [q.key]: q.value } }]);
+    const entity = Object.fromEntries(q.entity.map((e) => [e.entityType, e.entityName]));
+    await cluster.admin.alterClientQuotas([
+      q.value === null ? { entity, remove: [q.key] } : { entity, set: { [q.key]: q.value } },
+    ]);
     const who = entityText(q.entity);
     return redirect(
       c,

@@ -111,12 +111,6 @@ export interface GroupDescription {
 }
 
 /** Topics, partitions, configs, groups, offsets and the cluster. Every call retries retriable errors. */
-/** A client quota entity (user, client-id, ip; a null name is the type's default) and its quota values. */
-export interface ClientQuotaEntry {
-  entity: Array<{ entityType: string; entityName: string | null }>;
-  values: Record<string, number>;
-}
-
 export class Admin {
   private readonly ctx: ClientContext;
 
@@ -399,40 +393,6 @@ export class Admin {
       }
       return out;
     });
-  }
-
-  /**
-   * DescribeClientQuotas: the quota entities matching every component (none: all of them) with their
-   * values. A component matches an entity type exactly (`match`), its default (`matchType` 1) or any
-   * name (`matchType` 2); `strict` leaves out entities with other entity types too.
-   */
-  async describeClientQuotas(
-    components: ReadonlyArray<{ entityType: string; matchType: 0 | 1 | 2; match: string | null }> = [],
-    strict = false,
-  ): Promise<ClientQuotaEntry[]> {
-    const res = await this.retry(async () =>
-      (await this.any()).request(DescribeClientQuotasApi, { components: [...components], strict }),
-    );
-    throwIfError(res.errorCode, `DescribeClientQuotas: ${res.errorMessage ?? ''}`);
-    return (res.entries ?? []).map((e) => ({
-      entity: e.entity.map((x) => ({ entityType: x.entityType, entityName: x.entityName })),
-      values: Object.fromEntries(e.values.map((v) => [v.key, v.value])),
-    }));
-  }
-
-  /** AlterClientQuotas: sets (`value`) or removes (`value: null`) quota keys of entities; the first refusal throws. */
-  async alterClientQuotas(
-    entries: ReadonlyArray<{ entity: ClientQuotaEntry['entity']; values: Record<string, number | null> }>,
-  ): Promise<void> {
-    const req = {
-      entries: entries.map((e) => ({
-        entity: e.entity.map((x) => ({ entityType: x.entityType, entityName: x.entityName })),
-        ops: Object.entries(e.values).map(([key, value]) => ({ key, value: value ?? 0, remove: value === null })),
-      })),
-      validateOnly: false,
-    };
-    const res = await this.retry(async () => (await this.any()).request(AlterClientQuotasApi, req));
-    for (const r of res.entries) throwIfError(r.errorCode, `AlterClientQuotas: ${r.errorMessage ?? ''}`);
   }
 
   /** CreateAcls: every binding is stored, or the first refusal throws. */

@@ -1,6 +1,5 @@
 export {
   Admin,
-  type ClientQuotaEntry,
   type ConfigEntry,
   ConfigOp,
   ConfigResource,

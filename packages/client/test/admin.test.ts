@@ -46,11 +46,11 @@ describe('admin', () => {
   });
 
   it('sets, describes and removes client quotas', async () => {
-    const alice = [{ entityType: 'user', entityName: 'alice' }];
-    const dflt = [{ entityType: 'client-id', entityName: null }];
+    const alice = { user: 'alice' };
+    const dflt = { 'client-id': null };
     await admin.alterClientQuotas([
-      { entity: alice, values: { producer_byte_rate: 1048576, consumer_byte_rate: 2097152 } },
-      { entity: dflt, values: { request_percentage: 50 } },
+      { entity: alice, set: { producer_byte_rate: 1048576, consumer_byte_rate: 2097152 } },
+      { entity: dflt, set: { request_percentage: 50 } },
     ]);
     const all = await admin.describeClientQuotas();
     expect(all).toContainEqual({
@@ -58,10 +58,10 @@ describe('admin', () => {
       values: { producer_byte_rate: 1048576, consumer_byte_rate: 2097152 },
     });
     expect(all).toContainEqual({ entity: dflt, values: { request_percentage: 50 } });
-    const users = await admin.describeClientQuotas([{ entityType: 'user', matchType: 0, match: 'alice' }]);
+    const users = await admin.describeClientQuotas({ user: 'alice' });
     expect(users).toEqual([{ entity: alice, values: { producer_byte_rate: 1048576, consumer_byte_rate: 2097152 } }]);
-    await admin.alterClientQuotas([{ entity: alice, values: { producer_byte_rate: null } }]);
-    expect(await admin.describeClientQuotas([{ entityType: 'user', matchType: 0, match: 'alice' }])).toEqual([
+    await admin.alterClientQuotas([{ entity: alice, remove: ['producer_byte_rate'] }]);
+    expect(await admin.describeClientQuotas({ user: 'alice' })).toEqual([
       { entity: alice, values: { consumer_byte_rate: 2097152 } },
     ]);
   });

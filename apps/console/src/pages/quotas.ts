@@ -1,10 +1,16 @@
 // The client quota page: every quota entity with its values (DescribeClientQuotas), a form that sets
 // or removes one key of an entity (AlterClientQuotas), and a remove button per value.
-import { type ClientQuotaEntry, ERROR_CODES, KafkaError } from '@sluice/client';
+import { ERROR_CODES, KafkaError } from '@sluice/client';
 import { html } from 'hono/html';
 import type { ClusterView } from '../cluster.js';
 import { type Html, notice, page } from '../layout.js';
 import { InputError } from '../validate.js';
+
+/** A quota entity as the page lists it (components in the broker's order; a null name is the default). */
+export interface ClientQuotaEntry {
+  entity: Array<{ entityType: string; entityName: string | null }>;
+  values: Record<string, number>;
+}
 
 /** Kafka's client quota keys (QuotaConfig). */
 export const QUOTA_KEYS = [
@@ -56,7 +62,10 @@ export function entityText(entity: ClientQuotaEntry['entity']): string {
 export async function quotasPage(cluster: ClusterView, flash: string | null): Promise<Html> {
   let entries: ClientQuotaEntry[];
   try {
-    entries = await cluster.admin.describeClientQuotas();
+    entries = (await cluster.admin.describeClientQuotas()).map((e) => ({
+      entity: Object.entries(e.entity).map(([entityType, entityName]) => ({ entityType, entityName })),
+      values: e.values,
+    }));
   } catch (err) {
     if (err instanceof KafkaError && err.code === ERROR_CODES.UNSUPPORTED_VERSION) {
       return page(
