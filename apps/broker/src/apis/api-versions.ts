@@ -24,6 +24,19 @@ function advertisedApis(served: readonly ApiRange[]): ApiRange[] {
   return served.map((a) => (a.apiKey === ProduceApi.apiKey ? { ...a, minVersion: 0 } : a));
 }
 
+/**
+ * share.version as Kafka 4.4 reports it (supported 0-2; finalized at the broker's level, 2 on a new cluster):
+ * share groups are on from level 1.
+ */
+function shareFeatures(broker: BrokerContext) {
+  const level = broker.groups.shareGroups?.shareVersion ?? 0;
+  return {
+    supportedFeatures: [{ name: 'share.version', minVersion: 0, maxVersion: 2 }],
+    finalizedFeaturesEpoch: level > 0 ? 1n : -1n,
+    finalizedFeatures: level > 0 ? [{ name: 'share.version', minVersionLevel: level, maxVersionLevel: level }] : [],
+  };
+}
+
 export function apiVersionsHandler(broker: BrokerContext): ApiHandler<ApiVersionsRequest, ApiVersionsResponse> {
   return {
     api: ApiVersionsApi,
@@ -48,6 +61,7 @@ export function apiVersionsHandler(broker: BrokerContext): ApiHandler<ApiVersion
         errorCode,
         apiKeys: errorCode === 0 ? advertisedApis(broker.supportedApis()) : [],
         throttleTimeMs: 0,
+        ...shareFeatures(broker),
       };
     },
   };
