@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
   buildRecordBatchSync,
@@ -17,6 +17,7 @@ import { WireClient } from './wire-client.js';
 // Run with `npx vitest run -c vitest.conformance.config.ts test/conformance/share-groups.test.ts`.
 
 const script = join(repoRoot, 'scripts', 'reference-kafka', 'reference-kafka.sh');
+const goDir = join(repoRoot, 'test', 'conformance', 'clients', 'go');
 
 interface Run {
   code: number | null;
@@ -24,9 +25,10 @@ interface Run {
   stderr: string;
 }
 
-function run(args: string[], timeoutMs: number): Promise<Run> {
+function run(args: string[], timeoutMs: number, cmd = 'bash', cwd = repoRoot, env = process.env): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [script, 'run-class', ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = cmd === 'bash' ? [script, 'run-class', ...args] : args;
+    const child = spawn(cmd, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -169,4 +171,36 @@ describe('KIP-932 share groups with Kafka 4.4 share consumers', () => {
     );
     expect(sp?.startOffset).toBe(2n);
   }, 300_000);
+
+  it("franz-go's own share-group tests (kgo's ShareGroupETL, AckOnClose, OffsetsAdmin) pass against Sluice", async () => {
+    const env = { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: process.env.GOPROXY ?? 'off' };
+    const dir = spawnSync('go', ['list', '-m', '-f', '{{.Dir}}', 'github.com/twmb/franz-go'], {
+      cwd: goDir,
+      env,
+      encoding: 'utf8',
+    });
+    expect(dir.status, `go list failed (run test/conformance/clients/setup.sh first): ${dir.stderr}`).toBe(0);
+    const names = ['TestShareGroupETL', 'TestShareGroupAckOnClose', 'TestShareGroupOffsetsAdmin'];
+    const r = await run(
+      ['test', '-count=1', '-v', '-run', `^(${names.join('|')})$`, './pkg/kgo'],
+      200_000,
+      'go',
+      dir.stdout.trim(),
+      { ...env, KGO_SEEDS: sluice.bootstrap, KGO_TEST_RF: '1', KGO_TEST_RECORDS: '5000' },
+    );
+    const lines = r.stdout.split('\n');
+    expect(
+      r.code,
+      lines
+        .filter((l) => /--- FAIL|panic|_test\.go/.test(l))
+        .slice(-40)
+        .join('\n'),
+    ).toBe(0);
+    // They ran (they skip themselves on a broker without ShareFetch/ShareAcknowledge v2).
+    for (const name of names)
+      expect(
+        lines.some((l) => l.includes(`--- PASS: ${name} `)),
+        name,
+      ).toBe(true);
+  }, 240_000);
 });

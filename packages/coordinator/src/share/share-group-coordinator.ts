@@ -92,13 +92,21 @@ export interface DescribedShareGroup {
 }
 
 /** A change of share-partition state to persist (the broker writes it to `__share_group_state`). */
-export type SharePartitionPersist = (groupId: string, topicId: string, partition: number, sp: SharePartition) => void;
+export type SharePartitionPersist = (
+  groupId: string,
+  topicId: string,
+  partition: number,
+  /** null: the share-partition's state is deleted (a tombstone). */
+  sp: SharePartition | null,
+) => void;
 
 export interface ShareGroupCoordinatorOptions {
   config?: Partial<ShareGroupConfig>;
   topics: TopicMetadataView;
   scheduler?: Scheduler;
   persist?: SharePartitionPersist;
+  /** A group's own settings (group configs), applied to its share-partitions when they are created. */
+  groupConfig?: (groupId: string) => Partial<SharePartitionConfig>;
 }
 
 /**
@@ -113,16 +121,39 @@ export class ShareGroupCoordinator {
   private readonly groups = new Map<string, ShareGroup>();
   private readonly partitions = new Map<string, SharePartition>();
   private readonly persistFn: SharePartitionPersist | undefined;
+  private readonly groupConfig: (groupId: string) => Partial<SharePartitionConfig>;
 
   constructor(options: ShareGroupCoordinatorOptions) {
     this.config = { ...DEFAULT_SHARE_GROUP_CONFIG, ...options.config };
     this.scheduler = options.scheduler ?? systemScheduler;
     this.topics = options.topics;
     this.persistFn = options.persist;
+    this.groupConfig = options.groupConfig ?? (() => ({}));
   }
 
   has(groupId: string): boolean {
     return this.groups.has(groupId);
+  }
+
+  /** Creates an empty share group if there is none (AlterShareGroupOffsets on a new group, as Kafka does). */
+  ensureGroup(groupId: string): void {
+    if (!this.groups.has(groupId)) {
+      this.groups.set(groupId, { groupId, groupEpoch: 0, assignmentEpoch: 0, members: new Map(), metadataKey: '' });
+    }
+  }
+
+  /** Members of a share group now (0 when it does not exist). */
+  memberCount(groupId: string): number {
+    return this.groups.get(groupId)?.members.size ?? 0;
+  }
+
+  /** Forgets a share group without members and its share-partitions (DeleteGroups). */
+  deleteGroup(groupId: string): boolean {
+    const g = this.groups.get(groupId);
+    if (g === undefined || g.members.size > 0) return false;
+    this.groups.delete(groupId);
+    for (const [topicId, p] of this.sharePartitionsOf(groupId)) this.resetSharePartition(groupId, topicId, p, null);
+    return true;
   }
 
   /** Whether `memberId` is a member of the share group now. */
@@ -295,11 +326,17 @@ export class ShareGroupCoordinator {
     const key = partitionKey(groupId, topicId, partition);
     let sp = this.partitions.get(key);
     if (sp === undefined) {
-      sp = new SharePartition(initialOffset(), this.config);
+      sp = new SharePartition(initialOffset(), this.partitionConfig(groupId));
       this.partitions.set(key, sp);
       this.persist(groupId, topicId, partition, sp);
     }
     return sp;
+  }
+
+  /** The share-partition settings of a group: the broker's, with the group's own configs over them. */
+  partitionConfig(groupId: string): SharePartitionConfig {
+    const { lockDurationMs, deliveryCountLimit, maxRecordLocks } = this.config;
+    return { lockDurationMs, deliveryCountLimit, maxRecordLocks, ...this.groupConfig(groupId) };
   }
 
   /** An existing share-partition, or undefined when no member has fetched it yet. */
@@ -333,12 +370,12 @@ export class ShareGroupCoordinator {
   resetSharePartition(groupId: string, topicId: string, partition: number, offset: bigint | null): void {
     const key = partitionKey(groupId, topicId, partition);
     if (offset === null) {
-      this.partitions.delete(key);
+      if (this.partitions.delete(key)) this.persistFn?.(groupId, topicId, partition, null);
       return;
     }
     let sp = this.partitions.get(key);
     if (sp === undefined) {
-      sp = new SharePartition(offset, this.config);
+      sp = new SharePartition(offset, this.partitionConfig(groupId));
       this.partitions.set(key, sp);
     } else {
       sp.reset(offset);

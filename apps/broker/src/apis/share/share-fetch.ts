@@ -231,11 +231,11 @@ export function shareFetchHandler(
   broker: BrokerContext,
   shares: ShareServices,
 ): ApiHandler<ShareFetchRequest, ShareFetchResponse> {
-  const empty = (errorCode: number, errorMessage: string | null): ShareFetchResponse => ({
+  const empty = (errorCode: number, errorMessage: string | null, groupId = ''): ShareFetchResponse => ({
     throttleTimeMs: 0,
     errorCode,
     errorMessage,
-    acquisitionLockTimeoutMs: shares.coordinator.config.lockDurationMs,
+    acquisitionLockTimeoutMs: shares.coordinator.partitionConfig(groupId).lockDurationMs,
     responses: [],
     nodeEndpoints: [],
   });
@@ -248,14 +248,14 @@ export function shareFetchHandler(
       const groupId = req.groupId ?? '';
       const memberId = req.memberId ?? '';
       if (groupId === '' || memberId === '')
-        return empty(ERROR_CODES.INVALID_REQUEST, 'GroupId and MemberId are required.');
+        return empty(ERROR_CODES.INVALID_REQUEST, 'GroupId and MemberId are required.', groupId);
       const epoch = req.shareSessionEpoch;
       const hasAcks = req.topics.some((t) => t.partitions.some((p) => p.acknowledgementBatches.length > 0));
       if (epoch === INITIAL_EPOCH && hasAcks) {
-        return empty(ERROR_CODES.INVALID_REQUEST, 'Acknowledge data present in initial fetch request.');
+        return empty(ERROR_CODES.INVALID_REQUEST, 'Acknowledge data present in initial fetch request.', groupId);
       }
       const s = sessionFor(shares, groupId, memberId, epoch, ctx, broker);
-      if ('errorCode' in s) return empty(s.errorCode, s.errorMessage);
+      if ('errorCode' in s) return empty(s.errorCode, s.errorMessage, groupId);
       for (const f of req.forgottenTopicsData)
         for (const p of f.partitions) s.partitions.delete(partitionKey(f.topicId, p));
       for (const t of req.topics)
@@ -274,7 +274,7 @@ export function shareFetchHandler(
       if (epoch === FINAL_EPOCH) {
         closeSession(broker, shares, s);
         shares.flush();
-        return { ...empty(0, null), responses: ackResponses(broker, ackErrors, ctx) };
+        return { ...empty(0, null, groupId), responses: ackResponses(broker, ackErrors, ctx) };
       }
       // A renewing request fetches nothing (KIP-1222).
       const fetching = !renew;
@@ -326,7 +326,7 @@ export function shareFetchHandler(
           shares.flush();
           const nodeEndpoints = leaders.size === 0 ? [] : clusterBrokers(broker).filter((b) => leaders.has(b.nodeId));
           return {
-            ...empty(0, null),
+            ...empty(0, null, groupId),
             responses: [...byTopic].map(([topicId, partitions]) => ({ topicId, partitions })),
             nodeEndpoints,
           };
@@ -335,7 +335,7 @@ export function shareFetchHandler(
         const lockWait = groupBusy(shares, groupId, s) ? Math.min(remaining, 1_000) : remaining;
         await broker.notifier.waitForAppend(waitOn, lockWait);
         if (!shares.sessions.has(sessionKey(groupId, memberId)))
-          return empty(ERROR_CODES.SHARE_SESSION_NOT_FOUND, null);
+          return empty(ERROR_CODES.SHARE_SESSION_NOT_FOUND, null, groupId);
       }
     },
   };
@@ -384,7 +384,7 @@ export function shareAcknowledgeHandler(
         throttleTimeMs: 0,
         errorCode,
         errorMessage,
-        acquisitionLockTimeoutMs: shares.coordinator.config.lockDurationMs,
+        acquisitionLockTimeoutMs: shares.coordinator.partitionConfig(req.groupId ?? '').lockDurationMs,
         responses: [],
         nodeEndpoints: [],
       });

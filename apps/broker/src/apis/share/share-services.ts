@@ -16,6 +16,7 @@ import type { LogDirHealth } from '../../state/log-dir-health.js';
 import type { TopicManager, TopicState } from '../../state/topic-manager.js';
 import { topicMetadataView } from '../groups/consumer-groups.js';
 import { readPartition } from '../groups/offsets-topic.js';
+import { GroupConfigs } from './group-configs.js';
 
 /** Share groups are on from share.version 1 (Kafka 4.2+); Kafka 4.4 finalizes share.version=2 on a new cluster. */
 export const SHARE_VERSION_LATEST = 2;
@@ -41,7 +42,7 @@ export interface ShareServices {
   flush(): void;
   /** share.auto.offset.reset of a group ('latest' unless set through IncrementalAlterConfigs on the group). */
   autoOffsetReset(groupId: string): 'earliest' | 'latest';
-  readonly groupConfigs: Map<string, Map<string, string>>;
+  readonly groupConfigs: GroupConfigs;
   close(): void;
 }
 
@@ -69,14 +70,14 @@ export function createShareServices(setup: ShareServicesSetup): ShareServices {
     topics.get(SHARE_STATE_TOPIC)?.partitions.length ?? config.get('share.coordinator.state.topic.num.partitions');
   const ensureStateTopic = (): TopicState =>
     topics.get(SHARE_STATE_TOPIC) ?? topics.create(SHARE_STATE_TOPIC, numPartitions(), { 'cleanup.policy': 'compact' });
-  const dirty = new Map<string, { groupId: string; topicId: string; partition: number; sp: SharePartition }>();
+  const dirty = new Map<string, { groupId: string; topicId: string; partition: number; sp: SharePartition | null }>();
   const created = new Map<SharePartition, bigint>();
   let flushQueued = false;
   let warnedElsewhere = false;
   const flush = (): void => {
     flushQueued = false;
     if (dirty.size === 0) return;
-    const byPartition = new Map<number, { key: Buffer; value: Buffer }[]>();
+    const byPartition = new Map<number, { key: Buffer; value: Buffer | null }[]>();
     const n = numPartitions();
     const now = BigInt(Date.now());
     for (const d of dirty.values()) {
@@ -85,13 +86,16 @@ export function createShareServices(setup: ShareServicesSetup): ShareServices {
       const list = byPartition.get(p) ?? [];
       list.push({
         key: encodeShareSnapshotKey(key),
-        value: encodeShareSnapshotValue({
-          ...d.sp.snapshot(),
-          snapshotEpoch: 0,
-          leaderEpoch: 0,
-          createTimestamp: created.get(d.sp) ?? now,
-          writeTimestamp: now,
-        }),
+        value:
+          d.sp === null
+            ? null
+            : encodeShareSnapshotValue({
+                ...d.sp.snapshot(),
+                snapshotEpoch: 0,
+                leaderEpoch: 0,
+                createTimestamp: created.get(d.sp) ?? now,
+                writeTimestamp: now,
+              }),
       });
       byPartition.set(p, list);
     }
@@ -115,7 +119,21 @@ export function createShareServices(setup: ShareServicesSetup): ShareServices {
       log.error({ err }, 'writing share-group state failed');
     }
   };
+  const groupConfigs = new GroupConfigs(config);
+  const intOf = (groupId: string, name: string): number | undefined => {
+    const v = groupConfigs.get(groupId, name);
+    return v === undefined ? undefined : Number(v);
+  };
   const coordinator = new ShareGroupCoordinator({
+    // A group's own share.record.lock.duration.ms / share.delivery.count.limit, for share-partitions created after.
+    groupConfig: (groupId) => ({
+      ...(intOf(groupId, 'share.record.lock.duration.ms') !== undefined && {
+        lockDurationMs: intOf(groupId, 'share.record.lock.duration.ms'),
+      }),
+      ...(intOf(groupId, 'share.delivery.count.limit') !== undefined && {
+        deliveryCountLimit: intOf(groupId, 'share.delivery.count.limit'),
+      }),
+    }),
     topics: topicMetadataView(topics),
     scheduler: setup.scheduler,
     config: {
@@ -127,7 +145,7 @@ export function createShareServices(setup: ShareServicesSetup): ShareServices {
       maxRecordLocks: config.get('group.share.partition.max.record.locks'),
     },
     persist: (groupId, topicId, partition, sp) => {
-      if (!created.has(sp)) created.set(sp, BigInt(Date.now()));
+      if (sp !== null && !created.has(sp)) created.set(sp, BigInt(Date.now()));
       dirty.set(`${groupId}\0${topicId}\0${partition}`, { groupId, topicId, partition, sp });
       if (!flushQueued) {
         flushQueued = true;
@@ -165,7 +183,6 @@ export function createShareServices(setup: ShareServicesSetup): ShareServices {
     }
     log.info({ sharePartitions: restored }, 'loaded share-group state');
   }
-  const groupConfigs = new Map<string, Map<string, string>>();
   return {
     coordinator,
     shareVersion: config.get('share.version'),
@@ -174,7 +191,7 @@ export function createShareServices(setup: ShareServicesSetup): ShareServices {
     flush,
     groupConfigs,
     autoOffsetReset: (groupId) =>
-      groupConfigs.get(groupId)?.get('share.auto.offset.reset') === 'earliest' ? 'earliest' : 'latest',
+      groupConfigs.get(groupId, 'share.auto.offset.reset') === 'earliest' ? 'earliest' : 'latest',
     close: () => {
       flush();
       coordinator.close();
