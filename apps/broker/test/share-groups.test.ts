@@ -1,7 +1,11 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Kafka, type ShareConsumer, topic } from '@sluice/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
-import { startInProcess, tempDir, until } from './helpers.js';
+import { builtCli, startInProcess, tempDir, until } from './helpers.js';
+
+const BIN = fileURLToPath(new URL('../bin/sluice.js', import.meta.url));
 
 const T = topic('queue');
 const RECORDS = 300;
@@ -121,6 +125,48 @@ describe('share groups (KIP-932) with @sluice/client share consumers', () => {
     expect(counts.get('1')).toEqual([1]);
     expect(counts.get('2')).toEqual([1, 2]);
     expect(counts.get('3')).toEqual([1]);
+  });
+
+  it('sluice group describe shows a share group: members, epochs, start offsets and lag', async () => {
+    builtCli();
+    const kafka = new Kafka({ brokers: [broker.bootstrap] });
+    const c = kafka.shareConsumer({ groupId: 'shown', maxWaitMs: 100, maxRecords: 3 });
+    let seen = 0;
+    let open: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const loop = (async () => {
+      for await (const r of c.records(T)) {
+        seen++;
+        // Three accepted (sent with the next fetch: three records per fetch), then the fourth is held (and the
+        // fifth, fetched with it) while the CLI describes.
+        if (seen === 4) await gate;
+        r.ack();
+      }
+    })();
+    await initialized('shown', 'queue');
+    const base = broker.context.topics.get('queue')?.partitions[0]?.log.highWatermark ?? 0n;
+    await produce('queue', 5, 1000);
+    await until('records seen', () => seen >= 4);
+    // Not spawnSync: the broker answering it runs in this process.
+    const out = await new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [BIN, 'group', 'describe', 'shown', '--bootstrap-server', broker.bootstrap],
+        { timeout: 30_000 },
+        (err, stdout, stderr) => resolve({ status: err ? 1 : 0, stdout, stderr }),
+      );
+    });
+    open();
+    await c.close();
+    await loop;
+    expect(out.status, out.stderr).toBe(0);
+    expect(out.stdout).toMatch(/^Share group shown \(assignor simple\) is Stable at epoch 1 with 1 member\(s\)\./);
+    expect(out.stdout).toContain(`${c.memberId}  `);
+    expect(out.stdout).toMatch(/queue-0/);
+    // Three accepted: the start offset moved past them; the two still held count as lag.
+    expect(out.stdout).toMatch(new RegExp(`queue\\s+0\\s+${base + 3n}\\s+2\\n`));
   });
 
   it('lists and describes share groups as Kafka does, and keeps share state across a restart', async () => {
