@@ -25,13 +25,12 @@ function advertisedApis(served: readonly ApiRange[]): ApiRange[] {
 }
 
 /**
- * share.version as Kafka 4.4 reports it (supported 0-2; finalized at the broker's level, 2 on a new cluster):
- * share groups are on from level 1.
+ * share.version as Kafka 4.4 reports it to clients: finalized at the broker's level (2 on a new cluster; share
+ * groups are on from 1), and, as the differential case shows, not among the supported features it lists.
  */
 function shareFeatures(broker: BrokerContext) {
   const level = broker.groups.shareGroups?.shareVersion ?? 0;
   return {
-    supportedFeatures: [{ name: 'share.version', minVersion: 0, maxVersion: 2 }],
     finalizedFeaturesEpoch: level > 0 ? 1n : -1n,
     finalizedFeatures: level > 0 ? [{ name: 'share.version', minVersionLevel: level, maxVersionLevel: level }] : [],
   };

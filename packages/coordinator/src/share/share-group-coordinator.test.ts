@@ -53,7 +53,7 @@ describe('ShareGroupCoordinator', () => {
       clientHost: 'h',
     });
     expect(fenced.errorCode).toBe(ERROR_CODES.FENCED_MEMBER_EPOCH);
-    const unknown = c.heartbeat({
+    const unknownReq = {
       groupId: 'g',
       memberId: 'x',
       memberEpoch: 3,
@@ -61,8 +61,11 @@ describe('ShareGroupCoordinator', () => {
       subscribedTopicNames: null,
       clientId: 'c',
       clientHost: 'h',
-    });
+    };
+    const unknown = c.heartbeat(unknownReq);
     expect(unknown.errorCode).toBe(ERROR_CODES.UNKNOWN_MEMBER_ID);
+    const noGroup = c.heartbeat({ ...unknownReq, groupId: 'none' });
+    expect(noGroup.errorCode).toBe(ERROR_CODES.GROUP_ID_NOT_FOUND);
     // The next heartbeat of m1 at its epoch moves it to the group's epoch, the assignment unchanged (null).
     const hb = c.heartbeat({
       groupId: 'g',

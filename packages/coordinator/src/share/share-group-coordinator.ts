@@ -244,7 +244,9 @@ export class ShareGroupCoordinator {
       // Joining again with epoch 0 asks for the full assignment.
       member.sentAssignmentKey = null;
     } else {
-      if (group === undefined || member === undefined) {
+      // As Kafka: a group that does not exist is not found; a member it does not know is unknown.
+      if (group === undefined) throw new KafkaError(E.GROUP_ID_NOT_FOUND, `Group ${req.groupId} not found.`);
+      if (member === undefined) {
         throw new KafkaError(E.UNKNOWN_MEMBER_ID, `Member ${req.memberId} is not a member of group ${req.groupId}.`);
       }
       if (req.memberEpoch !== member.memberEpoch) {
