@@ -15,6 +15,7 @@ import {
   DescribeClusterApi,
   DescribeConfigsApi,
   DescribeGroupsApi,
+  DescribeShareGroupOffsetsApi,
   DescribeTransactionsApi,
   DescribeUserScramCredentialsApi,
   defaultAlterConfigsRequest,
@@ -40,6 +41,7 @@ import {
   ListTransactionsApi,
   MetadataApi,
   OffsetFetchApi,
+  ShareGroupDescribeApi,
   ZERO_UUID,
 } from '@sluice/protocol';
 import {
@@ -91,8 +93,11 @@ export interface ConfigEntry {
 
 export interface GroupDescription {
   groupId: string;
-  /** 'consumer' for a KIP-848 group (group.protocol=consumer), described with ConsumerGroupDescribe. */
-  type: 'classic' | 'consumer';
+  /**
+   * 'consumer' for a KIP-848 group (group.protocol=consumer), described with ConsumerGroupDescribe; 'share'
+   * for a KIP-932 share group (ShareGroupDescribe).
+   */
+  type: 'classic' | 'consumer' | 'share';
   state: string;
   protocolType: string;
   /** The protocol of a classic group; the server-side assignor of a consumer group. */
@@ -307,6 +312,8 @@ export class Admin {
     if (g.errorCode === ERROR_CODES.GROUP_ID_NOT_FOUND || (g.errorCode === 0 && g.groupState === 'Dead')) {
       const consumer = await this.describeConsumerGroup(groupId);
       if (consumer !== null) return consumer;
+      const share = await this.describeShareGroup(groupId);
+      if (share !== null) return share;
     }
     throwIfError(g.errorCode, `DescribeGroups ${groupId}`);
     return {
@@ -359,6 +366,65 @@ export class Admin {
         memberEpoch: m.memberEpoch,
       })),
     };
+  }
+
+  /** A KIP-932 share group through ShareGroupDescribe; null when there is none (or the broker lacks the API). */
+  private async describeShareGroup(groupId: string): Promise<GroupDescription | null> {
+    try {
+      (await this.coordinator(groupId)).version(ShareGroupDescribeApi);
+    } catch (err) {
+      if (err instanceof KafkaError && err.code === ERROR_CODES.UNSUPPORTED_VERSION) return null;
+      throw err;
+    }
+    const res = await this.retry(async () =>
+      (await this.coordinator(groupId)).request(ShareGroupDescribeApi, {
+        groupIds: [groupId],
+        includeAuthorizedOperations: false,
+      }),
+    );
+    const g = res.groups[0];
+    if (g === undefined || g.errorCode === ERROR_CODES.GROUP_ID_NOT_FOUND) return null;
+    throwIfError(g.errorCode, `ShareGroupDescribe ${groupId}`);
+    return {
+      groupId: g.groupId,
+      type: 'share',
+      state: g.groupState,
+      protocolType: 'share',
+      protocol: g.assignorName,
+      groupEpoch: g.groupEpoch,
+      members: g.members.map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: null,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        assignment: m.assignment.topicPartitions.flatMap((t) =>
+          t.partitions.map((partition) => ({ topic: t.topicName, partition })),
+        ),
+        memberEpoch: m.memberEpoch,
+      })),
+    };
+  }
+
+  /** A share group's start offset (SPSO) and lag per share-partition (DescribeShareGroupOffsets); -1 where unknown. */
+  async describeShareGroupOffsets(
+    groupId: string,
+  ): Promise<Array<TopicPartition & { startOffset: bigint; lag: bigint }>> {
+    const res = await this.retry(async () =>
+      (await this.coordinator(groupId)).request(DescribeShareGroupOffsetsApi, {
+        groups: [{ groupId, topics: null }],
+      }),
+    );
+    const g = res.groups[0];
+    if (g === undefined) return [];
+    throwIfError(g.errorCode, `DescribeShareGroupOffsets ${groupId}`);
+    return g.topics.flatMap((t) =>
+      t.partitions.map((p) => ({
+        topic: t.topicName,
+        partition: p.partitionIndex,
+        startOffset: p.startOffset,
+        lag: p.lag,
+      })),
+    );
   }
 
   async deleteGroups(groupIds: readonly string[]): Promise<void> {

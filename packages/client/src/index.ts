@@ -35,6 +35,7 @@ export {
   type RebalanceListener,
 } from './consumer/consumer.js';
 export { EARLIEST, LATEST, type TopicPartition } from './consumer/offsets.js';
+export { ShareConsumer, type ShareConsumerOptions, type ShareRecord } from './consumer/share-consumer.js';
 export * from './errors.js';
 export { Kafka } from './kafka.js';
 export { type BrokerInfo, Metadata, type PartitionInfo, type TopicInfo } from './metadata.js';

@@ -16,5 +16,8 @@ export {
 export * from './partitioner.js';
 export * from './records.js';
 export * from './scheduler.js';
+export * from './share/share-group-coordinator.js';
+export * from './share/share-partition.js';
+export * from './share/share-records.js';
 export * from './transaction-coordinator.js';
 export * from './transaction-records.js';

@@ -12,6 +12,7 @@ import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
 import { logConfigFor, topicNameError } from '../state/topic-manager.js';
 import { errorCodeOf, errorMessageOf } from './partition-errors.js';
+import { GROUP_RESOURCE_TYPE } from './share/group-configs.js';
 
 interface AlterResult {
   resourceType: number;
@@ -105,13 +106,30 @@ export function incrementalAlterConfigsHandler(
     minVersion: 0,
     maxVersion: 1,
     async handle(req) {
-      const responses = await alterAndStore(broker, req.validateOnly, () =>
-        broker.configs.incrementalAlterConfigs(req.resources, {
-          validateOnly: req.validateOnly,
-          topicExists: (name) => broker.topics.get(name) !== undefined,
-          // Kafka's controller validates the name before looking the topic up.
-          topicNameError,
-        }),
+      // GROUP resources (share-group configs) are kept by the share coordinator, the rest by the registry.
+      const groupConfigs = broker.groups.shareGroups?.groupConfigs;
+      const isGroup = (r: { resourceType: number }) =>
+        groupConfigs !== undefined && r.resourceType === GROUP_RESOURCE_TYPE;
+      const others = req.resources.filter((r) => !isGroup(r));
+      const altered = await alterAndStore(broker, req.validateOnly, () =>
+        others.length === 0
+          ? []
+          : broker.configs.incrementalAlterConfigs(others, {
+              validateOnly: req.validateOnly,
+              topicExists: (name) => broker.topics.get(name) !== undefined,
+              // Kafka's controller validates the name before looking the topic up.
+              topicNameError,
+            }),
+      );
+      let next = 0;
+      const responses = req.resources.map((r) =>
+        isGroup(r) && groupConfigs
+          ? {
+              resourceType: r.resourceType,
+              resourceName: r.resourceName,
+              ...groupConfigs.alter(r.resourceName, r.configs, req.validateOnly),
+            }
+          : (altered[next++] as (typeof altered)[number]),
       );
       return { throttleTimeMs: 0, responses };
     },

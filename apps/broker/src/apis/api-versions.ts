@@ -24,6 +24,18 @@ function advertisedApis(served: readonly ApiRange[]): ApiRange[] {
   return served.map((a) => (a.apiKey === ProduceApi.apiKey ? { ...a, minVersion: 0 } : a));
 }
 
+/**
+ * share.version as Kafka 4.4 reports it to clients: finalized at the broker's level (2 on a new cluster; share
+ * groups are on from 1), and, as the differential case shows, not among the supported features it lists.
+ */
+function shareFeatures(broker: BrokerContext) {
+  const level = broker.groups.shareGroups?.shareVersion ?? 0;
+  return {
+    finalizedFeaturesEpoch: level > 0 ? 1n : -1n,
+    finalizedFeatures: level > 0 ? [{ name: 'share.version', minVersionLevel: level, maxVersionLevel: level }] : [],
+  };
+}
+
 export function apiVersionsHandler(broker: BrokerContext): ApiHandler<ApiVersionsRequest, ApiVersionsResponse> {
   return {
     api: ApiVersionsApi,
@@ -48,6 +60,7 @@ export function apiVersionsHandler(broker: BrokerContext): ApiHandler<ApiVersion
         errorCode,
         apiKeys: errorCode === 0 ? advertisedApis(broker.supportedApis()) : [],
         throttleTimeMs: 0,
+        ...shareFeatures(broker),
       };
     },
   };

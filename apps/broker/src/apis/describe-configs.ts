@@ -2,6 +2,7 @@ import { DescribeConfigsApi, type DescribeConfigsRequest, type DescribeConfigsRe
 import type { BrokerContext } from '../server/context.js';
 import type { ApiHandler } from '../server/dispatcher.js';
 import { topicNameError } from '../state/topic-manager.js';
+import { GROUP_RESOURCE_TYPE } from './share/group-configs.js';
 
 export function describeConfigsHandler(
   broker: BrokerContext,
@@ -12,12 +13,31 @@ export function describeConfigsHandler(
     minVersion: 1,
     maxVersion: 4,
     handle(req, ctx) {
-      const results = broker.configs.describeConfigs(req.resources, {
-        includeSynonyms: req.includeSynonyms,
-        includeDocumentation: req.includeDocumentation,
-        topicExists: (name) => broker.topics.get(name) !== undefined,
-        topicNameError,
-      });
+      // GROUP resources (share-group configs) come from the share coordinator, the rest from the registry.
+      const groupConfigs = broker.groups.shareGroups?.groupConfigs;
+      const isGroup = (r: { resourceType: number }) =>
+        groupConfigs !== undefined && r.resourceType === GROUP_RESOURCE_TYPE;
+      const described = broker.configs.describeConfigs(
+        req.resources.filter((r) => !isGroup(r)),
+        {
+          includeSynonyms: req.includeSynonyms,
+          includeDocumentation: req.includeDocumentation,
+          topicExists: (name) => broker.topics.get(name) !== undefined,
+          topicNameError,
+        },
+      );
+      let next = 0;
+      const results = req.resources.map((r) =>
+        isGroup(r) && groupConfigs
+          ? {
+              errorCode: 0,
+              errorMessage: null,
+              resourceType: r.resourceType,
+              resourceName: r.resourceName,
+              configs: groupConfigs.describe(r.resourceName, r.configurationKeys),
+            }
+          : (described[next++] as (typeof described)[number]),
+      );
       return {
         throttleTimeMs: 0,
         results: results.map((r) => ({

@@ -43,7 +43,9 @@ function table(rows: string[][]): string {
 
 /** `sluice group list|describe|reset-offsets`. */
 export function registerGroupCommands(program: Command): void {
-  const group = program.command('group').description('List and describe consumer groups, reset their offsets');
+  const group = program
+    .command('group')
+    .description('List and describe consumer and share groups, reset their offsets');
 
   withBootstrap(group.command('list').description('Groups with their state, one per line')).action(
     (flags: ClientFlags) =>
@@ -63,6 +65,32 @@ export function registerGroupCommands(program: Command): void {
           const desc = await admin.describeGroup(groupId);
           // A group the coordinator does not know is answered as Dead (Kafka's tool words it so).
           if (desc.state === 'Dead') throw new CommandError(`Consumer group '${groupId}' does not exist.`);
+          if (desc.type === 'share') {
+            // A KIP-932 share group: members share partitions; its progress is each share-partition's start offset.
+            process.stdout.write(
+              `Share group ${groupId} (assignor ${desc.protocol}) is ${desc.state} at epoch ${desc.groupEpoch} with ${desc.members.length} member(s).\n`,
+            );
+            const members = [['MEMBER-ID', 'CLIENT-ID', 'HOST', 'MEMBER-EPOCH', 'ASSIGNMENT']];
+            for (const m of desc.members) {
+              const parts = m.assignment.map((tp) => `${tp.topic}-${tp.partition}`).join(',');
+              members.push([m.memberId, m.clientId, m.clientHost, String(m.memberEpoch), parts === '' ? '-' : parts]);
+            }
+            process.stdout.write(`${desc.members.length > 0 ? table(members) : ''}\n`);
+            const offsets = (await admin.describeShareGroupOffsets(groupId)).sort((a, b) =>
+              a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1,
+            );
+            const rows = [['TOPIC', 'PARTITION', 'START-OFFSET', 'LAG']];
+            for (const o of offsets) {
+              rows.push([
+                o.topic,
+                String(o.partition),
+                o.startOffset < 0n ? '-' : o.startOffset.toString(),
+                o.lag < 0n ? '-' : o.lag.toString(),
+              ]);
+            }
+            process.stdout.write(`${table(rows)}\n`);
+            return;
+          }
           const committed = new Map(
             (await admin.fetchGroupOffsets(groupId)).map((c) => [`${c.topic}\u0000${c.partition}`, c.offset]),
           );

@@ -44,6 +44,7 @@ import { produceHandler } from '../apis/produce.js';
 import { withQuotas } from '../apis/quota-enforcement.js';
 import { saslAuthenticateHandler, saslHandshakeHandler } from '../apis/sasl.js';
 import { alterUserScramCredentialsHandler, describeUserScramCredentialsHandler } from '../apis/scram-credentials.js';
+import { createShareServices, shareHandlers } from '../apis/share/index.js';
 import {
   createTransactionCoordinator,
   TRANSACTION_STATE_TOPIC,
@@ -322,6 +323,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     image: () => store.image,
     replicatedAppend,
   });
+  const shares = createShareServices({ config, topics, logger, logDir, leads });
   // Leadership of an offsets partition moved here (a broker left, or came back): its groups are ours
   // now. Moved away (this broker was fenced, or shuts down): its groups are dropped, their waiting
   // members told NOT_COORDINATOR, and the new leader loads them.
@@ -387,6 +389,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     groups: {
       coordinator: groups.coordinator,
       consumerGroups: groups.consumerGroups,
+      shareGroups: shares,
       ensureOffsetsTopic: groups.ensureOffsetsTopic,
     },
     transactions,
@@ -470,6 +473,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     describeClientQuotasHandler(context),
     alterClientQuotasHandler(context),
     ...groupHandlers(context),
+    ...shareHandlers(context, shares),
     ...transactionHandlers(context),
   ];
   // Quotas count what was allowed: they sit inside the ACL checks.
@@ -771,6 +775,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       // JoinGroup/SyncGroup requests waiting on a rebalance are answered now rather than held to the deadline.
       groups.coordinator.shutdown();
       groups.consumerGroups.shutdown();
+      shares.close();
       transactions.coordinator.shutdown();
       const deadline = Date.now() + SHUTDOWN_GRACE_MS;
       while ([...connections].some((c) => c.inFlight > 0) && Date.now() < deadline) {

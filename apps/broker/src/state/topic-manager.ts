@@ -32,7 +32,7 @@ export const MAX_PARTITIONS_PER_TOPIC = 10_000;
 const LEGAL_TOPIC_NAME = /^[a-zA-Z0-9._-]+$/;
 /** A bound on auto-creations in flight at once in a cluster (each is one etcd write). */
 const MAX_PENDING_CREATIONS = 1000;
-export const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state']);
+export const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state', '__share_group_state']);
 
 /**
  * Replicas per partition the brokers keep today. Replication (#12) raises it; this is the one place

@@ -32,6 +32,15 @@ export function deleteGroupsHandler(broker: BrokerContext): ApiHandler<DeleteGro
           results.push({ groupId, errorCode: ERROR_CODES.NOT_COORDINATOR });
           continue;
         }
+        // A share group must be empty; its share-partition state goes with it.
+        const shares = broker.groups.shareGroups?.coordinator;
+        if (shares !== undefined && (shares.has(groupId) || shares.sharePartitionsOf(groupId).length > 0)) {
+          shares.ensureGroup(groupId);
+          const deleted = shares.deleteGroup(groupId);
+          broker.groups.shareGroups?.flush();
+          results.push({ groupId, errorCode: deleted ? ERROR_CODES.NONE : ERROR_CODES.NON_EMPTY_GROUP });
+          continue;
+        }
         if (!consumerGroups.has(groupId)) {
           results.push(...(await coordinator.deleteGroups([groupId])));
           continue;

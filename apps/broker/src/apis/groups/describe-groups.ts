@@ -40,7 +40,9 @@ export function describeGroupsHandler(
           };
         }
         // A KIP-848 consumer group is not a classic group: Kafka describes it as a Dead one (v6: not found).
-        const consumer = broker.groups.consumerGroups.has(g.groupId);
+        const consumer =
+          broker.groups.consumerGroups.has(g.groupId) ||
+          (broker.groups.shareGroups?.coordinator.has(g.groupId) ?? false);
         const notFound = ctx.apiVersion >= 6 && ((g.errorCode === 0 && g.state === 'Dead') || consumer);
         return {
           errorCode: notFound ? ERROR_CODES.GROUP_ID_NOT_FOUND : g.errorCode,

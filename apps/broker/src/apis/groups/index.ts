@@ -2,6 +2,7 @@ import type { ConsumerGroupCoordinator, GroupCoordinator } from '@sluice/coordin
 import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
 import type { TopicState } from '../../state/topic-manager.js';
+import type { ShareServices } from '../share/share-services.js';
 import { consumerGroupDescribeHandler } from './consumer-group-describe.js';
 import { consumerGroupHeartbeatHandler } from './consumer-group-heartbeat.js';
 import { deleteGroupsHandler } from './delete-groups.js';
@@ -23,6 +24,8 @@ export interface GroupServices {
   readonly coordinator: GroupCoordinator;
   /** KIP-848 consumer groups; their offsets live in `coordinator`'s offset store. */
   readonly consumerGroups: ConsumerGroupCoordinator;
+  /** KIP-932 share groups and their share-partitions (apis/share). */
+  readonly shareGroups?: ShareServices;
   /** Creates `__consumer_offsets` if it does not exist yet. */
   ensureOffsetsTopic(): TopicState;
 }

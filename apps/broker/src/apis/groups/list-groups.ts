@@ -30,6 +30,14 @@ export function listGroupsHandler(broker: BrokerContext): ApiHandler<ListGroupsR
           groups.push({ groupId: g.groupId, protocolType: 'consumer', groupState: g.state, groupType: 'consumer' });
         }
       }
+      const shares = broker.groups.shareGroups;
+      if (shares && shares.shareVersion > 0 && (types.length === 0 || types.some((t) => t.toLowerCase() === 'share'))) {
+        for (const g of shares.coordinator.list(states)) {
+          if (coordinates(broker, g.groupId)) {
+            groups.push({ groupId: g.groupId, protocolType: 'share', groupState: g.state, groupType: 'share' });
+          }
+        }
+      }
       return { throttleTimeMs: 0, errorCode: 0, groups };
     },
   };

@@ -1,0 +1,85 @@
+import { Kafka, topic } from '@sluice/client';
+import type { LocalEtcd } from '@sluice/cluster';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningBroker } from '../src/index.js';
+import { type RawClient, startEtcdCluster, until } from './helpers.js';
+
+// Share groups in a three-broker cluster: the group coordinator is the leader of the group's
+// `__consumer_offsets` partition (FindCoordinator, as for consumer groups), ShareFetch goes to each
+// partition's leader, which holds that share-partition.
+
+let etcd: LocalEtcd;
+let brokers: RunningBroker[];
+let clients: RawClient[];
+
+beforeAll(async () => {
+  ({ etcd, brokers, clients } = await startEtcdCluster('sluice-share-cluster', {
+    'offsets.topic.num.partitions': '3',
+    'share.coordinator.state.topic.num.partitions': '3',
+  }));
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of clients ?? []) c.close();
+  for (const b of brokers ?? []) await b.stop();
+  await etcd?.stop();
+});
+
+describe('share groups in a cluster', () => {
+  it('two share consumers read a 3-partition topic led by three brokers: every record once', async () => {
+    const kafka = new Kafka({ brokers: [brokers[0]?.bootstrap as string] });
+    const admin = kafka.admin();
+    await admin.createTopics([{ name: 'cq', numPartitions: 3 }]);
+    await admin.close();
+    const t = topic('cq');
+    const leaders = new Set<number>();
+    const topicId = brokers[0]?.context.topics.get('cq')?.topicId as string;
+    await until('partitions led', () => {
+      for (let p = 0; p < 3; p++) {
+        const l = brokers[0]?.context.store.image.partition(topicId, p)?.leader ?? -1;
+        if (l >= 0) leaders.add(l);
+      }
+      return leaders.size >= 2;
+    });
+    const seen = new Map<string, number>();
+    const consumers = [0, 1].map(() => kafka.shareConsumer({ groupId: 'cg', maxWaitMs: 200 }));
+    const loops = consumers.map(async (c) => {
+      for await (const r of c.records(t)) {
+        const v = (r.value as Buffer).toString();
+        seen.set(v, (seen.get(v) ?? 0) + 1);
+        r.ack();
+      }
+    });
+    // share.auto.offset.reset=latest: each partition starts where its leader's log ends when first fetched.
+    await until(
+      'share-partitions initialized on their leaders',
+      () =>
+        [0, 1, 2].every((p) =>
+          brokers.some((b) => b.context.groups.shareGroups?.coordinator.existingSharePartition('cg', topicId, p)),
+        ),
+      30_000,
+    );
+    const producer = kafka.producer();
+    const n = 300;
+    await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        producer.send(t, { key: Buffer.from(String(i)), value: Buffer.from(String(i)) }),
+      ),
+    );
+    await producer.close();
+    await until('every record consumed', () => seen.size >= n, 30_000);
+    await Promise.all(consumers.map((c) => c.close()));
+    await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 2_000))]);
+    expect(seen.size).toBe(n);
+    expect([...seen.values()].every((c) => c === 1)).toBe(true);
+    // The share-partitions live on the partitions' leaders, which are more than one broker.
+    const holders = new Set(
+      [0, 1, 2].flatMap((p) =>
+        brokers
+          .filter((b) => b.context.groups.shareGroups?.coordinator.existingSharePartition('cg', topicId, p))
+          .map((b) => b.context.nodeId),
+      ),
+    );
+    expect(holders.size).toBeGreaterThanOrEqual(2);
+  }, 90_000);
+});
