@@ -49,5 +49,5 @@ export function saslFromProperties(
   if (username === undefined || password === undefined) {
     throw new InputError('sasl.jaas.config: needs username="…" and password="…"');
   }
-  return { mechanism: mechanism as SaslOptions['mechanism'], username, password };
+  return { mechanism: mechanism as 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512', username, password };
 }

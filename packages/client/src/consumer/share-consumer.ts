@@ -325,6 +325,8 @@ export class ShareConsumer {
             generation: 0,
             highWatermark: 0n,
             aborted: null,
+            // A share consumer has no position to advance past markers: the broker tracks acquisition.
+            nextOffset: 0n,
           },
           p.acquiredRecords[0]?.firstOffset ?? 0n,
           topic,
