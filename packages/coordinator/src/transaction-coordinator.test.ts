@@ -211,6 +211,28 @@ describe('TransactionCoordinator', () => {
     expect(c.get('tx')?.state).toBe(TxnState.CompleteAbort);
   });
 
+  it('retries markers a leader refuses (with backoff) until its partition moves to another coordinator', async () => {
+    const { c, markers, state, clock } = harness();
+    const { producerId, producerEpoch } = await init(c);
+    const who = { transactionalId: 'tx', producerId, producerEpoch };
+    await c.addPartitions(who, [{ topic: 'a', partition: 0 }]);
+    state.markerCodes = [E.NOT_LEADER_OR_FOLLOWER];
+    expect(await c.endTransaction(who, true)).toBe(E.NONE);
+    await flush();
+    for (const ms of [100, 200, 400]) {
+      clock.advance(ms);
+      await flush();
+    }
+    expect(markers).toHaveLength(4);
+    // The state partition moved away: the new coordinator finishes the transaction, this one stops.
+    c.unloadPartition(c.partitionFor('tx'));
+    for (let i = 0; i < 10; i++) {
+      clock.advance(5000);
+      await flush();
+    }
+    expect(markers).toHaveLength(4);
+  });
+
   it('a new InitProducerId aborts an open transaction and fences the old producer (KIP-98)', async () => {
     const { c, markers } = harness();
     const first = await init(c);

@@ -558,7 +558,8 @@ export class TransactionCoordinator {
    * then stores CompleteCommit/CompleteAbort with no partitions.
    */
   private async completeTransaction(meta: TxnMetadata, backoffMs = RETRY_BACKOFF_MS): Promise<void> {
-    if (!this.active) return;
+    // Retries end when the coordinator stops, or its partition moved to another broker (which finishes the transaction).
+    if (!this.active || this.txns.get(meta.transactionalId) !== meta) return;
     const commit = meta.state === TxnState.PrepareCommit;
     if (!commit && meta.state !== TxnState.PrepareAbort) return;
     const remaining = [...meta.partitions.values()];

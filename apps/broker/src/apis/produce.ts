@@ -295,7 +295,7 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
         );
       }
       batch = validateProduceRecords(records, Number(c['max.message.bytes']));
-      verifyTransactionalBatch(broker, transactionalId, topic.name, partition, batch);
+      const verified = verifyTransactionalBatch(broker, transactionalId, topic.name, partition, batch);
       check = checkTimestamps(batch, {
         timestampType: c['message.timestamp.type'],
         beforeMaxMs: BigInt(c['message.timestamp.before.max.ms']),
@@ -304,6 +304,12 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
         requireKeys: c['cleanup.policy'].includes('compact'),
         partitionName: `${topic.name}-${index}`,
       });
+      // The coordinator is on another broker: the append waits for its answer.
+      if (verified !== undefined) {
+        verified.catch(() => {});
+        const checkRecords = check;
+        check = () => verified.then(() => checkRecords?.());
+      }
     } catch (err) {
       return failure(topic, partition, index, err);
     }

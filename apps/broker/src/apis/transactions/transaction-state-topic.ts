@@ -3,6 +3,7 @@ import { buildRecordBatchSync, ERROR_CODES, KafkaError } from '@sluice/protocol'
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../../config/index.js';
 import type { LogDirHealth } from '../../state/log-dir-health.js';
+import type { Partition } from '../../state/partition.js';
 import type { TopicManager, TopicState } from '../../state/topic-manager.js';
 import { readPartition } from '../groups/offsets-topic.js';
 
@@ -20,6 +21,12 @@ export interface TransactionCoordinatorSetup {
   logDir?: LogDirHealth;
   /** Whether this broker leads a partition (a transaction's coordinator leads its state partition). */
   leads?: (topicId: string, partition: number) => boolean;
+  /**
+   * Waits until the partition's in-sync replicas have the log up to `lastOffset` (a code, 0 when
+   * they do): a state change is answered only once a new coordinator would load it, as Kafka's
+   * acks=all appends to the transaction log.
+   */
+  awaitReplicated?: (partition: Partition, lastOffset: bigint) => number | Promise<number>;
 }
 
 /**
@@ -70,14 +77,23 @@ export function createTransactionCoordinator(setup: TransactionCoordinatorSetup)
       }
       const batch = buildRecordBatchSync({ records: records.map((r) => ({ key: r.key, value: r.value })) });
       setup.logDir?.checkWritable();
+      let lastOffset: bigint;
       try {
-        p.appendFromCoordinator(batch);
+        lastOffset = p.appendFromCoordinator(batch).lastOffset;
       } catch (err) {
         if (setup.logDir?.noteError(err, `append to ${TRANSACTION_STATE_TOPIC}-${partition}`)) {
           throw new KafkaError(ERROR_CODES.KAFKA_STORAGE_ERROR, (err as Error).message);
         }
         throw err;
       }
+      if (setup.awaitReplicated === undefined) return;
+      const replicated = (code: number) => {
+        if (code !== ERROR_CODES.NONE) {
+          throw new KafkaError(code, `${TRANSACTION_STATE_TOPIC}-${partition} was not replicated (error ${code})`);
+        }
+      };
+      const waited = setup.awaitReplicated(p, lastOffset);
+      return typeof waited === 'number' ? replicated(waited) : waited.then(replicated);
     },
   });
   if (existing) {
