@@ -24,6 +24,8 @@ export class TxnInterBroker {
       clientId: `sluice-txn-${nodeId}`,
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
       connectTimeoutMs: REQUEST_TIMEOUT_MS,
+      // Verification is AddPartitionsToTxn v4+, the broker-to-broker versions a producer does not speak.
+      versionCaps: new Map([[AddPartitionsToTxnApi.apiKey, AddPartitionsToTxnApi.maxVersion]]),
     });
   }
 

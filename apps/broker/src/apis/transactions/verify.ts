@@ -44,9 +44,7 @@ export function verifyTransactionalBatch(
   const leader = broker.store.image.partition(stateTopic.topicId, coordinator.partitionFor(transactionalId))?.leader;
   // Asked again by the producer's retry once the coordinator has a leader.
   if (leader === undefined || leader < 0) return answer(ERROR_CODES.NOT_COORDINATOR, who, topic, partition.index);
-  return remote
-    .verify(leader, who, topic, partition.index)
-    .then((code) => answer(code, who, topic, partition.index));
+  return remote.verify(leader, who, topic, partition.index).then((code) => answer(code, who, topic, partition.index));
 }
 
 /** Throws what the produce answers for a coordinator's verdict (nothing for NONE). */
