@@ -24,6 +24,14 @@ function advertisedApis(served: readonly ApiRange[]): ApiRange[] {
   return served.map((a) => (a.apiKey === ProduceApi.apiKey ? { ...a, minVersion: 0 } : a));
 }
 
+/**
+ * The feature Sluice implements of the ones Kafka 4.x lists (KIP-584): transaction.version 2 is
+ * transactions V2 (KIP-890 part 2), finalized as Kafka 4.x finalizes it on a new cluster, so
+ * clients that know it (the Java client from 4.0) bump the epoch per transaction and let the
+ * partition leaders add partitions to their transactions.
+ */
+const TRANSACTION_VERSION = { name: 'transaction.version', minVersion: 0, maxVersion: 2 };
+
 export function apiVersionsHandler(broker: BrokerContext): ApiHandler<ApiVersionsRequest, ApiVersionsResponse> {
   return {
     api: ApiVersionsApi,
@@ -48,6 +56,20 @@ export function apiVersionsHandler(broker: BrokerContext): ApiHandler<ApiVersion
         errorCode,
         apiKeys: errorCode === 0 ? advertisedApis(broker.supportedApis()) : [],
         throttleTimeMs: 0,
+        ...(errorCode === 0
+          ? {
+              supportedFeatures: [TRANSACTION_VERSION],
+              // The metadata's revision, as Kafka gives its metadata offset: it only grows.
+              finalizedFeaturesEpoch: BigInt(Math.max(0, broker.store.image.revision)),
+              finalizedFeatures: [
+                {
+                  name: TRANSACTION_VERSION.name,
+                  minVersionLevel: TRANSACTION_VERSION.maxVersion,
+                  maxVersionLevel: TRANSACTION_VERSION.maxVersion,
+                },
+              ],
+            }
+          : {}),
       };
     },
   };

@@ -81,11 +81,12 @@ export class TxnInterBroker {
 
   /**
    * KIP-890 part 1 from a partition leader: asks the coordinator on broker `nodeId` whether the
-   * partition is in the producer's ongoing transaction (AddPartitionsToTxn v4+, verifyOnly). The
+   * partition is in the producer's ongoing transaction (AddPartitionsToTxn v5, verifyOnly), or
+   * with `add` has it added (transactions V2, KIP-890 part 2). The
    * coordinator's code for the partition; NOT_COORDINATOR when it cannot be asked (the producer
    * retries, as Kafka's leader answers then).
    */
-  async verify(nodeId: number, who: TxnIdentity, topic: string, partition: number): Promise<number> {
+  async verify(nodeId: number, who: TxnIdentity, topic: string, partition: number, add = false): Promise<number> {
     const address = this.address(nodeId);
     if (address === null) return ERROR_CODES.NOT_COORDINATOR;
     try {
@@ -97,7 +98,7 @@ export class TxnInterBroker {
             transactionalId: who.transactionalId,
             producerId: who.producerId,
             producerEpoch: who.producerEpoch,
-            verifyOnly: true,
+            verifyOnly: !add,
             topics: [{ name: topic, partitions: [partition] }],
           },
         ],
