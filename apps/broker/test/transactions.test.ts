@@ -369,7 +369,10 @@ describe('transactions', () => {
     expect(versions.finalizedFeatures).toEqual([
       { name: 'transaction.version', minVersionLevel: 2, maxVersionLevel: 2 },
     ]);
-    expect(versions.supportedFeatures).toEqual([{ name: 'transaction.version', minVersion: 0, maxVersion: 2 }]);
+    // A range from 0 only from v4 on, as Kafka (KAFKA-17011).
+    expect(versions.supportedFeatures).toEqual([]);
+    const v4 = await raw.send(ApiVersionsApi, 4, { clientSoftwareName: 'test', clientSoftwareVersion: '1' });
+    expect(v4.supportedFeatures).toEqual([{ name: 'transaction.version', minVersion: 0, maxVersion: 2 }]);
     expect(versions.apiKeys.find((a) => a.apiKey === EndTxnApi.apiKey)?.maxVersion).toBe(5);
     await createTopic('tx-v2');
     const init = await raw.send(InitProducerIdApi, 5, {

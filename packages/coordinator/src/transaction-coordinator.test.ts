@@ -270,7 +270,7 @@ describe('TransactionCoordinator', () => {
     // The same EndTxn again (its answer lost): the same answer; with the new epoch it is a new EndTxn, and there is nothing open.
     expect(await c.endTxn(who, true, 2)).toEqual(ended);
     expect((await c.endTxn(who, false, 2)).errorCode).toBe(E.INVALID_TXN_STATE);
-    expect((await c.endTxn({ ...who, producerEpoch: producerEpoch + 1 }, true, 2)).errorCode).toBe(E.PRODUCER_FENCED);
+    expect((await c.endTxn({ ...who, producerEpoch: producerEpoch + 1 }, true, 2)).errorCode).toBe(E.INVALID_TXN_STATE);
     expect((await c.endTxn({ ...who, producerEpoch: producerEpoch - 1 }, true, 2)).errorCode).toBe(E.PRODUCER_FENCED);
     // The next transaction runs under the bumped epoch; the old one is fenced.
     const next = { ...who, producerEpoch: producerEpoch + 1 };

@@ -448,12 +448,21 @@ export class TransactionCoordinator {
     if (!v2) validEpoch = who.producerEpoch === meta.producerEpoch;
     else if (meta.state === TxnState.PrepareCommit || meta.state === TxnState.PrepareAbort)
       validEpoch = retryOnEpochBump;
-    else if (this.isComplete(meta)) validEpoch = retryOnEpochBump || retryOnOverflow;
+    // Kafka 4.4 also takes the current epoch here (then it is no retry: a new EndTxn with nothing open).
+    else if (this.isComplete(meta))
+      validEpoch = retryOnEpochBump || retryOnOverflow || who.producerEpoch === meta.producerEpoch;
     else validEpoch = who.producerEpoch === meta.producerEpoch;
     if (meta.producerId !== who.producerId && !retryOnOverflow) return fail(E.INVALID_PRODUCER_ID_MAPPING);
     if (!validEpoch) return fail(E.PRODUCER_FENCED);
     if (meta.pending) return fail(E.CONCURRENT_TRANSACTIONS);
-    switch (meta.state) {
+    const retry = !v2 || retryOnEpochBump || retryOnOverflow;
+    // Transactions V2: aborting with nothing open is taken (the producer aborts without knowing whether
+    // anything was added); the epoch is bumped and nothing needs a marker.
+    const emptyAbort =
+      !commit &&
+      clientTransactionVersion >= 2 &&
+      (meta.state === TxnState.Empty || (this.isComplete(meta) && !(v2 && retry)));
+    switch (emptyAbort ? TxnState.Ongoing : meta.state) {
       case TxnState.Ongoing: {
         const bump = clientTransactionVersion >= 2;
         let nextProducerId = NO_PRODUCER_ID;
@@ -483,10 +492,11 @@ export class TransactionCoordinator {
       case TxnState.PrepareAbort:
         return fail(commit ? E.INVALID_TXN_STATE : E.CONCURRENT_TRANSACTIONS);
       case TxnState.CompleteCommit:
-        // A retry of the EndTxn that completed it.
-        return commit ? current() : fail(E.INVALID_TXN_STATE);
-      case TxnState.CompleteAbort:
-        return commit ? fail(E.INVALID_TXN_STATE) : current();
+      case TxnState.CompleteAbort: {
+        // A retry of the EndTxn that completed it (under V2 one with the epoch before the bump).
+        const same = commit === (meta.state === TxnState.CompleteCommit);
+        return retry && same ? current() : fail(E.INVALID_TXN_STATE);
+      }
       case TxnState.PrepareEpochFence:
         return fail(E.CONCURRENT_TRANSACTIONS);
       default:

@@ -58,7 +58,8 @@ export function apiVersionsHandler(broker: BrokerContext): ApiHandler<ApiVersion
         throttleTimeMs: 0,
         ...(errorCode === 0
           ? {
-              supportedFeatures: [TRANSACTION_VERSION],
+              // Before v4 a range starting at 0 is left out, as Kafka does (KAFKA-17011: older clients refuse it).
+              supportedFeatures: [TRANSACTION_VERSION].filter((f) => ctx.apiVersion >= 4 || f.minVersion > 0),
               // The metadata's revision, as Kafka gives its metadata offset: it only grows.
               finalizedFeaturesEpoch: BigInt(Math.max(0, broker.store.image.revision)),
               finalizedFeatures: [
