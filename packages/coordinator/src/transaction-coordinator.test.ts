@@ -277,6 +277,14 @@ describe('TransactionCoordinator', () => {
     expect(await c.addPartitions(who, [{ topic: 'a', partition: 0 }], 2)).toBe(E.PRODUCER_FENCED);
     expect(await c.addPartitions(next, [{ topic: 'a', partition: 0 }], 2)).toBe(E.NONE);
     expect(await c.endTxn(next, false, 2)).toEqual({ errorCode: E.NONE, producerId, producerEpoch: producerEpoch + 2 });
+    await flush();
+    // An abort with nothing open (Kafka 4.4 under V2): taken, the epoch bumped, no marker written.
+    const written = markers.length;
+    const idle = { ...who, producerEpoch: producerEpoch + 2 };
+    expect(await c.endTxn(idle, false, 2)).toEqual({ errorCode: E.NONE, producerId, producerEpoch: producerEpoch + 3 });
+    await flush();
+    expect(markers).toHaveLength(written);
+    expect(c.get('tx')?.state).toBe(TxnState.CompleteAbort);
   });
 
   it('transactions V2: an EndTxn at the last epoch moves the producer to a new id at epoch 0; the markers go out under the old id', async () => {

@@ -324,6 +324,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     leads,
     nextProducerId: () => context.producerIds.nextId(),
     writeMarkers: (m) => writeMarkersToLeaders(context, txnInterBroker, m),
+    leaderEpoch: (topicId, partition) => store.image.partition(topicId, partition)?.leaderEpoch,
     // The topic's min.insync.replicas (Kafka creates it with transaction.state.log.min.isr).
     awaitReplicated: (p, lastOffset) =>
       replication.awaitReplication(

@@ -22,6 +22,11 @@ export interface TransactionCoordinatorSetup {
   /** Whether this broker leads a partition (a transaction's coordinator leads its state partition). */
   leads?: (topicId: string, partition: number) => boolean;
   /**
+   * The partition's leader epoch in the metadata (the coordinator epoch its markers carry, which
+   * partitions check against a zombie coordinator's); the local replica's until then.
+   */
+  leaderEpoch?: (topicId: string, partition: number) => number | undefined;
+  /**
    * Waits until the partition's in-sync replicas have the log up to `lastOffset` (a code, 0 when
    * they do): a state change is answered only once a new coordinator would load it, as Kafka's
    * acks=all appends to the transaction log.
@@ -101,15 +106,18 @@ export function createTransactionCoordinator(setup: TransactionCoordinatorSetup)
     for (const p of existing.partitions) {
       if (p === undefined) continue;
       if (setup.leads && !setup.leads(existing.topicId, p.index)) continue;
-      count += coordinator.loadPartition(p.index, readPartition(p.log), p.leaderEpoch);
+      const epoch = setup.leaderEpoch?.(existing.topicId, p.index) ?? p.leaderEpoch;
+      count += coordinator.loadPartition(p.index, readPartition(p.log), epoch);
     }
     log.info({ transactions: count }, 'loaded transactions');
   }
   /** Loads the transactions of a state partition this broker has just become the leader of (and finishes decided ones). */
   const loadLedPartition = (partition: number): void => {
-    const p = topics.get(TRANSACTION_STATE_TOPIC)?.partitions[partition];
-    if (p === undefined) return;
-    coordinator.loadPartition(partition, readPartition(p.log), p.leaderEpoch);
+    const topic = topics.get(TRANSACTION_STATE_TOPIC);
+    const p = topic?.partitions[partition];
+    if (topic === undefined || p === undefined) return;
+    const epoch = setup.leaderEpoch?.(topic.topicId, partition) ?? p.leaderEpoch;
+    coordinator.loadPartition(partition, readPartition(p.log), epoch);
     log.info({ partition }, 'loaded the transactions of a partition this broker now leads');
   };
   return { coordinator, ensureTransactionTopic, loadLedPartition };
