@@ -5,6 +5,7 @@
 import {
   AddOffsetsToTxnApi,
   AddPartitionsToTxnApi,
+  ApiVersionsApi,
   buildRecordBatchSync,
   CreateTopicsApi,
   DescribeProducersApi,
@@ -358,5 +359,91 @@ describe('transactions', () => {
     expect(added.errorCode).toBe(0);
     expect(await commit(init.producerEpoch - 1)).toBe(ERROR_CODES.INVALID_PRODUCER_EPOCH);
     expect(await commit(init.producerEpoch)).toBe(0);
+  });
+
+  it('raw: transactions V2 (KIP-890 part 2) — feature finalized in ApiVersions, Produce v12 and TxnOffsetCommit v5 add to the transaction, EndTxn v5 bumps the epoch', async () => {
+    const versions = await raw.send(ApiVersionsApi, 3, {
+      clientSoftwareName: 'test',
+      clientSoftwareVersion: '1',
+    });
+    expect(versions.finalizedFeatures).toEqual([
+      { name: 'transaction.version', minVersionLevel: 2, maxVersionLevel: 2 },
+    ]);
+    // A range from 0 only from v4 on, as Kafka (KAFKA-17011).
+    expect(versions.supportedFeatures).toEqual([]);
+    const v4 = await raw.send(ApiVersionsApi, 4, { clientSoftwareName: 'test', clientSoftwareVersion: '1' });
+    expect(v4.supportedFeatures).toEqual([{ name: 'transaction.version', minVersion: 0, maxVersion: 2 }]);
+    expect(versions.apiKeys.find((a) => a.apiKey === EndTxnApi.apiKey)?.maxVersion).toBe(5);
+    await createTopic('tx-v2');
+    const init = await raw.send(InitProducerIdApi, 5, {
+      transactionalId: 'raw-v2',
+      transactionTimeoutMs: 60_000,
+      producerId: -1n,
+      producerEpoch: -1,
+    });
+    expect(init.errorCode).toBe(0);
+    const produce = (producerEpoch: number, value: string) =>
+      raw.send(ProduceApi, 12, {
+        transactionalId: 'raw-v2',
+        acks: -1,
+        timeoutMs: 5000,
+        topicData: [
+          {
+            name: 'tx-v2',
+            topicId: ZERO_UUID,
+            partitionData: [
+              {
+                index: 0,
+                records: buildRecordBatchSync({
+                  records: [{ value }],
+                  producerId: init.producerId,
+                  producerEpoch,
+                  baseSequence: 0,
+                  isTransactional: true,
+                }),
+              },
+            ],
+          },
+        ],
+      });
+    // No AddPartitionsToTxn: the leader adds the partition (v11 would be refused, as above).
+    expect((await produce(init.producerEpoch, 'first')).responses[0].partitionResponses[0].errorCode).toBe(0);
+    const offsets = await raw.send(TxnOffsetCommitApi, 5, {
+      transactionalId: 'raw-v2',
+      groupId: 'raw-v2-group',
+      producerId: init.producerId,
+      producerEpoch: init.producerEpoch,
+      generationIdOrMemberEpoch: -1,
+      memberId: '',
+      groupInstanceId: null,
+      topics: [
+        {
+          name: 'tx-v2',
+          topicId: ZERO_UUID,
+          partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, committedMetadata: '' }],
+        },
+      ],
+    });
+    expect(offsets.topics[0].partitions[0].errorCode).toBe(0);
+    const described = await raw.send(DescribeTransactionsApi, 0, { transactionalIds: ['raw-v2'] });
+    expect(described.transactionStates[0].topics.map((t) => t.topic).sort()).toEqual(['__consumer_offsets', 'tx-v2']);
+    const ended = await raw.send(EndTxnApi, 5, {
+      transactionalId: 'raw-v2',
+      producerId: init.producerId,
+      producerEpoch: init.producerEpoch,
+      committed: true,
+    });
+    expect(ended).toMatchObject({ errorCode: 0, producerId: init.producerId, producerEpoch: init.producerEpoch + 1 });
+    for (let i = 0; i < 50 && (await latest('tx-v2', READ_COMMITTED)) < 2n; i++) await sleep(20);
+    const read = await fetchOnce('tx-v2', READ_COMMITTED);
+    // The marker carries the bumped epoch.
+    const marker = read.decoded.find((r) => r.key !== null);
+    expect(marker).toBeDefined();
+    expect(values(read.decoded)).toEqual(['first']);
+    // The old epoch is fenced; the next transaction goes on under the new one from sequence 0.
+    expect((await produce(init.producerEpoch, 'zombie')).responses[0].partitionResponses[0].errorCode).toBe(
+      ERROR_CODES.INVALID_PRODUCER_EPOCH,
+    );
+    expect((await produce(ended.producerEpoch, 'second')).responses[0].partitionResponses[0].errorCode).toBe(0);
   });
 });

@@ -16,6 +16,8 @@ export interface PoolOptions {
   metrics?: MetricsSink;
   ssl?: SslOptions;
   sasl?: SaslOptions;
+  /** Highest versions by API key in place of the client's own caps (see ConnectionOptions). */
+  versionCaps?: ReadonlyMap<number, number>;
 }
 
 /**

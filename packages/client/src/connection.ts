@@ -64,6 +64,8 @@ export interface ConnectionOptions {
   metrics?: MetricsSink;
   ssl?: SslOptions;
   sasl?: SaslOptions;
+  /** Highest versions by API key in place of the client's own caps (a broker's requests to another broker). */
+  versionCaps?: ReadonlyMap<number, number>;
 }
 
 export interface RequestOptions {
@@ -239,7 +241,7 @@ export class Connection {
       res = await this.request(ApiVersionsApi, ApiVersionsApi.request.defaults());
     }
     if (res.errorCode !== 0) throw new KafkaError(res.errorCode, `${this.address}: ApiVersions failed`);
-    this.versions = negotiateVersions(res.apiKeys);
+    this.versions = negotiateVersions(res.apiKeys, this.options.versionCaps);
   }
 
   /** SaslHandshake, then SaslAuthenticate rounds until the mechanism is done (and the server verified). */

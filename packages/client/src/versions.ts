@@ -23,10 +23,13 @@ const CLIENT_MAX_VERSION: ReadonlyMap<number, number> = new Map([
   [ApiKey.ListTransactions, 1], // 2: id pattern (KIP-1152)
 ]);
 
-/** Versions this client can speak per API key: the generated codec's range, minus an unstable latest version. */
-export function clientRange(api: ApiDefinition): { min: number; max: number } {
+/**
+ * Versions this client can speak per API key: the generated codec's range, minus an unstable latest
+ * version, capped as above unless `caps` names the API (a broker's own requests to another broker).
+ */
+export function clientRange(api: ApiDefinition, caps?: ReadonlyMap<number, number>): { min: number; max: number } {
   let max = api.latestVersionUnstable ? api.maxVersion - 1 : api.maxVersion;
-  max = Math.min(max, CLIENT_MAX_VERSION.get(api.apiKey) ?? max);
+  max = Math.min(max, caps?.get(api.apiKey) ?? CLIENT_MAX_VERSION.get(api.apiKey) ?? max);
   return { min: api.minVersion, max };
 }
 
@@ -36,12 +39,15 @@ const BY_KEY = new Map<number, ApiDefinition>(API_DEFINITIONS.map((a) => [a.apiK
  * The version to use per API key: the highest both sides support, i.e. min(ours.max, theirs.max),
  * provided it is at least max(ours.min, theirs.min). APIs without a common version are left out.
  */
-export function negotiateVersions(theirs: readonly ApiVersionsResponseApiVersion[]): Map<number, number> {
+export function negotiateVersions(
+  theirs: readonly ApiVersionsResponseApiVersion[],
+  caps?: ReadonlyMap<number, number>,
+): Map<number, number> {
   const out = new Map<number, number>();
   for (const t of theirs) {
     const api = BY_KEY.get(t.apiKey);
     if (api === undefined) continue;
-    const ours = clientRange(api);
+    const ours = clientRange(api, caps);
     const hi = Math.min(ours.max, t.maxVersion);
     const lo = Math.max(ours.min, t.minVersion);
     if (hi >= lo) out.set(t.apiKey, hi);

@@ -1,6 +1,12 @@
 import { createServer } from 'node:net';
 import type { RunningBroker } from '@sluice/broker';
-import { ApiVersionsApi, defaultMetadataRequest, MetadataApi, ProduceApi } from '@sluice/protocol';
+import {
+  AddPartitionsToTxnApi,
+  ApiVersionsApi,
+  defaultMetadataRequest,
+  MetadataApi,
+  ProduceApi,
+} from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerPool, parseAddress } from '../src/broker-pool.js';
 import { Connection } from '../src/connection.js';
@@ -33,6 +39,14 @@ describe('version negotiation', () => {
     expect(v.get(MetadataApi.apiKey)).toBe(4);
     expect(v.has(ApiVersionsApi.apiKey)).toBe(false);
     expect(v.has(9999)).toBe(false);
+  });
+
+  it('takes caps given in place of its own (a broker speaks AddPartitionsToTxn v4+ to another broker)', () => {
+    const theirs = [{ apiKey: AddPartitionsToTxnApi.apiKey, minVersion: 0, maxVersion: 5 }];
+    expect(negotiateVersions(theirs).get(AddPartitionsToTxnApi.apiKey)).toBe(3);
+    expect(
+      negotiateVersions(theirs, new Map([[AddPartitionsToTxnApi.apiKey, 5]])).get(AddPartitionsToTxnApi.apiKey),
+    ).toBe(5);
   });
 
   it('negotiates with the broker and uses the agreed versions', async () => {

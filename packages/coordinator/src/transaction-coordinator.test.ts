@@ -78,6 +78,28 @@ describe('transaction log records', () => {
     const buf = encodeTransactionLogValue(v);
     // version, pid, epoch, timeout, state, [topic [p]], two timestamps
     expect(buf.length).toBe(2 + 8 + 2 + 4 + 1 + 4 + (2 + 1 + 4 + 8) + 16);
+    expect(decodeTransactionLogValue(buf)).toEqual({ ...v, nextProducerId: -1n, clientTransactionVersion: 0 });
+  });
+
+  it('writes value version 1 with its tagged fields for a transactions V2 transaction, as Kafka does', () => {
+    const v = {
+      producerId: 7n,
+      previousProducerId: 5n,
+      nextProducerId: 9n,
+      clientTransactionVersion: 2,
+      producerEpoch: 3,
+      transactionTimeoutMs: 60000,
+      state: TxnState.PrepareCommit,
+      partitions: [{ topic: 't', partitions: [0] }],
+      lastUpdateTimestampMs: 1234,
+      startTimestampMs: 1200,
+    };
+    const buf = encodeTransactionLogValue(v);
+    expect(buf.readInt16BE(0)).toBe(1);
+    // Three tagged fields at the end: tag 0 (8 bytes), tag 1 (8 bytes), tag 2 (2 bytes).
+    expect([...buf.subarray(buf.length - 25)]).toEqual([
+      3, 0, 8, 0, 0, 0, 0, 0, 0, 0, 5, 1, 8, 0, 0, 0, 0, 0, 0, 0, 9, 2, 2, 0, 2,
+    ]);
     expect(decodeTransactionLogValue(buf)).toEqual(v);
   });
 
@@ -209,6 +231,77 @@ describe('TransactionCoordinator', () => {
     // Only the partition that failed is written again.
     expect(markers[1].partitions).toEqual([{ topic: 'a', partition: 1 }]);
     expect(c.get('tx')?.state).toBe(TxnState.CompleteAbort);
+  });
+
+  it('retries markers a leader refuses (with backoff) until its partition moves to another coordinator', async () => {
+    const { c, markers, state, clock } = harness();
+    const { producerId, producerEpoch } = await init(c);
+    const who = { transactionalId: 'tx', producerId, producerEpoch };
+    await c.addPartitions(who, [{ topic: 'a', partition: 0 }]);
+    state.markerCodes = [E.NOT_LEADER_OR_FOLLOWER];
+    expect(await c.endTransaction(who, true)).toBe(E.NONE);
+    await flush();
+    for (const ms of [100, 200, 400]) {
+      clock.advance(ms);
+      await flush();
+    }
+    expect(markers).toHaveLength(4);
+    // The state partition moved away: the new coordinator finishes the transaction, this one stops.
+    c.unloadPartition(c.partitionFor('tx'));
+    for (let i = 0; i < 10; i++) {
+      clock.advance(5000);
+      await flush();
+    }
+    expect(markers).toHaveLength(4);
+  });
+
+  it('transactions V2 (KIP-890 part 2): EndTxn bumps the epoch, the markers carry it, the answer gives it; retries and stale epochs as Kafka answers', async () => {
+    const { c, markers, stored } = harness();
+    const { producerId, producerEpoch } = await init(c);
+    const who = { transactionalId: 'tx', producerId, producerEpoch };
+    // Added by a partition leader for a V2 producer (AddPartitionsToTxn v5).
+    expect(await c.addPartitions(who, [{ topic: 'a', partition: 0 }], 2)).toBe(E.NONE);
+    expect(stored('tx')?.clientTransactionVersion).toBe(2);
+    const ended = await c.endTxn(who, true, 2);
+    expect(ended).toEqual({ errorCode: E.NONE, producerId, producerEpoch: producerEpoch + 1 });
+    await flush();
+    expect(markers[0]).toMatchObject({ producerId, producerEpoch: producerEpoch + 1, commit: true });
+    expect(c.get('tx')?.state).toBe(TxnState.CompleteCommit);
+    // The same EndTxn again (its answer lost): the same answer; with the new epoch it is a new EndTxn, and there is nothing open.
+    expect(await c.endTxn(who, true, 2)).toEqual(ended);
+    expect((await c.endTxn(who, false, 2)).errorCode).toBe(E.INVALID_TXN_STATE);
+    expect((await c.endTxn({ ...who, producerEpoch: producerEpoch + 1 }, true, 2)).errorCode).toBe(E.INVALID_TXN_STATE);
+    expect((await c.endTxn({ ...who, producerEpoch: producerEpoch - 1 }, true, 2)).errorCode).toBe(E.PRODUCER_FENCED);
+    // The next transaction runs under the bumped epoch; the old one is fenced.
+    const next = { ...who, producerEpoch: producerEpoch + 1 };
+    expect(await c.addPartitions(who, [{ topic: 'a', partition: 0 }], 2)).toBe(E.PRODUCER_FENCED);
+    expect(await c.addPartitions(next, [{ topic: 'a', partition: 0 }], 2)).toBe(E.NONE);
+    expect(await c.endTxn(next, false, 2)).toEqual({ errorCode: E.NONE, producerId, producerEpoch: producerEpoch + 2 });
+    await flush();
+    // An abort with nothing open (Kafka 4.4 under V2): taken, the epoch bumped, no marker written.
+    const written = markers.length;
+    const idle = { ...who, producerEpoch: producerEpoch + 2 };
+    expect(await c.endTxn(idle, false, 2)).toEqual({ errorCode: E.NONE, producerId, producerEpoch: producerEpoch + 3 });
+    await flush();
+    expect(markers).toHaveLength(written);
+    expect(c.get('tx')?.state).toBe(TxnState.CompleteAbort);
+  });
+
+  it('transactions V2: an EndTxn at the last epoch moves the producer to a new id at epoch 0; the markers go out under the old id', async () => {
+    const { c, markers, restart } = harness();
+    const { producerId } = await init(c);
+    const meta = c.get('tx')!;
+    meta.producerEpoch = 32766;
+    const who = { transactionalId: 'tx', producerId, producerEpoch: 32766 };
+    expect(await c.addPartitions(who, [{ topic: 'a', partition: 0 }], 2)).toBe(E.NONE);
+    const ended = await c.endTxn(who, true, 2);
+    expect(ended).toEqual({ errorCode: E.NONE, producerId: 1001n, producerEpoch: 0 });
+    await flush();
+    expect(markers[0]).toMatchObject({ producerId, producerEpoch: 32767 });
+    expect(c.get('tx')).toMatchObject({ producerId: 1001n, producerEpoch: 0, previousProducerId: producerId });
+    // A retry under the old id and epoch gets the new ones; after a restart too.
+    expect(await c.endTxn(who, true, 2)).toEqual(ended);
+    expect(await restart().endTxn(who, true, 2)).toEqual(ended);
   });
 
   it('a new InitProducerId aborts an open transaction and fences the old producer (KIP-98)', async () => {

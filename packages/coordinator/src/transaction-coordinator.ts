@@ -94,6 +94,17 @@ export interface TxnMetadata {
   lastUpdateTimestampMs: number;
   /** A state change is being written: other requests get CONCURRENT_TRANSACTIONS meanwhile. */
   pending: boolean;
+  /** 2 when the transaction runs under transactions V2 (KIP-890 part 2: an epoch bump at every EndTxn). */
+  clientTransactionVersion: number;
+  /** A transaction that exhausted its epochs at EndTxn (V2) moves to this id once complete; -1 otherwise. */
+  nextProducerId: bigint;
+}
+
+/** EndTxn's answer: v5 carries the producer id and epoch for the next transaction (transactions V2). */
+export interface EndTxnResult {
+  errorCode: number;
+  producerId: bigint;
+  producerEpoch: number;
 }
 
 export interface InitProducerIdParams {
@@ -228,6 +239,8 @@ export class TransactionCoordinator {
         startTimestampMs: v.startTimestampMs,
         lastUpdateTimestampMs: v.lastUpdateTimestampMs,
         pending: false,
+        clientTransactionVersion: v.clientTransactionVersion ?? 0,
+        nextProducerId: v.nextProducerId ?? NO_PRODUCER_ID,
       });
     }
     let count = 0;
@@ -275,6 +288,8 @@ export class TransactionCoordinator {
         startTimestampMs: -1,
         lastUpdateTimestampMs: this.scheduler.now(),
         pending: false,
+        clientTransactionVersion: 0,
+        nextProducerId: NO_PRODUCER_ID,
       };
       this.txns.set(p.transactionalId, meta);
     }
@@ -350,7 +365,11 @@ export class TransactionCoordinator {
    * AddPartitionsToTxn (and AddOffsetsToTxn, with the group's offsets partition): the partitions
    * join the transaction, which becomes Ongoing. One error for all the partitions.
    */
-  async addPartitions(who: TxnIdentity, partitions: readonly TopicPartitionRef[]): Promise<number> {
+  async addPartitions(
+    who: TxnIdentity,
+    partitions: readonly TopicPartitionRef[],
+    clientTransactionVersion = 0,
+  ): Promise<number> {
     const meta = this.txns.get(who.transactionalId);
     const checked = this.checkProducer(meta, who);
     if (checked !== E.NONE || meta === undefined) return checked;
@@ -362,7 +381,14 @@ export class TransactionCoordinator {
     // Nothing new: answered without a write.
     if (meta.state === TxnState.Ongoing && added.size === meta.partitions.size) return E.NONE;
     const start = meta.state === TxnState.Ongoing ? meta.startTimestampMs : this.scheduler.now();
-    return this.transition(meta, { state: TxnState.Ongoing, partitions: added, startTimestampMs: start });
+    // The transaction's version is the one of the request that began it (Kafka's prepareAddPartitions).
+    const version = meta.state === TxnState.Ongoing ? meta.clientTransactionVersion : clientTransactionVersion;
+    return this.transition(meta, {
+      state: TxnState.Ongoing,
+      partitions: added,
+      startTimestampMs: start,
+      clientTransactionVersion: version,
+    });
   }
 
   /**
@@ -385,31 +411,96 @@ export class TransactionCoordinator {
     );
   }
 
-  /** EndTxn: decides the transaction (PrepareCommit/PrepareAbort is written), then writes its markers. */
+  /** EndTxn before transactions V2 (v0-v4): the error code only. */
   async endTransaction(who: TxnIdentity, commit: boolean): Promise<number> {
+    return (await this.endTxn(who, commit, 0)).errorCode;
+  }
+
+  /**
+   * EndTxn: decides the transaction (PrepareCommit/PrepareAbort is written), then writes its
+   * markers. Under transactions V2 (`clientTransactionVersion` 2, EndTxn v5) the decision bumps
+   * the producer epoch, the markers carry the bumped epoch, and the answer gives the producer the
+   * id and epoch of its next transaction (a new id at epoch 0 once the epochs are exhausted), as
+   * Kafka's TransactionCoordinator.endTransaction.
+   */
+  async endTxn(who: TxnIdentity, commit: boolean, clientTransactionVersion: number): Promise<EndTxnResult> {
+    const fail = (errorCode: number): EndTxnResult => ({
+      errorCode,
+      producerId: NO_PRODUCER_ID,
+      producerEpoch: NO_EPOCH,
+    });
     const meta = this.txns.get(who.transactionalId);
-    const checked = this.checkProducer(meta, who);
-    if (checked !== E.NONE || meta === undefined) return checked;
-    if (meta.pending) return E.CONCURRENT_TRANSACTIONS;
-    switch (meta.state) {
+    if (meta === undefined) return fail(E.INVALID_PRODUCER_ID_MAPPING);
+    const current = (): EndTxnResult => ({
+      errorCode: E.NONE,
+      producerId: meta.producerId,
+      producerEpoch: meta.producerEpoch,
+    });
+    const v2 = meta.state !== TxnState.PrepareEpochFence && meta.clientTransactionVersion >= 2;
+    // A retry of an EndTxn whose answer was lost: the epoch (or, past exhaustion, the id) moved on already.
+    const retryOnOverflow =
+      v2 &&
+      meta.previousProducerId === who.producerId &&
+      who.producerEpoch === MAX_EPOCH - 1 &&
+      meta.producerEpoch === 0;
+    const retryOnEpochBump = v2 && meta.producerEpoch === who.producerEpoch + 1;
+    let validEpoch: boolean;
+    if (!v2) validEpoch = who.producerEpoch === meta.producerEpoch;
+    else if (meta.state === TxnState.PrepareCommit || meta.state === TxnState.PrepareAbort)
+      validEpoch = retryOnEpochBump;
+    // Kafka 4.4 also takes the current epoch here (then it is no retry: a new EndTxn with nothing open).
+    else if (this.isComplete(meta))
+      validEpoch = retryOnEpochBump || retryOnOverflow || who.producerEpoch === meta.producerEpoch;
+    else validEpoch = who.producerEpoch === meta.producerEpoch;
+    if (meta.producerId !== who.producerId && !retryOnOverflow) return fail(E.INVALID_PRODUCER_ID_MAPPING);
+    if (!validEpoch) return fail(E.PRODUCER_FENCED);
+    if (meta.pending) return fail(E.CONCURRENT_TRANSACTIONS);
+    const retry = !v2 || retryOnEpochBump || retryOnOverflow;
+    // Transactions V2: aborting with nothing open is taken (the producer aborts without knowing whether
+    // anything was added); the epoch is bumped and nothing needs a marker.
+    const emptyAbort =
+      !commit &&
+      clientTransactionVersion >= 2 &&
+      (meta.state === TxnState.Empty || (this.isComplete(meta) && !(v2 && retry)));
+    switch (emptyAbort ? TxnState.Ongoing : meta.state) {
       case TxnState.Ongoing: {
-        const code = await this.transition(meta, { state: commit ? TxnState.PrepareCommit : TxnState.PrepareAbort });
-        if (code === E.NONE) void this.completeTransaction(meta);
-        return code;
+        const bump = clientTransactionVersion >= 2;
+        let nextProducerId = NO_PRODUCER_ID;
+        if (bump && meta.producerEpoch >= MAX_EPOCH - 1) {
+          const id = this.allocateProducerId();
+          if (typeof id === 'number') return fail(id);
+          nextProducerId = id;
+        }
+        const code = await this.transition(meta, {
+          state: commit ? TxnState.PrepareCommit : TxnState.PrepareAbort,
+          producerEpoch: bump ? meta.producerEpoch + 1 : meta.producerEpoch,
+          lastProducerEpoch: bump ? meta.producerEpoch : meta.lastProducerEpoch,
+          nextProducerId,
+          clientTransactionVersion: bump ? clientTransactionVersion : meta.clientTransactionVersion,
+        });
+        if (code !== E.NONE) return fail(code);
+        // What the producer uses next: the id it moves to, or the bumped epoch.
+        const answer =
+          nextProducerId !== NO_PRODUCER_ID
+            ? { errorCode: E.NONE, producerId: nextProducerId, producerEpoch: 0 }
+            : current();
+        void this.completeTransaction(meta);
+        return answer;
       }
       case TxnState.PrepareCommit:
-        return commit ? E.CONCURRENT_TRANSACTIONS : E.INVALID_TXN_STATE;
+        return fail(commit ? E.CONCURRENT_TRANSACTIONS : E.INVALID_TXN_STATE);
       case TxnState.PrepareAbort:
-        return commit ? E.INVALID_TXN_STATE : E.CONCURRENT_TRANSACTIONS;
+        return fail(commit ? E.INVALID_TXN_STATE : E.CONCURRENT_TRANSACTIONS);
       case TxnState.CompleteCommit:
-        // A retry of the EndTxn that completed it.
-        return commit ? E.NONE : E.INVALID_TXN_STATE;
-      case TxnState.CompleteAbort:
-        return commit ? E.INVALID_TXN_STATE : E.NONE;
+      case TxnState.CompleteAbort: {
+        // A retry of the EndTxn that completed it (under V2 one with the epoch before the bump).
+        const same = commit === (meta.state === TxnState.CompleteCommit);
+        return retry && same ? current() : fail(E.INVALID_TXN_STATE);
+      }
       case TxnState.PrepareEpochFence:
-        return E.CONCURRENT_TRANSACTIONS;
+        return fail(E.CONCURRENT_TRANSACTIONS);
       default:
-        return E.INVALID_TXN_STATE;
+        return fail(E.INVALID_TXN_STATE);
     }
   }
 
@@ -539,6 +630,8 @@ export class TransactionCoordinator {
       partitions: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
       lastUpdateTimestampMs: next.lastUpdateTimestampMs,
       startTimestampMs: next.startTimestampMs,
+      nextProducerId: next.nextProducerId,
+      clientTransactionVersion: next.clientTransactionVersion,
     });
     meta.pending = true;
     try {
@@ -558,7 +651,8 @@ export class TransactionCoordinator {
    * then stores CompleteCommit/CompleteAbort with no partitions.
    */
   private async completeTransaction(meta: TxnMetadata, backoffMs = RETRY_BACKOFF_MS): Promise<void> {
-    if (!this.active) return;
+    // Retries end when the coordinator stops, or its partition moved to another broker (which finishes the transaction).
+    if (!this.active || this.txns.get(meta.transactionalId) !== meta) return;
     const commit = meta.state === TxnState.PrepareCommit;
     if (!commit && meta.state !== TxnState.PrepareAbort) return;
     const remaining = [...meta.partitions.values()];
@@ -603,9 +697,20 @@ export class TransactionCoordinator {
       return;
     }
     if (this.txns.get(meta.transactionalId) !== meta || !this.active) return;
+    // Epochs exhausted under transactions V2: the markers went out under the old id, the producer goes on with the new one.
+    const rotate = meta.nextProducerId !== NO_PRODUCER_ID;
     const code = await this.transition(meta, {
       state: commit ? TxnState.CompleteCommit : TxnState.CompleteAbort,
       partitions: new Map(),
+      ...(rotate
+        ? {
+            producerId: meta.nextProducerId,
+            previousProducerId: meta.producerId,
+            producerEpoch: 0,
+            lastProducerEpoch: meta.producerEpoch,
+            nextProducerId: NO_PRODUCER_ID,
+          }
+        : {}),
     });
     if (code !== E.NONE) retry();
   }

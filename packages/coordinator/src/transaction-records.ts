@@ -4,7 +4,8 @@ import { DecodeError, ERROR_CODES, Reader, Writer } from '@sluice/protocol';
  * Kafka's `__transaction_state` record formats (transaction-coordinator/.../TransactionLogKey.json
  * and TransactionLogValue.json): the key is an int16 record type (0, TRANSACTION_LOG) and the
  * transactional id; the value an int16 version (0, or 1 flexible with tagged fields) and the
- * transaction's metadata. Sluice writes value version 0, as Kafka does for transaction version 0/1.
+ * transaction's metadata. Sluice writes value version 0, as Kafka does for transaction version 0/1,
+ * and version 1 for a transaction of transaction version 2.
  */
 export const TRANSACTION_LOG_KEY_VERSION = 0;
 const VALUE_VERSION_WRITTEN = 0;
@@ -53,6 +54,10 @@ export interface TransactionLogValue {
   partitions: TxnTopicPartitions[];
   lastUpdateTimestampMs: number;
   startTimestampMs: number;
+  /** Tagged (v1) only; -1 when absent: the id a transaction that exhausted its epochs moves to on completion. */
+  nextProducerId?: bigint;
+  /** Tagged (v1) only; 0 when absent: 2 for a transaction of transactions V2 (KIP-890 part 2). */
+  clientTransactionVersion?: number;
 }
 
 function corrupt(what: string, at: number): DecodeError {
@@ -78,19 +83,34 @@ export function encodeTransactionLogValue(v: TransactionLogValue): Buffer {
   if (v.state === TxnState.Empty && v.partitions.length > 0) {
     throw new Error('a transaction in the Empty state has no partitions');
   }
+  // Version 1 (flexible, tagged fields) for a transactions V2 transaction, as Kafka writes it.
+  const version = (v.clientTransactionVersion ?? 0) >= 2 ? 1 : VALUE_VERSION_WRITTEN;
+  const flex = version >= 1;
   const w = new Writer(64);
-  w.int16(VALUE_VERSION_WRITTEN).int64(v.producerId).int16(v.producerEpoch).int32(v.transactionTimeoutMs);
+  w.int16(version).int64(v.producerId).int16(v.producerEpoch).int32(v.transactionTimeoutMs);
   w.int8(v.state);
+  const arrayLength = (n: number) => (flex ? w.compactArrayLength(n) : w.arrayLength(n));
   if (v.state === TxnState.Empty) {
-    w.arrayLength(-1);
+    arrayLength(-1);
   } else {
-    w.arrayLength(v.partitions.length);
+    arrayLength(v.partitions.length);
     for (const t of v.partitions) {
-      w.string(t.topic).arrayLength(t.partitions.length);
+      if (flex) w.compactString(t.topic);
+      else w.string(t.topic);
+      arrayLength(t.partitions.length);
       for (const p of t.partitions) w.int32(p);
+      if (flex) w.taggedFields([]);
     }
   }
   w.int64(BigInt(v.lastUpdateTimestampMs)).int64(BigInt(v.startTimestampMs));
+  if (flex) {
+    // Tagged fields are written only when they differ from their defaults.
+    const tags: [number, (x: Writer) => void][] = [];
+    if (v.previousProducerId !== -1n) tags.push([0, (x) => x.int64(v.previousProducerId)]);
+    if ((v.nextProducerId ?? -1n) !== -1n) tags.push([1, (x) => x.int64(v.nextProducerId!)]);
+    if ((v.clientTransactionVersion ?? 0) !== 0) tags.push([2, (x) => x.int16(v.clientTransactionVersion!)]);
+    w.taggedFields(tags);
+  }
   return w.toBuffer();
 }
 
@@ -120,10 +140,14 @@ export function decodeTransactionLogValue(buf: Buffer): TransactionLogValue {
   const lastUpdateTimestampMs = Number(r.int64());
   const startTimestampMs = Number(r.int64());
   let previousProducerId = -1n;
+  let nextProducerId = -1n;
+  let clientTransactionVersion = 0;
   if (flex) {
     r.taggedFields((tag, sub) => {
-      if (tag !== 0) return false;
-      previousProducerId = sub.int64();
+      if (tag === 0) previousProducerId = sub.int64();
+      else if (tag === 1) nextProducerId = sub.int64();
+      else if (tag === 2) clientTransactionVersion = sub.int16();
+      else return false;
       return true;
     });
   }
@@ -137,5 +161,7 @@ export function decodeTransactionLogValue(buf: Buffer): TransactionLogValue {
     partitions: state === TxnState.Empty ? [] : partitions,
     lastUpdateTimestampMs,
     startTimestampMs,
+    nextProducerId,
+    clientTransactionVersion,
   };
 }

@@ -152,7 +152,8 @@ function syncFiles(files: readonly string[]): void {
 
 /**
  * One compaction pass over the job's segments: keeps the latest record per key, drops tombstones
- * older than the horizon, keeps offsets (gaps are fine) and control batches. Each group of
+ * older than the horizon and the batches of aborted transactions, keeps offsets (gaps are fine)
+ * and control batches. Each group of
  * segments (groupSegmentsBySize) is written as one durable segment into the cleaning dir and
  * reported through `emit`; the next is started once the main thread has swapped it in (`swapped`).
  */
@@ -166,22 +167,51 @@ export async function runCleanPass(
   const { segments } = job;
   const config: LogConfig = { ...DEFAULT_LOG_CONFIG, ...job.config, io: 'fd' };
 
-  // Pass 1: the latest offset of every key in the cleanable range.
+  // Pass 1: the latest offset of every key in the cleanable range. As Kafka's cleaner: records of
+  // an aborted transaction do not count (and are dropped below), nor do those of a transaction
+  // whose marker is not in the range yet (it may still abort: they and what they would shadow stay).
   const latest = new Map<string, bigint>();
+  /** Base offsets of the batches of aborted transactions. */
+  const aborted = new Set<bigint>();
+  /** Transactions seen without their marker yet, by producer id: their batches and keys. */
+  const open = new Map<bigint, { bases: bigint[]; keys: [string, bigint][] }>();
+  let openKeys = 0;
   const meter = new SliceMeter(isCancelled);
   let endOffset = segments[0].baseOffset;
   let mapped = 0;
   for (const seg of segments) {
     for (const bytes of batchesOf(seg)) {
       const batch = new RecordBatch(bytes);
-      if (batch.isControl) continue;
+      if (batch.isControl) {
+        const txn = open.get(batch.producerId);
+        const commit = await markerIsCommit(batch, meter);
+        if (txn === undefined || commit === null) continue;
+        open.delete(batch.producerId);
+        openKeys -= txn.keys.length;
+        if (commit) for (const [k, offset] of txn.keys) latest.set(k, offset);
+        else for (const base of txn.bases) aborted.add(base);
+        continue;
+      }
+      const txn =
+        batch.isTransactional && batch.producerId >= 0n
+          ? (open.get(batch.producerId) ?? { bases: [], keys: [] })
+          : null;
+      if (txn !== null) {
+        open.set(batch.producerId, txn);
+        txn.bases.push(batch.baseOffset);
+      }
       for await (const r of recordsOf(batch, meter)) {
-        if (r.key !== null) latest.set(keyOf(r.key), r.offset);
+        if (r.key === null) continue;
+        if (txn === null) latest.set(keyOf(r.key), r.offset);
+        else {
+          txn.keys.push([keyOf(r.key), r.offset]);
+          openKeys++;
+        }
       }
     }
     mapped++;
     endOffset = seg.nextOffset;
-    if (latest.size > MAX_OFFSET_MAP_KEYS) break;
+    if (latest.size + openKeys + aborted.size > MAX_OFFSET_MAP_KEYS) break;
   }
 
   // Pass 2: rewrite each group of mapped segments into one in the cleaning dir.
@@ -194,6 +224,11 @@ export async function runCleanPass(
       const batch = new RecordBatch(bytes);
       if (batch.isControl) {
         out.append(bytes);
+        continue;
+      }
+      // A batch of an aborted transaction: no read_committed consumer reads it, so it goes.
+      if (aborted.has(batch.baseOffset)) {
+        recordsRemoved += batch.recordCount;
         continue;
       }
       const kept: KafkaRecord[] = [];
@@ -231,6 +266,17 @@ export async function runCleanPass(
     await meter.yield();
   }
   emit({ type: 'done', mapped, endOffset, longestSliceBytes: meter.longest, threadId });
+}
+
+/** Whether a control batch is a commit marker (false: an abort; null: another control record). */
+async function markerIsCommit(batch: RecordBatch, meter: SliceMeter): Promise<boolean | null> {
+  for await (const r of recordsOf(batch, meter)) {
+    // The control record key: int16 version, int16 type (0 abort, 1 commit).
+    if (r.key === null || r.key.length < 4) return null;
+    const type = (r.key[2] << 8) | r.key[3];
+    return type === 1 ? true : type === 0 ? false : null;
+  }
+  return null;
 }
 
 /** The same batch (offsets, producer fields, codec) holding only `kept`. */

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { threadId } from 'node:worker_threads';
-import { RecordBatch } from '@sluice/protocol';
+import { buildRecordBatchSync, RecordBatch } from '@sluice/protocol';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { cleanLog, dirtyRatio, groupSegmentsBySize, SLICE_BYTES } from './cleaner.js';
@@ -494,5 +494,54 @@ describe('cleaner worker lifetime', () => {
     clearTimeout(killer);
     expect(out).toContain('removed 9');
     expect(code).toBe(0);
+  });
+});
+
+describe('compaction of transactions', () => {
+  it("drops aborted transactions' records, lets only committed ones shadow older values, keeps undecided ones and markers", async () => {
+    const log = PartitionLog.open(path.join(testRoot('cleantxn'), 'tx-0'), {
+      logger: quiet,
+      cleanupPolicy: 'compact',
+      segmentBytes: 300,
+      minCleanableDirtyRatio: 0,
+    });
+    const data = (key: string, value: string, producerId = -1n) =>
+      buildRecordBatchSync({
+        records: [{ key, value }],
+        producerId,
+        producerEpoch: producerId < 0n ? -1 : 0,
+        baseSequence: producerId < 0n ? -1 : 0,
+        isTransactional: producerId >= 0n,
+      });
+    const marker = (producerId: bigint, commit: boolean) =>
+      buildRecordBatchSync({
+        records: [{ key: Buffer.from([0, 0, 0, commit ? 1 : 0]), value: Buffer.from([0, 0, 0, 0, 0, 0]) }],
+        producerId,
+        producerEpoch: 0,
+        isTransactional: true,
+        isControl: true,
+      });
+    log.append(data('a', 'a-plain'));
+    log.append(data('b', 'b-plain'));
+    log.append(data('c', 'c-plain'));
+    log.append(data('a', 'a-aborted', 1n));
+    log.append(marker(1n, false));
+    log.append(data('b', 'b-committed', 2n));
+    log.append(marker(2n, true));
+    // Producer 3's transaction is still open when the cleaner runs.
+    log.append(data('c', 'c-open', 3n));
+    for (let i = 0; i < 10; i++) log.append(data(`filler-${i}`, 'x'));
+    expect(await cleanLog(log)).not.toBeNull();
+    const after = allRecords(log);
+    const values = after.records.map((r) => r.value);
+    expect(values).not.toContain('a-aborted');
+    expect(values).toContain('a-plain');
+    expect(values).not.toContain('b-plain');
+    expect(values).toContain('b-committed');
+    expect(values).toContain('c-plain');
+    expect(values).toContain('c-open');
+    // Both markers stay (Kafka removes one only after delete.retention.ms, once its data is gone).
+    expect(after.controlBatches).toEqual([4n, 6n]);
+    log.close();
   });
 });

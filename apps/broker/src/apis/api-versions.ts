@@ -30,11 +30,16 @@ function advertisedApis(served: readonly ApiRange[]): ApiRange[] {
  */
 function shareFeatures(broker: BrokerContext) {
   const level = broker.groups.shareGroups?.shareVersion ?? 0;
-  return {
-    finalizedFeaturesEpoch: level > 0 ? 1n : -1n,
-    finalizedFeatures: level > 0 ? [{ name: 'share.version', minVersionLevel: level, maxVersionLevel: level }] : [],
-  };
+  return level > 0 ? [{ name: 'share.version', minVersionLevel: level, maxVersionLevel: level }] : [];
 }
+
+/**
+ * The feature Sluice implements of the ones Kafka 4.x lists (KIP-584): transaction.version 2 is
+ * transactions V2 (KIP-890 part 2), finalized as Kafka 4.x finalizes it on a new cluster, so
+ * clients that know it (the Java client from 4.0) bump the epoch per transaction and let the
+ * partition leaders add partitions to their transactions.
+ */
+const TRANSACTION_VERSION = { name: 'transaction.version', minVersion: 0, maxVersion: 2 };
 
 export function apiVersionsHandler(broker: BrokerContext): ApiHandler<ApiVersionsRequest, ApiVersionsResponse> {
   return {
@@ -60,7 +65,22 @@ export function apiVersionsHandler(broker: BrokerContext): ApiHandler<ApiVersion
         errorCode,
         apiKeys: errorCode === 0 ? advertisedApis(broker.supportedApis()) : [],
         throttleTimeMs: 0,
-        ...shareFeatures(broker),
+        ...(errorCode === 0
+          ? {
+              // Before v4 a range starting at 0 is left out, as Kafka does (KAFKA-17011: older clients refuse it).
+              supportedFeatures: [TRANSACTION_VERSION].filter((f) => ctx.apiVersion >= 4 || f.minVersion > 0),
+              // The metadata's revision, as Kafka gives its metadata offset: it only grows.
+              finalizedFeaturesEpoch: BigInt(Math.max(0, broker.store.image.revision)),
+              finalizedFeatures: [
+                {
+                  name: TRANSACTION_VERSION.name,
+                  minVersionLevel: TRANSACTION_VERSION.maxVersion,
+                  maxVersionLevel: TRANSACTION_VERSION.maxVersion,
+                },
+                ...shareFeatures(broker),
+              ],
+            }
+          : {}),
       };
     },
   };

@@ -269,6 +269,7 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
     acks: number,
     timeoutMs: number,
     transactionalId: string | null = null,
+    version = 11,
   ): PartitionResponse | Promise<PartitionResponse> => {
     const partition = topic?.partitions[index];
     if (topic === undefined || partition === undefined) {
@@ -290,7 +291,8 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
         partition.replica.checkMinIsr(Number(c['min.insync.replicas']), `${topic.name}-${index}`);
       }
       batch = validateProduceRecords(records, Number(c['max.message.bytes']));
-      verifyTransactionalBatch(broker, transactionalId, topic.name, partition, batch);
+      // Produce v12+ comes from a transactions V2 producer: the leader adds the partition to the transaction.
+      const verified = verifyTransactionalBatch(broker, transactionalId, topic.name, partition, batch, version >= 12);
       check = checkTimestamps(batch, {
         timestampType: c['message.timestamp.type'],
         beforeMaxMs: BigInt(c['message.timestamp.before.max.ms']),
@@ -299,6 +301,12 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
         requireKeys: c['cleanup.policy'].includes('compact'),
         partitionName: `${topic.name}-${index}`,
       });
+      // The coordinator is on another broker: the append waits for its answer.
+      if (verified !== undefined) {
+        verified.catch(() => {});
+        const checkRecords = check;
+        check = () => verified.then(() => checkRecords?.());
+      }
     } catch (err) {
       return failure(topic, partition, index, err);
     }
@@ -356,7 +364,8 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
   return {
     api: ProduceApi,
     // v0-v2 carry magic 0/1 message sets, which Kafka 4 no longer accepts either (KIP-896).
-    // v12 is v11 for a broker without transactions V2; v13 names topics by id (KIP-516).
+    // v12 is transactions V2 (the leader adds a transactional batch's partition to the transaction,
+    // KIP-890 part 2); v13 names topics by id (KIP-516).
     minVersion: 3,
     maxVersion: 13,
     handle(req, ctx) {
@@ -404,10 +413,26 @@ export function produceHandler(broker: BrokerContext): ApiHandler<ProduceRequest
               return check.then((c) => {
                 if (c === 'fenced') return fenced(p.index);
                 if (topic && !leadsPartition(broker, topic.topicId, p.index)) return notLeader(topic.topicId, p.index);
-                return appendOne(topic, p.index, p.records, req.acks, req.timeoutMs, req.transactionalId);
+                return appendOne(
+                  topic,
+                  p.index,
+                  p.records,
+                  req.acks,
+                  req.timeoutMs,
+                  req.transactionalId,
+                  ctx.apiVersion,
+                );
               });
             }
-            const r = appendOne(topic, p.index, p.records, req.acks, req.timeoutMs, req.transactionalId);
+            const r = appendOne(
+              topic,
+              p.index,
+              p.records,
+              req.acks,
+              req.timeoutMs,
+              req.transactionalId,
+              ctx.apiVersion,
+            );
             if (r instanceof Promise) async = true;
             return r;
           }),

@@ -48,8 +48,9 @@ import { createShareServices, shareHandlers } from '../apis/share/index.js';
 import {
   createTransactionCoordinator,
   TRANSACTION_STATE_TOPIC,
+  TxnInterBroker,
   transactionHandlers,
-  writeMarkersLocally,
+  writeMarkersToLeaders,
 } from '../apis/transactions/index.js';
 import {
   type BrokerConfig,
@@ -120,6 +121,8 @@ const SHUTDOWN_GRACE_MS = 5000;
 /** How long a clean stop in a cluster waits for the controller to move this broker's leaderships away. */
 const CONTROLLED_SHUTDOWN_WAIT_MS = 15_000;
 const MAINTENANCE_INTERVAL_MS = 5000;
+/** How long a `__transaction_state` write waits for the partition's in-sync replicas (acks=all, as Kafka's). */
+const TXN_STATE_REPLICATION_TIMEOUT_MS = 30_000;
 /** Failed accepts (out of descriptors) are logged at most this often, with how many there were. */
 const ACCEPT_ERROR_LOG_INTERVAL_MS = 10_000;
 
@@ -339,18 +342,31 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     }
   });
   let dispatcher: Dispatcher | undefined;
-  // Markers to partitions this broker leads are local appends; in a cluster the rest go to their leaders.
+  // Markers to partitions this broker leads are local appends; in a cluster the rest go to their
+  // leaders as WriteTxnMarkers requests (and produce verifications to the coordinator's broker).
+  const txnInterBroker = embedded
+    ? null
+    : new TxnInterBroker(store, { host: listener.host || 'localhost', port: listener.port }, config.nodeId);
   const transactions = createTransactionCoordinator({
     config,
     topics,
     logger,
     logDir,
     leads,
-    replicatedAppend,
     nextProducerId: () => context.producerIds.nextId(),
-    writeMarkers: (m) => writeMarkersLocally(context, m),
+    writeMarkers: (m) => writeMarkersToLeaders(context, txnInterBroker, m),
+    leaderEpoch: (topicId, partition) => store.image.partition(topicId, partition)?.leaderEpoch,
+    // The topic's min.insync.replicas (Kafka creates it with transaction.state.log.min.isr).
+    awaitReplicated: (p, lastOffset) =>
+      replication.awaitReplication(
+        p,
+        lastOffset,
+        TXN_STATE_REPLICATION_TIMEOUT_MS,
+        Number(configs.topicConfig(TRANSACTION_STATE_TOPIC)['min.insync.replicas']),
+      ),
   });
-  // Leadership of a transaction state partition moved here: its transactions are ours now.
+  // Leadership of a transaction state partition moved here: its transactions are ours now. Moved
+  // away: they are dropped (their marker retries stop) and the new leader loads them.
   store.onChange((changes, image) => {
     const state = image.topics.get(TRANSACTION_STATE_TOPIC);
     if (!state) return;
@@ -358,6 +374,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       if (c.type !== 'partition' || c.topicId !== state.topicId || !c.before || !c.after) continue;
       if (c.after.leader === config.nodeId && c.before.leader !== config.nodeId)
         transactions.loadLedPartition(c.partition);
+      if (c.before.leader === config.nodeId && c.after.leader !== config.nodeId)
+        transactions.coordinator.unloadPartition(c.partition);
     }
   });
   const context: BrokerContext = {
@@ -392,7 +410,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       shareGroups: shares,
       ensureOffsetsTopic: groups.ensureOffsetsTopic,
     },
-    transactions,
+    transactions: { ...transactions, interBroker: txnInterBroker },
     metrics,
     security,
     advertised: { host: listener.host || 'localhost', port: listener.port },
@@ -777,6 +795,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       groups.consumerGroups.shutdown();
       shares.close();
       transactions.coordinator.shutdown();
+      await txnInterBroker?.close();
       const deadline = Date.now() + SHUTDOWN_GRACE_MS;
       while ([...connections].some((c) => c.inFlight > 0) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 10));

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PartitionLog } from '@sluice/log';
-import { buildRecordBatchSync } from '@sluice/protocol';
+import { buildRecordBatchSync, ERROR_CODES } from '@sluice/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Partition } from './partition.js';
 
@@ -53,5 +53,33 @@ describe('Partition as a follower', () => {
     const again = follower.appendFromClient(batch(1, ['b']));
     expect(again.duplicate).toBe(false);
     expect(again.firstOffset).toBe(1n);
+  });
+});
+
+describe('Partition transaction markers', () => {
+  const txnBatch = (producerEpoch: number) =>
+    buildRecordBatchSync({
+      records: [{ value: 'v' }],
+      producerId: 7n,
+      producerEpoch,
+      baseSequence: 0,
+      isTransactional: true,
+    });
+
+  it('refuses a marker from a coordinator older than the last one (TRANSACTION_COORDINATOR_FENCED), also after a replay of the log', () => {
+    const p = partition('fenced');
+    p.appendFromClient(txnBatch(0));
+    p.appendMarker({ producerId: 7n, producerEpoch: 0, coordinatorEpoch: 5, commit: true });
+    const zombie = { producerId: 7n, producerEpoch: 0, coordinatorEpoch: 4, commit: false };
+    expect(() => p.appendMarker(zombie)).toThrow(
+      expect.objectContaining({ code: ERROR_CODES.TRANSACTION_COORDINATOR_FENCED }),
+    );
+    // A replica replaying the log learns the coordinator epoch from the marker's value.
+    const follower = partition('fenced-follower');
+    follower.appendAsFollower(Buffer.from(p.log.read(0n, 1 << 20).records));
+    expect(() => follower.appendMarker(zombie)).toThrow(
+      expect.objectContaining({ code: ERROR_CODES.TRANSACTION_COORDINATOR_FENCED }),
+    );
+    expect(p.appendMarker({ ...zombie, coordinatorEpoch: 6 }).firstOffset).toBe(2n);
   });
 });

@@ -59,14 +59,22 @@ function flagsOf(buf: Buffer, at: number): { transactional: boolean; control: bo
   };
 }
 
-/** Whether a control batch holds a commit marker (false: an abort, or another control record). */
-function isCommitMarker(buf: Buffer, at: number, size: number): boolean | null {
+/**
+ * Whether a control batch holds a commit marker (false: an abort; null: another control record),
+ * and the coordinator epoch its value carries (EndTransactionMarker: int16 version, int32 epoch;
+ * -1 when the value is too short to hold one).
+ */
+function markerOf(buf: Buffer, at: number, size: number): { commit: boolean; coordinatorEpoch: number } | null {
   const batch = new RecordBatch(buf.subarray(at, at + size), 0);
   for (const r of batch.records()) {
     const { type } = decodeControlRecordKey(r.key);
-    if (type === ControlRecordType.Commit) return true;
-    if (type === ControlRecordType.Abort) return false;
-    return null;
+    if (type !== ControlRecordType.Commit && type !== ControlRecordType.Abort) return null;
+    const value = r.value;
+    const coordinatorEpoch =
+      value !== null && value.length >= 6
+        ? Buffer.from(value.buffer, value.byteOffset, value.length).readInt32BE(2)
+        : -1;
+    return { commit: type === ControlRecordType.Commit, coordinatorEpoch };
   }
   return null;
 }
@@ -181,6 +189,13 @@ export class Partition {
       throw new KafkaError(
         ERROR_CODES.INVALID_PRODUCER_EPOCH,
         `Epoch of producer ${m.producerId} in the marker is ${m.producerEpoch}, older than the current epoch ${entry.epoch}`,
+      );
+    }
+    // A coordinator that lost its partition to a newer one (a zombie) writes no marker, as Kafka's ProducerAppendInfo.
+    if (entry && m.coordinatorEpoch < entry.coordinatorEpoch) {
+      throw new KafkaError(
+        ERROR_CODES.TRANSACTION_COORDINATOR_FENCED,
+        `Invalid coordinator epoch for producer ${m.producerId}: ${m.coordinatorEpoch} (zombie), ${entry.coordinatorEpoch} (current)`,
       );
     }
     const batch = buildEndTxnMarkerBatch({ ...m, partitionLeaderEpoch: this.leaderEpoch });
@@ -312,10 +327,10 @@ export class Partition {
     if (info.producerId < 0n) return;
     const flags = flagsOf(records, at);
     if (flags.control) {
-      const commit = isCommitMarker(records, at, size);
-      if (commit === null) return;
-      this.producers.endTransaction(info.producerId, info.producerEpoch, -1);
-      const aborted = this.txns.onMarker(info.producerId, commit, base);
+      const marker = markerOf(records, at, size);
+      if (marker === null) return;
+      this.producers.endTransaction(info.producerId, info.producerEpoch, marker.coordinatorEpoch);
+      const aborted = this.txns.onMarker(info.producerId, marker.commit, base);
       if (aborted !== null && !indexedMarkers.has(base)) this.log.appendAbortedTxn(aborted);
     } else {
       this.producers.update(info, base);

@@ -10,6 +10,7 @@ import {
 import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
 import { coordinatorError, forVersion } from './common.js';
+import { TRANSACTIONS_V2 } from './verify.js';
 
 /** A bound on transactions in one batched (v4+) request. */
 const MAX_TRANSACTIONS = 10_000;
@@ -57,7 +58,13 @@ export function addPartitionsToTxnHandler(
         bad.has(`${t}\u0000${p}`) ? ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION : ERROR_CODES.OPERATION_NOT_ATTEMPTED,
       );
     }
-    const code = forVersion(await broker.transactions.coordinator.addPartitions(who, partitions), version, 2);
+    // v5 from a partition leader adds for a transactions V2 producer (KIP-890 part 2).
+    const clientTransactionVersion = version >= 5 ? TRANSACTIONS_V2 : 0;
+    const code = forVersion(
+      await broker.transactions.coordinator.addPartitions(who, partitions, clientTransactionVersion),
+      version,
+      2,
+    );
     return results(topics, () => code);
   };
 

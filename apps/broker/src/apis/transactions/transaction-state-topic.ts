@@ -3,8 +3,9 @@ import { buildRecordBatchSync, ERROR_CODES, KafkaError } from '@sluice/protocol'
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../../config/index.js';
 import type { LogDirHealth } from '../../state/log-dir-health.js';
+import type { Partition } from '../../state/partition.js';
 import type { TopicManager, TopicState } from '../../state/topic-manager.js';
-import { type ReplicatedAppend, readPartition } from '../groups/offsets-topic.js';
+import { readPartition } from '../groups/offsets-topic.js';
 
 export const TRANSACTION_STATE_TOPIC = '__transaction_state';
 
@@ -20,8 +21,17 @@ export interface TransactionCoordinatorSetup {
   logDir?: LogDirHealth;
   /** Whether this broker leads a partition (a transaction's coordinator leads its state partition). */
   leads?: (topicId: string, partition: number) => boolean;
-  /** Runs an append to a state partition as acks=all; none: local only. */
-  replicatedAppend?: ReplicatedAppend;
+  /**
+   * The partition's leader epoch in the metadata (the coordinator epoch its markers carry, which
+   * partitions check against a zombie coordinator's); the local replica's until then.
+   */
+  leaderEpoch?: (topicId: string, partition: number) => number | undefined;
+  /**
+   * Waits until the partition's in-sync replicas have the log up to `lastOffset` (a code, 0 when
+   * they do): a state change is answered only once a new coordinator would load it, as Kafka's
+   * acks=all appends to the transaction log.
+   */
+  awaitReplicated?: (partition: Partition, lastOffset: bigint) => number | Promise<number>;
 }
 
 /**
@@ -82,18 +92,23 @@ export function createTransactionCoordinator(setup: TransactionCoordinatorSetup)
       }
       const batch = buildRecordBatchSync({ records: records.map((r) => ({ key: r.key, value: r.value })) });
       setup.logDir?.checkWritable();
-      const write = () => {
-        try {
-          return p.appendFromCoordinator(batch);
-        } catch (err) {
-          if (setup.logDir?.noteError(err, `append to ${TRANSACTION_STATE_TOPIC}-${partition}`)) {
-            throw new KafkaError(ERROR_CODES.KAFKA_STORAGE_ERROR, (err as Error).message);
-          }
-          throw err;
+      let lastOffset: bigint;
+      try {
+        lastOffset = p.appendFromCoordinator(batch).lastOffset;
+      } catch (err) {
+        if (setup.logDir?.noteError(err, `append to ${TRANSACTION_STATE_TOPIC}-${partition}`)) {
+          throw new KafkaError(ERROR_CODES.KAFKA_STORAGE_ERROR, (err as Error).message);
+        }
+        throw err;
+      }
+      if (setup.awaitReplicated === undefined) return;
+      const replicated = (code: number) => {
+        if (code !== ERROR_CODES.NONE) {
+          throw new KafkaError(code, `${TRANSACTION_STATE_TOPIC}-${partition} was not replicated (error ${code})`);
         }
       };
-      if (setup.replicatedAppend) return setup.replicatedAppend(TRANSACTION_STATE_TOPIC, p, write);
-      write();
+      const waited = setup.awaitReplicated(p, lastOffset);
+      return typeof waited === 'number' ? replicated(waited) : waited.then(replicated);
     },
   });
   if (existing) {
@@ -101,15 +116,18 @@ export function createTransactionCoordinator(setup: TransactionCoordinatorSetup)
     for (const p of existing.partitions) {
       if (p === undefined) continue;
       if (setup.leads && !setup.leads(existing.topicId, p.index)) continue;
-      count += coordinator.loadPartition(p.index, readPartition(p.log), p.leaderEpoch);
+      const epoch = setup.leaderEpoch?.(existing.topicId, p.index) ?? p.leaderEpoch;
+      count += coordinator.loadPartition(p.index, readPartition(p.log), epoch);
     }
     log.info({ transactions: count }, 'loaded transactions');
   }
   /** Loads the transactions of a state partition this broker has just become the leader of (and finishes decided ones). */
   const loadLedPartition = (partition: number): void => {
-    const p = topics.get(TRANSACTION_STATE_TOPIC)?.partitions[partition];
-    if (p === undefined) return;
-    coordinator.loadPartition(partition, readPartition(p.log), p.leaderEpoch);
+    const topic = topics.get(TRANSACTION_STATE_TOPIC);
+    const p = topic?.partitions[partition];
+    if (topic === undefined || p === undefined) return;
+    const epoch = setup.leaderEpoch?.(topic.topicId, partition) ?? p.leaderEpoch;
+    coordinator.loadPartition(partition, readPartition(p.log), epoch);
     log.info({ partition }, 'loaded the transactions of a partition this broker now leads');
   };
   return { coordinator, ensureTransactionTopic, loadLedPartition };

@@ -8,7 +8,7 @@ import {
 import type { BrokerContext } from '../../server/context.js';
 import type { ApiHandler } from '../../server/dispatcher.js';
 import { OFFSETS_TOPIC } from '../groups/offsets-topic.js';
-import { coordinatorError } from './common.js';
+import { inTransaction } from './verify.js';
 
 /**
  * TxnOffsetCommit (sent to the group's coordinator): the offsets are stored as part of the
@@ -33,16 +33,27 @@ export function txnOffsetCommitHandler(
         })),
       });
       // The group's offsets partition must be in the producer's ongoing transaction (AddOffsetsToTxn
-      // first), as Kafka verifies it; where another broker coordinates the transaction, it is not checked here.
-      if (coordinatorError(broker, req.transactionalId) === ERROR_CODES.NONE) {
-        const [code] = broker.transactions.coordinator.verifyPartitions(
-          { transactionalId: req.transactionalId, producerId: req.producerId, producerEpoch: req.producerEpoch },
-          [{ topic: OFFSETS_TOPIC, partition: broker.groups.coordinator.partitionFor(req.groupId) }],
-        );
-        if (code === ERROR_CODES.PRODUCER_FENCED) return all(ERROR_CODES.INVALID_PRODUCER_EPOCH);
-        if (code === ERROR_CODES.CONCURRENT_TRANSACTIONS) return all(code);
-        if (code !== ERROR_CODES.NONE) return all(ERROR_CODES.INVALID_TXN_STATE);
+      // first), as Kafka verifies it with the transaction's coordinator (here or on another broker);
+      // from v5 (transactions V2) the group coordinator adds it instead (KIP-890 part 2).
+      const code = await inTransaction(
+        broker,
+        { transactionalId: req.transactionalId, producerId: req.producerId, producerEpoch: req.producerEpoch },
+        OFFSETS_TOPIC,
+        broker.groups.coordinator.partitionFor(req.groupId),
+        v >= 5,
+      );
+      if (code === ERROR_CODES.PRODUCER_FENCED) return all(ERROR_CODES.INVALID_PRODUCER_EPOCH);
+      if (code === ERROR_CODES.CONCURRENT_TRANSACTIONS) return all(code);
+      if (
+        code === ERROR_CODES.NOT_COORDINATOR ||
+        code === ERROR_CODES.COORDINATOR_NOT_AVAILABLE ||
+        code === ERROR_CODES.COORDINATOR_LOAD_IN_PROGRESS ||
+        code === ERROR_CODES.NETWORK_EXCEPTION
+      ) {
+        // The transaction's coordinator could not be asked: retriable (NOT_COORDINATOR would name the group's).
+        return all(ERROR_CODES.COORDINATOR_NOT_AVAILABLE);
       }
+      if (code !== ERROR_CODES.NONE) return all(ERROR_CODES.INVALID_TXN_STATE);
       const known: { name: string; partitions: CommitPartition[] }[] = [];
       for (const t of req.topics) {
         const partitions = t.partitions

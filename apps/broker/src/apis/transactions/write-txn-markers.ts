@@ -14,13 +14,13 @@ export function writeTxnMarkersHandler(
     api: WriteTxnMarkersApi,
     minVersion: 1,
     maxVersion: 2,
-    handle(req) {
-      return {
-        markers: req.markers.slice(0, MAX_MARKERS).map((m) => {
+    async handle(req) {
+      const markers = await Promise.all(
+        req.markers.slice(0, MAX_MARKERS).map(async (m) => {
           const partitions = m.topics.flatMap((t) =>
             t.partitionIndexes.map((partition) => ({ topic: t.name, partition })),
           );
-          const codes = writeMarkersLocally(broker, {
+          const codes = await writeMarkersLocally(broker, {
             producerId: m.producerId,
             producerEpoch: m.producerEpoch,
             coordinatorEpoch: m.coordinatorEpoch,
@@ -36,7 +36,8 @@ export function writeTxnMarkersHandler(
             })),
           };
         }),
-      };
+      );
+      return { markers };
     },
   };
 }
