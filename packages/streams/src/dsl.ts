@@ -824,7 +824,7 @@ export class SessionWindowedKStream<K, V> {
         const k = r.key as K;
         const t = r.timestamp;
         const closeTime = ctx.streamTime - graceMs;
-        const all = sessions.getSessions(k);
+        const all = sessions.getSessions(k).sort((a, b) => a.start - b.start);
         const overlapping = all.filter((s) => s.end >= t - gapMs && s.start <= t + gapMs);
         let start = t;
         let end = t;

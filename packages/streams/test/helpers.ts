@@ -51,7 +51,11 @@ export async function readTopic<K, V>(
 ): Promise<ConsumerRecord<K, V>[]> {
   const consumer = new Consumer(
     { brokers },
-    { isolationLevel: options.readCommitted ? 'read_committed' : 'read_uncommitted', maxWaitMs: 50 },
+    {
+      isolationLevel: options.readCommitted ? 'read_committed' : 'read_uncommitted',
+      maxWaitMs: 50,
+      autoOffsetReset: 'earliest',
+    },
   );
   const out: ConsumerRecord<K, V>[] = [];
   const deadline = Date.now() + (options.timeoutMs ?? 20_000);
