@@ -122,7 +122,7 @@ export class StreamsBuilder {
   }
 
   /** A topic read as a table (latest value per key, null deletes), materialized in a store. */
-  table<K, V>(topic: Topic<K, V>, options: Materialized<K, V> & StreamOptions<K, V> = {}): KTable<K, V> {
+  table<K, V>(topic: Topic<K, V>, options: Materialized<K, V> & StreamOptions<K, V> = {}): KTable<K, NonNullable<V>> {
     const src = new Source(
       this.newName('KSTREAM-SOURCE'),
       topic as Topic<unknown, unknown>,
@@ -148,7 +148,15 @@ export class StreamsBuilder {
       const st = kvState(ctx.store(storeName), ks, vs);
       return (k) => st.get(k as K);
     };
-    return new KTable<K, V>(this, node, getter, ks, options.value ?? topic.value, storeName);
+    // A table's values are never null: a null record value deletes the key.
+    return new KTable<K, NonNullable<V>>(
+      this,
+      node,
+      getter,
+      ks,
+      (options.value ?? topic.value) as Serde<NonNullable<V>>,
+      storeName,
+    );
   }
 
   /** Writes to `<application.id>-<name>-repartition` and reads it back (a new sub-topology). */

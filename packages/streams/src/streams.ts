@@ -34,6 +34,10 @@ export interface StreamsConfig extends ClientOptions {
   replicationFactor?: number;
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
+  /** Static group membership (`group.instance.id`): a restart within the session timeout keeps the tasks without a rebalance. */
+  groupInstanceId?: string;
+  /** The consumer's max.partition.fetch.bytes: how much of one partition a fetch brings. Default 1 MiB. */
+  maxPartitionFetchBytes?: number;
   /** Producer linger for results and changelogs. Default 5 ms. */
   lingerMs?: number;
 }
@@ -91,6 +95,7 @@ export class KafkaStreams {
     });
     this.consumer = new Consumer(config, {
       groupId: config.applicationId,
+      groupInstanceId: config.groupInstanceId,
       autoCommit: false,
       autoOffsetReset: 'earliest',
       // Range keeps partition p of every co-partitioned topic on one member: a task's inputs stay together.
@@ -100,6 +105,7 @@ export class KafkaStreams {
       heartbeatIntervalMs: config.heartbeatIntervalMs ?? 1000,
       rebalanceTimeoutMs: 30_000,
       maxWaitMs: 100,
+      maxPartitionBytes: config.maxPartitionFetchBytes,
       onRebalance: {
         assigned: (tps) => this.exclusive(() => this.assign(tps)),
         revoked: (tps) => this.exclusive(() => this.revoke(tps, true)),

@@ -40,8 +40,8 @@ export async function produce<K, V>(brokers: string[], t: Topic<K, V>, records: 
 }
 
 /**
- * Reads every partition of a topic from the start until `count` records arrived (then a little longer,
- * to catch extra ones) or `timeoutMs` passed; per partition in offset order.
+ * Reads every partition of a topic from the start until `count` records arrived and no more for
+ * `settleMs` (to catch extra ones), or `timeoutMs` passed; per partition in offset order.
  */
 export async function readTopic<K, V>(
   brokers: string[],
@@ -59,17 +59,23 @@ export async function readTopic<K, V>(
   );
   const out: ConsumerRecord<K, V>[] = [];
   const deadline = Date.now() + (options.timeoutMs ?? 20_000);
-  let reachedAt = 0;
+  let lastAt = Date.now();
+  let stopped = false;
   const timer = setInterval(() => {
-    if (out.length >= count && reachedAt === 0) reachedAt = Date.now();
-    if (Date.now() > deadline || (reachedAt > 0 && Date.now() - reachedAt >= (options.settleMs ?? 300))) {
+    // Enough records and none for settleMs: the rest would be extra ones.
+    if (Date.now() > deadline || (out.length >= count && Date.now() - lastAt >= (options.settleMs ?? 300))) {
+      stopped = true;
       consumer.close().catch(() => {});
     }
   }, 20);
   try {
     await consumer.run(t, (records) => {
       out.push(...records);
+      lastAt = Date.now();
     });
+  } catch (err) {
+    // Closed by the timer while still starting: what was read is the answer.
+    if (!stopped) throw err;
   } finally {
     clearInterval(timer);
     await consumer.close();

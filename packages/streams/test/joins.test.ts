@@ -1,10 +1,10 @@
 // Each join kind, record by record: stream–table enrichment (inner and left), table–table (inner,
 // left, outer) and stream–stream within join windows. Inputs go in phases, each processed before the
 // next, so the order in which the two sides meet is the one the expected results assume.
-import { type Topic, serde, topic } from '@sluice/client';
+import { serde, type Topic, topic } from '@sluice/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { JoinWindows, KafkaStreams, type KStream, StreamsBuilder } from '../src/index.js';
-import { createTopics, produce, readTopic, type RunningBroker, sluice, stateDir, unique, waitFor } from './helpers.js';
+import { createTopics, produce, type RunningBroker, readTopic, sluice, stateDir, unique, waitFor } from './helpers.js';
 
 let broker: RunningBroker;
 beforeAll(async () => {
@@ -30,7 +30,9 @@ async function processedAtLeast(app: KafkaStreams, n: number): Promise<void> {
 
 it('stream–table: orders enriched with the customer as of each order; left join keeps unknown customers', async () => {
   const brokers = [broker.bootstrap];
-  const [ordersName, customersName, outName, leftName] = ['orders', 'customers', 'enriched', 'enriched-left'].map(unique);
+  const [ordersName, customersName, outName, leftName] = ['orders', 'customers', 'enriched', 'enriched-left'].map(
+    unique,
+  );
   await createTopics(brokers, [ordersName, customersName, outName, leftName], 2);
   const orders = topic(ordersName, { key: serde.string(), value: serde.json<Order>() });
   const customers = topic(customersName, { key: serde.string(), value: serde.nullable(serde.json<Customer>()) });
@@ -39,7 +41,12 @@ it('stream–table: orders enriched with the customer as of each order; left joi
   const stream = b.stream(orders);
   stream.join(table, (o, c) => `${o.id}:${o.amount}:${c.name}:${c.tier}`).to(str(outName));
   stream.leftJoin(table, (o, c) => `${o.id}:${c?.name ?? 'unknown'}`).to(str(leftName));
-  const app = new KafkaStreams(b.build(), { brokers, applicationId: unique('enrich'), stateDir: stateDir(), commitIntervalMs: 100 });
+  const app = new KafkaStreams(b.build(), {
+    brokers,
+    applicationId: unique('enrich'),
+    stateDir: stateDir(),
+    commitIntervalMs: 100,
+  });
   await app.start();
 
   await produce(brokers, customers, [
@@ -53,7 +60,10 @@ it('stream–table: orders enriched with the customer as of each order; left joi
     { key: 'c3', value: { id: 'o3', amount: 30 } },
   ]);
   await processedAtLeast(app, 5);
-  await produce(brokers, customers, [{ key: 'c1', value: { name: 'Ada', tier: 'gold' } }, { key: 'c2', value: null }]);
+  await produce(brokers, customers, [
+    { key: 'c1', value: { name: 'Ada', tier: 'gold' } },
+    { key: 'c2', value: null },
+  ]);
   await processedAtLeast(app, 7);
   await produce(brokers, orders, [
     { key: 'c1', value: { id: 'o4', amount: 40 } },
@@ -90,10 +100,21 @@ it('table–table: inner, left and outer joins emit the joined value on every up
   const b = new StreamsBuilder();
   const l = b.table(str(lName));
   const r = b.table(str(rName));
-  l.join(r, (a, c) => `${a}+${c}`).toStream().to(str(innerName));
-  l.leftJoin(r, (a, c) => `${a}+${c ?? '-'}`).toStream().to(str(leftName));
-  l.outerJoin(r, (a, c) => `${a ?? '-'}+${c ?? '-'}`).toStream().to(str(outerName));
-  const app = new KafkaStreams(b.build(), { brokers, applicationId: unique('tt'), stateDir: stateDir(), commitIntervalMs: 100 });
+  l.join(r, (a, c) => `${a}+${c}`)
+    .toStream()
+    .to(str(innerName));
+  l.leftJoin(r, (a, c) => `${a}+${c ?? '-'}`)
+    .toStream()
+    .to(str(leftName));
+  l.outerJoin(r, (a, c) => `${a ?? '-'}+${c ?? '-'}`)
+    .toStream()
+    .to(str(outerName));
+  const app = new KafkaStreams(b.build(), {
+    brokers,
+    applicationId: unique('tt'),
+    stateDir: stateDir(),
+    commitIntervalMs: 100,
+  });
   await app.start();
   const phases: Array<[Topic<string, string | null>, string, string | null]> = [
     [str(lName), 'k1', 'a1'],
@@ -144,7 +165,12 @@ it('stream–stream: records of both sides within the time difference join, once
   const left: KStream<string, string | null> = b.stream(str(lName));
   const right = b.stream(str(rName));
   left.join(right, (a, c) => `${a}/${c}`, JoinWindows.ofTimeDifferenceAndGrace(10, 5)).to(str(outName));
-  const app = new KafkaStreams(b.build(), { brokers, applicationId: unique('ss'), stateDir: stateDir(), commitIntervalMs: 100 });
+  const app = new KafkaStreams(b.build(), {
+    brokers,
+    applicationId: unique('ss'),
+    stateDir: stateDir(),
+    commitIntervalMs: 100,
+  });
   await app.start();
   const phases: Array<[string, string, number]> = [
     [lName, 'L1', 100],

@@ -1,8 +1,9 @@
 // WordCount, checked record by record: each word's updates arrive in order, 1, 2, … its count.
 import { serde, topic } from '@sluice/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { KafkaStreams, StreamsBuilder } from '../src/index.js';
+import { KafkaStreams } from '../src/index.js';
 import { createTopics, produce, type RunningBroker, readTopic, sluice, stateDir, unique, waitFor } from './helpers.js';
+import { wordCountTopology } from './topologies.js';
 
 let broker: RunningBroker;
 beforeAll(async () => {
@@ -20,22 +21,6 @@ const LINES = [
   'quick quick quick',
   'over and over and over',
 ];
-
-export function wordCountTopology(input: string, output: string) {
-  const builder = new StreamsBuilder();
-  const counts = builder
-    .stream(topic(input, { key: serde.nullable(serde.string()), value: serde.string() }))
-    .flatMapValues((line) =>
-      line
-        .toLowerCase()
-        .split(/\W+/)
-        .filter((w) => w.length > 0),
-    )
-    .groupBy((_key, word) => word, { key: serde.string(), value: serde.string() })
-    .count({ name: 'counts' });
-  counts.toStream().to(topic(output, { key: serde.string(), value: serde.json<number>() }));
-  return { topology: builder.build(), counts };
-}
 
 it('counts words: every update of every word, in order', async () => {
   const brokers = [broker.bootstrap];
