@@ -45,8 +45,9 @@ export interface StreamsConfig extends ClientOptions {
 export type StreamsState = 'CREATED' | 'REBALANCING' | 'RUNNING' | 'PENDING_SHUTDOWN' | 'NOT_RUNNING' | 'ERROR';
 
 const CHECKPOINT = '.checkpoint';
-/** A restore ends when every changelog partition is read to its end, or nothing arrived for this long (transaction markers sit at the end). */
+/** Exactly-once restores: a changelog partition read up to its markers, once nothing more arrives for this long. */
 const RESTORE_IDLE_MS = 400;
+const RESTORE_EMPTY_MS = 5000;
 
 const rawTopic = (name: string): Topic<Buffer | null, Buffer | null> => topic(name);
 
@@ -381,16 +382,26 @@ export class KafkaStreams {
     });
     await reader.assign(todo.map((r) => ({ topic: r.store.changelog, partition: r.store.partition, offset: r.from })));
     reader.subscribe(todo.map((r) => r.store.changelog as Topic<unknown, unknown>));
+    // At-least-once changelogs hold only data: a partition is restored when the position reaches its end.
+    // Exactly-once ones end with transaction markers (and may hold aborted records) that the position never
+    // passes: there, a partition that delivered records and then none for RESTORE_IDLE_MS is done too (one
+    // that delivered none, after RESTORE_EMPTY_MS: its records were all aborted).
+    const started = Date.now();
     let last = Date.now();
+    const got = new Set<string>();
     const done = (): boolean =>
-      todo.every((r) => (reader.position(r.store.changelog.name, r.store.partition) ?? -1n) >= r.end) ||
-      Date.now() - last > RESTORE_IDLE_MS;
+      todo.every((r) => {
+        if ((reader.position(r.store.changelog.name, r.store.partition) ?? -1n) >= r.end) return true;
+        if (!this.eos || Date.now() - last < RESTORE_IDLE_MS) return false;
+        return got.has(`${r.store.changelog.name}:${r.store.partition}`) || Date.now() - started > RESTORE_EMPTY_MS;
+      });
     const watch = setInterval(() => {
       if (done()) reader.close().catch(() => {});
     }, 50);
     try {
       await reader.run(todo[0].store.changelog, (records) => {
         last = Date.now();
+        got.add(`${records[0].topic}:${records[0].partition}`);
         const r = byTp.get(`${records[0].topic}:${records[0].partition}`);
         if (r === undefined) return;
         for (const rec of records) {
