@@ -25,6 +25,7 @@ const READMES: Record<string, (stdout: string) => void> = {
   'packages/security/README.md': (out) => expect(out).toBe('alice\n'),
   'apps/broker/README.md': (out) => expect(out).toBe('hello\n'),
   'packages/replication/README.md': (out) => expect(out).toBe('hw 0n\nhw 3n\nacked 0\n'),
+  'packages/streams/README.md': (out) => expect(out).toBe('the 3, fox 2, brown 1, dog 1, lazy 1, quick 1\n'),
 };
 
 function run(command: string, cwd: string, env: NodeJS.ProcessEnv) {

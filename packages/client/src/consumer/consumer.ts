@@ -206,6 +206,14 @@ export class Consumer {
     for (const tp of partitions) this.fetcher.pause(tp, false);
   }
 
+  /**
+   * Subscribes to several topics (group mode): `records()`/`run()` then deliver the records of all of
+   * them, each decoded with its own topic's serdes (stream processors read many topics in one group).
+   */
+  subscribe(topics: ReadonlyArray<Topic<unknown, unknown>>): void {
+    for (const t of topics) this.topics.set(t.name, t);
+  }
+
   private async start(topic: Topic<unknown, unknown>): Promise<void> {
     this.topics.set(topic.name, topic);
     if (this.started) return;
