@@ -14,6 +14,7 @@ import {
   CreateAclsApi,
   CreateTopicsApi,
   DeleteAclsApi,
+  DeleteShareGroupOffsetsApi,
   DescribeAclsApi,
   DescribeClientQuotasApi,
   DescribeClusterApi,
@@ -31,6 +32,9 @@ import {
   ListTransactionsApi,
   OffsetDeleteApi,
   OffsetForLeaderEpochApi,
+  ShareFetchApi,
+  ShareGroupDescribeApi,
+  ShareGroupHeartbeatApi,
   TxnOffsetCommitApi,
   WriteTxnMarkersApi,
   ZERO_UUID,
@@ -521,5 +525,42 @@ describe('transactions', () => {
       c.request(EndTxnApi, { transactionalId: TX, producerId, producerEpoch, committed: false });
     expect((await end(bob)).errorCode).toBe(TXAF);
     expect((await end(alice)).errorCode).toBe(0);
+  });
+});
+
+describe('share groups (KIP-932)', () => {
+  const shareHeartbeat = (c: Connection, groupId: string, topics: string[]) =>
+    c.request(ShareGroupHeartbeatApi, {
+      groupId,
+      memberId: `m-${Math.random().toString(36).slice(2)}-member-id`,
+      memberEpoch: 0,
+      rackId: null,
+      subscribedTopicNames: topics,
+    });
+
+  it('heartbeat needs READ on the group and DESCRIBE on the subscribed topics; fetch needs READ on the group', async () => {
+    await allowAlice(RT.TOPIC, 'gc', Op.READ);
+    expect((await shareHeartbeat(bob, 'sg', ['gc'])).errorCode).toBe(GAF);
+    const fetch = await bob.request(ShareFetchApi, {
+      ...ShareFetchApi.request.defaults(),
+      groupId: 'sg',
+      memberId: 'm',
+    });
+    expect(fetch.errorCode).toBe(GAF);
+    await allowAlice(RT.GROUP, 'sg', Op.READ);
+    expect((await shareHeartbeat(alice, 'sg', ['gc', 'secret'])).errorCode).toBe(TAF);
+    const joined = await shareHeartbeat(alice, 'sg', ['gc']);
+    expect(joined.errorCode).toBe(0);
+    expect(joined.memberEpoch).toBeGreaterThan(0);
+  });
+
+  it('describe needs DESCRIBE on the group (implied by READ); deleting offsets needs DELETE', async () => {
+    const describe = async (c: Connection) =>
+      (await c.request(ShareGroupDescribeApi, { groupIds: ['sg'], includeAuthorizedOperations: false })).groups[0]!
+        .errorCode;
+    expect(await describe(bob)).toBe(GAF);
+    expect(await describe(alice)).toBe(0);
+    const del = await alice.request(DeleteShareGroupOffsetsApi, { groupId: 'sg', topics: [{ topicName: 'gc' }] });
+    expect(del.errorCode).toBe(GAF);
   });
 });

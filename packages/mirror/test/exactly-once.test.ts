@@ -77,8 +77,9 @@ it('finds every record exactly once on the target after a SIGKILL mid-copy', { t
       'A->B.enabled = true',
       'A->B.topics = orders',
       'B.exactly.once.source.support = enabled',
-      // A transaction commits every second: the kill lands with one open and others committed before it.
-      'offset.flush.interval.ms = 1000',
+      // A transaction commits every 200 ms: the copy takes a second or two on loopback, so the kill
+      // lands with one open and others committed before it.
+      'offset.flush.interval.ms = 200',
       'producer.buffer.memory = 65536',
       'log.level = warn',
       '',

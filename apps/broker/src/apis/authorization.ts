@@ -86,6 +86,7 @@ import { ANONYMOUS } from '../server/listener-security.js';
 import { MORE_GUARDS } from './authorization-guards.js';
 import { authorize, authorizeCluster } from './authorize.js';
 import { CLUSTER_OPERATIONS, type Guard, mapResult, operationBits, TOPIC_OPERATIONS } from './guard-common.js';
+import { SHARE_GUARDS } from './share-guards.js';
 
 const TAF = ERROR_CODES.TOPIC_AUTHORIZATION_FAILED;
 const GAF = ERROR_CODES.GROUP_AUTHORIZATION_FAILED;
@@ -575,7 +576,7 @@ export const UNGUARDED_APIS: ReadonlyMap<number, string> = new Map<number, strin
 
 /** Whether an API has an ACL check with an authorizer on (a guard, or a reason it needs none here). */
 export function aclCoverage(apiKey: number): 'guard' | 'unguarded' | 'none' {
-  if (GUARDS.has(apiKey) || MORE_GUARDS.has(apiKey)) return 'guard';
+  if (GUARDS.has(apiKey) || MORE_GUARDS.has(apiKey) || SHARE_GUARDS.has(apiKey)) return 'guard';
   return UNGUARDED_APIS.has(apiKey) ? 'unguarded' : 'none';
 }
 
@@ -583,7 +584,7 @@ export function aclCoverage(apiKey: number): 'guard' | 'unguarded' | 'none' {
 export function withAuthorization(broker: BrokerContext, handlers: readonly ApiHandler[]): ApiHandler[] {
   if (!broker.security?.authorizer) return [...handlers];
   return handlers.map((h) => {
-    const guard = GUARDS.get(h.api.apiKey) ?? MORE_GUARDS.get(h.api.apiKey);
+    const guard = GUARDS.get(h.api.apiKey) ?? MORE_GUARDS.get(h.api.apiKey) ?? SHARE_GUARDS.get(h.api.apiKey);
     if (!guard) {
       if (UNGUARDED_APIS.has(h.api.apiKey)) return h;
       // Fail closed: the connection is closed with a log line naming the API.
