@@ -71,19 +71,16 @@ import {
   GROUP_OPERATIONS,
   type Guard,
   mapResult,
+  OPERATIONS_OMITTED,
   operationBits,
   TOPIC_OPERATIONS,
+  topicOk,
 } from './guard-common.js';
 
 const TAF = ERROR_CODES.TOPIC_AUTHORIZATION_FAILED;
 const GAF = ERROR_CODES.GROUP_AUTHORIZATION_FAILED;
 const CAF = ERROR_CODES.CLUSTER_AUTHORIZATION_FAILED;
 const TXAF = ERROR_CODES.TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-/** authorizedOperations when not asked for (Kafka's Integer.MIN_VALUE). */
-const OPERATIONS_OMITTED = -2147483648;
-
-const topicOk = (broker: BrokerContext, ctx: RequestContext, op: number, name: string) =>
-  authorize(broker, ctx, op, RT.TOPIC, name);
 
 /** A guard that refuses the whole request unless `op` on the cluster is allowed. */
 function clusterGuard<Req, Res>(op: number, refused: (req: Req, ctx: RequestContext) => Res): Guard<Req, Res> {

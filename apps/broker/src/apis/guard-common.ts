@@ -1,9 +1,10 @@
 // What the ACL guards (authorization.ts, authorization-guards.ts) share: the guard's type, applying a
 // change to a sync or async handler result, and the operations each authorized-operations field reports.
 
-import { AclOperation as Op } from '@sluice/security';
+import { AclOperation as Op, ResourceType as RT } from '@sluice/security';
 import type { BrokerContext } from '../server/context.js';
 import type { RequestContext } from '../server/dispatcher.js';
+import { authorize } from './authorize.js';
 
 export type Result<Res> = Res | null | Promise<Res | null>;
 // biome-ignore lint/suspicious/noExplicitAny: guards of every API share one table; each is typed where it is written.
@@ -13,6 +14,13 @@ export type Guard<Req = any, Res = any> = (
   ctx: RequestContext,
   next: (req: Req) => Result<Res>,
 ) => Result<Res>;
+
+/** authorizedOperations when not asked for (Kafka's Integer.MIN_VALUE). */
+export const OPERATIONS_OMITTED = -2147483648;
+
+/** Whether `op` on the topic `name` is allowed. */
+export const topicOk = (broker: BrokerContext, ctx: RequestContext, op: number, name: string): boolean =>
+  authorize(broker, ctx, op, RT.TOPIC, name);
 
 /** Applies `merge` to a handler result, sync or async. */
 export function mapResult<Res>(r: Result<Res>, merge: (res: Res) => Res): Result<Res> {

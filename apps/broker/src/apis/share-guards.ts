@@ -34,17 +34,13 @@ import { AclOperation as Op, ResourceType as RT } from '@sluice/security';
 import type { BrokerContext } from '../server/context.js';
 import type { RequestContext } from '../server/dispatcher.js';
 import { authorize } from './authorize.js';
-import { GROUP_OPERATIONS, type Guard, mapResult, operationBits } from './guard-common.js';
+import { GROUP_OPERATIONS, type Guard, mapResult, OPERATIONS_OMITTED, operationBits, topicOk } from './guard-common.js';
 
 const TAF = ERROR_CODES.TOPIC_AUTHORIZATION_FAILED;
 const GAF = ERROR_CODES.GROUP_AUTHORIZATION_FAILED;
-/** authorizedOperations when not asked for (Kafka's Integer.MIN_VALUE). */
-const OPERATIONS_OMITTED = -2147483648;
 
 const groupOk = (broker: BrokerContext, ctx: RequestContext, op: number, groupId: string | null) =>
   groupId !== null && authorize(broker, ctx, op, RT.GROUP, groupId);
-const topicOk = (broker: BrokerContext, ctx: RequestContext, op: number, name: string) =>
-  authorize(broker, ctx, op, RT.TOPIC, name);
 /** A topic named by id passes only when it exists and may be read; an unknown id is the handler's to answer. */
 const topicIdOk = (broker: BrokerContext, ctx: RequestContext, op: number, topicId: string) => {
   const name = broker.store.image.topicById(topicId)?.name;
