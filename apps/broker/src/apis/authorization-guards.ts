@@ -73,6 +73,7 @@ import {
   mapResult,
   OPERATIONS_OMITTED,
   operationBits,
+  refusedDescribedGroup,
   TOPIC_OPERATIONS,
   topicOk,
 } from './guard-common.js';
@@ -257,17 +258,7 @@ const consumerGroupHeartbeatGuard: Guard<ConsumerGroupHeartbeatRequest, Consumer
 // subscribed to or assigned a topic the principal may not describe is answered TOPIC_AUTHORIZATION_FAILED
 // without its description (KAFKA-18813). The group's authorized operations are the principal's when asked for.
 type DescribedGroup = ConsumerGroupDescribeResponse['groups'][number];
-const refusedGroup = (groupId: string, errorCode: number): DescribedGroup => ({
-  errorCode,
-  errorMessage: null,
-  groupId,
-  groupState: '',
-  groupEpoch: 0,
-  assignmentEpoch: 0,
-  assignorName: '',
-  members: [],
-  authorizedOperations: OPERATIONS_OMITTED,
-});
+const refusedGroup = (groupId: string, errorCode: number): DescribedGroup => refusedDescribedGroup(groupId, errorCode);
 /** Whether every topic a member subscribes to or is (to be) assigned may be described. */
 function groupTopicsDescribable(broker: BrokerContext, ctx: RequestContext, g: DescribedGroup): boolean {
   const topics = new Set<string>();

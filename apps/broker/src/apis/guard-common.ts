@@ -18,6 +18,22 @@ export type Guard<Req = any, Res = any> = (
 /** authorizedOperations when not asked for (Kafka's Integer.MIN_VALUE). */
 export const OPERATIONS_OMITTED = -2147483648;
 
+/**
+ * A described group refused whole (ConsumerGroupDescribe and ShareGroupDescribe answer the same
+ * fields): its id and error, nothing of its state or members.
+ */
+export const refusedDescribedGroup = (groupId: string, errorCode: number) => ({
+  errorCode,
+  errorMessage: null,
+  groupId,
+  groupState: '',
+  groupEpoch: 0,
+  assignmentEpoch: 0,
+  assignorName: '',
+  members: [],
+  authorizedOperations: OPERATIONS_OMITTED,
+});
+
 /** Whether `op` on the topic `name` is allowed. */
 export const topicOk = (broker: BrokerContext, ctx: RequestContext, op: number, name: string): boolean =>
   authorize(broker, ctx, op, RT.TOPIC, name);

@@ -34,7 +34,14 @@ import { AclOperation as Op, ResourceType as RT } from '@sluice/security';
 import type { BrokerContext } from '../server/context.js';
 import type { RequestContext } from '../server/dispatcher.js';
 import { authorize } from './authorize.js';
-import { GROUP_OPERATIONS, type Guard, mapResult, OPERATIONS_OMITTED, operationBits, topicOk } from './guard-common.js';
+import {
+  GROUP_OPERATIONS,
+  type Guard,
+  mapResult,
+  operationBits,
+  refusedDescribedGroup,
+  topicOk,
+} from './guard-common.js';
 
 const TAF = ERROR_CODES.TOPIC_AUTHORIZATION_FAILED;
 const GAF = ERROR_CODES.GROUP_AUTHORIZATION_FAILED;
@@ -58,17 +65,8 @@ const heartbeatGuard: Guard<ShareGroupHeartbeatRequest, ShareGroupHeartbeatRespo
 };
 
 type DescribedShareGroup = ShareGroupDescribeResponse['groups'][number];
-const refusedDescribe = (groupId: string, errorCode: number): DescribedShareGroup => ({
-  errorCode,
-  errorMessage: null,
-  groupId,
-  groupState: '',
-  groupEpoch: 0,
-  assignmentEpoch: 0,
-  assignorName: '',
-  members: [],
-  authorizedOperations: OPERATIONS_OMITTED,
-});
+const refusedDescribe = (groupId: string, errorCode: number): DescribedShareGroup =>
+  refusedDescribedGroup(groupId, errorCode);
 
 const describeGuard: Guard<ShareGroupDescribeRequest, ShareGroupDescribeResponse> = (broker, req, ctx, next) => {
   const allowed = req.groupIds.filter((g) => groupOk(broker, ctx, Op.DESCRIBE, g));
