@@ -28,9 +28,12 @@ const READMES: Record<string, (stdout: string) => void> = {
   'packages/streams/README.md': (out) => expect(out).toBe('the 3, fox 2, brown 1, dog 1, lazy 1, quick 1\n'),
 };
 
+// Seven examples start npx and tsx at once: on a loaded 2-core CI machine one took over a minute.
+const EXAMPLE_TIMEOUT_MS = 150_000;
+
 function run(command: string, cwd: string, env: NodeJS.ProcessEnv) {
   return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn('sh', ['-c', command], { cwd, env, timeout: 60_000 });
+    const child = spawn('sh', ['-c', command], { cwd, env, timeout: EXAMPLE_TIMEOUT_MS });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -51,18 +54,22 @@ describe.concurrent('package README examples', () => {
     });
 
     for (const step of steps) {
-      it(`${readme} line ${step.line}: ${step.command}`, async () => {
-        const dir = join(WORK, readme.replace(/\W+/g, '-'));
-        mkdirSync(dir, { recursive: true });
-        // A project of the reader's: ES modules.
-        writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
-        writeFileSync(join(dir, step.file as string), step.code as string);
-        const env = { ...process.env };
-        delete env.NODE_OPTIONS;
-        const r = await run(step.command, dir, env);
-        expect(r.status, `stdout: ${r.stdout}\nstderr: ${r.stderr}`).toBe(0);
-        check(r.stdout);
-      });
+      it(
+        `${readme} line ${step.line}: ${step.command}`,
+        async () => {
+          const dir = join(WORK, readme.replace(/\W+/g, '-'));
+          mkdirSync(dir, { recursive: true });
+          // A project of the reader's: ES modules.
+          writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+          writeFileSync(join(dir, step.file as string), step.code as string);
+          const env = { ...process.env };
+          delete env.NODE_OPTIONS;
+          const r = await run(step.command, dir, env);
+          expect(r.status, `stdout: ${r.stdout}\nstderr: ${r.stderr}`).toBe(0);
+          check(r.stdout);
+        },
+        EXAMPLE_TIMEOUT_MS + 10_000,
+      );
     }
   }
 });
