@@ -10,7 +10,7 @@ sasl.mechanism=SCRAM-SHA-512
 sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="p\\"w=1";
 `;
 
-const pem = (label: string, body: string) => `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
+const pem = (label: string, body: string) => `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----`;
 const dir = mkdtempSync(join(tmpdir(), 'sluice-console-config-'));
 function write(name: string, text: string | Buffer): string {
   const path = join(dir, name);
@@ -60,7 +60,7 @@ describe('securityFromProperties: SASL', () => {
 
 describe('securityFromProperties: TLS', () => {
   const ca = pem('CERTIFICATE', 'Y2E=');
-  const caFile = write('ca.pem', `some text\n${ca}`);
+  const caFile = write('ca.pem', `some text\n${ca}\n`);
 
   it('SSL: the PEM trust store becomes the CAs; no trust store means the system CAs', () => {
     const s = securityFromProperties({
@@ -76,14 +76,14 @@ describe('securityFromProperties: TLS', () => {
   it('a PEM key store gives the client key and chain (mutual TLS), with ssl.key.password', () => {
     const key = pem('ENCRYPTED PRIVATE KEY', 'a2V5');
     const cert = pem('CERTIFICATE', 'Y2VydA==');
-    const keystore = write('client.keystore.pem', key + cert + ca);
+    const keystore = write('client.keystore.pem', `${key}\n${cert}\n${ca}\n`);
     const s = securityFromProperties({
       'security.protocol': 'SSL',
       'ssl.keystore.type': 'PEM',
       'ssl.keystore.location': keystore,
       'ssl.key.password': 'k',
     });
-    expect(s.ssl).toEqual({ key, cert: cert + ca, passphrase: 'k' });
+    expect(s.ssl).toEqual({ key, cert: `${cert}\n${ca}`, passphrase: 'k' });
     const p12 = write('client.p12', Buffer.from([0x30, 0x82, 0x01]));
     const pk = securityFromProperties({
       'security.protocol': 'SSL',
@@ -110,18 +110,18 @@ describe('securityFromProperties: TLS', () => {
   it('names what it cannot read', () => {
     const jks = write('trust.jks', Buffer.from([0xfe, 0xed, 0xfe, 0xed]));
     expect(() => securityFromProperties({ 'security.protocol': 'SSL', 'ssl.truststore.location': jks })).toThrow(
-      /ssl.truststore.type JKS: the console reads PEM/,
+      /ssl.truststore.type JKS is not supported/,
     );
     expect(() =>
       securityFromProperties({ 'security.protocol': 'SSL', 'ssl.truststore.location': join(dir, 'missing.pem') }),
-    ).toThrow(/ssl.truststore.location .*missing.pem/);
+    ).toThrow(/missing.pem/);
     expect(() =>
       securityFromProperties({
         'security.protocol': 'SSL',
         'ssl.keystore.type': 'PEM',
         'ssl.keystore.location': caFile,
       }),
-    ).toThrow(/found 0 key\(s\), 1 certificate/);
+    ).toThrow(/must hold one private key/);
     expect(() =>
       securityFromProperties({ 'security.protocol': 'SSL', 'ssl.endpoint.identification.algorithm': 'ldap' }),
     ).toThrow(/identification.algorithm ldap/);

@@ -4,8 +4,8 @@
 // and sasl.jaas.config (PlainLoginModule or ScramLoginModule with username and password). Passwords
 // stay in the file: never on the command line, where other users see them. A SASL listener without
 // credentials in the file means each browser session logs in on the console's login page.
-import { readFileSync } from 'node:fs';
 import type { SaslOptions, SslOptions } from '@sluice/client';
+import { clientTlsOptions } from '@sluice/security';
 import { MECHANISMS, type Mechanism } from './sessions.js';
 import { InputError } from './validate.js';
 
@@ -47,68 +47,16 @@ export interface SecurityFlags {
   login?: boolean;
 }
 
-/** Reads a file named by a setting, naming the setting when it cannot. */
-function readSetting(props: Readonly<Record<string, string>>, key: string): Buffer {
-  try {
-    return readFileSync(props[key]);
-  } catch (err) {
-    throw new InputError(`${key} ${props[key]}: ${(err as Error).message}`);
-  }
-}
-
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
-
-function pemBlocks(text: string): Array<{ label: string; pem: string }> {
-  return [...text.matchAll(PEM_BLOCK)].map((m) => ({ label: m[1], pem: `${m[0]}\n` }));
-}
-
-/**
- * A store's type: as set, else PEM when the file holds PEM text (Kafka would assume JKS, which
- * the console cannot read: only PEM and PKCS12 are).
- */
-function storeType(props: Readonly<Record<string, string>>, prefix: string, file: Buffer): string {
-  const set = props[`${prefix}.type`]?.trim().toUpperCase();
-  if (set) return set;
-  return file.toString('latin1').includes('-----BEGIN ') ? 'PEM' : 'JKS';
-}
-
+/** TLS settings by Kafka's client names, read by @sluice/security as the broker's tools read them. */
 function sslFromProperties(props: Readonly<Record<string, string>>): SslOptions {
-  const ssl: Exclude<SslOptions, true> = {};
-  if (props['ssl.truststore.location']) {
-    const file = readSetting(props, 'ssl.truststore.location');
-    const type = storeType(props, 'ssl.truststore', file);
-    if (type !== 'PEM') {
-      throw new InputError(`ssl.truststore.type ${type}: the console reads PEM trust stores (ssl.truststore.type=PEM)`);
-    }
-    const certs = pemBlocks(file.toString('utf8')).filter((b) => b.label === 'CERTIFICATE');
-    if (certs.length === 0)
-      throw new InputError(`ssl.truststore.location ${props['ssl.truststore.location']}: no certificate in it`);
-    ssl.ca = certs.map((b) => b.pem);
+  const get = (name: string) => props[name] ?? null;
+  let ssl: Exclude<SslOptions, true>;
+  try {
+    ssl = clientTlsOptions(get);
+  } catch (err) {
+    throw new InputError((err as Error).message);
   }
-  if (props['ssl.keystore.location']) {
-    const file = readSetting(props, 'ssl.keystore.location');
-    const type = storeType(props, 'ssl.keystore', file);
-    if (type === 'PEM') {
-      // Kafka's PEM key store: the private key (PKCS#8, maybe encrypted with ssl.key.password) and its certificate chain.
-      const blocks = pemBlocks(file.toString('utf8'));
-      const keys = blocks.filter((b) => b.label.endsWith('PRIVATE KEY'));
-      const chain = blocks.filter((b) => b.label === 'CERTIFICATE');
-      if (keys.length !== 1 || chain.length === 0) {
-        throw new InputError(
-          `ssl.keystore.location ${props['ssl.keystore.location']}: a PEM key store holds one private key and its certificates (found ${keys.length} key(s), ${chain.length} certificate(s))`,
-        );
-      }
-      ssl.key = keys[0].pem;
-      ssl.cert = chain.map((b) => b.pem).join('');
-      if (props['ssl.key.password']) ssl.passphrase = props['ssl.key.password'];
-    } else if (type === 'PKCS12') {
-      ssl.pfx = file;
-      if (props['ssl.keystore.password']) ssl.passphrase = props['ssl.keystore.password'];
-    } else {
-      throw new InputError(`ssl.keystore.type ${type}: the console reads PEM or PKCS12 key stores`);
-    }
-  }
-  const identification = (props['ssl.endpoint.identification.algorithm'] ?? 'https').trim().toLowerCase();
+  const identification = (get('ssl.endpoint.identification.algorithm') ?? 'https').trim().toLowerCase();
   if (identification === '') {
     // As in Kafka: the chain is still verified, only the broker's name is not compared with its certificate.
     ssl.checkServerIdentity = () => undefined;
