@@ -88,9 +88,13 @@ function loopbackHost(host: string): boolean {
   return name === 'localhost' || name === '127.0.0.1' || name === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(name);
 }
 
-/** A path of this console to go to after logging in (never another site: `//host` or `\\`). */
+/**
+ * A path of this console to go to after logging in, never another site: not `//host`, no
+ * backslash, no control character (browsers drop tabs and newlines, so `/\t/host` is `//host`).
+ */
 function localPath(next: string | undefined): string {
-  return next !== undefined && /^\/(?![/\\])/.test(next) && !next.includes('\\') && next.length <= 2048 ? next : '/';
+  // Printable ASCII but the backslash (a path the console made is percent-encoded), not starting `//`.
+  return next !== undefined && next.length <= 2048 && /^\/(?!\/)[!-[\]-~]*$/.test(next) ? next : '/';
 }
 
 /** Pages and actions served without a session: the login page, logging out, the static files. */

@@ -233,8 +233,12 @@ describe('the console with a login per session', () => {
     const del = await c.post('/topics/alice-orders/delete', { confirm: 'alice-orders' }, cookie, 'http://evil.example');
     expect(del.status).toBe(403);
     expect(await admin.listTopics()).toContain('alice-orders');
-    const away = await c.post('/login', { username: 'alice', password: 'alice-pw', next: '//evil.example/x' });
-    expect(away.headers.get('location')).toBe('/');
+    for (const next of ['//evil.example/x', '/\\evil.example', '/\t/evil.example', 'https://evil.example']) {
+      const away = await c.post('/login', { username: 'alice', password: 'alice-pw', next });
+      expect(away.headers.get('location'), next).toBe('/');
+    }
+    const home = await c.post('/login', { username: 'alice', password: 'alice-pw', next: '/groups?x=1' });
+    expect(home.headers.get('location')).toBe('/groups?x=1');
     await c.sessions.close();
   });
 });
