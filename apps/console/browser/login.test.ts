@@ -142,7 +142,8 @@ describe('the console with a login per browser session, in Chromium', () => {
     await Promise.all([alice.waitForURL(/\/login/), alice.click('#logout button')]);
     await bob.goto(`${running.url}/topics`);
     expect(await listed(bob)).toEqual(['bob-payments']);
-  });
+    // Two browsers' worth of pages: 8 s when the machine is quiet, 33 s seen under a load average of 25.
+  }, 120_000);
 
   it('no page opened a dialog or failed a script', () => {
     expect(problems).toEqual([]);
