@@ -82,11 +82,12 @@ export class Sessions {
     }
     if (this.pending >= this.maxPending) throw new LoginRefused('too many logins in progress: try again');
     this.pending++;
-    const cluster = this.open({ ...credentials });
+    let cluster: ClusterView | undefined;
     try {
+      cluster = this.open({ ...credentials });
       await cluster.snapshot([]);
     } catch (err) {
-      await cluster.close();
+      await cluster?.close();
       throw err;
     } finally {
       this.pending--;
