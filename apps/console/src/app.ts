@@ -5,21 +5,24 @@ import { createRequire } from 'node:module';
 import { ERROR_CODES, KafkaError, Producer, topic as rawTopic } from '@sluice/client';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
 import { type BrowseQuery, browse, type StartFrom } from './browse.js';
 import type { ClusterView } from './cluster.js';
 import { ENCODINGS } from './format.js';
 import { Jobs, jobPage } from './jobs.js';
-import { errorBox, FORMS_SCRIPT, type Html, page, STYLE, seg } from './layout.js';
+import { errorBox, FORMS_SCRIPT, type Html, page, STYLE, seg, viewer } from './layout.js';
 import { readCounters } from './metrics.js';
 import { aclFromForm, aclsPage } from './pages/acls.js';
 import { groupLag, groupPage, groupsPage, type ResetPlan, resetPreviewPage } from './pages/groups.js';
 import { LIVE_SCRIPT, livePage } from './pages/live.js';
+import { loginPage } from './pages/login.js';
 import { type MessagesForm, messagesPage } from './pages/messages.js';
 import { overviewPage } from './pages/overview.js';
 import { entityText, quotaFromForm, quotasPage } from './pages/quotas.js';
 import { deletable, MAX_LISTED_TOPICS, topicPage, topicsPage } from './pages/topics.js';
+import { LoginRefused, MECHANISMS, type Mechanism, type Session, type Sessions } from './sessions.js';
 import * as v from './validate.js';
 
 /** A request body larger than this is refused with 413 (a produced test record is the largest). */
@@ -29,13 +32,26 @@ export const MAX_PARTITIONS = 10_000;
 /** Topics per DeleteTopics request of a bulk delete (each batch is one step of its progress). */
 export const DELETE_BATCH = 5;
 
-export interface AppOptions {
-  cluster: ClusterView;
+/** The session cookie (HttpOnly, SameSite=Strict) of a console that logs in per user. */
+export const SESSION_COOKIE = 'sluice_console_session';
+
+export type AppOptions = (
+  | { /** One cluster connection for every request (no login). */ cluster: ClusterView; sessions?: undefined }
+  | {
+      cluster?: undefined;
+      /** Each browser logs in with SASL credentials and uses its session's connections. */
+      sessions: Sessions;
+      /** The mechanism the login form proposes. Default PLAIN. */
+      defaultMechanism?: Mechanism;
+    }
+) & {
   /** Prometheus endpoints of the brokers; empty → the live chart samples end offsets. */
-  metricsUrls: () => Promise<string[]>;
+  metricsUrls: (cluster: ClusterView) => Promise<string[]>;
   /** Host header values accepted besides loopback names (a console bound to a LAN address). */
   allowedHosts?: readonly string[];
-}
+};
+
+type Env = { Variables: { cluster: ClusterView; session: Session | null } };
 
 const require = createRequire(import.meta.url);
 const uplotDir = require.resolve('uplot/dist/uPlot.iife.min.js').replace(/uPlot\.iife\.min\.js$/, '');
@@ -48,16 +64,16 @@ const STATIC: Record<string, { type: string; body: () => string }> = {
 };
 
 /** The flash message passed through a redirect (`?ok=`), bounded. */
-function flash(c: Context): string | null {
+function flash(c: Context<Env>): string | null {
   const m = c.req.query('ok');
   return m ? m.slice(0, 300) : null;
 }
 
-function redirect(c: Context, path: string, message: string): Response {
+function redirect(c: Context<Env>, path: string, message: string): Response {
   return c.redirect(`${path}?ok=${encodeURIComponent(message)}`, 303);
 }
 
-async function form(c: Context): Promise<Record<string, string>> {
+async function form(c: Context<Env>): Promise<Record<string, string>> {
   const body = await c.req.parseBody();
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(body)) {
@@ -72,9 +88,21 @@ function loopbackHost(host: string): boolean {
   return name === 'localhost' || name === '127.0.0.1' || name === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(name);
 }
 
-export function createApp(options: AppOptions): Hono {
-  const { cluster } = options;
-  const app = new Hono();
+/**
+ * A path of this console to go to after logging in, never another site: not `//host`, no
+ * backslash, no control character (browsers drop tabs and newlines, so `/\t/host` is `//host`).
+ */
+function localPath(next: string | undefined): string {
+  // Printable ASCII but the backslash (a path the console made is percent-encoded), not starting `//`.
+  return next !== undefined && next.length <= 2048 && /^\/(?!\/)[!-[\]-~]*$/.test(next) ? next : '/';
+}
+
+/** Pages and actions served without a session: the login page, logging out, the static files. */
+const PUBLIC_PATH = /^\/(?:static\/|login$|logout$)/;
+
+export function createApp(options: AppOptions): Hono<Env> {
+  const { sessions } = options;
+  const app = new Hono<Env>();
   const allowed = new Set((options.allowedHosts ?? []).map((h) => h.toLowerCase()));
 
   // DNS rebinding: a page on another name that resolves to this machine must not reach the console.
@@ -99,13 +127,49 @@ export function createApp(options: AppOptions): Hono {
     c.header('Referrer-Policy', 'no-referrer');
   });
 
+  // The cluster connection of this request: the console's one, or the logged-in session's.
+  app.use(async (c, next) => {
+    if (sessions === undefined) {
+      c.set('cluster', options.cluster);
+      c.set('session', null);
+      return next();
+    }
+    const session = sessions.get(getCookie(c, SESSION_COOKIE));
+    c.set('session', session ?? null);
+    if (session === undefined) {
+      if (PUBLIC_PATH.test(c.req.path)) return next();
+      if (c.req.path.startsWith('/api/')) return c.json({ error: 'not logged in (the session ended)' }, 401);
+      if (c.req.method === 'GET') {
+        const url = new URL(c.req.url);
+        return c.redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
+      }
+      return c.html(
+        page('Not logged in', errorBox('Not logged in:', 'the session ended: log in again and repeat the action.'), {
+          bare: true,
+        }),
+        401,
+      );
+    }
+    c.set('cluster', session.cluster);
+    await viewer.run({ username: session.username, mechanism: session.mechanism }, next);
+    // Pages show what this user may see: not kept by caches.
+    c.header('Cache-Control', 'no-store');
+  });
+
   app.onError((err, c) => {
     if (err instanceof HTTPException) return err.getResponse();
     if (err instanceof v.InputError || err instanceof RangeError) {
       return c.html(page('Invalid request', errorBox('Invalid input:', err.message)), 400);
     }
     if (err instanceof KafkaError) {
-      const status = err.code === ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION ? 404 : err.retriable ? 503 : 422;
+      const status =
+        err.code === ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION
+          ? 404
+          : err.errorName.endsWith('_AUTHORIZATION_FAILED')
+            ? 403
+            : err.retriable
+              ? 503
+              : 422;
       return c.html(page('Kafka error', errorBox(`${err.errorName}:`, err.message)), status);
     }
     return c.html(page('Error', errorBox(`${(err as Error).name ?? 'Error'}:`, String((err as Error).message))), 500);
@@ -121,16 +185,62 @@ export function createApp(options: AppOptions): Hono {
     return c.body(f.body(), 200, { 'Content-Type': `${f.type}; charset=utf-8` });
   });
 
-  app.get('/', (c) => render(c, overviewPage(cluster)));
+  if (sessions !== undefined) {
+    const defaultMechanism = options.defaultMechanism ?? 'PLAIN';
+    app.get('/login', (c) => {
+      const next = localPath(c.req.query('next'));
+      if (c.var.session !== null) return c.redirect(next, 303);
+      return c.html(loginPage({ next, mechanism: defaultMechanism, flash: flash(c) }));
+    });
 
-  app.get('/topics', (c) => render(c, topicsPage(cluster, v.text(c.req.query('q'), 'search', 249), flash(c))));
+    app.post('/login', async (c) => {
+      const f = await form(c);
+      const next = localPath(f.next);
+      const username = v.text(f.username, 'username', 256) ?? '';
+      const password = v.text(f.password, 'password', 1024) ?? '';
+      const mechanism = v.oneOf(f.mechanism, MECHANISMS, defaultMechanism, 'mechanism');
+      if (username === '' || password === '') throw new v.InputError('username and password are required');
+      let session: Session;
+      try {
+        session = await sessions.login({ mechanism, username, password });
+      } catch (err) {
+        const e = err as Error;
+        const error =
+          err instanceof KafkaError
+            ? { kind: `${err.errorName}:`, message: err.message }
+            : { kind: `${e.name ?? 'Error'}:`, message: String(e.message) };
+        const status = err instanceof LoginRefused ? 503 : err instanceof KafkaError && !err.retriable ? 401 : 502;
+        return c.html(loginPage({ next, username, mechanism, error }), status);
+      }
+      // A new random id at each login: an id set before logging in (fixation) is never used.
+      const old = getCookie(c, SESSION_COOKIE);
+      if (old !== undefined) await sessions.logout(old);
+      setCookie(c, SESSION_COOKIE, session.id, {
+        path: '/',
+        httpOnly: true,
+        sameSite: 'Strict',
+        secure: new URL(c.req.url).protocol === 'https:',
+      });
+      return c.redirect(next, 303);
+    });
+
+    app.post('/logout', async (c) => {
+      if (c.var.session !== null) await sessions.logout(c.var.session.id);
+      deleteCookie(c, SESSION_COOKIE, { path: '/' });
+      return redirect(c, '/login', 'Logged out.');
+    });
+  }
+
+  app.get('/', (c) => render(c, overviewPage(c.var.cluster)));
+
+  app.get('/topics', (c) => render(c, topicsPage(c.var.cluster, v.text(c.req.query('q'), 'search', 249), flash(c))));
 
   app.post('/topics', async (c) => {
     const f = await form(c);
     const name = v.topicName(f.name);
     const configs = Object.fromEntries(v.keyValueLines(f.configs, 'configs', 16 * 1024));
     for (const k of Object.keys(configs)) v.configKey(k);
-    await cluster.admin.createTopics([
+    await c.var.cluster.admin.createTopics([
       {
         name,
         numPartitions: v.optionalInt(f.partitions, 'partitions', 1, MAX_PARTITIONS) ?? -1,
@@ -147,6 +257,7 @@ export function createApp(options: AppOptions): Hono {
     const search = v.text(f.q, 'search', 249);
     if (search === null || search === '') throw new v.InputError('search for the topics to delete first');
     const needle = search.toLowerCase();
+    const { cluster } = c.var;
     const names = deletable((await cluster.snapshot()).topics.filter((t) => t.name.toLowerCase().includes(needle)));
     if (names.length > MAX_LISTED_TOPICS)
       throw new v.InputError(`over ${MAX_LISTED_TOPICS} topics match: narrow the search`);
@@ -162,13 +273,19 @@ export function createApp(options: AppOptions): Hono {
         run: () => cluster.admin.deleteTopics(batch),
       });
     }
-    const job = jobs.start(`Deleting ${names.length} topic(s) matching “${search}”`, '/topics', steps);
+    const job = jobs.start(
+      `Deleting ${names.length} topic(s) matching “${search}”`,
+      '/topics',
+      steps,
+      c.var.session?.id ?? null,
+    );
     return c.redirect(`/jobs/${job.id}`, 303);
   });
 
   app.get('/jobs/:id', (c) => {
     const job = jobs.get(c.req.param('id'));
-    if (job === undefined)
+    // A job is shown to the session that started it only.
+    if (job === undefined || job.owner !== (c.var.session?.id ?? null))
       return c.html(
         page('No such operation', errorBox('Not found:', 'no such operation (it may have been forgotten)')),
         404,
@@ -176,20 +293,20 @@ export function createApp(options: AppOptions): Hono {
     return render(c, jobPage(job));
   });
 
-  app.get('/topics/:name', (c) => render(c, topicPage(cluster, v.topicName(c.req.param('name')), flash(c))));
+  app.get('/topics/:name', (c) => render(c, topicPage(c.var.cluster, v.topicName(c.req.param('name')), flash(c))));
 
   app.post('/topics/:name/delete', async (c) => {
     const name = v.topicName(c.req.param('name'));
     const f = await form(c);
     if (f.confirm !== name) throw new v.InputError(`type the topic's name (${name}) to confirm the deletion`);
-    await cluster.admin.deleteTopics([name]);
+    await c.var.cluster.admin.deleteTopics([name]);
     return redirect(c, '/topics', `Deleted ${name}.`);
   });
 
   app.post('/topics/:name/partitions', async (c) => {
     const name = v.topicName(c.req.param('name'));
     const count = v.int((await form(c)).count, 'partition count', 1, MAX_PARTITIONS);
-    await cluster.admin.createPartitions([{ topic: name, count }]);
+    await c.var.cluster.admin.createPartitions([{ topic: name, count }]);
     return redirect(c, `/topics/${seg(name)}`, `${name} now has ${count} partitions.`);
   });
 
@@ -199,13 +316,13 @@ export function createApp(options: AppOptions): Hono {
     const key = v.configKey(f.key);
     const action = v.oneOf(f.action, ['set', 'reset'] as const, 'set', 'action');
     const value = action === 'reset' ? null : (v.text(f.value, 'value', 4096) ?? '');
-    await cluster.setTopicConfig(name, key, value);
+    await c.var.cluster.setTopicConfig(name, key, value);
     return redirect(c, `/topics/${seg(name)}`, value === null ? `${key} reset to its default.` : `${key} set.`);
   });
 
   app.get('/topics/:name/messages', async (c) => {
     const name = v.topicName(c.req.param('name'));
-    const t = await cluster.topic(name);
+    const t = await c.var.cluster.topic(name);
     const qs = c.req.query();
     const fromKind = v.oneOf(qs.from, ['beginning', 'offset', 'timestamp', 'newest'] as const, 'newest', 'from');
     const formState: MessagesForm = {
@@ -228,7 +345,7 @@ export function createApp(options: AppOptions): Hono {
     q.from = from;
     // The first visit shows the form only; a read happens when it is submitted (or a link asks for one).
     const run = qs.run !== undefined || qs.from !== undefined;
-    const result = run ? await browse(cluster, q) : null;
+    const result = run ? await browse(c.var.cluster, q) : null;
     return c.html(await messagesPage(t, q, formState, result, flash(c)));
   });
 
@@ -239,7 +356,9 @@ export function createApp(options: AppOptions): Hono {
     const key = v.text(f.key, 'key', 4096);
     const value = v.text(f.value, 'value', MAX_VALUE_BYTES);
     const headers = v.keyValueLines(f.headers, 'headers', 16 * 1024).map(([k, val]) => ({ key: k, value: val }));
-    const producer = new Producer(cluster.clientOptions('sluice-console-producer'), { deliveryTimeoutMs: 15_000 });
+    const producer = new Producer(c.var.cluster.clientOptions('sluice-console-producer'), {
+      deliveryTimeoutMs: 15_000,
+    });
     try {
       const md = await producer.send(rawTopic(name), {
         key: key === null ? null : Buffer.from(key),
@@ -257,27 +376,27 @@ export function createApp(options: AppOptions): Hono {
     }
   });
 
-  app.get('/groups', (c) => render(c, groupsPage(cluster, flash(c))));
+  app.get('/groups', (c) => render(c, groupsPage(c.var.cluster, flash(c))));
 
-  app.get('/groups/:id', (c) => render(c, groupPage(cluster, v.groupId(c.req.param('id')), flash(c))));
+  app.get('/groups/:id', (c) => render(c, groupPage(c.var.cluster, v.groupId(c.req.param('id')), flash(c))));
 
   app.post('/groups/:id/delete', async (c) => {
     const id = v.groupId(c.req.param('id'));
     const f = await form(c);
     if (f.confirm !== id) throw new v.InputError(`type the group id (${id}) to confirm the deletion`);
-    await cluster.admin.deleteGroups([id]);
+    await c.var.cluster.admin.deleteGroups([id]);
     return redirect(c, '/groups', `Deleted group ${id}.`);
   });
 
   app.post('/groups/:id/reset', async (c) => {
     const groupId = v.groupId(c.req.param('id'));
     const f = await form(c);
-    const plan = await planReset(cluster, groupId, f);
-    const { desc } = await groupLag(cluster, groupId);
+    const plan = await planReset(c.var.cluster, groupId, f);
+    const { desc } = await groupLag(c.var.cluster, groupId);
     if (f.execute !== '1' || desc.members.length > 0) {
       return c.html(await resetPreviewPage(plan, desc.members.length));
     }
-    await cluster.commitGroupOffsets(
+    await c.var.cluster.commitGroupOffsets(
       groupId,
       plan.rows.map((r) => ({ topic: plan.topic, partition: r.partition, offset: r.next })),
     );
@@ -286,20 +405,20 @@ export function createApp(options: AppOptions): Hono {
 
   app.get('/live', (c) => render(c, livePage()));
 
-  app.get('/acls', (c) => render(c, aclsPage(cluster, flash(c))));
+  app.get('/acls', (c) => render(c, aclsPage(c.var.cluster, flash(c))));
 
   app.post('/acls', async (c) => {
     const acl = aclFromForm(await form(c));
-    await cluster.admin.createAcls([acl]);
+    await c.var.cluster.admin.createAcls([acl]);
     return redirect(c, '/acls', `Added the ACL for ${acl.principal} on ${acl.resourceName}.`);
   });
 
-  app.get('/quotas', (c) => render(c, quotasPage(cluster, flash(c))));
+  app.get('/quotas', (c) => render(c, quotasPage(c.var.cluster, flash(c))));
 
   app.post('/quotas', async (c) => {
     const q = quotaFromForm(await form(c));
     const entity = Object.fromEntries(q.entity.map((e) => [e.entityType, e.entityName]));
-    await cluster.admin.alterClientQuotas([
+    await c.var.cluster.admin.alterClientQuotas([
       q.value === null ? { entity, remove: [q.key] } : { entity, set: { [q.key]: q.value } },
     ]);
     const who = entityText(q.entity);
@@ -312,13 +431,13 @@ export function createApp(options: AppOptions): Hono {
 
   app.post('/acls/delete', async (c) => {
     // The binding itself is the filter: exactly it matches (no ANY codes come from the form).
-    const deleted = await cluster.admin.deleteAcls([aclFromForm(await form(c))]);
+    const deleted = await c.var.cluster.admin.deleteAcls([aclFromForm(await form(c))]);
     return redirect(c, '/acls', `Deleted ${deleted.length} ACL(s).`);
   });
 
   app.get('/api/counters', async (c) => {
     try {
-      return c.json(await readCounters(cluster, await options.metricsUrls()));
+      return c.json(await readCounters(c.var.cluster, await options.metricsUrls(c.var.cluster)));
     } catch (err) {
       const e = err as Error;
       return c.json({ error: e instanceof KafkaError ? `${e.errorName}: ${e.message}` : e.message }, 502);

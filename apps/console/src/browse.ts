@@ -123,7 +123,8 @@ export async function browse(cluster: ClusterView, q: BrowseQuery): Promise<Brow
         timestamp: r.timestamp,
         key: r.key,
         value: r.value,
-        headers: Object.entries(r.headers),
+        // Repeated keys are shown each time, in record order.
+        headers: (r.headerList ?? []).map((h) => [h.key, h.value]),
       };
       if (matches(rec, q, needle)) {
         result.records.push(rec);

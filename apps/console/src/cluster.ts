@@ -14,6 +14,7 @@ import {
   ERROR_CODES,
   KafkaError,
   type SaslOptions,
+  type SslOptions,
   throwIfError,
 } from '@sluice/client';
 import {
@@ -57,6 +58,8 @@ export interface ClusterSnapshot {
   controllerId: number;
   brokers: BrokerView[];
   topics: TopicView[];
+  /** Topics the request named that came back with an error (TOPIC_AUTHORIZATION_FAILED, …) → its code. */
+  refused: Map<string, number>;
 }
 
 export interface ApiRange {
@@ -107,8 +110,8 @@ export class ClusterView {
 
   constructor(
     readonly bootstrap: readonly string[],
-    /** The console's one identity on a SASL listener (SASL_PLAINTEXT). */
-    private readonly sasl?: SaslOptions,
+    /** TLS to the brokers, and the SASL identity (the console's one, or a logged-in user's). */
+    private readonly security: { ssl?: SslOptions; sasl?: SaslOptions } = {},
   ) {
     const options = { ...this.clientOptions('sluice-console'), requestTimeoutMs: 15_000 };
     this.admin = new Admin(options);
@@ -117,7 +120,7 @@ export class ClusterView {
 
   /** Client options for the console's own producers and consumers: same brokers, same identity. */
   clientOptions(clientId: string): ClientOptions {
-    return { brokers: [...this.bootstrap], clientId, retries: 2, sasl: this.sasl };
+    return { brokers: [...this.bootstrap], clientId, retries: 2, ssl: this.security.ssl, sasl: this.security.sasl };
   }
 
   /** Brokers, controller and every topic (or the named ones) with its partitions, from one Metadata request. */
@@ -128,7 +131,9 @@ export class ClusterView {
     req.allowAutoTopicCreation = false;
     const res = await conn.request(MetadataApi, req);
     const topics: TopicView[] = [];
+    const refused = new Map<string, number>();
     for (const t of res.topics) {
+      if (t.name !== null && t.errorCode !== 0) refused.set(t.name, t.errorCode);
       if (t.name === null || t.errorCode !== 0) continue;
       topics.push({
         name: t.name,
@@ -155,6 +160,7 @@ export class ClusterView {
         .map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack }))
         .sort((a, b) => a.nodeId - b.nodeId),
       topics,
+      refused,
     };
   }
 
@@ -164,6 +170,11 @@ export class ClusterView {
 
   topicIn(snap: ClusterSnapshot, name: string): TopicView {
     const t = snap.topics.find((x) => x.name === name);
+    const code = snap.refused.get(name);
+    // Not allowed to describe it is not "does not exist": the user sees why.
+    if (t === undefined && code !== undefined && code !== ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION) {
+      throwIfError(code, `topic ${name}`);
+    }
     if (t === undefined) throw new KafkaError(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION, `topic ${name} does not exist`);
     return t;
   }
@@ -294,10 +305,7 @@ export class ClusterView {
     groupId: string,
     offsets: ReadonlyArray<{ topic: string; partition: number; offset: bigint }>,
   ): Promise<void> {
-    const consumer = new Consumer(
-      { brokers: this.bootstrap, clientId: 'sluice-console', retries: 2 },
-      { groupId, autoCommit: false },
-    );
+    const consumer = new Consumer(this.clientOptions('sluice-console'), { groupId, autoCommit: false });
     try {
       await consumer.commitOffsets(offsets);
     } finally {

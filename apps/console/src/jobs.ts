@@ -18,6 +18,8 @@ export interface Job {
   ended: boolean;
   /** Where to go once it ended. */
   back: string;
+  /** The session that started it (null without logins): only it sees the job. */
+  owner: string | null;
 }
 
 export class Jobs {
@@ -28,6 +30,7 @@ export class Jobs {
     title: string,
     back: string,
     steps: ReadonlyArray<{ weight: number; label: string; run: () => Promise<void> }>,
+    owner: string | null = null,
   ): Job {
     if (this.jobs.size >= MAX_JOBS) {
       const ended = [...this.jobs.values()].find((j) => j.ended);
@@ -42,6 +45,7 @@ export class Jobs {
       failures: [],
       ended: false,
       back,
+      owner,
     };
     this.jobs.set(job.id, job);
     void (async () => {

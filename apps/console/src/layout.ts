@@ -1,5 +1,6 @@
 // The page frame and small pieces every page uses. Built with Hono's `html` tag, which escapes
 // every interpolated value: record contents, topic names and error messages cannot become markup.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { html } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 
@@ -14,7 +15,15 @@ const NAV: ReadonlyArray<[string, string]> = [
   ['/quotas', 'Quotas'],
 ];
 
-export function page(title: string, body: Html, options: { head?: Html; active?: string } = {}): Html {
+/** Who the page is rendered for, when the console logs in per user (set around each request). */
+export const viewer = new AsyncLocalStorage<{ username: string; mechanism: string }>();
+
+export function page(
+  title: string,
+  body: Html,
+  options: { head?: Html; active?: string /** No navigation (the login page). */; bare?: boolean } = {},
+): Html {
+  const who = viewer.getStore();
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -28,7 +37,8 @@ ${options.head ?? ''}
 </head>
 <body>
 <header><strong>Sluice console</strong>
-<nav>${NAV.map(([href, label]) => html`<a href="${href}"${options.active === href ? html` class="active"` : ''}>${label}</a>`)}</nav>
+${options.bare ? '' : html`<nav>${NAV.map(([href, label]) => html`<a href="${href}"${options.active === href ? html` class="active"` : ''}>${label}</a>`)}</nav>`}
+${who ? html`<form method="post" action="/logout" id="logout" class="who"><span data-testid="user">${who.username}</span> <span class="muted">(${who.mechanism})</span> <button>Log out</button></form>` : ''}
 </header>
 <main>
 <h1>${title}</h1>
@@ -86,6 +96,7 @@ pre{margin:0;white-space:pre-wrap;word-break:break-all;max-width:60em;font-size:
 .notice{background:#e8f6e8;border:1px solid #9c9;padding:.6em;margin:.6em 0}
 .muted{color:#777}form.inline{display:inline}fieldset{margin:.6em 0;border:1px solid #ccc}
 label{margin-right:1em}input,select,textarea{font:inherit}.danger{background:#c0392b;color:#fff;border:0;padding:.3em .8em}
+.who{margin-left:auto}.who .muted{color:#cde}.login label{display:block;margin:.5em 0}
 .cards{display:flex;gap:1em;flex-wrap:wrap}.card{border:1px solid #ccc;padding:.6em 1em;min-width:9em}.card b{display:block;font-size:1.5em}
 `;
 

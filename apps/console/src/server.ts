@@ -1,9 +1,10 @@
 // Starts the console's HTTP server (Hono on Node's http through @hono/node-server).
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { ConfigResource, type SaslOptions } from '@sluice/client';
+import { ConfigResource, type SaslOptions, type SslOptions } from '@sluice/client';
 import { createApp } from './app.js';
 import { ClusterView } from './cluster.js';
+import { type Mechanism, Sessions } from './sessions.js';
 
 export interface ConsoleOptions {
   /** Bootstrap servers, `host:port`. */
@@ -19,8 +20,17 @@ export interface ConsoleOptions {
   metricsUrls?: readonly string[];
   /** Host header values accepted besides loopback names. */
   allowedHosts?: readonly string[];
-  /** Log in to the brokers with these SASL credentials (a SASL_PLAINTEXT listener). */
+  /** Log in to the brokers with these SASL credentials (a SASL_PLAINTEXT or SASL_SSL listener). */
   sasl?: SaslOptions;
+  /** TLS to the brokers (an SSL or SASL_SSL listener). */
+  ssl?: SslOptions;
+  /**
+   * Each browser session logs in with its own SASL credentials on a login page (no `sasl` then):
+   * true, or the limits of the sessions.
+   */
+  login?:
+    | boolean
+    | { maxSessions?: number; idleTimeoutMs?: number /** Proposed on the login page. */; mechanism?: Mechanism };
 }
 
 export interface RunningConsole {
@@ -47,17 +57,34 @@ export async function discoverMetricsUrls(cluster: ClusterView): Promise<string[
 }
 
 export async function startConsole(options: ConsoleOptions): Promise<RunningConsole> {
-  const cluster = new ClusterView(options.bootstrap, options.sasl);
-  let metrics: Promise<string[]> | null = options.metricsUrls ? Promise.resolve([...options.metricsUrls]) : null;
-  const metricsUrls = () => {
-    // Discovered once; a failed discovery is tried again on the next reading.
-    metrics ??= discoverMetricsUrls(cluster).catch((err) => {
-      metrics = null;
-      throw err;
-    });
-    return metrics;
+  const { ssl } = options;
+  if (options.login && options.sasl)
+    throw new Error('console: login per session and a fixed SASL identity exclude each other');
+  const limits = typeof options.login === 'object' ? options.login : {};
+  const sessions = options.login
+    ? new Sessions((sasl) => new ClusterView(options.bootstrap, { ssl, sasl }), limits)
+    : null;
+  const cluster = sessions === null ? new ClusterView(options.bootstrap, { ssl, sasl: options.sasl }) : null;
+  const fixed = options.metricsUrls ? [...options.metricsUrls] : null;
+  // Discovered once per connection (what a user may describe differs); a failure is tried again next time.
+  const discovered = new WeakMap<ClusterView, Promise<string[]>>();
+  const metricsUrls = async (c: ClusterView) => {
+    if (fixed !== null) return fixed;
+    let p = discovered.get(c);
+    if (p === undefined) {
+      p = discoverMetricsUrls(c).catch((err) => {
+        discovered.delete(c);
+        throw err;
+      });
+      discovered.set(c, p);
+    }
+    return p;
   };
-  const app = createApp({ cluster, metricsUrls, allowedHosts: options.allowedHosts });
+  const common = { metricsUrls, allowedHosts: options.allowedHosts };
+  const app =
+    sessions === null
+      ? createApp({ ...common, cluster: cluster as ClusterView })
+      : createApp({ ...common, sessions, defaultMechanism: limits.mechanism });
   const host = options.host ?? '127.0.0.1';
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: options.port ?? 8080, hostname: host }, () => resolve(s));
@@ -72,7 +99,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
         server.close(() => resolve());
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
-      await cluster.close();
+      await Promise.all([cluster?.close(), sessions?.close()]);
     },
   };
 }

@@ -20,6 +20,37 @@ describe('console.port', () => {
     await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
   });
 
+  it('on a SASL listener the broker-served console asks each browser to log in', async () => {
+    const port = await freePort();
+    const broker = await startBroker({
+      props: {
+        'console.port': String(port),
+        listeners: 'SASL_PLAINTEXT://127.0.0.1:0',
+        'sasl.enabled.mechanisms': 'PLAIN',
+        'listener.name.sasl_plaintext.plain.sasl.jaas.config':
+          'org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-pw";',
+      },
+    });
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      expect((await fetch(`${url}/`, { redirect: 'manual' })).headers.get('location')).toBe('/login?next=%2F');
+      const login = await fetch(`${url}/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: url },
+        body: 'username=alice&password=alice-pw&mechanism=PLAIN&next=%2F',
+        redirect: 'manual',
+      });
+      expect(login.status).toBe(303);
+      const page = await fetch(`${url}/`, {
+        headers: { cookie: (login.headers.get('set-cookie') ?? '').split(';')[0] },
+      });
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain(broker.clusterId);
+    } finally {
+      await broker.stop();
+    }
+  });
+
   it('is off by default', async () => {
     const broker = await startBroker();
     try {

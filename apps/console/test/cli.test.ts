@@ -1,6 +1,9 @@
 // `sluice console` as a user runs it: the broker's command line hands the arguments to this
 // package (built dist/, as `npm test` builds it first) and the console serves the cluster.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type RunningBroker, startBroker } from '@sluice/broker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,5 +63,38 @@ describe('sluice console', () => {
     expect(bad.out).toContain('--port must be 0..65535');
     const unknown = await sluice(['console', '--colour']).output;
     expect(unknown.code).toBe(2);
+  });
+
+  it('--login serves the login page; bad session limits and unreadable TLS settings exit 2 naming them', async () => {
+    const { child, output } = sluice(['console', '--bootstrap-server', broker.bootstrap, '--port', '0', '--login']);
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no URL printed within 20 s')), 20_000);
+      let seen = '';
+      child.stdout?.on('data', (d: Buffer) => {
+        seen += d.toString();
+        const m = /on (http:\/\/127\.0\.0\.1:\d+) \(log in with SASL credentials\)/.exec(seen);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+    });
+    const res = await fetch(`${url}/topics`, { redirect: 'manual' });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/login?next=%2Ftopics');
+    child.kill('SIGINT');
+    expect((await output).code).toBe(0);
+
+    const limits = await sluice(['console', '--login', '--max-sessions', '0']).output;
+    expect(limits.code).toBe(2);
+    expect(limits.out).toContain('--max-sessions must be 1..10000');
+    const config = join(mkdtempSync(join(tmpdir(), 'sluice-console-cli-')), 'client.properties');
+    writeFileSync(
+      config,
+      'security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location=/nonexistent/ca.pem\n',
+    );
+    const tls = await sluice(['console', '--command-config', config]).output;
+    expect(tls.code).toBe(2);
+    expect(tls.out).toContain('/nonexistent/ca.pem');
   });
 });

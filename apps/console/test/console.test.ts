@@ -139,7 +139,7 @@ describe('console pages', () => {
       partition: '1',
       key: 'order-7',
       value: '{"id":7,"items":["x"]}',
-      headers: 'source=console\ntrace=abc',
+      headers: 'source=console\ntrace=abc\ntrace=def',
     });
     expect(res.status).toBe(303);
     expect(decodeURIComponent(res.location ?? '')).toContain('Produced to partition 1 at offset 0');
@@ -157,6 +157,8 @@ describe('console pages', () => {
     expect(page.body).toContain('1 record(s) shown');
     expect(page.body).toContain('{\n  &quot;id&quot;: 7,');
     expect(page.body).toContain('<b>source</b>: <pre>console</pre>');
+    // A repeated header key is shown each time, in record order.
+    expect(page.body).toMatch(/<b>trace<\/b>: <pre>abc<\/pre>.*<b>trace<\/b>: <pre>def<\/pre>/s);
     const hex = await get('/topics/browse/messages?from=beginning&encoding=hex&partition=1');
     expect(hex.body).toContain('6f 72 64 65 72 2d 37'); // "order-7"
   });

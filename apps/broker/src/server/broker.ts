@@ -831,7 +831,10 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     // In-process, the console reaches the broker on the address it listens on (loopback for any-address).
     const reach = listener.host && listener.host !== '0.0.0.0' && listener.host !== '::' ? listener.host : '127.0.0.1';
     try {
-      consoleServer = await startWebConsole(config.console, `${reach}:${port}`, config.metrics);
+      consoleServer = await startWebConsole(config.console, `${reach}:${port}`, config.metrics, {
+        // On a SASL listener each browser logs in with its own credentials.
+        login: listener.securityProtocol === 'SASL_PLAINTEXT',
+      });
     } catch (err) {
       await stop();
       throw err;
@@ -860,10 +863,17 @@ async function startWebConsole(
   at: { host: string; port: number },
   bootstrap: string,
   metrics: { host: string; port: number } | null,
+  access: { login: boolean },
 ): Promise<{ close(): Promise<void> }> {
   const specifier = '@sluice/console';
   let mod: {
-    startConsole(o: { bootstrap: string[]; port: number; host: string; metricsUrls?: string[] }): Promise<{
+    startConsole(o: {
+      bootstrap: string[];
+      port: number;
+      host: string;
+      metricsUrls?: string[];
+      login?: boolean;
+    }): Promise<{
       close(): Promise<void>;
     }>;
   };
@@ -878,5 +888,6 @@ async function startWebConsole(
     port: at.port,
     host: at.host,
     ...(metrics ? { metricsUrls: [`http://${metricsHost}:${metrics.port}/metrics`] } : {}),
+    login: access.login,
   });
 }

@@ -10,6 +10,8 @@ export interface ConsumerRecord<K, V> {
   key: K;
   value: V;
   headers: Record<string, Buffer | null>;
+  /** Every header in record order, a repeated key each time (`headers` keeps a key's last value). */
+  headerList?: ReadonlyArray<{ key: string; value: Buffer | null }>;
 }
 
 function headersOf(r: KafkaRecord): Record<string, Buffer | null> {
@@ -105,6 +107,7 @@ export async function decodeChunk<K, V>(
         key,
         value,
         headers: r.headers.length === 0 ? {} : headersOf(r),
+        headerList: r.headers,
       });
     }
   }
@@ -120,6 +123,7 @@ function rawRecord(chunk: FetchedChunk, r: KafkaRecord): ConsumerRecord<Buffer |
     key: r.key,
     value: r.value,
     headers: r.headers.length === 0 ? {} : headersOf(r),
+    headerList: r.headers,
   };
 }
 
