@@ -432,7 +432,9 @@ export class MirrorFlow {
     if (st === undefined || t === undefined) return;
     for (const r of records) {
       let bytes = 70 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
-      for (const k in r.headers) bytes += k.length + (r.headers[k]?.length ?? 0) + 4;
+      // The header list, not the map: a key may repeat, and every occurrence is copied in order.
+      const headers = r.headerList ?? [];
+      for (const h of headers) bytes += h.key.length + (h.value?.length ?? 0) + 4;
       if (this.config.exactlyOnce) {
         if (this.txnOpen && Date.now() - this.txnSince >= this.config.offsetFlushIntervalMs) await this.commitOpen();
         if (!this.txnOpen) {
@@ -449,7 +451,7 @@ export class MirrorFlow {
         .send(t.remoteRaw, {
           key: r.key,
           value: r.value,
-          headers: r.headers as Record<string, Buffer>,
+          headers,
           partition: r.partition,
           timestamp,
         })
