@@ -14,6 +14,7 @@ import {
   ConsumerProtocolAssignmentCodec,
   ConsumerProtocolSubscriptionCodec,
   ERROR_CODES,
+  FindCoordinatorApi,
   HeartbeatApi,
   JoinGroupApi,
   LeaveGroupApi,
@@ -197,7 +198,6 @@ class ClassicMember implements Member {
       .request(LeaveGroupApi, {
         ...LeaveGroupApi.request.defaults(),
         groupId: this.groupId,
-        memberId: this.memberId,
         members: [{ memberId: this.memberId, groupInstanceId: null, reason: null }],
       })
       .catch(() => {});
@@ -303,6 +303,26 @@ async function untilSettled(members: readonly Member[], what: string): Promise<n
   return performance.now() - t0;
 }
 
+/** Asks for the group's coordinator until the broker has one (Kafka creates `__consumer_offsets` on the first ask). */
+async function coordinatorReady(port: number, groupId: string): Promise<void> {
+  const conn = await Connection.open({ host: '127.0.0.1', port, clientId: 'bench-groups' });
+  try {
+    const deadline = performance.now() + 60_000;
+    for (;;) {
+      const r = await conn.request(FindCoordinatorApi, {
+        ...FindCoordinatorApi.request.defaults(),
+        keyType: 0,
+        coordinatorKeys: [groupId],
+      });
+      if ((r.coordinators[0]?.errorCode ?? r.errorCode) === ERROR_CODES.NONE) return;
+      if (performance.now() > deadline) throw new Error(`no coordinator for ${groupId} within 60 s`);
+      await sleep(200);
+    }
+  } finally {
+    conn.close();
+  }
+}
+
 async function member(port: number, protocol: Protocol, groupId: string): Promise<Member> {
   const conn = await Connection.open({
     host: '127.0.0.1',
@@ -320,6 +340,7 @@ async function rebalanceOnce(b: Broker, protocol: Protocol, size: number, trial:
   const groupId = `rb-${protocol}-${size}-${trial}-${randomUUID().slice(0, 8)}`;
   const members: Member[] = [];
   try {
+    await coordinatorReady(b.port, groupId);
     for (let i = 0; i < size; i++) members.push(await member(b.port, protocol, groupId));
     await untilSettled(members, `${b.name} ${protocol} ${size} members forming`);
     members.push(await member(b.port, protocol, groupId));
@@ -329,7 +350,8 @@ async function rebalanceOnce(b: Broker, protocol: Protocol, size: number, trial:
     const t0 = performance.now();
     await leaving.leave();
     leaving.close();
-    const leave = (await untilSettled(members, `${b.name} ${protocol} member leaving`)) + (performance.now() - t0);
+    await untilSettled(members, `${b.name} ${protocol} member leaving`);
+    const leave = performance.now() - t0;
     return { join, leave };
   } finally {
     await Promise.all(members.map((m) => m.leave().catch(() => {})));
@@ -350,10 +372,16 @@ async function shareDrain(b: Broker, records: number, trial: number): Promise<nu
     () => new ShareConsumer({ brokers: [`127.0.0.1:${b.port}`], clientId: 'bench-share' }, { groupId }),
   );
   let consumed = 0;
+  let failed: unknown = null;
+  await coordinatorReady(b.port, groupId);
   const loops = consumers.map(async (c) => {
-    for await (const r of c.records(t)) {
-      r.ack();
-      consumed++;
+    try {
+      for await (const r of c.records(t)) {
+        r.ack();
+        consumed++;
+      }
+    } catch (err) {
+      failed ??= err;
     }
   });
   const producer = kafka.producer({ acks: 1 });
@@ -369,6 +397,7 @@ async function shareDrain(b: Broker, records: number, trial: number): Promise<nu
       const g = d.groups[0];
       const assigned = g?.members.filter((m) => m.assignment.topicPartitions.length > 0).length ?? 0;
       if (assigned === SHARE_CONSUMERS) break;
+      if (failed !== null) throw failed;
       if (performance.now() > joinedBy) throw new Error(`share consumers: ${assigned} assigned within 30 s`);
       await sleep(50);
     }
@@ -381,6 +410,7 @@ async function shareDrain(b: Broker, records: number, trial: number): Promise<nu
     await Promise.all(sends);
     const deadline = t0 + 120_000;
     while (consumed < records) {
+      if (failed !== null) throw failed;
       if (performance.now() > deadline) throw new Error(`share consume: ${consumed}/${records} within 120 s`);
       await sleep(5);
     }
