@@ -602,6 +602,8 @@ export class ConsumerGroupCoordinator {
         previousMemberEpoch: 0,
         sessionTimer: null,
         rebalanceTimer: null,
+        joinTimer: null,
+        syncTimer: null,
         assigned: copyAssignment(existing.assigned),
         pendingRevocation: copyAssignment(existing.pendingRevocation),
         partitionEpochs: new Map(existing.partitionEpochs),

@@ -257,6 +257,30 @@ describe('mixed groups (group.consumer.migration.policy)', () => {
     expect(h.cg.validateOffsetCommit('g', 'new-1', 2, 8, parts).errorCode).toBe(E.UNSUPPORTED_VERSION);
   });
 
+  it('a restarted static classic member takes over its instance id and assignment in a consumer group', async () => {
+    const h = harness();
+    const pending = h.join({ groupInstanceId: 'i1' });
+    await flush();
+    h.clock.advance(0);
+    const first = await pending;
+    await h.sync(first.memberId, first.generationId, [
+      { memberId: first.memberId, assignment: assignment([0, 1, 2, 3, 4, 5]) },
+    ]);
+    await flush();
+    await h.hb({});
+    const before = h.cg.describe(['g'])[0].members.find((m) => m.instanceId === 'i1');
+    const again = await h.join({ groupInstanceId: 'i1' });
+    expect(again.errorCode).toBe(E.NONE);
+    expect(again.memberId).not.toBe(first.memberId);
+    const members = h.cg.describe(['g'])[0].members;
+    expect(members.map((m) => m.memberId).sort()).toEqual([again.memberId, 'new-1'].sort());
+    expect(members.find((m) => m.instanceId === 'i1')?.targetAssignment).toEqual(before?.targetAssignment);
+    // The old member id is fenced.
+    expect(h.heartbeat(first.memberId, first.generationId)).toBe(E.UNKNOWN_MEMBER_ID);
+    // The new one must sync within its rebalance timeout, and does.
+    expect((await h.sync(again.memberId, again.generationId)).errorCode).not.toBe(E.UNKNOWN_MEMBER_ID);
+  });
+
   it('policy disabled: a classic group with members refuses a KIP-848 member', async () => {
     const h = harness('disabled');
     await h.classicGroup();
