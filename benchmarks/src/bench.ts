@@ -5,7 +5,7 @@
 //                                       when any scenario produced no numbers
 //   npm run bench -- --trials 5 --profile /tmp/prof    (Sluice under node --cpu-prof)
 //   npm run bench -- --quick --only crash,compaction    only these phases (throughput, ceiling, latency,
-//                                       startup, crash, compaction, scale, cluster, replicated, profile); results go
+//                                       startup, crash, compaction, scale, cluster, replicated, profile, groups); results go
 //                                       to benchmarks/results/only, never to BENCHMARKS.md, and the smoke check
 //                                       covers only their rows
 //   npm run bench -- --producers 2      the @sluice/client and rdkafka_performance rows run 2 generator processes at once
@@ -35,6 +35,7 @@ import {
   sluiceClient,
   together,
 } from './generators.js';
+import { groupsPhase } from './groups.js';
 import { startKafkaCluster } from './kafka-cluster.js';
 import { diskWrite, type Limit, loopbackTcp } from './limits.js';
 import { freePorts } from './ports.js';
@@ -69,6 +70,7 @@ const PHASES = [
   'cluster',
   'replicated',
   'profile',
+  'groups',
 ] as const;
 const PRODUCERS = Math.max(1, Math.min(16, Number(args.producers ?? 1)));
 const ONLY = args.only?.split(',').map((x) => x.trim()) ?? [];
@@ -1330,6 +1332,10 @@ async function main(): Promise<number> {
   if (runs('cluster')) await clusterPhase();
   if (runs('replicated')) await replicatedPhase();
   if (runs('profile')) await profilePhase();
+  // Rebalance times and share-group consume; in a --quick run only when named (it takes more than 20 s).
+  if (runs('groups') && (!QUICK || ONLY.includes('groups'))) {
+    await groupsPhase({ quick: QUICK, trials: TRIALS, brokers, freshDir, row, attempt, createTopics, log });
+  }
   const loadAfter = loadAverage();
   const uptime = (await run('uptime', [], { timeoutMs: 5000 })).stdout.trim();
   const report: Report = {

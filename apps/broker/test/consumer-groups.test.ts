@@ -183,7 +183,18 @@ describe('KIP-848 consumer groups over the wire', () => {
       protocolType: 'consumer',
       protocols: [{ name: 'range', metadata: Buffer.alloc(0) }],
     });
-    expect(join.errorCode).toBe(E.INCONSISTENT_GROUP_PROTOCOL);
+    // Mixed mode: a classic member may join a consumer group (asked for a member id first, as Kafka does) ...
+    expect(join.errorCode).toBe(E.MEMBER_ID_REQUIRED);
+    // ... but only with the consumer's embedded protocol.
+    const connect = await raw.send(JoinGroupApi, 9, {
+      groupId: 'g848',
+      sessionTimeoutMs: 10_000,
+      rebalanceTimeoutMs: 10_000,
+      memberId: '',
+      protocolType: 'connect',
+      protocols: [{ name: 'range', metadata: Buffer.alloc(0) }],
+    });
+    expect(connect.errorCode).toBe(E.INCONSISTENT_GROUP_PROTOCOL);
     const del = await raw.send(DeleteGroupsApi, 2, { groupsNames: ['g848'] });
     expect(del.results[0].errorCode).toBe(E.NON_EMPTY_GROUP);
     // The members subscribe to 'orders': its offsets cannot be deleted while they do.

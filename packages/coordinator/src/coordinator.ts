@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConsumerProtocolSubscriptionCodec, ERROR_CODES, KafkaError, Reader } from '@sluice/protocol';
+import type { ClassicMemberSnapshot } from './consumer/classic-protocol.js';
+import type { ActiveClassicGroup } from './consumer/consumer-group-coordinator.js';
 import {
   ClassicGroup,
   type GroupState,
@@ -1279,6 +1281,95 @@ export class GroupCoordinator {
       [{ key: encodeGroupMetadataKey(group.groupId), value }],
       false,
     );
+  }
+
+  // ---------------------------------------------------------------- Online migration (KIP-848 mixed groups)
+
+  /** The group's members as an upgrade to a consumer group takes them; null when it has none. */
+  activeGroup(groupId: string): ActiveClassicGroup | null {
+    const group = this.groups.get(groupId);
+    if (group === undefined || group.size === 0 || group.is('Dead')) return null;
+    return {
+      generationId: group.generationId,
+      protocolType: group.protocolType,
+      protocolName: group.protocolName,
+      members: [...group.members.values()].map((m) => ({
+        memberId: m.memberId,
+        instanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        sessionTimeoutMs: m.sessionTimeoutMs,
+        protocols: m.protocols,
+        assignment: m.assignment,
+      })),
+    };
+  }
+
+  /**
+   * Upgrade: the members move to the consumer-group coordinator. Waiting JoinGroup/SyncGroup
+   * requests get REBALANCE_IN_PROGRESS (the members rejoin, now into the consumer group); the group
+   * keeps its offsets, Empty. Returns the tombstone of its group record (Kafka deletes it too).
+   */
+  releaseMembers(groupId: string): CoordinatorRecord {
+    const group = this.groups.get(groupId);
+    if (group !== undefined) {
+      group.joinTimer?.cancel();
+      group.joinTimer = null;
+      group.syncTimer?.cancel();
+      group.syncTimer = null;
+      for (const t of group.pendingMembers.values()) t.cancel();
+      group.pendingMembers.clear();
+      for (const m of [...group.members.values()]) {
+        group.invokeJoin(m, joinError(m.memberId, E.REBALANCE_IN_PROGRESS));
+        group.invokeSync(m, syncError(E.REBALANCE_IN_PROGRESS));
+        group.remove(m.memberId);
+      }
+      group.protocolName = null;
+      group.leaderId = null;
+      group.subscribedTopics = null;
+      group.state = 'Empty';
+      group.stateTimestamp = this.scheduler.now();
+    }
+    return { key: encodeGroupMetadataKey(groupId), value: null };
+  }
+
+  /**
+   * Downgrade: the classic members of a consumer group whose last new-protocol member left form a
+   * classic group at generation `generationId`, Stable with their last assignments, and a rebalance
+   * starts so that they rejoin and their leader assigns (Kafka's convertToClassicGroup).
+   */
+  adoptMembers(groupId: string, generationId: number, members: ClassicMemberSnapshot[]): void {
+    if (members.length === 0) return;
+    let group = this.groups.get(groupId);
+    if (group === undefined) this.groups.set(groupId, (group = new ClassicGroup(groupId, this.scheduler.now())));
+    this.abandon(group);
+    for (const m of [...group.members.values()]) group.remove(m.memberId);
+    group.generationId = generationId;
+    for (const c of members) {
+      const member = new MemberClass(
+        c.memberId,
+        c.instanceId,
+        c.clientId,
+        c.clientHost,
+        c.rebalanceTimeoutMs,
+        c.sessionTimeoutMs,
+        'consumer',
+        c.protocols,
+      );
+      member.assignment = c.assignment;
+      group.add(member, null);
+      this.scheduleHeartbeat(group, member, member.sessionTimeoutMs);
+    }
+    group.protocolName = group.selectProtocol();
+    group.subscribedTopics = this.computeSubscribedTopics(group);
+    group.state = 'Stable';
+    group.stateTimestamp = this.scheduler.now();
+    const assignment = new Map([...group.members.values()].map((m) => [m.memberId, m.assignment]));
+    void this.storeGroup(group, assignment).then((error) => {
+      if (error !== E.NONE) this.log.warn(`group ${groupId}: storing the downgraded group failed (${error})`);
+    });
+    this.prepareRebalance(group, `downgrade of group ${groupId} from consumer to classic`);
   }
 
   // ---------------------------------------------------------------- Transactional offsets

@@ -1,4 +1,5 @@
 export * from './consumer/assignors.js';
+export * from './consumer/classic-protocol.js';
 export * from './consumer/consumer-group-coordinator.js';
 export * from './consumer/consumer-records.js';
 export * from './consumer/reconcile.js';

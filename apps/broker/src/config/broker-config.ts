@@ -425,6 +425,13 @@ export const BROKER_CONFIGS = {
     'read-only',
     'The server-side assignors (uniform, range) as a list of names or Kafka class names; the first one is the default',
   ),
+  'group.consumer.migration.policy': def(
+    'STRING',
+    'bidirectional',
+    'read-only',
+    'Online conversion of non-empty groups: upgrade (classic to consumer group when a ConsumerGroupHeartbeat member joins), downgrade (back when the last one leaves), bidirectional or disabled',
+    { validator: { oneOf: ['disabled', 'upgrade', 'downgrade', 'bidirectional'] } },
+  ),
   'group.share.session.timeout.ms': def(
     'INT',
     '45000',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ERROR_CODES, KafkaError } from '@sluice/protocol';
-import type { AppendFunction, CoordinatorLogger, CoordinatorRecord } from '../coordinator.js';
+import type { AppendFunction, CoordinatorLogger, CoordinatorRecord, JoinGroupParams } from '../coordinator.js';
+import { type JoinGroupResult, joinError, type SyncGroupResult, syncError } from '../group.js';
 import { groupPartition } from '../partitioner.js';
 import { type Scheduler, systemScheduler, type TimerHandle } from '../scheduler.js';
 import {
@@ -9,6 +10,18 @@ import {
   type ConsumerGroupAssignor,
   type TopicAssignment,
 } from './assignors.js';
+import {
+  type ClassicMemberMetadata,
+  type ClassicMemberSnapshot,
+  CONSUMER_PROTOCOL_TYPE,
+  type ConsumerGroupMigrationPolicy,
+  decodeClassicAssignment,
+  decodeClassicSubscription,
+  downgradeEnabled,
+  encodeClassicAssignment,
+  subscriptionVersion,
+  upgradeEnabled,
+} from './classic-protocol.js';
 import {
   decodeConsumerGroupKey,
   decodeConsumerGroupMemberMetadataValue,
@@ -53,6 +66,8 @@ export interface ConsumerGroupConfig {
   maxSize: number;
   /** group.consumer.assignors: names of the built-in assignors, the first one the default. */
   assignors: string[];
+  /** group.consumer.migration.policy */
+  migrationPolicy: ConsumerGroupMigrationPolicy;
 }
 
 export const DEFAULT_CONSUMER_GROUP_CONFIG: ConsumerGroupConfig = {
@@ -61,6 +76,7 @@ export const DEFAULT_CONSUMER_GROUP_CONFIG: ConsumerGroupConfig = {
   heartbeatIntervalMs: 5_000,
   maxSize: 2147483647,
   assignors: ['uniform', 'range'],
+  migrationPolicy: 'bidirectional',
 };
 
 /** What the coordinator needs to know of the cluster's topics. */
@@ -79,8 +95,32 @@ export interface ConsumerGroupCoordinatorOptions {
   topics: TopicMetadataView;
   scheduler?: Scheduler;
   logger?: CoordinatorLogger;
-  /** Whether a classic group with members owns this id: the new protocol cannot take it (no mixed mode yet). */
+  /** Whether a classic group with members owns this id (used when no `classic` bridge is given: no conversion). */
   classicGroupActive?: (groupId: string) => boolean;
+  /** The classic coordinator, for online upgrades and downgrades (`group.consumer.migration.policy`). */
+  classic?: ClassicGroupBridge;
+}
+
+/** A classic group with members, as an upgrade reads it. */
+export interface ActiveClassicGroup {
+  generationId: number;
+  protocolType: string | null;
+  protocolName: string | null;
+  members: ClassicMemberSnapshot[];
+}
+
+/** What the consumer-group coordinator needs of the classic one to convert groups between the two protocols. */
+export interface ClassicGroupBridge {
+  /** The classic group of this id if it has members, else null. */
+  activeGroup(groupId: string): ActiveClassicGroup | null;
+  /**
+   * Upgrade: the classic group lets its members go (waiting JoinGroup/SyncGroup answered
+   * REBALANCE_IN_PROGRESS so they rejoin, timers stopped) and keeps its offsets; returns the
+   * tombstone of its group record.
+   */
+  releaseMembers(groupId: string): CoordinatorRecord;
+  /** Downgrade: a classic group takes these members at generation `generationId` and rebalances. */
+  adoptMembers(groupId: string, generationId: number, members: ClassicMemberSnapshot[]): void;
 }
 
 export interface ConsumerGroupHeartbeatParams {
@@ -159,10 +199,17 @@ export class ConsumerGroupMember implements MemberAssignmentState {
   partitionEpochs = new Map<string, number>();
   sessionTimer: TimerHandle | null = null;
   rebalanceTimer: TimerHandle | null = null;
+  /** Set when the member speaks the classic protocol (JoinGroup/SyncGroup/Heartbeat) in this group. */
+  classic: ClassicMemberMetadata | null = null;
+  /** A classic member must JoinGroup again within its rebalance timeout once told to. */
+  joinTimer: TimerHandle | null = null;
+  /** A classic member must SyncGroup within its rebalance timeout after its JoinGroup. */
+  syncTimer: TimerHandle | null = null;
 
   constructor(readonly memberId: string) {}
 
-  metadataValue(): Buffer {
+  /** The member's metadata record; without the classic protocols it is what a subscription change is judged by. */
+  metadataValue(withClassic = true): Buffer {
     return encodeConsumerGroupMemberMetadataValue({
       instanceId: this.instanceId,
       rackId: this.rackId,
@@ -172,6 +219,7 @@ export class ConsumerGroupMember implements MemberAssignmentState {
       subscribedTopicRegex: this.subscribedTopicRegex,
       rebalanceTimeoutMs: this.rebalanceTimeoutMs,
       serverAssignor: this.serverAssignor,
+      classic: withClassic ? this.classic : null,
     });
   }
 
@@ -225,6 +273,20 @@ export class ConsumerGroup {
 
 type Records = CoordinatorRecord[];
 
+/** The member fields a ConsumerGroupHeartbeat or a classic JoinGroup sets (null / -1: unchanged). */
+interface MemberUpdate {
+  instanceId: string | null;
+  rackId: string | null;
+  rebalanceTimeoutMs: number;
+  serverAssignor: string | null;
+  subscribedTopicNames: string[] | null;
+  subscribedTopicRegex: string | null;
+  clientId: string;
+  clientHost: string;
+  /** Set by a classic JoinGroup only. */
+  classic?: ClassicMemberMetadata;
+}
+
 class HeartbeatError extends Error {
   constructor(
     readonly code: number,
@@ -267,6 +329,7 @@ export class ConsumerGroupCoordinator {
   private readonly log: CoordinatorLogger;
   private readonly assignors: ConsumerGroupAssignor[];
   private readonly classicGroupActive: (groupId: string) => boolean;
+  private readonly classic: ClassicGroupBridge | undefined;
   private active = true;
 
   constructor(options: ConsumerGroupCoordinatorOptions) {
@@ -276,6 +339,7 @@ export class ConsumerGroupCoordinator {
     this.scheduler = options.scheduler ?? systemScheduler;
     this.log = options.logger ?? { info() {}, warn() {}, error() {} };
     this.classicGroupActive = options.classicGroupActive ?? (() => false);
+    this.classic = options.classic;
     this.assignors = this.config.assignors.map((name) => {
       const a = BUILTIN_ASSIGNORS.find((x) => x.name === name);
       if (a === undefined) throw new Error(`group.consumer.assignors: unknown assignor ${name}`);
@@ -398,11 +462,15 @@ export class ConsumerGroupCoordinator {
     let group = this.groups.get(p.groupId);
     if (group === undefined) {
       if (!joining) throw new HeartbeatError(E.GROUP_ID_NOT_FOUND, `Group ${p.groupId} not found.`);
-      if (this.classicGroupActive(p.groupId)) {
+      const classic = this.classic?.activeGroup(p.groupId) ?? null;
+      if (classic !== null) {
+        group = this.upgrade(p.groupId, classic, records);
+      } else if (this.classic === undefined && this.classicGroupActive(p.groupId)) {
         throw new HeartbeatError(E.GROUP_ID_NOT_FOUND, `Group ${p.groupId} is not a consumer group.`);
+      } else {
+        group = new ConsumerGroup(p.groupId);
+        this.groups.set(p.groupId, group);
       }
-      group = new ConsumerGroup(p.groupId);
-      this.groups.set(p.groupId, group);
     }
     const memberId = p.memberId.length > 0 ? p.memberId : randomUUID();
     const knownMember = group.members.has(memberId) || (p.instanceId !== null && group.staticMembers.has(p.instanceId));
@@ -413,6 +481,36 @@ export class ConsumerGroupCoordinator {
       );
     }
     const member = this.memberFor(group, p, memberId, records);
+    const before = this.updateAndReconcile(group, member, p, p.topicPartitions, records);
+    this.scheduleSessionTimeout(group, member);
+    const fullRequest =
+      joining ||
+      (p.rebalanceTimeoutMs !== -1 &&
+        (p.subscribedTopicNames !== null || p.subscribedTopicRegex !== null) &&
+        p.topicPartitions !== null);
+    const changed = !sameAssignment(before.assigned, member.assigned);
+    return {
+      errorCode: E.NONE,
+      errorMessage: null,
+      memberId: member.memberId,
+      memberEpoch: member.memberEpoch,
+      heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+      assignment: fullRequest || changed ? { topicPartitions: assignmentList(member.assigned) } : null,
+    };
+  }
+
+  /**
+   * Steps 1-3 of a heartbeat (Kafka's consumerGroupHeartbeat and classicGroupJoinToConsumerGroup):
+   * the member's subscription (a change bumps the group epoch), a new target assignment when the
+   * group epoch moved past it, one reconciliation step. Returns the member's state before.
+   */
+  private updateAndReconcile(
+    group: ConsumerGroup,
+    member: ConsumerGroupMember,
+    p: MemberUpdate,
+    owned: OwnedPartitions,
+    records: Records,
+  ): MemberAssignmentState {
     const before: MemberAssignmentState = {
       state: member.state,
       memberEpoch: member.memberEpoch,
@@ -423,6 +521,9 @@ export class ConsumerGroupCoordinator {
     // 1. The member's subscription; a change (or a new member) bumps the group epoch.
     const isNew = !group.members.has(member.memberId);
     const metadataBefore = isNew ? null : member.metadataValue();
+    // A classic member's protocol metadata changes on every rejoin (owned partitions, generation):
+    // that alone is stored but moves no epoch.
+    const subscriptionBefore = isNew ? null : member.metadataValue(false);
     if (p.instanceId !== null) member.instanceId = p.instanceId;
     if (p.rackId !== null) member.rackId = p.rackId;
     if (p.rebalanceTimeoutMs !== -1) member.rebalanceTimeoutMs = p.rebalanceTimeoutMs;
@@ -431,11 +532,12 @@ export class ConsumerGroupCoordinator {
     if (p.subscribedTopicRegex !== null) member.subscribedTopicRegex = p.subscribedTopicRegex;
     member.clientId = p.clientId;
     member.clientHost = p.clientHost;
+    if (p.classic !== undefined) member.classic = p.classic;
     const metadata = member.metadataValue();
     let bump = false;
     if (metadataBefore === null || !metadata.equals(metadataBefore)) {
       records.push({ key: encodeConsumerGroupKey(T.MEMBER_METADATA, group.groupId, member.memberId), value: metadata });
-      bump = true;
+      bump = subscriptionBefore === null || !member.metadataValue(false).equals(subscriptionBefore);
     }
     if (isNew) {
       group.members.set(member.memberId, member);
@@ -455,22 +557,8 @@ export class ConsumerGroupCoordinator {
     // 2. A new target assignment when the group epoch moved past it.
     if (group.groupEpoch > group.assignmentEpoch) this.computeTargetAssignment(group, records);
     // 3. One reconciliation step towards the target.
-    this.reconcileMember(group, member, before, p.topicPartitions, records);
-    this.scheduleSessionTimeout(group, member);
-    const fullRequest =
-      joining ||
-      (p.rebalanceTimeoutMs !== -1 &&
-        (p.subscribedTopicNames !== null || p.subscribedTopicRegex !== null) &&
-        p.topicPartitions !== null);
-    const changed = !sameAssignment(before.assigned, member.assigned);
-    return {
-      errorCode: E.NONE,
-      errorMessage: null,
-      memberId: member.memberId,
-      memberEpoch: member.memberEpoch,
-      heartbeatIntervalMs: this.config.heartbeatIntervalMs,
-      assignment: fullRequest || changed ? { topicPartitions: assignmentList(member.assigned) } : null,
-    };
+    this.reconcileMember(group, member, before, owned, records);
+    return before;
   }
 
   /** The member a heartbeat is for: found, created, or (a static member rejoining) taking over its instance id. */
@@ -514,6 +602,8 @@ export class ConsumerGroupCoordinator {
         previousMemberEpoch: 0,
         sessionTimer: null,
         rebalanceTimer: null,
+        joinTimer: null,
+        syncTimer: null,
         assigned: copyAssignment(existing.assigned),
         pendingRevocation: copyAssignment(existing.pendingRevocation),
         partitionEpochs: new Map(existing.partitionEpochs),
@@ -757,7 +847,8 @@ export class ConsumerGroupCoordinator {
       this.scheduleSessionTimeout(group, member);
     } else {
       this.log.info(`[GroupId ${group.groupId}] Member ${member.memberId} left the consumer group.`);
-      this.removeMember(group, member, records);
+      if (this.canDowngradeWithout(group, member.memberId)) this.downgrade(group, member.memberId, records);
+      else this.removeMember(group, member, records);
     }
     return {
       errorCode: E.NONE,
@@ -800,7 +891,8 @@ export class ConsumerGroupCoordinator {
     if (member === undefined) return;
     this.log.info(`[GroupId ${group.groupId}] Member ${memberId} fenced from the group because ${reason}.`);
     const records: Records = [];
-    this.removeMember(group, member, records);
+    if (this.canDowngradeWithout(group, memberId)) this.downgrade(group, memberId, records);
+    else this.removeMember(group, member, records);
     void this.store(group.groupId, records);
   }
 
@@ -809,11 +901,15 @@ export class ConsumerGroupCoordinator {
     m.sessionTimer = null;
     m.rebalanceTimer?.cancel();
     m.rebalanceTimer = null;
+    m.joinTimer?.cancel();
+    m.joinTimer = null;
+    m.syncTimer?.cancel();
+    m.syncTimer = null;
   }
 
   private scheduleSessionTimeout(group: ConsumerGroup, member: ConsumerGroupMember): void {
     member.sessionTimer?.cancel();
-    const ms = this.config.sessionTimeoutMs;
+    const ms = member.classic?.sessionTimeoutMs ?? this.config.sessionTimeoutMs;
     member.sessionTimer = this.scheduler.schedule(ms, () =>
       this.fence(group, member.memberId, `its session expired (${ms}ms)`),
     );
@@ -846,6 +942,461 @@ export class ConsumerGroupCoordinator {
       if (m !== member || m.state !== MEMBER_STATE.UNREVOKED_PARTITIONS || m.memberEpoch !== epoch) return;
       this.fence(group, member.memberId, `it failed to transition from epoch ${epoch} within ${ms}ms`);
     });
+  }
+
+  // ---------------------------------------------------------------- mixed groups: conversion
+
+  /**
+   * Kafka's convertToConsumerGroup: a classic group whose members use the consumer's embedded
+   * protocol becomes a consumer group when a ConsumerGroupHeartbeat member joins it. Group epoch,
+   * target epoch and each member's epoch are the classic generation; each member keeps its last
+   * assignment, Stable. The joining member then bumps the epoch, so the classic members are told to
+   * rejoin (REBALANCE_IN_PROGRESS) and follow the new target through JoinGroup/SyncGroup.
+   */
+  private upgrade(groupId: string, classic: ActiveClassicGroup, records: Records): ConsumerGroup {
+    const refuse = (why: string) => {
+      this.log.info(`Cannot upgrade classic group ${groupId} to consumer group because ${why}.`);
+      return new HeartbeatError(E.GROUP_ID_NOT_FOUND, `Group ${groupId} is not a consumer group.`);
+    };
+    if (this.classic === undefined || !upgradeEnabled(this.config.migrationPolicy)) {
+      throw refuse('the online upgrade is disabled');
+    }
+    if (classic.protocolType !== CONSUMER_PROTOCOL_TYPE) {
+      throw refuse('the group does not use the consumer embedded protocol');
+    }
+    if (classic.members.length + 1 > this.config.maxSize)
+      throw refuse('the group would exceed group.consumer.max.size');
+    const epoch = classic.generationId;
+    const group = new ConsumerGroup(groupId);
+    group.groupEpoch = epoch;
+    group.assignmentEpoch = epoch;
+    try {
+      for (const c of classic.members) {
+        // The selected protocol's metadata; a member still joining has only its own list.
+        const metadata = (c.protocols.find((x) => x.name === classic.protocolName) ?? c.protocols[0])?.metadata;
+        if (metadata === undefined) throw new Error(`member ${c.memberId} has no protocol metadata`);
+        const sub = decodeClassicSubscription(metadata);
+        const m = new ConsumerGroupMember(c.memberId);
+        m.memberEpoch = epoch;
+        m.previousMemberEpoch = epoch;
+        m.instanceId = c.instanceId;
+        m.rackId = sub.rackId;
+        m.rebalanceTimeoutMs = c.rebalanceTimeoutMs;
+        m.clientId = c.clientId;
+        m.clientHost = c.clientHost;
+        m.subscribedTopicNames = sub.topics;
+        m.classic = { sessionTimeoutMs: c.sessionTimeoutMs, protocols: c.protocols };
+        m.assigned = decodeClassicAssignment(c.assignment, (name) => this.topics.byName(name)?.topicId);
+        for (const [t, ps] of m.assigned) for (const p of ps) m.partitionEpochs.set(`${t}:${p}`, epoch);
+        group.members.set(m.memberId, m);
+        if (m.instanceId !== null) group.staticMembers.set(m.instanceId, m.memberId);
+        group.target.set(m.memberId, copyAssignment(m.assigned));
+        group.updatePartitionEpochs(null, m);
+      }
+    } catch (err) {
+      throw refuse(`the embedded consumer protocol is malformed (${(err as Error).message})`);
+    }
+    group.metadataHash = this.metadataHash(group);
+    records.push(this.classic.releaseMembers(groupId));
+    for (const m of group.members.values()) {
+      records.push({ key: encodeConsumerGroupKey(T.MEMBER_METADATA, groupId, m.memberId), value: m.metadataValue() });
+    }
+    records.push({
+      key: encodeConsumerGroupKey(T.GROUP_METADATA, groupId),
+      value: encodeConsumerGroupMetadataValue({ epoch, metadataHash: group.metadataHash }),
+    });
+    for (const m of group.members.values()) {
+      records.push({
+        key: encodeConsumerGroupKey(T.TARGET_ASSIGNMENT_MEMBER, groupId, m.memberId),
+        value: encodeTargetAssignmentMemberValue(m.assigned),
+      });
+    }
+    records.push({
+      key: encodeConsumerGroupKey(T.TARGET_ASSIGNMENT_METADATA, groupId),
+      value: encodeTargetAssignmentMetadataValue(epoch, this.scheduler.now()),
+    });
+    for (const m of group.members.values()) {
+      records.push({
+        key: encodeConsumerGroupKey(T.CURRENT_MEMBER_ASSIGNMENT, groupId, m.memberId),
+        value: m.assignmentValue(),
+      });
+    }
+    this.groups.set(groupId, group);
+    for (const m of group.members.values()) this.scheduleSessionTimeout(group, m);
+    this.log.info(`[GroupId ${groupId}] Upgraded the classic group to a consumer group at epoch ${epoch}.`);
+    return group;
+  }
+
+  /** Kafka's validateOnlineDowngradeWithFencedMember: the member leaving is the last one on the new protocol. */
+  private canDowngradeWithout(group: ConsumerGroup, leavingMemberId: string): boolean {
+    if (this.classic === undefined || group.members.size <= 1) return false;
+    for (const m of group.members.values()) if (m.memberId !== leavingMemberId && m.classic === null) return false;
+    if (!downgradeEnabled(this.config.migrationPolicy)) {
+      this.log.info(
+        `Cannot downgrade consumer group ${group.groupId} to classic group because the online downgrade is disabled.`,
+      );
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Kafka's convertToClassicGroup: the consumer group's records become tombstones and a classic
+   * group takes its classic members at generation = group epoch, each with its target assignment,
+   * and starts a rebalance (the members rejoin and their leader assigns from then on).
+   */
+  private downgrade(group: ConsumerGroup, leavingMemberId: string, records: Records): void {
+    const members: ClassicMemberSnapshot[] = [];
+    for (const m of group.members.values()) {
+      if (m.memberId === leavingMemberId || m.classic === null) continue;
+      const version = subscriptionVersion(m.classic.protocols[0]?.metadata ?? Buffer.alloc(0));
+      members.push({
+        memberId: m.memberId,
+        instanceId: m.instanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        sessionTimeoutMs: m.classic.sessionTimeoutMs,
+        protocols: m.classic.protocols,
+        assignment: encodeClassicAssignment(
+          group.target.get(m.memberId) ?? new Map(),
+          (id) => this.topics.nameOf(id),
+          version,
+        ),
+      });
+    }
+    for (const m of [...group.members.values()]) this.dropMember(group, m, records);
+    records.push({ key: encodeConsumerGroupKey(T.TARGET_ASSIGNMENT_METADATA, group.groupId), value: null });
+    records.push({ key: encodeConsumerGroupKey(T.GROUP_METADATA, group.groupId), value: null });
+    this.groups.delete(group.groupId);
+    this.classic?.adoptMembers(group.groupId, group.groupEpoch, members);
+    this.log.info(
+      `[GroupId ${group.groupId}] Downgraded the consumer group to a classic group (${members.length} members).`,
+    );
+  }
+
+  // ---------------------------------------------------------------- mixed groups: classic members
+
+  /** The group for a classic request, if this coordinator has it with members. */
+  hasMembers(groupId: string): boolean {
+    return (this.groups.get(groupId)?.members.size ?? 0) > 0;
+  }
+
+  /**
+   * Kafka's classicGroupJoinToConsumerGroup: a JoinGroup member of a consumer group. Its
+   * subscription (and owned partitions) come from its embedded-protocol metadata; it is reconciled
+   * like any member, and answered at once with its member epoch as the generation, as a follower.
+   */
+  async classicJoin(p: JoinGroupParams): Promise<JoinGroupResult> {
+    const records: Records = [];
+    const group = this.groups.get(p.groupId);
+    let memberId = p.memberId.length > 0 ? p.memberId : randomUUID();
+    let member: ConsumerGroupMember;
+    try {
+      if (!this.active) throw new HeartbeatError(E.COORDINATOR_NOT_AVAILABLE, 'The coordinator is not active.');
+      if (group === undefined) throw new HeartbeatError(E.UNKNOWN_MEMBER_ID, `Group ${p.groupId} not found.`);
+      if (this.config.migrationPolicy === 'disabled') {
+        throw new HeartbeatError(E.GROUP_ID_NOT_FOUND, `Group ${p.groupId} is not a classic group.`);
+      }
+      if (!group.members.has(memberId) && group.members.size >= this.config.maxSize) {
+        throw new HeartbeatError(E.GROUP_MAX_SIZE_REACHED, 'The consumer group has reached its maximum capacity.');
+      }
+      if (!this.supportsClassicProtocols(group, p.protocolType, p.protocols)) {
+        throw new HeartbeatError(E.INCONSISTENT_GROUP_PROTOCOL, `Member ${memberId}'s protocols are not supported.`);
+      }
+      if (p.memberId.length === 0 && p.groupInstanceId === null && p.requireKnownMemberId) {
+        return joinError(memberId, E.MEMBER_ID_REQUIRED);
+      }
+      let sub: ReturnType<typeof decodeClassicSubscription>;
+      try {
+        sub = decodeClassicSubscription(p.protocols[0].metadata);
+      } catch (err) {
+        throw new HeartbeatError(E.INCONSISTENT_GROUP_PROTOCOL, `Malformed consumer protocol subscription: ${err}`);
+      }
+      member = this.classicMemberFor(group, p, memberId, records);
+      memberId = member.memberId;
+      const owned = sub.ownedPartitions.flatMap((tp) => {
+        const t = this.topics.byName(tp.topic);
+        return t === undefined ? [] : [{ topicId: t.topicId, partitions: tp.partitions }];
+      });
+      this.updateAndReconcile(
+        group,
+        member,
+        {
+          instanceId: p.groupInstanceId,
+          rackId: sub.rackId,
+          rebalanceTimeoutMs: p.rebalanceTimeoutMs,
+          serverAssignor: null,
+          subscribedTopicNames: sub.topics,
+          subscribedTopicRegex: null,
+          clientId: p.clientId,
+          clientHost: p.clientHost,
+          classic: {
+            sessionTimeoutMs: p.sessionTimeoutMs,
+            protocols: p.protocols.map((x) => ({ name: x.name, metadata: Buffer.from(x.metadata) })),
+          },
+        },
+        owned,
+        records,
+      );
+    } catch (err) {
+      if (!(err instanceof HeartbeatError)) throw err;
+      return joinError(memberId, err.code);
+    }
+    if (records.length > 0) {
+      const error = await this.store(p.groupId, records);
+      if (error !== E.NONE) return joinError(memberId, error);
+    }
+    member.joinTimer?.cancel();
+    member.joinTimer = null;
+    this.scheduleSessionTimeout(group, member);
+    member.syncTimer?.cancel();
+    const ms = Math.max(0, member.rebalanceTimeoutMs);
+    member.syncTimer = this.scheduler.schedule(ms, () => {
+      member.syncTimer = null;
+      this.fence(group, member.memberId, 'the member failed to sync within timeout');
+    });
+    return {
+      errorCode: E.NONE,
+      generationId: member.memberEpoch,
+      protocolType: CONSUMER_PROTOCOL_TYPE,
+      protocolName: member.classic?.protocols[0]?.name ?? null,
+      leader: '',
+      memberId: member.memberId,
+      skipAssignment: false,
+      members: [],
+    };
+  }
+
+  /** Kafka's supportsClassicProtocols: the consumer protocol type, and a protocol name every classic member has. */
+  private supportsClassicProtocols(
+    group: ConsumerGroup,
+    protocolType: string,
+    protocols: readonly { name: string }[],
+  ): boolean {
+    if (protocolType !== CONSUMER_PROTOCOL_TYPE || protocols.length === 0) return false;
+    const classicMembers = [...group.members.values()].filter((m) => m.classic !== null);
+    if (classicMembers.length === 0) return true;
+    return protocols.some((p) => classicMembers.every((m) => m.classic?.protocols.some((x) => x.name === p.name)));
+  }
+
+  /** The member a classic JoinGroup is for: found, created, or a static member's restart taking over its place. */
+  private classicMemberFor(
+    group: ConsumerGroup,
+    p: JoinGroupParams,
+    memberId: string,
+    records: Records,
+  ): ConsumerGroupMember {
+    if (p.groupInstanceId === null) {
+      const m = group.members.get(memberId);
+      if (m !== undefined && m.classic === null) {
+        throw new HeartbeatError(E.UNKNOWN_MEMBER_ID, `Member ${memberId} does not use the classic protocol.`);
+      }
+      return m ?? new ConsumerGroupMember(memberId);
+    }
+    const existingId = group.staticMembers.get(p.groupInstanceId);
+    const existing = existingId === undefined ? undefined : group.members.get(existingId);
+    if (existing === undefined || existing.memberId === memberId) return existing ?? new ConsumerGroupMember(memberId);
+    if (p.memberId.length > 0) {
+      throw new HeartbeatError(
+        E.FENCED_INSTANCE_ID,
+        `Static member ${memberId} with instance id ${p.groupInstanceId} was fenced by member ${existing.memberId}.`,
+      );
+    }
+    // A classic static member restarted under a new id: it takes over the old member's place.
+    existing.memberEpoch = LEAVE_GROUP_STATIC_MEMBER_EPOCH;
+    return this.memberFor(
+      group,
+      {
+        groupId: group.groupId,
+        memberId,
+        memberEpoch: 0,
+        instanceId: p.groupInstanceId,
+        rackId: null,
+        rebalanceTimeoutMs: p.rebalanceTimeoutMs,
+        subscribedTopicNames: null,
+        subscribedTopicRegex: null,
+        serverAssignor: null,
+        topicPartitions: [],
+        clientId: p.clientId,
+        clientHost: p.clientHost,
+        apiVersion: 0,
+      },
+      memberId,
+      records,
+    );
+  }
+
+  /** A classic request's member: by instance id when given (fenced if another id holds it), and on the classic protocol. */
+  private classicMember(group: ConsumerGroup, memberId: string, instanceId: string | null): ConsumerGroupMember {
+    let m: ConsumerGroupMember | undefined;
+    if (instanceId === null) {
+      m = group.members.get(memberId);
+    } else {
+      const id = group.staticMembers.get(instanceId);
+      m = id === undefined ? undefined : group.members.get(id);
+      if (m !== undefined && m.memberId !== memberId) {
+        throw new HeartbeatError(
+          E.FENCED_INSTANCE_ID,
+          `Static member ${memberId} with instance id ${instanceId} was fenced by member ${m.memberId}.`,
+        );
+      }
+    }
+    if (m === undefined) {
+      throw new HeartbeatError(E.UNKNOWN_MEMBER_ID, `Member ${memberId} is not a member of group ${group.groupId}.`);
+    }
+    if (m.classic === null) {
+      throw new HeartbeatError(E.UNKNOWN_MEMBER_ID, `Member ${m.memberId} does not use the classic protocol.`);
+    }
+    return m;
+  }
+
+  /** A classic member told to rejoin must do so within its rebalance timeout, or it is fenced. */
+  private scheduleClassicJoinTimeout(group: ConsumerGroup, member: ConsumerGroupMember): void {
+    if (member.joinTimer !== null) return;
+    const ms = Math.max(0, member.rebalanceTimeoutMs);
+    member.joinTimer = this.scheduler.schedule(ms, () => {
+      member.joinTimer = null;
+      this.fence(group, member.memberId, 'the classic member failed to join within the rebalance timeout');
+    });
+  }
+
+  /** Kafka's classicGroupSyncToConsumerGroup: the member's current assignment in the embedded protocol. */
+  classicSync(p: {
+    groupId: string;
+    memberId: string;
+    groupInstanceId: string | null;
+    generationId: number;
+    protocolType: string | null;
+    protocolName: string | null;
+  }): SyncGroupResult {
+    try {
+      if (!this.active) throw new HeartbeatError(E.COORDINATOR_NOT_AVAILABLE, 'The coordinator is not active.');
+      const group = this.groups.get(p.groupId);
+      if (group === undefined) throw new HeartbeatError(E.UNKNOWN_MEMBER_ID, `Group ${p.groupId} not found.`);
+      const member = this.classicMember(group, p.memberId, p.groupInstanceId);
+      if (p.generationId !== member.memberEpoch) {
+        throw new HeartbeatError(E.ILLEGAL_GENERATION, 'The generation id is not the member epoch.');
+      }
+      const protocols = member.classic?.protocols ?? [];
+      if (
+        (p.protocolType !== null && p.protocolType !== CONSUMER_PROTOCOL_TYPE) ||
+        (p.protocolName !== null && p.protocolName !== protocols[0]?.name)
+      ) {
+        throw new HeartbeatError(E.INCONSISTENT_GROUP_PROTOCOL, 'The protocol does not match the JoinGroup response.');
+      }
+      // A newer group epoch: the member rejoins first, unless it still has partitions to revoke.
+      if (group.groupEpoch > member.memberEpoch && member.state !== MEMBER_STATE.UNREVOKED_PARTITIONS) {
+        this.scheduleClassicJoinTimeout(group, member);
+        throw new HeartbeatError(E.REBALANCE_IN_PROGRESS, 'A new rebalance is triggered; the member should rejoin.');
+      }
+      member.syncTimer?.cancel();
+      member.syncTimer = null;
+      this.scheduleSessionTimeout(group, member);
+      return {
+        errorCode: E.NONE,
+        protocolType: p.protocolType,
+        protocolName: p.protocolName,
+        assignment: encodeClassicAssignment(
+          member.assigned,
+          (id) => this.topics.nameOf(id),
+          subscriptionVersion(protocols[0]?.metadata ?? Buffer.alloc(0)),
+        ),
+      };
+    } catch (err) {
+      if (!(err instanceof HeartbeatError)) throw err;
+      return syncError(err.code);
+    }
+  }
+
+  /**
+   * Kafka's classicGroupHeartbeatToConsumerGroup: REBALANCE_IN_PROGRESS when the member must
+   * rejoin — the group epoch moved, it has partitions to revoke, or partitions it waits for are free.
+   */
+  classicHeartbeat(p: {
+    groupId: string;
+    memberId: string;
+    groupInstanceId: string | null;
+    generationId: number;
+  }): number {
+    try {
+      if (!this.active) throw new HeartbeatError(E.COORDINATOR_NOT_AVAILABLE, 'The coordinator is not active.');
+      const group = this.groups.get(p.groupId);
+      if (group === undefined) throw new HeartbeatError(E.UNKNOWN_MEMBER_ID, `Group ${p.groupId} not found.`);
+      const member = this.classicMember(group, p.memberId, p.groupInstanceId);
+      if (p.generationId !== member.memberEpoch) {
+        throw new HeartbeatError(E.ILLEGAL_GENERATION, 'The generation id is not the member epoch.');
+      }
+      this.scheduleSessionTimeout(group, member);
+      const rejoin =
+        member.memberEpoch < group.groupEpoch ||
+        member.state === MEMBER_STATE.UNREVOKED_PARTITIONS ||
+        (member.state === MEMBER_STATE.UNRELEASED_PARTITIONS && !this.waitingOnUnreleased(group, member));
+      if (!rejoin) return E.NONE;
+      this.scheduleClassicJoinTimeout(group, member);
+      return E.REBALANCE_IN_PROGRESS;
+    } catch (err) {
+      if (!(err instanceof HeartbeatError)) throw err;
+      return err.code;
+    }
+  }
+
+  /** Whether a partition of the member's target it does not have yet is still held by another member. */
+  private waitingOnUnreleased(group: ConsumerGroup, member: ConsumerGroupMember): boolean {
+    for (const [t, ps] of group.target.get(member.memberId) ?? new Map<string, Set<number>>()) {
+      for (const p of ps) {
+        if (member.assigned.get(t)?.has(p) ?? false) continue;
+        if (group.partitionEpoch(t, p) !== -1) return true;
+      }
+    }
+    return false;
+  }
+
+  /** Kafka's classicGroupLeaveToConsumerGroup: the classic members named leave; the group epoch moves once. */
+  async classicLeave(
+    groupId: string,
+    members: readonly { memberId: string; groupInstanceId: string | null }[],
+  ): Promise<{
+    errorCode: number;
+    members: { memberId: string; groupInstanceId: string | null; errorCode: number }[];
+  }> {
+    const group = this.groups.get(groupId);
+    if (!this.active) return { errorCode: E.COORDINATOR_NOT_AVAILABLE, members: [] };
+    if (group === undefined) return { errorCode: E.UNKNOWN_MEMBER_ID, members: [] };
+    const records: Records = [];
+    const out = members.slice(0, MAX_BATCH).map((m) => {
+      try {
+        let member: ConsumerGroupMember;
+        if (m.groupInstanceId !== null && m.memberId === '') {
+          // Administrative removal by instance id.
+          const id = group.staticMembers.get(m.groupInstanceId);
+          const found = id === undefined ? undefined : group.members.get(id);
+          if (found === undefined) {
+            throw new HeartbeatError(E.UNKNOWN_MEMBER_ID, `Instance id ${m.groupInstanceId} is unknown.`);
+          }
+          member = this.classicMember(group, found.memberId, m.groupInstanceId);
+        } else {
+          member = this.classicMember(group, m.memberId, m.groupInstanceId);
+        }
+        this.log.info(`[GroupId ${groupId}] Member ${member.memberId} left the consumer group through LeaveGroup.`);
+        this.dropMember(group, member, records);
+        return { memberId: member.memberId, groupInstanceId: m.groupInstanceId, errorCode: E.NONE };
+      } catch (err) {
+        if (!(err instanceof HeartbeatError)) throw err;
+        return { memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode: err.code };
+      }
+    });
+    if (records.length > 0) {
+      group.groupEpoch += 1;
+      group.metadataHash = this.metadataHash(group);
+      records.push({
+        key: encodeConsumerGroupKey(T.GROUP_METADATA, groupId),
+        value: encodeConsumerGroupMetadataValue({ epoch: group.groupEpoch, metadataHash: group.metadataHash }),
+      });
+      const error = await this.store(groupId, records);
+      if (error !== E.NONE) return { errorCode: error, members: [] };
+    }
+    return { errorCode: E.NONE, members: out };
   }
 
   // ---------------------------------------------------------------- describe, list, delete
@@ -952,6 +1503,14 @@ export class ConsumerGroupCoordinator {
       return {
         errorCode: E.UNKNOWN_MEMBER_ID,
         errorMessage: `Member ${memberId} is not a member of group ${groupId}.`,
+      };
+    }
+    if (member.classic !== null) {
+      // A classic member commits with its generation, which is its member epoch (any OffsetCommit version).
+      if (memberEpoch === member.memberEpoch) return ok;
+      return {
+        errorCode: E.ILLEGAL_GENERATION,
+        errorMessage: `The received generation id ${memberEpoch} does not match the expected member epoch ${member.memberEpoch}.`,
       };
     }
     if (!transactional && apiVersion < 9) {

@@ -1,5 +1,6 @@
 import { DecodeError, ERROR_CODES, Reader, Writer } from '@sluice/protocol';
 import type { TopicAssignment } from './assignors.js';
+import type { ClassicMemberMetadata } from './classic-protocol.js';
 import type { MemberStateCode } from './reconcile.js';
 
 /**
@@ -123,6 +124,8 @@ export interface ConsumerGroupMemberMetadataValue {
   subscribedTopicRegex: string | null;
   rebalanceTimeoutMs: number;
   serverAssignor: string | null;
+  /** Set for a member that speaks the classic protocol (a mixed group); null otherwise. */
+  classic: ClassicMemberMetadata | null;
 }
 
 export function encodeConsumerGroupMemberMetadataValue(v: ConsumerGroupMemberMetadataValue): Buffer {
@@ -132,7 +135,22 @@ export function encodeConsumerGroupMemberMetadataValue(v: ConsumerGroupMemberMet
   w.compactArrayLength(v.subscribedTopicNames.length);
   for (const t of v.subscribedTopicNames) w.compactString(t);
   w.compactNullableString(v.subscribedTopicRegex).int32(v.rebalanceTimeoutMs).compactNullableString(v.serverAssignor);
-  w.uvarint(0);
+  const classic = v.classic;
+  // Tag 0: the nullable ClassicMemberMetadata struct (presence byte, fields, its own tagged fields).
+  w.taggedFields(
+    classic === null
+      ? []
+      : [
+          [
+            0,
+            (t: Writer) => {
+              t.int8(1).int32(classic.sessionTimeoutMs).compactArrayLength(classic.protocols.length);
+              for (const p of classic.protocols) t.compactString(p.name).compactBytes(p.metadata).uvarint(0);
+              t.uvarint(0);
+            },
+          ],
+        ],
+  );
   return w.toBuffer();
 }
 
@@ -149,8 +167,24 @@ export function decodeConsumerGroupMemberMetadataValue(buf: Buffer): ConsumerGro
   const subscribedTopicRegex = r.compactNullableString();
   const rebalanceTimeoutMs = r.int32();
   const serverAssignor = r.compactNullableString();
-  // Tag 0 (ClassicMemberMetadata) belongs to members of a mixed group, which Sluice does not have.
-  r.taggedFields();
+  let classic: ClassicMemberMetadata | null = null;
+  r.taggedFields((tag, t) => {
+    if (tag !== 0 || t.int8() === -1) return tag === 0;
+    const sessionTimeoutMs = t.int32();
+    const n = t.compactArrayLength(2);
+    if (n < 0 || n > MAX_ENTRIES)
+      throw new DecodeError(`ClassicMemberMetadata.SupportedProtocols: bad count ${n}`, t.offset);
+    const protocols: ClassicMemberMetadata['protocols'] = [];
+    for (let i = 0; i < n; i++) {
+      const name = t.compactString();
+      const metadata = Buffer.from(t.compactBytes());
+      t.taggedFields();
+      protocols.push({ name, metadata });
+    }
+    t.taggedFields();
+    classic = { sessionTimeoutMs, protocols };
+    return true;
+  });
   return {
     instanceId,
     rackId,
@@ -160,6 +194,7 @@ export function decodeConsumerGroupMemberMetadataValue(buf: Buffer): ConsumerGro
     subscribedTopicRegex,
     rebalanceTimeoutMs,
     serverAssignor,
+    classic,
   };
 }
 

@@ -2,6 +2,7 @@ import type { MetadataImage } from '@sluice/cluster';
 import {
   type AppendFunction,
   ConsumerGroupCoordinator,
+  type ConsumerGroupMigrationPolicy,
   type GroupCoordinator,
   type Scheduler,
   type TopicMetadataView,
@@ -65,7 +66,10 @@ export function createConsumerGroupCoordinator(setup: ConsumerGroupSetup): Consu
       heartbeatIntervalMs: config.get('group.consumer.heartbeat.interval.ms'),
       maxSize: config.get('group.consumer.max.size'),
       assignors: config.get('group.consumer.assignors').map((a) => ASSIGNOR_CLASSES[a] ?? a),
+      migrationPolicy: config.get('group.consumer.migration.policy') as ConsumerGroupMigrationPolicy,
     },
+    // Online upgrade and downgrade between the two protocols (group.consumer.migration.policy).
+    classic: setup.classic,
     append: setup.append,
     topics: topicMetadataView(setup.topics, setup.image),
     scheduler: setup.scheduler,

@@ -24,31 +24,33 @@ export function joinGroupHandler(broker: BrokerContext): ApiHandler<JoinGroupReq
     maxVersion: 9,
     async handle(req, ctx) {
       const v = ctx.apiVersion;
-      // A KIP-848 consumer group takes no classic members (no mixed mode: as Kafka with migration disabled).
-      if (coordinates(broker, req.groupId) && broker.groups.consumerGroups.has(req.groupId)) {
-        return {
-          ...JoinGroupApi.response.defaults(),
-          errorCode: ERROR_CODES.INCONSISTENT_GROUP_PROTOCOL,
-          protocolName: v >= 7 ? null : '',
-          memberId: req.memberId,
-        };
+      const consumerGroups = broker.groups.consumerGroups;
+      const ours = coordinates(broker, req.groupId);
+      // An empty KIP-848 consumer group gives way to a classic one (Kafka's maybeDeleteEmptyConsumerGroup).
+      if (ours && consumerGroups.has(req.groupId) && !consumerGroups.hasMembers(req.groupId)) {
+        await consumerGroups.deleteGroup(req.groupId);
       }
-      const r = !coordinates(broker, req.groupId)
+      // A non-empty one takes classic members (mixed mode, group.consumer.migration.policy).
+      const mixed = ours && consumerGroups.has(req.groupId);
+      const params = {
+        groupId: req.groupId,
+        memberId: req.memberId,
+        groupInstanceId: req.groupInstanceId,
+        clientId: clientIdOf(ctx),
+        clientHost: clientHostOf(ctx),
+        sessionTimeoutMs: req.sessionTimeoutMs,
+        rebalanceTimeoutMs: v >= 1 ? req.rebalanceTimeoutMs : -1,
+        protocolType: req.protocolType,
+        protocols: req.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata) })),
+        requireKnownMemberId: v >= 4,
+        supportSkippingAssignment: v >= 9,
+        reason: req.reason,
+      };
+      const r = !ours
         ? notCoordinator(req.memberId)
-        : await broker.groups.coordinator.joinGroup({
-            groupId: req.groupId,
-            memberId: req.memberId,
-            groupInstanceId: req.groupInstanceId,
-            clientId: clientIdOf(ctx),
-            clientHost: clientHostOf(ctx),
-            sessionTimeoutMs: req.sessionTimeoutMs,
-            rebalanceTimeoutMs: v >= 1 ? req.rebalanceTimeoutMs : -1,
-            protocolType: req.protocolType,
-            protocols: req.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata) })),
-            requireKnownMemberId: v >= 4,
-            supportSkippingAssignment: v >= 9,
-            reason: req.reason,
-          });
+        : mixed
+          ? await consumerGroups.classicJoin(params)
+          : await broker.groups.coordinator.joinGroup(params);
       return {
         throttleTimeMs: 0,
         errorCode: r.errorCode,

@@ -8,7 +8,7 @@ export function leaveGroupHandler(broker: BrokerContext): ApiHandler<LeaveGroupR
     api: LeaveGroupApi,
     minVersion: 0,
     maxVersion: 5,
-    handle(req, ctx) {
+    async handle(req, ctx) {
       if (!coordinates(broker, req.groupId)) {
         return { throttleTimeMs: 0, errorCode: ERROR_CODES.NOT_COORDINATOR, members: [] };
       }
@@ -16,7 +16,10 @@ export function leaveGroupHandler(broker: BrokerContext): ApiHandler<LeaveGroupR
       const members = batched
         ? req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId }))
         : [{ memberId: req.memberId, groupInstanceId: null }];
-      const r = broker.groups.coordinator.leaveGroup(req.groupId, members);
+      // Classic members of a KIP-848 consumer group (mixed mode) leave that group.
+      const r = broker.groups.consumerGroups.has(req.groupId)
+        ? await broker.groups.consumerGroups.classicLeave(req.groupId, members)
+        : broker.groups.coordinator.leaveGroup(req.groupId, members);
       if (batched) return { throttleTimeMs: 0, errorCode: r.errorCode, members: r.members };
       // Before v3 the one member's error is the response's error.
       const errorCode = r.errorCode !== 0 ? r.errorCode : (r.members[0]?.errorCode ?? 0);

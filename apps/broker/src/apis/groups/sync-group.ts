@@ -28,15 +28,18 @@ export function syncGroupHandler(broker: BrokerContext): ApiHandler<SyncGroupReq
           assignment: Buffer.alloc(0),
         };
       }
-      const r = await broker.groups.coordinator.syncGroup({
-        groupId: req.groupId,
-        generationId: req.generationId,
-        memberId: req.memberId,
-        groupInstanceId: req.groupInstanceId,
-        protocolType: req.protocolType,
-        protocolName: req.protocolName,
-        assignments: req.assignments.map((a) => ({ memberId: a.memberId, assignment: Buffer.from(a.assignment) })),
-      });
+      // A classic member of a KIP-848 consumer group (mixed mode) gets its assignment from that group.
+      const r = broker.groups.consumerGroups.has(req.groupId)
+        ? broker.groups.consumerGroups.classicSync(req)
+        : await broker.groups.coordinator.syncGroup({
+            groupId: req.groupId,
+            generationId: req.generationId,
+            memberId: req.memberId,
+            groupInstanceId: req.groupInstanceId,
+            protocolType: req.protocolType,
+            protocolName: req.protocolName,
+            assignments: req.assignments.map((a) => ({ memberId: a.memberId, assignment: Buffer.from(a.assignment) })),
+          });
       return {
         throttleTimeMs: 0,
         errorCode: r.errorCode,
