@@ -368,6 +368,24 @@ export class ShareGroupCoordinator {
     this.partitions.set(partitionKey(groupId, topicId, partition), sp);
   }
 
+  /** Forgets a share-partition held here without persisting anything (its persisted state is newer elsewhere). */
+  unloadSharePartition(groupId: string, topicId: string, partition: number): void {
+    this.partitions.delete(partitionKey(groupId, topicId, partition));
+  }
+
+  /** Forgets every group's share-partition of a topic partition another broker leads now; returns how many. */
+  unloadTopicPartition(topicId: string, partition: number): number {
+    let n = 0;
+    const suffix = `\0${topicId}\0${partition}`;
+    for (const key of [...this.partitions.keys()]) {
+      if (key.endsWith(suffix)) {
+        this.partitions.delete(key);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Replaces a share-partition's state (AlterShareGroupOffsets) or forgets it (DeleteShareGroupOffsets). */
   resetSharePartition(groupId: string, topicId: string, partition: number, offset: bigint | null): void {
     const key = partitionKey(groupId, topicId, partition);
