@@ -347,7 +347,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     config,
     topics,
     logger,
-    persister: shareState.persister,
+    state: shareState,
     leaderEpoch: (topicId, partition) => store.image.partition(topicId, partition)?.leaderEpoch ?? 0,
     // A single node holds every share-partition: read back at start, as before.
     restore: embedded ? shareState.coordinator.states() : undefined,

@@ -102,3 +102,22 @@ export function shareStatePartition(k: ShareSnapshotKey, numPartitions: number):
   const h = javaStringHashCode(`${k.groupId}:${id}:${k.partition}`);
   return (h === -2147483648 ? 0 : Math.abs(h)) % numPartitions;
 }
+
+/**
+ * The share-partition a FindCoordinator key of type SHARE names: "groupId:topicId:partition", the topic id
+ * as Kafka's Uuid.toString (URL-safe base64); null when it is not one.
+ */
+export function parseShareCoordinatorKey(key: string): ShareSnapshotKey | null {
+  const last = key.lastIndexOf(':');
+  const middle = last <= 0 ? -1 : key.lastIndexOf(':', last - 1);
+  if (middle <= 0) return null;
+  const partitionText = key.slice(last + 1);
+  const id = key.slice(middle + 1, last);
+  if (!/^\d{1,10}$/.test(partitionText) || !/^[A-Za-z0-9_-]{22}$/.test(id)) return null;
+  const partition = Number(partitionText);
+  if (partition > 2147483647) return null;
+  const hex = Buffer.from(id, 'base64url').toString('hex');
+  if (hex.length !== 32) return null;
+  const topicId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return { groupId: key.slice(0, middle), topicId, partition };
+}

@@ -11,7 +11,7 @@ import type { BrokerConfig } from '../../config/index.js';
 import type { TopicManager } from '../../state/topic-manager.js';
 import { topicMetadataView } from '../groups/consumer-groups.js';
 import { GroupConfigs } from './group-configs.js';
-import type { SharePersister } from './share-state.js';
+import type { ShareStateService } from './share-state.js';
 
 /** Share groups are on from share.version 1 (Kafka 4.2+); Kafka 4.4 finalizes share.version=2 on a new cluster. */
 export const SHARE_VERSION_LATEST = 2;
@@ -49,6 +49,8 @@ export interface ShareServices {
   /** share.auto.offset.reset of a group ('latest' unless set through IncrementalAlterConfigs on the group). */
   autoOffsetReset(groupId: string): 'earliest' | 'latest';
   readonly groupConfigs: GroupConfigs;
+  /** The share coordinator of this broker (FindCoordinator with key type SHARE answers with its placement). */
+  readonly state: ShareStateService;
   close(): void;
 }
 
@@ -61,8 +63,8 @@ export interface ShareServicesSetup {
   topics: TopicManager;
   logger: Logger;
   scheduler?: Scheduler;
-  /** Where share-partition state is read and written (the share coordinator, here or on another broker). */
-  persister: SharePersister;
+  /** The share coordinator; partition leaders read and write state through its persister (here, or on another broker). */
+  state: ShareStateService;
   /** The leader epoch of a topic partition this broker leads (0 on a single node). */
   leaderEpoch: (topicId: string, partition: number) => number;
   /** Share-partition states to hold from the start (a single node: all of them, read back at start). */
@@ -75,7 +77,8 @@ export interface ShareServicesSetup {
  * written after each request that changed it.
  */
 export function createShareServices(setup: ShareServicesSetup): ShareServices {
-  const { config, topics, logger, persister } = setup;
+  const { config, topics, logger } = setup;
+  const persister = setup.state.persister;
   const log = logger.child({ component: 'share-partitions' });
   const dirty = new Map<string, { groupId: string; topicId: string; partition: number; sp: SharePartition | null }>();
   let chain: Promise<void> = Promise.resolve();
@@ -204,6 +207,7 @@ export function createShareServices(setup: ShareServicesSetup): ShareServices {
     maxSessions: config.get('group.share.max.share.sessions'),
     flush,
     load,
+    state: setup.state,
     unloadPartition: (topicId, partition) => coordinator.unloadTopicPartition(topicId, partition),
     groupConfigs,
     autoOffsetReset: (groupId) =>

@@ -52,6 +52,8 @@ export interface ShareStateService {
   /** The coordinator's answers to the inter-broker requests: the key's state partition loaded or dropped first. */
   readonly local: SharePersister;
   readonly persister: SharePersister;
+  /** The `__share_group_state` topic, created (compacted, replicated in a cluster) on first use as Kafka does. */
+  ensureStateTopic(): TopicState;
   /** Loads or drops state partitions to match what this broker leads now (after a leadership change). */
   sync(): void;
   close(): Promise<void>;
@@ -323,5 +325,5 @@ export function createShareStateService(setup: ShareStateSetup): ShareStateServi
       return coordinator.summary(key);
     },
   };
-  return { coordinator, local, persister, sync, close: async () => pool?.close() };
+  return { coordinator, local, persister, ensureStateTopic, sync, close: async () => pool?.close() };
 }
