@@ -161,4 +161,15 @@ describe('share groups in a cluster', () => {
     );
     expect(startOffset).toBe(BigInt(n));
   }, 90_000);
+
+  it('a group config set through one broker applies on every broker', async () => {
+    const admin = new Kafka({ brokers: [brokers[0]?.bootstrap as string] }).admin();
+    await admin.incrementalAlterConfigs(32, 'cfg-group', [{ name: 'share.record.lock.duration.ms', value: '5000' }]);
+    await admin.close();
+    await until('every broker has the group config', () =>
+      brokers.every(
+        (b) => b.context.groups.shareGroups?.coordinator.partitionConfig('cfg-group').lockDurationMs === 5000,
+      ),
+    );
+  });
 });

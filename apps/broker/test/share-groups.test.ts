@@ -183,6 +183,14 @@ describe('share groups (KIP-932) with @sluice/client share consumers', () => {
     ]);
     await c.close();
     await loop;
+    // A group config, set through IncrementalAlterConfigs on the GROUP resource (type 32).
+    const admin = kafka.admin();
+    await admin.incrementalAlterConfigs(32, 'listed', [{ name: 'share.delivery.count.limit', value: '7' }]);
+    await admin.close();
+    await until('listed is empty', () => (shares?.coordinator.memberCount('listed') ?? 1) === 0);
+    const before = shares?.coordinator.describe(['listed'])[0];
+    const epochBefore = before && 'groupEpoch' in before ? before.groupEpoch : -1;
+    expect(epochBefore).toBeGreaterThan(0);
     // The state of group 'five' as persisted: start offset past the 300 accepted records.
     await broker.stop();
     broker = await startInProcess({
@@ -193,5 +201,10 @@ describe('share groups (KIP-932) with @sluice/client share consumers', () => {
     const topicId = broker.context.topics.get('queue')?.topicId as string;
     const sp = broker.context.groups.shareGroups?.coordinator.existingSharePartition('five', topicId, 0);
     expect(sp?.startOffset).toBe(BigInt(RECORDS));
+    // The group itself (its ShareGroupMetadata record: existence and epoch) and its configs are back too.
+    const after = broker.context.groups.shareGroups?.coordinator.describe(['listed'])[0];
+    expect(after).toMatchObject({ groupId: 'listed', groupState: 'Empty', groupEpoch: epochBefore });
+    expect(broker.context.groups.shareGroups?.groupConfigs.get('listed', 'share.delivery.count.limit')).toBe('7');
+    expect(broker.context.groups.shareGroups?.coordinator.partitionConfig('listed').deliveryCountLimit).toBe(7);
   });
 });

@@ -14,7 +14,7 @@ import {
   ProducerIdAllocator,
   type WriteFence,
 } from '@sluice/cluster/core';
-import { SHARE_STATE_TOPIC } from '@sluice/coordinator';
+import { encodeShareGroupMetadataKey, encodeShareGroupMetadataValue, SHARE_STATE_TOPIC } from '@sluice/coordinator';
 import { LogManager } from '@sluice/log';
 import { ERROR_CODES, KafkaError } from '@sluice/protocol';
 import { createAclsHandler, deleteAclsHandler, describeAclsHandler } from '../apis/acls.js';
@@ -32,6 +32,7 @@ import { describeConfigsHandler } from '../apis/describe-configs.js';
 import { describeTopicPartitionsHandler } from '../apis/describe-topic-partitions.js';
 import { fetchHandler } from '../apis/fetch.js';
 import { createGroupCoordinator, groupHandlers, OFFSETS_TOPIC, type ReplicatedAppend } from '../apis/groups/index.js';
+import { readPartition } from '../apis/groups/offsets-topic.js';
 import { initProducerIdHandler } from '../apis/init-producer-id.js';
 import { listOffsetsHandler } from '../apis/list-offsets.js';
 import { metadataHandler } from '../apis/metadata.js';
@@ -348,10 +349,33 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     topics,
     logger,
     state: shareState,
+    groupConfigStore: store,
+    // The group's existence and epoch go to its __consumer_offsets partition (Kafka's ShareGroupMetadata).
+    persistGroup: (groupId, epoch) => {
+      const record = {
+        key: encodeShareGroupMetadataKey(groupId),
+        value: epoch === null ? null : encodeShareGroupMetadataValue(epoch),
+      };
+      try {
+        groups.ensureOffsetsTopic();
+        Promise.resolve(groups.appendRecords(groups.coordinator.partitionFor(groupId), [record])).catch((err) =>
+          logger.warn({ err, group: groupId }, 'writing ShareGroupMetadata failed'),
+        );
+      } catch (err) {
+        logger.warn({ err, group: groupId }, 'writing ShareGroupMetadata failed');
+      }
+    },
     leaderEpoch: (topicId, partition) => store.image.partition(topicId, partition)?.leaderEpoch ?? 0,
     // A single node holds every share-partition: read back at start, as before.
     restore: embedded ? shareState.coordinator.states() : undefined,
   });
+  // Share groups of the offsets partitions this broker leads (all of them on a single node) are read back.
+  const offsetsTopic = topics.get(OFFSETS_TOPIC);
+  for (const p of offsetsTopic?.partitions ?? []) {
+    if (p !== undefined && (embedded || leads(offsetsTopic?.topicId as string, p.index))) {
+      shares.loadGroups(readPartition(p.log));
+    }
+  }
   // Leadership moved: state partitions are loaded or dropped, and a topic partition led elsewhere now
   // drops its share-partitions (the new leader reads them from the share coordinator).
   store.onChange((changes, image) => {
@@ -378,6 +402,16 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       const is = c.after.leader === config.nodeId;
       if (is && !was) groups.loadLedPartition(c.partition);
       if (was && !is) groups.unloadPartition(c.partition);
+      // Share groups move with their offsets partition too.
+      const part = topics.get(OFFSETS_TOPIC)?.partitions[c.partition];
+      if (is && !was && part !== undefined) shares.loadGroups(readPartition(part.log));
+      if (was && !is) {
+        const moved = shares.coordinator
+          .list()
+          .map((g) => g.groupId)
+          .filter((g) => groups.coordinator.partitionFor(g) === c.partition);
+        shares.coordinator.unloadGroups(moved);
+      }
     }
   });
   let dispatcher: Dispatcher | undefined;

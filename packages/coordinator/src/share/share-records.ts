@@ -121,3 +121,38 @@ export function parseShareCoordinatorKey(key: string): ShareSnapshotKey | null {
   const topicId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
   return { groupId: key.slice(0, middle), topicId, partition };
 }
+
+/**
+ * Kafka's ShareGroupMetadata record in `__consumer_offsets` (group-coordinator ShareGroupMetadata{Key,Value}.json):
+ * key type 11 with the group id; value version 0 with the group epoch and tagged MetadataHash (tag 0). It
+ * keeps a share group's existence and epoch across restarts and coordinator moves; a tombstone deletes it.
+ */
+export const SHARE_GROUP_METADATA_RECORD_TYPE = 11;
+
+export function encodeShareGroupMetadataKey(groupId: string): Buffer {
+  return new Writer(32).int16(SHARE_GROUP_METADATA_RECORD_TYPE).string(groupId).toBuffer();
+}
+
+/** The group id of a ShareGroupMetadata key, or null for any other record type. */
+export function decodeShareGroupMetadataKey(buf: Buffer): string | null {
+  const r = new Reader(buf);
+  if (r.int16() !== SHARE_GROUP_METADATA_RECORD_TYPE) return null;
+  return r.string();
+}
+
+export function encodeShareGroupMetadataValue(epoch: number): Buffer {
+  const w = new Writer(16).int16(0).int32(epoch);
+  w.uvarint(0);
+  return w.toBuffer();
+}
+
+export function decodeShareGroupMetadataValue(buf: Buffer): { epoch: number } {
+  const r = new Reader(buf);
+  const version = r.int16();
+  if (version !== 0) {
+    throw new DecodeError(`ShareGroupMetadataValue: unknown version ${version}`, 0, ERROR_CODES.CORRUPT_MESSAGE);
+  }
+  const epoch = r.int32();
+  r.taggedFields();
+  return { epoch };
+}

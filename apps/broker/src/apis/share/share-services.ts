@@ -1,4 +1,6 @@
 import {
+  decodeShareGroupMetadataKey,
+  decodeShareGroupMetadataValue,
   type Scheduler,
   ShareGroupCoordinator,
   SharePartition,
@@ -10,7 +12,7 @@ import type { Logger } from 'pino';
 import type { BrokerConfig } from '../../config/index.js';
 import type { TopicManager } from '../../state/topic-manager.js';
 import { topicMetadataView } from '../groups/consumer-groups.js';
-import { GroupConfigs } from './group-configs.js';
+import { type GroupConfigStore, GroupConfigs } from './group-configs.js';
 import type { ShareStateService } from './share-state.js';
 
 /** Share groups are on from share.version 1 (Kafka 4.2+); Kafka 4.4 finalizes share.version=2 on a new cluster. */
@@ -44,6 +46,8 @@ export interface ShareServices {
    * Resolves to an error code (0 when it is held).
    */
   load(groupId: string, topicId: string, partition: number, initialOffset: () => bigint): Promise<number>;
+  /** Reads share groups back from `__consumer_offsets` records (ShareGroupMetadata; the latest per group wins). */
+  loadGroups(records: Iterable<{ key: Buffer; value: Buffer | null }>): number;
   /** Forgets the share-partitions of a topic partition another broker leads now (their state stays persisted). */
   unloadPartition(topicId: string, partition: number): void;
   /** share.auto.offset.reset of a group ('latest' unless set through IncrementalAlterConfigs on the group). */
@@ -67,6 +71,10 @@ export interface ShareServicesSetup {
   state: ShareStateService;
   /** The leader epoch of a topic partition this broker leads (0 on a single node). */
   leaderEpoch: (topicId: string, partition: number) => number;
+  /** Writes a share group's ShareGroupMetadata record (epoch) or tombstone (null) to `__consumer_offsets`. */
+  persistGroup?: (groupId: string, epoch: number | null) => void;
+  /** Where group configs are kept (the cluster metadata); none: in memory. */
+  groupConfigStore?: GroupConfigStore;
   /** Share-partition states to hold from the start (a single node: all of them, read back at start). */
   restore?: Iterable<[ShareSnapshotKey, ShareSnapshotValue]>;
 }
@@ -155,7 +163,7 @@ export function createShareServices(setup: ShareServicesSetup): ShareServices {
     loading.set(id, run);
     return run;
   };
-  const groupConfigs = new GroupConfigs(config);
+  const groupConfigs = new GroupConfigs(config, setup.groupConfigStore);
   const intOf = (groupId: string, name: string): number | undefined => {
     const v = groupConfigs.get(groupId, name);
     return v === undefined ? undefined : Number(v);
@@ -180,6 +188,7 @@ export function createShareServices(setup: ShareServicesSetup): ShareServices {
       deliveryCountLimit: config.get('group.share.delivery.count.limit'),
       maxRecordLocks: config.get('group.share.partition.max.record.locks'),
     },
+    persistGroup: setup.persistGroup,
     persist: (groupId, topicId, partition, sp) => {
       dirty.set(`${groupId}\0${topicId}\0${partition}`, { groupId, topicId, partition, sp });
       if (dirty.size === 1) setImmediate(() => void flush());
@@ -209,6 +218,25 @@ export function createShareServices(setup: ShareServicesSetup): ShareServices {
     load,
     state: setup.state,
     unloadPartition: (topicId, partition) => coordinator.unloadTopicPartition(topicId, partition),
+    loadGroups: (records) => {
+      const latest = new Map<string, number | null>();
+      for (const r of records) {
+        try {
+          const groupId = decodeShareGroupMetadataKey(r.key);
+          if (groupId === null) continue;
+          latest.set(groupId, r.value === null ? null : decodeShareGroupMetadataValue(r.value).epoch);
+        } catch (err) {
+          log.warn({ err }, 'skipped an unreadable ShareGroupMetadata record');
+        }
+      }
+      let n = 0;
+      for (const [groupId, epoch] of latest) {
+        if (epoch === null) continue;
+        coordinator.restoreGroup(groupId, epoch);
+        n++;
+      }
+      return n;
+    },
     groupConfigs,
     autoOffsetReset: (groupId) =>
       groupConfigs.get(groupId, 'share.auto.offset.reset') === 'earliest' ? 'earliest' : 'latest',
