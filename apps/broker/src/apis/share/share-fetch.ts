@@ -208,13 +208,29 @@ function fetchOne(
   const now = Date.now();
   const from = sp.nextFetchOffset(now);
   const log = partition.log;
-  if (from >= log.highWatermark || maxRecords <= 0) return { records: Buffer.alloc(0), acquired: [] };
-  const { records } = log.read(from, Math.max(1, Math.min(maxBytes, MAX_READ_BYTES)), log.highWatermark);
+  // share.isolation.level=read_committed: nothing at or past the last stable offset, and the records of
+  // aborted transactions are archived as control records are (never delivered).
+  const readCommitted = shares.isolationLevel(groupId) === 'read_committed';
+  const readUpTo = readCommitted ? partition.lastStableOffset : log.highWatermark;
+  if (from >= readUpTo || maxRecords <= 0) return { records: Buffer.alloc(0), acquired: [] };
+  const { records } = log.read(from, Math.max(1, Math.min(maxBytes, MAX_READ_BYTES)), readUpTo);
+  const aborted = readCommitted ? partition.abortedTransactions(from, readUpTo) : [];
   const batches: (FetchedBatch & { end: number })[] = [];
   let at = 0;
   for (const b of iterateBatches(records)) {
     at += b.sizeInBytes;
-    batches.push({ baseOffset: b.baseOffset, lastOffset: b.lastOffset, isControl: b.isControl, end: at });
+    const abortedBatch =
+      aborted.length > 0 &&
+      b.isTransactional &&
+      aborted.some(
+        (a) => a.producerId === b.producerId && b.baseOffset >= a.firstOffset && b.baseOffset <= a.lastOffset,
+      );
+    batches.push({
+      baseOffset: b.baseOffset,
+      lastOffset: b.lastOffset,
+      isControl: b.isControl || abortedBatch,
+      end: at,
+    });
   }
   const acquired = sp.acquire(memberId, batches, maxRecords, now);
   if (acquired.length === 0) return { records: Buffer.alloc(0), acquired };

@@ -52,6 +52,8 @@ export interface ShareServices {
   unloadPartition(topicId: string, partition: number): void;
   /** share.auto.offset.reset of a group ('latest' unless set through IncrementalAlterConfigs on the group). */
   autoOffsetReset(groupId: string): 'earliest' | 'latest';
+  /** share.isolation.level of a group ('read_uncommitted' unless set on the group). */
+  isolationLevel(groupId: string): 'read_committed' | 'read_uncommitted';
   readonly groupConfigs: GroupConfigs;
   /** The share coordinator of this broker (FindCoordinator with key type SHARE answers with its placement). */
   readonly state: ShareStateService;
@@ -238,6 +240,8 @@ export function createShareServices(setup: ShareServicesSetup): ShareServices {
       return n;
     },
     groupConfigs,
+    isolationLevel: (groupId) =>
+      groupConfigs.get(groupId, 'share.isolation.level') === 'read_committed' ? 'read_committed' : 'read_uncommitted',
     autoOffsetReset: (groupId) =>
       groupConfigs.get(groupId, 'share.auto.offset.reset') === 'earliest' ? 'earliest' : 'latest',
     close: () => {
