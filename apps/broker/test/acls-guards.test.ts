@@ -32,6 +32,7 @@ import {
   ListTransactionsApi,
   OffsetDeleteApi,
   OffsetForLeaderEpochApi,
+  ReadShareGroupStateApi,
   ShareFetchApi,
   ShareGroupDescribeApi,
   ShareGroupHeartbeatApi,
@@ -259,6 +260,22 @@ describe('cluster APIs', () => {
       });
     expect((await markers(bob)).markers[0]!.topics[0]!.partitions[0]!.errorCode).toBe(CAF);
     expect((await markers(admin)).markers[0]!.topics[0]!.partitions[0]!.errorCode).not.toBe(CAF);
+  });
+
+  it('the share coordinator APIs and FindCoordinator for a share-partition need CLUSTER_ACTION', async () => {
+    const topicId = '6f1b2f1c-0000-4000-8000-000000000001';
+    const read = (c: Connection) =>
+      c.request(ReadShareGroupStateApi, {
+        groupId: 'sg',
+        topics: [{ topicId, partitions: [{ partition: 0, leaderEpoch: 0 }] }],
+      });
+    expect((await read(bob)).results[0]!.partitions[0]!.errorCode).toBe(CAF);
+    // The super user reaches the coordinator: the share-partition has no state yet.
+    expect((await read(admin)).results[0]!.partitions[0]!.errorCode).toBe(ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION);
+    const key = `sg:${Buffer.from(topicId.replaceAll('-', ''), 'hex').toString('base64url')}:0`;
+    const find = (c: Connection) => c.request(FindCoordinatorApi, { keyType: 2, key: '', coordinatorKeys: [key] });
+    expect((await find(bob)).coordinators[0]!.errorCode).toBe(CAF);
+    expect((await find(admin)).coordinators[0]!.errorCode).toBe(0);
   });
 });
 

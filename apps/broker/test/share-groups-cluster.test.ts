@@ -1,5 +1,6 @@
 import { Kafka, topic } from '@sluice/client';
 import type { LocalEtcd } from '@sluice/cluster';
+import { FindCoordinatorApi, ReadShareGroupStateSummaryApi } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
 import { type RawClient, startEtcdCluster, until } from './helpers.js';
@@ -82,4 +83,93 @@ describe('share groups in a cluster', () => {
     );
     expect(holders.size).toBeGreaterThanOrEqual(2);
   }, 90_000);
+
+  it('a partition leader keeps its share-partition state with the share coordinator on another broker', async () => {
+    const kafka = new Kafka({ brokers: [brokers[0]?.bootstrap as string] });
+    const admin = kafka.admin();
+    await admin.createTopics([{ name: 'cs', numPartitions: 1 }]);
+    await admin.close();
+    let topicId = '';
+    let leader = -1;
+    await until('cs-0 led', () => {
+      topicId = brokers[0]?.context.topics.get('cs')?.topicId ?? '';
+      leader = topicId === '' ? -1 : (brokers[0]?.context.store.image.partition(topicId, 0)?.leader ?? -1);
+      return leader >= 0;
+    });
+    // FindCoordinator with key type SHARE (it creates __share_group_state): a group whose share-partition
+    // cs-0 has its share coordinator on another broker than cs-0's leader.
+    const raw = clients[0] as RawClient;
+    const idText = Buffer.from(topicId.replaceAll('-', ''), 'hex').toString('base64url');
+    let groupId = '';
+    let coordinator = -1;
+    // Bounded: 200 tries in all, answers of a coordinator not yet available included.
+    for (let i = 0, tries = 0; i < 50 && groupId === '' && tries < 200; tries++) {
+      const key = `sg-${i}:${idText}:0`;
+      const r = await raw.send(FindCoordinatorApi, 6, { keyType: 2, key: '', coordinatorKeys: [key] });
+      const c = r.coordinators[0];
+      if (c?.errorCode !== 0) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      if (c.nodeId !== leader) {
+        groupId = `sg-${i}`;
+        coordinator = c.nodeId;
+      }
+      i++;
+    }
+    expect(coordinator).toBeGreaterThan(0);
+    const n = 50;
+    const c = kafka.shareConsumer({ groupId, maxWaitMs: 200 });
+    let got = 0;
+    const loop = (async () => {
+      for await (const r of c.records(topic('cs'))) {
+        r.ack();
+        if (++got >= n) break;
+      }
+    })();
+    // share.auto.offset.reset=latest: the records go in once the leader holds the share-partition.
+    await until(
+      'cs-0 initialized on its leader',
+      () =>
+        brokers[leader - 1]?.context.groups.shareGroups?.coordinator.existingSharePartition(groupId, topicId, 0) !==
+        undefined,
+      30_000,
+    );
+    const producer = kafka.producer();
+    await Promise.all(
+      Array.from({ length: n }, (_, i) => producer.send(topic('cs'), { key: null, value: Buffer.from(String(i)) })),
+    );
+    await producer.close();
+    await until('50 records', () => got >= n, 30_000);
+    await loop;
+    await c.close();
+    // The share coordinator (not the partition leader) has the state: every record accepted.
+    const coordinatorClient = clients[coordinator - 1] as RawClient;
+    let startOffset = -1n;
+    await until(
+      'the state at the share coordinator',
+      async () => {
+        const r = await coordinatorClient.send(ReadShareGroupStateSummaryApi, 1, {
+          groupId,
+          topics: [{ topicId, partitions: [{ partition: 0, leaderEpoch: 0 }] }],
+        });
+        const p = r.results[0]?.partitions[0];
+        startOffset = p?.errorCode === 0 ? p.startOffset : -1n;
+        return startOffset === BigInt(n);
+      },
+      15_000,
+    );
+    expect(startOffset).toBe(BigInt(n));
+  }, 90_000);
+
+  it('a group config set through one broker applies on every broker', async () => {
+    const admin = new Kafka({ brokers: [brokers[0]?.bootstrap as string] }).admin();
+    await admin.incrementalAlterConfigs(32, 'cfg-group', [{ name: 'share.record.lock.duration.ms', value: '5000' }]);
+    await admin.close();
+    await until('every broker has the group config', () =>
+      brokers.every(
+        (b) => b.context.groups.shareGroups?.coordinator.partitionConfig('cfg-group').lockDurationMs === 5000,
+      ),
+    );
+  });
 });

@@ -169,6 +169,47 @@ describe('share groups (KIP-932) with @sluice/client share consumers', () => {
     expect(out.stdout).toMatch(new RegExp(`queue\\s+0\\s+${base + 3n}\\s+2\\n`));
   });
 
+  it('share.isolation.level=read_committed: only committed records, none past the last stable offset', async () => {
+    const kafka = new Kafka({ brokers: [broker.bootstrap] });
+    const admin = kafka.admin();
+    await admin.createTopics([{ name: 'txq', numPartitions: 1 }]);
+    await admin.incrementalAlterConfigs(32, 'rc', [
+      { name: 'share.isolation.level', value: 'read_committed' },
+      { name: 'share.auto.offset.reset', value: 'earliest' },
+    ]);
+    await admin.close();
+    const t = topic('txq');
+    const producer = kafka.producer({ transactionalId: 'share-rc' });
+    await producer.initTransactions();
+    producer.beginTransaction();
+    await producer.send(t, { key: null, value: Buffer.from('aborted-1') });
+    await producer.send(t, { key: null, value: Buffer.from('aborted-2') });
+    await producer.abortTransaction();
+    await producer.transaction(async (p) => {
+      await p.send(t, { key: null, value: Buffer.from('committed-1') });
+      await p.send(t, { key: null, value: Buffer.from('committed-2') });
+    });
+    // A transaction left open: its record is past the last stable offset until the commit.
+    producer.beginTransaction();
+    await producer.send(t, { key: null, value: Buffer.from('open-1') });
+    const seen: string[] = [];
+    const c = kafka.shareConsumer({ groupId: 'rc', maxWaitMs: 100 });
+    const loop = (async () => {
+      for await (const r of c.records(t)) seen.push((r.value as Buffer).toString());
+    })();
+    await until('the committed records', () => seen.length >= 2);
+    // Bounded wait for anything more: the open transaction must not show.
+    const deadline = Date.now() + 500;
+    await until('a quiet moment', () => Date.now() >= deadline);
+    expect(seen).toEqual(['committed-1', 'committed-2']);
+    await producer.commitTransaction();
+    await until('the record of the committed transaction', () => seen.length >= 3);
+    expect(seen).toEqual(['committed-1', 'committed-2', 'open-1']);
+    await c.close();
+    await loop;
+    await producer.close();
+  });
+
   it('lists and describes share groups as Kafka does, and keeps share state across a restart', async () => {
     const kafka = new Kafka({ brokers: [broker.bootstrap] });
     const c = kafka.shareConsumer({ groupId: 'listed', maxWaitMs: 100 });
@@ -183,6 +224,14 @@ describe('share groups (KIP-932) with @sluice/client share consumers', () => {
     ]);
     await c.close();
     await loop;
+    // A group config, set through IncrementalAlterConfigs on the GROUP resource (type 32).
+    const admin = kafka.admin();
+    await admin.incrementalAlterConfigs(32, 'listed', [{ name: 'share.delivery.count.limit', value: '7' }]);
+    await admin.close();
+    await until('listed is empty', () => (shares?.coordinator.memberCount('listed') ?? 1) === 0);
+    const before = shares?.coordinator.describe(['listed'])[0];
+    const epochBefore = before && 'groupEpoch' in before ? before.groupEpoch : -1;
+    expect(epochBefore).toBeGreaterThan(0);
     // The state of group 'five' as persisted: start offset past the 300 accepted records.
     await broker.stop();
     broker = await startInProcess({
@@ -193,5 +242,10 @@ describe('share groups (KIP-932) with @sluice/client share consumers', () => {
     const topicId = broker.context.topics.get('queue')?.topicId as string;
     const sp = broker.context.groups.shareGroups?.coordinator.existingSharePartition('five', topicId, 0);
     expect(sp?.startOffset).toBe(BigInt(RECORDS));
+    // The group itself (its ShareGroupMetadata record: existence and epoch) and its configs are back too.
+    const after = broker.context.groups.shareGroups?.coordinator.describe(['listed'])[0];
+    expect(after).toMatchObject({ groupId: 'listed', groupState: 'Empty', groupEpoch: epochBefore });
+    expect(broker.context.groups.shareGroups?.groupConfigs.get('listed', 'share.delivery.count.limit')).toBe('7');
+    expect(broker.context.groups.shareGroups?.coordinator.partitionConfig('listed').deliveryCountLimit).toBe(7);
   });
 });

@@ -29,8 +29,12 @@ export interface MetadataImage {
   securityRecords(kind: SecurityRecordKind): ReadonlyMap<string, string>;
 }
 
-/** The kinds of security records the store keeps; the broker gives each key and value its meaning. */
-export const SECURITY_RECORD_KINDS = ['acls', 'scram', 'quotas'] as const;
+/**
+ * The kinds of security records the store keeps; the broker gives each key and value its meaning.
+ * `group-configs` holds the configs of a group (Kafka keeps them as GROUP ConfigRecords in its metadata
+ * log, beside the client quotas): group id → JSON of config name → value.
+ */
+export const SECURITY_RECORD_KINDS = ['acls', 'scram', 'quotas', 'group-configs'] as const;
 export type SecurityRecordKind = (typeof SECURITY_RECORD_KINDS)[number];
 
 /** One security record to write; value null deletes it. */

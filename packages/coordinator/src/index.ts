@@ -20,5 +20,6 @@ export * from './scheduler.js';
 export * from './share/share-group-coordinator.js';
 export * from './share/share-partition.js';
 export * from './share/share-records.js';
+export * from './share/share-state-coordinator.js';
 export * from './transaction-coordinator.js';
 export * from './transaction-records.js';

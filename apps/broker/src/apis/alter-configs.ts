@@ -122,15 +122,18 @@ export function incrementalAlterConfigsHandler(
             }),
       );
       let next = 0;
-      const responses = req.resources.map((r) =>
-        isGroup(r) && groupConfigs
-          ? {
-              resourceType: r.resourceType,
-              resourceName: r.resourceName,
-              ...groupConfigs.alter(r.resourceName, r.configs, req.validateOnly),
-            }
-          : (altered[next++] as (typeof altered)[number]),
-      );
+      const responses = [];
+      for (const r of req.resources) {
+        responses.push(
+          isGroup(r) && groupConfigs
+            ? {
+                resourceType: r.resourceType,
+                resourceName: r.resourceName,
+                ...(await groupConfigs.alter(r.resourceName, r.configs, req.validateOnly)),
+              }
+            : (altered[next++] as (typeof altered)[number]),
+        );
+      }
       return { throttleTimeMs: 0, responses };
     },
   };

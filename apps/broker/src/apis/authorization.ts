@@ -334,11 +334,29 @@ const offsetFetchGuard: Guard<OffsetFetchRequest, OffsetFetchResponse> = (broker
 };
 
 const findCoordinatorGuard: Guard<FindCoordinatorRequest, FindCoordinatorResponse> = (broker, req, ctx, next) => {
-  // keyType 0: a group (DESCRIBE on it); 1: a transactional id (DESCRIBE on it).
+  // keyType 0: a group (DESCRIBE on it); 1: a transactional id (DESCRIBE on it); 2: a share-partition's
+  // share coordinator (CLUSTER_ACTION: brokers ask).
+  if (req.keyType === 2 && !authorizeCluster(broker, ctx, Op.CLUSTER_ACTION)) {
+    const code = ERROR_CODES.CLUSTER_AUTHORIZATION_FAILED;
+    if (ctx.apiVersion < 4) return { ...FindCoordinatorApi.response.defaults(), errorCode: code, errorMessage: null };
+    return {
+      ...FindCoordinatorApi.response.defaults(),
+      coordinators: req.coordinatorKeys.map((key) => ({
+        key,
+        nodeId: -1,
+        host: '',
+        port: -1,
+        errorCode: code,
+        errorMessage: null,
+      })),
+    };
+  }
   const check = (key: string) =>
-    req.keyType === 1
-      ? authorize(broker, ctx, Op.DESCRIBE, RT.TRANSACTIONAL_ID, key)
-      : authorize(broker, ctx, Op.DESCRIBE, RT.GROUP, key);
+    req.keyType === 2
+      ? true
+      : req.keyType === 1
+        ? authorize(broker, ctx, Op.DESCRIBE, RT.TRANSACTIONAL_ID, key)
+        : authorize(broker, ctx, Op.DESCRIBE, RT.GROUP, key);
   const code = req.keyType === 1 ? TXAF : GAF;
   if (ctx.apiVersion < 4) {
     return check(req.key)

@@ -13,10 +13,14 @@ import {
   DeleteShareGroupOffsetsApi,
   type DeleteShareGroupOffsetsRequest,
   type DeleteShareGroupOffsetsResponse,
+  DeleteShareGroupStateApi,
   DescribeShareGroupOffsetsApi,
   type DescribeShareGroupOffsetsRequest,
   type DescribeShareGroupOffsetsResponse,
   ERROR_CODES,
+  InitializeShareGroupStateApi,
+  ReadShareGroupStateApi,
+  ReadShareGroupStateSummaryApi,
   ShareAcknowledgeApi,
   type ShareAcknowledgeRequest,
   type ShareAcknowledgeResponse,
@@ -29,11 +33,12 @@ import {
   ShareGroupHeartbeatApi,
   type ShareGroupHeartbeatRequest,
   type ShareGroupHeartbeatResponse,
+  WriteShareGroupStateApi,
 } from '@sluice/protocol';
 import { AclOperation as Op, ResourceType as RT } from '@sluice/security';
 import type { BrokerContext } from '../server/context.js';
 import type { RequestContext } from '../server/dispatcher.js';
-import { authorize } from './authorize.js';
+import { authorize, authorizeCluster } from './authorize.js';
 import {
   GROUP_OPERATIONS,
   type Guard,
@@ -174,7 +179,42 @@ const deleteOffsetsGuard: Guard<DeleteShareGroupOffsetsRequest, DeleteShareGroup
   return next(req);
 };
 
+/**
+ * The share coordinator's inter-broker APIs (Initialize/Read/Write/DeleteShareGroupState,
+ * ReadShareGroupStateSummary): CLUSTER_ACTION on the cluster, as Kafka asks, else
+ * CLUSTER_AUTHORIZATION_FAILED on every share-partition named.
+ */
+const shareStateGuard: Guard<
+  { topics: { topicId: string; partitions: { partition: number }[] }[] },
+  {
+    results: { topicId: string; partitions: { partition: number; errorCode: number; errorMessage: string | null }[] }[];
+  }
+> = (broker, req, ctx, next) => {
+  if (authorizeCluster(broker, ctx, Op.CLUSTER_ACTION)) return next(req);
+  return {
+    results: req.topics.map((t) => ({
+      topicId: t.topicId,
+      partitions: t.partitions.map((p) => ({
+        partition: p.partition,
+        errorCode: ERROR_CODES.CLUSTER_AUTHORIZATION_FAILED,
+        errorMessage: null,
+        // The read answers' other fields, as Kafka's error answers carry them.
+        stateEpoch: -1,
+        leaderEpoch: -1,
+        startOffset: -1n,
+        stateBatches: [],
+        deliveryCompleteCount: -1,
+      })),
+    })),
+  };
+};
+
 export const SHARE_GUARDS: ReadonlyMap<number, Guard> = new Map<number, Guard>([
+  [InitializeShareGroupStateApi.apiKey, shareStateGuard as Guard],
+  [ReadShareGroupStateApi.apiKey, shareStateGuard as Guard],
+  [WriteShareGroupStateApi.apiKey, shareStateGuard as Guard],
+  [DeleteShareGroupStateApi.apiKey, shareStateGuard as Guard],
+  [ReadShareGroupStateSummaryApi.apiKey, shareStateGuard as Guard],
   [ShareGroupHeartbeatApi.apiKey, heartbeatGuard],
   [ShareGroupDescribeApi.apiKey, describeGuard],
   [ShareFetchApi.apiKey, fetchGuard],

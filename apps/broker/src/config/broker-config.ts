@@ -484,6 +484,27 @@ export const BROKER_CONFIGS = {
     'The number of partitions for the share-group state topic (should not change after deployment)',
     { validator: { min: 1 } },
   ),
+  'share.coordinator.state.topic.replication.factor': def(
+    'SHORT',
+    '3',
+    'read-only',
+    'The replication factor of the share-group state topic; in a cluster its creation waits until this many brokers are registered (a single node keeps one replica)',
+    { validator: { min: 1 } },
+  ),
+  'share.coordinator.state.topic.min.isr': def(
+    'SHORT',
+    '2',
+    'read-only',
+    'min.insync.replicas of the share-group state topic (in a cluster)',
+    { validator: { min: 1 } },
+  ),
+  'share.coordinator.write.timeout.ms': def(
+    'INT',
+    '5000',
+    'read-only',
+    'How long the share coordinator waits for the in-sync replicas of the share-group state topic to have a write',
+    { validator: { min: 1 } },
+  ),
   'share.version': def(
     'INT',
     '2',

@@ -14,6 +14,7 @@ import {
   ProducerIdAllocator,
   type WriteFence,
 } from '@sluice/cluster/core';
+import { encodeShareGroupMetadataKey, encodeShareGroupMetadataValue, SHARE_STATE_TOPIC } from '@sluice/coordinator';
 import { LogManager } from '@sluice/log';
 import { ERROR_CODES, KafkaError } from '@sluice/protocol';
 import { createAclsHandler, deleteAclsHandler, describeAclsHandler } from '../apis/acls.js';
@@ -31,6 +32,7 @@ import { describeConfigsHandler } from '../apis/describe-configs.js';
 import { describeTopicPartitionsHandler } from '../apis/describe-topic-partitions.js';
 import { fetchHandler } from '../apis/fetch.js';
 import { createGroupCoordinator, groupHandlers, OFFSETS_TOPIC, type ReplicatedAppend } from '../apis/groups/index.js';
+import { readPartition } from '../apis/groups/offsets-topic.js';
 import { initProducerIdHandler } from '../apis/init-producer-id.js';
 import { listOffsetsHandler } from '../apis/list-offsets.js';
 import { metadataHandler } from '../apis/metadata.js';
@@ -45,6 +47,8 @@ import { withQuotas } from '../apis/quota-enforcement.js';
 import { saslAuthenticateHandler, saslHandshakeHandler } from '../apis/sasl.js';
 import { alterUserScramCredentialsHandler, describeUserScramCredentialsHandler } from '../apis/scram-credentials.js';
 import { createShareServices, shareHandlers } from '../apis/share/index.js';
+import { createShareStateService } from '../apis/share/share-state.js';
+import { shareStateHandlers } from '../apis/share/share-state-apis.js';
 import {
   createTransactionCoordinator,
   TRANSACTION_STATE_TOPIC,
@@ -326,7 +330,66 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     image: () => store.image,
     replicatedAppend,
   });
-  const shares = createShareServices({ config, topics, logger, logDir, leads });
+  // The share coordinator (of the `__share_group_state` partitions this broker leads), and the share
+  // groups whose partition leaders read and write state through it (here, or on another broker).
+  const shareState = createShareStateService({
+    config,
+    topics,
+    logger,
+    nodeId: config.nodeId,
+    store,
+    logDir,
+    leads: embedded ? undefined : leads,
+    replicatedAppend,
+    interBroker,
+    self: { host: listener.host || 'localhost', port: listener.port },
+  });
+  const shares = createShareServices({
+    config,
+    topics,
+    logger,
+    state: shareState,
+    groupConfigStore: store,
+    // The group's existence and epoch go to its __consumer_offsets partition (Kafka's ShareGroupMetadata).
+    persistGroup: (groupId, epoch) => {
+      const record = {
+        key: encodeShareGroupMetadataKey(groupId),
+        value: epoch === null ? null : encodeShareGroupMetadataValue(epoch),
+      };
+      try {
+        groups.ensureOffsetsTopic();
+        Promise.resolve(groups.appendRecords(groups.coordinator.partitionFor(groupId), [record])).catch((err) =>
+          logger.warn({ err, group: groupId }, 'writing ShareGroupMetadata failed'),
+        );
+      } catch (err) {
+        logger.warn({ err, group: groupId }, 'writing ShareGroupMetadata failed');
+      }
+    },
+    leaderEpoch: (topicId, partition) => store.image.partition(topicId, partition)?.leaderEpoch ?? 0,
+    // A single node holds every share-partition: read back at start, as before.
+    restore: embedded ? shareState.coordinator.states() : undefined,
+  });
+  // Share groups of the offsets partitions this broker leads (all of them on a single node) are read back.
+  const offsetsTopic = topics.get(OFFSETS_TOPIC);
+  for (const p of offsetsTopic?.partitions ?? []) {
+    if (p !== undefined && (embedded || leads(offsetsTopic?.topicId as string, p.index))) {
+      shares.loadGroups(readPartition(p.log));
+    }
+  }
+  // Leadership moved: state partitions are loaded or dropped, and a topic partition led elsewhere now
+  // drops its share-partitions (the new leader reads them from the share coordinator).
+  store.onChange((changes, image) => {
+    const stateTopicId = image.topics.get(SHARE_STATE_TOPIC)?.topicId;
+    let stateMoved = false;
+    for (const c of changes) {
+      if (c.type !== 'partition' || !c.before || !c.after) continue;
+      if (c.before.leader === c.after.leader && c.before.leaderEpoch === c.after.leaderEpoch) continue;
+      if (c.topicId === stateTopicId) stateMoved = true;
+      else if (c.before.leader === config.nodeId && c.after.leader !== config.nodeId)
+        shares.unloadPartition(c.topicId, c.partition);
+    }
+    if (stateMoved) shareState.sync();
+  });
   // Leadership of an offsets partition moved here (a broker left, or came back): its groups are ours
   // now. Moved away (this broker was fenced, or shuts down): its groups are dropped, their waiting
   // members told NOT_COORDINATOR, and the new leader loads them.
@@ -339,6 +402,16 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       const is = c.after.leader === config.nodeId;
       if (is && !was) groups.loadLedPartition(c.partition);
       if (was && !is) groups.unloadPartition(c.partition);
+      // Share groups move with their offsets partition too.
+      const part = topics.get(OFFSETS_TOPIC)?.partitions[c.partition];
+      if (is && !was && part !== undefined) shares.loadGroups(readPartition(part.log));
+      if (was && !is) {
+        const moved = shares.coordinator
+          .list()
+          .map((g) => g.groupId)
+          .filter((g) => groups.coordinator.partitionFor(g) === c.partition);
+        shares.coordinator.unloadGroups(moved);
+      }
     }
   });
   let dispatcher: Dispatcher | undefined;
@@ -492,6 +565,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     alterClientQuotasHandler(context),
     ...groupHandlers(context),
     ...shareHandlers(context, shares),
+    ...shareStateHandlers(shareState),
     ...transactionHandlers(context),
   ];
   // Quotas count what was allowed: they sit inside the ACL checks.
@@ -794,6 +868,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       groups.coordinator.shutdown();
       groups.consumerGroups.shutdown();
       shares.close();
+      await shareState.close();
       transactions.coordinator.shutdown();
       await txnInterBroker?.close();
       const deadline = Date.now() + SHUTDOWN_GRACE_MS;

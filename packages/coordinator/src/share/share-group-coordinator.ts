@@ -107,6 +107,8 @@ export interface ShareGroupCoordinatorOptions {
   persist?: SharePartitionPersist;
   /** A group's own settings (group configs), applied to its share-partitions when they are created. */
   groupConfig?: (groupId: string) => Partial<SharePartitionConfig>;
+  /** A group's epoch changed, or it was created (epoch) or deleted (null): the broker writes ShareGroupMetadata. */
+  persistGroup?: (groupId: string, epoch: number | null) => void;
 }
 
 /**
@@ -122,6 +124,7 @@ export class ShareGroupCoordinator {
   private readonly partitions = new Map<string, SharePartition>();
   private readonly persistFn: SharePartitionPersist | undefined;
   private readonly groupConfig: (groupId: string) => Partial<SharePartitionConfig>;
+  private readonly persistGroup: (groupId: string, epoch: number | null) => void;
 
   constructor(options: ShareGroupCoordinatorOptions) {
     this.config = { ...DEFAULT_SHARE_GROUP_CONFIG, ...options.config };
@@ -129,6 +132,32 @@ export class ShareGroupCoordinator {
     this.topics = options.topics;
     this.persistFn = options.persist;
     this.groupConfig = options.groupConfig ?? (() => ({}));
+    this.persistGroup = options.persistGroup ?? (() => {});
+  }
+
+  /** A share group read back from its ShareGroupMetadata record: no members, at its epoch. */
+  restoreGroup(groupId: string, epoch: number): void {
+    if (this.groups.has(groupId)) return;
+    this.groups.set(groupId, {
+      groupId,
+      groupEpoch: epoch,
+      assignmentEpoch: epoch,
+      members: new Map(),
+      metadataKey: '',
+    });
+  }
+
+  /** Forgets share groups without members (their coordinator moved to another broker); returns how many. */
+  unloadGroups(groupIds: Iterable<string>): number {
+    let n = 0;
+    for (const id of groupIds) {
+      const g = this.groups.get(id);
+      if (g === undefined) continue;
+      for (const m of g.members.values()) m.timer?.cancel();
+      this.groups.delete(id);
+      n++;
+    }
+    return n;
   }
 
   has(groupId: string): boolean {
@@ -139,6 +168,7 @@ export class ShareGroupCoordinator {
   ensureGroup(groupId: string): void {
     if (!this.groups.has(groupId)) {
       this.groups.set(groupId, { groupId, groupEpoch: 0, assignmentEpoch: 0, members: new Map(), metadataKey: '' });
+      this.persistGroup(groupId, 0);
     }
   }
 
@@ -152,6 +182,7 @@ export class ShareGroupCoordinator {
     const g = this.groups.get(groupId);
     if (g === undefined || g.members.size > 0) return false;
     this.groups.delete(groupId);
+    this.persistGroup(groupId, null);
     for (const [topicId, p] of this.sharePartitionsOf(groupId)) this.resetSharePartition(groupId, topicId, p, null);
     return true;
   }
@@ -270,7 +301,10 @@ export class ShareGroupCoordinator {
       group.metadataKey = metadataKey;
       changed = true;
     }
-    if (changed) group.groupEpoch++;
+    if (changed) {
+      group.groupEpoch++;
+      this.persistGroup(group.groupId, group.groupEpoch);
+    }
     if (group.assignmentEpoch < group.groupEpoch) this.assign(group);
     member.memberEpoch = group.assignmentEpoch;
     this.armSessionTimer(group, member);
@@ -368,6 +402,24 @@ export class ShareGroupCoordinator {
     this.partitions.set(partitionKey(groupId, topicId, partition), sp);
   }
 
+  /** Forgets a share-partition held here without persisting anything (its persisted state is newer elsewhere). */
+  unloadSharePartition(groupId: string, topicId: string, partition: number): void {
+    this.partitions.delete(partitionKey(groupId, topicId, partition));
+  }
+
+  /** Forgets every group's share-partition of a topic partition another broker leads now; returns how many. */
+  unloadTopicPartition(topicId: string, partition: number): number {
+    let n = 0;
+    const suffix = `\0${topicId}\0${partition}`;
+    for (const key of [...this.partitions.keys()]) {
+      if (key.endsWith(suffix)) {
+        this.partitions.delete(key);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Replaces a share-partition's state (AlterShareGroupOffsets) or forgets it (DeleteShareGroupOffsets). */
   resetSharePartition(groupId: string, topicId: string, partition: number, offset: bigint | null): void {
     const key = partitionKey(groupId, topicId, partition);
@@ -402,6 +454,7 @@ export class ShareGroupCoordinator {
     member.timer?.cancel();
     group.members.delete(member.memberId);
     group.groupEpoch++;
+    this.persistGroup(group.groupId, group.groupEpoch);
     this.assign(group);
     this.releaseMemberRecords(group.groupId, member.memberId);
   }

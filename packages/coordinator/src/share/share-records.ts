@@ -102,3 +102,57 @@ export function shareStatePartition(k: ShareSnapshotKey, numPartitions: number):
   const h = javaStringHashCode(`${k.groupId}:${id}:${k.partition}`);
   return (h === -2147483648 ? 0 : Math.abs(h)) % numPartitions;
 }
+
+/**
+ * The share-partition a FindCoordinator key of type SHARE names: "groupId:topicId:partition", the topic id
+ * as Kafka's Uuid.toString (URL-safe base64); null when it is not one.
+ */
+export function parseShareCoordinatorKey(key: string): ShareSnapshotKey | null {
+  const last = key.lastIndexOf(':');
+  const middle = last <= 0 ? -1 : key.lastIndexOf(':', last - 1);
+  if (middle <= 0) return null;
+  const partitionText = key.slice(last + 1);
+  const id = key.slice(middle + 1, last);
+  if (!/^\d{1,10}$/.test(partitionText) || !/^[A-Za-z0-9_-]{22}$/.test(id)) return null;
+  const partition = Number(partitionText);
+  if (partition > 2147483647) return null;
+  const hex = Buffer.from(id, 'base64url').toString('hex');
+  if (hex.length !== 32) return null;
+  const topicId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return { groupId: key.slice(0, middle), topicId, partition };
+}
+
+/**
+ * Kafka's ShareGroupMetadata record in `__consumer_offsets` (group-coordinator ShareGroupMetadata{Key,Value}.json):
+ * key type 11 with the group id; value version 0 with the group epoch and tagged MetadataHash (tag 0). It
+ * keeps a share group's existence and epoch across restarts and coordinator moves; a tombstone deletes it.
+ */
+export const SHARE_GROUP_METADATA_RECORD_TYPE = 11;
+
+export function encodeShareGroupMetadataKey(groupId: string): Buffer {
+  return new Writer(32).int16(SHARE_GROUP_METADATA_RECORD_TYPE).string(groupId).toBuffer();
+}
+
+/** The group id of a ShareGroupMetadata key, or null for any other record type. */
+export function decodeShareGroupMetadataKey(buf: Buffer): string | null {
+  const r = new Reader(buf);
+  if (r.int16() !== SHARE_GROUP_METADATA_RECORD_TYPE) return null;
+  return r.string();
+}
+
+export function encodeShareGroupMetadataValue(epoch: number): Buffer {
+  const w = new Writer(16).int16(0).int32(epoch);
+  w.uvarint(0);
+  return w.toBuffer();
+}
+
+export function decodeShareGroupMetadataValue(buf: Buffer): { epoch: number } {
+  const r = new Reader(buf);
+  const version = r.int16();
+  if (version !== 0) {
+    throw new DecodeError(`ShareGroupMetadataValue: unknown version ${version}`, 0, ERROR_CODES.CORRUPT_MESSAGE);
+  }
+  const epoch = r.int32();
+  r.taggedFields();
+  return { epoch };
+}

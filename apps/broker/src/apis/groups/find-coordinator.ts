@@ -1,3 +1,4 @@
+import { parseShareCoordinatorKey } from '@sluice/coordinator';
 import {
   ERROR_CODES,
   errorByCode,
@@ -14,6 +15,8 @@ import { leaderEndpoint } from '../cluster-view.js';
 
 const GROUP = 0;
 const TRANSACTION = 1;
+/** KIP-932: the share coordinator of a share-partition, keyed "groupId:topicId:partition" (v6+, brokers ask). */
+const SHARE = 2;
 /** A bound on keys answered in one batched request. */
 const MAX_KEYS = 10_000;
 
@@ -62,6 +65,25 @@ export function findCoordinatorHandler(
         errorCode: ERROR_CODES.NONE,
         errorMessage: 'NONE',
       };
+    }
+    if (keyType === SHARE && broker.groups.shareGroups !== undefined) {
+      const state = broker.groups.shareGroups.state;
+      const k = parseShareCoordinatorKey(key);
+      if (k === null) {
+        return { ...none, errorCode: ERROR_CODES.INVALID_REQUEST, errorMessage: `Invalid coordinator key ${key}` };
+      }
+      let topic: TopicState;
+      try {
+        topic = state.ensureStateTopic();
+      } catch (err) {
+        if (!(err instanceof KafkaError && err.code === ERROR_CODES.LEADER_NOT_AVAILABLE)) {
+          broker.logDir.noteError(err, 'creating __share_group_state');
+        }
+        return notAvailable(key);
+      }
+      const leader = leaderEndpoint(broker, topic.topicId, state.coordinator.partitionFor(k), listener);
+      if (leader === null) return notAvailable(key);
+      return { key, nodeId: leader.nodeId, host: leader.host, port: leader.port, errorCode: 0, errorMessage: 'NONE' };
     }
     return { ...none, errorCode: ERROR_CODES.INVALID_REQUEST, errorMessage: `Unknown coordinator type ${keyType}` };
   };

@@ -64,6 +64,8 @@ export function createGroupCoordinator(setup: GroupCoordinatorSetup): {
   ensureOffsetsTopic: () => TopicState;
   loadLedPartition: (partition: number) => void;
   unloadPartition: (partition: number) => void;
+  /** Appends records to an offsets partition this broker leads (share groups write their ShareGroupMetadata). */
+  appendRecords: AppendFunction;
 } {
   const { config, topics, logger } = setup;
   const existing = topics.get(OFFSETS_TOPIC);
@@ -162,7 +164,7 @@ export function createGroupCoordinator(setup: GroupCoordinatorSetup): {
     consumerGroups.unloadPartition(partition);
     log.info({ partition, groups }, 'unloaded the consumer groups of a partition this broker no longer leads');
   };
-  return { coordinator, consumerGroups, ensureOffsetsTopic, loadLedPartition, unloadPartition };
+  return { coordinator, consumerGroups, ensureOffsetsTopic, loadLedPartition, unloadPartition, appendRecords: append };
 }
 
 interface ReadableLog {

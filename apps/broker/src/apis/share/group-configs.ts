@@ -50,22 +50,65 @@ const SHARE_GROUP_CONFIGS: Record<string, GroupConfigDef> = {
       v === 'read_uncommitted' || v === 'read_committed' ? null : 'must be read_uncommitted or read_committed',
   },
 };
-/** Group configs set through IncrementalAlterConfigs, per group (kept on this broker). */
+/** Where group configs are kept: the cluster metadata (every broker sees them, and they survive restarts). */
+export interface GroupConfigStore {
+  readonly image: { securityRecords(kind: 'group-configs'): ReadonlyMap<string, string> };
+  setSecurityRecords(changes: readonly { kind: 'group-configs'; key: string; value: string | null }[]): Promise<void>;
+}
+
+/**
+ * Group configs set through IncrementalAlterConfigs, per group. Kept in the cluster metadata as Kafka keeps
+ * them (GROUP config records): every broker reads the same values — a partition leader applies the
+ * share.* configs of a group whose coordinator is elsewhere — and a restart keeps them. Without a store
+ * (unit tests) they stay in memory.
+ */
 export class GroupConfigs {
   private readonly values = new Map<string, Map<string, string>>();
+  /** The parsed value of a stored record, by its text (records change rarely). */
+  private readonly parsedByGroup = new Map<string, { text: string; values: Map<string, string> }>();
 
-  constructor(private readonly config: BrokerConfig) {}
+  constructor(
+    private readonly config: BrokerConfig,
+    private readonly store?: GroupConfigStore,
+  ) {}
+
+  private valuesOf(groupId: string): Map<string, string> | undefined {
+    if (this.store === undefined) return this.values.get(groupId);
+    const text = this.store.image.securityRecords('group-configs').get(groupId);
+    if (text === undefined) {
+      this.parsedByGroup.delete(groupId);
+      return undefined;
+    }
+    const cached = this.parsedByGroup.get(groupId);
+    if (cached?.text === text) return cached.values;
+    const values = new Map<string, string>();
+    try {
+      const o = JSON.parse(text) as unknown;
+      if (o !== null && typeof o === 'object') {
+        for (const [k, v] of Object.entries(o)) {
+          // Only the configs this version knows, with values it accepts: a bad record reads as unset.
+          const def = SHARE_GROUP_CONFIGS[k];
+          if (def !== undefined && typeof v === 'string' && def.check(v) === null) values.set(k, v);
+        }
+      }
+    } catch {
+      // An unreadable record: the defaults apply.
+    }
+    if (this.parsedByGroup.size >= MAX_GROUPS) this.parsedByGroup.clear();
+    this.parsedByGroup.set(groupId, { text, values });
+    return values;
+  }
 
   get(groupId: string, name: string): string | undefined {
-    return this.values.get(groupId)?.get(name);
+    return this.valuesOf(groupId)?.get(name);
   }
 
   /** One resource of an IncrementalAlterConfigs request: ops 0 SET, 1 DELETE (APPEND/SUBTRACT are for lists). */
-  alter(
+  async alter(
     groupId: string,
     configs: readonly { name: string; configOperation: number; value: string | null }[],
     validateOnly: boolean,
-  ): { errorCode: number; errorMessage: string | null } {
+  ): Promise<{ errorCode: number; errorMessage: string | null }> {
     if (groupId === '') return { errorCode: ERROR_CODES.INVALID_REQUEST, errorMessage: 'Group id must not be empty.' };
     for (const c of configs) {
       const def = SHARE_GROUP_CONFIGS[c.name];
@@ -85,6 +128,25 @@ export class GroupConfigs {
       }
     }
     if (validateOnly) return { errorCode: 0, errorMessage: null };
+    if (this.store !== undefined) {
+      const next = new Map(this.valuesOf(groupId) ?? []);
+      for (const c of configs) {
+        if (c.configOperation === 0) next.set(c.name, c.value as string);
+        else next.delete(c.name);
+      }
+      if (next.size > 0 && this.valuesOf(groupId) === undefined) {
+        if (this.store.image.securityRecords('group-configs').size >= MAX_GROUPS) {
+          return { errorCode: ERROR_CODES.POLICY_VIOLATION, errorMessage: 'too many groups with configs' };
+        }
+      }
+      const value = next.size === 0 ? null : JSON.stringify(Object.fromEntries(next));
+      try {
+        await this.store.setSecurityRecords([{ kind: 'group-configs', key: groupId, value }]);
+      } catch (err) {
+        return { errorCode: ERROR_CODES.UNKNOWN_SERVER_ERROR, errorMessage: (err as Error).message };
+      }
+      return { errorCode: 0, errorMessage: null };
+    }
     let set = this.values.get(groupId);
     if (set === undefined) {
       if (this.values.size >= MAX_GROUPS) {

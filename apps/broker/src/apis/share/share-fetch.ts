@@ -1,4 +1,4 @@
-import { ACK_TYPE, type FetchedBatch, type SharePartition } from '@sluice/coordinator';
+import { ACK_TYPE, type FetchedBatch } from '@sluice/coordinator';
 import {
   ERROR_CODES,
   iterateBatches,
@@ -62,11 +62,19 @@ function resolve(broker: BrokerContext, t: Target): { partition: Partition } | {
   return { partition };
 }
 
-function sharePartitionOf(shares: ShareServices, groupId: string, t: Target, partition: Partition): SharePartition {
-  const sp = shares.coordinator.sharePartition(groupId, t.topicId, t.partition, () =>
+/**
+ * Loads the share-partition on this leader if it is not held yet (from the share coordinator, or at
+ * share.auto.offset.reset the first time); 0 or the error the partition answers.
+ */
+function loadSharePartition(shares: ShareServices, groupId: string, t: Target, partition: Partition): Promise<number> {
+  return shares.load(groupId, t.topicId, t.partition, () =>
     shares.autoOffsetReset(groupId) === 'earliest' ? partition.log.logStartOffset : partition.log.highWatermark,
   );
-  sp.onLogStartOffset(partition.log.logStartOffset);
+}
+
+function sharePartitionOf(shares: ShareServices, groupId: string, t: Target, partition: Partition) {
+  const sp = shares.coordinator.existingSharePartition(groupId, t.topicId, t.partition);
+  sp?.onLogStartOffset(partition.log.logStartOffset);
   return sp;
 }
 
@@ -195,16 +203,34 @@ function fetchOne(
   maxRecords: number,
 ): { records: Buffer; acquired: { firstOffset: bigint; lastOffset: bigint; deliveryCount: number }[] } {
   const sp = sharePartitionOf(shares, groupId, t, partition);
+  // Not held here (its leadership moved away meanwhile): nothing to hand out.
+  if (sp === undefined) return { records: Buffer.alloc(0), acquired: [] };
   const now = Date.now();
   const from = sp.nextFetchOffset(now);
   const log = partition.log;
-  if (from >= log.highWatermark || maxRecords <= 0) return { records: Buffer.alloc(0), acquired: [] };
-  const { records } = log.read(from, Math.max(1, Math.min(maxBytes, MAX_READ_BYTES)), log.highWatermark);
+  // share.isolation.level=read_committed: nothing at or past the last stable offset, and the records of
+  // aborted transactions are archived as control records are (never delivered).
+  const readCommitted = shares.isolationLevel(groupId) === 'read_committed';
+  const readUpTo = readCommitted ? partition.lastStableOffset : log.highWatermark;
+  if (from >= readUpTo || maxRecords <= 0) return { records: Buffer.alloc(0), acquired: [] };
+  const { records } = log.read(from, Math.max(1, Math.min(maxBytes, MAX_READ_BYTES)), readUpTo);
+  const aborted = readCommitted ? partition.abortedTransactions(from, readUpTo) : [];
   const batches: (FetchedBatch & { end: number })[] = [];
   let at = 0;
   for (const b of iterateBatches(records)) {
     at += b.sizeInBytes;
-    batches.push({ baseOffset: b.baseOffset, lastOffset: b.lastOffset, isControl: b.isControl, end: at });
+    const abortedBatch =
+      aborted.length > 0 &&
+      b.isTransactional &&
+      aborted.some(
+        (a) => a.producerId === b.producerId && b.baseOffset >= a.firstOffset && b.baseOffset <= a.lastOffset,
+      );
+    batches.push({
+      baseOffset: b.baseOffset,
+      lastOffset: b.lastOffset,
+      isControl: b.isControl || abortedBatch,
+      end: at,
+    });
   }
   const acquired = sp.acquire(memberId, batches, maxRecords, now);
   if (acquired.length === 0) return { records: Buffer.alloc(0), acquired };
@@ -273,7 +299,8 @@ export function shareFetchHandler(
       }
       if (epoch === FINAL_EPOCH) {
         closeSession(broker, shares, s);
-        shares.flush();
+        // Acknowledged records are answered once the share coordinator has them (as Kafka's persister write).
+        await shares.flush();
         return { ...empty(0, null, groupId), responses: ackResponses(broker, ackErrors, ctx) };
       }
       // A renewing request fetches nothing (KIP-1222).
@@ -282,6 +309,18 @@ export function shareFetchHandler(
       let maxBytes = req.maxBytes > 0 ? req.maxBytes : 0x7fffffff;
       const maxRecords = req.maxRecords > 0 ? req.maxRecords : 500;
       const leaders = new Set<number>();
+      // A share-partition this broker has just become the leader of is read from the share coordinator first.
+      const loadErrors = new Map<string, number>();
+      if (fetching) {
+        for (const key of s.partitions) {
+          const t = parseKey(key);
+          const r = resolve(broker, t);
+          if ('errorCode' in r) continue;
+          const code = await loadSharePartition(shares, groupId, t, r.partition);
+          if (code !== 0) loadErrors.set(key, code);
+        }
+      }
+      if (hasAcks) await shares.flush();
       for (let round = 0; ; round++) {
         const byTopic = new Map<string, ShareFetchResponsePartitionData[]>();
         const waitOn: Partition[] = [];
@@ -290,7 +329,8 @@ export function shareFetchHandler(
         for (const key of s.partitions) {
           const t = parseKey(key);
           const ackCode = ackErrors.get(key);
-          const r = resolve(broker, t);
+          const loadError = loadErrors.get(key);
+          const r = loadError === undefined ? resolve(broker, t) : { errorCode: loadError };
           let data: ShareFetchResponsePartitionData | null = null;
           if ('errorCode' in r) {
             data = partitionData(
@@ -323,7 +363,7 @@ export function shareFetchHandler(
         }
         const remaining = deadline - Date.now();
         if (got || !fetching || remaining <= 0 || waitOn.length === 0 || round >= 1000) {
-          shares.flush();
+          void shares.flush();
           const nodeEndpoints = leaders.size === 0 ? [] : clusterBrokers(broker).filter((b) => leaders.has(b.nodeId));
           return {
             ...empty(0, null, groupId),
@@ -379,7 +419,7 @@ export function shareAcknowledgeHandler(
     api: ShareAcknowledgeApi,
     minVersion: 1,
     maxVersion: 2,
-    handle(req, ctx) {
+    async handle(req, ctx) {
       const empty = (errorCode: number, errorMessage: string | null): ShareAcknowledgeResponse => ({
         throttleTimeMs: 0,
         errorCode,
@@ -415,7 +455,8 @@ export function shareAcknowledgeHandler(
         }),
       }));
       if (req.shareSessionEpoch === FINAL_EPOCH) closeSession(broker, shares, s);
-      shares.flush();
+      // Answered once the share coordinator has the acknowledgements (as Kafka's persister write).
+      await shares.flush();
       const nodeEndpoints = leaders.size === 0 ? [] : clusterBrokers(broker).filter((b) => leaders.has(b.nodeId));
       return { ...empty(0, null), responses, nodeEndpoints };
     },

@@ -50,7 +50,7 @@ export function shareGroupHeartbeatHandler(
         clientId: clientIdOf(ctx),
         clientHost: clientHostOf(ctx),
       });
-      shares.flush();
+      void shares.flush();
       return { throttleTimeMs: 0, ...r };
     },
   };

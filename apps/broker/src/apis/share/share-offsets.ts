@@ -102,7 +102,7 @@ export function alterShareGroupOffsetsHandler(
     api: AlterShareGroupOffsetsApi,
     minVersion: 0,
     maxVersion: 0,
-    handle(req) {
+    async handle(req) {
       const fail = (errorCode: number, errorMessage: string | null): AlterShareGroupOffsetsResponse => ({
         throttleTimeMs: 0,
         errorCode,
@@ -140,8 +140,7 @@ export function alterShareGroupOffsetsHandler(
           }),
         };
       });
-      shares.flush();
-      shares.flush();
+      await shares.flush();
       return { throttleTimeMs: 0, errorCode: 0, errorMessage: null, responses };
     },
   };
@@ -156,7 +155,7 @@ export function deleteShareGroupOffsetsHandler(
     api: DeleteShareGroupOffsetsApi,
     minVersion: 0,
     maxVersion: 0,
-    handle(req) {
+    async handle(req) {
       const fail = (errorCode: number, errorMessage: string | null): DeleteShareGroupOffsetsResponse => ({
         throttleTimeMs: 0,
         errorCode,
@@ -184,7 +183,7 @@ export function deleteShareGroupOffsetsHandler(
         }
         return { topicName: t.topicName, topicId: topic.topicId, errorCode: 0, errorMessage: null };
       });
-      shares.flush();
+      await shares.flush();
       return { throttleTimeMs: 0, errorCode: 0, errorMessage: null, responses };
     },
   };

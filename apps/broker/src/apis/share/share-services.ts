@@ -1,22 +1,19 @@
 import {
-  decodeShareSnapshotKey,
-  decodeShareSnapshotValue,
-  encodeShareSnapshotKey,
-  encodeShareSnapshotValue,
+  decodeShareGroupMetadataKey,
+  decodeShareGroupMetadataValue,
   type Scheduler,
-  SHARE_STATE_TOPIC,
   ShareGroupCoordinator,
   SharePartition,
-  shareStatePartition,
+  type ShareSnapshotKey,
+  type ShareSnapshotValue,
 } from '@sluice/coordinator';
-import { buildRecordBatchSync } from '@sluice/protocol';
+import { ERROR_CODES } from '@sluice/protocol';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../../config/index.js';
-import type { LogDirHealth } from '../../state/log-dir-health.js';
-import type { TopicManager, TopicState } from '../../state/topic-manager.js';
+import type { TopicManager } from '../../state/topic-manager.js';
 import { topicMetadataView } from '../groups/consumer-groups.js';
-import { readPartition } from '../groups/offsets-topic.js';
-import { GroupConfigs } from './group-configs.js';
+import { type GroupConfigStore, GroupConfigs } from './group-configs.js';
+import type { ShareStateService } from './share-state.js';
 
 /** Share groups are on from share.version 1 (Kafka 4.2+); Kafka 4.4 finalizes share.version=2 on a new cluster. */
 export const SHARE_VERSION_LATEST = 2;
@@ -38,11 +35,28 @@ export interface ShareServices {
   readonly shareVersion: number;
   readonly sessions: Map<string, ShareSession>;
   readonly maxSessions: number;
-  /** Writes the snapshots of share-partitions changed since the last flush to `__share_group_state`. */
-  flush(): void;
+  /**
+   * Writes the share-partitions changed since the last flush through the share coordinator; resolves once
+   * they are written (flushes run one after another, so a share-partition's writes stay in order).
+   */
+  flush(): Promise<void>;
+  /**
+   * Makes sure this partition leader holds the share-partition: read from the share coordinator (a new
+   * leader carries on from what the old one wrote), or initialized at `initialOffset()` the first time.
+   * Resolves to an error code (0 when it is held).
+   */
+  load(groupId: string, topicId: string, partition: number, initialOffset: () => bigint): Promise<number>;
+  /** Reads share groups back from `__consumer_offsets` records (ShareGroupMetadata; the latest per group wins). */
+  loadGroups(records: Iterable<{ key: Buffer; value: Buffer | null }>): number;
+  /** Forgets the share-partitions of a topic partition another broker leads now (their state stays persisted). */
+  unloadPartition(topicId: string, partition: number): void;
   /** share.auto.offset.reset of a group ('latest' unless set through IncrementalAlterConfigs on the group). */
   autoOffsetReset(groupId: string): 'earliest' | 'latest';
+  /** share.isolation.level of a group ('read_uncommitted' unless set on the group). */
+  isolationLevel(groupId: string): 'read_committed' | 'read_uncommitted';
   readonly groupConfigs: GroupConfigs;
+  /** The share coordinator of this broker (FindCoordinator with key type SHARE answers with its placement). */
+  readonly state: ShareStateService;
   close(): void;
 }
 
@@ -55,71 +69,103 @@ export interface ShareServicesSetup {
   topics: TopicManager;
   logger: Logger;
   scheduler?: Scheduler;
-  logDir?: LogDirHealth;
-  leads?: (topicId: string, partition: number) => boolean;
+  /** The share coordinator; partition leaders read and write state through its persister (here, or on another broker). */
+  state: ShareStateService;
+  /** The leader epoch of a topic partition this broker leads (0 on a single node). */
+  leaderEpoch: (topicId: string, partition: number) => number;
+  /** Writes a share group's ShareGroupMetadata record (epoch) or tombstone (null) to `__consumer_offsets`. */
+  persistGroup?: (groupId: string, epoch: number | null) => void;
+  /** Where group configs are kept (the cluster metadata); none: in memory. */
+  groupConfigStore?: GroupConfigStore;
+  /** Share-partition states to hold from the start (a single node: all of them, read back at start). */
+  restore?: Iterable<[ShareSnapshotKey, ShareSnapshotValue]>;
 }
 
 /**
- * The share-group coordinator with its state kept in `__share_group_state` (Kafka's ShareSnapshot records,
- * latest per share-partition): read back at start, written after each request that changed a share-partition.
+ * The share-group coordinator of this broker, with the state of the share-partitions it leads read and
+ * written through the share coordinator (Kafka's Persister): read when a partition is first fetched here,
+ * written after each request that changed it.
  */
 export function createShareServices(setup: ShareServicesSetup): ShareServices {
   const { config, topics, logger } = setup;
-  const log = logger.child({ component: 'share-coordinator' });
-  const numPartitions = (): number =>
-    topics.get(SHARE_STATE_TOPIC)?.partitions.length ?? config.get('share.coordinator.state.topic.num.partitions');
-  const ensureStateTopic = (): TopicState =>
-    topics.get(SHARE_STATE_TOPIC) ?? topics.create(SHARE_STATE_TOPIC, numPartitions(), { 'cleanup.policy': 'compact' });
+  const persister = setup.state.persister;
+  const log = logger.child({ component: 'share-partitions' });
   const dirty = new Map<string, { groupId: string; topicId: string; partition: number; sp: SharePartition | null }>();
-  const created = new Map<SharePartition, bigint>();
-  let flushQueued = false;
-  let warnedElsewhere = false;
-  const flush = (): void => {
-    flushQueued = false;
-    if (dirty.size === 0) return;
-    const byPartition = new Map<number, { key: Buffer; value: Buffer | null }[]>();
-    const n = numPartitions();
-    const now = BigInt(Date.now());
-    for (const d of dirty.values()) {
-      const key = { groupId: d.groupId, topicId: d.topicId, partition: d.partition };
-      const p = shareStatePartition(key, n);
-      const list = byPartition.get(p) ?? [];
-      list.push({
-        key: encodeShareSnapshotKey(key),
-        value:
-          d.sp === null
-            ? null
-            : encodeShareSnapshotValue({
-                ...d.sp.snapshot(),
-                snapshotEpoch: 0,
-                leaderEpoch: 0,
-                createTimestamp: created.get(d.sp) ?? now,
-                writeTimestamp: now,
-              }),
-      });
-      byPartition.set(p, list);
+  let chain: Promise<void> = Promise.resolve();
+  let queued: Promise<void> | null = null;
+  /** Writes one share-partition's state (initializing it first if the coordinator has none). */
+  const writeOne = async (d: { groupId: string; topicId: string; partition: number; sp: SharePartition | null }) => {
+    const key = { groupId: d.groupId, topicId: d.topicId, partition: d.partition };
+    if (d.sp === null) {
+      const r = await persister.delete(key);
+      if (r.errorCode !== 0) log.warn({ ...key, errorCode: r.errorCode }, 'deleting share-partition state failed');
+      return;
     }
-    dirty.clear();
-    try {
-      const topic = ensureStateTopic();
-      for (const [p, records] of byPartition) {
-        // In a cluster the state partition may be led by another broker: the state stays in memory here.
-        if (setup.leads && !setup.leads(topic.topicId, p)) {
-          if (!warnedElsewhere) log.warn({ partition: p }, 'share state partition led elsewhere: not persisted');
-          warnedElsewhere = true;
-          continue;
-        }
-        const part = topic.partitions[p];
-        if (part === undefined) continue;
-        setup.logDir?.checkWritable();
-        part.appendFromClient(buildRecordBatchSync({ records }));
+    const sp = d.sp;
+    const state = { ...sp.snapshot(), leaderEpoch: setup.leaderEpoch(d.topicId, d.partition) };
+    let r = await persister.write(key, state);
+    if (r.errorCode === ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION) {
+      // Never initialized (AlterShareGroupOffsets on a share-partition nobody fetched yet).
+      const init = await persister.initialize(key, state.stateEpoch, state.startOffset);
+      if (init.errorCode === 0 || init.errorCode === ERROR_CODES.FENCED_STATE_EPOCH)
+        r = await persister.write(key, state);
+    }
+    if (r.errorCode === ERROR_CODES.FENCED_LEADER_EPOCH || r.errorCode === ERROR_CODES.FENCED_STATE_EPOCH) {
+      // A newer leader (or an admin reset) owns the state now: this copy is stale.
+      if (coordinator.existingSharePartition(d.groupId, d.topicId, d.partition) === sp) {
+        coordinator.unloadSharePartition(d.groupId, d.topicId, d.partition);
       }
-    } catch (err) {
-      setup.logDir?.noteError(err, `append to ${SHARE_STATE_TOPIC}`);
-      log.error({ err }, 'writing share-group state failed');
+      log.warn({ ...key, errorCode: r.errorCode }, 'share-partition state fenced: dropped here');
+    } else if (r.errorCode !== 0) {
+      log.error({ ...key, errorCode: r.errorCode, message: r.errorMessage }, 'writing share-partition state failed');
     }
   };
-  const groupConfigs = new GroupConfigs(config);
+  const flushNow = async (): Promise<void> => {
+    queued = null;
+    const batch = [...dirty.values()];
+    dirty.clear();
+    await Promise.all(batch.map((d) => writeOne(d).catch((err) => log.error({ err }, 'share state write failed'))));
+  };
+  const flush = (): Promise<void> => {
+    if (dirty.size === 0) return chain;
+    if (queued === null) {
+      queued = chain.then(flushNow);
+      chain = queued;
+    }
+    return queued;
+  };
+  const loading = new Map<string, Promise<number>>();
+  const load = (groupId: string, topicId: string, partition: number, initialOffset: () => bigint): Promise<number> => {
+    if (coordinator.existingSharePartition(groupId, topicId, partition) !== undefined) return Promise.resolve(0);
+    const id = `${groupId}\0${topicId}\0${partition}`;
+    const running = loading.get(id);
+    if (running !== undefined) return running;
+    const key = { groupId, topicId, partition };
+    const run = (async (): Promise<number> => {
+      const leaderEpoch = setup.leaderEpoch(topicId, partition);
+      let r = await persister.read(key, leaderEpoch);
+      if (r.errorCode === ERROR_CODES.UNKNOWN_TOPIC_OR_PARTITION) {
+        const startOffset = initialOffset();
+        const init = await persister.initialize(key, 0, startOffset);
+        // FENCED_STATE_EPOCH: another leader initialized it meanwhile; read what it wrote.
+        if (init.errorCode !== 0 && init.errorCode !== ERROR_CODES.FENCED_STATE_EPOCH) return init.errorCode;
+        r = await persister.read(key, leaderEpoch);
+      }
+      if (r.errorCode !== 0) return r.errorCode;
+      if (coordinator.existingSharePartition(groupId, topicId, partition) !== undefined) return 0;
+      try {
+        const sp = SharePartition.restore(r, coordinator.partitionConfig(groupId));
+        coordinator.restoreSharePartition(groupId, topicId, partition, sp);
+        return 0;
+      } catch (err) {
+        log.error({ err, ...key }, 'unreadable share-partition state');
+        return ERROR_CODES.UNKNOWN_SERVER_ERROR;
+      }
+    })().finally(() => loading.delete(id));
+    loading.set(id, run);
+    return run;
+  };
+  const groupConfigs = new GroupConfigs(config, setup.groupConfigStore);
   const intOf = (groupId: string, name: string): number | undefined => {
     const v = groupConfigs.get(groupId, name);
     return v === undefined ? undefined : Number(v);
@@ -144,56 +190,62 @@ export function createShareServices(setup: ShareServicesSetup): ShareServices {
       deliveryCountLimit: config.get('group.share.delivery.count.limit'),
       maxRecordLocks: config.get('group.share.partition.max.record.locks'),
     },
+    persistGroup: setup.persistGroup,
     persist: (groupId, topicId, partition, sp) => {
-      if (sp !== null && !created.has(sp)) created.set(sp, BigInt(Date.now()));
       dirty.set(`${groupId}\0${topicId}\0${partition}`, { groupId, topicId, partition, sp });
-      if (!flushQueued) {
-        flushQueued = true;
-        setImmediate(flush);
-      }
+      if (dirty.size === 1) setImmediate(() => void flush());
     },
   });
-  const existing = topics.get(SHARE_STATE_TOPIC);
-  if (existing) {
-    let restored = 0;
-    for (const p of existing.partitions) {
-      if (p === undefined) continue;
-      const latest = new Map<string, { groupId: string; topicId: string; partition: number; value: Buffer | null }>();
-      for (const r of readPartition(p.log)) {
-        try {
-          const k = decodeShareSnapshotKey(r.key);
-          if (k === null) continue;
-          latest.set(`${k.groupId}\0${k.topicId}\0${k.partition}`, { ...k, value: r.value });
-        } catch (err) {
-          log.warn({ err, partition: p.index }, 'skipped an unreadable share state key');
-        }
-      }
-      for (const s of latest.values()) {
-        if (s.value === null) continue;
-        try {
-          const v = decodeShareSnapshotValue(s.value);
-          const sp = SharePartition.restore(v, coordinator.config);
-          created.set(sp, v.createTimestamp);
-          coordinator.restoreSharePartition(s.groupId, s.topicId, s.partition, sp);
-          restored++;
-        } catch (err) {
-          log.warn({ err, group: s.groupId, partition: s.partition }, 'skipped an unreadable share state snapshot');
-        }
-      }
+  let restored = 0;
+  for (const [k, v] of setup.restore ?? []) {
+    try {
+      coordinator.restoreSharePartition(
+        k.groupId,
+        k.topicId,
+        k.partition,
+        SharePartition.restore(v, coordinator.partitionConfig(k.groupId)),
+      );
+      restored++;
+    } catch (err) {
+      log.warn({ err, group: k.groupId, partition: k.partition }, 'skipped an unreadable share state snapshot');
     }
-    log.info({ sharePartitions: restored }, 'loaded share-group state');
   }
+  if (restored > 0) log.info({ sharePartitions: restored }, 'restored share-partition state');
   return {
     coordinator,
     shareVersion: config.get('share.version'),
     sessions: new Map(),
     maxSessions: config.get('group.share.max.share.sessions'),
     flush,
+    load,
+    state: setup.state,
+    unloadPartition: (topicId, partition) => coordinator.unloadTopicPartition(topicId, partition),
+    loadGroups: (records) => {
+      const latest = new Map<string, number | null>();
+      for (const r of records) {
+        try {
+          const groupId = decodeShareGroupMetadataKey(r.key);
+          if (groupId === null) continue;
+          latest.set(groupId, r.value === null ? null : decodeShareGroupMetadataValue(r.value).epoch);
+        } catch (err) {
+          log.warn({ err }, 'skipped an unreadable ShareGroupMetadata record');
+        }
+      }
+      let n = 0;
+      for (const [groupId, epoch] of latest) {
+        if (epoch === null) continue;
+        coordinator.restoreGroup(groupId, epoch);
+        n++;
+      }
+      return n;
+    },
     groupConfigs,
+    isolationLevel: (groupId) =>
+      groupConfigs.get(groupId, 'share.isolation.level') === 'read_committed' ? 'read_committed' : 'read_uncommitted',
     autoOffsetReset: (groupId) =>
       groupConfigs.get(groupId, 'share.auto.offset.reset') === 'earliest' ? 'earliest' : 'latest',
     close: () => {
-      flush();
+      void flush();
       coordinator.close();
     },
   };
