@@ -29,8 +29,8 @@ export interface MetadataImage {
   securityRecords(kind: SecurityRecordKind): ReadonlyMap<string, string>;
 }
 
-/** The kinds of security records the store keeps; the broker gives each key and value its meaning. */
-export const SECURITY_RECORD_KINDS = ['acls', 'scram', 'quotas'] as const;
+/** The kinds of security records the store keeps (tokens: delegation tokens by id); the broker gives each key and value its meaning. */
+export const SECURITY_RECORD_KINDS = ['acls', 'scram', 'quotas', 'tokens'] as const;
 export type SecurityRecordKind = (typeof SECURITY_RECORD_KINDS)[number];
 
 /** One security record to write; value null deletes it. */
@@ -38,6 +38,11 @@ export interface SecurityRecordChange {
   kind: SecurityRecordKind;
   key: string;
   value: string | null;
+  /**
+   * Compare-and-swap: the write lands only if the record still holds this value (null: absent);
+   * otherwise the store rejects with MetadataConflictError and nothing of the chunk is written.
+   */
+  expected?: string | null;
 }
 
 /** What changed in one store update; listeners get them in the order they were applied. */
