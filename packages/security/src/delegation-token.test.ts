@@ -52,35 +52,35 @@ describe('delegation token', () => {
     }
   });
 
-  it.each(['SCRAM-SHA-256', 'SCRAM-SHA-512'] as ScramMechanismName[])(
-    '%s login with tokenauth=true: authorized as the owner, session bounded by the expiry',
-    (mechanism) => {
-      const hmac = tokenHmac('secret', 'tok-1');
-      const credential = tokenScramCredential(mechanism, hmac);
-      const lookup = (id: string) =>
-        id === 'tok-1' ? { credential, ownerName: 'alice', expiryTimestampMs: 5_000 } : undefined;
-      const server = new ScramServer(mechanism, () => undefined, undefined, lookup);
-      const client = new ScramClient(mechanism, 'tok-1', hmac.toString('base64'), undefined, true);
-      const first = client.first();
-      expect(first.toString()).toMatch(/,tokenauth=true$/);
-      const final = client.evaluate(server.evaluate(first))!;
-      expect(client.evaluate(server.evaluate(final))).toBeNull();
-      expect(server.complete).toBe(true);
-      expect(server.authorizationId).toBe('alice');
-      expect(server.tokenAuthenticated).toBe(true);
-      expect(server.credentialExpiresAtMs).toBe(5_000);
+  it.each([
+    'SCRAM-SHA-256',
+    'SCRAM-SHA-512',
+  ] as ScramMechanismName[])('%s login with tokenauth=true: authorized as the owner, session bounded by the expiry', (mechanism) => {
+    const hmac = tokenHmac('secret', 'tok-1');
+    const credential = tokenScramCredential(mechanism, hmac);
+    const lookup = (id: string) =>
+      id === 'tok-1' ? { credential, ownerName: 'alice', expiryTimestampMs: 5_000 } : undefined;
+    const server = new ScramServer(mechanism, () => undefined, undefined, lookup);
+    const client = new ScramClient(mechanism, 'tok-1', hmac.toString('base64'), undefined, true);
+    const first = client.first();
+    expect(first.toString()).toMatch(/,tokenauth=true$/);
+    const final = client.evaluate(server.evaluate(first))!;
+    expect(client.evaluate(server.evaluate(final))).toBeNull();
+    expect(server.complete).toBe(true);
+    expect(server.authorizationId).toBe('alice');
+    expect(server.tokenAuthenticated).toBe(true);
+    expect(server.credentialExpiresAtMs).toBe(5_000);
 
-      // The wrong hmac (another secret key) fails the proof.
-      const s2 = new ScramServer(mechanism, () => undefined, undefined, lookup);
-      const c2 = new ScramClient(mechanism, 'tok-1', tokenHmac('other', 'tok-1').toString('base64'), undefined, true);
-      expect(() => s2.evaluate(c2.evaluate(s2.evaluate(c2.first()))!)).toThrow('invalid credentials');
-      // An unknown token id, and a token id used as a plain SCRAM user name, are refused.
-      const s3 = new ScramServer(mechanism, () => undefined, undefined, lookup);
-      expect(() => s3.evaluate(new ScramClient(mechanism, 'tok-2', 'x', undefined, true).first())).toThrow(
-        'Invalid tokenId',
-      );
-      const s4 = new ScramServer(mechanism, () => undefined, undefined, lookup);
-      expect(() => s4.evaluate(new ScramClient(mechanism, 'tok-1', 'x').first())).toThrow('Invalid user credentials');
-    },
-  );
+    // The wrong hmac (another secret key) fails the proof.
+    const s2 = new ScramServer(mechanism, () => undefined, undefined, lookup);
+    const c2 = new ScramClient(mechanism, 'tok-1', tokenHmac('other', 'tok-1').toString('base64'), undefined, true);
+    expect(() => s2.evaluate(c2.evaluate(s2.evaluate(c2.first()))!)).toThrow('invalid credentials');
+    // An unknown token id, and a token id used as a plain SCRAM user name, are refused.
+    const s3 = new ScramServer(mechanism, () => undefined, undefined, lookup);
+    expect(() => s3.evaluate(new ScramClient(mechanism, 'tok-2', 'x', undefined, true).first())).toThrow(
+      'Invalid tokenId',
+    );
+    const s4 = new ScramServer(mechanism, () => undefined, undefined, lookup);
+    expect(() => s4.evaluate(new ScramClient(mechanism, 'tok-1', 'x').first())).toThrow('Invalid user credentials');
+  });
 });
