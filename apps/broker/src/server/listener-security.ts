@@ -12,6 +12,7 @@ import {
   SASL_MECHANISMS,
   type SaslMechanismName,
   type ScramCredentialLookup,
+  type ScramTokenLookup,
   type ServerTlsSettings,
   serverTlsSettings,
   sslPrincipalMapper,
@@ -43,6 +44,7 @@ function saslSettings(
   listener: string,
   scramLookup: ScramCredentialLookup,
   onOAuthRefusal?: (listener: string, reason: string) => void,
+  tokenLookup?: ScramTokenLookup,
 ): SaslListenerSettings {
   const enabled = (listenerConfig(config, listener, 'sasl.enabled.mechanisms') ?? '')
     .split(',')
@@ -82,6 +84,7 @@ function saslSettings(
     mechanisms: enabled as SaslMechanismName[],
     plainCheck: () => plain ?? (() => false),
     scramLookup,
+    tokenLookup,
     oauthValidator,
     onOAuthRefusal: onOAuthRefusal === undefined ? undefined : (reason) => onOAuthRefusal(listener, reason),
     maxReauthMs: Number.isFinite(reauth) && reauth > 0 ? reauth : 0,
@@ -148,6 +151,7 @@ export function listenerSecurity(
   listener: Listener,
   scramLookup: ScramCredentialLookup,
   onOAuthRefusal?: (listener: string, reason: string) => void,
+  tokenLookup?: ScramTokenLookup,
 ): ListenerSecurity {
   const { name, securityProtocol: protocol } = listener;
   const get = (key: string) => listenerConfig(config, name, key);
@@ -161,7 +165,7 @@ export function listenerSecurity(
   }
   const sasl =
     protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL'
-      ? saslSettings(config, name, scramLookup, onOAuthRefusal)
+      ? saslSettings(config, name, scramLookup, onOAuthRefusal, tokenLookup)
       : undefined;
   let mapper: (dn: string) => string;
   try {
