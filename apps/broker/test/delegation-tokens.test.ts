@@ -48,7 +48,12 @@ const login = (b: RunningBroker, user: string) =>
     requestTimeoutMs: 5000,
     sasl: { mechanism: 'SCRAM-SHA-512', username: user, password: `${user}-secret` },
   });
-const tokenLogin = (b: RunningBroker, tokenId: string, hmac: Buffer, mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512' = 'SCRAM-SHA-512') =>
+const tokenLogin = (
+  b: RunningBroker,
+  tokenId: string,
+  hmac: Buffer,
+  mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512' = 'SCRAM-SHA-512',
+) =>
   Connection.open({
     host: '127.0.0.1',
     port: b.listeners.SASL_PLAINTEXT!.port,
