@@ -3,8 +3,10 @@
 
 import type { TLSSocket } from 'node:tls';
 import {
+  checkOAuthBearerUrlAllowed,
   jaasPlainUsers,
   jwtValidator,
+  OAUTHBEARER_ALLOWED_URLS,
   type OAuthBearerValidator,
   type PlainPasswordCheck,
   parseJaasConfig,
@@ -104,7 +106,17 @@ function oauthBearerValidator(config: BrokerConfig, listener: string): OAuthBear
   const fail = (msg: string): never => {
     throw new ConfigException(`Listener ${listener}: ${msg}`);
   };
-  if (jwksUrl !== null && jwksUrl !== '') {
+  if (jwksUrl !== null && jwksUrl.trim() !== '') {
+    // Kafka 4: the URL must be in org.apache.kafka.sasl.oauthbearer.allowed.urls (empty by default).
+    try {
+      checkOAuthBearerUrlAllowed(
+        'sasl.oauthbearer.jwks.endpoint.url',
+        jwksUrl.trim(),
+        config.props[OAUTHBEARER_ALLOWED_URLS] ?? null,
+      );
+    } catch (err) {
+      fail((err as Error).message);
+    }
     const audience = (get('sasl.oauthbearer.expected.audience') ?? '')
       .split(',')
       .map((a) => a.trim())
@@ -125,7 +137,7 @@ function oauthBearerValidator(config: BrokerConfig, listener: string): OAuthBear
     const refresh = Number(get('sasl.oauthbearer.jwks.endpoint.refresh.ms') ?? '3600000');
     try {
       return jwtValidator({
-        jwksUrl,
+        jwksUrl: jwksUrl.trim(),
         expectedAudience: audience,
         expectedIssuer: issuer === '' ? null : issuer,
         subClaimName: get('sasl.oauthbearer.sub.claim.name') ?? 'sub',
