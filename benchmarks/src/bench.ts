@@ -5,7 +5,7 @@
 //                                       when any scenario produced no numbers
 //   npm run bench -- --trials 5 --profile /tmp/prof    (Sluice under node --cpu-prof)
 //   npm run bench -- --quick --only crash,compaction    only these phases (throughput, ceiling, latency,
-//                                       startup, crash, compaction, scale, cluster, replicated, profile, groups); results go
+//                                       startup, crash, compaction, scale, cluster, replicated, profile, groups, security); results go
 //                                       to benchmarks/results/only, never to BENCHMARKS.md, and the smoke check
 //                                       covers only their rows
 //   npm run bench -- --producers 2      the @sluice/client and rdkafka_performance rows run 2 generator processes at once
@@ -42,6 +42,7 @@ import { freePorts } from './ports.js';
 import { cpuSeconds, loadAverage, peakRssMiB, RssSampler, rssMiB, run, sleep } from './proc.js';
 import { profileMarkdown, summarizeProfiles } from './profile-summary.js';
 import { machineInfo, type Report, type Row, rowsWithoutNumbers, writeOutputs } from './report.js';
+import { securityPhase } from './security.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -71,6 +72,7 @@ const PHASES = [
   'replicated',
   'profile',
   'groups',
+  'security',
 ] as const;
 const PRODUCERS = Math.max(1, Math.min(16, Number(args.producers ?? 1)));
 const ONLY = args.only?.split(',').map((x) => x.trim()) ?? [];
@@ -1336,6 +1338,9 @@ async function main(): Promise<number> {
   if (runs('groups') && (!QUICK || ONLY.includes('groups'))) {
     await groupsPhase({ quick: QUICK, trials: TRIALS, brokers, freshDir, row, attempt, createTopics, log });
   }
+  // Twelve JVM tool runs a trial: not in the --quick smoke unless asked for (--only security).
+  if (runs('security') && (!QUICK || ONLY.includes('security')))
+    await securityPhase({ trials: TRIALS, quick: QUICK, work, log, row, attempt });
   const loadAfter = loadAverage();
   const uptime = (await run('uptime', [], { timeoutMs: 5000 })).stdout.trim();
   const report: Report = {

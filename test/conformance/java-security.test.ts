@@ -2,14 +2,18 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunningBroker } from '@sluice/broker';
+import { createScramCredential } from '@sluice/security';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scramKey, scramRecord } from '../../apps/broker/src/server/broker-security.js';
 import { makeTestCerts, type TestCerts } from '../../apps/broker/test/certs.js';
 import { type BrokerUnderTest, repoRoot, requireJava, startSluice } from './brokers.js';
 
 // Apache Kafka's own tools (Java clients), unmodified, against Sluice's secured listeners: a SCRAM
 // user created with kafka-configs (AlterUserScramCredentials), then the console producer and
 // consumer over SASL_SSL with SCRAM-SHA-512, and over mutual TLS; a wrong password is refused;
-// kafka-acls adds and lists ACLs, which then hold for the certificate's principal.
+// kafka-acls adds and lists ACLs, which then hold for the certificate's principal;
+// kafka-delegation-tokens creates, describes, renews and expires a token that the console
+// producer and consumer log in with (SCRAM with tokenauth=true).
 // Run with `npm run test:conformance`.
 
 const script = join(repoRoot, 'scripts', 'reference-kafka', 'reference-kafka.sh');
@@ -59,6 +63,7 @@ beforeAll(async () => {
     'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
     'super.users': 'User:ANONYMOUS',
     'allow.everyone.if.no.acl.found': 'true',
+    'delegation.token.secret.key': 'conformance-token-secret',
   });
 });
 
@@ -257,4 +262,91 @@ describe('Kafka tools against Sluice over SASL_SSL and mTLS', () => {
     );
     expect(allowed.code, allowed.stderr).toBe(0);
   });
+});
+
+describe('kafka-delegation-tokens against Sluice', () => {
+  const tokenCommand = (props: string, args: string[]) =>
+    runClass([
+      'org.apache.kafka.tools.DelegationTokenCommand',
+      '--bootstrap-server',
+      bootstrap('SASL_SSL'),
+      '--command-config',
+      props,
+      ...args,
+    ]);
+  const userProps = (user: string) =>
+    clientProperties(`${user}-token-admin.properties`, [
+      'security.protocol=SASL_SSL',
+      'sasl.mechanism=SCRAM-SHA-512',
+      `sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${user}" password="${user}-secret";`,
+      'ssl.truststore.type=PEM',
+      `ssl.truststore.location=${certs.caFile}`,
+    ]);
+  const tokenProps = (tokenId: string, hmac: string) =>
+    clientProperties(`token-${tokenId}.properties`, [
+      'security.protocol=SASL_SSL',
+      'sasl.mechanism=SCRAM-SHA-512',
+      `sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${tokenId}" password="${hmac}" tokenauth="true";`,
+      'ssl.truststore.type=PEM',
+      `ssl.truststore.location=${certs.caFile}`,
+    ]);
+
+  it('creates, describes and renews a token; the console producer and consumer log in with it; once expired it is refused', async () => {
+    await sluice.broker.context.store.setSecurityRecords(
+      ['dora', 'ed'].map((u) => ({
+        kind: 'scram' as const,
+        key: scramKey(u, 'SCRAM-SHA-512'),
+        value: scramRecord(createScramCredential('SCRAM-SHA-512', `${u}-secret`, 4096)),
+      })),
+    );
+    const dora = userProps('dora');
+    const created = await tokenCommand(dora, [
+      '--create',
+      '--max-life-time-period',
+      '-1',
+      '--renewer-principal',
+      'User:ed',
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    // The row after the TOKENID/HMAC header: id, hmac, owner, requester, renewers, dates.
+    const row = created.stdout
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .find((cols) => cols.length >= 8 && cols[2] === 'User:dora');
+    expect(row, created.stdout).toBeDefined();
+    const [tokenId, hmac, , requester, renewers] = row!;
+    expect([requester, renewers]).toEqual(['User:dora', '[User:ed]']);
+
+    // Without --owner-principal the tool sends an empty owner list, which Kafka answers with no tokens.
+    const bare = await tokenCommand(userProps('ed'), ['--describe']);
+    expect(bare.stdout, bare.stderr).toMatch(/Total number of tokens : 0/);
+    const described = await tokenCommand(userProps('ed'), ['--describe', '--owner-principal', 'User:dora']);
+    expect(described.code, described.stderr).toBe(0);
+    expect(described.stdout).toContain(tokenId!);
+    expect(described.stdout).toMatch(/Total number of tokens : 1/);
+    const renewed = await tokenCommand(userProps('ed'), ['--renew', '--renew-time-period', '-1', '--hmac', hmac!]);
+    expect(renewed.stdout, renewed.stderr).toMatch(/Completed renew operation/);
+
+    await roundTrip('SASL_SSL', tokenProps(tokenId!, hmac!), 'token-rt');
+
+    const expired = await tokenCommand(dora, ['--expire', '--expiry-time-period', '-1', '--hmac', hmac!]);
+    expect(expired.stdout, expired.stderr).toMatch(/Completed expire operation/);
+    const refused = await runClass(
+      [
+        'org.apache.kafka.tools.ConsoleProducer',
+        '--bootstrap-server',
+        bootstrap('SASL_SSL'),
+        '--topic',
+        'token-rt',
+        '--command-config',
+        tokenProps(tokenId!, hmac!),
+      ],
+      'x\n',
+      90_000,
+    );
+    expect(`${refused.stdout}${refused.stderr}`).toMatch(/SaslAuthenticationException|Authentication failed/);
+    // A renewal of the removed token: DelegationTokenNotFoundException.
+    const gone = await tokenCommand(dora, ['--renew', '--renew-time-period', '-1', '--hmac', hmac!]);
+    expect(`${gone.stdout}${gone.stderr}`).toMatch(/DelegationTokenNotFoundException|Delegation Token is not found/);
+  }, 240_000);
 });

@@ -1,4 +1,4 @@
-// `sluice user`, `sluice acl` and `sluice quota` as real processes against a broker with SASL and ACLs, and
+// `sluice user`, `sluice acl`, `sluice quota` and `sluice token` as real processes against a broker with SASL and ACLs, and
 // `--command-config` taking a Kafka client properties file (security.protocol, sasl.*) for every
 // client command.
 
@@ -33,6 +33,7 @@ beforeAll(async () => {
       'org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="admin-pw";',
     'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
     'super.users': 'User:admin',
+    'delegation.token.secret.key': 'cli-token-secret',
   });
   admin = properties('admin.properties', [
     'security.protocol=SASL_PLAINTEXT',
@@ -144,5 +145,38 @@ describe('sluice quota', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/INVALID_REQUEST|producer_byte_rate/);
     expect((await sluice(['quota', 'set', '--add', 'request_percentage=1'], admin)).code).toBe(2);
+  }, 60_000);
+});
+
+describe('sluice token', () => {
+  it('creates, describes, renews and expires a delegation token; --command-config with tokenauth="true" logs in with it', async () => {
+    expect((await sluice(['user', 'create', 'dave', '--password', 'dave-pw'], admin)).code).toBe(0);
+    const dave = properties('dave.properties', [
+      'security.protocol=SASL_PLAINTEXT',
+      'sasl.mechanism=SCRAM-SHA-512',
+      'sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="dave" password="dave-pw";',
+    ]);
+    const created = await sluice(['token', 'create', '--renewer-principal', 'User:carol'], dave);
+    expect(created.code, created.stderr).toBe(0);
+    const m = /^(\S+) hmac=(\S+) owner=User:dave requester=User:dave renewers=\[User:carol\] /.exec(created.stdout);
+    expect(m, created.stdout).not.toBeNull();
+    const [, tokenId, hmac] = m!;
+    const described = await sluice(['token', 'describe', '--owner-principal', 'User:dave'], dave);
+    expect(described.stdout.startsWith(`${tokenId} hmac=${hmac} `), described.stdout).toBe(true);
+    const withToken = properties('token.properties', [
+      'security.protocol=SASL_PLAINTEXT',
+      'sasl.mechanism=SCRAM-SHA-512',
+      `sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${tokenId}" password="${hmac}" tokenauth="true";`,
+    ]);
+    const listed = await sluice(['topic', 'list'], withToken);
+    expect(listed.code, listed.stderr).toBe(0);
+    // A token-authenticated client may not manage tokens.
+    const refused = await sluice(['token', 'describe'], withToken);
+    expect(refused.stderr).toMatch(/DELEGATION_TOKEN_REQUEST_NOT_ALLOWED/);
+    const renewed = await sluice(['token', 'renew', '--hmac', hmac!, '--renew-time-period', '60000'], dave);
+    expect(renewed.stdout, renewed.stderr).toMatch(/^expires=\d{4}-/);
+    expect((await sluice(['token', 'expire', '--hmac', hmac!], dave)).code).toBe(0);
+    expect((await sluice(['topic', 'list'], withToken)).code).toBe(1);
+    expect((await sluice(['token', 'describe'], dave)).stdout).toBe('');
   }, 60_000);
 });

@@ -39,7 +39,9 @@ beforeAll(async () => {
     'listener.name.oauth.oauthbearer.sasl.jaas.config':
       'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredValidatorRequiredScope="kafka";',
     'listener.name.oauth.connections.max.reauth.ms': '60000',
-    'listener.name.jwt.oauthbearer.sasl.oauthbearer.jwks.endpoint.url': `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`,
+    'listener.name.jwt.oauthbearer.sasl.oauthbearer.jwks.endpoint.url': jwksUrl(),
+    // Kafka 4 allows no OAuth URL unless it is listed here.
+    'org.apache.kafka.sasl.oauthbearer.allowed.urls': `https://elsewhere.test/jwks, ${jwksUrl()}`,
     'listener.name.jwt.oauthbearer.sasl.oauthbearer.expected.audience': 'sluice',
     'listener.name.jwt.oauthbearer.sasl.oauthbearer.expected.issuer': 'https://idp.test',
     // ACLs on and closed: alice is the only super user, so what a principal may do shows who it is.
@@ -54,6 +56,7 @@ afterAll(async () => {
 });
 
 const port = (name: string) => broker.listeners[name]!.port;
+const jwksUrl = () => `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`;
 
 async function createTopic(c: Connection, name: string): Promise<number> {
   const res = await c.request(CreateTopicsApi, {
@@ -192,5 +195,32 @@ describe('OAUTHBEARER with JWTs checked against a JWKS URL', () => {
       expect((err as KafkaError).code).toBe(ERROR_CODES.SASL_AUTHENTICATION_FAILED);
       expect((err as Error).message).toContain('invalid_token');
     }
+  });
+
+  it('refuses to start when the JWKS URL is not in org.apache.kafka.sasl.oauthbearer.allowed.urls (empty by default)', async () => {
+    const props = {
+      listeners: 'JWT://127.0.0.1:0',
+      'listener.security.protocol.map': 'JWT:SASL_PLAINTEXT',
+      'sasl.enabled.mechanisms': 'OAUTHBEARER',
+      'sasl.oauthbearer.jwks.endpoint.url': jwksUrl(),
+      'sasl.oauthbearer.expected.audience': 'sluice',
+      'sasl.oauthbearer.expected.issuer': 'https://idp.test',
+    };
+    const message =
+      `Invalid value ${jwksUrl()} for configuration sasl.oauthbearer.jwks.endpoint.url: The URL cannot be accessed due to restrictions. ` +
+      "Update the system property 'org.apache.kafka.sasl.oauthbearer.allowed.urls' to allow the URL to be accessed.";
+    for (const allowed of [undefined, '', `${jwksUrl()}/other`, 'https://idp.test/jwks']) {
+      const extra: Record<string, string> =
+        allowed === undefined ? {} : { 'org.apache.kafka.sasl.oauthbearer.allowed.urls': allowed };
+      await expect(
+        startInProcess({ ...props, ...extra, 'log.dirs': tempDir('sluice-oauth-refused-') }),
+      ).rejects.toThrow(message);
+    }
+    const ok = await startInProcess({
+      ...props,
+      'org.apache.kafka.sasl.oauthbearer.allowed.urls': jwksUrl(),
+      'log.dirs': tempDir('sluice-oauth-allowed-'),
+    });
+    await ok.stop();
   });
 });

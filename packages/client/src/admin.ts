@@ -5,6 +5,7 @@ import {
   AlterUserScramCredentialsApi,
   ConsumerGroupDescribeApi,
   CreateAclsApi,
+  CreateDelegationTokenApi,
   CreatePartitionsApi,
   CreateTopicsApi,
   DeleteAclsApi,
@@ -14,6 +15,7 @@ import {
   DescribeClientQuotasApi,
   DescribeClusterApi,
   DescribeConfigsApi,
+  DescribeDelegationTokenApi,
   DescribeGroupsApi,
   DescribeShareGroupOffsetsApi,
   DescribeTransactionsApi,
@@ -35,12 +37,14 @@ import {
   defaultListTransactionsRequest,
   defaultMetadataRequest,
   defaultOffsetFetchRequest,
+  ExpireDelegationTokenApi,
   FindCoordinatorApi,
   IncrementalAlterConfigsApi,
   ListGroupsApi,
   ListTransactionsApi,
   MetadataApi,
   OffsetFetchApi,
+  RenewDelegationTokenApi,
   ShareGroupDescribeApi,
   ZERO_UUID,
 } from '@sluice/protocol';
@@ -116,6 +120,18 @@ export interface GroupDescription {
 }
 
 /** Topics, partitions, configs, groups, offsets and the cluster. Every call retries retriable errors. */
+/** A delegation token as the broker describes it; principals as `User:alice`. */
+export interface DelegationToken {
+  tokenId: string;
+  hmac: Buffer;
+  owner: string;
+  requester: string;
+  renewers: string[];
+  issueTimestampMs: number;
+  expiryTimestampMs: number;
+  maxTimestampMs: number;
+}
+
 export class Admin {
   private readonly ctx: ClientContext;
 
@@ -595,6 +611,91 @@ export class Admin {
     return (res.entries ?? []).map((e) => ({
       entity: Object.fromEntries(e.entity.map((c) => [c.entityType, c.entityName])),
       values: Object.fromEntries(e.values.map((v) => [v.key, v.value])),
+    }));
+  }
+
+  /**
+   * A delegation token (KIP-48) for the connection's principal, or for `owner` (KIP-373, needs
+   * CREATE_TOKENS on that user). Log in with it as SCRAM user `tokenId`, password `hmac` in base64,
+   * `tokenAuth: true`.
+   */
+  async createDelegationToken(
+    options: { renewers?: readonly string[]; owner?: string; maxLifetimeMs?: number } = {},
+  ): Promise<DelegationToken> {
+    const principal = (p: string) => {
+      const at = p.indexOf(':');
+      return at < 0
+        ? { principalType: 'User', principalName: p }
+        : { principalType: p.slice(0, at), principalName: p.slice(at + 1) };
+    };
+    const owner = options.owner === undefined ? null : principal(options.owner);
+    const res = await this.retry(async () =>
+      (await this.any()).request(CreateDelegationTokenApi, {
+        ownerPrincipalType: owner?.principalType ?? null,
+        ownerPrincipalName: owner?.principalName ?? null,
+        renewers: (options.renewers ?? []).map(principal),
+        maxLifetimeMs: BigInt(options.maxLifetimeMs ?? -1),
+      }),
+    );
+    throwIfError(res.errorCode, 'CreateDelegationToken');
+    return {
+      tokenId: res.tokenId,
+      hmac: res.hmac,
+      owner: `${res.principalType}:${res.principalName}`,
+      requester: `${res.tokenRequesterPrincipalType}:${res.tokenRequesterPrincipalName}`,
+      renewers:
+        options.renewers === undefined
+          ? []
+          : options.renewers.map((r) => {
+              const p = principal(r);
+              return `${p.principalType}:${p.principalName}`;
+            }),
+      issueTimestampMs: Number(res.issueTimestampMs),
+      expiryTimestampMs: Number(res.expiryTimestampMs),
+      maxTimestampMs: Number(res.maxTimestampMs),
+    };
+  }
+
+  /** Renews a token by its hmac; -1: by delegation.token.expiry.time.ms. Resolves with the new expiry. */
+  async renewDelegationToken(hmac: Buffer, renewPeriodMs = -1): Promise<number> {
+    const res = await this.retry(async () =>
+      (await this.any()).request(RenewDelegationTokenApi, { hmac, renewPeriodMs: BigInt(renewPeriodMs) }),
+    );
+    throwIfError(res.errorCode, 'RenewDelegationToken');
+    return Number(res.expiryTimestampMs);
+  }
+
+  /** Expires a token by its hmac: now (-1, it is removed) or after `expiryTimePeriodMs`. Resolves with the expiry. */
+  async expireDelegationToken(hmac: Buffer, expiryTimePeriodMs = -1): Promise<number> {
+    const res = await this.retry(async () =>
+      (await this.any()).request(ExpireDelegationTokenApi, { hmac, expiryTimePeriodMs: BigInt(expiryTimePeriodMs) }),
+    );
+    throwIfError(res.errorCode, 'ExpireDelegationToken');
+    return Number(res.expiryTimestampMs);
+  }
+
+  /** The tokens the principal may see, of the given owners (`User:alice`) or of all. */
+  async describeDelegationTokens(owners?: readonly string[]): Promise<DelegationToken[]> {
+    const req = {
+      owners:
+        owners === undefined
+          ? null
+          : owners.map((o) => {
+              const at = o.indexOf(':');
+              return { principalType: at < 0 ? 'User' : o.slice(0, at), principalName: o.slice(at + 1) };
+            }),
+    };
+    const res = await this.retry(async () => (await this.any()).request(DescribeDelegationTokenApi, req));
+    throwIfError(res.errorCode, 'DescribeDelegationToken');
+    return res.tokens.map((t) => ({
+      tokenId: t.tokenId,
+      hmac: t.hmac,
+      owner: `${t.principalType}:${t.principalName}`,
+      requester: `${t.tokenRequesterPrincipalType}:${t.tokenRequesterPrincipalName}`,
+      renewers: t.renewers.map((r) => `${r.principalType}:${r.principalName}`),
+      issueTimestampMs: Number(t.issueTimestamp),
+      expiryTimestampMs: Number(t.expiryTimestamp),
+      maxTimestampMs: Number(t.maxTimestamp),
     }));
   }
 

@@ -39,6 +39,11 @@ export type SaslOptions =
       mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
       username: string;
       password: string;
+      /**
+       * SCRAM with a delegation token (Kafka's `tokenauth=true` in the ScramLoginModule): username is
+       * the token id, password the token's hmac in base64.
+       */
+      tokenAuth?: boolean;
     }
   | {
       mechanism: 'OAUTHBEARER' | 'oauthbearer';
@@ -259,7 +264,7 @@ export class Connection {
         ? new OAuthBearerClient(await sasl.token())
         : sasl.mechanism === 'PLAIN'
           ? new PlainClient(sasl.username, sasl.password)
-          : new ScramClient(sasl.mechanism, sasl.username, sasl.password);
+          : new ScramClient(sasl.mechanism, sasl.username, sasl.password, undefined, sasl.tokenAuth === true);
     let token: Buffer | null = client.first();
     for (let round = 0; token !== null; round++) {
       if (round >= MAX_SASL_ROUNDS) throw new ConnectionError(this.address, 'SASL exchange did not end');

@@ -3,6 +3,7 @@ export {
   type ConfigEntry,
   ConfigOp,
   ConfigResource,
+  type DelegationToken,
   type GroupDescription,
   type NewTopic,
   type TransactionDescription,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { initialPartitionRecords } from './controller/partition-change.js';
 import { EmbeddedMetadataStore, METADATA_FILE } from './embedded-store.js';
+import { MetadataConflictError } from './errors.js';
 import type { MetadataChange } from './image.js';
 import type { WriteFence } from './store.js';
 
@@ -195,6 +196,22 @@ describe('EmbeddedMetadataStore', () => {
     const again = EmbeddedMetadataStore.open({ dir, nodeId: 1, clusterId: null });
     expect([...again.image.securityRecords('scram')]).toEqual([['alice/SCRAM-SHA-512', '{"iterations":4096}']]);
     expect(again.image.securityRecords('acls').size).toBe(0);
+    await again.close();
+  });
+  it('compares security records before writing them (delegation tokens)', async () => {
+    const store = EmbeddedMetadataStore.open({ dir, nodeId: 1, clusterId: null });
+    await store.setSecurityRecords([{ kind: 'tokens', key: 't1', value: 'v1', expected: null }]);
+    await expect(
+      store.setSecurityRecords([{ kind: 'tokens', key: 't1', value: 'v2', expected: null }]),
+    ).rejects.toThrow(MetadataConflictError);
+    await store.setSecurityRecords([{ kind: 'tokens', key: 't1', value: null, expected: 'v1' }]);
+    await expect(
+      store.setSecurityRecords([{ kind: 'tokens', key: 't1', value: 'v3', expected: 'v1' }]),
+    ).rejects.toThrow(MetadataConflictError);
+    expect(store.image.securityRecords('tokens').size).toBe(0);
+    await store.close();
+    const again = EmbeddedMetadataStore.open({ dir, nodeId: 1, clusterId: null });
+    expect(again.image.securityRecords('tokens').size).toBe(0);
     await again.close();
   });
 });

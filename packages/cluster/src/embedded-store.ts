@@ -267,6 +267,12 @@ export class EmbeddedMetadataStore implements MetadataStore {
 
   async setSecurityRecords(changes: readonly SecurityRecordChange[]): Promise<void> {
     this.checkOpen();
+    for (const c of changes) {
+      if (c.expected === undefined) continue;
+      if ((this.current.securityRecords(c.kind).get(c.key) ?? null) !== c.expected) {
+        throw new MetadataConflictError(ERROR_CODES.INVALID_UPDATE_VERSION, `${c.kind} record ${c.key} changed`);
+      }
+    }
     this.commit((out) => {
       for (const c of changes) this.current.setSecurityRecord(c.kind, c.key, c.value ?? undefined, out);
     });

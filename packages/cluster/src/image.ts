@@ -32,9 +32,9 @@ export interface MetadataImage {
 /**
  * The kinds of security records the store keeps; the broker gives each key and value its meaning.
  * `group-configs` holds the configs of a group (Kafka keeps them as GROUP ConfigRecords in its metadata
- * log, beside the client quotas): group id → JSON of config name → value.
+ * log, beside the client quotas): group id → JSON of config name → value. `tokens`: delegation tokens by id.
  */
-export const SECURITY_RECORD_KINDS = ['acls', 'scram', 'quotas', 'group-configs'] as const;
+export const SECURITY_RECORD_KINDS = ['acls', 'scram', 'quotas', 'group-configs', 'tokens'] as const;
 export type SecurityRecordKind = (typeof SECURITY_RECORD_KINDS)[number];
 
 /** One security record to write; value null deletes it. */
@@ -42,6 +42,11 @@ export interface SecurityRecordChange {
   kind: SecurityRecordKind;
   key: string;
   value: string | null;
+  /**
+   * Compare-and-swap: the write lands only if the record still holds this value (null: absent);
+   * otherwise the store rejects with MetadataConflictError and nothing of the chunk is written.
+   */
+  expected?: string | null;
 }
 
 /** What changed in one store update; listeners get them in the order they were applied. */

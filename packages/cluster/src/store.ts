@@ -101,7 +101,10 @@ export interface MetadataStore {
   /** Reserves the next block of producer ids for a registered broker; no id is ever handed out twice. */
   allocateProducerIds(nodeId: number, brokerEpoch: number): Promise<ProducerIdBlock>;
 
-  /** Writes security records (ACLs, SCRAM credentials, quotas) together; a null value deletes. */
+  /**
+   * Writes security records (ACLs, SCRAM credentials, quotas, delegation tokens) together; a null
+   * value deletes. Changes with `expected` are compared first (MetadataConflictError when one moved).
+   */
   setSecurityRecords(changes: readonly SecurityRecordChange[]): Promise<void>;
 
   close(): Promise<void>;

@@ -1,4 +1,5 @@
 export * from './authorizer.js';
+export * from './delegation-token.js';
 export * from './jaas.js';
 export * from './oauthbearer.js';
 export * from './plain.js';

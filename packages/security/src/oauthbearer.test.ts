@@ -5,7 +5,9 @@ import { pathToFileURL } from 'node:url';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import {
+  checkOAuthBearerUrlAllowed,
   jwtValidator,
+  OAUTHBEARER_ALLOWED_URLS,
   OAuthBearerClient,
   OAuthBearerServer,
   oauthBearerClientFirst,
@@ -196,5 +198,20 @@ describe("Kafka's unsecured login token (OAuthBearerUnsecuredLoginCallbackHandle
         ]),
       ),
     ).toThrow('unsecuredLoginLifetimeSeconds');
+  });
+});
+
+describe('org.apache.kafka.sasl.oauthbearer.allowed.urls', () => {
+  it('allows only URLs listed exactly (entries trimmed); nothing by default', () => {
+    const url = 'https://idp.test/jwks';
+    expect(() => checkOAuthBearerUrlAllowed('sasl.oauthbearer.jwks.endpoint.url', url, null)).toThrow(
+      /^Invalid value https:\/\/idp.test\/jwks for configuration sasl.oauthbearer.jwks.endpoint.url: The URL cannot be accessed due to restrictions/,
+    );
+    for (const bad of ['', 'https://idp.test', 'https://idp.test/jwks/', 'HTTPS://idp.test/jwks', '*']) {
+      expect(() => checkOAuthBearerUrlAllowed('x', url, bad), bad).toThrow(OAUTHBEARER_ALLOWED_URLS);
+    }
+    for (const good of [url, `file:/k.json, ${url} ,http://a`]) {
+      expect(() => checkOAuthBearerUrlAllowed('x', url, good), good).not.toThrow();
+    }
   });
 });

@@ -262,6 +262,25 @@ export function unsecuredJwsValidator(
   };
 }
 
+/**
+ * Kafka 4's allow-list of OAuth endpoints (a JVM system property there, a broker property here):
+ * comma-separated URLs; the default is empty, so no JWKS or token endpoint URL may be used until
+ * it is listed.
+ */
+export const OAUTHBEARER_ALLOWED_URLS = 'org.apache.kafka.sasl.oauthbearer.allowed.urls';
+
+/**
+ * Kafka's ConfigurationUtils.throwIfURLIsNotAllowed: `url` must equal one of the (trimmed) entries
+ * of `allowed`; otherwise a ConfigException-worded error naming the config and the property.
+ */
+export function checkOAuthBearerUrlAllowed(configName: string, url: string, allowed: string | null): void {
+  const list = new Set((allowed ?? '').split(',').map((u) => u.trim()));
+  if (list.has(url)) return;
+  throw new Error(
+    `Invalid value ${url} for configuration ${configName}: The URL cannot be accessed due to restrictions. Update the system property '${OAUTHBEARER_ALLOWED_URLS}' to allow the URL to be accessed.`,
+  );
+}
+
 /** Kafka's broker-side JWT validation settings (`sasl.oauthbearer.*`). */
 export interface JwtValidatorOptions {
   /** `sasl.oauthbearer.jwks.endpoint.url`: an http(s) URL, or a file: URL of a JWKS document. */

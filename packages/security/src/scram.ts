@@ -1,5 +1,6 @@
 // SCRAM (RFC 5802) with SHA-256 and SHA-512 (RFC 7677), as Kafka's ScramSaslServer/Client speak it:
-// no channel binding, the `tokenauth` extension refused, iterations from 4096.
+// no channel binding, iterations from 4096, and the `tokenauth=true` extension for delegation tokens
+// (the user name is then a token id, the authorization id the token's owner).
 
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { checkTokenSize, SaslAuthenticationError, type SaslClient, type SaslServer } from './sasl.js';
@@ -97,23 +98,39 @@ function attributes(message: string): [string, string][] | null {
 
 export type ScramCredentialLookup = (username: string, mechanism: ScramMechanismName) => ScramCredential | undefined;
 
+/** A delegation token's login: its credential, the owner's name (the authorization id) and its expiry. */
+export interface ScramTokenCredential {
+  credential: ScramCredential;
+  ownerName: string;
+  expiryTimestampMs: number;
+}
+/** Looks a token up by id; undefined when unknown, expired or tokens are off. */
+export type ScramTokenLookup = (tokenId: string, mechanism: ScramMechanismName) => ScramTokenCredential | undefined;
+
 /** The server side: client-first → server-first → client-final → server-final. */
 export class ScramServer implements SaslServer {
   complete = false;
   authorizationId: string | null = null;
+  /** Set when the client logged in with a delegation token (`tokenauth=true`). */
+  tokenAuthenticated = false;
+  /** A token login's session ends with the token (KIP-368, as Kafka's ScramSaslServer reports it). */
+  credentialExpiresAtMs: number | null = null;
   private state: 'first' | 'final' | 'done' = 'first';
   private gs2Header = '';
   private clientFirstBare = '';
   private serverFirst = '';
   private nonce = '';
   private credential: ScramCredential | undefined;
-  private username = '';
+  /** The authorization id once the exchange completes: the user, or a token's owner. */
+  private authorizedAs = '';
 
   constructor(
     readonly mechanism: ScramMechanismName,
     private readonly lookup: ScramCredentialLookup,
     /** The server's part of the nonce (random; fixed only to replay RFC test vectors). */
     private readonly serverNonce: () => string = () => randomBytes(24).toString('base64').replace(/,/g, '-'),
+    /** Delegation tokens; without it a `tokenauth` login is refused. */
+    private readonly tokenLookup?: ScramTokenLookup,
   ) {}
 
   private fail(why: string): never {
@@ -144,20 +161,30 @@ export class ScramServer implements SaslServer {
     if (username === null || username === '' || username.length > MAX_USERNAME_CHARS || !NONCE_RE.test(clientNonce)) {
       return this.fail('Invalid SCRAM client first message');
     }
-    // Extensions (Kafka's `key=value`): Kafka knows only tokenauth (delegation tokens), which Sluice does not issue.
+    // Extensions (`key=value`): Kafka acts on tokenauth only and ignores the others.
+    let tokenAuth = false;
     for (const ext of parts.slice(2)) {
-      const key = ext.slice(0, Math.max(0, ext.indexOf('=')));
-      if (key === '') return this.fail('Invalid SCRAM client first message');
-      if (key === 'tokenauth') return this.fail('Authentication failed: delegation tokens are not supported');
-      return this.fail(`Authentication failed: Unsupported extensions ${key}`);
+      const eq = ext.indexOf('=');
+      if (eq < 1) return this.fail('Invalid SCRAM client first message');
+      if (ext.slice(0, eq) === 'tokenauth') tokenAuth = ext.slice(eq + 1).toLowerCase() === 'true';
     }
     if (authzid !== '' && authzid !== username) {
       return this.fail('Authentication failed: Client requested an authorization id that is different from username');
     }
-    const credential = this.lookup(username, this.mechanism);
-    if (!credential) return this.fail('Authentication failed: Invalid user credentials');
+    let credential: ScramCredential | undefined;
+    if (tokenAuth) {
+      const token = this.tokenLookup?.(username, this.mechanism);
+      if (!token) return this.fail('Token Authentication failed: Invalid tokenId');
+      credential = token.credential;
+      this.tokenAuthenticated = true;
+      this.credentialExpiresAtMs = token.expiryTimestampMs;
+      this.authorizedAs = token.ownerName;
+    } else {
+      credential = this.lookup(username, this.mechanism);
+      if (!credential) return this.fail('Authentication failed: Invalid user credentials');
+      this.authorizedAs = username;
+    }
     this.credential = credential;
-    this.username = username;
     this.gs2Header = text.slice(0, text.length - bare.length);
     this.clientFirstBare = bare;
     this.nonce = clientNonce + this.serverNonce();
@@ -190,7 +217,7 @@ export class ScramServer implements SaslServer {
     const serverSignature = hmac(hash, credential.serverKey, authMessage);
     this.state = 'done';
     this.complete = true;
-    this.authorizationId = this.username;
+    this.authorizationId = this.authorizedAs;
     return Buffer.from(`v=${serverSignature.toString('base64')}`, 'utf8');
   }
 
@@ -210,12 +237,15 @@ export class ScramClient implements SaslClient {
     private readonly username: string,
     private readonly password: string,
     nonce?: string,
+    /** Log in with a delegation token: username is the token id, password base64(hmac). */
+    private readonly tokenAuth = false,
   ) {
     this.clientNonce = nonce ?? randomBytes(24).toString('base64').replace(/,/g, '-');
   }
 
   first(): Buffer {
-    this.clientFirstBare = `n=${encodeSaslName(this.username)},r=${this.clientNonce}`;
+    const extensions = this.tokenAuth ? ',tokenauth=true' : '';
+    this.clientFirstBare = `n=${encodeSaslName(this.username)},r=${this.clientNonce}${extensions}`;
     return Buffer.from(`n,,${this.clientFirstBare}`, 'utf8');
   }
 

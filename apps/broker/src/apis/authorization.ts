@@ -12,6 +12,7 @@ import {
   AlterUserScramCredentialsApi,
   ApiVersionsApi,
   CreateAclsApi,
+  CreateDelegationTokenApi,
   CreatePartitionsApi,
   type CreatePartitionsRequest,
   type CreatePartitionsResponse,
@@ -33,11 +34,13 @@ import {
   DescribeConfigsApi,
   type DescribeConfigsRequest,
   type DescribeConfigsResponse,
+  DescribeDelegationTokenApi,
   DescribeGroupsApi,
   type DescribeGroupsRequest,
   type DescribeGroupsResponse,
   DescribeUserScramCredentialsApi,
   ERROR_CODES,
+  ExpireDelegationTokenApi,
   FetchApi,
   type FetchRequest,
   type FetchResponse,
@@ -73,6 +76,7 @@ import {
   type ProduceRequest,
   type ProduceResponse,
   type ProduceResponseTopicProduceResponse,
+  RenewDelegationTokenApi,
   SaslAuthenticateApi,
   SaslHandshakeApi,
   SyncGroupApi,
@@ -590,6 +594,16 @@ export const UNGUARDED_APIS: ReadonlyMap<number, string> = new Map<number, strin
     'DescribeClientQuotas: DESCRIBE_CONFIGS on the cluster, checked in client-quotas.ts',
   ],
   [AlterClientQuotasApi.apiKey, 'AlterClientQuotas: ALTER_CONFIGS on the cluster, checked in client-quotas.ts'],
+  [
+    CreateDelegationTokenApi.apiKey,
+    'CreateDelegationToken: CREATE_TOKENS on the owner (User) when it is not the requester, checked in delegation-tokens.ts',
+  ],
+  [RenewDelegationTokenApi.apiKey, 'RenewDelegationToken: owner or renewer only, no ACL in Kafka'],
+  [ExpireDelegationTokenApi.apiKey, 'ExpireDelegationToken: owner or renewer only, no ACL in Kafka'],
+  [
+    DescribeDelegationTokenApi.apiKey,
+    'DescribeDelegationToken: DESCRIBE on each DelegationToken or DESCRIBE_TOKENS on its owner, checked in delegation-tokens.ts',
+  ],
 ]);
 
 /** Whether an API has an ACL check with an authorizer on (a guard, or a reason it needs none here). */

@@ -36,3 +36,21 @@ describe('--command-config with OAUTHBEARER', () => {
     ).toThrow('unsecuredLoginStringClaim_sub is needed');
   });
 });
+
+describe('--command-config with a delegation token', () => {
+  it('tokenauth="true" in the ScramLoginModule entry logs in with the token', () => {
+    const jaas = (extra: string) =>
+      file([
+        'security.protocol=SASL_SSL',
+        'sasl.mechanism=SCRAM-SHA-512',
+        `sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="tok" password="aG1hYw=="${extra};`,
+      ]);
+    expect(clientSecurityFromProperties(jaas(' tokenauth="true"')).sasl).toEqual({
+      mechanism: 'SCRAM-SHA-512',
+      username: 'tok',
+      password: 'aG1hYw==',
+      tokenAuth: true,
+    });
+    expect(clientSecurityFromProperties(jaas('')).sasl).not.toHaveProperty('tokenAuth');
+  });
+});

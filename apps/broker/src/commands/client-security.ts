@@ -62,7 +62,14 @@ export function clientSecurityFromProperties(file: string): Pick<ClientOptions, 
     if (username === undefined || password === undefined) {
       throw new UsageError(`${file}: sasl.jaas.config needs username and password`);
     }
-    out.sasl = { mechanism: mechanism as 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512', username, password };
+    // ScramLoginModule's tokenauth="true": username and password are a delegation token's id and hmac.
+    const tokenAuth = mechanism.startsWith('SCRAM-') && options.get('tokenauth')?.toLowerCase() === 'true';
+    out.sasl = {
+      mechanism: mechanism as 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512',
+      username,
+      password,
+      ...(tokenAuth ? { tokenAuth } : {}),
+    };
   }
   return out;
 }

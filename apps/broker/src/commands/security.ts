@@ -22,6 +22,7 @@ import {
   withAdmin,
   withBootstrap,
 } from './common.js';
+import { registerTokenCommands } from './tokens.js';
 
 interface AclFlags extends ClientFlags {
   principal?: string;
@@ -192,6 +193,7 @@ export function registerSecurityCommands(program: Command): void {
     );
 
   registerQuotaCommands(program);
+  registerTokenCommands(program);
 }
 
 interface QuotaFlags extends ClientFlags {

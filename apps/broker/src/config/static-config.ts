@@ -49,6 +49,9 @@ const LISTENER_PREFIX_RE =
 /** The StandardAuthorizer's own settings: Kafka passes them to the authorizer, not in its config table. */
 const AUTHORIZER_PROPS: ReadonlySet<string> = new Set(['super.users', 'allow.everyone.if.no.acl.found']);
 
+/** Kafka's JVM system properties that Sluice takes as broker properties. */
+const SYSTEM_PROPS: ReadonlySet<string> = new Set(['org.apache.kafka.sasl.oauthbearer.allowed.urls']);
+
 /** A known config under a listener (and mechanism) prefix, which Kafka accepts. */
 function isListenerPrefixed(name: string): boolean {
   const m = LISTENER_PREFIX_RE.exec(name);
@@ -90,7 +93,8 @@ export function createBrokerConfig(props: Readonly<Record<string, string>> = {})
     values.set(name, raw === null ? null : parseConfigValue(def, raw));
   }
   const unknown = names.filter(
-    (n) => brokerConfigDef(n) === undefined && !isListenerPrefixed(n) && !AUTHORIZER_PROPS.has(n),
+    (n) =>
+      brokerConfigDef(n) === undefined && !isListenerPrefixed(n) && !AUTHORIZER_PROPS.has(n) && !SYSTEM_PROPS.has(n),
   );
   const get = <K extends BrokerConfigName>(name: K) => values.get(name) as BrokerValue<K>;
 

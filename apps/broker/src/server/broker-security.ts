@@ -9,8 +9,10 @@ import {
   type ScramCredential,
   type ScramMechanismName,
 } from '@sluice/security';
+import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config/index.js';
 import { listenerConfig } from '../config/index.js';
+import { DelegationTokens, delegationTokenSettings } from './delegation-tokens.js';
 
 /** The store key of a SCRAM credential: the mechanism has no ':', the user name may hold anything. */
 export const scramKey = (user: string, mechanism: ScramMechanismName) => `${mechanism}:${user}`;
@@ -81,10 +83,16 @@ export interface BrokerSecurity {
   /** Set when `authorizer.class.name` names an authorizer: every API then checks ACLs. */
   readonly authorizer: Authorizer | null;
   scramCredential(user: string, mechanism: ScramMechanismName): ScramCredential | undefined;
+  /** Delegation tokens (off without delegation.token.secret.key). */
+  readonly tokens?: DelegationTokens;
 }
 
 /** Kafka's authorizer class names; any non-empty `authorizer.class.name` turns the authorizer on. */
-export function createBrokerSecurity(config: BrokerConfig, store: MetadataStore): BrokerSecurity {
+export function createBrokerSecurity(
+  config: BrokerConfig,
+  store: MetadataStore,
+  options: { logger?: Logger } = {},
+): BrokerSecurity {
   const get = (name: string) => listenerConfig(config, '', name);
   const className = (get('authorizer.class.name') ?? '').trim();
   let authorizer: Authorizer | null = null;
@@ -109,6 +117,10 @@ export function createBrokerSecurity(config: BrokerConfig, store: MetadataStore)
   }
   return {
     authorizer,
+    tokens: new DelegationTokens(delegationTokenSettings(config), store, {
+      nodeId: config.nodeId,
+      logger: options.logger,
+    }),
     scramCredential(user, mechanism) {
       const text = store.image.securityRecords('scram').get(scramKey(user, mechanism));
       return text === undefined ? undefined : parseScramRecord(text);

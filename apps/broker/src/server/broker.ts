@@ -26,6 +26,7 @@ import { describeClusterHandler, describeLogDirsHandler, describeProducersHandle
 import { leadsPartition } from '../apis/cluster-view.js';
 import { createPartitionsHandler } from '../apis/create-partitions.js';
 import { createTopicsHandler } from '../apis/create-topics.js';
+import { delegationTokenHandlers } from '../apis/delegation-tokens.js';
 import { deleteRecordsHandler } from '../apis/delete-records.js';
 import { deleteTopicsHandler } from '../apis/delete-topics.js';
 import { describeConfigsHandler } from '../apis/describe-configs.js';
@@ -210,6 +211,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       l,
       (user, mechanism) => security?.scramCredential(user, mechanism),
       (name, reason) => logger.debug({ listener: name }, `OAUTHBEARER token refused: ${reason}`),
+      (tokenId, mechanism) => security?.tokens?.scramCredential(tokenId, mechanism),
     ),
   );
   // In a cluster, how this broker reaches the others (inter.broker.listener.name), also checked first.
@@ -236,7 +238,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       onProblem: (err) => logger.warn({ err }, 'etcd metadata'),
     }));
   const configs = new ConfigRegistry(config, configStateOf(store.image, config.nodeId));
-  security = createBrokerSecurity(config, store);
+  security = createBrokerSecurity(config, store, { logger });
   const logLogger = logger.child({ component: 'log' });
   const logs = LogManager.open(
     dataDir,
@@ -561,6 +563,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     deleteAclsHandler(context),
     describeUserScramCredentialsHandler(context),
     alterUserScramCredentialsHandler(context),
+    ...delegationTokenHandlers(context),
     describeClientQuotasHandler(context),
     alterClientQuotasHandler(context),
     ...groupHandlers(context),
@@ -869,6 +872,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       groups.consumerGroups.shutdown();
       shares.close();
       await shareState.close();
+      security?.tokens?.close();
       transactions.coordinator.shutdown();
       await txnInterBroker?.close();
       const deadline = Date.now() + SHUTDOWN_GRACE_MS;

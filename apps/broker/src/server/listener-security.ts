@@ -3,8 +3,10 @@
 
 import type { TLSSocket } from 'node:tls';
 import {
+  checkOAuthBearerUrlAllowed,
   jaasPlainUsers,
   jwtValidator,
+  OAUTHBEARER_ALLOWED_URLS,
   type OAuthBearerValidator,
   type PlainPasswordCheck,
   parseJaasConfig,
@@ -12,6 +14,7 @@ import {
   SASL_MECHANISMS,
   type SaslMechanismName,
   type ScramCredentialLookup,
+  type ScramTokenLookup,
   type ServerTlsSettings,
   serverTlsSettings,
   sslPrincipalMapper,
@@ -43,6 +46,7 @@ function saslSettings(
   listener: string,
   scramLookup: ScramCredentialLookup,
   onOAuthRefusal?: (listener: string, reason: string) => void,
+  tokenLookup?: ScramTokenLookup,
 ): SaslListenerSettings {
   const enabled = (listenerConfig(config, listener, 'sasl.enabled.mechanisms') ?? '')
     .split(',')
@@ -82,6 +86,7 @@ function saslSettings(
     mechanisms: enabled as SaslMechanismName[],
     plainCheck: () => plain ?? (() => false),
     scramLookup,
+    tokenLookup,
     oauthValidator,
     onOAuthRefusal: onOAuthRefusal === undefined ? undefined : (reason) => onOAuthRefusal(listener, reason),
     maxReauthMs: Number.isFinite(reauth) && reauth > 0 ? reauth : 0,
@@ -101,7 +106,17 @@ function oauthBearerValidator(config: BrokerConfig, listener: string): OAuthBear
   const fail = (msg: string): never => {
     throw new ConfigException(`Listener ${listener}: ${msg}`);
   };
-  if (jwksUrl !== null && jwksUrl !== '') {
+  if (jwksUrl !== null && jwksUrl.trim() !== '') {
+    // Kafka 4: the URL must be in org.apache.kafka.sasl.oauthbearer.allowed.urls (empty by default).
+    try {
+      checkOAuthBearerUrlAllowed(
+        'sasl.oauthbearer.jwks.endpoint.url',
+        jwksUrl.trim(),
+        config.props[OAUTHBEARER_ALLOWED_URLS] ?? null,
+      );
+    } catch (err) {
+      fail((err as Error).message);
+    }
     const audience = (get('sasl.oauthbearer.expected.audience') ?? '')
       .split(',')
       .map((a) => a.trim())
@@ -122,7 +137,7 @@ function oauthBearerValidator(config: BrokerConfig, listener: string): OAuthBear
     const refresh = Number(get('sasl.oauthbearer.jwks.endpoint.refresh.ms') ?? '3600000');
     try {
       return jwtValidator({
-        jwksUrl,
+        jwksUrl: jwksUrl.trim(),
         expectedAudience: audience,
         expectedIssuer: issuer === '' ? null : issuer,
         subClaimName: get('sasl.oauthbearer.sub.claim.name') ?? 'sub',
@@ -148,6 +163,7 @@ export function listenerSecurity(
   listener: Listener,
   scramLookup: ScramCredentialLookup,
   onOAuthRefusal?: (listener: string, reason: string) => void,
+  tokenLookup?: ScramTokenLookup,
 ): ListenerSecurity {
   const { name, securityProtocol: protocol } = listener;
   const get = (key: string) => listenerConfig(config, name, key);
@@ -161,7 +177,7 @@ export function listenerSecurity(
   }
   const sasl =
     protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL'
-      ? saslSettings(config, name, scramLookup, onOAuthRefusal)
+      ? saslSettings(config, name, scramLookup, onOAuthRefusal, tokenLookup)
       : undefined;
   let mapper: (dn: string) => string;
   try {

@@ -14,6 +14,7 @@ import {
   type SaslServer,
   type ScramCredentialLookup,
   ScramServer,
+  type ScramTokenLookup,
 } from '@sluice/security';
 
 /** What a SASL listener offers: its enabled mechanisms and where their credentials come from. */
@@ -21,6 +22,8 @@ export interface SaslListenerSettings {
   readonly mechanisms: readonly SaslMechanismName[];
   plainCheck(listener: string): PlainPasswordCheck;
   readonly scramLookup: ScramCredentialLookup;
+  /** Delegation tokens for SCRAM's `tokenauth=true` logins (absent: such logins are refused). */
+  readonly tokenLookup?: ScramTokenLookup;
   /** OAUTHBEARER's token check (unsecured JWS or JWKS), when the mechanism is enabled. */
   readonly oauthValidator?: OAuthBearerValidator;
   /** Where a refused OAUTHBEARER token's reason goes (the client only sees the JSON status). */
@@ -44,6 +47,8 @@ export class SaslSession {
   private mechanism: SaslMechanismName | null = null;
   /** The authenticated user (Kafka's KafkaPrincipal name), once complete. */
   user: string | null = null;
+  /** Whether the client logged in with a delegation token (it may then not manage tokens, as in Kafka). */
+  tokenAuthenticated = false;
   /** When the session ends (ms since the epoch), or Infinity. */
   expiresAtMs = Number.POSITIVE_INFINITY;
 
@@ -119,7 +124,7 @@ export class SaslSession {
               this.settings.oauthValidator ?? (() => Promise.reject(new Error('OAUTHBEARER has no validator'))),
               this.settings.onOAuthRefusal,
             )
-          : new ScramServer(m, this.settings.scramLookup);
+          : new ScramServer(m, this.settings.scramLookup, undefined, this.settings.tokenLookup);
     return true;
   }
 
@@ -161,6 +166,7 @@ export class SaslSession {
       throw new Error(`re-authentication as ${user} on a connection of ${this.user} is not allowed`);
     }
     this.user = user;
+    this.tokenAuthenticated = server instanceof ScramServer && server.tokenAuthenticated;
     this.state = 'complete';
     this.server = null;
     // KIP-368, as Kafka's SaslServerAuthenticator: the lifetime is connections.max.reauth.ms, or the

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initialPartitionRecords } from '../controller/partition-change.js';
-import { MetadataUnavailableError } from '../errors.js';
+import { MetadataConflictError, MetadataUnavailableError } from '../errors.js';
 import type { MetadataChange } from '../image.js';
 import type { BrokerRegistration } from '../model.js';
 import type { WriteFence } from '../store.js';
@@ -294,6 +294,25 @@ describe('EtcdMetadataStore on one etcd member', () => {
     expect([...b.image.securityRecords('acls')]).toEqual([['TOPIC/LITERAL/a,b/User:x', '{"v":1}']]);
     await a.setSecurityRecords([{ kind: 'acls', key: 'TOPIC/LITERAL/a,b/User:x', value: null }]);
     await eventually(() => b.image.securityRecords('acls').size === 0, 2000, 'b sees the deletion');
+  });
+
+  it('compares security records before writing them (delegation tokens)', async () => {
+    const a = await store(etcd, `security-cas-${Date.now()}`);
+    await a.setSecurityRecords([{ kind: 'tokens', key: 't1', value: 'v1', expected: null }]);
+    await expect(a.setSecurityRecords([{ kind: 'tokens', key: 't1', value: 'v2', expected: null }])).rejects.toThrow(
+      MetadataConflictError,
+    );
+    await expect(a.setSecurityRecords([{ kind: 'tokens', key: 't1', value: 'v2', expected: 'v0' }])).rejects.toThrow(
+      MetadataConflictError,
+    );
+    expect(a.image.securityRecords('tokens').get('t1')).toBe('v1');
+    await a.setSecurityRecords([{ kind: 'tokens', key: 't1', value: null, expected: 'v1' }]);
+    expect(a.image.securityRecords('tokens').size).toBe(0);
+    // A renewal based on the deleted record does not bring it back.
+    await expect(a.setSecurityRecords([{ kind: 'tokens', key: 't1', value: 'v3', expected: 'v1' }])).rejects.toThrow(
+      MetadataConflictError,
+    );
+    expect(a.image.securityRecords('tokens').size).toBe(0);
   });
 
   it('re-reads the key space when its watch was compacted away', async () => {

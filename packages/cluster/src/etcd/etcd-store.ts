@@ -807,16 +807,24 @@ export class EtcdMetadataStore implements MetadataStore {
   async setSecurityRecords(changes: readonly SecurityRecordChange[]): Promise<void> {
     // In chunks of etcd's operations per transaction; each chunk applies whole.
     for (let i = 0; i < changes.length; i += this.chunk) {
-      const ops: IOperation[] = changes.slice(i, i + this.chunk).map((c) => {
+      const chunk = changes.slice(i, i + this.chunk);
+      const ops: IOperation[] = chunk.map((c) => {
         const key = KEYS.security(c.kind, c.key);
         return c.value === null ? this.ns.delete().key(key) : this.ns.put(key).value(c.value);
       });
-      const res = await this.call(() =>
-        this.ns
-          .if(KEYS.cluster, 'Version', '>', 0)
-          .then(...ops)
-          .commit(),
-      );
+      const res = await this.call(() => {
+        let builder = this.ns.if(KEYS.cluster, 'Version', '>', 0);
+        for (const c of chunk) {
+          if (c.expected === undefined) continue;
+          const key = KEYS.security(c.kind, c.key);
+          builder =
+            c.expected === null ? builder.and(key, 'Version', '==', 0) : builder.and(key, 'Value', '==', c.expected);
+        }
+        return builder.then(...ops).commit();
+      });
+      if (!res.succeeded && chunk.some((c) => c.expected !== undefined)) {
+        throw new MetadataConflictError(ERROR_CODES.INVALID_UPDATE_VERSION, 'a security record changed meanwhile');
+      }
       await this.waitForRevision(Number(res.header.revision));
     }
   }
