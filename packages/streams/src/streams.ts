@@ -40,6 +40,8 @@ export interface StreamsConfig extends ClientOptions {
   maxPartitionFetchBytes?: number;
   /** Producer linger for results and changelogs. Default 5 ms. */
   lingerMs?: number;
+  /** `repartition.purge.interval.ms`: at most this often, repartition records below the committed offsets are deleted. Default 30 s. */
+  repartitionPurgeIntervalMs?: number;
 }
 
 export type StreamsState = 'CREATED' | 'REBALANCING' | 'RUNNING' | 'PENDING_SHUTDOWN' | 'NOT_RUNNING' | 'ERROR';
@@ -78,6 +80,12 @@ export class KafkaStreams {
   readonly instanceId: string;
   /** Commits done (for tests and metrics). */
   commits = 0;
+  /** Repartition purges done (DeleteRecords calls that succeeded). */
+  purges = 0;
+  /** Repartition partitions' committed offsets not yet purged, and when the last purge went out. */
+  private readonly purgeable = new Map<string, { topic: string; partition: number; offset: bigint }>();
+  private lastPurge = Date.now();
+  private purging: Promise<void> | undefined;
 
   constructor(
     readonly topology: Topology,
@@ -290,6 +298,33 @@ export class KafkaStreams {
     }
     for (const t of list) t.dirty = false;
     this.commits++;
+    this.notePurgeable(list, offsets);
+  }
+
+  /**
+   * As Kafka Streams after a commit: repartition records below the committed offsets are no longer needed
+   * by anyone (only this application reads them), so they are deleted, at most every purge interval.
+   */
+  private notePurgeable(tasks: StreamTask[], offsets: Array<TopicPartition & { offset: bigint }>): void {
+    const internal = new Set(
+      tasks.flatMap((t) => t.subTopology.sources.filter((s) => s.internal).map((s) => s.topic.name)),
+    );
+    for (const o of offsets) if (internal.has(o.topic)) this.purgeable.set(`${o.topic}:${o.partition}`, o);
+    if (this.purgeable.size === 0 || this.purging !== undefined) return;
+    if (Date.now() - this.lastPurge < (this.config.repartitionPurgeIntervalMs ?? 30_000)) return;
+    this.lastPurge = Date.now();
+    const batch = [...this.purgeable.values()];
+    this.purgeable.clear();
+    // In the background: a failed purge is only space kept longer; the next one covers it.
+    this.purging = this.admin
+      .deleteRecords(batch)
+      .then(() => {
+        this.purges++;
+      })
+      .catch(() => {})
+      .finally(() => {
+        this.purging = undefined;
+      });
   }
 
   private taskDir(task: { taskId: string } | string): string {
@@ -513,6 +548,7 @@ export class KafkaStreams {
     });
     await this.consumer.close();
     await this.running;
+    await this.purging;
     await this.producer.close();
     this.state = 'NOT_RUNNING';
   }
