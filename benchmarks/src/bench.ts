@@ -11,6 +11,9 @@
 //   npm run bench -- --producers 2      the @sluice/client and rdkafka_performance rows run 2 generator processes at once
 //   npm run bench -- --cost-matrix      the ceiling phase's full cost matrix (100 B/1 KiB × none/lz4 × acks=1/all ×
 //                                       1/6/1000 partitions) instead of its default subset
+//   npm run bench -- --only streams     WordCount, @sluice/streams against Kafka Streams 4.4.0 on one Kafka broker
+//                                       (--streams-records N input lines; 1,000,000 by default; not in --quick
+//                                       unless named by --only)
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -41,6 +44,7 @@ import { freePorts } from './ports.js';
 import { cpuSeconds, loadAverage, peakRssMiB, RssSampler, rssMiB, run, sleep } from './proc.js';
 import { profileMarkdown, summarizeProfiles } from './profile-summary.js';
 import { machineInfo, type Report, type Row, rowsWithoutNumbers, writeOutputs } from './report.js';
+import { streamsPhase } from './streams.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -51,6 +55,8 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     producers: { type: 'string' },
     'cost-matrix': { type: 'boolean', default: false },
+    // Input lines of the streams phase's WordCount (default 1,000,000; --quick 5,000).
+    'streams-records': { type: 'string' },
     // Re-renders the table, charts and BENCHMARKS.md from a run's JSON without running anything.
     from: { type: 'string' },
   },
@@ -69,6 +75,7 @@ const PHASES = [
   'cluster',
   'replicated',
   'profile',
+  'streams',
 ] as const;
 const PRODUCERS = Math.max(1, Math.min(16, Number(args.producers ?? 1)));
 const ONLY = args.only?.split(',').map((x) => x.trim()) ?? [];
@@ -1330,6 +1337,20 @@ async function main(): Promise<number> {
   if (runs('cluster')) await clusterPhase();
   if (runs('replicated')) await replicatedPhase();
   if (runs('profile')) await profilePhase();
+  // Two engines' start-up alone exceeds the smoke run's budget: in --quick only when asked for by --only.
+  if (runs('streams') && (!QUICK || ONLY.includes('streams')))
+    await streamsPhase({
+      quick: QUICK,
+      trials: TRIALS,
+      records: Number(args['streams-records'] ?? (QUICK ? 5_000 : 1_000_000)),
+      kafka: async () => {
+        const [port, controllerPort] = await freePorts(2);
+        return new KafkaBroker(port, controllerPort);
+      },
+      row,
+      attempt,
+      log,
+    });
   const loadAfter = loadAverage();
   const uptime = (await run('uptime', [], { timeoutMs: 5000 })).stdout.trim();
   const report: Report = {
