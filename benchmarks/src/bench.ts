@@ -11,8 +11,8 @@
 //   npm run bench -- --producers 2      the @sluice/client and rdkafka_performance rows run 2 generator processes at once
 //   npm run bench -- --cost-matrix      the ceiling phase's full cost matrix (100 B/1 KiB × none/lz4 × acks=1/all ×
 //                                       1/6/1000 partitions) instead of its default subset
-//   npm run bench -- --only streams     WordCount, @sluice/streams against Kafka Streams 4.4.0 on one Kafka broker
-//                                       (--streams-records N input lines; 1,000,000 by default; not in --quick
+//   npm run bench -- --only streams     WordCount and a windowed count, @sluice/streams against Kafka Streams 4.4.0
+//                                       on one Kafka broker (--streams-records N, 1,000,000 by default; not in --quick
 //                                       unless named by --only)
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,7 +55,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     producers: { type: 'string' },
     'cost-matrix': { type: 'boolean', default: false },
-    // Input lines of the streams phase's WordCount (default 1,000,000; --quick 5,000).
+    // Input records of each streams scenario (default 1,000,000; --quick 5,000).
     'streams-records': { type: 'string' },
     // Re-renders the table, charts and BENCHMARKS.md from a run's JSON without running anything.
     from: { type: 'string' },

@@ -1,4 +1,5 @@
-// Stream processing, @sluice/streams against Kafka Streams 4.4.0 (Java), the same WordCount topology on
+// Stream processing, @sluice/streams against Kafka Streams 4.4.0 (Java), the same topologies (WordCount, and
+// a tumbling-window count suppressed until each window closes) on
 // the same broker (the reference Kafka 4.4.0) and machine, alternating per trial. Each engine runs as its
 // own process on a fresh application id over the same prefilled input; it is timed from the moment it
 // reports its tasks running until its group has committed the whole input and the whole repartition topic.
@@ -20,6 +21,23 @@ const NODE_APP = fileURLToPath(new URL('./streams-app.ts', import.meta.url));
 const PARTITIONS = 4;
 const COMMIT_MS = 1000;
 const WORDS = Array.from({ length: 1000 }, (_, i) => `w${i.toString(36)}`);
+/** The windowed count: 1-minute windows, 5 s grace, over events 10 ms apart in event time. */
+const WINDOW_MS = 60_000;
+const GRACE_MS = 5_000;
+const EVENT_STEP_MS = 10;
+
+interface Scenario {
+  id: 'wordcount' | 'windowed';
+  input: string;
+  /** Java app mode and its extra arguments after the output topic; the same for the Node app. */
+  extra: string[];
+  /** The repartition topic, drained too (WordCount regroups by word). */
+  repartition?: (appId: string) => string;
+}
+const SCENARIOS: Scenario[] = [
+  { id: 'wordcount', input: 'streams-lines', extra: [], repartition: (appId) => `${appId}-counts-repartition` },
+  { id: 'windowed', input: 'streams-events', extra: [`${WINDOW_MS}`, `${GRACE_MS}`] },
+];
 
 export interface StreamsPhaseContext {
   quick: boolean;
@@ -46,12 +64,13 @@ async function installJavaApp(): Promise<void> {
   });
 }
 
-function startEngine(engine: Engine, bootstrap: string, appId: string, input: string, output: string, dir: string) {
+function startEngine(engine: Engine, sc: Scenario, bootstrap: string, appId: string, output: string, dir: string) {
+  const input = sc.input;
   const proc: ChildProcess =
     engine === 'kafka'
       ? spawn(
           'bash',
-          [JAVA_APP, 'run', 'wordcount', bootstrap, appId, 'at_least_once', `${COMMIT_MS}`, input, output],
+          [JAVA_APP, 'run', sc.id, bootstrap, appId, 'at_least_once', `${COMMIT_MS}`, input, output, ...sc.extra],
           {
             stdio: ['ignore', 'pipe', 'pipe'],
             // Kafka Streams' state dir goes under java.io.tmpdir: the trial's own dir.
@@ -71,6 +90,7 @@ function startEngine(engine: Engine, bootstrap: string, appId: string, input: st
             input,
             output,
             dir,
+            ...(sc.id === 'windowed' ? ['windowed', ...sc.extra] : []),
           ],
           { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT },
         );
@@ -105,14 +125,15 @@ function startEngine(engine: Engine, bootstrap: string, appId: string, input: st
 }
 
 /** Polls until the group has committed every partition of the input, then of the repartition topic, to its end. */
-async function drained(admin: Admin, appId: string, input: string, deadlineMs: number): Promise<number> {
-  const repartition = `${appId}-counts-repartition`;
+async function drained(admin: Admin, appId: string, sc: Scenario, deadlineMs: number): Promise<number> {
   const parts = (t: string) => Array.from({ length: PARTITIONS }, (_, partition) => ({ topic: t, partition }));
-  const inputEnds = await admin.listOffsets(parts(input));
+  const inputEnds = await admin.listOffsets(parts(sc.input));
   for (;;) {
     const committed = await admin.fetchGroupOffsets(appId);
     const at = (t: string, p: number) => committed.find((c) => c.topic === t && c.partition === p)?.offset ?? 0n;
-    if (inputEnds.every((e) => at(input, e.partition) >= e.offset)) {
+    if (inputEnds.every((e) => at(sc.input, e.partition) >= e.offset)) {
+      if (sc.repartition === undefined) return performance.now();
+      const repartition = sc.repartition(appId);
       const repEnds = await admin.listOffsets(parts(repartition));
       if (repEnds.every((e) => at(repartition, e.partition) >= e.offset)) return performance.now();
     }
@@ -121,16 +142,54 @@ async function drained(admin: Admin, appId: string, input: string, deadlineMs: n
   }
 }
 
+/** The same input for both engines: lines of 4 words (WordCount); word-keyed events 10 ms apart (windowed). */
+async function prefill(bootstrap: string, n: number): Promise<void> {
+  const producer = new Producer({ brokers: [bootstrap] }, { lingerMs: 5 });
+  const lines = topic('streams-lines', { key: serde.nullable(serde.string()), value: serde.string() });
+  const events = topic('streams-events', { key: serde.string(), value: serde.string() });
+  let seed = 1;
+  const word = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return WORDS[seed % WORDS.length];
+  };
+  const start = Date.now() - n * EVENT_STEP_MS;
+  for (let i = 0; i < n; i += 5000) {
+    const sends: Promise<unknown>[] = [];
+    for (let j = i; j < Math.min(n, i + 5000); j++) {
+      sends.push(producer.send(lines, { key: `line-${j}`, value: `${word()} ${word()} ${word()} ${word()}` }));
+      sends.push(producer.send(events, { key: word(), value: 'x', timestamp: start + j * EVENT_STEP_MS }));
+    }
+    await Promise.all(sends);
+  }
+  await producer.close();
+}
+
 export async function streamsPhase(ctx: StreamsPhaseContext): Promise<void> {
   const n = ctx.records;
-  const label = `WordCount, ${n.toLocaleString('en-US')} lines × 4 words, ${PARTITIONS} p (Sluice: @sluice/streams; Kafka: Kafka Streams 4.4.0; both on a Kafka 4.4.0 broker)`;
-  const rate = ctx.row('streams/wordcount', { kind: 'streams', label, unit: 'lines/s', higherIsBetter: true });
-  const cpu = ctx.row('streams/wordcount-cpu', {
-    kind: 'streams',
-    label: `${label}: engine CPU per 1M lines`,
-    unit: 'CPU s',
-    higherIsBetter: false,
-  });
+  const engines = '(Sluice: @sluice/streams; Kafka: Kafka Streams 4.4.0; both on a Kafka 4.4.0 broker)';
+  const labels: Record<Scenario['id'], string> = {
+    wordcount: `WordCount, ${n.toLocaleString('en-US')} lines × 4 words, ${PARTITIONS} p ${engines}`,
+    windowed: `windowed count (1 min tumbling, 5 s grace, suppressed), ${n.toLocaleString('en-US')} events, ${WORDS.length} keys, ${PARTITIONS} p ${engines}`,
+  };
+  const rows = Object.fromEntries(
+    SCENARIOS.map((sc) => [
+      sc.id,
+      {
+        rate: ctx.row(`streams/${sc.id}`, {
+          kind: 'streams',
+          label: labels[sc.id],
+          unit: 'rec/s',
+          higherIsBetter: true,
+        }),
+        cpu: ctx.row(`streams/${sc.id}-cpu`, {
+          kind: 'streams',
+          label: `${labels[sc.id]}: engine CPU per 1M input records`,
+          unit: 'CPU s',
+          higherIsBetter: false,
+        }),
+      },
+    ]),
+  );
   await ctx.attempt('streams: kafka-streams install', installJavaApp);
   const broker = await ctx.kafka();
   const work = mkdtempSync(join(tmpdir(), 'sluice-bench-streams-'));
@@ -139,51 +198,39 @@ export async function streamsPhase(ctx: StreamsPhaseContext): Promise<void> {
     const bootstrap = `127.0.0.1:${broker.port}`;
     const admin = new Admin({ brokers: [bootstrap] });
     try {
-      const input = 'streams-lines';
-      await admin.createTopics([{ name: input, numPartitions: PARTITIONS, replicationFactor: 1 }]);
-      const producer = new Producer({ brokers: [bootstrap] }, { lingerMs: 5 });
-      const t = topic(input, { key: serde.nullable(serde.string()), value: serde.string() });
-      let seed = 1;
-      const word = () => {
-        seed = (seed * 1103515245 + 12345) % 2147483648;
-        return WORDS[seed % WORDS.length];
-      };
-      for (let i = 0; i < n; i += 5000) {
-        const batch = Array.from({ length: Math.min(5000, n - i) }, (_, j) => ({
-          key: `line-${i + j}`,
-          value: `${word()} ${word()} ${word()} ${word()}`,
-        }));
-        await Promise.all(batch.map((r) => producer.send(t, r)));
-      }
-      await producer.close();
+      await admin.createTopics(
+        SCENARIOS.map((sc) => ({ name: sc.input, numPartitions: PARTITIONS, replicationFactor: 1 })),
+      );
+      await prefill(bootstrap, n);
       for (let trial = 1; trial <= ctx.trials; trial++) {
         const order: Engine[] = trial % 2 === 1 ? ['sluice', 'kafka'] : ['kafka', 'sluice'];
-        for (const engine of order) {
-          await ctx.attempt(`streams wordcount ${engine} t${trial}`, async () => {
-            const appId = `wc-${engine}-${trial}`;
-            const output = `${appId}-out`;
-            await admin.createTopics([{ name: output, numPartitions: PARTITIONS, replicationFactor: 1 }]);
-            const dir = mkdtempSync(join(work, `${engine}-`));
-            const app = startEngine(engine, bootstrap, appId, input, output, dir);
-            try {
-              await app.running;
-              const t0 = performance.now();
-              const cpu0 = cpuSeconds(app.pid()) ?? Number.NaN;
-              // Bounded: 2 min plus 2 ms a line (a loaded machine runs far below either engine's pace).
-              const t1 = await drained(admin, appId, input, t0 + 120_000 + n * 2);
-              const cpu1 = cpuSeconds(app.pid()) ?? Number.NaN;
-              const secs = (t1 - t0) / 1000;
-              rate[engine].push(n / secs);
-              cpu[engine].push(((cpu1 - cpu0) / n) * 1_000_000);
-              ctx.log(
-                `streams wordcount ${engine} t${trial}: ${Math.round(n / secs).toLocaleString('en-US')} lines/s, ${(cpu1 - cpu0).toFixed(1)} CPU s over ${secs.toFixed(1)} s`,
-              );
-            } finally {
-              await app.stop();
-              rmSync(dir, { recursive: true, force: true });
-            }
-          });
-        }
+        for (const sc of SCENARIOS)
+          for (const engine of order) {
+            await ctx.attempt(`streams ${sc.id} ${engine} t${trial}`, async () => {
+              const appId = `${sc.id}-${engine}-${trial}`;
+              const output = `${appId}-out`;
+              await admin.createTopics([{ name: output, numPartitions: PARTITIONS, replicationFactor: 1 }]);
+              const dir = mkdtempSync(join(work, `${engine}-`));
+              const app = startEngine(engine, sc, bootstrap, appId, output, dir);
+              try {
+                await app.running;
+                const t0 = performance.now();
+                const cpu0 = cpuSeconds(app.pid()) ?? Number.NaN;
+                // Bounded: 2 min plus 2 ms a record (a loaded machine runs far below either engine's pace).
+                const t1 = await drained(admin, appId, sc, t0 + 120_000 + n * 2);
+                const cpu1 = cpuSeconds(app.pid()) ?? Number.NaN;
+                const secs = (t1 - t0) / 1000;
+                rows[sc.id].rate[engine].push(n / secs);
+                rows[sc.id].cpu[engine].push(((cpu1 - cpu0) / n) * 1_000_000);
+                ctx.log(
+                  `streams ${sc.id} ${engine} t${trial}: ${Math.round(n / secs).toLocaleString('en-US')} rec/s, ${(cpu1 - cpu0).toFixed(1)} CPU s over ${secs.toFixed(1)} s`,
+                );
+              } finally {
+                await app.stop();
+                rmSync(dir, { recursive: true, force: true });
+              }
+            });
+          }
       }
     } finally {
       await admin.close();
