@@ -5,12 +5,15 @@
 //                                       when any scenario produced no numbers
 //   npm run bench -- --trials 5 --profile /tmp/prof    (Sluice under node --cpu-prof)
 //   npm run bench -- --quick --only crash,compaction    only these phases (throughput, ceiling, latency,
-//                                       startup, crash, compaction, scale, cluster, replicated, profile, groups, security); results go
+//                                       startup, crash, compaction, scale, cluster, replicated, profile, groups, security, streams); results go
 //                                       to benchmarks/results/only, never to BENCHMARKS.md, and the smoke check
 //                                       covers only their rows
 //   npm run bench -- --producers 2      the @sluice/client and rdkafka_performance rows run 2 generator processes at once
 //   npm run bench -- --cost-matrix      the ceiling phase's full cost matrix (100 B/1 KiB × none/lz4 × acks=1/all ×
 //                                       1/6/1000 partitions) instead of its default subset
+//   npm run bench -- --only streams     WordCount and a windowed count, @sluice/streams against Kafka Streams 4.4.0
+//                                       on one Kafka broker (--streams-records N, 100,000 by default; not in --quick
+//                                       unless named by --only)
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -43,6 +46,7 @@ import { cpuSeconds, loadAverage, peakRssMiB, RssSampler, rssMiB, run, sleep } f
 import { profileMarkdown, summarizeProfiles } from './profile-summary.js';
 import { machineInfo, type Report, type Row, rowsWithoutNumbers, writeOutputs } from './report.js';
 import { securityPhase } from './security.js';
+import { streamsPhase } from './streams.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -53,6 +57,8 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     producers: { type: 'string' },
     'cost-matrix': { type: 'boolean', default: false },
+    // Input records of each streams scenario (default 1,000,000; --quick 5,000).
+    'streams-records': { type: 'string' },
     // Re-renders the table, charts and BENCHMARKS.md from a run's JSON without running anything.
     from: { type: 'string' },
   },
@@ -73,6 +79,7 @@ const PHASES = [
   'profile',
   'groups',
   'security',
+  'streams',
 ] as const;
 const PRODUCERS = Math.max(1, Math.min(16, Number(args.producers ?? 1)));
 const ONLY = args.only?.split(',').map((x) => x.trim()) ?? [];
@@ -1341,6 +1348,20 @@ async function main(): Promise<number> {
   // Twelve JVM tool runs a trial: not in the --quick smoke unless asked for (--only security).
   if (runs('security') && (!QUICK || ONLY.includes('security')))
     await securityPhase({ trials: TRIALS, quick: QUICK, work, log, row, attempt });
+  // Two engines' start-up alone exceeds the smoke run's budget: in --quick only when asked for by --only.
+  if (runs('streams') && (!QUICK || ONLY.includes('streams')))
+    await streamsPhase({
+      quick: QUICK,
+      trials: TRIALS,
+      records: Number(args['streams-records'] ?? (QUICK ? 5_000 : 100_000)),
+      kafka: async () => {
+        const [port, controllerPort] = await freePorts(2);
+        return new KafkaBroker(port, controllerPort);
+      },
+      row,
+      attempt,
+      log,
+    });
   const loadAfter = loadAverage();
   const uptime = (await run('uptime', [], { timeoutMs: 5000 })).stdout.trim();
   const report: Report = {

@@ -10,7 +10,8 @@ import { barChart } from './svg.js';
 export interface Row {
   id: string;
   /** cluster: Sluice only, one broker against a cluster of Sluice processes (see `baseline`). */
-  kind: 'produce' | 'consume' | 'latency' | 'cost' | 'cluster' | 'replicated';
+  /** streams: @sluice/streams in the Sluice column, Kafka Streams in the Kafka column, on one broker. */
+  kind: 'produce' | 'consume' | 'latency' | 'cost' | 'cluster' | 'replicated' | 'streams';
   label: string;
   generator?: string;
   unit: string;

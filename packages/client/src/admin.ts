@@ -10,6 +10,7 @@ import {
   CreateTopicsApi,
   DeleteAclsApi,
   DeleteGroupsApi,
+  DeleteRecordsApi,
   DeleteTopicsApi,
   DescribeAclsApi,
   DescribeClientQuotasApi,
@@ -26,6 +27,7 @@ import {
   defaultCreateTopicsRequest,
   defaultCreateTopicsRequestCreatableTopic,
   defaultDeleteGroupsRequest,
+  defaultDeleteRecordsRequest,
   defaultDeleteTopicsRequest,
   defaultDescribeClusterRequest,
   defaultDescribeConfigsRequest,
@@ -61,7 +63,7 @@ import { type ClientContext, type ClientOptions, createContext } from './client.
 import type { Connection } from './connection.js';
 import { decodeAssignment } from './consumer/assignors.js';
 import { EARLIEST, LATEST, listOffsets, type TopicPartition, tpKey } from './consumer/offsets.js';
-import { ERROR_CODES, KafkaError, throwIfError } from './errors.js';
+import { ERROR_CODES, KafkaError, needsMetadataRefresh, throwIfError } from './errors.js';
 import type { TopicInfo } from './metadata.js';
 import { withRetry } from './retry.js';
 
@@ -286,6 +288,62 @@ export class Admin {
     const ts = spec === 'earliest' ? EARLIEST : spec === 'latest' ? LATEST : BigInt(spec);
     const m = await listOffsets(this.ctx, partitions, ts, isolation === 'read_committed' ? 1 : 0);
     return partitions.map((tp) => ({ ...tp, offset: m.get(tpKey(tp.topic, tp.partition)) ?? -1n }));
+  }
+
+  /**
+   * DeleteRecords: moves each partition's log start up to `offset` (records below it are gone; -1 means
+   * the high watermark). Sent to each partition's leader; answers the new log start per partition.
+   */
+  async deleteRecords(
+    partitions: ReadonlyArray<TopicPartition & { offset: bigint }>,
+    timeoutMs = 30_000,
+  ): Promise<Array<TopicPartition & { lowWatermark: bigint }>> {
+    const out = new Map<string, bigint>();
+    await this.retry(async () => {
+      const byLeader = new Map<number, Array<TopicPartition & { offset: bigint }>>();
+      for (const tp of partitions) {
+        if (out.has(tpKey(tp.topic, tp.partition))) continue;
+        const leader = (await this.ctx.metadata.topic(tp.topic)).partitions[tp.partition]?.leader ?? -1;
+        if (leader < 0) {
+          this.ctx.metadata.invalidate(tp.topic);
+          throw new KafkaError(ERROR_CODES.LEADER_NOT_AVAILABLE, `${tp.topic}-${tp.partition} has no known leader`);
+        }
+        byLeader.set(leader, [...(byLeader.get(leader) ?? []), tp]);
+      }
+      await Promise.all(
+        [...byLeader].map(async ([leader, tps]) => {
+          const conn = await this.ctx.pool.get(await this.ctx.metadata.broker(leader));
+          const req = defaultDeleteRecordsRequest();
+          req.timeoutMs = timeoutMs;
+          const topics = new Map<string, (typeof req.topics)[number]>();
+          for (const tp of tps) {
+            let t = topics.get(tp.topic);
+            if (t === undefined) {
+              t = { name: tp.topic, partitions: [] };
+              topics.set(tp.topic, t);
+              req.topics.push(t);
+            }
+            t.partitions.push({ partitionIndex: tp.partition, offset: tp.offset });
+          }
+          const res = await conn.request(DeleteRecordsApi, req);
+          for (const t of res.topics) {
+            for (const p of t.partitions) {
+              if (p.errorCode !== 0) {
+                const err = new KafkaError(p.errorCode, `DeleteRecords ${t.name}-${p.partitionIndex}`);
+                if (needsMetadataRefresh(err)) this.ctx.metadata.invalidate(t.name);
+                throw err;
+              }
+              out.set(tpKey(t.name, p.partitionIndex), p.lowWatermark);
+            }
+          }
+        }),
+      );
+    });
+    return partitions.map((tp) => ({
+      topic: tp.topic,
+      partition: tp.partition,
+      lowWatermark: out.get(tpKey(tp.topic, tp.partition)) ?? -1n,
+    }));
   }
 
   /** The group's coordinator, without retries of its own: every caller runs it inside this.retry(). */

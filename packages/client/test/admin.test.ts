@@ -81,4 +81,33 @@ describe('admin', () => {
     expect(cluster.brokers[0].port).toBe(broker.port);
     expect(cluster.clusterId).toBe(broker.clusterId);
   });
+
+  it('deletes records up to an offset: the log start moves, the records below it are gone', async () => {
+    const name = uniqueTopic('delrec');
+    await admin.createTopics([{ name, numPartitions: 2 }]);
+    const kafka = new Kafka({ brokers: [broker.bootstrap] });
+    const p = kafka.producer();
+    const t = topic(name, { value: serde.string() });
+    for (let i = 0; i < 10; i++) await p.send(t, { value: `v${i}`, partition: i % 2 });
+    await p.close();
+    const low = await admin.deleteRecords([
+      { topic: name, partition: 0, offset: 3n },
+      { topic: name, partition: 1, offset: -1n },
+    ]);
+    expect(low).toEqual([
+      { topic: name, partition: 0, lowWatermark: 3n },
+      { topic: name, partition: 1, lowWatermark: 5n },
+    ]);
+    const earliest = await admin.listOffsets(
+      [
+        { topic: name, partition: 0 },
+        { topic: name, partition: 1 },
+      ],
+      'earliest',
+    );
+    expect(earliest.map((e) => e.offset)).toEqual([3n, 5n]);
+    await expect(admin.deleteRecords([{ topic: name, partition: 0, offset: 99n }])).rejects.toMatchObject({
+      errorName: 'OFFSET_OUT_OF_RANGE',
+    });
+  });
 });

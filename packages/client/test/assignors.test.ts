@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   cooperativeStickyAssignor,
   decodeAssignment,
+  decodeAssignmentUserData,
   decodeSubscription,
   encodeAssignment,
   encodeSubscription,
@@ -76,5 +77,16 @@ describe('assignors', () => {
       { topic: 'a', partition: 1 },
     ]);
     expect(decodeAssignment(Buffer.alloc(0))).toEqual([]);
+  });
+
+  it("carries an assignor's userdata in the subscription and the assignment", () => {
+    const sub = decodeSubscription('x', null, encodeSubscription(['a'], [], Buffer.from('who-am-i')));
+    expect(sub.userData?.toString()).toBe('who-am-i');
+    expect(decodeSubscription('x', null, encodeSubscription(['a'], [])).userData).toBeNull();
+    const buf = encodeAssignment([{ topic: 'a', partition: 0 }], Buffer.from('hosts'));
+    expect(decodeAssignment(buf)).toEqual([{ topic: 'a', partition: 0 }]);
+    expect(decodeAssignmentUserData(buf)?.toString()).toBe('hosts');
+    expect(decodeAssignmentUserData(encodeAssignment([]))).toBeNull();
+    expect(decodeAssignmentUserData(Buffer.alloc(0))).toBeNull();
   });
 });

@@ -506,8 +506,12 @@ export class KTable<K, V> {
       };
       const dec = (s: string | null): unknown => valueSerde.deserialize(s === null ? null : Buffer.from(s, 'base64'));
       ctx.onStreamTime((now) => {
-        for (const [w, e] of buffer.entries()) {
-          if (e === null || w.end + grace > now) continue;
+        const due: Array<[Windowed<unknown>, { t: number; n: string | null; o: string | null }]> = [];
+        for (const [w, e] of buffer.entries()) if (e !== null && w.end + grace <= now) due.push([w, e]);
+        // Kafka's suppression buffer emits in window-end order, then by key bytes (checked against Kafka Streams).
+        const kb = (w: Windowed<unknown>) => ks.serialize(w) ?? Buffer.alloc(0);
+        due.sort(([x], [y]) => x.end - y.end || Buffer.compare(kb(x), kb(y)));
+        for (const [w, e] of due) {
           buffer.put(w, null);
           fwd({ key: w, value: { newValue: dec(e.n), oldValue: dec(e.o) }, timestamp: e.t });
         }

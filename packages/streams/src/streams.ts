@@ -8,10 +8,12 @@ import {
   type ConsumerRecord,
   Producer,
   partitionForKey,
+  type Serde,
   type Topic,
   type TopicPartition,
   topic,
 } from '@sluice/client';
+import { type StreamsAssignmentInfo, streamsAssignor, type TaskDef } from './assignor.js';
 import type { KTable } from './dsl.js';
 import { InMemoryStore, LmdbStore } from './stores.js';
 import { type DeserializationPolicy, LoggedStore, type RecordCollector, StreamTask, type TaskMetrics } from './task.js';
@@ -40,6 +42,38 @@ export interface StreamsConfig extends ClientOptions {
   maxPartitionFetchBytes?: number;
   /** Producer linger for results and changelogs. Default 5 ms. */
   lingerMs?: number;
+  /** `repartition.purge.interval.ms`: at most this often, repartition records below the committed offsets are deleted. Default 30 s. */
+  repartitionPurgeIntervalMs?: number;
+  /** `num.standby.replicas`: other instances keep this many warm copies of each task's stores. Default 0. */
+  numStandbyReplicas?: number;
+  /** `application.server`: this instance's host:port, told to the others for `queryMetadataForKey`. */
+  applicationServer?: string;
+}
+
+/** An instance of the application as `metadataForAllStreamsClients()` shows it. */
+export interface StreamsMetadata {
+  host: string;
+  port: number;
+  stateStoreNames: string[];
+  topicPartitions: TopicPartition[];
+  standbyStateStoreNames: string[];
+  standbyTopicPartitions: TopicPartition[];
+}
+
+/** Where a key lives: the instance with its active task, those with standbys, and its partition. */
+export interface KeyQueryMetadata {
+  activeHost: { host: string; port: number } | null;
+  standbyHosts: Array<{ host: string; port: number }>;
+  partition: number;
+}
+
+/** A task's stores kept warm without processing: fed from their changelogs. */
+interface StandbyTask {
+  taskId: string;
+  partition: number;
+  stores: Map<string, LoggedStore>;
+  /** Changelog records applied since it became a standby here. */
+  applied: number;
 }
 
 export type StreamsState = 'CREATED' | 'REBALANCING' | 'RUNNING' | 'PENDING_SHUTDOWN' | 'NOT_RUNNING' | 'ERROR';
@@ -78,6 +112,21 @@ export class KafkaStreams {
   readonly instanceId: string;
   /** Commits done (for tests and metrics). */
   commits = 0;
+  /** Repartition purges done (DeleteRecords calls that succeeded). */
+  purges = 0;
+  /** Repartition partitions' committed offsets not yet purged, and when the last purge went out. */
+  private readonly purgeable = new Map<string, { topic: string; partition: number; offset: bigint }>();
+  private lastPurge = Date.now();
+  private purging: Promise<void> | undefined;
+  /** Standby tasks here, and stores of tasks given up in a rebalance, kept in case they come back. */
+  private readonly standbys = new Map<string, StandbyTask>();
+  private readonly warm = new Map<string, Map<string, LoggedStore>>();
+  private standbyReader: Consumer | undefined;
+  private standbyRun: Promise<void> | undefined;
+  /** Active tasks after the last assignment (what this member reports it had at the next join). */
+  private lastActive: string[] = [];
+  /** From the last assignment: which application.server holds which task. */
+  private hosts: StreamsAssignmentInfo['hosts'] = {};
 
   constructor(
     readonly topology: Topology,
@@ -88,6 +137,12 @@ export class KafkaStreams {
     this.commitIntervalMs = config.commitIntervalMs ?? (this.eos ? 100 : 30_000);
     this.stateDir = join(config.stateDir ?? '/tmp/sluice-streams', config.applicationId);
     this.instanceId = config.instanceId ?? randomUUID();
+    if ((config.numStandbyReplicas ?? 0) > 0 && this.eos) {
+      throw new Error('numStandbyReplicas with exactly_once_v2 is not supported yet (standbys are at-least-once only)');
+    }
+    if (config.applicationServer !== undefined && !/^[^:\s]+:\d+$/.test(config.applicationServer)) {
+      throw new Error(`applicationServer must be host:port, got ${config.applicationServer}`);
+    }
     for (const st of topology.subTopologies) for (const s of st.sources) this.topicToSub.set(s.topic.name, st);
     this.admin = new Admin(config);
     this.producer = new Producer(config, {
@@ -99,8 +154,21 @@ export class KafkaStreams {
       groupInstanceId: config.groupInstanceId,
       autoCommit: false,
       autoOffsetReset: 'earliest',
-      // Range keeps partition p of every co-partitioned topic on one member: a task's inputs stay together.
-      assignors: ['range'],
+      // Tasks, not partitions: partition p of every co-partitioned topic on one member, with standbys and
+      // the host map in the userdata. Range (the same task grouping) is the fallback for older instances.
+      assignors: [
+        streamsAssignor({
+          tasks: () => this.taskDefs(),
+          subscription: () => ({
+            endpoint: config.applicationServer ?? null,
+            active: this.lastActive,
+            standby: [...this.standbys.keys(), ...this.warm.keys()],
+          }),
+          assigned: (info, tps) => this.exclusive(() => this.applyAssignmentInfo(info, tps)),
+          numStandbyReplicas: config.numStandbyReplicas ?? 0,
+        }),
+        'range',
+      ],
       isolationLevel: this.eos ? 'read_committed' : 'read_uncommitted',
       sessionTimeoutMs: config.sessionTimeoutMs ?? 10_000,
       heartbeatIntervalMs: config.heartbeatIntervalMs ?? 1000,
@@ -290,6 +358,33 @@ export class KafkaStreams {
     }
     for (const t of list) t.dirty = false;
     this.commits++;
+    this.notePurgeable(list, offsets);
+  }
+
+  /**
+   * As Kafka Streams after a commit: repartition records below the committed offsets are no longer needed
+   * by anyone (only this application reads them), so they are deleted, at most every purge interval.
+   */
+  private notePurgeable(tasks: StreamTask[], offsets: Array<TopicPartition & { offset: bigint }>): void {
+    const internal = new Set(
+      tasks.flatMap((t) => t.subTopology.sources.filter((s) => s.internal).map((s) => s.topic.name)),
+    );
+    for (const o of offsets) if (internal.has(o.topic)) this.purgeable.set(`${o.topic}:${o.partition}`, o);
+    if (this.purgeable.size === 0 || this.purging !== undefined) return;
+    if (Date.now() - this.lastPurge < (this.config.repartitionPurgeIntervalMs ?? 30_000)) return;
+    this.lastPurge = Date.now();
+    const batch = [...this.purgeable.values()];
+    this.purgeable.clear();
+    // In the background: a failed purge is only space kept longer; the next one covers it.
+    this.purging = this.admin
+      .deleteRecords(batch)
+      .then(() => {
+        this.purges++;
+      })
+      .catch(() => {})
+      .finally(() => {
+        this.purging = undefined;
+      });
   }
 
   private taskDir(task: { taskId: string } | string): string {
@@ -327,6 +422,24 @@ export class KafkaStreams {
       const st = this.topicToSub.get(tp.topic);
       if (st === undefined || this.tasks.has(`${st.id}_${tp.partition}`)) continue;
       const taskId = `${st.id}_${tp.partition}`;
+      const kept = this.warm.get(taskId);
+      if (kept !== undefined) {
+        // Its stores are here and current up to their changelog position: only the tail is restored.
+        this.warm.delete(taskId);
+        const task = new StreamTask(
+          st,
+          tp.partition,
+          kept,
+          this.collector,
+          this.config.deserializationErrors ?? 'stop',
+        );
+        for (const store of kept.values()) {
+          restores.push({ store, from: store.ackedOffset >= 0n ? store.ackedOffset : 'earliest', task });
+        }
+        this.tasks.set(taskId, task);
+        created.push(task);
+        continue;
+      }
       const checkpoint = this.readCheckpoint(taskId);
       // Exactly-once: a checkpoint is valid only until processing resumes (a crash leaves uncommitted writes in the store).
       if (this.eos) rmSync(join(this.taskDir(taskId), CHECKPOINT), { force: true });
@@ -432,7 +545,203 @@ export class KafkaStreams {
       await this.producer.abortTransaction().catch(() => {});
       this.inTxn = false;
     }
-    for (const t of tasks) await this.closeTask(t, commit);
+    for (const t of tasks) {
+      if (commit && (this.config.numStandbyReplicas ?? 0) > 0) {
+        // Kept open (as Kafka Streams recycles a task into a standby): if it comes back, or becomes a
+        // standby here, its state need not be restored again.
+        await this.checkpoint(t);
+        this.warm.set(t.taskId, t.stores);
+        this.tasks.delete(t.taskId);
+      } else await this.closeTask(t, commit);
+    }
+  }
+
+  /** The topology's tasks: one per sub-topology and partition, with its input partitions. */
+  private taskDefs(): TaskDef[] {
+    const out: TaskDef[] = [];
+    for (const st of this.topology.subTopologies) {
+      const n = this.partitionsOf.get(st.id) ?? 0;
+      for (let p = 0; p < n; p++) {
+        out.push({
+          id: `${st.id}_${p}`,
+          partitions: st.sources.map((s) => ({ topic: s.topic.name, partition: p })),
+          stateful: st.stores.length > 0,
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Each generation: the host map, and standby tasks opened, kept or closed as the leader said. */
+  private async applyAssignmentInfo(info: StreamsAssignmentInfo, tps: readonly TopicPartition[]): Promise<void> {
+    this.hosts = info.hosts;
+    const active = new Set<string>();
+    for (const tp of tps) {
+      const st = this.topicToSub.get(tp.topic);
+      if (st !== undefined) active.add(`${st.id}_${tp.partition}`);
+    }
+    this.lastActive = [...active];
+    const wanted = new Set((this.config.numStandbyReplicas ?? 0) > 0 ? info.standby : []);
+    for (const [id, sb] of [...this.standbys]) {
+      if (wanted.has(id)) continue;
+      this.standbys.delete(id);
+      if (active.has(id)) this.warm.set(id, sb.stores);
+      else await this.closeStores(id, sb.stores);
+    }
+    for (const [id, stores] of [...this.warm]) {
+      if (wanted.has(id)) {
+        this.warm.delete(id);
+        this.standbys.set(id, { taskId: id, partition: this.partitionOfTask(id), stores, applied: 0 });
+      } else if (!active.has(id)) {
+        this.warm.delete(id);
+        await this.closeStores(id, stores);
+      }
+    }
+    for (const id of wanted) {
+      if (this.standbys.has(id)) continue;
+      const st = this.topology.subTopologies.find((x) => `${x.id}` === id.split('_')[0]);
+      if (st === undefined) continue;
+      const partition = this.partitionOfTask(id);
+      const checkpoint = this.readCheckpoint(id);
+      const stores = new Map<string, LoggedStore>();
+      for (const def of st.stores) {
+        const path = join(this.taskDir(id), def.name);
+        const changelog = rawTopic(this.changelogOf(def.name));
+        const cp = checkpoint[changelog.name];
+        if (def.persistent && cp === undefined) LmdbStore.destroy(path);
+        const inner = def.persistent ? new LmdbStore(path) : new InMemoryStore();
+        const store = new LoggedStore(inner, changelog, partition, this.collector, () => Date.now());
+        if (def.persistent && cp !== undefined) store.ackedOffset = BigInt(cp);
+        stores.set(def.name, store);
+      }
+      this.standbys.set(id, { taskId: id, partition, stores, applied: 0 });
+    }
+    await this.restartStandbyReader();
+  }
+
+  private partitionOfTask(id: string): number {
+    return Number(id.split('_')[1]);
+  }
+
+  /** Closes a store set not running as a task (a standby or a task given up), checkpointing persistent ones. */
+  private async closeStores(taskId: string, stores: Map<string, LoggedStore>): Promise<void> {
+    const cp: Record<string, string> = {};
+    for (const s of stores.values()) {
+      if (s.persistent) {
+        await s.flush();
+        if (s.ackedOffset >= 0n) cp[s.changelog.name] = String(s.ackedOffset);
+      }
+      await s.close();
+    }
+    if (Object.keys(cp).length === 0) return;
+    const dir = this.taskDir(taskId);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${CHECKPOINT}.tmp`), JSON.stringify(cp));
+    renameSync(join(dir, `${CHECKPOINT}.tmp`), join(dir, CHECKPOINT));
+  }
+
+  /** One reader for every standby store's changelog partition, from where each store is, without end. */
+  private async restartStandbyReader(): Promise<void> {
+    const old = this.standbyReader;
+    this.standbyReader = undefined;
+    if (old !== undefined) {
+      await old.close().catch(() => {});
+      await this.standbyRun?.catch(() => {});
+    }
+    const byTp = new Map<string, { store: LoggedStore; task: StandbyTask }>();
+    for (const sb of this.standbys.values())
+      for (const store of sb.stores.values())
+        byTp.set(`${store.changelog.name}:${store.partition}`, { store, task: sb });
+    if (byTp.size === 0 || this.state === 'PENDING_SHUTDOWN' || this.state === 'NOT_RUNNING') return;
+    const reader = new Consumer(this.config, { isolationLevel: 'read_uncommitted', maxWaitMs: 200 });
+    const list = [...byTp.values()];
+    await reader.assign(
+      list.map(({ store }) => ({
+        topic: store.changelog,
+        partition: store.partition,
+        offset: store.ackedOffset >= 0n ? store.ackedOffset : ('earliest' as const),
+      })),
+    );
+    reader.subscribe(list.map(({ store }) => store.changelog as Topic<unknown, unknown>));
+    this.standbyReader = reader;
+    this.standbyRun = reader
+      .run(list[0].store.changelog, (records) => {
+        const r = byTp.get(`${records[0].topic}:${records[0].partition}`);
+        if (r === undefined || this.standbyReader !== reader) return;
+        for (const rec of records) {
+          if (rec.key !== null) r.store.inner.put(rec.key, rec.value);
+          r.store.ackedOffset = rec.offset + 1n;
+          r.task.applied++;
+        }
+      })
+      .catch(() => {
+        // Closed at the next rebalance or shutdown; a failed standby only means a larger restore later.
+      });
+  }
+
+  /** Standby tasks here: records applied and how far their stores are in their changelogs. */
+  standbyTasks(): Array<{ taskId: string; applied: number; positions: Record<string, bigint> }> {
+    return [...this.standbys.values()].map((sb) => ({
+      taskId: sb.taskId,
+      applied: sb.applied,
+      positions: Object.fromEntries([...sb.stores.values()].map((s) => [s.changelog.name, s.ackedOffset])),
+    }));
+  }
+
+  /** Every instance with an `applicationServer`: its stores and partitions, active and standby (Kafka's StreamsMetadata). */
+  metadataForAllStreamsClients(): StreamsMetadata[] {
+    const out: StreamsMetadata[] = [];
+    const describe = (ids: string[]) => {
+      const stores = new Set<string>();
+      const partitions: TopicPartition[] = [];
+      for (const id of ids) {
+        const st = this.topology.subTopologies.find((x) => `${x.id}` === id.split('_')[0]);
+        if (st === undefined) continue;
+        for (const s of st.stores) stores.add(s.name);
+        for (const src of st.sources) partitions.push({ topic: src.topic.name, partition: this.partitionOfTask(id) });
+      }
+      return { stores: [...stores].sort(), partitions };
+    };
+    for (const [endpoint, h] of Object.entries(this.hosts)) {
+      const i = endpoint.lastIndexOf(':');
+      const a = describe(h.active);
+      const s = describe(h.standby);
+      out.push({
+        host: endpoint.slice(0, i),
+        port: Number(endpoint.slice(i + 1)),
+        stateStoreNames: a.stores,
+        topicPartitions: a.partitions,
+        standbyStateStoreNames: s.stores,
+        standbyTopicPartitions: s.partitions,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Which instance holds `key` in `storeName` (Kafka's queryMetadataForKey): the key's partition is the
+   * one the default partitioner gives its serialized form; the host is the one running that task.
+   */
+  queryMetadataForKey<K>(storeName: string, key: K, keySerde: Pick<Serde<K>, 'serialize'>): KeyQueryMetadata {
+    const st = this.topology.subTopologies.find((x) => x.stores.some((s) => s.name === storeName));
+    if (st === undefined) throw new Error(`no store ${storeName} in the topology`);
+    const n = this.partitionsOf.get(st.id);
+    const kb = keySerde.serialize(key);
+    if (n === undefined) throw new Error('not started: partition counts are known once the application runs');
+    if (kb === null) throw new Error('a null key has no partition');
+    const partition = partitionForKey(kb, n);
+    const taskId = `${st.id}_${partition}`;
+    const hostOf = (endpoint: string) => {
+      const i = endpoint.lastIndexOf(':');
+      return { host: endpoint.slice(0, i), port: Number(endpoint.slice(i + 1)) };
+    };
+    let activeHost: KeyQueryMetadata['activeHost'] = null;
+    const standbyHosts: KeyQueryMetadata['standbyHosts'] = [];
+    for (const [endpoint, h] of Object.entries(this.hosts)) {
+      if (h.active.includes(taskId)) activeHost = hostOf(endpoint);
+      if (h.standby.includes(taskId)) standbyHosts.push(hostOf(endpoint));
+    }
+    return { activeHost, standbyHosts, partition };
   }
 
   private async closeTask(t: StreamTask, clean: boolean): Promise<void> {
@@ -510,9 +819,15 @@ export class KafkaStreams {
       if (!failed) await this.commit();
       else if (this.eos && this.inTxn) await this.producer.abortTransaction().catch(() => {});
       for (const t of [...this.tasks.values()]) await this.closeTask(t, !failed);
+      await this.restartStandbyReader();
+      for (const [id, sb] of [...this.standbys]) await this.closeStores(id, sb.stores);
+      for (const [id, stores] of [...this.warm]) await this.closeStores(id, stores);
+      this.standbys.clear();
+      this.warm.clear();
     });
     await this.consumer.close();
     await this.running;
+    await this.purging;
     await this.producer.close();
     this.state = 'NOT_RUNNING';
   }

@@ -17,3 +17,14 @@ export function wordCountTopology(input: string, output: string) {
   counts.toStream().to(topic(output, { key: serde.string(), value: serde.json<number>() }));
   return { topology: builder.build(), counts };
 }
+
+/** Counts records per key (no repartition): one task per input partition, each with the store `counts`. */
+export function countTopology(input: string, output: string) {
+  const builder = new StreamsBuilder();
+  const counts = builder
+    .stream(topic(input, { key: serde.string(), value: serde.string() }))
+    .groupByKey()
+    .count({ name: 'counts' });
+  counts.toStream().to(topic(output, { key: serde.string(), value: serde.json<number>() }));
+  return { topology: builder.build(), counts };
+}

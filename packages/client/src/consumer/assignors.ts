@@ -14,6 +14,8 @@ export interface MemberSubscription {
   topics: string[];
   /** What the member owns now (cooperative protocol; empty for eager members). */
   owned: TopicPartition[];
+  /** The member's subscription userdata (an assignor's own bytes, e.g. Kafka Streams' SubscriptionInfo). */
+  userData?: Buffer | null;
 }
 
 export interface Assignor {
@@ -25,6 +27,16 @@ export interface Assignor {
     members: readonly MemberSubscription[],
     partitionsPerTopic: ReadonlyMap<string, number>,
   ): Map<string, TopicPartition[]>;
+  /** Userdata this member puts in its subscription at each join (Kafka's Subscription.userData). */
+  subscriptionUserData?(): Buffer | null;
+  /** On the leader, after assign(): userdata for each member's assignment (Kafka's Assignment.userData). */
+  assignmentUserData?(
+    plan: ReadonlyMap<string, TopicPartition[]>,
+    members: readonly MemberSubscription[],
+    partitionsPerTopic: ReadonlyMap<string, number>,
+  ): Map<string, Buffer | null>;
+  /** On every member, each generation, before partitions are handed over: its assignment and userdata. */
+  onAssignment?(assignment: readonly TopicPartition[], userData: Buffer | null): void | Promise<void>;
 }
 
 function byMemberId(a: MemberSubscription, b: MemberSubscription): number {
@@ -190,11 +202,16 @@ const SUBSCRIPTION_VERSION = 1;
 const ASSIGNMENT_VERSION = 0;
 
 /** The embedded consumer protocol: an int16 version, then the body (Kafka's ConsumerProtocol). */
-export function encodeSubscription(topics: readonly string[], owned: readonly TopicPartition[]): Buffer {
+export function encodeSubscription(
+  topics: readonly string[],
+  owned: readonly TopicPartition[],
+  userData: Buffer | null = null,
+): Buffer {
   const w = new Writer(128);
   w.int16(SUBSCRIPTION_VERSION);
   const s: ConsumerProtocolSubscription = { ...ConsumerProtocolSubscriptionCodec.defaults(), topics: [...topics] };
   s.ownedPartitions = group(owned);
+  s.userData = userData;
   ConsumerProtocolSubscriptionCodec.encode(w, SUBSCRIPTION_VERSION, s);
   return w.toBuffer();
 }
@@ -203,15 +220,16 @@ export function decodeSubscription(memberId: string, groupInstanceId: string | n
   const r = new Reader(buf);
   const version = Math.min(r.int16(), ConsumerProtocolSubscriptionCodec.maxVersion);
   const s = ConsumerProtocolSubscriptionCodec.decode(r, version);
-  return { memberId, groupInstanceId, topics: s.topics, owned: flatten(s.ownedPartitions) };
+  return { memberId, groupInstanceId, topics: s.topics, owned: flatten(s.ownedPartitions), userData: s.userData };
 }
 
-export function encodeAssignment(tps: readonly TopicPartition[]): Buffer {
+export function encodeAssignment(tps: readonly TopicPartition[], userData: Buffer | null = null): Buffer {
   const w = new Writer(128);
   w.int16(ASSIGNMENT_VERSION);
   const a: ConsumerProtocolAssignment = {
     ...ConsumerProtocolAssignmentCodec.defaults(),
     assignedPartitions: group(tps),
+    userData,
   };
   ConsumerProtocolAssignmentCodec.encode(w, ASSIGNMENT_VERSION, a);
   return w.toBuffer();
@@ -222,4 +240,12 @@ export function decodeAssignment(buf: Buffer): TopicPartition[] {
   const r = new Reader(buf);
   const version = Math.min(r.int16(), ConsumerProtocolAssignmentCodec.maxVersion);
   return flatten(ConsumerProtocolAssignmentCodec.decode(r, version).assignedPartitions);
+}
+
+/** The userdata of an assignment (null when empty or absent). */
+export function decodeAssignmentUserData(buf: Buffer): Buffer | null {
+  if (buf.length === 0) return null;
+  const r = new Reader(buf);
+  const version = Math.min(r.int16(), ConsumerProtocolAssignmentCodec.maxVersion);
+  return ConsumerProtocolAssignmentCodec.decode(r, version).userData;
 }

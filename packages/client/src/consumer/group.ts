@@ -23,6 +23,7 @@ import { withRetry } from '../retry.js';
 import {
   type Assignor,
   decodeAssignment,
+  decodeAssignmentUserData,
   decodeSubscription,
   encodeAssignment,
   encodeSubscription,
@@ -164,7 +165,7 @@ export class GroupMember {
     const owned = this.assignment;
     req.protocols = this.o.assignors.map((a) => ({
       name: a.name,
-      metadata: encodeSubscription(topics, a.cooperative ? owned : []),
+      metadata: encodeSubscription(topics, a.cooperative ? owned : [], a.subscriptionUserData?.() ?? null),
     }));
     const res = await conn.request(JoinGroupApi, req, { extraTimeoutMs: this.o.rebalanceTimeoutMs });
     if (res.errorCode === ERROR_CODES.MEMBER_ID_REQUIRED) {
@@ -198,7 +199,11 @@ export class GroupMember {
         }
       }
       const plan = assignor.assign(subs, counts);
-      assignments = [...plan].map(([memberId, tps]) => ({ memberId, assignment: encodeAssignment(tps) }));
+      const userData = assignor.assignmentUserData?.(plan, subs, counts);
+      assignments = [...plan].map(([memberId, tps]) => ({
+        memberId,
+        assignment: encodeAssignment(tps, userData?.get(memberId) ?? null),
+      }));
     }
     const sreq = defaultSyncGroupRequest();
     sreq.groupId = this.o.groupId;
@@ -212,6 +217,8 @@ export class GroupMember {
     if (sres.errorCode === ERROR_CODES.UNKNOWN_MEMBER_ID) this.memberId = '';
     this.check(sres.errorCode, 'SyncGroup');
     const next = decodeAssignment(sres.assignment);
+    const chosen = this.o.assignors.find((a) => a.name === this.protocol);
+    await chosen?.onAssignment?.(next, decodeAssignmentUserData(sres.assignment));
     const nextKeys = new Set(next.map((tp) => tpKey(tp.topic, tp.partition)));
     const ownedKeys = new Set(owned.map((tp) => tpKey(tp.topic, tp.partition)));
     const revoked = owned.filter((tp) => !nextKeys.has(tpKey(tp.topic, tp.partition)));
