@@ -37,6 +37,9 @@ export interface Report {
   rows: Row[];
   errors: string[];
   notes: string[];
+  /** Markdown sections after the table (the clients phase's), and the data behind them. */
+  sections?: string[];
+  clients?: unknown;
   /** Where the time goes where Sluice falls short (CPU profile), added by hand after the run. */
   profileNote?: string;
 }
@@ -282,7 +285,7 @@ export function writeOutputs(rep: Report, outDir: string, benchmarksMd?: string)
     return p;
   };
   write(`${stamp}.json`, `${JSON.stringify(rep, null, 1)}\n`);
-  const table = markdownTable(rep);
+  const table = [markdownTable(rep), ...(rep.sections ?? [])].join('\n');
   write(`${stamp}.md`, table);
   write('latest.md', table);
   const produce = rep.rows.filter((r) => r.kind === 'produce');

@@ -92,8 +92,9 @@ for (const batchKiB of [16, 1024]) {
     rates.base.push(baselineWrite(batch, CASE_MS / ROUNDS));
     rates.crc.push(baselineWrite(batch, CASE_MS / ROUNDS, true));
     for (const io of ios) {
-      const dir = fresh(`append-${io}-${batchKiB}-0`);
+      // Closed before its directory is removed (fresh() reuses the name).
       logs[io]?.close();
+      const dir = fresh(`append-${io}-${batchKiB}-0`);
       const { rate, log } = appendRate(io, batch, dir, CASE_MS / ROUNDS);
       logs[io] = log;
       rates[io].push(rate);
