@@ -1,11 +1,15 @@
 // Sluice against the reference Apache Kafka on the same machine, in the same run, alternating trials.
 //
-//   npm run bench                       full run (~15–25 min), writes benchmarks/results/ and BENCHMARKS.md
-//   npm run bench -- --quick            smoke run (one trial, tiny counts, every kind of scenario); exits 1
+//   npm run bench                       the default selection (about 15 min on a quiet machine: throughput,
+//                                       ceiling, latency, startup, profile, clients), writes benchmarks/results/
+//                                       and BENCHMARKS.md
+//   npm run bench -- --full             every phase (adds crash with 1,000 and 10,000 partitions, compaction,
+//                                       scale, cluster, replicated; 45 min or more)
+//   npm run bench -- --quick            smoke run (one trial, tiny counts, every phase); exits 1
 //                                       when any scenario produced no numbers
 //   npm run bench -- --trials 5 --profile /tmp/prof    (Sluice under node --cpu-prof)
 //   npm run bench -- --quick --only crash,compaction    only these phases (throughput, ceiling, latency,
-//                                       startup, crash, compaction, scale, cluster, replicated, profile); results go
+//                                       startup, crash, compaction, scale, cluster, replicated, profile, clients); results go
 //                                       to benchmarks/results/only, never to BENCHMARKS.md, and the smoke check
 //                                       covers only their rows
 //   npm run bench -- --producers 2      the @sluice/client and rdkafka_performance rows run 2 generator processes at once
@@ -52,6 +56,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     producers: { type: 'string' },
     'cost-matrix': { type: 'boolean', default: false },
+    full: { type: 'boolean', default: false },
     // Re-renders the table, charts and BENCHMARKS.md from a run's JSON without running anything.
     from: { type: 'string' },
   },
@@ -76,7 +81,19 @@ const PRODUCERS = Math.max(1, Math.min(16, Number(args.producers ?? 1)));
 const ONLY = args.only?.split(',').map((x) => x.trim()) ?? [];
 for (const p of ONLY)
   if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--only: unknown phase ${p} (${PHASES.join(', ')})`);
-const runs = (phase: (typeof PHASES)[number]) => ONLY.length === 0 || ONLY.includes(phase);
+// The default run: the headline rows in about 15 minutes; the long phases (Kafka's restart after SIGKILL with
+// 10,000 partitions alone can take 5 minutes a trial) run with --full, --only or in the quick smoke run.
+const DEFAULT_PHASES: ReadonlyArray<(typeof PHASES)[number]> = [
+  'throughput',
+  'ceiling',
+  'latency',
+  'startup',
+  'profile',
+  'clients',
+];
+const FULL = args.full === true || QUICK;
+const runs = (phase: (typeof PHASES)[number]) =>
+  ONLY.length ? ONLY.includes(phase) : FULL || DEFAULT_PHASES.includes(phase);
 const OUT = args.out ?? join(ROOT, 'benchmarks/results', ONLY.length ? 'only' : QUICK ? 'quick' : '');
 const started = performance.now();
 let step = 0;
@@ -1356,8 +1373,19 @@ async function clientsPhase(): Promise<void> {
         port,
         brokerPid: () => b.pid(),
         createTopic: (name, numPartitions) => createTopics(port, [{ name, numPartitions }]),
-        fill: async (t, records, size) => {
-          await sluiceClient({ mode: 'produce', port, topic: t, records, size, acks: '1', codec: 'none' });
+        // In this process (a child's start-up would cost the quick run seconds); outside every timing.
+        fill: async (name, records, size) => {
+          const producer = new Kafka({ brokers: [`127.0.0.1:${port}`], clientId: 'bench-fill' }).producer({ acks: 1 });
+          const t = topic(name);
+          const value = Buffer.alloc(size, 'x');
+          try {
+            for (let i = 0; i < records; i += 10_000)
+              await Promise.all(
+                Array.from({ length: Math.min(10_000, records - i) }, () => producer.send(t, { value })),
+              );
+          } finally {
+            await producer.close();
+          }
         },
         log,
         attempt,
@@ -1372,7 +1400,7 @@ async function clientsPhase(): Promise<void> {
 // ------------------------------------------------------------------------------------------- main
 
 async function main(): Promise<number> {
-  log(`${QUICK ? 'quick' : 'full'} run, ${TRIALS} trial(s), load average ${loadAverage().join(' ')}`);
+  log(`${QUICK ? 'quick' : FULL ? 'full' : ONLY.length ? 'selected' : 'default'} run, ${TRIALS} trial(s), load average ${loadAverage().join(' ')}`);
   if (PHASES.some((p) => p !== 'cluster' && p !== 'profile' && p !== 'clients' && runs(p)))
     await ensureKafkaInstalled();
   const loadBefore = loadAverage();
@@ -1391,17 +1419,28 @@ async function main(): Promise<number> {
   generators.push('sluice-client');
   const scenarios = produceScenarios(generators);
   log(`${scenarios.length} producer scenarios × ${TRIALS} trial(s) × 2 brokers`);
-  if (runs('throughput')) await throughputPhase(scenarios, rdkafka, true);
-  if (runs('ceiling')) await ceilingPhase();
-  if (runs('latency')) await latencyPhase();
-  if (runs('startup')) await startupPhase();
-  if (runs('crash')) await crashRestartPhase();
-  if (runs('compaction')) await compactionPhase();
-  if (runs('scale')) await scalePhase();
-  if (runs('cluster')) await clusterPhase();
-  if (runs('replicated')) await replicatedPhase();
-  if (runs('profile')) await profilePhase();
-  if (runs('clients')) await clientsPhase();
+  const phaseRuns: Record<(typeof PHASES)[number], () => Promise<void>> = {
+    throughput: () => throughputPhase(scenarios, rdkafka, true),
+    ceiling: ceilingPhase,
+    latency: latencyPhase,
+    startup: startupPhase,
+    crash: crashRestartPhase,
+    compaction: compactionPhase,
+    scale: scalePhase,
+    cluster: clusterPhase,
+    replicated: replicatedPhase,
+    profile: profilePhase,
+    clients: clientsPhase,
+  };
+  // Minutes per phase, so the next choice of the default selection starts from measured durations.
+  const phaseMinutes: Record<string, number> = {};
+  for (const p of PHASES) {
+    if (!runs(p)) continue;
+    const t0 = performance.now();
+    await phaseRuns[p]();
+    phaseMinutes[p] = Number(((performance.now() - t0) / 60_000).toFixed(2));
+  }
+  log(`minutes per phase: ${JSON.stringify(phaseMinutes)}`);
   const loadAfter = loadAverage();
   const uptime = (await run('uptime', [], { timeoutMs: 5000 })).stdout.trim();
   const report: Report = {
@@ -1415,6 +1454,7 @@ async function main(): Promise<number> {
     rows: [...rows.values()],
     errors,
     notes,
+    phaseMinutes,
     ...(clientsResult ? { clients: clientsResult, sections: [clientsMarkdown(clientsResult)] } : {}),
   };
   const files = writeOutputs(report, OUT, !QUICK && ONLY.length === 0 ? join(ROOT, 'BENCHMARKS.md') : undefined);
@@ -1434,7 +1474,9 @@ async function main(): Promise<number> {
   const kinds = new Set(report.rows.map((r) => r.kind));
   const missingKinds = ONLY.length
     ? []
-    : ['produce', 'consume', 'latency', 'cost', 'cluster', 'replicated'].filter((k) => !kinds.has(k as Row['kind']));
+    : (['produce', 'consume', 'latency', 'cost', 'cluster', 'replicated'] as const)
+        .filter((k) => (k !== 'cluster' && k !== 'replicated') || runs(k))
+        .filter((k) => !kinds.has(k));
   const missingProfile = runs('profile') && profileSections.length < 2;
   const missingClients = runs('clients') ? (clientsResult ? clientsMissing(clientsResult) : ['the whole phase']) : [];
   for (const c of missingClients) log(`CHECK FAILED: no client numbers for ${c}`);

@@ -37,6 +37,8 @@ export interface Report {
   rows: Row[];
   errors: string[];
   notes: string[];
+  /** Wall minutes of each phase that ran. */
+  phaseMinutes?: Record<string, number>;
   /** Markdown sections after the table (the clients phase's), and the data behind them. */
   sections?: string[];
   clients?: unknown;
