@@ -3,7 +3,9 @@
 // (user+system of all its threads, librdkafka's included) and the broker's CPU over the same interval.
 //   tsx --conditions=sluice-source client-gen.ts '{"client":"kafkajs","port":9092,"brokerPid":123,"rows":[…]}'
 // Every client is set up alike: not idempotent, at most 5 requests in flight per connection, linger 5 ms
-// where the client has one, fetches of up to 50 MiB and 1 MiB per partition. kafkajs and
+// and batches of up to 1,000,000 bytes (librdkafka's default batch.size; @sluice/client's default is
+// Java's 16 KiB, which with 5 requests in flight caps a 1 KiB producer at a few hundred KiB in flight)
+// where the client has them, fetches of up to 50 MiB and 1 MiB per partition. kafkajs and
 // @platformatic/kafka send lists: 5 loops each send 1,000 records and await them (5 requests in flight).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -102,7 +104,14 @@ function sluice(cfg: ClientGenConfig, brokers: string[]): Runner {
     if (row.op === 'produce') {
       const p = new Producer(
         { brokers, clientId: 'bench-sluice' },
-        { acks: row.acks === 'all' ? -1 : 1, idempotent: false, maxInFlight: 5, lingerMs: 5 },
+        {
+          acks: row.acks === 'all' ? -1 : 1,
+          idempotent: false,
+          maxInFlight: 5,
+          lingerMs: 5,
+          batchSize: 1_000_000,
+          bufferMemory: 64 * 2 ** 20,
+        },
       );
       try {
         await p.send(t, { value: payload }); // connection and metadata outside the timing
@@ -247,6 +256,7 @@ function librdkafka(cfg: ClientGenConfig, brokers: string[]): Runner {
         'enable.idempotence': false,
         'max.in.flight.requests.per.connection': 5,
         'linger.ms': 5,
+        'batch.size': 1_000_000,
         'queue.buffering.max.messages': 2_000_000,
         'queue.buffering.max.kbytes': 2_000_000,
       });
