@@ -560,7 +560,11 @@ async function startupPhase(): Promise<void> {
 // Restart after a crash: N partitions with a few records each, SIGKILL, start again. Unlike the clean
 // restart above, the broker finds no clean-shutdown marker and must recover its logs.
 const CRASH_PARTITIONS = args['crash-partitions']
-  ? args['crash-partitions'].split(',').map((x) => Math.max(1, Math.min(20_000, Number(x))))
+  ? args['crash-partitions'].split(',').map((x) => {
+      const n = Number(x);
+      if (!Number.isInteger(n) || n < 1 || n > 20_000) throw new Error(`--crash-partitions: ${x} is not 1–20000`);
+      return n;
+    })
   : QUICK
     ? [100]
     : [1000, 10_000];
