@@ -203,6 +203,7 @@ async function measured(
 async function createTopics(
   port: number,
   topics: Array<{ name: string; numPartitions: number; configs?: Record<string, string> }>,
+  readyMs = 120_000,
 ): Promise<void> {
   const admin = new Kafka({ brokers: [`127.0.0.1:${port}`], clientId: 'bench-admin' }).admin();
   try {
@@ -217,7 +218,7 @@ async function createTopics(
         // Or the create took longer than the request timeout and the client's retry found it made
         // (topics here are always new, so an existing one is this run's).
         if (!/^topic |TOPIC_ALREADY_EXISTS/.test((e as Error).message)) throw e;
-        for (const t of batch) await partitionsReady(port, t.name, t.numPartitions, 120_000);
+        for (const t of batch) await partitionsReady(port, t.name, t.numPartitions, readyMs);
       }
     }
   } finally {
@@ -643,7 +644,7 @@ async function crashRestartPhase(): Promise<void> {
           try {
             await b.start(dir);
             // One request per topic: Kafka's 10,000-record limit counts every topic of a request.
-            for (const tp of topics) await createTopics(b.port, [tp]);
+            for (const tp of topics) await createTopics(b.port, [tp], CRASH_DEADLINE_MS);
             for (const tp of topics) {
               await partitionsReady(b.port, tp.name, tp.numPartitions, CRASH_DEADLINE_MS);
               await fillPartitions(b.port, tp.name, tp.numPartitions, CRASH_RECORDS_PER_PARTITION);
