@@ -13,6 +13,7 @@
 //                                       to benchmarks/results/only, never to BENCHMARKS.md, and the smoke check
 //                                       covers only their rows
 //   npm run bench -- --producers 2      the @sluice/client and rdkafka_performance rows run 2 generator processes at once
+//   npm run bench -- --only crash --crash-partitions 10000    the crash phase at these partition counts only
 //   npm run bench -- --cost-matrix      the ceiling phase's full cost matrix (100 B/1 KiB × none/lz4 × acks=1/all ×
 //                                       1/6/1000 partitions) instead of its default subset
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
