@@ -19,6 +19,8 @@ export interface Broker {
    */
   start(dir: string, config?: Readonly<Record<string, string>>): Promise<number>;
   pid(): number;
+  /** How long start() waits for the first ApiVersions answer. */
+  startTimeoutMs: number;
   stop(): Promise<void>;
   /** SIGKILL, as a crash: no shutdown work, the data dir left as it is. */
   kill(): Promise<void>;
@@ -30,6 +32,8 @@ export const KAFKA_SCRIPT = join(ROOT, 'scripts/reference-kafka/reference-kafka.
 
 export class SluiceBroker implements Broker {
   readonly name = 'sluice' as const;
+  /** How long start() waits for the first ApiVersions answer (a restart after a crash may recover for long). */
+  startTimeoutMs = 60_000;
   private child: ChildProcess | undefined;
   /** `profileDir` runs the broker under `node --cpu-prof`; `extraArgs` go to `sluice broker` (cluster mode). */
   constructor(
@@ -67,7 +71,7 @@ export class SluiceBroker implements Broker {
       child.once('exit', (code) => reject(new Error(`sluice exited with ${code} during start (log in ${dir}/..)`))),
     );
     exited.catch(() => {});
-    const t1 = await Promise.race([waitForBroker(this.port, 60_000), exited]);
+    const t1 = await Promise.race([waitForBroker(this.port, this.startTimeoutMs), exited]);
     try {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`sluice exited during start`);
       assertListenerIs(child.pid!, this.port, 'sluice start');
@@ -108,6 +112,8 @@ export class SluiceBroker implements Broker {
 
 export class KafkaBroker implements Broker {
   readonly name = 'kafka' as const;
+  /** How long start() waits for the first ApiVersions answer. */
+  startTimeoutMs = 120_000;
   private dir: string | undefined;
   private pidValue: number | undefined;
   constructor(
@@ -136,10 +142,10 @@ export class KafkaBroker implements Broker {
         dir,
         ...sets,
       ],
-      { timeoutMs: 120_000 },
+      { timeoutMs: Math.max(120_000, this.startTimeoutMs) },
     );
     const t1 = await Promise.race([
-      waitForBroker(this.port, 120_000),
+      waitForBroker(this.port, this.startTimeoutMs),
       script.then((r) => {
         if (r.code !== 0) throw new Error(`kafka start failed: ${r.stderr.slice(-1500)}`);
         return new Promise<never>(() => {});

@@ -38,6 +38,11 @@ export interface Report {
   rows: Row[];
   errors: string[];
   notes: string[];
+  /** Wall minutes of each phase that ran. */
+  phaseMinutes?: Record<string, number>;
+  /** Markdown sections after the table (the clients phase's), and the data behind them. */
+  sections?: string[];
+  clients?: unknown;
   /** Where the time goes where Sluice falls short (CPU profile), added by hand after the run. */
   profileNote?: string;
 }
@@ -283,7 +288,7 @@ export function writeOutputs(rep: Report, outDir: string, benchmarksMd?: string)
     return p;
   };
   write(`${stamp}.json`, `${JSON.stringify(rep, null, 1)}\n`);
-  const table = markdownTable(rep);
+  const table = [markdownTable(rep), ...(rep.sections ?? [])].join('\n');
   write(`${stamp}.md`, table);
   write('latest.md', table);
   const produce = rep.rows.filter((r) => r.kind === 'produce');
@@ -460,6 +465,16 @@ ${headline.join('\n')}
   one-member etcd on the same machine: a topic with RF=1, then one with RF=3 and \`min.insync.replicas=2\`
   (every replica in the ISR before the load). CPU per GiB sums utime+stime of all broker processes over the
   load; etcd's is its own row. The ratio column there is against the one-broker row, not Kafka.
+- **Clients** (clients phase): @sluice/client, kafkajs, @platformatic/kafka and librdkafka (node-rdkafka) against
+  one Sluice broker, each in its own process through the same produce and consume rows; client CPU is the
+  client process's utime+stime, broker CPU the broker's over the same row (see the section's own notes).
+- **Selection.** \`npm run bench\` runs the default phases (throughput, ceiling, latency, startup, profile,
+  clients); \`--full\` adds crash (1,000 and 10,000 partitions), compaction, scale, cluster and replicated.
+  Minutes per phase of this run: ${
+    Object.entries(rep.phaseMinutes ?? {})
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'not recorded'
+  }.
 - **Machine limits, same run.** Loopback TCP with iperf3 (one stream) and sequential writes of 1 GiB with
   \`dd … conv=fdatasync\`. The limit column is min(TCP, disk) for producer rows and TCP for consumer rows.
 

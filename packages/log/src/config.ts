@@ -16,6 +16,8 @@ export interface LogConfig {
   indexIntervalBytes: number; // index.interval.bytes
   flushMessages: number; // flush.messages
   flushMs: number; // flush.ms
+  /** preallocate: the active segment's log file is set to segmentBytes before its first append. */
+  preallocate: boolean;
   retentionMs: number; // retention.ms (-1: unlimited)
   retentionBytes: number; // retention.bytes (-1: unlimited)
   cleanupPolicy: 'delete' | 'compact' | 'compact,delete';
@@ -45,6 +47,7 @@ export const DEFAULT_LOG_CONFIG: LogConfig = {
   indexIntervalBytes: 4096,
   flushMessages: Number.MAX_SAFE_INTEGER,
   flushMs: Number.MAX_SAFE_INTEGER,
+  preallocate: false,
   retentionMs: 7 * 24 * 3600_000,
   retentionBytes: -1,
   cleanupPolicy: 'delete',

@@ -29,13 +29,16 @@ for (const io of ['fd', 'mmap'] as const) {
             maxLength: 4,
           }),
           fc.boolean(),
-          (sizes, truncate, whichSegment, where, flips, closeCleanly) => {
+          fc.boolean(),
+          (sizes, truncate, whichSegment, where, flips, closeCleanly, preallocate) => {
             const root = testRoot('torn');
             const dir = path.join(root, 'torn-0');
             const cfg = {
               io,
               segmentBytes: 2048,
               indexIntervalBytes: 200,
+              // Preallocated: the active segment's file is 2048 bytes of batches and zeros when not closed.
+              preallocate,
               logger: { info() {}, warn() {}, error() {} },
             };
             const log = PartitionLog.open(dir, cfg);

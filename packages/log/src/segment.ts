@@ -64,6 +64,8 @@ export class LogSegment {
   lastModifiedMs: number;
   private bytesSinceIndexEntry = 0;
   private active = false;
+  /** The active log file has been set to segment.bytes (preallocate) since it last shrank. */
+  private preallocated = false;
   private readonly peek = Buffer.alloc(HEADER_PEEK);
   private readonly mapped: boolean;
   /** The log file is mapped (a read handed out a view): headers are a memory copy away, not a pread. */
@@ -153,6 +155,7 @@ export class LogSegment {
   append(data: Buffer): number {
     const position = this.size;
     if (position === 0) this.createdMs = this.config.now();
+    if (this.config.preallocate && this.active && !this.preallocated) this.preallocateLog();
     this.log.write(data, position);
     this.size += data.length;
     this.indexBatches(data, position);
@@ -350,6 +353,7 @@ export class LogSegment {
     this.size = loc.position;
     // Views handed out earlier (a Fetch response still being sent) keep their bytes: see StorageFile.truncate.
     this.log.truncate(this.size);
+    this.preallocated = false;
     this.recomputeAfterTruncate();
     return loc.baseOffset;
   }
@@ -389,9 +393,29 @@ export class LogSegment {
     if (this.log.size() !== this.size) this.log.resize(this.size);
   }
 
+  /**
+   * preallocate (Kafka's topic config): the log file is set to segment.bytes (sparse) before the first
+   * append, so appends write inside the file. An append that extends the file also updates its size
+   * under the file system's journal, and on ext4 waits whenever the journal is busy (another
+   * process's fsync): ~35–80 µs of blocked event loop per 16 KiB append on a loaded machine against
+   * ~14 µs inside a preallocated file (`npm run bench -w @sluice/log`). Done on the first append, not
+   * on activation, so a restart does not touch idle partitions. Recovery treats the zeros after the
+   * last batch of a file at segment.bytes as free space; a clean close trims them (deactivate).
+   */
+  private preallocateLog(): void {
+    this.preallocated = true;
+    try {
+      if (this.log.size() < this.config.segmentBytes) this.log.resize(this.config.segmentBytes);
+    } catch (err) {
+      // Only an optimisation: appends still extend the file as without it.
+      this.config.logger.warn(`${this.fileName}: could not preallocate (${(err as Error).message})`);
+    }
+  }
+
   /** The segment stops taking appends (roll, close): trim preallocated space. */
   deactivate(): void {
     this.active = false;
+    this.preallocated = false;
     if (this.log.size() !== this.size) this.log.resize(this.size);
     this.index.trim();
     this.timeIndex.trim();

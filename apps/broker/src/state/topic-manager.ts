@@ -88,6 +88,7 @@ export function logConfigFor(values: TopicConfigValues): Partial<LogConfig> {
     indexIntervalBytes: clampToNumber(values['index.interval.bytes']),
     flushMessages: clampToNumber(values['flush.messages']),
     flushMs: clampToNumber(values['flush.ms']),
+    preallocate: values.preallocate,
     retentionMs: clampToNumber(values['retention.ms']),
     retentionBytes: clampToNumber(values['retention.bytes']),
     cleanupPolicy: policy.includes('compact') ? (policy.includes('delete') ? 'compact,delete' : 'compact') : 'delete',
