@@ -1,4 +1,5 @@
 import { type Serde, serde, type Topic } from '@sluice/client';
+import { changeSerde } from './change-serde.js';
 import { kvState, listState } from './state.js';
 import {
   type Change,
@@ -488,6 +489,39 @@ export class KTable<K, V> {
   }
 
   /**
+   * Re-groups the table by a new key and value, always through a repartition topic. Each update sends
+   * the old row's pair to be subtracted and the new row's to be added (one record when both have the same
+   * new key), so a row that moves to another group leaves the old one.
+   */
+  groupBy<K2, V2>(selector: (key: K, value: V) => [K2, V2], grouped: Grouped<K2, V2> = {}): KGroupedTable<K2, V2> {
+    const ks = grouped.key ?? json<K2>();
+    const same = (a: K2, b: K2): boolean => {
+      const x = ks.serialize(a);
+      const y = ks.serialize(b);
+      return x !== null && y !== null && x.equals(y);
+    };
+    const pair = (k: unknown, v: unknown): [K2, V2] | null => {
+      if (v === null || v === undefined) return null;
+      const p = selector(k as K, v as V);
+      // A null key or value cannot be aggregated (Kafka's KTableRepartitionMap skips it too).
+      return p[0] === null || p[0] === undefined || p[1] === null || p[1] === undefined ? null : p;
+    };
+    const n = this.builder.node('KTABLE-SELECT', [this.node], (_ctx, fwd) => (r) => {
+      const c = r.value as Change<V>;
+      const np = pair(r.key, c.newValue);
+      const op = pair(r.key, c.oldValue);
+      if (np !== null && op !== null && same(np[0], op[0])) {
+        fwd({ key: np[0], value: { newValue: np[1], oldValue: op[1] } satisfies Change<V2>, timestamp: r.timestamp });
+        return;
+      }
+      // The subtraction first, as Kafka: the old group loses the row before the new one gains it.
+      if (op !== null) fwd({ key: op[0], value: { newValue: null, oldValue: op[1] }, timestamp: r.timestamp });
+      if (np !== null) fwd({ key: np[0], value: { newValue: np[1], oldValue: null }, timestamp: r.timestamp });
+    });
+    return new KGroupedTable<K2, V2>(this.builder, n, ks, grouped.value, grouped.name);
+  }
+
+  /**
    * Kafka's `suppress(Suppressed.untilWindowCloses(unbounded()))`: holds a windowed table's updates and
    * emits each window's final value once stream time passes its end plus grace.
    */
@@ -652,6 +686,83 @@ export class KGroupedStream<K, V> {
   ): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
     if (windows instanceof SessionWindows) return new SessionWindowedKStream(this, windows);
     return new TimeWindowedKStream(this, windows);
+  }
+}
+
+/** A table re-grouped by `KTable.groupBy`: updates carry old and new values, so aggregates can subtract. */
+export class KGroupedTable<K, V> {
+  constructor(
+    readonly builder: StreamsBuilder,
+    /** Emits Change<V> records keyed by the new key. */
+    private readonly selected: NodeDef,
+    readonly keySerde: Serde<K>,
+    readonly valueSerde?: Serde<V>,
+    /** Names the repartition topic; else the store's name does (as Kafka Streams). */
+    readonly name?: string,
+  ) {}
+
+  count(materialized: Materialized<K, number> = {}): KTable<K, number> {
+    return this.aggregate(
+      () => 0,
+      (_k, _v, n) => n + 1,
+      (_k, _v, n) => n - 1,
+      { ...materialized, value: materialized.value ?? json<number>() },
+    );
+  }
+
+  /** `adder` folds a new row's value in, `subtractor` takes an old one out. */
+  reduce(
+    adder: (aggregate: V, value: V) => V,
+    subtractor: (aggregate: V, value: V) => V,
+    materialized: Materialized<K, V> = {},
+  ): KTable<K, V> {
+    return this.aggregateWith<V>(
+      (_k, v, agg) => (agg === null ? v : adder(agg, v)),
+      (_k, v, agg) => subtractor(agg, v),
+      { ...materialized, value: materialized.value ?? this.valueSerde },
+    );
+  }
+
+  aggregate<VA>(
+    initializer: () => VA,
+    adder: (key: K, value: V, aggregate: VA) => VA,
+    subtractor: (key: K, value: V, aggregate: VA) => VA,
+    materialized: Materialized<K, VA> = {},
+  ): KTable<K, VA> {
+    return this.aggregateWith<VA>((k, v, agg) => adder(k, v, agg ?? initializer()), subtractor, materialized);
+  }
+
+  private aggregateWith<VA>(
+    add: (key: K, value: V, agg: VA | null) => VA,
+    subtract: (key: K, value: V, agg: VA) => VA,
+    materialized: Materialized<K, VA>,
+  ): KTable<K, VA> {
+    const b = this.builder;
+    const ks = materialized.key ?? this.keySerde;
+    const vs = serde.nullable(materialized.value ?? json<VA>());
+    const repartitionName = this.name ?? materialized.name ?? b.newName('KTABLE-AGGREGATE-STATE-STORE');
+    const src = b.repartition(this.selected, repartitionName, this.keySerde, changeSerde(this.valueSerde ?? json<V>()));
+    let storeName = '';
+    const n = b.node('KTABLE-AGGREGATE', [src], (ctx, fwd) => {
+      const st = kvState(ctx.store(storeName), ks, vs);
+      return (r) => {
+        if (r.key === null || r.key === undefined) return;
+        const k = r.key as K;
+        const c = r.value as Change<V>;
+        const old = st.get(k);
+        // As Kafka's KTableAggregate: take the old value out first, then add the new one.
+        let agg = c.oldValue !== null && old !== null ? subtract(k, c.oldValue, old) : old;
+        if (c.newValue !== null) agg = add(k, c.newValue, agg);
+        st.put(k, agg);
+        fwd({ key: k, value: { newValue: agg, oldValue: old } satisfies Change<VA>, timestamp: r.timestamp });
+      };
+    });
+    storeName = b.store(n, materialized.name, materialized.persistent, 'KTABLE-AGGREGATE-STATE-STORE');
+    const getter: ValueGetter = (ctx) => {
+      const st = kvState(ctx.store(storeName), ks, vs);
+      return (k) => st.get(k as K);
+    };
+    return new KTable<K, VA>(b, n, getter, ks, materialized.value, storeName);
   }
 }
 

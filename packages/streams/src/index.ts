@@ -1,6 +1,7 @@
 export {
   type Grouped,
   KGroupedStream,
+  KGroupedTable,
   KStream,
   KTable,
   type Materialized,

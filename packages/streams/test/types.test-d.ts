@@ -59,3 +59,23 @@ const windowed = orders.groupByKey().windowedBy(TimeWindows.ofSizeWithNoGrace(60
 windowed.toStream().map((w: Windowed<string>, n) => [`${w.key}@${w.start}`, n] as [string, number]);
 // @ts-expect-error: a windowed key is not a string
 windowed.toStream().to(topic('per-minute', { key: serde.string(), value: serde.json<number>() }));
+
+// Table groupBy: the adder and subtractor take the grouped value type.
+const perName = customers.groupBy((_id, c) => [c.name, 1]);
+perName.aggregate(
+  () => 0,
+  (_k, n, s) => s + n,
+  (_k, n, s) => s - n,
+);
+perName
+  .count()
+  .toStream()
+  .to(topic('per-name', { key: serde.string(), value: serde.json<number>() }));
+perName.aggregate(
+  () => 0,
+  (_k, n, s) => s + n,
+  // @ts-expect-error: the grouped values are numbers, not customers
+  (_k, c: Customer, s) => s - c.name.length,
+);
+// @ts-expect-error: a table reduce needs a subtractor
+perName.reduce((a, n) => a + n);
