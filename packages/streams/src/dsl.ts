@@ -12,6 +12,7 @@ import {
   Topology,
   type ValueGetter,
 } from './topology.js';
+import { UnjoinedBuffer } from './unjoined-buffer.js';
 import {
   type JoinWindows,
   SessionWindows,
@@ -342,8 +343,36 @@ export class KStream<K, V> {
   }
 
   /** Stream–table left join: the joiner gets null when the table has no value for the key. */
-  leftJoin<VT, VR>(table: KTable<K, VT>, joiner: (value: V, tableValue: VT | null) => VR): KStream<K, VR> {
-    return this.tableJoin(table, joiner as (v: V, t: VT) => VR, true);
+  leftJoin<VT, VR>(table: KTable<K, VT>, joiner: (value: V, tableValue: VT | null) => VR): KStream<K, VR>;
+  /**
+   * Stream–stream left join: as `join`, and a record of this side that joined nothing is emitted with null
+   * once its window has closed (stream time past its timestamp + difference + grace), as Kafka Streams 3.1+.
+   */
+  leftJoin<VO, VR>(
+    other: KStream<K, VO>,
+    joiner: (value: V, otherValue: VO | null) => VR,
+    windows: JoinWindows,
+    serdes?: { value?: Serde<V>; otherValue?: Serde<VO> },
+  ): KStream<K, VR>;
+  leftJoin<VO, VR>(
+    other: KTable<K, VO> | KStream<K, VO>,
+    joiner: (value: V, o: VO | null) => VR,
+    windows?: JoinWindows,
+    serdes?: { value?: Serde<V>; otherValue?: Serde<VO> },
+  ): KStream<K, VR> {
+    if (other instanceof KTable) return this.tableJoin(other, joiner as (v: V, t: VO) => VR, true);
+    if (windows === undefined) throw new RangeError('a stream–stream join needs JoinWindows');
+    return streamStreamJoin(this, other, joiner as (v: V, o: VO) => VR, windows, serdes ?? {}, 'left');
+  }
+
+  /** Stream–stream outer join: unjoined records of either side are emitted with null once their window closes. */
+  outerJoin<VO, VR>(
+    other: KStream<K, VO>,
+    joiner: (value: V | null, otherValue: VO | null) => VR,
+    windows: JoinWindows,
+    serdes?: { value?: Serde<V>; otherValue?: Serde<VO> },
+  ): KStream<K, VR> {
+    return streamStreamJoin(this, other, joiner as (v: V, o: VO) => VR, windows, serdes ?? {}, 'outer');
   }
 
   private tableJoin<VT, VR>(table: KTable<K, VT>, joiner: (v: V, t: VT) => VR, left: boolean): KStream<K, VR> {
@@ -368,6 +397,7 @@ function streamStreamJoin<K, V, VO, VR>(
   joiner: (v: V, o: VO) => VR,
   windows: JoinWindows,
   serdes: { value?: Serde<V>; otherValue?: Serde<VO> },
+  kind: 'inner' | 'left' | 'outer' = 'inner',
 ): KStream<K, VR> {
   const b = left.builder;
   const l = left.repartitioned(b.newName('KSTREAM-JOINTHIS'));
@@ -375,27 +405,62 @@ function streamStreamJoin<K, V, VO, VR>(
   const ks = l.keySerde ?? r.keySerde ?? json<K>();
   const lvs = serdes.value ?? l.valueSerde ?? json<V>();
   const rvs = serdes.otherValue ?? r.valueSerde ?? json<VO>();
-  const names = { left: '', right: '' };
+  const names = { left: '', right: '', outer: '' };
   const retention = windows.timeDifferenceMs + windows.graceMs;
+  // Per task, shared by both sides: the smallest timestamp that may be waiting in the outer store.
+  const pending = new WeakMap<ProcessorContext, UnjoinedBuffer>();
+  const bufferOf = (ctx: ProcessorContext): UnjoinedBuffer => {
+    let u = pending.get(ctx);
+    if (u === undefined) {
+      u = new UnjoinedBuffer(ctx.store(names.outer));
+      pending.set(ctx, u);
+    }
+    return u;
+  };
   const side = (mine: 'left' | 'right') => (ctx: ProcessorContext, fwd: Forward) => {
-    const own = listState<K, unknown>(ctx.store(names[mine]), ks, (mine === 'left' ? lvs : rvs) as Serde<unknown>);
-    const other = listState<K, unknown>(
-      ctx.store(names[mine === 'left' ? 'right' : 'left']),
-      ks,
-      (mine === 'left' ? rvs : lvs) as Serde<unknown>,
-    );
+    const ownSerde = (mine === 'left' ? lvs : rvs) as Serde<unknown>;
+    const otherSerde = (mine === 'left' ? rvs : lvs) as Serde<unknown>;
+    const own = listState<K, unknown>(ctx.store(names[mine]), ks, ownSerde);
+    const other = listState<K, unknown>(ctx.store(names[mine === 'left' ? 'right' : 'left']), ks, otherSerde);
+    const unjoined = kind === 'inner' ? undefined : bufferOf(ctx);
+    // Which side's lone records get a null partner: the left in a left join, both in an outer join.
+    const emitsAlone = kind === 'outer' || (kind === 'left' && mine === 'left');
+    const pairUp = (mineValue: unknown, otherValue: unknown): VR =>
+      mine === 'left' ? joiner(mineValue as V, otherValue as VO) : joiner(otherValue as V, mineValue as VO);
     return (rec: Rec) => {
-      if (rec.key === null || rec.key === undefined) return;
+      // As Kafka: null keys and values do not join (in a left/outer join null means "no partner").
+      if (rec.key === null || rec.key === undefined || rec.value === null || rec.value === undefined) return;
       // Late: every record it could join with has left the other side's buffer.
       if (rec.timestamp < ctx.streamTime - retention) {
         ctx.droppedLate();
         return;
       }
       const k = rec.key as K;
+      const kb = ks.serialize(k) ?? Buffer.alloc(0);
+      // Records whose windows have closed without a partner: emitted now, in timestamp order.
+      if (unjoined !== undefined && rec.timestamp === ctx.streamTime) {
+        for (const u of unjoined.takeClosed(ctx.streamTime - retention)) {
+          const key = ks.deserialize(u.key);
+          const v = (u.left ? lvs : rvs).deserialize(u.value);
+          const value = u.left ? joiner(v as V, null as VO) : joiner(null as V, v as VO);
+          fwd({ key, value, timestamp: u.timestamp });
+        }
+      }
+      let joined = false;
       for (const [ts, v] of other.get(k)) {
         if (Math.abs(ts - rec.timestamp) > windows.timeDifferenceMs) continue;
-        const value = mine === 'left' ? joiner(rec.value as V, v as VO) : joiner(v as V, rec.value as VO);
-        fwd({ key: rec.key, value, timestamp: Math.max(ts, rec.timestamp) });
+        joined = true;
+        // The partner was waiting alone: it has joined now.
+        unjoined?.remove(ts, mine !== 'left', kb);
+        fwd({ key: rec.key, value: pairUp(rec.value, v), timestamp: Math.max(ts, rec.timestamp) });
+      }
+      if (!joined && emitsAlone) {
+        // Out of order with its window already past: no later partner can come, so no wait (as Kafka).
+        if (rec.timestamp + windows.timeDifferenceMs < ctx.streamTime) {
+          fwd({ key: rec.key, value: pairUp(rec.value, null), timestamp: rec.timestamp });
+        } else {
+          unjoined?.add(rec.timestamp, mine === 'left', kb, ownSerde.serialize(rec.value));
+        }
       }
       own.append(k, rec.timestamp, rec.value, ctx.streamTime - retention);
     };
@@ -404,6 +469,7 @@ function streamStreamJoin<K, V, VO, VR>(
   const rn = b.node('KSTREAM-JOINOTHER', [r.node], side('right') as (c: ProcessorContext, f: Forward) => Forward);
   names.left = b.store(ln, undefined, true, 'KSTREAM-JOINTHIS-STORE');
   names.right = b.store(rn, undefined, true, 'KSTREAM-JOINOTHER-STORE');
+  if (kind !== 'inner') names.outer = b.store(ln, undefined, true, 'KSTREAM-OUTERSHARED-STORE');
   ln.linked.push(rn);
   const merged = b.node('KSTREAM-MERGE', [ln, rn], (_ctx, fwd) => fwd);
   return new KStream<K, VR>(b, merged, false, ks);

@@ -79,3 +79,20 @@ perName.aggregate(
 );
 // @ts-expect-error: a table reduce needs a subtractor
 perName.reduce((a, n) => a + n);
+
+// Stream–stream left and outer joins: the missing side is null.
+const amountsByOrder = orders.mapValues((o) => o.amount);
+orders.leftJoin(amountsByOrder, (o, n) => o.amount + (n ?? 0), JoinWindows.ofTimeDifferenceWithNoGrace(10));
+orders.leftJoin(
+  amountsByOrder,
+  // @ts-expect-error: a stream–stream left join's other value may be null
+  (o, n: number) => o.amount + n,
+  JoinWindows.ofTimeDifferenceWithNoGrace(10),
+);
+orders.outerJoin(amountsByOrder, (o, n) => (o?.amount ?? 0) + (n ?? 0), JoinWindows.ofTimeDifferenceWithNoGrace(10));
+orders.outerJoin(
+  amountsByOrder,
+  // @ts-expect-error: in an outer join this side's value may be null too
+  (o: Order, n) => o.amount + (n ?? 0),
+  JoinWindows.ofTimeDifferenceWithNoGrace(10),
+);
