@@ -1,9 +1,11 @@
 import { type Serde, serde, type Topic } from '@sluice/client';
 import { changeSerde } from './change-serde.js';
 import { kvState, listState } from './state.js';
+import type { BytesStore } from './stores.js';
 import {
   type Change,
   type Forward,
+  type GlobalStoreDef,
   type NodeDef,
   type ProcessorContext,
   type Rec,
@@ -13,14 +15,7 @@ import {
   type ValueGetter,
 } from './topology.js';
 import { UnjoinedBuffer } from './unjoined-buffer.js';
-import {
-  type JoinWindows,
-  SessionWindows,
-  SlidingWindows,
-  TimeWindows,
-  type Windowed,
-  windowedSerde,
-} from './windows.js';
+import { JoinWindows, SessionWindows, SlidingWindows, TimeWindows, type Windowed, windowedSerde } from './windows.js';
 
 /** Serdes of an intermediate step (repartition topics, stores); JSON where not given. */
 export interface Serdes<K, V> {
@@ -94,6 +89,7 @@ export class StreamsBuilder {
   private readonly sources: Source[] = [];
   private readonly internal: InternalTopicRef[] = [];
   private readonly storeNames = new Set<string>();
+  private readonly globals: GlobalStoreDef[] = [];
 
   /** Kafka's generated names: PREFIX-0000000007. */
   newName(prefix: string): string {
@@ -180,8 +176,30 @@ export class StreamsBuilder {
     return src;
   }
 
+  /**
+   * A table every instance holds whole: read from all partitions of `topic` by each instance's own
+   * consumer (outside the group), so streams join it by any key without repartitioning. The topic is
+   * its changelog (nothing else is written); the store holds the topic's bytes.
+   */
+  globalTable<K, V>(
+    topic: Topic<K, V>,
+    options: { name?: string; persistent?: boolean } = {},
+  ): GlobalKTable<K, NonNullable<V>> {
+    if (this.globals.some((g) => g.topic.name === topic.name))
+      throw new RangeError(`topic ${topic.name} is read as a global table twice`);
+    const name = options.name ?? this.newName(`${topic.name}-STATE-STORE`);
+    if (this.storeNames.has(name)) throw new RangeError(`store ${name} is defined twice`);
+    this.storeNames.add(name);
+    this.globals.push({ name, topic: topic as Topic<unknown, unknown>, persistent: options.persistent ?? true });
+    return new GlobalKTable<K, NonNullable<V>>(
+      name,
+      topic.key,
+      serde.nullable(topic.value) as Serde<NonNullable<V> | null>,
+    );
+  }
+
   build(): Topology {
-    return new Topology(this.sources, this.internal);
+    return new Topology(this.sources, this.internal, this.globals);
   }
 }
 
@@ -331,15 +349,27 @@ export class KStream<K, V> {
     windows: JoinWindows,
     serdes?: { value?: Serde<V>; otherValue?: Serde<VO> },
   ): KStream<K, VR>;
+  /**
+   * Stream–globalTable join: each record with the global table's value for `keySelector(key, value)` (any
+   * key, no repartitioning: every instance holds the whole table). No value, no output.
+   */
+  join<GK, GV, VR>(
+    table: GlobalKTable<GK, GV>,
+    keySelector: (key: K, value: V) => NoInfer<GK>,
+    joiner: (value: V, tableValue: GV) => VR,
+  ): KStream<K, VR>;
   join<VO, VR>(
-    other: KTable<K, VO> | KStream<K, VO>,
-    joiner: (value: V, o: VO) => VR,
-    windows?: JoinWindows,
+    other: KTable<K, VO> | KStream<K, VO> | GlobalKTable<unknown, VO>,
+    joiner: ((value: V, o: VO) => VR) | ((key: K, value: V) => unknown),
+    windows?: JoinWindows | ((value: V, o: VO) => VR),
     serdes?: { value?: Serde<V>; otherValue?: Serde<VO> },
   ): KStream<K, VR> {
-    if (other instanceof KTable) return this.tableJoin(other, joiner, false);
-    if (windows === undefined) throw new RangeError('a stream–stream join needs JoinWindows');
-    return streamStreamJoin(this, other, joiner, windows, serdes ?? {});
+    const j = joiner as (value: V, o: VO) => VR;
+    if (other instanceof GlobalKTable)
+      return this.globalJoin(other, joiner as (k: K, v: V) => unknown, windows as (v: V, o: VO) => VR, false);
+    if (other instanceof KTable) return this.tableJoin(other, j, false);
+    if (!(windows instanceof JoinWindows)) throw new RangeError('a stream–stream join needs JoinWindows');
+    return streamStreamJoin(this, other, j, windows, serdes ?? {});
   }
 
   /** Stream–table left join: the joiner gets null when the table has no value for the key. */
@@ -354,15 +384,44 @@ export class KStream<K, V> {
     windows: JoinWindows,
     serdes?: { value?: Serde<V>; otherValue?: Serde<VO> },
   ): KStream<K, VR>;
+  /** Stream–globalTable left join: the joiner gets null when the global table has no value for the selected key. */
+  leftJoin<GK, GV, VR>(
+    table: GlobalKTable<GK, GV>,
+    keySelector: (key: K, value: V) => NoInfer<GK>,
+    joiner: (value: V, tableValue: GV | null) => VR,
+  ): KStream<K, VR>;
   leftJoin<VO, VR>(
-    other: KTable<K, VO> | KStream<K, VO>,
-    joiner: (value: V, o: VO | null) => VR,
-    windows?: JoinWindows,
+    other: KTable<K, VO> | KStream<K, VO> | GlobalKTable<unknown, VO>,
+    joiner: ((value: V, o: VO | null) => VR) | ((key: K, value: V) => unknown),
+    windows?: JoinWindows | ((value: V, o: VO | null) => VR),
     serdes?: { value?: Serde<V>; otherValue?: Serde<VO> },
   ): KStream<K, VR> {
-    if (other instanceof KTable) return this.tableJoin(other, joiner as (v: V, t: VO) => VR, true);
-    if (windows === undefined) throw new RangeError('a stream–stream join needs JoinWindows');
-    return streamStreamJoin(this, other, joiner as (v: V, o: VO) => VR, windows, serdes ?? {}, 'left');
+    const j = joiner as (v: V, o: VO) => VR;
+    if (other instanceof GlobalKTable)
+      return this.globalJoin(other, joiner as (k: K, v: V) => unknown, windows as (v: V, o: VO) => VR, true);
+    if (other instanceof KTable) return this.tableJoin(other, j, true);
+    if (!(windows instanceof JoinWindows)) throw new RangeError('a stream–stream join needs JoinWindows');
+    return streamStreamJoin(this, other, j, windows, serdes ?? {}, 'left');
+  }
+
+  private globalJoin<GV, VR>(
+    table: GlobalKTable<unknown, GV>,
+    keySelector: (key: K, value: V) => unknown,
+    joiner: (v: V, g: GV) => VR,
+    left: boolean,
+  ): KStream<K, VR> {
+    const n = this.builder.node('KSTREAM-JOIN', [this.node], (ctx, fwd) => {
+      const get = table.getter(ctx);
+      return (r) => {
+        // As Kafka: a null value does not join; the stream key may be null (the selector picks the table key).
+        if (r.value === null || r.value === undefined) return;
+        const gk = keySelector(r.key as K, r.value as V);
+        const gv = gk === null || gk === undefined ? null : get(gk);
+        if (gv === null && !left) return;
+        fwd({ key: r.key, value: joiner(r.value as V, gv as GV), timestamp: r.timestamp });
+      };
+    });
+    return new KStream<K, VR>(this.builder, n, this.keyChanged, this.keySerde);
   }
 
   /** Stream–stream outer join: unjoined records of either side are emitted with null once their window closes. */
@@ -473,6 +532,27 @@ function streamStreamJoin<K, V, VO, VR>(
   ln.linked.push(rn);
   const merged = b.node('KSTREAM-MERGE', [ln, rn], (_ctx, fwd) => fwd);
   return new KStream<K, VR>(b, merged, false, ks);
+}
+
+/** A table held whole by every instance (`builder.globalTable`): only for joins from streams. */
+export class GlobalKTable<K, V> {
+  constructor(
+    /** Its store, on every instance (the topic is its changelog). */
+    readonly storeName: string,
+    readonly keySerde: Serde<K>,
+    private readonly valueSerde: Serde<V | null>,
+  ) {}
+
+  /** Looks keys up in this instance's copy. */
+  getter(ctx: ProcessorContext): (key: unknown) => V | null {
+    return this.reader(ctx.globalStore(this.storeName));
+  }
+
+  /** Typed lookups in a store of this table's bytes. */
+  reader(store: BytesStore): (key: unknown) => V | null {
+    const st = kvState(store, this.keySerde, this.valueSerde);
+    return (k) => st.get(k as K);
+  }
 }
 
 /** A changelog stream: the latest value per key; `toStream()` gives its updates. */

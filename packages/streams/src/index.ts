@@ -1,4 +1,5 @@
 export {
+  GlobalKTable,
   type Grouped,
   KGroupedStream,
   KGroupedTable,

@@ -12,7 +12,8 @@ import {
   type TopicPartition,
   topic,
 } from '@sluice/client';
-import type { KTable } from './dsl.js';
+import type { GlobalKTable, KTable } from './dsl.js';
+import { GlobalStateUpdater } from './global-stores.js';
 import { InMemoryStore, LmdbStore } from './stores.js';
 import { type DeserializationPolicy, LoggedStore, type RecordCollector, StreamTask, type TaskMetrics } from './task.js';
 import type { SubTopology, Topology } from './topology.js';
@@ -78,6 +79,8 @@ export class KafkaStreams {
   readonly instanceId: string;
   /** Commits done (for tests and metrics). */
   commits = 0;
+  /** The instance's copies of the global tables (none without global tables). */
+  private globals: GlobalStateUpdater | undefined;
 
   constructor(
     readonly topology: Topology,
@@ -134,6 +137,17 @@ export class KafkaStreams {
     if (this.state !== 'CREATED') throw new Error(`cannot start in state ${this.state}`);
     this.state = 'REBALANCING';
     await this.prepareTopics();
+    // Global tables are caught up before any task processes (as Kafka's GlobalStreamThread bootstrap).
+    if (this.topology.globalStores.length > 0) {
+      this.globals = new GlobalStateUpdater(
+        this.topology.globalStores,
+        this.config,
+        this.admin,
+        join(this.stateDir, 'global'),
+        this.eos,
+      );
+      await this.globals.start((err) => this.fail(err));
+    }
     if (this.eos) await this.producer.initTransactions();
     const topics = [...this.topicToSub.keys()].map(rawTopic);
     this.consumer.subscribe(topics as Topic<unknown, unknown>[]);
@@ -351,6 +365,7 @@ export class KafkaStreams {
         stores,
         this.collector,
         this.config.deserializationErrors ?? 'stop',
+        this.globals?.stores,
       );
       for (const r of restores) if (r.task === null) r.task = task;
       this.tasks.set(taskId, task);
@@ -480,6 +495,14 @@ export class KafkaStreams {
     };
   }
 
+  /** This instance's copy of a global table, and how many records it has applied (to wait for updates). */
+  queryGlobal<K, V>(table: GlobalKTable<K, V>): { get(key: K): V | null; applied(): number } {
+    const store = this.globals?.stores.get(table.storeName);
+    if (store === undefined) throw new Error(`global table ${table.storeName} is not running here`);
+    const get = table.reader(store);
+    return { get: (k) => get(k), applied: () => this.globals?.applied ?? 0 };
+  }
+
   /** Per task: records processed and per second, late drops, skipped records, restore progress, lag. */
   async metrics(): Promise<TaskMetrics[]> {
     const tasks = [...this.tasks.values()];
@@ -513,6 +536,7 @@ export class KafkaStreams {
     });
     await this.consumer.close();
     await this.running;
+    await this.globals?.close(!failed);
     await this.producer.close();
     this.state = 'NOT_RUNNING';
   }

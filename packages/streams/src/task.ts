@@ -95,6 +95,7 @@ export class StreamTask implements ProcessorContext {
     readonly stores: Map<string, LoggedStore>,
     private readonly collector: RecordCollector,
     private readonly policy: DeserializationPolicy,
+    private readonly globalStores: ReadonlyMap<string, BytesStore> = new Map(),
   ) {
     this.taskId = `${subTopology.id}_${partition}`;
     this.metrics = {
@@ -130,6 +131,12 @@ export class StreamTask implements ProcessorContext {
   store(name: string): BytesStore {
     const s = this.stores.get(name);
     if (s === undefined) throw new Error(`task ${this.taskId} has no store ${name}`);
+    return s;
+  }
+
+  globalStore(name: string): BytesStore {
+    const s = this.globalStores.get(name);
+    if (s === undefined) throw new Error(`task ${this.taskId}: no global store ${name}`);
     return s;
   }
 

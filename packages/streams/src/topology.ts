@@ -28,9 +28,18 @@ export interface ProcessorContext {
   onStreamTime(fn: (streamTime: number) => void): void;
   /** A record dropped because its window had closed. */
   droppedLate(): void;
+  /** A global table's store (the instance's full copy, shared by its tasks; read-only here). */
+  globalStore(name: string): BytesStore;
 }
 
 export type Forward = (r: Rec) => void;
+
+/** A global table: its store is filled from every partition of `topic` on every instance. */
+export interface GlobalStoreDef {
+  name: string;
+  topic: Topic<unknown, unknown>;
+  persistent: boolean;
+}
 
 export interface StoreDef {
   name: string;
@@ -85,6 +94,8 @@ export class Topology {
     readonly sources: SourceDef[],
     /** Repartition topics: named `<application.id>-<suffix>` once bound; nodes = [sink, source]. */
     private readonly internal: Array<{ suffix: string; topic: { name: string }; nodes: Array<{ topics: string[] }> }>,
+    /** Global tables, read outside the tasks. */
+    readonly globalStores: GlobalStoreDef[] = [],
   ) {
     this.subTopologies = splitSubTopologies(sources);
   }

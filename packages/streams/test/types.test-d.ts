@@ -83,16 +83,37 @@ perName.reduce((a, n) => a + n);
 // Stream–stream left and outer joins: the missing side is null.
 const amountsByOrder = orders.mapValues((o) => o.amount);
 orders.leftJoin(amountsByOrder, (o, n) => o.amount + (n ?? 0), JoinWindows.ofTimeDifferenceWithNoGrace(10));
-orders.leftJoin(
-  amountsByOrder,
-  // @ts-expect-error: a stream–stream left join's other value may be null
-  (o, n: number) => o.amount + n,
-  JoinWindows.ofTimeDifferenceWithNoGrace(10),
-);
+// @ts-expect-error: a stream–stream left join's other value may be null
+orders.leftJoin(amountsByOrder, (o, n: number) => o.amount + n, JoinWindows.ofTimeDifferenceWithNoGrace(10));
 orders.outerJoin(amountsByOrder, (o, n) => (o?.amount ?? 0) + (n ?? 0), JoinWindows.ofTimeDifferenceWithNoGrace(10));
 orders.outerJoin(
   amountsByOrder,
   // @ts-expect-error: in an outer join this side's value may be null too
   (o: Order, n) => o.amount + (n ?? 0),
   JoinWindows.ofTimeDifferenceWithNoGrace(10),
+);
+
+// Stream–globalTable joins: the key selector gives the global table's key type.
+const customersEverywhere = b.globalTable(topic('customers-g', { key: serde.string(), value: serde.json<Customer>() }));
+orders.join(
+  customersEverywhere,
+  (_k, o) => o.id,
+  (o, c) => `${o.id} ${c.name}`,
+);
+orders.leftJoin(
+  customersEverywhere,
+  (_k, o) => o.id,
+  (o, c) => `${o.id} ${c?.name ?? '?'}`,
+);
+// @ts-expect-error: the global table is keyed by strings, not numbers
+orders.join(
+  customersEverywhere,
+  (_k, o) => o.amount,
+  (o, c) => `${o.id} ${c.name}`,
+);
+orders.leftJoin(
+  customersEverywhere,
+  (_k, o) => o.id,
+  // @ts-expect-error: a left join's global table value may be null
+  (o, c) => `${o.id} ${c.name}`,
 );
