@@ -138,7 +138,12 @@ export class StreamsBuilder {
         const old = st.get(r.key as K);
         const value = (r.value ?? null) as V | null;
         st.put(r.key as K, value);
-        fwd({ key: r.key, value: { newValue: value, oldValue: old } satisfies Change<V>, timestamp: r.timestamp });
+        const rec = {
+          key: r.key,
+          value: { newValue: value, oldValue: old } satisfies Change<V>,
+          timestamp: r.timestamp,
+        };
+        forwardChange(ctx, fwd, storeName, ks.serialize(r.key as K), rec, () => vs.serialize(value)?.length ?? 0);
       };
     });
     storeName = this.store(node, options.name, options.persistent, `${topic.name}-STATE-STORE`);
@@ -753,6 +758,26 @@ function tableTableJoin<K, V, VO, VR>(
   );
 }
 
+/**
+ * A table update goes downstream at once, or, with record caching on, through the instance's cache:
+ * merged per key and sent at the next commit or when the cache is full (Kafka's caching stores).
+ */
+function forwardChange(
+  ctx: ProcessorContext,
+  fwd: Forward,
+  store: string,
+  key: Buffer | null,
+  rec: Rec,
+  valueBytes: () => number,
+): void {
+  const cache = ctx.recordCache;
+  if (cache === undefined || cache.maxBytes <= 0 || key === null) {
+    fwd(rec);
+    return;
+  }
+  cache.put(ctx.taskId, store, key, rec, key.length + valueBytes(), fwd);
+}
+
 /** Records grouped by key, ready to aggregate into a table. */
 export class KGroupedStream<K, V> {
   constructor(
@@ -814,7 +839,8 @@ export class KGroupedStream<K, V> {
         const old = st.get(k);
         const nv = step(k, r.value as V, old);
         st.put(k, nv);
-        fwd({ key: k, value: { newValue: nv, oldValue: old } satisfies Change<VA>, timestamp: r.timestamp });
+        const rec = { key: k, value: { newValue: nv, oldValue: old } satisfies Change<VA>, timestamp: r.timestamp };
+        forwardChange(ctx, fwd, storeName, ks.serialize(k), rec, () => vs.serialize(nv)?.length ?? 0);
       };
     });
     storeName = b.store(n, materialized.name, materialized.persistent, 'KSTREAM-AGGREGATE-STATE-STORE');
@@ -900,7 +926,8 @@ export class KGroupedTable<K, V> {
         let agg = c.oldValue !== null && old !== null ? subtract(k, c.oldValue, old) : old;
         if (c.newValue !== null) agg = add(k, c.newValue, agg);
         st.put(k, agg);
-        fwd({ key: k, value: { newValue: agg, oldValue: old } satisfies Change<VA>, timestamp: r.timestamp });
+        const rec = { key: k, value: { newValue: agg, oldValue: old } satisfies Change<VA>, timestamp: r.timestamp };
+        forwardChange(ctx, fwd, storeName, ks.serialize(k), rec, () => vs.serialize(agg)?.length ?? 0);
       };
     });
     storeName = b.store(n, materialized.name, materialized.persistent, 'KTABLE-AGGREGATE-STATE-STORE');
@@ -961,7 +988,8 @@ export class TimeWindowedKStream<K, V> {
       const emit = (w: Windowed<K>, nv: VA | null, old: VA | null, ts: number): void => {
         if (nv === old) return;
         st.put(w, nv);
-        fwd({ key: w, value: { newValue: nv, oldValue: old } satisfies Change<VA>, timestamp: ts });
+        const rec = { key: w, value: { newValue: nv, oldValue: old } satisfies Change<VA>, timestamp: ts };
+        forwardChange(ctx, fwd, storeName, wks.serialize(w), rec, () => vs.serialize(nv)?.length ?? 0);
       };
       if (windows instanceof TimeWindows) {
         return (r) => {

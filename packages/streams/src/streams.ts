@@ -14,6 +14,7 @@ import {
 } from '@sluice/client';
 import type { GlobalKTable, KTable } from './dsl.js';
 import { GlobalStateUpdater } from './global-stores.js';
+import { RecordCache } from './record-cache.js';
 import { InMemoryStore, LmdbStore } from './stores.js';
 import { type DeserializationPolicy, LoggedStore, type RecordCollector, StreamTask, type TaskMetrics } from './task.js';
 import type { SubTopology, Topology } from './topology.js';
@@ -41,6 +42,12 @@ export interface StreamsConfig extends ClientOptions {
   maxPartitionFetchBytes?: number;
   /** Producer linger for results and changelogs. Default 5 ms. */
   lingerMs?: number;
+  /**
+   * Kafka's `statestore.cache.max.bytes` (was `cache.max.bytes.buffering`): table updates held per key
+   * and sent downstream once per commit interval, or when this many bytes are held. Default 0: every
+   * update goes on at once (Kafka's default is 10 MiB).
+   */
+  cacheMaxBytesBuffering?: number;
 }
 
 export type StreamsState = 'CREATED' | 'REBALANCING' | 'RUNNING' | 'PENDING_SHUTDOWN' | 'NOT_RUNNING' | 'ERROR';
@@ -81,6 +88,7 @@ export class KafkaStreams {
   commits = 0;
   /** The instance's copies of the global tables (none without global tables). */
   private globals: GlobalStateUpdater | undefined;
+  private readonly recordCache: RecordCache | undefined;
 
   constructor(
     readonly topology: Topology,
@@ -91,6 +99,8 @@ export class KafkaStreams {
     this.commitIntervalMs = config.commitIntervalMs ?? (this.eos ? 100 : 30_000);
     this.stateDir = join(config.stateDir ?? '/tmp/sluice-streams', config.applicationId);
     this.instanceId = config.instanceId ?? randomUUID();
+    if ((config.cacheMaxBytesBuffering ?? 0) > 0)
+      this.recordCache = new RecordCache(config.cacheMaxBytesBuffering ?? 0);
     for (const st of topology.subTopologies) for (const s of st.sources) this.topicToSub.set(s.topic.name, st);
     this.admin = new Admin(config);
     this.producer = new Producer(config, {
@@ -274,6 +284,11 @@ export class KafkaStreams {
    */
   private async commit(tasks: Iterable<StreamTask> = this.tasks.values()): Promise<void> {
     this.lastCommit = Date.now();
+    // Held table updates go downstream first: the commit covers what they send.
+    if (this.recordCache !== undefined) {
+      tasks = [...tasks];
+      this.recordCache.flush(new Set([...tasks].map((t) => t.taskId)));
+    }
     const list = [...tasks].filter((t) => t.dirty);
     if (list.length === 0 && !this.inTxn) return;
     const offsets: Array<TopicPartition & { offset: bigint }> = [];
@@ -366,6 +381,7 @@ export class KafkaStreams {
         this.collector,
         this.config.deserializationErrors ?? 'stop',
         this.globals?.stores,
+        this.recordCache,
       );
       for (const r of restores) if (r.task === null) r.task = task;
       this.tasks.set(taskId, task);
@@ -451,6 +467,7 @@ export class KafkaStreams {
   }
 
   private async closeTask(t: StreamTask, clean: boolean): Promise<void> {
+    this.recordCache?.drop(t.taskId);
     if (clean) await this.checkpoint(t);
     for (const s of t.stores.values()) await s.close();
     this.tasks.delete(t.taskId);

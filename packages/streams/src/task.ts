@@ -1,5 +1,6 @@
 import type { ConsumerRecord, Topic } from '@sluice/client';
 import { DeserializationError } from '@sluice/client';
+import type { RecordCache } from './record-cache.js';
 import type { BytesStore } from './stores.js';
 import type { Forward, NodeDef, ProcessorContext, SourceDef, SubTopology } from './topology.js';
 
@@ -96,6 +97,7 @@ export class StreamTask implements ProcessorContext {
     private readonly collector: RecordCollector,
     private readonly policy: DeserializationPolicy,
     private readonly globalStores: ReadonlyMap<string, BytesStore> = new Map(),
+    readonly recordCache?: RecordCache,
   ) {
     this.taskId = `${subTopology.id}_${partition}`;
     this.metrics = {

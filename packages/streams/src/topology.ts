@@ -1,4 +1,5 @@
 import type { Topic } from '@sluice/client';
+import type { RecordCache } from './record-cache.js';
 import type { BytesStore } from './stores.js';
 
 /** A record inside the topology (table nodes carry a Change as value). */
@@ -30,6 +31,8 @@ export interface ProcessorContext {
   droppedLate(): void;
   /** A global table's store (the instance's full copy, shared by its tasks; read-only here). */
   globalStore(name: string): BytesStore;
+  /** The instance's record cache, when `cacheMaxBytesBuffering` > 0. */
+  readonly recordCache?: RecordCache;
 }
 
 export type Forward = (r: Rec) => void;
