@@ -1,5 +1,6 @@
 import { type Serde, serde, type Topic } from '@sluice/client';
 import { changeSerde } from './change-serde.js';
+import { foreignKeyJoin } from './fk-join.js';
 import { kvState, listState } from './state.js';
 import type { BytesStore } from './stores.js';
 import {
@@ -163,10 +164,10 @@ export class StreamsBuilder {
   }
 
   /** Writes to `<application.id>-<name>-repartition` and reads it back (a new sub-topology). */
-  repartition<K, V>(parent: NodeDef, name: string, key: Serde<K>, value: Serde<V>): Source {
+  repartition<K, V>(parent: NodeDef, name: string, key: Serde<K>, value: Serde<V>, suffix = 'repartition'): Source {
     const ref: InternalTopicRef = {
-      suffix: `${name}-repartition`,
-      topic: { name: `${name}-repartition`, key: key as Serde<unknown>, value: value as Serde<unknown> },
+      suffix: `${name}-${suffix}`,
+      topic: { name: `${name}-${suffix}`, key: key as Serde<unknown>, value: value as Serde<unknown> },
       nodes: [],
     };
     const t = ref.topic as Topic<unknown, unknown>;
@@ -627,12 +628,55 @@ export class KTable<K, V> {
   }
 
   /** Table–table join on the key: updates of either side look up the other; null when either is absent (inner). */
-  join<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO) => VR): KTable<K, VR> {
-    return tableTableJoin(this, other, joiner, 'inner');
+  join<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO) => VR): KTable<K, VR>;
+  /**
+   * Foreign-key join: each row joins the row of `other` whose key `foreignKey(value)` gives, through a
+   * subscription and a response topic (Kafka's KIP-213 design); a changed or deleted foreign key or row
+   * updates the result. Inner: no right row, no result.
+   */
+  join<KO, VO, VR>(
+    other: KTable<KO, VO>,
+    foreignKey: (value: V) => KO,
+    joiner: (value: V, otherValue: VO) => VR,
+    materialized?: { value?: Serde<VR> },
+  ): KTable<K, VR>;
+  join<KO, VO, VR>(
+    other: KTable<KO, VO>,
+    a: ((value: V, otherValue: VO) => VR) | ((value: V) => KO),
+    joiner?: (value: V, otherValue: VO) => VR,
+    materialized: { value?: Serde<VR> } = {},
+  ): KTable<K, VR> {
+    if (joiner === undefined) return tableTableJoin(this, other as never, a as (v: V, o: VO) => VR, 'inner');
+    return this.fkJoin(other, a as (v: V) => KO, joiner as (v: V, o: VO | null) => VR, false, materialized.value);
   }
 
-  leftJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO | null) => VR): KTable<K, VR> {
-    return tableTableJoin(this, other, joiner as (v: V, o: VO) => VR, 'left');
+  leftJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO | null) => VR): KTable<K, VR>;
+  /** Foreign-key left join: every row has a result; the joiner gets null without a right row (or foreign key). */
+  leftJoin<KO, VO, VR>(
+    other: KTable<KO, VO>,
+    foreignKey: (value: V) => KO | null,
+    joiner: (value: V, otherValue: VO | null) => VR,
+    materialized?: { value?: Serde<VR> },
+  ): KTable<K, VR>;
+  leftJoin<KO, VO, VR>(
+    other: KTable<KO, VO>,
+    a: ((value: V, otherValue: VO | null) => VR) | ((value: V) => KO | null),
+    joiner?: (value: V, otherValue: VO | null) => VR,
+    materialized: { value?: Serde<VR> } = {},
+  ): KTable<K, VR> {
+    if (joiner === undefined) return tableTableJoin(this, other as never, a as (v: V, o: VO) => VR, 'left');
+    return this.fkJoin(other, a as (v: V) => KO, joiner, true, materialized.value);
+  }
+
+  private fkJoin<KO, VO, VR>(
+    other: KTable<KO, VO>,
+    foreignKey: (v: V) => KO,
+    joiner: (v: V, o: VO | null) => VR,
+    left: boolean,
+    valueSerde: Serde<VR> | undefined,
+  ): KTable<K, VR> {
+    const parts = foreignKeyJoin(this.builder, this, other, foreignKey, joiner, left, valueSerde ?? json<VR>());
+    return new KTable<K, VR>(this.builder, parts.node, parts.getter, this.keySerde, valueSerde, parts.storeName);
   }
 
   outerJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V | null, otherValue: VO | null) => VR): KTable<K, VR> {
