@@ -636,7 +636,7 @@ export class KTable<K, V> {
    */
   join<KO, VO, VR>(
     other: KTable<KO, VO>,
-    foreignKey: (value: V) => KO,
+    foreignKey: (value: V) => NoInfer<KO>,
     joiner: (value: V, otherValue: VO) => VR,
     materialized?: { value?: Serde<VR> },
   ): KTable<K, VR>;
@@ -654,7 +654,7 @@ export class KTable<K, V> {
   /** Foreign-key left join: every row has a result; the joiner gets null without a right row (or foreign key). */
   leftJoin<KO, VO, VR>(
     other: KTable<KO, VO>,
-    foreignKey: (value: V) => KO | null,
+    foreignKey: (value: V) => NoInfer<KO> | null,
     joiner: (value: V, otherValue: VO | null) => VR,
     materialized?: { value?: Serde<VR> },
   ): KTable<K, VR>;

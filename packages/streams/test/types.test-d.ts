@@ -117,3 +117,25 @@ orders.leftJoin(
   // @ts-expect-error: a left join's global table value may be null
   (o, c) => `${o.id} ${c.name}`,
 );
+
+// Foreign-key table joins: the foreign key must have the other table's key type.
+const idsToCustomer = b.table(
+  topic('order-customer', { key: serde.string(), value: serde.json<{ customer: number }>() }),
+);
+idsToCustomer.join(
+  byNumber,
+  (v) => v.customer,
+  (v, c) => `${v.customer}:${c.name}`,
+);
+idsToCustomer.join(
+  byNumber,
+  // @ts-expect-error: byNumber is keyed by numbers, the foreign key is a string
+  (v) => String(v.customer),
+  (v, c) => `${v.customer}:${c.name}`,
+);
+idsToCustomer.leftJoin(
+  byNumber,
+  (v) => v.customer,
+  // @ts-expect-error: a left join's other value may be null
+  (v, c) => `${v.customer}:${c.name}`,
+);
