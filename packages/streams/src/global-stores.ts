@@ -7,6 +7,7 @@ import type { GlobalStoreDef } from './topology.js';
 const CHECKPOINT = '.checkpoint';
 /** Exactly-once topics end in transaction markers the position may not pass: idle this long after the last record = caught up. */
 const BOOTSTRAP_IDLE_MS = 1000;
+const POSITION_SETTLE_MS = 200;
 
 /**
  * Kafka Streams' global state: each instance keeps a full copy of every global table, read from all
@@ -82,11 +83,14 @@ export class GlobalStateUpdater {
       .catch((err) => {
         if (!this.closed) onError(err);
       });
+    // Caught up: the last record before the end is applied; or the fetch position is past the end (compacted
+    // or marker offsets never arrive as records) and nothing has come for a while (fetched records may still
+    // be on their way to the handler).
     const caughtUp = (): boolean =>
       tps.every((t, i) => {
         const at = this.positions.get(`${t.topic.name}:${t.partition}`) ?? 0n;
         const pos = this.reader.position(t.topic.name, t.partition) ?? 0n;
-        return at >= ends[i].offset || pos >= ends[i].offset;
+        return at >= ends[i].offset || (pos >= ends[i].offset && Date.now() - lastRecordAt > POSITION_SETTLE_MS);
       }) ||
       (this.eos && Date.now() - lastRecordAt > BOOTSTRAP_IDLE_MS);
     while (!caughtUp()) {
