@@ -59,7 +59,8 @@ export class GlobalStateUpdater {
       this.byTopic.set(def.topic.name, store);
       for (const p of parts) {
         const cp = resumable ? BigInt(checkpoint[`${def.topic.name}:${p}`]) : undefined;
-        if (cp !== undefined) this.positions.set(`${def.topic.name}:${p}`, cp);
+        // Every partition gets a position, so a partition without records is checkpointed too.
+        this.positions.set(`${def.topic.name}:${p}`, cp ?? 0n);
         tps.push({ topic: rawTopic(def.topic.name), partition: p, offset: cp ?? 'earliest' });
       }
     }

@@ -53,9 +53,10 @@ it('globalTable: a full copy on each instance; stream joins (inner and left) by 
   // One copy in memory, one in LMDB.
   const one = topology(false);
   const two = topology(true);
+  const dirs = [stateDir(), stateDir()];
   const apps = [one, two].map(
-    ({ topology }) =>
-      new KafkaStreams(topology, { brokers, applicationId, stateDir: stateDir(), commitIntervalMs: 100 }),
+    ({ topology }, i) =>
+      new KafkaStreams(topology, { brokers, applicationId, stateDir: dirs[i], commitIntervalMs: 100 }),
   );
   await Promise.all(apps.map((a) => a.start()));
   // start() returns after the bootstrap: both instances hold all three customers, from all partitions.
@@ -119,4 +120,17 @@ it('globalTable: a full copy on each instance; stream joins (inner and left) by 
   const tasks = (await Promise.all(apps.map((a) => a.metrics()))).flat().map((m) => m.taskId);
   expect(tasks.sort()).toEqual(['0_0', '0_1']);
   await Promise.all(apps.map((a) => a.close()));
+
+  // The LMDB copy was checkpointed on close: a restart resumes from there and reads nothing again.
+  const again = topology(true);
+  const restarted = new KafkaStreams(again.topology, {
+    brokers,
+    applicationId,
+    stateDir: dirs[1],
+    commitIntervalMs: 100,
+  });
+  await restarted.start();
+  expect(['c1', 'c2', 'c3'].map((c) => restarted.queryGlobal(again.names).get(c))).toEqual(['Ada L.', null, 'Cy']);
+  expect(restarted.queryGlobal(again.names).applied()).toBe(0);
+  await restarted.close();
 });
