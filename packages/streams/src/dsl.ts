@@ -1,8 +1,12 @@
 import { type Serde, serde, type Topic } from '@sluice/client';
+import { changeSerde } from './change-serde.js';
+import { foreignKeyJoin } from './fk-join.js';
 import { kvState, listState } from './state.js';
+import type { BytesStore } from './stores.js';
 import {
   type Change,
   type Forward,
+  type GlobalStoreDef,
   type NodeDef,
   type ProcessorContext,
   type Rec,
@@ -11,14 +15,8 @@ import {
   Topology,
   type ValueGetter,
 } from './topology.js';
-import {
-  type JoinWindows,
-  SessionWindows,
-  SlidingWindows,
-  TimeWindows,
-  type Windowed,
-  windowedSerde,
-} from './windows.js';
+import { UnjoinedBuffer } from './unjoined-buffer.js';
+import { JoinWindows, SessionWindows, SlidingWindows, TimeWindows, type Windowed, windowedSerde } from './windows.js';
 
 /** Serdes of an intermediate step (repartition topics, stores); JSON where not given. */
 export interface Serdes<K, V> {
@@ -92,6 +90,7 @@ export class StreamsBuilder {
   private readonly sources: Source[] = [];
   private readonly internal: InternalTopicRef[] = [];
   private readonly storeNames = new Set<string>();
+  private readonly globals: GlobalStoreDef[] = [];
 
   /** Kafka's generated names: PREFIX-0000000007. */
   newName(prefix: string): string {
@@ -140,7 +139,12 @@ export class StreamsBuilder {
         const old = st.get(r.key as K);
         const value = (r.value ?? null) as V | null;
         st.put(r.key as K, value);
-        fwd({ key: r.key, value: { newValue: value, oldValue: old } satisfies Change<V>, timestamp: r.timestamp });
+        const rec = {
+          key: r.key,
+          value: { newValue: value, oldValue: old } satisfies Change<V>,
+          timestamp: r.timestamp,
+        };
+        forwardChange(ctx, fwd, storeName, ks.serialize(r.key as K), rec, () => vs.serialize(value)?.length ?? 0);
       };
     });
     storeName = this.store(node, options.name, options.persistent, `${topic.name}-STATE-STORE`);
@@ -160,10 +164,10 @@ export class StreamsBuilder {
   }
 
   /** Writes to `<application.id>-<name>-repartition` and reads it back (a new sub-topology). */
-  repartition<K, V>(parent: NodeDef, name: string, key: Serde<K>, value: Serde<V>): Source {
+  repartition<K, V>(parent: NodeDef, name: string, key: Serde<K>, value: Serde<V>, suffix = 'repartition'): Source {
     const ref: InternalTopicRef = {
-      suffix: `${name}-repartition`,
-      topic: { name: `${name}-repartition`, key: key as Serde<unknown>, value: value as Serde<unknown> },
+      suffix: `${name}-${suffix}`,
+      topic: { name: `${name}-${suffix}`, key: key as Serde<unknown>, value: value as Serde<unknown> },
       nodes: [],
     };
     const t = ref.topic as Topic<unknown, unknown>;
@@ -178,8 +182,30 @@ export class StreamsBuilder {
     return src;
   }
 
+  /**
+   * A table every instance holds whole: read from all partitions of `topic` by each instance's own
+   * consumer (outside the group), so streams join it by any key without repartitioning. The topic is
+   * its changelog (nothing else is written); the store holds the topic's bytes.
+   */
+  globalTable<K, V>(
+    topic: Topic<K, V>,
+    options: { name?: string; persistent?: boolean } = {},
+  ): GlobalKTable<K, NonNullable<V>> {
+    if (this.globals.some((g) => g.topic.name === topic.name))
+      throw new RangeError(`topic ${topic.name} is read as a global table twice`);
+    const name = options.name ?? this.newName(`${topic.name}-STATE-STORE`);
+    if (this.storeNames.has(name)) throw new RangeError(`store ${name} is defined twice`);
+    this.storeNames.add(name);
+    this.globals.push({ name, topic: topic as Topic<unknown, unknown>, persistent: options.persistent ?? true });
+    return new GlobalKTable<K, NonNullable<V>>(
+      name,
+      topic.key,
+      serde.nullable(topic.value) as Serde<NonNullable<V> | null>,
+    );
+  }
+
   build(): Topology {
-    return new Topology(this.sources, this.internal);
+    return new Topology(this.sources, this.internal, this.globals);
   }
 }
 
@@ -329,20 +355,89 @@ export class KStream<K, V> {
     windows: JoinWindows,
     serdes?: { value?: Serde<V>; otherValue?: Serde<VO> },
   ): KStream<K, VR>;
+  /**
+   * Stream–globalTable join: each record with the global table's value for `keySelector(key, value)` (any
+   * key, no repartitioning: every instance holds the whole table). No value, no output.
+   */
+  join<GK, GV, VR>(
+    table: GlobalKTable<GK, GV>,
+    keySelector: (key: K, value: V) => NoInfer<GK>,
+    joiner: (value: V, tableValue: GV) => VR,
+  ): KStream<K, VR>;
   join<VO, VR>(
-    other: KTable<K, VO> | KStream<K, VO>,
-    joiner: (value: V, o: VO) => VR,
-    windows?: JoinWindows,
+    other: KTable<K, VO> | KStream<K, VO> | GlobalKTable<unknown, VO>,
+    joiner: ((value: V, o: VO) => VR) | ((key: K, value: V) => unknown),
+    windows?: JoinWindows | ((value: V, o: VO) => VR),
     serdes?: { value?: Serde<V>; otherValue?: Serde<VO> },
   ): KStream<K, VR> {
-    if (other instanceof KTable) return this.tableJoin(other, joiner, false);
-    if (windows === undefined) throw new RangeError('a stream–stream join needs JoinWindows');
-    return streamStreamJoin(this, other, joiner, windows, serdes ?? {});
+    const j = joiner as (value: V, o: VO) => VR;
+    if (other instanceof GlobalKTable)
+      return this.globalJoin(other, joiner as (k: K, v: V) => unknown, windows as (v: V, o: VO) => VR, false);
+    if (other instanceof KTable) return this.tableJoin(other, j, false);
+    if (!(windows instanceof JoinWindows)) throw new RangeError('a stream–stream join needs JoinWindows');
+    return streamStreamJoin(this, other, j, windows, serdes ?? {});
   }
 
   /** Stream–table left join: the joiner gets null when the table has no value for the key. */
-  leftJoin<VT, VR>(table: KTable<K, VT>, joiner: (value: V, tableValue: VT | null) => VR): KStream<K, VR> {
-    return this.tableJoin(table, joiner as (v: V, t: VT) => VR, true);
+  leftJoin<VT, VR>(table: KTable<K, VT>, joiner: (value: V, tableValue: VT | null) => VR): KStream<K, VR>;
+  /**
+   * Stream–stream left join: as `join`, and a record of this side that joined nothing is emitted with null
+   * once its window has closed (stream time past its timestamp + difference + grace), as Kafka Streams 3.1+.
+   */
+  leftJoin<VO, VR>(
+    other: KStream<K, VO>,
+    joiner: (value: V, otherValue: VO | null) => VR,
+    windows: JoinWindows,
+    serdes?: { value?: Serde<V>; otherValue?: Serde<VO> },
+  ): KStream<K, VR>;
+  /** Stream–globalTable left join: the joiner gets null when the global table has no value for the selected key. */
+  leftJoin<GK, GV, VR>(
+    table: GlobalKTable<GK, GV>,
+    keySelector: (key: K, value: V) => NoInfer<GK>,
+    joiner: (value: V, tableValue: GV | null) => VR,
+  ): KStream<K, VR>;
+  leftJoin<VO, VR>(
+    other: KTable<K, VO> | KStream<K, VO> | GlobalKTable<unknown, VO>,
+    joiner: ((value: V, o: VO | null) => VR) | ((key: K, value: V) => unknown),
+    windows?: JoinWindows | ((value: V, o: VO | null) => VR),
+    serdes?: { value?: Serde<V>; otherValue?: Serde<VO> },
+  ): KStream<K, VR> {
+    const j = joiner as (v: V, o: VO) => VR;
+    if (other instanceof GlobalKTable)
+      return this.globalJoin(other, joiner as (k: K, v: V) => unknown, windows as (v: V, o: VO) => VR, true);
+    if (other instanceof KTable) return this.tableJoin(other, j, true);
+    if (!(windows instanceof JoinWindows)) throw new RangeError('a stream–stream join needs JoinWindows');
+    return streamStreamJoin(this, other, j, windows, serdes ?? {}, 'left');
+  }
+
+  private globalJoin<GV, VR>(
+    table: GlobalKTable<unknown, GV>,
+    keySelector: (key: K, value: V) => unknown,
+    joiner: (v: V, g: GV) => VR,
+    left: boolean,
+  ): KStream<K, VR> {
+    const n = this.builder.node('KSTREAM-JOIN', [this.node], (ctx, fwd) => {
+      const get = table.getter(ctx);
+      return (r) => {
+        // As Kafka: a null value does not join; the stream key may be null (the selector picks the table key).
+        if (r.value === null || r.value === undefined) return;
+        const gk = keySelector(r.key as K, r.value as V);
+        const gv = gk === null || gk === undefined ? null : get(gk);
+        if (gv === null && !left) return;
+        fwd({ key: r.key, value: joiner(r.value as V, gv as GV), timestamp: r.timestamp });
+      };
+    });
+    return new KStream<K, VR>(this.builder, n, this.keyChanged, this.keySerde);
+  }
+
+  /** Stream–stream outer join: unjoined records of either side are emitted with null once their window closes. */
+  outerJoin<VO, VR>(
+    other: KStream<K, VO>,
+    joiner: (value: V | null, otherValue: VO | null) => VR,
+    windows: JoinWindows,
+    serdes?: { value?: Serde<V>; otherValue?: Serde<VO> },
+  ): KStream<K, VR> {
+    return streamStreamJoin(this, other, joiner as (v: V, o: VO) => VR, windows, serdes ?? {}, 'outer');
   }
 
   private tableJoin<VT, VR>(table: KTable<K, VT>, joiner: (v: V, t: VT) => VR, left: boolean): KStream<K, VR> {
@@ -367,6 +462,7 @@ function streamStreamJoin<K, V, VO, VR>(
   joiner: (v: V, o: VO) => VR,
   windows: JoinWindows,
   serdes: { value?: Serde<V>; otherValue?: Serde<VO> },
+  kind: 'inner' | 'left' | 'outer' = 'inner',
 ): KStream<K, VR> {
   const b = left.builder;
   const l = left.repartitioned(b.newName('KSTREAM-JOINTHIS'));
@@ -374,27 +470,62 @@ function streamStreamJoin<K, V, VO, VR>(
   const ks = l.keySerde ?? r.keySerde ?? json<K>();
   const lvs = serdes.value ?? l.valueSerde ?? json<V>();
   const rvs = serdes.otherValue ?? r.valueSerde ?? json<VO>();
-  const names = { left: '', right: '' };
+  const names = { left: '', right: '', outer: '' };
   const retention = windows.timeDifferenceMs + windows.graceMs;
+  // Per task, shared by both sides: the smallest timestamp that may be waiting in the outer store.
+  const pending = new WeakMap<ProcessorContext, UnjoinedBuffer>();
+  const bufferOf = (ctx: ProcessorContext): UnjoinedBuffer => {
+    let u = pending.get(ctx);
+    if (u === undefined) {
+      u = new UnjoinedBuffer(ctx.store(names.outer));
+      pending.set(ctx, u);
+    }
+    return u;
+  };
   const side = (mine: 'left' | 'right') => (ctx: ProcessorContext, fwd: Forward) => {
-    const own = listState<K, unknown>(ctx.store(names[mine]), ks, (mine === 'left' ? lvs : rvs) as Serde<unknown>);
-    const other = listState<K, unknown>(
-      ctx.store(names[mine === 'left' ? 'right' : 'left']),
-      ks,
-      (mine === 'left' ? rvs : lvs) as Serde<unknown>,
-    );
+    const ownSerde = (mine === 'left' ? lvs : rvs) as Serde<unknown>;
+    const otherSerde = (mine === 'left' ? rvs : lvs) as Serde<unknown>;
+    const own = listState<K, unknown>(ctx.store(names[mine]), ks, ownSerde);
+    const other = listState<K, unknown>(ctx.store(names[mine === 'left' ? 'right' : 'left']), ks, otherSerde);
+    const unjoined = kind === 'inner' ? undefined : bufferOf(ctx);
+    // Which side's lone records get a null partner: the left in a left join, both in an outer join.
+    const emitsAlone = kind === 'outer' || (kind === 'left' && mine === 'left');
+    const pairUp = (mineValue: unknown, otherValue: unknown): VR =>
+      mine === 'left' ? joiner(mineValue as V, otherValue as VO) : joiner(otherValue as V, mineValue as VO);
     return (rec: Rec) => {
-      if (rec.key === null || rec.key === undefined) return;
+      // As Kafka: null keys and values do not join (in a left/outer join null means "no partner").
+      if (rec.key === null || rec.key === undefined || rec.value === null || rec.value === undefined) return;
       // Late: every record it could join with has left the other side's buffer.
       if (rec.timestamp < ctx.streamTime - retention) {
         ctx.droppedLate();
         return;
       }
       const k = rec.key as K;
+      const kb = ks.serialize(k) ?? Buffer.alloc(0);
+      // Records whose windows have closed without a partner: emitted now, in timestamp order.
+      if (unjoined !== undefined && rec.timestamp === ctx.streamTime) {
+        for (const u of unjoined.takeClosed(ctx.streamTime - retention)) {
+          const key = ks.deserialize(u.key);
+          const v = (u.left ? lvs : rvs).deserialize(u.value);
+          const value = u.left ? joiner(v as V, null as VO) : joiner(null as V, v as VO);
+          fwd({ key, value, timestamp: u.timestamp });
+        }
+      }
+      let joined = false;
       for (const [ts, v] of other.get(k)) {
         if (Math.abs(ts - rec.timestamp) > windows.timeDifferenceMs) continue;
-        const value = mine === 'left' ? joiner(rec.value as V, v as VO) : joiner(v as V, rec.value as VO);
-        fwd({ key: rec.key, value, timestamp: Math.max(ts, rec.timestamp) });
+        joined = true;
+        // The partner was waiting alone: it has joined now.
+        unjoined?.remove(ts, mine !== 'left', kb);
+        fwd({ key: rec.key, value: pairUp(rec.value, v), timestamp: Math.max(ts, rec.timestamp) });
+      }
+      if (!joined && emitsAlone) {
+        // Out of order with its window already past: no later partner can come, so no wait (as Kafka).
+        if (rec.timestamp + windows.timeDifferenceMs < ctx.streamTime) {
+          fwd({ key: rec.key, value: pairUp(rec.value, null), timestamp: rec.timestamp });
+        } else {
+          unjoined?.add(rec.timestamp, mine === 'left', kb, ownSerde.serialize(rec.value));
+        }
       }
       own.append(k, rec.timestamp, rec.value, ctx.streamTime - retention);
     };
@@ -403,9 +534,31 @@ function streamStreamJoin<K, V, VO, VR>(
   const rn = b.node('KSTREAM-JOINOTHER', [r.node], side('right') as (c: ProcessorContext, f: Forward) => Forward);
   names.left = b.store(ln, undefined, true, 'KSTREAM-JOINTHIS-STORE');
   names.right = b.store(rn, undefined, true, 'KSTREAM-JOINOTHER-STORE');
+  if (kind !== 'inner') names.outer = b.store(ln, undefined, true, 'KSTREAM-OUTERSHARED-STORE');
   ln.linked.push(rn);
   const merged = b.node('KSTREAM-MERGE', [ln, rn], (_ctx, fwd) => fwd);
   return new KStream<K, VR>(b, merged, false, ks);
+}
+
+/** A table held whole by every instance (`builder.globalTable`): only for joins from streams. */
+export class GlobalKTable<K, V> {
+  constructor(
+    /** Its store, on every instance (the topic is its changelog). */
+    readonly storeName: string,
+    readonly keySerde: Serde<K>,
+    private readonly valueSerde: Serde<V | null>,
+  ) {}
+
+  /** Looks keys up in this instance's copy. */
+  getter(ctx: ProcessorContext): (key: unknown) => V | null {
+    return this.reader(ctx.globalStore(this.storeName));
+  }
+
+  /** Typed lookups in a store of this table's bytes. */
+  reader(store: BytesStore): (key: unknown) => V | null {
+    const st = kvState(store, this.keySerde, this.valueSerde);
+    return (k) => st.get(k as K);
+  }
 }
 
 /** A changelog stream: the latest value per key; `toStream()` gives its updates. */
@@ -475,16 +628,92 @@ export class KTable<K, V> {
   }
 
   /** Table–table join on the key: updates of either side look up the other; null when either is absent (inner). */
-  join<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO) => VR): KTable<K, VR> {
-    return tableTableJoin(this, other, joiner, 'inner');
+  join<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO) => VR): KTable<K, VR>;
+  /**
+   * Foreign-key join: each row joins the row of `other` whose key `foreignKey(value)` gives, through a
+   * subscription and a response topic (Kafka's KIP-213 design); a changed or deleted foreign key or row
+   * updates the result. Inner: no right row, no result.
+   */
+  join<KO, VO, VR>(
+    other: KTable<KO, VO>,
+    foreignKey: (value: V) => NoInfer<KO>,
+    joiner: (value: V, otherValue: VO) => VR,
+    materialized?: { value?: Serde<VR> },
+  ): KTable<K, VR>;
+  join<KO, VO, VR>(
+    other: KTable<KO, VO>,
+    a: ((value: V, otherValue: VO) => VR) | ((value: V) => KO),
+    joiner?: (value: V, otherValue: VO) => VR,
+    materialized: { value?: Serde<VR> } = {},
+  ): KTable<K, VR> {
+    if (joiner === undefined) return tableTableJoin(this, other as never, a as (v: V, o: VO) => VR, 'inner');
+    return this.fkJoin(other, a as (v: V) => KO, joiner as (v: V, o: VO | null) => VR, false, materialized.value);
   }
 
-  leftJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO | null) => VR): KTable<K, VR> {
-    return tableTableJoin(this, other, joiner as (v: V, o: VO) => VR, 'left');
+  leftJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO | null) => VR): KTable<K, VR>;
+  /** Foreign-key left join: every row has a result; the joiner gets null without a right row (or foreign key). */
+  leftJoin<KO, VO, VR>(
+    other: KTable<KO, VO>,
+    foreignKey: (value: V) => NoInfer<KO> | null,
+    joiner: (value: V, otherValue: VO | null) => VR,
+    materialized?: { value?: Serde<VR> },
+  ): KTable<K, VR>;
+  leftJoin<KO, VO, VR>(
+    other: KTable<KO, VO>,
+    a: ((value: V, otherValue: VO | null) => VR) | ((value: V) => KO | null),
+    joiner?: (value: V, otherValue: VO | null) => VR,
+    materialized: { value?: Serde<VR> } = {},
+  ): KTable<K, VR> {
+    if (joiner === undefined) return tableTableJoin(this, other as never, a as (v: V, o: VO) => VR, 'left');
+    return this.fkJoin(other, a as (v: V) => KO, joiner, true, materialized.value);
+  }
+
+  private fkJoin<KO, VO, VR>(
+    other: KTable<KO, VO>,
+    foreignKey: (v: V) => KO,
+    joiner: (v: V, o: VO | null) => VR,
+    left: boolean,
+    valueSerde: Serde<VR> | undefined,
+  ): KTable<K, VR> {
+    const parts = foreignKeyJoin(this.builder, this, other, foreignKey, joiner, left, valueSerde ?? json<VR>());
+    return new KTable<K, VR>(this.builder, parts.node, parts.getter, this.keySerde, valueSerde, parts.storeName);
   }
 
   outerJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V | null, otherValue: VO | null) => VR): KTable<K, VR> {
     return tableTableJoin(this, other, joiner as (v: V, o: VO) => VR, 'outer');
+  }
+
+  /**
+   * Re-groups the table by a new key and value, always through a repartition topic. Each update sends
+   * the old row's pair to be subtracted and the new row's to be added (one record when both have the same
+   * new key), so a row that moves to another group leaves the old one.
+   */
+  groupBy<K2, V2>(selector: (key: K, value: V) => [K2, V2], grouped: Grouped<K2, V2> = {}): KGroupedTable<K2, V2> {
+    const ks = grouped.key ?? json<K2>();
+    const same = (a: K2, b: K2): boolean => {
+      const x = ks.serialize(a);
+      const y = ks.serialize(b);
+      return x !== null && y !== null && x.equals(y);
+    };
+    const pair = (k: unknown, v: unknown): [K2, V2] | null => {
+      if (v === null || v === undefined) return null;
+      const p = selector(k as K, v as V);
+      // A null key or value cannot be aggregated (Kafka's KTableRepartitionMap skips it too).
+      return p[0] === null || p[0] === undefined || p[1] === null || p[1] === undefined ? null : p;
+    };
+    const n = this.builder.node('KTABLE-SELECT', [this.node], (_ctx, fwd) => (r) => {
+      const c = r.value as Change<V>;
+      const np = pair(r.key, c.newValue);
+      const op = pair(r.key, c.oldValue);
+      if (np !== null && op !== null && same(np[0], op[0])) {
+        fwd({ key: np[0], value: { newValue: np[1], oldValue: op[1] } satisfies Change<V2>, timestamp: r.timestamp });
+        return;
+      }
+      // The subtraction first, as Kafka: the old group loses the row before the new one gains it.
+      if (op !== null) fwd({ key: op[0], value: { newValue: null, oldValue: op[1] }, timestamp: r.timestamp });
+      if (np !== null) fwd({ key: np[0], value: { newValue: np[1], oldValue: null }, timestamp: r.timestamp });
+    });
+    return new KGroupedTable<K2, V2>(this.builder, n, ks, grouped.value, grouped.name);
   }
 
   /**
@@ -577,6 +806,26 @@ function tableTableJoin<K, V, VO, VR>(
   );
 }
 
+/**
+ * A table update goes downstream at once, or, with record caching on, through the instance's cache:
+ * merged per key and sent at the next commit or when the cache is full (Kafka's caching stores).
+ */
+function forwardChange(
+  ctx: ProcessorContext,
+  fwd: Forward,
+  store: string,
+  key: Buffer | null,
+  rec: Rec,
+  valueBytes: () => number,
+): void {
+  const cache = ctx.recordCache;
+  if (cache === undefined || cache.maxBytes <= 0 || key === null) {
+    fwd(rec);
+    return;
+  }
+  cache.put(ctx.taskId, store, key, rec, key.length + valueBytes(), fwd);
+}
+
 /** Records grouped by key, ready to aggregate into a table. */
 export class KGroupedStream<K, V> {
   constructor(
@@ -638,7 +887,8 @@ export class KGroupedStream<K, V> {
         const old = st.get(k);
         const nv = step(k, r.value as V, old);
         st.put(k, nv);
-        fwd({ key: k, value: { newValue: nv, oldValue: old } satisfies Change<VA>, timestamp: r.timestamp });
+        const rec = { key: k, value: { newValue: nv, oldValue: old } satisfies Change<VA>, timestamp: r.timestamp };
+        forwardChange(ctx, fwd, storeName, ks.serialize(k), rec, () => vs.serialize(nv)?.length ?? 0);
       };
     });
     storeName = b.store(n, materialized.name, materialized.persistent, 'KSTREAM-AGGREGATE-STATE-STORE');
@@ -656,6 +906,84 @@ export class KGroupedStream<K, V> {
   ): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
     if (windows instanceof SessionWindows) return new SessionWindowedKStream(this, windows);
     return new TimeWindowedKStream(this, windows);
+  }
+}
+
+/** A table re-grouped by `KTable.groupBy`: updates carry old and new values, so aggregates can subtract. */
+export class KGroupedTable<K, V> {
+  constructor(
+    readonly builder: StreamsBuilder,
+    /** Emits Change<V> records keyed by the new key. */
+    private readonly selected: NodeDef,
+    readonly keySerde: Serde<K>,
+    readonly valueSerde?: Serde<V>,
+    /** Names the repartition topic; else the store's name does (as Kafka Streams). */
+    readonly name?: string,
+  ) {}
+
+  count(materialized: Materialized<K, number> = {}): KTable<K, number> {
+    return this.aggregate(
+      () => 0,
+      (_k, _v, n) => n + 1,
+      (_k, _v, n) => n - 1,
+      { ...materialized, value: materialized.value ?? json<number>() },
+    );
+  }
+
+  /** `adder` folds a new row's value in, `subtractor` takes an old one out. */
+  reduce(
+    adder: (aggregate: V, value: V) => V,
+    subtractor: (aggregate: V, value: V) => V,
+    materialized: Materialized<K, V> = {},
+  ): KTable<K, V> {
+    return this.aggregateWith<V>(
+      (_k, v, agg) => (agg === null ? v : adder(agg, v)),
+      (_k, v, agg) => subtractor(agg, v),
+      { ...materialized, value: materialized.value ?? this.valueSerde },
+    );
+  }
+
+  aggregate<VA>(
+    initializer: () => VA,
+    adder: (key: K, value: V, aggregate: VA) => VA,
+    subtractor: (key: K, value: V, aggregate: VA) => VA,
+    materialized: Materialized<K, VA> = {},
+  ): KTable<K, VA> {
+    return this.aggregateWith<VA>((k, v, agg) => adder(k, v, agg ?? initializer()), subtractor, materialized);
+  }
+
+  private aggregateWith<VA>(
+    add: (key: K, value: V, agg: VA | null) => VA,
+    subtract: (key: K, value: V, agg: VA) => VA,
+    materialized: Materialized<K, VA>,
+  ): KTable<K, VA> {
+    const b = this.builder;
+    const ks = materialized.key ?? this.keySerde;
+    const vs = serde.nullable(materialized.value ?? json<VA>());
+    const repartitionName = this.name ?? materialized.name ?? b.newName('KTABLE-AGGREGATE-STATE-STORE');
+    const src = b.repartition(this.selected, repartitionName, this.keySerde, changeSerde(this.valueSerde ?? json<V>()));
+    let storeName = '';
+    const n = b.node('KTABLE-AGGREGATE', [src], (ctx, fwd) => {
+      const st = kvState(ctx.store(storeName), ks, vs);
+      return (r) => {
+        if (r.key === null || r.key === undefined) return;
+        const k = r.key as K;
+        const c = r.value as Change<V>;
+        const old = st.get(k);
+        // As Kafka's KTableAggregate: take the old value out first, then add the new one.
+        let agg = c.oldValue !== null && old !== null ? subtract(k, c.oldValue, old) : old;
+        if (c.newValue !== null) agg = add(k, c.newValue, agg);
+        st.put(k, agg);
+        const rec = { key: k, value: { newValue: agg, oldValue: old } satisfies Change<VA>, timestamp: r.timestamp };
+        forwardChange(ctx, fwd, storeName, ks.serialize(k), rec, () => vs.serialize(agg)?.length ?? 0);
+      };
+    });
+    storeName = b.store(n, materialized.name, materialized.persistent, 'KTABLE-AGGREGATE-STATE-STORE');
+    const getter: ValueGetter = (ctx) => {
+      const st = kvState(ctx.store(storeName), ks, vs);
+      return (k) => st.get(k as K);
+    };
+    return new KTable<K, VA>(b, n, getter, ks, materialized.value, storeName);
   }
 }
 
@@ -708,7 +1036,8 @@ export class TimeWindowedKStream<K, V> {
       const emit = (w: Windowed<K>, nv: VA | null, old: VA | null, ts: number): void => {
         if (nv === old) return;
         st.put(w, nv);
-        fwd({ key: w, value: { newValue: nv, oldValue: old } satisfies Change<VA>, timestamp: ts });
+        const rec = { key: w, value: { newValue: nv, oldValue: old } satisfies Change<VA>, timestamp: ts };
+        forwardChange(ctx, fwd, storeName, wks.serialize(w), rec, () => vs.serialize(nv)?.length ?? 0);
       };
       if (windows instanceof TimeWindows) {
         return (r) => {

@@ -1,6 +1,8 @@
 export {
+  GlobalKTable,
   type Grouped,
   KGroupedStream,
+  KGroupedTable,
   KStream,
   KTable,
   type Materialized,

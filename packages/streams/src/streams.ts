@@ -14,7 +14,9 @@ import {
   topic,
 } from '@sluice/client';
 import { type StreamsAssignmentInfo, streamsAssignor, type TaskDef } from './assignor.js';
-import type { KTable } from './dsl.js';
+import type { GlobalKTable, KTable } from './dsl.js';
+import { GlobalStateUpdater } from './global-stores.js';
+import { RecordCache } from './record-cache.js';
 import { InMemoryStore, LmdbStore } from './stores.js';
 import { type DeserializationPolicy, LoggedStore, type RecordCollector, StreamTask, type TaskMetrics } from './task.js';
 import type { SubTopology, Topology } from './topology.js';
@@ -42,6 +44,12 @@ export interface StreamsConfig extends ClientOptions {
   maxPartitionFetchBytes?: number;
   /** Producer linger for results and changelogs. Default 5 ms. */
   lingerMs?: number;
+  /**
+   * Kafka's `statestore.cache.max.bytes` (was `cache.max.bytes.buffering`): table updates held per key
+   * and sent downstream once per commit interval, or when this many bytes are held. Default 0: every
+   * update goes on at once (Kafka's default is 10 MiB).
+   */
+  cacheMaxBytesBuffering?: number;
   /** `repartition.purge.interval.ms`: at most this often, repartition records below the committed offsets are deleted. Default 30 s. */
   repartitionPurgeIntervalMs?: number;
   /** `num.standby.replicas`: other instances keep this many warm copies of each task's stores. Default 0. */
@@ -127,6 +135,9 @@ export class KafkaStreams {
   private lastActive: string[] = [];
   /** From the last assignment: which application.server holds which task. */
   private hosts: StreamsAssignmentInfo['hosts'] = {};
+  /** The instance's copies of the global tables (none without global tables). */
+  private globals: GlobalStateUpdater | undefined;
+  private readonly recordCache: RecordCache | undefined;
 
   constructor(
     readonly topology: Topology,
@@ -143,6 +154,8 @@ export class KafkaStreams {
     if (config.applicationServer !== undefined && !/^[^:\s]+:\d+$/.test(config.applicationServer)) {
       throw new Error(`applicationServer must be host:port, got ${config.applicationServer}`);
     }
+    if ((config.cacheMaxBytesBuffering ?? 0) > 0)
+      this.recordCache = new RecordCache(config.cacheMaxBytesBuffering ?? 0);
     for (const st of topology.subTopologies) for (const s of st.sources) this.topicToSub.set(s.topic.name, st);
     this.admin = new Admin(config);
     this.producer = new Producer(config, {
@@ -202,6 +215,17 @@ export class KafkaStreams {
     if (this.state !== 'CREATED') throw new Error(`cannot start in state ${this.state}`);
     this.state = 'REBALANCING';
     await this.prepareTopics();
+    // Global tables are caught up before any task processes (as Kafka's GlobalStreamThread bootstrap).
+    if (this.topology.globalStores.length > 0) {
+      this.globals = new GlobalStateUpdater(
+        this.topology.globalStores,
+        this.config,
+        this.admin,
+        join(this.stateDir, 'global'),
+        this.eos,
+      );
+      await this.globals.start((err) => this.fail(err));
+    }
     if (this.eos) await this.producer.initTransactions();
     const topics = [...this.topicToSub.keys()].map(rawTopic);
     this.consumer.subscribe(topics as Topic<unknown, unknown>[]);
@@ -328,6 +352,11 @@ export class KafkaStreams {
    */
   private async commit(tasks: Iterable<StreamTask> = this.tasks.values()): Promise<void> {
     this.lastCommit = Date.now();
+    // Held table updates go downstream first: the commit covers what they send.
+    if (this.recordCache !== undefined) {
+      tasks = [...tasks];
+      this.recordCache.flush(new Set([...tasks].map((t) => t.taskId)));
+    }
     const list = [...tasks].filter((t) => t.dirty);
     if (list.length === 0 && !this.inTxn) return;
     const offsets: Array<TopicPartition & { offset: bigint }> = [];
@@ -464,6 +493,8 @@ export class KafkaStreams {
         stores,
         this.collector,
         this.config.deserializationErrors ?? 'stop',
+        this.globals?.stores,
+        this.recordCache,
       );
       for (const r of restores) if (r.task === null) r.task = task;
       this.tasks.set(taskId, task);
@@ -745,6 +776,7 @@ export class KafkaStreams {
   }
 
   private async closeTask(t: StreamTask, clean: boolean): Promise<void> {
+    this.recordCache?.drop(t.taskId);
     if (clean) await this.checkpoint(t);
     for (const s of t.stores.values()) await s.close();
     this.tasks.delete(t.taskId);
@@ -789,6 +821,14 @@ export class KafkaStreams {
     };
   }
 
+  /** This instance's copy of a global table, and how many records it has applied (to wait for updates). */
+  queryGlobal<K, V>(table: GlobalKTable<K, V>): { get(key: K): V | null; applied(): number } {
+    const store = this.globals?.stores.get(table.storeName);
+    if (store === undefined) throw new Error(`global table ${table.storeName} is not running here`);
+    const get = table.reader(store);
+    return { get: (k) => get(k), applied: () => this.globals?.applied ?? 0 };
+  }
+
   /** Per task: records processed and per second, late drops, skipped records, restore progress, lag. */
   async metrics(): Promise<TaskMetrics[]> {
     const tasks = [...this.tasks.values()];
@@ -828,6 +868,7 @@ export class KafkaStreams {
     await this.consumer.close();
     await this.running;
     await this.purging;
+    await this.globals?.close(!failed);
     await this.producer.close();
     this.state = 'NOT_RUNNING';
   }

@@ -1,5 +1,6 @@
 import type { ConsumerRecord, Topic } from '@sluice/client';
 import { DeserializationError } from '@sluice/client';
+import type { RecordCache } from './record-cache.js';
 import type { BytesStore } from './stores.js';
 import type { Forward, NodeDef, ProcessorContext, SourceDef, SubTopology } from './topology.js';
 
@@ -95,6 +96,8 @@ export class StreamTask implements ProcessorContext {
     readonly stores: Map<string, LoggedStore>,
     private readonly collector: RecordCollector,
     private readonly policy: DeserializationPolicy,
+    private readonly globalStores: ReadonlyMap<string, BytesStore> = new Map(),
+    readonly recordCache?: RecordCache,
   ) {
     this.taskId = `${subTopology.id}_${partition}`;
     this.metrics = {
@@ -130,6 +133,12 @@ export class StreamTask implements ProcessorContext {
   store(name: string): BytesStore {
     const s = this.stores.get(name);
     if (s === undefined) throw new Error(`task ${this.taskId} has no store ${name}`);
+    return s;
+  }
+
+  globalStore(name: string): BytesStore {
+    const s = this.globalStores.get(name);
+    if (s === undefined) throw new Error(`task ${this.taskId}: no global store ${name}`);
     return s;
   }
 

@@ -1,4 +1,5 @@
 import type { Topic } from '@sluice/client';
+import type { RecordCache } from './record-cache.js';
 import type { BytesStore } from './stores.js';
 
 /** A record inside the topology (table nodes carry a Change as value). */
@@ -28,9 +29,20 @@ export interface ProcessorContext {
   onStreamTime(fn: (streamTime: number) => void): void;
   /** A record dropped because its window had closed. */
   droppedLate(): void;
+  /** A global table's store (the instance's full copy, shared by its tasks; read-only here). */
+  globalStore(name: string): BytesStore;
+  /** The instance's record cache, when `cacheMaxBytesBuffering` > 0. */
+  readonly recordCache?: RecordCache;
 }
 
 export type Forward = (r: Rec) => void;
+
+/** A global table: its store is filled from every partition of `topic` on every instance. */
+export interface GlobalStoreDef {
+  name: string;
+  topic: Topic<unknown, unknown>;
+  persistent: boolean;
+}
 
 export interface StoreDef {
   name: string;
@@ -85,6 +97,8 @@ export class Topology {
     readonly sources: SourceDef[],
     /** Repartition topics: named `<application.id>-<suffix>` once bound; nodes = [sink, source]. */
     private readonly internal: Array<{ suffix: string; topic: { name: string }; nodes: Array<{ topics: string[] }> }>,
+    /** Global tables, read outside the tasks. */
+    readonly globalStores: GlobalStoreDef[] = [],
   ) {
     this.subTopologies = splitSubTopologies(sources);
   }

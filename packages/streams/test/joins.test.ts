@@ -196,3 +196,54 @@ it('stream–stream: records of both sides within the time difference join, once
   expect((await app.metrics()).reduce((a, m) => a + m.droppedLate, 0)).toBe(1);
   await app.close();
 });
+
+it('stream–stream left and outer: a record without a partner is emitted with null only once its window closes', async () => {
+  const brokers = [broker.bootstrap];
+  const [lName, rName, leftName, outerName] = ['ll', 'rr', 'left-joined', 'outer-joined'].map(unique);
+  await createTopics(brokers, [lName, rName, leftName, outerName], 1);
+  const b = new StreamsBuilder();
+  const left: KStream<string, string | null> = b.stream(str(lName));
+  const right = b.stream(str(rName));
+  const windows = JoinWindows.ofTimeDifferenceAndGrace(10, 5);
+  left.leftJoin(right, (a, c) => `${a}/${c ?? 'null'}`, windows).to(str(leftName));
+  left.outerJoin(right, (a, c) => `${a ?? 'null'}/${c ?? 'null'}`, windows).to(str(outerName));
+  const app = new KafkaStreams(b.build(), {
+    brokers,
+    applicationId: unique('ss-outer'),
+    stateDir: stateDir(),
+    commitIntervalMs: 100,
+  });
+  await app.start();
+  // Windows close at timestamp + 10 + 5: a record waits until stream time passes that.
+  const phases: Array<[string, string, string, number]> = [
+    [lName, 'k', 'L1', 100],
+    [rName, 'k', 'R1', 105], // joins L1: L1 no longer waits
+    [lName, 'k', 'L2', 120], // no partner within 10: waits
+    [rName, 'k2', 'R2', 121], // waits (outer join only)
+    [lName, 'k', 'L3', 200], // stream time 200: L2 (closes 135) and R2 (136) come out, before L3 is joined
+    [rName, 'k3', 'R3', 188], // out of order, its window already past 200: out at once (outer), not late
+    [rName, 'k', 'R4', 195], // joins L3
+    [lName, 'k', 'L5', 300], // stream time 300: nothing waits (L3 joined); L5 waits past the test's end
+  ];
+  let n = 0;
+  for (const [t, key, value, timestamp] of phases) {
+    await produce(brokers, str(t), [{ key, value, timestamp }]);
+    await processedAtLeast(app, ++n);
+  }
+  const read = async (name: string, count: number) =>
+    (await readTopic(brokers, str(name), count)).map((x) => [x.key, x.value, Number(x.timestamp)]);
+  expect(await read(leftName, 3)).toEqual([
+    ['k', 'L1/R1', 105],
+    ['k', 'L2/null', 120],
+    ['k', 'L3/R4', 200],
+  ]);
+  expect(await read(outerName, 5)).toEqual([
+    ['k', 'L1/R1', 105],
+    ['k', 'L2/null', 120],
+    ['k2', 'null/R2', 121],
+    ['k3', 'null/R3', 188],
+    ['k', 'L3/R4', 200],
+  ]);
+  expect((await app.metrics()).reduce((a, m) => a + m.droppedLate, 0)).toBe(0);
+  await app.close();
+});

@@ -59,3 +59,83 @@ const windowed = orders.groupByKey().windowedBy(TimeWindows.ofSizeWithNoGrace(60
 windowed.toStream().map((w: Windowed<string>, n) => [`${w.key}@${w.start}`, n] as [string, number]);
 // @ts-expect-error: a windowed key is not a string
 windowed.toStream().to(topic('per-minute', { key: serde.string(), value: serde.json<number>() }));
+
+// Table groupBy: the adder and subtractor take the grouped value type.
+const perName = customers.groupBy((_id, c) => [c.name, 1]);
+perName.aggregate(
+  () => 0,
+  (_k, n, s) => s + n,
+  (_k, n, s) => s - n,
+);
+perName
+  .count()
+  .toStream()
+  .to(topic('per-name', { key: serde.string(), value: serde.json<number>() }));
+perName.aggregate(
+  () => 0,
+  (_k, n, s) => s + n,
+  // @ts-expect-error: the grouped values are numbers, not customers
+  (_k, c: Customer, s) => s - c.name.length,
+);
+// @ts-expect-error: a table reduce needs a subtractor
+perName.reduce((a, n) => a + n);
+
+// Stream–stream left and outer joins: the missing side is null.
+const amountsByOrder = orders.mapValues((o) => o.amount);
+orders.leftJoin(amountsByOrder, (o, n) => o.amount + (n ?? 0), JoinWindows.ofTimeDifferenceWithNoGrace(10));
+// @ts-expect-error: a stream–stream left join's other value may be null
+orders.leftJoin(amountsByOrder, (o, n: number) => o.amount + n, JoinWindows.ofTimeDifferenceWithNoGrace(10));
+orders.outerJoin(amountsByOrder, (o, n) => (o?.amount ?? 0) + (n ?? 0), JoinWindows.ofTimeDifferenceWithNoGrace(10));
+orders.outerJoin(
+  amountsByOrder,
+  // @ts-expect-error: in an outer join this side's value may be null too
+  (o: Order, n) => o.amount + (n ?? 0),
+  JoinWindows.ofTimeDifferenceWithNoGrace(10),
+);
+
+// Stream–globalTable joins: the key selector gives the global table's key type.
+const customersEverywhere = b.globalTable(topic('customers-g', { key: serde.string(), value: serde.json<Customer>() }));
+orders.join(
+  customersEverywhere,
+  (_k, o) => o.id,
+  (o, c) => `${o.id} ${c.name}`,
+);
+orders.leftJoin(
+  customersEverywhere,
+  (_k, o) => o.id,
+  (o, c) => `${o.id} ${c?.name ?? '?'}`,
+);
+// @ts-expect-error: the global table is keyed by strings, not numbers
+orders.join(
+  customersEverywhere,
+  (_k, o) => o.amount,
+  (o, c) => `${o.id} ${c.name}`,
+);
+orders.leftJoin(
+  customersEverywhere,
+  (_k, o) => o.id,
+  // @ts-expect-error: a left join's global table value may be null
+  (o, c) => `${o.id} ${c.name}`,
+);
+
+// Foreign-key table joins: the foreign key must have the other table's key type.
+const idsToCustomer = b.table(
+  topic('order-customer', { key: serde.string(), value: serde.json<{ customer: number }>() }),
+);
+idsToCustomer.join(
+  byNumber,
+  (v) => v.customer,
+  (v, c) => `${v.customer}:${c.name}`,
+);
+idsToCustomer.join(
+  byNumber,
+  // @ts-expect-error: byNumber is keyed by numbers, the foreign key is a string
+  (v) => String(v.customer),
+  (v, c) => `${v.customer}:${c.name}`,
+);
+idsToCustomer.leftJoin(
+  byNumber,
+  (v) => v.customer,
+  // @ts-expect-error: a left join's other value may be null
+  (v, c) => `${v.customer}:${c.name}`,
+);
