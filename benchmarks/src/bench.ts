@@ -5,7 +5,7 @@
 //                                       when any scenario produced no numbers
 //   npm run bench -- --trials 5 --profile /tmp/prof    (Sluice under node --cpu-prof)
 //   npm run bench -- --quick --only crash,compaction    only these phases (throughput, ceiling, latency,
-//                                       startup, crash, compaction, scale, cluster, replicated, profile); results go
+//                                       startup, crash, compaction, scale, cluster, replicated, profile, transactions); results go
 //                                       to benchmarks/results/only, never to BENCHMARKS.md, and the smoke check
 //                                       covers only their rows
 //   npm run bench -- --producers 2      the @sluice/client and rdkafka_performance rows run 2 generator processes at once
@@ -41,6 +41,7 @@ import { freePorts } from './ports.js';
 import { cpuSeconds, loadAverage, peakRssMiB, RssSampler, rssMiB, run, sleep } from './proc.js';
 import { profileMarkdown, summarizeProfiles } from './profile-summary.js';
 import { machineInfo, type Report, type Row, rowsWithoutNumbers, writeOutputs } from './report.js';
+import { transactionsPhase } from './transactions.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -69,6 +70,7 @@ const PHASES = [
   'cluster',
   'replicated',
   'profile',
+  'transactions',
 ] as const;
 const PRODUCERS = Math.max(1, Math.min(16, Number(args.producers ?? 1)));
 const ONLY = args.only?.split(',').map((x) => x.trim()) ?? [];
@@ -1330,6 +1332,19 @@ async function main(): Promise<number> {
   if (runs('cluster')) await clusterPhase();
   if (runs('replicated')) await replicatedPhase();
   if (runs('profile')) await profilePhase();
+  // Not in the --quick smoke unless asked for: Kafka's start alone takes longer than the row is worth there.
+  if (runs('transactions') && (!QUICK || ONLY.includes('transactions')))
+    await transactionsPhase({
+      quick: QUICK,
+      trials: TRIALS,
+      row,
+      attempt,
+      brokers,
+      freshDir,
+      createTopics,
+      log,
+      cleanup: (d) => rmSync(d, { recursive: true, force: true }),
+    });
   const loadAfter = loadAverage();
   const uptime = (await run('uptime', [], { timeoutMs: 5000 })).stdout.trim();
   const report: Report = {
