@@ -10,7 +10,7 @@
 //   npm run bench -- --trials 5 --profile /tmp/prof    (Sluice under node --cpu-prof)
 //   npm run bench -- --quick --only crash,compaction    only these phases (throughput, ceiling, latency,
 //                                       startup, crash, compaction, scale, cluster, replicated, profile, clients, groups,
-//                                       security, streams); results go
+//                                       security, streams, transactions); results go
 //                                       to benchmarks/results/only, never to BENCHMARKS.md, and the smoke check
 //                                       covers only their rows
 //   npm run bench -- --producers 2      the @sluice/client and rdkafka_performance rows run 2 generator processes at once
@@ -54,6 +54,7 @@ import { profileMarkdown, summarizeProfiles } from './profile-summary.js';
 import { machineInfo, type Report, type Row, rowsWithoutNumbers, writeOutputs } from './report.js';
 import { securityPhase } from './security.js';
 import { streamsPhase } from './streams.js';
+import { transactionsPhase } from './transactions.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -91,6 +92,7 @@ const PHASES = [
   'groups',
   'security',
   'streams',
+  'transactions',
 ] as const;
 const PRODUCERS = Math.max(1, Math.min(16, Number(args.producers ?? 1)));
 const ONLY = args.only?.split(',').map((x) => x.trim()) ?? [];
@@ -1482,6 +1484,21 @@ async function main(): Promise<number> {
           row,
           attempt,
           log,
+        });
+    },
+    // Not in the --quick smoke unless asked for: Kafka's start alone takes longer than the row is worth there.
+    transactions: async () => {
+      if (!QUICK || ONLY.includes('transactions'))
+        await transactionsPhase({
+          quick: QUICK,
+          trials: TRIALS,
+          row,
+          attempt,
+          brokers,
+          freshDir,
+          createTopics,
+          log,
+          cleanup: (d) => rmSync(d, { recursive: true, force: true }),
         });
     },
   };

@@ -447,3 +447,73 @@ describe('transactions', () => {
     expect((await produce(ended.producerEpoch, 'second')).responses[0].partitionResponses[0].errorCode).toBe(0);
   });
 });
+
+describe('compaction of a transactional topic', () => {
+  it('an aborted transaction leaves what fetches are told once compaction removed its data, before its marker goes: later commits of the producer stay visible', async () => {
+    const name = 'tx-compacted';
+    const r = await raw.send(CreateTopicsApi, 7, {
+      timeoutMs: 10_000,
+      validateOnly: false,
+      topics: [
+        {
+          name,
+          numPartitions: 1,
+          replicationFactor: 1,
+          assignments: [],
+          configs: [
+            { name: 'cleanup.policy', value: 'compact' },
+            { name: 'delete.retention.ms', value: '1000' },
+            { name: 'min.cleanable.dirty.ratio', value: '0.01' },
+            // The broker's own maintenance (at the real time) never finds this topic due; the passes
+            // below run with a clock days ahead.
+            { name: 'min.compaction.lag.ms', value: String(24 * 3600_000) },
+          ],
+        },
+      ],
+    });
+    expect(r.topics[0].errorCode).toBe(0);
+    const log = () => broker.context.topics.get(name)!.partitions[0]!.log;
+    const settle = async () => {
+      for (let i = 0; i < 200 && (await latest(name, READ_COMMITTED)) < log().logEndOffset; i++) await sleep(10);
+      expect(await latest(name, READ_COMMITTED)).toBe(log().logEndOffset);
+      log().roll();
+    };
+    const producer = transactionalProducer('tx-compacted-1');
+    await producer.connect();
+    const aborted = await producer.transaction();
+    await aborted.send({ topic: name, messages: [{ key: 'a', value: 'aborted' }] });
+    await aborted.abort();
+    await settle();
+    for (const value of ['committed-1', 'committed-2']) {
+      const tx = await producer.transaction();
+      await tx.send({ topic: name, messages: [{ key: value, value }] });
+      await tx.commit();
+      await settle();
+    }
+    expect((await fetchOnce(name, READ_COMMITTED)).abortedTransactions).toHaveLength(1);
+
+    // Pass 1 removes the aborted data; pass 2 (run as new data came) finds its transaction empty:
+    // the index entry goes, the marker gets its delete horizon; pass 3, past delete.retention.ms and
+    // with nothing new, removes the marker.
+    const day = 24 * 3600_000;
+    await broker.context.logs.startCleaning(Date.now() + 2 * day);
+    const tx = await producer.transaction();
+    await tx.send({ topic: name, messages: [{ key: 'committed-3', value: 'committed-3' }] });
+    await tx.commit();
+    await settle();
+    await producer.disconnect();
+    await broker.context.logs.startCleaning(Date.now() + 2 * day);
+    expect((await fetchOnce(name, READ_COMMITTED)).abortedTransactions).toEqual([]);
+    await broker.context.logs.startCleaning(Date.now() + 3 * day);
+    const res = await fetchOnce(name, READ_COMMITTED);
+    expect(res.decoded.map((x) => x.value?.toString())).not.toContain('aborted');
+    // The abort marker is gone: had the fetch still named the aborted transaction, a consumer would
+    // skip every later transactional batch of that producer until its next abort marker.
+    expect(res.abortedTransactions).toEqual([]);
+    expect(
+      res.decoded.filter((x) => x.key?.toString().startsWith('committed')).map((x) => x.value?.toString()),
+    ).toEqual(['committed-1', 'committed-2', 'committed-3']);
+    // The abort marker (offset 1) is gone; the commit markers stay, their transactions still have data.
+    expect(res.decoded.filter((x) => x.key?.length === 4).map((x) => x.offset)).toEqual([3n, 5n, 7n]);
+  });
+});

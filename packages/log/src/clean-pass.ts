@@ -12,6 +12,7 @@ import { fdIo } from './io/fd.js';
 import { OFFSET_INDEX_ENTRY_BYTES } from './offset-index.js';
 import { LogSegment } from './segment.js';
 import { TIME_INDEX_ENTRY_BYTES } from './time-index.js';
+import { type AbortedTxnEntry, encodeTxnIndexEntry, readTxnIndex } from './txn-index.js';
 
 /** Bound on distinct keys held in memory per cleaning pass; the pass stops early beyond it. */
 export const MAX_OFFSET_MAP_KEYS = 1_000_000;
@@ -27,6 +28,8 @@ export const SLICE_BYTES = 64 * 1024;
 /** A cleanable segment as the main thread saw it when the pass started. */
 export interface SegmentSnapshot {
   logPath: string;
+  /** Its transaction index (aborted transactions whose marker it holds). */
+  txnIndexPath: string;
   baseOffset: bigint;
   nextOffset: bigint;
   /** Bytes of the .log file that hold batches; the pass reads no further. */
@@ -44,6 +47,8 @@ export interface CleanJob {
   config: Omit<LogConfig, 'logger' | 'now'>;
   /** Tombstones in batches older than this are dropped. */
   tombstoneHorizonMs: number;
+  /** The pass's clock: a marker found removable gets the delete horizon now + delete.retention.ms. */
+  nowMs: number;
 }
 
 /** Messages from the pass to the main thread, in this order: group*, then done or error. */
@@ -61,6 +66,8 @@ export type CleanMessage =
       /** Segments covered by the key map (a prefix of the job's); only they were cleaned. */
       mapped: number;
       endOffset: bigint;
+      /** The latest delete horizon of a marker the pass kept (null: none kept has one). */
+      latestDeleteHorizonMs: bigint | null;
       longestSliceBytes: number;
       /** The thread the pass ran on (worker_threads threadId; 0 is the main thread). */
       threadId: number;
@@ -216,16 +223,65 @@ export async function runCleanPass(
 
   // Pass 2: rewrite each group of mapped segments into one in the cleaning dir.
   const horizon = BigInt(job.tombstoneHorizonMs);
+  const now = BigInt(job.nowMs);
+  /**
+   * Producers with a transactional batch read in this pass since their last marker, with the
+   * first one's offset: the data of the transaction that marker ends. Kafka's
+   * CleanedTransactionMetadata: a marker is removable only once a pass finds none of its
+   * transaction's data (removed by an earlier pass).
+   */
+  const dataOf = new Map<bigint, bigint>();
+  let latestDeleteHorizonMs: bigint | null = null;
+  const keptHorizon = (h: bigint) => {
+    if (latestDeleteHorizonMs === null || h > latestDeleteHorizonMs) latestDeleteHorizonMs = h;
+  };
   let first = 0;
   for (const group of groupSegmentsBySize(segments.slice(0, mapped), config.segmentBytes, config.segmentIndexBytes)) {
     const out = LogSegment.create(fdIo, job.work, group[0].baseOffset, config);
+    // The aborted transactions as indexed, by marker offset: kept only while their data is.
+    const indexed = new Map<bigint, AbortedTxnEntry>();
+    for (const seg of group) for (const e of readTxnIndex(seg.txnIndexPath)) indexed.set(e.lastOffset, e);
+    const txnIndex: Buffer[] = [];
     let recordsRemoved = 0;
     for (const bytes of batchesOfGroup(group)) {
       const batch = new RecordBatch(bytes);
       if (batch.isControl) {
-        out.append(bytes);
+        const firstData = dataOf.get(batch.producerId);
+        dataOf.delete(batch.producerId);
+        const commit = await markerIsCommit(batch, meter);
+        if (firstData !== undefined) {
+          // Its transaction still has data here: the marker stays, an abort stays indexed.
+          if (commit === false) {
+            txnIndex.push(
+              encodeTxnIndexEntry(
+                indexed.get(batch.baseOffset) ?? {
+                  producerId: batch.producerId,
+                  firstOffset: firstData,
+                  lastOffset: batch.baseOffset,
+                  lastStableOffset: batch.baseOffset + 1n,
+                },
+              ),
+            );
+          }
+          out.append(bytes);
+        } else if (commit === null) {
+          out.append(bytes);
+        } else if (batch.deleteHorizonMs === null) {
+          // No data left: delete.retention.ms from now on, consumers still reading may see it.
+          await meter.reserve(bytes.length);
+          const h = now + BigInt(config.deleteRetentionMs);
+          out.append(await rebuild(batch, [...(await batch.decompressedRecords())], h));
+          keptHorizon(h);
+        } else if (batch.deleteHorizonMs > now) {
+          out.append(bytes);
+          keptHorizon(batch.deleteHorizonMs);
+        } else {
+          recordsRemoved += batch.recordCount;
+        }
         continue;
       }
+      if (batch.isTransactional && batch.producerId >= 0n && !dataOf.has(batch.producerId))
+        dataOf.set(batch.producerId, batch.baseOffset);
       // A batch of an aborted transaction: no read_committed consumer reads it, so it goes.
       if (aborted.has(batch.baseOffset)) {
         recordsRemoved += batch.recordCount;
@@ -257,7 +313,10 @@ export async function runCleanPass(
     }
     out.deactivate();
     out.close();
-    syncFiles([out.log.path, out.index.path, out.timeIndex.path]);
+    // Always written, empty or not: the swap puts it in place of the group's old ones.
+    const txnIndexPath = out.txnIndexPath;
+    fs.writeFileSync(txnIndexPath, Buffer.concat(txnIndex));
+    syncFiles([out.log.path, out.index.path, out.timeIndex.path, txnIndexPath]);
     emit({ type: 'group', first, count: group.length, bytesAfter: out.size, recordsRemoved });
     first += group.length;
     // One cleaned segment waits in the cleaning dir at a time: that bounds its disk use, and the
@@ -265,7 +324,7 @@ export async function runCleanPass(
     await swapped();
     await meter.yield();
   }
-  emit({ type: 'done', mapped, endOffset, longestSliceBytes: meter.longest, threadId });
+  emit({ type: 'done', mapped, endOffset, latestDeleteHorizonMs, longestSliceBytes: meter.longest, threadId });
 }
 
 /** Whether a control batch is a commit marker (false: an abort; null: another control record). */
@@ -279,8 +338,8 @@ async function markerIsCommit(batch: RecordBatch, meter: SliceMeter): Promise<bo
   return null;
 }
 
-/** The same batch (offsets, producer fields, codec) holding only `kept`. */
-function rebuild(batch: RecordBatch, kept: KafkaRecord[]): Promise<Buffer> {
+/** The same batch (offsets, producer fields, codec, control flag) holding only `kept`, with a delete horizon if given. */
+function rebuild(batch: RecordBatch, kept: KafkaRecord[], deleteHorizonMs?: bigint): Promise<Buffer> {
   const records: RecordInput[] = kept.map((r) => ({
     key: r.key,
     value: r.value,
@@ -296,6 +355,8 @@ function rebuild(batch: RecordBatch, kept: KafkaRecord[]): Promise<Buffer> {
     producerEpoch: batch.producerEpoch,
     baseSequence: batch.baseSequence,
     isTransactional: batch.isTransactional,
+    isControl: batch.isControl,
+    deleteHorizonMs: deleteHorizonMs ?? batch.deleteHorizonMs ?? undefined,
     partitionLeaderEpoch: batch.partitionLeaderEpoch,
     timestampType: batch.timestampType,
     logAppendTime: batch.timestampType === 1 ? batch.maxTimestamp : undefined,

@@ -545,3 +545,129 @@ describe('compaction of transactions', () => {
     log.close();
   });
 });
+
+describe('compaction of transaction markers and the last stable offset', () => {
+  const data = (key: string, value: string, producerId = -1n) =>
+    buildRecordBatchSync({
+      records: [{ key, value }],
+      producerId,
+      producerEpoch: producerId < 0n ? -1 : 0,
+      baseSequence: producerId < 0n ? -1 : 0,
+      isTransactional: producerId >= 0n,
+    });
+  const marker = (producerId: bigint, commit: boolean) =>
+    buildRecordBatchSync({
+      records: [{ key: Buffer.from([0, 0, 0, commit ? 1 : 0]), value: Buffer.from([0, 0, 0, 0, 0, 0]) }],
+      producerId,
+      producerEpoch: 0,
+      isTransactional: true,
+      isControl: true,
+    });
+  const markers = (log: PartitionLog) => {
+    const out: { offset: bigint; horizon: bigint | null }[] = [];
+    for (let off = log.logStartOffset, guard = 0; off < log.logEndOffset && guard < 10_000; guard++) {
+      const r = log.read(off, 1 << 20);
+      if (r.records.length === 0) break;
+      for (let at = 0; at < r.records.length; ) {
+        const b = new RecordBatch(r.records, at);
+        expect(b.isValid()).toBe(true);
+        if (b.isControl) out.push({ offset: b.baseOffset, horizon: b.deleteHorizonMs });
+        off = b.lastOffset + 1n;
+        at += b.sizeInBytes;
+      }
+    }
+    return out;
+  };
+
+  it('removes a marker delete.retention.ms after the pass that found its transaction without data, and its .txnindex entry at that pass', async () => {
+    // Ahead of the records' timestamps (min.compaction.lag.ms is 0, but a future segment is not cleaned).
+    let now = Date.now() + 60_000;
+    const log = PartitionLog.open(path.join(testRoot('cleanmarkers'), 'tx-0'), {
+      logger: quiet,
+      cleanupPolicy: 'compact',
+      segmentBytes: 300,
+      minCleanableDirtyRatio: 0,
+      deleteRetentionMs: 1000,
+      now: () => now,
+    });
+    log.append(data('a', 'a-aborted', 1n)); // 0
+    log.append(marker(1n, false)); // 1
+    log.appendAbortedTxn({ producerId: 1n, firstOffset: 0n, lastOffset: 1n, lastStableOffset: 2n });
+    log.append(data('b', 'b-committed', 2n)); // 2
+    log.append(marker(2n, true)); // 3
+    log.append(data('b', 'b-plain')); // 4: shadows b-committed
+    log.append(data('c', 'c-committed', 3n)); // 5: stays, the latest c
+    log.append(marker(3n, true)); // 6
+    for (let i = 0; i < 10; i++) log.append(data(`filler-${i}`, 'x'));
+
+    // Pass 1 removes the data of transactions 1 and 2; their markers stay, without a horizon yet,
+    // and the aborted transaction stays indexed (its data was still there when the pass began).
+    expect(await cleanLog(log)).not.toBeNull();
+    expect(allRecords(log).records.map((r) => r.value)).not.toContain('a-aborted');
+    expect(allRecords(log).records.map((r) => r.value)).not.toContain('b-committed');
+    expect(markers(log)).toEqual([
+      { offset: 1n, horizon: null },
+      { offset: 3n, horizon: null },
+      { offset: 6n, horizon: null },
+    ]);
+    expect(log.abortedTxns().map((e) => e.lastOffset)).toEqual([1n]);
+
+    // Pass 2 finds transactions 1 and 2 without data: their markers get the delete horizon
+    // now + delete.retention.ms, and the aborted transaction leaves the index (no data to skip).
+    now += 10;
+    expect(await cleanLog(log)).not.toBeNull();
+    expect(markers(log)).toEqual([
+      { offset: 1n, horizon: BigInt(now + 1000) },
+      { offset: 3n, horizon: BigInt(now + 1000) },
+      { offset: 6n, horizon: null },
+    ]);
+    expect(log.abortedTxns()).toEqual([]);
+
+    // Before the horizon they stay.
+    now += 500;
+    await cleanLog(log);
+    expect(markers(log).map((m) => m.offset)).toEqual([1n, 3n, 6n]);
+
+    // After it they go; transaction 3's marker stays as long as its data does, however old.
+    now += 5000;
+    await cleanLog(log);
+    expect(markers(log)).toEqual([{ offset: 6n, horizon: null }]);
+    expect(allRecords(log).records.map((r) => r.value)).toContain('c-committed');
+    log.close();
+
+    // The cleaned log reopens with no stale index entry.
+    const reopened = PartitionLog.open(path.join(testRoot('cleanmarkers'), 'tx-0'), { logger: quiet });
+    expect(reopened.abortedTxns()).toEqual([]);
+    reopened.close();
+  });
+
+  it('never cleans past the last stable offset: segments above it keep every record', async () => {
+    const dir = path.join(testRoot('cleanlso'), 'lso-0');
+    const log = PartitionLog.open(dir, {
+      logger: quiet,
+      cleanupPolicy: 'compact',
+      segmentBytes: 300,
+      minCleanableDirtyRatio: 0,
+    });
+    log.append(data('k', 'k-1'));
+    log.append(data('k', 'k-2'));
+    // An open transaction from here: the owner's last stable offset stays at its first offset.
+    const open = log.append(data('t', 't-open', 7n)).firstOffset;
+    for (let i = 0; i < 6; i++) log.append(data('k', `k-${i + 3}`));
+    for (let i = 0; i < 10; i++) log.append(data(`filler-${i}`, 'x'));
+    log.highWatermark = log.logEndOffset;
+    log.setLastStableOffsetSource(() => open);
+    expect(log.lastStableOffset).toBe(open);
+    await cleanLog(log);
+    const values = allRecords(log).records.map((r) => r.value);
+    // Every k at or above the LSO stays (k-3 … k-8), and so does t-open.
+    for (let i = 3; i <= 8; i++) expect(values).toContain(`k-${i}`);
+    expect(values).toContain('t-open');
+    // Once the transaction ends (LSO at the log end), the older values go.
+    log.setLastStableOffsetSource(() => log.logEndOffset);
+    await cleanLog(log);
+    const later = allRecords(log).records.map((r) => r.value);
+    expect(later.filter((v) => v?.startsWith('k-'))).toEqual(['k-8']);
+    log.close();
+  });
+});

@@ -17,7 +17,7 @@ export { groupSegmentsBySize, MAX_OFFSET_MAP_KEYS, SLICE_BYTES } from './clean-p
 export const CLEANING_DIR_SUFFIX = '.cleaning';
 /** In the cleaning dir: the segments a cleaned one replaces, written once it is durable (see completeSwap). */
 export const SWAP_MARKER = 'swap.json';
-const SEGMENT_SUFFIXES = ['.log', '.index', '.timeindex'] as const;
+const SEGMENT_SUFFIXES = ['.log', '.index', '.timeindex', '.txnindex'] as const;
 /** How often a pass checks whether its log was closed or deleted, to cancel the worker. */
 const CANCEL_POLL_MS = 20;
 /** How long a cancelled pass may take to stop (it stops between slices) before its worker is terminated. */
@@ -34,11 +34,13 @@ export interface CleanResult {
   threadId: number;
 }
 
-/** Non-active segments old enough for min.compaction.lag.ms, oldest first. */
+/** Non-active segments old enough for min.compaction.lag.ms and wholly below the last stable offset, oldest first. */
 function cleanableSegments(log: PartitionLog, nowMs: number): LogSegment[] {
   const segs = log.segmentList();
   const out: LogSegment[] = [];
+  const end = log.cleanableEndOffset;
   for (let i = 0; i < segs.length - 1; i++) {
+    if (segs[i].nextOffset > end) break;
     if (nowMs - segmentLargestTimestampMs(segs[i]) < log.config.minCompactionLagMs) break;
     out.push(segs[i]);
   }
@@ -100,8 +102,9 @@ function cleanWorker(): CleanWorker {
 
 /**
  * One compaction pass over a log with cleanup.policy compact (or compact,delete): keeps the
- * latest record per key in the non-active segments, drops tombstones older than
- * delete.retention.ms, keeps offsets (gaps are fine) and control batches. The records are
+ * latest record per key in the non-active segments below the last stable offset, drops tombstones
+ * older than delete.retention.ms and transaction markers delete.retention.ms after their
+ * transaction's data was gone (see runCleanPass), keeps offsets (gaps are fine). The records are
  * decoded, looked up and rewritten in a worker thread (clean-pass.ts), so neither that work nor
  * the collection of its garbage stalls appends; this thread only swaps each finished segment
  * into the log. A worker that fails or dies leaves the log as it was (but for groups already
@@ -113,7 +116,10 @@ export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Pro
   const c = log.config;
   if (c.cleanupPolicy === 'delete') return null;
   const segments = cleanableSegments(log, nowMs);
-  if (segments.length === 0 || dirtyRatio(log, nowMs) < c.minCleanableDirtyRatio) return null;
+  // As Kafka's cleaner: a log below its dirty ratio is still cleaned once a marker it kept is past
+  // its delete horizon (a quiet log would otherwise keep it until new data comes).
+  const horizonDue = log.latestDeleteHorizonMs !== null && log.latestDeleteHorizonMs <= BigInt(nowMs);
+  if (segments.length === 0 || (!horizonDue && dirtyRatio(log, nowMs) < c.minCleanableDirtyRatio)) return null;
 
   const work = `${log.dir}${CLEANING_DIR_SUFFIX}`;
   fs.rmSync(work, { recursive: true, force: true });
@@ -123,6 +129,7 @@ export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Pro
   const job: CleanJob = {
     segments: segments.map((seg, i) => ({
       logPath: seg.log.path,
+      txnIndexPath: seg.txnIndexPath,
       baseOffset: seg.baseOffset,
       nextOffset: seg.nextOffset,
       size: sizesAtStart[i],
@@ -132,6 +139,7 @@ export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Pro
     work,
     config,
     tombstoneHorizonMs: nowMs - c.deleteRetentionMs,
+    nowMs,
   };
   const result: CleanResult = {
     segmentsCleaned: 0,
@@ -186,7 +194,10 @@ export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Pro
             result.segmentsCleaned += m.count;
             w.worker.postMessage({ type: 'swapped', id } satisfies CleanRequest);
           } else if (m.type === 'done') {
-            if (result.segmentsCleaned === m.mapped) log.cleanerCheckpoint = m.endOffset;
+            if (result.segmentsCleaned === m.mapped) {
+              log.cleanerCheckpoint = m.endOffset;
+              log.latestDeleteHorizonMs = m.latestDeleteHorizonMs;
+            }
             result.longestSliceBytes = m.longestSliceBytes;
             result.threadId = m.threadId;
             resolve();
@@ -250,8 +261,10 @@ function completeSwap(dir: string, work: string): boolean {
     for (const suffix of SEGMENT_SUFFIXES) fs.rmSync(path.join(dir, segmentFileName(base, suffix)), { force: true });
   }
   if (!plan.drop) {
-    // The log last: an index renamed over the old log's is rebuilt if a crash comes between.
-    for (const suffix of ['.index', '.timeindex', '.log']) {
+    // The log last: an index renamed over the old log's is rebuilt if a crash comes between. The
+    // pass always writes a .txnindex (empty when no aborted transaction is left), so a plan
+    // carried out again never removes one already renamed into place.
+    for (const suffix of ['.txnindex', '.index', '.timeindex', '.log']) {
       const name = segmentFileName(bases[0], suffix);
       if (fs.existsSync(path.join(work, name))) fs.renameSync(path.join(work, name), path.join(dir, name));
     }

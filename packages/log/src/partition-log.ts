@@ -101,6 +101,9 @@ export class PartitionLog extends EventEmitter {
   private unflushedMessages = 0;
   private lastFlushMs: number;
   private closed = false;
+  private stableOffsetSource: (() => bigint) | null = null;
+  /** The latest delete horizon of a transaction marker the last cleaning pass kept (in memory only). */
+  latestDeleteHorizonMs: bigint | null = null;
 
   private constructor(dir: string, config: LogConfig, segments: LogSegment[], options: PartitionLogOptions) {
     super();
@@ -170,9 +173,25 @@ export class PartitionLog extends EventEmitter {
     if (hw < this._logStartOffset) hw = this._logStartOffset;
     this._highWatermark = hw;
   }
-  /** No transactions yet: the last stable offset is the high watermark. */
+  /**
+   * The last stable offset, as the log's owner (which tracks transactions) reports it, never above
+   * the high watermark; without an owner's source it is the high watermark.
+   */
   get lastStableOffset(): bigint {
-    return this._highWatermark;
+    const stable = this.stableOffsetSource?.();
+    return stable !== undefined && stable < this._highWatermark ? stable : this._highWatermark;
+  }
+  /** Where the log's last stable offset comes from (the owner's transaction state). */
+  setLastStableOffsetSource(source: () => bigint): void {
+    this.stableOffsetSource = source;
+  }
+  /**
+   * The end of what compaction may touch: the last stable offset (Kafka's cleaner never cleans
+   * past it, so an open transaction is not cleaned). A log no owner tracks (the package on its
+   * own, whose high watermark nobody moves) is cleanable up to its end.
+   */
+  get cleanableEndOffset(): bigint {
+    return this.stableOffsetSource === null ? this._logEndOffset : this.lastStableOffset;
   }
   get recoveryPoint(): bigint {
     return this._recoveryPoint;
@@ -543,6 +562,15 @@ export class PartitionLog extends EventEmitter {
       replacement.push(seg);
     }
     this.segments.splice(first, group.length, ...replacement);
+    // The cleaned segments' transaction indexes were rewritten (aborted transactions whose data is
+    // gone left them): the owner's view of aborted transactions follows.
+    if (this.listenerCount('cleaned') > 0) this.emit('cleaned');
+  }
+
+  /** Called after each group of cleaned segments is swapped in (their `.txnindex` may have lost entries). */
+  onCleaned(listener: () => void): () => void {
+    this.on('cleaned', listener);
+    return () => this.off('cleaned', listener);
   }
 
   /** Flushes, trims the active segment's preallocation and closes every file. */

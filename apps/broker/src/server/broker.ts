@@ -421,7 +421,12 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   // leaders as WriteTxnMarkers requests (and produce verifications to the coordinator's broker).
   const txnInterBroker = embedded
     ? null
-    : new TxnInterBroker(store, { host: listener.host || 'localhost', port: listener.port }, config.nodeId);
+    : new TxnInterBroker(
+        store,
+        { host: listener.host || 'localhost', port: listener.port },
+        config.nodeId,
+        interBroker!,
+      );
   const transactions = createTransactionCoordinator({
     config,
     topics,

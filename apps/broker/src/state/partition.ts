@@ -102,6 +102,11 @@ export class Partition {
     snapshot?: ProducerSnapshot,
   ) {
     this.loadProducerState(snapshot);
+    // The cleaner stops at the last stable offset, and drops an aborted transaction from the
+    // .txnindex once its data is gone (its marker goes delete.retention.ms later): the aborted
+    // transactions fetches are told of follow the indexes.
+    log.setLastStableOffsetSource(() => this.txns.lastStableOffset(log.highWatermark));
+    log.onCleaned(() => this.txns.setAborted(log.abortedTxns()));
   }
 
   /**

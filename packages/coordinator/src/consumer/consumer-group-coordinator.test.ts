@@ -258,6 +258,19 @@ describe('ConsumerGroupCoordinator heartbeat', () => {
     expect(third.has('g')).toBe(false);
   });
 
+  it('a reload passes over the transaction markers of offsets committed in transactions', async () => {
+    const h = harness();
+    await h.hb({});
+    const restarted = h.make();
+    // As the broker's reader yields a commit or abort marker of __consumer_offsets: an empty key.
+    restarted.loadPartition([
+      { key: Buffer.alloc(0), value: null, txnProducerId: 7n, marker: 'commit' },
+      ...h.written,
+      { key: Buffer.alloc(0), value: null, txnProducerId: 8n, marker: 'abort' },
+    ]);
+    expect(restarted.describe(['g'])).toEqual(h.c.describe(['g']));
+  });
+
   it('unloads the groups of a partition another broker now leads, timers included', async () => {
     const h = harness();
     await h.hb({});

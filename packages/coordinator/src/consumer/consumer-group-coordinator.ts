@@ -1587,6 +1587,8 @@ export class ConsumerGroupCoordinator {
       return l;
     };
     for (const r of records) {
+      // Transaction markers (offsets committed in transactions) carry no group record.
+      if (r.marker !== undefined) continue;
       const key = decodeConsumerGroupKey(r.key);
       if (key === null) continue;
       const l = get(key.groupId);

@@ -2,6 +2,7 @@ import { type BrokerAddress, BrokerPool } from '@sluice/client';
 import type { MetadataStore } from '@sluice/cluster/core';
 import type { TxnIdentity, TxnMarkers } from '@sluice/coordinator';
 import { AddPartitionsToTxnApi, ERROR_CODES, WriteTxnMarkersApi } from '@sluice/protocol';
+import { type InterBrokerSettings, interBrokerConnection } from '../../server/inter-broker.js';
 
 /** Kafka's request.timeout.ms default, which its marker channel and verification requests use. */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -10,7 +11,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
  * The transaction requests one broker sends another: WriteTxnMarkers from a transaction
  * coordinator to a partition's leader, and AddPartitionsToTxn (verifyOnly, KIP-890 part 1) from a
  * partition's leader to the transaction's coordinator. One connection per broker, opened on first
- * use, to the first listener that broker registered; a failed one is reopened by the next request.
+ * use, to that broker's inter-broker listener with its TLS and SASL login (the broker's own
+ * principal, which holds CLUSTER_ACTION under ACLs); a failed one is reopened by the next request.
  */
 export class TxnInterBroker {
   private readonly pool: BrokerPool;
@@ -19,9 +21,12 @@ export class TxnInterBroker {
     private readonly store: Pick<MetadataStore, 'image'>,
     self: BrokerAddress,
     nodeId: number,
+    private readonly interBroker: InterBrokerSettings,
   ) {
     this.pool = new BrokerPool([self], {
       clientId: `sluice-txn-${nodeId}`,
+      ssl: interBroker.ssl,
+      sasl: interBroker.sasl,
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
       connectTimeoutMs: REQUEST_TIMEOUT_MS,
       // Verification is AddPartitionsToTxn v4+, the broker-to-broker versions a producer does not speak.
@@ -29,10 +34,11 @@ export class TxnInterBroker {
     });
   }
 
-  /** Where broker `nodeId` listens, or null while it is not registered. */
+  /** Broker `nodeId`'s inter-broker listener, or null while it is not registered (or has no such listener). */
   private address(nodeId: number): BrokerAddress | null {
-    const l = this.store.image.brokers.get(nodeId)?.listeners[0];
-    return l ? { host: l.host, port: l.port } : null;
+    const registered = this.store.image.brokers.get(nodeId);
+    const c = registered ? interBrokerConnection(this.interBroker, registered.listeners) : null;
+    return c ? { host: c.host, port: c.port } : null;
   }
 
   /**
