@@ -112,7 +112,8 @@ describe('KIP-848 consumer groups with real clients', () => {
           'kip848-java-group',
           '--from-beginning',
           '--timeout-ms',
-          '30000',
+          // A member exits after this long without a record: 30 s was too short on a loaded machine.
+          '60000',
           '--consumer-property',
           'group.protocol=consumer',
           '--consumer-property',

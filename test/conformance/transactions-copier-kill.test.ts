@@ -7,9 +7,9 @@ import { COMMON_PROPS, freePort, referenceKafka, repoRoot, requireJava } from '.
 
 // Kafka's exactly-once system test (transactions_test.py) in small: its TransactionalMessageCopier
 // copies numbered records from one topic to another in transactions, offsets committed inside them,
-// while the test SIGKILLs the copier (a new one with the same transactional id fences it and goes on
-// from the committed offsets) and SIGKILLs the broker (restarted on its data; the copier rides it out
-// or is restarted). A read_committed consumer of the output must then read every input record exactly
+// while the test SIGKILLs the copier twice (a new one with the same transactional id fences it and goes
+// on from the committed offsets) and the broker twice (restarted on its data; the copier rides it out or
+// is restarted). A read_committed consumer of the output must then read every input record exactly
 // once. The same run against Apache Kafka is the oracle. Bounded: each step has a deadline, restarts
 // are counted. Run with `npm run test:conformance`.
 
@@ -219,15 +219,24 @@ async function progressed(c: Copier, below: number, ms = 240_000): Promise<boole
 
 interface RunReport {
   values: string[];
-  copierKilledAt: number | undefined;
-  brokerKilledAt: number | undefined;
+  /** Records the copier had left when each planned kill came (undefined: it never came). */
+  killedAt: Array<number | undefined>;
   copierRuns: number;
 }
 
+/** The kills, in order, each when the copier reports at most `below` records left: copier, broker, copier, broker. */
+const KILLS = [
+  { what: 'copier', below: RECORDS * 0.8 },
+  { what: 'broker', below: RECORDS * 0.6 },
+  { what: 'copier', below: RECORDS * 0.4 },
+  { what: 'broker', below: RECORDS * 0.2 },
+] as const;
+
 /**
- * The whole run on one broker: numbered input; a copier SIGKILLed a third of the way; a second one
- * goes on until two thirds, when the broker is SIGKILLed and started again; copiers are (re)started
- * until one reports it is done (at most 6 runs); then a read_committed consumer reads the output.
+ * The whole run on one broker: numbered input; the copier SIGKILLed twice (a new one with the same
+ * transactional id fences it and goes on) and the broker SIGKILLed twice and started again on its data,
+ * at the points of KILLS; copiers are (re)started until one reports it is done (at most 10 runs); then
+ * a read_committed consumer reads the output.
  */
 async function copyWithKills(broker: KillableBroker): Promise<RunReport> {
   await broker.start();
@@ -244,28 +253,30 @@ async function copyWithKills(broker: KillableBroker): Promise<RunReport> {
   ]);
   expect(produced.stdout).toContain(`"acked":${RECORDS}`);
 
-  let copierKilledAt: number | undefined;
-  let brokerKilledAt: number | undefined;
+  const killedAt: Array<number | undefined> = KILLS.map(() => undefined);
+  let next = 0;
   let copierRuns = 0;
   let done = false;
-  while (!done && copierRuns < 6) {
+  while (!done && copierRuns < 10) {
     const copier = startCopier(broker.bootstrap);
     copierRuns++;
     try {
-      if (copierKilledAt === undefined) {
-        // The first copier dies with part of the copy committed and a transaction likely open.
-        if (await progressed(copier, (RECORDS * 2) / 3)) {
-          copierKilledAt = remaining(copier);
+      let copierKilled = false;
+      while (next < KILLS.length) {
+        const kill = KILLS[next];
+        // The copier ended (or stalled) before this point: a new one takes it from there.
+        if (!(await progressed(copier, kill.below))) break;
+        killedAt[next++] = remaining(copier);
+        if (kill.what === 'copier') {
           await copier.kill();
-          continue;
+          copierKilled = true;
+          break;
         }
-      } else if (brokerKilledAt === undefined) {
-        if (await progressed(copier, RECORDS / 3)) {
-          brokerKilledAt = remaining(copier);
-          await broker.kill();
-          await broker.start();
-        }
+        // The broker dies under the running copier, which rides it out or exits and is started again.
+        await broker.kill();
+        await broker.start();
       }
+      if (copierKilled) continue;
       const exited = await copier.exited;
       done = exited === 0 && finished(copier);
     } finally {
@@ -291,8 +302,7 @@ async function copyWithKills(broker: KillableBroker): Promise<RunReport> {
   ]).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
   return {
     values: consumed.stdout.split('\n').filter((l) => /^\d+$/.test(l)),
-    copierKilledAt,
-    brokerKilledAt,
+    killedAt,
     copierRuns,
   };
 }
@@ -318,13 +328,13 @@ describe('TransactionalMessageCopier through SIGKILLs of the copier and of the b
       broker = await make();
       const report = await copyWithKills(broker);
       console.log(
-        `${name}: copier SIGKILLed with ${report.copierKilledAt} of ${RECORDS} left, broker with ${report.brokerKilledAt} left; ${report.copierRuns} copier runs; ${report.values.length} records read`,
+        `${name}: ${KILLS.map((k, i) => `${k.what} SIGKILLed with ${report.killedAt[i]} of ${RECORDS} left`).join(', ')}; ${report.copierRuns} copier runs; ${report.values.length} records read`,
       );
-      // Both kills came mid-copy (records still to copy when they came).
-      expect(report.copierKilledAt).toBeGreaterThan(0);
-      expect(report.brokerKilledAt).toBeGreaterThan(0);
+      // Every kill came mid-copy (records still to copy when it came).
+      for (const [i, left] of report.killedAt.entries())
+        expect(left, `${KILLS[i].what} kill ${i + 1}`).toBeGreaterThan(0);
       expect(report.values.length).toBe(RECORDS);
       expect([...report.values].sort((a, b) => Number(a) - Number(b))).toEqual(expected);
-    }, 600_000);
+    }, 900_000);
   }
 });
