@@ -373,6 +373,8 @@ export interface ConsumedRecord {
   producerId: bigint;
   sequence: number;
   compression: number;
+  /** The leader epoch the batch was appended under. */
+  leaderEpoch: number;
 }
 
 export function fetchRequest(
@@ -428,6 +430,7 @@ export async function decodeRecords(partition: number, records: Buffer | null): 
         producerId: batch.producerId,
         sequence: batch.baseSequence < 0 ? -1 : batch.baseSequence + i,
         compression: batch.compression,
+        leaderEpoch: batch.partitionLeaderEpoch,
       });
       i++;
     }
