@@ -870,6 +870,7 @@ export class KafkaStreams {
     await this.purging;
     await this.globals?.close(!failed);
     await this.producer.close();
+    await this.admin.close();
     this.state = 'NOT_RUNNING';
   }
 }
