@@ -358,7 +358,12 @@ export class KafkaStreams {
       this.recordCache.flush(new Set([...tasks].map((t) => t.taskId)));
     }
     const list = [...tasks].filter((t) => t.dirty);
-    if (list.length === 0 && !this.inTxn) return;
+    if (list.length === 0 && !this.inTxn) {
+      // Nothing new to commit, but offsets committed earlier may still wait for their purge (the interval
+      // had not passed, or a purge was in flight): without this, an idle application never purges them.
+      this.notePurgeable([], []);
+      return;
+    }
     const offsets: Array<TopicPartition & { offset: bigint }> = [];
     for (const t of list)
       for (const [tp, offset] of t.positions) offsets.push({ topic: tp, partition: t.partition, offset });
