@@ -165,6 +165,8 @@ export async function kafkaConsumerPerf(
   records: number,
   size: number,
   group: string,
+  /** A client properties file (security settings), passed as `--command-config`. */
+  commandConfig?: string,
 ): Promise<Measurement> {
   const r = await runKafkaClass(
     'org.apache.kafka.tools.ConsumerPerformance',
@@ -179,6 +181,7 @@ export async function kafkaConsumerPerf(
       group,
       '--timeout',
       '30000',
+      ...(commandConfig === undefined ? [] : ['--command-config', commandConfig]),
     ],
     TIMEOUT,
   );

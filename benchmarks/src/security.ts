@@ -7,7 +7,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka } from '@sluice/client';
 import { type Broker, KafkaBroker, runKafkaClass, SluiceBroker } from './brokers.js';
-import { type Measurement, parseConsumerPerformance, parseProducerPerformance } from './generators.js';
+import { kafkaConsumerPerf, type Measurement, parseProducerPerformance } from './generators.js';
 import { freePorts } from './ports.js';
 import { cpuSeconds, run } from './proc.js';
 import type { Row } from './report.js';
@@ -149,31 +149,6 @@ async function produce(port: number, topic: string, records: number, config: str
   return parseProducerPerformance(r.stdout, SIZE);
 }
 
-async function consume(port: number, topic: string, records: number, config: string, group: string) {
-  const r = await runKafkaClass(
-    'org.apache.kafka.tools.ConsumerPerformance',
-    [
-      '--bootstrap-server',
-      `127.0.0.1:${port}`,
-      '--topic',
-      topic,
-      '--messages',
-      String(records),
-      '--group',
-      group,
-      '--timeout',
-      '30000',
-      '--command-config',
-      config,
-    ],
-    TIMEOUT_MS,
-  );
-  if (r.code !== 0) throw new Error(`ConsumerPerformance exited ${r.code}: ${r.stderr.slice(-800)}`);
-  const m = parseConsumerPerformance(r.stdout, SIZE);
-  if (m.records < records) throw new Error(`ConsumerPerformance read ${m.records} of ${records} records`);
-  return m;
-}
-
 export async function securityPhase(ctx: SecurityPhaseContext): Promise<void> {
   const records = ctx.quick ? 10_000 : 100_000;
   const label = (p: Protocol) => (p === 'SASL_SSL' ? 'SASL_SSL (SCRAM-SHA-512)' : p);
@@ -237,7 +212,7 @@ export async function securityPhase(ctx: SecurityPhaseContext): Promise<void> {
             const config = clientConfig(dir, p, certs.ca);
             const cpu0 = cpuSeconds(broker.pid());
             const pm = await produce(ports[p], `sec-${p}`, records, config);
-            const cm = await consume(ports[p], `sec-${p}`, records, config, `sec-${p}-${t}`);
+            const cm = await kafkaConsumerPerf(ports[p], `sec-${p}`, records, SIZE, `sec-${p}-${t}`, config);
             const cpu1 = cpuSeconds(broker.pid());
             if (cpu0 === undefined || cpu1 === undefined) throw new Error(`${name} broker process is gone`);
             const gib = (2 * records * SIZE) / 2 ** 30;
