@@ -1251,6 +1251,23 @@ export class ConsumerGroupCoordinator {
     return m;
   }
 
+  /** The group and classic member a SyncGroup or Heartbeat is for, at the generation it names (its member epoch). */
+  private classicMemberAt(p: {
+    groupId: string;
+    memberId: string;
+    groupInstanceId: string | null;
+    generationId: number;
+  }): { group: ConsumerGroup; member: ConsumerGroupMember } {
+    if (!this.active) throw new HeartbeatError(E.COORDINATOR_NOT_AVAILABLE, 'The coordinator is not active.');
+    const group = this.groups.get(p.groupId);
+    if (group === undefined) throw new HeartbeatError(E.UNKNOWN_MEMBER_ID, `Group ${p.groupId} not found.`);
+    const member = this.classicMember(group, p.memberId, p.groupInstanceId);
+    if (p.generationId !== member.memberEpoch) {
+      throw new HeartbeatError(E.ILLEGAL_GENERATION, 'The generation id is not the member epoch.');
+    }
+    return { group, member };
+  }
+
   /** A classic member told to rejoin must do so within its rebalance timeout, or it is fenced. */
   private scheduleClassicJoinTimeout(group: ConsumerGroup, member: ConsumerGroupMember): void {
     if (member.joinTimer !== null) return;
@@ -1271,13 +1288,7 @@ export class ConsumerGroupCoordinator {
     protocolName: string | null;
   }): SyncGroupResult {
     try {
-      if (!this.active) throw new HeartbeatError(E.COORDINATOR_NOT_AVAILABLE, 'The coordinator is not active.');
-      const group = this.groups.get(p.groupId);
-      if (group === undefined) throw new HeartbeatError(E.UNKNOWN_MEMBER_ID, `Group ${p.groupId} not found.`);
-      const member = this.classicMember(group, p.memberId, p.groupInstanceId);
-      if (p.generationId !== member.memberEpoch) {
-        throw new HeartbeatError(E.ILLEGAL_GENERATION, 'The generation id is not the member epoch.');
-      }
+      const { group, member } = this.classicMemberAt(p);
       const protocols = member.classic?.protocols ?? [];
       if (
         (p.protocolType !== null && p.protocolType !== CONSUMER_PROTOCOL_TYPE) ||
@@ -1320,13 +1331,7 @@ export class ConsumerGroupCoordinator {
     generationId: number;
   }): number {
     try {
-      if (!this.active) throw new HeartbeatError(E.COORDINATOR_NOT_AVAILABLE, 'The coordinator is not active.');
-      const group = this.groups.get(p.groupId);
-      if (group === undefined) throw new HeartbeatError(E.UNKNOWN_MEMBER_ID, `Group ${p.groupId} not found.`);
-      const member = this.classicMember(group, p.memberId, p.groupInstanceId);
-      if (p.generationId !== member.memberEpoch) {
-        throw new HeartbeatError(E.ILLEGAL_GENERATION, 'The generation id is not the member epoch.');
-      }
+      const { group, member } = this.classicMemberAt(p);
       this.scheduleSessionTimeout(group, member);
       const rejoin =
         member.memberEpoch < group.groupEpoch ||
