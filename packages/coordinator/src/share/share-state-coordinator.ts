@@ -35,6 +35,18 @@ export interface ShareStateRead extends ShareStateResult {
   stateBatches: PersistedStateBatch[];
 }
 
+/** A read that found no state: its error, with the fields Kafka answers beside one. */
+export function noShareState(r: ShareStateResult): ShareStateRead {
+  return {
+    errorCode: r.errorCode,
+    errorMessage: r.errorMessage,
+    stateEpoch: -1,
+    leaderEpoch: -1,
+    startOffset: -1n,
+    stateBatches: [],
+  };
+}
+
 export interface ShareStateWrite extends PersistedShareState {
   leaderEpoch: number;
 }
@@ -136,13 +148,12 @@ export class ShareStateCoordinator {
 
   /** ReadShareGroupState: the state a new partition leader starts from; its leader epoch fences older leaders. */
   async read(key: ShareSnapshotKey, leaderEpoch: number): Promise<ShareStateRead> {
-    const empty = { stateEpoch: -1, leaderEpoch: -1, startOffset: -1n, stateBatches: [] };
     const states = this.statesOf(key);
-    if ('errorCode' in states) return { ...states, ...empty };
+    if ('errorCode' in states) return noShareState(states);
     const existing = states.get(keyOf(key));
-    if (existing === undefined) return { ...notInitialized(key), ...empty };
+    if (existing === undefined) return noShareState(notInitialized(key));
     if (leaderEpoch < existing.leaderEpoch) {
-      return { errorCode: E.FENCED_LEADER_EPOCH, errorMessage: `Leader epoch ${leaderEpoch} is stale.`, ...empty };
+      return noShareState({ errorCode: E.FENCED_LEADER_EPOCH, errorMessage: `Leader epoch ${leaderEpoch} is stale.` });
     }
     if (leaderEpoch > existing.leaderEpoch) {
       const r = await this.store(key, states, {
@@ -151,7 +162,7 @@ export class ShareStateCoordinator {
         snapshotEpoch: existing.snapshotEpoch + 1,
         writeTimestamp: BigInt(this.now()),
       });
-      if (r.errorCode !== E.NONE) return { ...r, ...empty };
+      if (r.errorCode !== E.NONE) return noShareState(r);
     }
     const v = states.get(keyOf(key)) ?? existing;
     return {
@@ -165,11 +176,10 @@ export class ShareStateCoordinator {
 
   /** ReadShareGroupStateSummary: start offset and epochs, for DescribeShareGroupOffsets. */
   summary(key: ShareSnapshotKey): ShareStateRead {
-    const empty = { stateEpoch: -1, leaderEpoch: -1, startOffset: -1n, stateBatches: [] };
     const states = this.statesOf(key);
-    if ('errorCode' in states) return { ...states, ...empty };
+    if ('errorCode' in states) return noShareState(states);
     const v = states.get(keyOf(key));
-    if (v === undefined) return { ...notInitialized(key), ...empty };
+    if (v === undefined) return noShareState(notInitialized(key));
     return {
       ...OK,
       stateEpoch: v.stateEpoch,

@@ -1,4 +1,4 @@
-import type { ShareStateRead, ShareStateResult } from '@sluice/coordinator';
+import { noShareState, type ShareStateRead, type ShareStateResult } from '@sluice/coordinator';
 import {
   DeleteShareGroupStateApi,
   type DeleteShareGroupStateRequest,
@@ -91,14 +91,6 @@ export function shareStateHandlers(state: ShareStateService): ApiHandler[] {
     startOffset: r.startOffset,
     stateBatches: r.stateBatches,
   });
-  const noState = (errorCode: number, errorMessage: string): ShareStateRead => ({
-    errorCode,
-    errorMessage,
-    stateEpoch: -1,
-    leaderEpoch: -1,
-    startOffset: -1n,
-    stateBatches: [],
-  });
   const read: ApiHandler<ReadShareGroupStateRequest, ReadShareGroupStateResponse> = {
     api: ReadShareGroupStateApi,
     minVersion: 0,
@@ -108,7 +100,7 @@ export function shareStateHandlers(state: ShareStateService): ApiHandler[] {
         req,
         async (topicId, p) =>
           readFields(p.partition, await state.local.read(key(req.groupId, topicId, p.partition), p.leaderEpoch)),
-        (p, code, message) => readFields(p.partition, noState(code, message)),
+        (p, code, message) => readFields(p.partition, noShareState({ errorCode: code, errorMessage: message })),
       );
       return { results };
     },
@@ -164,7 +156,7 @@ export function shareStateHandlers(state: ShareStateService): ApiHandler[] {
         req,
         async (topicId, p) =>
           summaryFields(p.partition, await state.local.summary(key(req.groupId, topicId, p.partition), p.leaderEpoch)),
-        (p, code, message) => summaryFields(p.partition, noState(code, message)),
+        (p, code, message) => summaryFields(p.partition, noShareState({ errorCode: code, errorMessage: message })),
       );
       return { results };
     },

@@ -1,6 +1,7 @@
 import { type BrokerAddress, BrokerPool, type Connection } from '@sluice/client';
 import type { MetadataStore } from '@sluice/cluster/core';
 import {
+  noShareState,
   SHARE_STATE_TOPIC,
   type ShareSnapshotKey,
   ShareStateCoordinator,
@@ -88,14 +89,6 @@ const RETRIABLE = new Set<number>([
   ERROR_CODES.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
 ]);
 const retriable = (code: number): boolean => RETRIABLE.has(code);
-const failed = (errorCode: number, errorMessage: string | null) => ({
-  errorCode,
-  errorMessage,
-  stateEpoch: -1,
-  leaderEpoch: -1,
-  startOffset: -1n,
-  stateBatches: [],
-});
 
 /** The share coordinator over `__share_group_state`, and the persister partition leaders use to reach it. */
 export function createShareStateService(setup: ShareStateSetup): ShareStateService {
@@ -232,6 +225,8 @@ export function createShareStateService(setup: ShareStateSetup): ShareStateServi
   }): ShareStateResult =>
     res.results[0]?.partitions[0] ?? { errorCode: ERROR_CODES.UNKNOWN_SERVER_ERROR, errorMessage: 'no result' };
   const plain = (errorCode: number, errorMessage: string | null): ShareStateResult => ({ errorCode, errorMessage });
+  const failed = (errorCode: number, errorMessage: string | null): ShareStateRead =>
+    noShareState({ errorCode, errorMessage });
 
   const persister: SharePersister = {
     initialize: (key, stateEpoch, startOffset) =>
