@@ -35,6 +35,24 @@ const CLUSTER_PROPS = {
   'group.initial.rebalance.delay.ms': '0',
 };
 
+/**
+ * The group's committed offsets came back with its coordinator: the `committed` records read before the
+ * coordinator went away are not read again after it, and every record up to `total` is read.
+ * Records sent after the move may be read twice: kafkajs restarts its consumer while the coordinator is
+ * away, the member it leaves behind expires later, and that rebalance refuses a commit in flight, so the
+ * new owner reads from the last commit (at-least-once, as against Kafka).
+ */
+function expectCommittedNotReadAgain(seen: string[], at: number, prefix: string, committed: number, total: number) {
+  const name = (i: number) => `${prefix}${i}`;
+  const before = seen.slice(0, at).filter((v) => v.startsWith(prefix));
+  expect([...new Set(before)].sort()).toEqual(Array.from({ length: committed }, (_, i) => name(i)).sort());
+  const early = new Set(before);
+  expect(seen.slice(at).filter((v) => early.has(v))).toEqual([]);
+  expect([...new Set(seen.filter((v) => v.startsWith(prefix)))].sort()).toEqual(
+    Array.from({ length: total }, (_, i) => name(i)).sort(),
+  );
+}
+
 describe('group coordinator handover in a 3-broker cluster', { timeout: 90_000 }, () => {
   let etcd: LocalEtcd;
   const brokers: RunningBroker[] = [];
@@ -209,6 +227,7 @@ describe('group coordinator handover in a 3-broker cluster', { timeout: 90_000 }
         return committed === 30n;
       });
       expect(coordinator.context.groups.coordinator.group(group)?.state).toBe('Stable');
+      const atMove = seen.length;
 
       // The controller moves the coordinator's leaderships away (controlled shutdown, RF=1: no leader).
       const offsets = coordinator.context.topics.get('__consumer_offsets')!;
@@ -243,10 +262,9 @@ describe('group coordinator handover in a 3-broker cluster', { timeout: 90_000 }
       });
       // The consumer finds its coordinator again and reads only what came after its commits.
       await send(30, 30);
-      await until('60 records consumed', () => seen.length >= 60, 45_000);
+      await until('the 30 new records consumed', () => new Set(seen.slice(atMove)).size >= 30, 45_000);
       await sleep(500);
-      expect(seen.slice(30).sort()).toEqual(Array.from({ length: 30 }, (_, i) => `v${30 + i}`).sort());
-      expect(new Set(seen).size).toBe(seen.length);
+      expectCommittedNotReadAgain(seen, atMove, 'v', 30, 60);
     } finally {
       await consumer.disconnect();
       await producer.disconnect();
@@ -302,6 +320,7 @@ describe('group coordinator handover in a 3-broker cluster', { timeout: 90_000 }
         return r.groups[0].topics.flatMap((t) => t.partitions).reduce((n, p) => n + p.committedOffset, 0n) === end;
       });
       // The coordinator stops (cleanly: its leaderships move away first) and comes back on its data.
+      const atStop = seen.length;
       const old = brokers[id - 1];
       const dir = old.dataDir;
       clients[id - 1].close();
@@ -321,10 +340,9 @@ describe('group coordinator handover in a 3-broker cluster', { timeout: 90_000 }
         return img.partitionsOf(t.topicId).every((x) => x.leader > 0);
       });
       await send(20, 20);
-      await until('40 records consumed', () => seen.length >= 40, 45_000);
+      await until('the 20 new records consumed', () => new Set(seen.slice(atStop)).size >= 20, 45_000);
       await sleep(500);
-      // Nothing read twice: the group's committed offsets came back with its coordinator.
-      expect([...seen].sort()).toEqual(Array.from({ length: 40 }, (_, i) => `r${i}`).sort());
+      expectCommittedNotReadAgain(seen, atStop, 'r', 20, 40);
     } finally {
       await consumer.disconnect();
       await producer.disconnect();
