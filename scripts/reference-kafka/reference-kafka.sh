@@ -89,41 +89,10 @@ cmd_install() {
     die "Maven could not resolve Kafka ${KAFKA_VERSION} (full log: ${home}/install.log)"
   fi
   [[ -f "${home}/libs.partial/kafka_2.13-${KAFKA_VERSION}.jar" ]] || die "kafka_2.13-${KAFKA_VERSION}.jar missing after resolve"
-  write_log_configs "$home"
   rm -rf "${home}/libs"
   mv "${home}/libs.partial" "${home}/libs"
   echo "$KAFKA_VERSION" >"${home}/libs/.complete"
   info "installed Kafka ${KAFKA_VERSION}: $(find "${home}/libs" -name '*.jar' | wc -l) jars in $((SECONDS - started))s"
-}
-
-write_log_configs() {
-  local home="$1"
-  mkdir -p "${home}/config"
-  # Broker: INFO to stdout (redirected to the dir's kafka.log); start waits for "Kafka Server started".
-  cat >"${home}/config/broker-log4j2.properties" <<'EOF'
-status = warn
-appender.stdout.type = Console
-appender.stdout.name = STDOUT
-appender.stdout.layout.type = PatternLayout
-appender.stdout.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.stdout.ref = STDOUT
-logger.kafka_request.name = kafka.request.logger
-logger.kafka_request.level = WARN
-logger.state_change.name = state.change.logger
-logger.state_change.level = WARN
-EOF
-  # Tools: warnings only, on stderr, so their stdout stays parseable.
-  cat >"${home}/config/tools-log4j2.properties" <<'EOF'
-status = warn
-appender.stderr.type = Console
-appender.stderr.name = STDERR
-appender.stderr.target = SYSTEM_ERR
-appender.stderr.layout.type = PatternLayout
-appender.stderr.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.stderr.ref = STDERR
-EOF
 }
 
 ensure_installed() {
@@ -245,14 +214,12 @@ cmd_start() {
   local started=$SECONDS
   if ((FRESH)); then rm -rf "${DIR}/data"; fi
   write_server_properties
-  local home
-  home="$(kafka_home)"
   if [[ ! -f "${DIR}/data/meta.properties" ]]; then
     # The nodes of one quorum must share a cluster id, so a caller starting several passes one.
     local cluster_id="$CLUSTER_ID"
     [[ -n "$cluster_id" ]] || cluster_id="$(draw_cluster_id)"
     # shellcheck disable=SC2086
-    if ! java $TOOL_HEAP_OPTS -Dlog4j2.configurationFile="${home}/config/tools-log4j2.properties" -cp "$(java_cp)" \
+    if ! java $TOOL_HEAP_OPTS -Dlog4j2.configurationFile="${SCRIPT_DIR}/tools-log4j2.properties" -cp "$(java_cp)" \
       kafka.tools.StorageTool format -t "$cluster_id" -c "${DIR}/server.properties" >"${DIR}/format.log" 2>&1; then
       cat "${DIR}/format.log" >&2
       die "formatting ${DIR}/data failed"
@@ -262,7 +229,7 @@ cmd_start() {
   : >"$log"
   # setsid: the broker outlives the caller's process group (test runners, terminals).
   # shellcheck disable=SC2086
-  setsid java $HEAP_OPTS $JVM_OPTS -Dlog4j2.configurationFile="${home}/config/broker-log4j2.properties" \
+  setsid java $HEAP_OPTS $JVM_OPTS -Dlog4j2.configurationFile="${SCRIPT_DIR}/broker-log4j2.properties" \
     -Dkafka.logs.dir="${DIR}/logs" -cp "$(java_cp)" kafka.Kafka "${DIR}/server.properties" \
     </dev/null >>"$log" 2>&1 &
   pid=$!
@@ -325,10 +292,8 @@ cmd_status() {
 cmd_run_class() {
   (($#)) || die "run-class needs a class name"
   ensure_installed
-  local home
-  home="$(kafka_home)"
   # shellcheck disable=SC2086
-  exec java $TOOL_HEAP_OPTS -Djava.awt.headless=true -Dlog4j2.configurationFile="${home}/config/tools-log4j2.properties" \
+  exec java $TOOL_HEAP_OPTS -Djava.awt.headless=true -Dlog4j2.configurationFile="${SCRIPT_DIR}/tools-log4j2.properties" \
     -cp "$(java_cp)" "$@"
 }
 
