@@ -1,11 +1,9 @@
 // A 3-node KRaft Apache Kafka on this machine for the replicated rows (as the conformance suite's
-// startKafkaCluster starts one): every node broker+controller, node ids 1..n, ports picked free, each dir
-// formatted with one shared cluster id before the nodes start (reference-kafka.sh would format each with
-// its own random id), then started with reference-kafka.sh's --set overrides.
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// startKafkaCluster starts one): every node broker+controller, node ids 1..n, ports picked free, each
+// started by reference-kafka.sh as one node of the quorum, its dir formatted with the one shared cluster id.
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { KAFKA_SCRIPT, runKafkaClass } from './brokers.js';
+import { KAFKA_SCRIPT } from './brokers.js';
 import { freePorts } from './ports.js';
 import { run, waitExit } from './proc.js';
 
@@ -25,32 +23,10 @@ export async function startKafkaCluster(dir: string, count: number): Promise<Kaf
     dir: join(dir, `kafka-${i + 1}`),
   }));
   const voters = spec.map((s) => `${s.nodeId}@127.0.0.1:${s.controllerPort}`).join(',');
-  // A KRaft cluster id: 16 random bytes, base64url; one starting with '-' would read as an option.
-  let clusterId = '-';
-  while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
-  await Promise.all(
-    spec.map(async (s) => {
-      mkdirSync(s.dir, { recursive: true });
-      const file = join(s.dir, 'format.properties');
-      const lines = {
-        'process.roles': 'broker,controller',
-        'node.id': String(s.nodeId),
-        'controller.quorum.voters': voters,
-        listeners: `PLAINTEXT://127.0.0.1:${s.port},CONTROLLER://127.0.0.1:${s.controllerPort}`,
-        'controller.listener.names': 'CONTROLLER',
-        'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
-        'log.dirs': join(s.dir, 'data'),
-      };
-      writeFileSync(
-        file,
-        `${Object.entries(lines)
-          .map(([k, v]) => `${k}=${v}`)
-          .join('\n')}\n`,
-      );
-      const r = await runKafkaClass('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', file], 120_000);
-      if (r.code !== 0) throw new Error(`kafka format node ${s.nodeId}: ${r.stderr.slice(-800)}`);
-    }),
-  );
+  // One cluster id for every node's dir (reference-kafka.sh formats with a fresh one of its own otherwise).
+  const id = await run('bash', [KAFKA_SCRIPT, 'cluster-id'], { timeoutMs: 10_000 });
+  const clusterId = id.stdout.trim();
+  if (id.code !== 0 || clusterId === '') throw new Error(`kafka cluster id: ${id.stderr.slice(-800)}`);
   const pidOf = (s: (typeof spec)[number]) => Number(readFileSync(join(s.dir, 'kafka.pid'), 'utf8').trim());
   const started: typeof spec = [];
   const stop = async () => {
@@ -77,10 +53,12 @@ export async function startKafkaCluster(dir: string, count: number): Promise<Kaf
             String(s.controllerPort),
             '--dir',
             s.dir,
-            '--set',
-            `node.id=${s.nodeId}`,
-            '--set',
-            `controller.quorum.voters=${voters}`,
+            '--node-id',
+            String(s.nodeId),
+            '--voters',
+            voters,
+            '--cluster-id',
+            clusterId,
           ],
           { timeoutMs: 180_000 },
         );

@@ -1,6 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -140,8 +139,8 @@ export interface ClusterUnderTest {
 
 /**
  * Starts a fresh `nodes`-node KRaft Kafka on loopback: every node is broker and controller (combined mode),
- * the voters are all of them, and the node directories are formatted with one cluster id before the
- * nodes start together (a quorum needs a majority up). Node ids are 1..nodes.
+ * the voters are all of them, every node directory is formatted with one cluster id, and the nodes start
+ * together (a quorum needs a majority up). Node ids are 1..nodes.
  */
 export async function startKafkaCluster(nodes = 3, extra: Record<string, string> = {}): Promise<ClusterUnderTest> {
   requireJava();
@@ -155,37 +154,9 @@ export async function startKafkaCluster(nodes = 3, extra: Record<string, string>
     spec.push({ nodeId, port, controllerPort, dir: mkdtempSync(join(tmpdir(), `sluice-conformance-kafka${nodeId}-`)) });
   }
   const voters = spec.map((s) => `${s.nodeId}@127.0.0.1:${s.controllerPort}`).join(',');
-  // A KRaft cluster id: 16 random bytes, base64url without padding; one starting with '-' reads as an option.
-  let clusterId = '-';
-  while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
-  const propsOf = (s: (typeof spec)[number]) => ({
-    ...COMMON_PROPS,
-    'node.id': String(s.nodeId),
-    'controller.quorum.voters': voters,
-    ...extra,
-  });
-  // Formatted here (reference-kafka.sh formats a dir without meta.properties with a random id of its own).
-  await Promise.all(
-    spec.map(async (s) => {
-      const file = join(s.dir, 'format.properties');
-      const lines = {
-        'process.roles': 'broker,controller',
-        'node.id': String(s.nodeId),
-        'controller.quorum.voters': voters,
-        listeners: `PLAINTEXT://127.0.0.1:${s.port},CONTROLLER://127.0.0.1:${s.controllerPort}`,
-        'controller.listener.names': 'CONTROLLER',
-        'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
-        'log.dirs': join(s.dir, 'data'),
-      };
-      writeFileSync(
-        file,
-        `${Object.entries(lines)
-          .map(([k, v]) => `${k}=${v}`)
-          .join('\n')}\n`,
-      );
-      await referenceKafka(['run-class', 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', file]);
-    }),
-  );
+  // One cluster id for every node's dir (reference-kafka.sh formats with a fresh one of its own otherwise).
+  const clusterId = (await referenceKafka(['cluster-id'])).stdout.trim();
+  const sets = Object.entries({ ...COMMON_PROPS, ...extra }).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
   const where = (s: (typeof spec)[number]) => ['--port', String(s.port), '--dir', s.dir];
   const stopAll = () =>
     Promise.allSettled(
@@ -202,7 +173,13 @@ export async function startKafkaCluster(nodes = 3, extra: Record<string, string>
           ...where(s),
           '--controller-port',
           String(s.controllerPort),
-          ...Object.entries(propsOf(s)).flatMap(([k, v]) => ['--set', `${k}=${v}`]),
+          '--node-id',
+          String(s.nodeId),
+          '--voters',
+          voters,
+          '--cluster-id',
+          clusterId,
+          ...sets,
         ]),
       ),
     );

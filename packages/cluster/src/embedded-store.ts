@@ -8,9 +8,9 @@ import { allocateProducerIdBlock } from './controller/producer-ids.js';
 import { CorruptMetadataError, MetadataConflictError } from './errors.js';
 import {
   ClusterImage,
+  KEYED_RECORD_KINDS,
   type MetadataChange,
   type MetadataImage,
-  SECURITY_RECORD_KINDS,
   type SecurityRecordChange,
 } from './image.js';
 import {
@@ -473,7 +473,7 @@ export function readMetadataFile(file: string, nodeId: number): { image: Cluster
     image.setBrokerConfigs(DEFAULT_BROKER_CONFIG_KEY, configs.stringMap('dynamicDefault'), out);
     image.setNextProducerId(root.bigint('nextProducerId'), out);
     const security = RecordReader.of(`${file} security`, data.security ?? {});
-    for (const kind of SECURITY_RECORD_KINDS) {
+    for (const kind of KEYED_RECORD_KINDS) {
       for (const [key, value] of Object.entries(security.stringMap(kind)))
         image.setSecurityRecord(kind, key, value, out);
     }
@@ -514,7 +514,7 @@ function toFile(image: ClusterImage, nodeId: number, brokerEpoch: number): Metad
 
 function securityJson(image: ClusterImage): Record<string, Record<string, string>> | undefined {
   const out: Record<string, Record<string, string>> = {};
-  for (const kind of SECURITY_RECORD_KINDS) {
+  for (const kind of KEYED_RECORD_KINDS) {
     const records = image.securityRecords(kind);
     if (records.size > 0) out[kind] = Object.fromEntries(records);
   }

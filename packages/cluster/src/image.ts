@@ -25,21 +25,24 @@ export interface MetadataImage {
   brokerConfigs(target: BrokerConfigTarget): Readonly<Record<string, string>>;
   /** The first producer id not yet handed out in any block. */
   readonly nextProducerId: bigint;
-  /** Security records of one kind (ACLs, SCRAM credentials, client quotas): key → JSON text. */
-  securityRecords(kind: SecurityRecordKind): ReadonlyMap<string, string>;
+  /** The keyed records of one kind (see KEYED_RECORD_KINDS): key → JSON text. */
+  securityRecords(kind: KeyedRecordKind): ReadonlyMap<string, string>;
 }
 
 /**
- * The kinds of security records the store keeps; the broker gives each key and value its meaning.
- * `group-configs` holds the configs of a group (Kafka keeps them as GROUP ConfigRecords in its metadata
- * log, beside the client quotas): group id → JSON of config name → value. `tokens`: delegation tokens by id.
+ * The kinds of keyed records the store keeps beside the cluster model: each kind a map of key → JSON
+ * text that the store does not read, the broker gives each key and value its meaning. `acls`, `scram`
+ * (credentials), `quotas` (client quotas), `group-configs` (a group's configs, which Kafka keeps as GROUP
+ * ConfigRecords in its metadata log: group id → JSON of config name → value) and `tokens` (delegation
+ * tokens by id). The first kinds were security's, so the store's methods, change type and stored section
+ * (the embedded file's `security`, etcd's `/security/` prefix) still say "security" for all of them.
  */
-export const SECURITY_RECORD_KINDS = ['acls', 'scram', 'quotas', 'group-configs', 'tokens'] as const;
-export type SecurityRecordKind = (typeof SECURITY_RECORD_KINDS)[number];
+export const KEYED_RECORD_KINDS = ['acls', 'scram', 'quotas', 'group-configs', 'tokens'] as const;
+export type KeyedRecordKind = (typeof KEYED_RECORD_KINDS)[number];
 
-/** One security record to write; value null deletes it. */
+/** One keyed record to write; value null deletes it. */
 export interface SecurityRecordChange {
-  kind: SecurityRecordKind;
+  kind: KeyedRecordKind;
   key: string;
   value: string | null;
   /**
@@ -57,7 +60,7 @@ export type MetadataChange =
   | { type: 'partition'; topicId: string; partition: number; before?: PartitionRecord; after?: PartitionRecord }
   | { type: 'brokerConfig'; target: string; before?: Record<string, string>; after?: Record<string, string> }
   | { type: 'producerIds'; before: bigint; after: bigint }
-  | { type: 'security'; kind: SecurityRecordKind; key: string; before?: string; after?: string };
+  | { type: 'security'; kind: KeyedRecordKind; key: string; before?: string; after?: string };
 
 const EMPTY_CONFIGS: Readonly<Record<string, string>> = Object.freeze({});
 const EMPTY_RECORDS: ReadonlyMap<string, string> = new Map();
@@ -75,15 +78,15 @@ export class ClusterImage implements MetadataImage {
   private readonly partitions = new Map<string, PartitionRecord>();
   private readonly configs = new Map<string, Record<string, string>>();
   nextProducerId = 0n;
-  private readonly security = new Map<SecurityRecordKind, Map<string, string>>();
+  private readonly security = new Map<KeyedRecordKind, Map<string, string>>();
 
   constructor(readonly clusterId: string) {}
 
-  securityRecords(kind: SecurityRecordKind): ReadonlyMap<string, string> {
+  securityRecords(kind: KeyedRecordKind): ReadonlyMap<string, string> {
     return this.security.get(kind) ?? EMPTY_RECORDS;
   }
 
-  setSecurityRecord(kind: SecurityRecordKind, key: string, after: string | undefined, out: MetadataChange[]): void {
+  setSecurityRecord(kind: KeyedRecordKind, key: string, after: string | undefined, out: MetadataChange[]): void {
     let records = this.security.get(kind);
     const before = records?.get(key);
     if (before === after) return;
@@ -196,7 +199,7 @@ export class ClusterImage implements MetadataImage {
     }
     for (const [target, c] of other.configs) this.setBrokerConfigs(target, c, out);
     this.setNextProducerId(other.nextProducerId, out);
-    for (const kind of SECURITY_RECORD_KINDS) {
+    for (const kind of KEYED_RECORD_KINDS) {
       const theirs = other.securityRecords(kind);
       for (const key of [...this.securityRecords(kind).keys()]) {
         if (!theirs.has(key)) this.setSecurityRecord(kind, key, undefined, out);

@@ -102,7 +102,7 @@ export interface MetadataStore {
   allocateProducerIds(nodeId: number, brokerEpoch: number): Promise<ProducerIdBlock>;
 
   /**
-   * Writes security records (ACLs, SCRAM credentials, quotas, delegation tokens) together; a null
+   * Writes keyed records (ACLs, SCRAM credentials, quotas, group configs, delegation tokens) together; a null
    * value deletes. Changes with `expected` are compared first (MetadataConflictError when one moved).
    */
   setSecurityRecords(changes: readonly SecurityRecordChange[]): Promise<void>;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { OffsetSyncStore } from './offset-sync-store.js';
+import { OffsetSyncStore, thinnest } from './offset-sync-store.js';
 
 const sync = (up: bigint, down: bigint) => ({ topic: 't', partition: 0, upstreamOffset: up, downstreamOffset: down });
 
@@ -58,5 +58,13 @@ describe('OffsetSyncStore', () => {
       ),
       { numRuns: 200 },
     );
+  });
+
+  it('thins out the sync whose removal leaves the smallest gap, never the first nor (with three or more) the last', () => {
+    const at = (...ups: bigint[]) => ups.map((u) => sync(u, u));
+    expect(thinnest(at(0n, 10n, 11n, 30n))).toBe(1); // gaps without it: 11 (index 1), 20 (index 2)
+    expect(thinnest(at(0n, 19n, 20n, 21n, 100n))).toBe(2); // 21, 2, 81
+    expect(thinnest(at(0n, 1n, 2n))).toBe(1);
+    expect(thinnest(at(0n, 1n))).toBe(1);
   });
 });

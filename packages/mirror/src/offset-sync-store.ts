@@ -7,6 +7,24 @@ import type { OffsetSync } from './records.js';
 /** Syncs kept per partition; when full, the one whose removal leaves the smallest gap goes, so old syncs thin out. */
 export const SYNCS_PER_PARTITION = 64;
 
+/**
+ * The index of the sync whose removal leaves the smallest upstream gap: never the first, and with three
+ * or more never the last either (with two, the last). The store and the offset sync writer's queue thin
+ * out by it.
+ */
+export function thinnest(syncs: readonly OffsetSync[]): number {
+  let best = syncs.length - 1;
+  let bestGap: bigint | null = null;
+  for (let i = 1; i < syncs.length - 1; i++) {
+    const gap = syncs[i + 1].upstreamOffset - syncs[i - 1].upstreamOffset;
+    if (bestGap === null || gap < bestGap) {
+      best = i;
+      bestGap = gap;
+    }
+  }
+  return best;
+}
+
 export class OffsetSyncStore {
   private readonly byPartition = new Map<string, OffsetSync[]>();
 
@@ -24,21 +42,7 @@ export class OffsetSyncStore {
     }
     while (syncs.length > 0 && syncs[syncs.length - 1].upstreamOffset >= sync.upstreamOffset) syncs.pop();
     syncs.push(sync);
-    if (syncs.length > this.capacity) syncs.splice(this.thinnest(syncs), 1);
-  }
-
-  /** The index (never the first or the last) whose removal leaves the smallest upstream gap. */
-  private thinnest(syncs: OffsetSync[]): number {
-    let best = 1;
-    let bestGap: bigint | null = null;
-    for (let i = 1; i < syncs.length - 1; i++) {
-      const gap = syncs[i + 1].upstreamOffset - syncs[i - 1].upstreamOffset;
-      if (bestGap === null || gap < bestGap) {
-        best = i;
-        bestGap = gap;
-      }
-    }
-    return best;
+    if (syncs.length > this.capacity) syncs.splice(thinnest(syncs), 1);
   }
 
   /** The downstream offset for an upstream offset of `topic`-`partition` (upstream names), or null when no sync is at or below it. */

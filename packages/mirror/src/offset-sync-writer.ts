@@ -1,6 +1,7 @@
 // When the mirror writes an offset sync (MM2's MirrorSourceTask.PartitionState) and how many it keeps
 // unacknowledged: a sync when a partition starts in this run, when translating from the last sync
 // would lag offset.lag.max records behind, and wherever offsets stop lining up (gaps, truncation).
+import { thinnest } from './offset-sync-store.js';
 import type { OffsetSync } from './records.js';
 
 /** Offset syncs sent and not yet acknowledged; more wait, up to PENDING_PER_PARTITION per partition. */
@@ -85,18 +86,4 @@ export class OffsetSyncWriter {
         });
     }
   }
-}
-
-/** The index (never the first) whose removal leaves the smallest upstream gap; the last when there are two. */
-function thinnest(syncs: readonly OffsetSync[]): number {
-  let best = syncs.length - 1;
-  let bestGap: bigint | null = null;
-  for (let i = 1; i < syncs.length - 1; i++) {
-    const gap = syncs[i + 1].upstreamOffset - syncs[i - 1].upstreamOffset;
-    if (bestGap === null || gap < bestGap) {
-      best = i;
-      bestGap = gap;
-    }
-  }
-  return best;
 }

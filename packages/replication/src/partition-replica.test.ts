@@ -142,6 +142,22 @@ describe('PartitionReplica: ISR changes', () => {
     expect(replica.isrChangeDue(30_000)).toEqual([1]);
   });
 
+  it('a reassignment within the leader epoch adds new replicas as not yet heard from and drops removed ones', () => {
+    const { replica } = leader();
+    expect(replica.follower(2)?.lastCaughtUpTimeMs).toBe(1_000);
+    replica.applyRecord(record({ replicas: [1, 2, 4], partitionEpoch: 8 }));
+    expect(replica.follower(3)).toBeUndefined();
+    expect(replica.follower(4)).toEqual({
+      nodeId: 4,
+      logEndOffset: -1n,
+      logStartOffset: -1n,
+      lastFetchTimeMs: 0,
+      lastFetchLeaderLogEndOffset: -1n,
+      lastCaughtUpTimeMs: 0,
+    });
+    expect(replica.follower(2)?.lastCaughtUpTimeMs).toBe(1_000);
+  });
+
   it('expands once a follower reaches the high watermark within this leader epoch', () => {
     const log = new FakeLog();
     log.logEndOffset = 10n;

@@ -130,14 +130,7 @@ export class PartitionReplica {
     for (const id of record.replicas) {
       if (id === this.nodeId) continue;
       // ISR members get the benefit of the doubt for one lag period, as Kafka's resetReplicaState.
-      this.followers.set(id, {
-        nodeId: id,
-        logEndOffset: UNKNOWN_OFFSET,
-        logStartOffset: UNKNOWN_OFFSET,
-        lastFetchTimeMs: 0,
-        lastFetchLeaderLogEndOffset: UNKNOWN_OFFSET,
-        lastCaughtUpTimeMs: record.isr.includes(id) ? now : 0,
-      });
+      this.followers.set(id, unknownFollower(id, record.isr.includes(id) ? now : 0));
     }
     this.maybeIncrementHighWatermark();
   }
@@ -147,14 +140,7 @@ export class PartitionReplica {
     for (const id of [...this.followers.keys()]) if (!record.replicas.includes(id)) this.followers.delete(id);
     for (const id of record.replicas) {
       if (id === this.nodeId || this.followers.has(id)) continue;
-      this.followers.set(id, {
-        nodeId: id,
-        logEndOffset: UNKNOWN_OFFSET,
-        logStartOffset: UNKNOWN_OFFSET,
-        lastFetchTimeMs: 0,
-        lastFetchLeaderLogEndOffset: UNKNOWN_OFFSET,
-        lastCaughtUpTimeMs: 0,
-      });
+      this.followers.set(id, unknownFollower(id, 0));
     }
   }
 
@@ -312,4 +298,16 @@ export class PartitionReplica {
   isrChangeFailed(): void {
     this.pending = null;
   }
+}
+
+/** A follower the leader has not heard from yet (no fetch, positions unknown). */
+function unknownFollower(nodeId: number, lastCaughtUpTimeMs: number): FollowerState {
+  return {
+    nodeId,
+    logEndOffset: UNKNOWN_OFFSET,
+    logStartOffset: UNKNOWN_OFFSET,
+    lastFetchTimeMs: 0,
+    lastFetchLeaderLogEndOffset: UNKNOWN_OFFSET,
+    lastCaughtUpTimeMs,
+  };
 }

@@ -50,16 +50,6 @@ install() {
   rm -rf "${classes}.partial"
   mkdir -p "${classes}.partial"
   javac -nowarn -cp "${HOME_DIR}/libs/*" -d "${classes}.partial" "${SCRIPT_DIR}/SluiceStreamsApp.java"
-  cat >"${classes}.partial/log4j2.properties" <<'LOG'
-status = warn
-appender.stderr.type = Console
-appender.stderr.name = STDERR
-appender.stderr.target = SYSTEM_ERR
-appender.stderr.layout.type = PatternLayout
-appender.stderr.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.stderr.ref = STDERR
-LOG
   mv "${classes}.partial" "$classes"
 }
 
@@ -70,7 +60,7 @@ case "${1:-}" in
     install
     # exec: the caller's pid is the JVM's (CPU is measured on it, SIGTERM closes the app).
     # shellcheck disable=SC2086
-    exec java $HEAP_OPTS -XX:+UseG1GC -cp "${HOME_DIR}/classes-$(src_hash):${HOME_DIR}/libs/*" SluiceStreamsApp "$@"
+    exec java $HEAP_OPTS -XX:+UseG1GC -Dlog4j2.configurationFile="${SCRIPT_DIR}/../tools-log4j2.properties" -cp "${HOME_DIR}/classes-$(src_hash):${HOME_DIR}/libs/*" SluiceStreamsApp "$@"
     ;;
   *) die "usage: streams-app.sh install | run <mode> args..." ;;
 esac

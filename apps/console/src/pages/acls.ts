@@ -2,39 +2,22 @@
 // one (CreateAcls) and a delete button per binding (DeleteAcls with the binding as an exact filter).
 // A cluster without an authorizer answers SECURITY_DISABLED: the page says so instead of failing.
 import { ERROR_CODES, KafkaError } from '@sluice/client';
+import { AclOperation, AclPermissionType, PatternType, ResourceType } from '@sluice/security';
 import { html } from 'hono/html';
 import type { ClusterView } from '../cluster.js';
 import { type Html, notice, page } from '../layout.js';
 import { InputError } from '../validate.js';
 
-// Kafka's wire codes (ResourceType, PatternType, AclOperation, AclPermissionType) and their names as
-// kafka-acls prints them; the filters' ANY/MATCH codes are not offered in the form.
-export const RESOURCE_TYPES: Record<string, number> = {
-  TOPIC: 2,
-  GROUP: 3,
-  CLUSTER: 4,
-  TRANSACTIONAL_ID: 5,
-  DELEGATION_TOKEN: 6,
-  USER: 7,
-};
-export const PATTERN_TYPES: Record<string, number> = { LITERAL: 3, PREFIXED: 4 };
-export const OPERATIONS: Record<string, number> = {
-  ALL: 2,
-  READ: 3,
-  WRITE: 4,
-  CREATE: 5,
-  DELETE: 6,
-  ALTER: 7,
-  DESCRIBE: 8,
-  CLUSTER_ACTION: 9,
-  DESCRIBE_CONFIGS: 10,
-  ALTER_CONFIGS: 11,
-  IDEMPOTENT_WRITE: 12,
-  CREATE_TOKENS: 13,
-  DESCRIBE_TOKENS: 14,
-};
-export const PERMISSIONS: Record<string, number> = { DENY: 2, ALLOW: 3 };
-const ANY = 1;
+// Kafka's wire codes (ResourceType, PatternType, AclOperation, AclPermissionType) as @sluice/security
+// defines them, by their names as kafka-acls prints them; the codes only a filter may hold (ANY, MATCH)
+// and UNKNOWN are not offered in the form.
+const FILTER_ONLY = new Set(['UNKNOWN', 'ANY', 'MATCH']);
+const bindingCodes = (all: Readonly<Record<string, number>>): Record<string, number> =>
+  Object.fromEntries(Object.entries(all).filter(([name]) => !FILTER_ONLY.has(name)));
+export const RESOURCE_TYPES = bindingCodes(ResourceType);
+export const PATTERN_TYPES = bindingCodes(PatternType);
+export const OPERATIONS = bindingCodes(AclOperation);
+export const PERMISSIONS = bindingCodes(AclPermissionType);
 
 function nameOf(table: Record<string, number>, code: number): string {
   return Object.entries(table).find(([, c]) => c === code)?.[0] ?? `UNKNOWN(${code})`;
@@ -86,13 +69,13 @@ export async function aclsPage(cluster: ClusterView, flash: string | null): Prom
   let acls: Awaited<ReturnType<ClusterView['admin']['describeAcls']>>;
   try {
     acls = await cluster.admin.describeAcls({
-      resourceType: ANY,
+      resourceType: ResourceType.ANY,
       resourceName: null,
-      patternType: ANY,
+      patternType: PatternType.ANY,
       principal: null,
       host: null,
-      operation: ANY,
-      permissionType: ANY,
+      operation: AclOperation.ANY,
+      permissionType: AclPermissionType.ANY,
     });
   } catch (err) {
     if (err instanceof KafkaError && err.code === ERROR_CODES.SECURITY_DISABLED) {

@@ -1,6 +1,6 @@
 import { checkTopicId, partitionJson, RecordReader, readPartition, readTopic } from '../codec.js';
 import { CorruptMetadataError } from '../errors.js';
-import { type ClusterImage, type MetadataChange, SECURITY_RECORD_KINDS, type SecurityRecordKind } from '../image.js';
+import { type ClusterImage, KEYED_RECORD_KINDS, type KeyedRecordKind, type MetadataChange } from '../image.js';
 import type { BrokerRegistration, PartitionRecord, TopicRecord } from '../model.js';
 
 /**
@@ -107,8 +107,8 @@ export function applyKv(image: ClusterImage, kv: StoredKv, deleted: boolean, out
       image.setNextProducerId(deleted ? 0n : read().bigint('nextProducerId'), out);
       return;
     case 'security': {
-      const kind = parts[1] as SecurityRecordKind;
-      if (parts.length !== 3 || !SECURITY_RECORD_KINDS.includes(kind)) return;
+      const kind = parts[1] as KeyedRecordKind;
+      if (parts.length !== 3 || !KEYED_RECORD_KINDS.includes(kind)) return;
       let recordKey: string;
       try {
         recordKey = decodeURIComponent(parts[2]);
