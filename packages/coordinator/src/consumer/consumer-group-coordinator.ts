@@ -383,9 +383,13 @@ export class ConsumerGroupCoordinator {
   async heartbeat(p: ConsumerGroupHeartbeatParams): Promise<ConsumerGroupHeartbeatResult> {
     const records: Records = [];
     let result: ConsumerGroupHeartbeatResult;
+    // The classic group this heartbeat may convert, kept so that a conversion the log refuses can be undone.
+    let classicBefore: ActiveClassicGroup | null = null;
     try {
       if (!this.active) throw new HeartbeatError(E.COORDINATOR_NOT_AVAILABLE, 'The coordinator is not active.');
       this.validate(p);
+      if (p.memberEpoch === 0 && !this.groups.has(p.groupId))
+        classicBefore = this.classic?.activeGroup(p.groupId) ?? null;
       result =
         p.memberEpoch === LEAVE_GROUP_MEMBER_EPOCH || p.memberEpoch === LEAVE_GROUP_STATIC_MEMBER_EPOCH
           ? this.leave(p, records)
@@ -404,6 +408,7 @@ export class ConsumerGroupCoordinator {
     if (records.length > 0) {
       const error = await this.store(p.groupId, records);
       if (error !== E.NONE) {
+        if (classicBefore !== null && this.groups.has(p.groupId)) this.undoUpgrade(p.groupId, classicBefore);
         return {
           errorCode: error,
           errorMessage: null,
@@ -1025,6 +1030,19 @@ export class ConsumerGroupCoordinator {
     for (const m of group.members.values()) this.scheduleSessionTimeout(group, m);
     this.log.info(`[GroupId ${groupId}] Upgraded the classic group to a consumer group at epoch ${epoch}.`);
     return group;
+  }
+
+  /**
+   * An upgrade whose records the log refused never happened (Kafka reverts it with its snapshot): the
+   * consumer group is forgotten and the classic group takes its members back, each with its id, generation
+   * and assignment. Their waiting JoinGroup/SyncGroup were already answered, so it rebalances once.
+   */
+  private undoUpgrade(groupId: string, before: ActiveClassicGroup): void {
+    const group = this.groups.get(groupId);
+    if (group !== undefined) for (const m of group.members.values()) this.cancelTimers(m);
+    this.groups.delete(groupId);
+    this.classic?.adoptMembers(groupId, before.generationId, before.members);
+    this.log.warn(`[GroupId ${groupId}] The upgrade to a consumer group was not written; the group stays classic.`);
   }
 
   /** Kafka's validateOnlineDowngradeWithFencedMember: the member leaving is the last one on the new protocol. */

@@ -50,7 +50,10 @@ const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 function harness(migrationPolicy: ConsumerGroupMigrationPolicy = 'bidirectional') {
   const clock = new ManualScheduler();
   const written: CoordinatorRecord[] = [];
+  /** While set, every append to __consumer_offsets fails (a log that refuses writes). */
+  const log = { refuse: false };
   const append = (_p: number, records: CoordinatorRecord[]) => {
+    if (log.refuse) throw new Error('the log refuses writes');
     written.push(...records);
   };
   let next = 0;
@@ -151,7 +154,7 @@ function harness(migrationPolicy: ConsumerGroupMigrationPolicy = 'bidirectional'
     expect(classic.group('g')?.state).toBe('Stable');
     return joined.memberId;
   };
-  return { clock, classic, cg, join, sync, heartbeat, hb, classicGroup, written };
+  return { clock, classic, cg, join, sync, heartbeat, hb, classicGroup, written, log };
 }
 
 describe('mixed groups (group.consumer.migration.policy)', () => {
@@ -279,6 +282,29 @@ describe('mixed groups (group.consumer.migration.policy)', () => {
     expect(h.heartbeat(first.memberId, first.generationId)).toBe(E.UNKNOWN_MEMBER_ID);
     // The new one must sync within its rebalance timeout, and does.
     expect((await h.sync(again.memberId, again.generationId)).errorCode).not.toBe(E.UNKNOWN_MEMBER_ID);
+  });
+
+  it('an upgrade whose records the log refuses is undone: the classic group keeps its member, generation and assignment', async () => {
+    const h = harness();
+    const a = await h.classicGroup();
+    h.log.refuse = true;
+    const refused = await h.hb({});
+    expect(refused.errorCode).toBe(E.COORDINATOR_NOT_AVAILABLE);
+    expect(h.cg.has('g')).toBe(false);
+    const back = h.classic.group('g');
+    expect([...(back?.members.keys() ?? [])]).toEqual([a]);
+    expect(back?.generationId).toBe(1);
+    expect(partitionsOf(back?.members.get(a)?.assignment ?? Buffer.alloc(0))).toEqual([0, 1, 2, 3, 4, 5]);
+    // The classic member goes on in the classic group: told to rejoin, it is the leader of the next generation.
+    expect(h.heartbeat(a, 1)).toBe(E.REBALANCE_IN_PROGRESS);
+    const rejoined = await h.join({ memberId: a });
+    expect(rejoined.errorCode).toBe(E.NONE);
+    expect(rejoined.leader).toBe(a);
+    // Once the log takes writes again, the KIP-848 member's retry converts the group.
+    h.log.refuse = false;
+    const retried = await h.hb({});
+    expect(retried.errorCode).toBe(E.NONE);
+    expect(h.cg.has('g')).toBe(true);
   });
 
   it('policy disabled: a classic group with members refuses a KIP-848 member', async () => {
