@@ -2,6 +2,7 @@ import { Kafka, topic } from '@sluice/client';
 import type { LocalEtcd } from '@sluice/cluster';
 import {
   AlterShareGroupOffsetsApi,
+  DeleteGroupsApi,
   DeleteShareGroupOffsetsApi,
   DescribeShareGroupOffsetsApi,
   FindCoordinatorApi,
@@ -269,5 +270,20 @@ describe('share groups in a cluster', () => {
     const deleted = await raw.send(DeleteShareGroupOffsetsApi, 0, { groupId: 'og', topics: [{ topicName: 'co' }] });
     expect([deleted.errorCode, deleted.responses[0]?.errorCode]).toEqual([0, 0]);
     expect((await describe()).map((d) => d.start)).toEqual([-1n, -1n, -1n]);
+    // DeleteGroups of the share group deletes its share-partitions' state at their share coordinators too.
+    const again = await raw.send(AlterShareGroupOffsetsApi, 0, {
+      groupId: 'og',
+      topics: [{ topicName: 'co', partitions: [0, 1, 2].map((p) => ({ partitionIndex: p, startOffset: 0n })) }],
+    });
+    expect(again.responses[0]?.partitions.map((p) => p.errorCode)).toEqual([0, 0, 0]);
+    const gone = await raw.send(DeleteGroupsApi, 2, { groupsNames: ['og'] });
+    expect(gone.results[0]?.errorCode).toBe(0);
+    const persister = brokers[0]?.context.groups.shareGroups?.state.persister;
+    const left = await Promise.all(
+      [0, 1, 2].map(
+        async (partition) => (await persister?.summary({ groupId: 'og', topicId, partition }, -1))?.errorCode,
+      ),
+    );
+    expect(left).toEqual([3, 3, 3]); // UNKNOWN_TOPIC_OR_PARTITION: no state
   }, 120_000);
 });
