@@ -65,5 +65,10 @@ describe('share groups across a broker restart', () => {
     expect(a3).toMatchObject({ errorCode: 0, memberEpoch: a2.memberEpoch, assignment: null });
     expect(b3).toMatchObject({ errorCode: 0, memberEpoch: b.memberEpoch, assignment: null });
     expect(shares()?.coordinator.describe(['kept'])[0]).toMatchObject({ groupEpoch: b.memberEpoch });
+    // Initialized at start offset -1 and never fetched: not held from the start, but read and resolved
+    // (share.auto.offset.reset=latest: the log end) on first use.
+    expect(shares()?.coordinator.existingSharePartition('kept', topicId, 0)).toBeUndefined();
+    expect(await shares()?.load('kept', topicId, 0, () => 7n)).toBe(0);
+    expect(shares()?.coordinator.existingSharePartition('kept', topicId, 0)?.startOffset).toBe(7n);
   });
 });

@@ -225,6 +225,8 @@ export function createShareServices(setup: ShareServicesSetup): ShareServices {
   });
   let restored = 0;
   for (const [k, v] of setup.restore ?? []) {
+    // Initialized without a start offset (-1): resolved by share.auto.offset.reset on first fetch (load).
+    if (v.startOffset < 0n) continue;
     try {
       coordinator.restoreSharePartition(
         k.groupId,
