@@ -1,6 +1,13 @@
 import { Kafka, topic } from '@sluice/client';
 import type { LocalEtcd } from '@sluice/cluster';
-import { FindCoordinatorApi, ReadShareGroupStateSummaryApi } from '@sluice/protocol';
+import {
+  AlterShareGroupOffsetsApi,
+  DeleteGroupsApi,
+  DeleteShareGroupOffsetsApi,
+  DescribeShareGroupOffsetsApi,
+  FindCoordinatorApi,
+  ReadShareGroupStateSummaryApi,
+} from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../src/index.js';
 import { type RawClient, startEtcdCluster, until } from './helpers.js';
@@ -172,4 +179,111 @@ describe('share groups in a cluster', () => {
       ),
     );
   });
+
+  it('share offsets admin goes through the share coordinator of each share-partition, whichever broker leads it', async () => {
+    const kafka = new Kafka({ brokers: [brokers[0]?.bootstrap as string] });
+    const admin = kafka.admin();
+    await admin.createTopics([{ name: 'co', numPartitions: 3 }]);
+    await admin.incrementalAlterConfigs(32, 'og', [{ name: 'share.auto.offset.reset', value: 'earliest' }]);
+    await admin.close();
+    await until('every broker has the group config', () =>
+      brokers.every((b) => b.context.groups.shareGroups?.autoOffsetReset('og') === 'earliest'),
+    );
+    let topicId = '';
+    const leaders: number[] = [];
+    await until('co led by more than one broker', () => {
+      topicId = brokers[0]?.context.topics.get('co')?.topicId ?? '';
+      leaders.length = 0;
+      for (let p = 0; p < 3; p++) leaders.push(brokers[0]?.context.store.image.partition(topicId, p)?.leader ?? -1);
+      return leaders.every((l) => l > 0) && new Set(leaders).size >= 2;
+    });
+    const n = 60;
+    const producer = kafka.producer();
+    await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        producer.send(topic('co'), { key: Buffer.from(`k${i}`), value: Buffer.from(String(i)) }),
+      ),
+    );
+    await producer.close();
+    const hw = (p: number) =>
+      brokers[(leaders[p] as number) - 1]?.context.topics.get('co')?.partitions[p]?.log.highWatermark;
+    await until('records stored', () => [0, 1, 2].reduce((sum, p) => sum + Number(hw(p) ?? 0), 0) === n);
+    /** Reads every record of 'co' once in group 'og' and accepts it; the values read. */
+    const consumeAll = async (): Promise<Map<string, number>> => {
+      const seen = new Map<string, number>();
+      const c = kafka.shareConsumer({ groupId: 'og', maxWaitMs: 200 });
+      const loop = (async () => {
+        for await (const r of c.records(topic('co'))) {
+          const v = (r.value as Buffer).toString();
+          seen.set(v, (seen.get(v) ?? 0) + 1);
+          r.ack();
+          if (seen.size >= n) break;
+        }
+      })();
+      await until('every record read', () => seen.size >= n, 30_000);
+      await loop;
+      await c.close();
+      return seen;
+    };
+    expect([...(await consumeAll()).values()].every((k) => k === 1)).toBe(true);
+    // The group coordinator leads at most one or two of the three partitions.
+    const found = await (clients[0] as RawClient).send(FindCoordinatorApi, 6, {
+      keyType: 0,
+      key: '',
+      coordinatorKeys: ['og'],
+    });
+    const coordinator = found.coordinators[0]?.nodeId ?? -1;
+    expect(coordinator).toBeGreaterThan(0);
+    const raw = clients[coordinator - 1] as RawClient;
+    const describe = async () => {
+      const r = await raw.send(DescribeShareGroupOffsetsApi, 1, {
+        groups: [{ groupId: 'og', topics: [{ topicName: 'co', partitions: [0, 1, 2] }] }],
+      });
+      expect(r.groups[0]?.errorCode).toBe(0);
+      return (r.groups[0]?.topics[0]?.partitions ?? []).map((p) => ({
+        e: p.errorCode,
+        start: p.startOffset,
+        lag: p.lag,
+      }));
+    };
+    // Every record accepted: each start offset is its partition's high watermark, with no lag.
+    let described: { e: number; start: bigint; lag: bigint }[] = [];
+    await until('start offsets at the high watermarks', async () => {
+      described = await describe();
+      return described.every((d, p) => d.start === hw(p));
+    });
+    expect(described.map((d) => [d.e, d.lag])).toEqual([
+      [0, 0n],
+      [0, 0n],
+      [0, 0n],
+    ]);
+    // Back to 0 on every partition: the leaders (some of them other brokers) hand everything out again.
+    const altered = await raw.send(AlterShareGroupOffsetsApi, 0, {
+      groupId: 'og',
+      topics: [{ topicName: 'co', partitions: [0, 1, 2].map((p) => ({ partitionIndex: p, startOffset: 0n })) }],
+    });
+    expect(altered.errorCode).toBe(0);
+    expect(altered.responses[0]?.partitions.map((p) => p.errorCode)).toEqual([0, 0, 0]);
+    expect((await describe()).map((d) => d.start)).toEqual([0n, 0n, 0n]);
+    expect([...(await consumeAll()).values()].every((k) => k === 1)).toBe(true);
+    // Deleted: no state left at the share coordinators.
+    const deleted = await raw.send(DeleteShareGroupOffsetsApi, 0, { groupId: 'og', topics: [{ topicName: 'co' }] });
+    expect([deleted.errorCode, deleted.responses[0]?.errorCode]).toEqual([0, 0]);
+    expect((await describe()).map((d) => d.start)).toEqual([-1n, -1n, -1n]);
+    // DeleteGroups of the share group deletes its share-partitions' state at their share coordinators too.
+    const again = await raw.send(AlterShareGroupOffsetsApi, 0, {
+      groupId: 'og',
+      topics: [{ topicName: 'co', partitions: [0, 1, 2].map((p) => ({ partitionIndex: p, startOffset: 0n })) }],
+    });
+    expect(again.responses[0]?.partitions.map((p) => p.errorCode)).toEqual([0, 0, 0]);
+    const gone = await raw.send(DeleteGroupsApi, 2, { groupsNames: ['og'] });
+    expect(gone.results[0]?.errorCode).toBe(0);
+    const persister = brokers[0]?.context.groups.shareGroups?.state.persister;
+    const left = await Promise.all(
+      [0, 1, 2].map(
+        async (partition) => (await persister?.summary({ groupId: 'og', topicId, partition }, -1))?.errorCode,
+      ),
+    );
+    expect(left).toEqual([3, 3, 3]); // UNKNOWN_TOPIC_OR_PARTITION: no state
+  }, 120_000);
 });

@@ -18,6 +18,7 @@ export * from './partitioner.js';
 export * from './records.js';
 export * from './scheduler.js';
 export * from './share/share-group-coordinator.js';
+export * from './share/share-group-records.js';
 export * from './share/share-partition.js';
 export * from './share/share-records.js';
 export * from './share/share-state-coordinator.js';

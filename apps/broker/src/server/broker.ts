@@ -14,7 +14,7 @@ import {
   ProducerIdAllocator,
   type WriteFence,
 } from '@sluice/cluster/core';
-import { encodeShareGroupMetadataKey, encodeShareGroupMetadataValue, SHARE_STATE_TOPIC } from '@sluice/coordinator';
+import { SHARE_STATE_TOPIC } from '@sluice/coordinator';
 import { LogManager } from '@sluice/log';
 import { ERROR_CODES, KafkaError } from '@sluice/protocol';
 import { createAclsHandler, deleteAclsHandler, describeAclsHandler } from '../apis/acls.js';
@@ -352,19 +352,15 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     logger,
     state: shareState,
     groupConfigStore: store,
-    // The group's existence and epoch go to its __consumer_offsets partition (Kafka's ShareGroupMetadata).
-    persistGroup: (groupId, epoch) => {
-      const record = {
-        key: encodeShareGroupMetadataKey(groupId),
-        value: epoch === null ? null : encodeShareGroupMetadataValue(epoch),
-      };
+    // The group's epoch, members and assignments go to its __consumer_offsets partition (Kafka's ShareGroup* records).
+    appendGroupRecords: (groupId, records) => {
       try {
         groups.ensureOffsetsTopic();
-        Promise.resolve(groups.appendRecords(groups.coordinator.partitionFor(groupId), [record])).catch((err) =>
-          logger.warn({ err, group: groupId }, 'writing ShareGroupMetadata failed'),
+        Promise.resolve(groups.appendRecords(groups.coordinator.partitionFor(groupId), records)).catch((err) =>
+          logger.warn({ err, group: groupId }, 'writing share group records failed'),
         );
       } catch (err) {
-        logger.warn({ err, group: groupId }, 'writing ShareGroupMetadata failed');
+        logger.warn({ err, group: groupId }, 'writing share group records failed');
       }
     },
     leaderEpoch: (topicId, partition) => store.image.partition(topicId, partition)?.leaderEpoch ?? 0,

@@ -11,6 +11,7 @@ import type { BrokerAddress } from '../broker-pool.js';
 import { type ClientContext, type ClientOptions, createContext } from '../client.js';
 import type { Connection } from '../connection.js';
 import { ERROR_CODES, KafkaError } from '../errors.js';
+import { backoffMs, sleep } from '../retry.js';
 import type { Topic } from '../serde.js';
 import { type ConsumerRecord, DeserializationError, decodeChunk } from './decode.js';
 
@@ -23,6 +24,12 @@ const LEAVE_EPOCH = -1;
 const FINAL_SESSION_EPOCH = -1;
 /** A bound on acknowledgements waiting for the next request to one broker. */
 const MAX_PENDING_ACKS = 100_000;
+/** The errors of a group coordinator that is moving, loading or not there yet: found again and asked again. */
+const COORDINATOR_ERRORS = new Set<number>([
+  ERROR_CODES.COORDINATOR_NOT_AVAILABLE,
+  ERROR_CODES.NOT_COORDINATOR,
+  ERROR_CODES.COORDINATOR_LOAD_IN_PROGRESS,
+]);
 
 export interface ShareConsumerOptions {
   /** The share group. */
@@ -33,6 +40,12 @@ export interface ShareConsumerOptions {
   maxWaitMs?: number;
   /** Default 50 MiB (fetch.max.bytes). */
   maxBytes?: number;
+  /**
+   * How long a heartbeat keeps asking while the group coordinator is moving, loading or unreachable
+   * (COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, a lost connection), with
+   * backoff, before it fails. Default 60 s (Kafka's default.api.timeout.ms).
+   */
+  coordinatorTimeoutMs?: number;
 }
 
 /** A record of a share group: acknowledge it once, or it is accepted when the loop moves on to the next one. */
@@ -167,6 +180,9 @@ export class ShareConsumer {
 
   /** One ShareGroupHeartbeat; schedules the next. Resolves once the member has joined. */
   private async heartbeat(): Promise<void> {
+    const deadline = Date.now() + (this.o.coordinatorTimeoutMs ?? 60_000);
+    // Other retriable errors are tried `retries` times; coordinator errors until the deadline.
+    let otherFailures = 0;
     for (let attempt = 0; ; attempt++) {
       if (this.closed) return;
       try {
@@ -184,10 +200,7 @@ export class ShareConsumer {
           this.assignment = new Map();
           continue;
         }
-        if (res.errorCode === ERROR_CODES.NOT_COORDINATOR || res.errorCode === ERROR_CODES.COORDINATOR_NOT_AVAILABLE) {
-          this.coordinator = null;
-          throw new KafkaError(res.errorCode, 'ShareGroupHeartbeat');
-        }
+        if (COORDINATOR_ERRORS.has(res.errorCode)) throw new KafkaError(res.errorCode, 'ShareGroupHeartbeat');
         if (res.errorCode !== 0) {
           const err = new KafkaError(res.errorCode, `ShareGroupHeartbeat: ${res.errorMessage ?? ''}`);
           if (!err.retriable) {
@@ -207,8 +220,15 @@ export class ShareConsumer {
         );
         return;
       } catch (err) {
-        if (this.fatal || attempt >= (this.ctx.options.retries ?? 5)) throw err;
-        await new Promise((r) => setTimeout(r, Math.min(1_000, 100 * 2 ** attempt)));
+        if (this.fatal) throw err;
+        const code = err instanceof KafkaError ? err.code : ERROR_CODES.NETWORK_EXCEPTION;
+        const coordinatorGone = COORDINATOR_ERRORS.has(code) || code === ERROR_CODES.NETWORK_EXCEPTION;
+        // Still loading: the same broker is asked again; moved or gone: it is looked up again.
+        if (coordinatorGone && code !== ERROR_CODES.COORDINATOR_LOAD_IN_PROGRESS) this.coordinator = null;
+        if (!coordinatorGone && ++otherFailures > (this.ctx.options.retries ?? 5)) throw err;
+        const left = deadline - Date.now();
+        if (left <= 0) throw err;
+        await sleep(Math.min(left, backoffMs(attempt, 100, 1_000)));
       }
     }
   }

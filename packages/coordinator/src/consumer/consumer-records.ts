@@ -59,7 +59,8 @@ function valueReader(buf: Buffer, what: string): Reader {
   return r;
 }
 
-function writeTopicPartitions(w: Writer, a: TopicAssignment): void {
+/** A `[]TopicPartitions` field (topic id, partitions), shared with the share-group records. */
+export function writeTopicPartitions(w: Writer, a: TopicAssignment): void {
   const topics = [...a].filter(([, ps]) => ps.size > 0);
   w.compactArrayLength(topics.length);
   for (const [topicId, ps] of topics) {
@@ -71,7 +72,7 @@ function writeTopicPartitions(w: Writer, a: TopicAssignment): void {
   }
 }
 
-function readTopicPartitions(r: Reader): TopicAssignment {
+export function readTopicPartitions(r: Reader): TopicAssignment {
   const n = r.compactArrayLength(18);
   if (n < 0 || n > MAX_ENTRIES) throw new DecodeError(`topic partitions: bad count ${n}`, r.offset);
   const out: TopicAssignment = new Map();

@@ -1,5 +1,5 @@
 import { ERROR_CODES } from '@sluice/protocol';
-import type { PersistedShareState, PersistedStateBatch } from './share-partition.js';
+import { type PersistedShareState, type PersistedStateBatch, RECORD_STATE } from './share-partition.js';
 import {
   decodeShareSnapshotKey,
   decodeShareSnapshotValue,
@@ -33,6 +33,11 @@ export interface ShareStateRead extends ShareStateResult {
   leaderEpoch: number;
   startOffset: bigint;
   stateBatches: PersistedStateBatch[];
+  /**
+   * ReadShareGroupStateSummary (v1, KIP-1226): offsets from the start offset on whose delivery is complete
+   * (acknowledged or archived); -1 when unknown.
+   */
+  deliveryCompleteCount?: number;
 }
 
 /** A read that found no state: its error, with the fields Kafka answers beside one. */
@@ -186,6 +191,7 @@ export class ShareStateCoordinator {
       leaderEpoch: v.leaderEpoch,
       startOffset: v.startOffset,
       stateBatches: [],
+      deliveryCompleteCount: deliveryComplete(v.stateBatches, v.startOffset),
     };
   }
 
@@ -304,4 +310,15 @@ export function mergeBatches(
     kept.push(b.firstOffset < startOffset ? { ...b, firstOffset: startOffset } : b);
   }
   return kept;
+}
+
+/** Offsets at or past `startOffset` that are acknowledged or archived, as KIP-1226's summary counts them. */
+function deliveryComplete(batches: readonly PersistedStateBatch[], startOffset: bigint): number {
+  let n = 0n;
+  for (const b of batches) {
+    if (b.deliveryState !== RECORD_STATE.ACKNOWLEDGED && b.deliveryState !== RECORD_STATE.ARCHIVED) continue;
+    const first = b.firstOffset < startOffset ? startOffset : b.firstOffset;
+    if (b.lastOffset >= first) n += b.lastOffset - first + 1n;
+  }
+  return n > 2147483647n ? 2147483647 : Number(n);
 }

@@ -36,8 +36,17 @@ export function deleteGroupsHandler(broker: BrokerContext): ApiHandler<DeleteGro
         const shares = broker.groups.shareGroups?.coordinator;
         if (shares !== undefined && (shares.has(groupId) || shares.sharePartitionsOf(groupId).length > 0)) {
           shares.ensureGroup(groupId);
+          // Initialized share-partitions may be led by other brokers: their state is deleted at its share coordinator.
+          const initialized = shares.initializedPartitions(groupId);
           const deleted = shares.deleteGroup(groupId);
           broker.groups.shareGroups?.flush();
+          const persister = broker.groups.shareGroups?.state.persister;
+          if (deleted && persister !== undefined) {
+            const keys = [...initialized].flatMap(([topicId, ps]) =>
+              ps.map((partition) => ({ groupId, topicId, partition })),
+            );
+            await Promise.all(keys.map((k) => persister.delete(k)));
+          }
           results.push({ groupId, errorCode: deleted ? ERROR_CODES.NONE : ERROR_CODES.NON_EMPTY_GROUP });
           continue;
         }

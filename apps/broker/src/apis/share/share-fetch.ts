@@ -312,10 +312,19 @@ export function shareFetchHandler(
       // A share-partition this broker has just become the leader of is read from the share coordinator first.
       const loadErrors = new Map<string, number>();
       if (fetching) {
+        // The group's first session here: its share state may have been altered or deleted at the share
+        // coordinator while the group was empty (Alter/DeleteShareGroupOffsets), so what is held is read again.
+        const first =
+          epoch === INITIAL_EPOCH && ![...shares.sessions.values()].some((o) => o !== s && o.groupId === groupId);
+        if (first) await shares.flush();
         for (const key of s.partitions) {
           const t = parseKey(key);
           const r = resolve(broker, t);
           if ('errorCode' in r) continue;
+          const held = first ? shares.coordinator.existingSharePartition(groupId, t.topicId, t.partition) : undefined;
+          if (held !== undefined && held.acquiredCount(Date.now()) === 0) {
+            shares.coordinator.unloadSharePartition(groupId, t.topicId, t.partition);
+          }
           const code = await loadSharePartition(shares, groupId, t, r.partition);
           if (code !== 0) loadErrors.set(key, code);
         }

@@ -1,8 +1,7 @@
 import {
-  decodeShareGroupMetadataKey,
-  decodeShareGroupMetadataValue,
   type Scheduler,
   ShareGroupCoordinator,
+  type ShareGroupRecord,
   SharePartition,
   type ShareSnapshotKey,
   type ShareSnapshotValue,
@@ -46,7 +45,10 @@ export interface ShareServices {
    * Resolves to an error code (0 when it is held).
    */
   load(groupId: string, topicId: string, partition: number, initialOffset: () => bigint): Promise<number>;
-  /** Reads share groups back from `__consumer_offsets` records (ShareGroupMetadata; the latest per group wins). */
+  /**
+   * Reads share groups back from `__consumer_offsets` records (Kafka's ShareGroup* records): epochs,
+   * members and their assignments, initialized share-partitions.
+   */
   loadGroups(records: Iterable<{ key: Buffer; value: Buffer | null }>): number;
   /** Forgets the share-partitions of a topic partition another broker leads now (their state stays persisted). */
   unloadPartition(topicId: string, partition: number): void;
@@ -73,8 +75,8 @@ export interface ShareServicesSetup {
   state: ShareStateService;
   /** The leader epoch of a topic partition this broker leads (0 on a single node). */
   leaderEpoch: (topicId: string, partition: number) => number;
-  /** Writes a share group's ShareGroupMetadata record (epoch) or tombstone (null) to `__consumer_offsets`. */
-  persistGroup?: (groupId: string, epoch: number | null) => void;
+  /** Appends a share group's records (ShareGroupMetadata, members, assignments, …) to `__consumer_offsets`. */
+  appendGroupRecords?: (groupId: string, records: ShareGroupRecord[]) => void;
   /** Where group configs are kept (the cluster metadata); none: in memory. */
   groupConfigStore?: GroupConfigStore;
   /** Share-partition states to hold from the start (a single node: all of them, read back at start). */
@@ -154,6 +156,15 @@ export function createShareServices(setup: ShareServicesSetup): ShareServices {
       if (r.errorCode !== 0) return r.errorCode;
       if (coordinator.existingSharePartition(groupId, topicId, partition) !== undefined) return 0;
       try {
+        if (r.startOffset < 0n) {
+          // Initialized by the group coordinator without a start offset (Kafka's -1): share.auto.offset.reset
+          // decides it now, on first use, and the first write records it.
+          const sp = new SharePartition(initialOffset(), coordinator.partitionConfig(groupId));
+          sp.stateEpoch = r.stateEpoch;
+          coordinator.restoreSharePartition(groupId, topicId, partition, sp);
+          coordinator.persist(groupId, topicId, partition, sp);
+          return 0;
+        }
         const sp = SharePartition.restore(r, coordinator.partitionConfig(groupId));
         coordinator.restoreSharePartition(groupId, topicId, partition, sp);
         return 0;
@@ -190,7 +201,23 @@ export function createShareServices(setup: ShareServicesSetup): ShareServices {
       deliveryCountLimit: config.get('group.share.delivery.count.limit'),
       maxRecordLocks: config.get('group.share.partition.max.record.locks'),
     },
-    persistGroup: setup.persistGroup,
+    appendRecords: setup.appendGroupRecords,
+    // Subscribed share-partitions are initialized at the share coordinator when first assigned (Kafka's
+    // InitializeShareGroupState at start offset -1; the partition leader resolves it on first fetch). State
+    // epoch 0, as a partition leader that got there first initializes: whoever comes second is answered
+    // FENCED_STATE_EPOCH, which means the state exists, and nothing is overwritten.
+    initializeState: async (groupId, _stateEpoch, wanted) => {
+      const calls = wanted.flatMap((t) =>
+        t.partitions.map(async (partition) => {
+          const r = await persister.initialize({ groupId, topicId: t.topicId, partition }, 0, -1n);
+          const errorCode = r.errorCode === ERROR_CODES.FENCED_STATE_EPOCH ? 0 : r.errorCode;
+          if (errorCode !== 0)
+            log.warn({ groupId, topicId: t.topicId, partition, errorCode }, 'share state init failed');
+          return { topicId: t.topicId, partition, errorCode };
+        }),
+      );
+      return Promise.all(calls);
+    },
     persist: (groupId, topicId, partition, sp) => {
       dirty.set(`${groupId}\0${topicId}\0${partition}`, { groupId, topicId, partition, sp });
       if (dirty.size === 1) setImmediate(() => void flush());
@@ -198,6 +225,8 @@ export function createShareServices(setup: ShareServicesSetup): ShareServices {
   });
   let restored = 0;
   for (const [k, v] of setup.restore ?? []) {
+    // Initialized without a start offset (-1): resolved by share.auto.offset.reset on first fetch (load).
+    if (v.startOffset < 0n) continue;
     try {
       coordinator.restoreSharePartition(
         k.groupId,
@@ -220,25 +249,8 @@ export function createShareServices(setup: ShareServicesSetup): ShareServices {
     load,
     state: setup.state,
     unloadPartition: (topicId, partition) => coordinator.unloadTopicPartition(topicId, partition),
-    loadGroups: (records) => {
-      const latest = new Map<string, number | null>();
-      for (const r of records) {
-        try {
-          const groupId = decodeShareGroupMetadataKey(r.key);
-          if (groupId === null) continue;
-          latest.set(groupId, r.value === null ? null : decodeShareGroupMetadataValue(r.value).epoch);
-        } catch (err) {
-          log.warn({ err }, 'skipped an unreadable ShareGroupMetadata record');
-        }
-      }
-      let n = 0;
-      for (const [groupId, epoch] of latest) {
-        if (epoch === null) continue;
-        coordinator.restoreGroup(groupId, epoch);
-        n++;
-      }
-      return n;
-    },
+    loadGroups: (records) =>
+      coordinator.loadRecords(records, (err) => log.warn({ err }, 'skipped an unreadable share group record')),
     groupConfigs,
     isolationLevel: (groupId) =>
       groupConfigs.get(groupId, 'share.isolation.level') === 'read_committed' ? 'read_committed' : 'read_uncommitted',

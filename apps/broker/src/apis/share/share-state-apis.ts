@@ -145,7 +145,7 @@ export function shareStateHandlers(state: ShareStateService): ApiHandler[] {
     stateEpoch: r.stateEpoch,
     leaderEpoch: r.leaderEpoch,
     startOffset: r.startOffset,
-    deliveryCompleteCount: -1,
+    deliveryCompleteCount: r.deliveryCompleteCount ?? -1,
   });
   const summary: ApiHandler<ReadShareGroupStateSummaryRequest, ReadShareGroupStateSummaryResponse> = {
     api: ReadShareGroupStateSummaryApi,

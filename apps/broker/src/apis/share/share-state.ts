@@ -15,6 +15,7 @@ import {
   ERROR_CODES,
   InitializeShareGroupStateApi,
   KafkaError,
+  ListOffsetsApi,
   ReadShareGroupStateApi,
   ReadShareGroupStateSummaryApi,
   WriteShareGroupStateApi,
@@ -57,6 +58,11 @@ export interface ShareStateService {
   ensureStateTopic(): TopicState;
   /** Loads or drops state partitions to match what this broker leads now (after a leadership change). */
   sync(): void;
+  /**
+   * A topic partition's high watermark as its leader has it (ListOffsets latest over the inter-broker
+   * listener when another broker leads it; the share offsets' lag needs it); null when it cannot be had.
+   */
+  highWatermark(topicName: string, topicId: string, partition: number): Promise<bigint | null>;
   close(): Promise<void>;
 }
 
@@ -320,5 +326,35 @@ export function createShareStateService(setup: ShareStateSetup): ShareStateServi
       return coordinator.summary(key);
     },
   };
-  return { coordinator, local, persister, ensureStateTopic, sync, close: async () => pool?.close() };
+  const highWatermark = async (topicName: string, topicId: string, partition: number): Promise<bigint | null> => {
+    const here = topics.get(topicName)?.partitions[partition];
+    const leader =
+      setup.leads === undefined ? setup.nodeId : (setup.store.image.partition(topicId, partition)?.leader ?? -1);
+    if (leader === setup.nodeId) return here?.log.highWatermark ?? null;
+    try {
+      const c = leader < 0 ? null : await connectionTo(leader);
+      if (c === null) return null;
+      const res = await c.request(ListOffsetsApi, {
+        replicaId: -1,
+        isolationLevel: 0,
+        timeoutMs: 0,
+        topics: [
+          { name: topicName, partitions: [{ partitionIndex: partition, currentLeaderEpoch: -1, timestamp: -1n }] },
+        ],
+      });
+      const p = res.topics[0]?.partitions[0];
+      return p === undefined || p.errorCode !== 0 ? null : p.offset;
+    } catch {
+      return null;
+    }
+  };
+  return {
+    coordinator,
+    local,
+    persister,
+    ensureStateTopic,
+    sync,
+    highWatermark,
+    close: async () => pool?.close(),
+  };
 }
