@@ -246,6 +246,42 @@ describe("groupProtocol 'consumer' (KIP-848)", () => {
     await until(async () => (await committedTotal(groupId)) === 600, 'the commits to cover every record', 10_000);
   });
 
+  it('a static member leaves with epoch -2: nobody takes its partitions, and its instance comes back to them', async () => {
+    const t = await createTopic(uniqueTopic('kip848-static'), 4);
+    const groupId = uniqueTopic('g848s');
+    const all: string[] = [];
+    await produce(t, 0, 100);
+    const s1 = member(t, groupId, all, { groupInstanceId: 'instance-1' });
+    const other = member(t, groupId, all);
+    await until(() => owns(s1, 2) && owns(other, 2) && all.length >= 100, 'two partitions each and 100 records');
+    const partitions = (m: Member) =>
+      m.consumer
+        .assignment()
+        .map((tp) => tp.partition)
+        .sort();
+    const mine = partitions(s1);
+    await s1.consumer.close();
+    await s1.done;
+    // A dynamic member's leave (-1) hands its partitions to `other` within a heartbeat or two (200 ms each).
+    let most = 0;
+    const deadline = Date.now() + 1500;
+    while (Date.now() < deadline) {
+      most = Math.max(most, other.consumer.assignment().length);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(most).toBe(2);
+    await produce(t, 100, 100);
+    const s2 = member(t, groupId, all, { groupInstanceId: 'instance-1' });
+    await until(() => owns(s2, 2), 'the instance back with its partitions');
+    expect(partitions(s2)).toEqual(mine);
+    await until(() => all.length >= 200, 'every record');
+    await s2.consumer.close();
+    await other.consumer.close();
+    await Promise.all([s2.done, other.done]);
+    expect(duplicates(all)).toEqual([]);
+    expect(await committedTotal(groupId)).toBe(200);
+  });
+
   it('subscribes by regex with the broker assignor chosen by the member; an unknown assignor is an error', async () => {
     const prefix = uniqueTopic('kip848-re');
     const one = await createTopic(`${prefix}-one`, 2);
