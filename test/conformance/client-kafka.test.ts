@@ -13,7 +13,12 @@ let seq = 0;
 const unique = (p: string) => `${p}-${process.pid}-${++seq}`;
 
 beforeAll(async () => {
-  kafka = await startKafka({ 'group.initial.rebalance.delay.ms': '0' });
+  kafka = await startKafka({
+    'group.initial.rebalance.delay.ms': '0',
+    // KIP-848 groups reconcile one heartbeat at a time: a short interval keeps that case quick.
+    'group.consumer.min.heartbeat.interval.ms': '500',
+    'group.consumer.heartbeat.interval.ms': '500',
+  });
   admin = new Admin({ brokers: [kafka.bootstrap] });
   wire = await WireClient.connect(kafka.port, 'kafka');
 });
@@ -118,6 +123,70 @@ describe('@sluice/client against Apache Kafka', () => {
     expect((await admin.describeGroup(groupId)).state).toBe('Empty');
     expect((await admin.listGroups()).map((g) => g.groupId)).toContain(groupId);
     await admin.deleteGroups([groupId]);
+  });
+
+  it("runs a KIP-848 group (groupProtocol 'consumer'): members join and leave, each record once, commits kept, regex", async () => {
+    const name = unique('client-848');
+    await admin.createTopics([{ name, numPartitions: 4 }]);
+    await ready(name, 4);
+    const t = topic(name, { value: serde.int32() });
+    const send = async (from: number, count: number) => {
+      const p = new Producer({ brokers: [kafka.bootstrap] });
+      await Promise.all(Array.from({ length: count }, (_, i) => p.send(t, { value: from + i, partition: i % 4 })));
+      await p.close();
+    };
+    const groupId = unique('g848');
+    const all: number[] = [];
+    const mk = () =>
+      new Consumer(
+        { brokers: [kafka.bootstrap] },
+        { groupId, groupProtocol: 'consumer', groupRemoteAssignor: 'uniform', autoOffsetReset: 'earliest' },
+      );
+    const read = async (c: Consumer) => {
+      for await (const r of c.records(t)) all.push(r.value);
+    };
+    const until = async (cond: () => boolean, what: string) => {
+      const deadline = Date.now() + 60_000;
+      while (!cond()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    };
+    await send(0, 200);
+    const c1 = mk();
+    const r1 = read(c1);
+    await until(() => all.length >= 200 && c1.assignment().length === 4, 'c1 to read 200 records');
+    const c2 = mk();
+    const r2 = read(c2);
+    await send(200, 200);
+    await until(() => c1.assignment().length === 2 && c2.assignment().length === 2, 'two partitions each');
+    await until(() => all.length >= 400, '400 records');
+    expect(c2.groupMetadata()?.generationId).toBeGreaterThan(0);
+    await c1.close();
+    await r1;
+    await until(() => c2.assignment().length === 4, "c1's partitions to go to c2");
+    await send(400, 200);
+    await until(() => all.length >= 600, '600 records');
+    await c2.close();
+    await r2;
+    expect(all.length).toBe(600);
+    expect(new Set(all).size).toBe(600);
+    const committed = await admin.fetchGroupOffsets(groupId);
+    expect(committed.reduce((s, o) => s + Number(o.offset), 0)).toBe(600);
+
+    // By regex, which Kafka matches (RE2/J) against its topics.
+    const byRegex = new Consumer(
+      { brokers: [kafka.bootstrap] },
+      { groupId: unique('g848re'), groupProtocol: 'consumer', autoOffsetReset: 'earliest' },
+    );
+    byRegex.subscribePattern(`${name}|nothing-else`);
+    const seen = new Set<number>();
+    for await (const r of byRegex.records(t)) {
+      seen.add(r.value);
+      if (seen.size === 600) break;
+    }
+    await byRegex.close();
+    expect(seen.size).toBe(600);
   });
 
   it('administers topics, partitions and configs', async () => {

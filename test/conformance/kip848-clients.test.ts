@@ -1,8 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcessByStdio, execFile, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { Admin, Producer, serde, topic as typedTopic } from '@sluice/client';
 import { ConsumerGroupDescribeApi, CreateTopicsApi, DescribeGroupsApi, OffsetFetchApi } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BrokerUnderTest, repoRoot, requireJava, startSluice } from './brokers.js';
+import { type BrokerUnderTest, repoRoot, requireJava, startKafka, startSluice } from './brokers.js';
 import { WireClient } from './wire-client.js';
 
 // KIP-848 consumer groups (group.protocol=consumer) driven by real clients against Sluice: Apache Kafka
@@ -360,4 +362,168 @@ describe('KIP-848 consumer groups with real clients', () => {
       ).toBe(true);
     }
   });
+});
+
+// librdkafka (confluent-kafka-python 2.16.1, clients/python/kip848_confluent.py) with group.protocol=consumer.
+// Three members of one group on a 6-partition topic while 3,000 records arrive in three parts: m1 joins, m2
+// and m3 join, m3 is SIGKILLed after it read records, m2 leaves (SIGTERM: close, commit, epoch -1), and m1
+// reads the rest once m3's session timed out. What is asserted:
+// - every record is read at least once, and every member read some;
+// - a record read twice was read by the killed m3, on a partition at an offset at or after the last commit m3
+//   saw acknowledged for it (so: only records m3 had not committed when killed come again; nothing read by the
+//   members that joined or left cleanly comes twice);
+// - the group's committed offsets reach the end of every partition.
+// The same runs against Apache Kafka 4.4 as the oracle.
+
+const python = join(process.env.HOME ?? '', '.cache', 'sluice', 'py-clients', 'bin', 'python');
+const member848 = join(repoRoot, 'test', 'conformance', 'clients', 'python', 'kip848_confluent.py');
+
+interface RdMember {
+  id: string;
+  child: ChildProcessByStdio<null, Readable, Readable>;
+  /** `partition:offset` → value of each record read. */
+  read: Array<[string, number]>;
+  /** The last acknowledged commit per partition. */
+  commits: Map<number, number>;
+  stderr: string;
+  exited: Promise<number | null>;
+}
+
+function startRdMember(bootstrap: string, topic: string, group: string, id: string): RdMember {
+  const child = spawn(python, [member848, bootstrap, topic, group, id], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const m: RdMember = { id, child, read: [], commits: new Map(), stderr: '', exited: Promise.resolve(null) };
+  let rest = '';
+  child.stdout.on('data', (d: Buffer) => {
+    const lines = (rest + d.toString('utf8')).split('\n');
+    rest = lines.pop() ?? '';
+    for (const l of lines) {
+      const f = l.split(' ');
+      if (f[0] === 'R' && m.read.length < 100_000) m.read.push([`${f[1]}:${f[2]}`, Number(f[3])]);
+      else if (f[0] === 'C') m.commits.set(Number(f[1]), Number(f[2]));
+    }
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    if (m.stderr.length < 64 * 1024) m.stderr += d.toString('utf8');
+  });
+  const kill = setTimeout(() => child.kill('SIGKILL'), 280_000);
+  m.exited = new Promise((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(kill);
+      resolve(code);
+    }),
+  );
+  return m;
+}
+
+async function rdUntil(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+async function librdkafkaGroup(broker: BrokerUnderTest, wire: WireClient): Promise<void> {
+  const topic = `kip848-rdkafka-${process.pid}`;
+  const group = `${topic}-group`;
+  const admin = new Admin({ brokers: [broker.bootstrap] });
+  await admin.createTopics([{ name: topic, numPartitions: 6 }]);
+  const t = typedTopic(topic, { key: serde.string(), value: serde.string() });
+  const produce = async (from: number, to: number) => {
+    const p = new Producer({ brokers: [broker.bootstrap] });
+    const sends: Promise<unknown>[] = [];
+    for (let i = from; i <= to; i++) sends.push(p.send(t, { key: `${i}`, value: `${i}` }));
+    await Promise.all(sends);
+    await p.close();
+  };
+  const joined = async (clientId: string): Promise<boolean> => {
+    const d = await wire.send(ConsumerGroupDescribeApi, 1, { groupIds: [group], includeAuthorizedOperations: false });
+    return (
+      d.groups[0]?.members.some((m) => m.clientId === clientId && m.assignment.topicPartitions.length > 0) ?? false
+    );
+  };
+  const members: RdMember[] = [];
+  try {
+    await produce(1, 1000);
+    const m1 = startRdMember(broker.bootstrap, topic, group, 'm1');
+    members.push(m1);
+    await rdUntil(() => m1.read.length > 0, 'm1 to read');
+    const m2 = startRdMember(broker.bootstrap, topic, group, 'm2');
+    const m3 = startRdMember(broker.bootstrap, topic, group, 'm3');
+    members.push(m2, m3);
+    await rdUntil(async () => (await joined('m2')) && (await joined('m3')), 'm2 and m3 to own partitions');
+    await produce(1001, 2000);
+    await rdUntil(() => m2.read.length > 0 && m3.read.length > 0, 'm2 and m3 to read');
+    m3.child.kill('SIGKILL');
+    await m3.exited;
+    m2.child.kill('SIGTERM');
+    expect(await m2.exited, m2.stderr.slice(-2000)).toBe(0);
+    await produce(2001, 3000);
+    const values = () => new Set(members.flatMap((m) => m.read.map(([, v]) => v)));
+    await rdUntil(() => values().size >= 3000, "every record (m3's partitions after its session timeout)");
+    m1.child.kill('SIGTERM');
+    expect(await m1.exited, m1.stderr.slice(-2000)).toBe(0);
+
+    expect(values().size).toBe(3000);
+    for (const m of members) expect(m.read.length, `${m.id} read records`).toBeGreaterThan(0);
+    const byM3 = new Set(m3.read.map(([k]) => k));
+    const seen = new Set<string>();
+    const twice: string[] = [];
+    for (const [k] of members.flatMap((m) => m.read)) {
+      if (seen.has(k)) twice.push(k);
+      seen.add(k);
+    }
+    for (const k of twice) {
+      const [p, o] = k.split(':').map(Number);
+      expect(byM3.has(k), `${k} read twice, not by the killed member`).toBe(true);
+      expect(o, `${k} read twice though m3 had committed past it`).toBeGreaterThanOrEqual(m3.commits.get(p) ?? -1);
+    }
+    const committed = await admin.fetchGroupOffsets(group);
+    expect(committed.reduce((s, o) => s + Number(o.offset), 0)).toBe(3000);
+    console.info(
+      `librdkafka group on ${broker.kind}: read ${members.map((m) => `${m.id} ${m.read.length}`).join(', ')}; ` +
+        `${twice.length} read twice (all uncommitted by the killed m3)`,
+    );
+  } finally {
+    for (const m of members) m.child.kill('SIGKILL');
+    await Promise.all(members.map((m) => m.exited));
+    await admin.close();
+  }
+}
+
+const rdSetup = () =>
+  new Promise<void>((resolve, reject) =>
+    execFile(
+      'bash',
+      [join(repoRoot, 'test', 'conformance', 'clients', 'setup.sh')],
+      { timeout: 280_000 },
+      (err, _o, e) => (err ? reject(new Error(`clients/setup.sh failed: ${e.slice(-4000)}`)) : resolve()),
+    ),
+  );
+
+describe('librdkafka consumers with group.protocol=consumer', () => {
+  beforeAll(rdSetup, 300_000);
+
+  it('on Sluice: joins, a leave, a SIGKILLed member; each record once unless uncommitted by the killed one; commits kept', async () => {
+    await librdkafkaGroup(sluice, client);
+  }, 300_000);
+
+  it('on Apache Kafka 4.4 (the oracle): the same', async () => {
+    const kafka = await startKafka({
+      'group.consumer.min.heartbeat.interval.ms': '1000',
+      'group.consumer.heartbeat.interval.ms': '1000',
+      'group.consumer.min.session.timeout.ms': '6000',
+      'group.consumer.session.timeout.ms': '10000',
+    });
+    const wire = await WireClient.connect(kafka.port, 'kafka');
+    try {
+      await librdkafkaGroup(kafka, wire);
+    } finally {
+      wire.close();
+      await kafka.stop();
+    }
+  }, 400_000);
 });

@@ -66,6 +66,12 @@ export class Metadata {
     return this.topics.get(topic)?.info;
   }
 
+  /** A cached topic by its id (KIP-848 assignments name topics by id only). */
+  cachedById(topicId: string): TopicInfo | undefined {
+    for (const { info } of this.topics.values()) if (info.topicId === topicId) return info;
+    return undefined;
+  }
+
   /** A topic's metadata; refreshes when missing, stale, or when a partition has no leader. Retries while the topic is being created. */
   async topic(name: string): Promise<TopicInfo> {
     const hit = this.topics.get(name);

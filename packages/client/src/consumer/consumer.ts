@@ -2,9 +2,10 @@ import { type ClientContext, type ClientOptions, createContext } from '../client
 import { ClientClosedError } from '../errors.js';
 import type { Topic } from '../serde.js';
 import { ASSIGNORS, type Assignor } from './assignors.js';
+import { ConsumerGroupMember } from './consumer-group-member.js';
 import { type ConsumerRecord, DeserializationError, decodeChunk } from './decode.js';
 import { Fetcher, type PartitionFetchState } from './fetcher.js';
-import { GroupMember } from './group.js';
+import { type GroupCallbacks, GroupMember } from './group.js';
 import { EARLIEST, LATEST, type TopicPartition, tpKey } from './offsets.js';
 
 export { type ConsumerRecord, DeserializationError } from './decode.js';
@@ -31,6 +32,14 @@ export interface ConsumerOptions {
   /** With a group id, `records()`/`run()` subscribe through the group protocol; without, they read every partition. */
   groupId?: string;
   groupInstanceId?: string;
+  /**
+   * The rebalance protocol (Kafka's `group.protocol`): 'classic' (default: JoinGroup/SyncGroup, the
+   * client-side `assignors`) or 'consumer' (KIP-848: ConsumerGroupHeartbeat, the broker assigns
+   * incrementally; `sessionTimeoutMs`, `heartbeatIntervalMs` and `assignors` are then the broker's).
+   */
+  groupProtocol?: 'classic' | 'consumer';
+  /** With groupProtocol 'consumer': the broker's assignor (`uniform`, `range`); default the broker's first. */
+  groupRemoteAssignor?: string;
   /** Default ['cooperative-sticky', 'range']. */
   assignors?: ReadonlyArray<'range' | 'roundrobin' | 'cooperative-sticky' | Assignor>;
   sessionTimeoutMs?: number;
@@ -85,6 +94,8 @@ export class Consumer {
   private readonly listener: RebalanceListener;
   private readonly reset: 'earliest' | 'latest' | 'none';
   private started = false;
+  /** Set by subscribePattern(): the topic whose serdes decode the records of every matched topic. */
+  private pattern: { regex: string; serdes: Topic<unknown, unknown> | null } | null = null;
 
   constructor(
     client: ClientOptions,
@@ -107,40 +118,42 @@ export class Consumer {
     const assignors = (o.assignors ?? ['cooperative-sticky', 'range']).map((a) =>
       typeof a === 'string' ? ASSIGNORS[a] : a,
     );
+    const groupOptions = {
+      groupId: o.groupId ?? '',
+      groupInstanceId: o.groupInstanceId,
+      sessionTimeoutMs: o.sessionTimeoutMs ?? 45_000,
+      rebalanceTimeoutMs: o.rebalanceTimeoutMs ?? 60_000,
+      heartbeatIntervalMs: o.heartbeatIntervalMs ?? 3000,
+      assignors,
+    };
+    const callbacks: GroupCallbacks = {
+      revoke: async (tps) => {
+        if (this.autoCommit) await this.commitPartitions(tps).catch(() => {});
+        for (const tp of tps) this.fetcher.unassign(tp);
+        await this.listener.revoked?.(tps);
+      },
+      assign: async (tps) => {
+        const committed = await (this.member as GroupMember).fetchOffsets(tps);
+        for (const tp of tps) {
+          const c = committed.get(tpKey(tp.topic, tp.partition)) ?? -1n;
+          this.fetcher.assign(tp, c >= 0n ? c : this.resetSentinel());
+        }
+        await this.listener.assigned?.(tps);
+      },
+      lose: async (tps) => {
+        for (const tp of tps) this.fetcher.unassign(tp);
+        await this.listener.lost?.(tps);
+      },
+      rejoinNeeded: () => this.fetcher.interrupt(),
+    };
     this.member =
       o.groupId === undefined
         ? null
-        : new GroupMember(
-            this.ctx,
-            {
-              groupId: o.groupId,
-              groupInstanceId: o.groupInstanceId,
-              sessionTimeoutMs: o.sessionTimeoutMs ?? 45_000,
-              rebalanceTimeoutMs: o.rebalanceTimeoutMs ?? 60_000,
-              heartbeatIntervalMs: o.heartbeatIntervalMs ?? 3000,
-              assignors,
-            },
-            {
-              revoke: async (tps) => {
-                if (this.autoCommit) await this.commitPartitions(tps).catch(() => {});
-                for (const tp of tps) this.fetcher.unassign(tp);
-                await this.listener.revoked?.(tps);
-              },
-              assign: async (tps) => {
-                const committed = await (this.member as GroupMember).fetchOffsets(tps);
-                for (const tp of tps) {
-                  const c = committed.get(tpKey(tp.topic, tp.partition)) ?? -1n;
-                  this.fetcher.assign(tp, c >= 0n ? c : this.resetSentinel());
-                }
-                await this.listener.assigned?.(tps);
-              },
-              lose: async (tps) => {
-                for (const tp of tps) this.fetcher.unassign(tp);
-                await this.listener.lost?.(tps);
-              },
-              rejoinNeeded: () => this.fetcher.interrupt(),
-            },
-          );
+        : o.groupProtocol === 'consumer'
+          ? new ConsumerGroupMember(this.ctx, groupOptions, callbacks, {
+              serverAssignor: o.groupRemoteAssignor ?? null,
+            })
+          : new GroupMember(this.ctx, groupOptions, callbacks);
   }
 
   private resetSentinel(): bigint {
@@ -214,8 +227,23 @@ export class Consumer {
     for (const t of topics) this.topics.set(t.name, t);
   }
 
+  /**
+   * Subscribes by a regular expression (groupProtocol 'consumer', KIP-848's SubscribedTopicRegex):
+   * the broker matches it (RE2/J syntax) against every topic, now and as topics come and go. The topic
+   * then given to `records()`/`run()` lends its serdes to every matched topic; its name is not
+   * subscribed to.
+   */
+  subscribePattern(regex: string): void {
+    if (!(this.member instanceof ConsumerGroupMember)) {
+      throw new RangeError("subscribePattern needs a groupId and groupProtocol 'consumer'");
+    }
+    this.pattern = { regex, serdes: null };
+    this.member.subscribeRegex(regex);
+  }
+
   private async start(topic: Topic<unknown, unknown>): Promise<void> {
-    this.topics.set(topic.name, topic);
+    if (this.pattern !== null) this.pattern.serdes = topic;
+    else this.topics.set(topic.name, topic);
     if (this.started) return;
     this.started = true;
     if (this.manual) return;
@@ -246,7 +274,7 @@ export class Consumer {
       if (chunk === null) return null;
       if (chunk === undefined) continue;
       const st = this.fetcher.states.get(tpKey(chunk.topic, chunk.partition));
-      const t = this.topics.get(chunk.topic);
+      const t = this.topics.get(chunk.topic) ?? this.pattern?.serdes ?? undefined;
       if (st === undefined || t === undefined) continue;
       const records = await decodeChunk(chunk, st.position, t);
       // Decoding may wait (zstd): a rebalance or seek meanwhile makes the chunk stale. Handing it out

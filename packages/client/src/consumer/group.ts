@@ -18,7 +18,7 @@ import {
 import type { BrokerAddress, Lane } from '../broker-pool.js';
 import type { ClientContext } from '../client.js';
 import type { Connection } from '../connection.js';
-import { ERROR_CODES, KafkaError } from '../errors.js';
+import { ERROR_CODES, isRetriable, KafkaError } from '../errors.js';
 import { withRetry } from '../retry.js';
 import {
   type Assignor,
@@ -63,13 +63,13 @@ export class GroupMember {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   needsRejoin = true;
   private joining: Promise<void> | null = null;
-  private closed = false;
+  protected closed = false;
   fatal: unknown = null;
 
   constructor(
-    private readonly ctx: ClientContext,
-    private readonly o: GroupOptions,
-    private readonly cb: GroupCallbacks,
+    protected readonly ctx: ClientContext,
+    protected readonly o: GroupOptions,
+    protected readonly cb: GroupCallbacks,
   ) {}
 
   get groupId(): string {
@@ -85,7 +85,7 @@ export class GroupMember {
     return a.cooperative;
   }
 
-  private async conn(lane: Lane = 'default'): Promise<Connection> {
+  protected async conn(lane: Lane = 'default'): Promise<Connection> {
     if (this.coordinator === null) {
       const conn = await this.ctx.pool.any();
       const req = defaultFindCoordinatorRequest();
@@ -102,7 +102,7 @@ export class GroupMember {
   }
 
   /** Coordinator errors mean: look it up again. */
-  private check(code: number, what: string): void {
+  protected check(code: number, what: string): void {
     if (code === 0) return;
     if (
       code === ERROR_CODES.NOT_COORDINATOR ||
@@ -279,7 +279,10 @@ export class GroupMember {
   }
 
   /** Commits offsets (the next offset to read per partition) for this generation. */
-  async commit(offsets: ReadonlyMap<string, { topic: string; partition: number; offset: bigint }>): Promise<void> {
+  async commit(
+    offsets: ReadonlyMap<string, { topic: string; partition: number; offset: bigint }>,
+    retriable: (err: unknown) => boolean = isRetriable,
+  ): Promise<void> {
     if (offsets.size === 0) return;
     await withRetry(
       async () => {
@@ -308,7 +311,7 @@ export class GroupMember {
         for (const t of res.topics)
           for (const p of t.partitions) this.check(p.errorCode, `OffsetCommit ${t.name}-${p.partitionIndex}`);
       },
-      { retries: 5 },
+      { retries: 5, retriable },
     );
   }
 

@@ -219,6 +219,18 @@ describe('ConsumerGroupCoordinator heartbeat', () => {
     expect(r.assignment?.topicPartitions.map((t) => t.partitions.length).sort()).toEqual([1, 2]);
   });
 
+  // librdkafka 2.16 (group.protocol=consumer) sends SubscribedTopicRegex "" beside its topic list; Kafka reads
+  // an empty regex as none (subscribedTopicRegexOrNull). Refusing it failed every librdkafka member fatally.
+  it('an empty regex beside topic names is no regex', async () => {
+    const h = harness();
+    const r = await h.hb({ subscribedTopicRegex: '' });
+    expect(r.errorCode).toBe(E.NONE);
+    expect(r.assignment?.topicPartitions).toEqual([{ topicId: FOO, partitions: [0, 1, 2, 3, 4, 5] }]);
+    expect((await h.hb({ memberId: 'm2', subscribedTopicNames: null, subscribedTopicRegex: '' })).errorCode).toBe(
+      E.INVALID_REQUEST,
+    );
+  });
+
   it('state survives a reload of the records it wrote', async () => {
     const h = harness();
     const a1 = await h.hb({});

@@ -435,7 +435,7 @@ export class ConsumerGroupCoordinator {
         throw invalid('TopicPartitions must be empty when (re-)joining.');
       }
       const names = p.subscribedTopicNames !== null && p.subscribedTopicNames.length > 0;
-      if (!names && p.subscribedTopicRegex === null) {
+      if (!names && (p.subscribedTopicRegex === null || p.subscribedTopicRegex.length === 0)) {
         throw invalid('SubscribedTopicNames or SubscribedTopicRegex must be set in first request.');
       }
     } else if (p.memberEpoch === LEAVE_GROUP_STATIC_MEMBER_EPOCH) {
@@ -449,8 +449,8 @@ export class ConsumerGroupCoordinator {
         `ServerAssignor ${p.serverAssignor} is not supported. Supported assignors: ${this.assignors.map((a) => a.name).join(', ')}.`,
       );
     }
-    if (p.subscribedTopicRegex !== null) {
-      if (p.subscribedTopicRegex.length === 0) throw invalid("SubscribedTopicRegex can't be empty.");
+    // An empty regex is no regex (Kafka's subscribedTopicRegexOrNull): librdkafka sends "" with a topic list.
+    if (p.subscribedTopicRegex !== null && p.subscribedTopicRegex.length > 0) {
       try {
         compileSubscriptionRegex(p.subscribedTopicRegex);
       } catch (err) {
@@ -794,7 +794,7 @@ export class ConsumerGroupCoordinator {
   /** Topic names a member subscribes to: its list plus what its regex matches now. */
   private subscribedNames(m: ConsumerGroupMember): Set<string> {
     const names = new Set(m.subscribedTopicNames);
-    if (m.subscribedTopicRegex !== null) {
+    if (m.subscribedTopicRegex !== null && m.subscribedTopicRegex.length > 0) {
       let re: RegExp;
       try {
         re = compileSubscriptionRegex(m.subscribedTopicRegex);
