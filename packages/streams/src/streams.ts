@@ -160,9 +160,6 @@ export class KafkaStreams {
     this.commitIntervalMs = config.commitIntervalMs ?? (this.eos ? 100 : 30_000);
     this.stateDir = join(config.stateDir ?? '/tmp/sluice-streams', config.applicationId);
     this.instanceId = config.instanceId ?? randomUUID();
-    if ((config.numStandbyReplicas ?? 0) > 0 && this.eos) {
-      throw new Error('numStandbyReplicas with exactly_once_v2 is not supported yet (standbys are at-least-once only)');
-    }
     const idle = config.maxTaskIdleMs ?? 0;
     if (!(Number.isInteger(idle) && (idle >= 0 || idle === TASK_IDLE_DISABLED)))
       throw new RangeError(`maxTaskIdleMs must be an integer >= 0, or -1, got ${config.maxTaskIdleMs}`);
@@ -530,6 +527,8 @@ export class KafkaStreams {
       if (kept !== undefined) {
         // Its stores are here and current up to their changelog position: only the tail is restored.
         this.warm.delete(taskId);
+        // Exactly-once: as for any task, a checkpoint holds only until processing resumes.
+        if (this.eos) rmSync(join(this.taskDir(taskId), CHECKPOINT), { force: true });
         const task = new StreamTask(
           st,
           tp.partition,
@@ -756,6 +755,14 @@ export class KafkaStreams {
     const old = this.standbyReader;
     this.standbyReader = undefined;
     if (old !== undefined) {
+      // Where the reader is, past transaction markers and aborted records (read_committed) that no record
+      // handed out shows: a store taking over then restores from there, not from before the markers.
+      for (const sb of [...this.standbys.values(), ...[...this.warm.values()].map((stores) => ({ stores }))]) {
+        for (const store of sb.stores.values()) {
+          const at = old.position(store.changelog.name, store.partition);
+          if (at !== undefined && at > store.ackedOffset) store.ackedOffset = at;
+        }
+      }
       await old.close().catch(() => {});
       await this.standbyRun?.catch(() => {});
     }
@@ -764,7 +771,12 @@ export class KafkaStreams {
       for (const store of sb.stores.values())
         byTp.set(`${store.changelog.name}:${store.partition}`, { store, task: sb });
     if (byTp.size === 0 || this.state === 'PENDING_SHUTDOWN' || this.state === 'NOT_RUNNING') return;
-    const reader = new Consumer(this.config, { isolationLevel: 'read_uncommitted', maxWaitMs: 200 });
+    // Exactly-once: only committed changelog records, so a standby that takes over never holds the state
+    // of an aborted transaction (as Kafka's standby tasks, which read with the application's isolation).
+    const reader = new Consumer(this.config, {
+      isolationLevel: this.eos ? 'read_committed' : 'read_uncommitted',
+      maxWaitMs: 200,
+    });
     const list = [...byTp.values()];
     await reader.assign(
       list.map(({ store }) => ({
