@@ -743,9 +743,18 @@ export class KTable<K, V> {
         return b === null ? null : b.toString('base64');
       };
       const dec = (s: string | null): unknown => valueSerde.deserialize(s === null ? null : Buffer.from(s, 'base64'));
+      // No buffered window ends before this (-Infinity: unknown, as after a restore). The buffer is read
+      // only when a window may be due, not on every record (it holds a window per key).
+      let minEnd = Number.NEGATIVE_INFINITY;
       ctx.onStreamTime((now) => {
+        if (minEnd + grace > now) return;
         const due: Array<[Windowed<unknown>, { t: number; n: string | null; o: string | null }]> = [];
-        for (const [w, e] of buffer.entries()) if (e !== null && w.end + grace <= now) due.push([w, e]);
+        let min = Number.POSITIVE_INFINITY;
+        for (const [w, e] of buffer.entries()) {
+          if (e !== null && w.end + grace <= now) due.push([w, e]);
+          else if (w.end < min) min = w.end;
+        }
+        minEnd = min;
         // Kafka's suppression buffer emits in window-end order, then by key bytes (checked against Kafka Streams).
         const kb = (w: Windowed<unknown>) => ks.serialize(w) ?? Buffer.alloc(0);
         due.sort(([x], [y]) => x.end - y.end || Buffer.compare(kb(x), kb(y)));
@@ -760,6 +769,7 @@ export class KTable<K, V> {
         const prev = buffer.get(w);
         // The first old value seen stays: the emitted change goes from before the window's updates to the last.
         buffer.put(w, { t: r.timestamp, n: enc(c.newValue), o: prev === null ? enc(c.oldValue) : prev.o });
+        if (w.end < minEnd) minEnd = w.end;
       };
     });
     storeName = this.builder.store(n, undefined, true, 'KTABLE-SUPPRESS-STATE-STORE');
