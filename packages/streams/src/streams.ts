@@ -148,6 +148,8 @@ export class KafkaStreams {
   private readonly recordCache: RecordCache | undefined;
   /** Input partitions paused because their task's queue is full (tasks with several input partitions). */
   private readonly pausedInputs = new Set<string>();
+  /** Batches per input partition passed to the handler and waiting for the lock (not yet in their task's queue). */
+  private readonly handedOver = new Map<string, number>();
   /** Runs while a task with several input partitions has records waiting (for data, or its idle time). */
   private idleTimer: NodeJS.Timeout | undefined;
 
@@ -249,7 +251,17 @@ export class KafkaStreams {
       Math.max(10, Math.min(this.commitIntervalMs, 1000)),
     );
     this.running = this.consumer
-      .run(topics[0], (records) => this.exclusive(() => this.processBatch(records)))
+      .run(topics[0], (records) => {
+        // Handed over by the consumer (its position is past them) but not queued in their task until the
+        // lock is ours: meanwhile the task must not take the partition for caught up.
+        const key = `${records[0].topic}:${records[0].partition}`;
+        this.handedOver.set(key, (this.handedOver.get(key) ?? 0) + 1);
+        return this.exclusive(() => this.processBatch(records)).finally(() => {
+          const n = (this.handedOver.get(key) ?? 1) - 1;
+          if (n > 0) this.handedOver.set(key, n);
+          else this.handedOver.delete(key);
+        });
+      })
       .catch((err) => this.fail(err));
   }
 
@@ -408,7 +420,8 @@ export class KafkaStreams {
   private idleOf(partition: number): { maxTaskIdleMs: number; lagOf: (topic: string) => bigint | undefined } {
     return {
       maxTaskIdleMs: this.config.maxTaskIdleMs ?? 0,
-      lagOf: (topic) => this.consumer.currentLag(topic, partition),
+      lagOf: (topic) =>
+        this.handedOver.has(`${topic}:${partition}`) ? 1n : this.consumer.currentLag(topic, partition),
     };
   }
 

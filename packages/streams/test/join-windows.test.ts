@@ -80,7 +80,7 @@ it('inner join: before 10, after 20 — the bounds hold from the left side and f
   } finally {
     await app.close();
   }
-});
+}, 180_000);
 
 it('left and outer joins: a left record waits `after` + grace, a right one `before` + grace; past that, at once', async () => {
   const brokers = [broker.bootstrap];
@@ -126,7 +126,7 @@ it('left and outer joins: a left record waits `after` + grace, a right one `befo
   } finally {
     await app.close();
   }
-});
+}, 180_000);
 
 it('JoinWindows: before and after may be negative while their sum is not; grace not below 0', () => {
   const w = JoinWindows.ofTimeDifferenceWithNoGrace(5).before(-3).after(10);

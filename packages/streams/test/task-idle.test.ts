@@ -51,14 +51,14 @@ it('default (0): an order waits for the customer update on the lagging table par
   });
   await app.start();
   try {
+    await waitFor('all 3,002 records processed', async () => (await processed(app)) >= 3002, 120_000);
     // In arrival order, o1 came with the first fetch, long before c1: it would have found no customer.
     const out = await readTopic(brokers, str(outName), 1);
     expect(out.map((r) => [r.key, r.value, Number(r.timestamp)])).toEqual([['c1', 'o1:Ada', T0 + 2000]]);
-    await waitFor('all 3,002 records processed', async () => (await processed(app)) >= 3002, 60_000);
   } finally {
     await app.close();
   }
-});
+}, 180_000);
 
 it('maxTaskIdleMs > 0: an order waits for a caught-up, empty table partition up to that long', async () => {
   const brokers = [broker.bootstrap];
@@ -96,4 +96,4 @@ it('maxTaskIdleMs > 0: an order waits for a caught-up, empty table partition up 
     await producer.close();
     await app.close();
   }
-});
+}, 180_000);
