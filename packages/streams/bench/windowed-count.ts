@@ -45,8 +45,17 @@ await producer.close();
 async function once(mod: StreamsModule, run: number): Promise<number> {
   const { KafkaStreams, StreamsBuilder, TimeWindows } = mod;
   const builder = new StreamsBuilder();
+  // Timed from the first record into the topology to the last (start-up and the group join left out).
+  let seen = 0;
+  let t0 = 0;
+  let t1 = 0;
   builder
     .stream(events)
+    .peek(() => {
+      seen++;
+      if (seen === 1) t0 = performance.now();
+      if (seen === records) t1 = performance.now();
+    })
     .groupByKey()
     .windowedBy(TimeWindows.ofSizeAndGrace(60_000, 5_000))
     .count()
@@ -61,18 +70,14 @@ async function once(mod: StreamsModule, run: number): Promise<number> {
     commitIntervalMs: 1000,
   });
   await app.start();
-  while (app.state !== 'RUNNING') await new Promise((r) => setTimeout(r, 5));
-  const t0 = performance.now();
   const deadline = Date.now() + 600_000;
-  for (;;) {
-    const done = (await app.metrics()).reduce((a, m) => a + m.processed, 0);
-    if (done >= records) break;
-    if (Date.now() > deadline) throw new Error(`only ${done} of ${records} processed`);
+  while (seen < records) {
+    if (Date.now() > deadline) throw new Error(`only ${seen} of ${records} processed`);
     await new Promise((r) => setTimeout(r, 20));
   }
-  const s = (performance.now() - t0) / 1000;
+  const s = (t1 - t0) / 1000;
   await app.close();
-  return records / s;
+  return (records - 1) / s;
 }
 
 const loaded = await Promise.all(
