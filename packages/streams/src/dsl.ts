@@ -471,7 +471,8 @@ function streamStreamJoin<K, V, VO, VR>(
   const lvs = serdes.value ?? l.valueSerde ?? json<V>();
   const rvs = serdes.otherValue ?? r.valueSerde ?? json<VO>();
   const names = { left: '', right: '', outer: '' };
-  const retention = windows.timeDifferenceMs + windows.graceMs;
+  // As Kafka's join window stores: a side keeps its records for before + after + grace behind stream time.
+  const retention = windows.sizeMs + windows.graceMs;
   // Per task, shared by both sides: the smallest timestamp that may be waiting in the outer store.
   const pending = new WeakMap<ProcessorContext, UnjoinedBuffer>();
   const bufferOf = (ctx: ProcessorContext): UnjoinedBuffer => {
@@ -492,28 +493,33 @@ function streamStreamJoin<K, V, VO, VR>(
     const emitsAlone = kind === 'outer' || (kind === 'left' && mine === 'left');
     const pairUp = (mineValue: unknown, otherValue: unknown): VR =>
       mine === 'left' ? joiner(mineValue as V, otherValue as VO) : joiner(otherValue as V, mineValue as VO);
+    // The other side's records this side's record at t joins: [t - before, t + after] for the left side,
+    // mirrored for the right (Kafka's KStreamKStreamJoin swaps before and after there).
+    const joinBeforeMs = mine === 'left' ? windows.beforeMs : windows.afterMs;
+    const joinAfterMs = mine === 'left' ? windows.afterMs : windows.beforeMs;
     return (rec: Rec) => {
       // As Kafka: null keys and values do not join (in a left/outer join null means "no partner").
       if (rec.key === null || rec.key === undefined || rec.value === null || rec.value === undefined) return;
-      // Late: every record it could join with has left the other side's buffer.
-      if (rec.timestamp < ctx.streamTime - retention) {
-        ctx.droppedLate();
-        return;
-      }
       const k = rec.key as K;
       const kb = ks.serialize(k) ?? Buffer.alloc(0);
-      // Records whose windows have closed without a partner: emitted now, in timestamp order.
+      // Records whose windows have closed without a partner: emitted now, in timestamp order. A left
+      // record waits for right ones up to `after` later, a right one for left ones up to `before` later.
       if (unjoined !== undefined && rec.timestamp === ctx.streamTime) {
-        for (const u of unjoined.takeClosed(ctx.streamTime - retention)) {
+        const closeBefore = ctx.streamTime - windows.graceMs;
+        for (const u of unjoined.takeClosed(closeBefore - windows.afterMs, closeBefore - windows.beforeMs)) {
           const key = ks.deserialize(u.key);
           const v = (u.left ? lvs : rvs).deserialize(u.value);
           const value = u.left ? joiner(v as V, null as VO) : joiner(null as V, v as VO);
           fwd({ key, value, timestamp: u.timestamp });
         }
       }
+      const timeFrom = Math.max(0, rec.timestamp - joinBeforeMs);
+      const timeTo = Math.max(0, rec.timestamp + joinAfterMs);
+      // The other side's records at or before this have expired (Kafka's window store drops them).
+      const expired = ctx.streamTime - retention;
       let joined = false;
       for (const [ts, v] of other.get(k)) {
-        if (Math.abs(ts - rec.timestamp) > windows.timeDifferenceMs) continue;
+        if (ts < timeFrom || ts > timeTo || ts <= expired) continue;
         joined = true;
         // The partner was waiting alone: it has joined now.
         unjoined?.remove(ts, mine !== 'left', kb);
@@ -521,13 +527,16 @@ function streamStreamJoin<K, V, VO, VR>(
       }
       if (!joined && emitsAlone) {
         // Out of order with its window already past: no later partner can come, so no wait (as Kafka).
-        if (rec.timestamp + windows.timeDifferenceMs < ctx.streamTime) {
+        if (timeTo < ctx.streamTime) {
           fwd({ key: rec.key, value: pairUp(rec.value, null), timestamp: rec.timestamp });
         } else {
           unjoined?.add(rec.timestamp, mine === 'left', kb, ownSerde.serialize(rec.value));
         }
       }
-      own.append(k, rec.timestamp, rec.value, ctx.streamTime - retention);
+      // Late: too old for this side's store, so no later record of the other side can join it (it has been
+      // joined with what the other side still holds, as in Kafka, whose window store drops the put).
+      if (rec.timestamp <= expired) ctx.droppedLate();
+      else own.append(k, rec.timestamp, rec.value, expired + 1);
     };
   };
   const ln = b.node('KSTREAM-JOINTHIS', [l.node], side('left') as (c: ProcessorContext, f: Forward) => Forward);
@@ -734,9 +743,18 @@ export class KTable<K, V> {
         return b === null ? null : b.toString('base64');
       };
       const dec = (s: string | null): unknown => valueSerde.deserialize(s === null ? null : Buffer.from(s, 'base64'));
+      // No buffered window ends before this (-Infinity: unknown, as after a restore). The buffer is read
+      // only when a window may be due, not on every record (it holds a window per key).
+      let minEnd = Number.NEGATIVE_INFINITY;
       ctx.onStreamTime((now) => {
+        if (minEnd + grace > now) return;
         const due: Array<[Windowed<unknown>, { t: number; n: string | null; o: string | null }]> = [];
-        for (const [w, e] of buffer.entries()) if (e !== null && w.end + grace <= now) due.push([w, e]);
+        let min = Number.POSITIVE_INFINITY;
+        for (const [w, e] of buffer.entries()) {
+          if (e !== null && w.end + grace <= now) due.push([w, e]);
+          else if (w.end < min) min = w.end;
+        }
+        minEnd = min;
         // Kafka's suppression buffer emits in window-end order, then by key bytes (checked against Kafka Streams).
         const kb = (w: Windowed<unknown>) => ks.serialize(w) ?? Buffer.alloc(0);
         due.sort(([x], [y]) => x.end - y.end || Buffer.compare(kb(x), kb(y)));
@@ -751,6 +769,7 @@ export class KTable<K, V> {
         const prev = buffer.get(w);
         // The first old value seen stays: the emitted change goes from before the window's updates to the last.
         buffer.put(w, { t: r.timestamp, n: enc(c.newValue), o: prev === null ? enc(c.oldValue) : prev.o });
+        if (w.end < minEnd) minEnd = w.end;
       };
     });
     storeName = this.builder.store(n, undefined, true, 'KTABLE-SUPPRESS-STATE-STORE');

@@ -16,6 +16,7 @@ import {
 import { type StreamsAssignmentInfo, streamsAssignor, type TaskDef } from './assignor.js';
 import type { GlobalKTable, KTable } from './dsl.js';
 import { GlobalStateUpdater } from './global-stores.js';
+import { MAX_BUFFERED_PER_PARTITION, TASK_IDLE_DISABLED } from './partition-group.js';
 import { RecordCache } from './record-cache.js';
 import { InMemoryStore, LmdbStore } from './stores.js';
 import { type DeserializationPolicy, LoggedStore, type RecordCollector, StreamTask, type TaskMetrics } from './task.js';
@@ -56,6 +57,13 @@ export interface StreamsConfig extends ClientOptions {
   numStandbyReplicas?: number;
   /** `application.server`: this instance's host:port, told to the others for `queryMetadataForKey`. */
   applicationServer?: string;
+  /**
+   * `max.task.idle.ms`, for tasks reading several partitions (joins, merges): how long a task waits for
+   * records on an empty partition that the consumer has caught up with, so that records are processed in
+   * timestamp order across the partitions. It always waits while records are known to be on the broker
+   * and not yet fetched. Default 0 (wait only for those); -1: never wait for an empty partition.
+   */
+  maxTaskIdleMs?: number;
 }
 
 /** An instance of the application as `metadataForAllStreamsClients()` shows it. */
@@ -138,6 +146,12 @@ export class KafkaStreams {
   /** The instance's copies of the global tables (none without global tables). */
   private globals: GlobalStateUpdater | undefined;
   private readonly recordCache: RecordCache | undefined;
+  /** Input partitions paused because their task's queue is full (tasks with several input partitions). */
+  private readonly pausedInputs = new Set<string>();
+  /** Batches per input partition passed to the handler and waiting for the lock (not yet in their task's queue). */
+  private readonly handedOver = new Map<string, number>();
+  /** Runs while a task with several input partitions has records waiting (for data, or its idle time). */
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly topology: Topology,
@@ -148,9 +162,9 @@ export class KafkaStreams {
     this.commitIntervalMs = config.commitIntervalMs ?? (this.eos ? 100 : 30_000);
     this.stateDir = join(config.stateDir ?? '/tmp/sluice-streams', config.applicationId);
     this.instanceId = config.instanceId ?? randomUUID();
-    if ((config.numStandbyReplicas ?? 0) > 0 && this.eos) {
-      throw new Error('numStandbyReplicas with exactly_once_v2 is not supported yet (standbys are at-least-once only)');
-    }
+    const idle = config.maxTaskIdleMs ?? 0;
+    if (!(Number.isInteger(idle) && (idle >= 0 || idle === TASK_IDLE_DISABLED)))
+      throw new RangeError(`maxTaskIdleMs must be an integer >= 0, or -1, got ${config.maxTaskIdleMs}`);
     if (config.applicationServer !== undefined && !/^[^:\s]+:\d+$/.test(config.applicationServer)) {
       throw new Error(`applicationServer must be host:port, got ${config.applicationServer}`);
     }
@@ -237,7 +251,17 @@ export class KafkaStreams {
       Math.max(10, Math.min(this.commitIntervalMs, 1000)),
     );
     this.running = this.consumer
-      .run(topics[0], (records) => this.exclusive(() => this.processBatch(records)))
+      .run(topics[0], (records) => {
+        // Handed over by the consumer (its position is past them) but not queued in their task until the
+        // lock is ours: meanwhile the task must not take the partition for caught up.
+        const key = `${records[0].topic}:${records[0].partition}`;
+        this.handedOver.set(key, (this.handedOver.get(key) ?? 0) + 1);
+        return this.exclusive(() => this.processBatch(records)).finally(() => {
+          const n = (this.handedOver.get(key) ?? 1) - 1;
+          if (n > 0) this.handedOver.set(key, n);
+          else this.handedOver.delete(key);
+        });
+      })
       .catch((err) => this.fail(err));
   }
 
@@ -245,6 +269,7 @@ export class KafkaStreams {
     if (this.state === 'NOT_RUNNING' || this.state === 'ERROR') return;
     this.state = 'ERROR';
     if (this.timer) clearInterval(this.timer);
+    this.stopIdleTimer();
     for (const l of this.errorListeners) l(err);
     this.consumer.close().catch(() => {});
   }
@@ -340,9 +365,64 @@ export class KafkaStreams {
     const st = this.topicToSub.get(first.topic);
     const task = st && this.tasks.get(`${st.id}_${first.partition}`);
     if (task === undefined) throw new Error(`no task for ${first.topic}-${first.partition}`);
-    for (const r of records) await task.process(r as ConsumerRecord<Buffer | null, Buffer | null>);
+    if (task.group !== undefined) {
+      await task.enqueue(records as ConsumerRecord<Buffer | null, Buffer | null>[]);
+      this.processQueued(task);
+    } else for (const r of records) await task.process(r as ConsumerRecord<Buffer | null, Buffer | null>);
     if (this.sendError !== undefined) throw this.sendError;
     if (Date.now() - this.lastCommit >= this.commitIntervalMs) await this.commit();
+  }
+
+  /**
+   * A task with several input partitions: processes what it may (timestamp order, max.task.idle.ms),
+   * pauses a partition whose queue is full and resumes it once drained, and keeps the idle timer going
+   * while records wait.
+   */
+  private processQueued(task: StreamTask): void {
+    const group = task.group;
+    if (group === undefined) return;
+    const waiting = task.processQueued(Date.now());
+    for (const s of task.subTopology.sources) {
+      const tp = { topic: s.topic.name, partition: task.partition };
+      const key = `${tp.topic}:${tp.partition}`;
+      if (group.size(tp.topic) > MAX_BUFFERED_PER_PARTITION) {
+        if (!this.pausedInputs.has(key)) {
+          this.pausedInputs.add(key);
+          this.consumer.pause([tp]);
+        }
+      } else if (this.pausedInputs.delete(key)) this.consumer.resume([tp]);
+    }
+    if (waiting && this.idleTimer === undefined) {
+      // The wait ends on a fetch answer that brings no records (the lag becomes known) or on the idle
+      // deadline, neither of which calls the handler: look again every 20 ms while records wait.
+      this.idleTimer = setInterval(() => {
+        this.exclusive(async () => {
+          if (this.state !== 'RUNNING' && this.state !== 'REBALANCING') return;
+          let still = false;
+          for (const t of this.tasks.values()) {
+            if (t.group === undefined || t.group.buffered === 0) continue;
+            this.processQueued(t);
+            if (t.group.buffered > 0) still = true;
+          }
+          if (!still) this.stopIdleTimer();
+          if (this.sendError !== undefined) throw this.sendError;
+        }).catch((e) => this.fail(e));
+      }, 20);
+    }
+  }
+
+  private stopIdleTimer(): void {
+    if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  /** What a task reading several partitions needs to wait for its empty ones (max.task.idle.ms). */
+  private idleOf(partition: number): { maxTaskIdleMs: number; lagOf: (topic: string) => bigint | undefined } {
+    return {
+      maxTaskIdleMs: this.config.maxTaskIdleMs ?? 0,
+      lagOf: (topic) =>
+        this.handedOver.has(`${topic}:${partition}`) ? 1n : this.consumer.currentLag(topic, partition),
+    };
   }
 
   /**
@@ -460,12 +540,17 @@ export class KafkaStreams {
       if (kept !== undefined) {
         // Its stores are here and current up to their changelog position: only the tail is restored.
         this.warm.delete(taskId);
+        // Exactly-once: as for any task, a checkpoint holds only until processing resumes.
+        if (this.eos) rmSync(join(this.taskDir(taskId), CHECKPOINT), { force: true });
         const task = new StreamTask(
           st,
           tp.partition,
           kept,
           this.collector,
           this.config.deserializationErrors ?? 'stop',
+          this.globals?.stores,
+          this.recordCache,
+          this.idleOf(tp.partition),
         );
         for (const store of kept.values()) {
           restores.push({ store, from: store.ackedOffset >= 0n ? store.ackedOffset : 'earliest', task });
@@ -500,6 +585,7 @@ export class KafkaStreams {
         this.config.deserializationErrors ?? 'stop',
         this.globals?.stores,
         this.recordCache,
+        this.idleOf(tp.partition),
       );
       for (const r of restores) if (r.task === null) r.task = task;
       this.tasks.set(taskId, task);
@@ -574,6 +660,7 @@ export class KafkaStreams {
     for (const tp of tps) {
       const st = this.topicToSub.get(tp.topic);
       if (st !== undefined) ids.add(`${st.id}_${tp.partition}`);
+      this.pausedInputs.delete(`${tp.topic}:${tp.partition}`);
     }
     const tasks = [...ids].map((id) => this.tasks.get(id)).filter((t): t is StreamTask => t !== undefined);
     if (commit) await this.commit(this.eos ? this.tasks.values() : tasks);
@@ -681,6 +768,14 @@ export class KafkaStreams {
     const old = this.standbyReader;
     this.standbyReader = undefined;
     if (old !== undefined) {
+      // Where the reader is, past transaction markers and aborted records (read_committed) that no record
+      // handed out shows: a store taking over then restores from there, not from before the markers.
+      for (const sb of [...this.standbys.values(), ...[...this.warm.values()].map((stores) => ({ stores }))]) {
+        for (const store of sb.stores.values()) {
+          const at = old.position(store.changelog.name, store.partition);
+          if (at !== undefined && at > store.ackedOffset) store.ackedOffset = at;
+        }
+      }
       await old.close().catch(() => {});
       await this.standbyRun?.catch(() => {});
     }
@@ -689,7 +784,12 @@ export class KafkaStreams {
       for (const store of sb.stores.values())
         byTp.set(`${store.changelog.name}:${store.partition}`, { store, task: sb });
     if (byTp.size === 0 || this.state === 'PENDING_SHUTDOWN' || this.state === 'NOT_RUNNING') return;
-    const reader = new Consumer(this.config, { isolationLevel: 'read_uncommitted', maxWaitMs: 200 });
+    // Exactly-once: only committed changelog records, so a standby that takes over never holds the state
+    // of an aborted transaction (as Kafka's standby tasks, which read with the application's isolation).
+    const reader = new Consumer(this.config, {
+      isolationLevel: this.eos ? 'read_committed' : 'read_uncommitted',
+      maxWaitMs: 200,
+    });
     const list = [...byTp.values()];
     await reader.assign(
       list.map(({ store }) => ({
@@ -860,6 +960,7 @@ export class KafkaStreams {
     const failed = this.state === 'ERROR';
     this.state = 'PENDING_SHUTDOWN';
     if (this.timer) clearInterval(this.timer);
+    this.stopIdleTimer();
     await this.exclusive(async () => {
       if (!failed) await this.commit();
       else if (this.eos && this.inTxn) await this.producer.abortTransaction().catch(() => {});

@@ -1,5 +1,6 @@
 import type { ConsumerRecord, Topic } from '@sluice/client';
 import { DeserializationError } from '@sluice/client';
+import { PartitionGroup } from './partition-group.js';
 import type { RecordCache } from './record-cache.js';
 import type { BytesStore } from './stores.js';
 import type { Forward, NodeDef, ProcessorContext, SourceDef, SubTopology } from './topology.js';
@@ -89,6 +90,8 @@ export class StreamTask implements ProcessorContext {
   private readonly started = Date.now();
   /** Records processed since the last commit. */
   dirty = false;
+  /** With several input partitions: their queues, read in timestamp order (undefined with one). */
+  readonly group: PartitionGroup<PreparedRecord> | undefined;
 
   constructor(
     readonly subTopology: SubTopology,
@@ -98,6 +101,8 @@ export class StreamTask implements ProcessorContext {
     private readonly policy: DeserializationPolicy,
     private readonly globalStores: ReadonlyMap<string, BytesStore> = new Map(),
     readonly recordCache?: RecordCache,
+    /** For a task with several input partitions: `max.task.idle.ms` and the consumer's lag per input topic. */
+    idle?: { maxTaskIdleMs: number; lagOf: (topic: string) => bigint | undefined },
   ) {
     this.taskId = `${subTopology.id}_${partition}`;
     this.metrics = {
@@ -128,6 +133,14 @@ export class StreamTask implements ProcessorContext {
       return fn;
     };
     for (const s of subTopology.sources) this.sources.set(s.topic.name, { def: s, fn: build(s) });
+    if (subTopology.sources.length > 1) {
+      this.group = new PartitionGroup<PreparedRecord>(
+        subTopology.sources.map((s) => s.topic.name),
+        idle?.maxTaskIdleMs ?? 0,
+        idle?.lagOf ?? (() => 0n),
+        (r) => r.timestamp,
+      );
+    }
   }
 
   store(name: string): BytesStore {
@@ -154,33 +167,70 @@ export class StreamTask implements ProcessorContext {
     this.metrics.droppedLate++;
   }
 
-  /** Processes one raw record of an input partition. */
+  /** Processes one raw record of an input partition (a task with one input partition: as fetched). */
   async process(raw: ConsumerRecord<Buffer | null, Buffer | null>): Promise<void> {
+    this.runPrepared(await this.prepare(raw));
+  }
+
+  /** Queues fetched records of one input partition (a task with several: they wait for their turn). */
+  async enqueue(records: ConsumerRecord<Buffer | null, Buffer | null>[]): Promise<void> {
+    const group = this.group;
+    if (group === undefined)
+      throw new Error(`task ${this.taskId} reads one partition: records are processed as fetched`);
+    const prepared: PreparedRecord[] = [];
+    for (const r of records) prepared.push(await this.prepare(r));
+    group.add(records[0].topic, prepared);
+  }
+
+  /**
+   * Processes queued records, in timestamp order across the input partitions, for as long as the task
+   * is ready (max.task.idle.ms); returns whether records are left waiting.
+   */
+  processQueued(nowMs: number): boolean {
+    const group = this.group;
+    if (group === undefined) return false;
+    while (group.readyToProcess(nowMs)) {
+      const next = group.next();
+      if (next === undefined) break;
+      this.runPrepared(next.record);
+    }
+    return group.buffered > 0;
+  }
+
+  /** Deserializes a record and extracts its timestamp; a record that cannot be processed comes back as `skip`. */
+  private async prepare(raw: ConsumerRecord<Buffer | null, Buffer | null>): Promise<PreparedRecord> {
     const src = this.sources.get(raw.topic);
     if (src === undefined) throw new Error(`task ${this.taskId} does not read ${raw.topic}`);
-    this.positions.set(raw.topic, raw.offset + 1n);
-    this.dirty = true;
     let key: unknown;
     let value: unknown;
     try {
       key = raw.key === null ? null : src.def.topic.key.deserialize(raw.key);
     } catch (err) {
-      return this.undeserializable(raw, 'key', err);
+      await this.undeserializable(raw, 'key', err);
+      return { raw, fn: src.fn, key: null, value: null, timestamp: Number.NEGATIVE_INFINITY, skip: true };
     }
     try {
       value = raw.value === null ? null : src.def.topic.value.deserialize(raw.value);
     } catch (err) {
-      return this.undeserializable(raw, 'value', err);
+      await this.undeserializable(raw, 'value', err);
+      return { raw, fn: src.fn, key: null, value: null, timestamp: Number.NEGATIVE_INFINITY, skip: true };
     }
     const recordTs = Number(raw.timestamp);
     const ts = src.def.timestampExtractor ? src.def.timestampExtractor({ key, value, timestamp: recordTs }) : recordTs;
     if (!(ts >= 0)) {
       // As Kafka's LogAndSkipOnInvalidTimestamp: a record without a valid time cannot be placed in time.
       this.metrics.skippedDeserialization++;
-      return;
+      return { raw, fn: src.fn, key, value, timestamp: Number.NEGATIVE_INFINITY, skip: true };
     }
-    if (ts > this.streamTime) this.streamTime = ts;
-    src.fn({ key, value, timestamp: ts });
+    return { raw, fn: src.fn, key, value, timestamp: ts, skip: false };
+  }
+
+  private runPrepared(p: PreparedRecord): void {
+    this.positions.set(p.raw.topic, p.raw.offset + 1n);
+    this.dirty = true;
+    if (p.skip) return;
+    if (p.timestamp > this.streamTime) this.streamTime = p.timestamp;
+    p.fn({ key: p.key, value: p.value, timestamp: p.timestamp });
     this.metrics.processed++;
     for (const l of this.listeners) l(this.streamTime);
   }
@@ -214,6 +264,17 @@ export class StreamTask implements ProcessorContext {
     const s = (Date.now() - this.started) / 1000;
     return s > 0 ? this.metrics.processed / s : 0;
   }
+}
+
+/** An input record deserialized, with its timestamp, waiting for its turn. */
+interface PreparedRecord {
+  raw: ConsumerRecord<Buffer | null, Buffer | null>;
+  fn: Forward;
+  key: unknown;
+  value: unknown;
+  timestamp: number;
+  /** Undeserializable or without a valid timestamp: only its offset counts as consumed. */
+  skip: boolean;
 }
 
 const rawSerde = {

@@ -34,14 +34,18 @@ export class UnjoinedBuffer {
     if (this.store.get(k) !== undefined) this.store.put(k, null);
   }
 
-  /** Removes and returns the records older than `before`, by timestamp, left before right, then key. */
-  takeClosed(before: number): Unjoined[] {
-    if (this.minTime >= before) return [];
+  /**
+   * Removes and returns the records whose window has closed: left ones older than `leftBefore`, right ones
+   * older than `rightBefore` (the sides close at different times with asymmetric windows); by timestamp,
+   * left before right, then key.
+   */
+  takeClosed(leftBefore: number, rightBefore: number): Unjoined[] {
+    if (this.minTime >= Math.max(leftBefore, rightBefore)) return [];
     const closed: Array<[Buffer, Buffer]> = [];
     let min = Number.POSITIVE_INFINITY;
     for (const [k, v] of this.store.entries()) {
       const ts = timestampOf(k);
-      if (ts < before) closed.push([Buffer.from(k), v]);
+      if (ts < (k[8] === 0 ? leftBefore : rightBefore)) closed.push([Buffer.from(k), v]);
       else if (ts < min) min = ts;
     }
     this.minTime = min;

@@ -78,20 +78,38 @@ export class SessionWindows {
   }
 }
 
-/** Stream–stream joins: records of both sides whose timestamps differ by at most `timeDifferenceMs` join. */
+/**
+ * Stream–stream joins, as Kafka's JoinWindows: a record of this (left) side at `t` joins the other side's
+ * records with timestamps in [t - beforeMs, t + afterMs]; so a record of the other side at `t'` joins this
+ * side's in [t' - afterMs, t' + beforeMs]. `before`/`after` may be negative as long as their sum is not.
+ */
 export class JoinWindows {
   private constructor(
-    readonly timeDifferenceMs: number,
+    readonly beforeMs: number,
+    readonly afterMs: number,
     readonly graceMs: number,
   ) {
-    if (!(timeDifferenceMs >= 0) || !(graceMs >= 0))
-      throw new RangeError('join windows need difference >= 0, grace >= 0');
+    if (!Number.isSafeInteger(beforeMs) || !Number.isSafeInteger(afterMs) || !(beforeMs + afterMs >= 0))
+      throw new RangeError(`join windows need before + after >= 0 (got before ${beforeMs}, after ${afterMs})`);
+    if (!(graceMs >= 0)) throw new RangeError(`join windows need grace >= 0 (got ${graceMs})`);
   }
   static ofTimeDifferenceWithNoGrace(diffMs: number): JoinWindows {
-    return new JoinWindows(diffMs, 0);
+    return new JoinWindows(diffMs, diffMs, 0);
   }
   static ofTimeDifferenceAndGrace(diffMs: number, graceMs: number): JoinWindows {
-    return new JoinWindows(diffMs, graceMs);
+    return new JoinWindows(diffMs, diffMs, graceMs);
+  }
+  /** How far back from a left record's timestamp the right side's records join it. */
+  before(ms: number): JoinWindows {
+    return new JoinWindows(ms, this.afterMs, this.graceMs);
+  }
+  /** How far forward from a left record's timestamp the right side's records join it. */
+  after(ms: number): JoinWindows {
+    return new JoinWindows(this.beforeMs, ms, this.graceMs);
+  }
+  /** before + after: with the grace, how long each side keeps its records (Kafka's window store retention). */
+  get sizeMs(): number {
+    return this.beforeMs + this.afterMs;
   }
 }
 

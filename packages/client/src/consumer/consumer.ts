@@ -203,6 +203,20 @@ export class Consumer {
     return this.fetcher.states.get(tpKey(topic, partition))?.position;
   }
 
+  /**
+   * Records on the broker past the position, as of the last fetch response for the partition (Java's
+   * `currentLag`, KIP-695): up to the last stable offset with read_committed, else the high watermark.
+   * Undefined before a fetch has answered for the partition (or while its position is looked up).
+   */
+  currentLag(topic: string, partition: number): bigint | undefined {
+    const st = this.fetcher.states.get(tpKey(topic, partition));
+    if (st === undefined || st.resetting || st.position < 0n) return undefined;
+    const end =
+      this.o.isolationLevel === 'read_committed' && st.lastStableOffset >= 0n ? st.lastStableOffset : st.highWatermark;
+    if (end < 0n) return undefined;
+    return end > st.position ? end - st.position : 0n;
+  }
+
   seek(topic: string | Topic<unknown, unknown>, partition: number, offset: bigint | 'earliest' | 'latest'): void {
     const name = typeof topic === 'string' ? topic : topic.name;
     this.fetcher.seek(

@@ -32,6 +32,8 @@ export class PartitionFetchState {
   /** Set when the position must be looked up (out of range): the reset policy applies. */
   resetting = false;
   highWatermark = -1n;
+  /** From the last fetch response (-1 before one, or from a broker too old to send it). */
+  lastStableOffset = -1n;
 
   constructor(
     readonly topic: string,
@@ -356,6 +358,7 @@ export class Fetcher {
           continue;
         }
         st.highWatermark = p.highWatermark;
+        st.lastStableOffset = p.lastStableOffset;
         const records = p.records;
         if (records === null || records.length === 0) continue;
         // Advance the fetch position past the whole batches (a trailing partial batch is fetched again).
