@@ -34,12 +34,16 @@ export class SluiceBroker implements Broker {
   readonly name = 'sluice' as const;
   /** How long start() waits for the first ApiVersions answer (a restart after a crash may recover for long). */
   startTimeoutMs = 60_000;
+  /** How long stop() waits for a clean exit before SIGKILL (a clean stop fsyncs every dirty partition). */
+  stopTimeoutMs = 30_000;
   private child: ChildProcess | undefined;
   /** `profileDir` runs the broker under `node --cpu-prof`; `extraArgs` go to `sluice broker` (cluster mode). */
   constructor(
     readonly port: number,
     private readonly profileDir?: string,
     private readonly extraArgs: readonly string[] = [],
+    /** Another build's cli.js (a before/after pair), default this tree's. */
+    private readonly cli: string = SLUICE_CLI,
   ) {}
 
   async start(dir: string, config: Readonly<Record<string, string>> = {}): Promise<number> {
@@ -53,7 +57,7 @@ export class SluiceBroker implements Broker {
       process.execPath,
       [
         ...prof,
-        SLUICE_CLI,
+        this.cli,
         'broker',
         '--host',
         '127.0.0.1',
@@ -92,7 +96,7 @@ export class SluiceBroker implements Broker {
     if (!child?.pid || child.exitCode !== null) return;
     const gone = new Promise<void>((r) => child.once('exit', () => r()));
     child.kill('SIGTERM');
-    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000).unref());
+    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.stopTimeoutMs).unref());
     if ((await Promise.race([gone, timeout])) === 'timeout') {
       child.kill('SIGKILL');
       await gone;

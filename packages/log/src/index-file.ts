@@ -21,9 +21,17 @@ export class IndexFile {
     this.file = io.open(path, { create: true });
     this.entrySize = entrySize;
     this.maxEntries = Math.floor(maxBytes / entrySize);
-    const n = this.entriesOnDisk(Math.min(Math.floor(this.file.size() / entrySize), this.maxEntries));
-    this.mem = Buffer.alloc(Math.max(64, n) * entrySize);
-    if (n > 0) this.file.readInto(this.mem.subarray(0, n * entrySize), 0);
+    const slots = Math.min(Math.floor(this.file.size() / entrySize), this.maxEntries);
+    const load = (): [number, Buffer] => {
+      const found = this.entriesOnDisk(slots);
+      const mem = Buffer.alloc(Math.max(64, found) * entrySize);
+      if (found > 0) this.file.readInto(mem.subarray(0, found * entrySize), 0);
+      return [found, mem];
+    };
+    // An empty file needs no reads; otherwise several, through one descriptor where files open per call.
+    const [n, mem] =
+      slots === 0 ? [0, Buffer.alloc(64 * entrySize)] : this.file.holdOpen ? this.file.holdOpen(load) : load();
+    this.mem = mem;
     this.entries = n;
     this.persisted = n;
     this.writtenSlots = n;

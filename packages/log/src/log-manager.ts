@@ -78,6 +78,8 @@ export class LogManager {
     const recoveryPoints = readOffsetCheckpoint(path.join(this.dataDir, RECOVERY_POINT_CHECKPOINT));
     const startOffsets = readOffsetCheckpoint(path.join(this.dataDir, LOG_START_OFFSET_CHECKPOINT));
     const cleanerOffsets = readOffsetCheckpoint(path.join(this.dataDir, CLEANER_OFFSET_CHECKPOINT));
+    // One config per topic, not per partition: a topic of thousands of partitions shares it.
+    const configs = new Map<string, LogConfig>();
     for (const entry of fs.readdirSync(this.dataDir, { withFileTypes: true })) {
       if (!entry.isDirectory()) continue;
       let parsed: { topic: string; partition: number };
@@ -87,7 +89,12 @@ export class LogManager {
         this.configOrDefaultLogger().warn(`ignoring directory ${path.join(this.dataDir, entry.name)}: not a partition`);
         continue;
       }
-      const log = PartitionLog.open(path.join(this.dataDir, entry.name), this.configFor(parsed.topic), {
+      let config = configs.get(parsed.topic);
+      if (config === undefined) {
+        config = this.configFor(parsed.topic);
+        configs.set(parsed.topic, config);
+      }
+      const log = PartitionLog.open(path.join(this.dataDir, entry.name), config, {
         hadCleanShutdown,
         recoveryPoint: recoveryPoints.get(entry.name) ?? 0n,
         logStartOffset: startOffsets.get(entry.name),

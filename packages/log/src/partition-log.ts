@@ -11,6 +11,7 @@ import {
   MAX_BATCH_BYTES,
   MAX_TIMESTAMP_OFFSET,
   PARTITION_LEADER_EPOCH_OFFSET,
+  RECORD_BATCH_OVERHEAD,
   RECORDS_COUNT_OFFSET,
 } from './batch.js';
 import { removeStaleCleaningDir, swapCleanedFiles } from './cleaner.js';
@@ -31,6 +32,8 @@ export const EARLIEST_TIMESTAMP = -2n;
 export const MAX_TIMESTAMP = -3n;
 
 const TIMESTAMP_TYPE_BIT = 0x08;
+/** Bytes read at a time by forEachBatch. */
+const FOR_EACH_CHUNK_BYTES = 1 << 20;
 
 export interface AppendResult {
   firstOffset: bigint;
@@ -366,6 +369,34 @@ export class PartitionLog extends EventEmitter {
       // Nothing at or after `offset` here (a compacted or empty segment): try the next one.
     }
     return result;
+  }
+
+  /**
+   * Hands `visit` every batch whose last offset is at or after `from`, in offset order, read with
+   * positional reads (no mapping, no view that outlives the call): for walks over the whole log
+   * such as rebuilding producer state at start-up. A batch that fits in the read chunk comes
+   * whole; a larger one only when `wholeIf(header)` asks for it, else its header alone
+   * (RECORD_BATCH_OVERHEAD bytes at `at`). `size` is always the whole batch's.
+   */
+  forEachBatch(
+    from: bigint,
+    visit: (data: Buffer, at: number, size: number) => void,
+    wholeIf: (header: Buffer, at: number) => boolean = () => true,
+  ): void {
+    this.assertOpen();
+    if (from >= this._logEndOffset) return;
+    if (from < this._logStartOffset) from = this._logStartOffset;
+    const first = this.segmentIndexFor(from);
+    let left = 0;
+    for (let i = first; i < this.segments.length; i++) left += this.segments[i].size;
+    const chunk = Buffer.allocUnsafe(Math.max(RECORD_BATCH_OVERHEAD, Math.min(FOR_EACH_CHUNK_BYTES, left)));
+    // Bounded by the segment count.
+    for (let i = first; i < this.segments.length; i++) {
+      const seg = this.segments[i];
+      // Later segments are walked from their start; in the first, the index finds the batch.
+      const position = i === first ? seg.find(from)?.position : 0;
+      if (position !== undefined) seg.forEachBatch(position, chunk, visit, wholeIf);
+    }
   }
 
   /**

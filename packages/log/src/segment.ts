@@ -295,6 +295,44 @@ export class LogSegment {
     return null;
   }
 
+  /**
+   * Hands `visit` each batch from `position` (a batch boundary) to the end of the segment, read
+   * with positional reads into `chunk` (never through a mapping: a restart walks thousands of
+   * logs, and a mapping each is 1 MiB of V8 external memory that keeps the GC busy). A batch that
+   * fits in the chunk comes whole; a larger one comes whole only when `wholeIf(header)` says so
+   * (read into a buffer of its own), otherwise as its header alone, the rest skipped unread.
+   * The buffers are valid only during the call.
+   */
+  forEachBatch(
+    position: number,
+    chunk: Buffer,
+    visit: (data: Buffer, at: number, size: number) => void,
+    wholeIf: (header: Buffer, at: number) => boolean,
+  ): void {
+    let chunkStart = position;
+    let chunkLength = 0;
+    let at = position;
+    // Bounded by the segment size: each round moves `at` past one batch, or stops.
+    while (at + HEADER_PEEK <= this.size) {
+      if (at + HEADER_PEEK > chunkStart + chunkLength) {
+        chunkStart = at;
+        chunkLength = this.log.readInto(chunk.subarray(0, Math.min(chunk.length, this.size - at)), at);
+        if (chunkLength < HEADER_PEEK) return;
+      }
+      const rel = at - chunkStart;
+      const size = chunk.readInt32BE(rel + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
+      // The log checked every batch it holds; a length that disagrees ends the walk rather than trust it.
+      if (size < HEADER_PEEK || at + size > this.size) return;
+      if (rel + size <= chunkLength) visit(chunk, rel, size);
+      else if (wholeIf(chunk, rel)) {
+        const whole = Buffer.allocUnsafe(size);
+        if (this.log.readInto(whole, at) < size) return;
+        visit(whole, 0, size);
+      } else visit(chunk.subarray(0, rel + HEADER_PEEK), rel, size);
+      at += size;
+    }
+  }
+
   /** Header of the batch at `position` (must be a batch boundary below `size`). */
   batchAt(position: number): BatchLocation | null {
     if (!this.peekAt(position)) return null;

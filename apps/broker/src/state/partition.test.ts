@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PartitionLog } from '@sluice/log';
+import { MmapFile, PartitionLog } from '@sluice/log';
 import { buildRecordBatchSync, ERROR_CODES } from '@sluice/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Partition } from './partition.js';
 
 const dirs: string[] = [];
@@ -81,5 +81,57 @@ describe('Partition transaction markers', () => {
       expect.objectContaining({ code: ERROR_CODES.TRANSACTION_COORDINATOR_FENCED }),
     );
     expect(p.appendMarker({ ...zombie, coordinatorEpoch: 6 }).firstOffset).toBe(2n);
+  });
+});
+
+describe('Partition after a crash', () => {
+  it('rebuilds producer and transaction state from the log by positional reads, mapping no segment', () => {
+    const parent = mkdtempSync(join(tmpdir(), 'sluice-partition-crash-'));
+    dirs.push(parent);
+    const dir = join(parent, 't-0');
+    // Small segments (the replay crosses them) and a data batch larger than the replay's read chunk.
+    const config = { segmentBytes: 64 * 1024, maxMessageBytes: 4 << 20 };
+    const before = new Partition('t', 0, PartitionLog.open(dir, config));
+    for (let s = 0; s < 40; s++) before.appendFromClient(batch(s * 2, [`a${s}`.repeat(500), 'b']));
+    before.appendFromClient(batch(80, ['x'.repeat(1500 * 1024)]));
+    const txn = (producerId: bigint) =>
+      buildRecordBatchSync({
+        records: [{ value: 'v' }],
+        producerId,
+        producerEpoch: 0,
+        baseSequence: 0,
+        isTransactional: true,
+      });
+    before.appendFromClient(txn(7n));
+    before.appendMarker({ producerId: 7n, producerEpoch: 0, coordinatorEpoch: 5, commit: false });
+    before.appendFromClient(txn(8n));
+    expect(before.log.segmentCount).toBeGreaterThan(2);
+    // Opened again while the first is still open and unflushed: the files as a SIGKILL leaves them.
+    let views = 0;
+    const view = MmapFile.prototype.read;
+    vi.spyOn(MmapFile.prototype, 'read').mockImplementation(function (this: MmapFile, position, length, lease) {
+      views++;
+      return view.call(this, position, length, lease);
+    });
+    const after = new Partition('t', 0, PartitionLog.open(dir, config, { hadCleanShutdown: false, recoveryPoint: 0n }));
+    vi.restoreAllMocks();
+    try {
+      expect(views).toBe(0);
+      expect(after.log.logEndOffset).toBe(before.log.logEndOffset);
+      // The producer's last batch (behind the big one's header) is known: a retry is a duplicate.
+      const retry = after.appendFromClient(batch(80, ['x'.repeat(1500 * 1024)]));
+      expect(retry.duplicate).toBe(true);
+      expect(retry.firstOffset).toBe(80n);
+      // The abort marker was read whole: its coordinator epoch fences an older coordinator, and the
+      // transaction is aborted; producer 8's is still open, holding the last stable offset.
+      expect(() => after.appendMarker({ producerId: 7n, producerEpoch: 0, coordinatorEpoch: 4, commit: true })).toThrow(
+        expect.objectContaining({ code: ERROR_CODES.TRANSACTION_COORDINATOR_FENCED }),
+      );
+      expect(after.txns.abortedBetween(0n, 1000n).map((a) => a.producerId)).toEqual([7n]);
+      expect(after.txns.lastStableOffset(1000n)).toBe(83n);
+    } finally {
+      after.log.close();
+      before.log.close();
+    }
   });
 });

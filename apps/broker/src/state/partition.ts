@@ -23,9 +23,6 @@ import { type AbortedTxn, PartitionTxns } from './partition-txns.js';
 import type { ProducerSnapshot } from './producer-snapshots.js';
 import { type BatchMetadata, type ProducerBatchInfo, ProducerStateManager } from './producer-state.js';
 
-/** Bytes read per step when rebuilding producer state from the log. */
-const SCAN_CHUNK_BYTES = 4 << 20;
-
 export interface PartitionAppendResult extends AppendResult {
   /** The batch was a retry of one already in the log; the offsets are the original ones. */
   duplicate: boolean;
@@ -292,28 +289,16 @@ export class Partition {
   }
 
   private replayFrom(offset: bigint, indexedMarkers: ReadonlySet<bigint>): void {
-    let next = offset;
-    // Bounded: each round moves `next` past at least one batch, or stops.
-    while (next < this.log.logEndOffset) {
-      const { records } = this.log.read(next, SCAN_CHUNK_BYTES);
-      if (records.length === 0) break;
-      let at = 0;
-      let progressed = false;
-      while (at + RECORD_BATCH_OVERHEAD <= records.length) {
-        const size = records.readInt32BE(at + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
-        if (size < RECORD_BATCH_OVERHEAD || at + size > records.length) break;
+    // Positional reads, not views of a mapping (a restart replays thousands of logs); only control
+    // batches (transaction markers) are read whole, the others need their header alone.
+    this.log.forEachBatch(
+      offset,
+      (records, at, size) => {
         const base = records.readBigInt64BE(at);
-        const info = producerInfoOf(records, at);
         if (base >= offset) this.observeBatch(records, at, size, base, indexedMarkers);
-        const after = base + BigInt(info.lastOffsetDelta) + 1n;
-        if (after > next) {
-          next = after;
-          progressed = true;
-        }
-        at += size;
-      }
-      if (!progressed) break;
-    }
+      },
+      (header, at) => flagsOf(header, at).control,
+    );
   }
 
   /**

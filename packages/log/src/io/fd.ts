@@ -1,6 +1,12 @@
 import fs from 'node:fs';
 import type { FileIo, OpenOptions, StorageFile } from './types.js';
 
+/** Read-write, created when missing and asked to (O_CREAT without O_TRUNC: an existing file is kept as it is). */
+function openFlags(options: OpenOptions): number {
+  const { O_RDWR, O_CREAT } = fs.constants;
+  return options.create ? O_RDWR | O_CREAT : O_RDWR;
+}
+
 /** Positional reads and writes on a file descriptor; reads return fresh Buffers. */
 export class FdFile implements StorageFile {
   readonly path: string;
@@ -9,7 +15,7 @@ export class FdFile implements StorageFile {
 
   constructor(path: string, options: OpenOptions) {
     this.path = path;
-    this.fd = fs.openSync(path, options.create && !fs.existsSync(path) ? 'w+' : 'r+');
+    this.fd = fs.openSync(path, openFlags(options));
     this.length = fs.fstatSync(this.fd).size;
   }
 
@@ -83,7 +89,7 @@ export class OnDemandFdFile implements StorageFile {
 
   constructor(path: string, options: OpenOptions) {
     this.path = path;
-    const fd = fs.openSync(path, options.create && !fs.existsSync(path) ? 'w+' : 'r+');
+    const fd = fs.openSync(path, openFlags(options));
     try {
       this.length = fs.fstatSync(fd).size;
     } finally {
@@ -91,7 +97,23 @@ export class OnDemandFdFile implements StorageFile {
     }
   }
 
+  /** The descriptor holdOpen keeps for the calls inside it. */
+  private held: FdFile | null = null;
+
+  /** Runs `use` with the file opened once for every call inside it (an index read at start-up: several reads). */
+  holdOpen<T>(use: () => T): T {
+    if (this.held !== null) return use();
+    this.held = new FdFile(this.path, { create: false });
+    try {
+      return use();
+    } finally {
+      this.held.close();
+      this.held = null;
+    }
+  }
+
   private with<T>(use: (file: FdFile) => T): T {
+    if (this.held !== null) return use(this.held);
     const file = new FdFile(this.path, { create: false });
     try {
       return use(file);

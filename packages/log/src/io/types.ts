@@ -29,6 +29,8 @@ export interface StorageFile {
   close(): void;
   /** Closes a file that has been (or is about to be) deleted or replaced, freeing its mappings promptly. */
   retire(): void;
+  /** Runs `use` with one descriptor for all its calls, where the file otherwise opens per call. */
+  holdOpen?<T>(use: () => T): T;
 }
 
 export interface OpenOptions {
