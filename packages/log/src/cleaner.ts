@@ -140,6 +140,7 @@ export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Pro
     config,
     tombstoneHorizonMs: nowMs - c.deleteRetentionMs,
     nowMs,
+    lastProducerRecords: log.lastRecordsOfActiveProducers(),
   };
   const result: CleanResult = {
     segmentsCleaned: 0,

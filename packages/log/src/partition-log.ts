@@ -13,6 +13,7 @@ import {
   PARTITION_LEADER_EPOCH_OFFSET,
   RECORDS_COUNT_OFFSET,
 } from './batch.js';
+import type { LastProducerRecord } from './clean-pass.js';
 import { removeStaleCleaningDir, swapCleanedFiles } from './cleaner.js';
 import { type LogConfig, logConfig } from './config.js';
 import { crc32c } from './crc.js';
@@ -102,6 +103,7 @@ export class PartitionLog extends EventEmitter {
   private lastFlushMs: number;
   private closed = false;
   private stableOffsetSource: (() => bigint) | null = null;
+  private producersSource: (() => LastProducerRecord[]) | null = null;
   /** The latest delete horizon of a transaction marker the last cleaning pass kept (in memory only). */
   latestDeleteHorizonMs: bigint | null = null;
 
@@ -184,6 +186,14 @@ export class PartitionLog extends EventEmitter {
   /** Where the log's last stable offset comes from (the owner's transaction state). */
   setLastStableOffsetSource(source: () => bigint): void {
     this.stableOffsetSource = source;
+  }
+  /** Where the active producers' last records come from (the owner's producer state): cleaning keeps them. */
+  setLastProducerRecordsSource(source: () => LastProducerRecord[]): void {
+    this.producersSource = source;
+  }
+  /** The active producers' last records as the owner reports them (none for a log no owner tracks). */
+  lastRecordsOfActiveProducers(): LastProducerRecord[] {
+    return this.producersSource?.() ?? [];
   }
   /**
    * The end of what compaction may touch: the last stable offset (Kafka's cleaner never cleans
