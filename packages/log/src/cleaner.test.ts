@@ -641,6 +641,46 @@ describe('compaction of transaction markers and the last stable offset', () => {
     reopened.close();
   });
 
+  it('a marker whose delete horizon an earlier pass stamped goes once the horizon passes, across a restart of a quiet log', async () => {
+    const root = testRoot('cleanhorizonrestart');
+    const now = Date.now() + 60_000;
+    const open = () =>
+      LogManager.open(root, {
+        io: 'fd',
+        logger: quiet,
+        cleanupPolicy: 'compact',
+        segmentBytes: 300,
+        minCleanableDirtyRatio: 0.5,
+        deleteRetentionMs: 1000,
+      });
+    const manager = open();
+    let log = manager.getOrCreate('tx', 0);
+    log.append(data('a', 'a-aborted', 1n)); // 0
+    log.append(marker(1n, false)); // 1
+    log.appendAbortedTxn({ producerId: 1n, firstOffset: 0n, lastOffset: 1n, lastStableOffset: 2n });
+    for (let i = 0; i < 10; i++) log.append(data(`filler-${i}`, 'x'));
+    // Pass 1 removes the aborted data; pass 2 (due as new data came) stamps the marker's horizon.
+    await manager.startCleaning(now);
+    expect(markers(log)).toEqual([{ offset: 1n, horizon: null }]);
+    for (let i = 10; i < 30; i++) log.append(data(`filler-${i}`, 'x'));
+    await manager.startCleaning(now);
+    expect(markers(log)).toEqual([{ offset: 1n, horizon: BigInt(now + 1000) }]);
+    manager.close();
+
+    // A restart, and nothing new: the log is below its dirty ratio, yet the marker is due.
+    const reopened = open();
+    try {
+      log = reopened.get('tx', 0) as PartitionLog;
+      expect(dirtyRatio(log, now + 5000)).toBeLessThan(0.5);
+      await reopened.startCleaning(now + 500);
+      expect(markers(log)).toEqual([{ offset: 1n, horizon: BigInt(now + 1000) }]);
+      await reopened.startCleaning(now + 5000);
+      expect(markers(log)).toEqual([]);
+    } finally {
+      reopened.close();
+    }
+  });
+
   it("keeps each active producer's last batch, empty once its records are cleaned away, and its last marker past the horizon", async () => {
     let now = Date.now() + 60_000;
     const dir = path.join(testRoot('cleanproducers'), 'pid-0');

@@ -106,6 +106,8 @@ export class PartitionLog extends EventEmitter {
   private producersSource: (() => LastProducerRecord[]) | null = null;
   /** The latest delete horizon of a transaction marker the last cleaning pass kept (in memory only). */
   latestDeleteHorizonMs: bigint | null = null;
+  /** Whether the cleaner has read the markers' delete horizons back from the segments since the log was opened. */
+  deleteHorizonRead = false;
 
   private constructor(dir: string, config: LogConfig, segments: LogSegment[], options: PartitionLogOptions) {
     super();
