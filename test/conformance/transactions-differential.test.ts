@@ -296,6 +296,106 @@ async function scriptV2(s: Side): Promise<Record<string, unknown>> {
   return out;
 }
 
+/**
+ * Sequence numbers around a refused batch in a transaction (Produce v11, as @sluice/client and Java
+ * before transactions V2 send): MESSAGE_TOO_LARGE leaves a gap the next batch is refused for
+ * (OUT_OF_ORDER_SEQUENCE_NUMBER) until it is filled; after an abort, an InitProducerId bump on the
+ * current id and epoch (KIP-360) lets the producer start over at sequence 0, and the old epoch is fenced.
+ */
+async function scriptSequences(s: Side): Promise<Record<string, unknown>> {
+  const c = s.client;
+  await createTopic(s, 'txseq', { configs: { 'max.message.bytes': '2000' } });
+  const out: Record<string, unknown> = {};
+  const tid = 'txseq-1';
+  await retrying(
+    () => c.send(FindCoordinatorApi, 3, { ...FindCoordinatorApi.request.defaults(), key: tid, keyType: 1 }),
+    (r) => r.errorCode,
+  );
+  const init = (producerId = -1n, producerEpoch = -1) =>
+    retrying(
+      () =>
+        c.send(InitProducerIdApi, 4, {
+          ...InitProducerIdApi.request.defaults(),
+          transactionalId: tid,
+          transactionTimeoutMs: 60_000,
+          producerId,
+          producerEpoch,
+        }),
+      (r) => r.errorCode,
+    );
+  const first = await init();
+  const add = (producerEpoch: number) =>
+    retrying(
+      () =>
+        c.send(AddPartitionsToTxnApi, 3, {
+          ...AddPartitionsToTxnApi.request.defaults(),
+          v3AndBelowTransactionalId: tid,
+          v3AndBelowProducerId: first.producerId,
+          v3AndBelowProducerEpoch: producerEpoch,
+          v3AndBelowTopics: [{ name: 'txseq', partitions: [0] }],
+        }),
+      (r) => r.resultsByTopicV3AndBelow[0]?.resultsByPartition[0]?.partitionErrorCode ?? -2,
+    ).then((r) => r.resultsByTopicV3AndBelow[0]?.resultsByPartition[0]?.partitionErrorCode);
+  const produce = (producerEpoch: number, baseSequence: number, value = 'v') =>
+    retrying(
+      () =>
+        c
+          .send(ProduceApi, 11, {
+            ...ProduceApi.request.defaults(),
+            transactionalId: tid,
+            acks: -1,
+            timeoutMs: 10_000,
+            topicData: [
+              {
+                name: 'txseq',
+                topicId: ZERO_UUID,
+                partitionData: [
+                  {
+                    index: 0,
+                    records: buildRecordBatchSync({
+                      records: [{ value }],
+                      producerId: first.producerId,
+                      producerEpoch,
+                      baseSequence,
+                      isTransactional: true,
+                    }),
+                  },
+                ],
+              },
+            ],
+          })
+          .then((r) => r.responses[0].partitionResponses[0].errorCode),
+      // NOT_ENOUGH_REPLICAS: the partition's transaction verification is still in progress.
+      (code) => (code === 19 ? 51 : code),
+    );
+  const e0 = first.producerEpoch;
+  out.init = first.errorCode;
+  out.add = await add(e0);
+  out.first = await produce(e0, 0);
+  out.tooLarge = await produce(e0, 1, 'x'.repeat(5000));
+  out.afterGap = await produce(e0, 2);
+  out.gapFilled = await produce(e0, 1);
+  out.next = await produce(e0, 2);
+  out.abort = await retrying(
+    () =>
+      c.send(EndTxnApi, 4, {
+        ...EndTxnApi.request.defaults(),
+        transactionalId: tid,
+        producerId: first.producerId,
+        producerEpoch: e0,
+        committed: false,
+      }),
+    (r) => r.errorCode,
+  ).then((r) => r.errorCode);
+  const bumped = await init(first.producerId, e0);
+  out.bump = [bumped.errorCode, bumped.producerEpoch - e0, bumped.producerId === first.producerId];
+  out.addNewEpoch = await add(bumped.producerEpoch);
+  out.newEpochFromZero = await produce(bumped.producerEpoch, 0);
+  out.newEpochGap = await produce(bumped.producerEpoch, 5);
+  out.oldEpoch = await produce(e0, 3);
+  return out;
+}
+
 let sluice: BrokerUnderTest | undefined;
 let kafka: BrokerUnderTest | undefined;
 const sides: Side[] = [];
@@ -321,6 +421,11 @@ describe('transaction APIs, differential', () => {
 
   it('transactions V2 (KIP-890 part 2): feature, Produce v12, EndTxn v5 epoch bumps and retries as Kafka', async () => {
     const [fromSluice, fromKafka] = await Promise.all(sides.map((s) => scriptV2(s)));
+    expect(fromSluice).toEqual(fromKafka);
+  }, 180_000);
+
+  it('sequence numbers around a refused batch, and after an abort and a KIP-360 epoch bump, as Kafka', async () => {
+    const [fromSluice, fromKafka] = await Promise.all(sides.map((s) => scriptSequences(s)));
     expect(fromSluice).toEqual(fromKafka);
   }, 180_000);
 });

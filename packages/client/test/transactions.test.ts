@@ -125,6 +125,68 @@ describe('transactional producer', () => {
     expect(await readAll(name, 'read_committed', 1)).toEqual(['in-the-transaction']);
   });
 
+  it('a batch the broker refused leaves no sequence gap: the abort bumps the epoch and the next transaction commits', async () => {
+    const name = uniqueTopic('txn-gap');
+    const admin = new Admin({ brokers: [broker.bootstrap] });
+    await admin.createTopics([{ name, numPartitions: 1, configs: { 'max.message.bytes': '2000' } }]);
+    await admin.close();
+    const t = topic(name, { value: serde.string() });
+    const p = new Producer({ brokers: [broker.bootstrap] }, { transactionalId: `${name}-tx`, lingerMs: 1 });
+    await p.transaction(async (tx) => {
+      await tx.send(t, { value: 'committed-1' });
+    });
+    // The broker refuses the batch (MESSAGE_TOO_LARGE): its sequence numbers never reach the partition.
+    await expect(
+      p.transaction(async (tx) => {
+        await tx.send(t, { value: 'x'.repeat(5000) });
+      }),
+    ).rejects.toMatchObject({ code: ERROR_CODES.MESSAGE_TOO_LARGE });
+    await p.transaction(async (tx) => {
+      await tx.send(t, { value: 'committed-2' });
+    });
+    await p.close();
+    expect(await readAll(name, 'read_committed', 2)).toEqual(['committed-1', 'committed-2']);
+  });
+
+  it('with 5 batches in flight, the batches behind a refused one fail with the transaction instead of retrying until their delivery timeout', async () => {
+    const name = uniqueTopic('txn-gap-inflight');
+    const admin = new Admin({ brokers: [broker.bootstrap] });
+    await admin.createTopics([{ name, numPartitions: 1, configs: { 'max.message.bytes': '2000' } }]);
+    await admin.close();
+    const t = topic(name, { value: serde.string() });
+    const p = new Producer(
+      { brokers: [broker.bootstrap] },
+      { transactionalId: `${name}-tx`, lingerMs: 0, batchSize: 100, maxInFlight: 5, deliveryTimeoutMs: 20_000 },
+    );
+    // The partition knows the producer (with no state, a broker takes any sequence, as Kafka does).
+    await p.transaction(async (tx) => {
+      await tx.send(t, { value: 'committed-1' });
+    });
+    p.beginTransaction();
+    // Batches closed tick by tick (linger 0, batch.size 100), so that several are in flight at once; one
+    // in the middle is refused.
+    const sends: Promise<number>[] = [];
+    for (let i = 0; i < 40; i++) {
+      const sent = p.send(t, { value: i === 5 ? 'x'.repeat(5000) : `behind-${i}` });
+      sends.push(
+        sent.then(
+          () => 0,
+          (err: KafkaError) => err.code,
+        ),
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const codes = await Promise.all(sends);
+    expect(codes[5]).toBe(ERROR_CODES.MESSAGE_TOO_LARGE);
+    expect(codes.slice(6).filter((c) => c === 0 || c === ERROR_CODES.REQUEST_TIMED_OUT)).toEqual([]);
+    await p.abortTransaction();
+    await p.transaction(async (tx) => {
+      await tx.send(t, { value: 'committed-2' });
+    });
+    await p.close();
+    expect(await readAll(name, 'read_committed', 2)).toEqual(['committed-1', 'committed-2']);
+  }, 60_000);
+
   it('sends outside a transaction are refused, and a second producer of the id fences the first', async () => {
     const name = uniqueTopic('txn-fence');
     const t = topic(name, { value: serde.string() });

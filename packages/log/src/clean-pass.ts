@@ -5,9 +5,23 @@
 // directory; the main thread swaps finished segments in (cleaner.ts).
 import fs from 'node:fs';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { buildRecordBatch, type KafkaRecord, RecordBatch, type RecordInput } from '@sluice/protocol';
+import {
+  ATTRIBUTES_OFFSET,
+  BASE_TIMESTAMP_OFFSET,
+  buildRecordBatch,
+  COMPRESSION_CODEC_MASK,
+  CRC_OFFSET,
+  DELETE_HORIZON_FLAG_MASK,
+  type KafkaRecord,
+  MAX_TIMESTAMP_OFFSET,
+  RECORD_BATCH_OVERHEAD,
+  RECORDS_COUNT_OFFSET,
+  RecordBatch,
+  type RecordInput,
+} from '@sluice/protocol';
 import { BATCH_LENGTH_OFFSET, LOG_OVERHEAD, MAX_BATCH_BYTES } from './batch.js';
 import { DEFAULT_LOG_CONFIG, type LogConfig } from './config.js';
+import { crc32c } from './crc.js';
 import { fdIo } from './io/fd.js';
 import { OFFSET_INDEX_ENTRY_BYTES } from './offset-index.js';
 import { LogSegment } from './segment.js';
@@ -38,6 +52,20 @@ export interface SegmentSnapshot {
   timeIndexEntries: number;
 }
 
+/**
+ * The last record of a producer the log's owner still tracks (Kafka's lastRecordsOfActiveProducers):
+ * the batch holding its last data offset is kept, empty if all its records are cleaned away, so the
+ * producer's last sequence and epoch survive cleaning (a retry is still seen as a duplicate after a
+ * restart that rebuilds producer state from the log). Without data (the last entry is a marker),
+ * its marker of that epoch is kept, for fencing.
+ */
+export interface LastProducerRecord {
+  producerId: bigint;
+  /** The last offset of its last data batch; null when its last entry is a transaction marker. */
+  lastDataOffset: bigint | null;
+  producerEpoch: number;
+}
+
 /** Everything a pass needs, structured-clonable (sent to the worker). */
 export interface CleanJob {
   segments: SegmentSnapshot[];
@@ -49,6 +77,8 @@ export interface CleanJob {
   tombstoneHorizonMs: number;
   /** The pass's clock: a marker found removable gets the delete horizon now + delete.retention.ms. */
   nowMs: number;
+  /** The active producers' last records (see LastProducerRecord); empty for a log no owner tracks. */
+  lastProducerRecords?: LastProducerRecord[];
 }
 
 /** Messages from the pass to the main thread, in this order: group*, then done or error. */
@@ -231,6 +261,16 @@ export async function runCleanPass(
    * transaction's data (removed by an earlier pass).
    */
   const dataOf = new Map<bigint, bigint>();
+  const lastOfProducer = new Map<bigint, LastProducerRecord>();
+  for (const r of job.lastProducerRecords ?? []) lastOfProducer.set(r.producerId, r);
+  /** Whether the batch holds its producer's last sequence and epoch (kept, empty if need be). */
+  const isLastOfProducer = (batch: RecordBatch): boolean => {
+    const last = batch.producerId >= 0n ? lastOfProducer.get(batch.producerId) : undefined;
+    if (last === undefined) return false;
+    return last.lastDataOffset === null
+      ? batch.isControl && batch.producerEpoch === last.producerEpoch
+      : !batch.isControl && batch.lastOffset === last.lastDataOffset;
+  };
   let latestDeleteHorizonMs: bigint | null = null;
   const keptHorizon = (h: bigint) => {
     if (latestDeleteHorizonMs === null || h > latestDeleteHorizonMs) latestDeleteHorizonMs = h;
@@ -272,9 +312,10 @@ export async function runCleanPass(
           const h = now + BigInt(config.deleteRetentionMs);
           out.append(await rebuild(batch, [...(await batch.decompressedRecords())], h));
           keptHorizon(h);
-        } else if (batch.deleteHorizonMs > now) {
+        } else if (batch.deleteHorizonMs > now || isLastOfProducer(batch)) {
+          // Past its horizon, the marker still stays while it holds its producer's last epoch.
           out.append(bytes);
-          keptHorizon(batch.deleteHorizonMs);
+          if (batch.deleteHorizonMs > now) keptHorizon(batch.deleteHorizonMs);
         } else {
           recordsRemoved += batch.recordCount;
         }
@@ -285,6 +326,7 @@ export async function runCleanPass(
       // A batch of an aborted transaction: no read_committed consumer reads it, so it goes.
       if (aborted.has(batch.baseOffset)) {
         recordsRemoved += batch.recordCount;
+        if (isLastOfProducer(batch)) out.append(emptyBatchOf(batch));
         continue;
       }
       const kept: KafkaRecord[] = [];
@@ -305,7 +347,7 @@ export async function runCleanPass(
       else if (kept.length > 0) {
         await meter.reserve(keptBytes);
         out.append(await rebuild(batch, kept));
-      }
+      } else if (isLastOfProducer(batch)) out.append(emptyBatchOf(batch));
     }
     if (isCancelled()) {
       out.delete();
@@ -336,6 +378,24 @@ async function markerIsCommit(batch: RecordBatch, meter: SliceMeter): Promise<bo
     return type === 1 ? true : type === 0 ? false : null;
   }
   return null;
+}
+
+/**
+ * The batch's header without its records, as Kafka's cleaner writes a batch it retains empty
+ * (DefaultRecordBatch.writeEmptyHeader): same offsets, producer id, epoch, base sequence, leader
+ * epoch and flags, no compression, the max timestamp as both timestamps, zero records.
+ */
+function emptyBatchOf(batch: RecordBatch): Buffer {
+  const out = Buffer.alloc(RECORD_BATCH_OVERHEAD);
+  batch.buffer.copy(out, 0, 0, RECORD_BATCH_OVERHEAD);
+  out.writeInt32BE(RECORD_BATCH_OVERHEAD - LOG_OVERHEAD, BATCH_LENGTH_OFFSET);
+  const attributes = out.readInt16BE(ATTRIBUTES_OFFSET) & ~(COMPRESSION_CODEC_MASK | DELETE_HORIZON_FLAG_MASK);
+  out.writeInt16BE(attributes, ATTRIBUTES_OFFSET);
+  out.writeBigInt64BE(batch.maxTimestamp, BASE_TIMESTAMP_OFFSET);
+  out.writeBigInt64BE(batch.maxTimestamp, MAX_TIMESTAMP_OFFSET);
+  out.writeInt32BE(0, RECORDS_COUNT_OFFSET);
+  out.writeUInt32BE(crc32c(out.subarray(ATTRIBUTES_OFFSET)), CRC_OFFSET);
+  return out;
 }
 
 /** The same batch (offsets, producer fields, codec, control flag) holding only `kept`, with a delete horizon if given. */

@@ -641,6 +641,123 @@ describe('compaction of transaction markers and the last stable offset', () => {
     reopened.close();
   });
 
+  it('a marker whose delete horizon an earlier pass stamped goes once the horizon passes, across a restart of a quiet log', async () => {
+    const root = testRoot('cleanhorizonrestart');
+    const now = Date.now() + 60_000;
+    const open = () =>
+      LogManager.open(root, {
+        io: 'fd',
+        logger: quiet,
+        cleanupPolicy: 'compact',
+        segmentBytes: 300,
+        minCleanableDirtyRatio: 0.5,
+        deleteRetentionMs: 1000,
+      });
+    const manager = open();
+    let log = manager.getOrCreate('tx', 0);
+    log.append(data('a', 'a-aborted', 1n)); // 0
+    log.append(marker(1n, false)); // 1
+    log.appendAbortedTxn({ producerId: 1n, firstOffset: 0n, lastOffset: 1n, lastStableOffset: 2n });
+    for (let i = 0; i < 10; i++) log.append(data(`filler-${i}`, 'x'));
+    // Pass 1 removes the aborted data; pass 2 (due as new data came) stamps the marker's horizon.
+    await manager.startCleaning(now);
+    expect(markers(log)).toEqual([{ offset: 1n, horizon: null }]);
+    for (let i = 10; i < 30; i++) log.append(data(`filler-${i}`, 'x'));
+    await manager.startCleaning(now);
+    expect(markers(log)).toEqual([{ offset: 1n, horizon: BigInt(now + 1000) }]);
+    manager.close();
+
+    // A restart, and nothing new: the log is below its dirty ratio, yet the marker is due.
+    const reopened = open();
+    try {
+      log = reopened.get('tx', 0) as PartitionLog;
+      expect(dirtyRatio(log, now + 5000)).toBeLessThan(0.5);
+      await reopened.startCleaning(now + 500);
+      expect(markers(log)).toEqual([{ offset: 1n, horizon: BigInt(now + 1000) }]);
+      await reopened.startCleaning(now + 5000);
+      expect(markers(log)).toEqual([]);
+    } finally {
+      reopened.close();
+    }
+  });
+
+  it("keeps each active producer's last batch, empty once its records are cleaned away, and its last marker past the horizon", async () => {
+    let now = Date.now() + 60_000;
+    const dir = path.join(testRoot('cleanproducers'), 'pid-0');
+    const log = PartitionLog.open(dir, {
+      logger: quiet,
+      cleanupPolicy: 'compact',
+      segmentBytes: 300,
+      minCleanableDirtyRatio: 0,
+      deleteRetentionMs: 1000,
+      now: () => now,
+    });
+    const idempotent = (key: string, producerId: bigint, baseSequence: number) =>
+      buildRecordBatchSync({
+        records: [
+          { key, value: `${key}-1` },
+          { key, value: `${key}-2` },
+        ],
+        producerId,
+        producerEpoch: 3,
+        baseSequence,
+      });
+    log.append(idempotent('a', 5n, 0)); // 0-1: an older batch of producer 5
+    const last = log.append(idempotent('a', 5n, 2)); // 2-3: producer 5's last batch
+    log.append(idempotent('z', 8n, 0)); // 4-5: a producer the owner no longer tracks
+    log.append(data('t', 't-committed', 6n)); // 6
+    const marker6 = log.append(marker(6n, true)).firstOffset; // 7: producer 6's last entry (epoch 0)
+    log.append(data('a', 'a-plain')); // 8: shadows every a
+    log.append(data('z', 'z-plain')); // 9
+    log.append(data('t', 't-plain')); // 10
+    for (let i = 0; i < 10; i++) log.append(data(`filler-${i}`, 'x'));
+    log.setLastProducerRecordsSource(() => [
+      { producerId: 5n, lastDataOffset: last.lastOffset, producerEpoch: 3 },
+      { producerId: 6n, lastDataOffset: null, producerEpoch: 0 },
+    ]);
+    const batches = () => {
+      const out: { base: bigint; last: bigint; pid: bigint; epoch: number; seq: number; count: number }[] = [];
+      for (let off = log.logStartOffset, guard = 0; off < log.logEndOffset && guard < 10_000; guard++) {
+        const r = log.read(off, 1 << 20);
+        if (r.records.length === 0) break;
+        for (let at = 0; at < r.records.length; ) {
+          const b = new RecordBatch(r.records, at);
+          expect(b.isValid()).toBe(true);
+          if (b.producerId >= 0n) {
+            out.push({
+              base: b.baseOffset,
+              last: b.lastOffset,
+              pid: b.producerId,
+              epoch: b.producerEpoch,
+              seq: b.baseSequence,
+              count: b.recordCount,
+            });
+          }
+          off = b.lastOffset + 1n;
+          at += b.sizeInBytes;
+        }
+      }
+      return out;
+    };
+    // Three passes: the data goes, the marker gets its horizon, the horizon passes.
+    for (let pass = 0; pass < 3; pass++) {
+      expect(await cleanLog(log)).not.toBeNull();
+      now += 5000;
+    }
+    expect(allRecords(log).records.map((r) => r.value)).not.toContain('a-2');
+    // Producer 5's last batch stays without records, with its offsets, epoch and sequence; its older
+    // batch and producer 8's go; producer 6's marker outlives its delete horizon.
+    expect(batches()).toEqual([
+      { base: 2n, last: 3n, pid: 5n, epoch: 3, seq: 2, count: 0 },
+      { base: marker6, last: marker6, pid: 6n, epoch: 0, seq: -1, count: 1 },
+    ]);
+    log.close();
+    // The empty batch passes recovery of the whole log.
+    const reopened = PartitionLog.open(dir, { logger: quiet });
+    expect(reopened.logEndOffset).toBe(log.logEndOffset);
+    reopened.close();
+  });
+
   it('never cleans past the last stable offset: segments above it keep every record', async () => {
     const dir = path.join(testRoot('cleanlso'), 'lso-0');
     const log = PartitionLog.open(dir, {

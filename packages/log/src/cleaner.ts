@@ -3,6 +3,14 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import {
+  ATTRIBUTES_OFFSET,
+  BASE_TIMESTAMP_OFFSET,
+  CONTROL_FLAG_MASK,
+  DELETE_HORIZON_FLAG_MASK,
+  RECORD_BATCH_OVERHEAD,
+} from '@sluice/protocol';
+import { BATCH_LENGTH_OFFSET, LOG_OVERHEAD } from './batch.js';
 import { syncDir, writeFileAtomic } from './checkpoint.js';
 import type { CleanJob, CleanMessage } from './clean-pass.js';
 import type { CleanRequest } from './clean-worker.js';
@@ -56,6 +64,44 @@ export function dirtyRatio(log: PartitionLog, nowMs = log.config.now()): number 
     if (s.nextOffset > log.cleanerCheckpoint) dirty += s.size;
   }
   return total === 0 ? 0 : dirty / total;
+}
+
+/**
+ * The latest delete horizon of a control batch in `segments`, read from batch headers only (one
+ * positional read of the header per batch, never the records), or null when none has one.
+ */
+async function latestDeleteHorizonIn(segments: readonly LogSegment[]): Promise<bigint | null> {
+  let latest: bigint | null = null;
+  const head = Buffer.alloc(RECORD_BATCH_OVERHEAD);
+  for (const seg of segments) {
+    const size = seg.size;
+    let file: fs.promises.FileHandle;
+    try {
+      file = await fs.promises.open(seg.log.path, 'r');
+    } catch {
+      continue; // Swapped or deleted meanwhile: the next pass will see its replacement.
+    }
+    try {
+      let pos = 0;
+      // Bounded by the segment size: each step moves past one batch.
+      while (pos < size) {
+        const { bytesRead } = await file.read(head, 0, RECORD_BATCH_OVERHEAD, pos);
+        const length = bytesRead === RECORD_BATCH_OVERHEAD ? head.readInt32BE(BATCH_LENGTH_OFFSET) + LOG_OVERHEAD : -1;
+        if (length < RECORD_BATCH_OVERHEAD || pos + length > size) {
+          throw new Error(`${seg.log.path}: bad batch header at byte ${pos} while reading delete horizons`);
+        }
+        const attributes = head.readInt16BE(ATTRIBUTES_OFFSET);
+        if ((attributes & CONTROL_FLAG_MASK) !== 0 && (attributes & DELETE_HORIZON_FLAG_MASK) !== 0) {
+          const h = head.readBigInt64BE(BASE_TIMESTAMP_OFFSET);
+          if (latest === null || h > latest) latest = h;
+        }
+        pos += length;
+      }
+    } finally {
+      await file.close();
+    }
+  }
+  return latest;
 }
 
 /**
@@ -116,6 +162,15 @@ export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Pro
   const c = log.config;
   if (c.cleanupPolicy === 'delete') return null;
   const segments = cleanableSegments(log, nowMs);
+  if (!log.deleteHorizonRead) {
+    // Since the log was opened (a restart): the horizons earlier passes gave markers are in the
+    // markers' headers (KIP-534), not in memory. Read them back, so a quiet log still drops a
+    // marker when its horizon passes instead of waiting for new data to clean.
+    const found = await latestDeleteHorizonIn(segments.filter((seg) => seg.baseOffset < log.cleanerCheckpoint));
+    if (log.latestDeleteHorizonMs === null || (found !== null && found > log.latestDeleteHorizonMs))
+      log.latestDeleteHorizonMs = found;
+    log.deleteHorizonRead = true;
+  }
   // As Kafka's cleaner: a log below its dirty ratio is still cleaned once a marker it kept is past
   // its delete horizon (a quiet log would otherwise keep it until new data comes).
   const horizonDue = log.latestDeleteHorizonMs !== null && log.latestDeleteHorizonMs <= BigInt(nowMs);
@@ -140,6 +195,7 @@ export async function cleanLog(log: PartitionLog, nowMs = log.config.now()): Pro
     config,
     tombstoneHorizonMs: nowMs - c.deleteRetentionMs,
     nowMs,
+    lastProducerRecords: log.lastRecordsOfActiveProducers(),
   };
   const result: CleanResult = {
     segmentsCleaned: 0,

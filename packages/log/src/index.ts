@@ -1,5 +1,6 @@
 export * from './batch.js';
 export * from './checkpoint.js';
+export type { LastProducerRecord } from './clean-pass.js';
 export * from './config.js';
 export * from './crc.js';
 export * from './errors.js';

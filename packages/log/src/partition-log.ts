@@ -14,6 +14,7 @@ import {
   RECORD_BATCH_OVERHEAD,
   RECORDS_COUNT_OFFSET,
 } from './batch.js';
+import type { LastProducerRecord } from './clean-pass.js';
 import { removeStaleCleaningDir, swapCleanedFiles } from './cleaner.js';
 import { type LogConfig, logConfig } from './config.js';
 import { crc32c } from './crc.js';
@@ -105,8 +106,11 @@ export class PartitionLog extends EventEmitter {
   private lastFlushMs: number;
   private closed = false;
   private stableOffsetSource: (() => bigint) | null = null;
+  private producersSource: (() => LastProducerRecord[]) | null = null;
   /** The latest delete horizon of a transaction marker the last cleaning pass kept (in memory only). */
   latestDeleteHorizonMs: bigint | null = null;
+  /** Whether the cleaner has read the markers' delete horizons back from the segments since the log was opened. */
+  deleteHorizonRead = false;
 
   private constructor(dir: string, config: LogConfig, segments: LogSegment[], options: PartitionLogOptions) {
     super();
@@ -187,6 +191,14 @@ export class PartitionLog extends EventEmitter {
   /** Where the log's last stable offset comes from (the owner's transaction state). */
   setLastStableOffsetSource(source: () => bigint): void {
     this.stableOffsetSource = source;
+  }
+  /** Where the active producers' last records come from (the owner's producer state): cleaning keeps them. */
+  setLastProducerRecordsSource(source: () => LastProducerRecord[]): void {
+    this.producersSource = source;
+  }
+  /** The active producers' last records as the owner reports them (none for a log no owner tracks). */
+  lastRecordsOfActiveProducers(): LastProducerRecord[] {
+    return this.producersSource?.() ?? [];
   }
   /**
    * The end of what compaction may touch: the last stable offset (Kafka's cleaner never cleans

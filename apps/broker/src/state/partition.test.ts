@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MmapFile, PartitionLog } from '@sluice/log';
+import { LogManager, MmapFile, PartitionLog } from '@sluice/log';
 import { buildRecordBatchSync, ERROR_CODES } from '@sluice/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Partition } from './partition.js';
@@ -132,6 +132,48 @@ describe('Partition after a crash', () => {
     } finally {
       after.log.close();
       before.log.close();
+    }
+  });
+});
+
+describe('Partition and the log cleaner', () => {
+  it("a producer's last batch survives compaction, so producer state rebuilt from the log still sees its retry as a duplicate", async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'sluice-partition-cleaned-'));
+    dirs.push(parent);
+    const manager = LogManager.open(parent, {
+      io: 'fd',
+      cleanupPolicy: 'compact',
+      segmentBytes: 300,
+      minCleanableDirtyRatio: 0,
+      logger: { info() {}, warn() {}, error() {} },
+    });
+    try {
+      const log = manager.getOrCreate('t', 0);
+      const p = new Partition('t', 0, log);
+      const keyed = (key: string, value: string, baseSequence = -1) =>
+        buildRecordBatchSync({
+          records: [{ key, value }],
+          producerId: baseSequence < 0 ? -1n : 42n,
+          producerEpoch: baseSequence < 0 ? -1 : 0,
+          baseSequence,
+        });
+      p.appendFromClient(keyed('a', 'a-0', 0));
+      p.appendFromClient(keyed('a', 'a-1', 1)); // offset 1: producer 42's last batch
+      for (let i = 0; i < 12; i++) p.appendFromClient(keyed('a', `plain-${i}`)); // shadow every a
+      log.roll();
+      await manager.startCleaning(Date.now() + 60_000);
+      expect(log.read(0n, 1 << 20).records.length).toBeGreaterThan(0);
+      // Producer state rebuilt from the cleaned log (no snapshot), as after an unclean restart.
+      const rebuilt = new Partition('t', 0, log);
+      const retry = rebuilt.appendFromClient(keyed('a', 'a-1', 1));
+      expect(retry.duplicate).toBe(true);
+      expect(retry.firstOffset).toBe(1n);
+      // And a gap is still refused.
+      expect(() => rebuilt.appendFromClient(keyed('a', 'a-3', 3))).toThrow(
+        expect.objectContaining({ code: ERROR_CODES.OUT_OF_ORDER_SEQUENCE_NUMBER }),
+      );
+    } finally {
+      manager.close();
     }
   });
 });

@@ -104,6 +104,8 @@ export class Partition {
     // transactions fetches are told of follow the indexes.
     log.setLastStableOffsetSource(() => this.txns.lastStableOffset(log.highWatermark));
     log.onCleaned(() => this.txns.setAborted(log.abortedTxns()));
+    // Each producer's last batch survives cleaning (empty if need be), as in Kafka.
+    log.setLastProducerRecordsSource(() => this.producers.lastRecords());
   }
 
   /**

@@ -157,6 +157,19 @@ export class ProducerStateManager {
     entry.currentTxnFirstOffset = -1n;
   }
 
+  /** Each producer's last data offset (null when its last entry is a marker) and epoch: the cleaner keeps those batches. */
+  lastRecords(): { producerId: bigint; lastDataOffset: bigint | null; producerEpoch: number }[] {
+    const out: { producerId: bigint; lastDataOffset: bigint | null; producerEpoch: number }[] = [];
+    for (const e of this.producers.values()) {
+      out.push({
+        producerId: e.producerId,
+        lastDataOffset: e.batches.at(-1)?.lastOffset ?? null,
+        producerEpoch: e.epoch,
+      });
+    }
+    return out;
+  }
+
   /** Forgets batches at or above `offset` (after a truncation) and producers left with none. */
   truncateTo(offset: bigint): void {
     for (const [id, e] of this.producers) {

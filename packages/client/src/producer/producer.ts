@@ -345,6 +345,7 @@ export class Producer {
   async abortTransaction(): Promise<void> {
     const txn = this.transactional();
     await this.flush();
+    const failed = this.sender.txnError !== null;
     this.sender.txnError = null;
     if (txn.fatal) {
       // Fenced: the coordinator aborted it already (or the new producer will).
@@ -352,6 +353,10 @@ export class Producer {
       throw txn.fatal;
     }
     await txn.end(false);
+    // A failed batch may have taken sequence numbers the partition never stored: the next batch would be
+    // refused OUT_OF_ORDER_SEQUENCE_NUMBER. As Java's TransactionManager does (KIP-360), bump the epoch
+    // with InitProducerId on the current id and epoch, so every partition starts over at sequence 0.
+    if (failed) await this.initTransactions();
   }
 
   /**

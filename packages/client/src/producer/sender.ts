@@ -173,6 +173,12 @@ export class Sender {
     let needMetadata = false;
     let earliestRetry = Number.POSITIVE_INFINITY;
     const txn = this.o.txn;
+    // The open transaction can only be aborted: what it has not sent yet fails now (Java's abortUndrainedBatches).
+    if (txn && this.txnError !== null) {
+      const cause = this.txnError;
+      const code = cause instanceof KafkaError ? cause.code : ERROR_CODES.UNKNOWN_SERVER_ERROR;
+      this.failAll(new KafkaError(code, 'not sent: an earlier record of the transaction failed', { cause }));
+    }
     const toAdd: PartitionState[] = [];
     for (const s of this.acc.partitions.values()) {
       this.expire(s, now);
@@ -363,9 +369,12 @@ export class Sender {
       return;
     }
     const error = err instanceof KafkaError ? err : new KafkaError(code);
-    // A batch after one that failed comes back out of order: resend it behind the failed one.
+    // A batch after one that failed comes back out of order: resend it behind the failed one. Not once a
+    // batch of the open transaction failed for good: the ones behind it would come back out of order
+    // until their delivery timeout, and the transaction can only be aborted anyway.
     const retriable =
-      error.retriable || (code === OUT_OF_ORDER_SEQUENCE_NUMBER && (s.retry.length > 0 || s.inflight.length > 0));
+      !(this.o.txn && this.txnError !== null) &&
+      (error.retriable || (code === OUT_OF_ORDER_SEQUENCE_NUMBER && (s.retry.length > 0 || s.inflight.length > 0)));
     const now = Date.now();
     if (retriable && b.attempts <= this.o.retries && now < b.deadline && !this.closed) {
       if (needsMetadataRefresh(error)) this.ctx.metadata.invalidate(s.topic);
