@@ -50,7 +50,8 @@ export function decodeConsumerGroupKey(buf: Buffer): ConsumerRecordKey | null {
   }
 }
 
-function valueReader(buf: Buffer, what: string): Reader {
+/** A reader past a record value's version (only version 0 exists); shared with the share-group records. */
+export function valueReader(buf: Buffer, what: string): Reader {
   const r = new Reader(buf);
   const version = r.int16();
   if (version !== 0) {
@@ -214,6 +215,7 @@ export function decodeTargetAssignmentMetadataValue(buf: Buffer): { assignmentEp
   return { assignmentEpoch };
 }
 
+/** A target assignment member value: consumer groups' and share groups' (type 13) have the same layout. */
 export function encodeTargetAssignmentMemberValue(a: TopicAssignment): Buffer {
   const w = new Writer(64).int16(0);
   writeTopicPartitions(w, a);
@@ -221,8 +223,11 @@ export function encodeTargetAssignmentMemberValue(a: TopicAssignment): Buffer {
   return w.toBuffer();
 }
 
-export function decodeTargetAssignmentMemberValue(buf: Buffer): TopicAssignment {
-  const r = valueReader(buf, 'ConsumerGroupTargetAssignmentMemberValue');
+export function decodeTargetAssignmentMemberValue(
+  buf: Buffer,
+  what = 'ConsumerGroupTargetAssignmentMemberValue',
+): TopicAssignment {
+  const r = valueReader(buf, what);
   const a = readTopicPartitions(r);
   r.taggedFields();
   return a;

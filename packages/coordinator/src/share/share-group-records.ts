@@ -1,6 +1,12 @@
-import { DecodeError, ERROR_CODES, Reader, Writer } from '@sluice/protocol';
+import { DecodeError, Reader, Writer } from '@sluice/protocol';
 import type { TopicAssignment } from '../consumer/assignors.js';
-import { readTopicPartitions, writeTopicPartitions } from '../consumer/consumer-records.js';
+import {
+  decodeTargetAssignmentMemberValue,
+  encodeTargetAssignmentMemberValue,
+  readTopicPartitions,
+  valueReader,
+  writeTopicPartitions,
+} from '../consumer/consumer-records.js';
 import { SHARE_GROUP_METADATA_RECORD_TYPE } from './share-records.js';
 
 /**
@@ -50,15 +56,6 @@ export function decodeShareGroupKey(buf: Buffer): ShareGroupRecordKey | null {
     default:
       return null;
   }
-}
-
-function valueReader(buf: Buffer, what: string): Reader {
-  const r = new Reader(buf);
-  const version = r.int16();
-  if (version !== 0) {
-    throw new DecodeError(`${what}: unknown value version ${version}`, 0, ERROR_CODES.CORRUPT_MESSAGE);
-  }
-  return r;
 }
 
 function count(r: Reader, what: string, minBytes: number): number {
@@ -112,18 +109,10 @@ export function decodeShareGroupTargetAssignmentMetadataValue(buf: Buffer): { as
   return { assignmentEpoch };
 }
 
-export function encodeShareGroupTargetAssignmentMemberValue(a: TopicAssignment): Buffer {
-  const w = new Writer(64).int16(0);
-  writeTopicPartitions(w, a);
-  w.uvarint(0);
-  return w.toBuffer();
-}
+export const encodeShareGroupTargetAssignmentMemberValue = encodeTargetAssignmentMemberValue;
 
 export function decodeShareGroupTargetAssignmentMemberValue(buf: Buffer): TopicAssignment {
-  const r = valueReader(buf, 'ShareGroupTargetAssignmentMemberValue');
-  const a = readTopicPartitions(r);
-  r.taggedFields();
-  return a;
+  return decodeTargetAssignmentMemberValue(buf, 'ShareGroupTargetAssignmentMemberValue');
 }
 
 // ---------------------------------------------------------------- current member assignment
