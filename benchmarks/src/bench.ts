@@ -17,7 +17,8 @@
 //   npm run bench -- --only crash --crash-partitions 10000    the crash phase at these partition counts only
 //   npm run bench -- --cost-matrix      the ceiling phase's full cost matrix (100 B/1 KiB × none/lz4 × acks=1/all ×
 //                                       1/6/1000 partitions) instead of its default subset
-//   npm run bench -- --only streams     WordCount and a windowed count, @sluice/streams against Kafka Streams 4.4.0
+//   npm run bench -- --only streams     WordCount and a windowed count (throughput; WordCount end-to-end latency),
+//                                       @sluice/streams against Kafka Streams 4.4.0
 //                                       on one Kafka broker (--streams-records N, 100,000 by default; not in --quick
 //                                       unless named by --only)
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';

@@ -4,16 +4,13 @@
 // Prints one JSON line (a Measurement) on stdout.
 import { Kafka, topic } from '@sluice/client';
 import type { Measurement, SluiceGenConfig } from './generators.js';
+import { percentile } from './stats.js';
 
 const MiB = 1024 * 1024;
 const cfg = JSON.parse(process.argv[2] ?? '{}') as SluiceGenConfig;
 if (!(cfg.records > 0 && cfg.size > 0 && cfg.port > 0 && cfg.topic)) throw new Error(`bad config ${process.argv[2]}`);
 const kafka = new Kafka({ brokers: [`127.0.0.1:${cfg.port}`], clientId: 'sluice-bench' });
 const t = topic(cfg.topic);
-
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-}
 
 async function produce(): Promise<Measurement> {
   const producer = kafka.producer({

@@ -14,6 +14,11 @@ export function summarize(values: readonly number[]): Summary | undefined {
   return { median, min: v[0], max: v[v.length - 1], n: v.length };
 }
 
+/** The p-quantile (0..1) of values sorted ascending: the value at rank floor(p·n), the last for p = 1. */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
 /** Compact number: 3 significant digits, thousands grouped. */
 export function fmt(x: number | undefined): string {
   if (x === undefined || !Number.isFinite(x)) return '–';

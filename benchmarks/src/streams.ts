@@ -4,16 +4,19 @@
 // own process on a fresh application id over the same prefilled input; it is timed from the moment it
 // reports its tasks running until its group has committed the whole input and the whole repartition topic.
 // CPU is the engine process's utime + stime over that span. Both write every count update (Kafka Streams'
-// record cache is off: @sluice/streams has none), both commit every second.
+// record cache is off: @sluice/streams has none), both commit every second. End-to-end latency: WordCount on
+// a fresh, empty input fed lines of one new word each at a fixed rate; each line is timed from its send until
+// its word's first count is read from the output topic.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Admin, Producer, serde, topic } from '@sluice/client';
+import { Admin, Kafka, Producer, serde, topic } from '@sluice/client';
 import type { Broker } from './brokers.js';
 import { cpuSeconds, sleep } from './proc.js';
 import type { Row } from './report.js';
+import { percentile } from './stats.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const JAVA_APP = join(ROOT, 'scripts/reference-kafka/streams/streams-app.sh');
@@ -164,6 +167,66 @@ async function prefill(bootstrap: string, n: number): Promise<void> {
   await producer.close();
 }
 
+/**
+ * WordCount's end-to-end latency on an engine started on empty topics: `rate` lines a second for `seconds`, each
+ * one new word, timed from send until the word's count is read back. Returns the latencies seen (ms) and how many
+ * lines were sent; a line whose count did not come back within 60 s is missing from the latencies.
+ */
+async function wordcountLatency(
+  engine: Engine,
+  bootstrap: string,
+  admin: Admin,
+  appId: string,
+  work: string,
+  rate: number,
+  seconds: number,
+): Promise<{ latencies: number[]; sent: number }> {
+  const input = `${appId}-in`;
+  const output = `${appId}-out`;
+  await admin.createTopics([input, output].map((name) => ({ name, numPartitions: PARTITIONS, replicationFactor: 1 })));
+  const dir = mkdtempSync(join(work, `${engine}-latency-`));
+  const app = startEngine(engine, { ...SCENARIOS[0], input }, bootstrap, appId, output, dir);
+  const consumer = new Kafka({ brokers: [bootstrap], clientId: 'bench-streams-latency' }).consumer({
+    autoOffsetReset: 'earliest',
+    autoCommit: false,
+  });
+  const producer = new Producer({ brokers: [bootstrap] }, { lingerMs: 0 });
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const n = Math.round(rate * seconds);
+  try {
+    await app.running;
+    const reading = consumer.run(topic(output, { key: serde.string(), value: serde.bytes() }), (batch) => {
+      const now = performance.now();
+      for (const r of batch) {
+        const t = sentAt.get(r.key);
+        if (t === undefined) continue;
+        latencies.push(now - t);
+        sentAt.delete(r.key);
+      }
+    });
+    reading.catch(() => {});
+    const lines = topic(input, { key: serde.nullable(serde.string()), value: serde.string() });
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      const wait = t0 + (i * 1000) / rate - performance.now();
+      if (wait > 0) await sleep(wait);
+      const word = `u${i}`;
+      sentAt.set(word, performance.now());
+      producer.send(lines, { key: null, value: word }).catch(() => sentAt.delete(word));
+    }
+    // Bounded: what has not come back 60 s after the last send counts as missing.
+    const deadline = performance.now() + 60_000;
+    while (latencies.length < n && performance.now() < deadline) await sleep(50);
+    return { latencies, sent: n };
+  } finally {
+    await Promise.race([consumer.close(), sleep(5000)]);
+    await producer.close();
+    await app.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function streamsPhase(ctx: StreamsPhaseContext): Promise<void> {
   const n = ctx.records;
   const engines = '(Sluice: @sluice/streams; Kafka: Kafka Streams 4.4.0; both on a Kafka 4.4.0 broker)';
@@ -190,6 +253,24 @@ export async function streamsPhase(ctx: StreamsPhaseContext): Promise<void> {
       },
     ]),
   );
+  const latencyRate = ctx.quick ? 100 : 200;
+  const latencySeconds = ctx.quick ? 5 : 15;
+  const latencyLabel = (p: string) =>
+    `WordCount end-to-end latency ${p}, send → count read back, ${latencyRate} lines/s for ${latencySeconds} s ${engines}`;
+  const latencyRows = {
+    p50: ctx.row('streams/wordcount-latency-p50', {
+      kind: 'streams',
+      label: latencyLabel('p50'),
+      unit: 'ms',
+      higherIsBetter: false,
+    }),
+    p99: ctx.row('streams/wordcount-latency-p99', {
+      kind: 'streams',
+      label: latencyLabel('p99'),
+      unit: 'ms',
+      higherIsBetter: false,
+    }),
+  };
   await ctx.attempt('streams: kafka-streams install', installJavaApp);
   const broker = await ctx.kafka();
   const work = mkdtempSync(join(tmpdir(), 'sluice-bench-streams-'));
@@ -231,6 +312,28 @@ export async function streamsPhase(ctx: StreamsPhaseContext): Promise<void> {
               }
             });
           }
+        for (const engine of order) {
+          await ctx.attempt(`streams latency ${engine} t${trial}`, async () => {
+            const r = await wordcountLatency(
+              engine,
+              bootstrap,
+              admin,
+              `latency-${engine}-${trial}`,
+              work,
+              latencyRate,
+              latencySeconds,
+            );
+            if (r.latencies.length < r.sent) {
+              throw new Error(`${r.sent - r.latencies.length} of ${r.sent} counts did not come back within 60 s`);
+            }
+            const sorted = Float64Array.from(r.latencies).sort();
+            latencyRows.p50[engine].push(percentile(sorted, 0.5));
+            latencyRows.p99[engine].push(percentile(sorted, 0.99));
+            ctx.log(
+              `streams latency ${engine} t${trial}: p50 ${percentile(sorted, 0.5).toFixed(1)} ms, p99 ${percentile(sorted, 0.99).toFixed(1)} ms over ${r.sent} lines`,
+            );
+          });
+        }
       }
     } finally {
       await admin.close();
