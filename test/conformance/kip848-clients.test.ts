@@ -23,6 +23,47 @@ interface Run {
   stderr: string;
 }
 
+/**
+ * Kafka's console producer (killed after 250 s), fed `key:value` lines by the test: `write(from, to)` sends the
+ * keys from..to with themselves as values (keyed, so they spread over the partitions); `end()` closes its input.
+ */
+function consoleProducer(bootstrap: string, topic: string) {
+  const child = spawn(
+    'bash',
+    [
+      script,
+      'run-class',
+      'org.apache.kafka.tools.ConsoleProducer',
+      '--bootstrap-server',
+      bootstrap,
+      '--topic',
+      topic,
+      '--property',
+      'parse.key=true',
+      '--property',
+      'key.separator=:',
+    ],
+    { cwd: repoRoot, stdio: ['pipe', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    if (stderr.length < 64 * 1024) stderr += d.toString('utf8');
+  });
+  const kill = setTimeout(() => child.kill('SIGKILL'), 250_000);
+  const producer = new Promise<Run>((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(kill);
+      resolve({ code, stdout: '', stderr });
+    }),
+  );
+  const write = (from: number, to: number) => {
+    let lines = '';
+    for (let i = from; i <= to; i++) lines += `${i}:${i}\n`;
+    child.stdin.write(lines);
+  };
+  return { write, end: () => child.stdin.end(), producer };
+}
+
 /** Runs a command to its end (killed after `timeoutMs`), collecting bounded output. */
 function run(
   cmd: string,
@@ -135,40 +176,7 @@ describe('KIP-848 consumer groups with real clients', () => {
       );
     // One producer whose input the test writes in three parts, each after a member joined (JVM start-up
     // times vary a lot on a busy machine, so the steps wait for the group, not for the clock).
-    const producerChild = spawn(
-      'bash',
-      [
-        script,
-        'run-class',
-        'org.apache.kafka.tools.ConsoleProducer',
-        '--bootstrap-server',
-        bootstrap,
-        '--topic',
-        topic,
-        '--property',
-        'parse.key=true',
-        '--property',
-        'key.separator=:',
-      ],
-      { cwd: repoRoot, stdio: ['pipe', 'ignore', 'pipe'] },
-    );
-    let producerErr = '';
-    producerChild.stderr.on('data', (d: Buffer) => {
-      if (producerErr.length < 64 * 1024) producerErr += d.toString('utf8');
-    });
-    const producerKill = setTimeout(() => producerChild.kill('SIGKILL'), 250_000);
-    const producer = new Promise<Run>((resolve) =>
-      producerChild.once('close', (code) => {
-        clearTimeout(producerKill);
-        resolve({ code, stdout: '', stderr: producerErr });
-      }),
-    );
-    // Keyed records, so that they spread over the partitions.
-    const write = (from: number, to: number) => {
-      let lines = '';
-      for (let i = from; i <= to; i++) lines += `${i}:${i}\n`;
-      producerChild.stdin.write(lines);
-    };
+    const { write, end, producer } = consoleProducer(bootstrap, topic);
     const c1 = consumer('c1', []);
     await untilJoined('c1');
     write(1, 2000);
@@ -179,7 +187,7 @@ describe('KIP-848 consumer groups with real clients', () => {
     const c3 = consumer('c3', []);
     await untilJoined('c3');
     write(4001, n);
-    producerChild.stdin.end();
+    end();
     const runs = await Promise.all([producer, c1, c2, c3]);
     expect(runs[0].code, runs[0].stderr.slice(-2000)).toBe(0);
     const values = runs.slice(1).map((r) => r.stdout.split('\n').filter((l) => /^\d+$/.test(l)));
@@ -250,39 +258,7 @@ describe('KIP-848 consumer groups with real clients', () => {
         ],
         { timeoutMs: 250_000 },
       );
-    const producerChild = spawn(
-      'bash',
-      [
-        script,
-        'run-class',
-        'org.apache.kafka.tools.ConsoleProducer',
-        '--bootstrap-server',
-        sluice.bootstrap,
-        '--topic',
-        topic,
-        '--property',
-        'parse.key=true',
-        '--property',
-        'key.separator=:',
-      ],
-      { cwd: repoRoot, stdio: ['pipe', 'ignore', 'pipe'] },
-    );
-    let producerErr = '';
-    producerChild.stderr.on('data', (d: Buffer) => {
-      if (producerErr.length < 64 * 1024) producerErr += d.toString('utf8');
-    });
-    const producerKill = setTimeout(() => producerChild.kill('SIGKILL'), 250_000);
-    const producer = new Promise<Run>((resolve) =>
-      producerChild.once('close', (code) => {
-        clearTimeout(producerKill);
-        resolve({ code, stdout: '', stderr: producerErr });
-      }),
-    );
-    const write = (from: number, to: number) => {
-      let lines = '';
-      for (let i = from; i <= to; i++) lines += `${i}:${i}\n`;
-      producerChild.stdin.write(lines);
-    };
+    const { write, end, producer } = consoleProducer(sluice.bootstrap, topic);
     // A classic member forms a classic group.
     const classic = consumer('classic-1', 'classic', []);
     await until('the classic group is Stable', async () => (await classicGroup()).groups[0]?.groupState === 'Stable');
@@ -302,7 +278,7 @@ describe('KIP-848 consumer groups with real clients', () => {
     // Its leave turns the group back into a classic group.
     await until('the group is classic again', async () => (await consumerGroup()).groups[0]?.errorCode !== 0);
     write(4001, n);
-    producerChild.stdin.end();
+    end();
     const runs = await Promise.all([producer, classic]);
     expect(runs[0].code, runs[0].stderr.slice(-2000)).toBe(0);
     const lines = (r: Run) => r.stdout.split('\n').filter((l) => /^\d+$/.test(l));
