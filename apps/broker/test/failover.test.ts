@@ -408,8 +408,8 @@ describe('a 3-broker cluster of processes under failures', { timeout: 120_000 },
     } finally {
       await etcd.startAll();
     }
-    // Back: etcd kept the leases over its restart, so the brokers take their registrations back as
-    // they were — no partition loses its leader on the way.
+    // Back: etcd kept the leases over its restart and the brokers never stopped heartbeating them,
+    // so every registration goes on as it was — no partition loses its leader on the way.
     let stopWatching = false;
     const leaderless: string[] = [];
     const watching = (async () => {

@@ -6,7 +6,6 @@ import {
   type IKeyValue,
   type IOperation,
   isRecoverableError,
-  type Lease,
   type Namespace,
   type Watcher,
 } from 'etcd3';
@@ -26,6 +25,7 @@ import type {
 } from '../model.js';
 import type { ChangeListener, MetadataStore, PartitionUpdate, RegistrationCheck, WriteFence } from '../store.js';
 import { applyKv, KEYS, partitionValue, type StoredKv, topicValue } from './keys.js';
+import { RegistrationLease } from './registration-lease.js';
 
 export interface EtcdStoreOptions {
   /** etcd client URLs, e.g. ['http://127.0.0.1:2379']. */
@@ -82,7 +82,7 @@ export class EtcdMetadataStore implements MetadataStore {
   private revisionWaiters: { revision: number; resolve: () => void }[] = [];
   private watcher: Watcher | null = null;
   private resync: Promise<void> | null = null;
-  private lease: Lease | null = null;
+  private lease: RegistrationLease | null = null;
   private leaseAliveUntil = 0;
   private registrationRequest: BrokerRegistrationRequest | null = null;
   private registration: BrokerRegistration | null = null;
@@ -402,14 +402,8 @@ export class EtcdMetadataStore implements MetadataStore {
   }
 
   private async register(request: BrokerRegistrationRequest): Promise<BrokerRegistration> {
-    const lease = this.client.lease(this.ttl, { autoKeepAlive: true });
-    let leaseId: string;
-    try {
-      leaseId = await this.call(() => lease.grant());
-    } catch (err) {
-      lease.release();
-      throw err;
-    }
+    const lease = await this.call(() => RegistrationLease.grant(this.client, this.ttl));
+    const leaseId = lease.id;
     const key = KEYS.broker(request.nodeId);
     const value = JSON.stringify({
       incarnationId: request.incarnationId,
@@ -443,8 +437,8 @@ export class EtcdMetadataStore implements MetadataStore {
           if (incarnation === request.incarnationId) {
             const epoch = Number(existing.create_revision);
             if (epoch === this.lastRegistration?.brokerEpoch) {
-              // Our registration outlived our lease's end as the client saw it (etcd was down longer
-              // than twice the TTL, and keeps leases alive over its own restart): nobody was fenced.
+              // Our registration outlived the lease this process held it with (etcd still has the
+              // key though we saw the lease end): nobody was fenced.
               // Move it to the new lease in place — same create revision, same broker epoch — so
               // that no leadership moves for an outage nobody could act on.
               const kept = await this.txn(
@@ -483,20 +477,25 @@ export class EtcdMetadataStore implements MetadataStore {
   }
 
   /** Keeps `lease` alive as the registration's from now on. */
-  private async holdRegistration(lease: Lease, registration: BrokerRegistration): Promise<BrokerRegistration> {
+  private async holdRegistration(
+    lease: RegistrationLease,
+    registration: BrokerRegistration,
+  ): Promise<BrokerRegistration> {
     this.lease = lease;
     this.leaseAliveUntil = Date.now() + this.ttl * 1000;
-    lease.on('keepaliveSucceeded', () => {
-      this.leaseAliveUntil = Date.now() + this.ttl * 1000;
-    });
-    lease.on('lost', (err) => this.leaseLost(lease, err));
+    lease.keepAlive(
+      () => {
+        this.leaseAliveUntil = Date.now() + this.ttl * 1000;
+      },
+      (err) => this.leaseLost(lease, err),
+    );
     this.registration = registration;
     this.lastRegistration = registration;
     await this.waitForRevision(registration.brokerEpoch);
     return registration;
   }
 
-  private leaseLost(lease: Lease, err: Error): void {
+  private leaseLost(lease: RegistrationLease, err: Error): void {
     if (lease !== this.lease || this.closed) return;
     const registration = this.registration;
     this.lease = null;
@@ -537,7 +536,8 @@ export class EtcdMetadataStore implements MetadataStore {
       rack: reg.rack,
       inControlledShutdown,
     });
-    const leaseId = await this.call(() => this.lease!.grant());
+    if (!this.lease) throw staleBroker(nodeId, brokerEpoch);
+    const leaseId = this.lease.id;
     const res = await this.txn([[key, 'Create', brokerEpoch]], [this.ns.put(key).value(value).lease(leaseId)]);
     if (!res.succeeded)
       throw await this.conflict({ kind: 'broker', nodeId, brokerEpoch }, staleBroker(nodeId, brokerEpoch));
@@ -584,7 +584,7 @@ export class EtcdMetadataStore implements MetadataStore {
         );
       }
       try {
-        const leaseId = await this.call(() => this.lease!.grant());
+        const leaseId = this.lease.id;
         const res = await this.txn(
           [
             [KEYS.controller, 'Version', 0],
