@@ -1,10 +1,10 @@
 // Sluice against the reference Apache Kafka on the same machine, in the same run, alternating trials.
 //
-//   npm run bench                       the default selection (about 15 min on a quiet machine: throughput,
-//                                       ceiling, latency, startup, profile, clients), writes benchmarks/results/
-//                                       and BENCHMARKS.md
+//   npm run bench                       the default selection (about 20 min on a quiet machine: throughput,
+//                                       ceiling, latency, startup, replicated, profile, clients), writes
+//                                       benchmarks/results/ and BENCHMARKS.md
 //   npm run bench -- --full             every phase (adds crash with 1,000 and 10,000 partitions, compaction,
-//                                       scale, cluster, replicated; 45 min or more)
+//                                       scale, cluster; 45 min or more)
 //   npm run bench -- --quick            smoke run (one trial, tiny counts, every phase); exits 1
 //                                       when any scenario produced no numbers
 //   npm run bench -- --trials 5 --profile /tmp/prof    (Sluice under node --cpu-prof)
@@ -99,13 +99,14 @@ const PRODUCERS = Math.max(1, Math.min(16, Number(args.producers ?? 1)));
 const ONLY = args.only?.split(',').map((x) => x.trim()) ?? [];
 for (const p of ONLY)
   if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--only: unknown phase ${p} (${PHASES.join(', ')})`);
-// The default run: the headline rows in about 15 minutes; the long phases (Kafka's restart after SIGKILL with
+// The default run: the headline rows (the replicated RF=3 line among them) in about 20 minutes; the long phases (Kafka's restart after SIGKILL with
 // 10,000 partitions alone can take 5 minutes a trial) run with --full, --only or in the quick smoke run.
 const DEFAULT_PHASES: ReadonlyArray<(typeof PHASES)[number]> = [
   'throughput',
   'ceiling',
   'latency',
   'startup',
+  'replicated',
   'profile',
   'clients',
 ];
