@@ -91,7 +91,7 @@ export class RegistrationLease {
       const timer = setInterval(ping, intervalMs);
       stream.on('data', (res: ILeaseKeepAliveResponse) => {
         if (done) return;
-        if (res.TTL === '0') return finish('expired');
+        if (Number(res.TTL) <= 0) return finish('expired');
         lastAnswer = Date.now();
         answered();
       });
