@@ -155,7 +155,21 @@ export class Sender {
     }
     const b = s.queue[0];
     if (b === undefined || b.encoded === null) return null;
-    return s.inflight.length < this.o.maxInFlight ? b : null;
+    return s.inflight.length < this.inflightLimit(s) ? b : null;
+  }
+
+  /**
+   * Batches of `s` that may be in flight at once. An idempotent producer sends one at a time until the
+   * partition acknowledged a batch of its current id and epoch: a broker with no state for the producer
+   * takes any sequence first (a fresh topic answers NOT_LEADER_OR_FOLLOWER to the first batches and may
+   * take a later one), and the earlier batches could then never be written. Once the partition knows the
+   * producer, it refuses a batch out of sequence, which comes back to be resent in order.
+   */
+  private inflightLimit(s: PartitionState): number {
+    if (!this.o.idempotent) return this.o.maxInFlight;
+    return s.ackedProducerId === this.producerId && s.ackedProducerEpoch === this.producerEpoch
+      ? this.o.maxInFlight
+      : 1;
   }
 
   private async drain(): Promise<void> {
@@ -362,6 +376,10 @@ export class Sender {
     const i = s.inflight.indexOf(b);
     if (i >= 0) s.inflight.splice(i, 1);
     if (code === 0 || code === DUPLICATE_SEQUENCE_NUMBER) {
+      if (b.producerId >= 0n) {
+        s.ackedProducerId = b.producerId;
+        s.ackedProducerEpoch = b.producerEpoch;
+      }
       this.ctx.metrics?.count('records_sent', b.count);
       this.ctx.metrics?.count('bytes_sent', (b.encoded as Buffer).length);
       b.complete(baseOffset);
