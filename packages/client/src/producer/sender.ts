@@ -40,7 +40,8 @@ interface NodeState {
  * partition per request, and handles the answers. Ordering: a partition's batches go out in
  * sequence; after a retriable failure the partition sends nothing new until everything in flight
  * has come back, then resends the failed batches in sequence order, one at a time — so retries
- * never reorder records (with idempotence the broker also drops duplicates by sequence).
+ * never reorder records (with idempotence the broker also drops duplicates by sequence). An idempotent
+ * partition pipelines only once it acknowledged a batch of the current producer id and epoch (inflightLimit).
  */
 export class Sender {
   private producerId = -1n;
