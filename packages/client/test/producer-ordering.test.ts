@@ -1,7 +1,7 @@
 import type { RunningBroker } from '@sluice/broker';
 import { ProduceApi, type ProduceRequest, type ProduceResponse } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Consumer, Producer, serde, topic } from '../src/index.js';
+import { Admin, Consumer, ERROR_CODES, type KafkaError, Producer, serde, topic } from '../src/index.js';
 import { sluice, uniqueTopic } from './helpers.js';
 
 let broker: RunningBroker;
@@ -128,5 +128,45 @@ describe('producer ordering with 5 batches in flight on a fresh topic', () => {
     expect(
       await readAll(name, values.length, kind === 'transactional' ? 'read_committed' : 'read_uncommitted'),
     ).toEqual(values);
+  }, 30_000);
+
+  it('idempotent: a batch the broker refuses for good leaves no sequence gap; the batches behind it are written once, in order', async () => {
+    const name = uniqueTopic('gap-idempotent');
+    const admin = new Admin({ brokers: [broker.bootstrap] });
+    await admin.createTopics([{ name, numPartitions: 1, configs: { 'max.message.bytes': '2000' } }]);
+    await admin.close();
+    const t = topic(name, { value: serde.string() });
+    const p = new Producer(
+      { brokers: [broker.bootstrap] },
+      {
+        lingerMs: 0,
+        batchSize: 100,
+        maxInFlight: 5,
+        retryBackoffMs: 5,
+        retryBackoffMaxMs: 20,
+        deliveryTimeoutMs: 6_000,
+      },
+    );
+    await p.send(t, { value: 'first' });
+    // Batches closed tick by tick, several in flight at once; the broker refuses one in the middle
+    // (MESSAGE_TOO_LARGE), so the sequences after it can never follow under this producer id.
+    const values = Array.from({ length: 20 }, (_, i) => (i === 5 ? 'x'.repeat(5000) : `v${i}`));
+    const sends: Promise<number>[] = [];
+    for (const value of values) {
+      sends.push(
+        p.send(t, { value }).then(
+          () => 0,
+          (err: KafkaError) => err.code,
+        ),
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const codes = await Promise.all(sends);
+    expect(codes[5]).toBe(ERROR_CODES.MESSAGE_TOO_LARGE);
+    expect(codes.filter((c, i) => i !== 5 && c !== 0)).toEqual([]);
+    expect(await p.send(t, { value: 'last' }).then(() => 'ok')).toBe('ok');
+    await p.close();
+    const written = ['first', ...values.filter((_, i) => i !== 5), 'last'];
+    expect(await readAll(name, written.length, 'read_uncommitted')).toEqual(written);
   }, 30_000);
 });
