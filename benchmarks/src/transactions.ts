@@ -32,11 +32,8 @@ interface TxnRun {
 /** `transactions` transactions of `perTxn` 1 KiB records each, committed one after the other. */
 async function produceTransactions(port: number, name: string, perTxn: number, transactions: number): Promise<TxnRun> {
   const kafka = new Kafka({ brokers: [`127.0.0.1:${port}`], clientId: 'bench-txn', requestTimeoutMs: 30_000 });
-  // One batch in flight per partition: with 5, on a topic just created, Kafka answers the first batches
-  // NOT_LEADER_OR_FOLLOWER and then accepts a later one (a producer it has no state of may start at any
-  // sequence); the retried first batch is then OUT_OF_ORDER_SEQUENCE_NUMBER until the transaction times
-  // out. @sluice/client does not yet handle that case. Both brokers get the same setting.
-  const producer = kafka.producer({ transactionalId: `bench-${name}`, lingerMs: 5, maxInFlight: 1 });
+  // The client's default of 5 batches in flight, on both brokers.
+  const producer = kafka.producer({ transactionalId: `bench-${name}`, lingerMs: 5 });
   const t = topic(name, { key: serde.string(), value: serde.bytes() });
   const value = Buffer.alloc(KiB, 'x');
   try {

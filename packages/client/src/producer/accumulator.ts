@@ -11,6 +11,13 @@ export class PartitionState {
   /** Failed retriably; resent in order, one at a time, before anything newer. */
   readonly retry: ProducerBatch[] = [];
   nextSequence = 0;
+  /**
+   * The producer id and epoch of the last batch the partition acknowledged. Until one is, the broker
+   * may hold no state for this producer there and takes any sequence as the first (Kafka does): a
+   * later batch accepted ahead of an earlier one that failed retriably could never be followed by it.
+   */
+  ackedProducerId = -1n;
+  ackedProducerEpoch = -1;
 
   constructor(
     readonly topic: string,

@@ -51,6 +51,9 @@ export class ProducerBatch {
   encoded: Buffer | null = null;
   /** The sequence of the first record (-1: not idempotent or not yet sent). */
   baseSequence = -1;
+  /** The producer id and epoch the batch was stamped with (-1: not idempotent or not yet sent). */
+  producerId = -1n;
+  producerEpoch = -1;
   attempts = 0;
   /** Not to be sent again before this time (retry backoff). */
   notBefore = 0;
@@ -132,6 +135,8 @@ export class ProducerBatch {
   stamp(producerId: bigint, producerEpoch: number, baseSequence: number): void {
     const w = this.built;
     this.built = null;
+    this.producerId = producerId;
+    this.producerEpoch = producerEpoch;
     if (
       w !== null &&
       w.producerId === producerId &&

@@ -40,7 +40,8 @@ interface NodeState {
  * partition per request, and handles the answers. Ordering: a partition's batches go out in
  * sequence; after a retriable failure the partition sends nothing new until everything in flight
  * has come back, then resends the failed batches in sequence order, one at a time — so retries
- * never reorder records (with idempotence the broker also drops duplicates by sequence).
+ * never reorder records (with idempotence the broker also drops duplicates by sequence). An idempotent
+ * partition pipelines only once it acknowledged a batch of the current producer id and epoch (inflightLimit).
  */
 export class Sender {
   private producerId = -1n;
@@ -50,6 +51,8 @@ export class Sender {
   private scheduled = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Batches of an old producer id the broker refused as out of order (never written): stamped anew when resent. */
+  private readonly restamp = new WeakSet<ProducerBatch>();
 
   constructor(
     private readonly ctx: ClientContext,
@@ -155,7 +158,21 @@ export class Sender {
     }
     const b = s.queue[0];
     if (b === undefined || b.encoded === null) return null;
-    return s.inflight.length < this.o.maxInFlight ? b : null;
+    return s.inflight.length < this.inflightLimit(s) ? b : null;
+  }
+
+  /**
+   * Batches of `s` that may be in flight at once. An idempotent producer sends one at a time until the
+   * partition acknowledged a batch of its current id and epoch: a broker with no state for the producer
+   * takes any sequence first (a fresh topic answers NOT_LEADER_OR_FOLLOWER to the first batches and may
+   * take a later one), and the earlier batches could then never be written. Once the partition knows the
+   * producer, it refuses a batch out of sequence, which comes back to be resent in order.
+   */
+  private inflightLimit(s: PartitionState): number {
+    if (!this.o.idempotent) return this.o.maxInFlight;
+    return s.ackedProducerId === this.producerId && s.ackedProducerEpoch === this.producerEpoch
+      ? this.o.maxInFlight
+      : 1;
   }
 
   private async drain(): Promise<void> {
@@ -285,7 +302,7 @@ export class Sender {
       if (s.retry[0] === b) s.retry.shift();
       else s.queue.shift();
       s.inflight.push(b);
-      if (b.attempts === 0 && this.o.idempotent) {
+      if (this.o.idempotent && (b.attempts === 0 || this.restamp.delete(b))) {
         b.stamp(this.producerId, this.producerEpoch, s.nextSequence);
         s.nextSequence = (s.nextSequence + b.count) | 0;
         if (s.nextSequence < 0) s.nextSequence &= 0x7fffffff;
@@ -362,6 +379,10 @@ export class Sender {
     const i = s.inflight.indexOf(b);
     if (i >= 0) s.inflight.splice(i, 1);
     if (code === 0 || code === DUPLICATE_SEQUENCE_NUMBER) {
+      if (b.producerId >= 0n) {
+        s.ackedProducerId = b.producerId;
+        s.ackedProducerEpoch = b.producerEpoch;
+      }
       this.ctx.metrics?.count('records_sent', b.count);
       this.ctx.metrics?.count('bytes_sent', (b.encoded as Buffer).length);
       b.complete(baseOffset);
@@ -372,9 +393,19 @@ export class Sender {
     // A batch after one that failed comes back out of order: resend it behind the failed one. Not once a
     // batch of the open transaction failed for good: the ones behind it would come back out of order
     // until their delivery timeout, and the transaction can only be aborted anyway.
+    // An idempotent producer continued under a new producer id after a batch of this partition failed for good
+    // (below): a batch of the old id the broker refused as out of order was not written, and is resent under
+    // the new id, in its place in sequence order.
+    const stale =
+      code === OUT_OF_ORDER_SEQUENCE_NUMBER &&
+      !this.o.txn &&
+      (b.producerId !== this.producerId || b.producerEpoch !== this.producerEpoch);
+    if (stale) this.restamp.add(b);
     const retriable =
       !(this.o.txn && this.txnError !== null) &&
-      (error.retriable || (code === OUT_OF_ORDER_SEQUENCE_NUMBER && (s.retry.length > 0 || s.inflight.length > 0)));
+      (error.retriable ||
+        stale ||
+        (code === OUT_OF_ORDER_SEQUENCE_NUMBER && (s.retry.length > 0 || s.inflight.length > 0)));
     const now = Date.now();
     if (retriable && b.attempts <= this.o.retries && now < b.deadline && !this.closed) {
       if (needsMetadataRefresh(error)) this.ctx.metadata.invalidate(s.topic);
@@ -386,6 +417,11 @@ export class Sender {
       s.retry.splice(j, 0, b);
       return;
     }
+    this.restamp.delete(b);
+    // The sequences after a failed batch can never follow it under this producer id: without a transaction
+    // to abort, continue under a new one from sequence 0 (Java bumps the epoch for the same reason).
+    if (!this.o.txn && this.o.idempotent && b.producerId === this.producerId && b.producerId >= 0n)
+      this.producerId = -1n;
     this.finish(b, error);
   }
 
