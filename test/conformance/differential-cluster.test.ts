@@ -124,9 +124,9 @@ const metadataOf = (s: Side, topic: string) =>
     includeTopicAuthorizedOperations: false,
   });
 
-/** Partition 0's high watermark (ListOffsets latest), read again until it reaches `want` or 10 s pass. */
+/** Partition 0's high watermark (ListOffsets latest), read again until it reaches `want` or 30 s pass. */
 async function highWatermarkOnceAt(s: Side, topic: string, want: bigint): Promise<bigint> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 30_000;
   for (;;) {
     const r = await s.client.send(ListOffsetsApi, 7, {
       replicaId: -1,
@@ -258,7 +258,7 @@ describe('a 3-broker cluster, Kafka (KRaft) vs Sluice (etcd)', () => {
     // Every broker has the new partitions (Kafka's brokers learn them asynchronously) before the next case.
     let partitions: unknown;
     for (const side of [...s].reverse()) {
-      for (let i = 0; i < 100; i++) {
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
         const md = await metadataOf(side, 'c-assigned');
         partitions = md.topics[0].partitions;
         if (md.topics[0].partitions.length === 6 && md.topics[0].partitions.every((p) => p.leaderId >= 0)) break;
@@ -376,7 +376,7 @@ describe('a 3-broker cluster, Kafka (KRaft) vs Sluice (etcd)', () => {
     });
     let elected: unknown;
     let partition: { leaderId: number; leaderEpoch: number } = { leaderId: -1, leaderEpoch: -1 };
-    for (let i = 0; i < 100; i++) {
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
       const r = await s[2].client.send(ElectLeadersApi, 2, {
         electionType: 0,
         topicPartitions: [{ topic, partitions: [0] }],
@@ -434,7 +434,10 @@ describe('a 3-broker cluster, Kafka (KRaft) vs Sluice (etcd)', () => {
     const leader = s[0];
     const follower = s[1];
     // A follower learns the high watermark from its next fetch: wait for it, on both clusters.
-    for (let i = 0; i < 100 && (await fetchAt(follower, 1)).highWatermark !== 5n; i++) {
+    for (
+      const deadline = Date.now() + 30_000;
+      Date.now() < deadline && (await fetchAt(follower, 1)).highWatermark !== 5n;
+    ) {
       await new Promise((r) => setTimeout(r, 100));
     }
     return {

@@ -212,16 +212,16 @@ export async function describeSettled(s: Side, v: number, groupId: string, state
   return describedGroups(r, ids);
 }
 
-/** Polls DescribeGroups until the group is in `state` (bounded: 5 s). */
+/** Polls DescribeGroups until the group is in `state` (bounded: 20 s by the clock; a loaded CI machine is slow). */
 export async function waitForState(s: Side, groupId: string, state: string): Promise<void> {
   let last = '';
-  for (let attempt = 0; attempt < 250; attempt++) {
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
     const r = await describe(s.client, 0, [groupId]);
     last = r.groups[0]?.groupState ?? '';
     if (last === state) return;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  throw new Error(`${s.broker.kind}: group ${groupId} is ${last}, not ${state}, after 5 s`);
+  throw new Error(`${s.broker.kind}: group ${groupId} is ${last}, not ${state}, after 20 s`);
 }
 
 /**

@@ -148,7 +148,7 @@ async function committed(groupId: string, topic: string) {
 /** A group's state after its members' last requests (Sluice answers at once; bounded poll all the same). */
 async function groupState(groupId: string): Promise<string> {
   let state = '';
-  for (let attempt = 0; attempt < 50; attempt++) {
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
     const r = await client.send(DescribeGroupsApi, 5, { groups: [groupId], includeAuthorizedOperations: false });
     state = r.groups[0]?.groupState ?? '';
     if (state === 'Empty') break;

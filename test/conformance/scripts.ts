@@ -104,6 +104,9 @@ export async function createTopic(
   return md.topics[0]!.topicId;
 }
 
+/** How long a new topic may take to get leaders and answer ListOffsets (both brokers answer in well under a second when idle). */
+const READY_WITHIN_MS = 30_000;
+
 /**
  * Polls ListOffsets (latest) until every partition answers without error. Kafka's Metadata can name a
  * leader before the broker's replica manager has made itself leader, and a produce in that window fails
@@ -111,7 +114,9 @@ export async function createTopic(
  */
 export async function waitForPartitionsReady(side: Side, topic: string, partitions: number): Promise<void> {
   let last: number[] = [];
-  for (let attempt = 0; attempt < 50; attempt++) {
+  // By the clock, not by tries: on a loaded 2-core CI machine a JVM broker can take many seconds.
+  const deadline = Date.now() + READY_WITHIN_MS;
+  while (Date.now() < deadline) {
     const res = await side.client.send(ListOffsetsApi, 7, {
       replicaId: -1,
       isolationLevel: 0,
@@ -131,12 +136,15 @@ export async function waitForPartitionsReady(side: Side, topic: string, partitio
     if (last.length === partitions && last.every((c) => c === 0)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${side.broker.kind}: ${topic}: partitions not ready after 5 s (errors ${last.join(', ')})`);
+  throw new Error(
+    `${side.broker.kind}: ${topic}: partitions not ready after ${READY_WITHIN_MS / 1000} s (errors ${last.join(', ')})`,
+  );
 }
 
 /** Polls Metadata until every partition of `topic` has a leader (Kafka's metadata propagates asynchronously). */
 export async function waitForLeaders(side: Side, topic: string): Promise<MetadataResponse> {
-  for (let attempt = 0; attempt < 100; attempt++) {
+  const deadline = Date.now() + READY_WITHIN_MS;
+  while (Date.now() < deadline) {
     const md = await side.client.send(MetadataApi, 12, {
       topics: [{ topicId: '00000000-0000-0000-0000-000000000000', name: topic }],
       allowAutoTopicCreation: false,
@@ -147,7 +155,7 @@ export async function waitForLeaders(side: Side, topic: string): Promise<Metadat
     if (t && t.errorCode === 0 && t.partitions.length > 0 && t.partitions.every((p) => p.leaderId >= 0)) return md;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${side.broker.kind}: ${topic} has no leader after 10 s`);
+  throw new Error(`${side.broker.kind}: ${topic} has no leader after ${READY_WITHIN_MS / 1000} s`);
 }
 
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';

@@ -219,6 +219,8 @@ describe('group coordinator handover in a 3-broker cluster', { timeout: 90_000 }
       const id = await coordinatorOf(group);
       const coordinator = brokers[id - 1];
       await until('the consumer group stable on its coordinator with offsets committed', async () => {
+        // A loaded machine can stall kafkajs past a heartbeat and start a rebalance: wait for it to settle.
+        if (coordinator.context.groups.coordinator.group(group)?.state !== 'Stable') return false;
         const r = await clients[id - 1].send(OffsetFetchApi, 8, {
           groups: [{ groupId: group, memberId: null, memberEpoch: -1, topics: null }],
           requireStable: false,
@@ -323,9 +325,17 @@ describe('group coordinator handover in a 3-broker cluster', { timeout: 90_000 }
       const atStop = seen.length;
       const old = brokers[id - 1];
       const dir = old.dataDir;
+      const offsetsId = old.context.store.image.topics.get('__consumer_offsets')!.topicId;
+      const offsetsPartition = old.context.groups.coordinator.partitionFor(group);
       clients[id - 1].close();
       await old.stop();
       const others = clients.filter((_, i) => i !== id - 1);
+      // The other brokers learn of the move through their own etcd watches, each at its own pace.
+      await until('the offsets partition without a leader on the other brokers', () =>
+        brokers
+          .filter((_, i) => i !== id - 1)
+          .every((b) => b.context.store.image.partition(offsetsId, offsetsPartition)?.leader === -1),
+      );
       const lookup = await others[0].send(FindCoordinatorApi, 4, { key: '', keyType: 0, coordinatorKeys: [group] });
       expect(lookup.coordinators[0].errorCode).toBe(ERROR_CODES.COORDINATOR_NOT_AVAILABLE);
       brokers[id - 1] = await startBroker({

@@ -276,7 +276,7 @@ describe('a 3-broker cluster of processes under failures', { timeout: 120_000 },
         const m = await metadata(survivors[1].client!, ['after-controller-death']);
         return m.topics[0].partitions.length === 4 && m.topics[0].partitions.every((p) => p.leaderId > 0) && m;
       },
-      5000,
+      GONE_WITHIN_MS,
     );
     // Placed on the brokers that are alive.
     for (const p of md.topics[0].partitions) expect(survivors.map((s) => s.id)).toContain(p.leaderId);

@@ -74,8 +74,11 @@ export function startInProcess(props: Record<string, string> = {}): Promise<Runn
   return startBroker({ props, logger: createLogger('silent') });
 }
 
-/** Waits until `ok` holds, polling; throws naming `what` after `ms`. */
-export async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+/**
+ * Waits until `ok` holds, polling; throws naming `what` after `ms`. The default is generous: a 2-core CI
+ * machine running brokers, etcd and vitest at once can stall a process for seconds.
+ */
+export async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await ok())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

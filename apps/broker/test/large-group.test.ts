@@ -45,5 +45,6 @@ describe('a large consumer group', () => {
       await Promise.all(consumers.map((c) => Promise.race([c.close(), sleep(10_000)])));
       await Promise.race([Promise.all(runs), sleep(10_000)]);
     }
-  });
+    // Its own bounds (a minute to settle, 10 s to close) fit inside the timeout.
+  }, 120_000);
 });

@@ -216,9 +216,14 @@ describe('replication, leader side (one broker, a scripted follower)', { timeout
     expect((await produce(['e'])).errorCode).toBe(ERROR_CODES.NOT_ENOUGH_REPLICAS);
     await followerFetch(3n, record().leaderEpoch);
     await followerFetch(4n, record().leaderEpoch);
-    await until('ISR expansion', () => record().isr.length === 2, 5000);
+    await until('ISR expansion', () => record().isr.length === 2);
     expect(record().isr.sort()).toEqual([1, 2]);
+    // The follower fetches past 'f' only once the leader has it: a fetch at 5 that came first would be
+    // out of range, and the acks=all write would wait for a fetch that never comes.
+    const leaderLog = broker.context.topics.partition(TOPIC, partition)!.log;
+    expect(leaderLog.logEndOffset).toBe(4n);
     const pending = produce(['f']);
+    await until("'f' appended on the leader", () => leaderLog.logEndOffset === 5n);
     await followerFetch(5n, record().leaderEpoch);
     expect((await pending).errorCode).toBe(0);
   });

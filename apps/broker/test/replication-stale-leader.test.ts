@@ -115,9 +115,13 @@ describe('a stale leader (cut off from etcd) acknowledges nothing', { timeout: 9
     // In sync: broker 2 fetches, an acks=all write is acknowledged.
     await followerFetch(0n);
     const first = produce('a', 5000);
-    await sleep(50);
+    // The follower fetches past 'a' only once the leader has it: a fetch at 1 before the append is
+    // out of range, the follower falls behind and leaves the ISR, and then 'b' below is acknowledged.
+    const leaderLog = broker.context.topics.partition(TOPIC, partition)!.log;
+    await until("'a' appended on the leader", () => leaderLog.logEndOffset === 1n);
     await followerFetch(1n);
     expect((await first).errorCode).toBe(0);
+    expect(broker.context.store.image.partition(topicId, partition)!.isr.sort()).toEqual([1, 2]);
 
     // Broker 1 loses etcd; meanwhile the cluster makes broker 2 the leader with the ISR [2].
     proxy.partition();

@@ -120,6 +120,20 @@ describe('share-partition state across a leader SIGKILL', { timeout: 150_000 }, 
 
   it('accepted records are not delivered again by the new leader; acquired but unacknowledged ones are', async () => {
     const first = nodes[0]?.client as RawClient;
+    // Three replicas need all three brokers in this broker's view: each registered before it listened,
+    // but the others' registrations reach it through its etcd watch, later on a loaded machine.
+    await until(
+      'all three brokers known to broker 1',
+      async () => {
+        const md = await first.send(MetadataApi, 12, {
+          topics: [],
+          allowAutoTopicCreation: false,
+          includeTopicAuthorizedOperations: false,
+        });
+        return md.brokers.length === 3 ? true : undefined;
+      },
+      30_000,
+    );
     const created = await first.send(CreateTopicsApi, 7, {
       topics: [{ name: TOPIC, numPartitions: 1, replicationFactor: 3, assignments: [], configs: [] }],
       timeoutMs: 10_000,

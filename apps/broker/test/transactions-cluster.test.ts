@@ -44,7 +44,7 @@ interface Node {
   client: RawClient | null;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
+async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
   const deadline = Date.now() + ms;
   let last: unknown;
   for (;;) {

@@ -59,6 +59,16 @@ async function createTopic(name: string, partitions = 1): Promise<void> {
 }
 
 /** One Fetch v12 of partition 0 from `offset` in the given isolation level. */
+/**
+ * Polls while `pending` holds, for up to 20 s by the clock: markers, LSO moves and group joins follow
+ * their answers asynchronously, and a loaded machine can take seconds. The assertions after it say what
+ * was wrong if the deadline passes.
+ */
+async function waitWhile(pending: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while ((await pending()) && Date.now() < deadline) await sleep(20);
+}
+
 async function fetchOnce(topic: string, isolationLevel: number, offset = 0n) {
   const res = await raw.send(
     FetchApi,
@@ -119,7 +129,7 @@ describe('transactions', () => {
 
     await tx.commit();
     // The marker is written right after EndTxn is answered: bounded wait for the LSO to move.
-    for (let i = 0; i < 50 && (await latest('tx-commit', READ_COMMITTED)) < 3n; i++) await sleep(20);
+    await waitWhile(async () => (await latest('tx-commit', READ_COMMITTED)) < 3n);
     const after = await fetchOnce('tx-commit', READ_COMMITTED);
     expect(after.lastStableOffset).toBe(3n);
     expect(values(after.decoded)).toEqual(['a', 'b']);
@@ -138,7 +148,7 @@ describe('transactions', () => {
     await committed.send({ topic: 'tx-abort', messages: [{ value: 'good' }] });
     await committed.commit();
     await producer.disconnect();
-    for (let i = 0; i < 50 && (await latest('tx-abort', READ_COMMITTED)) < 5n; i++) await sleep(20);
+    await waitWhile(async () => (await latest('tx-abort', READ_COMMITTED)) < 5n);
 
     // The broker tells read_committed fetchers which producer aborted from which offset.
     const f = await fetchOnce('tx-abort', READ_COMMITTED);
@@ -155,7 +165,7 @@ describe('transactions', () => {
         seen.push(message.value?.toString() ?? '');
       },
     });
-    for (let i = 0; i < 200 && seen.length < 1; i++) await sleep(25);
+    await waitWhile(async () => seen.length < 1);
     await sleep(200);
     await consumer.disconnect();
     expect(seen).toEqual(['good']);
@@ -180,7 +190,7 @@ describe('transactions', () => {
       (e: Error & { type?: string }) => e,
     );
     expect(err?.type).toMatch(/INVALID_PRODUCER_EPOCH|PRODUCER_FENCED/);
-    for (let i = 0; i < 50 && (await latest('tx-fence', READ_COMMITTED)) < 4n; i++) await sleep(20);
+    await waitWhile(async () => (await latest('tx-fence', READ_COMMITTED)) < 4n);
     const f = await fetchOnce('tx-fence', READ_COMMITTED);
     expect(f.abortedTransactions).toHaveLength(1);
     expect(f.abortedTransactions?.[0].firstOffset).toBe(0n);
@@ -207,7 +217,7 @@ describe('transactions', () => {
     });
     expect((await fetchGroup(true)).errorCode).toBe(ERROR_CODES.UNSTABLE_OFFSET_COMMIT);
     await aborted.abort();
-    for (let i = 0; i < 50 && (await fetchGroup(true)).errorCode !== 0; i++) await sleep(20);
+    await waitWhile(async () => (await fetchGroup(true)).errorCode !== 0);
     expect(await fetchGroup(true)).toMatchObject({ errorCode: 0, committedOffset: -1n });
 
     const committed = await producer.transaction();
@@ -217,7 +227,7 @@ describe('transactions', () => {
     });
     expect((await fetchGroup(false)).committedOffset).toBe(-1n);
     await committed.commit();
-    for (let i = 0; i < 50 && (await fetchGroup(true)).committedOffset !== 9n; i++) await sleep(20);
+    await waitWhile(async () => (await fetchGroup(true)).committedOffset !== 9n);
     expect(await fetchGroup(true)).toMatchObject({ errorCode: 0, committedOffset: 9n });
     await producer.disconnect();
   });
@@ -230,7 +240,7 @@ describe('transactions', () => {
     await tx.send({ topic: 'tx-timeout', messages: [{ value: 'late' }] });
     expect(await latest('tx-timeout', READ_COMMITTED)).toBe(0n);
     // Timeout 1 s, checked every 200 ms: aborted within a few seconds (bounded).
-    for (let i = 0; i < 100 && (await latest('tx-timeout', READ_COMMITTED)) < 2n; i++) await sleep(50);
+    await waitWhile(async () => (await latest('tx-timeout', READ_COMMITTED)) < 2n);
     expect(await latest('tx-timeout', READ_COMMITTED)).toBe(2n);
     const f = await fetchOnce('tx-timeout', READ_COMMITTED);
     expect(f.abortedTransactions).toHaveLength(1);
@@ -309,7 +319,7 @@ describe('transactions', () => {
 
     const ended = await raw.send(EndTxnApi, 3, { transactionalId: 'raw-1', ...who, committed: false });
     expect(ended.errorCode).toBe(0);
-    for (let i = 0; i < 50 && (await latest('tx-raw', READ_COMMITTED)) < 2n; i++) await sleep(20);
+    await waitWhile(async () => (await latest('tx-raw', READ_COMMITTED)) < 2n);
     expect((await producers()).currentTxnStartOffset).toBe(-1n);
     // EndTxn for the wrong epoch: PRODUCER_FENCED from v2, INVALID_PRODUCER_EPOCH before.
     const stale = {
@@ -434,7 +444,7 @@ describe('transactions', () => {
       committed: true,
     });
     expect(ended).toMatchObject({ errorCode: 0, producerId: init.producerId, producerEpoch: init.producerEpoch + 1 });
-    for (let i = 0; i < 50 && (await latest('tx-v2', READ_COMMITTED)) < 2n; i++) await sleep(20);
+    await waitWhile(async () => (await latest('tx-v2', READ_COMMITTED)) < 2n);
     const read = await fetchOnce('tx-v2', READ_COMMITTED);
     // The marker carries the bumped epoch.
     const marker = read.decoded.find((r) => r.key !== null);
@@ -474,7 +484,7 @@ describe('compaction of a transactional topic', () => {
     expect(r.topics[0].errorCode).toBe(0);
     const log = () => broker.context.topics.get(name)!.partitions[0]!.log;
     const settle = async () => {
-      for (let i = 0; i < 200 && (await latest(name, READ_COMMITTED)) < log().logEndOffset; i++) await sleep(10);
+      await waitWhile(async () => (await latest(name, READ_COMMITTED)) < log().logEndOffset);
       expect(await latest(name, READ_COMMITTED)).toBe(log().logEndOffset);
       log().roll();
     };

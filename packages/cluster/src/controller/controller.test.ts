@@ -66,9 +66,9 @@ describe('ClusterController', () => {
   it('places a topic over three brokers, takes leaderships from a dead broker and gives them back when it returns', async () => {
     const cluster = `ctl-${Date.now()}`;
     const brokers = [await startBroker(cluster, 1), await startBroker(cluster, 2), await startBroker(cluster, 3)];
-    await eventually(() => brokers.some((b) => b.controller.isActive), 5000, 'a controller is elected');
+    await eventually(() => brokers.some((b) => b.controller.isActive), 10_000, 'a controller is elected');
     const active = brokers.find((b) => b.controller.isActive)!;
-    await eventually(() => active.store.image.brokers.size === 3, 2000, 'three brokers registered');
+    await eventually(() => active.store.image.brokers.size === 3, 10_000, 'three brokers registered');
 
     await expect(
       active.controller.createTopic({ name: 'x', partitions: 1, replicationFactor: 4 }),
@@ -106,9 +106,9 @@ describe('ClusterController', () => {
   it('moves leadership over to the ISR on RF=3 and survives the controller dying', async () => {
     const cluster = `ctl3-${Date.now()}`;
     const brokers = [await startBroker(cluster, 1), await startBroker(cluster, 2), await startBroker(cluster, 3)];
-    await eventually(() => brokers.some((b) => b.controller.isActive), 5000, 'a controller is elected');
+    await eventually(() => brokers.some((b) => b.controller.isActive), 10_000, 'a controller is elected');
     const first = brokers.find((b) => b.controller.isActive)!;
-    await eventually(() => first.store.image.brokers.size === 3, 2000, 'three brokers registered');
+    await eventually(() => first.store.image.brokers.size === 3, 10_000, 'three brokers registered');
     const topic = await first.controller.createTopic({ name: 'replicated', partitions: 6, replicationFactor: 3 });
     for (const p of first.store.image.partitionsOf(topic.topicId)) expect(new Set(p.replicas).size).toBe(3);
 
@@ -160,9 +160,9 @@ describe('ClusterController', () => {
       const cluster = `ctl-rebalance-${interval}-${Date.now()}`;
       const options = { leaderRebalanceIntervalMs: interval };
       const brokers = [await startBroker(cluster, 1, options), await startBroker(cluster, 2, options)];
-      await eventually(() => brokers.some((b) => b.controller.isActive), 5000, 'a controller is elected');
+      await eventually(() => brokers.some((b) => b.controller.isActive), 10_000, 'a controller is elected');
       const active = brokers.find((b) => b.controller.isActive)!;
-      await eventually(() => active.store.image.brokers.size === 2, 2000, 'two brokers registered');
+      await eventually(() => active.store.image.brokers.size === 2, 10_000, 'two brokers registered');
       const topic = await active.controller.createTopic({
         name: 'imbalanced',
         assignments: [
@@ -184,7 +184,7 @@ describe('ClusterController', () => {
         await new Promise((r) => setTimeout(r, 600));
         expect(leaders()).toEqual([2, 1]);
       } else {
-        await eventually(() => leaders().join() === '1,2', 3000, 'leaders back on the preferred replicas');
+        await eventually(() => leaders().join() === '1,2', 10_000, 'leaders back on the preferred replicas');
       }
       for (const b of running.splice(0)) {
         await b.controller.stop();

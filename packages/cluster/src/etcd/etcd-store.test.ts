@@ -52,7 +52,10 @@ async function eventually(check: () => boolean, ms: number, what: string): Promi
   return Date.now() - start;
 }
 
-async function asController(s: EtcdMetadataStore, nodeId: number): Promise<WriteFence> {
+async function asController(
+  s: EtcdMetadataStore,
+  nodeId: number,
+): Promise<Extract<WriteFence, { kind: 'controller' }>> {
   const c = await s.campaign(nodeId);
   return { kind: 'controller', nodeId, controllerEpoch: c.controllerEpoch };
 }
@@ -90,7 +93,7 @@ describe('EtcdMetadataStore on one etcd member', () => {
     const b = await store(etcd, cluster);
     const regA = await register(a, 1, 'r1');
     const regB = await register(b, 2);
-    await eventually(() => b.image.brokers.has(1), 2000, 'b sees broker 1');
+    await eventually(() => b.image.brokers.has(1), 10_000, 'b sees broker 1');
     expect(b.image.brokers.get(1)).toMatchObject({
       nodeId: 1,
       rack: 'r1',
@@ -117,7 +120,11 @@ describe('EtcdMetadataStore on one etcd member', () => {
     await eventually(() => fenced.length === 1, TTL_S * 1000 + 3000, 'a is told it was fenced');
     expect(fenced[0].brokerEpoch).toBe(regA.brokerEpoch);
     await eventually(() => (a.localRegistration?.brokerEpoch ?? 0) > regA.brokerEpoch, 5000, 'a registers again');
-    await eventually(() => (b.image.brokers.get(1)?.brokerEpoch ?? 0) > regA.brokerEpoch, 2000, 'b sees the new epoch');
+    await eventually(
+      () => (b.image.brokers.get(1)?.brokerEpoch ?? 0) > regA.brokerEpoch,
+      10_000,
+      'b sees the new epoch',
+    );
     // The old epoch no longer fences anything.
     await expect(b.allocateProducerIds(1, regA.brokerEpoch)).rejects.toMatchObject({ errorName: 'STALE_BROKER_EPOCH' });
 
@@ -152,7 +159,7 @@ describe('EtcdMetadataStore on one etcd member', () => {
     await a.resign();
     const cb = await bCampaign;
     expect(cb.controllerEpoch).toBeGreaterThan(fenceA.kind === 'controller' ? fenceA.controllerEpoch : 0);
-    await eventually(() => a.image.controller?.nodeId === 2, 2000, 'a sees controller 2');
+    await eventually(() => a.image.controller?.nodeId === 2, 10_000, 'a sees controller 2');
 
     // The old controller's writes are refused and change nothing.
     const p0 = a.image.partition(topicId, 0)!;
@@ -241,7 +248,7 @@ describe('EtcdMetadataStore on one etcd member', () => {
     const seen: MetadataChange[] = [];
     b.onChange((changes) => seen.push(...changes));
     const topicId = await createTopic(a, fence, 'wide', 300);
-    await eventually(() => b.image.partitionsOf(topicId).length === 300, 3000, 'b sees 300 partitions');
+    await eventually(() => b.image.partitionsOf(topicId).length === 300, 10_000, 'b sees 300 partitions');
     const topicEvent = seen.findIndex((c) => c.type === 'topic');
     expect(seen.filter((c) => c.type === 'partition')).toHaveLength(300);
     expect(topicEvent).toBe(seen.length - 1);
@@ -290,10 +297,10 @@ describe('EtcdMetadataStore on one etcd member', () => {
       { kind: 'acls', key: 'TOPIC/LITERAL/a,b/User:x', value: '{"v":1}' },
       { kind: 'scram', key: 'alice/SCRAM-SHA-512', value: '{"i":4096}' },
     ]);
-    await eventually(() => b.image.securityRecords('scram').size === 1, 2000, 'b sees the credential');
+    await eventually(() => b.image.securityRecords('scram').size === 1, 10_000, 'b sees the credential');
     expect([...b.image.securityRecords('acls')]).toEqual([['TOPIC/LITERAL/a,b/User:x', '{"v":1}']]);
     await a.setSecurityRecords([{ kind: 'acls', key: 'TOPIC/LITERAL/a,b/User:x', value: null }]);
-    await eventually(() => b.image.securityRecords('acls').size === 0, 2000, 'b sees the deletion');
+    await eventually(() => b.image.securityRecords('acls').size === 0, 10_000, 'b sees the deletion');
   });
 
   it('compares security records before writing them (delegation tokens)', async () => {
@@ -325,7 +332,7 @@ describe('EtcdMetadataStore on one etcd member', () => {
       const a = await store(etcd, cluster);
       await register(a, 1);
       const fence = await asController(a, 1);
-      await eventually(() => b.image.controller?.nodeId === 1, 2000, 'b sees the controller');
+      await eventually(() => b.image.controller?.nodeId === 1, 10_000, 'b sees the controller');
       proxy.partition();
       const topicId = await createTopic(a, fence, 'while-away', 2);
       await a.setBrokerConfigs('default', { y: '2' });
@@ -350,7 +357,7 @@ describe('EtcdMetadataStore on one etcd member', () => {
       );
       // And B watches again: a later change reaches it without another re-read.
       await a.setBrokerConfigs('default', { y: '3' });
-      await eventually(() => b.image.brokerConfigs('default').y === '3', 5000, 'b watches again');
+      await eventually(() => b.image.brokerConfigs('default').y === '3', 10_000, 'b watches again');
     } finally {
       await proxy.stop();
     }
@@ -364,7 +371,7 @@ describe('EtcdMetadataStore on one etcd member', () => {
     const reg = await register(a, 1);
     const fence = await asController(a, 1);
     const topicId = await createTopic(a, fence, 'kept', 2);
-    await eventually(() => b.image.topics.has('kept'), 2000, 'b sees the topic');
+    await eventually(() => b.image.topics.has('kept'), 10_000, 'b sees the topic');
 
     await etcd.stopAll('SIGKILL');
     try {
@@ -433,7 +440,7 @@ describe('EtcdMetadataStore on one etcd member', () => {
     expect(b.image.controller).toMatchObject({ nodeId: 1, controllerEpoch: fence.controllerEpoch });
     // The controller's writes still land under its old epoch.
     await createTopic(a, fence, 'after-the-outage', 1);
-    await eventually(() => b.image.topics.has('after-the-outage'), 3000, 'b sees the new topic');
+    await eventually(() => b.image.topics.has('after-the-outage'), 10_000, 'b sees the new topic');
   });
 });
 
@@ -479,7 +486,7 @@ describe('EtcdMetadataStore on three etcd members', () => {
     await writer;
     expect(errors).toEqual([]);
     expect(fenced).toEqual([]);
-    await eventually(() => b.image.brokerConfigs(1).n === String(writes), 3000, 'b sees the last write');
+    await eventually(() => b.image.brokerConfigs(1).n === String(writes), 10_000, 'b sees the last write');
     expect(a.localRegistration?.brokerEpoch).toBe(reg.brokerEpoch);
   });
 });

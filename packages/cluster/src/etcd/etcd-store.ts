@@ -1,14 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ERROR_CODES, KafkaError } from '@sluice/protocol';
 import { ConsecutiveBreaker, circuitBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
-import {
-  Etcd3,
-  type IKeyValue,
-  type IOperation,
-  isRecoverableError,
-  type Namespace,
-  type Watcher,
-} from 'etcd3';
+import { Etcd3, type IKeyValue, type IOperation, isRecoverableError, type Namespace, type Watcher } from 'etcd3';
 import { RecordReader } from '../codec.js';
 import { allocateProducerIdBlock } from '../controller/producer-ids.js';
 import { checkNewPartitions, checkPartitionUpdate, existingTopic } from '../embedded-store.js';
