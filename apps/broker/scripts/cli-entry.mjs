@@ -26,7 +26,8 @@ try {
   }
 } catch {}
 
-const script = new Script(Module.wrap(bytes.toString('utf8')), { filename: bundle, cachedData });
+// The build leaves the bundle pure ASCII: latin1 makes a one-byte string without decoding.
+const script = new Script(Module.wrap(bytes.toString('latin1')), { filename: bundle, cachedData });
 const cjs = { exports: {} };
 script.runInThisContext()(cjs.exports, createRequire(bundle), cjs, bundle, path.dirname(bundle));
 
