@@ -10,7 +10,7 @@
 // The log cleaner's worker thread has its own entry, bundled too and emitted beside cli.js as
 // clean-worker.js, where @sluice/log's cleaner looks for it (new URL('./clean-worker.js', import.meta.url)).
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -62,6 +62,8 @@ const bundled = readFileSync(bundleFile, 'utf8')
   .replace(/[^\p{ASCII}]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
 writeFileSync(bundleFile, bundled);
 copyFileSync(path.join(pkgDir, 'scripts/cli-entry.mjs'), path.join(dist, 'cli.js'));
+// Executable, as esbuild left the bundled dist/cli.js (it starts with a hashbang).
+chmodSync(path.join(dist, 'cli.js'), 0o755);
 rmSync(path.join(dist, 'cli.js.map'), { force: true });
 await makeCodeCache();
 
