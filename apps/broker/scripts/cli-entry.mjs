@@ -26,6 +26,9 @@ try {
   }
 } catch {}
 
+// A vm.Script has no import() on Node 20 (without --experimental-vm-modules): lend this module's
+// to the bundle for the packages it loads by name at run time (src/import-outside-bundle.ts).
+globalThis[Symbol.for('sluice.cli.import')] = (specifier) => import(specifier);
 // The build leaves the bundle pure ASCII: latin1 makes a one-byte string without decoding.
 const script = new Script(Module.wrap(bytes.toString('latin1')), { filename: bundle, cachedData });
 const cjs = { exports: {} };

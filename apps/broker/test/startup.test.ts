@@ -49,6 +49,17 @@ describe('the built sluice entry (dist/cli.js)', () => {
     expect(JSON.parse(r.stdout)).toEqual({ codeCache: 'used', etcd3: [] });
   });
 
+  // The bundle runs as a vm.Script, which has no import() of its own: @sluice/console, an ES module
+  // loaded by name, comes through dist/cli.js's import(), also where require() cannot load an ES
+  // module (Node 20 before 20.19, emulated here by turning require(esm) off).
+  it('loads @sluice/console by name without require() of an ES module', () => {
+    const r = spawnSync(process.execPath, ['--no-experimental-require-module', builtCli(), 'console', '--help'], {
+      encoding: 'utf8',
+    });
+    expect(r.stderr).not.toMatch(/not installed or built/);
+    expect(r.stdout).toMatch(/^Usage: sluice console/);
+  });
+
   it('prints its version from any working directory', () => {
     const r = spawnSync(process.execPath, [builtCli(), '--version'], { cwd: tempDir('sluice-cwd-'), encoding: 'utf8' });
     expect(r.status).toBe(0);
