@@ -396,7 +396,7 @@ ${headline.join('\n')}
 ## Method
 
 - **Same machine, same run, alternating.** Every scenario runs against Sluice (\`apps/broker\`, built with
-  \`tsc\` and bundled by esbuild into one \`dist/cli.js\`, run with \`node\`) and against the reference Apache Kafka ${m.kafka} (single-node KRaft, combined
+  \`tsc\` and bundled by esbuild into one \`dist/cli-bundle.cjs\` that \`dist/cli.js\` compiles with the build's V8 code cache, run with \`node\`) and against the reference Apache Kafka ${m.kafka} (single-node KRaft, combined
   broker+controller, \`scripts/reference-kafka\`, heap \`-Xms256m -Xmx512m\`, Kafka's G1 flags), one after the
   other: Sluice, Kafka, Sluice, Kafka, … Both brokers use their default durability (no fsync per write).
 - **Trials.** ${rep.trials} trial(s). Each trial starts both brokers on fresh, empty data dirs; every load in

@@ -1,9 +1,11 @@
 // The built `sluice` entry (dist/cli.js, what `npm start`, the benchmarks and users run): one bundled
-// file that starts a broker from any working directory, loads its native addons (CRC-32C, mmap) at
-// run time, serves Prometheus when asked to, and restarts on its own data.
+// file (dist/cli-bundle.cjs, compiled by dist/cli.js with the code cache the build made) that starts
+// a broker from any working directory, loads its native addons (CRC-32C, mmap) at run time, serves
+// Prometheus when asked to, and restarts on its own data.
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { buildRecordBatchSync, MetadataApi, ProduceApi, ZERO_UUID } from '@sluice/protocol';
 import { describe, expect, it } from 'vitest';
 import { builtCli, freePort, RawClient, readPartition, spawnBroker, tempDir } from './helpers.js';
@@ -30,6 +32,32 @@ describe('the built sluice entry (dist/cli.js)', () => {
     const src = readFileSync(builtCli(), 'utf8');
     expect(src.startsWith('#!/usr/bin/env node\n')).toBe(true);
     expect(src).not.toMatch(/(?:from|import\()\s*['"]\.\.?\//);
+    const bundle = readFileSync(new URL('cli-bundle.cjs', pathToFileURL(builtCli())), 'utf8');
+    expect(bundle).not.toMatch(/(?:require|import)\(\s*['"]\.\.?\//);
+  });
+
+  // What loading the entry costs at start-up: V8 takes the build's code cache for the bundle, and
+  // no etcd client (gRPC, .proto files parsed at load) is loaded while no etcd store is open.
+  it('compiles its bundle from the code cache and loads no etcd client', () => {
+    const probe = `
+      import { createRequire } from 'node:module';
+      const entry = await import(${JSON.stringify(pathToFileURL(builtCli()).href)});
+      const cached = Object.keys(createRequire(import.meta.url).cache);
+      console.log(JSON.stringify({ codeCache: entry.codeCache, etcd3: cached.filter((f) => /[\\/]etcd3[\\/]/.test(f)) }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ codeCache: 'used', etcd3: [] });
+  });
+
+  // The bundle runs as a vm.Script, which has no import() of its own: @sluice/console, an ES module
+  // loaded by name, comes through dist/cli.js's import(), also where require() cannot load an ES
+  // module (Node 20 before 20.19, emulated here by turning require(esm) off).
+  it('loads @sluice/console by name without require() of an ES module', () => {
+    const r = spawnSync(process.execPath, ['--no-experimental-require-module', builtCli(), 'console', '--help'], {
+      encoding: 'utf8',
+    });
+    expect(r.stderr).not.toMatch(/not installed or built/);
+    expect(r.stdout).toMatch(/^Usage: sluice console/);
   });
 
   it('prints its version from any working directory', () => {

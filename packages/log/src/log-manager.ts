@@ -78,6 +78,12 @@ export class LogManager {
     const recoveryPoints = readOffsetCheckpoint(path.join(this.dataDir, RECOVERY_POINT_CHECKPOINT));
     const startOffsets = readOffsetCheckpoint(path.join(this.dataDir, LOG_START_OFFSET_CHECKPOINT));
     const cleanerOffsets = readOffsetCheckpoint(path.join(this.dataDir, CLEANER_OFFSET_CHECKPOINT));
+    // What the files hold counts as written (each was fsynced before its rename), so the start-up
+    // checkpoint below rewrites and fsyncs only the files whose content the recovery changed.
+    for (const name of [RECOVERY_POINT_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, CLEANER_OFFSET_CHECKPOINT]) {
+      const text = readTextIfExists(path.join(this.dataDir, name));
+      if (text !== null) this.writtenCheckpoints.set(name, text);
+    }
     // One config per topic, not per partition: a topic of thousands of partitions shares it.
     const configs = new Map<string, LogConfig>();
     for (const entry of fs.readdirSync(this.dataDir, { withFileTypes: true })) {
@@ -271,5 +277,14 @@ export class LogManager {
     } finally {
       this.release();
     }
+  }
+}
+
+function readTextIfExists(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
   }
 }

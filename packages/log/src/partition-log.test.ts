@@ -5,7 +5,13 @@ import { ATTRIBUTES_OFFSET, CRC_OFFSET, MAX_TIMESTAMP_OFFSET } from './batch.js'
 import { readOffsetCheckpoint } from './checkpoint.js';
 import { crc32c } from './crc.js';
 import { LeaderEpochCache } from './leader-epoch-cache.js';
-import { CLEAN_SHUTDOWN_FILE, LogManager, RECOVERY_POINT_CHECKPOINT } from './log-manager.js';
+import {
+  CLEAN_SHUTDOWN_FILE,
+  CLEANER_OFFSET_CHECKPOINT,
+  LOG_START_OFFSET_CHECKPOINT,
+  LogManager,
+  RECOVERY_POINT_CHECKPOINT,
+} from './log-manager.js';
 import { type AppendResult, MAX_TIMESTAMP, PartitionLog } from './partition-log.js';
 import { applyRetention } from './retention.js';
 import { makeBatch, makeValueBatch } from './test-batch.js';
@@ -196,6 +202,23 @@ describe('LogManager', () => {
     expect(inode()).not.toBe(before);
     expect(readOffsetCheckpoint(file).get('orders-0')).toBe(3n);
     m.close();
+  });
+
+  it('does not rewrite unchanged checkpoint files when it opens a data dir again', () => {
+    const root = testRoot('mgr-reopen');
+    const first = LogManager.open(root, { io: 'fd', logger: quiet });
+    first.getOrCreate('orders', 0).append(makeValueBatch(2, 10));
+    first.close();
+    const files = [RECOVERY_POINT_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, CLEANER_OFFSET_CHECKPOINT];
+    const inodes = () => files.map((f) => fs.statSync(path.join(root, f)).ino);
+    const before = inodes();
+    const again = LogManager.open(root, { io: 'fd', logger: quiet });
+    expect(inodes()).toEqual(before);
+    again.get('orders', 0)?.append(makeValueBatch(1, 10));
+    again.close();
+    // A change is still written: the recovery point moved.
+    expect(inodes()[0]).not.toBe(before[0]);
+    expect(readOffsetCheckpoint(path.join(root, RECOVERY_POINT_CHECKPOINT)).get('orders-0')).toBe(3n);
   });
 
   it('names the file when a checkpoint is corrupt', () => {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { importOutsideBundle } from '../import-outside-bundle.js';
 
 /**
  * `sluice console …` hands its arguments to @sluice/console (apps/console), loaded by name when
@@ -17,7 +18,7 @@ export function registerConsoleCommand(program: Command): void {
       const specifier = '@sluice/console';
       let mod: { runConsoleCommand(args: readonly string[]): Promise<number | null> };
       try {
-        mod = await import(specifier);
+        mod = await importOutsideBundle(specifier);
       } catch (err) {
         process.stderr.write(`sluice console: @sluice/console is not installed or built (${(err as Error).message})\n`);
         process.exit(1);

@@ -65,6 +65,7 @@ import {
   createBrokerConfig,
 } from '../config/index.js';
 import { ConfigException } from '../config/types.js';
+import { importOutsideBundle } from '../import-outside-bundle.js';
 import { type BrokerLogger, brokerLogger, type Logger } from '../logger.js';
 import type { BrokerMetrics, MetricsServer } from '../metrics.js';
 import { AppendNotifier } from '../state/append-notifier.js';
@@ -958,7 +959,7 @@ async function startWebConsole(
     }>;
   };
   try {
-    mod = await import(specifier);
+    mod = await importOutsideBundle(specifier);
   } catch (err) {
     throw new ConfigException(`console.port is set but @sluice/console cannot be loaded: ${(err as Error).message}`);
   }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ERROR_CODES, KafkaError } from '@sluice/protocol';
 import { ConsecutiveBreaker, circuitBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
-import { Etcd3, type IKeyValue, type IOperation, isRecoverableError, type Namespace, type Watcher } from 'etcd3';
+import type { Etcd3, IKeyValue, IOperation, Namespace, Watcher } from 'etcd3';
 import { RecordReader } from '../codec.js';
 import { allocateProducerIdBlock } from '../controller/producer-ids.js';
 import { checkNewPartitions, checkPartitionUpdate, existingTopic } from '../embedded-store.js';
@@ -112,6 +112,9 @@ export class EtcdMetadataStore implements MetadataStore {
   /** Connects, finds (or makes) the cluster, reads its key space and starts watching it. */
   static async open(options: EtcdStoreOptions): Promise<EtcdMetadataStore> {
     const timeoutMs = options.requestTimeoutMs ?? 5000;
+    // Loaded here, not at the top: etcd3 brings gRPC and parses its .proto files as it loads
+    // (~0.15 s), which a single-node broker, which never opens this store, should not pay at start-up.
+    const { Etcd3, isRecoverableError } = await import('etcd3');
     const client = new Etcd3({
       hosts: options.endpoints,
       dialTimeout: timeoutMs,
