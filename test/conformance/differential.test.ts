@@ -880,6 +880,9 @@ describe('OffsetForLeaderEpoch', () => {
     differential(`OffsetForLeaderEpoch/queries@${which}`, pick, async (s, { v }) => {
       const t = `ofle-${v}`;
       await createTopic(s, t, { partitions: 1 });
+      // A new partition has its leader's epoch before anything is written (Kafka's makeLeader).
+      const empty = `ofle-empty-${v}`;
+      await createTopic(s, empty, { partitions: 1 });
       await produce(s, 9, t, batch(values('e', 4)));
       const q = (leaderEpoch: number, currentLeaderEpoch = -1, partition = 0, topic = t) =>
         s.client
@@ -889,6 +892,7 @@ describe('OffsetForLeaderEpoch', () => {
           })
           .then((r) => r.topics);
       const out: Record<string, unknown> = {
+        emptyPartition: await q(0, -1, 0, empty),
         epoch0: await q(0),
         futureEpoch: await q(3),
         negativeEpoch: await q(-1),

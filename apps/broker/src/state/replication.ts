@@ -131,6 +131,7 @@ export class ReplicationService {
       addingReplicas: [],
       removingReplicas: [],
     });
+    partition.log.leaderEpochCache.assign(0, partition.log.logEndOffset);
   }
 
   private apply(partition: Partition, topicId: string, record: PartitionRecord): void {
@@ -145,8 +146,9 @@ export class ReplicationService {
       this.followers?.unfollow(partition);
       // As Kafka's makeLeader: the new epoch starts at this log's end, so a follower that fetches
       // with an older epoch learns where that one ended here even before anything is appended.
-      if (record.replicas.length > 1)
-        partition.log.leaderEpochCache.assign(record.leaderEpoch, partition.log.logEndOffset);
+      // With one replica too: the checkpoint's fsync happens here, not inside the first Produce,
+      // where it stalled every connection behind the disk's pending writeback.
+      partition.log.leaderEpochCache.assign(record.leaderEpoch, partition.log.logEndOffset);
     } else if (outcome === 'became-follower') this.followers?.follow(partition, topicId, record);
     // Waiters complete (an ISR change), or learn that this broker no longer leads.
     this.purgatory.wake(partitionKeyOf(partition));
