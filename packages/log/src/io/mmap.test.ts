@@ -39,6 +39,17 @@ const mappingsOf = (file: string) =>
     .split('\n')
     .filter((l) => l.endsWith(file) || l.endsWith(`${file} (deleted)`));
 
+/** Resident bytes of every mapping of `file` (from /proc/self/smaps: what counts as RssFile). */
+function residentOf(file: string): number {
+  let inFile = false;
+  let kib = 0;
+  for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inFile = line.endsWith(file) || line.endsWith(`${file} (deleted)`);
+    else if (inFile && line.startsWith('Rss:')) kib += Number(line.split(/\s+/)[1]);
+  }
+  return kib * 1024;
+}
+
 /** Collects until at most `n` mappings of `file` are left (bounded); returns how many are. */
 async function mappingsDownTo(file: string, n: number, withinMs = 3000): Promise<number> {
   const until = Date.now() + withinMs;
@@ -144,6 +155,24 @@ describe('MmapFile windows', () => {
       expect(v.equals(copies[i])).toBe(true);
     });
     expect(f.read(0, 2000).equals(Buffer.alloc(2000, 0xee))).toBe(true);
+    f.close();
+  });
+
+  it('a dropped window leaves no resident pages, even while views of it are held', () => {
+    const size = 12 * MiB;
+    const f = fileOf(testRoot('mmap-rss'), 'seg.log', size);
+    // Held views keep every window mapped until they go; each read touches its pages.
+    const views: Buffer[] = [];
+    for (let at = 0; at < size; at += 256 << 10) {
+      const v = f.read(at, 256 << 10);
+      expect(v.equals(pattern(at, v.length))).toBe(true);
+      views.push(v);
+    }
+    expect(f.windowStats.dropped).toBeGreaterThan(0);
+    // Only the live windows' pages stay resident (12 MiB were touched).
+    expect(residentOf(f.path)).toBeLessThanOrEqual(MAX_WINDOWS * GROWN_WINDOW_BYTES);
+    // And the views still show their bytes (faulted back in).
+    expect(views[0].equals(pattern(0, 256 << 10))).toBe(true);
     f.close();
   });
 

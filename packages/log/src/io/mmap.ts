@@ -7,8 +7,10 @@ import type { FileIo } from './types.js';
 
 interface MmapBinding {
   map(size: number, protection: number, flags: number, fd: number, offset?: number, advise?: number): Buffer;
+  advise(buffer: Buffer, advise: number): void;
   PROT_READ: number;
   MAP_SHARED: number;
+  MADV_DONTNEED: number;
 }
 
 // The addon is CommonJS; load it lazily so the fd implementation works where it is not built.
@@ -109,11 +111,29 @@ export class MmapFile extends FdFile {
     const length = need <= GROWN_WINDOW_BYTES ? pow2AtLeast(need, min) : Math.ceil(need / WINDOW_ALIGN) * WINDOW_ALIGN;
     const w: Window = { start, end: start + length, ...this.mapRange(start, length) };
     this.windows.unshift(w);
-    if (this.windows.length > MAX_WINDOWS) this.remember((this.windows.pop() as Window).use);
+    if (this.windows.length > MAX_WINDOWS) {
+      const dropped = this.windows.pop() as Window;
+      this.release(dropped.map);
+      this.remember(dropped.use);
+    }
     return w;
   }
 
   /** A mapping no longer reused (its views stay valid), remembered until collected so retire() can free it. */
+  /**
+   * Drops a window's pages from this process (they stay in the page cache): a dropped window is
+   * unmapped only when the collector frees it, and until then its pages would count as resident
+   * (RssFile). A view still held faults them back in: the same bytes, as a view's bytes never change.
+   */
+  private release(map: Buffer): void {
+    const m = mmapBinding();
+    try {
+      m.advise(map, m.MADV_DONTNEED);
+    } catch {
+      // Only memory accounting is at stake; the mapping stays as valid as before.
+    }
+  }
+
   private remember(use: MappingUse): void {
     this.dropped.add(use);
     if (this.dropped.size >= this.pruneDroppedAt) {
@@ -177,6 +197,7 @@ export class MmapFile extends FdFile {
       kept = whole.map;
     }
     writeFileAtomic(this.path, kept);
+    if (bytes > 0) this.release(kept);
     fs.closeSync(this.fd);
     this.fd = fs.openSync(this.path, 'r+');
     this.length = bytes;
@@ -187,7 +208,10 @@ export class MmapFile extends FdFile {
   override close(): void {
     super.close();
     // The views stay valid; the mappings are remembered for retire().
-    for (const w of this.windows) this.remember(w.use);
+    for (const w of this.windows) {
+      this.release(w.map);
+      this.remember(w.use);
+    }
     this.windows = [];
   }
 }
