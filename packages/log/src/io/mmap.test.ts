@@ -176,6 +176,28 @@ describe('MmapFile windows', () => {
     f.close();
   });
 
+  it("a live window's pages go back once the last lease on it is released (a Fetch response written)", () => {
+    const f = fileOf(testRoot('mmap-unleased'), 'seg.log', 2 * MiB);
+    const a = new ViewLease();
+    const b = new ViewLease();
+    const v1 = f.read(0, 200_000, a);
+    const v2 = f.read(100_000, 100_000, b);
+    expect(v1.equals(pattern(0, 200_000))).toBe(true);
+    expect(v2.equals(pattern(100_000, 100_000))).toBe(true);
+    expect(f.windowStats.count).toBe(1);
+    const touched = residentOf(f.path);
+    expect(touched).toBeGreaterThanOrEqual(200_000);
+    a.release();
+    // Still held by b.
+    expect(residentOf(f.path)).toBe(touched);
+    b.release();
+    expect(residentOf(f.path)).toBe(0);
+    // The window stays live and its views right.
+    expect(f.read(300, 1000).equals(pattern(300, 1000))).toBe(true);
+    expect(f.windowStats.count).toBe(1);
+    f.close();
+  });
+
   it('dropped windows are unmapped once collected; a retired file with a leased dropped window keeps only that one', async () => {
     const dir = testRoot('mmap-release');
     const f = fileOf(dir, 'seg.log', 8 * MiB);

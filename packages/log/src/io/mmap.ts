@@ -46,6 +46,19 @@ function pow2AtLeast(n: number, min: number): number {
   return size;
 }
 
+/**
+ * Drops a mapping's pages from this process (they stay in the page cache). A view still held
+ * faults them in again: the same bytes, as a view's bytes never change.
+ */
+function giveBack(map: Buffer): void {
+  const m = mmapBinding();
+  try {
+    m.advise(map, m.MADV_DONTNEED);
+  } catch {
+    // Only memory accounting is at stake; the mapping stays as valid as before.
+  }
+}
+
 /** One mapping of [start, end) of the file. */
 interface Window {
   start: number;
@@ -80,11 +93,17 @@ export class MmapFile extends FdFile {
   /** End of the furthest view handed out of the current file. */
   private viewedEnd = 0;
 
-  /** Maps [start, start + length) of the file. */
+  /**
+   * Maps [start, start + length) of the file. Once the last Fetch response holding views of it has
+   * been written (its lease released), the pages go back (see giveBack): a mapping is freed only
+   * when collected, and until then every page a response touched counted as resident (RssFile).
+   */
   private mapRange(start: number, length: number): { map: Buffer; use: MappingUse } {
     const m = mmapBinding();
     const map = m.map(length, m.PROT_READ, m.MAP_SHARED, this.fd, start);
-    return { map, use: new MappingUse(this.path, map) };
+    const use = new MappingUse(this.path, map);
+    use.onUnleased = () => giveBack(map);
+    return { map, use };
   }
 
   /** A live window holding [position, end), mapped when none does. */
@@ -112,26 +131,27 @@ export class MmapFile extends FdFile {
     const w: Window = { start, end: start + length, ...this.mapRange(start, length) };
     this.windows.unshift(w);
     if (this.windows.length > MAX_WINDOWS) {
-      const dropped = this.windows.pop() as Window;
-      this.release(dropped.map);
-      this.remember(dropped.use);
+      this.forget(this.windows.pop() as Window);
     }
     return w;
   }
 
   /** A mapping no longer reused (its views stay valid), remembered until collected so retire() can free it. */
   /**
-   * Drops a window's pages from this process (they stay in the page cache): a dropped window is
-   * unmapped only when the collector frees it, and until then its pages would count as resident
-   * (RssFile). A view still held faults them back in: the same bytes, as a view's bytes never change.
+   * A window no longer reused. It is unmapped only when collected: its pages go back now, or when
+   * its last lease goes (then the bookkeeping lets go of it); it is remembered for retire().
    */
-  private release(map: Buffer): void {
-    const m = mmapBinding();
-    try {
-      m.advise(map, m.MADV_DONTNEED);
-    } catch {
-      // Only memory accounting is at stake; the mapping stays as valid as before.
-    }
+  private forget(w: { map: Buffer; use: MappingUse }): void {
+    const { map, use } = w;
+    if (use.leases === 0) {
+      use.onUnleased = null;
+      giveBack(map);
+    } else
+      use.onUnleased = () => {
+        use.onUnleased = null;
+        giveBack(map);
+      };
+    this.remember(use);
   }
 
   private remember(use: MappingUse): void {
@@ -161,8 +181,15 @@ export class MmapFile extends FdFile {
 
   /** The file is gone or replaced: its mappings are freed once no lease holds them. */
   private retireMappings(): void {
-    for (const w of this.windows) retired.retire(w.use);
-    for (const u of this.dropped) retired.retire(u);
+    // The forced GC unmaps them: nothing here may keep a mapping alive.
+    for (const w of this.windows) {
+      w.use.onUnleased = null;
+      retired.retire(w.use);
+    }
+    for (const u of this.dropped) {
+      u.onUnleased = null;
+      retired.retire(u);
+    }
     this.windows = [];
     this.dropped.clear();
   }
@@ -193,11 +220,12 @@ export class MmapFile extends FdFile {
     if (bytes > 0) {
       // A one-off mapping of the kept bytes, freed with the old file's windows.
       const whole = this.mapRange(0, bytes);
+      whole.use.onUnleased = null;
       this.remember(whole.use);
       kept = whole.map;
     }
     writeFileAtomic(this.path, kept);
-    if (bytes > 0) this.release(kept);
+    if (bytes > 0) giveBack(kept);
     fs.closeSync(this.fd);
     this.fd = fs.openSync(this.path, 'r+');
     this.length = bytes;
@@ -208,10 +236,7 @@ export class MmapFile extends FdFile {
   override close(): void {
     super.close();
     // The views stay valid; the mappings are remembered for retire().
-    for (const w of this.windows) {
-      this.release(w.map);
-      this.remember(w.use);
-    }
+    for (const w of this.windows) this.forget(w);
     this.windows = [];
   }
 }
