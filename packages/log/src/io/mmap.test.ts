@@ -3,6 +3,8 @@ import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
+import { PartitionLog } from '../partition-log.js';
+import { makeValueBatch } from '../test-batch.js';
 import { removeTestRoots, testRoot } from '../test-dirs.js';
 import { GROWN_WINDOW_BYTES, MAX_WINDOWS, MIN_WINDOW_BYTES, MmapFile, WINDOW_ALIGN } from './mmap.js';
 import { retired, ViewLease } from './retired-mappings.js';
@@ -41,10 +43,14 @@ const mappingsOf = (file: string) =>
 
 /** Resident bytes of every mapping of `file` (from /proc/self/smaps: what counts as RssFile). */
 function residentOf(file: string): number {
+  return residentWhere((l) => l.endsWith(file) || l.endsWith(`${file} (deleted)`));
+}
+
+function residentWhere(match: (mapsLine: string) => boolean): number {
   let inFile = false;
   let kib = 0;
   for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
-    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inFile = line.endsWith(file) || line.endsWith(`${file} (deleted)`);
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inFile = match(line);
     else if (inFile && line.startsWith('Rss:')) kib += Number(line.split(/\s+/)[1]);
   }
   return kib * 1024;
@@ -196,6 +202,28 @@ describe('MmapFile windows', () => {
     expect(f.read(300, 1000).equals(pattern(300, 1000))).toBe(true);
     expect(f.windowStats.count).toBe(1);
     f.close();
+  });
+
+  it("a partition log's pages go back when the lease of a Fetch's reads is released", () => {
+    const dir = path.join(testRoot('mmap-log-lease'), 't-0');
+    const log = PartitionLog.open(dir, { io: 'mmap', logger: { info() {}, warn() {}, error() {} } });
+    for (let i = 0; i < 40; i++) log.append(makeValueBatch(16, 1000, 0x61 + (i % 20)));
+    log.highWatermark = log.logEndOffset;
+    const lease = new ViewLease();
+    let bytes = 0;
+    for (let off = log.logStartOffset; off < log.logEndOffset; ) {
+      const r = log.read(off, 100_000, log.logEndOffset, lease);
+      if (r.records.length === 0) break;
+      bytes += r.records.length;
+      for (let at = 0; at < r.records.length; at += r.records.readInt32BE(at + 8) + 12)
+        off = r.records.readBigInt64BE(at) + BigInt(r.records.readInt32BE(at + 23)) + 1n;
+    }
+    expect(bytes).toBeGreaterThan(500_000);
+    const inDir = (l: string) => l.includes(dir);
+    expect(residentWhere(inDir)).toBeGreaterThan(400_000);
+    lease.release();
+    expect(residentWhere(inDir)).toBe(0);
+    log.close();
   });
 
   it('dropped windows are unmapped once collected; a retired file with a leased dropped window keeps only that one', async () => {
