@@ -3,7 +3,8 @@
 // (A, B, B, A, …) on the same data directory, medians. Each broker runs under node --trace-gc: the
 // mark-compacts during each fetch are counted from its log, and its peak file-backed RSS sampled.
 //   npm run build && npx tsx --conditions=sluice-source benchmarks/src/mmap-window-ab.ts <cli A> <cli B> [rounds]
-// (a cli is a build's apps/broker/dist/cli.js; e.g. a copy of the tree before a change against this one).
+// (a cli is a build's apps/broker/dist/cli.js, a bundle with the packages in it: a copy of apps/broker/dist
+// made before a change is the "before" build).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

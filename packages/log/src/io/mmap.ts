@@ -102,6 +102,9 @@ export class MmapFile extends FdFile {
     const m = mmapBinding();
     const map = m.map(length, m.PROT_READ, m.MAP_SHARED, this.fd, start);
     const use = new MappingUse(this.path, map);
+    // Holds the mapping: forget() and retireMappings() clear it, or the collector could never free
+    // the mapping (the FinalizationRegistry keeps `use` until it does). Every window passes there:
+    // dropped, closed, retired or truncated away.
     use.onUnleased = () => giveBack(map);
     return { map, use };
   }
@@ -136,7 +139,6 @@ export class MmapFile extends FdFile {
     return w;
   }
 
-  /** A mapping no longer reused (its views stay valid), remembered until collected so retire() can free it. */
   /**
    * A window no longer reused. It is unmapped only when collected: its pages go back now, or when
    * its last lease goes (then the bookkeeping lets go of it); it is remembered for retire().
