@@ -90,7 +90,7 @@ for (const io of ['fd', 'mmap'] as const) {
       // Opened again while the first is still open: the files are exactly as a SIGKILL leaves them.
       let views = 0;
       const calls = fileCalls(() => {
-        // A view of the log (mmap) maps the file: 1 MiB of V8 external memory per partition.
+        // A view of the log (mmap) maps a window of the file: V8 external memory per partition.
         const view = MmapFile.prototype.read;
         vi.spyOn(MmapFile.prototype, 'read').mockImplementation(function (this: MmapFile, position, length) {
           views++;

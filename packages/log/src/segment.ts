@@ -202,7 +202,7 @@ export class LogSegment {
     let at = from;
     let stopReason: string | null = null;
     // Positional reads into one scratch buffer rather than views of a mapping: a restart checks
-    // thousands of logs, and mapping each (1 MiB of V8 external memory) kept the GC busy.
+    // thousands of logs, and mapping each (V8 external memory) kept the GC busy.
     let buf = Buffer.allocUnsafe(4096);
     // Bounded: each round moves `at` forward by at least one batch header or stops.
     while (at < fileSize) {
@@ -298,7 +298,7 @@ export class LogSegment {
   /**
    * Hands `visit` each batch from `position` (a batch boundary) to the end of the segment, read
    * with positional reads into `chunk` (never through a mapping: a restart walks thousands of
-   * logs, and a mapping each is 1 MiB of V8 external memory that keeps the GC busy). A batch that
+   * logs, and a mapping each is V8 external memory that keeps the GC busy). A batch that
    * fits in the chunk comes whole; a larger one comes whole only when `wholeIf(header)` says so
    * (read into a buffer of its own), otherwise as its header alone, the rest skipped unread.
    * The buffers are valid only during the call.

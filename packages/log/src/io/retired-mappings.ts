@@ -33,6 +33,8 @@ export class MappingUse {
   /** Set once the collector has freed the mapping (its ArrayBuffer, which every view shares). */
   collected = false;
   readonly holders = new Set<ViewLease>();
+  /** Runs when the last lease holding it is released (mmap gives the pages back then). */
+  onUnleased: (() => void) | null = null;
 
   constructor(
     readonly path: string,
@@ -66,6 +68,7 @@ export class ViewLease {
     for (const use of this.uses) {
       use.leases--;
       use.holders.delete(this);
+      if (use.leases === 0) use.onUnleased?.();
       if (use.retiredAt !== null) retired.schedule();
     }
     this.uses.clear();
