@@ -64,6 +64,16 @@ export class LeaderEpochCache {
     return { epoch: this.entries[higher - 1].epoch, endOffset: this.entries[higher].startOffset };
   }
 
+  /**
+   * On opening the log: forget epochs that start past its end (records a crash lost). One that
+   * starts exactly at the end stays: a leader that has appended nothing yet, recorded at
+   * leadership; dropping it made every start rewrite (and fsync) the checkpoint of every such
+   * partition, twice, as leadership recorded it again.
+   */
+  truncatePastEnd(endOffset: bigint): void {
+    this.truncateFromEnd(endOffset + 1n);
+  }
+
   /** After truncating the log to `endOffset`: forget epochs that start at or after it. */
   truncateFromEnd(endOffset: bigint): void {
     const kept = this.entries.filter((x) => x.startOffset < endOffset);

@@ -250,6 +250,29 @@ describe('LeaderEpochCache', () => {
     expect(new LeaderEpochCache(dir).all()).toEqual([{ epoch: 3, startOffset: 12n }]);
   });
 
+  it('keeps, on opening, an epoch that starts at the log end (a leader that appended nothing) without rewriting the checkpoint', () => {
+    const dir = path.join(testRoot('epoch-at-end'), 't-0');
+    const log = PartitionLog.open(dir, { io: 'fd', logger: quiet });
+    log.append(makeValueBatch(2, 1), { leaderEpoch: 0 });
+    // Leadership recorded epoch 1 at the end; one starting past the end is what a crash leaves.
+    log.leaderEpochCache.assign(1, log.logEndOffset);
+    log.close();
+    const before = fs.statSync(log.leaderEpochCache.file).ino;
+    const again = PartitionLog.open(dir, { io: 'fd', logger: quiet });
+    expect(again.leaderEpochCache.all()).toEqual([
+      { epoch: 0, startOffset: 0n },
+      { epoch: 1, startOffset: 2n },
+    ]);
+    // The checkpoint is replaced by rename when written: the same inode means it was not rewritten.
+    expect(fs.statSync(again.leaderEpochCache.file).ino).toBe(before);
+    again.leaderEpochCache.assign(2, 5n);
+    again.close();
+    expect(PartitionLog.open(dir, { io: 'fd', logger: quiet }).leaderEpochCache.all()).toEqual([
+      { epoch: 0, startOffset: 0n },
+      { epoch: 1, startOffset: 2n },
+    ]);
+  });
+
   it('is fed by appends with a leader epoch and cut by truncation', () => {
     const log = PartitionLog.open(path.join(testRoot('epochlog'), 't-0'), { io: 'fd', logger: quiet });
     log.append(makeValueBatch(2, 1), { leaderEpoch: 0 });

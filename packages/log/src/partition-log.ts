@@ -132,7 +132,7 @@ export class PartitionLog extends EventEmitter {
     const rp = options.hadCleanShutdown ? this._logEndOffset : (options.recoveryPoint ?? 0n);
     this._recoveryPoint = rp < this._logEndOffset ? rp : this._logEndOffset;
     this.leaderEpochCache = new LeaderEpochCache(dir);
-    this.leaderEpochCache.truncateFromEnd(this._logEndOffset);
+    this.leaderEpochCache.truncatePastEnd(this._logEndOffset);
     this.leaderEpochCache.truncateFromStart(this._logStartOffset);
     active.activate();
     this.lastFlushMs = config.now();
