@@ -79,8 +79,10 @@ export async function createReplicatedTopic(
         (e: Error) => {
           // Created, but the client's own short wait for its metadata ran out: the loop below waits longer.
           if (e.message === `topic ${name}`) return true;
-          // A broker's registration lapsed for a moment (a loaded machine delays its heartbeats): retry.
-          if (/INVALID_REPLICATION_FACTOR/.test(e.message) && performance.now() < until) return false;
+          // A broker's registration lapsed for a moment (a loaded machine delays its heartbeats), or the
+          // broker asked answers before its own registration is in (it listens first): retry.
+          if (/INVALID_REPLICATION_FACTOR|BROKER_NOT_AVAILABLE/.test(e.message) && performance.now() < until)
+            return false;
           throw e;
         },
       );
