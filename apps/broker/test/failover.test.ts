@@ -411,13 +411,15 @@ describe('a 3-broker cluster of processes under failures', { timeout: 120_000 },
     // Back: etcd kept the leases over its restart and the brokers never stopped heartbeating them,
     // so every registration goes on as it was — no partition loses its leader on the way.
     let stopWatching = false;
+    const back = Date.now();
     const leaderless: string[] = [];
     const watching = (async () => {
       while (!stopWatching) {
         for (const n of nodes) {
           const md = await metadata(n.client!);
           for (const p of md.topics[0].partitions) {
-            if (p.leaderId < 0) leaderless.push(`${TOPIC}-${p.partitionIndex} on broker ${n.id}`);
+            if (p.leaderId < 0)
+              leaderless.push(`${TOPIC}-${p.partitionIndex} on broker ${n.id} at +${Date.now() - back} ms`);
           }
         }
         await sleep(20);
@@ -445,7 +447,19 @@ describe('a 3-broker cluster of processes under failures', { timeout: 120_000 },
     await sleep(SESSION_MS);
     stopWatching = true;
     await watching;
-    expect(leaderless).toEqual([]);
+    // On a failure, what the brokers said of their registrations and the controller tells why.
+    const said = nodes
+      .map(
+        (n) =>
+          `broker ${n.id}:\n${n
+            .process!.output()
+            .split('\n')
+            .filter((l) => /registration|fenced|controller|lease/i.test(l))
+            .slice(-20)
+            .join('\n')}`,
+      )
+      .join('\n');
+    expect(leaderless, said).toEqual([]);
     await produceEverywhere();
     await expectAllAcknowledged();
   });

@@ -2,6 +2,14 @@ import type { Etcd3, IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveRespo
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** Keep-alive streams open at once at most: the current one plus stuck ones left to linger. */
+const MAX_STREAMS = 3;
+
+interface StreamEvents {
+  answered(): void;
+  expired(): void;
+}
+
 /**
  * An etcd lease kept alive for as long as etcd keeps it. The etcd3 client's own Lease gives up
  * after two TTLs without an answer, but etcd keeps leases over its own restart (a new leader
@@ -10,7 +18,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * gone (a keep-alive answered with TTL 0) or when it is revoked or released.
  */
 export class RegistrationLease {
-  private stream: IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse> | null = null;
+  /** The keep-alive streams open now: the current one and any stuck ones still lingering. */
+  private readonly streams = new Set<IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>>();
   private stopped = false;
   private running: Promise<void> | null = null;
 
@@ -36,27 +45,53 @@ export class RegistrationLease {
 
   private async loop(onAlive: () => void, onLost: (error: Error) => void): Promise<void> {
     const intervalMs = (this.ttlSeconds * 1000) / 3;
+    // A healthy etcd answers a keep-alive within milliseconds. One left unanswered this long is
+    // stuck, typically at a member that cannot reach a leader yet (etcd holds it there for seconds):
+    // the next stream, which may reach another member, opens at once, well inside the lease.
+    const answerWithinMs = Math.min(1000, intervalMs);
+    let lost = false;
+    const events: StreamEvents = {
+      answered: () => {
+        if (!lost) onAlive();
+      },
+      expired: () => {
+        if (lost) return;
+        lost = true;
+        this.stopped = true;
+        this.closeStreams();
+        onLost(new Error(`etcd lease ${this.id} expired`));
+      },
+    };
     let failures = 0;
     while (!this.stopped) {
-      // One stream per connection; it ends on its first error or on a TTL without an answer, and
-      // the next one opens after a short pause (at most a second: etcd should be used as soon as
-      // it is back).
-      const outcome = await this.oneStream(intervalMs, () => {
-        failures = 0;
-        onAlive();
+      let answeredHere = false;
+      const outcome = await this.oneStream(intervalMs, answerWithinMs, {
+        answered: () => {
+          answeredHere = true;
+          events.answered();
+        },
+        expired: events.expired,
       });
-      if (outcome === 'expired') {
-        this.stopped = true;
-        onLost(new Error(`etcd lease ${this.id} expired`));
-        return;
-      }
-      if (this.stopped) return;
-      failures++;
-      await sleep(Math.min(1000, 50 * 2 ** Math.min(failures, 5)));
+      if (this.stopped || outcome === 'stopped') return;
+      failures = answeredHere ? 1 : failures + 1;
+      // Short pauses: after etcd comes back, its new leader gives each lease one TTL (plus an
+      // election timeout) to be heard again, so retries must come well inside that.
+      await sleep(Math.min(250, 25 * 2 ** Math.min(failures, 4)));
     }
   }
 
-  private async oneStream(intervalMs: number, answered: () => void): Promise<'expired' | 'broken' | 'stopped'> {
+  /**
+   * Runs one keep-alive stream until it breaks ('broken') or a keep-alive on it goes unanswered
+   * for `answerWithinMs` ('stuck'). A stuck stream is left open to linger for one TTL (at most
+   * MAX_STREAMS at once), so an answer it still brings counts, while the next stream is tried.
+   */
+  private async oneStream(
+    intervalMs: number,
+    answerWithinMs: number,
+    events: StreamEvents,
+  ): Promise<'broken' | 'stuck' | 'stopped'> {
+    while (this.streams.size >= MAX_STREAMS && !this.stopped) await sleep(50);
+    if (this.stopped) return 'stopped';
     let stream: IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
     try {
       stream = await this.client.leaseClient.leaseKeepAlive();
@@ -67,38 +102,68 @@ export class RegistrationLease {
       stream.end();
       return 'stopped';
     }
-    this.stream = stream;
+    this.streams.add(stream);
     return new Promise((resolve) => {
-      let lastAnswer = Date.now();
-      let done = false;
-      const finish = (outcome: 'expired' | 'broken' | 'stopped') => {
-        if (done) return;
-        done = true;
-        clearInterval(timer);
-        stream.end();
-        if (this.stream === stream) this.stream = null;
+      let lastSent = 0;
+      /** When the oldest keep-alive still without an answer was sent (0: none outstanding). */
+      let waitingSince = 0;
+      let settled = false;
+      let closed = false;
+      const settle = (outcome: 'broken' | 'stuck' | 'stopped') => {
+        if (settled) return;
+        settled = true;
         resolve(outcome);
       };
-      const ping = () => {
-        if (this.stopped) return finish('stopped');
-        if (Date.now() - lastAnswer > this.ttlSeconds * 1000) return finish('broken');
+      const close = () => {
+        if (closed) return;
+        closed = true;
+        clearInterval(timer);
+        this.streams.delete(stream);
+        stream.end();
+      };
+      const tick = () => {
+        if (this.stopped) {
+          close();
+          return settle('stopped');
+        }
+        const now = Date.now();
+        if (settled) {
+          // Lingering after it got stuck: closed once a TTL has passed without an answer.
+          if (now - waitingSince > this.ttlSeconds * 1000) close();
+          return;
+        }
+        if (waitingSince > 0 && now - waitingSince > answerWithinMs) return settle('stuck');
+        if (now - lastSent < intervalMs) return;
         try {
           stream.write({ ID: this.id });
         } catch {
-          finish('broken');
+          close();
+          return settle('broken');
         }
+        lastSent = now;
+        if (waitingSince === 0) waitingSince = now;
       };
-      const timer = setInterval(ping, intervalMs);
+      const timer = setInterval(tick, Math.max(50, Math.min(250, answerWithinMs / 4)));
       stream.on('data', (res: ILeaseKeepAliveResponse) => {
-        if (done) return;
-        if (Number(res.TTL) <= 0) return finish('expired');
-        lastAnswer = Date.now();
-        answered();
+        if (closed) return;
+        if (Number(res.TTL) <= 0) return events.expired();
+        events.answered();
+        if (settled) return close(); // a lingering stream has done its job
+        waitingSince = 0;
       });
-      stream.on('error', () => finish('broken'));
-      stream.on('end', () => finish('broken'));
-      ping();
+      const broken = () => {
+        close();
+        settle('broken');
+      };
+      stream.on('error', broken);
+      stream.on('end', broken);
+      tick();
     });
+  }
+
+  private closeStreams(): void {
+    for (const stream of this.streams) stream.end();
+    this.streams.clear();
   }
 
   /** Stops heartbeating and asks etcd to drop the lease (and every key on it). */
@@ -110,8 +175,6 @@ export class RegistrationLease {
   /** Stops heartbeating; the lease runs out on its own. */
   release(): void {
     this.stopped = true;
-    const stream = this.stream;
-    this.stream = null;
-    stream?.end();
+    this.closeStreams();
   }
 }
