@@ -4,12 +4,26 @@
 // Run: npm run bench -w packages/client   (node --expose-gc --import tsx/esm --conditions=sluice-source bench/client.bench.ts)
 // Env: BENCH_SCALE (default 1) multiplies the record counts; BENCH_ONLY (a regex) keeps the rows whose
 // "<test> <client>" matches, e.g. BENCH_ONLY='produce 1 KiB.*sluice' (a consume row reads the topic of the
-// sluice produce acks=all row of its size, so keep that row); BENCH_MEMORY=0 skips the memory rows.
+// sluice produce acks=all row of its size, so keep that row); BENCH_MEMORY=0 skips the memory rows;
+// BENCH_CLIENT_PROF=<dir> writes a V8 CPU profile of this (client) process per measured row into <dir>
+// (summarise with `npx tsx benchmarks/src/profile-top.ts <dir>/<file>`).
+// Settings alike on every client: not idempotent (kafkajs and @platformatic/kafka allow 1 request in flight
+// when idempotent), at most 5 requests in flight, acks as the row says; fetches of at most 50 MiB and 1 MiB per
+// partition, read_uncommitted. Each client's own defaults, for reference:
+//   @sluice/client  acks=all, idempotent with acks=all, 5 in flight per broker, batch 16 KiB, linger 5 ms;
+//                   fetch 50 MiB / 1 MiB per partition, wait 500 ms, 64 MiB prefetched.
+//   kafkajs 2.2.4   acks=all, not idempotent, no in-flight limit, one request per send() list;
+//                   fetch 10 MiB / 1 MiB per partition, wait 5 s.
+//   @platformatic/kafka 1.x  acks=1 (all when idempotent), not idempotent, 5 in flight (1 when idempotent),
+//                   one request per send() list; fetch 10 MiB, wait 5 s, read_committed.
+//   librdkafka 2.12 acks=all, not idempotent, 1,000,000 in flight, batch 1,000,000 B, linger 5 ms;
+//                   fetch 50 MiB / 1 MiB per partition, wait 500 ms.
 // node-rdkafka is not a dependency (it compiles librdkafka, minutes): it is loaded from the cache the
 // benchmark harness builds (~/.cache/sluice/rdkafka, see benchmarks/src/generators.ts), when present.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -25,6 +39,8 @@ const scale = Number(process.env.BENCH_SCALE ?? '1');
 const window = Number(process.env.BENCH_WINDOW ?? '1000');
 const workers = Number(process.env.BENCH_WORKERS ?? '5');
 const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
+/** Where a CPU profile of the client process is written per measured row (unset: none). */
+const profDir = process.env.BENCH_CLIENT_PROF ?? '';
 /** Extra node flags for the broker child, e.g. BENCH_BROKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
 const brokerNodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 const SLUICE = '@sluice/client';
@@ -99,18 +115,35 @@ async function measure(
   fn: (start: () => void) => Promise<void>,
 ): Promise<Row> {
   process.stderr.write(`${test} ${client}: ${records} records… `);
+  const profiler = profDir === '' ? null : new Session();
+  if (profiler !== null) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
   let cpu0 = process.cpuUsage();
+  let faults0 = process.resourceUsage().minorPageFault;
   let broker0 = processCpuSeconds(brokerPid);
   let t0 = performance.now();
   await fn(() => {
     cpu0 = process.cpuUsage();
+    faults0 = process.resourceUsage().minorPageFault;
     broker0 = processCpuSeconds(brokerPid);
     t0 = performance.now();
   });
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const faults = process.resourceUsage().minorPageFault - faults0;
   const brokerCpuSeconds = processCpuSeconds(brokerPid) - broker0;
-  process.stderr.write(`${seconds.toFixed(2)} s\n`);
+  if (profiler !== null) {
+    const { profile } = await profiler.post('Profiler.stop');
+    profiler.disconnect();
+    mkdirSync(profDir, { recursive: true });
+    writeFileSync(join(profDir, `${`${test} ${client}`.replace(/\W+/g, '-')}.cpuprofile`), JSON.stringify(profile));
+  }
+  process.stderr.write(
+    `${seconds.toFixed(2)} s (client user ${(cpu.user / 1e6).toFixed(2)} s, system ${(cpu.system / 1e6).toFixed(2)} s, ${faults} page faults)\n`,
+  );
   return { test, client, records, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, brokerCpuSeconds };
 }
 
@@ -145,6 +178,31 @@ function rdProducer(brokers: string[], acks: number, extra: Record<string, unkno
   });
 }
 
+/**
+ * Puts the broker's produce and fetch paths through JIT compilation before any row is timed: the first
+ * row (always @sluice/client's) otherwise ran against a cold broker and was charged its compilation.
+ */
+async function warmBroker(brokers: string[]): Promise<void> {
+  const admin = new Admin({ brokers });
+  const name = 'bench-warm-up';
+  await admin.createTopics([{ name, numPartitions: 3 }]);
+  await admin.close();
+  const t = topic(name, { value: serde.bytes() });
+  const count = 100_000;
+  const p = new Producer({ brokers }, { acks: -1, idempotent: false, lingerMs: 5, batchSize: 1_000_000 });
+  const payload = Buffer.alloc(1024, 'x');
+  for (let i = 0; i < count; i += 1000) {
+    await Promise.all(Array.from({ length: 1000 }, () => p.send(t, { value: payload })));
+  }
+  await p.close();
+  const c = new Consumer({ brokers }, { autoOffsetReset: 'earliest' });
+  let n = 0;
+  await c.run(t, (records) => {
+    n += records.length;
+    if (n >= count) void c.close();
+  });
+}
+
 async function main(): Promise<void> {
   const broker = await startChildBroker();
   brokerPid = broker.child.pid;
@@ -161,6 +219,7 @@ async function main(): Promise<void> {
     { size: 1024, count: Math.round(250_000 * scale) },
   ];
   const consumeTopics: Array<{ name: string; size: number; count: number }> = [];
+  await warmBroker(brokers);
   const newTopic = async (client: string, size: number) => {
     const name = `bench-${client.replace(/\W+/g, '')}-${size}-${seq++}`;
     await admin.createTopics([{ name, numPartitions: 3 }]);
@@ -174,7 +233,11 @@ async function main(): Promise<void> {
       if (wanted(label, SLUICE)) {
         const name = await newTopic(SLUICE, size);
         const t = topic(name, { value: serde.bytes() });
-        const p = new Producer({ brokers }, { acks, lingerMs: 5, batchSize: 256 * 1024 });
+        const p = new Producer(
+          { brokers },
+          // Batches of up to 1,000,000 B, as librdkafka's default batch.size and the main bench's clients phase.
+          { acks, idempotent: false, maxInFlight: 5, lingerMs: 5, batchSize: 1_000_000 },
+        );
         await Promise.all(Array.from({ length: WARM_UP }, () => p.send(t, { value: payload })));
         rows.push(
           await measure(label, SLUICE, count, async () => {
@@ -205,7 +268,7 @@ async function main(): Promise<void> {
       // kafkajs: batches of 1,000 messages, 5 sends in flight (not idempotent: its idempotence allows 1 in flight).
       if (wanted(label, KAFKAJS)) {
         const name = await newTopic(KAFKAJS, size);
-        const p = kjs.producer({ allowAutoTopicCreation: false });
+        const p = kjs.producer({ allowAutoTopicCreation: false, idempotent: false, maxInFlightRequests: 5 });
         await p.connect();
         for (let i = 0; i < WARM_UP; i += 1000) {
           await p.send({ topic: name, acks, messages: Array.from({ length: 1000 }, () => ({ value: payload })) });
@@ -234,6 +297,8 @@ async function main(): Promise<void> {
           bootstrapBrokers: brokers,
           autocreateTopics: false,
           acks,
+          idempotent: false,
+          maxInflights: 5,
         });
         const batchOf = (n: number) => Array.from({ length: n }, () => ({ topic: name, value: payload }));
         for (let i = 0; i < WARM_UP; i += 1000) await p.send({ messages: batchOf(1000) });
@@ -255,7 +320,10 @@ async function main(): Promise<void> {
       // librdkafka: produce() queues; delivery reports come back through the poll loop.
       if (rdkafka !== null && wanted(label, RDKAFKA)) {
         const name = await newTopic(RDKAFKA, size);
-        const p = await rdProducer(brokers, acks);
+        const p = await rdProducer(brokers, acks, {
+          'enable.idempotence': false,
+          'max.in.flight.requests.per.connection': 5,
+        });
         let delivered = 0;
         let failed = 0;
         p.on('delivery-report', (err: unknown) => {
@@ -294,7 +362,11 @@ async function main(): Promise<void> {
       );
     }
     if (wanted(label, KAFKAJS)) {
-      const c = kjs.consumer({ groupId: `bench-kafkajs-${seq++}`, maxBytes: 50 * 1024 * 1024 });
+      const c = kjs.consumer({
+        groupId: `bench-kafkajs-${seq++}`,
+        maxBytes: 50 * 1024 * 1024,
+        maxBytesPerPartition: 1024 * 1024,
+      });
       await c.connect();
       await c.subscribe({ topic: name, fromBeginning: true });
       let n = 0;
@@ -320,6 +392,8 @@ async function main(): Promise<void> {
         bootstrapBrokers: brokers,
         maxWaitTime: 500,
         maxBytes: 50 * 1024 * 1024,
+        maxBytesPerPartition: 1024 * 1024,
+        isolationLevel: 0, // read_uncommitted, as the others (its default is read_committed)
       });
       let n = 0;
       rows.push(
@@ -343,6 +417,8 @@ async function main(): Promise<void> {
           'metadata.broker.list': brokers.join(','),
           'group.id': `bench-rdkafka-${seq++}`,
           'enable.auto.commit': true,
+          'fetch.max.bytes': 50 * 1024 * 1024,
+          'max.partition.fetch.bytes': 1024 * 1024,
         },
         { 'auto.offset.reset': 'earliest' },
       );

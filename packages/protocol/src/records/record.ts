@@ -72,6 +72,12 @@ export class RecordIterator implements IterableIterator<KafkaRecord> {
   private index = 0;
   /** A varlong that did not fit the number path, as varlong() left it (it then returns NaN). */
   private wide = 0n;
+  /**
+   * The last int32 timestamp delta and its timestamp: records of a batch mostly share a few
+   * timestamps, and a bigint is immutable, so equal ones share one instead of allocating two each.
+   */
+  private lastDelta = Number.NaN;
+  private lastTimestamp = 0n;
 
   constructor(
     private readonly buffer: Buffer,
@@ -228,6 +234,18 @@ export class RecordIterator implements IterableIterator<KafkaRecord> {
     this.fail('varlong longer than 10 bytes', pos);
   }
 
+  /** The record's timestamp from its delta (as varlong() returned it). */
+  private timestamp(delta: number): bigint {
+    if ((delta | 0) === delta) {
+      if (delta !== this.lastDelta) {
+        this.lastDelta = delta;
+        this.lastTimestamp = this.baseTimestamp + BigInt(delta | 0);
+      }
+      return this.lastTimestamp;
+    }
+    return this.baseTimestamp + (Number.isNaN(delta) ? this.wide : BigInt(delta));
+  }
+
   private read(): KafkaRecord {
     const buf = this.buffer;
     const recordStart = this.pos;
@@ -278,14 +296,7 @@ export class RecordIterator implements IterableIterator<KafkaRecord> {
       this.fail(`record declares ${length} bytes but its fields take ${this.pos - bodyStart}`, this.pos);
     return {
       offset: this.baseOffset + BigInt(offsetDelta),
-      timestamp:
-        this.logAppendTime ??
-        this.baseTimestamp +
-          ((timestampDelta | 0) === timestampDelta
-            ? BigInt(timestampDelta | 0)
-            : Number.isNaN(timestampDelta)
-              ? this.wide
-              : BigInt(timestampDelta)),
+      timestamp: this.logAppendTime ?? this.timestamp(timestampDelta),
       key,
       value,
       headers,
