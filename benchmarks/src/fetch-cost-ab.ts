@@ -84,7 +84,7 @@ async function stop(r: Running): Promise<void> {
   await stop(b);
 }
 
-type Row = { rate: number; cpuPerGiB: number; rssFile: number };
+type Row = { rate: number; cpuPerGiB: number; rssFile: number; rssAnon: number };
 const results = new Map<string, Row[]>();
 const push = (k: string, r: Row) => results.set(k, [...(results.get(k) ?? []), r]);
 
@@ -122,11 +122,12 @@ for (let round = 0; round < rounds; round++) {
           rate: m.recordsPerSec,
           cpuPerGiB: cpu / ((m.records * c.size) / 2 ** 30),
           rssFile: rss.peakSplit.file,
+          rssAnon: rss.peakSplit.anon,
         };
         const key = `fetch ${c.size} B ${c.partitions} p ${which}`;
         push(key, row);
         process.stderr.write(
-          `round ${round + 1} ${key}: ${Math.round(row.rate).toLocaleString('en-US')} rec/s, ${row.cpuPerGiB.toFixed(2)} CPU s/GiB, RssFile ${row.rssFile.toFixed(0)} MiB\n`,
+          `round ${round + 1} ${key}: ${Math.round(row.rate).toLocaleString('en-US')} rec/s, ${row.cpuPerGiB.toFixed(2)} CPU s/GiB, RssFile ${row.rssFile.toFixed(0)} MiB, RssAnon ${row.rssAnon.toFixed(0)} MiB\n`,
         );
       }
     } finally {
@@ -139,7 +140,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 for (const [k, rows] of [...results].sort()) {
   const f = (pick: (r: Row) => number, d = 2) => median(rows.map(pick)).toFixed(d);
   console.log(
-    `${k}: ${f((r) => r.rate, 0)} rec/s, ${f((r) => r.cpuPerGiB)} CPU s/GiB, RssFile ${f((r) => r.rssFile, 0)} MiB (median of ${rows.length}: ${rows.map((r) => r.cpuPerGiB.toFixed(2)).join(' ')})`,
+    `${k}: ${f((r) => r.rate, 0)} rec/s, ${f((r) => r.cpuPerGiB)} CPU s/GiB, RssFile ${f((r) => r.rssFile, 0)} MiB, RssAnon ${f((r) => r.rssAnon, 0)} MiB (median of ${rows.length}: ${rows.map((r) => r.cpuPerGiB.toFixed(2)).join(' ')})`,
   );
 }
 process.exit(0);
