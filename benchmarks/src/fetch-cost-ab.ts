@@ -4,8 +4,10 @@
 // on one data directory written once by build A; medians. With --prof DIR each build's broker also runs
 // under node --cpu-prof (one profile per round in DIR/A and DIR/B; read with profile-top.ts).
 //   npm run build && npx tsx --conditions=sluice-source benchmarks/src/fetch-cost-ab.ts <cli A> <cli B> [rounds] [--prof DIR] [--cases 1k6,100b6,1k1,1k1000] [--b-env K=V]
-// (a cli is a build's apps/broker/dist/cli.js, a bundle with the packages in it: a copy of apps/broker/dist
-// made before a change, kept inside the repository so that it finds node_modules, is the "before" build).
+// (a cli is a build's apps/broker/dist/cli.js, a bundle with the packages in it. The "before" build is a copy
+// made before a change: `mkdir -p apps/broker/.ab/before && cp -r apps/broker/dist apps/broker/package.json
+// apps/broker/.ab/before/` — inside the repository so that it finds node_modules, with the package.json its
+// version is read from; then apps/broker/.ab/before/dist/cli.js).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
