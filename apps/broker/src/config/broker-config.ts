@@ -582,7 +582,7 @@ export const BROKER_CONFIGS = {
     sluice: true,
   }),
   // fd by default: a Fetch's pread copy costs less broker CPU per GiB than mapping, faulting in and
-  // giving back the pages of a window (about 0.6× at 1 KiB records: benchmarks/src/fetch-cost-ab.ts).
+  // giving back the pages of a window (0.6–0.85× of mmap's: benchmarks/src/fetch-cost-ab.ts).
   'log.io': def(
     'STRING',
     'fd',
