@@ -1,0 +1,148 @@
+// The broker's fetch cost, two Sluice builds side by side on the same data: the raw-protocol fetch (as the
+// ceiling phase's consume rows: 100 B and 1 KiB records, 1, 6 and 1,000 partitions) with loads long enough
+// that the generator's start-up weighs little in the broker's CPU per GiB; rounds alternate (A, B, B, A, …)
+// on one data directory written once by build A; medians. With --prof DIR each build's broker also runs
+// under node --cpu-prof (one profile per round in DIR/A and DIR/B; read with profile-top.ts).
+//   npm run build && npx tsx --conditions=sluice-source benchmarks/src/fetch-cost-ab.ts <cli A> <cli B> [rounds] [--prof DIR] [--cases 1k6,100b6,1k1,1k1000] [--b-env K=V]
+// (a cli is a build's apps/broker/dist/cli.js, a bundle with the packages in it. The "before" build is a copy
+// made before a change: `mkdir -p apps/broker/.ab/before && cp -r apps/broker/dist apps/broker/package.json
+// apps/broker/.ab/before/` — inside the repository so that it finds node_modules, with the package.json its
+// version is read from; then apps/broker/.ab/before/dist/cli.js).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Kafka } from '@sluice/client';
+import { rawProtocol } from './generators.js';
+import { freePorts } from './ports.js';
+import { cpuSeconds, RssSampler, waitForBroker } from './proc.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { prof: { type: 'string' }, cases: { type: 'string' }, 'b-env': { type: 'string', multiple: true } },
+});
+const [cliA, cliB] = positionals;
+if (!cliA || !cliB) throw new Error('usage: fetch-cost-ab.ts <cli A> <cli B> [rounds] [--prof DIR] [--cases …]');
+const rounds = Number(positionals[2] ?? 3);
+const MiB = 1 << 20;
+const ALL_CASES = {
+  '1k6': { topic: 'f-1k-6', size: 1024, partitions: 6, bytes: 512 * MiB },
+  '100b6': { topic: 'f-100-6', size: 100, partitions: 6, bytes: 128 * MiB },
+  '1k1': { topic: 'f-1k-1', size: 1024, partitions: 1, bytes: 512 * MiB },
+  '1k1000': { topic: 'f-1k-1000', size: 1024, partitions: 1000, bytes: 64 * MiB },
+} as const;
+type CaseName = keyof typeof ALL_CASES;
+const names = (values.cases ?? '1k6,100b6,1k1,1k1000').split(',') as CaseName[];
+for (const n of names) if (!(n in ALL_CASES)) throw new Error(`unknown case ${n}`);
+const CASES = names.map((n) => ALL_CASES[n]);
+// --b-env KEY=VALUE: environment of build B's broker only (e.g. SLUICE_LOG_IO=fd).
+const envB = Object.fromEntries(
+  (values['b-env'] ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
+const work = mkdtempSync(join(tmpdir(), 'sluice-fetch-ab-'));
+const data = join(work, 'data');
+
+interface Running {
+  child: ChildProcess;
+  port: number;
+}
+
+async function start(cli: string, tag: string, profDir?: string, env: Record<string, string> = {}): Promise<Running> {
+  const [port] = await freePorts(1);
+  const log = openSync(join(work, `${tag}-${port}.log`), 'a');
+  const prof = profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
+  const child = spawn(
+    process.execPath,
+    [...prof, cli, 'broker', '--host', '127.0.0.1', '--port', String(port), '--data-dir', data],
+    { stdio: ['ignore', log, log], env: { ...process.env, ...env, LOG_LEVEL: 'warn' } },
+  );
+  await waitForBroker(port, 120_000);
+  return { child, port };
+}
+
+async function stop(r: Running): Promise<void> {
+  const gone = new Promise<void>((res) => r.child.once('exit', () => res()));
+  r.child.kill('SIGTERM');
+  await gone;
+}
+
+{
+  mkdirSync(data, { recursive: true });
+  const b = await start(cliA, 'fill');
+  const admin = new Kafka({ brokers: [`127.0.0.1:${b.port}`] }).admin();
+  for (const c of CASES) {
+    await admin.createTopics([{ name: c.topic, numPartitions: c.partitions, replicationFactor: 1 }]);
+    await rawProtocol({
+      mode: 'produce',
+      port: b.port,
+      topic: c.topic,
+      partitions: c.partitions,
+      size: c.size,
+      bytes: c.bytes,
+    });
+  }
+  await admin.close();
+  await stop(b);
+}
+
+type Row = { rate: number; cpuPerGiB: number; rssFile: number; rssAnon: number };
+const results = new Map<string, Row[]>();
+const push = (k: string, r: Row) => results.set(k, [...(results.get(k) ?? []), r]);
+
+for (let round = 0; round < rounds; round++) {
+  const order = round % 2 === 0 ? (['A', 'B'] as const) : (['B', 'A'] as const);
+  for (const which of order) {
+    const profDir = values.prof === undefined ? undefined : join(values.prof, which);
+    const b = await start(which === 'A' ? cliA : cliB, `${which}${round}`, profDir, which === 'B' ? envB : {});
+    try {
+      // A short warm-up read: the fetch path compiled before the measured loads, as in a running broker.
+      const w = CASES[0];
+      await rawProtocol({
+        mode: 'fetch',
+        port: b.port,
+        topic: w.topic,
+        partitions: w.partitions,
+        size: w.size,
+        bytes: w.bytes,
+      });
+      for (const c of CASES) {
+        const pid = b.child.pid as number;
+        const rss = new RssSampler(pid, 100);
+        const cpu0 = cpuSeconds(pid) ?? 0;
+        const m = await rawProtocol({
+          mode: 'fetch',
+          port: b.port,
+          topic: c.topic,
+          partitions: c.partitions,
+          size: c.size,
+          bytes: c.bytes,
+        });
+        const cpu = (cpuSeconds(pid) ?? cpu0) - cpu0;
+        rss.stop();
+        const row = {
+          rate: m.recordsPerSec,
+          cpuPerGiB: cpu / ((m.records * c.size) / 2 ** 30),
+          rssFile: rss.peakSplit.file,
+          rssAnon: rss.peakSplit.anon,
+        };
+        const key = `fetch ${c.size} B ${c.partitions} p ${which}`;
+        push(key, row);
+        process.stderr.write(
+          `round ${round + 1} ${key}: ${Math.round(row.rate).toLocaleString('en-US')} rec/s, ${row.cpuPerGiB.toFixed(2)} CPU s/GiB, RssFile ${row.rssFile.toFixed(0)} MiB, RssAnon ${row.rssAnon.toFixed(0)} MiB\n`,
+        );
+      }
+    } finally {
+      await stop(b);
+    }
+  }
+}
+rmSync(work, { recursive: true, force: true });
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+for (const [k, rows] of [...results].sort()) {
+  const f = (pick: (r: Row) => number, d = 2) => median(rows.map(pick)).toFixed(d);
+  console.log(
+    `${k}: ${f((r) => r.rate, 0)} rec/s, ${f((r) => r.cpuPerGiB)} CPU s/GiB, RssFile ${f((r) => r.rssFile, 0)} MiB, RssAnon ${f((r) => r.rssAnon, 0)} MiB (median of ${rows.length}: ${rows.map((r) => r.cpuPerGiB.toFixed(2)).join(' ')})`,
+  );
+}
+process.exit(0);
