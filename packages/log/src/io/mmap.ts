@@ -8,7 +8,6 @@ import type { FileIo } from './types.js';
 interface MmapBinding {
   map(size: number, protection: number, flags: number, fd: number, offset?: number, advise?: number): Buffer;
   advise(buffer: Buffer, advise: number): void;
-  advise(buffer: Buffer, offset: number, length: number, advise: number): void;
   PROT_READ: number;
   MAP_SHARED: number;
   MADV_DONTNEED: number;
@@ -48,65 +47,16 @@ function pow2AtLeast(n: number, min: number): number {
 }
 
 /**
- * Drops a mapping's pages in [from, to) from this process (they stay in the page cache). A view
- * still held faults them in again: the same bytes, as a view's bytes never change. The range is
- * widened by WINDOW_ALIGN on each side (the kernel's fault-around maps up to 64 KiB around a
- * touched page, aligned in the address space, not in the file) and clamped to the mapping.
+ * Drops a mapping's pages from this process (they stay in the page cache). A view still held
+ * faults them in again: the same bytes, as a view's bytes never change.
  */
-function giveBack(map: Buffer, from = 0, to = map.length): void {
+function giveBack(map: Buffer): void {
   const m = mmapBinding();
-  const start = Math.max(0, from - (from % WINDOW_ALIGN) - WINDOW_ALIGN);
-  const end = Math.min(map.length, to + WINDOW_ALIGN);
-  if (end <= start) return;
   try {
-    m.advise(map, start, end - start, m.MADV_DONTNEED);
+    m.advise(map, m.MADV_DONTNEED);
   } catch {
     // Only memory accounting is at stake; the mapping stays as valid as before.
   }
-}
-
-/**
- * Tail windows whose pages are kept past their last lease, least recently released first (Map
- * order), and the bytes they hold. The next fetch of a consumer at the end of a log reads the same
- * window at once: giving its pages back on every response cost an madvise (a TLB flush) per
- * fetch and a re-fault of the pages read again. Bounded process-wide by KEPT_TAIL_BYTES: past it
- * the least recently released window's pages go back.
- */
-export const KEPT_TAIL_BYTES = 16 << 20;
-const keptTails = new Map<Window, number>();
-let keptTailBytes = 0;
-
-function unkeep(w: Window): void {
-  const bytes = keptTails.get(w);
-  if (bytes === undefined) return;
-  keptTails.delete(w);
-  keptTailBytes -= bytes;
-}
-
-function keep(w: Window): void {
-  unkeep(w);
-  const bytes = w.touchedTo - w.touchedFrom;
-  keptTails.set(w, bytes);
-  keptTailBytes += bytes;
-  // Bounded: each round removes one entry.
-  while (keptTailBytes > KEPT_TAIL_BYTES && keptTails.size > 0) {
-    const oldest = keptTails.keys().next().value as Window;
-    unkeep(oldest);
-    if (oldest.use.leases === 0) giveBackTouched(oldest);
-  }
-}
-
-/** Pages held by kept tail windows (for tests and metrics). */
-export function keptTailStats(): { windows: number; bytes: number } {
-  return { windows: keptTails.size, bytes: keptTailBytes };
-}
-
-/** Gives back the pages views of `w` touched since it last gave them back; nothing when none. */
-function giveBackTouched(w: Window): void {
-  if (w.touchedTo <= w.touchedFrom) return;
-  giveBack(w.map, w.touchedFrom, w.touchedTo);
-  w.touchedFrom = 0;
-  w.touchedTo = 0;
 }
 
 /** One mapping of [start, end) of the file. */
@@ -115,9 +65,6 @@ interface Window {
   end: number;
   map: Buffer;
   use: MappingUse;
-  /** Range of the mapping (relative to start) views were handed out of since its pages last went back. */
-  touchedFrom: number;
-  touchedTo: number;
 }
 
 /**
@@ -146,22 +93,20 @@ export class MmapFile extends FdFile {
   /** End of the furthest view handed out of the current file. */
   private viewedEnd = 0;
 
-  /** Maps [start, start + length) of the file. */
+  /**
+   * Maps [start, start + length) of the file. Once the last Fetch response holding views of it has
+   * been written (its lease released), the pages go back (see giveBack): a mapping is freed only
+   * when collected, and until then every page a response touched counted as resident (RssFile).
+   */
   private mapRange(start: number, length: number): { map: Buffer; use: MappingUse } {
     const m = mmapBinding();
     const map = m.map(length, m.PROT_READ, m.MAP_SHARED, this.fd, start);
-    return { map, use: new MappingUse(this.path, map) };
-  }
-
-  /**
-   * The last Fetch response holding views of live window `w` has been written (its lease
-   * released): its pages go back (see giveBack), as a mapping is freed only when collected and
-   * until then every page a response touched counted as resident (RssFile). But a window that
-   * reaches the file's end keeps them (see keep): the next fetch at the log's end reads it again.
-   */
-  private released(w: Window): void {
-    if (w.start <= this.length && this.length <= w.end) keep(w);
-    else giveBackTouched(w);
+    const use = new MappingUse(this.path, map);
+    // Holds the mapping: forget() and retireMappings() clear it, or the collector could never free
+    // the mapping (the FinalizationRegistry keeps `use` until it does). Every window passes there:
+    // dropped, closed, retired or truncated away.
+    use.onUnleased = () => giveBack(map);
+    return { map, use };
   }
 
   /** A live window holding [position, end), mapped when none does. */
@@ -186,19 +131,8 @@ export class MmapFile extends FdFile {
         ? MIN_WINDOW_BYTES
         : Math.min(GROWN_WINDOW_BYTES, Math.max(MIN_WINDOW_BYTES, 2 * (before.end - before.start)));
     const length = need <= GROWN_WINDOW_BYTES ? pow2AtLeast(need, min) : Math.ceil(need / WINDOW_ALIGN) * WINDOW_ALIGN;
-    const w: Window = { start, end: start + length, ...this.mapRange(start, length), touchedFrom: 0, touchedTo: 0 };
-    // Holds the mapping: forget() and retireMappings() clear it, or the collector could never free
-    // the mapping (the FinalizationRegistry keeps `use` until it does). Every window passes there:
-    // dropped, closed, retired or truncated away.
-    w.use.onUnleased = () => this.released(w);
+    const w: Window = { start, end: start + length, ...this.mapRange(start, length) };
     this.windows.unshift(w);
-    // A kept tail window the file has grown past is no longer where the next fetch reads.
-    for (const old of this.windows) {
-      if (old.end < this.length && keptTails.has(old)) {
-        unkeep(old);
-        if (old.use.leases === 0) giveBackTouched(old);
-      }
-    }
     if (this.windows.length > MAX_WINDOWS) {
       this.forget(this.windows.pop() as Window);
     }
@@ -209,16 +143,15 @@ export class MmapFile extends FdFile {
    * A window no longer reused. It is unmapped only when collected: its pages go back now, or when
    * its last lease goes (then the bookkeeping lets go of it); it is remembered for retire().
    */
-  private forget(w: Window): void {
-    const { use } = w;
-    unkeep(w);
+  private forget(w: { map: Buffer; use: MappingUse }): void {
+    const { map, use } = w;
     if (use.leases === 0) {
       use.onUnleased = null;
-      giveBackTouched(w);
+      giveBack(map);
     } else
       use.onUnleased = () => {
         use.onUnleased = null;
-        giveBackTouched(w);
+        giveBack(map);
       };
     this.remember(use);
   }
@@ -245,23 +178,13 @@ export class MmapFile extends FdFile {
     if (end > this.viewedEnd) this.viewedEnd = end;
     const w = this.windowFor(position, end);
     if (lease !== undefined) lease.hold(w.use);
-    const from = position - w.start;
-    const to = end - w.start;
-    if (w.touchedTo <= w.touchedFrom) {
-      w.touchedFrom = from;
-      w.touchedTo = to;
-    } else {
-      if (from < w.touchedFrom) w.touchedFrom = from;
-      if (to > w.touchedTo) w.touchedTo = to;
-    }
-    return w.map.subarray(from, to);
+    return w.map.subarray(position - w.start, end - w.start);
   }
 
   /** The file is gone or replaced: its mappings are freed once no lease holds them. */
   private retireMappings(): void {
     // The forced GC unmaps them: nothing here may keep a mapping alive.
     for (const w of this.windows) {
-      unkeep(w);
       w.use.onUnleased = null;
       retired.retire(w.use);
     }
