@@ -581,11 +581,9 @@ export const BROKER_CONFIGS = {
   'console.host': def('STRING', '127.0.0.1', 'read-only', 'Address the web console binds to', {
     sluice: true,
   }),
-  // fd by default: a Fetch's pread copy costs less broker CPU per GiB than mapping, faulting in and
-  // giving back the pages of a window (0.6–0.85× of mmap's: benchmarks/src/fetch-cost-ab.ts).
   'log.io': def(
     'STRING',
-    'fd',
+    'mmap',
     'read-only',
     'How segments are read and written: mmap (memory-mapped) or fd (plain file descriptors)',
     { sluice: true, validator: { oneOf: ['mmap', 'fd'] } },
