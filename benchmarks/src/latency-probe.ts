@@ -3,14 +3,14 @@
 // without starting Kafka. With a second cli.js (another build), the two alternate on fresh brokers.
 //   npm run build && npx tsx --conditions=sluice-source benchmarks/src/latency-probe.ts \
 //     [--rates 78950,126321] [--seconds 6] [--trials 3] [--before /path/to/other/apps/broker/dist/cli.js]
-//     [--config log.segment.bytes=8388608 …]
+//     [--config log.segment.bytes=8388608 …] [--generator kafka-perf|sluice-steady]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka } from '@sluice/client';
 import { SLUICE_CLI, SluiceBroker } from './brokers.js';
-import { kafkaProducerPerf } from './generators.js';
+import { kafkaProducerPerf, sluiceClient } from './generators.js';
 import { freePorts } from './ports.js';
 import { type Stalls, scrapeStalls, stallsBetween, stallsText } from './stalls.js';
 
@@ -20,6 +20,8 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '6' },
     trials: { type: 'string', default: '3' },
     before: { type: 'string' },
+    // kafka-perf (ProducerPerformance, as the bench's rows) or sluice-steady (@sluice/client, each record timed send → ack).
+    generator: { type: 'string', default: 'kafka-perf' },
     // Broker configs for both builds, e.g. --config log.segment.bytes=8388608 (rolls within the load).
     config: { type: 'string', multiple: true, default: [] },
   },
@@ -53,14 +55,27 @@ for (let t = 1; t <= trials; t++) {
       const url = `http://127.0.0.1:${metricsPort}/metrics`;
       for (const rate of rates) {
         const before = await scrapeStalls(url);
-        const m = await kafkaProducerPerf(port, {
-          topic: 'lat',
-          records: Math.min(rate * seconds, 1_000_000),
-          size: 1024,
-          acks: 'all',
-          codec: 'none',
-          throughput: rate,
-        });
+        const records = Math.min(rate * seconds, 1_000_000);
+        const m =
+          args.generator === 'sluice-steady'
+            ? await sluiceClient({
+                mode: 'steady',
+                port,
+                topic: 'lat',
+                records,
+                size: 1024,
+                acks: 'all',
+                rate,
+                keys: 100_000,
+              })
+            : await kafkaProducerPerf(port, {
+                topic: 'lat',
+                records,
+                size: 1024,
+                acks: 'all',
+                codec: 'none',
+                throughput: rate,
+              });
         const s: Stalls = stallsBetween(before, await scrapeStalls(url));
         const key = `${name} ${rate}`;
         p99.set(key, [...(p99.get(key) ?? []), m.latencyMs?.p99 ?? Number.NaN]);
