@@ -4,7 +4,7 @@
 //   npm run build && npx tsx --conditions=sluice-source benchmarks/src/latency-probe.ts \
 //     [--rates 78950,126321] [--seconds 6] [--trials 3] [--before /path/to/other/apps/broker/dist/cli.js]
 //     [--config log.segment.bytes=8388608 …] [--generator kafka-perf|sluice-steady]
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,6 +13,12 @@ import { SLUICE_CLI, SluiceBroker } from './brokers.js';
 import { kafkaProducerPerf, sluiceClient } from './generators.js';
 import { freePorts } from './ports.js';
 import { type Stalls, scrapeStalls, stallsBetween, stallsText } from './stalls.js';
+
+/** The broker's main thread's time on a CPU and time runnable but waiting for one (/proc schedstat, ns). */
+function mainThreadSched(pid: number): { runNs: number; waitNs: number } {
+  const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+  return { runNs: run, waitNs: wait };
+}
 
 const { values: args } = parseArgs({
   options: {
@@ -55,6 +61,7 @@ for (let t = 1; t <= trials; t++) {
       const url = `http://127.0.0.1:${metricsPort}/metrics`;
       for (const rate of rates) {
         const before = await scrapeStalls(url);
+        const sched0 = mainThreadSched(b.pid());
         const records = Math.min(rate * seconds, 1_000_000);
         const m =
           args.generator === 'sluice-steady'
@@ -77,11 +84,12 @@ for (let t = 1; t <= trials; t++) {
                 throughput: rate,
               });
         const s: Stalls = stallsBetween(before, await scrapeStalls(url));
+        const sched1 = mainThreadSched(b.pid());
         const key = `${name} ${rate}`;
         p99.set(key, [...(p99.get(key) ?? []), m.latencyMs?.p99 ?? Number.NaN]);
         loopMax.set(key, [...(loopMax.get(key) ?? []), s.loopMaxMs]);
         process.stderr.write(
-          `t${t} ${name} ${rate} rec/s: p50 ${m.latencyMs?.p50} ms, p99 ${m.latencyMs?.p99} ms, p99.9 ${m.latencyMs?.p999} ms, max ${m.latencyMs?.max} ms (achieved ${Math.round(m.recordsPerSec)} rec/s); ${stallsText(s)}\n`,
+          `t${t} ${name} ${rate} rec/s: p50 ${m.latencyMs?.p50} ms, p99 ${m.latencyMs?.p99} ms, p99.9 ${m.latencyMs?.p999} ms, max ${m.latencyMs?.max} ms (achieved ${Math.round(m.recordsPerSec)} rec/s); ${stallsText(s)}; main thread ran ${((sched1.runNs - sched0.runNs) / 1e6).toFixed(0)} ms, waited for a CPU ${((sched1.waitNs - sched0.waitNs) / 1e6).toFixed(0)} ms in ${m.seconds.toFixed(1)} s\n`,
         );
       }
     } finally {
