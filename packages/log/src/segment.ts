@@ -18,7 +18,9 @@ import { TimeIndex } from './time-index.js';
 import { truncateTxnIndex } from './txn-index.js';
 
 const HEADER_PEEK = RECORD_BATCH_OVERHEAD;
+const INT32_MAX = 0x7fffffff;
 
+/** fdatasync of `file` by path on the libuv threadpool; a file gone meanwhile is skipped. */
 async function syncPath(file: string): Promise<void> {
   let handle: fs.promises.FileHandle;
   try {
@@ -33,7 +35,6 @@ async function syncPath(file: string): Promise<void> {
     await handle.close();
   }
 }
-const INT32_MAX = 0x7fffffff;
 
 export function segmentFileName(baseOffset: bigint, suffix: string): string {
   return `${baseOffset.toString().padStart(20, '0')}${suffix}`;
