@@ -15,6 +15,7 @@
 //                                       covers only their rows
 //   npm run bench -- --producers 2      the @sluice/client and rdkafka_performance rows run 2 generator processes at once
 //   npm run bench -- --only crash --crash-partitions 10000    the crash phase at these partition counts only
+//   npm run bench -- --only latency --latency-max 157900    the latency rows at fractions of this rate (records/s)
 //   npm run bench -- --cost-matrix      the ceiling phase's full cost matrix (100 B/1 KiB × none/lz4 × acks=1/all ×
 //                                       1/6/1000 partitions) instead of its default subset
 //   npm run bench -- --only streams     WordCount and a windowed count (throughput; WordCount end-to-end latency),
@@ -54,6 +55,7 @@ import { cpuSeconds, loadAverage, peakRssMiB, RssSampler, rssMiB, run, sleep } f
 import { profileMarkdown, summarizeProfiles } from './profile-summary.js';
 import { machineInfo, type Report, type Row, rowsWithoutNumbers, writeOutputs } from './report.js';
 import { securityPhase } from './security.js';
+import { scrapeStalls, stallsBetween, stallsText } from './stalls.js';
 import { streamsPhase } from './streams.js';
 import { transactionsPhase } from './transactions.js';
 
@@ -71,6 +73,8 @@ const { values: args } = parseArgs({
     full: { type: 'boolean', default: false },
     // The crash phase's partition counts, e.g. --crash-partitions 10000 (default 1000,10000; quick 100).
     'crash-partitions': { type: 'string' },
+    // The latency rows' maximum (records/s) when the ceiling phase does not run, e.g. --only latency --latency-max 157900.
+    'latency-max': { type: 'string' },
     // Re-renders the table, charts and BENCHMARKS.md from a run's JSON without running anything.
     from: { type: 'string' },
   },
@@ -428,7 +432,9 @@ async function latencyPhase(): Promise<void> {
   );
   const src = ceiling?.sluice.length ? ceiling : rows.get(`produce/kafka-perf/${topicOf(LATENCY_SOURCE)}`);
   const sm = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[xs.length >> 1] : undefined);
-  const maxima = [sm(src?.sluice ?? []), sm(src?.kafka ?? [])].filter((x): x is number => x !== undefined);
+  const maxima = args['latency-max']
+    ? [Number(args['latency-max'])]
+    : [sm(src?.sluice ?? []), sm(src?.kafka ?? [])].filter((x): x is number => x !== undefined);
   if (maxima.length === 0) {
     errors.push('latency: no measured maximum to take fractions of');
     return;
@@ -436,9 +442,15 @@ async function latencyPhase(): Promise<void> {
   const max = Math.min(...maxima);
   for (let t = 1; t <= TRIALS; t++) {
     const bs = await brokers();
+    // Sluice's event-loop delay and GC pauses over each row, from its metrics endpoint (see stalls.ts).
+    const [metricsPort] = await freePorts(1);
+    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     try {
       for (const b of bs) {
-        await b.start(freshDir(b));
+        await b.start(
+          freshDir(b),
+          b.name === 'sluice' ? { 'metrics.port': String(metricsPort), 'metrics.host': '127.0.0.1' } : {},
+        );
         await createTopics(b.port, [
           { name: 'lat', numPartitions: LATENCY_SOURCE.partitions },
           { name: 'e2e', numPartitions: 1 },
@@ -447,35 +459,54 @@ async function latencyPhase(): Promise<void> {
       for (const f of LATENCY_FRACTIONS) {
         const rate = Math.max(100, Math.round(max * f));
         const label = `latency ${sizeLabel(LATENCY_SOURCE.size)}, ${LATENCY_SOURCE.partitions} p, acks=all at ${Math.round(f * 100)}% of max (${rate.toLocaleString('en-US')} rec/s)`;
-        for (const b of bs) {
-          const spec: ProduceSpec = {
-            ...LATENCY_SOURCE,
-            topic: 'lat',
-            records: Math.min(rate * LATENCY_SECONDS, 1_000_000),
-            throughput: rate,
-          };
-          const m = await attempt(`${label} on ${b.name}`, () => measured(b, () => kafkaProducerPerf(b.port, spec)));
-          if (!m?.latencyMs) continue;
-          for (const [p, v] of [
-            ['p50', m.latencyMs.p50],
-            ['p99', m.latencyMs.p99],
-            ['p99.9', m.latencyMs.p999],
-          ] as const) {
-            const r = row(`latency/${f}/${p}`, {
-              kind: 'latency',
-              label: `${label} ${p}`,
-              generator: 'kafka-perf',
-              unit: 'ms',
-              higherIsBetter: false,
-              fraction: f,
-              percentile: p,
-            });
-            r[b.name].push(v ?? Number.NaN);
-            r.details[b.name].push(m);
+        // ProducerPerformance (the rows kept from earlier runs), then @sluice/client timing each record: on a
+        // 2-core machine the JVM tool takes ~1.5 cores at 50–80% of the maximum and its own queueing is most
+        // of its p99, so the lighter generator's rows say more about the brokers.
+        for (const gen of ['kafka-perf', 'sluice-client'] as const) {
+          for (const b of bs) {
+            const records = Math.min(rate * LATENCY_SECONDS, 1_000_000);
+            const spec: ProduceSpec = { ...LATENCY_SOURCE, topic: 'lat', records, throughput: rate };
+            const load = () =>
+              gen === 'kafka-perf'
+                ? kafkaProducerPerf(b.port, spec)
+                : sluiceClient({
+                    mode: 'steady',
+                    port: b.port,
+                    topic: 'lat',
+                    records,
+                    size: spec.size,
+                    acks: 'all',
+                    rate,
+                    keys: 100_000,
+                  });
+            const before =
+              b.name === 'sluice' ? await attempt('sluice metrics', () => scrapeStalls(metricsUrl)) : undefined;
+            const m = await attempt(`${label} (${gen}) on ${b.name}`, () => measured(b, load));
+            if (!m?.latencyMs) continue;
+            const after = before && (await attempt('sluice metrics', () => scrapeStalls(metricsUrl)));
+            const stalls = before && after ? stallsBetween(before, after) : undefined;
+            if (stalls) m.extra = { ...m.extra, ...stalls };
+            for (const [p, v] of [
+              ['p50', m.latencyMs.p50],
+              ['p99', m.latencyMs.p99],
+              ['p99.9', m.latencyMs.p999],
+            ] as const) {
+              const r = row(`${gen === 'kafka-perf' ? 'latency' : 'latency-client'}/${f}/${p}`, {
+                kind: 'latency',
+                label: `${label} ${p}`,
+                generator: gen,
+                unit: 'ms',
+                higherIsBetter: false,
+                fraction: f,
+                percentile: p,
+              });
+              r[b.name].push(v ?? Number.NaN);
+              r.details[b.name].push(m);
+            }
+            log(
+              `${label} (${gen}) ${b.name} t${t}: p50 ${m.latencyMs.p50?.toFixed(1)} ms, p99 ${m.latencyMs.p99?.toFixed(1)} ms, p99.9 ${m.latencyMs.p999?.toFixed(1)} ms (achieved ${Math.round(m.recordsPerSec)} rec/s)${stalls ? `; ${stallsText(stalls)}` : ''}`,
+            );
           }
-          log(
-            `${label} ${b.name} t${t}: p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms, p99.9 ${m.latencyMs.p999} ms (achieved ${Math.round(m.recordsPerSec)} rec/s)`,
-          );
         }
       }
       // End to end (produce → consume), one record at a time, with Kafka's EndToEndLatency tool.

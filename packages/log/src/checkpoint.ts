@@ -27,6 +27,35 @@ export function writeFileAtomic(file: string, data: string | Buffer): void {
 }
 
 /**
+ * The first half of writeFileAtomic on the libuv threadpool: `data` written to a temp file beside
+ * `file` (its own name, so a synchronous writeFileAtomic meanwhile does not share it) and fsynced.
+ * Returns the temp file's path; the caller renames it over `file` and syncs the directory.
+ */
+export async function writeTempInBackground(file: string, data: string): Promise<string> {
+  const tmp = `${file}.bg.tmp`;
+  const handle = await fs.promises.open(tmp, 'w');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (err) {
+    await handle.close();
+    await fs.promises.rm(tmp, { force: true });
+    throw err;
+  }
+  await handle.close();
+  return tmp;
+}
+
+export async function syncDirInBackground(dir: string): Promise<void> {
+  const handle = await fs.promises.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
  * Kafka's checkpoint text format: a version line (0), a count line, then one entry per line with
  * space-separated fields, replaced atomically.
  */

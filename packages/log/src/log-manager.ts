@@ -1,6 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { offsetCheckpointText, readOffsetCheckpoint, syncDir, writeFileAtomic } from './checkpoint.js';
+import {
+  offsetCheckpointText,
+  readOffsetCheckpoint,
+  syncDir,
+  syncDirInBackground,
+  writeFileAtomic,
+  writeTempInBackground,
+} from './checkpoint.js';
 import { cleanLog } from './cleaner.js';
 import { type LogConfig, logConfig } from './config.js';
 import { isDiskFailure } from './errors.js';
@@ -35,6 +42,12 @@ export class LogManager {
   private readonly writtenCheckpoints = new Map<string, string>();
   private readonly release: () => void;
   private timer: NodeJS.Timeout | null = null;
+  /** The maintenance round's checkpoint write on the libuv threadpool, if one is under way. */
+  private checkpointing: Promise<void> | null = null;
+  /** Its failure, thrown by the next runMaintenance (whose caller handles disk failures). */
+  private checkpointFailure: Error | null = null;
+  /** Synchronous checkpoint writes so far: a background write that started before one is dropped, not renamed over it. */
+  private checkpointWrites = 0;
   /** The compaction pass under way, if any. */
   private cleaning: Promise<void> | null = null;
   private closed = false;
@@ -182,31 +195,70 @@ export class LogManager {
    * not rewrite and fsync three files every maintenance round.
    */
   checkpoint(): void {
+    for (const [name, text] of this.changedCheckpoints()) {
+      writeFileAtomic(path.join(this.dataDir, name), text);
+      this.writtenCheckpoints.set(name, text);
+      this.checkpointWrites++;
+    }
+  }
+
+  /** The checkpoint files whose text differs from what this manager last wrote, with their new text. */
+  private changedCheckpoints(): [name: string, text: string][] {
     const logs = [...this.logs.values()];
-    this.writeCheckpoint(
-      RECOVERY_POINT_CHECKPOINT,
-      logs.map((l) => [l.topic, l.partition, l.recoveryPoint]),
-    );
-    this.writeCheckpoint(
-      LOG_START_OFFSET_CHECKPOINT,
-      logs.map((l) => [l.topic, l.partition, l.logStartOffset]),
-    );
-    this.writeCheckpoint(
-      CLEANER_OFFSET_CHECKPOINT,
-      logs.filter((l) => l.cleanerCheckpoint > 0n).map((l) => [l.topic, l.partition, l.cleanerCheckpoint]),
-    );
+    const all: [string, string][] = [
+      [RECOVERY_POINT_CHECKPOINT, offsetCheckpointText(logs.map((l) => [l.topic, l.partition, l.recoveryPoint]))],
+      [LOG_START_OFFSET_CHECKPOINT, offsetCheckpointText(logs.map((l) => [l.topic, l.partition, l.logStartOffset]))],
+      [
+        CLEANER_OFFSET_CHECKPOINT,
+        offsetCheckpointText(
+          logs.filter((l) => l.cleanerCheckpoint > 0n).map((l) => [l.topic, l.partition, l.cleanerCheckpoint]),
+        ),
+      ],
+    ];
+    return all.filter(([name, text]) => this.writtenCheckpoints.get(name) !== text);
   }
 
-  private writeCheckpoint(name: string, entries: [string, number, bigint][]): void {
-    const text = offsetCheckpointText(entries);
-    if (this.writtenCheckpoints.get(name) === text) return;
-    writeFileAtomic(path.join(this.dataDir, name), text);
-    this.writtenCheckpoints.set(name, text);
+  /**
+   * checkpoint() for the maintenance round: the temp files are written and fsynced on the libuv
+   * threadpool (the recovery point moves after every roll, and these fsyncs held the event loop for up
+   * to 61 ms every round), then renamed on the event loop unless a synchronous checkpoint (close,
+   * topic deletion) was written meanwhile. One at a time; a round that finds one under way skips.
+   */
+  checkpointInBackground(): Promise<void> {
+    if (this.checkpointing !== null) return this.checkpointing;
+    const due = this.changedCheckpoints();
+    if (due.length === 0) return Promise.resolve();
+    const writes = this.checkpointWrites;
+    const stale = () => this.closed || writes !== this.checkpointWrites;
+    const run = async () => {
+      const temps = await Promise.all(
+        due.map(([name, text]) => writeTempInBackground(path.join(this.dataDir, name), text)),
+      );
+      if (stale()) {
+        for (const t of temps) fs.rmSync(t, { force: true });
+        return;
+      }
+      for (const [i, [name]] of due.entries()) fs.renameSync(temps[i], path.join(this.dataDir, name));
+      await syncDirInBackground(this.dataDir);
+      if (!stale()) for (const [name, text] of due) this.writtenCheckpoints.set(name, text);
+    };
+    this.checkpointing = run()
+      .catch((err: Error) => {
+        this.checkpointFailure = err;
+      })
+      .finally(() => {
+        this.checkpointing = null;
+      });
+    return this.checkpointing;
   }
 
-  /** flush.ms, retention and checkpoints; for the timer or a caller's own scheduler. */
-  runMaintenance(nowMs = Date.now()): void {
-    if (this.closed) return;
+  /**
+   * flush.ms, retention and checkpoints; for the timer or a caller's own scheduler. The checkpoints
+   * are written in the background (the returned promise; it does not reject: a failure is thrown by
+   * the next call instead, to the caller that handles disk failures).
+   */
+  runMaintenance(nowMs = Date.now()): Promise<void> {
+    if (this.closed) return Promise.resolve();
     for (const log of this.logs.values()) {
       try {
         log.maybeFlushByTime(nowMs);
@@ -215,8 +267,12 @@ export class LogManager {
         log.config.logger.error(`${log.topic}-${log.partition}: maintenance failed: ${(e as Error).message}`);
       }
     }
-    this.checkpoint();
+    const failure = this.checkpointFailure;
+    this.checkpointFailure = null;
+    if (failure !== null) throw failure;
+    const checkpointed = this.checkpointInBackground();
     this.startCleaning(nowMs);
+    return checkpointed;
   }
 
   /**

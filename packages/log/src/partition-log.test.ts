@@ -184,21 +184,21 @@ describe('LogManager', () => {
     again.close();
   });
 
-  it('rewrites a checkpoint file only when its content changes', () => {
+  it('rewrites a checkpoint file only when its content changes', async () => {
     const root = testRoot('mgr-idle');
     const m = LogManager.open(root, { io: 'fd', logger: quiet });
     const log = m.getOrCreate('orders', 0);
-    m.runMaintenance();
+    await m.runMaintenance();
     const file = path.join(root, RECOVERY_POINT_CHECKPOINT);
     // A rewrite replaces the file by rename, so a new inode says it was written again.
     const inode = () => fs.statSync(file).ino;
     const before = inode();
-    m.runMaintenance();
+    await m.runMaintenance();
     m.checkpoint();
     expect(inode()).toBe(before);
     log.append(makeValueBatch(3, 10));
     log.flush();
-    m.runMaintenance();
+    await m.runMaintenance();
     expect(inode()).not.toBe(before);
     expect(readOffsetCheckpoint(file).get('orders-0')).toBe(3n);
     m.close();

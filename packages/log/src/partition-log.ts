@@ -103,6 +103,10 @@ export class PartitionLog extends EventEmitter {
   private _highWatermark: bigint;
   private _recoveryPoint: bigint;
   private unflushedMessages = 0;
+  /** Background syncs of rolled segments, chained in roll order (see syncRolled). */
+  private rolledSyncs: Promise<void> = Promise.resolve();
+  /** Counts truncations, so a background sync that finishes after one does not move the recovery point. */
+  private truncations = 0;
   private lastFlushMs: number;
   private closed = false;
   private stableOffsetSource: (() => bigint) | null = null;
@@ -322,12 +326,42 @@ export class PartitionLog extends EventEmitter {
       this.segments.pop();
     } else {
       old.deactivate();
-      old.flush();
+      this.syncRolled(old);
     }
     const seg = LogSegment.create(this.io, this.dir, baseOffset, this.config);
     seg.activate();
     this.segments.push(seg);
-    if (this._recoveryPoint < baseOffset && old.size > 0) this._recoveryPoint = old.nextOffset;
+  }
+
+  /**
+   * Syncs a rolled segment off the event loop, then moves the recovery point to its end. Until then
+   * the recovery point stays below it, so a flush() or close() meanwhile syncs it on the spot: no
+   * acknowledgement that waits for a flush (flush.messages, acks after fsync) waits less. The syncs
+   * run one after another so that the recovery point never passes a segment still being synced.
+   */
+  private syncRolled(old: LogSegment): void {
+    const end = old.nextOffset;
+    const truncations = this.truncations;
+    this.rolledSyncs = this.rolledSyncs
+      .then(() => old.flushInBackground())
+      .then(
+        () => {
+          // A truncation meanwhile may have cut below `end` (and a closed log was flushed by close()).
+          if (this.closed || truncations !== this.truncations) return;
+          if (this._recoveryPoint < end && end <= this._logEndOffset) this._recoveryPoint = end;
+        },
+        (err: Error) => {
+          // The recovery point stays behind: the next flush or clean close syncs it again and fails loudly.
+          this.config.logger.warn(
+            `${path.basename(this.dir)}: sync of rolled segment ${old.fileName} failed: ${err.message}`,
+          );
+        },
+      );
+  }
+
+  /** Resolves once every segment rolled so far is synced (or its sync failed), for tests and orderly waits. */
+  rolledSegmentsSynced(): Promise<void> {
+    return this.rolledSyncs;
   }
 
   /** Index of the segment that may hold `offset` (the last one with base <= offset). */
@@ -492,6 +526,7 @@ export class PartitionLog extends EventEmitter {
     this.assertOpen();
     if (offset < 0n) throw offsetOutOfRange(`cannot truncate to negative offset ${offset}`);
     if (offset >= this._logEndOffset) return false;
+    this.truncations++;
     if (offset < this._logStartOffset) {
       this.truncateFullyAndStartAt(offset);
       return true;
@@ -519,6 +554,7 @@ export class PartitionLog extends EventEmitter {
   /** Deletes everything and restarts the log empty at `offset` (a follower far behind). */
   truncateFullyAndStartAt(offset: bigint): void {
     this.assertOpen();
+    this.truncations++;
     for (const s of this.segments) s.delete();
     const seg = LogSegment.create(this.io, this.dir, offset, this.config);
     seg.activate();
