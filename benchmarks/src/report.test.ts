@@ -7,6 +7,7 @@ import {
   type Report,
   type Row,
   rowsWithoutNumbers,
+  shortOfRate,
   trialCores,
 } from './report.js';
 
@@ -93,5 +94,29 @@ describe('generator-bound rows', () => {
     expect(broker).not.toContain('| produce/gen |');
     expect(generator).toContain('| produce/gen |');
     expect(broker).toContain('| 0.30 / 0.95 |');
+  });
+});
+
+describe('latency rows short of their offered rate', () => {
+  const lat = (gen: string, achievedSluice: number[], achievedKafka: number[]): Row => ({
+    ...row(`latency/${gen}`, 'latency', [5, 6, 7], [10, 11, 12], {
+      label: 'latency 1 KiB, 6 p, acks=all at 80% of max (134,219 rec/s) p99',
+      generator: gen,
+      percentile: 'p99',
+      unit: 'ms',
+    }),
+    details: {
+      sluice: achievedSluice.map((recordsPerSec) => ({ recordsPerSec })),
+      kafka: achievedKafka.map((recordsPerSec) => ({ recordsPerSec })),
+    },
+  });
+
+  it('are those where either broker got under 90% of the rate asked for (median over trials)', () => {
+    expect(shortOfRate(lat('kafka-perf', [134_000, 133_500, 134_100], [133_900, 134_000, 134_200]))).toBe(false);
+    // Kafka's median 110k of 134k: short, whichever broker it was.
+    expect(shortOfRate(lat('kafka-perf', [134_000, 133_500, 134_100], [90_000, 110_000, 134_000]))).toBe(true);
+    // Rows of other kinds, or without achieved rates, are never short.
+    expect(shortOfRate({ ...lat('x', [], []), kind: 'produce' })).toBe(false);
+    expect(shortOfRate(lat('x', [], []))).toBe(false);
   });
 });
