@@ -49,28 +49,22 @@ export class RegistrationLease {
     // stuck, typically at a member that cannot reach a leader yet (etcd holds it there for seconds):
     // the next stream, which may reach another member, opens at once, well inside the lease.
     const answerWithinMs = Math.min(1000, intervalMs);
-    let lost = false;
-    const events: StreamEvents = {
-      answered: () => {
-        if (!lost) onAlive();
-      },
-      expired: () => {
-        if (lost) return;
-        lost = true;
-        this.stopped = true;
-        this.closeStreams();
-        onLost(new Error(`etcd lease ${this.id} expired`));
-      },
-    };
     let failures = 0;
     while (!this.stopped) {
       let answeredHere = false;
+      // Lingering streams of earlier rounds keep these callbacks; `stopped` (expired or released)
+      // silences them all.
       const outcome = await this.oneStream(intervalMs, answerWithinMs, {
         answered: () => {
           answeredHere = true;
-          events.answered();
+          if (!this.stopped) onAlive();
         },
-        expired: events.expired,
+        expired: () => {
+          if (this.stopped) return;
+          this.stopped = true;
+          this.closeStreams();
+          onLost(new Error(`etcd lease ${this.id} expired`));
+        },
       });
       if (this.stopped || outcome === 'stopped') return;
       failures = answeredHere ? 1 : failures + 1;
