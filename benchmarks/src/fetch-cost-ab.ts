@@ -2,14 +2,16 @@
 // ceiling phase's consume rows: 100 B and 1 KiB records, 1, 6 and 1,000 partitions) with loads long enough
 // that the generator's start-up weighs little in the broker's CPU per GiB; rounds alternate (A, B, B, A, …)
 // on one data directory written once by build A; medians. With --prof DIR each build's broker also runs
-// under node --cpu-prof (one profile per round in DIR/A and DIR/B; read with profile-top.ts).
-//   npm run build && npx tsx --conditions=sluice-source benchmarks/src/fetch-cost-ab.ts <cli A> <cli B> [rounds] [--prof DIR] [--cases 1k6,100b6,1k1,1k1000] [--b-env K=V]
+// under node --cpu-prof (one profile per round in DIR/A and DIR/B; read with profile-top.ts). With --gc each
+// broker runs under node --trace-gc and every fetch row counts the mark-compacts it caused; --produce adds a
+// raw produce of 128 MiB of 1 KiB records to a fresh 6-partition topic each round.
+//   npm run build && npx tsx --conditions=sluice-source benchmarks/src/fetch-cost-ab.ts <cli A> <cli B> [rounds] [--prof DIR] [--cases 1k6,100b6,1k1,1k1000] [--b-env K=V] [--gc] [--produce]
 // (a cli is a build's apps/broker/dist/cli.js, a bundle with the packages in it. The "before" build is a copy
 // made before a change: `mkdir -p apps/broker/.ab/before && cp -r apps/broker/dist apps/broker/package.json
 // apps/broker/.ab/before/` — inside the repository so that it finds node_modules, with the package.json its
 // version is read from; then apps/broker/.ab/before/dist/cli.js).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,7 +22,13 @@ import { cpuSeconds, RssSampler, waitForBroker } from './proc.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { prof: { type: 'string' }, cases: { type: 'string' }, 'b-env': { type: 'string', multiple: true } },
+  options: {
+    prof: { type: 'string' },
+    cases: { type: 'string' },
+    'b-env': { type: 'string', multiple: true },
+    gc: { type: 'boolean', default: false },
+    produce: { type: 'boolean', default: false },
+  },
 });
 const [cliA, cliB] = positionals;
 if (!cliA || !cliB) throw new Error('usage: fetch-cost-ab.ts <cli A> <cli B> [rounds] [--prof DIR] [--cases …]');
@@ -46,20 +54,26 @@ const data = join(work, 'data');
 interface Running {
   child: ChildProcess;
   port: number;
+  logPath: string;
 }
 
 async function start(cli: string, tag: string, profDir?: string, env: Record<string, string> = {}): Promise<Running> {
   const [port] = await freePorts(1);
-  const log = openSync(join(work, `${tag}-${port}.log`), 'a');
+  const logPath = join(work, `${tag}-${port}.log`);
+  const log = openSync(logPath, 'a');
   const prof = profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
+  if (values.gc) prof.push('--trace-gc');
   const child = spawn(
     process.execPath,
     [...prof, cli, 'broker', '--host', '127.0.0.1', '--port', String(port), '--data-dir', data],
     { stdio: ['ignore', log, log], env: { ...process.env, ...env, LOG_LEVEL: 'warn' } },
   );
   await waitForBroker(port, 120_000);
-  return { child, port };
+  return { child, port, logPath };
 }
+
+/** Mark-compacts the broker has logged so far (--trace-gc). */
+const markCompacts = (r: Running) => (readFileSync(r.logPath, 'utf8').match(/Mark-Compact/g) ?? []).length;
 
 async function stop(r: Running): Promise<void> {
   const gone = new Promise<void>((res) => r.child.once('exit', () => res()));
@@ -86,8 +100,22 @@ async function stop(r: Running): Promise<void> {
   await stop(b);
 }
 
-type Row = { rate: number; cpuPerGiB: number; rssFile: number; rssAnon: number };
+type Row = { rate: number; cpuPerGiB: number; rssFile?: number; rssAnon?: number; markCompacts?: number };
 const results = new Map<string, Row[]>();
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+/** Medians of the rows' figures; a figure no row has is left out. */
+function describe(rows: Row[]): string {
+  const f = (pick: (r: Row) => number | undefined, d: number) => {
+    const xs = rows.map(pick).filter((x): x is number => x !== undefined);
+    return xs.length ? median(xs).toFixed(d) : undefined;
+  };
+  const parts = [`${f((r) => r.rate, 0)} rec/s`, `${f((r) => r.cpuPerGiB, 2)} CPU s/GiB`];
+  const rssFile = f((r) => r.rssFile, 0);
+  if (rssFile !== undefined) parts.push(`RssFile ${rssFile} MiB`, `RssAnon ${f((r) => r.rssAnon, 0)} MiB`);
+  const mc = f((r) => r.markCompacts, 0);
+  if (mc !== undefined) parts.push(`${mc} mark-compacts`);
+  return parts.join(', ');
+}
 const push = (k: string, r: Row) => results.set(k, [...(results.get(k) ?? []), r]);
 
 for (let round = 0; round < rounds; round++) {
@@ -110,6 +138,7 @@ for (let round = 0; round < rounds; round++) {
         const pid = b.child.pid as number;
         const rss = new RssSampler(pid, 100);
         const cpu0 = cpuSeconds(pid) ?? 0;
+        const mc0 = values.gc ? markCompacts(b) : 0;
         const m = await rawProtocol({
           mode: 'fetch',
           port: b.port,
@@ -125,12 +154,32 @@ for (let round = 0; round < rounds; round++) {
           cpuPerGiB: cpu / ((m.records * c.size) / 2 ** 30),
           rssFile: rss.peakSplit.file,
           rssAnon: rss.peakSplit.anon,
+          markCompacts: values.gc ? markCompacts(b) - mc0 : undefined,
         };
         const key = `fetch ${c.size} B ${c.partitions} p ${which}`;
         push(key, row);
-        process.stderr.write(
-          `round ${round + 1} ${key}: ${Math.round(row.rate).toLocaleString('en-US')} rec/s, ${row.cpuPerGiB.toFixed(2)} CPU s/GiB, RssFile ${row.rssFile.toFixed(0)} MiB, RssAnon ${row.rssAnon.toFixed(0)} MiB\n`,
-        );
+        process.stderr.write(`round ${round + 1} ${key}: ${describe([row])}\n`);
+      }
+      if (values.produce) {
+        const topic = `p6-${which}-${round}`;
+        const admin = new Kafka({ brokers: [`127.0.0.1:${b.port}`] }).admin();
+        await admin.createTopics([{ name: topic, numPartitions: 6, replicationFactor: 1 }]);
+        await admin.close();
+        const pid = b.child.pid as number;
+        const cpu0 = cpuSeconds(pid) ?? 0;
+        const m = await rawProtocol({
+          mode: 'produce',
+          port: b.port,
+          topic,
+          partitions: 6,
+          size: 1024,
+          bytes: 128 * MiB,
+        });
+        const cpu = (cpuSeconds(pid) ?? cpu0) - cpu0;
+        const row = { rate: m.recordsPerSec, cpuPerGiB: cpu / ((m.records * 1024) / 2 ** 30) };
+        const key = `produce 1024 B 6 p ${which}`;
+        push(key, row);
+        process.stderr.write(`round ${round + 1} ${key}: ${describe([row])}\n`);
       }
     } finally {
       await stop(b);
@@ -138,11 +187,9 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 rmSync(work, { recursive: true, force: true });
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 for (const [k, rows] of [...results].sort()) {
-  const f = (pick: (r: Row) => number, d = 2) => median(rows.map(pick)).toFixed(d);
   console.log(
-    `${k}: ${f((r) => r.rate, 0)} rec/s, ${f((r) => r.cpuPerGiB)} CPU s/GiB, RssFile ${f((r) => r.rssFile, 0)} MiB, RssAnon ${f((r) => r.rssAnon, 0)} MiB (median of ${rows.length}: ${rows.map((r) => r.cpuPerGiB.toFixed(2)).join(' ')})`,
+    `${k}: ${describe(rows)} (median of ${rows.length}: ${rows.map((r) => r.cpuPerGiB.toFixed(2)).join(' ')})`,
   );
 }
 process.exit(0);
