@@ -36,6 +36,10 @@ export class SluiceBroker implements Broker {
   startTimeoutMs = 60_000;
   /** How long stop() waits for a clean exit before SIGKILL (a clean stop fsyncs every dirty partition). */
   stopTimeoutMs = 30_000;
+  /** Node options before the cli (e.g. --trace-gc), beside --cpu-prof from `profileDir`. */
+  nodeArgs: string[] = [];
+  /** Where the broker's output goes: `sluice-<port>.log` beside the dir given to start(). */
+  logFile: string | undefined;
   private child: ChildProcess | undefined;
   /** `profileDir` runs the broker under `node --cpu-prof`; `extraArgs` go to `sluice broker` (cluster mode). */
   constructor(
@@ -49,13 +53,15 @@ export class SluiceBroker implements Broker {
   async start(dir: string, config: Readonly<Record<string, string>> = {}): Promise<number> {
     await assertPortFree(this.port, 'sluice');
     mkdirSync(dir, { recursive: true });
-    const log = openSync(join(dir, '..', `sluice-${this.port}.log`), 'a');
+    this.logFile = join(dir, '..', `sluice-${this.port}.log`);
+    const log = openSync(this.logFile, 'a');
     const overrides = Object.entries(config).flatMap(([k, v]) => ['-o', `${k}=${v}`]);
     const prof = this.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${this.profileDir}`] : [];
     const t0 = performance.now();
     const child = spawn(
       process.execPath,
       [
+        ...this.nodeArgs,
         ...prof,
         this.cli,
         'broker',

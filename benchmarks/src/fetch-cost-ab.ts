@@ -5,27 +5,27 @@
 // under node --cpu-prof (one profile per round in DIR/A and DIR/B; read with profile-top.ts). With --gc each
 // broker runs under node --trace-gc and every fetch row counts the mark-compacts it caused; --produce adds a
 // raw produce of 128 MiB of 1 KiB records to a fresh 6-partition topic each round.
-//   npm run build && npx tsx --conditions=sluice-source benchmarks/src/fetch-cost-ab.ts <cli A> <cli B> [rounds] [--prof DIR] [--cases 1k6,100b6,1k1,1k1000] [--b-env K=V] [--gc] [--produce]
+//   npm run build && npx tsx --conditions=sluice-source benchmarks/src/fetch-cost-ab.ts <cli A> <cli B> [rounds] [--prof DIR] [--cases 1k6,100b6,1k1,1k1000] [--b-config k=v] [--gc] [--produce]
 // (a cli is a build's apps/broker/dist/cli.js, a bundle with the packages in it. The "before" build is a copy
 // made before a change: `mkdir -p apps/broker/.ab/before && cp -r apps/broker/dist apps/broker/package.json
 // apps/broker/.ab/before/` — inside the repository so that it finds node_modules, with the package.json its
 // version is read from; then apps/broker/.ab/before/dist/cli.js).
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka } from '@sluice/client';
+import { SluiceBroker } from './brokers.js';
 import { rawProtocol } from './generators.js';
 import { freePorts } from './ports.js';
-import { cpuSeconds, RssSampler, waitForBroker } from './proc.js';
+import { cpuSeconds, RssSampler } from './proc.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     prof: { type: 'string' },
     cases: { type: 'string' },
-    'b-env': { type: 'string', multiple: true },
+    'b-config': { type: 'string', multiple: true },
     gc: { type: 'boolean', default: false },
     produce: { type: 'boolean', default: false },
   },
@@ -44,46 +44,29 @@ type CaseName = keyof typeof ALL_CASES;
 const names = (values.cases ?? '1k6,100b6,1k1,1k1000').split(',') as CaseName[];
 for (const n of names) if (!(n in ALL_CASES)) throw new Error(`unknown case ${n}`);
 const CASES = names.map((n) => ALL_CASES[n]);
-// --b-env KEY=VALUE: environment of build B's broker only (e.g. SLUICE_LOG_IO=fd).
-const envB = Object.fromEntries(
-  (values['b-env'] ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+// --b-config key=value: a broker config of build B's broker only (e.g. log.io=fd).
+const configB = Object.fromEntries(
+  (values['b-config'] ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
 );
 const work = mkdtempSync(join(tmpdir(), 'sluice-fetch-ab-'));
-const data = join(work, 'data');
+const brokerDir = join(work, 'broker');
 
-interface Running {
-  child: ChildProcess;
-  port: number;
-  logPath: string;
-}
-
-async function start(cli: string, tag: string, profDir?: string, env: Record<string, string> = {}): Promise<Running> {
+/** One build's broker on the shared data directory (`work/broker/data`), its log in `work`. */
+async function start(cli: string, profDir?: string, config: Record<string, string> = {}): Promise<SluiceBroker> {
   const [port] = await freePorts(1);
-  const logPath = join(work, `${tag}-${port}.log`);
-  const log = openSync(logPath, 'a');
-  const prof = profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
-  if (values.gc) prof.push('--trace-gc');
-  const child = spawn(
-    process.execPath,
-    [...prof, cli, 'broker', '--host', '127.0.0.1', '--port', String(port), '--data-dir', data],
-    { stdio: ['ignore', log, log], env: { ...process.env, ...env, LOG_LEVEL: 'warn' } },
-  );
-  await waitForBroker(port, 120_000);
-  return { child, port, logPath };
+  const b = new SluiceBroker(port, profDir, [], cli);
+  b.startTimeoutMs = 120_000;
+  if (values.gc) b.nodeArgs = ['--trace-gc'];
+  await b.start(brokerDir, config);
+  return b;
 }
 
 /** Mark-compacts the broker has logged so far (--trace-gc). */
-const markCompacts = (r: Running) => (readFileSync(r.logPath, 'utf8').match(/Mark-Compact/g) ?? []).length;
-
-async function stop(r: Running): Promise<void> {
-  const gone = new Promise<void>((res) => r.child.once('exit', () => res()));
-  r.child.kill('SIGTERM');
-  await gone;
-}
+const markCompacts = (b: SluiceBroker) =>
+  (readFileSync(b.logFile as string, 'utf8').match(/Mark-Compact/g) ?? []).length;
 
 {
-  mkdirSync(data, { recursive: true });
-  const b = await start(cliA, 'fill');
+  const b = await start(cliA);
   const admin = new Kafka({ brokers: [`127.0.0.1:${b.port}`] }).admin();
   for (const c of CASES) {
     await admin.createTopics([{ name: c.topic, numPartitions: c.partitions, replicationFactor: 1 }]);
@@ -97,7 +80,7 @@ async function stop(r: Running): Promise<void> {
     });
   }
   await admin.close();
-  await stop(b);
+  await b.stop();
 }
 
 type Row = { rate: number; cpuPerGiB: number; rssFile?: number; rssAnon?: number; markCompacts?: number };
@@ -122,7 +105,7 @@ for (let round = 0; round < rounds; round++) {
   const order = round % 2 === 0 ? (['A', 'B'] as const) : (['B', 'A'] as const);
   for (const which of order) {
     const profDir = values.prof === undefined ? undefined : join(values.prof, which);
-    const b = await start(which === 'A' ? cliA : cliB, `${which}${round}`, profDir, which === 'B' ? envB : {});
+    const b = await start(which === 'A' ? cliA : cliB, profDir, which === 'B' ? configB : {});
     try {
       // A short warm-up read: the fetch path compiled before the measured loads, as in a running broker.
       const w = CASES[0];
@@ -135,7 +118,7 @@ for (let round = 0; round < rounds; round++) {
         bytes: w.bytes,
       });
       for (const c of CASES) {
-        const pid = b.child.pid as number;
+        const pid = b.pid();
         const rss = new RssSampler(pid, 100);
         const cpu0 = cpuSeconds(pid) ?? 0;
         const mc0 = values.gc ? markCompacts(b) : 0;
@@ -165,7 +148,7 @@ for (let round = 0; round < rounds; round++) {
         const admin = new Kafka({ brokers: [`127.0.0.1:${b.port}`] }).admin();
         await admin.createTopics([{ name: topic, numPartitions: 6, replicationFactor: 1 }]);
         await admin.close();
-        const pid = b.child.pid as number;
+        const pid = b.pid();
         const cpu0 = cpuSeconds(pid) ?? 0;
         const m = await rawProtocol({
           mode: 'produce',
@@ -182,7 +165,7 @@ for (let round = 0; round < rounds; round++) {
         process.stderr.write(`round ${round + 1} ${key}: ${describe([row])}\n`);
       }
     } finally {
-      await stop(b);
+      await b.stop();
     }
   }
 }
