@@ -273,6 +273,17 @@ describe('LeaderEpochCache', () => {
     ]);
   });
 
+  it('forgets, on a truncation to its end, an epoch it recorded at leadership and never appended under', () => {
+    const log = PartitionLog.open(path.join(testRoot('epoch-at-end-truncate'), 't-0'), { io: 'fd', logger: quiet });
+    log.append(makeValueBatch(2, 1), { leaderEpoch: 0 });
+    log.leaderEpochCache.assign(1, log.logEndOffset);
+    // A follower told by the new leader (epoch 2) that the logs agree up to offset 2: nothing to cut.
+    expect(log.truncateTo(2n)).toBe(false);
+    expect(log.logEndOffset).toBe(2n);
+    expect(log.leaderEpochCache.all()).toEqual([{ epoch: 0, startOffset: 0n }]);
+    log.close();
+  });
+
   it('is fed by appends with a leader epoch and cut by truncation', () => {
     const log = PartitionLog.open(path.join(testRoot('epochlog'), 't-0'), { io: 'fd', logger: quiet });
     log.append(makeValueBatch(2, 1), { leaderEpoch: 0 });

@@ -525,7 +525,13 @@ export class PartitionLog extends EventEmitter {
   truncateTo(offset: bigint): boolean {
     this.assertOpen();
     if (offset < 0n) throw offsetOutOfRange(`cannot truncate to negative offset ${offset}`);
-    if (offset >= this._logEndOffset) return false;
+    if (offset >= this._logEndOffset) {
+      // No record to cut, but an epoch this replica recorded at leadership and never appended
+      // under may sit at the end and conflict with the leader's (Kafka's UnifiedLog.truncateTo
+      // does the same): left, it is sent as the last fetched epoch and the fetch diverges forever.
+      this.leaderEpochCache.truncateFromEnd(this._logEndOffset);
+      return false;
+    }
     this.truncations++;
     if (offset < this._logStartOffset) {
       this.truncateFullyAndStartAt(offset);
