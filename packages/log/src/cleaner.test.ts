@@ -312,6 +312,35 @@ describe('compaction merges the segments it shrinks', () => {
     again.close();
   });
 
+  it('after a swap that failed part-way, the log still flushes and closes (its retired segments skipped)', () => {
+    const dir = path.join(testRoot('clean-swap-fail-flush'), 's-0');
+    const log = PartitionLog.open(dir, { io: 'fd', logger: quiet, cleanupPolicy: 'compact', segmentBytes: 3000 });
+    for (let r = 0; r < 6; r++) writeRound(log, r);
+    // No await since the writes: the rolled segments' background syncs have not moved the recovery
+    // point, so a flush walks the segments the failed swap retired.
+    const group = log.segmentList().slice(0, 2);
+    expect(group.length).toBe(2);
+    const work = `${dir}.cleaning`;
+    fs.mkdirSync(work, { recursive: true });
+    const first = group[0].fileName;
+    fs.copyFileSync(first, path.join(work, path.basename(first)));
+    const rename = fs.renameSync;
+    const spy = vi.spyOn(fs, 'renameSync').mockImplementation((from, to) => {
+      if (String(to).startsWith(dir + path.sep) && String(to).endsWith('.log')) throw new Error('crash');
+      return rename(from, to);
+    });
+    try {
+      expect(() => log.swapInCleaned(group, work)).toThrow('crash');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(log.recoveryPoint).toBeLessThan(log.logEndOffset);
+    log.append(makeBatch([{ key: Buffer.from('k'), value: Buffer.from('after') }]));
+    expect(() => log.flush()).not.toThrow();
+    expect(log.recoveryPoint).toBe(log.logEndOffset);
+    expect(() => log.close()).not.toThrow();
+  });
+
   it('writes the next cleaned segment only after the last one was swapped in', async () => {
     const dir = path.join(testRoot('clean-worker-pacing'), 'p-0');
     const log = PartitionLog.open(dir, {

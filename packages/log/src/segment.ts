@@ -80,6 +80,8 @@ export class LogSegment {
   lastModifiedMs: number;
   private bytesSinceIndexEntry = 0;
   private active = false;
+  /** Its files are closed for deletion or replacement: nothing of it is left to flush or close. */
+  private retired = false;
   /** The active log file has been set to segment.bytes (preallocate) since it last shrank. */
   private preallocated = false;
   private readonly peek = Buffer.alloc(HEADER_PEEK);
@@ -476,6 +478,9 @@ export class LogSegment {
   }
 
   flush(): void {
+    // A retired segment's files are closed (a failed cleaner swap leaves it in the log's list until
+    // the next open finishes the swap): syncing it would throw on the closed descriptor.
+    if (this.retired) return;
     this.log.sync();
     this.index.sync();
     this.timeIndex.sync();
@@ -493,6 +498,7 @@ export class LogSegment {
   }
 
   close(): void {
+    if (this.retired) return;
     this.log.close();
     this.index.close();
     this.timeIndex.close();
@@ -500,6 +506,7 @@ export class LogSegment {
 
   /** Closes the segment's files, which are being deleted or replaced: their mappings go promptly. */
   retire(): void {
+    this.retired = true;
     this.log.retire();
     this.index.close();
     this.timeIndex.close();
