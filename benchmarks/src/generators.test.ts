@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Measurement, RDKAFKA_BATCHING, together } from './generators.js';
+import { type Measurement, partitionsOf, RDKAFKA_BATCHING, together } from './generators.js';
 
 const m = (records: number, seconds: number, cores: number): Measurement => ({
   records,
@@ -34,4 +34,12 @@ describe('several generator processes at once (--producers N)', () => {
 
 it('rdkafka_performance gets a linger far below its own 1000 ms', () => {
   expect(Number(RDKAFKA_BATCHING['linger.ms'])).toBeLessThan(100);
+});
+
+it('the raw fetch deals every partition to exactly one connection, none left empty', () => {
+  expect(partitionsOf(6, 4)).toEqual([[0, 4], [1, 5], [2], [3]]);
+  expect(partitionsOf(1, 4)).toEqual([[0]]);
+  const many = partitionsOf(1000, 4);
+  expect(many).toHaveLength(4);
+  expect(many.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: 1000 }, (_, p) => p));
 });

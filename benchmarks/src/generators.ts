@@ -344,6 +344,16 @@ export interface RawGenConfig {
   codec?: Codec;
   connections?: number;
   inflight?: number;
+  /** fetch: read for this many seconds, a partition read to its end again from offset 0; default one pass. */
+  seconds?: number;
+}
+
+/** Partitions 0..partitions-1 dealt over at most `connections` fetch connections (none left empty). */
+export function partitionsOf(partitions: number, connections: number): number[][] {
+  const n = Math.max(1, Math.min(connections, partitions));
+  return Array.from({ length: n }, (_, c) =>
+    Array.from({ length: Math.ceil((partitions - c) / n) }, (_, j) => c + j * n),
+  ).filter((ps) => ps.length > 0);
 }
 
 /** The raw-protocol generator (raw-gen.ts) in its own process: what a broker can take, with the client adding next to nothing. */
