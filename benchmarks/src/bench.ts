@@ -13,7 +13,8 @@
 //                                       security, streams, transactions); results go
 //                                       to benchmarks/results/only, never to BENCHMARKS.md, and the smoke check
 //                                       covers only their rows
-//   npm run bench -- --producers 2      the @sluice/client and rdkafka_performance rows run 2 generator processes at once
+//   npm run bench -- --producers 3      the @sluice/client and rdkafka_performance rows run 3 generator processes at once
+//                                       (default: 2 for @sluice/client, 1 for rdkafka_performance)
 //   npm run bench -- --only crash --crash-partitions 10000    the crash phase at these partition counts only
 //   npm run bench -- --only latency --latency-max 157900    the latency rows at fractions of this rate (records/s)
 //   npm run bench -- --cost-matrix      the ceiling phase's full cost matrix (100 B/1 KiB × none/lz4 × acks=1/all ×
@@ -100,6 +101,11 @@ const PHASES = [
   'transactions',
 ] as const;
 const PRODUCERS = Math.max(1, Math.min(16, Number(args.producers ?? 1)));
+// @sluice/client's produce rows run 2 client processes by default: one sat at a full core while either
+// broker idled (its rows measured the client). --producers N sets it, for rdkafka_performance too.
+const SLUICE_CLIENT_PRODUCERS = args.producers === undefined ? 2 : PRODUCERS;
+const producersOf = (g: Generator) =>
+  g === 'sluice-client' ? SLUICE_CLIENT_PRODUCERS : g === 'rdkafka' ? PRODUCERS : 1;
 const ONLY = args.only?.split(',').map((x) => x.trim()) ?? [];
 for (const p of ONLY)
   if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--only: unknown phase ${p} (${PHASES.join(', ')})`);
@@ -146,7 +152,10 @@ function produceScenarios(generators: readonly Generator[]): ProduceScenario[] {
       partitions,
       acks,
       codec,
-      records: recordsFor(size) * (generator === 'rdkafka' && !QUICK ? 10 : 1),
+      // @sluice/client: each of its processes sends as many as one did alone (its window stays as long).
+      records:
+        recordsFor(size) *
+        (generator === 'rdkafka' && !QUICK ? 10 : generator === 'sluice-client' ? producersOf(generator) : 1),
     });
   if (QUICK) {
     for (const g of generators) add(g, KiB, 6, '1', 'none');
@@ -298,7 +307,7 @@ async function throughputPhase(
       const allProduce = [...scenarios];
       if (!allProduce.some((s) => topicOf(s) === topicOf(CONSUME_SOURCE))) allProduce.push(CONSUME_SOURCE);
       for (const sc of allProduce) {
-        const procs = PRODUCERS > 1 && sc.generator !== 'kafka-perf' ? ` (${PRODUCERS} generator processes)` : '';
+        const procs = producersOf(sc.generator) > 1 ? ` (${producersOf(sc.generator)} generator processes)` : '';
         const r = row(`produce/${sc.generator}/${topicOf(sc)}`, {
           kind: 'produce',
           label: `${produceLabel(sc)}${procs}`,
@@ -319,7 +328,7 @@ async function throughputPhase(
                   sc.records,
                 );
               return together(
-                PRODUCERS,
+                SLUICE_CLIENT_PRODUCERS,
                 (_, records) =>
                   sluiceClient({
                     mode: 'produce',
@@ -1124,7 +1133,7 @@ const rawBytes = (size: number, partitions = 6) =>
   ((QUICK ? 8 : size >= KiB ? 128 : 32) * 2 ** 20) / (partitions >= 1000 && !QUICK ? 4 : 1);
 // The fetch rows read for this long, a partition read to its end again from offset 0: one pass of the
 // few MiB produced took 0.05–0.4 s, where connecting and the first round trips weighed in the rate.
-const RAW_FETCH_SECONDS = QUICK ? 0.5 : 2;
+const RAW_FETCH_SECONDS = QUICK ? 0.5 : 1.5;
 const costLabel = (c: CostCase) =>
   `${sizeLabel(c.size)}, ${c.partitions} p, acks=${c.acks}, ${c.codec === 'none' ? 'uncompressed' : c.codec}`;
 const costTopic = (c: CostCase) => `raw-${c.size}-${c.partitions}-${c.acks}-${c.codec}`;

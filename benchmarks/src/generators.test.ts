@@ -26,6 +26,18 @@ describe('several generator processes at once (--producers N)', () => {
     expect(r.generator).toEqual({ cpuSec: 0.5 + 1.8 + 2.8, wallSec: 4, processes: 3, maxCores: 0.9 });
   });
 
+  it('processes that started apart are timed over the union of their windows', async () => {
+    // Two processes of 1 s each, the second started 0.5 s after the first: 1.5 s of load, not 1 s.
+    const r = await together(
+      2,
+      async (i, records) => ({ ...m(records, 1, 0.8), window: { startMs: 10_000 + i * 500, endMs: 11_000 + i * 500 } }),
+      20_000,
+    );
+    expect(r.seconds).toBe(1.5);
+    expect(r.recordsPerSec).toBeCloseTo(20_000 / 1.5);
+    expect(r.generator).toEqual({ cpuSec: 1.6, wallSec: 1.5, processes: 2, maxCores: 0.8 });
+  });
+
   it('one process is passed through as it is', async () => {
     const one = m(100, 1, 0.2);
     expect(await together(1, async () => one, 100)).toBe(one);

@@ -36,6 +36,8 @@ export interface Measurement {
    * start-up included).
    */
   generator?: GeneratorCpu;
+  /** The load's window on the wall clock (epoch ms), so several processes' windows can be joined. */
+  window?: { startMs: number; endMs: number };
 }
 
 export interface GeneratorCpu {
@@ -53,14 +55,21 @@ function generatorCpu(r: RunResult): GeneratorCpu | undefined {
 
 /**
  * `n` generator processes at once (--producers N), each given its share of the records: the rate is all
- * records over the longest one's time, the CPU is summed, and the busiest process is kept.
+ * records over the union of their windows (the longest one's time without them), the CPU is summed, and
+ * the busiest process is kept.
  */
 export async function together(n: number, one: (i: number, records: number) => Promise<Measurement>, records: number) {
   const share = Math.ceil(records / n);
   const ms = await Promise.all(Array.from({ length: n }, (_, i) => one(i, share)));
   if (n === 1) return ms[0];
   const total = ms.reduce((a, m) => a + m.records, 0);
-  const seconds = Math.max(...ms.map((m) => m.seconds));
+  // Over the union of their windows when they report them: processes start a little apart (each its own
+  // tsx start-up), and the longest single window would credit the rate with the time they did not overlap.
+  const windows = ms.map((m) => m.window).filter((w) => w !== undefined);
+  const seconds =
+    windows.length === ms.length
+      ? (Math.max(...windows.map((w) => w.endMs)) - Math.min(...windows.map((w) => w.startMs))) / 1000
+      : Math.max(...ms.map((m) => m.seconds));
   const mib = ms.reduce((a, m) => a + m.mibPerSec * m.seconds, 0) / seconds;
   const gens = ms.map((m) => m.generator).filter((g): g is GeneratorCpu => g !== undefined);
   const p99s = ms.map((m) => m.latencyMs?.p99).filter((x): x is number => x !== undefined);
@@ -74,7 +83,7 @@ export async function together(n: number, one: (i: number, records: number) => P
       gens.length === ms.length
         ? {
             cpuSec: gens.reduce((a, g) => a + g.cpuSec, 0),
-            wallSec: Math.max(...gens.map((g) => g.wallSec)),
+            wallSec: Math.max(seconds, ...gens.map((g) => g.wallSec)),
             processes: gens.reduce((a, g) => a + g.processes, 0),
             maxCores: Math.max(...gens.map((g) => g.maxCores)),
           }

@@ -40,7 +40,8 @@ async function produce(): Promise<Measurement> {
   }
   await Promise.all(pending);
   await producer.flush();
-  const seconds = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const seconds = (t1 - t0) / 1000;
   await producer.close();
   latency.sort();
   let sum = 0;
@@ -51,6 +52,7 @@ async function produce(): Promise<Measurement> {
     recordsPerSec: rps,
     mibPerSec: (rps * cfg.size) / MiB,
     seconds,
+    window: { startMs: performance.timeOrigin + t0, endMs: performance.timeOrigin + t1 },
     latencyMs: {
       avg: sum / cfg.records,
       p50: percentile(latency, 0.5),
