@@ -329,7 +329,7 @@ async function throughputPhase(
                 );
               return together(
                 SLUICE_CLIENT_PRODUCERS,
-                (_, records) =>
+                (_, records, barrier) =>
                   sluiceClient({
                     mode: 'produce',
                     port: b.port,
@@ -338,8 +338,10 @@ async function throughputPhase(
                     size: sc.size,
                     acks: sc.acks,
                     codec: sc.codec,
+                    barrier,
                   }),
                 sc.records,
+                { barrier: true },
               );
             }),
           );

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { arrive } from './barrier.js';
 import { type Measurement, partitionsOf, RDKAFKA_BATCHING, together } from './generators.js';
 
 const m = (records: number, seconds: number, cores: number): Measurement => ({
@@ -36,6 +37,39 @@ describe('several generator processes at once (--producers N)', () => {
     expect(r.seconds).toBe(1.5);
     expect(r.recordsPerSec).toBeCloseTo(20_000 / 1.5);
     expect(r.generator).toEqual({ cpuSec: 1.6, wallSec: 1.5, processes: 2, maxCores: 0.8 });
+  });
+
+  it('with a start barrier, no process starts its load before the last one is ready', async () => {
+    const arrived: number[] = [];
+    const started: number[] = [];
+    const r = await together(
+      2,
+      async (i, records, dir) => {
+        expect(dir).toBeDefined();
+        await new Promise((res) => setTimeout(res, i * 300)); // the second one's start-up is slower
+        arrived[i] = performance.now();
+        await arrive(dir!, String(i));
+        started[i] = performance.now();
+        return m(records, 1, 0.5);
+      },
+      100,
+      { barrier: true },
+    );
+    expect(r.records).toBe(100);
+    expect(Math.min(...started)).toBeGreaterThanOrEqual(Math.max(...arrived));
+    // A process that fails before it arrives fails the load instead of leaving the others waiting.
+    await expect(
+      together(
+        2,
+        async (i, records, dir) => {
+          if (i === 1) throw new Error('no broker');
+          await arrive(dir!, '0', 5_000);
+          return m(records, 1, 0.5);
+        },
+        100,
+        { barrier: true },
+      ),
+    ).rejects.toThrow(/no broker/);
   });
 
   it('one process is passed through as it is', async () => {

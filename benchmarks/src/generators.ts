@@ -1,10 +1,11 @@
 // Load generators: Kafka's ProducerPerformance / ConsumerPerformance / EndToEndLatency, librdkafka's
 // rdkafka_performance and the @sluice/client generator (sluice-gen.ts), each run as its own process and
 // reduced to one Measurement by parsing its summary output.
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { release } from './barrier.js';
 import { runKafkaClass } from './brokers.js';
 import { type RunResult, run } from './proc.js';
 
@@ -58,9 +59,23 @@ function generatorCpu(r: RunResult): GeneratorCpu | undefined {
  * records over the union of their windows (the longest one's time without them), the CPU is summed, and
  * the busiest process is kept.
  */
-export async function together(n: number, one: (i: number, records: number) => Promise<Measurement>, records: number) {
+export async function together(
+  n: number,
+  one: (i: number, records: number, barrier?: string) => Promise<Measurement>,
+  records: number,
+  /** Pass a start barrier (barrier.ts) to every process: for generators that wait at it before their load. */
+  opts: { barrier?: boolean } = {},
+) {
   const share = Math.ceil(records / n);
-  const ms = await Promise.all(Array.from({ length: n }, (_, i) => one(i, share)));
+  const dir = opts.barrier && n > 1 ? mkdtempSync(join(tmpdir(), 'sluice-barrier-')) : undefined;
+  let ms: Measurement[];
+  try {
+    const all = Promise.all(Array.from({ length: n }, (_, i) => one(i, share, dir)));
+    if (dir) await release(dir, n, all);
+    ms = await all;
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
   if (n === 1) return ms[0];
   const total = ms.reduce((a, m) => a + m.records, 0);
   // Over the union of their windows when they report them: processes start a little apart (each its own
@@ -321,6 +336,8 @@ export interface SluiceGenConfig {
   rate?: number;
   /** steady: keys cycle through this many distinct values (overwrites, for a compacted topic). */
   keys?: number;
+  /** produce: a start barrier directory (barrier.ts), when several processes run at once. */
+  barrier?: string;
 }
 
 /** @sluice/client in its own Node process (so its CPU is not the harness's); prints one JSON Measurement. */

@@ -202,6 +202,7 @@ async function fetchAll(): Promise<Measurement> {
   let records = 0;
   let bytes = 0;
   let passes = 0;
+  let fetches = 0;
   const t0 = performance.now();
   const deadline = cfg.seconds ? t0 + cfg.seconds * 1000 : Number.POSITIVE_INFINITY;
   await Promise.all(
@@ -232,6 +233,7 @@ async function fetchAll(): Promise<Measurement> {
           // Only what finding the next offset needs: each partition's error, high watermark and batch
           // headers (the records inside are never decoded); a trailing partial batch is skipped.
           const resp = FetchApi.response.decode(r, 12);
+          fetches++;
           let moved = false;
           for (const p of resp.responses[0]?.partitions ?? []) {
             if (p.errorCode !== 0) throw new Error(`fetch error ${p.errorCode} on partition ${p.partitionIndex}`);
@@ -269,7 +271,7 @@ async function fetchAll(): Promise<Measurement> {
     recordsPerSec: records / seconds,
     mibPerSec: (records * cfg.size) / seconds / MiB,
     seconds,
-    extra: { connections: clients.length, wireBytes: bytes, passes },
+    extra: { connections: clients.length, wireBytes: bytes, passes, fetches },
     generator: cpuOf(cpu, seconds),
   };
 }

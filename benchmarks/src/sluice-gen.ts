@@ -3,6 +3,7 @@
 //   (mode "steady" adds "rate" and "keys": keyed records at a fixed rate, for produce latency during compaction)
 // Prints one JSON line (a Measurement) on stdout.
 import { Kafka, topic } from '@sluice/client';
+import { arrive } from './barrier.js';
 import type { Measurement, SluiceGenConfig } from './generators.js';
 import { percentile } from './stats.js';
 
@@ -25,6 +26,7 @@ async function produce(): Promise<Measurement> {
   const latency = new Float64Array(cfg.records);
   const WINDOW = 16_384; // outstanding sends at most: bounds the promises held
   let pending: Promise<unknown>[] = [];
+  if (cfg.barrier) await arrive(cfg.barrier, String(process.pid)); // with the other processes (--producers N)
   const t0 = performance.now();
   for (let i = 0; i < cfg.records; i++) {
     const s = performance.now();
