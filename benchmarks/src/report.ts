@@ -493,7 +493,8 @@ ${headline.join('\n')}
     ("broker's ceiling" in the label).
   - \`@sluice/client\` produce rows run 2 client processes at once (one process sat at a full core), each
     sending what one process sent before; \`--producers N\` sets N for them and for
-    \`rdkafka_performance\` (1 by default). Their rate is all records over the union of the processes'
+    \`rdkafka_performance\` (1 by default). The @sluice/client processes start their load together (each
+    waits at a start barrier until all are up); the rate is all records over the union of the processes'
     windows (the label says how many processes).
 - **Generator-bound or broker-bound.** Every throughput trial records the generator's CPU and the
   broker's (utime+stime from \`/proc/<pid>/stat\`): the Node generators measure their own process over the
