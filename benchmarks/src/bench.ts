@@ -1133,9 +1133,11 @@ const COST_CASES: CostCase[] = QUICK
 // records/s there while it creates each partition's segment files).
 const rawBytes = (size: number, partitions = 6) =>
   ((QUICK ? 8 : size >= KiB ? 128 : 32) * 2 ** 20) / (partitions >= 1000 && !QUICK ? 4 : 1);
-// The fetch rows read for this long, a partition read to its end again from offset 0: one pass of the
-// few MiB produced took 0.05–0.4 s, where connecting and the first round trips weighed in the rate.
-const RAW_FETCH_SECONDS = QUICK ? 0.5 : 1.5;
+// Each raw load lasts at least this long: produce sends its bytes and goes on until then, fetch reads for
+// this long (a partition read to its end again from offset 0). The bytes alone took 0.03–0.4 s on Sluice
+// (1,000 partitions: 27 ms, and half the partitions got no batch), where connecting and the first round
+// trips weighed in the rate and in the CPU per GiB.
+const RAW_SECONDS = QUICK ? 0.5 : 1;
 const costLabel = (c: CostCase) =>
   `${sizeLabel(c.size)}, ${c.partitions} p, acks=${c.acks}, ${c.codec === 'none' ? 'uncompressed' : c.codec}`;
 const costTopic = (c: CostCase) => `raw-${c.size}-${c.partitions}-${c.acks}-${c.codec}`;
@@ -1194,9 +1196,7 @@ async function ceilingPhase(): Promise<void> {
           });
           for (const b of bs) {
             const m = await attempt(`${r.label} on ${b.name}`, () =>
-              measured(b, () =>
-                rawProtocol({ ...base, mode, port: b.port, seconds: mode === 'fetch' ? RAW_FETCH_SECONDS : undefined }),
-              ),
+              measured(b, () => rawProtocol({ ...base, mode, port: b.port, seconds: RAW_SECONDS })),
             );
             if (!m) continue;
             r[b.name].push(m.recordsPerSec);
@@ -1255,7 +1255,7 @@ async function profilePhase(): Promise<void> {
       await b.start(dir);
       try {
         if (mode === 'produce') await createTopics(port, [{ name: base.topic, numPartitions: base.partitions }]);
-        const m = await rawProtocol({ ...base, mode, port, seconds: mode === 'fetch' ? RAW_FETCH_SECONDS : undefined });
+        const m = await rawProtocol({ ...base, mode, port, seconds: RAW_SECONDS });
         // The load's own window (the generator's start-up and the broker's left out), on the profiler's clock.
         const toUs = Number(process.hrtime.bigint() / 1000n);
         window = { fromUs: toUs - m.seconds * 1e6, toUs };

@@ -370,7 +370,10 @@ export interface RawGenConfig {
   codec?: Codec;
   connections?: number;
   inflight?: number;
-  /** fetch: read for this many seconds, a partition read to its end again from offset 0; default one pass. */
+  /**
+   * fetch: read for this many seconds, a partition read to its end again from offset 0 (default one pass);
+   * produce: send `bytes` and for at least this long (up to 1 GiB).
+   */
   seconds?: number;
 }
 

@@ -1,8 +1,8 @@
 // The raw-protocol load generator, run as a child process by the harness: what a broker can take when
 // the client costs next to nothing. Produce requests are encoded once (16 KiB batches, up to 16
 // partitions a request) and sent again and again, `inflight` outstanding on each of `connections`;
-// fetch reads the topic back from offset 0 with one Fetch outstanding per connection (partitions dealt
-// out over the connections), once or for `seconds`, its responses read in place and only their batch
+// with `seconds`, for at least that long; fetch reads the topic back from offset 0 with one Fetch
+// outstanding per connection (partitions dealt out over the connections), once or for `seconds`, its responses read in place and only their batch
 // headers walked. Produce uses the broker bench's RawClient (apps/broker/bench/raw-client.ts).
 //   tsx --conditions=sluice-source raw-gen.ts '{"mode":"produce","port":9092,"topic":"t","partitions":6,"size":1024,"bytes":67108864}'
 // Prints one JSON line (a Measurement) on stdout.
@@ -74,14 +74,18 @@ async function produce(): Promise<Measurement> {
   );
   const recordsPerGroup = groups.map((g) => g.length * perBatch);
   const target = Math.ceil(cfg.bytes / cfg.size);
+  // With `seconds`, at least that long too (a few MiB took 0.03–0.3 s on a fast broker), up to 1 GiB.
+  const cap = cfg.seconds ? Math.max(target, Math.ceil(2 ** 30 / cfg.size)) : target;
   let issued = 0; // records in requests sent
   let acked = 0;
   const t0 = performance.now();
+  const until = t0 + (cfg.seconds ?? 0) * 1000;
+  const more = () => issued < cap && (issued < target || performance.now() < until);
   await Promise.all(
     clients.map(async (c, ci) => {
       let g = ci % groups.length;
       const inflight = new Set<Promise<void>>();
-      while (issued < target) {
+      while (more()) {
         const n = recordsPerGroup[g];
         issued += n;
         const p: Promise<void> = c.send(frames[ci][g]).then((resp) => {
