@@ -508,7 +508,8 @@ ${headline.join('\n')}
   its trials are (one side's figure limited by the generator makes the ratio the generator's). Those rows
   measure the generator; the headline ratios use broker-bound rows only. The cores columns give the
   busiest process and, with several, their sum (Σ).
-- **Cost table** (ceiling phase, raw-protocol generator, warm brokers): broker CPU s per GiB of record
+- **Cost table** (ceiling phase, raw-protocol generator, warm brokers: each first takes 64 MiB of 1 KiB
+  records and serves 2 s of Fetch of them): broker CPU s per GiB of record
   values produced and fetched, by record size, codec, acks and partition count (the default run has a
   subset; \`--cost-matrix\` runs 100 B/1 KiB × none/lz4 × acks=1/all × 1/6/1000 partitions); peak resident
   memory over that phase split into file-backed (\`RssFile\`) and anonymous (\`RssAnon\`) parts.
