@@ -1166,7 +1166,8 @@ async function ceilingPhase(): Promise<void> {
           bytes: (QUICK ? 4 : 64) * 2 ** 20,
         });
         // And a warm-up fetch of it: the fetch rows are timed now, and a JVM that has served no Fetch yet
-        // compiles that path inside the first of them (Kafka's 1 KiB fetch here: 0.27 M rec/s cold, 0.4–1 M warm).
+        // compiles that path inside the first of them (seen under load: Kafka's 1 KiB, 6 p fetch at 0.27 M rec/s
+        // right after a start, 0.4–0.9 M rec/s on one that had served fetches).
         await rawProtocol({
           mode: 'fetch',
           port: b.port,
