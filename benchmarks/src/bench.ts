@@ -13,7 +13,8 @@
 //                                       security, streams, transactions); results go
 //                                       to benchmarks/results/only, never to BENCHMARKS.md, and the smoke check
 //                                       covers only their rows
-//   npm run bench -- --producers 2      the @sluice/client and rdkafka_performance rows run 2 generator processes at once
+//   npm run bench -- --producers 3      the @sluice/client and rdkafka_performance rows run 3 generator processes at once
+//                                       (default: 2 for @sluice/client, 1 for rdkafka_performance)
 //   npm run bench -- --only crash --crash-partitions 10000    the crash phase at these partition counts only
 //   npm run bench -- --only latency --latency-max 157900    the latency rows at fractions of this rate (records/s)
 //   npm run bench -- --cost-matrix      the ceiling phase's full cost matrix (100 B/1 KiB × none/lz4 × acks=1/all ×
@@ -100,6 +101,11 @@ const PHASES = [
   'transactions',
 ] as const;
 const PRODUCERS = Math.max(1, Math.min(16, Number(args.producers ?? 1)));
+// @sluice/client's produce rows run 2 client processes by default: one sat at a full core while either
+// broker idled (its rows measured the client). --producers N sets it, for rdkafka_performance too.
+const SLUICE_CLIENT_PRODUCERS = args.producers === undefined ? 2 : PRODUCERS;
+const producersOf = (g: Generator) =>
+  g === 'sluice-client' ? SLUICE_CLIENT_PRODUCERS : g === 'rdkafka' ? PRODUCERS : 1;
 const ONLY = args.only?.split(',').map((x) => x.trim()) ?? [];
 for (const p of ONLY)
   if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--only: unknown phase ${p} (${PHASES.join(', ')})`);
@@ -146,7 +152,10 @@ function produceScenarios(generators: readonly Generator[]): ProduceScenario[] {
       partitions,
       acks,
       codec,
-      records: recordsFor(size) * (generator === 'rdkafka' && !QUICK ? 10 : 1),
+      // @sluice/client: each of its processes sends as many as one did alone (its window stays as long).
+      records:
+        recordsFor(size) *
+        (generator === 'rdkafka' && !QUICK ? 10 : generator === 'sluice-client' ? producersOf(generator) : 1),
     });
   if (QUICK) {
     for (const g of generators) add(g, KiB, 6, '1', 'none');
@@ -298,7 +307,7 @@ async function throughputPhase(
       const allProduce = [...scenarios];
       if (!allProduce.some((s) => topicOf(s) === topicOf(CONSUME_SOURCE))) allProduce.push(CONSUME_SOURCE);
       for (const sc of allProduce) {
-        const procs = PRODUCERS > 1 && sc.generator !== 'kafka-perf' ? ` (${PRODUCERS} generator processes)` : '';
+        const procs = producersOf(sc.generator) > 1 ? ` (${producersOf(sc.generator)} generator processes)` : '';
         const r = row(`produce/${sc.generator}/${topicOf(sc)}`, {
           kind: 'produce',
           label: `${produceLabel(sc)}${procs}`,
@@ -319,8 +328,8 @@ async function throughputPhase(
                   sc.records,
                 );
               return together(
-                PRODUCERS,
-                (_, records) =>
+                SLUICE_CLIENT_PRODUCERS,
+                (_, records, barrier) =>
                   sluiceClient({
                     mode: 'produce',
                     port: b.port,
@@ -329,8 +338,10 @@ async function throughputPhase(
                     size: sc.size,
                     acks: sc.acks,
                     codec: sc.codec,
+                    barrier,
                   }),
                 sc.records,
+                { barrier: true },
               );
             }),
           );
@@ -1122,6 +1133,11 @@ const COST_CASES: CostCase[] = QUICK
 // records/s there while it creates each partition's segment files).
 const rawBytes = (size: number, partitions = 6) =>
   ((QUICK ? 8 : size >= KiB ? 128 : 32) * 2 ** 20) / (partitions >= 1000 && !QUICK ? 4 : 1);
+// Each raw load lasts at least this long: produce sends its bytes and goes on until then, fetch reads for
+// this long (a partition read to its end again from offset 0). The bytes alone took 0.03–0.4 s on Sluice
+// (1,000 partitions: 27 ms, and half the partitions got no batch), where connecting and the first round
+// trips weighed in the rate and in the CPU per GiB.
+const RAW_SECONDS = QUICK ? 0.5 : 1;
 const costLabel = (c: CostCase) =>
   `${sizeLabel(c.size)}, ${c.partitions} p, acks=${c.acks}, ${c.codec === 'none' ? 'uncompressed' : c.codec}`;
 const costTopic = (c: CostCase) => `raw-${c.size}-${c.partitions}-${c.acks}-${c.codec}`;
@@ -1148,6 +1164,18 @@ async function ceilingPhase(): Promise<void> {
           partitions: 6,
           size: KiB,
           bytes: (QUICK ? 4 : 64) * 2 ** 20,
+        });
+        // And a warm-up fetch of it: the fetch rows are timed now, and a JVM that has served no Fetch yet
+        // compiles that path inside the first of them (seen under load: Kafka's 1 KiB, 6 p fetch at 0.27 M rec/s
+        // right after a start, 0.4–0.9 M rec/s on one that had served fetches).
+        await rawProtocol({
+          mode: 'fetch',
+          port: b.port,
+          topic: 'raw-warmup',
+          partitions: 6,
+          size: KiB,
+          bytes: 1,
+          seconds: QUICK ? 0.5 : 2,
         });
         rss.set(b.name, new RssSampler(b.pid(), 250));
       }
@@ -1180,7 +1208,7 @@ async function ceilingPhase(): Promise<void> {
           });
           for (const b of bs) {
             const m = await attempt(`${r.label} on ${b.name}`, () =>
-              measured(b, () => rawProtocol({ ...base, mode, port: b.port })),
+              measured(b, () => rawProtocol({ ...base, mode, port: b.port, seconds: RAW_SECONDS })),
             );
             if (!m) continue;
             r[b.name].push(m.recordsPerSec);
@@ -1239,7 +1267,7 @@ async function profilePhase(): Promise<void> {
       await b.start(dir);
       try {
         if (mode === 'produce') await createTopics(port, [{ name: base.topic, numPartitions: base.partitions }]);
-        const m = await rawProtocol({ ...base, mode, port });
+        const m = await rawProtocol({ ...base, mode, port, seconds: RAW_SECONDS });
         // The load's own window (the generator's start-up and the broker's left out), on the profiler's clock.
         const toUs = Number(process.hrtime.bigint() / 1000n);
         window = { fromUs: toUs - m.seconds * 1e6, toUs };

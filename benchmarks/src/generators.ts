@@ -1,10 +1,11 @@
 // Load generators: Kafka's ProducerPerformance / ConsumerPerformance / EndToEndLatency, librdkafka's
 // rdkafka_performance and the @sluice/client generator (sluice-gen.ts), each run as its own process and
 // reduced to one Measurement by parsing its summary output.
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { release } from './barrier.js';
 import { runKafkaClass } from './brokers.js';
 import { type RunResult, run } from './proc.js';
 
@@ -36,6 +37,8 @@ export interface Measurement {
    * start-up included).
    */
   generator?: GeneratorCpu;
+  /** The load's window on the wall clock (epoch ms), so several processes' windows can be joined. */
+  window?: { startMs: number; endMs: number };
 }
 
 export interface GeneratorCpu {
@@ -53,14 +56,35 @@ function generatorCpu(r: RunResult): GeneratorCpu | undefined {
 
 /**
  * `n` generator processes at once (--producers N), each given its share of the records: the rate is all
- * records over the longest one's time, the CPU is summed, and the busiest process is kept.
+ * records over the union of their windows (the longest one's time without them), the CPU is summed, and
+ * the busiest process is kept.
  */
-export async function together(n: number, one: (i: number, records: number) => Promise<Measurement>, records: number) {
+export async function together(
+  n: number,
+  one: (i: number, records: number, barrier?: string) => Promise<Measurement>,
+  records: number,
+  /** Pass a start barrier (barrier.ts) to every process: for generators that wait at it before their load. */
+  opts: { barrier?: boolean } = {},
+) {
   const share = Math.ceil(records / n);
-  const ms = await Promise.all(Array.from({ length: n }, (_, i) => one(i, share)));
+  const dir = opts.barrier && n > 1 ? mkdtempSync(join(tmpdir(), 'sluice-barrier-')) : undefined;
+  let ms: Measurement[];
+  try {
+    const all = Promise.all(Array.from({ length: n }, (_, i) => one(i, share, dir)));
+    if (dir) await release(dir, n, all);
+    ms = await all;
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
   if (n === 1) return ms[0];
   const total = ms.reduce((a, m) => a + m.records, 0);
-  const seconds = Math.max(...ms.map((m) => m.seconds));
+  // Over the union of their windows when they report them: processes start a little apart (each its own
+  // tsx start-up), and the longest single window would credit the rate with the time they did not overlap.
+  const windows = ms.map((m) => m.window).filter((w) => w !== undefined);
+  const seconds =
+    windows.length === ms.length
+      ? (Math.max(...windows.map((w) => w.endMs)) - Math.min(...windows.map((w) => w.startMs))) / 1000
+      : Math.max(...ms.map((m) => m.seconds));
   const mib = ms.reduce((a, m) => a + m.mibPerSec * m.seconds, 0) / seconds;
   const gens = ms.map((m) => m.generator).filter((g): g is GeneratorCpu => g !== undefined);
   const p99s = ms.map((m) => m.latencyMs?.p99).filter((x): x is number => x !== undefined);
@@ -74,7 +98,7 @@ export async function together(n: number, one: (i: number, records: number) => P
       gens.length === ms.length
         ? {
             cpuSec: gens.reduce((a, g) => a + g.cpuSec, 0),
-            wallSec: Math.max(...gens.map((g) => g.wallSec)),
+            wallSec: Math.max(seconds, ...gens.map((g) => g.wallSec)),
             processes: gens.reduce((a, g) => a + g.processes, 0),
             maxCores: Math.max(...gens.map((g) => g.maxCores)),
           }
@@ -312,6 +336,8 @@ export interface SluiceGenConfig {
   rate?: number;
   /** steady: keys cycle through this many distinct values (overwrites, for a compacted topic). */
   keys?: number;
+  /** produce: a start barrier directory (barrier.ts), when several processes run at once. */
+  barrier?: string;
 }
 
 /** @sluice/client in its own Node process (so its CPU is not the harness's); prints one JSON Measurement. */
@@ -344,6 +370,19 @@ export interface RawGenConfig {
   codec?: Codec;
   connections?: number;
   inflight?: number;
+  /**
+   * fetch: read for this many seconds, a partition read to its end again from offset 0 (default one pass);
+   * produce: send `bytes` and for at least this long (up to 1 GiB).
+   */
+  seconds?: number;
+}
+
+/** Partitions 0..partitions-1 dealt over at most `connections` fetch connections (none left empty). */
+export function partitionsOf(partitions: number, connections: number): number[][] {
+  const n = Math.max(1, Math.min(connections, partitions));
+  return Array.from({ length: n }, (_, c) =>
+    Array.from({ length: Math.ceil((partitions - c) / n) }, (_, j) => c + j * n),
+  ).filter((ps) => ps.length > 0);
 }
 
 /** The raw-protocol generator (raw-gen.ts) in its own process: what a broker can take, with the client adding next to nothing. */

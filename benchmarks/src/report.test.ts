@@ -3,6 +3,7 @@ import {
   boundOf,
   boundTables,
   clusterTable,
+  coresOf,
   markdownTable,
   type Report,
   type Row,
@@ -82,7 +83,43 @@ describe('generator-bound rows', () => {
     expect(boundOf(tp('l', [trial(0.3, 0.5)], [trial(0.2, 0.4)]))).toBe('broker');
     // No CPU readings: no verdict.
     expect(boundOf(tp('n', [{}], [{}]))).toBeUndefined();
-    expect(trialCores(trial(0.5, 1, 4))).toEqual({ generator: 0.5, broker: 0.25 });
+    expect(trialCores(trial(0.5, 1, 4))).toEqual({ generator: 0.5, generatorTotal: 0.5, broker: 0.25 });
+  });
+
+  it('one broker whose trials were mostly generator-bound makes the row generator-bound', () => {
+    // Sluice's three trials at the generator's limit, Kafka's at its own: 3 of 6 overall, but the Sluice
+    // figure is the generator's, so the ratio is too (the @sluice/client lz4 row of 2026-12-05).
+    const r = tp(
+      'one-side',
+      [trial(1.0, 0.6), trial(1.0, 0.58), trial(0.99, 0.6)],
+      [trial(0.89, 1), trial(0.85, 1.1), trial(0.92, 1.9)],
+    );
+    expect(boundOf(r)).toBe('generator');
+    // One of three trials over the line on one side is not most of them.
+    const once = tp('once', [trial(1.0, 0.6), trial(0.5, 0.6), trial(0.5, 0.6)], [trial(0.5, 1)]);
+    expect(boundOf(once)).toBe('broker');
+  });
+
+  it('several generator processes, none of them at a core, still bind the row when they and an idle broker fill the machine', () => {
+    const procs = (busiest: number, total: number, brokerCpuSec: number, seconds = 2) => ({
+      seconds,
+      cpuSec: brokerCpuSec,
+      generator: { cpuSec: total * seconds, wallSec: seconds, processes: 2, maxCores: busiest },
+    });
+    // Two processes at 0.75 core each and the broker at 0.35 core: 1.85 of 2 cores, the broker idling.
+    const full = tp('full', [procs(0.75, 1.5, 0.7), procs(0.76, 1.52, 0.7)], [procs(0.74, 1.48, 0.8)]);
+    expect(boundOf(full, 2)).toBe('generator');
+    // On a 4-core machine there was room: the broker had it and did not use it, so it was the limit.
+    expect(boundOf(full, 4)).toBe('broker');
+    // The broker at ≥ 0.9 core is the limit, full machine or not.
+    const busy = tp('busy', [procs(0.5, 1.0, 1.9)], [procs(0.5, 1.0, 1.9)]);
+    expect(boundOf(busy, 2)).toBe('broker');
+    expect(coresOf(full.details.sluice)).toBe('0.76 (Σ 1.52) / 0.35');
+    expect(coresOf([trial(0.5, 1)])).toBe('0.50 / 0.50');
+    // The report applies it with the machine's recorded cores.
+    const rep = { ...report([full]), machine: { nproc: 2 } };
+    expect(boundTables(rep)).toContain('**Generator-bound');
+    expect(boundTables({ ...rep, machine: { nproc: 4 } })).not.toContain('**Generator-bound');
   });
 
   it('sit in their own table, and the headline ratio comes from broker-bound rows only', () => {

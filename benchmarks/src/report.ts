@@ -97,29 +97,55 @@ interface TrialCpu {
 
 /** A generator process at or above this many cores while the broker was below it: the generator was the limit. */
 export const BOUND_CORES = 0.9;
+/** Generator processes and broker together at or above this share of the machine's cores: the machine was full. */
+export const MACHINE_FULL = 0.9;
 
-/** Cores used by the generator (busiest process) and the broker over one trial; undefined without the readings. */
-export function trialCores(d: unknown): { generator: number; broker: number } | undefined {
+/**
+ * Cores used by the generator (its busiest process, and all its processes together) and the broker over
+ * one trial; undefined without the readings.
+ */
+export function trialCores(d: unknown): { generator: number; generatorTotal: number; broker: number } | undefined {
   const t = d as TrialCpu;
   const window = t?.seconds ?? t?.generator?.wallSec ?? 0;
   if (!t?.generator || t.cpuSec === undefined || !(window > 0)) return undefined;
-  return { generator: t.generator.maxCores, broker: t.cpuSec / window };
+  const total = t.generator.wallSec > 0 ? t.generator.cpuSec / t.generator.wallSec : t.generator.maxCores;
+  return {
+    generator: t.generator.maxCores,
+    generatorTotal: Math.max(total, t.generator.maxCores),
+    broker: t.cpuSec / window,
+  };
 }
 
 /**
- * A throughput row is generator-bound when most of its trials (both brokers together) had a generator
- * process at ≥ 90% of a core while the broker had idle time (< 90% of a core); broker-bound otherwise;
- * undefined when no trial has the CPU readings.
+ * One trial measured the generator when the broker had idle time (< 0.9 core) and either one generator
+ * process was at ≥ 0.9 core (a Node generator is one busy thread), or the generator processes together
+ * with the broker held ≥ 90% of the machine's cores (`--producers N` spreads one generator over N
+ * processes: none of them full, but the machine was, and not by the broker).
  */
+export function generatorBoundTrial(
+  t: { generator: number; generatorTotal: number; broker: number },
+  machineCores?: number,
+): boolean {
+  if (t.broker >= BOUND_CORES) return false;
+  if (t.generator >= BOUND_CORES) return true;
+  return machineCores !== undefined && machineCores > 0 && t.generatorTotal + t.broker >= MACHINE_FULL * machineCores;
+}
+
+/**
+ * A throughput row is generator-bound when, for either broker, most of its trials are (the ratio compares
+ * the two figures, so one broker's figure limited by the generator makes the row measure the generator);
+ * broker-bound otherwise; undefined when no trial has the CPU readings.
+ */
+export function boundOf(r: Row, machineCores?: number): 'broker' | 'generator' | undefined {
+  const sides = [r.details.sluice, r.details.kafka].map((d) => d.map(trialCores).filter((x) => x !== undefined));
+  if (sides.every((s) => s.length === 0)) return undefined;
+  const bound = (s: (typeof sides)[number]) =>
+    s.length > 0 && s.filter((t) => generatorBoundTrial(t, machineCores)).length * 2 > s.length;
+  return sides.some(bound) ? 'generator' : 'broker';
+}
+
 /** Below this share of its offered rate a latency row is short of it (see shortOfRate). */
 const SHORT_OF_RATE = 0.9;
-
-export function boundOf(r: Row): 'broker' | 'generator' | undefined {
-  const trials = [...r.details.sluice, ...r.details.kafka].map(trialCores).filter((x) => x !== undefined);
-  if (trials.length === 0) return undefined;
-  const gen = trials.filter((t) => t.generator >= BOUND_CORES && t.broker < BOUND_CORES).length;
-  return gen * 2 > trials.length ? 'generator' : 'broker';
-}
 
 /** A latency row's offered rate, from its label ("… (83,887 rec/s)"); undefined for other rows. */
 function offeredRate(r: Row): number | undefined {
@@ -148,13 +174,21 @@ export function shortOfRate(r: Row): boolean {
 
 const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[xs.length >> 1] : undefined);
 
-/** "gen 0.95 / broker 0.40" cores, medians over trials of one broker. */
-function coresOf(details: unknown[]): string {
+/** "0.95 / 0.40" cores (generator's busiest process / broker), medians over trials of one broker; "0.70 (Σ 1.40) / 0.40" with several generator processes. */
+export function coresOf(details: unknown[]): string {
   const t = details.map(trialCores).filter((x) => x !== undefined);
   const g = median(t.map((x) => x.generator));
+  const total = median(t.map((x) => x.generatorTotal));
   const b = median(t.map((x) => x.broker));
-  return g === undefined || b === undefined ? '–' : `${g.toFixed(2)} / ${b.toFixed(2)}`;
+  if (g === undefined || b === undefined || total === undefined) return '–';
+  return `${g.toFixed(2)}${total > g + 0.005 && processesOf(details) > 1 ? ` (Σ ${total.toFixed(2)})` : ''} / ${b.toFixed(2)}`;
 }
+
+const processesOf = (details: unknown[]) =>
+  Math.max(0, ...details.map((d) => (d as TrialCpu | undefined)?.generator?.processes ?? 0));
+
+/** The machine's cores as the report recorded them (`nproc`), for the machine-full check. */
+export const machineCores = (rep: Report) => Number(rep.machine.nproc) || undefined;
 
 /** Rows grouped by kind (their creation order interleaves them), stable within a kind. */
 export function ordered(rows: readonly Row[]): Row[] {
@@ -163,20 +197,21 @@ export function ordered(rows: readonly Row[]): Row[] {
 
 /** Throughput rows by what limited them, each group its own table with the CPU of generator and broker. */
 export function boundTables(rep: Report): string | undefined {
-  const rows = ordered(rep.rows).filter((r) => (r.kind === 'produce' || r.kind === 'consume') && boundOf(r));
+  const cores = machineCores(rep);
+  const rows = ordered(rep.rows).filter((r) => (r.kind === 'produce' || r.kind === 'consume') && boundOf(r, cores));
   if (rows.length === 0) return undefined;
   const out: string[] = [];
   for (const [which, title] of [
     [
       'broker',
-      'Broker-bound throughput (no generator process at ≥ 90% of a core while the broker idled; on a shared machine neither may reach a full core: see the cores columns)',
+      'Broker-bound throughput (no generator process at ≥ 90% of a core, nor generator and broker at ≥ 90% of the machine, while the broker idled; on a shared machine neither may reach a full core: see the cores columns)',
     ],
     [
       'generator',
-      'Generator-bound throughput (a generator process at ≥ 90% of a core while the broker idled: these rows measure the generator)',
+      'Generator-bound throughput (for either broker, most trials had a generator process at ≥ 90% of a core, or generator and broker at ≥ 90% of the machine, while the broker idled: these rows measure the generator)',
     ],
   ] as const) {
-    const mine = rows.filter((r) => boundOf(r) === which);
+    const mine = rows.filter((r) => boundOf(r, cores) === which);
     if (mine.length === 0) continue;
     out.push(`**${title}**`, '');
     out.push(
@@ -411,8 +446,8 @@ function benchmarksText(rep: Report, table: string, svg: Record<string, string>,
   // averages taken after it, or over 5 and 15 minutes, say nothing about other work.
   const loaded = (rep.load.before[0] ?? 0) >= Number(m.nproc);
   const headline = [
-    `- producer throughput, Sluice/Kafka, broker-bound rows only: ${ratioOf(rep, (r) => r.kind === 'produce' && boundOf(r) === 'broker')} (goal ≥ 1.2×)`,
-    `- consumer throughput, Sluice/Kafka, broker-bound rows only: ${ratioOf(rep, (r) => r.kind === 'consume' && boundOf(r) === 'broker')} (goal ≥ 1.2×)`,
+    `- producer throughput, Sluice/Kafka, broker-bound rows only: ${ratioOf(rep, (r) => r.kind === 'produce' && boundOf(r, machineCores(rep)) === 'broker')} (goal ≥ 1.2×)`,
+    `- consumer throughput, Sluice/Kafka, broker-bound rows only: ${ratioOf(rep, (r) => r.kind === 'consume' && boundOf(r, machineCores(rep)) === 'broker')} (goal ≥ 1.2×)`,
     `- broker CPU per GiB, Sluice/Kafka (raw-protocol cost table): produce ${ratioOf(rep, (r) => r.id.startsWith('cost/produce/'))} (goal ≤ 0.4×), consume ${ratioOf(rep, (r) => r.id.startsWith('cost/consume/'))} (goal ≤ 0.15×)`,
     `- 3 brokers RF=3 acks=all, Sluice cluster / Kafka cluster: throughput ${ratioOf(rep, (r) => r.id === 'replicated/produce')} (goal ≥ 1.2×), p99 send→ack ${ratioOf(rep, (r) => r.id === 'replicated/p99')} (goal ≤ 0.5×)`,
     `- p99 latency, Sluice/Kafka: ${ratioOf(rep, (r) => r.kind === 'latency' && r.percentile === 'p99' && r.generator !== 'sluice-client' && !shortOfRate(r))} (goal ≤ 0.5×); with @sluice/client timing each record: ${ratioOf(rep, (r) => r.id.startsWith('latency-client/') && r.percentile === 'p99' && !shortOfRate(r))}${shortNote(rep)}`,
@@ -449,17 +484,32 @@ ${headline.join('\n')}
     its last batches (the ~39 k records/s both brokers once "reached").
   - The raw-protocol generator (\`benchmarks/src/raw-gen.ts\`, the broker bench's RawClient): Produce v9
     requests encoded once (16 KiB batches, up to 16 partitions a request) and sent again and again, 8
-    outstanding on each of 4 connections; Fetch v12 reads the topic back (1 MiB per partition, partitions
-    dealt over the connections). Its rows are each broker's ceiling ("broker's ceiling" in the label).
-  - \`--producers N\` runs N \`@sluice/client\` / \`rdkafka_performance\` processes at once, each with its share.
+    outstanding on each of 4 connections, the row's bytes and for at least 1 s (0.5 s in \`--quick\`);
+    Fetch v12 reads the topic back (1 MiB per partition, partitions dealt over the connections, one Fetch
+    outstanding on each) for 1 s (0.5 s): a partition read to its end is read again from offset 0, as
+    another consumer group would. The bytes alone took 0.03–0.4 s on Sluice, so connecting and the first
+    round trips weighed in the rate and the CPU per GiB. Its responses
+    land in one buffer per connection and only the batch headers are walked for the next offset (records
+    are never decoded), so it costs about 0.2 core at 400 MiB/s. Its rows are each broker's ceiling
+    ("broker's ceiling" in the label).
+  - \`@sluice/client\` produce rows run 2 client processes at once (one process sat at a full core), each
+    sending what one process sent before; \`--producers N\` sets N for them and for
+    \`rdkafka_performance\` (1 by default). The @sluice/client processes start their load together (each
+    waits at a start barrier until all are up); the rate is all records over the union of the processes'
+    windows (the label says how many processes).
 - **Generator-bound or broker-bound.** Every throughput trial records the generator's CPU and the
   broker's (utime+stime from \`/proc/<pid>/stat\`): the Node generators measure their own process over the
   load (\`process.cpuUsage\`); the JVM tools and rdkafka_performance are measured whole (bash's \`times\` over
   the process tree, start-up included); the broker's cores are its CPU over the generator's measured
-  window. A trial is generator-bound when a generator process used ≥ 0.9 core while the broker used
-  < 0.9 core; a row is generator-bound when most of its trials (both brokers) are. Those rows measure the
-  generator; the headline ratios use broker-bound rows only.
-- **Cost table** (ceiling phase, raw-protocol generator, warm brokers): broker CPU s per GiB of record
+  window. A trial is generator-bound when the broker used < 0.9 core and either its busiest generator
+  process used ≥ 0.9 core (judged per process: a Node generator is one busy thread) or the generator
+  processes together with the broker used ≥ 90% of the machine's cores (\`nproc\`; with N processes none
+  may reach a core while they fill the machine). A row is generator-bound when, for either broker, most of
+  its trials are (one side's figure limited by the generator makes the ratio the generator's). Those rows
+  measure the generator; the headline ratios use broker-bound rows only. The cores columns give the
+  busiest process and, with several, their sum (Σ).
+- **Cost table** (ceiling phase, raw-protocol generator, warm brokers: each first takes 64 MiB of 1 KiB
+  records and serves 2 s of Fetch of them): broker CPU s per GiB of record
   values produced and fetched, by record size, codec, acks and partition count (the default run has a
   subset; \`--cost-matrix\` runs 100 B/1 KiB × none/lz4 × acks=1/all × 1/6/1000 partitions); peak resident
   memory over that phase split into file-backed (\`RssFile\`) and anonymous (\`RssAnon\`) parts.

@@ -3,6 +3,7 @@
 //   (mode "steady" adds "rate" and "keys": keyed records at a fixed rate, for produce latency during compaction)
 // Prints one JSON line (a Measurement) on stdout.
 import { Kafka, topic } from '@sluice/client';
+import { arrive } from './barrier.js';
 import type { Measurement, SluiceGenConfig } from './generators.js';
 import { percentile } from './stats.js';
 
@@ -25,6 +26,7 @@ async function produce(): Promise<Measurement> {
   const latency = new Float64Array(cfg.records);
   const WINDOW = 16_384; // outstanding sends at most: bounds the promises held
   let pending: Promise<unknown>[] = [];
+  if (cfg.barrier) await arrive(cfg.barrier, String(process.pid)); // with the other processes (--producers N)
   const t0 = performance.now();
   for (let i = 0; i < cfg.records; i++) {
     const s = performance.now();
@@ -40,7 +42,8 @@ async function produce(): Promise<Measurement> {
   }
   await Promise.all(pending);
   await producer.flush();
-  const seconds = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const seconds = (t1 - t0) / 1000;
   await producer.close();
   latency.sort();
   let sum = 0;
@@ -51,6 +54,7 @@ async function produce(): Promise<Measurement> {
     recordsPerSec: rps,
     mibPerSec: (rps * cfg.size) / MiB,
     seconds,
+    window: { startMs: performance.timeOrigin + t0, endMs: performance.timeOrigin + t1 },
     latencyMs: {
       avg: sum / cfg.records,
       p50: percentile(latency, 0.5),
