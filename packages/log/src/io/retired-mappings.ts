@@ -1,5 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { readBuffers } from './read-buffers.js';
 
 /**
  * Node has no munmap: a mapping is unmapped when the garbage collector frees the last view of it.
@@ -50,6 +51,8 @@ export class MappingUse {
  */
 export class ViewLease {
   private readonly uses = new Set<MappingUse>();
+  /** Pooled read buffers (fd) handed out under this lease, given back on release. */
+  private lent: Buffer[] | null = null;
   private released = false;
   onRevoke: (() => void) | null = null;
 
@@ -61,10 +64,28 @@ export class ViewLease {
     use.holders.add(this);
   }
 
+  /**
+   * A buffer of at least `length` bytes from readBuffers, held by this lease and given back on
+   * release; null when the lease is already released or the length is not pooled.
+   */
+  borrow(length: number): Buffer | null {
+    if (this.released) return null;
+    const b = readBuffers.take(length);
+    if (b !== null) {
+      if (this.lent === null) this.lent = [];
+      this.lent.push(b);
+    }
+    return b;
+  }
+
   /** The reader is done with every view it took under this lease (idempotent). */
   release(): void {
     if (this.released) return;
     this.released = true;
+    if (this.lent !== null) {
+      for (const b of this.lent) readBuffers.give(b);
+      this.lent = null;
+    }
     for (const use of this.uses) {
       use.leases--;
       use.holders.delete(this);
