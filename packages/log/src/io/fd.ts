@@ -32,7 +32,7 @@ export class FdFile implements StorageFile {
   /** A read under a lease lands in a pooled buffer (see read-buffers.ts), taken back when the lease is released. */
   read(position: number, length: number, lease?: ViewLease): Buffer {
     const pooled = lease === undefined ? null : lease.borrow(length);
-    const out = pooled === null ? Buffer.allocUnsafe(length) : pooled.subarray(0, length);
+    const out = pooled ?? Buffer.allocUnsafe(length);
     const n = this.readInto(out, position);
     return n === length ? out : out.subarray(0, n);
   }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { removeTestRoots, testRoot } from '../test-dirs.js';
 import { FdFile } from './fd.js';
-import { MAX_FREE_BYTES, MAX_POOLED_BYTES, MIN_POOLED_BYTES, ReadBuffers } from './read-buffers.js';
+import { MAX_FREE_BYTES, ReadBuffers, SLAB_BYTES } from './read-buffers.js';
 import { ViewLease } from './retired-mappings.js';
 
 afterAll(removeTestRoots);
@@ -29,10 +29,16 @@ describe('fd reads under a lease', () => {
     const b = file.read(5000, 100 * KiB, second);
     expect(b.buffer).not.toBe(a.buffer);
     expect(a.equals(content.subarray(1000, 1000 + 100 * KiB))).toBe(true);
+    // Reads under one lease share its slab, one after the other.
+    const a2 = file.read(300 * KiB, 200 * KiB, first);
+    expect(a2.buffer).toBe(a.buffer);
+    expect(a2.byteOffset).toBe(a.byteOffset + 100 * KiB);
+    expect(a2.equals(content.subarray(300 * KiB, 500 * KiB))).toBe(true);
+    expect(a.equals(content.subarray(1000, 1000 + 100 * KiB))).toBe(true);
     first.release();
     const third = new ViewLease();
     const c = file.read(7000, 90 * KiB, third);
-    // The released lease's buffer, now showing the new read.
+    // The released lease's slab, now showing the new read.
     expect(c.buffer).toBe(a.buffer);
     expect(c.equals(content.subarray(7000, 7000 + 90 * KiB))).toBe(true);
     expect(b.equals(content.subarray(5000, 5000 + 100 * KiB))).toBe(true);
@@ -64,16 +70,21 @@ describe('fd reads under a lease', () => {
 });
 
 describe('ReadBuffers', () => {
-  it('pools powers of two within its bounds and keeps at most MAX_FREE_BYTES free', () => {
+  it('keeps at most MAX_FREE_BYTES of slabs free', () => {
     const pool = new ReadBuffers();
-    expect(pool.take(MIN_POOLED_BYTES - 1)).toBeNull();
-    expect(pool.take(MAX_POOLED_BYTES + 1)).toBeNull();
-    expect(pool.take(MIN_POOLED_BYTES + 1)?.length).toBe(2 * MIN_POOLED_BYTES);
-    const taken = Array.from({ length: MAX_FREE_BYTES / MAX_POOLED_BYTES + 2 }, () => pool.take(MAX_POOLED_BYTES)!);
+    const taken = Array.from({ length: MAX_FREE_BYTES / SLAB_BYTES + 2 }, () => pool.take());
+    expect(taken.every((b) => b.length === SLAB_BYTES)).toBe(true);
     for (const b of taken) pool.give(b);
     expect(pool.freeByteCount).toBe(MAX_FREE_BYTES);
-    const again = pool.take(MAX_POOLED_BYTES - 1);
-    expect(taken).toContain(again);
-    expect(pool.freeByteCount).toBe(MAX_FREE_BYTES - MAX_POOLED_BYTES);
+    expect(taken).toContain(pool.take());
+    expect(pool.freeByteCount).toBe(MAX_FREE_BYTES - SLAB_BYTES);
+  });
+
+  it('gives a read longer than a slab a Buffer of its own', () => {
+    const lease = new ViewLease();
+    expect(lease.borrow(SLAB_BYTES + 1)).toBeNull();
+    expect(lease.borrow(SLAB_BYTES)?.length).toBe(SLAB_BYTES);
+    lease.release();
+    expect(lease.borrow(10)).toBeNull();
   });
 });

@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { readBuffers } from './read-buffers.js';
+import { LeasedSlabs } from './read-buffers.js';
 
 /**
  * Node has no munmap: a mapping is unmapped when the garbage collector frees the last view of it.
@@ -51,8 +51,8 @@ export class MappingUse {
  */
 export class ViewLease {
   private readonly uses = new Set<MappingUse>();
-  /** Pooled read buffers (fd) handed out under this lease, given back on release. */
-  private lent: Buffer[] | null = null;
+  /** Pooled memory (fd reads) handed out under this lease, given back on release. */
+  private slabs: LeasedSlabs | null = null;
   private released = false;
   onRevoke: (() => void) | null = null;
 
@@ -65,27 +65,21 @@ export class ViewLease {
   }
 
   /**
-   * A buffer of at least `length` bytes from readBuffers, held by this lease and given back on
-   * release; null when the lease is already released or the length is not pooled.
+   * `length` bytes of pooled memory (see read-buffers.ts), held by this lease and given back on
+   * release; null when the lease is already released or `length` is longer than a slab.
    */
   borrow(length: number): Buffer | null {
     if (this.released) return null;
-    const b = readBuffers.take(length);
-    if (b !== null) {
-      if (this.lent === null) this.lent = [];
-      this.lent.push(b);
-    }
-    return b;
+    if (this.slabs === null) this.slabs = new LeasedSlabs();
+    return this.slabs.carve(length);
   }
 
   /** The reader is done with every view it took under this lease (idempotent). */
   release(): void {
     if (this.released) return;
     this.released = true;
-    if (this.lent !== null) {
-      for (const b of this.lent) readBuffers.give(b);
-      this.lent = null;
-    }
+    this.slabs?.giveBack();
+    this.slabs = null;
     for (const use of this.uses) {
       use.leases--;
       use.holders.delete(this);
