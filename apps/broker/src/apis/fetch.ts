@@ -240,7 +240,10 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
         // A follower replicates everything; clients read only what the ISR has (the high watermark).
         const lastStable = target.state.lastStableOffset;
         const upTo = followerId >= 0 ? log.logEndOffset : readCommitted ? lastStable : log.highWatermark;
-        const r = log.read(target.fetchOffset, Math.max(1, limit), upTo, lease);
+        // KIP-74: once a partition has data, a first batch over the limit would be left out: not read at all.
+        const r = gotData
+          ? log.read(target.fetchOffset, limit, upTo, lease, false)
+          : log.read(target.fetchOffset, Math.max(1, limit), upTo, lease);
         if (followerId >= 0) {
           broker.replication.onFollowerFetch(target.state, followerId, target.fetchOffset, target.logStartOffset);
         }

@@ -56,6 +56,11 @@ export class LeasedSlabs {
     return out;
   }
 
+  /** Slabs held. */
+  get count(): number {
+    return this.slabs.length;
+  }
+
   /** Gives every slab back; nothing carved from them may be used afterwards. */
   giveBack(): void {
     for (const s of this.slabs) readBuffers.give(s);

@@ -89,9 +89,9 @@ export class ViewLease {
     this.uses.clear();
   }
 
-  /** Mappings held (for tests). */
+  /** Mappings and slabs held (for tests). */
   get size(): number {
-    return this.uses.size;
+    return this.uses.size + (this.slabs?.count ?? 0);
   }
 }
 
