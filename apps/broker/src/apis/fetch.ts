@@ -354,7 +354,8 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
     api: FetchApi,
     // Record batches go to the socket as the log returned them: views of mapped segments, which
     // never change once handed out (a truncated segment moves to a new file; a deleted one lives
-    // on while the response holds it), or fresh Buffers (fd).
+    // on while the response holds it), or slices of recycled read buffers (fd), taken back when
+    // the response has been written (the lease's release).
     gather: true,
     sizeHint: (response) => {
       let n = 256;
