@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { removeTestRoots, testRoot } from '../test-dirs.js';
 import { FdFile } from './fd.js';
-import { MAX_FREE_BYTES, ReadBuffers, SLAB_BYTES } from './read-buffers.js';
+import { IDLE_TRIM_MS, MAX_FREE_BYTES, ReadBuffers, SLAB_BYTES } from './read-buffers.js';
 import { ViewLease } from './retired-mappings.js';
 
 afterAll(removeTestRoots);
@@ -78,6 +78,29 @@ describe('ReadBuffers', () => {
     expect(pool.freeByteCount).toBe(MAX_FREE_BYTES);
     expect(taken).toContain(pool.take());
     expect(pool.freeByteCount).toBe(MAX_FREE_BYTES - SLAB_BYTES);
+  });
+
+  it('lets the free slabs go after IDLE_TRIM_MS without a take', () => {
+    vi.useFakeTimers();
+    try {
+      const pool = new ReadBuffers();
+      let now = 0;
+      pool.now = () => now;
+      const slabs = [pool.take(), pool.take()];
+      for (const b of slabs) pool.give(b);
+      now = IDLE_TRIM_MS - 1000;
+      vi.advanceTimersByTime(IDLE_TRIM_MS - 1000);
+      // Still in use: kept.
+      pool.give(pool.take());
+      now = IDLE_TRIM_MS;
+      vi.advanceTimersByTime(1000);
+      expect(pool.freeByteCount).toBe(2 * SLAB_BYTES);
+      now = 2 * IDLE_TRIM_MS;
+      vi.advanceTimersByTime(IDLE_TRIM_MS);
+      expect(pool.freeByteCount).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('gives a read longer than a slab a Buffer of its own', () => {
