@@ -5,7 +5,7 @@
 // under node --cpu-prof (one profile per round in DIR/A and DIR/B; read with profile-top.ts). With --gc each
 // broker runs under node --trace-gc and every fetch row counts the mark-compacts it caused; --produce adds a
 // raw produce of 128 MiB of 1 KiB records to a fresh 6-partition topic each round.
-//   npm run build && npx tsx --conditions=sluice-source benchmarks/src/fetch-cost-ab.ts <cli A> <cli B> [rounds] [--prof DIR] [--cases 1k6,100b6,1k1,1k1000] [--b-config k=v] [--gc] [--produce]
+//   npm run build && npx tsx --conditions=sluice-source benchmarks/src/fetch-cost-ab.ts <cli A> <cli B> [rounds] [--prof DIR] [--cases 1k6,100b6,1k1,1k1000] [--a-config k=v] [--b-config k=v] [--gc] [--produce]
 // (a cli is a build's apps/broker/dist/cli.js, a bundle with the packages in it. The "before" build is a copy
 // made before a change: `mkdir -p apps/broker/.ab/before && cp -r apps/broker/dist apps/broker/package.json
 // apps/broker/.ab/before/` — inside the repository so that it finds node_modules, with the package.json its
@@ -25,6 +25,7 @@ const { values, positionals } = parseArgs({
   options: {
     prof: { type: 'string' },
     cases: { type: 'string' },
+    'a-config': { type: 'string', multiple: true },
     'b-config': { type: 'string', multiple: true },
     gc: { type: 'boolean', default: false },
     produce: { type: 'boolean', default: false },
@@ -44,10 +45,11 @@ type CaseName = keyof typeof ALL_CASES;
 const names = (values.cases ?? '1k6,100b6,1k1,1k1000').split(',') as CaseName[];
 for (const n of names) if (!(n in ALL_CASES)) throw new Error(`unknown case ${n}`);
 const CASES = names.map((n) => ALL_CASES[n]);
-// --b-config key=value: a broker config of build B's broker only (e.g. log.io=fd).
-const configB = Object.fromEntries(
-  (values['b-config'] ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-);
+// --b-config key=value: a broker config of build B's broker only (e.g. log.io=fd); --a-config, build A's.
+const configOf = (kvs: string[] | undefined) =>
+  Object.fromEntries((kvs ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+const configA = configOf(values['a-config']);
+const configB = configOf(values['b-config']);
 const work = mkdtempSync(join(tmpdir(), 'sluice-fetch-ab-'));
 const brokerDir = join(work, 'broker');
 
@@ -105,7 +107,7 @@ for (let round = 0; round < rounds; round++) {
   const order = round % 2 === 0 ? (['A', 'B'] as const) : (['B', 'A'] as const);
   for (const which of order) {
     const profDir = values.prof === undefined ? undefined : join(values.prof, which);
-    const b = await start(which === 'A' ? cliA : cliB, profDir, which === 'B' ? configB : {});
+    const b = await start(which === 'A' ? cliA : cliB, profDir, which === 'B' ? configB : configA);
     try {
       // A short warm-up read: the fetch path compiled before the measured loads, as in a running broker.
       const w = CASES[0];

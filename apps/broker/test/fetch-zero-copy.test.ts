@@ -82,6 +82,23 @@ async function expectWholeGeneration(res: FetchResponse, generation: number): Pr
   }
 }
 
+/** Every partition answers batches from offset 0 as produced (as many as the fetch took, at least one). */
+async function expectGenerationFrom0(res: FetchResponse, generation: number): Promise<void> {
+  expect(res.errorCode).toBe(0);
+  const partitions = res.responses[0].partitions;
+  expect(partitions.length).toBe(PARTITIONS);
+  for (const p of partitions) {
+    expect(p.errorCode).toBe(0);
+    const records = await decodeRecords(p.partitionIndex, p.records);
+    expect(records.length).toBeGreaterThanOrEqual(RECORDS_PER_BATCH);
+    records.forEach((r, i) => {
+      if (r.offset !== BigInt(i) || !r.value!.equals(producedValue(generation, p.partitionIndex, i))) {
+        throw new Error(`partition ${p.partitionIndex} record ${i} (offset ${r.offset}) is not the one produced`);
+      }
+    });
+  }
+}
+
 /** Mappings of deleted files under the broker's data dir, from /proc/PID/maps (Linux; [] elsewhere). */
 function deletedMappings(broker: BrokerProcess): string[] {
   if (process.platform !== 'linux') return [];
@@ -157,6 +174,30 @@ for (const io of ['mmap', 'fd'] as const) {
       expect(broker.child.exitCode).toBeNull();
       const again = await admin.send(FetchApi, 12, fetchRequest(topic, all));
       await expectWholeGeneration(again, 2);
+      slow.close();
+      admin.close();
+    }, 120_000);
+
+    // fd reads under 1 MiB land in pooled slabs, taken back when the response has been written:
+    // one still in the write queue must keep its bytes while other fetches read into slabs.
+    it('keeps the bytes of a response in the write queue while other fetches read', async () => {
+      const admin = await RawClient.connect(broker.port);
+      await createAndFill(admin, 'held', 4);
+      await createAndFill(admin, 'busy', 5);
+      const slow = await RawClient.connect(broker.port);
+      const from0 = Array.from({ length: PARTITIONS }, (_, partition) => ({
+        partition,
+        fetchOffset: 0n,
+        partitionMaxBytes: 1 << 20,
+      }));
+      const response = slow.send(FetchApi, 12, fetchRequest('held', from0));
+      slow.socket.pause();
+      // ~6 MiB: more than the socket buffers take, the rest waits in the broker's write queue.
+      await sleep(300);
+      for (let i = 0; i < 8; i++)
+        await expectGenerationFrom0(await admin.send(FetchApi, 12, fetchRequest('busy', from0)), 5);
+      slow.socket.resume();
+      await expectGenerationFrom0(await response, 4);
       slow.close();
       admin.close();
     }, 120_000);

@@ -70,11 +70,12 @@ describe('the built sluice entry (dist/cli.js)', () => {
 
   it('starts, stores and serves records, stops with 0 and restarts on the same data', async () => {
     const dataDir = tempDir('sluice-built-');
-    const first = await spawnBroker({ built: true, dataDir });
+    // log.io=mmap (not the default): the mmap addon is loaded and used by the bundle too.
+    const first = await spawnBroker({ built: true, dataDir, overrides: { 'log.io': 'mmap' } });
     await produce(first.port, 'built', ['one', 'two', 'three']);
     expect(await first.kill()).toBe(0);
 
-    const second = await spawnBroker({ built: true, dataDir });
+    const second = await spawnBroker({ built: true, dataDir, overrides: { 'log.io': 'mmap' } });
     try {
       const raw = await RawClient.connect(second.port);
       const got = await readPartition(raw, 'built', 0);

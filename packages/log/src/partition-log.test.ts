@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ATTRIBUTES_OFFSET, CRC_OFFSET, MAX_TIMESTAMP_OFFSET } from './batch.js';
 import { readOffsetCheckpoint } from './checkpoint.js';
 import { crc32c } from './crc.js';
+import { ViewLease } from './io/retired-mappings.js';
 import { LeaderEpochCache } from './leader-epoch-cache.js';
 import {
   CLEAN_SHUTDOWN_FILE,
@@ -60,6 +61,26 @@ for (const io of ['fd', 'mmap'] as const) {
       expect(log.read(0n, 1 << 20, 2n).records.length).toBe(two.length - makeValueBatch(3, 10).length);
       expect(log.read(0n, 1 << 20, 5n).records.length).toBe(two.length);
       expect(log.read(0n, 1 << 20).records.length).toBeGreaterThan(two.length);
+      log.close();
+    });
+
+    it('reads nothing, without minOneBatch, when the first batch is over maxBytes', () => {
+      const log = open(path.join(testRoot('min-one'), 't-0'));
+      const first = makeValueBatch(3, 100);
+      log.append(first);
+      log.append(makeValueBatch(2, 100));
+      log.highWatermark = 5n;
+      const lease = new ViewLease();
+      const none = log.read(0n, first.length - 1, 5n, lease, false);
+      expect(none.records.length).toBe(0);
+      expect(none.firstBatchOffset).toBe(-1n);
+      expect(none.highWatermark).toBe(5n);
+      // Not read at all: no mapping (mmap) or slab (fd) taken for it.
+      expect(lease.size).toBe(0);
+      expect(log.read(0n, first.length - 1, 5n).records.length).toBe(first.length);
+      expect(log.read(1n, first.length, 5n, undefined, false).records.length).toBe(first.length);
+      expect(() => log.read(6n, 0, 5n, undefined, false)).toThrow(expect.objectContaining({ code: 1 }));
+      lease.release();
       log.close();
     });
 

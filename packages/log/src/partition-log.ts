@@ -385,8 +385,16 @@ export class PartitionLog extends EventEmitter {
    * the high watermark). Offsets outside [log start, log end] fail with OFFSET_OUT_OF_RANGE.
    * A reader that keeps the records past the current tick (a response waiting to be written)
    * passes a `lease` and releases it when done, so a deleted segment's mapping can be freed then.
+   * Without `minOneBatch`, a first batch larger than `maxBytes` is not read and nothing is returned
+   * (a Fetch whose response is full: Kafka's minOneMessage=false); the offsets are checked as ever.
    */
-  read(offset: bigint, maxBytes: number, maxOffset: bigint = this._logEndOffset, lease?: ViewLease): ReadResult {
+  read(
+    offset: bigint,
+    maxBytes: number,
+    maxOffset: bigint = this._logEndOffset,
+    lease?: ViewLease,
+    minOneBatch = true,
+  ): ReadResult {
     this.assertOpen();
     if (offset < this._logStartOffset || offset > this._logEndOffset) {
       throw offsetOutOfRange(
@@ -406,10 +414,12 @@ export class PartitionLog extends EventEmitter {
     for (let i = this.segmentIndexFor(offset); i < this.segments.length; i++) {
       const seg = this.segments[i];
       if (seg.baseOffset >= maxOffset) break;
-      const r = seg.read(offset, maxBytes, maxOffset, lease);
+      const r = seg.read(offset, maxBytes, maxOffset, lease, minOneBatch);
       if (r !== null) {
-        result.records = r.data;
-        result.firstBatchOffset = r.first.baseOffset;
+        if (r.data.length > 0) {
+          result.records = r.data;
+          result.firstBatchOffset = r.first.baseOffset;
+        }
         break;
       }
       // Nothing at or after `offset` here (a compacted or empty segment): try the next one.

@@ -18,6 +18,7 @@ import { TimeIndex } from './time-index.js';
 import { truncateTxnIndex } from './txn-index.js';
 
 const HEADER_PEEK = RECORD_BATCH_OVERHEAD;
+const NOTHING = Buffer.alloc(0);
 const INT32_MAX = 0x7fffffff;
 
 /** fdatasync of `file` by path on the libuv threadpool; a file gone meanwhile is skipped. */
@@ -369,17 +370,20 @@ export class LogSegment {
   }
 
   /**
-   * Whole batches from the one holding `offset`: at least one, then more while they fit in
-   * `maxBytes` and end below `maxOffset`. `lease` records the mapping the view belongs to.
+   * Whole batches from the one holding `offset`: at least one (none, without `minOneBatch`, when
+   * it is larger than `maxBytes`: then nothing is read), then more while they fit in `maxBytes`
+   * and end below `maxOffset`. `lease` records the mapping the view belongs to.
    */
   read(
     offset: bigint,
     maxBytes: number,
     maxOffset: bigint,
     lease?: ViewLease,
+    minOneBatch = true,
   ): { data: Buffer; first: BatchLocation } | null {
     const first = this.find(offset);
     if (first === null || first.lastOffset >= maxOffset) return null;
+    if (!minOneBatch && first.size > maxBytes) return { data: NOTHING, first };
     const want = Math.max(first.size, Math.min(maxBytes, this.size - first.position));
     const chunk = this.log.read(first.position, want, lease);
     // Once read() has mapped the file (mmap), later peeks need no system call; an fd read is a copy.

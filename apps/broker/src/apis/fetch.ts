@@ -240,7 +240,10 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
         // A follower replicates everything; clients read only what the ISR has (the high watermark).
         const lastStable = target.state.lastStableOffset;
         const upTo = followerId >= 0 ? log.logEndOffset : readCommitted ? lastStable : log.highWatermark;
-        const r = log.read(target.fetchOffset, Math.max(1, limit), upTo, lease);
+        // KIP-74: once a partition has data, a first batch over the limit would be left out: not read at all.
+        const r = gotData
+          ? log.read(target.fetchOffset, limit, upTo, lease, false)
+          : log.read(target.fetchOffset, Math.max(1, limit), upTo, lease);
         if (followerId >= 0) {
           broker.replication.onFollowerFetch(target.state, followerId, target.fetchOffset, target.logStartOffset);
         }
@@ -351,7 +354,8 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
     api: FetchApi,
     // Record batches go to the socket as the log returned them: views of mapped segments, which
     // never change once handed out (a truncated segment moves to a new file; a deleted one lives
-    // on while the response holds it), or fresh Buffers (fd).
+    // on while the response holds it), or slices of recycled read buffers (fd), taken back when
+    // the response has been written (the lease's release).
     gather: true,
     sizeHint: (response) => {
       let n = 256;

@@ -34,7 +34,7 @@ describe('defaults', () => {
     expect(c.logDirs).toEqual([resolve('data')]);
     expect(c.nodeId).toBe(1);
     expect(c.metrics).toBeNull();
-    expect(c.logIo).toBe('mmap');
+    expect(c.logIo).toBe('fd');
   });
 });
 

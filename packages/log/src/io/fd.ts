@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { ViewLease } from './retired-mappings.js';
 import type { FileIo, OpenOptions, StorageFile } from './types.js';
 
 /** Read-write, created when missing and asked to (O_CREAT without O_TRUNC: an existing file is kept as it is). */
@@ -28,8 +29,10 @@ export class FdFile implements StorageFile {
     if (position + src.length > this.length) this.length = position + src.length;
   }
 
-  read(position: number, length: number): Buffer {
-    const out = Buffer.allocUnsafe(length);
+  /** A read under a lease lands in a pooled buffer (see read-buffers.ts), taken back when the lease is released. */
+  read(position: number, length: number, lease?: ViewLease): Buffer {
+    const pooled = lease === undefined ? null : lease.borrow(length);
+    const out = pooled ?? Buffer.allocUnsafe(length);
     const n = this.readInto(out, position);
     return n === length ? out : out.subarray(0, n);
   }

@@ -1,5 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { LeasedSlabs } from './read-buffers.js';
 
 /**
  * Node has no munmap: a mapping is unmapped when the garbage collector frees the last view of it.
@@ -50,6 +51,8 @@ export class MappingUse {
  */
 export class ViewLease {
   private readonly uses = new Set<MappingUse>();
+  /** Pooled memory (fd reads) handed out under this lease, given back on release. */
+  private slabs: LeasedSlabs | null = null;
   private released = false;
   onRevoke: (() => void) | null = null;
 
@@ -61,10 +64,22 @@ export class ViewLease {
     use.holders.add(this);
   }
 
+  /**
+   * `length` bytes of pooled memory (see read-buffers.ts), held by this lease and given back on
+   * release; null when the lease is already released or `length` is longer than a slab.
+   */
+  borrow(length: number): Buffer | null {
+    if (this.released) return null;
+    if (this.slabs === null) this.slabs = new LeasedSlabs();
+    return this.slabs.carve(length);
+  }
+
   /** The reader is done with every view it took under this lease (idempotent). */
   release(): void {
     if (this.released) return;
     this.released = true;
+    this.slabs?.giveBack();
+    this.slabs = null;
     for (const use of this.uses) {
       use.leases--;
       use.holders.delete(this);
@@ -74,9 +89,9 @@ export class ViewLease {
     this.uses.clear();
   }
 
-  /** Mappings held (for tests). */
+  /** Mappings and slabs held (for tests). */
   get size(): number {
-    return this.uses.size;
+    return this.uses.size + (this.slabs?.count ?? 0);
   }
 }
 
