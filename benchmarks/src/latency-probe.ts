@@ -30,6 +30,9 @@ const { values: args } = parseArgs({
     generator: { type: 'string', default: 'kafka-perf' },
     // Broker configs for both builds, e.g. --config log.segment.bytes=8388608 (rolls within the load).
     config: { type: 'string', multiple: true, default: [] },
+    // sluice-steady: seconds of the schedule sent first and not counted; a directory for per-record traces.
+    warmup: { type: 'string', default: '0' },
+    trace: { type: 'string' },
   },
 });
 const rates = args.rates.split(',').map(Number);
@@ -74,6 +77,8 @@ for (let t = 1; t <= trials; t++) {
                 acks: 'all',
                 rate,
                 keys: 100_000,
+                warmupSeconds: Number(args.warmup),
+                trace: args.trace ? join(args.trace, `${name}-${t}-${rate}.csv`) : undefined,
               })
             : await kafkaProducerPerf(port, {
                 topic: 'lat',
