@@ -99,7 +99,14 @@ async function steady(): Promise<Measurement> {
   const rate = cfg.rate ?? 0;
   const keys = cfg.keys ?? 0;
   if (!(rate > 0 && keys > 0)) throw new Error(`steady needs rate and keys: ${process.argv[2]}`);
-  const producer = kafka.producer({ acks: cfg.acks === 'all' ? 'all' : 1, idempotent: false, lingerMs: 0 });
+  // Batches up to 128 KiB (6 of them fit one 1 MiB request): what piles up behind a short stall goes in
+  // the next request, instead of in 16 KiB batches of 15 records that take a request slot each.
+  const producer = kafka.producer({
+    acks: cfg.acks === 'all' ? 'all' : 1,
+    idempotent: false,
+    lingerMs: 0,
+    batchSize: 128 * 1024,
+  });
   const value = Buffer.alloc(cfg.size, 'v');
   // Keys made up front: no string or Buffer built per record on the timed path.
   const keyPool = Array.from({ length: Math.min(keys, 65_536) }, (_, k) => Buffer.from(`k${k}`));
