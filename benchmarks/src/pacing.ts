@@ -60,3 +60,26 @@ export function mergeLatencies(parts: readonly ArrayLike<number>[]): LatencySumm
     max: n ? all[n - 1] : Number.NaN,
   };
 }
+
+/**
+ * Issues every record of `schedule` on time: `send(i, dueAt)` for each record once it is due (after a late
+ * wake-up, all the overdue ones in one go, each still given its own due time), sleeping until the next one
+ * is due in between. Resolves with the start time once all are issued. `now` and `sleep` are injectable
+ * for tests (performance.now() and a timer otherwise).
+ */
+export async function paced(
+  schedule: Schedule,
+  send: (i: number, dueAt: number) => void,
+  now: () => number = () => performance.now(),
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+): Promise<number> {
+  const t0 = now();
+  let sent = 0;
+  while (sent < schedule.total) {
+    const due = schedule.dueBy(now() - t0);
+    for (; sent < due; sent++) send(sent, t0 + schedule.at(sent));
+    // Timers fire ≥ 1 ms late: the records due meanwhile go together at the next wake-up.
+    if (sent < schedule.total) await sleep(Math.max(0, t0 + schedule.at(sent) - now()));
+  }
+  return t0;
+}

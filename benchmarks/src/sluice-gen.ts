@@ -7,7 +7,7 @@ import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { Kafka, topic } from '@sluice/client';
 import type { Measurement, SluiceGenConfig } from './generators.js';
-import { mergeLatencies, Schedule } from './pacing.js';
+import { mergeLatencies, paced, Schedule } from './pacing.js';
 import { startTrace } from './sluice-gen-trace.js';
 import { percentile } from './stats.js';
 
@@ -16,8 +16,6 @@ const cfg = JSON.parse(process.argv[2] ?? '{}') as SluiceGenConfig;
 if (!(cfg.records > 0 && cfg.size > 0 && cfg.port > 0 && cfg.topic)) throw new Error(`bad config ${process.argv[2]}`);
 const kafka = new Kafka({ brokers: [`127.0.0.1:${cfg.port}`], clientId: 'sluice-bench' });
 const t = topic(cfg.topic);
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Tells the parent this process is connected, then waits for its go (one line on stdin). */
 async function readyThenWait(): Promise<void> {
@@ -126,32 +124,23 @@ async function steady(): Promise<Measurement> {
   const done = new Promise<void>((r) => {
     allAcked = r;
   });
-  const t0 = performance.now();
-  let tMeasured = t0 + schedule.at(warm);
-  let sent = 0;
-  while (sent < schedule.total) {
-    const due = schedule.dueBy(performance.now() - t0);
-    for (; sent < due; sent++) {
-      const i = sent;
-      const dueAt = t0 + schedule.at(i);
-      if (i === warm) tMeasured = dueAt;
-      if (trace) trace.call[i] = performance.now() - dueAt;
-      producer.send(t, { key: key(i), value }).then(
-        (m) => {
-          const now = performance.now();
-          if (i >= warm) latency[i - warm] = now - dueAt;
-          if (trace) trace.done(i, dueAt, now, m.partition, Number(m.offset));
-          if (++acked === schedule.total) allAcked();
-        },
-        (err: unknown) => {
-          failed ??= err;
-          if (++acked === schedule.total) allAcked();
-        },
-      );
-    }
-    // Sleep until the next record is due (timers fire ≥ 1 ms late; the overdue records then go together).
-    if (sent < schedule.total) await sleep(Math.max(0, t0 + schedule.at(sent) - performance.now()));
-  }
+  let tMeasured = 0;
+  await paced(schedule, (i, dueAt) => {
+    if (i === warm) tMeasured = dueAt;
+    if (trace) trace.call[i] = performance.now() - dueAt;
+    producer.send(t, { key: key(i), value }).then(
+      (m) => {
+        const now = performance.now();
+        if (i >= warm) latency[i - warm] = now - dueAt;
+        if (trace) trace.done(i, dueAt, now, m.partition, Number(m.offset));
+        if (++acked === schedule.total) allAcked();
+      },
+      (err: unknown) => {
+        failed ??= err;
+        if (++acked === schedule.total) allAcked();
+      },
+    );
+  });
   await done;
   if (failed) throw failed;
   const seconds = (performance.now() - tMeasured) / 1000;
