@@ -50,6 +50,7 @@ import {
 } from './generators.js';
 import { groupsPhase } from './groups.js';
 import { startKafkaCluster } from './kafka-cluster.js';
+import { sluiceLatency } from './latency-gen.js';
 import { diskWrite, type Limit, loopbackTcp } from './limits.js';
 import { freePorts } from './ports.js';
 import { cpuSeconds, loadAverage, peakRssMiB, RssSampler, rssMiB, run, sleep } from './proc.js';
@@ -480,7 +481,7 @@ async function latencyPhase(): Promise<void> {
             const load = () =>
               gen === 'kafka-perf'
                 ? kafkaProducerPerf(b.port, spec)
-                : sluiceClient({
+                : sluiceLatency({
                     mode: 'steady',
                     port: b.port,
                     topic: 'lat',
@@ -489,6 +490,8 @@ async function latencyPhase(): Promise<void> {
                     acks: 'all',
                     rate,
                     keys: 100_000,
+                    // 1 s of the schedule first, not counted; one process per 40,000 rec/s (latency-gen.ts).
+                    warmupSeconds: 1,
                   });
             const before =
               b.name === 'sluice' ? await attempt('sluice metrics', () => scrapeStalls(metricsUrl)) : undefined;

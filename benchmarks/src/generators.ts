@@ -336,8 +336,14 @@ export interface SluiceGenConfig {
   rate?: number;
   /** steady: keys cycle through this many distinct values (overwrites, for a compacted topic). */
   keys?: number;
-  /** produce: a start barrier directory (barrier.ts), when several processes run at once. */
+  /** produce, steady: a start barrier directory (barrier.ts), when several processes run at once. */
   barrier?: string;
+  /** steady: seconds of the schedule sent first and not counted (the generator's JIT warms up). */
+  warmupSeconds?: number;
+  /** steady: write each counted record's latency (ms, float64) to this file, for merging across processes. */
+  samplesFile?: string;
+  /** steady: write a per-record trace (due, send() call, batch closed/sent/acked, callback) to this CSV file. */
+  trace?: string;
 }
 
 /** @sluice/client in its own Node process (so its CPU is not the harness's); prints one JSON Measurement. */

@@ -4,13 +4,15 @@
 //   npm run build && npx tsx --conditions=sluice-source benchmarks/src/latency-probe.ts \
 //     [--rates 78950,126321] [--seconds 6] [--trials 3] [--before /path/to/other/apps/broker/dist/cli.js]
 //     [--config log.segment.bytes=8388608 …] [--generator kafka-perf|sluice-steady]
+//     [--warmup 1] [--processes N] [--trace DIR]   (sluice-steady: warm-up seconds, generator processes, per-record traces)
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka } from '@sluice/client';
 import { SLUICE_CLI, SluiceBroker } from './brokers.js';
-import { kafkaProducerPerf, sluiceClient } from './generators.js';
+import { kafkaProducerPerf } from './generators.js';
+import { latencyProcesses, sluiceLatency } from './latency-gen.js';
 import { freePorts } from './ports.js';
 import { type Stalls, scrapeStalls, stallsBetween, stallsText } from './stalls.js';
 
@@ -30,6 +32,11 @@ const { values: args } = parseArgs({
     generator: { type: 'string', default: 'kafka-perf' },
     // Broker configs for both builds, e.g. --config log.segment.bytes=8388608 (rolls within the load).
     config: { type: 'string', multiple: true, default: [] },
+    // sluice-steady: seconds of the schedule sent first and not counted; a directory for per-record traces.
+    warmup: { type: 'string', default: '0' },
+    trace: { type: 'string' },
+    // sluice-steady: generator processes (default: one per RATE_PER_PROCESS records/s, see latency-gen.ts).
+    processes: { type: 'string' },
   },
 });
 const rates = args.rates.split(',').map(Number);
@@ -65,16 +72,21 @@ for (let t = 1; t <= trials; t++) {
         const records = Math.min(rate * seconds, 1_000_000);
         const m =
           args.generator === 'sluice-steady'
-            ? await sluiceClient({
-                mode: 'steady',
-                port,
-                topic: 'lat',
-                records,
-                size: 1024,
-                acks: 'all',
-                rate,
-                keys: 100_000,
-              })
+            ? await sluiceLatency(
+                {
+                  mode: 'steady',
+                  port,
+                  topic: 'lat',
+                  records,
+                  size: 1024,
+                  acks: 'all',
+                  rate,
+                  keys: 100_000,
+                  warmupSeconds: Number(args.warmup),
+                  trace: args.trace ? join(args.trace, `${name}-${t}-${rate}.csv`) : undefined,
+                },
+                args.processes ? Number(args.processes) : latencyProcesses(rate),
+              )
             : await kafkaProducerPerf(port, {
                 topic: 'lat',
                 records,
@@ -89,7 +101,7 @@ for (let t = 1; t <= trials; t++) {
         p99.set(key, [...(p99.get(key) ?? []), m.latencyMs?.p99 ?? Number.NaN]);
         loopMax.set(key, [...(loopMax.get(key) ?? []), s.loopMaxMs]);
         process.stderr.write(
-          `t${t} ${name} ${rate} rec/s: p50 ${m.latencyMs?.p50} ms, p99 ${m.latencyMs?.p99} ms, p99.9 ${m.latencyMs?.p999} ms, max ${m.latencyMs?.max} ms (achieved ${Math.round(m.recordsPerSec)} rec/s); ${stallsText(s)}; main thread ran ${((sched1.runNs - sched0.runNs) / 1e6).toFixed(0)} ms, waited for a CPU ${((sched1.waitNs - sched0.waitNs) / 1e6).toFixed(0)} ms in ${m.seconds.toFixed(1)} s\n`,
+          `t${t} ${name} ${rate} rec/s: p50 ${m.latencyMs?.p50} ms, p99 ${m.latencyMs?.p99} ms, p99.9 ${m.latencyMs?.p999} ms, max ${m.latencyMs?.max} ms (achieved ${Math.round(m.recordsPerSec)} rec/s${m.extra?.generatorProcesses ? ` by ${m.extra.generatorProcesses} processes, ${m.generator?.cpuSec.toFixed(1)} CPU s, loop max ${m.extra.generatorLoopMaxMs?.toFixed(0)} ms, GC ${m.extra.generatorGcMs?.toFixed(0)} ms` : ''}); ${stallsText(s)}; main thread ran ${((sched1.runNs - sched0.runNs) / 1e6).toFixed(0)} ms, waited for a CPU ${((sched1.waitNs - sched0.waitNs) / 1e6).toFixed(0)} ms in ${m.seconds.toFixed(1)} s\n`,
         );
       }
     } finally {

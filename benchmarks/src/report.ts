@@ -528,7 +528,11 @@ ${headline.join('\n')}
   brokers' median maxima for the same scenario (1 KiB, 6 partitions, acks=all; the maxima are the raw-protocol
   ceiling rows when the ceiling phase ran, else ProducerPerformance's own), so both brokers carry the
   same offered load; percentiles are send → acknowledgement. Each fraction runs again with @sluice/client
-  timing each record. A row whose generator achieved less than 90% of the offered rate on either broker
+  timing each record (\`benchmarks/src/latency-gen.ts\`): one generator process per 40,000 rec/s, each
+  offering its share on its own schedule, all connected before a common start; 1 s of the schedule first,
+  not counted; batches up to 128 KiB, no linger. Each record's latency runs from the time it was due on the
+  schedule (not the time the generator got to send it, which is later after a late timer or a pause) to its
+  acknowledgement; the processes' raw samples are merged into one distribution. A row whose generator achieved less than 90% of the offered rate on either broker
   measures the generator's queue: the headline leaves it out and names it. Kafka's \`EndToEndLatency\` adds
   produce → consume percentiles, one record at a time.
 - **Broker cost.** Resident memory is VmRSS from \`/proc/<pid>/status\`, sampled every 250 ms over the

@@ -48,11 +48,17 @@ export interface AccumulatorOptions {
 /**
  * Collects records into per-partition batches: a batch closes when it reaches batch.size or has
  * waited linger.ms (with linger 0: at the end of the current tick, so records sent together in
- * one tick share a batch), and is then encoded once.
+ * one tick share a batch), and is then encoded once. A batch whose linger is over while its partition
+ * still has a closed batch waiting to be sent stays open and keeps filling until that one has gone
+ * (releaseHeld): behind a full in-flight window records then wait in a few full batches, not in many
+ * small ones that would each take a request slot (Java's accumulator appends to a partition's last
+ * batch until it is drained, likewise).
  */
 export class Accumulator {
   readonly partitions = new Map<string, PartitionState>();
   private readonly openBatches = new Set<PartitionState>();
+  /** Open batches past their linger, held open while their partition's queue is not empty. */
+  private readonly held = new Set<PartitionState>();
   private lingerTimer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
 
@@ -111,11 +117,23 @@ export class Accumulator {
     for (const s of [...this.openBatches]) this.close(s);
   }
 
+  /** Closes the held batches whose partition has no closed batch waiting any more (the sender calls it after sending). */
+  releaseHeld(): void {
+    for (const s of this.held) if (s.queue.length === 0) this.close(s);
+  }
+
+  /** Linger is over for the open batch of `s`: it closes, or is held while a closed batch of `s` waits to be sent. */
+  private lingered(s: PartitionState): void {
+    if (s.queue.length > 0) this.held.add(s);
+    else this.close(s);
+  }
+
   private close(s: PartitionState): void {
     const b = s.open;
     if (b === null) return;
     s.open = null;
     this.openBatches.delete(s);
+    this.held.delete(s);
     s.queue.push(b);
     this.o.onClose(s.topic, s.partition);
     b.build(this.o.compression, this.o.predictStamp?.(s, b) ?? null, this.o.transactional === true).then(
@@ -133,7 +151,7 @@ export class Accumulator {
     if (this.o.lingerMs <= 0) {
       this.immediate ??= setImmediate(() => {
         this.immediate = null;
-        this.closeAll();
+        for (const s of [...this.openBatches]) if (!this.held.has(s)) this.lingered(s);
       });
       return;
     }
@@ -142,9 +160,9 @@ export class Accumulator {
       this.lingerTimer = null;
       const now = Date.now();
       for (const s of [...this.openBatches]) {
-        if ((s.open as ProducerBatch).createdAt + this.o.lingerMs <= now) this.close(s);
+        if (!this.held.has(s) && (s.open as ProducerBatch).createdAt + this.o.lingerMs <= now) this.lingered(s);
       }
-      if (this.openBatches.size > 0) this.scheduleLinger();
+      if (this.openBatches.size > this.held.size) this.scheduleLinger();
     }, this.o.lingerMs);
   }
 

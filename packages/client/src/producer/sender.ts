@@ -185,8 +185,6 @@ export class Sender {
       }
     }
     const now = Date.now();
-    const byNode = new Map<number, Array<{ s: PartitionState; b: ProducerBatch }>>();
-    const sizes = new Map<number, number>();
     let needMetadata = false;
     let earliestRetry = Number.POSITIVE_INFINITY;
     const txn = this.o.txn;
@@ -196,41 +194,50 @@ export class Sender {
       const code = cause instanceof KafkaError ? cause.code : ERROR_CODES.UNKNOWN_SERVER_ERROR;
       this.failAll(new KafkaError(code, 'not sent: an earlier record of the transaction failed', { cause }));
     }
-    const toAdd: PartitionState[] = [];
-    for (const s of this.acc.partitions.values()) {
-      this.expire(s, now);
-      const b = this.next(s, now);
-      if (b === null) {
-        if (s.retry.length > 0 && s.inflight.length === 0)
-          earliestRetry = Math.min(earliestRetry, s.retry[0].notBefore);
-        continue;
+    const toAdd = new Set<PartitionState>();
+    // One request per leader takes one batch per partition: go round again while the in-flight limits
+    // leave room and batches wait (each round sends at least one request, so at most maxInFlight rounds per leader).
+    for (;;) {
+      const byNode = new Map<number, Array<{ s: PartitionState; b: ProducerBatch }>>();
+      const sizes = new Map<number, number>();
+      for (const s of this.acc.partitions.values()) {
+        this.expire(s, now);
+        const b = this.next(s, now);
+        if (b === null) {
+          if (s.retry.length > 0 && s.inflight.length === 0)
+            earliestRetry = Math.min(earliestRetry, s.retry[0].notBefore);
+          continue;
+        }
+        if (txn && !txn.isAdded(s.topic, s.partition)) {
+          toAdd.add(s);
+          continue;
+        }
+        const t = this.ctx.metadata.cached(s.topic);
+        const leader = t?.partitions[s.partition]?.leader ?? -1;
+        // A stale leader is still tried (it usually still leads); the refresh runs meanwhile.
+        if (this.ctx.metadata.stale(s.topic)) needMetadata = true;
+        if (leader < 0) {
+          needMetadata = true;
+          continue;
+        }
+        const n = this.node(leader);
+        if (n.inflight >= this.o.maxInFlight) continue;
+        const size = (sizes.get(leader) ?? 0) + (b.encoded as Buffer).length;
+        let list = byNode.get(leader);
+        if (list !== undefined && size > this.o.maxRequestSize) continue;
+        sizes.set(leader, size);
+        if (list === undefined) {
+          list = [];
+          byNode.set(leader, list);
+        }
+        list.push({ s, b });
       }
-      if (txn && !txn.isAdded(s.topic, s.partition)) {
-        toAdd.push(s);
-        continue;
-      }
-      const t = this.ctx.metadata.cached(s.topic);
-      const leader = t?.partitions[s.partition]?.leader ?? -1;
-      // A stale leader is still tried (it usually still leads); the refresh runs meanwhile.
-      if (this.ctx.metadata.stale(s.topic)) needMetadata = true;
-      if (leader < 0) {
-        needMetadata = true;
-        continue;
-      }
-      const n = this.node(leader);
-      if (n.inflight >= this.o.maxInFlight) continue;
-      const size = (sizes.get(leader) ?? 0) + (b.encoded as Buffer).length;
-      let list = byNode.get(leader);
-      if (list !== undefined && size > this.o.maxRequestSize) continue;
-      sizes.set(leader, size);
-      if (list === undefined) {
-        list = [];
-        byNode.set(leader, list);
-      }
-      list.push({ s, b });
+      if (byNode.size === 0) break;
+      for (const [leader, list] of byNode) this.send(leader, list);
     }
-    for (const [leader, list] of byNode) this.send(leader, list);
-    if (txn && toAdd.length > 0) this.addToTransaction(txn, toAdd);
+    // Batches held open behind the ones just sent may close now (they come back through onReady).
+    this.acc.releaseHeld();
+    if (txn && toAdd.size > 0) this.addToTransaction(txn, [...toAdd]);
     if (needMetadata) this.refreshThenWake();
     if (earliestRetry !== Number.POSITIVE_INFINITY && this.retryTimer === null) {
       this.retryTimer = setTimeout(
