@@ -5,6 +5,7 @@
 // unchanged, and the broker must keep serving.
 
 import fs from 'node:fs';
+import { ViewLease } from '@sluice/log';
 import {
   buildRecordBatchSync,
   CreateTopicsApi,
@@ -16,7 +17,16 @@ import {
   ZERO_UUID,
 } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BrokerProcess, decodeRecords, fetchRequest, RawClient, sleep, spawnBroker } from './helpers.js';
+import type { RunningBroker } from '../src/index.js';
+import {
+  type BrokerProcess,
+  decodeRecords,
+  fetchRequest,
+  RawClient,
+  sleep,
+  spawnBroker,
+  startInProcess,
+} from './helpers.js';
 
 const PARTITIONS = 6;
 const RECORDS_PER_BATCH = 50;
@@ -190,7 +200,9 @@ for (const io of ['mmap', 'fd'] as const) {
         fetchOffset: 0n,
         partitionMaxBytes: 1 << 20,
       }));
-      const response = slow.send(FetchApi, 12, fetchRequest('held', from0));
+      // Up to the bound, 4 of the 6 partitions' 4 MiB: more than loopback's socket buffers take (≤ ~10 MiB).
+      const whole = from0.map((p) => ({ ...p, partitionMaxBytes: 4 << 20 }));
+      const response = slow.send(FetchApi, 12, fetchRequest('held', whole));
       slow.socket.pause();
       // ~6 MiB: more than the socket buffers take, the rest waits in the broker's write queue.
       await sleep(300);
@@ -224,3 +236,47 @@ for (const io of ['mmap', 'fd'] as const) {
     }, 120_000);
   });
 }
+
+// With log.io=fd a response holds what it read until the socket has taken it: broker memory of its
+// own. log.io.read.max.bytes bounds it across the broker. In process, so that the test can hold read
+// memory itself (what responses a paused reader does not take would hold: loopback's socket buffers
+// take tens of MiB here, so a paused socket does not reliably keep a response in the broker).
+describe('Fetch responses not yet written hold at most log.io.read.max.bytes (log.io=fd)', () => {
+  let broker: RunningBroker;
+  beforeAll(async () => {
+    broker = await startInProcess({ 'log.io': 'fd', 'log.io.read.max.bytes': String(8 << 20) });
+  }, 60_000);
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  it('past the bound a Fetch gets its first batch only; once the memory is given back, all of it again', async () => {
+    const admin = await RawClient.connect(broker.port);
+    await createAndFill(admin, 'other', 7);
+    const from0 = Array.from({ length: PARTITIONS }, (_, partition) => ({
+      partition,
+      fetchOffset: 0n,
+      partitionMaxBytes: 1 << 20,
+    }));
+    const bytes = (res: FetchResponse) => res.responses[0].partitions.reduce((n, p) => n + (p.records?.length ?? 0), 0);
+    // Nothing held: every partition's 1 MiB.
+    await expectGenerationFrom0(await admin.send(FetchApi, 12, fetchRequest('other', from0)), 7);
+
+    // Responses not yet written holding 8 MiB of reads, as a lease holds them.
+    const held = new ViewLease();
+    for (let i = 0; i < 8; i++) held.borrow(1 << 20);
+    const squeezed = await admin.send(FetchApi, 12, fetchRequest('other', from0));
+    // Its first batch (KIP-74: a fetcher always moves on), and nothing more.
+    const parts = squeezed.responses[0].partitions;
+    expect(squeezed.errorCode).toBe(0);
+    expect((await decodeRecords(0, parts[0].records)).length).toBe(RECORDS_PER_BATCH);
+    for (const p of parts.slice(1)) {
+      expect(p.errorCode).toBe(0);
+      expect(p.records?.length ?? 0).toBe(0);
+    }
+
+    held.release();
+    expect(bytes(await admin.send(FetchApi, 12, fetchRequest('other', from0)))).toBeGreaterThan(5 << 20);
+    admin.close();
+  }, 120_000);
+});

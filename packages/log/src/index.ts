@@ -6,6 +6,7 @@ export * from './crc.js';
 export * from './errors.js';
 export * from './io/fd.js';
 export * from './io/mmap.js';
+export { readBytesInFlight } from './io/read-buffers.js';
 export * from './io/retired-mappings.js';
 export type * from './io/types.js';
 export * from './leader-epoch-cache.js';

@@ -1,4 +1,4 @@
-import { ViewLease } from '@sluice/log';
+import { readBytesInFlight, ViewLease } from '@sluice/log';
 import {
   ERROR_CODES,
   errorByCode,
@@ -82,6 +82,7 @@ function partitionData(partitionIndex: number, errorCode: number, readCommitted:
 
 export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, FetchResponse> {
   const byIds = (version: number) => version >= 13;
+  const readMaxBytes = Number(broker.config.get('log.io.read.max.bytes'));
 
   /** The partitions a request names, resolved to this broker's state. */
   const targetsOf = (req: FetchRequest, version: number): Target[] => {
@@ -168,7 +169,9 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
     // The records stay views of the log until the response is written: the lease says so.
     const lease = new ViewLease();
     ctx.holdViews(lease);
-    let budget = maxBytes;
+    // Bytes read (log.io=fd) that responses not yet written hold are bounded broker-wide: past the
+    // bound a response gets its first batch only (KIP-74), so every fetcher still moves on.
+    let budget = Math.min(maxBytes, Math.max(0, readMaxBytes - readBytesInFlight()));
     let gotData = false;
     return targets.map((target) => {
       // KIP-392: from v11 a consumer may read from a follower (up to the follower's high watermark).

@@ -588,6 +588,16 @@ export const BROKER_CONFIGS = {
     'How segments are read: fd (positional reads into recycled buffers; the default: about half the CPU per GiB fetched) or mmap (views of memory-mapped windows)',
     { sluice: true, validator: { oneOf: ['mmap', 'fd'] } },
   ),
+  // With log.io=fd a Fetch response holds what it read until the socket has taken it: memory of the
+  // broker's own (mmap views and Kafka's sendfile hold page cache). Consumers that read slowly, or many
+  // fetching 50 MiB at once, would otherwise hold any amount of it.
+  'log.io.read.max.bytes': def(
+    'LONG',
+    '67108864',
+    'read-only',
+    'Bytes read from segments (log.io=fd) that Fetch responses not yet written may hold across the broker; beyond it a Fetch gets its first batch only',
+    { sluice: true, validator: { min: 1 } },
+  ),
   'log.level': def('STRING', 'info', 'read-only', 'Log level of the broker process (pino levels)', {
     sluice: true,
     validator: { oneOf: LOG_LEVELS },

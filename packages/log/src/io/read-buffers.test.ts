@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { removeTestRoots, testRoot } from '../test-dirs.js';
 import { FdFile } from './fd.js';
-import { IDLE_TRIM_MS, MAX_FREE_BYTES, ReadBuffers, SLAB_BYTES } from './read-buffers.js';
+import { IDLE_TRIM_MS, MAX_FREE_BYTES, ReadBuffers, readBytesInFlight, SLAB_BYTES } from './read-buffers.js';
 import { ViewLease } from './retired-mappings.js';
 
 afterAll(removeTestRoots);
@@ -105,9 +105,28 @@ describe('ReadBuffers', () => {
 
   it('gives a read longer than a slab a Buffer of its own', () => {
     const lease = new ViewLease();
-    expect(lease.borrow(SLAB_BYTES + 1)).toBeNull();
+    const own = lease.borrow(SLAB_BYTES + 1);
+    expect(own?.length).toBe(SLAB_BYTES + 1);
     expect(lease.borrow(SLAB_BYTES)?.length).toBe(SLAB_BYTES);
+    expect(lease.borrow(SLAB_BYTES)?.buffer).not.toBe(own?.buffer);
     lease.release();
     expect(lease.borrow(10)).toBeNull();
+  });
+
+  it('counts what leases hold, slabs and reads of their own, until they are released', () => {
+    const before = readBytesInFlight();
+    const a = new ViewLease();
+    const b = new ViewLease();
+    a.borrow(100 * KiB);
+    a.borrow(100 * KiB);
+    expect(readBytesInFlight() - before).toBe(SLAB_BYTES);
+    b.borrow(SLAB_BYTES + 10);
+    b.borrow(10);
+    expect(readBytesInFlight() - before).toBe(2 * SLAB_BYTES + SLAB_BYTES + 10);
+    a.release();
+    expect(readBytesInFlight() - before).toBe(SLAB_BYTES + SLAB_BYTES + 10);
+    b.release();
+    b.release();
+    expect(readBytesInFlight()).toBe(before);
   });
 });

@@ -19,6 +19,8 @@ export const IDLE_TRIM_MS = 10_000;
 
 export class ReadBuffers {
   private readonly free: Buffer[] = [];
+  /** Bytes of slabs taken and not given back: reads that responses still hold. */
+  private inUse = 0;
   private lastTakeMs = 0;
   private trimTimer: NodeJS.Timeout | null = null;
   now: () => number = () => Date.now();
@@ -26,12 +28,25 @@ export class ReadBuffers {
   /** A slab (its contents arbitrary). */
   take(): Buffer {
     this.lastTakeMs = this.now();
+    this.inUse += SLAB_BYTES;
     // Its own ArrayBuffer (not a slice of Node's shared pool), so that it can be handed on whole.
     return this.free.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES);
   }
 
+  /** A read longer than a slab, in a Buffer of its own (not pooled), counted in use until `untake`. */
+  takeOwn(length: number): Buffer {
+    this.inUse += length;
+    return Buffer.allocUnsafeSlow(length);
+  }
+
+  /** The holder of `bytes` taken with takeOwn no longer uses them (the GC frees them). */
+  untake(bytes: number): void {
+    this.inUse -= bytes;
+  }
+
   /** Takes back a slab `take` gave; its holder must no longer use it. */
   give(slab: Buffer): void {
+    this.inUse -= SLAB_BYTES;
     if ((this.free.length + 1) * SLAB_BYTES > MAX_FREE_BYTES) return;
     this.free.push(slab);
     if (this.trimTimer === null) this.armTrim(IDLE_TRIM_MS);
@@ -48,6 +63,14 @@ export class ReadBuffers {
     this.trimTimer.unref();
   }
 
+  /**
+   * Bytes of slabs that leases hold: what Fetch responses not yet written keep read. A broker bounds
+   * it (log.io.read.max.bytes): with fd reads, responses in flight are memory of its own, not page cache.
+   */
+  get inUseBytes(): number {
+    return this.inUse;
+  }
+
   /** Bytes held free (for tests). */
   get freeByteCount(): number {
     return this.free.length * SLAB_BYTES;
@@ -57,15 +80,25 @@ export class ReadBuffers {
 /** The process's read buffers. */
 export const readBuffers = new ReadBuffers();
 
+/** Bytes the process's leases hold read into slabs (log.io=fd; 0 with mmap, whose views are page cache). */
+export function readBytesInFlight(): number {
+  return readBuffers.inUseBytes;
+}
+
 /** The slabs one lease reads into. */
 export class LeasedSlabs {
   private readonly slabs: Buffer[] = [];
   /** Bytes used of the last slab. */
   private used = SLAB_BYTES;
+  /** Bytes of reads longer than a slab, each in a Buffer of its own. */
+  private ownBytes = 0;
 
-  /** `length` bytes of a slab, or null when longer than one. */
-  carve(length: number): Buffer | null {
-    if (length > SLAB_BYTES) return null;
+  /** `length` bytes of a slab, or of a Buffer of its own when longer than one. */
+  carve(length: number): Buffer {
+    if (length > SLAB_BYTES) {
+      this.ownBytes += length;
+      return readBuffers.takeOwn(length);
+    }
     if (this.used + length > SLAB_BYTES) {
       this.slabs.push(readBuffers.take());
       this.used = 0;
@@ -84,6 +117,8 @@ export class LeasedSlabs {
   /** Gives every slab back; nothing carved from them may be used afterwards. */
   giveBack(): void {
     for (const s of this.slabs) readBuffers.give(s);
+    readBuffers.untake(this.ownBytes);
+    this.ownBytes = 0;
     this.slabs.length = 0;
     this.used = SLAB_BYTES;
   }

@@ -65,8 +65,8 @@ export class ViewLease {
   }
 
   /**
-   * `length` bytes of pooled memory (see read-buffers.ts), held by this lease and given back on
-   * release; null when the lease is already released or `length` is longer than a slab.
+   * `length` bytes of pooled memory (see read-buffers.ts; a Buffer of its own when longer than a
+   * slab), held by this lease and given back on release; null when the lease is already released.
    */
   borrow(length: number): Buffer | null {
     if (this.released) return null;
