@@ -15,12 +15,9 @@ import {
   FetchApi,
   ProduceApi,
   Reader,
-  RequestHeaderCodec,
-  requestHeaderVersion,
-  Writer,
-  writeRequestFrame,
+  type Writer,
 } from '@sluice/protocol';
-import { body, RawClient } from '../../apps/broker/bench/raw-client.js';
+import { body, RawClient, requestFrame } from '../../apps/broker/bench/raw-client.js';
 import { type Measurement, partitionsOf, type RawGenConfig } from './generators.js';
 import { InPlaceFrames } from './in-place-frames.js';
 
@@ -158,19 +155,8 @@ class FetchConnection {
     msg: Req,
     read: (r: Reader) => T,
   ): Promise<T> {
-    const w = new Writer(4096);
     const correlationId = ++this.correlationId;
-    writeRequestFrame(
-      w,
-      (w) =>
-        RequestHeaderCodec.encode(w, requestHeaderVersion(api.apiKey, version), {
-          requestApiKey: api.apiKey,
-          requestApiVersion: version,
-          correlationId,
-          clientId: 'bench',
-        }),
-      (w) => api.request.encode(w, version, msg),
-    );
+    const frame = requestFrame(api, version, msg, correlationId);
     return new Promise((resolve, reject) => {
       this.waiting.push((frame) => {
         try {
@@ -183,7 +169,7 @@ class FetchConnection {
           reject(e);
         }
       });
-      this.socket.write(w.toBuffer());
+      this.socket.write(frame);
     });
   }
 

@@ -10,6 +10,29 @@ import {
   writeRequestFrame,
 } from '@sluice/protocol';
 
+/** One request frame (size, header, body), client id `bench`; `capacity` is the writer's starting size. */
+export function requestFrame<T>(
+  api: { apiKey: number; request: { encode(w: Writer, v: number, m: T): void } },
+  version: number,
+  msg: T,
+  correlationId: number,
+  capacity = 4096,
+): Buffer {
+  const w = new Writer(capacity);
+  writeRequestFrame(
+    w,
+    (w) =>
+      RequestHeaderCodec.encode(w, requestHeaderVersion(api.apiKey, version), {
+        requestApiKey: api.apiKey,
+        requestApiVersion: version,
+        correlationId,
+        clientId: 'bench',
+      }),
+    (w) => api.request.encode(w, version, msg),
+  );
+  return w.toBuffer();
+}
+
 /** A connection that sends pre-encoded frames and hands back response frames in order. */
 export class RawClient {
   private readonly decoder = new FrameDecoder({ maxFrameSize: 256 << 20 });
@@ -34,20 +57,7 @@ export class RawClient {
     version: number,
     msg: T,
   ): Buffer {
-    const w = new Writer(this.frameCapacity);
-    const correlationId = ++this.correlationId;
-    writeRequestFrame(
-      w,
-      (w) =>
-        RequestHeaderCodec.encode(w, requestHeaderVersion(api.apiKey, version), {
-          requestApiKey: api.apiKey,
-          requestApiVersion: version,
-          correlationId,
-          clientId: 'bench',
-        }),
-      (w) => api.request.encode(w, version, msg),
-    );
-    return w.toBuffer();
+    return requestFrame(api, version, msg, ++this.correlationId, this.frameCapacity);
   }
   send(frame: Buffer): Promise<Buffer> {
     return new Promise((resolve) => {

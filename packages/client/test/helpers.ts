@@ -13,3 +13,9 @@ export function uniqueTopic(prefix: string): string {
   seq++;
   return `${prefix}-${process.pid}-${seq}`;
 }
+
+type Request = (api: unknown, body: unknown, options?: unknown) => Promise<unknown>;
+/** The client's connection pool as tests patch it: each connection's `request` can be wrapped. */
+export interface PatchablePool {
+  get: (...args: unknown[]) => Promise<{ request: Request }>;
+}

@@ -2,7 +2,7 @@ import type { RunningBroker } from '@sluice/broker';
 import { ProduceApi, type ProduceRequest, type ProduceResponse } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Consumer, ERROR_CODES, type KafkaError, Producer, serde, topic } from '../src/index.js';
-import { sluice, uniqueTopic } from './helpers.js';
+import { type PatchablePool, sluice, uniqueTopic } from './helpers.js';
 
 let broker: RunningBroker;
 beforeAll(async () => {
@@ -11,11 +11,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await broker.stop();
 });
-
-type Request = (api: unknown, body: unknown, options?: unknown) => Promise<unknown>;
-interface PatchablePool {
-  get: (...args: unknown[]) => Promise<{ request: Request }>;
-}
 
 const NOT_LEADER_OR_FOLLOWER = 6;
 

@@ -2,7 +2,7 @@ import type { RunningBroker } from '@sluice/broker';
 import { ProduceApi, type ProduceRequest } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Producer, serde, topic } from '../src/index.js';
-import { sluice, uniqueTopic } from './helpers.js';
+import { type PatchablePool, sluice, uniqueTopic } from './helpers.js';
 
 let broker: RunningBroker;
 beforeAll(async () => {
@@ -11,11 +11,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await broker.stop();
 });
-
-type Request = (api: unknown, body: unknown, options?: unknown) => Promise<unknown>;
-interface PatchablePool {
-  get: (...args: unknown[]) => Promise<{ request: Request }>;
-}
 
 /**
  * Holds the producer's Produce requests for `name` before they reach the broker until `open()`, counting
