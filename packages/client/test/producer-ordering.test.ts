@@ -1,8 +1,8 @@
 import type { RunningBroker } from '@sluice/broker';
-import { ProduceApi, type ProduceRequest, type ProduceResponse } from '@sluice/protocol';
+import type { ProduceResponse } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Consumer, ERROR_CODES, type KafkaError, Producer, serde, topic } from '../src/index.js';
-import { type PatchablePool, sluice, uniqueTopic } from './helpers.js';
+import { interceptProduces, sluice, uniqueTopic } from './helpers.js';
 
 let broker: RunningBroker;
 beforeAll(async () => {
@@ -21,42 +21,30 @@ const NOT_LEADER_OR_FOLLOWER = 6;
  * later batch sent meanwhile is written first, as it was against Kafka.
  */
 function failFirstProduces(p: Producer, name: string, count: number, holdMs: number): { faked(): number } {
-  const pool = (p as unknown as { ctx: { pool: PatchablePool } }).ctx.pool;
-  const get = pool.get.bind(pool);
-  const patched = new WeakSet<object>();
   let faked = 0;
   let released: () => void = () => {};
   const realAnswered = new Promise<void>((resolve) => {
     released = resolve;
   });
-  pool.get = async (...args: unknown[]) => {
-    const conn = await get(...args);
-    if (patched.has(conn)) return conn;
-    patched.add(conn);
-    const request = conn.request.bind(conn);
-    conn.request = (api, body, options) => {
-      const req = body as ProduceRequest;
-      if (api !== ProduceApi || !req.topicData.some((t) => t.name === name)) return request(api, body, options);
-      if (faked >= count) return request(api, body, options).finally(released);
-      faked++;
-      const held = Promise.race([realAnswered, new Promise((resolve) => setTimeout(resolve, holdMs))]);
-      return held.then(
-        () =>
-          ({
-            responses: req.topicData.map((t) => ({
-              name: t.name,
-              partitionResponses: t.partitionData.map((d) => ({
-                index: d.index,
-                errorCode: NOT_LEADER_OR_FOLLOWER,
-                baseOffset: -1n,
-                errorMessage: 'leader not ready (faked by the test)',
-              })),
+  interceptProduces(p, name, (req, send) => {
+    if (faked >= count) return send().finally(released);
+    faked++;
+    const held = Promise.race([realAnswered, new Promise((resolve) => setTimeout(resolve, holdMs))]);
+    return held.then(
+      () =>
+        ({
+          responses: req.topicData.map((t) => ({
+            name: t.name,
+            partitionResponses: t.partitionData.map((d) => ({
+              index: d.index,
+              errorCode: NOT_LEADER_OR_FOLLOWER,
+              baseOffset: -1n,
+              errorMessage: 'leader not ready (faked by the test)',
             })),
-          }) as unknown as ProduceResponse,
-      );
-    };
-    return conn;
-  };
+          })),
+        }) as unknown as ProduceResponse,
+    );
+  });
   return { faked: () => faked };
 }
 

@@ -1,8 +1,7 @@
 import type { RunningBroker } from '@sluice/broker';
-import { ProduceApi, type ProduceRequest } from '@sluice/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Producer, serde, topic } from '../src/index.js';
-import { type PatchablePool, sluice, uniqueTopic } from './helpers.js';
+import { interceptProduces, sluice, uniqueTopic } from './helpers.js';
 
 let broker: RunningBroker;
 beforeAll(async () => {
@@ -17,27 +16,15 @@ afterAll(async () => {
  * them and the batches (partitions) they carry: what the sender does while no answer can come back.
  */
 function gateProduces(p: Producer, name: string) {
-  const pool = (p as unknown as { ctx: { pool: PatchablePool } }).ctx.pool;
-  const get = pool.get.bind(pool);
-  const patched = new WeakSet<object>();
   let open: () => void = () => {};
   const opened = new Promise<void>((resolve) => {
     open = resolve;
   });
   const requests: number[] = [];
-  pool.get = async (...args: unknown[]) => {
-    const conn = await get(...args);
-    if (patched.has(conn)) return conn;
-    patched.add(conn);
-    const request = conn.request.bind(conn);
-    conn.request = (api, body, options) => {
-      const req = body as ProduceRequest;
-      if (api !== ProduceApi || !req.topicData.some((t) => t.name === name)) return request(api, body, options);
-      requests.push(req.topicData.reduce((n, t) => n + t.partitionData.length, 0));
-      return opened.then(() => request(api, body, options));
-    };
-    return conn;
-  };
+  interceptProduces(p, name, (req, send) => {
+    requests.push(req.topicData.reduce((n, t) => n + t.partitionData.length, 0));
+    return opened.then(send);
+  });
   return { requests, open };
 }
 
