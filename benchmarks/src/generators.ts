@@ -87,13 +87,13 @@ export async function together(
       : Math.max(...ms.map((m) => m.seconds));
   const mib = ms.reduce((a, m) => a + m.mibPerSec * m.seconds, 0) / seconds;
   const gens = ms.map((m) => m.generator).filter((g): g is GeneratorCpu => g !== undefined);
-  const p99s = ms.map((m) => m.latencyMs?.p99).filter((x): x is number => x !== undefined);
   return {
     records: total,
     recordsPerSec: total / seconds,
     mibPerSec: mib,
     seconds,
-    latencyMs: p99s.length ? { p99: Math.max(...p99s) } : undefined,
+    // No latency: percentiles of several processes do not combine without their samples (latency-gen.ts
+    // merges samples for the latency rows); these are throughput rows.
     generator:
       gens.length === ms.length
         ? {
