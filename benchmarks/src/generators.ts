@@ -54,6 +54,24 @@ function generatorCpu(r: RunResult): GeneratorCpu | undefined {
   return { cpuSec: r.cpuSec, wallSec: r.seconds, processes: 1, maxCores: r.cpuSec / Math.max(r.seconds, 1e-3) };
 }
 
+/** `n` generator processes with `records` shared out, started together (see together); their measurements. */
+export async function runTogether(
+  n: number,
+  one: (i: number, records: number, barrier?: string) => Promise<Measurement>,
+  records: number,
+  opts: { barrier?: boolean } = {},
+): Promise<Measurement[]> {
+  const share = Math.ceil(records / n);
+  const dir = opts.barrier && n > 1 ? mkdtempSync(join(tmpdir(), 'sluice-barrier-')) : undefined;
+  try {
+    const all = Promise.all(Array.from({ length: n }, (_, i) => one(i, share, dir)));
+    if (dir) await release(dir, n, all);
+    return await all;
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * `n` generator processes at once (--producers N), each given its share of the records: the rate is all
  * records over the union of their windows (the longest one's time without them), the CPU is summed, and
@@ -66,16 +84,7 @@ export async function together(
   /** Pass a start barrier (barrier.ts) to every process: for generators that wait at it before their load. */
   opts: { barrier?: boolean } = {},
 ) {
-  const share = Math.ceil(records / n);
-  const dir = opts.barrier && n > 1 ? mkdtempSync(join(tmpdir(), 'sluice-barrier-')) : undefined;
-  let ms: Measurement[];
-  try {
-    const all = Promise.all(Array.from({ length: n }, (_, i) => one(i, share, dir)));
-    if (dir) await release(dir, n, all);
-    ms = await all;
-  } finally {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }
+  const ms = await runTogether(n, one, records, opts);
   if (n === 1) return ms[0];
   const total = ms.reduce((a, m) => a + m.records, 0);
   // Over the union of their windows when they report them: processes start a little apart (each its own

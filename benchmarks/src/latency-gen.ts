@@ -2,19 +2,12 @@
 // 130 k records/s of 1 KiB and time each record on a 2-core machine (its own queue becomes the latency).
 // Each process offers rate/N on its own schedule; all connect first and start together (the start
 // barrier of barrier.ts); their per-record latencies (raw samples, float64 ms) are merged into one distribution.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { release } from './barrier.js';
-import type { Measurement, SluiceGenConfig } from './generators.js';
+import { type Measurement, runTogether, type SluiceGenConfig, sluiceClient } from './generators.js';
 import { mergeLatencies } from './pacing.js';
 
-const SLUICE_GEN = fileURLToPath(new URL('./sluice-gen.ts', import.meta.url));
-const TSX = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
-const TIMEOUT_MS = 300_000;
 const MiB = 1024 * 1024;
 
 /**
@@ -76,57 +69,31 @@ export async function sluiceLatency(
   const rate = cfg.rate ?? 0;
   if (!(rate > 0 && processes >= 1)) throw new Error(`latency load needs a rate and processes: ${rate}, ${processes}`);
   const dir = mkdtempSync(join(tmpdir(), 'sluice-latency-gen-'));
-  const barrier = join(dir, 'barrier');
-  mkdirSync(barrier);
-  const children: ChildProcess[] = [];
   try {
-    const share = Math.ceil(cfg.records / processes);
-    const outputs = Array.from({ length: processes }, (_, i) => {
-      const c: SluiceGenConfig = {
-        ...cfg,
-        mode: 'steady',
-        rate: rate / processes,
-        records: share,
-        barrier,
-        samplesFile: join(dir, `${i}.f64`),
-        trace: cfg.trace && processes > 1 ? `${cfg.trace}.${i}` : cfg.trace,
-      };
-      const child = spawn(TSX, ['--conditions=sluice-source', SLUICE_GEN, JSON.stringify(c)], {
-        stdio: ['pipe', 'pipe', 'pipe'],
-        detached: true,
-      });
-      children.push(child);
-      return child;
-    });
-    let stderr = '';
-    for (const c of outputs) c.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-    // Each prints its Measurement as the last line.
-    const lines = outputs.map((c) => {
-      const got: string[] = [];
-      createInterface({ input: c.stdout as NodeJS.ReadableStream }).on('line', (l) => got.push(l));
-      return got;
-    });
-    const exits = outputs.map((c) => new Promise<number | null>((resolve) => c.once('close', (code) => resolve(code))));
-    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), TIMEOUT_MS).unref());
-    // A process that exits before the barrier makes release() give up (see barrier.ts).
-    if (!(await release(barrier, processes, Promise.race(exits), TIMEOUT_MS)))
-      throw new Error(`latency generator did not get ready: ${stderr}`);
-    const codes = await Promise.race([Promise.all(exits), timeout]);
-    if (codes === 'timeout' || codes.some((c) => c !== 0))
-      throw new Error(`latency generator failed (${JSON.stringify(codes)}): ${stderr}`);
-    const ms = lines.map((l) => JSON.parse(l[l.length - 1] ?? '') as Measurement);
-    const samples = ms.map((_, i) => readSamples(join(dir, `${i}.f64`)));
-    const m = mergeMeasurements(ms, samples, cfg.size);
+    const samplesOf = (i: number) => join(dir, `${i}.f64`);
+    const ms = await runTogether(
+      processes,
+      (i, records, barrier) =>
+        sluiceClient({
+          ...cfg,
+          mode: 'steady',
+          rate: rate / processes,
+          records,
+          barrier,
+          samplesFile: samplesOf(i),
+          trace: cfg.trace && processes > 1 ? `${cfg.trace}.${i}` : cfg.trace,
+        }),
+      cfg.records,
+      { barrier: true },
+    );
+    const m = mergeMeasurements(
+      ms,
+      ms.map((_, i) => readSamples(samplesOf(i))),
+      cfg.size,
+    );
     if (m.records < cfg.records) throw new Error(`latency generator: ${m.records} of ${cfg.records} records`);
     return m;
   } finally {
-    for (const c of children) {
-      if (c.exitCode === null && c.pid) {
-        try {
-          process.kill(-c.pid, 'SIGKILL');
-        } catch {}
-      }
-    }
     rmSync(dir, { recursive: true, force: true });
   }
 }
