@@ -3,12 +3,10 @@ import {
   type ApiDefinition,
   FrameDecoder,
   Reader,
-  RequestHeaderCodec,
   ResponseHeaderCodec,
-  requestHeaderVersion,
   responseHeaderVersion,
   Writer,
-  writeRequestFrame,
+  writeRequest,
 } from '@sluice/protocol';
 
 /** Largest response frame the conformance client accepts (fetch responses in the suite stay far below). */
@@ -131,17 +129,7 @@ export class WireClient {
     if (this.pending.size >= MAX_PENDING) return Promise.reject(new Error('too many requests in flight'));
     const correlationId = this.nextCorrelationId++;
     const w = new Writer();
-    writeRequestFrame(
-      w,
-      (w) =>
-        RequestHeaderCodec.encode(w, requestHeaderVersion(api.apiKey, version), {
-          requestApiKey: api.apiKey,
-          requestApiVersion: version,
-          correlationId,
-          clientId: this.clientId,
-        }),
-      (w) => api.request.encode(w, version, request),
-    );
+    writeRequest(w, api, version, request, correlationId, this.clientId);
     const bytes = w.toBuffer();
     if (!expectResponse) {
       return new Promise((resolve, reject) =>

@@ -1,14 +1,7 @@
 // A raw Kafka-protocol connection for the benches: requests are encoded once into frames and
 // sent as they are, so the client adds next to nothing to what the broker is measured doing.
 import { connect, type Socket } from 'node:net';
-import {
-  FrameDecoder,
-  Reader,
-  RequestHeaderCodec,
-  requestHeaderVersion,
-  Writer,
-  writeRequestFrame,
-} from '@sluice/protocol';
+import { FrameDecoder, Reader, Writer, writeRequest } from '@sluice/protocol';
 
 /** One request frame (size, header, body), client id `bench`; `capacity` is the writer's starting size. */
 export function requestFrame<T>(
@@ -19,17 +12,7 @@ export function requestFrame<T>(
   capacity = 4096,
 ): Buffer {
   const w = new Writer(capacity);
-  writeRequestFrame(
-    w,
-    (w) =>
-      RequestHeaderCodec.encode(w, requestHeaderVersion(api.apiKey, version), {
-        requestApiKey: api.apiKey,
-        requestApiVersion: version,
-        correlationId,
-        clientId: 'bench',
-      }),
-    (w) => api.request.encode(w, version, msg),
-  );
+  writeRequest(w, api, version, msg, correlationId, 'bench');
   return w.toBuffer();
 }
 

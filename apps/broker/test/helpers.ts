@@ -20,12 +20,10 @@ import {
   iterateBatches,
   ListOffsetsApi,
   Reader,
-  RequestHeaderCodec,
   ResponseHeaderCodec,
-  requestHeaderVersion,
   responseHeaderVersion,
   Writer,
-  writeFrame,
+  writeRequest,
 } from '@sluice/protocol';
 import { compressFrame, decompressFrame } from 'lz4-napi';
 import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from 'snappy';
@@ -304,16 +302,7 @@ export class RawClient {
     clientId = 'sluice-e2e',
   ): Buffer {
     const w = new Writer(1024);
-    writeFrame(w, [
-      (w) =>
-        RequestHeaderCodec.encode(w, requestHeaderVersion(api.apiKey, version), {
-          requestApiKey: api.apiKey,
-          requestApiVersion: version,
-          correlationId,
-          clientId,
-        }),
-      (w) => api.request.encode(w, version, { ...api.request.defaults(), ...body }),
-    ]);
+    writeRequest(w, api, version, { ...api.request.defaults(), ...body }, correlationId, clientId);
     return w.toBuffer();
   }
 

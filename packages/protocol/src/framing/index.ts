@@ -1,2 +1,3 @@
 export * from './frame.js';
 export * from './frame-decoder.js';
+export * from './request-frame.js';
