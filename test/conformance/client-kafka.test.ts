@@ -195,10 +195,19 @@ describe('@sluice/client against Apache Kafka', () => {
     await ready(name, 2);
     expect(await admin.listTopics()).toContain(name);
     await admin.createPartitions([{ topic: name, count: 3 }]);
-    expect((await admin.describeTopics([name]))[0].partitions).toHaveLength(3);
+    // Kafka answers CreatePartitions and AlterConfigs once its controller has committed the change; the
+    // broker's metadata image, which Metadata and DescribeConfigs read, catches up a moment later (a CI
+    // run saw 2 partitions right after the answer). Poll, bounded by the clock.
+    await expect
+      .poll(async () => (await admin.describeTopics([name]))[0].partitions.length, { timeout: 30_000, interval: 100 })
+      .toBe(3);
     await admin.incrementalAlterConfigs(ConfigResource.TOPIC, name, [{ name: 'retention.ms', value: '200000' }]);
-    const cfg = await admin.describeConfigs(ConfigResource.TOPIC, name, ['retention.ms']);
-    expect(cfg[0].value).toBe('200000');
+    await expect
+      .poll(async () => (await admin.describeConfigs(ConfigResource.TOPIC, name, ['retention.ms']))[0].value, {
+        timeout: 30_000,
+        interval: 100,
+      })
+      .toBe('200000');
     const cluster = await admin.describeCluster();
     expect(cluster.brokers[0].port).toBe(kafka.port);
     await admin.deleteTopics([name]);
