@@ -1,4 +1,10 @@
-import { decodeControlRecordKey, iterateBatches, type KafkaRecord, type RecordBatch } from '@sluice/protocol';
+import {
+  decodeControlRecordKey,
+  iterateBatches,
+  type RecordBatch,
+  type RecordHeader,
+  type RecordIterator,
+} from '@sluice/protocol';
 import type { Serde, Topic } from '../serde.js';
 import type { FetchedChunk } from './fetcher.js';
 
@@ -14,9 +20,9 @@ export interface ConsumerRecord<K, V> {
   headerList?: ReadonlyArray<{ key: string; value: Buffer | null }>;
 }
 
-function headersOf(r: KafkaRecord): Record<string, Buffer | null> {
+function headersOf(headers: readonly RecordHeader[]): Record<string, Buffer | null> {
   const out: Record<string, Buffer | null> = {};
-  for (const h of r.headers) out[h.key] = h.value;
+  for (const h of headers) out[h.key] = h.value;
   return out;
 }
 
@@ -83,47 +89,53 @@ export async function decodeChunk<K, V>(
       batch.compression === 4
         ? await batch.decompressedRecords({ maxOutputBytes: maxDecompressedBytes })
         : batch.records({ maxOutputBytes: maxDecompressedBytes });
-    for (const r of records) {
-      if (r.offset < from) continue;
+    // The iterator as a cursor: one ConsumerRecord per record, no intermediate KafkaRecord.
+    const topicName = chunk.topic;
+    const partition = chunk.partition;
+    while (records.advance()) {
+      const offset = records.recordOffset;
+      if (offset < from) continue;
+      const headerList = records.recordHeaders;
       let key: K;
       let value: V;
       try {
-        key = keySerde.deserialize(r.key);
+        key = keySerde.deserialize(records.recordKey);
       } catch (cause) {
-        out.push(new DeserializationError(rawRecord(chunk, r), 'key', cause));
+        out.push(new DeserializationError(rawRecord(chunk, records), 'key', cause));
         continue;
       }
       try {
-        value = valueSerde.deserialize(r.value);
+        value = valueSerde.deserialize(records.recordValue);
       } catch (cause) {
-        out.push(new DeserializationError(rawRecord(chunk, r), 'value', cause));
+        out.push(new DeserializationError(rawRecord(chunk, records), 'value', cause));
         continue;
       }
       out.push({
-        topic: chunk.topic,
-        partition: chunk.partition,
-        offset: r.offset,
-        timestamp: r.timestamp,
+        topic: topicName,
+        partition,
+        offset,
+        timestamp: records.recordTimestamp,
         key,
         value,
-        headers: r.headers.length === 0 ? {} : headersOf(r),
-        headerList: r.headers,
+        headers: headerList.length === 0 ? {} : headersOf(headerList),
+        headerList,
       });
     }
   }
   return out;
 }
 
-function rawRecord(chunk: FetchedChunk, r: KafkaRecord): ConsumerRecord<Buffer | null, Buffer | null> {
+/** The record at the cursor `r`, undecoded. */
+function rawRecord(chunk: FetchedChunk, r: RecordIterator): ConsumerRecord<Buffer | null, Buffer | null> {
   return {
     topic: chunk.topic,
     partition: chunk.partition,
-    offset: r.offset,
-    timestamp: r.timestamp,
-    key: r.key,
-    value: r.value,
-    headers: r.headers.length === 0 ? {} : headersOf(r),
-    headerList: r.headers,
+    offset: r.recordOffset,
+    timestamp: r.recordTimestamp,
+    key: r.recordKey,
+    value: r.recordValue,
+    headers: r.recordHeaders.length === 0 ? {} : headersOf(r.recordHeaders),
+    headerList: r.recordHeaders,
   };
 }
 
