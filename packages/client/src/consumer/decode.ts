@@ -58,6 +58,13 @@ export class DeserializationError extends Error {
   }
 }
 
+/** A decoded chunk: its records in order, and how many of them are DeserializationErrors. */
+export interface DecodedChunk<K, V> {
+  records: Array<ConsumerRecord<K, V> | DeserializationError>;
+  /** Entries of `records` that are DeserializationErrors (0: callers skip looking for them). */
+  failures: number;
+}
+
 /**
  * Decodes one fetched chunk into typed records from offset `from` on: skips control batches,
  * records below `from` (a compressed batch starts before the fetch offset) and, with aborted
@@ -69,8 +76,9 @@ export async function decodeChunk<K, V>(
   from: bigint,
   serdes: Pick<Topic<K, V>, 'key' | 'value'>,
   maxDecompressedBytes?: number,
-): Promise<Array<ConsumerRecord<K, V> | DeserializationError>> {
+): Promise<DecodedChunk<K, V>> {
   const out: Array<ConsumerRecord<K, V> | DeserializationError> = [];
+  let failures = 0;
   const pending = chunk.aborted ? [...chunk.aborted].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : 1)) : [];
   const abortedProducers = new Set<bigint>();
   const keySerde: Serde<K> = serdes.key;
@@ -102,12 +110,14 @@ export async function decodeChunk<K, V>(
         key = keySerde.deserialize(records.recordKey);
       } catch (cause) {
         out.push(new DeserializationError(rawRecord(chunk, records), 'key', cause));
+        failures++;
         continue;
       }
       try {
         value = valueSerde.deserialize(records.recordValue);
       } catch (cause) {
         out.push(new DeserializationError(rawRecord(chunk, records), 'value', cause));
+        failures++;
         continue;
       }
       out.push({
@@ -122,7 +132,7 @@ export async function decodeChunk<K, V>(
       });
     }
   }
-  return out;
+  return { records: out, failures };
 }
 
 /** The record at the cursor `r`, undecoded. */
