@@ -49,7 +49,9 @@ const BufferView: (new (ab: ArrayBufferLike, byteOffset: number, length: number)
  * Buffer over the same memory.
  */
 export function bufferView(buf: Buffer, start: number, end: number): Buffer {
-  return BufferView === null ? buf.subarray(start, end) : new BufferView(buf.buffer, buf.byteOffset + start, end - start);
+  return BufferView === null
+    ? buf.subarray(start, end)
+    : new BufferView(buf.buffer, buf.byteOffset + start, end - start);
 }
 
 function corrupt(what: string, offset: number): DecodeError {
