@@ -10,6 +10,9 @@ import { EARLIEST, LATEST, type TopicPartition, tpKey } from './offsets.js';
 
 export { type ConsumerRecord, DeserializationError } from './decode.js';
 
+/** %AsyncIteratorPrototype%: what async generators inherit from (Symbol.asyncIterator, asyncDispose where the runtime has it). */
+const ASYNC_ITERATOR_PROTOTYPE: object = Object.getPrototypeOf(Object.getPrototypeOf(async function* () {}).prototype);
+
 /**
  * What the consumer does with a record whose key or value does not deserialize: 'throw' (the
  * default) ends `records()`/`run()` with a DeserializationError and leaves the position at that
@@ -340,35 +343,135 @@ export class Consumer {
     this.advance(err);
   }
 
-  /** Typed records one at a time; a record counts as consumed (for commits) once handed to the loop. */
-  async *records<K, V>(topic: Topic<K, V>): AsyncGenerator<ConsumerRecord<K, V>> {
-    await this.start(topic as Topic<unknown, unknown>);
-    for (;;) {
-      const decoded = await this.poll();
-      if (decoded === null) return;
-      const { records: batch, failures } = decoded;
-      // A batch is one partition's chunk: a seek or revoke while the loop works makes the rest stale.
-      // Every record of the chunk is of this partition: its key is made once, not per record.
-      const key = tpKey(batch[0].topic, batch[0].partition);
-      const st = this.fetcher.states.get(key);
-      if (st === undefined) continue;
-      const generation = st.generation;
-      for (const r of batch) {
-        if (st.generation !== generation || this.fetcher.states.get(key) !== st) break;
-        if (r.offset < st.position) continue;
-        // (instanceof costs tens of ns per record here: only looked at when the chunk has failures.)
-        if (failures !== 0 && r instanceof DeserializationError) {
-          await this.undeserializable(r);
-          continue;
-        }
-        // A record counts as consumed once it is handed out (as after poll() in Kafka's clients), before
-        // the loop body runs: a commit while the body works (close(), the application's own) covers it.
-        // Moving the position after the body instead lost the last record of a body busy during close().
-        st.position = r.offset + 1n;
-        yield r as ConsumerRecord<K, V>;
-        if (this.closed) return;
+  /**
+   * Typed records one at a time; a record counts as consumed (for commits) once handed to the loop.
+   *
+   * An async generator in behaviour (next() calls queue, return()/throw() end it, an error ends it), but
+   * written by hand: a record already decoded is handed out with one resolved promise, where an async
+   * generator costs a few hundred ns per record in promises and resumptions. Polling, the
+   * DeserializationError policy and start-up go through the async `step`.
+   */
+  records<K, V>(topic: Topic<K, V>): AsyncGenerator<ConsumerRecord<K, V>> {
+    type Entry = ConsumerRecord<unknown, unknown> | DeserializationError;
+    type Result = IteratorResult<ConsumerRecord<K, V>, undefined>;
+    let started = false;
+    let finished = false;
+    /** A record was handed out by the last next(): as a generator resuming after its yield, close() ends the stream. */
+    let resumed = false;
+    /** The step under way (next() calls wait for it, as an async generator's queue). */
+    let pending: Promise<Result> | null = null;
+    // The chunk being handed out: one partition's records; a seek or revoke meanwhile makes the rest stale.
+    let batch: Entry[] | null = null;
+    let failures = 0;
+    let i = 0;
+    let st: PartitionFetchState | undefined;
+    let generation = 0;
+    /** Every record of the chunk is of this partition: its key is made once, not per record. */
+    let key = '';
+    const DONE: Result = { value: undefined, done: true };
+
+    /** The next entry of the chunk to act on (not yet read); null once the chunk is done or stale. */
+    const take = (): Entry | null => {
+      while (batch !== null && i < batch.length) {
+        const state = st as PartitionFetchState;
+        if (state.generation !== generation || this.fetcher.states.get(key) !== state) break;
+        const r = batch[i++];
+        if (r.offset < state.position) continue;
+        return r;
       }
-    }
+      batch = null;
+      return null;
+    };
+    /** A record counts as consumed once it is handed out (as after poll() in Kafka's clients), before the
+     * loop body runs: a commit while the body works (close(), the application's own) covers it. Moving the
+     * position after the body instead lost the last record of a body busy during close(). */
+    const handOut = (r: ConsumerRecord<unknown, unknown>): Result => {
+      (st as PartitionFetchState).position = r.offset + 1n;
+      resumed = true;
+      return { value: r as ConsumerRecord<K, V>, done: false };
+    };
+    const step = async (): Promise<Result> => {
+      if (!started) {
+        started = true;
+        await this.start(topic as Topic<unknown, unknown>);
+      }
+      for (;;) {
+        const r = take();
+        if (r !== null) {
+          // (instanceof costs tens of ns per record here: only looked at when the chunk has failures.)
+          if (failures !== 0 && r instanceof DeserializationError) {
+            await this.undeserializable(r);
+            continue;
+          }
+          return handOut(r as ConsumerRecord<unknown, unknown>);
+        }
+        const decoded = await this.poll();
+        if (decoded === null) return DONE;
+        const s = this.fetcher.states.get(tpKey(decoded.records[0].topic, decoded.records[0].partition));
+        if (s === undefined) continue;
+        batch = decoded.records;
+        failures = decoded.failures;
+        i = 0;
+        st = s;
+        generation = s.generation;
+        key = tpKey(s.topic, s.partition);
+      }
+    };
+    const settle = (p: Promise<Result>): Promise<Result> => {
+      const q = p.then(
+        (res) => {
+          pending = null;
+          if (res.done) finished = true;
+          return res;
+        },
+        (err: unknown) => {
+          pending = null;
+          finished = true;
+          batch = null;
+          throw err;
+        },
+      );
+      pending = q;
+      return q;
+    };
+    const next = (): Promise<Result> => {
+      if (pending !== null) return pending.then(next, next);
+      if (finished) return Promise.resolve(DONE);
+      if (resumed) {
+        resumed = false;
+        if (this.closed) {
+          finished = true;
+          batch = null;
+          return Promise.resolve(DONE);
+        }
+      }
+      // The chunk's next record, when it is one to hand out as it is: no await.
+      const r = take();
+      if (r !== null) {
+        if (failures === 0 || !(r instanceof DeserializationError)) {
+          return Promise.resolve(handOut(r as ConsumerRecord<unknown, unknown>));
+        }
+        i--; // step() acts on it (the policy may wait)
+      }
+      return settle(step());
+    };
+    const end = async (): Promise<void> => {
+      if (pending !== null) await pending.catch(() => {});
+      finished = true;
+      batch = null;
+    };
+    const stream = Object.create(ASYNC_ITERATOR_PROTOTYPE) as AsyncGenerator<ConsumerRecord<K, V>>;
+    stream.next = next;
+    stream.return = async (value?: unknown) => {
+      await end();
+      return { value: (await value) as undefined, done: true };
+    };
+    stream.throw = async (err: unknown) => {
+      await end();
+      throw err;
+    };
+    stream[Symbol.asyncIterator] = () => stream;
+    return stream;
   }
 
   /**
