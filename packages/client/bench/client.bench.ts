@@ -5,6 +5,7 @@
 // Env: BENCH_SCALE (default 1) multiplies the record counts; BENCH_ONLY (a regex) keeps the rows whose
 // "<test> <client>" matches, e.g. BENCH_ONLY='produce 1 KiB.*sluice' (a consume row reads the topic of the
 // sluice produce acks=all row of its size, so keep that row); BENCH_MEMORY=0 skips the memory rows;
+// BENCH_CONSUME_API=records reads the @sluice/client consume rows with records() (one record per await) instead of run();
 // BENCH_CLIENT_PROF=<dir> writes a V8 CPU profile of this (client) process per measured row into <dir>
 // (summarise with `npx tsx benchmarks/src/profile-top.ts <dir>/<file>`).
 // Settings alike on every client: not idempotent (kafkajs and @platformatic/kafka allow 1 request in flight
@@ -39,6 +40,8 @@ const scale = Number(process.env.BENCH_SCALE ?? '1');
 const window = Number(process.env.BENCH_WINDOW ?? '1000');
 const workers = Number(process.env.BENCH_WORKERS ?? '5');
 const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
+/** How the @sluice/client consume rows read: 'run' (default: a handler per fetched batch) or 'records' (the async iterator). */
+const consumeApi = process.env.BENCH_CONSUME_API === 'records' ? 'records' : 'run';
 /** Where a CPU profile of the client process is written per measured row (unset: none). */
 const profDir = process.env.BENCH_CLIENT_PROF ?? '';
 /** Extra node flags for the broker child, e.g. BENCH_BROKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
@@ -353,6 +356,15 @@ async function main(): Promise<void> {
       let n = 0;
       rows.push(
         await measure(label, SLUICE, count, async (start) => {
+          if (consumeApi === 'records') {
+            // One record at a time through the async iterator.
+            for await (const _ of c.records(t)) {
+              if (n === 0) start();
+              if (++n >= count) break;
+            }
+            await c.close();
+            return;
+          }
           await c.run(t, (records) => {
             if (n === 0) start();
             n += records.length;

@@ -3,12 +3,15 @@ import { ClientClosedError } from '../errors.js';
 import type { Topic } from '../serde.js';
 import { ASSIGNORS, type Assignor } from './assignors.js';
 import { ConsumerGroupMember } from './consumer-group-member.js';
-import { type ConsumerRecord, DeserializationError, decodeChunk } from './decode.js';
+import { type ConsumerRecord, type DecodedChunk, DeserializationError, decodeChunk } from './decode.js';
 import { Fetcher, type PartitionFetchState } from './fetcher.js';
 import { type GroupCallbacks, GroupMember } from './group.js';
 import { EARLIEST, LATEST, type TopicPartition, tpKey } from './offsets.js';
 
 export { type ConsumerRecord, DeserializationError } from './decode.js';
+
+/** %AsyncIteratorPrototype%: what async generators inherit from (Symbol.asyncIterator, asyncDispose where the runtime has it). */
+const ASYNC_ITERATOR_PROTOTYPE: object = Object.getPrototypeOf(Object.getPrototypeOf(async function* () {}).prototype);
 
 /**
  * What the consumer does with a record whose key or value does not deserialize: 'throw' (the
@@ -271,7 +274,7 @@ export class Consumer {
    * The next records (one fetched partition chunk), decoded; joins/rejoins the group and
    * auto-commits as needed. Null once closed.
    */
-  private async poll(): Promise<Array<ConsumerRecord<unknown, unknown> | DeserializationError> | null> {
+  private async poll(): Promise<DecodedChunk<unknown, unknown> | null> {
     this.passTail();
     for (;;) {
       if (this.closed) return null;
@@ -290,7 +293,8 @@ export class Consumer {
       const st = this.fetcher.states.get(tpKey(chunk.topic, chunk.partition));
       const t = this.topics.get(chunk.topic) ?? this.pattern?.serdes ?? undefined;
       if (st === undefined || t === undefined) continue;
-      const records = await decodeChunk(chunk, st.position, t);
+      const decoded = await decodeChunk(chunk, st.position, t);
+      const records = decoded.records;
       // Decoding may wait (zstd): a rebalance or seek meanwhile makes the chunk stale. Handing it out
       // against the partition's new state would move the position past records not yet read.
       if (this.fetcher.states.get(tpKey(chunk.topic, chunk.partition)) !== st || st.generation !== chunk.generation) {
@@ -300,7 +304,7 @@ export class Consumer {
         this.ctx.metrics?.count('records_consumed', records.length);
         const after = records[records.length - 1].offset + 1n;
         if (chunk.nextOffset > after) this.tail = { st, generation: st.generation, after, end: chunk.nextOffset };
-        return records;
+        return decoded;
       }
       // Only control batches or aborted records: the position moves past them (as Kafka's consumers').
       if (chunk.nextOffset > st.position) st.position = chunk.nextOffset;
@@ -339,31 +343,135 @@ export class Consumer {
     this.advance(err);
   }
 
-  /** Typed records one at a time; a record counts as consumed (for commits) once handed to the loop. */
-  async *records<K, V>(topic: Topic<K, V>): AsyncGenerator<ConsumerRecord<K, V>> {
-    await this.start(topic as Topic<unknown, unknown>);
-    for (;;) {
-      const batch = await this.poll();
-      if (batch === null) return;
-      // A batch is one partition's chunk: a seek or revoke while the loop works makes the rest stale.
-      const st = this.fetcher.states.get(tpKey(batch[0].topic, batch[0].partition));
-      if (st === undefined) continue;
-      const generation = st.generation;
-      for (const r of batch) {
-        if (st.generation !== generation || this.fetcher.states.get(tpKey(r.topic, r.partition)) !== st) break;
-        if (r.offset < st.position) continue;
-        if (r instanceof DeserializationError) {
-          await this.undeserializable(r);
-          continue;
-        }
-        // A record counts as consumed once it is handed out (as after poll() in Kafka's clients), before
-        // the loop body runs: a commit while the body works (close(), the application's own) covers it.
-        // Moving the position after the body instead lost the last record of a body busy during close().
-        st.position = r.offset + 1n;
-        yield r as ConsumerRecord<K, V>;
-        if (this.closed) return;
+  /**
+   * Typed records one at a time; a record counts as consumed (for commits) once handed to the loop.
+   *
+   * An async generator in behaviour (next() calls queue, return()/throw() end it, an error ends it), but
+   * written by hand: a record already decoded is handed out with one resolved promise, where an async
+   * generator costs a few hundred ns per record in promises and resumptions. Polling, the
+   * DeserializationError policy and start-up go through the async `step`.
+   */
+  records<K, V>(topic: Topic<K, V>): AsyncGenerator<ConsumerRecord<K, V>> {
+    type Entry = ConsumerRecord<unknown, unknown> | DeserializationError;
+    type Result = IteratorResult<ConsumerRecord<K, V>, undefined>;
+    let started = false;
+    let finished = false;
+    /** A record was handed out by the last next(): as a generator resuming after its yield, close() ends the stream. */
+    let resumed = false;
+    /** The step under way (next() calls wait for it, as an async generator's queue). */
+    let pending: Promise<Result> | null = null;
+    // The chunk being handed out: one partition's records; a seek or revoke meanwhile makes the rest stale.
+    let batch: Entry[] | null = null;
+    let failures = 0;
+    let i = 0;
+    let st: PartitionFetchState | undefined;
+    let generation = 0;
+    /** Every record of the chunk is of this partition: its key is made once, not per record. */
+    let key = '';
+    const DONE: Result = { value: undefined, done: true };
+
+    /** The next entry of the chunk to act on (not yet read); null once the chunk is done or stale. */
+    const take = (): Entry | null => {
+      while (batch !== null && i < batch.length) {
+        const state = st as PartitionFetchState;
+        if (state.generation !== generation || this.fetcher.states.get(key) !== state) break;
+        const r = batch[i++];
+        if (r.offset < state.position) continue;
+        return r;
       }
-    }
+      batch = null;
+      return null;
+    };
+    /** A record counts as consumed once it is handed out (as after poll() in Kafka's clients), before the
+     * loop body runs: a commit while the body works (close(), the application's own) covers it. Moving the
+     * position after the body instead lost the last record of a body busy during close(). */
+    const handOut = (r: ConsumerRecord<unknown, unknown>): Result => {
+      (st as PartitionFetchState).position = r.offset + 1n;
+      resumed = true;
+      return { value: r as ConsumerRecord<K, V>, done: false };
+    };
+    const step = async (): Promise<Result> => {
+      if (!started) {
+        started = true;
+        await this.start(topic as Topic<unknown, unknown>);
+      }
+      for (;;) {
+        const r = take();
+        if (r !== null) {
+          // (instanceof costs tens of ns per record here: only looked at when the chunk has failures.)
+          if (failures !== 0 && r instanceof DeserializationError) {
+            await this.undeserializable(r);
+            continue;
+          }
+          return handOut(r as ConsumerRecord<unknown, unknown>);
+        }
+        const decoded = await this.poll();
+        if (decoded === null) return DONE;
+        const s = this.fetcher.states.get(tpKey(decoded.records[0].topic, decoded.records[0].partition));
+        if (s === undefined) continue;
+        batch = decoded.records;
+        failures = decoded.failures;
+        i = 0;
+        st = s;
+        generation = s.generation;
+        key = tpKey(s.topic, s.partition);
+      }
+    };
+    const settle = (p: Promise<Result>): Promise<Result> => {
+      const q = p.then(
+        (res) => {
+          pending = null;
+          if (res.done) finished = true;
+          return res;
+        },
+        (err: unknown) => {
+          pending = null;
+          finished = true;
+          batch = null;
+          throw err;
+        },
+      );
+      pending = q;
+      return q;
+    };
+    const next = (): Promise<Result> => {
+      if (pending !== null) return pending.then(next, next);
+      if (finished) return Promise.resolve(DONE);
+      if (resumed) {
+        resumed = false;
+        if (this.closed) {
+          finished = true;
+          batch = null;
+          return Promise.resolve(DONE);
+        }
+      }
+      // The chunk's next record, when it is one to hand out as it is: no await.
+      const r = take();
+      if (r !== null) {
+        if (failures === 0 || !(r instanceof DeserializationError)) {
+          return Promise.resolve(handOut(r as ConsumerRecord<unknown, unknown>));
+        }
+        i--; // step() acts on it (the policy may wait)
+      }
+      return settle(step());
+    };
+    const end = async (): Promise<void> => {
+      if (pending !== null) await pending.catch(() => {});
+      finished = true;
+      batch = null;
+    };
+    const stream = Object.create(ASYNC_ITERATOR_PROTOTYPE) as AsyncGenerator<ConsumerRecord<K, V>>;
+    stream.next = next;
+    stream.return = async (value?: unknown) => {
+      await end();
+      return { value: (await value) as undefined, done: true };
+    };
+    stream.throw = async (err: unknown) => {
+      await end();
+      throw err;
+    };
+    stream[Symbol.asyncIterator] = () => stream;
+    return stream;
   }
 
   /**
@@ -378,13 +486,15 @@ export class Consumer {
     await this.start(topic as Topic<unknown, unknown>);
     const ctx: BatchContext = { commit: () => this.commit() };
     for (;;) {
-      const batch = await this.poll();
-      if (batch === null) return;
+      const decoded = await this.poll();
+      if (decoded === null) return;
+      const { records: batch, failures } = decoded;
       const st = this.fetcher.states.get(tpKey(batch[0].topic, batch[0].partition));
       const generation = st?.generation;
       // The records between undeserializable ones go to the handler in order, each run on its own.
+      // Without any (the usual case) the loop starts at the end: the whole chunk, no per-record instanceof.
       let from = 0;
-      for (let i = 0; i <= batch.length; i++) {
+      for (let i = failures === 0 ? batch.length : 0; i <= batch.length; i++) {
         const failed = batch[i];
         if (i < batch.length && !(failed instanceof DeserializationError)) continue;
         // The whole chunk as it is when every record deserialized (the common case: no copy).

@@ -1,4 +1,10 @@
-import { decodeControlRecordKey, iterateBatches, type KafkaRecord, type RecordBatch } from '@sluice/protocol';
+import {
+  decodeControlRecordKey,
+  iterateBatches,
+  type RecordBatch,
+  type RecordHeader,
+  type RecordIterator,
+} from '@sluice/protocol';
 import type { Serde, Topic } from '../serde.js';
 import type { FetchedChunk } from './fetcher.js';
 
@@ -14,9 +20,9 @@ export interface ConsumerRecord<K, V> {
   headerList?: ReadonlyArray<{ key: string; value: Buffer | null }>;
 }
 
-function headersOf(r: KafkaRecord): Record<string, Buffer | null> {
+function headersOf(headers: readonly RecordHeader[]): Record<string, Buffer | null> {
   const out: Record<string, Buffer | null> = {};
-  for (const h of r.headers) out[h.key] = h.value;
+  for (const h of headers) out[h.key] = h.value;
   return out;
 }
 
@@ -52,6 +58,13 @@ export class DeserializationError extends Error {
   }
 }
 
+/** A decoded chunk: its records in order, and how many of them are DeserializationErrors. */
+export interface DecodedChunk<K, V> {
+  records: Array<ConsumerRecord<K, V> | DeserializationError>;
+  /** Entries of `records` that are DeserializationErrors (0: callers skip looking for them). */
+  failures: number;
+}
+
 /**
  * Decodes one fetched chunk into typed records from offset `from` on: skips control batches,
  * records below `from` (a compressed batch starts before the fetch offset) and, with aborted
@@ -63,8 +76,9 @@ export async function decodeChunk<K, V>(
   from: bigint,
   serdes: Pick<Topic<K, V>, 'key' | 'value'>,
   maxDecompressedBytes?: number,
-): Promise<Array<ConsumerRecord<K, V> | DeserializationError>> {
+): Promise<DecodedChunk<K, V>> {
   const out: Array<ConsumerRecord<K, V> | DeserializationError> = [];
+  let failures = 0;
   const pending = chunk.aborted ? [...chunk.aborted].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : 1)) : [];
   const abortedProducers = new Set<bigint>();
   const keySerde: Serde<K> = serdes.key;
@@ -83,47 +97,55 @@ export async function decodeChunk<K, V>(
       batch.compression === 4
         ? await batch.decompressedRecords({ maxOutputBytes: maxDecompressedBytes })
         : batch.records({ maxOutputBytes: maxDecompressedBytes });
-    for (const r of records) {
-      if (r.offset < from) continue;
+    // The iterator as a cursor: one ConsumerRecord per record, no intermediate KafkaRecord.
+    const topicName = chunk.topic;
+    const partition = chunk.partition;
+    while (records.advance()) {
+      const offset = records.recordOffset;
+      if (offset < from) continue;
+      const headerList = records.recordHeaders;
       let key: K;
       let value: V;
       try {
-        key = keySerde.deserialize(r.key);
+        key = keySerde.deserialize(records.recordKey);
       } catch (cause) {
-        out.push(new DeserializationError(rawRecord(chunk, r), 'key', cause));
+        out.push(new DeserializationError(rawRecord(chunk, records), 'key', cause));
+        failures++;
         continue;
       }
       try {
-        value = valueSerde.deserialize(r.value);
+        value = valueSerde.deserialize(records.recordValue);
       } catch (cause) {
-        out.push(new DeserializationError(rawRecord(chunk, r), 'value', cause));
+        out.push(new DeserializationError(rawRecord(chunk, records), 'value', cause));
+        failures++;
         continue;
       }
       out.push({
-        topic: chunk.topic,
-        partition: chunk.partition,
-        offset: r.offset,
-        timestamp: r.timestamp,
+        topic: topicName,
+        partition,
+        offset,
+        timestamp: records.recordTimestamp,
         key,
         value,
-        headers: r.headers.length === 0 ? {} : headersOf(r),
-        headerList: r.headers,
+        headers: headerList.length === 0 ? {} : headersOf(headerList),
+        headerList,
       });
     }
   }
-  return out;
+  return { records: out, failures };
 }
 
-function rawRecord(chunk: FetchedChunk, r: KafkaRecord): ConsumerRecord<Buffer | null, Buffer | null> {
+/** The record at the cursor `r`, undecoded. */
+function rawRecord(chunk: FetchedChunk, r: RecordIterator): ConsumerRecord<Buffer | null, Buffer | null> {
   return {
     topic: chunk.topic,
     partition: chunk.partition,
-    offset: r.offset,
-    timestamp: r.timestamp,
-    key: r.key,
-    value: r.value,
-    headers: r.headers.length === 0 ? {} : headersOf(r),
-    headerList: r.headers,
+    offset: r.recordOffset,
+    timestamp: r.recordTimestamp,
+    key: r.recordKey,
+    value: r.recordValue,
+    headers: r.recordHeaders.length === 0 ? {} : headersOf(r.recordHeaders),
+    headerList: r.recordHeaders,
   };
 }
 

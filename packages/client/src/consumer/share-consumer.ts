@@ -337,7 +337,7 @@ export class ShareConsumer {
           continue;
         }
         if (p.acquiredRecords.length === 0) continue;
-        const decoded = await decodeChunk(
+        const { records: decoded } = await decodeChunk(
           {
             topic: topic.name,
             partition: p.partitionIndex,

@@ -2,7 +2,7 @@ import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DecodeError } from '../errors.js';
 import { Writer } from '../primitives/writer.js';
-import { RecordIterator } from './record.js';
+import { bufferView, type KafkaRecord, RecordIterator } from './record.js';
 
 const INT64_MAX = 2n ** 63n - 1n;
 const INT64_MIN = -(2n ** 63n);
@@ -181,5 +181,142 @@ describe('RecordIterator number fast paths', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+/** What a pass over the records gives: each record, or the error that ended the pass (message and offset). */
+function pass(buf: Buffer, count: number, cursor: boolean): Array<KafkaRecord | string> {
+  const out: Array<KafkaRecord | string> = [];
+  const it = new RecordIterator(buf, 0, buf.length, count, 1000n, 5000n, null);
+  try {
+    if (cursor) {
+      while (it.advance()) {
+        out.push({
+          offset: it.recordOffset,
+          timestamp: it.recordTimestamp,
+          key: it.recordKey,
+          value: it.recordValue,
+          headers: it.recordHeaders,
+          attributes: it.recordAttributes,
+          offsetDelta: it.recordOffsetDelta,
+          sizeInBytes: it.recordSizeInBytes,
+        });
+      }
+    } else {
+      for (const r of it) out.push(r);
+    }
+  } catch (e) {
+    expect(e).toBeInstanceOf(DecodeError);
+    out.push(`${(e as DecodeError).message} @${(e as DecodeError).offset}`);
+  }
+  return out;
+}
+
+describe('RecordIterator cursor (advance)', () => {
+  const bytes = fc.oneof(
+    fc.constant(null),
+    fc.uint8Array({ maxLength: 20 }).map((u) => Buffer.from(u)),
+  );
+  const recordArb = fc.record({
+    timestampDelta: fc.bigInt({ min: -(2n ** 40n), max: 2n ** 40n }),
+    offsetDelta: fc.integer({ min: 0, max: 100_000 }),
+    key: bytes,
+    value: bytes,
+    headers: fc.array(fc.record({ key: fc.string({ maxLength: 6 }).map((s) => Buffer.from(s)), value: bytes }), {
+      maxLength: 3,
+    }),
+  });
+
+  it('decodes the same records as next(), field for field', () => {
+    fc.assert(
+      fc.property(fc.array(recordArb, { maxLength: 8 }), (records) => {
+        const buf = Buffer.concat(records.map(encodeRecord));
+        const viaNext = pass(buf, records.length, false);
+        expect(viaNext.every((r) => typeof r !== 'string')).toBe(true);
+        expect(pass(buf, records.length, true)).toEqual(viaNext);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('rejects corrupt input exactly as next() does: bytes changed, cut short or left over, counts off', () => {
+    fc.assert(
+      fc.property(
+        fc.array(recordArb, { minLength: 1, maxLength: 5 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }),
+        fc.integer({ min: -3, max: 3 }),
+        fc.integer({ min: -1, max: 1 }),
+        (records, flips, cut, countOff) => {
+          const whole = Buffer.concat(records.map(encodeRecord));
+          for (const [at, b] of flips) whole[at % whole.length] = b;
+          const buf =
+            cut < 0 ? whole.subarray(0, Math.max(0, whole.length + cut)) : Buffer.concat([whole, Buffer.alloc(cut)]);
+          const count = Math.max(0, records.length + countOff);
+          let viaNext: Array<KafkaRecord | string>;
+          let ctorError = '';
+          try {
+            viaNext = pass(buf, count, false);
+          } catch (e) {
+            // The record count does not fit the bytes: the constructor throws, for both.
+            ctorError = (e as Error).message;
+            expect(() => pass(buf, count, true)).toThrow(ctorError);
+            return;
+          }
+          expect(pass(buf, count, true)).toEqual(viaNext);
+        },
+      ),
+      { numRuns: 500 },
+    );
+    // And one of each by hand: a trailing byte, a key length past the record.
+    const rec = encodeRecord({ key: Buffer.from('k') });
+    const trailing = pass(Buffer.concat([rec, Buffer.from([0])]), 1, true);
+    expect(trailing).toHaveLength(2);
+    expect(String(trailing[1])).toContain('record: 1 bytes after the last record');
+    expect(String(trailing[1]).endsWith(`@${rec.length}`)).toBe(true);
+    const bad = Buffer.from(rec);
+    bad[4] = 0x7e; // key length varint: 63
+    expect(pass(bad, 1, true)).toEqual(pass(bad, 1, false));
+    expect(String(pass(bad, 1, true)[0])).toContain('key length 63 past the end of the record');
+  });
+
+  it('key, value and header values are views of the batch bytes, as subarray() gives', () => {
+    // A pooled small buffer: its byteOffset in the pool's ArrayBuffer is not 0.
+    const rec = Buffer.from(
+      encodeRecord({
+        key: Buffer.from('kk'),
+        value: Buffer.from('vvv'),
+        headers: [{ key: Buffer.from('h'), value: Buffer.from('hv') }],
+      }),
+    );
+    const it = new RecordIterator(rec, 0, rec.length, 1, 0n, 0n, null);
+    expect(it.advance()).toBe(true);
+    const value = it.recordValue as Buffer;
+    expect(Buffer.isBuffer(value)).toBe(true);
+    expect(value.toString()).toBe('vvv');
+    expect(value.buffer).toBe(rec.buffer);
+    rec[value.byteOffset - rec.byteOffset] = 0x56;
+    expect(value.toString()).toBe('Vvv');
+    expect((it.recordKey as Buffer).toString()).toBe('kk');
+    expect(it.recordHeaders[0].value?.toString()).toBe('hv');
+    expect(it.advance()).toBe(false);
+  });
+});
+
+describe('bufferView', () => {
+  it('is subarray() for in-bounds ranges: same bytes, same memory, a Buffer', () => {
+    const pool = Buffer.from('0123456789abcdef');
+    const base = pool.subarray(3, 13);
+    for (const [s, e] of [
+      [0, 0],
+      [0, 10],
+      [2, 7],
+      [10, 10],
+    ]) {
+      const v = bufferView(base, s, e);
+      expect(Buffer.isBuffer(v)).toBe(true);
+      expect(v).toEqual(base.subarray(s, e));
+      expect(v.byteOffset).toBe(base.byteOffset + s);
+      expect(v.buffer).toBe(base.buffer);
+    }
   });
 });
