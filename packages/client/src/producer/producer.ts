@@ -278,7 +278,13 @@ export class Producer {
     const resolve = captured.resolve as (m: RecordMetadata) => void;
     const reject = captured.reject as (e: unknown) => void;
     captured.resolve = captured.reject = null;
-    this.acc.append(name, p, input, bytes, resolve, reject, timestamp);
+    try {
+      // The record is encoded into its batch here (a timestamp out of range is refused, alone).
+      this.acc.append(name, p, input, bytes, resolve, reject, timestamp);
+    } catch (err) {
+      this.memory.release(bytes);
+      reject(err);
+    }
     return promise;
   }
 
