@@ -1,4 +1,4 @@
-import { type CompressionType, RECORD_BATCH_OVERHEAD, type RecordInput } from '@sluice/protocol';
+import { type CompressionType, RECORD_BATCH_OVERHEAD, type RecordHeaderInput } from '@sluice/protocol';
 import { type BatchStamp, ProducerBatch, type RecordMetadata } from './batch.js';
 
 /** Batch buffers kept for reuse: at most this many, of at most MAX_SPARE_BYTES (plus the header) each. */
@@ -108,7 +108,9 @@ export class Accumulator {
   append(
     topic: string,
     partition: number,
-    record: RecordInput,
+    key: Buffer | null,
+    value: Buffer | null,
+    headers: readonly RecordHeaderInput[] | undefined,
     bytes: number,
     resolve: (m: RecordMetadata) => void,
     reject: (e: unknown) => void,
@@ -135,12 +137,12 @@ export class Accumulator {
         buffer,
       );
       // A record the batch refuses (its timestamp) leaves no empty batch open.
-      b.add(record, bytes, resolve, reject, timestamp);
+      b.add(key, value, headers, bytes, resolve, reject, timestamp);
       s.open = b;
       this.openBatches.add(s);
       this.scheduleLinger();
     } else {
-      b.add(record, bytes, resolve, reject, timestamp);
+      b.add(key, value, headers, bytes, resolve, reject, timestamp);
     }
     if (b.bytes >= this.o.batchSize) this.close(s);
   }

@@ -5,7 +5,7 @@ import {
   PRODUCER_ID_OFFSET,
   RecordBatch,
   RecordBatchWriter,
-  type RecordInput,
+  type RecordHeaderInput,
 } from '@sluice/protocol';
 
 export interface RecordMetadata {
@@ -91,16 +91,18 @@ export class ProducerBatch {
     });
   }
 
-  /** Encodes `record` into the batch; throws (a RangeError: its timestamp) with the batch unchanged. */
+  /** Encodes a record into the batch; throws (a RangeError: its timestamp) with the batch unchanged. */
   add(
-    record: RecordInput,
+    key: Buffer | null,
+    value: Buffer | null,
+    headers: readonly RecordHeaderInput[] | undefined,
     bytes: number,
     resolve: (m: RecordMetadata) => void,
     reject: (e: unknown) => void,
     timestamp: number,
   ): void {
     const i = this.count;
-    (this.writer as RecordBatchWriter).append(record.key, record.value, record.headers, timestamp);
+    (this.writer as RecordBatchWriter).append(key, value, headers, timestamp);
     this.resolves[i] = resolve;
     this.rejects[i] = reject;
     this.timestamps[i] = timestamp;

@@ -345,13 +345,23 @@ export class RecordBatchWriter {
     const total = uvarintBytes(size * 2) + size;
     if (this.pos + total > this.buf.length) this.grow(this.pos + total);
     const buf = this.buf;
-    let pos = writeVarint(buf, this.pos, size);
+    let pos = writeUvarint(buf, this.pos, size * 2);
     buf[pos++] = 0; // record attributes
-    pos = writeVarlongNumber(buf, pos, tsDelta);
-    pos = writeVarint(buf, pos, offsetDelta);
-    pos = writeBytes(buf, pos, key, keyLength);
-    pos = writeBytes(buf, pos, value, valueLength);
-    pos = writeVarint(buf, pos, headerCount);
+    // One-byte varints written in place (the usual timestamp delta, key and header count).
+    if (tsDelta >= 0 && tsDelta < 64) buf[pos++] = tsDelta * 2;
+    else pos = writeVarlongNumber(buf, pos, tsDelta);
+    pos = writeUvarint(buf, pos, offsetDelta * 2);
+    if (keyLength < 0) buf[pos++] = 1;
+    else pos = writeBytes(buf, pos, key, keyLength);
+    if (valueLength >= 0 && typeof value !== 'string') {
+      pos = writeUvarint(buf, pos, valueLength * 2);
+      buf.set(value as Uint8Array, pos);
+      pos += valueLength;
+    } else {
+      pos = writeBytes(buf, pos, value, valueLength);
+    }
+    if (headerCount === 0) buf[pos++] = 0;
+    else pos = writeVarint(buf, pos, headerCount);
     for (let h = 0; h < headerCount; h++) {
       const header = (headers as readonly RecordHeaderInput[])[h];
       pos = writeBytes(buf, pos, header.key, Buffer.byteLength(header.key, 'utf8'));
