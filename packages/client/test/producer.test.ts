@@ -116,7 +116,7 @@ describe('producer', () => {
 
   it('reuses batch buffers: many full and partly filled batches come back intact, in order', async () => {
     const t = topic(uniqueTopic('spare-buffers'), { value: serde.bytes() });
-    // 8 KiB batches of 1000-byte values (7 a batch), one partition, 2 in flight: buffers go round many times.
+    // 8 KiB batches of 1000-byte values (8 a batch), one partition, 2 in flight: buffers go round many times.
     const p = new Producer({ brokers: [broker.bootstrap] }, { lingerMs: 1, batchSize: 8192, maxInFlight: 2 });
     const payloadOf = (n: number) => Buffer.alloc(1000, n % 251);
     const sent: Promise<{ offset: bigint }>[] = [];

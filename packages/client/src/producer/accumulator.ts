@@ -118,7 +118,9 @@ export class Accumulator {
   ): void {
     const s = this.state(topic, partition);
     let b = s.open;
-    if (b !== null && b.bytes + bytes > this.o.batchSize && b.count > 0) {
+    // Full by the bytes encoded (header included) plus this record's estimate (an upper bound for most records):
+    // a batch then holds what fits in batch.size, as Java's does, not what the estimates add up to.
+    if (b !== null && b.size + bytes > this.o.batchSize && b.count > 0) {
       this.close(s);
       b = null;
     }
@@ -132,7 +134,8 @@ export class Accumulator {
         topic,
         partition,
         Date.now() + this.o.deliveryTimeoutMs,
-        Math.ceil(this.o.batchSize / Math.max(1, bytes)),
+        // Records of this size that fit: an estimate encodes to some 16 bytes less (one-byte varints).
+        Math.ceil(this.o.batchSize / Math.max(1, bytes - 16)),
         Math.max(this.o.batchSize, bytes),
         buffer,
       );
@@ -144,7 +147,7 @@ export class Accumulator {
     } else {
       b.add(key, value, headers, bytes, resolve, reject, timestamp);
     }
-    if (b.bytes >= this.o.batchSize) this.close(s);
+    if (b.size >= this.o.batchSize) this.close(s);
   }
 
   /** Closes every open batch now (flush, close). */

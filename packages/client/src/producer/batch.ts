@@ -3,6 +3,7 @@ import {
   CompressionType,
   PRODUCER_EPOCH_OFFSET,
   PRODUCER_ID_OFFSET,
+  RECORD_BATCH_OVERHEAD,
   RecordBatch,
   RecordBatchWriter,
   type RecordHeaderInput,
@@ -49,7 +50,10 @@ export class ProducerBatch {
   private readonly timestamps: number[];
   /** Records in the batch (stays after build, when `records` is emptied). */
   count = 0;
+  /** Bytes of the records as send() estimated them (recordSize): what buffer.memory holds for the batch. */
   bytes = 0;
+  /** Bytes of the batch as encoded so far, header included (uncompressed): what batch.size bounds. */
+  size = RECORD_BATCH_OVERHEAD;
   readonly createdAt = Date.now();
   /** The encoded RecordBatch (set once the batch is closed and built). */
   encoded: Buffer | null = null;
@@ -102,7 +106,7 @@ export class ProducerBatch {
     timestamp: number,
   ): void {
     const i = this.count;
-    (this.writer as RecordBatchWriter).append(key, value, headers, timestamp);
+    this.size += (this.writer as RecordBatchWriter).append(key, value, headers, timestamp);
     this.resolves[i] = resolve;
     this.rejects[i] = reject;
     this.timestamps[i] = timestamp;
