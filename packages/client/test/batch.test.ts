@@ -6,7 +6,9 @@ function batchOf(n: number): ProducerBatch {
   const b = new ProducerBatch('t', 0, Date.now() + 60_000);
   for (let i = 0; i < n; i++)
     b.add(
-      { value: Buffer.from(`v${i}`), timestamp: 1000 + i },
+      null,
+      Buffer.from(`v${i}`),
+      undefined,
       30,
       () => {},
       () => {},
@@ -63,7 +65,9 @@ describe('ProducerBatch completion', () => {
       const b = new ProducerBatch('t', 1, Date.now() + 60_000);
       for (let i = 0; i < 5; i++)
         b.add(
-          { value: Buffer.from('v') },
+          null,
+          Buffer.from('v'),
+          undefined,
           30,
           (m) => offsets.push(m.offset),
           () => {},
@@ -75,7 +79,9 @@ describe('ProducerBatch completion', () => {
     const metas: Array<{ offset: bigint; timestamp: number; partition: number }> = [];
     const b = new ProducerBatch('t', 2, Date.now() + 60_000);
     b.add(
-      { value: null },
+      null,
+      null,
+      undefined,
       30,
       (m) => metas.push(m),
       () => {},
@@ -92,7 +98,9 @@ describe('ProducerBatch sizing', () => {
     const failed: unknown[] = [];
     for (let i = 0; i < 3; i++)
       b.add(
-        { value: Buffer.from(`v${i}`) },
+        null,
+        Buffer.from(`v${i}`),
+        undefined,
         30,
         () => {},
         (e) => failed.push(e),
@@ -109,5 +117,44 @@ describe('ProducerBatch sizing', () => {
     ).toEqual(['v0', 'v1', 'v2']);
     b.fail(new Error('x'));
     expect(failed).toHaveLength(3);
+  });
+});
+
+describe('ProducerBatch buffers', () => {
+  it('gives its spare buffer back once built elsewhere, or once acknowledged when the batch is in it', async () => {
+    const spare = Buffer.allocUnsafeSlow(61 + 4096);
+    // Full enough to stay in the spare buffer: handed back only when acknowledged.
+    const full = new ProducerBatch('t', 0, Date.now() + 60_000, 40, 4096, spare);
+    for (let i = 0; i < 30; i++)
+      full.add(
+        null,
+        Buffer.alloc(100, i),
+        undefined,
+        130,
+        () => {},
+        () => {},
+        1000,
+      );
+    await full.build(0);
+    expect((full.encoded as Buffer).buffer).toBe(spare.buffer);
+    expect(full.spareBuffer(false)).toBeNull();
+    expect(full.spareBuffer(true)).toBe(spare);
+    expect(full.spareBuffer(true)).toBeNull();
+    // Less than half full: copied out at build, so the spare buffer is free at once.
+    const small = new ProducerBatch('t', 0, Date.now() + 60_000, 40, 4096, spare);
+    expect(small.spareBuffer(true)).toBeNull(); // not built yet
+    small.add(
+      null,
+      Buffer.from('v'),
+      undefined,
+      30,
+      () => {},
+      () => {},
+      1000,
+    );
+    await small.build(0);
+    expect((small.encoded as Buffer).buffer).not.toBe(spare.buffer);
+    expect(small.spareBuffer(false)).toBe(spare);
+    expect(new RecordBatch(small.encoded as Buffer).isValid()).toBe(true);
   });
 });

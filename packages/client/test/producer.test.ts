@@ -114,6 +114,42 @@ describe('producer', () => {
     expect((await readAll(t, 200)).length).toBe(200);
   });
 
+  it('reuses batch buffers: many full and partly filled batches come back intact, in order', async () => {
+    const t = topic(uniqueTopic('spare-buffers'), { value: serde.bytes() });
+    // 8 KiB batches of 1000-byte values (8 a batch), one partition, 2 in flight: buffers go round many times.
+    const p = new Producer({ brokers: [broker.bootstrap] }, { lingerMs: 1, batchSize: 8192, maxInFlight: 2 });
+    const payloadOf = (n: number) => Buffer.alloc(1000, n % 251);
+    const sent: Promise<{ offset: bigint }>[] = [];
+    for (let n = 0; n < 600; n++) {
+      sent.push(p.send(t, { value: payloadOf(n), partition: 0 }));
+      // Now and then a pause: a lingered batch, less than half full, is copied out of its buffer.
+      if (n % 97 === 0) await new Promise((r) => setTimeout(r, 3));
+    }
+    const acks = await Promise.all(sent);
+    await p.close();
+    expect(acks.map((a) => a.offset)).toEqual(Array.from({ length: 600 }, (_, n) => BigInt(n)));
+    const got = await readAll(t, 600, 1);
+    expect(got).toHaveLength(600);
+    for (let n = 0; n < 600; n++) expect(got[n].value.equals(payloadOf(n))).toBe(true);
+  });
+
+  it('refuses a record whose timestamp cannot be encoded, alone: the records around it are sent', async () => {
+    const t = topic(uniqueTopic('bad-timestamp'), { value: serde.string() });
+    const p = new Producer({ brokers: [broker.bootstrap] }, { lingerMs: 5 });
+    const now = Date.now();
+    const a = p.send(t, { value: 'a', partition: 0, timestamp: now });
+    const bad = p.send(t, { value: 'bad', partition: 0, timestamp: now + 2 ** 52 });
+    const fraction = p.send(t, { value: 'fraction', partition: 1, timestamp: 0.5 });
+    const c = p.send(t, { value: 'c', partition: 0, timestamp: now + 1 });
+    await expect(bad).rejects.toThrow(RangeError);
+    await expect(fraction).rejects.toThrow(RangeError);
+    expect((await a).offset).toBe(0n);
+    expect((await c).offset).toBe(1n);
+    expect(p.bufferedBytes).toBe(0);
+    await p.close();
+    expect((await readAll(t, 2, 1)).map((r) => r.value)).toEqual(['a', 'c']);
+  });
+
   it('supports acks=0 (no offsets) and acks=1', async () => {
     const t = topic(uniqueTopic('acks'), { value: serde.string() });
     const p0 = new Producer({ brokers: [broker.bootstrap] }, { acks: 0 });

@@ -1,5 +1,9 @@
-import type { CompressionType, RecordInput } from '@sluice/protocol';
+import { type CompressionType, RECORD_BATCH_OVERHEAD, type RecordHeaderInput } from '@sluice/protocol';
 import { type BatchStamp, ProducerBatch, type RecordMetadata } from './batch.js';
+
+/** Batch buffers kept for reuse: at most this many, of at most MAX_SPARE_BYTES (plus the header) each. */
+const MAX_SPARES = 8;
+const MAX_SPARE_BYTES = 1_048_576;
 
 /** Per partition: the open batch, closed batches in order, what is in flight and what awaits a retry. */
 export class PartitionState {
@@ -62,7 +66,26 @@ export class Accumulator {
   private lingerTimer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
 
-  constructor(private readonly o: AccumulatorOptions) {}
+  /**
+   * Batch buffers of spareBytes (batch.size up to 1 MiB, plus the batch header) whose batch is done,
+   * for the next batches: a fresh buffer of that size is fresh memory from the OS, page-faulted in as
+   * it is written (Java's producer keeps a pool of batch.size buffers likewise). At most maxSpare.
+   */
+  private readonly spares: Buffer[] = [];
+  private readonly spareBytes: number;
+  private readonly maxSpare: number;
+
+  constructor(private readonly o: AccumulatorOptions) {
+    this.spareBytes = RECORD_BATCH_OVERHEAD + Math.min(o.batchSize, MAX_SPARE_BYTES);
+    // Buffers under 4 KiB come from Node's shared slab (not reusable alone): no pool for them.
+    this.maxSpare = this.spareBytes < 4096 ? 0 : MAX_SPARES;
+  }
+
+  /** Takes back the buffer of a batch that no longer needs it (see ProducerBatch.spareBuffer). */
+  recycle(b: ProducerBatch, acknowledged: boolean): void {
+    const buf = b.spareBuffer(acknowledged);
+    if (buf !== null && buf.length === this.spareBytes && this.spares.length < this.maxSpare) this.spares.push(buf);
+  }
 
   /** Per topic, partition states by partition number: no key string built per record. */
   private readonly byTopic = new Map<string, PartitionState[]>();
@@ -85,7 +108,9 @@ export class Accumulator {
   append(
     topic: string,
     partition: number,
-    record: RecordInput,
+    key: Buffer | null,
+    value: Buffer | null,
+    headers: readonly RecordHeaderInput[] | undefined,
     bytes: number,
     resolve: (m: RecordMetadata) => void,
     reject: (e: unknown) => void,
@@ -93,23 +118,36 @@ export class Accumulator {
   ): void {
     const s = this.state(topic, partition);
     let b = s.open;
-    if (b !== null && b.bytes + bytes > this.o.batchSize && b.count > 0) {
+    // Full by the bytes encoded (header included) plus this record's estimate (an upper bound for most records):
+    // a batch then holds what fits in batch.size, as Java's does, not what the estimates add up to.
+    if (b !== null && b.size + bytes > this.o.batchSize && b.count > 0) {
       this.close(s);
       b = null;
     }
     if (b === null) {
+      // A spare buffer when the record fits (bytes is an estimate: the batch grows its buffer if need be).
+      const buffer =
+        this.maxSpare > 0 && bytes + RECORD_BATCH_OVERHEAD <= this.spareBytes
+          ? (this.spares.pop() ?? Buffer.allocUnsafeSlow(this.spareBytes))
+          : undefined;
       b = new ProducerBatch(
         topic,
         partition,
         Date.now() + this.o.deliveryTimeoutMs,
-        Math.ceil(this.o.batchSize / Math.max(1, bytes)),
+        // Records of this size that fit: an estimate encodes to some 16 bytes less (one-byte varints).
+        Math.ceil(this.o.batchSize / Math.max(1, bytes - 16)),
+        Math.max(this.o.batchSize, bytes),
+        buffer,
       );
+      // A record the batch refuses (its timestamp) leaves no empty batch open.
+      b.add(key, value, headers, bytes, resolve, reject, timestamp);
       s.open = b;
       this.openBatches.add(s);
       this.scheduleLinger();
+    } else {
+      b.add(key, value, headers, bytes, resolve, reject, timestamp);
     }
-    b.add(record, bytes, resolve, reject, timestamp);
-    if (b.bytes >= this.o.batchSize) this.close(s);
+    if (b.size >= this.o.batchSize) this.close(s);
   }
 
   /** Closes every open batch now (flush, close). */
@@ -137,7 +175,10 @@ export class Accumulator {
     s.queue.push(b);
     this.o.onClose(s.topic, s.partition);
     b.build(this.o.compression, this.o.predictStamp?.(s, b) ?? null, this.o.transactional === true).then(
-      () => this.o.onReady(),
+      () => {
+        this.recycle(b, false);
+        this.o.onReady();
+      },
       (err) => {
         const i = s.queue.indexOf(b);
         if (i >= 0) s.queue.splice(i, 1);

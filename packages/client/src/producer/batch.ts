@@ -1,12 +1,12 @@
 import {
   BASE_SEQUENCE_OFFSET,
-  buildRecordBatch,
-  buildRecordBatchSync,
   CompressionType,
   PRODUCER_EPOCH_OFFSET,
   PRODUCER_ID_OFFSET,
+  RECORD_BATCH_OVERHEAD,
   RecordBatch,
-  type RecordInput,
+  RecordBatchWriter,
+  type RecordHeaderInput,
 } from '@sluice/protocol';
 
 export interface RecordMetadata {
@@ -35,9 +35,14 @@ export interface BatchStamp {
   baseSequence: number;
 }
 
-/** One partition's batch: records collected until full or lingered, then encoded once and sent (and resent, unchanged). */
+/**
+ * One partition's batch: each record is encoded into the batch's buffer as it is added (its key and value
+ * copied once, no record object kept), until the batch is full or lingered; then the header and CRC are
+ * written (or the records compressed) once, and the batch is sent (and resent, unchanged).
+ */
 export class ProducerBatch {
-  readonly records: RecordInput[];
+  /** The records encoded so far (null once built). */
+  private writer: RecordBatchWriter | null;
   // Per record, in parallel arrays (fewer objects per record than one callback object each), sized
   // up front from the expected record count so they are not regrown (and copied) while filling.
   private readonly resolves: Array<(m: RecordMetadata) => void>;
@@ -45,7 +50,10 @@ export class ProducerBatch {
   private readonly timestamps: number[];
   /** Records in the batch (stays after build, when `records` is emptied). */
   count = 0;
+  /** Bytes of the records as send() estimated them (recordSize): what buffer.memory holds for the batch. */
   bytes = 0;
+  /** Bytes of the batch as encoded so far, header included (uncompressed): what batch.size bounds. */
+  size = RECORD_BATCH_OVERHEAD;
   readonly createdAt = Date.now();
   /** The encoded RecordBatch (set once the batch is closed and built). */
   encoded: Buffer | null = null;
@@ -57,6 +65,8 @@ export class ProducerBatch {
   attempts = 0;
   /** Not to be sent again before this time (retry backoff). */
   notBefore = 0;
+  /** The spare buffer the batch was given, until handed back by spareBuffer(). */
+  private spare: Buffer | null;
   /** The stamp written when the batch was built (a prediction), or null: stamp() then skips an equal one. */
   private built: BatchStamp | null = null;
   /** Resolves once every record of the batch is acknowledged or failed (for flush()). */
@@ -69,9 +79,14 @@ export class ProducerBatch {
     readonly deadline: number,
     /** Records the batch will most likely hold (batch.size over the first record's size). */
     expectedRecords = 0,
+    /** Bytes the batch will most likely hold (its buffer starts that large, up to 1 MiB, and grows if need be). */
+    expectedBytes = 0,
+    /** A spare buffer to encode into (given back by spareBuffer() once the batch no longer needs it). */
+    buffer?: Buffer,
   ) {
     const n = Math.max(0, Math.min(expectedRecords, MAX_PREALLOCATED_RECORDS));
-    this.records = new Array(n);
+    this.writer = new RecordBatchWriter(expectedBytes, buffer);
+    this.spare = buffer ?? null;
     this.resolves = new Array(n);
     this.rejects = new Array(n);
     this.timestamps = new Array(n);
@@ -80,15 +95,18 @@ export class ProducerBatch {
     });
   }
 
+  /** Encodes a record into the batch; throws (a RangeError: its timestamp) with the batch unchanged. */
   add(
-    record: RecordInput,
+    key: Buffer | null,
+    value: Buffer | null,
+    headers: readonly RecordHeaderInput[] | undefined,
     bytes: number,
     resolve: (m: RecordMetadata) => void,
     reject: (e: unknown) => void,
     timestamp: number,
   ): void {
     const i = this.count;
-    this.records[i] = record;
+    this.size += (this.writer as RecordBatchWriter).append(key, value, headers, timestamp);
     this.resolves[i] = resolve;
     this.rejects[i] = reject;
     this.timestamps[i] = timestamp;
@@ -107,12 +125,12 @@ export class ProducerBatch {
     isTransactional = false,
   ): Promise<void> {
     // Drop the preallocated slots that were not filled (a lingered batch may be far from full).
-    this.records.length = this.count;
     this.resolves.length = this.count;
     this.rejects.length = this.count;
     this.timestamps.length = this.count;
+    const writer = this.writer as RecordBatchWriter;
+    this.writer = null;
     const o = {
-      records: this.records,
       compression,
       producerId: predicted?.producerId,
       producerEpoch: predicted?.producerEpoch,
@@ -121,11 +139,22 @@ export class ProducerBatch {
     };
     this.encoded =
       compression === CompressionType.None || compression === CompressionType.Snappy
-        ? buildRecordBatchSync(o)
-        : await buildRecordBatch(o);
+        ? writer.finish(o)
+        : await writer.finishAsync(o);
     this.built = predicted;
-    // The records live on in the encoded batch only.
-    this.records.length = 0;
+  }
+
+  /**
+   * The spare buffer the batch was given, once nothing refers to it any more: after build() when the
+   * encoded batch is elsewhere (copied, compressed, grown), or once `acknowledged` (the broker answered,
+   * so the request holding it has been written). Null otherwise, and from the second call on.
+   */
+  spareBuffer(acknowledged: boolean): Buffer | null {
+    const b = this.spare;
+    if (b === null || this.writer !== null) return null;
+    if (!acknowledged && this.encoded !== null && this.encoded.buffer === b.buffer) return null;
+    this.spare = null;
+    return b;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { CompressionType, type RecordHeaderInput, type RecordInput } from '@sluice/protocol';
+import { CompressionType, type RecordHeaderInput } from '@sluice/protocol';
 import { type ClientContext, type ClientOptions, createContext } from '../client.js';
 import { ClientClosedError, ERROR_CODES, KafkaError } from '../errors.js';
 import { partitionForKey, StickyPartitioner } from '../partitioner.js';
@@ -202,7 +202,6 @@ export class Producer {
     }
     const bytes = recordSize(key, value, headers.bytes);
     const timestamp = record.timestamp ?? Date.now();
-    const input: RecordInput = { key, value, headers: headers.list, timestamp };
     let info = this.ctx.metadata.cached(topic.name);
     // A partition beyond the cached count may have been added since: refresh (in the slow path) before refusing it.
     if (info !== undefined && record.partition !== undefined && record.partition >= info.partitions.length) {
@@ -211,10 +210,22 @@ export class Producer {
     }
     // Records waiting for metadata or memory go first: send order is partition order.
     if (info !== undefined && this.slowPending === 0 && this.memory.tryAcquire(bytes)) {
-      return this.append(topic.name, info.partitions.length, key, record.partition, input, bytes, timestamp);
+      return this.append(
+        topic.name,
+        info.partitions.length,
+        key,
+        record.partition,
+        value,
+        headers.list,
+        bytes,
+        timestamp,
+      );
     }
     this.slowPending++;
-    const run = this.slowChain.then(() => this.sendSlow(topic.name, key, record.partition, input, bytes, timestamp));
+    const list = headers.list;
+    const run = this.slowChain.then(() =>
+      this.sendSlow(topic.name, key, record.partition, value, list, bytes, timestamp),
+    );
     // The chain waits for the append, not for the acknowledgement.
     const appended = run.then(
       (r) => r.ack,
@@ -240,7 +251,8 @@ export class Producer {
     name: string,
     key: Buffer | null,
     partition: number | undefined,
-    input: RecordInput,
+    value: Buffer | null,
+    headers: RecordHeaderInput[] | undefined,
     bytes: number,
     timestamp: number,
   ): Promise<{ ack: Promise<RecordMetadata> }> {
@@ -255,7 +267,7 @@ export class Producer {
       throw new ClientClosedError('producer');
     }
     // Wrapped so that awaiting the chain does not wait for the broker's acknowledgement.
-    return { ack: this.append(name, info.partitions.length, key, partition, input, bytes, timestamp) };
+    return { ack: this.append(name, info.partitions.length, key, partition, value, headers, bytes, timestamp) };
   }
 
   private append(
@@ -263,7 +275,8 @@ export class Producer {
     numPartitions: number,
     key: Buffer | null,
     partition: number | undefined,
-    input: RecordInput,
+    value: Buffer | null,
+    headers: RecordHeaderInput[] | undefined,
     bytes: number,
     timestamp: number,
   ): Promise<RecordMetadata> {
@@ -278,7 +291,13 @@ export class Producer {
     const resolve = captured.resolve as (m: RecordMetadata) => void;
     const reject = captured.reject as (e: unknown) => void;
     captured.resolve = captured.reject = null;
-    this.acc.append(name, p, input, bytes, resolve, reject, timestamp);
+    try {
+      // The record is encoded into its batch here (a timestamp out of range is refused, alone).
+      this.acc.append(name, p, key, value, headers, bytes, resolve, reject, timestamp);
+    } catch (err) {
+      this.memory.release(bytes);
+      reject(err);
+    }
     return promise;
   }
 

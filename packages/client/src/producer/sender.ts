@@ -394,6 +394,8 @@ export class Sender {
       this.ctx.metrics?.count('bytes_sent', (b.encoded as Buffer).length);
       b.complete(baseOffset);
       this.memory.release(b.bytes);
+      // Answered: the request that held the batch has been written, its buffer can take the next batch.
+      this.acc.recycle(b, true);
       return;
     }
     const error = err instanceof KafkaError ? err : new KafkaError(code);

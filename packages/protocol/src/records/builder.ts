@@ -196,7 +196,12 @@ function writeRecords(o: BuildBatchOptions, buf: Buffer, pos: number): number {
   return pos;
 }
 
-function writeHeader(o: BuildBatchOptions, p: Plan, buf: Buffer, count: number): void {
+type HeaderOptions = Pick<
+  BuildBatchOptions,
+  'baseOffset' | 'partitionLeaderEpoch' | 'producerId' | 'producerEpoch' | 'baseSequence'
+>;
+
+function writeHeader(o: HeaderOptions, p: Plan, buf: Buffer, count: number): void {
   buf.writeBigInt64BE(o.baseOffset ?? 0n, BASE_OFFSET_OFFSET);
   buf.writeInt32BE(buf.length - LOG_OVERHEAD, BATCH_LENGTH_OFFSET);
   buf.writeInt32BE(o.partitionLeaderEpoch ?? NO_PARTITION_LEADER_EPOCH, PARTITION_LEADER_EPOCH_OFFSET);
@@ -261,4 +266,174 @@ export async function buildRecordBatch(o: BuildBatchOptions): Promise<Buffer> {
   const p = plan(o);
   const raw = recordsSection(o, p);
   return withCompressed(o, p, await codec.compress(raw));
+}
+
+/** Where a RecordBatchWriter starts: room for this many bytes at most unless a record needs more. */
+const MAX_INITIAL_WRITER_BYTES = RECORD_BATCH_OVERHEAD + 1_048_576;
+
+export interface FinishBatchOptions {
+  compression?: CompressionType;
+  producerId?: bigint;
+  producerEpoch?: number;
+  baseSequence?: number;
+  isTransactional?: boolean;
+}
+
+/**
+ * Builds a RecordBatch (magic 2) one record at a time: each record is encoded into one buffer as it
+ * is appended (offset delta = its index, timestamps relative to the first record's), so a producer
+ * keeps no record objects until the batch closes and copies each key and value once. finish() writes
+ * the header and the CRC (or compresses the records section first). The buffer grows (doubling) when
+ * a record does not fit.
+ */
+export class RecordBatchWriter {
+  private buf: Buffer;
+  private pos = RECORD_BATCH_OVERHEAD;
+  /** Records appended. */
+  count = 0;
+  private baseTimestamp = 0;
+  private maxTimestamp = -1;
+
+  /**
+   * `capacity`: bytes of records expected (the buffer starts with room for them, up to 1 MiB); or
+   * `buffer`, a buffer to write into (of at least RECORD_BATCH_OVERHEAD + 64 bytes; its contents are overwritten).
+   */
+  constructor(capacity: number, buffer?: Buffer) {
+    if (buffer !== undefined && buffer.length < RECORD_BATCH_OVERHEAD + 64)
+      throw new RangeError(`a record batch writer needs a buffer of at least ${RECORD_BATCH_OVERHEAD + 64} bytes`);
+    this.buf =
+      buffer ?? Buffer.allocUnsafe(Math.min(RECORD_BATCH_OVERHEAD + Math.max(64, capacity), MAX_INITIAL_WRITER_BYTES));
+  }
+
+  /** Bytes of the batch so far (header included, uncompressed). */
+  get sizeInBytes(): number {
+    return this.pos;
+  }
+
+  /**
+   * Encodes a record at the end of the batch; returns the bytes it took. A RangeError (timestamp not a
+   * safe integer or too far from the first record's, a record over 1 GiB) leaves the batch as it was.
+   */
+  append(
+    key: BytesInput,
+    value: BytesInput,
+    headers: readonly RecordHeaderInput[] | undefined,
+    timestamp: number | bigint,
+  ): number {
+    const ts = toMillis(timestamp, 'timestamp');
+    const first = this.count === 0;
+    const base = first ? ts : this.baseTimestamp;
+    const tsDelta = ts - base;
+    if (!(Math.abs(tsDelta) < MAX_VARLONG_NUMBER)) throw new RangeError(`timestamp ${ts} is out of range`);
+    const offsetDelta = this.count;
+    const keyLength = bytesLength(key);
+    const valueLength = bytesLength(value);
+    let size =
+      1 +
+      uvarintBytes(tsDelta >= 0 ? tsDelta * 2 : -tsDelta * 2 - 1) +
+      uvarintBytes(offsetDelta * 2) +
+      (keyLength < 0 ? 1 : uvarintBytes(keyLength * 2) + keyLength) +
+      (valueLength < 0 ? 1 : uvarintBytes(valueLength * 2) + valueLength);
+    const headerCount = headers === undefined ? 0 : headers.length;
+    size += uvarintBytes(headerCount * 2);
+    for (let h = 0; h < headerCount; h++) {
+      const hk = Buffer.byteLength((headers as readonly RecordHeaderInput[])[h].key, 'utf8');
+      const hv = bytesLength((headers as readonly RecordHeaderInput[])[h].value);
+      size += uvarintBytes(hk * 2) + hk + (hv < 0 ? 1 : uvarintBytes(hv * 2) + hv);
+    }
+    if (size > 0x3fffffff) throw new RangeError(`record ${offsetDelta} is too large (${size} bytes)`);
+    const total = uvarintBytes(size * 2) + size;
+    if (this.pos + total > this.buf.length) this.grow(this.pos + total);
+    const buf = this.buf;
+    let pos = writeUvarint(buf, this.pos, size * 2);
+    buf[pos++] = 0; // record attributes
+    // One-byte varints written in place (the usual timestamp delta, key and header count).
+    if (tsDelta >= 0 && tsDelta < 64) buf[pos++] = tsDelta * 2;
+    else pos = writeVarlongNumber(buf, pos, tsDelta);
+    pos = writeUvarint(buf, pos, offsetDelta * 2);
+    if (keyLength < 0) buf[pos++] = 1;
+    else pos = writeBytes(buf, pos, key, keyLength);
+    if (valueLength >= 0 && typeof value !== 'string') {
+      pos = writeUvarint(buf, pos, valueLength * 2);
+      buf.set(value as Uint8Array, pos);
+      pos += valueLength;
+    } else {
+      pos = writeBytes(buf, pos, value, valueLength);
+    }
+    if (headerCount === 0) buf[pos++] = 0;
+    else pos = writeVarint(buf, pos, headerCount);
+    for (let h = 0; h < headerCount; h++) {
+      const header = (headers as readonly RecordHeaderInput[])[h];
+      pos = writeBytes(buf, pos, header.key, Buffer.byteLength(header.key, 'utf8'));
+      pos = writeBytes(buf, pos, header.value, bytesLength(header.value));
+    }
+    if (pos !== this.pos + total)
+      throw new Error(`record batch writer: wrote ${pos - this.pos} bytes, planned ${total}`);
+    this.pos = pos;
+    if (first) this.baseTimestamp = ts;
+    if (first || ts > this.maxTimestamp) this.maxTimestamp = ts;
+    this.count++;
+    return total;
+  }
+
+  private grow(needed: number): void {
+    const next = Buffer.allocUnsafe(Math.max(needed, this.buf.length * 2));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  private plan(o: FinishBatchOptions): Plan {
+    if (this.count === 0) throw new RangeError('a record batch needs at least one record');
+    let attributes = o.compression ?? CompressionType.None;
+    if (o.isTransactional) attributes |= TRANSACTIONAL_FLAG_MASK;
+    return {
+      recordsSize: this.pos - RECORD_BATCH_OVERHEAD,
+      baseTimestamp: this.baseTimestamp,
+      maxTimestamp: this.maxTimestamp,
+      lastOffsetDelta: this.count - 1,
+      attributes,
+    };
+  }
+
+  /**
+   * The finished batch, compressed synchronously where the codec has to (none, gzip, snappy, lz4; not
+   * zstd). Uncompressed, it is the writer's buffer (copied to its size when less than half of it is used).
+   */
+  finish(o: FinishBatchOptions = {}): Buffer {
+    const compression = o.compression ?? CompressionType.None;
+    const p = this.plan(o);
+    if (compression !== CompressionType.None) {
+      if (!hasSyncCodec(compression)) {
+        throw new KafkaError(
+          ERROR_CODES.UNSUPPORTED_COMPRESSION_TYPE,
+          `compression ${compression} has no sync encoder; use finishAsync()`,
+        );
+      }
+      return withCompressedCount(o, p, codecFor(compression).compressSync!(this.recordsSection()), this.count);
+    }
+    const out =
+      this.pos * 2 < this.buf.length ? Buffer.from(this.buf.subarray(0, this.pos)) : this.buf.subarray(0, this.pos);
+    this.buf = out;
+    writeHeader(o, p, out, this.count);
+    return out;
+  }
+
+  /** As finish(), with gzip, lz4 and zstd compressing on the libuv thread pool. */
+  async finishAsync(o: FinishBatchOptions = {}): Promise<Buffer> {
+    const compression = o.compression ?? CompressionType.None;
+    if (compression === CompressionType.None || compression === CompressionType.Snappy) return this.finish(o);
+    const p = this.plan(o);
+    return withCompressedCount(o, p, await codecFor(compression).compress(this.recordsSection()), this.count);
+  }
+
+  private recordsSection(): Buffer {
+    return this.buf.subarray(RECORD_BATCH_OVERHEAD, this.pos);
+  }
+}
+
+function withCompressedCount(o: HeaderOptions, p: Plan, compressed: Buffer, count: number): Buffer {
+  const out = Buffer.allocUnsafe(RECORD_BATCH_OVERHEAD + compressed.length);
+  compressed.copy(out, RECORD_BATCH_OVERHEAD);
+  writeHeader(o, p, out, count);
+  return out;
 }
