@@ -56,7 +56,13 @@ export function clientCases(quick: boolean): ClientCase[] {
         records: count(size),
         acks,
       });
-    out.push({ id: `consume-${size}`, label: `consume ${label(size)}`, op: 'consume', size, records: consumeCount(size) });
+    out.push({
+      id: `consume-${size}`,
+      label: `consume ${label(size)}`,
+      op: 'consume',
+      size,
+      records: consumeCount(size),
+    });
   }
   return out;
 }
