@@ -136,21 +136,7 @@ function plan(o: BuildBatchOptions): Plan {
     lastOffsetDelta = offsetDelta;
     const keyLength = bytesLength(r.key);
     const valueLength = bytesLength(r.value);
-    let size =
-      1 +
-      uvarintBytes(tsDelta >= 0 ? tsDelta * 2 : -tsDelta * 2 - 1) +
-      uvarintBytes(offsetDelta * 2) +
-      (keyLength < 0 ? 1 : uvarintBytes(keyLength * 2) + keyLength) +
-      (valueLength < 0 ? 1 : uvarintBytes(valueLength * 2) + valueLength);
-    const headers = r.headers;
-    const headerCount = headers === undefined ? 0 : headers.length;
-    size += uvarintBytes(headerCount * 2);
-    for (let h = 0; h < headerCount; h++) {
-      const hk = Buffer.byteLength((headers as readonly RecordHeaderInput[])[h].key, 'utf8');
-      const hv = bytesLength((headers as readonly RecordHeaderInput[])[h].value);
-      size += uvarintBytes(hk * 2) + hk + (hv < 0 ? 1 : uvarintBytes(hv * 2) + hv);
-    }
-    if (size > 0x3fffffff) throw new RangeError(`record ${i} is too large (${size} bytes)`);
+    const size = recordBodySize(tsDelta, offsetDelta, keyLength, valueLength, r.headers, i);
     scratch[4 * i] = size;
     scratch[4 * i + 1] = keyLength;
     scratch[4 * i + 2] = valueLength;
@@ -171,6 +157,35 @@ function plan(o: BuildBatchOptions): Plan {
   if (o.isControl) attributes |= CONTROL_FLAG_MASK;
   if (o.deleteHorizonMs !== undefined) attributes |= DELETE_HORIZON_FLAG_MASK;
   return { recordsSize, baseTimestamp, maxTimestamp, lastOffsetDelta, attributes };
+}
+
+/**
+ * A record's encoded size without its length prefix: attributes, timestamp and offset deltas, key,
+ * value and headers (lengths -1 for null). Refuses a record over 1 GiB (`index` names it).
+ */
+function recordBodySize(
+  tsDelta: number,
+  offsetDelta: number,
+  keyLength: number,
+  valueLength: number,
+  headers: readonly RecordHeaderInput[] | undefined,
+  index: number,
+): number {
+  let size =
+    1 +
+    uvarintBytes(tsDelta >= 0 ? tsDelta * 2 : -tsDelta * 2 - 1) +
+    uvarintBytes(offsetDelta * 2) +
+    (keyLength < 0 ? 1 : uvarintBytes(keyLength * 2) + keyLength) +
+    (valueLength < 0 ? 1 : uvarintBytes(valueLength * 2) + valueLength);
+  const headerCount = headers === undefined ? 0 : headers.length;
+  size += uvarintBytes(headerCount * 2);
+  for (let h = 0; h < headerCount; h++) {
+    const hk = Buffer.byteLength((headers as readonly RecordHeaderInput[])[h].key, 'utf8');
+    const hv = bytesLength((headers as readonly RecordHeaderInput[])[h].value);
+    size += uvarintBytes(hk * 2) + hk + (hv < 0 ? 1 : uvarintBytes(hv * 2) + hv);
+  }
+  if (size > 0x3fffffff) throw new RangeError(`record ${index} is too large (${size} bytes)`);
+  return size;
 }
 
 /** Writing pass: the records, straight into `buf` from `pos`. Returns the end position. */
@@ -328,20 +343,8 @@ export class RecordBatchWriter {
     const offsetDelta = this.count;
     const keyLength = bytesLength(key);
     const valueLength = bytesLength(value);
-    let size =
-      1 +
-      uvarintBytes(tsDelta >= 0 ? tsDelta * 2 : -tsDelta * 2 - 1) +
-      uvarintBytes(offsetDelta * 2) +
-      (keyLength < 0 ? 1 : uvarintBytes(keyLength * 2) + keyLength) +
-      (valueLength < 0 ? 1 : uvarintBytes(valueLength * 2) + valueLength);
+    const size = recordBodySize(tsDelta, offsetDelta, keyLength, valueLength, headers, offsetDelta);
     const headerCount = headers === undefined ? 0 : headers.length;
-    size += uvarintBytes(headerCount * 2);
-    for (let h = 0; h < headerCount; h++) {
-      const hk = Buffer.byteLength((headers as readonly RecordHeaderInput[])[h].key, 'utf8');
-      const hv = bytesLength((headers as readonly RecordHeaderInput[])[h].value);
-      size += uvarintBytes(hk * 2) + hk + (hv < 0 ? 1 : uvarintBytes(hv * 2) + hv);
-    }
-    if (size > 0x3fffffff) throw new RangeError(`record ${offsetDelta} is too large (${size} bytes)`);
     const total = uvarintBytes(size * 2) + size;
     if (this.pos + total > this.buf.length) this.grow(this.pos + total);
     const buf = this.buf;
