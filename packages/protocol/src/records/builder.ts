@@ -232,10 +232,11 @@ function writeHeader(o: HeaderOptions, p: Plan, buf: Buffer, count: number): voi
   buf.writeUInt32BE(crc32c(buf.subarray(ATTRIBUTES_OFFSET)), CRC_OFFSET);
 }
 
-function withCompressed(o: BuildBatchOptions, p: Plan, compressed: Buffer): Buffer {
+/** The batch of `count` records whose records section is `compressed`: header, then that section. */
+function withCompressed(o: HeaderOptions, p: Plan, compressed: Buffer, count: number): Buffer {
   const out = Buffer.allocUnsafe(RECORD_BATCH_OVERHEAD + compressed.length);
   compressed.copy(out, RECORD_BATCH_OVERHEAD);
-  writeHeader(o, p, out, o.records.length);
+  writeHeader(o, p, out, count);
   return out;
 }
 
@@ -267,7 +268,7 @@ export function buildRecordBatchSync(o: BuildBatchOptions): Buffer {
     writeHeader(o, p, out, o.records.length);
     return out;
   }
-  return withCompressed(o, p, codecFor(compression).compressSync!(recordsSection(o, p)));
+  return withCompressed(o, p, codecFor(compression).compressSync!(recordsSection(o, p)), o.records.length);
 }
 
 /**
@@ -280,7 +281,7 @@ export async function buildRecordBatch(o: BuildBatchOptions): Promise<Buffer> {
   const codec = codecFor(compression);
   const p = plan(o);
   const raw = recordsSection(o, p);
-  return withCompressed(o, p, await codec.compress(raw));
+  return withCompressed(o, p, await codec.compress(raw), o.records.length);
 }
 
 /** Where a RecordBatchWriter starts: room for this many bytes at most unless a record needs more. */
@@ -412,7 +413,7 @@ export class RecordBatchWriter {
           `compression ${compression} has no sync encoder; use finishAsync()`,
         );
       }
-      return withCompressedCount(o, p, codecFor(compression).compressSync!(this.recordsSection()), this.count);
+      return withCompressed(o, p, codecFor(compression).compressSync!(this.recordsSection()), this.count);
     }
     const out =
       this.pos * 2 < this.buf.length ? Buffer.from(this.buf.subarray(0, this.pos)) : this.buf.subarray(0, this.pos);
@@ -426,17 +427,10 @@ export class RecordBatchWriter {
     const compression = o.compression ?? CompressionType.None;
     if (compression === CompressionType.None || compression === CompressionType.Snappy) return this.finish(o);
     const p = this.plan(o);
-    return withCompressedCount(o, p, await codecFor(compression).compress(this.recordsSection()), this.count);
+    return withCompressed(o, p, await codecFor(compression).compress(this.recordsSection()), this.count);
   }
 
   private recordsSection(): Buffer {
     return this.buf.subarray(RECORD_BATCH_OVERHEAD, this.pos);
   }
-}
-
-function withCompressedCount(o: HeaderOptions, p: Plan, compressed: Buffer, count: number): Buffer {
-  const out = Buffer.allocUnsafe(RECORD_BATCH_OVERHEAD + compressed.length);
-  compressed.copy(out, RECORD_BATCH_OVERHEAD);
-  writeHeader(o, p, out, count);
-  return out;
 }
