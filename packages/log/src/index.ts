@@ -5,6 +5,7 @@ export * from './config.js';
 export * from './crc.js';
 export * from './errors.js';
 export * from './io/fd.js';
+export * from './io/file-region.js';
 export * from './io/mmap.js';
 export { readBytesInFlight } from './io/read-buffers.js';
 export * from './io/retired-mappings.js';

@@ -38,6 +38,21 @@ export class OffsetIndex extends IndexFile {
     return found;
   }
 
+  /** Index of the last entry whose batch starts at or before `position`, or -1. */
+  floorByPosition(position: number): number {
+    let lo = 0;
+    let hi = this.entries - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.positionAt(mid) <= position) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  }
+
   /** Drops entries for relative offsets >= `rel`. */
   truncateToRel(rel: number): void {
     this.truncateEntries(this.floor(rel - 1) + 1);

@@ -387,6 +387,8 @@ export class PartitionLog extends EventEmitter {
    * passes a `lease` and releases it when done, so a deleted segment's mapping can be freed then.
    * Without `minOneBatch`, a first batch larger than `maxBytes` is not read and nothing is returned
    * (a Fetch whose response is full: Kafka's minOneMessage=false); the offsets are checked as ever.
+   * With `regionMinBytes` > 0 and a lease, records of at least that many bytes come as a
+   * FileRegion (fd I/O) for the caller to send with sendfile instead of reading them.
    */
   read(
     offset: bigint,
@@ -394,6 +396,7 @@ export class PartitionLog extends EventEmitter {
     maxOffset: bigint = this._logEndOffset,
     lease?: ViewLease,
     minOneBatch = true,
+    regionMinBytes = 0,
   ): ReadResult {
     this.assertOpen();
     if (offset < this._logStartOffset || offset > this._logEndOffset) {
@@ -414,7 +417,10 @@ export class PartitionLog extends EventEmitter {
     for (let i = this.segmentIndexFor(offset); i < this.segments.length; i++) {
       const seg = this.segments[i];
       if (seg.baseOffset >= maxOffset) break;
-      const r = seg.read(offset, maxBytes, maxOffset, lease, minOneBatch);
+      const r =
+        regionMinBytes > 0 && lease !== undefined
+          ? seg.readRegion(offset, maxBytes, maxOffset, lease, minOneBatch, regionMinBytes)
+          : seg.read(offset, maxBytes, maxOffset, lease, minOneBatch);
       if (r !== null) {
         if (r.data.length > 0) {
           result.records = r.data;

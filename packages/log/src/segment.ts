@@ -10,7 +10,8 @@ import {
 } from './batch.js';
 import type { LogConfig } from './config.js';
 import { isDiskFailure } from './errors.js';
-import { onDemandFdIo } from './io/fd.js';
+import { FdFile, onDemandFdIo } from './io/fd.js';
+import { FileRegion } from './io/file-region.js';
 import type { ViewLease } from './io/retired-mappings.js';
 import type { FileIo, StorageFile } from './io/types.js';
 import { OffsetIndex } from './offset-index.js';
@@ -397,6 +398,49 @@ export class LogSegment {
       end += size;
     }
     return { data: end === chunk.length ? chunk : chunk.subarray(0, end), first };
+  }
+
+  /**
+   * As read(), but the batches are not read: the answer is a FileRegion of the file (fd I/O) that
+   * the caller sends with sendfile, its descriptor kept open under `lease`. The same batches as
+   * read() would return: the end is found from the offset index and a few header reads near it,
+   * not by reading what lies between. Null when read() would return null; read()'s answer where
+   * this file cannot give a region (mmap I/O, or closed) or the range is under `minRegionBytes`.
+   */
+  readRegion(
+    offset: bigint,
+    maxBytes: number,
+    maxOffset: bigint,
+    lease: ViewLease,
+    minOneBatch: boolean,
+    minRegionBytes: number,
+  ): { data: Buffer; first: BatchLocation } | null {
+    if (!(this.log instanceof FdFile)) return this.read(offset, maxBytes, maxOffset, lease, minOneBatch);
+    const first = this.find(offset);
+    if (first === null || first.lastOffset >= maxOffset) return null;
+    if (!minOneBatch && first.size > maxBytes) return { data: NOTHING, first };
+    let limit = first.position + Math.max(first.size, Math.min(maxBytes, this.size - first.position));
+    // The first batch reaching maxOffset (the high watermark, or the last stable offset) ends it.
+    if (maxOffset < this.nextOffset) {
+      const stop = this.find(maxOffset);
+      if (stop !== null) limit = Math.min(limit, stop.position);
+    }
+    // Walk from the last indexed batch at or before the limit (index entries are batch starts);
+    // bounded by the segment size, each step moves past one batch.
+    const indexed = this.index.floorByPosition(limit);
+    let end = first.position + first.size;
+    if (indexed >= 0) end = Math.max(end, this.index.positionAt(indexed));
+    while (this.peekAt(end)) {
+      const size = this.peek.readInt32BE(BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
+      const last = this.peek.readBigInt64BE(0) + BigInt(this.peek.readInt32BE(LAST_OFFSET_DELTA_OFFSET));
+      if (end + size > limit || last >= maxOffset) break;
+      end += size;
+    }
+    const length = end - first.position;
+    if (length < minRegionBytes) return { data: this.log.read(first.position, length, lease), first };
+    const fd = this.log.pin(lease);
+    if (fd === null) return this.read(offset, maxBytes, maxOffset, lease, minOneBatch);
+    return { data: new FileRegion(fd, first.position, length) as unknown as Buffer, first };
   }
 
   /**

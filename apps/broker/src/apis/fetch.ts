@@ -29,6 +29,12 @@ import { checkLeaderEpoch, epochErrorCode, errorCodeOf } from './partition-error
 const EMPTY = Buffer.alloc(0);
 /** Kafka's rack-aware replica selector, by the class name `replica.selector.class` takes. */
 const RACK_AWARE_SELECTOR = 'org.apache.kafka.common.replica.RackAwareReplicaSelector';
+/**
+ * Records at least this long go out with sendfile where the connection can (ctx.connection.zeroCopy);
+ * shorter ones are read and copied, which costs less than a system call of their own and a wait
+ * for the bytes before them to leave.
+ */
+const SENDFILE_MIN_BYTES = 32 * 1024;
 /** Waits longer than this are cut short: clients re-send, and a bounded wait bounds held state. */
 const MAX_WAIT_CAP_MS = 5 * 60_000;
 
@@ -173,6 +179,7 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
     // bound a response gets its first batch only (KIP-74), so every fetcher still moves on.
     let budget = Math.min(maxBytes, Math.max(0, readMaxBytes - readBytesInFlight()));
     let gotData = false;
+    const regionMinBytes = ctx.connection.zeroCopy === true ? SENDFILE_MIN_BYTES : 0;
     return targets.map((target) => {
       // KIP-392: from v11 a consumer may read from a follower (up to the follower's high watermark).
       const fromFollower = followerId < 0 && version >= 11 && target.state?.replica?.role === 'follower';
@@ -245,8 +252,8 @@ export function fetchHandler(broker: BrokerContext): ApiHandler<FetchRequest, Fe
         const upTo = followerId >= 0 ? log.logEndOffset : readCommitted ? lastStable : log.highWatermark;
         // KIP-74: once a partition has data, a first batch over the limit would be left out: not read at all.
         const r = gotData
-          ? log.read(target.fetchOffset, limit, upTo, lease, false)
-          : log.read(target.fetchOffset, Math.max(1, limit), upTo, lease);
+          ? log.read(target.fetchOffset, limit, upTo, lease, false, regionMinBytes)
+          : log.read(target.fetchOffset, Math.max(1, limit), upTo, lease, true, regionMinBytes);
         if (followerId >= 0) {
           broker.replication.onFollowerFetch(target.state, followerId, target.fetchOffset, target.logStartOffset);
         }

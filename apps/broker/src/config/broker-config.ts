@@ -588,6 +588,13 @@ export const BROKER_CONFIGS = {
     'How segments are read: fd (positional reads into recycled buffers; the default: about half the CPU per GiB fetched) or mmap (views of memory-mapped windows)',
     { sluice: true, validator: { oneOf: ['mmap', 'fd'] } },
   ),
+  'log.io.sendfile': def(
+    'BOOLEAN',
+    'true',
+    'read-only',
+    'With log.io=fd, Fetch responses on plaintext connections send records of 32 KiB or more straight from the segment files with sendfile (as Kafka does), instead of reading them into memory first',
+    { sluice: true },
+  ),
   // With log.io=fd a Fetch response holds what it read until the socket has taken it: memory of the
   // broker's own (mmap views and Kafka's sendfile hold page cache). Consumers that read slowly, or many
   // fetching 50 MiB at once, would otherwise hold any amount of it.

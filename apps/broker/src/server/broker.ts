@@ -17,6 +17,7 @@ import {
 import { SHARE_STATE_TOPIC } from '@sluice/coordinator';
 import { LogManager } from '@sluice/log';
 import { ERROR_CODES, KafkaError } from '@sluice/protocol';
+import { sendFile, sendFileUnavailableReason } from '@sluice/sendfile';
 import { createAclsHandler, deleteAclsHandler, describeAclsHandler } from '../apis/acls.js';
 import { alterConfigsHandler, incrementalAlterConfigsHandler } from '../apis/alter-configs.js';
 import { apiVersionsHandler } from '../apis/api-versions.js';
@@ -599,7 +600,11 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   };
   const budget = new RequestBudget(Number(config.get('queued.max.request.bytes')));
   metrics?.setBrokerStateSource(() => ({ logDirOffline: !logDir.online, queuedRequestBytes: budget.inUse }));
+  // Fetch responses send records from the segment files where they can (plain TCP, fd I/O).
+  const useSendFile = config.logIo === 'fd' && config.get('log.io.sendfile') === true;
+  if (useSendFile && sendFile === null) logger.warn(`Fetch responses copy their records: ${sendFileUnavailableReason}`);
   const connectionOptions = {
+    sendFile: useSendFile ? sendFile : null,
     maxRequestBytes: config.get('socket.request.max.bytes'),
     maxInFlight: MAX_IN_FLIGHT_PER_CONNECTION,
     idleTimeoutMs: Number(config.get('connections.max.idle.ms')),

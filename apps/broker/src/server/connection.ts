@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net';
 import { FrameDecoder } from '@sluice/protocol';
+import { type SendFile, socketFd } from '@sluice/sendfile';
 import type { Logger } from 'pino';
+import { hasRegion, RegionFrameWriter } from './region-writer.js';
 import type { RequestBudget } from './request-budget.js';
 import type { SaslSession } from './sasl-session.js';
 
@@ -56,6 +58,11 @@ export interface ConnectionInfo {
   closeAfterResponses?(reason: string): void;
   /** Reads no further request for `ms` (a client over its quota, KIP-219). */
   throttle?(ms: number): void;
+  /**
+   * Responses may send records straight from segment files (sendfile): a plain TCP socket, the
+   * addon built, and log.io.sendfile on. Unset: records are read into memory and written.
+   */
+  readonly zeroCopy?: boolean;
 }
 
 /** Who a connection is, set at accept (the certificate on SSL) or by SASL. */
@@ -77,6 +84,8 @@ export interface ConnectionOptions {
    * sent something that is not a well-formed request.
    */
   reportClose?: (connection: Connection, reason: string, invalid: boolean) => void;
+  /** sendfile, when Fetch responses may send records from segment files (FileRegion parts). */
+  sendFile?: SendFile | null;
 }
 
 interface Pending {
@@ -101,6 +110,11 @@ export class Connection implements ConnectionInfo {
   principal?: string;
   readonly sasl?: SaslSession;
   closed = false;
+  readonly zeroCopy: boolean;
+  /** The socket's descriptor when responses may use sendfile on it. */
+  private readonly sendfileFd: number | null;
+  /** The frame being written with sendfile; later responses wait for it. */
+  private regionFrame: { writer: RegionFrameWriter; parts: GatheredFrame } | null = null;
   /** Set by closeAfterResponses: the reason to close with once the queue is written. */
   private closeWhenWritten: string | null = null;
   /** A quota throttle: no request is taken on until it ends. */
@@ -146,6 +160,8 @@ export class Connection implements ConnectionInfo {
     this.remoteAddress = socket.remoteAddress ?? 'unknown';
     this.remote = `${this.remoteAddress}:${socket.remotePort}`;
     this.decoder = new FrameDecoder({ maxFrameSize: options.maxRequestBytes });
+    this.sendfileFd = options.sendFile ? socketFd(socket) : null;
+    this.zeroCopy = this.sendfileFd !== null;
     socket.setNoDelay(true);
     if (options.idleTimeoutMs > 0) socket.setTimeout(options.idleTimeoutMs, () => this.close('idle timeout'));
     socket.on('data', (chunk) => this.onData(chunk));
@@ -288,8 +304,16 @@ export class Connection implements ConnectionInfo {
     const q = this.queue;
     let n = 0;
     let corked = false;
-    while (n < q.length && q[n].done) {
+    while (n < q.length && q[n].done && this.regionFrame === null) {
       const response = q[n].response;
+      if (response !== null && !Buffer.isBuffer(response) && this.sendfileFd !== null && hasRegion(response)) {
+        // What is corked goes first; the frame's writer then holds the socket until it is done.
+        if (corked) this.socket.uncork();
+        corked = false;
+        this.writeRegionFrame(response as GatheredFrame, this.sendfileFd);
+        n++;
+        break;
+      }
       if (response !== null) {
         if (!corked) {
           this.socket.cork();
@@ -301,7 +325,7 @@ export class Connection implements ConnectionInfo {
     }
     if (corked) this.socket.uncork();
     if (n > 0) q.splice(0, n);
-    if (this.closeWhenWritten !== null && q.length === 0) {
+    if (this.closeWhenWritten !== null && q.length === 0 && this.regionFrame === null) {
       this.endGracefully(this.closeWhenWritten);
       return;
     }
@@ -336,10 +360,27 @@ export class Connection implements ConnectionInfo {
     this.close(reason, false, true);
   }
 
+  /** Starts writing a frame with FileRegion parts; flush() goes on once it is written. */
+  private writeRegionFrame(parts: GatheredFrame, fd: number): void {
+    const writer = new RegionFrameWriter(this.socket, fd, this.options.sendFile as SendFile, parts, (error) => {
+      this.regionFrame = null;
+      done(parts);
+      if (error !== null) this.close(error);
+      else this.flush();
+    });
+    this.regionFrame = { writer, parts };
+    writer.start();
+  }
+
   /** Queues one response on the socket; false when the socket asks the writer to wait for 'drain'. */
   private write(response: ResponseFrame): boolean {
     if (Buffer.isBuffer(response)) return this.socket.write(response);
     const parts = response as GatheredFrame;
+    // Records as file ranges on a connection that cannot send them would be written as nothing.
+    if (this.sendfileFd === null && hasRegion(parts)) {
+      this.close('a response holds file regions but this connection does not use sendfile');
+      return false;
+    }
     // The last part's callback runs when all have left (or failed, when the socket is destroyed).
     const last = parts.length - 1;
     const written = parts.onWritten === undefined ? undefined : () => done(parts);
@@ -382,6 +423,11 @@ export class Connection implements ConnectionInfo {
       done(slot.response);
     }
     this.queue.length = 0;
+    if (this.regionFrame !== null) {
+      this.regionFrame.writer.abort();
+      done(this.regionFrame.parts);
+      this.regionFrame = null;
+    }
     const budget = this.options.budget;
     if (budget) {
       let heldBytes = this.partialCounted;

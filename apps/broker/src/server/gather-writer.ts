@@ -1,3 +1,4 @@
+import { FileRegion } from '@sluice/log';
 import { ERROR_CODES, KafkaError, Writer } from '@sluice/protocol';
 
 /** Byte fields at least this long are referenced, not copied: below it a copy costs less than another iovec. */
@@ -33,7 +34,7 @@ export class GatherWriter extends Writer {
   }
 
   override raw(v: Uint8Array): this {
-    if (v.length < REFERENCE_MIN_BYTES) return super.raw(v);
+    if (v.length < REFERENCE_MIN_BYTES && !(v instanceof FileRegion)) return super.raw(v);
     this.refs.push({ at: this.offset, bytes: v });
     this.referencedBytes += v.length;
     return this;
@@ -54,7 +55,8 @@ export class GatherWriter extends Writer {
   /**
    * Ends the frame begun by beginFrame(): fills in its size (written bytes and referenced ones)
    * and returns its parts in order. The written bytes are copied out when small, else handed over
-   * with the buffer; either way the writer can be reused at once.
+   * with the buffer; either way the writer can be reused at once. A FileRegion (records the log
+   * handed out as a range of a file, for sendfile) is a part of its own, as it came.
    */
   endFrame(): Buffer[] {
     const size = this.offset - 4 + this.referencedBytes;
@@ -67,7 +69,11 @@ export class GatherWriter extends Writer {
     let from = 0;
     for (const { at, bytes } of this.refs) {
       if (at > from) parts.push(own.subarray(from, at));
-      parts.push(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+      parts.push(
+        Buffer.isBuffer(bytes) || bytes instanceof FileRegion
+          ? (bytes as Buffer)
+          : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length),
+      );
       from = at;
     }
     if (own.length > from) parts.push(own.subarray(from));

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { ViewLease } from './retired-mappings.js';
+import { RETIRED_HOLD_MS, type ViewLease } from './retired-mappings.js';
 import type { FileIo, OpenOptions, StorageFile } from './types.js';
 
 /** Read-write, created when missing and asked to (O_CREAT without O_TRUNC: an existing file is kept as it is). */
@@ -13,6 +13,10 @@ export class FdFile implements StorageFile {
   readonly path: string;
   protected fd: number;
   protected length: number;
+  /** Leases whose responses send straight from this descriptor (sendfile): it stays open for them. */
+  private pins: Set<ViewLease> | null = null;
+  /** Set by close() while pinned: the descriptor closes when the last pin goes (or at the bound). */
+  private closeWhenUnpinned: NodeJS.Timeout | null = null;
 
   constructor(path: string, options: OpenOptions) {
     this.path = path;
@@ -65,7 +69,52 @@ export class FdFile implements StorageFile {
     fs.fdatasyncSync(this.fd);
   }
 
+  /**
+   * The descriptor, kept open until `lease` is released, for a reader that sends from it later
+   * (a Fetch response's FileRegion): closing the file meanwhile (a deleted or replaced segment)
+   * waits for the lease, so the number is never reused by another file while a response may still
+   * send from it. A lease still held RETIRED_HOLD_MS after the close is revoked (its connection
+   * closes), as a mapping's is. Null when the file is closed already.
+   */
+  pin(lease: ViewLease): number | null {
+    if (this.fd < 0 || this.closeWhenUnpinned !== null) return null;
+    if (!lease.holdFile(this)) return null;
+    this.pins ??= new Set();
+    this.pins.add(lease);
+    return this.fd;
+  }
+
+  /** `lease` no longer sends from the descriptor (its release). */
+  unpin(lease: ViewLease): void {
+    if (this.pins === null || !this.pins.delete(lease)) return;
+    if (this.pins.size === 0 && this.closeWhenUnpinned !== null) this.closeNow();
+  }
+
+  /** Leases pinning the descriptor (for tests). */
+  get pinCount(): number {
+    return this.pins?.size ?? 0;
+  }
+
   close(): void {
+    if (this.pins !== null && this.pins.size > 0) {
+      if (this.closeWhenUnpinned === null) {
+        this.closeWhenUnpinned = setTimeout(() => {
+          // Revoking closes the holders' connections, which release their leases (and so unpin).
+          for (const lease of [...(this.pins ?? [])]) lease.onRevoke?.();
+          this.closeNow();
+        }, RETIRED_HOLD_MS);
+        // Never the reason a process stays up.
+        this.closeWhenUnpinned.unref();
+      }
+      return;
+    }
+    this.closeNow();
+  }
+
+  private closeNow(): void {
+    if (this.closeWhenUnpinned !== null) clearTimeout(this.closeWhenUnpinned);
+    this.closeWhenUnpinned = null;
+    this.pins = null;
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
   }

@@ -53,6 +53,8 @@ export class ViewLease {
   private readonly uses = new Set<MappingUse>();
   /** Pooled memory (fd reads) handed out under this lease, given back on release. */
   private slabs: LeasedSlabs | null = null;
+  /** Files whose descriptors responses send from (FileRegion), kept open until release. */
+  private files: Set<{ unpin(lease: ViewLease): void }> | null = null;
   private released = false;
   onRevoke: (() => void) | null = null;
 
@@ -74,12 +76,22 @@ export class ViewLease {
     return this.slabs.carve(length);
   }
 
+  /** Records that this lease keeps `file`'s descriptor open (FdFile.pin); false once released. */
+  holdFile(file: { unpin(lease: ViewLease): void }): boolean {
+    if (this.released) return false;
+    this.files ??= new Set();
+    this.files.add(file);
+    return true;
+  }
+
   /** The reader is done with every view it took under this lease (idempotent). */
   release(): void {
     if (this.released) return;
     this.released = true;
     this.slabs?.giveBack();
     this.slabs = null;
+    if (this.files !== null) for (const file of this.files) file.unpin(this);
+    this.files = null;
     for (const use of this.uses) {
       use.leases--;
       use.holders.delete(this);
@@ -91,7 +103,7 @@ export class ViewLease {
 
   /** Mappings and slabs held (for tests). */
   get size(): number {
-    return this.uses.size + (this.slabs?.count ?? 0);
+    return this.uses.size + (this.slabs?.count ?? 0) + (this.files?.size ?? 0);
   }
 }
 

@@ -174,6 +174,9 @@ export class Writer {
   }
 
   raw(v: Uint8Array): this {
+    // A stand-in whose length is not its bytes' (the log's FileRegion, sent by sendfile) cannot be copied.
+    if (v.length !== v.byteLength)
+      throw new TypeError(`a ${v.constructor.name} of ${v.length} bytes holds none to copy`);
     this.ensure(v.length);
     this.buffer.set(v, this.offset);
     this.offset += v.length;
