@@ -26,6 +26,7 @@ const READMES: Record<string, (stdout: string) => void> = {
   'apps/broker/README.md': (out) => expect(out).toBe('hello\n'),
   'packages/replication/README.md': (out) => expect(out).toBe('hw 0n\nhw 3n\nacked 0\n'),
   'packages/streams/README.md': (out) => expect(out).toBe('the 3, fox 2, brown 1, dog 1, lazy 1, quick 1\n'),
+  'packages/sendfile/README.md': (out) => expect(out).toBe('sent 5 bytes\nreceived world\n'),
 };
 
 // Seven examples start npx and tsx at once: on a loaded 2-core CI machine one took over a minute.

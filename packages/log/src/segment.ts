@@ -415,7 +415,7 @@ export class LogSegment {
     minOneBatch: boolean,
     minRegionBytes: number,
   ): { data: Buffer; first: BatchLocation } | null {
-    if (!(this.log instanceof FdFile)) return this.read(offset, maxBytes, maxOffset, lease, minOneBatch);
+    if (this.mapped || !(this.log instanceof FdFile)) return this.read(offset, maxBytes, maxOffset, lease, minOneBatch);
     const first = this.find(offset);
     if (first === null || first.lastOffset >= maxOffset) return null;
     if (!minOneBatch && first.size > maxBytes) return { data: NOTHING, first };

@@ -1,3 +1,4 @@
+import { FileRegion } from '@sluice/log';
 import {
   FetchApi,
   type FetchResponse,
@@ -87,5 +88,28 @@ describe('GatherWriter', () => {
     const parts = w.endFrame();
     expect(parts.length).toBe(1);
     expect(parts[0]).toEqual(Buffer.from([0, 0, 0, 4, 0, 0, 0, 5]));
+  });
+
+  it('passes a FileRegion (records sent from a file) on as a part of its own, counted in the frame size', () => {
+    const w = new GatherWriter();
+    w.beginFrame();
+    // Even a short region is a part of its own: it has no bytes to copy.
+    const short = new FileRegion(5, 100, 10);
+    const long = new FileRegion(6, 0, 1 << 20);
+    w.int8(1);
+    w.compactBytes(short as unknown as Buffer);
+    w.int8(2);
+    w.compactBytes(long as unknown as Buffer);
+    w.int8(3);
+    const parts = w.endFrame() as Uint8Array[];
+    expect(parts.filter((p) => p instanceof FileRegion)).toEqual([short, long]);
+    expect(parts[1]).toBe(short);
+    expect(parts[3]).toBe(long);
+    // Size prefix: the written bytes (1 + varint 11 + 1 + varint 2^20+1 (3 bytes) + 1) and the regions'.
+    expect(Buffer.from(parts[0]).readInt32BE(0)).toBe(1 + 1 + 10 + 1 + 3 + (1 << 20) + 1);
+  });
+
+  it('a plain Writer refuses a FileRegion (it has no bytes to copy)', () => {
+    expect(() => new Writer().compactBytes(new FileRegion(5, 0, 10) as unknown as Buffer)).toThrow(/holds none/);
   });
 });
