@@ -49,7 +49,7 @@ describe('reads as file regions (log.io=fd, for sendfile)', () => {
           const dir = path.join(testRoot('region-prop'), `t-${n++}`);
           const log = PartitionLog.open(dir, { io: 'fd', logger: quiet, indexIntervalBytes });
           try {
-            batches.forEach((b, i) => log.append(makeValueBatch(b.count, b.valueBytes, 0x41 + (i % 50))));
+            for (const [i, b] of batches.entries()) log.append(makeValueBatch(b.count, b.valueBytes, 0x41 + (i % 50)));
             const end = Number(log.logEndOffset);
             const from = BigInt(fromPick % end);
             const upTo = from + 1n + BigInt(toPick % (end - Number(from)));
