@@ -1,10 +1,10 @@
 // A gathered response's lender (the Fetch handler's lease on log views) is told once when its
 // parts have been written, or when they never will be because the connection closed first.
-import { once } from 'node:events';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection, type FrameHandler, type GatheredFrame } from './connection.js';
+import { loopbackSockets } from './test-sockets.js';
 
 const quiet = pino({ level: 'silent' });
 const options = { maxRequestBytes: 1 << 20, maxInFlight: 10, idleTimeoutMs: 0 };
@@ -24,23 +24,16 @@ function gathered(onWritten: () => void): GatheredFrame {
   return parts;
 }
 
-let server: Server | undefined;
+let closeSockets: (() => void) | undefined;
 afterEach(() => {
-  server?.close();
+  closeSockets?.();
 });
 
 /** A Connection around the server side of a loopback socket, and the client side. */
 async function pair(handler: FrameHandler): Promise<{ connection: Connection; client: Socket }> {
-  let accepted!: (s: Socket) => void;
-  const got = new Promise<Socket>((r) => {
-    accepted = r;
-  });
-  server = createServer((s) => accepted(s));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const client = createConnection((server.address() as { port: number }).port, '127.0.0.1');
-  const socket = await got;
-  const connection = new Connection(socket, 1, handler, options, quiet, () => {});
+  const { server, client, close } = await loopbackSockets();
+  closeSockets = close;
+  const connection = new Connection(server, 1, handler, options, quiet, () => {});
   return { connection, client };
 }
 

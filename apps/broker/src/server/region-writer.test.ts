@@ -4,7 +4,7 @@
 
 import { once } from 'node:events';
 import fs from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { FileRegion } from '@sluice/log';
@@ -13,27 +13,22 @@ import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Connection, type GatheredFrame } from './connection.js';
 import { RegionFrameWriter } from './region-writer.js';
+import { loopbackSockets } from './test-sockets.js';
 
 const quiet = pino({ level: 'silent' });
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-region-writer-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-let server: Server | undefined;
+let closeSockets: (() => void) | undefined;
 afterEach(() => {
-  server?.close();
+  closeSockets?.();
 });
 
-/** The accepted (server) side of a loopback socket, and the client side. */
+/** The accepted (server) side of a loopback socket, and the client side; closed after the test. */
 async function sockets(): Promise<{ server: Socket; client: Socket }> {
-  let accepted!: (s: Socket) => void;
-  const got = new Promise<Socket>((r) => {
-    accepted = r;
-  });
-  server = createServer((s) => accepted(s));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const client = createConnection((server.address() as { port: number }).port, '127.0.0.1');
-  return { server: await got, client };
+  const pair = await loopbackSockets();
+  closeSockets = pair.close;
+  return pair;
 }
 
 /** A file of `size` patterned bytes, open for reading; its bytes too. */
