@@ -25,27 +25,22 @@ export class OffsetIndex extends IndexFile {
 
   /** Index of the last entry with relative offset <= `rel`, or -1. */
   floor(rel: number): number {
-    let lo = 0;
-    let hi = this.entries - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.relOffsetAt(mid) <= rel) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return found;
+    return this.lastAtOrBelow(rel, (i) => this.relOffsetAt(i));
   }
 
   /** Index of the last entry whose batch starts at or before `position`, or -1. */
   floorByPosition(position: number): number {
+    return this.lastAtOrBelow(position, (i) => this.positionAt(i));
+  }
+
+  /** Binary search over the entries by one of their fields (both grow with the entry's index). */
+  private lastAtOrBelow(value: number, field: (i: number) => number): number {
     let lo = 0;
     let hi = this.entries - 1;
     let found = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.positionAt(mid) <= position) {
+      if (field(mid) <= value) {
         found = mid;
         lo = mid + 1;
       } else hi = mid - 1;
