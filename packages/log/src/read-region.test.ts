@@ -32,7 +32,7 @@ function isOpen(fd: number): boolean {
 }
 
 describe('reads as file regions (log.io=fd, for sendfile)', () => {
-  it('property: a region covers exactly the batches read() returns', () => {
+  it('property: a region (or, under regionMinBytes, a copy) covers exactly the batches read() returns', () => {
     let n = 0;
     fc.assert(
       fc.property(
@@ -45,7 +45,8 @@ describe('reads as file regions (log.io=fd, for sendfile)', () => {
         fc.nat(),
         fc.integer({ min: 1, max: 60_000 }),
         fc.boolean(),
-        (batches, indexIntervalBytes, fromPick, toPick, maxBytes, minOneBatch) => {
+        fc.integer({ min: 1, max: 40_000 }),
+        (batches, indexIntervalBytes, fromPick, toPick, maxBytes, minOneBatch, regionMinBytes) => {
           const dir = path.join(testRoot('region-prop'), `t-${n++}`);
           const log = PartitionLog.open(dir, { io: 'fd', logger: quiet, indexIntervalBytes });
           try {
@@ -60,6 +61,14 @@ describe('reads as file regions (log.io=fd, for sendfile)', () => {
             else {
               expect(got).toBeInstanceOf(FileRegion);
               expect(bytesOf(got as FileRegion).equals(expected)).toBe(true);
+            }
+            // With a higher threshold a shorter range is read and copied instead: the same bytes.
+            const either = log.read(from, maxBytes, upTo, lease, minOneBatch, regionMinBytes).records as Uint8Array;
+            if (expected.length > 0 && expected.length >= regionMinBytes) {
+              expect(bytesOf(either as FileRegion).equals(expected)).toBe(true);
+            } else {
+              expect(either).not.toBeInstanceOf(FileRegion);
+              expect(Buffer.from(either).equals(expected)).toBe(true);
             }
             lease.release();
           } finally {

@@ -382,10 +382,35 @@ export class LogSegment {
     lease?: ViewLease,
     minOneBatch = true,
   ): { data: Buffer; first: BatchLocation } | null {
+    const start = this.readStart(offset, maxBytes, maxOffset, minOneBatch);
+    if (start === null || start.want === 0) return start && { data: NOTHING, first: start.first };
+    return this.readBatches(start.first, start.want, maxOffset, lease);
+  }
+
+  /**
+   * Where a read from `offset` starts and the bytes it may take (its first batch at least), or
+   * null when nothing there ends below `maxOffset`; `want` 0 when, without `minOneBatch`, the
+   * first batch is larger than `maxBytes` and nothing is to be read.
+   */
+  private readStart(
+    offset: bigint,
+    maxBytes: number,
+    maxOffset: bigint,
+    minOneBatch: boolean,
+  ): { first: BatchLocation; want: number } | null {
     const first = this.find(offset);
     if (first === null || first.lastOffset >= maxOffset) return null;
-    if (!minOneBatch && first.size > maxBytes) return { data: NOTHING, first };
-    const want = Math.max(first.size, Math.min(maxBytes, this.size - first.position));
+    if (!minOneBatch && first.size > maxBytes) return { first, want: 0 };
+    return { first, want: Math.max(first.size, Math.min(maxBytes, this.size - first.position)) };
+  }
+
+  /** Reads `want` bytes from `first` and keeps the whole batches that end below `maxOffset`. */
+  private readBatches(
+    first: BatchLocation,
+    want: number,
+    maxOffset: bigint,
+    lease: ViewLease | undefined,
+  ): { data: Buffer; first: BatchLocation } {
     const chunk = this.log.read(first.position, want, lease);
     // Once read() has mapped the file (mmap), later peeks need no system call; an fd read is a copy.
     this.peekMapped = this.mapped;
@@ -416,10 +441,12 @@ export class LogSegment {
     minRegionBytes: number,
   ): { data: Buffer; first: BatchLocation } | null {
     if (this.mapped || !(this.log instanceof FdFile)) return this.read(offset, maxBytes, maxOffset, lease, minOneBatch);
-    const first = this.find(offset);
-    if (first === null || first.lastOffset >= maxOffset) return null;
-    if (!minOneBatch && first.size > maxBytes) return { data: NOTHING, first };
-    let limit = first.position + Math.max(first.size, Math.min(maxBytes, this.size - first.position));
+    const start = this.readStart(offset, maxBytes, maxOffset, minOneBatch);
+    if (start === null || start.want === 0) return start && { data: NOTHING, first: start.first };
+    const { first, want } = start;
+    // Too short to be worth a region even whole: one read, as read() does, without the index walk.
+    if (want < minRegionBytes) return this.readBatches(first, want, maxOffset, lease);
+    let limit = first.position + want;
     // The first batch reaching maxOffset (the high watermark, or the last stable offset) ends it.
     if (maxOffset < this.nextOffset) {
       const stop = this.find(maxOffset);
@@ -439,7 +466,7 @@ export class LogSegment {
     const length = end - first.position;
     if (length < minRegionBytes) return { data: this.log.read(first.position, length, lease), first };
     const fd = this.log.pin(lease);
-    if (fd === null) return this.read(offset, maxBytes, maxOffset, lease, minOneBatch);
+    if (fd === null) return this.readBatches(first, want, maxOffset, lease);
     return { data: new FileRegion(fd, first.position, length) as unknown as Buffer, first };
   }
 

@@ -110,7 +110,6 @@ export class Connection implements ConnectionInfo {
   principal?: string;
   readonly sasl?: SaslSession;
   closed = false;
-  readonly zeroCopy: boolean;
   /** The socket's descriptor when responses may use sendfile on it. */
   private readonly sendfileFd: number | null;
   /** The frame being written with sendfile; later responses wait for it. */
@@ -161,7 +160,6 @@ export class Connection implements ConnectionInfo {
     this.remote = `${this.remoteAddress}:${socket.remotePort}`;
     this.decoder = new FrameDecoder({ maxFrameSize: options.maxRequestBytes });
     this.sendfileFd = options.sendFile ? socketFd(socket) : null;
-    this.zeroCopy = this.sendfileFd !== null;
     socket.setNoDelay(true);
     if (options.idleTimeoutMs > 0) socket.setTimeout(options.idleTimeoutMs, () => this.close('idle timeout'));
     socket.on('data', (chunk) => this.onData(chunk));
@@ -171,6 +169,10 @@ export class Connection implements ConnectionInfo {
     });
     socket.on('error', (err) => this.close(`socket error: ${err.message}`));
     socket.on('close', () => this.close());
+  }
+
+  get zeroCopy(): boolean {
+    return this.sendfileFd !== null;
   }
 
   /** Requests received and not yet answered. */
